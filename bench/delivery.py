@@ -1,0 +1,145 @@
+"""Publish -> SSE delivery latency with many live subscribers, against a real server.
+
+    python -m bench.delivery                      # SQLite + in-process bus, 100 subscribers
+    python -m bench.delivery --store postgresql://… --bus nats://… --workers 2
+
+A server runs in a child process (or two, sharing PostgreSQL + NATS); a second child
+holds the subscribers' SSE streams (one member each, spread over the workers); this
+process publishes small community shares one at a time and records, for every
+subscriber, the time from the start of the publish request to the event's arrival.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import save, summary
+from vigil.testing import ServerProcess, free_port, make_node
+
+
+def small_bundle(i: int) -> bytes:
+    ts = "2026-11-29T08:00:00.000Z"
+    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+        "created": ts, "modified": ts, "name": f"bench {i}", "pattern_type": "stix",
+        "pattern": f"[ipv4-addr:value = '203.0.113.{i % 250}']", "valid_from": ts}]}).encode()
+
+
+async def subscribe_all(urls: list[str], tokens: list[str], out: Path, expect: int,
+                        ready: Path) -> None:
+    arrivals: dict[str, list[float]] = {}
+    connected = 0
+    done = asyncio.Event()
+    total = expect * len(tokens)
+    got = 0
+
+    async def one(url: str, token: str) -> None:
+        nonlocal connected, got
+        async with httpx.AsyncClient(base_url=url, timeout=None) as http, http.stream(
+                "GET", "/api/v1/stream", headers={"Authorization": f"Bearer {token}"}) as r:
+            connected += 1
+            if connected == len(tokens):
+                ready.write_text("ok")
+            async for line in r.aiter_lines():
+                if line.startswith("data:"):
+                    t = time.time()
+                    sid = json.loads(line[5:])["share_id"]
+                    arrivals.setdefault(sid, []).append(t)
+                    got += 1
+                    if got >= total:
+                        done.set()
+                        return
+
+    tasks = [asyncio.create_task(one(urls[i % len(urls)], tok)) for i, tok in enumerate(tokens)]
+    try:
+        await asyncio.wait_for(done.wait(), timeout=120)
+    finally:
+        for t in tasks:
+            t.cancel()
+        out.write_text(json.dumps(arrivals))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--subscribers", type=int, default=100)
+    ap.add_argument("--shares", type=int, default=50)
+    ap.add_argument("--gap", type=float, default=0.1, help="seconds between publishes")
+    ap.add_argument("--store", help="store URL (default SQLite in a temp dir)")
+    ap.add_argument("--bus", default="local://")
+    ap.add_argument("--workers", type=int, default=1, help="server processes")
+    ap.add_argument("--subscriber-process", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.subscriber_process:
+        urls, tokens_file, out, ready = args.subscriber_process
+        asyncio.run(subscribe_all(urls.split(","), json.loads(Path(tokens_file).read_text()),
+                                  Path(out), args.shares, Path(ready)))
+        return
+    os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        names = {"publisher": True} | {f"s{i:03d}": False for i in range(args.subscribers)}
+        print(f"creating {len(names)} members …", flush=True)
+        node = make_node(tmp / "node", names, store=args.store)
+        env = {"VIGIL_BUS": args.bus}
+        servers = [ServerProcess(node.data, env=env, port=free_port()).start()
+                   for _ in range(args.workers)]
+        try:
+            tokens = [m.token for n, m in node.members.items() if n != "publisher"]
+            (tmp / "tokens.json").write_text(json.dumps(tokens))
+            out, ready = tmp / "arrivals.json", tmp / "ready"
+            sub = subprocess.Popen([sys.executable, "-m", "bench.delivery", "--shares",
+                                    str(args.shares), "--subscriber-process",
+                                    ",".join(s.url for s in servers), str(tmp / "tokens.json"),
+                                    str(out), str(ready)])
+            while not ready.exists():
+                time.sleep(0.05)
+            time.sleep(1.0)
+            sent: dict[str, tuple[float, float]] = {}
+            pub = node.members["publisher"]
+            with httpx.Client(base_url=servers[0].url, timeout=30,
+                              headers={"Authorization": f"Bearer {pub.token}"}) as http:
+                for i in range(args.shares):
+                    t0 = time.time()
+                    r = http.post("/api/v1/shares", params={"tlp": "green"},
+                                  content=small_bundle(i))
+                    t1 = time.time()
+                    r.raise_for_status()
+                    sent[r.json()["id"]] = (t0, t1)
+                    time.sleep(args.gap)
+            sub.wait(timeout=120)
+            arrivals: dict[str, list[float]] = json.loads(out.read_text())
+        finally:
+            for s in servers:
+                s.stop()
+    from_start = [(t - sent[sid][0]) * 1000 for sid, ts in arrivals.items() for t in ts]
+    from_ack = [(t - sent[sid][1]) * 1000 for sid, ts in arrivals.items() for t in ts]
+    publish_ms = [(b - a) * 1000 for a, b in sent.values()]
+    delivered = sum(len(v) for v in arrivals.values())
+    res: dict[str, Any] = {
+        "args": {k: v for k, v in vars(args).items() if k != "subscriber_process"},
+        "delivered": delivered, "expected": args.shares * args.subscribers,
+        "latency_from_publish_start_ms": summary(from_start),
+        "latency_from_ack_ms": summary(from_ack),
+        "publish_request_ms": summary(publish_ms),
+    }
+    s1, s2 = res["latency_from_publish_start_ms"], res["publish_request_ms"]
+    print(f"delivered {delivered}/{res['expected']}; publish->SSE p50 {s1['p50']:.2f} ms "
+          f"p99 {s1['p99']:.2f} ms (publish request p50 {s2['p50']:.2f} ms)")
+    name = "delivery" if args.workers == 1 and not args.store else "delivery-scaleout"
+    print(f"saved {save(name, res)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Ingest: parse + validate + sign + seal + store + fan-out, one core, on real IOC lists.
+
+    python -m bench.ingest                       # 100 bundles x 1,000 indicators, 20 recipients
+    python -m bench.ingest --fill 1000000        # then again with 1,000,000 objects stored
+
+Each bundle goes through the whole publish path of a member whose keys live in its
+client: strict JSON parse, STIX 2.1 validation, policy preview, signing, sealing for 20
+recipients (+ the originator), then the node's acceptance (signature and policy check)
+and the SQLite transaction with 20 inbox rows. One thread: the figure is per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.common import cycle_chunks, real_iocs, save, summary
+from vigil.envelope import build_share
+from vigil.exchange import Exchange
+from vigil.interop.iocs import indicators_bundle
+from vigil.model import Actor, Audience, ChannelKind, Envelope, Tlp
+from vigil.stix import strictjson
+from vigil.stix.validate import validate_bundle
+from vigil.testing import TestNode, make_node
+
+
+def setup(tmp: Path, recipients: int, store: str | None = None) -> tuple[TestNode, Exchange]:
+    names = {"origin": False} | {f"r{i:02d}": False for i in range(recipients)}
+    node = make_node(tmp / "node", names, store=store)
+    ex = node.exchange()
+    ex.create_channel(node.members["origin"].id, "bench", ChannelKind.GROUP,
+                      [m.id for n, m in node.members.items() if n != "origin"])
+    return node, ex
+
+
+def publish_one(ex: Exchange, node: TestNode, raw: bytes) -> None:
+    origin = node.members["origin"]
+    bundle = strictjson.loads(raw)
+    validate_bundle(bundle)
+    req = ex.make_request(origin.id, tlp=Tlp.AMBER, to=["bench"], themes=["cyber"])
+    dec = ex.preview(req)
+    assert dec.form is not None
+    keys = ex.recipient_keys((*dec.recipients, origin.id))
+    env = build_share(
+        plaintext=raw, originator=origin.id,
+        audience=Audience(Tlp.AMBER, req.audience.channel, dec.recipients),
+        recipients=dec.recipients, form=dec.form, handling=req.handling, themes=req.themes,
+        regions=req.regions, expires=None, signer_private=origin.keyring.sign_private,
+        signer_key_id=origin.keyring.sign_key_id, recipient_keys=keys)
+    wire = orjson.dumps(_wire(env))
+    from vigil.envelope import envelope_from_json
+
+    ex.accept_envelope(Actor(origin.id, "bench"), envelope_from_json(orjson.loads(wire)))
+
+
+def _wire(env: Envelope) -> dict[str, Any]:
+    from vigil.envelope import envelope_to_json
+
+    return envelope_to_json(env)
+
+
+def run_round(ex: Exchange, node: TestNode, bundles: list[bytes]) -> dict[str, Any]:
+    times = []
+    t_all = time.perf_counter()
+    for raw in bundles:
+        t0 = time.perf_counter()
+        publish_one(ex, node, raw)
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - t_all
+    objects = sum(len(orjson.loads(b)["objects"]) for b in bundles)
+    return {"objects": objects, "seconds": total, "objects_per_s": objects / total,
+            "per_bundle_ms": {k: v * 1000 if k != "n" else v
+                              for k, v in summary(times).items()}}
+
+
+def fill(ex: Exchange, node: TestNode, target_objects: int, per_share: int) -> float:
+    """Store copies of one sealed share under new ids until `target_objects` are stored."""
+    template = ex.store.sent(node.members["origin"].id, 0, 1)[0][1]
+    recips = list(template.recipients)
+    have = ex.store.share_count() * per_share
+    t0 = time.perf_counter()
+    while have < target_objects:
+        sid = f"share--{uuid.uuid4()}"
+        hdr = dict(template.header)
+        hdr["id"] = sid
+        ex.store.put_share(Envelope(hdr, template.signature, template.payload, template.wraps),
+                           recips, "2026-01-01T00:00:00.000Z")
+        have += per_share
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bundles", type=int, default=100)
+    ap.add_argument("--size", type=int, default=1000)
+    ap.add_argument("--recipients", type=int, default=20)
+    ap.add_argument("--fill", type=int, default=0, help="then fill to this many stored objects"
+                    " and measure again")
+    ap.add_argument("--store", help="store URL (default SQLite in a temp dir)")
+    args = ap.parse_args()
+    os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    iocs = real_iocs()
+    chunks = list(cycle_chunks(iocs, args.size, args.bundles * (2 if args.fill else 1)))
+    bundles = [orjson.dumps(indicators_bundle(c)) for c in chunks]
+    print(f"{len(iocs)} real IOCs -> {len(bundles)} bundles of {args.size} indicators "
+          f"({sum(map(len, bundles)) / len(bundles) / 1024:.0f} KiB each)")
+    with tempfile.TemporaryDirectory() as tmp:
+        node, ex = setup(Path(tmp), args.recipients, args.store)
+        first = run_round(ex, node, bundles[: args.bundles])
+        print(f"round 1 ({ex.store.share_count() * args.size:,} objects stored after): "
+              f"{first['objects_per_s']:,.0f} objects/s, bundle p50 "
+              f"{first['per_bundle_ms']['p50']:.1f} ms p99 {first['per_bundle_ms']['p99']:.1f} ms")
+        result: dict[str, Any] = {"args": vars(args), "round_small": first}
+        if args.fill:
+            t = fill(ex, node, args.fill, args.size)
+            print(f"filled to {ex.store.share_count() * args.size:,} objects in {t:.0f} s")
+            second = run_round(ex, node, bundles[args.bundles:])
+            ratio = second["objects_per_s"] / first["objects_per_s"]
+            print(f"round 2 ({ex.store.share_count() * args.size:,} objects stored after): "
+                  f"{second['objects_per_s']:,.0f} objects/s, bundle p50 "
+                  f"{second['per_bundle_ms']['p50']:.1f} ms p99 "
+                  f"{second['per_bundle_ms']['p99']:.1f} ms; ratio {ratio:.2f}")
+            result["round_large"] = second
+            result["ratio_large_to_small"] = ratio
+        ex.store.close()
+    print(f"saved {save('ingest', result)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install vigil from the lock file. Usage: scripts/setup.sh [dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+else
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

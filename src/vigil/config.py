@@ -1,0 +1,120 @@
+"""One table of settings -> defaults, a TOML file in the data directory, VIGIL_* env.
+
+Precedence: explicit overrides > environment (VIGIL_<NAME>) > <data>/vigil.toml > default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vigil.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", ".vigil", "data directory of the node (keys, database, keyrings)"),
+    Setting("store", "", "store URL: sqlite:///PATH or postgresql://…; default: SQLite in data"),
+    Setting("bus", "local://", "bus URL: local:// (in-process) or nats://HOST:PORT"),
+    Setting("host", "127.0.0.1", "address the server listens on"),
+    Setting("port", 8470, "port the server listens on", int),
+    Setting("public_url", "", "URL members use to reach this node (shown by the demo)"),
+    Setting("max_body", 32 * 1024 * 1024, "largest accepted request body in bytes", int),
+    Setting("node_name", "vigil node", "human name of this node"),
+    Setting("keyring_passphrase", "", "passphrase of keyrings the node holds (prefer the env)"),
+    Setting("log_level", "info", "log level: debug, info, warning, error"),
+    Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(str(self.values["data"])).expanduser()
+
+    @property
+    def store_url(self) -> str:
+        url = str(self.values["store"])
+        return url or f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+
+    @property
+    def bus_url(self) -> str:
+        return str(self.values["bus"])
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        vals = dict(self.values)
+        for k, v in overrides.items():
+            if v is not None:
+                vals[k] = _coerce(_BY_NAME[k], v)
+        return Settings(vals)
+
+
+def _coerce(setting: Setting, value: Any) -> Any:
+    if setting.kind is str:
+        return str(value)
+    try:
+        return setting.kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {setting.name!r} wants a {setting.kind.__name__}, got {value!r}",
+            code="config.bad_value",
+        ) from exc
+
+
+def load_settings(data: str | Path | None = None, **overrides: Any) -> Settings:
+    env = os.environ
+    data_dir = str(data) if data is not None else env.get("VIGIL_DATA", str(_BY_NAME["data"].default))
+    file_values: dict[str, Any] = {}
+    toml_path = Path(data_dir).expanduser() / "vigil.toml"
+    if toml_path.exists():
+        try:
+            file_values = tomllib.loads(toml_path.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: {exc}", code="config.bad_file") from exc
+        unknown = set(file_values) - set(_BY_NAME)
+        if unknown:
+            raise ConfigError(
+                f"{toml_path}: unknown settings {sorted(unknown)}", code="config.unknown_setting"
+            )
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        v: Any = s.default
+        if s.name in file_values:
+            v = file_values[s.name]
+        env_v = env.get(f"VIGIL_{s.name.upper()}")
+        if env_v is not None:
+            v = env_v
+        values[s.name] = _coerce(s, v)
+    values["data"] = data_dir
+    return Settings(values).with_overrides(**overrides)
+
+
+def write_settings_file(path: Path, values: dict[str, Any]) -> None:
+    lines = ["# vigil node settings; every VIGIL_<NAME> environment variable overrides these"]
+    for s in SETTINGS:
+        if s.name in values and s.name != "data":
+            lines.append(f"# {s.help}")
+            v = values[s.name]
+            lines.append(f"{s.name} = {v!r}" if not isinstance(v, str) else f'{s.name} = "{v}"')
+    path.write_text("\n".join(lines) + "\n", "utf-8")

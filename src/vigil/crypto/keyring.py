@@ -1,0 +1,376 @@
+"""A member's keyring file: its Ed25519 signing key and X25519 encryption key,
+encrypted under a passphrase.
+
+File (UTF-8 JSON, mode 0600)::
+
+    {"type": "vigil-keyring", "v": 1, "member": "identity--…",
+     "sign_key": {"id": "ed25519:…", "public": b64u},
+     "enc_key":  {"id": "x25519:…",  "public": b64u},
+     "kdf": {"name": "argon2id", "salt": b64u(16), "memory_kib": 19456,
+             "iterations": 2, "lanes": 1},
+     "cipher": {"name": "aes-256-gcm", "nonce": b64u(12), "ciphertext": b64u}}
+
+``ciphertext = AES-256-GCM(kdf(passphrase), nonce, ed25519_private(32) ||
+x25519_private(32), aad = b"vigil/keyring/v1\\0" + JCS(file without "cipher"))``.
+``kdf`` may also be ``{"name": "scrypt", "salt", "n", "r", "p"}`` (written only where
+``cryptography`` lacks Argon2id). The passphrase is UTF-8 after Unicode NFC
+normalisation. An empty passphrase must be allowed explicitly (``allow_empty=True``),
+e.g. for a keyring held by a demo node; services read the passphrase from the
+environment variable ``VIGIL_KEYRING_PASSPHRASE`` (:func:`passphrase_from_env`).
+
+Files are written atomically (a 0600 temporary file in the same directory, fsync,
+then link or rename) and a file that grants any permission to group or others
+(``mode & 0o077``) is refused on load with ``keyring.permissions``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import secrets
+import stat
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from vigil.crypto.canonical import canonical
+from vigil.crypto.encoding import b64u, b64u_decode
+from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
+from vigil.errors import KeyringError
+
+PASSPHRASE_ENV = "VIGIL_KEYRING_PASSPHRASE"
+KEYRING_TYPE = "vigil-keyring"
+KEYRING_AAD_PREFIX = b"vigil/keyring/v1\0"
+
+# Argon2id at the OWASP baseline (19 MiB, 2 passes, 1 lane): ~60 ms here.
+ARGON2_MEMORY_KIB = 19456
+ARGON2_ITERATIONS = 2
+ARGON2_LANES = 1
+# Fallback when Argon2id is unavailable: ~130 ms here.
+SCRYPT_N = 2**15
+SCRYPT_R = 8
+SCRYPT_P = 1
+
+MAX_FILE_BYTES = 64 * 1024
+_MEMBER_RE = re.compile(r"^identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+Path = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """A member's private keys, decrypted."""
+
+    member_id: str
+    sign_private: Ed25519PrivateKey = field(repr=False, compare=False)
+    enc_private: X25519PrivateKey = field(repr=False, compare=False)
+
+    @classmethod
+    def generate(cls, member_id: str) -> Keyring:
+        _check_member(member_id)
+        return cls(member_id, Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+
+    @property
+    def sign_public(self) -> bytes:
+        return self.sign_private.public_key().public_bytes_raw()
+
+    @property
+    def sign_key_id(self) -> str:
+        return key_id(ALG_ED25519, self.sign_public)
+
+    @property
+    def enc_public(self) -> bytes:
+        return self.enc_private.public_key().public_bytes_raw()
+
+    @property
+    def enc_key_id(self) -> str:
+        return key_id(ALG_X25519, self.enc_public)
+
+
+def passphrase_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """The passphrase in ``VIGIL_KEYRING_PASSPHRASE``, or None if the variable is unset."""
+    return (os.environ if env is None else env).get(PASSPHRASE_ENV)
+
+
+def _check_member(member_id: str) -> None:
+    if not isinstance(member_id, str) or not _MEMBER_RE.match(member_id):
+        raise KeyringError(
+            f"member id must be identity--<uuid>, got {member_id!r}", code="keyring.malformed"
+        )
+
+
+def _passphrase_bytes(passphrase: str | bytes, allow_empty: bool) -> bytes:
+    if isinstance(passphrase, str):
+        data = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    elif isinstance(passphrase, bytes):
+        data = passphrase
+    else:
+        raise KeyringError("passphrase must be str or bytes", code="keyring.bad_passphrase")
+    if not data and not allow_empty:
+        raise KeyringError(
+            "empty keyring passphrase (pass allow_empty=True to allow it)",
+            code="keyring.empty_passphrase",
+        )
+    return data
+
+
+def _new_kdf_params() -> dict[str, Any]:
+    salt = b64u(secrets.token_bytes(16))
+    try:
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        Argon2id(salt=b"\0" * 16, length=32, iterations=1, lanes=1, memory_cost=8)
+    except (ImportError, UnsupportedAlgorithm):
+        return {"name": "scrypt", "salt": salt, "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
+    return {
+        "name": "argon2id",
+        "salt": salt,
+        "memory_kib": ARGON2_MEMORY_KIB,
+        "iterations": ARGON2_ITERATIONS,
+        "lanes": ARGON2_LANES,
+    }
+
+
+def _int_in(params: Mapping[str, Any], name: str, lo: int, hi: int) -> int:
+    v = params.get(name)
+    if type(v) is not int or not lo <= v <= hi:
+        raise KeyringError(f"keyring kdf.{name} out of range", code="keyring.malformed")
+    return v
+
+
+def _derive(params: Mapping[str, Any], passphrase: bytes) -> bytes:
+    """The 32-byte file key; parameter bounds stop a crafted file from costing too much."""
+    try:
+        salt = b64u_decode(params["salt"])
+    except (KeyError, ValueError) as e:
+        raise KeyringError("keyring kdf.salt malformed", code="keyring.malformed") from e
+    if not 16 <= len(salt) <= 64:
+        raise KeyringError("keyring kdf.salt malformed", code="keyring.malformed")
+    name = params.get("name")
+    if name == "argon2id" and set(params) == {"name", "salt", "memory_kib", "iterations", "lanes"}:
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        try:
+            return Argon2id(
+                salt=salt,
+                length=32,
+                iterations=_int_in(params, "iterations", 1, 16),
+                lanes=_int_in(params, "lanes", 1, 8),
+                memory_cost=_int_in(params, "memory_kib", 8 * 8, 1024 * 1024),
+            ).derive(passphrase)
+        except UnsupportedAlgorithm as e:
+            raise KeyringError("Argon2id is unavailable here", code="keyring.unsupported") from e
+    if name == "scrypt" and set(params) == {"name", "salt", "n", "r", "p"}:
+        n = _int_in(params, "n", 2**10, 2**20)
+        if n & (n - 1):
+            raise KeyringError("keyring kdf.n must be a power of 2", code="keyring.malformed")
+        return Scrypt(
+            salt=salt, length=32, n=n, r=_int_in(params, "r", 1, 32), p=_int_in(params, "p", 1, 4)
+        ).derive(passphrase)
+    raise KeyringError("keyring kdf unknown or malformed", code="keyring.malformed")
+
+
+def _aad(public_part: Mapping[str, Any]) -> bytes:
+    return KEYRING_AAD_PREFIX + canonical(public_part)
+
+
+def _encode(keyring: Keyring, passphrase: bytes) -> bytes:
+    public_part: dict[str, Any] = {
+        "type": KEYRING_TYPE,
+        "v": 1,
+        "member": keyring.member_id,
+        "sign_key": {"id": keyring.sign_key_id, "public": b64u(keyring.sign_public)},
+        "enc_key": {"id": keyring.enc_key_id, "public": b64u(keyring.enc_public)},
+        "kdf": _new_kdf_params(),
+    }
+    file_key = _derive(public_part["kdf"], passphrase)
+    nonce = secrets.token_bytes(12)
+    secret = keyring.sign_private.private_bytes_raw() + keyring.enc_private.private_bytes_raw()
+    ct = AESGCM(file_key).encrypt(nonce, secret, _aad(public_part))
+    doc = dict(public_part)
+    doc["cipher"] = {"name": "aes-256-gcm", "nonce": b64u(nonce), "ciphertext": b64u(ct)}
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _malformed(what: str) -> KeyringError:
+    return KeyringError(f"keyring file malformed: {what}", code="keyring.malformed")
+
+
+def _decode(data: bytes, passphrase: bytes) -> Keyring:
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _malformed("not JSON") from e
+    want = {"type", "v", "member", "sign_key", "enc_key", "kdf", "cipher"}
+    if not isinstance(doc, dict) or set(doc) != want:
+        raise _malformed("fields")
+    if doc["type"] != KEYRING_TYPE or type(doc["v"]) is not int or doc["v"] != 1:
+        raise _malformed("type or version")
+    _check_member(doc["member"])
+    for name in ("sign_key", "enc_key", "kdf", "cipher"):
+        if not isinstance(doc[name], dict):
+            raise _malformed(name)
+    cipher = doc["cipher"]
+    if set(cipher) != {"name", "nonce", "ciphertext"} or cipher["name"] != "aes-256-gcm":
+        raise _malformed("cipher")
+    try:
+        nonce = b64u_decode(cipher["nonce"])
+        ct = b64u_decode(cipher["ciphertext"])
+        publics = {}
+        for name in ("sign_key", "enc_key"):
+            if set(doc[name]) != {"id", "public"}:
+                raise _malformed(name)
+            publics[name] = b64u_decode(doc[name]["public"])
+    except ValueError as e:
+        raise _malformed("base64url") from e
+    if len(nonce) != 12 or len(ct) != 64 + 16:
+        raise _malformed("cipher lengths")
+    public_part = {k: v for k, v in doc.items() if k != "cipher"}
+    file_key = _derive(doc["kdf"], passphrase)
+    try:
+        secret = AESGCM(file_key).decrypt(nonce, ct, _aad(public_part))
+    except InvalidTag as e:
+        raise KeyringError(
+            "wrong keyring passphrase (or the file was altered)", code="keyring.bad_passphrase"
+        ) from e
+    ring = Keyring(
+        doc["member"],
+        Ed25519PrivateKey.from_private_bytes(secret[:32]),
+        X25519PrivateKey.from_private_bytes(secret[32:]),
+    )
+    if (
+        publics["sign_key"] != ring.sign_public
+        or publics["enc_key"] != ring.enc_public
+        or doc["sign_key"]["id"] != ring.sign_key_id
+        or doc["enc_key"]["id"] != ring.enc_key_id
+    ):
+        raise _malformed("public keys do not match the private keys")
+    return ring
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_keyring(
+    path: Path,
+    keyring: Keyring,
+    passphrase: str | bytes,
+    *,
+    allow_empty: bool = False,
+    overwrite: bool = False,
+) -> None:
+    """Encrypt ``keyring`` under ``passphrase`` and write it to ``path`` (mode 0600).
+
+    Atomic: a reader sees the old file or the new one, never a partial one. Without
+    ``overwrite`` an existing file is left alone (``keyring.exists``).
+    """
+    _check_member(keyring.member_id)
+    data = _encode(keyring, _passphrase_bytes(passphrase, allow_empty))
+    target = os.path.abspath(os.fspath(path))
+    directory, base = os.path.split(target)
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except OSError as e:
+        raise KeyringError(f"cannot write keyring: {e.strerror}", code="keyring.io") from e
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise
+            except OSError as e:
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                # No hard links here: reserve the name, then rename over our own file.
+                os.close(os.open(target, flags, 0o600))
+                os.replace(tmp, target)
+    except FileExistsError as e:
+        raise KeyringError(f"keyring {target} already exists", code="keyring.exists") from e
+    except OSError as e:
+        raise KeyringError(f"cannot write keyring: {e.strerror}", code="keyring.io") from e
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    _fsync_dir(directory)
+
+
+def create_keyring(
+    path: Path, member_id: str, passphrase: str | bytes, *, allow_empty: bool = False
+) -> Keyring:
+    """Generate fresh keys for ``member_id`` and write them to a new file at ``path``."""
+    ring = Keyring.generate(member_id)
+    write_keyring(path, ring, passphrase, allow_empty=allow_empty)
+    return ring
+
+
+def load_keyring(path: Path, passphrase: str | bytes, *, allow_empty: bool = False) -> Keyring:
+    """Read and decrypt a keyring file.
+
+    Errors: ``keyring.not_found``, ``keyring.permissions`` (not a regular file, or any
+    group/other permission bit set), ``keyring.malformed``, ``keyring.bad_passphrase``,
+    ``keyring.empty_passphrase``, ``keyring.io``.
+    """
+    pw = _passphrase_bytes(passphrase, allow_empty)
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as e:
+        raise KeyringError(f"no keyring at {name}", code="keyring.not_found") from e
+    except OSError as e:
+        raise KeyringError(f"cannot read keyring: {e.strerror}", code="keyring.io") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyringError(f"{name} is not a regular file", code="keyring.permissions")
+        if os.name == "posix" and st.st_mode & 0o077:
+            raise KeyringError(
+                f"keyring {name} is accessible by group or others "
+                f"(mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it",
+                code="keyring.permissions",
+            )
+        if st.st_size > MAX_FILE_BYTES:
+            raise _malformed("too large")
+        chunks = []
+        while chunk := os.read(fd, MAX_FILE_BYTES + 1):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > MAX_FILE_BYTES:
+                raise _malformed("too large")
+        data = b"".join(chunks)
+    except OSError as e:
+        raise KeyringError(f"cannot read keyring: {e.strerror}", code="keyring.io") from e
+    finally:
+        os.close(fd)
+    return _decode(data, pw)

@@ -1,0 +1,512 @@
+"""The use cases of a node: members, users, channels, publish, inbox, read. No HTTP.
+
+Every read path asks ``vigil.policy`` and answers a refused read exactly like a
+missing one (``NotFound``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from vigil import clock
+from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
+from vigil.crypto.keys import key_id
+from vigil.envelope import build_share, open_share, verify_envelope
+from vigil.errors import AuthError, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.model import (
+    THEMES,
+    Action,
+    Actor,
+    Audience,
+    Channel,
+    ChannelKind,
+    Decision,
+    Directory,
+    Envelope,
+    Form,
+    Handling,
+    InboxEntry,
+    Member,
+    MemberKind,
+    Provenance,
+    ShareRequest,
+    ShareState,
+    Tlp,
+    User,
+)
+from vigil.policy import decide, decide_publish, decide_read, visible_channels
+from vigil.stix import strictjson
+from vigil.stix.tlp import bundle_tlp
+from vigil.stix.validate import validate_bundle
+from vigil.storage import Store
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+REGION_RE = re.compile(r"^([A-Z]{2}|[a-z][a-z0-9-]{1,31})$")
+TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
+MEDIA_TYPE = "application/stix+json;version=2.1"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_name(name: str, what: str) -> str:
+    if not NAME_RE.match(name):
+        raise InputError(
+            f"{what} name {name!r} must be 1-63 of a-z 0-9 . _ - (starting alphanumeric)",
+            code=f"input.{what}_name",
+        )
+    return name
+
+
+def check_themes(themes: Iterable[str]) -> tuple[str, ...]:
+    out = set()
+    for i, t in enumerate(themes):
+        t = t.strip().lower()
+        top = t.split("/", 1)[0]
+        if top not in THEMES or t.endswith("/"):
+            raise InputError(
+                f"unknown theme {t!r}; themes are {', '.join(THEMES)} (optionally theme/sub)",
+                code="input.theme",
+                pointer=f"/themes/{i}",
+            )
+        out.add(t)
+    return tuple(sorted(out))
+
+
+def check_regions(regions: Iterable[str]) -> tuple[str, ...]:
+    out = set()
+    for i, r in enumerate(regions):
+        r = r.strip()
+        if len(r) == 2:
+            r = r.upper()
+        if not REGION_RE.match(r):
+            raise InputError(
+                f"region {r!r} must be an ISO 3166 country code or a region name",
+                code="input.region",
+                pointer=f"/regions/{i}",
+            )
+        out.add(r)
+    return tuple(sorted(out))
+
+
+def member_identity(member: Member) -> dict[str, Any]:
+    """The member as a STIX 2.1 identity object."""
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": member.id,
+        "created": member.created,
+        "modified": member.created,
+        "name": member.display_name,
+        "identity_class": "organization",
+        "sectors": ["government-national" if member.kind != MemberKind.REGIONAL_ORG
+                    else "government-regional"],
+        "x_vigil_name": member.name,
+        "x_vigil_country": member.country,
+        "x_vigil_kind": member.kind.value,
+        "x_vigil_sign_key": member.sign_key_id,
+        "x_vigil_enc_key": member.enc_key_id,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    envelope: Envelope
+    recipients: tuple[str, ...]
+    new: bool
+
+
+class Exchange:
+    """One node's use cases over a Store. Bus rings are the caller's job (async edge)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        node_id: str,
+        node_key: Ed25519PrivateKey,
+        held: Mapping[str, Keyring] | None = None,
+        max_body: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.node_key = node_key
+        self.node_key_raw = node_key.public_key().public_bytes_raw()
+        self.node_key_id = key_id("ed25519", self.node_key_raw)
+        self.held: dict[str, Keyring] = dict(held or {})
+        self.max_body = max_body
+
+    # -- directory -----------------------------------------------------------
+    def directory(self) -> Directory:
+        return self.store.directory()
+
+    def member(self, ref: str) -> Member:
+        """A member by id or name (members are public to every member of the node)."""
+        d = self.directory()
+        if ref in d.members:
+            return d.members[ref]
+        name = ref.removeprefix("member:")
+        for m in d.members.values():
+            if m.name == name:
+                return m
+        raise NotFound(f"no member {ref!r}", code="member.not_found")
+
+    def add_member(
+        self,
+        name: str,
+        *,
+        country: str,
+        kind: MemberKind,
+        display_name: str | None = None,
+        keyring_path: Path,
+        passphrase: str,
+        hold: bool = False,
+    ) -> tuple[Member, Keyring]:
+        check_name(name, "member")
+        country = country.strip()
+        if not REGION_RE.match(country.upper() if len(country) == 2 else country):
+            raise InputError(f"country {country!r} must be an ISO 3166 code", code="input.country")
+        if len(country) == 2:
+            country = country.upper()
+        if any(m.name == name for m in self.directory().members.values()):
+            from vigil.errors import Conflict
+
+            raise Conflict(f"a member named {name!r} already exists", code="member.exists")
+        member_id = f"identity--{uuid.uuid4()}"
+        kr = create_keyring(keyring_path, member_id, passphrase)
+        member = Member(
+            id=member_id,
+            name=name,
+            display_name=display_name or name,
+            country=country,
+            kind=kind,
+            sign_key=kr.sign_public,
+            sign_key_id=kr.sign_key_id,
+            enc_key=kr.enc_public,
+            enc_key_id=kr.enc_key_id,
+            created=clock.now(),
+        )
+        try:
+            self.store.add_member(member)
+        except BaseException:
+            keyring_path.unlink(missing_ok=True)
+            raise
+        if hold:
+            self.held[member_id] = kr
+        return member, kr
+
+    # -- users and authentication -------------------------------------------
+    def add_user(self, member_ref: str, user_name: str) -> tuple[User, str]:
+        member = self.member(member_ref)
+        check_name(user_name, "user")
+        token = "vgl_" + secrets.token_urlsafe(32)
+        user = User(id=f"user--{uuid.uuid4()}", member_id=member.id, name=user_name,
+                    created=clock.now())
+        self.store.add_user(user, hash_token(token))
+        return user, token
+
+    def authenticate(self, token: str) -> Actor:
+        user = self.store.user_by_token_hash(hash_token(token)) if token else None
+        if user is None:
+            raise AuthError("unknown or revoked token", code="auth.bad_token")
+        m = self.directory().members.get(user.member_id)
+        if m is None or not m.active:
+            raise AuthError("the member of this token is not active", code="auth.inactive")
+        return Actor(member=user.member_id, user=user.id)
+
+    # -- channels -------------------------------------------------------------
+    def create_channel(
+        self, actor: str, name: str, kind: ChannelKind, members: Sequence[str]
+    ) -> Channel:
+        check_name(name, "channel")
+        d = self.directory()
+        ids = {self.member(m).id for m in members}
+        if kind is ChannelKind.COMMUNITY:
+            if ids:
+                raise InputError("a community channel has every member; name none",
+                                 code="channel.community_members")
+        else:
+            ids.add(actor)
+        if kind is ChannelKind.BILATERAL and len(ids) != 2:
+            raise InputError("a bilateral channel has exactly two members",
+                             code="channel.bilateral_size")
+        for m in ids:
+            if not d.members[m].active:
+                raise InputError(f"member {d.members[m].name} is not active",
+                                 code="channel.inactive_member")
+        ch = Channel(id=f"channel--{uuid.uuid4()}", name=name, kind=kind, owner=actor,
+                     members=frozenset(ids), created=clock.now())
+        self.store.add_channel(ch, actor, ch.created)
+        return ch
+
+    def channel(self, actor: str, ref: str) -> Channel:
+        """A channel the actor may see, by id or name; any other answers NotFound."""
+        d = self.directory()
+        ch = d.channels.get(ref)
+        if ch is None:
+            ch = next((c for c in d.channels.values() if c.name == ref), None)
+        if not decide(d, actor, Action.SEE_CHANNEL, ch, now=clock.now()):
+            raise NotFound(f"no channel {ref!r}", code="channel.not_found")
+        assert ch is not None
+        return ch
+
+    def channels(self, actor: str) -> list[Channel]:
+        return visible_channels(self.directory(), actor)
+
+    def change_channel(self, actor: str, ref: str, member_ref: str, *, add: bool) -> Channel:
+        ch = self.channel(actor, ref)
+        d = self.directory()
+        dec = decide(d, actor, Action.MANAGE_CHANNEL, ch, now=clock.now())
+        if not dec:
+            raise PolicyDenied(f"cannot change channel {ch.name}: {dec.reason}", code=dec.reason)
+        m = self.member(member_ref)
+        if add:
+            if not m.active:
+                raise InputError(f"member {m.name} is not active", code="channel.inactive_member")
+            self.store.add_channel_member(ch.id, m.id, actor, clock.now())
+        else:
+            if m.id == ch.owner:
+                raise InputError("the owner cannot leave its channel", code="channel.owner_leaves")
+            self.store.remove_channel_member(ch.id, m.id, actor, clock.now())
+        return self.channel(actor, ch.id)
+
+    def channel_events(self, actor: str, ref: str) -> list[dict[str, Any]]:
+        return self.store.channel_events(self.channel(actor, ref).id)
+
+    # -- publishing --------------------------------------------------------------
+    def make_request(
+        self,
+        actor: str,
+        *,
+        tlp: Tlp,
+        to: Sequence[str] = (),
+        purpose: str | None = None,
+        no_onward: bool = False,
+        codes: Sequence[str] = (),
+        themes: Sequence[str] = (),
+        regions: Sequence[str] = (),
+        expires: str | None = None,
+    ) -> ShareRequest:
+        """Turn user words (`--to CHANNEL`, `--to member:NAME`) into a ShareRequest."""
+        channel: str | None = None
+        recipients: list[str] = []
+        d = self.directory()
+        for i, t in enumerate(to):
+            if t.startswith("member:"):
+                try:
+                    recipients.append(self.member(t).id)
+                except NotFound:
+                    raise InputError(f"no member {t[7:]!r}", code="input.unknown_recipient",
+                                     pointer=f"/to/{i}") from None
+            elif t.startswith("identity--") and t in d.members:
+                recipients.append(t)
+            else:
+                if channel is not None:
+                    raise InputError("a share goes to at most one channel",
+                                     code="input.two_channels", pointer=f"/to/{i}")
+                ref = t.removeprefix("channel:")
+                try:
+                    channel = self.channel(actor, ref).id
+                except NotFound:
+                    raise PolicyDenied(f"no channel {ref!r}", code="policy.not_in_channel") \
+                        from None
+        return ShareRequest(
+            originator=actor,
+            audience=Audience(tlp=tlp, channel=channel, recipients=tuple(sorted(set(recipients)))),
+            handling=Handling(purpose=purpose or None, no_onward=no_onward,
+                              codes=tuple(sorted(set(codes)))),
+            themes=check_themes(themes),
+            regions=check_regions(regions),
+            expires=clock.parse_expiry(expires) if expires else None,
+        )
+
+    def preview(self, request: ShareRequest) -> Decision:
+        dec = decide_publish(self.directory(), request, now=clock.now())
+        if not dec:
+            raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
+        return dec
+
+    def recipient_keys(self, members: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        d = self.directory()
+        return {m: (d.members[m].enc_key_id, d.members[m].enc_key) for m in members}
+
+    def parse_bundle(self, raw: bytes) -> dict[str, Any]:
+        bundle = strictjson.loads(raw, max_bytes=self.max_body)
+        validate_bundle(bundle)
+        assert isinstance(bundle, dict)
+        return bundle
+
+    def publish_bundle(
+        self, actor: Actor, raw: bytes, request: ShareRequest
+    ) -> Published:
+        """Publish a bundle posted to the node: signed with the member's keyring if the
+        node holds it, else attested by the node on behalf of the authenticated user."""
+        if request.originator != actor.member:
+            raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
+        bundle = self.parse_bundle(raw)
+        marked = bundle_tlp(bundle.get("objects", []))
+        if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(request.audience.tlp):
+            raise PolicyDenied(
+                f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
+                f"requested TLP:{request.audience.tlp.value.upper()}",
+                code="policy.tlp_below_marking",
+            )
+        dec = self.preview(request)
+        assert dec.form is not None
+        kr = self.held.get(actor.member)
+        if kr is not None:
+            signer, signer_id, prov, posted = kr.sign_private, kr.sign_key_id, \
+                Provenance.ORIGINATOR, None
+        else:
+            signer, signer_id, prov = self.node_key, self.node_key_id, Provenance.ATTESTED
+            posted = {"member": actor.member, "user": actor.user or "", "node": self.node_id}
+        keys = self.recipient_keys((*dec.recipients, actor.member)) \
+            if dec.form is Form.SEALED else {}
+        env = build_share(
+            plaintext=raw,
+            originator=actor.member,
+            audience=Audience(request.audience.tlp, request.audience.channel, dec.recipients),
+            recipients=dec.recipients,
+            form=dec.form,
+            handling=request.handling,
+            themes=request.themes,
+            regions=request.regions,
+            expires=request.expires,
+            signer_private=signer,
+            signer_key_id=signer_id,
+            recipient_keys=keys,
+            provenance=prov,
+            posted_by=posted,
+        )
+        return self._store(env, dec.recipients)
+
+    def accept_envelope(self, actor: Actor, env: Envelope) -> Published:
+        """Accept a share signed (and sealed) by a member's own client."""
+        h = env.header
+        d = self.directory()
+        if env.originator != actor.member:
+            raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
+        if h.get("provenance") != Provenance.ORIGINATOR.value:
+            raise InputError("clients publish originator-signed shares only",
+                             code="envelope.provenance", pointer="/header/provenance")
+        member = d.members[actor.member]
+        verify_envelope(env, member.sign_key)
+        aud = h["audience"]
+        tlp = Tlp(aud["tlp"])
+        channel = aud.get("channel")
+        recipients = tuple(aud["recipients"])
+        handling = Handling(h["handling"].get("purpose"), bool(h["handling"]["no_onward"]),
+                            tuple(h["handling"].get("codes", ())))
+        base = ShareRequest(actor.member, Audience(tlp, channel, ()), handling,
+                            tuple(h.get("themes", ())), tuple(h.get("regions", ())),
+                            h.get("expires"))
+        now = clock.now()
+        ok: Decision | None = None
+        for req in (base, ShareRequest(actor.member, Audience(tlp, channel, recipients), handling,
+                                       base.themes, base.regions, base.expires)):
+            dec = decide_publish(d, req, now=now)
+            if dec and dec.recipients == recipients and dec.form is env.form:
+                ok = dec
+                break
+        if ok is None:
+            dec = decide_publish(d, base, now=now)
+            reason = dec.reason if not dec else "policy.audience_mismatch"
+            raise PolicyDenied(
+                "the envelope's recipients or form are not what the policy gives for its audience",
+                code=reason,
+            )
+        if env.form is Form.SEALED:
+            wrapped = {w.member for w in env.wraps}
+            if not set(recipients) <= wrapped:
+                raise CryptoError("the share is not sealed to every recipient",
+                                  code="crypto.missing_wrap")
+            for w in env.wraps:
+                m = d.members.get(w.member)
+                if m is None or m.enc_key_id != w.key:
+                    raise CryptoError("a wrap names a key that is not the member's current key",
+                                      code="crypto.wrap_key")
+        else:
+            self.parse_bundle(env.payload)
+        return self._store(env, recipients)
+
+    def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
+        new = self.store.put_share(env, recipients, clock.now())
+        return Published(env, tuple(recipients), new)
+
+    # -- reading -----------------------------------------------------------------
+    def inbox(
+        self, member: str, after: int = 0, limit: int = 100
+    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
+        d = self.directory()
+        now = clock.now()
+        out = []
+        for entry, env, state in self.store.inbox(member, after, limit):
+            if decide_read(d, member, env.header, state, now=now):
+                out.append((entry, env, state))
+        return out
+
+    def inbox_page(self, member: str, after: int, limit: int) -> tuple[list[
+            tuple[InboxEntry, Envelope, ShareState]], int, bool]:
+        """Entries the member may read after a cursor, the cursor to resume from (past
+        entries the policy now hides too), and whether more may follow at once."""
+        d = self.directory()
+        now = clock.now()
+        rows = self.store.inbox(member, after, limit)
+        cursor = rows[-1][0].seq if rows else after
+        readable = [r for r in rows if decide_read(d, member, r[1].header, r[2], now=now)]
+        return readable, cursor, len(rows) == limit
+
+    def share(self, member: str, share_id: str) -> tuple[Envelope, ShareState]:
+        got = self.store.get_share(share_id)
+        if got is None or not decide_read(self.directory(), member, got[0].header, got[1],
+                                           now=clock.now()):
+            raise NotFound(f"no share {share_id!r}", code="share.not_found")
+        return got
+
+    def sent(self, member: str, after: int = 0, limit: int = 100) -> list[
+            tuple[int, Envelope, ShareState]]:
+        return self.store.sent(member, after, limit)
+
+    def signer_key(self, env: Envelope) -> bytes:
+        """The public key that must have signed this envelope."""
+        if env.header.get("provenance") == Provenance.ATTESTED.value:
+            if env.header["key"] != self.node_key_id:
+                raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
+            return self.node_key_raw
+        m = self.directory().members.get(env.originator)
+        if m is None or m.sign_key_id != env.header["key"]:
+            raise CryptoError("signed with an unknown key", code="crypto.unknown_key")
+        return m.sign_key
+
+    def open(self, member: str, env: Envelope) -> bytes | None:
+        """The plaintext for a member, verified; None if sealed and the node lacks its keys."""
+        verify_envelope(env, self.signer_key(env))
+        if env.form is Form.PLAIN:
+            return env.payload
+        kr = self.held.get(member)
+        if kr is None:
+            return None
+        return open_share(env, member, kr.enc_private)
+
+
+def hold_keyrings(keyring_dir: Path, passphrase: str, store: Store) -> dict[str, Keyring]:
+    """Load the keyrings a node holds for its own members (``<data>/keyrings``)."""
+    held: dict[str, Keyring] = {}
+    if not keyring_dir.is_dir():
+        return held
+    members = store.directory().members
+    for path in sorted(keyring_dir.glob("*.keyring")):
+        kr = load_keyring(path, passphrase)
+        if kr.member_id in members:
+            held[kr.member_id] = kr
+    return held

@@ -1,0 +1,219 @@
+"""Frozen value types shared by every layer: members, channels, envelopes, decisions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class MemberKind(enum.StrEnum):
+    AGENCY = "agency"
+    CERT = "cert"
+    POLICE = "police"
+    REGIONAL_ORG = "regional-org"
+
+
+class ChannelKind(enum.StrEnum):
+    BILATERAL = "bilateral"
+    GROUP = "group"
+    COMMUNITY = "community"
+
+
+class Tlp(enum.StrEnum):
+    """TLP 2.0 levels, in order from widest to narrowest."""
+
+    CLEAR = "clear"
+    GREEN = "green"
+    AMBER = "amber"
+    AMBER_STRICT = "amber+strict"
+    RED = "red"
+
+
+class Form(enum.StrEnum):
+    PLAIN = "plain"
+    SEALED = "sealed"
+
+
+class Provenance(enum.StrEnum):
+    ORIGINATOR = "originator"
+    ATTESTED = "attested"
+
+
+class Action(enum.StrEnum):
+    PUBLISH = "publish"
+    READ = "read"
+    FORWARD = "forward"
+    SEE_CHANNEL = "see_channel"
+    MANAGE_CHANNEL = "manage_channel"
+
+
+THEMES: tuple[str, ...] = (
+    "terrorism",
+    "cyber",
+    "critical-infrastructure",
+    "organised-crime",
+)
+"""Top-level themes. A theme may be refined as ``theme/sub`` (e.g.
+``critical-infrastructure/energy``, ``organised-crime/drug-trafficking``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str  # identity--<uuid>
+    name: str  # short unique slug used on the CLI (member:NAME)
+    display_name: str
+    country: str  # ISO 3166-1 alpha-2, or a region code for regional bodies
+    kind: MemberKind
+    sign_key: bytes  # Ed25519 public key, raw 32 bytes
+    sign_key_id: str
+    enc_key: bytes  # X25519 public key, raw 32 bytes
+    enc_key_id: str
+    created: str
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    member_id: str
+    name: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str  # channel--<uuid>
+    name: str
+    kind: ChannelKind
+    owner: str  # member id
+    members: frozenset[str]
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """A consistent snapshot of members and channels, the input the policy reads."""
+
+    members: Mapping[str, Member]
+    channels: Mapping[str, Channel]
+
+    def active_member_ids(self) -> frozenset[str]:
+        return frozenset(m.id for m in self.members.values() if m.active)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    tlp: Tlp
+    channel: str | None = None  # channel id
+    recipients: tuple[str, ...] = ()  # explicit member ids
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    purpose: str | None = None
+    no_onward: bool = False
+    codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """What a publisher asks for, before the policy resolves recipients."""
+
+    originator: str
+    audience: Audience
+    handling: Handling = field(default_factory=Handling)
+    themes: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    expires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allow: bool
+    reason: str  # a stable code, e.g. "ok", "policy.not_in_channel"
+    recipients: tuple[str, ...] = ()  # resolved, sorted; for PUBLISH decisions
+    form: Form | None = None  # for PUBLISH decisions
+
+    def __bool__(self) -> bool:
+        return self.allow
+
+
+@dataclass(frozen=True, slots=True)
+class Wrap:
+    member: str
+    key: str  # recipient's encryption key id
+    blob: bytes  # HPKE enc || ciphertext of the content key
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A share as it travels and is stored: signed header, payload bytes, wraps."""
+
+    header: Mapping[str, Any]
+    signature: bytes
+    payload: bytes
+    wraps: tuple[Wrap, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return str(self.header["id"])
+
+    @property
+    def originator(self) -> str:
+        return str(self.header["originator"])
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(self.header["audience"]["recipients"])
+
+    @property
+    def channel(self) -> str | None:
+        c = self.header["audience"].get("channel")
+        return None if c is None else str(c)
+
+    @property
+    def tlp(self) -> Tlp:
+        return Tlp(self.header["audience"]["tlp"])
+
+    @property
+    def form(self) -> Form:
+        return Form(self.header["payload"]["form"])
+
+    @property
+    def created(self) -> str:
+        return str(self.header["created"])
+
+    @property
+    def expires(self) -> str | None:
+        e = self.header.get("expires")
+        return None if e is None else str(e)
+
+    @property
+    def no_onward(self) -> bool:
+        return bool(self.header["handling"]["no_onward"])
+
+
+@dataclass(frozen=True, slots=True)
+class ShareState:
+    """What the node knows about a stored share beyond its signed envelope."""
+
+    recalled: bool = False
+    purged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    seq: int  # the member's cursor position (monotonic per node)
+    member: str
+    share_id: str
+    added: str
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: always derived from authentication, never from a request body."""
+
+    member: str
+    user: str | None = None

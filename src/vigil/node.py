@@ -1,0 +1,72 @@
+"""A node's data directory: its key, its identity, its settings; opening its Exchange."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from vigil import clock
+from vigil.config import Settings, write_settings_file
+from vigil.errors import ConfigError, Conflict
+from vigil.exchange import Exchange, hold_keyrings
+from vigil.storage import Store, open_store
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def keyring_dir(settings: Settings) -> Path:
+    return settings.data_dir / "keyrings"
+
+
+def init_node(settings: Settings, name: str | None = None,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = settings.data_dir
+    if (data / "node.json").exists():
+        raise Conflict(f"{data} already holds a node", code="node.exists")
+    data.mkdir(parents=True, exist_ok=True)
+    os.chmod(data, 0o700)
+    keyring_dir(settings).mkdir(mode=0o700, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    _write_private(data / "node.key", key.private_bytes_raw())
+    info = {"id": f"node--{uuid.uuid4()}", "name": name or settings.node_name,
+            "created": clock.now()}
+    (data / "node.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+    values: dict[str, Any] = {"node_name": info["name"]}
+    values.update(extra or {})
+    write_settings_file(data / "vigil.toml", values)
+    store = open_store(settings.store_url)
+    store.set_meta("node_id", str(info["id"]))
+    store.close()
+    return info
+
+
+def node_info(settings: Settings) -> dict[str, Any]:
+    path = settings.data_dir / "node.json"
+    if not path.exists():
+        raise ConfigError(
+            f"no node in {settings.data_dir}: run `vigil init` (or set VIGIL_DATA)",
+            code="node.missing",
+        )
+    info: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return info
+
+
+def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
+    info = node_info(settings)
+    raw = (settings.data_dir / "node.key").read_bytes()
+    key = Ed25519PrivateKey.from_private_bytes(raw)
+    store = store or open_store(settings.store_url)
+    held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
+    return Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
+                    max_body=int(settings.max_body))

@@ -1,0 +1,179 @@
+"""decide(directory, actor, action, target) -> Decision.
+
+A pure function: it reads only its arguments. Every surface (REST, SSE, TAXII, CLI,
+web pages, counts, errors) asks it, and nothing else, whether an actor may see or do
+something. The rules are stated in docs/policy.md; tests compare this module with an
+independent reference implementation on random cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from vigil.model import (
+    Action,
+    Channel,
+    ChannelKind,
+    Decision,
+    Directory,
+    Form,
+    ShareRequest,
+    ShareState,
+    Tlp,
+)
+
+WIDE_TLPS = frozenset({Tlp.CLEAR, Tlp.GREEN})
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+def _active(directory: Directory, member_id: str) -> bool:
+    m = directory.members.get(member_id)
+    return m is not None and m.active
+
+
+def channel_members(directory: Directory, channel: Channel) -> frozenset[str]:
+    """The active members of a channel (community: every active member)."""
+    if channel.kind is ChannelKind.COMMUNITY:
+        return directory.active_member_ids()
+    return frozenset(m for m in channel.members if _active(directory, m))
+
+
+def _in_channel(directory: Directory, member_id: str, channel: Channel) -> bool:
+    if not _active(directory, member_id):
+        return False
+    if channel.kind is ChannelKind.COMMUNITY:
+        return True
+    return member_id in channel.members
+
+
+def decide_publish(directory: Directory, request: ShareRequest, *, now: str) -> Decision:
+    """May the originator publish this request, and who exactly receives it."""
+    origin = request.originator
+    aud = request.audience
+    if not _active(directory, origin):
+        return _deny("policy.unknown_member")
+    if request.expires is not None and request.expires <= now:
+        return _deny("policy.expired")
+    explicit = frozenset(aud.recipients) - {origin}
+    for r in explicit:
+        if not _active(directory, r):
+            return _deny("policy.unknown_recipient")
+    channel: Channel | None = None
+    if aud.channel is not None:
+        channel = directory.channels.get(aud.channel)
+        # A channel the originator is not in looks exactly like one that does not exist.
+        if channel is None or not _in_channel(directory, origin, channel):
+            return _deny("policy.not_in_channel")
+        members = channel_members(directory, channel)
+        if not explicit <= members:
+            return _deny("policy.recipient_not_in_channel")
+    if aud.tlp is Tlp.RED and not explicit:
+        return _deny("policy.red_needs_recipients")
+    if explicit:
+        recipients = explicit
+    elif channel is not None:
+        recipients = channel_members(directory, channel) - {origin}
+    else:
+        recipients = directory.active_member_ids() - {origin}
+    if not recipients:
+        return _deny("policy.no_recipients")
+    community_wide = not explicit and (channel is None or channel.kind is ChannelKind.COMMUNITY)
+    form = Form.PLAIN if (community_wide and aud.tlp in WIDE_TLPS) else Form.SEALED
+    return Decision(True, "ok", tuple(sorted(recipients)), form)
+
+
+def decide_read(
+    directory: Directory,
+    member_id: str,
+    header: Mapping[str, Any],
+    state: ShareState,
+    *,
+    now: str,
+) -> Decision:
+    """May this member see this share (its header, payload, existence, count)."""
+    if not _active(directory, member_id):
+        return _deny("policy.unknown_member")
+    is_origin = header["originator"] == member_id
+    if state.purged:
+        return _deny("policy.purged")
+    if is_origin:
+        return Decision(True, "ok.originator")
+    if state.recalled:
+        return _deny("policy.recalled")
+    expires = header.get("expires")
+    if expires is not None and str(expires) <= now:
+        return _deny("policy.expired")
+    if member_id in header["audience"]["recipients"]:
+        return Decision(True, "ok.recipient")
+    return _deny("policy.not_recipient")
+
+
+def decide_forward(
+    directory: Directory,
+    member_id: str,
+    header: Mapping[str, Any],
+    state: ShareState,
+    *,
+    now: str,
+) -> Decision:
+    """May this member pass the share on outside vigil (feeds, exports to other tools)."""
+    read = decide_read(directory, member_id, header, state, now=now)
+    if not read:
+        return read
+    if header["originator"] == member_id:
+        return Decision(True, "ok.originator")
+    if header["handling"]["no_onward"]:
+        return _deny("policy.no_onward")
+    if Tlp(header["audience"]["tlp"]) not in WIDE_TLPS:
+        return _deny("policy.tlp_forbids_onward")
+    return Decision(True, "ok")
+
+
+def decide_channel(
+    directory: Directory, member_id: str, action: Action, channel: Channel | None
+) -> Decision:
+    if channel is None or not _in_channel(directory, member_id, channel):
+        return _deny("policy.not_found")
+    if action is Action.SEE_CHANNEL:
+        return Decision(True, "ok")
+    if action is Action.MANAGE_CHANNEL:
+        if channel.kind is not ChannelKind.GROUP:
+            return _deny("policy.channel_fixed")
+        if channel.owner != member_id:
+            return _deny("policy.not_owner")
+        return Decision(True, "ok")
+    return _deny("policy.bad_action")
+
+
+def visible_channels(directory: Directory, member_id: str) -> list[Channel]:
+    return sorted(
+        (c for c in directory.channels.values() if _in_channel(directory, member_id, c)),
+        key=lambda c: (c.kind.value, c.name),
+    )
+
+
+def decide(
+    directory: Directory,
+    member_id: str,
+    action: Action,
+    target: Any,
+    *,
+    now: str,
+    state: ShareState | None = None,
+) -> Decision:
+    """The single entry point: dispatches on the action."""
+    if action is Action.PUBLISH:
+        if not isinstance(target, ShareRequest) or target.originator != member_id:
+            return _deny("policy.bad_request")
+        return decide_publish(directory, target, now=now)
+    if action is Action.READ:
+        return decide_read(directory, member_id, target, state or ShareState(), now=now)
+    if action is Action.FORWARD:
+        return decide_forward(directory, member_id, target, state or ShareState(), now=now)
+    if action in (Action.SEE_CHANNEL, Action.MANAGE_CHANNEL):
+        return decide_channel(directory, member_id, action, target)
+    return _deny("policy.bad_action")

@@ -1,0 +1,84 @@
+"""The Store protocol every backend implements, and helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from vigil.model import Channel, Directory, Envelope, InboxEntry, Member, ShareState, User, Wrap
+
+
+class Store(Protocol):
+    """Durable state of a node. Methods are synchronous and thread-safe.
+
+    ``put_share`` writes the envelope and one inbox row per recipient in one
+    transaction and returns only when that transaction is durable.
+    """
+
+    url: str
+
+    def migrate(self) -> None: ...
+    def close(self) -> None: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def add_member(self, member: Member) -> None: ...
+    def set_member_active(self, member_id: str, active: bool) -> None: ...
+    def directory(self) -> Directory: ...
+
+    def add_user(self, user: User, token_hash: str) -> None: ...
+    def user_by_token_hash(self, token_hash: str) -> User | None: ...
+    def list_users(self, member_id: str) -> list[User]: ...
+
+    def add_channel(self, channel: Channel, actor: str, at: str) -> None: ...
+    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None: ...
+    def remove_channel_member(
+        self, channel_id: str, member_id: str, actor: str, at: str
+    ) -> None: ...
+    def channel_events(self, channel_id: str) -> list[dict[str, Any]]: ...
+
+    def put_share(self, env: Envelope, recipients: Sequence[str], at: str) -> bool:
+        """Store a share and its inbox rows; False if that exact share was already stored."""
+        ...
+
+    def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...
+    def inbox(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[InboxEntry, Envelope, ShareState]]: ...
+    def inbox_head(self, member_id: str) -> int: ...
+    def sent(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[int, Envelope, ShareState]]: ...
+    def share_count(self) -> int: ...
+
+
+def header_bytes(header: Any) -> bytes:
+    return orjson.dumps(header, option=orjson.OPT_SORT_KEYS)
+
+
+def wraps_to_bytes(wraps: Sequence[Wrap]) -> bytes:
+    return orjson.dumps([{"m": w.member, "k": w.key, "b": w.blob.hex()} for w in wraps])
+
+
+def wraps_from_bytes(data: bytes) -> tuple[Wrap, ...]:
+    return tuple(Wrap(w["m"], w["k"], bytes.fromhex(w["b"])) for w in orjson.loads(data))
+
+
+def envelope_from_row(header: bytes, signature: bytes, payload: bytes | None, wraps: bytes) -> Envelope:
+    return Envelope(
+        header=orjson.loads(header),
+        signature=bytes(signature),
+        payload=b"" if payload is None else bytes(payload),
+        wraps=wraps_from_bytes(bytes(wraps)),
+    )
+
+
+def same_share(a: Envelope, b: Envelope) -> bool:
+    return (
+        header_bytes(a.header) == header_bytes(b.header)
+        and a.signature == b.signature
+        and a.payload == b.payload
+    )

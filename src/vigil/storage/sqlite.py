@@ -1,0 +1,408 @@
+"""The embedded default Store: SQLite in WAL mode with synchronous=FULL, one writer."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from vigil.errors import Conflict, NotFound
+from vigil.model import (
+    Channel,
+    ChannelKind,
+    Directory,
+    Envelope,
+    InboxEntry,
+    Member,
+    MemberKind,
+    ShareState,
+    User,
+)
+from vigil.storage.base import envelope_from_row, header_bytes, same_share, wraps_to_bytes
+from vigil.storage.schema import MIGRATIONS, render
+
+
+def _path_from_url(url: str) -> str:
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :] or ":memory:"
+    if url.startswith("sqlite://"):
+        return url[len("sqlite://") :] or ":memory:"
+    return url
+
+
+class SqliteStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = _path_from_url(url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        self._dir_cache: tuple[str, Directory] | None = None
+
+    # -- connections -------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            readers: list[sqlite3.Connection] = self.__dict__.setdefault("_readers", [])
+            readers.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self.__dict__.get("_readers", []):
+                c.close()
+            self._writer.close()
+
+    # -- schema --------------------------------------------------------------
+    def migrate(self) -> None:
+        with self._lock:
+            has_meta = self._writer.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).fetchone()
+            version = 0
+            if has_meta:
+                row = self._writer.execute(
+                    "SELECT value FROM meta WHERE key='schema_version'"
+                ).fetchone()
+                version = int(row[0]) if row else 0
+            for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self._tx() as conn:
+                    for stmt in migration:
+                        conn.execute(render(stmt, "sqlite"))
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (str(i),),
+                    )
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
+                        "ON CONFLICT(key) DO NOTHING"
+                    )
+
+    # -- meta ----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+            "WHERE key='dir_version'"
+        )
+
+    # -- members -------------------------------------------------------------
+    def add_member(self, member: Member) -> None:
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO members(id, name, display_name, country, kind, sign_key, "
+                    "sign_key_id, enc_key, enc_key_id, created, active) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        member.id,
+                        member.name,
+                        member.display_name,
+                        member.country,
+                        member.kind.value,
+                        member.sign_key,
+                        member.sign_key_id,
+                        member.enc_key,
+                        member.enc_key_id,
+                        member.created,
+                        int(member.active),
+                    ),
+                )
+                self._bump(conn)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(
+                f"a member named {member.name!r} already exists", code="member.exists"
+            ) from exc
+
+    def set_member_active(self, member_id: str, active: bool) -> None:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE members SET active=? WHERE id=?", (int(active), member_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFound("no such member", code="member.not_found")
+            self._bump(conn)
+
+    def directory(self) -> Directory:
+        reader = self._reader()
+        version = reader.execute("SELECT value FROM meta WHERE key='dir_version'").fetchone()[0]
+        cached = self._dir_cache
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        reader.execute("BEGIN")
+        try:
+            version = reader.execute(
+                "SELECT value FROM meta WHERE key='dir_version'"
+            ).fetchone()[0]
+            members = {
+                r[0]: Member(
+                    id=r[0],
+                    name=r[1],
+                    display_name=r[2],
+                    country=r[3],
+                    kind=MemberKind(r[4]),
+                    sign_key=bytes(r[5]),
+                    sign_key_id=r[6],
+                    enc_key=bytes(r[7]),
+                    enc_key_id=r[8],
+                    created=r[9],
+                    active=bool(r[10]),
+                )
+                for r in reader.execute(
+                    "SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
+                    "enc_key, enc_key_id, created, active FROM members"
+                )
+            }
+            cm: dict[str, set[str]] = {}
+            for ch, mem in reader.execute("SELECT channel_id, member_id FROM channel_members"):
+                cm.setdefault(ch, set()).add(mem)
+            channels = {
+                r[0]: Channel(
+                    id=r[0],
+                    name=r[1],
+                    kind=ChannelKind(r[2]),
+                    owner=r[3],
+                    members=frozenset(cm.get(r[0], ())),
+                    created=r[4],
+                )
+                for r in reader.execute("SELECT id, name, kind, owner, created FROM channels")
+            }
+        finally:
+            reader.execute("COMMIT")
+        d = Directory(members=members, channels=channels)
+        self._dir_cache = (version, d)
+        return d
+
+    # -- users -----------------------------------------------------------------
+    def add_user(self, user: User, token_hash: str) -> None:
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked) "
+                    "VALUES(?,?,?,?,?,0)",
+                    (user.id, user.member_id, user.name, token_hash, user.created),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(
+                f"user {user.name!r} already exists for this member", code="user.exists"
+            ) from exc
+
+    def user_by_token_hash(self, token_hash: str) -> User | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT id, member_id, name, created FROM users "
+                "WHERE token_hash=? AND revoked=0",
+                (token_hash,),
+            )
+            .fetchone()
+        )
+        return None if row is None else User(row[0], row[1], row[2], row[3])
+
+    def list_users(self, member_id: str) -> list[User]:
+        return [
+            User(r[0], r[1], r[2], r[3])
+            for r in self._reader().execute(
+                "SELECT id, member_id, name, created FROM users WHERE member_id=? "
+                "AND revoked=0 ORDER BY name",
+                (member_id,),
+            )
+        ]
+
+    # -- channels --------------------------------------------------------------
+    def add_channel(self, channel: Channel, actor: str, at: str) -> None:
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO channels(id, name, kind, owner, created) VALUES(?,?,?,?,?)",
+                    (channel.id, channel.name, channel.kind.value, channel.owner, channel.created),
+                )
+                conn.execute(
+                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                    "VALUES(?,?,?,?,?)",
+                    (channel.id, channel.owner, "create", actor, at),
+                )
+                for m in sorted(channel.members):
+                    conn.execute(
+                        "INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
+                        (channel.id, m),
+                    )
+                    conn.execute(
+                        "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                        "VALUES(?,?,?,?,?)",
+                        (channel.id, m, "join", actor, at),
+                    )
+                self._bump(conn)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(
+                f"a channel named {channel.name!r} already exists", code="channel.exists"
+            ) from exc
+
+    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO channel_members(channel_id, member_id) VALUES(?,?) "
+                "ON CONFLICT DO NOTHING",
+                (channel_id, member_id),
+            )
+            if cur.rowcount:
+                conn.execute(
+                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                    "VALUES(?,?,?,?,?)",
+                    (channel_id, member_id, "join", actor, at),
+                )
+                self._bump(conn)
+
+    def remove_channel_member(
+        self, channel_id: str, member_id: str, actor: str, at: str
+    ) -> None:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM channel_members WHERE channel_id=? AND member_id=?",
+                (channel_id, member_id),
+            )
+            if cur.rowcount:
+                conn.execute(
+                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                    "VALUES(?,?,?,?,?)",
+                    (channel_id, member_id, "leave", actor, at),
+                )
+                self._bump(conn)
+
+    def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
+        return [
+            {"seq": r[0], "member": r[1], "event": r[2], "actor": r[3], "at": r[4]}
+            for r in self._reader().execute(
+                "SELECT seq, member_id, event, actor, at FROM channel_events "
+                "WHERE channel_id=? ORDER BY seq",
+                (channel_id,),
+            )
+        ]
+
+    # -- shares ----------------------------------------------------------------
+    def put_share(self, env: Envelope, recipients: Sequence[str], at: str) -> bool:
+        hdr = header_bytes(env.header)
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT header, signature, payload, wraps FROM shares WHERE id=?", (env.id,)
+            ).fetchone()
+            if row is not None:
+                if same_share(envelope_from_row(*row), env):
+                    return False
+                raise Conflict("a different share with this id exists", code="share.id_conflict")
+            conn.execute(
+                "INSERT INTO shares(id, originator, header, signature, payload, wraps, created, "
+                "expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,0,0)",
+                (
+                    env.id,
+                    env.originator,
+                    hdr,
+                    env.signature,
+                    env.payload,
+                    wraps_to_bytes(env.wraps),
+                    env.created,
+                    env.expires,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
+                [(m, env.id, at) for m in recipients],
+            )
+        return True
+
+    def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
+                "WHERE id=?",
+                (share_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return envelope_from_row(*row[:4]), ShareState(bool(row[4]), bool(row[5]))
+
+    def inbox(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
+        rows = self._reader().execute(
+            "SELECT i.seq, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
+            "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
+            "WHERE i.member_id=? AND i.seq>? ORDER BY i.seq LIMIT ?",
+            (member_id, after, limit),
+        )
+        return [
+            (
+                InboxEntry(r[0], member_id, r[1], r[2]),
+                envelope_from_row(r[3], r[4], r[5], r[6]),
+                ShareState(bool(r[7]), bool(r[8])),
+            )
+            for r in rows
+        ]
+
+    def inbox_head(self, member_id: str) -> int:
+        row = (
+            self._reader()
+            .execute("SELECT MAX(seq) FROM inbox WHERE member_id=?", (member_id,))
+            .fetchone()
+        )
+        return int(row[0] or 0)
+
+    def sent(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[int, Envelope, ShareState]]:
+        rows = self._reader().execute(
+            "SELECT seq, header, signature, payload, wraps, recalled, purged FROM shares "
+            "WHERE originator=? AND seq>? ORDER BY seq LIMIT ?",
+            (member_id, after, limit),
+        )
+        return [
+            (r[0], envelope_from_row(r[1], r[2], r[3], r[4]), ShareState(bool(r[5]), bool(r[6])))
+            for r in rows
+        ]
+
+    def share_count(self) -> int:
+        return int(self._reader().execute("SELECT COUNT(*) FROM shares").fetchone()[0])

@@ -1,0 +1,132 @@
+"""Helpers for tests, shipped for users' own tests: a throw-away node and a live server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from vigil.config import Settings, load_settings
+from vigil.crypto.keyring import Keyring
+from vigil.exchange import Exchange
+from vigil.model import MemberKind
+from vigil.node import init_node, keyring_dir, open_exchange
+
+PASSPHRASE = "test-passphrase"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class TestMember:
+    name: str
+    id: str
+    token: str
+    keyring: Keyring
+    keyring_path: Path
+    held: bool
+
+
+@dataclass
+class TestNode:
+    data: Path
+    settings: Settings
+    members: dict[str, TestMember] = field(default_factory=dict)
+
+    def exchange(self) -> Exchange:
+        return open_exchange(self.settings)
+
+
+def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str] | None = None,
+              store: str | None = None) -> TestNode:
+    """A node in `data` with members {name: node_holds_keyring}; each gets a user token.
+    Keyrings the node does not hold are written beside the data directory."""
+    os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", PASSPHRASE)
+    overrides: dict[str, Any] = {"keyring_passphrase": PASSPHRASE}
+    if store:
+        overrides["store"] = store
+    settings = load_settings(data, **overrides)
+    extra = {"store": store} if store else None
+    init_node(settings, f"test node {uuid.uuid4().hex[:6]}", extra=extra)
+    ex = open_exchange(settings)
+    node = TestNode(data, settings)
+    client_dir = data.parent / f"{data.name}-client-keyrings"
+    client_dir.mkdir(exist_ok=True)
+    try:
+        for i, (name, held) in enumerate(members.items()):
+            path = (keyring_dir(settings) if held else client_dir) / f"{name}.keyring"
+            m, kr = ex.add_member(name, country=["EE", "DE", "KE", "SG", "BR", "FR"][i % 6],
+                                  kind=MemberKind.AGENCY, keyring_path=path,
+                                  passphrase=PASSPHRASE, hold=held)
+            _, token = ex.add_user(name, "analyst")
+            node.members[name] = TestMember(name, m.id, token, kr, path, held)
+    finally:
+        ex.store.close()
+    return node
+
+
+class ServerProcess:
+    """`vigil serve` in a child process on a free loopback port."""
+
+    def __init__(self, data: Path, *, env: Mapping[str, str] | None = None,
+                 port: int | None = None, log: Path | None = None) -> None:
+        self.data = data
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update({"VIGIL_KEYRING_PASSPHRASE": PASSPHRASE, "VIGIL_LOG_LEVEL": "warning"})
+        self.env.update(env or {})
+        self.log = log or data.parent / f"{data.name}-server-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        logf = open(self.log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",
+             "--port", str(self.port)],
+            env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

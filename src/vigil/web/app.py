@@ -1,0 +1,85 @@
+"""create_app(settings): the ASGI application of a node."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from vigil import __version__
+from vigil.bus import Bus, open_bus
+from vigil.config import Settings
+from vigil.errors import VigilError
+from vigil.exchange import Exchange
+from vigil.node import open_exchange
+from vigil.web import rest, stream
+from vigil.web.deps import State, state_of
+
+def error_response(exc: VigilError) -> JSONResponse:
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+
+def create_app(settings: Settings, *, exchange: Exchange | None = None,
+               bus: Bus | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ex = exchange or open_exchange(settings)
+        b = bus or open_bus(settings.bus_url)
+        await b.start()
+        app.state.vigil = State(settings, ex, b)
+        try:
+            yield
+        finally:
+            await b.close()
+            if exchange is None:
+                ex.store.close()
+
+    app = FastAPI(
+        title="vigil",
+        version=__version__,
+        summary="Threat-intelligence exchange: signed, sealed, immediate and fair.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(VigilError)
+    async def _vigil_error(request: Request, exc: VigilError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(asyncio.CancelledError)
+    async def _cancelled(request: Request, exc: asyncio.CancelledError) -> Response:
+        raise exc
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request) -> str:
+        st = state_of(request)
+        return _INDEX.format(name=st.settings.node_name, version=__version__)
+
+    @app.get("/healthz", tags=["node"])
+    async def healthz(request: Request) -> dict[str, Any]:
+        """Liveness: the process answers and its store is reachable."""
+        st = state_of(request)
+        await st.read(st.exchange.store.get_meta, "schema_version")
+        return {"status": "ok"}
+
+    app.include_router(rest.router, prefix="/api/v1")
+    app.include_router(stream.router, prefix="/api/v1")
+    return app
+
+
+_INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{name} — vigil</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
+color:#111}}code{{background:#eee;padding:0 .2em}}</style></head>
+<body><h1>{name}</h1><p>vigil {version}: a threat-intelligence exchange node.</p>
+<ul><li><a href="/api/docs">API reference</a> (<a href="/api/openapi.json">OpenAPI</a>)</li>
+<li>Inbox: <code>GET /api/v1/inbox</code>, live: <code>GET /api/v1/stream</code>
+(Server-Sent Events), with <code>Authorization: Bearer &lt;token&gt;</code></li>
+<li>Command line: <code>vigil inbox --follow</code></li></ul></body></html>
+"""

@@ -1,0 +1,174 @@
+"""One contract suite run against every Store backend (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vigil.errors import Conflict
+from vigil.model import Channel, ChannelKind, Envelope, Member, MemberKind, User, Wrap
+from vigil.storage import Store, open_store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'vigil.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_store(url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def member(name: str) -> Member:
+    return Member(id=f"identity--{uuid.uuid4()}", name=name, display_name=name.upper(),
+                  country="EE", kind=MemberKind.CERT, sign_key=b"s" * 32,
+                  sign_key_id="ed25519:" + "0" * 32, enc_key=b"e" * 32,
+                  enc_key_id="x25519:" + "1" * 32, created="2026-11-29T08:00:00.000Z")
+
+
+def envelope(originator: str, recipients: list[str], payload: bytes = b"{}") -> Envelope:
+    sid = f"share--{uuid.uuid4()}"
+    header = {"v": 1, "kind": "share", "id": sid, "originator": originator,
+              "created": "2026-11-29T08:00:00.000Z", "expires": None,
+              "audience": {"tlp": "amber", "channel": None, "recipients": sorted(recipients)},
+              "handling": {"purpose": None, "no_onward": False, "codes": []},
+              "payload": {"form": "sealed", "size": len(payload), "digest": "sha256:x"}}
+    return Envelope(header=header, signature=b"sig", payload=payload,
+                    wraps=(Wrap(recipients[0], "x25519:k", b"\x00\x01blob"),))
+
+
+def test_migrate_is_idempotent(store: Store) -> None:
+    store.migrate()
+    store.migrate()
+    assert store.get_meta("schema_version") == "1"
+    store.set_meta("node_id", "node--1")
+    store.set_meta("node_id", "node--2")
+    assert store.get_meta("node_id") == "node--2"
+    assert store.get_meta("nothing") is None
+
+
+def test_members_and_directory_cache(store: Store) -> None:
+    a, b = member("a"), member("b")
+    store.add_member(a)
+    d1 = store.directory()
+    assert set(d1.members) == {a.id}
+    assert store.directory() is d1  # unchanged directory is cached
+    store.add_member(b)
+    d2 = store.directory()
+    assert set(d2.members) == {a.id, b.id}
+    assert d2.members[a.id] == a
+    with pytest.raises(Conflict):
+        store.add_member(member("a"))
+    store.set_member_active(b.id, False)
+    assert not store.directory().members[b.id].active
+
+
+def test_users_by_token_hash(store: Store) -> None:
+    a = member("a")
+    store.add_member(a)
+    u = User(id=f"user--{uuid.uuid4()}", member_id=a.id, name="ana", created="t")
+    store.add_user(u, "hash1")
+    assert store.user_by_token_hash("hash1") == u
+    assert store.user_by_token_hash("hash2") is None
+    with pytest.raises(Conflict):
+        store.add_user(User(f"user--{uuid.uuid4()}", a.id, "ana", "t"), "hash3")
+    assert store.list_users(a.id) == [u]
+
+
+def test_channels_and_events(store: Store) -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    for m in (a, b, c):
+        store.add_member(m)
+    ch = Channel(id=f"channel--{uuid.uuid4()}", name="g", kind=ChannelKind.GROUP, owner=a.id,
+                 members=frozenset({a.id, b.id}), created="t0")
+    store.add_channel(ch, a.id, "t0")
+    assert store.directory().channels[ch.id].members == {a.id, b.id}
+    store.add_channel_member(ch.id, c.id, a.id, "t1")
+    store.add_channel_member(ch.id, c.id, a.id, "t1")  # idempotent, no second event
+    store.remove_channel_member(ch.id, b.id, a.id, "t2")
+    assert store.directory().channels[ch.id].members == {a.id, c.id}
+    events = [(e["event"], e["member"]) for e in store.channel_events(ch.id)]
+    assert events == [("create", a.id), ("join", a.id), ("join", b.id), ("join", c.id),
+                      ("leave", b.id)]
+    with pytest.raises(Conflict):
+        store.add_channel(Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, a.id,
+                                  frozenset({a.id}), "t"), a.id, "t")
+
+
+def test_put_share_fans_out_in_one_transaction(store: Store) -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    for m in (a, b, c):
+        store.add_member(m)
+    env = envelope(a.id, [b.id, c.id], b"\x00payload\xff")
+    assert store.put_share(env, [b.id, c.id], "t") is True
+    assert store.put_share(env, [b.id, c.id], "t") is False  # idempotent by share id
+    got = store.get_share(env.id)
+    assert got is not None
+    assert got[0] == env or (got[0].header == env.header and got[0].payload == env.payload
+                             and got[0].wraps == env.wraps and got[0].signature == env.signature)
+    assert not got[1].recalled
+    other = Envelope(header={**env.header, "created": "2026-11-30T00:00:00.000Z"},
+                     signature=b"other", payload=b"x", wraps=())
+    with pytest.raises(Conflict):
+        store.put_share(other, [b.id], "t")
+    for m in (b, c):
+        rows = store.inbox(m.id, 0, 10)
+        assert [r[1].id for r in rows] == [env.id]
+        assert rows[0][0].member == m.id
+    assert store.inbox(a.id, 0, 10) == []
+    assert store.share_count() == 1
+    assert [e.id for _, e, _ in store.sent(a.id, 0, 10)] == [env.id]
+
+
+def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:
+    a, b = member("a"), member("b")
+    store.add_member(a)
+    store.add_member(b)
+    ids = []
+    for _ in range(25):
+        env = envelope(a.id, [b.id])
+        store.put_share(env, [b.id], "t")
+        ids.append(env.id)
+    seen: list[str] = []
+    cursor = 0
+    while True:
+        page = store.inbox(b.id, cursor, 7)
+        if not page:
+            break
+        seqs = [r[0].seq for r in page]
+        assert seqs == sorted(seqs) and seqs[0] > cursor
+        seen += [r[0].share_id for r in page]
+        cursor = seqs[-1]
+    assert seen == ids
+    assert store.inbox_head(b.id) == cursor
+    assert store.inbox_head(a.id) == 0
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    a, b = member("a"), member("b")
+    store.add_member(a)
+    store.add_member(b)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                store.put_share(envelope(a.id, [b.id]), [b.id], "t")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.inbox(b.id, 0, 1000)) == 80
