@@ -53,6 +53,8 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_TOKEN_LEN = 256
 MAX_PURPOSE_LEN = 1024
 
+_PROVENANCES: tuple[str, ...] = tuple(p.value for p in Provenance)
+_FORMS: tuple[str, ...] = tuple(f.value for f in Form)
 _BASE_FIELDS = frozenset(
     {
         "v", "kind", "id", "originator", "key", "provenance", "created", "expires",
@@ -92,7 +94,8 @@ def _fields(obj: Any, pointer: str, required: set[str] | frozenset[str]) -> Mapp
         raise _bad(pointer, "must be an object")
     for k in obj:
         if k not in required:
-            raise _bad(f"{pointer}/{k}", "unknown field")
+            token = str(k).replace("~", "~0").replace("/", "~1")
+            raise _bad(f"{pointer}/{token}", "unknown field")
     for k in sorted(required):
         if k not in obj:
             raise _bad(f"{pointer}/{k}", "missing field")
@@ -102,7 +105,7 @@ def _fields(obj: Any, pointer: str, required: set[str] | frozenset[str]) -> Mapp
 def _str(v: Any, pointer: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
     if not isinstance(v, str):
         raise _bad(pointer, "must be a string")
-    if pattern is not None and not pattern.match(v):
+    if pattern is not None and not pattern.fullmatch(v):
         raise _bad(pointer, f"must be {what}")
     return v
 
@@ -150,11 +153,11 @@ def check_header(header: Any, pointer: str = "/header") -> None:
     if not isinstance(h, Mapping):
         raise _bad(pointer, "must be an object")
     provenance = h.get("provenance")
-    if "provenance" in h and provenance not in (p.value for p in Provenance):
+    if "provenance" in h and provenance not in _PROVENANCES:
         raise _bad(f"{pointer}/provenance", 'must be "originator" or "attested"')
     payload = h.get("payload")
     form = payload.get("form") if isinstance(payload, Mapping) else None
-    if isinstance(payload, Mapping) and "form" in payload and form not in (f.value for f in Form):
+    if isinstance(payload, Mapping) and "form" in payload and form not in _FORMS:
         raise _bad(f"{pointer}/payload/form", 'must be "plain" or "sealed"')
     want = set(_BASE_FIELDS)
     if provenance == Provenance.ATTESTED.value:
@@ -312,7 +315,7 @@ def build_share(
     if signer_key_id != key_id(ALG_ED25519, ed25519_public_raw(signer_private)):
         raise CryptoError("signer_key_id does not name signer_private", code="crypto.key_mismatch")
     sid = new_share_id() if share_id is None else share_id
-    if not isinstance(sid, str) or not SHARE_ID_RE.match(sid):
+    if not isinstance(sid, str) or not SHARE_ID_RE.fullmatch(sid):
         raise _bad("/header/id", "must be share--<uuid4>")
     form = Form(form)
     wraps: tuple[Wrap, ...] = ()

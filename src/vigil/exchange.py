@@ -369,7 +369,7 @@ class Exchange:
                 Provenance.ORIGINATOR, None
         else:
             signer, signer_id, prov = self.node_key, self.node_key_id, Provenance.ATTESTED
-            posted = {"member": actor.member, "user": actor.user or "", "node": self.node_id}
+            posted = {"member": actor.member, "user": actor.user or "node-operator"}
         keys = self.recipient_keys((*dec.recipients, actor.member)) \
             if dec.form is Form.SEALED else {}
         env = build_share(

@@ -41,6 +41,7 @@ def test_is_key_id() -> None:
     assert is_key_id(k) and is_key_id(k, ALG_ED25519) and not is_key_id(k, ALG_X25519)
     assert not is_key_id(k.upper())
     assert not is_key_id(k + "0")
+    assert not is_key_id(k + "\n")
     assert not is_key_id(None)
 
 
@@ -64,5 +65,5 @@ def test_encryption_key_round_trip() -> None:
 def test_bad_raw_keys(raw: bytes) -> None:
     for load in (SigningKey.from_raw, EncryptionKey.from_raw, ed25519_public, x25519_public):
         with pytest.raises(CryptoError) as e:
-            load(raw)  # type: ignore[operator]
+            load(raw)
         assert e.value.code == "crypto.bad_key"

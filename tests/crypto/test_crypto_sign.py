@@ -70,7 +70,16 @@ def test_rejections() -> None:
 
 
 @pytest.mark.parametrize(
-    "tag", ["", "vigil/share", "vigil/share/v0", "vigil/Share/v1", "vigil/share/v1\0", "x/y/v1"]
+    "tag",
+    [
+        "",
+        "vigil/share",
+        "vigil/share/v1\n",
+        "vigil/share/v0",
+        "vigil/Share/v1",
+        "vigil/share/v1\0",
+        "x/y/v1",
+    ],
 )
 def test_bad_tags(tag: str) -> None:
     k = SigningKey.generate()

@@ -218,7 +218,10 @@ def ref_forward(
 
 
 def sees(d: Directory, mid: str, ch: Channel) -> bool:
-    return mid in members_of(d, ch)
+    """A member sees a channel it is in. The document does not say so for channels, but
+    an inactive member is refused everywhere else (publish and read rule 1), so it is
+    taken to see no channel even where a group or bilateral channel still lists it."""
+    return is_active(d, mid) and mid in members_of(d, ch)
 
 
 def ref_channel(d: Directory, mid: str, action: Action, ch: Channel | None) -> RefDecision:

@@ -64,7 +64,7 @@ SCRYPT_P = 1
 MAX_FILE_BYTES = 64 * 1024
 _MEMBER_RE = re.compile(r"^identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
-Path = str | os.PathLike[str]
+PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ def passphrase_from_env(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def _check_member(member_id: str) -> None:
-    if not isinstance(member_id, str) or not _MEMBER_RE.match(member_id):
+    if not isinstance(member_id, str) or not _MEMBER_RE.fullmatch(member_id):
         raise KeyringError(
             f"member id must be identity--<uuid>, got {member_id!r}", code="keyring.malformed"
         )
@@ -272,7 +272,7 @@ def _fsync_dir(directory: str) -> None:
 
 
 def write_keyring(
-    path: Path,
+    path: PathLike,
     keyring: Keyring,
     passphrase: str | bytes,
     *,
@@ -328,7 +328,7 @@ def write_keyring(
 
 
 def create_keyring(
-    path: Path, member_id: str, passphrase: str | bytes, *, allow_empty: bool = False
+    path: PathLike, member_id: str, passphrase: str | bytes, *, allow_empty: bool = False
 ) -> Keyring:
     """Generate fresh keys for ``member_id`` and write them to a new file at ``path``."""
     ring = Keyring.generate(member_id)
@@ -336,7 +336,7 @@ def create_keyring(
     return ring
 
 
-def load_keyring(path: Path, passphrase: str | bytes, *, allow_empty: bool = False) -> Keyring:
+def load_keyring(path: PathLike, passphrase: str | bytes, *, allow_empty: bool = False) -> Keyring:
     """Read and decrypt a keyring file.
 
     Errors: ``keyring.not_found``, ``keyring.permissions`` (not a regular file, or any

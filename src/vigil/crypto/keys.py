@@ -41,7 +41,7 @@ def key_id(alg: str, public_raw: bytes) -> str:
 
 def is_key_id(value: object, alg: str | None = None) -> bool:
     """True if ``value`` is a well-formed key id (of algorithm ``alg`` when given)."""
-    if not isinstance(value, str) or not KEY_ID_RE.match(value):
+    if not isinstance(value, str) or not KEY_ID_RE.fullmatch(value):
         return False
     return alg is None or value.split(":", 1)[0] == alg
 

@@ -29,7 +29,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u
-from vigil.crypto.keys import ALG_X25519, key_id, x25519_public, x25519_public_raw
+from vigil.crypto.keys import ALG_X25519, x25519_public
+from vigil.crypto.keys import key_id as _key_id
+from vigil.crypto.keys import x25519_public_raw as _x25519_public_raw
 from vigil.errors import CryptoError
 from vigil.model import Wrap
 
@@ -57,7 +59,7 @@ def payload_aad(share_id: str) -> bytes:
     return PAYLOAD_AAD_PREFIX + _part(share_id, "share id")
 
 
-def wrap_info(share_id: str, member_id: str, key_id_: str) -> bytes:
+def wrap_info(share_id: str, member_id: str, key_id: str) -> bytes:
     """``b"vigil/wrap/v1\\0" + share_id + b"\\0" + member_id + b"\\0" + key_id`` (UTF-8)."""
     return (
         WRAP_INFO_PREFIX
@@ -65,7 +67,7 @@ def wrap_info(share_id: str, member_id: str, key_id_: str) -> bytes:
         + b"\0"
         + _part(member_id, "member id")
         + b"\0"
-        + _part(key_id_, "key id")
+        + _part(key_id, "key id")
     )
 
 
@@ -102,27 +104,27 @@ def open_payload(share_id: str, stored: bytes, key: bytes) -> bytes:
 
 
 def wrap_key(
-    share_id: str, key: bytes, member_id: str, key_id_: str, x25519_public_raw_: bytes
+    share_id: str, key: bytes, member_id: str, key_id: str, x25519_public_raw: bytes
 ) -> Wrap:
     """Wrap the content key ``key`` for one recipient's X25519 public key.
 
-    ``key_id_`` must be the id of ``x25519_public_raw_`` (``crypto.key_mismatch``).
+    ``key_id`` must be the id of ``x25519_public_raw`` (``crypto.key_mismatch``).
     """
     if len(key) != KEY_LEN:
         raise CryptoError("content key must be 32 bytes", code="crypto.bad_key")
-    public = x25519_public(x25519_public_raw_)
-    if key_id(ALG_X25519, x25519_public_raw_) != key_id_:
+    public = x25519_public(x25519_public_raw)
+    if _key_id(ALG_X25519, x25519_public_raw) != key_id:
         raise CryptoError(
-            f"key id {key_id_!r} does not name the given x25519 key", code="crypto.key_mismatch"
+            f"key id {key_id!r} does not name the given x25519 key", code="crypto.key_mismatch"
         )
-    blob = _HPKE.encrypt(bytes(key), public, info=wrap_info(share_id, member_id, key_id_))
-    return Wrap(member=member_id, key=key_id_, blob=blob)
+    blob = _HPKE.encrypt(bytes(key), public, info=wrap_info(share_id, member_id, key_id))
+    return Wrap(member=member_id, key=key_id, blob=blob)
 
 
 def unwrap_key(share_id: str, wrap: Wrap, x25519_private: X25519PrivateKey) -> bytes:
     """Recover the content key from ``wrap`` with the recipient's private key."""
     info = wrap_info(share_id, wrap.member, wrap.key)
-    if key_id(ALG_X25519, x25519_public_raw(x25519_private)) != wrap.key:
+    if _key_id(ALG_X25519, _x25519_public_raw(x25519_private)) != wrap.key:
         raise CryptoError("wrap is for another key", code="crypto.open_failed")
     try:
         k = _HPKE.decrypt(bytes(wrap.blob), x25519_private, info=info)

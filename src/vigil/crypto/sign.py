@@ -30,7 +30,7 @@ SIGNATURE_LEN = 64
 
 
 def _check_tag(tag: str) -> bytes:
-    if not isinstance(tag, str) or not TAG_RE.match(tag):
+    if not isinstance(tag, str) or not TAG_RE.fullmatch(tag):
         raise CryptoError(f"bad signature tag {tag!r}", code="crypto.bad_tag")
     return tag.encode("ascii")
 

@@ -223,7 +223,7 @@ def main() -> None:
     def field(path: str, value: Any, expect: str = "crypto.bad_signature") -> None:
         neg.append(
             {
-                "name": f"header field {path} changed",
+                "name": f"header field {path} changed to {json.dumps(value)[:60]}",
                 "share": "sealed",
                 "patch": [{"op": "replace", "path": f"/header{path}", "value": value}],
                 "expect": expect,

@@ -1,0 +1,554 @@
+"""The shared Store: PostgreSQL through psycopg 3 and a connection pool.
+
+Semantics mirror :class:`vigil.storage.sqlite.SqliteStore` exactly (same schema from
+``schema.MIGRATIONS``, same Conflict codes, same directory cache keyed by the meta row
+``dir_version``). What differs is concurrency: several threads, worker processes and
+hosts write at once, so
+
+* ``migrate`` runs under ``pg_advisory_xact_lock`` so workers starting together apply
+  each migration once;
+* ``put_share`` takes one transaction-scoped advisory lock before it writes, so shares
+  and inbox rows get their ``seq`` values and commit in the same order. Identity values
+  are handed out before commit; without the lock a reader could see seq 11 committed
+  while seq 10 is still in flight, move its cursor past 10 and never see it. With the
+  lock, a row becomes visible only after every row with a smaller seq is visible (the
+  lock is released after the commit is visible), so following a cursor loses nothing;
+* a lost connection or an unreachable server is reported as
+  ``Unavailable(code="store.unavailable")`` (HTTP 503), never as a crash. A statement
+  that fails because its pooled connection had died (server restart, failover,
+  ``pg_terminate_backend``) is retried once on a fresh connection when nothing can have
+  been committed; the pool reconnects on its own when the server is back.
+
+Extra URL query parameters, removed before the URL reaches libpq: ``pool_min``
+(default 1), ``pool_max`` (default 8) and ``pool_timeout`` (seconds a call waits for a
+pooled connection before answering 503, default 5). Every other parameter is libpq's
+(e.g. ``target_session_attrs=read-write`` with several hosts for failover).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl, urlencode
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+from vigil.errors import ConfigError, Conflict, NotFound, Unavailable
+from vigil.model import (
+    Channel,
+    ChannelKind,
+    Directory,
+    Envelope,
+    InboxEntry,
+    Member,
+    MemberKind,
+    ShareState,
+    User,
+)
+from vigil.storage.base import envelope_from_row, header_bytes, same_share, wraps_to_bytes
+from vigil.storage.schema import MIGRATIONS, render
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Conn = psycopg.Connection[TupleRow]
+Mode = Literal["read", "snapshot", "write"]
+
+# Keys of the transaction-scoped advisory locks (bigint; ASCII "vigil_mg", "vigil_ib").
+MIGRATE_LOCK = 0x76696769_6C5F6D67
+SHARE_LOCK = 0x76696769_6C5F6962
+
+_POOL_PARAMS = ("pool_min", "pool_max", "pool_timeout")
+# libpq settings used unless the URL gives its own.
+_LIBPQ_DEFAULTS: dict[str, str] = {
+    "application_name": "vigil",
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
+
+def split_url(url: str) -> tuple[str, dict[str, float]]:
+    """libpq conninfo (with vigil's defaults) and the pool settings of a store URL."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    pool: dict[str, float] = {"pool_min": 1, "pool_max": 8, "pool_timeout": 5.0}
+    rest = []
+    for key, value in pairs:
+        if key in _POOL_PARAMS:
+            try:
+                pool[key] = float(value)
+            except ValueError:
+                raise ConfigError(
+                    f"store URL: {key} wants a number, got {value!r}", code="config.store_url"
+                ) from None
+        else:
+            rest.append((key, value))
+    if not (1 <= pool["pool_min"] <= pool["pool_max"]) or pool["pool_timeout"] <= 0:
+        raise ConfigError(
+            "store URL: need 1 <= pool_min <= pool_max and pool_timeout > 0",
+            code="config.store_url",
+        )
+    clean = base + ("?" + urlencode(rest) if rest else "")
+    try:
+        params = conninfo_to_dict(clean)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"bad PostgreSQL URL: {exc}", code="config.store_url") from exc
+    merged: dict[str, Any] = dict(_LIBPQ_DEFAULTS)
+    merged.update({k: v for k, v in params.items() if v is not None})
+    return make_conninfo("", **merged), pool
+
+
+class PostgresStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        conninfo, pool = split_url(url)
+        self._pool: ConnectionPool[Conn] = ConnectionPool(
+            conninfo,
+            min_size=int(pool["pool_min"]),
+            max_size=int(pool["pool_max"]),
+            timeout=pool["pool_timeout"],
+            kwargs={"autocommit": True},
+            # Give up a failing reconnect loop early: the next request then starts a
+            # fresh one, so recovery after an outage is not delayed by a long backoff.
+            reconnect_timeout=10.0,
+            name="vigil-store",
+            open=True,
+        )
+        self._dir_cache: tuple[str, Directory] | None = None
+
+    # -- connections -------------------------------------------------------
+    def _run(self, fn: Callable[[Conn], T], mode: Mode) -> T:
+        """Run ``fn`` on a pooled connection: ``read`` as one autocommit statement,
+        ``snapshot`` in a read-only REPEATABLE READ transaction, ``write`` in a
+        transaction that is committed (durably) before this returns."""
+        for attempt in (1, 2):
+            conn: Conn | None = None
+            committing = False
+            try:
+                with self._pool.connection() as conn:
+                    try:
+                        if mode == "read":
+                            return fn(conn)
+                        with conn.transaction():
+                            if mode == "snapshot":
+                                conn.execute(
+                                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                                )
+                            result = fn(conn)
+                            committing = True
+                        return result
+                    except psycopg.errors.ReadOnlySqlTransaction:
+                        # Connected to a standby (e.g. after a failover): close this
+                        # connection so the pool opens a new one, to the new primary
+                        # when the URL asks for target_session_attrs=read-write.
+                        conn.close()
+                        raise
+            except (PoolTimeout, PoolClosed) as exc:
+                raise _unavailable(exc, committing=False) from exc
+            except psycopg.errors.ReadOnlySqlTransaction as exc:
+                raise _unavailable(exc, committing=False) from exc
+            except psycopg.OperationalError as exc:
+                lost = conn is not None and conn.broken
+                if lost and attempt == 1 and (mode != "write" or not committing):
+                    # Nothing was committed: the pooled connection had died (server
+                    # restart, failover, pg_terminate_backend). Drop the dead ones
+                    # and try once more on a fresh connection.
+                    log.info("store connection lost (%s); retrying once", exc)
+                    self._pool.check()
+                    continue
+                raise _unavailable(exc, committing=mode == "write" and committing) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- schema --------------------------------------------------------------
+    def migrate(self) -> None:
+        def step(conn: Conn) -> bool:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+            version = 0
+            if conn.execute("SELECT to_regclass('meta')").fetchone() != (None,):
+                row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+            if version >= len(MIGRATIONS):
+                return False
+            for stmt in MIGRATIONS[version]:
+                conn.execute(render(stmt, "postgresql"))  # type: ignore[arg-type]
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', %s) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(version + 1),),
+            )
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
+                "ON CONFLICT(key) DO NOTHING"
+            )
+            return True
+
+        # One transaction per migration, each under the lock, as in SQLite.
+        while self._run(step, "write"):
+            pass
+
+    # -- meta ----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._run(
+            lambda c: c.execute("SELECT value FROM meta WHERE key=%s", (key,)).fetchone(), "read"
+        )
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO meta(key, value) VALUES(%s, %s) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            ),
+            "write",
+        )
+
+    @staticmethod
+    def _bump(conn: Conn) -> None:
+        conn.execute(
+            "UPDATE meta SET value = (CAST(value AS BIGINT) + 1)::text WHERE key='dir_version'"
+        )
+
+    # -- members -------------------------------------------------------------
+    def add_member(self, member: Member) -> None:
+        def fn(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO members(id, name, display_name, country, kind, sign_key, "
+                "sign_key_id, enc_key, enc_key_id, created, active) "
+                "VALUES(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                (
+                    member.id,
+                    member.name,
+                    member.display_name,
+                    member.country,
+                    member.kind.value,
+                    member.sign_key,
+                    member.sign_key_id,
+                    member.enc_key,
+                    member.enc_key_id,
+                    member.created,
+                    member.active,
+                ),
+            )
+            self._bump(conn)
+
+        try:
+            self._run(fn, "write")
+        except psycopg.IntegrityError as exc:
+            raise Conflict(
+                f"a member named {member.name!r} already exists", code="member.exists"
+            ) from exc
+
+    def set_member_active(self, member_id: str, active: bool) -> None:
+        def fn(conn: Conn) -> None:
+            cur = conn.execute("UPDATE members SET active=%s WHERE id=%s", (active, member_id))
+            if cur.rowcount == 0:
+                raise NotFound("no such member", code="member.not_found")
+            self._bump(conn)
+
+        self._run(fn, "write")
+
+    def directory(self) -> Directory:
+        row = self._run(
+            lambda c: c.execute("SELECT value FROM meta WHERE key='dir_version'").fetchone(),
+            "read",
+        )
+        cached = self._dir_cache
+        if cached is not None and row is not None and cached[0] == row[0]:
+            return cached[1]
+        version, d = self._run(self._load_directory, "snapshot")
+        self._dir_cache = (version, d)
+        return d
+
+    @staticmethod
+    def _load_directory(conn: Conn) -> tuple[str, Directory]:
+        vrow = conn.execute("SELECT value FROM meta WHERE key='dir_version'").fetchone()
+        version = "" if vrow is None else str(vrow[0])
+        members = {
+            r[0]: Member(
+                id=r[0],
+                name=r[1],
+                display_name=r[2],
+                country=r[3],
+                kind=MemberKind(r[4]),
+                sign_key=bytes(r[5]),
+                sign_key_id=r[6],
+                enc_key=bytes(r[7]),
+                enc_key_id=r[8],
+                created=r[9],
+                active=bool(r[10]),
+            )
+            for r in conn.execute(
+                "SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
+                "enc_key, enc_key_id, created, active FROM members"
+            )
+        }
+        cm: dict[str, set[str]] = {}
+        for ch, mem in conn.execute("SELECT channel_id, member_id FROM channel_members"):
+            cm.setdefault(ch, set()).add(mem)
+        channels = {
+            r[0]: Channel(
+                id=r[0],
+                name=r[1],
+                kind=ChannelKind(r[2]),
+                owner=r[3],
+                members=frozenset(cm.get(r[0], ())),
+                created=r[4],
+            )
+            for r in conn.execute("SELECT id, name, kind, owner, created FROM channels")
+        }
+        return version, Directory(members=members, channels=channels)
+
+    # -- users -----------------------------------------------------------------
+    def add_user(self, user: User, token_hash: str) -> None:
+        try:
+            self._run(
+                lambda c: c.execute(
+                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked) "
+                    "VALUES(%s,%s,%s,%s,%s,FALSE)",
+                    (user.id, user.member_id, user.name, token_hash, user.created),
+                ),
+                "write",
+            )
+        except psycopg.IntegrityError as exc:
+            raise Conflict(
+                f"user {user.name!r} already exists for this member", code="user.exists"
+            ) from exc
+
+    def user_by_token_hash(self, token_hash: str) -> User | None:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT id, member_id, name, created FROM users "
+                "WHERE token_hash=%s AND NOT revoked",
+                (token_hash,),
+            ).fetchone(),
+            "read",
+        )
+        return None if row is None else User(row[0], row[1], row[2], row[3])
+
+    def list_users(self, member_id: str) -> list[User]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT id, member_id, name, created FROM users WHERE member_id=%s "
+                "AND NOT revoked ORDER BY name",
+                (member_id,),
+            ).fetchall(),
+            "read",
+        )
+        return [User(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # -- channels --------------------------------------------------------------
+    def add_channel(self, channel: Channel, actor: str, at: str) -> None:
+        def fn(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO channels(id, name, kind, owner, created) VALUES(%s,%s,%s,%s,%s)",
+                (channel.id, channel.name, channel.kind.value, channel.owner, channel.created),
+            )
+            conn.execute(
+                "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                "VALUES(%s,%s,%s,%s,%s)",
+                (channel.id, channel.owner, "create", actor, at),
+            )
+            for m in sorted(channel.members):
+                conn.execute(
+                    "INSERT INTO channel_members(channel_id, member_id) VALUES(%s,%s)",
+                    (channel.id, m),
+                )
+                conn.execute(
+                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                    "VALUES(%s,%s,%s,%s,%s)",
+                    (channel.id, m, "join", actor, at),
+                )
+            self._bump(conn)
+
+        try:
+            self._run(fn, "write")
+        except psycopg.IntegrityError as exc:
+            raise Conflict(
+                f"a channel named {channel.name!r} already exists", code="channel.exists"
+            ) from exc
+
+    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None:
+        def fn(conn: Conn) -> None:
+            cur = conn.execute(
+                "INSERT INTO channel_members(channel_id, member_id) VALUES(%s,%s) "
+                "ON CONFLICT DO NOTHING",
+                (channel_id, member_id),
+            )
+            if cur.rowcount:
+                conn.execute(
+                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                    "VALUES(%s,%s,%s,%s,%s)",
+                    (channel_id, member_id, "join", actor, at),
+                )
+                self._bump(conn)
+
+        self._run(fn, "write")
+
+    def remove_channel_member(
+        self, channel_id: str, member_id: str, actor: str, at: str
+    ) -> None:
+        def fn(conn: Conn) -> None:
+            cur = conn.execute(
+                "DELETE FROM channel_members WHERE channel_id=%s AND member_id=%s",
+                (channel_id, member_id),
+            )
+            if cur.rowcount:
+                conn.execute(
+                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                    "VALUES(%s,%s,%s,%s,%s)",
+                    (channel_id, member_id, "leave", actor, at),
+                )
+                self._bump(conn)
+
+        self._run(fn, "write")
+
+    def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT seq, member_id, event, actor, at FROM channel_events "
+                "WHERE channel_id=%s ORDER BY seq",
+                (channel_id,),
+            ).fetchall(),
+            "read",
+        )
+        return [
+            {"seq": r[0], "member": r[1], "event": r[2], "actor": r[3], "at": r[4]} for r in rows
+        ]
+
+    # -- shares ----------------------------------------------------------------
+    def put_share(self, env: Envelope, recipients: Sequence[str], at: str) -> bool:
+        hdr = header_bytes(env.header)
+        wraps = wraps_to_bytes(env.wraps)
+        members = list(recipients)
+
+        def fn(conn: Conn) -> bool:
+            # Serialize share writers until commit, so seq order == commit order.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
+            cur = conn.execute(
+                "INSERT INTO shares(id, originator, header, signature, payload, wraps, "
+                "created, expires, recalled, purged) "
+                "VALUES(%s,%s,%s,%s,%s,%s,%s,%s,FALSE,FALSE) ON CONFLICT (id) DO NOTHING",
+                (
+                    env.id,
+                    env.originator,
+                    hdr,
+                    env.signature,
+                    env.payload,
+                    wraps,
+                    env.created,
+                    env.expires,
+                ),
+            )
+            if cur.rowcount == 0:
+                row = conn.execute(
+                    "SELECT header, signature, payload, wraps FROM shares WHERE id=%s",
+                    (env.id,),
+                ).fetchone()
+                if row is not None and same_share(envelope_from_row(*row), env):
+                    return False
+                raise Conflict("a different share with this id exists", code="share.id_conflict")
+            if members:
+                conn.execute(
+                    "INSERT INTO inbox(member_id, share_id, added) "
+                    "SELECT u.m, %s, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, n) "
+                    "ORDER BY u.n",
+                    (env.id, at, members),
+                )
+            return True
+
+        return self._run(fn, "write")
+
+    def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
+                "WHERE id=%s",
+                (share_id,),
+            ).fetchone(),
+            "read",
+        )
+        if row is None:
+            return None
+        return envelope_from_row(*_bytes(row[:4])), ShareState(bool(row[4]), bool(row[5]))
+
+    def inbox(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT i.seq, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
+                "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
+                "WHERE i.member_id=%s AND i.seq>%s ORDER BY i.seq LIMIT %s",
+                (member_id, after, limit),
+            ).fetchall(),
+            "read",
+        )
+        return [
+            (
+                InboxEntry(int(r[0]), member_id, r[1], r[2]),
+                envelope_from_row(*_bytes(r[3:7])),
+                ShareState(bool(r[7]), bool(r[8])),
+            )
+            for r in rows
+        ]
+
+    def inbox_head(self, member_id: str) -> int:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT MAX(seq) FROM inbox WHERE member_id=%s", (member_id,)
+            ).fetchone(),
+            "read",
+        )
+        return int(row[0] or 0) if row is not None else 0
+
+    def sent(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[int, Envelope, ShareState]]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT seq, header, signature, payload, wraps, recalled, purged FROM shares "
+                "WHERE originator=%s AND seq>%s ORDER BY seq LIMIT %s",
+                (member_id, after, limit),
+            ).fetchall(),
+            "read",
+        )
+        return [
+            (
+                int(r[0]),
+                envelope_from_row(*_bytes(r[1:5])),
+                ShareState(bool(r[5]), bool(r[6])),
+            )
+            for r in rows
+        ]
+
+    def share_count(self) -> int:
+        row = self._run(lambda c: c.execute("SELECT COUNT(*) FROM shares").fetchone(), "read")
+        return int(row[0]) if row is not None else 0
+
+
+def _bytes(values: Sequence[Any]) -> tuple[Any, ...]:
+    """BYTEA columns as bytes (psycopg may hand out memoryview); NULL stays None."""
+    return tuple(None if v is None else bytes(v) for v in values)
+
+
+def _unavailable(exc: BaseException, *, committing: bool) -> Unavailable:
+    log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
+    if committing:
+        message = (
+            "the database became unavailable while committing: the change may or may not "
+            "have been stored; try again"
+        )
+    else:
+        message = "the database is unavailable; nothing was changed, try again"
+    return Unavailable(message, code="store.unavailable")
