@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -313,10 +314,8 @@ def inbox(c: Ctx, after: int, follow: bool, node_url: str | None, token: str | N
             async for e in cl.stream(last):
                 click.echo(_line(e, names))
 
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run())
-        except KeyboardInterrupt:
-            pass
 
 
 @cli.command()

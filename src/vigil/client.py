@@ -19,8 +19,13 @@ import httpx
 import orjson
 
 from vigil.crypto.keyring import Keyring
-from vigil.envelope import build_share, envelope_from_json, envelope_to_json, open_share, \
-    verify_envelope
+from vigil.envelope import (
+    build_share,
+    envelope_from_json,
+    envelope_to_json,
+    open_share,
+    verify_envelope,
+)
 from vigil.errors import (
     AuthError,
     CryptoError,
@@ -39,6 +44,11 @@ _BY_STATUS: dict[int, type[VigilError]] = {
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _envelope(doc: dict[str, Any]) -> Envelope:
+    """The envelope of an API share document (which also carries the node's `state`)."""
+    return envelope_from_json({k: v for k, v in doc.items() if k != "state"})
 
 
 def _raise_for(resp: httpx.Response) -> None:
@@ -235,7 +245,7 @@ class Client:
     def inbox_page(self, after: int = 0, limit: int = 100) -> tuple[list[InboxItem], int]:
         doc = self._call("GET", "/api/v1/inbox", params={"after": after, "limit": limit})
         items = [InboxItem(e["seq"], e["share_id"], e["added"],
-                           envelope_from_json(e["envelope"]), e["envelope"]["state"])
+                           _envelope(e["envelope"]), e["envelope"]["state"])
                  for e in doc["entries"]]
         return items, int(doc["next"])
 
@@ -272,14 +282,14 @@ class Client:
                                 data = []
                                 last = int(e["seq"])
                                 yield InboxItem(e["seq"], e["share_id"], e["added"],
-                                                envelope_from_json(e["envelope"]),
+                                                _envelope(e["envelope"]),
                                                 e["envelope"]["state"])
                 except (httpx.TransportError, httpx.RemoteProtocolError):
                     await asyncio.sleep(1.0)
 
     def envelope(self, share_id: str) -> tuple[Envelope, dict[str, Any]]:
         doc = self._call("GET", f"/api/v1/shares/{share_id}")
-        return envelope_from_json(doc), doc["state"]
+        return _envelope(doc), doc["state"]
 
     def verify(self, env: Envelope) -> str:
         """Check the envelope's signature against the signer's published key; return who

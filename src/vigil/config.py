@@ -84,7 +84,8 @@ def _coerce(setting: Setting, value: Any) -> Any:
 
 def load_settings(data: str | Path | None = None, **overrides: Any) -> Settings:
     env = os.environ
-    data_dir = str(data) if data is not None else env.get("VIGIL_DATA", str(_BY_NAME["data"].default))
+    default_data = str(_BY_NAME["data"].default)
+    data_dir = str(data) if data is not None else env.get("VIGIL_DATA", default_data)
     file_values: dict[str, Any] = {}
     toml_path = Path(data_dir).expanduser() / "vigil.toml"
     if toml_path.exists():

@@ -7,7 +7,6 @@ import os
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import click
 import orjson

@@ -1,8 +1,10 @@
 """vigil.policy.decide against the independent reference in reference.py, on random cases.
 
 The main property runs publish -> header -> read-set end to end on 10,000 random
-directories and requests; smaller properties cover reads and forwards of arbitrary
-headers, the channel actions, and invariants stated directly in docs/policy.md.
+directories and requests, comparing every decision (allow, reason, recipients, form)
+and the full set of members allowed to read, and checking the invariants below on
+each example. Smaller properties cover reads and forwards of arbitrary headers, the
+channel actions, and each invariant on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from vigil.model import (
     Action,
+    Audience,
     ChannelKind,
     Decision,
     Directory,
@@ -36,25 +39,20 @@ from .strategies import (
     NOW,
     READ_TIMES,
     UNKNOWN_CHANNEL,
+    Scenario,
     all_member_ids,
     directories,
     header,
     headers,
-    later_directories,
     requests,
+    scenarios,
+    seeded_scenarios,
     share_states,
 )
 
-MAIN = settings(
-    max_examples=10_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-SMALL = settings(
-    max_examples=2_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+MAIN = settings(max_examples=10_000, deadline=None, suppress_health_check=_QUIET)
+SMALL = settings(max_examples=1_000, deadline=None, suppress_health_check=_QUIET)
 
 
 def fields(dec: Decision | ref.RefDecision) -> tuple[Any, ...]:
@@ -65,6 +63,17 @@ def assert_same(got: Decision, want: ref.RefDecision, what: str) -> None:
     assert isinstance(got, Decision), what
     assert bool(got) is got.allow, what
     assert fields(got) == fields(want), f"{what}: implementation {got} != reference {want}"
+
+
+def with_audience(req: ShareRequest, **kw: Any) -> ShareRequest:
+    a = req.audience
+    aud = Audience(
+        tlp=kw.get("tlp", a.tlp),
+        channel=kw.get("channel", a.channel),
+        recipients=kw.get("recipients", a.recipients),
+    )
+    return ShareRequest(req.originator, aud, req.handling, req.themes, req.regions,
+                        req.expires)
 
 
 def publish_header(req: ShareRequest, dec: Decision) -> dict[str, Any]:
@@ -84,32 +93,111 @@ def impl_readers(d: Directory, h: dict[str, Any], state: ShareState, now: str) -
     return frozenset(m for m in all_member_ids(d) if decide_read(d, m, h, state, now=now))
 
 
+def explicit(req: ShareRequest) -> set[str]:
+    return set(req.audience.recipients) - {req.originator}
+
+
+# ------------------------------------------------------------- invariants (impl only)
+
+
+def check_red_only_named(d: Directory, req: ShareRequest, dec: Decision) -> None:
+    """TLP:RED reaches only members named one by one."""
+    if req.audience.tlp is not Tlp.RED:
+        return
+    if dec.allow:
+        assert explicit(req), dec
+        assert set(dec.recipients) == explicit(req), dec
+        assert dec.form is Form.SEALED, dec
+    elif not explicit(req):
+        assert dec.reason in {
+            ref.UNKNOWN_MEMBER, ref.EXPIRED, ref.NOT_IN_CHANNEL, ref.RED_NEEDS_RECIPIENTS,
+        }, dec
+
+
+def check_inside_audience(d: Directory, req: ShareRequest, dec: Decision) -> None:
+    """Nothing reaches a member outside the audience."""
+    if not dec.allow:
+        assert dec.recipients == (), dec
+        return
+    active = d.active_member_ids()
+    got = set(dec.recipients)
+    assert got, dec
+    assert list(dec.recipients) == sorted(got), "recipients are sorted, without duplicates"
+    assert req.originator not in got
+    assert got <= active
+    ch = d.channels[req.audience.channel] if req.audience.channel else None
+    if ch is None or ch.kind is ChannelKind.COMMUNITY:
+        in_channel: set[str] = set(active)
+    else:
+        in_channel = set(ch.members)
+    assert got <= in_channel | explicit(req)
+    if ch is not None:
+        assert got <= in_channel
+    if explicit(req):
+        assert got == explicit(req)
+
+
+def check_plain_only_community_wide(d: Directory, req: ShareRequest, dec: Decision) -> None:
+    """Plain form only for community-wide CLEAR/GREEN."""
+    if not dec.allow:
+        assert dec.form is None, dec
+        return
+    assert dec.form in (Form.PLAIN, Form.SEALED)
+    ch = req.audience.channel
+    community_wide = not explicit(req) and (
+        ch is None or d.channels[ch].kind is ChannelKind.COMMUNITY
+    )
+    if dec.form is Form.PLAIN:
+        assert req.audience.tlp in (Tlp.CLEAR, Tlp.GREEN), dec
+        assert community_wide, dec
+        assert set(dec.recipients) == d.active_member_ids() - {req.originator}
+    else:
+        assert not (community_wide and req.audience.tlp in (Tlp.CLEAR, Tlp.GREEN)), dec
+
+
+def check_not_in_channel_like_missing(d: Directory, req: ShareRequest) -> None:
+    """A channel the actor is not in is refused exactly like one that does not exist."""
+    missing = decide_publish(d, with_audience(req, channel=UNKNOWN_CHANNEL), now=NOW)
+    for ch in d.channels.values():
+        if ref.sees(d, req.originator, ch):
+            continue
+        other = decide_publish(d, with_audience(req, channel=ch.id), now=NOW)
+        assert fields(other) == fields(missing), (ch, other, missing)
+        for action in (Action.SEE_CHANNEL, Action.MANAGE_CHANNEL):
+            assert fields(decide_channel(d, req.originator, action, ch)) == fields(
+                decide_channel(d, req.originator, action, None)
+            )
+
+
+def check_all_invariants(d: Directory, req: ShareRequest, dec: Decision) -> None:
+    check_red_only_named(d, req, dec)
+    check_inside_audience(d, req, dec)
+    check_plain_only_community_wide(d, req, dec)
+
+
 # ------------------------------------------------------------------ main: end to end
 
 
-@MAIN
-@given(d=directories(), data=st.data())
-def test_publish_then_read_set_matches_reference(d: Directory, data: st.DataObject) -> None:
-    req = data.draw(requests(d), label="request")
+def check_scenario(sc: Scenario) -> None:
+    d, req = sc.directory, sc.request
     got = decide_publish(d, req, now=NOW)
     assert_same(got, ref.ref_publish(d, req, now=NOW), "publish")
     assert fields(decide(d, req.originator, Action.PUBLISH, req, now=NOW)) == fields(got)
+    check_all_invariants(d, req, got)
     if not got.allow:
         return
     h = publish_header(req, got)
 
     # Right after publishing, exactly the recipients and the originator may read it.
     fresh = ref.ref_readers(d, h, ShareState(), now=NOW)
-    assert impl_readers(d, h, ShareState(), NOW) == fresh
     assert fresh == frozenset(got.recipients) | {req.originator}
+    assert impl_readers(d, h, ShareState(), NOW) == fresh
 
-    # Later: membership changed, the share may be recalled/purged/expired.
-    later = data.draw(st.just(d) | later_directories(d), label="later directory")
-    state = data.draw(share_states, label="state")
-    t = data.draw(st.sampled_from(READ_TIMES), label="read time")
+    # Later: membership changed (or not), the share may be recalled, purged, expired.
+    later, state, t = sc.later, sc.state, sc.read_time
     want = ref.ref_readers(later, h, state, now=t)
     assert want == ref.ref_readers_closed_form(later, h, state, now=t)
-    assert impl_readers(later, h, state, t) == want
+    assert impl_readers(later, h, state, t) == want, "who may read"
     for m in all_member_ids(later):
         r = decide_read(later, m, h, state, now=t)
         assert_same(r, ref.ref_read(later, m, h, state, now=t), f"read by {m}")
@@ -117,6 +205,20 @@ def test_publish_then_read_set_matches_reference(d: Directory, data: st.DataObje
         f = decide_forward(later, m, h, state, now=t)
         assert_same(f, ref.ref_forward(later, m, h, state, now=t), f"forward by {m}")
         assert fields(decide(later, m, Action.FORWARD, h, now=t, state=state)) == fields(f)
+
+
+@MAIN
+@given(sc=seeded_scenarios())
+def test_publish_then_read_set_matches_reference(sc: Scenario) -> None:
+    """10,000 seeded end-to-end cases (fast generation; shrinks only to a smaller seed)."""
+    check_scenario(sc)
+
+
+@SMALL
+@given(sc=scenarios())
+def test_publish_then_read_set_matches_reference_shrinking(sc: Scenario) -> None:
+    """The same property drawn choice by choice, so that a failure shrinks well."""
+    check_scenario(sc)
 
 
 # ------------------------------------------------------------------ smaller properties
@@ -128,7 +230,7 @@ def test_read_and_forward_of_any_header_match_reference(
     d: Directory, data: st.DataObject
 ) -> None:
     h = data.draw(headers(d), label="header")
-    state = data.draw(share_states, label="state")
+    state = data.draw(share_states(), label="state")
     t = data.draw(st.sampled_from(READ_TIMES), label="read time")
     assert impl_readers(d, h, state, t) == ref.ref_readers(d, h, state, now=t)
     for m in all_member_ids(d):
@@ -152,78 +254,33 @@ def test_channel_actions_match_reference(d: Directory) -> None:
         ids = [c.id for c in seen]
         assert len(ids) == len(set(ids))
         assert frozenset(ids) == ref.ref_visible_channels(d, m), m
-        for c in seen:
-            assert c is d.channels[c.id] or c == d.channels[c.id]
+        assert all(c == d.channels[c.id] for c in seen)
 
 
 # ------------------------------------------------------------------ invariants
 
 
-def explicit(req: ShareRequest) -> set[str]:
-    return set(req.audience.recipients) - {req.originator}
-
-
 @SMALL
 @given(d=directories(), data=st.data())
 def test_red_reaches_only_named_recipients(d: Directory, data: st.DataObject) -> None:
-    req = data.draw(requests(d))
-    red = ShareRequest(
-        req.originator,
-        type(req.audience)(Tlp.RED, req.audience.channel, req.audience.recipients),
-        req.handling, req.themes, req.regions, req.expires,
-    )
-    dec = decide_publish(d, red, now=NOW)
-    if dec.allow:
-        assert explicit(red), dec
-        assert set(dec.recipients) == explicit(red)
-        assert dec.form is Form.SEALED
-    elif not explicit(red):
-        # Without named recipients a RED share is refused, for this or an earlier rule.
-        assert dec.reason in {
-            ref.UNKNOWN_MEMBER, ref.EXPIRED, ref.NOT_IN_CHANNEL, ref.RED_NEEDS_RECIPIENTS,
-        }
+    req = with_audience(data.draw(requests(d)), tlp=Tlp.RED)
+    check_red_only_named(d, req, decide_publish(d, req, now=NOW))
 
 
 @SMALL
 @given(d=directories(), data=st.data())
 def test_recipients_stay_inside_the_audience(d: Directory, data: st.DataObject) -> None:
     req = data.draw(requests(d))
-    dec = decide_publish(d, req, now=NOW)
-    if not dec.allow:
-        assert dec.recipients == ()
-        return
-    active = d.active_member_ids()
-    got = set(dec.recipients)
-    assert list(dec.recipients) == sorted(got), "recipients are sorted, without duplicates"
-    assert req.originator not in got
-    assert got <= active
-    ch = d.channels.get(req.audience.channel) if req.audience.channel else None
-    if ch is None:
-        in_channel: set[str] = set(active)
-    elif ch.kind is ChannelKind.COMMUNITY:
-        in_channel = set(active)
-    else:
-        in_channel = set(ch.members)
-    assert got <= in_channel | explicit(req)
-    if explicit(req):
-        assert got == explicit(req)
-    if ch is not None:
-        assert got <= in_channel
+    check_inside_audience(d, req, decide_publish(d, req, now=NOW))
 
 
 @SMALL
-@given(d=directories(), data=st.data())
+@given(d=directories(), data=st.data(), tlp=st.sampled_from([Tlp.CLEAR, Tlp.GREEN]))
 def test_plain_only_for_community_wide_clear_or_green(
-    d: Directory, data: st.DataObject
+    d: Directory, data: st.DataObject, tlp: Tlp
 ) -> None:
-    req = data.draw(requests(d))
-    dec = decide_publish(d, req, now=NOW)
-    if dec.allow and dec.form is Form.PLAIN:
-        assert req.audience.tlp in (Tlp.CLEAR, Tlp.GREEN)
-        assert not explicit(req)
-        ch = req.audience.channel
-        assert ch is None or d.channels[ch].kind is ChannelKind.COMMUNITY
-        assert set(dec.recipients) == d.active_member_ids() - {req.originator}
+    req = with_audience(data.draw(requests(d)), tlp=tlp)
+    check_plain_only_community_wide(d, req, decide_publish(d, req, now=NOW))
 
 
 @SMALL
@@ -231,24 +288,4 @@ def test_plain_only_for_community_wide_clear_or_green(
 def test_channel_not_in_is_refused_like_a_missing_one(
     d: Directory, data: st.DataObject
 ) -> None:
-    req = data.draw(requests(d))
-    missing = ShareRequest(
-        req.originator,
-        type(req.audience)(req.audience.tlp, UNKNOWN_CHANNEL, req.audience.recipients),
-        req.handling, req.themes, req.regions, req.expires,
-    )
-    outside = [c for c in d.channels.values() if not ref.sees(d, req.originator, c)]
-    for ch in outside:
-        other = ShareRequest(
-            req.originator,
-            type(req.audience)(req.audience.tlp, ch.id, req.audience.recipients),
-            req.handling, req.themes, req.regions, req.expires,
-        )
-        assert fields(decide_publish(d, other, now=NOW)) == fields(
-            decide_publish(d, missing, now=NOW)
-        )
-        # ... and so is seeing or managing it.
-        for action in (Action.SEE_CHANNEL, Action.MANAGE_CHANNEL):
-            assert fields(decide_channel(d, req.originator, action, ch)) == fields(
-                decide_channel(d, req.originator, action, None)
-            )
+    check_not_in_channel_like_missing(d, data.draw(requests(d)))

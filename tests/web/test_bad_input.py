@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-
 from tests.web.conftest import Api
 
 TS = "2026-11-29T08:00:00.000Z"

@@ -70,7 +70,7 @@ def _ts(text: str) -> str | None:
 def _open(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115
+    return open(path, encoding="utf-8")
 
 
 def read_abusech(path: Path) -> Iterator[Ioc]:

@@ -15,16 +15,15 @@ of the fault and, except for size, ``detail`` = ``{"line", "column", "offset"}``
 * ``input.integer_range``: an integer literal beyond ±2**53 (not exact as a double,
   so not portable); pointer of the value.
 * ``input.too_deep``: containers nested deeper than ``max_depth``; pointer of the
-  first container too deep. (orjson itself stops at 1024 levels.)
+  first container too deep.
 
-Design (speed): the valid case costs one ``orjson.loads`` plus a few C-level passes
-over the bytes: string literals are blanked with one regular-expression substitution,
-leaving only the structure; the member names are counted there and compared with the
-count in ``orjson.dumps`` of the parsed value (a duplicate member is the only way they
-can differ); depth is measured by peeling empty ``{}``/``[]`` pairs, once per level;
-integer literals are range-checked only if a run of 16+ digits exists outside strings.
-Only when one of these finds a fault does a pure-Python strict reader re-read the text
-to locate the first fault in document order and its pointer.
+Design (speed): the valid case costs one pass of the C scanner of the standard
+``json`` module, with hooks that see every object's member list (duplicates), every
+integer literal (range), every float literal (overflow) and ``NaN``/``Infinity``;
+nesting depth is then measured level by level over containers only (skipped when the
+text holds fewer brackets than ``max_depth``). Only when a fault exists does a
+pure-Python strict reader re-read the text to find the first fault in document order
+and its JSON pointer, so the pointer costs nothing on valid input.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import contextlib
 import json
 import math
 import re
+from itertools import chain
 from typing import Any, NoReturn
 
 import orjson
@@ -46,15 +46,6 @@ MAX_SAFE_INTEGER = 2**53
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
-
-# A JSON string literal, unrolled-loop form (fast in sre). It is only applied to text
-# orjson has already accepted, so it never needs to handle malformed strings.
-_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_WS = b" \t\r\n"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_EMPTY_PAIR_RE = re.compile(rb"\{\}|\[\]")
-_LONG_DIGITS_RE = re.compile(rb"[0-9]{16,}")
-_NUMBER_RE = re.compile(rb"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
 def pointer_escape(token: str) -> str:
@@ -87,33 +78,99 @@ def loads(
     if isinstance(data, str):
         if len(data) > max_bytes:  # every character is at least one byte
             _too_large(max_bytes)
+        text = data
         try:
-            raw = data.encode("utf-8")
+            size = len(data.encode("utf-8"))
         except UnicodeEncodeError as exc:  # a lone surrogate inside a Python str
             _diagnose_prefix(data[: exc.start], max_depth)
             raise _malformed(
                 data, exc.start, "lone surrogate", _Diagnoser.path_at(data[: exc.start])
             ) from None
+        if size > max_bytes:
+            _too_large(max_bytes)
     else:
         raw = bytes(data)
-    if len(raw) > max_bytes:
-        _too_large(max_bytes)
+        if len(raw) > max_bytes:
+            _too_large(max_bytes)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            prefix = raw[: exc.start].decode("utf-8", "replace")
+            _diagnose_prefix(prefix, max_depth)  # a fault earlier in the text wins
+            raise _malformed(
+                prefix, len(prefix), "invalid UTF-8", _Diagnoser.path_at(prefix)
+            ) from None
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        _diagnose(raw, max_depth, str(exc))
-    if not isinstance(value, (dict, list)):
-        # A scalar document: only the number checks can apply.
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            _check_numbers(raw, raw, max_depth)
-        return value
-    structure = _STRING_RE.sub(b'"', raw).translate(None, _WS)
-    if structure.count(b'":') != _key_count(orjson.dumps(value)):
-        _diagnose(raw, max_depth, "duplicate key")
-    if structure.count(b"{") + structure.count(b"[") > max_depth and _depth(structure) > max_depth:
-        _diagnose(raw, max_depth, "too deep")
-    _check_numbers(structure, raw, max_depth)
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, _Fault, RecursionError
+        _diagnose(text, max_depth, str(exc))
+    if "\\u" in text and _BAD_SURROGATE_RE.search(text):
+        _diagnose(text, max_depth, "lone surrogate escape", must_find=False)
+    if (text.count("{") + text.count("[") > max_depth) and _too_deep(value, max_depth):
+        _diagnose(text, max_depth, "too deep")
     return value
+
+
+class _Fault(ValueError):
+    """Raised by the decoder hooks: the text has a fault; the diagnoser locates it."""
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise _Fault("duplicate key")
+    return d
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal) > 17:  # > 2**53 for sure; also avoids int()'s digit limit
+        raise _Fault("integer out of range")
+    v = int(literal)
+    if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+        return v
+    raise _Fault("integer out of range")
+
+
+def _parse_float(literal: str) -> float:
+    v = float(literal)
+    if math.isfinite(v):
+        return v
+    raise _Fault("number overflows a double")
+
+
+def _parse_constant(literal: str) -> float:
+    raise _Fault(f"{literal} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object_pairs,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+    parse_constant=_parse_constant,
+    strict=True,
+)
+
+# a \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the reverse
+_BAD_SURROGATE_RE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _too_deep(value: Any, max_depth: int) -> bool:
+    """True if containers nest deeper than ``max_depth``: breadth-first over containers
+    only, one C-level pass (chain/map/comprehension) per level."""
+    level: list[Any] = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            return True
+        dicts = [x for x in level if type(x) is dict]
+        lists = [x for x in level if type(x) is not dict]
+        children = chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists))
+        level = [c for c in children if isinstance(c, (dict, list))]
+    return False
 
 
 def _too_large(max_bytes: int) -> NoReturn:
@@ -126,39 +183,13 @@ def _too_large(max_bytes: int) -> NoReturn:
     )
 
 
-def _key_count(canonical: bytes) -> int:
-    return _STRING_RE.sub(b'"', canonical).count(b'":')
-
-
-def _depth(structure: bytes) -> int:
-    """Maximum nesting depth of a blanked, whitespace-free JSON text."""
-    s = structure.translate(None, _NOT_BRACKETS)
-    depth = 0
-    while s:
-        s = _EMPTY_PAIR_RE.sub(b"", s)
-        depth += 1
-    return depth
-
-
-def _check_numbers(structure: bytes, raw: bytes, max_depth: int) -> None:
-    if _LONG_DIGITS_RE.search(structure) is None:
-        return
-    for m in _NUMBER_RE.finditer(structure):
-        if m.group(1) is None and m.group(2) is None and abs(int(m.group(0))) > MAX_SAFE_INTEGER:
-            _diagnose(raw, max_depth, "integer out of range")
-
-
-def _diagnose(raw: bytes, max_depth: int, fast_reason: str) -> NoReturn:
-    """Locate the first fault with the slow strict parser and raise for it."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        prefix = raw[: exc.start].decode("utf-8", "replace")
-        _diagnose_prefix(prefix, max_depth)  # a fault earlier in the text wins
-        raise _malformed(prefix, len(prefix), "invalid UTF-8", _Diagnoser.path_at(prefix)) from None
+def _diagnose(text: str, max_depth: int, fast_reason: str, *, must_find: bool = True) -> None:
+    """Locate the first fault with the slow strict reader and raise for it."""
     _Diagnoser(text, max_depth).run()
-    # The strict parser found nothing although the fast path objected: report the
-    # fast path's reason rather than accepting (should not happen).
+    if not must_find:
+        return
+    # The strict reader found nothing although the fast path objected: report the
+    # fast path's reason rather than accepting (not expected to happen).
     raise InputError(f"invalid JSON: {fast_reason}", code="input.malformed", pointer="")
 
 

@@ -67,7 +67,9 @@ def wraps_from_bytes(data: bytes) -> tuple[Wrap, ...]:
     return tuple(Wrap(w["m"], w["k"], bytes.fromhex(w["b"])) for w in orjson.loads(data))
 
 
-def envelope_from_row(header: bytes, signature: bytes, payload: bytes | None, wraps: bytes) -> Envelope:
+def envelope_from_row(
+    header: bytes, signature: bytes, payload: bytes | None, wraps: bytes
+) -> Envelope:
     return Envelope(
         header=orjson.loads(header),
         signature=bytes(signature),

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
-Mode = Literal["read", "snapshot", "write"]
+Mode = Literal["read", "snapshot", "write", "idempotent"]
 
 # Keys of the transaction-scoped advisory locks (bigint; ASCII "vigil_mg", "vigil_ib").
 MIGRATE_LOCK = 0x76696769_6C5F6D67
@@ -71,6 +71,7 @@ _LIBPQ_DEFAULTS: dict[str, str] = {
     "keepalives_idle": "30",
     "keepalives_interval": "10",
     "keepalives_count": "3",
+    "tcp_user_timeout": "10000",  # ms: a server that vanished fails a query in 10 s
 }
 
 
@@ -106,6 +107,9 @@ def split_url(url: str) -> tuple[str, dict[str, float]]:
 
 
 class PostgresStore:
+    share_lock_timeout = 10.0
+    """Seconds a publish waits for its turn to write before answering 503."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         conninfo, pool = split_url(url)
@@ -127,14 +131,15 @@ class PostgresStore:
     def _run(self, fn: Callable[[Conn], T], mode: Mode) -> T:
         """Run ``fn`` on a pooled connection: ``read`` as one autocommit statement,
         ``snapshot`` in a read-only REPEATABLE READ transaction, ``write`` in a
-        transaction that is committed (durably) before this returns."""
+        transaction that is committed (durably) before this returns, ``idempotent``
+        as is (``fn`` makes its own transaction and may safely run twice)."""
         for attempt in (1, 2):
             conn: Conn | None = None
             committing = False
             try:
                 with self._pool.connection() as conn:
                     try:
-                        if mode == "read":
+                        if mode in ("read", "idempotent"):
                             return fn(conn)
                         with conn.transaction():
                             if mode == "snapshot":
@@ -151,9 +156,9 @@ class PostgresStore:
                         conn.close()
                         raise
             except (PoolTimeout, PoolClosed) as exc:
-                raise _unavailable(exc, committing=False) from exc
-            except psycopg.errors.ReadOnlySqlTransaction as exc:
-                raise _unavailable(exc, committing=False) from exc
+                raise _unavailable(exc, unsure=False) from exc
+            except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.LockNotAvailable) as exc:
+                raise _unavailable(exc, unsure=False) from exc
             except psycopg.OperationalError as exc:
                 lost = conn is not None and conn.broken
                 if lost and attempt == 1 and (mode != "write" or not committing):
@@ -163,7 +168,8 @@ class PostgresStore:
                     log.info("store connection lost (%s); retrying once", exc)
                     self._pool.check()
                     continue
-                raise _unavailable(exc, committing=mode == "write" and committing) from exc
+                unsure = mode == "idempotent" or (mode == "write" and committing)
+                raise _unavailable(exc, unsure=unsure) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -180,7 +186,7 @@ class PostgresStore:
             if version >= len(MIGRATIONS):
                 return False
             for stmt in MIGRATIONS[version]:
-                conn.execute(render(stmt, "postgresql"))  # type: ignore[arg-type]
+                conn.execute(render(stmt, "postgresql"))
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES('schema_version', %s) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -431,43 +437,39 @@ class PostgresStore:
         hdr = header_bytes(env.header)
         wraps = wraps_to_bytes(env.wraps)
         members = list(recipients)
+        attempts = 0
 
         def fn(conn: Conn) -> bool:
-            # Serialize share writers until commit, so seq order == commit order.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
-            cur = conn.execute(
-                "INSERT INTO shares(id, originator, header, signature, payload, wraps, "
-                "created, expires, recalled, purged) "
-                "VALUES(%s,%s,%s,%s,%s,%s,%s,%s,FALSE,FALSE) ON CONFLICT (id) DO NOTHING",
-                (
-                    env.id,
-                    env.originator,
-                    hdr,
-                    env.signature,
-                    env.payload,
-                    wraps,
-                    env.created,
-                    env.expires,
-                ),
-            )
-            if cur.rowcount == 0:
-                row = conn.execute(
-                    "SELECT header, signature, payload, wraps FROM shares WHERE id=%s",
-                    (env.id,),
-                ).fetchone()
-                if row is not None and same_share(envelope_from_row(*row), env):
-                    return False
-                raise Conflict("a different share with this id exists", code="share.id_conflict")
-            if members:
+            nonlocal attempts
+            attempts += 1
+            # One round trip: BEGIN, the lock, the share with its inbox rows, COMMIT. The
+            # lock serializes share writers until their commit is visible, so seq order
+            # is commit order; pipelining keeps network latency out of the time it is
+            # held. A share id already stored inserts nothing (ON CONFLICT DO NOTHING,
+            # and the inbox rows come from the inserted row).
+            with conn.pipeline(), conn.transaction():
                 conn.execute(
-                    "INSERT INTO inbox(member_id, share_id, added) "
-                    "SELECT u.m, %s, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, n) "
-                    "ORDER BY u.n",
-                    (env.id, at, members),
+                    "SELECT set_config('lock_timeout', %s, true)",
+                    (f"{int(self.share_lock_timeout * 1000)}ms",),
                 )
-            return True
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
+                cur = conn.execute(_PUT_SHARE, (
+                    env.id, env.originator, hdr, env.signature, env.payload, wraps,
+                    env.created, env.expires, at, members,
+                ))
+            row = cur.fetchone()
+            if row is not None and row[0]:
+                return True
+            old = conn.execute(
+                "SELECT header, signature, payload, wraps FROM shares WHERE id=%s", (env.id,)
+            ).fetchone()
+            if old is not None and same_share(envelope_from_row(*_bytes(old)), env):
+                # After a retry the first attempt may have committed before its
+                # connection was lost: report the share as stored by this call.
+                return attempts > 1
+            raise Conflict("a different share with this id exists", code="share.id_conflict")
 
-        return self._run(fn, "write")
+        return self._run(fn, "idempotent")
 
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
         row = self._run(
@@ -537,17 +539,33 @@ class PostgresStore:
         return int(row[0]) if row is not None else 0
 
 
+_PUT_SHARE = """
+WITH s AS (
+    INSERT INTO shares(id, originator, header, signature, payload, wraps, created, expires,
+                       recalled, purged)
+    VALUES(%s, %s, %s, %s, %s, %s, %s, %s, FALSE, FALSE)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), i AS (
+    INSERT INTO inbox(member_id, share_id, added)
+    SELECT u.m, s.id, %s FROM s CROSS JOIN unnest(%s::text[]) WITH ORDINALITY AS u(m, n)
+    ORDER BY u.n
+)
+SELECT count(*) FROM s
+"""
+
+
 def _bytes(values: Sequence[Any]) -> tuple[Any, ...]:
     """BYTEA columns as bytes (psycopg may hand out memoryview); NULL stays None."""
     return tuple(None if v is None else bytes(v) for v in values)
 
 
-def _unavailable(exc: BaseException, *, committing: bool) -> Unavailable:
+def _unavailable(exc: BaseException, *, unsure: bool) -> Unavailable:
     log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
-    if committing:
+    if unsure:
         message = (
-            "the database became unavailable while committing: the change may or may not "
-            "have been stored; try again"
+            "the database became unavailable during the write: it may or may not have been "
+            "stored; try again"
         )
     else:
         message = "the database is unavailable; nothing was changed, try again"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +18,8 @@ from vigil.exchange import Exchange
 from vigil.node import open_exchange
 from vigil.web import rest, stream
 from vigil.web.deps import State, state_of
+
+log = logging.getLogger("vigil.web")
 
 def error_response(exc: VigilError) -> JSONResponse:
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
@@ -52,9 +54,11 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     async def _vigil_error(request: Request, exc: VigilError) -> Response:
         return error_response(exc)
 
-    @app.exception_handler(asyncio.CancelledError)
-    async def _cancelled(request: Request, exc: asyncio.CancelledError) -> Response:
-        raise exc
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(VigilError("internal error; the request may not have completed",
+                                         code="internal", status=500))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> str:

@@ -15,7 +15,6 @@ from vigil.exchange import Published, member_identity
 from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
-
 from vigil.web.deps import ActorDep, State, StateDep, read_body
 
 router = APIRouter()

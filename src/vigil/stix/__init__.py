@@ -1,0 +1,1 @@
+"""STIX 2.1 handling: strict JSON, validation, TLP markings, summaries."""

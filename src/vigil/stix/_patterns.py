@@ -1,0 +1,176 @@
+"""STIX 2.1 patterning: a fast path for the common simple forms, ``stix2-patterns``
+(the OASIS reference grammar) for everything else.
+
+The fast path accepts only patterns it can prove valid: one or more observation
+expressions ``[ ... ]`` joined by ``AND``/``OR``, each holding comparisons of a
+standard SCO property with ``=``/``!=`` against a string literal, joined by
+``AND``/``OR``, for example::
+
+    [ipv4-addr:value = '198.51.100.7']
+    [file:hashes.'SHA-256' = '...'] OR [file:hashes.MD5 = '...']
+    [domain-name:value = 'x.example' OR url:value = 'http://x.example/a\\'b']
+
+Anything else (qualifiers, other operators, custom object types or properties, hash
+values that would fail the hash check, ...) goes to the slow path, which runs exactly
+the checks the reference validator (``stix2-validator``) runs: the ANTLR grammar and
+hash checks of ``stix2patterns.validator.run_validator``, then the object type and
+property name checks of ``stix2validator.v21.musts.patterns``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_WS = r"[ \t\r\n]"
+_STRING = r"'(?:[^'\\]|\\['\\])*'"
+_COMPARISON_RE = re.compile(
+    rf"{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
+    rf"(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
+    rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING})"
+)
+_SINGLE_RE = re.compile(
+    rf"{_WS}*\[{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
+    rf"(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
+    rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING}){_WS}*\]{_WS}*\Z"
+)
+_OPEN_RE = re.compile(rf"{_WS}*\[")
+_JOIN_RE = re.compile(rf"{_WS}+(?:AND|OR){_WS}+")
+_CLOSE_RE = re.compile(rf"{_WS}*\]")
+_END_RE = re.compile(rf"{_WS}*\Z")
+
+# stix2patterns' hash checks, keyed by the hash name upper-cased without '-'/quotes.
+_HEX_LEN = {
+    "MD5": 32,
+    "SHA1": 40,
+    "SHA256": 64,
+    "SHA512": 128,
+    "SHA3256": 64,
+    "SHA3512": 128,
+    "SHA224": 56,
+    "SHA384": 96,
+    "SHA3224": 56,
+    "SHA3384": 96,
+    "RIPEMD160": 40,
+    "WHIRLPOOL": 128,
+}
+_SSDEEP_RE = re.compile(r"[a-zA-Z0-9/+:.]{1,128}\Z")
+_HEX_RE = re.compile(r"[a-fA-F0-9]+\Z")
+_CHECKED_ELSEWHERE = frozenset({"MD6"})  # odd regex upstream: always take the slow path
+
+TYPE_FORMAT_RE = re.compile(r"-?[a-z0-9]+(?:-[a-z0-9]+)*-?\Z")
+PROPERTY_FORMAT_RE = re.compile(r"[a-z0-9_]{3,250}\Z")
+
+
+def _hash_ok(name: str, literal: str) -> bool:
+    key = name.upper().replace("-", "")
+    if key in _CHECKED_ELSEWHERE:
+        return False
+    value = literal[1:-1]
+    n = _HEX_LEN.get(key)
+    if n is not None:
+        return len(value) == n and _HEX_RE.match(value) is not None
+    if key == "SSDEEP":
+        return _SSDEEP_RE.match(value) is not None
+    return True
+
+
+def _comparison_ok(c: re.Match[str], sco_properties: Mapping[str, frozenset[str]]) -> bool:
+    props = sco_properties.get(c.group("type"))
+    prop = c.group("prop")
+    if props is None or prop not in props:
+        return False
+    hname = c.group("hk") or c.group("hq")
+    if prop == "hashes":
+        return hname is not None and hname not in _KEYWORDS and _hash_ok(hname, c.group("val"))
+    return hname is None
+
+
+# Lexer keywords of the STIX 2.1 pattern grammar: never a bare path component.
+_KEYWORDS = frozenset(
+    (
+        "AND",
+        "OR",
+        "NOT",
+        "FOLLOWEDBY",
+        "LIKE",
+        "MATCHES",
+        "ISSUPERSET",
+        "ISSUBSET",
+        "EXISTS",
+        "LAST",
+        "IN",
+        "START",
+        "STOP",
+        "SECONDS",
+        "WITHIN",
+        "REPEATS",
+        "TIMES",
+        "true",
+        "false",
+    )
+)
+
+
+def fast_valid(pattern: str, sco_properties: Mapping[str, frozenset[str]]) -> bool:
+    """True if ``pattern`` is one of the simple forms and valid. False means only
+    "not decided here": the caller must run :func:`slow_errors`."""
+    single = _SINGLE_RE.match(pattern)
+    if single is not None:
+        return _comparison_ok(single, sco_properties)
+    pos = 0
+    while True:
+        m = _OPEN_RE.match(pattern, pos)
+        if m is None:
+            return False
+        pos = m.end()
+        while True:
+            c = _COMPARISON_RE.match(pattern, pos)
+            if c is None or not _comparison_ok(c, sco_properties):
+                return False
+            pos = c.end()
+            j = _JOIN_RE.match(pattern, pos)
+            if j is None:
+                break
+            pos = j.end()
+        m = _CLOSE_RE.match(pattern, pos)
+        if m is None:
+            return False
+        pos = m.end()
+        if _END_RE.match(pattern, pos):
+            return True
+        j = _JOIN_RE.match(pattern, pos)
+        if j is None:
+            return False
+        pos = j.end()
+
+
+def slow_errors(
+    pattern: str, version: str, sco_properties: Mapping[str, frozenset[str]]
+) -> list[str]:
+    """The reference checks (grammar, hashes, qualifiers, object types and property
+    names); an empty list means valid."""
+    from stix2patterns.v21.pattern import Pattern
+    from stix2patterns.validator import run_validator
+
+    errors: list[str] = [str(e) for e in run_validator(pattern, version)]
+    if errors:
+        return errors
+    try:
+        comparisons: dict[str, Any] = Pattern(pattern).inspect().comparisons
+    except Exception as exc:  # the 2.1 grammar refused a pattern valid in 2.0
+        return [f"pattern does not parse as STIX 2.1: {exc}"]
+    for objtype, expressions in comparisons.items():
+        props = sco_properties.get(objtype)
+        if props is None and (
+            TYPE_FORMAT_RE.match(objtype) is None or not 3 <= len(objtype) <= 250
+        ):
+            errors.append(f"'{objtype}' is not a valid observable type name")
+        for path, _op, _value in expressions:
+            prop = path[0]
+            if props is not None and prop in props:
+                continue
+            if not isinstance(prop, str) or PROPERTY_FORMAT_RE.match(prop) is None:
+                errors.append(f"'{prop}' is not a valid observable property name")
+    return errors

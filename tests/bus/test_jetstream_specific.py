@@ -1,0 +1,254 @@
+"""NATS JetStream bus: two workers, the message format, outages and late starts.
+
+Outages use a private ``nats-server`` started by the test on a free port (never the
+machine's shared server), killed and restarted on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+nats = pytest.importorskip("nats")
+jetstream = pytest.importorskip("vigil.bus.jetstream")
+JetStreamBus = jetstream.JetStreamBus
+
+pytestmark = pytest.mark.service
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+def _prefix() -> str:
+    return f"vigiltest{uuid.uuid4().hex[:8]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateNats:
+    """A throw-away nats-server with JetStream on a fixed port, restartable."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.port = _free_port()
+        self.store_dir = store_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.proc is None
+        self.proc = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", str(self.store_dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail("the private nats-server did not start")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
+    if not Path(NATS_SERVER).exists():
+        pytest.skip("nats-server is not installed")
+    server = PrivateNats(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def raw_js(nats_url: str) -> AsyncIterator[Any]:
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+async def _quiet(sub: Any, for_: float = 0.3) -> None:
+    """Swallow wake-ups until none comes for ``for_`` seconds."""
+    while await sub.wait(for_):
+        pass
+
+
+async def _stream_messages(url: str, stream: str, within: float = 5.0) -> list[Any]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream(timeout=1)
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                info = await js.stream_info(stream)
+                if info.state.messages:
+                    return [await js.get_msg(stream, seq)
+                            for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+            except nats.js.errors.NotFoundError:
+                pass
+            if time.monotonic() > deadline:
+                return []
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+
+
+# -- two workers -------------------------------------------------------------------
+
+async def test_ring_on_one_worker_wakes_the_other(nats_url: str, raw_js: Any) -> None:
+    prefix = _prefix()
+    w1 = JetStreamBus(f"{nats_url}?prefix={prefix}")
+    w2 = JetStreamBus(f"{nats_url}?prefix={prefix}")
+    await w1.start()
+    await w2.start()
+    try:
+        seen: list[Any] = []
+
+        async def spy(msg: Any) -> None:
+            seen.append(msg)
+
+        await raw_js.subscribe(f"{prefix}.inbox.*", cb=spy)
+        await raw_js.flush()
+        here = w1.subscribe("identity--x")
+        there = w2.subscribe("identity--x")
+        other = w2.subscribe("identity--y")
+        await w1.ring(["identity--x", "identity--z"])
+        assert await here.wait(0.5) is True  # the same process, at once
+        assert await there.wait(2.0) is True  # the other worker, through JetStream
+        assert await other.wait(0.2) is False
+
+        # the doorbell: JSON lists of member ids, one message per partition touched
+        got = {m.subject: orjson.loads(m.data) for m in seen}
+        assert got == {f"{prefix}.inbox.{zlib.crc32(m.encode()) % 16}": [m]
+                       for m in ("identity--x", "identity--z")}
+
+        info = await raw_js.jetstream().stream_info(f"{prefix.upper()}_DOORBELL")
+        assert info.config.subjects == [f"{prefix}.inbox.*"]
+        assert info.config.max_age == 60 and info.config.max_msgs == 100_000
+        assert info.config.storage == nats.js.api.StorageType.MEMORY
+    finally:
+        await w1.close()
+        await w2.close()
+        await raw_js.jetstream().delete_stream(f"{prefix.upper()}_DOORBELL")
+
+
+async def test_close_rings_local_subscribers_and_removes_its_consumer(
+        nats_url: str, raw_js: Any) -> None:
+    prefix = _prefix()
+    stream = f"{prefix.upper()}_DOORBELL"
+    bus = JetStreamBus(f"{nats_url}?prefix={prefix}")
+    await bus.start()
+    js = raw_js.jetstream()
+    try:
+        assert len(await js.consumers_info(stream)) == 1
+        sub = bus.subscribe("identity--a")
+        await bus.close()
+        assert await sub.wait(0.2) is True
+        assert await js.consumers_info(stream) == []
+        await bus.ring(["identity--a"])  # after close: no error
+    finally:
+        await bus.close()
+        await js.delete_stream(stream)
+
+
+def test_bad_urls_are_config_errors() -> None:
+    from vigil.errors import ConfigError
+
+    assert jetstream.parse_url("nats://a:4222,b:4222?prefix=hub-1&replicas=3") == (
+        ["nats://a:4222", "nats://b:4222"], "hub-1", 3)
+    for url in ("nats://h:4222?prefix=a.b", "nats://h:4222?prefix=A", "nats://h?replicas=9",
+                "nats://h?color=red", "nats://"):
+        with pytest.raises(ConfigError):
+            jetstream.parse_url(url)
+
+
+# -- outages -------------------------------------------------------------------------
+
+async def test_ring_during_an_outage_does_not_raise_and_delivery_resumes(
+        private_nats: PrivateNats) -> None:
+    private_nats.start()
+    url = f"{private_nats.url}?prefix={_prefix()}"
+    publisher = JetStreamBus(url, reconnect_wait=0.2)
+    worker = JetStreamBus(url, reconnect_wait=0.2)
+    await publisher.start()
+    await worker.start()
+    try:
+        local = publisher.subscribe("identity--m")
+        remote = worker.subscribe("identity--m")
+        await publisher.ring(["identity--m"])
+        assert await remote.wait(2.0) is True
+        await _quiet(local, 0.1)
+        await _quiet(remote)
+
+        private_nats.stop()
+        await asyncio.sleep(0.3)
+        await publisher.ring(["identity--m"])  # NATS is down: must not raise
+        assert await local.wait(0.5) is True  # the publisher's own process still hears it
+        assert await remote.wait(0.3) is False
+
+        private_nats.start()  # same port; the memory stream is gone with the old process
+        assert await remote.wait(8.0) is True  # rung after reconnecting: re-read the store
+        # the ring kept during the outage was published once NATS was back
+        msgs = await _stream_messages(private_nats.url, publisher.stream)
+        assert [orjson.loads(m.data) for m in msgs][:1] == [["identity--m"]]
+
+        # and the doorbell works again end to end (stream and consumer re-created)
+        await _quiet(remote)
+        await publisher.ring(["identity--m"])
+        assert await remote.wait(3.0) is True
+    finally:
+        await publisher.close()
+        await worker.close()
+
+
+async def test_start_while_nats_is_down_then_connects(private_nats: PrivateNats) -> None:
+    url = f"{private_nats.url}?prefix={_prefix()}"
+    bus = JetStreamBus(url, start_timeout=0.3, reconnect_wait=0.2)
+    other = JetStreamBus(url, reconnect_wait=0.2)
+    t0 = time.monotonic()
+    await bus.start()  # returns, serving in-process rings only
+    assert time.monotonic() - t0 < 2
+    try:
+        sub = bus.subscribe("identity--q")
+        await bus.ring(["identity--q"])
+        assert await sub.wait(0.5) is True
+        private_nats.start()
+        assert await sub.wait(8.0) is True  # connected and set up: everyone re-reads
+        await other.start()
+        remote = other.subscribe("identity--q")
+        await _quiet(remote, 0.1)
+        await bus.ring(["identity--q"])
+        assert await remote.wait(3.0) is True
+    finally:
+        await bus.close()
+        await other.close()
