@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -30,6 +31,18 @@ def real_iocs() -> list[Ioc]:
     return out
 
 
+def variant(ioc: Ioc, lap: int, k: int) -> str:
+    """A distinct value of the same kind, derived from a real one."""
+    if ioc.kind == "file-hash":
+        return hashlib.new(ioc.hash_alg.replace("-", "").lower() if ioc.hash_alg else "sha256",
+                           f"{ioc.value}/{lap}".encode()).hexdigest()
+    if ioc.kind == "url":
+        return f"{ioc.value}{'&' if '?' in ioc.value else '?'}v={lap}"
+    if ioc.kind == "domain-name":
+        return f"v{lap}.{ioc.value}"
+    return f"10.{lap % 250}.{(k // 250) % 250}.{k % 250}"
+
+
 def cycle_chunks(items: Sequence[Ioc], size: int, count: int) -> Iterator[list[Ioc]]:
     """`count` chunks of `size` IOCs; a value repeats only after the whole list is used.
     Repeated values get a distinct suffix so that every indicator is new."""
@@ -41,10 +54,8 @@ def cycle_chunks(items: Sequence[Ioc], size: int, count: int) -> Iterator[list[I
             ioc = items[k % n]
             lap = k // n
             if lap:
-                value = f"{ioc.value}{lap}" if ioc.kind != "ipv4-addr" else \
-                    f"10.{lap % 250}.{(k // 250) % 250}.{k % 250}"
-                ioc = Ioc(ioc.kind, value, ioc.hash_alg, ioc.malware, ioc.first_seen,
-                          ioc.confidence, ioc.source)
+                ioc = Ioc(ioc.kind, variant(ioc, lap, k), ioc.hash_alg, ioc.malware,
+                          ioc.first_seen, ioc.confidence, ioc.source)
             chunk.append(ioc)
         yield chunk
 

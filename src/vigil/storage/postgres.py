@@ -27,6 +27,7 @@ pooled connection before answering 503, default 5). Every other parameter is lib
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
@@ -34,6 +35,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
@@ -442,21 +444,31 @@ class PostgresStore:
         def fn(conn: Conn) -> bool:
             nonlocal attempts
             attempts += 1
-            # One round trip: BEGIN, the lock, the share with its inbox rows, COMMIT. The
-            # lock serializes share writers until their commit is visible, so seq order
-            # is commit order; pipelining keeps network latency out of the time it is
-            # held. A share id already stored inserts nothing (ON CONFLICT DO NOTHING,
-            # and the inbox rows come from the inserted row).
-            with conn.pipeline(), conn.transaction():
-                conn.execute(
-                    "SELECT set_config('lock_timeout', %s, true)",
-                    (f"{int(self.share_lock_timeout * 1000)}ms",),
-                )
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
-                cur = conn.execute(_PUT_SHARE, (
-                    env.id, env.originator, hdr, env.signature, env.payload, wraps,
-                    env.created, env.expires, at, members,
-                ))
+            # One round trip: BEGIN, the lock, the share with its inbox rows and COMMIT go
+            # out as one pipeline with a single sync, so the server runs them back to
+            # back. The lock serializes share writers until their commit is visible (seq
+            # order is commit order), and is never held while waiting on the network or
+            # on this process. A share id already stored inserts nothing (ON CONFLICT DO
+            # NOTHING; the inbox rows come from the inserted row).
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    conn.execute(
+                        "SELECT set_config('lock_timeout', %s, true)",
+                        (f"{int(self.share_lock_timeout * 1000)}ms",),
+                    )
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
+                    cur = conn.execute(_PUT_SHARE, (
+                        env.id, env.originator, hdr, env.signature, env.payload, wraps,
+                        env.created, env.expires, at, members,
+                    ))
+                    conn.execute("COMMIT")
+            except BaseException:
+                # An error skips the rest of the pipeline, COMMIT included.
+                if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                raise
             row = cur.fetchone()
             if row is not None and row[0]:
                 return True

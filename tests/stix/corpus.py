@@ -1,0 +1,365 @@
+"""Shared helpers of the STIX tests: where the data is, how objects are pulled out of
+the real corpora, the mutation corpus, and the reference validator (stix2-validator).
+
+Regenerate the cached reference verdicts (needs ``stix2-validator`` and, for the
+corpus, ``shared/data``)::
+
+    python -m tests.stix.corpus mutations     # tests/data/stix/oracle-mutations.json
+    python -m tests.stix.corpus corpus        # tests/data/stix/oracle-corpus.json (minutes)
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "stix"
+SHARED = Path(os.environ.get("VIGIL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+ORACLE_CORPUS = DATA / "oracle-corpus.json"
+ORACLE_MUTATIONS = DATA / "oracle-mutations.json"
+SEEDS = DATA / "seeds.json"
+
+# Corpus files checked object by object against stix2-validator (relative to shared/data).
+CORPUS_GLOBS = (
+    "attack/*.json.gz",
+    "oasis/cti-documentation-examples/*.json",
+    "oasis/stix2-json-schemas-examples/**/*.json",
+    "oasis/stix-validator-test-examples/v21/test_examples/*.json",
+    "oasis/python-stix2-test-data/**/*.json",
+    "oasis/medallion/default_data.json",
+    "oasis/tlp2/*.json",
+    "misp/misp-stix/**/*.json",
+    "reports/**/*.json",
+)
+
+
+def load_json(path: Path) -> Any:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_stix_object(x: Any) -> bool:
+    return (
+        isinstance(x, dict)
+        and isinstance(x.get("type"), str)
+        and isinstance(x.get("id"), str)
+        and "--" in x["id"]
+        and x["type"] != "bundle"
+    )
+
+
+def extract_objects(doc: Any) -> list[dict[str, Any]]:
+    """Every STIX object in a document (bundles, single objects, and the objects
+    embedded in misp-stix mapping files or TAXII server data), in document order."""
+    out: list[dict[str, Any]] = []
+
+    def walk(x: Any) -> None:
+        if is_stix_object(x):
+            out.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(doc)
+    return out
+
+
+def corpus_files(shared: Path = SHARED) -> list[Path]:
+    files: set[Path] = set()
+    for pattern in CORPUS_GLOBS:
+        files.update(p for p in shared.glob(pattern) if p.is_file())
+    return sorted(files)
+
+
+def corpus(shared: Path = SHARED) -> Iterator[tuple[str, Path, list[dict[str, Any]]]]:
+    """(relative name, path, objects) for every corpus file holding STIX objects."""
+    for path in corpus_files(shared):
+        try:
+            doc = load_json(path)
+        except ValueError:  # the validator's own invalid-JSON examples
+            continue
+        objects = extract_objects(doc)
+        if objects:
+            yield path.relative_to(shared).as_posix(), path, objects
+
+
+# --- the reference validator -------------------------------------------------------
+
+
+def reference_verdict(obj: dict[str, Any]) -> tuple[bool, str]:
+    """stix2-validator's accept/reject of one object (STIX 2.1, default options)."""
+    from stix2validator import ValidationOptions, validate_instance
+
+    try:
+        result = validate_instance(copy.deepcopy(obj), ValidationOptions(version="2.1"))
+    except Exception as exc:  # the validator crashes on some malformed input
+        return False, f"validator raised {type(exc).__name__}: {exc}"[:300]
+    if result.is_valid:
+        return True, ""
+    return False, str(result.errors[0])[:300]
+
+
+# --- the mutation corpus -------------------------------------------------------------
+
+TS_VARIANTS = {
+    "no-millis": "2024-05-01T10:00:00Z",
+    "month13": "2024-13-01T10:00:00.000Z",
+    "feb30": "2023-02-30T10:00:00.000Z",
+    "feb29-leap": "2024-02-29T10:00:00.000Z",
+    "feb29-noleap": "2023-02-29T10:00:00.000Z",
+    "leap-second": "2016-12-31T23:59:60.000Z",
+    "space": "2024-05-01 10:00:00.000Z",
+    "offset": "2024-05-01T10:00:00.000+00:00",
+    "lowercase-z": "2024-05-01T10:00:00.000z",
+    "earlier": "2001-01-01T00:00:00.000Z",
+    "later": "2099-01-01T00:00:00.000Z",
+    "nanos": "2024-05-01T10:00:00.123456789Z",
+    "date-only": "2024-05-01",
+}
+ID_VARIANTS = {
+    "other-type": "indicator--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+    "bad-uuid": "{type}--not-a-uuid",
+    "uppercase-uuid": "{type}--6B1F0D3C-5A34-4C5F-9A44-8F0B1F5E2A10",
+    "uuid-v0": "{type}--6b1f0d3c-5a34-0c5f-9a44-8f0b1f5e2a10",
+    "uuid-v5": "{type}--6b1f0d3c-5a34-5c5f-9a44-8f0b1f5e2a10",
+    "bad-variant": "{type}--6b1f0d3c-5a34-4c5f-1a44-8f0b1f5e2a10",
+    "no-type": "6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+}
+REF_VARIANTS = {
+    "ref-identity": "identity--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a11",
+    "ref-marking": "marking-definition--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a12",
+    "ref-ipv4": "ipv4-addr--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a13",
+    "ref-relationship": "relationship--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a14",
+    "ref-custom": "x-acme-thing--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a15",
+    "ref-garbage": "not an id",
+}
+VALUE_VARIANTS: dict[str, Any] = {
+    "null": None,
+    "empty-list": [],
+    "empty-dict": {},
+    "int": 7,
+    "negative": -1,
+    "float": 1.5,
+    "bool": True,
+    "str": "x",
+    "empty-str": "",
+    "list-null": [None],
+    "list-int": [7],
+    "huge": 10**12,
+}
+CUSTOM_PROPERTIES: dict[str, Any] = {
+    "x_acme_ok": "fine",
+    "x_acme_list": ["a"],
+    "x_acme_dict": {"k": 1},
+    "ab": 1,
+    "X_Upper": 1,
+    "x-hyphen": 1,
+    "9lives": 1,
+    "some_id": None,
+    "x_acme_null": None,
+    "x_acme_empty": [],
+    "x_acme_bin": "not base64!",
+    "x_acme_hex": "xyz",
+    "x_acme_good_bin": "aGk=",
+    "x_acme_good_hex": "0a0b",
+    "x_acme_ref": "not an id",
+    "x_acme_refs": ["not an id"],
+    "severity": "high",
+    "action": "x",
+    "username": "u",
+    "phone_numbers": ["1"],
+}
+PATTERNS = [
+    "[ipv4-addr:value = '198.51.100.1']",
+    "[ipv4-addr:value = '198.51.100.1' OR ipv4-addr:value = '198.51.100.2']",
+    "[domain-name:value = 'x.example'] AND [url:value = 'http://x.example/a\\'b']",
+    "[file:hashes.'SHA-256' = '" + "a" * 64 + "']",
+    "[file:hashes.'SHA-256' = '" + "a" * 63 + "']",
+    "[file:hashes.MD5 = '" + "b" * 32 + "']",
+    "[file:hashes.MD5 = '" + "g" * 32 + "']",
+    "[file:hashes.SHA1 = '" + "c" * 40 + "']",
+    "[file:hashes.'SHA-1' = '" + "c" * 39 + "']",
+    "[file:hashes.SHA-256 = '" + "a" * 64 + "']",
+    "[file:hashes.TLSH = 'anything']",
+    "[file:hashes.'SSDEEP' = '3:a+b:c']",
+    "[file:hashes.'SSDEEP' = 'bad ssdeep!']",
+    "[file:name = 'a\\\\b.exe']",
+    "[file:name = 'a\\qb']",
+    "[file:name = '']",
+    "[file:size > 1000]",
+    "[file:size > 1000 AND file:name LIKE '%.exe']",
+    "[url:value MATCHES '^https?://']",
+    "[ipv4-addr:value ISSUBSET '198.51.100.0/24']",
+    "[email-message:from_ref.value = 'a@example.com']",
+    "[network-traffic:dst_port = 443] REPEATS 5 TIMES WITHIN 10 SECONDS",
+    "[network-traffic:dst_port = 443] WITHIN 10 SECONDS WITHIN 5 SECONDS",
+    "[process:pid = 4] START t'2016-01-01T00:00:00Z' STOP t'2016-01-02T00:00:00Z'",
+    "[process:name = 'x'] FOLLOWEDBY [process:name = 'y']",
+    "([ipv4-addr:value = '1.2.3.4'] OR [ipv4-addr:value = '1.2.3.5'])",
+    "[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\\\x']",
+    "[x-acme-thing:value = 'x']",
+    "[x:value = 'x']",
+    "[X-Acme:value = 'x']",
+    "[file:Name = 'x']",
+    "[file:x_acme_Upper = 'x']",
+    "[file:x_acme_lower = 'x']",
+    "[file:ab = 'x']",
+    "[file:id = 'file--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10']",
+    "[network-traffic:start = '2016-01-01T00:00:00Z']",
+    "[ipv4-addr:value = '1.2.3.4'",
+    "ipv4-addr:value = '1.2.3.4'",
+    "[ipv4-addr:value == '1.2.3.4']",
+    "[ipv4-addr:value = \"1.2.3.4\"]",
+    "[ipv4-addr:value = '1.2.3.4'] and [ipv4-addr:value = '1.2.3.5']",
+    "[ipv4-addr:value = '1.2.3.4' AND]",
+    "[]",
+    "",
+    "   [ipv4-addr:value = '1.2.3.4']   ",
+    "[ipv4-addr:value='1.2.3.4']",
+    "[ ipv4-addr:value = '1.2.3.4' ]",
+    "[ipv4-addr:value = '1.2.3.4']\n",
+    "[ipv4-addr : value = '1.2.3.4']",
+    "[file:hashes.'SHA-256' = '" + "a" * 64 + "' OR file:hashes.MD5 = '" + "b" * 32 + "']",
+    "[artifact:payload_bin = b'aGVsbG8=']",
+    "[artifact:payload_bin = h'0a']",
+    "[file:true = 'x']",
+    "[user-account:account_login = 'root' AND user-account:is_privileged = true]",
+    "[email-addr:value = 'a@b.c'] OR [mac-addr:value = '00:11:22:33:44:55']",
+    "[software:name = 'x' AND software:vendor = 'y' AND software:version = '1']",
+    "[file:hashes.MD6 = '" + "d" * 32 + "']",
+    "[file:hashes.'RIPEMD-160' = '" + "e" * 40 + "']",
+    "[file:hashes.WHIRLPOOL = 'f']",
+    "[file:extensions.'windows-pebinary-ext'.sections[*].hashes.MD5 = '" + "b" * 32 + "']",
+    "[file:parent_directory_ref.path = 'C:\\\\Windows']",
+]
+
+
+def load_seeds() -> list[dict[str, Any]]:
+    seeds: list[dict[str, Any]] = json.loads(SEEDS.read_text(encoding="utf-8"))
+    return seeds
+
+
+def _leaves(
+    value: Any, path: tuple[str | int, ...], depth: int
+) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    yield path, value
+    if depth >= 3:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, (*path, k), depth + 1)
+    elif isinstance(value, list) and value:
+        yield from _leaves(value[0], (*path, 0), depth + 1)
+
+
+def _set(obj: dict[str, Any], path: tuple[str | int, ...], value: Any, *, delete: bool) -> None:
+    node: Any = obj
+    for p in path[:-1]:
+        node = node[p]
+    if delete:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+
+
+def mutations() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Deterministic (name, object) mutants of the seed objects."""
+    for si, seed in enumerate(load_seeds()):
+        tag = f"{si}:{seed['type']}"
+
+        def mutant(
+            name: str, path: tuple[str | int, ...], value: Any = None, *, delete: bool = False
+        ) -> tuple[str, dict[str, Any]]:
+            obj = copy.deepcopy(seed)
+            _set(obj, path, value, delete=delete)
+            return f"{tag}:{'/'.join(map(str, path))}:{name}", obj
+
+        for path, value in _leaves(seed, (), 0):
+            if not path or path == ("type",):
+                continue
+            if not isinstance(path[-1], int):
+                yield mutant("drop", path, delete=True)
+            for label, new in VALUE_VARIANTS.items():
+                if new != value or type(new) is not type(value):
+                    yield mutant(label, path, copy.deepcopy(new))
+            if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and "T" in value:
+                for label, new in TS_VARIANTS.items():
+                    yield mutant(label, path, new)
+            if isinstance(value, str) and "--" in value and len(path) >= 1:
+                for label, new in REF_VARIANTS.items():
+                    if new != value:
+                        yield mutant(label, path, new)
+        for label, new in ID_VARIANTS.items():
+            yield mutant(label, ("id",), new.format(type=seed["type"]))
+        for label, new in (("2.0", "2.0"), ("2.2", "2.2"), ("number", 2.1)):
+            yield mutant(f"spec_version-{label}", ("spec_version",), new)
+        for label, new in (("upper", "X-Acme"), ("short", "ab"), ("long", "x" * 251),
+                           ("action", "action"), ("underscore", "x_acme"),
+                           ("custom", "x-acme-renamed"), ("bundle", "bundle")):
+            yield mutant(f"type-{label}", ("type",), new)
+        for key, new in CUSTOM_PROPERTIES.items():
+            yield mutant("add", (key,), copy.deepcopy(new))
+        if seed["type"] == "indicator" and seed.get("pattern_type") == "stix" and si == 6:
+            for i, pattern in enumerate(PATTERNS):
+                yield mutant(f"pattern{i}", ("pattern",), pattern)
+
+
+def regenerate_mutations() -> None:
+    verdicts: dict[str, list[Any]] = {}
+    for name, obj in mutations():
+        ok, why = reference_verdict(obj)
+        verdicts[name] = [ok, why[:100]]
+    ORACLE_MUTATIONS.write_text(
+        json.dumps({"validator": _validator_version(), "verdicts": verdicts}, indent=0,
+                   sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    print(f"{len(verdicts)} mutants -> {ORACLE_MUTATIONS}")
+
+
+def regenerate_corpus(shared: Path = SHARED) -> None:
+    files: dict[str, Any] = {}
+    for rel, path, objects in corpus(shared):
+        invalid: dict[str, str] = {}
+        for i, obj in enumerate(objects):
+            ok, why = reference_verdict(obj)
+            if not ok:
+                invalid[str(i)] = why
+        files[rel] = {"sha256": sha256(path), "count": len(objects), "invalid": invalid}
+        print(f"{rel}: {len(objects)} objects, {len(invalid)} rejected", file=sys.stderr)
+    ORACLE_CORPUS.write_text(
+        json.dumps({"validator": _validator_version(), "files": files}, indent=1,
+                   sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+
+
+def _validator_version() -> str:
+    from importlib.metadata import version
+
+    return f"stix2-validator {version('stix2-validator')}, stix2-patterns {version('stix2-patterns')}"
+
+
+if __name__ == "__main__":
+    what = sys.argv[1:] or ["mutations"]
+    if "mutations" in what:
+        regenerate_mutations()
+    if "corpus" in what:
+        regenerate_corpus()
