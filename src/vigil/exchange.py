@@ -47,6 +47,7 @@ from vigil.policy import decide, decide_publish, decide_read, visible_channels
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
+from vigil.lru import Lru
 from vigil.storage import Store
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -145,6 +146,9 @@ class Exchange:
         self.node_key_id = key_id("ed25519", self.node_key_raw)
         self.held: dict[str, Keyring] = dict(held or {})
         self.max_body = max_body
+        # Envelopes are immutable once stored: a small cache serves the push path, where
+        # every recipient of a new share reads the same envelope at the same moment.
+        self.envelopes: Lru[str, Envelope] = Lru(4096)
 
     # -- directory -----------------------------------------------------------
     def directory(self) -> Directory:
@@ -441,6 +445,8 @@ class Exchange:
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         new = self.store.put_share(env, recipients, clock.now())
+        if new:
+            self.envelopes.put(env.id, env)
         return Published(env, tuple(recipients), new)
 
     # -- reading -----------------------------------------------------------------
@@ -461,10 +467,20 @@ class Exchange:
         entries the policy now hides too), and whether more may follow at once."""
         d = self.directory()
         now = clock.now()
-        rows = self.store.inbox(member, after, limit)
-        cursor = rows[-1][0].seq if rows else after
-        readable = [r for r in rows if decide_read(d, member, r[1].header, r[2], now=now)]
-        return readable, cursor, len(rows) == limit
+        refs = self.store.inbox_refs(member, after, limit)
+        cursor = refs[-1][0].seq if refs else after
+        readable = []
+        for entry, state in refs:
+            env = self.envelopes.get(entry.share_id)
+            if env is None:
+                got = self.store.get_share(entry.share_id)
+                if got is None:
+                    continue
+                env = got[0]
+                self.envelopes.put(entry.share_id, env)
+            if decide_read(d, member, env.header, state, now=now):
+                readable.append((entry, env, state))
+        return readable, cursor, len(refs) == limit
 
     def share(self, member: str, share_id: str) -> tuple[Envelope, ShareState]:
         got = self.store.get_share(share_id)

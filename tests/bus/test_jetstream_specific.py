@@ -252,3 +252,91 @@ async def test_start_while_nats_is_down_then_connects(private_nats: PrivateNats)
     finally:
         await bus.close()
         await other.close()
+
+
+# -- two workers serving the API ----------------------------------------------------------
+
+class _Worker:
+    """One node worker: its own app, store pool and bus connection, served by uvicorn
+    in a thread (only PostgreSQL and NATS are shared, as between processes)."""
+
+    def __init__(self, settings: Any) -> None:
+        import threading
+
+        import uvicorn
+
+        from vigil.web import create_app
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 8
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=8)
+
+
+def test_two_workers_on_postgres_and_nats(tmp_path: Path, pg_url: str, nats_url: str) -> None:
+    """A share published through one worker reaches a push stream held by another:
+    no sticky sessions needed."""
+    import json
+    import threading
+
+    import httpx
+
+    from vigil.testing import make_node
+
+    prefix = _prefix()
+    node = make_node(tmp_path / "node", {"alpha": False, "bravo": False}, store=pg_url)
+    settings = node.settings.with_overrides(store=pg_url, bus=f"{nats_url}?prefix={prefix}")
+    one, two = _Worker(settings), _Worker(settings)
+    events: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", two.url + "/api/v1/stream", timeout=8.0, headers={
+                "Authorization": f"Bearer {node.members['bravo'].token}"}) as r:
+            for line in r.iter_lines():
+                connected.set()
+                if line.startswith("data:"):
+                    events.append(json.loads(line[5:]))
+                    return
+
+    try:
+        one.start()
+        two.start()
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert connected.wait(5)
+        ts = "2026-11-29T08:00:00.000Z"
+        bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
+            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+            "created": ts, "modified": ts, "pattern": "[ipv4-addr:value = '192.0.2.1']",
+            "pattern_type": "stix", "valid_from": ts}]}
+        r = httpx.post(one.url + "/api/v1/shares", params={"tlp": "amber", "to": "member:bravo"},
+                       content=json.dumps(bundle).encode(), timeout=10, headers={
+                           "Authorization": f"Bearer {node.members['alpha'].token}"})
+        assert r.status_code == 201, r.text
+        listener.join(5)  # well before the 15 s keep-alive re-read: rung through NATS
+        assert [e["share_id"] for e in events] == [r.json()["id"]]
+    finally:
+        one.stop()
+        two.stop()
+
+        async def drop() -> None:
+            nc = await nats.connect(nats_url)
+            try:
+                await nc.jetstream().delete_stream(f"{prefix.upper()}_DOORBELL")
+            finally:
+                await nc.close()
+
+        asyncio.run(drop())

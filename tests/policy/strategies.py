@@ -59,7 +59,17 @@ FAR_FUTURE = "2030-01-01T00:00:00.000Z"
 
 # weighted towards no expiry; three in eleven have passed at publish time (NOW included)
 EXPIRIES: tuple[str | None, ...] = (
-    None, None, None, None, None, FUTURE, LATER, FAR_FUTURE, LONG_AGO, PAST, NOW,
+    None,
+    None,
+    None,
+    None,
+    None,
+    FUTURE,
+    LATER,
+    FAR_FUTURE,
+    LONG_AGO,
+    PAST,
+    NOW,
 )
 READ_TIMES = (NOW, FUTURE, LATER, FAR_FUTURE)
 
@@ -132,8 +142,9 @@ def member(i: int, *, active: bool = True, kind: MemberKind = MemberKind.CERT) -
 
 
 def channel(i: int, kind: ChannelKind, owner: str, members: frozenset[str]) -> Channel:
-    return Channel(id=CHANNEL_IDS[i], name=f"c{i}", kind=kind, owner=owner, members=members,
-                   created=CREATED)
+    return Channel(
+        id=CHANNEL_IDS[i], name=f"c{i}", kind=kind, owner=owner, members=members, created=CREATED
+    )
 
 
 def all_member_ids(d: Directory) -> list[str]:
@@ -164,7 +175,7 @@ def gen_directory(c: Chooser) -> Directory:
         for i in range(n)
     }
     ids = list(members)
-    with_unknown = [*ids, *MEMBER_IDS[n:n + N_UNKNOWN]]
+    with_unknown = [*ids, *MEMBER_IDS[n : n + N_UNKNOWN]]
     channels: dict[str, Channel] = {}
     has_community = False
     for i in range(c.integer(0, MAX_CHANNELS)):
@@ -197,10 +208,7 @@ def gen_request(c: Chooser, d: Directory) -> ShareRequest:
     originator = pick(c, [*active, *active, *active, *ids])
     channel_id = pick(c, channel_choices(d))
     ch = d.channels.get(channel_id) if channel_id else None
-    if ch is not None and ch.kind is not ChannelKind.COMMUNITY:
-        near = sorted(ch.members)
-    else:
-        near = active
+    near = active if ch is None or ch.kind is ChannelKind.COMMUNITY else sorted(ch.members)
     pool = [*near, *near, *active, *ids, originator]
     how_many = pick(c, (0, 0, 0, 1, 1, 2, 3, 5))
     recipients = [pick(c, pool) for _ in range(how_many)]
@@ -209,10 +217,10 @@ def gen_request(c: Chooser, d: Directory) -> ShareRequest:
         recipients = sorted(set(recipients))  # what Exchange.make_request hands over
     return ShareRequest(
         originator=originator,
-        audience=Audience(tlp=pick(c, list(Tlp)), channel=channel_id,
-                          recipients=tuple(recipients)),
-        handling=Handling(purpose="investigation" if flags & 2 else None,
-                          no_onward=bool(flags & 4)),
+        audience=Audience(tlp=pick(c, list(Tlp)), channel=channel_id, recipients=tuple(recipients)),
+        handling=Handling(
+            purpose="investigation" if flags & 2 else None, no_onward=bool(flags & 4)
+        ),
         themes=("cyber",) if flags & 8 else (),
         expires=pick(c, EXPIRIES),
     )
@@ -230,8 +238,9 @@ def gen_later(c: Chooser, d: Directory) -> Directory:
         return d
     ids = list(d.members)
     flip = subset(c, ids, sparse=True)
-    members = {mid: replace(m, active=not m.active) if mid in flip else m
-               for mid, m in d.members.items()}
+    members = {
+        mid: replace(m, active=not m.active) if mid in flip else m for mid, m in d.members.items()
+    }
     channels = dict(d.channels)
     for cid, ch in d.channels.items():
         if ch.kind is ChannelKind.GROUP and c.integer(0, 1):
@@ -260,13 +269,20 @@ def header(
         "provenance": "originator",
         "created": CREATED,
         "expires": expires,
-        "audience": {"tlp": tlp.value, "channel": channel_id,
-                     "recipients": sorted(set(recipients))},
+        "audience": {
+            "tlp": tlp.value,
+            "channel": channel_id,
+            "recipients": sorted(set(recipients)),
+        },
         "handling": {"purpose": None, "no_onward": no_onward, "codes": []},
         "themes": [],
         "regions": [],
-        "payload": {"media_type": "application/stix+json;version=2.1", "form": form.value,
-                    "size": 0, "digest": "sha256:" + "0" * 64},
+        "payload": {
+            "media_type": "application/stix+json;version=2.1",
+            "form": form.value,
+            "size": 0,
+            "digest": "sha256:" + "0" * 64,
+        },
     }
     if form is Form.SEALED:
         h["seal"] = {"suite": "placeholder", "wraps_digest": "sha256:" + "0" * 64}
@@ -326,12 +342,14 @@ class Scenario:
     later: Directory
     state: ShareState
     read_time: str
+    other_header: dict[str, Any]  # an arbitrary header, read in ``later`` too
 
 
 def gen_scenario(c: Chooser, seed: int | None = None) -> Scenario:
     d = gen_directory(c)
     req = gen_request(c, d)
-    return Scenario(seed, d, req, gen_later(c, d), gen_state(c), pick(c, READ_TIMES))
+    later = gen_later(c, d)
+    return Scenario(seed, d, req, later, gen_state(c), pick(c, READ_TIMES), gen_header(c, later))
 
 
 @st.composite

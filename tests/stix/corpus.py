@@ -251,6 +251,27 @@ PATTERNS = [
 ]
 
 
+# Hand-picked cases that show the deliberate differences listed in test_stix_agreement.py
+# (seed type, path, new value, name).
+DIFFERENCE_EXAMPLES: list[tuple[str, tuple[str | int, ...], Any, str]] = [
+    ("indicator", ("lang",), "en-IN", "lang-not-in-validator-list"),
+    ("indicator", ("lang",), "de-CH-1996", "lang-variant"),
+    ("directory", ("path_enc",), "utf-8", "charset-lowercase"),
+    ("artifact", ("mime_type",), "application/x-acme-thing", "mime-unregistered"),
+    ("software", ("languages",), ["qaa"], "software-lang-unlisted"),
+    ("software", ("cpe",), "cpe:2.3:a:acme:widget:1.0:*:*:*:*:*:*:*:extra", "cpe-extra-part"),
+    ("ipv6-addr", ("value",), "::ffff:192.0.2.1", "ipv6-ipv4-mapped"),
+    ("ipv6-addr", ("value",), "2001:db8::1/64", "ipv6-cidr"),
+    ("url", ("value",), "https://example.com/\n", "uri-trailing-newline"),
+    ("indicator", ("name",), "fine", "control"),
+    ("campaign", ("created",), "2024-05-01T10:00:00.1234567Z", "created-7-fraction-digits"),
+    ("file", ("hashes",), {"SHA-256": "a" * 64 + "\n"}, "hash-trailing-newline"),
+    ("domain-name", ("value",), "bücher.example", "idn-hostname"),
+    ("domain-name", ("value",), "Bücher.example", "idn-hostname-uppercase"),
+    ("domain-name", ("value",), "under_score.example", "hostname-underscore"),
+]
+
+
 def load_seeds() -> list[dict[str, Any]]:
     seeds: list[dict[str, Any]] = json.loads(SEEDS.read_text(encoding="utf-8"))
     return seeds
@@ -281,6 +302,7 @@ def _set(obj: dict[str, Any], path: tuple[str | int, ...], value: Any, *, delete
 
 def mutations() -> Iterator[tuple[str, dict[str, Any]]]:
     """Deterministic (name, object) mutants of the seed objects."""
+    done_examples: set[str] = set()
     for si, seed in enumerate(load_seeds()):
         tag = f"{si}:{seed['type']}"
 
@@ -319,19 +341,44 @@ def mutations() -> Iterator[tuple[str, dict[str, Any]]]:
         if seed["type"] == "indicator" and seed.get("pattern_type") == "stix" and si == 6:
             for i, pattern in enumerate(PATTERNS):
                 yield mutant(f"pattern{i}", ("pattern",), pattern)
+        for type_, path, value, label in DIFFERENCE_EXAMPLES:
+            if type_ == seed["type"] and type_ not in done_examples:
+                yield mutant(label, path, copy.deepcopy(value))
+        done_examples.add(seed["type"])
 
 
-def regenerate_mutations() -> None:
+def object_digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def load_mutation_oracle() -> dict[str, list[Any]]:
+    """name -> [object digest, valid, first error] (cached stix2-validator verdicts)."""
+    if not ORACLE_MUTATIONS.exists():
+        return {}
+    verdicts: dict[str, list[Any]] = json.loads(ORACLE_MUTATIONS.read_text())["verdicts"]
+    return verdicts
+
+
+def regenerate_mutations(*, reuse: bool = True) -> None:
+    """Recompute the verdicts (reusing cached ones whose object is unchanged)."""
+    old = load_mutation_oracle() if reuse else {}
     verdicts: dict[str, list[Any]] = {}
+    fresh = 0
     for name, obj in mutations():
+        digest = object_digest(obj)
+        cached = old.get(name)
+        if cached is not None and cached[0] == digest:
+            verdicts[name] = cached
+            continue
         ok, why = reference_verdict(obj)
-        verdicts[name] = [ok, why[:100]]
+        verdicts[name] = [digest, ok, why[:80]]
+        fresh += 1
+    lines = ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(verdicts.items()))
     ORACLE_MUTATIONS.write_text(
-        json.dumps({"validator": _validator_version(), "verdicts": verdicts}, indent=0,
-                   sort_keys=True) + "\n",
+        f'{{"validator": {json.dumps(_validator_version())},\n"verdicts": {{\n{lines}\n}}}}\n',
         encoding="utf-8",
     )
-    print(f"{len(verdicts)} mutants -> {ORACLE_MUTATIONS}")
+    print(f"{len(verdicts)} mutants ({fresh} recomputed) -> {ORACLE_MUTATIONS}")
 
 
 def regenerate_corpus(shared: Path = SHARED) -> None:
@@ -360,6 +407,6 @@ def _validator_version() -> str:
 if __name__ == "__main__":
     what = sys.argv[1:] or ["mutations"]
     if "mutations" in what:
-        regenerate_mutations()
+        regenerate_mutations(reuse="--all" not in what)
     if "corpus" in what:
         regenerate_corpus()

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 import uuid
 import zlib
 from collections.abc import Iterable
@@ -114,6 +115,7 @@ class JetStreamBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._publish_failing = False
+        self._in_flight = 0
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -141,9 +143,15 @@ class JetStreamBus:
             return
         self._closed = True
         nc = self._nc
-        if self._pending and self._ready.is_set() and nc is not None and nc.is_connected:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._publish_pending(), self._api_timeout)
+        # Give rings not yet handed to NATS a moment to go out.
+        deadline = time.monotonic() + self._api_timeout
+        while (
+            (self._pending or self._in_flight)
+            and nc is not None and nc.is_connected and self._ready.is_set()
+            and time.monotonic() < deadline
+        ):
+            self._wake_publisher.set()
+            await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -372,6 +380,13 @@ class JetStreamBus:
         if js is None:
             return False
         batch, self._pending = self._pending, set()
+        self._in_flight += 1
+        try:
+            return await self._publish(js, batch)
+        finally:
+            self._in_flight -= 1
+
+    async def _publish(self, js: JetStreamContext, batch: set[str]) -> bool:
         groups: dict[int, list[str]] = {}
         for m in sorted(batch):
             groups.setdefault(partition(m), []).append(m)

@@ -154,7 +154,12 @@ def slow_errors(
     from stix2patterns.v21.pattern import Pattern
     from stix2patterns.validator import run_validator
 
-    errors: list[str] = [str(e) for e in run_validator(pattern, version)]
+    if not pattern.strip():
+        return ["the pattern is empty"]
+    try:
+        errors: list[str] = [str(e) for e in run_validator(pattern, version)]
+    except Exception as exc:  # stix2patterns crashes on some garbage
+        return [f"pattern does not parse: {type(exc).__name__}"]
     if errors:
         return errors
     try:

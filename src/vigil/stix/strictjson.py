@@ -227,9 +227,29 @@ _TOKEN_RE = re.compile(
     )""",
     re.VERBOSE,
 )
-_SURROGATE_ESCAPE_RE = re.compile(
-    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
+
+
+def _escape_offset(lit: str, char_index: int) -> int:
+    """Offset in a JSON string literal of the decoded character ``char_index``."""
+    pos, n = 1, 0
+    while pos < len(lit) - 1:
+        if n == char_index:
+            return pos
+        if lit[pos] == "\\":
+            step = 6 if lit[pos + 1] == "u" else 2
+            if (
+                step == 6
+                and lit[pos + 2 : pos + 4].lower() in ("d8", "d9", "da", "db")
+                and lit[pos + 6 : pos + 8].lower() in ("\\u",)
+                and lit[pos + 8 : pos + 10].lower() in ("dc", "dd", "de", "df")
+            ):
+                step = 12
+            pos += step
+        else:
+            pos += 1
+        n += 1
+    return pos
+
 
 # parser states
 _VALUE, _VALUE_OR_CLOSE, _KEY, _KEY_OR_CLOSE, _COLON, _NEXT, _END = range(7)
@@ -300,11 +320,16 @@ class _Diagnoser:
             raise _EndOfPrefix
         raise _malformed(self.text, offset, why, self.container_pointer())
 
-    def _check_string(self, lit: str, offset: int) -> None:
+    def _check_string(self, lit: str, offset: int) -> str:
+        """Decode a string literal; a lone surrogate escape is a fault."""
+        value: str = json.loads(lit)
         if "\\u" in lit:
-            for m in _SURROGATE_ESCAPE_RE.finditer(lit):
-                if len(m.group(0)) != 12:
-                    self._malformed(offset + m.start(), "lone surrogate escape in string")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                # offset of the offending escape inside the literal
+                self._malformed(offset + _escape_offset(lit, exc.start), "lone surrogate escape")
+        return value
 
     def run(self) -> None:
         text = self.text
@@ -352,7 +377,7 @@ class _Diagnoser:
                 if kind == "num":
                     lit = m.group("num")
                     if m.group("frac") is None and m.group("exp") is None:
-                        if abs(int(lit)) > MAX_SAFE_INTEGER:
+                        if len(lit.lstrip("-")) > 16 or abs(int(lit)) > MAX_SAFE_INTEGER:
                             self._fail(
                                 "input.integer_range",
                                 f"integer {lit[:40]} is outside ±2**53",
@@ -371,9 +396,7 @@ class _Diagnoser:
                 state = _NEXT if stack else _END
             elif state in (_KEY, _KEY_OR_CLOSE):
                 if kind == "str":
-                    lit = m.group("str")
-                    self._check_string(lit, start)
-                    key: str = json.loads(lit)
+                    key = self._check_string(m.group("str"), start)
                     top = stack[-1]
                     top.key = key
                     if key in top.keys:

@@ -870,7 +870,13 @@ def _language_content_rule(ctx: _Ctx, obj: dict[str, Any], ptr: str) -> None:
                 f"{ptr}/contents{_sub(lang)}",
                 f"{show(lang)} is not an RFC 5646 language tag",
             )
-        if isinstance(value, dict):
+        if not isinstance(value, dict):
+            ctx.add(
+                "stix.value",
+                f"{ptr}/contents{_sub(lang)}",
+                "each language maps to a dictionary of translated properties",
+            )
+        else:
             for k in value:
                 if _patterns.PROPERTY_FORMAT_RE.match(k) is None:
                     ctx.add(
@@ -1261,15 +1267,6 @@ def c_additional_header_fields(v: Any) -> Err | None:
     return None
 
 
-def _lenient_object(check: Check) -> Check:
-    """A JSON-schema object shape without ``"type": "object"``: non-objects pass."""
-
-    def lenient(v: Any) -> Err | None:
-        return check(v) if isinstance(v, dict) else None
-
-    return lenient
-
-
 def _one_of_required(a: str, b: str, inner: Check) -> Check:
     def check(v: Any) -> Err | None:
         e = inner(v)
@@ -1377,9 +1374,7 @@ FILE_EXTENSIONS: dict[str, Check] = {
         {
             "sid": _S,
             "alternate_data_streams": c_list(
-                _lenient_object(
-                    c_object({"name": _S, "hashes": c_hashes, "size": _UINT}, required=("name",))
-                ),
+                c_object({"name": _S, "hashes": c_hashes, "size": _UINT}, required=("name",)),
                 min_items=0,
             ),
         },
@@ -1974,7 +1969,8 @@ _NOT_OTHER_DEFINITION_TYPE_RE = re.compile(r"^(statement)|(tlp)\Z")
 
 
 def _is_tlp1(obj: dict[str, Any]) -> bool:
-    expected = _TLP1.get(obj.get("id"))  # type: ignore[arg-type]
+    oid = obj.get("id")
+    expected = _TLP1.get(oid) if isinstance(oid, str) else None
     d = obj.get("definition")
     return (
         expected is not None

@@ -48,6 +48,12 @@ class Store(Protocol):
     def inbox(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, Envelope, ShareState]]: ...
+    def inbox_refs(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[InboxEntry, ShareState]]:
+        """Like ``inbox`` without the envelopes: the cheap query of the push path."""
+        ...
+
     def inbox_head(self, member_id: str) -> int: ...
     def sent(
         self, member_id: str, after: int, limit: int

@@ -517,6 +517,23 @@ class PostgresStore:
             for r in rows
         ]
 
+    def inbox_refs(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[InboxEntry, ShareState]]:
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT i.seq, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
+                "JOIN shares s ON s.id = i.share_id WHERE i.member_id=%s AND i.seq>%s "
+                "ORDER BY i.seq LIMIT %s",
+                (member_id, after, limit),
+            ).fetchall(),
+            "read",
+        )
+        return [
+            (InboxEntry(int(r[0]), member_id, r[1], r[2]), ShareState(bool(r[3]), bool(r[4])))
+            for r in rows
+        ]
+
     def inbox_head(self, member_id: str) -> int:
         row = self._run(
             lambda c: c.execute(

@@ -383,6 +383,20 @@ class SqliteStore:
             for r in rows
         ]
 
+    def inbox_refs(
+        self, member_id: str, after: int, limit: int
+    ) -> list[tuple[InboxEntry, ShareState]]:
+        rows = self._reader().execute(
+            "SELECT i.seq, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
+            "JOIN shares s ON s.id = i.share_id WHERE i.member_id=? AND i.seq>? "
+            "ORDER BY i.seq LIMIT ?",
+            (member_id, after, limit),
+        )
+        return [
+            (InboxEntry(r[0], member_id, r[1], r[2]), ShareState(bool(r[3]), bool(r[4])))
+            for r in rows
+        ]
+
     def inbox_head(self, member_id: str) -> int:
         row = (
             self._reader()

@@ -12,6 +12,7 @@ from vigil.bus import Bus
 from vigil.config import Settings
 from vigil.errors import InputError
 from vigil.exchange import Exchange
+from vigil.lru import Lru
 from vigil.model import Actor
 from vigil.web.auth import authenticate
 
@@ -24,6 +25,8 @@ class State:
         self.exchange = exchange
         self.bus = bus
         self.inline_reads = exchange.store.url.startswith("sqlite")
+        # Serialised envelopes for the push stream, shared by every subscriber.
+        self.event_bodies: Lru[tuple[str, bool, bool], bytes] = Lru(1024)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run a short read: inline on SQLite (microseconds), in a thread elsewhere."""

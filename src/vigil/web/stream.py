@@ -56,10 +56,15 @@ async def stream(
                 if rows:
                     chunks = []
                     for entry, env, state in rows:
-                        data = orjson.dumps({"seq": entry.seq, "share_id": entry.share_id,
-                                             "added": entry.added,
-                                             "envelope": share_json(env, state)})
-                        chunks.append(b"id: %d\nevent: share\ndata: %s\n\n" % (entry.seq, data))
+                        key = (entry.share_id, state.recalled, state.purged)
+                        body = st.event_bodies.get(key)
+                        if body is None:
+                            body = orjson.dumps(share_json(env, state))
+                            st.event_bodies.put(key, body)
+                        head = orjson.dumps({"seq": entry.seq, "share_id": entry.share_id,
+                                             "added": entry.added})
+                        chunks.append(b"id: %d\nevent: share\ndata: %s,\"envelope\":%s}\n\n"
+                                      % (entry.seq, head[:-1], body))
                     yield b"".join(chunks)
                 if more:
                     continue
