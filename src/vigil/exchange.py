@@ -22,6 +22,7 @@ from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, verify_envelope
 from vigil.errors import AuthError, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.lru import Lru
 from vigil.model import (
     THEMES,
     Action,
@@ -47,7 +48,6 @@ from vigil.policy import decide, decide_publish, decide_read, visible_channels
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
-from vigil.lru import Lru
 from vigil.storage import Store
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

@@ -264,7 +264,7 @@ DIFFERENCE_EXAMPLES: list[tuple[str, tuple[str | int, ...], Any, str]] = [
     ("ipv6-addr", ("value",), "2001:db8::1/64", "ipv6-cidr"),
     ("url", ("value",), "https://example.com/\n", "uri-trailing-newline"),
     ("indicator", ("name",), "fine", "control"),
-    ("campaign", ("created",), "2024-05-01T10:00:00.1234567Z", "created-7-fraction-digits"),
+    ("campaign", ("modified",), "2024-05-01T10:00:00.0000000Z", "modified-7-fraction-digits"),
     ("file", ("hashes",), {"SHA-256": "a" * 64 + "\n"}, "hash-trailing-newline"),
     ("domain-name", ("value",), "bücher.example", "idn-hostname"),
     ("domain-name", ("value",), "Bücher.example", "idn-hostname-uppercase"),
@@ -359,6 +359,14 @@ def load_mutation_oracle() -> dict[str, list[Any]]:
     return verdicts
 
 
+def _short(why: str, obj: dict[str, Any]) -> str:
+    """The validator's message without the leading object id, cut to 100 characters."""
+    oid = obj.get("id")
+    if isinstance(oid, str) and why.startswith(oid + ": "):
+        why = why[len(oid) + 2 :]
+    return why[:100]
+
+
 def regenerate_mutations(*, reuse: bool = True) -> None:
     """Recompute the verdicts (reusing cached ones whose object is unchanged)."""
     old = load_mutation_oracle() if reuse else {}
@@ -371,7 +379,7 @@ def regenerate_mutations(*, reuse: bool = True) -> None:
             verdicts[name] = cached
             continue
         ok, why = reference_verdict(obj)
-        verdicts[name] = [digest, ok, why[:80]]
+        verdicts[name] = [digest, ok, _short(why, obj)]
         fresh += 1
     lines = ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(verdicts.items()))
     ORACLE_MUTATIONS.write_text(
@@ -381,16 +389,60 @@ def regenerate_mutations(*, reuse: bool = True) -> None:
     print(f"{len(verdicts)} mutants ({fresh} recomputed) -> {ORACLE_MUTATIONS}")
 
 
-def regenerate_corpus(shared: Path = SHARED) -> None:
+def encode_ranges(indices: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> "0-2,5,7-8"."""
+    out: list[str] = []
+    i = 0
+    while i < len(indices):
+        j = i
+        while j + 1 < len(indices) and indices[j + 1] == indices[j] + 1:
+            j += 1
+        out.append(str(indices[i]) if i == j else f"{indices[i]}-{indices[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def decode_ranges(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in filter(None, text.split(",")):
+        a, _, b = part.partition("-")
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
+def load_corpus_oracle() -> dict[str, Any]:
+    """relative file -> {"sha256", "count", "rejected" (index ranges), "examples"}."""
+    if not ORACLE_CORPUS.exists():
+        return {}
+    files: dict[str, Any] = json.loads(ORACLE_CORPUS.read_text())["files"]
+    return files
+
+
+def corpus_entry(path: Path, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    rejected: list[int] = []
+    examples: dict[str, str] = {}
+    for i, obj in enumerate(objects):
+        ok, why = reference_verdict(obj)
+        if not ok:
+            rejected.append(i)
+            if len(examples) < 5:
+                examples[str(i)] = why[:160]
+    return {"sha256": sha256(path), "count": len(objects), "rejected": encode_ranges(rejected),
+            "examples": examples}
+
+
+def regenerate_corpus(shared: Path = SHARED, *, reuse: bool = True) -> None:
+    """Recompute the corpus verdicts (reusing entries of files whose bytes are unchanged)."""
+    old = load_corpus_oracle() if reuse else {}
     files: dict[str, Any] = {}
     for rel, path, objects in corpus(shared):
-        invalid: dict[str, str] = {}
-        for i, obj in enumerate(objects):
-            ok, why = reference_verdict(obj)
-            if not ok:
-                invalid[str(i)] = why
-        files[rel] = {"sha256": sha256(path), "count": len(objects), "invalid": invalid}
-        print(f"{rel}: {len(objects)} objects, {len(invalid)} rejected", file=sys.stderr)
+        cached = old.get(rel)
+        if cached is not None and cached["sha256"] == sha256(path):
+            files[rel] = cached
+            continue
+        files[rel] = corpus_entry(path, objects)
+        print(f"{rel}: {len(objects)} objects, rejected {files[rel]['rejected'] or 'none'}",
+              file=sys.stderr)
     ORACLE_CORPUS.write_text(
         json.dumps({"validator": _validator_version(), "files": files}, indent=1,
                    sort_keys=True) + "\n",
@@ -409,4 +461,4 @@ if __name__ == "__main__":
     if "mutations" in what:
         regenerate_mutations(reuse="--all" not in what)
     if "corpus" in what:
-        regenerate_corpus()
+        regenerate_corpus(reuse="--all" not in what)

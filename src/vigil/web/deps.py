@@ -55,13 +55,15 @@ ActorDep = Annotated[Actor, Depends(actor_of)]
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise InputError(f"body over {limit} bytes", code="input.too_large", pointer="")
+        raise InputError(f"body over {limit} bytes", code="input.too_large", pointer="",
+                         status=413)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise InputError(f"body over {limit} bytes", code="input.too_large", pointer="")
+            raise InputError(f"body over {limit} bytes", code="input.too_large", pointer="",
+                         status=413)
         chunks.append(chunk)
     return b"".join(chunks)
 
