@@ -264,6 +264,7 @@ class Client:
         import asyncio
 
         last = after
+        backoff = 0.5
         async with httpx.AsyncClient(base_url=self.url, timeout=None, headers={
                 "Authorization": f"Bearer {self.token}"}) as http:
             while True:
@@ -281,11 +282,18 @@ class Client:
                                 e = orjson.loads("\n".join(data))
                                 data = []
                                 last = int(e["seq"])
+                                backoff = 0.5
                                 yield InboxItem(e["seq"], e["share_id"], e["added"],
                                                 _envelope(e["envelope"]),
                                                 e["envelope"]["state"])
+                    backoff = 0.5
                 except (httpx.TransportError, httpx.RemoteProtocolError):
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 15.0)
+                except Unavailable:
+                    # the node's store or bus is down: keep the cursor, retry with back-off
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 15.0)
 
     def envelope(self, share_id: str) -> tuple[Envelope, dict[str, Any]]:
         doc = self._call("GET", f"/api/v1/shares/{share_id}")

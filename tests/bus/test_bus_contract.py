@@ -27,6 +27,7 @@ async def bus_pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Bus, B
     await b1.start()
     await b2.start()
     yield b1, b2
+    await b1.delete_stream()  # type: ignore[attr-defined]
     await b1.close()
     await b2.close()
 

@@ -148,6 +148,9 @@ async def test_ring_on_one_worker_wakes_the_other(nats_url: str, raw_js: Any) ->
         assert await other.wait(0.2) is False
 
         # the doorbell: JSON lists of member ids, one message per partition touched
+        deadline = time.monotonic() + 2
+        while len(seen) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         got = {m.subject: orjson.loads(m.data) for m in seen}
         assert got == {f"{prefix}.inbox.{zlib.crc32(m.encode()) % 16}": [m]
                        for m in ("identity--x", "identity--z")}

@@ -226,7 +226,7 @@ PATTERNS = [
     "[ipv4-addr:value = '1.2.3.4'",
     "ipv4-addr:value = '1.2.3.4'",
     "[ipv4-addr:value == '1.2.3.4']",
-    "[ipv4-addr:value = \"1.2.3.4\"]",
+    '[ipv4-addr:value = "1.2.3.4"]',
     "[ipv4-addr:value = '1.2.3.4'] and [ipv4-addr:value = '1.2.3.5']",
     "[ipv4-addr:value = '1.2.3.4' AND]",
     "[]",
@@ -300,50 +300,63 @@ def _set(obj: dict[str, Any], path: tuple[str | int, ...], value: Any, *, delete
         node[path[-1]] = value
 
 
+def _mutant(
+    seed: dict[str, Any],
+    tag: str,
+    name: str,
+    path: tuple[str | int, ...],
+    value: Any = None,
+    *,
+    delete: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    obj = copy.deepcopy(seed)
+    _set(obj, path, value, delete=delete)
+    return f"{tag}:{'/'.join(map(str, path))}:{name}", obj
+
+
 def mutations() -> Iterator[tuple[str, dict[str, Any]]]:
     """Deterministic (name, object) mutants of the seed objects."""
     done_examples: set[str] = set()
     for si, seed in enumerate(load_seeds()):
         tag = f"{si}:{seed['type']}"
 
-        def mutant(
-            name: str, path: tuple[str | int, ...], value: Any = None, *, delete: bool = False
-        ) -> tuple[str, dict[str, Any]]:
-            obj = copy.deepcopy(seed)
-            _set(obj, path, value, delete=delete)
-            return f"{tag}:{'/'.join(map(str, path))}:{name}", obj
-
         for path, value in _leaves(seed, (), 0):
             if not path or path == ("type",):
                 continue
             if not isinstance(path[-1], int):
-                yield mutant("drop", path, delete=True)
+                yield _mutant(seed, tag, "drop", path, delete=True)
             for label, new in VALUE_VARIANTS.items():
                 if new != value or type(new) is not type(value):
-                    yield mutant(label, path, copy.deepcopy(new))
+                    yield _mutant(seed, tag, label, path, copy.deepcopy(new))
             if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and "T" in value:
                 for label, new in TS_VARIANTS.items():
-                    yield mutant(label, path, new)
+                    yield _mutant(seed, tag, label, path, new)
             if isinstance(value, str) and "--" in value and len(path) >= 1:
                 for label, new in REF_VARIANTS.items():
                     if new != value:
-                        yield mutant(label, path, new)
+                        yield _mutant(seed, tag, label, path, new)
         for label, new in ID_VARIANTS.items():
-            yield mutant(label, ("id",), new.format(type=seed["type"]))
+            yield _mutant(seed, tag, label, ("id",), new.format(type=seed["type"]))
         for label, new in (("2.0", "2.0"), ("2.2", "2.2"), ("number", 2.1)):
-            yield mutant(f"spec_version-{label}", ("spec_version",), new)
-        for label, new in (("upper", "X-Acme"), ("short", "ab"), ("long", "x" * 251),
-                           ("action", "action"), ("underscore", "x_acme"),
-                           ("custom", "x-acme-renamed"), ("bundle", "bundle")):
-            yield mutant(f"type-{label}", ("type",), new)
+            yield _mutant(seed, tag, f"spec_version-{label}", ("spec_version",), new)
+        for label, new in (
+            ("upper", "X-Acme"),
+            ("short", "ab"),
+            ("long", "x" * 251),
+            ("action", "action"),
+            ("underscore", "x_acme"),
+            ("custom", "x-acme-renamed"),
+            ("bundle", "bundle"),
+        ):
+            yield _mutant(seed, tag, f"type-{label}", ("type",), new)
         for key, new in CUSTOM_PROPERTIES.items():
-            yield mutant("add", (key,), copy.deepcopy(new))
+            yield _mutant(seed, tag, "add", (key,), copy.deepcopy(new))
         if seed["type"] == "indicator" and seed.get("pattern_type") == "stix" and si == 6:
             for i, pattern in enumerate(PATTERNS):
-                yield mutant(f"pattern{i}", ("pattern",), pattern)
+                yield _mutant(seed, tag, f"pattern{i}", ("pattern",), pattern)
         for type_, path, value, label in DIFFERENCE_EXAMPLES:
             if type_ == seed["type"] and type_ not in done_examples:
-                yield mutant(label, path, copy.deepcopy(value))
+                yield _mutant(seed, tag, label, path, copy.deepcopy(value))
         done_examples.add(seed["type"])
 
 
@@ -427,25 +440,36 @@ def corpus_entry(path: Path, objects: list[dict[str, Any]]) -> dict[str, Any]:
             rejected.append(i)
             if len(examples) < 5:
                 examples[str(i)] = why[:160]
-    return {"sha256": sha256(path), "count": len(objects), "rejected": encode_ranges(rejected),
-            "examples": examples}
+    return {
+        "sha256": sha256(path),
+        "count": len(objects),
+        "rejected": encode_ranges(rejected),
+        "examples": examples,
+    }
 
 
 def regenerate_corpus(shared: Path = SHARED, *, reuse: bool = True) -> None:
     """Recompute the corpus verdicts (reusing entries of files whose bytes are unchanged)."""
     old = load_corpus_oracle() if reuse else {}
     files: dict[str, Any] = {}
-    for rel, path, objects in corpus(shared):
+    for path in corpus_files(shared):
+        rel = path.relative_to(shared).as_posix()
         cached = old.get(rel)
         if cached is not None and cached["sha256"] == sha256(path):
             files[rel] = cached
             continue
+        try:
+            objects = extract_objects(load_json(path))
+        except ValueError:  # not JSON (the validator's own negative examples)
+            objects = []
         files[rel] = corpus_entry(path, objects)
-        print(f"{rel}: {len(objects)} objects, rejected {files[rel]['rejected'] or 'none'}",
-              file=sys.stderr)
+        print(
+            f"{rel}: {len(objects)} objects, rejected {files[rel]['rejected'] or 'none'}",
+            file=sys.stderr,
+        )
     ORACLE_CORPUS.write_text(
-        json.dumps({"validator": _validator_version(), "files": files}, indent=1,
-                   sort_keys=True) + "\n",
+        json.dumps({"validator": _validator_version(), "files": files}, indent=1, sort_keys=True)
+        + "\n",
         encoding="utf-8",
     )
 
@@ -453,7 +477,9 @@ def regenerate_corpus(shared: Path = SHARED, *, reuse: bool = True) -> None:
 def _validator_version() -> str:
     from importlib.metadata import version
 
-    return f"stix2-validator {version('stix2-validator')}, stix2-patterns {version('stix2-patterns')}"
+    return (
+        f"stix2-validator {version('stix2-validator')}, stix2-patterns {version('stix2-patterns')}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,14 @@ import pytest
 from vigil.stix.validate import Problem, check_object
 
 from .corpus import (
+    DIFFERENCE_EXAMPLES,
     SHARED,
     corpus,
     corpus_files,
     decode_ranges,
+    extract_objects,
     load_corpus_oracle,
+    load_json,
     load_mutation_oracle,
     mutations,
     object_digest,
@@ -72,8 +75,9 @@ DIFFERENCES: list[Difference] = [
         "rejects",
         "An object saying spec_version '2.0' is STIX 2.0 content: vigil accepts STIX 2.1 "
         "only. stix2-validator with --version 2.1 lets its schema enum ['2.0', '2.1'] pass.",
-        lambda o, ps, _: o.get("spec_version") == "2.0"
-        and _all(ps, lambda p: p.code == "stix.spec_version"),
+        lambda o, ps, _: (
+            o.get("spec_version") == "2.0" and _all(ps, lambda p: p.code == "stix.spec_version")
+        ),
     ),
     Difference(
         "reference-not-identifier",
@@ -95,9 +99,14 @@ DIFFERENCES: list[Difference] = [
         "every SCO reference (src_ref -> ipv4/ipv6/mac/domain, from_ref -> email-addr, ...).",
         lambda o, ps, _: _all(
             ps,
-            lambda p: p.code == "stix.reference"
-            and ("must refer to" in p.message or "may not refer" in p.message
-                 or "refers to SCOs and SROs only" in p.message),
+            lambda p: (
+                p.code == "stix.reference"
+                and (
+                    "must refer to" in p.message
+                    or "may not refer" in p.message
+                    or "refers to SCOs and SROs only" in p.message
+                )
+            ),
         ),
     ),
     Difference(
@@ -106,15 +115,19 @@ DIFFERENCES: list[Difference] = [
         "The spec says id = '<type>--<uuid>' with <type> the object's exact type. "
         "stix2-validator checks that only for the types it has schemas for; vigil checks it "
         "for custom types too.",
-        lambda o, ps, _: _all(ps, lambda p: p.code == "stix.id" and "does not start with" in p.message),
+        lambda o, ps, _: _all(
+            ps, lambda p: p.code == "stix.id" and "does not start with" in p.message
+        ),
     ),
     Difference(
         "extension-definition-created-by",
         "rejects",
         "STIX 2.1 section 7.3 makes created_by_ref required on an extension-definition; "
         "stix2-validator's schema does not.",
-        lambda o, ps, _: o.get("type") == "extension-definition"
-        and _all(ps, lambda p: p.pointer == "/created_by_ref" and p.code == "stix.required"),
+        lambda o, ps, _: (
+            o.get("type") == "extension-definition"
+            and _all(ps, lambda p: p.pointer == "/created_by_ref" and p.code == "stix.required")
+        ),
     ),
     Difference(
         "trailing-newline",
@@ -130,8 +143,7 @@ DIFFERENCES: list[Difference] = [
         "lang, language-content keys and software languages: vigil accepts every well-formed "
         "RFC 5646 tag (software: the schema's pattern). stix2-validator also requires the tag "
         "to be in its own fixed list of ~200 codes (no 'en-IN', no 'de-CH-1996').",
-        lambda o, ps, why: not ps
-        and ("RFC 5646" in why or "contains an invalid language code" in why),
+        lambda o, ps, why: not ps and ("RFC 5646" in why or "The 'languages' property" in why),
     ),
     Difference(
         "iana-registries",
@@ -139,7 +151,10 @@ DIFFERENCES: list[Difference] = [
         "artifact mime_type and directory path_enc / file name_enc: vigil checks the syntax "
         "(the schema pattern); stix2-validator also looks them up in its bundled snapshot of "
         "the IANA registries (case-sensitive, so 'utf-8' fails there).",
-        lambda o, ps, why: not ps and ("IANA" in why or "must be an IANA" in why),
+        lambda o, ps, why: (
+            not ps
+            and any(f"The '{k}' property" in why for k in ("mime_type", "path_enc", "name_enc"))
+        ),
     ),
     Difference(
         "cpe-parser",
@@ -161,9 +176,11 @@ DIFFERENCES: list[Difference] = [
         "accepts",
         "With more than 6 fractional digits stix2-validator compares timestamps as strings, "
         "so '...00.0000000Z' < '...00.000Z'. vigil compares the instants.",
-        lambda o, ps, why: not ps
-        and "must be later than" in why
-        and any(isinstance(v, str) and re.search(r"\.\d{7,}Z$", v) for v in o.values()),
+        lambda o, ps, why: (
+            not ps
+            and "must be later than" in why
+            and any(isinstance(v, str) and re.search(r"\.\d{7,}Z$", v) for v in o.values())
+        ),
     ),
 ]
 
@@ -178,8 +195,10 @@ def _explain(obj: dict[str, Any], problems: list[Problem], why: str) -> Differen
 
 def _disagreement(name: str, obj: dict[str, Any], problems: list[Problem], why: str) -> str:
     ours = f"{problems[0].code} {problems[0].pointer}: {problems[0].message}" if problems else "ok"
-    return f"{name}: vigil {'rejects' if problems else 'accepts'} ({ours[:120]}); " \
-           f"stix2-validator: {why[:120] or 'ok'}"
+    return (
+        f"{name}: vigil {'rejects' if problems else 'accepts'} ({ours[:120]}); "
+        f"stix2-validator: {why[:120] or 'ok'}"
+    )
 
 
 # --- mutants --------------------------------------------------------------------------
@@ -223,11 +242,9 @@ def test_mutant_oracle_is_honest() -> None:
     pytest.importorskip("stix2validator")
     oracle = load_mutation_oracle()
     wrong = []
+    examples = tuple(":" + label for _type, _path, _value, label in DIFFERENCE_EXAMPLES)
     for i, (name, obj) in enumerate(mutations()):
-        if i % 97 == 0 or "-" in name.rsplit(":", 1)[-1] and name.endswith(
-            ("-list", "-variant", "-lowercase", "-unregistered", "-unlisted", "-part",
-             "-mapped", "-newline", "-digits")
-        ):
+        if i % 251 == 0 or name.endswith(examples):
             ok, _why = reference_verdict(obj)
             if ok != oracle[name][1]:
                 wrong.append(name)
@@ -236,13 +253,16 @@ def test_mutant_oracle_is_honest() -> None:
 
 # --- real corpora ---------------------------------------------------------------------
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared/data is not beside the checkout")
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="shared/data is not beside the checkout"
+)
 
 
 @needs_shared
 def test_every_corpus_file_has_cached_verdicts() -> None:
     oracle = load_corpus_oracle()
-    missing = [rel for rel, _path, _objs in corpus() if rel not in oracle]
+    names = {p.relative_to(SHARED).as_posix() for p in corpus_files()}
+    missing = sorted(names - set(oracle))
     assert not missing, f"run python -m tests.stix.corpus corpus (new files: {missing[:5]})"
     assert len(oracle) >= 100
     assert sum(e["count"] for e in oracle.values()) > 45_000
@@ -256,7 +276,9 @@ def test_corpus_agrees_with_stix2_validator(rel: str) -> None:
         pytest.skip(f"{rel} is not in this copy of shared/data")
     entry = load_corpus_oracle()[rel]
     assert sha256(path) == entry["sha256"], f"{rel} changed: run python -m tests.stix.corpus corpus"
-    objects = next(objs for r, _p, objs in corpus_of(path) if r == rel)
+    if entry["count"] == 0:
+        return  # no STIX objects in this file (MISP format, or not JSON)
+    objects = extract_objects(load_json(path))
     assert len(objects) == entry["count"]
     rejected = decode_ranges(entry["rejected"])
     unexplained = []
@@ -270,13 +292,6 @@ def test_corpus_agrees_with_stix2_validator(rel: str) -> None:
     assert not unexplained, "\n".join(unexplained[:25])
 
 
-def corpus_of(path: Any) -> Any:
-    from .corpus import extract_objects, load_json
-
-    rel = path.relative_to(SHARED).as_posix()
-    yield rel, path, extract_objects(load_json(path))
-
-
 @needs_shared
 def test_corpus_oracle_is_honest() -> None:
     """Re-run stix2-validator on a sample of every cached corpus file."""
@@ -285,8 +300,8 @@ def test_corpus_oracle_is_honest() -> None:
     wrong = []
     for rel, _path, objects in corpus():
         rejected = decode_ranges(oracle[rel]["rejected"])
-        step = max(1, len(objects) // 8)
-        sample = set(range(0, len(objects), step)) | set(list(rejected)[:3])
+        accepted = (i for i in range(len(objects)) if i not in rejected)
+        sample = {i for i in (min(rejected, default=None), next(accepted, None)) if i is not None}
         for i in sorted(sample):
             ok, _why = reference_verdict(objects[i])
             if ok != (i not in rejected):
@@ -297,9 +312,13 @@ def test_corpus_oracle_is_honest() -> None:
 @needs_shared
 def test_the_corpus_list_covers_the_real_data() -> None:
     names = {p.relative_to(SHARED).as_posix() for p in corpus_files()}
-    for expected in ("attack/enterprise-attack-18.1.reconstructed-from-mitre-cti.json.gz",
-                     "attack/ics-attack-18.1.json.gz", "attack/mobile-attack-17.1.json.gz",
-                     "oasis/tlp2/example-using-tlp2.0-green.INVALID-timestamp.json",
-                     "misp/misp-stix/tests/test_event1_stix21.json",
-                     "reports/attack-flow/Shamoon.json", "reports/opencti-datasets/geography.json"):
+    for expected in (
+        "attack/enterprise-attack-18.1.reconstructed-from-mitre-cti.json.gz",
+        "attack/ics-attack-18.1.json.gz",
+        "attack/mobile-attack-17.1.json.gz",
+        "oasis/tlp2/example-using-tlp2.0-green.INVALID-timestamp.json",
+        "misp/misp-stix/tests/test_event1_stix21.json",
+        "reports/attack-flow/Shamoon.json",
+        "reports/opencti-datasets/geography.json",
+    ):
         assert expected in names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ def fault(data: bytes | str, **kw: Any) -> InputError:
         '{"emoji": "\\ud83d\\ude00", "raw": "\u00e9\u4e2d"}',
         '{"a/b": {"~": 1}}',
         '{"e": 1e300, "f": -1.5E-300, "g": 1.0}',
-        f'[{MAX_SAFE_INTEGER}, -{MAX_SAFE_INTEGER}, 9007199254740993.0, 1e20]',
+        f"[{MAX_SAFE_INTEGER}, -{MAX_SAFE_INTEGER}, 9007199254740993.0, 1e20]",
         '{"deep": ' + "[" * 63 + "]" * 63 + "}",
     ],
 )
@@ -205,3 +206,12 @@ def _timed(fn: Any) -> float:
     t0 = time.process_time()
     fn()
     return time.process_time() - t0
+
+
+@pytest.mark.parametrize(
+    ("name", "pointer"), [("invalid_braces.json", ""), ("invalid_comma.json", "")]
+)
+def test_the_validator_invalid_json_examples(name: str, pointer: str) -> None:
+    path = Path(__file__).resolve().parents[1] / "data" / "stix" / "oasis" / name
+    e = fault(path.read_bytes())
+    assert (e.code, e.pointer) == ("input.malformed", pointer)

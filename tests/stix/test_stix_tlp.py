@@ -25,17 +25,18 @@ from vigil.stix.validate import check_object
 OASIS = Path(__file__).resolve().parents[1] / "data" / "stix" / "oasis"
 
 OFFICIAL_TLP2 = {
-    Tlp.CLEAR: "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487.tlp-clear.json",
-    Tlp.GREEN: "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb.tlp-green.json",
-    Tlp.AMBER: "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421.tlp-amber.json",
-    Tlp.AMBER_STRICT: "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003.tlp-amber-strict.json",
-    Tlp.RED: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1.tlp-red.json",
+    Tlp.CLEAR: "94868c89-83c2-464b-929b-a1a8aa3c8487.tlp-clear",
+    Tlp.GREEN: "bab4a63c-aed9-4cf5-a766-dfca5abac2bb.tlp-green",
+    Tlp.AMBER: "55d920b0-5e8b-4f79-9ee9-91f868d9b421.tlp-amber",
+    Tlp.AMBER_STRICT: "939a9414-2ddd-4d32-a0cd-375ea402b003.tlp-amber-strict",
+    Tlp.RED: "e828b379-4e03-4974-9ac4-e53a884c97c1.tlp-red",
 }
 
 
 @pytest.mark.parametrize("tlp", list(Tlp))
 def test_marking_definition_is_the_official_tlp2_object(tlp: Tlp) -> None:
-    official = json.loads((OASIS / OFFICIAL_TLP2[tlp]).read_text())["objects"][0]
+    path = OASIS / f"marking-definition--{OFFICIAL_TLP2[tlp]}.json"
+    official = json.loads(path.read_text())["objects"][0]
     assert marking_definition_for(tlp) == official
     assert marking_id_for(tlp) == official["id"]
     assert tlp_from_marking_id(official["id"]) is tlp
@@ -49,10 +50,18 @@ def test_marking_definition_is_a_fresh_copy() -> None:
 
 
 def test_tlp1_ids_from_the_stix21_spec() -> None:
-    assert tlp_from_marking_id("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9") is Tlp.CLEAR
-    assert tlp_from_marking_id("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da") is Tlp.GREEN
-    assert tlp_from_marking_id("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82") is Tlp.AMBER
-    assert tlp_from_marking_id("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed") is Tlp.RED
+    assert (
+        tlp_from_marking_id("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9") is Tlp.CLEAR
+    )
+    assert (
+        tlp_from_marking_id("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da") is Tlp.GREEN
+    )
+    assert (
+        tlp_from_marking_id("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82") is Tlp.AMBER
+    )
+    assert (
+        tlp_from_marking_id("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed") is Tlp.RED
+    )
     assert set(TLP1_MARKING_IDS) == {Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.RED}
     assert set(TLP2_MARKING_IDS) == set(Tlp)
 

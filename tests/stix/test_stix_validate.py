@@ -30,8 +30,11 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "stix"
 
 
 def bundle(*objects: Any) -> dict[str, Any]:
-    return {"type": "bundle", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-            "objects": list(objects)}
+    return {
+        "type": "bundle",
+        "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+        "objects": list(objects),
+    }
 
 
 def problem(obj: Any) -> tuple[str, str]:
@@ -64,9 +67,15 @@ def test_every_seed_object_is_valid(seed: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["poisonivy.json", "using-granular-markings.json", "using-marking-definitions.json",
-     "indicator-for-malicious-url.json", "sighting-of-observed-data.json", "tlp-amber.json",
-     "attack-ics-18.1-sample.json"],
+    [
+        "poisonivy.json",
+        "using-granular-markings.json",
+        "using-marking-definitions.json",
+        "indicator-for-malicious-url.json",
+        "sighting-of-observed-data.json",
+        "tlp-amber.json",
+        "attack-ics-18.1-sample.json",
+    ],
 )
 def test_real_bundles_are_valid(name: str) -> None:
     path = DATA / name if (DATA / name).exists() else DATA / "oasis" / name
@@ -87,12 +96,20 @@ def test_report_counts(indicator_bundle: dict[str, Any]) -> None:
 def test_custom_content_is_accepted_like_stix2_validator() -> None:
     obj = ind(x_acme_score=5, x_acme_tags=["a"], x_acme_nested={"k": None})
     assert check_object(obj) == []
-    custom = {"type": "x-acme-thing", "spec_version": "2.1",
-              "id": "x-acme-thing--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-              "created": TS, "modified": TS, "anything": {"goes": [1]}}
+    custom = {
+        "type": "x-acme-thing",
+        "spec_version": "2.1",
+        "id": "x-acme-thing--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+        "created": TS,
+        "modified": TS,
+        "anything": {"goes": [1]},
+    }
     assert check_object(custom) == []
-    custom_sco = {"type": "x-acme-obs", "id": "x-acme-obs--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-                  "value": "v"}
+    custom_sco = {
+        "type": "x-acme-obs",
+        "id": "x-acme-obs--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+        "value": "v",
+    }
     assert check_object(custom_sco) == []
 
 
@@ -103,18 +120,45 @@ def test_custom_content_is_accepted_like_stix2_validator() -> None:
     ("doc", "code", "pointer"),
     [
         ([], "stix.bundle", ""),
-        ({"type": "bundel", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-          "objects": [make_indicator(0)]}, "stix.bundle", "/type"),
+        (
+            {
+                "type": "bundel",
+                "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+                "objects": [make_indicator(0)],
+            },
+            "stix.bundle",
+            "/type",
+        ),
         ({"type": "bundle", "objects": [make_indicator(0)]}, "stix.bundle", "/id"),
-        ({"type": "bundle", "id": "indicator--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-          "objects": [make_indicator(0)]}, "stix.id", "/id"),
-        ({"type": "bundle", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"},
-         "stix.bundle", "/objects"),
-        ({"type": "bundle", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10", "objects": []},
-         "stix.bundle", "/objects"),
-        ({"type": "bundle", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-          "spec_version": "2.0", "objects": [make_indicator(0)]}, "stix.spec_version",
-         "/spec_version"),
+        (
+            {
+                "type": "bundle",
+                "id": "indicator--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+                "objects": [make_indicator(0)],
+            },
+            "stix.id",
+            "/id",
+        ),
+        (
+            {"type": "bundle", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"},
+            "stix.bundle",
+            "/objects",
+        ),
+        (
+            {"type": "bundle", "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10", "objects": []},
+            "stix.bundle",
+            "/objects",
+        ),
+        (
+            {
+                "type": "bundle",
+                "id": "bundle--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+                "spec_version": "2.0",
+                "objects": [make_indicator(0)],
+            },
+            "stix.spec_version",
+            "/spec_version",
+        ),
         (bundle("not an object"), "stix.object", "/objects/0"),
         (bundle(make_indicator(0), bundle(make_indicator(1))), "stix.type", "/objects/1/type"),
     ],
@@ -127,8 +171,9 @@ def test_bundle_shape(doc: Any, code: str, pointer: str) -> None:
 
 
 def test_the_oasis_tlp2_example_is_rejected() -> None:
-    doc = json.loads((DATA / "oasis" / "example-using-tlp2.0-green.INVALID-timestamp.json")
-                     .read_text())
+    doc = json.loads(
+        (DATA / "oasis" / "example-using-tlp2.0-green.INVALID-timestamp.json").read_text()
+    )
     problems = check_bundle(doc)
     assert [(p.code, p.pointer) for p in problems] == [
         ("stix.bundle", "/type"),
@@ -136,10 +181,13 @@ def test_the_oasis_tlp2_example_is_rejected() -> None:
     ]
 
 
-@pytest.mark.parametrize(("name", "code", "pointer"), [
-    ("invalid_identity.json", "stix.required", "/modified"),
-    ("invalid_timestamp.json", "stix.timestamp_order", "/modified"),
-])
+@pytest.mark.parametrize(
+    ("name", "code", "pointer"),
+    [
+        ("invalid_identity.json", "stix.required", "/modified"),
+        ("invalid_timestamp.json", "stix.timestamp_order", "/modified"),
+    ],
+)
 def test_the_validator_negative_examples(name: str, code: str, pointer: str) -> None:
     obj = json.loads((DATA / "oasis" / name).read_text())
     assert [(p.code, p.pointer) for p in check_object(obj)] == [(code, pointer)]
@@ -171,8 +219,11 @@ def test_the_validator_negative_examples(name: str, code: str, pointer: str) -> 
         (ind(spec_version="2.0"), "stix.spec_version", "/objects/0/spec_version"),
         (ind(type="Indicator"), "stix.type", "/objects/0/type"),
         (ind(type=DROP), "stix.required", "/objects/0/type"),
-        (ind(created_by_ref="malware--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"), "stix.reference",
-         "/objects/0/created_by_ref"),
+        (
+            ind(created_by_ref="malware--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"),
+            "stix.reference",
+            "/objects/0/created_by_ref",
+        ),
         (ind(object_marking_refs=[IDENTITY]), "stix.reference", "/objects/0/object_marking_refs/0"),
         (ind(object_marking_refs=[]), "stix.value", "/objects/0/object_marking_refs"),
         (ind(confidence=101), "stix.value", "/objects/0/confidence"),
@@ -185,25 +236,52 @@ def test_the_validator_negative_examples(name: str, code: str, pointer: str) -> 
         (ind(severity="high"), "stix.property", "/objects/0/severity"),
         (ind(x_acme_bin="!!"), "stix.value", "/objects/0/x_acme_bin"),
         (ind(lang="not a tag"), "stix.value", "/objects/0/lang"),
-        (ind(external_references=[{"source_name": "cve", "external_id": "CVE-19-1"}]),
-         "stix.value", "/objects/0/external_references/0/external_id"),
-        (ind(external_references=[{"source_name": "x"}]), "stix.required",
-         "/objects/0/external_references/0"),
-        (ind(external_references=[{"source_name": "x", "url": "hxxp://a b"}]), "stix.value",
-         "/objects/0/external_references/0/url"),
-        (ind(kill_chain_phases=[{"phase_name": "p"}]), "stix.required",
-         "/objects/0/kill_chain_phases/0/kill_chain_name"),
-        (ind(granular_markings=[{"selectors": ["nope"], "marking_ref": IDENTITY}]),
-         "stix.reference", "/objects/0/granular_markings/0/marking_ref"),
-        (ind(granular_markings=[{"selectors": ["description"],
-                                 "marking_ref": "marking-definition--55d920b0-5e8b-4f79-9ee9-"
-                                                "91f868d9b421"}]),
-         "stix.marking", "/objects/0/granular_markings/0/selectors/0"),
+        (
+            ind(external_references=[{"source_name": "cve", "external_id": "CVE-19-1"}]),
+            "stix.value",
+            "/objects/0/external_references/0/external_id",
+        ),
+        (
+            ind(external_references=[{"source_name": "x"}]),
+            "stix.required",
+            "/objects/0/external_references/0",
+        ),
+        (
+            ind(external_references=[{"source_name": "x", "url": "hxxp://a b"}]),
+            "stix.value",
+            "/objects/0/external_references/0/url",
+        ),
+        (
+            ind(kill_chain_phases=[{"phase_name": "p"}]),
+            "stix.required",
+            "/objects/0/kill_chain_phases/0/kill_chain_name",
+        ),
+        (
+            ind(granular_markings=[{"selectors": ["nope"], "marking_ref": IDENTITY}]),
+            "stix.reference",
+            "/objects/0/granular_markings/0/marking_ref",
+        ),
+        (
+            ind(
+                granular_markings=[
+                    {
+                        "selectors": ["description"],
+                        "marking_ref": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+                    }
+                ]
+            ),
+            "stix.marking",
+            "/objects/0/granular_markings/0/selectors/0",
+        ),
         (ind(extensions={"bogus": {"a": 1}}), "stix.extension", "/objects/0/extensions/bogus"),
-        (ind(extensions={"extension-definition--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10": {"a": 1}}),
-         "stix.required",
-         "/objects/0/extensions/extension-definition--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10/"
-         "extension_type"),
+        (
+            ind(
+                extensions={"extension-definition--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10": {"a": 1}}
+            ),
+            "stix.required",
+            "/objects/0/extensions/extension-definition--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10/"
+            "extension_type",
+        ),
     ],
 )
 def test_bad_object(obj: dict[str, Any], code: str, pointer: str) -> None:
@@ -226,39 +304,77 @@ def _with(obj: dict[str, Any], **changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("obj", "code", "pointer"),
     [
-        (_with(_seed("relationship"), relationship_type="Indicates"), "stix.value",
-         "/relationship_type"),
-        (_with(_seed("relationship"), source_ref="sighting--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"),
-         "stix.reference", "/source_ref"),
+        (
+            _with(_seed("relationship"), relationship_type="Indicates"),
+            "stix.value",
+            "/relationship_type",
+        ),
+        (
+            _with(
+                _seed("relationship"), source_ref="sighting--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"
+            ),
+            "stix.reference",
+            "/source_ref",
+        ),
         (_with(_seed("relationship"), target_ref=DROP), "stix.required", "/target_ref"),
-        (_with(_seed("sighting"), sighting_of_ref="ipv4-addr--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"),
-         "stix.reference", "/sighting_of_ref"),
-        (_with(_seed("sighting"), where_sighted_refs=["indicator--6b1f0d3c-5a34-4c5f-9a44-"
-                                                      "8f0b1f5e2a10"]),
-         "stix.reference", "/where_sighted_refs/0"),
+        (
+            _with(
+                _seed("sighting"), sighting_of_ref="ipv4-addr--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"
+            ),
+            "stix.reference",
+            "/sighting_of_ref",
+        ),
+        (
+            _with(
+                _seed("sighting"),
+                where_sighted_refs=["indicator--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"],
+            ),
+            "stix.reference",
+            "/where_sighted_refs/0",
+        ),
         (_with(_seed("malware", 0), name=DROP), "stix.required", "/name"),
         (_with(_seed("malware", 1), is_family="no"), "stix.value", "/is_family"),
         (_with(_seed("opinion"), opinion="maybe"), "stix.vocab", "/opinion"),
         (_with(_seed("location", 0), longitude=DROP), "stix.required", ""),
         (_with(_seed("location", 1), region=DROP, country=DROP), "stix.required", ""),
-        (_with(_seed("observed-data"), objects={"0": {"type": "ipv4-addr", "value": "1.2.3.4"}}),
-         "stix.required", ""),
+        (
+            _with(_seed("observed-data"), objects={"0": {"type": "ipv4-addr", "value": "1.2.3.4"}}),
+            "stix.required",
+            "",
+        ),
         (_with(_seed("report"), published="yesterday"), "stix.timestamp", "/published"),
         (_with(_seed("grouping"), object_refs=[]), "stix.value", "/object_refs"),
-        (_with(_seed("extension-definition"), extension_properties=["x"]), "stix.property",
-         "/extension_properties"),
-        (_with(_seed("extension-definition"), extension_types=["new-thing"]), "stix.vocab",
-         "/extension_types/0"),
+        (
+            _with(_seed("extension-definition"), extension_properties=["x"]),
+            "stix.property",
+            "/extension_properties",
+        ),
+        (
+            _with(_seed("extension-definition"), extension_types=["new-thing"]),
+            "stix.vocab",
+            "/extension_types/0",
+        ),
         (_with(_seed("language-content"), object_ref=DROP), "stix.required", "/object_ref"),
-        (_with(_seed("marking-definition", 0), definition={"text": "x"}), "stix.marking",
-         "/definition"),
+        (
+            _with(_seed("marking-definition", 0), definition={"text": "x"}),
+            "stix.marking",
+            "/definition",
+        ),
         (_with(_seed("marking-definition", 1), name="TLP:CLEAR"), "stix.marking", ""),
         (_with(_seed("marking-definition", 1), created="2017-01-20T00:00:00Z"), "stix.marking", ""),
-        (_with(_seed("marking-definition", 2), extensions=DROP), "stix.required",
-         "/definition_type"),
-        (_with(_seed("marking-definition", 0),
-               object_marking_refs=[_seed("marking-definition", 0)["id"]]),
-         "stix.marking", "/object_marking_refs"),
+        (
+            _with(_seed("marking-definition", 2), extensions=DROP),
+            "stix.required",
+            "/definition_type",
+        ),
+        (
+            _with(
+                _seed("marking-definition", 0),
+                object_marking_refs=[_seed("marking-definition", 0)["id"]],
+            ),
+            "stix.marking",
+            "/object_marking_refs",
+        ),
         (_with(_seed("ipv4-addr"), value="256.1.1.1"), "stix.value", "/value"),
         (_with(_seed("ipv6-addr"), value="2001:db8::g"), "stix.value", "/value"),
         (_with(_seed("domain-name"), value="evil[.]example"), "stix.value", "/value"),
@@ -269,17 +385,26 @@ def _with(obj: dict[str, Any], **changes: Any) -> dict[str, Any]:
         (_with(_seed("file"), hashes={"SHA-256": "abc"}), "stix.value", "/hashes/SHA-256"),
         (_with(_seed("file"), size="1.8 MB"), "stix.value", "/size"),
         (_with(_seed("file"), name=DROP, hashes=DROP), "stix.required", ""),
-        (_with(_seed("file"), parent_directory_ref="file--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"),
-         "stix.reference", "/parent_directory_ref"),
+        (
+            _with(_seed("file"), parent_directory_ref="file--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10"),
+            "stix.reference",
+            "/parent_directory_ref",
+        ),
         (_with(_seed("artifact", 0), url="https://example.com/x"), "stix.required", ""),
         (_with(_seed("artifact", 0), payload_bin="not base64"), "stix.value", "/payload_bin"),
         (_with(_seed("email-message", 0), is_multipart=DROP), "stix.required", "/is_multipart"),
         (_with(_seed("network-traffic"), protocols=DROP), "stix.required", "/protocols"),
-        (_with(_seed("network-traffic"), end="2000-01-01T00:00:00Z"), "stix.timestamp_order",
-         "/end"),
+        (
+            _with(_seed("network-traffic"), end="2000-01-01T00:00:00Z"),
+            "stix.timestamp_order",
+            "/end",
+        ),
         (_with(_seed("network-traffic"), dst_port=70000), "stix.value", "/dst_port"),
-        (_with(_seed("process"), id="process--6b1f0d3c-5a34-5c5f-9a44-8f0b1f5e2a10"), "stix.id",
-         "/id"),
+        (
+            _with(_seed("process"), id="process--6b1f0d3c-5a34-5c5f-9a44-8f0b1f5e2a10"),
+            "stix.id",
+            "/id",
+        ),
         (_with(_seed("windows-registry-key"), key="HKLM\\Software"), "stix.value", "/key"),
         (_with(_seed("software"), languages=["ENG"]), "stix.value", "/languages/0"),
         (_with(_seed("user-account"), is_privileged="yes"), "stix.value", "/is_privileged"),
@@ -305,9 +430,15 @@ def test_problems_are_collected_and_listed() -> None:
 
 
 def test_stix20_content_is_refused() -> None:
-    stix20 = {"type": "indicator", "id": "indicator--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
-              "created": TS, "modified": TS, "labels": ["malicious-activity"],
-              "pattern": "[ipv4-addr:value = '1.2.3.4']", "valid_from": TS}
+    stix20 = {
+        "type": "indicator",
+        "id": "indicator--6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10",
+        "created": TS,
+        "modified": TS,
+        "labels": ["malicious-activity"],
+        "pattern": "[ipv4-addr:value = '1.2.3.4']",
+        "valid_from": TS,
+    }
     codes = [p.code for p in check_object(stix20)]
     assert codes[0] == "stix.spec_version"
 
@@ -321,22 +452,54 @@ def test_fast_path_never_accepts_what_the_grammar_refuses(pattern: str) -> None:
         assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == []
 
 
-_TYPES = st.sampled_from(["ipv4-addr", "domain-name", "url", "file", "x-acme", "email-addr",
-                          "network-traffic", "mutex"])
-_PROPS = st.sampled_from(["value", "name", "hashes.MD5", "hashes.'SHA-256'", "hashes.SHA1",
-                          "hashes.'SSDEEP'", "hashes.TLSH", "Value", "ab", "start", "pid"])
+_TYPES = st.sampled_from(
+    ["ipv4-addr", "domain-name", "url", "file", "x-acme", "email-addr", "network-traffic", "mutex"]
+)
+_PROPS = st.sampled_from(
+    [
+        "value",
+        "name",
+        "hashes.MD5",
+        "hashes.'SHA-256'",
+        "hashes.SHA1",
+        "hashes.'SSDEEP'",
+        "hashes.TLSH",
+        "Value",
+        "ab",
+        "start",
+        "pid",
+    ]
+)
 _VALUES = st.one_of(
     st.text(alphabet="ab'\\ \t:.[]()=", max_size=8).map(lambda s: "'" + s + "'"),
-    st.sampled_from(["'" + "a" * 32 + "'", "'" + "0" * 64 + "'", "'" + "f" * 40 + "'",
-                     "'3:ab+c:d'", "''", "'a\\'b'", "'a\\\\'", "1", "true"]),
+    st.sampled_from(
+        [
+            "'" + "a" * 32 + "'",
+            "'" + "0" * 64 + "'",
+            "'" + "f" * 40 + "'",
+            "'3:ab+c:d'",
+            "''",
+            "'a\\'b'",
+            "'a\\\\'",
+            "1",
+            "true",
+        ]
+    ),
 )
-_COMPARISON = st.builds(lambda t, p, op, v: f"{t}:{p} {op} {v}", _TYPES, _PROPS,
-                        st.sampled_from(["=", "!=", "LIKE", "=="]), _VALUES)
+_COMPARISON = st.builds(
+    lambda t, p, op, v: f"{t}:{p} {op} {v}",
+    _TYPES,
+    _PROPS,
+    st.sampled_from(["=", "!=", "LIKE", "=="]),
+    _VALUES,
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(_COMPARISON, min_size=1, max_size=3), min_size=1, max_size=3),
-       st.sampled_from([" AND ", " OR ", " and ", "AND"]))
+@given(
+    st.lists(st.lists(_COMPARISON, min_size=1, max_size=3), min_size=1, max_size=3),
+    st.sampled_from([" AND ", " OR ", " and ", "AND"]),
+)
 def test_fast_path_agrees_with_stix2_patterns(groups: list[list[str]], join: str) -> None:
     pattern = " OR ".join("[" + join.join(g) + "]" for g in groups)
     if _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES):

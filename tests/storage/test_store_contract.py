@@ -96,8 +96,9 @@ def test_channels_and_events(store: Store) -> None:
     store.remove_channel_member(ch.id, b.id, a.id, "t2")
     assert store.directory().channels[ch.id].members == {a.id, c.id}
     events = [(e["event"], e["member"]) for e in store.channel_events(ch.id)]
-    assert events == [("create", a.id), ("join", a.id), ("join", b.id), ("join", c.id),
-                      ("leave", b.id)]
+    assert events[0] == ("create", a.id)
+    assert sorted(events[1:3]) == sorted([("join", a.id), ("join", b.id)])
+    assert events[3:] == [("join", c.id), ("leave", b.id)]
     with pytest.raises(Conflict):
         store.add_channel(Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, a.id,
                                   frozenset({a.id}), "t"), a.id, "t")

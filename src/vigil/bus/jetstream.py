@@ -116,6 +116,7 @@ class JetStreamBus:
         self._closed = False
         self._publish_failing = False
         self._in_flight = 0
+        self._overflow = False
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -254,7 +255,11 @@ class JetStreamBus:
             config=config,
             deliver_policy=api.DeliverPolicy.NEW,
         )
-        info = await sub.consumer_info()
+        try:
+            info = await sub.consumer_info()
+        except BaseException:
+            await self._drop_consumer(sub, None)
+            raise
         self._last_dseq = 0
         self._sub, self._consumer = sub, info.name
         await self._drop_consumer(old_sub, old_consumer)
@@ -345,12 +350,14 @@ class JetStreamBus:
     # -- publishing ------------------------------------------------------------------
     def _keep(self, ids: Iterable[str]) -> None:
         for m in ids:
-            if len(self._pending) >= MAX_PENDING:
-                log.warning(
-                    "NATS bus: more than %d rings waiting for NATS; dropping the rest "
-                    "(subscribers re-read their inbox at the next keep-alive)",
-                    MAX_PENDING,
-                )
+            if len(self._pending) >= MAX_PENDING and m not in self._pending:
+                if not self._overflow:
+                    log.warning(
+                        "NATS bus: %d rings waiting for NATS; dropping further ones "
+                        "(subscribers elsewhere re-read their inbox at their next keep-alive)",
+                        MAX_PENDING,
+                    )
+                self._overflow = True
                 return
             self._pending.add(m)
 
@@ -362,6 +369,7 @@ class JetStreamBus:
             if not self._pending or nc is None or not nc.is_connected or not self._ready.is_set():
                 continue  # woken again once connected and set up
             if await self._publish_pending():
+                self._overflow = False
                 if self._publish_failing:
                     log.info("NATS bus: publishing rings again")
                 self._publish_failing = False

@@ -168,7 +168,8 @@ class PostgresStore:
                     # restart, failover, pg_terminate_backend). Drop the dead ones
                     # and try once more on a fresh connection.
                     log.info("store connection lost (%s); retrying once", exc)
-                    self._pool.check()
+                    with contextlib.suppress(psycopg.Error):
+                        self._pool.check()
                     continue
                 unsure = mode == "idempotent" or (mode == "write" and committing)
                 raise _unavailable(exc, unsure=unsure) from exc
