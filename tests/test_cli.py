@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.test_e2e import bundle_with
+
 from vigil.testing import PASSPHRASE, ServerProcess
 
 

@@ -180,7 +180,8 @@ def test_fork_evidence() -> None:
     assert ev.to_dict() == {"kind": "fork", "origin": ORIGIN, "size": 16,
                             "checkpoints": [honest, forked]}
     # anyone with the log key can re-check the evidence from the two texts alone
-    assert check_fork(*ev.to_dict()["checkpoints"], ORIGIN, PUB) == ev
+    text_a, text_b = ev.to_dict()["checkpoints"]
+    assert check_fork(text_a, text_b, ORIGIN, PUB) == ev
     assert check_fork(forked.encode(), honest.encode(), ORIGIN, PUB) is not None
 
 
