@@ -127,6 +127,11 @@ def main() -> None:
             while not ready.exists():
                 time.sleep(0.05)
             time.sleep(1.0)
+            spy = None
+            if os.environ.get("VIGIL_BENCH_PYSPY"):
+                spy = subprocess.Popen(["py-spy", "record", "-o", os.environ["VIGIL_BENCH_PYSPY"],
+                                        "-f", "raw", "-r", "1000", "-d", str(int(args.shares * args.gap) + 2),
+                                        "-p", str(servers[0].proc.pid)])  # type: ignore[union-attr]
             sent: dict[str, tuple[float, float]] = {}
             pub = node.members["publisher"]
             with httpx.Client(base_url=servers[0].url, timeout=30,
@@ -140,6 +145,8 @@ def main() -> None:
                     sent[r.json()["id"]] = (t0, t1)
                     time.sleep(args.gap)
             sub.wait(timeout=120)
+            if spy is not None:
+                spy.wait()
             arrivals: dict[str, list[float]] = json.loads(out.read_text())
         finally:
             for s in servers:

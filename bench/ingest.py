@@ -12,23 +12,28 @@ and the SQLite transaction with 20 inbox rows. One thread: the figure is per cor
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench.common import cycle_chunks, real_iocs, save, summary
+from vigil.config import load_settings
+from vigil.crypto.keyring import Keyring, load_keyring
 from vigil.envelope import build_share
 from vigil.exchange import Exchange
 from vigil.interop.iocs import indicators_bundle
 from vigil.model import Actor, Audience, ChannelKind, Envelope, Tlp
+from vigil.node import open_exchange
 from vigil.stix import strictjson
 from vigil.stix.validate import validate_bundle
-from vigil.testing import TestNode, make_node
+from vigil.testing import PASSPHRASE, TestNode, make_node
 
 
 def setup(tmp: Path, recipients: int, store: str | None = None) -> tuple[TestNode, Exchange]:
@@ -40,8 +45,26 @@ def setup(tmp: Path, recipients: int, store: str | None = None) -> tuple[TestNod
     return node, ex
 
 
-def publish_one(ex: Exchange, node: TestNode, raw: bytes) -> None:
-    origin = node.members["origin"]
+@dataclass
+class Origin:
+    id: str
+    keyring: Keyring
+
+
+def origin_of(node: TestNode) -> Origin:
+    m = node.members["origin"]
+    return Origin(m.id, m.keyring)
+
+
+def attach(data: Path) -> tuple[Exchange, Origin]:
+    """Open an existing bench node (made by `setup`) as another worker would."""
+    ex = open_exchange(load_settings(data))
+    kr = load_keyring(data.parent / f"{data.name}-client-keyrings" / "origin.keyring",
+                      PASSPHRASE)
+    return ex, Origin(kr.member_id, kr)
+
+
+def publish_one(ex: Exchange, origin: Origin, raw: bytes) -> None:
     bundle = strictjson.loads(raw)
     validate_bundle(bundle)
     req = ex.make_request(origin.id, tlp=Tlp.AMBER, to=["bench"], themes=["cyber"])
@@ -66,12 +89,12 @@ def _wire(env: Envelope) -> dict[str, Any]:
     return envelope_to_json(env)
 
 
-def run_round(ex: Exchange, node: TestNode, bundles: list[bytes]) -> dict[str, Any]:
+def run_round(ex: Exchange, origin: Origin, bundles: list[bytes]) -> dict[str, Any]:
     times = []
     t_all = time.perf_counter()
     for raw in bundles:
         t0 = time.perf_counter()
-        publish_one(ex, node, raw)
+        publish_one(ex, origin, raw)
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - t_all
     objects = sum(len(orjson.loads(b)["objects"]) for b in bundles)
@@ -80,9 +103,9 @@ def run_round(ex: Exchange, node: TestNode, bundles: list[bytes]) -> dict[str, A
                               for k, v in summary(times).items()}}
 
 
-def fill(ex: Exchange, node: TestNode, target_objects: int, per_share: int) -> float:
+def fill(ex: Exchange, origin: Origin, target_objects: int, per_share: int) -> float:
     """Store copies of one sealed share under new ids until `target_objects` are stored."""
-    template = ex.store.sent(node.members["origin"].id, 0, 1)[0][1]
+    template = ex.store.sent(origin.id, 0, 1)[0][1]
     recips = list(template.recipients)
     have = ex.store.share_count() * per_share
     t0 = time.perf_counter()
@@ -104,24 +127,35 @@ def main() -> None:
     ap.add_argument("--fill", type=int, default=0, help="then fill to this many stored objects"
                     " and measure again")
     ap.add_argument("--store", help="store URL (default SQLite in a temp dir)")
+    ap.add_argument("--attach", help="publish into an existing bench node (a second worker)")
+    ap.add_argument("--offset", type=int, default=0, help="skip this many bundles of IOCs")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = ap.parse_args()
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
     iocs = real_iocs()
-    chunks = list(cycle_chunks(iocs, args.size, args.bundles * (2 if args.fill else 1)))
+    total = args.offset + args.bundles * (2 if args.fill else 1)
+    chunks = list(cycle_chunks(iocs, args.size, total))[args.offset:]
     bundles = [orjson.dumps(indicators_bundle(c)) for c in chunks]
+    if args.attach:
+        ex, origin = attach(Path(args.attach))
+        res = run_round(ex, origin, bundles)
+        ex.store.close()
+        print(json.dumps(res))
+        return
     print(f"{len(iocs)} real IOCs -> {len(bundles)} bundles of {args.size} indicators "
           f"({sum(map(len, bundles)) / len(bundles) / 1024:.0f} KiB each)")
     with tempfile.TemporaryDirectory() as tmp:
         node, ex = setup(Path(tmp), args.recipients, args.store)
-        first = run_round(ex, node, bundles[: args.bundles])
+        origin = origin_of(node)
+        first = run_round(ex, origin, bundles[: args.bundles])
         print(f"round 1 ({ex.store.share_count() * args.size:,} objects stored after): "
               f"{first['objects_per_s']:,.0f} objects/s, bundle p50 "
               f"{first['per_bundle_ms']['p50']:.1f} ms p99 {first['per_bundle_ms']['p99']:.1f} ms")
         result: dict[str, Any] = {"args": vars(args), "round_small": first}
         if args.fill:
-            t = fill(ex, node, args.fill, args.size)
+            t = fill(ex, origin, args.fill, args.size)
             print(f"filled to {ex.store.share_count() * args.size:,} objects in {t:.0f} s")
-            second = run_round(ex, node, bundles[args.bundles:])
+            second = run_round(ex, origin, bundles[args.bundles:])
             ratio = second["objects_per_s"] / first["objects_per_s"]
             print(f"round 2 ({ex.store.share_count() * args.size:,} objects stored after): "
                   f"{second['objects_per_s']:,.0f} objects/s, bundle p50 "

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.bus.test_jetstream_specific import PrivateNats, private_nats  # noqa: F401
 from tests.test_e2e import bundle_with
+
 from vigil.client import Client, InboxItem
 from vigil.testing import ServerProcess, make_node
 

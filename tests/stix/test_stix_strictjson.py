@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigil.errors import InputError
 from vigil.stix import strictjson
@@ -215,3 +217,15 @@ def test_the_validator_invalid_json_examples(name: str, pointer: str) -> None:
     path = Path(__file__).resolve().parents[1] / "data" / "stix" / "oasis" / name
     e = fault(path.read_bytes())
     assert (e.code, e.pointer) == ("input.malformed", pointer)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}[]":,01-9.eE+ \\nabtrufsNIy\u00e9\ud83d\ude00', max_size=40))
+def test_random_text_parses_like_json_or_fails_cleanly(text: str) -> None:
+    try:
+        value = loads(text)
+    except InputError as e:
+        assert e.code.startswith("input."), e
+        assert e.pointer is not None
+        return
+    assert value == json.loads(text)

@@ -523,3 +523,38 @@ def _timed(fn: Any) -> float:
     t0 = time.process_time()
     fn()
     return time.process_time() - t0
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from([TS, IDENTITY, "2024-02-30T00:00:00Z", "x--y"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_SEED_TYPES = sorted({s["type"] for s in load_seeds()})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(0, len(load_seeds()) - 1),
+    st.lists(st.tuples(st.text(max_size=15), _JSON), max_size=4),
+    st.sampled_from(_SEED_TYPES),
+)
+def test_never_crashes_on_arbitrary_json(
+    seed_index: int, changes: list[tuple[str, Any]], other_type: str
+) -> None:
+    obj = copy.deepcopy(load_seeds()[seed_index])
+    keys = list(obj)
+    for i, (key, value) in enumerate(changes):
+        obj[keys[i % len(keys)] if i % 2 else key] = value
+    if changes and len(changes) % 3 == 0:
+        obj["type"] = other_type
+    problems = check_object(obj)
+    assert all(p.pointer == "" or p.pointer.startswith("/") for p in problems)
+    check_bundle(bundle(obj, changes))

@@ -122,8 +122,17 @@ def subtree_root(source: NodeSource, start: int, end: int) -> bytes:
         raise InputError(
             f"leaf range [{start}, {end}) is not aligned to its subtrees", code="log.bad_range"
         )
-    parts: list[bytes] = []
-    pos = start
+    return _fold(source, start, end)
+
+
+def _fold(source: NodeSource, start: int, end: int) -> bytes:
+    """:func:`subtree_root` of a valid, non-empty, aligned range (proofs only make those)."""
+    level = (end - start).bit_length() - 1
+    root = source.get(level, start >> level)
+    pos = start + (1 << level)
+    if pos == end:
+        return root
+    parts = [root]
     while pos < end:
         level = (end - pos).bit_length() - 1
         parts.append(source.get(level, pos >> level))
@@ -165,10 +174,10 @@ def inclusion_proof(index: int, size: int, source: NodeSource) -> list[bytes]:
     while hi - lo > 1:
         mid = lo + _split(hi - lo)
         if index < mid:
-            path.append(subtree_root(source, mid, hi))
+            path.append(_fold(source, mid, hi))
             hi = mid
         else:
-            path.append(subtree_root(source, lo, mid))
+            path.append(_fold(source, lo, mid))
             lo = mid
     path.reverse()
     return path
@@ -190,14 +199,14 @@ def consistency_proof(size1: int, size2: int, source: NodeSource) -> list[bytes]
     while True:
         if size1 - lo == hi - lo:
             if not whole:
-                proof.append(subtree_root(source, lo, hi))
+                proof.append(_fold(source, lo, hi))
             break
         k = _split(hi - lo)
         if size1 - lo <= k:
-            proof.append(subtree_root(source, lo + k, hi))
+            proof.append(_fold(source, lo + k, hi))
             hi = lo + k
         else:
-            proof.append(subtree_root(source, lo, lo + k))
+            proof.append(_fold(source, lo, lo + k))
             lo += k
             whole = False
     proof.reverse()
@@ -252,8 +261,9 @@ class MemoryTree:
         if 0 <= level < len(self._levels) and index >= 0:
             row = self._levels[level]
             start = index * HASH_LEN
-            if start + HASH_LEN <= len(row):
-                return bytes(row[start : start + HASH_LEN])
+            end = start + HASH_LEN
+            if end <= len(row):
+                return bytes(row[start:end])
         raise InputError(f"no node ({level}, {index}) in a tree of {self.size}",
                          code="log.bad_range")
 
@@ -325,7 +335,7 @@ def verify_consistency(
     """
     if not (_is_size(size1) and _is_size(size2)) or size1 > size2:
         raise _bad_consistency(f"size {size2} does not extend size {size1}")
-    if size1 == 0:
+    if size1 == -1:
         raise _bad_consistency("a proof from the empty tree proves nothing")
     if size1 == size2:
         if proof:

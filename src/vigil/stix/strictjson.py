@@ -32,7 +32,7 @@ import contextlib
 import json
 import math
 import re
-from itertools import chain
+from itertools import chain, filterfalse
 from typing import Any, NoReturn
 
 import orjson
@@ -170,6 +170,9 @@ def _lone_surrogate_escape(text: str) -> bool:
     return pending_high >= 0
 
 
+_is_str = str.__instancecheck__
+
+
 def _too_deep(value: Any, max_depth: int) -> bool:
     """True if containers nest deeper than ``max_depth``: breadth-first over containers
     only, one pass of C-level iteration (chain/map/comprehension) per level. (Measured
@@ -183,7 +186,8 @@ def _too_deep(value: Any, max_depth: int) -> bool:
         dicts = [x for x in level if type(x) is dict]
         lists = [x for x in level if type(x) is not dict]
         children = chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists))
-        level = [c for c in children if isinstance(c, (dict, list))]
+        # strings are most of the values: drop them in C first
+        level = [c for c in filterfalse(_is_str, children) if isinstance(c, (dict, list))]
     return False
 
 

@@ -14,8 +14,9 @@ What is checked (every object of a bundle, in order):
 * the required properties and the JSON type of every property of all STIX 2.1 SDOs,
   SROs, SCOs (and their predefined extensions), marking definitions (statement,
   TLP 1.0, TLP 2.0 / extension-based), language contents and extension definitions;
-* references: every ``*_ref``/``*_refs`` property, custom ones included, holds
-  identifiers; where the spec restricts the target type it is enforced
+* references: every ``*_ref``/``*_refs`` property the spec defines holds identifiers
+  (custom ones are left alone, as real ATT&CK and Attack Flow data put ``""`` and
+  technique ids there); where the spec restricts the target type it is enforced
   (``created_by_ref`` -> identity, ``object_marking_refs``/``marking_ref`` ->
   marking-definition, ``sighting_of_ref`` -> not an SCO/SRO/meta object,
   ``where_sighted_refs`` -> identity/location, SCO references per the spec, ...);
@@ -38,7 +39,7 @@ pointer of the fault: ``stix.bundle``, ``stix.object``, ``stix.type``, ``stix.id
 ``stix.vocab``, ``stix.pattern``, ``stix.marking``, ``stix.extension``.
 
 Where vigil's checks differ from ``stix2-validator`` 3.3 on purpose, the difference
-is listed (with its reason) in ``tests/stix/test_agreement.py``.
+is listed (with its reason) in ``tests/stix/test_stix_agreement.py``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from vigil.errors import StixError
 from vigil.stix import _patterns
@@ -659,21 +660,6 @@ _RESERVED = {
 
 c_object_marking_refs = c_refs(("marking-definition",))
 
-SDO_COMMON: dict[str, Check] = {
-    "spec_version": c_any,  # checked in _check_object
-    "created_by_ref": c_ref(("identity",)),
-    "labels": c_strs,
-    "created": c_ts_ms,
-    "modified": c_ts_ms,
-    "revoked": c_bool,
-    "confidence": c_int(0, 100),
-    "external_references": c_list(c_external_reference),
-    "object_marking_refs": c_object_marking_refs,
-    "granular_markings": c_list(c_granular_marking),
-    "extensions": c_extensions_core,
-    **_RESERVED,
-}
-
 
 def c_lang(v: Any) -> Err | None:
     if not isinstance(v, str):
@@ -683,7 +669,22 @@ def c_lang(v: Any) -> Err | None:
     return None
 
 
-SDO_COMMON["lang"] = c_lang  # defined after SDO_COMMON for readability
+SDO_COMMON: dict[str, Check] = {
+    "spec_version": c_any,  # checked in _check_object
+    "created_by_ref": c_ref(("identity",)),
+    "labels": c_strs,
+    "created": c_ts_ms,
+    "modified": c_ts_ms,
+    "revoked": c_bool,
+    "confidence": c_int(0, 100),
+    "lang": c_lang,
+    "external_references": c_list(c_external_reference),
+    "object_marking_refs": c_object_marking_refs,
+    "granular_markings": c_list(c_granular_marking),
+    "extensions": c_extensions_core,
+    **_RESERVED,
+}
+
 
 SCO_COMMON: dict[str, Check] = {
     "spec_version": c_any,
@@ -2285,7 +2286,7 @@ def check_object(obj: Any, pointer: str = "") -> list[Problem]:
     return ctx.problems
 
 
-def _raise(problems: list[Problem], limit: int) -> None:
+def _raise(problems: list[Problem], limit: int) -> NoReturn:
     first = problems[0]
     detail: dict[str, Any] = {"problems": [p.to_dict() for p in problems[:limit]]}
     if len(problems) > limit:

@@ -1,0 +1,97 @@
+"""SQLite with one process beside PostgreSQL + NATS JetStream with two workers, same run.
+
+    python -m bench.scaleout [--bundles 50] [--subscribers 100] [--shares 50]
+
+Ingest: the SQLite node ingests with one process; then a PostgreSQL node ingests with
+two worker processes at once (each its own share of the bundles); per-worker objects/s
+is compared with SQLite's. Delivery: publish -> SSE latency with 100 subscribers on
+SQLite + in-process bus (one server), then on PostgreSQL + NATS (two servers, the
+subscribers spread over both, publishing through the first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.common import save
+from bench.ingest import setup
+
+PG_ADMIN = os.environ.get("VIGIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+NATS = os.environ.get("VIGIL_TEST_NATS", "nats://127.0.0.1:4222")
+
+
+def run(*args: str) -> str:
+    p = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                       check=True)
+    return p.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bundles", type=int, default=50, help="per worker")
+    ap.add_argument("--subscribers", type=int, default=100)
+    ap.add_argument("--shares", type=int, default=50)
+    args = ap.parse_args()
+    os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    db = f"vigil_bench_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{db}"')
+    pg_url = PG_ADMIN.rpartition("/")[0] + "/" + db
+    result: dict[str, Any] = {"args": vars(args)}
+    try:
+        print("ingest, SQLite, one process …", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            node, ex = setup(Path(tmp), 20)
+            ex.store.close()
+            sqlite = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
+                                    str(args.bundles), "--json"))
+        print(f"  {sqlite['objects_per_s']:,.0f} objects/s", flush=True)
+        print("ingest, PostgreSQL, two workers at once …", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            node, ex = setup(Path(tmp), 20, store=pg_url)
+            ex.store.close()
+            procs = [subprocess.Popen(
+                [sys.executable, "-m", "bench.ingest", "--attach", str(node.data), "--bundles",
+                 str(args.bundles), "--offset", str(k * args.bundles), "--json"],
+                stdout=subprocess.PIPE, text=True) for k in range(2)]
+            pg = [json.loads(p.communicate()[0]) for p in procs]
+        per_worker = sum(r["objects_per_s"] for r in pg) / len(pg)
+        ratio = per_worker / sqlite["objects_per_s"]
+        print(f"  {per_worker:,.0f} objects/s per worker "
+              f"({sum(r['objects_per_s'] for r in pg):,.0f} together); "
+              f"per-worker ratio to SQLite {ratio:.2f}", flush=True)
+        result["ingest"] = {"sqlite_one_process": sqlite, "postgres_workers": pg,
+                            "per_worker_objects_per_s": per_worker,
+                            "per_worker_ratio_to_sqlite": ratio}
+        print("delivery, SQLite + in-process bus, one server …", flush=True)
+        out = run("bench.delivery", "--subscribers", str(args.subscribers), "--shares",
+                  str(args.shares))
+        print("  " + out.strip().splitlines()[-2], flush=True)
+        d1 = json.loads(Path("bench/results/delivery.json").read_text())
+        admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{db}"')
+        print("delivery, PostgreSQL + NATS, two servers …", flush=True)
+        bus = f"{NATS}?prefix=vbench{uuid.uuid4().hex[:6]}"
+        out = run("bench.delivery", "--subscribers", str(args.subscribers), "--shares",
+                  str(args.shares), "--store", pg_url, "--bus", bus, "--workers", "2")
+        print("  " + out.strip().splitlines()[-2], flush=True)
+        d2 = json.loads(Path("bench/results/delivery-scaleout.json").read_text())
+        result["delivery"] = {"sqlite_one_server": d1, "postgres_nats_two_servers": d2}
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.close()
+    print(f"saved {save('scaleout', result)}")
+
+
+if __name__ == "__main__":
+    main()
