@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 from vigil.errors import InputError
@@ -16,8 +17,19 @@ def fmt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+_last: tuple[int, str] = (-1, "")
+
+
 def now() -> str:
-    return fmt(datetime.now(UTC))
+    """The current time, formatted once per millisecond."""
+    global _last
+    t = time.time_ns() // 1_000_000
+    cached = _last
+    if cached[0] == t:
+        return cached[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1000)) + f".{t % 1000:03d}Z"
+    _last = (t, text)
+    return text
 
 
 def parse_expiry(text: str, *, base: datetime | None = None) -> str:

@@ -32,10 +32,12 @@ class Subscription:
         self._event.set()
 
     async def wait(self, timeout: float | None = None) -> bool:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
+        if not self._event.is_set():
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._event.wait()
+            except TimeoutError:
+                return False
         self._event.clear()
         return True
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from vigil import __version__
 from vigil.bus import Bus, open_bus
@@ -20,6 +21,17 @@ from vigil.web import rest, stream
 from vigil.web.deps import State, state_of
 
 log = logging.getLogger("vigil.web")
+
+class VigilApp(FastAPI):
+    """FastAPI, with the push stream served before routing and middleware."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["path"] == stream.PATH
+                and scope["method"] == "GET" and hasattr(self.state, "vigil")):
+            await stream.fast_path(self.state.vigil, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
 
 def error_response(exc: VigilError) -> JSONResponse:
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
@@ -40,7 +52,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             if exchange is None:
                 ex.store.close()
 
-    app = FastAPI(
+    app = VigilApp(
         title="vigil",
         version=__version__,
         summary="Threat-intelligence exchange: signed, sealed, immediate and fair.",

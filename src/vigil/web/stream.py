@@ -2,79 +2,140 @@
 
 A subscriber registers its doorbell first, then reads its inbox from the store after
 its cursor, sends what it may read, and waits for the next ring. The bus carries no
-data; a lost ring delays delivery until the next ring or keep-alive.
+data; a lost ring delays delivery until the next ring or reconnect.
+
+The stream is served by ``SseResponse``, an ASGI response that writes straight to the
+server's ``send``. ``fast_path`` lets the application hand stream requests to it
+before the framework's routing and middleware, which matters when one share wakes a
+hundred subscribers at once; the documented FastAPI route returns the same response.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
-from vigil.errors import InputError
-from vigil.web.deps import ActorDep, StateDep
+from vigil.errors import InputError, VigilError
+from vigil.web.auth import authenticate
+from vigil.web.deps import ActorDep, State, StateDep
 from vigil.web.rest import share_json
 
 router = APIRouter()
 BATCH = 100
+PATH = "/api/v1/stream"
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
-def _cursor(last_event_id: str | None, after: int | None) -> int:
+def _cursor(last_event_id: str | None, after: str | int | None) -> int:
     if last_event_id:
         if not last_event_id.isdigit():
             raise InputError("Last-Event-ID must be an inbox seq", code="input.cursor")
         return int(last_event_id)
-    return after or 0
+    if after is None or after == "":
+        return 0
+    if isinstance(after, int):
+        return after
+    if not after.isdigit():
+        raise InputError("after must be an inbox seq", code="input.cursor", pointer="/after")
+    return int(after)
+
+
+class SseResponse(Response):
+    """Stream a member's inbox after a cursor, then every new entry as it is rung."""
+
+    def __init__(self, state: State, member: str, cursor: int) -> None:
+        super().__init__(status_code=200)
+        self.state = state
+        self.member = member
+        self.cursor = cursor
+
+    async def _chunk(self) -> tuple[bytes, bool]:
+        st = self.state
+        rows, self.cursor, more = await st.read(st.exchange.inbox_page, self.member,
+                                                self.cursor, BATCH)
+        parts = []
+        for entry, env, state in rows:
+            key = (entry.share_id, state.recalled, state.purged)
+            body = st.event_bodies.get(key)
+            if body is None:
+                body = orjson.dumps(share_json(env, state))
+                st.event_bodies.put(key, body)
+            head = orjson.dumps({"seq": entry.seq, "share_id": entry.share_id,
+                                 "added": entry.added})
+            parts.append(b"id: %d\nevent: share\ndata: %s,\"envelope\":%s}\n\n"
+                         % (entry.seq, head[:-1], body))
+        return b"".join(parts), more
+
+    async def _pump(self, send: Send) -> None:
+        keepalive = float(self.state.settings.keepalive)
+        with self.state.bus.subscribe(self.member) as sub:
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            await send({"type": "http.response.body", "body": b"retry: 1000\n: connected\n\n",
+                        "more_body": True})
+            while True:
+                chunk, more = await self._chunk()
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if more:
+                    continue
+                if not await sub.wait(keepalive):
+                    await send({"type": "http.response.body", "body": b": keep-alive\n\n",
+                                "more_body": True})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        pump = asyncio.ensure_future(self._pump(send))
+        watch = asyncio.ensure_future(disconnected())
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, watch):
+                task.cancel()
+            for task in (pump, watch):
+                with contextlib.suppress(asyncio.CancelledError, OSError, VigilError):
+                    await task
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            # the store went away mid-stream: end the response; clients reconnect
+            with contextlib.suppress(OSError, RuntimeError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve GET /api/v1/stream without the framework's routing (same semantics)."""
+    conn = HTTPConnection(scope)
+    try:
+        actor = await state.read(authenticate, conn, state.exchange)
+        cursor = _cursor(conn.headers.get("last-event-id"), conn.query_params.get("after"))
+    except VigilError as exc:
+        await JSONResponse({"error": exc.to_dict()}, status_code=exc.status)(scope, receive,
+                                                                              send)
+        return
+    await SseResponse(state, actor.member, cursor)(scope, receive, send)
 
 
 @router.get("/stream", tags=["inbox"], response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def stream(
-    request: Request,
     st: StateDep,
     actor: ActorDep,
     after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+) -> Response:
     """Server-Sent Events: one `share` event per inbox entry, `id:` = inbox seq. A
     reconnecting client sends `Last-Event-ID` and receives what it missed."""
-    cursor = _cursor(last_event_id, after)
-    member = actor.member
-    ex = st.exchange
-    keepalive = float(st.settings.keepalive)
-    sub = st.bus.subscribe(member)
-
-    async def events() -> AsyncIterator[bytes]:
-        nonlocal cursor
-        try:
-            yield b"retry: 1000\n: connected\n\n"
-            while True:
-                rows, cursor, more = await st.read(ex.inbox_page, member, cursor, BATCH)
-                if rows:
-                    chunks = []
-                    for entry, env, state in rows:
-                        key = (entry.share_id, state.recalled, state.purged)
-                        body = st.event_bodies.get(key)
-                        if body is None:
-                            body = orjson.dumps(share_json(env, state))
-                            st.event_bodies.put(key, body)
-                        head = orjson.dumps({"seq": entry.seq, "share_id": entry.share_id,
-                                             "added": entry.added})
-                        chunks.append(b"id: %d\nevent: share\ndata: %s,\"envelope\":%s}\n\n"
-                                      % (entry.seq, head[:-1], body))
-                    yield b"".join(chunks)
-                if more:
-                    continue
-                if not await sub.wait(keepalive):
-                    yield b": keep-alive\n\n"
-        finally:
-            sub.close()
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return SseResponse(st, actor.member, _cursor(last_event_id, after))
