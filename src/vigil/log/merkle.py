@@ -166,9 +166,7 @@ def inclusion_proof(index: int, size: int, source: NodeSource) -> list[bytes]:
     Raises ``log.bad_range`` unless ``0 <= index < size``.
     """
     if not (_is_size(index) and _is_size(size)) or index >= size:
-        raise InputError(
-            f"no leaf {index} in a tree of {size}", code="log.bad_range"
-        )
+        raise InputError(f"no leaf {index} in a tree of {size}", code="log.bad_range")
     path: list[bytes] = []
     lo, hi = 0, size
     while hi - lo > 1:
@@ -197,7 +195,7 @@ def consistency_proof(size1: int, size2: int, source: NodeSource) -> list[bytes]
     lo, hi = 0, size2
     whole = True  # RFC 9162 SUBPROOF's b: still on the path of the original old root
     while True:
-        if size1 - lo == hi - lo:
+        if size1 == hi:
             if not whole:
                 proof.append(_fold(source, lo, hi))
             break
@@ -335,7 +333,7 @@ def verify_consistency(
     """
     if not (_is_size(size1) and _is_size(size2)) or size1 > size2:
         raise _bad_consistency(f"size {size2} does not extend size {size1}")
-    if size1 == -1:
+    if size1 == 0:
         raise _bad_consistency("a proof from the empty tree proves nothing")
     if size1 == size2:
         if proof:
