@@ -1,0 +1,481 @@
+"""The analyst console: server-rendered pages over the same exchange use cases as the API.
+
+Every read goes through ``Exchange`` (and so through the one policy function); a share
+the member may not read answers the same "not found" page as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections import deque
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from vigil import __version__
+from vigil.errors import AuthError, InputError, NotFound, VigilError
+from vigil.exchange import Exchange
+from vigil.interop.iocs import classify, indicators_bundle
+from vigil.model import THEMES, Actor, Channel, ChannelKind, Envelope, Member, Provenance
+from vigil.stix import strictjson
+from vigil.stix.tlp import TLP_ORDER, parse_tlp
+from vigil.web.auth import SESSION_COOKIE, Session, sessions
+from vigil.web.console.forms import Form, parse_form
+from vigil.web.console.stixview import bundle_view
+from vigil.web.deps import State, read_body, state_of
+
+router = APIRouter(include_in_schema=False)
+
+PRE_CSRF_COOKIE = "vigil_signin_csrf"
+INBOX_ROWS = 200
+PAGE = 500
+TLP_LABELS = {t.value: "TLP:" + t.value.upper() for t in TLP_ORDER}
+HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+}
+STATIC = {"console.css": "text/css; charset=utf-8",
+          "console.js": "text/javascript; charset=utf-8"}
+
+ENV = Environment(loader=PackageLoader("vigil.web.console", "templates"), autoescape=True,
+                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV.globals["tlp_label"] = lambda v: TLP_LABELS.get(str(v), str(v).upper())
+ENV.globals["version"] = __version__
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    actor: Actor
+    session: Session
+    member: Member
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def render(request: Request, template: str, *, status: int = 200, who: Who | None = None,
+           **ctx: Any) -> HTMLResponse:
+    st = state_of(request)
+    html = ENV.get_template(template).render(
+        node_name=st.settings.node_name, who=who, csrf=who.session.csrf if who else "",
+        path=request.url.path, **ctx)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def error_page(request: Request, who: Who | None, exc: VigilError) -> HTMLResponse:
+    title = "Not found" if exc.status == 404 else "Error"
+    return render(request, "error.html", status=exc.status, who=who, title=title, error=exc)
+
+
+def not_found(request: Request, who: Who | None, what: str) -> HTMLResponse:
+    return error_page(request, who, NotFound(f"{what} not found", code="console.not_found"))
+
+
+async def signed_in(request: Request) -> Who | None:
+    """The member and user behind the session cookie, authenticated afresh."""
+    st = state_of(request)
+    store = sessions(st.exchange)
+    s = store.get(request.cookies.get(SESSION_COOKIE))
+    if s is None:
+        return None
+    try:
+        actor = await st.read(st.exchange.authenticate, s.token)
+    except AuthError:
+        store.drop(s.id)
+        return None
+    return Who(actor, s, st.exchange.directory().members[actor.member])
+
+
+def to_signin() -> Response:
+    return RedirectResponse("/signin", status_code=303, headers=HEADERS)
+
+
+async def read_form(request: Request, st: State) -> Form:
+    raw = await read_body(request, int(st.settings.max_body) + 64 * 1024)
+    return parse_form(request.headers.get("content-type", ""), raw)
+
+
+def csrf_ok(expected: str, form: Form) -> bool:
+    got = form.get("csrf")
+    return bool(expected) and bool(got) and hmac.compare_digest(got.encode(), expected.encode())
+
+
+def csrf_refused(request: Request, who: Who | None) -> HTMLResponse:
+    return error_page(request, who, VigilError(
+        "the form's CSRF token is missing or stale; reload the page and try again",
+        code="auth.csrf", status=403))
+
+
+# -- static assets ------------------------------------------------------------------
+
+@router.get("/static/console/{name}")
+async def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response("not found", status_code=404, media_type="text/plain")
+    data = resources.files("vigil.web.console").joinpath("static", name).read_bytes()
+    return Response(data, media_type=STATIC[name],
+                    headers={"cache-control": "public, max-age=3600",
+                             "x-content-type-options": "nosniff"})
+
+
+# -- sign-in ------------------------------------------------------------------------
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(request: Request) -> Response:
+    pre = secrets.token_urlsafe(32)
+    resp = render(request, "signin.html", signin_csrf=pre, error=None)
+    resp.set_cookie(PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict",
+                    secure=_secure(request), path="/signin", max_age=3600)
+    return resp
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> Response:
+    st = state_of(request)
+    form = await read_form(request, st)
+    if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
+        return csrf_refused(request, None)
+    token = form.get("token").strip()
+    try:
+        actor = await st.read(st.exchange.authenticate, token)
+    except AuthError as exc:
+        resp = render(request, "signin.html", status=401,
+                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        return resp
+    session = sessions(st.exchange).create(token)
+    del actor
+    resp = RedirectResponse("/", status_code=303, headers=HEADERS)
+    resp.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
+                    secure=_secure(request), path="/")
+    resp.delete_cookie(PRE_CSRF_COOKIE, path="/signin")
+    return resp
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    form = await read_form(request, st)
+    if not csrf_ok(who.session.csrf, form):
+        return csrf_refused(request, who)
+    sessions(st.exchange).drop(who.session.id)
+    resp = to_signin()
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return resp
+
+
+# -- inbox --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    theme: str = ""
+    region: str = ""
+    tlp: str = ""
+    channel: str = ""  # channel id
+    originator: str = ""  # member id
+
+    def active(self) -> bool:
+        return any((self.theme, self.region, self.tlp, self.channel, self.originator))
+
+    def match(self, env: Envelope) -> bool:
+        h = env.header
+        if self.theme and not any(t == self.theme or t.startswith(self.theme + "/")
+                                  for t in h.get("themes", [])):
+            return False
+        if self.region and self.region not in h.get("regions", []):
+            return False
+        if self.tlp and env.tlp.value != self.tlp:
+            return False
+        if self.channel and env.channel != self.channel:
+            return False
+        return not (self.originator and env.originator != self.originator)
+
+
+def filters_of(request: Request, ex: Exchange, channels: list[Channel]) -> Filters:
+    q = request.query_params
+    theme = q.get("theme", "").strip().lower()
+    region = q.get("region", "").strip()
+    if len(region) == 2:
+        region = region.upper()
+    tlp = q.get("tlp", "").strip()
+    if tlp:
+        tlp = parse_tlp(tlp).value
+    channel = q.get("channel", "").strip()
+    if channel:
+        # a channel the member cannot see matches nothing, like an unknown one
+        found = next((c for c in channels if channel in (c.id, c.name)), None)
+        channel = found.id if found else "channel--none"
+    originator = q.get("originator", "").strip()
+    if originator:
+        try:
+            originator = ex.member(originator).id
+        except NotFound:
+            originator = "identity--none"
+    return Filters(theme, region, tlp, channel, originator)
+
+
+def row_of(env: Envelope, names: dict[str, str], channels: dict[str, str], seq: int,
+           added: str) -> dict[str, Any]:
+    h = env.header
+    return {"seq": seq, "id": env.id, "added": added, "created": env.created,
+            "tlp": env.tlp.value, "originator": names.get(env.originator, env.originator),
+            "channel": channels.get(env.channel or "", "") if env.channel else "",
+            "recipients": len(env.recipients), "themes": list(h.get("themes", [])),
+            "regions": list(h.get("regions", [])), "form": env.form.value,
+            "provenance": h.get("provenance")}
+
+
+def display_names(ex: Exchange) -> dict[str, str]:
+    return {m.id: m.display_name for m in ex.directory().members.values()}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def inbox(request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    ex = st.exchange
+    chans = await st.read(ex.channels, who.actor.member)
+    try:
+        f = filters_of(request, ex, chans)
+    except VigilError as exc:
+        return error_page(request, who, exc)
+    names = display_names(ex)
+    chan_names = {c.id: c.name for c in chans}
+    rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
+    cursor, total = 0, 0
+    while True:
+        page, cursor, more = await st.read(ex.inbox_page, who.actor.member, cursor, PAGE)
+        for entry, env, _state in page:
+            total += 1
+            if f.match(env):
+                rows.append(row_of(env, names, chan_names, entry.seq, entry.added))
+        if not more:
+            break
+    members = sorted(ex.directory().members.values(), key=lambda m: m.display_name)
+    live = {"cursor": cursor, "names": names, "channels": chan_names,
+            "filters": {"theme": f.theme, "region": f.region, "tlp": f.tlp,
+                        "channel": f.channel, "originator": f.originator}}
+    return render(request, "inbox.html", who=who, rows=list(reversed(rows)), total=total,
+                  f=f, q=request.query_params, themes=THEMES, tlps=TLP_LABELS,
+                  channels=chans, members=members,
+                  live_json=orjson.dumps(live).decode())
+
+
+# -- one share ---------------------------------------------------------------------
+
+def provenance_words(ex: Exchange, st: State, env: Envelope) -> str:
+    d = ex.directory()
+    h = env.header
+    if h.get("provenance") == Provenance.ATTESTED.value:
+        posted = h.get("posted_by") or {}
+        m = d.members.get(str(posted.get("member", env.originator)))
+        who = f"{m.display_name} (member:{m.name})" if m else env.originator
+        return (f"attested by node {st.settings.node_name} ({ex.node_id}): received from "
+                f"{who}, verified")
+    m = d.members[env.originator]
+    return f"signed by {m.display_name} (member:{m.name}, {h['key']}), verified"
+
+
+@router.get("/shares/{share_id}", response_class=HTMLResponse)
+async def share(share_id: str, request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    ex = st.exchange
+    try:
+        env, state = await st.read(ex.share, who.actor.member, share_id)
+    except NotFound:
+        return not_found(request, who, "share")
+    d = ex.directory()
+    chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
+    try:
+        plain = await st.write(ex.open, who.actor.member, env)
+        verified, provenance, problem = True, provenance_words(ex, st, env), None
+    except VigilError as exc:
+        plain, verified, provenance, problem = None, False, "", exc
+    view = None
+    if plain is not None:
+        try:
+            bundle = strictjson.loads(plain, max_bytes=len(plain) + 1)
+            view = bundle_view(bundle if isinstance(bundle, dict) else {})
+        except VigilError as exc:
+            problem = exc
+    h = env.header
+    originator = d.members.get(env.originator)
+    recipients = None
+    if env.originator == who.actor.member:
+        recipients = [d.members[r] for r in env.recipients if r in d.members]
+    return render(
+        request, "share.html", who=who, env=env, h=h, state=state, verified=verified,
+        provenance=provenance, problem=problem, view=view, sealed=plain is None and verified,
+        originator=originator, channel=chans.get(env.channel or "", env.channel),
+        recipients=recipients, published=request.query_params.get("published") == "1")
+
+
+# -- publish --------------------------------------------------------------------------
+
+def bundle_bytes(form: Form) -> tuple[bytes, str]:
+    """The bundle to publish, and the text to show back in the form."""
+    upload = form.files.get("upload")
+    if upload is not None and upload[1]:
+        try:
+            text = upload[1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("the uploaded file is not UTF-8 text", code="input.encoding",
+                             pointer="/upload") from None
+    else:
+        text = form.get("content")
+    kind = form.get("kind", "auto")
+    stripped = text.strip()
+    if not stripped:
+        raise InputError("nothing to publish: paste or upload a STIX bundle or a list of "
+                         "indicators", code="input.empty", pointer="/content")
+    if kind == "stix" or (kind == "auto" and stripped.startswith("{")):
+        return stripped.encode(), text
+    iocs = []
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        ioc = classify(line)
+        if ioc is None:
+            raise InputError(
+                f"line {i + 1} ({line.strip()[:80]!r}) is not an IP address, domain, URL or "
+                "file hash", code="input.ioc", pointer=f"/lines/{i}")
+        iocs.append(ioc)
+    return orjson.dumps(indicators_bundle(iocs)), text
+
+
+def publish_ctx(ex: Exchange, who: Who, chans: list[Channel], form: Form,
+                text: str) -> dict[str, Any]:
+    members = sorted((m for m in ex.directory().members.values()
+                      if m.active and m.id != who.actor.member), key=lambda m: m.display_name)
+    return {"channels": chans, "members": members, "themes": THEMES, "tlps": TLP_LABELS,
+            "v": {"content": text, "kind": form.get("kind", "auto"),
+                  "channel": form.get("channel"), "recipients": form.all("recipients"),
+                  "tlp": form.get("tlp", "amber"), "purpose": form.get("purpose"),
+                  "no_onward": form.get("no_onward") == "1", "expires": form.get("expires"),
+                  "themes": form.all("themes"), "more_themes": form.get("more_themes"),
+                  "regions": form.get("regions")}}
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+
+
+@router.get("/publish", response_class=HTMLResponse)
+async def publish_form(request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    chans = await st.read(st.exchange.channels, who.actor.member)
+    return render(request, "publish.html", who=who, error=None, preview=None,
+                  **publish_ctx(st.exchange, who, chans, Form(), ""))
+
+
+@router.post("/publish", response_class=HTMLResponse)
+async def publish(request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    ex = st.exchange
+    form = await read_form(request, st)
+    if not csrf_ok(who.session.csrf, form):
+        return csrf_refused(request, who)
+    chans = await st.read(ex.channels, who.actor.member)
+    text = form.get("content")
+    try:
+        raw, text = bundle_bytes(form)
+        to = ([form.get("channel")] if form.get("channel") else []) + \
+            [f"member:{n}" for n in form.all("recipients")]
+        req = ex.make_request(
+            who.actor.member, tlp=parse_tlp(form.get("tlp", "amber")), to=to,
+            purpose=form.get("purpose").strip() or None,
+            no_onward=form.get("no_onward") == "1",
+            themes=form.all("themes") + _split(form.get("more_themes")),
+            regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
+        if form.get("action") == "send":
+            pub = await st.write(ex.publish_bundle, who.actor, raw, req)
+            await st.bus.ring((*pub.recipients, who.actor.member))
+            return RedirectResponse(f"/shares/{pub.envelope.id}?published=1", status_code=303,
+                                    headers=HEADERS)
+        await st.write(ex.parse_bundle, raw)
+        dec = ex.preview(req)
+    except VigilError as exc:
+        return render(request, "publish.html", status=exc.status, who=who, error=exc,
+                      preview=None, **publish_ctx(ex, who, chans, form, text))
+    d = ex.directory()
+    preview = {"recipients": [d.members[r] for r in dec.recipients], "form": dec.form,
+               "channel": next((c.name for c in chans if c.id == req.audience.channel), None),
+               "tlp": req.audience.tlp.value}
+    return render(request, "publish.html", who=who, error=None, preview=preview,
+                  **publish_ctx(ex, who, chans, form, text))
+
+
+# -- channels and sent ------------------------------------------------------------------
+
+@router.get("/channels", response_class=HTMLResponse)
+async def channels(request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    ex = st.exchange
+    d = ex.directory()
+    out = []
+    for c in await st.read(ex.channels, who.actor.member):
+        events = await st.read(ex.channel_events, who.actor.member, c.id)
+        members = None if c.kind is ChannelKind.COMMUNITY else \
+            sorted((d.members[m] for m in c.members if m in d.members),
+                   key=lambda m: m.display_name)
+        out.append({"c": c, "owner": d.members.get(c.owner), "members": members,
+                    "events": [{**e, "member_name": _dn(d.members, e["member"]),
+                                "actor_name": _dn(d.members, e["actor"])} for e in events]})
+    return render(request, "channels.html", who=who, channels=out)
+
+
+def _dn(members: Any, ref: str) -> str:
+    m = members.get(ref)
+    return str(m.display_name) if m is not None else ref
+
+
+@router.get("/sent", response_class=HTMLResponse)
+async def sent(request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    ex = st.exchange
+    names = display_names(ex)
+    chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
+    rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
+    after = 0
+    while True:
+        page = await st.read(ex.sent, who.actor.member, after, PAGE)
+        for seq, env, state in page:
+            r = row_of(env, names, chans, seq, env.created)
+            r["recipient_names"] = [names.get(m, m) for m in env.recipients]
+            r["recalled"] = state.recalled
+            rows.append(r)
+        if len(page) < PAGE:
+            break
+        after = page[-1][0]
+    return render(request, "sent.html", who=who, rows=list(reversed(rows)))
