@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--store", help="store URL (default SQLite in a temp dir)")
     ap.add_argument("--bus", default="local://")
     ap.add_argument("--workers", type=int, default=1, help="server processes")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the node to CPU 0 and the measuring side to the other CPUs")
     ap.add_argument("--subscriber-process", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.subscriber_process:
@@ -120,6 +122,11 @@ def main() -> None:
         servers = [ServerProcess(node.data, env=env, port=free_port()).start()
                    for _ in range(args.workers)]
         try:
+            if args.pin and (os.cpu_count() or 1) > 1:
+                # the node on CPU 0, the measuring side (subscribers, publisher) on the others
+                for srv in servers:
+                    os.sched_setaffinity(srv.proc.pid, {0})  # type: ignore[union-attr]
+                os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))
             tokens = [m.token for n, m in node.members.items() if n != "publisher"]
             (tmp / "tokens.json").write_text(json.dumps(tokens))
             out, ready = tmp / "arrivals.json", tmp / "ready"

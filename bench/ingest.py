@@ -1,7 +1,7 @@
 """Ingest: parse + validate + sign + seal + store + fan-out, one core, on real IOC lists.
 
     python -m bench.ingest                       # 100 bundles x 1,000 indicators, 20 recipients
-    python -m bench.ingest --fill 1000000        # then again with 1,000,000 objects stored
+    python -m bench.ingest --fill 1000000        # then the same bundles again at 1,000,000
 
 Each bundle goes through the whole publish path of a member whose keys live in its
 client: strict JSON parse, STIX 2.1 validation, policy preview, signing, sealing for 20
@@ -133,7 +133,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
     iocs = real_iocs()
-    total = args.offset + args.bundles * (2 if args.fill else 1)
+    total = args.offset + args.bundles
     chunks = list(cycle_chunks(iocs, args.size, total))[args.offset:]
     bundles = [orjson.dumps(indicators_bundle(c)) for c in chunks]
     if args.attach:
@@ -155,7 +155,7 @@ def main() -> None:
         if args.fill:
             t = fill(ex, origin, args.fill, args.size)
             print(f"filled to {ex.store.share_count() * args.size:,} objects in {t:.0f} s")
-            second = run_round(ex, origin, bundles[args.bundles:])
+            second = run_round(ex, origin, bundles)  # the same bundles, as new shares
             ratio = second["objects_per_s"] / first["objects_per_s"]
             print(f"round 2 ({ex.store.share_count() * args.size:,} objects stored after): "
                   f"{second['objects_per_s']:,.0f} objects/s, bundle p50 "

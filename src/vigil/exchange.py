@@ -465,22 +465,30 @@ class Exchange:
             tuple[InboxEntry, Envelope, ShareState]], int, bool]:
         """Entries the member may read after a cursor, the cursor to resume from (past
         entries the policy now hides too), and whether more may follow at once."""
+        return self.inbox_pages([(member, after)], limit)[0]
+
+    def inbox_pages(self, requests: Sequence[tuple[str, int]], limit: int) -> list[tuple[
+            list[tuple[InboxEntry, Envelope, ShareState]], int, bool]]:
+        """``inbox_page`` for several (member, cursor) pairs with one store read."""
         d = self.directory()
         now = clock.now()
-        refs = self.store.inbox_refs(member, after, limit)
-        cursor = refs[-1][0].seq if refs else after
-        readable = []
-        for entry, state in refs:
-            env = self.envelopes.get(entry.share_id)
-            if env is None:
-                got = self.store.get_share(entry.share_id)
-                if got is None:
-                    continue
-                env = got[0]
-                self.envelopes.put(entry.share_id, env)
-            if decide_read(d, member, env.header, state, now=now):
-                readable.append((entry, env, state))
-        return readable, cursor, len(refs) == limit
+        out = []
+        for (member, after), refs in zip(requests, self.store.inbox_refs_many(requests, limit),
+                                         strict=True):
+            cursor = refs[-1][0].seq if refs else after
+            readable = []
+            for entry, state in refs:
+                env = self.envelopes.get(entry.share_id)
+                if env is None:
+                    got = self.store.get_share(entry.share_id)
+                    if got is None:
+                        continue
+                    env = got[0]
+                    self.envelopes.put(entry.share_id, env)
+                if decide_read(d, member, env.header, state, now=now):
+                    readable.append((entry, env, state))
+            out.append((readable, cursor, len(refs) == limit))
+        return out
 
     def share(self, member: str, share_id: str) -> tuple[Envelope, ShareState]:
         got = self.store.get_share(share_id)

@@ -173,3 +173,18 @@ def test_concurrent_writers_lose_nothing(store: Store) -> None:
         t.join()
     assert errors == []
     assert len(store.inbox(b.id, 0, 1000)) == 80
+
+
+def test_inbox_refs_many_matches_one_by_one(store: Store) -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    for m in (a, b, c):
+        store.add_member(m)
+    for i in range(12):
+        rec = [b.id, c.id] if i % 3 else [b.id]
+        store.put_share(envelope(a.id, rec), rec, "t")
+    cursors = [(b.id, 0), (c.id, 0), (a.id, 0), (b.id, store.inbox_head(b.id) - 3),
+               (c.id, 10_000)]
+    many = store.inbox_refs_many(cursors, 5)
+    assert many == [store.inbox_refs(m, after, 5) for m, after in cursors]
+    assert [len(x) for x in many][:3] == [5, 5, 0]
+    assert store.inbox_refs_many([], 5) == []

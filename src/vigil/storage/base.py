@@ -54,6 +54,13 @@ class Store(Protocol):
         """Like ``inbox`` without the envelopes: the cheap query of the push path."""
         ...
 
+    def inbox_refs_many(
+        self, requests: Sequence[tuple[str, int]], limit: int
+    ) -> list[list[tuple[InboxEntry, ShareState]]]:
+        """``inbox_refs`` for several (member, after) cursors at once, in request order:
+        one round trip for every subscriber a share wakes."""
+        ...
+
     def inbox_head(self, member_id: str) -> int: ...
     def sent(
         self, member_id: str, after: int, limit: int

@@ -535,6 +535,32 @@ class PostgresStore:
             for r in rows
         ]
 
+    def inbox_refs_many(
+        self, requests: Sequence[tuple[str, int]], limit: int
+    ) -> list[list[tuple[InboxEntry, ShareState]]]:
+        if not requests:
+            return []
+        members = [m for m, _ in requests]
+        afters = [a for _, a in requests]
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT r.n, x.seq, x.share_id, x.added, x.recalled, x.purged "
+                "FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS r(member, after, n) "
+                "CROSS JOIN LATERAL (SELECT i.seq, i.share_id, i.added, s.recalled, s.purged "
+                "FROM inbox i JOIN shares s ON s.id = i.share_id "
+                "WHERE i.member_id = r.member AND i.seq > r.after "
+                "ORDER BY i.seq LIMIT %s) x ORDER BY r.n, x.seq",
+                (members, afters, limit),
+            ).fetchall(),
+            "read",
+        )
+        out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
+        for r in rows:
+            k = int(r[0]) - 1
+            out[k].append((InboxEntry(int(r[1]), members[k], r[2], r[3]),
+                           ShareState(bool(r[4]), bool(r[5]))))
+        return out
+
     def inbox_head(self, member_id: str) -> int:
         row = self._run(
             lambda c: c.execute(

@@ -397,6 +397,12 @@ class SqliteStore:
             for r in rows
         ]
 
+    def inbox_refs_many(
+        self, requests: Sequence[tuple[str, int]], limit: int
+    ) -> list[list[tuple[InboxEntry, ShareState]]]:
+        # Embedded SQLite has no round trip to save: one indexed query per cursor.
+        return [self.inbox_refs(member, after, limit) for member, after in requests]
+
     def inbox_head(self, member_id: str) -> int:
         row = (
             self._reader()
