@@ -56,6 +56,16 @@ def main() -> None:
             sqlite = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
                                     str(args.bundles), "--json"))
         print(f"  {sqlite['objects_per_s']:,.0f} objects/s", flush=True)
+        print("ingest, PostgreSQL, one worker …", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            node, ex = setup(Path(tmp), 20, store=pg_url)
+            ex.store.close()
+            pg_one = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
+                                    str(args.bundles), "--json"))
+        print(f"  {pg_one['objects_per_s']:,.0f} objects/s; ratio to SQLite "
+              f"{pg_one['objects_per_s'] / sqlite['objects_per_s']:.2f}", flush=True)
+        admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{db}"')
         print("ingest, PostgreSQL, two workers at once …", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             node, ex = setup(Path(tmp), 20, store=pg_url)
@@ -70,12 +80,15 @@ def main() -> None:
         print(f"  {per_worker:,.0f} objects/s per worker "
               f"({sum(r['objects_per_s'] for r in pg):,.0f} together); "
               f"per-worker ratio to SQLite {ratio:.2f}", flush=True)
-        result["ingest"] = {"sqlite_one_process": sqlite, "postgres_workers": pg,
+        result["ingest"] = {"sqlite_one_process": sqlite, "postgres_one_worker": pg_one,
+                            "postgres_one_worker_ratio_to_sqlite":
+                                pg_one["objects_per_s"] / sqlite["objects_per_s"],
+                            "postgres_workers": pg,
                             "per_worker_objects_per_s": per_worker,
                             "per_worker_ratio_to_sqlite": ratio}
         print("delivery, SQLite + in-process bus, one server …", flush=True)
         out = run("bench.delivery", "--subscribers", str(args.subscribers), "--shares",
-                  str(args.shares))
+                  str(args.shares), "--pin")
         print("  " + out.strip().splitlines()[-2], flush=True)
         d1 = json.loads(Path("bench/results/delivery.json").read_text())
         admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')

@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
+# the browser for the web-console tests (Debian's chromium; never a downloaded build)
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+    >/dev/null || echo "could not install chromium" >&2
+fi
 scripts/services.sh
 export VIGIL_REQUIRE_SERVICES=1
 .venv/bin/ruff check src tests bench

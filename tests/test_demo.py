@@ -27,7 +27,7 @@ def test_demo_node_delivers_by_policy(tmp_path: Path) -> None:
         assert [n for n, tlps in got.items() if "amber" in tlps] == ["ee-cert"]
         # community GREEN reached everyone but their originators
         assert all("green" in tlps for tlps in got.values())
-        for name, mid in by_name.items():
+        for mid in by_name.values():
             for _, env, _ in ex.inbox_page(mid, 0, 100)[0]:
                 assert ex.open(mid, env) is not None  # the demo node holds every keyring
         lines = report(ex)

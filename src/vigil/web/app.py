@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import __version__
@@ -18,6 +18,7 @@ from vigil.errors import VigilError
 from vigil.exchange import Exchange
 from vigil.node import open_exchange
 from vigil.web import rest, stream
+from vigil.web.console import router as console_router
 from vigil.web.deps import State, state_of
 
 log = logging.getLogger("vigil.web")
@@ -72,11 +73,6 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         return error_response(VigilError("internal error; the request may not have completed",
                                          code="internal", status=500))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index(request: Request) -> str:
-        st = state_of(request)
-        return _INDEX.format(name=st.settings.node_name, version=__version__)
-
     @app.get("/healthz", tags=["node"])
     async def healthz(request: Request) -> dict[str, Any]:
         """Liveness: the process answers and its store is reachable."""
@@ -86,16 +82,6 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
 
     app.include_router(rest.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
+    app.include_router(console_router)
     return app
 
-
-_INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{name} — vigil</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
-color:#111}}code{{background:#eee;padding:0 .2em}}</style></head>
-<body><h1>{name}</h1><p>vigil {version}: a threat-intelligence exchange node.</p>
-<ul><li><a href="/api/docs">API reference</a> (<a href="/api/openapi.json">OpenAPI</a>)</li>
-<li>Inbox: <code>GET /api/v1/inbox</code>, live: <code>GET /api/v1/stream</code>
-(Server-Sent Events), with <code>Authorization: Bearer &lt;token&gt;</code></li>
-<li>Command line: <code>vigil inbox --follow</code></li></ul></body></html>
-"""

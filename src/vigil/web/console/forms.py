@@ -27,6 +27,8 @@ class Form:
 def parse_form(content_type: str, body: bytes) -> Form:
     kind = content_type.split(";", 1)[0].strip().lower()
     form = Form()
+    if not body:
+        return form
     if kind == "application/x-www-form-urlencoded":
         try:
             text = body.decode("utf-8")

@@ -6,6 +6,7 @@ the member may not read answers the same "not found" page as one that does not e
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections import deque
@@ -22,7 +23,16 @@ from vigil import __version__
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import classify, indicators_bundle
-from vigil.model import THEMES, Actor, Channel, ChannelKind, Envelope, Member, Provenance
+from vigil.model import (
+    THEMES,
+    Actor,
+    Channel,
+    ChannelKind,
+    Envelope,
+    Member,
+    Provenance,
+    ShareRequest,
+)
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.auth import SESSION_COOKIE, Session, sessions
@@ -149,18 +159,16 @@ async def signin(request: Request) -> Response:
         return csrf_refused(request, None)
     token = form.get("token").strip()
     try:
-        actor = await st.read(st.exchange.authenticate, token)
+        await st.read(st.exchange.authenticate, token)
     except AuthError as exc:
-        resp = render(request, "signin.html", status=401,
+        return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
-        return resp
     session = sessions(st.exchange).create(token)
-    del actor
-    resp = RedirectResponse("/", status_code=303, headers=HEADERS)
-    resp.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
+    done = RedirectResponse("/", status_code=303, headers=HEADERS)
+    done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
                     secure=_secure(request), path="/")
-    resp.delete_cookie(PRE_CSRF_COOKIE, path="/signin")
-    return resp
+    done.delete_cookie(PRE_CSRF_COOKIE, path="/signin")
+    return done
 
 
 @router.post("/signout")
@@ -274,7 +282,7 @@ async def inbox(request: Request) -> Response:
     return render(request, "inbox.html", who=who, rows=list(reversed(rows)), total=total,
                   f=f, q=request.query_params, themes=THEMES, tlps=TLP_LABELS,
                   channels=chans, members=members,
-                  live_json=orjson.dumps(live).decode())
+                  live=live)
 
 
 # -- one share ---------------------------------------------------------------------
@@ -386,7 +394,7 @@ async def publish_form(request: Request) -> Response:
     if who is None:
         return to_signin()
     chans = await st.read(st.exchange.channels, who.actor.member)
-    return render(request, "publish.html", who=who, error=None, preview=None,
+    return render(request, "publish.html", who=who, error=None, preview=None, notice=None,
                   **publish_ctx(st.exchange, who, chans, Form(), ""))
 
 
@@ -402,6 +410,7 @@ async def publish(request: Request) -> Response:
         return csrf_refused(request, who)
     chans = await st.read(ex.channels, who.actor.member)
     text = form.get("content")
+    notice = None
     try:
         raw, text = bundle_bytes(form)
         to = ([form.get("channel")] if form.get("channel") else []) + \
@@ -412,22 +421,38 @@ async def publish(request: Request) -> Response:
             no_onward=form.get("no_onward") == "1",
             themes=form.all("themes") + _split(form.get("more_themes")),
             regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
-        if form.get("action") == "send":
-            pub = await st.write(ex.publish_bundle, who.actor, raw, req)
-            await st.bus.ring((*pub.recipients, who.actor.member))
-            return RedirectResponse(f"/shares/{pub.envelope.id}?published=1", status_code=303,
-                                    headers=HEADERS)
         await st.write(ex.parse_bundle, raw)
         dec = ex.preview(req)
+        seal = preview_seal(who.session.csrf, text, req, dec.recipients)
+        if form.get("action") == "send":
+            if hmac.compare_digest(seal, form.get("previewed")):
+                pub = await st.write(ex.publish_bundle, who.actor, raw, req)
+                await st.bus.ring((*pub.recipients, who.actor.member))
+                return RedirectResponse(f"/shares/{pub.envelope.id}?published=1",
+                                        status_code=303, headers=HEADERS)
+            notice = ("Nothing was sent: the form or its recipients changed since the "
+                      "preview. Check who will receive it below and press Send again.")
     except VigilError as exc:
         return render(request, "publish.html", status=exc.status, who=who, error=exc,
-                      preview=None, **publish_ctx(ex, who, chans, form, text))
+                      preview=None, notice=None, **publish_ctx(ex, who, chans, form, text))
     d = ex.directory()
     preview = {"recipients": [d.members[r] for r in dec.recipients], "form": dec.form,
                "channel": next((c.name for c in chans if c.id == req.audience.channel), None),
-               "tlp": req.audience.tlp.value}
-    return render(request, "publish.html", who=who, error=None, preview=preview,
+               "tlp": req.audience.tlp.value, "seal": seal}
+    return render(request, "publish.html", status=409 if notice else 200, who=who,
+                  error=None, preview=preview, notice=notice,
                   **publish_ctx(ex, who, chans, form, text))
+
+
+def preview_seal(key: str, text: str, req: ShareRequest, recipients: tuple[str, ...]) -> str:
+    """Binds a Send to what its Preview showed: the content, the request and the
+    recipients the policy gave (keyed by the session's CSRF token)."""
+    text = text.replace("\r\n", "\n").strip()  # as a browser sends a textarea back
+    msg = orjson.dumps([text, req.audience.tlp.value, req.audience.channel,
+                        list(req.audience.recipients), req.handling.purpose,
+                        req.handling.no_onward, list(req.themes), list(req.regions),
+                        req.expires, list(recipients)])
+    return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 
 
 # -- channels and sent ------------------------------------------------------------------

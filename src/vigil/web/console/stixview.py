@@ -129,8 +129,8 @@ def bundle_view(bundle: dict[str, Any]) -> BundleView:
 
 
 def graph(objs: list[dict[str, Any]], width: int = 720, height: int = 440) -> Graph:
-    """Objects joined by relationships, on a circle (a few relaxation steps keep linked
-    nodes near each other without crossing the frame). Only related objects are drawn."""
+    """Objects joined by relationships, placed evenly on an ellipse in the order the
+    relationships name them (at most GRAPH_LIMIT); objects in no relationship are left out."""
     by_id = {str(o.get("id")): o for o in objs}
     rels = [o for o in objs if o.get("type") == "relationship"
             and str(o.get("source_ref")) in by_id and str(o.get("target_ref")) in by_id]

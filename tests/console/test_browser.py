@@ -1,0 +1,139 @@
+"""The console in a real headless Chromium against `vigil serve` (Playwright).
+
+Writes a screenshot of every page to docs/screenshots/. Needs /usr/bin/chromium (Debian
+package `chromium`); skipped without it unless VIGIL_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil.client import Client
+from vigil.model import ChannelKind
+from vigil.testing import ServerProcess, make_node
+
+from .conftest import rich_bundle
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def _missing(why: str) -> None:
+    if os.environ.get("VIGIL_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{why}; install it with: apt-get install -y chromium")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        _missing(f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed")
+        raise
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(browser: Any, url: str, token: str, seen: list[str], shot: str | None = None
+            ) -> Any:
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    page.on("request", lambda r: seen.append(r.url))
+    page.goto(url + "/signin")
+    if shot:
+        page.screenshot(path=str(SHOTS / shot))
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(url + "/")
+    return page
+
+
+@pytest.mark.slow
+def test_live_inbox_share_page_policy_and_screenshots(browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True})
+    a, b, c = (node.members[n] for n in ("alpha", "bravo", "charlie"))
+    ex = node.exchange()
+    ex.create_channel(a.id, "a-b", ChannelKind.BILATERAL, [b.id])
+    ex.create_channel(a.id, "ics-group", ChannelKind.GROUP, [b.id, c.id])
+    ex.store.close()
+    seen: list[str] = []
+    with ServerProcess(node.data) as srv:
+        pb = sign_in(browser, srv.url, b.token, seen, shot="signin.png")
+        pc = sign_in(browser, srv.url, c.token, seen)
+        expect(pb.locator("#inbox")).to_be_visible()
+        pb.wait_for_timeout(300)  # let the EventSource connect (it would catch up anyway)
+        with Client(srv.url, a.token, a.keyring) as ca:
+            t0 = time.monotonic()
+            res = ca.publish(rich_bundle("live"), tlp="amber", to=["a-b"],
+                             themes=["critical-infrastructure/energy"], regions=["UA"])
+            row = pb.locator(f'tr[data-share="{res["id"]}"]')
+            expect(row).to_be_visible(timeout=1000)
+            assert time.monotonic() - t0 < 1.5
+        assert pb.url == srv.url + "/"  # no reload
+        pb.screenshot(path=str(SHOTS / "inbox.png"))
+        row.get_by_role("link").click()
+        expect(pb.get_by_text("verified").first).to_be_visible()
+        expect(pb.locator("body")).to_contain_text("signed by alpha (member:alpha")
+        expect(pb.locator("body")).to_contain_text("T0855")
+        pb.screenshot(path=str(SHOTS / "share.png"), full_page=True)
+        # C may not read it: not in its live inbox, not after reload, "not found" by URL
+        assert pc.locator(f'tr[data-share="{res["id"]}"]').count() == 0
+        pc.reload()
+        assert res["id"] not in pc.content()
+        resp = pc.goto(f"{srv.url}/shares/{res['id']}")
+        assert resp is not None and resp.status == 404
+        expect(pc.locator("h1")).to_have_text("Not found")
+        assert "Industroyer2" not in pc.content()
+        pc.goto(srv.url + "/")
+        # A publishes a plain IOC list through the form: preview, then send
+        pa = sign_in(browser, srv.url, a.token, seen)
+        pa.get_by_role("link", name="Publish").click()
+        pa.get_by_label("A STIX 2.1 bundle").fill("198.51.100[.]23\nhxxp://evil[.]example/x\n")
+        pa.get_by_label("Channel", exact=True).select_option("ics-group")
+        pa.get_by_label("TLP", exact=True).select_option("amber")
+        pa.get_by_label("cyber", exact=True).check()
+        pa.screenshot(path=str(SHOTS / "publish.png"), full_page=True)
+        pa.get_by_role("button", name="Preview").click()
+        expect(pa.locator(".preview")).to_contain_text("member:charlie")
+        pa.screenshot(path=str(SHOTS / "publish-preview.png"), full_page=True)
+        pa.get_by_role("button", name="Send").click()
+        expect(pa.locator(".ok")).to_contain_text("Published")
+        expect(pc.locator("tr[data-share]")).to_have_count(1, timeout=1000)  # C's live inbox
+        pa.get_by_role("link", name="Sent").click()
+        expect(pa.locator("tbody tr")).to_have_count(2)
+        pa.screenshot(path=str(SHOTS / "sent.png"), full_page=True)
+        pa.get_by_role("link", name="Channels").click()
+        expect(pa.locator("h2")).to_have_count(2)
+        pa.screenshot(path=str(SHOTS / "channels.png"), full_page=True)
+        # keyboard: tab to the first nav link and follow it
+        pa.keyboard.press("Tab")
+        pa.keyboard.press("Tab")
+        pa.keyboard.press("Enter")
+        pa.wait_for_url(srv.url + "/")
+        pa.get_by_role("button", name="Sign out").click()
+        pa.wait_for_url(srv.url + "/signin")
+        for p in (pa, pb, pc):  # end the live streams before the server stops
+            p.context.close()
+    foreign = [u for u in seen if not u.startswith(srv.url + "/")]
+    assert foreign == [], foreign
+    assert any("/api/v1/stream" in u for u in seen)
