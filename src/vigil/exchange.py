@@ -12,6 +12,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,36 @@ class Exchange:
         if m is None or not m.active:
             raise AuthError("the member of this token is not active", code="auth.inactive")
         return Actor(member=user.member_id, user=user.id)
+
+    def _actor_of(self, user: User | None, what: str) -> Actor:
+        if user is None:
+            raise AuthError(f"unknown or revoked {what}", code=f"auth.bad_{what}")
+        m = self.directory().members.get(user.member_id)
+        if m is None or not m.active:
+            raise AuthError("the member of this user is not active", code="auth.inactive")
+        return Actor(member=user.member_id, user=user.id)
+
+    def open_session(self, token: str, ttl_seconds: int) -> tuple[str, str]:
+        """Sign a user in for the web console: (session id, CSRF token). Only a hash of
+        the session id is stored, so every worker of the node shares the session."""
+        self.authenticate(token)
+        user = self.store.user_by_token_hash(hash_token(token))
+        assert user is not None
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = clock.fmt(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+        self.store.add_session(hash_token(sid), user.id, csrf, expires)
+        return sid, csrf
+
+    def session(self, session_id: str) -> tuple[Actor, str]:
+        """The actor and CSRF token of a live console session."""
+        got = self.store.get_session(hash_token(session_id), clock.now()) if session_id \
+            else None
+        if got is None:
+            raise AuthError("no such session, or it expired", code="auth.bad_session")
+        return self._actor_of(self.store.user_by_id(got[0]), "session"), got[1]
+
+    def close_session(self, session_id: str) -> None:
+        self.store.drop_session(hash_token(session_id), clock.now())
 
     # -- channels -------------------------------------------------------------
     def create_channel(

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from vigil.errors import ConfigError, Unavailable
+from vigil.storage.schema import schema_version
 
 from .test_store_contract import envelope, member
 
@@ -174,7 +175,7 @@ def test_concurrent_migrations_apply_once(pg_url: str) -> None:
         for t in threads:
             t.join()
         assert errors == []
-        assert all(s.get_meta("schema_version") == "1" for s in stores)
+        assert all(s.get_meta("schema_version") == str(schema_version()) for s in stores)
         assert stores[0].get_meta("dir_version") == "0"
     finally:
         for s in stores:
@@ -236,7 +237,7 @@ def test_terminated_backends_recover(store: Any, admin: Any, pg_url: str) -> Non
 
     _terminate_backends(admin, pg_url)
     value, failures = _eventually(lambda: store.get_meta("schema_version"))
-    assert value == "1" and failures <= 1
+    assert value == str(schema_version()) and failures <= 1
     _terminate_backends(admin, pg_url)
     d, failures = _eventually(store.directory)
     assert set(d.members) == {a.id, b.id} and failures <= 1

@@ -12,6 +12,7 @@ import pytest
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, Envelope, Member, MemberKind, User, Wrap
 from vigil.storage import Store, open_store
+from vigil.storage.schema import schema_version
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,7 +49,7 @@ def envelope(originator: str, recipients: list[str], payload: bytes = b"{}") -> 
 def test_migrate_is_idempotent(store: Store) -> None:
     store.migrate()
     store.migrate()
-    assert store.get_meta("schema_version") == "1"
+    assert store.get_meta("schema_version") == str(schema_version())
     store.set_meta("node_id", "node--1")
     store.set_meta("node_id", "node--2")
     assert store.get_meta("node_id") == "node--2"
@@ -188,3 +189,20 @@ def test_inbox_refs_many_matches_one_by_one(store: Store) -> None:
     assert many == [store.inbox_refs(m, after, 5) for m, after in cursors]
     assert [len(x) for x in many][:3] == [5, 5, 0]
     assert store.inbox_refs_many([], 5) == []
+
+
+def test_console_sessions(store: Store) -> None:
+    a = member("a")
+    store.add_member(a)
+    u = User(id=f"user--{uuid.uuid4()}", member_id=a.id, name="ana", created="t")
+    store.add_user(u, "tokhash")
+    assert store.user_by_id(u.id) == u
+    assert store.user_by_id("user--none") is None
+    store.add_session("h1", u.id, "csrf1", "2026-12-01T00:00:00.000Z")
+    store.add_session("h2", u.id, "csrf2", "2026-11-01T00:00:00.000Z")
+    now = "2026-11-29T00:00:00.000Z"
+    assert store.get_session("h1", now) == (u.id, "csrf1")
+    assert store.get_session("h2", now) is None  # expired
+    assert store.get_session("nope", now) is None
+    store.drop_session("h1", now)
+    assert store.get_session("h1", now) is None

@@ -345,6 +345,43 @@ class PostgresStore:
         )
         return None if row is None else User(row[0], row[1], row[2], row[3])
 
+    def user_by_id(self, user_id: str) -> User | None:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT id, member_id, name, created FROM users WHERE id=%s AND NOT revoked",
+                (user_id,),
+            ).fetchone(),
+            "read",
+        )
+        return None if row is None else User(row[0], row[1], row[2], row[3])
+
+    def add_session(self, id_hash: str, user_id: str, csrf: str, expires: str) -> None:
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO sessions(id_hash, user_id, csrf, expires) VALUES(%s,%s,%s,%s)",
+                (id_hash, user_id, csrf, expires),
+            ),
+            "write",
+        )
+
+    def get_session(self, id_hash: str, now: str) -> tuple[str, str] | None:
+        row = self._run(
+            lambda c: c.execute(
+                "SELECT user_id, csrf FROM sessions WHERE id_hash=%s AND expires>%s",
+                (id_hash, now),
+            ).fetchone(),
+            "read",
+        )
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def drop_session(self, id_hash: str, now: str) -> None:
+        self._run(
+            lambda c: c.execute(
+                "DELETE FROM sessions WHERE id_hash=%s OR expires<=%s", (id_hash, now)
+            ),
+            "write",
+        )
+
     def list_users(self, member_id: str) -> list[User]:
         rows = self._run(
             lambda c: c.execute(

@@ -97,6 +97,16 @@ MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX inbox_member_seq ON inbox(member_id, seq)",
         "CREATE UNIQUE INDEX inbox_member_share ON inbox(member_id, share_id)",
     ],
+    [
+        # web-console sessions, shared by every worker: only a hash of the session id
+        """CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            csrf TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )""",
+        "CREATE INDEX sessions_expires ON sessions(expires)",
+    ],
 ]
 
 

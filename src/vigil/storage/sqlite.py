@@ -250,6 +250,40 @@ class SqliteStore:
             )
         ]
 
+    def user_by_id(self, user_id: str) -> User | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT id, member_id, name, created FROM users WHERE id=? AND revoked=0",
+                (user_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else User(row[0], row[1], row[2], row[3])
+
+    # -- console sessions ----------------------------------------------------------
+    def add_session(self, id_hash: str, user_id: str, csrf: str, expires: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO sessions(id_hash, user_id, csrf, expires) VALUES(?,?,?,?)",
+                (id_hash, user_id, csrf, expires),
+            )
+
+    def get_session(self, id_hash: str, now: str) -> tuple[str, str] | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT user_id, csrf FROM sessions WHERE id_hash=? AND expires>?",
+                (id_hash, now),
+            )
+            .fetchone()
+        )
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def drop_session(self, id_hash: str, now: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM sessions WHERE id_hash=? OR expires<=?", (id_hash, now))
+
     # -- channels --------------------------------------------------------------
     def add_channel(self, channel: Channel, actor: str, at: str) -> None:
         try:

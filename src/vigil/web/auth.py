@@ -1,21 +1,17 @@
 """Authentication: the acting member comes from the credential, never from the body.
 
 A credential is a user's API token, sent as a Bearer (or Basic) header. The web
-console signs a user in once with the token and keeps it server-side behind an
-opaque random session id, sent back as an HttpOnly, SameSite=Strict cookie; on safe
-(GET/HEAD) requests, such as the push stream opened by the browser's EventSource,
-that cookie stands in for the header. Every request still authenticates through
-``Exchange.authenticate``, so a revoked token ends its sessions at once.
+console signs a user in once with the token and opens a session in the node's store
+(only a hash of its random id is kept), sent back as an HttpOnly, SameSite=Strict
+cookie; on safe (GET/HEAD) requests, such as the push stream opened by the browser's
+EventSource, that cookie stands in for the header. Every use looks the user up afresh,
+so a revoked user or an inactive member ends its sessions at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import secrets
-import threading
-import time
-import weakref
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -25,70 +21,47 @@ from vigil.exchange import Exchange
 from vigil.model import Actor
 
 SESSION_COOKIE = "vigil_session"
-SESSION_TTL = 12 * 3600.0
+SESSION_TTL = 12 * 3600
+SESSION_PREFIX = "\0session:"  # marks a cookie credential; no token contains NUL
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
     id: str
-    token: str
     csrf: str
-    expires: float
+    actor: Actor
 
 
 class Sessions:
-    """Console sessions of one node process, in memory: id -> (token, CSRF token)."""
+    """Console sessions kept in the node's store (shared by every worker); only a hash
+    of the session id is stored, and every use authenticates the user afresh."""
 
-    def __init__(self, ttl: float = SESSION_TTL, limit: int = 100_000) -> None:
+    def __init__(self, exchange: Exchange, ttl: int = SESSION_TTL) -> None:
+        self.exchange = exchange
         self.ttl = ttl
-        self.limit = limit
-        self._by_id: dict[str, Session] = {}
-        self._lock = threading.Lock()
 
     def create(self, token: str) -> Session:
-        s = Session(secrets.token_urlsafe(32), token, secrets.token_urlsafe(32),
-                    time.monotonic() + self.ttl)
-        with self._lock:
-            if len(self._by_id) >= self.limit:
-                self._sweep()
-                while len(self._by_id) >= self.limit:  # drop the oldest
-                    self._by_id.pop(next(iter(self._by_id)))
-            self._by_id[s.id] = s
-        return s
+        sid, csrf = self.exchange.open_session(token, self.ttl)
+        return Session(sid, csrf, self.exchange.authenticate(token))
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
-        with self._lock:
-            s = self._by_id.get(session_id)
-            if s is not None and s.expires <= time.monotonic():
-                del self._by_id[session_id]
-                return None
-            return s
+        try:
+            actor, csrf = self.exchange.session(session_id)
+        except AuthError:
+            return None
+        return Session(session_id, csrf, actor)
 
     def drop(self, session_id: str | None) -> None:
         if session_id:
-            with self._lock:
-                self._by_id.pop(session_id, None)
-
-    def _sweep(self) -> None:
-        now = time.monotonic()
-        for sid in [k for k, s in self._by_id.items() if s.expires <= now]:
-            del self._by_id[sid]
-
-
-_SESSIONS: weakref.WeakKeyDictionary[Exchange, Sessions] = weakref.WeakKeyDictionary()
-_SESSIONS_LOCK = threading.Lock()
+            self.exchange.close_session(session_id)
 
 
 def sessions(exchange: Exchange) -> Sessions:
-    """The console sessions kept for one exchange (one node) in this process."""
-    with _SESSIONS_LOCK:
-        s = _SESSIONS.get(exchange)
-        if s is None:
-            s = _SESSIONS[exchange] = Sessions()
-        return s
+    """The console sessions of one node."""
+    return Sessions(exchange)
 
 
 def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
@@ -106,12 +79,15 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
             raise AuthError("malformed Basic credentials", code="auth.malformed") from None
         return decoded.partition(":")[2]
     if not header and exchange is not None and conn.scope.get("method") in SAFE_METHODS:
-        session = sessions(exchange).get(conn.cookies.get(SESSION_COOKIE))
-        if session is not None:
-            return session.token
+        session = conn.cookies.get(SESSION_COOKIE)
+        if session:
+            return SESSION_PREFIX + session
     raise AuthError("authentication required: Authorization: Bearer <token>",
                     code="auth.required")
 
 
 def authenticate(conn: HTTPConnection, exchange: Exchange) -> Actor:
-    return exchange.authenticate(credential(conn, exchange))
+    cred = credential(conn, exchange)
+    if cred.startswith(SESSION_PREFIX):
+        return exchange.session(cred[len(SESSION_PREFIX):])[0]
+    return exchange.authenticate(cred)

@@ -96,16 +96,10 @@ def not_found(request: Request, who: Who | None, what: str) -> HTMLResponse:
 async def signed_in(request: Request) -> Who | None:
     """The member and user behind the session cookie, authenticated afresh."""
     st = state_of(request)
-    store = sessions(st.exchange)
-    s = store.get(request.cookies.get(SESSION_COOKIE))
+    s = await st.read(sessions(st.exchange).get, request.cookies.get(SESSION_COOKIE))
     if s is None:
         return None
-    try:
-        actor = await st.read(st.exchange.authenticate, s.token)
-    except AuthError:
-        store.drop(s.id)
-        return None
-    return Who(actor, s, st.exchange.directory().members[actor.member])
+    return Who(s.actor, s, st.exchange.directory().members[s.actor.member])
 
 
 def to_signin() -> Response:
@@ -163,7 +157,7 @@ async def signin(request: Request) -> Response:
     except AuthError as exc:
         return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
-    session = sessions(st.exchange).create(token)
+    session = await st.write(sessions(st.exchange).create, token)
     done = RedirectResponse("/", status_code=303, headers=HEADERS)
     done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
                     secure=_secure(request), path="/")
@@ -180,7 +174,7 @@ async def signout(request: Request) -> Response:
     form = await read_form(request, st)
     if not csrf_ok(who.session.csrf, form):
         return csrf_refused(request, who)
-    sessions(st.exchange).drop(who.session.id)
+    await st.write(sessions(st.exchange).drop, who.session.id)
     resp = to_signin()
     resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return resp
