@@ -434,8 +434,34 @@ class SqliteStore:
     def inbox_refs_many(
         self, requests: Sequence[tuple[str, int]], limit: int
     ) -> list[list[tuple[InboxEntry, ShareState]]]:
-        # Embedded SQLite has no round trip to save: one indexed query per cursor.
-        return [self.inbox_refs(member, after, limit) for member, after in requests]
+        if len(requests) <= 2:
+            return [self.inbox_refs(member, after, limit) for member, after in requests]
+        out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
+        for start in range(0, len(requests), 400):  # stay far below SQLite's term limits
+            part = requests[start : start + 400]
+            where = " OR ".join(["(i.member_id=? AND i.seq>?)"] * len(part))
+            params: list[str | int] = [x for pair in part for x in pair]
+            cap = limit * len(part)
+            rows = self._reader().execute(
+                "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+                f"FROM inbox i JOIN shares s ON s.id = i.share_id WHERE {where} "
+                "ORDER BY i.seq LIMIT ?",
+                (*params, cap),
+            ).fetchall()
+            slot: dict[str, list[int]] = {}
+            for k, (member, _) in enumerate(part, start=start):
+                slot.setdefault(member, []).append(k)
+            for r in rows:
+                for k in slot[r[1]]:
+                    if r[0] > requests[k][1] and len(out[k]) < limit:
+                        out[k].append((InboxEntry(r[0], r[1], r[2], r[3]),
+                                       ShareState(bool(r[4]), bool(r[5]))))
+            if len(rows) == cap:
+                # the cap may have cut some cursors short: let each read on by itself
+                for k in range(start, start + len(part)):
+                    if len(out[k]) < limit:
+                        out[k] = self.inbox_refs(requests[k][0], requests[k][1], limit)
+        return out
 
     def inbox_head(self, member_id: str) -> int:
         row = (
