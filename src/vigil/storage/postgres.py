@@ -575,27 +575,34 @@ class PostgresStore:
     def inbox_refs_many(
         self, requests: Sequence[tuple[str, int]], limit: int
     ) -> list[list[tuple[InboxEntry, ShareState]]]:
-        if not requests:
-            return []
-        members = [m for m, _ in requests]
-        afters = [a for _, a in requests]
+        if len(requests) <= 2:
+            return [self.inbox_refs(member, after, limit) for member, after in requests]
+        members = sorted({m for m, _ in requests})
+        low = min(a for _, a in requests)
+        cap = limit * len(requests)
         rows = self._run(
             lambda c: c.execute(
-                "SELECT r.n, x.seq, x.share_id, x.added, x.recalled, x.purged "
-                "FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS r(member, after, n) "
-                "CROSS JOIN LATERAL (SELECT i.seq, i.share_id, i.added, s.recalled, s.purged "
+                "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
                 "FROM inbox i JOIN shares s ON s.id = i.share_id "
-                "WHERE i.member_id = r.member AND i.seq > r.after "
-                "ORDER BY i.seq LIMIT %s) x ORDER BY r.n, x.seq",
-                (members, afters, limit),
+                "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s",
+                (members, low, cap),
             ).fetchall(),
             "read",
         )
         out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
+        slot: dict[str, list[int]] = {}
+        for k, (member, _) in enumerate(requests):
+            slot.setdefault(member, []).append(k)
         for r in rows:
-            k = int(r[0]) - 1
-            out[k].append((InboxEntry(int(r[1]), members[k], r[2], r[3]),
-                           ShareState(bool(r[4]), bool(r[5]))))
+            for k in slot[r[1]]:
+                if r[0] > requests[k][1] and len(out[k]) < limit:
+                    out[k].append((InboxEntry(int(r[0]), r[1], r[2], r[3]),
+                                   ShareState(bool(r[4]), bool(r[5]))))
+        if len(rows) == cap:
+            # the cap may have cut some cursors short: let each read on by itself
+            for k, (member, after) in enumerate(requests):
+                if len(out[k]) < limit:
+                    out[k] = self.inbox_refs(member, after, limit)
         return out
 
     def inbox_head(self, member_id: str) -> int:

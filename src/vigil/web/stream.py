@@ -31,6 +31,7 @@ from vigil.web.rest import share_json
 
 router = APIRouter()
 BATCH = 100
+COALESCE_S = 0.001
 PATH = "/api/v1/stream"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -69,7 +70,12 @@ class PageBatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Page] = loop.create_future()
         if not self.pending:
-            loop.call_soon(self._flush)
+            if self.state.inline_reads:
+                loop.call_soon(self._flush)
+            else:
+                # a store across the network: wait a moment for the other wake-ups of the
+                # same share (a remote bus rings in several messages), then read once
+                loop.call_later(COALESCE_S, self._flush)
         self.pending.append((member, cursor, fut))
         return await fut
 
