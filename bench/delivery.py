@@ -46,6 +46,7 @@ async def subscribe_all(urls: list[str], tokens: list[str], out: Path, expect: i
     """Hold one raw SSE connection per token; stamp each event's arrival before parsing
     anything else, so the measuring side adds as little delay as possible."""
     arrivals: dict[str, list[float]] = {}
+    by_worker: dict[str, dict[str, list[float]]] = {}
     connected = 0
     done = asyncio.Event()
     total = expect * len(tokens)
@@ -79,6 +80,7 @@ async def subscribe_all(urls: list[str], tokens: list[str], out: Path, expect: i
                     break
                 sid = buf[i + len(marker): i + len(marker) + 43].decode()
                 arrivals.setdefault(sid, []).append(t)
+                by_worker.setdefault(url, {}).setdefault(sid, []).append(t)
                 buf = buf[i + len(marker) + 43:]
                 got += 1
                 if got >= total:
@@ -93,6 +95,7 @@ async def subscribe_all(urls: list[str], tokens: list[str], out: Path, expect: i
         for task in tasks:
             task.cancel()
         out.write_text(json.dumps(arrivals))
+        out.with_suffix(".by_worker.json").write_text(json.dumps(by_worker))
 
 
 def main() -> None:
@@ -162,6 +165,7 @@ def main() -> None:
             sub.wait(timeout=120)
             if spy is not None:
                 spy.wait()
+            per_worker = json.loads(out.with_suffix(".by_worker.json").read_text())
             arrivals: dict[str, list[float]] = {
                 k: v for k, v in json.loads(out.read_text()).items() if k in sent}
         finally:
@@ -171,12 +175,17 @@ def main() -> None:
     from_ack = [(t - sent[sid][1]) * 1000 for sid, ts in arrivals.items() for t in ts]
     publish_ms = [(b - a) * 1000 for a, b in sent.values()]
     delivered = sum(len(v) for v in arrivals.values())
+    worker_ack = {
+        f"worker{[s.url for s in servers].index(url) + 1}": summary(
+            [(t - sent[sid][1]) * 1000 for sid, ts in got.items() if sid in sent for t in ts])
+        for url, got in per_worker.items()}
     res: dict[str, Any] = {
         "args": {k: v for k, v in vars(args).items() if k != "subscriber_process"},
         "delivered": delivered, "expected": args.shares * args.subscribers,
         "latency_from_publish_start_ms": summary(from_start),
         "latency_from_ack_ms": summary(from_ack),
         "publish_request_ms": summary(publish_ms),
+        "latency_from_ack_ms_by_worker": worker_ack,
     }
     s1, s2 = res["latency_from_publish_start_ms"], res["publish_request_ms"]
     print(f"delivered {delivered}/{res['expected']}; publish->SSE p50 {s1['p50']:.2f} ms "
