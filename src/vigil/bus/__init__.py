@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
+from vigil.backends import load_backend
 from vigil.bus.base import Bus, LocalHub, Subscription
-from vigil.errors import ConfigError
 
 _BACKENDS: dict[str, str] = {
     "local": "vigil.bus.local:LocalBus",
@@ -15,19 +13,8 @@ _BACKENDS: dict[str, str] = {
 
 
 def open_bus(url: str) -> Bus:
-    scheme = url.split(":", 1)[0]
-    target = _BACKENDS.get(scheme)
-    if target is None:
-        raise ConfigError(f"unknown bus URL scheme {scheme!r}", code="config.bus_url")
-    module, _, name = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"the {scheme} bus needs an extra: pip install 'vigil[{scheme}]' ({exc})",
-            code="config.missing_extra",
-        ) from exc
-    bus: Bus = cls(url)
+    """The bus named by a URL: local:// (in-process) or nats://HOST:PORT[?prefix=…]."""
+    bus: Bus = load_backend(_BACKENDS, url, "bus")
     return bus
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from vigil.errors import ConfigError
+from vigil.backends import load_backend
 from vigil.storage.base import Store
 
 _BACKENDS: dict[str, str] = {
@@ -15,19 +13,8 @@ _BACKENDS: dict[str, str] = {
 
 
 def open_store(url: str) -> Store:
-    scheme = url.split(":", 1)[0]
-    target = _BACKENDS.get(scheme)
-    if target is None:
-        raise ConfigError(f"unknown store URL scheme {scheme!r}", code="config.store_url")
-    module, _, name = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"the {scheme} store needs an extra: pip install 'vigil[{scheme}]' ({exc})",
-            code="config.missing_extra",
-        ) from exc
-    store: Store = cls(url)
+    """Open (and migrate) the store named by a URL: sqlite:///PATH or postgresql://…"""
+    store: Store = load_backend(_BACKENDS, url, "store")
     store.migrate()
     return store
 

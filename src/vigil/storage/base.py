@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import orjson
 
-from vigil.model import Channel, Directory, Envelope, InboxEntry, Member, ShareState, User, Wrap
+from vigil.model import (
+    Channel,
+    ChannelKind,
+    Directory,
+    Envelope,
+    InboxEntry,
+    Member,
+    MemberKind,
+    ShareState,
+    User,
+    Wrap,
+)
 
 
 class Store(Protocol):
@@ -78,6 +89,52 @@ class Store(Protocol):
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]: ...
     def share_count(self) -> int: ...
+
+
+MEMBER_COLUMNS = ("SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
+                  "enc_key, enc_key_id, created, active FROM members")
+CHANNEL_COLUMNS = "SELECT id, name, kind, owner, created FROM channels"
+CHANNEL_MEMBER_COLUMNS = "SELECT channel_id, member_id FROM channel_members"
+
+
+def build_directory(
+    member_rows: Iterable[Sequence[Any]],
+    channel_rows: Iterable[Sequence[Any]],
+    channel_member_rows: Iterable[Sequence[Any]],
+) -> Directory:
+    """A Directory from the rows of MEMBER_COLUMNS, CHANNEL_COLUMNS and
+    CHANNEL_MEMBER_COLUMNS (the same for every backend)."""
+    members = {
+        r[0]: Member(
+            id=r[0],
+            name=r[1],
+            display_name=r[2],
+            country=r[3],
+            kind=MemberKind(r[4]),
+            sign_key=bytes(r[5]),
+            sign_key_id=r[6],
+            enc_key=bytes(r[7]),
+            enc_key_id=r[8],
+            created=r[9],
+            active=bool(r[10]),
+        )
+        for r in member_rows
+    }
+    cm: dict[str, set[str]] = {}
+    for ch, mem in channel_member_rows:
+        cm.setdefault(ch, set()).add(mem)
+    channels = {
+        r[0]: Channel(
+            id=r[0],
+            name=r[1],
+            kind=ChannelKind(r[2]),
+            owner=r[3],
+            members=frozenset(cm.get(r[0], ())),
+            created=r[4],
+        )
+        for r in channel_rows
+    }
+    return Directory(members=members, channels=channels)
 
 
 def header_bytes(header: Any) -> bytes:

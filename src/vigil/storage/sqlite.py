@@ -12,16 +12,23 @@ from typing import Any
 from vigil.errors import Conflict, NotFound
 from vigil.model import (
     Channel,
-    ChannelKind,
     Directory,
     Envelope,
     InboxEntry,
     Member,
-    MemberKind,
     ShareState,
     User,
 )
-from vigil.storage.base import envelope_from_row, header_bytes, same_share, wraps_to_bytes
+from vigil.storage.base import (
+    CHANNEL_COLUMNS,
+    CHANNEL_MEMBER_COLUMNS,
+    MEMBER_COLUMNS,
+    build_directory,
+    envelope_from_row,
+    header_bytes,
+    same_share,
+    wraps_to_bytes,
+)
 from vigil.storage.schema import MIGRATIONS, render
 
 
@@ -175,42 +182,11 @@ class SqliteStore:
             version = reader.execute(
                 "SELECT value FROM meta WHERE key='dir_version'"
             ).fetchone()[0]
-            members = {
-                r[0]: Member(
-                    id=r[0],
-                    name=r[1],
-                    display_name=r[2],
-                    country=r[3],
-                    kind=MemberKind(r[4]),
-                    sign_key=bytes(r[5]),
-                    sign_key_id=r[6],
-                    enc_key=bytes(r[7]),
-                    enc_key_id=r[8],
-                    created=r[9],
-                    active=bool(r[10]),
-                )
-                for r in reader.execute(
-                    "SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
-                    "enc_key, enc_key_id, created, active FROM members"
-                )
-            }
-            cm: dict[str, set[str]] = {}
-            for ch, mem in reader.execute("SELECT channel_id, member_id FROM channel_members"):
-                cm.setdefault(ch, set()).add(mem)
-            channels = {
-                r[0]: Channel(
-                    id=r[0],
-                    name=r[1],
-                    kind=ChannelKind(r[2]),
-                    owner=r[3],
-                    members=frozenset(cm.get(r[0], ())),
-                    created=r[4],
-                )
-                for r in reader.execute("SELECT id, name, kind, owner, created FROM channels")
-            }
+            d = build_directory(reader.execute(MEMBER_COLUMNS).fetchall(),
+                                reader.execute(CHANNEL_COLUMNS).fetchall(),
+                                reader.execute(CHANNEL_MEMBER_COLUMNS).fetchall())
         finally:
             reader.execute("COMMIT")
-        d = Directory(members=members, channels=channels)
         self._dir_cache = (version, d)
         return d
 
