@@ -36,6 +36,46 @@ def run(*args: str) -> str:
     return p.stdout
 
 
+def ingest_pair(pg_url: str, admin: psycopg.Connection[Any], db: str, bundles: int,
+                node_only: bool) -> dict[str, Any]:
+    """SQLite with one process, PostgreSQL with one worker, then with two at once."""
+    extra = ["--node-only"] if node_only else []
+    with tempfile.TemporaryDirectory() as tmp:
+        node, ex = setup(Path(tmp), 20)
+        ex.store.close()
+        sqlite = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
+                                str(bundles), "--json", *extra))
+    print(f"  SQLite, one process: {sqlite['objects_per_s']:,.0f} objects/s", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        node, ex = setup(Path(tmp), 20, store=pg_url)
+        ex.store.close()
+        one = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
+                             str(bundles), "--json", *extra))
+    print(f"  PostgreSQL, one worker: {one['objects_per_s']:,.0f} objects/s "
+          f"({one['objects_per_s'] / sqlite['objects_per_s']:.2f}x SQLite)", flush=True)
+    admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{db}"')
+    with tempfile.TemporaryDirectory() as tmp:
+        node, ex = setup(Path(tmp), 20, store=pg_url)
+        ex.store.close()
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "bench.ingest", "--attach", str(node.data), "--bundles",
+             str(bundles), "--offset", str(k * bundles), "--json", *extra],
+            stdout=subprocess.PIPE, text=True) for k in range(2)]
+        two = [json.loads(p.communicate()[0]) for p in procs]
+    per_worker = sum(r["objects_per_s"] for r in two) / len(two)
+    ratio = per_worker / sqlite["objects_per_s"]
+    print(f"  PostgreSQL, two workers at once: {per_worker:,.0f} objects/s per worker "
+          f"({sum(r['objects_per_s'] for r in two):,.0f} together; {ratio:.2f}x SQLite)",
+          flush=True)
+    admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{db}"')
+    return {"sqlite_one_process": sqlite, "postgres_one_worker": one,
+            "postgres_one_worker_ratio_to_sqlite": one["objects_per_s"] / sqlite["objects_per_s"],
+            "postgres_two_workers": two, "per_worker_objects_per_s": per_worker,
+            "per_worker_ratio_to_sqlite": ratio}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bundles", type=int, default=50, help="per worker")
@@ -49,43 +89,12 @@ def main() -> None:
     pg_url = PG_ADMIN.rpartition("/")[0] + "/" + db
     result: dict[str, Any] = {"args": vars(args)}
     try:
-        print("ingest, SQLite, one process …", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            node, ex = setup(Path(tmp), 20)
-            ex.store.close()
-            sqlite = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
-                                    str(args.bundles), "--json"))
-        print(f"  {sqlite['objects_per_s']:,.0f} objects/s", flush=True)
-        print("ingest, PostgreSQL, one worker …", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            node, ex = setup(Path(tmp), 20, store=pg_url)
-            ex.store.close()
-            pg_one = json.loads(run("bench.ingest", "--attach", str(node.data), "--bundles",
-                                    str(args.bundles), "--json"))
-        print(f"  {pg_one['objects_per_s']:,.0f} objects/s; ratio to SQLite "
-              f"{pg_one['objects_per_s'] / sqlite['objects_per_s']:.2f}", flush=True)
-        admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{db}"')
-        print("ingest, PostgreSQL, two workers at once …", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            node, ex = setup(Path(tmp), 20, store=pg_url)
-            ex.store.close()
-            procs = [subprocess.Popen(
-                [sys.executable, "-m", "bench.ingest", "--attach", str(node.data), "--bundles",
-                 str(args.bundles), "--offset", str(k * args.bundles), "--json"],
-                stdout=subprocess.PIPE, text=True) for k in range(2)]
-            pg = [json.loads(p.communicate()[0]) for p in procs]
-        per_worker = sum(r["objects_per_s"] for r in pg) / len(pg)
-        ratio = per_worker / sqlite["objects_per_s"]
-        print(f"  {per_worker:,.0f} objects/s per worker "
-              f"({sum(r['objects_per_s'] for r in pg):,.0f} together); "
-              f"per-worker ratio to SQLite {ratio:.2f}", flush=True)
-        result["ingest"] = {"sqlite_one_process": sqlite, "postgres_one_worker": pg_one,
-                            "postgres_one_worker_ratio_to_sqlite":
-                                pg_one["objects_per_s"] / sqlite["objects_per_s"],
-                            "postgres_workers": pg,
-                            "per_worker_objects_per_s": per_worker,
-                            "per_worker_ratio_to_sqlite": ratio}
+        print("ingest, the node's part only (clients build and seal before timing) …",
+              flush=True)
+        result["ingest_node_side"] = ingest_pair(pg_url, admin, db, args.bundles, True)
+        print("ingest, whole path in the worker (parse, validate, sign, seal, store) …",
+              flush=True)
+        result["ingest_whole_path"] = ingest_pair(pg_url, admin, db, args.bundles, False)
         print("delivery, SQLite + in-process bus, one server …", flush=True)
         out = run("bench.delivery", "--subscribers", str(args.subscribers), "--shares",
                   str(args.shares), "--pin")
