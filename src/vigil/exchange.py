@@ -22,7 +22,7 @@ from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, verify_envelope
-from vigil.errors import AuthError, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.lru import Lru
 from vigil.model import (
     THEMES,
@@ -85,15 +85,21 @@ def check_themes(themes: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+def region(text: str) -> str | None:
+    """A country code (upper-cased) or a region name, or None if it is neither."""
+    r = text.strip()
+    if len(r) == 2:
+        r = r.upper()
+    return r if REGION_RE.match(r) else None
+
+
 def check_regions(regions: Iterable[str]) -> tuple[str, ...]:
     out = set()
-    for i, r in enumerate(regions):
-        r = r.strip()
-        if len(r) == 2:
-            r = r.upper()
-        if not REGION_RE.match(r):
+    for i, text in enumerate(regions):
+        r = region(text)
+        if r is None:
             raise InputError(
-                f"region {r!r} must be an ISO 3166 country code or a region name",
+                f"region {text.strip()!r} must be an ISO 3166 country code or a region name",
                 code="input.region",
                 pointer=f"/regions/{i}",
             )
@@ -178,14 +184,12 @@ class Exchange:
         hold: bool = False,
     ) -> tuple[Member, Keyring]:
         check_name(name, "member")
-        country = country.strip()
-        if not REGION_RE.match(country.upper() if len(country) == 2 else country):
-            raise InputError(f"country {country!r} must be an ISO 3166 code", code="input.country")
-        if len(country) == 2:
-            country = country.upper()
+        normal = region(country)
+        if normal is None:
+            raise InputError(f"country {country.strip()!r} must be an ISO 3166 code",
+                             code="input.country")
+        country = normal
         if any(m.name == name for m in self.directory().members.values()):
-            from vigil.errors import Conflict
-
             raise Conflict(f"a member named {name!r} already exists", code="member.exists")
         member_id = f"identity--{uuid.uuid4()}"
         kr = create_keyring(keyring_path, member_id, passphrase)
@@ -481,17 +485,6 @@ class Exchange:
         return Published(env, tuple(recipients), new)
 
     # -- reading -----------------------------------------------------------------
-    def inbox(
-        self, member: str, after: int = 0, limit: int = 100
-    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
-        d = self.directory()
-        now = clock.now()
-        out = []
-        for entry, env, state in self.store.inbox(member, after, limit):
-            if decide_read(d, member, env.header, state, now=now):
-                out.append((entry, env, state))
-        return out
-
     def inbox_page(self, member: str, after: int, limit: int) -> tuple[list[
             tuple[InboxEntry, Envelope, ShareState]], int, bool]:
         """Entries the member may read after a cursor, the cursor to resume from (past

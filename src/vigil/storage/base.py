@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -135,6 +135,40 @@ def build_directory(
         for r in channel_rows
     }
     return Directory(members=members, channels=channels)
+
+
+Execute = Callable[[str, Sequence[Any]], Any]
+"""A connection's execute, taking SQL with ``?`` placeholders (see ``qmark_to_format``)."""
+
+_CHANNEL_EVENT = ("INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
+                  "VALUES(?,?,?,?,?)")
+
+
+def write_channel(execute: Execute, channel: Channel, actor: str, at: str) -> None:
+    """Insert a channel, its members and their create/join events (one transaction)."""
+    execute("INSERT INTO channels(id, name, kind, owner, created) VALUES(?,?,?,?,?)",
+            (channel.id, channel.name, channel.kind.value, channel.owner, channel.created))
+    execute(_CHANNEL_EVENT, (channel.id, channel.owner, "create", actor, at))
+    for m in sorted(channel.members):
+        execute("INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
+                (channel.id, m))
+        execute(_CHANNEL_EVENT, (channel.id, m, "join", actor, at))
+
+
+def write_channel_change(
+    execute: Execute, channel_id: str, member_id: str, actor: str, at: str, *, join: bool
+) -> bool:
+    """Add or remove one member and record the event; False if nothing changed."""
+    if join:
+        cur = execute("INSERT INTO channel_members(channel_id, member_id) VALUES(?,?) "
+                      "ON CONFLICT DO NOTHING", (channel_id, member_id))
+    else:
+        cur = execute("DELETE FROM channel_members WHERE channel_id=? AND member_id=?",
+                      (channel_id, member_id))
+    if not cur.rowcount:
+        return False
+    execute(_CHANNEL_EVENT, (channel_id, member_id, "join" if join else "leave", actor, at))
+    return True
 
 
 def header_bytes(header: Any) -> bytes:

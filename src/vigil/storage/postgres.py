@@ -58,10 +58,21 @@ from vigil.storage.base import (
     header_bytes,
     same_share,
     wraps_to_bytes,
+    write_channel,
+    write_channel_change,
 )
 from vigil.storage.schema import MIGRATIONS, render
 
 log = logging.getLogger(__name__)
+
+
+def _qmark(conn: Conn) -> Callable[[str, Sequence[Any]], Any]:
+    """The connection's execute for SQL written with ``?`` placeholders (shared SQL)."""
+
+    def execute(sql: str, params: Sequence[Any]) -> Any:
+        return conn.execute(sql.replace("?", "%s"), params)
+
+    return execute
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
@@ -373,25 +384,7 @@ class PostgresStore:
     # -- channels --------------------------------------------------------------
     def add_channel(self, channel: Channel, actor: str, at: str) -> None:
         def fn(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO channels(id, name, kind, owner, created) VALUES(%s,%s,%s,%s,%s)",
-                (channel.id, channel.name, channel.kind.value, channel.owner, channel.created),
-            )
-            conn.execute(
-                "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                "VALUES(%s,%s,%s,%s,%s)",
-                (channel.id, channel.owner, "create", actor, at),
-            )
-            for m in sorted(channel.members):
-                conn.execute(
-                    "INSERT INTO channel_members(channel_id, member_id) VALUES(%s,%s)",
-                    (channel.id, m),
-                )
-                conn.execute(
-                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                    "VALUES(%s,%s,%s,%s,%s)",
-                    (channel.id, m, "join", actor, at),
-                )
+            write_channel(_qmark(conn), channel, actor, at)
             self._bump(conn)
 
         try:
@@ -402,36 +395,18 @@ class PostgresStore:
             ) from exc
 
     def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None:
-        def fn(conn: Conn) -> None:
-            cur = conn.execute(
-                "INSERT INTO channel_members(channel_id, member_id) VALUES(%s,%s) "
-                "ON CONFLICT DO NOTHING",
-                (channel_id, member_id),
-            )
-            if cur.rowcount:
-                conn.execute(
-                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                    "VALUES(%s,%s,%s,%s,%s)",
-                    (channel_id, member_id, "join", actor, at),
-                )
-                self._bump(conn)
-
-        self._run(fn, "write")
+        self._change_channel(channel_id, member_id, actor, at, join=True)
 
     def remove_channel_member(
         self, channel_id: str, member_id: str, actor: str, at: str
     ) -> None:
+        self._change_channel(channel_id, member_id, actor, at, join=False)
+
+    def _change_channel(
+        self, channel_id: str, member_id: str, actor: str, at: str, *, join: bool
+    ) -> None:
         def fn(conn: Conn) -> None:
-            cur = conn.execute(
-                "DELETE FROM channel_members WHERE channel_id=%s AND member_id=%s",
-                (channel_id, member_id),
-            )
-            if cur.rowcount:
-                conn.execute(
-                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                    "VALUES(%s,%s,%s,%s,%s)",
-                    (channel_id, member_id, "leave", actor, at),
-                )
+            if write_channel_change(_qmark(conn), channel_id, member_id, actor, at, join=join):
                 self._bump(conn)
 
         self._run(fn, "write")

@@ -28,6 +28,8 @@ from vigil.storage.base import (
     header_bytes,
     same_share,
     wraps_to_bytes,
+    write_channel,
+    write_channel_change,
 )
 from vigil.storage.schema import MIGRATIONS, render
 
@@ -264,25 +266,7 @@ class SqliteStore:
     def add_channel(self, channel: Channel, actor: str, at: str) -> None:
         try:
             with self._tx() as conn:
-                conn.execute(
-                    "INSERT INTO channels(id, name, kind, owner, created) VALUES(?,?,?,?,?)",
-                    (channel.id, channel.name, channel.kind.value, channel.owner, channel.created),
-                )
-                conn.execute(
-                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                    "VALUES(?,?,?,?,?)",
-                    (channel.id, channel.owner, "create", actor, at),
-                )
-                for m in sorted(channel.members):
-                    conn.execute(
-                        "INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
-                        (channel.id, m),
-                    )
-                    conn.execute(
-                        "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                        "VALUES(?,?,?,?,?)",
-                        (channel.id, m, "join", actor, at),
-                    )
+                write_channel(conn.execute, channel, actor, at)
                 self._bump(conn)
         except sqlite3.IntegrityError as exc:
             raise Conflict(
@@ -291,33 +275,14 @@ class SqliteStore:
 
     def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None:
         with self._tx() as conn:
-            cur = conn.execute(
-                "INSERT INTO channel_members(channel_id, member_id) VALUES(?,?) "
-                "ON CONFLICT DO NOTHING",
-                (channel_id, member_id),
-            )
-            if cur.rowcount:
-                conn.execute(
-                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                    "VALUES(?,?,?,?,?)",
-                    (channel_id, member_id, "join", actor, at),
-                )
+            if write_channel_change(conn.execute, channel_id, member_id, actor, at, join=True):
                 self._bump(conn)
 
     def remove_channel_member(
         self, channel_id: str, member_id: str, actor: str, at: str
     ) -> None:
         with self._tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM channel_members WHERE channel_id=? AND member_id=?",
-                (channel_id, member_id),
-            )
-            if cur.rowcount:
-                conn.execute(
-                    "INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                    "VALUES(?,?,?,?,?)",
-                    (channel_id, member_id, "leave", actor, at),
-                )
+            if write_channel_change(conn.execute, channel_id, member_id, actor, at, join=False):
                 self._bump(conn)
 
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
