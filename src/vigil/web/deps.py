@@ -15,6 +15,7 @@ from vigil.exchange import Exchange
 from vigil.lru import Lru
 from vigil.model import Actor
 from vigil.web.auth import authenticate
+from vigil.web.batch import PageBatcher
 
 T = TypeVar("T")
 
@@ -25,8 +26,11 @@ class State:
         self.exchange = exchange
         self.bus = bus
         self.inline_reads = exchange.store.url.startswith("sqlite")
-        # Serialised envelopes for the push stream, shared by every subscriber.
+        # The push path: serialised envelopes shared by every subscriber, and one
+        # batched inbox read for every stream a share wakes.
         self.event_bodies: Lru[tuple[str, bool, bool], bytes] = Lru(1024)
+        self.pages = PageBatcher(self.read, exchange.inbox_pages,
+                                 coalesce=0.0 if self.inline_reads else 0.001)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run a short read: inline on SQLite (microseconds), in a thread elsewhere."""

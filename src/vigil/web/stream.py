@@ -24,14 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vigil.errors import InputError, VigilError
-from vigil.model import Envelope, InboxEntry, ShareState
 from vigil.web.auth import authenticate
 from vigil.web.deps import ActorDep, State, StateDep
 from vigil.web.rest import share_json
 
 router = APIRouter()
-BATCH = 100
-COALESCE_S = 0.001
 PATH = "/api/v1/stream"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -54,59 +51,6 @@ def _cursor(last_event_id: str | None, after: str | int | None) -> int:
     return int(after)
 
 
-Page = tuple[list[tuple[InboxEntry, Envelope, ShareState]], int, bool]
-
-
-class PageBatcher:
-    """Collects the inbox reads of every subscriber woken in the same event-loop turn
-    and serves them with one store read (one round trip on PostgreSQL)."""
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.pending: list[tuple[str, int, asyncio.Future[Page]]] = []
-        self.running: set[asyncio.Task[None]] = set()
-
-    async def page(self, member: str, cursor: int) -> Page:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Page] = loop.create_future()
-        if not self.pending:
-            if self.state.inline_reads:
-                loop.call_soon(self._flush)
-            else:
-                # a store across the network: wait a moment for the other wake-ups of the
-                # same share (a remote bus rings in several messages), then read once
-                loop.call_later(COALESCE_S, self._flush)
-        self.pending.append((member, cursor, fut))
-        return await fut
-
-    def _flush(self) -> None:
-        batch, self.pending = self.pending, []
-        task = asyncio.ensure_future(self._run(batch))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
-
-    async def _run(self, batch: list[tuple[str, int, asyncio.Future[Page]]]) -> None:
-        st = self.state
-        try:
-            pages = await st.read(st.exchange.inbox_pages, [(m, c) for m, c, _ in batch], BATCH)
-        except BaseException as exc:
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        for (_, _, fut), page in zip(batch, pages, strict=True):
-            if not fut.done():
-                fut.set_result(page)
-
-
-def batcher(state: State) -> PageBatcher:
-    b: PageBatcher | None = getattr(state, "page_batcher", None)
-    if b is None:
-        b = PageBatcher(state)
-        state.page_batcher = b  # type: ignore[attr-defined]
-    return b
-
-
 class SseResponse(Response):
     """Stream a member's inbox after a cursor, then every new entry as it is rung."""
 
@@ -118,7 +62,7 @@ class SseResponse(Response):
 
     async def _chunk(self) -> tuple[bytes, bool]:
         st = self.state
-        rows, self.cursor, more = await batcher(st).page(self.member, self.cursor)
+        rows, self.cursor, more = await st.pages.page(self.member, self.cursor)
         parts = []
         for entry, env, state in rows:
             key = (entry.share_id, state.recalled, state.purged)

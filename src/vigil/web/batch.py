@@ -1,0 +1,64 @@
+"""Batched inbox reads for the push path.
+
+When a share is stored, every live stream of its recipients wakes in the same
+event-loop turn and asks for its inbox after its cursor. ``PageBatcher`` collects
+those requests and serves them with one store read (one SQL query; one round trip on
+PostgreSQL) instead of one per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from vigil.model import Envelope, InboxEntry, ShareState
+
+Page = tuple[list[tuple[InboxEntry, Envelope, ShareState]], int, bool]
+PagesFn = Callable[[Sequence[tuple[str, int]], int], list[Page]]
+BATCH = 100  # entries per stream per read
+
+
+class PageBatcher:
+    """Serves ``page(member, cursor)`` calls made together with one ``pages`` call.
+
+    ``run`` runs the (blocking) ``pages`` function, inline or in a thread. With
+    ``coalesce`` > 0 the batcher waits that long for more requests before reading: for
+    a store across the network, whose wake-ups may arrive in several bus messages.
+    """
+
+    def __init__(self, run: Callable[..., Awaitable[list[Page]]], pages: PagesFn,
+                 coalesce: float = 0.0) -> None:
+        self.run = run
+        self.pages = pages
+        self.coalesce = coalesce
+        self.pending: list[tuple[str, int, asyncio.Future[Page]]] = []
+        self.running: set[asyncio.Task[None]] = set()
+
+    async def page(self, member: str, cursor: int) -> Page:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Page] = loop.create_future()
+        if not self.pending:
+            if self.coalesce > 0:
+                loop.call_later(self.coalesce, self._flush)
+            else:
+                loop.call_soon(self._flush)
+        self.pending.append((member, cursor, fut))
+        return await fut
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        task = asyncio.ensure_future(self._read(batch))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _read(self, batch: list[tuple[str, int, asyncio.Future[Page]]]) -> None:
+        try:
+            pages = await self.run(self.pages, [(m, c) for m, c, _ in batch], BATCH)
+        except BaseException as exc:
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (_, _, fut), page in zip(batch, pages, strict=True):
+            if not fut.done():
+                fut.set_result(page)

@@ -1,0 +1,41 @@
+"""The push path reads the inboxes of every stream woken together with one store read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from vigil.web.batch import BATCH, Page, PageBatcher
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+@pytest.mark.parametrize("coalesce", [0.0, 0.005])
+async def test_requests_made_together_are_one_read(coalesce: float) -> None:
+    calls: list[list[tuple[str, int]]] = []
+
+    def pages(reqs: Sequence[tuple[str, int]], limit: int) -> list[Page]:
+        assert limit == BATCH
+        calls.append(list(reqs))
+        return [([], after + 1, False) for _, after in reqs]
+
+    b = PageBatcher(inline, pages, coalesce)
+    got = await asyncio.gather(*(b.page(f"m{i}", i * 10) for i in range(5)))
+    assert calls == [[(f"m{i}", i * 10) for i in range(5)]]
+    assert [cursor for _, cursor, _ in got] == [1, 11, 21, 31, 41]
+    await b.page("later", 7)  # a request after the batch is a read of its own
+    assert calls[-1] == [("later", 7)]
+
+
+async def test_a_failed_read_fails_every_request_of_the_batch() -> None:
+    def pages(reqs: Sequence[tuple[str, int]], limit: int) -> list[Page]:
+        raise RuntimeError("store down")
+
+    b = PageBatcher(inline, pages)
+    results = await asyncio.gather(b.page("a", 0), b.page("b", 0), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
