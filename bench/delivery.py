@@ -140,12 +140,6 @@ def main() -> None:
             while not ready.exists():
                 time.sleep(0.05)
             time.sleep(1.0)
-            spy = None
-            if os.environ.get("VIGIL_BENCH_PYSPY"):
-                seconds = str(int(args.shares * args.gap) + 2)
-                pid = str(servers[0].proc.pid)  # type: ignore[union-attr]
-                spy = subprocess.Popen(["py-spy", "record", "-o", os.environ["VIGIL_BENCH_PYSPY"],
-                                        "-f", "raw", "-r", "1000", "-d", seconds, "-p", pid])
             sent: dict[str, tuple[float, float]] = {}
             pub = node.members["publisher"]
             with httpx.Client(base_url=servers[0].url, timeout=30,
@@ -163,8 +157,6 @@ def main() -> None:
                     sent[r.json()["id"]] = (t0, t1)
                     time.sleep(args.gap)
             sub.wait(timeout=120)
-            if spy is not None:
-                spy.wait()
             per_worker = json.loads(out.with_suffix(".by_worker.json").read_text())
             arrivals: dict[str, list[float]] = {
                 k: v for k, v in json.loads(out.read_text()).items() if k in sent}

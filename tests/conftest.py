@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from vigil.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VIGIL_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -66,3 +74,75 @@ def nats_url() -> str:
     except OSError as exc:
         service_missing("NATS", exc)
     return NATS_URL
+
+
+def four_member_exchange(data: Path) -> tuple[Any, Any]:
+    """A node with alpha, bravo, charlie (keys held by the node) and delta (client keys),
+    the channels a-b (bilateral), group1 (alpha, bravo, delta) and everyone (community).
+    Returns (TestNode, Exchange); the caller closes the exchange's store."""
+    from vigil.model import ChannelKind
+    from vigil.testing import make_node  # noqa: PLC0415
+
+    node = make_node(data, {"alpha": True, "bravo": True, "charlie": True, "delta": False})
+    ex = node.exchange()
+    m = node.members
+    ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
+    ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
+                      [m["bravo"].id, m["delta"].id])
+    ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
+    return node, ex
+
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+
+class PrivateNats:
+    """A throw-away nats-server with JetStream on a fixed port, restartable."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.port = free_port()
+        self.store_dir = store_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.proc is None
+        self.proc = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", str(self.store_dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail("the private nats-server did not start")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
+    if not Path(NATS_SERVER).exists():
+        pytest.skip("nats-server is not installed")
+    server = PrivateNats(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+

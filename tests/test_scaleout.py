@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.bus.test_jetstream_specific import PrivateNats, private_nats  # noqa: F401
+from tests.conftest import PrivateNats
 from tests.test_e2e import bundle_with
 
 from vigil.client import Client, InboxItem
@@ -28,6 +28,15 @@ async def collect(client: Client, into: list[InboxItem], stop: asyncio.Event) ->
         into.append(item)
         if stop.is_set():
             return
+
+
+async def stop_all(task: asyncio.Task[None], sub: Client, *servers: ServerProcess) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    sub.close()
+    for srv in servers:
+        srv.kill()
 
 
 def publish_one(url: str, token: str, i: int) -> str | None:
@@ -71,12 +80,7 @@ async def test_kill_9_of_either_worker_loses_nothing_and_duplicates_nothing(
             await asyncio.sleep(0.1)
         stop.set()
     finally:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        sub.close()
-        w1.kill()
-        w2.stop()
+        await stop_all(task, sub, w1, w2)
     ids = [r.share_id for r in received]
     assert len(acked) >= 29
     assert ids == acked  # every acknowledged share, in order, none twice
@@ -85,7 +89,7 @@ async def test_kill_9_of_either_worker_loses_nothing_and_duplicates_nothing(
 
 
 async def test_nats_outage_delays_but_loses_nothing(
-        tmp_path: Path, pg_url: str, private_nats: PrivateNats) -> None:  # noqa: F811
+        tmp_path: Path, pg_url: str, private_nats: PrivateNats) -> None:
     private_nats.start()
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True}, store=pg_url)
     w1, w2 = workers(node.data, pg_url, private_nats.url)
@@ -118,9 +122,4 @@ async def test_nats_outage_delays_but_loses_nothing(
         health = httpx.get(w2.url + "/healthz", timeout=5)
         assert health.status_code == 200
     finally:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        sub.close()
-        w1.stop()
-        w2.stop()
+        await stop_all(task, sub, w1, w2)

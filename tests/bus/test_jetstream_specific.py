@@ -7,18 +7,18 @@ machine's shared server), killed and restarted on the same port.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.conftest import PrivateNats
+
+from vigil.testing import free_port
 
 nats = pytest.importorskip("nats")
 jetstream = pytest.importorskip("vigil.bus.jetstream")
@@ -26,66 +26,9 @@ JetStreamBus = jetstream.JetStreamBus
 
 pytestmark = pytest.mark.service
 
-NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-
-
 def _prefix() -> str:
     return f"vigiltest{uuid.uuid4().hex[:8]}"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivateNats:
-    """A throw-away nats-server with JetStream on a fixed port, restartable."""
-
-    def __init__(self, store_dir: Path) -> None:
-        self.port = _free_port()
-        self.store_dir = store_dir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        assert self.proc is None
-        self.proc = subprocess.Popen(
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.store_dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail("the private nats-server did not start")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-        if proc is not None:
-            proc.wait(timeout=5)
-
-
-@pytest.fixture
-def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
-    if not Path(NATS_SERVER).exists():
-        pytest.skip("nats-server is not installed")
-    server = PrivateNats(tmp_path / "nats")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -270,7 +213,7 @@ class _Worker:
 
         from vigil.web import create_app
 
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"))

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
 from vigil.exchange import Exchange
-from vigil.model import ChannelKind
-from vigil.testing import TestNode, make_node
+from vigil.testing import TestNode
 from vigil.web import create_app
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -82,14 +82,7 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Console]:
-    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True,
-                                         "delta": False})
-    ex = node.exchange()
-    m = node.members
-    ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
-    ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
-                      [m["bravo"].id, m["delta"].id])
-    ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
+    node, ex = four_member_exchange(tmp_path / "node")
     app = create_app(node.settings, exchange=ex, bus=LocalBus())
     with TestClient(app):
         con = Console(node, app, ex)

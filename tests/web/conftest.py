@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
-from vigil.model import ChannelKind
-from vigil.testing import TestNode, make_node
+from vigil.testing import TestNode
 from vigil.web import create_app
 
 
@@ -24,15 +24,8 @@ class Api:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True,
-                                         "delta": False})
+    node, ex = four_member_exchange(tmp_path / "node")
     settings = node.settings.with_overrides(max_body=200_000)
-    ex = node.exchange()
-    m = node.members
-    ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
-    ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
-                      [m["bravo"].id, m["delta"].id])
-    ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
     app = create_app(settings, exchange=ex, bus=LocalBus())
     with TestClient(app) as client:
         yield Api(node, client)
