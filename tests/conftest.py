@@ -7,11 +7,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from vigil.testing import free_port
+from vigil.exchange import Exchange
+from vigil.model import ChannelKind
+from vigil.testing import TestNode, free_port, make_node
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VIGIL_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -76,13 +77,10 @@ def nats_url() -> str:
     return NATS_URL
 
 
-def four_member_exchange(data: Path) -> tuple[Any, Any]:
+def four_member_exchange(data: Path) -> tuple[TestNode, Exchange]:
     """A node with alpha, bravo, charlie (keys held by the node) and delta (client keys),
     the channels a-b (bilateral), group1 (alpha, bravo, delta) and everyone (community).
     Returns (TestNode, Exchange); the caller closes the exchange's store."""
-    from vigil.model import ChannelKind
-    from vigil.testing import make_node  # noqa: PLC0415
-
     node = make_node(data, {"alpha": True, "bravo": True, "charlie": True, "delta": False})
     ex = node.exchange()
     m = node.members
