@@ -12,17 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
 from vigil.config import Settings, write_settings_file
+from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import ConfigError, Conflict
 from vigil.exchange import Exchange, hold_keyrings
 from vigil.storage import Store, open_store
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def keyring_dir(settings: Settings) -> Path:
@@ -38,7 +31,7 @@ def init_node(settings: Settings, name: str | None = None,
     os.chmod(data, 0o700)
     keyring_dir(settings).mkdir(mode=0o700, exist_ok=True)
     key = Ed25519PrivateKey.generate()
-    _write_private(data / "node.key", key.private_bytes_raw())
+    write_secret_file(data / "node.key", key.private_bytes_raw())
     info = {"id": f"node--{uuid.uuid4()}", "name": name or settings.node_name,
             "created": clock.now()}
     (data / "node.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")

@@ -25,8 +25,6 @@ then link or rename) and a file that grants any permission to group or others
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
 import re
@@ -46,6 +44,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
+from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import KeyringError
 
 PASSPHRASE_ENV = "VIGIL_KEYRING_PASSPHRASE"
@@ -258,19 +257,6 @@ def _decode(data: bytes, passphrase: bytes) -> Keyring:
     return ring
 
 
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_keyring(
     path: PathLike,
     keyring: Keyring,
@@ -286,45 +272,13 @@ def write_keyring(
     """
     _check_member(keyring.member_id)
     data = _encode(keyring, _passphrase_bytes(passphrase, allow_empty))
-    target = os.path.abspath(os.fspath(path))
-    directory, base = os.path.split(target)
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(tmp, flags, 0o600)
-    except OSError as e:
-        raise KeyringError(f"cannot write keyring: {e.strerror}", code="keyring.io") from e
-    try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise
-            except OSError as e:
-                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                    raise
-                # No hard links here: reserve the name, then rename over our own file.
-                os.close(os.open(target, flags, 0o600))
-                os.replace(tmp, target)
+        write_secret_file(path, data, overwrite=overwrite)
     except FileExistsError as e:
-        raise KeyringError(f"keyring {target} already exists", code="keyring.exists") from e
+        raise KeyringError(f"keyring {os.path.abspath(os.fspath(path))} already exists",
+                           code="keyring.exists") from e
     except OSError as e:
         raise KeyringError(f"cannot write keyring: {e.strerror}", code="keyring.io") from e
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(directory)
 
 
 def create_keyring(
