@@ -12,6 +12,7 @@ import pytest
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, Envelope, Member, MemberKind, User, Wrap
 from vigil.storage import Store, open_store
+from vigil.storage.base import Sql
 from vigil.storage.schema import schema_version
 
 
@@ -206,3 +207,48 @@ def test_console_sessions(store: Store) -> None:
     assert store.get_session("nope", now) is None
     store.drop_session("h1", now)
     assert store.get_session("h1", now) is None
+
+
+def test_feature_sql_write_read_and_rollback(store: Store) -> None:
+    assert store.dialect in ("sqlite", "postgresql")
+    store.write(lambda sql: sql.executemany(
+        "INSERT INTO meta(key, value) VALUES(?, ?)", [("f.a", "1"), ("f.b", "2")]))
+    rows = store.read(lambda sql: sql.execute(
+        "SELECT key, value FROM meta WHERE key IN (?, ?) ORDER BY key", ("f.a", "f.b")
+    ).fetchall())
+    assert [tuple(r) for r in rows] == [("f.a", "1"), ("f.b", "2")]
+
+    def fails(sql: Sql) -> None:
+        sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)", ("f.c", "3"))
+        raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        store.write(fails)
+    assert store.get_meta("f.c") is None  # the whole transaction rolled back
+
+
+def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
+    a, b = member("a"), member("b")
+    for m in (a, b):
+        store.add_member(m)
+    env = envelope(a.id, [b.id])
+    calls: list[str] = []
+
+    def also(sql: Sql) -> None:
+        calls.append(env.id)
+        sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)", ("also." + env.id, "x"))
+
+    assert store.put_share(env, [b.id], "t", also) is True
+    assert store.put_share(env, [b.id], "t", also) is False  # not run for a stored share
+    assert calls == [env.id]
+    assert store.get_meta("also." + env.id) == "x"
+
+    bad = envelope(a.id, [b.id])
+
+    def boom(sql: Sql) -> None:
+        raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        store.put_share(bad, [b.id], "t", boom)
+    assert store.get_share(bad.id) is None  # share and inbox rows rolled back with it
+    assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == [env.id]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -19,6 +19,34 @@ from vigil.model import (
     User,
     Wrap,
 )
+from vigil.storage.schema import Dialect
+
+T = TypeVar("T")
+
+
+class Cursor(Protocol):
+    """What both backends' cursors offer."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Sql(Protocol):
+    """A connection inside one transaction, for SQL written once with ``?`` placeholders.
+
+    Feature modules (log, TAXII, analysis) keep their tables and queries to themselves
+    and run them through ``Store.write``/``Store.read``, so they work on every backend
+    without a method per query in each store. Never put a literal ``?`` or ``%`` in the
+    SQL text: pass values as parameters.
+    """
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
 
 class Store(Protocol):
@@ -30,7 +58,18 @@ class Store(Protocol):
 
     url: str
 
+    @property
+    def dialect(self) -> Dialect: ...
+
     def migrate(self) -> None: ...
+    def write(self, fn: Callable[[Sql], T]) -> T:
+        """Run ``fn`` in one write transaction; return once it is durable."""
+        ...
+
+    def read(self, fn: Callable[[Sql], T]) -> T:
+        """Run ``fn`` on one consistent read-only snapshot."""
+        ...
+
     def close(self) -> None: ...
 
     def get_meta(self, key: str) -> str | None: ...
@@ -63,8 +102,11 @@ class Store(Protocol):
     ) -> None: ...
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]: ...
 
-    def put_share(self, env: Envelope, recipients: Sequence[str], at: str) -> bool:
-        """Store a share and its inbox rows; False if that exact share was already stored."""
+    def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
+                  also: Callable[[Sql], None] | None = None) -> bool:
+        """Store a share and its inbox rows; False if that exact share was already stored.
+        ``also`` runs in the same transaction after the rows are written, only for a new
+        share (e.g. the log entry of the share)."""
         ...
 
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...

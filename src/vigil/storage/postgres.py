@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -53,6 +53,7 @@ from vigil.storage.base import (
     CHANNEL_COLUMNS,
     CHANNEL_MEMBER_COLUMNS,
     MEMBER_COLUMNS,
+    Sql,
     build_directory,
     envelope_from_row,
     header_bytes,
@@ -76,6 +77,21 @@ def _qmark(conn: Conn) -> Callable[[str, Sequence[Any]], Any]:
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
+
+
+class _Sql:
+    dialect: Literal["postgresql"] = "postgresql"
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[TupleRow]:
+        return self._conn.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+
 Mode = Literal["read", "snapshot", "write", "idempotent"]
 
 # Keys of the transaction-scoped advisory locks (bigint; ASCII "vigil_mg", "vigil_ib").
@@ -127,6 +143,7 @@ def split_url(url: str) -> tuple[str, dict[str, float]]:
 
 
 class PostgresStore:
+    dialect: Literal["postgresql"] = "postgresql"
     share_lock_timeout = 10.0
     """Seconds a publish waits for its turn to write before answering 503."""
 
@@ -222,6 +239,13 @@ class PostgresStore:
         # One transaction per migration, each under the lock, as in SQLite.
         while self._run(step, "write"):
             pass
+
+    # -- feature SQL -----------------------------------------------------------
+    def write(self, fn: Callable[[Sql], T]) -> T:
+        return self._run(lambda conn: fn(_Sql(conn)), "write")
+
+    def read(self, fn: Callable[[Sql], T]) -> T:
+        return self._run(lambda conn: fn(_Sql(conn)), "snapshot")
 
     # -- meta ----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -425,7 +449,8 @@ class PostgresStore:
         ]
 
     # -- shares ----------------------------------------------------------------
-    def put_share(self, env: Envelope, recipients: Sequence[str], at: str) -> bool:
+    def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
+                  also: Callable[[Sql], None] | None = None) -> bool:
         hdr = header_bytes(env.header)
         wraps = wraps_to_bytes(env.wraps)
         members = list(recipients)
@@ -452,14 +477,25 @@ class PostgresStore:
                         env.id, env.originator, hdr, env.signature, env.payload, wraps,
                         env.created, env.expires, at, members,
                     ))
+                    if also is None:
+                        conn.execute("COMMIT")
+                if also is not None:
+                    # still under the lock: the extra writes (the share's log entry) see
+                    # every earlier share's and commit before any later one's
+                    new = cur.fetchone()
+                    if new is not None and new[0]:
+                        also(_Sql(conn))
                     conn.execute("COMMIT")
+                    return _stored(conn, new)
             except BaseException:
                 # An error skips the rest of the pipeline, COMMIT included.
                 if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
                     with contextlib.suppress(psycopg.Error):
                         conn.execute("ROLLBACK")
                 raise
-            row = cur.fetchone()
+            return _stored(conn, cur.fetchone())
+
+        def _stored(conn: Conn, row: Any) -> bool:
             if row is not None and row[0]:
                 return True
             old = conn.execute(

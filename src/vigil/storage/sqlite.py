@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from vigil.errors import Conflict, NotFound
 from vigil.model import (
@@ -23,6 +23,7 @@ from vigil.storage.base import (
     CHANNEL_COLUMNS,
     CHANNEL_MEMBER_COLUMNS,
     MEMBER_COLUMNS,
+    Sql,
     build_directory,
     envelope_from_row,
     header_bytes,
@@ -42,7 +43,25 @@ def _path_from_url(url: str) -> str:
     return url
 
 
+T = TypeVar("T")
+
+
+class _Sql:
+    dialect: Literal["sqlite"] = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+
 class SqliteStore:
+    dialect: Literal["sqlite"] = "sqlite"
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = _path_from_url(url)
@@ -115,6 +134,19 @@ class SqliteStore:
                         "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
                         "ON CONFLICT(key) DO NOTHING"
                     )
+
+    # -- feature SQL -----------------------------------------------------------
+    def write(self, fn: Callable[[Sql], T]) -> T:
+        with self._tx() as conn:
+            return fn(_Sql(conn))
+
+    def read(self, fn: Callable[[Sql], T]) -> T:
+        reader = self._reader()
+        reader.execute("BEGIN")
+        try:
+            return fn(_Sql(reader))
+        finally:
+            reader.execute("COMMIT")
 
     # -- meta ----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -296,7 +328,8 @@ class SqliteStore:
         ]
 
     # -- shares ----------------------------------------------------------------
-    def put_share(self, env: Envelope, recipients: Sequence[str], at: str) -> bool:
+    def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
+                  also: Callable[[Sql], None] | None = None) -> bool:
         hdr = header_bytes(env.header)
         with self._tx() as conn:
             row = conn.execute(
@@ -324,6 +357,8 @@ class SqliteStore:
                 "INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
                 [(m, env.id, at) for m in recipients],
             )
+            if also is not None:
+                also(_Sql(conn))
         return True
 
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
