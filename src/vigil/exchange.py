@@ -7,10 +7,11 @@ missing one (``NotFound``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,9 @@ from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
+from vigil.storage.base import Sql
 
+log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 REGION_RE = re.compile(r"^([A-Z]{2}|[a-z][a-z0-9-]{1,31})$")
 TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
@@ -156,6 +159,12 @@ class Exchange:
         # Envelopes are immutable once stored: a small cache serves the push path, where
         # every recipient of a new share reads the same envelope at the same moment.
         self.envelopes: Lru[str, Envelope] = Lru(4096)
+        # Called after a new share is durably stored (features such as correlation
+        # follow publishing here); a hook that raises does not undo the publish.
+        self.published_hooks: list[Callable[[Published], None]] = []
+        # Called inside the transaction that stores a new share (log entry, object
+        # index): an error here fails the publish and stores nothing.
+        self.share_tx_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]] = []
 
     # -- directory -----------------------------------------------------------
     def directory(self) -> Directory:
@@ -479,10 +488,23 @@ class Exchange:
         return self._store(env, recipients)
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
-        new = self.store.put_share(env, recipients, clock.now())
+        recipients = tuple(recipients)
+        hooks = self.share_tx_hooks
+
+        def also(sql: Sql) -> None:
+            for hook in hooks:
+                hook(sql, env, recipients)
+
+        new = self.store.put_share(env, recipients, clock.now(), also if hooks else None)
+        published = Published(env, tuple(recipients), new)
         if new:
             self.envelopes.put(env.id, env)
-        return Published(env, tuple(recipients), new)
+            for hook in self.published_hooks:
+                try:
+                    hook(published)
+                except Exception:
+                    log.exception("after-publish hook %r failed for %s", hook, env.id)
+        return published
 
     # -- reading -----------------------------------------------------------------
     def inbox_page(self, member: str, after: int, limit: int) -> tuple[list[

@@ -25,6 +25,11 @@ _TYPES: dict[Dialect, dict[str, str]] = {
     },
 }
 
+# Each feature keeps its tables in its own migration, in a fixed place in the list.
+LOG_MIGRATION: list[str] = []
+TAXII_MIGRATION: list[str] = []
+ANALYSIS_MIGRATION: list[str] = []
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -107,6 +112,9 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX sessions_expires ON sessions(expires)",
     ],
+    LOG_MIGRATION,  # v3: the transparency log
+    TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
+    ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
 ]
 
 
