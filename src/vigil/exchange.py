@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -50,6 +50,8 @@ from vigil.policy import decide, decide_publish, decide_read, visible_channels
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
+from vigil.log.entries import channel_entry, member_entry, share_entry
+from vigil.log.tree import LogRef, StoredLog
 from vigil.storage import Store
 from vigil.storage.base import Sql
 
@@ -130,6 +132,23 @@ def member_identity(member: Member) -> dict[str, Any]:
     }
 
 
+class ReadGate(Protocol):
+    """A node rule that holds some shares back from some recipients for a while (the
+    ledger's community rule): the read path asks it, and passes its answer to the policy."""
+
+    def release(self, members: Sequence[str]) -> None:
+        """Re-queue, at the end of each member's inbox, the held shares now due."""
+        ...
+
+    def not_before(self, member: str, share_ids: Sequence[str]) -> Mapping[str, str]:
+        """{share id: the time from which the member may read it} for held shares."""
+        ...
+
+    def preview(self, request: ShareRequest, decision: Decision) -> dict[str, Any]:
+        """What the rule would do to a share with this audience."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Published:
     envelope: Envelope
@@ -165,6 +184,17 @@ class Exchange:
         # Called inside the transaction that stores a new share (log entry, object
         # index): an error here fails the publish and stores nothing.
         self.share_tx_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]] = []
+        # Called when a member was allowed to read one share by its id (the ledger
+        # records opened shares here).
+        self.read_hooks: list[Callable[[str, Envelope], None]] = []
+        # A rule that holds shares back from some recipients (None: no such rule).
+        self.read_gate: ReadGate | None = None
+        # The transparency log: every share, channel change and key event is appended
+        # in the transaction that makes it happen.
+        self.log = StoredLog(store, node_id, node_key)
+
+    def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
+        self.log.append(sql, entry)
 
     # -- directory -----------------------------------------------------------
     def directory(self) -> Directory:
@@ -215,7 +245,8 @@ class Exchange:
             created=clock.now(),
         )
         try:
-            self.store.add_member(member)
+            self.store.add_member(member, lambda sql: self._log(sql, member_entry(
+                member.id, "add", member.sign_key_id, member.enc_key_id, member.created)))
         except BaseException:
             keyring_path.unlink(missing_ok=True)
             raise
@@ -294,7 +325,12 @@ class Exchange:
                                  code="channel.inactive_member")
         ch = Channel(id=f"channel--{uuid.uuid4()}", name=name, kind=kind, owner=actor,
                      members=frozenset(ids), created=clock.now())
-        self.store.add_channel(ch, actor, ch.created)
+        def log_channel(sql: Sql) -> None:
+            self._log(sql, channel_entry(ch.id, actor, "create", actor, ch.created))
+            for m in sorted(ch.members):
+                self._log(sql, channel_entry(ch.id, m, "join", actor, ch.created))
+
+        self.store.add_channel(ch, actor, ch.created, log_channel)
         return ch
 
     def channel(self, actor: str, ref: str) -> Channel:
@@ -321,11 +357,15 @@ class Exchange:
         if add:
             if not m.active:
                 raise InputError(f"member {m.name} is not active", code="channel.inactive_member")
-            self.store.add_channel_member(ch.id, m.id, actor, clock.now())
+            at = clock.now()
+            self.store.add_channel_member(ch.id, m.id, actor, at, lambda sql: self._log(
+                sql, channel_entry(ch.id, m.id, "join", actor, at)))
         else:
             if m.id == ch.owner:
                 raise InputError("the owner cannot leave its channel", code="channel.owner_leaves")
-            self.store.remove_channel_member(ch.id, m.id, actor, clock.now())
+            at = clock.now()
+            self.store.remove_channel_member(ch.id, m.id, actor, at, lambda sql: self._log(
+                sql, channel_entry(ch.id, m.id, "leave", actor, at)))
         return self.channel(actor, ch.id)
 
     def channel_events(self, actor: str, ref: str) -> list[dict[str, Any]]:
@@ -383,6 +423,10 @@ class Exchange:
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         return dec
+
+    def preview_delays(self, request: ShareRequest, decision: Decision) -> dict[str, Any] | None:
+        """What the node's community rule does to this share (None: no rule is on)."""
+        return None if self.read_gate is None else self.read_gate.preview(request, decision)
 
     def recipient_keys(self, members: Iterable[str]) -> dict[str, tuple[str, bytes]]:
         d = self.directory()
@@ -490,15 +534,18 @@ class Exchange:
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
         hooks = self.share_tx_hooks
+        refs: list[LogRef] = []
 
         def also(sql: Sql) -> None:
+            refs.append(self.log.append(sql, share_entry(env)))
             for hook in hooks:
                 hook(sql, env, recipients)
 
-        new = self.store.put_share(env, recipients, clock.now(), also if hooks else None)
+        new = self.store.put_share(env, recipients, clock.now(), also)
         published = Published(env, tuple(recipients), new)
         if new:
             self.envelopes.put(env.id, env)
+            self.log.refs.put(env.id, refs[-1])
             for hook in self.published_hooks:
                 try:
                     hook(published)
@@ -518,10 +565,15 @@ class Exchange:
         """``inbox_page`` for several (member, cursor) pairs with one store read."""
         d = self.directory()
         now = clock.now()
+        gate = self.read_gate
+        if gate is not None:
+            gate.release([m for m, _ in requests])
         out = []
         for (member, after), refs in zip(requests, self.store.inbox_refs_many(requests, limit),
                                          strict=True):
             cursor = refs[-1][0].seq if refs else after
+            held = gate.not_before(member, [e.share_id for e, _ in refs]) \
+                if gate is not None and refs else {}
             readable = []
             for entry, state in refs:
                 env = self.envelopes.get(entry.share_id)
@@ -531,16 +583,21 @@ class Exchange:
                         continue
                     env = got[0]
                     self.envelopes.put(entry.share_id, env)
-                if decide_read(d, member, env.header, state, now=now):
+                if decide_read(d, member, env.header, state, now=now,
+                               not_before=held.get(entry.share_id)):
                     readable.append((entry, env, state))
             out.append((readable, cursor, len(refs) == limit))
         return out
 
     def share(self, member: str, share_id: str) -> tuple[Envelope, ShareState]:
         got = self.store.get_share(share_id)
+        held = self.read_gate.not_before(member, [share_id]) \
+            if self.read_gate is not None and got is not None else {}
         if got is None or not decide_read(self.directory(), member, got[0].header, got[1],
-                                           now=clock.now()):
+                                           now=clock.now(), not_before=held.get(share_id)):
             raise NotFound(f"no share {share_id!r}", code="share.not_found")
+        for hook in self.read_hooks:
+            hook(member, got[0])
         return got
 
     def sent(self, member: str, after: int = 0, limit: int = 100) -> list[

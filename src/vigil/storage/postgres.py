@@ -51,6 +51,7 @@ from vigil.model import (
 )
 from vigil.storage.base import (
     CHANNEL_COLUMNS,
+    SHARE_LOCK,
     CHANNEL_MEMBER_COLUMNS,
     MEMBER_COLUMNS,
     Sql,
@@ -94,9 +95,8 @@ class _Sql:
 
 Mode = Literal["read", "snapshot", "write", "idempotent"]
 
-# Keys of the transaction-scoped advisory locks (bigint; ASCII "vigil_mg", "vigil_ib").
+# Key of the migration lock (bigint; ASCII "vigil_mg"); SHARE_LOCK is in base.py.
 MIGRATE_LOCK = 0x76696769_6C5F6D67
-SHARE_LOCK = 0x76696769_6C5F6962
 
 _POOL_PARAMS = ("pool_min", "pool_max", "pool_timeout")
 # libpq settings used unless the URL gives its own.
@@ -271,7 +271,7 @@ class PostgresStore:
         )
 
     # -- members -------------------------------------------------------------
-    def add_member(self, member: Member) -> None:
+    def add_member(self, member: Member, also: Callable[[Sql], None] | None = None) -> None:
         def fn(conn: Conn) -> None:
             conn.execute(
                 "INSERT INTO members(id, name, display_name, country, kind, sign_key, "
@@ -292,6 +292,8 @@ class PostgresStore:
                 ),
             )
             self._bump(conn)
+            if also is not None:
+                also(_Sql(conn))
 
         try:
             self._run(fn, "write")
@@ -300,12 +302,15 @@ class PostgresStore:
                 f"a member named {member.name!r} already exists", code="member.exists"
             ) from exc
 
-    def set_member_active(self, member_id: str, active: bool) -> None:
+    def set_member_active(self, member_id: str, active: bool,
+                          also: Callable[[Sql], None] | None = None) -> None:
         def fn(conn: Conn) -> None:
             cur = conn.execute("UPDATE members SET active=%s WHERE id=%s", (active, member_id))
             if cur.rowcount == 0:
                 raise NotFound("no such member", code="member.not_found")
             self._bump(conn)
+            if also is not None:
+                also(_Sql(conn))
 
         self._run(fn, "write")
 
@@ -406,10 +411,13 @@ class PostgresStore:
         return [User(r[0], r[1], r[2], r[3]) for r in rows]
 
     # -- channels --------------------------------------------------------------
-    def add_channel(self, channel: Channel, actor: str, at: str) -> None:
+    def add_channel(self, channel: Channel, actor: str, at: str,
+                    also: Callable[[Sql], None] | None = None) -> None:
         def fn(conn: Conn) -> None:
             write_channel(_qmark(conn), channel, actor, at)
             self._bump(conn)
+            if also is not None:
+                also(_Sql(conn))
 
         try:
             self._run(fn, "write")
@@ -418,22 +426,30 @@ class PostgresStore:
                 f"a channel named {channel.name!r} already exists", code="channel.exists"
             ) from exc
 
-    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None:
-        self._change_channel(channel_id, member_id, actor, at, join=True)
+    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
+                           also: Callable[[Sql], None] | None = None) -> bool:
+        return self._change_channel(channel_id, member_id, actor, at, also, join=True)
 
     def remove_channel_member(
-        self, channel_id: str, member_id: str, actor: str, at: str
-    ) -> None:
-        self._change_channel(channel_id, member_id, actor, at, join=False)
+        self, channel_id: str, member_id: str, actor: str, at: str,
+        also: Callable[[Sql], None] | None = None
+    ) -> bool:
+        return self._change_channel(channel_id, member_id, actor, at, also, join=False)
 
     def _change_channel(
-        self, channel_id: str, member_id: str, actor: str, at: str, *, join: bool
-    ) -> None:
-        def fn(conn: Conn) -> None:
-            if write_channel_change(_qmark(conn), channel_id, member_id, actor, at, join=join):
-                self._bump(conn)
+        self, channel_id: str, member_id: str, actor: str, at: str,
+        also: Callable[[Sql], None] | None, *, join: bool
+    ) -> bool:
+        def fn(conn: Conn) -> bool:
+            if not write_channel_change(_qmark(conn), channel_id, member_id, actor, at,
+                                        join=join):
+                return False
+            self._bump(conn)
+            if also is not None:
+                also(_Sql(conn))
+            return True
 
-        self._run(fn, "write")
+        return self._run(fn, "write")
 
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
         rows = self._run(

@@ -26,9 +26,150 @@ _TYPES: dict[Dialect, dict[str, str]] = {
 }
 
 # Each feature keeps its tables in its own migration, in a fixed place in the list.
-LOG_MIGRATION: list[str] = []
-TAXII_MIGRATION: list[str] = []
-ANALYSIS_MIGRATION: list[str] = []
+LOG_MIGRATION: list[str] = [
+    # the transparency log: one row per leaf, and every perfect subtree hash
+    """CREATE TABLE log_leaves (
+        idx {BIGINT} PRIMARY KEY,
+        kind TEXT NOT NULL,
+        share_id TEXT,
+        data {BLOB} NOT NULL,
+        root {BLOB} NOT NULL,
+        proof {BLOB} NOT NULL
+    )""",
+    "CREATE INDEX log_leaves_share ON log_leaves(share_id, idx)",
+    """CREATE TABLE log_nodes (
+        level INTEGER NOT NULL,
+        idx {BIGINT} NOT NULL,
+        hash {BLOB} NOT NULL,
+        PRIMARY KEY (level, idx)
+    )""",
+    # checkpoints members handed in (gossip), and forks found among them
+    """CREATE TABLE log_gossip (
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        note TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (size, root)
+    )""",
+    # signed receipts and recalls (their log entries hold the same objects)
+    """CREATE TABLE receipts (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        what TEXT NOT NULL,
+        at TEXT NOT NULL,
+        log_idx {BIGINT} NOT NULL,
+        PRIMARY KEY (share_id, member_id, what)
+    )""",
+]
+TAXII_MIGRATION: list[str] = [
+    # feeds: external TAXII collections a member subscribes the node to
+    """CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        member_id TEXT NOT NULL REFERENCES members(id),
+        tlp TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        every_s {BIGINT} NOT NULL,
+        auth TEXT NOT NULL,
+        cursor TEXT,
+        created TEXT NOT NULL,
+        last_pull TEXT,
+        last_error TEXT,
+        lease_until TEXT,
+        fetched {BIGINT} NOT NULL,
+        published {BIGINT} NOT NULL,
+        shares {BIGINT} NOT NULL,
+        duplicates {BIGINT} NOT NULL,
+        rejected {BIGINT} NOT NULL
+    )""",
+    """CREATE TABLE feed_seen (
+        feed TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        share_id TEXT NOT NULL,
+        PRIMARY KEY (feed, object_id, version)
+    )""",
+    """CREATE TABLE feed_rejects (
+        feed TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        code TEXT NOT NULL,
+        pointer TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (feed, object_id, version)
+    )""",
+]
+ANALYSIS_MIGRATION: list[str] = [
+    # sightings, ledger, blind tokens
+    """CREATE TABLE sightings (
+        seq {SERIAL},
+        id TEXT NOT NULL UNIQUE,
+        share_id TEXT NOT NULL,
+        indicator_id TEXT NOT NULL,
+        originator TEXT NOT NULL,
+        reporter TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        count {BIGINT} NOT NULL,
+        first_seen TEXT,
+        last_seen TEXT,
+        disclose {BOOL} NOT NULL,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX sightings_share ON sightings(share_id, indicator_id)",
+    "CREATE INDEX sightings_originator ON sightings(originator)",
+    """CREATE TABLE ledger_shares (
+        share_id TEXT PRIMARY KEY,
+        originator TEXT NOT NULL,
+        channel_id TEXT,
+        objects {BIGINT}
+    )""",
+    "CREATE INDEX ledger_shares_originator ON ledger_shares(originator)",
+    """CREATE TABLE share_opens (
+        member_id TEXT NOT NULL,
+        share_id TEXT NOT NULL,
+        first_at TEXT NOT NULL,
+        PRIMARY KEY (member_id, share_id)
+    )""",
+    """CREATE TABLE share_delays (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        released {BOOL} NOT NULL,
+        PRIMARY KEY (share_id, member_id)
+    )""",
+    "CREATE INDEX share_delays_member ON share_delays(member_id, released, not_before)",
+    """CREATE TABLE channel_keys (
+        channel_id TEXT NOT NULL,
+        epoch {BIGINT} NOT NULL,
+        member_id TEXT NOT NULL,
+        enc_key_id TEXT NOT NULL,
+        blob {BLOB} NOT NULL,
+        sealed_by TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (channel_id, epoch, member_id)
+    )""",
+    """CREATE TABLE blind_tokens (
+        share_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        epoch {BIGINT} NOT NULL,
+        token {BLOB} NOT NULL,
+        PRIMARY KEY (share_id, token)
+    )""",
+    "CREATE INDEX blind_tokens_match ON blind_tokens(channel_id, epoch, token)",
+    """CREATE TABLE blind_matches (
+        seq {SERIAL},
+        share_id TEXT NOT NULL,
+        other_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        epoch {BIGINT} NOT NULL,
+        tokens {BIGINT} NOT NULL,
+        created TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
+]
 
 MIGRATIONS: list[list[str]] = [
     [

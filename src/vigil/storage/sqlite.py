@@ -169,7 +169,7 @@ class SqliteStore:
         )
 
     # -- members -------------------------------------------------------------
-    def add_member(self, member: Member) -> None:
+    def add_member(self, member: Member, also: Callable[[Sql], None] | None = None) -> None:
         try:
             with self._tx() as conn:
                 conn.execute(
@@ -191,12 +191,15 @@ class SqliteStore:
                     ),
                 )
                 self._bump(conn)
+                if also is not None:
+                    also(_Sql(conn))
         except sqlite3.IntegrityError as exc:
             raise Conflict(
                 f"a member named {member.name!r} already exists", code="member.exists"
             ) from exc
 
-    def set_member_active(self, member_id: str, active: bool) -> None:
+    def set_member_active(self, member_id: str, active: bool,
+                          also: Callable[[Sql], None] | None = None) -> None:
         with self._tx() as conn:
             cur = conn.execute(
                 "UPDATE members SET active=? WHERE id=?", (int(active), member_id)
@@ -204,6 +207,8 @@ class SqliteStore:
             if cur.rowcount == 0:
                 raise NotFound("no such member", code="member.not_found")
             self._bump(conn)
+            if also is not None:
+                also(_Sql(conn))
 
     def directory(self) -> Directory:
         reader = self._reader()
@@ -295,27 +300,39 @@ class SqliteStore:
             conn.execute("DELETE FROM sessions WHERE id_hash=? OR expires<=?", (id_hash, now))
 
     # -- channels --------------------------------------------------------------
-    def add_channel(self, channel: Channel, actor: str, at: str) -> None:
+    def add_channel(self, channel: Channel, actor: str, at: str,
+                    also: Callable[[Sql], None] | None = None) -> None:
         try:
             with self._tx() as conn:
                 write_channel(conn.execute, channel, actor, at)
                 self._bump(conn)
+                if also is not None:
+                    also(_Sql(conn))
         except sqlite3.IntegrityError as exc:
             raise Conflict(
                 f"a channel named {channel.name!r} already exists", code="channel.exists"
             ) from exc
 
-    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str) -> None:
-        with self._tx() as conn:
-            if write_channel_change(conn.execute, channel_id, member_id, actor, at, join=True):
-                self._bump(conn)
+    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
+                           also: Callable[[Sql], None] | None = None) -> bool:
+        return self._change_channel(channel_id, member_id, actor, at, also, join=True)
 
     def remove_channel_member(
-        self, channel_id: str, member_id: str, actor: str, at: str
-    ) -> None:
+        self, channel_id: str, member_id: str, actor: str, at: str,
+        also: Callable[[Sql], None] | None = None
+    ) -> bool:
+        return self._change_channel(channel_id, member_id, actor, at, also, join=False)
+
+    def _change_channel(self, channel_id: str, member_id: str, actor: str, at: str,
+                        also: Callable[[Sql], None] | None, *, join: bool) -> bool:
         with self._tx() as conn:
-            if write_channel_change(conn.execute, channel_id, member_id, actor, at, join=False):
-                self._bump(conn)
+            if not write_channel_change(conn.execute, channel_id, member_id, actor, at,
+                                        join=join):
+                return False
+            self._bump(conn)
+            if also is not None:
+                also(_Sql(conn))
+            return True
 
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
         return [

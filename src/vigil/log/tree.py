@@ -1,0 +1,285 @@
+"""A node's log in its store: appends in the caller's transaction, proofs, checkpoints.
+
+Leaves live in ``log_leaves`` and every perfect subtree hash in ``log_nodes`` (the
+layout of :mod:`vigil.log.merkle`), so a proof costs one batched read of at most
+``2 * log2 n`` nodes. :meth:`StoredLog.append` runs inside the transaction of the event
+it records (a share, a channel change, a receipt ...) and takes the store's write-order
+lock first, so log indexes are handed out and become visible in commit order on every
+backend. Each leaf row also keeps the root of the tree it completed and its inclusion
+proof in that tree, which is what a share carries when it is delivered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from vigil.errors import InputError, NotFound
+from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint
+from vigil.log.entries import entry_bytes, share_of
+from vigil.log.merkle import (
+    EMPTY_ROOT,
+    HASH_LEN,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    subtree_root,
+)
+from vigil.lru import Lru
+from vigil.storage.base import Sql, Store, serialize_writes
+
+Key = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LogRef:
+    """Where an entry sits: its index, and its inclusion proof in the tree of
+    ``index + 1`` leaves, whose signed checkpoint is ``checkpoint``."""
+
+    index: int
+    size: int
+    root: bytes
+    proof: tuple[bytes, ...]
+    checkpoint: str
+
+    def to_json(self) -> dict[str, Any]:
+        from vigil.crypto.encoding import b64u
+
+        return {"index": self.index, "size": self.size, "root": b64u(self.root),
+                "proof": [b64u(h) for h in self.proof], "checkpoint": self.checkpoint}
+
+
+def compact_range(size: int) -> list[Key]:
+    """The perfect subtrees that make up ``[0, size)``, left to right."""
+    keys: list[Key] = []
+    pos = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            keys.append((level, pos >> level))
+            pos += 1 << level
+    return keys
+
+
+def split_proof(blob: bytes) -> tuple[bytes, ...]:
+    return tuple(bytes(blob[i : i + HASH_LEN]) for i in range(0, len(blob), HASH_LEN))
+
+
+class _Recorder:
+    """A NodeSource that notes which nodes a computation reads (values are dummies)."""
+
+    def __init__(self) -> None:
+        self.keys: list[Key] = []
+
+    def get(self, level: int, index: int) -> bytes:
+        self.keys.append((level, index))
+        return b"\x00" * HASH_LEN
+
+
+class _Nodes:
+    def __init__(self, nodes: Mapping[Key, bytes]) -> None:
+        self.nodes = nodes
+
+    def get(self, level: int, index: int) -> bytes:
+        try:
+            return self.nodes[(level, index)]
+        except KeyError:
+            raise NotFound(f"log node ({level}, {index}) is missing",
+                           code="log.missing_node") from None
+
+
+def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
+    wanted = sorted(set(keys))
+    out: dict[Key, bytes] = {}
+    for start in range(0, len(wanted), 200):
+        part = wanted[start : start + 200]
+        where = " OR ".join(["(level=? AND idx=?)"] * len(part))
+        rows = sql.execute(f"SELECT level, idx, hash FROM log_nodes WHERE {where}",
+                           [x for k in part for x in k]).fetchall()
+        for level, idx, h in rows:
+            out[(int(level), int(idx))] = bytes(h)
+    return out
+
+
+class StoredLog:
+    """The log of one node over a Store."""
+
+    def __init__(self, store: Store, node_id: str, node_key: Ed25519PrivateKey) -> None:
+        self.store = store
+        self.origin = log_origin(node_id)
+        self.key_name = self.origin
+        self._key = node_key
+        self.public_raw = node_key.public_key().public_bytes_raw()
+        self._lock = threading.Lock()
+        # (size, last leaf hash, compact range hashes): skips a read per append while
+        # this process is the only writer; checked against the store every time.
+        self._frontier: tuple[int, bytes, list[tuple[int, int, bytes]]] | None = None
+        self._notes: Lru[tuple[int, bytes], str] = Lru(4096)
+        self.refs: Lru[str, LogRef] = Lru(8192)
+
+    # -- appending ---------------------------------------------------------------
+    def append(self, sql: Sql, entry: Mapping[str, Any]) -> LogRef:
+        """Append ``entry`` in the caller's transaction; its place and proof."""
+        serialize_writes(sql)
+        row = sql.execute(
+            "SELECT idx, hash FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        size, last = (0, b"") if row is None else (int(row[0]) + 1, bytes(row[1]))
+        with self._lock:
+            cached = self._frontier
+        if cached is not None and cached[0] == size and cached[1] == last:
+            frontier = list(cached[2])
+        else:
+            keys = compact_range(size)
+            got = _fetch(sql, keys)
+            frontier = [(lv, ix, got[(lv, ix)]) for lv, ix in keys]
+        data = entry_bytes(entry)
+        lh = leaf_hash(data)
+        created = [(0, size, lh)]
+        sibs: list[bytes] = []
+        frontier.append((0, size, lh))
+        while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
+            right = frontier.pop()
+            left = frontier.pop()
+            sibs.append(left[2])
+            merged = (right[0] + 1, right[1] >> 1, node_hash(left[2], right[2]))
+            frontier.append(merged)
+            created.append(merged)
+        # the proof of the newest leaf: siblings inside its perfect subtree, then the
+        # roots of the subtrees to its left, nearest first (RFC 9162 PATH)
+        proof = sibs + [h for _, _, h in reversed(frontier[:-1])]
+        root = frontier[-1][2]
+        for _, _, h in reversed(frontier[:-1]):
+            root = node_hash(h, root)
+        sql.executemany("INSERT INTO log_nodes(level, idx, hash) VALUES(?,?,?)", created)
+        sql.execute(
+            "INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
+            "VALUES(?,?,?,?,?,?)",
+            (size, str(entry["kind"]), share_of(entry), data, root, b"".join(proof)),
+        )
+        with self._lock:
+            self._frontier = (size + 1, lh, frontier)
+        ref = LogRef(size, size + 1, root, tuple(proof), self.note(size + 1, root))
+        return ref
+
+    # -- reading -----------------------------------------------------------------
+    def size(self) -> int:
+        return self.store.read(self._size)
+
+    @staticmethod
+    def _size(sql: Sql) -> int:
+        row = sql.execute(
+            "SELECT idx FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        return 0 if row is None else int(row[0]) + 1
+
+    def note(self, size: int, root: bytes) -> str:
+        """The signed checkpoint of ``(size, root)`` (Ed25519 is deterministic, so the
+        same tree head always gets the same note)."""
+        note = self._notes.get((size, root))
+        if note is None:
+            note = sign_checkpoint(Checkpoint(self.origin, size, root), self.key_name,
+                                   self._key)
+            self._notes.put((size, root), note)
+        return note
+
+    def checkpoint(self, size: int | None = None) -> tuple[Checkpoint, str]:
+        """The signed checkpoint of the latest tree, or of an earlier ``size``."""
+
+        def run(sql: Sql) -> tuple[int, bytes]:
+            n = self._size(sql)
+            want = n if size is None else size
+            if not 0 <= want <= n:
+                raise NotFound(f"the log has {n} entries, not {want}", code="log.bad_size")
+            return want, self._root(sql, want)
+
+        n, root = self.store.read(run)
+        return Checkpoint(self.origin, n, root), self.note(n, root)
+
+    @staticmethod
+    def _root(sql: Sql, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        keys = compact_range(size)
+        return subtree_root(_Nodes(_fetch(sql, keys)), 0, size)
+
+    def root(self, size: int) -> bytes:
+        return self.store.read(lambda sql: self._root(sql, size))
+
+    def _checked(self, sql: Sql, *sizes: int) -> int:
+        n = self._size(sql)
+        for s in sizes:
+            if not 0 <= s <= n:
+                raise NotFound(f"the log has {n} entries, not {s}", code="log.bad_size")
+        return n
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        if not 0 <= index < size:
+            raise InputError(f"no entry {index} in a tree of {size}", code="log.bad_range")
+
+        def run(sql: Sql) -> list[bytes]:
+            self._checked(sql, size)
+            rec = _Recorder()
+            inclusion_proof(index, size, rec)
+            return inclusion_proof(index, size, _Nodes(_fetch(sql, rec.keys)))
+
+        return self.store.read(run)
+
+    def consistency(self, size1: int, size2: int) -> list[bytes]:
+        if not 0 < size1 <= size2:
+            raise InputError(f"no consistency proof from size {size1} to {size2}",
+                             code="log.bad_range")
+
+        def run(sql: Sql) -> list[bytes]:
+            self._checked(sql, size2)
+            rec = _Recorder()
+            consistency_proof(size1, size2, rec)
+            return consistency_proof(size1, size2, _Nodes(_fetch(sql, rec.keys)))
+
+        return self.store.read(run)
+
+    def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """``(index, leaf data)`` for ``start <= index < end``."""
+        rows = self.store.read(lambda sql: sql.execute(
+            "SELECT idx, data FROM log_leaves WHERE idx>=? AND idx<? ORDER BY idx",
+            (start, end)).fetchall())
+        return [(int(i), bytes(d)) for i, d in rows]
+
+    def share_refs(self, share_ids: Sequence[str]) -> dict[str, LogRef]:
+        """The log place of each share's ``share`` entry (cached; one read for misses)."""
+        out: dict[str, LogRef] = {}
+        missing = []
+        for sid in share_ids:
+            ref = self.refs.get(sid)
+            if ref is None:
+                missing.append(sid)
+            else:
+                out[sid] = ref
+        if missing:
+            marks = ",".join("?" * len(missing))
+            rows = self.store.read(lambda sql: sql.execute(
+                "SELECT share_id, idx, root, proof FROM log_leaves "
+                f"WHERE kind='share' AND share_id IN ({marks})", missing).fetchall())
+            for sid, idx, root, proof in rows:
+                ref = LogRef(int(idx), int(idx) + 1, bytes(root), split_proof(bytes(proof)),
+                             self.note(int(idx) + 1, bytes(root)))
+                self.refs.put(str(sid), ref)
+                out[str(sid)] = ref
+        return out
+
+    def entry_indexes(self, share_id: str) -> list[tuple[int, str]]:
+        """``(index, kind)`` of every entry about a share."""
+        rows = self.store.read(lambda sql: sql.execute(
+            "SELECT idx, kind FROM log_leaves WHERE share_id=? ORDER BY idx",
+            (share_id,)).fetchall())
+        return [(int(i), str(k)) for i, k in rows]
+
+
+def leaf_json(data: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(data)
+    return value
