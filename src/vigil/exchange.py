@@ -24,6 +24,8 @@ from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.log.entries import channel_entry, member_entry, share_entry
+from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
 from vigil.model import (
     THEMES,
@@ -50,8 +52,6 @@ from vigil.policy import decide, decide_publish, decide_read, visible_channels
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
-from vigil.log.entries import channel_entry, member_entry, share_entry
-from vigil.log.tree import LogRef, StoredLog
 from vigil.storage import Store
 from vigil.storage.base import Sql
 

@@ -73,7 +73,7 @@ def test_appends_match_the_reference_tree(store: Store) -> None:
         a = rng.randint(1, size)
         assert log.consistency(a, size) == ref.consistency_proof(a, size)
         verify_consistency(a, size, log.consistency(a, size), log.root(a), log.root(size))
-    cp, note = log.checkpoint()
+    cp, _ = log.checkpoint()
     assert cp.size == 70 and cp.root == ref.root()
     assert log.checkpoint(33)[0].root == ref.root(33)
     assert [i for i, _ in log.entries(10, 13)] == [10, 11, 12]

@@ -51,9 +51,9 @@ from vigil.model import (
 )
 from vigil.storage.base import (
     CHANNEL_COLUMNS,
-    SHARE_LOCK,
     CHANNEL_MEMBER_COLUMNS,
     MEMBER_COLUMNS,
+    SHARE_LOCK,
     Sql,
     build_directory,
     envelope_from_row,
