@@ -1,0 +1,1 @@
+"""Collective analysis: observables, their index and correlation between shares."""

@@ -1,0 +1,146 @@
+"""Extraction and normalisation of observables."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.analysis.observables import (
+    Observable,
+    extract,
+    extract_bundle,
+    from_pattern,
+    guess,
+    normalise,
+    refang,
+)
+
+
+@pytest.mark.parametrize(("kind", "raw", "want"), [
+    ("ip", "192.0.2.7", "192.0.2.7"),
+    ("ip", "192.0.2[.]7", "192.0.2.7"),
+    ("ip", "192.0.2.9/24", "192.0.2.0/24"),
+    ("ip", "192.0.2.9/32", "192.0.2.9"),
+    ("ip", "2001:DB8:0:0::1", "2001:db8::1"),
+    ("ip", "2001:db8::/32", "2001:db8::/32"),
+    ("domain", "Evil[.]Example.", "evil.example"),
+    ("domain", "bücher.example", "xn--bcher-kva.example"),
+    ("domain", "198.51.100.1", None),  # becomes an ip, checked below
+    ("url", "hxxp://Evil[.]Example:80/a%2fb?q=%3d#frag", "http://evil.example/a%2Fb?q=%3D"),
+    ("url", "HTTPS://Example.COM", "https://example.com/"),
+    ("url", "https://example.com:8443/x", "https://example.com:8443/x"),
+    ("url", "example.com/path", "http://example.com/path"),
+    ("url", "http://[2001:DB8::1]/x", "http://[2001:db8::1]/x"),
+    ("url", "http://bücher.example/Ä", "http://xn--bcher-kva.example/Ä"),
+    ("email", "Alice[at]Example[.]ORG", "alice@example.org"),
+    ("md5", "D41D8CD98F00B204E9800998ECF8427E", "d41d8cd98f00b204e9800998ecf8427e"),
+    ("md5", "not-a-hash", None),
+    ("sha256", "ab" * 32, "ab" * 32),
+    ("ssdeep", "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C",
+     "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C"),
+    ("asn", "as 64496", "AS64496"),
+    ("asn", 64496, "AS64496"),
+    ("phone", "+372 (5) 555-0100", "+37255550100"),
+    ("phone", "00372 5555 0100", "+37255550100"),
+    ("wallet", "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
+     "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+    ("wallet", "1E38kt7ryhbRXUzbam6iQ6sd93VHUUdjEE", "1E38kt7ryhbRXUzbam6iQ6sd93VHUUdjEE"),
+    ("regkey", "HKLM\\Software\\Run\\", "hkey_local_machine\\software\\run"),
+    ("user-agent", "  Mozilla/5.0   (X11)  ", "Mozilla/5.0 (X11)"),
+    ("mutex", "Global\\XYZ", "Global\\XYZ"),
+])
+def test_normalise(kind: str, raw: str, want: str | None) -> None:
+    got = normalise(kind, raw)
+    if want is None:
+        assert got is None or got.kind != kind
+    else:
+        assert got == Observable(kind, want)
+
+
+def test_domain_that_is_an_address_becomes_an_ip() -> None:
+    assert normalise("domain", "198.51.100.1") == Observable("ip", "198.51.100.1")
+
+
+def test_refang() -> None:
+    assert refang("hxxps[://]evil[.]example") == "https://evil.example"
+    assert refang(" h[xx]p://a(.)b ") == "http://a.b"
+
+
+def test_fast_path_and_slow_path_agree() -> None:
+    simple = "[ipv4-addr:value = '198.51.100.0/24'] OR [file:hashes.'SHA-256' = '" + \
+        "AB" * 32 + "']"
+    qualified = simple + " WITHIN 300 SECONDS"  # not a fast-path form
+    assert from_pattern(simple) == from_pattern(qualified) == [
+        Observable("ip", "198.51.100.0/24"), Observable("sha256", "ab" * 32)]
+
+
+def test_pattern_operators() -> None:
+    got = from_pattern("[domain-name:value IN ('a.example', 'B.example') AND "
+                       "ipv4-addr:value ISSUBSET '10.0.0.0/8' AND "
+                       "url:value != 'http://not.example/' AND "
+                       "email-message:from_ref.value = 'X@Mail.example' AND "
+                       "network-traffic:extensions.'http-request-ext'.request_header."
+                       "'User-Agent' = 'EvilAgent/1.0' AND autonomous-system:number = 64496]")
+    assert sorted(got) == sorted([
+        Observable("domain", "a.example"), Observable("domain", "b.example"),
+        Observable("ip", "10.0.0.0/8"), Observable("email", "x@mail.example"),
+        Observable("user-agent", "EvilAgent/1.0"), Observable("asn", "AS64496")])
+
+
+def test_escaped_quote_in_fast_path() -> None:
+    assert from_pattern("[url:value = 'http://a.example/it\\'s']") == [
+        Observable("url", "http://a.example/it's")]
+
+
+def test_invalid_pattern_holds_nothing() -> None:
+    assert from_pattern("[ipv4-addr:value = ") == []
+
+
+def test_objects() -> None:
+    objs = [
+        {"type": "ipv4-addr", "id": "ipv4-addr--1", "value": "203.0.113.5"},
+        {"type": "file", "id": "file--1", "hashes": {"MD5": "D41D8CD98F00B204E9800998ECF8427E",
+                                                      "TLSH": "T1ABCDEF"}},
+        {"type": "mutex", "id": "mutex--1", "name": "evil-mutex"},
+        {"type": "windows-registry-key", "id": "windows-registry-key--1",
+         "key": "HKEY_LOCAL_MACHINE\\System\\Foo"},
+        {"type": "x-misp-object-btc", "id": "x-misp-object-btc--1",
+         "x_misp_value": "1E38kt7ryhbRXUzbam6iQ6sd93VHUUdjEE"},
+        {"type": "observed-data", "id": "observed-data--1",
+         "objects": {"0": {"type": "domain-name", "value": "EVIL.example"}}},
+        {"type": "indicator", "id": "indicator--1", "pattern_type": "sigma",
+         "pattern": "[ipv4-addr:value = '1.1.1.1']"},
+        {"type": "malware", "id": "malware--1", "name": "x"},
+    ]
+    assert extract(objs) == sorted([
+        Observable("ip", "203.0.113.5"), Observable("md5", "d41d8cd98f00b204e9800998ecf8427e"),
+        Observable("tlsh", "t1abcdef"), Observable("mutex", "evil-mutex"),
+        Observable("regkey", "hkey_local_machine\\system\\foo"),
+        Observable("wallet", "1E38kt7ryhbRXUzbam6iQ6sd93VHUUdjEE"),
+        Observable("domain", "evil.example")])
+
+
+def test_extract_bundle_bytes() -> None:
+    raw = (b'{"type":"bundle","id":"bundle--1","objects":[{"type":"indicator",'
+           b'"pattern":"[domain-name:value = \'x.example\']","pattern_type":"stix"}]}')
+    assert extract_bundle(raw) == [Observable("domain", "x.example")]
+    assert extract_bundle(b"not json") == []
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("198.51.100.7", Observable("ip", "198.51.100.7")),
+    ("10.0.0.0/8", Observable("ip", "10.0.0.0/8")),
+    ("hxxp://evil[.]example", Observable("url", "http://evil.example/")),
+    ("evil[.]example", Observable("domain", "evil.example")),
+    ("a@b.example", Observable("email", "a@b.example")),
+    ("d41d8cd98f00b204e9800998ecf8427e", Observable("md5", "d41d8cd98f00b204e9800998ecf8427e")),
+    ("AS64496", Observable("asn", "AS64496")),
+    ("mutex:Global\\x", Observable("mutex", "Global\\x")),
+    ("just words", None),
+])
+def test_guess(text: str, want: Observable | None) -> None:
+    assert guess(text) == want
+
+
+def test_key_round_trip() -> None:
+    o = Observable("url", "http://a.example:8080/x")
+    assert Observable.from_key(o.key) == o
