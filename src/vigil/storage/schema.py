@@ -63,6 +63,45 @@ LOG_MIGRATION: list[str] = [
     )""",
 ]
 TAXII_MIGRATION: list[str] = [
+    # the TAXII object index: one row per share, and one per member that may ever
+    # read it (the policy still decides every read)
+    """CREATE TABLE taxii_shares (
+        share_seq {BIGINT} PRIMARY KEY,
+        share_id TEXT NOT NULL UNIQUE,
+        originator TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        sealed {BOOL} NOT NULL,
+        added TEXT NOT NULL
+    )""",
+    "CREATE INDEX taxii_shares_added ON taxii_shares(added)",
+    """CREATE TABLE taxii_access (
+        member_id TEXT NOT NULL,
+        share_seq {BIGINT} NOT NULL,
+        channel TEXT NOT NULL,
+        added TEXT NOT NULL,
+        PRIMARY KEY (member_id, share_seq)
+    )""",
+    "CREATE INDEX taxii_access_channel ON taxii_access(member_id, channel, share_seq)",
+    # the objects of plain shares (a sealed share has one placeholder row, pos -1)
+    """CREATE TABLE taxii_objects (
+        share_seq {BIGINT} NOT NULL,
+        pos INTEGER NOT NULL,
+        object_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version TEXT NOT NULL,
+        spec_version TEXT NOT NULL,
+        obj {BLOB} NOT NULL,
+        PRIMARY KEY (share_seq, pos)
+    )""",
+    "CREATE INDEX taxii_objects_id ON taxii_objects(object_id, share_seq)",
+    "CREATE INDEX taxii_objects_type ON taxii_objects(type, share_seq, pos)",
+    # TAXII status resources of POSTed envelopes
+    """CREATE TABLE taxii_status (
+        id TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        body {BLOB} NOT NULL,
+        created TEXT NOT NULL
+    )""",
     # feeds: external TAXII collections a member subscribes the node to
     """CREATE TABLE feeds (
         name TEXT PRIMARY KEY,
