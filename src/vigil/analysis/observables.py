@@ -33,7 +33,7 @@ KINDS: tuple[str, ...] = (
 """The kinds named in the documentation; other file-hash names become a kind of their
 own (``sha224``, ``sha3256``, ``imphash``, ...)."""
 
-MAX_VALUE = 2048  # longer values are not compared
+MAX_VALUE = 1024  # normalised values longer than this (UTF-8 bytes) are not compared
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -243,7 +243,7 @@ def normalise(kind: str, raw: Any) -> Observable | None:
         return None
     if isinstance(raw, int):
         raw = str(raw)
-    if len(raw) > MAX_VALUE or not raw.strip():
+    if len(raw) > 4 * MAX_VALUE or not raw.strip():
         return None
     value: str | None
     if kind == "ip":
@@ -271,7 +271,9 @@ def normalise(kind: str, raw: Any) -> Observable | None:
         value = hash_value(kind, raw)
     else:
         return None
-    return None if value is None else Observable(kind, value)
+    if value is None or len(value.encode()) > MAX_VALUE:
+        return None
+    return Observable(kind, value)
 
 
 _EMAIL_GUESS = re.compile(r"^[^@\s]+@[^@\s]+$")

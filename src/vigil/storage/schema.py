@@ -142,6 +142,36 @@ TAXII_MIGRATION: list[str] = [
     )""",
 ]
 ANALYSIS_MIGRATION: list[str] = [
+    # observables and correlation
+    """CREATE TABLE observables (
+        seq {SERIAL},
+        share_id TEXT NOT NULL,
+        originator TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX observables_share_value ON observables(share_id, kind, value)",
+    "CREATE INDEX observables_value ON observables(kind, value)",
+    """CREATE TABLE correlations (
+        seq {SERIAL},
+        member_id TEXT NOT NULL,
+        share_id TEXT NOT NULL,
+        other_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        other_value TEXT NOT NULL,
+        pair TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX correlations_member ON correlations(member_id, seq)",
+    """CREATE TABLE warninglists (
+        seq {SERIAL},
+        member_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        body {BLOB} NOT NULL,
+        added TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX warninglists_member_name ON warninglists(member_id, name)",
     # sightings, ledger, blind tokens
     """CREATE TABLE sightings (
         seq {SERIAL},

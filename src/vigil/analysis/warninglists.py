@@ -1,0 +1,282 @@
+"""MISP warninglists: known-benign values that must not raise correlations.
+
+A warninglist is a JSON document in the MISP format: ``name``, ``description``,
+``version``, ``type`` (``string``, ``hostname``, ``substring``, ``regex`` or ``cidr``),
+``list`` (the entries) and optionally ``matching_attributes`` (the MISP attribute types
+it applies to, which vigil maps to observable kinds). How an entry hits an observable:
+
+* ``string``: the normalised value equals the entry (case-insensitive);
+* ``hostname``: the host of a domain, URL or e-mail address is the entry or under it;
+* ``substring``: the entry occurs in the value (case-insensitive);
+* ``regex``: the entry (``/.../flags`` or bare) searches the value; entries Python's
+  ``re`` cannot compile are skipped;
+* ``cidr``: an IP address or network lies inside the entry's network.
+
+vigil ships a curated set (``vigil/data/warninglists``, CC0) that applies to every
+correlation on the node; members add their own, which apply to what they see.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from vigil import clock
+from vigil.analysis.index import ObservableIndex
+from vigil.analysis.observables import Observable, host_value, normalise
+from vigil.errors import InputError
+from vigil.storage import Store
+from vigil.storage.base import Sql
+
+TYPES = frozenset({"string", "hostname", "substring", "regex", "cidr"})
+MAX_LIST_BYTES = 16 * 1024 * 1024
+
+# MISP attribute types -> vigil observable kinds
+_MISP_KINDS: dict[str, tuple[str, ...]] = {
+    "ip-src": ("ip",), "ip-dst": ("ip",), "ip-src|port": ("ip",), "ip-dst|port": ("ip",),
+    "domain|ip": ("domain", "ip"), "domain": ("domain",), "hostname": ("domain",),
+    "hostname|port": ("domain",), "url": ("url",), "uri": ("url",), "link": ("url",),
+    "email": ("email",), "email-src": ("email",), "email-dst": ("email",),
+    "md5": ("md5",), "sha1": ("sha1",), "sha224": ("sha224",), "sha256": ("sha256",),
+    "sha384": ("sha384",), "sha512": ("sha512",), "ssdeep": ("ssdeep",), "tlsh": ("tlsh",),
+    "filename|md5": ("md5",), "filename|sha1": ("sha1",), "filename|sha224": ("sha224",),
+    "filename|sha256": ("sha256",), "filename|sha512": ("sha512",),
+    "filename|ssdeep": ("ssdeep",), "x509-fingerprint-md5": ("md5",),
+    "x509-fingerprint-sha1": ("sha1",), "x509-fingerprint-sha256": ("sha256",),
+    "AS": ("asn",), "btc": ("wallet",), "phone-number": ("phone",),
+    "user-agent": ("user-agent",), "mutex": ("mutex",), "regkey": ("regkey",),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Warninglist:
+    name: str
+    description: str
+    version: str
+    type: str
+    entries: tuple[str, ...]
+    kinds: frozenset[str] | None  # None: every kind
+    owner: str | None = None  # the member that added it; None for the shipped lists
+
+    def applies(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "version": self.version,
+                "type": self.type, "entries": len(self.entries),
+                "kinds": sorted(self.kinds) if self.kinds is not None else None,
+                "shipped": self.owner is None}
+
+
+def _bad(message: str, pointer: str = "") -> InputError:
+    return InputError(f"not a MISP warninglist: {message}", code="warninglist.invalid",
+                      pointer=pointer)
+
+
+def parse(doc: Any, *, owner: str | None = None) -> Warninglist:
+    """A warninglist from a decoded MISP warninglist document; ``warninglist.invalid``
+    if it is not one."""
+    if not isinstance(doc, Mapping):
+        raise _bad("must be a JSON object")
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise _bad("name must be a string of 1-256 characters", "/name")
+    wtype = doc.get("type", "string")
+    if wtype not in TYPES:
+        raise _bad(f"type must be one of {', '.join(sorted(TYPES))}", "/type")
+    entries = doc.get("list")
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise _bad("list must be an array of strings", "/list")
+    attrs = doc.get("matching_attributes")
+    kinds: frozenset[str] | None = None
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise _bad("matching_attributes must be an array of strings",
+                       "/matching_attributes")
+        mapped = {k for a in attrs for k in _MISP_KINDS.get(a, ())}
+        kinds = frozenset(mapped) if attrs else None
+    description = doc.get("description", "")
+    return Warninglist(name=name.strip(), description=str(description),
+                       version=str(doc.get("version", "")), type=wtype,
+                       entries=tuple(e.strip() for e in entries if e.strip()),
+                       kinds=kinds, owner=owner)
+
+
+def loads(raw: bytes, *, owner: str | None = None) -> Warninglist:
+    if len(raw) > MAX_LIST_BYTES:
+        raise _bad(f"over {MAX_LIST_BYTES} bytes")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise _bad(f"not JSON ({e})") from None
+    return parse(doc, owner=owner)
+
+
+def _regex(entry: str) -> re.Pattern[str] | None:
+    flags = 0
+    body = entry
+    m = re.fullmatch(r"/(.*)/([a-z]*)", entry, re.DOTALL)
+    if m is not None:
+        body = m.group(1)
+        flags = re.IGNORECASE if "i" in m.group(2) else 0
+    try:
+        return re.compile(body, flags)
+    except re.error:
+        return None
+
+
+def _host(obs: Observable) -> str | None:
+    if obs.kind == "domain":
+        return obs.value
+    if obs.kind == "email":
+        return obs.value.rpartition("@")[2]
+    if obs.kind == "url":
+        try:
+            return urlsplit(obs.value).hostname
+        except ValueError:
+            return None
+    return None
+
+
+class WarninglistSet:
+    """Several warninglists merged for fast lookups: ``hits(o)`` names the lists that
+    hold ``o``."""
+
+    def __init__(self, lists: Iterable[Warninglist] = ()) -> None:
+        self.lists: list[Warninglist] = []
+        self._strings: dict[str, list[int]] = {}
+        self._hosts: dict[str, list[int]] = {}
+        self._subs: list[tuple[int, str]] = []
+        self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        self._cidr: ObservableIndex[int] = ObservableIndex()
+        for wl in lists:
+            self.add(wl)
+
+    def __len__(self) -> int:
+        return len(self.lists)
+
+    def add(self, wl: Warninglist) -> None:
+        i = len(self.lists)
+        self.lists.append(wl)
+        for entry in wl.entries:
+            if wl.type == "string":
+                self._strings.setdefault(entry.lower(), []).append(i)
+            elif wl.type == "hostname":
+                host = host_value(entry)
+                if host is not None:
+                    self._hosts.setdefault(host, []).append(i)
+            elif wl.type == "substring":
+                self._subs.append((i, entry.lower()))
+            elif wl.type == "regex":
+                rx = _regex(entry)
+                if rx is not None:
+                    self._regexes.append((i, rx))
+            else:
+                o = normalise("ip", entry)
+                if o is not None:
+                    self._cidr.add(o, i)
+
+    def hits(self, obs: Observable) -> list[str]:
+        """The names of the lists that hold ``obs``, sorted."""
+        found: set[int] = set()
+        found.update(self._strings.get(obs.value.lower(), ()))
+        if obs.kind == "ip":
+            found.update(i for _, i in self._cidr.containing(obs))
+        if self._hosts:
+            host = _host(obs)
+            if host:
+                labels = host.split(".")
+                for k in range(len(labels)):
+                    found.update(self._hosts.get(".".join(labels[k:]), ()))
+        if self._subs or self._regexes:
+            low = obs.value.lower()
+            found.update(i for i, sub in self._subs if sub in low)
+            found.update(i for i, rx in self._regexes if rx.search(obs.value))
+        return sorted({self.lists[i].name for i in found if self.lists[i].applies(obs.kind)})
+
+
+def shipped_lists() -> list[Warninglist]:
+    """The curated warninglists shipped with vigil (``vigil/data/warninglists``)."""
+    root = resources.files("vigil") / "data" / "warninglists"
+    out = []
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            out.append(loads(entry.read_bytes()))
+    return out
+
+
+_shipped: WarninglistSet | None = None
+_shipped_lock = threading.Lock()
+
+
+def shipped() -> WarninglistSet:
+    """The shipped lists, loaded once per process."""
+    global _shipped
+    with _shipped_lock:
+        if _shipped is None:
+            _shipped = WarninglistSet(shipped_lists())
+        return _shipped
+
+
+# -- members' own lists, kept in the store --------------------------------------------
+
+
+def add_member_list(store: Store, member_id: str, raw: bytes) -> Warninglist:
+    """Store a member's warninglist (replacing its list of the same name)."""
+    wl = loads(raw, owner=member_id)
+
+    def write(sql: Sql) -> None:
+        sql.execute("DELETE FROM warninglists WHERE member_id=? AND name=?",
+                    (member_id, wl.name))
+        sql.execute("INSERT INTO warninglists(member_id, name, body, added) VALUES(?,?,?,?)",
+                    (member_id, wl.name, raw, clock.now()))
+
+    store.write(write)
+    return wl
+
+
+def remove_member_list(store: Store, member_id: str, name: str) -> bool:
+    def write(sql: Sql) -> bool:
+        cur = sql.execute("DELETE FROM warninglists WHERE member_id=? AND name=?",
+                          (member_id, name))
+        return bool(cur.rowcount)
+
+    return store.write(write)
+
+
+class MemberLists:
+    """Members' own lists, cached per member and refreshed when the store changes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[tuple[int, int], WarninglistSet]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, member_id: str) -> WarninglistSet:
+        def read(sql: Sql) -> tuple[tuple[int, int], list[Sequence[Any]] | None]:
+            row = sql.execute("SELECT count(*), coalesce(max(seq), 0) FROM warninglists "
+                              "WHERE member_id=?", (member_id,)).fetchone()
+            stamp = (int(row[0]), int(row[1]))
+            with self._lock:
+                cached = self._cache.get(member_id)
+            if cached is not None and cached[0] == stamp:
+                return stamp, None
+            rows = sql.execute("SELECT body FROM warninglists WHERE member_id=? ORDER BY name",
+                               (member_id,)).fetchall()
+            return stamp, rows
+
+        stamp, rows = self.store.read(read)
+        if rows is None:
+            with self._lock:
+                return self._cache[member_id][1]
+        lists = WarninglistSet(loads(bytes(r[0]), owner=member_id) for r in rows)
+        with self._lock:
+            self._cache[member_id] = (stamp, lists)
+        return lists
