@@ -19,6 +19,9 @@ from vigil.errors import InputError, VigilError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+if __name__ == "__main__":  # `python -m vigil.cli`: one module, whoever imports vigil.cli
+    sys.modules.setdefault("vigil.cli", sys.modules[__name__])
+
 
 class Ctx:
     def __init__(self, data: str | None, debug: bool) -> None:
@@ -378,6 +381,34 @@ def demo(c: Ctx, port: int, host: str, fresh: bool, no_serve: bool) -> None:
 
     run_demo(Path(c.data or ".vigil-demo"), host=host, port=port, fresh=fresh,
              serve=not no_serve)
+
+
+def _feature_commands() -> None:
+    from vigil.cli_feed import feed, gateway
+
+    cli.add_command(feed)
+    cli.add_command(gateway)
+
+
+_feature_commands()
+
+
+def _ledger_commands() -> None:
+    from vigil.cli_ledger import register
+
+    register(cli)
+
+
+_ledger_commands()
+
+
+def _log_commands() -> None:
+    from vigil.cli_log import register
+
+    register(cli)
+
+
+_log_commands()
 
 
 def main() -> None:

@@ -48,7 +48,13 @@ from vigil.model import (
     Tlp,
     User,
 )
-from vigil.policy import decide, decide_publish, decide_read, visible_channels
+from vigil.policy import (
+    decide,
+    decide_publish,
+    decide_read,
+    decide_recall_notice,
+    visible_channels,
+)
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
@@ -184,6 +190,9 @@ class Exchange:
         # Called inside the transaction that stores a new share (log entry, object
         # index): an error here fails the publish and stores nothing.
         self.share_tx_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]] = []
+        # Called (with the share id) inside the transaction that recalls a share or
+        # purges it at expiry: features drop the rows they derived from its payload.
+        self.purge_tx_hooks: list[Callable[[Sql, str], None]] = []
         # Called when a member was allowed to read one share by its id (the ledger
         # records opened shares here).
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
@@ -554,13 +563,16 @@ class Exchange:
         return published
 
     # -- reading -----------------------------------------------------------------
-    def inbox_page(self, member: str, after: int, limit: int) -> tuple[list[
-            tuple[InboxEntry, Envelope, ShareState]], int, bool]:
+    def inbox_page(self, member: str, after: int, limit: int, *, notices: bool = False
+                   ) -> tuple[list[tuple[InboxEntry, Envelope, ShareState]], int, bool]:
         """Entries the member may read after a cursor, the cursor to resume from (past
-        entries the policy now hides too), and whether more may follow at once."""
-        return self.inbox_pages([(member, after)], limit)[0]
+        entries the policy now hides too), and whether more may follow at once. With
+        ``notices``, a recalled share its recipients may be told of comes as its signed
+        header without payload or wraps (the delivery of a recall)."""
+        return self.inbox_pages([(member, after)], limit, notices=notices)[0]
 
-    def inbox_pages(self, requests: Sequence[tuple[str, int]], limit: int) -> list[tuple[
+    def inbox_pages(self, requests: Sequence[tuple[str, int]], limit: int, *,
+                    notices: bool = False) -> list[tuple[
             list[tuple[InboxEntry, Envelope, ShareState]], int, bool]]:
         """``inbox_page`` for several (member, cursor) pairs with one store read."""
         d = self.directory()
@@ -586,6 +598,9 @@ class Exchange:
                 if decide_read(d, member, env.header, state, now=now,
                                not_before=held.get(entry.share_id)):
                     readable.append((entry, env, state))
+                elif notices and decide_recall_notice(d, member, env.header, state):
+                    readable.append((entry, Envelope(env.header, env.signature, b"", ()),
+                                     state))
             out.append((readable, cursor, len(refs) == limit))
         return out
 

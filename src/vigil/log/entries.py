@@ -8,7 +8,8 @@ sees only its leaf hash, which is all a proof needs.
 
 Kinds (docs/protocol.md, "Log entries"):
 
-* ``share``: ``share``, ``originator``, ``to`` (the sorted recipients), ``header``
+* ``share``: ``share``, ``originator``, ``to`` (the sorted recipients), ``expires``,
+  ``header``
   (``sha256:`` of JCS of the signed header) and ``signature`` (b64u). A recipient
   rebuilds it from the envelope alone, so an entry of share X never verifies for Y.
 * ``channel``: ``channel``, ``member``, ``event`` (create/join/leave), ``actor``, ``at``.
@@ -47,6 +48,7 @@ def share_entry(env: Envelope) -> dict[str, Any]:
         "share": env.id,
         "originator": env.originator,
         "to": list(h["audience"]["recipients"]),
+        "expires": h.get("expires"),
         "header": digest(canonical(h)),
         "signature": b64u(env.signature),
     }

@@ -93,8 +93,11 @@ def decide_read(
     state: ShareState,
     *,
     now: str,
+    not_before: str | None = None,
 ) -> Decision:
-    """May this member see this share (its header, payload, existence, count)."""
+    """May this member see this share (its header, payload, existence, count).
+    ``not_before``: when the community rule delays this share for this member, the
+    time from which it may read it."""
     if not _active(directory, member_id):
         return _deny("policy.unknown_member")
     is_origin = header["originator"] == member_id
@@ -107,8 +110,30 @@ def decide_read(
     expires = header.get("expires")
     if expires is not None and str(expires) <= now:
         return _deny("policy.expired")
+    if not_before is not None and now < not_before:
+        return _deny("policy.delayed")
     if member_id in header["audience"]["recipients"]:
         return Decision(True, "ok.recipient")
+    return _deny("policy.not_recipient")
+
+
+def decide_recall_notice(
+    directory: Directory,
+    member_id: str,
+    header: Mapping[str, Any],
+    state: ShareState,
+) -> Decision:
+    """May this member be told that a share was recalled: its signed header, with no
+    payload and no wraps (the node removed them), so its client drops its copy and
+    acknowledges. Only active recipients of a recalled share that is not purged."""
+    if not _active(directory, member_id):
+        return _deny("policy.unknown_member")
+    if state.purged:
+        return _deny("policy.purged")
+    if not state.recalled:
+        return _deny("policy.not_recalled")
+    if member_id in header["audience"]["recipients"]:
+        return Decision(True, "ok.recall_notice")
     return _deny("policy.not_recipient")
 
 
@@ -133,6 +158,30 @@ def decide_forward(
     return Decision(True, "ok")
 
 
+def decide_sighting_counts(
+    directory: Directory,
+    member_id: str,
+    header: Mapping[str, Any],
+    state: ShareState,
+    *,
+    now: str,
+) -> Decision:
+    """May this member see the sighting counts of a share: only its originator, and
+    only while it may read the share."""
+    read = decide_read(directory, member_id, header, state, now=now)
+    if not read:
+        return read
+    if header["originator"] != member_id:
+        return _deny("policy.not_originator")
+    return Decision(True, "ok.originator")
+
+
+def sighting_reporter_shown(viewer: str, originator: str, reporter: str, disclose: bool) -> bool:
+    """Whether a sighting names its reporter to a viewer: always to the reporter itself;
+    to the share's originator only when the reporter allowed it; to nobody else."""
+    return viewer == reporter or (viewer == originator and disclose)
+
+
 def decide_channel(
     directory: Directory, member_id: str, action: Action, channel: Channel | None
 ) -> Decision:
@@ -147,6 +196,39 @@ def decide_channel(
             return _deny("policy.not_owner")
         return Decision(True, "ok")
     return _deny("policy.bad_action")
+
+
+HINT_TLPS = frozenset({Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER})
+
+
+def decide_correlation_hint(
+    directory: Directory,
+    member_id: str,
+    header: Mapping[str, Any],
+    state: ShareState,
+    *,
+    now: str,
+) -> Decision:
+    """May a correlation with a share the member cannot read tell it only "a member of
+    channel X holds a match" (never the share, its id, originator or values)."""
+    if not _active(directory, member_id):
+        return _deny("policy.unknown_member")
+    if state.purged:
+        return _deny("policy.purged")
+    if state.recalled:
+        return _deny("policy.recalled")
+    expires = header.get("expires")
+    if expires is not None and str(expires) <= now:
+        return _deny("policy.expired")
+    if header["handling"]["no_onward"]:
+        return _deny("policy.no_onward")
+    if Tlp(header["audience"]["tlp"]) not in HINT_TLPS:
+        return _deny("policy.tlp_forbids_hint")
+    channel_id = header["audience"].get("channel")
+    channel = directory.channels.get(channel_id) if channel_id is not None else None
+    if channel is None or not _in_channel(directory, member_id, channel):
+        return _deny("policy.not_in_channel")
+    return Decision(True, "ok.hint")
 
 
 def visible_channels(directory: Directory, member_id: str) -> list[Channel]:
@@ -177,3 +259,29 @@ def decide(
     if action in (Action.SEE_CHANNEL, Action.MANAGE_CHANNEL):
         return decide_channel(directory, member_id, action, target)
     return _deny("policy.bad_action")
+
+
+def decide_log_entry(directory: Directory, member_id: str, entry: Mapping[str, Any]) -> bool:
+    """May a member see a log entry in full (docs/policy.md, "Log entries")? Everyone
+    may see every leaf hash; the entry itself only:
+
+    * share, recall, purge: its originator and the recipients it names;
+    * receipt: the member that signed it and the share's originator;
+    * channel: the member it is about and the channel's current members;
+    * member: every active member (the directory is public to members).
+    """
+    if not _active(directory, member_id):
+        return False
+    kind = entry.get("kind")
+    if kind in ("share", "recall", "purge"):
+        to = entry.get("to")
+        return entry.get("originator") == member_id or (
+            isinstance(to, list) and member_id in to)
+    if kind == "receipt":
+        return member_id in (entry.get("member"), entry.get("originator"))
+    if kind == "channel":
+        if entry.get("member") == member_id:
+            return True
+        ch = directory.channels.get(str(entry.get("channel")))
+        return ch is not None and _in_channel(directory, member_id, ch)
+    return kind == "member"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +17,11 @@ from vigil.bus import Bus, open_bus
 from vigil.config import Settings
 from vigil.errors import VigilError
 from vigil.exchange import Exchange
+from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
+from vigil.taxii import server as taxii_server
+from vigil.web import ledger as ledger_api
+from vigil.web import log as log_api
 from vigil.web import rest, stream
 from vigil.web.console import router as console_router
 from vigil.web.deps import State, state_of
@@ -46,9 +51,13 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         b = bus or open_bus(settings.bus_url)
         await b.start()
         app.state.vigil = State(settings, ex, b)
+        feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
         try:
             yield
         finally:
+            feeds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeds
             await b.close()
             if exchange is None:
                 ex.store.close()
@@ -82,6 +91,9 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
 
     app.include_router(rest.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
+    app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
+    app.include_router(log_api.router, prefix="/api/v1")
     app.include_router(console_router)
+    app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import VigilError
 from vigil.exchange import Published, member_identity
+from vigil.log.note import vkey
+from vigil.log.tree import LogRef
 from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
@@ -51,9 +53,11 @@ def channel_json(c: Channel, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def share_json(env: Envelope, state: ShareState) -> dict[str, Any]:
+def share_json(env: Envelope, state: ShareState, log: LogRef | None = None) -> dict[str, Any]:
     out = envelope_to_json(env)
     out["state"] = {"recalled": state.recalled, "purged": state.purged}
+    if log is not None:
+        out["log"] = log.to_json()
     return out
 
 
@@ -79,6 +83,8 @@ async def node(st: StateDep, actor: ActorDep) -> dict[str, Any]:
         "id": ex.node_id,
         "name": st.settings.node_name,
         "sign_key": {"id": ex.node_key_id, "alg": "ed25519", "public": b64(ex.node_key_raw)},
+        "log": {"origin": ex.log.origin, "key_name": ex.log.key_name,
+                "vkey": vkey(ex.log.key_name, ex.log.public_raw)},
     }
 
 
@@ -193,6 +199,7 @@ def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
         "themes": list(req.themes),
         "regions": list(req.regions),
         "expires": req.expires,
+        "community_rule": st.exchange.preview_delays(req, dec),
     }
 
 
@@ -276,7 +283,8 @@ async def inbox(
     rows, cursor, _ = await st.read(st.exchange.inbox_page, actor.member, after, limit)
     return {
         "entries": [{"seq": e.seq, "share_id": e.share_id, "added": e.added,
-                     "envelope": share_json(env, s)} for e, env, s in rows],
+                     "envelope": share_json(env, s, st.exchange.log.refs.get(e.share_id))}
+                    for e, env, s in rows],
         "next": cursor,
     }
 
@@ -299,7 +307,8 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
     """One share's envelope (signed header, payload, wraps). 404 if the caller may not
     read it, exactly as if it did not exist."""
     env, state = await st.read(st.exchange.share, actor.member, share_id)
-    return share_json(env, state)
+    refs = await st.read(st.exchange.log.share_refs, [share_id])
+    return share_json(env, state, refs.get(share_id))
 
 
 @router.get("/shares/{share_id}/content", tags=["shares"],

@@ -68,7 +68,7 @@ class SseResponse(Response):
             key = (entry.share_id, state.recalled, state.purged)
             body = st.event_bodies.get(key)
             if body is None:
-                body = orjson.dumps(share_json(env, state))
+                body = orjson.dumps(share_json(env, state, st.exchange.log.refs.get(env.id)))
                 st.event_bodies.put(key, body)
             head = orjson.dumps({"seq": entry.seq, "share_id": entry.share_id,
                                  "added": entry.added})

@@ -1,0 +1,105 @@
+"""`vigil log`: a member checks the node's transparency log (docs/log.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vigil.cli import Ctx, _client, out, pass_ctx, remote
+
+
+def _log_client(c: Ctx, node_url: str | None, token: str | None,
+                keyring_path: str | None, state: str | None) -> Any:
+    client = _client(c, node_url, token, keyring_path)
+    client.log_state = Path(state) if state else c.settings().data_dir / "checkpoints.json"
+    client.log_state.parent.mkdir(parents=True, exist_ok=True)
+    return client
+
+
+def _state_option(f: Any) -> Any:
+    return click.option("--state", envvar="VIGIL_LOG_STATE", type=click.Path(dir_okay=False),
+                        help="file of checkpoints this member accepted "
+                             "(default <data>/checkpoints.json)")(f)
+
+
+@click.group("log")
+def log_group() -> None:
+    """The node's transparency log: checkpoints, proofs, audit, gossip."""
+
+
+@log_group.command("checkpoint")
+@_state_option
+@remote
+@pass_ctx
+def log_checkpoint(c: Ctx, state: str | None, node_url: str | None, token: str | None,
+                   keyring_path: str | None) -> None:
+    """Fetch the latest signed checkpoint; accept it only if it extends the last one."""
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        cp = client.checkpoint()
+        v = client.log_verifier()
+        out({"origin": cp.origin, "size": cp.size, "checkpoint": v.latest[2] if v.latest
+             else None, "first_use": v.first_use})
+
+
+@log_group.command("verify")
+@click.option("--from", "start", type=int, default=0, help="first entry to check")
+@click.option("--to", "end", type=int, default=None, help="stop before this entry")
+@click.option("--no-fetch", is_flag=True, help="do not fetch shares to check signatures")
+@_state_option
+@remote
+@pass_ctx
+def log_verify(c: Ctx, start: int, end: int | None, no_fetch: bool, state: str | None,
+               node_url: str | None, token: str | None, keyring_path: str | None) -> None:
+    """Audit the log: root, entry hashes, signatures, and shares addressed to this
+    member that were never delivered. Exit status 1 on any finding."""
+    from vigil.log.audit import audit
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rentries {done}/{total}", err=True, nl=done >= total)
+
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        report = audit(client, start=start, end=end, fetch_shares=not no_fetch,
+                       progress=progress if sys.stderr.isatty() else None)
+    out(report.to_json())
+    if not report.ok:
+        sys.exit(1)
+
+
+@log_group.command("gossip")
+@_state_option
+@remote
+@pass_ctx
+def log_gossip(c: Ctx, state: str | None, node_url: str | None, token: str | None,
+               keyring_path: str | None) -> None:
+    """Hand the checkpoint this member holds to the node and list the forks the node
+    reports among every member's checkpoints. Exit status 1 if there is one."""
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        client.checkpoint()
+        v = client.log_verifier()
+        assert v.latest is not None
+        client._call("POST", "/api/v1/log/gossip", json={"checkpoint": v.latest[2]})
+        doc = client._call("GET", "/api/v1/log/gossip")
+    out({"forks": doc["forks"], "checkpoints": len(doc["checkpoints"])})
+    if doc["forks"]:
+        sys.exit(1)
+
+
+@log_group.command("compare")
+@click.argument("note_file", type=click.Path(exists=True, dir_okay=False))
+@_state_option
+@remote
+@pass_ctx
+def log_compare(c: Ctx, note_file: str, state: str | None, node_url: str | None,
+                token: str | None, keyring_path: str | None) -> None:
+    """Check a checkpoint another member holds (a signed note file) against this
+    member's: a fork or an inconsistency is refused and kept as evidence."""
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        cp = client.log_verifier().accept(Path(note_file).read_text("utf-8"))
+    out({"consistent": True, "size": cp.size})
+
+
+def register(group: click.Group) -> None:
+    group.add_command(log_group)

@@ -1,0 +1,3 @@
+"""The web fixtures, for the log API tests."""
+
+from tests.web.conftest import api  # noqa: F401
