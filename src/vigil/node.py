@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
+from vigil.analysis.correlate import install as install_correlation
 from vigil.config import Settings, write_settings_file
 from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import ConfigError, Conflict
@@ -61,5 +62,7 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     key = Ed25519PrivateKey.from_private_bytes(raw)
     store = store or open_store(settings.store_url)
     held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
-    return Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
-                    max_body=int(settings.max_body))
+    ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
+                  max_body=int(settings.max_body))
+    install_correlation(ex)
+    return ex

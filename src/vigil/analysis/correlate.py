@@ -1,0 +1,410 @@
+"""Correlation: which shares hold the same observable, told to each member only as far
+as the policy lets it see.
+
+On every publish of a **plain** share (``Exchange.share_tx_hooks``, in the share's own
+transaction) the node extracts the observables of its payload, stores one
+``observables`` row per observable, looks each one up in the in-process index
+(exact value, or an overlapping IP address or network) and stores one ``correlations``
+row per side: for the publisher (its share, the other share) and for the originator of
+the other share (its share, the new one). Observables on a shipped warninglist raise
+no correlation. Sealed payloads are never read here: the node does not index what it
+cannot read for every recipient (blind tokens cover sealed shares).
+
+A correlation row is a raw fact, not a message: what a member is shown is decided when
+it reads (``notices``), with ``vigil.policy``: the other share in full if the member may
+read it (``decide_read``), else only "a member of channel X holds a match" when
+``decide_correlation_hint`` allows it, else nothing at all.
+
+The in-process index is a cache of the ``observables`` table: it catches up on the rows
+after the highest ``seq`` it has seen before each use, so every worker of a node sees
+the shares every other worker stored. On PostgreSQL the catch-up inside the share
+transaction runs under a transaction-scoped advisory lock, so observable rows commit in
+``seq`` order and no catch-up skips a row.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.analysis.index import ObservableIndex
+from vigil.analysis.observables import Observable, extract_bundle, guess
+from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
+from vigil.errors import InputError
+from vigil.exchange import Exchange, Published
+from vigil.model import Directory, Envelope, Form, ShareState
+from vigil.policy import decide_correlation_hint, decide_read
+from vigil.storage.base import Sql
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of observable rows
+MAX_MATCHES = 100  # other shares correlated per observable of a new share (newest first)
+CATCH_UP_BATCH = 100_000
+_IN_BATCH = 500
+
+INSERT_OBSERVABLE = ("INSERT INTO observables(share_id, originator, kind, value) "
+                     "VALUES(?,?,?,?) ON CONFLICT DO NOTHING")
+INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
+                      "other_value, pair, created) VALUES(?,?,?,?,?,?,?,?) "
+                      "ON CONFLICT DO NOTHING")
+
+Row = tuple[str, str, str, str, str, str, str, str]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def pair_key(member: str, share: str, other: str, kind: str, value: str, other_value: str
+             ) -> str:
+    text = "\x00".join((member, share, other, kind, value, other_value))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def correlation_rows(new: str, new_owner: str, obs: Observable, other: str, other_owner: str,
+                     held: Observable, at: str) -> list[Row]:
+    """The rows of one match: one per side (one only when both sides are one member)."""
+    rows: list[Row] = [(new_owner, new, other, obs.kind, obs.value, held.value,
+                        pair_key(new_owner, new, other, obs.kind, obs.value, held.value), at)]
+    if other_owner != new_owner:
+        rows.append((other_owner, other, new, obs.kind, held.value, obs.value,
+                     pair_key(other_owner, other, new, obs.kind, held.value, obs.value), at))
+    return rows
+
+
+def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], ShareState]]:
+    """Header and state of stored shares by id (missing ids are left out)."""
+    out: dict[str, tuple[dict[str, Any], ShareState]] = {}
+    todo = sorted(set(ids))
+    for i in range(0, len(todo), _IN_BATCH):
+        chunk = todo[i:i + _IN_BATCH]
+        for sid, header, recalled, purged in sql.execute(
+                f"SELECT id, header, recalled, purged FROM shares WHERE id IN "
+                f"({_marks(len(chunk))})", chunk).fetchall():
+            out[sid] = (orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
+    return out
+
+
+def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
+    return sql.execute("SELECT seq, id, originator, header, payload FROM shares "
+                       "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+
+
+def _obs_json(kind: str, value: str) -> dict[str, str]:
+    return {"kind": kind, "value": value}
+
+
+class Correlator:
+    """The correlation engine of one Exchange (one per process)."""
+
+    def __init__(self, ex: Exchange, *, max_matches: int = MAX_MATCHES,
+                 lists: WarninglistSet | None = None) -> None:
+        self.ex = ex
+        self.store = ex.store
+        self.max_matches = max_matches
+        self.index: ObservableIndex[str] = ObservableIndex()
+        self.owner: dict[str, str] = {}  # share id -> originator
+        self.watermark = 0
+        self.lock = threading.Lock()
+        self._lists = lists
+        self.member_lists = MemberLists(ex.store)
+        # Called after a publish with the members that got a new correlation row
+        # (the push stream wakes them); a listener that raises is logged and skipped.
+        self.listeners: list[Callable[[frozenset[str]], None]] = []
+        self._woken: dict[str, frozenset[str]] = {}
+
+    @property
+    def lists(self) -> WarninglistSet:
+        if self._lists is None:
+            self._lists = shipped()
+        return self._lists
+
+    # -- the index, a cache of the observables table ----------------------------------
+    def _load(self, rows: Sequence[Sequence[Any]]) -> None:
+        for seq, share_id, originator, kind, value in rows:
+            sid = sys.intern(share_id)
+            self.owner.setdefault(sid, originator)
+            self.index.add(Observable(kind, value), sid)
+            if seq > self.watermark:
+                self.watermark = int(seq)
+
+    def _fetch(self, sql: Sql, after: int) -> list[Any]:
+        return sql.execute(
+            "SELECT seq, share_id, originator, kind, value FROM observables WHERE seq > ? "
+            "ORDER BY seq LIMIT ?", (after, CATCH_UP_BATCH)).fetchall()
+
+    def catch_up(self) -> int:
+        """Load the observable rows stored since the last catch-up (by any worker)."""
+        loaded = 0
+        while True:
+            with self.lock:
+                after = self.watermark
+            rows = self.store.read(functools.partial(self._fetch, after=after))
+            with self.lock:
+                self._load(rows)
+            loaded += len(rows)
+            if len(rows) < CATCH_UP_BATCH:
+                return loaded
+
+    def _catch_up_in(self, sql: Sql) -> None:
+        while True:
+            rows = self._fetch(sql, self.watermark)
+            self._load(rows)
+            if len(rows) < CATCH_UP_BATCH:
+                return
+
+    def _matches(self, new: str, new_owner: str, observables: Iterable[Observable], at: str
+                 ) -> list[Row]:
+        rows: list[Row] = []
+        lists = self.lists
+        for obs in observables:
+            if lists.hits(obs):
+                continue
+            found = self.index.match(obs)
+            if not found:
+                continue
+            taken: dict[str, list[Observable]] = {}
+            for held, other in reversed(found):  # newest first
+                if other == new:
+                    continue
+                if other not in taken:
+                    if len(taken) >= self.max_matches:
+                        continue
+                    taken[other] = []
+                taken[other].append(held)
+            for other, helds in taken.items():
+                for held in helds:
+                    if held != obs and lists.hits(held):
+                        continue
+                    rows.extend(correlation_rows(new, new_owner, obs, other,
+                                                 self.owner[other], held, at))
+        return rows
+
+    # -- the publish path -------------------------------------------------------------
+    def on_share(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+        """``Exchange.share_tx_hooks`` entry: observables and correlations of a new share."""
+        if env.form is not Form.PLAIN:
+            return
+        observables = extract_bundle(env.payload)
+        if not observables:
+            return
+        if sql.dialect == "postgresql":
+            sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+        at = clock.now()
+        with self.lock:
+            self._catch_up_in(sql)
+            rows = self._matches(env.id, env.originator, observables, at)
+        sql.executemany(INSERT_OBSERVABLE,
+                        [(env.id, env.originator, o.kind, o.value) for o in observables])
+        if rows:
+            sql.executemany(INSERT_CORRELATION, rows)
+            if self.listeners:
+                with self.lock:
+                    self._woken[env.id] = frozenset(r[0] for r in rows)
+
+    def after_publish(self, published: Published) -> None:
+        """``Exchange.published_hooks`` entry: wake the members with new correlations."""
+        if not self.listeners:
+            return
+        with self.lock:
+            members = self._woken.pop(published.envelope.id, None)
+        if members:
+            for listener in list(self.listeners):
+                try:
+                    listener(members)
+                except Exception:
+                    log.exception("correlation listener %r failed", listener)
+
+    # -- what a member sees ---------------------------------------------------------------
+    def notices(self, member: str, after: int = 0, limit: int = 100
+                ) -> tuple[list[dict[str, Any]], int]:
+        """The member's correlation notices after a cursor, and the cursor to resume from
+        (past rows the policy hides as well)."""
+        def read(sql: Sql) -> tuple[list[Any], dict[str, tuple[dict[str, Any], ShareState]]]:
+            rows = sql.execute(
+                "SELECT seq, share_id, other_id, kind, value, other_value, created "
+                "FROM correlations WHERE member_id=? AND seq > ? ORDER BY seq LIMIT ?",
+                (member, after, limit)).fetchall()
+            ids = {r[1] for r in rows} | {r[2] for r in rows}
+            return rows, share_states(sql, ids)
+
+        rows, states = self.store.read(read)
+        d = self.ex.directory()
+        now = clock.now()
+        mine = self.member_lists.of(member)
+        out = []
+        for seq, share_id, other_id, kind, value, other_value, created in rows:
+            own = states.get(share_id)
+            if own is None or not decide_read(d, member, own[0], own[1], now=now):
+                continue
+            obs, other_obs = Observable(kind, value), Observable(kind, other_value)
+            if mine.hits(obs) or mine.hits(other_obs):
+                continue
+            notice: dict[str, Any] = {"seq": int(seq), "created": created, "share": share_id,
+                                      "observable": _obs_json(kind, value)}
+            other = states.get(other_id)
+            if other is None:
+                continue
+            header, state = other
+            if decide_read(d, member, header, state, now=now):
+                notice["match"] = self._match_json(d, other_id, header, other_obs)
+            elif decide_correlation_hint(d, member, header, state, now=now):
+                notice["hint"] = self._hint_json(d, header)
+            else:
+                continue
+            out.append(notice)
+        return out, int(rows[-1][0]) if rows else after
+
+    @staticmethod
+    def _match_json(d: Directory, share_id: str, header: dict[str, Any], obs: Observable
+                    ) -> dict[str, Any]:
+        origin = d.members.get(header["originator"])
+        channel = header["audience"].get("channel")
+        ch = d.channels.get(channel) if channel else None
+        return {"share": share_id, "originator": header["originator"],
+                "originator_name": origin.name if origin else None,
+                "created": header["created"], "tlp": header["audience"]["tlp"],
+                "channel": channel, "channel_name": ch.name if ch else None,
+                "observable": _obs_json(obs.kind, obs.value)}
+
+    @staticmethod
+    def _hint_json(d: Directory, header: dict[str, Any]) -> dict[str, Any]:
+        channel = str(header["audience"]["channel"])
+        name = d.channels[channel].name
+        return {"channel": channel, "channel_name": name,
+                "text": f"a member of channel {name} holds a match"}
+
+    def search(self, member: str, text: str, limit: int = 100) -> dict[str, Any]:
+        """Shares the member may read that hold the observable written in ``text``
+        (normalised; IP addresses and networks match by overlap), newest first, with
+        the warninglists that name it."""
+        obs = guess(text)
+        if obs is None:
+            raise InputError(f"{text.strip()[:80]!r} is not an observable vigil compares "
+                             "(IP address or network, domain, URL, e-mail address, hash, "
+                             "ASN, wallet; or kind:value)", code="input.observable",
+                             pointer="/q")
+        if not 1 <= limit <= 1000:
+            raise InputError("limit must be 1..1000", code="input.limit", pointer="/limit")
+        self.catch_up()
+        with self.lock:
+            found = self.index.match(obs)
+        held: dict[str, list[Observable]] = {}
+        for o, sid in found:
+            held.setdefault(sid, []).append(o)
+        states = self.store.read(lambda sql: share_states(sql, held)) if held else {}
+        d = self.ex.directory()
+        now = clock.now()
+        results = []
+        for sid, values in held.items():
+            got = states.get(sid)
+            if got is None or not decide_read(d, member, got[0], got[1], now=now):
+                continue
+            item = self._match_json(d, sid, got[0], values[0])
+            del item["observable"]
+            item["observables"] = [_obs_json(o.kind, o.value) for o in sorted(set(values))]
+            results.append(item)
+        results.sort(key=lambda r: (r["created"], r["share"]), reverse=True)
+        hits = sorted({*self.lists.hits(obs), *self.member_lists.of(member).hits(obs)})
+        return {"query": _obs_json(obs.kind, obs.value), "warninglists": hits,
+                "count": len(results), "results": results[:limit]}
+
+    # -- re-correlation -----------------------------------------------------------------
+    def rebuild(self, progress: Callable[[int, int, int], None] | None = None,
+                batch: int = 500) -> dict[str, int]:
+        """Re-extract the observables of every stored plain share, bring the
+        ``observables`` rows in line, recompute every correlation (rows already stored
+        are kept, missing ones added) and replace the in-process index.
+        ``progress(shares done, shares in all, observables)`` is called per batch."""
+        total, start = self.store.read(lambda sql: (
+            int(sql.execute("SELECT count(*) FROM shares").fetchone()[0]),
+            int(sql.execute("SELECT coalesce(max(seq), 0) FROM observables").fetchone()[0])))
+        index: ObservableIndex[str] = ObservableIndex()
+        owner: dict[str, str] = {}
+        done = n_obs = n_rows = 0
+        after = 0
+        saved_index, saved_owner = self.index, self.owner
+        while True:
+            shares = self.store.read(functools.partial(_shares_after, after=after,
+                                                       limit=batch))
+            if not shares:
+                break
+            after = int(shares[-1][0])
+            extracted: dict[str, tuple[str, list[Observable]]] = {}
+            for _seq, sid, originator, header, payload in shares:
+                h = orjson.loads(bytes(header))
+                if h["payload"]["form"] != Form.PLAIN.value or payload is None:
+                    continue
+                extracted[sid] = (originator, extract_bundle(bytes(payload)))
+            at = clock.now()
+            rows: list[Row] = []
+            self.index, self.owner = index, owner  # _matches reads these
+            for sid, (originator, observables) in extracted.items():
+                owner[sid] = originator
+                rows.extend(self._matches(sid, originator, observables, at))
+                for o in observables:
+                    index.add(o, sid)
+            self.index, self.owner = saved_index, saved_owner
+
+            def write(sql: Sql, extracted: dict[str, tuple[str, list[Observable]]] = extracted,
+                      rows: list[Row] = rows) -> None:
+                ids = sorted(extracted)
+                have: set[tuple[str, str, str]] = set()
+                for i in range(0, len(ids), _IN_BATCH):
+                    chunk = ids[i:i + _IN_BATCH]
+                    have.update((r[0], r[1], r[2]) for r in sql.execute(
+                        f"SELECT share_id, kind, value FROM observables WHERE share_id IN "
+                        f"({_marks(len(chunk))})", chunk).fetchall())
+                want = {(sid, o.kind, o.value): orig for sid, (orig, obs) in extracted.items()
+                        for o in obs}
+                stale = have - set(want)
+                if stale:
+                    sql.executemany("DELETE FROM observables WHERE share_id=? AND kind=? "
+                                    "AND value=?", sorted(stale))
+                sql.executemany(INSERT_OBSERVABLE, [(k[0], orig, k[1], k[2]) for k, orig
+                                                    in want.items() if k not in have])
+                if rows:
+                    sql.executemany(INSERT_CORRELATION, rows)
+
+            self.store.write(write)
+            done += len(shares)
+            n_obs += sum(len(v[1]) for v in extracted.values())
+            n_rows += len(rows)
+            if progress is not None:
+                progress(done, total, n_obs)
+        # Every row stored before the rebuild began belongs to a share walked above; the
+        # catch-up loads the rows stored since (re-inserted here, or by new publishes).
+        with self.lock:
+            self.index, self.owner, self.watermark = index, owner, start
+        self.catch_up()
+        return {"shares": done, "observables": n_obs, "correlation_rows": n_rows}
+
+
+_correlators: weakref.WeakKeyDictionary[Exchange, Correlator] = weakref.WeakKeyDictionary()
+_registry_lock = threading.Lock()
+
+
+def install(ex: Exchange, **kw: Any) -> Correlator:
+    """Register correlation with an Exchange (once) and return its Correlator."""
+    with _registry_lock:
+        c = _correlators.get(ex)
+        if c is None:
+            c = _correlators[ex] = Correlator(ex, **kw)
+            ex.share_tx_hooks.append(c.on_share)
+            ex.published_hooks.append(c.after_publish)
+        return c
+
+
+def correlator(ex: Exchange) -> Correlator:
+    """The Correlator of an Exchange, registering it if nobody has."""
+    return install(ex)

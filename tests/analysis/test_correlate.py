@@ -1,0 +1,196 @@
+"""Correlation on publish, notices, search and re-correlation, on both stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.analysis.helpers import bundle, indicator, ip_bundle, publish
+from tests.conftest import four_member_exchange
+
+from vigil import testing
+from vigil.analysis.correlate import Correlator, correlator
+from vigil.analysis.warninglists import add_member_list
+from vigil.errors import InputError
+from vigil.exchange import Exchange
+from vigil.model import ChannelKind, MemberKind, Tlp
+from vigil.storage.base import Sql
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def node(request: pytest.FixtureRequest, tmp_path: Path
+         ) -> Iterator[tuple[testing.TestNode, Exchange]]:
+    if request.param == "sqlite":
+        n, ex = four_member_exchange(tmp_path / "node")
+    else:
+        url = request.getfixturevalue("pg_url")
+        n = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True,
+                                          "delta": False}, store=url)
+        ex = n.exchange()
+        m = n.members
+        ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
+        ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
+                          [m["bravo"].id, m["delta"].id])
+        ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
+    try:
+        yield n, ex
+    finally:
+        ex.store.close()
+
+
+def ids(n: testing.TestNode) -> dict[str, str]:
+    return {k: v.id for k, v in n.members.items()}
+
+
+def test_plain_shares_correlate_both_ways(node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    a = publish(ex, m["alpha"], ip_bundle("45.77.1.0/24"))
+    b = publish(ex, m["bravo"], ip_bundle("45.77.1.5", "45.99.0.1"))
+    got_b, cursor = c.notices(m["bravo"])
+    assert [x["match"]["share"] for x in got_b] == [a.envelope.id]
+    assert got_b[0]["share"] == b.envelope.id
+    assert got_b[0]["observable"] == {"kind": "ip", "value": "45.77.1.5"}
+    assert got_b[0]["match"]["observable"] == {"kind": "ip", "value": "45.77.1.0/24"}
+    got_a, _ = c.notices(m["alpha"])
+    assert [x["match"]["share"] for x in got_a] == [b.envelope.id]
+    assert c.notices(m["bravo"], after=cursor)[0] == []
+    assert c.notices(m["charlie"])[0] == []
+
+
+def test_sealed_shares_are_not_indexed(node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    publish(ex, m["alpha"], ip_bundle("45.77.1.7"), tlp=Tlp.AMBER, to=("group1",))
+    publish(ex, m["bravo"], ip_bundle("45.77.1.7"))
+    assert c.notices(m["bravo"])[0] == []
+    assert c.search(m["alpha"], "45.77.1.7")["count"] == 1  # only the plain one
+
+    def rows(sql: Sql) -> int:
+        return int(sql.execute("SELECT count(*) FROM observables").fetchone()[0])
+
+    assert ex.store.read(rows) == 1
+
+
+def test_warninglisted_values_raise_nothing(node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    publish(ex, m["alpha"], ip_bundle("8.8.8.8"))
+    publish(ex, m["bravo"], ip_bundle("8.8.8.8"))
+    assert c.notices(m["bravo"])[0] == []
+    found = c.search(m["bravo"], "8.8.8.8")
+    assert found["count"] == 2
+    assert found["warninglists"] == ["List of known IPv4 public DNS resolvers"]
+
+
+def test_member_list_hides_only_its_own_notices(node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    publish(ex, m["alpha"], bundle([indicator("[domain-name:value = 'cdn.example.net']")]))
+    publish(ex, m["bravo"], bundle([indicator("[domain-name:value = 'CDN.example.net.']")]))
+    assert len(c.notices(m["bravo"])[0]) == 1
+    add_member_list(ex.store, m["bravo"],
+                    b'{"name": "ours", "type": "hostname", "list": ["example.net"]}')
+    assert c.notices(m["bravo"])[0] == []
+    assert len(c.notices(m["alpha"])[0]) == 1
+    assert c.search(m["bravo"], "cdn.example.net")["warninglists"] == ["ours"]
+    assert c.search(m["alpha"], "cdn.example.net")["warninglists"] == []
+
+
+def test_hint_for_a_share_the_member_may_not_read(node: tuple[testing.TestNode, Exchange],
+                                                  tmp_path: Path) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    a = publish(ex, m["alpha"], ip_bundle("45.77.2.9"), to=("everyone",))
+    quiet = publish(ex, m["alpha"], ip_bundle("45.77.3.9"), to=("everyone",), no_onward=True)
+    # echo joins after alpha's shares: it is not among their recipients
+    echo, _ = ex.add_member("echo", country="EE", kind=MemberKind.CERT,
+                            keyring_path=tmp_path / "echo.keyring", passphrase="x" * 12,
+                            hold=True)
+    e = publish(ex, echo.id, ip_bundle("45.77.2.9", "45.77.3.9"))
+    got, _ = c.notices(echo.id)
+    assert len(got) == 1
+    assert got[0]["hint"]["text"] == "a member of channel everyone holds a match"
+    assert "match" not in got[0]
+    text = repr(got)
+    assert a.envelope.id not in text and quiet.envelope.id not in text
+    assert m["alpha"] not in text
+    # alpha reads echo's share (it is a recipient), so it sees it in full
+    assert sorted(x["match"]["share"] for x in c.notices(m["alpha"])[0]) == \
+        [e.envelope.id, e.envelope.id]
+    assert c.search(echo.id, "45.77.2.9")["count"] == 1  # its own only
+
+
+def test_recalled_share_disappears_from_notices_and_search(
+        node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    a = publish(ex, m["alpha"], ip_bundle("45.77.4.4"))
+    publish(ex, m["bravo"], ip_bundle("45.77.4.4"))
+    assert len(c.notices(m["bravo"])[0]) == 1
+    ex.store.write(lambda sql: sql.execute("UPDATE shares SET recalled=? WHERE id=?",
+                                           (True, a.envelope.id)))
+    assert c.notices(m["bravo"])[0] == []
+    assert c.search(m["bravo"], "45.77.4.4")["count"] == 1
+    assert c.search(m["alpha"], "45.77.4.4")["count"] == 2  # the originator still reads
+
+
+def test_search_normalises_and_rejects(node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    a = publish(ex, m["alpha"], bundle([indicator("[url:value = 'http://evil.example/x']")]))
+    got = c.search(m["bravo"], "hxxp://EVIL[.]example:80/x")
+    assert [r["share"] for r in got["results"]] == [a.envelope.id]
+    assert got["query"] == {"kind": "url", "value": "http://evil.example/x"}
+    with pytest.raises(InputError):
+        c.search(m["bravo"], "no observable here")
+
+
+def test_a_second_worker_sees_the_first_workers_shares(
+        node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    other = n.exchange()  # another process's Exchange over the same store
+    try:
+        a = publish(other, m["alpha"], ip_bundle("45.77.5.5"))
+        publish(ex, m["bravo"], ip_bundle("45.77.5.0/24"))
+        assert [x["match"]["share"] for x in correlator(ex).notices(m["bravo"])[0]] == \
+            [a.envelope.id]
+    finally:
+        other.store.close()
+
+
+def test_rebuild_restores_index_and_correlations(node: tuple[testing.TestNode, Exchange]) -> None:
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    a = publish(ex, m["alpha"], ip_bundle("45.77.6.6", "45.88.0.0/16"))
+    b = publish(ex, m["bravo"], ip_bundle("45.77.6.6", "45.88.1.1"))
+    before = c.notices(m["bravo"])[0]
+
+    def wipe(sql: Sql) -> None:
+        sql.execute("DELETE FROM correlations")
+        sql.execute("DELETE FROM observables")
+
+    ex.store.write(wipe)
+    fresh = Correlator(ex)
+    seen: list[tuple[int, int, int]] = []
+    stats = fresh.rebuild(progress=lambda d, t, o: seen.append((d, t, o)), batch=1)
+    assert stats["shares"] == 2 and stats["observables"] == 4
+    assert seen[-1] == (2, 2, 4)
+    after = fresh.notices(m["bravo"])[0]
+    strip = [{k: v for k, v in x.items() if k not in ("seq", "created")} for x in before]
+    assert [{k: v for k, v in x.items() if k not in ("seq", "created")} for x in after] == strip
+    assert {r["share"] for r in fresh.search(m["charlie"], "45.88.1.1")["results"]} == \
+        {a.envelope.id, b.envelope.id}
+    again = fresh.rebuild()
+    assert again["correlation_rows"] == stats["correlation_rows"]
+    assert len(fresh.notices(m["bravo"])[0]) == len(after)  # nothing added twice
