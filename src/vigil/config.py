@@ -34,6 +34,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keyring_passphrase", "", "passphrase of keyrings the node holds (prefer the env)"),
     Setting("log_level", "info", "log level: debug, info, warning, error"),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
+    Setting("ledger_delay_ratio", 0.0, "community rule: hold TLP:AMBER community shares back "
+            "from members with fewer shares given than this times shares received (0: off)",
+            float),
+    Setting("ledger_delay_hours", 24.0, "community rule: hours such shares are held back",
+            float),
+    Setting("ledger_delay_grace", 20, "community rule: shares a member receives before the "
+            "rule applies to it", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

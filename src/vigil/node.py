@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
+from vigil.analysis.ledger import install as install_ledger
 from vigil.analysis.correlate import install as install_correlation
 from vigil.config import Settings, write_settings_file
 from vigil.crypto.secretfile import write_secret_file
@@ -65,4 +66,5 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body))
     install_correlation(ex)
+    install_ledger(ex, settings)
     return ex

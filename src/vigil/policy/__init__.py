@@ -12,7 +12,14 @@ from vigil.policy.decide import (
     visible_channels,
 )
 
-__all__ = ["decide", "decide_correlation_hint",
-           "decide_log_entry", "decide_publish", "decide_read", "decide_recall_notice",
-           "decide_sighting_counts",
-           "sighting_reporter_shown", "visible_channels"]
+__all__ = [
+    "decide",
+    "decide_correlation_hint",
+    "decide_log_entry",
+    "decide_publish",
+    "decide_read",
+    "decide_recall_notice",
+    "decide_sighting_counts",
+    "sighting_reporter_shown",
+    "visible_channels",
+]

@@ -1,0 +1,370 @@
+"""Blind correlation of sealed shares: channel keys, keyed tokens, matching.
+
+The node cannot read a sealed payload, so the members of a channel correlate for it:
+
+* A **channel key** (32 random bytes) per channel and *epoch*, made by a member's client
+  and sealed to each channel member's X25519 key with HPKE (the suite of
+  ``vigil.crypto.seal``) under ``info = b"vigil/channel-key/v1\\0" + channel_id + b"\\0" +
+  epoch (decimal) + b"\\0" + member_id + b"\\0" + key_id``. The node stores only these
+  sealed copies, one per member and epoch.
+* A **token** per normalised observable: ``HMAC-SHA256(channel_key,
+  b"vigil/blind-token/v1\\0" + kind + b":" + value)`` (``Observable.key`` in UTF-8).
+  The client sends the share's tokens beside the envelope; they are not covered by the
+  originator's signature (docs/protocol.md says why).
+* The node **matches** tokens of shares of the same channel and epoch, and tells both
+  sides, each about the shares it may read.
+
+A member that leaves a channel (or is deactivated) still holds the old key, so a channel
+whose current epoch was sealed to a member no longer in it needs a new epoch: the node
+refuses tokens under the old one (``blind.rotate``) and the next publishing client makes
+epoch n+1 for the remaining members.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from vigil import clock
+from vigil.analysis.sightings import readable_share
+from vigil.crypto.encoding import b64u, b64u_decode
+from vigil.crypto.keys import ALG_X25519, key_id, x25519_public, x25519_public_raw
+from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.exchange import Exchange
+from vigil.model import Envelope, Form
+from vigil.policy.decide import channel_members
+from vigil.storage.base import Sql
+
+CHANNEL_KEY_INFO_PREFIX = b"vigil/channel-key/v1\0"
+TOKEN_PREFIX = b"vigil/blind-token/v1\0"
+CHANNEL_KEY_LEN = 32
+TOKEN_LEN = 32
+SEALED_KEY_LEN = 32 + CHANNEL_KEY_LEN + 16  # HPKE enc || AES-128-GCM(key)
+MAX_TOKENS = 100_000
+MAX_EPOCH = 2**31
+
+_HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
+
+
+# -- the client's part: keys and tokens ------------------------------------------------
+
+def channel_key_info(channel_id: str, epoch: int, member_id: str, enc_key_id: str) -> bytes:
+    for part in (channel_id, member_id, enc_key_id):
+        if not part or "\0" in part:
+            raise CryptoError("channel key context must be non-empty without NUL",
+                              code="crypto.bad_context")
+    return (CHANNEL_KEY_INFO_PREFIX + channel_id.encode() + b"\0" + str(epoch).encode()
+            + b"\0" + member_id.encode() + b"\0" + enc_key_id.encode())
+
+
+def new_channel_key() -> bytes:
+    return os.urandom(CHANNEL_KEY_LEN)
+
+
+def seal_channel_key(key: bytes, channel_id: str, epoch: int, member_id: str,
+                     enc_key_id: str, public_raw: bytes) -> bytes:
+    """HPKE-seal a channel key to one member's X25519 key: ``enc || ciphertext``."""
+    if len(key) != CHANNEL_KEY_LEN:
+        raise CryptoError("a channel key is 32 bytes", code="crypto.bad_key")
+    if key_id(ALG_X25519, public_raw) != enc_key_id:
+        raise CryptoError(f"key id {enc_key_id!r} does not name the given x25519 key",
+                          code="crypto.key_mismatch")
+    return _HPKE.encrypt(key, x25519_public(public_raw),
+                         info=channel_key_info(channel_id, epoch, member_id, enc_key_id))
+
+
+def open_channel_key(blob: bytes, channel_id: str, epoch: int, member_id: str,
+                     private: X25519PrivateKey) -> bytes:
+    enc_key_id = key_id(ALG_X25519, x25519_public_raw(private))
+    try:
+        key = _HPKE.decrypt(bytes(blob), private,
+                            info=channel_key_info(channel_id, epoch, member_id, enc_key_id))
+    except (InvalidTag, ValueError) as exc:
+        raise CryptoError("the sealed channel key cannot be opened",
+                          code="crypto.open_failed") from exc
+    if len(key) != CHANNEL_KEY_LEN:
+        raise CryptoError("the channel key has the wrong length", code="crypto.open_failed")
+    return key
+
+
+def token(key: bytes, observable_key: str) -> bytes:
+    """The blind token of one normalised observable (``Observable.key``, ``kind:value``)."""
+    return hmac.new(key, TOKEN_PREFIX + observable_key.encode("utf-8"), hashlib.sha256).digest()
+
+
+def tokens(key: bytes, observable_keys: Iterable[str]) -> list[bytes]:
+    """The distinct tokens of some observables, sorted (their order reveals nothing)."""
+    return sorted({token(key, k) for k in observable_keys})
+
+
+def bundle_tokens(key: bytes, bundle: bytes) -> list[bytes]:
+    """Tokens of every observable the shared extractor finds in a STIX bundle."""
+    from vigil.analysis.observables import extract_bundle
+
+    return tokens(key, (o.key for o in extract_bundle(bundle)))
+
+
+# -- the node's part: sealed key copies ----------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SealedCopy:
+    member: str
+    key: str  # the member's x25519 key id
+    blob: bytes
+
+
+def _current(sql: Sql, channel_id: str) -> tuple[int, set[str]]:
+    """(current epoch or 0, the members holding a copy of it)."""
+    row = sql.execute("SELECT MAX(epoch) FROM channel_keys WHERE channel_id=?",
+                      (channel_id,)).fetchone()
+    epoch = int(row[0]) if row and row[0] is not None else 0
+    if not epoch:
+        return 0, set()
+    holders = {r[0] for r in sql.execute(
+        "SELECT member_id FROM channel_keys WHERE channel_id=? AND epoch=?",
+        (channel_id, epoch)).fetchall()}
+    return epoch, holders
+
+
+def key_status(ex: Exchange, member: str, channel_ref: str) -> dict[str, Any]:
+    """What a channel member needs to use, share or rotate the channel key: the current
+    epoch, its own sealed copy, the members lacking one, and whether a member no longer
+    in the channel holds the current key (then the next publish makes a new epoch)."""
+    ch = ex.channel(member, channel_ref)
+    d = ex.directory()
+    now_members = channel_members(d, ch)
+
+    def read(sql: Sql) -> dict[str, Any]:
+        epoch, holders = _current(sql, ch.id)
+        mine = sql.execute(
+            "SELECT enc_key_id, blob, sealed_by FROM channel_keys "
+            "WHERE channel_id=? AND epoch=? AND member_id=?", (ch.id, epoch, member)
+        ).fetchone() if epoch else None
+        return {
+            "channel": ch.id,
+            "epoch": epoch,
+            "sealed": None if mine is None else {
+                "member": member, "key": mine[0], "blob": b64u(bytes(mine[1])),
+                "sealed_by": mine[2]},
+            "rotate": bool(epoch) and not holders <= now_members,
+            "missing": sorted(now_members - holders) if epoch else sorted(now_members),
+        }
+
+    out = ex.store.read(read)
+    out["members"] = [{"id": m, "enc_key": {"id": d.members[m].enc_key_id,
+                                            "public": b64u(d.members[m].enc_key)}}
+                      for m in sorted(now_members)]
+    return out
+
+
+def _copies(items: Any) -> list[SealedCopy]:
+    if not isinstance(items, list) or not items:
+        raise InputError("sealed must be a non-empty list of {member, key, blob}",
+                         code="input.channel_key", pointer="/sealed")
+    out = []
+    for i, it in enumerate(items):
+        p = f"/sealed/{i}"
+        if not isinstance(it, Mapping) or set(it) != {"member", "key", "blob"} or \
+                not all(isinstance(it[k], str) for k in ("member", "key", "blob")):
+            raise InputError("each sealed copy is {member, key, blob} strings",
+                             code="input.channel_key", pointer=p)
+        try:
+            blob = b64u_decode(it["blob"])
+        except ValueError:
+            raise InputError("blob must be base64url", code="input.channel_key",
+                             pointer=f"{p}/blob") from None
+        if len(blob) != SEALED_KEY_LEN:
+            raise InputError(f"a sealed channel key is {SEALED_KEY_LEN} bytes",
+                             code="input.channel_key", pointer=f"{p}/blob")
+        out.append(SealedCopy(it["member"], it["key"], blob))
+    if len({c.member for c in out}) != len(out):
+        raise InputError("one sealed copy per member", code="input.channel_key",
+                         pointer="/sealed")
+    return out
+
+
+def put_keys(ex: Exchange, member: str, channel_ref: str, epoch: Any,
+             sealed: Any) -> dict[str, Any]:
+    """Store sealed copies of a channel key: a new epoch (current + 1) sealed to every
+    current channel member, or copies of the current epoch for members lacking one,
+    from a member that holds it. Conflict if another member made that epoch first."""
+    ch = ex.channel(member, channel_ref)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= MAX_EPOCH:
+        raise InputError("epoch must be a positive integer", code="input.channel_key",
+                         pointer="/epoch")
+    copies = _copies(sealed)
+    d = ex.directory()
+    now_members = channel_members(d, ch)
+    for i, c in enumerate(copies):
+        m = d.members.get(c.member)
+        if c.member not in now_members or m is None:
+            raise InputError(f"{c.member} is not a member of channel {ch.name}",
+                             code="blind.not_channel_member", pointer=f"/sealed/{i}/member")
+        if m.enc_key_id != c.key:
+            raise InputError("a copy must be sealed to the member's current key",
+                             code="blind.wrong_key", pointer=f"/sealed/{i}/key")
+    at = clock.now()
+
+    def write(sql: Sql) -> None:
+        current, holders = _current(sql, ch.id)
+        named = {c.member for c in copies}
+        if epoch == current + 1:
+            if named != now_members:
+                raise InputError("a new epoch is sealed to every member of the channel",
+                                 code="blind.incomplete_epoch", pointer="/sealed")
+        elif epoch == current:
+            if member not in holders:
+                raise PolicyDenied("only a holder of this epoch's key may share it",
+                                   code="blind.not_holder")
+            if named & holders:
+                raise Conflict("a member named already holds this epoch's key",
+                               code="blind.copy_exists")
+        else:
+            raise Conflict(f"the channel's key epoch is {current}", code="blind.epoch_exists")
+        for c in copies:
+            cur = sql.execute(
+                "INSERT INTO channel_keys(channel_id, epoch, member_id, enc_key_id, blob, "
+                "sealed_by, created) VALUES(?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                (ch.id, epoch, c.member, c.key, c.blob, member, at))
+            if not cur.rowcount:
+                raise Conflict("another member stored this copy first",
+                               code="blind.epoch_exists")
+
+    ex.store.write(write)
+    return key_status(ex, member, ch.id)
+
+
+# -- tokens beside a sealed share ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    share_id: str
+    channel_id: str
+    epoch: int
+    tokens: tuple[bytes, ...]
+
+
+_pending: ContextVar[Attachment | None] = ContextVar("vigil_blind_attachment", default=None)
+
+
+def parse_attachment(ex: Exchange, member: str, env: Envelope, doc: Any) -> Attachment:
+    """Check the ``blind`` part of a publish request against the envelope and the
+    channel's key state; InputError/Conflict (nothing stored) when it does not fit."""
+    if not isinstance(doc, Mapping) or set(doc) != {"channel", "epoch", "tokens"}:
+        raise InputError("blind is {channel, epoch, tokens}", code="input.blind",
+                         pointer="/blind")
+    if env.form is not Form.SEALED or env.channel is None:
+        raise InputError("blind tokens go with a sealed share to a channel",
+                         code="blind.not_sealed_channel", pointer="/blind")
+    if doc["channel"] != env.channel:
+        raise InputError("blind.channel must be the envelope's channel",
+                         code="blind.channel_mismatch", pointer="/blind/channel")
+    epoch = doc["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise InputError("epoch must be a positive integer", code="input.blind",
+                         pointer="/blind/epoch")
+    raw = doc["tokens"]
+    if not isinstance(raw, list) or len(raw) > MAX_TOKENS:
+        raise InputError(f"tokens must be a list of at most {MAX_TOKENS}", code="input.blind",
+                         pointer="/blind/tokens")
+    toks: list[bytes] = []
+    for i, t in enumerate(raw):
+        try:
+            b = b64u_decode(t) if isinstance(t, str) else b""
+        except ValueError:
+            b = b""
+        if len(b) != TOKEN_LEN:
+            raise InputError("a token is 32 bytes, base64url", code="input.blind",
+                             pointer=f"/blind/tokens/{i}")
+        toks.append(b)
+    if len(set(toks)) != len(toks):
+        raise InputError("tokens must be distinct", code="input.blind",
+                         pointer="/blind/tokens")
+    ch = ex.channel(member, env.channel)
+    now_members = channel_members(ex.directory(), ch)
+
+    def check(sql: Sql) -> None:
+        current, holders = _current(sql, ch.id)
+        if epoch != current or member not in holders:
+            raise Conflict(f"the channel's current key epoch is {current}; fetch it",
+                           code="blind.stale_epoch")
+        if not holders <= now_members:
+            raise Conflict("a member has left the channel: make a new key epoch",
+                           code="blind.rotate")
+
+    ex.store.read(check)
+    return Attachment(env.id, ch.id, epoch, tuple(sorted(toks)))
+
+
+@contextmanager
+def attaching(att: Attachment | None) -> Iterator[None]:
+    """Hand tokens to the share transaction of the publish that runs inside."""
+    reset = _pending.set(att)
+    try:
+        yield
+    finally:
+        _pending.reset(reset)
+
+
+def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+    """Share-transaction hook: store the tokens handed over for this share and record
+    the shares of the same channel and epoch that hold any of them."""
+    att = _pending.get()
+    if att is None or att.share_id != env.id or not att.tokens:
+        return
+    sql.executemany(
+        "INSERT INTO blind_tokens(share_id, channel_id, epoch, token) VALUES(?,?,?,?)",
+        [(env.id, att.channel_id, att.epoch, t) for t in att.tokens])
+    hits = sql.execute(
+        "SELECT b.share_id, COUNT(*) FROM blind_tokens a JOIN blind_tokens b "
+        "ON b.channel_id=a.channel_id AND b.epoch=a.epoch AND b.token=a.token "
+        "WHERE a.share_id=? AND b.share_id<>a.share_id GROUP BY b.share_id "
+        "ORDER BY b.share_id", (env.id,)).fetchall()
+    at = clock.now()
+    sql.executemany(
+        "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "
+        "VALUES(?,?,?,?,?,?)",
+        [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
+
+
+def _readable(ex: Exchange, member: str, share_id: str) -> bool:
+    try:
+        readable_share(ex, member, share_id)
+    except NotFound:
+        return False
+    return True
+
+
+def matches(ex: Exchange, member: str, after: int = 0, limit: int = 100
+            ) -> tuple[list[dict[str, Any]], int]:
+    """Blind-match notices for a member: a match between two shares is shown only to a
+    member that may read both, and names only them. Returns (notices, cursor)."""
+    rows = ex.store.read(lambda sql: sql.execute(
+        "SELECT seq, share_id, other_id, channel_id, epoch, tokens, created FROM blind_matches "
+        "WHERE seq>? ORDER BY seq LIMIT ?", (after, limit)).fetchall())
+    out = []
+    for r in rows:
+        if _readable(ex, member, r[1]) and _readable(ex, member, r[2]):
+            out.append({"seq": int(r[0]), "share_id": r[1], "other_id": r[2],
+                        "channel": r[3], "epoch": int(r[4]), "tokens": int(r[5]),
+                        "created": r[6]})
+    return out, int(rows[-1][0]) if rows else after
+
+
+def matches_of(ex: Exchange, member: str, share_id: str) -> list[str]:
+    """The shares a member may read that blind-match one of its readable shares."""
+    readable_share(ex, member, share_id)
+    rows: Sequence[Any] = ex.store.read(lambda sql: sql.execute(
+        "SELECT other_id FROM blind_matches WHERE share_id=? UNION "
+        "SELECT share_id FROM blind_matches WHERE other_id=?", (share_id, share_id)).fetchall())
+    return sorted(r[0] for r in rows if _readable(ex, member, r[0]))
