@@ -388,6 +388,8 @@ def _feature_commands() -> None:
 
     cli.add_command(feed)
     cli.add_command(gateway)
+    from vigil.cli_analysis import register as register_analysis
+    register_analysis(cli)
 
 
 _feature_commands()

@@ -20,6 +20,7 @@ from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
+from vigil.web import analysis as analysis_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import rest, stream
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
 
     app.include_router(rest.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
+    app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")
     app.include_router(console_router)

@@ -1,0 +1,72 @@
+"""REST API of collective analysis: correlation notices, search, warninglists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from vigil.analysis.correlate import correlator
+from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
+from vigil.errors import NotFound
+from vigil.web.deps import ActorDep, StateDep, read_body
+
+router = APIRouter()
+
+
+@router.get("/correlations", tags=["analysis"])
+async def correlations(
+    st: StateDep,
+    actor: ActorDep,
+    after: Annotated[int, Query(ge=0, description="cursor: the last seq already read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The caller's correlation notices after a cursor: for each, the caller's share and
+    observable, and either the matching share (one the caller may read) or only the
+    channel a member of which holds a match. Resume with `after=<next>`."""
+    notices, cursor = await st.read(correlator(st.exchange).notices, actor.member, after,
+                                    limit)
+    return {"notices": notices, "next": cursor}
+
+
+@router.get("/search", tags=["analysis"])
+async def search(
+    st: StateDep,
+    actor: ActorDep,
+    q: Annotated[str, Query(min_length=1, max_length=4096,
+                            description="an observable: IP address or network, domain, URL, "
+                                        "e-mail, hash, ASN, wallet, or kind:value")],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Shares the caller may read that hold this observable (normalised; IP addresses
+    and networks match by overlap), newest first, with the warninglists naming it."""
+    result: dict[str, Any] = await st.read(correlator(st.exchange).search, actor.member, q,
+                                           limit)
+    return result
+
+
+@router.get("/warninglists", tags=["analysis"])
+async def warninglists(st: StateDep, actor: ActorDep) -> dict[str, Any]:
+    """The shipped warninglists (every correlation) and the caller's own (what it sees)."""
+    c = correlator(st.exchange)
+    own = await st.read(c.member_lists.of, actor.member)
+    return {"shipped": [w.summary() for w in c.lists.lists],
+            "own": [w.summary() for w in own.lists]}
+
+
+@router.post("/warninglists", tags=["analysis"], status_code=201)
+async def add_warninglist(request: Request, st: StateDep, actor: ActorDep) -> JSONResponse:
+    """Add (or replace, by name) one of the caller's warninglists: a MISP warninglist
+    JSON document."""
+    raw = await read_body(request, MAX_LIST_BYTES)
+    wl = await st.write(add_member_list, st.exchange.store, actor.member, raw)
+    return JSONResponse(wl.summary(), status_code=201)
+
+
+@router.delete("/warninglists/{name}", tags=["analysis"], status_code=204)
+async def delete_warninglist(name: str, st: StateDep, actor: ActorDep) -> JSONResponse:
+    """Remove one of the caller's own warninglists."""
+    if not await st.write(remove_member_list, st.exchange.store, actor.member, name):
+        raise NotFound(f"no warninglist {name!r} of yours", code="warninglist.not_found")
+    return JSONResponse(None, status_code=204)

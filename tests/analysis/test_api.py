@@ -1,0 +1,107 @@
+"""The analysis REST endpoints and CLI commands over a real app (in-process ASGI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from tests.analysis.helpers import ip_bundle
+from tests.conftest import four_member_exchange
+
+from vigil import testing
+from vigil.bus.local import LocalBus
+from vigil.cli import cli
+from vigil.web import create_app
+
+
+class Api:
+    def __init__(self, node: testing.TestNode, client: TestClient) -> None:
+        self.node = node
+        self.client = client
+
+    def h(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.node.members[name].token}"}
+
+    def publish(self, who: str, body: bytes, **params: str) -> str:
+        r = self.client.post("/api/v1/shares", params={"tlp": "green", **params},
+                             content=body, headers=self.h(who))
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    node, ex = four_member_exchange(tmp_path / "node")
+    app = create_app(node.settings, exchange=ex, bus=LocalBus())
+    with TestClient(app) as client:
+        yield Api(node, client)
+    ex.store.close()
+
+
+def test_correlations_and_search(api: Api) -> None:
+    a = api.publish("alpha", ip_bundle("45.77.9.0/24"))
+    b = api.publish("bravo", ip_bundle("45.77.9.9"))
+    r = api.client.get("/api/v1/correlations", headers=api.h("bravo"))
+    assert r.status_code == 200
+    doc = r.json()
+    assert [n["match"]["share"] for n in doc["notices"]] == [a]
+    nxt = doc["next"]
+    r = api.client.get("/api/v1/correlations", params={"after": nxt}, headers=api.h("bravo"))
+    assert r.json() == {"notices": [], "next": nxt}
+    r = api.client.get("/api/v1/search", params={"q": "45.77.9.9"}, headers=api.h("charlie"))
+    assert r.status_code == 200
+    assert {x["share"] for x in r.json()["results"]} == {a, b}
+    bad = api.client.get("/api/v1/search", params={"q": "not one"}, headers=api.h("charlie"))
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "input.observable"
+    assert api.client.get("/api/v1/search", params={"q": "1.1.1.1"}).status_code == 401
+
+
+def test_warninglists_api(api: Api) -> None:
+    r = api.client.get("/api/v1/warninglists", headers=api.h("alpha"))
+    assert r.status_code == 200
+    assert "List of RFC 1918 CIDR blocks" in {w["name"] for w in r.json()["shipped"]}
+    assert r.json()["own"] == []
+    body = json.dumps({"name": "lab", "type": "cidr", "list": ["45.77.0.0/16"]}).encode()
+    r = api.client.post("/api/v1/warninglists", content=body, headers=api.h("alpha"))
+    assert r.status_code == 201
+    assert r.json()["entries"] == 1
+    r = api.client.get("/api/v1/search", params={"q": "45.77.1.1"}, headers=api.h("alpha"))
+    assert r.json()["warninglists"] == ["lab"]
+    bad = api.client.post("/api/v1/warninglists", content=b'{"name": "x", "type": "nope", '
+                          b'"list": []}', headers=api.h("alpha"))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "warninglist.invalid"
+    assert api.client.delete("/api/v1/warninglists/lab", headers=api.h("bravo")
+                             ).status_code == 404
+    assert api.client.delete("/api/v1/warninglists/lab", headers=api.h("alpha")
+                             ).status_code == 204
+    r = api.client.get("/api/v1/warninglists", headers=api.h("alpha"))
+    assert r.json()["own"] == []
+
+
+def test_cli_search_warninglist_and_rebuild(tmp_path: Path) -> None:
+    node, ex = four_member_exchange(tmp_path / "node")
+    from tests.analysis.helpers import publish
+
+    m = node.members
+    a = publish(ex, m["alpha"].id, ip_bundle("45.77.8.8"))
+    ex.store.close()
+    run = CliRunner()
+    base = ["--data", str(node.data)]
+    res = run.invoke(cli, [*base, "search", "45.77.8[.]8", "--as", "bravo"])
+    assert res.exit_code == 0, res.output
+    assert a.envelope.id in res.output and "ip 45.77.8.8: 1 share(s)" in res.output
+    wl = tmp_path / "wl.json"
+    wl.write_text(json.dumps({"name": "mine", "type": "string", "list": ["45.77.8.8"]}))
+    res = run.invoke(cli, [*base, "warninglist", "add", str(wl), "--as", "bravo"])
+    assert res.exit_code == 0, res.output
+    res = run.invoke(cli, [*base, "search", "45.77.8.8", "--as", "bravo", "--json"])
+    assert json.loads(res.output)["warninglists"] == ["mine"]
+    res = run.invoke(cli, [*base, "correlate", "--rebuild"])
+    assert res.exit_code == 0, res.output
+    assert "shares 1/1" in res.output
+    assert '"observables": 1' in res.output
