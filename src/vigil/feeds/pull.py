@@ -1,0 +1,250 @@
+"""Pull a feed: fetch what its external collection added after the durable cursor,
+check every object, and publish the valid new ones as the feed's member with the
+feed's audience, in bundles of at most ``BATCH`` objects.
+
+* Invalid objects are reported (kept with the validator's code and pointer, counted,
+  logged) and the valid ones of the same page still go through.
+* Re-pulling publishes nothing twice: the (id, version) pairs published for a feed are
+  written in the same transaction as the share that carries them.
+* The cursor is the server's ``X-TAXII-Date-Added-Last`` of the last page handled, kept
+  in the node's store, so a restarted node resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.errors import StixError, VigilError
+from vigil.exchange import TLP_ORDER, Exchange, Published
+from vigil.feeds import registry
+from vigil.feeds.registry import Feed, Reject
+from vigil.feeds.remote import RemoteCollection
+from vigil.model import Actor, Envelope
+from vigil.stix.tlp import bundle_tlp, parse_tlp
+from vigil.stix.validate import check_object
+from vigil.storage.base import Sql
+
+log = logging.getLogger("vigil.feeds")
+BATCH = 500  # objects per published bundle
+PAGE = 500  # objects asked for per TAXII request
+
+Key = tuple[str, str]
+
+
+@dataclass
+class PullResult:
+    feed: str
+    fetched: int = 0
+    published: int = 0
+    shares: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    cursor: str | None = None
+    rejects: list[Reject] = field(default_factory=list)
+    recipients: set[str] = field(default_factory=set)
+
+    def counts(self) -> dict[str, int]:
+        return {"fetched": self.fetched, "published": self.published, "shares": self.shares,
+                "duplicates": self.duplicates, "rejected": self.rejected}
+
+    def line(self) -> str:
+        return (f"feed {self.feed}: {self.fetched} fetched, {self.published} published in "
+                f"{self.shares} share(s), {self.duplicates} already published, "
+                f"{self.rejected} rejected")
+
+
+Progress = Callable[[PullResult], None]
+
+
+def object_key(obj: Any) -> Key:
+    """(id, version) of a STIX object; objects without a usable id get a digest."""
+    if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+        version = obj.get("modified") or obj.get("created") or ""
+        return obj["id"], str(version)
+    digest = hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"(no id {digest[:16]})", ""
+
+
+# -- the (id, version) pairs of a bundle, written with the share that carries them --
+
+_pending = threading.local()
+
+
+def _seen_hook(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+    got: tuple[str, list[Key]] | None = getattr(_pending, "batch", None)
+    if got is not None:
+        registry.mark_seen(sql, got[0], env.id, got[1])
+
+
+def install(exchange: Exchange) -> None:
+    """Register the feed hook on an exchange (once)."""
+    if _seen_hook not in exchange.share_tx_hooks:
+        exchange.share_tx_hooks.append(_seen_hook)
+
+
+@contextmanager
+def _carrying(feed: str, keys: list[Key]) -> Iterator[None]:
+    _pending.batch = (feed, keys)
+    try:
+        yield
+    finally:
+        _pending.batch = None
+
+
+# -- checking ----------------------------------------------------------------------
+
+def check(obj: Any, tlp_rank: int, at: str) -> Reject | None:
+    """Why one object from a feed cannot be published (None: it can)."""
+    oid, version = object_key(obj)
+    problems = check_object(obj, "")
+    if problems:
+        p = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Reject(oid, version, p.code, p.pointer or "/", p.message + more, at)
+    marked = bundle_tlp([obj])
+    if marked is not None and TLP_ORDER.index(marked) > tlp_rank:
+        return Reject(oid, version, "policy.tlp_below_marking", "/object_marking_refs",
+                      f"marked TLP:{marked.value.upper()}, narrower than the feed's "
+                      f"TLP:{TLP_ORDER[tlp_rank].value.upper()}", at)
+    return None
+
+
+def _bundle(objects: Sequence[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                         "objects": list(objects)})
+
+
+# -- pulling --------------------------------------------------------------------
+
+def _publish(exchange: Exchange, feed: Feed, actor: Actor, objects: list[dict[str, Any]],
+             result: PullResult) -> None:
+    """Publish one batch; objects the bundle check refuses are rejected, the rest
+    published (one retry without them)."""
+    req = exchange.make_request(feed.member_id, tlp=parse_tlp(feed.tlp), to=feed.to)
+    for attempt in range(2):
+        if not objects:
+            return
+        keys = [object_key(o) for o in objects]
+        try:
+            with _carrying(feed.name, keys):
+                pub: Published = exchange.publish_bundle(actor, _bundle(objects), req)
+        except StixError as exc:
+            bad = _bad_indices(exc, len(objects))
+            at = clock.now()
+            if attempt == 1 or not bad:
+                bad = set(range(len(objects)))
+            rejects = [Reject(*keys[i], exc.code, _inner(exc.pointer), exc.message, at)
+                       for i in sorted(bad)]
+            registry.add_rejects(exchange.store, feed.name, rejects)
+            result.rejects += rejects
+            result.rejected += len(rejects)
+            objects = [o for i, o in enumerate(objects) if i not in bad]
+            continue
+        result.published += len(objects)
+        result.shares += 1
+        result.recipients.update(pub.recipients)
+        result.recipients.add(feed.member_id)
+        return
+
+
+def _bad_indices(exc: StixError, n: int) -> set[int]:
+    out = set()
+    problems = exc.detail.get("problems") or [{"pointer": exc.pointer or ""}]
+    for p in problems:
+        parts = str(p.get("pointer", "")).split("/")
+        if len(parts) > 2 and parts[1] == "objects" and parts[2].isdigit() \
+                and int(parts[2]) < n:
+            out.add(int(parts[2]))
+    return out
+
+
+def _inner(pointer: str | None) -> str:
+    parts = (pointer or "").split("/")
+    if len(parts) > 2 and parts[1] == "objects":
+        return "/" + "/".join(parts[3:])
+    return pointer or "/"
+
+
+def pull(exchange: Exchange, name: str, *, progress: Progress | None = None,
+         page_size: int = PAGE, batch: int = BATCH,
+         remote: Callable[[Feed], RemoteCollection] | None = None,
+         result: PullResult | None = None) -> PullResult:
+    """Pull one feed now (the caller holds its lease, see :func:`pull_claimed`)."""
+    install(exchange)
+    store = exchange.store
+    feed = registry.get_feed(store, name)
+    actor = Actor(member=feed.member_id, user=f"feed:{feed.name}")
+    tlp_rank = TLP_ORDER.index(parse_tlp(feed.tlp))
+    result = result or PullResult(feed.name)
+    result.cursor = feed.cursor
+
+    def already(keys: list[Key]) -> set[Key]:
+        return store.read(lambda sql: registry.seen(sql, name, keys))
+    open_remote = remote or (lambda f: RemoteCollection(f.collection_url, f.auth))
+    with open_remote(feed) as coll:
+        for page in coll.pages(feed.cursor, page_size):
+            at = clock.now()
+            result.fetched += len(page.objects)
+            fresh: list[dict[str, Any]] = []
+            rejects: list[Reject] = []
+            in_page: set[Key] = set()
+            for obj in page.objects:
+                bad = check(obj, tlp_rank, at)
+                if bad is not None:
+                    rejects.append(bad)
+                    continue
+                key = object_key(obj)
+                if key in in_page:
+                    result.duplicates += 1
+                    continue
+                in_page.add(key)
+                fresh.append(obj)
+            done = already(list(in_page))
+            result.duplicates += len(done)
+            fresh = [o for o in fresh if object_key(o) not in done]
+            if rejects:
+                for r in rejects:
+                    log.warning("feed %s: rejected %s (%s) [%s at %s]: %s", name, r.object_id,
+                                r.version or "-", r.code, r.pointer, r.message)
+                registry.add_rejects(store, name, rejects)
+                result.rejects += rejects
+                result.rejected += len(rejects)
+            for i in range(0, len(fresh), batch):
+                _publish(exchange, feed, actor, fresh[i:i + batch], result)
+            if page.date_added_last and (result.cursor is None
+                                         or page.date_added_last > result.cursor):
+                registry.set_cursor(store, name, page.date_added_last)
+                result.cursor = page.date_added_last
+            if progress is not None:
+                progress(result)
+    return result
+
+
+def pull_claimed(exchange: Exchange, name: str, *, progress: Progress | None = None,
+                 remote: Callable[[Feed], RemoteCollection] | None = None) -> PullResult:
+    """Take the feed's lease, pull, and record the outcome; a failure is kept as the
+    feed's ``last_error`` and raised."""
+    if not registry.claim(exchange.store, name):
+        raise VigilError(f"feed {name!r} is being pulled right now", code="feed.busy",
+                         status=409)
+    result = PullResult(name)
+    try:
+        pull(exchange, name, progress=progress, remote=remote, result=result)
+    except Exception as exc:
+        registry.release(exchange.store, name, error=str(exc)[:500], counts=result.counts(),
+                         pulled_at=clock.now())
+        raise
+    registry.release(exchange.store, name, error=None, counts=result.counts(),
+                     pulled_at=clock.now())
+    log.info("%s", result.line())
+    return result

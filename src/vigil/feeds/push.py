@@ -1,0 +1,120 @@
+"""Send a channel's shares to an external TAXII 2.1 collection.
+
+Only shares of that channel which the member may pass on (``vigil.policy``'s
+``decide_forward``: readable, not ``no_onward``, a TLP that allows it, or the
+member's own) and which this node can open are sent; the others are counted, by
+reason. Objects go in envelopes of at most ``BATCH`` objects, and each envelope's
+status resource is polled until it completes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.exchange import Exchange
+from vigil.feeds.pull import object_key
+from vigil.feeds.registry import Auth
+from vigil.feeds.remote import RemoteCollection
+from vigil.model import Envelope, ShareState
+from vigil.policy.decide import decide_forward
+
+log = logging.getLogger("vigil.feeds")
+BATCH = 500
+
+
+@dataclass
+class PushResult:
+    shares: int = 0
+    objects: int = 0
+    sent: int = 0
+    success: int = 0
+    failure: int = 0
+    pending: int = 0
+    withheld: Counter[str] = field(default_factory=Counter)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        held = ", ".join(f"{n} {why}" for why, n in sorted(self.withheld.items()))
+        return (f"{self.shares} share(s), {self.objects} object(s): {self.success} added, "
+                f"{self.failure} failed, {self.pending} pending"
+                + (f"; withheld: {held}" if held else ""))
+
+
+def _member_shares(exchange: Exchange, member: str) -> Iterator[tuple[Envelope, ShareState]]:
+    """Every share in the member's inbox, then every share it sent."""
+    seen: set[str] = set()
+    after = 0
+    while True:
+        rows, cursor, more = exchange.inbox_page(member, after, 1000)
+        for _entry, env, state in rows:
+            if env.id not in seen:
+                seen.add(env.id)
+                yield env, state
+        if cursor == after or (not rows and not more):
+            break
+        after = cursor
+    after = 0
+    while True:
+        sent = exchange.sent(member, after, 1000)
+        if not sent:
+            break
+        for seq, env, state in sent:
+            after = seq
+            if env.id not in seen:
+                seen.add(env.id)
+                yield env, state
+
+
+def channel_objects(exchange: Exchange, member_ref: str, channel_ref: str,
+                    result: PushResult) -> list[dict[str, Any]]:
+    """The STIX objects of the channel's shares the member may pass on, one per
+    (id, version)."""
+    member = exchange.member(member_ref).id
+    channel = exchange.channel(member, channel_ref)
+    d = exchange.directory()
+    objects: dict[tuple[str, str], dict[str, Any]] = {}
+    for env, state in _member_shares(exchange, member):
+        if env.header["audience"].get("channel") != channel.id:
+            continue
+        dec = decide_forward(d, member, env.header, state, now=clock.now())
+        if not dec:
+            result.withheld[dec.reason] += 1
+            continue
+        plain = exchange.open(member, env)
+        if plain is None:
+            result.withheld["sealed to keys this node does not hold"] += 1
+            continue
+        result.shares += 1
+        for obj in orjson.loads(plain).get("objects", []):
+            objects.setdefault(object_key(obj), obj)
+    result.objects = len(objects)
+    return list(objects.values())
+
+
+def push(exchange: Exchange, member_ref: str, channel_ref: str, url: str, auth: Auth, *,
+         batch: int = BATCH, progress: Callable[[PushResult], None] | None = None,
+         poll_interval: float = 0.5) -> PushResult:
+    result = PushResult()
+    objects = channel_objects(exchange, member_ref, channel_ref, result)
+    with RemoteCollection(url, auth) as coll:
+        for i in range(0, len(objects), batch):
+            chunk = objects[i:i + batch]
+            status = coll.add(chunk, poll_interval=poll_interval)
+            result.sent += len(chunk)
+            result.success += int(status["success"] or 0)
+            result.failure += int(status["failure"] or 0)
+            result.pending += int(status["pending"] or 0)
+            result.failures += status["failures"]
+            result.statuses.append(str(status["id"]))
+            if progress is not None:
+                progress(result)
+    log.info("push of %s to %s: %s", channel_ref, url, result.line())
+    return result

@@ -1,0 +1,275 @@
+"""Feed subscriptions in the node's store: settings, durable cursor, counters, the
+object versions already published and the objects the feed sent that were refused.
+
+Every query goes through ``store.write`` / ``store.read`` and is written once for
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vigil import clock
+from vigil.errors import Conflict, InputError, NotFound
+from vigil.storage import Store
+from vigil.storage.base import Sql
+
+_SPAN = re.compile(r"^(\d+)([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+LEASE_SECONDS = 600  # a pull that has not finished after this long is taken over
+
+_COLUMNS = ("name, url, collection, member_id, tlp, audience, every_s, auth, cursor, created, "
+            "last_pull, last_error, lease_until, fetched, published, shares, duplicates, "
+            "rejected")
+
+
+def parse_every(text: str) -> int:
+    """A pull interval such as 30s, 15m, 1h, 1d, in seconds."""
+    m = _SPAN.match(text.strip())
+    if not m or int(m.group(1)) <= 0:
+        raise InputError(f"interval {text!r} must look like 30s, 15m, 1h or 1d",
+                         code="feed.every", pointer="/every")
+    return int(m.group(1)) * _SECONDS[m.group(2)]
+
+
+def format_every(seconds: int) -> str:
+    for unit in ("d", "h", "m"):
+        if seconds % _SECONDS[unit] == 0:
+            return f"{seconds // _SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """Credentials for the remote TAXII server. ``describe`` never shows a secret."""
+
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    def describe(self) -> str:
+        if self.token:
+            return "bearer token"
+        if self.user:
+            return f"basic (user {self.user})"
+        return "none"
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in (("user", self.user), ("password", self.password),
+                                             ("token", self.token)) if v})
+
+    @classmethod
+    def from_json(cls, text: str) -> Auth:
+        d = json.loads(text or "{}")
+        return cls(d.get("user"), d.get("password"), d.get("token"))
+
+    def __repr__(self) -> str:  # never print a secret, not even in a traceback
+        return f"Auth({self.describe()})"
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    name: str
+    url: str
+    collection: str
+    member_id: str
+    tlp: str
+    to: tuple[str, ...]
+    every: int
+    auth: Auth = field(repr=False)
+    cursor: str | None = None
+    created: str = ""
+    last_pull: str | None = None
+    last_error: str | None = None
+    lease_until: str | None = None
+    fetched: int = 0
+    published: int = 0
+    shares: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+    @property
+    def collection_url(self) -> str:
+        return collection_url(self.url, self.collection)
+
+    def public(self) -> dict[str, Any]:
+        """The feed as shown to an operator: every setting and counter, no secret."""
+        return {
+            "name": self.name, "url": self.url, "collection": self.collection,
+            "member": self.member_id, "tlp": self.tlp, "to": list(self.to),
+            "every": format_every(self.every), "auth": self.auth.describe(),
+            "cursor": self.cursor, "created": self.created, "last_pull": self.last_pull,
+            "last_error": self.last_error, "fetched": self.fetched,
+            "published": self.published, "shares": self.shares,
+            "duplicates": self.duplicates, "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    object_id: str
+    version: str
+    code: str
+    pointer: str
+    message: str
+    at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.object_id, "version": self.version, "code": self.code,
+                "pointer": self.pointer, "message": self.message, "at": self.at}
+
+
+def collection_url(url: str, collection: str) -> str:
+    """The collection's URL from an API root URL and a collection id (a URL that
+    already names the collection is taken as it is)."""
+    base = url.rstrip("/")
+    if base.endswith(f"/collections/{collection}"):
+        return base + "/"
+    return f"{base}/collections/{collection}/"
+
+
+def _feed(row: Sequence[Any]) -> Feed:
+    return Feed(
+        name=row[0], url=row[1], collection=row[2], member_id=row[3], tlp=row[4],
+        to=tuple(json.loads(row[5])), every=int(row[6]), auth=Auth.from_json(row[7]),
+        cursor=row[8], created=row[9], last_pull=row[10], last_error=row[11],
+        lease_until=row[12], fetched=int(row[13]), published=int(row[14]),
+        shares=int(row[15]), duplicates=int(row[16]), rejected=int(row[17]),
+    )
+
+
+def add_feed(store: Store, feed: Feed) -> Feed:
+    def tx(sql: Sql) -> Feed:
+        if sql.execute("SELECT 1 FROM feeds WHERE name = ?", (feed.name,)).fetchone():
+            raise Conflict(f"a feed named {feed.name!r} already exists", code="feed.exists")
+        sql.execute(
+            f"INSERT INTO feeds ({_COLUMNS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (feed.name, feed.url, feed.collection, feed.member_id, feed.tlp,
+             json.dumps(list(feed.to)), feed.every, feed.auth.to_json(), feed.cursor,
+             feed.created or clock.now(), None, None, None, 0, 0, 0, 0, 0))
+        return _get(sql, feed.name)
+    return store.write(tx)
+
+
+def _get(sql: Sql, name: str) -> Feed:
+    row = sql.execute(f"SELECT {_COLUMNS} FROM feeds WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        raise NotFound(f"no feed {name!r}", code="feed.not_found")
+    return _feed(row)
+
+
+def get_feed(store: Store, name: str) -> Feed:
+    return store.read(lambda sql: _get(sql, name))
+
+
+def list_feeds(store: Store) -> list[Feed]:
+    return store.read(lambda sql: [_feed(r) for r in sql.execute(
+        f"SELECT {_COLUMNS} FROM feeds ORDER BY name").fetchall()])
+
+
+def remove_feed(store: Store, name: str) -> None:
+    def tx(sql: Sql) -> None:
+        _get(sql, name)
+        for table in ("feed_seen", "feed_rejects"):
+            sql.execute(f"DELETE FROM {table} WHERE feed = ?", (name,))
+        sql.execute("DELETE FROM feeds WHERE name = ?", (name,))
+    store.write(tx)
+
+
+def claim(store: Store, name: str, *, now: datetime | None = None) -> bool:
+    """Take the feed's lease for one pull; False if another pull holds it."""
+    t = now or datetime.now(UTC)
+    until = clock.fmt(t + timedelta(seconds=LEASE_SECONDS))
+    current = clock.fmt(t)
+
+    def tx(sql: Sql) -> bool:
+        _get(sql, name)
+        cur = sql.execute(
+            "UPDATE feeds SET lease_until = ? WHERE name = ? "
+            "AND (lease_until IS NULL OR lease_until < ?)", (until, name, current))
+        return cur.rowcount == 1
+    return store.write(tx)
+
+
+def release(store: Store, name: str, *, error: str | None, counts: dict[str, int],
+            pulled_at: str) -> None:
+    """End a pull: drop the lease, note when and how it went, add its counts."""
+    store.write(lambda sql: sql.execute(
+        "UPDATE feeds SET lease_until = NULL, last_pull = ?, last_error = ?, "
+        "fetched = fetched + ?, published = published + ?, shares = shares + ?, "
+        "duplicates = duplicates + ?, rejected = rejected + ? WHERE name = ?",
+        (pulled_at, error, counts.get("fetched", 0), counts.get("published", 0),
+         counts.get("shares", 0), counts.get("duplicates", 0), counts.get("rejected", 0),
+         name)))
+
+
+def set_cursor(store: Store, name: str, cursor: str) -> None:
+    """Move the durable ``added_after`` cursor forward (never back)."""
+    store.write(lambda sql: sql.execute(
+        "UPDATE feeds SET cursor = ? WHERE name = ? AND (cursor IS NULL OR cursor < ?)",
+        (cursor, name, cursor)))
+
+
+def due_feeds(store: Store, now: datetime) -> tuple[list[str], float]:
+    """Names of the feeds due for a pull, and seconds until the next one falls due."""
+    current = clock.fmt(now)
+    due: list[str] = []
+    wait = 3600.0
+    for f in list_feeds(store):
+        if f.lease_until is not None and f.lease_until >= current:
+            continue
+        if f.last_pull is None:
+            due.append(f.name)
+            continue
+        last = datetime.fromisoformat(f.last_pull.replace("Z", "+00:00"))
+        left = (last + timedelta(seconds=f.every) - now).total_seconds()
+        if left <= 0:
+            due.append(f.name)
+        else:
+            wait = min(wait, left)
+    return due, wait
+
+
+def seen(sql: Sql, name: str, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (object id, version) pairs this feed already published."""
+    keys = list(keys)
+    out: set[tuple[str, str]] = set()
+    for i in range(0, len(keys), 200):
+        chunk = keys[i:i + 200]
+        ids = sorted({k[0] for k in chunk})
+        marks = ", ".join("?" for _ in ids)
+        rows = sql.execute(
+            f"SELECT object_id, version FROM feed_seen WHERE feed = ? AND object_id IN ({marks})",
+            (name, *ids)).fetchall()
+        out.update((str(r[0]), str(r[1])) for r in rows)
+    return out & set(keys)
+
+
+def mark_seen(sql: Sql, name: str, share_id: str, keys: Iterable[tuple[str, str]]) -> None:
+    sql.executemany(
+        "INSERT INTO feed_seen (feed, object_id, version, share_id) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (feed, object_id, version) DO NOTHING",
+        [(name, oid, ver, share_id) for oid, ver in keys])
+
+
+def add_rejects(store: Store, name: str, rejects: Sequence[Reject]) -> None:
+    if not rejects:
+        return
+    store.write(lambda sql: sql.executemany(
+        "INSERT INTO feed_rejects (feed, object_id, version, code, pointer, message, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, object_id, version) DO UPDATE SET "
+        "code = excluded.code, pointer = excluded.pointer, message = excluded.message, "
+        "at = excluded.at",
+        [(name, r.object_id, r.version, r.code, r.pointer, r.message, r.at) for r in rejects]))
+
+
+def rejects(store: Store, name: str, limit: int = 100) -> list[Reject]:
+    return store.read(lambda sql: [Reject(*(str(v) for v in r)) for r in sql.execute(
+        "SELECT object_id, version, code, pointer, message, at FROM feed_rejects "
+        "WHERE feed = ? ORDER BY at DESC, object_id LIMIT ?", (name, limit)).fetchall()])
