@@ -11,8 +11,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
-from vigil.analysis.ledger import install as install_ledger
 from vigil.analysis.correlate import install as install_correlation
+from vigil.analysis.ledger import install as install_ledger
 from vigil.config import Settings, write_settings_file
 from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import ConfigError, Conflict

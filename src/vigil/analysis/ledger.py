@@ -105,16 +105,18 @@ def rule_of(settings: Settings) -> CommunityRule | None:
                          int(settings.values.get("ledger_delay_grace", 20)))
 
 
-def standing(sql: Sql, members: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """(shares contributed, shares received) of each member, over the whole node."""
+def standing(sql: Sql, members: Iterable[str], leave_out: str = ""
+             ) -> dict[str, tuple[int, int]]:
+    """(shares contributed, shares received) of each member, over the whole node, leaving
+    out one share (the one being published, inside its own transaction)."""
     ids = list(members)
     out = {m: (0, 0) for m in ids}
     if not ids:
         return out
     given = dict(sql.execute("SELECT originator, COUNT(*) FROM shares WHERE purged=? "
-                             "GROUP BY originator", (False,)).fetchall())
-    got = dict(sql.execute("SELECT member_id, COUNT(*) FROM inbox GROUP BY member_id"
-                           ).fetchall())
+                             "AND id<>? GROUP BY originator", (False, leave_out)).fetchall())
+    got = dict(sql.execute("SELECT member_id, COUNT(*) FROM inbox WHERE share_id<>? "
+                           "GROUP BY member_id", (leave_out,)).fetchall())
     for m in ids:
         out[m] = (int(given.get(m, 0)), int(got.get(m, 0)))
     return out
@@ -141,9 +143,9 @@ class Delays:
                 explicit: Sequence[str]) -> bool:
         return tlp is Tlp.AMBER and community_wide(d, channel, explicit)
 
-    def held_back(self, sql: Sql, recipients: Iterable[str]) -> list[str]:
+    def held_back(self, sql: Sql, recipients: Iterable[str], leave_out: str = "") -> list[str]:
         r = self.rule
-        return sorted(m for m, (given, got) in standing(sql, recipients).items()
+        return sorted(m for m, (given, got) in standing(sql, recipients, leave_out).items()
                       if got >= r.grace and given < r.ratio * got)
 
     def not_before_from(self, at: str) -> str:
@@ -159,7 +161,7 @@ class Delays:
         sql.executemany(
             "INSERT INTO share_delays(share_id, member_id, not_before, released) "
             "VALUES(?,?,?,?)",
-            [(env.id, m, until, False) for m in self.held_back(sql, recipients)])
+            [(env.id, m, until, False) for m in self.held_back(sql, recipients, env.id)])
 
     @staticmethod
     def _explicit(d: Directory, env: Envelope, recipients: Sequence[str]) -> list[str]:
