@@ -266,11 +266,14 @@ class StoredLog:
                 "SELECT share_id, idx, root, proof FROM log_leaves "
                 f"WHERE kind='share' AND share_id IN ({marks})", missing).fetchall())
             for sid, idx, root, proof in rows:
-                ref = LogRef(int(idx), int(idx) + 1, bytes(root), split_proof(bytes(proof)),
-                             self.note(int(idx) + 1, bytes(root)))
+                ref = self.ref_of(int(idx), bytes(root), bytes(proof))
                 self.refs.put(str(sid), ref)
                 out[str(sid)] = ref
         return out
+
+    def ref_of(self, index: int, root: bytes, proof: bytes) -> LogRef:
+        """The LogRef of a stored leaf row (index, root, proof)."""
+        return LogRef(index, index + 1, root, split_proof(proof), self.note(index + 1, root))
 
     def entry_indexes(self, share_id: str) -> list[tuple[int, str]]:
         """``(index, kind)`` of every entry about a share."""

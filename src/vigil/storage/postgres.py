@@ -37,7 +37,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
 from vigil.errors import ConfigError, Conflict, NotFound, Unavailable
 from vigil.model import (
@@ -163,6 +163,8 @@ class PostgresStore:
             open=True,
         )
         self._dir_cache: tuple[str, Directory] | None = None
+        self._conninfo = conninfo
+        self._apool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] | None = None
 
     # -- connections -------------------------------------------------------
     def _run(self, fn: Callable[[Conn], T], mode: Mode) -> T:
@@ -212,6 +214,88 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
+
+    # -- the push path, on the event loop -------------------------------------------
+    async def push_reads(
+        self, requests: Sequence[tuple[str, int]], limit: int,
+        missing: Callable[[list[str]], list[str]],
+    ) -> tuple[Directory | None, list[list[tuple[InboxEntry, ShareState]]],
+               dict[str, tuple[Envelope, ShareState, tuple[int, bytes, bytes] | None]]] | None:
+        """What every stream a share wakes needs, read on the event loop with no thread
+        hop: (the cached directory if still current, else None; ``inbox_refs_many``;
+        and, for the share ids ``missing`` names among those, their envelopes with
+        their log entry's index, root and proof). Two round trips at most: the
+        directory version and the inbox rows in one pipeline, then the shares. None
+        when the batch is too big for one read (the caller reads the usual way)."""
+        members = sorted({m for m, _ in requests})
+        low = min(a for _, a in requests)
+        cap = limit * len(requests)
+        try:
+            pool = await self._async_pool()
+            async with pool.connection() as conn:
+                async with conn.pipeline():
+                    c1 = await conn.execute(
+                        "SELECT value FROM meta WHERE key='dir_version'")
+                    c2 = await conn.execute(
+                        "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+                        "FROM inbox i JOIN shares s ON s.id = i.share_id "
+                        "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s",
+                        (members, low, cap))
+                vrow = await c1.fetchone()
+                rows = await c2.fetchall()
+                if len(rows) == cap:
+                    return None
+                want = missing(sorted({str(r[2]) for r in rows}))
+                shares: dict[str, tuple[Envelope, ShareState,
+                                        tuple[int, bytes, bytes] | None]] = {}
+                if want:
+                    c3 = await conn.execute(
+                        "SELECT s.id, s.header, s.signature, s.payload, s.wraps, s.recalled, "
+                        "s.purged, l.idx, l.root, l.proof FROM shares s LEFT JOIN log_leaves l "
+                        "ON l.share_id = s.id AND l.kind = 'share' WHERE s.id = ANY(%s)",
+                        (want,))
+                    for r in await c3.fetchall():
+                        log_row = None if r[7] is None else (int(r[7]), bytes(r[8]),
+                                                             bytes(r[9]))
+                        shares[str(r[0])] = (envelope_from_row(*_bytes(r[1:5])),
+                                             ShareState(bool(r[5]), bool(r[6])), log_row)
+        except (PoolTimeout, PoolClosed) as exc:
+            raise _unavailable(exc, unsure=False) from exc
+        except psycopg.OperationalError as exc:
+            raise _unavailable(exc, unsure=False) from exc
+        cached = self._dir_cache
+        directory = cached[1] if cached is not None and vrow is not None \
+            and cached[0] == vrow[0] else None
+        out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
+        slot: dict[str, list[int]] = {}
+        for k, (member, _) in enumerate(requests):
+            slot.setdefault(member, []).append(k)
+        for r in rows:
+            for k in slot[r[1]]:
+                if r[0] > requests[k][1] and len(out[k]) < limit:
+                    out[k].append((InboxEntry(int(r[0]), r[1], r[2], r[3]),
+                                   ShareState(bool(r[4]), bool(r[5]))))
+        return directory, out, shares
+
+    async def _async_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+        if self._apool is None:
+            _, pool = split_url(self.url)
+            apool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = \
+                AsyncConnectionPool(self._conninfo, min_size=1, max_size=2,
+                                    timeout=pool["pool_timeout"],
+                                    kwargs={"autocommit": True}, reconnect_timeout=10.0,
+                                    name="vigil-push", open=False)
+            await apool.open()
+            if self._apool is None:
+                self._apool = apool
+            else:  # another task opened one meanwhile
+                await apool.close()
+        return self._apool
+
+    async def aclose(self) -> None:
+        if self._apool is not None:
+            await self._apool.close()
+            self._apool = None
 
     # -- schema --------------------------------------------------------------
     def migrate(self) -> None:

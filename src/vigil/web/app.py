@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from vigil import __version__
+from vigil import __version__, accountability, retention
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
 from vigil.errors import VigilError
@@ -20,6 +20,7 @@ from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
+from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
@@ -53,13 +54,22 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         await b.start()
         app.state.vigil = State(settings, ex, b)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
+        accountability.install(ex)
+        purger = asyncio.create_task(retention.run(ex, float(settings.retention_interval)),
+                                     name="vigil-retention")
         try:
             yield
         finally:
             feeds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feeds
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await b.close()
+            aclose = getattr(ex.store, "aclose", None)
+            if aclose is not None:
+                await aclose()  # the push path's connections live on this loop
             if exchange is None:
                 ex.store.close()
 
@@ -92,6 +102,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
 
     app.include_router(rest.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
+    app.include_router(accountability_api.router, prefix="/api/v1")  # receipts, recall
     app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")

@@ -15,21 +15,25 @@ from vigil.model import Envelope, InboxEntry, ShareState
 
 Page = tuple[list[tuple[InboxEntry, Envelope, ShareState]], int, bool]
 PagesFn = Callable[[Sequence[tuple[str, int]], int], list[Page]]
+FastFn = Callable[[Sequence[tuple[str, int]], int], Awaitable[list[Page] | None]]
 BATCH = 100  # entries per stream per read
 
 
 class PageBatcher:
     """Serves ``page(member, cursor)`` calls made together with one ``pages`` call.
 
-    ``run`` runs the (blocking) ``pages`` function, inline or in a thread. With
+    ``run`` runs the (blocking) ``pages`` function, inline or in a thread; ``fast``,
+    when given, is tried first: the same read on the event loop (None: not possible
+    for this batch, use ``pages``). With
     ``coalesce`` > 0 the batcher waits that long for more requests before reading: for
     a store across the network, whose wake-ups may arrive in several bus messages.
     """
 
     def __init__(self, run: Callable[..., Awaitable[list[Page]]], pages: PagesFn,
-                 coalesce: float = 0.0) -> None:
+                 coalesce: float = 0.0, fast: FastFn | None = None) -> None:
         self.run = run
         self.pages = pages
+        self.fast = fast
         self.coalesce = coalesce
         self.pending: list[tuple[str, int, asyncio.Future[Page]]] = []
         self.running: set[asyncio.Task[None]] = set()
@@ -52,8 +56,11 @@ class PageBatcher:
         task.add_done_callback(self.running.discard)
 
     async def _read(self, batch: list[tuple[str, int, asyncio.Future[Page]]]) -> None:
+        requests = [(m, c) for m, c, _ in batch]
         try:
-            pages = await self.run(self.pages, [(m, c) for m, c, _ in batch], BATCH)
+            pages = await self.fast(requests, BATCH) if self.fast is not None else None
+            if pages is None:
+                pages = await self.run(self.pages, requests, BATCH)
         except BaseException as exc:
             for _, _, fut in batch:
                 if not fut.done():

@@ -29,8 +29,12 @@ class State:
         # The push path: serialised envelopes shared by every subscriber, and one
         # batched inbox read for every stream a share wakes.
         self.event_bodies: Lru[tuple[str, bool, bool], bytes] = Lru(1024)
-        self.pages = PageBatcher(self.read, exchange.inbox_pages,
-                                 coalesce=0.0 if self.inline_reads else 0.001)
+        self.pages = PageBatcher(self.read, lambda requests, limit: exchange.inbox_pages(
+                                     requests, limit, notices=True),
+                                 coalesce=0.0 if self.inline_reads else 0.001,
+                                 fast=None if self.inline_reads else (
+                                     lambda requests, limit: exchange.inbox_pages_async(
+                                         requests, limit, notices=True)))
 
     async def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run a short read: inline on SQLite (microseconds), in a thread elsewhere."""
