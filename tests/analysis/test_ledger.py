@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.analysis.nodes import Api, bundle, feodo_ips, serve, store_url
 from tests.policy import reference as ref
+from tests.policy.strategies import READ_TIMES, Scenario, all_member_ids, seeded_scenarios
 
 from vigil import clock
 from vigil.analysis import blind, ledger, sightings
 from vigil.errors import NotFound, PolicyDenied
 from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.policy import decide_read
 from vigil.storage.base import Sql
 from vigil.testing import make_node
 
@@ -261,3 +265,27 @@ def test_unknown_viewer_sees_nothing(exchange: Exchange) -> None:
     with pytest.raises(NotFound):
         sightings.sightings_of_share(exchange, "identity--" + str(uuid.uuid4()),
                                      "share--" + str(uuid.uuid4()))
+
+
+# -- the policy's delay rule against a reference written from docs/policy.md ---------------
+
+def ref_read_delayed(d: Any, mid: str, header: dict[str, Any], state: ShareState, *, now: str,
+                     not_before: str | None) -> tuple[bool, str]:
+    """Read rule 6 (docs/policy.md): a share the community rule holds back is read by no
+    recipient before ``not_before``; every earlier rule and reason stands."""
+    r = ref.ref_read(d, mid, header, state, now=now)
+    if r.allow and r.reason == ref.OK_RECIPIENT and not_before is not None and \
+            not ref.is_past_or_now(not_before, now):
+        return False, "policy.delayed"
+    return r.allow, r.reason
+
+
+@given(seeded_scenarios(), st.sampled_from([None, *READ_TIMES, "2024-01-01T00:00:00.000Z"]))
+@settings(max_examples=500, deadline=None)
+def test_decide_read_with_a_hold_matches_the_reference(sc: Scenario, not_before: str | None
+                                                       ) -> None:
+    h = sc.other_header
+    for mid in all_member_ids(sc.later):
+        got = decide_read(sc.later, mid, h, sc.state, now=sc.read_time, not_before=not_before)
+        assert (got.allow, got.reason) == ref_read_delayed(
+            sc.later, mid, h, sc.state, now=sc.read_time, not_before=not_before)

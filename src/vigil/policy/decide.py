@@ -110,9 +110,9 @@ def decide_read(
     expires = header.get("expires")
     if expires is not None and str(expires) <= now:
         return _deny("policy.expired")
-    if not_before is not None and now < not_before:
-        return _deny("policy.delayed")
     if member_id in header["audience"]["recipients"]:
+        if not_before is not None and now < not_before:
+            return _deny("policy.delayed")
         return Decision(True, "ok.recipient")
     return _deny("policy.not_recipient")
 
