@@ -211,3 +211,19 @@ def test_stix_view_helpers() -> None:
     assert [t["external_id"] for t in v.techniques] == ["T0855"]
     assert len(v.graph.nodes) == 4 and len(v.graph.edges) == 3
     assert all(0 <= n.x <= v.graph.width and 0 <= n.y <= v.graph.height for n in v.graph.nodes)
+
+
+def test_log_page_shows_the_checkpoint_and_only_entries_the_member_may_see(
+        console: Console) -> None:
+    sid = publish(console, "alpha", ["a-b"])
+    b = console.sign_in("bravo")
+    page = b.get("/log")
+    assert page.status_code == 200
+    size = console.exchange.log.size()
+    assert f"<strong>{size}</strong>" in page.text
+    assert html.escape(console.exchange.log.checkpoint()[1]).split("\n")[0] in page.text
+    assert f"/shares/{sid}" in page.text
+    c = console.sign_in("charlie")
+    other = c.get("/log").text
+    assert f"/shares/{sid}" not in other and sid not in other
+    assert "show to you only as hashes" in other

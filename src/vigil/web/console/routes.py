@@ -23,6 +23,9 @@ from vigil import __version__
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import classify, indicators_bundle
+from vigil.log.gossip import Gossip
+from vigil.log.note import vkey
+from vigil.log.tree import leaf_json
 from vigil.model import (
     THEMES,
     Actor,
@@ -33,6 +36,7 @@ from vigil.model import (
     Provenance,
     ShareRequest,
 )
+from vigil.policy import decide_log_entry
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.auth import SESSION_COOKIE, Session, sessions
@@ -498,3 +502,64 @@ async def sent(request: Request) -> Response:
             break
         after = page[-1][0]
     return render(request, "sent.html", who=who, rows=list(reversed(rows)))
+
+
+# -- log ---------------------------------------------------------------------------------
+
+LOG_ROWS = 100
+
+
+@router.get("/log", response_class=HTMLResponse)
+async def log_page(request: Request) -> Response:
+    """The node's log as this member may see it: the signed checkpoint, the newest
+    entries it may see in full, and forks members have reported."""
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    ex = st.exchange
+    cp, note = await st.read(ex.log.checkpoint)
+    d = ex.directory()
+    names = display_names(ex)
+    rows: list[dict[str, Any]] = []
+    hidden = 0
+    end = cp.size
+    while end > 0 and len(rows) < LOG_ROWS:
+        start = max(0, end - 1000)
+        for index, data in reversed(await st.read(ex.log.entries, start, end)):
+            entry = leaf_json(data)
+            if not decide_log_entry(d, who.actor.member, entry):
+                hidden += 1
+                continue
+            if len(rows) < LOG_ROWS:
+                rows.append({"index": index, "kind": entry.get("kind"),
+                             "what": describe_entry(entry, names), "share": entry.get("share"),
+                             "at": entry.get("at", "")})
+        end = start
+    forks = (await st.read(Gossip(ex.log).report))["forks"]
+    return render(request, "log.html", who=who, cp=cp, note=note, rows=rows,
+                  hidden=hidden, forks=forks, vkey=vkey(ex.log.key_name, ex.log.public_raw))
+
+
+def describe_entry(entry: dict[str, Any], names: dict[str, str]) -> str:
+    """One log entry in words."""
+    def n(ref: Any) -> str:
+        return names.get(str(ref), str(ref))
+
+    kind = entry.get("kind")
+    if kind == "share":
+        return (f"{n(entry.get('originator'))} shared with "
+                f"{', '.join(n(m) for m in entry.get('to', []))}")
+    if kind == "channel":
+        return f"{n(entry.get('actor'))}: {n(entry.get('member'))} {entry.get('event')}"
+    if kind == "member":
+        return f"member {n(entry.get('member'))} {entry.get('event')} (keys " \
+               f"{entry.get('sign_key')}, {entry.get('enc_key')})"
+    if kind == "receipt":
+        receipt = entry.get("receipt") or {}
+        return f"{n(entry.get('member'))} signed a receipt: {receipt.get('what')}"
+    if kind == "recall":
+        return f"{n(entry.get('originator'))} recalled a share"
+    if kind == "purge":
+        return "retention removed an expired share's payload"
+    return str(kind)
