@@ -413,6 +413,15 @@ def _log_commands() -> None:
 _log_commands()
 
 
+def _accountability_commands() -> None:
+    from vigil.cli_accountability import register
+
+    register(cli)
+
+
+_accountability_commands()
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:

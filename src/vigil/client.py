@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,8 @@ from vigil.log.checkpoint import Checkpoint
 from vigil.log.note import parse_vkey
 from vigil.log.verifier import LogVerifier
 from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp
+
+_log = logging.getLogger(__name__)
 
 
 class ServerError(VigilError):
@@ -165,6 +168,7 @@ class Inbox(Iterator[InboxItem]):
                 self.cursor = nxt
         item = self._items.pop(0)
         self.cursor = self._next_cursor if not self._items else item.seq
+        self.client._delivered(item)
         return item
 
 
@@ -210,9 +214,11 @@ class Stream(AsyncIterator[InboxItem]):
                                 data = []
                                 self.cursor = int(e["seq"])
                                 backoff = 0.5
-                                yield InboxItem(e["seq"], e["share_id"], e["added"],
-                                                _envelope(e["envelope"]),
-                                                e["envelope"]["state"])
+                                item = InboxItem(e["seq"], e["share_id"], e["added"],
+                                                 _envelope(e["envelope"]),
+                                                 e["envelope"]["state"])
+                                await asyncio.to_thread(c._delivered, item)
+                                yield item
                 except (httpx.TransportError, Unavailable):
                     # dropped, or the node's store or bus is down: keep the cursor, retry
                     pass
@@ -224,7 +230,8 @@ class Stream(AsyncIterator[InboxItem]):
 class Client:
     def __init__(self, url: str, token: str, keyring: Keyring | None = None, *,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
-                 log_state: str | Path | None = None, verify_log: bool = True) -> None:
+                 log_state: str | Path | None = None, verify_log: bool = True,
+                 receipts: bool = True) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.keyring = keyring
@@ -237,6 +244,12 @@ class Client:
         self.log_state = Path(log_state) if log_state is not None else None
         self._log: LogVerifier | None = None
         self._channel_keys: dict[tuple[str, int], bytes] = {}
+        # signed receipts (docs/accountability.md): sent on delivery and on opening
+        # when the client holds the keyring; on_recall callbacks drop the copies an
+        # application keeps of a share its originator recalled
+        self.send_receipts = receipts
+        self._receipted: set[tuple[str, str]] = set()
+        self.on_recall: list[Callable[[str], None]] = []
 
     def __enter__(self) -> Client:
         return self
@@ -563,6 +576,9 @@ class Client:
         through the node when the node holds this member's keys."""
         doc = self._call("GET", f"/api/v1/shares/{share_id}")
         env, state = _envelope(doc), doc["state"]
+        if state.get("recalled") or state.get("purged"):
+            return Share(env, state, "withdrawn: the node removed its payload", False, None,
+                         None, self._logged(env, doc.get("log")))
         signer = self.verify(env)
         logged = self._logged(env, doc.get("log"))
         bundle: bytes | None = None
@@ -579,4 +595,63 @@ class Client:
             except VigilError as exc:
                 if exc.code != "share.sealed":
                     raise
+        if bundle is not None and opened != "node":
+            self._auto_receipt(env, "opened")
         return Share(env, state, signer, True, bundle, opened, logged)
+
+    # -- receipts and recall (docs/accountability.md) ---------------------------------
+    def receipt(self, share: str, what: str) -> dict[str, Any]:
+        """Sign and send this member's receipt of a share: ``received``, ``opened`` or
+        ``recall-ack``. Idempotent at the node."""
+        from vigil.accountability import receipt_object, sign_receipt
+        from vigil.crypto.encoding import b64u
+
+        kr = self.keyring
+        if kr is None:
+            raise InputError("receipts are signed with the member's keyring",
+                             code="keyring.required")
+        obj = receipt_object(share, kr.member_id, what, kr.sign_key_id)
+        out: dict[str, Any] = self._call(
+            "POST", f"/api/v1/shares/{share}/receipts",
+            json={"receipt": obj, "signature": b64u(sign_receipt(obj, kr.sign_private))})
+        self._receipted.add((share, what))
+        return out
+
+    def receipts(self, share: str) -> dict[str, Any]:
+        """For a share this member published: who received, opened and (after a
+        recall) acknowledged it, and who has not."""
+        out: dict[str, Any] = self._call("GET", f"/api/v1/shares/{share}/receipts")
+        return out
+
+    def recall(self, share: str) -> dict[str, Any]:
+        """Recall a share this member published: signed here with the keyring, or
+        (without one) by the node with the keyring it holds or, for a share it attested,
+        its own key."""
+        body: dict[str, Any] | None = None
+        if self.keyring is not None:
+            from vigil.accountability import recall_object, sign_recall
+            from vigil.crypto.encoding import b64u
+
+            kr = self.keyring
+            obj = recall_object(share, kr.member_id, kr.sign_key_id)
+            body = {"recall": obj, "signature": b64u(sign_recall(obj, kr.sign_private))}
+        out: dict[str, Any] = self._call("POST", f"/api/v1/shares/{share}/recall", json=body)
+        return out
+
+    def _auto_receipt(self, env: Envelope, what: str) -> None:
+        if self.keyring is None or not self.send_receipts or (env.id, what) in self._receipted \
+                or env.originator == self.keyring.member_id:
+            return
+        try:
+            self.receipt(env.id, what)
+        except VigilError:
+            _log.warning("could not send the %s receipt of %s", what, env.id, exc_info=True)
+
+    def _delivered(self, item: InboxItem) -> None:
+        """A share reached this client: say so; a recalled one: drop it, acknowledge."""
+        if item.state.get("recalled"):
+            for drop in self.on_recall:
+                drop(item.share_id)
+            self._auto_receipt(item.envelope, "recall-ack")
+        else:
+            self._auto_receipt(item.envelope, "received")

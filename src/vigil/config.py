@@ -34,6 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keyring_passphrase", "", "passphrase of keyrings the node holds (prefer the env)"),
     Setting("log_level", "info", "log level: debug, info, warning, error"),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
+    Setting("retention_interval", 60.0, "seconds between purges of expired shares (0: off)",
+            float),
     Setting("ledger_delay_ratio", 0.0, "community rule: hold TLP:AMBER community shares back "
             "from members with fewer shares given than this times shares received (0: off)",
             float),

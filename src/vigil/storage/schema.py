@@ -61,6 +61,16 @@ LOG_MIGRATION: list[str] = [
         log_idx {BIGINT} NOT NULL,
         PRIMARY KEY (share_id, member_id, what)
     )""",
+    # one row per recalled share: when, the key that signed the recall, its log entry
+    """CREATE TABLE recalls (
+        share_id TEXT PRIMARY KEY,
+        originator TEXT NOT NULL,
+        at TEXT NOT NULL,
+        key TEXT NOT NULL,
+        log_idx {BIGINT} NOT NULL
+    )""",
+    # retention finds the shares past their expiry that are not purged yet
+    "CREATE INDEX shares_retention ON shares(purged, expires)",
 ]
 TAXII_MIGRATION: list[str] = [
     # the TAXII object index: one row per share, and one per member that may ever
@@ -73,15 +83,19 @@ TAXII_MIGRATION: list[str] = [
         sealed {BOOL} NOT NULL,
         added TEXT NOT NULL
     )""",
-    "CREATE INDEX taxii_shares_added ON taxii_shares(added)",
+    # seq orders a member's collections; a share held back by a read gate is moved to
+    # the end when it becomes readable (new seq, added = that time)
     """CREATE TABLE taxii_access (
+        seq {SERIAL},
         member_id TEXT NOT NULL,
         share_seq {BIGINT} NOT NULL,
         channel TEXT NOT NULL,
-        added TEXT NOT NULL,
-        PRIMARY KEY (member_id, share_seq)
+        added TEXT NOT NULL
     )""",
-    "CREATE INDEX taxii_access_channel ON taxii_access(member_id, channel, share_seq)",
+    "CREATE UNIQUE INDEX taxii_access_share ON taxii_access(member_id, share_seq)",
+    "CREATE UNIQUE INDEX taxii_access_member ON taxii_access(member_id, seq)",
+    "CREATE INDEX taxii_access_channel ON taxii_access(member_id, channel, seq)",
+    "CREATE INDEX taxii_access_added ON taxii_access(member_id, added)",
     # the objects of plain shares (a sealed share has one placeholder row, pos -1)
     """CREATE TABLE taxii_objects (
         share_seq {BIGINT} NOT NULL,

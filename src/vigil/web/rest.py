@@ -280,7 +280,8 @@ async def inbox(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The caller's inbox after a cursor, in order. Resume with `after=<next>`."""
-    rows, cursor, _ = await st.read(st.exchange.inbox_page, actor.member, after, limit)
+    rows, cursor, _ = await st.read(st.exchange.inbox_page, actor.member, after, limit,
+                                    notices=True)
     return {
         "entries": [{"seq": e.seq, "share_id": e.share_id, "added": e.added,
                      "envelope": share_json(env, s, st.exchange.log.refs.get(e.share_id))}

@@ -72,8 +72,10 @@ class SseResponse(Response):
                 st.event_bodies.put(key, body)
             head = orjson.dumps({"seq": entry.seq, "share_id": entry.share_id,
                                  "added": entry.added})
-            parts.append(b"id: %d\nevent: share\ndata: %s,\"envelope\":%s}\n\n"
-                         % (entry.seq, head[:-1], body))
+            # a recalled share comes back as its signed header without payload
+            kind = b"recall" if state.recalled else b"share"
+            parts.append(b"id: %d\nevent: %s\ndata: %s,\"envelope\":%s}\n\n"
+                         % (entry.seq, kind, head[:-1], body))
         return b"".join(parts), more
 
     async def _pump(self, send: Send) -> None:
