@@ -18,6 +18,7 @@ from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import ConfigError, Conflict
 from vigil.exchange import Exchange, hold_keyrings
 from vigil.storage import Store, open_store
+from vigil.taxii import index as taxii_index
 
 
 def keyring_dir(settings: Settings) -> Path:
@@ -67,4 +68,5 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
                   max_body=int(settings.max_body))
     install_correlation(ex)
     install_ledger(ex, settings)
+    taxii_index.install(ex.share_tx_hooks)
     return ex

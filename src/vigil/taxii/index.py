@@ -1,0 +1,103 @@
+"""The TAXII object index, written in the transaction that stores a share.
+
+For every share: one ``taxii_shares`` row (its seq, channel, form, time stored) and one
+``taxii_access`` row per member that may ever read it (its recipients and its
+originator; the policy still decides every read). For a plain share, one
+``taxii_objects`` row per STIX object: its position in the bundle, id, type, version
+(normalised ``modified``, else ``created``, else the time stored), spec version and its
+JSON, so a page is served by splicing stored object bytes. A sealed share gets one
+placeholder row (position -1, empty id and type) and nothing of its content: the node
+opens it, for a member whose keyring it holds, when a page reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.model import Envelope, Form
+from vigil.storage import Store
+from vigil.storage.base import Sql, envelope_from_row, serialize_writes
+from vigil.taxii.query import norm_time
+
+SEALED_POS = -1
+
+INSERT_OBJECT = ("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
+                 "spec_version, obj) VALUES(?,?,?,?,?,?,?)")
+
+
+def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
+               ) -> tuple[int, int, str, str, str, str, bytes]:
+    version = obj.get("modified") or obj.get("created")
+    norm = norm_time(version) if isinstance(version, str) else None
+    return (seq, pos, str(obj["id"]), str(obj["type"]), norm or added_norm,
+            str(obj.get("spec_version", "2.1")), orjson.dumps(obj))
+
+
+def object_rows(seq: int, payload: bytes, added: str) -> list[tuple[Any, ...]]:
+    """The index rows of a plain share's bundle."""
+    added_norm = norm_time(added) or added
+    objects = orjson.loads(payload).get("objects", [])
+    return [object_row(seq, pos, obj, added_norm) for pos, obj in enumerate(objects)]
+
+
+def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], added: str
+                ) -> None:
+    channel = env.channel or ""
+    sealed = env.form is Form.SEALED
+    cur = sql.execute(
+        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added) "
+        "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+        (seq, env.id, env.originator, channel, sealed, added))
+    if not cur.rowcount:
+        return  # indexed already (a concurrent backfill)
+    readers = sorted({*recipients, env.originator})
+    sql.executemany(
+        "INSERT INTO taxii_access(member_id, share_seq, channel, added) VALUES(?,?,?,?)",
+        [(m, seq, channel, added) for m in readers])
+    if sealed:
+        sql.execute(INSERT_OBJECT, (seq, SEALED_POS, "", "", "", "", b""))
+    else:
+        sql.executemany(INSERT_OBJECT, object_rows(seq, env.payload, added))
+
+
+def index_share(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+    """``Exchange.share_tx_hooks`` entry: index a new share in its own transaction."""
+    seq = sql.execute("SELECT seq FROM shares WHERE id=?", (env.id,)).fetchone()[0]
+    row = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
+                      (recipients[0], env.id)).fetchone() if recipients else None
+    write_index(sql, int(seq), env, recipients, str(row[0]) if row else clock.now())
+
+
+def install(hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]]) -> None:
+    """Register the index with an Exchange's ``share_tx_hooks`` (once)."""
+    if index_share not in hooks:
+        hooks.append(index_share)
+
+
+def backfill(store: Store, batch: int = 200) -> int:
+    """Index the shares stored before the index existed; returns how many."""
+    done = 0
+    while True:
+        def step(sql: Sql) -> int:
+            serialize_writes(sql)
+            rows = sql.execute(
+                "SELECT s.seq, s.header, s.signature, s.payload, s.wraps FROM shares s "
+                "LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
+                "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (batch,)).fetchall()
+            for seq, header, signature, payload, wraps in rows:
+                env = envelope_from_row(header, signature, payload, wraps)
+                recipients = env.recipients
+                got = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
+                                  (recipients[0], env.id)).fetchone() if recipients else None
+                write_index(sql, int(seq), env, recipients,
+                            str(got[0]) if got else env.created)
+            return len(rows)
+
+        n = store.write(step)
+        done += n
+        if n < batch:
+            return done

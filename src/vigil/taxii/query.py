@@ -1,0 +1,151 @@
+"""Parsing a TAXII 2.1 request's filters: ``added_after``, ``limit``, ``next`` and the
+``match[...]`` fields, into one frozen ``Query``. Bad values raise ``InputError`` with a
+stable ``taxii.*`` code and the parameter as the pointer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from vigil.errors import InputError
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+KEYWORDS = frozenset({"last", "first", "all"})
+_TS = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,249}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                 r"[0-9a-f]{4}-[0-9a-f]{12}$")
+_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{1,249}$")
+_SPEC = re.compile(r"^\d\.\d$")
+FIELDS = ("id", "type", "version", "spec_version")
+
+
+def norm_time(text: str) -> str | None:
+    """A timestamp in one sortable form (microseconds, UTC), or None if it is not one."""
+    m = _TS.match(text)
+    if m is None:
+        return None
+    frac = (m.group(3) or "")[:6].ljust(6, "0")
+    return f"{m.group(1)}T{m.group(2)}.{frac}Z"
+
+
+def show_time(norm: str) -> str:
+    """A normalised timestamp as STIX writes it: milliseconds unless finer is needed."""
+    return norm[:-4] + "Z" if norm.endswith("000Z") else norm
+
+
+def to_added(norm: str) -> str:
+    """A normalised timestamp cut to vigil's millisecond form, for comparing with the
+    time a share was stored (``t > x`` holds for stored times exactly when it holds
+    for the cut ``x``)."""
+    return norm[:23] + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    seq: int
+    pos: int
+
+    def token(self) -> str:
+        return base64.urlsafe_b64encode(f"v1.{self.seq}.{self.pos}".encode()).decode() \
+            .rstrip("=")
+
+
+def parse_cursor(token: str) -> Cursor:
+    bad = InputError("the next token is not one this server gave out", code="taxii.bad_next",
+                     pointer="next")
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad from None
+    parts = text.split(".")
+    if len(parts) != 3 or parts[0] != "v1" or not all(p.isdigit() for p in parts[1:]) \
+            or any(len(p) > 18 for p in parts[1:]):
+        raise bad
+    return Cursor(int(parts[1]), int(parts[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    limit: int = DEFAULT_LIMIT
+    added_after: str | None = None  # vigil's millisecond form
+    cursor: Cursor | None = None
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ("last",)  # keywords and normalised timestamps
+    spec_versions: tuple[str, ...] = ()
+
+    def with_id(self, object_id: str) -> Query:
+        return replace(self, ids=(object_id,))
+
+
+def _values(items: Iterable[str], name: str) -> list[str]:
+    out = []
+    for item in items:
+        for v in item.split(","):
+            v = v.strip()
+            if not v:
+                raise InputError(f"an empty value in {name}", code="taxii.bad_filter",
+                                 pointer=name)
+            out.append(v)
+    return out
+
+
+def parse_query(params: Iterable[tuple[str, str]], *, allowed: Iterable[str] = FIELDS,
+                default_version: str = "last") -> Query:
+    """The filters of one request (``params`` as the query string's pairs)."""
+    allow = frozenset(allowed)
+    multi: dict[str, list[str]] = {}
+    for key, value in params:
+        multi.setdefault(key, []).append(value)
+    q: dict[str, object] = {"versions": (default_version,)}
+    for key, values in multi.items():
+        if key == "limit":
+            v = values[-1]
+            if not v.isdigit() or int(v) < 1 or len(v) > 9:
+                raise InputError(f"limit must be a positive integer, not {v!r}",
+                                 code="taxii.bad_limit", pointer="limit")
+            q["limit"] = min(int(v), MAX_LIMIT)
+        elif key == "added_after":
+            t = norm_time(values[-1])
+            if t is None:
+                raise InputError(f"added_after must be an RFC 3339 UTC timestamp, not "
+                                 f"{values[-1]!r}", code="taxii.bad_added_after",
+                                 pointer="added_after")
+            q["added_after"] = to_added(t)
+        elif key == "next":
+            q["cursor"] = parse_cursor(values[-1])
+        elif key.startswith("match[") and key.endswith("]"):
+            field = key[6:-1]
+            if field not in allow:
+                raise InputError(f"this endpoint does not filter on {key}",
+                                 code="taxii.bad_filter", pointer=key)
+            vals = _values(values, key)
+            if field == "id":
+                if not all(_ID.match(v) for v in vals):
+                    raise InputError(f"{key} takes STIX ids (type--uuid)",
+                                     code="taxii.bad_filter", pointer=key)
+                q["ids"] = tuple(dict.fromkeys(vals))
+            elif field == "type":
+                if not all(_TYPE.match(v) for v in vals):
+                    raise InputError(f"{key} takes STIX type names", code="taxii.bad_filter",
+                                     pointer=key)
+                q["types"] = tuple(dict.fromkeys(vals))
+            elif field == "version":
+                versions = []
+                for v in vals:
+                    t = v if v in KEYWORDS else norm_time(v)
+                    if t is None:
+                        raise InputError(f"{key} takes last, first, all or timestamps, "
+                                         f"not {v!r}", code="taxii.bad_filter", pointer=key)
+                    versions.append(t)
+                q["versions"] = tuple(dict.fromkeys(versions))
+            else:
+                if not all(_SPEC.match(v) for v in vals):
+                    raise InputError(f"{key} takes versions such as 2.1",
+                                     code="taxii.bad_filter", pointer=key)
+                q["spec_versions"] = tuple(dict.fromkeys(vals))
+    return Query(**q)  # type: ignore[arg-type]

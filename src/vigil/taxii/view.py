@@ -1,0 +1,421 @@
+"""``ExchangeSource``: TAXII collections as policy-filtered views of a node's shares.
+
+A page is one keyset query over the index (``taxii_access`` joined to
+``taxii_objects``, ordered by the member's access seq and the object's position,
+resumed after the ``next`` cursor), then ``decide_read`` (with the exchange's read gate)
+on every share it touches. Shares the policy refuses, and recalled shares (for their
+originator too), are skipped without a trace: the page is refilled from further rows,
+so neither its length nor ``more`` tells a member anything about them. A sealed share is
+opened only for a member whose keyring the node holds; for anyone else it is counted as
+withheld (``Page.withheld``), never served and never shown as empty.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
+from vigil.exchange import Exchange, Published
+from vigil.lru import Lru
+from vigil.model import Actor, Directory, Envelope, ShareState
+from vigil.policy import decide_read
+from vigil.stix.validate import check_object
+from vigil.storage.base import Sql, envelope_from_row, serialize_writes
+from vigil.taxii import index
+from vigil.taxii.collections import Added, Collection, Item, Page, node_collections
+from vigil.taxii.query import Cursor, Query, norm_time, show_time
+
+END = 1 << 62  # a position after every object of a share
+SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your keys, so it "
+               "cannot open them. Read them through `vigil gateway` with your keyring; each "
+               "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
+
+_COLUMNS = ("SELECT a.seq, o.pos, a.share_seq, o.object_id, o.type, o.version, "
+            "o.spec_version, o.obj, a.added FROM taxii_access a JOIN taxii_objects o "
+            "ON o.share_seq = a.share_seq WHERE ")
+
+Opened = list[tuple[int, str, str, str, str, bytes]]  # pos, id, type, version, spec, body
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def wanted(version: str, versions: Iterable[str], ask: tuple[str, ...]) -> bool:
+    """Whether ``match[version]`` selects ``version`` among the object's ``versions``."""
+    for w in ask:
+        if w == "all" or w == version:
+            return True
+        if w == "last" and version == max(versions):
+            return True
+        if w == "first" and version == min(versions):
+            return True
+    return False
+
+
+class _Request:
+    """One request's view: which shares the member may read through TAXII (memoised),
+    the shares due for moving to the end of its collections, and those it was served."""
+
+    def __init__(self, source: ExchangeSource, member: str, directory: Directory,
+                 now: str) -> None:
+        self.source, self.member, self.d, self.now = source, member, directory, now
+        self.store = source.ex.store
+        self.ok: dict[int, bool] = {}
+        self.not_before: dict[int, str] = {}
+        self.envelopes: dict[int, Envelope] = {}
+
+    def rows(self, query: str, params: Iterable[Any]) -> list[Any]:
+        args = list(params)
+        return self.store.read(lambda sql: sql.execute(query, args).fetchall())
+
+    def readable(self, seqs: Iterable[int]) -> dict[int, bool]:
+        todo = [s for s in set(seqs) if s not in self.ok]
+        if not todo:
+            return self.ok
+        got = self.rows(f"SELECT seq, id, recalled, purged, header, signature FROM shares "
+                        f"WHERE seq IN ({marks(len(todo))})", todo)
+        gate = self.source.ex.read_gate
+        held = gate.not_before(self.member, [r[1] for r in got]) if gate is not None else {}
+        cache = self.source.headers
+        for seq, share_id, recalled, purged, raw, signature in got:
+            header = cache.get(seq)
+            if header is None:
+                header = orjson.loads(raw)
+                cache.put(seq, header)
+            state = ShareState(bool(recalled), bool(purged))
+            nb = held.get(share_id)
+            if nb is not None:
+                self.not_before[seq] = nb
+            self.ok[seq] = not state.recalled and bool(decide_read(
+                self.d, self.member, header, state, now=self.now, not_before=nb))
+            self.envelopes[seq] = Envelope(header, bytes(signature), b"")
+        for s in todo:
+            self.ok.setdefault(s, False)
+        return self.ok
+
+    def late(self, seq: int, added: str) -> bool:
+        """Readable only since a read gate let it through, after it was placed."""
+        nb = self.not_before.get(seq)
+        return nb is not None and added < nb
+
+
+class ExchangeSource:
+    """The node's TAXII collections over its exchange (see ``vigil.taxii.collections``)."""
+
+    def __init__(self, exchange: Exchange, title: str = "vigil") -> None:
+        self.ex = exchange
+        self.title = title
+        self.headers: Lru[int, Mapping[str, Any]] = Lru(16384)
+        self.opened: Lru[tuple[int, str], Opened] = Lru(64)
+        self._backfill_lock = threading.Lock()
+        self._backfilled = False
+        # per member whose keyring the node holds: the versions inside the sealed shares
+        # addressed to it, opened in memory only (never written anywhere), so version
+        # selection sees sealed and plain versions alike
+        self.sealed: dict[str, tuple[int, dict[str, list[tuple[str, int, int, int, str]]]]] = {}
+        self._sealed_lock = threading.Lock()
+
+    def api_root_title(self) -> str:
+        return self.title
+
+    def ready(self) -> None:
+        """Index shares stored before the index existed (once per process)."""
+        if self._backfilled:
+            return
+        with self._backfill_lock:
+            if not self._backfilled:
+                index.backfill(self.ex.store)
+                self._backfilled = True
+
+    # -- collections ------------------------------------------------------------------
+    def collections(self, actor: Actor) -> list[Collection]:
+        note = "" if actor.member in self.ex.held else SEALED_NOTE
+        return node_collections(self.ex.node_id, self.ex.channels(actor.member),
+                                sealed_note=note)
+
+    # -- reading ------------------------------------------------------------------------
+    def page(self, actor: Actor, collection: Collection, query: Query) -> Page:
+        self.ready()
+        r = _Request(self, actor.member, self.ex.directory(), clock.now())
+        page, late = self._page(r, collection, query)
+        if late:
+            self._move_to_end(r.member, late)
+        hooks = self.ex.read_hooks
+        if hooks:
+            for seq in dict.fromkeys(i.share for i in page.items):
+                for hook in hooks:
+                    hook(r.member, r.envelopes[seq])
+        return page
+
+    @staticmethod
+    def _scope(r: _Request, collection: Collection) -> tuple[list[str], list[Any]]:
+        where, params = ["a.member_id = ?"], [r.member]
+        if collection.channel is not None:
+            where.append("a.channel = ?")
+            params.append(collection.channel)
+        return where, params
+
+    def _page(self, r: _Request, collection: Collection, q: Query) -> tuple[Page, list[int]]:
+        start = (q.cursor.seq, q.cursor.pos) if q.cursor else (0, END)
+        if q.added_after is not None:
+            lo = r.rows("SELECT MIN(seq) FROM taxii_access WHERE member_id = ? AND added > ?",
+                        (r.member, q.added_after))[0][0]
+            if lo is None:
+                return Page([], False, None), []
+            start = max(start, (int(lo) - 1, END))
+        out: list[Item] = []
+        late: list[int] = []
+        withheld = 0
+        after = start
+        while True:
+            batch = q.limit + 1 - len(out)
+            where, params = self._scope(r, collection)
+            if after[1] >= END:
+                where.append("a.seq > ?")
+                params.append(after[0])
+            else:
+                where.append("a.seq >= ? AND (a.seq > ? OR o.pos > ? OR o.pos < 0)")
+                params += [after[0], after[0], after[1]]
+            if q.added_after is not None:
+                where.append("a.added > ?")
+                params.append(q.added_after)
+            for column, values in (("o.object_id", q.ids), ("o.type", q.types),
+                                   ("o.spec_version", q.spec_versions)):
+                if values:  # '' keeps the placeholders of sealed shares
+                    where.append(f"{column} IN ({marks(len(values) + 1)})")
+                    params += ["", *values]
+            rows = r.rows(_COLUMNS + " AND ".join(where) + " ORDER BY a.seq, o.pos LIMIT ?",
+                          [*params, batch])
+            ok = r.readable(row[2] for row in rows)
+            found: list[Item] = []
+            for seq, pos, share, oid, typ, version, spec, body, added in rows:
+                after = (seq, END if pos < 0 else pos)
+                if not ok[share]:
+                    continue
+                if r.late(share, added):
+                    if share not in late:
+                        late.append(share)
+                    continue
+                if pos >= 0:
+                    found.append(Item(seq, pos, oid, typ, version, spec, added, bytes(body),
+                                      share))
+                    continue
+                opened = self._open(r.member, share, added)
+                if opened is None:
+                    withheld += 1
+                    continue
+                skip = start[1] if seq == start[0] else -1
+                found += [Item(seq, p, i, t, v, sv, added, b, share)
+                          for p, i, t, v, sv, b in opened
+                          if p > skip and (not q.ids or i in q.ids)
+                          and (not q.types or t in q.types)
+                          and (not q.spec_versions or sv in q.spec_versions)]
+            out += self._versions(r, collection, q.versions, found)
+            if len(rows) < batch or len(out) > q.limit:
+                break
+        more = len(out) > q.limit
+        del out[q.limit:]
+        return Page(out, more, Cursor(out[-1].seq, out[-1].pos) if more else None,
+                    withheld), late
+
+    def _versions(self, r: _Request, collection: Collection, ask: tuple[str, ...],
+                  found: list[Item]) -> list[Item]:
+        """Drop repeats of an (id, version) seen earlier in the collection, and versions
+        ``match[version]`` does not select among the versions the member may read."""
+        if not found:
+            return found
+        ids = list({i.id for i in found})
+        where, params = self._scope(r, collection)
+        rows = r.rows("SELECT o.object_id, o.version, a.seq, o.pos, a.share_seq, a.added "
+                      "FROM taxii_objects o JOIN taxii_access a ON a.share_seq = o.share_seq "
+                      "WHERE " + " AND ".join(where) +
+                      f" AND o.object_id IN ({marks(len(ids))})", [*params, *ids])
+        ok = r.readable(row[4] for row in rows)
+        seen: dict[str, set[tuple[str, int, int]]] = {}
+        for oid, version, seq, pos, share, added in rows:
+            if ok[share] and not r.late(share, added):
+                seen.setdefault(oid, set()).add((version, seq, pos))
+        for oid, entries in self._sealed_versions(r, ids).items():
+            ok = r.readable(e[3] for e in entries)
+            for version, seq, pos, share, channel in entries:
+                if ok[share] and collection.channel in (None, channel):
+                    seen.setdefault(oid, set()).add((version, seq, pos))
+        for i in found:
+            seen.setdefault(i.id, set()).add((i.version, i.seq, i.pos))
+        keep = []
+        for i in found:
+            vs = seen[i.id]
+            if any(v == i.version and (s, p) < (i.seq, i.pos) for v, s, p in vs):
+                continue
+            if wanted(i.version, {v for v, _, _ in vs}, ask):
+                keep.append(i)
+        return keep
+
+    def _sealed_versions(self, r: _Request, ids: list[str]
+                         ) -> dict[str, list[tuple[str, int, int, int, str]]]:
+        """(version, access seq, pos, share seq, channel) of the given ids inside the
+        sealed shares addressed to a member whose keyring the node holds."""
+        if r.member not in self.ex.held:
+            return {}
+        with self._sealed_lock:
+            last, known = self.sealed.get(r.member, (0, {}))
+            for seq, share, channel, added in r.rows(
+                    "SELECT a.seq, a.share_seq, a.channel, a.added FROM taxii_access a "
+                    "JOIN taxii_shares t ON t.share_seq = a.share_seq "
+                    "WHERE a.member_id = ? AND a.seq > ? AND t.sealed = ? ORDER BY a.seq",
+                    (r.member, last, True)):
+                for pos, oid, _, version, _, _ in self._open(r.member, share, added) or ():
+                    known.setdefault(oid, []).append((version, seq, pos, share, channel))
+                last = seq
+            self.sealed[r.member] = (last, known)
+        return {i: known[i] for i in ids if i in known}
+
+    def _open(self, member: str, share: int, added: str) -> Opened | None:
+        """The objects of a sealed share, opened for a member whose keyring the node
+        holds (kept in memory only); None if the node cannot open it."""
+        if member not in self.ex.held:
+            return None
+        got = self.opened.get((share, member))
+        if got is not None:
+            return got
+        row = self.ex.store.read(lambda sql: sql.execute(
+            "SELECT header, signature, payload, wraps FROM shares WHERE seq=?",
+            (share,)).fetchone())
+        try:
+            plain = self.ex.open(member, envelope_from_row(*row))
+        except VigilError:
+            plain = None
+        if plain is None:
+            return None
+        added_norm = norm_time(added) or added
+        items: Opened = []
+        for pos, obj in enumerate(orjson.loads(plain).get("objects", [])):
+            _, _, oid, typ, version, spec, body = index.object_row(share, pos, obj, added_norm)
+            items.append((pos, oid, typ, version, spec, body))
+        self.opened.put((share, member), items)
+        return items
+
+    def _move_to_end(self, member: str, shares: list[int]) -> None:
+        """Shares a read gate held back and now lets through: place them at the end of
+        the member's collections, added now, so cursors and added_after see them."""
+        now = clock.now()
+
+        def move(sql: Sql) -> None:
+            serialize_writes(sql)
+            for share in shares:
+                row = sql.execute("SELECT channel FROM taxii_access WHERE member_id = ? AND "
+                                  "share_seq = ?", (member, share)).fetchone()
+                if row is None:
+                    continue
+                sql.execute("DELETE FROM taxii_access WHERE member_id = ? AND share_seq = ?",
+                            (member, share))
+                sql.execute("INSERT INTO taxii_access(member_id, share_seq, channel, added) "
+                            "VALUES(?,?,?,?)", (member, share, row[0], now))
+
+        self.ex.store.write(move)
+        with self._sealed_lock:
+            self.sealed.pop(member, None)
+
+    # -- writing ------------------------------------------------------------------------
+    def add(self, actor: Actor, collection: Collection, objects: list[Any]) -> Added:
+        if not collection.can_write or collection.tlp is None:
+            raise PolicyDenied("this collection is read-only; POST to a publish-* collection",
+                               code="taxii.not_writable")
+        self.ready()
+        request = self.ex.make_request(actor.member, tlp=collection.tlp, to=collection.to)
+        result = Added()
+        good = objects
+        pub: Published | None
+        try:
+            pub = self._publish(actor, good, request)
+        except StixError:
+            good = []
+            for n, obj in enumerate(objects):
+                problems = check_object(obj, f"/objects/{n}")
+                if problems:
+                    result.failures.append({**self._ref(obj), "message": "; ".join(
+                        f"{p.pointer}: {p.message}" for p in problems[:3])})
+                else:
+                    good.append(obj)
+            pub = self._publish(actor, good, request) if good else None
+        if pub is not None:
+            result.share_id = pub.envelope.id
+            result.recipients = pub.recipients
+            result.sealed = pub.envelope.form.value == "sealed"
+            result.successes = [self._ref(obj) for obj in good]
+        return result
+
+    def _publish(self, actor: Actor, objects: list[Any], request: Any) -> Published:
+        raw = orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                            "objects": objects})
+        return self.ex.publish_bundle(actor, raw, request)
+
+    @staticmethod
+    def _ref(obj: Any) -> dict[str, str]:
+        if not isinstance(obj, dict):
+            return {"id": "", "version": ""}
+        v = obj.get("modified") or obj.get("created")
+        nv = norm_time(v) if isinstance(v, str) else None
+        return {"id": str(obj.get("id", "")),
+                "version": show_time(nv) if nv else clock.now()}
+
+    def delete(self, actor: Actor, collection: Collection, query: Query) -> int:
+        if not collection.can_read:
+            raise PolicyDenied("objects are deleted through a readable collection",
+                               code="taxii.not_readable")
+        self.ready()
+        r = _Request(self, actor.member, self.ex.directory(), clock.now())
+        where, params = self._scope(r, collection)
+        rows = r.rows("SELECT a.share_seq, o.version, o.spec_version FROM taxii_objects o "
+                      "JOIN taxii_access a ON a.share_seq = o.share_seq WHERE "
+                      + " AND ".join(where) + " AND o.object_id = ?", [*params, query.ids[0]])
+        ok = r.readable(row[0] for row in rows)
+        rows = [row for row in rows if ok[row[0]]]
+        versions = {row[1] for row in rows}
+        hit = sorted({int(seq) for seq, v, spec in rows if wanted(v, versions, query.versions)
+                      and (not query.spec_versions or spec in query.spec_versions)})
+        if not hit:
+            raise NotFound(f"no object {query.ids[0]} in this collection",
+                           code="taxii.object_not_found")
+        if any(r.envelopes[s].originator != actor.member for s in hit):
+            raise PolicyDenied("only the originator of a share may delete its objects",
+                               code="taxii.not_originator")
+
+        def recall(sql: Sql) -> int:
+            cur = sql.execute(f"UPDATE shares SET recalled = ? WHERE originator = ? AND seq IN "
+                              f"({marks(len(hit))})", [True, actor.member, *hit])
+            return cur.rowcount
+
+        return self.ex.store.write(recall)
+
+    # -- status ---------------------------------------------------------------------------
+    def save_status(self, actor: Actor, status: dict[str, Any]) -> None:
+        body = orjson.dumps(status)
+        self.ex.store.write(lambda sql: sql.execute(
+            "INSERT INTO taxii_status(id, member_id, body, created) VALUES(?,?,?,?)",
+            (status["id"], actor.member, body, status["request_timestamp"])))
+
+    def status(self, actor: Actor, status_id: str) -> bytes | None:
+        row = self.ex.store.read(lambda sql: sql.execute(
+            "SELECT body FROM taxii_status WHERE id = ? AND member_id = ?",
+            (status_id, actor.member)).fetchone())
+        return None if row is None else bytes(row[0])
+
+
+def check_objects(doc: Any) -> list[Any]:
+    """The objects of a POSTed TAXII envelope."""
+    if not isinstance(doc, dict):
+        raise InputError("the body must be a TAXII envelope (a JSON object)",
+                         code="taxii.bad_envelope", pointer="")
+    objects = doc.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise InputError("the envelope must hold a non-empty objects list",
+                         code="taxii.bad_envelope", pointer="/objects")
+    return objects

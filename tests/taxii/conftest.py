@@ -1,0 +1,120 @@
+"""A node with four members (alpha, bravo, charlie: keys held by the node; delta: keys
+in its client), its app in process, and ATT&CK objects from the shipped demo data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import four_member_exchange
+
+from vigil.bus.local import LocalBus
+from vigil.testing import TestNode
+from vigil.web import create_app
+
+DEMO = Path(__file__).resolve().parents[2] / "src" / "vigil" / "data" / "demo"
+TAXII = "application/taxii+json;version=2.1"
+ROOT = "/taxii2/api"
+
+
+def attack_objects() -> list[dict[str, Any]]:
+    """The ATT&CK for ICS subset shipped with the demo (real MITRE objects)."""
+    doc = json.loads((DEMO / "ics-attack-subset.json").read_text("utf-8"))
+    objects: list[dict[str, Any]] = doc["objects"]
+    return objects
+
+
+def renamed(objects: list[dict[str, Any]], lap: int) -> list[dict[str, Any]]:
+    """The same objects under new ids (references follow), so laps never collide."""
+    if lap == 0:
+        return objects
+    ids = {o["id"] for o in objects}
+    new = {i: f"{i.split('--')[0]}--{uuid.uuid5(uuid.NAMESPACE_URL, f'{i}/{lap}')}"
+           for i in ids}
+    text = json.dumps(objects)
+    for old, repl in new.items():
+        text = text.replace(f'"{old}"', f'"{repl}"')
+    out: list[dict[str, Any]] = json.loads(text)
+    return out
+
+
+def many_objects(n: int) -> list[dict[str, Any]]:
+    """``n`` valid STIX objects built from the ATT&CK subset (whole laps, cut at n)."""
+    base = attack_objects()
+    out: list[dict[str, Any]] = []
+    lap = 0
+    while len(out) < n:
+        out += renamed(base, lap)
+        lap += 1
+    return out[:n]
+
+
+def bundle(objects: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                       "objects": objects}).encode()
+
+
+class Taxii:
+    def __init__(self, node: TestNode, client: TestClient) -> None:
+        self.node = node
+        self.client = client
+        self.exchange = client.app.state.vigil.exchange  # type: ignore[attr-defined]
+
+    def h(self, name: str, basic: bool = False, **extra: str) -> dict[str, str]:
+        token = self.node.members[name].token
+        auth = "Basic " + base64.b64encode(f"{name}:{token}".encode()).decode() if basic \
+            else f"Bearer {token}"
+        return {"Authorization": auth, "Accept": TAXII, **extra}
+
+    def get(self, name: str, path: str, **params: Any) -> Any:
+        return self.client.get(ROOT + path, params=params, headers=self.h(name))
+
+    def collection(self, name: str, alias: str) -> str:
+        r = self.get(name, "/collections/")
+        assert r.status_code == 200, r.text
+        for c in r.json()["collections"]:
+            if c["alias"] == alias:
+                return str(c["id"])
+        raise KeyError(alias)
+
+    def post(self, name: str, alias: str, objects: list[dict[str, Any]]) -> Any:
+        cid = self.collection(name, alias)
+        return self.client.post(f"{ROOT}/collections/{cid}/objects/",
+                                content=json.dumps({"objects": objects}),
+                                headers=self.h(name, **{"Content-Type": TAXII}))
+
+    def publish(self, name: str, objects: list[dict[str, Any]], **params: Any) -> str:
+        r = self.client.post("/api/v1/shares", params=params, content=bundle(objects),
+                             headers={"Authorization": self.h(name)["Authorization"]})
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    def all_objects(self, name: str, cid: str, **params: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        nxt = None
+        while True:
+            p = dict(params)
+            if nxt:
+                p["next"] = nxt
+            r = self.get(name, f"/collections/{cid}/objects/", **p)
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            out += doc.get("objects", [])
+            if not doc["more"]:
+                return out
+            nxt = doc["next"]
+
+
+@pytest.fixture
+def taxii(tmp_path: Path) -> Iterator[Taxii]:
+    node, ex = four_member_exchange(tmp_path / "node")
+    app = create_app(node.settings, exchange=ex, bus=LocalBus())
+    with TestClient(app) as client:
+        yield Taxii(node, client)
+    ex.store.close()
