@@ -1,0 +1,420 @@
+"""`vigil gateway`: a member's own TAXII 2.1 endpoint over its own keys.
+
+It runs on the member's side with the member's keyring. It follows the remote node's
+inbox (the push stream, resumed from the last inbox seq it stored), verifies every
+share's signature against the signer's published key, opens sealed shares with the
+member's private key, and keeps the plaintext objects in a local SQLite file. It then
+serves them on a local, read-only TAXII 2.1 endpoint (the same server code as a node's
+``/taxii2/``, over a source that reads the local file), so the member's OpenCTI, MISP
+or SIEM reads plain STIX while the node only ever held ciphertext.
+
+Local clients authenticate with the gateway's own token (Bearer, or as the password of
+HTTP Basic); the node's token and the keyring never leave the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from vigil import __version__, clock
+from vigil.client import Client, InboxItem
+from vigil.crypto.keyring import Keyring
+from vigil.envelope import open_share
+from vigil.errors import AuthError, PolicyDenied, VigilError
+from vigil.model import Actor, Form
+from vigil.taxii import server as taxii_server
+from vigil.taxii.collections import Added, Collection, Item, Page
+from vigil.taxii.query import Cursor, Query, norm_time
+from vigil.web.auth import credential
+from vigil.web.deps import actor_of, state_of
+
+log = logging.getLogger("vigil.gateway")
+T = TypeVar("T")
+INBOX = "inbox"
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS shares (
+        share_id TEXT PRIMARY KEY,
+        inbox_seq INTEGER NOT NULL,
+        signer TEXT NOT NULL,
+        added TEXT NOT NULL,
+        objects INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS objects (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        object_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version TEXT NOT NULL,
+        spec_version TEXT NOT NULL,
+        added TEXT NOT NULL,
+        share_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        is_first INTEGER NOT NULL,
+        is_last INTEGER NOT NULL,
+        UNIQUE (object_id, version)
+    )""",
+    "CREATE INDEX IF NOT EXISTS objects_type ON objects(type, seq)",
+    """CREATE TABLE IF NOT EXISTS refused (
+        inbox_seq INTEGER PRIMARY KEY,
+        share_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+]
+
+
+# which version of an object is its first and its last, after one was added or removed
+_FLAGS = ("UPDATE objects SET "
+          "is_last = (version = (SELECT MAX(version) FROM objects o "
+          "WHERE o.object_id = objects.object_id)), "
+          "is_first = (version = (SELECT MIN(version) FROM objects o "
+          "WHERE o.object_id = objects.object_id)) WHERE object_id = ?")
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" for _ in range(n))
+
+
+def _version(obj: dict[str, Any], added: str) -> str:
+    for key in ("modified", "created"):
+        v = obj.get(key)
+        if isinstance(v, str) and (t := norm_time(v)) is not None:
+            return t
+    return norm_time(added) or added
+
+
+class LocalStore:
+    """The gateway's SQLite file: the opened objects, and the inbox cursor."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.touch(mode=0o600, exist_ok=True)  # plaintext: the member's eyes only
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        with self._lock:
+            for stmt in _SCHEMA:
+                self._db.execute(stmt)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def cursor(self) -> int:
+        """The last inbox seq handled (stored, refused or skipped)."""
+        with self._lock:
+            return int(self._meta("cursor") or 0)
+
+    def _next_added(self) -> str:
+        """Now, strictly after every earlier share's time (so added_after never splits
+        two shares that were stored in the same millisecond)."""
+        now = clock.now()
+        last = self._meta("last_added")
+        if last is not None and now <= last:
+            t = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+            now = clock.fmt(t.astimezone(UTC))
+        return now
+
+    def add_share(self, seq: int, share_id: str, signer: str,
+                  objects: Iterable[dict[str, Any]]) -> int:
+        """Store one opened share's objects and move the cursor, in one transaction;
+        returns how many object versions were new."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                added = self._next_added()
+                new = 0
+                for obj in objects:
+                    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                        continue
+                    version = _version(obj, added)
+                    cur = db.execute(
+                        "INSERT INTO objects (object_id, type, version, spec_version, added, "
+                        "share_id, body, is_first, is_last) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0) "
+                        "ON CONFLICT (object_id, version) DO NOTHING",
+                        (obj["id"], str(obj.get("type", "")), version,
+                         str(obj.get("spec_version", "2.1")), added, share_id,
+                         orjson.dumps(obj)))
+                    if cur.rowcount == 1:
+                        new += 1
+                        db.execute(_FLAGS, (obj["id"],))
+                db.execute("INSERT INTO shares (share_id, inbox_seq, signer, added, objects) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (share_id) DO NOTHING",
+                           (share_id, seq, signer, added, new))
+                self._set(db, "last_added", added)
+                self._set(db, "cursor", str(seq))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return new
+
+    def refuse(self, seq: int, share_id: str, code: str, message: str) -> None:
+        """Note a share that could not be verified or opened, and move past it."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO refused (inbox_seq, share_id, code, message, at) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (inbox_seq) DO NOTHING",
+                       (seq, share_id, code, message, clock.now()))
+            self._set(db, "cursor", str(seq))
+            db.execute("COMMIT")
+
+    def withdraw(self, seq: int, share_id: str) -> int:
+        """Forget the objects of a share its originator recalled (or the node purged),
+        and move past the entry; returns how many object versions went."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [r[0] for r in db.execute(
+                    "SELECT DISTINCT object_id FROM objects WHERE share_id = ?", (share_id,))]
+                gone = db.execute("DELETE FROM objects WHERE share_id = ?", (share_id,)).rowcount
+                for oid in ids:
+                    db.execute(_FLAGS, (oid,))
+                db.execute("DELETE FROM shares WHERE share_id = ?", (share_id,))
+                self._set(db, "cursor", str(seq))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return int(gone)
+
+    @staticmethod
+    def _set(db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            def one(q: str) -> int:
+                return int(self._db.execute(q).fetchone()[0])
+            return {"shares": one("SELECT COUNT(*) FROM shares"),
+                    "objects": one("SELECT COUNT(*) FROM objects"),
+                    "refused": one("SELECT COUNT(*) FROM refused"),
+                    "cursor": int(self._meta("cursor") or 0)}
+
+    def page(self, q: Query) -> Page:
+        where: list[str] = ["seq > ?"]
+        params: list[Any] = [q.cursor.seq if q.cursor else 0]
+        if q.added_after is not None:
+            where.append("added > ?")
+            params.append(q.added_after)
+        for column, values in (("object_id", q.ids), ("type", q.types),
+                               ("spec_version", q.spec_versions)):
+            if values:
+                where.append(f"{column} IN ({_marks(len(values))})")
+                params += list(values)
+        if "all" not in q.versions:
+            ors = []
+            if "last" in q.versions:
+                ors.append("is_last = 1")
+            if "first" in q.versions:
+                ors.append("is_first = 1")
+            stamps = [v for v in q.versions if v not in ("last", "first")]
+            if stamps:
+                ors.append(f"version IN ({_marks(len(stamps))})")
+                params += stamps
+            where.append("(" + " OR ".join(ors) + ")")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, object_id, type, version, spec_version, added, body FROM objects "
+                f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+                [*params, q.limit + 1]).fetchall()
+        items = [Item(int(r[0]), 0, r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in rows]
+        more = len(items) > q.limit
+        del items[q.limit:]
+        return Page(items, more, Cursor(items[-1].seq, 0) if more else None)
+
+
+class GatewaySource:
+    """The TAXII collection source of a gateway: one read-only "inbox" collection of
+    every object the member's keys verified and opened."""
+
+    def __init__(self, store: LocalStore, member: str, title: str) -> None:
+        self.store = store
+        self.member = member
+        self.title = title
+        self.inbox = Collection(
+            id=taxii_collection_id(member), alias=INBOX, title="Inbox",
+            description="Every object of every share delivered to this member, verified "
+                        "and opened on the member's side.", can_read=True, can_write=False)
+
+    def api_root_title(self) -> str:
+        return self.title
+
+    def collections(self, actor: Actor) -> list[Collection]:
+        return [self.inbox]
+
+    def page(self, actor: Actor, collection: Collection, query: Query) -> Page:
+        return self.store.page(query)
+
+    def add(self, actor: Actor, collection: Collection, objects: list[Any]) -> Added:
+        raise PolicyDenied("the gateway is read-only", code="taxii.not_writable")
+
+    def delete(self, actor: Actor, collection: Collection, query: Query) -> int:
+        raise PolicyDenied("the gateway is read-only", code="taxii.not_writable")
+
+    def save_status(self, actor: Actor, status: dict[str, Any]) -> None:
+        return None
+
+    def status(self, actor: Actor, status_id: str) -> bytes | None:
+        return None
+
+
+def taxii_collection_id(member: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"vigil-gateway/{member}/inbox"))
+
+
+# -- following the node ----------------------------------------------------------------
+
+def ingest(client: Client, store: LocalStore, keyring: Keyring, item: InboxItem) -> None:
+    """Verify and open one delivered share and keep its objects (or note why not)."""
+    env = item.envelope
+    if item.state.get("recalled") or item.state.get("purged"):
+        gone = store.withdraw(item.seq, env.id)
+        log.info("share %s (inbox %d) withdrawn: %d object version(s) dropped", env.id,
+                 item.seq, gone)
+        return
+    try:
+        signer = client.verify(env)
+        if env.form is Form.PLAIN:
+            plain = env.payload
+        else:
+            plain = open_share(env, keyring.member_id, keyring.enc_private)
+        objects = orjson.loads(plain).get("objects", [])
+    except VigilError as exc:
+        log.warning("share %s (inbox %d) refused [%s]: %s", env.id, item.seq, exc.code,
+                    exc.message)
+        store.refuse(item.seq, env.id, exc.code, exc.message)
+        return
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        store.refuse(item.seq, env.id, "gateway.bad_payload", str(exc))
+        return
+    new = store.add_share(item.seq, env.id, signer, objects)
+    log.info("share %s (inbox %d): %d new object version(s), %s", env.id, item.seq, new,
+             signer)
+
+
+async def follow(client: Client, store: LocalStore, keyring: Keyring) -> None:
+    """Follow the node's inbox forever, from the stored cursor (the SDK stream
+    reconnects with Last-Event-ID); refused credentials are retried with back-off."""
+    backoff = 1.0
+    while True:
+        try:
+            async for item in client.stream(store.cursor()):
+                await asyncio.to_thread(ingest, client, store, keyring, item)
+                backoff = 1.0
+        except asyncio.CancelledError:
+            raise
+        except VigilError as exc:
+            log.warning("following %s: [%s] %s", client.url, exc.code, exc.message)
+        except Exception:
+            log.exception("following %s", client.url)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 30.0)
+
+
+# -- the local TAXII endpoint -------------------------------------------------------------
+
+@dataclass
+class _Settings:
+    max_body: int = 0
+    node_name: str = "gateway"
+
+
+class _NoBus:
+    async def ring(self, members: Iterable[str]) -> None:
+        return None
+
+
+class GatewayState:
+    """What the TAXII routes need from the app state, for a gateway."""
+
+    def __init__(self) -> None:
+        self.settings = _Settings()
+        self.bus = _NoBus()
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        return fn(*args, **kw)
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kw)
+
+
+def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
+                       local_token: str, follow_node: bool = True) -> FastAPI:
+    member = keyring.member_id
+    state = GatewayState()
+
+    async def gateway_actor(request: Request) -> Actor:
+        given = credential(request)
+        if not hmac.compare_digest(given.encode(), local_token.encode()):
+            raise AuthError("unknown gateway token", code="auth.bad_token")
+        return Actor(member=member, user="gateway")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(follow(client, store, keyring), name="vigil-gateway") \
+            if follow_node else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="vigil gateway", version=__version__, lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.taxii_source = GatewaySource(store, member, f"vigil gateway for {member}")
+    app.dependency_overrides[state_of] = lambda: state
+    app.dependency_overrides[actor_of] = gateway_actor
+    app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", **store.counts()})
+
+    return app
+
+
+def run_gateway(node_url: str, token: str, keyring: Keyring, db: Path, *, host: str,
+                port: int, local_token: str) -> None:
+    import uvicorn
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = LocalStore(db)
+    client = Client(node_url, token, keyring)
+    try:
+        app = create_gateway_app(client, keyring, store, local_token=local_token)
+        log.info("gateway for %s: following %s, TAXII 2.1 at http://%s:%d%s/", keyring.member_id,
+                 node_url, host, port, taxii_server.PREFIX)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        client.close()
+        store.close()
