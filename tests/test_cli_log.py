@@ -37,6 +37,13 @@ def test_log_verify_reports_a_share_dropped_behind_the_nodes_back(tmp_path: Path
         report = json.loads(found.stdout)
         assert report["undelivered"] == [ids[1]] and not report["first_use"]
 
+        proof = json.loads(vigil("log", "proof", "1", env=bravo).stdout)
+        assert proof["verified"] and proof["index"] == 1
+        cons = json.loads(vigil("log", "consistency", "2", "5", env=bravo).stdout)
+        assert cons["verified"]
+        bad = vigil("log", "consistency", "0", "5", env=bravo, ok=False)
+        assert bad.returncode == 1 and "input.query" in bad.stderr and "(at /from)" in bad.stderr
+
         gossip = json.loads(vigil("log", "gossip", env=bravo).stdout)
         assert gossip["forks"] == [] and gossip["checkpoints"] >= 1
         held = json.loads((tmp_path / "bravo-checkpoints.json").read_text())

@@ -44,6 +44,56 @@ def log_checkpoint(c: Ctx, state: str | None, node_url: str | None, token: str |
              else None, "first_use": v.first_use})
 
 
+@log_group.command("proof")
+@click.argument("index", type=int)
+@_state_option
+@remote
+@pass_ctx
+def log_proof(c: Ctx, index: int, state: str | None, node_url: str | None,
+              token: str | None, keyring_path: str | None) -> None:
+    """The inclusion proof of entry INDEX in the latest checkpoint, checked here (the
+    entry itself is printed when you may see it)."""
+    from vigil.crypto.encoding import b64u_decode
+    from vigil.log.merkle import verify_inclusion
+
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        cp = client.checkpoint()
+        doc = client._call("GET", "/api/v1/log/inclusion",
+                           params={"index": index, "size": cp.size})
+        item = client._call("GET", "/api/v1/log/entries",
+                            params={"start": index, "end": index + 1})["entries"][0]
+    proof = [b64u_decode(h) for h in doc["proof"]]
+    verify_inclusion(b64u_decode(item["leaf_hash"]), index, cp.size, proof, cp.root)
+    out({"index": index, "size": cp.size, "verified": True, "proof": doc["proof"],
+         "leaf_hash": item["leaf_hash"], "entry": item.get("entry")})
+
+
+@log_group.command("consistency")
+@click.argument("first", type=int)
+@click.argument("second", type=int)
+@_state_option
+@remote
+@pass_ctx
+def log_consistency(c: Ctx, first: int, second: int, state: str | None,
+                    node_url: str | None, token: str | None,
+                    keyring_path: str | None) -> None:
+    """The consistency proof from tree size FIRST to SECOND, checked here against the
+    node's signed checkpoints of both sizes."""
+    from vigil.crypto.encoding import b64u_decode
+    from vigil.log.merkle import verify_consistency
+
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        v = client.log_verifier()
+        cps = [v.accept(client._call("GET", "/api/v1/log/checkpoint",
+                                     params={"size": n})["checkpoint"])
+               for n in (first, second)]
+        doc = client._call("GET", "/api/v1/log/consistency",
+                           params={"from": first, "to": second})
+    verify_consistency(first, second, [b64u_decode(h) for h in doc["proof"]],
+                       cps[0].root, cps[1].root)
+    out({"from": first, "to": second, "verified": True, "proof": doc["proof"]})
+
+
 @log_group.command("verify")
 @click.option("--from", "start", type=int, default=0, help="first entry to check")
 @click.option("--to", "end", type=int, default=None, help="stop before this entry")

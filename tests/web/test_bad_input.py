@@ -114,3 +114,13 @@ def test_identity_comes_from_the_token(api: Api) -> None:
     bad = api.client.post("/api/v1/shares", params={"tlp": "amber"}, content=GOOD.encode(),
                           headers={"Authorization": "Bearer vgl_wrong"})
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "auth.bad_token"
+
+
+def test_query_the_framework_refuses_gets_vigils_error_body(api: Api) -> None:
+    r = api.client.get("/api/v1/inbox", params={"limit": 0}, headers=api.h("alpha"))
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "input.query" and err["pointer"] == "/limit"
+    r = api.client.get("/api/v1/log/inclusion", params={"index": "x", "size": 1},
+                       headers=api.h("alpha"))
+    assert r.status_code == 400 and r.json()["error"]["pointer"] == "/index"

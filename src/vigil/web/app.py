@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import __version__, accountability, retention
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
-from vigil.errors import VigilError
+from vigil.errors import InputError, VigilError
 from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
@@ -39,6 +40,17 @@ class VigilApp(FastAPI):
             await stream.fast_path(self.state.vigil, scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def validation_error(exc: RequestValidationError) -> InputError:
+    """A query, path or body the framework refused, as vigil's error (first problem)."""
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = [str(p) for p in first.get("loc", ())]
+    where = loc[0] if loc else "request"
+    pointer = "/" + "/".join(loc[1:]) if len(loc) > 1 else ""
+    return InputError(f"{where} {pointer.lstrip('/') or ''}: {first.get('msg', 'invalid')}"
+                      .replace("  ", " "), code=f"input.{where}", pointer=pointer)
 
 
 def error_response(exc: VigilError) -> JSONResponse:
@@ -86,6 +98,10 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     @app.exception_handler(VigilError)
     async def _vigil_error(request: Request, exc: VigilError) -> Response:
         return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(validation_error(exc))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
