@@ -55,8 +55,8 @@ class Gateway:
                                          stderr=subprocess.STDOUT)
         return self
 
-    def health(self, objects: int) -> dict[str, Any]:
-        """Wait until the gateway holds at least this many object versions."""
+    def health(self, objects: int, *, exactly: bool = False) -> dict[str, Any]:
+        """Wait until the gateway holds at least (or exactly) this many object versions."""
         deadline = time.monotonic() + 60
         doc: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -65,7 +65,7 @@ class Gateway:
                 raise RuntimeError(self.log.read_text(errors="replace"))
             try:
                 doc = httpx.get(self.url + "/healthz", timeout=1.0).json()
-                if doc["objects"] >= objects:
+                if doc["objects"] == objects or (doc["objects"] > objects and not exactly):
                     return doc
             except httpx.TransportError:
                 pass
@@ -165,3 +165,26 @@ def test_gateway_resumes_after_restart(
         gw.stop()
     assert before["shares"] == 1 and after["shares"] == 2
     assert after["objects"] == len(objs1) + len(objs2) and after["refused"] == 0
+
+
+def test_gateway_drops_a_recalled_share(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    keep_raw, keep = bundle("kept", 1)
+    gone_raw, gone = bundle("recalled", 2)
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        c.publish(keep_raw, tlp="amber", to=["d-e"])
+        recalled = c.publish(gone_raw, tlp="amber", to=["d-e"])["id"]
+    gw = Gateway(tmp_path, srv.url, echo).start()
+    try:
+        gw.health(len(keep) + len(gone))
+        with Client(srv.url, delta.token, delta.keyring) as c:
+            c.recall(recalled)
+        after = gw.health(len(keep), exactly=True)
+        assert after["shares"] == 1
+        server = Server(f"{gw.url}/taxii2/", user="siem", password=LOCAL_TOKEN)
+        inbox = server.api_roots[0].collections[0]
+        assert {o["id"] for o in inbox.get_objects()["objects"]} == {o["id"] for o in keep}
+    finally:
+        gw.stop()
