@@ -146,7 +146,7 @@ def run(n: int, page: int, n_replayed: int) -> dict[str, Any]:
             r2 = pull_claimed(ex, "bench")
             repull_s = time.perf_counter() - t
             t = time.perf_counter()
-            pr = push(ex, "r0", "bench", registry.collection_url(root, TARGET), auth,
+            pr = push(ex, "r0", "bench", root, TARGET, auth,
                       batch=page, poll_interval=0.05)
             push_s = time.perf_counter() - t
             ex.store.close()

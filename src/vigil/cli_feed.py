@@ -81,7 +81,8 @@ def feed() -> None:
 
 @feed.command("add")
 @click.argument("url")
-@click.option("--collection", required=True, help="collection id on the TAXII server")
+@click.option("--collection", required=True,
+              help="collection id on the TAXII server (or its alias or title)")
 @click.option("--as", "as_member", required=True, help="member that publishes what is pulled")
 @click.option("--tlp", required=True, help="clear, green, amber, amber+strict, red")
 @click.option("--to", "to", multiple=True, help="CHANNEL or member:NAME (repeat)")
@@ -228,19 +229,19 @@ def _ring(members: set[str]) -> None:
 @click.option("--channel", required=True, help="channel whose shares are sent")
 @click.option("--as", "as_member", required=True, help="member whose view of the channel")
 @click.option("--to", "url", required=True, help="TAXII 2.1 API root URL")
-@click.option("--collection", required=True, help="collection id on that server")
+@click.option("--collection", required=True,
+              help="collection id on that server (or its alias or title)")
 @_credentials
 def feed_push(channel: str, as_member: str, url: str, collection: str, user: str | None,
               password: str | None, token: str | None) -> None:
     """Send a channel's shares (those the member may pass on and this node can open) to
     an external TAXII 2.1 collection, and wait for each status to complete."""
     from vigil.feeds.push import push
-    from vigil.feeds.registry import collection_url
 
     ex = _exchange()
     try:
-        result = push(ex, as_member, channel, collection_url(url, collection),
-                      _auth(user, password, token), progress=_Progress())
+        result = push(ex, as_member, channel, url, collection, _auth(user, password, token),
+                      progress=_Progress())
     finally:
         ex.store.close()
     click.echo(f"pushed {result.line()}")

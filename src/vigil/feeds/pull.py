@@ -190,7 +190,7 @@ def pull(exchange: Exchange, name: str, *, progress: Progress | None = None,
 
     def already(keys: list[Key]) -> set[Key]:
         return store.read(lambda sql: registry.seen(sql, name, keys))
-    open_remote = remote or (lambda f: RemoteCollection(f.collection_url, f.auth))
+    open_remote = remote or (lambda f: RemoteCollection.open(f.url, f.collection, f.auth))
     with open_remote(feed) as coll:
         for page in coll.pages(feed.cursor, page_size):
             at = clock.now()

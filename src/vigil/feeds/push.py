@@ -99,12 +99,13 @@ def channel_objects(exchange: Exchange, member_ref: str, channel_ref: str,
     return list(objects.values())
 
 
-def push(exchange: Exchange, member_ref: str, channel_ref: str, url: str, auth: Auth, *,
+def push(exchange: Exchange, member_ref: str, channel_ref: str, url: str, collection: str,
+         auth: Auth, *,
          batch: int = BATCH, progress: Callable[[PushResult], None] | None = None,
          poll_interval: float = 0.5) -> PushResult:
     result = PushResult()
     objects = channel_objects(exchange, member_ref, channel_ref, result)
-    with RemoteCollection(url, auth) as coll:
+    with RemoteCollection.open(url, collection, auth) as coll:
         for i in range(0, len(objects), batch):
             chunk = objects[i:i + batch]
             status = coll.add(chunk, poll_interval=poll_interval)

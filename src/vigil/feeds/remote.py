@@ -8,16 +8,17 @@ cursor from which the next pull resumes. HTTP and connection errors become
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from taxii2client.exceptions import TAXIIServiceException
-from taxii2client.v21 import Collection, as_pages
+from taxii2client.v21 import ApiRoot, Collection, as_pages
 
 from vigil.errors import AuthError, InputError, NotFound, Unavailable, VigilError
-from vigil.feeds.registry import Auth
+from vigil.feeds.registry import Auth, collection_url
 
 
 class _Bearer(requests.auth.AuthBase):
@@ -27,6 +28,18 @@ class _Bearer(requests.auth.AuthBase):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = f"Bearer {self.token}"
         return r
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                   r"[0-9a-fA-F]{12}$")
+
+
+def _auth_kw(auth: Auth) -> dict[str, Any]:
+    if auth.token:
+        return {"auth": _Bearer(auth.token)}
+    if auth.user:
+        return {"user": auth.user, "password": auth.password or ""}
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +71,31 @@ class RemoteCollection:
 
     def __init__(self, url: str, auth: Auth, *, timeout: float = 60.0) -> None:
         self.url = url
-        kw: dict[str, Any] = {}
-        if auth.token:
-            kw["auth"] = _Bearer(auth.token)
-        elif auth.user:
-            kw["user"], kw["password"] = auth.user, auth.password or ""
-        self._collection = Collection(url, **kw)
+        self._collection = Collection(url, **_auth_kw(auth))
         self._last_header: str | None = None
         session: requests.Session = self._collection._conn.session
         session.hooks["response"].append(self._on_response)
         self._timeout = timeout
+
+    @classmethod
+    def open(cls, url: str, collection: str, auth: Auth) -> RemoteCollection:
+        """The collection of an API root by id or, when ``collection`` is not a UUID, by
+        the id, alias or title the API root lists (one request to resolve it)."""
+        if _UUID.match(collection) or url.rstrip("/").endswith(f"/collections/{collection}"):
+            return cls(collection_url(url, collection), auth)
+        try:
+            root = ApiRoot(url, **_auth_kw(auth))
+            try:
+                listed = root.collections
+            finally:
+                root.close()
+        except (requests.RequestException, TAXIIServiceException) as exc:
+            raise _error(exc, url) from exc
+        for c in listed:
+            if collection in (c.id, c.title, c.alias):
+                return cls(collection_url(url, c.id), auth)
+        raise NotFound(f"the API root {url} lists no collection {collection!r}",
+                       code="taxii.not_found")
 
     def _on_response(self, resp: requests.Response, *args: Any, **kw: Any) -> None:
         self._last_header = resp.headers.get("X-TAXII-Date-Added-Last")
