@@ -306,10 +306,10 @@ def inbox(c: Ctx, after: int, follow: bool, node_url: str | None, token: str | N
     """List the shares in the token's member's inbox."""
     with _client(c, node_url, token, keyring_path) as cl:
         names = {m["id"]: m["name"] for m in cl.members()}
-        last = after
-        for e in cl.inbox(after):
+        entries = cl.inbox(after)
+        for e in entries:
             click.echo(_line(e, names))
-            last = e.seq
+        last = entries.cursor  # past entries the node skipped, too
         if not follow:
             return
 
