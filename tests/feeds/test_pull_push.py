@@ -23,7 +23,7 @@ from tests.feeds.medallion import (
 from vigil import testing
 from vigil.cli import cli
 from vigil.feeds import registry
-from vigil.feeds.pull import object_key
+from vigil.feeds.pull import object_key, pull_claimed
 from vigil.model import ChannelKind
 from vigil.stix.validate import check_object
 
@@ -145,3 +145,18 @@ def test_remove_forgets_the_feed(node: testing.TestNode, medallion: Medallion) -
         assert registry.list_feeds(ex.store) == []
     finally:
         ex.store.close()
+
+
+def test_a_long_pull_reports_progress_page_by_page(node: testing.TestNode,
+                                                   medallion: Medallion) -> None:
+    add_feed(node, medallion, SOURCE)
+    seen: list[tuple[int, int]] = []
+    ex = node.exchange()
+    try:
+        result = pull_claimed(ex, "med", progress=lambda r: seen.append((r.fetched,
+                                                                          r.published)))
+    finally:
+        ex.store.close()
+    # medallion serves 2 objects a page: one report per page, counts only growing
+    assert len(seen) == -(-result.fetched // 2) and len(seen) > 1
+    assert seen == sorted(seen) and seen[-1] == (result.fetched, result.published)

@@ -1,0 +1,114 @@
+"""Feed rows in the store (SQLite and PostgreSQL): lease, cursor, seen versions;
+and what a push withholds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from vigil import clock, testing
+from vigil.errors import InputError
+from vigil.feeds import registry
+from vigil.feeds.push import PushResult, channel_objects
+from vigil.feeds.registry import Auth, Feed
+from vigil.model import Actor, ChannelKind
+from vigil.stix.tlp import parse_tlp
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def node(request: pytest.FixtureRequest, tmp_path: Path) -> testing.TestNode:
+    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    return testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True,
+                                                 "delta": False}, store=store)
+
+
+def feed(node: testing.TestNode, every: int = 60) -> Feed:
+    return Feed("f1", "http://taxii.invalid/api/", str(uuid.uuid4()),
+                node.members["alpha"].id, "green", (), every,
+                Auth("user", "s3cret-pass"))
+
+
+def test_lease_cursor_and_seen_versions(node: testing.TestNode) -> None:
+    ex = node.exchange()
+    try:
+        st = ex.store
+        registry.add_feed(st, feed(node))
+        now = datetime.now(UTC)
+        assert registry.due_feeds(st, now)[0] == ["f1"]
+        assert registry.claim(st, "f1", now=now)
+        assert not registry.claim(st, "f1", now=now)  # one pull at a time
+        assert registry.due_feeds(st, now)[0] == []
+        # a lease left by a crashed pull is taken over once it runs out
+        assert registry.claim(st, "f1", now=now + timedelta(seconds=registry.LEASE_SECONDS + 1))
+        registry.release(st, "f1", error=None, counts={"fetched": 3, "published": 2},
+                         pulled_at=clock.fmt(now))
+        due, wait = registry.due_feeds(st, now + timedelta(seconds=10))
+        assert due == [] and 0 < wait <= 50
+        assert registry.due_feeds(st, now + timedelta(seconds=61))[0] == ["f1"]
+
+        registry.set_cursor(st, "f1", "2024-01-02T00:00:00.000000Z")
+        registry.set_cursor(st, "f1", "2024-01-01T00:00:00.000000Z")  # never back
+        f = registry.get_feed(st, "f1")
+        assert f.cursor == "2024-01-02T00:00:00.000000Z"
+        assert (f.fetched, f.published) == (3, 2)
+
+        keys = [(f"indicator--{uuid.uuid4()}", "2024-01-01T00:00:00.000Z") for _ in range(250)]
+        st.write(lambda sql: registry.mark_seen(sql, "f1", "share--x", keys[:240]))
+        assert st.read(lambda sql: registry.seen(sql, "f1", keys)) == set(keys[:240])
+
+        shown = repr(f) + str(f.public())
+        assert "s3cret-pass" not in shown and "basic (user user)" in shown
+        registry.remove_feed(st, "f1")
+        assert registry.list_feeds(st) == []
+    finally:
+        ex.store.close()
+
+
+def test_every_and_collection_url() -> None:
+    assert [registry.parse_every(t) for t in ("30s", "15m", "2h", "1d")] == \
+        [30, 900, 7200, 86400]
+    with pytest.raises(InputError):
+        registry.parse_every("soon")
+    assert registry.format_every(900) == "15m"
+    assert registry.collection_url("http://h/api1", "c1") == "http://h/api1/collections/c1/"
+    assert registry.collection_url("http://h/api1/collections/c1/", "c1") == \
+        "http://h/api1/collections/c1/"
+
+
+def test_push_withholds_what_the_member_may_not_pass_on(tmp_path: Path) -> None:
+    node = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True,
+                                                 "delta": False})
+    m = node.members
+    ex = node.exchange()
+    try:
+        ex.create_channel(m["alpha"].id, "ops", ChannelKind.GROUP, [m["bravo"].id,
+                                                                   m["delta"].id])
+
+        def share(tlp: str, no_onward: bool = False) -> None:
+            raw = orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [
+                {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
+                 "created": "2024-06-01T00:00:00.000Z",
+                 "modified": "2024-06-01T00:00:00.000Z", "name": tlp, "is_family": True}]})
+            req = ex.make_request(m["alpha"].id, tlp=parse_tlp(tlp), to=["ops"],
+                                  no_onward=no_onward)
+            ex.publish_bundle(Actor(m["alpha"].id), raw, req)
+
+        share("green")
+        share("amber")
+        share("green", no_onward=True)
+        as_bravo = PushResult()
+        objs = channel_objects(ex, "bravo", "ops", as_bravo)
+        assert [o["name"] for o in objs] == ["green"]
+        assert dict(as_bravo.withheld) == {"policy.tlp_forbids_onward": 1,
+                                           "policy.no_onward": 1}
+        as_delta = PushResult()  # its keys are not on the node: nothing can be opened
+        assert channel_objects(ex, "delta", "ops", as_delta) == []
+        assert as_delta.withheld["sealed to keys this node does not hold"] == 1
+        as_alpha = PushResult()  # the originator may pass on all of its own
+        assert len(channel_objects(ex, "alpha", "ops", as_alpha)) == 3
+    finally:
+        ex.store.close()
