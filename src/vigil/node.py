@@ -68,5 +68,5 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
                   max_body=int(settings.max_body))
     install_correlation(ex)
     install_ledger(ex, settings)
-    taxii_index.install(ex.share_tx_hooks)
+    taxii_index.install(ex.share_tx_hooks, ex.purge_tx_hooks)
     return ex

@@ -36,9 +36,9 @@ from vigil.bus.local import LocalBus
 from vigil.errors import PolicyDenied
 from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.taxii import server
 from vigil.taxii.query import norm_time
 from vigil.testing import make_node
-from vigil.taxii import server
 from vigil.web.deps import State
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)

@@ -72,10 +72,23 @@ def index_share(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
     write_index(sql, int(seq), env, recipients, str(row[0]) if row else clock.now())
 
 
-def install(hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]]) -> None:
-    """Register the index with an Exchange's ``share_tx_hooks`` (once)."""
-    if index_share not in hooks:
-        hooks.append(index_share)
+def drop_objects(sql: Sql, share_id: str) -> None:
+    """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's payload is
+    removed, and so are the copies of its objects in the index."""
+    row = sql.execute("SELECT share_seq FROM taxii_shares WHERE share_id=?",
+                      (share_id,)).fetchone()
+    if row is not None:
+        sql.execute("DELETE FROM taxii_objects WHERE share_seq=?", (row[0],))
+
+
+def install(share_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]],
+            purge_hooks: list[Callable[[Sql, str], None]]) -> None:
+    """Register the index with an Exchange's ``share_tx_hooks`` and ``purge_tx_hooks``
+    (once)."""
+    if index_share not in share_hooks:
+        share_hooks.append(index_share)
+    if drop_objects not in purge_hooks:
+        purge_hooks.append(drop_objects)
 
 
 def backfill(store: Store, batch: int = 200) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from vigil import clock
+from vigil.accountability import recall
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
 from vigil.exchange import Exchange, Published
 from vigil.lru import Lru
@@ -61,14 +62,13 @@ def wanted(version: str, versions: Iterable[str], ask: tuple[str, ...]) -> bool:
 
 class _Request:
     """One request's view: which shares the member may read through TAXII (memoised),
-    the shares due for moving to the end of its collections, and those it was served."""
+    with the signed headers of those it touched."""
 
     def __init__(self, source: ExchangeSource, member: str, directory: Directory,
                  now: str) -> None:
         self.source, self.member, self.d, self.now = source, member, directory, now
         self.store = source.ex.store
         self.ok: dict[int, bool] = {}
-        self.not_before: dict[int, str] = {}
         self.envelopes: dict[int, Envelope] = {}
 
     def rows(self, query: str, params: Iterable[Any]) -> list[Any]:
@@ -90,20 +90,13 @@ class _Request:
                 header = orjson.loads(raw)
                 cache.put(seq, header)
             state = ShareState(bool(recalled), bool(purged))
-            nb = held.get(share_id)
-            if nb is not None:
-                self.not_before[seq] = nb
             self.ok[seq] = not state.recalled and bool(decide_read(
-                self.d, self.member, header, state, now=self.now, not_before=nb))
+                self.d, self.member, header, state, now=self.now,
+                not_before=held.get(share_id)))
             self.envelopes[seq] = Envelope(header, bytes(signature), b"")
         for s in todo:
             self.ok.setdefault(s, False)
         return self.ok
-
-    def late(self, seq: int, added: str) -> bool:
-        """Readable only since a read gate let it through, after it was placed."""
-        nb = self.not_before.get(seq)
-        return nb is not None and added < nb
 
 
 class ExchangeSource:
@@ -121,6 +114,7 @@ class ExchangeSource:
         # selection sees sealed and plain versions alike
         self.sealed: dict[str, tuple[int, dict[str, list[tuple[str, int, int, int, str]]]]] = {}
         self._sealed_lock = threading.Lock()
+        self.synced: dict[str, int] = {}  # per member: the inbox seq read for released shares
 
     def api_root_title(self) -> str:
         return self.title
@@ -143,10 +137,11 @@ class ExchangeSource:
     # -- reading ------------------------------------------------------------------------
     def page(self, actor: Actor, collection: Collection, query: Query) -> Page:
         self.ready()
+        if self.ex.read_gate is not None:
+            self.ex.read_gate.release([actor.member])
+            self._follow_releases(actor.member)
         r = _Request(self, actor.member, self.ex.directory(), clock.now())
-        page, late = self._page(r, collection, query)
-        if late:
-            self._move_to_end(r.member, late)
+        page = self._page(r, collection, query)
         hooks = self.ex.read_hooks
         if hooks:
             for seq in dict.fromkeys(i.share for i in page.items):
@@ -162,16 +157,15 @@ class ExchangeSource:
             params.append(collection.channel)
         return where, params
 
-    def _page(self, r: _Request, collection: Collection, q: Query) -> tuple[Page, list[int]]:
+    def _page(self, r: _Request, collection: Collection, q: Query) -> Page:
         start = (q.cursor.seq, q.cursor.pos) if q.cursor else (0, END)
         if q.added_after is not None:
             lo = r.rows("SELECT MIN(seq) FROM taxii_access WHERE member_id = ? AND added > ?",
                         (r.member, q.added_after))[0][0]
             if lo is None:
-                return Page([], False, None), []
+                return Page([], False, None)
             start = max(start, (int(lo) - 1, END))
         out: list[Item] = []
-        late: list[int] = []
         withheld = 0
         after = start
         while True:
@@ -199,10 +193,6 @@ class ExchangeSource:
                 after = (seq, END if pos < 0 else pos)
                 if not ok[share]:
                     continue
-                if r.late(share, added):
-                    if share not in late:
-                        late.append(share)
-                    continue
                 if pos >= 0:
                     found.append(Item(seq, pos, oid, typ, version, spec, added, bytes(body),
                                       share))
@@ -223,7 +213,7 @@ class ExchangeSource:
         more = len(out) > q.limit
         del out[q.limit:]
         return Page(out, more, Cursor(out[-1].seq, out[-1].pos) if more else None,
-                    withheld), late
+                    withheld)
 
     def _versions(self, r: _Request, collection: Collection, ask: tuple[str, ...],
                   found: list[Item]) -> list[Item]:
@@ -233,14 +223,14 @@ class ExchangeSource:
             return found
         ids = list({i.id for i in found})
         where, params = self._scope(r, collection)
-        rows = r.rows("SELECT o.object_id, o.version, a.seq, o.pos, a.share_seq, a.added "
+        rows = r.rows("SELECT o.object_id, o.version, a.seq, o.pos, a.share_seq "
                       "FROM taxii_objects o JOIN taxii_access a ON a.share_seq = o.share_seq "
                       "WHERE " + " AND ".join(where) +
                       f" AND o.object_id IN ({marks(len(ids))})", [*params, *ids])
         ok = r.readable(row[4] for row in rows)
         seen: dict[str, set[tuple[str, int, int]]] = {}
-        for oid, version, seq, pos, share, added in rows:
-            if ok[share] and not r.late(share, added):
+        for oid, version, seq, pos, share in rows:
+            if ok[share]:
                 seen.setdefault(oid, set()).add((version, seq, pos))
         for oid, entries in self._sealed_versions(r, ids).items():
             ok = r.readable(e[3] for e in entries)
@@ -302,26 +292,32 @@ class ExchangeSource:
         self.opened.put((share, member), items)
         return items
 
-    def _move_to_end(self, member: str, shares: list[int]) -> None:
-        """Shares a read gate held back and now lets through: place them at the end of
-        the member's collections, added now, so cursors and added_after see them."""
-        now = clock.now()
+    def _follow_releases(self, member: str) -> None:
+        """A read gate delivers a share it held back by placing it anew at the end of
+        the member's inbox; place it at the end of the member's collections too (added
+        at that time), so ``next`` cursors and ``added_after`` polls reach it."""
+        last = self.synced.get(member, 0)
+        rows = self.ex.store.read(lambda sql: sql.execute(
+            "SELECT i.seq, a.share_seq, i.added, a.added, a.channel FROM inbox i "
+            "JOIN taxii_shares t ON t.share_id = i.share_id JOIN taxii_access a "
+            "ON a.member_id = i.member_id AND a.share_seq = t.share_seq "
+            "WHERE i.member_id = ? AND i.seq > ? ORDER BY i.seq", (member, last)).fetchall())
+        moved = [(share, added, channel) for _, share, added, was, channel in rows
+                 if added > was]
+        if moved:
+            def move(sql: Sql) -> None:
+                serialize_writes(sql)
+                for share, added, channel in moved:
+                    sql.execute("DELETE FROM taxii_access WHERE member_id = ? AND "
+                                "share_seq = ?", (member, share))
+                    sql.execute("INSERT INTO taxii_access(member_id, share_seq, channel, "
+                                "added) VALUES(?,?,?,?)", (member, share, channel, added))
 
-        def move(sql: Sql) -> None:
-            serialize_writes(sql)
-            for share in shares:
-                row = sql.execute("SELECT channel FROM taxii_access WHERE member_id = ? AND "
-                                  "share_seq = ?", (member, share)).fetchone()
-                if row is None:
-                    continue
-                sql.execute("DELETE FROM taxii_access WHERE member_id = ? AND share_seq = ?",
-                            (member, share))
-                sql.execute("INSERT INTO taxii_access(member_id, share_seq, channel, added) "
-                            "VALUES(?,?,?,?)", (member, share, row[0], now))
-
-        self.ex.store.write(move)
-        with self._sealed_lock:
-            self.sealed.pop(member, None)
+            self.ex.store.write(move)
+            with self._sealed_lock:
+                self.sealed.pop(member, None)
+        if rows:
+            self.synced[member] = max(self.synced.get(member, 0), int(rows[-1][0]))
 
     # -- writing ------------------------------------------------------------------------
     def add(self, actor: Actor, collection: Collection, objects: list[Any]) -> Added:
@@ -387,13 +383,9 @@ class ExchangeSource:
         if any(r.envelopes[s].originator != actor.member for s in hit):
             raise PolicyDenied("only the originator of a share may delete its objects",
                                code="taxii.not_originator")
-
-        def recall(sql: Sql) -> int:
-            cur = sql.execute(f"UPDATE shares SET recalled = ? WHERE originator = ? AND seq IN "
-                              f"({marks(len(hit))})", [True, actor.member, *hit])
-            return cur.rowcount
-
-        return self.ex.store.write(recall)
+        for s in hit:  # a recall of each share holding them: signed, logged, delivered
+            recall(self.ex, actor.member, r.envelopes[s].id)
+        return len(hit)
 
     # -- status ---------------------------------------------------------------------------
     def save_status(self, actor: Actor, status: dict[str, Any]) -> None:

@@ -1,0 +1,165 @@
+"""The TAXII endpoints in process (full app, SQLite): filters, versions, manifest,
+headers, sealed shares, delete as recall, status."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from tests.taxii.conftest import ROOT, Taxii, attack_objects
+
+
+def indicator(oid: str, modified: str, name: str = "probe") -> dict[str, Any]:
+    return {"type": "indicator", "spec_version": "2.1", "id": oid,
+            "created": "2026-01-01T00:00:00.000Z", "modified": modified, "name": name,
+            "indicator_types": ["malicious-activity"],
+            "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+            "valid_from": "2026-01-01T00:00:00Z"}
+
+
+def test_discovery_root_and_collections(taxii: Taxii) -> None:
+    r = taxii.client.get("/taxii2/", headers=taxii.h("alpha", basic=True))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/taxii+json;version=2.1"
+    assert r.json()["default"].endswith("/taxii2/api/")
+    r = taxii.get("alpha", "/")
+    assert r.json()["versions"] == ["application/taxii+json;version=2.1"]
+    cols = taxii.get("delta", "/collections/").json()["collections"]
+    aliases = {c["alias"] for c in cols}
+    assert {"inbox", "channel-group1", "channel-everyone"} <= aliases
+    assert "channel-a-b" not in aliases  # delta is not in a-b
+    # ids are stable and the same for every member
+    alpha = {c["alias"]: c["id"] for c in taxii.get("alpha", "/collections/").json()
+             ["collections"]}
+    assert {c["alias"]: c["id"] for c in cols}["inbox"] == alpha["inbox"]
+    one = taxii.get("alpha", f"/collections/{alpha['channel-a-b']}/")
+    assert one.json()["alias"] == "channel-a-b"
+    hidden = taxii.get("delta", f"/collections/{alpha['channel-a-b']}/")
+    missing = taxii.get("delta", f"/collections/{uuid.uuid4()}/")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error_code"] == missing.json()["error_code"] == \
+        "taxii.collection_not_found"
+
+
+def test_filters_versions_and_headers(taxii: Taxii) -> None:
+    objs = attack_objects()
+    oid = f"indicator--{uuid.uuid4()}"
+    taxii.publish("alpha", objs, tlp="green")
+    taxii.publish("alpha", [indicator(oid, "2026-01-01T00:00:00.000Z")], tlp="green")
+    taxii.publish("charlie", [indicator(oid, "2026-03-01T00:00:00.000Z", "v3"),
+                              objs[0]], tlp="green")  # objs[0] again: one copy shown
+    taxii.publish("alpha", [indicator(oid, "2026-02-01T00:00:00.000Z", "v2")], tlp="green")
+    inbox = taxii.collection("bravo", "inbox")
+    every = taxii.all_objects("bravo", inbox, limit=7)
+    assert len(every) == len(objs) + 1
+    assert [o["modified"] for o in every if o["id"] == oid] == ["2026-03-01T00:00:00.000Z"]
+    path = f"/collections/{inbox}/objects/"
+    first = taxii.get("bravo", path, **{"match[id]": oid, "match[version]": "first"}).json()
+    assert [o["name"] for o in first["objects"]] == ["probe"]
+    allv = taxii.get("bravo", path, **{"match[id]": oid, "match[version]": "all"}).json()
+    assert [o["name"] for o in allv["objects"]] == ["probe", "v3", "v2"]
+    stamp = taxii.get("bravo", path, **{"match[id]": oid,
+                                        "match[version]": "2026-02-01T00:00:00Z"}).json()
+    assert [o["name"] for o in stamp["objects"]] == ["v2"]
+    both = taxii.get("bravo", path, **{"match[id]": oid, "match[version]": "first,last"})
+    assert [o["name"] for o in both.json()["objects"]] == ["probe", "v3"]
+    types = {o["type"] for o in objs}
+    one_type = sorted(types)[0]
+    typed = taxii.all_objects("bravo", inbox, **{"match[type]": one_type})
+    assert typed and {o["type"] for o in typed} == {one_type}
+    assert len(typed) == sum(o["type"] == one_type for o in objs)
+    assert taxii.all_objects("bravo", inbox, **{"match[spec_version]": "2.0"}) == []
+    versions = taxii.get("bravo", f"/collections/{inbox}/objects/{oid}/versions/").json()
+    assert versions["versions"] == ["2026-01-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z",
+                                    "2026-02-01T00:00:00.000Z"]
+    r = taxii.get("bravo", path, limit=5)
+    assert r.headers["X-TAXII-Date-Added-First"] <= r.headers["X-TAXII-Date-Added-Last"]
+    assert r.json()["more"] is True and len(r.json()["objects"]) == 5
+    man = taxii.get("bravo", f"/collections/{inbox}/manifest/", limit=2).json()
+    assert [m["id"] for m in man["objects"]] == [o["id"] for o in objs[:2]]
+    assert all(m["media_type"] == "application/stix+json;version=2.1" for m in man["objects"])
+    # added_after: everything stored after the first share's time
+    first_added = r.headers["X-TAXII-Date-Added-First"]
+    later = taxii.all_objects("bravo", inbox, added_after=first_added)
+    assert {o["id"] for o in later} == {oid}
+    assert taxii.all_objects("bravo", inbox, added_after="2999-01-01T00:00:00Z") == []
+    got = taxii.get("bravo", f"/collections/{inbox}/objects/{objs[1]['id']}/").json()
+    assert got["objects"] == [objs[1]]
+
+
+def test_channel_collection_and_sealed_shares(taxii: Taxii) -> None:
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    secret = [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z", canary)]
+    plain = [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")]
+    taxii.publish("alpha", secret, tlp="amber", to="group1")  # sealed: bravo, delta
+    taxii.publish("alpha", plain, tlp="green")
+    bravo = taxii.collection("bravo", "channel-group1")
+    assert taxii.all_objects("bravo", bravo) == secret  # bravo's keys are on the node
+    # delta's keys are not: nothing of it is served, and the page says so
+    delta_inbox = taxii.collection("delta", "inbox")
+    r = taxii.get("delta", f"/collections/{delta_inbox}/objects/")
+    assert [o["id"] for o in r.json()["objects"]] == [plain[0]["id"]]
+    assert r.headers["X-Vigil-Sealed-Withheld"] == "1"
+    desc = taxii.get("delta", f"/collections/{delta_inbox}/").json()["description"]
+    assert "Sealed shares are not listed" in desc
+    # charlie is not a recipient: the channel collection does not exist for it
+    cols = {c["alias"] for c in taxii.get("charlie", "/collections/").json()["collections"]}
+    assert "channel-group1" not in cols
+    assert canary not in taxii.get("charlie", f"/collections/{taxii.collection('charlie', 'inbox')}"
+                                              "/objects/").text
+    # the index holds nothing of the sealed share's content
+    hits = taxii.exchange.store.read(lambda sql: sql.execute(
+        "SELECT count(*) FROM taxii_objects WHERE object_id = ? OR obj LIKE ?",
+        (secret[0]["id"], f"%{canary}%")).fetchone()[0])
+    assert hits == 0
+
+
+def test_add_objects_status_and_partial_failure(taxii: Taxii) -> None:
+    good = indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")
+    bad = copy.deepcopy(good)
+    bad["id"] = f"indicator--{uuid.uuid4()}"
+    del bad["pattern"]
+    r = taxii.post("bravo", "publish-community-green", [good, bad])
+    assert r.status_code == 202
+    st = r.json()
+    assert (st["status"], st["total_count"], st["success_count"], st["failure_count"]) == \
+        ("complete", 2, 1, 1)
+    assert st["successes"][0]["id"] == good["id"]
+    assert st["failures"][0]["id"] == bad["id"] and "pattern" in st["failures"][0]["message"]
+    again = taxii.get("bravo", f"/status/{st['id']}/").json()
+    assert again == st
+    assert taxii.get("alpha", f"/status/{st['id']}/").status_code == 404
+    inbox = taxii.collection("alpha", "inbox")
+    assert [o["id"] for o in taxii.all_objects("alpha", inbox)] == [good["id"]]
+    # a sealed publish keeps only counts in the stored status
+    r = taxii.post("bravo", "publish-channel-a-b-amber",
+                   [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")])
+    assert r.json()["success_count"] == 1 and len(r.json()["successes"]) == 1
+    kept = taxii.get("bravo", f"/status/{r.json()['id']}/").json()
+    assert kept["success_count"] == 1 and "successes" not in kept
+
+
+def test_delete_recalls_only_the_originators_share(taxii: Taxii) -> None:
+    obj = indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")
+    other = indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")
+    sid = taxii.publish("alpha", [obj, other], tlp="green")
+    inbox_b = taxii.collection("bravo", "inbox")
+    inbox_a = taxii.collection("alpha", "inbox")
+    r = taxii.client.delete(f"{ROOT}/collections/{inbox_b}/objects/{obj['id']}/",
+                            headers=taxii.h("bravo"))
+    assert r.status_code == 403 and r.json()["error_code"] == "taxii.not_originator"
+    r = taxii.client.delete(f"{ROOT}/collections/{inbox_a}/objects/{obj['id']}/",
+                            headers=taxii.h("alpha"))
+    assert r.status_code == 200, r.text
+    for who, cid in (("alpha", inbox_a), ("bravo", inbox_b)):
+        assert taxii.all_objects(who, cid) == []  # the whole share is recalled
+    got = taxii.client.get(f"/api/v1/shares/{sid}", headers=taxii.h("alpha")).json()
+    assert got["state"]["recalled"] is True
+    left = taxii.exchange.store.read(lambda sql: sql.execute(
+        "SELECT count(*) FROM taxii_objects WHERE object_id IN (?, ?)",
+        (obj["id"], other["id"])).fetchone()[0])
+    assert left == 0  # the index's copies went with the payload
+    r = taxii.client.delete(f"{ROOT}/collections/{inbox_a}/objects/{obj['id']}/",
+                            headers=taxii.h("alpha"))
+    assert r.status_code == 404
