@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +27,9 @@ from vigil.exchange import TLP_ORDER, Exchange, Published
 from vigil.feeds import registry
 from vigil.feeds.registry import Feed, Reject
 from vigil.feeds.remote import RemoteCollection
-from vigil.model import Actor, Envelope
+from vigil.model import Actor
 from vigil.stix.tlp import bundle_tlp, parse_tlp
 from vigil.stix.validate import check_object
-from vigil.storage.base import Sql
 
 log = logging.getLogger("vigil.feeds")
 BATCH = 500  # objects per published bundle
@@ -75,32 +72,6 @@ def object_key(obj: Any) -> Key:
     return f"(no id {digest[:16]})", ""
 
 
-# -- the (id, version) pairs of a bundle, written with the share that carries them --
-
-_pending = threading.local()
-
-
-def _seen_hook(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
-    got: tuple[str, list[Key]] | None = getattr(_pending, "batch", None)
-    if got is not None:
-        registry.mark_seen(sql, got[0], env.id, got[1])
-
-
-def install(exchange: Exchange) -> None:
-    """Register the feed hook on an exchange (once)."""
-    if _seen_hook not in exchange.share_tx_hooks:
-        exchange.share_tx_hooks.append(_seen_hook)
-
-
-@contextmanager
-def _carrying(feed: str, keys: list[Key]) -> Iterator[None]:
-    _pending.batch = (feed, keys)
-    try:
-        yield
-    finally:
-        _pending.batch = None
-
-
 # -- checking ----------------------------------------------------------------------
 
 def check(obj: Any, tlp_rank: int, at: str) -> Reject | None:
@@ -136,7 +107,7 @@ def _publish(exchange: Exchange, feed: Feed, actor: Actor, objects: list[dict[st
             return
         keys = [object_key(o) for o in objects]
         try:
-            with _carrying(feed.name, keys):
+            with registry.carrying(feed.name, keys):
                 pub: Published = exchange.publish_bundle(actor, _bundle(objects), req)
         except StixError as exc:
             bad = _bad_indices(exc, len(objects))
@@ -180,7 +151,7 @@ def pull(exchange: Exchange, name: str, *, progress: Progress | None = None,
          remote: Callable[[Feed], RemoteCollection] | None = None,
          result: PullResult | None = None) -> PullResult:
     """Pull one feed now (the caller holds its lease, see :func:`pull_claimed`)."""
-    install(exchange)
+    registry.install(exchange)
     store = exchange.store
     feed = registry.get_feed(store, name)
     actor = Actor(member=feed.member_id, user=f"feed:{feed.name}")

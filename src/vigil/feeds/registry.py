@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vigil import clock
 from vigil.errors import Conflict, InputError, NotFound
+from vigil.exchange import Exchange
+from vigil.model import Envelope
 from vigil.storage import Store
 from vigil.storage.base import Sql
 
@@ -273,3 +277,31 @@ def rejects(store: Store, name: str, limit: int = 100) -> list[Reject]:
     return store.read(lambda sql: [Reject(*(str(v) for v in r)) for r in sql.execute(
         "SELECT object_id, version, code, pointer, message, at FROM feed_rejects "
         "WHERE feed = ? ORDER BY at DESC, object_id LIMIT ?", (name, limit)).fetchall()])
+
+
+# -- the (id, version) pairs of a bundle, written with the share that carries them --
+
+_pending = threading.local()
+
+
+def _seen_hook(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+    got: tuple[str, list[tuple[str, str]]] | None = getattr(_pending, "batch", None)
+    if got is not None:
+        mark_seen(sql, got[0], env.id, got[1])
+
+
+def install(exchange: Exchange) -> None:
+    """Register the feeds' same-transaction hook on an exchange (once)."""
+    if _seen_hook not in exchange.share_tx_hooks:
+        exchange.share_tx_hooks.append(_seen_hook)
+
+
+@contextmanager
+def carrying(feed: str, keys: list[tuple[str, str]]) -> Iterator[None]:
+    """While publishing a feed's bundle in this thread: its (id, version) pairs are
+    recorded in the transaction that stores the share."""
+    _pending.batch = (feed, keys)
+    try:
+        yield
+    finally:
+        _pending.batch = None

@@ -23,6 +23,7 @@ MIN_SLEEP = 0.2
 
 async def run(exchange: Exchange, ring: Callable[[Iterable[str]], Awaitable[None]]) -> None:
     """Pull due feeds forever (cancel the task to stop)."""
+    registry.install(exchange)
     while True:
         wait = MAX_SLEEP
         try:
