@@ -126,6 +126,18 @@ def test_gateway_serves_sealed_shares_decrypted(
         manifest = inbox.get_manifest()["objects"]
         assert {m["id"] for m in manifest} == set(want)
 
+        # added_after with the Date-Added-Last of a page: the next share onwards
+        objects_url = f"{gw.url}/taxii2/api/collections/inbox/objects/"
+        headers = {"Authorization": f"Bearer {LOCAL_TOKEN}",
+                   "Accept": "application/taxii+json;version=2.1"}
+        page = httpx.get(objects_url, params={"limit": len(sealed_objs)}, headers=headers)
+        assert page.headers["content-type"].startswith("application/taxii+json")
+        assert page.json()["more"] is True
+        assert {o["id"] for o in page.json()["objects"]} == {o["id"] for o in sealed_objs}
+        rest = httpx.get(objects_url, headers=headers, params={
+            "added_after": page.headers["X-TAXII-Date-Added-Last"]}).json()
+        assert {o["id"] for o in rest["objects"]} == {o["id"] for o in plain_objs}
+
         # a share delivered while the gateway runs arrives through the live stream
         live_raw, live_objs = bundle(marker + "live", 1)
         with Client(srv.url, delta.token, delta.keyring) as c:
