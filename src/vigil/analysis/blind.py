@@ -52,6 +52,7 @@ TOKEN_LEN = 32
 SEALED_KEY_LEN = 32 + CHANNEL_KEY_LEN + 16  # HPKE enc || AES-128-GCM(key)
 MAX_TOKENS = 100_000
 MAX_EPOCH = 2**31
+MAX_MATCHES = 1000  # shares one new share is matched with (those sharing most tokens)
 
 _HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
 
@@ -318,7 +319,8 @@ def attaching(att: Attachment | None) -> Iterator[None]:
 
 def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
     """Share-transaction hook: store the tokens handed over for this share and record
-    the shares of the same channel and epoch that hold any of them."""
+    the shares of the same channel and epoch that hold any of them (at most
+    ``MAX_MATCHES``, those with the most tokens in common)."""
     att = _pending.get()
     if att is None or att.share_id != env.id or not att.tokens:
         return
@@ -329,7 +331,7 @@ def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         "SELECT b.share_id, COUNT(*) FROM blind_tokens a JOIN blind_tokens b "
         "ON b.channel_id=a.channel_id AND b.epoch=a.epoch AND b.token=a.token "
         "WHERE a.share_id=? AND b.share_id<>a.share_id GROUP BY b.share_id "
-        "ORDER BY b.share_id", (env.id,)).fetchall()
+        "ORDER BY COUNT(*) DESC, b.share_id LIMIT ?", (env.id, MAX_MATCHES)).fetchall()
     at = clock.now()
     sql.executemany(
         "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "

@@ -278,10 +278,21 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
                          "WHERE share_id IN ({ids})", ids)
         sightings = _in(sql, "SELECT share_id, reporter, verdict FROM sightings "
                              "WHERE share_id IN ({ids})", ids)
-        toks = _in(sql, "SELECT share_id, channel_id, epoch, token FROM blind_tokens "
-                        "WHERE share_id IN ({ids})", ids)
-        obs = _in(sql, "SELECT share_id, kind, value FROM observables "
-                       "WHERE share_id IN ({ids})", ids)
+        # Only an observable held by two shares, or one in a share others sighted, can
+        # earn a first-report credit: leave every other row in the database.
+        seen = sorted({r[0] for r in sightings if r[2] == "sighted"})
+        toks = _in(sql, "SELECT t.share_id, t.channel_id, t.epoch, t.token FROM blind_tokens t "
+                        "WHERE t.share_id IN ({ids}) AND EXISTS (SELECT 1 FROM blind_tokens u "
+                        "WHERE u.channel_id=t.channel_id AND u.epoch=t.epoch "
+                        "AND u.token=t.token AND u.share_id<>t.share_id)", ids)
+        toks += _in(sql, "SELECT share_id, channel_id, epoch, token FROM blind_tokens "
+                         "WHERE share_id IN ({ids})", seen)
+        obs = _in(sql, "SELECT o.share_id, o.kind, o.value FROM observables o "
+                       "WHERE o.share_id IN ({ids}) AND EXISTS (SELECT 1 FROM observables p "
+                       "WHERE p.kind=o.kind AND p.value=o.value AND p.share_id<>o.share_id)",
+                  ids)
+        obs += _in(sql, "SELECT share_id, kind, value FROM observables "
+                        "WHERE share_id IN ({ids})", seen)
         return inbox, opens, sightings, toks, obs
 
     inbox, opens, sightings, toks, obs = ex.store.read(read)
@@ -315,10 +326,9 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
     # one group per observable: plain (and node-readable) values from the correlation
     # index, sealed ones by their blind token within one channel and key epoch
     groups: dict[tuple[Any, ...], list[tuple[int, str, str]]] = defaultdict(list)
-    for sid, channel, epoch, tok in toks:
-        groups[("blind", channel, int(epoch), bytes(tok))].append(
-            (shares[sid][0], sid, shares[sid][1]))
-    for sid, kind, value in obs:
+    for sid, channel, epoch, tok in {(r[0], r[1], int(r[2]), bytes(r[3])) for r in toks}:
+        groups[("blind", channel, epoch, tok)].append((shares[sid][0], sid, shares[sid][1]))
+    for sid, kind, value in {tuple(r) for r in obs}:
         groups[("plain", kind, value)].append((shares[sid][0], sid, shares[sid][1]))
     for first_share, member in _first_reports(groups.values(), sighted):
         add(first_share, member, "first_reports")
