@@ -100,15 +100,29 @@ def _bundle(objects: Sequence[dict[str, Any]]) -> bytes:
 def _publish(exchange: Exchange, feed: Feed, actor: Actor, objects: list[dict[str, Any]],
              result: PullResult) -> None:
     """Publish one batch; objects the bundle check refuses are rejected, the rest
-    published (one retry without them)."""
+    published (one retry without them). A batch over the node's body limit is split."""
     req = exchange.make_request(feed.member_id, tlp=parse_tlp(feed.tlp), to=feed.to)
     for attempt in range(2):
         if not objects:
             return
         keys = [object_key(o) for o in objects]
+        raw = _bundle(objects)
+        if len(raw) > exchange.max_body:  # over the node's limit: halve, or refuse one
+            if len(objects) > 1:
+                half = len(objects) // 2
+                _publish(exchange, feed, actor, objects[:half], result)
+                _publish(exchange, feed, actor, objects[half:], result)
+                return
+            big = Reject(*keys[0], "input.too_large", "/",
+                         f"{len(raw)} bytes, over the node's limit of {exchange.max_body}",
+                         clock.now())
+            registry.add_rejects(exchange.store, feed.name, [big])
+            result.rejects.append(big)
+            result.rejected += 1
+            return
         try:
             with registry.carrying(feed.name, keys):
-                pub: Published = exchange.publish_bundle(actor, _bundle(objects), req)
+                pub: Published = exchange.publish_bundle(actor, raw, req)
         except StixError as exc:
             bad = _bad_indices(exc, len(objects))
             at = clock.now()
