@@ -275,3 +275,20 @@ def test_channel_key_uploads_are_checked(api: Api) -> None:
                         headers=api.h("charlie"))
     assert r.status_code == 404
     assert count(api, "channel_keys") == 2
+
+
+def test_a_recall_takes_the_shares_tokens_and_notices_with_it(api: Api) -> None:
+    dark_channel(api)
+    delta, echo = api.sdk("delta"), api.sdk("echo")
+    body, _ = bundle(*feodo_ips(2, skip=4))
+    r1 = delta.publish(body, tlp="amber", to=["dark"])
+    r2 = echo.publish(body, tlp="amber", to=["dark"])
+    assert r2["blind_matches"] == [r1["id"]]
+    assert len(echo.blind_matches()[0]) == 1
+    delta.recall(r1["id"])
+    assert echo.blind_matches()[0] == [] and delta.blind_matches()[0] == []
+    left = api.exchange.store.read(lambda sql: sql.execute(
+        "SELECT COUNT(*) FROM blind_tokens WHERE share_id=?", (r1["id"],)).fetchone()[0])
+    assert left == 0
+    r3 = echo.publish(body, tlp="amber", to=["dark"])
+    assert r3["blind_matches"] == [r2["id"]]

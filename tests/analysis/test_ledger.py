@@ -75,6 +75,12 @@ def test_counts_of_a_small_exchange(api: Api) -> None:
     assert (b["shares"], b["objects"], b["received"], b["opened"], b["first_reports"]) == \
         (1, 2, 2, 1, 0)
     assert row(doc, "delta")["opened"] == 1
+    # a signed "opened" receipt counts as an opening too (once per member and share)
+    assert row(doc, "echo")["opened"] == 0
+    api.sdk("echo").receipt(s3, "opened")
+    api.sdk("delta").receipt(s3, "opened")
+    doc = ledger_of(api, "bravo")
+    assert row(doc, "echo")["opened"] == 1 and row(doc, "delta")["opened"] == 1
     assert row(doc, "charlie")["received"] == 2  # s1 and s2
     # per channel: s3 went to group1; bravo sees group1 and everyone, not a-b
     assert {c["name"] for c in doc["channels"]} == {"a-b", "group1", "everyone"}

@@ -339,6 +339,14 @@ def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
 
 
+def drop_tokens(sql: Sql, share_id: str) -> None:
+    """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's tokens (derived
+    from its payload) and its match notices go with the payload."""
+    sql.execute("DELETE FROM blind_tokens WHERE share_id=?", (share_id,))
+    sql.execute("DELETE FROM blind_matches WHERE share_id=? OR other_id=?",
+                (share_id, share_id))
+
+
 def _readable(ex: Exchange, member: str, share_id: str) -> bool:
     try:
         readable_share(ex, member, share_id)

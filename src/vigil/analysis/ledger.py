@@ -68,7 +68,8 @@ class ShareFacts:
 
 class Openings:
     """Records the first time each recipient reads a share by its id (``GET
-    /api/v1/shares/ID`` and the console's share page): the ledger's "opened"."""
+    /api/v1/shares/ID`` and the console's share page): with the signed ``opened``
+    receipts, the ledger's "opened"."""
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
@@ -274,8 +275,12 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
 
     def read(sql: Sql) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
         inbox = _in(sql, "SELECT member_id, share_id FROM inbox WHERE share_id IN ({ids})", ids)
+        # opened: the member's signed "opened" receipt, or the node's record of its
+        # reading the share by id (clients that send no receipts)
         opens = _in(sql, "SELECT member_id, share_id FROM share_opens "
                          "WHERE share_id IN ({ids})", ids)
+        opens += _in(sql, "SELECT member_id, share_id FROM receipts "
+                          "WHERE share_id IN ({ids}) AND what=?", ids, "opened")
         sightings = _in(sql, "SELECT share_id, reporter, verdict FROM sightings "
                              "WHERE share_id IN ({ids})", ids)
         # Only an observable held by two shares, or one in a share others sighted, can
@@ -311,8 +316,9 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
         add(sid, origin, "objects", objects or 0)
     for member, sid in inbox:
         add(sid, member, "received")
-    for member, sid in opens:
-        add(sid, member, "opened")
+    for member, sid in {(r[0], r[1]) for r in opens}:
+        if member != shares[sid][1]:
+            add(sid, member, "opened")
     sighted: set[str] = set()  # shares whose indicators others reported seeing
     for sid, reporter, verdict in sightings:
         origin = shares[sid][1]
@@ -357,7 +363,7 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
 
 def install(ex: Exchange, settings: Settings) -> None:
     """Register the sightings/ledger/blind-token hooks with an Exchange (once)."""
-    from vigil.analysis.blind import store_tokens
+    from vigil.analysis.blind import drop_tokens, store_tokens
 
     if not any(isinstance(h, ShareFacts) for h in ex.share_tx_hooks):
         ex.share_tx_hooks.append(ShareFacts(ex))
@@ -365,6 +371,8 @@ def install(ex: Exchange, settings: Settings) -> None:
         ex.share_tx_hooks.append(store_tokens)
     if not any(isinstance(h, Openings) for h in ex.read_hooks):
         ex.read_hooks.append(Openings(ex))
+    if drop_tokens not in ex.purge_tx_hooks:
+        ex.purge_tx_hooks.append(drop_tokens)
     rule = rule_of(settings)
     if rule is not None and ex.read_gate is None:
         delays = Delays(ex, rule)
