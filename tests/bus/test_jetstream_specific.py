@@ -98,6 +98,19 @@ async def test_ring_on_one_worker_wakes_the_other(nats_url: str, raw_js: Any) ->
         assert got == {f"{prefix}.inbox.{zlib.crc32(m.encode()) % 16}": [m]
                        for m in ("identity--x", "identity--z")}
 
+        # a ring to many members' partitions goes out as one message
+        seen.clear()
+        many = [f"identity--{i}" for i in range(40)]
+        far = w2.subscribe("identity--7")
+        await w1.ring(many)
+        assert await far.wait(2.0) is True
+        deadline = time.monotonic() + 2
+        while not seen and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert [(m.subject, orjson.loads(m.data)) for m in seen] == [
+            (f"{prefix}.inbox.all", sorted(many))]
+
         info = await raw_js.jetstream().stream_info(f"{prefix.upper()}_DOORBELL")
         assert info.config.subjects == [f"{prefix}.inbox.*"]
         assert info.config.max_age == 60 and info.config.max_msgs == 100_000

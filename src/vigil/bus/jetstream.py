@@ -8,7 +8,9 @@ URL: ``nats://HOST:PORT[,HOST:PORT…][?prefix=NAME&replicas=N]`` (``prefix`` de
   of anything — shares live in the store;
 * rings its own process's subscribers at once, then publishes the member ids (a JSON
   list) on ``<prefix>.inbox.<n>``, ``n`` = CRC-32 of the member id mod 16, one message
-  per partition touched. Publishing happens in a background task, so ``ring`` never
+  per partition touched -- or, when a ring touches more than two partitions (a share to
+  a big channel), in one message on ``<prefix>.inbox.all``, so that the other workers
+  wake every stream it concerns at once and serve them with one batched read. Publishing happens in a background task, so ``ring`` never
   waits for NATS and never raises: rings that cannot be published are kept (up to
   10 000 member ids) and sent when the connection is back;
 * listens through an ephemeral push consumer (deliver policy NEW) on
@@ -51,6 +53,7 @@ PARTITIONS = 16
 MAX_AGE = 60.0
 MAX_MSGS = 100_000
 CHUNK = 1000  # member ids per message
+WIDE = 2  # partitions a ring may touch before it goes out as one message
 MAX_PENDING = 10_000  # member ids kept while NATS cannot be reached
 ORIGIN_HEADER = "Vigil-Origin"
 _PREFIX = re.compile(r"[a-z0-9_-]{1,64}")
@@ -395,9 +398,11 @@ class JetStreamBus:
             self._in_flight -= 1
 
     async def _publish(self, js: JetStreamContext, batch: set[str]) -> bool:
-        groups: dict[int, list[str]] = {}
+        groups: dict[int | str, list[str]] = {}
         for m in sorted(batch):
             groups.setdefault(partition(m), []).append(m)
+        if len(groups) > WIDE:
+            groups = {"all": sorted(batch)}
         chunks = [
             (p, ids[i : i + CHUNK]) for p, ids in groups.items() for i in range(0, len(ids), CHUNK)
         ]
