@@ -95,12 +95,17 @@ def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str,
              every: str, name: str | None, since: str | None, user: str | None,
              password: str | None, token: str | None) -> None:
     """Subscribe this node to the collection COLLECTION of the TAXII 2.1 API root URL."""
+    from urllib.parse import urlsplit
+
     from vigil.exchange import check_name
     from vigil.feeds.registry import Feed, add_feed, parse_every
     from vigil.stix.tlp import parse_tlp
 
     if not url.startswith(("http://", "https://")):
         raise InputError(f"{url!r} is not an http(s) URL", code="feed.url")
+    if urlsplit(url).username is not None:
+        raise InputError("put credentials in --user/--password or --token, not in the URL "
+                         "(feed URLs are shown by feed list)", code="feed.url")
     ex = _exchange()
     try:
         member = ex.member(as_member)

@@ -22,6 +22,7 @@ from tests.feeds.medallion import (
 
 from vigil import testing
 from vigil.cli import cli
+from vigil.errors import InputError
 from vigil.feeds import registry
 from vigil.feeds.pull import object_key, pull_claimed
 from vigil.model import ChannelKind
@@ -160,3 +161,11 @@ def test_a_long_pull_reports_progress_page_by_page(node: testing.TestNode,
     # medallion serves 2 objects a page: one report per page, counts only growing
     assert len(seen) == -(-result.fetched // 2) and len(seen) > 1
     assert seen == sorted(seen) and seen[-1] == (result.fetched, result.published)
+
+
+def test_credentials_in_the_url_are_refused(node: testing.TestNode) -> None:
+    res = CliRunner().invoke(cli, ["--data", str(node.data), "feed", "add",
+                                   "https://u:secret@taxii.example/api1/", "--collection", "c",
+                                   "--as", "alpha", "--tlp", "green"])
+    assert res.exit_code != 0 and isinstance(res.exception, InputError)
+    assert res.exception.code == "feed.url"
