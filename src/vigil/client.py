@@ -150,6 +150,7 @@ class Inbox(Iterator[InboxItem]):
         self.cursor = after
         self.page = page
         self._items: list[InboxItem] = []
+        self._next_cursor = after
         self._done = False
 
     def __iter__(self) -> Inbox:
