@@ -282,6 +282,10 @@ def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | Non
                        f"{len(pv['recipients'])} recipient(s):")
             for r in pv["recipients"]:
                 click.echo(f"  {r['name']:<16} {r['country']:<8} {r['display_name']}")
+            rule = pv.get("community_rule")
+            if rule and rule["held_back"]:
+                click.echo(f"community rule: held back until {rule['not_before']} from "
+                           + ", ".join(x["name"] for x in rule["held_back"]))
             return
         res = cl.publish(data, **kw)
     click.echo(f"published {res['id']} ({res['form']}, {res['provenance']}) to "

@@ -168,7 +168,8 @@ def test_the_command_line(tmp_path: Path) -> None:
                       [m["bravo"].id, m["delta"].id])
     ex.store.close()
     body, (ind,) = bundle(feodo_ips(1, skip=25)[0])
-    with ServerProcess(node.data) as srv:
+    rule = {"VIGIL_LEDGER_DELAY_RATIO": "1.0", "VIGIL_LEDGER_DELAY_GRACE": "1"}
+    with ServerProcess(node.data, env=rule) as srv:
         alpha = Client(srv.url, m["alpha"].token)
         sid = alpha.publish(body, tlp="amber", to=["group1"])["id"]
         out = vigil("sighting", "add", sid, ind, "--count", "2", "--disclose",
@@ -184,6 +185,16 @@ def test_the_command_line(tmp_path: Path) -> None:
         alpha_row = next(line for line in table.splitlines() if line.split()[:1] == ["alpha"])
         assert alpha_row.split()[1:] == ["1", "1", "0", "1", "1", "0", "0"]
         assert "channel group1 (group)" in table
+        assert "community rule: TLP:AMBER community shares wait 24.0 h" in table
+        # the community rule in the publish preview: bravo and delta received, gave none
+        f = tmp_path / "b.json"
+        f.write_bytes(body)
+        dry = vigil("publish", str(f), "--tlp", "amber", "--dry-run", token=m["alpha"].token,
+                    node=srv.url).stdout
+        assert "community rule: held back until" in dry and "from bravo, delta" in dry
+        dry = vigil("publish", str(f), "--tlp", "green", "--dry-run", token=m["alpha"].token,
+                    node=srv.url).stdout
+        assert "community rule" not in dry
         # channel keys: delta makes epoch 1 by publishing; echo joins; delta shares it
         dk = m["delta"].keyring_path
         delta = Client(srv.url, m["delta"].token, m["delta"].keyring)
