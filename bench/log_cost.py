@@ -27,7 +27,7 @@ from vigil.interop.iocs import indicators_bundle
 from vigil.log.tree import LogRef, StoredLog
 from vigil.storage.base import Sql
 
-_DUMMY = LogRef(0, 1, b"\x00" * 32, (), "")
+_DUMMY = LogRef(0, 1, b"\x00" * 32, (), lambda size, root: "")
 
 
 def _no_log(self: StoredLog, sql: Sql, entry: Any) -> LogRef:

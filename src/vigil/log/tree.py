@@ -12,13 +12,14 @@ proof in that tree, which is what a share carries when it is delivered.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from vigil.crypto.encoding import b64u
 from vigil.errors import InputError, NotFound
 from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint
 from vigil.log.entries import entry_bytes, share_of
@@ -40,17 +41,20 @@ Key = tuple[int, int]
 @dataclass(frozen=True, slots=True)
 class LogRef:
     """Where an entry sits: its index, and its inclusion proof in the tree of
-    ``index + 1`` leaves, whose signed checkpoint is ``checkpoint``."""
+    ``index + 1`` leaves, whose signed checkpoint is ``checkpoint`` (signed when first
+    asked for, off the writer's path; the same tree head always gets the same note)."""
 
     index: int
     size: int
     root: bytes
     proof: tuple[bytes, ...]
-    checkpoint: str
+    signer: Callable[[int, bytes], str] = field(compare=False, repr=False)
+
+    @property
+    def checkpoint(self) -> str:
+        return self.signer(self.size, self.root)
 
     def to_json(self) -> dict[str, Any]:
-        from vigil.crypto.encoding import b64u
-
         return {"index": self.index, "size": self.size, "root": b64u(self.root),
                 "proof": [b64u(h) for h in self.proof], "checkpoint": self.checkpoint}
 
@@ -164,8 +168,7 @@ class StoredLog:
         )
         with self._lock:
             self._frontier = (size + 1, lh, frontier)
-        ref = LogRef(size, size + 1, root, tuple(proof), self.note(size + 1, root))
-        return ref
+        return LogRef(size, size + 1, root, tuple(proof), self.note)
 
     # -- reading -----------------------------------------------------------------
     def size(self) -> int:
@@ -273,7 +276,7 @@ class StoredLog:
 
     def ref_of(self, index: int, root: bytes, proof: bytes) -> LogRef:
         """The LogRef of a stored leaf row (index, root, proof)."""
-        return LogRef(index, index + 1, root, split_proof(proof), self.note(index + 1, root))
+        return LogRef(index, index + 1, root, split_proof(proof), self.note)
 
     def entry_indexes(self, share_id: str) -> list[tuple[int, str]]:
         """``(index, kind)`` of every entry about a share."""
