@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import Server, as_pages
 
 from vigil import testing
@@ -118,6 +119,8 @@ def test_gateway_serves_sealed_shares_decrypted(
             got += env.get("objects", [])
         want = {o["id"]: o for o in sealed_objs + plain_objs}
         assert {o["id"]: o for o in got} == want
+        for obj in got:  # what the SIEM reads is valid STIX 2.1 for the reference validator
+            assert validate_instance(obj, ValidationOptions(version="2.1")).errors == []
 
         first = sealed_objs[0]
         assert inbox.get_object(first["id"])["objects"] == [first]
