@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.analysis.nodes import Api, bundle, feodo_ips, serve, store_url
+from tests.console.conftest import csrf_of
 from tests.policy import reference as ref
 from tests.policy.strategies import READ_TIMES, Scenario, all_member_ids, seeded_scenarios
 
@@ -107,6 +109,17 @@ def test_the_community_rule_holds_amber_community_shares_back(tmp_path: Path,
         rule = pv["community_rule"]
         assert rule["applies"] is True and rule["rule"]["ratio"] == 1.0
         assert {x["name"] for x in rule["held_back"]} == {"bravo", "delta", "echo", "foxtrot"}
+        # the console's publish preview says so too
+        web = TestClient(api.client.app, follow_redirects=False)
+        csrf = csrf_of(web.get("/signin").text)
+        web.post("/signin", data={"csrf": csrf, "token": api.node.members["alpha"].token})
+        page = web.post("/publish", data={
+            "csrf": csrf_of(web.get("/publish").text), "kind": "auto", "channel": "",
+            "tlp": "amber", "content": feodo_ips(1, skip=16)[0], "action": "preview"})
+        assert page.status_code == 200, page.text
+        assert "community rule holds this share back until" in page.text
+        assert "bravo, delta, echo, foxtrot" in page.text
+        web.close()
         narrow = api.client.post("/api/v1/preview", json={"tlp": "amber", "to": ["group1"]},
                                  headers=api.h("alpha")).json()
         assert narrow["community_rule"]["applies"] is False

@@ -211,7 +211,8 @@ class Delays:
         held = self.ex.store.read(
             lambda sql: self.held_back(sql, decision.recipients)) if applies else []
         return {"rule": self.rule.to_json(), "applies": applies,
-                "held_back": [{"id": m, "name": d.members[m].name} for m in held],
+                "held_back": sorted(({"id": m, "name": d.members[m].name} for m in held),
+                                    key=lambda x: x["name"]),
                 "not_before": self.not_before_from(clock.now()) if held else None}
 
 

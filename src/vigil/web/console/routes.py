@@ -436,7 +436,8 @@ async def publish(request: Request) -> Response:
     d = ex.directory()
     preview = {"recipients": [d.members[r] for r in dec.recipients], "form": dec.form,
                "channel": next((c.name for c in chans if c.id == req.audience.channel), None),
-               "tlp": req.audience.tlp.value, "seal": seal}
+               "tlp": req.audience.tlp.value, "seal": seal,
+               "community_rule": ex.preview_delays(req, dec)}
     return render(request, "publish.html", status=409 if notice else 200, who=who,
                   error=None, preview=preview, notice=notice,
                   **publish_ctx(ex, who, chans, form, text))
