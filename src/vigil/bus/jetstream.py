@@ -10,9 +10,10 @@ URL: ``nats://HOST:PORT[,HOST:PORT…][?prefix=NAME&replicas=N]`` (``prefix`` de
   list) on ``<prefix>.inbox.<n>``, ``n`` = CRC-32 of the member id mod 16, one message
   per partition touched -- or, when a ring touches more than two partitions (a share to
   a big channel), in one message on ``<prefix>.inbox.all``, so that the other workers
-  wake every stream it concerns at once and serve them with one batched read. Publishing happens in a background task, so ``ring`` never
-  waits for NATS and never raises: rings that cannot be published are kept (up to
-  10 000 member ids) and sent when the connection is back;
+  wake every stream it concerns at once and serve them with one batched read.
+  Publishing happens in a background task, so ``ring`` never waits for NATS and never
+  raises: rings that cannot be published are kept (up to 10 000 member ids) and sent
+  when the connection is back;
 * listens through an ephemeral push consumer (deliver policy NEW) on
   ``<prefix>.inbox.*`` and rings its subscribers for the member ids it receives.
 
