@@ -193,4 +193,5 @@ def test_rebuild_restores_index_and_correlations(node: tuple[testing.TestNode, E
         {a.envelope.id, b.envelope.id}
     again = fresh.rebuild()
     assert again["correlation_rows"] == stats["correlation_rows"]
+    assert again["correlations_added"] == 0
     assert len(fresh.notices(m["bravo"])[0]) == len(after)  # nothing added twice

@@ -45,6 +45,7 @@ def test_match_equals_brute_force(held: list[tuple[Observable, int]],
     for o, r in dropped:
         if (o, r) not in held:
             ix.discard(o, r)
+    assert ix.holds(q) == any(o == q for o, _ in held)
     want = _brute(held, q)
     got = ix.match(q)
     assert len(got) == len(set(got))

@@ -69,8 +69,8 @@ def test_fast_path_and_slow_path_agree() -> None:
     simple = "[ipv4-addr:value = '198.51.100.0/24'] OR [file:hashes.'SHA-256' = '" + \
         "AB" * 32 + "']"
     qualified = simple + " WITHIN 300 SECONDS"  # not a fast-path form
-    assert from_pattern(simple) == from_pattern(qualified) == [
-        Observable("ip", "198.51.100.0/24"), Observable("sha256", "ab" * 32)]
+    assert from_pattern(simple) == from_pattern(qualified) == (
+        Observable("ip", "198.51.100.0/24"), Observable("sha256", "ab" * 32))
 
 
 def test_pattern_operators() -> None:
@@ -87,12 +87,12 @@ def test_pattern_operators() -> None:
 
 
 def test_escaped_quote_in_fast_path() -> None:
-    assert from_pattern("[url:value = 'http://a.example/it\\'s']") == [
-        Observable("url", "http://a.example/it's")]
+    assert from_pattern("[url:value = 'http://a.example/it\\'s']") == (
+        Observable("url", "http://a.example/it's"),)
 
 
 def test_invalid_pattern_holds_nothing() -> None:
-    assert from_pattern("[ipv4-addr:value = ") == []
+    assert from_pattern("[ipv4-addr:value = ") == ()
 
 
 def test_objects() -> None:
@@ -111,7 +111,7 @@ def test_objects() -> None:
          "pattern": "[ipv4-addr:value = '1.1.1.1']"},
         {"type": "malware", "id": "malware--1", "name": "x"},
     ]
-    assert extract(objs) == sorted([
+    assert sorted(extract(objs)) == sorted([
         Observable("ip", "203.0.113.5"), Observable("md5", "d41d8cd98f00b204e9800998ecf8427e"),
         Observable("tlsh", "t1abcdef"), Observable("mutex", "evil-mutex"),
         Observable("regkey", "hkey_local_machine\\system\\foo"),
@@ -144,3 +144,39 @@ def test_guess(text: str, want: Observable | None) -> None:
 def test_key_round_trip() -> None:
     o = Observable("url", "http://a.example:8080/x")
     assert Observable.from_key(o.key) == o
+
+
+def _real_urls() -> list[str]:
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "analysis" / \
+        "abusech-threatfox-urls-2025-12-07-head300.csv"
+    with open(path, encoding="utf-8") as f:
+        return [r[2] for r in csv.reader(f, skipinitialspace=True)
+                if r and not r[0].startswith("#")]
+
+
+@pytest.mark.parametrize("raw", [
+    "http://a.example", "http://a.example?x", "http://a.example/x?", "http://a.example/x?q?",
+    "HTTP://A.Example.:080/p%2f?q=%aa#f", "http://1.2.3.4:65536/", "http://01.2.3.4/",
+    "http://1.2.3.4./x", "https://a.example:443", "ftp://a.example:21/x", "http://localhost/",
+    "http://a_b.example/", "http://-bad.example/", "http://a.example/ä?ö", "http://a..b/",
+    "http://300.1.1.1/", "http://a.example/#", "tcp://a.example:1/",
+])
+def test_url_fast_path_equals_urllib(raw: str) -> None:
+    from vigil.analysis.observables import _url_parsed, url_value
+
+    assert url_value(raw) == _url_parsed(refang(raw) if "://" in raw else "http://" + raw)
+
+
+def test_url_fast_path_equals_urllib_on_real_urls() -> None:
+    from vigil.analysis.observables import _url_parsed, url_value
+
+    urls = _real_urls()
+    assert len(urls) > 250
+    for u in urls:
+        t = refang(u)
+        if " " in t or "\t" in t or not t:
+            continue
+        assert url_value(u) == _url_parsed(t if "://" in t else "http://" + t), u

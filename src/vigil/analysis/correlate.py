@@ -25,7 +25,6 @@ transaction runs under a transaction-scoped advisory lock, so observable rows co
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import sys
 import threading
@@ -52,33 +51,23 @@ MAX_MATCHES = 100  # other shares correlated per observable of a new share (newe
 CATCH_UP_BATCH = 100_000
 _IN_BATCH = 500
 
-INSERT_OBSERVABLE = ("INSERT INTO observables(share_id, originator, kind, value) "
-                     "VALUES(?,?,?,?) ON CONFLICT DO NOTHING")
+INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value, h) VALUES(?,?,?,?)"
 INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
-                      "other_value, pair, created) VALUES(?,?,?,?,?,?,?,?) "
-                      "ON CONFLICT DO NOTHING")
+                      "other_value) VALUES(?,?,?,?,?,?)")
 
-Row = tuple[str, str, str, str, str, str, str, str]
+Row = tuple[str, str, str, str, str, str]  # member, its share, the other, kind, values
 
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def pair_key(member: str, share: str, other: str, kind: str, value: str, other_value: str
-             ) -> str:
-    text = "\x00".join((member, share, other, kind, value, other_value))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def correlation_rows(new: str, new_owner: str, obs: Observable, other: str, other_owner: str,
-                     held: Observable, at: str) -> list[Row]:
+                     held: Observable) -> list[Row]:
     """The rows of one match: one per side (one only when both sides are one member)."""
-    rows: list[Row] = [(new_owner, new, other, obs.kind, obs.value, held.value,
-                        pair_key(new_owner, new, other, obs.kind, obs.value, held.value), at)]
+    rows: list[Row] = [(new_owner, new, other, obs.kind, obs.value, held.value)]
     if other_owner != new_owner:
-        rows.append((other_owner, other, new, obs.kind, held.value, obs.value,
-                     pair_key(other_owner, other, new, obs.kind, held.value, obs.value), at))
+        rows.append((other_owner, other, new, obs.kind, held.value, obs.value))
     return rows
 
 
@@ -121,7 +110,9 @@ class Correlator:
         # Called after a publish with the members that got a new correlation row
         # (the push stream wakes them); a listener that raises is logged and skipped.
         self.listeners: list[Callable[[frozenset[str]], None]] = []
-        self._woken: dict[str, frozenset[str]] = {}
+        # share id -> (watermark before, last seq, originator, observables, members to
+        # wake), from the share transaction to the moment the share is durable
+        self._stored: dict[str, tuple[int, int, str, list[Observable], frozenset[str]]] = {}
 
     @property
     def lists(self) -> WarninglistSet:
@@ -140,8 +131,9 @@ class Correlator:
 
     def _fetch(self, sql: Sql, after: int) -> list[Any]:
         return sql.execute(
-            "SELECT seq, share_id, originator, kind, value FROM observables WHERE seq > ? "
-            "ORDER BY seq LIMIT ?", (after, CATCH_UP_BATCH)).fetchall()
+            "SELECT o.seq, o.share_id, s.originator, o.kind, o.value FROM observables o "
+            "JOIN shares s ON s.id = o.share_id WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
+            (after, CATCH_UP_BATCH)).fetchall()
 
     def catch_up(self) -> int:
         """Load the observable rows stored since the last catch-up (by any worker)."""
@@ -163,15 +155,18 @@ class Correlator:
             if len(rows) < CATCH_UP_BATCH:
                 return
 
-    def _matches(self, new: str, new_owner: str, observables: Iterable[Observable], at: str
-                 ) -> list[Row]:
+    def _matches(self, new: str, new_owner: str, observables: Iterable[Observable],
+                 index: ObservableIndex[str] | None = None,
+                 owner: dict[str, str] | None = None) -> list[Row]:
+        index = self.index if index is None else index
+        owner = self.owner if owner is None else owner
         rows: list[Row] = []
         lists = self.lists
         for obs in observables:
-            if lists.hits(obs):
-                continue
-            found = self.index.match(obs)
-            if not found:
+            if obs.kind != "ip" and not index.holds(obs):
+                continue  # the common case: a value nobody else shared
+            found = index.match(obs)
+            if not found or lists.hits(obs):
                 continue
             taken: dict[str, list[Observable]] = {}
             for held, other in reversed(found):  # newest first
@@ -187,7 +182,7 @@ class Correlator:
                     if held != obs and lists.hits(held):
                         continue
                     rows.extend(correlation_rows(new, new_owner, obs, other,
-                                                 self.owner[other], held, at))
+                                                 owner[other], held))
         return rows
 
     # -- the publish path -------------------------------------------------------------
@@ -200,25 +195,40 @@ class Correlator:
             return
         if sql.dialect == "postgresql":
             sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
-        at = clock.now()
         with self.lock:
             self._catch_up_in(sql)
-            rows = self._matches(env.id, env.originator, observables, at)
+            before = self.watermark
+            rows = self._matches(env.id, env.originator, observables)
         sql.executemany(INSERT_OBSERVABLE,
-                        [(env.id, env.originator, o.kind, o.value) for o in observables])
+                        [(env.id, o.kind, o.value, o.hash) for o in observables])
         if rows:
             sql.executemany(INSERT_CORRELATION, rows)
-            if self.listeners:
-                with self.lock:
-                    self._woken[env.id] = frozenset(r[0] for r in rows)
+        last = int(sql.execute("SELECT max(seq) FROM observables").fetchone()[0])
+        with self.lock:
+            if len(self._stored) > 1024:  # shares whose transaction failed after this hook
+                self._stored.clear()
+            self._stored[env.id] = (before, last, env.originator, observables,
+                                    frozenset(r[0] for r in rows))
 
     def after_publish(self, published: Published) -> None:
-        """``Exchange.published_hooks`` entry: wake the members with new correlations."""
-        if not self.listeners:
-            return
+        """``Exchange.published_hooks`` entry: once the share is durable, put its
+        observables in the index (unless a catch-up did) and wake the members with new
+        correlations."""
         with self.lock:
-            members = self._woken.pop(published.envelope.id, None)
-        if members:
+            got = self._stored.pop(published.envelope.id, None)
+            if got is None:
+                return
+            before, last, originator, observables, members = got
+            # Writers of observable rows are serialised (SQLite's one writer, the
+            # advisory lock on PostgreSQL): the rows after ``before`` up to ``last``
+            # are this share's, so the index may move on without reading them back.
+            if self.watermark == before:
+                sid = sys.intern(published.envelope.id)
+                self.owner.setdefault(sid, originator)
+                for o in observables:
+                    self.index.add(o, sid)
+                self.watermark = last
+        if members and self.listeners:
             for listener in list(self.listeners):
                 try:
                     listener(members)
@@ -232,7 +242,7 @@ class Correlator:
         (past rows the policy hides as well)."""
         def read(sql: Sql) -> tuple[list[Any], dict[str, tuple[dict[str, Any], ShareState]]]:
             rows = sql.execute(
-                "SELECT seq, share_id, other_id, kind, value, other_value, created "
+                "SELECT seq, share_id, other_id, kind, value, other_value "
                 "FROM correlations WHERE member_id=? AND seq > ? ORDER BY seq LIMIT ?",
                 (member, after, limit)).fetchall()
             ids = {r[1] for r in rows} | {r[2] for r in rows}
@@ -243,19 +253,21 @@ class Correlator:
         now = clock.now()
         mine = self.member_lists.of(member)
         out = []
-        for seq, share_id, other_id, kind, value, other_value, created in rows:
+        for seq, share_id, other_id, kind, value, other_value in rows:
             own = states.get(share_id)
             if own is None or not decide_read(d, member, own[0], own[1], now=now):
                 continue
             obs, other_obs = Observable(kind, value), Observable(kind, other_value)
             if mine.hits(obs) or mine.hits(other_obs):
                 continue
-            notice: dict[str, Any] = {"seq": int(seq), "created": created, "share": share_id,
-                                      "observable": _obs_json(kind, value)}
             other = states.get(other_id)
             if other is None:
                 continue
             header, state = other
+            # the correlation arose when the later of the two shares was published
+            notice: dict[str, Any] = {"seq": int(seq),
+                                      "created": max(own[0]["created"], header["created"]),
+                                      "share": share_id, "observable": _obs_json(kind, value)}
             if decide_read(d, member, header, state, now=now):
                 notice["match"] = self._match_json(d, other_id, header, other_obs)
             elif decide_correlation_hint(d, member, header, state, now=now):
@@ -326,68 +338,80 @@ class Correlator:
         ``observables`` rows in line, recompute every correlation (rows already stored
         are kept, missing ones added) and replace the in-process index.
         ``progress(shares done, shares in all, observables)`` is called per batch."""
-        total, start = self.store.read(lambda sql: (
-            int(sql.execute("SELECT count(*) FROM shares").fetchone()[0]),
-            int(sql.execute("SELECT coalesce(max(seq), 0) FROM observables").fetchone()[0])))
+        def start(sql: Sql) -> tuple[int, int, dict[str, set[tuple[str, str]]], set[Row]]:
+            total = int(sql.execute("SELECT count(*) FROM shares").fetchone()[0])
+            last = int(sql.execute("SELECT coalesce(max(seq), 0) FROM observables"
+                                   ).fetchone()[0])
+            held: dict[str, set[tuple[str, str]]] = {}
+            for sid, kind, value in sql.execute(
+                    "SELECT share_id, kind, value FROM observables").fetchall():
+                held.setdefault(sid, set()).add((kind, value))
+            known = {tuple(r) for r in sql.execute(
+                "SELECT member_id, share_id, other_id, kind, value, other_value "
+                "FROM correlations").fetchall()}
+            return total, last, held, known
+
+        total, last, held, known = self.store.read(start)
         index: ObservableIndex[str] = ObservableIndex()
         owner: dict[str, str] = {}
-        done = n_obs = n_rows = 0
+        done = n_obs = n_rows = n_added = 0
         after = 0
-        saved_index, saved_owner = self.index, self.owner
         while True:
             shares = self.store.read(functools.partial(_shares_after, after=after,
                                                        limit=batch))
             if not shares:
                 break
             after = int(shares[-1][0])
-            extracted: dict[str, tuple[str, list[Observable]]] = {}
+            extracted: dict[str, list[Observable]] = {}
+            rows: list[Row] = []
             for _seq, sid, originator, header, payload in shares:
                 h = orjson.loads(bytes(header))
                 if h["payload"]["form"] != Form.PLAIN.value or payload is None:
                     continue
-                extracted[sid] = (originator, extract_bundle(bytes(payload)))
-            at = clock.now()
-            rows: list[Row] = []
-            self.index, self.owner = index, owner  # _matches reads these
-            for sid, (originator, observables) in extracted.items():
+                observables = extract_bundle(bytes(payload))
+                extracted[sid] = observables
                 owner[sid] = originator
-                rows.extend(self._matches(sid, originator, observables, at))
+                rows.extend(self._matches(sid, originator, observables, index, owner))
                 for o in observables:
                     index.add(o, sid)
-            self.index, self.owner = saved_index, saved_owner
+            stale: list[tuple[str, str, str]] = []
+            fresh: list[tuple[str, str, str, int]] = []
+            for sid, observables in extracted.items():
+                want = {(o.kind, o.value) for o in observables}
+                have = held.pop(sid, set())
+                stale.extend((sid, k, v) for k, v in sorted(have - want))
+                fresh.extend((sid, k, v, Observable(k, v).hash) for k, v in sorted(want - have))
+            added = [r for r in rows if r not in known]
+            known.update(added)
 
-            def write(sql: Sql, extracted: dict[str, tuple[str, list[Observable]]] = extracted,
-                      rows: list[Row] = rows) -> None:
-                ids = sorted(extracted)
-                have: set[tuple[str, str, str]] = set()
-                for i in range(0, len(ids), _IN_BATCH):
-                    chunk = ids[i:i + _IN_BATCH]
-                    have.update((r[0], r[1], r[2]) for r in sql.execute(
-                        f"SELECT share_id, kind, value FROM observables WHERE share_id IN "
-                        f"({_marks(len(chunk))})", chunk).fetchall())
-                want = {(sid, o.kind, o.value): orig for sid, (orig, obs) in extracted.items()
-                        for o in obs}
-                stale = have - set(want)
+            def write(sql: Sql, stale: list[tuple[str, str, str]] = stale,
+                      fresh: list[tuple[str, str, str, int]] = fresh,
+                      added: list[Row] = added) -> None:
+                if sql.dialect == "postgresql":
+                    sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
                 if stale:
                     sql.executemany("DELETE FROM observables WHERE share_id=? AND kind=? "
-                                    "AND value=?", sorted(stale))
-                sql.executemany(INSERT_OBSERVABLE, [(k[0], orig, k[1], k[2]) for k, orig
-                                                    in want.items() if k not in have])
-                if rows:
-                    sql.executemany(INSERT_CORRELATION, rows)
+                                    "AND value=?", stale)
+                if fresh:
+                    sql.executemany(INSERT_OBSERVABLE, fresh)
+                if added:
+                    sql.executemany(INSERT_CORRELATION, added)
 
-            self.store.write(write)
+            if stale or fresh or added:
+                self.store.write(write)
             done += len(shares)
-            n_obs += sum(len(v[1]) for v in extracted.values())
+            n_obs += sum(len(v) for v in extracted.values())
             n_rows += len(rows)
+            n_added += len(added)
             if progress is not None:
                 progress(done, total, n_obs)
         # Every row stored before the rebuild began belongs to a share walked above; the
         # catch-up loads the rows stored since (re-inserted here, or by new publishes).
         with self.lock:
-            self.index, self.owner, self.watermark = index, owner, start
+            self.index, self.owner, self.watermark = index, owner, last
         self.catch_up()
-        return {"shares": done, "observables": n_obs, "correlation_rows": n_rows}
+        return {"shares": done, "observables": n_obs, "correlation_rows": n_rows,
+                "correlations_added": n_added}
 
 
 _correlators: weakref.WeakKeyDictionary[Exchange, Correlator] = weakref.WeakKeyDictionary()

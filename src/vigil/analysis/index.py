@@ -28,6 +28,13 @@ IpNet = tuple[int, int, int]  # (version, start, prefix length)
 
 def parse_ip(value: str) -> IpNet | None:
     """(version, network start as an int, prefix length) of a normalised ``ip`` value."""
+    if "/" not in value and ":" not in value:  # a bare IPv4 address: the common case
+        parts = value.split(".")
+        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+            a, b, c, d = (int(p) for p in parts)
+            if a < 256 and b < 256 and c < 256 and d < 256:
+                return 4, (a << 24) | (b << 16) | (c << 8) | d, 32
+            return None
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -154,6 +161,13 @@ class ObservableIndex(Generic[R]):
                     del self._exact[key]
         self._size -= removed
         return removed
+
+    def holds(self, obs: Observable) -> bool:
+        """Whether ``obs`` itself (this exact value) is held."""
+        if obs.kind == "ip":
+            net = parse_ip(obs.value)
+            return net is not None and net[1] in self._ip[net[0]].by_len.get(net[2], {})
+        return obs.key in self._exact
 
     def match(self, obs: Observable) -> list[tuple[Observable, R]]:
         """Every held (observable, ref) that matches ``obs``: the same value, or an

@@ -16,11 +16,12 @@ MISP-STIX ``x-misp-object-*`` attributes).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
@@ -36,8 +37,10 @@ own (``sha224``, ``sha3256``, ``imphash``, ...)."""
 MAX_VALUE = 1024  # normalised values longer than this (UTF-8 bytes) are not compared
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Observable:
+class Observable(NamedTuple):
+    """One comparable value: a kind and its normalised value (a tuple, so hashing and
+    ordering are native)."""
+
     kind: str
     value: str
 
@@ -46,10 +49,23 @@ class Observable:
         """``kind:value``: the one string an observable is compared, stored and keyed by."""
         return f"{self.kind}:{self.value}"
 
+    @property
+    def hash(self) -> int:
+        """``value_hash`` of the key: the indexed column ``observables.h``."""
+        return value_hash(self.key)
+
     @staticmethod
     def from_key(key: str) -> Observable:
         kind, _, value = key.partition(":")
         return Observable(kind, value)
+
+
+def value_hash(key: str) -> int:
+    """A signed 64-bit hash of an observable key (BLAKE2b), the short indexed stand-in
+    for ``kind:value`` in the store: equal keys have equal hashes; compare the kind and
+    value as well."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big",
+                          signed=True)
 
 
 # ---------------------------------------------------------------------------- refang
@@ -76,10 +92,15 @@ def refang(text: str) -> str:
 
 # ------------------------------------------------------------------------ normalisers
 
+_IPV4_CANON = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+                         r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+
 
 def ip_value(text: str) -> str | None:
     """An address (bare) or a network (CIDR, host bits cleared; /32 and /128 bare)."""
     t = refang(text)
+    if _IPV4_CANON.match(t):  # already in canonical form: the common case
+        return t
     try:
         if "/" in t:
             net = ipaddress.ip_network(t, strict=False)
@@ -113,7 +134,17 @@ def host_value(text: str) -> str | None:
 
 
 _PCT_RE = re.compile(r"%[0-9a-fA-F]{2}")
+_IPV4_LIKE = re.compile(r"[0-9.]+\Z")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+
+
+_URL_SIMPLE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?"
+    r"(?P<rest>[/?][^#\s]*)?(?:#\S*)?\Z")
+
+
+def _pct_upper(text: str) -> str:
+    return _PCT_RE.sub(lambda m: m.group(0).upper(), text) if "%" in text else text
 
 
 def url_value(text: str) -> str | None:
@@ -125,6 +156,28 @@ def url_value(text: str) -> str | None:
         return None
     if "://" not in t:
         t = "http://" + t
+    m = _URL_SIMPLE.match(t)
+    if m is not None:  # the common shape, without urllib (same result)
+        host = m.group("host").lower().rstrip(".")
+        if _IPV4_CANON.match(host) or (_HOST_RE.match(host) and not _IPV4_LIKE.match(host)):
+            scheme = m.group("scheme").lower()
+            port = m.group("port")
+            netloc = host
+            if port is not None and _DEFAULT_PORTS.get(scheme) != int(port):
+                if int(port) > 65535:
+                    return None
+                netloc = f"{host}:{int(port)}"
+            rest = m.group("rest") or "/"
+            if rest.startswith("?"):
+                rest = "/" + rest
+            if rest.endswith("?") and rest.count("?") == 1:
+                rest = rest[:-1]
+            return f"{scheme}://{netloc}{_pct_upper(rest)}"
+    return _url_parsed(t)
+
+
+def _url_parsed(t: str) -> str | None:
+    """``url_value`` through urllib, for every shape (``t`` refanged, with a scheme)."""
     try:
         parts = urlsplit(t)
         port = parts.port
@@ -167,6 +220,7 @@ def email_value(text: str) -> str | None:
 
 
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
+_HASH_KIND = re.compile(r"[a-z0-9]{2,32}\Z")
 _HEX_LEN = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 
 
@@ -267,11 +321,11 @@ def normalise(kind: str, raw: Any) -> Observable | None:
         value = regkey_value(raw)
     elif kind in ("user-agent", "mutex"):
         value = text_value(raw)
-    elif re.fullmatch(r"[a-z0-9]{2,32}", kind):
+    elif _HASH_KIND.match(kind):
         value = hash_value(kind, raw)
     else:
         return None
-    if value is None or len(value.encode()) > MAX_VALUE:
+    if value is None or (len(value) * 4 > MAX_VALUE and len(value.encode()) > MAX_VALUE):
         return None
     return Observable(kind, value)
 
@@ -294,10 +348,10 @@ def guess(text: str) -> Observable | None:
     if not t:
         return None
     head, sep, rest = t.partition(":")
-    if sep and head in KINDS and head not in ("ip", "url") and rest:
-        return normalise(head, rest)
-    if sep and head == "ip":
-        return normalise("ip", rest)
+    if sep and head in KINDS and rest:
+        chosen = normalise(head, rest)
+        if chosen is not None:
+            return chosen
     if ip_value(t) is not None:
         return normalise("ip", t)
     if "://" in t:
@@ -383,7 +437,7 @@ def kind_of(objtype: str, path: Sequence[Any]) -> str | None:
 
 # ---------------------------------------------------------------------------- patterns
 
-_STR = r"'(?:[^'\\]|\\['\\])*'"
+_STR = r"'[^'\\]*(?:\\['\\][^'\\]*)*'"
 _WS = r"[ \t\r\n]"
 _CMP_RE = re.compile(
     rf"{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
@@ -404,9 +458,17 @@ def _literal(text: str) -> str:
     return text
 
 
+_SINGLE_RE = re.compile(rf"{_WS}*\[{_CMP_RE.pattern}{_WS}*\]{_WS}*\Z")
+
+
 def _fast(pattern: str) -> list[tuple[str, list[str], str]] | None:
     """``(type, path, value)`` of every ``=`` comparison if the pattern is one of the
     simple forms, else None."""
+    single = _SINGLE_RE.match(pattern)
+    if single is not None:
+        hname = single.group("hk") or single.group("hq")
+        path = [single.group("prop")] if hname is None else [single.group("prop"), hname]
+        return [(single.group("type"), path, _literal(single.group("val")))]
     out: list[tuple[str, list[str], str]] = []
     pos = 0
     while True:
@@ -460,9 +522,36 @@ def _slow(pattern: str) -> list[tuple[str, list[Any], str]]:
     return out
 
 
-def from_pattern(pattern: str) -> list[Observable]:
+# The commonest indicator patterns, written exactly so: "[<path> = '<value>']" with no
+# quote or backslash in the value. Anything else goes through the regular expressions.
+_QUICK_KINDS: dict[str, str] = {
+    "ipv4-addr:value": "ip", "ipv6-addr:value": "ip", "domain-name:value": "domain",
+    "url:value": "url", "email-addr:value": "email", "file:hashes.MD5": "md5",
+    "file:hashes.'MD5'": "md5", "file:hashes.'SHA-1'": "sha1", "file:hashes.SHA1": "sha1",
+    "file:hashes.'SHA-256'": "sha256", "file:hashes.SHA256": "sha256",
+    "file:hashes.'SHA-512'": "sha512", "file:hashes.SHA512": "sha512",
+}
+
+
+def _quick(pattern: str) -> tuple[str, str] | None:
+    if not (pattern.startswith("[") and pattern.endswith("']")):
+        return None
+    path, sep, value = pattern[1:-2].partition(" = '")
+    kind = _QUICK_KINDS.get(path)
+    if not sep or kind is None or "'" in value or "\\" in value:
+        return None
+    return kind, value
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def from_pattern(pattern: str) -> tuple[Observable, ...]:
     """The observables a STIX pattern compares for equality (``=``, ``IN``, and
-    ``ISSUBSET`` for networks); ``!=``, ``LIKE``, ``MATCHES`` and ranges name none."""
+    ``ISSUBSET`` for networks); ``!=``, ``LIKE``, ``MATCHES`` and ranges name none.
+    (Cached: the same indicator often comes back in the shares of several members.)"""
+    quick = _quick(pattern)
+    if quick is not None:
+        obs = normalise(*quick)
+        return () if obs is None else (obs,)
     found = _fast(pattern)
     comparisons = found if found is not None else _slow(pattern)
     out = []
@@ -472,7 +561,7 @@ def from_pattern(pattern: str) -> list[Observable]:
             obs = normalise(kind, value)
             if obs is not None:
                 out.append(obs)
-    return out
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------ objects
@@ -532,18 +621,20 @@ def _sco(obj: Mapping[str, Any], objects: Mapping[str, Any] | None) -> Iterator[
 
 
 def extract(objects: Iterable[Any]) -> list[Observable]:
-    """Every observable of a list of STIX objects, each once, sorted."""
-    found: set[Observable] = set()
+    """Every observable of a list of STIX objects, each once, in the order found."""
+    found: dict[Observable, None] = {}
     for obj in objects:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict) and not isinstance(obj, Mapping):
             continue
         if obj.get("type") == "indicator":
             pattern = obj.get("pattern")
             if isinstance(pattern, str) and obj.get("pattern_type", "stix") == "stix":
-                found.update(from_pattern(pattern))
+                for o in from_pattern(pattern):
+                    found[o] = None
         else:
-            found.update(_sco(obj, None))
-    return sorted(found)
+            for o in _sco(obj, None):
+                found[o] = None
+    return list(found)
 
 
 def extract_bundle(raw: bytes) -> list[Observable]:

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -137,11 +136,12 @@ def _host(obs: Observable) -> str | None:
         return obs.value
     if obs.kind == "email":
         return obs.value.rpartition("@")[2]
-    if obs.kind == "url":
-        try:
-            return urlsplit(obs.value).hostname
-        except ValueError:
+    if obs.kind == "url":  # canonical: scheme://[user@]host[:port]/...
+        netloc = obs.value.partition("://")[2].partition("/")[0]
+        host = netloc.rpartition("@")[2]
+        if host.startswith("["):
             return None
+        return host.partition(":")[0]
     return None
 
 

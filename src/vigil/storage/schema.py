@@ -160,12 +160,13 @@ ANALYSIS_MIGRATION: list[str] = [
     """CREATE TABLE observables (
         seq {SERIAL},
         share_id TEXT NOT NULL,
-        originator TEXT NOT NULL,
         kind TEXT NOT NULL,
-        value TEXT NOT NULL
+        value TEXT NOT NULL,
+        h {BIGINT} NOT NULL
     )""",
-    "CREATE UNIQUE INDEX observables_share_value ON observables(share_id, kind, value)",
-    "CREATE INDEX observables_value ON observables(kind, value)",
+    # h: vigil.analysis.observables.value_hash(kind:value); join on it (then on kind
+    # and value) to find the shares holding one observable
+    "CREATE INDEX observables_h ON observables(h)",
     """CREATE TABLE correlations (
         seq {SERIAL},
         member_id TEXT NOT NULL,
@@ -173,9 +174,7 @@ ANALYSIS_MIGRATION: list[str] = [
         other_id TEXT NOT NULL,
         kind TEXT NOT NULL,
         value TEXT NOT NULL,
-        other_value TEXT NOT NULL,
-        pair TEXT NOT NULL UNIQUE,
-        created TEXT NOT NULL
+        other_value TEXT NOT NULL
     )""",
     "CREATE INDEX correlations_member ON correlations(member_id, seq)",
     """CREATE TABLE warninglists (
