@@ -20,6 +20,7 @@ its inbox, so a client resuming from its cursor sees it as new.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,11 +34,21 @@ from vigil.config import Settings
 from vigil.envelope import open_share
 from vigil.exchange import Exchange
 from vigil.lru import Lru
-from vigil.model import ChannelKind, Decision, Directory, Envelope, Form, ShareRequest, Tlp
+from vigil.model import (
+    ChannelKind,
+    Decision,
+    Directory,
+    Envelope,
+    Form,
+    ShareRequest,
+    ShareState,
+    Tlp,
+)
 from vigil.policy import decide_read, visible_channels
 from vigil.policy.decide import channel_members
 from vigil.storage.base import Sql
 
+log = logging.getLogger(__name__)
 FIELDS = ("shares", "objects", "first_reports", "sightings_confirmed", "false_positives",
           "received", "opened")
 
@@ -228,117 +239,140 @@ def _in(sql: Sql, query: str, ids: Sequence[str], *extra: Any) -> list[Any]:
     return rows
 
 
-def _readable_shares(ex: Exchange, viewer: str) -> dict[str, tuple[int, str, str | None,
-                                                                  int | None]]:
-    """{share id: (seq, originator, channel, objects)} of the shares the viewer may read
-    now. The SQL only narrows the candidates (its own shares and its inbox); the policy
-    decides each one."""
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT s.seq, s.id, s.header, s.recalled, s.purged, l.objects FROM shares s "
-        "LEFT JOIN ledger_shares l ON l.share_id=s.id "
-        "WHERE s.originator=? OR s.id IN (SELECT share_id FROM inbox WHERE member_id=?)",
-        (viewer, viewer)).fetchall())
-    from vigil.model import ShareState
+# The shares a viewer may read, as SQL: read rules 2-6 of docs/policy.md over the columns
+# the store keeps (purged, recalled, expires, the inbox rows that are the header's
+# recipients, the community rule's holds). It only lets the database aggregate; the
+# policy still decides every candidate share (``_readable``), and any share on which
+# the two disagree is added or removed by id.
+_READABLE = (
+    "SELECT s.id FROM shares s WHERE s.purged=? AND (s.originator=? OR (s.recalled=? "
+    "AND (s.expires IS NULL OR s.expires>?) "
+    "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
+    "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")
 
-    d = ex.directory()
+
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    """The readable-share condition for one viewer: SQL, its parameters, and the ids
+    the policy adds (``extra``) or removes (``wrong``)."""
+
+    viewer: str
+    now: str
+    extra: tuple[str, ...]
+    wrong: tuple[str, ...]
+
+    def cte(self) -> tuple[str, tuple[Any, ...]]:
+        """``WITH r AS (...)``: (seq, id, originator, channel, objects) of every share
+        the viewer may read."""
+        cond = f"s.id IN ({_READABLE})"
+        params: list[Any] = [False, self.viewer, False, self.now, self.viewer, self.viewer,
+                             self.now]
+        if self.extra:
+            cond = f"({cond} OR s.id IN ({','.join('?' * len(self.extra))}))"
+            params += self.extra
+        if self.wrong:
+            cond += f" AND s.id NOT IN ({','.join('?' * len(self.wrong))})"
+            params += self.wrong
+        return ("WITH r AS (SELECT s.seq AS seq, s.id AS id, s.originator AS originator, "
+                "l.channel_id AS ch, l.objects AS objects FROM shares s "
+                f"LEFT JOIN ledger_shares l ON l.share_id=s.id WHERE {cond}) ",
+                tuple(params))
+
+
+def _readable(ex: Exchange, viewer: str) -> _Readable:
+    """Decide every candidate share (the viewer's own and its inbox) with the policy,
+    and compare with what ``_READABLE`` selects."""
     now = clock.now()
-    held = ex.read_gate.not_before(viewer, [r[1] for r in rows]) \
-        if ex.read_gate is not None and rows else {}
-    out = {}
-    for seq, sid, header, recalled, purged, objects in rows:
-        h = orjson.loads(bytes(header))
-        if decide_read(d, viewer, h, ShareState(bool(recalled), bool(purged)), now=now,
-                       not_before=held.get(sid)):
-            out[sid] = (int(seq), h["originator"], h["audience"].get("channel"),
-                        None if objects is None else int(objects))
-    return out
 
+    def read(sql: Sql) -> tuple[list[Any], set[str]]:
+        cands = sql.execute(
+            "SELECT s.id, s.header, s.recalled, s.purged FROM shares s WHERE s.originator=? "
+            "OR s.id IN (SELECT share_id FROM inbox WHERE member_id=?)",
+            (viewer, viewer)).fetchall()
+        chosen = {r[0] for r in sql.execute(
+            _READABLE, (False, viewer, False, now, viewer, viewer, now)).fetchall()}
+        return cands, chosen
 
-def _first_reports(groups: Iterable[list[tuple[int, str, str]]],
-                   sighted: set[str]) -> list[tuple[str, str]]:
-    """One credit (first share, its originator) per observable whose earliest share's
-    originator saw another member publish it later, or another member report a sighting
-    of that first share. Each group lists (seq, share id, originator) of the shares
-    holding one observable."""
-    credits = []
-    for group in groups:
-        group.sort()
-        _, first_share, first = group[0]
-        if first_share in sighted or any(o != first for _, _, o in group[1:]):
-            credits.append((first_share, first))
-    return credits
+    cands, chosen = ex.store.read(read)
+    d = ex.directory()
+    held = ex.read_gate.not_before(viewer, [r[0] for r in cands]) \
+        if ex.read_gate is not None and cands else {}
+    allowed = {sid for sid, header, recalled, purged in cands
+               if decide_read(d, viewer, orjson.loads(bytes(header)),
+                              ShareState(bool(recalled), bool(purged)), now=now,
+                              not_before=held.get(sid))}
+    extra, wrong = sorted(allowed - chosen), sorted(chosen - allowed)
+    if extra or wrong:
+        log.warning("ledger: the policy and the readable-share SQL differ on %d share(s)",
+                    len(extra) + len(wrong))
+    return _Readable(viewer, now, tuple(extra), tuple(wrong))
 
 
 def report(ex: Exchange, viewer: str) -> dict[str, Any]:
-    """The ledger as ``viewer`` may see it: per member, and per channel it is in."""
-    shares = _readable_shares(ex, viewer)
-    ids = sorted(shares)
-
-    def read(sql: Sql) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
-        inbox = _in(sql, "SELECT member_id, share_id FROM inbox WHERE share_id IN ({ids})", ids)
-        # opened: the member's signed "opened" receipt, or the node's record of its
-        # reading the share by id (clients that send no receipts)
-        opens = _in(sql, "SELECT member_id, share_id FROM share_opens "
-                         "WHERE share_id IN ({ids})", ids)
-        opens += _in(sql, "SELECT member_id, share_id FROM receipts "
-                          "WHERE share_id IN ({ids}) AND what=?", ids, "opened")
-        sightings = _in(sql, "SELECT share_id, reporter, verdict FROM sightings "
-                             "WHERE share_id IN ({ids})", ids)
-        # Only an observable held by two shares, or one in a share others sighted, can
-        # earn a first-report credit: leave every other row in the database.
-        seen = sorted({r[0] for r in sightings if r[2] == "sighted"})
-        toks = _in(sql, "SELECT t.share_id, t.channel_id, t.epoch, t.token FROM blind_tokens t "
-                        "WHERE t.share_id IN ({ids}) AND EXISTS (SELECT 1 FROM blind_tokens u "
-                        "WHERE u.channel_id=t.channel_id AND u.epoch=t.epoch "
-                        "AND u.token=t.token AND u.share_id<>t.share_id)", ids)
-        toks += _in(sql, "SELECT share_id, channel_id, epoch, token FROM blind_tokens "
-                         "WHERE share_id IN ({ids})", seen)
-        obs = _in(sql, "SELECT o.share_id, o.kind, o.value FROM observables o "
-                       "WHERE o.share_id IN ({ids}) AND EXISTS (SELECT 1 FROM observables p "
-                       "WHERE p.kind=o.kind AND p.value=o.value AND p.share_id<>o.share_id)",
-                  ids)
-        obs += _in(sql, "SELECT share_id, kind, value FROM observables "
-                        "WHERE share_id IN ({ids})", seen)
-        return inbox, opens, sightings, toks, obs
-
-    inbox, opens, sightings, toks, obs = ex.store.read(read)
+    """The ledger as ``viewer`` may see it: per member, and per channel it is in.
+    Every count is a SQL aggregate over the shares the viewer may read."""
     d = ex.directory()
     scopes: dict[str | None, dict[str, dict[str, int]]] = defaultdict(
         lambda: defaultdict(lambda: dict.fromkeys(FIELDS, 0)))
+    if viewer in d.members and d.members[viewer].active:
+        cte, params = _readable(ex, viewer).cte()
 
-    def add(share_id: str, member: str, field: str, n: int = 1) -> None:
-        scopes[None][member][field] += n
-        channel = shares[share_id][2]
-        if channel is not None:
-            scopes[channel][member][field] += n
+        def read(sql: Sql) -> list[tuple[str, Any, str | None, int]]:
+            out: list[tuple[str, Any, str | None, int]] = []
 
-    for sid, (_, origin, _, objects) in shares.items():
-        add(sid, origin, "shares")
-        add(sid, origin, "objects", objects or 0)
-    for member, sid in inbox:
-        add(sid, member, "received")
-    for member, sid in {(r[0], r[1]) for r in opens}:
-        if member != shares[sid][1]:
-            add(sid, member, "opened")
-    sighted: set[str] = set()  # shares whose indicators others reported seeing
-    for sid, reporter, verdict in sightings:
-        origin = shares[sid][1]
-        if reporter == origin:
-            continue
-        if verdict == "sighted":
-            add(sid, origin, "sightings_confirmed")
-            sighted.add(sid)
-        elif verdict == "false-positive":
-            add(sid, origin, "false_positives")
-    # one group per observable: plain (and node-readable) values from the correlation
-    # index, sealed ones by their blind token within one channel and key epoch
-    groups: dict[tuple[Any, ...], list[tuple[int, str, str]]] = defaultdict(list)
-    for sid, channel, epoch, tok in {(r[0], r[1], int(r[2]), bytes(r[3])) for r in toks}:
-        groups[("blind", channel, epoch, tok)].append((shares[sid][0], sid, shares[sid][1]))
-    for sid, kind, value in {tuple(r) for r in obs}:
-        groups[("plain", kind, value)].append((shares[sid][0], sid, shares[sid][1]))
-    for first_share, member in _first_reports(groups.values(), sighted):
-        add(first_share, member, "first_reports")
+            def q(field: str, query: str, extra: tuple[Any, ...] = ()) -> None:
+                out.extend((field, r[0], r[1], int(r[2] or 0))
+                           for r in sql.execute(cte + query, (*params, *extra)).fetchall())
+
+            q("shares", "SELECT originator, ch, COUNT(*) FROM r GROUP BY originator, ch")
+            q("objects", "SELECT originator, ch, SUM(objects) FROM r GROUP BY originator, ch")
+            q("received", "SELECT i.member_id, r.ch, COUNT(*) FROM inbox i "
+                          "JOIN r ON r.id=i.share_id GROUP BY i.member_id, r.ch")
+            # opened: the member's signed "opened" receipt, or the node's record of its
+            # reading the share by id (clients that send no receipts)
+            q("opened", "SELECT u.member_id, r.ch, COUNT(*) FROM (SELECT member_id, share_id "
+                        "FROM share_opens UNION SELECT member_id, share_id FROM receipts "
+                        "WHERE what=?) u JOIN r ON r.id=u.share_id "
+                        "WHERE u.member_id<>r.originator GROUP BY u.member_id, r.ch",
+              ("opened",))
+            for field, verdict in (("sightings_confirmed", "sighted"),
+                                   ("false_positives", "false-positive")):
+                q(field, "SELECT r.originator, r.ch, COUNT(*) FROM sightings g "
+                         "JOIN r ON r.id=g.share_id WHERE g.reporter<>r.originator "
+                         "AND g.verdict=? GROUP BY r.originator, r.ch", (verdict,))
+            # first reports: per observable (a blind token within one channel and epoch,
+            # or a normalised value of the correlation index), the earliest readable
+            # share, credited when another member's readable share holds it too or
+            # another member reported seeing that first share
+            # (only observables held by two shares anywhere, or in a sighted share, can
+            # earn one: the rest stay in the database)
+            sighted = ("SELECT share_id FROM sightings WHERE verdict=? "
+                       "AND reporter<>originator")
+            for groups in (
+                    "SELECT MIN(r.seq) AS first, COUNT(DISTINCT r.originator) AS n FROM "
+                    "(SELECT channel_id, epoch, token FROM blind_tokens "
+                    "GROUP BY channel_id, epoch, token HAVING COUNT(*)>1 "
+                    "UNION SELECT channel_id, epoch, token FROM blind_tokens "
+                    f"WHERE share_id IN ({sighted})) k "
+                    "JOIN blind_tokens b ON b.channel_id=k.channel_id AND b.epoch=k.epoch "
+                    "AND b.token=k.token JOIN r ON r.id=b.share_id "
+                    "GROUP BY b.channel_id, b.epoch, b.token",
+                    "SELECT MIN(r.seq) AS first, COUNT(DISTINCT r.originator) AS n FROM "
+                    "(SELECT kind, value FROM observables GROUP BY kind, value "
+                    "HAVING COUNT(*)>1 UNION SELECT kind, value FROM observables "
+                    f"WHERE share_id IN ({sighted})) k "
+                    "JOIN observables o ON o.kind=k.kind AND o.value=k.value "
+                    "JOIN r ON r.id=o.share_id GROUP BY o.kind, o.value"):
+                q("first_reports", f"SELECT r.originator, r.ch, COUNT(*) FROM ({groups}) f "
+                                   f"JOIN r ON r.seq=f.first WHERE f.n>1 OR r.id IN "
+                                   f"({sighted}) GROUP BY r.originator, r.ch",
+                  ("sighted", "sighted"))
+            return out
+
+        for field, member, channel, n in ex.store.read(read):
+            scopes[None][member][field] += n
+            if channel is not None:
+                scopes[channel][member][field] += n
 
     def rows(members: Iterable[str], counts: Mapping[str, Mapping[str, int]]
              ) -> list[dict[str, Any]]:
