@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from tests.test_e2e import bundle_with, scan
 
 from vigil import accountability as acc
-from vigil.client import Client
+from vigil.client import Client, InboxItem
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
 from vigil.errors import NotFound
@@ -24,7 +25,7 @@ from vigil.exchange import Exchange
 from vigil.model import ChannelKind, ShareState
 from vigil.policy import decide_read, decide_recall_notice
 from vigil.storage.base import Sql
-from vigil.testing import TestNode, make_node
+from vigil.testing import ServerProcess, TestNode, make_node
 from vigil.web import create_app
 
 
@@ -251,7 +252,7 @@ def test_recall_removes_the_payload_everywhere_and_collects_every_ack(
     hooked: list[str] = []
     n.ex.purge_tx_hooks.append(lambda sql, share_id: hooked.append(share_id))
     with n.sdk("delta") as delta:
-        sid = delta.publish(bundle_with(canary), tlp="green")["id"]   # plain, to everyone
+        sid = delta.publish(canary_bundle(canary), tlp="green")["id"]  # plain, to all
         sealed = delta.publish(bundle_with("s"), tlp="amber", to=["group1"])["id"]
     stored = n.ex.store.get_share(sealed)
     assert stored is not None
@@ -298,6 +299,8 @@ def test_recall_removes_the_payload_everywhere_and_collects_every_ack(
         assert view["recall"]["signed_by"] == "originator"
         s = delta.get(sid)   # the originator still sees the header, not the payload
         assert s.bundle is None and s.state["recalled"] is True
+        gone = n.http.get(f"/api/v1/shares/{sid}/content", headers=n.h("delta"))
+        assert (gone.status_code, gone.json()["error"]["code"]) == (410, "share.recalled")
         view2 = delta.receipts(sealed)
         assert sorted(view2["not_received"]) == [] and view2["not_acknowledged"] == []
         assert {r["member"] for r in view2["recipients"]} == {n.id("alpha"), n.id("bravo")}
@@ -312,25 +315,42 @@ def test_recall_removes_the_payload_everywhere_and_collects_every_ack(
     gap = unpurged_features(n.ex)
     for needle in (canary.encode(), ciphertext, wrap):
         hits = db_hits(n.ex, needle)
-        assert [h for h in hits if h.split("_")[0] not in gap] == [], (needle, hits)
+        assert [h for h in hits if not h.startswith(gap)] == [], (needle, hits)
     if n.ex.store.dialect == "sqlite":
         files = [p for p in n.node.data.iterdir() if p.name.startswith("vigil.db")]
         assert any(p.name == "vigil.db" for p in files)
         for needle in (ciphertext, wrap) if gap else (canary.encode(), ciphertext, wrap):
             assert scan(files, needle) == []
     if gap:
-        pytest.xfail(f"{', '.join(sorted(gap))} keep(s) copies of recalled payloads: "
-                     "no Exchange.purge_tx_hooks entry")
+        pytest.xfail(f"tables {', '.join(gap)} keep copies of recalled payloads: their "
+                     "feature registers no Exchange.purge_tx_hooks entry")
 
 
-def unpurged_features(ex: Exchange) -> set[str]:
-    """Features that derive rows from payloads (TAXII's object index) but register no
-    purge hook to drop them on recall and at expiry."""
+# Features that keep rows derived from payloads, by the module of their share hook.
+DERIVED = {"vigil.taxii": ("taxii_",),
+           "vigil.analysis.correlate": ("observables", "correlations")}
+
+
+def unpurged_features(ex: Exchange) -> tuple[str, ...]:
+    """Table prefixes of features that copy payload content when a share is stored but
+    register no purge hook to drop it on recall and at expiry."""
     def modules(hooks: list[Any]) -> set[str]:
         return {str(getattr(h, "__module__", "")) for h in hooks}
 
-    copies = {m for m in modules(ex.share_tx_hooks) if m.startswith("vigil.taxii")}
-    return {"taxii"} if copies and not copies & modules(ex.purge_tx_hooks) else set()
+    stored, purged = modules(ex.share_tx_hooks), modules(ex.purge_tx_hooks)
+    out: list[str] = []
+    for prefix, tables in DERIVED.items():
+        mods = {m for m in stored if m.startswith(prefix)}
+        if mods and not mods & purged:
+            out.extend(tables)
+    return tuple(out)
+
+
+def canary_bundle(canary: str) -> bytes:
+    """A bundle whose indicator names, describes and matches the canary."""
+    doc = json.loads(bundle_with(canary, 2))
+    doc["objects"][0]["pattern"] = f"[domain-name:value = '{canary.lower()}.example.org']"
+    return json.dumps(doc).encode()
 
 
 def test_recall_by_anyone_but_the_originator_is_404(n: Node) -> None:
@@ -405,19 +425,39 @@ def test_recall_notice_is_for_active_recipients_of_recalled_live_shares(n: Node)
     assert not decide_read(d, n.id("bravo"), h, recalled, now="2026-11-29T00:00:00.000Z")
 
 
-def test_stream_names_a_recall_event(n: Node) -> None:
-    sid = n.publish("alpha", bundle_with("sse"), tlp="amber", to="group1")
-    n.http.post(f"/api/v1/shares/{sid}/recall", headers=n.h("alpha"))
-    from vigil.web.stream import SseResponse
+async def _until_recall(client: Client, after: int) -> list[InboxItem]:
+    got: list[InboxItem] = []
+    stream = client.stream(after)
+    async for item in stream:
+        got.append(item)
+        if item.state["recalled"]:
+            break
+    await stream.aclose()
+    return got
 
-    st = n.http.app.state.vigil  # type: ignore[attr-defined]
-    resp = SseResponse(st, n.id("bravo"), 0)
-    import asyncio
 
-    chunk, _ = asyncio.run(resp._chunk())
-    assert chunk.startswith(b"id: ") and b"\nevent: recall\n" in chunk
-    data = json.loads(chunk.split(b"data: ", 1)[1])
-    assert data["share_id"] == sid and data["envelope"]["payload"] == ""
+def test_live_server_streams_the_recall_and_the_sdk_acknowledges(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True, "delta": False})
+    a, d = node.members["alpha"], node.members["delta"]
+    with ServerProcess(node.data) as srv, Client(srv.url, a.token) as ca, \
+            Client(srv.url, d.token, d.keyring) as cd:
+        sid = ca.publish(bundle_with("live"), tlp="amber", to=["member:delta"])["id"]
+        first = asyncio.run(asyncio.wait_for(anext(aiter(cd.stream(0))), 10))
+        assert first.share_id == sid and not first.state["recalled"]
+        assert ca.receipts(sid)["not_received"] == []         # the stream sent "received"
+        ca.recall(sid)
+        items = asyncio.run(asyncio.wait_for(_until_recall(cd, first.seq), 10))
+        assert [(i.share_id, i.state["recalled"]) for i in items] == [(sid, True)]
+        assert items[0].envelope.payload == b"" and items[0].seq > first.seq
+        assert ca.receipts(sid)["not_acknowledged"] == []     # and then "recall-ack"
+        with httpx.stream("GET", f"{srv.url}/api/v1/stream", timeout=10, headers={
+                "Authorization": f"Bearer {d.token}", "Last-Event-ID": str(first.seq)}) as r:
+            lines = []
+            for line in r.iter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    break
+        assert f"id: {items[0].seq}" in lines and "event: recall" in lines
 
 
 def test_cli_recall_and_receipts(n: Node, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,14 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from tests.test_accountability import Node, build_node, db_hits, scan, unpurged_features
+from tests.test_accountability import (
+    Node,
+    build_node,
+    canary_bundle,
+    db_hits,
+    scan,
+    unpurged_features,
+)
 from tests.test_e2e import bundle_with
 
 from vigil import accountability as acc
@@ -42,7 +49,7 @@ def log_kinds(n: Node, share_id: str) -> list[str]:
 def test_expired_share_is_purged_from_store_and_inboxes_and_stays_in_the_log(
         n: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     canary = f"CANARY-{uuid.uuid4().hex}"
-    soon = n.publish("alpha", bundle_with(canary), tlp="amber", to="group1", expires="1m")
+    soon = n.publish("alpha", canary_bundle(canary), tlp="green", expires="1m")
     lasting = n.publish("alpha", bundle_with("l"), tlp="amber", to="group1", expires="1w")
     forever = n.publish("alpha", bundle_with("f"), tlp="amber", to="group1")
     hooked: list[str] = []
@@ -72,13 +79,16 @@ def test_expired_share_is_purged_from_store_and_inboxes_and_stays_in_the_log(
     [(_, data)] = n.ex.log.entries(size, size + 1)
     entry = orjson.loads(data)
     assert entry == {"v": 1, "kind": "purge", "share": soon, "originator": n.id("alpha"),
-                     "to": sorted([n.id("bravo"), n.id("delta")]), "at": at}
+                     "to": sorted(n.id(w) for w in ("bravo", "charlie", "delta")), "at": at}
     assert acc.purge_expired(n.ex) == 0 and n.ex.log.size() == size + 1
     gap = unpurged_features(n.ex)
-    assert [h for h in db_hits(n.ex, canary.encode()) if h.split("_")[0] not in gap] == []
+    assert [h for h in db_hits(n.ex, canary.encode()) if not h.startswith(gap)] == []
     if n.ex.store.dialect == "sqlite" and not gap:
         assert scan([p for p in n.node.data.iterdir() if p.name.startswith("vigil.db")],
                     canary.encode()) == []
+    if gap:
+        pytest.xfail(f"tables {', '.join(gap)} keep copies of purged payloads: their "
+                     "feature registers no Exchange.purge_tx_hooks entry")
 
 
 def test_a_pass_works_in_batches_and_reports_progress(

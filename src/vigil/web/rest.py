@@ -318,7 +318,10 @@ async def share_content(share_id: str, st: StateDep, actor: ActorDep) -> Respons
     """The verified STIX bundle of a share: plain shares, and sealed shares of members
     whose keyring this node holds. A sealed share for a member whose keys live in its
     clients answers 409 share.sealed: open it with `vigil show` or the SDK."""
-    env, _ = await st.read(st.exchange.share, actor.member, share_id)
+    env, state = await st.read(st.exchange.share, actor.member, share_id)
+    if state.recalled:  # only its originator gets here: the payload is gone
+        raise VigilError("this share was recalled; the node removed its payload",
+                         code="share.recalled", status=410)
     plain = await st.write(st.exchange.open, actor.member, env)
     if plain is None:
         raise VigilError(
