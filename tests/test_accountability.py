@@ -483,3 +483,16 @@ def test_cli_recall_and_receipts(n: Node, monkeypatch: pytest.MonkeyPatch) -> No
                              catch_exceptions=False)
     assert run.exit_code == 0
     assert "bravo" in run.output and "2 recipient(s) have not acknowledged" in run.output
+
+
+def test_a_share_marked_recalled_without_a_recall_is_finished_by_one(n: Node) -> None:
+    sid = n.publish("alpha", bundle_with("m"), tlp="amber", to="group1")
+    n.ex.store.write(lambda sql: sql.execute("UPDATE shares SET recalled=? WHERE id=?",
+                                             (True, sid)))
+    r = n.http.post(f"/api/v1/shares/{sid}/recall", headers=n.h("alpha"))
+    assert r.status_code == 201 and r.json()["new"] is True
+    got = n.ex.store.get_share(sid)
+    assert got is not None and got[0].payload == b"" and got[0].wraps == ()
+    assert n.log_entry(r.json()["log_index"])["kind"] == "recall"
+    again = n.http.post(f"/api/v1/shares/{sid}/recall", headers=n.h("alpha"))
+    assert again.status_code == 200 and again.json()["log_index"] == r.json()["log_index"]

@@ -347,9 +347,9 @@ def scrub(store: Store) -> bool:
 
 def _drop_payload(ex: Exchange, sql: Sql, share_id: str, flag: str) -> bool:
     """Set ``flag`` (recalled or purged), remove payload and wraps, and run the
-    features' purge hooks; False if the share was already in that state."""
+    features' purge hooks; False if the share is purged already."""
     cur = sql.execute(
-        f"UPDATE shares SET {flag}=?, payload=NULL, wraps=? WHERE id=? AND {flag}=?",
+        f"UPDATE shares SET {flag}=?, payload=NULL, wraps=? WHERE id=? AND purged=?",
         (True, NO_WRAPS, share_id, False))
     if not cur.rowcount:
         return False
@@ -368,7 +368,7 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
     env, state = _own_share(ex, member, share_id)
     h = env.header
     recipients = tuple(h["audience"]["recipients"])
-    if state.recalled:
+    if state.recalled and _recall_row(ex, share_id) is not None:
         return _existing_recall(ex, member, share_id, recipients)
     d = ex.directory()
     if obj is not None:
@@ -404,6 +404,8 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
 
     def tx(sql: Sql) -> RecallRecord | None:
         serialize_writes(sql)
+        if sql.execute("SELECT 1 FROM recalls WHERE share_id=?", (share_id,)).fetchone():
+            return None
         prev = _secure_delete(sql)
         if not _drop_payload(ex, sql, share_id, "recalled"):
             return None
@@ -419,7 +421,7 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
 
     done = ex.store.write(tx)
     ex.envelopes.pop(share_id)
-    if done is None:  # recalled meanwhile by another request
+    if done is None:  # recalled (or purged) meanwhile by another request
         return _existing_recall(ex, member, share_id, recipients)
     scrub(ex.store)
     return done
@@ -428,9 +430,8 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
 def _existing_recall(ex: Exchange, member: str, share_id: str,
                      recipients: tuple[str, ...]) -> RecallRecord:
     row = _recall_row(ex, share_id)
-    if row is None:  # recalled without a recall record (e.g. a TAXII delete)
-        raise Conflict("this share was withdrawn without a signed recall",
-                       code="recall.unrecorded")
+    if row is None:  # purged meanwhile
+        raise _missing(share_id)
     return RecallRecord(share_id, member, row[0], row[1], row[2], recipients, False)
 
 
