@@ -169,3 +169,32 @@ def test_share_entry_is_rebuilt_from_the_envelope(api: Api) -> None:
     assert data == entry_bytes(share_entry(env[0]))
     assert leaf_hash(data) != leaf_hash(entry_bytes({"kind": "share"}))
     assert base64.b64decode(ref.to_json()["root"] + "==", altchars=b"-_") == ref.root
+
+
+class HoldAll:
+    """A read gate that holds every share back from one member until 2999."""
+
+    def __init__(self, member: str) -> None:
+        self.member = member
+
+    def release(self, members: object) -> None:
+        pass
+
+    def not_before(self, member: str, share_ids: list[str]) -> dict[str, str]:
+        return {s: "2999-01-01T00:00:00.000Z" for s in share_ids} if member == self.member \
+            else {}
+
+    def preview(self, request: object, decision: object) -> dict[str, object]:
+        return {}
+
+
+def test_a_held_back_shares_entry_stays_hidden_until_it_is_due(api: Api) -> None:
+    sid = publish(api, "alpha", tlp="amber", to="a-b")["id"]
+    api.exchange.read_gate = HoldAll(api.node.members["bravo"].id)
+    try:
+        for who, sees in (("bravo", False), ("alpha", True)):
+            doc = api.client.get("/api/v1/log/entries", headers=api.h(who)).json()
+            shown = [e["entry"].get("share") for e in doc["entries"] if "entry" in e]
+            assert (sid in shown) is sees
+    finally:
+        api.exchange.read_gate = None

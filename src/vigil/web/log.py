@@ -13,7 +13,7 @@ from vigil.errors import InputError, NotFound
 from vigil.log.gossip import Gossip
 from vigil.log.merkle import leaf_hash
 from vigil.log.note import vkey
-from vigil.log.tree import leaf_json
+from vigil.log.tree import visible_entries
 from vigil.policy import decide_log_entry, decide_read
 from vigil.web.deps import ActorDep, StateDep
 
@@ -76,13 +76,18 @@ async def entries(
     if stop < start or stop - start > MAX_ENTRIES:
         raise InputError(f"ask for at most {MAX_ENTRIES} entries, start <= end",
                          code="log.bad_range", pointer="/end")
-    rows = await st.read(st.exchange.log.entries, start, stop)
-    d = st.exchange.directory()
+    ex = st.exchange
+    rows = await st.read(ex.log.entries, start, stop)
+    d = ex.directory()
+    gate = ex.read_gate
+    seen = await st.read(
+        visible_entries, rows, lambda e: decide_log_entry(d, actor.member, e),
+        None if gate is None else (lambda ids: gate.not_before(actor.member, ids)),
+        clock.now())
     out = []
-    for index, data in rows:
+    for index, data, entry in seen:
         item: dict[str, Any] = {"index": index, "leaf_hash": b64u(leaf_hash(data))}
-        entry = leaf_json(data)
-        if decide_log_entry(d, actor.member, entry):
+        if entry is not None:
             item["entry"] = entry
         out.append(item)
     return {"entries": out, "next": rows[-1][0] + 1 if rows else start}

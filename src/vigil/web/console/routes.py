@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -19,13 +20,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__
+from vigil import __version__, clock
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import classify, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
-from vigil.log.tree import leaf_json
+from vigil.log.tree import visible_entries
 from vigil.model import (
     THEMES,
     Actor,
@@ -525,11 +526,18 @@ async def log_page(request: Request) -> Response:
     rows: list[dict[str, Any]] = []
     hidden = 0
     end = cp.size
+    member, gate = who.actor.member, ex.read_gate
+
+    def may_see(entry: Mapping[str, Any]) -> bool:
+        return decide_log_entry(d, member, entry)
+
+    held = None if gate is None else (lambda ids: gate.not_before(member, ids))
     while end > 0 and len(rows) < LOG_ROWS:
         start = max(0, end - 1000)
-        for index, data in reversed(await st.read(ex.log.entries, start, end)):
-            entry = leaf_json(data)
-            if not decide_log_entry(d, who.actor.member, entry):
+        seen = await st.read(visible_entries, await st.read(ex.log.entries, start, end),
+                             may_see, held, clock.now())
+        for index, _, entry in reversed(seen):
+            if entry is None:
                 hidden += 1
                 continue
             if len(rows) < LOG_ROWS:
