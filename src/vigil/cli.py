@@ -297,7 +297,8 @@ def _line(e: Any, names: dict[str, str]) -> str:
     aud = h["audience"]
     return (f"{e.seq:>6}  {e.share_id}  TLP:{aud['tlp'].upper():<13} "
             f"{h['payload']['form']:<6} from {names.get(h['originator'], h['originator'])}  "
-            f"{h['created']}  {','.join(h.get('themes', []))}")
+            f"{h['created']}  {','.join(h.get('themes', []))}"
+            + ("  RECALLED by its originator" if e.state.get("recalled") else ""))
 
 
 @cli.command()
