@@ -195,3 +195,38 @@ def test_rebuild_restores_index_and_correlations(node: tuple[testing.TestNode, E
     assert again["correlation_rows"] == stats["correlation_rows"]
     assert again["correlations_added"] == 0
     assert len(fresh.notices(m["bravo"])[0]) == len(after)  # nothing added twice
+
+
+def test_recall_drops_observables_and_correlations(node: tuple[testing.TestNode, Exchange]
+                                                   ) -> None:
+    from vigil.accountability import recall
+
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    a = publish(ex, m["alpha"], ip_bundle("45.77.7.7", "45.66.0.0/16"))
+    b = publish(ex, m["bravo"], ip_bundle("45.77.7.7"))
+    assert len(c.notices(m["bravo"])[0]) == 1
+    other = n.exchange()  # another worker, whose index already holds alpha's share
+    correlator(other).catch_up()
+    recall(ex, m["alpha"], a.envelope.id)
+
+    def rows(sql: Sql) -> tuple[int, int]:
+        return (int(sql.execute("SELECT count(*) FROM observables WHERE share_id=?",
+                                (a.envelope.id,)).fetchone()[0]),
+                int(sql.execute("SELECT count(*) FROM correlations WHERE share_id=? "
+                                "OR other_id=?", (a.envelope.id, a.envelope.id)
+                                ).fetchone()[0]))
+
+    assert ex.store.read(rows) == (0, 0)
+    assert c.notices(m["bravo"])[0] == [] and c.notices(m["alpha"])[0] == []
+    # a later share matches only what is still held, in this process and in another
+    try:
+        ch = publish(other, m["charlie"], ip_bundle("45.77.7.7", "45.66.1.1"))
+        assert [x["match"]["share"] for x in correlator(other).notices(m["charlie"])[0]] == \
+            [b.envelope.id]
+        assert ex.store.read(rows) == (0, 0)
+        assert [r["share"] for r in c.search(m["alpha"], "45.66.1.1")["results"]] == \
+            [ch.envelope.id]
+    finally:
+        other.store.close()

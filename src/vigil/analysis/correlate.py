@@ -25,6 +25,7 @@ transaction runs under a transaction-scoped advisory lock, so observable rows co
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import sys
 import threading
@@ -81,6 +82,18 @@ def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any]
                 f"SELECT id, header, recalled, purged FROM shares WHERE id IN "
                 f"({_marks(len(chunk))})", chunk).fetchall():
             out[sid] = (orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
+    return out
+
+
+def _gone(sql: Sql, ids: Iterable[str]) -> set[str]:
+    """The shares among ``ids`` whose payload was removed (recalled or purged)."""
+    todo = sorted(set(ids))
+    out: set[str] = set()
+    for i in range(0, len(todo), _IN_BATCH):
+        chunk = todo[i:i + _IN_BATCH]
+        out.update(r[0] for r in sql.execute(
+            f"SELECT id FROM shares WHERE id IN ({_marks(len(chunk))}) AND payload IS NULL",
+            chunk).fetchall())
     return out
 
 
@@ -146,7 +159,13 @@ class Correlator:
                 self._load(rows)
             loaded += len(rows)
             if len(rows) < CATCH_UP_BATCH:
-                return loaded
+                break
+        if loaded >= CATCH_UP_BATCH:
+            # A large load (a process's first): the index lives as long as the process,
+            # so keep the garbage collector from scanning it again and again.
+            gc.collect()
+            gc.freeze()
+        return loaded
 
     def _catch_up_in(self, sql: Sql) -> None:
         while True:
@@ -199,6 +218,10 @@ class Correlator:
             self._catch_up_in(sql)
             before = self.watermark
             rows = self._matches(env.id, env.originator, observables)
+        if rows:  # another worker may have recalled or purged a matched share
+            gone = _gone(sql, {r[2] for r in rows if r[1] == env.id})
+            if gone:
+                rows = [r for r in rows if r[2] not in gone and r[1] not in gone]
         sql.executemany(INSERT_OBSERVABLE,
                         [(env.id, o.kind, o.value, o.hash) for o in observables])
         if rows:
@@ -234,6 +257,18 @@ class Correlator:
                     listener(members)
                 except Exception:
                     log.exception("correlation listener %r failed", listener)
+
+    def on_purge(self, sql: Sql, share_id: str) -> None:
+        """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's observables
+        and its correlations (derived from its payload) go with the payload."""
+        held = sql.execute("SELECT kind, value FROM observables WHERE share_id=?",
+                           (share_id,)).fetchall()
+        sql.execute("DELETE FROM observables WHERE share_id=?", (share_id,))
+        sql.execute("DELETE FROM correlations WHERE share_id=? OR other_id=?",
+                    (share_id, share_id))
+        with self.lock:
+            for kind, value in held:
+                self.index.discard(Observable(kind, value), share_id)
 
     # -- what a member sees ---------------------------------------------------------------
     def notices(self, member: str, after: int = 0, limit: int = 100
@@ -426,6 +461,7 @@ def install(ex: Exchange, **kw: Any) -> Correlator:
             c = _correlators[ex] = Correlator(ex, **kw)
             ex.share_tx_hooks.append(c.on_share)
             ex.published_hooks.append(c.after_publish)
+            ex.purge_tx_hooks.append(c.on_purge)
         return c
 
 

@@ -167,6 +167,7 @@ ANALYSIS_MIGRATION: list[str] = [
     # h: vigil.analysis.observables.value_hash(kind:value); join on it (then on kind
     # and value) to find the shares holding one observable
     "CREATE INDEX observables_h ON observables(h)",
+    "CREATE INDEX observables_share ON observables(share_id)",
     """CREATE TABLE correlations (
         seq {SERIAL},
         member_id TEXT NOT NULL,
@@ -177,6 +178,8 @@ ANALYSIS_MIGRATION: list[str] = [
         other_value TEXT NOT NULL
     )""",
     "CREATE INDEX correlations_member ON correlations(member_id, seq)",
+    "CREATE INDEX correlations_share ON correlations(share_id)",
+    "CREATE INDEX correlations_other ON correlations(other_id)",
     """CREATE TABLE warninglists (
         seq {SERIAL},
         member_id TEXT NOT NULL,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
@@ -21,13 +22,14 @@ async def correlations(
     actor: ActorDep,
     after: Annotated[int, Query(ge=0, description="cursor: the last seq already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> Response:
     """The caller's correlation notices after a cursor: for each, the caller's share and
     observable, and either the matching share (one the caller may read) or only the
     channel a member of which holds a match. Resume with `after=<next>`."""
     notices, cursor = await st.read(correlator(st.exchange).notices, actor.member, after,
                                     limit)
-    return {"notices": notices, "next": cursor}
+    return Response(orjson.dumps({"notices": notices, "next": cursor}),
+                    media_type="application/json")
 
 
 @router.get("/search", tags=["analysis"])
@@ -38,12 +40,12 @@ async def search(
                             description="an observable: IP address or network, domain, URL, "
                                         "e-mail, hash, ASN, wallet, or kind:value")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> Response:
     """Shares the caller may read that hold this observable (normalised; IP addresses
     and networks match by overlap), newest first, with the warninglists naming it."""
     result: dict[str, Any] = await st.read(correlator(st.exchange).search, actor.member, q,
                                            limit)
-    return result
+    return Response(orjson.dumps(result), media_type="application/json")
 
 
 @router.get("/warninglists", tags=["analysis"])
