@@ -20,7 +20,6 @@ from vigil import accountability as acc
 from vigil.client import Client, InboxItem
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
-from vigil.errors import NotFound
 from vigil.exchange import Exchange
 from vigil.model import ChannelKind, ShareState
 from vigil.policy import decide_read, decide_recall_notice
@@ -283,12 +282,15 @@ def test_recall_removes_the_payload_everywhere_and_collects_every_ack(
         assert item.state["recalled"] is True and item.envelope.payload == b""
         assert item.envelope.wraps == ()
         assert dropped[who] == [sid] + ([sealed] if who in ("alpha", "bravo") else [])
-        with pytest.raises(NotFound):
-            c.envelope(sid)
+        env, state = c.envelope(sid)       # GET of the share: the same notice
+        assert state["recalled"] is True and env.payload == b"" and env.wraps == ()
+        assert c.get(sid).bundle is None
         r = n.http.get(f"/api/v1/shares/{sid}/content", headers=n.h(who))
         assert r.status_code == 404
         c.close()
-    assert n.http.get(f"/api/v1/shares/{sealed}", headers=n.h("bravo")).status_code == 404
+    notice = n.http.get(f"/api/v1/shares/{sealed}", headers=n.h("bravo")).json()
+    assert notice["payload"] == "" and notice["wraps"] == [] and notice["state"]["recalled"]
+    assert n.http.get(f"/api/v1/shares/{sealed}", headers=n.h("charlie")).status_code == 404
 
     with n.sdk("delta") as delta:
         view = delta.receipts(sid)

@@ -260,6 +260,16 @@ def install(ex: Exchange) -> None:
         ex.read_hooks.append(HeldReceipts(ex))
 
 
+def recall_notice(ex: Exchange, member: str, share_id: str) -> tuple[Envelope, ShareState]:
+    """A recalled share as its recipients are told of it: the signed header and
+    signature, no payload, no wraps (``decide_recall_notice``); ``share.not_found`` for
+    anyone else."""
+    got = ex.store.get_share(share_id)
+    if got is None or not decide_recall_notice(ex.directory(), member, got[0].header, got[1]):
+        raise _missing(share_id)
+    return Envelope(got[0].header, got[0].signature, b"", ()), got[1]
+
+
 def _own_share(ex: Exchange, member: str, share_id: str) -> tuple[Envelope, ShareState]:
     """A share its originator may still read; anything else is ``share.not_found``."""
     got = ex.store.get_share(share_id)

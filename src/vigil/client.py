@@ -578,6 +578,8 @@ class Client:
         doc = self._call("GET", f"/api/v1/shares/{share_id}")
         env, state = _envelope(doc), doc["state"]
         if state.get("recalled") or state.get("purged"):
+            if state.get("recalled"):
+                self._recalled(env)
             return Share(env, state, "withdrawn: the node removed its payload", False, None,
                          None, self._logged(env, doc.get("log")))
         signer = self.verify(env)
@@ -651,8 +653,12 @@ class Client:
     def _delivered(self, item: InboxItem) -> None:
         """A share reached this client: say so; a recalled one: drop it, acknowledge."""
         if item.state.get("recalled"):
-            for drop in self.on_recall:
-                drop(item.share_id)
-            self._auto_receipt(item.envelope, "recall-ack")
+            self._recalled(item.envelope)
         else:
             self._auto_receipt(item.envelope, "received")
+
+    def _recalled(self, env: Envelope) -> None:
+        """Its originator recalled this share: drop every copy here, acknowledge."""
+        for drop in self.on_recall:
+            drop(env.id)
+        self._auto_receipt(env, "recall-ack")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from vigil.accountability import recall_notice
 from vigil.envelope import envelope_from_json, envelope_to_json
-from vigil.errors import VigilError
+from vigil.errors import NotFound, VigilError
 from vigil.exchange import Published, member_identity
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef
@@ -306,8 +307,12 @@ async def sent(
 @router.get("/shares/{share_id}", tags=["shares"])
 async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, Any]:
     """One share's envelope (signed header, payload, wraps). 404 if the caller may not
-    read it, exactly as if it did not exist."""
-    env, state = await st.read(st.exchange.share, actor.member, share_id)
+    read it, exactly as if it did not exist. A recipient of a recalled share gets its
+    recall notice: the signed header, no payload, state recalled."""
+    try:
+        env, state = await st.read(st.exchange.share, actor.member, share_id)
+    except NotFound:
+        env, state = await st.read(recall_notice, st.exchange, actor.member, share_id)
     refs = await st.read(st.exchange.log.share_refs, [share_id])
     return share_json(env, state, refs.get(share_id))
 
