@@ -137,3 +137,15 @@ def test_cli_purge_expired_runs_one_pass(n: Node, monkeypatch: pytest.MonkeyPatc
     assert got is not None and got[1].purged
     refused = CliRunner().invoke(cli_mod.cli, ["--data", str(n.node.data), "purge"])
     assert refused.exit_code != 0
+
+
+def test_a_share_whose_expiry_just_passed_is_purged_on_the_real_clock(tmp_path: Path) -> None:
+    for n in build_node(tmp_path / "node", None):
+        expires = clock.parse_expiry(clock.fmt(datetime.now(UTC) + timedelta(seconds=2)))
+        sid = n.publish("alpha", bundle_with("rc"), tlp="amber", to="group1", expires=expires)
+        assert acc.purge_expired(n.ex) == 0
+        while clock.now() < expires:   # wait until its expiry is in the (near) past
+            time.sleep(0.05)
+        assert acc.purge_expired(n.ex) == 1
+        got = n.ex.store.get_share(sid)
+        assert got is not None and got[1].purged and log_kinds(n, sid) == ["share", "purge"]
