@@ -289,9 +289,14 @@ def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
     """For the originator only: per recipient, when it received, opened and (after a
     recall) acknowledged, and who has not."""
     env, state = _own_share(ex, member, share_id)
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT member_id, what, at, log_idx FROM receipts WHERE share_id=?",
-        (share_id,)).fetchall())
+
+    def read(sql: Sql) -> tuple[list[Any], Any]:
+        return (sql.execute("SELECT member_id, what, at, log_idx FROM receipts "
+                            "WHERE share_id=?", (share_id,)).fetchall(),
+                sql.execute("SELECT at, key, log_idx FROM recalls WHERE share_id=?",
+                            (share_id,)).fetchone())
+
+    rows, recall = ex.store.read(read)
     got: dict[tuple[str, str], tuple[str, int]] = {
         (str(m), str(w)): (str(at), int(idx)) for m, w, at, idx in rows}
     names = {m.id: m.name for m in ex.directory().members.values()}
@@ -304,12 +309,11 @@ def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
             item[what.replace("-", "_")] = None if at_idx is None else \
                 {"at": at_idx[0], "log_index": at_idx[1]}
         per.append(item)
-    recall = _recall_row(ex, share_id) if state.recalled else None
     return {
         "share": share_id,
         "state": {"recalled": state.recalled, "purged": state.purged},
         "recall": None if recall is None else {
-            "at": recall[0], "key": recall[1], "log_index": recall[2],
+            "at": str(recall[0]), "key": str(recall[1]), "log_index": int(recall[2]),
             "signed_by": "node" if recall[1] == ex.node_key_id else "originator"},
         "recipients": per,
         "not_received": [p["member"] for p in per if p["received"] is None],
