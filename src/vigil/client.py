@@ -30,6 +30,7 @@ from vigil.envelope import (
     envelope_to_json,
     open_share,
     verify_envelope,
+    verify_header,
 )
 from vigil.errors import (
     AuthError,
@@ -552,15 +553,17 @@ class Client:
             return None
         return self.log_verifier().verify_share(env, log)
 
-    def verify(self, env: Envelope) -> str:
+    def verify(self, env: Envelope, *, header_only: bool = False) -> str:
         """Check the envelope's signature against the signer's published key; return who
-        signed, in plain words. Raises CryptoError if it does not verify."""
+        signed, in plain words. Raises CryptoError if it does not verify.
+        ``header_only``: a recalled or purged share, whose payload is gone."""
+        check = verify_header if header_only else verify_envelope
         h = env.header
         if h.get("provenance") == Provenance.ATTESTED.value:
             node = self.node()
             if node["sign_key"]["id"] != h["key"]:
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
-            verify_envelope(env, _unb64(node["sign_key"]["public"]))
+            check(env, _unb64(node["sign_key"]["public"]))
             posted = h.get("posted_by") or {}
             who = self.member(str(posted.get("member", env.originator)))
             return (f"attested by node {node['name']} ({node['id']}): received from "
@@ -569,7 +572,7 @@ class Client:
         if m["sign_key"]["id"] != h["key"]:
             raise CryptoError("signed with a key that is not the member's",
                               code="crypto.unknown_key")
-        verify_envelope(env, _unb64(m["sign_key"]["public"]))
+        check(env, _unb64(m["sign_key"]["public"]))
         return f"signed by {m['display_name']} (member:{m['name']}, {h['key']}), verified"
 
     def get(self, share_id: str) -> Share:

@@ -360,6 +360,20 @@ def build_share(
 # -------------------------------------------------------------------------- verify
 
 
+def verify_header(env: Envelope, signer_public_raw: bytes) -> None:
+    """The first checks of :func:`verify_envelope`: the key, the signature and the
+    header's structure -- all that is left to check of a recalled or purged share,
+    whose payload and wraps the node removed."""
+    header = env.header
+    claimed = header.get("key") if isinstance(header, Mapping) else None
+    if claimed != key_id(ALG_ED25519, signer_public_raw):
+        raise CryptoError(
+            "header.key does not name the signer's public key", code="crypto.key_mismatch"
+        )
+    verify(TAG_SHARE, header, env.signature, signer_public_raw)
+    check_header(header)
+
+
 def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
     """Check an envelope without decrypting it; raise ``CryptoError`` on any fault.
 
@@ -373,14 +387,8 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
     recipient, optionally one for the originator, and none for anyone else
     (``crypto.bad_wraps``); a plain share has no wraps (``crypto.bad_wraps``).
     """
+    verify_header(env, signer_public_raw)
     header = env.header
-    claimed = header.get("key") if isinstance(header, Mapping) else None
-    if claimed != key_id(ALG_ED25519, signer_public_raw):
-        raise CryptoError(
-            "header.key does not name the signer's public key", code="crypto.key_mismatch"
-        )
-    verify(TAG_SHARE, header, env.signature, signer_public_raw)
-    check_header(header)
     pl = header["payload"]
     if pl["size"] != len(env.payload) or pl["digest"] != payload_digest(env.payload):
         raise CryptoError("payload does not match its digest", code="crypto.digest_mismatch")

@@ -198,3 +198,17 @@ def test_a_held_back_shares_entry_stays_hidden_until_it_is_due(api: Api) -> None
             assert (sid in shown) is sees
     finally:
         api.exchange.read_gate = None
+
+
+def test_audit_after_a_recall_checks_the_header_and_the_recall(api: Api, tmp_path: Path) -> None:
+    ids = [publish(api, "alpha", bundle_text(indicator()), tlp="amber", to="a-b")["id"]
+           for _ in range(2)]
+    with sdk(api, "alpha", tmp_path / "a.json") as alpha:
+        alpha.recall(str(ids[0]))  # the node signs it with the keyring it holds
+        report = audit(alpha)
+        assert report.ok, report.problems
+        assert report.shares_checked == 2 and report.signatures_checked >= 3
+    with sdk(api, "bravo", tmp_path / "b.json") as bravo:
+        report = audit(bravo)
+        assert report.ok, report.problems
+        assert report.undelivered == []  # the recalled share is closed by its recall
