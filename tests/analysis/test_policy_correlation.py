@@ -151,6 +151,7 @@ def run_history(ex: Exchange, n: testing.TestNode, rnd: random.Random
 def check_member(ex: Exchange, mid: str, plain: dict[str, list[Observable]]) -> set[str]:
     """Check one member's notices and searches; the kinds of notice it got."""
     c = correlator(ex)
+    c.process()
     d = ex.directory()
     now = clock.now()
 

@@ -142,6 +142,7 @@ def test_correlations_equal_the_brute_force_reference(
     for i, raw in enumerate(bundles()):
         sid = publish(ex, members[i % 3], raw).envelope.id
         shares[sid] = reference.values(orjson.loads(raw)["objects"])
+    c.process()
     want = reference.correlations(shares)
     got = system_matches(ex)
     assert len(want) > 100  # the data really correlates, through ranges and defanging

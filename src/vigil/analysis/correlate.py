@@ -41,18 +41,23 @@ from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.errors import InputError
 from vigil.exchange import Exchange, Published
-from vigil.model import Directory, Envelope, Form, ShareState
+from vigil.model import Directory, Form, ShareState
 from vigil.policy import decide_correlation_hint, decide_read
+from vigil.storage import Store, open_store
 from vigil.storage.base import Sql
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of observable rows
+CORRELATED_KEY = "analysis.correlated_seq"  # meta: the last share seq correlated
+PASS_BATCH = 64  # shares per correlation transaction
 MAX_MATCHES = 100  # other shares correlated per observable of a new share (newest first)
 CATCH_UP_BATCH = 100_000
 _IN_BATCH = 500
 
 INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value, h) VALUES(?,?,?,?)"
+SET_CORRELATED = ("INSERT INTO meta(key, value) VALUES(?,?) "
+                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
                       "other_value) VALUES(?,?,?,?,?,?)")
 
@@ -97,6 +102,11 @@ def _gone(sql: Sql, ids: Iterable[str]) -> set[str]:
     return out
 
 
+def _correlated(sql: Sql) -> int:
+    row = sql.execute("SELECT value FROM meta WHERE key=?", (CORRELATED_KEY,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
     return sql.execute("SELECT seq, id, originator, header, payload FROM shares "
                        "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
@@ -123,9 +133,9 @@ class Correlator:
         # Called after a publish with the members that got a new correlation row
         # (the push stream wakes them); a listener that raises is logged and skipped.
         self.listeners: list[Callable[[frozenset[str]], None]] = []
-        # share id -> (watermark before, last seq, originator, observables, members to
-        # wake), from the share transaction to the moment the share is durable
-        self._stored: dict[str, tuple[int, int, str, list[Observable], frozenset[str]]] = {}
+        self._process_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def lists(self) -> WarninglistSet:
@@ -204,59 +214,115 @@ class Correlator:
                                                  owner[other], held))
         return rows
 
-    # -- the publish path -------------------------------------------------------------
-    def on_share(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
-        """``Exchange.share_tx_hooks`` entry: observables and correlations of a new share."""
-        if env.form is not Form.PLAIN:
-            return
-        observables = extract_bundle(env.payload)
-        if not observables:
-            return
-        if sql.dialect == "postgresql":
-            sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
-        with self.lock:
-            self._catch_up_in(sql)
-            before = self.watermark
-            rows = self._matches(env.id, env.originator, observables)
-        if rows:  # another worker may have recalled or purged a matched share
-            gone = _gone(sql, {r[2] for r in rows if r[1] == env.id})
-            if gone:
-                rows = [r for r in rows if r[2] not in gone and r[1] not in gone]
-        sql.executemany(INSERT_OBSERVABLE,
-                        [(env.id, o.kind, o.value, o.hash) for o in observables])
-        if rows:
-            sql.executemany(INSERT_CORRELATION, rows)
-        last = int(sql.execute("SELECT max(seq) FROM observables").fetchone()[0])
-        with self.lock:
-            if len(self._stored) > 1024:  # shares whose transaction failed after this hook
-                self._stored.clear()
-            self._stored[env.id] = (before, last, env.originator, observables,
-                                    frozenset(r[0] for r in rows))
-
+    # -- following the shares -------------------------------------------------------------
     def after_publish(self, published: Published) -> None:
-        """``Exchange.published_hooks`` entry: once the share is durable, put its
-        observables in the index (unless a catch-up did) and wake the members with new
-        correlations."""
+        """``Exchange.published_hooks`` entry: wake the correlation thread. Publishing
+        itself does no correlation work (see ``process``)."""
+        if published.envelope.form is not Form.PLAIN:
+            return
         with self.lock:
-            got = self._stored.pop(published.envelope.id, None)
-            if got is None:
-                return
-            before, last, originator, observables, members = got
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="vigil-correlate",
+                                                daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        # The thread works through a store of its own, opened per wake, so that closing
+        # the Exchange's store never meets a query of this thread.
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                store = open_store(self.store.url)
+            except Exception:
+                log.debug("correlation: cannot open the store", exc_info=True)
+                continue
+            try:
+                self.process(store)
+            except Exception:  # a failure: the next wake (or read) retries
+                log.debug("correlation pass failed", exc_info=True)
+            finally:
+                store.close()
+
+    def process(self, store: Store | None = None) -> int:
+        """Correlate every plain share stored since the last pass (by any worker of the
+        node); the number of shares looked at. Notices and search call it first, so they
+        always answer with every stored share correlated."""
+        done = 0
+        with self._process_lock:
+            while True:
+                n = self._pass(store or self.store)
+                if n == 0:
+                    return done
+                done += n
+
+    def _pass(self, store: Store) -> int:
+        def pending(sql: Sql) -> tuple[int, list[Any]]:
+            mark = _correlated(sql)
+            return mark, _shares_after(sql, mark, PASS_BATCH)
+
+        mark, shares = store.read(pending)
+        if not shares:
+            return 0
+        work: list[tuple[str, str, list[Observable]]] = []
+        for _seq, sid, originator, header, payload in shares:  # outside the write lock
+            if payload is None or orjson.loads(bytes(header))["payload"]["form"] != "plain":
+                continue
+            work.append((sys.intern(sid), originator, extract_bundle(bytes(payload))))
+        upto = int(shares[-1][0])
+
+        def write(sql: Sql) -> tuple[int, int, frozenset[str]] | None:
+            if sql.dialect == "postgresql":
+                sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+            if _correlated(sql) != mark:
+                return None  # another worker took these shares meanwhile
+            dropped = _gone(sql, (sid for sid, _, _ in work))  # recalled since read
+            todo = [w for w in work if w[0] not in dropped]
+            rows: list[Row] = []
+            with self.lock:
+                self._catch_up_in(sql)
+                before = self.watermark
+                for sid, originator, observables in todo:
+                    rows.extend(self._matches(sid, originator, observables))
+                    self.owner.setdefault(sid, originator)
+                    for o in observables:  # later shares of this pass match it too
+                        self.index.add(o, sid)
+            if rows:  # another worker may have recalled or purged a matched share
+                gone = _gone(sql, {r[2] for r in rows})
+                if gone:
+                    rows = [r for r in rows if r[1] not in gone and r[2] not in gone]
+            values = [(sid, o.kind, o.value, o.hash) for sid, _, obs in todo for o in obs]
+            if values:
+                sql.executemany(INSERT_OBSERVABLE, values)
+            if rows:
+                sql.executemany(INSERT_CORRELATION, rows)
+            sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
+            last = sql.execute("SELECT max(seq) FROM observables").fetchone()[0]
+            return before, int(last or 0), frozenset(r[0] for r in rows)
+
+        try:
+            got = store.write(write)
+        except BaseException:
+            with self.lock:  # the index may hold this pass's shares: start again
+                self.index, self.owner, self.watermark = ObservableIndex(), {}, 0
+            raise
+        if got is None:
+            return len(shares)
+        before, last, members = got
+        with self.lock:
             # Writers of observable rows are serialised (SQLite's one writer, the
-            # advisory lock on PostgreSQL): the rows after ``before`` up to ``last``
-            # are this share's, so the index may move on without reading them back.
+            # advisory lock on PostgreSQL): the rows after ``before`` up to ``last`` are
+            # this pass's, already in the index.
             if self.watermark == before:
-                sid = sys.intern(published.envelope.id)
-                self.owner.setdefault(sid, originator)
-                for o in observables:
-                    self.index.add(o, sid)
                 self.watermark = last
-        if members and self.listeners:
+        if members:
             for listener in list(self.listeners):
                 try:
                     listener(members)
                 except Exception:
                     log.exception("correlation listener %r failed", listener)
+        return len(shares)
 
     def on_purge(self, sql: Sql, share_id: str) -> None:
         """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's observables
@@ -275,6 +341,8 @@ class Correlator:
                 ) -> tuple[list[dict[str, Any]], int]:
         """The member's correlation notices after a cursor, and the cursor to resume from
         (past rows the policy hides as well)."""
+        self.process()
+
         def read(sql: Sql) -> tuple[list[Any], dict[str, tuple[dict[str, Any], ShareState]]]:
             rows = sql.execute(
                 "SELECT seq, share_id, other_id, kind, value, other_value "
@@ -343,6 +411,7 @@ class Correlator:
                              pointer="/q")
         if not 1 <= limit <= 1000:
             raise InputError("limit must be 1..1000", code="input.limit", pointer="/limit")
+        self.process()
         self.catch_up()
         with self.lock:
             found = self.index.match(obs)
@@ -386,6 +455,13 @@ class Correlator:
                 "FROM correlations").fetchall()}
             return total, last, held, known
 
+        with self._process_lock:
+            return self._rebuild(start, progress, batch)
+
+    def _rebuild(self, start: Callable[[Sql], tuple[int, int, dict[str, set[tuple[str, str]]],
+                                                    set[Row]]],
+                 progress: Callable[[int, int, int], None] | None, batch: int
+                 ) -> dict[str, int]:
         total, last, held, known = self.store.read(start)
         index: ObservableIndex[str] = ObservableIndex()
         owner: dict[str, str] = {}
@@ -421,9 +497,11 @@ class Correlator:
 
             def write(sql: Sql, stale: list[tuple[str, str, str]] = stale,
                       fresh: list[tuple[str, str, str, int]] = fresh,
-                      added: list[Row] = added) -> None:
+                      added: list[Row] = added, upto: int = after) -> None:
                 if sql.dialect == "postgresql":
                     sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+                if upto > _correlated(sql):
+                    sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
                 if stale:
                     sql.executemany("DELETE FROM observables WHERE share_id=? AND kind=? "
                                     "AND value=?", stale)
@@ -432,8 +510,7 @@ class Correlator:
                 if added:
                     sql.executemany(INSERT_CORRELATION, added)
 
-            if stale or fresh or added:
-                self.store.write(write)
+            self.store.write(write)
             done += len(shares)
             n_obs += sum(len(v) for v in extracted.values())
             n_rows += len(rows)
@@ -459,7 +536,6 @@ def install(ex: Exchange, **kw: Any) -> Correlator:
         c = _correlators.get(ex)
         if c is None:
             c = _correlators[ex] = Correlator(ex, **kw)
-            ex.share_tx_hooks.append(c.on_share)
             ex.published_hooks.append(c.after_publish)
             ex.purge_tx_hooks.append(c.on_purge)
         return c
