@@ -29,6 +29,7 @@ import gc
 import logging
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -41,7 +42,7 @@ from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.errors import InputError
 from vigil.exchange import Exchange, Published
-from vigil.model import Directory, Form, ShareState
+from vigil.model import Directory, Envelope, Form, ShareState
 from vigil.policy import decide_correlation_hint, decide_read
 from vigil.storage import Store, open_store
 from vigil.storage.base import Sql
@@ -51,8 +52,9 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of observable rows
 CORRELATED_KEY = "analysis.correlated_seq"  # meta: the last share seq correlated
 PASS_BATCH = 64  # shares per correlation transaction
+COALESCE = 0.05  # seconds the correlation thread waits after a wake-up
 MAX_MATCHES = 100  # other shares correlated per observable of a new share (newest first)
-CATCH_UP_BATCH = 100_000
+CATCH_UP_SHARES = 2000  # shares per read when the index catches up
 _IN_BATCH = 500
 
 INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value, h) VALUES(?,?,?,?)"
@@ -126,7 +128,7 @@ class Correlator:
         self.max_matches = max_matches
         self.index: ObservableIndex[str] = ObservableIndex()
         self.owner: dict[str, str] = {}  # share id -> originator
-        self.watermark = 0
+        self.mark = 0  # the index holds the observables of the shares up to this seq
         self.lock = threading.Lock()
         self._lists = lists
         self.member_lists = MemberLists(ex.store)
@@ -143,46 +145,54 @@ class Correlator:
             self._lists = shipped()
         return self._lists
 
-    # -- the index, a cache of the observables table ----------------------------------
+    # -- the index: the observables of every share up to the correlation mark ----------
+    def _rows_between(self, sql: Sql, lo: int, hi: int) -> list[Any]:
+        """(share seq, share id, originator, kind, value) of the shares in (lo, hi]."""
+        return sql.execute(
+            "SELECT s.seq, o.share_id, s.originator, o.kind, o.value FROM observables o "
+            "JOIN shares s ON s.id = o.share_id WHERE s.seq > ? AND s.seq <= ? "
+            "ORDER BY s.seq, o.seq", (lo, hi)).fetchall()
+
     def _load(self, rows: Sequence[Sequence[Any]]) -> None:
-        for seq, share_id, originator, kind, value in rows:
+        for _seq, share_id, originator, kind, value in rows:
             sid = sys.intern(share_id)
             self.owner.setdefault(sid, originator)
             self.index.add(Observable(kind, value), sid)
-            if seq > self.watermark:
-                self.watermark = int(seq)
 
-    def _fetch(self, sql: Sql, after: int) -> list[Any]:
-        return sql.execute(
-            "SELECT o.seq, o.share_id, s.originator, o.kind, o.value FROM observables o "
-            "JOIN shares s ON s.id = o.share_id WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
-            (after, CATCH_UP_BATCH)).fetchall()
+    def _load_upto(self, sql: Sql, upto: int) -> int:
+        """Bring the index (lock held) up to the correlation mark ``upto``."""
+        loaded = 0
+        while self.mark < upto:
+            hi = min(upto, self.mark + CATCH_UP_SHARES)
+            rows = self._rows_between(sql, self.mark, hi)
+            self._load(rows)
+            loaded += len(rows)
+            self.mark = hi
+        return loaded
 
     def catch_up(self) -> int:
-        """Load the observable rows stored since the last catch-up (by any worker)."""
+        """Load the observables of the shares correlated since the last catch-up (by any
+        worker of the node)."""
         loaded = 0
         while True:
+            mark = self.store.read(_correlated)
             with self.lock:
-                after = self.watermark
-            rows = self.store.read(functools.partial(self._fetch, after=after))
-            with self.lock:
-                self._load(rows)
-            loaded += len(rows)
-            if len(rows) < CATCH_UP_BATCH:
+                lo = self.mark
+            if lo >= mark:
                 break
-        if loaded >= CATCH_UP_BATCH:
+            hi = min(mark, lo + CATCH_UP_SHARES)
+            rows = self.store.read(functools.partial(self._rows_between, lo=lo, hi=hi))
+            with self.lock:
+                if self.mark == lo:
+                    self._load(rows)
+                    self.mark = hi
+                    loaded += len(rows)
+        if loaded >= 100_000:
             # A large load (a process's first): the index lives as long as the process,
             # so keep the garbage collector from scanning it again and again.
             gc.collect()
             gc.freeze()
         return loaded
-
-    def _catch_up_in(self, sql: Sql) -> None:
-        while True:
-            rows = self._fetch(sql, self.watermark)
-            self._load(rows)
-            if len(rows) < CATCH_UP_BATCH:
-                return
 
     def _matches(self, new: str, new_owner: str, observables: Iterable[Observable],
                  index: ObservableIndex[str] | None = None,
@@ -215,9 +225,18 @@ class Correlator:
         return rows
 
     # -- following the shares -------------------------------------------------------------
+    def on_share(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+        """``Exchange.share_tx_hooks`` entry: store the observables of a plain share with
+        it. Matching them is left to the correlation pass (``process``)."""
+        if env.form is not Form.PLAIN:
+            return
+        observables = extract_bundle(env.payload)
+        if observables:
+            sql.executemany(INSERT_OBSERVABLE,
+                            [(env.id, o.kind, o.value, o.hash) for o in observables])
+
     def after_publish(self, published: Published) -> None:
-        """``Exchange.published_hooks`` entry: wake the correlation thread. Publishing
-        itself does no correlation work (see ``process``)."""
+        """``Exchange.published_hooks`` entry: wake the correlation thread."""
         if published.envelope.form is not Form.PLAIN:
             return
         with self.lock:
@@ -232,6 +251,7 @@ class Correlator:
         # the Exchange's store never meets a query of this thread.
         while True:
             self._wake.wait()
+            time.sleep(COALESCE)  # let a burst of publishes share one transaction
             self._wake.clear()
             try:
                 store = open_store(self.store.url)
@@ -246,9 +266,9 @@ class Correlator:
                 store.close()
 
     def process(self, store: Store | None = None) -> int:
-        """Correlate every plain share stored since the last pass (by any worker of the
-        node); the number of shares looked at. Notices and search call it first, so they
-        always answer with every stored share correlated."""
+        """Correlate every share stored after the correlation mark (by any worker of the
+        node), in order; the number of shares passed. Notices and search call it first,
+        so they answer with every stored share correlated."""
         done = 0
         with self._process_lock:
             while True:
@@ -258,71 +278,56 @@ class Correlator:
                 done += n
 
     def _pass(self, store: Store) -> int:
-        def pending(sql: Sql) -> tuple[int, list[Any]]:
-            mark = _correlated(sql)
-            return mark, _shares_after(sql, mark, PASS_BATCH)
-
-        mark, shares = store.read(pending)
-        if not shares:
-            return 0
-        work: list[tuple[str, str, list[Observable]]] = []
-        for _seq, sid, originator, header, payload in shares:  # outside the write lock
-            if payload is None or orjson.loads(bytes(header))["payload"]["form"] != "plain":
-                continue
-            work.append((sys.intern(sid), originator, extract_bundle(bytes(payload))))
-        upto = int(shares[-1][0])
-
-        def write(sql: Sql) -> tuple[int, int, frozenset[str]] | None:
-            if sql.dialect == "postgresql":
+        def write(sql: Sql) -> tuple[int, frozenset[str]]:
+            if sql.dialect == "postgresql":  # one pass at a time across the node
                 sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
-            if _correlated(sql) != mark:
-                return None  # another worker took these shares meanwhile
-            dropped = _gone(sql, (sid for sid, _, _ in work))  # recalled since read
-            todo = [w for w in work if w[0] not in dropped]
+            mark = _correlated(sql)
+            shares = sql.execute(
+                "SELECT seq, id, originator, payload IS NULL FROM shares WHERE seq > ? "
+                "ORDER BY seq LIMIT ?", (mark, PASS_BATCH)).fetchall()
+            if not shares:
+                return 0, frozenset()
+            upto = int(shares[-1][0])
+            held: dict[str, list[Observable]] = {}
+            for _seq, sid, _kind, value in ((r[0], r[1], r[3], r[4]) for r in
+                                            self._rows_between(sql, mark, upto)):
+                held.setdefault(sid, []).append(Observable(_kind, value))
             rows: list[Row] = []
             with self.lock:
-                self._catch_up_in(sql)
-                before = self.watermark
-                for sid, originator, observables in todo:
+                if self.mark > mark:  # the mark went back (a rebuild): start again
+                    self.index, self.owner, self.mark = ObservableIndex(), {}, 0
+                self._load_upto(sql, mark)
+                for _seq, sid, originator, dropped in shares:
+                    observables = held.get(sid)
+                    if not observables or dropped:
+                        continue
+                    sid = sys.intern(sid)
                     rows.extend(self._matches(sid, originator, observables))
                     self.owner.setdefault(sid, originator)
                     for o in observables:  # later shares of this pass match it too
                         self.index.add(o, sid)
+                self.mark = upto
             if rows:  # another worker may have recalled or purged a matched share
                 gone = _gone(sql, {r[2] for r in rows})
                 if gone:
                     rows = [r for r in rows if r[1] not in gone and r[2] not in gone]
-            values = [(sid, o.kind, o.value, o.hash) for sid, _, obs in todo for o in obs]
-            if values:
-                sql.executemany(INSERT_OBSERVABLE, values)
-            if rows:
                 sql.executemany(INSERT_CORRELATION, rows)
             sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
-            last = sql.execute("SELECT max(seq) FROM observables").fetchone()[0]
-            return before, int(last or 0), frozenset(r[0] for r in rows)
+            return len(shares), frozenset(r[0] for r in rows)
 
         try:
-            got = store.write(write)
+            n, members = store.write(write)
         except BaseException:
             with self.lock:  # the index may hold this pass's shares: start again
-                self.index, self.owner, self.watermark = ObservableIndex(), {}, 0
+                self.index, self.owner, self.mark = ObservableIndex(), {}, 0
             raise
-        if got is None:
-            return len(shares)
-        before, last, members = got
-        with self.lock:
-            # Writers of observable rows are serialised (SQLite's one writer, the
-            # advisory lock on PostgreSQL): the rows after ``before`` up to ``last`` are
-            # this pass's, already in the index.
-            if self.watermark == before:
-                self.watermark = last
         if members:
             for listener in list(self.listeners):
                 try:
                     listener(members)
                 except Exception:
                     log.exception("correlation listener %r failed", listener)
-        return len(shares)
+        return n
 
     def on_purge(self, sql: Sql, share_id: str) -> None:
         """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's observables
@@ -462,7 +467,7 @@ class Correlator:
                                                     set[Row]]],
                  progress: Callable[[int, int, int], None] | None, batch: int
                  ) -> dict[str, int]:
-        total, last, held, known = self.store.read(start)
+        total, _last, held, known = self.store.read(start)
         index: ObservableIndex[str] = ObservableIndex()
         owner: dict[str, str] = {}
         done = n_obs = n_rows = n_added = 0
@@ -517,10 +522,10 @@ class Correlator:
             n_added += len(added)
             if progress is not None:
                 progress(done, total, n_obs)
-        # Every row stored before the rebuild began belongs to a share walked above; the
-        # catch-up loads the rows stored since (re-inserted here, or by new publishes).
+        # The index holds every share walked; shares stored since are correlated by the
+        # next pass.
         with self.lock:
-            self.index, self.owner, self.watermark = index, owner, last
+            self.index, self.owner, self.mark = index, owner, after
         self.catch_up()
         return {"shares": done, "observables": n_obs, "correlation_rows": n_rows,
                 "correlations_added": n_added}
@@ -536,6 +541,7 @@ def install(ex: Exchange, **kw: Any) -> Correlator:
         c = _correlators.get(ex)
         if c is None:
             c = _correlators[ex] = Correlator(ex, **kw)
+            ex.share_tx_hooks.append(c.on_share)
             ex.published_hooks.append(c.after_publish)
             ex.purge_tx_hooks.append(c.on_purge)
         return c

@@ -60,13 +60,20 @@ def overlap(a: str, b: str) -> bool:
 
 
 class _IpFamily(Generic[R]):
-    __slots__ = ("bits", "by_len", "lens", "starts")
+    __slots__ = ("added", "bits", "by_len", "lens", "starts")
 
     def __init__(self, bits: int) -> None:
         self.bits = bits
         self.by_len: dict[int, dict[int, list[R]]] = {}
         self.lens: list[int] = []  # prefix lengths in use, ascending
         self.starts: SortedList = SortedList()  # (start, plen)
+        self.added: list[tuple[int, int]] = []  # new (start, plen), sorted in when needed
+
+    def _sorted(self) -> SortedList:
+        if self.added:
+            self.starts.update(self.added)
+            self.added.clear()
+        return self.starts
 
     def add(self, start: int, plen: int, ref: R) -> bool:
         table = self.by_len.get(plen)
@@ -76,7 +83,7 @@ class _IpFamily(Generic[R]):
         refs = table.get(start)
         if refs is None:
             table[start] = [ref]
-            self.starts.add((start, plen))
+            self.added.append((start, plen))
             return True
         if ref in refs:
             return False
@@ -92,7 +99,7 @@ class _IpFamily(Generic[R]):
         if not refs:
             assert table is not None
             del table[start]
-            self.starts.remove((start, plen))
+            self._sorted().remove((start, plen))
             if not table:
                 del self.by_len[plen]
                 self.lens = sorted(self.by_len)
@@ -109,7 +116,7 @@ class _IpFamily(Generic[R]):
                 yield s, p, refs
         if plen < bits:  # stored networks and addresses inside the query
             end = start | ((1 << (bits - plen)) - 1)
-            for s, p in self.starts.irange((start, plen + 1), (end, bits)):
+            for s, p in self._sorted().irange((start, plen + 1), (end, bits)):
                 yield s, p, self.by_len[p][s]
 
 
@@ -133,7 +140,7 @@ class ObservableIndex(Generic[R]):
                 return False
             added = self._ip[net[0]].add(net[1], net[2], ref)
         else:
-            key = obs.key
+            key = f"{obs[0]}:{obs[1]}"
             refs = self._exact.get(key)
             if refs is None:
                 self._exact[key] = [ref]
