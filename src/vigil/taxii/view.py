@@ -228,22 +228,28 @@ class ExchangeSource:
                       "WHERE " + " AND ".join(where) +
                       f" AND o.object_id IN ({marks(len(ids))})", [*params, *ids])
         ok = r.readable(row[4] for row in rows)
-        seen: dict[str, set[tuple[str, int, int]]] = {}
+        seen: dict[str, list[tuple[str, int, int]]] = {}
         for oid, version, seq, pos, share in rows:
             if ok[share]:
-                seen.setdefault(oid, set()).add((version, seq, pos))
+                seen.setdefault(oid, []).append((version, seq, pos))
         for oid, entries in self._sealed_versions(r, ids).items():
             ok = r.readable(e[3] for e in entries)
             for version, seq, pos, share, channel in entries:
                 if ok[share] and collection.channel in (None, channel):
-                    seen.setdefault(oid, set()).add((version, seq, pos))
-        for i in found:
-            seen.setdefault(i.id, set()).add((i.version, i.seq, i.pos))
+                    seen.setdefault(oid, []).append((version, seq, pos))
+        plain = any(w in ("last", "first", "all") for w in ask)
         keep = []
         for i in found:
-            vs = seen[i.id]
-            if any(v == i.version and (s, p) < (i.seq, i.pos) for v, s, p in vs):
+            vs = seen.setdefault(i.id, [])
+            me = (i.version, i.seq, i.pos)
+            if me not in vs:
+                vs.append(me)
+            if len(vs) == 1:  # the only version there is: selected unless by timestamp
+                if plain or i.version in ask:
+                    keep.append(i)
                 continue
+            if any(v == i.version and (s, p) < (i.seq, i.pos) for v, s, p in vs):
+                continue  # the same version, earlier in the collection
             if wanted(i.version, {v for v, _, _ in vs}, ask):
                 keep.append(i)
         return keep
@@ -256,14 +262,15 @@ class ExchangeSource:
             return {}
         with self._sealed_lock:
             last, known = self.sealed.get(r.member, (0, {}))
-            for seq, share, channel, added in r.rows(
-                    "SELECT a.seq, a.share_seq, a.channel, a.added FROM taxii_access a "
-                    "JOIN taxii_shares t ON t.share_seq = a.share_seq "
-                    "WHERE a.member_id = ? AND a.seq > ? AND t.sealed = ? ORDER BY a.seq",
-                    (r.member, last, True)):
+            for seq, share, channel, added, sealed in r.rows(
+                    "SELECT a.seq, a.share_seq, a.channel, a.added, t.sealed "
+                    "FROM taxii_access a JOIN taxii_shares t ON t.share_seq = a.share_seq "
+                    "WHERE a.member_id = ? AND a.seq > ? ORDER BY a.seq", (r.member, last)):
+                last = seq
+                if not sealed:
+                    continue
                 for pos, oid, _, version, _, _ in self._open(r.member, share, added) or ():
                     known.setdefault(oid, []).append((version, seq, pos, share, channel))
-                last = seq
             self.sealed[r.member] = (last, known)
         return {i: known[i] for i in ids if i in known}
 
