@@ -110,7 +110,7 @@ def test_channel_collection_and_sealed_shares(taxii: Taxii) -> None:
                                               "/objects/").text
     # the index holds nothing of the sealed share's content
     hits = taxii.exchange.store.read(lambda sql: sql.execute(
-        "SELECT count(*) FROM taxii_objects WHERE object_id = ? OR obj LIKE ?",
+        "SELECT count(*) FROM taxii_objects WHERE object_id = ? OR CAST(obj AS TEXT) LIKE ?",
         (secret[0]["id"], f"%{canary}%")).fetchone()[0])
     assert hits == 0
 
@@ -138,6 +138,16 @@ def test_add_objects_status_and_partial_failure(taxii: Taxii) -> None:
     assert r.json()["success_count"] == 1 and len(r.json()["successes"]) == 1
     kept = taxii.get("bravo", f"/status/{r.json()['id']}/").json()
     assert kept["success_count"] == 1 and "successes" not in kept
+    # ... failures too, even when nothing was published
+    lost = indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")
+    del lost["pattern"]
+    r = taxii.post("bravo", "publish-channel-a-b-amber", [lost])
+    assert r.json()["failures"][0]["id"] == lost["id"]
+    kept = taxii.get("bravo", f"/status/{r.json()['id']}/").json()
+    assert kept["failure_count"] == 1 and "failures" not in kept
+    assert taxii.exchange.store.read(lambda sql: sql.execute(
+        "SELECT count(*) FROM taxii_status WHERE CAST(body AS TEXT) LIKE ?",
+        (f"%{lost['id']}%",)).fetchone()[0]) == 0
 
 
 def test_delete_recalls_only_the_originators_share(taxii: Taxii) -> None:

@@ -118,7 +118,7 @@ class Added:
     failures: list[dict[str, str]] = field(default_factory=list)
     share_id: str | None = None
     recipients: tuple[str, ...] = ()
-    sealed: bool = False  # the share is sealed: its object ids are not kept in the store
+    sealed: bool = False  # the audience makes the share sealed: keep no object ids
 
 
 class Source(Protocol):

@@ -24,7 +24,7 @@ from vigil.accountability import recall
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
 from vigil.exchange import Exchange, Published
 from vigil.lru import Lru
-from vigil.model import Actor, Directory, Envelope, ShareState
+from vigil.model import Actor, Directory, Envelope, Form, ShareState
 from vigil.policy import decide_read
 from vigil.stix.validate import check_object
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes
@@ -333,7 +333,8 @@ class ExchangeSource:
                                code="taxii.not_writable")
         self.ready()
         request = self.ex.make_request(actor.member, tlp=collection.tlp, to=collection.to)
-        result = Added()
+        # sealed by the policy: the ids of these objects are not to be kept in the store
+        result = Added(sealed=self.ex.preview(request).form is Form.SEALED)
         good = objects
         pub: Published | None
         try:
@@ -351,7 +352,6 @@ class ExchangeSource:
         if pub is not None:
             result.share_id = pub.envelope.id
             result.recipients = pub.recipients
-            result.sealed = pub.envelope.form.value == "sealed"
             result.successes = [self._ref(obj) for obj in good]
         return result
 
