@@ -57,7 +57,7 @@ MAX_MATCHES = 100  # other shares correlated per observable of a new share (newe
 CATCH_UP_SHARES = 2000  # shares per read when the index catches up
 _IN_BATCH = 500
 
-INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value, h) VALUES(?,?,?,?)"
+INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value) VALUES(?,?,?)"
 SET_CORRELATED = ("INSERT INTO meta(key, value) VALUES(?,?) "
                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
@@ -136,6 +136,7 @@ class Correlator:
         # (the push stream wakes them); a listener that raises is logged and skipped.
         self.listeners: list[Callable[[frozenset[str]], None]] = []
         self._process_lock = threading.Lock()
+        self._extracted: dict[str, list[Observable]] = {}  # stored, not yet passed
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -233,7 +234,11 @@ class Correlator:
         observables = extract_bundle(env.payload)
         if observables:
             sql.executemany(INSERT_OBSERVABLE,
-                            [(env.id, o.kind, o.value, o.hash) for o in observables])
+                            [(env.id, o.kind, o.value) for o in observables])
+        with self.lock:  # the pass takes them from here rather than read them back
+            if len(self._extracted) >= 4096:  # shares whose transaction failed
+                self._extracted.clear()
+            self._extracted[env.id] = observables
 
     def after_publish(self, published: Published) -> None:
         """``Exchange.published_hooks`` entry: wake the correlation thread."""
@@ -288,10 +293,14 @@ class Correlator:
             if not shares:
                 return 0, frozenset()
             upto = int(shares[-1][0])
-            held: dict[str, list[Observable]] = {}
-            for _seq, sid, _kind, value in ((r[0], r[1], r[3], r[4]) for r in
-                                            self._rows_between(sql, mark, upto)):
-                held.setdefault(sid, []).append(Observable(_kind, value))
+            with self.lock:
+                held = {sid: self._extracted.pop(sid) for _, sid, _, _ in shares
+                        if sid in self._extracted}
+            missing = [sid for _, sid, _, _ in shares if sid not in held]
+            if missing:  # stored by another worker: read them
+                for _seq, sid, _orig, kind, value in self._rows_between(sql, mark, upto):
+                    if sid not in held or sid in missing:
+                        held.setdefault(sid, []).append(Observable(kind, value))
             rows: list[Row] = []
             with self.lock:
                 if self.mark > mark:  # the mark went back (a rebuild): start again
@@ -491,17 +500,17 @@ class Correlator:
                 for o in observables:
                     index.add(o, sid)
             stale: list[tuple[str, str, str]] = []
-            fresh: list[tuple[str, str, str, int]] = []
+            fresh: list[tuple[str, str, str]] = []
             for sid, observables in extracted.items():
                 want = {(o.kind, o.value) for o in observables}
                 have = held.pop(sid, set())
                 stale.extend((sid, k, v) for k, v in sorted(have - want))
-                fresh.extend((sid, k, v, Observable(k, v).hash) for k, v in sorted(want - have))
+                fresh.extend((sid, k, v) for k, v in sorted(want - have))
             added = [r for r in rows if r not in known]
             known.update(added)
 
             def write(sql: Sql, stale: list[tuple[str, str, str]] = stale,
-                      fresh: list[tuple[str, str, str, int]] = fresh,
+                      fresh: list[tuple[str, str, str]] = fresh,
                       added: list[Row] = added, upto: int = after) -> None:
                 if sql.dialect == "postgresql":
                     sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))

@@ -17,7 +17,6 @@ MISP-STIX ``x-misp-object-*`` attributes).
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -49,23 +48,10 @@ class Observable(NamedTuple):
         """``kind:value``: the one string an observable is compared, stored and keyed by."""
         return f"{self.kind}:{self.value}"
 
-    @property
-    def hash(self) -> int:
-        """``value_hash`` of the key: the indexed column ``observables.h``."""
-        return value_hash(self.key)
-
     @staticmethod
     def from_key(key: str) -> Observable:
         kind, _, value = key.partition(":")
         return Observable(kind, value)
-
-
-def value_hash(key: str) -> int:
-    """A signed 64-bit hash of an observable key (BLAKE2b), the short indexed stand-in
-    for ``kind:value`` in the store: equal keys have equal hashes; compare the kind and
-    value as well."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big",
-                          signed=True)
 
 
 # ---------------------------------------------------------------------------- refang

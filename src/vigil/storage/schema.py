@@ -161,12 +161,10 @@ ANALYSIS_MIGRATION: list[str] = [
         seq {SERIAL},
         share_id TEXT NOT NULL,
         kind TEXT NOT NULL,
-        value TEXT NOT NULL,
-        h {BIGINT} NOT NULL
+        value TEXT NOT NULL
     )""",
-    # h: vigil.analysis.observables.value_hash(kind:value); join on it (then on kind
-    # and value) to find the shares holding one observable
-    "CREATE INDEX observables_h ON observables(h)",
+    # no index on the value: the node matches values in memory (vigil.analysis.index),
+    # and an index on random keys would rewrite a page per row at every publish
     "CREATE INDEX observables_share ON observables(share_id)",
     """CREATE TABLE correlations (
         seq {SERIAL},
