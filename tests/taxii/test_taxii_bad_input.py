@@ -110,3 +110,10 @@ def test_bad_object_id_in_path(taxii: Taxii) -> None:
     assert_error(taxii.get("alpha", f"/collections/{inbox}/objects/"
                                     f"indicator--{uuid.uuid4()}/"), 404,
                  "taxii.object_not_found")
+
+
+def test_unknown_paths_and_methods(taxii: Taxii) -> None:
+    assert_error(taxii.client.get("/taxii2/nowhere/", headers=taxii.h("alpha")), 404,
+                 "taxii.not_found")
+    assert_error(taxii.client.put(f"{ROOT}/collections/", headers=taxii.h("alpha")), 405,
+                 "taxii.method_not_allowed")

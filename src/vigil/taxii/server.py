@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from vigil import clock
-from vigil.errors import InputError, NotFound, PolicyDenied
+from vigil.errors import InputError, NotFound, PolicyDenied, VigilError
 from vigil.model import Actor
 from vigil.stix import strictjson
 from vigil.taxii.collections import Collection, Page, Source
@@ -215,6 +216,19 @@ async def status(sid: str, request: Request, st: StateDep, actor: ActorDep) -> R
     if body is None:
         raise NotFound(f"no status {sid!r}", code="taxii.status_not_found")
     return taxii(body)
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+                  include_in_schema=False)
+async def unknown(rest: str, request: Request) -> Response:
+    """Anything else under /taxii2/: a TAXII error body, 405 on a known path."""
+    path = request.url.path.removeprefix(PREFIX)
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is not unknown and \
+                route.path_regex.match(path):
+            raise VigilError(f"{request.method} is not allowed here",
+                             code="taxii.method_not_allowed", status=405)
+    raise NotFound(f"no TAXII endpoint at {request.url.path}", code="taxii.not_found")
 
 
 def _object_id(oid: str) -> str:
