@@ -171,18 +171,19 @@ class Correlator:
             self.mark = hi
         return loaded
 
-    def catch_up(self) -> int:
+    def catch_up(self, store: Store | None = None) -> int:
         """Load the observables of the shares correlated since the last catch-up (by any
-        worker of the node)."""
+        worker of the node), outside any write transaction."""
+        store = store or self.store
         loaded = 0
         while True:
-            mark = self.store.read(_correlated)
+            mark = store.read(_correlated)
             with self.lock:
                 lo = self.mark
             if lo >= mark:
                 break
             hi = min(mark, lo + CATCH_UP_SHARES)
-            rows = self.store.read(functools.partial(self._rows_between, lo=lo, hi=hi))
+            rows = store.read(functools.partial(self._rows_between, lo=lo, hi=hi))
             with self.lock:
                 if self.mark == lo:
                     self._load(rows)
@@ -275,9 +276,11 @@ class Correlator:
         node), in order; the number of shares passed. Notices and search call it first,
         so they answer with every stored share correlated."""
         done = 0
+        store = store or self.store
         with self._process_lock:
+            self.catch_up(store)  # the bulk of a first load, before taking the writer
             while True:
-                n = self._pass(store or self.store)
+                n = self._pass(store)
                 if n == 0:
                     return done
                 done += n
