@@ -84,9 +84,11 @@ class Taxii:
         raise KeyError(alias)
 
     def post(self, name: str, alias: str, objects: list[dict[str, Any]]) -> Any:
+        return self.post_raw(name, alias, json.dumps({"objects": objects}).encode())
+
+    def post_raw(self, name: str, alias: str, body: bytes) -> Any:
         cid = self.collection(name, alias)
-        return self.client.post(f"{ROOT}/collections/{cid}/objects/",
-                                content=json.dumps({"objects": objects}),
+        return self.client.post(f"{ROOT}/collections/{cid}/objects/", content=body,
                                 headers=self.h(name, **{"Content-Type": TAXII}))
 
     def publish(self, name: str, objects: list[dict[str, Any]], **params: Any) -> str:

@@ -80,6 +80,11 @@ def test_bad_posts_store_nothing(taxii: Taxii) -> None:
     assert_error(taxii.client.post(url, content=b"[]", headers=h), 400, "taxii.bad_envelope")
     assert_error(taxii.client.post(url, content=b'{"objects": []}', headers=h), 400,
                  "taxii.bad_envelope")
+    one = json.dumps(attack_objects()[0])
+    twice = '{"objects": [' + one[:-1] + ', "name": "again", "name": "twice"}]}'
+    r = taxii.client.post(url, content=twice.encode(), headers=h)
+    assert_error(r, 400, "input.duplicate_key")
+    assert r.json()["details"]["pointer"].startswith("/objects/0")
     inbox = taxii.collection("alpha", "inbox")
     assert_error(taxii.client.post(f"{ROOT}/collections/{inbox}/objects/", content=good,
                                    headers=h), 403, "taxii.not_writable")

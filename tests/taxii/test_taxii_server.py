@@ -4,6 +4,7 @@ headers, sealed shares, delete as recall, status."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from typing import Any
 
@@ -127,11 +128,17 @@ def test_add_objects_status_and_partial_failure(taxii: Taxii) -> None:
         ("complete", 2, 1, 1)
     assert st["successes"][0]["id"] == good["id"]
     assert st["failures"][0]["id"] == bad["id"] and "pattern" in st["failures"][0]["message"]
+    # an envelope with more than its objects is published too
+    extra = taxii.post_raw("bravo", "publish-community-green", json.dumps(
+        {"objects": [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")],
+         "more": False}).encode())
+    assert extra.status_code == 202 and extra.json()["success_count"] == 1
     again = taxii.get("bravo", f"/status/{st['id']}/").json()
     assert again == st
     assert taxii.get("alpha", f"/status/{st['id']}/").status_code == 404
     inbox = taxii.collection("alpha", "inbox")
-    assert [o["id"] for o in taxii.all_objects("alpha", inbox)] == [good["id"]]
+    ids = [o["id"] for o in taxii.all_objects("alpha", inbox)]
+    assert ids[0] == good["id"] and bad["id"] not in ids and len(ids) == 2
     # a sealed publish keeps only counts in the stored status
     r = taxii.post("bravo", "publish-channel-a-b-amber",
                    [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")])

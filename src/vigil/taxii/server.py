@@ -15,12 +15,11 @@ from fastapi.routing import APIRoute
 from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied, VigilError
 from vigil.model import Actor
-from vigil.stix import strictjson
 from vigil.taxii.collections import Collection, Page, Source
 from vigil.taxii.errors import TaxiiRoute
 from vigil.taxii.media import TAXII, check_accept, check_content_type
 from vigil.taxii.query import FIELDS, Query, parse_query, show_time
-from vigil.taxii.view import ExchangeSource, check_objects
+from vigil.taxii.view import ExchangeSource, posted_objects
 from vigil.web.deps import ActorDep, State, StateDep, read_body
 
 PREFIX = "/taxii2"
@@ -139,7 +138,7 @@ async def add_objects(cid: str, request: Request, st: StateDep, actor: ActorDep)
         raise PolicyDenied("this collection is read-only; POST to a publish-* collection",
                            code="taxii.not_writable")
     raw = await read_body(request, int(st.settings.max_body))
-    objects = check_objects(strictjson.loads(raw, max_bytes=int(st.settings.max_body)))
+    objects = posted_objects(raw, int(st.settings.max_body))
     requested = clock.now()
     added = await st.write(src.add, actor, c, objects)
     if added.share_id is not None:

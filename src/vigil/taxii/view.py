@@ -26,6 +26,7 @@ from vigil.exchange import Exchange, Published
 from vigil.lru import Lru
 from vigil.model import Actor, Directory, Envelope, Form, ShareState
 from vigil.policy import decide_read
+from vigil.stix import strictjson
 from vigil.stix.validate import check_object
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes
 from vigil.taxii import index
@@ -337,8 +338,10 @@ class ExchangeSource:
         result = Added(sealed=self.ex.preview(request).form is Form.SEALED)
         good = objects
         pub: Published | None
+        bundle = getattr(objects, "bundle", None)
         try:
-            pub = self._publish(actor, good, request)
+            pub = self.ex.publish_bundle(actor, bundle, request) if bundle is not None \
+                else self._publish(actor, good, request)
         except StixError:
             good = []
             for n, obj in enumerate(objects):
@@ -406,6 +409,27 @@ class ExchangeSource:
             "SELECT body FROM taxii_status WHERE id = ? AND member_id = ?",
             (status_id, actor.member)).fetchone())
         return None if row is None else bytes(row[0])
+
+
+class PostedObjects(list[Any]):
+    """The objects of a POSTed envelope; ``bundle`` is the envelope's own bytes made a
+    STIX bundle when it holds nothing but its objects, so they are published (parsed
+    strictly, signed, stored) exactly as sent."""
+
+    bundle: bytes | None = None
+
+
+def posted_objects(raw: bytes, max_bytes: int) -> PostedObjects:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = strictjson.loads(raw, max_bytes=max_bytes)  # names the fault and its place
+    out = PostedObjects(check_objects(doc))
+    body = raw.strip()
+    if isinstance(doc, dict) and doc.keys() == {"objects"} and body.startswith(b"{"):
+        out.bundle = b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + \
+            b'",' + body[1:]
+    return out
 
 
 def check_objects(doc: Any) -> list[Any]:
