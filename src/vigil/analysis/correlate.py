@@ -109,6 +109,12 @@ def _correlated(sql: Sql) -> int:
     return int(row[0]) if row else 0
 
 
+def _pending(sql: Sql) -> bool:
+    """Whether a share was stored after the correlation mark."""
+    row = sql.execute("SELECT max(seq) FROM shares").fetchone()
+    return row[0] is not None and int(row[0]) > _correlated(sql)
+
+
 def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
     return sql.execute("SELECT seq, id, originator, header, payload FROM shares "
                        "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
@@ -278,8 +284,10 @@ class Correlator:
         done = 0
         store = store or self.store
         with self._process_lock:
-            self.catch_up(store)  # the bulk of a first load, before taking the writer
             while True:
+                self.catch_up(store)  # (the bulk of a first load) before the writer
+                if not store.read(_pending):
+                    return done  # the common case for a reader: one read, no writer
                 n = self._pass(store)
                 if n == 0:
                     return done
@@ -429,7 +437,6 @@ class Correlator:
         if not 1 <= limit <= 1000:
             raise InputError("limit must be 1..1000", code="input.limit", pointer="/limit")
         self.process()
-        self.catch_up()
         with self.lock:
             found = self.index.match(obs)
         held: dict[str, list[Observable]] = {}
