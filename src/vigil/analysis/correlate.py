@@ -1,25 +1,27 @@
 """Correlation: which shares hold the same observable, told to each member only as far
 as the policy lets it see.
 
-On every publish of a **plain** share (``Exchange.share_tx_hooks``, in the share's own
-transaction) the node extracts the observables of its payload, stores one
-``observables`` row per observable, looks each one up in the in-process index
-(exact value, or an overlapping IP address or network) and stores one ``correlations``
-row per side: for the publisher (its share, the other share) and for the originator of
-the other share (its share, the new one). Observables on a shipped warninglist raise
-no correlation. Sealed payloads are never read here: the node does not index what it
-cannot read for every recipient (blind tokens cover sealed shares).
+In the transaction that stores a **plain** share (``Exchange.share_tx_hooks``) the node
+extracts the observables of its payload and stores one ``observables`` row each.
+Matching follows in a *pass* (``Correlator.process``): run by a thread of the process
+after a publish, and by notices and search before they answer. A pass takes the shares
+stored after the node's correlation mark (``meta``), in order, looks their observables
+up in the in-process index (exact value, or an overlapping IP address or network),
+stores one ``correlations`` row per side of each match — for the publisher and for the
+originator of the other share — and moves the mark. Passes are serialised across the
+node (SQLite's one writer, a PostgreSQL advisory lock), so each pair is compared once.
+Observables on a shipped warninglist raise no correlation. Sealed payloads are never
+read here: the node does not index what it cannot read for every recipient (blind
+tokens cover sealed shares).
 
 A correlation row is a raw fact, not a message: what a member is shown is decided when
 it reads (``notices``), with ``vigil.policy``: the other share in full if the member may
 read it (``decide_read``), else only "a member of channel X holds a match" when
 ``decide_correlation_hint`` allows it, else nothing at all.
 
-The in-process index is a cache of the ``observables`` table: it catches up on the rows
-after the highest ``seq`` it has seen before each use, so every worker of a node sees
-the shares every other worker stored. On PostgreSQL the catch-up inside the share
-transaction runs under a transaction-scoped advisory lock, so observable rows commit in
-``seq`` order and no catch-up skips a row.
+The in-process index holds the observables of every share up to the mark; a process
+that did not run a pass catches up from the ``observables`` rows of the shares the
+mark passed.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from vigil.storage.base import Sql
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of observable rows
+LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of correlation passes
 CORRELATED_KEY = "analysis.correlated_seq"  # meta: the last share seq correlated
 PASS_BATCH = 64  # shares per correlation transaction
 COALESCE = 0.05  # seconds the correlation thread waits after a wake-up
@@ -109,10 +111,10 @@ def _correlated(sql: Sql) -> int:
     return int(row[0]) if row else 0
 
 
-def _pending(sql: Sql) -> bool:
-    """Whether a share was stored after the correlation mark."""
+def _progress(sql: Sql) -> tuple[int, int]:
+    """The correlation mark and the last share stored."""
     row = sql.execute("SELECT max(seq) FROM shares").fetchone()
-    return row[0] is not None and int(row[0]) > _correlated(sql)
+    return _correlated(sql), int(row[0] or 0)
 
 
 def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
@@ -177,13 +179,14 @@ class Correlator:
             self.mark = hi
         return loaded
 
-    def catch_up(self, store: Store | None = None) -> int:
+    def catch_up(self, store: Store | None = None, mark: int | None = None) -> int:
         """Load the observables of the shares correlated since the last catch-up (by any
-        worker of the node), outside any write transaction."""
+        worker of the node; up to ``mark`` if known), outside any write transaction."""
         store = store or self.store
         loaded = 0
         while True:
-            mark = store.read(_correlated)
+            if mark is None:
+                mark = store.read(_correlated)
             with self.lock:
                 lo = self.mark
             if lo >= mark:
@@ -195,6 +198,7 @@ class Correlator:
                     self._load(rows)
                     self.mark = hi
                     loaded += len(rows)
+            mark = None
         if loaded >= 100_000:
             # A large load (a process's first): the index lives as long as the process,
             # so keep the garbage collector from scanning it again and again.
@@ -285,8 +289,9 @@ class Correlator:
         store = store or self.store
         with self._process_lock:
             while True:
-                self.catch_up(store)  # (the bulk of a first load) before the writer
-                if not store.read(_pending):
+                mark, top = store.read(_progress)
+                self.catch_up(store, mark)  # (the bulk of a first load) before the writer
+                if top <= mark:
                     return done  # the common case for a reader: one read, no writer
                 n = self._pass(store)
                 if n == 0:
