@@ -108,7 +108,6 @@ TAXII_MIGRATION: list[str] = [
         PRIMARY KEY (share_seq, pos)
     )""",
     "CREATE INDEX taxii_objects_id ON taxii_objects(object_id, share_seq)",
-    "CREATE INDEX taxii_objects_type ON taxii_objects(type, share_seq, pos)",
     # TAXII status resources of POSTed envelopes
     """CREATE TABLE taxii_status (
         id TEXT PRIMARY KEY,

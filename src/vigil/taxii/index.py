@@ -12,6 +12,7 @@ opens it, for a member whose keyring it holds, when a page reaches it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,10 +38,24 @@ def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
             str(obj.get("spec_version", "2.1")), orjson.dumps(obj))
 
 
+_parsed = threading.local()
+
+
+def remember(payload: bytes, objects: list[Any]) -> None:
+    """The objects of a bundle about to be published from this thread, already parsed:
+    the index takes them instead of parsing the stored payload again."""
+    _parsed.last = (payload, objects)
+
+
 def object_rows(seq: int, payload: bytes, added: str) -> list[tuple[Any, ...]]:
     """The index rows of a plain share's bundle."""
     added_norm = norm_time(added) or added
-    objects = orjson.loads(payload).get("objects", [])
+    last = getattr(_parsed, "last", None)
+    _parsed.last = None
+    if last is not None and (last[0] is payload or last[0] == payload):
+        objects = last[1]
+    else:
+        objects = orjson.loads(payload).get("objects", [])
     return [object_row(seq, pos, obj, added_norm) for pos, obj in enumerate(objects)]
 
 

@@ -38,9 +38,13 @@ SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your
                "cannot open them. Read them through `vigil gateway` with your keyring; each "
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
 
-_COLUMNS = ("SELECT a.seq, o.pos, a.share_seq, o.object_id, o.type, o.version, "
-            "o.spec_version, o.obj, a.added FROM taxii_access a JOIN taxii_objects o "
-            "ON o.share_seq = a.share_seq WHERE ")
+_SELECT = ("SELECT a.seq, o.pos, a.share_seq, o.object_id, o.type, o.version, "
+           "o.spec_version, o.obj, a.added ")
+_COLUMNS = _SELECT + ("FROM taxii_access a JOIN taxii_objects o "
+                      "ON o.share_seq = a.share_seq WHERE ")
+# match[id]: from the ids to the member's rows (SQLite keeps CROSS JOIN's order)
+_BY_ID = _SELECT + ("FROM taxii_objects o CROSS JOIN taxii_access a "
+                    "WHERE a.share_seq = o.share_seq AND ")
 
 Opened = list[tuple[int, str, str, str, str, bytes]]  # pos, id, type, version, spec, body
 
@@ -186,8 +190,8 @@ class ExchangeSource:
                 if values:  # '' keeps the placeholders of sealed shares
                     where.append(f"{column} IN ({marks(len(values) + 1)})")
                     params += ["", *values]
-            rows = r.rows(_COLUMNS + " AND ".join(where) + " ORDER BY a.seq, o.pos LIMIT ?",
-                          [*params, batch])
+            rows = r.rows((_BY_ID if q.ids else _COLUMNS) + " AND ".join(where) +
+                          " ORDER BY a.seq, o.pos LIMIT ?", [*params, batch])
             ok = r.readable(row[2] for row in rows)
             found: list[Item] = []
             for seq, pos, share, oid, typ, version, spec, body, added in rows:
@@ -339,6 +343,8 @@ class ExchangeSource:
         good = objects
         pub: Published | None
         bundle = getattr(objects, "bundle", None)
+        if bundle is not None:
+            index.remember(bundle, objects)
         try:
             pub = self.ex.publish_bundle(actor, bundle, request) if bundle is not None \
                 else self._publish(actor, good, request)
