@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +143,7 @@ def warninglist_remove(c: Ctx, name: str, node_url: str | None, token: str | Non
         raise InputError("a warninglist name is needed", code="input.warninglist_name")
     with _client(c, node_url, token, keyring_path) as cl:
         cl._call("DELETE", f"/api/v1/warninglists/{name}")
-    click.echo(f"removed {name!r}", err=sys.stderr.isatty())
+    click.echo(f"removed {name!r}")
 
 
 def register(cli: click.Group) -> None:

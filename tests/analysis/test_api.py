@@ -105,3 +105,35 @@ def test_cli_search_warninglist_and_rebuild(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "shares 1/1" in res.output
     assert '"observables": 1' in res.output
+
+
+def test_cli_against_a_live_server(tmp_path: Path) -> None:
+    from vigil.testing import ServerProcess
+
+    node, ex = four_member_exchange(tmp_path / "node")
+    from tests.analysis.helpers import publish
+
+    m = node.members
+    a = publish(ex, m["alpha"].id, ip_bundle("45.77.3.0/24"))
+    publish(ex, m["bravo"].id, ip_bundle("45.77.3.3"))
+    ex.store.close()
+    run = CliRunner()
+    wl = tmp_path / "wl.json"
+    wl.write_text(json.dumps({"name": "mine", "type": "cidr", "list": ["45.77.0.0/16"]}))
+    with ServerProcess(node.data) as server:
+        base = ["--data", str(node.data)]
+        auth = ["--node", server.url, "--token", m["bravo"].token]
+        res = run.invoke(cli, [*base, "correlations", *auth])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.output)
+        assert [n["match"]["share"] for n in doc["notices"]] == [a.envelope.id]
+        res = run.invoke(cli, [*base, "search", "45.77.3[.]3", *auth])
+        assert res.exit_code == 0 and "2 share(s)" in res.output, res.output
+        res = run.invoke(cli, [*base, "warninglist", "add", str(wl), *auth])
+        assert res.exit_code == 0 and "'mine': 1 entries" in res.output, res.output
+        res = run.invoke(cli, [*base, "warninglist", "list", *auth])
+        assert "own" in res.output and "mine" in res.output
+        res = run.invoke(cli, [*base, "correlations", *auth])
+        assert json.loads(res.output)["notices"] == []  # its own list hides the match
+        res = run.invoke(cli, [*base, "warninglist", "remove", "mine", *auth])
+        assert res.exit_code == 0, res.output

@@ -67,8 +67,8 @@ async def add_warninglist(request: Request, st: StateDep, actor: ActorDep) -> JS
 
 
 @router.delete("/warninglists/{name}", tags=["analysis"], status_code=204)
-async def delete_warninglist(name: str, st: StateDep, actor: ActorDep) -> JSONResponse:
+async def delete_warninglist(name: str, st: StateDep, actor: ActorDep) -> Response:
     """Remove one of the caller's own warninglists."""
     if not await st.write(remove_member_list, st.exchange.store, actor.member, name):
         raise NotFound(f"no warninglist {name!r} of yours", code="warninglist.not_found")
-    return JSONResponse(None, status_code=204)
+    return Response(status_code=204)
