@@ -88,10 +88,13 @@ def test_backfill_indexes_shares_stored_before(node: tuple[TestNode, Exchange]) 
     objects = many_objects(40)
     publish(ex, a, objects[:20])
     publish(ex, a, objects[20:], Tlp.AMBER, ["a-b"])  # sealed
+    gone = publish(ex, a, many_objects(45)[40:])
+    ex.store.write(lambda sql: sql.execute(  # purged: its payload is gone
+        "UPDATE shares SET purged = ?, payload = NULL WHERE id = ?", (True, gone)))
     ex.share_tx_hooks[:] = hooks
     assert ex.store.read(lambda sql: sql.execute(
         "SELECT count(*) FROM taxii_shares").fetchone()[0]) == 0
-    assert index.backfill(ex.store) == 2
+    assert index.backfill(ex.store) == 3
     assert read_all(ExchangeSource(ex), b, 7) == [o["id"] for o in objects]
     assert index.backfill(ex.store) == 0
 

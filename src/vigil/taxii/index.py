@@ -75,7 +75,7 @@ def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], ad
         [(m, seq, channel, added) for m in readers])
     if sealed:
         sql.execute(INSERT_OBJECT, (seq, SEALED_POS, "", "", "", "", b""))
-    else:
+    elif env.payload:  # (a recalled or purged share's payload is gone)
         sql.executemany(INSERT_OBJECT, object_rows(seq, env.payload, added))
 
 
