@@ -263,14 +263,16 @@ class Correlator:
         self._wake.set()
 
     def _run(self) -> None:
-        # The thread works through a store of its own, opened per wake, so that closing
-        # the Exchange's store never meets a query of this thread.
+        # On SQLite the thread works through a store of its own, opened per wake, so that
+        # closing the Exchange's store never meets a query of this thread (a closed
+        # SQLite connection must not be in use elsewhere); a PostgreSQL pool is shared.
+        own = self.store.dialect == "sqlite"
         while True:
             self._wake.wait()
             time.sleep(COALESCE)  # let a burst of publishes share one transaction
             self._wake.clear()
             try:
-                store = open_store(self.store.url)
+                store = open_store(self.store.url) if own else self.store
             except Exception:
                 log.debug("correlation: cannot open the store", exc_info=True)
                 continue
@@ -279,7 +281,8 @@ class Correlator:
             except Exception:  # a failure: the next wake (or read) retries
                 log.debug("correlation pass failed", exc_info=True)
             finally:
-                store.close()
+                if own:
+                    store.close()
 
     def process(self, store: Store | None = None) -> int:
         """Correlate every share stored after the correlation mark (by any worker of the
