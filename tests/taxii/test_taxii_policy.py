@@ -166,6 +166,18 @@ def expected(w: World, member: str, now: str, channel: str | None, versions: str
     return [(i, v) for i, v in rows if v == max(v2 for i2, v2 in rows if i2 == i)]
 
 
+def withheld(w: World, member: str, now: str, channel: str | None) -> int:
+    """Sealed shares the member may read that the node cannot open for it."""
+    if member in w.held:
+        return 0
+    d = w.ex.directory()
+    return sum(1 for s in w.shares if not s.recalled
+               and s.header["payload"]["form"] == "sealed"
+               and ref.ref_read(d, member, s.header, ShareState(s.recalled, s.purged),
+                                now=now).allow
+               and (channel is None or s.header["audience"].get("channel") == channel))
+
+
 class Reader:
     def __init__(self, client: TestClient, token: str, rng: random.Random) -> None:
         self.client, self.token, self.rng = client, token, rng
@@ -175,6 +187,7 @@ class Reader:
             "Authorization": f"Bearer {self.token}", "Accept": TAXII})
 
     def pages(self, path: str, key: str, **params: Any) -> list[Any]:
+        self.withheld = 0
         out: list[Any] = []
         nxt = None
         limit = self.rng.randint(1, 4)
@@ -183,6 +196,7 @@ class Reader:
             r = self.get(path, **p)
             assert r.status_code == 200, r.text
             doc = r.json()
+            self.withheld += int(r.headers.get("X-Vigil-Sealed-Withheld", "0"))
             out += doc.get(key, [])
             assert len(doc.get(key, [])) <= limit
             if not doc["more"]:
@@ -213,6 +227,7 @@ def check_member(w: World, client: TestClient, member: str, now: str, rng: rando
         want = expected(w, member, now, channel)
         got = r.pages(f"/collections/{cid}/objects/", "objects")
         assert [(o["id"], norm_time(o["modified"])) for o in got] == want
+        assert r.withheld == withheld(w, member, now, channel)
         man = r.pages(f"/collections/{cid}/manifest/", "objects")
         assert [(m["id"], norm_time(m["version"])) for m in man] == want
         every = expected(w, member, now, channel, "all")

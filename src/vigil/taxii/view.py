@@ -171,7 +171,7 @@ class ExchangeSource:
                 return Page([], False, None)
             start = max(start, (int(lo) - 1, END))
         out: list[Item] = []
-        withheld = 0
+        withheld: list[int] = []  # positions of sealed shares this node cannot open
         after = start
         while True:
             batch = q.limit + 1 - len(out)
@@ -204,7 +204,7 @@ class ExchangeSource:
                     continue
                 opened = self._open(r.member, share, added)
                 if opened is None:
-                    withheld += 1
+                    withheld.append(seq)
                     continue
                 skip = start[1] if seq == start[0] else -1
                 found += [Item(seq, p, i, t, v, sv, added, b, share)
@@ -217,8 +217,10 @@ class ExchangeSource:
                 break
         more = len(out) > q.limit
         del out[q.limit:]
-        return Page(out, more, Cursor(out[-1].seq, out[-1].pos) if more else None,
-                    withheld)
+        nxt = Cursor(out[-1].seq, out[-1].pos) if more else None
+        # counted once over a paging: only those before where the next page starts
+        n = sum(1 for seq in withheld if nxt is None or seq < nxt.seq)
+        return Page(out, more, nxt, n)
 
     def _versions(self, r: _Request, collection: Collection, ask: tuple[str, ...],
                   found: list[Item]) -> list[Item]:
