@@ -30,7 +30,7 @@ from vigil.storage.base import Sql
 _DUMMY = LogRef(0, 1, b"\x00" * 32, (), lambda size, root: "")
 
 
-def _no_log(self: StoredLog, sql: Sql, entry: Any) -> LogRef:
+def _no_log(self: StoredLog, sql: Sql, entry: Any, *, locked: bool = False) -> LogRef:
     return _DUMMY
 
 

@@ -552,7 +552,7 @@ class Exchange:
         refs: list[LogRef] = []
 
         def also(sql: Sql) -> None:
-            refs.append(self.log.append(sql, share_entry(env)))
+            refs.append(self.log.append(sql, share_entry(env), locked=True))
             for hook in hooks:
                 hook(sql, env, recipients)
 

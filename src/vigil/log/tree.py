@@ -97,6 +97,61 @@ class _Nodes:
                            code="log.missing_node") from None
 
 
+class _Step:
+    """One append computed from the compact range of the tree before it: the nodes it
+    creates, the new compact range, the new root and the leaf's inclusion proof."""
+
+    def __init__(self, size: int, frontier: list[tuple[int, int, bytes]], lh: bytes,
+                 data: bytes, entry: Mapping[str, Any]) -> None:
+        self.size = size
+        self.leaf_hash = lh
+        created = [(0, size, lh)]
+        sibs: list[bytes] = []
+        frontier.append((0, size, lh))
+        while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
+            right = frontier.pop()
+            left = frontier.pop()
+            sibs.append(left[2])
+            merged = (right[0] + 1, right[1] >> 1, node_hash(left[2], right[2]))
+            frontier.append(merged)
+            created.append(merged)
+        # the proof of the newest leaf: siblings inside its perfect subtree, then the
+        # roots of the subtrees to its left, nearest first (RFC 9162 PATH)
+        self.proof = sibs + [h for _, _, h in reversed(frontier[:-1])]
+        root = frontier[-1][2]
+        for _, _, h in reversed(frontier[:-1]):
+            root = node_hash(h, root)
+        self.root = root
+        self.frontier = frontier
+        self.created = created
+        self.leaf = (size, str(entry["kind"]), share_of(entry), data, root,
+                     b"".join(self.proof))
+
+    def node_columns(self) -> tuple[list[int], list[int], list[bytes]]:
+        return ([c[0] for c in self.created], [c[1] for c in self.created],
+                [c[2] for c in self.created])
+
+
+# PostgreSQL: the leaf and its nodes in one statement; the _IF form writes them only if
+# the log still ends with the leaf this process last saw (index and hash), and says so.
+_PG_APPEND = (
+    "WITH n AS (INSERT INTO log_nodes(level, idx, hash) "
+    "SELECT * FROM unnest(?::int[], ?::bigint[], ?::bytea[])) "
+    "INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) VALUES(?,?,?,?,?,?)"
+)
+_PG_APPEND_IF = (
+    "WITH last AS (SELECT idx, hash FROM log_nodes WHERE level = 0 "
+    "ORDER BY idx DESC LIMIT 1), "
+    "ok AS (SELECT 1 AS one WHERE COALESCE((SELECT idx FROM last), -1) = ?::bigint "
+    "AND (?::bigint = 0 OR (SELECT hash FROM last WHERE idx = ?::bigint) = ?::bytea)), "
+    "n AS (INSERT INTO log_nodes(level, idx, hash) SELECT u.* FROM "
+    "unnest(?::int[], ?::bigint[], ?::bytea[]) AS u CROSS JOIN ok), "
+    "l AS (INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
+    "SELECT ?::bigint, ?::text, ?::text, ?::bytea, ?::bytea, ?::bytea FROM ok RETURNING idx) "
+    "SELECT count(*) FROM l"
+)
+
+
 def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
     wanted = sorted(set(keys))
     out: dict[Key, bytes] = {}
@@ -127,48 +182,50 @@ class StoredLog:
         self.refs: Lru[str, LogRef] = Lru(8192)
 
     # -- appending ---------------------------------------------------------------
-    def append(self, sql: Sql, entry: Mapping[str, Any]) -> LogRef:
-        """Append ``entry`` in the caller's transaction; its place and proof."""
-        serialize_writes(sql)
+    def append(self, sql: Sql, entry: Mapping[str, Any], *, locked: bool = False) -> LogRef:
+        """Append ``entry`` in the caller's transaction; its place and proof.
+        ``locked``: the caller already holds the write-order lock (a share's
+        transaction does)."""
+        if not locked:
+            serialize_writes(sql)
+        data = entry_bytes(entry)
+        lh = leaf_hash(data)
+        with self._lock:
+            cached = self._frontier
+        if sql.dialect == "postgresql" and cached is not None:
+            # Optimistic: build on this process's frontier and let the INSERT itself
+            # check, in the same round trip, that the log still ends where it did.
+            size, last = cached[0], cached[1]
+            step = _Step(size, list(cached[2]), lh, data, entry)
+            got = sql.execute(_PG_APPEND_IF, (
+                size - 1, size, size - 1, last, *step.node_columns(), *step.leaf,
+            )).fetchone()
+            if got is not None and got[0]:
+                return self._done(step)
         row = sql.execute(
             "SELECT idx, hash FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
         ).fetchone()
         size, last = (0, b"") if row is None else (int(row[0]) + 1, bytes(row[1]))
-        with self._lock:
-            cached = self._frontier
         if cached is not None and cached[0] == size and cached[1] == last:
             frontier = list(cached[2])
         else:
             keys = compact_range(size)
-            got = _fetch(sql, keys)
-            frontier = [(lv, ix, got[(lv, ix)]) for lv, ix in keys]
-        data = entry_bytes(entry)
-        lh = leaf_hash(data)
-        created = [(0, size, lh)]
-        sibs: list[bytes] = []
-        frontier.append((0, size, lh))
-        while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
-            right = frontier.pop()
-            left = frontier.pop()
-            sibs.append(left[2])
-            merged = (right[0] + 1, right[1] >> 1, node_hash(left[2], right[2]))
-            frontier.append(merged)
-            created.append(merged)
-        # the proof of the newest leaf: siblings inside its perfect subtree, then the
-        # roots of the subtrees to its left, nearest first (RFC 9162 PATH)
-        proof = sibs + [h for _, _, h in reversed(frontier[:-1])]
-        root = frontier[-1][2]
-        for _, _, h in reversed(frontier[:-1]):
-            root = node_hash(h, root)
-        sql.executemany("INSERT INTO log_nodes(level, idx, hash) VALUES(?,?,?)", created)
-        sql.execute(
-            "INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
-            "VALUES(?,?,?,?,?,?)",
-            (size, str(entry["kind"]), share_of(entry), data, root, b"".join(proof)),
-        )
+            got_nodes = _fetch(sql, keys)
+            frontier = [(lv, ix, got_nodes[(lv, ix)]) for lv, ix in keys]
+        step = _Step(size, frontier, lh, data, entry)
+        if sql.dialect == "postgresql":
+            sql.execute(_PG_APPEND, (*step.node_columns(), *step.leaf))
+        else:
+            sql.executemany("INSERT INTO log_nodes(level, idx, hash) VALUES(?,?,?)",
+                            step.created)
+            sql.execute("INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
+                        "VALUES(?,?,?,?,?,?)", step.leaf)
+        return self._done(step)
+
+    def _done(self, step: _Step) -> LogRef:
         with self._lock:
-            self._frontier = (size + 1, lh, frontier)
-        return LogRef(size, size + 1, root, tuple(proof), self.note)
+            self._frontier = (step.size + 1, step.leaf_hash, step.frontier)
+        return LogRef(step.size, step.size + 1, step.root, tuple(step.proof), self.note)
 
     # -- reading -----------------------------------------------------------------
     def size(self) -> int:
