@@ -155,13 +155,23 @@ _PG_APPEND_IF = (
 def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
     wanted = sorted(set(keys))
     out: dict[Key, bytes] = {}
-    for start in range(0, len(wanted), 200):
-        part = wanted[start : start + 200]
-        where = " OR ".join(["(level=? AND idx=?)"] * len(part))
-        rows = sql.execute(f"SELECT level, idx, hash FROM log_nodes WHERE {where}",
-                           [x for k in part for x in k]).fetchall()
-        for level, idx, h in rows:
-            out[(int(level), int(idx))] = bytes(h)
+    if not wanted:
+        return out
+    if sql.dialect == "postgresql":
+        # one index probe per node, joined to the list of wanted keys
+        rows = sql.execute(
+            "SELECT n.level, n.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS k(level, idx) "
+            "JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx",
+            ([k[0] for k in wanted], [k[1] for k in wanted])).fetchall()
+    else:
+        rows = []
+        for start in range(0, len(wanted), 200):
+            part = wanted[start : start + 200]
+            where = " OR ".join(["(level=? AND idx=?)"] * len(part))
+            rows += sql.execute(f"SELECT level, idx, hash FROM log_nodes WHERE {where}",
+                                [x for k in part for x in k]).fetchall()
+    for level, idx, h in rows:
+        out[(int(level), int(idx))] = bytes(h)
     return out
 
 
@@ -271,37 +281,39 @@ class StoredLog:
     def root(self, size: int) -> bytes:
         return self.store.read(lambda sql: self._root(sql, size))
 
-    def _checked(self, sql: Sql, *sizes: int) -> int:
-        n = self._size(sql)
-        for s in sizes:
-            if not 0 <= s <= n:
-                raise NotFound(f"the log has {n} entries, not {s}", code="log.bad_size")
-        return n
+    def _proof_nodes(self, keys: list[Key], size: int) -> _Nodes:
+        """The nodes a proof reads, in one statement with no transaction (nodes never
+        change once written), with the last leaf of ``size`` to show the log has it."""
+        wanted = sorted({*keys, (0, size - 1)})
+        if self.store.dialect == "postgresql":
+            rows = self.store.query(
+                "SELECT n.level, n.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS "
+                "k(level, idx) JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx",
+                ([k[0] for k in wanted], [k[1] for k in wanted]))
+        else:
+            rows = self.store.query(
+                "SELECT level, idx, hash FROM log_nodes WHERE "
+                + " OR ".join(["(level=? AND idx=?)"] * len(wanted)),
+                [x for k in wanted for x in k])
+        nodes = {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+        if (0, size - 1) not in nodes:
+            raise NotFound(f"the log has fewer than {size} entries", code="log.bad_size")
+        return _Nodes(nodes)
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
         if not 0 <= index < size:
             raise InputError(f"no entry {index} in a tree of {size}", code="log.bad_range")
-
-        def run(sql: Sql) -> list[bytes]:
-            self._checked(sql, size)
-            rec = _Recorder()
-            inclusion_proof(index, size, rec)
-            return inclusion_proof(index, size, _Nodes(_fetch(sql, rec.keys)))
-
-        return self.store.read(run)
+        rec = _Recorder()
+        inclusion_proof(index, size, rec)
+        return inclusion_proof(index, size, self._proof_nodes(rec.keys, size))
 
     def consistency(self, size1: int, size2: int) -> list[bytes]:
         if not 0 < size1 <= size2:
             raise InputError(f"no consistency proof from size {size1} to {size2}",
                              code="log.bad_range")
-
-        def run(sql: Sql) -> list[bytes]:
-            self._checked(sql, size2)
-            rec = _Recorder()
-            consistency_proof(size1, size2, rec)
-            return consistency_proof(size1, size2, _Nodes(_fetch(sql, rec.keys)))
-
-        return self.store.read(run)
+        rec = _Recorder()
+        consistency_proof(size1, size2, rec)
+        return consistency_proof(size1, size2, self._proof_nodes(rec.keys, size2))
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """``(index, leaf data)`` for ``start <= index < end``."""

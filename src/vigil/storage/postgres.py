@@ -331,6 +331,10 @@ class PostgresStore:
     def read(self, fn: Callable[[Sql], T]) -> T:
         return self._run(lambda conn: fn(_Sql(conn)), "snapshot")
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._run(lambda c: c.execute(sql.replace("?", "%s"), params).fetchall(),
+                         "read")
+
     # -- meta ----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self._run(
@@ -580,12 +584,16 @@ class PostgresStore:
                     if also is None:
                         conn.execute("COMMIT")
                 if also is not None:
-                    # still under the lock: the extra writes (the share's log entry) see
-                    # every earlier share's and commit before any later one's
+                    # still under the lock: the extra writes (the share's log entry,
+                    # its index rows) see every earlier share's and commit before any
+                    # later one's. In pipeline mode, statements whose results nobody
+                    # reads go out together with the COMMIT: one round trip for most
+                    # of them, so the lock is held for less time.
                     new = cur.fetchone()
-                    if new is not None and new[0]:
-                        also(_Sql(conn))
-                    conn.execute("COMMIT")
+                    with conn.pipeline():
+                        if new is not None and new[0]:
+                            also(_Sql(conn))
+                        conn.execute("COMMIT")
                     return _stored(conn, new)
             except BaseException:
                 # An error skips the rest of the pipeline, COMMIT included.

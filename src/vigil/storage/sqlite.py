@@ -148,6 +148,9 @@ class SqliteStore:
         finally:
             reader.execute("COMMIT")
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._reader().execute(sql, params).fetchall()
+
     # -- meta ----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self._reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
