@@ -59,6 +59,13 @@ def test_correlations_and_search(api: Api) -> None:
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "input.observable"
     assert api.client.get("/api/v1/search", params={"q": "1.1.1.1"}).status_code == 401
+    for params, pointer in (({}, "/q"), ({"q": "1.1.1.1", "limit": "0"}, "/limit"),
+                            ({"q": "1.1.1.1", "limit": "x"}, "/limit")):
+        r = api.client.get("/api/v1/search", params=params, headers=api.h("charlie"))
+        assert r.status_code == 400 and r.json()["error"]["pointer"] == pointer
+    one = api.client.get("/api/v1/search", params={"q": "45.77.9.9", "limit": "1"},
+                         headers=api.h("charlie")).json()
+    assert one["count"] == 2 and len(one["results"]) == 1
 
 
 def test_warninglists_api(api: Api) -> None:

@@ -32,13 +32,17 @@ from vigil.web.deps import State, state_of
 log = logging.getLogger("vigil.web")
 
 class VigilApp(FastAPI):
-    """FastAPI, with the push stream served before routing and middleware."""
+    """FastAPI, with the push stream and search served before routing and middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["path"] == stream.PATH
-                and scope["method"] == "GET" and hasattr(self.state, "vigil")):
-            await stream.fast_path(self.state.vigil, scope, receive, send)
-            return
+        if (scope["type"] == "http" and scope["method"] == "GET"
+                and hasattr(self.state, "vigil")):
+            if scope["path"] == stream.PATH:
+                await stream.fast_path(self.state.vigil, scope, receive, send)
+                return
+            if scope["path"] == analysis_api.SEARCH_PATH:
+                await analysis_api.search_fast_path(self.state.vigil, scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
