@@ -147,6 +147,17 @@ class Correlator:
         self._extracted: dict[str, list[Observable]] = {}  # stored, not yet passed
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Stop the correlation thread and wait for its pass to end (the store is about
+        to close: nothing of it may run after)."""
+        with self.lock:
+            self._stopped = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
 
     @property
     def lists(self) -> WarninglistSet:
@@ -256,6 +267,8 @@ class Correlator:
         if published.envelope.form is not Form.PLAIN:
             return
         with self.lock:
+            if self._stopped:
+                return
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="vigil-correlate",
                                                 daemon=True)
@@ -269,8 +282,12 @@ class Correlator:
         own = self.store.dialect == "sqlite"
         while True:
             self._wake.wait()
+            if self._stopped:
+                return
             time.sleep(COALESCE)  # let a burst of publishes share one transaction
             self._wake.clear()
+            if self._stopped:
+                return
             try:
                 store = open_store(self.store.url) if own else self.store
             except Exception:
@@ -571,6 +588,7 @@ def install(ex: Exchange, **kw: Any) -> Correlator:
             ex.share_tx_hooks.append(c.on_share)
             ex.published_hooks.append(c.after_publish)
             ex.purge_tx_hooks.append(c.on_purge)
+            ex.store.on_close.append(c.stop)
         return c
 
 

@@ -68,6 +68,9 @@ class Store(Protocol):
     """
 
     url: str
+    on_close: list[Callable[[], None]]
+    """Called by ``close`` before it closes anything: background work on the store
+    (e.g. the correlation thread) stops and waits here."""
 
     @property
     def dialect(self) -> Dialect: ...

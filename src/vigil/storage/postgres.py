@@ -165,6 +165,7 @@ class PostgresStore:
         self._dir_cache: tuple[str, Directory] | None = None
         self._conninfo = conninfo
         self._apool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] | None = None
+        self.on_close: list[Callable[[], None]] = []
 
     # -- connections -------------------------------------------------------
     def _run(self, fn: Callable[[Conn], T], mode: Mode) -> T:
@@ -213,6 +214,8 @@ class PostgresStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
+        for stop in self.on_close:  # background work on this store ends first
+            stop()
         self._pool.close()
 
     # -- the push path, on the event loop -------------------------------------------

@@ -71,6 +71,7 @@ class SqliteStore:
         self._local = threading.local()
         self._writer = self._connect()
         self._dir_cache: tuple[str, Directory] | None = None
+        self.on_close: list[Callable[[], None]] = []
 
     # -- connections -------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -104,6 +105,8 @@ class SqliteStore:
             conn.execute("COMMIT")
 
     def close(self) -> None:
+        for stop in self.on_close:  # background work on this store ends first
+            stop()
         with self._lock:
             for c in self.__dict__.get("_readers", []):
                 c.close()

@@ -1,0 +1,21 @@
+"""The correlation thread ends before its store closes (nothing of it runs after)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.analysis.helpers import ip_bundle, publish
+
+from vigil.analysis.correlate import correlator
+from vigil.testing import make_node
+
+
+def test_closing_the_store_stops_the_correlation_thread(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    c = correlator(ex)
+    publish(ex, node.members["alpha"].id, ip_bundle("198.51.100.7"))
+    thread = c._thread
+    assert thread is not None and thread.is_alive()
+    ex.store.close()
+    assert not thread.is_alive()
