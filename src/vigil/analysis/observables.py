@@ -26,6 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 import orjson
 
+from vigil.stix._patterns import WS as _WS
+from vigil.stix._patterns import scan_simple
+
 KINDS: tuple[str, ...] = (
     "ip", "domain", "url", "email", "md5", "sha1", "sha256", "sha512", "ssdeep", "tlsh",
     "asn", "wallet", "phone", "user-agent", "mutex", "regkey",
@@ -424,16 +427,11 @@ def kind_of(objtype: str, path: Sequence[Any]) -> str | None:
 # ---------------------------------------------------------------------------- patterns
 
 _STR = r"'[^'\\]*(?:\\['\\][^'\\]*)*'"
-_WS = r"[ \t\r\n]"
 _CMP_RE = re.compile(
     rf"{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
     rf"(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
     rf"{_WS}*={_WS}*(?P<val>{_STR}|\d+)"
 )
-_OPEN_RE = re.compile(rf"{_WS}*\[")
-_JOIN_RE = re.compile(rf"{_WS}+(?:AND|OR){_WS}+")
-_CLOSE_RE = re.compile(rf"{_WS}*\]")
-_END_RE = re.compile(rf"{_WS}*\Z")
 _UNESCAPE_RE = re.compile(r"\\(['\\])")
 _LITERAL_RE = re.compile(rf"{_STR}|-?\d+(?:\.\d+)?")
 
@@ -450,42 +448,15 @@ _SINGLE_RE = re.compile(rf"{_WS}*\[{_CMP_RE.pattern}{_WS}*\]{_WS}*\Z")
 def _fast(pattern: str) -> list[tuple[str, list[str], str]] | None:
     """``(type, path, value)`` of every ``=`` comparison if the pattern is one of the
     simple forms, else None."""
-    single = _SINGLE_RE.match(pattern)
-    if single is not None:
-        hname = single.group("hk") or single.group("hq")
-        path = [single.group("prop")] if hname is None else [single.group("prop"), hname]
-        return [(single.group("type"), path, _literal(single.group("val")))]
+    found = scan_simple(pattern, _CMP_RE, _SINGLE_RE)
+    if found is None:
+        return None
     out: list[tuple[str, list[str], str]] = []
-    pos = 0
-    while True:
-        m = _OPEN_RE.match(pattern, pos)
-        if m is None:
-            return None
-        pos = m.end()
-        while True:
-            c = _CMP_RE.match(pattern, pos)
-            if c is None:
-                return None
-            path = [c.group("prop")]
-            hname = c.group("hk") or c.group("hq")
-            if hname is not None:
-                path.append(hname)
-            out.append((c.group("type"), path, _literal(c.group("val"))))
-            pos = c.end()
-            j = _JOIN_RE.match(pattern, pos)
-            if j is None:
-                break
-            pos = j.end()
-        m = _CLOSE_RE.match(pattern, pos)
-        if m is None:
-            return None
-        pos = m.end()
-        if _END_RE.match(pattern, pos):
-            return out
-        j = _JOIN_RE.match(pattern, pos)
-        if j is None:
-            return None
-        pos = j.end()
+    for c in found:
+        hname = c.group("hk") or c.group("hq")
+        path = [c.group("prop")] if hname is None else [c.group("prop"), hname]
+        out.append((c.group("type"), path, _literal(c.group("val"))))
+    return out
 
 
 _TAKEN_OPS = frozenset({"=", "IN", "ISSUBSET"})

@@ -113,22 +113,31 @@ _KEYWORDS = frozenset(
 )
 
 
-def fast_valid(pattern: str, sco_properties: Mapping[str, frozenset[str]]) -> bool:
-    """True if ``pattern`` is one of the simple forms and valid. False means only
-    "not decided here": the caller must run :func:`slow_errors`."""
-    single = _SINGLE_RE.match(pattern)
+WS = _WS
+
+
+def scan_simple(pattern: str, comparison: re.Pattern[str],
+                single: re.Pattern[str] | None = None) -> list[re.Match[str]] | None:
+    """The matches of ``comparison`` in a pattern of the simple forms -- bracketed
+    observation expressions of comparisons joined by AND/OR, themselves joined by
+    AND/OR -- or None if the pattern is not of those forms. ``single`` recognises the
+    commonest form, one bracketed comparison, in one step."""
     if single is not None:
-        return _comparison_ok(single, sco_properties)
+        one = single.match(pattern)
+        if one is not None:
+            return [one]
+    out: list[re.Match[str]] = []
     pos = 0
     while True:
         m = _OPEN_RE.match(pattern, pos)
         if m is None:
-            return False
+            return None
         pos = m.end()
         while True:
-            c = _COMPARISON_RE.match(pattern, pos)
-            if c is None or not _comparison_ok(c, sco_properties):
-                return False
+            c = comparison.match(pattern, pos)
+            if c is None:
+                return None
+            out.append(c)
             pos = c.end()
             j = _JOIN_RE.match(pattern, pos)
             if j is None:
@@ -136,14 +145,21 @@ def fast_valid(pattern: str, sco_properties: Mapping[str, frozenset[str]]) -> bo
             pos = j.end()
         m = _CLOSE_RE.match(pattern, pos)
         if m is None:
-            return False
+            return None
         pos = m.end()
         if _END_RE.match(pattern, pos):
-            return True
+            return out
         j = _JOIN_RE.match(pattern, pos)
         if j is None:
-            return False
+            return None
         pos = j.end()
+
+
+def fast_valid(pattern: str, sco_properties: Mapping[str, frozenset[str]]) -> bool:
+    """True if ``pattern`` is one of the simple forms and valid. False means only
+    "not decided here": the caller must run :func:`slow_errors`."""
+    found = scan_simple(pattern, _COMPARISON_RE, _SINGLE_RE)
+    return found is not None and all(_comparison_ok(c, sco_properties) for c in found)
 
 
 def slow_errors(
