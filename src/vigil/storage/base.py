@@ -239,6 +239,23 @@ def write_channel_change(
     return True
 
 
+def distribute_refs(
+    requests: Sequence[tuple[str, int]], rows: Iterable[Sequence[Any]], limit: int
+) -> list[list[tuple[InboxEntry, ShareState]]]:
+    """Hand the rows of one batched inbox read (seq, member, share id, added, recalled,
+    purged; in seq order) to each (member, cursor) request, at most ``limit`` each."""
+    out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
+    slot: dict[str, list[int]] = {}
+    for k, (member, _) in enumerate(requests):
+        slot.setdefault(member, []).append(k)
+    for r in rows:
+        for k in slot[r[1]]:
+            if r[0] > requests[k][1] and len(out[k]) < limit:
+                out[k].append((InboxEntry(int(r[0]), r[1], r[2], r[3]),
+                               ShareState(bool(r[4]), bool(r[5]))))
+    return out
+
+
 def header_bytes(header: Any) -> bytes:
     return orjson.dumps(header, option=orjson.OPT_SORT_KEYS)
 

@@ -56,6 +56,7 @@ from vigil.storage.base import (
     SHARE_LOCK,
     Sql,
     build_directory,
+    distribute_refs,
     envelope_from_row,
     header_bytes,
     same_share,
@@ -239,11 +240,7 @@ class PostgresStore:
                 async with conn.pipeline():
                     c1 = await conn.execute(
                         "SELECT value FROM meta WHERE key='dir_version'")
-                    c2 = await conn.execute(
-                        "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
-                        "FROM inbox i JOIN shares s ON s.id = i.share_id "
-                        "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s",
-                        (members, low, cap))
+                    c2 = await conn.execute(_INBOX_REFS_MANY, (members, low, cap))
                 vrow = await c1.fetchone()
                 rows = await c2.fetchall()
                 if len(rows) == cap:
@@ -269,15 +266,7 @@ class PostgresStore:
         cached = self._dir_cache
         directory = cached[1] if cached is not None and vrow is not None \
             and cached[0] == vrow[0] else None
-        out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
-        slot: dict[str, list[int]] = {}
-        for k, (member, _) in enumerate(requests):
-            slot.setdefault(member, []).append(k)
-        for r in rows:
-            for k in slot[r[1]]:
-                if r[0] > requests[k][1] and len(out[k]) < limit:
-                    out[k].append((InboxEntry(int(r[0]), r[1], r[2], r[3]),
-                                   ShareState(bool(r[4]), bool(r[5]))))
+        out = distribute_refs(requests, rows, limit)
         return directory, out, shares
 
     async def _async_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
@@ -680,23 +669,10 @@ class PostgresStore:
         low = min(a for _, a in requests)
         cap = limit * len(requests)
         rows = self._run(
-            lambda c: c.execute(
-                "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
-                "FROM inbox i JOIN shares s ON s.id = i.share_id "
-                "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s",
-                (members, low, cap),
-            ).fetchall(),
+            lambda c: c.execute(_INBOX_REFS_MANY, (members, low, cap)).fetchall(),
             "read",
         )
-        out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
-        slot: dict[str, list[int]] = {}
-        for k, (member, _) in enumerate(requests):
-            slot.setdefault(member, []).append(k)
-        for r in rows:
-            for k in slot[r[1]]:
-                if r[0] > requests[k][1] and len(out[k]) < limit:
-                    out[k].append((InboxEntry(int(r[0]), r[1], r[2], r[3]),
-                                   ShareState(bool(r[4]), bool(r[5]))))
+        out = distribute_refs(requests, rows, limit)
         if len(rows) == cap:
             # the cap may have cut some cursors short: let each read on by itself
             for k, (member, after) in enumerate(requests):
@@ -737,6 +713,12 @@ class PostgresStore:
         row = self._run(lambda c: c.execute("SELECT COUNT(*) FROM shares").fetchone(), "read")
         return int(row[0]) if row is not None else 0
 
+
+_INBOX_REFS_MANY = (
+    "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+    "FROM inbox i JOIN shares s ON s.id = i.share_id "
+    "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s"
+)
 
 _PUT_SHARE = """
 WITH s AS (

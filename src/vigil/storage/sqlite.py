@@ -25,6 +25,7 @@ from vigil.storage.base import (
     MEMBER_COLUMNS,
     Sql,
     build_directory,
+    distribute_refs,
     envelope_from_row,
     header_bytes,
     same_share,
@@ -447,14 +448,7 @@ class SqliteStore:
                 "ORDER BY i.seq LIMIT ?",
                 (*params, cap),
             ).fetchall()
-            slot: dict[str, list[int]] = {}
-            for k, (member, _) in enumerate(part, start=start):
-                slot.setdefault(member, []).append(k)
-            for r in rows:
-                for k in slot[r[1]]:
-                    if r[0] > requests[k][1] and len(out[k]) < limit:
-                        out[k].append((InboxEntry(r[0], r[1], r[2], r[3]),
-                                       ShareState(bool(r[4]), bool(r[5]))))
+            out[start : start + len(part)] = distribute_refs(part, rows, limit)
             if len(rows) == cap:
                 # the cap may have cut some cursors short: let each read on by itself
                 for k in range(start, start + len(part)):
