@@ -152,27 +152,36 @@ _PG_APPEND_IF = (
 )
 
 
-def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
+def _fetch_nodes(query: Callable[[str, Sequence[Any]], list[Any]], dialect: str,
+                 keys: Iterable[Key]) -> dict[Key, bytes]:
+    """The stored hashes of these nodes, in one statement (``query`` runs it). A proof
+    or a compact range needs at most 2·log2(n) + 1 of them."""
     wanted = sorted(set(keys))
-    out: dict[Key, bytes] = {}
     if not wanted:
-        return out
-    if sql.dialect == "postgresql":
+        return {}
+    if dialect == "postgresql":
         # one index probe per node, joined to the list of wanted keys
-        rows = sql.execute(
-            "SELECT n.level, n.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS k(level, idx) "
-            "JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx",
-            ([k[0] for k in wanted], [k[1] for k in wanted])).fetchall()
+        rows = query(
+            "SELECT n.level, n.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS "
+            "k(level, idx) JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx",
+            ([k[0] for k in wanted], [k[1] for k in wanted]))
     else:
-        rows = []
-        for start in range(0, len(wanted), 200):
-            part = wanted[start : start + 200]
-            where = " OR ".join(["(level=? AND idx=?)"] * len(part))
-            rows += sql.execute(f"SELECT level, idx, hash FROM log_nodes WHERE {where}",
-                                [x for k in part for x in k]).fetchall()
-    for level, idx, h in rows:
-        out[(int(level), int(idx))] = bytes(h)
-    return out
+        rows = query("SELECT level, idx, hash FROM log_nodes WHERE "
+                     + " OR ".join(["(level=? AND idx=?)"] * len(wanted)),
+                     [x for k in wanted for x in k])
+    return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+
+
+def _end(sql: Sql) -> tuple[int, bytes]:
+    """The log's size and its last leaf hash (empty for an empty log)."""
+    row = sql.execute(
+        "SELECT idx, hash FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
+    ).fetchone()
+    return (0, b"") if row is None else (int(row[0]) + 1, bytes(row[1]))
+
+
+def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
+    return _fetch_nodes(lambda q, p: sql.execute(q, p).fetchall(), sql.dialect, keys)
 
 
 class StoredLog:
@@ -212,10 +221,7 @@ class StoredLog:
             )).fetchone()
             if got is not None and got[0]:
                 return self._done(step)
-        row = sql.execute(
-            "SELECT idx, hash FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
-        ).fetchone()
-        size, last = (0, b"") if row is None else (int(row[0]) + 1, bytes(row[1]))
+        size, last = _end(sql)
         if cached is not None and cached[0] == size and cached[1] == last:
             frontier = list(cached[2])
         else:
@@ -243,10 +249,7 @@ class StoredLog:
 
     @staticmethod
     def _size(sql: Sql) -> int:
-        row = sql.execute(
-            "SELECT idx FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
-        ).fetchone()
-        return 0 if row is None else int(row[0]) + 1
+        return _end(sql)[0]
 
     def note(self, size: int, root: bytes) -> str:
         """The signed checkpoint of ``(size, root)`` (Ed25519 is deterministic, so the
@@ -284,18 +287,7 @@ class StoredLog:
     def _proof_nodes(self, keys: list[Key], size: int) -> _Nodes:
         """The nodes a proof reads, in one statement with no transaction (nodes never
         change once written), with the last leaf of ``size`` to show the log has it."""
-        wanted = sorted({*keys, (0, size - 1)})
-        if self.store.dialect == "postgresql":
-            rows = self.store.query(
-                "SELECT n.level, n.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS "
-                "k(level, idx) JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx",
-                ([k[0] for k in wanted], [k[1] for k in wanted]))
-        else:
-            rows = self.store.query(
-                "SELECT level, idx, hash FROM log_nodes WHERE "
-                + " OR ".join(["(level=? AND idx=?)"] * len(wanted)),
-                [x for k in wanted for x in k])
-        nodes = {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+        nodes = _fetch_nodes(self.store.query, self.store.dialect, [*keys, (0, size - 1)])
         if (0, size - 1) not in nodes:
             raise NotFound(f"the log has fewer than {size} entries", code="log.bad_size")
         return _Nodes(nodes)
