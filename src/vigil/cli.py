@@ -389,42 +389,18 @@ def demo(c: Ctx, port: int, host: str, fresh: bool, no_serve: bool) -> None:
 
 
 def _feature_commands() -> None:
+    """The command groups that live in their own modules (each imports this one)."""
+    import importlib
+
     from vigil.cli_feed import feed, gateway
 
     cli.add_command(feed)
     cli.add_command(gateway)
-    from vigil.cli_analysis import register as register_analysis
-    register_analysis(cli)
+    for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability"):
+        importlib.import_module(f"vigil.{name}").register(cli)
 
 
 _feature_commands()
-
-
-def _ledger_commands() -> None:
-    from vigil.cli_ledger import register
-
-    register(cli)
-
-
-_ledger_commands()
-
-
-def _log_commands() -> None:
-    from vigil.cli_log import register
-
-    register(cli)
-
-
-_log_commands()
-
-
-def _accountability_commands() -> None:
-    from vigil.cli_accountability import register
-
-    register(cli)
-
-
-_accountability_commands()
 
 
 def main() -> None:
