@@ -35,7 +35,7 @@ from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDeni
 from vigil.exchange import Exchange
 from vigil.log.entries import purge_entry, recall_entry, receipt_entry
 from vigil.lru import Lru
-from vigil.model import Envelope, Provenance, ShareState
+from vigil.model import Envelope, Member, Provenance, ShareState
 from vigil.policy import decide_read, decide_recall_notice
 from vigil.storage.base import Sql, Store, serialize_writes, wraps_to_bytes
 
@@ -120,6 +120,16 @@ def check_recall(obj: Any) -> dict[str, Any]:
     """A recall object with exactly the fields of docs/protocol.md, or
     ``recall.malformed``."""
     return _check(obj, "recall", RECALL_FIELDS, "originator")
+
+
+def _check_signed(m: Member, tag: str, kind: str, obj: Mapping[str, Any],
+                  signature: bytes) -> None:
+    """A receipt or recall signed by the member's current key, and not dated ahead."""
+    if obj["key"] != m.sign_key_id:
+        raise CryptoError(f"the {kind} names a key that is not the member's signing key",
+                          code="crypto.unknown_key", pointer=f"/{kind}/key")
+    verify(tag, obj, signature, m.sign_key)
+    _not_ahead(obj["at"], kind)
 
 
 def _not_ahead(at: str, kind: str) -> None:
@@ -217,12 +227,7 @@ def record_receipt(ex: Exchange, member: str, obj: Any, signature: bytes) -> Rec
     if r["what"] != RECALL_ACK and state.recalled:
         raise Conflict("this share was recalled; acknowledge the recall instead",
                        code="receipt.recalled")
-    m = d.members[member]
-    if r["key"] != m.sign_key_id:
-        raise CryptoError("the receipt names a key that is not the member's signing key",
-                          code="crypto.unknown_key", pointer="/receipt/key")
-    verify(TAG_RECEIPT, r, signature, m.sign_key)
-    _not_ahead(r["at"], "receipt")
+    _check_signed(d.members[member], TAG_RECEIPT, "receipt", r, signature)
     return _store_receipt(ex, r, signature, env.originator)
 
 
@@ -395,12 +400,7 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
         if r["originator"] != member:
             raise PolicyDenied("a member recalls only as itself", code="recall.wrong_member",
                                pointer="/recall/originator")
-        m = d.members[member]
-        if r["key"] != m.sign_key_id:
-            raise CryptoError("the recall names a key that is not the member's signing key",
-                              code="crypto.unknown_key", pointer="/recall/key")
-        verify(TAG_RECALL, r, signature, m.sign_key)
-        _not_ahead(r["at"], "recall")
+        _check_signed(d.members[member], TAG_RECALL, "recall", r, signature)
         sig = signature
     else:
         kr = ex.held.get(member)
