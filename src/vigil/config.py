@@ -36,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
     Setting("retention_interval", 60.0, "seconds between purges of expired shares (0: off)",
             float),
+    Setting("correlation_processes", -1, "helper processes that extract observables for "
+            "correlation (-1: one if the machine has more than one core; 0: none)", int),
     Setting("ledger_delay_ratio", 0.0, "community rule: hold TLP:AMBER community shares back "
             "from members with fewer shares given than this times shares received (0: off)",
             float),

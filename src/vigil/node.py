@@ -66,7 +66,7 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body))
-    install_correlation(ex)
+    install_correlation(ex, processes=int(settings.correlation_processes))
     install_ledger(ex, settings)
     taxii_index.install(ex.share_tx_hooks, ex.purge_tx_hooks)
     return ex

@@ -1,18 +1,22 @@
 """Correlation: which shares hold the same observable, told to each member only as far
 as the policy lets it see.
 
-In the transaction that stores a **plain** share (``Exchange.share_tx_hooks``) the node
-extracts the observables of its payload and stores one ``observables`` row each.
-Matching follows in a *pass* (``Correlator.process``): run by a thread of the process
-after a publish, and by notices and search before they answer. A pass takes the shares
-stored after the node's correlation mark (``meta``), in order, looks their observables
-up in the in-process index (exact value, or an overlapping IP address or network),
-stores one ``correlations`` row per side of each match — for the publisher and for the
-originator of the other share — and moves the mark. Passes are serialised across the
-node (SQLite's one writer, a PostgreSQL advisory lock), so each pair is compared once.
-Observables on a shipped warninglist raise no correlation. Sealed payloads are never
-read here: the node does not index what it cannot read for every recipient (blind
-tokens cover sealed shares).
+Correlation follows the publish in a *pass* (``Correlator.process``), run by a thread
+of the process after a publish, and by notices, search and the ledger before they
+answer. A pass takes the shares stored after the node's correlation mark (``meta``), in
+order; extracts the observables of each **plain** payload (from the envelope the
+process still holds, else from the store) and looks them up in the in-process index
+(exact value, or an overlapping IP address or network) without holding the store's
+write lock; then, in one transaction, stores one ``observables`` row per observable,
+one ``correlations`` row per side of each match — for the publisher and for the
+originator of the other share — and moves the mark. Observables and correlations are
+derived from stored payloads: a share is durable when its publish is acknowledged, and
+a pass lost in a crash is done again from the mark. Passes are serialised across the
+node (SQLite's one writer, a PostgreSQL advisory lock; a pass that finds the mark moved
+by another worker starts again), so each pair is compared once. Observables on a
+shipped warninglist raise no correlation. Sealed payloads are never read here: the node
+does not index what it cannot read for every recipient (blind tokens cover sealed
+shares).
 
 A correlation row is a raw fact, not a message: what a member is shown is decided when
 it reads (``notices``), with ``vigil.policy``: the other share in full if the member may
@@ -42,9 +46,10 @@ from vigil import clock
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
+from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
 from vigil.errors import InputError
 from vigil.exchange import Exchange, Published
-from vigil.model import Directory, Envelope, Form, ShareState
+from vigil.model import Directory, Form, ShareState
 from vigil.policy import decide_correlation_hint, decide_read
 from vigil.storage import Store, open_store
 from vigil.storage.base import Sql
@@ -55,6 +60,7 @@ LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of correlation p
 CORRELATED_KEY = "analysis.correlated_seq"  # meta: the last share seq correlated
 PASS_BATCH = 64  # shares per correlation transaction
 COALESCE = 0.05  # seconds the correlation thread waits after a wake-up
+WORKER_BYTES = 64 * 1024  # payload bytes published since the last pass that go to the worker
 MAX_MATCHES = 100  # other shares correlated per observable of a new share (newest first)
 CATCH_UP_SHARES = 2000  # shares per read when the index catches up
 _IN_BATCH = 500
@@ -66,6 +72,11 @@ INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, k
                       "other_value) VALUES(?,?,?,?,?,?)")
 
 Row = tuple[str, str, str, str, str, str]  # member, its share, the other, kind, values
+_Next = tuple[int, str, str, bool]  # share seq, id, originator, payload removed
+
+
+class _MarkMoved(Exception):
+    """Another worker passed the same shares first."""
 
 
 def _marks(n: int) -> str:
@@ -111,6 +122,11 @@ def _correlated(sql: Sql) -> int:
     return int(row[0]) if row else 0
 
 
+def correlation_mark(sql: Sql) -> int:
+    """The seq of the last share correlated."""
+    return _correlated(sql)
+
+
 def _progress(sql: Sql) -> tuple[int, int]:
     """The correlation mark and the last share stored."""
     row = sql.execute("SELECT max(seq) FROM shares").fetchone()
@@ -130,7 +146,7 @@ class Correlator:
     """The correlation engine of one Exchange (one per process)."""
 
     def __init__(self, ex: Exchange, *, max_matches: int = MAX_MATCHES,
-                 lists: WarninglistSet | None = None) -> None:
+                 lists: WarninglistSet | None = None, processes: int | None = None) -> None:
         self.ex = ex
         self.store = ex.store
         self.max_matches = max_matches
@@ -140,11 +156,11 @@ class Correlator:
         self.lock = threading.Lock()
         self._lists = lists
         self.member_lists = MemberLists(ex.store)
-        # Called after a publish with the members that got a new correlation row
-        # (the push stream wakes them); a listener that raises is logged and skipped.
-        self.listeners: list[Callable[[frozenset[str]], None]] = []
+        # large passes run in a worker process where the machine has a core for it
+        n = default_processes() if processes is None or processes < 0 else processes
+        self._worker = PassWorker(ex.store.url) if n > 0 else None
+        self._pending = 0  # payload bytes published here since the last pass
         self._process_lock = threading.Lock()
-        self._extracted: dict[str, list[Observable]] = {}  # stored, not yet passed
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -158,6 +174,8 @@ class Correlator:
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
+        if self._worker is not None:
+            self._worker.close()
 
     @property
     def lists(self) -> WarninglistSet:
@@ -220,15 +238,16 @@ class Correlator:
     def _matches(self, new: str, new_owner: str, observables: Iterable[Observable],
                  index: ObservableIndex[str] | None = None,
                  owner: dict[str, str] | None = None) -> list[Row]:
+        """The correlation rows of a new share's observables against the index."""
         index = self.index if index is None else index
         owner = self.owner if owner is None else owner
         rows: list[Row] = []
-        lists = self.lists
+        benign = self.lists.benign
         for obs in observables:
             if obs.kind != "ip" and not index.holds(obs):
                 continue  # the common case: a value nobody else shared
             found = index.match(obs)
-            if not found or lists.hits(obs):
+            if not found or benign(obs):
                 continue
             taken: dict[str, list[Observable]] = {}
             for held, other in reversed(found):  # newest first
@@ -241,27 +260,13 @@ class Correlator:
                 taken[other].append(held)
             for other, helds in taken.items():
                 for held in helds:
-                    if held != obs and lists.hits(held):
+                    if held != obs and benign(held):
                         continue
                     rows.extend(correlation_rows(new, new_owner, obs, other,
                                                  owner[other], held))
         return rows
 
     # -- following the shares -------------------------------------------------------------
-    def on_share(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
-        """``Exchange.share_tx_hooks`` entry: store the observables of a plain share with
-        it. Matching them is left to the correlation pass (``process``)."""
-        if env.form is not Form.PLAIN:
-            return
-        observables = extract_bundle(env.payload)
-        if observables:
-            sql.executemany(INSERT_OBSERVABLE,
-                            [(env.id, o.kind, o.value) for o in observables])
-        with self.lock:  # the pass takes them from here rather than read them back
-            if len(self._extracted) >= 4096:  # shares whose transaction failed
-                self._extracted.clear()
-            self._extracted[env.id] = observables
-
     def after_publish(self, published: Published) -> None:
         """``Exchange.published_hooks`` entry: wake the correlation thread."""
         if published.envelope.form is not Form.PLAIN:
@@ -269,6 +274,7 @@ class Correlator:
         with self.lock:
             if self._stopped:
                 return
+            self._pending += len(published.envelope.payload)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="vigil-correlate",
                                                 daemon=True)
@@ -303,8 +309,9 @@ class Correlator:
 
     def process(self, store: Store | None = None) -> int:
         """Correlate every share stored after the correlation mark (by any worker of the
-        node), in order; the number of shares passed. Notices and search call it first,
-        so they answer with every stored share correlated."""
+        node), in order, and bring the index up to it; the number of shares passed here
+        (those the worker process passed not counted). Notices, search and the ledger
+        call it first, so they answer with every stored share correlated."""
         done = 0
         store = store or self.store
         with self._process_lock:
@@ -313,66 +320,117 @@ class Correlator:
                 self.catch_up(store, mark)  # (the bulk of a first load) before the writer
                 if top <= mark:
                     return done  # the common case for a reader: one read, no writer
+                if self._worker is not None and self._pending >= WORKER_BYTES:
+                    with self.lock:
+                        self._pending = 0
+                    try:
+                        self._worker.run()
+                    except WorkerGone:
+                        log.warning("the correlation worker failed; correlating in the "
+                                    "serving process from now on", exc_info=True)
+                        worker, self._worker = self._worker, None
+                        worker.close()
+                    continue
                 n = self._pass(store)
                 if n == 0:
                     return done
-                done += n
+                if n > 0:  # (< 0: another worker moved the mark first; look again)
+                    done += n
+
+    def _next_shares(self, sql: Sql) -> tuple[int, list[_Next], dict[str, bytes]]:
+        """The correlation mark, the shares after it (up to PASS_BATCH), and the plain
+        payloads of those this process does not hold in memory."""
+        mark = _correlated(sql)
+        shares = [(int(seq), sid, originator, bool(dropped)) for seq, sid, originator, dropped
+                  in sql.execute("SELECT seq, id, originator, payload IS NULL FROM shares "
+                                 "WHERE seq > ? ORDER BY seq LIMIT ?",
+                                 (mark, PASS_BATCH)).fetchall()]
+        need = [sid for _, sid, _, dropped in shares
+                if not dropped and self.ex.envelopes.get(sid) is None]
+        payloads: dict[str, bytes] = {}
+        if need:
+            for sid, header, payload in sql.execute(
+                    f"SELECT id, header, payload FROM shares WHERE id IN ({_marks(len(need))}) "
+                    "AND payload IS NOT NULL", need).fetchall():
+                if orjson.loads(bytes(header))["payload"]["form"] == Form.PLAIN.value:
+                    payloads[sid] = bytes(payload)
+        return mark, shares, payloads
 
     def _pass(self, store: Store) -> int:
-        def write(sql: Sql) -> tuple[int, frozenset[str]]:
+        """One correlation transaction: extract the observables of the next shares and
+        match them against the index outside it (no write lock held), then store the
+        observables, the correlation rows and the new mark in it. The number of shares
+        passed; -1 if another worker moved the mark meanwhile."""
+        mark, shares, payloads = store.read(self._next_shares)
+        if not shares:
+            return 0
+        upto = shares[-1][0]
+        plain: dict[str, bytes] = {}
+        for _seq, sid, _orig, dropped in shares:
+            if dropped:
+                continue
+            env = self.ex.envelopes.get(sid)
+            if env is not None:
+                if env.form is Form.PLAIN:
+                    plain[sid] = env.payload
+            elif sid in payloads:
+                plain[sid] = payloads[sid]
+        held = {sid: extract_bundle(payload) for sid, payload in plain.items()}
+        with self.lock:
+            if self.mark > mark:  # the mark went back (a rebuild): start again
+                self.index, self.owner, self.mark = ObservableIndex(), {}, 0
+        self.catch_up(store, mark)
+        rows: list[Row] = []
+        added: list[tuple[Observable, str]] = []
+        with self.lock:
+            if self.mark != mark:
+                return -1
+            for _seq, sid, originator, _dropped in shares:
+                observables = held.get(sid)
+                if not observables:
+                    continue
+                sid = sys.intern(sid)
+                rows.extend(self._matches(sid, originator, observables))
+                self.owner.setdefault(sid, originator)
+                for o in observables:  # later shares of this pass match it too
+                    if self.index.add(o, sid):
+                        added.append((o, sid))
+            self.mark = upto
+
+        def write(sql: Sql) -> set[str]:
             if sql.dialect == "postgresql":  # one pass at a time across the node
                 sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
-            mark = _correlated(sql)
-            shares = sql.execute(
-                "SELECT seq, id, originator, payload IS NULL FROM shares WHERE seq > ? "
-                "ORDER BY seq LIMIT ?", (mark, PASS_BATCH)).fetchall()
-            if not shares:
-                return 0, frozenset()
-            upto = int(shares[-1][0])
-            with self.lock:
-                held = {sid: self._extracted.pop(sid) for _, sid, _, _ in shares
-                        if sid in self._extracted}
-            missing = [sid for _, sid, _, _ in shares if sid not in held]
-            if missing:  # stored by another worker: read them
-                for _seq, sid, _orig, kind, value in self._rows_between(sql, mark, upto):
-                    if sid not in held or sid in missing:
-                        held.setdefault(sid, []).append(Observable(kind, value))
-            rows: list[Row] = []
-            with self.lock:
-                if self.mark > mark:  # the mark went back (a rebuild): start again
-                    self.index, self.owner, self.mark = ObservableIndex(), {}, 0
-                self._load_upto(sql, mark)
-                for _seq, sid, originator, dropped in shares:
-                    observables = held.get(sid)
-                    if not observables or dropped:
-                        continue
-                    sid = sys.intern(sid)
-                    rows.extend(self._matches(sid, originator, observables))
-                    self.owner.setdefault(sid, originator)
-                    for o in observables:  # later shares of this pass match it too
-                        self.index.add(o, sid)
-                self.mark = upto
-            if rows:  # another worker may have recalled or purged a matched share
-                gone = _gone(sql, {r[2] for r in rows})
-                if gone:
-                    rows = [r for r in rows if r[1] not in gone and r[2] not in gone]
-                sql.executemany(INSERT_CORRELATION, rows)
+            if _correlated(sql) != mark:
+                raise _MarkMoved
+            # shares recalled or purged since they were read (by this or another worker)
+            gone = _gone(sql, {*held, *(r[2] for r in rows)})
+            kept = rows if not gone else [r for r in rows
+                                          if r[1] not in gone and r[2] not in gone]
+            sql.executemany(INSERT_OBSERVABLE, [(sid, o.kind, o.value)
+                                                for sid, obs in held.items() if sid not in gone
+                                                for o in obs])
+            if kept:
+                sql.executemany(INSERT_CORRELATION, kept)
             sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
-            return len(shares), frozenset(r[0] for r in rows)
+            return gone
 
         try:
-            n, members = store.write(write)
-        except BaseException:
-            with self.lock:  # the index may hold this pass's shares: start again
-                self.index, self.owner, self.mark = ObservableIndex(), {}, 0
+            gone = store.write(write)
+        except BaseException as e:
+            with self.lock:  # take this pass's shares out of the index again
+                for o, sid in added:
+                    self.index.discard(o, sid)
+                if self.mark == upto:
+                    self.mark = mark
+            if isinstance(e, _MarkMoved):
+                return -1
             raise
-        if members:
-            for listener in list(self.listeners):
-                try:
-                    listener(members)
-                except Exception:
-                    log.exception("correlation listener %r failed", listener)
-        return n
+        if gone:
+            with self.lock:
+                for sid in gone & held.keys():
+                    for o in held[sid]:
+                        self.index.discard(o, sid)
+        return len(shares)
 
     def on_purge(self, sql: Sql, share_id: str) -> None:
         """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's observables
@@ -585,11 +643,16 @@ def install(ex: Exchange, **kw: Any) -> Correlator:
         c = _correlators.get(ex)
         if c is None:
             c = _correlators[ex] = Correlator(ex, **kw)
-            ex.share_tx_hooks.append(c.on_share)
             ex.published_hooks.append(c.after_publish)
             ex.purge_tx_hooks.append(c.on_purge)
             ex.store.on_close.append(c.stop)
         return c
+
+
+def installed(ex: Exchange) -> Correlator | None:
+    """The Correlator of an Exchange if one is registered."""
+    with _registry_lock:
+        return _correlators.get(ex)
 
 
 def correlator(ex: Exchange) -> Correlator:

@@ -13,9 +13,11 @@ which answers "which stored networks lie inside this one" with a range scan.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Hashable, Iterator
-from typing import Generic, TypeVar
+import re
+from collections.abc import Hashable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
 
 from sortedcontainers import SortedList
 
@@ -26,15 +28,19 @@ R = TypeVar("R", bound=Hashable)
 IpNet = tuple[int, int, int]  # (version, start, prefix length)
 
 
+_V4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z", re.ASCII)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def parse_ip(value: str) -> IpNet | None:
-    """(version, network start as an int, prefix length) of a normalised ``ip`` value."""
-    if "/" not in value and ":" not in value:  # a bare IPv4 address: the common case
-        parts = value.split(".")
-        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
-            a, b, c, d = (int(p) for p in parts)
-            if a < 256 and b < 256 and c < 256 and d < 256:
-                return 4, (a << 24) | (b << 16) | (c << 8) | d, 32
-            return None
+    """(version, network start as an int, prefix length) of a normalised ``ip`` value.
+    (Cached: a pass parses each value it matches and then indexes.)"""
+    m = _V4.match(value)
+    if m is not None:  # a bare IPv4 address: the common case
+        a, b, c, d = map(int, m.groups())
+        if a < 256 and b < 256 and c < 256 and d < 256:
+            return 4, (a << 24) | (b << 16) | (c << 8) | d, 32
+        return None
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -59,12 +65,58 @@ def overlap(a: str, b: str) -> bool:
     return na[1] <= b_end and nb[1] <= a_end
 
 
+# A key's refs are held as the bare ref while there is one (the common case: most values
+# are shared once), as a list from the second on. Bare refs (strings, ints) are not
+# tracked by Python's cycle collector, so a large index costs its full collections
+# next to nothing; a list per key would be scanned at each of them.
+
+
+def _refs(held: Any) -> Sequence[Any]:
+    return held if type(held) is list else (held,)
+
+
+def _add_ref(table: dict[Any, Any], key: Any, ref: Any) -> int:
+    """Hold ``ref`` under ``key``: 2 if the key is new, 1 if only the ref, 0 if held."""
+    held = table.get(key)
+    if held is None:
+        table[key] = ref
+        return 2
+    if type(held) is list:
+        if ref in held:
+            return 0
+        held.append(ref)
+        return 1
+    if held == ref:
+        return 0
+    table[key] = [held, ref]
+    return 1
+
+
+def _discard_ref(table: dict[Any, Any], key: Any, ref: Any) -> int:
+    """Drop ``ref`` from ``key``: 2 if the key is gone with it, 1 if only the ref, 0 if
+    it was not held."""
+    held = table.get(key)
+    if held is None:
+        return 0
+    if type(held) is list:
+        if ref not in held:
+            return 0
+        held.remove(ref)
+        if len(held) == 1:
+            table[key] = held[0]
+        return 1
+    if held != ref:
+        return 0
+    del table[key]
+    return 2
+
+
 class _IpFamily(Generic[R]):
     __slots__ = ("added", "bits", "by_len", "lens", "starts")
 
     def __init__(self, bits: int) -> None:
         self.bits = bits
-        self.by_len: dict[int, dict[int, list[R]]] = {}
+        self.by_len: dict[int, dict[int, Any]] = {}  # plen -> start -> ref(s)
         self.lens: list[int] = []  # prefix lengths in use, ascending
         self.starts: SortedList = SortedList()  # (start, plen)
         self.added: list[tuple[int, int]] = []  # new (start, plen), sorted in when needed
@@ -80,51 +132,54 @@ class _IpFamily(Generic[R]):
         if table is None:
             table = self.by_len[plen] = {}
             self.lens = sorted(self.by_len)
-        refs = table.get(start)
-        if refs is None:
-            table[start] = [ref]
+        added = _add_ref(table, start, ref)
+        if added == 2:
             self.added.append((start, plen))
-            return True
-        if ref in refs:
-            return False
-        refs.append(ref)
-        return True
+        return added > 0
 
     def discard(self, start: int, plen: int, ref: R) -> bool:
         table = self.by_len.get(plen)
-        refs = table.get(start) if table is not None else None
-        if refs is None or ref not in refs:
-            return False
-        refs.remove(ref)
-        if not refs:
+        removed = _discard_ref(table, start, ref) if table is not None else 0
+        if removed == 2:
             assert table is not None
-            del table[start]
             self._sorted().remove((start, plen))
             if not table:
                 del self.by_len[plen]
                 self.lens = sorted(self.by_len)
-        return True
+        return removed > 0
 
-    def match(self, start: int, plen: int) -> Iterator[tuple[int, int, list[R]]]:
+    def holders(self, start: int, plen: int) -> list[R]:
+        """The refs of the stored networks that hold (or equal) the query."""
+        bits = self.bits
+        out: list[R] = []
+        for p in self.lens:
+            if p > plen:
+                break
+            held = self.by_len[p].get(start >> (bits - p) << (bits - p))
+            if held is not None:
+                out.extend(_refs(held))
+        return out
+
+    def match(self, start: int, plen: int) -> Iterator[tuple[int, int, Sequence[R]]]:
         bits = self.bits
         for p in self.lens:  # stored networks holding (or equal to) the query
             if p > plen:
                 break
             s = start >> (bits - p) << (bits - p)
-            refs = self.by_len[p].get(s)
-            if refs:
-                yield s, p, refs
+            held = self.by_len[p].get(s)
+            if held is not None:
+                yield s, p, _refs(held)
         if plen < bits:  # stored networks and addresses inside the query
             end = start | ((1 << (bits - plen)) - 1)
             for s, p in self._sorted().irange((start, plen + 1), (end, bits)):
-                yield s, p, self.by_len[p][s]
+                yield s, p, _refs(self.by_len[p][s])
 
 
 class ObservableIndex(Generic[R]):
     """Observables -> refs, with IP containment. Not thread-safe: callers lock."""
 
     def __init__(self) -> None:
-        self._exact: dict[str, list[R]] = {}
+        self._exact: dict[str, Any] = {}  # kind:value -> ref(s)
         self._ip: dict[int, _IpFamily[R]] = {4: _IpFamily(32), 6: _IpFamily(128)}
         self._size = 0
 
@@ -140,16 +195,7 @@ class ObservableIndex(Generic[R]):
                 return False
             added = self._ip[net[0]].add(net[1], net[2], ref)
         else:
-            key = f"{obs[0]}:{obs[1]}"
-            refs = self._exact.get(key)
-            if refs is None:
-                self._exact[key] = [ref]
-                added = True
-            elif ref in refs:
-                added = False
-            else:
-                refs.append(ref)
-                added = True
+            added = _add_ref(self._exact, f"{obs[0]}:{obs[1]}", ref) > 0
         self._size += added
         return added
 
@@ -158,14 +204,7 @@ class ObservableIndex(Generic[R]):
             net = parse_ip(obs.value)
             removed = net is not None and self._ip[net[0]].discard(net[1], net[2], ref)
         else:
-            key = obs.key
-            refs = self._exact.get(key)
-            removed = refs is not None and ref in refs
-            if removed:
-                assert refs is not None
-                refs.remove(ref)
-                if not refs:
-                    del self._exact[key]
+            removed = _discard_ref(self._exact, obs.key, ref) > 0
         self._size -= removed
         return removed
 
@@ -180,7 +219,8 @@ class ObservableIndex(Generic[R]):
         """Every held (observable, ref) that matches ``obs``: the same value, or an
         overlapping IP address or network."""
         if obs.kind != "ip":
-            return [(obs, r) for r in self._exact.get(obs.key, ())]
+            held = self._exact.get(obs.key)
+            return [] if held is None else [(obs, r) for r in _refs(held)]
         net = parse_ip(obs.value)
         if net is None:
             return []
@@ -206,6 +246,16 @@ class ObservableIndex(Generic[R]):
                 held = obs if p == plen else Observable("ip", ip_text(version, s, p))
                 out.extend((held, r) for r in refs)
         return out
+
+    def containing_refs(self, obs: Observable) -> list[R]:
+        """The refs of ``containing(obs)``, without naming the held observables."""
+        if obs.kind != "ip":
+            held = self._exact.get(obs.key)
+            return [] if held is None else list(_refs(held))
+        net = parse_ip(obs.value)
+        if net is None:
+            return []
+        return self._ip[net[0]].holders(net[1], net[2])
 
     def refs(self, obs: Observable) -> set[R]:
         """The refs of every match of ``obs``."""

@@ -311,6 +311,11 @@ def _readable(ex: Exchange, viewer: str) -> _Readable:
 def report(ex: Exchange, viewer: str) -> dict[str, Any]:
     """The ledger as ``viewer`` may see it: per member, and per channel it is in.
     Every count is a SQL aggregate over the shares the viewer may read."""
+    from vigil.analysis.correlate import installed
+
+    c = installed(ex)
+    if c is not None:  # first-reporter credits count the observables of every share
+        c.process()
     d = ex.directory()
     scopes: dict[str | None, dict[str, dict[str, int]]] = defaultdict(
         lambda: defaultdict(lambda: dict.fromkeys(FIELDS, 0)))

@@ -131,6 +131,9 @@ def _regex(entry: str) -> re.Pattern[str] | None:
         return None
 
 
+BENIGN_MEMO = 1 << 16  # observables whose benign() answer a set keeps
+
+
 def _host(obs: Observable) -> str | None:
     if obs.kind == "domain":
         return obs.value
@@ -156,6 +159,7 @@ class WarninglistSet:
         self._subs: list[tuple[int, str]] = []
         self._regexes: list[tuple[int, re.Pattern[str]]] = []
         self._cidr: ObservableIndex[int] = ObservableIndex()
+        self._benign: dict[Observable, bool] = {}  # benign() answers, cleared at add()
         for wl in lists:
             self.add(wl)
 
@@ -165,6 +169,7 @@ class WarninglistSet:
     def add(self, wl: Warninglist) -> None:
         i = len(self.lists)
         self.lists.append(wl)
+        self._benign.clear()
         for entry in wl.entries:
             if wl.type == "string":
                 self._strings.setdefault(entry.lower(), []).append(i)
@@ -182,6 +187,37 @@ class WarninglistSet:
                 o = normalise("ip", entry)
                 if o is not None:
                     self._cidr.add(o, i)
+
+    def benign(self, obs: Observable) -> bool:
+        """Whether any list holds ``obs`` (``hits`` as a yes or no; remembered for the
+        most recent values, since a value that correlates tends to come back)."""
+        known = self._benign.get(obs)
+        if known is None:
+            if len(self._benign) >= BENIGN_MEMO:
+                self._benign.clear()
+            known = self._benign[obs] = self._any(obs)
+        return known
+
+    def _any(self, obs: Observable) -> bool:
+        """``bool(hits(obs))``, stopping at the first list that holds it."""
+        kind, lists = obs.kind, self.lists
+        candidates: list[int] = list(self._strings.get(obs.value.lower(), ()))
+        if kind == "ip":
+            candidates.extend(self._cidr.containing_refs(obs))
+        if any(lists[i].applies(kind) for i in candidates):
+            return True
+        if self._hosts:
+            host = _host(obs)
+            k = 0
+            while host:  # the host and each of its parent domains
+                if any(lists[i].applies(kind) for i in self._hosts.get(host[k:], ())):
+                    return True
+                k = host.find(".", k) + 1
+                if k == 0:
+                    break
+        if self._subs or self._regexes:
+            return bool(self.hits(obs))
+        return False
 
     def hits(self, obs: Observable) -> list[str]:
         """The names of the lists that hold ``obs``, sorted."""
