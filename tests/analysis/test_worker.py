@@ -18,9 +18,12 @@ from vigil.exchange import Exchange
 from vigil.storage.base import Sql
 
 
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[tuple[testing.TestNode, Exchange]]:
-    n = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True})
+@pytest.fixture(params=["sqlite", "postgresql"])
+def node(request: pytest.FixtureRequest, tmp_path: Path
+         ) -> Iterator[tuple[testing.TestNode, Exchange]]:
+    store = None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+    n = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True},
+                          store=store)
     ex = n.exchange()
     yield n, ex
     ex.store.close()
