@@ -16,8 +16,9 @@ publish path with correlation on and off, on values derived from real IOC lists.
 5. Publish throughput: community TLP:GREEN bundles through ``publish_bundle`` (parse,
    validate, sign, store), in blocks with correlation on and off, on the filled node; a
    given share of each bundle's values (--overlap) is already stored. Correlation runs
-   in its own thread after the publish; an "on" block is timed until that thread has
-   caught up.
+   after the publish, in a thread of the process, large passes in the node's
+   correlation worker process (``--processes 0``: none); an "on" block is timed until
+   the pass has caught up and this process's index holds the block's shares.
 """
 
 from __future__ import annotations
@@ -285,9 +286,14 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1000, help="indicators per published bundle")
     ap.add_argument("--overlap", type=float, nargs="+", default=[0.2, 0.5],
                     help="share of each published bundle's values already stored")
+    ap.add_argument("--processes", type=int, default=None,
+                    help="correlation worker processes (the node's setting "
+                         "correlation_processes; default: the node's default)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = ap.parse_args()
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    if args.processes is not None:
+        os.environ["VIGIL_CORRELATION_PROCESSES"] = str(args.processes)
     say: Callable[..., None] = (lambda *a, **k: None) if args.json else print
 
     obs = observables(args.observables)
