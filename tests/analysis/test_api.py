@@ -144,3 +144,32 @@ def test_cli_against_a_live_server(tmp_path: Path) -> None:
         assert json.loads(res.output)["notices"] == []  # its own list hides the match
         res = run.invoke(cli, [*base, "warninglist", "remove", "mine", *auth])
         assert res.exit_code == 0, res.output
+
+
+def test_cold_correlation_reads_run_off_the_event_loop(api: Api) -> None:
+    """A read that must first pass shares (or load the index) runs in a worker thread;
+    once the index is warm, the same read is answered inline (SQLite)."""
+    import threading
+
+    from vigil.analysis.correlate import Correlator
+
+    seen: list[str] = []
+    real = Correlator.search
+
+    def search(self: Correlator, member: str, text: str, limit: int = 100) -> object:
+        seen.append(threading.current_thread().name)
+        return real(self, member, text, limit)
+
+    api.publish("alpha", ip_bundle("45.77.10.1"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Correlator, "search", search)
+        mp.setattr(Correlator, "_wake_thread", lambda self: None)  # the read does the pass
+        api.publish("bravo", ip_bundle("45.77.10.1"))  # not warm: a pass is pending
+        r = api.client.get("/api/v1/search", params={"q": "45.77.10.1"},
+                           headers=api.h("charlie"))
+        assert r.status_code == 200 and r.json()["count"] == 2
+        r = api.client.get("/api/v1/search", params={"q": "45.77.10.1"},
+                           headers=api.h("charlie"))  # warm now: inline
+        assert r.status_code == 200 and r.json()["count"] == 2
+    assert len(seen) == 2
+    assert "worker" in seen[0].lower() and "worker" not in seen[1].lower(), seen

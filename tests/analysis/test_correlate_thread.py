@@ -19,3 +19,20 @@ def test_closing_the_store_stops_the_correlation_thread(tmp_path: Path) -> None:
     assert thread is not None and thread.is_alive()
     ex.store.close()
     assert not thread.is_alive()
+
+
+def test_warm_only_when_the_index_holds_every_share(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        c = correlator(ex)
+        assert not c.warm()  # the index was never loaded
+        c.process()
+        assert c.warm()
+        publish(ex, node.members["alpha"].id, ip_bundle("198.51.100.8"))
+        assert not c.warm()  # a share waits for its pass
+        c.process()
+        assert c.warm()
+    finally:
+        ex.store.close()
+    assert not c.warm()

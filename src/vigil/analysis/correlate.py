@@ -160,6 +160,8 @@ class Correlator:
         n = default_processes() if processes is None or processes < 0 else processes
         self._worker = PassWorker(ex.store.url) if n > 0 else None
         self._pending = 0  # payload bytes published here since the last pass
+        self._warm = False  # the index is up to date and nothing was published since
+        self._published = 0  # plain shares published here (to tell whether warm holds)
         self._process_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -170,6 +172,7 @@ class Correlator:
         to close: nothing of it may run after)."""
         with self.lock:
             self._stopped = True
+            self._warm = False
             thread = self._thread
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
@@ -267,14 +270,31 @@ class Correlator:
         return rows
 
     # -- following the shares -------------------------------------------------------------
+    def warm(self) -> bool:
+        """Whether a read (notices, search) can answer at once: the index is loaded and
+        nothing was published here since the last pass. If not, the read will first
+        load the index or pass shares, which the caller should keep off its event loop."""
+        return self._warm
+
+    def warm_up(self) -> None:
+        """Have the correlation thread load the index and pass what is pending now,
+        rather than the first read (a server calls this at start)."""
+        self._wake_thread()
+
     def after_publish(self, published: Published) -> None:
         """``Exchange.published_hooks`` entry: wake the correlation thread."""
         if published.envelope.form is not Form.PLAIN:
             return
         with self.lock:
+            self._pending += len(published.envelope.payload)
+            self._published += 1
+            self._warm = False
+        self._wake_thread()
+
+    def _wake_thread(self) -> None:
+        with self.lock:
             if self._stopped:
                 return
-            self._pending += len(published.envelope.payload)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="vigil-correlate",
                                                 daemon=True)
@@ -316,9 +336,14 @@ class Correlator:
         store = store or self.store
         with self._process_lock:
             while True:
+                with self.lock:
+                    seen = self._published
                 mark, top = store.read(_progress)
                 self.catch_up(store, mark)  # (the bulk of a first load) before the writer
                 if top <= mark:
+                    with self.lock:
+                        self._warm = (not self._stopped and self.mark >= mark
+                                      and self._published == seen)
                     return done  # the common case for a reader: one read, no writer
                 if self._worker is not None and self._pending >= WORKER_BYTES:
                     with self.lock:

@@ -26,7 +26,7 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
     per-request work is most of its cost."""
     conn = HTTPConnection(scope)
 
-    def answer() -> dict[str, Any]:  # the whole request in one read (no hop on SQLite)
+    def answer() -> dict[str, Any]:  # the whole request in one read
         actor = authenticate(conn, st.exchange)
         params = conn.query_params
         q = params.get("q", "")
@@ -40,7 +40,7 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
         return found
 
     try:
-        result = await st.read(answer)
+        result = await st.analysis_read(answer)
         response: Response = Response(orjson.dumps(result), media_type="application/json")
     except VigilError as exc:
         response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
@@ -57,8 +57,8 @@ async def correlations(
     """The caller's correlation notices after a cursor: for each, the caller's share and
     observable, and either the matching share (one the caller may read) or only the
     channel a member of which holds a match. Resume with `after=<next>`."""
-    notices, cursor = await st.read(correlator(st.exchange).notices, actor.member, after,
-                                    limit)
+    notices, cursor = await st.analysis_read(correlator(st.exchange).notices, actor.member,
+                                             after, limit)
     return Response(orjson.dumps({"notices": notices, "next": cursor}),
                     media_type="application/json")
 
@@ -74,8 +74,8 @@ async def search(
 ) -> Response:
     """Shares the caller may read that hold this observable (normalised; IP addresses
     and networks match by overlap), newest first, with the warninglists naming it."""
-    result: dict[str, Any] = await st.read(correlator(st.exchange).search, actor.member, q,
-                                           limit)
+    result: dict[str, Any] = await st.analysis_read(correlator(st.exchange).search,
+                                                    actor.member, q, limit)
     return Response(orjson.dumps(result), media_type="application/json")
 
 

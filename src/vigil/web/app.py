@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import __version__, accountability, retention
+from vigil.analysis.correlate import correlator
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
 from vigil.errors import InputError, VigilError
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         app.state.vigil = State(settings, ex, b)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
         accountability.install(ex)
+        correlator(ex).warm_up()  # load the index in the background, not at a first search
         purger = asyncio.create_task(retention.run(ex, float(settings.retention_interval)),
                                      name="vigil-retention")
         try:

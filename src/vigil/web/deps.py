@@ -45,6 +45,17 @@ class State:
     async def write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return await run_in_threadpool(fn, *args, **kw)
 
+    async def analysis_read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """A read of correlation results (notices, search, ledger): short when the
+        correlation index is warm; else it first loads the index or passes shares, in
+        a thread, never on the event loop."""
+        from vigil.analysis.correlate import installed
+
+        c = installed(self.exchange)
+        if c is None or c.warm():
+            return await self.read(fn, *args, **kw)
+        return await run_in_threadpool(fn, *args, **kw)
+
 
 def state_of(request: Request) -> State:
     st: State = request.app.state.vigil

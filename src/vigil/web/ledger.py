@@ -81,7 +81,7 @@ async def list_sightings(share_id: str, st: StateDep, actor: ActorDep) -> dict[s
 async def get_ledger(st: StateDep, actor: ActorDep) -> dict[str, Any]:
     """The reciprocity ledger over the shares the caller may read: per member, and per
     channel the caller is in. Counts only; never a share id."""
-    return await st.read(ledger.report, st.exchange, actor.member)
+    return await st.analysis_read(ledger.report, st.exchange, actor.member)
 
 
 # -- channel keys and blind tokens ---------------------------------------------------------------
