@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import click
+import orjson
 
 from vigil.cli import Ctx, _client, out, pass_ctx, remote
 from vigil.errors import InputError
@@ -59,13 +62,26 @@ def search(c: Ctx, value: str, limit: int, as_json: bool, as_member: str | None,
 @click.command()
 @click.option("--after", type=int, default=0, help="cursor: the last notice already read")
 @click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--follow", is_flag=True,
+              help="then keep printing each new notice as the node finds it (a JSON line "
+                   "each; Ctrl-C ends)")
 @remote
 @pass_ctx
-def correlations(c: Ctx, after: int, limit: int, node_url: str | None, token: str | None,
-                 keyring_path: str | None) -> None:
+def correlations(c: Ctx, after: int, limit: int, follow: bool, node_url: str | None,
+                 token: str | None, keyring_path: str | None) -> None:
     """Your correlation notices after a cursor (JSON; resume with --after NEXT)."""
     with _client(c, node_url, token, keyring_path) as cl:
-        out(cl._call("GET", "/api/v1/correlations", params={"after": after, "limit": limit}))
+        if not follow:
+            out(cl._call("GET", "/api/v1/correlations",
+                         params={"after": after, "limit": limit}))
+            return
+
+        async def run() -> None:
+            async for notice in cl.notices_stream(after):
+                click.echo(orjson.dumps(notice).decode())
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
 
 
 @click.command()

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -50,6 +50,8 @@ from vigil.log.verifier import LogVerifier
 from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ServerError(VigilError):
@@ -174,19 +176,23 @@ class Inbox(Iterator[InboxItem]):
         return item
 
 
-class Stream(AsyncIterator[InboxItem]):
-    """The live inbox; reconnects with Last-Event-ID; ``cursor`` is the last seq."""
+class _Follow(AsyncIterator[T]):
+    """A Server-Sent Events resource of the node followed across reconnects with
+    Last-Event-ID; ``cursor`` is the last event's seq. Subclasses name the path and
+    turn each event into an item."""
+
+    path = ""
 
     def __init__(self, client: Client, after: int) -> None:
         self.client = client
         self.cursor = after
         self.reconnects = 0
-        self._gen: AsyncIterator[InboxItem] | None = None
+        self._gen: AsyncIterator[T] | None = None
 
-    def __aiter__(self) -> Stream:
+    def __aiter__(self) -> _Follow[T]:
         return self
 
-    async def __anext__(self) -> InboxItem:
+    async def __anext__(self) -> T:
         if self._gen is None:
             self._gen = self._run()
         return await self._gen.__anext__()
@@ -195,14 +201,17 @@ class Stream(AsyncIterator[InboxItem]):
         if self._gen is not None:
             await self._gen.aclose()  # type: ignore[attr-defined]
 
-    async def _run(self) -> AsyncIterator[InboxItem]:
+    async def _item(self, event: dict[str, Any]) -> T:
+        raise NotImplementedError
+
+    async def _run(self) -> AsyncIterator[T]:
         c = self.client
         backoff = 0.5
         async with httpx.AsyncClient(base_url=c.url, timeout=httpx.Timeout(
                 30.0, read=None), headers={"Authorization": f"Bearer {c.token}"}) as http:
             while True:
                 try:
-                    async with http.stream("GET", "/api/v1/stream", headers={
+                    async with http.stream("GET", self.path, headers={
                             "Last-Event-ID": str(self.cursor)}) as resp:
                         if resp.status_code >= 400:
                             await resp.aread()
@@ -216,17 +225,35 @@ class Stream(AsyncIterator[InboxItem]):
                                 data = []
                                 self.cursor = int(e["seq"])
                                 backoff = 0.5
-                                item = InboxItem(e["seq"], e["share_id"], e["added"],
-                                                 _envelope(e["envelope"]),
-                                                 e["envelope"]["state"])
-                                await asyncio.to_thread(c._delivered, item)
-                                yield item
+                                yield await self._item(e)
                 except (httpx.TransportError, Unavailable):
                     # dropped, or the node's store or bus is down: keep the cursor, retry
                     pass
                 self.reconnects += 1
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 15.0)
+
+
+class Stream(_Follow[InboxItem]):
+    """The live inbox; reconnects with Last-Event-ID; ``cursor`` is the last seq."""
+
+    path = "/api/v1/stream"
+
+    async def _item(self, event: dict[str, Any]) -> InboxItem:
+        item = InboxItem(event["seq"], event["share_id"], event["added"],
+                         _envelope(event["envelope"]), event["envelope"]["state"])
+        await asyncio.to_thread(self.client._delivered, item)
+        return item
+
+
+class NoticeStream(_Follow[dict[str, Any]]):
+    """The member's correlation notices as the node finds them (the objects of
+    ``correlations()``); reconnects with Last-Event-ID; ``cursor`` is the last seq."""
+
+    path = "/api/v1/correlations/stream"
+
+    async def _item(self, event: dict[str, Any]) -> dict[str, Any]:
+        return event
 
 
 class Client:
@@ -522,6 +549,12 @@ class Client:
         ``Last-Event-ID`` (back-off up to 15 s) when the connection drops or the node is
         unavailable; its ``cursor`` is the last seq received."""
         return Stream(self, after)
+
+    def notices_stream(self, after: int = 0) -> NoticeStream:
+        """This member's correlation notices as an async iterator (Server-Sent Events):
+        those after the cursor, then each one as soon as the node finds the match;
+        reconnects as ``stream`` does."""
+        return NoticeStream(self, after)
 
     def envelope(self, share_id: str) -> tuple[Envelope, dict[str, Any]]:
         doc = self._call("GET", f"/api/v1/shares/{share_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,87 @@ def test_cold_correlation_reads_run_off_the_event_loop(api: Api) -> None:
         assert r.status_code == 200 and r.json()["count"] == 2
     assert len(seen) == 2
     assert "worker" in seen[0].lower() and "worker" not in seen[1].lower(), seen
+
+
+def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
+    """A real server: bravo's notice stream carries a correlation as soon as the pass
+    finds it, the same notice `GET /correlations` returns; a reconnect resumes."""
+    import time
+
+    import httpx
+
+    node, ex = four_member_exchange(tmp_path / "node")
+    ex.store.close()
+    h = {name: {"Authorization": f"Bearer {m.token}"} for name, m in node.members.items()}
+    with testing.ServerProcess(node.data) as srv, httpx.Client(base_url=srv.url,
+                                                               timeout=10) as http:
+        def publish(who: str, body: bytes) -> str:
+            r = http.post("/api/v1/shares", params={"tlp": "green"}, content=body,
+                          headers=h[who])
+            assert r.status_code == 201, r.text
+            return str(r.json()["id"])
+
+        def event(it: Iterator[str]) -> list[str]:
+            got = []
+            for line in it:
+                got.append(line)
+                if line.startswith("data:"):
+                    return got[-3:]
+            raise AssertionError(got)
+
+        a = publish("alpha", ip_bundle("45.77.11.0/24"))
+        b = publish("bravo", ip_bundle("45.77.11.5"))
+        with httpx.stream("GET", f"{srv.url}/api/v1/correlations/stream", timeout=10,
+                          headers=h["bravo"]) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            it = r.iter_lines()
+            first = event(it)  # from the store: bravo's share matches alpha's
+            time.sleep(0.5)  # the stream now waits for its doorbell (keep-alive: 15 s)
+            c = publish("charlie", ip_bundle("45.77.11.5"))  # bravo's share is matched
+            second = event(it)  # pushed, well before the next keep-alive
+        polled = http.get("/api/v1/correlations", headers=h["bravo"]).json()["notices"]
+        assert [(n["share"], n["match"]["share"]) for n in polled] == [(b, a), (b, c)]
+        for lines, notice in ((first, polled[0]), (second, polled[1])):
+            assert lines == [f"id: {notice['seq']}", "event: correlation",
+                             f"data: {json.dumps(notice, separators=(',', ':'))}"]
+        # a reconnect after the first id gets the second at once
+        with httpx.stream("GET", f"{srv.url}/api/v1/correlations/stream", timeout=10,
+                          headers={**h["bravo"], "Last-Event-ID": str(polled[0]["seq"])}
+                          ) as r:
+            assert event(r.iter_lines()) == second
+        r = http.get("/api/v1/correlations/stream", headers={**h["bravo"],
+                                                              "Last-Event-ID": "x"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "input.cursor"
+        # the SDK follows the same stream
+        from vigil.client import Client
+
+        async def two(cl: Client) -> list[dict[str, object]]:
+            stream = cl.notices_stream(0)
+            got = [await anext(stream), await anext(stream)]
+            await stream.aclose()
+            return got
+
+        with Client(srv.url, node.members["bravo"].token) as cl:
+            assert asyncio.run(asyncio.wait_for(two(cl), 10)) == polled
+        # and so does `vigil correlations --follow`, a JSON line per notice
+        import subprocess
+        import sys
+        from concurrent.futures import ThreadPoolExecutor
+
+        proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "--data",
+                                 str(tmp_path / "cli"), "correlations", "--follow",
+                                 "--node", srv.url, "--token", node.members["bravo"].token],
+                                stdout=subprocess.PIPE)
+        out = proc.stdout
+        assert out is not None
+        try:
+            with ThreadPoolExecutor(1) as pool:  # (kill, not hang, if no line comes)
+                first = pool.submit(lambda: [out.readline(), out.readline()])
+                try:
+                    lines = first.result(timeout=20)
+                finally:
+                    proc.kill()
+        finally:
+            proc.wait()
+        assert [json.loads(line) for line in lines] == polled

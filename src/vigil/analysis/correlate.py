@@ -162,6 +162,11 @@ class Correlator:
         self._pending = 0  # payload bytes published here since the last pass
         self._warm = False  # the index is up to date and nothing was published since
         self._published = 0  # plain shares published here (to tell whether warm holds)
+        # Called with the members that got new correlation rows, from whichever thread
+        # saw them (a server rings their notice streams); a listener that raises is
+        # logged and skipped.
+        self.listeners: list[Callable[[frozenset[str]], None]] = []
+        self._reported: int | None = None  # the last correlation row reported
         self._process_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -334,17 +339,22 @@ class Correlator:
         call it first, so they answer with every stored share correlated."""
         done = 0
         store = store or self.store
+        changed = False  # whether correlation rows may have come (here or elsewhere)
         with self._process_lock:
             while True:
                 with self.lock:
                     seen = self._published
                 mark, top = store.read(_progress)
-                self.catch_up(store, mark)  # (the bulk of a first load) before the writer
+                # (the bulk of a first load) before the writer
+                changed = self.catch_up(store, mark) > 0 or changed
                 if top <= mark:
                     with self.lock:
                         self._warm = (not self._stopped and self.mark >= mark
                                       and self._published == seen)
+                    if changed or self._reported is None:
+                        self._report(store)
                     return done  # the common case for a reader: one read, no writer
+                changed = True
                 if self._worker is not None and self._pending >= WORKER_BYTES:
                     with self.lock:
                         self._pending = 0
@@ -361,6 +371,32 @@ class Correlator:
                     return done
                 if n > 0:  # (< 0: another worker moved the mark first; look again)
                     done += n
+
+    def _report(self, store: Store) -> None:
+        """Tell the listeners which members got correlation rows since the last report
+        (rows of any process's passes; at the first report, none: only rows from then
+        on are news)."""
+        if not self.listeners:
+            return
+        last = self._reported
+
+        def read(sql: Sql) -> tuple[int, list[str]]:
+            top = int(sql.execute("SELECT coalesce(max(seq), 0) FROM correlations"
+                                  ).fetchone()[0])
+            if last is None or top <= last:
+                return top, []
+            return top, [r[0] for r in sql.execute(
+                "SELECT DISTINCT member_id FROM correlations WHERE seq > ? AND seq <= ?",
+                (last, top)).fetchall()]
+
+        top, members = store.read(read)
+        self._reported = top
+        if members:
+            for listener in list(self.listeners):
+                try:
+                    listener(frozenset(members))
+                except Exception:
+                    log.exception("correlation listener %r failed", listener)
 
     def _next_shares(self, sql: Sql) -> tuple[int, list[_Next], dict[str, bytes]]:
         """The correlation mark, the shares after it (up to PASS_BATCH), and the plain

@@ -1,12 +1,13 @@
-"""REST API of collective analysis: correlation notices, search, warninglists."""
+"""REST API of collective analysis: correlation notices (polled and pushed), search,
+warninglists."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
@@ -15,9 +16,46 @@ from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.web.auth import authenticate
 from vigil.web.deps import ActorDep, State, StateDep, read_body
+from vigil.web.stream import HEADERS, SseResponse, cursor_of
 
 router = APIRouter()
 SEARCH_PATH = "/api/v1/search"
+NOTICE_BELL = "correlations:"  # the bus doorbell of a member's notice stream, + member id
+NOTICE_PAGE = 100
+
+
+def notice_bell(member: str) -> str:
+    return NOTICE_BELL + member
+
+
+class NoticeStream(SseResponse):
+    """A member's correlation notices after a cursor, then each new one as a pass finds
+    it: the server rings ``notice_bell(member)`` for every member that got a
+    correlation row, and the stream reads the member's notices after its cursor, which
+    applies the policy at that moment as ``GET /correlations`` does."""
+
+    async def _pump(self, send: Send) -> None:
+        st = self.state
+        c = correlator(st.exchange)
+        keepalive = float(st.settings.keepalive)
+        with st.bus.subscribe(notice_bell(self.member)) as sub:
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            await send({"type": "http.response.body", "body": b"retry: 1000\n: connected\n\n",
+                        "more_body": True})
+            while True:
+                notices, cursor = await st.analysis_read(c.notices, self.member, self.cursor,
+                                                         NOTICE_PAGE)
+                if notices:
+                    body = b"".join(b"id: %d\nevent: correlation\ndata: %s\n\n"
+                                    % (n["seq"], orjson.dumps(n)) for n in notices)
+                    await send({"type": "http.response.body", "body": body,
+                                "more_body": True})
+                if cursor != self.cursor:  # (past rows the policy hides, too)
+                    self.cursor = cursor
+                    continue
+                if not await sub.wait(keepalive):
+                    await send({"type": "http.response.body", "body": b": keep-alive\n\n",
+                                "more_body": True})
 
 
 async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,6 +99,21 @@ async def correlations(
                                              after, limit)
     return Response(orjson.dumps({"notices": notices, "next": cursor}),
                     media_type="application/json")
+
+
+@router.get("/correlations/stream", tags=["analysis"], response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def correlation_stream(
+    st: StateDep,
+    actor: ActorDep,
+    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Server-Sent Events: one `correlation` event per notice of the caller (the objects
+    of `GET /correlations`), `id:` = its seq, pushed as soon as a correlation pass finds
+    the match. A reconnecting client sends `Last-Event-ID` and receives what it missed."""
+    return NoticeStream(st, actor.member,
+                        cursor_of(last_event_id, after, "a correlation notice seq"))
 
 
 @router.get("/search", tags=["analysis"])

@@ -72,12 +72,21 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         app.state.vigil = State(settings, ex, b)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
         accountability.install(ex)
-        correlator(ex).warm_up()  # load the index in the background, not at a first search
+        loop = asyncio.get_running_loop()
+
+        def ring_notices(members: frozenset[str]) -> None:  # from any thread
+            keys = [analysis_api.notice_bell(m) for m in members]
+            asyncio.run_coroutine_threadsafe(b.ring(keys), loop)
+
+        correlation = correlator(ex)
+        correlation.listeners.append(ring_notices)
+        correlation.warm_up()  # load the index in the background, not at a first search
         purger = asyncio.create_task(retention.run(ex, float(settings.retention_interval)),
                                      name="vigil-retention")
         try:
             yield
         finally:
+            correlation.listeners.remove(ring_notices)
             feeds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feeds

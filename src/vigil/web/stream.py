@@ -37,17 +37,18 @@ HEADERS = [
 ]
 
 
-def _cursor(last_event_id: str | None, after: str | int | None) -> int:
+def cursor_of(last_event_id: str | None, after: str | int | None, what: str = "an inbox seq"
+            ) -> int:
     if last_event_id:
         if not last_event_id.isdigit():
-            raise InputError("Last-Event-ID must be an inbox seq", code="input.cursor")
+            raise InputError(f"Last-Event-ID must be {what}", code="input.cursor")
         return int(last_event_id)
     if after is None or after == "":
         return 0
     if isinstance(after, int):
         return after
     if not after.isdigit():
-        raise InputError("after must be an inbox seq", code="input.cursor", pointer="/after")
+        raise InputError(f"after must be {what}", code="input.cursor", pointer="/after")
     return int(after)
 
 
@@ -120,7 +121,7 @@ async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) ->
     conn = HTTPConnection(scope)
     try:
         actor = await state.read(authenticate, conn, state.exchange)
-        cursor = _cursor(conn.headers.get("last-event-id"), conn.query_params.get("after"))
+        cursor = cursor_of(conn.headers.get("last-event-id"), conn.query_params.get("after"))
     except VigilError as exc:
         await JSONResponse({"error": exc.to_dict()}, status_code=exc.status)(scope, receive,
                                                                               send)
@@ -138,4 +139,4 @@ async def stream(
 ) -> Response:
     """Server-Sent Events: one `share` event per inbox entry, `id:` = inbox seq. A
     reconnecting client sends `Last-Event-ID` and receives what it missed."""
-    return SseResponse(st, actor.member, _cursor(last_event_id, after))
+    return SseResponse(st, actor.member, cursor_of(last_event_id, after))
