@@ -156,9 +156,11 @@ class Correlator:
         self.lock = threading.Lock()
         self._lists = lists
         self.member_lists = MemberLists(ex.store)
-        # large passes run in a worker process where the machine has a core for it
+        # large passes run in a worker process where the machine has a core for it (and
+        # the store is one another process can open)
         n = default_processes() if processes is None or processes < 0 else processes
-        self._worker = PassWorker(ex.store.url) if n > 0 else None
+        shared = ":memory:" not in ex.store.url
+        self._worker = PassWorker(ex.store.url) if n > 0 and shared else None
         self._pending = 0  # payload bytes published here since the last pass
         self._warm = False  # the index is up to date and nothing was published since
         self._published = 0  # plain shares published here (to tell whether warm holds)
