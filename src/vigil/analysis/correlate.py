@@ -327,6 +327,7 @@ class Correlator:
                 log.debug("correlation: cannot open the store", exc_info=True)
                 continue
             try:
+                _ = self.lists  # the shipped lists (~1 s to load): here, not at a search
                 self.process(store)
             except Exception:  # a failure: the next wake (or read) retries
                 log.debug("correlation pass failed", exc_info=True)
