@@ -22,15 +22,13 @@ same machine, so each figure includes its share of the work.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import medallion
 from bench.common import cycle_chunks, real_iocs, save
 from vigil.feeds import registry
 from vigil.feeds.pull import pull_claimed
@@ -39,45 +37,10 @@ from vigil.feeds.registry import Auth, Feed
 from vigil.feeds.remote import Page, RemoteCollection
 from vigil.interop.iocs import indicator
 from vigil.model import ChannelKind
-from vigil.testing import free_port, make_node
+from vigil.testing import make_node
 
-USER, PASSWORD = "bench", "bench-pass"
+USER, PASSWORD = medallion.USER, medallion.PASSWORD
 SOURCE, TARGET = str(uuid.uuid4()), str(uuid.uuid4())
-
-
-def medallion(work: Path, objects: list[dict[str, Any]], page: int) -> tuple[
-        subprocess.Popen[bytes], str]:
-    def coll(cid: str, objs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"id": cid, "title": cid, "description": "", "can_read": True,
-                "can_write": True, "media_types": ["application/stix+json;version=2.1"],
-                "objects": objs,
-                "manifest": [{"id": o["id"], "date_added": "2024-01-01T00:00:00.000000Z",
-                              "version": o["modified"],
-                              "media_type": "application/stix+json;version=2.1"}
-                             for o in objs]}
-    port = free_port()
-    data = {"/discovery": {"title": "bench", "api_roots": [f"http://127.0.0.1:{port}/root/"]},
-            "root": {"information": {"title": "bench",
-                                     "versions": ["application/taxii+json;version=2.1"],
-                                     "max_content_length": 100_000_000},
-                     "status": [], "collections": [coll(SOURCE, objects), coll(TARGET, [])]}}
-    (work / "data.json").write_text(json.dumps(data))
-    (work / "config.json").write_text(json.dumps({
-        "backend": {"module": "medallion.backends.memory_backend",
-                    "module_class": "MemoryBackend", "filename": str(work / "data.json")},
-        "users": {USER: PASSWORD}, "taxii": {"max_page_size": page}}))
-    proc = subprocess.Popen([sys.executable, "-m", "medallion.scripts.run", "--port", str(port),
-                             str(work / "config.json")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    import httpx
-
-    for _ in range(200):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/taxii2/", timeout=1.0)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port}/root/"
 
 
 class Replay:
@@ -121,7 +84,8 @@ def run(n: int, page: int, n_replayed: int) -> dict[str, Any]:
                for i in chunk][:n]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        proc, root = medallion(work, objects, page)
+        proc, root = medallion.start(work, [medallion.collection(SOURCE, objects),
+                                            medallion.collection(TARGET, [])], page=page)
         try:
             auth = Auth(USER, PASSWORD)
             t = time.perf_counter()
@@ -151,8 +115,7 @@ def run(n: int, page: int, n_replayed: int) -> dict[str, Any]:
             push_s = time.perf_counter() - t
             ex.store.close()
         finally:
-            proc.terminate()
-            proc.wait(10)
+            medallion.stop(proc)
         rep = replayed(work, n_replayed, page)
     return {
         "objects": n, "page": page,

@@ -25,12 +25,10 @@ in their own process on a loopback port; the client is httpx in this process.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -40,15 +38,16 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import medallion
 from bench.common import cycle_chunks, real_iocs, save, summary
 from vigil.interop.iocs import indicator
 from vigil.model import Actor, Tlp
 from vigil.taxii.query import Cursor, Query
 from vigil.taxii.view import ExchangeSource
-from vigil.testing import ServerProcess, free_port, make_node
+from vigil.testing import ServerProcess, make_node
 
-TAXII = "application/taxii+json;version=2.1"
-USER, PASSWORD = "bench", "bench-pass"
+TAXII = medallion.TAXII
+USER, PASSWORD = medallion.USER, medallion.PASSWORD
 COLLECTION = str(uuid.uuid4())
 ENVELOPE = 1000
 
@@ -76,43 +75,8 @@ def cpu_seconds(pid: int) -> float:
 
 def start_medallion(work: Path, objects: list[dict[str, Any]]) -> tuple[
         subprocess.Popen[bytes], str]:
-    port = free_port()
-    manifest = [{"id": o["id"], "date_added": "2024-01-01T00:00:00.000000Z",
-                 "version": o["modified"], "media_type": "application/stix+json;version=2.1"}
-                for o in objects]
-    data = {"/discovery": {"title": "bench", "api_roots": [f"http://127.0.0.1:{port}/root/"]},
-            "root": {"information": {"title": "bench", "versions": [TAXII],
-                                     "max_content_length": 200_000_000},
-                     "status": [],
-                     "collections": [{"id": COLLECTION, "title": "bench", "description": "",
-                                      "can_read": True, "can_write": True,
-                                      "media_types": ["application/stix+json;version=2.1"],
-                                      "objects": objects, "manifest": manifest}]}}
-    name = f"medallion-{port}"
-    (work / f"{name}.json").write_text(json.dumps(data))
-    (work / f"{name}.config.json").write_text(json.dumps({
-        "backend": {"module": "medallion.backends.memory_backend",
-                    "module_class": "MemoryBackend", "filename": str(work / f"{name}.json")},
-        "users": {USER: PASSWORD}, "taxii": {"max_page_size": 1000}}))
-    proc = subprocess.Popen([sys.executable, "-m", "medallion.scripts.run", "--port",
-                             str(port), str(work / f"{name}.config.json")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/taxii2/", timeout=1.0)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port}/root/collections/{COLLECTION}/"
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    proc, root = medallion.start(work, [medallion.collection(COLLECTION, objects)], page=1000)
+    return proc, f"{root}collections/{COLLECTION}/"
 
 
 # -- the two measurements, on any TAXII 2.1 collection --------------------------------------
@@ -242,7 +206,7 @@ def medallion_paging(work: Path, objects: list[dict[str, Any]]) -> dict[str, Any
         with httpx.Client(auth=(USER, PASSWORD)) as c:
             return page_all(c, murl, proc.pid, len(objects))
     finally:
-        stop(proc)
+        medallion.stop(proc)
 
 
 def run(n: int, small: int, n_deep: int) -> dict[str, Any]:
@@ -261,7 +225,7 @@ def run(n: int, small: int, n_deep: int) -> dict[str, Any]:
             with httpx.Client(auth=(USER, PASSWORD)) as c:
                 out["medallion_ingest"] = ingest(c, murl, objects)
         finally:
-            stop(proc)
+            medallion.stop(proc)
         out["ingest_ratio"] = out["vigil_ingest"]["objects_per_s"] / \
             out["medallion_ingest"]["objects_per_s"]
         # medallion's first GET is quadratic in the collection size: a full pass over
