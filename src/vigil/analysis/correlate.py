@@ -117,20 +117,16 @@ def _gone(sql: Sql, ids: Iterable[str]) -> set[str]:
     return out
 
 
-def _correlated(sql: Sql) -> int:
-    row = sql.execute("SELECT value FROM meta WHERE key=?", (CORRELATED_KEY,)).fetchone()
-    return int(row[0]) if row else 0
-
-
 def correlation_mark(sql: Sql) -> int:
     """The seq of the last share correlated."""
-    return _correlated(sql)
+    row = sql.execute("SELECT value FROM meta WHERE key=?", (CORRELATED_KEY,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _progress(sql: Sql) -> tuple[int, int]:
     """The correlation mark and the last share stored."""
     row = sql.execute("SELECT max(seq) FROM shares").fetchone()
-    return _correlated(sql), int(row[0] or 0)
+    return correlation_mark(sql), int(row[0] or 0)
 
 
 def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
@@ -225,7 +221,7 @@ class Correlator:
         loaded = 0
         while True:
             if mark is None:
-                mark = store.read(_correlated)
+                mark = store.read(correlation_mark)
             with self.lock:
                 lo = self.mark
             if lo >= mark:
@@ -403,42 +399,38 @@ class Correlator:
 
     def _next_shares(self, sql: Sql) -> tuple[int, list[_Next], dict[str, bytes]]:
         """The correlation mark, the shares after it (up to PASS_BATCH), and the plain
-        payloads of those this process does not hold in memory."""
-        mark = _correlated(sql)
+        payloads among them (from the envelopes this process holds, else the store)."""
+        mark = correlation_mark(sql)
         shares = [(int(seq), sid, originator, bool(dropped)) for seq, sid, originator, dropped
                   in sql.execute("SELECT seq, id, originator, payload IS NULL FROM shares "
                                  "WHERE seq > ? ORDER BY seq LIMIT ?",
                                  (mark, PASS_BATCH)).fetchall()]
-        need = [sid for _, sid, _, dropped in shares
-                if not dropped and self.ex.envelopes.get(sid) is None]
-        payloads: dict[str, bytes] = {}
+        plain: dict[str, bytes] = {}
+        need = []
+        for _, sid, _, dropped in shares:
+            env = None if dropped else self.ex.envelopes.get(sid)
+            if env is not None:
+                if env.form is Form.PLAIN:
+                    plain[sid] = env.payload
+            elif not dropped:
+                need.append(sid)
         if need:
             for sid, header, payload in sql.execute(
                     f"SELECT id, header, payload FROM shares WHERE id IN ({_marks(len(need))}) "
                     "AND payload IS NOT NULL", need).fetchall():
                 if orjson.loads(bytes(header))["payload"]["form"] == Form.PLAIN.value:
-                    payloads[sid] = bytes(payload)
-        return mark, shares, payloads
+                    plain[sid] = bytes(payload)
+        return mark, shares, plain
 
     def _pass(self, store: Store) -> int:
         """One correlation transaction: extract the observables of the next shares and
         match them against the index outside it (no write lock held), then store the
         observables, the correlation rows and the new mark in it. The number of shares
         passed; -1 if another worker moved the mark meanwhile."""
-        mark, shares, payloads = store.read(self._next_shares)
+        mark, shares, plain = store.read(self._next_shares)
         if not shares:
             return 0
         upto = shares[-1][0]
-        plain: dict[str, bytes] = {}
-        for _seq, sid, _orig, dropped in shares:
-            if dropped:
-                continue
-            env = self.ex.envelopes.get(sid)
-            if env is not None:
-                if env.form is Form.PLAIN:
-                    plain[sid] = env.payload
-            elif sid in payloads:
-                plain[sid] = payloads[sid]
         held = {sid: extract_bundle(payload) for sid, payload in plain.items()}
         with self.lock:
             if self.mark > mark:  # the mark went back (a rebuild): start again
@@ -464,7 +456,7 @@ class Correlator:
         def write(sql: Sql) -> set[str]:
             if sql.dialect == "postgresql":  # one pass at a time across the node
                 sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
-            if _correlated(sql) != mark:
+            if correlation_mark(sql) != mark:
                 raise _MarkMoved
             # shares recalled or purged since they were read (by this or another worker)
             gone = _gone(sql, {*held, *(r[2] for r in rows)})
@@ -671,7 +663,7 @@ class Correlator:
                       added: list[Row] = added, upto: int = after) -> None:
                 if sql.dialect == "postgresql":
                     sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
-                if upto > _correlated(sql):
+                if upto > correlation_mark(sql):
                     sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
                 if stale:
                     sql.executemany("DELETE FROM observables WHERE share_id=? AND kind=? "
