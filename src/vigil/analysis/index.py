@@ -231,24 +231,9 @@ class ObservableIndex(Generic[R]):
             out.extend((held, r) for r in refs)
         return out
 
-    def containing(self, obs: Observable) -> list[tuple[Observable, R]]:
-        """Like ``match``, but for ``ip`` only the held networks that hold ``obs`` (or
-        equal it), not those inside it."""
-        if obs.kind != "ip":
-            return self.match(obs)
-        net = parse_ip(obs.value)
-        if net is None:
-            return []
-        version, start, plen = net
-        out: list[tuple[Observable, R]] = []
-        for s, p, refs in self._ip[version].match(start, plen):
-            if p <= plen:
-                held = obs if p == plen else Observable("ip", ip_text(version, s, p))
-                out.extend((held, r) for r in refs)
-        return out
-
     def containing_refs(self, obs: Observable) -> list[R]:
-        """The refs of ``containing(obs)``, without naming the held observables."""
+        """The refs under ``obs`` itself and, for ``ip``, under the held networks that
+        hold it (not those inside it)."""
         if obs.kind != "ip":
             held = self._exact.get(obs.key)
             return [] if held is None else list(_refs(held))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -198,44 +198,33 @@ class WarninglistSet:
             known = self._benign[obs] = self._any(obs)
         return known
 
-    def _any(self, obs: Observable) -> bool:
-        """``bool(hits(obs))``, stopping at the first list that holds it."""
-        kind, lists = obs.kind, self.lists
-        candidates: list[int] = list(self._strings.get(obs.value.lower(), ()))
-        if kind == "ip":
-            candidates.extend(self._cidr.containing_refs(obs))
-        if any(lists[i].applies(kind) for i in candidates):
-            return True
+    def _holders(self, obs: Observable) -> Iterator[int]:
+        """The lists that hold ``obs`` (by index; some more than once), whether or not
+        they apply to its kind; lazily, so a caller may stop at the first."""
+        yield from self._strings.get(obs.value.lower(), ())
+        if obs.kind == "ip":
+            yield from self._cidr.containing_refs(obs)
         if self._hosts:
             host = _host(obs)
             k = 0
             while host:  # the host and each of its parent domains
-                if any(lists[i].applies(kind) for i in self._hosts.get(host[k:], ())):
-                    return True
+                yield from self._hosts.get(host[k:], ())
                 k = host.find(".", k) + 1
                 if k == 0:
                     break
         if self._subs or self._regexes:
-            return bool(self.hits(obs))
-        return False
+            low = obs.value.lower()
+            yield from (i for i, sub in self._subs if sub in low)
+            yield from (i for i, rx in self._regexes if rx.search(obs.value))
+
+    def _any(self, obs: Observable) -> bool:
+        """``bool(hits(obs))``, stopping at the first list that holds it."""
+        return any(self.lists[i].applies(obs.kind) for i in self._holders(obs))
 
     def hits(self, obs: Observable) -> list[str]:
         """The names of the lists that hold ``obs``, sorted."""
-        found: set[int] = set()
-        found.update(self._strings.get(obs.value.lower(), ()))
-        if obs.kind == "ip":
-            found.update(i for _, i in self._cidr.containing(obs))
-        if self._hosts:
-            host = _host(obs)
-            if host:
-                labels = host.split(".")
-                for k in range(len(labels)):
-                    found.update(self._hosts.get(".".join(labels[k:]), ()))
-        if self._subs or self._regexes:
-            low = obs.value.lower()
-            found.update(i for i, sub in self._subs if sub in low)
-            found.update(i for i, rx in self._regexes if rx.search(obs.value))
-        return sorted({self.lists[i].name for i in found if self.lists[i].applies(obs.kind)})
+        return sorted({self.lists[i].name for i in self._holders(obs)
+                       if self.lists[i].applies(obs.kind)})
 
 
 def shipped_lists() -> list[Warninglist]:
