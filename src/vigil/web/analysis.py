@@ -16,7 +16,7 @@ from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.web.auth import authenticate
 from vigil.web.deps import ActorDep, State, StateDep, read_body
-from vigil.web.stream import HEADERS, SseResponse, cursor_of
+from vigil.web.stream import SseResponse, cursor_of
 
 router = APIRouter()
 SEARCH_PATH = "/api/v1/search"
@@ -34,28 +34,18 @@ class NoticeStream(SseResponse):
     correlation row, and the stream reads the member's notices after its cursor, which
     applies the policy at that moment as ``GET /correlations`` does."""
 
-    async def _pump(self, send: Send) -> None:
+    def _bell(self) -> str:
+        return notice_bell(self.member)
+
+    async def _chunk(self) -> tuple[bytes, bool]:
         st = self.state
-        c = correlator(st.exchange)
-        keepalive = float(st.settings.keepalive)
-        with st.bus.subscribe(notice_bell(self.member)) as sub:
-            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            await send({"type": "http.response.body", "body": b"retry: 1000\n: connected\n\n",
-                        "more_body": True})
-            while True:
-                notices, cursor = await st.analysis_read(c.notices, self.member, self.cursor,
-                                                         NOTICE_PAGE)
-                if notices:
-                    body = b"".join(b"id: %d\nevent: correlation\ndata: %s\n\n"
-                                    % (n["seq"], orjson.dumps(n)) for n in notices)
-                    await send({"type": "http.response.body", "body": body,
-                                "more_body": True})
-                if cursor != self.cursor:  # (past rows the policy hides, too)
-                    self.cursor = cursor
-                    continue
-                if not await sub.wait(keepalive):
-                    await send({"type": "http.response.body", "body": b": keep-alive\n\n",
-                                "more_body": True})
+        notices, cursor = await st.analysis_read(correlator(st.exchange).notices,
+                                                 self.member, self.cursor, NOTICE_PAGE)
+        body = b"".join(b"id: %d\nevent: correlation\ndata: %s\n\n" % (n["seq"], orjson.dumps(n))
+                        for n in notices)
+        moved = cursor != self.cursor  # (past rows the policy hides, too): read on
+        self.cursor = cursor
+        return body, moved
 
 
 async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send) -> None:

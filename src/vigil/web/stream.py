@@ -62,6 +62,8 @@ class SseResponse(Response):
         self.cursor = cursor
 
     async def _chunk(self) -> tuple[bytes, bool]:
+        """The events after the cursor (the cursor moved past them), and whether more
+        may follow at once."""
         st = self.state
         rows, self.cursor, more = await st.pages.page(self.member, self.cursor)
         parts = []
@@ -79,9 +81,13 @@ class SseResponse(Response):
                          % (entry.seq, kind, head[:-1], body))
         return b"".join(parts), more
 
+    def _bell(self) -> str:
+        """The bus doorbell that wakes this stream."""
+        return self.member
+
     async def _pump(self, send: Send) -> None:
         keepalive = float(self.state.settings.keepalive)
-        with self.state.bus.subscribe(self.member) as sub:
+        with self.state.bus.subscribe(self._bell()) as sub:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await send({"type": "http.response.body", "body": b"retry: 1000\n: connected\n\n",
                         "more_body": True})
