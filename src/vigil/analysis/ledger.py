@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from vigil import clock
+from vigil.analysis.correlate import installed
 from vigil.config import Settings
 from vigil.envelope import open_share
 from vigil.exchange import Exchange
@@ -311,8 +312,6 @@ def _readable(ex: Exchange, viewer: str) -> _Readable:
 def report(ex: Exchange, viewer: str) -> dict[str, Any]:
     """The ledger as ``viewer`` may see it: per member, and per channel it is in.
     Every count is a SQL aggregate over the shares the viewer may read."""
-    from vigil.analysis.correlate import installed
-
     c = installed(ex)
     if c is not None:  # first-reporter credits count the observables of every share
         c.process()

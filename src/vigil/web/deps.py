@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from vigil.analysis.correlate import installed
 from vigil.bus import Bus
 from vigil.config import Settings
 from vigil.errors import InputError
@@ -49,8 +50,6 @@ class State:
         """A read of correlation results (notices, search, ledger): short when the
         correlation index is warm; else it first loads the index or passes shares, in
         a thread, never on the event loop."""
-        from vigil.analysis.correlate import installed
-
         c = installed(self.exchange)
         if c is None or c.warm():
             return await self.read(fn, *args, **kw)
