@@ -36,3 +36,20 @@ def test_warm_only_when_the_index_holds_every_share(tmp_path: Path) -> None:
     finally:
         ex.store.close()
     assert not c.warm()
+
+
+def test_a_pass_reads_payloads_the_process_no_longer_holds(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        c = correlator(ex)
+        ex.published_hooks.remove(c.after_publish)  # passes only when asked
+        a = publish(ex, node.members["alpha"].id, ip_bundle("45.80.1.1"))
+        b = publish(ex, node.members["bravo"].id, ip_bundle("45.80.1.1"))
+        ex.envelopes.pop(a.envelope.id)  # as if evicted: read from the store
+        c.process()
+        found = c.search(node.members["bravo"].id, "45.80.1.1")["results"]
+        assert {r["share"] for r in found} == {a.envelope.id, b.envelope.id}
+        assert len(c.notices(node.members["bravo"].id)[0]) == 1
+    finally:
+        ex.store.close()
