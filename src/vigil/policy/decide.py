@@ -151,6 +151,13 @@ def decide_forward(
         return read
     if header["originator"] == member_id:
         return Decision(True, "ok.originator")
+    return decide_onward(header)
+
+
+def decide_onward(header: Mapping[str, Any]) -> Decision:
+    """May a share that a member holds leave that member's own analysts (feeds, exports,
+    the member's gateway serving other tools)? Decided by the originator's marking and
+    handling alone, so the member side can apply it without a node."""
     if header["handling"]["no_onward"]:
         return _deny("policy.no_onward")
     if Tlp(header["audience"]["tlp"]) not in WIDE_TLPS:
