@@ -21,7 +21,8 @@ shares).
 A correlation row is a raw fact, not a message: what a member is shown is decided when
 it reads (``notices``), with ``vigil.policy``: the other share in full if the member may
 read it (``decide_read``), else only "a member of channel X holds a match" when
-``decide_correlation_hint`` allows it, else nothing at all.
+``decide_correlation_hint`` allows it (only for a value equal to the member's own),
+else nothing at all.
 
 The in-process index holds the observables of every share up to the mark; a process
 that did not run a pass catches up from the ``observables`` rows of the shares the
@@ -525,7 +526,10 @@ class Correlator:
             if own is None or not decide_read(d, member, own[0], own[1], now=now):
                 continue
             obs, other_obs = Observable(kind, value), Observable(kind, other_value)
-            if mine.hits(obs) or mine.hits(other_obs):
+            # the member's own lists apply to its own value, and to the other share's
+            # only where it may read that share: applied to a value it may not read,
+            # they would let it test that value against lists of its choosing
+            if mine.hits(obs):
                 continue
             other = states.get(other_id)
             if other is None:
@@ -536,8 +540,11 @@ class Correlator:
                                       "created": max(own[0]["created"], header["created"]),
                                       "share": share_id, "observable": _obs_json(kind, value)}
             if decide_read(d, member, header, state, now=now):
+                if mine.hits(other_obs):
+                    continue
                 notice["match"] = self._match_json(d, other_id, header, other_obs)
-            elif decide_correlation_hint(d, member, header, state, now=now):
+            elif decide_correlation_hint(d, member, header, state, now=now, value=value,
+                                         other_value=other_value):
                 notice["hint"] = self._hint_json(d, header)
             else:
                 continue
