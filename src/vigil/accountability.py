@@ -37,7 +37,7 @@ from vigil.log.entries import purge_entry, recall_entry, receipt_entry
 from vigil.lru import Lru
 from vigil.model import Envelope, Member, Provenance, ShareState
 from vigil.policy import decide_read, decide_recall_notice
-from vigil.storage.base import Sql, Store, serialize_writes, wraps_to_bytes
+from vigil.storage.base import Sql, Store, queue_inbox, serialize_writes, wraps_to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -425,8 +425,7 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
             return None
         # delivered like a share: a new inbox row (a new seq) for every recipient
         sql.execute("DELETE FROM inbox WHERE share_id=?", (share_id,))
-        sql.executemany("INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
-                        [(m, share_id, now) for m in recipients])
+        queue_inbox(sql, share_id, recipients, now)
         ref = ex.log.append(sql, recall_entry(r, recipients, sig))
         sql.execute("INSERT INTO recalls(share_id, originator, at, key, log_idx) "
                     "VALUES(?,?,?,?,?)", (share_id, member, r["at"], r["key"], ref.index))

@@ -12,7 +12,13 @@ import pytest
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, Envelope, Member, MemberKind, User, Wrap
 from vigil.storage import Store, open_store
-from vigil.storage.base import Sql
+from vigil.storage.base import (
+    Sql,
+    header_bytes,
+    queue_inbox,
+    serialize_writes,
+    wraps_to_bytes,
+)
 from vigil.storage.schema import schema_version
 
 
@@ -153,6 +159,95 @@ def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:
     assert seen == ids
     assert store.inbox_head(b.id) == cursor
     assert store.inbox_head(a.id) == 0
+
+
+def test_inbox_positions_count_only_the_members_own_entries(store: Store) -> None:
+    """A member's cursor goes 1, 2, 3, … whatever others receive, and a position is never
+    handed out twice, even after its row went (purge) or moved (recall, release)."""
+    a, b, c = member("a"), member("b"), member("c")
+    for m in (a, b, c):
+        store.add_member(m)
+    mine = []
+    for i in range(9):
+        for _ in range(i % 4):  # shares b does not receive, to c and to many at once
+            store.put_share(envelope(a.id, [c.id]), [c.id], "t")
+        env = envelope(a.id, [b.id, c.id])
+        store.put_share(env, [b.id, c.id], "t")
+        mine.append(env.id)
+    page = store.inbox(b.id, 0, 100)
+    assert [e.seq for e, _, _ in page] == list(range(1, 10))
+    assert [e.share_id for e, _, _ in page] == mine
+    assert store.inbox_head(b.id) == 9
+    assert [e.seq for e, _ in store.inbox_refs(b.id, 4, 100)] == [5, 6, 7, 8, 9]
+    assert [[e.seq for e, _ in x] for x in store.inbox_refs_many(
+        [(b.id, 7), (c.id, 0), (a.id, 0)], 100)][::2] == [[8, 9], []]
+
+    def drop_and_requeue(sql: Sql) -> None:
+        serialize_writes(sql)
+        sql.execute("DELETE FROM inbox WHERE share_id=?", (mine[-1],))  # a purge
+        sql.execute("DELETE FROM inbox WHERE share_id=?", (mine[0],))
+        queue_inbox(sql, mine[0], [b.id, c.id], "t2")  # a recall, delivered anew
+
+    store.write(drop_and_requeue)
+    env = envelope(a.id, [b.id])
+    store.put_share(env, [b.id], "t3")
+    after = [(e.seq, e.share_id) for e, _, _ in store.inbox(b.id, 8, 100)]
+    assert after == [(10, mine[0]), (11, env.id)]
+    assert store.inbox_head(b.id) == 11
+
+
+def test_inbox_positions_migration_keeps_cursors(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store made before per-member positions keeps each entry's old seq as its
+    position, and hands out new ones past every seq ever handed out."""
+    from vigil.storage import postgres as pg_module
+    from vigil.storage import sqlite as sqlite_module
+    from vigil.storage.schema import INBOX_CURSOR_MIGRATION, MIGRATIONS
+
+    old = MIGRATIONS[:MIGRATIONS.index(INBOX_CURSOR_MIGRATION)]
+    for mod in (sqlite_module, pg_module):
+        monkeypatch.setattr(mod, "MIGRATIONS", old)
+    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'old.db'}"),
+                      ("postgresql", request.getfixturevalue("pg_url"))):
+        a, b = member("a"), member("b")
+        s = open_store(url)
+        try:
+            s.add_member(a)
+            s.add_member(b)
+            envs = [envelope(a.id, [b.id]) for _ in range(4)]
+
+            def old_rows(sql: Sql, envs: list[Envelope] = envs, b: Member = b) -> None:
+                for env in envs:
+                    sql.execute(
+                        "INSERT INTO shares(id, originator, header, signature, payload, "
+                        "wraps, created, expires, recalled, purged) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?)",
+                        (env.id, env.originator, header_bytes(env.header), env.signature,
+                         env.payload, wraps_to_bytes(env.wraps), env.created, None,
+                         False, False))
+                    sql.execute("INSERT INTO inbox(member_id, share_id, added) "
+                                "VALUES(?,?,?)", (b.id, env.id, "t"))
+                    sql.execute("INSERT INTO inbox(member_id, share_id, added) "
+                                "VALUES(?,?,?)", (a.id, env.id, "t"))
+                sql.execute("DELETE FROM inbox WHERE share_id=?", (envs[-1].id,))
+
+            s.write(old_rows)
+            before = [r[0] for r in s.query("SELECT seq FROM inbox WHERE member_id=? "
+                                            "ORDER BY seq", (b.id,))]
+        finally:
+            s.close()
+        monkeypatch.setattr(sqlite_module if name == "sqlite" else pg_module, "MIGRATIONS",
+                            MIGRATIONS)
+        s = open_store(url)
+        try:
+            assert [e.seq for e, _, _ in s.inbox(b.id, 0, 100)] == before == [1, 3, 5]
+            env = envelope(a.id, [b.id])
+            s.put_share(env, [b.id], "t")
+            assert [(e.seq, e.share_id) for e, _, _ in s.inbox(b.id, 5, 100)] == \
+                [(9, env.id)]  # past seq 8, the deleted row's
+        finally:
+            s.close()
 
 
 def test_concurrent_writers_lose_nothing(store: Store) -> None:

@@ -35,6 +35,23 @@ def serialize_writes(sql: Sql) -> None:
         sql.execute("SELECT pg_advisory_xact_lock(?)", (SHARE_LOCK,))
 
 
+_BUMP_HEAD = ("INSERT INTO inbox_heads(member_id, head) VALUES(?, 1) ON CONFLICT (member_id) "
+              "DO UPDATE SET head = inbox_heads.head + 1")
+_QUEUE = ("INSERT INTO inbox(member_id, share_id, added, pos) "
+          "SELECT ?, ?, ?, head FROM inbox_heads WHERE member_id = ?")
+
+
+def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> None:
+    """Put a share at the end of each member's inbox: at a new position per member, one
+    past the last that member was ever handed (a position never comes back, even when
+    its row goes), so a member's cursor counts its own entries and nothing else. Every
+    caller holds the write-order lock (``serialize_writes``; ``put_share`` its own), so a
+    member's positions become visible in order."""
+    ms = sorted(set(members))
+    sql.executemany(_BUMP_HEAD, [(m,) for m in ms])
+    sql.executemany(_QUEUE, [(m, share_id, at, m) for m in ms])
+
+
 class Cursor(Protocol):
     """What both backends' cursors offer."""
 
@@ -138,7 +155,11 @@ class Store(Protocol):
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...
     def inbox(
         self, member_id: str, after: int, limit: int
-    ) -> list[tuple[InboxEntry, Envelope, ShareState]]: ...
+    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
+        """The member's entries after a cursor, in order. An entry's ``seq`` (and so
+        every cursor) is the member's own position (``queue_inbox``): 1, 2, 3, … over
+        its own entries, whatever others receive."""
+        ...
     def inbox_refs(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, ShareState]]:
@@ -152,7 +173,9 @@ class Store(Protocol):
         one round trip for every subscriber a share wakes."""
         ...
 
-    def inbox_head(self, member_id: str) -> int: ...
+    def inbox_head(self, member_id: str) -> int:
+        """The last position handed out in the member's inbox (0: none yet)."""
+        ...
     def sent(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]: ...

@@ -571,7 +571,7 @@ class PostgresStore:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
                     cur = conn.execute(_PUT_SHARE, (
                         env.id, env.originator, hdr, env.signature, env.payload, wraps,
-                        env.created, env.expires, at, members,
+                        env.created, env.expires, members, at,
                     ))
                     if also is None:
                         conn.execute("COMMIT")
@@ -627,9 +627,9 @@ class PostgresStore:
     ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
         rows = self._run(
             lambda c: c.execute(
-                "SELECT i.seq, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
+                "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
                 "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
-                "WHERE i.member_id=%s AND i.seq>%s ORDER BY i.seq LIMIT %s",
+                "WHERE i.member_id=%s AND i.pos>%s ORDER BY i.pos LIMIT %s",
                 (member_id, after, limit),
             ).fetchall(),
             "read",
@@ -648,9 +648,9 @@ class PostgresStore:
     ) -> list[tuple[InboxEntry, ShareState]]:
         rows = self._run(
             lambda c: c.execute(
-                "SELECT i.seq, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
-                "JOIN shares s ON s.id = i.share_id WHERE i.member_id=%s AND i.seq>%s "
-                "ORDER BY i.seq LIMIT %s",
+                "SELECT i.pos, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
+                "JOIN shares s ON s.id = i.share_id WHERE i.member_id=%s AND i.pos>%s "
+                "ORDER BY i.pos LIMIT %s",
                 (member_id, after, limit),
             ).fetchall(),
             "read",
@@ -683,7 +683,7 @@ class PostgresStore:
     def inbox_head(self, member_id: str) -> int:
         row = self._run(
             lambda c: c.execute(
-                "SELECT MAX(seq) FROM inbox WHERE member_id=%s", (member_id,)
+                "SELECT head FROM inbox_heads WHERE member_id=%s", (member_id,)
             ).fetchone(),
             "read",
         )
@@ -714,10 +714,12 @@ class PostgresStore:
         return int(row[0]) if row is not None else 0
 
 
+# Each member's positions rise with seq (every inbox write holds SHARE_LOCK), so seq
+# order is every member's own order; ``pos > lowest cursor`` keeps what any asks for.
 _INBOX_REFS_MANY = (
-    "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+    "SELECT i.pos, i.member_id, i.share_id, i.added, s.recalled, s.purged "
     "FROM inbox i JOIN shares s ON s.id = i.share_id "
-    "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s"
+    "WHERE i.member_id = ANY(%s) AND i.pos > %s ORDER BY i.seq LIMIT %s"
 )
 
 _PUT_SHARE = """
@@ -727,10 +729,15 @@ WITH s AS (
     VALUES(%s, %s, %s, %s, %s, %s, %s, %s, FALSE, FALSE)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
+), h AS (
+    -- each recipient's next inbox position (``queue_inbox``, set-based)
+    INSERT INTO inbox_heads(member_id, head)
+    SELECT DISTINCT u.m, 1 FROM s CROSS JOIN unnest(%s::text[]) AS u(m)
+    ON CONFLICT (member_id) DO UPDATE SET head = inbox_heads.head + 1
+    RETURNING member_id, head
 ), i AS (
-    INSERT INTO inbox(member_id, share_id, added)
-    SELECT u.m, s.id, %s FROM s CROSS JOIN unnest(%s::text[]) WITH ORDINALITY AS u(m, n)
-    ORDER BY u.n
+    INSERT INTO inbox(member_id, share_id, added, pos)
+    SELECT h.member_id, s.id, %s, h.head FROM s CROSS JOIN h ORDER BY h.member_id
 )
 SELECT count(*) FROM s
 """

@@ -16,12 +16,18 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "{BLOB}": "BLOB",
         "{BOOL}": "INTEGER",
         "{BIGINT}": "INTEGER",
+        # the highest inbox seq ever handed out (rows may have gone since)
+        "{INBOX_SEQ_HIGH}": "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
+                            "WHERE name = 'inbox')",
     },
     "postgresql": {
         "{SERIAL}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "{BLOB}": "BYTEA",
         "{BOOL}": "BOOLEAN",
         "{BIGINT}": "BIGINT",
+        "{INBOX_SEQ_HIGH}": "(SELECT coalesce(max(last_value), 0) FROM pg_sequences "
+                            "WHERE schemaname = current_schema() "
+                            "AND sequencename = 'inbox_seq_seq')",
     },
 }
 
@@ -253,6 +259,22 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
+# Per-member inbox positions: a member's cursor (``pos``, shown as ``seq``) counts that
+# member's own entries only, so it tells nothing of what others receive. A position is
+# never handed out twice (``inbox_heads`` keeps each member's last, even when rows go).
+# Rows stored before keep their global seq as position, and every member's head starts
+# past the highest seq ever handed out, so cursors held by clients stay valid.
+INBOX_CURSOR_MIGRATION: list[str] = [
+    """CREATE TABLE inbox_heads (
+        member_id TEXT PRIMARY KEY,
+        head {BIGINT} NOT NULL
+    )""",
+    "ALTER TABLE inbox ADD COLUMN pos {BIGINT} NOT NULL DEFAULT 0",
+    "UPDATE inbox SET pos = seq",
+    "INSERT INTO inbox_heads(member_id, head) SELECT id, {INBOX_SEQ_HIGH} FROM members",
+    "CREATE UNIQUE INDEX inbox_member_pos ON inbox(member_id, pos)",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -338,6 +360,7 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
+    INBOX_CURSOR_MIGRATION,  # v6: per-member inbox positions
 ]
 
 

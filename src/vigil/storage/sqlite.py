@@ -28,6 +28,7 @@ from vigil.storage.base import (
     distribute_refs,
     envelope_from_row,
     header_bytes,
+    queue_inbox,
     same_share,
     wraps_to_bytes,
     write_channel,
@@ -377,10 +378,7 @@ class SqliteStore:
                     env.expires,
                 ),
             )
-            conn.executemany(
-                "INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
-                [(m, env.id, at) for m in recipients],
-            )
+            queue_inbox(_Sql(conn), env.id, recipients, at)
             if also is not None:
                 also(_Sql(conn))
         return True
@@ -403,9 +401,9 @@ class SqliteStore:
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
         rows = self._reader().execute(
-            "SELECT i.seq, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
+            "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
             "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
-            "WHERE i.member_id=? AND i.seq>? ORDER BY i.seq LIMIT ?",
+            "WHERE i.member_id=? AND i.pos>? ORDER BY i.pos LIMIT ?",
             (member_id, after, limit),
         )
         return [
@@ -421,9 +419,9 @@ class SqliteStore:
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, ShareState]]:
         rows = self._reader().execute(
-            "SELECT i.seq, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
-            "JOIN shares s ON s.id = i.share_id WHERE i.member_id=? AND i.seq>? "
-            "ORDER BY i.seq LIMIT ?",
+            "SELECT i.pos, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
+            "JOIN shares s ON s.id = i.share_id WHERE i.member_id=? AND i.pos>? "
+            "ORDER BY i.pos LIMIT ?",
             (member_id, after, limit),
         )
         return [
@@ -439,11 +437,13 @@ class SqliteStore:
         out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
         for start in range(0, len(requests), 400):  # stay far below SQLite's term limits
             part = requests[start : start + 400]
-            where = " OR ".join(["(i.member_id=? AND i.seq>?)"] * len(part))
+            where = " OR ".join(["(i.member_id=? AND i.pos>?)"] * len(part))
             params: list[str | int] = [x for pair in part for x in pair]
             cap = limit * len(part)
             rows = self._reader().execute(
-                "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+                # positions rise with seq for each member (one writer): seq order
+                # is every member's own order
+                "SELECT i.pos, i.member_id, i.share_id, i.added, s.recalled, s.purged "
                 f"FROM inbox i JOIN shares s ON s.id = i.share_id WHERE {where} "
                 "ORDER BY i.seq LIMIT ?",
                 (*params, cap),
@@ -459,10 +459,10 @@ class SqliteStore:
     def inbox_head(self, member_id: str) -> int:
         row = (
             self._reader()
-            .execute("SELECT MAX(seq) FROM inbox WHERE member_id=?", (member_id,))
+            .execute("SELECT head FROM inbox_heads WHERE member_id=?", (member_id,))
             .fetchone()
         )
-        return int(row[0] or 0)
+        return int(row[0]) if row else 0
 
     def sent(
         self, member_id: str, after: int, limit: int
