@@ -92,6 +92,21 @@ def test_inbox_cursor_resumes(api: Api) -> None:
     assert [e["share_id"] for e in rest["entries"]] == ids[2:]
 
 
+def test_inbox_seq_counts_only_the_members_own_entries(api: Api) -> None:
+    """bravo's seq and next go 1, 2, 3, … however many shares others receive between."""
+    mine = []
+    for i in range(4):
+        for _ in range(i):  # shares bravo cannot see
+            publish(api, "alpha", bundle_text(indicator()), tlp="red", to="member:charlie")
+            publish(api, "charlie", bundle_text(indicator()), tlp="red", to="member:delta")
+        mine.append(publish(api, "alpha", bundle_text(indicator()), tlp="amber",
+                            to="a-b")["id"])
+    page = api.client.get("/api/v1/inbox", headers=api.h("bravo")).json()
+    assert [(e["seq"], e["share_id"]) for e in page["entries"]] == \
+        [(k + 1, sid) for k, sid in enumerate(mine)]
+    assert page["next"] == 4
+
+
 def test_republishing_same_envelope_is_idempotent(api: Api) -> None:
     res = publish(api, "alpha", tlp="amber", to="a-b")
     env = api.client.get(f"/api/v1/shares/{res['id']}", headers=api.h("alpha")).json()
