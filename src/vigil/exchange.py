@@ -338,6 +338,11 @@ class Exchange:
             if not d.members[m].active:
                 raise InputError(f"member {d.members[m].name} is not active",
                                  code="channel.inactive_member")
+        # Names are unique per owner, and among the channels the creator sees: never
+        # node-wide, which would tell it of a channel it cannot see.
+        if any(c.name == name for c in visible_channels(d, actor)):
+            raise Conflict(f"you already see a channel named {name!r}",
+                           code="channel.exists")
         ch = Channel(id=f"channel--{uuid.uuid4()}", name=name, kind=kind, owner=actor,
                      members=frozenset(ids), created=clock.now())
         def log_channel(sql: Sql) -> None:
@@ -349,11 +354,17 @@ class Exchange:
         return ch
 
     def channel(self, actor: str, ref: str) -> Channel:
-        """A channel the actor may see, by id or name; any other answers NotFound."""
+        """A channel the actor may see, by id or by name among those it sees (a name two
+        of them bear answers Conflict: use the id); any other answers NotFound."""
         d = self.directory()
         ch = d.channels.get(ref)
         if ch is None:
-            ch = next((c for c in d.channels.values() if c.name == ref), None)
+            named = [c for c in visible_channels(d, actor) if c.name == ref]
+            if len(named) > 1:
+                raise Conflict(f"several channels you see are named {ref!r}: give its id",
+                               code="channel.ambiguous",
+                               detail={"channels": sorted(c.id for c in named)})
+            ch = named[0] if named else None
         if not decide(d, actor, Action.SEE_CHANNEL, ch, now=clock.now()):
             raise NotFound(f"no channel {ref!r}", code="channel.not_found")
         assert ch is not None

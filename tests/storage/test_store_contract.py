@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,12 @@ from vigil.storage.base import (
     serialize_writes,
     wraps_to_bytes,
 )
-from vigil.storage.schema import schema_version
+from vigil.storage.schema import (
+    CHANNEL_NAMES_MIGRATION,
+    INBOX_CURSOR_MIGRATION,
+    MIGRATIONS,
+    schema_version,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,9 +113,15 @@ def test_channels_and_events(store: Store) -> None:
     assert events[0] == ("create", a.id)
     assert sorted(events[1:3]) == sorted([("join", a.id), ("join", b.id)])
     assert events[3:] == [("join", c.id), ("leave", b.id)]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as got:
         store.add_channel(Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, a.id,
                                   frozenset({a.id}), "t"), a.id, "t")
+    assert got.value.code == "channel.exists"
+    # names are unique per owner only: another owner may use the same one
+    other = Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, c.id,
+                    frozenset({c.id}), "t")
+    store.add_channel(other, c.id, "t")
+    assert sorted(x.owner for x in store.directory().channels.values()) == sorted([a.id, c.id])
 
 
 def test_put_share_fans_out_in_one_transaction(store: Store) -> None:
@@ -196,20 +208,27 @@ def test_inbox_positions_count_only_the_members_own_entries(store: Store) -> Non
     assert store.inbox_head(b.id) == 11
 
 
+def _stores_before(migration: list[str], request: pytest.FixtureRequest, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Callable[[], None]]]:
+    """For each backend: the URL of a store migrated up to (not including)
+    ``migration``, and a function that lets the next open apply every migration."""
+    from vigil.storage import postgres as pg_module
+    from vigil.storage import sqlite as sqlite_module
+
+    old = MIGRATIONS[:MIGRATIONS.index(migration)]
+    for mod, url in ((sqlite_module, f"sqlite:///{tmp_path / 'old.db'}"),
+                     (pg_module, request.getfixturevalue("pg_url"))):
+        monkeypatch.setattr(mod, "MIGRATIONS", old)
+        yield url, functools.partial(monkeypatch.setattr, mod, "MIGRATIONS", MIGRATIONS)
+
+
 def test_inbox_positions_migration_keeps_cursors(
         request: pytest.FixtureRequest, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A store made before per-member positions keeps each entry's old seq as its
     position, and hands out new ones past every seq ever handed out."""
-    from vigil.storage import postgres as pg_module
-    from vigil.storage import sqlite as sqlite_module
-    from vigil.storage.schema import INBOX_CURSOR_MIGRATION, MIGRATIONS
-
-    old = MIGRATIONS[:MIGRATIONS.index(INBOX_CURSOR_MIGRATION)]
-    for mod in (sqlite_module, pg_module):
-        monkeypatch.setattr(mod, "MIGRATIONS", old)
-    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'old.db'}"),
-                      ("postgresql", request.getfixturevalue("pg_url"))):
+    for url, upgrade in _stores_before(INBOX_CURSOR_MIGRATION, request, tmp_path,
+                                       monkeypatch):
         a, b = member("a"), member("b")
         s = open_store(url)
         try:
@@ -217,7 +236,8 @@ def test_inbox_positions_migration_keeps_cursors(
             s.add_member(b)
             envs = [envelope(a.id, [b.id]) for _ in range(4)]
 
-            def old_rows(sql: Sql, envs: list[Envelope] = envs, b: Member = b) -> None:
+            def old_rows(sql: Sql, envs: list[Envelope] = envs, a: Member = a,
+                         b: Member = b) -> None:
                 for env in envs:
                     sql.execute(
                         "INSERT INTO shares(id, originator, header, signature, payload, "
@@ -237,8 +257,7 @@ def test_inbox_positions_migration_keeps_cursors(
                                             "ORDER BY seq", (b.id,))]
         finally:
             s.close()
-        monkeypatch.setattr(sqlite_module if name == "sqlite" else pg_module, "MIGRATIONS",
-                            MIGRATIONS)
+        upgrade()
         s = open_store(url)
         try:
             assert [e.seq for e, _, _ in s.inbox(b.id, 0, 100)] == before == [1, 3, 5]
@@ -246,6 +265,44 @@ def test_inbox_positions_migration_keeps_cursors(
             s.put_share(env, [b.id], "t")
             assert [(e.seq, e.share_id) for e, _, _ in s.inbox(b.id, 5, 100)] == \
                 [(9, env.id)]  # past seq 8, the deleted row's
+        finally:
+            s.close()
+
+
+def test_channel_names_migration_keeps_channels(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels made while names were node-wide keep their members and events (and
+    their foreign keys); afterwards two owners may use one name."""
+    for url, upgrade in _stores_before(CHANNEL_NAMES_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        a, b = member("a"), member("b")
+        s = open_store(url)
+        try:
+            s.add_member(a)
+            s.add_member(b)
+            ch = Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP, a.id,
+                         frozenset({a.id, b.id}), "t")
+            s.add_channel(ch, a.id, "t")
+            with pytest.raises(Conflict):  # the old rule: node-wide names
+                s.add_channel(Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP,
+                                      b.id, frozenset({b.id}), "t"), b.id, "t")
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert s.directory().channels[ch.id].members == {a.id, b.id}
+            assert len(s.channel_events(ch.id)) == 3
+            s.add_channel(Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP,
+                                  b.id, frozenset({b.id}), "t"), b.id, "t")
+            with pytest.raises(Conflict):
+                s.add_channel(Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP,
+                                      a.id, frozenset({a.id}), "t"), a.id, "t")
+            with pytest.raises(Exception):  # noqa: B017 - either backend's FK error
+                s.write(lambda sql, a=a: sql.execute(
+                    "INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
+                    ("channel--nope", a.id)))
         finally:
             s.close()
 

@@ -147,6 +147,31 @@ def test_channels_api(api: Api) -> None:
     assert r.json()["error"]["code"] == "channel.bilateral_size"
 
 
+def test_channel_names_do_not_tell_of_invisible_channels(api: Api) -> None:
+    """charlie cannot see group1: creating a channel of that name answers as for a free
+    name. A name two channels the caller sees bear is refused as ambiguous (by id it
+    works); a name the caller already sees is taken."""
+    assert api.client.get("/api/v1/channels/group1", headers=api.h("charlie")).status_code \
+        == 404
+    free = api.client.post("/api/v1/channels", json={"name": "free-name", "kind": "group",
+                                                     "members": ["bravo"]},
+                           headers=api.h("charlie"))
+    taken = api.client.post("/api/v1/channels", json={"name": "group1", "kind": "group",
+                                                      "members": ["bravo"]},
+                            headers=api.h("charlie"))
+    assert free.status_code == taken.status_code == 201, taken.text
+    again = api.client.post("/api/v1/channels", json={"name": "group1", "kind": "group",
+                                                      "members": []}, headers=api.h("alpha"))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "channel.exists"
+    # bravo is in both channels named group1
+    both = api.client.get("/api/v1/channels/group1", headers=api.h("bravo"))
+    assert both.status_code == 409 and both.json()["error"]["code"] == "channel.ambiguous"
+    by_id = api.client.get(f"/api/v1/channels/{taken.json()['id']}", headers=api.h("bravo"))
+    assert by_id.status_code == 200
+    own = api.client.get("/api/v1/channels/group1", headers=api.h("charlie"))
+    assert own.json()["id"] == taken.json()["id"]
+
+
 def test_openapi_document(api: Api) -> None:
     doc = api.client.get("/api/openapi.json").json()
     for path in ("/api/v1/shares", "/api/v1/preview", "/api/v1/inbox", "/api/v1/stream",

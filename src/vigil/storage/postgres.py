@@ -300,7 +300,8 @@ class PostgresStore:
             if version >= len(MIGRATIONS):
                 return False
             for stmt in MIGRATIONS[version]:
-                conn.execute(render(stmt, "postgresql"))
+                if sql := render(stmt, "postgresql"):
+                    conn.execute(sql)
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES('schema_version', %s) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -503,7 +504,7 @@ class PostgresStore:
             self._run(fn, "write")
         except psycopg.IntegrityError as exc:
             raise Conflict(
-                f"a channel named {channel.name!r} already exists", code="channel.exists"
+                f"you already own a channel named {channel.name!r}", code="channel.exists"
             ) from exc
 
     def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,

@@ -31,6 +31,15 @@ _TYPES: dict[Dialect, dict[str, str]] = {
     },
 }
 
+_ONLY = "-- only "
+
+
+def only(dialect: Dialect, statement: str) -> str:
+    """A migration statement that runs on one dialect only (``render`` gives the other
+    an empty string, which the stores skip)."""
+    return f"{_ONLY}{dialect}\n{statement}"
+
+
 # Each feature keeps its tables in its own migration, in a fixed place in the list.
 LOG_MIGRATION: list[str] = [
     # the transparency log: one row per leaf, and every perfect subtree hash
@@ -275,6 +284,26 @@ INBOX_CURSOR_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX inbox_member_pos ON inbox(member_id, pos)",
 ]
 
+# Channel names are unique per owner, not node-wide: a node-wide name would answer
+# "exists" for a channel the creator cannot see. (SQLite cannot drop a column's UNIQUE:
+# the table is rebuilt, with foreign keys off during migrations and checked before
+# each commit; see SqliteStore.migrate.)
+CHANNEL_NAMES_MIGRATION: list[str] = [
+    only("sqlite", """CREATE TABLE channels_v7 (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        owner TEXT NOT NULL REFERENCES members(id),
+        created TEXT NOT NULL
+    )"""),
+    only("sqlite", "INSERT INTO channels_v7(id, name, kind, owner, created) "
+                   "SELECT id, name, kind, owner, created FROM channels"),
+    only("sqlite", "DROP TABLE channels"),
+    only("sqlite", "ALTER TABLE channels_v7 RENAME TO channels"),
+    only("postgresql", "ALTER TABLE channels DROP CONSTRAINT channels_name_key"),
+    "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -361,10 +390,15 @@ MIGRATIONS: list[list[str]] = [
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
     INBOX_CURSOR_MIGRATION,  # v6: per-member inbox positions
+    CHANNEL_NAMES_MIGRATION,  # v7: channel names unique per owner
 ]
 
 
 def render(statement: str, dialect: Dialect) -> str:
+    if statement.startswith(_ONLY):
+        tag, _, statement = statement.partition("\n")
+        if tag != f"{_ONLY}{dialect}":
+            return ""
     for word, sql in _TYPES[dialect].items():
         statement = statement.replace(word, sql)
     return statement

@@ -126,19 +126,31 @@ class SqliteStore:
                     "SELECT value FROM meta WHERE key='schema_version'"
                 ).fetchone()
                 version = int(row[0]) if row else 0
-            for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                with self._tx() as conn:
-                    for stmt in migration:
-                        conn.execute(render(stmt, "sqlite"))
-                    conn.execute(
-                        "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (str(i),),
-                    )
-                    conn.execute(
-                        "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
-                        "ON CONFLICT(key) DO NOTHING"
-                    )
+            # foreign keys are off while a migration rebuilds a table (the pragma works
+            # outside a transaction only), and checked before each commit
+            self._writer.execute("PRAGMA foreign_keys=OFF")
+            try:
+                self._migrate_from(version)
+            finally:
+                self._writer.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate_from(self, version: int) -> None:
+        for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._tx() as conn:
+                for stmt in migration:
+                    if sql := render(stmt, "sqlite"):
+                        conn.execute(sql)
+                if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise RuntimeError(f"schema migration {i} breaks a foreign key")
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(i),),
+                )
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
+                    "ON CONFLICT(key) DO NOTHING"
+                )
 
     # -- feature SQL -----------------------------------------------------------
     def write(self, fn: Callable[[Sql], T]) -> T:
@@ -318,7 +330,7 @@ class SqliteStore:
                     also(_Sql(conn))
         except sqlite3.IntegrityError as exc:
             raise Conflict(
-                f"a channel named {channel.name!r} already exists", code="channel.exists"
+                f"you already own a channel named {channel.name!r}", code="channel.exists"
             ) from exc
 
     def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
