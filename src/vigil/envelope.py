@@ -72,8 +72,28 @@ def utc_now_ms() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def new_share_id() -> str:
-    return f"share--{uuid.uuid4()}"
+SHARE_ID_TAG = b"vigil/share-id/v1\0"
+_TAG_HEX = 12  # the first 48 bits of a share id name its originator
+
+
+def _originator_tag(originator: str) -> str:
+    return hashlib.sha256(SHARE_ID_TAG + originator.encode()).hexdigest()[:_TAG_HEX]
+
+
+def new_share_id(originator: str) -> str:
+    """A fresh share id bound to its originator: a UUIDv4 whose first 48 bits are
+    ``sha256("vigil/share-id/v1" || 0x00 || originator)`` (the other 74 random bits
+    stay random). Ids of two originators thus never collide, so whether an id is free
+    never depends on another member's shares (docs/protocol.md, "Share ids")."""
+    u = uuid.uuid4().hex
+    tag = _originator_tag(originator)
+    return f"share--{tag[:8]}-{tag[8:]}-{u[12:16]}-{u[16:20]}-{u[20:]}"
+
+
+def share_id_bound(share_id: str, originator: str) -> bool:
+    """Is this share id one made for this originator by ``new_share_id``?"""
+    tag = _originator_tag(originator)
+    return share_id.startswith(f"share--{tag[:8]}-{tag[8:]}-")
 
 
 def payload_digest(stored: bytes) -> str:
@@ -314,7 +334,7 @@ def build_share(
     """
     if signer_key_id != key_id(ALG_ED25519, ed25519_public_raw(signer_private)):
         raise CryptoError("signer_key_id does not name signer_private", code="crypto.key_mismatch")
-    sid = new_share_id() if share_id is None else share_id
+    sid = new_share_id(originator) if share_id is None else share_id
     if not isinstance(sid, str) or not SHARE_ID_RE.fullmatch(sid):
         raise _bad("/header/id", "must be share--<uuid4>")
     form = Form(form)

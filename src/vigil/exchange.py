@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
-from vigil.envelope import build_share, open_share, verify_envelope
+from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
@@ -60,7 +60,7 @@ from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, same_share
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -519,6 +519,7 @@ class Exchange:
                              code="envelope.provenance", pointer="/header/provenance")
         member = d.members[actor.member]
         verify_envelope(env, member.sign_key)
+        self._check_share_id(env)
         aud = h["audience"]
         tlp = Tlp(aud["tlp"])
         channel = aud.get("channel")
@@ -556,6 +557,20 @@ class Exchange:
         else:
             self.parse_bundle(env.payload)
         return self._store(env, recipients)
+
+    def _check_share_id(self, env: Envelope) -> None:
+        """A client's share id must be bound to its originator (``new_share_id``), so
+        that it can never be another member's: the answer to an id then never depends on
+        shares of others. An unbound id is accepted only as the resubmission of the
+        originator's own identical share (stored before ids were bound); otherwise,
+        whether or not any share bears it, it is refused the same way."""
+        if share_id_bound(env.id, env.originator):
+            return
+        got = self.store.get_share(env.id)
+        if got is None or got[0].originator != env.originator or not same_share(got[0], env):
+            raise InputError("a share id must be bound to its originator (share ids made "
+                             "by vigil's envelope.new_share_id)", code="share.id_unbound",
+                             pointer="/header/id")
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)

@@ -7,6 +7,9 @@ import uuid
 from tests.web.conftest import Api
 from tests.web.test_bad_input import GOOD, bundle_text, indicator
 
+from vigil.envelope import build_share, envelope_to_json
+from vigil.model import Audience, Form, Handling, Tlp
+
 
 def publish(api: Api, who: str, body: str = GOOD, **params: object) -> dict[str, object]:
     r = api.client.post("/api/v1/shares", params=params, content=body.encode(),
@@ -170,6 +173,38 @@ def test_channel_names_do_not_tell_of_invisible_channels(api: Api) -> None:
     assert by_id.status_code == 200
     own = api.client.get("/api/v1/channels/group1", headers=api.h("charlie"))
     assert own.json()["id"] == taken.json()["id"]
+
+
+def _client_envelope(api: Api, who: str, share_id: str | None) -> dict[str, object]:
+    """A plain community share signed by a member's own client keys, as JSON."""
+    m = api.node.members[who]
+    others = tuple(sorted(x.id for x in api.node.members.values() if x.name != who))
+    env = build_share(plaintext=GOOD.encode(), originator=m.id,
+                      audience=Audience(Tlp.GREEN, None, others), recipients=others,
+                      form=Form.PLAIN, handling=Handling(None, False, ()), themes=(),
+                      regions=(), expires=None, signer_private=m.keyring.sign_private,
+                      signer_key_id=m.keyring.sign_key_id, recipient_keys={},
+                      share_id=share_id)
+    return envelope_to_json(env)
+
+
+def test_share_ids_of_others_answer_like_any_unbound_id(api: Api) -> None:
+    """An envelope reusing another member's RED share id is refused exactly like one
+    with a fresh id not bound to its originator; ids the SDK makes are accepted."""
+    red = str(publish(api, "alpha", tlp="red", to="member:bravo")["id"])
+    answers = []
+    for sid in (red, f"share--{uuid.uuid4()}"):
+        r = api.client.post("/api/v1/envelopes", json=_client_envelope(api, "delta", sid),
+                            headers=api.h("delta"))
+        answers.append((r.status_code, r.json()["error"]["code"],
+                        r.json()["error"].get("pointer")))
+    assert answers[0] == answers[1] == (400, "share.id_unbound", "/header/id")
+    doc = _client_envelope(api, "delta", None)
+    ok = api.client.post("/api/v1/envelopes", json=doc, headers=api.h("delta"))
+    assert ok.status_code == 201, ok.text
+    again = api.client.post("/api/v1/envelopes", json=doc, headers=api.h("delta"))
+    assert again.status_code in (200, 201)
+    assert inbox_ids(api, "bravo").count(ok.json()["id"]) == 1
 
 
 def test_openapi_document(api: Api) -> None:
