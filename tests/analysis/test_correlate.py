@@ -295,3 +295,22 @@ def test_hints_only_for_equal_values(
     add_member_list(ex.store, echo.id, b'{"name": "mine", "type": "cidr", '
                                        b'"list": ["45.2.3.4/32"]}')
     assert c.notices(echo.id)[0] == []  # its own value is on its own list
+
+
+def test_notice_seq_counts_only_the_members_own_notices(
+        node: tuple[testing.TestNode, Exchange]) -> None:
+    """bravo's notice cursor goes 1, 2, 3, … however many correlations others get."""
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    for i in range(3):
+        for k in range(i + 1):  # correlations between alpha and charlie only
+            v = f"45.9.{i}.{k}"
+            publish(ex, m["alpha"], ip_bundle(v), tlp=Tlp.AMBER, to=("a-b",))
+            publish(ex, m["charlie"], ip_bundle(v))
+            publish(ex, m["alpha"], ip_bundle(v))
+        publish(ex, m["bravo"], ip_bundle(f"45.8.{i}.1"))
+        publish(ex, m["alpha"], ip_bundle(f"45.8.{i}.1"))
+    got, nxt = c.notices(m["bravo"])
+    assert [x["seq"] for x in got] == [1, 2, 3] and nxt == 3
+    assert len(c.notices(m["charlie"])[0]) == 6  # others did correlate meanwhile

@@ -160,8 +160,8 @@ def check_member(ex: Exchange, mid: str, plain: dict[str, list[Observable]]) -> 
 
     def read(sql: Sql) -> tuple[list[Any], list[Any]]:
         return (sql.execute("SELECT id, header, recalled, purged FROM shares").fetchall(),
-                sql.execute("SELECT seq, share_id, other_id, value, other_value "
-                            "FROM correlations WHERE member_id=? ORDER BY seq",
+                sql.execute("SELECT pos, share_id, other_id, value, other_value "
+                            "FROM correlations WHERE member_id=? ORDER BY pos",
                             (mid,)).fetchall())
 
     shares, rows = ex.store.read(read)

@@ -22,7 +22,7 @@ from vigil.storage.base import (
 )
 from vigil.storage.schema import (
     CHANNEL_NAMES_MIGRATION,
-    INBOX_CURSOR_MIGRATION,
+    MEMBER_CURSOR_MIGRATION,
     MIGRATIONS,
     schema_version,
 )
@@ -227,7 +227,7 @@ def test_inbox_positions_migration_keeps_cursors(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A store made before per-member positions keeps each entry's old seq as its
     position, and hands out new ones past every seq ever handed out."""
-    for url, upgrade in _stores_before(INBOX_CURSOR_MIGRATION, request, tmp_path,
+    for url, upgrade in _stores_before(MEMBER_CURSOR_MIGRATION, request, tmp_path,
                                        monkeypatch):
         a, b = member("a"), member("b")
         s = open_store(url)

@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -53,7 +54,7 @@ from vigil.exchange import Exchange, Published
 from vigil.model import Directory, Form, ShareState
 from vigil.policy import decide_correlation_hint, decide_read
 from vigil.storage import Store, open_store
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, take_positions
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value) VALUES(?,?,?
 SET_CORRELATED = ("INSERT INTO meta(key, value) VALUES(?,?) "
                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
-                      "other_value) VALUES(?,?,?,?,?,?)")
+                      "other_value, pos) VALUES(?,?,?,?,?,?,?)")
 
 Row = tuple[str, str, str, str, str, str]  # member, its share, the other, kind, values
 _Next = tuple[int, str, str, bool]  # share seq, id, originator, payload removed
@@ -91,6 +92,20 @@ def correlation_rows(new: str, new_owner: str, obs: Observable, other: str, othe
     if other_owner != new_owner:
         rows.append((other_owner, other, new, obs.kind, held.value, obs.value))
     return rows
+
+
+def insert_correlations(sql: Sql, rows: Sequence[Row]) -> None:
+    """Store correlation rows, each at the next position of its member's notices (a
+    member's notice cursor counts its own rows only: ``take_positions``). The caller
+    holds the lock of correlation passes."""
+    if not rows:
+        return
+    pos = take_positions(sql, "correlations", Counter(r[0] for r in rows))
+    out = []
+    for r in rows:
+        out.append((*r, pos[r[0]]))
+        pos[r[0]] += 1
+    sql.executemany(INSERT_CORRELATION, out)
 
 
 def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], ShareState]]:
@@ -466,8 +481,7 @@ class Correlator:
             sql.executemany(INSERT_OBSERVABLE, [(sid, o.kind, o.value)
                                                 for sid, obs in held.items() if sid not in gone
                                                 for o in obs])
-            if kept:
-                sql.executemany(INSERT_CORRELATION, kept)
+            insert_correlations(sql, kept)
             sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
             return gone
 
@@ -510,8 +524,8 @@ class Correlator:
 
         def read(sql: Sql) -> tuple[list[Any], dict[str, tuple[dict[str, Any], ShareState]]]:
             rows = sql.execute(
-                "SELECT seq, share_id, other_id, kind, value, other_value "
-                "FROM correlations WHERE member_id=? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT pos, share_id, other_id, kind, value, other_value "
+                "FROM correlations WHERE member_id=? AND pos > ? ORDER BY pos LIMIT ?",
                 (member, after, limit)).fetchall()
             ids = {r[1] for r in rows} | {r[2] for r in rows}
             return rows, share_states(sql, ids)
@@ -677,8 +691,7 @@ class Correlator:
                                     "AND value=?", stale)
                 if fresh:
                     sql.executemany(INSERT_OBSERVABLE, fresh)
-                if added:
-                    sql.executemany(INSERT_CORRELATION, added)
+                insert_correlations(sql, added)
 
             self.store.write(write)
             done += len(shares)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -35,20 +35,33 @@ def serialize_writes(sql: Sql) -> None:
         sql.execute("SELECT pg_advisory_xact_lock(?)", (SHARE_LOCK,))
 
 
-_BUMP_HEAD = ("INSERT INTO inbox_heads(member_id, head) VALUES(?, 1) ON CONFLICT (member_id) "
-              "DO UPDATE SET head = inbox_heads.head + 1")
+_TAKE = ("INSERT INTO cursor_heads(member_id, stream, head) VALUES(?, ?, ?) "
+         "ON CONFLICT (member_id, stream) DO UPDATE SET head = cursor_heads.head + ? "
+         "RETURNING head")
 _QUEUE = ("INSERT INTO inbox(member_id, share_id, added, pos) "
-          "SELECT ?, ?, ?, head FROM inbox_heads WHERE member_id = ?")
+          "SELECT ?, ?, ?, head FROM cursor_heads WHERE member_id = ? AND stream = 'inbox'")
+
+
+def take_positions(sql: Sql, stream: str, counts: Mapping[str, int]) -> dict[str, int]:
+    """Reserve ``counts[m]`` new positions in member m's ``stream`` (``inbox``,
+    ``correlations``); the first of each. A member's positions go 1, 2, 3, … over its
+    own entries only, and are never handed out twice, even when an entry goes, so a
+    member's cursor tells nothing of what others get. The caller holds the lock that
+    orders the stream's writes, so a member's positions become visible in order."""
+    first: dict[str, int] = {}
+    for m in sorted(counts):  # one lock order for every writer
+        n = counts[m]
+        head = int(sql.execute(_TAKE, (m, stream, n, n)).fetchone()[0])
+        first[m] = head - n + 1
+    return first
 
 
 def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> None:
-    """Put a share at the end of each member's inbox: at a new position per member, one
-    past the last that member was ever handed (a position never comes back, even when
-    its row goes), so a member's cursor counts its own entries and nothing else. Every
-    caller holds the write-order lock (``serialize_writes``; ``put_share`` its own), so a
-    member's positions become visible in order."""
+    """Put a share at the end of each member's inbox, at a new position per member
+    (``take_positions``). Every caller holds the write-order lock
+    (``serialize_writes``; ``put_share`` its own)."""
     ms = sorted(set(members))
-    sql.executemany(_BUMP_HEAD, [(m,) for m in ms])
+    take_positions(sql, "inbox", dict.fromkeys(ms, 1))
     sql.executemany(_QUEUE, [(m, share_id, at, m) for m in ms])
 
 

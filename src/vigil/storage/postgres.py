@@ -684,7 +684,8 @@ class PostgresStore:
     def inbox_head(self, member_id: str) -> int:
         row = self._run(
             lambda c: c.execute(
-                "SELECT head FROM inbox_heads WHERE member_id=%s", (member_id,)
+                "SELECT head FROM cursor_heads WHERE member_id=%s AND stream='inbox'",
+                (member_id,)
             ).fetchone(),
             "read",
         )
@@ -732,9 +733,9 @@ WITH s AS (
     RETURNING id
 ), h AS (
     -- each recipient's next inbox position (``queue_inbox``, set-based)
-    INSERT INTO inbox_heads(member_id, head)
-    SELECT DISTINCT u.m, 1 FROM s CROSS JOIN unnest(%s::text[]) AS u(m)
-    ON CONFLICT (member_id) DO UPDATE SET head = inbox_heads.head + 1
+    INSERT INTO cursor_heads(member_id, stream, head)
+    SELECT DISTINCT u.m, 'inbox', 1 FROM s CROSS JOIN unnest(%s::text[]) AS u(m)
+    ON CONFLICT (member_id, stream) DO UPDATE SET head = cursor_heads.head + 1
     RETURNING member_id, head
 ), i AS (
     INSERT INTO inbox(member_id, share_id, added, pos)

@@ -16,18 +16,19 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "{BLOB}": "BLOB",
         "{BOOL}": "INTEGER",
         "{BIGINT}": "INTEGER",
-        # the highest inbox seq ever handed out (rows may have gone since)
-        "{INBOX_SEQ_HIGH}": "(SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
-                            "WHERE name = 'inbox')",
+        # the highest seq a table ever handed out (its rows may have gone since)
+        **{f"{{SEQ_HIGH_{t}}}": f"(SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
+                                f"WHERE name = '{t}')" for t in ("inbox", "correlations")},
     },
     "postgresql": {
         "{SERIAL}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "{BLOB}": "BYTEA",
         "{BOOL}": "BOOLEAN",
         "{BIGINT}": "BIGINT",
-        "{INBOX_SEQ_HIGH}": "(SELECT coalesce(max(last_value), 0) FROM pg_sequences "
-                            "WHERE schemaname = current_schema() "
-                            "AND sequencename = 'inbox_seq_seq')",
+        **{f"{{SEQ_HIGH_{t}}}": f"(SELECT coalesce(max(last_value), 0) FROM pg_sequences "
+                                f"WHERE schemaname = current_schema() "
+                                f"AND sequencename = '{t}_seq_seq')"
+           for t in ("inbox", "correlations")},
     },
 }
 
@@ -268,20 +269,31 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
-# Per-member inbox positions: a member's cursor (``pos``, shown as ``seq``) counts that
-# member's own entries only, so it tells nothing of what others receive. A position is
-# never handed out twice (``inbox_heads`` keeps each member's last, even when rows go).
-# Rows stored before keep their global seq as position, and every member's head starts
-# past the highest seq ever handed out, so cursors held by clients stay valid.
-INBOX_CURSOR_MIGRATION: list[str] = [
-    """CREATE TABLE inbox_heads (
-        member_id TEXT PRIMARY KEY,
-        head {BIGINT} NOT NULL
+# Per-member positions: a member's cursor in its inbox and in its correlation notices
+# (``pos``, shown as ``seq``) counts that member's own entries only, so it tells nothing
+# of what others receive. A position is never handed out twice (``cursor_heads`` keeps
+# each member's last per stream, even when rows go). Rows stored before keep their
+# node-wide seq as position, and every member's head starts past the highest seq ever
+# handed out, so cursors held by clients stay valid.
+def _positions(table: str) -> list[str]:
+    return [
+        f"ALTER TABLE {table} ADD COLUMN pos {{BIGINT}} NOT NULL DEFAULT 0",
+        f"UPDATE {table} SET pos = seq",
+        f"INSERT INTO cursor_heads(member_id, stream, head) "
+        f"SELECT id, '{table}', {{SEQ_HIGH_{table}}} FROM members",
+        f"CREATE UNIQUE INDEX {table}_member_pos ON {table}(member_id, pos)",
+    ]
+
+
+MEMBER_CURSOR_MIGRATION: list[str] = [
+    """CREATE TABLE cursor_heads (
+        member_id TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        head {BIGINT} NOT NULL,
+        PRIMARY KEY (member_id, stream)
     )""",
-    "ALTER TABLE inbox ADD COLUMN pos {BIGINT} NOT NULL DEFAULT 0",
-    "UPDATE inbox SET pos = seq",
-    "INSERT INTO inbox_heads(member_id, head) SELECT id, {INBOX_SEQ_HIGH} FROM members",
-    "CREATE UNIQUE INDEX inbox_member_pos ON inbox(member_id, pos)",
+    *_positions("inbox"),
+    *_positions("correlations"),
 ]
 
 # Channel names are unique per owner, not node-wide: a node-wide name would answer
@@ -389,7 +401,7 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    INBOX_CURSOR_MIGRATION,  # v6: per-member inbox positions
+    MEMBER_CURSOR_MIGRATION,  # v6: per-member inbox and notice positions
     CHANNEL_NAMES_MIGRATION,  # v7: channel names unique per owner
 ]
 

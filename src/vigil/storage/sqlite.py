@@ -471,7 +471,8 @@ class SqliteStore:
     def inbox_head(self, member_id: str) -> int:
         row = (
             self._reader()
-            .execute("SELECT head FROM inbox_heads WHERE member_id=?", (member_id,))
+            .execute("SELECT head FROM cursor_heads WHERE member_id=? AND stream='inbox'",
+                     (member_id,))
             .fetchone()
         )
         return int(row[0]) if row else 0
