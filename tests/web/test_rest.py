@@ -110,6 +110,23 @@ def test_inbox_seq_counts_only_the_members_own_entries(api: Api) -> None:
     assert page["next"] == 4
 
 
+def test_sent_seq_counts_only_the_members_own_shares(api: Api) -> None:
+    """charlie's /sent cursor goes 1, 2, 3, … however many shares others publish."""
+    mine = []
+    for i in range(4):
+        for _ in range(i):
+            publish(api, "alpha", bundle_text(indicator()), tlp="red", to="member:bravo")
+        mine.append(publish(api, "charlie", bundle_text(indicator()), tlp="green")["id"])
+    page = api.client.get("/api/v1/sent", params={"limit": 3}, headers=api.h("charlie")).json()
+    assert [(x["seq"], x["envelope"]["header"]["id"]) for x in page["shares"]] == \
+        [(k + 1, sid) for k, sid in enumerate(mine[:3])]
+    rest = api.client.get("/api/v1/sent", params={"after": page["next"]},
+                          headers=api.h("charlie")).json()
+    assert [(x["seq"], x["envelope"]["header"]["id"]) for x in rest["shares"]] == \
+        [(4, mine[3])]
+    assert rest["next"] == 4
+
+
 def test_republishing_same_envelope_is_idempotent(api: Api) -> None:
     res = publish(api, "alpha", tlp="amber", to="a-b")
     env = api.client.get(f"/api/v1/shares/{res['id']}", headers=api.h("alpha")).json()

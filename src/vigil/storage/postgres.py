@@ -694,21 +694,24 @@ class PostgresStore:
     def sent(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]:
+        # a share's place in its originator's list is its cursor (shares are never
+        # deleted, and join the end of the list in commit order, under SHARE_LOCK): it
+        # counts the member's own only
         rows = self._run(
             lambda c: c.execute(
-                "SELECT seq, header, signature, payload, wraps, recalled, purged FROM shares "
-                "WHERE originator=%s AND seq>%s ORDER BY seq LIMIT %s",
-                (member_id, after, limit),
+                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
+                "WHERE originator=%s ORDER BY seq LIMIT %s OFFSET %s",
+                (member_id, limit, after),
             ).fetchall(),
             "read",
         )
         return [
             (
-                int(r[0]),
-                envelope_from_row(*_bytes(r[1:5])),
-                ShareState(bool(r[5]), bool(r[6])),
+                after + k + 1,
+                envelope_from_row(*_bytes(r[0:4])),
+                ShareState(bool(r[4]), bool(r[5])),
             )
-            for r in rows
+            for k, r in enumerate(rows)
         ]
 
     def share_count(self) -> int:

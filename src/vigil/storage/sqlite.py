@@ -480,14 +480,17 @@ class SqliteStore:
     def sent(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]:
+        # a share's place in its originator's list is its cursor (shares are never
+        # deleted, and join the end of the list): it counts the member's own only
         rows = self._reader().execute(
-            "SELECT seq, header, signature, payload, wraps, recalled, purged FROM shares "
-            "WHERE originator=? AND seq>? ORDER BY seq LIMIT ?",
-            (member_id, after, limit),
+            "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
+            "WHERE originator=? ORDER BY seq LIMIT ? OFFSET ?",
+            (member_id, limit, after),
         )
         return [
-            (r[0], envelope_from_row(r[1], r[2], r[3], r[4]), ShareState(bool(r[5]), bool(r[6])))
-            for r in rows
+            (after + k + 1, envelope_from_row(r[0], r[1], r[2], r[3]),
+             ShareState(bool(r[4]), bool(r[5])))
+            for k, r in enumerate(rows)
         ]
 
     def share_count(self) -> int:
