@@ -3,6 +3,7 @@ headers, sealed shares, delete as recall, status."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import uuid
@@ -180,3 +181,25 @@ def test_delete_recalls_only_the_originators_share(taxii: Taxii) -> None:
     r = taxii.client.delete(f"{ROOT}/collections/{inbox_a}/objects/{obj['id']}/",
                             headers=taxii.h("alpha"))
     assert r.status_code == 404
+
+
+def test_next_cursor_counts_only_the_members_own_shares(taxii: Taxii) -> None:
+    """bravo's next cursor names its own position, whatever others receive between."""
+    inbox = taxii.collection("bravo", "inbox")
+    for i in range(4):
+        for _ in range(i):  # shares bravo does not receive
+            taxii.publish("alpha", [indicator(f"indicator--{uuid.uuid4()}",
+                                              "2026-01-01T00:00:00.000Z")],
+                          tlp="red", to="member:charlie")
+        taxii.publish("alpha", [indicator(f"indicator--{uuid.uuid4()}",
+                                          "2026-01-01T00:00:00.000Z")], tlp="green")
+    cursors = []
+    nxt = None
+    while True:
+        params: dict[str, object] = {"limit": 1, **({"next": nxt} if nxt else {})}
+        doc = taxii.get("bravo", f"/collections/{inbox}/objects/", **params).json()
+        if not doc["more"]:
+            break
+        nxt = doc["next"]
+        cursors.append(base64.urlsafe_b64decode(nxt + "=" * (-len(nxt) % 4)).decode())
+    assert [c.split(".")[1] for c in cursors] == ["1", "2", "3"]

@@ -10,6 +10,9 @@ from typing import Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 
+# tables whose rows take per-member positions (MEMBER_CURSOR_MIGRATION)
+_POSITIONED = ("inbox", "correlations", "taxii_access")
+
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {
         "{SERIAL}": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -18,7 +21,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "{BIGINT}": "INTEGER",
         # the highest seq a table ever handed out (its rows may have gone since)
         **{f"{{SEQ_HIGH_{t}}}": f"(SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
-                                f"WHERE name = '{t}')" for t in ("inbox", "correlations")},
+                                f"WHERE name = '{t}')" for t in _POSITIONED},
     },
     "postgresql": {
         "{SERIAL}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
@@ -28,7 +31,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         **{f"{{SEQ_HIGH_{t}}}": f"(SELECT coalesce(max(last_value), 0) FROM pg_sequences "
                                 f"WHERE schemaname = current_schema() "
                                 f"AND sequencename = '{t}_seq_seq')"
-           for t in ("inbox", "correlations")},
+           for t in _POSITIONED},
     },
 }
 
@@ -269,12 +272,13 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
-# Per-member positions: a member's cursor in its inbox and in its correlation notices
-# (``pos``, shown as ``seq``) counts that member's own entries only, so it tells nothing
-# of what others receive. A position is never handed out twice (``cursor_heads`` keeps
-# each member's last per stream, even when rows go). Rows stored before keep their
-# node-wide seq as position, and every member's head starts past the highest seq ever
-# handed out, so cursors held by clients stay valid.
+# Per-member positions: a member's cursor in its inbox, its correlation notices and its
+# TAXII collections (``pos``: the ``seq`` of the API, the TAXII ``next``) counts that
+# member's own entries only, so it tells nothing of what others receive. A position is
+# never handed out twice (``cursor_heads`` keeps each member's last per stream, even
+# when rows go). Rows stored before keep their node-wide seq as position, and every
+# member's head starts past the highest seq ever handed out, so cursors held by clients
+# stay valid.
 def _positions(table: str) -> list[str]:
     return [
         f"ALTER TABLE {table} ADD COLUMN pos {{BIGINT}} NOT NULL DEFAULT 0",
@@ -294,6 +298,8 @@ MEMBER_CURSOR_MIGRATION: list[str] = [
     )""",
     *_positions("inbox"),
     *_positions("correlations"),
+    *_positions("taxii_access"),
+    "CREATE INDEX taxii_access_channel_pos ON taxii_access(member_id, channel, pos)",
 ]
 
 # Channel names are unique per owner, not node-wide: a node-wide name would answer
