@@ -2,13 +2,14 @@
 random community, against the independent reference (``tests/policy/reference.py``).
 
 Surfaces: REST (``/shares/{id}``, ``/shares/{id}/content``, ``/inbox``, ``/sent``,
-``/channels/{name}``), the push stream (its chunks, read until it has no more), the
-console (share page, inbox, sent), TAXII (objects list, manifest, object, versions),
-search, correlations, sightings, the ledger, the log (``/log/entries``,
-``/log/shares/{id}``, ``/log/inclusion``) and blind matches. Each (member, item,
-surface) answer is one case; every case must agree with the reference, on SQLite and on
-PostgreSQL. The mutation check runs the same matrix against a gate without its hold
-check, then without its purge check, and requires disagreements.
+``/channels/{name}``), the push stream and the correlation notice stream (their
+chunks, read until no more follow), the console (share page, inbox, sent), TAXII
+(objects list, manifest, object, versions), search, correlations, sightings, the
+ledger, the log (``/log/entries``, ``/log/shares/{id}``, ``/log/inclusion``) and blind
+matches. Each (member, item, surface) answer is one case; every case must agree with
+the reference, on SQLite and on PostgreSQL. The mutation check runs the same matrix
+against a gate without its hold check, then without its purge check, and requires
+disagreements.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from vigil.model import Directory, ShareState
 from vigil.policy import access
 from vigil.taxii.collections import collection_id
 from vigil.web import create_app
+from vigil.web.analysis import NoticeStream
 from vigil.web.deps import State
 from vigil.web.stream import SseResponse
 
@@ -126,18 +128,19 @@ def _taxii_pages(client: TestClient, h: dict[str, str], path: str) -> list[str]:
     raise AssertionError("paging does not end")
 
 
-async def _stream(app_state: State, member: str) -> list[str]:
-    """The share ids a fresh push stream sends the member, chunk by chunk, until no
-    more follow at once."""
+async def _stream(app_state: State, member: str, kind: type[SseResponse] = SseResponse
+                  ) -> list[dict[str, Any]]:
+    """The events a fresh stream (the push stream, or the correlation notice stream)
+    sends the member, chunk by chunk, until no more follow at once."""
     st = State(app_state.settings, app_state.exchange, LocalBus())
-    sse = SseResponse(st, member, 0)
+    sse = kind(st, member, 0)
     body = b""
     for _ in range(1000):
         chunk, more = await sse._chunk()
         body += chunk
         if not more:
             break
-    return re.findall(r'"share_id":"([^"]+)"', body.decode())
+    return [orjson.loads(line[6:]) for line in body.split(b"\n") if line.startswith(b"data: ")]
 
 
 def ask(c: Community, client: TestClient, state: State) -> Matrix:
@@ -159,7 +162,7 @@ def ask(c: Community, client: TestClient, state: State) -> Matrix:
             lambda a: get("/inbox", after=a, limit=7).json(), "entries")}
         sent = {e["envelope"]["header"]["id"] for e in _paged(
             lambda a: get("/sent", after=a, limit=7).json(), "shares")}
-        stream = set(asyncio.run(_stream(state, m)))
+        stream = {e["share_id"] for e in asyncio.run(_stream(state, m))}
         con = TestClient(client.app, follow_redirects=False)
         page = con.get("/signin")
         token = CSRF_RE.search(page.text)
@@ -234,12 +237,15 @@ def ask(c: Community, client: TestClient, state: State) -> Matrix:
         notices = _paged(lambda a: get("/correlations", after=a, limit=1000).json(),
                          "notices")
         kinds = {n["seq"]: "match" if "match" in n else "hint" for n in notices}
+        pushed = {n["seq"]: "match" if "match" in n else "hint"
+                  for n in asyncio.run(_stream(state, m, NoticeStream))}
         rows = ex.store.read(lambda sql, m=m: sql.execute(
             "SELECT seq, share_id, other_id FROM correlations WHERE member_id=?",
             (m,)).fetchall())
         for seq, own, other in rows:
-            x.check("correlations", m, f"{own}/{other}", want.told(m, by_id[own], by_id[other]),
-                    kinds.get(seq))
+            told = want.told(m, by_id[own], by_id[other])
+            x.check("correlations", m, f"{own}/{other}", told, kinds.get(seq))
+            x.check("correlations.stream", m, f"{own}/{other}", told, pushed.get(seq))
         con.close()
     return x
 
