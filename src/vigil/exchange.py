@@ -658,9 +658,14 @@ class Exchange:
             hook(member, env)
 
     def sent(self, member: str, after: int = 0, limit: int = 100
-             ) -> tuple[list[tuple[int, Envelope, ShareState]], int]:
-        """The shares the member published and may still read (not purged) after a
-        cursor, and the cursor to resume from (past hidden shares too)."""
+             ) -> list[tuple[int, Envelope, ShareState]]:
+        """The shares the member published and may still read (not purged), among the
+        ``limit`` it published after the cursor ``after``."""
+        return self.sent_page(member, after, limit)[0]
+
+    def sent_page(self, member: str, after: int = 0, limit: int = 100
+                  ) -> tuple[list[tuple[int, Envelope, ShareState]], int]:
+        """``sent``, and the cursor to resume from (past hidden shares too)."""
         rows = self.store.sent(member, after, limit)
         gate = Access(self, member)
         views = gate.views((env.id, env.header, state) for _, env, state in rows)

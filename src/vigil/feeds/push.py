@@ -62,7 +62,7 @@ def _member_shares(exchange: Exchange, member: str) -> Iterator[tuple[Envelope, 
         after = cursor
     after = 0
     while True:
-        sent, cursor = exchange.sent(member, after, 1000)
+        sent, cursor = exchange.sent_page(member, after, 1000)
         if cursor == after:
             break
         after = cursor

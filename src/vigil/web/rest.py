@@ -299,7 +299,7 @@ async def sent(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Shares the caller published."""
-    rows, cursor = await st.read(st.exchange.sent, actor.member, after, limit)
+    rows, cursor = await st.read(st.exchange.sent_page, actor.member, after, limit)
     return {"shares": [{"seq": seq, "envelope": share_json(env, s)} for seq, env, s in rows],
             "next": cursor}
 

@@ -493,7 +493,7 @@ async def sent(request: Request) -> Response:
     rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
     after = 0
     while True:
-        page, cursor = await st.read(ex.sent, who.actor.member, after, PAGE)
+        page, cursor = await st.read(ex.sent_page, who.actor.member, after, PAGE)
         for seq, env, state in page:
             r = row_of(env, names, chans, seq, env.created)
             r["recipient_names"] = [names.get(m, m) for m in env.recipients]
