@@ -1,5 +1,6 @@
 """Only ``vigil.policy`` decides: no module outside it imports or calls a ``decide_*``
-function; every other module asks the access gate (``vigil.policy.access``)."""
+function, or builds a ``ShareView`` itself (only the gate does, with the share's state
+and community hold); every other module asks the access gate (``vigil.policy.access``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ POLICY = SRC / "policy"
 
 
 def offences(tree: ast.AST) -> list[str]:
-    """``decide_*`` names a module imports, calls or reaches as an attribute."""
+    """``decide_*`` names a module imports, calls or reaches as an attribute, and
+    ``ShareView`` calls."""
     out = []
     for node in ast.walk(tree):
         names: list[str] = []
@@ -24,6 +26,12 @@ def offences(tree: ast.AST) -> list[str]:
             names = [node.id]
         elif isinstance(node, ast.Attribute):
             names = [node.attr]
+        if isinstance(node, ast.Call):
+            f = node.func
+            called = f.id if isinstance(f, ast.Name) else f.attr if isinstance(
+                f, ast.Attribute) else ""
+            if called == "ShareView":
+                out.append(f"line {node.lineno}: ShareView(...)")
         out += [f"line {node.lineno}: {n}" for n in names
                 if n.startswith("decide_") and hasattr(node, "lineno")]
     return out
@@ -51,3 +59,5 @@ def test_the_rule_sees_imports_calls_and_attributes() -> None:
     assert [g.split(": ")[1] for g in got] == ["decide_read", "decide_forward",
                                                "decide_log_entry"]
     assert offences(ast.parse("from vigil.policy.access import Access\nAccess(1, 2)\n")) == []
+    assert offences(ast.parse("access.ShareView('s', {}, None, None)\n")) == \
+        ["line 1: ShareView(...)"]

@@ -8,7 +8,8 @@ correlations, sightings, the ledger, the log, blind matches, feeds) asks an
 A share is judged only as a :class:`ShareView`, which only :meth:`Access.views` (for
 stored rows) and :meth:`Access.fetch` (by id, from the store) build: both take the
 share's recall/purge state as a required value and fetch the community hold (the
-node's ``read_gate.not_before``) themselves, so no caller can forget either. Deciding
+node's ``read_gate.not_before``) themselves, so no caller can forget either (no module
+outside ``vigil.policy`` builds a view itself; the same test checks it). Deciding
 whether a share may be read never records that it was opened: that is
 ``Exchange.record_opened``, a separate call.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 
@@ -141,7 +142,7 @@ class Access:
         payload, no wraps)."""
         return decide_recall_notice(self.directory, self.member, v.header, v.state)
 
-    def delivery(self, v: ShareView, *, notices: bool) -> str | None:
+    def delivery(self, v: ShareView, *, notices: bool) -> Literal["share", "notice"] | None:
         """What an inbox or stream delivers of a share: ``"share"``, ``"notice"`` (a
         recall notice; only with ``notices``) or None (nothing)."""
         if self.read(v):
@@ -175,7 +176,8 @@ class Access:
         return decide_correlation_hint(self.directory, self.member, v.header, v.state,
                                        now=self.now)
 
-    def correlation(self, own: ShareView, other: ShareView) -> str | None:
+    def correlation(self, own: ShareView, other: ShareView
+                    ) -> Literal["match", "hint"] | None:
         """What a correlation between the member's ``own`` share and ``other`` tells it:
         ``"match"`` (the other share in full), ``"hint"`` or None (nothing)."""
         if not self.read(own):
