@@ -5,11 +5,11 @@ Surfaces: REST (``/shares/{id}``, ``/shares/{id}/content``, ``/inbox``, ``/sent`
 ``/channels/{name}``), the push stream and the correlation notice stream (their
 chunks, read until no more follow), the console (share page, inbox, sent), TAXII
 (objects list, manifest, object, versions), search, correlations, sightings, the
-ledger, the log (``/log/entries``, ``/log/shares/{id}``, ``/log/inclusion``) and blind
-matches. Each (member, item, surface) answer is one case; every case must agree with
-the reference, on SQLite and on PostgreSQL. The mutation check runs the same matrix
-against a gate without its hold check, then without its purge check, and requires
-disagreements.
+ledger, the log (``/log/entries``, ``/log/shares/{id}``, ``/log/inclusion``), blind
+matches and a feed push's objects (forwarding). Each (member, item, surface) answer
+is one case; every case must agree with the reference, on SQLite and on PostgreSQL.
+The mutation check runs the same matrix against a gate without its hold check, then
+without its purge check, and requires disagreements.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from tests.taxii.conftest import ROOT, TAXII
 
 from vigil import accountability, clock
 from vigil.bus.local import LocalBus
+from vigil.feeds.push import PushResult, channel_objects
 from vigil.model import Directory, ShareState
 from vigil.policy import access
 from vigil.taxii.collections import collection_id
@@ -70,6 +71,13 @@ class Reference:
         """TAXII serves no recalled share, and sealed ones only where the node holds
         the member's keys."""
         return self.read(m, s) and not s.recalled and (s.plain or m in self.c.keys_held)
+
+    def forwarded(self, m: str, s: Share) -> bool:
+        """What a feed push passes on: shares the member may forward (the hold included)
+        whose payload the node still holds (not recalled) and can open for it."""
+        return (ref.ref_forward(self.d, m, s.header, s.state, now=self.now).allow
+                and self.read(m, s) and not s.recalled
+                and (s.plain or m in self.c.keys_held))
 
     def searchable(self, m: str, s: Share) -> bool:
         """Search looks in the observables of stored plain payloads (a recall or purge
@@ -214,6 +222,13 @@ def ask(c: Community, client: TestClient, state: State) -> Matrix:
         for ch in d.channels.values():
             x.check("rest.channel", m, ch.name, ref.sees(d, m, ch),
                     get(f"/channels/{ch.name}").status_code == 200)
+            if not ref.sees(d, m, ch):
+                continue
+            pushed_ids = {o["id"] for o in channel_objects(ex, m, ch.id, PushResult())}
+            for s in c.shares:
+                if s.header["audience"].get("channel") == ch.id:
+                    x.check("feeds.push", m, s.id, want.forwarded(m, s),
+                            s.indicator in pushed_ids)
         # the ledger counts, per originator, the shares the viewer may read
         counts = {r["member"]: r["shares"] for r in ledger["members"]}
         for o in c.members():

@@ -87,6 +87,9 @@ def channel_objects(exchange: Exchange, member_ref: str, channel_ref: str,
         if not dec:
             result.withheld[dec.reason] += 1
             continue
+        if state.recalled:  # its originator's own: the node removed the payload
+            result.withheld["recalled"] += 1
+            continue
         plain = exchange.open(member, env)
         if plain is None:
             result.withheld["sealed to keys this node does not hold"] += 1
