@@ -294,13 +294,10 @@ def run(c: Community, client: TestClient, state: State) -> Matrix:
 
 def test_every_surface_agrees_with_the_reference_sqlite(
         tmp_path: Path, community_app: Any) -> None:
-    cases = 0
-    for seed in (13, 2026):
-        c, client, state = community_app(seed, tmp_path / f"n{seed}", None, 26)
-        x = run(c, client, state)
-        assert x.wrong == [], f"{len(x.wrong)} of {x.cases}: " + "\n".join(x.wrong[:40])
-        cases += x.cases
-    assert cases >= 2000
+    c, client, state = community_app(2026, tmp_path / "node", None, 28)
+    x = run(c, client, state)
+    assert x.wrong == [], f"{len(x.wrong)} of {x.cases}: " + "\n".join(x.wrong[:40])
+    assert x.cases >= 2000
 
 
 @pytest.mark.service
@@ -334,5 +331,3 @@ def test_the_matrix_catches_a_gate_without_its_hold_or_purge_check(
     assert any(w.startswith(("rest.share", "rest.inbox")) for w in unheld.wrong), unheld.wrong
     assert any(w.startswith(("rest.sent", "rest.share")) for w in unpurged.wrong), \
         unpurged.wrong
-    # and the gate as it is agrees again
-    assert run(c, client, state).wrong == []
