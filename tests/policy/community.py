@@ -6,7 +6,8 @@ and many shares of every TLP: to the community, a channel or named members, with
 without the no-onward handling, some expiring before the members read. Then some
 recipients' copies are held back by the community rule (rows in ``share_delays``, some
 due by the time the members read, some not), some shares are recalled and some purged
-(through the node's own recall and purge), and blind-match rows are stored between
+(through the node's own recall and purge), a member may be deactivated, and blind-match
+rows are stored between
 random pairs. Each share's bundle holds one indicator of its own and one IPv4 address
 from a small pool, so shares correlate and search finds them.
 
@@ -169,6 +170,8 @@ def _afterwards(rng: random.Random, c: Community, start: datetime) -> None:
             accountability.recall(ex, s.header["originator"], s.id)
             accountability.purge(ex, [s.id])
             s.recalled = s.purged = True
+    if rng.random() < 0.5:  # a member is deactivated: it reads nothing any more
+        ex.store.set_member_active(rng.choice(c.members()), False)
     pairs = {tuple(rng.sample([s.id for s in c.shares], 2)) for _ in range(len(c.shares))}
     c.blind = sorted((x, y) for x, y in pairs)
     ex.store.write(lambda sql: sql.executemany(

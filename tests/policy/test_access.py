@@ -164,6 +164,7 @@ def test_the_sql_rule_selects_what_the_python_rule_reads(tmp_path: Path, seed: i
     c = build(random.Random(seed), tmp_path / "node", None, 24)
     try:
         ex = c.ex
+        ex.store.set_member_active(c.members()[-1], False)  # refused by both rules
         rows = ex.store.read(lambda sql: sql.execute(
             "SELECT id, header, recalled, purged FROM shares").fetchall())
         shares = [(sid, orjson.loads(bytes(h)), ShareState(bool(r), bool(p)))

@@ -191,9 +191,10 @@ class Access:
     def readable_sql(self) -> tuple[str, tuple[Any, ...]]:
         """``SELECT s.id FROM shares s WHERE …``: the ids of the shares the member may
         read, as one SQL query with its parameters (the rule of :meth:`read` over the
-        ``shares``, ``inbox`` and ``share_delays`` tables; tests compare the two)."""
-        return READABLE_SQL, (False, self.member, False, self.now, self.member,
-                              self.member, self.now)
+        ``members``, ``shares``, ``inbox`` and ``share_delays`` tables; tests compare
+        the two)."""
+        return READABLE_SQL, (self.member, True, False, self.member, False, self.now,
+                              self.member, self.member, self.now)
 
     # -- log entries ---------------------------------------------------------------------
     def log_entry(self, entry: Mapping[str, Any]) -> bool:
@@ -230,7 +231,8 @@ class Access:
 
 
 READABLE_SQL = (
-    "SELECT s.id FROM shares s WHERE s.purged=? AND (s.originator=? OR (s.recalled=? "
+    "SELECT s.id FROM shares s WHERE EXISTS (SELECT 1 FROM members WHERE id=? AND active=?) "
+    "AND s.purged=? AND (s.originator=? OR (s.recalled=? "
     "AND (s.expires IS NULL OR s.expires>?) "
     "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
     "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")
