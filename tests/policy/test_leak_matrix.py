@@ -1,15 +1,15 @@
 """The leak matrix: every read surface, asked by every member about every item of a
 random community, against the independent reference (``tests/policy/reference.py``).
 
-Surfaces: REST (``/shares/{id}``, ``/shares/{id}/content``, ``/inbox``, ``/sent``,
-``/channels/{name}``), the push stream and the correlation notice stream (their
-chunks, read until no more follow), the console (share page, inbox, sent), TAXII
-(objects list, manifest, object, versions), search, correlations, sightings, the
-ledger, the log (``/log/entries``, ``/log/shares/{id}``, ``/log/inclusion``), blind
-matches and a feed push's objects (forwarding). Each (member, item, surface) answer
-is one case; every case must agree with the reference, on SQLite and on PostgreSQL.
-The mutation check runs the same matrix against a gate without its hold check, then
-without its purge check, and requires disagreements.
+Surfaces: REST (``/shares/{id}``, ``/shares/{id}/content``, ``/shares/{id}/receipts``,
+``/inbox``, ``/sent``, ``/channels``, ``/channels/{name}``), the push stream and the
+correlation notice stream (their chunks, read until no more follow), the console
+(share page, inbox, sent), TAXII (objects list, manifest, object, versions), search,
+correlations, sightings, the ledger, the log (``/log/entries``, ``/log/shares/{id}``,
+``/log/inclusion``), blind matches and a feed push's objects (forwarding). Each
+(member, item, surface) answer is one case; every case must agree with the reference,
+on SQLite and on PostgreSQL. The mutation check runs the same matrix against a gate
+without its hold check, then without its purge check, and requires disagreements.
 """
 
 from __future__ import annotations
@@ -225,9 +225,13 @@ def ask(c: Community, client: TestClient, state: State) -> Matrix:
                     "counts" if s.header["originator"] == m else "own", seen)
             x.check("log.shares", m, sid, want.read(m, s),
                     get(f"/log/shares/{sid}").status_code == 200)
+            x.check("receipts", m, sid, want.read(m, s) and s.header["originator"] == m,
+                    get(f"/shares/{sid}/receipts").status_code == 200)
+        listed = {ch["name"] for ch in get("/channels").json()["channels"]}
         for ch in d.channels.values():
             x.check("rest.channel", m, ch.name, ref.sees(d, m, ch),
                     get(f"/channels/{ch.name}").status_code == 200)
+            x.check("rest.channels", m, ch.name, ref.sees(d, m, ch), ch.name in listed)
             if not ref.sees(d, m, ch):
                 continue
             pushed_ids = {o["id"] for o in channel_objects(ex, m, ch.id, PushResult())}
