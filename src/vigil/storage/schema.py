@@ -407,7 +407,7 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    MEMBER_CURSOR_MIGRATION,  # v6: per-member inbox and notice positions
+    MEMBER_CURSOR_MIGRATION,  # v6: per-member inbox, notice and TAXII positions
     CHANNEL_NAMES_MIGRATION,  # v7: channel names unique per owner
 ]
 
