@@ -292,3 +292,22 @@ def test_a_recall_takes_the_shares_tokens_and_notices_with_it(api: Api) -> None:
     assert left == 0
     r3 = echo.publish(body, tlp="amber", to=["dark"])
     assert r3["blind_matches"] == [r2["id"]]
+
+
+def test_blind_match_cursor_counts_only_the_members_own_notices(api: Api) -> None:
+    """delta's blind-match seq and next name its own notices: matches between echo and
+    foxtrot in a channel delta is not in do not move them."""
+    dark_channel(api)
+    m = api.node.members
+    api.exchange.create_channel(m["echo"].id, "night", ChannelKind.GROUP, [m["foxtrot"].id])
+    delta, echo, fox = api.sdk("delta"), api.sdk("echo"), api.sdk("foxtrot")
+    for k in range(3):
+        body, _ = bundle(*feodo_ips(1, skip=k))
+        echo.publish(body, tlp="amber", to=["night"])
+        assert fox.publish(body, tlp="amber", to=["night"])["blind_matches"] != []
+    body, _ = bundle(*feodo_ips(1, skip=5))
+    delta.publish(body, tlp="amber", to=["dark"])
+    echo.publish(body, tlp="amber", to=["dark"])
+    notes, cursor = delta.blind_matches()
+    assert [n["seq"] for n in notes] == [1] and cursor == 1
+    assert [n["seq"] for n in echo.blind_matches()[0]] == [1, 2, 3, 4]

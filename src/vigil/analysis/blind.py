@@ -25,12 +25,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -43,7 +45,7 @@ from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDeni
 from vigil.exchange import Exchange
 from vigil.model import Envelope, Form
 from vigil.policy.decide import channel_members
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, take_positions
 
 CHANNEL_KEY_INFO_PREFIX = b"vigil/channel-key/v1\0"
 TOKEN_PREFIX = b"vigil/blind-token/v1\0"
@@ -337,6 +339,32 @@ def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "
         "VALUES(?,?,?,?,?,?)",
         [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
+    _notify(sql, env, recipients, [str(r[0]) for r in hits])
+
+
+def _notify(sql: Sql, env: Envelope, recipients: Sequence[str], others: Sequence[str]) -> None:
+    """One notice row per match for each member that is a party (originator or
+    recipient) to both shares, at that member's next position: a member's cursor counts
+    its own notices, never the matches of others."""
+    mine = {*recipients, env.originator}
+    rows: list[tuple[str, str]] = []
+    for i in range(0, len(others), 500):
+        chunk = others[i:i + 500]
+        for sid, header in sql.execute(
+                f"SELECT id, header FROM shares WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall():
+            h = orjson.loads(bytes(header))
+            both = mine & {*h["audience"]["recipients"], h["originator"]}
+            rows += [(m, str(sid)) for m in sorted(both)]
+    if not rows:
+        return
+    pos = take_positions(sql, "blind_matches", Counter(m for m, _ in rows))
+    out = []
+    for m, other in rows:
+        out.append((m, env.id, other, pos[m]))
+        pos[m] += 1
+    sql.executemany("INSERT INTO blind_notices(member_id, share_id, other_id, pos) "
+                    "VALUES(?,?,?,?)", out)
 
 
 def drop_tokens(sql: Sql, share_id: str) -> None:
@@ -344,6 +372,8 @@ def drop_tokens(sql: Sql, share_id: str) -> None:
     from its payload) and its match notices go with the payload."""
     sql.execute("DELETE FROM blind_tokens WHERE share_id=?", (share_id,))
     sql.execute("DELETE FROM blind_matches WHERE share_id=? OR other_id=?",
+                (share_id, share_id))
+    sql.execute("DELETE FROM blind_notices WHERE share_id=? OR other_id=?",
                 (share_id, share_id))
 
 
@@ -358,10 +388,13 @@ def _readable(ex: Exchange, member: str, share_id: str) -> bool:
 def matches(ex: Exchange, member: str, after: int = 0, limit: int = 100
             ) -> tuple[list[dict[str, Any]], int]:
     """Blind-match notices for a member: a match between two shares is shown only to a
-    member that may read both, and names only them. Returns (notices, cursor)."""
+    member that may read both, and names only them. Returns (notices, cursor); a
+    notice's seq is the member's own position (its notices only)."""
     rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT seq, share_id, other_id, channel_id, epoch, tokens, created FROM blind_matches "
-        "WHERE seq>? ORDER BY seq LIMIT ?", (after, limit)).fetchall())
+        "SELECT n.pos, m.share_id, m.other_id, m.channel_id, m.epoch, m.tokens, m.created "
+        "FROM blind_notices n JOIN blind_matches m ON m.share_id = n.share_id "
+        "AND m.other_id = n.other_id WHERE n.member_id=? AND n.pos>? ORDER BY n.pos LIMIT ?",
+        (member, after, limit)).fetchall())
     out = []
     for r in rows:
         if _readable(ex, member, r[1]) and _readable(ex, member, r[2]):

@@ -11,7 +11,7 @@ from typing import Literal
 Dialect = Literal["sqlite", "postgresql"]
 
 # tables whose rows take per-member positions (MEMBER_CURSOR_MIGRATION)
-_POSITIONED = ("inbox", "correlations", "taxii_access")
+_POSITIONED = ("inbox", "correlations", "taxii_access", "blind_matches")
 
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {
@@ -300,6 +300,25 @@ MEMBER_CURSOR_MIGRATION: list[str] = [
     *_positions("correlations"),
     *_positions("taxii_access"),
     "CREATE INDEX taxii_access_channel_pos ON taxii_access(member_id, channel, pos)",
+    # a blind match is a fact about two shares; each member that is a party to both
+    # (originator or recipient) gets a notice row at its own next position
+    """CREATE TABLE blind_notices (
+        member_id TEXT NOT NULL,
+        share_id TEXT NOT NULL,
+        other_id TEXT NOT NULL,
+        pos {BIGINT} NOT NULL,
+        PRIMARY KEY (member_id, pos)
+    )""",
+    "CREATE INDEX blind_notices_share ON blind_notices(share_id)",
+    "CREATE INDEX blind_notices_other ON blind_notices(other_id)",
+    """INSERT INTO blind_notices(member_id, share_id, other_id, pos)
+    SELECT a.member_id, m.share_id, m.other_id, m.seq FROM blind_matches m
+    JOIN (SELECT member_id, share_id FROM inbox UNION SELECT originator, id FROM shares) a
+      ON a.share_id = m.share_id
+    JOIN (SELECT member_id, share_id FROM inbox UNION SELECT originator, id FROM shares) b
+      ON b.share_id = m.other_id AND b.member_id = a.member_id""",
+    "INSERT INTO cursor_heads(member_id, stream, head) "
+    "SELECT id, 'blind_matches', {SEQ_HIGH_blind_matches} FROM members",
 ]
 
 # Channel names are unique per owner, not node-wide: a node-wide name would answer
@@ -407,7 +426,7 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    MEMBER_CURSOR_MIGRATION,  # v6: per-member inbox, notice and TAXII positions
+    MEMBER_CURSOR_MIGRATION,  # v6: per-member inbox, notice, TAXII and blind positions
     CHANNEL_NAMES_MIGRATION,  # v7: channel names unique per owner
 ]
 
