@@ -11,6 +11,8 @@ from typing import Any
 
 from tests.taxii.conftest import ROOT, Taxii, attack_objects
 
+from vigil.model import ChannelKind
+
 
 def indicator(oid: str, modified: str, name: str = "probe") -> dict[str, Any]:
     return {"type": "indicator", "spec_version": "2.1", "id": oid,
@@ -203,3 +205,17 @@ def test_next_cursor_counts_only_the_members_own_shares(taxii: Taxii) -> None:
         nxt = doc["next"]
         cursors.append(base64.urlsafe_b64decode(nxt + "=" * (-len(nxt) % 4)).decode())
     assert [c.split(".")[1] for c in cursors] == ["1", "2", "3"]
+
+
+def test_aliases_stay_unique_when_two_visible_channels_share_a_name(taxii: Taxii) -> None:
+    """Channel names are unique per owner: bravo may see two channels named group1, and
+    its collection aliases stay unique (by id for those two)."""
+    m = taxii.node.members
+    other = taxii.exchange.create_channel(m["charlie"].id, "group1", ChannelKind.GROUP,
+                                          [m["bravo"].id])
+    cols = taxii.get("bravo", "/collections/").json()["collections"]
+    aliases = [c["alias"] for c in cols]
+    assert len(aliases) == len(set(aliases))
+    assert f"channel-{other.id}" in aliases and "channel-group1" not in aliases
+    assert [c["alias"] for c in taxii.get("charlie", "/collections/").json()["collections"]
+            if c["alias"].startswith("channel-")] == ["channel-everyone", "channel-group1"]
