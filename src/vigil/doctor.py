@@ -148,7 +148,9 @@ def _settings_of(sql: Sql) -> dict[str, str]:
     if sql.dialect == "sqlite":
         sync = sql.execute("PRAGMA synchronous").fetchone()[0]
         journal = sql.execute("PRAGMA journal_mode").fetchone()[0]
-        return {"synchronous": str(sync), "journal_mode": str(journal).lower()}
+        names = {"0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"}
+        return {"synchronous": names.get(str(sync), str(sync)),
+                "journal_mode": str(journal).lower()}
     out = {}
     for name in ("fsync", "synchronous_commit", "full_page_writes"):
         out[name] = str(sql.execute(f"SHOW {name}").fetchone()[0])
@@ -159,11 +161,9 @@ def check_durability(store: Store) -> Iterator[Finding]:
     got = store.read(_settings_of)
     bad: list[Finding] = []
     if store.dialect == "sqlite":
-        if got["synchronous"] not in ("2", "3"):  # FULL, EXTRA
-            names = {"0": "OFF", "1": "NORMAL"}
-            bad.append(problem("durability", "SQLite runs with synchronous="
-                               f"{names.get(got['synchronous'], got['synchronous'])}: a power "
-                               "loss can lose acknowledged shares",
+        if got["synchronous"] not in ("FULL", "EXTRA"):
+            bad.append(problem("durability", f"SQLite runs with synchronous={got['synchronous']}"
+                               ": a power loss can lose acknowledged shares",
                                "run the node's own store code (it sets synchronous=FULL); "
                                "remove whatever lowers it"))
         if got["journal_mode"] != "wal":
