@@ -272,7 +272,7 @@ def _backup_sqlite(path: Path, dest: Path) -> tuple[int, bytes]:
         raise ConfigError(f"no database at {path}", code="backup.no_store")
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    src = sqlite3.connect(path)  # only read; a read-only open fails on a stopped WAL node
     dst = sqlite3.connect(dest)
     try:
         src.backup(dst)  # one step: one read snapshot, writers go on (WAL)
