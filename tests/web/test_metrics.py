@@ -113,3 +113,39 @@ def test_metrics_after_traffic_and_a_log_without_secrets(tmp_path: Path) -> None
     assert all(len(r["request_id"]) >= 16 for r in access)
     for secret in (canary, scrape_token, *(x.token for x in m.values()), "BEGIN PRIVATE"):
         assert secret not in log_text
+
+
+def test_store_gauges_read_the_log_feeds_and_correlation_mark(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.test_doctor import publish_one
+
+    from vigil import clock
+    from vigil.analysis.correlate import CORRELATED_KEY
+    from vigil.feeds.registry import Auth, Feed, add_feed, release
+    from vigil.storage import open_store
+    from vigil.web.metrics import Metrics
+
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    for _ in range(3):
+        publish_one(ex, node.members["alpha"].id)
+    ex.store.close()
+    store = open_store(node.settings.store_url)
+    try:
+        store.set_meta(CORRELATED_KEY, "1")  # one of three shares correlated
+        hour_ago = clock.fmt(datetime.now(UTC) - timedelta(hours=1))
+        for name in ("old", "failing"):
+            add_feed(store, Feed(name, "https://taxii.example/api/", "c", node.members[
+                "alpha"].id, "green", (), 3600, Auth(), created=hour_ago))
+        release(store, "failing", error="remote.unreachable", counts={}, pulled_at=clock.now())
+        metrics = Metrics()
+        metrics.refresh(store)
+    finally:
+        store.close()
+    sample = metrics.registry.get_sample_value
+    assert sample("vigil_correlation_backlog") == 2
+    assert sample("vigil_log_entries") is not None and sample("vigil_log_entries") >= 3
+    lag = sample("vigil_feed_lag_seconds")
+    assert lag is not None and 3500 < lag < 7200
+    assert sample("vigil_feeds_failing") == 1

@@ -63,7 +63,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def scrape(st: State) -> Response:
-    await st.read(st.metrics.refresh, st.exchange)
+    await st.read(st.metrics.refresh, st.exchange.store)
     return Response(st.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -25,7 +25,7 @@ from prometheus_client import (
 from vigil.analysis.correlate import correlation_mark
 from vigil.exchange import Exchange, Published
 from vigil.feeds.registry import list_feeds
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, Store
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "token_ok"]
 
@@ -111,7 +111,7 @@ class Metrics:
         self.delivery_seconds.observe(seconds_since(added))
 
     # -- scrape ---------------------------------------------------------------------
-    def refresh(self, ex: Exchange) -> None:
+    def refresh(self, store: Store) -> None:
         """Read the store-side gauges (a few indexed reads)."""
         def read(sql: Sql) -> tuple[int, int, int]:
             size = sql.execute("SELECT max(idx) FROM log_leaves").fetchone()[0]
@@ -120,8 +120,8 @@ class Metrics:
                     correlation_mark(sql))
 
         try:
-            size, last, mark = ex.store.read(read)
-            feeds = list_feeds(ex.store)
+            size, last, mark = store.read(read)
+            feeds = list_feeds(store)
         except Exception:
             self.store_errors.inc()
             raise
