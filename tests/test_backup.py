@@ -18,7 +18,9 @@ from tests.conftest import PG_ADMIN_URL, service_missing
 from tests.test_cli import vigil
 from tests.test_e2e import bundle_with
 
-from vigil.backup import MANIFEST, _sha256
+from vigil.backup import MANIFEST, _sha256, restore
+from vigil.config import load_settings
+from vigil.errors import InputError
 from vigil.testing import ServerProcess, make_node
 
 
@@ -74,6 +76,7 @@ def tamper_share(backup: Path, share_id: str, pg_scratch: str | None) -> None:
     reseal(backup)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
                                                             marks=pytest.mark.service)])
 def test_backup_while_publishing_then_restore_verifies_and_tamper_is_caught(
@@ -146,17 +149,17 @@ def test_backup_while_publishing_then_restore_verifies_and_tamper_is_caught(
     forged = tmp_path / "forged"
     shutil.copytree(backup, forged)
     tamper_share(forged, before_backup[1], dbs[3])
-    store_opt = ["--store", dbs[2]] if dbs[2] else []
-    bad = vigil("--data", str(tmp_path / "bad"), "restore", str(forged), *store_opt, ok=False)
-    assert bad.returncode == 1, bad.stderr
-    problems = json.loads(bad.stdout)["problems"]
-    assert any(before_backup[1] in p and "differs from its log entry" in p for p in problems)
+    bad = restore(load_settings(tmp_path / "bad"), forged, store=dbs[2])
+    assert not bad.ok
+    assert any(before_backup[1] in p and "differs from its log entry" in p
+               for p in bad.problems), bad.problems
     assert not (tmp_path / "bad" / "node.json").exists()
 
     # a file changed without resealing the manifest is refused before anything is written
     plain = tmp_path / "plain"
     shutil.copytree(backup, plain)
     (plain / "node" / "vigil.toml").write_text("store = 'sqlite:///elsewhere.db'\n")
-    refused = vigil("--data", str(tmp_path / "plain-node"), "restore", str(plain), ok=False)
-    assert refused.returncode == 1 and "restore.corrupt" in refused.stderr
+    with pytest.raises(InputError) as refused:
+        restore(load_settings(tmp_path / "plain-node"), plain)
+    assert refused.value.code == "restore.corrupt"
     assert not (tmp_path / "plain-node").exists()
