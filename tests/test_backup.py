@@ -163,3 +163,19 @@ def test_backup_while_publishing_then_restore_verifies_and_tamper_is_caught(
         restore(load_settings(tmp_path / "plain-node"), plain)
     assert refused.value.code == "restore.corrupt"
     assert not (tmp_path / "plain-node").exists()
+
+
+def test_backup_refuses_a_destination_it_would_copy_into_itself(tmp_path: Path) -> None:
+    from vigil.backup import backup
+    from vigil.errors import Conflict
+
+    node = make_node(tmp_path / "node", {"alpha": True})
+    with pytest.raises(InputError) as inside:
+        backup(node.settings, node.data / "backups" / "one")
+    assert inside.value.code == "backup.dest_inside_data"
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(Conflict):
+        backup(node.settings, tmp_path / "full")
+    info = backup(node.settings, tmp_path / "ok")
+    assert info["log_size"] >= 1 and (tmp_path / "ok" / MANIFEST).exists()

@@ -311,6 +311,9 @@ def backup(settings: Settings, dest: Path, progress: Progress = _quiet) -> dict[
     info, key = _node_key(data)
     if dest.exists() and any(dest.iterdir()):
         raise Conflict(f"{dest} exists and is not empty", code="backup.dest_exists")
+    if dest.resolve().is_relative_to(data.resolve()):
+        raise InputError(f"{dest} is inside the data directory {data}",
+                         code="backup.dest_inside_data")
     _private_dir(dest)
     url = settings.store_url
     kind = store_kind(url)
