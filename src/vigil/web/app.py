@@ -37,7 +37,8 @@ FAST_PATHS = frozenset({stream.PATH, analysis_api.SEARCH_PATH})
 
 
 class VigilApp(FastAPI):
-    """FastAPI, with the push stream and search served before routing and middleware."""
+    """FastAPI, observed (request id, access log, metrics), with the push stream and search
+    served before routing and middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and hasattr(self.state, "vigil"):
