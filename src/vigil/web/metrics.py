@@ -12,6 +12,7 @@ import hmac
 import logging
 import time
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -93,6 +94,8 @@ class Metrics:
         self.correlation_backlog = Gauge("vigil_correlation_backlog", "Shares stored but "
                                          "not yet correlated", registry=r)
         self._bus_handler = _ErrorCounter(self.bus_errors)
+        # the labelled children of each (route, method, status) seen: a few dozen at most
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     # -- wiring ---------------------------------------------------------------------
     def install(self, ex: Exchange) -> None:
@@ -103,6 +106,16 @@ class Metrics:
         if self.published in ex.published_hooks:
             ex.published_hooks.remove(self.published)
         logging.getLogger("vigil.bus").removeHandler(self._bus_handler)
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.request_seconds.labels(route, method))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def published(self, p: Published) -> None:
         self.publish_seconds.observe(seconds_since(str(p.envelope.header["created"])))

@@ -76,8 +76,7 @@ async def observed(app: Callable[[Scope, Receive, Send], Awaitable[None]] | ASGI
             metrics.open_streams.dec()
         took = time.perf_counter() - start
         route, method = route_of(scope, fast_paths), str(scope["method"])
-        metrics.requests.labels(route, method, str(status)).inc()
-        metrics.request_seconds.labels(route, method).observe(took)
+        metrics.answered(route, method, status, took)
         log.info("%s %s %d", method, route, status, extra={"vigil": {
             "method": method, "route": route, "status": status,
             "seconds": round(took, 6)}})
