@@ -35,7 +35,7 @@ import shutil
 import sqlite3
 import subprocess
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,8 @@ from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint, verify
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import EMPTY_ROOT, leaf_hash, root_from_leaves
 from vigil.storage import open_store
-from vigil.storage.base import Cursor, Sql, envelope_from_row
+from vigil.storage.base import Sql, envelope_from_row
+from vigil.storage.sqlite import _Sql as SqliteSql
 
 FORMAT = "vigil-backup/1"
 MANIFEST = "manifest.json"
@@ -79,29 +80,6 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "log_size": self.log_size, "shares": self.shares,
                 "checkpoints_checked": self.checkpoints, "problems": self.problems}
-
-
-# -- SQL over a raw connection (a snapshot the Store does not manage) -------------------
-
-class _Raw:
-    """The :class:`Sql` view of a bare DB-API connection."""
-
-    def __init__(self, conn: Any, dialect: str) -> None:
-        self._conn = conn
-        self._dialect = dialect
-
-    @property
-    def dialect(self) -> Any:
-        return self._dialect
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        if self._dialect == "postgresql":
-            sql = sql.replace("?", "%s")
-        cur: Cursor = self._conn.execute(sql, params)
-        return cur
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise NotImplementedError("read-only")
 
 
 # -- checking a store against its log ---------------------------------------------------
@@ -277,7 +255,7 @@ def _backup_sqlite(path: Path, dest: Path) -> tuple[int, bytes]:
     try:
         src.backup(dst)  # one step: one read snapshot, writers go on (WAL)
         dst.execute("PRAGMA journal_mode=DELETE")
-        return head(_Raw(dst, "sqlite"))
+        return head(SqliteSql(dst))
     finally:
         src.close()
         dst.close()
@@ -286,6 +264,7 @@ def _backup_sqlite(path: Path, dest: Path) -> tuple[int, bytes]:
 def _backup_postgres(url: str, dest: Path) -> tuple[int, bytes]:
     import psycopg
 
+    from vigil.storage.postgres import _Sql as PostgresSql
     from vigil.storage.postgres import split_url
 
     conninfo, _ = split_url(url)
@@ -294,7 +273,7 @@ def _backup_postgres(url: str, dest: Path) -> tuple[int, bytes]:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
-        size_root = head(_Raw(conn, "postgresql"))
+        size_root = head(PostgresSql(conn))
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         done = subprocess.run([pg_dump, "--format=custom", f"--snapshot={snapshot}",
