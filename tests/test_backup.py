@@ -179,3 +179,42 @@ def test_backup_refuses_a_destination_it_would_copy_into_itself(tmp_path: Path) 
         backup(node.settings, tmp_path / "full")
     info = backup(node.settings, tmp_path / "ok")
     assert info["log_size"] >= 1 and (tmp_path / "ok" / MANIFEST).exists()
+
+
+def test_restore_finds_each_kind_of_damage(tmp_path: Path) -> None:
+    from tests.test_doctor import publish_one
+
+    from vigil.backup import backup
+
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        for _ in range(3):
+            publish_one(ex, node.members["alpha"].id)
+        early_note = ex.log.checkpoint(2)[1]  # a checkpoint a member took earlier
+        ids = [r[0] for r in ex.store.query("SELECT id FROM shares ORDER BY seq")]
+    finally:
+        ex.store.close()
+    backup(node.settings, tmp_path / "backup")
+    (tmp_path / "early.note").write_text(early_note)
+    damages = {
+        "lost share": ("DELETE FROM shares WHERE id = ?", (ids[0],),
+                       f"logged share {ids[0]} is missing"),
+        "lost entry": ("DELETE FROM log_leaves WHERE idx = 1", (), "are missing"),
+        "payload": ("UPDATE shares SET payload = CAST('{}' AS BLOB) WHERE id = ?", (ids[2],),
+                    "payload does not match its digest"),
+        "rewritten": ("UPDATE log_leaves SET data = CAST('{}' AS BLOB) WHERE idx = 0", (),
+                      "do not hash to the checkpoint"),
+    }
+    clean = restore(load_settings(tmp_path / "clean"), tmp_path / "backup",
+                    checkpoints=[("early", early_note)])
+    assert clean.ok and clean.checkpoints == 2 and clean.shares == 3, clean.problems
+    for name, (sql, params, expected) in damages.items():
+        copy = tmp_path / name.replace(" ", "-")
+        shutil.copytree(tmp_path / "backup", copy)
+        with sqlite3.connect(copy / "store.db") as db:
+            assert db.execute(sql, params).rowcount == 1
+        reseal(copy)
+        report = restore(load_settings(tmp_path / f"{copy.name}-node"), copy)
+        assert not report.ok and any(expected in p for p in report.problems), (
+            name, report.problems)
