@@ -94,3 +94,16 @@ def test_postgres_skew_and_durability(tmp_path: Path, pg_url: str,
         db.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     (found,) = problems(doctor.run(node.settings), "durability")
     assert "synchronous_commit=off" in found.message
+
+
+def test_an_unreachable_store_is_found(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True})
+    gone = node.settings.with_overrides(
+        store=f"postgresql://127.0.0.1:{free_port()}/vigil?pool_timeout=1")
+    findings = doctor.run(gone)
+    (found,) = problems(findings, "store")
+    assert "does not answer" in found.message
+    assert not [f for f in findings if f.check in ("durability", "clock")]
+    missing = node.settings.with_overrides(store=f"sqlite:///{tmp_path / 'nowhere.db'}")
+    (found,) = problems(doctor.run(missing), "store")
+    assert not (tmp_path / "nowhere.db").exists()
