@@ -156,7 +156,11 @@ class Store(Protocol):
     ) -> bool:
         """True if the member was removed (``also`` runs only then)."""
         ...
-    def channel_events(self, channel_id: str) -> list[dict[str, Any]]: ...
+    def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
+        """A channel's events in order; ``seq`` is the event's place in this channel's
+        own history (1, 2, 3, …: events are never deleted), never a node-wide number
+        that would count the events of channels the reader cannot see."""
+        ...
 
     def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
                   also: Callable[[Sql], None] | None = None) -> bool:

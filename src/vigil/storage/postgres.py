@@ -535,14 +535,15 @@ class PostgresStore:
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
         rows = self._run(
             lambda c: c.execute(
-                "SELECT seq, member_id, event, actor, at FROM channel_events "
+                "SELECT member_id, event, actor, at FROM channel_events "
                 "WHERE channel_id=%s ORDER BY seq",
                 (channel_id,),
             ).fetchall(),
             "read",
         )
         return [
-            {"seq": r[0], "member": r[1], "event": r[2], "actor": r[3], "at": r[4]} for r in rows
+            {"seq": k + 1, "member": r[0], "event": r[1], "actor": r[2], "at": r[3]}
+            for k, r in enumerate(rows)
         ]
 
     # -- shares ----------------------------------------------------------------

@@ -359,12 +359,12 @@ class SqliteStore:
 
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
         return [
-            {"seq": r[0], "member": r[1], "event": r[2], "actor": r[3], "at": r[4]}
-            for r in self._reader().execute(
-                "SELECT seq, member_id, event, actor, at FROM channel_events "
+            {"seq": k + 1, "member": r[0], "event": r[1], "actor": r[2], "at": r[3]}
+            for k, r in enumerate(self._reader().execute(
+                "SELECT member_id, event, actor, at FROM channel_events "
                 "WHERE channel_id=? ORDER BY seq",
                 (channel_id,),
-            )
+            ))
         ]
 
     # -- shares ----------------------------------------------------------------
