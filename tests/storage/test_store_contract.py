@@ -256,6 +256,15 @@ def test_inbox_positions_migration_keeps_cursors(
                     sql.execute("INSERT INTO inbox(member_id, share_id, added) "
                                 "VALUES(?,?,?)", (a.id, env.id, "t"))
                 sql.execute("DELETE FROM inbox WHERE share_id=?", (envs[-1].id,))
+                sql.execute("INSERT INTO blind_matches(share_id, other_id, channel_id, "
+                            "epoch, tokens, created) VALUES(?,?,?,?,?,?)",
+                            (envs[1].id, envs[0].id, "channel--x", 1, 2, "t"))
+                for _ in range(2):
+                    sql.execute("INSERT INTO correlations(member_id, share_id, other_id, "
+                                "kind, value, other_value) VALUES(?,?,?,?,?,?)",
+                                (a.id, envs[0].id, envs[1].id, "ip", "192.0.2.1",
+                                 "192.0.2.1"))
+                sql.execute("DELETE FROM correlations WHERE seq = 2")
 
             s.write(old_rows)
             before = [r[0] for r in s.query("SELECT seq FROM inbox WHERE member_id=? "
@@ -270,6 +279,14 @@ def test_inbox_positions_migration_keeps_cursors(
             s.put_share(env, [b.id], "t")
             assert [(e.seq, e.share_id) for e, _, _ in s.inbox(b.id, 5, 100)] == \
                 [(9, env.id)]  # past seq 8, the deleted row's
+            # the blind match becomes a notice of each party to both shares
+            assert sorted(s.query("SELECT member_id, share_id, other_id, pos "
+                                  "FROM blind_notices")) == \
+                sorted((m.id, envs[1].id, envs[0].id, 1) for m in (a, b))
+            # notice rows keep their seq as position; new ones go past every old seq
+            assert s.query("SELECT seq, pos FROM correlations") == [(1, 1)]
+            assert s.query("SELECT head FROM cursor_heads WHERE member_id=? AND "
+                           "stream='correlations'", (a.id,)) == [(2,)]
         finally:
             s.close()
 
