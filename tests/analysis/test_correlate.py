@@ -314,3 +314,24 @@ def test_notice_seq_counts_only_the_members_own_notices(
     got, nxt = c.notices(m["bravo"])
     assert [x["seq"] for x in got] == [1, 2, 3] and nxt == 3
     assert len(c.notices(m["charlie"])[0]) == 6  # others did correlate meanwhile
+
+
+def test_one_hint_per_value_and_channel_with_the_members_own_time(
+        node: tuple[testing.TestNode, Exchange], tmp_path: Path) -> None:
+    """How many shares echo may not read hold its value, and when they came, is not
+    told: one hint per own share, value and channel, dated by echo's own share."""
+    n, ex = node
+    m = ids(n)
+    c = correlator(ex)
+    echo, _ = ex.add_member("echo", country="EE", kind=MemberKind.CERT,
+                            keyring_path=tmp_path / "echo.keyring", passphrase="x" * 12,
+                            hold=True)
+    mine = publish(ex, echo.id, ip_bundle("45.3.3.3"))
+    ex.store.set_member_active(echo.id, False)  # later shares do not reach echo
+    for who in ("alpha", "bravo", "alpha"):
+        publish(ex, m[who], ip_bundle("45.3.3.3"), to=("everyone",))
+    ex.store.set_member_active(echo.id, True)
+    got = c.notices(echo.id)[0]
+    assert [(x["hint"]["channel_name"], x["created"]) for x in got] == \
+        [("everyone", mine.envelope.created)]
+    assert [x["seq"] for x in c.notices(echo.id, after=got[0]["seq"])[0]] == []

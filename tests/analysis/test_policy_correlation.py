@@ -160,7 +160,7 @@ def check_member(ex: Exchange, mid: str, plain: dict[str, list[Observable]]) -> 
 
     def read(sql: Sql) -> tuple[list[Any], list[Any]]:
         return (sql.execute("SELECT id, header, recalled, purged FROM shares").fetchall(),
-                sql.execute("SELECT pos, share_id, other_id, value, other_value "
+                sql.execute("SELECT pos, share_id, other_id, kind, value, other_value "
                             "FROM correlations WHERE member_id=? ORDER BY pos",
                             (mid,)).fetchall())
 
@@ -174,12 +174,16 @@ def check_member(ex: Exchange, mid: str, plain: dict[str, list[Observable]]) -> 
 
     hidden = [sid for sid in heads if not readable(sid)]
     want = []
-    for seq, share, other, value, other_value in rows:
+    hinted: set[tuple[str, str, str, str]] = set()  # one hint per own share, value, channel
+    for seq, share, other, kind, value, other_value in rows:
         if not readable(share):
             continue
         if readable(other):
             want.append((seq, "match", other))
-        elif hint_allowed(d, mid, *heads[other], now, value, other_value):
+        elif hint_allowed(d, mid, *heads[other], now, value, other_value) and (
+                key := (share, kind, value, heads[other][0]["audience"]["channel"])
+        ) not in hinted:
+            hinted.add(key)
             want.append((seq, "hint", None))
 
     notices, _ = c.notices(mid, 0, 100_000)

@@ -339,29 +339,34 @@ def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "
         "VALUES(?,?,?,?,?,?)",
         [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
-    _notify(sql, env, recipients, [str(r[0]) for r in hits])
+    record_notices(sql, env.id, [str(r[0]) for r in hits])
 
 
-def _notify(sql: Sql, env: Envelope, recipients: Sequence[str], others: Sequence[str]) -> None:
-    """One notice row per match for each member that is a party (originator or
-    recipient) to both shares, at that member's next position: a member's cursor counts
-    its own notices, never the matches of others."""
-    mine = {*recipients, env.originator}
-    rows: list[tuple[str, str]] = []
-    for i in range(0, len(others), 500):
-        chunk = others[i:i + 500]
-        for sid, header in sql.execute(
-                f"SELECT id, header FROM shares WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk).fetchall():
-            h = orjson.loads(bytes(header))
-            both = mine & {*h["audience"]["recipients"], h["originator"]}
-            rows += [(m, str(sid)) for m in sorted(both)]
+def record_notices(sql: Sql, share_id: str, others: Sequence[str]) -> None:
+    """For the blind matches of a stored share with ``others``: one notice row per
+    match for each member that is a party (originator or recipient) to both shares, at
+    that member's next position, so a member's cursor counts its own notices, never
+    the matches of others. (Whether it may read both is decided when it reads.)"""
+    def parties(ids: Sequence[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for sid, header in sql.execute(
+                    f"SELECT id, header FROM shares WHERE id IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall():
+                h = orjson.loads(bytes(header))
+                out[str(sid)] = {*h["audience"]["recipients"], h["originator"]}
+        return out
+
+    mine = parties([share_id]).get(share_id, set())
+    rows = [(m, other) for other, theirs in parties(sorted(set(others))).items()
+            for m in sorted(mine & theirs)]
     if not rows:
         return
     pos = take_positions(sql, "blind_matches", Counter(m for m, _ in rows))
     out = []
     for m, other in rows:
-        out.append((m, env.id, other, pos[m]))
+        out.append((m, share_id, other, pos[m]))
         pos[m] += 1
     sql.executemany("INSERT INTO blind_notices(member_id, share_id, other_id, pos) "
                     "VALUES(?,?,?,?)", out)

@@ -518,21 +518,42 @@ class Correlator:
     def notices(self, member: str, after: int = 0, limit: int = 100
                 ) -> tuple[list[dict[str, Any]], int]:
         """The member's correlation notices after a cursor, and the cursor to resume from
-        (past rows the policy hides as well)."""
+        (past rows the policy hides as well). A hint depends only on the member's own
+        share and value and on the channel: one per (own share, value, channel), at the
+        first row that gives it, and with its own share's time, so neither how many
+        shares it may not read hold the value nor when they came is told."""
         self.process()
 
-        def read(sql: Sql) -> tuple[list[Any], dict[str, tuple[dict[str, Any], ShareState]]]:
+        def read(sql: Sql) -> tuple[list[Any], list[Any],
+                                    dict[str, tuple[dict[str, Any], ShareState]]]:
             rows = sql.execute(
                 "SELECT pos, share_id, other_id, kind, value, other_value "
                 "FROM correlations WHERE member_id=? AND pos > ? ORDER BY pos LIMIT ?",
                 (member, after, limit)).fetchall()
-            ids = {r[1] for r in rows} | {r[2] for r in rows}
-            return rows, share_states(sql, ids)
+            # the rows of the same own shares up to this page: which one hints first
+            own_ids = sorted({r[1] for r in rows}) if rows else []
+            same: list[Any] = []
+            for i in range(0, len(own_ids), _IN_BATCH):
+                chunk = own_ids[i:i + _IN_BATCH]
+                same += sql.execute(
+                    "SELECT pos, share_id, other_id, kind, value, other_value FROM "
+                    f"correlations WHERE member_id=? AND pos <= ? AND share_id IN "
+                    f"({_marks(len(chunk))}) AND value = other_value",
+                    (member, rows[-1][0], *chunk)).fetchall()
+            ids = {r[1] for r in rows} | {r[2] for r in rows} | {r[2] for r in same}
+            return rows, same, share_states(sql, ids)
 
-        rows, states = self.store.read(read)
+        rows, same, states = self.store.read(read)
         gate = Access(self.ex, member)
         d = gate.directory
         views = {v.share_id: v for v in gate.views((sid, h, s) for sid, (h, s) in states.items())}
+        first_hint: dict[tuple[str, str, str, str], int] = {}
+        for pos, share_id, other_id, kind, value, other_value in sorted(same):
+            own, other = views.get(share_id), views.get(other_id)
+            if own is not None and other is not None and gate.correlation(
+                    own, other, value=value, other_value=other_value) == "hint":
+                key = (share_id, kind, value, str(other.header["audience"]["channel"]))
+                first_hint.setdefault(key, int(pos))
         mine = self.member_lists.of(member)
         out = []
         for seq, share_id, other_id, kind, value, other_value in rows:
@@ -559,6 +580,10 @@ class Correlator:
                     continue
                 notice["match"] = self._match_json(d, other_id, header, other_obs)
             elif told == "hint":
+                channel = str(header["audience"]["channel"])
+                if first_hint.get((share_id, kind, value, channel)) != seq:
+                    continue
+                notice["created"] = own.header["created"]
                 notice["hint"] = self._hint_json(d, header)
             else:
                 continue
