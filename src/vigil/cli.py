@@ -170,6 +170,7 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
     kr = None
     if keyring_path:
         kr = load_keyring(Path(keyring_path), _passphrase(sys.stdin.isatty()))
+    state = state or os.environ.get("VIGIL_LOG_STATE")
     path = Path(state) if state else s.data_dir / "checkpoints.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     client = Client(node_url, token, kr, log_state=path)
