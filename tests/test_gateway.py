@@ -49,7 +49,7 @@ class Gateway:
         self.args = [sys.executable, "-m", "vigil.cli", "gateway", "--node", node_url,
                      "--token", member.token, "--keyring", str(member.keyring_path),
                      "--listen", f"127.0.0.1:{self.port}", "--db", str(tmp / "gateway.db"),
-                     "--local-token", LOCAL_TOKEN]
+                     "--local-token", LOCAL_TOKEN, "--state", str(tmp / "checkpoints.json")]
         self.log = tmp / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -799,7 +799,10 @@ class Client:
         h = env.header
         if h.get("provenance") == Provenance.ATTESTED.value:
             node = self.node()
-            if node["sign_key"]["id"] != h["key"]:
+            if node["sign_key"]["id"] != h["key"] or (self.verify_log and _unb64(
+                    node["sign_key"]["public"]) != self.log_verifier().public_raw):
+                # the node attests with the key that signs its log checkpoints, which
+                # the checkpoint state pins
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
             check(env, _unb64(node["sign_key"]["public"]))
             posted = h.get("posted_by") or {}
