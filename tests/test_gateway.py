@@ -296,7 +296,7 @@ async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
 
     n, srv = node
     delta, echo = n.members["delta"], n.members["echo"]
-    raw, objs = bundle("unproven", 1)
+    raw, _ = bundle("unproven", 1)
     with Client(srv.url, delta.token, delta.keyring) as c:
         sid = c.publish(raw, tlp="amber", to=["d-e"])["id"]
     store = LocalStore(tmp_path / "gw.db")
