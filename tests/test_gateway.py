@@ -311,3 +311,59 @@ async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
     finally:
         client.close()
         store.close()
+
+
+async def test_gateway_alerts_on_a_replayed_event_and_a_key_it_did_not_make(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    from tests.sdk.test_hostile_node import Replay, StreamEdit
+
+    from vigil import clock
+    from vigil.crypto.keyring import Keyring
+    from vigil.log.entries import member_entry
+
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    raw, objs = bundle("replayed", 1)
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        c.publish(raw, tlp="amber", to=["d-e"])
+    store = LocalStore(tmp_path / "gw.db")
+    client = Client(srv.url, echo.token, echo.keyring, log_state=tmp_path / "cp.json",
+                    async_transport=StreamEdit(Replay(same=False)))
+    try:
+        await _follow_until(client, store, echo.keyring,
+                            lambda: store.counts()["alerts"] >= 1)
+        assert store.alerts()[0]["code"] == "client.stream_replay"
+        assert _served(store) == {o["id"] for o in objs}  # taken once, the replay refused
+        assert (await asyncio.to_thread(watch, client, store)).foreign == []
+        fake = Keyring.generate(echo.id)
+        ex = n.exchange()
+        try:
+            ex.store.write(lambda sql: ex.log.append(sql, member_entry(
+                echo.id, "add", fake.sign_key_id, fake.enc_key_id, clock.now())))
+        finally:
+            ex.store.close()
+        w = await asyncio.to_thread(watch, client, store)
+        assert [e.entry["sign_key"] for e in w.foreign] == [fake.sign_key_id]
+        assert [a["code"] for a in store.alerts()][-1] == "log.foreign_key"
+    finally:
+        client.close()
+        store.close()
+
+
+def test_gateway_drops_a_share_past_its_expiry(tmp_path: Path) -> None:
+    from vigil.client import LogWatch
+
+    class Quiet:
+        def watch_log(self) -> LogWatch:
+            return LogWatch([], 0)
+
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        store.add_share(1, "share--old", "signer", [{"id": "indicator--1", "type": "x"}],
+                        "2001-01-01T00:00:00.000Z")
+        store.add_share(2, "share--new", "signer", [{"id": "indicator--2", "type": "x"}],
+                        "2999-01-01T00:00:00.000Z")
+        watch(Quiet(), store)  # type: ignore[arg-type]
+        assert _served(store) == {"indicator--2"} and store.counts()["shares"] == 1
+    finally:
+        store.close()
