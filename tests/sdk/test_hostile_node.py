@@ -394,3 +394,74 @@ async def test_the_stream_delivers_proven_shares_from_an_honest_node(hub: Hub) -
             await stream.aclose()
     assert all(i.log_index is not None for i in got)
     assert [i.seq for i in got] == sorted({i.seq for i in got})
+
+
+# -- the CLI, through a hostile HTTP proxy in front of the node ----------------------------
+
+class ProxyServer:
+    """An HTTP server in this process that forwards to the node and lets ``alter``
+    change its JSON answers; it keeps every request body it received."""
+
+    def __init__(self, upstream: str, alter: Alter) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.sent: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.sent.append(self.path.encode() + b"\n" + body)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length")}
+                req = httpx.Request(self.command, upstream + self.path, headers=headers,
+                                    content=body)
+                with httpx.Client(timeout=30) as http:
+                    resp = http.send(req)
+                data = resp.content
+                if resp.headers.get("content-type", "").startswith("application/json"):
+                    data = orjson.dumps(alter(req, orjson.loads(data)))
+                self.send_response(resp.status_code)
+                self.send_header("Content-Type", resp.headers.get("content-type", ""))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_cli_refuses_a_downgraded_preview_and_sends_no_plaintext(hub: Hub) -> None:
+    import os
+    import subprocess
+    import sys
+
+    secret = canary()
+    proxy = ProxyServer(hub.srv.url, only("/api/v1/preview",
+                                          lambda doc: {**doc, "form": "plain"}))
+    try:
+        alpha = hub.node.members["alpha"]
+        env = dict(os.environ, VIGIL_NODE=proxy.url, VIGIL_TOKEN=alpha.token,
+                   VIGIL_KEYRING=str(alpha.keyring_path), VIGIL_DATA=str(hub.tmp / "alpha-cli"),
+                   VIGIL_KEYRING_PASSPHRASE=testing.PASSPHRASE)
+        got = subprocess.run([sys.executable, "-m", "vigil.cli", "publish", "-", "--tlp",
+                              "amber", "--to", "ab"], input=bundle(secret).decode(), env=env,
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        proxy.close()
+    assert got.returncode == 1 and "client.form_downgrade" in got.stderr
+    assert any(b"/api/v1/preview" in body for body in proxy.sent)
+    assert not any(secret.encode() in body for body in proxy.sent)
+    assert secret.encode() not in hub.node_bytes()
