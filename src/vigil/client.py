@@ -758,19 +758,22 @@ class Client:
         while start < cp.size:
             doc = self._call("GET", "/api/v1/log/entries",
                              params={"start": start, "end": min(cp.size, start + 1000)})
-            for item in doc["entries"]:
+            for k, item in enumerate(doc["entries"]):
+                index = int(item["index"])
+                if index != start + k:  # every leaf, hidden ones as their hash only
+                    raise CryptoError(f"the node left log entry {start + k} out",
+                                      code="log.missing_entries")
                 e = item.get("entry")
                 if not isinstance(e, dict):
                     continue
-                about = e.get("member") == me if e.get("kind") == "member" else \
-                    e.get("kind") in ("recall", "purge") and me in (e.get("to") or [])
-                if not about:
-                    continue
-                index = int(item["index"])
                 leaf = leaf_hash(entry_bytes(e))
                 if b64u(leaf) != item.get("leaf_hash"):
                     raise CryptoError(f"log entry {index} does not hash to its leaf",
                                       code="log.bad_entry")
+                about = e.get("member") == me if e.get("kind") == "member" else \
+                    e.get("kind") in ("recall", "purge") and me in (e.get("to") or [])
+                if not about:
+                    continue
                 proof = self._call("GET", "/api/v1/log/inclusion",
                                    params={"index": index, "size": cp.size})["proof"]
                 verify_inclusion(leaf, index, cp.size, [b64u_decode(h) for h in proof],
@@ -778,8 +781,8 @@ class Client:
                 foreign = e["kind"] == "member" and (
                     e.get("sign_key") != kr.sign_key_id or e.get("enc_key") != kr.enc_key_id)
                 events.append(LogEvent(index, e, foreign))
-            nxt = int(doc["next"])
-            if nxt <= start:
+            nxt = start + len(doc["entries"])
+            if nxt == start:
                 raise CryptoError("the node's log entries stop before its checkpoint",
                                   code="log.missing_entries")
             start = nxt

@@ -465,3 +465,30 @@ def test_the_cli_refuses_a_downgraded_preview_and_sends_no_plaintext(hub: Hub) -
     assert any(b"/api/v1/preview" in body for body in proxy.sent)
     assert not any(secret.encode() in body for body in proxy.sent)
     assert secret.encode() not in hub.node_bytes()
+
+
+# -- the log watch -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "code"), [
+    (lambda doc: {**doc, "entries": doc["entries"][1:]}, "log.missing_entries"),
+    (lambda doc: {**doc, "entries": [{**e, "entry": {**e["entry"], "at": "forged"}}
+                                     if "entry" in e else e for e in doc["entries"]]},
+     "log.bad_entry"),
+    (lambda doc: {**doc, "entries": []}, "log.missing_entries")])
+def test_the_log_watch_refuses_entries_left_out_or_altered(
+        hub: Hub, change: Callable[[Any], Any], code: str) -> None:
+    c, _ = hub.client("bravo", only("/api/v1/log/entries", change))
+    with c, pytest.raises(CryptoError) as info:
+        c.watch_log(0)
+    assert info.value.code == code
+
+
+def test_the_log_watch_proves_the_members_own_key_entry(hub: Hub) -> None:
+    c, _ = hub.client("bravo")
+    with c:
+        w = c.watch_log(0)
+        bravo = hub.node.members["bravo"]
+        (own,) = [e for e in w.events if e.kind == "member"]
+        assert own.entry["member"] == bravo.id and not own.foreign
+        assert own.entry["sign_key"] == bravo.keyring.sign_key_id
+        assert c.watch_log().events == []  # the state remembers where it stopped
