@@ -49,7 +49,7 @@ from vigil.log.checkpoint import Checkpoint
 from vigil.log.note import parse_vkey
 from vigil.log.verifier import LogVerifier
 from vigil.model import Audience, ChannelKind, Envelope, Form, Handling, Provenance, Tlp
-from vigil.policy.decide import share_form
+from vigil.policy.decide import WIDE_TLPS, share_form
 
 _log = logging.getLogger(__name__)
 
@@ -423,7 +423,7 @@ class Client:
         if any(i not in self._keys for i in ids):
             want = set(ids)
             for m in self._call("GET", "/api/v1/members", params={"log": "true"})["members"]:
-                if m.get("id") in want:
+                if m.get("id") in want and m.get("id") not in self._keys:
                     self._proven(m)
         missing = [i for i in ids if i not in self._keys]
         if missing:
@@ -567,8 +567,10 @@ class Client:
                 raise CryptoError("the node's preview names other recipients than asked for",
                                   code="client.preview_mismatch")
         kind: ChannelKind | None = None
-        if channels:
+        if channels and not named and want in WIDE_TLPS:  # else sealed, whatever its kind
             kind = ChannelKind(self.channel(str(aud["channel"]))["kind"])
+        elif channels:
+            kind = ChannelKind.GROUP
         form = share_form(want, explicit=bool(named), channel_kind=kind)
         if form is Form.SEALED and pv["form"] != Form.SEALED.value:
             raise CryptoError(f"the node asked for a TLP:{want.value.upper()} share in "
