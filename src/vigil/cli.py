@@ -291,6 +291,9 @@ def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | Non
     with _client(c, node_url, token, keyring_path) as cl:
         if dry_run:
             pv = cl.preview(**kw)
+            if cl.keyring is not None:  # the form this client would seal with, checked
+                pv["form"] = cl.check_preview(pv, tlp=tlp, to=to, purpose=purpose,
+                                              no_onward=no_onward, codes=codes).value
             click.echo(f"TLP:{pv['audience']['tlp'].upper()}, payload {pv['form']}, "
                        f"{len(pv['recipients'])} recipient(s):")
             for r in pv["recipients"]:

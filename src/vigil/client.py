@@ -500,7 +500,7 @@ class Client:
         pv = self.preview(tlp=tlp, to=to, purpose=purpose, no_onward=no_onward, codes=codes,
                           themes=themes, regions=regions, expires=expires)
         kr = self.keyring
-        form = self._check_preview(pv, tlp=tlp, to=to, purpose=purpose, no_onward=no_onward,
+        form = self.check_preview(pv, tlp=tlp, to=to, purpose=purpose, no_onward=no_onward,
                                    codes=codes)
         recipients = [str(r["id"]) for r in pv["recipients"]]
         keys: dict[str, tuple[str, bytes]] = {}
@@ -536,7 +536,7 @@ class Client:
             headers={"Content-Type": "application/json"})
         return out2
 
-    def _check_preview(self, pv: dict[str, Any], *, tlp: str, to: Sequence[str],
+    def check_preview(self, pv: dict[str, Any], *, tlp: str, to: Sequence[str],
                        purpose: str | None, no_onward: bool, codes: Sequence[str]) -> Form:
         """The form this client decides for the share (``share_form``: plain only for a
         community-wide TLP:CLEAR/GREEN share), after checking that the node's preview

@@ -456,12 +456,14 @@ def test_the_cli_refuses_a_downgraded_preview_and_sends_no_plaintext(hub: Hub) -
         env = dict(os.environ, VIGIL_NODE=proxy.url, VIGIL_TOKEN=alpha.token,
                    VIGIL_KEYRING=str(alpha.keyring_path), VIGIL_DATA=str(hub.tmp / "alpha-cli"),
                    VIGIL_KEYRING_PASSPHRASE=testing.PASSPHRASE)
-        got = subprocess.run([sys.executable, "-m", "vigil.cli", "publish", "-", "--tlp",
-                              "amber", "--to", "ab"], input=bundle(secret).decode(), env=env,
-                             capture_output=True, text=True, timeout=60)
+        runs = [subprocess.run([sys.executable, "-m", "vigil.cli", "publish", "-", "--tlp",
+                                "amber", "--to", "ab", *dry], input=bundle(secret).decode(),
+                               env=env, capture_output=True, text=True, timeout=60)
+                for dry in ([], ["--dry-run"])]
     finally:
         proxy.close()
-    assert got.returncode == 1 and "client.form_downgrade" in got.stderr
+    for got in runs:
+        assert got.returncode == 1 and "client.form_downgrade" in got.stderr
     assert any(b"/api/v1/preview" in body for body in proxy.sent)
     assert not any(secret.encode() in body for body in proxy.sent)
     assert secret.encode() not in hub.node_bytes()
