@@ -419,9 +419,14 @@ class Client:
         return m
 
     def proven_members(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """``member()`` for several members, with one request for those not known yet."""
-        if any(i not in self._keys for i in ids):
-            want = set(ids)
+        """``member()`` for several members: those not known yet one by one when they are
+        few, else with one request for the whole directory with its proofs."""
+        unknown = [i for i in ids if i not in self._keys]
+        if len(unknown) <= 2:
+            for i in unknown:
+                self.member(i)
+        else:
+            want = set(unknown)
             for m in self._call("GET", "/api/v1/members", params={"log": "true"})["members"]:
                 if m.get("id") in want and m.get("id") not in self._keys:
                     self._proven(m)
