@@ -367,3 +367,34 @@ def test_gateway_drops_a_share_past_its_expiry(tmp_path: Path) -> None:
         assert _served(store) == {"indicator--2"} and store.counts()["shares"] == 1
     finally:
         store.close()
+
+
+async def test_gateway_alerts_on_a_rolled_back_log(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    from tests.sdk.test_hostile_node import Proxy, only
+
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    state = tmp_path / "cp.json"
+    old: dict[str, Any] = {}
+
+    def stale(doc: Any) -> Any:
+        old.setdefault("doc", doc)
+        return old["doc"]
+
+    hostile = Client(srv.url, echo.token, echo.keyring, log_state=state,
+                     transport=Proxy(only("/api/v1/log/checkpoint", stale)))
+    hostile._call("GET", "/api/v1/log/checkpoint")  # the checkpoint the node will replay
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        c.publish(bundle("later", 1)[0], tlp="amber", to=["d-e"])
+    with Client(srv.url, echo.token, echo.keyring, log_state=state) as honest:
+        honest.checkpoint()  # the member saw the log grow
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        await _follow_until(hostile, store, echo.keyring,
+                            lambda: store.counts()["alerts"] >= 1)
+        assert store.alerts()[0]["code"] == "log.rollback"
+        assert store.counts()["objects"] == 0
+    finally:
+        hostile.close()
+        store.close()
