@@ -292,7 +292,7 @@ async def test_gateway_serves_only_what_the_originator_lets_leave_and_drops_with
 
 async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.sdk.test_hostile_node import StreamEdit, strip_proof
+    from tests.sdk.test_hostile_node import Proxy, StreamEdit, no_proofs, strip_proof
 
     n, srv = node
     delta, echo = n.members["delta"], n.members["echo"]
@@ -301,7 +301,7 @@ async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
         sid = c.publish(raw, tlp="amber", to=["d-e"])["id"]
     store = LocalStore(tmp_path / "gw.db")
     client = Client(srv.url, echo.token, echo.keyring, log_state=tmp_path / "cp.json",
-                    async_transport=StreamEdit(strip_proof))
+                    transport=Proxy(no_proofs()), async_transport=StreamEdit(strip_proof))
     try:
         await _follow_until(client, store, echo.keyring,
                             lambda: store.counts()["refused"] >= 1)

@@ -797,8 +797,12 @@ class Client:
         return LogWatch(events, max(start, cp.size))
 
     def _logged(self, env: Envelope, log: dict[str, Any] | None) -> int | None:
+        """The share's log index, its inclusion proof checked. A page or an event that
+        came without the proof (a node's cache may miss it) asks for it once more."""
         if not self.verify_log:
             return None
+        if not log:
+            log = self._call("GET", f"/api/v1/shares/{env.id}").get("log")
         return self.log_verifier().verify_share(env, log)
 
     def verify(self, env: Envelope, *, header_only: bool = False) -> str:

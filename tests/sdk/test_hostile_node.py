@@ -277,6 +277,17 @@ def test_a_rolled_back_checkpoint_is_refused_and_kept_as_evidence(hub: Hub) -> N
     assert evidence["kind"] == "rollback" and len(evidence["checkpoints"]) == 2
 
 
+def no_proofs(change: Callable[[Any], Any] | None = None) -> Alter:
+    """A node that withholds every share's proof: ``change`` alters the inbox page,
+    and the share itself comes without its ``log``."""
+    def alter(request: httpx.Request, doc: Any) -> Any:
+        p = request.url.path
+        if p.startswith("/api/v1/shares/"):
+            return {k: v for k, v in doc.items() if k != "log"}
+        return change(doc) if change and p == "/api/v1/inbox" else doc
+    return alter
+
+
 def test_a_withheld_proof_in_the_inbox_is_refused(hub: Hub) -> None:
     with hub.client("alpha")[0] as a:
         a.publish(bundle(canary()), tlp="amber", to=["member:charlie"])
@@ -287,6 +298,9 @@ def test_a_withheld_proof_in_the_inbox_is_refused(hub: Hub) -> None:
         return doc
 
     c, _ = hub.client("charlie", only("/api/v1/inbox", strip))
+    with c:
+        assert all(i.log_index is not None for i in c.inbox())  # asked for once more
+    c, _ = hub.client("charlie", no_proofs(strip))
     with c, pytest.raises(CryptoError) as info:
         list(c.inbox())
     assert info.value.code == "log.missing_proof"
@@ -375,7 +389,7 @@ async def test_the_stream_refuses_what_a_hostile_node_delivers(
         hub: Hub, edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
         code: str) -> None:
     two_shares(hub)
-    c, _ = hub.client("bravo", stream=StreamEdit(edit))
+    c, _ = hub.client("bravo", no_proofs(), stream=StreamEdit(edit))
     with c:
         refusal = await first_refusal(c)
     assert refusal.code == code
@@ -494,3 +508,18 @@ def test_the_log_watch_proves_the_members_own_key_entry(hub: Hub) -> None:
         assert own.entry["member"] == bravo.id and not own.foreign
         assert own.entry["sign_key"] == bravo.keyring.sign_key_id
         assert c.watch_log().events == []  # the state remembers where it stopped
+
+
+async def test_the_stream_asks_once_more_for_a_proof_an_event_left_out(hub: Hub) -> None:
+    ids = two_shares(hub)
+    c, proxy = hub.client("bravo", stream=StreamEdit(strip_proof))
+    with c:
+        stream = c.stream(0)
+        got = []
+        try:
+            while not set(ids) <= {i.share_id for i in got}:
+                got.append(await asyncio.wait_for(stream.__anext__(), 30))
+        finally:
+            await stream.aclose()
+    assert all(i.log_index is not None for i in got)
+    assert any(f"/api/v1/shares/{ids[0]}".encode() in body for body in proxy.sent)
