@@ -764,7 +764,7 @@ class Client:
         events: list[LogEvent] = []
         while start < cp.size:
             doc = self._call("GET", "/api/v1/log/entries",
-                             params={"start": start, "end": min(cp.size, start + 1000)})
+                             params={"start": start, "end": min(cp.size, start + 5000)})
             for k, item in enumerate(doc["entries"]):
                 index = int(item["index"])
                 if index != start + k:  # every leaf, hidden ones as their hash only
