@@ -6,6 +6,7 @@ node received, and its data directory, are scanned for a canary string."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -114,16 +115,43 @@ class Hub:
         return b"".join(p.read_bytes() for p in self.node.data.rglob("*") if p.is_file())
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[str | None]:
+    """The node's store: its own SQLite file (None), or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        yield None
+        return
+    from tests.conftest import PG_ADMIN_URL, _pg_database_url, service_missing
+
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        service_missing("PostgreSQL", exc)
+        raise
+    name = f"vigil_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_database_url(name)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("hostile")
-    node = testing.make_node(tmp / "node", {"alpha": False, "bravo": False, "charlie": False})
-    ex = node.exchange()
-    ex.create_channel(node.members["alpha"].id, "ab", ChannelKind.GROUP,
-                      [node.members["bravo"].id])
-    ex.store.close()
-    with testing.ServerProcess(node.data) as srv:
-        yield Hub(node, srv, tmp)
+    with database(request.param) as url:
+        node = testing.make_node(tmp / "node", {"alpha": False, "bravo": False,
+                                                "charlie": False}, store=url)
+        ex = node.exchange()
+        ex.create_channel(node.members["alpha"].id, "ab", ChannelKind.GROUP,
+                          [node.members["bravo"].id])
+        ex.store.close()
+        with testing.ServerProcess(node.data) as srv:
+            yield Hub(node, srv, tmp)
 
 
 def only(path: str, change: Callable[[Any], Any]) -> Alter:
