@@ -12,9 +12,8 @@ Local clients authenticate with the gateway's own token (Bearer, or as the passw
 HTTP Basic); the node's token and the keyring never leave the gateway.
 
 It obeys the originator, not the node: a share that may not leave the member's own
-analysts (``vigil.policy.member_side.local_serve``: no-onward, TLP:AMBER+STRICT,
-TLP:RED) is kept
-in the file but never served over TAXII (counted and listed as withheld); a recalled
+analysts (``vigil.policy.access.onward``: no-onward, TLP:AMBER+STRICT, TLP:RED) is
+kept in the file but never served over TAXII (counted and listed as withheld); a recalled
 share (delivered as its header without payload), a share whose purge or recall the log
 records, and a share past its expiry are deleted; the SDK sends the member's
 ``received`` and ``recall-ack`` receipts. Every share's log proof is checked, the
@@ -46,7 +45,7 @@ from vigil.crypto.keyring import Keyring
 from vigil.envelope import open_share
 from vigil.errors import AuthError, PolicyDenied, VigilError
 from vigil.model import Actor, Form
-from vigil.policy.member_side import local_serve
+from vigil.policy.access import onward
 from vigil.taxii import server as taxii_server
 from vigil.taxii.collections import Added, Collection, Item, Page
 from vigil.taxii.query import Cursor, Query, norm_time
@@ -407,7 +406,7 @@ def ingest(client: Client, store: LocalStore, keyring: Keyring, item: InboxItem)
         store.refuse(item.seq, env.id, "gateway.bad_payload", str(exc))
         return
     expires = env.header.get("expires")
-    may = local_serve(env.header)
+    may = onward(env.header)
     if not may:
         store.withhold(item.seq, env.id, signer, may.reason, plain, expires)
         log.info("share %s (inbox %d) kept for the member's analysts, not served [%s]",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.crypto.encoding import b64u
@@ -355,7 +356,7 @@ class StoredLog:
         if rows or size > upto:
             known = dict(known)
             for idx, data in rows:
-                entry = leaf_json(bytes(data))
+                entry: dict[str, Any] = orjson.loads(bytes(data))
                 known[str(entry["member"])] = (int(idx), entry)
             with self._lock:
                 if size > self._keys[0]:
