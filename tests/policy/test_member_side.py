@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from vigil.model import ChannelKind, Form, Tlp
+from vigil.policy.access import onward
 from vigil.policy.decide import share_form
 from vigil.policy.member_side import local_serve
 
@@ -19,6 +20,7 @@ def header(tlp: Tlp, no_onward: bool) -> dict[str, object]:
 def test_a_gateway_serves_its_local_tools_only_what_may_leave_the_analysts(
         tlp: Tlp, no_onward: bool) -> None:
     got = local_serve(header(tlp, no_onward))
+    assert onward(header(tlp, no_onward)) == got  # the gate answers the gateway with it
     served = not no_onward and tlp in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)
     assert bool(got) is served
     if no_onward:
