@@ -398,3 +398,14 @@ async def test_gateway_alerts_on_a_rolled_back_log(
     finally:
         hostile.close()
         store.close()
+
+
+def test_gateway_notes_an_alert_repeated_at_once_only_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        for code in ("log.rollback", "log.rollback", "log.fork", "log.rollback"):
+            store.alert(code, "the node's log went back")
+        assert [a["code"] for a in store.alerts()] == ["log.rollback", "log.fork",
+                                                      "log.rollback"]
+    finally:
+        store.close()
