@@ -20,6 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vigil import __version__
+from vigil import accountability as acc
+from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import classify, indicators_bundle
@@ -48,6 +50,7 @@ router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "vigil_signin_csrf"
 INBOX_ROWS = 200
 PAGE = 500
+VERDICTS = tuple(v.value for v in sightings.Verdict)
 TLP_LABELS = {t.value: "TLP:" + t.value.upper() for t in TLP_ORDER}
 HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -316,6 +319,8 @@ async def share(share_id: str, request: Request) -> Response:
         verified, provenance, problem = True, provenance_words(ex, st, env), None
     except VigilError as exc:
         plain, verified, provenance, problem = None, False, "", exc
+    if state.recalled or state.purged:  # its payload is gone from the node: say only that
+        plain, verified, provenance, problem = None, False, "", None
     view = None
     if plain is not None:
         try:
@@ -325,14 +330,23 @@ async def share(share_id: str, request: Request) -> Response:
             problem = exc
     h = env.header
     originator = d.members.get(env.originator)
-    recipients = None
-    if env.originator == who.actor.member:
-        recipients = [d.members[r] for r in env.recipients if r in d.members]
+    receipts = None
+    if env.originator == who.actor.member:  # the originator's view; 404 for anyone else
+        receipts = await st.read(acc.receipts_view, ex, who.actor.member, share_id)
+        names = display_names(ex)
+        for r in receipts["recipients"]:
+            r["display_name"] = names.get(r["member"], r["member"])
+    seen = await st.read(sightings.sightings_of_share, ex, who.actor.member, share_id)
+    ind_names = {i["id"]: i["name"] or i["pattern"] for i in view.indicators} if view else {}
+    q = request.query_params
     return render(
         request, "share.html", who=who, env=env, h=h, state=state, verified=verified,
         provenance=provenance, problem=problem, view=view, sealed=plain is None and verified,
         originator=originator, channel=chans.get(env.channel or "", env.channel),
-        recipients=recipients, published=request.query_params.get("published") == "1")
+        receipts=receipts, sightings=seen, ind_names=ind_names, verdicts=VERDICTS,
+        names=display_names(ex),
+        published=q.get("published") == "1", recalled=q.get("recalled") == "1",
+        sighted=q.get("sighted") == "1")
 
 
 # -- publish --------------------------------------------------------------------------
