@@ -225,7 +225,6 @@ async def ledger_page(request: Request) -> Response:
 
 @router.get("/warninglists", response_class=HTMLResponse)
 async def warninglists(request: Request) -> Response:
-    st = state_of(request)
     who = await signed_in(request)
     if who is None:
         return to_signin()

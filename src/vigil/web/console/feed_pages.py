@@ -92,7 +92,6 @@ def _add(ex: Any, member: str, form: Any) -> Feed:
 
 @router.get("/feeds", response_class=HTMLResponse)
 async def feeds(request: Request) -> Response:
-    st = state_of(request)
     who = await signed_in(request)
     if who is None:
         return to_signin()

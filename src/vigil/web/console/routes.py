@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
@@ -48,7 +49,7 @@ from vigil.web.deps import State, read_body, state_of
 router = APIRouter(include_in_schema=False)
 
 PRE_CSRF_COOKIE = "vigil_signin_csrf"
-INBOX_ROWS = 200
+INBOX_ROWS = 100  # rows per page of the inbox and sent
 PAGE = 500
 VERDICTS = tuple(v.value for v in sightings.Verdict)
 TLP_LABELS = {t.value: "TLP:" + t.value.upper() for t in TLP_ORDER}
@@ -251,6 +252,23 @@ def display_names(ex: Exchange) -> dict[str, str]:
     return {m.id: m.display_name for m in ex.directory().members.values()}
 
 
+def before_of(request: Request) -> int | None:
+    """The page's ``before`` cursor: show the rows older than this seq (None: newest)."""
+    raw = request.query_params.get("before", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def pager(request: Request, before: int | None, rows: deque[dict[str, Any]], matched: int
+          ) -> dict[str, str | None]:
+    """Links to the newest page and to the next older one (keeping the filters)."""
+    keep = [(k, v) for k, v in request.query_params.multi_items() if k != "before"]
+    path = request.url.path
+    newest = f"{path}?{urlencode(keep)}" if before is not None else None
+    older = f"{path}?{urlencode([*keep, ('before', str(rows[0]['seq']))])}" \
+        if matched > len(rows) and rows else None
+    return {"newest": newest, "older": older}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def inbox(request: Request) -> Response:
     st = state_of(request)
@@ -265,13 +283,15 @@ async def inbox(request: Request) -> Response:
         return error_page(request, who, exc)
     names = display_names(ex)
     chan_names = {c.id: c.name for c in chans}
+    before = before_of(request)
     rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
-    cursor, total = 0, 0
+    cursor, total, matched = 0, 0, 0
     while True:
         page, cursor, more = await st.read(ex.inbox_page, who.actor.member, cursor, PAGE)
         for entry, env, _state in page:
             total += 1
-            if f.match(env):
+            if f.match(env) and (before is None or entry.seq < before):
+                matched += 1
                 rows.append(row_of(env, names, chan_names, entry.seq, entry.added))
         if not more:
             break
@@ -281,8 +301,8 @@ async def inbox(request: Request) -> Response:
                         "channel": f.channel, "originator": f.originator}}
     return render(request, "inbox.html", who=who, rows=list(reversed(rows)), total=total,
                   f=f, q=request.query_params, themes=THEMES, tlps=TLP_LABELS,
-                  channels=chans, members=members,
-                  live=live)
+                  channels=chans, members=members, live=live if before is None else None,
+                  pager=pager(request, before, rows, matched))
 
 
 # -- one share ---------------------------------------------------------------------
@@ -504,11 +524,15 @@ async def sent(request: Request) -> Response:
     ex = st.exchange
     names = display_names(ex)
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
+    before = before_of(request)
     rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
-    after = 0
+    after, matched = 0, 0
     while True:
         page, cursor = await st.read(ex.sent_page, who.actor.member, after, PAGE)
         for seq, env, state in page:
+            if before is not None and seq >= before:
+                continue
+            matched += 1
             r = row_of(env, names, chans, seq, env.created)
             r["recipient_names"] = [names.get(m, m) for m in env.recipients]
             r["recalled"] = state.recalled
@@ -516,7 +540,8 @@ async def sent(request: Request) -> Response:
         if cursor == after:
             break
         after = cursor
-    return render(request, "sent.html", who=who, rows=list(reversed(rows)))
+    return render(request, "sent.html", who=who, rows=list(reversed(rows)),
+                  pager=pager(request, before, rows, matched))
 
 
 # -- log ---------------------------------------------------------------------------------

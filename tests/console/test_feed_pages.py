@@ -1,0 +1,43 @@
+"""The feeds page: a member sees, adds and pulls only feeds that publish as itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.errors import InputError
+from vigil.feeds import registry
+from vigil.feeds.registry import Auth, Feed
+from vigil.web.console.feed_pages import public_url
+
+from .conftest import Console, csrf_of
+
+
+def test_a_member_sees_and_pulls_only_its_own_feeds(console: Console) -> None:
+    ex = console.exchange
+    registry.install(ex)
+    registry.add_feed(ex.store, Feed(
+        name="alpha-feed", url="https://taxii.example.org/api1/", collection="c1",
+        member_id=console.id("alpha"), tlp="amber", to=("a-b",), every=900,
+        auth=Auth(None, None, "secret-token")))
+    a, b = console.sign_in("alpha"), console.sign_in("bravo")
+    page = a.get("/feeds")
+    assert page.status_code == 200 and 'data-feed="alpha-feed"' in page.text
+    assert "secret-token" not in page.text
+    other = b.get("/feeds")
+    assert "alpha-feed" not in other.text
+    r = b.post("/feeds/alpha-feed/pull", data={"csrf": csrf_of(other.text)})
+    assert r.status_code == 404
+    assert registry.get_feed(ex.store, "alpha-feed").last_pull is None
+
+
+def test_a_console_feed_may_not_point_into_the_node_network(console: Console) -> None:
+    for url in ("http://127.0.0.1:8080/taxii/", "https://10.1.2.3/api/", "ftp://x.example/",
+                "https://user:pw@taxii.example.org/"):
+        with pytest.raises(InputError):
+            public_url(url)
+    b = console.sign_in("bravo")
+    page = b.get("/feeds")
+    r = b.post("/feeds", data={"csrf": csrf_of(page.text), "url": "http://localhost:9/",
+                               "collection": "c", "tlp": "amber", "to": "a-b"})
+    assert r.status_code == 400 and "feed.url" in r.text
+    assert registry.list_feeds(console.exchange.store) == []
