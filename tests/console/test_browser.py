@@ -146,7 +146,7 @@ def test_search_notices_receipts_recall_graph_live_and_nothing_leaves(browser: A
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True})
-    a, b, c = (node.members[n] for n in ("alpha", "bravo", "charlie"))
+    a, b, _c = (node.members[n] for n in ("alpha", "bravo", "charlie"))
     ex = node.exchange()
     ex.create_channel(a.id, "a-b", ChannelKind.BILATERAL, [b.id])
     ex.create_channel(a.id, "all", ChannelKind.COMMUNITY, [])
@@ -223,7 +223,7 @@ def test_search_notices_receipts_recall_graph_live_and_nothing_leaves(browser: A
         pb.goto(f"{srv.url}/shares/{big}")
         expect(pb.locator("#graph .node")).to_have_count(300)
         expect(pb.locator("#graph .group")).to_have_count(3)
-        pb.screenshot(path=str(SHOTS / "graph.png"), full_page=False)
+        pb.locator("#graph").screenshot(path=str(SHOTS / "graph.png"))
         before = pb.locator("#graph svg").get_attribute("viewBox")
         pb.get_by_role("button", name="Zoom in").click()
         assert pb.locator("#graph svg").get_attribute("viewBox") != before
