@@ -27,6 +27,11 @@ def test_recall_confirmation_names_recipients_and_only_the_originator_may(
     told = re.search(r'<ul class="cols" id="told">(.*?)</ul>', page.text, re.S)
     assert told is not None and "member:bravo" in told.group(1)
     assert "member:charlie" not in told.group(1)
+    shown = a.get(f"/shares/{sid}").text  # delivered to B's inbox; no signed receipt yet
+    row = re.search(rf'<tr data-member="{console.id("bravo")}">(.*?)</tr>', shown, re.S)
+    assert row is not None
+    assert re.search(r'data-what="delivered"><span class="yes">', row.group(1))
+    assert re.search(r'data-what="received"><span class="no">not yet', row.group(1))
     for other in (b, c):  # a reader and a stranger: the same 404 as a missing share
         for path in (f"/shares/{sid}/recall", "/shares/share--nope/recall"):
             r = other.get(path)

@@ -147,7 +147,7 @@
   if (!table || !window.fetch) { return; }
   var url = "/api/v1/shares/" + encodeURIComponent(table.getAttribute("data-share")) + "/receipts";
   var status = document.getElementById("receipts-status");
-  var WHATS = ["received", "opened", "recall_ack"];
+  var WHATS = ["delivered", "received", "opened", "recall_ack"];
 
   function show(cell, got, what, recalled) {
     var key = got ? got.at : (what === "recall_ack" && !recalled ? "-" : "");
@@ -164,6 +164,12 @@
       t.textContent = String(got.at).slice(0, 19).replace("T", " ");
       cell.appendChild(span);
       cell.appendChild(t);
+      if (got.held_until) {
+        var held = document.createElement("span");
+        held.className = "muted";
+        held.textContent = " (held back until " + String(got.held_until).slice(0, 19).replace("T", " ") + ")";
+        cell.appendChild(held);
+      }
     } else {
       span.className = key === "-" ? "muted" : "no";
       span.textContent = key === "-" ? "—" : "not yet";
