@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
+from vigil import clock
 from vigil.client import Client
+from vigil.feeds import registry
+from vigil.feeds.registry import Auth, Feed
 from vigil.model import Actor, ChannelKind, Tlp
 from vigil.testing import ServerProcess, make_node
 
@@ -154,6 +157,13 @@ def test_search_notices_receipts_recall_graph_live_and_nothing_leaves(browser: A
     hidden = ex.publish_bundle(Actor(a.id, "u"), ioc_bundle("91.214.124.88"), ex.make_request(
         a.id, tlp=Tlp.GREEN, to=["all"])).envelope.id
     d_token = late_member(ex, node, "delta")
+    registry.install(ex)  # a feed with a last result, for the feeds page
+    registry.add_feed(ex.store, Feed(
+        name="cert-feed", url="https://taxii.example.org/api1/", collection="91a7b528",
+        member_id=a.id, tlp="green", to=("all",), every=86400, auth=Auth("feeds", "pw", None)))
+    # pulled just now, so the server's scheduler does not try the (unreachable) server
+    registry.release(ex.store, "cert-feed", error=None, pulled_at=clock.now(),
+                     counts={"fetched": 120, "published": 117, "shares": 3, "rejected": 3})
     ex.store.close()
     seen: list[str] = []
     with ServerProcess(node.data) as srv:
@@ -231,6 +241,8 @@ def test_search_notices_receipts_recall_graph_live_and_nothing_leaves(browser: A
                            ("/warninglists", "warninglists.png")):
             pa.goto(srv.url + path)
             expect(pa.locator("h1")).to_be_visible()
+            if path == "/feeds":
+                expect(pa.locator('tr[data-feed="cert-feed"]')).to_contain_text("117 published")
             pa.screenshot(path=str(SHOTS / shot), full_page=True)
         for p in (pa, pb):
             p.context.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from vigil.errors import InputError
@@ -41,3 +44,29 @@ def test_a_console_feed_may_not_point_into_the_node_network(console: Console) ->
                                "collection": "c", "tlp": "amber", "to": "a-b"})
     assert r.status_code == 400 and "feed.url" in r.text
     assert registry.list_feeds(console.exchange.store) == []
+
+
+def test_pull_now_publishes_and_shows_the_last_result(console: Console, tmp_path: Path
+                                                      ) -> None:
+    from tests.feeds.medallion import PASSWORD, SOURCE, USER, Medallion
+
+    med = Medallion(tmp_path).start()
+    try:
+        ex = console.exchange
+        registry.install(ex)
+        registry.add_feed(ex.store, Feed(  # an operator's feed (loopback: CLI only)
+            name="med", url=med.root, collection=SOURCE, member_id=console.id("alpha"),
+            tlp="green", to=("a-b",), every=3600, auth=Auth(USER, PASSWORD, None)))
+        a = console.sign_in("alpha")
+        page = a.get("/feeds").text
+        assert re.search(r'data-feed="med">.*?never', page, re.S)
+        r = a.post("/feeds/med/pull", data={"csrf": csrf_of(page)})
+        assert r.status_code == 303 and r.headers["location"] == "/feeds"
+        after = a.get("/feeds").text
+        assert PASSWORD not in after
+        feed = registry.get_feed(ex.store, "med")
+        assert feed.last_pull is not None and feed.last_error is None and feed.published > 0
+        assert f"{feed.published} published" in after and 'class="verified">ok' in after
+        assert console.sign_in("bravo").get("/").text.count("<tr data-share=") == feed.shares
+    finally:
+        med.stop()
