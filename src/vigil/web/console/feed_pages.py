@@ -1,6 +1,7 @@
 """The console's feeds page: the TAXII feeds that publish as the signed-in member (list,
-add, pull now, last result). A member sees and pulls only its own feeds; any other
-feed name answers the same 404 as a missing one."""
+add, pull now, last result). A member sees and pulls only the feeds the access gate
+gives it (``Access.feed``: its own); any other feed name answers the same 404 as a
+missing one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from vigil.errors import InputError, NotFound, VigilError
 from vigil.exchange import check_name
 from vigil.feeds import registry
 from vigil.feeds.registry import Auth, Feed, parse_every
+from vigil.policy.access import Access
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.console.routes import (
     HEADERS,
@@ -37,9 +39,10 @@ router = APIRouter(include_in_schema=False)
 def own_feeds(ex: Any, member: str) -> list[dict[str, Any]]:
     """The member's feeds as shown to it (no secret), each with its latest rejects."""
     registry.install(ex)
+    gate = Access(ex, member)
     out = []
     for f in registry.list_feeds(ex.store):
-        if f.member_id == member:
+        if gate.feed(f.member_id):
             d = f.public()
             d["rejects"] = [r.to_dict() for r in registry.rejects(ex.store, f.name, 5)]
             out.append(d)
