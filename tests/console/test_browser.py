@@ -215,6 +215,24 @@ def test_search_notices_receipts_recall_graph_live_and_nothing_leaves(browser: A
         expect(pb.locator(".ok")).to_contain_text("sighting is recorded")
         pa.reload()
         expect(pa.locator("#sightings")).to_contain_text("sighted")
+        # without JavaScript, every new page still reads
+        ctx = browser.new_context(viewport=VIEWPORT, java_script_enabled=False)
+        pn = ctx.new_page()
+        pn.on("request", lambda r: seen.append(r.url))
+        pn.goto(srv.url + "/signin")
+        pn.get_by_label("API token").fill(b.token)
+        pn.get_by_role("button", name="Sign in").click()
+        pn.wait_for_url(srv.url + "/")
+        pn.goto(srv.url + "/search?q=91.214.124.77")
+        expect(pn.locator(f'#results tr[data-share="{mine}"]')).to_be_visible()
+        pn.goto(srv.url + "/correlations")
+        expect(pn.locator("#notices tbody tr")).to_have_count(1)
+        pn.goto(f"{srv.url}/shares/{big}")
+        expect(pn.locator("#graph .node")).to_have_count(300)
+        assert pn.locator("#graph .zoom").count() == 0  # the zoom buttons need the script
+        for path in ("/ledger", "/feeds", "/warninglists", "/sent"):
+            assert (resp := pn.goto(srv.url + path)) is not None and resp.status == 200
+        ctx.close()
         # recall: the confirmation names who will be told; B's open inbox loses the row
         pb.goto(srv.url + "/")
         row = pb.locator(f'tr[data-share="{readable}"]')
