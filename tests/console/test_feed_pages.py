@@ -70,3 +70,24 @@ def test_pull_now_publishes_and_shows_the_last_result(console: Console, tmp_path
         assert console.sign_in("bravo").get("/").text.count("<tr data-share=") == feed.shares
     finally:
         med.stop()
+
+
+def test_a_member_adds_a_feed_that_publishes_as_itself(console: Console,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443))])
+    b = console.sign_in("bravo")
+    page = b.get("/feeds")
+    form = {"csrf": csrf_of(page.text), "url": "https://taxii.example.org/api1/",
+            "collection": "91a7b528-80eb-42ed-a74d-c6fbd5a26116", "tlp": "green",
+            "to": "a-b", "every": "1h", "user": "feeds", "password": "s3cret-pw"}
+    bad = b.post("/feeds", data={**form, "to": "group-nobody-knows"})
+    assert bad.status_code >= 400 and registry.list_feeds(console.exchange.store) == []
+    r = b.post("/feeds", data=form)
+    assert r.status_code == 200 and "s3cret-pw" not in r.text
+    (f,) = registry.list_feeds(console.exchange.store)
+    assert f.member_id == console.id("bravo") and f.to == ("a-b",) and f.every == 3600
+    assert f'data-feed="{f.name}"' in r.text
+    assert f.name not in console.sign_in("alpha").get("/feeds").text

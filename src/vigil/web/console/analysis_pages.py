@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from vigil import clock
 from vigil.analysis import ledger
@@ -116,8 +117,9 @@ async def search(request: Request) -> Response:
     found = None
     if asked:
         try:
-            rows, found = await st.analysis_read(search_rows, ex, who.actor.member, q, kind,
-                                                 f, since, until)
+            # scans every readable share without a value: in a thread, off the loop
+            rows, found = await run_in_threadpool(search_rows, ex, who.actor.member, q, kind,
+                                                  f, since, until)
         except VigilError as exc:
             return render(request, "search.html", status=exc.status, who=who, error=exc,
                           asked=False, rows=[], found=None, f=f, page=1, pages=1, total=0,
@@ -167,8 +169,8 @@ async def correlations(request: Request) -> Response:
         return to_signin()
     raw = request.query_params.get("before", "")
     before = int(raw) if raw.isdigit() else None
-    notices, cursor, older = await st.analysis_read(notice_page, st.exchange,
-                                                    who.actor.member, before)
+    notices, cursor, older = await run_in_threadpool(notice_page, st.exchange,
+                                                     who.actor.member, before)
     live = {"cursor": cursor} if before is None else None
     return render(request, "correlations.html", who=who, notices=notices, older=older,
                   before=before, live=live)
@@ -204,7 +206,7 @@ async def ledger_page(request: Request) -> Response:
         return to_signin()
     ex = st.exchange
     report = await st.analysis_read(ledger.report, ex, who.actor.member)
-    labels, per_member, per_channel = await st.analysis_read(
+    labels, per_member, per_channel = await run_in_threadpool(
         weekly, ex, who.actor.member, datetime.now(UTC))
     names = display_names(ex)
     chan_names = {c["id"]: c["name"] for c in report["channels"]}

@@ -49,31 +49,35 @@ def own_feeds(ex: Any, member: str) -> list[dict[str, Any]]:
     return out
 
 
-def public_url(url: str) -> str:
-    """An http(s) URL without credentials whose host resolves only to public addresses
-    (a member's feed must not make the node fetch from its own network)."""
+def check_url(url: str) -> str:
+    """An http(s) URL without credentials in it."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"{url[:80]!r} is not an http(s) URL", code="feed.url", pointer="/url")
     if parts.username is not None:
         raise InputError("give credentials in their fields, not in the URL", code="feed.url",
                          pointer="/url")
+    return url
+
+
+def public_url(url: str) -> str:
+    """``check_url``, and its host resolves only to public addresses (a member's feed
+    must not make the node fetch from its own network). Resolves: call it off the loop."""
+    host = urlsplit(check_url(url)).hostname or ""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
     except OSError:
-        raise InputError(f"cannot resolve {parts.hostname!r}", code="feed.url",
-                         pointer="/url") from None
+        raise InputError(f"cannot resolve {host!r}", code="feed.url", pointer="/url") from None
     for info in infos:
         if not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global:
-            raise InputError(f"{parts.hostname!r} is not a public address: a console feed "
-                             "may not point into the node's own network (an operator adds "
-                             "such a feed with `vigil feed add`)", code="feed.url",
-                             pointer="/url")
+            raise InputError(f"{host!r} is not a public address: a console feed may not "
+                             "point into the node's own network (an operator adds such a "
+                             "feed with `vigil feed add`)", code="feed.url", pointer="/url")
     return url
 
 
 def _add(ex: Any, member: str, form: Any) -> Feed:
-    url = public_url(form.get("url").strip())
+    url = check_url(form.get("url").strip())  # resolved by the caller, off the store
     collection = form.get("collection").strip()
     if not collection:
         raise InputError("give the collection id", code="feed.collection",
@@ -86,6 +90,8 @@ def _add(ex: Any, member: str, form: Any) -> Feed:
     token, user, password = form.get("token"), form.get("user"), form.get("password")
     if token and (user or password):
         raise InputError("give a token or a user and password, not both", code="feed.auth")
+    if password and not user:
+        raise InputError("a password needs a user", code="feed.auth")
     auth = Auth(user or None, password or None, token or None)
     registry.install(ex)
     return registry.add_feed(ex.store, Feed(
@@ -121,6 +127,7 @@ async def add_feed(request: Request) -> Response:
     if not csrf_ok(who.session.csrf, form):
         return csrf_refused(request, who)
     try:
+        await asyncio.to_thread(public_url, form.get("url").strip())
         f = await st.write(_add, st.exchange, who.actor.member, form)
     except VigilError as exc:
         return await _page(request, who, exc, None, exc.status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from vigil.errors import NotFound
 from vigil.exchange import Exchange
 from vigil.model import Envelope, ShareState
 
@@ -39,8 +40,6 @@ def readable_shares(ex: Exchange, member: str) -> Iterator[tuple[Envelope, Share
 def readable_by_id(ex: Exchange, member: str, ids: list[str]
                    ) -> dict[str, tuple[Envelope, ShareState]]:
     """The shares among ``ids`` the member may read now (``Exchange.share``, the gate)."""
-    from vigil.errors import NotFound
-
     out = {}
     for sid in ids:
         try:
