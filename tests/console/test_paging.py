@@ -39,6 +39,7 @@ def test_pages_reach_every_share_once(console: Console, monkeypatch: pytest.Monk
         url: str | None = "/sent"
         while url:
             page = c.get(url).text
+            assert "<title>Sent — " in page
             rows = re.findall(r'<a href="/shares/([^"]+)">', page.split("<tbody>")[1])
             seen += rows
             url = _older(page)
@@ -59,3 +60,23 @@ def test_pages_reach_every_share_once(console: Console, monkeypatch: pytest.Monk
     nxt = _older(page)
     assert nxt is not None and "theme=cyber" in nxt
     assert _ids(c.get(nxt).text) == [sent[0]]
+
+
+def test_the_log_page_pages_back(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes, "LOG_ROWS", 3)
+    ex = console.exchange
+    for i in range(4):
+        req = ex.make_request(console.id("alpha"), tlp=Tlp.AMBER, to=["a-b"])
+        ex.publish_bundle(Actor(console.id("alpha"), "u"), ioc_bundle(f"91.214.126.{i}"), req)
+    b = console.sign_in("bravo")
+    seen: list[int] = []
+    url: str | None = "/log"
+    while url:
+        page = b.get(url).text
+        seen += [int(i) for i in re.findall(r"<tr><td>(\d+)</td>", page)]
+        url = _older(page)
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) >= 4
+    monkeypatch.setattr(routes, "LOG_ROWS", 1000)  # one page: the same entries
+    whole = b.get("/log").text
+    assert seen == [int(i) for i in re.findall(r"<tr><td>(\d+)</td>", whole)]
+    assert _older(whole) is None

@@ -562,7 +562,8 @@ async def log_page(request: Request) -> Response:
     names = display_names(ex)
     rows: list[dict[str, Any]] = []
     hidden = 0
-    end = cp.size
+    before = before_of(request)
+    end = cp.size if before is None else min(before, cp.size)
     gate = Access(ex, who.actor.member)
     while end > 0 and len(rows) < LOG_ROWS:
         start = max(0, end - 1000)
@@ -577,8 +578,11 @@ async def log_page(request: Request) -> Response:
                              "at": entry.get("at", "")})
         end = start
     forks = (await st.read(Gossip(ex.log).report))["forks"]
+    older = f"/log?before={rows[-1]['index']}" \
+        if len(rows) == LOG_ROWS and rows[-1]["index"] > 0 else None
     return render(request, "log.html", who=who, cp=cp, note=note, rows=rows,
-                  hidden=hidden, forks=forks, vkey=vkey(ex.log.key_name, ex.log.public_raw))
+                  hidden=hidden, forks=forks, vkey=vkey(ex.log.key_name, ex.log.public_raw),
+                  pager={"newest": "/log" if before is not None else None, "older": older})
 
 
 def describe_entry(entry: dict[str, Any], names: dict[str, str]) -> str:
