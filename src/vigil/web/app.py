@@ -22,6 +22,7 @@ from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
+from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
 from vigil.web import ledger as ledger_api
@@ -59,7 +60,8 @@ def validation_error(exc: RequestValidationError) -> InputError:
 
 
 def error_response(exc: VigilError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
+                        headers=getattr(exc, "headers", None))  # Retry-After of a 429
 
 
 def create_app(settings: Settings, *, exchange: Exchange | None = None,
@@ -137,6 +139,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")
+    app.include_router(access_api.router, prefix="/api/v1")  # revoking users, members
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app
