@@ -44,6 +44,7 @@ from vigil.web.auth import SESSION_COOKIE, Session, sessions
 from vigil.web.console.forms import Form, parse_form
 from vigil.web.console.stixview import bundle_view
 from vigil.web.deps import State, read_body, state_of
+from vigil.web.throttle import Throttled
 
 router = APIRouter(include_in_schema=False)
 
@@ -157,9 +158,17 @@ async def signin(request: Request) -> Response:
     if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
         return csrf_refused(request, None)
     token = form.get("token").strip()
+    keys = st.throttle.keys(request.client.host if request.client else None, token)
     try:
+        st.throttle.check(keys)
         await st.read(st.exchange.authenticate, token)
+    except Throttled as exc:
+        page = render(request, "signin.html", status=exc.status,
+                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        page.headers.update(exc.headers)
+        return page
     except AuthError as exc:
+        st.throttle.failed(keys, exc.code)
         return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
     session = await st.write(sessions(st.exchange).create, token)
