@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from tests.conftest import four_member_exchange
 from tests.web.conftest import Api
 
-from vigil.analysis.correlate import Correlator
+from vigil.analysis.correlate import Correlator, correlator
 from vigil.bus.local import LocalBus
 from vigil.web.deps import State
 
@@ -60,5 +61,10 @@ def test_search_runs_off_the_event_loop(api: Api, monkeypatch: pytest.MonkeyPatc
         return real(self, *a, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Correlator, "search", search)
+    c = correlator(api.exchange)
+    for _ in range(1000):  # once the index is warm a search is short, and still not inline
+        if c.warm():
+            break
+        time.sleep(0.01)
     r = api.client.get("/api/v1/search", params={"q": "1.2.3.4"}, headers=api.h("alpha"))
     assert r.status_code == 200 and where == [False]
