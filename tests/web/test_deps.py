@@ -4,6 +4,7 @@ requests queue behind each other, never in front of another member's."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
@@ -48,7 +49,8 @@ def test_one_members_heavy_requests_queue_behind_each_other(tmp_path: Path) -> N
     assert st._heavy == {}  # no slot is kept for a member with nothing running
 
 
-def test_search_runs_off_the_event_loop(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_search_with_regex_lists_runs_off_the_event_loop(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     where: list[bool] = []
     real = Correlator.search
 
@@ -67,4 +69,12 @@ def test_search_runs_off_the_event_loop(api: Api, monkeypatch: pytest.MonkeyPatc
             break
         time.sleep(0.01)
     r = api.client.get("/api/v1/search", params={"q": "1.2.3.4"}, headers=api.h("alpha"))
-    assert r.status_code == 200 and where == [False]
+    assert r.status_code == 200 and where == [True]  # a short lookup: inline
+    wl = json.dumps({"name": "rx", "type": "regex", "list": ["^(a+)+$"]}).encode()
+    assert api.client.post("/api/v1/warninglists", content=wl,
+                           headers=api.h("alpha")).status_code == 201
+    for q in ("1.2.3.4", "10.0.0.0/8"):
+        r = api.client.get("/api/v1/search", params={"q": q}, headers=api.h("alpha"))
+        assert r.status_code == 200
+    r = api.client.get("/api/v1/search", params={"q": "10.0.0.0/8"}, headers=api.h("bravo"))
+    assert r.status_code == 200 and where == [True, False, False, False]

@@ -203,6 +203,11 @@ class WarninglistSet:
     def __len__(self) -> int:
         return len(self.lists)
 
+    @property
+    def costly(self) -> bool:
+        """Whether a lookup scans entries (regex, substring) rather than indexes them."""
+        return bool(self._regexes or self._subs)
+
     def add(self, wl: Warninglist) -> None:
         i = len(self.lists)
         self.lists.append(wl)

@@ -49,10 +49,20 @@ class NoticeStream(SseResponse):
         return body, moved
 
 
+async def search_for(st: State, member: str, q: str, limit: int) -> dict[str, Any]:
+    """A search; when it may be long -- a network (which may overlap many values) or a
+    member whose own warninglists scan entries (regex, substring) -- in a thread after
+    the member's earlier heavy requests (``State.heavy``), else as a short read."""
+    c = correlator(st.exchange)
+    costly = "/" in q or (await st.read(c.member_lists.of, member)).costly
+    found: dict[str, Any] = await (st.heavy(member, c.search, member, q, limit) if costly
+                                   else st.analysis_read(c.search, member, q, limit))
+    return found
+
+
 async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve GET /api/v1/search without the framework's routing and validation (the
-    same answers as the route below). The lookup (warninglists included) runs in a
-    thread, after the member's earlier heavy requests (``State.heavy``)."""
+    same answers as the route below); see ``search_for``."""
     conn = HTTPConnection(scope)
     try:
         actor = await st.read(authenticate, conn, st.exchange, st.throttle)
@@ -64,8 +74,7 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
         raw = params.get("limit", "100")
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
             raise InputError("limit must be 1..1000", code="input.query", pointer="/limit")
-        result = await st.heavy(actor.member, correlator(st.exchange).search, actor.member,
-                                q, int(raw))
+        result = await search_for(st, actor.member, q, int(raw))
         response: Response = Response(orjson.dumps(result), media_type="application/json")
     except VigilError as exc:
         response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
@@ -117,8 +126,7 @@ async def search(
 ) -> Response:
     """Shares the caller may read that hold this observable (normalised; IP addresses
     and networks match by overlap), newest first, with the warninglists naming it."""
-    result: dict[str, Any] = await st.heavy(actor.member, correlator(st.exchange).search,
-                                            actor.member, q, limit)
+    result = await search_for(st, actor.member, q, limit)
     return Response(orjson.dumps(result), media_type="application/json")
 
 
