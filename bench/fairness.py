@@ -120,7 +120,7 @@ async def measure(url: str, quiet: str, peer: str, seconds: float, gap: float
                   ) -> dict[str, list[float]]:
     """publish -> SSE (quiet -> peer) and /healthz latencies over ``seconds``."""
     sent: dict[str, float] = {}
-    latency: list[float] = []
+    arrived: dict[str, float] = {}  # (an event may arrive before its POST is answered)
     health: list[float] = []
     end = time.time() + seconds
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
@@ -134,9 +134,7 @@ async def measure(url: str, quiet: str, peer: str, seconds: float, gap: float
                 async for line in r.aiter_lines():
                     t = time.time()
                     if line.startswith("data:"):
-                        sid = json.loads(line[5:])["share_id"]
-                        if sid in sent:
-                            latency.append((t - sent.pop(sid)) * 1000)
+                        arrived.setdefault(json.loads(line[5:])["share_id"], t)
 
         async def probe() -> None:
             while time.time() < end:
@@ -162,7 +160,9 @@ async def measure(url: str, quiet: str, peer: str, seconds: float, gap: float
         await asyncio.sleep(2.0)  # the last deliveries
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
-    return {"publish_to_sse_ms": latency, "healthz_ms": health, "lost": [float(len(sent))]}
+    latency = [(arrived[sid] - t0) * 1000 for sid, t0 in sent.items() if sid in arrived]
+    lost = sum(1 for sid in sent if sid not in arrived)
+    return {"publish_to_sse_ms": latency, "healthz_ms": health, "lost": [float(lost)]}
 
 
 def main() -> None:
