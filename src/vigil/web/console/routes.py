@@ -429,12 +429,12 @@ async def publish(request: Request) -> Response:
             no_onward=form.get("no_onward") == "1",
             themes=form.all("themes") + _split(form.get("more_themes")),
             regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
-        await st.write(ex.parse_bundle, raw)
+        await st.heavy(who.actor.member, ex.parse_bundle, raw)
         dec = ex.preview(req)
         seal = preview_seal(who.session.csrf, text, req, dec.recipients)
         if form.get("action") == "send":
             if hmac.compare_digest(seal, form.get("previewed")):
-                pub = await st.write(ex.publish_bundle, who.actor, raw, req)
+                pub = await st.heavy(who.actor.member, ex.publish_bundle, who.actor, raw, req)
                 await st.bus.ring((*pub.recipients, who.actor.member))
                 return RedirectResponse(f"/shares/{pub.envelope.id}?published=1",
                                         status_code=303, headers=HEADERS)
