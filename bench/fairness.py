@@ -59,6 +59,7 @@ async def loud(url: str, token: str, stop: Path, args: argparse.Namespace,
                out: Path) -> None:
     """Send the member's most expensive requests until ``stop`` exists; count them."""
     counts: dict[str, int] = {}
+    took: dict[str, float] = {}  # seconds spent on each kind's completed requests
     h = {"Authorization": f"Bearer {token}"}
     body = large_bundle(args.bundle_mb)
     marker = body[body.index(b"bundle--"):body.index(b"bundle--") + 44]
@@ -73,8 +74,10 @@ async def loud(url: str, token: str, stop: Path, args: argparse.Namespace,
         async def forever(name: str, fn: Any) -> None:
             while not stop.exists():
                 try:
+                    t0 = time.time()
                     await fn()
                     counts[name] = counts.get(name, 0) + 1
+                    took[name] = took.get(name, 0.0) + time.time() - t0
                 except httpx.HTTPError:
                     counts[name + "_error"] = counts.get(name + "_error", 0) + 1
 
@@ -113,7 +116,8 @@ async def loud(url: str, token: str, stop: Path, args: argparse.Namespace,
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    out.write_text(json.dumps(counts))
+    out.write_text(json.dumps({k: {"completed": n, "mean_s": round(took.get(k, 0) / n, 3)}
+                               if n and k in took else n for k, n in counts.items()}))
 
 
 async def measure(url: str, quiet: str, peer: str, seconds: float, gap: float
