@@ -63,7 +63,8 @@ async def loud(url: str, token: str, stop: Path, args: argparse.Namespace,
     h = {"Authorization": f"Bearer {token}"}
     body = large_bundle(args.bundle_mb)
     marker = body[body.index(b"bundle--"):body.index(b"bundle--") + 44]
-    async with httpx.AsyncClient(base_url=url, headers=h, timeout=600) as http:
+    async with httpx.AsyncClient(base_url=url, headers=h, timeout=600, limits=httpx.Limits(
+            max_connections=None, max_keepalive_connections=None)) as http:
         wl = {"name": "load", "type": "regex", "matching_attributes": ["mutex"],
               "list": [f"^(a+)+{i}$" for i in range(999)] + ["^(a|aa)+$"]}
         (await http.post("/api/v1/warninglists", content=json.dumps(wl))).raise_for_status()
