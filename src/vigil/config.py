@@ -34,6 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keyring_passphrase", "", "passphrase of keyrings the node holds (prefer the env)"),
     Setting("log_level", "info", "log level: debug, info, warning, error"),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
+    Setting("switch_interval", 0.001, "seconds a worker thread (heavy requests) runs before "
+            "the event loop may take the interpreter back (Python's switch interval)", float),
     Setting("retention_interval", 60.0, "seconds between purges of expired shares (0: off)",
             float),
     Setting("correlation_processes", -1, "helper processes that extract observables for "
