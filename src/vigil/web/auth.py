@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 from vigil.errors import AuthError
 from vigil.exchange import Exchange
 from vigil.model import Actor
-from vigil.web.throttle import Throttle
+from vigil.web.throttle import COUNTED, Throttle
 
 SESSION_COOKIE = "vigil_session"
 SESSION_TTL = 12 * 3600
@@ -102,7 +102,7 @@ def authenticate(conn: HTTPConnection, exchange: Exchange,
         cred = credential(conn, exchange)
         return actor_of_credential(cred, exchange)
     except AuthError as exc:
-        if throttle is not None and exc.code != "auth.required":
+        if throttle is not None and exc.code in COUNTED:
             throttle.failed(keys, exc.code)
         raise
 

@@ -59,7 +59,8 @@ class SseResponse(Response):
     credential epoch; when it moved, the stream authenticates its credential again and
     ends, sending nothing more, if it was revoked (``vigil.access``)."""
 
-    def __init__(self, state: State, member: str, cursor: int, credential: str) -> None:
+    def __init__(self, state: State, member: str, cursor: int, credential: str = "") -> None:
+        # (without a credential the stream ends at its first check: it fails closed)
         super().__init__(status_code=200)
         self.state = state
         self.member = member

@@ -1,11 +1,13 @@
 """Failed authentication slowed per client address and per token prefix.
 
-Each failure counts against the client's address and against the first characters of
-the credential it sent. A key with ``limit`` failures inside ``window`` seconds is
-refused, before its credential is even looked up, with 429 ``auth.throttled`` and a
-``Retry-After`` header until its window ends. The counters are in memory, one table per
-worker process, bounded to ``size`` keys (the oldest dropped first). Failures are
-logged with the address and a digest of the prefix: never the credential itself.
+Each failure -- an unknown or revoked token, a malformed header, an unknown session --
+counts against the client's address and against the first characters of the credential
+it sent. A token prefix with ``limit`` failures inside ``window`` seconds, or an address
+with ``address_limit`` (higher: many clients may share one address), is refused before
+its credential is even looked up, with 429 ``auth.throttled`` and a ``Retry-After``
+header until its window ends. The counters are in memory, one table per worker process,
+bounded to ``size`` keys (the oldest dropped first). Failures are logged with the
+address and a digest of the prefix: never the credential itself.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from vigil.errors import VigilError
 
 log = logging.getLogger("vigil.auth")
 PREFIX = 12  # characters of a credential that key its counter ("vgl_" + 8)
+COUNTED = frozenset({"auth.bad_token", "auth.bad_session", "auth.malformed"})
 
 
 class Throttled(VigilError):
@@ -36,9 +39,10 @@ class Throttled(VigilError):
 
 
 class Throttle:
-    def __init__(self, limit: int = 20, window: float = 60.0, size: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: int = 20, address_limit: int = 100, window: float = 60.0,
+                 size: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
+        self.address_limit = address_limit
         self.window = window
         self.size = size
         self.clock = clock
@@ -59,7 +63,8 @@ class Throttle:
         with self._lock:
             for key in keys:
                 got = self._failures.get(key)
-                if got is not None and got[1] >= self.limit and now - got[0] < self.window:
+                limit = self.address_limit if key.startswith("addr:") else self.limit
+                if got is not None and got[1] >= limit and now - got[0] < self.window:
                     wait = max(wait, got[0] + self.window - now)
         if wait > 0:
             raise Throttled(max(1, math.ceil(wait)))

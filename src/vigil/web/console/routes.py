@@ -42,7 +42,7 @@ from vigil.web.auth import SESSION_COOKIE, Session, sessions
 from vigil.web.console.forms import Form, parse_form
 from vigil.web.console.stixview import bundle_view
 from vigil.web.deps import State, read_body, state_of
-from vigil.web.throttle import Throttled
+from vigil.web.throttle import COUNTED, Throttled
 
 router = APIRouter(include_in_schema=False)
 
@@ -166,7 +166,8 @@ async def signin(request: Request) -> Response:
         page.headers.update(exc.headers)
         return page
     except AuthError as exc:
-        st.throttle.failed(keys, exc.code)
+        if exc.code in COUNTED:
+            st.throttle.failed(keys, exc.code)
         return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
     session = await st.write(sessions(st.exchange).create, token)
