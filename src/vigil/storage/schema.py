@@ -326,17 +326,17 @@ MEMBER_CURSOR_MIGRATION: list[str] = [
 # the table is rebuilt, with foreign keys off during migrations and checked before
 # each commit; see SqliteStore.migrate.)
 CHANNEL_NAMES_MIGRATION: list[str] = [
-    only("sqlite", """CREATE TABLE channels_v7 (
+    only("sqlite", """CREATE TABLE channels_v8 (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         kind TEXT NOT NULL,
         owner TEXT NOT NULL REFERENCES members(id),
         created TEXT NOT NULL
     )"""),
-    only("sqlite", "INSERT INTO channels_v7(id, name, kind, owner, created) "
+    only("sqlite", "INSERT INTO channels_v8(id, name, kind, owner, created) "
                    "SELECT id, name, kind, owner, created FROM channels"),
     only("sqlite", "DROP TABLE channels"),
-    only("sqlite", "ALTER TABLE channels_v7 RENAME TO channels"),
+    only("sqlite", "ALTER TABLE channels_v8 RENAME TO channels"),
     only("postgresql", "ALTER TABLE channels DROP CONSTRAINT channels_name_key"),
     "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
 ]
@@ -426,8 +426,11 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    MEMBER_CURSOR_MIGRATION,  # v6: per-member inbox, notice, TAXII and blind positions
-    CHANNEL_NAMES_MIGRATION,  # v7: channel names unique per owner
+    [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
+        "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
+    ],
+    MEMBER_CURSOR_MIGRATION,  # v7: per-member inbox, notice, TAXII and blind positions
+    CHANNEL_NAMES_MIGRATION,  # v8: channel names unique per owner
 ]
 
 
