@@ -23,9 +23,10 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from vigil.errors import InputError, VigilError
+from vigil import params
+from vigil.errors import VigilError
 from vigil.web.auth import authenticate
-from vigil.web.deps import ActorDep, State, StateDep
+from vigil.web.deps import ActorDep, State, StateDep, number
 from vigil.web.rest import share_json
 
 router = APIRouter()
@@ -37,19 +38,13 @@ HEADERS = [
 ]
 
 
-def cursor_of(last_event_id: str | None, after: str | int | None, what: str = "an inbox seq"
-            ) -> int:
+def cursor_of(last_event_id: str | None, after: str | int | None) -> int:
+    """Where a stream starts: ``Last-Event-ID`` if sent, else ``after``, else 0."""
     if last_event_id:
-        if not last_event_id.isdigit():
-            raise InputError(f"Last-Event-ID must be {what}", code="input.cursor")
-        return int(last_event_id)
-    if after is None or after == "":
-        return 0
+        return params.cursor(last_event_id, "Last-Event-ID")
     if isinstance(after, int):
         return after
-    if not after.isdigit():
-        raise InputError(f"after must be {what}", code="input.cursor", pointer="/after")
-    return int(after)
+    return params.cursor(after)
 
 
 class SseResponse(Response):
@@ -140,7 +135,8 @@ async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) ->
 async def stream(
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    after: Annotated[int | None, Query(ge=0, description="start after this seq"),
+                     number("after")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Server-Sent Events: one `share` event per inbox entry, `id:` = inbox seq. A
