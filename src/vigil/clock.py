@@ -9,8 +9,11 @@ from vigil import params
 
 
 def fmt(dt: datetime) -> str:
+    """``dt`` as vigil writes it. The year is always four digits (strftime's ``%Y`` gives
+    ``5`` for the year 5 on some platforms, which would not sort or parse as RFC 3339)."""
     dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
+            f"{dt.second:02d}.{dt.microsecond // 1000:03d}Z")
 
 
 _last: tuple[int, str] = (-1, "")
