@@ -5,7 +5,7 @@ Each harness module defines ``one_input(data: bytes) -> None``, which raises
 the parser misbehaves; the same function runs under pytest over the seed corpus
 (tests/fuzz/test_fuzz_harnesses.py) and under libFuzzer for long runs::
 
-    python -m tests.fuzz.harness_strictjson -max_total_time=60
+    python -m tests.fuzz.harness strictjson -max_total_time=60
 
 With no corpus directory on the command line the harness reads its seeds from
 ``tests/data/fuzz/<parser>/`` and keeps what it finds in ``.fuzz/<parser>/`` (not
@@ -43,14 +43,23 @@ def guarded(fn: Callable[[], object]) -> None:
             raise
 
 
-def main(parser: str, one_input: Callable[[bytes], None]) -> None:
+def main(argv: list[str]) -> None:
+    """``main(["prog", parser, *libfuzzer_args])``: instrument vigil's modules (only
+    those: instrumenting every loaded module takes minutes), then fuzz the parser."""
+    import importlib
+
     import atheris
 
-    argv = list(sys.argv)
-    if not any(not a.startswith("-") for a in argv[1:]):
+    parser, args = argv[1], [argv[0], *argv[2:]]
+    with atheris.instrument_imports(include=["vigil"]):
+        harness = importlib.import_module(f"tests.fuzz.harness_{parser}")
+    if not any(not a.startswith("-") for a in args[1:]):
         work = ROOT / ".fuzz" / parser
         work.mkdir(parents=True, exist_ok=True)
-        argv += [str(work), str(SEEDS / parser)]
-    atheris.instrument_all()
-    atheris.Setup(argv, one_input)
+        args += [str(work), str(SEEDS / parser)]
+    atheris.Setup(args, harness.one_input)
     atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sys
 
-from tests.fuzz.harness import SEEDS, guarded, main, seeds
+from tests.fuzz.harness import SEEDS, guarded, seeds
 
 from vigil.crypto.keys import EncryptionKey, SigningKey
 from vigil.envelope import (
@@ -82,5 +82,3 @@ def write_seeds() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--seeds"]:
         write_seeds()
-    else:
-        main("envelope", one_input)

@@ -29,9 +29,3 @@ def one_input(data: bytes) -> None:
             [tuple(p.split("=", 1)) for p in text.split("&") if "=" in p]),
     ][which]
     inner()
-
-
-if __name__ == "__main__":
-    from tests.fuzz.harness import main
-
-    main("params", one_input)

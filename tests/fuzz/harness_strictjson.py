@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-from tests.fuzz.harness import main
 from tests.fuzz.test_fuzz_strictjson import check
 
 
 def one_input(data: bytes) -> None:
     check(data)
 
-
-if __name__ == "__main__":
-    main("strictjson", one_input)
