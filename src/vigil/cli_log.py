@@ -9,13 +9,14 @@ from typing import Any
 import click
 
 from vigil.cli import Ctx, _client, out, pass_ctx, remote
+from vigil.crypto.secretfile import owner_only_dir
 
 
 def _log_client(c: Ctx, node_url: str | None, token: str | None,
                 keyring_path: str | None, state: str | None) -> Any:
     client = _client(c, node_url, token, keyring_path)
     client.log_state = Path(state) if state else c.settings().data_dir / "checkpoints.json"
-    client.log_state.parent.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(client.log_state.parent)
     return client
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import ConfigError
 
 
@@ -129,4 +130,4 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"# {s.help}")
             v = values[s.name]
             lines.append(f"{s.name} = {v!r}" if not isinstance(v, str) else f'{s.name} = "{v}"')
-    path.write_text("\n".join(lines) + "\n", "utf-8")
+    write_secret_file(path, ("\n".join(lines) + "\n").encode(), overwrite=True)

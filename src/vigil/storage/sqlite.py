@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from vigil.crypto.secretfile import owner_only_dir, owner_only_file
 from vigil.errors import Conflict, NotFound
 from vigil.model import (
     Channel,
@@ -67,7 +68,8 @@ class SqliteStore:
         self.url = url
         self.path = _path_from_url(url)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            owner_only_dir(Path(self.path).parent)
+            owner_only_file(self.path)  # and so its -wal and -shm files: 0600
         self._lock = threading.RLock()
         self._local = threading.local()
         self._writer = self._connect()

@@ -15,6 +15,7 @@ from vigil import params as parse
 from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, NotFound, VigilError
+from vigil.web import errors
 from vigil.web.auth import authenticate
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 from vigil.web.stream import SseResponse, cursor_of
@@ -70,7 +71,7 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
         result = await st.analysis_read(answer)
         response: Response = Response(orjson.dumps(result), media_type="application/json")
     except VigilError as exc:
-        response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        response = errors.response(exc, SEARCH_PATH)
     await response(scope, receive, send)
 
 

@@ -6,24 +6,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import __version__, accountability, retention
 from vigil.analysis.correlate import correlator
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
-from vigil.errors import InputError, VigilError
 from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
+from vigil.web import errors as web_errors
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import rest, stream
@@ -33,33 +32,22 @@ from vigil.web.deps import State, state_of
 log = logging.getLogger("vigil.web")
 
 class VigilApp(FastAPI):
-    """FastAPI, with the push stream and search served before routing and middleware."""
+    """FastAPI, with HEAD served as GET without a body, and the push stream and search
+    served before routing and middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope, send = web_errors.head_as_get(scope, send)
         if (scope["type"] == "http" and scope["method"] == "GET"
                 and hasattr(self.state, "vigil")):
             if scope["path"] == stream.PATH:
-                await stream.fast_path(self.state.vigil, scope, receive, send)
+                await web_errors.guard(partial(stream.fast_path, self.state.vigil),
+                                       scope, receive, send)
                 return
             if scope["path"] == analysis_api.SEARCH_PATH:
-                await analysis_api.search_fast_path(self.state.vigil, scope, receive, send)
+                await web_errors.guard(partial(analysis_api.search_fast_path,
+                                               self.state.vigil), scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
-
-
-def validation_error(exc: RequestValidationError) -> InputError:
-    """A query, path or body the framework refused, as vigil's error (first problem)."""
-    errors = exc.errors()
-    first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ())]
-    where = loc[0] if loc else "request"
-    pointer = "/" + "/".join(loc[1:]) if len(loc) > 1 else ""
-    return InputError(f"{where} {pointer.lstrip('/') or ''}: {first.get('msg', 'invalid')}"
-                      .replace("  ", " "), code=f"input.{where}", pointer=pointer)
-
-
-def error_response(exc: VigilError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
 
 
 def create_app(settings: Settings, *, exchange: Exchange | None = None,
@@ -110,19 +98,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         lifespan=lifespan,
     )
 
-    @app.exception_handler(VigilError)
-    async def _vigil_error(request: Request, exc: VigilError) -> Response:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(validation_error(exc))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(VigilError("internal error; the request may not have completed",
-                                         code="internal", status=500))
+    web_errors.install(app)
 
     @app.get("/healthz", tags=["node"])
     async def healthz(request: Request) -> dict[str, Any]:

@@ -20,11 +20,12 @@ import orjson
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import params
 from vigil.errors import VigilError
+from vigil.web import errors
 from vigil.web.auth import authenticate
 from vigil.web.deps import ActorDep, State, StateDep, number
 from vigil.web.rest import share_json
@@ -124,8 +125,7 @@ async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) ->
         actor = await state.read(authenticate, conn, state.exchange)
         cursor = cursor_of(conn.headers.get("last-event-id"), conn.query_params.get("after"))
     except VigilError as exc:
-        await JSONResponse({"error": exc.to_dict()}, status_code=exc.status)(scope, receive,
-                                                                              send)
+        await errors.response(exc, PATH)(scope, receive, send)
         return
     await SseResponse(state, actor.member, cursor)(scope, receive, send)
 
