@@ -25,14 +25,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from vigil.errors import InputError
 
 MAX_INT = 2**53 - 1
-_DIGITS = re.compile(r"[0-9]{1,16}")  # 16 digits hold MAX_INT; more is out of range
+_DIGITS = re.compile(r"0*([0-9]{1,16})")  # 16 digits hold MAX_INT; more is out of range
 _LONG_DIGITS = re.compile(r"[0-9]+")
 _TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]{1,9}))?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _NAIVE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
-_SPAN = re.compile(r"([0-9]{1,7})([mhdw])")
+_SPAN = re.compile(r"0*([0-9]{1,7})([mhdw])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MAX_TEXT = 64  # longer text is no number or time of ours
 
@@ -47,12 +47,13 @@ def out_of_range(message: str, name: str) -> InputError:
 
 def number(text: str, name: str, *, lo: int = 0, hi: int = MAX_INT) -> int:
     """A decimal integer in ASCII digits, ``lo <= n <= hi``."""
-    if _DIGITS.fullmatch(text) is None:
+    m = _DIGITS.fullmatch(text)
+    if m is None:
         if _LONG_DIGITS.fullmatch(text) is not None:
             raise out_of_range(f"{name} must be at most {hi}", name)
         raise InputError(f"{name} must be a decimal integer, not {_show(text)}",
                          code="input.bad_number", pointer=f"/{name}")
-    n = int(text)
+    n = int(m.group(1))
     if not lo <= n <= hi:
         raise out_of_range(f"{name} must be in {lo}..{hi}, not {n}", name)
     return n

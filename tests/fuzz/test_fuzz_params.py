@@ -46,6 +46,7 @@ def _error(exc: BaseException, codes: set[str] = CODES) -> InputError:
 @example("²", 0, params.MAX_INT)
 @example("18446744073709551616", 0, params.MAX_INT)
 @example("9" * 5000, 0, params.MAX_INT)
+@example("000000001358435063", 0, params.MAX_INT)
 def test_numbers_are_ascii_digits_within_bounds(text: str, lo: int, hi: int) -> None:
     digits = text.isascii() and text.isdigit()
     expect = (int(text) if len(text) < 4000 else 10**4000) if digits else None
@@ -125,6 +126,7 @@ def test_instants_agree_with_fromisoformat(text: str) -> None:
 @example("99999999999d", datetime(2026, 1, 1, tzinfo=UTC))
 @example("0005-01-01", datetime(2026, 1, 1, tzinfo=UTC))
 @example("9999999w", datetime(2026, 1, 1, tzinfo=UTC))
+@example("00000000030d", datetime(2026, 1, 1, tzinfo=UTC))
 def test_expiries_stay_in_range_and_are_written_in_rfc3339(text: str, base: datetime) -> None:
     try:
         got = params.expiry(text, base=base)

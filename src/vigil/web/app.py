@@ -25,6 +25,7 @@ from vigil.web import analysis as analysis_api
 from vigil.web import errors as web_errors
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
+from vigil.web import openapi as web_openapi
 from vigil.web import rest, stream
 from vigil.web.console import router as console_router
 from vigil.web.deps import State, state_of
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     )
 
     web_errors.install(app)
+    web_openapi.install(app)
 
     @app.get("/healthz", tags=["node"])
     async def healthz(request: Request) -> dict[str, Any]:
