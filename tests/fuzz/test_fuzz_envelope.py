@@ -107,3 +107,21 @@ def test_an_edited_envelope_fails_cleanly_or_is_unchanged(built: tuple[Envelope,
     assert _same(got, env), "an edited envelope verified"
     member = got.header["audience"]["recipients"][0]
     assert open_share(got, member, ENC[member].private) == plaintext
+
+
+def test_an_unhashable_tlp_is_malformed() -> None:
+    """Found by the property above: ``"tlp": []`` raised TypeError (a 500 on
+    ``POST /api/v1/envelopes``) instead of ``envelope.malformed``."""
+    env = build_share(plaintext=b"{}", originator=ORIG, audience=Audience(Tlp.GREEN, None),
+                      recipients=MEMBERS[:1], form=Form.PLAIN, handling=Handling(),
+                      themes=[], regions=[], expires=None, signer_private=SIGN.private,
+                      signer_key_id=SIGN.key_id, recipient_keys={})
+    for bad in ([], {}, ["green"]):
+        doc = envelope_to_json(env)
+        doc["header"]["audience"]["tlp"] = bad
+        try:
+            envelope_from_json(doc)
+        except InputError as exc:
+            assert (exc.code, exc.pointer) == ("envelope.malformed", "/header/audience/tlp")
+        else:
+            raise AssertionError(f"tlp {bad!r} accepted")

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from tests.conftest import four_member_exchange
 
+from vigil.taxii.media import TAXII
 from vigil.testing import ServerProcess
 from vigil.web.openapi import ERROR_STATUSES, document_errors
 
@@ -112,8 +113,10 @@ class _Run:
                 for k in case.path_parameters:
                     if k in self.known:
                         case.path_parameters[k] = self.known[k][0]
-            r = case.call(base_url=self.url, session=self.session, headers=self.auth,
-                          timeout=30)
+            headers = dict(self.auth)
+            if op.path.startswith("/taxii2"):
+                headers["Accept"] = TAXII
+            r = case.call(base_url=self.url, session=self.session, headers=headers, timeout=30)
             self.seen[(f"{op.method.upper()} {op.path}", r.status_code)] += 1
             why = _problem(op, r.status_code, r.content)
             if why:
