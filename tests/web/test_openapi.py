@@ -135,7 +135,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
     node, ex = four_member_exchange(tmp_path / "node")
     ex.store.close()
     auth = {"Authorization": f"Bearer {node.members['alpha'].token}"}
-    with ServerProcess(node.data) as server:
+    server = ServerProcess(node.data).start(timeout=90)
+    try:
         run = _Run(server.url, auth, _known(server.url, auth, node))
         schema = schemathesis.openapi.from_url(server.url + "/api/openapi.json")
         operations = [r.ok() for r in schema.get_all_operations()]
@@ -144,6 +145,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
             if op.path not in STREAMS:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     run.exercise(op, mode)
+    finally:
+        server.stop()
     assert sum(n for (_, s), n in run.seen.items() if s < 300) > 40  # not all refused
     assert not run.problems, "\n".join(f"{m} {p}: {why}\n    {curl}"
                                        for (m, p, why), curl in sorted(run.problems.items()))
