@@ -9,8 +9,9 @@ A node with two members (alpha publishes, bravo receives) runs as ``vigil serve`
 child process. Each round starts it on the same port; a publisher thread posts small
 bundles to bravo back to back and records every share id answered 201; an SSE reader
 follows bravo's ``/api/v1/stream`` through every restart, resuming with
-``Last-Event-ID`` = the last id it got; after a random moment (0.2-1.5 s of publishing)
-the server is killed with SIGKILL, mid-request. After the last round the node is started
+``Last-Event-ID`` = the last id it got; once 1-4 more shares (at random) were
+acknowledged in the round, at a random moment 0-0.4 s later, the server is killed with
+SIGKILL, mid-request. After the last round the node is started
 once more and checked:
 
 * every acknowledged share is readable by bravo (its envelope and its content) and is in
@@ -119,6 +120,7 @@ class Publisher(threading.Thread):
                 except httpx.TransportError as exc:
                     self.out.failed_attempts += 1
                     self.out.failures[type(exc).__name__] += 1
+                    time.sleep(0.05)  # the server is down until the next round
                     continue
                 if r.status_code == 201:
                     self.out.acked.append(r.json()["id"])
@@ -236,7 +238,11 @@ def run(rounds: int, store: str, *, seed: int | None = None, quiet: bool = False
             for n in range(rounds):
                 server = ServerProcess(node.data, env=env, port=port).start(timeout=60)
                 publisher.running.set()
-                time.sleep(rng.uniform(0.2, 1.5))
+                want = len(out.acked) + rng.randint(1, 4)
+                deadline = time.monotonic() + 30
+                while len(out.acked) < want and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(rng.uniform(0.0, 0.4))
                 server.kill()  # SIGKILL, with requests in flight
                 publisher.running.clear()
                 publisher.idle.wait(15)
