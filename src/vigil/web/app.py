@@ -22,10 +22,10 @@ from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
+from vigil.web import apidocs, rest, stream
 from vigil.web import errors as web_errors
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
-from vigil.web import rest, stream
 from vigil.web.console import router as console_router
 from vigil.web.deps import State, state_of
 
@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         version=__version__,
         summary="Threat-intelligence exchange: signed, sealed, immediate and fair.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package by vigil.web.apidocs
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -113,6 +113,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")
+    app.include_router(apidocs.router)
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app
