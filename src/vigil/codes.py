@@ -61,6 +61,9 @@ CODES: dict[str, tuple[int, str]] = {
     "crypto.wrap_key": (422, "a wrap names a key that is not the member's current key"),
     "crypto.wraps_mismatch": (422, "wraps do not match their digest"),
     "demo.not_demo_dir": (409, "the demo directory exists and is not one vigil made"),
+    "envelope.created": (
+        400, "a client envelope's created is not within 24 h before and 5 min after"
+        " the node's clock"),
     "envelope.malformed": (400, "malformed envelope at …"),
     "envelope.provenance": (400, "clients publish originator-signed shares only"),
     "envelope.recipient_keys": (
