@@ -98,3 +98,11 @@ def test_expiry_forms() -> None:
 ])
 def test_expiry_refusals(text: str, code: str) -> None:
     assert code_of(params.expiry, text) == code
+
+
+def test_since_is_a_span_back() -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    assert params.since("7d", base=base) == base - timedelta(days=7)
+    assert params.since("2026-01-01T00:00:00Z") == base
+    assert code_of(params.since, "9999999w") == "input.out_of_range"
+    assert code_of(params.since, "²d") == "input.expires"

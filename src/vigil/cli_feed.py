@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from vigil.cli_types import LIMIT
 from vigil.errors import InputError
 
 
@@ -39,16 +40,9 @@ def _auth(user: str | None, password: str | None, token: str | None) -> Any:
 
 def _since(text: str) -> str:
     """An RFC 3339 time, or a span back from now such as 7d or 12h."""
-    import re
-    from datetime import UTC, datetime, timedelta
+    from vigil import clock, params
 
-    from vigil import clock
-
-    m = re.fullmatch(r"(\d+)([mhdw])", text.strip())
-    if m:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-        return clock.fmt(datetime.now(UTC) - timedelta(**{unit: int(m.group(1))}))
-    return clock.parse_expiry(text)
+    return clock.fmt(params.since(text))
 
 
 def _credentials(f: Any) -> Any:
@@ -155,7 +149,8 @@ def feed_list(as_json: bool) -> None:
 
 @feed.command("show")
 @click.argument("name")
-@click.option("--limit", default=100, show_default=True, help="rejected objects to list")
+@click.option("--limit", type=LIMIT, default=100, show_default=True,
+              help="rejected objects to list")
 def feed_show(name: str, limit: int) -> None:
     """One feed: settings, cursor, counts, and the objects it sent that were refused."""
     from vigil.feeds.registry import get_feed, rejects
