@@ -106,3 +106,9 @@ def test_since_is_a_span_back() -> None:
     assert params.since("2026-01-01T00:00:00Z") == base
     assert code_of(params.since, "9999999w") == "input.out_of_range"
     assert code_of(params.since, "²d") == "input.expires"
+
+
+def test_decimal_is_the_non_raising_reading() -> None:
+    assert params.decimal("42") == 42
+    assert params.decimal("²") is None and params.decimal("") is None
+    assert params.decimal("9" * 5000) is None and params.decimal(str(params.MAX_INT + 1)) is None

@@ -14,6 +14,7 @@ import click
 
 from vigil.cli_types import LIMIT
 from vigil.errors import InputError
+from vigil.params import decimal
 
 
 def _settings() -> Any:
@@ -269,7 +270,7 @@ def gateway(node_url: str, token: str, keyring_path: str, listen: str, db_path: 
     from vigil.gateway import run_gateway
 
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or decimal(port) is None:
         raise InputError(f"--listen {listen!r} must be HOST:PORT", code="gateway.listen")
     passphrase = os.environ.get("VIGIL_KEYRING_PASSPHRASE")
     if passphrase is None:

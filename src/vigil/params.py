@@ -58,6 +58,15 @@ def number(text: str, name: str, *, lo: int = 0, hi: int = MAX_INT) -> int:
     return n
 
 
+def decimal(text: str) -> int | None:
+    """The value of ``text`` if it is a decimal integer in ASCII digits no larger than
+    ``MAX_INT``, else None: for places where a non-number is not an error."""
+    if _DIGITS.fullmatch(text) is None:
+        return None
+    n = int(text)
+    return n if n <= MAX_INT else None
+
+
 def cursor(text: str | None, name: str = "after") -> int:
     """A position already read (a seq); absent or empty is 0, the start."""
     if text is None or text == "":

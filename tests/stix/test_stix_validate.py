@@ -275,6 +275,14 @@ def test_the_validator_negative_examples(name: str, code: str, pointer: str) -> 
             "stix.marking",
             "/objects/0/granular_markings/0/selectors/0",
         ),
+        (
+            ind(kill_chain_phases=[{"kill_chain_name": "k", "phase_name": "p"}],
+                granular_markings=[{"selectors": ["kill_chain_phases.[²]"],
+                                    "marking_ref": "marking-definition--"
+                                                   "55d920b0-5e8b-4f79-9ee9-91f868d9b421"}]),
+            "stix.value",
+            "/objects/0/granular_markings/0/selectors/0",
+        ),
         (ind(extensions={"bogus": {"a": 1}}), "stix.extension", "/objects/0/extensions/bogus"),
         (
             ind(
