@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import click
 from vigil.cli_types import LIMIT
 from vigil.errors import InputError
 from vigil.params import decimal
+from vigil.progress import Bar, bar
 
 
 def _settings() -> Any:
@@ -55,18 +56,10 @@ def _credentials(f: Any) -> Any:
     return f
 
 
-class _Progress:
-    """Periodic lines on stderr with the counts of a long pull or push."""
-
-    def __init__(self, every: float = 2.0) -> None:
-        self.every = every
-        self.last = 0.0
-
-    def __call__(self, result: Any) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            click.echo(f"  … {result.line()}", err=True)
+def _progress(b: Bar) -> Callable[[Any], None]:
+    """The counts of a long pull or push, on the progress bar."""
+    return lambda result: b.update(int(getattr(result, "fetched", 0)
+                                       or getattr(result, "sent", 0)), None, result.line())
 
 
 @click.group()
@@ -191,8 +184,8 @@ def feed_pull(name: str | None) -> None:
     try:
         names = [name] if name else [f.name for f in list_feeds(ex.store)]
         for n in names:
-            click.echo(f"pulling feed {n}", err=True)
-            result = pull_claimed(ex, n, progress=_Progress())
+            with bar(f"feed {n}") as b:
+                result = pull_claimed(ex, n, progress=_progress(b))
             rung |= result.recipients
             click.echo(result.line())
             for r in result.rejects:
@@ -241,8 +234,9 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
 
     ex = _exchange()
     try:
-        result = push(ex, as_member, channel, url, collection, _auth(user, password, token),
-                      progress=_Progress())
+        with bar(f"push {channel}") as b:
+            result = push(ex, as_member, channel, url, collection,
+                          _auth(user, password, token), progress=_progress(b))
     finally:
         ex.store.close()
     click.echo(f"pushed {result.line()}")
