@@ -14,7 +14,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 CODE_SHAPE = re.compile(r"[a-z]+\.[a-z][a-z0-9_]*")
 # strings of a code's shape that are not codes: ASGI message types, file names, SQL aliases
 NOT_CODES = {"http.disconnect", "http.request"}
-FILE_SUFFIXES = {"html", "json", "key", "css", "js", "toml", "db", "py", "md", "marker"}
+FILE_SUFFIXES = {"html", "json", "key", "css", "js", "toml", "db", "py", "md", "marker", "dump"}
 
 
 def _uses() -> tuple[dict[str, list[str]], list[tuple[str, re.Pattern[str]]]]:

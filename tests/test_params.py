@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigil import params
 from vigil.errors import InputError
@@ -98,3 +100,30 @@ def test_expiry_forms() -> None:
 ])
 def test_expiry_refusals(text: str, code: str) -> None:
     assert code_of(params.expiry, text) == code
+
+
+def test_since_is_a_span_back() -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    assert params.since("7d", base=base) == base - timedelta(days=7)
+    assert params.since("2026-01-01T00:00:00Z") == base
+    assert code_of(params.since, "9999999w") == "input.out_of_range"
+    assert code_of(params.since, "²d") == "input.expires"
+
+
+def test_decimal_is_the_non_raising_reading() -> None:
+    assert params.decimal("42") == 42
+    assert params.decimal("²") is None and params.decimal("") is None
+    assert params.decimal("9" * 5000) is None and params.decimal(str(params.MAX_INT + 1)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"[0-9²١]{0,30}[mhdwZ]?", fullmatch=True),
+                 st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                               r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})", fullmatch=True)))
+def test_every_text_is_a_value_or_an_input_error(text: str) -> None:
+    for fn in (params.cursor, params.index, params.count, lambda t: params.limit(t, 1000),
+               params.instant, params.expiry, params.since, params.decimal):
+        try:
+            fn(text)
+        except InputError as exc:
+            assert exc.status == 400 and exc.code.startswith("input.")

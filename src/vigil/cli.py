@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from vigil.cli_types import CURSOR
 from vigil.config import load_settings
 from vigil.errors import InputError, VigilError
 
@@ -302,7 +303,7 @@ def _line(e: Any, names: dict[str, str]) -> str:
 
 
 @cli.command()
-@click.option("--after", default=0, help="cursor: start after this inbox seq")
+@click.option("--after", type=CURSOR, default=0, help="cursor: start after this inbox seq")
 @click.option("--follow", is_flag=True, help="keep streaming new shares as they arrive")
 @remote
 @pass_ctx
@@ -396,7 +397,8 @@ def _feature_commands() -> None:
 
     cli.add_command(feed)
     cli.add_command(gateway)
-    for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability"):
+    for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
+                 "cli_doctor"):
         importlib.import_module(f"vigil.{name}").register(cli)
 
 

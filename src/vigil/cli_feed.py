@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from vigil.cli_types import LIMIT
 from vigil.errors import InputError
+from vigil.params import decimal
+from vigil.progress import Bar, bar
 
 
 def _settings() -> Any:
@@ -39,16 +42,9 @@ def _auth(user: str | None, password: str | None, token: str | None) -> Any:
 
 def _since(text: str) -> str:
     """An RFC 3339 time, or a span back from now such as 7d or 12h."""
-    import re
-    from datetime import UTC, datetime, timedelta
+    from vigil import clock, params
 
-    from vigil import clock
-
-    m = re.fullmatch(r"(\d+)([mhdw])", text.strip())
-    if m:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-        return clock.fmt(datetime.now(UTC) - timedelta(**{unit: int(m.group(1))}))
-    return clock.parse_expiry(text)
+    return clock.fmt(params.since(text))
 
 
 def _credentials(f: Any) -> Any:
@@ -60,18 +56,10 @@ def _credentials(f: Any) -> Any:
     return f
 
 
-class _Progress:
-    """Periodic lines on stderr with the counts of a long pull or push."""
-
-    def __init__(self, every: float = 2.0) -> None:
-        self.every = every
-        self.last = 0.0
-
-    def __call__(self, result: Any) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            click.echo(f"  … {result.line()}", err=True)
+def _progress(b: Bar) -> Callable[[Any], None]:
+    """The counts of a long pull or push, on the progress bar."""
+    return lambda result: b.update(int(getattr(result, "fetched", 0)
+                                       or getattr(result, "sent", 0)), None, result.line())
 
 
 @click.group()
@@ -155,7 +143,8 @@ def feed_list(as_json: bool) -> None:
 
 @feed.command("show")
 @click.argument("name")
-@click.option("--limit", default=100, show_default=True, help="rejected objects to list")
+@click.option("--limit", type=LIMIT, default=100, show_default=True,
+              help="rejected objects to list")
 def feed_show(name: str, limit: int) -> None:
     """One feed: settings, cursor, counts, and the objects it sent that were refused."""
     from vigil.feeds.registry import get_feed, rejects
@@ -195,8 +184,8 @@ def feed_pull(name: str | None) -> None:
     try:
         names = [name] if name else [f.name for f in list_feeds(ex.store)]
         for n in names:
-            click.echo(f"pulling feed {n}", err=True)
-            result = pull_claimed(ex, n, progress=_Progress())
+            with bar(f"feed {n}") as b:
+                result = pull_claimed(ex, n, progress=_progress(b))
             rung |= result.recipients
             click.echo(result.line())
             for r in result.rejects:
@@ -245,8 +234,9 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
 
     ex = _exchange()
     try:
-        result = push(ex, as_member, channel, url, collection, _auth(user, password, token),
-                      progress=_Progress())
+        with bar(f"push {channel}") as b:
+            result = push(ex, as_member, channel, url, collection,
+                          _auth(user, password, token), progress=_progress(b))
     finally:
         ex.store.close()
     click.echo(f"pushed {result.line()}")
@@ -274,7 +264,7 @@ def gateway(node_url: str, token: str, keyring_path: str, listen: str, db_path: 
     from vigil.gateway import run_gateway
 
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or decimal(port) is None:
         raise InputError(f"--listen {listen!r} must be HOST:PORT", code="gateway.listen")
     passphrase = os.environ.get("VIGIL_KEYRING_PASSPHRASE")
     if passphrase is None:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from vigil.cli import Ctx, _client, out, pass_ctx, remote
+from vigil.cli_types import COUNT, CURSOR
 from vigil.crypto.secretfile import owner_only_dir
 
 
@@ -46,7 +47,7 @@ def log_checkpoint(c: Ctx, state: str | None, node_url: str | None, token: str |
 
 
 @log_group.command("proof")
-@click.argument("index", type=int)
+@click.argument("index", type=CURSOR)
 @_state_option
 @remote
 @pass_ctx
@@ -70,8 +71,8 @@ def log_proof(c: Ctx, index: int, state: str | None, node_url: str | None,
 
 
 @log_group.command("consistency")
-@click.argument("first", type=int)
-@click.argument("second", type=int)
+@click.argument("first", type=COUNT)
+@click.argument("second", type=COUNT)
 @_state_option
 @remote
 @pass_ctx
@@ -96,8 +97,8 @@ def log_consistency(c: Ctx, first: int, second: int, state: str | None,
 
 
 @log_group.command("verify")
-@click.option("--from", "start", type=int, default=0, help="first entry to check")
-@click.option("--to", "end", type=int, default=None, help="stop before this entry")
+@click.option("--from", "start", type=CURSOR, default=0, help="first entry to check")
+@click.option("--to", "end", type=CURSOR, default=None, help="stop before this entry")
 @click.option("--no-fetch", is_flag=True, help="do not fetch shares to check signatures")
 @_state_option
 @remote
@@ -107,13 +108,12 @@ def log_verify(c: Ctx, start: int, end: int | None, no_fetch: bool, state: str |
     """Audit the log: root, entry hashes, signatures, and shares addressed to this
     member that were never delivered. Exit status 1 on any finding."""
     from vigil.log.audit import audit
+    from vigil.progress import bar
 
-    def progress(done: int, total: int) -> None:
-        click.echo(f"\rentries {done}/{total}", err=True, nl=done >= total)
-
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with _log_client(c, node_url, token, keyring_path, state) as client, \
+            bar("log entries") as b:
         report = audit(client, start=start, end=end, fetch_shares=not no_fetch,
-                       progress=progress if sys.stderr.isatty() else None)
+                       progress=b.update if b.shown else None)
     out(report.to_json())
     if not report.ok:
         sys.exit(1)

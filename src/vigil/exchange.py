@@ -1,7 +1,7 @@
 """The use cases of a node: members, users, channels, publish, inbox, read. No HTTP.
 
-Every read path asks ``vigil.policy`` and answers a refused read exactly like a
-missing one (``NotFound``).
+Every read path asks the access gate (``vigil.policy.access``) and answers a refused
+read exactly like a missing one (``NotFound``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
 from vigil.model import (
     THEMES,
-    Action,
     Actor,
     Audience,
     Channel,
@@ -49,13 +48,7 @@ from vigil.model import (
     Tlp,
     User,
 )
-from vigil.policy import (
-    decide,
-    decide_publish,
-    decide_read,
-    decide_recall_notice,
-    visible_channels,
-)
+from vigil.policy.access import Access, publish
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
@@ -65,6 +58,10 @@ from vigil.storage.base import Sql
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 REGION_RE = re.compile(r"^([A-Z]{2}|[a-z][a-z0-9-]{1,31})$")
+THEME_SUB_RE = re.compile(r"^[a-z0-9](?:[a-z0-9 ._+-]{0,62}[a-z0-9])?$")
+# a client envelope's `created` must be this close to the node's clock (docs/protocol.md)
+CREATED_PAST = timedelta(hours=24)
+CREATED_AHEAD = timedelta(minutes=5)
 TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
 MEDIA_TYPE = "application/stix+json;version=2.1"
 
@@ -86,15 +83,43 @@ def check_themes(themes: Iterable[str]) -> tuple[str, ...]:
     out = set()
     for i, t in enumerate(themes):
         t = t.strip().lower()
-        top = t.split("/", 1)[0]
-        if top not in THEMES or t.endswith("/"):
+        top, _, sub = t.partition("/")
+        if top not in THEMES or ("/" in t and not THEME_SUB_RE.match(sub)):
             raise InputError(
-                f"unknown theme {t!r}; themes are {', '.join(THEMES)} (optionally theme/sub)",
+                f"unknown theme {t[:80]!r}; themes are {', '.join(THEMES)} (optionally "
+                f"theme/sub, sub 1-64 of a-z 0-9 space . _ + -)",
                 code="input.theme",
                 pointer=f"/themes/{i}",
             )
         out.add(t)
     return tuple(sorted(out))
+
+
+def check_marking(bundle: Mapping[str, Any], tlp: Tlp) -> None:
+    """Refuse a share whose TLP is wider than a TLP marking on its objects."""
+    marked = bundle_tlp(bundle.get("objects", []))
+    if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(tlp):
+        raise PolicyDenied(
+            f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
+            f"requested TLP:{tlp.value.upper()}",
+            code="policy.tlp_below_marking",
+        )
+
+
+def check_client_header(h: Mapping[str, Any], now: datetime) -> None:
+    """What a client-signed header must hold beyond its format: themes and regions as
+    the node itself would write them, and `created` near the node's clock."""
+    if check_themes(h["themes"]) != tuple(h["themes"]):
+        raise InputError("themes must be known themes, lower-case, sorted",
+                         code="input.theme", pointer="/header/themes")
+    if check_regions(h["regions"]) != tuple(h["regions"]):
+        raise InputError("regions must be country codes or region names, sorted",
+                         code="input.region", pointer="/header/regions")
+    created = datetime.strptime(h["created"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    if not now - CREATED_PAST <= created <= now + CREATED_AHEAD:
+        raise InputError(f"created {h['created']} is not within {CREATED_PAST} before and "
+                         f"{CREATED_AHEAD} after the node's clock",
+                         code="envelope.created", pointer="/header/created")
 
 
 def region(text: str) -> str | None:
@@ -354,18 +379,17 @@ class Exchange:
         ch = d.channels.get(ref)
         if ch is None:
             ch = next((c for c in d.channels.values() if c.name == ref), None)
-        if not decide(d, actor, Action.SEE_CHANNEL, ch, now=clock.now()):
+        if not Access(self, actor, directory=d).channel(ch):
             raise NotFound(f"no channel {ref!r}", code="channel.not_found")
         assert ch is not None
         return ch
 
     def channels(self, actor: str) -> list[Channel]:
-        return visible_channels(self.directory(), actor)
+        return Access(self, actor).channels()
 
     def change_channel(self, actor: str, ref: str, member_ref: str, *, add: bool) -> Channel:
         ch = self.channel(actor, ref)
-        d = self.directory()
-        dec = decide(d, actor, Action.MANAGE_CHANNEL, ch, now=clock.now())
+        dec = Access(self, actor).manage_channel(ch)
         if not dec:
             raise PolicyDenied(f"cannot change channel {ch.name}: {dec.reason}", code=dec.reason)
         m = self.member(member_ref)
@@ -434,7 +458,7 @@ class Exchange:
         )
 
     def preview(self, request: ShareRequest) -> Decision:
-        dec = decide_publish(self.directory(), request, now=clock.now())
+        dec = publish(self.directory(), request, now=clock.now())
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         return dec
@@ -460,14 +484,7 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        bundle = self.parse_bundle(raw)
-        marked = bundle_tlp(bundle.get("objects", []))
-        if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(request.audience.tlp):
-            raise PolicyDenied(
-                f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
-                f"requested TLP:{request.audience.tlp.value.upper()}",
-                code="policy.tlp_below_marking",
-            )
+        check_marking(self.parse_bundle(raw), request.audience.tlp)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -508,6 +525,7 @@ class Exchange:
                              code="envelope.provenance", pointer="/header/provenance")
         member = d.members[actor.member]
         verify_envelope(env, member.sign_key)
+        check_client_header(h, datetime.now(UTC))
         aud = h["audience"]
         tlp = Tlp(aud["tlp"])
         channel = aud.get("channel")
@@ -521,12 +539,12 @@ class Exchange:
         ok: Decision | None = None
         for req in (base, ShareRequest(actor.member, Audience(tlp, channel, recipients), handling,
                                        base.themes, base.regions, base.expires)):
-            dec = decide_publish(d, req, now=now)
+            dec = publish(d, req, now=now)
             if dec and dec.recipients == recipients and dec.form is env.form:
                 ok = dec
                 break
         if ok is None:
-            dec = decide_publish(d, base, now=now)
+            dec = publish(d, base, now=now)
             reason = dec.reason if not dec else "policy.audience_mismatch"
             raise PolicyDenied(
                 "the envelope's recipients or form are not what the policy gives for its audience",
@@ -543,7 +561,7 @@ class Exchange:
                     raise CryptoError("a wrap names a key that is not the member's current key",
                                       code="crypto.wrap_key")
         else:
-            self.parse_bundle(env.payload)
+            check_marking(self.parse_bundle(env.payload), tlp)
         return self._store(env, recipients)
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
@@ -595,7 +613,7 @@ class Exchange:
                 self.envelopes.put(share_id, env)
             return env
 
-        out = self._pages(d, requests, ref_lists, limit, lookup, notices, self.read_gate)
+        out = self._pages(d, requests, ref_lists, limit, lookup, notices)
         # every delivered share carries its log place and proof: warm that cache with
         # one read for the shares it lacks
         self.log.share_refs(sorted({e.share_id for rows, _, _ in out for e, _, _ in rows}))
@@ -625,26 +643,23 @@ class Exchange:
                 self.log.refs.put(sid, self.log.ref_of(*log_row))
         return self._pages(d, requests, ref_lists, limit, self.envelopes.get, notices)
 
-    @staticmethod
-    def _pages(d: Directory, requests: Sequence[tuple[str, int]],
+    def _pages(self, d: Directory, requests: Sequence[tuple[str, int]],
                ref_lists: Sequence[Sequence[tuple[InboxEntry, ShareState]]], limit: int,
-               lookup: Callable[[str], Envelope | None], notices: bool,
-               gate: ReadGate | None = None) -> list[Page]:
+               lookup: Callable[[str], Envelope | None], notices: bool) -> list[Page]:
         now = clock.now()
         out: list[Page] = []
         for (member, after), refs in zip(requests, ref_lists, strict=True):
             cursor = refs[-1][0].seq if refs else after
-            held = gate.not_before(member, [e.share_id for e, _ in refs]) \
-                if gate is not None and refs else {}
+            gate = Access(self, member, directory=d, now=now)
+            found = [(entry, env, state) for entry, state in refs
+                     if (env := lookup(entry.share_id)) is not None]
+            views = gate.views((env.id, env.header, state) for _, env, state in found)
             readable = []
-            for entry, state in refs:
-                env = lookup(entry.share_id)
-                if env is None:
-                    continue
-                if decide_read(d, member, env.header, state, now=now,
-                               not_before=held.get(entry.share_id)):
+            for (entry, env, state), view in zip(found, views, strict=True):
+                what = gate.delivery(view, notices=notices)
+                if what == "share":
                     readable.append((entry, env, state))
-                elif notices and decide_recall_notice(d, member, env.header, state):
+                elif what == "notice":
                     # the delivery of a recall: the signed header, nothing else
                     readable.append((entry, Envelope(env.header, env.signature, b"", ()),
                                      state))
@@ -652,19 +667,36 @@ class Exchange:
         return out
 
     def share(self, member: str, share_id: str) -> tuple[Envelope, ShareState]:
-        got = self.store.get_share(share_id)
-        held = self.read_gate.not_before(member, [share_id]) \
-            if self.read_gate is not None and got is not None else {}
-        if got is None or not decide_read(self.directory(), member, got[0].header, got[1],
-                                           now=clock.now(), not_before=held.get(share_id)):
+        """A share the member may read now (the community hold included), for its
+        content; NotFound otherwise, exactly like a missing share. This does not count
+        as an opening: a surface that shows the share to a person calls
+        ``record_opened`` as well."""
+        gate = Access(self, member)
+        got = gate.fetch(share_id)
+        if got is None or not gate.read(got[1]):
             raise NotFound(f"no share {share_id!r}", code="share.not_found")
-        for hook in self.read_hooks:
-            hook(member, got[0])
-        return got
+        return got[0], got[1].state
 
-    def sent(self, member: str, after: int = 0, limit: int = 100) -> list[
-            tuple[int, Envelope, ShareState]]:
-        return self.store.sent(member, after, limit)
+    def record_opened(self, member: str, env: Envelope) -> None:
+        """Tell the read hooks (ledger openings, held members' receipts) that the member
+        opened a share it was allowed to read."""
+        for hook in self.read_hooks:
+            hook(member, env)
+
+    def sent(self, member: str, after: int = 0, limit: int = 100
+             ) -> list[tuple[int, Envelope, ShareState]]:
+        """The shares the member published and may still read (not purged), among the
+        ``limit`` it published after the cursor ``after``."""
+        return self.sent_page(member, after, limit)[0]
+
+    def sent_page(self, member: str, after: int = 0, limit: int = 100
+                  ) -> tuple[list[tuple[int, Envelope, ShareState]], int]:
+        """``sent``, and the cursor to resume from (past hidden shares too)."""
+        rows = self.store.sent(member, after, limit)
+        gate = Access(self, member)
+        views = gate.views((env.id, env.header, state) for _, env, state in rows)
+        shown = [row for row, view in zip(rows, views, strict=True) if gate.own(view)]
+        return shown, rows[-1][0] if rows else after
 
     def signer_key(self, env: Envelope) -> bytes:
         """The public key that must have signed this envelope."""

@@ -59,6 +59,15 @@ def number(text: str, name: str, *, lo: int = 0, hi: int = MAX_INT) -> int:
     return n
 
 
+def decimal(text: str) -> int | None:
+    """The value of ``text`` if it is a decimal integer in ASCII digits no larger than
+    ``MAX_INT``, else None: for places where a non-number is not an error."""
+    if _DIGITS.fullmatch(text) is None:
+        return None
+    n = int(text)
+    return n if n <= MAX_INT else None
+
+
 def cursor(text: str | None, name: str = "after") -> int:
     """A position already read (a seq); absent or empty is 0, the start."""
     if text is None or text == "":
@@ -127,18 +136,27 @@ def _checked(text: str, name: str, code: str, y: str, mo: str, d: str, h: str = 
                          pointer=f"/{name}") from None
 
 
-def expiry(text: str, *, base: datetime | None = None, name: str = "expires") -> datetime:
+def since(text: str, *, base: datetime | None = None, name: str = "since") -> datetime:
+    """A start in the past: a time as :func:`expiry` reads it, or a span back from
+    ``base`` (default now) such as 7d."""
+    return expiry(text, base=base, name=name, back=True)
+
+
+def expiry(text: str, *, base: datetime | None = None, name: str = "expires",
+           back: bool = False) -> datetime:
     """When something expires: an RFC 3339 time, a date (midnight UTC), a date and time
-    without zone (UTC), or a span from ``base`` (default now) such as 30m, 12h, 30d, 2w."""
+    without zone (UTC), or a span from ``base`` (default now) such as 30m, 12h, 30d, 2w
+    (``back``: a span before ``base``)."""
     text = text.strip()
     code = "input.expires"
     if len(text) <= _MAX_TEXT:
         if (m := _SPAN.fullmatch(text)) is not None:
             start = base or datetime.now(UTC)
+            span = timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
             try:
-                return start + timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+                return start - span if back else start + span
             except OverflowError:
-                raise out_of_range(f"{name} {_show(text)} ends after the year 9999",
+                raise out_of_range(f"{name} {_show(text)} leaves the years 1-9999",
                                    name) from None
         if (m := _TIME.fullmatch(text)) is not None:
             y, mo, d, h, mi, s, frac, zone = m.groups()

@@ -88,6 +88,11 @@ def test_bad_posts_store_nothing(taxii: Taxii) -> None:
     r = taxii.client.post(url, content=twice.encode(), headers=h)
     assert_error(r, 400, "input.duplicate_key")
     assert r.json()["details"]["pointer"].startswith("/objects/0")
+    for extra in ('"more": false, ', '"next": "x", ', '"more": true, "more": false, '):
+        r = taxii.client.post(url, content=("{" + extra + twice[1:]).encode(), headers=h)
+        assert_error(r, 400, "input.duplicate_key")  # the same with `more` or `next`
+    r = taxii.client.post(url, content=b'{"more": false, "objects": [{"x": NaN}]}', headers=h)
+    assert_error(r, 400, "input.non_finite")
     inbox = taxii.collection("alpha", "inbox")
     assert_error(taxii.client.post(f"{ROOT}/collections/{inbox}/objects/", content=good,
                                    headers=h), 403, "taxii.not_writable")

@@ -79,3 +79,19 @@ def test_head_answers_like_get_without_body(api: Api) -> None:
     assert r.status_code == 400 and r.content == b""
     assert api.client.head("/api/v1/me").status_code == 401
     assert api.client.head("/api/v1/nothing").status_code == 404
+
+
+def test_openapi_documents_the_errors_as_answered(api: Api) -> None:
+    doc = api.client.get("/api/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "Error" in schemas
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            assert "422" not in responses or "HTTPValidationError" not in str(responses["422"])
+            media = TAXII if path.startswith("/taxii2") else "application/json"
+            assert set(responses["4XX"]["content"]) == {media}, (method, path)
+    # what the document says is what an error is
+    err = api.client.get("/api/v1/inbox", params={"after": "x"}, headers=api.h("alpha")).json()
+    assert set(err) == set(schemas["Error"]["required"])
+    assert set(err["error"]) <= set(schemas["Error"]["properties"]["error"]["properties"])

@@ -1,9 +1,9 @@
-"""The OpenAPI document states vigil's error answers, and every answer of a live node
-matches it: schemathesis generates requests for every operation of
-``/api/openapi.json`` (valid and invalid, with a valid member token, sometimes naming
-things that exist), and each answer must be below 500, have a status the document
-lists for that operation and, for an error, vigil's error body (TAXII's under
-``/taxii2/``). Bounded: a few examples per operation and mode.
+"""Every answer of a live node matches its OpenAPI document: schemathesis generates
+requests for every operation of ``/api/openapi.json`` (valid and invalid, with a valid
+member token, sometimes naming things that exist), and each answer must be below 500,
+have a status the document lists for that operation (``4XX`` covers every 4xx) and, for
+an error, vigil's error body (TAXII's under ``/taxii2/``). Bounded: a few examples per
+operation and mode.
 """
 
 from __future__ import annotations
@@ -26,26 +26,9 @@ from tests.conftest import four_member_exchange
 
 from vigil.taxii.media import TAXII
 from vigil.testing import ServerProcess
-from vigil.web.openapi import ERROR_STATUSES, document_errors
 
 EXAMPLES = int(os.environ.get("VIGIL_SCHEMATHESIS_EXAMPLES", "6"))
 STREAMS = ("/api/v1/stream", "/api/v1/correlations/stream")  # endless by design
-
-
-def test_every_operation_documents_vigil_errors() -> None:
-    schema = {"paths": {
-        "/api/v1/x": {"get": {"responses": {"200": {}, "422": {"content": {}}}}},
-        "/taxii2/api/": {"get": {"responses": {"200": {}}}, "parameters": []}},
-        "components": {"schemas": {"HTTPValidationError": {}, "ValidationError": {}}}}
-    out = document_errors(schema)
-    assert set(out["components"]["schemas"]) == {"Error", "TaxiiError"}
-    rest = out["paths"]["/api/v1/x"]["get"]["responses"]
-    taxii = out["paths"]["/taxii2/api/"]["get"]["responses"]
-    assert {"400", "401", "404", "422", "503"} <= set(rest)
-    assert not any(s.startswith("5") and s != "503" for s in rest)
-    assert json.dumps(rest["400"]).count("#/components/schemas/Error") == 1
-    assert json.dumps(taxii["404"]).count("#/components/schemas/TaxiiError") == 1
-    assert len(ERROR_STATUSES) >= 8
 
 
 def _bundle() -> bytes:
@@ -77,7 +60,7 @@ def _problem(op: Any, status: int, body: bytes) -> str | None:
     documented = op.definition.raw.get("responses", {})
     if status >= 500:
         return f"server error {status}"
-    if str(status) not in documented:
+    if str(status) not in documented and f"{status // 100}XX" not in documented:
         return f"status {status} not documented ({sorted(documented)})"
     if status < 400:
         return None

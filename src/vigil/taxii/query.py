@@ -59,10 +59,12 @@ def parse_cursor(token: str) -> Cursor:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise bad from None
     parts = text.split(".")
-    if len(parts) != 3 or parts[0] != "v1" or not all(p.isdigit() for p in parts[1:]) \
-            or any(len(p) > 18 for p in parts[1:]):
+    numbers = [parse.decimal(p) for p in parts[1:]]
+    if len(parts) != 3 or parts[0] != "v1" or None in numbers:
         raise bad
-    return Cursor(int(parts[1]), int(parts[2]))
+    seq, pos = numbers
+    assert seq is not None and pos is not None
+    return Cursor(seq, pos)
 
 
 @dataclass(frozen=True, slots=True)

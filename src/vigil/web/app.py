@@ -7,9 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import __version__, accountability, retention
@@ -22,21 +22,33 @@ from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
+from vigil.web import apidocs, health, rest, stream
 from vigil.web import errors as web_errors
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
-from vigil.web import openapi as web_openapi
-from vigil.web import rest, stream
 from vigil.web.console import router as console_router
-from vigil.web.deps import State, state_of
+from vigil.web.deps import State
+from vigil.web.metrics import store_error
+from vigil.web.observe import observed
 
 log = logging.getLogger("vigil.web")
 
+FAST_PATHS = frozenset({stream.PATH, analysis_api.SEARCH_PATH})
+
+
 class VigilApp(FastAPI):
-    """FastAPI, with HEAD served as GET without a body, and the push stream and search
-    served before routing and middleware."""
+    """FastAPI, observed (request id, access log, metrics), with HEAD served as GET
+    without a body, and the push stream and search served before routing and
+    middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and hasattr(self.state, "vigil"):
+            await observed(self._serve, self.state.vigil.metrics, FAST_PATHS,
+                           scope, receive, send)  # request id, access log, metrics
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope, send = web_errors.head_as_get(scope, send)
         if (scope["type"] == "http" and scope["method"] == "GET"
                 and hasattr(self.state, "vigil")):
@@ -59,6 +71,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         b = bus or open_bus(settings.bus_url)
         await b.start()
         app.state.vigil = State(settings, ex, b)
+        app.state.vigil.metrics.install(ex)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
         accountability.install(ex)
         loop = asyncio.get_running_loop()
@@ -76,6 +89,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             yield
         finally:
             correlation.listeners.remove(ring_notices)
+            app.state.vigil.metrics.uninstall(ex)
             feeds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feeds
@@ -94,27 +108,28 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         version=__version__,
         summary="Threat-intelligence exchange: signed, sealed, immediate and fair.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package by vigil.web.apidocs
         redoc_url=None,
         lifespan=lifespan,
     )
 
     web_errors.install(app)
-    web_openapi.install(app)
 
-    @app.get("/healthz", tags=["node"])
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness: the process answers and its store is reachable."""
-        st = state_of(request)
-        await st.read(st.exchange.store.get_meta, "schema_version")
-        return {"status": "ok"}
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        st = getattr(request.app.state, "vigil", None)
+        if st is not None and store_error(exc):
+            st.metrics.store_errors.inc()
+        return web_errors.response(exc, request.url.path)  # logs it
 
+    app.include_router(health.router)  # /healthz, /readyz, /metrics
     app.include_router(rest.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
     app.include_router(accountability_api.router, prefix="/api/v1")  # receipts, recall
     app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")
+    app.include_router(apidocs.router)
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from vigil.errors import InputError, VigilError
 from vigil.taxii import errors as taxii_errors
+from vigil.taxii.media import TAXII
 
 log = logging.getLogger("vigil.web")
 TAXII_PREFIX = "/taxii2"
@@ -71,13 +73,62 @@ def response(exc: BaseException, path: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every error of ``app`` with :func:`response`."""
+    """Answer every error of ``app`` with :func:`response`, and say so in its OpenAPI
+    document."""
 
     async def handle(request: Request, exc: Exception) -> Response:
         return response(exc, request.url.path)
 
     for kind in (VigilError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(kind, handle)
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(framework_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error"], "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string", "description": "stable; see docs/api.md"},
+                       "message": {"type": "string"},
+                       "pointer": {"type": "string", "description": "RFC 6901"},
+                       "detail": {"type": "object"}}}},
+}
+TAXII_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["title", "error_code", "http_status"],
+    "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                   "error_code": {"type": "string"}, "http_status": {"type": "string"},
+                   "details": {"type": "object"}},
+}
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """The framework's OpenAPI document with the errors as this module answers them:
+    every operation may answer 4XX and 5XX in vigil's shape (TAXII's under /taxii2/), and
+    no 422 in the framework's shape."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for gone in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(gone, None)
+    schemas["Error"] = ERROR_SCHEMA
+    schemas["TaxiiError"] = TAXII_ERROR_SCHEMA
+    for path, ops in schema.get("paths", {}).items():
+        taxii = path == TAXII_PREFIX or path.startswith(TAXII_PREFIX + "/")
+        media = TAXII if taxii else "application/json"
+        ref = {"$ref": "#/components/schemas/" + ("TaxiiError" if taxii else "Error")}
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, what in (("4XX", "refused; nothing changed"),
+                                 ("5XX", "the node could not answer")):
+                responses[status] = {"description": what,
+                                     "content": {media: {"schema": ref}}}
+    return schema
 
 
 async def guard(serve: Callable[[Scope, Receive, Send], Awaitable[None]], scope: Scope,
