@@ -62,9 +62,10 @@ def number(text: str, name: str, *, lo: int = 0, hi: int = MAX_INT) -> int:
 def decimal(text: str) -> int | None:
     """The value of ``text`` if it is a decimal integer in ASCII digits no larger than
     ``MAX_INT``, else None: for places where a non-number is not an error."""
-    if _DIGITS.fullmatch(text) is None:
+    m = _DIGITS.fullmatch(text)
+    if m is None:
         return None
-    n = int(text)
+    n = int(m.group(1))
     return n if n <= MAX_INT else None
 
 

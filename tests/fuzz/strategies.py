@@ -34,7 +34,7 @@ def fuzz_settings(max_examples: int = 200) -> settings:
     )
 
 
-FUZZ = fuzz_settings(int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "150")))
+FUZZ = fuzz_settings(int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "100")))
 
 SCALARS = (
     st.none()

@@ -158,9 +158,10 @@ def test_written_times_read_back(dt: datetime) -> None:
 
 
 @FUZZ
-@given(st.integers(0, 10**18 - 1), st.integers(0, 10**18 - 1), st.text(max_size=30))
+@given(st.integers(0, params.MAX_INT), st.integers(0, params.MAX_INT), st.text(max_size=30))
 def test_taxii_next_tokens_round_trip(seq: int, pos: int, junk: str) -> None:
     assert parse_cursor(Cursor(seq, pos).token()) == Cursor(seq, pos)
+    assert params.decimal("0" * 5000 + str(seq)) == seq
     try:
         c = parse_cursor(junk)
     except Exception as exc:

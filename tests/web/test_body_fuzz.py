@@ -55,7 +55,7 @@ def _post(api: Api, path: str, query: dict[str, Any], body: Any, ctype: str) -> 
     return api.client.post(path, params=query, content=json.dumps(body), headers=headers)
 
 
-@settings(max_examples=int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "60")), deadline=None,
+@settings(max_examples=int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "40")), deadline=None,
           derandomize=CI, database=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
