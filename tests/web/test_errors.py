@@ -62,8 +62,8 @@ def test_unexpected_exceptions_are_internal(api: Api, monkeypatch: pytest.Monkey
     err = vigil_error(r, 500, "internal")
     assert "secret" not in r.text and err["message"]
     quiet = TestClient(api.client.app, raise_server_exceptions=False)
-    monkeypatch.setattr(api.exchange.store, "get_meta", boom)
-    r = quiet.get("/healthz")
+    monkeypatch.setattr(api.exchange, "directory", boom)
+    r = quiet.get("/api/v1/members", headers=api.h("alpha"))
     vigil_error(r, 500, "internal")
     assert "secret" not in r.text
 
