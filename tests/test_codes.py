@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "vigil"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 CODE_SHAPE = re.compile(r"[a-z]+\.[a-z][a-z0-9_]*")
 # strings of a code's shape that are not codes: ASGI message types, file names, SQL aliases
-NOT_CODES = {"http.disconnect", "http.request"}
+NOT_CODES = {"http.disconnect", "http.request", "client.stream"}  # client.stream: a prefix
 FILE_SUFFIXES = {"html", "json", "key", "css", "js", "toml", "db", "py", "md", "marker", "dump"}
 
 

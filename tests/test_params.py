@@ -127,3 +127,11 @@ def test_every_text_is_a_value_or_an_input_error(text: str) -> None:
             fn(text)
         except InputError as exc:
             assert exc.status == 400 and exc.code.startswith("input.")
+
+
+def test_day_or_time() -> None:
+    assert params.day_or_time("2026-03-04") == datetime(2026, 3, 4, tzinfo=UTC)
+    assert params.day_or_time("2026-03-04T05:06:07+01:00") == datetime(2026, 3, 4, 4, 6, 7,
+                                                                       tzinfo=UTC)
+    assert code_of(params.day_or_time, "30d") == "input.bad_time"
+    assert code_of(params.day_or_time, "9999-12-31T23:59:59-14:00") == "input.out_of_range"

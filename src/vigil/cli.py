@@ -16,6 +16,7 @@ import click
 
 from vigil.cli_types import CURSOR
 from vigil.config import load_settings
+from vigil.crypto.secretfile import owner_only_dir
 from vigil.errors import InputError, VigilError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -173,7 +174,7 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
         kr = load_keyring(Path(keyring_path), _passphrase(sys.stdin.isatty()))
     state = state or os.environ.get("VIGIL_LOG_STATE")
     path = Path(state) if state else s.data_dir / "checkpoints.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(path.parent)
     client = Client(node_url, token, kr, log_state=path)
     try:
         client.checkpoint()
@@ -431,7 +432,7 @@ def _feature_commands() -> None:
     cli.add_command(feed)
     cli.add_command(gateway)
     for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
-                 "cli_doctor"):
+                 "cli_doctor", "cli_access"):
         importlib.import_module(f"vigil.{name}").register(cli)
 
 

@@ -10,14 +10,11 @@ import click
 
 from vigil.cli import Ctx, _client, out, pass_ctx, remote
 from vigil.cli_types import COUNT, CURSOR
-from vigil.crypto.secretfile import owner_only_dir
 
 
 def _log_client(c: Ctx, node_url: str | None, token: str | None,
                 keyring_path: str | None, state: str | None) -> Any:
-    client = _client(c, node_url, token, keyring_path, state)
-    owner_only_dir(client.log_state.parent)
-    return client
+    return _client(c, node_url, token, keyring_path, state)
 
 
 def _alarm(client: Any, watch: Any) -> None:
@@ -178,7 +175,7 @@ def log_compare(c: Ctx, note_file: str, state: str | None, node_url: str | None,
 @log_group.command("watch")
 @click.option("--every", default=30.0, show_default=True, help="seconds between watches")
 @click.option("--once", is_flag=True, help="watch once and exit")
-@click.option("--from", "start", type=int, default=None,
+@click.option("--from", "start", type=CURSOR, default=None,
               help="first entry (default: where the last watch stopped)")
 @_state_option
 @remote

@@ -137,6 +137,28 @@ def _checked(text: str, name: str, code: str, y: str, mo: str, d: str, h: str = 
                          pointer=f"/{name}") from None
 
 
+def day_or_time(text: str, name: str = "time") -> datetime:
+    """An RFC 3339 time, a date (midnight UTC) or a date and time without zone (UTC)."""
+    text = text.strip()
+    found = _day_or_time(text, name, "input.bad_time") if len(text) <= _MAX_TEXT else None
+    if found is None:
+        raise InputError(f"{name} {_show(text)} is not a date (YYYY-MM-DD) or an RFC 3339 "
+                         "time", code="input.bad_time", pointer=f"/{name}")
+    return found
+
+
+def _day_or_time(text: str, name: str, code: str) -> datetime | None:
+    if (m := _TIME.fullmatch(text)) is not None:
+        y, mo, d, h, mi, s, frac, zone = m.groups()
+        return _checked(text, name, code, y, mo, d, h, mi, s, frac, zone)
+    if (m := _DATE.fullmatch(text)) is not None:
+        return _checked(text, name, code, *m.groups())
+    if (m := _NAIVE.fullmatch(text)) is not None:
+        y, mo, d, h, mi, s = m.groups()
+        return _checked(text, name, code, y, mo, d, h, mi, s or "0")
+    return None
+
+
 def since(text: str, *, base: datetime | None = None, name: str = "since") -> datetime:
     """A start in the past: a time as :func:`expiry` reads it, or a span back from
     ``base`` (default now) such as 7d."""
@@ -159,14 +181,8 @@ def expiry(text: str, *, base: datetime | None = None, name: str = "expires",
             except OverflowError:
                 raise out_of_range(f"{name} {_show(text)} leaves the years 1-9999",
                                    name) from None
-        if (m := _TIME.fullmatch(text)) is not None:
-            y, mo, d, h, mi, s, frac, zone = m.groups()
-            return _checked(text, name, code, y, mo, d, h, mi, s, frac, zone)
-        if (m := _DATE.fullmatch(text)) is not None:
-            return _checked(text, name, code, *m.groups())
-        if (m := _NAIVE.fullmatch(text)) is not None:
-            y, mo, d, h, mi, s = m.groups()
-            return _checked(text, name, code, y, mo, d, h, mi, s or "0")
+        if (found := _day_or_time(text, name, code)) is not None:
+            return found
         if _LONG_DIGITS.fullmatch(text[:-1]) is not None and text[-1:] in _UNITS:
             raise out_of_range(f"{name} {_show(text)} is too long a span", name)
     raise InputError(f"{name} {_show(text)} is neither RFC 3339 nor a span like 30d",

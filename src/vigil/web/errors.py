@@ -64,7 +64,8 @@ def response(exc: BaseException, path: str) -> Response:
     err = as_vigil(exc)
     if err is not exc and err.status >= 500:
         log.error("unhandled error on %s", path, exc_info=exc)
-    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    # an HTTPException's Allow, a VigilError's own headers (Retry-After of a 429)
+    headers = dict(getattr(exc, "headers", None) or {})
     if path == TAXII_PREFIX or path.startswith(TAXII_PREFIX + "/"):
         out = taxii_errors.error_response(err)
         out.headers.update(headers)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from vigil import clock
+from vigil import clock, params
 from vigil.analysis import ledger
 from vigil.analysis.correlate import correlator
 from vigil.analysis.observables import KINDS
@@ -49,14 +49,7 @@ WEEKS = 12  # the ledger's charts: this many weeks back from now
 
 def _time(text: str, pointer: str) -> str:
     text = text.strip()
-    if not text:
-        return ""
-    try:
-        return clock.fmt(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-                         if "T" in text else datetime.fromisoformat(text).replace(tzinfo=UTC))
-    except ValueError:
-        raise InputError(f"{text[:40]!r} is not a date (YYYY-MM-DD) or an RFC 3339 time",
-                         code="input.time", pointer=pointer) from None
+    return clock.fmt(params.day_or_time(text, pointer.lstrip("/"))) if text else ""
 
 
 def search_rows(ex: Any, member: str, q: str, kind: str, f: Filters, since: str, until: str
@@ -117,9 +110,10 @@ async def search(request: Request) -> Response:
     found = None
     if asked:
         try:
-            # scans every readable share without a value: in a thread, off the loop
-            rows, found = await run_in_threadpool(search_rows, ex, who.actor.member, q, kind,
-                                                  f, since, until)
+            # scans every readable share without a value: in a thread, off the loop,
+            # behind the member's other heavy requests
+            rows, found = await st.heavy(who.actor.member, search_rows, ex, who.actor.member,
+                                         q, kind, f, since, until)
         except VigilError as exc:
             return render(request, "search.html", status=exc.status, who=who, error=exc,
                           asked=False, rows=[], found=None, f=f, page=1, pages=1, total=0,
