@@ -40,7 +40,6 @@ from vigil.policy.decide import (
     decide_correlation_hint,
     decide_forward,
     decide_log_entry,
-    decide_onward,
     decide_publish,
     decide_read,
     decide_recall_notice,
@@ -48,6 +47,7 @@ from vigil.policy.decide import (
     sighting_reporter_shown,
     visible_channels,
 )
+from vigil.policy.member_side import local_serve
 
 
 class Hold(Protocol):
@@ -251,6 +251,8 @@ def reporter_shown(viewer: str, originator: str, reporter: str, disclose: bool) 
 
 
 def onward(header: Mapping[str, Any]) -> Decision:
-    """May a share held by a member be served beyond that member's own analysts (a
-    gateway's local TAXII, feeds, exports)? no-onward, TLP:AMBER+STRICT and TLP:RED stay."""
-    return decide_onward(header)
+    """May a share held by a member be served beyond that member's own analysts to the
+    member's own tools (its gateway's local TAXII)? no-onward, TLP:AMBER+STRICT and
+    TLP:RED stay (``member_side.local_serve``). Passing a share on outside the member
+    (feeds, exports) is :meth:`Access.forward`: TLP:CLEAR/GREEN only."""
+    return local_serve(header)
