@@ -24,7 +24,7 @@ import orjson
 
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keyring import Keyring
-from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
+from vigil.crypto.keys import enc_alg_of_public, key_id, sign_alg_of_public
 from vigil.envelope import (
     build_share,
     envelope_from_json,
@@ -402,8 +402,9 @@ class Client:
                 raise CryptoError(f"member {m.get('name')!r} came without the log proof of "
                                   "its keys", code="log.missing_proof")
             try:
-                sign_id = key_id(ALG_ED25519, _unb64(m["sign_key"]["public"]))
-                enc_id = key_id(ALG_X25519, _unb64(m["enc_key"]["public"]))
+                sign_raw, enc_raw = _unb64(m["sign_key"]["public"]), _unb64(m["enc_key"]["public"])
+                sign_id = key_id(sign_alg_of_public(sign_raw), sign_raw)
+                enc_id = key_id(enc_alg_of_public(enc_raw), enc_raw)
             except (KeyError, TypeError, ValueError) as exc:
                 raise CryptoError("a member's keys are malformed",
                                   code="crypto.bad_key") from exc

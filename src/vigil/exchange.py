@@ -49,6 +49,7 @@ from vigil.model import (
     User,
 )
 from vigil.policy.access import Access, publish
+from vigil.policy.suites import SUITE_REQUIRED, SuiteRule, decide_suite
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
@@ -197,6 +198,9 @@ class Exchange:
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
         # A rule that holds shares back from some recipients (None: no such rule).
         self.read_gate: ReadGate | None = None
+        # Where shares must use the hybrid (post-quantum) suites; checked in _store,
+        # which every path into the store goes through.
+        self.suite_rule = SuiteRule()
         # The transparency log: every share, channel change and key event is appended
         # in the transaction that makes it happen.
         self.log = StoredLog(store, node_id, node_key)
@@ -540,6 +544,9 @@ class Exchange:
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
+        if not decide_suite(self.suite_rule, self.directory(), env.header, recipients):
+            raise PolicyDenied("this share must be signed and sealed with the hybrid "
+                               "(post-quantum) suites", code=SUITE_REQUIRED)
         hooks = self.share_tx_hooks
         refs: list[LogRef] = []
 
