@@ -233,6 +233,7 @@ class Exchange:
         keyring_path: Path,
         passphrase: str,
         hold: bool = False,
+        hybrid: bool = True,
     ) -> tuple[Member, Keyring]:
         check_name(name, "member")
         normal = region(country)
@@ -243,7 +244,7 @@ class Exchange:
         if any(m.name == name for m in self.directory().members.values()):
             raise Conflict(f"a member named {name!r} already exists", code="member.exists")
         member_id = f"identity--{uuid.uuid4()}"
-        kr = create_keyring(keyring_path, member_id, passphrase)
+        kr = create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
         member = Member(
             id=member_id,
             name=name,
