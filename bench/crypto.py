@@ -1,7 +1,7 @@
 """The cost of the hybrid suites: primitives per second, ingest and publish -> SSE, with
 the classical suite beside the hybrid one in the same run.
 
-    python -m bench.crypto                               # everything, defaults below
+    python -m bench.crypto --pin                         # everything, defaults below
     python -m bench.crypto --skip-delivery --bundles 20  # quicker
 
 1. Per suite, in one thread: signatures made and verified per second over a real share
@@ -105,10 +105,10 @@ def ingest_pair(bundles: list[bytes], recipients: int) -> dict[str, Any]:
     return out
 
 
-def delivery_pair(subscribers: int, shares: int, gap: float) -> dict[str, Any]:
+def delivery_pair(subscribers: int, shares: int, gap: float, pin: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     args = argparse.Namespace(subscribers=subscribers, shares=shares, gap=gap, store=None,
-                              bus="local://", workers=1, pin=False, classical=False)
+                              bus="local://", workers=1, pin=pin, classical=False)
     for label, hybrid in (("classical", False), ("hybrid", True)):
         out[label] = delivery.measure(args, hybrid=hybrid)
         s = out[label]["latency_from_publish_start_ms"]
@@ -127,6 +127,8 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=100)
     ap.add_argument("--shares", type=int, default=50)
     ap.add_argument("--gap", type=float, default=0.1)
+    ap.add_argument("--pin", action="store_true", help="delivery: the node on CPU 0, the "
+                    "measuring side on the others (as bench.delivery --pin)")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-delivery", action="store_true")
     args = ap.parse_args()
@@ -143,7 +145,7 @@ def main() -> None:
         print(f"ingest hybrid / classical: {result['ingest']['ratio_hybrid_to_classical']:.2f}"
               " (target ≥ 0.7)")
     if not args.skip_delivery:
-        result["delivery"] = delivery_pair(args.subscribers, args.shares, args.gap)
+        result["delivery"] = delivery_pair(args.subscribers, args.shares, args.gap, args.pin)
     print(f"saved {save('crypto', result)}")
 
 
