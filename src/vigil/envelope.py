@@ -388,14 +388,16 @@ def verify_header(env: Envelope, signer_public_raw: bytes) -> None:
 def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
     """Check an envelope without decrypting it; raise ``CryptoError`` on any fault.
 
-    ``signer_public_raw`` is the originator's Ed25519 key for ``provenance:
-    "originator"`` and the attesting node's key for ``"attested"`` (the caller picks it
-    and checks it is not revoked). Checks, in order: header.key names that key
-    (``crypto.key_mismatch``); the signature (``crypto.bad_signature``); the header's
-    structure (``envelope.malformed``, InputError); payload size and SHA-256
-    (``crypto.digest_mismatch``); for sealed shares the wraps digest
-    (``crypto.wraps_mismatch``) and that there is exactly one well-formed wrap for each
-    recipient, optionally one for the originator, and none for anyone else
+    ``signer_public_raw`` is the originator's signing key (ed25519 or ed25519+mldsa65)
+    for ``provenance: "originator"`` and the attesting node's key for ``"attested"``
+    (the caller picks it and checks it is not revoked). Checks, in order: header.key
+    names that key in its suite (``crypto.key_mismatch``); the signature of that suite
+    (``crypto.bad_signature``); the header's structure (``envelope.malformed``,
+    InputError); payload size and SHA-256 (``crypto.digest_mismatch``); for sealed
+    shares the wraps digest (``crypto.wraps_mismatch``), that the wraps are in the
+    header's seal suite (``crypto.bad_wraps``) and that there is exactly one
+    well-formed wrap for each recipient, optionally one for the originator, and none
+    for anyone else
     (``crypto.bad_wraps``); a plain share has no wraps (``crypto.bad_wraps``).
     """
     verify_header(env, signer_public_raw)
