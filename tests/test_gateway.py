@@ -398,3 +398,43 @@ async def test_gateway_alerts_on_a_rolled_back_log(
     finally:
         hostile.close()
         store.close()
+
+
+def test_gateway_notes_an_alert_repeated_at_once_only_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        for code in ("log.rollback", "log.rollback", "log.fork", "log.rollback"):
+            store.alert(code, "the node's log went back")
+        assert [a["code"] for a in store.alerts()] == ["log.rollback", "log.fork",
+                                                      "log.rollback"]
+    finally:
+        store.close()
+
+
+def test_gateway_lists_withheld_shares_to_its_local_token_only(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from vigil.crypto.keyring import Keyring
+    from vigil.gateway import create_gateway_app
+
+    kr = Keyring.generate(f"identity--{uuid.uuid4()}")
+    store = LocalStore(tmp_path / "gw.db")
+    client = Client("http://node.invalid", "t", kr)
+    try:
+        store.withhold(1, "share--red", "signed by x", "policy.tlp_forbids_onward",
+                       b'{"type": "bundle", "objects": [{"id": "indicator--1"}]}', None)
+        app = create_gateway_app(client, kr, store, local_token=LOCAL_TOKEN,
+                                 follow_node=False)
+        with TestClient(app) as http:
+            ok = http.get("/withheld", headers={"Authorization": f"Bearer {LOCAL_TOKEN}"})
+            assert [w["share"] for w in ok.json()["withheld"]] == ["share--red"]
+            assert http.get("/withheld", headers={"Authorization": "Bearer nope"}
+                            ).status_code == 401
+            objects = http.get("/taxii2/api/collections/inbox/objects/", headers={
+                "Authorization": f"Bearer {LOCAL_TOKEN}",
+                "Accept": "application/taxii+json;version=2.1"})
+            assert objects.status_code == 200 and objects.json().get("objects", []) == []
+            assert http.get("/healthz").json()["withheld"] == 1
+    finally:
+        client.close()
+        store.close()

@@ -230,10 +230,14 @@ class LocalStore:
                  "added": r[4]} for r in rows]
 
     def alert(self, code: str, message: str) -> None:
-        """Note something the member must look at (a foreign key, a hostile node)."""
+        """Note something the member must look at (a foreign key, a hostile node); the
+        same alert again right after the last one is not noted twice."""
         with self._lock:
-            self._db.execute("INSERT INTO alerts (code, message, at) VALUES (?, ?, ?)",
-                             (code, message, clock.now()))
+            last = self._db.execute(
+                "SELECT code, message FROM alerts ORDER BY id DESC LIMIT 1").fetchone()
+            if last is None or tuple(last) != (code, message):
+                self._db.execute("INSERT INTO alerts (code, message, at) VALUES (?, ?, ?)",
+                                 (code, message, clock.now()))
 
     def alerts(self) -> list[dict[str, Any]]:
         with self._lock:
