@@ -89,19 +89,26 @@ def primitives(seconds: float) -> dict[str, dict[str, float]]:
     return out
 
 
-def ingest_pair(bundles: list[bytes], recipients: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for label, hybrid in (("classical", False), ("hybrid", True)):
-        with tempfile.TemporaryDirectory() as tmp:
-            node, ex = ingest.setup(Path(tmp), recipients, hybrid=hybrid)
-            try:
-                out[label] = ingest.run_round(ex, ingest.origin_of(node), bundles)
-            finally:
-                ex.store.close()
-        print(f"ingest {label}: {out[label]['objects_per_s']:,.0f} objects/s, bundle p50 "
-              f"{out[label]['per_bundle_ms']['p50']:.1f} ms", flush=True)
+def ingest_pair(bundles: list[bytes], recipients: int, rounds: int) -> dict[str, Any]:
+    """Classical and hybrid nodes, interleaved ``rounds`` times (so neither gains from
+    going second); each suite's figure is its best round."""
+    out: dict[str, Any] = {"classical": [], "hybrid": []}
+    for _ in range(rounds):
+        for label, hybrid in (("classical", False), ("hybrid", True)):
+            with tempfile.TemporaryDirectory() as tmp:
+                node, ex = ingest.setup(Path(tmp), recipients, hybrid=hybrid)
+                try:
+                    r = ingest.run_round(ex, ingest.origin_of(node), bundles)
+                finally:
+                    ex.store.close()
+            out[label].append(r)
+            print(f"ingest {label}: {r['objects_per_s']:,.0f} objects/s, bundle p50 "
+                  f"{r['per_bundle_ms']['p50']:.1f} ms p99 {r['per_bundle_ms']['p99']:.1f} ms",
+                  flush=True)
+    best = {k: max(out[k], key=lambda r: r["objects_per_s"]) for k in ("classical", "hybrid")}
+    out["best"] = best
     out["ratio_hybrid_to_classical"] = \
-        out["hybrid"]["objects_per_s"] / out["classical"]["objects_per_s"]
+        best["hybrid"]["objects_per_s"] / best["classical"]["objects_per_s"]
     return out
 
 
@@ -122,6 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=1.0, help="per primitive figure")
     ap.add_argument("--bundles", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=2, help="ingest rounds per suite")
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--recipients", type=int, default=20)
     ap.add_argument("--subscribers", type=int, default=100)
@@ -141,7 +149,7 @@ def main() -> None:
     if not args.skip_ingest:
         bundles = [orjson.dumps(indicators_bundle(c))
                    for c in cycle_chunks(real_iocs(), args.size, args.bundles)]
-        result["ingest"] = ingest_pair(bundles, args.recipients)
+        result["ingest"] = ingest_pair(bundles, args.recipients, args.rounds)
         print(f"ingest hybrid / classical: {result['ingest']['ratio_hybrid_to_classical']:.2f}"
               " (target ≥ 0.7)")
     if not args.skip_delivery:
