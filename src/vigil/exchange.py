@@ -545,7 +545,8 @@ class Exchange:
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
-        if not decide_suite(self.suite_rule, self.directory(), env.header, recipients):
+        if self.suite_rule and not decide_suite(self.suite_rule, self.directory(),
+                                                env.header, recipients):
             raise PolicyDenied("this share must be signed and sealed with the hybrid "
                                "(post-quantum) suites", code=SUITE_REQUIRED)
         hooks = self.share_tx_hooks
