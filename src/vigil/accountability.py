@@ -25,10 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
-from vigil.crypto.keys import ALG_ED25519, is_key_id
+from vigil.crypto.keys import SIGN_ALGS, SignPrivate, alg_of, is_key_id
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, sign, verify
 from vigil.envelope import MEMBER_ID_RE, SHARE_ID_RE, TIME_RE
 from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied, VigilError
@@ -67,11 +66,11 @@ def recall_object(share_id: str, originator: str, key: str,
             "originator": originator, "at": at or clock.now(), "key": key}
 
 
-def sign_receipt(obj: Mapping[str, Any], private: Ed25519PrivateKey) -> bytes:
+def sign_receipt(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
     return sign(TAG_RECEIPT, obj, private)
 
 
-def sign_recall(obj: Mapping[str, Any], private: Ed25519PrivateKey) -> bytes:
+def sign_recall(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
     return sign(TAG_RECALL, obj, private)
 
 
@@ -102,8 +101,8 @@ def _check(obj: Any, kind: str, fields: frozenset[str], who: str) -> dict[str, A
         value = obj[name]
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise _bad(kind, f"{base}/{name}", f"must be {what}")
-    if not is_key_id(obj["key"], ALG_ED25519):
-        raise _bad(kind, f"{base}/key", "must be an ed25519 key id")
+    if not is_key_id(obj["key"]) or alg_of(obj["key"]) not in SIGN_ALGS:
+        raise _bad(kind, f"{base}/key", "must be an ed25519 or ed25519+mldsa65 key id")
     return dict(obj)
 
 

@@ -49,6 +49,7 @@ from vigil.model import (
     User,
 )
 from vigil.policy.access import Access, publish
+from vigil.policy.suites import SUITE_REQUIRED, SuiteRule, decide_suite
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
@@ -229,6 +230,9 @@ class Exchange:
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
         # A rule that holds shares back from some recipients (None: no such rule).
         self.read_gate: ReadGate | None = None
+        # Where shares must use the hybrid (post-quantum) suites; checked in _store,
+        # which every path into the store goes through.
+        self.suite_rule = SuiteRule()
         # The transparency log: every share, channel change and key event is appended
         # in the transaction that makes it happen.
         self.log = StoredLog(store, node_id, node_key)
@@ -261,6 +265,7 @@ class Exchange:
         keyring_path: Path,
         passphrase: str,
         hold: bool = False,
+        hybrid: bool = True,
     ) -> tuple[Member, Keyring]:
         check_name(name, "member")
         normal = region(country)
@@ -271,7 +276,7 @@ class Exchange:
         if any(m.name == name for m in self.directory().members.values()):
             raise Conflict(f"a member named {name!r} already exists", code="member.exists")
         member_id = f"identity--{uuid.uuid4()}"
-        kr = create_keyring(keyring_path, member_id, passphrase)
+        kr = create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
         member = Member(
             id=member_id,
             name=name,
@@ -593,6 +598,10 @@ class Exchange:
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
+        if self.suite_rule and not decide_suite(self.suite_rule, self.directory(),
+                                                env.header, recipients):
+            raise PolicyDenied("this share must be signed and sealed with the hybrid "
+                               "(post-quantum) suites", code=SUITE_REQUIRED)
         hooks = self.share_tx_hooks
         refs: list[LogRef] = []
 

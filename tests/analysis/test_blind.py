@@ -10,13 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from tests.analysis.nodes import Api, bundle, feodo_ips, serve, store_url
 
 from vigil.analysis import blind
 from vigil.analysis.observables import extract_bundle
 from vigil.crypto.encoding import b64u
-from vigil.crypto.keys import ALG_X25519, key_id, x25519_public_raw
+from vigil.crypto.keys import alg_of, enc_key_id, enc_public_raw, generate_enc_key
 from vigil.envelope import envelope_to_json
 from vigil.errors import CryptoError, NotFound
 from vigil.model import ChannelKind
@@ -31,23 +30,24 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
 
 # -- the client's crypto ------------------------------------------------------------------
 
-def test_channel_key_opens_only_in_its_own_context() -> None:
-    priv = X25519PrivateKey.generate()
-    pub = x25519_public_raw(priv)
-    kid = key_id(ALG_X25519, pub)
+@pytest.mark.parametrize(("hybrid", "blob_len"), [(False, 80), (True, 1168)])
+def test_channel_key_opens_only_in_its_own_context(hybrid: bool, blob_len: int) -> None:
+    priv = generate_enc_key(hybrid)
+    pub = enc_public_raw(priv)
+    kid = enc_key_id(priv)
     key = blind.new_channel_key()
     blob = blind.seal_channel_key(key, "channel--1", 3, "identity--m", kid, pub)
-    assert len(blob) == blind.SEALED_KEY_LEN
+    assert len(blob) == blob_len == blind.SEALED_KEY_LENS[alg_of(kid)]
     assert blind.open_channel_key(blob, "channel--1", 3, "identity--m", priv) == key
     for ctx in (("channel--2", 3, "identity--m"), ("channel--1", 4, "identity--m"),
                 ("channel--1", 3, "identity--n")):
         with pytest.raises(CryptoError):
             blind.open_channel_key(blob, *ctx, priv)
     with pytest.raises(CryptoError):
-        blind.open_channel_key(blob, "channel--1", 3, "identity--m",
-                               X25519PrivateKey.generate())
+        blind.open_channel_key(blob, "channel--1", 3, "identity--m", generate_enc_key(hybrid))
     with pytest.raises(CryptoError):
-        blind.seal_channel_key(key, "channel--1", 3, "identity--m", "x25519:" + "0" * 32, pub)
+        blind.seal_channel_key(key, "channel--1", 3, "identity--m",
+                               alg_of(kid) + ":" + "0" * 32, pub)
 
 
 def test_tokens_are_keyed_and_name_the_kind() -> None:
@@ -250,7 +250,7 @@ def test_channel_key_uploads_are_checked(api: Api) -> None:
     me = api.client.get("/api/v1/channels/dark/key", headers=api.h("delta")).json()
     assert me["epoch"] == 0 and me["sealed"] is None
     keys = {x["id"]: x["enc_key"] for x in me["members"]}
-    blob = b64u(b"\0" * blind.SEALED_KEY_LEN)
+    blob = b64u(b"\0" * blind.SEALED_KEY_LENS[alg_of(m["delta"].keyring.enc_key_id)])
 
     def put(epoch: Any, sealed: Any) -> Any:
         return api.client.post("/api/v1/channels/dark/keys", json={"epoch": epoch,
@@ -258,7 +258,8 @@ def test_channel_key_uploads_are_checked(api: Api) -> None:
 
     only_me = [{"member": m["delta"].id, "key": keys[m["delta"].id]["id"], "blob": blob}]
     both = [*only_me, {"member": m["echo"].id, "key": keys[m["echo"].id]["id"], "blob": blob}]
-    outsider = [*both, {"member": m["alpha"].id, "key": "x25519:" + "0" * 32, "blob": blob}]
+    nobody = alg_of(keys[m["delta"].id]["id"]) + ":" + "0" * 32
+    outsider = [*both, {"member": m["alpha"].id, "key": nobody, "blob": blob}]
     r = put(1, only_me)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "blind.incomplete_epoch")
     assert put(1, outsider).json()["error"]["code"] == "blind.not_channel_member"

@@ -33,14 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from vigil import clock
 from vigil.analysis.sightings import readable_share
 from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.crypto.keys import ALG_X25519, key_id, x25519_public, x25519_public_raw
+from vigil.crypto.kem import blob_len, hpke_open, hpke_seal
+from vigil.crypto.keys import ENC_ALGS, EncPrivate, alg_of, enc_key_id, is_key_id, key_id
 from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.exchange import Exchange
 from vigil.model import Envelope, Form
@@ -51,12 +49,11 @@ CHANNEL_KEY_INFO_PREFIX = b"vigil/channel-key/v1\0"
 TOKEN_PREFIX = b"vigil/blind-token/v1\0"
 CHANNEL_KEY_LEN = 32
 TOKEN_LEN = 32
-SEALED_KEY_LEN = 32 + CHANNEL_KEY_LEN + 16  # HPKE enc || AES-128-GCM(key)
+# HPKE enc || AEAD(key), by the suite of the member's key (80 x25519, 1168 hybrid)
+SEALED_KEY_LENS: dict[str, int] = {alg: blob_len(alg, CHANNEL_KEY_LEN) for alg in ENC_ALGS}
 MAX_TOKENS = 100_000
 MAX_EPOCH = 2**31
 MAX_MATCHES = 1000  # shares one new share is matched with (those sharing most tokens)
-
-_HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
 
 
 # -- the client's part: keys and tokens ------------------------------------------------
@@ -76,23 +73,24 @@ def new_channel_key() -> bytes:
 
 def seal_channel_key(key: bytes, channel_id: str, epoch: int, member_id: str,
                      enc_key_id: str, public_raw: bytes) -> bytes:
-    """HPKE-seal a channel key to one member's X25519 key: ``enc || ciphertext``."""
+    """HPKE-seal a channel key to one member's encryption key, in the suite of its key
+    id (``x25519`` or ``mlkem768x25519``, as the wraps): ``enc || ciphertext``."""
     if len(key) != CHANNEL_KEY_LEN:
         raise CryptoError("a channel key is 32 bytes", code="crypto.bad_key")
-    if key_id(ALG_X25519, public_raw) != enc_key_id:
-        raise CryptoError(f"key id {enc_key_id!r} does not name the given x25519 key",
+    alg = alg_of(enc_key_id) if is_key_id(enc_key_id) else ""
+    if alg not in ENC_ALGS or key_id(alg, public_raw) != enc_key_id:
+        raise CryptoError(f"key id {enc_key_id!r} does not name the given key",
                           code="crypto.key_mismatch")
-    return _HPKE.encrypt(key, x25519_public(public_raw),
-                         info=channel_key_info(channel_id, epoch, member_id, enc_key_id))
+    return hpke_seal(alg, public_raw, key,
+                     channel_key_info(channel_id, epoch, member_id, enc_key_id))
 
 
 def open_channel_key(blob: bytes, channel_id: str, epoch: int, member_id: str,
-                     private: X25519PrivateKey) -> bytes:
-    enc_key_id = key_id(ALG_X25519, x25519_public_raw(private))
+                     private: EncPrivate) -> bytes:
+    kid = enc_key_id(private)
     try:
-        key = _HPKE.decrypt(bytes(blob), private,
-                            info=channel_key_info(channel_id, epoch, member_id, enc_key_id))
-    except (InvalidTag, ValueError) as exc:
+        key = hpke_open(bytes(blob), private, channel_key_info(channel_id, epoch, member_id, kid))
+    except CryptoError as exc:
         raise CryptoError("the sealed channel key cannot be opened",
                           code="crypto.open_failed") from exc
     if len(key) != CHANNEL_KEY_LEN:
@@ -186,8 +184,11 @@ def _copies(items: Any) -> list[SealedCopy]:
         except ValueError:
             raise InputError("blob must be base64url", code="input.channel_key",
                              pointer=f"{p}/blob") from None
-        if len(blob) != SEALED_KEY_LEN:
-            raise InputError(f"a sealed channel key is {SEALED_KEY_LEN} bytes",
+        alg = alg_of(it["key"]) if is_key_id(it["key"]) else ""
+        if alg not in ENC_ALGS or len(blob) != SEALED_KEY_LENS[alg]:
+            raise InputError("a sealed channel key is "
+                             + " or ".join(f"{n} bytes ({a})" for a, n in
+                                           sorted(SEALED_KEY_LENS.items())),
                              code="input.channel_key", pointer=f"{p}/blob")
         out.append(SealedCopy(it["member"], it["key"], blob))
     if len({c.member for c in out}) != len(out):
