@@ -186,17 +186,27 @@ def feed_remove(name: str) -> None:
 @feed.command("pull")
 @click.argument("name", required=False)
 def feed_pull(name: str | None) -> None:
-    """Pull one feed (or every feed) now."""
+    """Pull one feed (or every feed) now. Exits non-zero if a pull failed (the others
+    still run; each resumes from its cursor next time)."""
+    from vigil.errors import VigilError
     from vigil.feeds.pull import pull_claimed
     from vigil.feeds.registry import list_feeds
 
     ex = _exchange()
     rung: set[str] = set()
+    failed: list[str] = []
     try:
         names = [name] if name else [f.name for f in list_feeds(ex.store)]
         for n in names:
             click.echo(f"pulling feed {n}", err=True)
-            result = pull_claimed(ex, n, progress=_Progress())
+            try:
+                result = pull_claimed(ex, n, progress=_Progress())
+            except VigilError as exc:
+                if name:
+                    raise
+                click.echo(f"feed {n}: failed [{exc.code}]: {exc.message}", err=True)
+                failed.append(n)
+                continue
             rung |= result.recipients
             click.echo(result.line())
             for r in result.rejects:
@@ -206,6 +216,9 @@ def feed_pull(name: str | None) -> None:
         ex.store.close()
     if rung:
         _ring(rung)
+    if failed:
+        raise VigilError(f"{len(failed)} of {len(names)} feed pull(s) failed: "
+                         f"{', '.join(failed)}", code="feed.pull_failed", status=502)
 
 
 def _ring(members: set[str]) -> None:
@@ -249,9 +262,16 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
                       progress=_Progress())
     finally:
         ex.store.close()
+    from vigil.errors import VigilError
+
     click.echo(f"pushed {result.line()}")
     for f in result.failures[:20]:
         click.echo(f"  failed {f.get('id')} {f.get('version', '')}: {f.get('message', '')}")
+    if result.failure or result.pending:
+        raise VigilError(f"the server did not add {result.failure + result.pending} of "
+                         f"{result.sent} object(s) ({result.failure} failed, {result.pending} "
+                         "pending); the next push sends them again",
+                         code="feed.push_incomplete", status=502)
 
 
 @click.command()

@@ -253,6 +253,20 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
+FEED_CURSOR_MIGRATION: list[str] = [
+    # the (id, version) pairs read at the cursor's date, so a resumed pull skips exactly
+    # those; who holds a pull's lease (host, pid, process start), so a dead one is free
+    "ALTER TABLE feeds ADD COLUMN cursor_keys TEXT",
+    "ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
+    # what a push already delivered to a target collection (member, channel, URL)
+    """CREATE TABLE feed_pushed (
+        target TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        PRIMARY KEY (target, object_id, version)
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -338,6 +352,7 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
+    FEED_CURSOR_MIGRATION,  # v6: exact feed cursors, lease holders, push records
 ]
 
 
