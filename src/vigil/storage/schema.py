@@ -253,11 +253,15 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
-FEED_CURSOR_MIGRATION: list[str] = [
+INTEROP_MIGRATION: list[str] = [
     # the (id, version) pairs read at the cursor's date, so a resumed pull skips exactly
     # those; who holds a pull's lease (host, pid, process start), so a dead one is free
     "ALTER TABLE feeds ADD COLUMN cursor_keys TEXT",
     "ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
+    # TAXII versions keep every digit down to the nanosecond (they were cut to the
+    # microsecond): the stored microsecond forms get three more digits
+    "UPDATE taxii_objects SET version = substr(version, 1, 26) || '000Z' "
+    "WHERE length(version) = 27 AND substr(version, 20, 1) = '.'",
     # what a push already delivered to a target collection (member, channel, URL)
     """CREATE TABLE feed_pushed (
         target TEXT NOT NULL,
@@ -352,7 +356,7 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    FEED_CURSOR_MIGRATION,  # v6: exact feed cursors, lease holders, push records
+    INTEROP_MIGRATION,  # v6: feed cursors, leases, push records; ns TAXII versions
 ]
 
 
