@@ -322,10 +322,12 @@ def _last_line(text: str) -> str:
 _CLUSTER_NS = uuid.UUID("0b3c6a56-2a0e-5f0c-8f4e-6d6973702d67")
 
 
-def _named_clusters(galaxies: Any) -> Any:
-    """Galaxies whose clusters all have a uuid: a cluster without one (PyMISP writes
-    them so) gets a stable one from its galaxy type and value, so misp-stix can name its
-    STIX object (it refuses the whole event otherwise)."""
+def _named_clusters(galaxies: Any, seen: set[str]) -> Any:
+    """Galaxies whose clusters each have a uuid of their own: a cluster without one
+    (PyMISP writes them so), or with one an earlier cluster of the event has, gets a
+    stable one from its galaxy type and value. misp-stix names each cluster's STIX
+    object by its uuid: it refuses the whole event for a missing one, and keeps only
+    the first of clusters that share one."""
     if not isinstance(galaxies, list):
         return galaxies
     out = []
@@ -333,9 +335,12 @@ def _named_clusters(galaxies: Any) -> Any:
         if isinstance(gal, dict) and isinstance(gal.get("GalaxyCluster"), list):
             clusters = []
             for cl in gal["GalaxyCluster"]:
-                if isinstance(cl, dict) and not _UUID.fullmatch(str(cl.get("uuid") or "")):
-                    name = f"{cl.get('type') or gal.get('type')}:{cl.get('value')}"
-                    cl = {**cl, "uuid": str(uuid.uuid5(_CLUSTER_NS, name))}
+                if isinstance(cl, dict):
+                    u = str(cl.get("uuid") or "")
+                    if not _UUID.fullmatch(u) or u in seen:
+                        name = f"{cl.get('type') or gal.get('type')}:{cl.get('value')}"
+                        cl = {**cl, "uuid": str(uuid.uuid5(_CLUSTER_NS, name))}
+                    seen.add(str(cl["uuid"]))
                 clusters.append(cl)
             gal = {**gal, "GalaxyCluster": clusters}
         out.append(gal)
@@ -343,13 +348,16 @@ def _named_clusters(galaxies: Any) -> Any:
 
 
 def _with_cluster_ids(ev: dict[str, Any]) -> dict[str, Any]:
+    seen: set[str] = set()
+
     def attrs(items: Any) -> Any:
-        return [{**a, "Galaxy": _named_clusters(a["Galaxy"])}
+        return [{**a, "Galaxy": _named_clusters(a["Galaxy"], seen)}
                 if isinstance(a, dict) and a.get("Galaxy") else a for a in items or ()]
 
-    out = {**ev, "Attribute": attrs(ev.get("Attribute"))}
+    out = dict(ev)
     if ev.get("Galaxy"):
-        out["Galaxy"] = _named_clusters(ev["Galaxy"])
+        out["Galaxy"] = _named_clusters(ev["Galaxy"], seen)
+    out["Attribute"] = attrs(ev.get("Attribute"))
     out["Object"] = [{**o, "Attribute": attrs(o.get("Attribute"))} if isinstance(o, dict)
                      else o for o in ev.get("Object") or ()]
     return out
@@ -376,14 +384,16 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str
         losses.append(Loss(where[0] if where else "/Event", "", "misp.conversion_error",
                            _last_line(p)))
     objects: list[dict[str, Any]] = orjson.loads(parser.bundle.serialize())["objects"]
+    _keep_comments(within["Event"], objects)
+    _attack_ids(objects)
     good: list[dict[str, Any]] = []
     for obj in objects:
         problems = check_object(obj, "")
         if problems:
-            p = problems[0]
+            first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             losses.append(Loss(_pointer(pointers, obj.get("id", "")), str(obj.get("id", "")),
-                               p.code, f"{p.pointer or '/'}: {p.message}{more}"))
+                               first.code, f"{first.pointer or '/'}: {first.message}{more}"))
         else:
             good.append(obj)
     good = resolve_references(good, lambda oid: _pointer(pointers, oid), losses)
@@ -434,4 +444,102 @@ def to_misp(bundle: bytes) -> tuple[dict[str, Any], list[Loss]]:
         losses.append(Loss("/objects", m.group(0) if m else "", "misp.conversion_error",
                            _last_line(p)))
     event: dict[str, Any] = orjson.loads(parser.misp_event.to_json())
-    return {"Event": event.get("Event", event)}, losses
+    event = event.get("Event", event)
+    _comments_back(event, objects)
+    _cluster_values_back(event, objects)
+    return {"Event": event}, losses
+
+
+_GALAXY_LABEL = re.compile(r'^misp-galaxy:([^=]+)="(.*)"$', re.S)
+_ATTACK_ID = re.compile(r" - ((?:T|TA|G|S|M|DS|C)\d{4}(?:\.\d{3})?)$")
+
+
+def _attack_ids(objects: list[dict[str, Any]]) -> None:
+    """An ATT&CK cluster ("Spearphishing Attachment - T1566.001") keeps its ATT&CK id
+    as the ``mitre-attack`` external reference STIX tools look for."""
+    for obj in objects:
+        for label in obj.get("labels") or ():
+            m = _GALAXY_LABEL.match(label)
+            a = _ATTACK_ID.search(m.group(2)) if m and m.group(1).startswith("mitre-") \
+                else None
+            if a is None:
+                continue
+            refs = obj.setdefault("external_references", [])
+            if not any(r.get("external_id") == a.group(1) for r in refs):
+                refs.append({"source_name": "mitre-attack", "external_id": a.group(1)})
+
+
+def _keep_comments(ev: dict[str, Any], objects: list[dict[str, Any]]) -> None:
+    """Comments misp-stix drops: an attribute that is not for IDS becomes observed-data,
+    which has no ``description``; its comment goes in ``x_misp_comment``."""
+    comments = {str(a.get("uuid")): a["comment"] for a in ev.get("Attribute") or ()
+                if isinstance(a, dict) and a.get("comment")}
+    if not comments:
+        return
+    described = {m.group(0) for o in objects if o.get("description")
+                 for m in [_UUID.search(str(o.get("id", "")))] if m}
+    for obj in objects:
+        m = _UUID.search(str(obj.get("id", "")))
+        if obj.get("type") == "observed-data" and m and m.group(0) in comments \
+                and m.group(0) not in described:
+            obj["x_misp_comment"] = comments[m.group(0)]
+
+
+def _cluster_values_back(event: dict[str, Any], objects: list[Any]) -> None:
+    """Galaxy cluster values as the event had them: misp-stix names a cluster's STIX
+    object without its ATT&CK id ("Spearphishing Attachment") and reads that name
+    back; the full value is in the object's ``misp-galaxy:`` label."""
+    full: dict[str, str] = {}
+    for obj in objects:
+        m = _UUID.search(str(obj.get("id", ""))) if isinstance(obj, dict) else None
+        if m is None:
+            continue
+        for label in obj.get("labels") or ():
+            g = _GALAXY_LABEL.match(label)
+            if g:
+                full[m.group(0)] = g.group(2)
+    if not full:
+        return
+    short: dict[str, str] = {}
+
+    def fix(galaxies: Any) -> None:
+        for gal in galaxies or ():
+            for cl in gal.get("GalaxyCluster") or () if isinstance(gal, dict) else ():
+                value = full.get(str(cl.get("uuid")))
+                if value and value != cl.get("value") and \
+                        value.startswith(str(cl.get("value"))):
+                    short[f'misp-galaxy:{cl.get("type")}="{cl["value"]}"'] = \
+                        f'misp-galaxy:{cl.get("type")}="{value}"'
+                    cl["value"] = value
+
+    fix(event.get("Galaxy"))
+    for a in event.get("Attribute") or ():
+        fix(a.get("Galaxy"))
+    for tags in [event.get("Tag") or []] + [a.get("Tag") or [] for a in
+                                             event.get("Attribute") or ()]:
+        for t in tags:
+            if isinstance(t, dict) and t.get("name") in short:
+                t["name"] = short[t["name"]]
+
+
+def _comments_back(event: dict[str, Any], objects: list[Any]) -> None:
+    """Put back the comments misp-stix wrote as a STIX ``description`` (of the object
+    named by the attribute's or MISP object's uuid) and does not read back."""
+    said: dict[str, str] = {}
+    for obj in objects:
+        m = _UUID.search(str(obj.get("id", ""))) if isinstance(obj, dict) else None
+        text = obj.get("description") or obj.get("x_misp_comment") if m else None
+        if m and isinstance(text, str):
+            said.setdefault(m.group(0), text)
+    items = list(event.get("Attribute") or ())
+    for o in event.get("Object") or ():
+        items.append(o)
+        for a in o.get("Attribute") or () if isinstance(o, dict) else ():
+            # misp-stix notes which indicator an object attribute was read from (and
+            # an object's STIX id is its MISP uuid): not a comment the event had
+            if isinstance(a, dict) and a.get("comment") == \
+                    f"Indicator ID: indicator--{o.get('uuid')}":
+                a["comment"] = ""
+    for item in items:
+        if isinstance(item, dict) and not item.get("comment") and item.get("uuid") in said:
+            item["comment"] = said[item["uuid"]]

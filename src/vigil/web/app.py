@@ -24,6 +24,7 @@ from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
+from vigil.web import interop as interop_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import rest, stream
@@ -137,6 +138,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")
+    app.include_router(interop_api.router, prefix="/api/v1")  # MISP in and out
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app

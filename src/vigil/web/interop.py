@@ -1,0 +1,63 @@
+"""MISP in and out over the REST API.
+
+* ``POST /api/v1/import/misp`` — a MISP JSON document (one event, a list, or a REST
+  answer) as the body. Without ``to`` nothing is published: the answer is each event's
+  report (objects, losses one by one, TLP, handling codes, proposed audience). With
+  ``to`` (a channel, ``member:NAME``, or ``community``; repeat) each event is published
+  as one share to that audience, refused per event when wider than its distribution.
+* ``GET /api/v1/export/misp`` — the shares of the member's inbox after ``after`` as
+  MISP events, with the cursor to resume from.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from vigil.errors import InputError
+from vigil.stix import strictjson
+from vigil.web.deps import ActorDep, StateDep, read_body
+
+router = APIRouter(tags=["interop"])
+
+
+@router.post("/import/misp")
+async def import_misp(
+    request: Request,
+    st: StateDep,
+    actor: ActorDep,
+    to: Annotated[list[str] | None, Query(description="channel, member:NAME or community; "
+                                                      "none: only report")] = None,
+    tlp: Annotated[str | None, Query(description="TLP (default: the event's tlp: tag)")]
+    = None,
+) -> dict[str, Any]:
+    """Import MISP JSON events (see the module's documentation)."""
+    from vigil.interop.misp import events_of
+    from vigil.interop.misp_exchange import import_events
+
+    raw = await read_body(request, int(st.settings.max_body))
+    doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body))
+    events = events_of(doc)
+    if to is not None and not to:
+        raise InputError("to needs a value", code="misp.audience", pointer="to")
+    reports = await st.write(import_events, st.exchange, actor, events, to=to, tlp=tlp)
+    recipients = {r for rep in reports for r in rep.get("share", {}).get("recipients", ())}
+    if recipients:
+        await st.bus.ring((*recipients, actor.member))
+    return {"events": reports}
+
+
+@router.get("/export/misp")
+async def export_misp(
+    st: StateDep,
+    actor: ActorDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """The member's readable shares as MISP events (see the module's documentation)."""
+    from vigil.interop.misp_exchange import export_events
+
+    events, skipped, cursor = await st.write(export_events, st.exchange, actor.member,
+                                             after, limit)
+    return {"events": events, "skipped": skipped, "next": cursor}
