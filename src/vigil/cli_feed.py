@@ -81,8 +81,11 @@ def feed() -> None:
 
 @feed.command("add")
 @click.argument("url")
-@click.option("--collection", required=True,
-              help="collection id on the TAXII server (or its alias or title)")
+@click.option("--format", "kind", type=click.Choice(["taxii", "misp"]), default="taxii",
+              show_default=True, help="a TAXII 2.1 API root, or a MISP feed (the URL of "
+              "the folder holding manifest.json)")
+@click.option("--collection", help="collection id on the TAXII server (or its alias or "
+              "title); TAXII feeds only")
 @click.option("--as", "as_member", required=True, help="member that publishes what is pulled")
 @click.option("--tlp", required=True, help="clear, green, amber, amber+strict, red")
 @click.option("--to", "to", multiple=True, help="CHANNEL or member:NAME (repeat)")
@@ -91,10 +94,11 @@ def feed() -> None:
 @click.option("--since", help="start from objects added after this RFC 3339 time (or 7d: a "
               "span back from now)")
 @_credentials
-def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str, ...],
-             every: str, name: str | None, since: str | None, user: str | None,
-             password: str | None, token: str | None) -> None:
-    """Subscribe this node to the collection COLLECTION of the TAXII 2.1 API root URL."""
+def feed_add(url: str, kind: str, collection: str | None, as_member: str, tlp: str,
+             to: tuple[str, ...], every: str, name: str | None, since: str | None,
+             user: str | None, password: str | None, token: str | None) -> None:
+    """Subscribe this node to the collection COLLECTION of the TAXII 2.1 API root URL,
+    or (--format misp) to the MISP feed at URL."""
     from urllib.parse import urlsplit
 
     from vigil.exchange import check_name
@@ -103,6 +107,9 @@ def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str,
 
     if not url.startswith(("http://", "https://")):
         raise InputError(f"{url!r} is not an http(s) URL", code="feed.url")
+    if (kind == "taxii") != bool(collection):
+        raise InputError("a TAXII feed needs --collection; a MISP feed takes none",
+                         code="feed.collection", pointer="/collection")
     if urlsplit(url).username is not None:
         raise InputError("put credentials in --user/--password or --token, not in the URL "
                          "(feed URLs are shown by feed list)", code="feed.url")
@@ -111,14 +118,17 @@ def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str,
         member = ex.member(as_member)
         level = parse_tlp(tlp)
         ex.make_request(member.id, tlp=level, to=to)  # the audience must make sense now
-        fname = check_name(name or f"{member.name}-{collection[:8]}".lower(), "feed")
+        fname = check_name(name or f"{member.name}-{(collection or kind)[:8]}".lower(),
+                           "feed")
         f = add_feed(ex.store, Feed(
-            name=fname, url=url, collection=collection, member_id=member.id, tlp=level.value,
+            name=fname, url=url if kind == "taxii" else url.rstrip("/") + "/",
+            collection=collection or "", member_id=member.id, tlp=level.value,
             to=tuple(to), every=parse_every(every), auth=_auth(user, password, token),
-            cursor=_since(since) if since else None))
+            cursor=_since(since) if since else None, kind=kind))
     finally:
         ex.store.close()
-    click.echo(f"feed {f.name}: {f.collection_url} as member:{member.name}, "
+    where = f.collection_url if kind == "taxii" else f"MISP feed {f.url}"
+    click.echo(f"feed {f.name}: {where} as member:{member.name}, "
                f"TLP:{f.tlp.upper()}, every {f.public()['every']}, auth {f.auth.describe()}")
 
 

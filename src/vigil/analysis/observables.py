@@ -331,8 +331,8 @@ _TLSH_GUESS = re.compile(r"^(?:T1)?[0-9A-Fa-f]{70}$")
 
 def guess(text: str) -> Observable | None:
     """The observable of a bare value typed by a user (``vigil search VALUE``): an IP
-    address or network, URL, e-mail address, hash, ASN, wallet or domain, in that
-    order. A value can be given as ``kind:value`` to choose the kind."""
+    address or network, URL, hash (MD5, SHA-1, SHA-256, SHA-512 by length), e-mail
+    address, ssdeep, TLSH, ASN, wallet or domain, in that order. A value can be given as ``kind:value`` to choose the kind."""
     t = refang(text)
     if not t:
         return None
@@ -345,6 +345,10 @@ def guess(text: str) -> Observable | None:
         return normalise("ip", t)
     if "://" in t:
         return normalise("url", t)
+    # hash-looking values are hashes first: a bare MD5 that starts with 1 or 3 also
+    # looks like a base58 Bitcoin address (give wallet:VALUE for the wallet)
+    if _HEX_RE.match(t.lower()) and len(t) in _GUESS_HASH:
+        return normalise(_GUESS_HASH[len(t)], t)
     for kind, test in (
         ("email", _EMAIL_GUESS),
         ("ssdeep", _SSDEEP_GUESS),
@@ -354,8 +358,6 @@ def guess(text: str) -> Observable | None:
     ):
         if test.match(t):
             return normalise(kind, t)
-    if _HEX_RE.match(t.lower()) and len(t) in _GUESS_HASH:
-        return normalise(_GUESS_HASH[len(t)], t)
     if "/" not in t and "." in t:
         return normalise("domain", t)
     return None

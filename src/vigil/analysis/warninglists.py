@@ -6,7 +6,9 @@ A warninglist is a JSON document in the MISP format: ``name``, ``description``,
 it applies to, which vigil maps to observable kinds). How an entry hits an observable:
 
 * ``string``: the normalised value equals the entry (case-insensitive);
-* ``hostname``: the host of a domain, URL or e-mail address is the entry or under it;
+* ``hostname``: the host of a domain, URL or e-mail address is the entry or under it
+  (an entry written with a leading dot, ``.bmw.de``, as MISP's lists have them, is the
+  same as ``bmw.de``);
 * ``substring``: the entry occurs in the value (case-insensitive);
 * ``regex``: the entry (``/.../flags`` or bare) searches the value; entries Python's
   ``re`` cannot compile are skipped;
@@ -67,9 +69,20 @@ class Warninglist:
     def applies(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
+    def usable(self) -> int:
+        """How many entries can hit anything (an unparsable host, network or regex
+        cannot)."""
+        if self.type == "hostname":
+            return sum(1 for e in self.entries if hostname_entry(e) is not None)
+        if self.type == "regex":
+            return sum(1 for e in self.entries if _regex(e) is not None)
+        if self.type == "cidr":
+            return sum(1 for e in self.entries if normalise("ip", e) is not None)
+        return len(self.entries)
+
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "version": self.version,
-                "type": self.type, "entries": len(self.entries),
+                "type": self.type, "entries": len(self.entries), "usable": self.usable(),
                 "kinds": sorted(self.kinds) if self.kinds is not None else None,
                 "shipped": self.owner is None}
 
@@ -134,6 +147,12 @@ def _regex(entry: str) -> re.Pattern[str] | None:
 BENIGN_MEMO = 1 << 16  # observables whose benign() answer a set keeps
 
 
+def hostname_entry(entry: str) -> str | None:
+    """The host a ``hostname`` entry names; MISP writes "this domain and those under it"
+    with a leading dot too (``.bmw.de``)."""
+    return host_value(entry.lstrip("."))
+
+
 def _host(obs: Observable) -> str | None:
     if obs.kind == "domain":
         return obs.value
@@ -174,7 +193,7 @@ class WarninglistSet:
             if wl.type == "string":
                 self._strings.setdefault(entry.lower(), []).append(i)
             elif wl.type == "hostname":
-                host = host_value(entry)
+                host = hostname_entry(entry)
                 if host is not None:
                     self._hosts.setdefault(host, []).append(i)
             elif wl.type == "substring":

@@ -235,7 +235,12 @@ def pull_claimed(exchange: Exchange, name: str, *, progress: Progress | None = N
                          status=409)
     result = PullResult(name)
     try:
-        pull(exchange, name, progress=progress, remote=remote, result=result)
+        if registry.get_feed(exchange.store, name).kind == "misp":
+            from vigil.feeds import misp_pull  # misp-stix: only when needed
+
+            misp_pull.pull(exchange, name, result=result, progress=progress)
+        else:
+            pull(exchange, name, progress=progress, remote=remote, result=result)
     except Exception as exc:
         registry.release(exchange.store, name, error=str(exc)[:500], counts=result.counts(),
                          pulled_at=clock.now())

@@ -32,7 +32,7 @@ LEASE_SECONDS = 600  # a pull that has not finished after this long is taken ove
 
 _COLUMNS = ("name, url, collection, member_id, tlp, audience, every_s, auth, cursor, created, "
             "last_pull, last_error, lease_until, fetched, published, shares, duplicates, "
-            "rejected, cursor_keys, lease_owner")
+            "rejected, cursor_keys, lease_owner, kind")
 
 Key = tuple[str, str]
 
@@ -103,6 +103,7 @@ class Feed:
     rejected: int = 0
     cursor_keys: frozenset[Key] = frozenset()  # (id, version) read at the cursor's date
     lease_owner: str | None = None
+    kind: str = "taxii"  # or "misp": a MISP feed (manifest.json, one JSON per event)
 
     @property
     def collection_url(self) -> str:
@@ -111,7 +112,8 @@ class Feed:
     def public(self) -> dict[str, Any]:
         """The feed as shown to an operator: every setting and counter, no secret."""
         return {
-            "name": self.name, "url": self.url, "collection": self.collection,
+            "name": self.name, "kind": self.kind, "url": self.url,
+            "collection": self.collection,
             "member": self.member_id, "tlp": self.tlp, "to": list(self.to),
             "every": format_every(self.every), "auth": self.auth.describe(),
             "cursor": self.cursor, "read_at_cursor": len(self.cursor_keys),
@@ -153,7 +155,7 @@ def _feed(row: Sequence[Any]) -> Feed:
         lease_until=row[12], fetched=int(row[13]), published=int(row[14]),
         shares=int(row[15]), duplicates=int(row[16]), rejected=int(row[17]),
         cursor_keys=frozenset((str(k[0]), str(k[1])) for k in json.loads(row[18] or "[]")),
-        lease_owner=row[19],
+        lease_owner=row[19], kind=row[20] or "taxii",
     )
 
 
@@ -163,10 +165,11 @@ def add_feed(store: Store, feed: Feed) -> Feed:
             raise Conflict(f"a feed named {feed.name!r} already exists", code="feed.exists")
         sql.execute(
             f"INSERT INTO feeds ({_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (feed.name, feed.url, feed.collection, feed.member_id, feed.tlp,
              json.dumps(list(feed.to)), feed.every, feed.auth.to_json(), feed.cursor,
-             feed.created or clock.now(), None, None, None, 0, 0, 0, 0, 0, "[]", None))
+             feed.created or clock.now(), None, None, None, 0, 0, 0, 0, 0, "[]", None,
+             feed.kind))
         return _get(sql, feed.name)
     return store.write(tx)
 

@@ -258,6 +258,8 @@ INTEROP_MIGRATION: list[str] = [
     # those; who holds a pull's lease (host, pid, process start), so a dead one is free
     "ALTER TABLE feeds ADD COLUMN cursor_keys TEXT",
     "ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
+    # what the feed is: a TAXII 2.1 collection ('taxii') or a MISP feed ('misp')
+    "ALTER TABLE feeds ADD COLUMN kind TEXT",
     # TAXII versions keep every digit down to the nanosecond (they were cut to the
     # microsecond): the stored microsecond forms get three more digits
     "UPDATE taxii_objects SET version = substr(version, 1, 26) || '000Z' "

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 
-from vigil.errors import InputError
+from vigil.errors import InputError, NotFound
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, StateDep, read_body
 
@@ -61,3 +62,35 @@ async def export_misp(
     events, skipped, cursor = await st.write(export_events, st.exchange, actor.member,
                                              after, limit)
     return {"events": events, "skipped": skipped, "next": cursor}
+
+
+# -- the member's inbox as a MISP feed (add it in MISP with the header
+#    "Authorization: Bearer <token>") ---------------------------------------------------
+
+async def _feed(st: Any, actor: Any) -> Any:
+    from vigil.interop.misp_feed import member_feed
+
+    return await st.write(member_feed, st.exchange, actor.member)
+
+
+@router.get("/misp-feed/manifest.json")
+async def misp_feed_manifest(st: StateDep, actor: ActorDep) -> Response:
+    """The feed's manifest: event uuid -> Orgc, Tag, info, date, analysis, threat level,
+    timestamp."""
+    return JSONResponse((await _feed(st, actor)).manifest)
+
+
+@router.get("/misp-feed/hashes.csv")
+async def misp_feed_hashes(st: StateDep, actor: ActorDep) -> Response:
+    """md5 of every attribute value, with its event's uuid, one per line."""
+    return Response((await _feed(st, actor)).hashes_csv(), media_type="text/csv")
+
+
+@router.get("/misp-feed/{name}")
+async def misp_feed_event(name: str, st: StateDep, actor: ActorDep) -> Response:
+    """One event of the feed, ``<uuid>.json``."""
+    feed = await _feed(st, actor)
+    ev = feed.events.get(name.removesuffix(".json")) if name.endswith(".json") else None
+    if ev is None:
+        raise NotFound(f"no event {name!r} in this feed", code="misp.event_not_found")
+    return JSONResponse(ev)
