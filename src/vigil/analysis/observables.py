@@ -332,7 +332,8 @@ _TLSH_GUESS = re.compile(r"^(?:T1)?[0-9A-Fa-f]{70}$")
 def guess(text: str) -> Observable | None:
     """The observable of a bare value typed by a user (``vigil search VALUE``): an IP
     address or network, URL, hash (MD5, SHA-1, SHA-256, SHA-512 by length), e-mail
-    address, ssdeep, TLSH, ASN, wallet or domain, in that order. A value can be given as ``kind:value`` to choose the kind."""
+    address, ssdeep, TLSH, ASN, wallet or domain, in that order. A value can be given
+    as ``kind:value`` to choose the kind."""
     t = refang(text)
     if not t:
         return None
