@@ -113,6 +113,47 @@ def _show(rep: dict[str, Any]) -> None:
         click.echo("  not published: confirm the audience with --to")
 
 
+@import_group.command("text")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--to", "to", multiple=True,
+              help="CHANNEL, member:NAME or community (repeat): publishes what was found; "
+                   "without it, only the report")
+@click.option("--tlp", help="TLP of the share (needed with --to)")
+@remote
+@pass_ctx
+def import_text(c: Ctx, file: Any, to: tuple[str, ...], tlp: str | None,
+                node_url: str | None, token: str | None, keyring_path: str | None) -> None:
+    """IOCs in free text from FILE (- for stdin), in every common defanged form: per
+    line, what was found and what was skipped; with --to and --tlp, what was found is
+    published as one share of STIX indicators."""
+    import orjson
+
+    from vigil.interop.iocs import extract, found_iocs, indicators_bundle
+    from vigil.interop.misp_exchange import audience_words
+
+    lines = extract(file.read())
+    for line in lines:
+        if line.found:
+            click.echo(f"line {line.number}: " + ", ".join(
+                f"{i.hash_alg or i.kind} {i.value}" for i in line.found))
+        elif line.skipped:
+            click.echo(f"line {line.number}: skipped ({line.skipped}): {line.text.strip()[:80]}")
+    iocs = found_iocs(lines)
+    skipped = sum(1 for x in lines if x.skipped)
+    click.echo(f"{len(iocs)} IOC(s) found, {skipped} line(s) skipped", err=True)
+    if not to:
+        click.echo("not published: confirm with --to and --tlp", err=True)
+        return
+    if not tlp:
+        raise InputError("give --tlp with --to", code="input.tlp")
+    if not iocs:
+        raise InputError("nothing found to publish", code="input.ioc")
+    with _client(c, node_url, token, keyring_path) as cl:
+        res = cl.publish(orjson.dumps(indicators_bundle(iocs)), tlp=tlp,
+                         to=audience_words(to))
+    click.echo(f"published {res['id']} to {len(res['recipients'])} recipient(s)")
+
+
 @click.group("export")
 def export_group() -> None:
     """Export intelligence to other formats."""

@@ -46,6 +46,15 @@ def test_import_then_export_misp(tmp_path: Path) -> None:
         res = run(cli, [*base, "export", "misp", "--out", str(out), "--node", srv.url,
                         "--token", node.members["bravo"].token], catch_exceptions=False)
         assert res.exit_code == 0, res.output
+        # free text: a report per line, then what was found published on --to
+        paste = tmp_path / "paste.txt"
+        paste.write_text("hxxp://evil[.]example/a dropper\nnothing to see\n", "utf-8")
+        res = run(cli, [*base, "import", "text", str(paste), *remote], catch_exceptions=False)
+        assert "line 1: url http://evil.example/a" in res.output
+        assert "line 2: skipped" in res.output and "published share" not in res.output
+        res = run(cli, [*base, "import", "text", str(paste), "--to", "community", "--tlp",
+                        "green", *remote], catch_exceptions=False)
+        assert res.exit_code == 0 and "published share--" in res.output, res.output
     files = sorted(out.glob("*.json"))
     assert len(files) == 1
     ev = MISPEvent()

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 import orjson
 
+from vigil.interop.iocs import refang
 from vigil.stix._patterns import WS as _WS
 from vigil.stix._patterns import scan_simple
 
@@ -58,25 +59,9 @@ class Observable(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- refang
+# one table of defanged forms for all of vigil: vigil.interop.iocs.FANGS
 
-_REFANG = (
-    ("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("(dot)", "."),
-    ("[:]", ":"), ("[://]", "://"), ("[@]", "@"), ("[at]", "@"), ("(at)", "@"),
-)  # fmt: skip
-_SCHEME_FANG = re.compile(r"^(?:hxxp|hxx?p|h\[xx\]p|meow)(s?)(\[?:\]?//)", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
-
-
-def refang(text: str) -> str:
-    """Undo the usual defanging: ``[.]``, ``(.)``, ``[dot]``, ``[:]``, ``[at]``, ``hxxp``."""
-    t = text.strip().strip("\u00a0\u200b\ufeff")
-    if "[" in t or "(" in t or "{" in t:
-        for a, b in _REFANG:
-            t = t.replace(a, b)
-    m = _SCHEME_FANG.match(t)
-    if m is not None:
-        t = f"http{m.group(1)}://" + t[m.end():]
-    return t
 
 
 # ------------------------------------------------------------------------ normalisers

@@ -5,6 +5,8 @@
   report (objects, losses one by one, TLP, handling codes, proposed audience). With
   ``to`` (a channel, ``member:NAME``, or ``community``; repeat) each event is published
   as one share to that audience, refused per event when wider than its distribution.
+* ``POST /api/v1/import/text`` — free text: per line what was found and what was
+  skipped; with ``to`` and ``tlp`` what was found is published as one share.
 * ``GET /api/v1/export/misp`` — the shares of the member's inbox after ``after`` as
   MISP events, with the cursor to resume from.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -62,6 +65,46 @@ async def export_misp(
     events, skipped, cursor = await st.write(export_events, st.exchange, actor.member,
                                              after, limit)
     return {"events": events, "skipped": skipped, "next": cursor}
+
+
+@router.post("/import/text")
+async def import_text(
+    request: Request,
+    st: StateDep,
+    actor: ActorDep,
+    to: Annotated[list[str] | None, Query(description="channel, member:NAME or community; "
+                                                      "none: only report")] = None,
+    tlp: Annotated[str | None, Query(description="TLP of the share (needed with to)")]
+    = None,
+) -> dict[str, Any]:
+    """Free text (UTF-8) as the body: per line, the IOCs found and the lines skipped.
+    With ``to`` and ``tlp``, what was found is published as one share of indicators."""
+    from vigil.interop.iocs import extract, found_iocs, indicators_bundle
+    from vigil.interop.misp_exchange import audience_words
+    from vigil.stix.tlp import parse_tlp
+
+    raw = await read_body(request, int(st.settings.max_body))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the body is not UTF-8 text", code="input.encoding") from None
+    lines = extract(text)
+    iocs = found_iocs(lines)
+    out: dict[str, Any] = {"lines": [x.to_dict() for x in lines if x.found or x.skipped],
+                           "found": len(iocs),
+                           "skipped": sum(1 for x in lines if x.skipped)}
+    if to:
+        if not tlp:
+            raise InputError("give tlp with to", code="input.tlp", pointer="tlp")
+        if not iocs:
+            raise InputError("nothing found to publish", code="input.ioc", pointer="/")
+        req = st.exchange.make_request(actor.member, tlp=parse_tlp(tlp),
+                                       to=audience_words(to))
+        raw_bundle = orjson.dumps(indicators_bundle(iocs))
+        pub = await st.write(st.exchange.publish_bundle, actor, raw_bundle, req)
+        await st.bus.ring((*pub.recipients, actor.member))
+        out["share"] = {"id": pub.envelope.id, "recipients": list(pub.recipients)}
+    return out
 
 
 # -- the member's inbox as a MISP feed (add it in MISP with the header
