@@ -80,7 +80,7 @@ def run(shares: int, tokens_per_share: int, members: int, store: str | None,
             reader = rnd.choice(ids)
             try:
                 env, _ = sightings.readable_share(ex, reader, sid)
-                ex.share(reader, sid)  # an opening
+                ex.record_opened(reader, env)  # an opening
                 inds = sightings._indicator_ids(ex, reader, env) or set()
                 if inds and reader != env.originator:
                     sightings.report(ex, reader, sid, sorted(inds)[0], "sighted")

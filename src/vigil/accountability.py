@@ -36,7 +36,7 @@ from vigil.exchange import Exchange
 from vigil.log.entries import purge_entry, recall_entry, receipt_entry
 from vigil.lru import Lru
 from vigil.model import Envelope, Member, Provenance, ShareState
-from vigil.policy import decide_read, decide_recall_notice
+from vigil.policy.access import Access
 from vigil.storage.base import Sql, Store, serialize_writes, wraps_to_bytes
 
 log = logging.getLogger(__name__)
@@ -209,16 +209,13 @@ def record_receipt(ex: Exchange, member: str, obj: Any, signature: bytes) -> Rec
         raise PolicyDenied("a member signs receipts only as itself", code="receipt.wrong_member",
                            pointer="/receipt/member")
     share_id = r["share"]
-    got = ex.store.get_share(share_id)
-    if got is None:
+    gate = Access(ex, member)
+    got = gate.fetch(share_id)
+    if got is None or gate.delivery(got[1], notices=True) is None:
         raise _missing(share_id)
-    env, state = got
+    env, state = got[0], got[1].state
     h = env.header
-    d = ex.directory()
-    held = ex.read_gate.not_before(member, [share_id]) if ex.read_gate is not None else {}
-    readable = decide_read(d, member, h, state, now=clock.now(), not_before=held.get(share_id))
-    if not readable and not decide_recall_notice(d, member, h, state):
-        raise _missing(share_id)
+    d = gate.directory
     if member not in h["audience"]["recipients"]:
         raise PolicyDenied("only a recipient of a share signs receipts for it",
                            code="receipt.not_recipient")
@@ -267,21 +264,22 @@ def install(ex: Exchange) -> None:
 
 def recall_notice(ex: Exchange, member: str, share_id: str) -> tuple[Envelope, ShareState]:
     """A recalled share as its recipients are told of it: the signed header and
-    signature, no payload, no wraps (``decide_recall_notice``); ``share.not_found`` for
+    signature, no payload, no wraps (``Access.recall_notice``); ``share.not_found`` for
     anyone else."""
-    got = ex.store.get_share(share_id)
-    if got is None or not decide_recall_notice(ex.directory(), member, got[0].header, got[1]):
+    gate = Access(ex, member)
+    got = gate.fetch(share_id)
+    if got is None or not gate.recall_notice(got[1]):
         raise _missing(share_id)
-    return Envelope(got[0].header, got[0].signature, b"", ()), got[1]
+    return Envelope(got[0].header, got[0].signature, b"", ()), got[1].state
 
 
 def _own_share(ex: Exchange, member: str, share_id: str) -> tuple[Envelope, ShareState]:
     """A share its originator may still read; anything else is ``share.not_found``."""
-    got = ex.store.get_share(share_id)
-    if got is None or got[0].originator != member or not decide_read(
-            ex.directory(), member, got[0].header, got[1], now=clock.now()):
+    gate = Access(ex, member)
+    got = gate.fetch(share_id)
+    if got is None or not gate.own(got[1]):
         raise _missing(share_id)
-    return got
+    return got[0], got[1].state
 
 
 def _recall_row(ex: Exchange, share_id: str) -> tuple[str, str, int] | None:

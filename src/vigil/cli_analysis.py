@@ -92,15 +92,13 @@ def correlations(c: Ctx, after: int, limit: int, follow: bool, node_url: str | N
 def correlate(c: Ctx, rebuild: bool, batch: int) -> None:
     """Re-correlation of this node's store (run on the node)."""
     from vigil.analysis.correlate import correlator
+    from vigil.progress import bar
 
     ex = _local(c)
     try:
-        def progress(done: int, total: int, observables: int) -> None:
-            click.echo(f"\rshares {done}/{total}  observables {observables}", err=True,
-                       nl=False)
-
-        stats = correlator(ex).rebuild(progress=progress, batch=batch)
-        click.echo("", err=True)
+        with bar("correlate shares") as b:
+            stats = correlator(ex).rebuild(progress=lambda done, total, obs: b.update(
+                done, total, f"{obs} observables"), batch=batch)
     finally:
         ex.store.close()
     out(stats)

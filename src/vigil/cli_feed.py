@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from vigil.errors import InputError
+from vigil.progress import Bar, bar
 
 
 def _settings() -> Any:
@@ -60,18 +61,10 @@ def _credentials(f: Any) -> Any:
     return f
 
 
-class _Progress:
-    """Periodic lines on stderr with the counts of a long pull or push."""
-
-    def __init__(self, every: float = 2.0) -> None:
-        self.every = every
-        self.last = 0.0
-
-    def __call__(self, result: Any) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            click.echo(f"  … {result.line()}", err=True)
+def _progress(b: Bar) -> Callable[[Any], None]:
+    """The counts of a long pull or push, on the progress bar."""
+    return lambda result: b.update(int(getattr(result, "fetched", 0)
+                                       or getattr(result, "sent", 0)), None, result.line())
 
 
 @click.group()
@@ -208,9 +201,9 @@ def feed_pull(name: str | None) -> None:
     try:
         names = [name] if name else [f.name for f in list_feeds(ex.store)]
         for n in names:
-            click.echo(f"pulling feed {n}", err=True)
             try:
-                result = pull_claimed(ex, n, progress=_Progress())
+                with bar(f"feed {n}") as b:
+                    result = pull_claimed(ex, n, progress=_progress(b))
             except VigilError as exc:
                 if name:
                     raise
@@ -268,8 +261,9 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
 
     ex = _exchange()
     try:
-        result = push(ex, as_member, channel, url, collection, _auth(user, password, token),
-                      progress=_Progress())
+        with bar(f"push {channel}") as b:
+            result = push(ex, as_member, channel, url, collection,
+                          _auth(user, password, token), progress=_progress(b))
     finally:
         ex.store.close()
     from vigil.errors import VigilError

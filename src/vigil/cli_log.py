@@ -106,13 +106,12 @@ def log_verify(c: Ctx, start: int, end: int | None, no_fetch: bool, state: str |
     """Audit the log: root, entry hashes, signatures, and shares addressed to this
     member that were never delivered. Exit status 1 on any finding."""
     from vigil.log.audit import audit
+    from vigil.progress import bar
 
-    def progress(done: int, total: int) -> None:
-        click.echo(f"\rentries {done}/{total}", err=True, nl=done >= total)
-
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with _log_client(c, node_url, token, keyring_path, state) as client, \
+            bar("log entries") as b:
         report = audit(client, start=start, end=end, fetch_shares=not no_fetch,
-                       progress=progress if sys.stderr.isatty() else None)
+                       progress=b.update if b.shown else None)
     out(report.to_json())
     if not report.ok:
         sys.exit(1)

@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("node_name", "vigil node", "human name of this node"),
     Setting("keyring_passphrase", "", "passphrase of keyrings the node holds (prefer the env)"),
     Setting("log_level", "info", "log level: debug, info, warning, error"),
+    Setting("log_format", "json", "log format of `vigil serve`: json (one object a line) or "
+            "text"),
+    Setting("metrics_token", "", "bearer token a Prometheus scraper presents to GET /metrics "
+            "on the node's port (empty: /metrics is not served there)"),
+    Setting("metrics_bind", "", "HOST:PORT of a separate listener that serves only /metrics, "
+            "without a token (empty: none); keep it on a private address"),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
     Setting("retention_interval", 60.0, "seconds between purges of expired shares (0: off)",
             float),
@@ -129,4 +135,8 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"# {s.help}")
             v = values[s.name]
             lines.append(f"{s.name} = {v!r}" if not isinstance(v, str) else f'{s.name} = "{v}"')
-    path.write_text("\n".join(lines) + "\n", "utf-8")
+    # owner-only: it may name a database with its password, or the metrics token
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)

@@ -1,7 +1,7 @@
 """The use cases of a node: members, users, channels, publish, inbox, read. No HTTP.
 
-Every read path asks ``vigil.policy`` and answers a refused read exactly like a
-missing one (``NotFound``).
+Every read path asks the access gate (``vigil.policy.access``) and answers a refused
+read exactly like a missing one (``NotFound``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
 from vigil.model import (
     THEMES,
-    Action,
     Actor,
     Audience,
     Channel,
@@ -49,13 +48,7 @@ from vigil.model import (
     Tlp,
     User,
 )
-from vigil.policy import (
-    decide,
-    decide_publish,
-    decide_read,
-    decide_recall_notice,
-    visible_channels,
-)
+from vigil.policy.access import Access, publish
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
@@ -354,18 +347,17 @@ class Exchange:
         ch = d.channels.get(ref)
         if ch is None:
             ch = next((c for c in d.channels.values() if c.name == ref), None)
-        if not decide(d, actor, Action.SEE_CHANNEL, ch, now=clock.now()):
+        if not Access(self, actor, directory=d).channel(ch):
             raise NotFound(f"no channel {ref!r}", code="channel.not_found")
         assert ch is not None
         return ch
 
     def channels(self, actor: str) -> list[Channel]:
-        return visible_channels(self.directory(), actor)
+        return Access(self, actor).channels()
 
     def change_channel(self, actor: str, ref: str, member_ref: str, *, add: bool) -> Channel:
         ch = self.channel(actor, ref)
-        d = self.directory()
-        dec = decide(d, actor, Action.MANAGE_CHANNEL, ch, now=clock.now())
+        dec = Access(self, actor).manage_channel(ch)
         if not dec:
             raise PolicyDenied(f"cannot change channel {ch.name}: {dec.reason}", code=dec.reason)
         m = self.member(member_ref)
@@ -434,7 +426,7 @@ class Exchange:
         )
 
     def preview(self, request: ShareRequest) -> Decision:
-        dec = decide_publish(self.directory(), request, now=clock.now())
+        dec = publish(self.directory(), request, now=clock.now())
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         return dec
@@ -521,12 +513,12 @@ class Exchange:
         ok: Decision | None = None
         for req in (base, ShareRequest(actor.member, Audience(tlp, channel, recipients), handling,
                                        base.themes, base.regions, base.expires)):
-            dec = decide_publish(d, req, now=now)
+            dec = publish(d, req, now=now)
             if dec and dec.recipients == recipients and dec.form is env.form:
                 ok = dec
                 break
         if ok is None:
-            dec = decide_publish(d, base, now=now)
+            dec = publish(d, base, now=now)
             reason = dec.reason if not dec else "policy.audience_mismatch"
             raise PolicyDenied(
                 "the envelope's recipients or form are not what the policy gives for its audience",
@@ -595,7 +587,7 @@ class Exchange:
                 self.envelopes.put(share_id, env)
             return env
 
-        out = self._pages(d, requests, ref_lists, limit, lookup, notices, self.read_gate)
+        out = self._pages(d, requests, ref_lists, limit, lookup, notices)
         # every delivered share carries its log place and proof: warm that cache with
         # one read for the shares it lacks
         self.log.share_refs(sorted({e.share_id for rows, _, _ in out for e, _, _ in rows}))
@@ -625,26 +617,23 @@ class Exchange:
                 self.log.refs.put(sid, self.log.ref_of(*log_row))
         return self._pages(d, requests, ref_lists, limit, self.envelopes.get, notices)
 
-    @staticmethod
-    def _pages(d: Directory, requests: Sequence[tuple[str, int]],
+    def _pages(self, d: Directory, requests: Sequence[tuple[str, int]],
                ref_lists: Sequence[Sequence[tuple[InboxEntry, ShareState]]], limit: int,
-               lookup: Callable[[str], Envelope | None], notices: bool,
-               gate: ReadGate | None = None) -> list[Page]:
+               lookup: Callable[[str], Envelope | None], notices: bool) -> list[Page]:
         now = clock.now()
         out: list[Page] = []
         for (member, after), refs in zip(requests, ref_lists, strict=True):
             cursor = refs[-1][0].seq if refs else after
-            held = gate.not_before(member, [e.share_id for e, _ in refs]) \
-                if gate is not None and refs else {}
+            gate = Access(self, member, directory=d, now=now)
+            found = [(entry, env, state) for entry, state in refs
+                     if (env := lookup(entry.share_id)) is not None]
+            views = gate.views((env.id, env.header, state) for _, env, state in found)
             readable = []
-            for entry, state in refs:
-                env = lookup(entry.share_id)
-                if env is None:
-                    continue
-                if decide_read(d, member, env.header, state, now=now,
-                               not_before=held.get(entry.share_id)):
+            for (entry, env, state), view in zip(found, views, strict=True):
+                what = gate.delivery(view, notices=notices)
+                if what == "share":
                     readable.append((entry, env, state))
-                elif notices and decide_recall_notice(d, member, env.header, state):
+                elif what == "notice":
                     # the delivery of a recall: the signed header, nothing else
                     readable.append((entry, Envelope(env.header, env.signature, b"", ()),
                                      state))
@@ -652,19 +641,36 @@ class Exchange:
         return out
 
     def share(self, member: str, share_id: str) -> tuple[Envelope, ShareState]:
-        got = self.store.get_share(share_id)
-        held = self.read_gate.not_before(member, [share_id]) \
-            if self.read_gate is not None and got is not None else {}
-        if got is None or not decide_read(self.directory(), member, got[0].header, got[1],
-                                           now=clock.now(), not_before=held.get(share_id)):
+        """A share the member may read now (the community hold included), for its
+        content; NotFound otherwise, exactly like a missing share. This does not count
+        as an opening: a surface that shows the share to a person calls
+        ``record_opened`` as well."""
+        gate = Access(self, member)
+        got = gate.fetch(share_id)
+        if got is None or not gate.read(got[1]):
             raise NotFound(f"no share {share_id!r}", code="share.not_found")
-        for hook in self.read_hooks:
-            hook(member, got[0])
-        return got
+        return got[0], got[1].state
 
-    def sent(self, member: str, after: int = 0, limit: int = 100) -> list[
-            tuple[int, Envelope, ShareState]]:
-        return self.store.sent(member, after, limit)
+    def record_opened(self, member: str, env: Envelope) -> None:
+        """Tell the read hooks (ledger openings, held members' receipts) that the member
+        opened a share it was allowed to read."""
+        for hook in self.read_hooks:
+            hook(member, env)
+
+    def sent(self, member: str, after: int = 0, limit: int = 100
+             ) -> list[tuple[int, Envelope, ShareState]]:
+        """The shares the member published and may still read (not purged), among the
+        ``limit`` it published after the cursor ``after``."""
+        return self.sent_page(member, after, limit)[0]
+
+    def sent_page(self, member: str, after: int = 0, limit: int = 100
+                  ) -> tuple[list[tuple[int, Envelope, ShareState]], int]:
+        """``sent``, and the cursor to resume from (past hidden shares too)."""
+        rows = self.store.sent(member, after, limit)
+        gate = Access(self, member)
+        views = gate.views((env.id, env.header, state) for _, env, state in rows)
+        shown = [row for row, view in zip(rows, views, strict=True) if gate.own(view)]
+        return shown, rows[-1][0] if rows else after
 
     def signer_key(self, env: Envelope) -> bytes:
         """The public key that must have signed this envelope."""

@@ -253,3 +253,58 @@ def ref_channel(d: Directory, mid: str, action: Action, ch: Channel | None) -> R
 
 def ref_visible_channels(d: Directory, mid: str) -> frozenset[str]:
     return frozenset(cid for cid, ch in d.channels.items() if sees(d, mid, ch))
+
+
+# ------------------------------------------------------ the gate's other questions
+# (docs/policy.md: the community hold, recall notices, hints, log entries, sightings)
+
+
+def ref_read_held(
+    d: Directory, mid: str, header: Mapping[str, Any], state: ShareState, *, now: str,
+    not_before: str | None,
+) -> bool:
+    """Read rule 6 with the community hold: a recipient (not the originator) whose copy
+    the node holds back reads it only from ``not_before`` on."""
+    if not ref_read(d, mid, header, state, now=now).allow:
+        return False
+    if mid == header["originator"]:
+        return True
+    return not_before is None or not (_instant(now) < _instant(not_before))
+
+
+def ref_recall_notice(d: Directory, mid: str, header: Mapping[str, Any],
+                      state: ShareState) -> bool:
+    return (is_active(d, mid) and state.recalled and not state.purged
+            and mid in set(header["audience"]["recipients"]))
+
+
+HINT_TLPS = {Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER}
+
+
+def ref_hint(d: Directory, mid: str, header: Mapping[str, Any], state: ShareState, *,
+             now: str) -> bool:
+    """"a member of channel X holds a match": every condition listed in the document."""
+    if not is_active(d, mid) or state.purged or state.recalled:
+        return False
+    if is_past_or_now(header.get("expires"), now):
+        return False
+    if header["handling"]["no_onward"] or Tlp(header["audience"]["tlp"]) not in HINT_TLPS:
+        return False
+    channel_id = header["audience"].get("channel")
+    ch = d.channels.get(channel_id) if channel_id else None
+    return ch is not None and sees(d, mid, ch)
+
+
+def ref_log_entry(d: Directory, mid: str, entry: Mapping[str, Any]) -> bool:
+    """May the member see a log entry in full (before any community hold)."""
+    if not is_active(d, mid):
+        return False
+    kind = entry["kind"]
+    if kind in ("share", "recall", "purge"):
+        return mid == entry.get("originator") or mid in set(entry.get("to") or [])
+    if kind == "receipt":
+        return mid in {entry.get("member"), entry.get("originator")}
+    if kind == "channel":
+        ch = d.channels.get(entry.get("channel", ""))
+        return mid == entry.get("member") or (ch is not None and sees(d, mid, ch))
+    return bool(kind == "member")

@@ -19,9 +19,9 @@ does not index what it cannot read for every recipient (blind tokens cover seale
 shares).
 
 A correlation row is a raw fact, not a message: what a member is shown is decided when
-it reads (``notices``), with ``vigil.policy``: the other share in full if the member may
-read it (``decide_read``), else only "a member of channel X holds a match" when
-``decide_correlation_hint`` allows it, else nothing at all.
+it reads (``notices``), with the access gate (``Access.correlation``): the other share in
+full if the member may read it, else only "a member of channel X holds a match" when
+the gate's hint rule allows it, else nothing at all.
 
 The in-process index holds the observables of every share up to the mark; a process
 that did not run a pass catches up from the ``observables`` rows of the shares the
@@ -42,7 +42,6 @@ from typing import Any
 
 import orjson
 
-from vigil import clock
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
@@ -50,7 +49,7 @@ from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
 from vigil.errors import InputError
 from vigil.exchange import Exchange, Published
 from vigil.model import Directory, Form, ShareState
-from vigil.policy import decide_correlation_hint, decide_read
+from vigil.policy.access import Access
 from vigil.storage import Store, open_store
 from vigil.storage.base import Sql
 
@@ -516,28 +515,30 @@ class Correlator:
             return rows, share_states(sql, ids)
 
         rows, states = self.store.read(read)
-        d = self.ex.directory()
-        now = clock.now()
+        gate = Access(self.ex, member)
+        d = gate.directory
+        views = {v.share_id: v for v in gate.views((sid, h, s) for sid, (h, s) in states.items())}
         mine = self.member_lists.of(member)
         out = []
         for seq, share_id, other_id, kind, value, other_value in rows:
-            own = states.get(share_id)
-            if own is None or not decide_read(d, member, own[0], own[1], now=now):
+            own = views.get(share_id)
+            if own is None or not gate.read(own):
                 continue
             obs, other_obs = Observable(kind, value), Observable(kind, other_value)
             if mine.hits(obs) or mine.hits(other_obs):
                 continue
-            other = states.get(other_id)
+            other = views.get(other_id)
             if other is None:
                 continue
-            header, state = other
+            header = dict(other.header)
             # the correlation arose when the later of the two shares was published
             notice: dict[str, Any] = {"seq": int(seq),
-                                      "created": max(own[0]["created"], header["created"]),
+                                      "created": max(own.header["created"], header["created"]),
                                       "share": share_id, "observable": _obs_json(kind, value)}
-            if decide_read(d, member, header, state, now=now):
+            told = gate.correlation(own, other)
+            if told == "match":
                 notice["match"] = self._match_json(d, other_id, header, other_obs)
-            elif decide_correlation_hint(d, member, header, state, now=now):
+            elif told == "hint":
                 notice["hint"] = self._hint_json(d, header)
             else:
                 continue
@@ -582,12 +583,13 @@ class Correlator:
         for o, sid in found:
             held.setdefault(sid, []).append(o)
         states = self.store.read(lambda sql: share_states(sql, held)) if held else {}
-        d = self.ex.directory()
-        now = clock.now()
+        gate = Access(self.ex, member)
+        d = gate.directory
+        readable = gate.readable_ids((sid, h, s) for sid, (h, s) in states.items())
         results = []
         for sid, values in held.items():
             got = states.get(sid)
-            if got is None or not decide_read(d, member, got[0], got[1], now=now):
+            if got is None or sid not in readable:
                 continue
             item = self._match_json(d, sid, got[0], values[0])
             del item["observable"]

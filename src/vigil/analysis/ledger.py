@@ -45,7 +45,7 @@ from vigil.model import (
     ShareState,
     Tlp,
 )
-from vigil.policy import decide_read, visible_channels
+from vigil.policy.access import Access
 from vigil.policy.decide import channel_members
 from vigil.storage.base import Sql
 
@@ -240,34 +240,24 @@ def _in(sql: Sql, query: str, ids: Sequence[str], *extra: Any) -> list[Any]:
     return rows
 
 
-# The shares a viewer may read, as SQL: read rules 2-6 of docs/policy.md over the columns
-# the store keeps (purged, recalled, expires, the inbox rows that are the header's
-# recipients, the community rule's holds). It only lets the database aggregate; the
-# policy still decides every candidate share (``_readable``), and any share on which
-# the two disagree is added or removed by id.
-_READABLE = (
-    "SELECT s.id FROM shares s WHERE s.purged=? AND (s.originator=? OR (s.recalled=? "
-    "AND (s.expires IS NULL OR s.expires>?) "
-    "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
-    "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")
-
-
+# The shares a viewer may read, as SQL (the access gate's ``readable_sql``). It only
+# lets the database aggregate; the gate still decides every candidate share
+# (``_readable``), and any share on which the two disagree is added or removed by id.
 @dataclass(frozen=True, slots=True)
 class _Readable:
-    """The readable-share condition for one viewer: SQL, its parameters, and the ids
-    the policy adds (``extra``) or removes (``wrong``)."""
+    """The readable-share condition for one viewer: the gate's SQL, its parameters, and
+    the ids the gate adds (``extra``) or removes (``wrong``)."""
 
-    viewer: str
-    now: str
+    select: str
+    select_params: tuple[Any, ...]
     extra: tuple[str, ...]
     wrong: tuple[str, ...]
 
     def cte(self) -> tuple[str, tuple[Any, ...]]:
         """``WITH r AS (...)``: (seq, id, originator, channel, objects) of every share
         the viewer may read."""
-        cond = f"s.id IN ({_READABLE})"
-        params: list[Any] = [False, self.viewer, False, self.now, self.viewer, self.viewer,
-                             self.now]
+        cond = f"s.id IN ({self.select})"
+        params: list[Any] = list(self.select_params)
         if self.extra:
             cond = f"({cond} OR s.id IN ({','.join('?' * len(self.extra))}))"
             params += self.extra
@@ -281,32 +271,28 @@ class _Readable:
 
 
 def _readable(ex: Exchange, viewer: str) -> _Readable:
-    """Decide every candidate share (the viewer's own and its inbox) with the policy,
-    and compare with what ``_READABLE`` selects."""
-    now = clock.now()
+    """Decide every candidate share (the viewer's own and its inbox) with the access
+    gate, and compare with what the gate's SQL selects."""
+    gate = Access(ex, viewer)
+    select, params = gate.readable_sql()
 
     def read(sql: Sql) -> tuple[list[Any], set[str]]:
         cands = sql.execute(
             "SELECT s.id, s.header, s.recalled, s.purged FROM shares s WHERE s.originator=? "
             "OR s.id IN (SELECT share_id FROM inbox WHERE member_id=?)",
             (viewer, viewer)).fetchall()
-        chosen = {r[0] for r in sql.execute(
-            _READABLE, (False, viewer, False, now, viewer, viewer, now)).fetchall()}
+        chosen = {r[0] for r in sql.execute(select, params).fetchall()}
         return cands, chosen
 
     cands, chosen = ex.store.read(read)
-    d = ex.directory()
-    held = ex.read_gate.not_before(viewer, [r[0] for r in cands]) \
-        if ex.read_gate is not None and cands else {}
-    allowed = {sid for sid, header, recalled, purged in cands
-               if decide_read(d, viewer, orjson.loads(bytes(header)),
-                              ShareState(bool(recalled), bool(purged)), now=now,
-                              not_before=held.get(sid))}
+    allowed = gate.readable_ids(
+        (sid, orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
+        for sid, header, recalled, purged in cands)
     extra, wrong = sorted(allowed - chosen), sorted(chosen - allowed)
     if extra or wrong:
         log.warning("ledger: the policy and the readable-share SQL differ on %d share(s)",
                     len(extra) + len(wrong))
-    return _Readable(viewer, now, tuple(extra), tuple(wrong))
+    return _Readable(select, params, tuple(extra), tuple(wrong))
 
 
 def report(ex: Exchange, viewer: str) -> dict[str, Any]:
@@ -385,7 +371,7 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
                 for m in sorted(members, key=lambda m: d.members[m].name)]
 
     channels = []
-    for ch in visible_channels(d, viewer):
+    for ch in Access(ex, viewer, directory=d).channels():
         channels.append({"id": ch.id, "name": ch.name, "kind": ch.kind.value,
                          "members": rows(channel_members(d, ch), scopes.get(ch.id, {}))})
     rule = getattr(ex.read_gate, "rule", None)

@@ -21,7 +21,7 @@ from vigil import clock
 from vigil.errors import InputError, NotFound
 from vigil.exchange import Exchange
 from vigil.model import Envelope, Form, ShareState
-from vigil.policy import decide_read, decide_sighting_counts, sighting_reporter_shown
+from vigil.policy.access import Access, reporter_shown
 from vigil.storage.base import Sql
 
 INDICATOR_RE = re.compile(
@@ -62,13 +62,7 @@ def _row(r: Any) -> Sighting:
 def readable_share(ex: Exchange, member: str, share_id: str) -> tuple[Envelope, ShareState]:
     """A share the member may read now (the node's community rule included), without
     counting as an opening; NotFound otherwise, exactly like a missing share."""
-    got = ex.store.get_share(share_id) if isinstance(share_id, str) else None
-    held = ex.read_gate.not_before(member, [share_id]) \
-        if ex.read_gate is not None and got is not None else {}
-    if got is None or not decide_read(ex.directory(), member, got[0].header, got[1],
-                                       now=clock.now(), not_before=held.get(share_id)):
-        raise NotFound(f"no share {share_id!r}", code="share.not_found")
-    return got
+    return ex.share(member, share_id)
 
 
 def _time(value: str | None, field: str) -> str | None:
@@ -166,7 +160,7 @@ def stix_sighting(s: Sighting, viewer: str) -> dict[str, Any]:
         obj["first_seen"] = s.first_seen
     if s.last_seen is not None:
         obj["last_seen"] = s.last_seen
-    if sighting_reporter_shown(viewer, s.originator, s.reporter, s.disclose):
+    if reporter_shown(viewer, s.originator, s.reporter, s.disclose):
         obj["created_by_ref"] = s.reporter
         obj["where_sighted_refs"] = [s.reporter]
     return obj
@@ -176,11 +170,15 @@ def sightings_of_share(ex: Exchange, member: str, share_id: str) -> dict[str, An
     """What a member may see of a share's sightings: for the originator, counts per
     indicator and verdict plus the sightings whose reporters disclosed themselves; for
     any other reader, its own sightings. NotFound if it may not read the share."""
-    env, state = readable_share(ex, member, share_id)
+    gate = Access(ex, member)
+    got = gate.fetch(share_id)
+    if got is None or not gate.read(got[1]):
+        raise NotFound(f"no share {share_id!r}", code="share.not_found")
+    env, view = got
     rows: list[Sighting] = ex.store.read(lambda sql: [_row(r) for r in sql.execute(
         _COLUMNS + " WHERE share_id=? ORDER BY seq", (env.id,)).fetchall()])
     counts: dict[str, dict[str, dict[str, int]]] | None = None
-    if decide_sighting_counts(ex.directory(), member, env.header, state, now=clock.now()):
+    if gate.sighting_counts(view):
         counts = {}
         for s in rows:
             c = counts.setdefault(s.indicator_id, {}).setdefault(
@@ -188,5 +186,5 @@ def sightings_of_share(ex: Exchange, member: str, share_id: str) -> dict[str, An
             c["reports"] += 1
             c["count"] += s.count
     shown = [stix_sighting(s, member) for s in rows
-             if sighting_reporter_shown(member, s.originator, s.reporter, s.disclose)]
+             if gate.reporter_shown(s.originator, s.reporter, s.disclose)]
     return {"share_id": env.id, "counts": counts, "sightings": shown}

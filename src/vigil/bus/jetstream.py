@@ -122,6 +122,12 @@ class JetStreamBus:
         self._in_flight = 0
         self._overflow = False
 
+    @property
+    def ready(self) -> bool:
+        """Connected to NATS, with the doorbell stream and consumer in place."""
+        nc = self._nc
+        return nc is not None and nc.is_connected and self._ready.is_set()
+
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         """Connect and set up the stream and consumer, waiting up to ``start_timeout``.

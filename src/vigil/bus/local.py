@@ -12,6 +12,11 @@ class LocalBus:
         self.url = url
         self.hub = LocalHub()
 
+    @property
+    def ready(self) -> bool:
+        """In-process: always connected."""
+        return True
+
     async def start(self) -> None:
         return None
 

@@ -1,7 +1,7 @@
 """Send a channel's shares to an external TAXII 2.1 collection.
 
-Only shares of that channel which the member may pass on (``vigil.policy``'s
-``decide_forward``: readable, not ``no_onward``, a TLP that allows it, or the
+Only shares of that channel which the member may pass on (the access gate's
+``Access.forward``: readable, not ``no_onward``, a TLP that allows it, or the
 member's own) and which this node can open are sent; the others are counted, by
 reason. Objects go in envelopes of at most ``BATCH`` objects, and each envelope's
 status resource is polled until it completes.
@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from vigil import clock
 from vigil.exchange import Exchange
 from vigil.feeds import registry
 from vigil.feeds.cursor import instant
@@ -29,7 +28,7 @@ from vigil.feeds.pull import object_key
 from vigil.feeds.registry import Auth, Key
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Envelope, ShareState
-from vigil.policy.decide import decide_forward
+from vigil.policy.access import Access
 
 log = logging.getLogger("vigil.feeds")
 BATCH = 500
@@ -70,11 +69,11 @@ def _member_shares(exchange: Exchange, member: str) -> Iterator[tuple[Envelope, 
         after = cursor
     after = 0
     while True:
-        sent = exchange.sent(member, after, 1000)
-        if not sent:
+        sent, cursor = exchange.sent_page(member, after, 1000)
+        if cursor == after:
             break
-        for seq, env, state in sent:
-            after = seq
+        after = cursor
+        for _seq, env, state in sent:
             if env.id not in seen:
                 seen.add(env.id)
                 yield env, state
@@ -86,14 +85,17 @@ def channel_objects(exchange: Exchange, member_ref: str, channel_ref: str,
     (id, version)."""
     member = exchange.member(member_ref).id
     channel = exchange.channel(member, channel_ref)
-    d = exchange.directory()
+    gate = Access(exchange, member)
     objects: dict[tuple[str, str], dict[str, Any]] = {}
     for env, state in _member_shares(exchange, member):
         if env.header["audience"].get("channel") != channel.id:
             continue
-        dec = decide_forward(d, member, env.header, state, now=clock.now())
+        dec = gate.forward(gate.view_of(env, state))
         if not dec:
             result.withheld[dec.reason] += 1
+            continue
+        if state.recalled:  # its originator's own: the node removed the payload
+            result.withheld["recalled"] += 1
             continue
         plain = exchange.open(member, env)
         if plain is None:

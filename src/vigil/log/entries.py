@@ -3,8 +3,8 @@
 Every leaf is ``JCS(entry)`` (RFC 8785), an object with ``"v": 1``, a ``"kind"`` and
 the fields of that kind. Entries hold digests and ids, never payloads, so the log
 outlives retention and recall. Each entry names the members who may see it in full
-(:func:`vigil.policy.decide_log_entry` decides, from the fields here); everyone else
-sees only its leaf hash, which is all a proof needs.
+(:meth:`vigil.policy.access.Access.log_entry` decides, from the fields here); everyone
+else sees only its leaf hash, which is all a proof needs.
 
 Kinds (docs/protocol.md, "Log entries"):
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.crypto.encoding import b64u
@@ -345,31 +344,3 @@ class StoredLog:
             "SELECT idx, kind FROM log_leaves WHERE share_id=? ORDER BY idx",
             (share_id,)).fetchall())
         return [(int(i), str(k)) for i, k in rows]
-
-
-def visible_entries(
-    rows: Sequence[tuple[int, bytes]],
-    may_see: Callable[[Mapping[str, Any]], bool],
-    held: Callable[[list[str]], Mapping[str, str]] | None,
-    now: str,
-) -> list[tuple[int, bytes, dict[str, Any] | None]]:
-    """Each row with its entry where the member may see it (``may_see``: the policy's
-    ``decide_log_entry``), else None. ``held``: the share ids the node's read gate
-    still holds back from the member, with the time they are due; their entries stay
-    hidden until then, like the shares."""
-    out: list[tuple[int, bytes, dict[str, Any] | None]] = []
-    for index, data in rows:
-        entry = leaf_json(data)
-        out.append((index, data, entry if may_see(entry) else None))
-    if held is not None:
-        ids = sorted({str(e["share"]) for _, _, e in out if e is not None and "share" in e})
-        due = held(ids) if ids else {}
-        if due:
-            out = [(i, d, None if e is not None and now < due.get(str(e.get("share")), "")
-                    else e) for i, d, e in out]
-    return out
-
-
-def leaf_json(data: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = orjson.loads(data)
-    return value

@@ -1,16 +1,253 @@
 """The one access gate: the only place that answers "may member M see X".
 
-Every read surface (node and member side) asks this module; nothing outside
-``vigil.policy`` calls a ``decide_*`` function directly.
+Every read surface of a node (REST, the push stream, the console, TAXII, search,
+correlations, sightings, the ledger, the log, blind matches, feeds) asks an
+:class:`Access` -- one member's view of a node at one instant -- and nothing outside
+``vigil.policy`` calls a ``decide_*`` function directly (a test walks the code).
+
+A share is judged only as a :class:`ShareView`, which only :meth:`Access.views` (for
+stored rows) and :meth:`Access.fetch` (by id, from the store) build: both take the
+share's recall/purge state as a required value and fetch the community hold (the
+node's ``read_gate.not_before``) themselves, so no caller can forget either (no module
+outside ``vigil.policy`` builds a view itself; the same test checks it). Deciding
+whether a share may be read never records that it was opened: that is
+``Exchange.record_opened``, a separate call.
+
+Where a list is selected in SQL (the ledger's counts), :meth:`Access.readable_sql` hands
+out the predicate, and a test checks it against :meth:`Access.read` on random cases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-from vigil.model import Decision
-from vigil.policy.decide import decide_onward
+import orjson
+
+from vigil import clock
+from vigil.model import (
+    Action,
+    Channel,
+    Decision,
+    Directory,
+    Envelope,
+    ShareRequest,
+    ShareState,
+)
+from vigil.policy.decide import (
+    decide,
+    decide_correlation_hint,
+    decide_forward,
+    decide_log_entry,
+    decide_onward,
+    decide_publish,
+    decide_read,
+    decide_recall_notice,
+    decide_sighting_counts,
+    sighting_reporter_shown,
+    visible_channels,
+)
+
+
+class Hold(Protocol):
+    """A node rule that holds some shares back from some recipients for a while (the
+    ledger's community rule)."""
+
+    def not_before(self, member: str, share_ids: Sequence[str]) -> Mapping[str, str]:
+        """{share id: the time from which the member may read it} for held shares."""
+        ...
+
+
+class Shares(Protocol):
+    def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...
+
+
+class Node(Protocol):
+    """What the gate reads of a node (an ``Exchange``)."""
+
+    @property
+    def read_gate(self) -> Hold | None: ...
+
+    @property
+    def store(self) -> Shares: ...
+
+    def directory(self) -> Directory: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ShareView:
+    """One stored share as the gate judges it for one member: its signed header, its
+    recall/purge state and the community hold on it for that member (None: none).
+    Built only by :meth:`Access.views` and :meth:`Access.fetch`."""
+
+    share_id: str
+    header: Mapping[str, Any]
+    state: ShareState
+    not_before: str | None
+
+
+class Access:
+    """One member's view of a node at one instant: every "may it see X" answer."""
+
+    def __init__(self, node: Node, member: str, *, directory: Directory | None = None,
+                 now: str | None = None) -> None:
+        self.node = node
+        self.member = member
+        self.directory = node.directory() if directory is None else directory
+        self.now = clock.now() if now is None else now
+
+    # -- building views (state and hold are never optional) ---------------------------
+    def views(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
+              ) -> list[ShareView]:
+        """The views of stored shares: (id, header, state) each; the hold is fetched
+        here, with one call for all of them."""
+        got = list(rows)
+        gate = self.node.read_gate
+        held = gate.not_before(self.member, sorted({r[0] for r in got})) \
+            if gate is not None and got else {}
+        return [ShareView(sid, header, state, held.get(sid)) for sid, header, state in got]
+
+    def view(self, share_id: str, header: Mapping[str, Any], state: ShareState
+             ) -> ShareView:
+        return self.views([(share_id, header, state)])[0]
+
+    def view_of(self, env: Envelope, state: ShareState) -> ShareView:
+        return self.view(env.id, env.header, state)
+
+    def fetch(self, share_id: str) -> tuple[Envelope, ShareView] | None:
+        """A stored share by id with its view (state and hold from the node); None if
+        there is no such share."""
+        got = self.node.store.get_share(share_id) if isinstance(share_id, str) else None
+        if got is None:
+            return None
+        return got[0], self.view_of(*got)
+
+    # -- shares ------------------------------------------------------------------------
+    def read(self, v: ShareView) -> Decision:
+        """May the member see this share: header, payload, existence, log place, counts."""
+        return decide_read(self.directory, self.member, v.header, v.state, now=self.now,
+                           not_before=v.not_before)
+
+    def readable(self, v: ShareView) -> bool:
+        return bool(self.read(v))
+
+    def readable_ids(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
+                     ) -> set[str]:
+        """The ids among stored shares that the member may read."""
+        return {v.share_id for v in self.views(rows) if self.read(v)}
+
+    def recall_notice(self, v: ShareView) -> Decision:
+        """May the member be told that this share was recalled (its signed header, no
+        payload, no wraps)."""
+        return decide_recall_notice(self.directory, self.member, v.header, v.state)
+
+    def delivery(self, v: ShareView, *, notices: bool) -> Literal["share", "notice"] | None:
+        """What an inbox or stream delivers of a share: ``"share"``, ``"notice"`` (a
+        recall notice; only with ``notices``) or None (nothing)."""
+        if self.read(v):
+            return "share"
+        if notices and self.recall_notice(v):
+            return "notice"
+        return None
+
+    def own(self, v: ShareView) -> bool:
+        """Is this a share the member originated and may still read (sent list,
+        receipts, recalls)?"""
+        return v.header["originator"] == self.member and self.readable(v)
+
+    def forward(self, v: ShareView) -> Decision:
+        """May the member pass the share on outside vigil (feeds, exports)."""
+        return decide_forward(self.directory, self.member, v.header, v.state, now=self.now,
+                              not_before=v.not_before)
+
+    def sighting_counts(self, v: ShareView) -> Decision:
+        """May the member see the sighting counts of the share (its originator only)."""
+        return decide_sighting_counts(self.directory, self.member, v.header, v.state,
+                                      now=self.now, not_before=v.not_before)
+
+    def reporter_shown(self, originator: str, reporter: str, disclose: bool) -> bool:
+        """Does a sighting name its reporter to the member."""
+        return reporter_shown(self.member, originator, reporter, disclose)
+
+    def hint(self, v: ShareView) -> Decision:
+        """May a correlation with a share the member cannot read tell it "a member of
+        channel X holds a match"."""
+        return decide_correlation_hint(self.directory, self.member, v.header, v.state,
+                                       now=self.now)
+
+    def correlation(self, own: ShareView, other: ShareView
+                    ) -> Literal["match", "hint"] | None:
+        """What a correlation between the member's ``own`` share and ``other`` tells it:
+        ``"match"`` (the other share in full), ``"hint"`` or None (nothing)."""
+        if not self.read(own):
+            return None
+        if self.read(other):
+            return "match"
+        if self.hint(other):
+            return "hint"
+        return None
+
+    def readable_sql(self) -> tuple[str, tuple[Any, ...]]:
+        """``SELECT s.id FROM shares s WHERE …``: the ids of the shares the member may
+        read, as one SQL query with its parameters (the rule of :meth:`read` over the
+        ``members``, ``shares``, ``inbox`` and ``share_delays`` tables; tests compare
+        the two)."""
+        return READABLE_SQL, (self.member, True, False, self.member, False, self.now,
+                              self.member, self.member, self.now)
+
+    # -- log entries ---------------------------------------------------------------------
+    def log_entry(self, entry: Mapping[str, Any]) -> bool:
+        return decide_log_entry(self.directory, self.member, entry)
+
+    def log_entries(self, rows: Sequence[tuple[int, bytes]]
+                    ) -> list[tuple[int, bytes, dict[str, Any] | None]]:
+        """Each log row with its entry where the member may see it, else None. Entries
+        about a share the community rule still holds back from the member stay hidden
+        until it is due, like the share."""
+        out: list[tuple[int, bytes, dict[str, Any] | None]] = []
+        for index, data in rows:
+            entry: dict[str, Any] = orjson.loads(data)
+            out.append((index, data, entry if self.log_entry(entry) else None))
+        gate = self.node.read_gate
+        if gate is not None:
+            ids = sorted({str(e["share"]) for _, _, e in out if e is not None and "share" in e})
+            due = gate.not_before(self.member, ids) if ids else {}
+            if due:
+                out = [(i, d, None if e is not None
+                        and self.now < due.get(str(e.get("share")), "") else e)
+                       for i, d, e in out]
+        return out
+
+    # -- channels ------------------------------------------------------------------------
+    def channel(self, ch: Channel | None) -> Decision:
+        return decide(self.directory, self.member, Action.SEE_CHANNEL, ch, now=self.now)
+
+    def manage_channel(self, ch: Channel | None) -> Decision:
+        return decide(self.directory, self.member, Action.MANAGE_CHANNEL, ch, now=self.now)
+
+    def channels(self) -> list[Channel]:
+        return visible_channels(self.directory, self.member)
+
+
+READABLE_SQL = (
+    "SELECT s.id FROM shares s WHERE EXISTS (SELECT 1 FROM members WHERE id=? AND active=?) "
+    "AND s.purged=? AND (s.originator=? OR (s.recalled=? "
+    "AND (s.expires IS NULL OR s.expires>?) "
+    "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
+    "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")
+
+
+def publish(directory: Directory, request: ShareRequest, *, now: str) -> Decision:
+    """May the originator publish this request, and who exactly receives it (and in
+    which form)."""
+    return decide_publish(directory, request, now=now)
+
+
+def reporter_shown(viewer: str, originator: str, reporter: str, disclose: bool) -> bool:
+    """Does a sighting name its reporter to a viewer: always to the reporter itself; to
+    the share's originator only when the reporter allowed it; to nobody else."""
+    return sighting_reporter_shown(viewer, originator, reporter, disclose)
 
 
 def onward(header: Mapping[str, Any]) -> Decision:

@@ -144,9 +144,10 @@ def decide_forward(
     state: ShareState,
     *,
     now: str,
+    not_before: str | None = None,
 ) -> Decision:
     """May this member pass the share on outside vigil (feeds, exports to other tools)."""
-    read = decide_read(directory, member_id, header, state, now=now)
+    read = decide_read(directory, member_id, header, state, now=now, not_before=not_before)
     if not read:
         return read
     if header["originator"] == member_id:
@@ -172,10 +173,11 @@ def decide_sighting_counts(
     state: ShareState,
     *,
     now: str,
+    not_before: str | None = None,
 ) -> Decision:
     """May this member see the sighting counts of a share: only its originator, and
     only while it may read the share."""
-    read = decide_read(directory, member_id, header, state, now=now)
+    read = decide_read(directory, member_id, header, state, now=now, not_before=not_before)
     if not read:
         return read
     if header["originator"] != member_id:

@@ -2,8 +2,8 @@
 
 A page is one keyset query over the index (``taxii_access`` joined to
 ``taxii_objects``, ordered by the member's access seq and the object's position,
-resumed after the ``next`` cursor), then ``decide_read`` (with the exchange's read gate)
-on every share it touches. Shares the policy refuses, and recalled shares (for their
+resumed after the ``next`` cursor), then the access gate (``Access.read``, community
+hold included) on every share it touches. Shares the policy refuses, and recalled shares (for their
 originator too), are skipped without a trace: the page is refilled from further rows,
 so neither its length nor ``more`` tells a member anything about them. A sealed share is
 opened only for a member whose keyring the node holds; for anyone else it is counted as
@@ -24,8 +24,8 @@ from vigil.accountability import recall
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
 from vigil.exchange import Exchange, Published
 from vigil.lru import Lru
-from vigil.model import Actor, Directory, Envelope, Form, ShareState, Tlp
-from vigil.policy import decide_read
+from vigil.model import Actor, Envelope, Form, ShareState, Tlp
+from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.validate import check_object
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes
@@ -79,9 +79,9 @@ class _Request:
     """One request's view: which shares the member may read through TAXII (memoised),
     with the signed headers of those it touched."""
 
-    def __init__(self, source: ExchangeSource, member: str, directory: Directory,
-                 now: str, tlp: Tlp | None = None) -> None:
-        self.source, self.member, self.d, self.now = source, member, directory, now
+    def __init__(self, source: ExchangeSource, member: str, tlp: Tlp | None = None) -> None:
+        self.source, self.member = source, member
+        self.gate = Access(source.ex, member)
         self.tlp = tlp  # reading a publish collection: only shares at its TLP
         self.store = source.ex.store
         self.ok: dict[int, bool] = {}
@@ -97,20 +97,19 @@ class _Request:
             return self.ok
         got = self.rows(f"SELECT seq, id, recalled, purged, header, signature FROM shares "
                         f"WHERE seq IN ({marks(len(todo))})", todo)
-        gate = self.source.ex.read_gate
-        held = gate.not_before(self.member, [r[1] for r in got]) if gate is not None else {}
         cache = self.source.headers
+        rows = []
         for seq, share_id, recalled, purged, raw, signature in got:
             header = cache.get(seq)
             if header is None:
                 header = orjson.loads(raw)
                 cache.put(seq, header)
-            state = ShareState(bool(recalled), bool(purged))
-            fits = self.tlp is None or header["audience"].get("tlp") == self.tlp.value
-            self.ok[seq] = fits and not state.recalled and bool(decide_read(
-                self.d, self.member, header, state, now=self.now,
-                not_before=held.get(share_id)))
+            rows.append((share_id, header, ShareState(bool(recalled), bool(purged))))
             self.envelopes[seq] = Envelope(header, bytes(signature), b"")
+        views = self.gate.views(rows)
+        for (seq, *_), (_, header, _), view in zip(got, rows, views, strict=True):
+            fits = self.tlp is None or header["audience"].get("tlp") == self.tlp.value
+            self.ok[seq] = fits and not view.state.recalled and self.gate.readable(view)
         for s in todo:
             self.ok.setdefault(s, False)
         return self.ok
@@ -157,13 +156,11 @@ class ExchangeSource:
         if self.ex.read_gate is not None:
             self.ex.read_gate.release([actor.member])
             self._follow_releases(actor.member)
-        r = _Request(self, actor.member, self.ex.directory(), clock.now(), collection.tlp)
+        r = _Request(self, actor.member, collection.tlp)
         page = self._page(r, collection, query)
-        hooks = self.ex.read_hooks
-        if hooks:
+        if self.ex.read_hooks:
             for seq in dict.fromkeys(i.share for i in page.items):
-                for hook in hooks:
-                    hook(r.member, r.envelopes[seq])
+                self.ex.record_opened(r.member, r.envelopes[seq])
         return page
 
     @staticmethod
@@ -400,7 +397,7 @@ class ExchangeSource:
         if not keyed:
             return {}
         ids = sorted({k[0] for k in keyed.values()})
-        r = _Request(self, member, self.ex.directory(), clock.now())
+        r = _Request(self, member)
         known: dict[tuple[str, str], list[Any]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
@@ -442,7 +439,7 @@ class ExchangeSource:
             raise PolicyDenied("objects are deleted through a readable collection",
                                code="taxii.not_readable")
         self.ready()
-        r = _Request(self, actor.member, self.ex.directory(), clock.now(), collection.tlp)
+        r = _Request(self, actor.member, collection.tlp)
         where, params = self._scope(r, collection)
         rows = r.rows("SELECT a.share_seq, o.version, o.spec_version FROM taxii_objects o "
                       "JOIN taxii_access a ON a.share_seq = o.share_seq WHERE "

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,19 +23,32 @@ from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
+from vigil.web import health, rest, stream
 from vigil.web import interop as interop_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
-from vigil.web import rest, stream
 from vigil.web.console import router as console_router
-from vigil.web.deps import State, state_of
+from vigil.web.deps import State
+from vigil.web.metrics import store_error
+from vigil.web.observe import observed
 
 log = logging.getLogger("vigil.web")
 
+FAST_PATHS = frozenset({stream.PATH, analysis_api.SEARCH_PATH})
+
+
 class VigilApp(FastAPI):
-    """FastAPI, with the push stream and search served before routing and middleware."""
+    """FastAPI, observed (request id, access log, metrics), with the push stream and search
+    served before routing and middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and hasattr(self.state, "vigil"):
+            await observed(self._serve, self.state.vigil.metrics, FAST_PATHS,
+                           scope, receive, send)  # request id, access log, metrics
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET"
                 and hasattr(self.state, "vigil")):
             if scope["path"] == stream.PATH:
@@ -71,6 +83,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         b = bus or open_bus(settings.bus_url)
         await b.start()
         app.state.vigil = State(settings, ex, b)
+        app.state.vigil.metrics.install(ex)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
         accountability.install(ex)
         loop = asyncio.get_running_loop()
@@ -88,6 +101,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             yield
         finally:
             correlation.listeners.remove(ring_notices)
+            app.state.vigil.metrics.uninstall(ex)
             feeds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feeds
@@ -122,16 +136,13 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        st = getattr(request.app.state, "vigil", None)
+        if st is not None and store_error(exc):
+            st.metrics.store_errors.inc()
         return error_response(VigilError("internal error; the request may not have completed",
                                          code="internal", status=500))
 
-    @app.get("/healthz", tags=["node"])
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness: the process answers and its store is reachable."""
-        st = state_of(request)
-        await st.read(st.exchange.store.get_meta, "schema_version")
-        return {"status": "ok"}
-
+    app.include_router(health.router)  # /healthz, /readyz, /metrics
     app.include_router(rest.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
     app.include_router(accountability_api.router, prefix="/api/v1")  # receipts, recall

@@ -17,6 +17,7 @@ from vigil.lru import Lru
 from vigil.model import Actor
 from vigil.web.auth import authenticate
 from vigil.web.batch import PageBatcher
+from vigil.web.metrics import Metrics
 
 T = TypeVar("T")
 
@@ -26,6 +27,7 @@ class State:
         self.settings = settings
         self.exchange = exchange
         self.bus = bus
+        self.metrics = Metrics()
         self.inline_reads = exchange.store.url.startswith("sqlite")
         # The push path: serialised envelopes shared by every subscriber, and one
         # batched inbox read for every stream a share wakes.

@@ -7,14 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from vigil import clock
 from vigil.crypto.encoding import b64u
-from vigil.errors import InputError, NotFound
+from vigil.errors import InputError
 from vigil.log.gossip import Gossip
 from vigil.log.merkle import leaf_hash
 from vigil.log.note import vkey
-from vigil.log.tree import visible_entries
-from vigil.policy import decide_log_entry, decide_read
+from vigil.policy.access import Access
 from vigil.web.deps import ActorDep, StateDep
 
 router = APIRouter(prefix="/log", tags=["log"])
@@ -78,12 +76,7 @@ async def entries(
                          code="log.bad_range", pointer="/end")
     ex = st.exchange
     rows = await st.read(ex.log.entries, start, stop)
-    d = ex.directory()
-    gate = ex.read_gate
-    seen = await st.read(
-        visible_entries, rows, lambda e: decide_log_entry(d, actor.member, e),
-        None if gate is None else (lambda ids: gate.not_before(actor.member, ids)),
-        clock.now())
+    seen = await st.read(Access(ex, actor.member).log_entries, rows)
     out = []
     for index, data, entry in seen:
         item: dict[str, Any] = {"index": index, "leaf_hash": b64u(leaf_hash(data))}
@@ -98,10 +91,7 @@ async def share_entries(share_id: str, st: StateDep, actor: ActorDep) -> dict[st
     """The log entries about one share the caller may read, with the share's own place
     and inclusion proof (what delivery carries)."""
     ex = st.exchange
-    got = await st.read(ex.store.get_share, share_id)
-    if got is None or not decide_read(ex.directory(), actor.member, got[0].header, got[1],
-                                      now=clock.now()):
-        raise NotFound(f"no share {share_id!r}", code="share.not_found")
+    await st.read(ex.share, actor.member, share_id)  # share.not_found unless readable
     refs = await st.read(ex.log.share_refs, [share_id])
     idx = await st.read(ex.log.entry_indexes, share_id)
     ref = refs.get(share_id)

@@ -299,9 +299,9 @@ async def sent(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Shares the caller published."""
-    rows = await st.read(st.exchange.sent, actor.member, after, limit)
+    rows, cursor = await st.read(st.exchange.sent_page, actor.member, after, limit)
     return {"shares": [{"seq": seq, "envelope": share_json(env, s)} for seq, env, s in rows],
-            "next": rows[-1][0] if rows else after}
+            "next": cursor}
 
 
 @router.get("/shares/{share_id}", tags=["shares"])
@@ -311,6 +311,7 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
     recall notice: the signed header, no payload, state recalled."""
     try:
         env, state = await st.read(st.exchange.share, actor.member, share_id)
+        await st.read(st.exchange.record_opened, actor.member, env)
     except NotFound:
         env, state = await st.read(recall_notice, st.exchange, actor.member, share_id)
     refs = await st.read(st.exchange.log.share_refs, [share_id])
@@ -324,6 +325,7 @@ async def share_content(share_id: str, st: StateDep, actor: ActorDep) -> Respons
     whose keyring this node holds. A sealed share for a member whose keys live in its
     clients answers 409 share.sealed: open it with `vigil show` or the SDK."""
     env, state = await st.read(st.exchange.share, actor.member, share_id)
+    await st.read(st.exchange.record_opened, actor.member, env)
     if state.recalled:  # only its originator gets here: the payload is gone
         raise VigilError("this share was recalled; the node removed its payload",
                          code="share.recalled", status=410)

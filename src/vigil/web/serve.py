@@ -2,37 +2,90 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
+from vigil import logs
 from vigil.config import Settings, load_settings
 from vigil.errors import ConfigError
 from vigil.web.app import create_app
+from vigil.web.health import metrics_app
 
 
 def app_from_env() -> FastAPI:
     """Factory used by worker processes: settings from VIGIL_* and the data directory."""
-    return create_app(load_settings())
+    settings = load_settings()
+    logs.setup(str(settings.log_level), str(settings.log_format))
+    return create_app(settings)
+
+
+class _SideServer(uvicorn.Server):
+    """A second listener in the main server's loop; the main server handles signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def split_bind(bind: str) -> tuple[str, int]:
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"metrics_bind {bind!r} is not HOST:PORT", code="config.bad_value")
+    return host.strip("[]"), int(port)
 
 
 def run(settings: Settings, *, workers: int = 1) -> None:
-    logging.basicConfig(level=str(settings.log_level).upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(str(settings.log_level), str(settings.log_format))
+    bind = str(settings.metrics_bind)
     if workers > 1:
         if settings.bus_url.startswith(("local", "memory")) or settings.store_url.startswith(
                 "sqlite"):
             raise ConfigError(
                 "several workers need a shared store and bus: set VIGIL_STORE=postgresql://… "
                 "and VIGIL_BUS=nats://…", code="config.workers")
+        if bind:
+            raise ConfigError("metrics_bind serves one process's metrics: with several "
+                              "workers scrape each worker's port with metrics_token",
+                              code="config.workers")
         os.environ["VIGIL_DATA"] = str(settings.data_dir)
-        for name in ("store", "bus", "max_body", "keepalive", "node_name"):
+        for name in ("store", "bus", "max_body", "keepalive", "node_name", "log_format",
+                     "metrics_token"):
             os.environ[f"VIGIL_{name.upper()}"] = str(settings.values[name])
         uvicorn.run("vigil.web.serve:app_from_env", factory=True, host=str(settings.host),
                     port=int(settings.port), workers=workers, log_level=str(settings.log_level),
-                    access_log=False)
+                    access_log=False, log_config=None)
         return
-    uvicorn.run(create_app(settings), host=str(settings.host), port=int(settings.port),
-                log_level=str(settings.log_level), access_log=False)
+    app = create_app(settings)
+    if not bind:
+        uvicorn.run(app, host=str(settings.host), port=int(settings.port),
+                    log_level=str(settings.log_level), access_log=False, log_config=None)
+        return
+    host, port = split_bind(bind)
+    main = uvicorn.Server(uvicorn.Config(app, host=str(settings.host), port=int(settings.port),
+                                         log_level=str(settings.log_level), access_log=False,
+                                         log_config=None))
+    side = _SideServer(uvicorn.Config(metrics_app(app), host=host, port=port,
+                                         log_level=str(settings.log_level), access_log=False,
+                                         log_config=None, lifespan="off"))
+
+    async def both() -> None:
+        serving = asyncio.ensure_future(main.serve())
+        while not main.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if serving.done():
+            await serving
+            return
+        metrics = asyncio.ensure_future(side.serve())
+        try:
+            await serving
+        finally:
+            side.should_exit = True
+            await metrics
+
+    uvloop.run(both())

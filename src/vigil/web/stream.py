@@ -79,6 +79,7 @@ class SseResponse(Response):
             kind = b"recall" if state.recalled else b"share"
             parts.append(b"id: %d\nevent: %s\ndata: %s,\"envelope\":%s}\n\n"
                          % (entry.seq, kind, head[:-1], body))
+            st.metrics.delivered(entry.added)
         return b"".join(parts), more
 
     def _bell(self) -> str:

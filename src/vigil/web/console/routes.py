@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import secrets
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -20,13 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__, clock
+from vigil import __version__
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
-from vigil.log.tree import visible_entries
 from vigil.model import (
     THEMES,
     Actor,
@@ -37,7 +35,7 @@ from vigil.model import (
     Provenance,
     ShareRequest,
 )
-from vigil.policy import decide_log_entry
+from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.auth import SESSION_COOKIE, Session, sessions
@@ -310,6 +308,7 @@ async def share(share_id: str, request: Request) -> Response:
         env, state = await st.read(ex.share, who.actor.member, share_id)
     except NotFound:
         return not_found(request, who, "share")
+    await st.read(ex.record_opened, who.actor.member, env)
     d = ex.directory()
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
     try:
@@ -493,15 +492,15 @@ async def sent(request: Request) -> Response:
     rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
     after = 0
     while True:
-        page = await st.read(ex.sent, who.actor.member, after, PAGE)
+        page, cursor = await st.read(ex.sent_page, who.actor.member, after, PAGE)
         for seq, env, state in page:
             r = row_of(env, names, chans, seq, env.created)
             r["recipient_names"] = [names.get(m, m) for m in env.recipients]
             r["recalled"] = state.recalled
             rows.append(r)
-        if len(page) < PAGE:
+        if cursor == after:
             break
-        after = page[-1][0]
+        after = cursor
     return render(request, "sent.html", who=who, rows=list(reversed(rows)))
 
 
@@ -520,21 +519,14 @@ async def log_page(request: Request) -> Response:
         return to_signin()
     ex = st.exchange
     cp, note = await st.read(ex.log.checkpoint)
-    d = ex.directory()
     names = display_names(ex)
     rows: list[dict[str, Any]] = []
     hidden = 0
     end = cp.size
-    member, gate = who.actor.member, ex.read_gate
-
-    def may_see(entry: Mapping[str, Any]) -> bool:
-        return decide_log_entry(d, member, entry)
-
-    held = None if gate is None else (lambda ids: gate.not_before(member, ids))
+    gate = Access(ex, who.actor.member)
     while end > 0 and len(rows) < LOG_ROWS:
         start = max(0, end - 1000)
-        seen = await st.read(visible_entries, await st.read(ex.log.entries, start, end),
-                             may_see, held, clock.now())
+        seen = await st.read(gate.log_entries, await st.read(ex.log.entries, start, end))
         for index, _, entry in reversed(seen):
             if entry is None:
                 hidden += 1

@@ -1,0 +1,193 @@
+"""The access gate: its views always carry state and hold, its SQL rule equals its Python
+rule, reading is not recording an opening, and the cases once seen leaking stay shut
+(a purged share on /sent and the console's Sent page, a held share's log place, a held
+share in search and correlation notices)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from tests.analysis.helpers import ip_bundle
+from tests.conftest import four_member_exchange
+from tests.console.conftest import CSRF_RE
+from tests.policy.community import build
+
+from vigil import accountability, clock
+from vigil.analysis.correlate import correlator
+from vigil.analysis.ledger import CommunityRule, Delays
+from vigil.bus.local import LocalBus
+from vigil.exchange import Exchange
+from vigil.model import ShareState
+from vigil.policy.access import Access
+from vigil.testing import TestNode
+from vigil.web import create_app
+
+LATER = "2999-01-01T00:00:00.000Z"
+
+
+class Node:
+    def __init__(self, node: TestNode, ex: Exchange, client: TestClient) -> None:
+        self.node, self.ex, self.client = node, ex, client
+
+    def id(self, name: str) -> str:
+        return self.node.members[name].id
+
+    def h(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.node.members[name].token}"}
+
+    def publish(self, who: str, body: bytes, **params: str) -> str:
+        r = self.client.post("/api/v1/shares", params={"tlp": "green", **params},
+                             content=body, headers=self.h(who))
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    def hold(self, share_id: str, member: str, until: str = LATER) -> None:
+        self.ex.store.write(lambda sql: sql.execute(
+            "INSERT INTO share_delays(share_id, member_id, not_before, released) "
+            "VALUES(?,?,?,?)", (share_id, self.id(member), until, False)))
+
+    def console(self, name: str) -> TestClient:
+        c = TestClient(self.client.app, follow_redirects=False)
+        token = CSRF_RE.search(c.get("/signin").text)
+        assert token is not None
+        r = c.post("/signin", data={"csrf": token.group(1),
+                                    "token": self.node.members[name].token})
+        assert r.status_code == 303
+        return c
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    tn, ex = four_member_exchange(tmp_path / "node")
+    ex.read_gate = Delays(ex, CommunityRule(1.0, 24.0, 10**9))
+    app = create_app(tn.settings, exchange=ex, bus=LocalBus())
+    with TestClient(app) as client:
+        yield Node(tn, ex, client)
+    ex.store.close()
+
+
+# -- the cases once seen --------------------------------------------------------------
+
+def test_sent_and_the_console_sent_page_leave_out_a_purged_share(node: Node) -> None:
+    kept = node.publish("alpha", ip_bundle("45.77.1.1"))
+    gone = node.publish("alpha", ip_bundle("45.77.1.2"))
+    accountability.purge(node.ex, [gone])
+    assert node.client.get(f"/api/v1/shares/{gone}", headers=node.h("alpha")).status_code \
+        == 404
+    doc = node.client.get("/api/v1/sent", headers=node.h("alpha")).json()
+    assert [s["envelope"]["header"]["id"] for s in doc["shares"]] == [kept]
+    # a page of nothing but purged shares still moves the cursor past them
+    page = node.client.get("/api/v1/sent", params={"after": doc["shares"][0]["seq"]},
+                           headers=node.h("alpha")).json()
+    assert page["shares"] == [] and page["next"] > doc["shares"][0]["seq"]
+    html = node.console("alpha").get("/sent").text
+    assert kept in html and gone not in html
+
+
+def test_log_place_of_a_held_share_is_not_found_for_the_held_member(node: Node) -> None:
+    sid = node.publish("alpha", ip_bundle("45.77.2.1"), to="everyone")
+    node.hold(sid, "bravo")
+    r = node.client.get(f"/api/v1/log/shares/{sid}", headers=node.h("bravo"))
+    missing = node.client.get("/api/v1/log/shares/share--00000000-0000-4000-8000-000000000000",
+                              headers=node.h("bravo"))
+    assert r.status_code == missing.status_code == 404
+    assert r.json()["error"]["code"] == missing.json()["error"]["code"] == "share.not_found"
+    assert node.client.get(f"/api/v1/shares/{sid}", headers=node.h("bravo")).status_code \
+        == 404
+    for who in ("alpha", "charlie"):
+        assert node.client.get(f"/api/v1/log/shares/{sid}", headers=node.h(who)
+                               ).status_code == 200
+
+
+def test_search_and_correlation_notices_honour_the_hold(node: Node) -> None:
+    held = node.publish("alpha", ip_bundle("45.77.3.3"), to="everyone")
+    node.hold(held, "bravo")
+    own = node.publish("bravo", ip_bundle("45.77.3.3"), to="everyone")
+    found = node.client.get("/api/v1/search", params={"q": "45.77.3.3"},
+                            headers=node.h("bravo")).json()
+    assert [r["share"] for r in found["results"]] == [own]
+    notices = node.client.get("/api/v1/correlations", headers=node.h("bravo")).json()
+    assert [n["share"] for n in notices["notices"]] == [own]
+    assert "match" not in notices["notices"][0]  # only "a member of channel … holds a match"
+    # charlie is not held back: it finds both
+    found = node.client.get("/api/v1/search", params={"q": "45.77.3.3"},
+                            headers=node.h("charlie")).json()
+    assert {r["share"] for r in found["results"]} == {held, own}
+
+
+# -- the gate itself ----------------------------------------------------------------------
+
+def test_views_carry_the_state_and_the_hold(node: Node) -> None:
+    sid = node.publish("alpha", ip_bundle("45.77.4.4"), to="everyone")
+    node.hold(sid, "bravo")
+    gate = Access(node.ex, node.id("bravo"))
+    got = gate.fetch(sid)
+    assert got is not None
+    assert got[1].not_before == LATER and got[1].state == ShareState()
+    assert gate.read(got[1]).reason == "policy.delayed"
+    assert Access(node.ex, node.id("bravo"), now=LATER).read(got[1]).allow
+    assert Access(node.ex, node.id("charlie")).views(
+        [(sid, got[0].header, ShareState())])[0].not_before is None
+    accountability.purge(node.ex, [sid])
+    again = Access(node.ex, node.id("alpha")).fetch(sid)
+    assert again is not None and again[1].state.purged
+    assert Access(node.ex, node.id("alpha")).read(again[1]).reason == "policy.purged"
+    assert gate.fetch("share--nothing") is None
+
+
+def test_reading_a_share_does_not_record_an_opening(node: Node) -> None:
+    sid = node.publish("alpha", ip_bundle("45.77.5.5"), to="everyone")
+    opened: list[tuple[str, str]] = []
+    node.ex.read_hooks.append(lambda m, env: opened.append((m, env.id)))
+    env, _ = node.ex.share(node.id("bravo"), sid)
+    assert opened == []
+    node.ex.record_opened(node.id("bravo"), env)
+    assert opened == [(node.id("bravo"), sid)]
+    # the REST read of one share is an opening; its sightings are not
+    node.client.get(f"/api/v1/shares/{sid}/sightings", headers=node.h("charlie"))
+    assert len(opened) == 1
+    node.client.get(f"/api/v1/shares/{sid}", headers=node.h("charlie"))
+    assert opened[-1] == (node.id("charlie"), sid)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_the_sql_rule_selects_what_the_python_rule_reads(tmp_path: Path, seed: int) -> None:
+    """``Access.readable_sql`` against ``Access.read`` for every member of a random
+    community (holds, recalls, purges, expiries), at several instants."""
+    c = build(random.Random(seed), tmp_path / "node", None, 24)
+    try:
+        ex = c.ex
+        ex.store.set_member_active(c.members()[-1], False)  # refused by both rules
+        rows = ex.store.read(lambda sql: sql.execute(
+            "SELECT id, header, recalled, purged FROM shares").fetchall())
+        shares = [(sid, orjson.loads(bytes(h)), ShareState(bool(r), bool(p)))
+                  for sid, h, r, p in rows]
+        compared = 0
+        for now in (clock.now(), c.now, LATER, *sorted(set(c.holds.values()))):
+            with mock.patch.object(clock, "now", lambda now=now: now):
+                for m in c.members():
+                    gate = Access(ex, m)
+                    select, params = gate.readable_sql()
+                    chosen: set[Any] = {r[0] for r in ex.store.read(
+                        lambda sql, s=select, p=params: sql.execute(s, p).fetchall())}
+                    assert chosen == gate.readable_ids(shares), (now, m)
+                    compared += len(shares)
+        assert compared >= 400
+    finally:
+        c.ex.store.close()
+
+
+def test_correlator_of_the_fixture_is_live(node: Node) -> None:
+    """The node fixture correlates (so the hold test above is not vacuous)."""
+    a = node.publish("alpha", ip_bundle("45.77.6.6"), to="everyone")
+    node.publish("bravo", ip_bundle("45.77.6.6"), to="everyone")
+    correlator(node.ex).process()
+    notices = node.client.get("/api/v1/correlations", headers=node.h("bravo")).json()
+    assert [n["match"]["share"] for n in notices["notices"]] == [a]
