@@ -42,8 +42,10 @@ def test_hostname_entries_with_a_leading_dot_as_misp_writes_them() -> None:
     wl = parse({"name": "dax30", "type": "hostname",
                 "list": [".bmw.de", ".Allianz.com", "siemens.com", "not a host!"]})
     ws = WarninglistSet([wl])
-    assert hit(ws, "bmw.de") and hit(ws, "www.bmw.de") and hit(ws, "https://allianz.com/x")
-    assert not hit(ws, "notbmw.de")
+    assert hit(ws, "www.bmw.de") and hit(ws, "https://x.allianz.com/x")
+    assert hit(ws, "siemens.com") and hit(ws, "a.siemens.com")
+    # as in MISP: a leading dot holds the hosts under the domain, not the domain itself
+    assert not hit(ws, "bmw.de") and not hit(ws, "notbmw.de")
     assert wl.summary()["entries"] == 4 and wl.summary()["usable"] == 3
 
 

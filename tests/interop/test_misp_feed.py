@@ -51,22 +51,22 @@ def test_the_inbox_as_a_misp_feed_and_pulling_it(tmp_path: Path) -> None:
                       tlp="green")
         base = f"{srv.url}/api/v1/misp-feed/"
         h = {"Authorization": f"Bearer {source.members['reader'].token}"}
-        assert httpx.get(base + "manifest.json").status_code == 401
-        manifest = httpx.get(base + "manifest.json", headers=h).json()
+        assert httpx.get(base + "manifest.json", timeout=120).status_code == 401
+        manifest = httpx.get(base + "manifest.json", headers=h, timeout=120).json()
         assert len(manifest) == 2 and want["uuid"] in manifest
         for u, meta in manifest.items():
             assert set(meta) == MANIFEST_FIELDS, meta
             assert {"name", "uuid"} <= set(meta["Orgc"]) and int(meta["timestamp"]) > 0
-            doc = httpx.get(f"{base}{u}.json", headers=h).json()
+            doc = httpx.get(f"{base}{u}.json", headers=h, timeout=120).json()
             ev = MISPEvent()
             ev.from_dict(**copy.deepcopy(doc))
             assert ev.uuid == u and ev.info == meta["info"]
         assert manifest[want["uuid"]]["info"] == want["info"]
-        lines = httpx.get(base + "hashes.csv", headers=h).text.splitlines()
+        lines = httpx.get(base + "hashes.csv", headers=h, timeout=120).text.splitlines()
         want_hashes = {f"{hashlib.md5(a['value'].encode()).hexdigest()},{want['uuid']}"
                        for a in want["Attribute"]}
         assert want_hashes <= set(lines)
-        assert httpx.get(f"{base}{uuid.uuid4()}.json", headers=h).status_code == 404
+        assert httpx.get(f"{base}{uuid.uuid4()}.json", headers=h, timeout=120).status_code == 404
 
         res = run(cli, ["--data", str(here.data), "feed", "add", base, "--format", "misp",
                         "--as", "alpha", "--tlp", "green", "--name", "peer-misp",

@@ -306,7 +306,8 @@ def normalise(kind: str, raw: Any) -> Observable | None:
 
 _EMAIL_GUESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ASN_GUESS = re.compile(r"^AS\s?\d+$", re.IGNORECASE)
-_GUESS_HASH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
+_GUESS_HASH = {32: "md5", 40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384",
+               128: "sha512"}
 _WALLET_GUESS = re.compile(
     r"^(?:[13][a-km-zA-HJ-NP-Z1-9]{25,34}|bc1[a-z0-9]{25,62}|0x[0-9a-fA-F]{40})$"
 )
@@ -316,7 +317,7 @@ _TLSH_GUESS = re.compile(r"^(?:T1)?[0-9A-Fa-f]{70}$")
 
 def guess(text: str) -> Observable | None:
     """The observable of a bare value typed by a user (``vigil search VALUE``): an IP
-    address or network, URL, hash (MD5, SHA-1, SHA-256, SHA-512 by length), e-mail
+    address or network, URL, hash (MD5, SHA-1, -224, -256, -384, -512 by length), e-mail
     address, ssdeep, TLSH, ASN, wallet or domain, in that order. A value can be given
     as ``kind:value`` to choose the kind."""
     t = refang(text)

@@ -6,9 +6,9 @@ A warninglist is a JSON document in the MISP format: ``name``, ``description``,
 it applies to, which vigil maps to observable kinds). How an entry hits an observable:
 
 * ``string``: the normalised value equals the entry (case-insensitive);
-* ``hostname``: the host of a domain, URL or e-mail address is the entry or under it
-  (an entry written with a leading dot, ``.bmw.de``, as MISP's lists have them, is the
-  same as ``bmw.de``);
+* ``hostname``: the host of a domain, URL or e-mail address is the entry or under it;
+  an entry written with a leading dot (``.bmw.de``, as MISP's lists have many) holds
+  the hosts under it only, as in MISP;
 * ``substring``: the entry occurs in the value (case-insensitive);
 * ``regex``: the entry (``/.../flags`` or bare) searches the value; entries Python's
   ``re`` cannot compile are skipped;
@@ -31,7 +31,7 @@ import orjson
 
 from vigil import clock
 from vigil.analysis.index import ObservableIndex
-from vigil.analysis.observables import Observable, host_value, normalise
+from vigil.analysis.observables import Observable, guess, host_value, normalise
 from vigil.errors import InputError
 from vigil.storage import Store
 from vigil.storage.base import Sql
@@ -148,8 +148,8 @@ BENIGN_MEMO = 1 << 16  # observables whose benign() answer a set keeps
 
 
 def hostname_entry(entry: str) -> str | None:
-    """The host a ``hostname`` entry names; MISP writes "this domain and those under it"
-    with a leading dot too (``.bmw.de``)."""
+    """The host a ``hostname`` entry names, without the leading dot MISP writes for
+    "the hosts under it" (``.bmw.de``)."""
     return host_value(entry.lstrip("."))
 
 
@@ -175,6 +175,7 @@ class WarninglistSet:
         self.lists: list[Warninglist] = []
         self._strings: dict[str, list[int]] = {}
         self._hosts: dict[str, list[int]] = {}
+        self._under: dict[str, list[int]] = {}  # entries with a leading dot: below only
         self._subs: list[tuple[int, str]] = []
         self._regexes: list[tuple[int, re.Pattern[str]]] = []
         self._cidr: ObservableIndex[int] = ObservableIndex()
@@ -192,10 +193,14 @@ class WarninglistSet:
         for entry in wl.entries:
             if wl.type == "string":
                 self._strings.setdefault(entry.lower(), []).append(i)
+                o = guess(entry)  # and as vigil writes the value ("x.example." too)
+                if o is not None and o.value.lower() != entry.lower():
+                    self._strings.setdefault(o.value.lower(), []).append(i)
             elif wl.type == "hostname":
                 host = hostname_entry(entry)
                 if host is not None:
-                    self._hosts.setdefault(host, []).append(i)
+                    hosts = self._under if entry.startswith(".") else self._hosts
+                    hosts.setdefault(host, []).append(i)
             elif wl.type == "substring":
                 self._subs.append((i, entry.lower()))
             elif wl.type == "regex":
@@ -223,11 +228,13 @@ class WarninglistSet:
         yield from self._strings.get(obs.value.lower(), ())
         if obs.kind == "ip":
             yield from self._cidr.containing_refs(obs)
-        if self._hosts:
+        if self._hosts or self._under:
             host = _host(obs)
             k = 0
             while host:  # the host and each of its parent domains
                 yield from self._hosts.get(host[k:], ())
+                if k:
+                    yield from self._under.get(host[k:], ())
                 k = host.find(".", k) + 1
                 if k == 0:
                     break
