@@ -49,7 +49,8 @@ def values(wtype: str, entries: list[str], rng: random.Random) -> list[str]:
         elif wtype == "hostname":
             out += [f"www.{bare}", f"http://{bare}/x", f"not{bare}", bare.upper()]
         elif wtype == "substring":
-            out += [f"a{e}b.example", f"{e}.example".upper(), "nothing.example"] * 4
+            for k in range(8):  # distinct values around the entry
+                out += [f"a{k}{e}b.example", f"{e}{k}.example".upper(), f"none{k}.example"]
         elif wtype == "cidr":
             out += [e.split("/")[0], "192.0.2.1"]
     return out
