@@ -72,15 +72,11 @@ async def test_bilateral_share_reaches_b_only_and_node_stays_blind(tmp_path: Pat
         b_task = asyncio.create_task(first_event(cb, 5.0))
         c_task = asyncio.create_task(first_event(cc, 3.0))
         await asyncio.sleep(0.5)  # both streams connected
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
         res = await asyncio.to_thread(ca.publish, bundle_with(canary), tlp="amber", to=["a-b"])
         assert res["form"] == "sealed"
         assert res["recipients"] == [b.id]
         got = await b_task
-        elapsed = loop.time() - t0
         assert got is not None, "B's stream received nothing"
-        assert elapsed < 1.0 + 0.5  # publish round trip + delivery, generous on a shared box
         assert got.share_id == res["id"]
         share = await asyncio.to_thread(cb.get, res["id"])
         assert share.opened_by == "client"

@@ -3,12 +3,14 @@ as plain STIX through its own local TAXII 2.1 endpoint; the node never held plai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,9 @@ from taxii2client.v21 import Server, as_pages
 
 from vigil import testing
 from vigil.client import Client
+from vigil.gateway import LocalStore, follow, watch
 from vigil.model import ChannelKind
+from vigil.taxii.query import Query
 
 LOCAL_TOKEN = "local-gateway-token-for-tests"
 
@@ -45,7 +49,7 @@ class Gateway:
         self.args = [sys.executable, "-m", "vigil.cli", "gateway", "--node", node_url,
                      "--token", member.token, "--keyring", str(member.keyring_path),
                      "--listen", f"127.0.0.1:{self.port}", "--db", str(tmp / "gateway.db"),
-                     "--local-token", LOCAL_TOKEN]
+                     "--local-token", LOCAL_TOKEN, "--state", str(tmp / "checkpoints.json")]
         self.log = tmp / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -203,3 +207,234 @@ def test_gateway_drops_a_recalled_share(
         assert {o["id"] for o in inbox.get_objects()["objects"]} == {o["id"] for o in keep}
     finally:
         gw.stop()
+
+
+# -- the gateway obeys the originator and trusts no node (in process) ---------------------
+
+async def _until(cond: Callable[[], bool], task: asyncio.Task[None]) -> None:
+    for _ in range(600):
+        if cond():
+            return
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the gateway did not get there")
+
+
+async def _follow_until(client: Client, store: LocalStore, keyring: Any,
+                        cond: Callable[[], bool]) -> None:
+    task = asyncio.ensure_future(follow(client, store, keyring))
+    try:
+        await _until(cond, task)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _served(store: LocalStore) -> set[str]:
+    return {i.id for i in store.page(Query(limit=1000)).items}
+
+
+async def test_gateway_serves_only_what_the_originator_lets_leave_and_drops_withdrawn(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    sent: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        for name, kw in {"amber": {"tlp": "amber", "to": ["d-e"]},
+                         "strict": {"tlp": "amber+strict", "to": ["d-e"]},
+                         "red": {"tlp": "red", "to": ["member:echo"]},
+                         "no_onward": {"tlp": "green", "to": ["d-e"], "no_onward": True},
+                         "purged": {"tlp": "amber", "to": ["d-e"]}}.items():
+            raw, objs = bundle(name, 1)
+            sent[name] = (c.publish(raw, **kw)["id"], objs)
+    store = LocalStore(tmp_path / "gw.db")
+    client = Client(srv.url, echo.token, echo.keyring, log_state=tmp_path / "cp.json")
+    try:
+        await _follow_until(client, store, echo.keyring,
+                            lambda: store.counts()["cursor"] >= 5)
+        counts = store.counts()
+        assert (counts["shares"], counts["withheld"], counts["refused"]) == (2, 3, 0)
+        served = {o["id"] for k in ("amber", "purged") for o in sent[k][1]}
+        assert _served(store) == served  # RED, AMBER+STRICT and no-onward never served
+        assert {w["share"]: w["reason"] for w in store.withheld()} == {
+            sent["strict"][0]: "policy.tlp_forbids_onward",
+            sent["red"][0]: "policy.tlp_forbids_onward",
+            sent["no_onward"][0]: "policy.no_onward"}
+
+        # a recall is delivered like a share: the copy goes and the receipt is sent
+        with Client(srv.url, delta.token, delta.keyring) as c:
+            c.recall(sent["red"][0])
+        await _follow_until(client, store, echo.keyring,
+                            lambda: store.counts()["withheld"] == 2)
+        with Client(srv.url, delta.token, delta.keyring) as c:
+            (rec,) = c.receipts(sent["red"][0])["recipients"]
+        assert rec["received"] is not None and rec["recall_ack"] is not None
+
+        # a purge is not delivered, but the log records it: the watch deletes the copy
+        from vigil.accountability import purge
+
+        ex = n.exchange()
+        try:
+            assert purge(ex, [sent["purged"][0]]) == [sent["purged"][0]]
+        finally:
+            ex.store.close()
+        w = await asyncio.to_thread(watch, client, store)
+        assert {(e.kind, e.entry["share"]) for e in w.events if e.kind != "member"} == {
+            ("recall", sent["red"][0]), ("purge", sent["purged"][0])}
+        assert _served(store) == {o["id"] for o in sent["amber"][1]}
+        assert store.counts()["shares"] == 1 and store.counts()["alerts"] == 0
+    finally:
+        client.close()
+        store.close()
+
+
+async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    from tests.sdk.test_hostile_node import Proxy, StreamEdit, no_proofs, strip_proof
+
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    raw, _ = bundle("unproven", 1)
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        sid = c.publish(raw, tlp="amber", to=["d-e"])["id"]
+    store = LocalStore(tmp_path / "gw.db")
+    client = Client(srv.url, echo.token, echo.keyring, log_state=tmp_path / "cp.json",
+                    transport=Proxy(no_proofs()), async_transport=StreamEdit(strip_proof))
+    try:
+        await _follow_until(client, store, echo.keyring,
+                            lambda: store.counts()["refused"] >= 1)
+        assert store.counts()["objects"] == 0 and _served(store) == set()
+        row = store._db.execute("SELECT share_id, code FROM refused").fetchone()
+        assert tuple(row) == (sid, "log.missing_proof")
+    finally:
+        client.close()
+        store.close()
+
+
+async def test_gateway_alerts_on_a_replayed_event_and_a_key_it_did_not_make(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    from tests.sdk.test_hostile_node import Replay, StreamEdit
+
+    from vigil import clock
+    from vigil.crypto.keyring import Keyring
+    from vigil.log.entries import member_entry
+
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    raw, objs = bundle("replayed", 1)
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        c.publish(raw, tlp="amber", to=["d-e"])
+    store = LocalStore(tmp_path / "gw.db")
+    client = Client(srv.url, echo.token, echo.keyring, log_state=tmp_path / "cp.json",
+                    async_transport=StreamEdit(Replay(same=False)))
+    try:
+        await _follow_until(client, store, echo.keyring,
+                            lambda: store.counts()["alerts"] >= 1)
+        assert store.alerts()[0]["code"] == "client.stream_replay"
+        assert _served(store) == {o["id"] for o in objs}  # taken once, the replay refused
+        assert (await asyncio.to_thread(watch, client, store)).foreign == []
+        fake = Keyring.generate(echo.id)
+        ex = n.exchange()
+        try:
+            ex.store.write(lambda sql: ex.log.append(sql, member_entry(
+                echo.id, "add", fake.sign_key_id, fake.enc_key_id, clock.now())))
+        finally:
+            ex.store.close()
+        w = await asyncio.to_thread(watch, client, store)
+        assert [e.entry["sign_key"] for e in w.foreign] == [fake.sign_key_id]
+        assert [a["code"] for a in store.alerts()][-1] == "log.foreign_key"
+    finally:
+        client.close()
+        store.close()
+
+
+def test_gateway_drops_a_share_past_its_expiry(tmp_path: Path) -> None:
+    from vigil.client import LogWatch
+
+    class Quiet:
+        def watch_log(self) -> LogWatch:
+            return LogWatch([], 0)
+
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        store.add_share(1, "share--old", "signer", [{"id": "indicator--1", "type": "x"}],
+                        "2001-01-01T00:00:00.000Z")
+        store.add_share(2, "share--new", "signer", [{"id": "indicator--2", "type": "x"}],
+                        "2999-01-01T00:00:00.000Z")
+        watch(Quiet(), store)  # type: ignore[arg-type]
+        assert _served(store) == {"indicator--2"} and store.counts()["shares"] == 1
+    finally:
+        store.close()
+
+
+async def test_gateway_alerts_on_a_rolled_back_log(
+        tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
+    from tests.sdk.test_hostile_node import Proxy, only
+
+    n, srv = node
+    delta, echo = n.members["delta"], n.members["echo"]
+    state = tmp_path / "cp.json"
+    old: dict[str, Any] = {}
+
+    def stale(doc: Any) -> Any:
+        old.setdefault("doc", doc)
+        return old["doc"]
+
+    hostile = Client(srv.url, echo.token, echo.keyring, log_state=state,
+                     transport=Proxy(only("/api/v1/log/checkpoint", stale)))
+    hostile._call("GET", "/api/v1/log/checkpoint")  # the checkpoint the node will replay
+    with Client(srv.url, delta.token, delta.keyring) as c:
+        c.publish(bundle("later", 1)[0], tlp="amber", to=["d-e"])
+    with Client(srv.url, echo.token, echo.keyring, log_state=state) as honest:
+        honest.checkpoint()  # the member saw the log grow
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        await _follow_until(hostile, store, echo.keyring,
+                            lambda: store.counts()["alerts"] >= 1)
+        assert store.alerts()[0]["code"] == "log.rollback"
+        assert store.counts()["objects"] == 0
+    finally:
+        hostile.close()
+        store.close()
+
+
+def test_gateway_notes_an_alert_repeated_at_once_only_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "gw.db")
+    try:
+        for code in ("log.rollback", "log.rollback", "log.fork", "log.rollback"):
+            store.alert(code, "the node's log went back")
+        assert [a["code"] for a in store.alerts()] == ["log.rollback", "log.fork",
+                                                      "log.rollback"]
+    finally:
+        store.close()
+
+
+def test_gateway_lists_withheld_shares_to_its_local_token_only(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from vigil.crypto.keyring import Keyring
+    from vigil.gateway import create_gateway_app
+
+    kr = Keyring.generate(f"identity--{uuid.uuid4()}")
+    store = LocalStore(tmp_path / "gw.db")
+    client = Client("http://node.invalid", "t", kr)
+    try:
+        store.withhold(1, "share--red", "signed by x", "policy.tlp_forbids_onward",
+                       b'{"type": "bundle", "objects": [{"id": "indicator--1"}]}', None)
+        app = create_gateway_app(client, kr, store, local_token=LOCAL_TOKEN,
+                                 follow_node=False)
+        with TestClient(app) as http:
+            ok = http.get("/withheld", headers={"Authorization": f"Bearer {LOCAL_TOKEN}"})
+            assert [w["share"] for w in ok.json()["withheld"]] == ["share--red"]
+            assert http.get("/withheld", headers={"Authorization": "Bearer nope"}
+                            ).status_code == 401
+            objects = http.get("/taxii2/api/collections/inbox/objects/", headers={
+                "Authorization": f"Bearer {LOCAL_TOKEN}",
+                "Accept": "application/taxii+json;version=2.1"})
+            assert objects.status_code == 200 and objects.json().get("objects", []) == []
+            assert http.get("/healthz").json()["withheld"] == 1
+    finally:
+        client.close()
+        store.close()

@@ -153,20 +153,33 @@ def remote(f: F) -> F:
     return f
 
 
-def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str | None) -> Any:
+def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str | None,
+            state: str | None = None) -> Any:
+    """The member's SDK client. It keeps the checkpoints of the node's log it accepted
+    in ``state`` (default ``<data>/checkpoints.json``) and checks the node's latest one
+    against them before anything else: a rollback or a fork stops every command."""
     from vigil.client import Client
     from vigil.crypto.keyring import load_keyring
 
     if not token:
         raise InputError("a token is needed: --token or VIGIL_TOKEN (see `vigil user add`)",
                          code="auth.required")
+    s = c.settings()
     if not node_url:
-        s = c.settings()
         node_url = str(s.public_url) or f"http://{s.host}:{s.port}"
     kr = None
     if keyring_path:
         kr = load_keyring(Path(keyring_path), _passphrase(sys.stdin.isatty()))
-    return Client(node_url, token, kr)
+    state = state or os.environ.get("VIGIL_LOG_STATE")
+    path = Path(state) if state else s.data_dir / "checkpoints.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    client = Client(node_url, token, kr, log_state=path)
+    try:
+        client.checkpoint()
+    except BaseException:
+        client.close()
+        raise
+    return client
 
 
 @cli.group()
@@ -278,6 +291,9 @@ def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | Non
     with _client(c, node_url, token, keyring_path) as cl:
         if dry_run:
             pv = cl.preview(**kw)
+            if cl.keyring is not None:  # the form this client would seal with, checked
+                pv["form"] = cl.check_preview(pv, tlp=tlp, to=to, purpose=purpose,
+                                              no_onward=no_onward, codes=codes).value
             click.echo(f"TLP:{pv['audience']['tlp'].upper()}, payload {pv['form']}, "
                        f"{len(pv['recipients'])} recipient(s):")
             for r in pv["recipients"]:
@@ -304,11 +320,14 @@ def _line(e: Any, names: dict[str, str]) -> str:
 @cli.command()
 @click.option("--after", default=0, help="cursor: start after this inbox seq")
 @click.option("--follow", is_flag=True, help="keep streaming new shares as they arrive")
+@click.option("--watch-every", default=30.0, show_default=True,
+              help="with --follow and --keyring: seconds between watches of the log for "
+                   "keys registered in this member's name")
 @remote
 @pass_ctx
-def inbox(c: Ctx, after: int, follow: bool, node_url: str | None, token: str | None,
-          keyring_path: str | None) -> None:
-    """List the shares in the token's member's inbox."""
+def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | None,
+          token: str | None, keyring_path: str | None) -> None:
+    """List the shares in the token's member's inbox (each share's log proof checked)."""
     with _client(c, node_url, token, keyring_path) as cl:
         names = {m["id"]: m["name"] for m in cl.members()}
         entries = cl.inbox(after)
@@ -318,9 +337,23 @@ def inbox(c: Ctx, after: int, follow: bool, node_url: str | None, token: str | N
         if not follow:
             return
 
-        async def run() -> None:
+        async def shares() -> None:
             async for e in cl.stream(last):
                 click.echo(_line(e, names))
+
+        async def run() -> None:
+            tasks = [asyncio.ensure_future(shares())]
+            if cl.keyring is not None:
+                from vigil.cli_log import watch_keys
+
+                tasks.append(asyncio.ensure_future(watch_keys(cl, watch_every)))
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for t in done:
+                    t.result()
+            finally:
+                for t in tasks:
+                    t.cancel()
 
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run())
@@ -397,7 +430,7 @@ def _feature_commands() -> None:
     cli.add_command(feed)
     cli.add_command(gateway)
     for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
-                 "cli_doctor", "cli_interop"):
+                 "cli_doctor", "cli_access", "cli_interop"):
         importlib.import_module(f"vigil.{name}").register(cli)
 
 

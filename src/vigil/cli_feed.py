@@ -288,8 +288,14 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
               help="local SQLite file for the opened shares (default ./vigil-gateway.db)")
 @click.option("--local-token", envvar="VIGIL_GATEWAY_TOKEN",
               help="token local TAXII clients present (Bearer, or Basic password)")
-def gateway(node_url: str, token: str, keyring_path: str, listen: str, db_path: str | None,
-            local_token: str | None) -> None:
+@click.option("--state", envvar="VIGIL_LOG_STATE", type=click.Path(dir_okay=False),
+              help="file of checkpoints this member accepted (default <data>/checkpoints.json)")
+@click.option("--watch-every", default=30.0, show_default=True,
+              help="seconds between watches of the node's log")
+@click.pass_context
+def gateway(ctx: click.Context, node_url: str, token: str, keyring_path: str, listen: str,
+            db_path: str | None, local_token: str | None, state: str | None,
+            watch_every: float) -> None:
     """Follow the node's inbox with the member's own keys and serve the opened shares
     as plain STIX on a local, read-only TAXII 2.1 endpoint."""
     import secrets
@@ -311,5 +317,7 @@ def gateway(node_url: str, token: str, keyring_path: str, listen: str, db_path: 
         local_token = "vgw_" + secrets.token_urlsafe(24)
         click.echo(f"local token {local_token} (shown once; set VIGIL_GATEWAY_TOKEN to fix it)",
                    err=True)
+    state_path = Path(state) if state else ctx.obj.settings().data_dir / "checkpoints.json"
     run_gateway(node_url, token, kr, Path(db_path or "vigil-gateway.db"),
-                host=host, port=int(port), local_token=local_token)
+                host=host, port=int(port), local_token=local_token, state=state_path,
+                watch_every=watch_every)

@@ -13,10 +13,31 @@ from vigil.cli import Ctx, _client, out, pass_ctx, remote
 
 def _log_client(c: Ctx, node_url: str | None, token: str | None,
                 keyring_path: str | None, state: str | None) -> Any:
-    client = _client(c, node_url, token, keyring_path)
-    client.log_state = Path(state) if state else c.settings().data_dir / "checkpoints.json"
-    client.log_state.parent.mkdir(parents=True, exist_ok=True)
-    return client
+    return _client(c, node_url, token, keyring_path, state)
+
+
+def _alarm(client: Any, watch: Any) -> None:
+    """Say at once, on stderr, that keys were registered in this member's name that its
+    keyring did not make, and stop with ``log.foreign_key``."""
+    from vigil.errors import CryptoError
+
+    for ev in watch.foreign:
+        e = ev.entry
+        click.echo(f"ALERT: log entry {ev.index} registers keys in this member's name "
+                   f"({e['event']}: {e['sign_key']}, {e['enc_key']}) that its keyring did "
+                   "not make", err=True)
+    if watch.foreign:
+        raise CryptoError("the node's log holds keys in this member's name that it did not "
+                          "make", code="log.foreign_key")
+
+
+async def watch_keys(client: Any, every: float) -> None:
+    """Watch the log every ``every`` seconds (first at once); raise on a foreign key."""
+    import asyncio
+
+    while True:
+        _alarm(client, await asyncio.to_thread(client.watch_log))
+        await asyncio.sleep(every)
 
 
 def _state_option(f: Any) -> Any:
@@ -148,6 +169,39 @@ def log_compare(c: Ctx, note_file: str, state: str | None, node_url: str | None,
     with _log_client(c, node_url, token, keyring_path, state) as client:
         cp = client.log_verifier().accept(Path(note_file).read_text("utf-8"))
     out({"consistent": True, "size": cp.size})
+
+
+@log_group.command("watch")
+@click.option("--every", default=30.0, show_default=True, help="seconds between watches")
+@click.option("--once", is_flag=True, help="watch once and exit")
+@click.option("--from", "start", type=int, default=None,
+              help="first entry (default: where the last watch stopped)")
+@_state_option
+@remote
+@pass_ctx
+def log_watch(c: Ctx, every: float, once: bool, start: int | None, state: str | None,
+              node_url: str | None, token: str | None, keyring_path: str | None) -> None:
+    """Watch the log for key entries in this member's name (needs --keyring) and for
+    the recall or purge of shares sent to it; prints each as a JSON line. A key its
+    keyring did not make: a line on stderr and exit status 1, at once."""
+    import json
+    import time
+
+    with _log_client(c, node_url, token, keyring_path, state) as client:
+        after = start
+        while True:
+            w = client.watch_log(after)
+            for ev in w.events:
+                click.echo(json.dumps({"index": ev.index, "foreign": ev.foreign,
+                                       "entry": ev.entry}))
+            try:
+                _alarm(client, w)
+            except Exception:
+                sys.exit(1)
+            if once:
+                return
+            after = None
+            time.sleep(every)
 
 
 def register(group: click.Group) -> None:

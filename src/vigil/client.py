@@ -24,6 +24,7 @@ import orjson
 
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keyring import Keyring
+from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
 from vigil.envelope import (
     build_share,
     envelope_from_json,
@@ -47,7 +48,8 @@ from vigil.errors import (
 from vigil.log.checkpoint import Checkpoint
 from vigil.log.note import parse_vkey
 from vigil.log.verifier import LogVerifier
-from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp
+from vigil.model import Audience, ChannelKind, Envelope, Form, Handling, Provenance, Tlp
+from vigil.policy.decide import WIDE_TLPS, share_form
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +73,26 @@ _BY_STATUS: dict[int, type[VigilError]] = {
 }
 _BY_CODE: dict[str, type[VigilError]] = {"stix": StixError, "crypto": CryptoError,
                                         "keyring": KeyringError}
+
+
+class Refused(CryptoError):
+    """The node delivered something this client will not take: a share without a valid
+    log proof, or a stream event replayed or out of order. ``seq`` and ``share_id`` name
+    the delivery; ``cause`` is the check that failed (its code is this error's code)."""
+
+    def __init__(self, cause: VigilError, seq: int, share_id: str) -> None:
+        super().__init__(f"inbox {seq} ({share_id}) refused: {cause.message}",
+                         code=cause.code, status=cause.status)
+        self.cause = cause
+        self.seq = seq
+        self.share_id = share_id
+
+
+def _order(seq: int, cursor: int, share_id: str) -> None:
+    """A node hands out inbox entries in strictly increasing seq after the cursor."""
+    if seq <= cursor:
+        raise Refused(CryptoError(f"seq {seq} is not after {cursor}: replayed or reordered",
+                                  code="client.stream_order"), seq, share_id)
 
 
 def error_class(status: int, code: str) -> type[VigilError]:
@@ -171,6 +193,7 @@ class Inbox(Iterator[InboxItem]):
             if not items:
                 self.cursor = nxt
         item = self._items.pop(0)
+        _order(item.seq, self.cursor, item.share_id)
         self.cursor = self._next_cursor if not self._items else item.seq
         self.client._delivered(item)
         return item
@@ -208,7 +231,8 @@ class _Follow(AsyncIterator[T]):
         c = self.client
         backoff = 0.5
         async with httpx.AsyncClient(base_url=c.url, timeout=httpx.Timeout(
-                30.0, read=None), headers={"Authorization": f"Bearer {c.token}"}) as http:
+                30.0, read=None), headers={"Authorization": f"Bearer {c.token}"},
+                transport=c.async_transport) as http:
             while True:
                 try:
                     async with http.stream("GET", self.path, headers={
@@ -223,9 +247,10 @@ class _Follow(AsyncIterator[T]):
                             elif line == "" and data:
                                 e = orjson.loads("\n".join(data))
                                 data = []
+                                item = await self._item(e)
                                 self.cursor = int(e["seq"])
                                 backoff = 0.5
-                                yield await self._item(e)
+                                yield item
                 except (httpx.TransportError, Unavailable):
                     # dropped, or the node's store or bus is down: keep the cursor, retry
                     pass
@@ -235,13 +260,36 @@ class _Follow(AsyncIterator[T]):
 
 
 class Stream(_Follow[InboxItem]):
-    """The live inbox; reconnects with Last-Event-ID; ``cursor`` is the last seq."""
+    """The live inbox; reconnects with Last-Event-ID; ``cursor`` is the last seq. Every
+    share's log proof is checked as in ``inbox()``; an event out of order, a share
+    delivered twice, or a share whose proof fails raises :class:`Refused` (the cursor
+    stays before it)."""
 
     path = "/api/v1/stream"
 
+    def __init__(self, client: Client, after: int) -> None:
+        super().__init__(client, after)
+        self._seen: set[str] = set()
+
     async def _item(self, event: dict[str, Any]) -> InboxItem:
-        item = InboxItem(event["seq"], event["share_id"], event["added"],
-                         _envelope(event["envelope"]), event["envelope"]["state"])
+        seq, share_id = int(event["seq"]), str(event["share_id"])
+        _order(seq, self.cursor, share_id)
+        doc = event["envelope"]
+        state = doc["state"]
+        withdrawn = bool(state.get("recalled") or state.get("purged"))
+        if not withdrawn and share_id in self._seen:
+            raise Refused(CryptoError("this share was delivered already: a replay",
+                                      code="client.stream_replay"), seq, share_id)
+        try:
+            env = _envelope(doc)
+            if env.id != share_id:
+                raise CryptoError("the event names another share than its envelope",
+                                  code="client.stream_mismatch")
+            logged = await asyncio.to_thread(self.client._logged, env, doc.get("log"))
+        except VigilError as exc:
+            raise Refused(exc, seq, share_id) from exc
+        self._seen.add(share_id)
+        item = InboxItem(seq, share_id, event["added"], env, state, logged)
         await asyncio.to_thread(self.client._delivered, item)
         return item
 
@@ -256,16 +304,44 @@ class NoticeStream(_Follow[dict[str, Any]]):
         return event
 
 
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """An entry of the node's log about this member, its inclusion proven: a key entry
+    in its name (``foreign``: keys its keyring did not make), or the recall or purge of
+    a share addressed to it."""
+
+    index: int
+    entry: dict[str, Any]
+    foreign: bool = False
+
+    @property
+    def kind(self) -> str:
+        return str(self.entry["kind"])
+
+
+@dataclass(frozen=True, slots=True)
+class LogWatch:
+    events: list[LogEvent]
+    next: int  # where the next watch starts
+
+    @property
+    def foreign(self) -> list[LogEvent]:
+        return [e for e in self.events if e.foreign]
+
+
 class Client:
     def __init__(self, url: str, token: str, keyring: Keyring | None = None, *,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
                  log_state: str | Path | None = None, verify_log: bool = True,
-                 receipts: bool = True) -> None:
+                 receipts: bool = True,
+                 async_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.keyring = keyring
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
                                   headers={"Authorization": f"Bearer {token}"})
+        self.async_transport = async_transport
+        # members whose keys were proven by their log entry, by id and by name
         self._keys: dict[str, dict[str, Any]] = {}
         self._node: dict[str, Any] | None = None
         # the node's log as this member has checked it (docs/log.md)
@@ -312,12 +388,53 @@ class Client:
         return out
 
     def member(self, ref: str) -> dict[str, Any]:
+        """A member with its public keys, taken only with proof: the node's log holds
+        its key entry (naming exactly these keys) in a checkpoint consistent with every
+        one this client accepted (``log.missing_proof``, ``log.key_mismatch``, ...)."""
         if ref not in self._keys:
-            m: dict[str, Any] = self._call("GET", f"/api/v1/members/{ref}")
-            self._keys[m["id"]] = m
-            self._keys[m["name"]] = m
-            return m
+            return self._proven(self._call("GET", f"/api/v1/members/{ref}"))
         return self._keys[ref]
+
+    def _proven(self, m: dict[str, Any]) -> dict[str, Any]:
+        if self.verify_log:
+            entry = (m.get("log") or {}).get("entry")
+            if not isinstance(entry, dict):
+                raise CryptoError(f"member {m.get('name')!r} came without the log proof of "
+                                  "its keys", code="log.missing_proof")
+            try:
+                sign_id = key_id(ALG_ED25519, _unb64(m["sign_key"]["public"]))
+                enc_id = key_id(ALG_X25519, _unb64(m["enc_key"]["public"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CryptoError("a member's keys are malformed",
+                                  code="crypto.bad_key") from exc
+            if (entry.get("kind") != "member" or entry.get("member") != m["id"]
+                    or entry.get("event") not in ("add", "activate")
+                    or entry.get("sign_key") != sign_id or m["sign_key"]["id"] != sign_id
+                    or entry.get("enc_key") != enc_id or m["enc_key"]["id"] != enc_id):
+                raise CryptoError(f"member {m.get('name')!r}: the keys served are not the "
+                                  "ones its log entry names", code="log.key_mismatch")
+            self.log_verifier().verify_entry(entry, m["log"])
+        self._keys[m["id"]] = m
+        self._keys[m["name"]] = m
+        return m
+
+    def proven_members(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``member()`` for several members: those not known yet one by one when they are
+        few, else with one request for the whole directory with its proofs."""
+        unknown = [i for i in ids if i not in self._keys]
+        if len(unknown) <= 2:
+            for i in unknown:
+                self.member(i)
+        else:
+            want = set(unknown)
+            for m in self._call("GET", "/api/v1/members", params={"log": "true"})["members"]:
+                if m.get("id") in want and m.get("id") not in self._keys:
+                    self._proven(m)
+        missing = [i for i in ids if i not in self._keys]
+        if missing:
+            raise CryptoError(f"no proven keys for {', '.join(missing)}",
+                              code="log.missing_proof")
+        return {i: self._keys[i] for i in ids}
 
     def node(self) -> dict[str, Any]:
         if self._node is None:
@@ -388,12 +505,18 @@ class Client:
         pv = self.preview(tlp=tlp, to=to, purpose=purpose, no_onward=no_onward, codes=codes,
                           themes=themes, regions=regions, expires=expires)
         kr = self.keyring
-        recipients = [r["id"] for r in pv["recipients"]]
-        form = Form(pv["form"])
+        form = self.check_preview(pv, tlp=tlp, to=to, purpose=purpose, no_onward=no_onward,
+                                   codes=codes)
+        recipients = [str(r["id"]) for r in pv["recipients"]]
         keys: dict[str, tuple[str, bytes]] = {}
         if form is Form.SEALED:
-            keys = {r["id"]: (r["enc_key"]["id"], _unb64(r["enc_key"]["public"]))
-                    for r in pv["recipients"]}
+            proven = self.proven_members(recipients)
+            for r in pv["recipients"]:
+                m = proven[r["id"]]
+                if r["enc_key"] != {"id": m["enc_key"]["id"], "public": m["enc_key"]["public"]}:
+                    raise CryptoError(f"the preview's key for {r['name']!r} is not the one "
+                                      "the log holds", code="client.key_swapped")
+                keys[m["id"]] = (m["enc_key"]["id"], _unb64(m["enc_key"]["public"]))
             keys[kr.member_id] = (kr.enc_key_id, kr.enc_public)
         h = pv["handling"]
         env = build_share(
@@ -417,6 +540,47 @@ class Client:
             "POST", "/api/v1/envelopes", content=orjson.dumps(envelope_to_json(env)),
             headers={"Content-Type": "application/json"})
         return out2
+
+    def check_preview(self, pv: dict[str, Any], *, tlp: str, to: Sequence[str],
+                       purpose: str | None, no_onward: bool, codes: Sequence[str]) -> Form:
+        """The form this client decides for the share (``share_form``: plain only for a
+        community-wide TLP:CLEAR/GREEN share), after checking that the node's preview
+        keeps the marking, handling and named recipients asked for. A preview that
+        would send a sealed-level share in plain is refused (``client.form_downgrade``)."""
+        from vigil.stix.tlp import parse_tlp
+
+        want = parse_tlp(tlp)
+        aud = pv["audience"]
+        named = [t for t in to if t.startswith(("member:", "identity--"))]
+        channels = [t for t in to if t not in named]
+        h = pv["handling"]
+        if (aud["tlp"] != want.value or bool(aud["channel"]) != bool(channels)
+                or bool(h["no_onward"]) != bool(no_onward) or (h["purpose"] or None) !=
+                (purpose or None) or sorted(h["codes"]) != sorted(set(codes))):
+            raise CryptoError("the node's preview changed the marking, audience or handling "
+                              "asked for", code="client.preview_mismatch")
+        if named:
+            me = self.keyring.member_id if self.keyring else None
+            want_names = {t.removeprefix("member:") for t in named if t.startswith("member:")}
+            want_ids = {t for t in named if t.startswith("identity--")} - {me}
+            got = {(str(r["id"]), str(r["name"])) for r in pv["recipients"]}
+            own = self.me()["member"]["name"] if want_names else None
+            # exactly the members named (less this one): none added, none left out
+            if not (all(i in want_ids or n in want_names for i, n in got)
+                    and want_ids <= {i for i, _ in got}
+                    and want_names - {own} <= {n for _, n in got}):
+                raise CryptoError("the node's preview names other recipients than asked for",
+                                  code="client.preview_mismatch")
+        kind: ChannelKind | None = None
+        if channels and not named and want in WIDE_TLPS:  # else sealed, whatever its kind
+            kind = ChannelKind(self.channel(str(aud["channel"]))["kind"])
+        elif channels:
+            kind = ChannelKind.GROUP
+        form = share_form(want, explicit=bool(named), channel_kind=kind)
+        if form is Form.SEALED and pv["form"] != Form.SEALED.value:
+            raise CryptoError(f"the node asked for a TLP:{want.value.upper()} share in "
+                              f"{pv['form']}; this client seals it", code="client.form_downgrade")
+        return form
 
     # -- channel keys and blind tokens ------------------------------------------------
     def channel_key(self, ref: str, *, create: bool = True) -> tuple[str, int, bytes]:
@@ -464,7 +628,8 @@ class Client:
         from vigil.analysis.blind import seal_channel_key
         from vigil.crypto.encoding import b64u
 
-        keys = {m["id"]: m["enc_key"] for m in st["members"]}
+        proven = self.proven_members([str(m["id"]) for m in st["members"]])
+        keys = {m: proven[m]["enc_key"] for m in proven}
         sealed = [{"member": m, "key": keys[m]["id"],
                    "blob": b64u(seal_channel_key(key, st["channel"], epoch, m, keys[m]["id"],
                                                  _unb64(keys[m]["public"])))}
@@ -581,9 +746,63 @@ class Client:
         doc = self._call("GET", "/api/v1/log/checkpoint")
         return self.log_verifier().accept(doc["checkpoint"], latest=True)
 
+    def watch_log(self, after: int | None = None) -> LogWatch:
+        """The log entries about this member from index ``after`` (default: where the
+        last watch kept in the checkpoint state stopped) to the node's latest
+        checkpoint, each proven by an inclusion proof in it: key entries in this
+        member's name (``foreign`` when they name keys its keyring did not make) and the
+        recalls and purges of shares addressed to it. Needs the keyring."""
+        from vigil.crypto.encoding import b64u
+        from vigil.log.entries import entry_bytes
+        from vigil.log.merkle import leaf_hash, verify_inclusion
+
+        kr = self._need_keyring()
+        me = kr.member_id
+        v = self.log_verifier()
+        start = v.marks.get("watch", 0) if after is None else after
+        cp = self.checkpoint()
+        events: list[LogEvent] = []
+        while start < cp.size:
+            doc = self._call("GET", "/api/v1/log/entries",
+                             params={"start": start, "end": min(cp.size, start + 5000)})
+            for k, item in enumerate(doc["entries"]):
+                index = int(item["index"])
+                if index != start + k:  # every leaf, hidden ones as their hash only
+                    raise CryptoError(f"the node left log entry {start + k} out",
+                                      code="log.missing_entries")
+                e = item.get("entry")
+                if not isinstance(e, dict):
+                    continue
+                leaf = leaf_hash(entry_bytes(e))
+                if b64u(leaf) != item.get("leaf_hash"):
+                    raise CryptoError(f"log entry {index} does not hash to its leaf",
+                                      code="log.bad_entry")
+                about = e.get("member") == me if e.get("kind") == "member" else \
+                    e.get("kind") in ("recall", "purge") and me in (e.get("to") or [])
+                if not about:
+                    continue
+                proof = self._call("GET", "/api/v1/log/inclusion",
+                                   params={"index": index, "size": cp.size})["proof"]
+                verify_inclusion(leaf, index, cp.size, [b64u_decode(h) for h in proof],
+                                 cp.root)
+                foreign = e["kind"] == "member" and (
+                    e.get("sign_key") != kr.sign_key_id or e.get("enc_key") != kr.enc_key_id)
+                events.append(LogEvent(index, e, foreign))
+            nxt = start + len(doc["entries"])
+            if nxt == start:
+                raise CryptoError("the node's log entries stop before its checkpoint",
+                                  code="log.missing_entries")
+            start = nxt
+        v.mark("watch", max(start, cp.size))
+        return LogWatch(events, max(start, cp.size))
+
     def _logged(self, env: Envelope, log: dict[str, Any] | None) -> int | None:
+        """The share's log index, its inclusion proof checked. A page or an event that
+        came without the proof (a node's cache may miss it) asks for it once more."""
         if not self.verify_log:
             return None
+        if not log:
+            log = self._call("GET", f"/api/v1/shares/{env.id}").get("log")
         return self.log_verifier().verify_share(env, log)
 
     def verify(self, env: Envelope, *, header_only: bool = False) -> str:
@@ -594,7 +813,10 @@ class Client:
         h = env.header
         if h.get("provenance") == Provenance.ATTESTED.value:
             node = self.node()
-            if node["sign_key"]["id"] != h["key"]:
+            if node["sign_key"]["id"] != h["key"] or (self.verify_log and _unb64(
+                    node["sign_key"]["public"]) != self.log_verifier().public_raw):
+                # the node attests with the key that signs its log checkpoints, which
+                # the checkpoint state pins
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
             check(env, _unb64(node["sign_key"]["public"]))
             posted = h.get("posted_by") or {}

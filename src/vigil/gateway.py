@@ -10,6 +10,15 @@ or SIEM reads plain STIX while the node only ever held ciphertext.
 
 Local clients authenticate with the gateway's own token (Bearer, or as the password of
 HTTP Basic); the node's token and the keyring never leave the gateway.
+
+It obeys the originator, not the node: a share that may not leave the member's own
+analysts (``vigil.policy.access.onward``: no-onward, TLP:AMBER+STRICT, TLP:RED) is
+kept in the file but never served over TAXII (counted and listed as withheld); a recalled
+share (delivered as its header without payload), a share whose purge or recall the log
+records, and a share past its expiry are deleted; the SDK sends the member's
+``received`` and ``recall-ack`` receipts. Every share's log proof is checked, the
+checkpoints accepted are kept in a state file beside the member's other commands', and
+the log is watched for keys registered in the member's name (an alert).
 """
 
 from __future__ import annotations
@@ -31,11 +40,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from vigil import __version__, clock
-from vigil.client import Client, InboxItem
+from vigil.client import Client, InboxItem, LogWatch, Refused
 from vigil.crypto.keyring import Keyring
 from vigil.envelope import open_share
 from vigil.errors import AuthError, PolicyDenied, VigilError
 from vigil.model import Actor, Form
+from vigil.policy.access import onward
 from vigil.taxii import server as taxii_server
 from vigil.taxii.collections import Added, Collection, Item, Page
 from vigil.taxii.query import Cursor, Query, norm_time
@@ -69,6 +79,21 @@ _SCHEMA = [
         UNIQUE (object_id, version)
     )""",
     "CREATE INDEX IF NOT EXISTS objects_type ON objects(type, seq)",
+    """CREATE TABLE IF NOT EXISTS withheld (
+        share_id TEXT PRIMARY KEY,
+        inbox_seq INTEGER NOT NULL,
+        signer TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        added TEXT NOT NULL,
+        bundle BLOB NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS expiry (share_id TEXT PRIMARY KEY, expires TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS refused (
         inbox_seq INTEGER PRIMARY KEY,
         share_id TEXT NOT NULL,
@@ -137,13 +162,14 @@ class LocalStore:
         return now
 
     def add_share(self, seq: int, share_id: str, signer: str,
-                  objects: Iterable[dict[str, Any]]) -> int:
+                  objects: Iterable[dict[str, Any]], expires: str | None = None) -> int:
         """Store one opened share's objects and move the cursor, in one transaction;
         returns how many object versions were new."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                self._expires(db, share_id, expires)
                 added = self._next_added()
                 new = 0
                 for obj in objects:
@@ -171,6 +197,67 @@ class LocalStore:
                 raise
             return new
 
+    def withhold(self, seq: int, share_id: str, signer: str, reason: str, bundle: bytes,
+                 expires: str | None) -> None:
+        """Keep a share its originator keeps with the member's own analysts (never
+        served over TAXII), and move the cursor."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._expires(db, share_id, expires)
+                db.execute("INSERT INTO withheld (share_id, inbox_seq, signer, reason, added, "
+                           "bundle) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (share_id) DO NOTHING",
+                           (share_id, seq, signer, reason, clock.now(), bundle))
+                self._set(db, "cursor", str(seq))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _expires(db: sqlite3.Connection, share_id: str, expires: str | None) -> None:
+        if expires is not None:
+            db.execute("INSERT INTO expiry (share_id, expires) VALUES (?, ?) "
+                       "ON CONFLICT (share_id) DO NOTHING", (share_id, expires))
+
+    def withheld(self) -> list[dict[str, Any]]:
+        """The shares kept but not served: id, inbox seq, signer, why, when."""
+        with self._lock:
+            rows = self._db.execute("SELECT share_id, inbox_seq, signer, reason, added "
+                                    "FROM withheld ORDER BY inbox_seq").fetchall()
+        return [{"share": r[0], "inbox_seq": r[1], "signer": r[2], "reason": r[3],
+                 "added": r[4]} for r in rows]
+
+    def alert(self, code: str, message: str) -> None:
+        """Note something the member must look at (a foreign key, a hostile node); the
+        same alert again right after the last one is not noted twice."""
+        with self._lock:
+            last = self._db.execute(
+                "SELECT code, message FROM alerts ORDER BY id DESC LIMIT 1").fetchone()
+            if last is None or tuple(last) != (code, message):
+                self._db.execute("INSERT INTO alerts (code, message, at) VALUES (?, ?, ?)",
+                                 (code, message, clock.now()))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT code, message, at FROM alerts ORDER BY id")
+            return [{"code": r[0], "message": r[1], "at": r[2]} for r in rows.fetchall()]
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._set(self._db, key, value)
+
+    def expired(self, now: str) -> list[str]:
+        """Shares held here whose expiry has passed."""
+        with self._lock:
+            return [str(r[0]) for r in self._db.execute(
+                "SELECT share_id FROM expiry WHERE expires <= ?", (now,)).fetchall()]
+
     def refuse(self, seq: int, share_id: str, code: str, message: str) -> None:
         """Note a share that could not be verified or opened, and move past it."""
         with self._lock:
@@ -182,9 +269,10 @@ class LocalStore:
             self._set(db, "cursor", str(seq))
             db.execute("COMMIT")
 
-    def withdraw(self, seq: int, share_id: str) -> int:
-        """Forget the objects of a share its originator recalled (or the node purged),
-        and move past the entry; returns how many object versions went."""
+    def withdraw(self, seq: int | None, share_id: str) -> int:
+        """Forget every copy of a share its originator recalled, the node purged or that
+        expired (objects, a withheld bundle), and (with ``seq``) move past its inbox
+        entry; returns how many object versions went."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -194,8 +282,10 @@ class LocalStore:
                 gone = db.execute("DELETE FROM objects WHERE share_id = ?", (share_id,)).rowcount
                 for oid in ids:
                     db.execute(_FLAGS, (oid,))
-                db.execute("DELETE FROM shares WHERE share_id = ?", (share_id,))
-                self._set(db, "cursor", str(seq))
+                for table in ("shares", "withheld", "expiry"):
+                    db.execute(f"DELETE FROM {table} WHERE share_id = ?", (share_id,))
+                if seq is not None:
+                    self._set(db, "cursor", str(seq))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -214,6 +304,8 @@ class LocalStore:
             return {"shares": one("SELECT COUNT(*) FROM shares"),
                     "objects": one("SELECT COUNT(*) FROM objects"),
                     "refused": one("SELECT COUNT(*) FROM refused"),
+                    "withheld": one("SELECT COUNT(*) FROM withheld"),
+                    "alerts": one("SELECT COUNT(*) FROM alerts"),
                     "cursor": int(self._meta("cursor") or 0)}
 
     def page(self, q: Query) -> Page:
@@ -293,7 +385,9 @@ def taxii_collection_id(member: str) -> str:
 # -- following the node ----------------------------------------------------------------
 
 def ingest(client: Client, store: LocalStore, keyring: Keyring, item: InboxItem) -> None:
-    """Verify and open one delivered share and keep its objects (or note why not)."""
+    """Verify and open one delivered share (its log proof was checked by the stream)
+    and keep its objects: served, or withheld when its originator keeps it with the
+    member's own analysts (or note why it was refused)."""
     env = item.envelope
     if item.state.get("recalled") or item.state.get("purged"):
         gone = store.withdraw(item.seq, env.id)
@@ -315,9 +409,49 @@ def ingest(client: Client, store: LocalStore, keyring: Keyring, item: InboxItem)
     except (ValueError, orjson.JSONDecodeError) as exc:
         store.refuse(item.seq, env.id, "gateway.bad_payload", str(exc))
         return
-    new = store.add_share(item.seq, env.id, signer, objects)
+    expires = env.header.get("expires")
+    may = onward(env.header)
+    if not may:
+        store.withhold(item.seq, env.id, signer, may.reason, plain, expires)
+        log.info("share %s (inbox %d) kept for the member's analysts, not served [%s]",
+                 env.id, item.seq, may.reason)
+        return
+    new = store.add_share(item.seq, env.id, signer, objects, expires)
     log.info("share %s (inbox %d): %d new object version(s), %s", env.id, item.seq, new,
              signer)
+
+
+def refused(store: LocalStore, exc: Refused) -> None:
+    """A delivery the stream refused: a share whose log proof failed is noted and
+    passed (the node withheld or forged it); a replayed or reordered event is an alert
+    (the cursor stays, nothing is taken)."""
+    log.warning("inbox %d (%s) refused [%s]: %s", exc.seq, exc.share_id, exc.code,
+                exc.message)
+    if exc.code.startswith("client.stream"):
+        store.alert(exc.code, exc.message)
+    else:
+        store.refuse(exc.seq, exc.share_id, exc.code, exc.message)
+
+
+def watch(client: Client, store: LocalStore) -> LogWatch:
+    """One watch of the node's log: delete what the log says was recalled or purged,
+    delete what expired, alert on keys in the member's name its keyring did not make."""
+    w = client.watch_log()
+    for ev in w.events:
+        if ev.foreign:
+            msg = (f"log entry {ev.index} registers keys in this member's name that its "
+                   "keyring did not make")
+            log.error("ALERT: %s", msg)
+            store.alert("log.foreign_key", msg)
+        elif ev.kind in ("recall", "purge"):
+            share = str(ev.entry["share"])
+            gone = store.withdraw(None, share)
+            log.info("share %s %s (log %d): %d object version(s) dropped", share,
+                     ev.kind + "d", ev.index, gone)
+    for share in store.expired(clock.now()):
+        gone = store.withdraw(None, share)
+        log.info("share %s expired: %d object version(s) dropped", share, gone)
+    return w
 
 
 async def follow(client: Client, store: LocalStore, keyring: Keyring) -> None:
@@ -326,17 +460,38 @@ async def follow(client: Client, store: LocalStore, keyring: Keyring) -> None:
     backoff = 1.0
     while True:
         try:
+            await asyncio.to_thread(client.checkpoint)
             async for item in client.stream(store.cursor()):
                 await asyncio.to_thread(ingest, client, store, keyring, item)
                 backoff = 1.0
         except asyncio.CancelledError:
             raise
+        except Refused as exc:
+            await asyncio.to_thread(refused, store, exc)
         except VigilError as exc:
             log.warning("following %s: [%s] %s", client.url, exc.code, exc.message)
+            if exc.code in ("log.fork", "log.rollback"):
+                store.alert(exc.code, exc.message)
         except Exception:
             log.exception("following %s", client.url)
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, 30.0)
+
+
+async def watching(client: Client, store: LocalStore, every: float) -> None:
+    """Watch the log every ``every`` seconds."""
+    while True:
+        try:
+            await asyncio.to_thread(watch, client, store)
+        except asyncio.CancelledError:
+            raise
+        except VigilError as exc:
+            log.warning("watching the log of %s: [%s] %s", client.url, exc.code, exc.message)
+            if exc.code.startswith("log."):
+                store.alert(exc.code, exc.message)
+        except Exception:
+            log.exception("watching the log of %s", client.url)
+        await asyncio.sleep(every)
 
 
 # -- the local TAXII endpoint -------------------------------------------------------------
@@ -367,7 +522,8 @@ class GatewayState:
 
 
 def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
-                       local_token: str, follow_node: bool = True) -> FastAPI:
+                       local_token: str, follow_node: bool = True,
+                       watch_every: float = 30.0) -> FastAPI:
     member = keyring.member_id
     state = GatewayState()
 
@@ -379,12 +535,13 @@ def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(follow(client, store, keyring), name="vigil-gateway") \
-            if follow_node else None
+        tasks = [asyncio.create_task(follow(client, store, keyring), name="vigil-gateway"),
+                 asyncio.create_task(watching(client, store, watch_every),
+                                     name="vigil-gateway-log")] if follow_node else []
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -400,18 +557,30 @@ def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", **store.counts()})
 
+    @app.get("/withheld")
+    async def withheld(request: Request) -> JSONResponse:
+        """The shares kept for the member's analysts and never served here, and the
+        alerts raised (local token)."""
+        try:
+            await gateway_actor(request)
+        except VigilError as exc:
+            return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        return JSONResponse({"withheld": store.withheld(), "alerts": store.alerts()})
+
     return app
 
 
 def run_gateway(node_url: str, token: str, keyring: Keyring, db: Path, *, host: str,
-                port: int, local_token: str) -> None:
+                port: int, local_token: str, state: Path, watch_every: float = 30.0) -> None:
     import uvicorn
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = LocalStore(db)
-    client = Client(node_url, token, keyring)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    client = Client(node_url, token, keyring, log_state=state)
     try:
-        app = create_gateway_app(client, keyring, store, local_token=local_token)
+        app = create_gateway_app(client, keyring, store, local_token=local_token,
+                                 watch_every=watch_every)
         log.info("gateway for %s: following %s, TAXII 2.1 at http://%s:%d%s/", keyring.member_id,
                  node_url, host, port, taxii_server.PREFIX)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

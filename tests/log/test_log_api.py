@@ -212,3 +212,35 @@ def test_audit_after_a_recall_checks_the_header_and_the_recall(api: Api, tmp_pat
         report = audit(bravo)
         assert report.ok, report.problems
         assert report.undelivered == []  # the recalled share is closed by its recall
+
+
+def test_a_members_keys_come_with_their_logged_entry_and_its_proof(
+        api: Api, tmp_path: Path) -> None:
+    from vigil import clock
+    from vigil.crypto.keyring import Keyring
+    from vigil.log.entries import member_entry
+
+    bravo = api.node.members["bravo"]
+    doc = api.client.get("/api/v1/members/bravo", headers=api.h("alpha")).json()
+    log = doc["log"]
+    assert {k: v for k, v in log["entry"].items() if k != "at"} == {
+        "v": 1, "kind": "member", "member": bravo.id, "event": "add",
+        "sign_key": doc["sign_key"]["id"], "enc_key": doc["enc_key"]["id"]}
+    listed = api.client.get("/api/v1/members", params={"log": "true"},
+                            headers=api.h("alpha")).json()["members"]
+    assert all(m["log"]["entry"]["member"] == m["id"] for m in listed)
+    assert "log" not in api.client.get("/api/v1/members",
+                                       headers=api.h("alpha")).json()["members"][0]
+    with sdk(api, "alpha", tmp_path / "cp.json") as c:
+        assert c.log_verifier().verify_entry(log["entry"], log) == log["index"]
+        assert c.member("bravo")["id"] == bravo.id
+    # the node logs other keys in bravo's name: the keys it serves no longer match them
+    fake = Keyring.generate(bravo.id)
+    ex = api.exchange
+    ex.store.write(lambda sql: ex.log.append(sql, member_entry(
+        bravo.id, "add", fake.sign_key_id, fake.enc_key_id, clock.now())))
+    doc = api.client.get("/api/v1/members/bravo", headers=api.h("alpha")).json()
+    assert doc["log"]["entry"]["sign_key"] == fake.sign_key_id
+    with sdk(api, "alpha", tmp_path / "cp.json") as c, pytest.raises(CryptoError) as err:
+        c.member("bravo")
+    assert err.value.code == "log.key_mismatch"

@@ -137,3 +137,26 @@ def test_concurrent_appends_keep_one_history(store: Store) -> None:
     leaves = [leaf_hash(d) for _, d in logs[0].entries(0, 45)]
     assert len(leaves) == 45
     assert logs[0].checkpoint()[0].root == MemoryTree(leaves).root()
+
+
+def test_key_entries_are_each_members_latest_read_incrementally(store: Store) -> None:
+    from vigil.log.entries import member_entry
+
+    log = node_log(store)
+
+    def add(e: dict[str, object]) -> int:
+        return store.write(lambda sql: log.append(sql, e)).index
+
+    a1 = add(member_entry("identity--a", "add", "ed25519:1", "x25519:1", "t1"))
+    add(entry(1))
+    b1 = add(member_entry("identity--b", "add", "ed25519:2", "x25519:2", "t2"))
+    assert {m: i for m, (i, _) in log.key_entries().items()} == {
+        "identity--a": a1, "identity--b": b1}
+    a2 = add(member_entry("identity--a", "add", "ed25519:3", "x25519:3", "t3"))
+    got = log.key_entries()
+    assert got["identity--a"][0] == a2 and got["identity--a"][1]["sign_key"] == "ed25519:3"
+    assert got["identity--b"][0] == b1
+    # another process's log object (no cache) reads the same
+    other = node_log(store)
+    assert {m: i for m, (i, _) in other.key_entries().items()} == {
+        "identity--a": a2, "identity--b": b1}

@@ -24,7 +24,7 @@ def examples() -> list[str]:
 
 
 def test_the_doc_has_examples() -> None:
-    assert len(examples()) >= 6
+    assert len(examples()) >= 7
 
 
 def test_sdk_examples_run_against_a_node(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_sdk_examples_run_against_a_node(tmp_path: Path) -> None:
             assert res.returncode == 0, f"{code}\n---\n{res.stdout}{res.stderr}"
             return res.stdout
 
-        connect, publish, inbox, get, stream, errors = examples()[:6]
+        connect, publish, inbox, get, stream, checks, errors = examples()[:7]
         assert f"member delta {delta.id}" in run(connect)
         out = run(publish)
         assert "payload sealed to ['alpha']" in out and "published share--" in out
@@ -62,5 +62,8 @@ def test_sdk_examples_run_against_a_node(tmp_path: Path) -> None:
         out = run(get)
         assert "signed by alpha" in out and "opened by client ['malware']" in out
         assert "live " in run(stream)
+        out = run(checks)  # delta's own key entry, proven; nothing foreign
+        assert "member \n" in out and "FOREIGN" not in out and "watched up to" in out
+        assert (work / "checkpoints.json").exists()
         out = run(errors)
         assert "not found: share.not_found 404" in out and "refused: stix." in out

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.crypto.encoding import b64u
@@ -198,6 +199,8 @@ class StoredLog:
         self._frontier: tuple[int, bytes, list[tuple[int, int, bytes]]] | None = None
         self._notes: Lru[tuple[int, bytes], str] = Lru(4096)
         self.refs: Lru[str, LogRef] = Lru(8192)
+        # member id -> (index, entry) of its latest key entry, and the log size read
+        self._keys: tuple[int, dict[str, tuple[int, dict[str, Any]]]] = (0, {})
 
     # -- appending ---------------------------------------------------------------
     def append(self, sql: Sql, entry: Mapping[str, Any], *, locked: bool = False) -> LogRef:
@@ -337,6 +340,28 @@ class StoredLog:
     def ref_of(self, index: int, root: bytes, proof: bytes) -> LogRef:
         """The LogRef of a stored leaf row (index, root, proof)."""
         return LogRef(index, index + 1, root, split_proof(proof), self.note)
+
+    def key_entries(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Each member's latest key entry (``kind: member``) and its index. Reads only
+        the leaves appended since the last call (by index, the primary key)."""
+        with self._lock:
+            upto, known = self._keys
+
+        def run(sql: Sql) -> tuple[int, list[Any]]:
+            n = self._size(sql)
+            return n, sql.execute("SELECT idx, data FROM log_leaves WHERE idx>=? AND idx<? "
+                                  "AND kind='member' ORDER BY idx", (upto, n)).fetchall()
+
+        size, rows = self.store.read(run)
+        if rows or size > upto:
+            known = dict(known)
+            for idx, data in rows:
+                entry: dict[str, Any] = orjson.loads(bytes(data))
+                known[str(entry["member"])] = (int(idx), entry)
+            with self._lock:
+                if size > self._keys[0]:
+                    self._keys = (size, known)
+        return known
 
     def entry_indexes(self, share_id: str) -> list[tuple[int, str]]:
         """``(index, kind)`` of every entry about a share."""

@@ -55,6 +55,7 @@ class LogVerifier:
         self.checked: dict[int, bytes] = {}
         self.latest: tuple[int, bytes, str] | None = None
         self.evidence: list[dict[str, Any]] = []
+        self.marks: dict[str, int] = {}  # how far a member's watches read the log
         self.first_use = False
         self._load()
 
@@ -65,11 +66,13 @@ class LogVerifier:
         doc = orjson.loads(self.path.read_bytes()).get(self.origin)
         if not doc:
             return
-        cp = verify_checkpoint(doc["checkpoint"], self.key_name, self.public_raw,
-                               origin=self.origin)
-        self.latest = (cp.size, cp.root, doc["checkpoint"])
-        self.checked[cp.size] = cp.root
+        if doc.get("checkpoint"):
+            cp = verify_checkpoint(doc["checkpoint"], self.key_name, self.public_raw,
+                                   origin=self.origin)
+            self.latest = (cp.size, cp.root, doc["checkpoint"])
+            self.checked[cp.size] = cp.root
         self.evidence = list(doc.get("evidence", []))
+        self.marks = {str(k): int(v) for k, v in (doc.get("marks") or {}).items()}
 
     def _save(self) -> None:
         if self.path is None:
@@ -79,7 +82,7 @@ class LogVerifier:
             doc = orjson.loads(self.path.read_bytes())
         doc[self.origin] = {"checkpoint": self.latest[2] if self.latest else None,
                             "size": self.latest[0] if self.latest else 0,
-                            "evidence": self.evidence}
+                            "evidence": self.evidence, "marks": self.marks}
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         os.replace(tmp, self.path)
@@ -89,6 +92,12 @@ class LogVerifier:
                               "at": clock.now()})
         self._save()
         return CryptoError(f"log {kind}: {why}", code=f"log.{kind}")
+
+    def mark(self, name: str, index: int) -> None:
+        """Remember how far a watch of the log has read (kept in the state file)."""
+        with self._lock:
+            self.marks[name] = index
+            self._save()
 
     # -- accepting checkpoints ----------------------------------------------------------
     def accept(self, note: str, *, latest: bool = False) -> Checkpoint:
@@ -147,6 +156,14 @@ class LogVerifier:
         """Check that a delivered share is the entry the node logged; its log index."""
         if not log:
             raise CryptoError("the share came without its log proof", code="log.missing_proof")
+        return self.verify_entry(share_entry(env), log)
+
+    def verify_entry(self, entry: Mapping[str, Any], log: Mapping[str, Any] | None) -> int:
+        """Check that ``entry`` is in the log: ``log`` holds its ``index`` and inclusion
+        ``proof`` in the tree of ``size`` entries whose signed ``checkpoint`` it carries;
+        that checkpoint must be consistent with every one accepted. Its index."""
+        if not log:
+            raise CryptoError("no log proof came with it", code="log.missing_proof")
         try:
             index, size, note = int(log["index"]), int(log["size"]), str(log["checkpoint"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -155,7 +172,7 @@ class LogVerifier:
         if cp.size != size:
             raise CryptoError("the proof's size is not its checkpoint's",
                               code="log.bad_inclusion")
-        leaf = leaf_hash(entry_bytes(share_entry(env)))
+        leaf = leaf_hash(entry_bytes(entry))
         verify_inclusion(leaf, index, cp.size, _hashes(log.get("proof"), "proof"), cp.root)
         return index
 

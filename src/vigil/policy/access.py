@@ -40,7 +40,6 @@ from vigil.policy.decide import (
     decide_correlation_hint,
     decide_forward,
     decide_log_entry,
-    decide_onward,
     decide_publish,
     decide_read,
     decide_recall_notice,
@@ -48,6 +47,7 @@ from vigil.policy.decide import (
     sighting_reporter_shown,
     visible_channels,
 )
+from vigil.policy.member_side import local_serve
 
 
 class Hold(Protocol):
@@ -219,6 +219,13 @@ class Access:
                        for i, d, e in out]
         return out
 
+    # -- feeds ---------------------------------------------------------------------------
+    def feed(self, publishes_as: str) -> bool:
+        """May the member see and pull one of the node's TAXII feeds: only a feed that
+        publishes as itself, while it is active (the others are the operator's)."""
+        m = self.directory.members.get(self.member)
+        return publishes_as == self.member and m is not None and m.active
+
     # -- channels ------------------------------------------------------------------------
     def channel(self, ch: Channel | None) -> Decision:
         return decide(self.directory, self.member, Action.SEE_CHANNEL, ch, now=self.now)
@@ -251,6 +258,8 @@ def reporter_shown(viewer: str, originator: str, reporter: str, disclose: bool) 
 
 
 def onward(header: Mapping[str, Any]) -> Decision:
-    """May a share held by a member be served beyond that member's own analysts (a
-    gateway's local TAXII, feeds, exports)? no-onward, TLP:AMBER+STRICT and TLP:RED stay."""
-    return decide_onward(header)
+    """May a share held by a member be served beyond that member's own analysts to the
+    member's own tools (its gateway's local TAXII)? no-onward, TLP:AMBER+STRICT and
+    TLP:RED stay (``member_side.local_serve``). Passing a share on outside the member
+    (feeds, exports) is :meth:`Access.forward`: TLP:CLEAR/GREEN only."""
+    return local_serve(header)

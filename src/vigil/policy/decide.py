@@ -81,9 +81,17 @@ def decide_publish(directory: Directory, request: ShareRequest, *, now: str) -> 
         recipients = directory.active_member_ids() - {origin}
     if not recipients:
         return _deny("policy.no_recipients")
-    community_wide = not explicit and (channel is None or channel.kind is ChannelKind.COMMUNITY)
-    form = Form.PLAIN if (community_wide and aud.tlp in WIDE_TLPS) else Form.SEALED
+    form = share_form(aud.tlp, explicit=bool(explicit),
+                      channel_kind=None if channel is None else channel.kind)
     return Decision(True, "ok", tuple(sorted(recipients)), form)
+
+
+def share_form(tlp: Tlp, *, explicit: bool, channel_kind: ChannelKind | None) -> Form:
+    """Plain only for a community-wide TLP:CLEAR or TLP:GREEN share (no named members,
+    no channel or the community channel); sealed otherwise. Pure, so a member's client
+    decides the form itself and never takes it from a node."""
+    community_wide = not explicit and channel_kind in (None, ChannelKind.COMMUNITY)
+    return Form.PLAIN if (community_wide and tlp in WIDE_TLPS) else Form.SEALED
 
 
 def decide_read(

@@ -358,7 +358,10 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    INTEROP_MIGRATION,  # v6: feed cursors, leases, push records; ns TAXII versions
+    [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
+        "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
+    ],
+    INTEROP_MIGRATION,  # v7: feed cursors, leases, push records; ns TAXII versions
 ]
 
 

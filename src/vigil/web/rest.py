@@ -14,7 +14,7 @@ from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import NotFound, VigilError
 from vigil.exchange import Published, member_identity
 from vigil.log.note import vkey
-from vigil.log.tree import LogRef
+from vigil.log.tree import LogRef, StoredLog
 from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
@@ -97,18 +97,42 @@ async def me(st: StateDep, actor: ActorDep) -> dict[str, Any]:
             "node_holds_keys": actor.member in st.exchange.held}
 
 
+def key_proofs(log: StoredLog, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """For each member, its latest key entry in the log with the inclusion proof of
+    that entry in the latest checkpoint (what a client needs to trust the keys)."""
+    entries = log.key_entries()
+    cp, note = log.checkpoint()
+    out: dict[str, dict[str, Any]] = {}
+    for m in ids:
+        got = entries.get(m)
+        if got is not None and got[0] < cp.size:
+            proof = log.inclusion(got[0], cp.size)
+            out[m] = {"index": got[0], "size": cp.size, "entry": got[1],
+                      "proof": [b64(h) for h in proof], "checkpoint": note}
+    return out
+
+
 @router.get("/members", tags=["members"])
-async def members(st: StateDep, actor: ActorDep) -> dict[str, Any]:
+async def members(st: StateDep, actor: ActorDep,
+                  log: Annotated[bool, Query(description="add each key entry's log proof")]
+                  = False) -> dict[str, Any]:
     """Every member of the exchange with its public keys (the directory is public to
-    members)."""
+    members); with `log=true`, each with the log proof of its key entry (`log`)."""
     d = await st.read(st.exchange.directory)
-    return {"members": [member_json(m) for m in sorted(d.members.values(), key=lambda m: m.name)]}
+    ms = sorted(d.members.values(), key=lambda m: m.name)
+    proofs = await st.read(key_proofs, st.exchange.log, [m.id for m in ms]) if log else {}
+    return {"members": [member_json(m) | ({"log": proofs.get(m.id)} if log else {})
+                        for m in ms]}
 
 
 @router.get("/members/{ref}", tags=["members"])
 async def member(ref: str, st: StateDep, actor: ActorDep) -> dict[str, Any]:
-    """One member, by id or name."""
-    return member_json(st.exchange.member(ref))
+    """One member, by id or name, with `log`: its latest key entry in the node's log
+    and that entry's inclusion proof in the latest checkpoint (clients take a member's
+    keys only with it)."""
+    m = st.exchange.member(ref)
+    proofs = await st.read(key_proofs, st.exchange.log, [m.id])
+    return member_json(m) | {"log": proofs.get(m.id)}
 
 
 # -- channels -------------------------------------------------------------------
@@ -250,10 +274,10 @@ async def publish(
         tlp=tlp, to=to or [], purpose=purpose, no_onward=no_onward, codes=code or [],
         themes=theme or [], regions=region or [], expires=expires))
     if dry_run:
-        await st.write(st.exchange.parse_bundle, raw)
+        await st.heavy(actor.member, st.exchange.parse_bundle, raw)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
-    pub = await st.write(st.exchange.publish_bundle, actor, raw, req)
+    pub = await st.heavy(actor.member, st.exchange.publish_bundle, actor, raw, req)
     await st.bus.ring((*pub.recipients, actor.member))
     return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
 
@@ -264,9 +288,12 @@ async def publish_envelope(request: Request, st: StateDep, actor: ActorDep) -> R
     the signature, the audience against the policy, and the wraps; it cannot read a
     sealed payload."""
     raw = await read_body(request, int(st.settings.max_body) * 2)
-    doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body) * 2)
-    env = envelope_from_json(doc)
-    pub = await st.write(st.exchange.accept_envelope, actor, env)
+
+    def accept() -> Published:
+        doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body) * 2)
+        return st.exchange.accept_envelope(actor, envelope_from_json(doc))
+
+    pub = await st.heavy(actor.member, accept)
     await st.bus.ring((*pub.recipients, actor.member))
     return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
 
