@@ -131,7 +131,8 @@ def warninglist_add(c: Ctx, file: str, as_member: str | None, node_url: str | No
         with _client(c, node_url, token, keyring_path) as cl:
             doc = cl._call("POST", "/api/v1/warninglists", content=raw,
                            headers={"content-type": "application/json"})
-    click.echo(f"warninglist {doc['name']!r}: {doc['entries']} entries ({doc['type']})")
+    click.echo(f"warninglist {doc['name']!r}: {doc['usable']} usable of {doc['entries']} "
+               f"entries ({doc['type']})")
 
 
 @warninglist.command("list")

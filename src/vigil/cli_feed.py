@@ -69,8 +69,11 @@ def feed() -> None:
 
 @feed.command("add")
 @click.argument("url")
-@click.option("--collection", required=True,
-              help="collection id on the TAXII server (or its alias or title)")
+@click.option("--format", "kind", type=click.Choice(["taxii", "misp"]), default="taxii",
+              show_default=True, help="a TAXII 2.1 API root, or a MISP feed (the URL of "
+              "the folder holding manifest.json)")
+@click.option("--collection", help="collection id on the TAXII server (or its alias or "
+              "title); TAXII feeds only")
 @click.option("--as", "as_member", required=True, help="member that publishes what is pulled")
 @click.option("--tlp", required=True, help="clear, green, amber, amber+strict, red")
 @click.option("--to", "to", multiple=True, help="CHANNEL or member:NAME (repeat)")
@@ -79,10 +82,11 @@ def feed() -> None:
 @click.option("--since", help="start from objects added after this RFC 3339 time (or 7d: a "
               "span back from now)")
 @_credentials
-def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str, ...],
-             every: str, name: str | None, since: str | None, user: str | None,
-             password: str | None, token: str | None) -> None:
-    """Subscribe this node to the collection COLLECTION of the TAXII 2.1 API root URL."""
+def feed_add(url: str, kind: str, collection: str | None, as_member: str, tlp: str,
+             to: tuple[str, ...], every: str, name: str | None, since: str | None,
+             user: str | None, password: str | None, token: str | None) -> None:
+    """Subscribe this node to the collection COLLECTION of the TAXII 2.1 API root URL,
+    or (--format misp) to the MISP feed at URL."""
     from urllib.parse import urlsplit
 
     from vigil.exchange import check_name
@@ -91,6 +95,9 @@ def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str,
 
     if not url.startswith(("http://", "https://")):
         raise InputError(f"{url!r} is not an http(s) URL", code="feed.url")
+    if (kind == "taxii") != bool(collection):
+        raise InputError("a TAXII feed needs --collection; a MISP feed takes none",
+                         code="feed.collection", pointer="/collection")
     if urlsplit(url).username is not None:
         raise InputError("put credentials in --user/--password or --token, not in the URL "
                          "(feed URLs are shown by feed list)", code="feed.url")
@@ -99,14 +106,17 @@ def feed_add(url: str, collection: str, as_member: str, tlp: str, to: tuple[str,
         member = ex.member(as_member)
         level = parse_tlp(tlp)
         ex.make_request(member.id, tlp=level, to=to)  # the audience must make sense now
-        fname = check_name(name or f"{member.name}-{collection[:8]}".lower(), "feed")
+        fname = check_name(name or f"{member.name}-{(collection or kind)[:8]}".lower(),
+                           "feed")
         f = add_feed(ex.store, Feed(
-            name=fname, url=url, collection=collection, member_id=member.id, tlp=level.value,
+            name=fname, url=url if kind == "taxii" else url.rstrip("/") + "/",
+            collection=collection or "", member_id=member.id, tlp=level.value,
             to=tuple(to), every=parse_every(every), auth=_auth(user, password, token),
-            cursor=_since(since) if since else None))
+            cursor=_since(since) if since else None, kind=kind))
     finally:
         ex.store.close()
-    click.echo(f"feed {f.name}: {f.collection_url} as member:{member.name}, "
+    where = f.collection_url if kind == "taxii" else f"MISP feed {f.url}"
+    click.echo(f"feed {f.name}: {where} as member:{member.name}, "
                f"TLP:{f.tlp.upper()}, every {f.public()['every']}, auth {f.auth.describe()}")
 
 
@@ -175,17 +185,27 @@ def feed_remove(name: str) -> None:
 @feed.command("pull")
 @click.argument("name", required=False)
 def feed_pull(name: str | None) -> None:
-    """Pull one feed (or every feed) now."""
+    """Pull one feed (or every feed) now. Exits non-zero if a pull failed (the others
+    still run; each resumes from its cursor next time)."""
+    from vigil.errors import VigilError
     from vigil.feeds.pull import pull_claimed
     from vigil.feeds.registry import list_feeds
 
     ex = _exchange()
     rung: set[str] = set()
+    failed: list[str] = []
     try:
         names = [name] if name else [f.name for f in list_feeds(ex.store)]
         for n in names:
-            with bar(f"feed {n}") as b:
-                result = pull_claimed(ex, n, progress=_progress(b))
+            try:
+                with bar(f"feed {n}") as b:
+                    result = pull_claimed(ex, n, progress=_progress(b))
+            except VigilError as exc:
+                if name:
+                    raise
+                click.echo(f"feed {n}: failed [{exc.code}]: {exc.message}", err=True)
+                failed.append(n)
+                continue
             rung |= result.recipients
             click.echo(result.line())
             for r in result.rejects:
@@ -195,6 +215,9 @@ def feed_pull(name: str | None) -> None:
         ex.store.close()
     if rung:
         _ring(rung)
+    if failed:
+        raise VigilError(f"{len(failed)} of {len(names)} feed pull(s) failed: "
+                         f"{', '.join(failed)}", code="feed.pull_failed", status=502)
 
 
 def _ring(members: set[str]) -> None:
@@ -239,9 +262,16 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
                           _auth(user, password, token), progress=_progress(b))
     finally:
         ex.store.close()
+    from vigil.errors import VigilError
+
     click.echo(f"pushed {result.line()}")
     for f in result.failures[:20]:
         click.echo(f"  failed {f.get('id')} {f.get('version', '')}: {f.get('message', '')}")
+    if result.failure or result.pending:
+        raise VigilError(f"the server did not add {result.failure + result.pending} of "
+                         f"{result.sent} object(s) ({result.failure} failed, {result.pending} "
+                         "pending); the next push sends them again",
+                         code="feed.push_incomplete", status=502)
 
 
 @click.command()

@@ -139,7 +139,7 @@ def test_cli_against_a_live_server(tmp_path: Path) -> None:
         res = run.invoke(cli, [*base, "search", "45.77.3[.]3", *auth])
         assert res.exit_code == 0 and "2 share(s)" in res.output, res.output
         res = run.invoke(cli, [*base, "warninglist", "add", str(wl), *auth])
-        assert res.exit_code == 0 and "'mine': 1 entries" in res.output, res.output
+        assert res.exit_code == 0 and "'mine': 1 usable of 1 entries" in res.output, res.output
         res = run.invoke(cli, [*base, "warninglist", "list", *auth])
         assert "own" in res.output and "mine" in res.output
         res = run.invoke(cli, [*base, "correlations", *auth])

@@ -134,6 +134,14 @@ def test_extract_bundle_bytes() -> None:
     ("a@b.example", Observable("email", "a@b.example")),
     ("d41d8cd98f00b204e9800998ecf8427e", Observable("md5", "d41d8cd98f00b204e9800998ecf8427e")),
     ("AS64496", Observable("asn", "AS64496")),
+    # a bare MD5 that starts with 1 or 3 also looks like a base58 Bitcoin address: hashes
+    # first (wallet:VALUE chooses the wallet)
+    ("1b2c3d4e5f6a7182993a4b5c6d7e8f91", Observable("md5", "1b2c3d4e5f6a7182993a4b5c6d7e8f91")),
+    ("3B2C3D4E5F6A7182993A4B5C6D7E8F91", Observable("md5", "3b2c3d4e5f6a7182993a4b5c6d7e8f91")),
+    ("wallet:1b2c3d4e5f6a7182993a4b5c6d7e8f91",
+     Observable("wallet", "1b2c3d4e5f6a7182993a4b5c6d7e8f91")),
+    ("1E38kt7ryhbRXUzbam6iQ6sd93VHUUdjEE",
+     Observable("wallet", "1E38kt7ryhbRXUzbam6iQ6sd93VHUUdjEE")),
     ("mutex:Global\\x", Observable("mutex", "Global\\x")),
     ("just words", None),
 ])

@@ -39,6 +39,18 @@ def test_hostname_covers_subdomains_urls_and_mail() -> None:
     assert not hit(ws, "notbit.ly") and not hit(ws, "bit.ly.evil.example")
 
 
+def test_hostname_entries_with_a_leading_dot_as_misp_writes_them() -> None:
+    # MISP's bank-website, dax30 and dynamic-dns lists write their entries so
+    wl = parse({"name": "dax30", "type": "hostname",
+                "list": [".bmw.de", ".Allianz.com", "siemens.com", "not a host!"]})
+    ws = WarninglistSet([wl])
+    assert hit(ws, "www.bmw.de") and hit(ws, "https://x.allianz.com/x")
+    assert hit(ws, "siemens.com") and hit(ws, "a.siemens.com")
+    # as in MISP: a leading dot holds the hosts under the domain, not the domain itself
+    assert not hit(ws, "bmw.de") and not hit(ws, "notbmw.de")
+    assert wl.summary()["entries"] == 4 and wl.summary()["usable"] == 3
+
+
 def test_substring_and_regex() -> None:
     assert hit(one("substring", ["AMAZONAWS"]), "ec2-1-2-3-4.compute.amazonaws.com")
     rx = one("regex", ["/^[a-z0-9-]+\\.ngrok\\.io$/i"])

@@ -22,7 +22,7 @@ from tests.feeds.medallion import (
 
 from vigil import testing
 from vigil.cli import cli
-from vigil.errors import InputError
+from vigil.errors import InputError, VigilError
 from vigil.feeds import registry
 from vigil.feeds.pull import object_key, pull_claimed
 from vigil.model import ChannelKind
@@ -108,6 +108,30 @@ def test_pull_then_push_same_objects(node: testing.TestNode, medallion: Medallio
     assert set(pushed) == set(valid)
     for key, obj in valid.items():
         assert pushed[key] == obj
+    # the push kept its own record: a second one sends nothing (medallion would answer
+    # every resent object as a failure)
+    out4 = vigil(node, "feed", "push", "--channel", "intel", "--as", "bravo", "--to",
+                 medallion.root, "--collection", PUSH_OUT, "--user", USER,
+                 "--password", PASSWORD)
+    assert f"{len(valid)} sent before, 0 added, 0 failed" in out4
+
+
+def test_a_push_the_server_fails_exits_non_zero_and_resends_only_that(
+        node: testing.TestNode, medallion: Medallion) -> None:
+    add_feed(node, medallion, SOURCE)
+    vigil(node, "feed", "pull", "med")
+    valid = [o for o in source_objects() if o.get("spec_version") == "2.1"]
+    medallion.client(PUSH_OUT).add_objects({"objects": [valid[0]]})  # already there
+    args = ["--data", str(node.data), "feed", "push", "--channel", "intel", "--as", "bravo",
+            "--to", medallion.root, "--collection", PUSH_OUT, "--user", USER,
+            "--password", PASSWORD]
+    res = CliRunner().invoke(cli, args)
+    assert f"{len(valid) - 1} added, 1 failed" in res.output
+    assert isinstance(res.exception, VigilError)
+    assert res.exception.code == "feed.push_incomplete"
+    res = CliRunner().invoke(cli, args)  # only the failed one is sent again
+    assert f"{len(valid) - 1} sent before, 0 added, 1 failed" in res.output
+    assert isinstance(res.exception, VigilError)
 
 
 def test_bad_objects_reported_valid_ones_published(node: testing.TestNode,

@@ -3,6 +3,10 @@ and what a push withholds."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +34,53 @@ def feed(node: testing.TestNode, every: int = 60) -> Feed:
     return Feed("f1", "http://taxii.invalid/api/", str(uuid.uuid4()),
                 node.members["alpha"].id, "green", (), every,
                 Auth("user", "s3cret-pass"))
+
+
+def test_a_lease_whose_process_is_gone_is_free_at_once(node: testing.TestNode) -> None:
+    ex = node.exchange()
+    try:
+        st = ex.store
+        registry.add_feed(st, feed(node))
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        host = socket.gethostname()
+        assert registry.claim(st, "f1", owner=f"{host} {dead.pid} 1")
+        assert registry.get_feed(st, "f1").lease_owner == f"{host} {dead.pid} 1"
+        assert registry.due_feeds(st, datetime.now(UTC))[0] == ["f1"]
+        assert registry.claim(st, "f1")  # the holder is gone: taken over at once
+        assert registry.get_feed(st, "f1").lease_owner == registry.holder()
+        assert not registry.claim(st, "f1")  # this process holds it: still busy
+        # a live process that is not the one that took the lease (pid reused)
+        assert registry.claim(st, "f1", owner=f"{host} {os.getpid()} 0", now=datetime.now(
+            UTC) + timedelta(seconds=registry.LEASE_SECONDS + 1))
+        assert registry.claim(st, "f1")
+        # a holder on another host is never known gone: its lease runs out
+        later = datetime.now(UTC) + timedelta(seconds=2 * registry.LEASE_SECONDS)
+        assert registry.claim(st, "f1", owner=f"other-host {dead.pid} 1", now=later)
+        assert not registry.claim(st, "f1", now=later)
+        registry.release(st, "f1", error=None, counts={}, pulled_at=clock.now())
+        assert registry.get_feed(st, "f1").lease_owner is None
+    finally:
+        ex.store.close()
+
+
+def test_the_cursor_keeps_what_was_read_at_its_date(node: testing.TestNode) -> None:
+    ex = node.exchange()
+    try:
+        st = ex.store
+        registry.add_feed(st, feed(node))
+        a, b, c = (("indicator--" + str(uuid.uuid4()), "v") for _ in range(3))
+        registry.set_cursor(st, "f1", "2024-01-02T00:00:00.000Z", [a])
+        registry.set_cursor(st, "f1", "2024-01-02T00:00:00.000000Z", [b])  # same instant
+        assert registry.get_feed(st, "f1").cursor_keys == {a, b}
+        registry.set_cursor(st, "f1", "2024-01-01T23:59:59.999Z", [c])  # never back
+        assert registry.get_feed(st, "f1").cursor_keys == {a, b}
+        registry.set_cursor(st, "f1", "2024-01-02T00:00:00.001Z", [c])  # later: replaced
+        f = registry.get_feed(st, "f1")
+        assert (f.cursor, f.cursor_keys) == ("2024-01-02T00:00:00.001Z", {c})
+        assert f.public()["read_at_cursor"] == 1
+    finally:
+        ex.store.close()
 
 
 def test_lease_cursor_and_seen_versions(node: testing.TestNode) -> None:

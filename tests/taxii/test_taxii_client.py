@@ -98,3 +98,23 @@ def test_taxii2_client_pages_adds_and_reads_status(tmp_path: Path) -> None:
         assert r.status_code == 404
         assert r.json()["error_code"] == "taxii.status_not_found"
         json.dumps(status._raw)  # the status resource is plain JSON
+
+
+def test_taxii2_client_reads_writes_and_deletes_in_one_collection(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    a = node.members["alpha"]
+    ind = {"type": "indicator", "spec_version": "2.1",
+           "id": "indicator--0b9b2d3c-2f1e-4c8d-8e7f-6a5b4c3d2e55",
+           "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+           "pattern": "[ipv4-addr:value = '198.51.100.9']", "pattern_type": "stix",
+           "valid_from": "2026-01-01T00:00:00Z", "indicator_types": ["malicious-activity"]}
+    with ServerProcess(node.data) as srv:
+        root = Server(f"{srv.url}/taxii2/", user="alpha", password=a.token).default
+        coll = {c.alias: c for c in root.collections}["publish-community-green"]
+        assert coll.can_read and coll.can_write
+        status = coll.add_objects({"objects": [ind]})
+        assert status.success_count == 1
+        assert [o["id"] for o in coll.get_objects()["objects"]] == [ind["id"]]
+        assert coll.get_object(ind["id"])["objects"] == [ind]
+        coll.delete_object(ind["id"])  # a recall of alpha's share
+        assert coll.get_objects().get("objects", []) == []

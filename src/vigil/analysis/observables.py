@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 import orjson
 
+from vigil.interop.iocs import refang
 from vigil.params import decimal
 from vigil.stix._patterns import WS as _WS
 from vigil.stix._patterns import scan_simple
@@ -59,25 +60,9 @@ class Observable(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- refang
+# one table of defanged forms for all of vigil: vigil.interop.iocs.FANGS
 
-_REFANG = (
-    ("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("(dot)", "."),
-    ("[:]", ":"), ("[://]", "://"), ("[@]", "@"), ("[at]", "@"), ("(at)", "@"),
-)  # fmt: skip
-_SCHEME_FANG = re.compile(r"^(?:hxxp|hxx?p|h\[xx\]p|meow)(s?)(\[?:\]?//)", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
-
-
-def refang(text: str) -> str:
-    """Undo the usual defanging: ``[.]``, ``(.)``, ``[dot]``, ``[:]``, ``[at]``, ``hxxp``."""
-    t = text.strip().strip("\u00a0\u200b\ufeff")
-    if "[" in t or "(" in t or "{" in t:
-        for a, b in _REFANG:
-            t = t.replace(a, b)
-    m = _SCHEME_FANG.match(t)
-    if m is not None:
-        t = f"http{m.group(1)}://" + t[m.end():]
-    return t
 
 
 # ------------------------------------------------------------------------ normalisers
@@ -323,7 +308,8 @@ def normalise(kind: str, raw: Any) -> Observable | None:
 
 _EMAIL_GUESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ASN_GUESS = re.compile(r"^AS\s?\d+$", re.IGNORECASE)
-_GUESS_HASH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
+_GUESS_HASH = {32: "md5", 40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384",
+               128: "sha512"}
 _WALLET_GUESS = re.compile(
     r"^(?:[13][a-km-zA-HJ-NP-Z1-9]{25,34}|bc1[a-z0-9]{25,62}|0x[0-9a-fA-F]{40})$"
 )
@@ -333,8 +319,9 @@ _TLSH_GUESS = re.compile(r"^(?:T1)?[0-9A-Fa-f]{70}$")
 
 def guess(text: str) -> Observable | None:
     """The observable of a bare value typed by a user (``vigil search VALUE``): an IP
-    address or network, URL, e-mail address, hash, ASN, wallet or domain, in that
-    order. A value can be given as ``kind:value`` to choose the kind."""
+    address or network, URL, hash (MD5, SHA-1, -224, -256, -384, -512 by length), e-mail
+    address, ssdeep, TLSH, ASN, wallet or domain, in that order. A value can be given
+    as ``kind:value`` to choose the kind."""
     t = refang(text)
     if not t:
         return None
@@ -347,6 +334,10 @@ def guess(text: str) -> Observable | None:
         return normalise("ip", t)
     if "://" in t:
         return normalise("url", t)
+    # hash-looking values are hashes first: a bare MD5 that starts with 1 or 3 also
+    # looks like a base58 Bitcoin address (give wallet:VALUE for the wallet)
+    if _HEX_RE.match(t.lower()) and len(t) in _GUESS_HASH:
+        return normalise(_GUESS_HASH[len(t)], t)
     for kind, test in (
         ("email", _EMAIL_GUESS),
         ("ssdeep", _SSDEEP_GUESS),
@@ -356,8 +347,6 @@ def guess(text: str) -> Observable | None:
     ):
         if test.match(t):
             return normalise(kind, t)
-    if _HEX_RE.match(t.lower()) and len(t) in _GUESS_HASH:
-        return normalise(_GUESS_HASH[len(t)], t)
     if "/" not in t and "." in t:
         return normalise("domain", t)
     return None

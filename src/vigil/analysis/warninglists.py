@@ -7,6 +7,8 @@ it applies to, which vigil maps to observable kinds). How an entry hits an obser
 
 * ``string``: the normalised value equals the entry (case-insensitive);
 * ``hostname``: the host of a domain, URL or e-mail address is the entry or under it;
+  an entry written with a leading dot (``.bmw.de``, as MISP's lists have many) holds
+  the hosts under it only, as in MISP;
 * ``substring``: the entry occurs in the value (case-insensitive);
 * ``regex``: the entry (``/.../flags`` or bare) searches the value. Matching uses RE2,
   whose time is linear in the value, never Python's backtracking ``re``: a list with an
@@ -32,7 +34,7 @@ import re2
 
 from vigil import clock
 from vigil.analysis.index import ObservableIndex
-from vigil.analysis.observables import Observable, host_value, normalise
+from vigil.analysis.observables import Observable, guess, host_value, normalise
 from vigil.errors import InputError
 from vigil.storage import Store
 from vigil.storage.base import Sql
@@ -73,9 +75,20 @@ class Warninglist:
     def applies(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
+    def usable(self) -> int:
+        """How many entries can hit anything (an unparsable host, network or regex
+        cannot)."""
+        if self.type == "hostname":
+            return sum(1 for e in self.entries if hostname_entry(e) is not None)
+        if self.type == "regex":
+            return sum(1 for e in self.entries if _regex(e) is not None)
+        if self.type == "cidr":
+            return sum(1 for e in self.entries if normalise("ip", e) is not None)
+        return len(self.entries)
+
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "version": self.version,
-                "type": self.type, "entries": len(self.entries),
+                "type": self.type, "entries": len(self.entries), "usable": self.usable(),
                 "kinds": sorted(self.kinds) if self.kinds is not None else None,
                 "shipped": self.owner is None}
 
@@ -171,6 +184,12 @@ def _compiled(entry: str) -> Any:
 BENIGN_MEMO = 1 << 16  # observables whose benign() answer a set keeps
 
 
+def hostname_entry(entry: str) -> str | None:
+    """The host a ``hostname`` entry names, without the leading dot MISP writes for
+    "the hosts under it" (``.bmw.de``)."""
+    return host_value(entry.lstrip("."))
+
+
 def _host(obs: Observable) -> str | None:
     if obs.kind == "domain":
         return obs.value
@@ -193,6 +212,7 @@ class WarninglistSet:
         self.lists: list[Warninglist] = []
         self._strings: dict[str, list[int]] = {}
         self._hosts: dict[str, list[int]] = {}
+        self._under: dict[str, list[int]] = {}  # entries with a leading dot: below only
         self._subs: list[tuple[int, str]] = []
         self._regexes: list[tuple[int, Any]] = []  # RE2 patterns
         self._cidr: ObservableIndex[int] = ObservableIndex()
@@ -215,10 +235,14 @@ class WarninglistSet:
         for entry in wl.entries:
             if wl.type == "string":
                 self._strings.setdefault(entry.lower(), []).append(i)
+                o = guess(entry)  # and as vigil writes the value ("x.example." too)
+                if o is not None and o.value.lower() != entry.lower():
+                    self._strings.setdefault(o.value.lower(), []).append(i)
             elif wl.type == "hostname":
-                host = host_value(entry)
+                host = hostname_entry(entry)
                 if host is not None:
-                    self._hosts.setdefault(host, []).append(i)
+                    hosts = self._under if entry.startswith(".") else self._hosts
+                    hosts.setdefault(host, []).append(i)
             elif wl.type == "substring":
                 self._subs.append((i, entry.lower()))
             elif wl.type == "regex":
@@ -246,11 +270,13 @@ class WarninglistSet:
         yield from self._strings.get(obs.value.lower(), ())
         if obs.kind == "ip":
             yield from self._cidr.containing_refs(obs)
-        if self._hosts:
+        if self._hosts or self._under:
             host = _host(obs)
             k = 0
             while host:  # the host and each of its parent domains
                 yield from self._hosts.get(host[k:], ())
+                if k:
+                    yield from self._under.get(host[k:], ())
                 k = host.find(".", k) + 1
                 if k == 0:
                     break

@@ -6,8 +6,14 @@ feed's audience, in bundles of at most ``BATCH`` objects.
   logged) and the valid ones of the same page still go through.
 * Re-pulling publishes nothing twice: the (id, version) pairs published for a feed are
   written in the same transaction as the share that carries them.
-* The cursor is the server's ``X-TAXII-Date-Added-Last`` of the last page handled, kept
-  in the node's store, so a restarted node resumes where it stopped.
+* The cursor names the last object read, not only its date: the server's
+  ``X-TAXII-Date-Added-Last`` of the last page handled and the (id, version) pairs read
+  at that date, kept in the node's store after each page. A pull resumes with
+  ``added_after`` just before that date and skips exactly those pairs, so objects that
+  share the date and were not read yet are read, and none is read twice. (A ``next``
+  token is followed within a pull but never kept: TAXII does not make one replayable —
+  medallion's is consumed by the request that reads it, so a page answered to a process
+  that died before handling it would be lost.)
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from vigil import clock
 from vigil.errors import StixError, VigilError
 from vigil.exchange import TLP_ORDER, Exchange, Published
 from vigil.feeds import registry
-from vigil.feeds.registry import Feed, Reject
+from vigil.feeds.cursor import instant, just_before
+from vigil.feeds.registry import Feed, Key, Reject
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Actor
 from vigil.params import decimal
@@ -35,8 +42,6 @@ from vigil.stix.validate import check_object
 log = logging.getLogger("vigil.feeds")
 BATCH = 500  # objects per published bundle
 PAGE = 500  # objects asked for per TAXII request
-
-Key = tuple[str, str]
 
 
 @dataclass
@@ -176,15 +181,20 @@ def pull(exchange: Exchange, name: str, *, progress: Progress | None = None,
 
     def already(keys: list[Key]) -> set[Key]:
         return store.read(lambda sql: registry.seen(sql, name, keys))
+    read_before = set(feed.cursor_keys)  # read at the cursor's date by an earlier pull
+    ask = just_before(feed.cursor) if feed.cursor and read_before else feed.cursor
+    date = feed.cursor
     open_remote = remote or (lambda f: RemoteCollection.open(f.url, f.collection, f.auth))
     with open_remote(feed) as coll:
-        for page in coll.pages(feed.cursor, page_size):
+        for page in coll.pages(ask, page_size):
             at = clock.now()
-            result.fetched += len(page.objects)
+            page_keys = {object_key(o) for o in page.objects}
+            objects = [o for o in page.objects if object_key(o) not in read_before]
+            result.fetched += len(objects)
             fresh: list[dict[str, Any]] = []
             rejects: list[Reject] = []
             in_page: set[Key] = set()
-            for obj in page.objects:
+            for obj in objects:
                 bad = check(obj, tlp_rank, at)
                 if bad is not None:
                     rejects.append(bad)
@@ -207,10 +217,11 @@ def pull(exchange: Exchange, name: str, *, progress: Progress | None = None,
                 result.rejected += len(rejects)
             for i in range(0, len(fresh), batch):
                 _publish(exchange, feed, actor, fresh[i:i + batch], result)
-            if page.date_added_last and (result.cursor is None
-                                         or page.date_added_last > result.cursor):
-                registry.set_cursor(store, name, page.date_added_last)
-                result.cursor = page.date_added_last
+            last = page.date_added_last
+            if last and (date is None or instant(last) >= instant(date)):
+                date = last
+                registry.set_cursor(store, name, last, page_keys)
+                result.cursor = last
             if progress is not None:
                 progress(result)
     return result
@@ -225,7 +236,12 @@ def pull_claimed(exchange: Exchange, name: str, *, progress: Progress | None = N
                          status=409)
     result = PullResult(name)
     try:
-        pull(exchange, name, progress=progress, remote=remote, result=result)
+        if registry.get_feed(exchange.store, name).kind == "misp":
+            from vigil.feeds import misp_pull  # misp-stix: only when needed
+
+            misp_pull.pull(exchange, name, result=result, progress=progress)
+        else:
+            pull(exchange, name, progress=progress, remote=remote, result=result)
     except Exception as exc:
         registry.release(exchange.store, name, error=str(exc)[:500], counts=result.counts(),
                          pulled_at=clock.now())

@@ -5,6 +5,10 @@ Only shares of that channel which the member may pass on (the access gate's
 member's own) and which this node can open are sent; the others are counted, by
 reason. Objects go in envelopes of at most ``BATCH`` objects, and each envelope's
 status resource is polled until it completes.
+
+A push keeps its own record per target (member, channel, collection URL): the (id,
+version) pairs the server reported added are written down, and a later push sends only
+the others — new objects, and those that failed or were still pending.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from typing import Any
 import orjson
 
 from vigil.exchange import Exchange
+from vigil.feeds import registry
+from vigil.feeds.cursor import instant
 from vigil.feeds.pull import object_key
-from vigil.feeds.registry import Auth
+from vigil.feeds.registry import Auth, Key
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Envelope, ShareState
 from vigil.policy.access import Access
@@ -33,6 +39,7 @@ class PushResult:
     shares: int = 0
     objects: int = 0
     sent: int = 0
+    already: int = 0
     success: int = 0
     failure: int = 0
     pending: int = 0
@@ -42,8 +49,8 @@ class PushResult:
 
     def line(self) -> str:
         held = ", ".join(f"{n} {why}" for why, n in sorted(self.withheld.items()))
-        return (f"{self.shares} share(s), {self.objects} object(s): {self.success} added, "
-                f"{self.failure} failed, {self.pending} pending"
+        return (f"{self.shares} share(s), {self.objects} object(s): {self.already} sent "
+                f"before, {self.success} added, {self.failure} failed, {self.pending} pending"
                 + (f"; withheld: {held}" if held else ""))
 
 
@@ -101,15 +108,32 @@ def channel_objects(exchange: Exchange, member_ref: str, channel_ref: str,
     return list(objects.values())
 
 
+def _delivered(chunk: list[dict[str, Any]], status: dict[str, Any]) -> list[Key]:
+    """The (id, version) pairs of a sent chunk that the status reports added."""
+    keys = [object_key(o) for o in chunk]
+    if not status["failure"] and not status["pending"] and status["success"] == len(chunk):
+        return keys
+    ok = {(str(s.get("id")), instant(str(s.get("version", ""))))
+          for s in status["successes"] if isinstance(s, dict)}
+    return [k for k in keys if (k[0], instant(k[1])) in ok]
+
+
 def push(exchange: Exchange, member_ref: str, channel_ref: str, url: str, collection: str,
          auth: Auth, *,
          batch: int = BATCH, progress: Callable[[PushResult], None] | None = None,
          poll_interval: float = 0.5) -> PushResult:
+    """Send what the target has not reported added yet; record what it added."""
     result = PushResult()
     objects = channel_objects(exchange, member_ref, channel_ref, result)
+    member = exchange.member(member_ref).id
+    channel = exchange.channel(member, channel_ref).id
     with RemoteCollection.open(url, collection, auth) as coll:
-        for i in range(0, len(objects), batch):
-            chunk = objects[i:i + batch]
+        target = f"{member} {channel} {coll.url}"
+        done = registry.pushed(exchange.store, target, [object_key(o) for o in objects])
+        todo = [o for o in objects if object_key(o) not in done]
+        result.already = len(objects) - len(todo)
+        for i in range(0, len(todo), batch):
+            chunk = todo[i:i + batch]
             status = coll.add(chunk, poll_interval=poll_interval)
             result.sent += len(chunk)
             result.success += int(status["success"] or 0)
@@ -117,6 +141,7 @@ def push(exchange: Exchange, member_ref: str, channel_ref: str, url: str, collec
             result.pending += int(status["pending"] or 0)
             result.failures += status["failures"]
             result.statuses.append(str(status["id"]))
+            registry.mark_pushed(exchange.store, target, _delivered(chunk, status))
             if progress is not None:
                 progress(result)
     log.info("push of %s to %s: %s", channel_ref, url, result.line())

@@ -8,7 +8,9 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from typing import Any
 from vigil import clock
 from vigil.errors import Conflict, InputError, NotFound
 from vigil.exchange import Exchange
+from vigil.feeds.cursor import instant
 from vigil.model import Envelope
 from vigil.storage import Store
 from vigil.storage.base import Sql
@@ -29,7 +32,9 @@ LEASE_SECONDS = 600  # a pull that has not finished after this long is taken ove
 
 _COLUMNS = ("name, url, collection, member_id, tlp, audience, every_s, auth, cursor, created, "
             "last_pull, last_error, lease_until, fetched, published, shares, duplicates, "
-            "rejected")
+            "rejected, cursor_keys, lease_owner, kind")
+
+Key = tuple[str, str]
 
 
 def parse_every(text: str) -> int:
@@ -96,6 +101,9 @@ class Feed:
     shares: int = 0
     duplicates: int = 0
     rejected: int = 0
+    cursor_keys: frozenset[Key] = frozenset()  # (id, version) read at the cursor's date
+    lease_owner: str | None = None
+    kind: str = "taxii"  # or "misp": a MISP feed (manifest.json, one JSON per event)
 
     @property
     def collection_url(self) -> str:
@@ -104,10 +112,12 @@ class Feed:
     def public(self) -> dict[str, Any]:
         """The feed as shown to an operator: every setting and counter, no secret."""
         return {
-            "name": self.name, "url": self.url, "collection": self.collection,
+            "name": self.name, "kind": self.kind, "url": self.url,
+            "collection": self.collection,
             "member": self.member_id, "tlp": self.tlp, "to": list(self.to),
             "every": format_every(self.every), "auth": self.auth.describe(),
-            "cursor": self.cursor, "created": self.created, "last_pull": self.last_pull,
+            "cursor": self.cursor, "read_at_cursor": len(self.cursor_keys),
+            "lease": self.lease_owner, "created": self.created, "last_pull": self.last_pull,
             "last_error": self.last_error, "fetched": self.fetched,
             "published": self.published, "shares": self.shares,
             "duplicates": self.duplicates, "rejected": self.rejected,
@@ -144,6 +154,8 @@ def _feed(row: Sequence[Any]) -> Feed:
         cursor=row[8], created=row[9], last_pull=row[10], last_error=row[11],
         lease_until=row[12], fetched=int(row[13]), published=int(row[14]),
         shares=int(row[15]), duplicates=int(row[16]), rejected=int(row[17]),
+        cursor_keys=frozenset((str(k[0]), str(k[1])) for k in json.loads(row[18] or "[]")),
+        lease_owner=row[19], kind=row[20] or "taxii",
     )
 
 
@@ -153,10 +165,11 @@ def add_feed(store: Store, feed: Feed) -> Feed:
             raise Conflict(f"a feed named {feed.name!r} already exists", code="feed.exists")
         sql.execute(
             f"INSERT INTO feeds ({_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (feed.name, feed.url, feed.collection, feed.member_id, feed.tlp,
              json.dumps(list(feed.to)), feed.every, feed.auth.to_json(), feed.cursor,
-             feed.created or clock.now(), None, None, None, 0, 0, 0, 0, 0))
+             feed.created or clock.now(), None, None, None, 0, 0, 0, 0, 0, "[]", None,
+             feed.kind))
         return _get(sql, feed.name)
     return store.write(tx)
 
@@ -186,17 +199,65 @@ def remove_feed(store: Store, name: str) -> None:
     store.write(tx)
 
 
-def claim(store: Store, name: str, *, now: datetime | None = None) -> bool:
-    """Take the feed's lease for one pull; False if another pull holds it."""
+def _started(pid: int) -> str:
+    """When the process began (clock ticks since boot, from /proc), '' where unknown:
+    with the pid it names one process, not a later one given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def holder() -> str:
+    """This process as a lease holder: host, pid and start time."""
+    pid = os.getpid()
+    return f"{socket.gethostname()} {pid} {_started(pid)}".rstrip()
+
+
+def holder_gone(owner: str | None) -> bool:
+    """Whether the process that took a lease is known to have ended: it ran on this
+    host and its pid is free, or now names a process started at another time. A holder
+    on another host is never known gone (its lease runs out after LEASE_SECONDS)."""
+    if not owner:
+        return False
+    parts = owner.split()
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, someone else's
+    return len(parts) > 2 and _started(pid) not in ("", parts[2])
+
+
+def _lease_free(until: str | None, owner: str | None, current: str) -> bool:
+    return until is None or until < current or holder_gone(owner)
+
+
+def claim(store: Store, name: str, *, now: datetime | None = None,
+          owner: str | None = None) -> bool:
+    """Take the feed's lease for one pull; False if another live pull holds it. A lease
+    is free when it ran out or when its holder's process is gone."""
     t = now or datetime.now(UTC)
     until = clock.fmt(t + timedelta(seconds=LEASE_SECONDS))
     current = clock.fmt(t)
+    me = owner or holder()
 
     def tx(sql: Sql) -> bool:
-        _get(sql, name)
-        cur = sql.execute(
-            "UPDATE feeds SET lease_until = ? WHERE name = ? "
-            "AND (lease_until IS NULL OR lease_until < ?)", (until, name, current))
+        f = _get(sql, name)
+        if not _lease_free(f.lease_until, f.lease_owner, current):
+            return False
+        if f.lease_until is None:  # compare-and-set on the lease we saw
+            cur = sql.execute("UPDATE feeds SET lease_until = ?, lease_owner = ? "
+                              "WHERE name = ? AND lease_until IS NULL", (until, me, name))
+        else:
+            cur = sql.execute("UPDATE feeds SET lease_until = ?, lease_owner = ? "
+                              "WHERE name = ? AND lease_until = ?",
+                              (until, me, name, f.lease_until))
         return cur.rowcount == 1
     return store.write(tx)
 
@@ -205,7 +266,8 @@ def release(store: Store, name: str, *, error: str | None, counts: dict[str, int
             pulled_at: str) -> None:
     """End a pull: drop the lease, note when and how it went, add its counts."""
     store.write(lambda sql: sql.execute(
-        "UPDATE feeds SET lease_until = NULL, last_pull = ?, last_error = ?, "
+        "UPDATE feeds SET lease_until = NULL, lease_owner = NULL, last_pull = ?, "
+        "last_error = ?, "
         "fetched = fetched + ?, published = published + ?, shares = shares + ?, "
         "duplicates = duplicates + ?, rejected = rejected + ? WHERE name = ?",
         (pulled_at, error, counts.get("fetched", 0), counts.get("published", 0),
@@ -213,11 +275,21 @@ def release(store: Store, name: str, *, error: str | None, counts: dict[str, int
          name)))
 
 
-def set_cursor(store: Store, name: str, cursor: str) -> None:
-    """Move the durable ``added_after`` cursor forward (never back)."""
-    store.write(lambda sql: sql.execute(
-        "UPDATE feeds SET cursor = ? WHERE name = ? AND (cursor IS NULL OR cursor < ?)",
-        (cursor, name, cursor)))
+def set_cursor(store: Store, name: str, cursor: str, keys: Iterable[Key] = ()) -> None:
+    """Move the durable ``added_after`` cursor forward (never back), with the (id,
+    version) pairs read at that date: a later date replaces them, the same date adds
+    to them."""
+    new = set(keys)
+
+    def tx(sql: Sql) -> None:
+        f = _get(sql, name)
+        if f.cursor is not None and instant(cursor) < instant(f.cursor):
+            return
+        same = f.cursor is not None and instant(cursor) == instant(f.cursor)
+        held = set(f.cursor_keys) | new if same else new
+        sql.execute("UPDATE feeds SET cursor = ?, cursor_keys = ? WHERE name = ?",
+                    (cursor, json.dumps(sorted(held)), name))
+    store.write(tx)
 
 
 def due_feeds(store: Store, now: datetime) -> tuple[list[str], float]:
@@ -226,7 +298,7 @@ def due_feeds(store: Store, now: datetime) -> tuple[list[str], float]:
     due: list[str] = []
     wait = 3600.0
     for f in list_feeds(store):
-        if f.lease_until is not None and f.lease_until >= current:
+        if not _lease_free(f.lease_until, f.lease_owner, current):
             continue
         if f.last_pull is None:
             due.append(f.name)
@@ -260,6 +332,28 @@ def mark_seen(sql: Sql, name: str, share_id: str, keys: Iterable[tuple[str, str]
         "INSERT INTO feed_seen (feed, object_id, version, share_id) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (feed, object_id, version) DO NOTHING",
         [(name, oid, ver, share_id) for oid, ver in keys])
+
+
+def pushed(store: Store, target: str, keys: Sequence[Key]) -> set[Key]:
+    """Which of these (object id, version) pairs a push already delivered to target."""
+    def tx(sql: Sql) -> set[Key]:
+        out: set[Key] = set()
+        for i in range(0, len(keys), 200):
+            ids = sorted({k[0] for k in keys[i:i + 200]})
+            rows = sql.execute(
+                f"SELECT object_id, version FROM feed_pushed WHERE target = ? AND "
+                f"object_id IN ({', '.join('?' for _ in ids)})", (target, *ids)).fetchall()
+            out.update((str(r[0]), str(r[1])) for r in rows)
+        return out & set(keys)
+    return store.read(tx)
+
+
+def mark_pushed(store: Store, target: str, keys: Iterable[Key]) -> None:
+    rows = [(target, oid, ver) for oid, ver in keys]
+    if rows:
+        store.write(lambda sql: sql.executemany(
+            "INSERT INTO feed_pushed (target, object_id, version) VALUES (?, ?, ?) "
+            "ON CONFLICT (target, object_id, version) DO NOTHING", rows))
 
 
 def add_rejects(store: Store, name: str, rejects: Sequence[Reject]) -> None:

@@ -140,4 +140,5 @@ class RemoteCollection:
             "total": status.total_count, "success": status.success_count,
             "failure": status.failure_count, "pending": status.pending_count,
             "failures": list(status.failures or []),
+            "successes": list(status.successes or []),
         }

@@ -272,6 +272,27 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
+INTEROP_MIGRATION: list[str] = [
+    # the (id, version) pairs read at the cursor's date, so a resumed pull skips exactly
+    # those; who holds a pull's lease (host, pid, process start), so a dead one is free
+    "ALTER TABLE feeds ADD COLUMN cursor_keys TEXT",
+    "ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
+    # what the feed is: a TAXII 2.1 collection ('taxii') or a MISP feed ('misp')
+    "ALTER TABLE feeds ADD COLUMN kind TEXT",
+    # TAXII versions keep every digit down to the nanosecond (they were cut to the
+    # microsecond): the stored microsecond forms get three more digits
+    "UPDATE taxii_objects SET version = substr(version, 1, 26) || '000Z' "
+    "WHERE length(version) = 27 AND substr(version, 20, 1) = '.'",
+    # what a push already delivered to a target collection (member, channel, URL)
+    """CREATE TABLE feed_pushed (
+        target TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        PRIMARY KEY (target, object_id, version)
+    )""",
+]
+
+
 # Per-member positions: a member's cursor in its inbox, its correlation notices and its
 # TAXII collections (``pos``: the ``seq`` of the API, the TAXII ``next``) counts that
 # member's own entries only, so it tells nothing of what others receive. A position is
@@ -431,6 +452,7 @@ MIGRATIONS: list[list[str]] = [
     ],
     MEMBER_CURSOR_MIGRATION,  # v7: per-member inbox, notice, TAXII and blind positions
     CHANNEL_NAMES_MIGRATION,  # v8: channel names unique per owner
+    INTEROP_MIGRATION,  # v9: feed cursors, leases, push records; ns TAXII versions
 ]
 
 

@@ -11,8 +11,12 @@ the collection stands for, so they are stable and the same for every member):
   may read, for each channel the member is in. A channel the member is not in has no
   collection for it: its id answers 404 exactly like an id that never existed.
 * ``publish-community-<tlp>`` and ``publish-channel-<name>-<tlp>`` (tlp: clear, green,
-  amber, amber-strict): write-only; a POST publishes the objects as one share from the
-  member with that audience (every active member, or the channel's members).
+  amber, amber-strict): read, write and delete. A POST publishes the objects as one
+  share from the member with that audience (every active member, or the channel's
+  members); a GET reads the objects of the shares at that TLP sent through no channel
+  (or that channel) that the member may read; a DELETE recalls the member's own shares
+  that hold the object. Standard clients (taxii2-client) need one collection that is
+  both readable and writable to delete.
 """
 
 from __future__ import annotations
@@ -83,7 +87,9 @@ def node_collections(node_id: str, channels: Sequence[Channel], *, sealed_note: 
             f"publish-community-{tlp_word(tlp)}",
             f"Publish to every member, TLP:{tlp.value.upper()}",
             f"A POST publishes its objects as one share to every active member of the "
-            f"node, TLP:{tlp.value.upper()}.", False, True, tlp=tlp))
+            f"node, TLP:{tlp.value.upper()}; a GET reads the shares at that TLP sent "
+            f"through no channel that you may read; a DELETE recalls your shares holding "
+            f"the object.", True, True, tlp=tlp))
     for ch in channels:
         for tlp in PUBLISH_TLPS:
             out.append(Collection(
@@ -91,7 +97,9 @@ def node_collections(node_id: str, channels: Sequence[Channel], *, sealed_note: 
                 f"publish-channel-{label(ch)}-{tlp_word(tlp)}",
                 f"Publish to channel {ch.name}, TLP:{tlp.value.upper()}",
                 f"A POST publishes its objects as one share to the members of the channel "
-                f"{ch.name}, TLP:{tlp.value.upper()}.", False, True, tlp=tlp, to=(ch.id,)))
+                f"{ch.name}, TLP:{tlp.value.upper()}; a GET reads the channel's shares at "
+                f"that TLP that you may read; a DELETE recalls your shares holding the "
+                f"object.", True, True, tlp=tlp, to=(ch.id,)))
     return out
 
 

@@ -27,19 +27,25 @@ def _ok(kind: str, params: dict[str, str], types: frozenset[str]) -> bool:
     return kind in types and params.get("version", "2.1") == "2.1"
 
 
-def check_accept(accept: str | None, *, objects: bool = False) -> None:
-    """Refuse (406) an Accept header that admits no TAXII 2.1 (or, for object
-    endpoints, STIX 2.1) media type. No header accepts anything."""
+def check_accept(accept: str | None, *, objects: bool = False) -> str:
+    """The media type to answer with; refuse (406) an Accept header that admits no
+    TAXII 2.1 (or, for object endpoints, STIX 2.1) media type. No header accepts
+    anything. An object request that admits STIX 2.1 but not TAXII 2.1 is answered as
+    STIX 2.1 (the same envelope, labelled as the client asked): taxii2-client refuses
+    an answer whose type is not the one it accepted."""
     if not accept:
-        return
+        return TAXII
     types = _OBJECT_TYPES if objects else _TAXII_TYPES
-    for item in accept.split(","):
-        if item.strip() and _ok(*_parse(item), types):
-            return
-    raise VigilError(
-        f"the Accept header {accept!r} admits no media type this endpoint answers with; "
-        f"send Accept: {TAXII}",
-        code="taxii.not_acceptable", status=406)
+    admitted = [kind for kind, params in map(_parse, filter(str.strip, accept.split(",")))
+                if _ok(kind, params, types)]
+    if not admitted:
+        raise VigilError(
+            f"the Accept header {accept!r} admits no media type this endpoint answers "
+            f"with; send Accept: {TAXII}",
+            code="taxii.not_acceptable", status=406)
+    if all(kind == "application/stix+json" for kind in admitted):
+        return STIX
+    return TAXII
 
 
 def check_content_type(content_type: str | None) -> None:

@@ -28,16 +28,21 @@ FIELDS = ("id", "type", "version", "spec_version")
 
 
 def norm_time(text: str) -> str | None:
-    """A timestamp in one sortable form (microseconds, UTC), or None if it is not one."""
+    """A timestamp in one sortable form (nanoseconds, UTC), or None if it is not one.
+    Two versions of an object are one version exactly when their forms are equal: no
+    digit a STIX timestamp may carry (down to the nanosecond) is cut."""
     m = _TS.match(text)
-    if m is None:
+    if m is None or len(m.group(3) or "") > 9:
         return None
-    frac = (m.group(3) or "")[:6].ljust(6, "0")
+    frac = (m.group(3) or "").ljust(9, "0")
     return f"{m.group(1)}T{m.group(2)}.{frac}Z"
 
 
 def show_time(norm: str) -> str:
-    """A normalised timestamp as STIX writes it: milliseconds unless finer is needed."""
+    """A normalised timestamp as STIX writes it: milliseconds unless finer is needed
+    (then microseconds, or nanoseconds)."""
+    if norm.endswith("000000Z"):
+        return norm[:-7] + "Z"
     return norm[:-4] + "Z" if norm.endswith("000Z") else norm
 
 

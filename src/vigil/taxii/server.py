@@ -36,9 +36,10 @@ def source_of(request: Request, st: State) -> Source:
     return src
 
 
-def taxii(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def taxii(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+          media_type: str = TAXII) -> Response:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(data, status_code=status, media_type=TAXII, headers=headers)
+    return Response(data, status_code=status, media_type=media_type, headers=headers)
 
 
 def root_url(request: Request) -> str:
@@ -123,9 +124,9 @@ async def collection(cid: str, request: Request, st: StateDep, actor: ActorDep) 
 
 @router.get(f"/{API_ROOT}/collections/{{cid}}/objects/")
 async def get_objects(cid: str, request: Request, st: StateDep, actor: ActorDep) -> Response:
-    check_accept(request.headers.get("accept"), objects=True)
+    answer = check_accept(request.headers.get("accept"), objects=True)
     _, page = await _readable(request, st, actor, cid, _query(request))
-    return taxii(_envelope(page), headers=_headers(page))
+    return taxii(_envelope(page), headers=_headers(page), media_type=answer)
 
 
 @router.post(f"/{API_ROOT}/collections/{{cid}}/objects/")
@@ -164,12 +165,12 @@ async def add_objects(cid: str, request: Request, st: StateDep, actor: ActorDep)
 @router.get(f"/{API_ROOT}/collections/{{cid}}/objects/{{oid}}/")
 async def get_object(cid: str, oid: str, request: Request, st: StateDep, actor: ActorDep
                      ) -> Response:
-    check_accept(request.headers.get("accept"), objects=True)
+    answer = check_accept(request.headers.get("accept"), objects=True)
     q = _query(request, ("version", "spec_version"), _object_id(oid))
     _, page = await _readable(request, st, actor, cid, q)
     if not page.items and q.cursor is None:
         raise NotFound(f"no object {oid} in this collection", code="taxii.object_not_found")
-    return taxii(_envelope(page), headers=_headers(page))
+    return taxii(_envelope(page), headers=_headers(page), media_type=answer)
 
 
 @router.delete(f"/{API_ROOT}/collections/{{cid}}/objects/{{oid}}/")

@@ -25,7 +25,7 @@ from vigil.accountability import recall
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
 from vigil.exchange import Exchange, Published
 from vigil.lru import Lru
-from vigil.model import Actor, Envelope, Form, ShareState
+from vigil.model import Actor, Envelope, Form, ShareState, Tlp
 from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.validate import check_object
@@ -66,13 +66,24 @@ def wanted(version: str, versions: Iterable[str], ask: tuple[str, ...]) -> bool:
     return False
 
 
+def _channel(collection: Collection) -> str | None:
+    """The channel a collection reads ('' for shares sent through none), or None for
+    every channel."""
+    if collection.channel is not None:
+        return collection.channel
+    if collection.tlp is not None:  # a publish collection reads what was published there
+        return collection.to[0] if collection.to else ""
+    return None
+
+
 class _Request:
     """One request's view: which shares the member may read through TAXII (memoised),
     with the signed headers of those it touched."""
 
-    def __init__(self, source: ExchangeSource, member: str) -> None:
+    def __init__(self, source: ExchangeSource, member: str, tlp: Tlp | None = None) -> None:
         self.source, self.member = source, member
         self.gate = Access(source.ex, member)
+        self.tlp = tlp  # reading a publish collection: only shares at its TLP
         self.store = source.ex.store
         self.ok: dict[int, bool] = {}
         self.envelopes: dict[int, Envelope] = {}
@@ -97,8 +108,9 @@ class _Request:
             rows.append((share_id, header, ShareState(bool(recalled), bool(purged))))
             self.envelopes[seq] = Envelope(header, bytes(signature), b"")
         views = self.gate.views(rows)
-        for (seq, *_), view in zip(got, views, strict=True):
-            self.ok[seq] = not view.state.recalled and self.gate.readable(view)
+        for (seq, *_), (_, header, _), view in zip(got, rows, views, strict=True):
+            fits = self.tlp is None or header["audience"].get("tlp") == self.tlp.value
+            self.ok[seq] = fits and not view.state.recalled and self.gate.readable(view)
         for s in todo:
             self.ok.setdefault(s, False)
         return self.ok
@@ -145,7 +157,7 @@ class ExchangeSource:
         if self.ex.read_gate is not None:
             self.ex.read_gate.release([actor.member])
             self._follow_releases(actor.member)
-        r = _Request(self, actor.member)
+        r = _Request(self, actor.member, collection.tlp)
         page = self._page(r, collection, query)
         if self.ex.read_hooks:
             for seq in dict.fromkeys(i.share for i in page.items):
@@ -155,9 +167,10 @@ class ExchangeSource:
     @staticmethod
     def _scope(r: _Request, collection: Collection) -> tuple[list[str], list[Any]]:
         where, params = ["a.member_id = ?"], [r.member]
-        if collection.channel is not None:
+        channel = _channel(collection)
+        if channel is not None:
             where.append("a.channel = ?")
-            params.append(collection.channel)
+            params.append(channel)
         return where, params
 
     def _page(self, r: _Request, collection: Collection, q: Query) -> Page:
@@ -240,7 +253,7 @@ class ExchangeSource:
         for oid, entries in self._sealed_versions(r, ids).items():
             ok = r.readable(e[3] for e in entries)
             for version, seq, pos, share, channel in entries:
-                if ok[share] and collection.channel in (None, channel):
+                if ok[share] and _channel(collection) in (None, channel):
                     seen.setdefault(oid, []).append((version, seq, pos))
         plain = any(w in ("last", "first", "all") for w in ask)
         keep = []
@@ -339,17 +352,22 @@ class ExchangeSource:
         request = self.ex.make_request(actor.member, tlp=collection.tlp, to=collection.to)
         # sealed by the policy: the ids of these objects are not to be kept in the store
         result = Added(sealed=self.ex.preview(request).form is Form.SEALED)
-        good = objects
+        clash = self._conflicts(actor.member, objects)
+        for n in sorted(clash):
+            result.failures.append({**self._ref(objects[n]), "message": clash[n]})
+        good = [o for n, o in enumerate(objects) if n not in clash]
+        if not good:
+            return result
         pub: Published | None
-        bundle = getattr(objects, "bundle", None)
+        bundle = getattr(objects, "bundle", None) if not clash else None
         if bundle is not None:
             index.remember(bundle, objects)
         try:
             pub = self.ex.publish_bundle(actor, bundle, request) if bundle is not None \
                 else self._publish(actor, good, request)
         except StixError:
-            good = []
-            for n, obj in enumerate(objects):
+            candidates, good = good, []
+            for n, obj in enumerate(candidates):
                 problems = check_object(obj, f"/objects/{n}")
                 if problems:
                     result.failures.append({**self._ref(obj), "message": "; ".join(
@@ -362,6 +380,45 @@ class ExchangeSource:
             result.recipients = pub.recipients
             result.successes = [self._ref(obj) for obj in good]
         return result
+
+    def _conflicts(self, member: str, objects: list[Any]) -> dict[int, str]:
+        """Objects whose (id, version) the member can already read with other content
+        (or that an earlier object of the same POST has): refused, by index, with a
+        stable code. Versions are compared to the nanosecond, so versions that differ
+        below it are not conflicts; the same version with other content would be
+        accepted and never served (a collection serves one body per version)."""
+        keyed: dict[int, tuple[str, str]] = {}
+        for n, obj in enumerate(objects):
+            if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+                v = obj.get("modified") or obj.get("created")
+                nv = norm_time(v) if isinstance(v, str) else None
+                if nv is not None:
+                    keyed[n] = (obj["id"], nv)
+        if not keyed:
+            return {}
+        ids = sorted({k[0] for k in keyed.values()})
+        r = _Request(self, member)
+        known: dict[tuple[str, str], list[Any]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = r.rows("SELECT o.object_id, o.version, o.obj, a.share_seq FROM "
+                          "taxii_objects o JOIN taxii_access a ON a.share_seq = o.share_seq "
+                          f"WHERE a.member_id = ? AND o.object_id IN ({marks(len(chunk))})",
+                          [member, *chunk])
+            ok = r.readable(row[3] for row in rows)
+            for oid, version, body, share in rows:
+                if ok[share]:
+                    known.setdefault((oid, version), []).append(orjson.loads(body))
+        out: dict[int, str] = {}
+        for n, key in keyed.items():
+            bodies = known.setdefault(key, [])
+            if any(b != objects[n] for b in bodies):
+                out[n] = (f"taxii.version_conflict: {key[0]} already has a version "
+                          f"{show_time(key[1])} with other content; give the new content a "
+                          f"new modified time")
+                continue
+            bodies.append(objects[n])
+        return out
 
     def _publish(self, actor: Actor, objects: list[Any], request: Any) -> Published:
         raw = orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
@@ -382,7 +439,7 @@ class ExchangeSource:
             raise PolicyDenied("objects are deleted through a readable collection",
                                code="taxii.not_readable")
         self.ready()
-        r = _Request(self, actor.member)
+        r = _Request(self, actor.member, collection.tlp)
         where, params = self._scope(r, collection)
         rows = r.rows("SELECT a.share_seq, o.version, o.spec_version FROM taxii_objects o "
                       "JOIN taxii_access a ON a.share_seq = o.share_seq WHERE "

@@ -25,7 +25,7 @@ from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
-from vigil.interop.iocs import classify, indicators_bundle
+from vigil.interop.iocs import extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
 from vigil.model import (
@@ -399,17 +399,16 @@ def bundle_bytes(form: Form) -> tuple[bytes, str]:
                          "indicators", code="input.empty", pointer="/content")
     if kind == "stix" or (kind == "auto" and stripped.startswith("{")):
         return stripped.encode(), text
-    iocs = []
-    for i, line in enumerate(text.splitlines()):
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        ioc = classify(line)
-        if ioc is None:
-            raise InputError(
-                f"line {i + 1} ({line.strip()[:80]!r}) is not an IP address, domain, URL or "
-                "file hash", code="input.ioc", pointer=f"/lines/{i}")
-        iocs.append(ioc)
-    return orjson.dumps(indicators_bundle(iocs)), text
+    lines = extract(text)
+    skipped = [x for x in lines if x.skipped]
+    if skipped:  # nothing is dropped silently: name every line not understood
+        shown = "; ".join(f"line {x.number} ({x.text.strip()[:60]!r})" for x in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        raise InputError(
+            f"{len(skipped)} line(s) hold no IP address, network, domain, URL, e-mail "
+            f"address or hash: {shown}{more}; remove them (or make them # comments)",
+            code="input.ioc", pointer=f"/lines/{skipped[0].number - 1}")
+    return orjson.dumps(indicators_bundle(found_iocs(lines))), text
 
 
 def publish_ctx(ex: Exchange, who: Who, chans: list[Channel], form: Form,

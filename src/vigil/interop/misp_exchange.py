@@ -1,0 +1,81 @@
+"""MISP events through a node's exchange: import as a member's shares (the ordinary
+publish path: policy, signing or attestation, sealing), and export of the shares a
+member may read (the ordinary read path: the member's inbox, each share opened for
+it) as MISP events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vigil.exchange import Exchange
+from vigil.interop.misp import check_tlp, convert, to_misp
+from vigil.model import Actor
+from vigil.stix.tlp import parse_tlp
+
+
+def audience_words(to: Sequence[str]) -> tuple[str, ...]:
+    """``--to`` words with ``community`` meaning every member (no channel, no names)."""
+    return tuple(t for t in to if t != "community")
+
+
+def import_events(exchange: Exchange, actor: Actor, events: list[dict[str, Any]], *,
+                  to: Sequence[str] | None, tlp: str | None) -> list[dict[str, Any]]:
+    """Convert each event and, when the member named the audience (``to``), publish it
+    as one share. Without ``to`` nothing is published: each report carries the proposed
+    audience to confirm. An event that cannot be shared (an audience wider than its
+    distribution, a TLP wider than its tag, nothing left to publish) is reported and
+    the others still go."""
+    from vigil.errors import VigilError
+
+    names = [c.name for c in exchange.channels(actor.member)]
+    words = None if to is None else audience_words(to)
+    out = []
+    for event in events:
+        try:
+            conv = convert(event, to=words, channels=names)
+        except VigilError as exc:
+            out.append({"uuid": str(event["Event"].get("uuid", "")),
+                        "info": str(event["Event"].get("info", "")),
+                        "error": {"code": exc.code, "message": exc.message,
+                                  "pointer": exc.pointer}})
+            continue
+        report = conv.report()
+        if words is not None:
+            try:
+                level = check_tlp(conv.marking, parse_tlp(tlp) if tlp else None)
+                if not conv.objects:
+                    raise VigilError("nothing of the event can be published",
+                                     code="misp.nothing_left", status=422)
+                req = exchange.make_request(actor.member, tlp=level, to=words,
+                                            codes=conv.marking.codes)
+                pub = exchange.publish_bundle(actor, conv.bundle(), req)
+                report["share"] = {"id": pub.envelope.id, "tlp": level.value,
+                                   "recipients": list(pub.recipients)}
+            except VigilError as exc:
+                report["error"] = {"code": exc.code, "message": exc.message,
+                                   "pointer": exc.pointer}
+        out.append(report)
+    return out
+
+
+def export_events(exchange: Exchange, member: str, after: int, limit: int
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """The shares in the member's inbox after a cursor as MISP events; the shares left
+    out (sealed to keys the node does not hold, or not convertible) with the reason;
+    and the cursor to resume from."""
+    events: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    rows, cursor, _ = exchange.inbox_page(member, after, limit)
+    for entry, env, _state in rows:
+        plain = exchange.open(member, env)
+        if plain is None:
+            skipped.append({"share_id": env.id, "code": "share.sealed",
+                            "reason": "sealed to keys this node does not hold: export it "
+                                      "with the member's keyring (vigil export misp)"})
+            continue
+        event, losses = to_misp(plain)
+        event["Event"].setdefault("uuid", env.id.split("--", 1)[-1])
+        events.append({"share_id": env.id, "seq": entry.seq, "event": event,
+                       "losses": [x.to_dict() for x in losses]})
+    return events, skipped, cursor
