@@ -338,6 +338,9 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
+    [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
+        "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
+    ],
 ]
 
 

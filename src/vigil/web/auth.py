@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from vigil.errors import AuthError
 from vigil.exchange import Exchange
 from vigil.model import Actor
+from vigil.web.throttle import COUNTED, Throttle
 
 SESSION_COOKIE = "vigil_session"
 SESSION_TTL = 12 * 3600
@@ -86,8 +87,28 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
                     code="auth.required")
 
 
-def authenticate(conn: HTTPConnection, exchange: Exchange) -> Actor:
-    cred = credential(conn, exchange)
+def authenticate(conn: HTTPConnection, exchange: Exchange,
+                 throttle: Throttle | None = None) -> Actor:
+    """The actor behind the request's credential; with ``throttle``, a client over its
+    limit of failed attempts is refused (429) before the credential is looked up, and a
+    failure counts against its address and the credential's prefix."""
+    cred = ""
+    keys: tuple[str, ...] = ()
+    if throttle is not None:
+        cred = conn.headers.get("authorization", "").partition(" ")[2].strip()
+        keys = throttle.keys(conn.client.host if conn.client else None, cred)
+        throttle.check(keys)
+    try:
+        cred = credential(conn, exchange)
+        return actor_of_credential(cred, exchange)
+    except AuthError as exc:
+        if throttle is not None and exc.code in COUNTED:
+            throttle.failed(keys, exc.code)
+        raise
+
+
+def actor_of_credential(cred: str, exchange: Exchange) -> Actor:
+    """The actor behind a credential from ``credential`` (token or session)."""
     if cred.startswith(SESSION_PREFIX):
         return exchange.session(cred[len(SESSION_PREFIX):])[0]
     return exchange.authenticate(cred)

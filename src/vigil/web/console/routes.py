@@ -42,6 +42,7 @@ from vigil.web.auth import SESSION_COOKIE, Session, sessions
 from vigil.web.console.forms import Form, parse_form
 from vigil.web.console.stixview import bundle_view
 from vigil.web.deps import State, read_body, state_of
+from vigil.web.throttle import COUNTED, Throttled
 
 router = APIRouter(include_in_schema=False)
 
@@ -155,9 +156,18 @@ async def signin(request: Request) -> Response:
     if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
         return csrf_refused(request, None)
     token = form.get("token").strip()
+    keys = st.throttle.keys(request.client.host if request.client else None, token)
     try:
+        st.throttle.check(keys)
         await st.read(st.exchange.authenticate, token)
+    except Throttled as exc:
+        page = render(request, "signin.html", status=exc.status,
+                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        page.headers.update(exc.headers)
+        return page
     except AuthError as exc:
+        if exc.code in COUNTED:
+            st.throttle.failed(keys, exc.code)
         return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
     session = await st.write(sessions(st.exchange).create, token)
@@ -419,12 +429,12 @@ async def publish(request: Request) -> Response:
             no_onward=form.get("no_onward") == "1",
             themes=form.all("themes") + _split(form.get("more_themes")),
             regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
-        await st.write(ex.parse_bundle, raw)
+        await st.heavy(who.actor.member, ex.parse_bundle, raw)
         dec = ex.preview(req)
         seal = preview_seal(who.session.csrf, text, req, dec.recipients)
         if form.get("action") == "send":
             if hmac.compare_digest(seal, form.get("previewed")):
-                pub = await st.write(ex.publish_bundle, who.actor, raw, req)
+                pub = await st.heavy(who.actor.member, ex.publish_bundle, who.actor, raw, req)
                 await st.bus.ring((*pub.recipients, who.actor.member))
                 return RedirectResponse(f"/shares/{pub.envelope.id}?published=1",
                                         status_code=303, headers=HEADERS)
