@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__
+from vigil import __version__, audit
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import classify, indicators_bundle
@@ -38,10 +38,12 @@ from vigil.model import (
 from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
+from vigil.web import scopes
 from vigil.web.auth import SESSION_COOKIE, Session, sessions
 from vigil.web.console.forms import Form, parse_form
 from vigil.web.console.stixview import bundle_view
 from vigil.web.deps import State, read_body, state_of
+from vigil.web.observe import route_of
 from vigil.web.throttle import COUNTED, Throttled
 
 router = APIRouter(include_in_schema=False)
@@ -103,6 +105,7 @@ async def signed_in(request: Request) -> Who | None:
     s = await st.read(sessions(st.exchange).get, request.cookies.get(SESSION_COOKIE))
     if s is None:
         return None
+    scopes.require(s.actor, request.method, route_of(request.scope, frozenset()))
     return Who(s.actor, s, st.exchange.directory().members[s.actor.member])
 
 
@@ -156,7 +159,8 @@ async def signin(request: Request) -> Response:
     if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
         return csrf_refused(request, None)
     token = form.get("token").strip()
-    keys = st.throttle.keys(request.client.host if request.client else None, token)
+    address = request.client.host if request.client else ""
+    keys = st.throttle.keys(address or None, token)
     try:
         st.throttle.check(keys)
         await st.read(st.exchange.authenticate, token)
@@ -168,9 +172,10 @@ async def signin(request: Request) -> Response:
     except AuthError as exc:
         if exc.code in COUNTED:
             st.throttle.failed(keys, exc.code)
+            await st.write(audit.failed, st.exchange, token, exc.code, address)
         return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
-    session = await st.write(sessions(st.exchange).create, token)
+    session = await st.write(sessions(st.exchange).create, token, address)
     done = RedirectResponse("/", status_code=303, headers=HEADERS)
     done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
                     secure=_secure(request), path="/")
