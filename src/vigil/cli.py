@@ -129,14 +129,21 @@ def user() -> None:
 @user.command("add")
 @click.argument("member_name")
 @click.argument("user_name")
+@click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="admin",
+              show_default=True, help="what the token may do (vigil.tokens)")
+@click.option("--expires", help="when the token stops working: RFC 3339 or a span (90d)")
 @pass_ctx
-def user_add(c: Ctx, member_name: str, user_name: str) -> None:
+def user_add(c: Ctx, member_name: str, user_name: str, scope: str,
+             expires: str | None) -> None:
     """Issue an API token for a member's user (stored hashed, shown once)."""
+    from vigil import clock, tokens
     from vigil.node import open_exchange
 
     ex = open_exchange(c.settings())
-    u, token = ex.add_user(member_name, user_name)
-    click.echo(f"user {u.name} of member:{member_name}")
+    u, token = tokens.issue(ex, member_name, user_name, scope,
+                            clock.parse_expiry(expires) if expires else None, by="operator")
+    click.echo(f"user {u.name} of member:{member_name} (scope {u.scope}, "
+               f"expires {u.expires or 'never'})")
     click.echo(f"token {token}")
     click.echo("(shown once; export VIGIL_TOKEN=... for the member commands)", err=True)
 
@@ -430,7 +437,7 @@ def _feature_commands() -> None:
     cli.add_command(feed)
     cli.add_command(gateway)
     for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
-                 "cli_doctor"):
+                 "cli_doctor", "cli_access", "cli_tokens"):
         importlib.import_module(f"vigil.{name}").register(cli)
 
 

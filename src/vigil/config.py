@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics_bind", "", "HOST:PORT of a separate listener that serves only /metrics, "
             "without a token (empty: none); keep it on a private address"),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
+    Setting("switch_interval", 0.001, "seconds a worker thread (heavy requests) runs before "
+            "the event loop may take the interpreter back (Python's switch interval)", float),
     Setting("retention_interval", 60.0, "seconds between purges of expired shares (0: off)",
             float),
     Setting("correlation_processes", -1, "helper processes that extract observables for "

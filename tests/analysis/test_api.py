@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +259,29 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
         finally:
             proc.wait()
         assert [json.loads(line) for line in lines] == polled
+
+
+def test_regex_warninglist_search_is_bounded(api: Api) -> None:
+    body = json.dumps({"name": "evil", "type": "regex", "list": ["^(a+)+$"],
+                       "matching_attributes": ["mutex"]}).encode()
+    r = api.client.post("/api/v1/warninglists", content=body, headers=api.h("alpha"))
+    assert r.status_code == 201, r.text
+    q = "mutex:" + "a" * 1000 + "!"  # (observable values are bounded to 1 KiB)
+    got: list[int] = []
+    worker = threading.Thread(target=lambda: got.append(api.client.get(
+        "/api/v1/search", params={"q": q}, headers=api.h("alpha")).status_code), daemon=True)
+    worker.start()
+    worker.join(30)  # a backtracking engine would not finish this in a lifetime
+    assert got == [200]
+    r = api.client.get("/api/v1/search", params={"q": "mutex:aaaa"}, headers=api.h("alpha"))
+    assert r.status_code == 200 and r.json()["warninglists"] == ["evil"]
+    long = api.client.get("/api/v1/search", params={"q": "mutex:" + "a" * 4096},
+                          headers=api.h("alpha"))
+    assert long.status_code == 400 and long.json()["error"]["code"] == "input.query"
+    for entry in ("(a)\\1", "(?=x)y"):
+        bad = json.dumps({"name": "bad", "type": "regex", "list": [entry]}).encode()
+        r = api.client.post("/api/v1/warninglists", content=bad, headers=api.h("alpha"))
+        assert r.status_code == 400 and r.json()["error"]["code"] == "warninglist.bad_regex"
+    names = [w["name"] for w in api.client.get("/api/v1/warninglists",
+                                               headers=api.h("alpha")).json()["own"]]
+    assert names == ["evil"]  # nothing stored

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -39,8 +41,41 @@ def test_hostname_covers_subdomains_urls_and_mail() -> None:
 
 def test_substring_and_regex() -> None:
     assert hit(one("substring", ["AMAZONAWS"]), "ec2-1-2-3-4.compute.amazonaws.com")
-    rx = one("regex", ["/^[a-z0-9-]+\\.ngrok\\.io$/i", "([unbalanced"])
+    rx = one("regex", ["/^[a-z0-9-]+\\.ngrok\\.io$/i"])
     assert hit(rx, "abc-1.ngrok.io") and not hit(rx, "ngrok.io.evil.example")
+
+
+def finishes(fn: Callable[[], object], seconds: float = 30.0) -> bool:
+    """Whether ``fn`` returns within a generous bound (a backtracking engine on the
+    inputs below would run for longer than the age of the universe)."""
+    done = threading.Event()
+    threading.Thread(target=lambda: (fn(), done.set()), daemon=True).start()
+    return done.wait(seconds)
+
+
+def test_regex_matching_is_linear_time() -> None:
+    rx = one("regex", ["^(a+)+$", "/(x+x+)+y/i"])
+    assert hit(rx, "mutex:aaaa") and not hit(rx, "mutex:aaab")
+    assert finishes(lambda: rx.hits(Observable("mutex", "a" * 10_000 + "!")))
+    assert finishes(lambda: rx.hits(Observable("mutex", "X" * 10_000)))
+
+
+@pytest.mark.parametrize("entry", ["(a)\\1", "(?=a)b", "(?<!a)b", "([unbalanced",
+                                   "a" * 1025])
+def test_regex_lists_refuse_what_re2_cannot_run(entry: str) -> None:
+    doc = {"name": "x", "type": "regex", "list": ["^ok$", entry]}
+    with pytest.raises(InputError) as e:
+        loads(json.dumps(doc).encode())
+    assert e.value.code == "warninglist.bad_regex" and e.value.pointer == "/list/1"
+    # a list stored before the rule is read without the refused entry
+    assert len(WarninglistSet([loads(json.dumps(doc).encode(), check=False)])._regexes) == 1
+
+
+def test_regex_lists_are_bounded_in_entries() -> None:
+    doc = {"name": "x", "type": "regex", "list": [f"^{i}$" for i in range(1001)]}
+    with pytest.raises(InputError) as e:
+        loads(json.dumps(doc).encode())
+    assert e.value.code == "warninglist.bad_regex"
 
 
 def test_cidr_holds_addresses_and_narrower_networks() -> None:

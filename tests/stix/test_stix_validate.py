@@ -506,6 +506,31 @@ def test_fast_path_agrees_with_stix2_patterns(groups: list[list[str]], join: str
         assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == [], pattern
 
 
+def test_pattern_sizes_are_bounded_before_any_parser_runs() -> None:
+    huge = "[domain-name:value = '" + "a" * (30 * 1024 * 1024) + "']"
+    assert _patterns.size_error(huge) is not None
+    assert _patterns.size_error("[url:value = '" + "a" * 4097 + "']") is not None
+    assert _patterns.size_error("[url:value = '" + "a" * 4096 + "']") is None
+    doc = make_bundle(1)
+    doc["objects"][0]["pattern"] = huge
+    with pytest.raises(StixError) as e:
+        validate_bundle(doc)
+    assert (e.value.code, e.value.pointer) == ("stix.pattern_too_large", "/objects/0/pattern")
+
+
+def test_the_reference_grammar_parses_a_bounded_amount_per_bundle() -> None:
+    slow = " OR ".join(["[file:name MATCHES '" + "a" * 4000 + "']"] * 3)  # not a simple form
+    n = _patterns.SLOW_PATTERN_BUDGET // len(slow) + 2
+    doc = make_bundle(n)
+    for obj in doc["objects"]:
+        obj["pattern"] = slow
+    with pytest.raises(StixError) as e:
+        validate_bundle(doc)
+    problems = e.value.detail["problems"]
+    assert {p["code"] for p in problems} == {"stix.pattern_too_large"}
+    assert len(problems) == 2  # every pattern past the budget, none before it
+
+
 def test_the_common_indicator_patterns_take_the_fast_path() -> None:
     for i in range(10):
         assert _patterns.fast_valid(make_indicator(i)["pattern"], SCO_PROPERTY_NAMES)

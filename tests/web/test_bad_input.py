@@ -43,6 +43,12 @@ CASES = [
      "input.too_deep", None),
     ("not JSON", '{"type": "bundle", "objects": [', "input.malformed", None),
     ("too large", bundle_text(indicator(description="x" * 300_000)), "input.too_large", ""),
+    ("pattern too large", bundle_text(indicator(
+        pattern="[domain-name:value = '" + "a" * 17_000 + "']")), "stix.pattern_too_large",
+     "/objects/0/pattern"),
+    ("pattern value too large", bundle_text(indicator(
+        pattern="[domain-name:value = 'x.example'] OR [url:value = '" + "a" * 5000 + "']")),
+     "stix.pattern_too_large", "/objects/0/pattern"),
     ("bad pattern", bundle_text(indicator(pattern="[ipv4-addr:value = ")), None,
      "/objects/0/pattern"),
     ("missing property", bundle_text({k: v for k, v in indicator().items() if k != "valid_from"}),

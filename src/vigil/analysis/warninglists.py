@@ -8,8 +8,10 @@ it applies to, which vigil maps to observable kinds). How an entry hits an obser
 * ``string``: the normalised value equals the entry (case-insensitive);
 * ``hostname``: the host of a domain, URL or e-mail address is the entry or under it;
 * ``substring``: the entry occurs in the value (case-insensitive);
-* ``regex``: the entry (``/.../flags`` or bare) searches the value; entries Python's
-  ``re`` cannot compile are skipped;
+* ``regex``: the entry (``/.../flags`` or bare) searches the value. Matching uses RE2,
+  whose time is linear in the value, never Python's backtracking ``re``: a list with an
+  entry RE2 refuses (backreferences, look-around) or one over ``MAX_REGEX_CHARS``, or
+  with more than ``MAX_REGEXES`` entries, is refused with ``warninglist.bad_regex``;
 * ``cidr``: an IP address or network lies inside the entry's network.
 
 vigil ships a curated set (``vigil/data/warninglists``, CC0) that applies to every
@@ -26,6 +28,7 @@ from importlib import resources
 from typing import Any
 
 import orjson
+import re2
 
 from vigil import clock
 from vigil.analysis.index import ObservableIndex
@@ -36,6 +39,9 @@ from vigil.storage.base import Sql
 
 TYPES = frozenset({"string", "hostname", "substring", "regex", "cidr"})
 MAX_LIST_BYTES = 16 * 1024 * 1024
+MAX_REGEXES = 1000  # entries of one regex list
+MAX_REGEX_CHARS = 1024  # characters of one regex entry
+REGEX_MEMORY = 1 << 20  # bytes RE2 may use to compile one entry
 
 # MISP attribute types -> vigil observable kinds
 _MISP_KINDS: dict[str, tuple[str, ...]] = {
@@ -79,9 +85,10 @@ def _bad(message: str, pointer: str = "") -> InputError:
                       pointer=pointer)
 
 
-def parse(doc: Any, *, owner: str | None = None) -> Warninglist:
+def parse(doc: Any, *, owner: str | None = None, check: bool = True) -> Warninglist:
     """A warninglist from a decoded MISP warninglist document; ``warninglist.invalid``
-    if it is not one."""
+    if it is not one (``check``: and ``warninglist.bad_regex`` for a regex list RE2
+    cannot run; a stored list is read without it, its refused entries skipped)."""
     if not isinstance(doc, Mapping):
         raise _bad("must be a JSON object")
     name = doc.get("name")
@@ -102,32 +109,62 @@ def parse(doc: Any, *, owner: str | None = None) -> Warninglist:
         mapped = {k for a in attrs for k in _MISP_KINDS.get(a, ())}
         kinds = frozenset(mapped) if attrs else None
     description = doc.get("description", "")
+    kept = tuple(e.strip() for e in entries if e.strip())
+    if wtype == "regex" and check:
+        _check_regexes(kept)
     return Warninglist(name=name.strip(), description=str(description),
                        version=str(doc.get("version", "")), type=wtype,
-                       entries=tuple(e.strip() for e in entries if e.strip()),
-                       kinds=kinds, owner=owner)
+                       entries=kept, kinds=kinds, owner=owner)
 
 
-def loads(raw: bytes, *, owner: str | None = None) -> Warninglist:
+def _check_regexes(entries: Sequence[str]) -> None:
+    """Refuse a regex list that RE2 cannot run in linear time and bounded memory."""
+    def bad(message: str, pointer: str = "/list") -> InputError:
+        return InputError(f"not a usable regex warninglist: {message}",
+                          code="warninglist.bad_regex", pointer=pointer)
+
+    if len(entries) > MAX_REGEXES:
+        raise bad(f"more than {MAX_REGEXES} entries")
+    for i, entry in enumerate(entries):
+        try:
+            _regex(entry)
+        except re2.error as e:
+            detail = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else e
+            raise bad(f"entry {i} is not an RE2 expression ({detail})", f"/list/{i}") \
+                from None
+
+
+def loads(raw: bytes, *, owner: str | None = None, check: bool = True) -> Warninglist:
     if len(raw) > MAX_LIST_BYTES:
         raise _bad(f"over {MAX_LIST_BYTES} bytes")
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise _bad(f"not JSON ({e})") from None
-    return parse(doc, owner=owner)
+    return parse(doc, owner=owner, check=check)
 
 
-def _regex(entry: str) -> re.Pattern[str] | None:
-    flags = 0
+def _regex(entry: str) -> Any:
+    """An entry compiled by RE2 (linear-time matching); ``re2.error`` if RE2 refuses it.
+    (``re`` only splits off the ``/.../flags`` form: a fixed, linear pattern.)"""
+    if len(entry) > MAX_REGEX_CHARS:
+        raise re2.error(f"over {MAX_REGEX_CHARS} characters")
     body = entry
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = REGEX_MEMORY
     m = re.fullmatch(r"/(.*)/([a-z]*)", entry, re.DOTALL)
     if m is not None:
         body = m.group(1)
-        flags = re.IGNORECASE if "i" in m.group(2) else 0
+        options.case_sensitive = "i" not in m.group(2)
+    return re2.compile(body, options=options)
+
+
+def _compiled(entry: str) -> Any:
+    """``_regex``, or None for an entry stored before RE2 was required (skipped)."""
     try:
-        return re.compile(body, flags)
-    except re.error:
+        return _regex(entry)
+    except re2.error:
         return None
 
 
@@ -157,7 +194,7 @@ class WarninglistSet:
         self._strings: dict[str, list[int]] = {}
         self._hosts: dict[str, list[int]] = {}
         self._subs: list[tuple[int, str]] = []
-        self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        self._regexes: list[tuple[int, Any]] = []  # RE2 patterns
         self._cidr: ObservableIndex[int] = ObservableIndex()
         self._benign: dict[Observable, bool] = {}  # benign() answers, cleared at add()
         for wl in lists:
@@ -165,6 +202,11 @@ class WarninglistSet:
 
     def __len__(self) -> int:
         return len(self.lists)
+
+    @property
+    def costly(self) -> bool:
+        """Whether a lookup scans entries (regex, substring) rather than indexes them."""
+        return bool(self._regexes or self._subs)
 
     def add(self, wl: Warninglist) -> None:
         i = len(self.lists)
@@ -180,7 +222,7 @@ class WarninglistSet:
             elif wl.type == "substring":
                 self._subs.append((i, entry.lower()))
             elif wl.type == "regex":
-                rx = _regex(entry)
+                rx = _compiled(entry)
                 if rx is not None:
                     self._regexes.append((i, rx))
             else:
@@ -301,7 +343,8 @@ class MemberLists:
         if rows is None:
             with self._lock:
                 return self._cache[member_id][1]
-        lists = WarninglistSet(loads(bytes(r[0]), owner=member_id) for r in rows)
+        lists = WarninglistSet(loads(bytes(r[0]), owner=member_id, check=False)
+                               for r in rows)
         with self._lock:
             self._cache[member_id] = (stamp, lists)
         return lists

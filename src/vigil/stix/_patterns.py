@@ -15,6 +15,12 @@ values that would fail the hash check, ...) goes to the slow path, which runs ex
 the checks the reference validator (``stix2-validator``) runs: the ANTLR grammar and
 hash checks of ``stix2patterns.validator.run_validator``, then the object type and
 property name checks of ``stix2validator.v21.musts.patterns``.
+
+The work is bounded before either path runs: a pattern longer than
+``MAX_PATTERN_CHARS`` or holding a quoted value longer than ``MAX_PATTERN_VALUE`` is
+refused (``size_error``), and the validator lets the reference grammar (the slow
+path, about 20 microseconds a character) parse at most ``SLOW_PATTERN_BUDGET``
+characters of patterns per bundle.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ _SINGLE_RE = re.compile(
     rf"(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
     rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING}){_WS}*\]{_WS}*\Z"
 )
+_LITERAL_RE = re.compile(_STRING)
 _OPEN_RE = re.compile(rf"{_WS}*\[")
 _JOIN_RE = re.compile(rf"{_WS}+(?:AND|OR){_WS}+")
 _CLOSE_RE = re.compile(rf"{_WS}*\]")
@@ -61,6 +68,21 @@ _CHECKED_ELSEWHERE = frozenset({"MD6"})  # odd regex upstream: always take the s
 
 TYPE_FORMAT_RE = re.compile(r"-?[a-z0-9]+(?:-[a-z0-9]+)*-?\Z")
 PROPERTY_FORMAT_RE = re.compile(r"[a-z0-9_]{3,250}\Z")
+
+
+MAX_PATTERN_CHARS = 16 * 1024  # characters of one pattern
+MAX_PATTERN_VALUE = 4 * 1024  # characters of one quoted value in a pattern
+SLOW_PATTERN_BUDGET = 256 * 1024  # pattern characters the reference grammar parses per bundle
+
+
+def size_error(pattern: str) -> str | None:
+    """Why ``pattern`` is too large to check (None: it is not)."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"pattern is over {MAX_PATTERN_CHARS} characters"
+    for m in _LITERAL_RE.finditer(pattern):
+        if m.end() - m.start() - 2 > MAX_PATTERN_VALUE:
+            return f"a value in the pattern is over {MAX_PATTERN_VALUE} characters"
+    return None
 
 
 def _hash_ok(name: str, literal: str) -> bool:

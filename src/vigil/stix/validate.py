@@ -134,6 +134,7 @@ class _Ctx:
         "patterns_fast",
         "patterns_slow",
         "problems",
+        "slow_chars",
         "types",
     )
 
@@ -145,6 +146,7 @@ class _Ctx:
         self.custom_properties = 0
         self.patterns_fast = 0
         self.patterns_slow = 0
+        self.slow_chars = 0
 
     def add(self, code: str, pointer: str, message: str) -> None:
         self.problems.append(Problem(code, pointer, message))
@@ -821,11 +823,21 @@ def _pattern_rule(ctx: _Ctx, obj: dict[str, Any], ptr: str) -> None:
     pattern = obj.get("pattern")
     if obj.get("pattern_type") != "stix" or not isinstance(pattern, str):
         return
+    too_large = _patterns.size_error(pattern)
+    if too_large is not None:
+        ctx.add("stix.pattern_too_large", ptr + "/pattern", too_large)
+        return
     version = obj.get("pattern_version", obj.get("spec_version", "2.1"))
     if version == "2.1" and _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES):
         ctx.patterns_fast += 1
         return
     ctx.patterns_slow += 1
+    ctx.slow_chars += len(pattern)
+    if ctx.slow_chars > _patterns.SLOW_PATTERN_BUDGET:
+        ctx.add("stix.pattern_too_large", ptr + "/pattern",
+                f"the bundle's patterns outside the simple forms are over "
+                f"{_patterns.SLOW_PATTERN_BUDGET} characters in all")
+        return
     errors = _patterns.slow_errors(pattern, str(version), SCO_PROPERTY_NAMES)
     if errors:
         msg = errors[0].removeprefix("FAIL: ")

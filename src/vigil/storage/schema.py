@@ -338,6 +338,25 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
+    [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
+        "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
+    ],
+    [  # v7: what a token may do and until when; the member's sign-in events (vigil.tokens)
+        "ALTER TABLE users ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'",
+        "ALTER TABLE users ADD COLUMN expires TEXT",
+        "ALTER TABLE users ADD COLUMN token_prefix TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX users_token_prefix ON users(token_prefix)",
+        """CREATE TABLE auth_events (
+            seq {SERIAL},
+            member_id TEXT NOT NULL,
+            user_id TEXT,
+            event TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX auth_events_member ON auth_events(member_id, seq)",
+    ],
 ]
 
 

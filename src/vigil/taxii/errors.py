@@ -51,7 +51,7 @@ def error_body(exc: VigilError) -> dict[str, Any]:
 
 def error_response(exc: VigilError) -> Response:
     headers = {"WWW-Authenticate": 'Basic realm="vigil TAXII"'} \
-        if isinstance(exc, AuthError) else None
+        if isinstance(exc, AuthError) else getattr(exc, "headers", None)  # a 429's Retry-After
     return Response(orjson.dumps(error_body(exc)), status_code=exc.status,
                     media_type=TAXII, headers=headers)
 

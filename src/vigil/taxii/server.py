@@ -60,7 +60,7 @@ async def _readable(request: Request, st: State, actor: Actor, cid: str, query: 
     src, c = await _collection(request, st, actor, cid)
     if not c.can_read:
         raise PolicyDenied("this collection is write-only", code="taxii.not_readable")
-    return c, await st.read(src.page, actor, c, query)
+    return c, await st.heavy(actor.member, src.page, actor, c, query)
 
 
 def _query(request: Request, allowed: tuple[str, ...] = FIELDS, object_id: str | None = None,
@@ -138,9 +138,13 @@ async def add_objects(cid: str, request: Request, st: StateDep, actor: ActorDep)
         raise PolicyDenied("this collection is read-only; POST to a publish-* collection",
                            code="taxii.not_writable")
     raw = await read_body(request, int(st.settings.max_body))
-    objects = posted_objects(raw, int(st.settings.max_body))
     requested = clock.now()
-    added = await st.write(src.add, actor, c, objects)
+
+    def add() -> tuple[list[Any], Any]:
+        objects = posted_objects(raw, int(st.settings.max_body))
+        return objects, src.add(actor, c, objects)
+
+    objects, added = await st.heavy(actor.member, add)
     if added.share_id is not None:
         await st.bus.ring((*added.recipients, actor.member))
     status = {

@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, NotFound, VigilError
-from vigil.web.auth import authenticate
+from vigil.web.auth import authenticate, credential
 from vigil.web.deps import ActorDep, State, StateDep, read_body
 from vigil.web.stream import SseResponse, cursor_of
 
@@ -22,6 +22,7 @@ router = APIRouter()
 SEARCH_PATH = "/api/v1/search"
 NOTICE_BELL = "correlations:"  # the bus doorbell of a member's notice stream, + member id
 NOTICE_PAGE = 100
+MAX_QUERY = 4096  # characters of a search query
 
 
 def notice_bell(member: str) -> str:
@@ -48,30 +49,36 @@ class NoticeStream(SseResponse):
         return body, moved
 
 
+async def search_for(st: State, member: str, q: str, limit: int) -> dict[str, Any]:
+    """A search; when it may be long -- a network (which may overlap many values) or a
+    member whose own warninglists scan entries (regex, substring) -- in a thread after
+    the member's earlier heavy requests (``State.heavy``), else as a short read."""
+    c = correlator(st.exchange)
+    costly = "/" in q or (await st.read(c.member_lists.of, member)).costly
+    found: dict[str, Any] = await (st.heavy(member, c.search, member, q, limit) if costly
+                                   else st.analysis_read(c.search, member, q, limit))
+    return found
+
+
 async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve GET /api/v1/search without the framework's routing and validation (the
-    same answers as the route below): a lookup is microseconds, the framework's
-    per-request work is most of its cost."""
+    same answers as the route below); see ``search_for``."""
     conn = HTTPConnection(scope)
-
-    def answer() -> dict[str, Any]:  # the whole request in one read
-        actor = authenticate(conn, st.exchange)
+    try:
+        actor = await st.read(authenticate, conn, st.exchange, st.throttle)
         params = conn.query_params
         q = params.get("q", "")
-        if not 1 <= len(q) <= 4096:
-            raise InputError("q must be 1-4096 characters", code="input.query",
+        if not 1 <= len(q) <= MAX_QUERY:
+            raise InputError(f"q must be 1-{MAX_QUERY} characters", code="input.query",
                              pointer="/q")
         raw = params.get("limit", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
             raise InputError("limit must be 1..1000", code="input.query", pointer="/limit")
-        found: dict[str, Any] = correlator(st.exchange).search(actor.member, q, int(raw))
-        return found
-
-    try:
-        result = await st.analysis_read(answer)
+        result = await search_for(st, actor.member, q, int(raw))
         response: Response = Response(orjson.dumps(result), media_type="application/json")
     except VigilError as exc:
-        response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+        response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
+                                headers=getattr(exc, "headers", None))
     await response(scope, receive, send)
 
 
@@ -94,6 +101,7 @@ async def correlations(
 @router.get("/correlations/stream", tags=["analysis"], response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def correlation_stream(
+    request: Request,
     st: StateDep,
     actor: ActorDep,
     after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
@@ -103,22 +111,22 @@ async def correlation_stream(
     of `GET /correlations`), `id:` = its seq, pushed as soon as a correlation pass finds
     the match. A reconnecting client sends `Last-Event-ID` and receives what it missed."""
     return NoticeStream(st, actor.member,
-                        cursor_of(last_event_id, after, "a correlation notice seq"))
+                        cursor_of(last_event_id, after, "a correlation notice seq"),
+                        credential(request, st.exchange))
 
 
 @router.get("/search", tags=["analysis"])
 async def search(
     st: StateDep,
     actor: ActorDep,
-    q: Annotated[str, Query(min_length=1, max_length=4096,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY,
                             description="an observable: IP address or network, domain, URL, "
                                         "e-mail, hash, ASN, wallet, or kind:value")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Shares the caller may read that hold this observable (normalised; IP addresses
     and networks match by overlap), newest first, with the warninglists naming it."""
-    result: dict[str, Any] = await st.analysis_read(correlator(st.exchange).search,
-                                                    actor.member, q, limit)
+    result = await search_for(st, actor.member, q, limit)
     return Response(orjson.dumps(result), media_type="application/json")
 
 

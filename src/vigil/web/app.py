@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -21,11 +22,13 @@ from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
 from vigil.taxii import server as taxii_server
+from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
 from vigil.web import health, rest, stream
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
+from vigil.web import tokens as tokens_api
 from vigil.web.console import router as console_router
 from vigil.web.deps import State
 from vigil.web.metrics import store_error
@@ -71,13 +74,17 @@ def validation_error(exc: RequestValidationError) -> InputError:
 
 
 def error_response(exc: VigilError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
+                        headers=getattr(exc, "headers", None))  # Retry-After of a 429
 
 
 def create_app(settings: Settings, *, exchange: Exchange | None = None,
                bus: Bus | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # heavy requests run in threads: let the event loop take the interpreter back
+        # sooner than Python's default 5 ms, so other members' requests wait less
+        sys.setswitchinterval(float(settings.switch_interval))
         ex = exchange or open_exchange(settings)
         b = bus or open_bus(settings.bus_url)
         await b.start()
@@ -148,6 +155,8 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(analysis_api.router, prefix="/api/v1")  # correlation, search
     app.include_router(ledger_api.router, prefix="/api/v1")  # sightings, ledger, blind tokens
     app.include_router(log_api.router, prefix="/api/v1")
+    app.include_router(access_api.router, prefix="/api/v1")  # revoking users, members
+    app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app

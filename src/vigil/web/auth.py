@@ -16,14 +16,17 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from vigil import audit
 from vigil.errors import AuthError
 from vigil.exchange import Exchange
 from vigil.model import Actor
+from vigil.web.throttle import COUNTED, Throttle
 
 SESSION_COOKIE = "vigil_session"
 SESSION_TTL = 12 * 3600
 SESSION_PREFIX = "\0session:"  # marks a cookie credential; no token contains NUL
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+SIGNINS = audit.Signins()  # API sign-ins recorded once an hour per user in this worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +44,11 @@ class Sessions:
         self.exchange = exchange
         self.ttl = ttl
 
-    def create(self, token: str) -> Session:
+    def create(self, token: str, address: str = "") -> Session:
         sid, csrf = self.exchange.open_session(token, self.ttl)
-        return Session(sid, csrf, self.exchange.authenticate(token))
+        actor = self.exchange.authenticate(token)
+        audit.record(self.exchange, actor.member, actor.user, "signin", "console", address)
+        return Session(sid, csrf, actor)
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
@@ -86,8 +91,35 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
                     code="auth.required")
 
 
-def authenticate(conn: HTTPConnection, exchange: Exchange) -> Actor:
-    cred = credential(conn, exchange)
+def authenticate(conn: HTTPConnection, exchange: Exchange,
+                 throttle: Throttle | None = None) -> Actor:
+    """The actor behind the request's credential; with ``throttle``, a client over its
+    limit of failed attempts is refused (429) before the credential is looked up, a
+    failure counts against its address and the credential's prefix, and the sign-in
+    or failed sign-in is recorded in the member's events (``vigil.audit``)."""
+    cred = ""
+    keys: tuple[str, ...] = ()
+    address = conn.client.host if conn.client else ""
+    if throttle is not None:
+        cred = conn.headers.get("authorization", "").partition(" ")[2].strip()
+        keys = throttle.keys(address or None, cred)
+        throttle.check(keys)
+    try:
+        cred = credential(conn, exchange)
+        actor = actor_of_credential(cred, exchange)
+    except AuthError as exc:
+        if throttle is not None and exc.code in COUNTED:
+            throttle.failed(keys, exc.code)
+            audit.failed(exchange, cred, exc.code, address)
+        raise
+    if throttle is not None:
+        SIGNINS.seen(exchange, actor, "session" if cred.startswith(SESSION_PREFIX)
+                     else "token", address)
+    return actor
+
+
+def actor_of_credential(cred: str, exchange: Exchange) -> Actor:
+    """The actor behind a credential from ``credential`` (token or session)."""
     if cred.startswith(SESSION_PREFIX):
         return exchange.session(cred[len(SESSION_PREFIX):])[0]
     return exchange.authenticate(cred)

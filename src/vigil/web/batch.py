@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from vigil.model import Envelope, InboxEntry, ShareState
 
@@ -17,6 +18,7 @@ Page = tuple[list[tuple[InboxEntry, Envelope, ShareState]], int, bool]
 PagesFn = Callable[[Sequence[tuple[str, int]], int], list[Page]]
 FastFn = Callable[[Sequence[tuple[str, int]], int], Awaitable[list[Page] | None]]
 BATCH = 100  # entries per stream per read
+T = TypeVar("T")
 
 
 class PageBatcher:
@@ -69,3 +71,34 @@ class PageBatcher:
         for (_, _, fut), page in zip(batch, pages, strict=True):
             if not fut.done():
                 fut.set_result(page)
+
+
+class Coalesced(Generic[T]):
+    """One read shared by every caller of the same event-loop turn: the streams a
+    share wakes together ask for the credential epoch with one store read, which
+    starts after each of them asked."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self.read = read
+        self.pending: asyncio.Future[T] | None = None
+
+    async def get(self) -> T:
+        if self.pending is None:
+            loop = asyncio.get_running_loop()
+            self.pending = loop.create_future()
+            loop.call_soon(self._flush)
+        return await asyncio.shield(self.pending)
+
+    def _flush(self) -> None:
+        fut, self.pending = self.pending, None
+        assert fut is not None
+
+        def done(task: asyncio.Task[T]) -> None:
+            if task.cancelled():
+                fut.cancel()
+            elif task.exception() is not None:
+                fut.set_exception(task.exception())  # type: ignore[arg-type]
+            else:
+                fut.set_result(task.result())
+
+        asyncio.ensure_future(self.read()).add_done_callback(done)

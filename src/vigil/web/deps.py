@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from vigil import access
 from vigil.analysis.correlate import installed
 from vigil.bus import Bus
 from vigil.config import Settings
@@ -15,11 +18,15 @@ from vigil.errors import InputError
 from vigil.exchange import Exchange
 from vigil.lru import Lru
 from vigil.model import Actor
+from vigil.web import scopes
 from vigil.web.auth import authenticate
-from vigil.web.batch import PageBatcher
+from vigil.web.batch import Coalesced, PageBatcher
 from vigil.web.metrics import Metrics
+from vigil.web.observe import route_of
+from vigil.web.throttle import Throttle
 
 T = TypeVar("T")
+HEAVY_PER_MEMBER = 1  # heavy requests of one member that run at once
 
 
 class State:
@@ -38,6 +45,12 @@ class State:
                                  fast=None if self.inline_reads else (
                                      lambda requests, limit: exchange.inbox_pages_async(
                                          requests, limit, notices=True)))
+        self.throttle = Throttle()
+        # read after each inbox read of the push streams (see vigil.access)
+        self.epoch = Coalesced(lambda: self.read(access.epoch, exchange))
+        # heavy requests (bundles, searches, TAXII filters) of one member run one at a
+        # time, each in a thread: they queue behind each other, not before other members
+        self._heavy: dict[str, tuple[asyncio.Semaphore, int]] = {}
 
     async def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run a short read: inline on SQLite (microseconds), in a thread elsewhere."""
@@ -47,6 +60,27 @@ class State:
 
     async def write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return await run_in_threadpool(fn, *args, **kw)
+
+    @contextlib.asynccontextmanager
+    async def member_slot(self, member: str) -> AsyncIterator[None]:
+        """Hold the member's slot for heavy work (``HEAVY_PER_MEMBER`` at a time)."""
+        sem, users = self._heavy.get(member) or (asyncio.Semaphore(HEAVY_PER_MEMBER), 0)
+        self._heavy[member] = (sem, users + 1)
+        try:
+            async with sem:
+                yield
+        finally:
+            sem, users = self._heavy[member]
+            if users == 1:
+                del self._heavy[member]
+            else:
+                self._heavy[member] = (sem, users - 1)
+
+    async def heavy(self, member: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run CPU-heavy work for a member: in a thread, after the member's earlier
+        heavy requests."""
+        async with self.member_slot(member):
+            return await run_in_threadpool(fn, *args, **kw)
 
     async def analysis_read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """A read of correlation results (notices, search, ledger): short when the
@@ -64,8 +98,12 @@ def state_of(request: Request) -> State:
 
 
 async def actor_of(request: Request) -> Actor:
+    """The authenticated actor, if its token's scope allows this route (403
+    ``auth.scope`` otherwise: vigil.web.scopes)."""
     st = state_of(request)
-    return await st.read(authenticate, request, st.exchange)
+    actor = await st.read(authenticate, request, st.exchange, st.throttle)
+    scopes.require(actor, request.method, route_of(request.scope, frozenset()))
+    return actor
 
 
 StateDep = Annotated[State, Depends(state_of)]

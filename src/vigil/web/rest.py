@@ -274,10 +274,10 @@ async def publish(
         tlp=tlp, to=to or [], purpose=purpose, no_onward=no_onward, codes=code or [],
         themes=theme or [], regions=region or [], expires=expires))
     if dry_run:
-        await st.write(st.exchange.parse_bundle, raw)
+        await st.heavy(actor.member, st.exchange.parse_bundle, raw)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
-    pub = await st.write(st.exchange.publish_bundle, actor, raw, req)
+    pub = await st.heavy(actor.member, st.exchange.publish_bundle, actor, raw, req)
     await st.bus.ring((*pub.recipients, actor.member))
     return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
 
@@ -288,9 +288,12 @@ async def publish_envelope(request: Request, st: StateDep, actor: ActorDep) -> R
     the signature, the audience against the policy, and the wraps; it cannot read a
     sealed payload."""
     raw = await read_body(request, int(st.settings.max_body) * 2)
-    doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body) * 2)
-    env = envelope_from_json(doc)
-    pub = await st.write(st.exchange.accept_envelope, actor, env)
+
+    def accept() -> Published:
+        doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body) * 2)
+        return st.exchange.accept_envelope(actor, envelope_from_json(doc))
+
+    pub = await st.heavy(actor.member, accept)
     await st.bus.ring((*pub.recipients, actor.member))
     return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
 

@@ -55,7 +55,7 @@ def run(settings: Settings, *, workers: int = 1) -> None:
                               code="config.workers")
         os.environ["VIGIL_DATA"] = str(settings.data_dir)
         for name in ("store", "bus", "max_body", "keepalive", "node_name", "log_format",
-                     "metrics_token"):
+                     "metrics_token", "switch_interval"):
             os.environ[f"VIGIL_{name.upper()}"] = str(settings.values[name])
         uvicorn.run("vigil.web.serve:app_from_env", factory=True, host=str(settings.host),
                     port=int(settings.port), workers=workers, log_level=str(settings.log_level),

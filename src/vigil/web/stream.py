@@ -17,14 +17,14 @@ import contextlib
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from vigil.errors import InputError, VigilError
-from vigil.web.auth import authenticate
+from vigil.errors import AuthError, InputError, VigilError
+from vigil.web.auth import actor_of_credential, authenticate, credential
 from vigil.web.deps import ActorDep, State, StateDep
 from vigil.web.rest import share_json
 
@@ -53,13 +53,33 @@ def cursor_of(last_event_id: str | None, after: str | int | None, what: str = "a
 
 
 class SseResponse(Response):
-    """Stream a member's inbox after a cursor, then every new entry as it is rung."""
+    """Stream a member's inbox after a cursor, then every new entry as it is rung.
 
-    def __init__(self, state: State, member: str, cursor: int) -> None:
+    After each read of the inbox (and at each keep-alive) the stream reads the node's
+    credential epoch; when it moved, the stream authenticates its credential again and
+    ends, sending nothing more, if it was revoked (``vigil.access``)."""
+
+    def __init__(self, state: State, member: str, cursor: int, credential: str = "") -> None:
+        # (without a credential the stream ends at its first check: it fails closed)
         super().__init__(status_code=200)
         self.state = state
         self.member = member
         self.cursor = cursor
+        self.credential = credential
+        self.epoch: str | None = None  # None: authenticate again at the first check
+
+    async def _allowed(self) -> bool:
+        """Whether the stream's credential still stands (read after the inbox)."""
+        st = self.state
+        now = await st.epoch.get()
+        if now == self.epoch:
+            return True
+        try:
+            actor = await st.read(actor_of_credential, self.credential, st.exchange)
+        except AuthError:
+            return False
+        self.epoch = now
+        return actor.member == self.member
 
     async def _chunk(self) -> tuple[bytes, bool]:
         """The events after the cursor (the cursor moved past them), and whether more
@@ -94,6 +114,9 @@ class SseResponse(Response):
                         "more_body": True})
             while True:
                 chunk, more = await self._chunk()
+                if not await self._allowed():
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if more:
@@ -127,18 +150,20 @@ async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) ->
     """Serve GET /api/v1/stream without the framework's routing (same semantics)."""
     conn = HTTPConnection(scope)
     try:
-        actor = await state.read(authenticate, conn, state.exchange)
+        actor = await state.read(authenticate, conn, state.exchange, state.throttle)
         cursor = cursor_of(conn.headers.get("last-event-id"), conn.query_params.get("after"))
     except VigilError as exc:
-        await JSONResponse({"error": exc.to_dict()}, status_code=exc.status)(scope, receive,
-                                                                              send)
+        await JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
+                           headers=getattr(exc, "headers", None))(scope, receive, send)
         return
-    await SseResponse(state, actor.member, cursor)(scope, receive, send)
+    await SseResponse(state, actor.member, cursor, credential(conn, state.exchange))(
+        scope, receive, send)
 
 
 @router.get("/stream", tags=["inbox"], response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def stream(
+    request: Request,
     st: StateDep,
     actor: ActorDep,
     after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
@@ -146,4 +171,5 @@ async def stream(
 ) -> Response:
     """Server-Sent Events: one `share` event per inbox entry, `id:` = inbox seq. A
     reconnecting client sends `Last-Event-ID` and receives what it missed."""
-    return SseResponse(st, actor.member, cursor_of(last_event_id, after))
+    return SseResponse(st, actor.member, cursor_of(last_event_id, after),
+                       credential(request, st.exchange))

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__
+from vigil import __version__, audit
 from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
@@ -41,10 +41,13 @@ from vigil.model import (
 from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
+from vigil.web import scopes
 from vigil.web.auth import SESSION_COOKIE, Session, sessions
 from vigil.web.console.forms import Form, parse_form
 from vigil.web.console.stixview import bundle_view
 from vigil.web.deps import State, read_body, state_of
+from vigil.web.observe import route_of
+from vigil.web.throttle import COUNTED, Throttled
 
 router = APIRouter(include_in_schema=False)
 
@@ -106,6 +109,7 @@ async def signed_in(request: Request) -> Who | None:
     s = await st.read(sessions(st.exchange).get, request.cookies.get(SESSION_COOKIE))
     if s is None:
         return None
+    scopes.require(s.actor, request.method, route_of(request.scope, frozenset()))
     return Who(s.actor, s, st.exchange.directory().members[s.actor.member])
 
 
@@ -159,12 +163,23 @@ async def signin(request: Request) -> Response:
     if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
         return csrf_refused(request, None)
     token = form.get("token").strip()
+    address = request.client.host if request.client else ""
+    keys = st.throttle.keys(address or None, token)
     try:
+        st.throttle.check(keys)
         await st.read(st.exchange.authenticate, token)
+    except Throttled as exc:
+        page = render(request, "signin.html", status=exc.status,
+                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        page.headers.update(exc.headers)
+        return page
     except AuthError as exc:
+        if exc.code in COUNTED:
+            st.throttle.failed(keys, exc.code)
+            await st.write(audit.failed, st.exchange, token, exc.code, address)
         return render(request, "signin.html", status=401,
                       signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
-    session = await st.write(sessions(st.exchange).create, token)
+    session = await st.write(sessions(st.exchange).create, token, address)
     done = RedirectResponse("/", status_code=303, headers=HEADERS)
     done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
                     secure=_secure(request), path="/")
@@ -453,12 +468,12 @@ async def publish(request: Request) -> Response:
             no_onward=form.get("no_onward") == "1",
             themes=form.all("themes") + _split(form.get("more_themes")),
             regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
-        await st.write(ex.parse_bundle, raw)
+        await st.heavy(who.actor.member, ex.parse_bundle, raw)
         dec = ex.preview(req)
         seal = preview_seal(who.session.csrf, text, req, dec.recipients)
         if form.get("action") == "send":
             if hmac.compare_digest(seal, form.get("previewed")):
-                pub = await st.write(ex.publish_bundle, who.actor, raw, req)
+                pub = await st.heavy(who.actor.member, ex.publish_bundle, who.actor, raw, req)
                 await st.bus.ring((*pub.recipients, who.actor.member))
                 return RedirectResponse(f"/shares/{pub.envelope.id}?published=1",
                                         status_code=303, headers=HEADERS)

@@ -1,0 +1,227 @@
+"""Fairness: one member hammers the node; another's publish -> SSE and /healthz latency.
+
+    python -m bench.fairness                          # SQLite + in-process bus
+    python -m bench.fairness --bundle-mb 8 --seconds 20
+
+A server runs in a child process with four members: ``quiet`` publishes a small share
+to ``peer`` every ``--gap`` seconds while this process reads ``peer``'s SSE stream and
+probes ``/healthz``; ``loud`` runs in a second child process and sends its most expensive
+requests as fast as the node answers them, several at a time: searches against a regex
+warninglist of 1,000 entries, the largest bundle the node accepts (``--bundle-mb``),
+TAXII object pages with wide filters, and ``--streams`` open push streams (its bundles
+go to ``sink``, whom nobody measures). The same
+measurement runs first with ``loud`` idle (quiet figures), then under its load; the
+result is each loaded p99 over its quiet p99 (target: at most 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+
+from bench.common import save, summary
+from bench.delivery import small_bundle
+from vigil.testing import ServerProcess, free_port, make_node
+
+TS = "2026-11-29T08:00:00.000Z"
+
+
+def large_bundle(megabytes: float) -> bytes:
+    """A valid bundle of about ``megabytes`` MiB: indicators with simple patterns."""
+    objs = []
+    size = 0
+    i = 0
+    while size < megabytes * (1 << 20) - 4096:
+        obj = {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+               "created": TS, "modified": TS, "name": f"load {i}", "pattern_type": "stix",
+               "pattern": f"[domain-name:value = 'h{i}.load.example']", "valid_from": TS,
+               "description": "x" * 200}
+        size += len(json.dumps(obj)) + 1
+        objs.append(obj)
+        i += 1
+    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                       "objects": objs}).encode()
+
+
+async def loud(url: str, token: str, stop: Path, args: argparse.Namespace,
+               out: Path) -> None:
+    """Send the member's most expensive requests until ``stop`` exists; count them."""
+    counts: dict[str, int] = {}
+    took: dict[str, float] = {}  # seconds spent on each kind's completed requests
+    h = {"Authorization": f"Bearer {token}"}
+    body = large_bundle(args.bundle_mb)
+    marker = body[body.index(b"bundle--"):body.index(b"bundle--") + 44]
+    async with httpx.AsyncClient(base_url=url, headers=h, timeout=600, limits=httpx.Limits(
+            max_connections=None, max_keepalive_connections=None)) as http:
+        wl = {"name": "load", "type": "regex", "matching_attributes": ["mutex"],
+              "list": [f"^(a+)+{i}$" for i in range(999)] + ["^(a|aa)+$"]}
+        (await http.post("/api/v1/warninglists", content=json.dumps(wl))).raise_for_status()
+        cols = (await http.get("/taxii2/api/collections/", headers={
+            "Accept": "application/taxii+json;version=2.1"})).json()["collections"]
+        readable = [c["id"] for c in cols if c.get("can_read")]
+
+        async def forever(name: str, fn: Any) -> None:
+            while not stop.exists():
+                try:
+                    t0 = time.time()
+                    await fn()
+                    counts[name] = counts.get(name, 0) + 1
+                    took[name] = took.get(name, 0.0) + time.time() - t0
+                except httpx.HTTPError:
+                    counts[name + "_error"] = counts.get(name + "_error", 0) + 1
+
+        async def search() -> None:
+            r = await http.get("/api/v1/search", params={"q": "mutex:" + "a" * 1000 + "!"})
+            r.raise_for_status()
+
+        async def publish() -> None:
+            fresh = body.replace(marker, f"bundle--{uuid.uuid4()}".encode(), 1)
+            r = await http.post("/api/v1/shares", params={"tlp": "amber", "to": "member:sink"},
+                                content=fresh)
+            r.raise_for_status()
+
+        async def taxii() -> None:
+            for cid in readable:
+                r = await http.get(f"/taxii2/api/collections/{cid}/objects/", params={
+                    "match[type]": "indicator,identity,malware,report", "limit": "1000",
+                    "match[spec_version]": "2.1"},
+                    headers={"Accept": "application/taxii+json;version=2.1"})
+                r.raise_for_status()
+
+        async def stream() -> None:
+            async with http.stream("GET", "/api/v1/stream",
+                                   timeout=httpx.Timeout(600, read=None)) as r:
+                async for _ in r.aiter_bytes():
+                    if stop.exists():
+                        return
+
+        tasks = [asyncio.create_task(forever("stream", stream)) for _ in range(args.streams)]
+        for _ in range(args.concurrency):
+            tasks += [asyncio.create_task(forever("search", search)),
+                      asyncio.create_task(forever("publish", publish)),
+                      asyncio.create_task(forever("taxii", taxii))]
+        while not stop.exists():
+            await asyncio.sleep(0.2)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    out.write_text(json.dumps({k: {"completed": n, "mean_s": round(took.get(k, 0) / n, 3)}
+                               if n and k in took else n for k, n in counts.items()}))
+
+
+async def measure(url: str, quiet: str, peer: str, seconds: float, gap: float
+                  ) -> dict[str, list[float]]:
+    """publish -> SSE (quiet -> peer) and /healthz latencies over ``seconds``."""
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}  # (an event may arrive before its POST is answered)
+    health: list[float] = []
+    end = time.time() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        ready = asyncio.Event()
+
+        async def listen() -> None:
+            async with http.stream("GET", "/api/v1/stream", headers={
+                    "Authorization": f"Bearer {peer}"}, timeout=httpx.Timeout(120, read=None)
+                    ) as r:
+                ready.set()
+                async for line in r.aiter_lines():
+                    t = time.time()
+                    if line.startswith("data:"):
+                        arrived.setdefault(json.loads(line[5:])["share_id"], t)
+
+        async def probe() -> None:
+            while time.time() < end:
+                t0 = time.time()
+                (await http.get("/healthz")).raise_for_status()
+                health.append((time.time() - t0) * 1000)
+                await asyncio.sleep(gap / 2)
+
+        reader = asyncio.create_task(listen())
+        await ready.wait()
+        prober = asyncio.create_task(probe())
+        i = 0
+        while time.time() < end:
+            t0 = time.time()
+            r = await http.post("/api/v1/shares", params={"tlp": "amber", "to": "member:peer"},
+                                content=small_bundle(i), headers={
+                                    "Authorization": f"Bearer {quiet}"})
+            r.raise_for_status()
+            sent[r.json()["id"]] = t0
+            i += 1
+            await asyncio.sleep(gap)
+        await prober
+        await asyncio.sleep(2.0)  # the last deliveries
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    latency = [(arrived[sid] - t0) * 1000 for sid, t0 in sent.items() if sid in arrived]
+    lost = sum(1 for sid in sent if sid not in arrived)
+    return {"publish_to_sse_ms": latency, "healthz_ms": health, "lost": [float(lost)]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    ap.add_argument("--gap", type=float, default=0.1, help="seconds between quiet publishes")
+    ap.add_argument("--bundle-mb", type=float, default=31.0, help="size of loud's bundles")
+    ap.add_argument("--streams", type=int, default=200, help="loud's open push streams")
+    ap.add_argument("--concurrency", type=int, default=4,
+                    help="loud's requests of each kind in flight at once")
+    ap.add_argument("--loud-process", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.loud_process:
+        url, token, stop, out = args.loud_process
+        uvloop.run(loud(url, token, Path(stop), args, Path(out)))
+        return
+    os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        node = make_node(tmp / "node", {"quiet": True, "peer": True, "loud": True,
+                                         "sink": True})
+        srv = ServerProcess(node.data, port=free_port()).start()
+        try:
+            m = node.members
+            quiet, peer = m["quiet"].token, m["peer"].token
+            asyncio.run(measure(srv.url, quiet, peer, 3.0, args.gap))  # warm-up
+            print(f"quiet phase ({args.seconds:.0f} s) …", flush=True)
+            calm = asyncio.run(measure(srv.url, quiet, peer, args.seconds, args.gap))
+            stop, out = tmp / "stop", tmp / "loud.json"
+            print(f"loaded phase: loud sends {args.bundle_mb:g} MiB bundles, regex searches, "
+                  f"TAXII pages x{args.concurrency} and {args.streams} streams …", flush=True)
+            load = subprocess.Popen([sys.executable, "-m", "bench.fairness", "--bundle-mb",
+                                     str(args.bundle_mb), "--streams", str(args.streams),
+                                     "--concurrency", str(args.concurrency),
+                                     "--loud-process", srv.url, m["loud"].token, str(stop),
+                                     str(out)])
+            time.sleep(5.0)  # loud builds its bundle, adds its list, opens its streams
+            busy = asyncio.run(measure(srv.url, quiet, peer, args.seconds, args.gap))
+            stop.write_text("stop")
+            load.wait(timeout=900)
+            counts = json.loads(out.read_text()) if out.exists() else {}
+        finally:
+            srv.stop()
+    res: dict[str, Any] = {"args": {k: v for k, v in vars(args).items()
+                                    if k != "loud_process"}, "loud_requests": counts}
+    for key in ("publish_to_sse_ms", "healthz_ms"):
+        q, b = summary(calm[key]), summary(busy[key])
+        res[key] = {"quiet": q, "loaded": b, "p99_ratio": b["p99"] / q["p99"]}
+        print(f"{key}: quiet p50 {q['p50']:.2f} p99 {q['p99']:.2f} ms; loaded p50 "
+              f"{b['p50']:.2f} p99 {b['p99']:.2f} ms; p99 ratio {res[key]['p99_ratio']:.2f}")
+    res["lost"] = {"quiet": calm["lost"][0], "loaded": busy["lost"][0]}
+    print(f"loud's completed requests: {counts}")
+    print(f"saved {save('fairness', res)}")
+
+
+if __name__ == "__main__":
+    main()
