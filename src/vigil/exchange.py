@@ -309,9 +309,13 @@ class Exchange:
         self.authenticate(token)
         user = self.store.user_by_token_hash(hash_token(token))
         assert user is not None
+        return self.open_user_session(user.id, ttl_seconds)
+
+    def open_user_session(self, user_id: str, ttl_seconds: int) -> tuple[str, str]:
+        """A console session for a user who signed in another way (SSO, a passkey)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires = clock.fmt(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
-        self.store.add_session(hash_token(sid), user.id, csrf, expires)
+        self.store.add_session(hash_token(sid), user_id, csrf, expires)
         return sid, csrf
 
     def session(self, session_id: str) -> tuple[Actor, str]:

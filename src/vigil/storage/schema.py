@@ -357,6 +357,57 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX auth_events_member ON auth_events(member_id, seq)",
     ],
+    [  # v8: console sign-in by OpenID Connect and WebAuthn (vigil.sso, vigil.passkeys)
+        """CREATE TABLE sso_providers (
+            issuer TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            client_secret TEXT NOT NULL,
+            member_claim TEXT NOT NULL,
+            user_claim TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        """CREATE TABLE sso_members (
+            issuer TEXT NOT NULL REFERENCES sso_providers(issuer) ON DELETE CASCADE,
+            member_id TEXT NOT NULL,
+            PRIMARY KEY (issuer, member_id)
+        )""",
+        # a browser's sign-in under way: only a hash of its state is kept
+        """CREATE TABLE sso_pending (
+            state_hash TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            verifier TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )""",
+        # the ID token of a console session opened by SSO (for the provider's logout)
+        """CREATE TABLE sso_sessions (
+            session_hash TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            id_token TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )""",
+        """CREATE TABLE passkeys (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            public_key {BLOB} NOT NULL,
+            sign_count {BIGINT} NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX passkeys_user ON passkeys(user_id)",
+        "CREATE TABLE passkey_members (member_id TEXT PRIMARY KEY)",
+        # a first factor passed, a passkey still to come; or a passkey ceremony under way
+        """CREATE TABLE signin_steps (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT,
+            challenge TEXT NOT NULL,
+            method TEXT NOT NULL,
+            issuer TEXT,
+            id_token TEXT,
+            expires TEXT NOT NULL
+        )""",
+    ],
 ]
 
 

@@ -50,6 +50,14 @@ class Sessions:
         audit.record(self.exchange, actor.member, actor.user, "signin", "console", address)
         return Session(sid, csrf, actor)
 
+    def open(self, actor: Actor, method: str, address: str = "") -> Session:
+        """A session for an actor authenticated another way (``method``: sso, passkey)."""
+        assert actor.user is not None
+        sid, csrf = self.exchange.open_user_session(actor.user, self.ttl)
+        audit.record(self.exchange, actor.member, actor.user, "signin", f"console {method}",
+                     address)
+        return Session(sid, csrf, actor)
+
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None

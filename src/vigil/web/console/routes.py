@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections import deque
 from dataclasses import dataclass
 from importlib import resources
@@ -149,15 +148,13 @@ async def static(name: str) -> Response:
 
 @router.get("/signin", response_class=HTMLResponse)
 async def signin_form(request: Request) -> Response:
-    pre = secrets.token_urlsafe(32)
-    resp = render(request, "signin.html", signin_csrf=pre, error=None)
-    resp.set_cookie(PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict",
-                    secure=_secure(request), path="/signin", max_age=3600)
-    return resp
+    from vigil.web.console.signin_flow import signin_page
+    return await state_of(request).read(signin_page, request)
 
 
 @router.post("/signin", response_class=HTMLResponse)
 async def signin(request: Request) -> Response:
+    from vigil.web.console.signin_flow import signin_page
     st = state_of(request)
     form = await read_form(request, st)
     if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
@@ -169,16 +166,14 @@ async def signin(request: Request) -> Response:
         st.throttle.check(keys)
         await st.read(st.exchange.authenticate, token)
     except Throttled as exc:
-        page = render(request, "signin.html", status=exc.status,
-                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        page = await st.read(signin_page, request, exc, status=exc.status)
         page.headers.update(exc.headers)
         return page
     except AuthError as exc:
         if exc.code in COUNTED:
             st.throttle.failed(keys, exc.code)
             await st.write(audit.failed, st.exchange, token, exc.code, address)
-        return render(request, "signin.html", status=401,
-                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        return await st.read(signin_page, request, exc, status=401)
     session = await st.write(sessions(st.exchange).create, token, address)
     done = RedirectResponse("/", status_code=303, headers=HEADERS)
     done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
@@ -196,8 +191,13 @@ async def signout(request: Request) -> Response:
     form = await read_form(request, st)
     if not csrf_ok(who.session.csrf, form):
         return csrf_refused(request, who)
+    from vigil.web.console.sso_pages import logout_url
+    end = await logout_url(request, who.session.id)  # the provider's too, for SSO
     await st.write(sessions(st.exchange).drop, who.session.id)
-    resp = to_signin()
+    # to the provider by a page, not a redirect: the form-action CSP forbids the latter
+    resp = to_signin() if end is None else render(
+        request, "continue.html", next=end, message="Signed out of the console",
+        link="Sign out of the identity provider too")
     resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return resp
 
