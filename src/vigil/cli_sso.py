@@ -1,5 +1,5 @@
 """`vigil sso add|list|remove`: the OpenID providers the node's console trusts, and
-(`vigil member set --require-passkey`) the members whose users must use a passkey."""
+(`vigil member set --require-webauthn`) the members whose users must use a key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vigil import sso
+from vigil import passkeys, sso
 from vigil.cli import Ctx, out, pass_ctx
 
 
@@ -66,5 +66,25 @@ def sso_remove(c: Ctx, issuer: str) -> None:
     click.echo(f"removed {issuer}")
 
 
+@click.command("set")
+@click.argument("member_name")
+@click.option("--require-webauthn/--no-require-webauthn", default=None,
+              help="whether the member's users must sign in to the console with a key")
+@pass_ctx
+def member_set(c: Ctx, member_name: str, require_webauthn: bool | None) -> None:
+    """Change a member's sign-in policy."""
+    from vigil.node import open_exchange
+
+    ex = open_exchange(c.settings())
+    if require_webauthn is not None:
+        passkeys.set_required(ex, member_name, require_webauthn)
+    member = ex.member(member_name)
+    out({"member": member.id, "name": member.name,
+         "require_webauthn": passkeys.required(ex, member.id)})
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(sso_group)
+    member = cli.commands["member"]
+    assert isinstance(member, click.Group)
+    member.add_command(member_set)

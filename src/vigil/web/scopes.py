@@ -20,6 +20,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/gossip"): "read",
     ("POST", f"{V1}/users/{{user}}/revoke"): "read",  # its own; others need admin
     ("POST", "/signout"): "read",
+    ("POST", "/keys"): "read",  # the user's own passkeys
+    ("POST", "/keys/{key_id}/remove"): "read",
     # publishing
     ("POST", f"{V1}/shares"): "publish",
     ("POST", f"{V1}/envelopes"): "publish",

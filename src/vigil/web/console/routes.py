@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__, audit
+from vigil import __version__, audit, passkeys
 from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
@@ -65,7 +65,8 @@ HEADERS = {
     "x-frame-options": "DENY",
 }
 STATIC = {"console.css": "text/css; charset=utf-8",
-          "console.js": "text/javascript; charset=utf-8"}
+          "console.js": "text/javascript; charset=utf-8",
+          "passkeys.js": "text/javascript; charset=utf-8"}
 
 ENV = Environment(loader=PackageLoader("vigil.web.console", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -164,7 +165,7 @@ async def signin(request: Request) -> Response:
     keys = st.throttle.keys(address or None, token)
     try:
         st.throttle.check(keys)
-        await st.read(st.exchange.authenticate, token)
+        actor = await st.read(st.exchange.authenticate, token)
     except Throttled as exc:
         page = await st.read(signin_page, request, exc, status=exc.status)
         page.headers.update(exc.headers)
@@ -174,6 +175,9 @@ async def signin(request: Request) -> Response:
             st.throttle.failed(keys, exc.code)
             await st.write(audit.failed, st.exchange, token, exc.code, address)
         return await st.read(signin_page, request, exc, status=401)
+    if await st.read(passkeys.needed, st.exchange, actor):  # a key is asked for too
+        from vigil.web.console.key_pages import to_key_step
+        return await to_key_step(request, actor, "token")
     session = await st.write(sessions(st.exchange).create, token, address)
     done = RedirectResponse("/", status_code=303, headers=HEADERS)
     done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",

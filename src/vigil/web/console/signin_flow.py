@@ -8,7 +8,7 @@ import secrets
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from vigil import sso
+from vigil import passkeys, sso
 from vigil.errors import VigilError
 from vigil.model import Actor
 from vigil.web.auth import SESSION_COOKIE, SESSION_TTL, sessions
@@ -38,14 +38,29 @@ async def first_factor_passed(request: Request, actor: Actor, method: str, *,
     a browser coming back from an OpenID provider arrives from another site, and would
     not send the SameSite=Strict session cookie on a redirect that follows it."""
     st = state_of(request)
+    if await st.read(passkeys.needed, st.exchange, actor):  # a key is asked for too
+        from vigil.web.console.key_pages import to_key_step
+        return await to_key_step(request, actor, method, sso_login=sso_login)
+    return await open_session(request, actor, method, sso_login=sso_login)
+
+
+async def open_session(request: Request, actor: Actor, method: str, *,
+                       sso_login: tuple[str, str] | None = None) -> Response:
+    resp = render(request, "continue.html", next="/", message="Signed in",
+                  link="Continue to the inbox")
+    await start_session(request, resp, actor, method, sso_login=sso_login)
+    return resp
+
+
+async def start_session(request: Request, resp: Response, actor: Actor, method: str, *,
+                        sso_login: tuple[str, str] | None = None) -> None:
+    """Open the console session and set its cookie on ``resp`` (recorded)."""
+    st = state_of(request)
     address = request.client.host if request.client else ""
     session = await st.write(sessions(st.exchange).open, actor, method, address)
     if sso_login is not None:
         await st.write(sso.remember, st.exchange, session.id, sso_login[0], sso_login[1],
                        SESSION_TTL)
-    resp = render(request, "continue.html", next="/", message="Signed in",
-                  link="Continue to the inbox")
     resp.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
                     secure=request.url.scheme == "https", path="/")
     resp.delete_cookie(PRE_CSRF_COOKIE, path="/signin")
-    return resp
