@@ -142,7 +142,7 @@ def test_code_flow_refused_user_and_logout(
     # a user the mapping does not name (eve is no user of alpha) is refused
     provider_login(page, prov.issuer, "eve")
     page.wait_for_url(srv.url + "/signin/sso/callback**")
-    expect(page.locator(".error")).to_contain_text("auth.sso_unmapped")
+    expect(page.locator("div.error")).to_contain_text("auth.sso_unmapped")
     assert not any(c["name"] == "vigil_session" for c in ctx.cookies())
     ctx.close()
 
