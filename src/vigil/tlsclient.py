@@ -38,7 +38,7 @@ def ssl_context(ca: str | None = None, cert: str | None = None, key: str | None 
 
 def check_pin(stream: Any, pin: str) -> None:
     ssl_object = stream.get_extra_info("ssl_object")
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    der = ssl_object.getpeercert(True) if ssl_object is not None else None
     got = spki_pin(x509.load_der_x509_certificate(der)) if der else "none"
     if got != pin:
         stream.close()
@@ -103,7 +103,7 @@ class _AsyncPinnedStream(httpcore.AsyncNetworkStream):
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         tls = await self.inner.start_tls(ssl_context, server_hostname, timeout)
         ssl_object = tls.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        der = ssl_object.getpeercert(True) if ssl_object is not None else None
         if (spki_pin(x509.load_der_x509_certificate(der)) if der else "none") != self.pin:
             await tls.aclose()
             raise PinMismatch(f"the node's key is not the pinned {self.pin}")

@@ -33,7 +33,7 @@ def _with_client_cert(base: type[Any]) -> type[Any]:
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             ssl_object = transport.get_extra_info("ssl_object")
-            der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+            der = ssl_object.getpeercert(True) if ssl_object else None
             if not der:
                 return
             pem = ssl.DER_cert_to_PEM_cert(der)
