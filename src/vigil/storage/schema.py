@@ -356,6 +356,16 @@ MIGRATIONS: list[list[str]] = [
             at TEXT NOT NULL
         )""",
         "CREATE INDEX auth_events_member ON auth_events(member_id, seq)",
+        # client certificates standing for a user (vigil.certs): an SPKI pin or a subject
+        """CREATE TABLE user_certs (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created TEXT NOT NULL,
+            revoked {BOOL} NOT NULL
+        )""",
+        "CREATE INDEX user_certs_value ON user_certs(kind, value)",
     ],
     [  # v8: console sign-in by OpenID Connect and WebAuthn (vigil.sso, vigil.passkeys)
         """CREATE TABLE sso_providers (

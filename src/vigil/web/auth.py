@@ -16,15 +16,17 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from vigil import audit
+from vigil import audit, certs
 from vigil.errors import AuthError
 from vigil.exchange import Exchange
 from vigil.model import Actor
 from vigil.web.throttle import COUNTED, Throttle
+from vigil.web.tls import client_cert
 
 SESSION_COOKIE = "vigil_session"
 SESSION_TTL = 12 * 3600
 SESSION_PREFIX = "\0session:"  # marks a cookie credential; no token contains NUL
+CERT_PREFIX = "\0cert:"  # marks a client certificate the TLS layer verified
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 SIGNINS = audit.Signins()  # API sign-ins recorded once an hour per user in this worker
 
@@ -91,6 +93,9 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
         except (binascii.Error, UnicodeDecodeError):
             raise AuthError("malformed Basic credentials", code="auth.malformed") from None
         return decoded.partition(":")[2]
+    der = client_cert(conn.scope) if not header else None
+    if der is not None:
+        return CERT_PREFIX + base64.b64encode(der).decode()
     if not header and exchange is not None and conn.scope.get("method") in SAFE_METHODS:
         session = conn.cookies.get(SESSION_COOKIE)
         if session:
@@ -122,12 +127,16 @@ def authenticate(conn: HTTPConnection, exchange: Exchange,
         raise
     if throttle is not None:
         SIGNINS.seen(exchange, actor, "session" if cred.startswith(SESSION_PREFIX)
-                     else "token", address)
+                     else "certificate" if cred.startswith(CERT_PREFIX) else "token",
+                     address)
     return actor
 
 
 def actor_of_credential(cred: str, exchange: Exchange) -> Actor:
-    """The actor behind a credential from ``credential`` (token or session)."""
+    """The actor behind a credential from ``credential`` (token, session or client
+    certificate)."""
+    if cred.startswith(CERT_PREFIX):
+        return certs.authenticate(exchange, base64.b64decode(cred[len(CERT_PREFIX):]))
     if cred.startswith(SESSION_PREFIX):
         return exchange.session(cred[len(SESSION_PREFIX):])[0]
     return exchange.authenticate(cred)

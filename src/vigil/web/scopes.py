@@ -17,11 +17,16 @@ TAXII = "/taxii2/api"
 
 NEEDS: dict[tuple[str, str], str] = {
     # any valid token
-    ("POST", f"{V1}/gossip"): "read",
+    ("POST", f"{V1}/log/gossip"): "read",
     ("POST", f"{V1}/users/{{user}}/revoke"): "read",  # its own; others need admin
+    ("POST", "/signin"): "read",  # the console's sign-in: before any credential
     ("POST", "/signout"): "read",
+    ("POST", "/signin/key"): "read",  # a key after a first factor, or alone
+    ("POST", "/signin/passkey"): "read",
     ("POST", "/keys"): "read",  # the user's own passkeys
     ("POST", "/keys/{key_id}/remove"): "read",
+    **{(m, "/taxii2/{rest}"): "read"  # TAXII's catch-all: answers 404 or 405 only
+       for m in ("POST", "PUT", "PATCH", "DELETE")},
     # publishing
     ("POST", f"{V1}/shares"): "publish",
     ("POST", f"{V1}/envelopes"): "publish",
