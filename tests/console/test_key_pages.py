@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from vigil import audit, passkeys
 from vigil.testing import ServerProcess, TestNode, make_node
 
+from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)
 from .test_browser import VIEWPORT
-from .test_sso_pages import chromium  # noqa: F401  (the browser fixture)
 
 
 @pytest.fixture
@@ -31,16 +31,6 @@ def key_node(tmp_path: Path) -> Iterator[tuple[TestNode, str]]:
     with ServerProcess(node.data) as srv:
         # WebAuthn needs a host name for its RP id, not an IP address
         yield node, srv.url.replace("127.0.0.1", "localhost")
-
-
-def authenticator(ctx: Any, page: Any) -> tuple[Any, str]:
-    cdp = ctx.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    got = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": True,
-        "automaticPresenceSimulation": True}})
-    return cdp, str(got["authenticatorId"])
 
 
 def token_sign_in(page: Any, url: str, token: str) -> None:

@@ -13,16 +13,18 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from vigil import audit, sso
+from vigil import audit, passkeys, sso
 from vigil.testing import ServerProcess, TestNode, free_port, make_node
 
-from .test_browser import ARGS, CHROMIUM, VIEWPORT, _missing
+from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)
+from .test_browser import VIEWPORT, _missing
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENT_ID, CLIENT_SECRET = "vigil-console", "a client secret of the test provider"
@@ -61,36 +63,40 @@ def start_provider(console_url: str, log: Path) -> Provider:
     raise RuntimeError("provider did not start")
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        _missing(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def sso_node(tmp_path: Path) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
+@contextmanager
+def sso_setup(tmp_path: Path, *, require_keys: bool = False
+              ) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
     srv = ServerProcess(node.data)
+    # the console as localhost (a host name, as WebAuthn needs), the provider as
+    # 127.0.0.1: another site, as in a real deployment
+    srv.url = srv.url.replace("127.0.0.1", "localhost")
     prov = start_provider(srv.url, tmp_path / "provider.log")
     try:
         ex = node.exchange()
         sso.add_provider(ex, prov.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                          member_claim="vigil_member", user_claim="preferred_username",
                          members=["alpha"], scopes="openid profile")
+        passkeys.set_required(ex, "alpha", require_keys)
         ex.store.close()
         with srv:
             yield node, srv, prov
     finally:
         prov.proc.terminate()
         prov.proc.wait(10)
+
+
+@pytest.fixture
+def sso_node(tmp_path: Path) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
+    with sso_setup(tmp_path) as got:
+        yield got
+
+
+@pytest.fixture
+def sso_keys_node(tmp_path: Path) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
+    """As sso_node, with alpha's users required to use a security key."""
+    with sso_setup(tmp_path, require_keys=True) as got:
+        yield got
 
 
 def provider_login(page: Any, issuer: str, login: str) -> None:
@@ -103,7 +109,7 @@ def provider_login(page: Any, issuer: str, login: str) -> None:
 
 @pytest.mark.slow
 def test_code_flow_refused_user_and_logout(
-        chromium: Any, sso_node: tuple[TestNode, ServerProcess, Provider]) -> None:
+        chromium: Any, sso_node: tuple[TestNode, ServerProcess, Provider]) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     node, srv, prov = sso_node
@@ -151,4 +157,33 @@ def test_code_flow_refused_user_and_logout(
     assert [e.event for e in events if e.detail == "console sso"] == ["signin"]
     assert any(e.event == "signin.failed" and "auth.sso_unmapped" in e.detail
                for e in events)
+    ex.store.close()
+
+
+@pytest.mark.slow
+def test_sso_then_a_required_key_then_logout_at_the_provider(
+        chromium: Any, sso_keys_node: tuple[TestNode, ServerProcess, Provider]  # noqa: F811
+        ) -> None:
+    from playwright.sync_api import expect
+
+    node, srv, prov = sso_keys_node
+    ctx = chromium.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    authenticator(ctx, page)
+    page.goto(srv.url + "/signin")
+    page.get_by_role("link", name=f"Sign in with {prov.issuer}").click()
+    provider_login(page, prov.issuer, "ana")
+    # the provider is not enough: alpha requires a key, registered now
+    page.wait_for_url(srv.url + "/signin/key")
+    assert not any(c["name"] == "vigil_session" for c in ctx.cookies())
+    page.get_by_role("button", name="Register the key and sign in").click()
+    page.wait_for_url(srv.url + "/")
+    expect(page.locator(".me")).to_contain_text("member:alpha")
+    # the session remembers the provider: signing out ends the provider's session too
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(prov.issuer + "/session/end**")
+    ctx.close()
+    ex = node.exchange()
+    assert ("signin", "console sso+key") in [
+        (e.event, e.detail) for e in audit.events(ex, node.members["alpha"].id)]
     ex.store.close()
