@@ -289,17 +289,24 @@ def _recall_row(ex: Exchange, share_id: str) -> tuple[str, str, int] | None:
 
 
 def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
-    """For the originator only: per recipient, when it received, opened and (after a
-    recall) acknowledged, and who has not."""
+    """For the originator only: per recipient, when the node delivered the share to its
+    inbox, and when it received, opened and (after a recall) acknowledged it (its signed
+    receipts), and who has not."""
     env, state = _own_share(ex, member, share_id)
 
-    def read(sql: Sql) -> tuple[list[Any], Any]:
+    def read(sql: Sql) -> tuple[list[Any], Any, list[Any], list[Any]]:
         return (sql.execute("SELECT member_id, what, at, log_idx FROM receipts "
                             "WHERE share_id=?", (share_id,)).fetchall(),
                 sql.execute("SELECT at, key, log_idx FROM recalls WHERE share_id=?",
-                            (share_id,)).fetchone())
+                            (share_id,)).fetchone(),
+                sql.execute("SELECT member_id, added FROM inbox WHERE share_id=?",
+                            (share_id,)).fetchall(),
+                sql.execute("SELECT member_id, not_before FROM share_delays "
+                            "WHERE share_id=?", (share_id,)).fetchall())
 
-    rows, recall = ex.store.read(read)
+    rows, recall, inbox, delays = ex.store.read(read)
+    added = {str(m): str(at) for m, at in inbox}
+    held = {str(m): str(nb) for m, nb in delays}
     got: dict[tuple[str, str], tuple[str, int]] = {
         (str(m), str(w)): (str(at), int(idx)) for m, w, at, idx in rows}
     names = {m.id: m.name for m in ex.directory().members.values()}
@@ -307,6 +314,10 @@ def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
     per = []
     for r in recipients:
         item: dict[str, Any] = {"member": r, "name": names.get(r)}
+        # delivered: in its inbox on this node (when the share, after a recall the
+        # recall, entered it), and until when the community rule holds it back if it does
+        item["delivered"] = None if r not in added else {
+            "at": added[r], "held_until": held.get(r)}
         for what in WHATS:
             at_idx = got.get((r, what))
             item[what.replace("-", "_")] = None if at_idx is None else \

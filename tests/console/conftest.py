@@ -90,3 +90,50 @@ def console(tmp_path: Path) -> Iterator[Console]:
         for c in con.clients:
             c.close()
     ex.store.close()
+
+
+def ioc_bundle(*values: str) -> bytes:
+    """One indicator per IPv4 address."""
+    objs = [{"type": "indicator", "id": sid("indicator"), "spec_version": "2.1",
+             "created": TS, "modified": TS, "name": f"seen {v}", "pattern_type": "stix",
+             "pattern": f"[ipv4-addr:value = '{v}']", "valid_from": "2026-11-29T08:00:00Z"}
+            for v in values]
+    return json.dumps({"type": "bundle", "id": sid("bundle"), "objects": objs}).encode()
+
+
+def big_bundle(n: int = 300) -> bytes:
+    """``n`` objects joined by relationships: indicators, malware and attack patterns
+    (2:1:1), each indicator indicating a malware that uses an attack pattern."""
+    common = {"spec_version": "2.1", "created": TS, "modified": TS}
+    q = n // 4
+    mws = [{"type": "malware", "id": sid("malware"), **common, "name": f"family {i}",
+            "is_family": True} for i in range(q)]
+    aps = [{"type": "attack-pattern", "id": sid("attack-pattern"), **common,
+            "name": f"technique {i}"} for i in range(q)]
+    inds = [{"type": "indicator", "id": sid("indicator"), **common, "name": f"host {i}",
+             "pattern_type": "stix", "pattern": f"[domain-name:value = 'h{i}.example']",
+             "valid_from": "2026-11-29T08:00:00Z"} for i in range(n - 2 * q)]
+    rels = [{"type": "relationship", "id": sid("relationship"), **common,
+             "relationship_type": "indicates", "source_ref": o["id"],
+             "target_ref": mws[i % q]["id"]} for i, o in enumerate(inds)]
+    rels += [{"type": "relationship", "id": sid("relationship"), **common,
+              "relationship_type": "uses", "source_ref": m["id"], "target_ref": a["id"]}
+             for m, a in zip(mws, aps, strict=True)]
+    objs = [*inds, *mws, *aps, *rels]
+    return json.dumps({"type": "bundle", "id": sid("bundle"), "objects": objs}).encode()
+
+
+def late_member(ex: Exchange, node: TestNode, name: str) -> str:
+    """Add a member (keyring held by the node) after shares were published, as ``name``
+    in ``node.members``; returns its token. Shares published before it joined are not
+    its to read, community-wide ones included."""
+    from vigil.model import MemberKind
+    from vigil.node import keyring_dir
+    from vigil.testing import PASSPHRASE, TestMember
+
+    path = keyring_dir(node.settings) / f"{name}.keyring"
+    m, kr = ex.add_member(name, country="EE", kind=MemberKind.AGENCY, keyring_path=path,
+                          passphrase=PASSPHRASE, hold=True)
+    _, token = ex.add_user(name, "analyst")
+    node.members[name] = TestMember(name, m.id, token, kr, path, True)
+    return token

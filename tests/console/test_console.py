@@ -91,7 +91,7 @@ def test_inbox_share_channels_sent_render_for_the_right_member(console: Console)
     assert "Industroyer2" in t and "Sandworm Team" in t and "ELECTRUM" in t
     assert re.search(r"Sandworm Team</td><td>→ uses →</td><td>Industroyer2", t)
     assert "ipv4-addr:value <code>198.51.100.7</code>" in t
-    assert "<svg" in t and "<line" in t and "Recipients</h2>" not in t  # B is not originator
+    assert "<svg" in t and "<line" in t and "and receipts</h2>" not in t  # B: not originator
     # C: not in the channel: the same "not found" as a share that does not exist
     for ref in (sid, "share--00000000-0000-4000-8000-000000000000", "junk"):
         r = c.get(f"/shares/{ref}")
@@ -99,7 +99,7 @@ def test_inbox_share_channels_sent_render_for_the_right_member(console: Console)
     assert sid not in c.get("/").text
     # the originator sees the recipients
     ta = a.get(f"/shares/{sid}").text
-    assert "Recipients</h2>" in ta and "member:bravo" in ta
+    assert "Recipients and receipts</h2>" in ta and "member:bravo" in ta
     assert sid in a.get("/sent").text and sid not in b.get("/sent").text
     ch = b.get("/channels").text
     assert "a-b" in ch and "group1" in ch and "every active member" in ch and "join" in ch

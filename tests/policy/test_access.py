@@ -191,3 +191,15 @@ def test_correlator_of_the_fixture_is_live(node: Node) -> None:
     correlator(node.ex).process()
     notices = node.client.get("/api/v1/correlations", headers=node.h("bravo")).json()
     assert [n["match"]["share"] for n in notices["notices"]] == [a]
+
+
+def test_a_member_sees_only_the_feeds_that_publish_as_itself(node: Node) -> None:
+    import dataclasses
+
+    a, b = node.id("alpha"), node.id("bravo")
+    gate = Access(node.ex, a)
+    assert gate.feed(a) and not gate.feed(b) and not gate.feed("")
+    d = node.ex.directory()
+    off = dataclasses.replace(d, members={**d.members,
+                                          a: dataclasses.replace(d.members[a], active=False)})
+    assert not Access(node.ex, a, directory=off).feed(a)

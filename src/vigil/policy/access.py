@@ -219,6 +219,13 @@ class Access:
                        for i, d, e in out]
         return out
 
+    # -- feeds ---------------------------------------------------------------------------
+    def feed(self, publishes_as: str) -> bool:
+        """May the member see and pull one of the node's TAXII feeds: only a feed that
+        publishes as itself, while it is active (the others are the operator's)."""
+        m = self.directory.members.get(self.member)
+        return publishes_as == self.member and m is not None and m.active
+
     # -- channels ------------------------------------------------------------------------
     def channel(self, ch: Channel | None) -> Decision:
         return decide(self.directory, self.member, Action.SEE_CHANNEL, ch, now=self.now)

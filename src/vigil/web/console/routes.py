@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
@@ -20,6 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from vigil import __version__, audit
+from vigil import accountability as acc
+from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.interop.iocs import classify, indicators_bundle
@@ -49,8 +52,9 @@ from vigil.web.throttle import COUNTED, Throttled
 router = APIRouter(include_in_schema=False)
 
 PRE_CSRF_COOKIE = "vigil_signin_csrf"
-INBOX_ROWS = 200
+INBOX_ROWS = 100  # rows per page of the inbox and sent
 PAGE = 500
+VERDICTS = tuple(v.value for v in sightings.Verdict)
 TLP_LABELS = {t.value: "TLP:" + t.value.upper() for t in TLP_ORDER}
 HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -263,6 +267,23 @@ def display_names(ex: Exchange) -> dict[str, str]:
     return {m.id: m.display_name for m in ex.directory().members.values()}
 
 
+def before_of(request: Request) -> int | None:
+    """The page's ``before`` cursor: show the rows older than this seq (None: newest)."""
+    raw = request.query_params.get("before", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def pager(request: Request, before: int | None, rows: deque[dict[str, Any]], matched: int
+          ) -> dict[str, str | None]:
+    """Links to the newest page and to the next older one (keeping the filters)."""
+    keep = [(k, v) for k, v in request.query_params.multi_items() if k != "before"]
+    path = request.url.path
+    newest = f"{path}?{urlencode(keep)}" if before is not None else None
+    older = f"{path}?{urlencode([*keep, ('before', str(rows[0]['seq']))])}" \
+        if matched > len(rows) and rows else None
+    return {"newest": newest, "older": older}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def inbox(request: Request) -> Response:
     st = state_of(request)
@@ -277,13 +298,15 @@ async def inbox(request: Request) -> Response:
         return error_page(request, who, exc)
     names = display_names(ex)
     chan_names = {c.id: c.name for c in chans}
+    before = before_of(request)
     rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
-    cursor, total = 0, 0
+    cursor, total, matched = 0, 0, 0
     while True:
         page, cursor, more = await st.read(ex.inbox_page, who.actor.member, cursor, PAGE)
         for entry, env, _state in page:
             total += 1
-            if f.match(env):
+            if f.match(env) and (before is None or entry.seq < before):
+                matched += 1
                 rows.append(row_of(env, names, chan_names, entry.seq, entry.added))
         if not more:
             break
@@ -293,8 +316,8 @@ async def inbox(request: Request) -> Response:
                         "channel": f.channel, "originator": f.originator}}
     return render(request, "inbox.html", who=who, rows=list(reversed(rows)), total=total,
                   f=f, q=request.query_params, themes=THEMES, tlps=TLP_LABELS,
-                  channels=chans, members=members,
-                  live=live)
+                  channels=chans, members=members, live=live if before is None else None,
+                  pager=pager(request, before, rows, matched))
 
 
 # -- one share ---------------------------------------------------------------------
@@ -331,6 +354,8 @@ async def share(share_id: str, request: Request) -> Response:
         verified, provenance, problem = True, provenance_words(ex, st, env), None
     except VigilError as exc:
         plain, verified, provenance, problem = None, False, "", exc
+    if state.recalled or state.purged:  # its payload is gone from the node: say only that
+        plain, verified, provenance, problem = None, False, "", None
     view = None
     if plain is not None:
         try:
@@ -340,14 +365,23 @@ async def share(share_id: str, request: Request) -> Response:
             problem = exc
     h = env.header
     originator = d.members.get(env.originator)
-    recipients = None
-    if env.originator == who.actor.member:
-        recipients = [d.members[r] for r in env.recipients if r in d.members]
+    receipts = None
+    if env.originator == who.actor.member:  # the originator's view; 404 for anyone else
+        receipts = await st.read(acc.receipts_view, ex, who.actor.member, share_id)
+        names = display_names(ex)
+        for r in receipts["recipients"]:
+            r["display_name"] = names.get(r["member"], r["member"])
+    seen = await st.read(sightings.sightings_of_share, ex, who.actor.member, share_id)
+    ind_names = {i["id"]: i["name"] or i["pattern"] for i in view.indicators} if view else {}
+    q = request.query_params
     return render(
         request, "share.html", who=who, env=env, h=h, state=state, verified=verified,
         provenance=provenance, problem=problem, view=view, sealed=plain is None and verified,
         originator=originator, channel=chans.get(env.channel or "", env.channel),
-        recipients=recipients, published=request.query_params.get("published") == "1")
+        receipts=receipts, sightings=seen, ind_names=ind_names, verdicts=VERDICTS,
+        names=display_names(ex),
+        published=q.get("published") == "1", recalled=q.get("recalled") == "1",
+        sighted=q.get("sighted") == "1")
 
 
 # -- publish --------------------------------------------------------------------------
@@ -505,11 +539,15 @@ async def sent(request: Request) -> Response:
     ex = st.exchange
     names = display_names(ex)
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
+    before = before_of(request)
     rows: deque[dict[str, Any]] = deque(maxlen=INBOX_ROWS)
-    after = 0
+    after, matched = 0, 0
     while True:
         page, cursor = await st.read(ex.sent_page, who.actor.member, after, PAGE)
         for seq, env, state in page:
+            if before is not None and seq >= before:
+                continue
+            matched += 1
             r = row_of(env, names, chans, seq, env.created)
             r["recipient_names"] = [names.get(m, m) for m in env.recipients]
             r["recalled"] = state.recalled
@@ -517,7 +555,8 @@ async def sent(request: Request) -> Response:
         if cursor == after:
             break
         after = cursor
-    return render(request, "sent.html", who=who, rows=list(reversed(rows)))
+    return render(request, "sent.html", who=who, rows=list(reversed(rows)),
+                  pager=pager(request, before, rows, matched))
 
 
 # -- log ---------------------------------------------------------------------------------
@@ -538,7 +577,8 @@ async def log_page(request: Request) -> Response:
     names = display_names(ex)
     rows: list[dict[str, Any]] = []
     hidden = 0
-    end = cp.size
+    before = before_of(request)
+    end = cp.size if before is None else min(before, cp.size)
     gate = Access(ex, who.actor.member)
     while end > 0 and len(rows) < LOG_ROWS:
         start = max(0, end - 1000)
@@ -553,8 +593,11 @@ async def log_page(request: Request) -> Response:
                              "at": entry.get("at", "")})
         end = start
     forks = (await st.read(Gossip(ex.log).report))["forks"]
+    older = f"/log?before={rows[-1]['index']}" \
+        if len(rows) == LOG_ROWS and rows[-1]["index"] > 0 else None
     return render(request, "log.html", who=who, cp=cp, note=note, rows=rows,
-                  hidden=hidden, forks=forks, vkey=vkey(ex.log.key_name, ex.log.public_raw))
+                  hidden=hidden, forks=forks, vkey=vkey(ex.log.key_name, ex.log.public_raw),
+                  pager={"newest": "/log" if before is not None else None, "older": older})
 
 
 def describe_entry(entry: dict[str, Any], names: dict[str, str]) -> str:

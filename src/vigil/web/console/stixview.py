@@ -12,7 +12,12 @@ _COMPARISON = re.compile(
     r"('(?:[^'\\]|\\.)*'|\([^)]*\)|[0-9.]+)")
 
 ACTOR_TYPES = ("threat-actor", "intrusion-set", "campaign")
-GRAPH_LIMIT = 40
+GRAPH_LIMIT = 600  # objects drawn; the rest are counted under the graph
+LABEL_LIMIT = 40  # up to this many objects, each is labelled under its dot
+EDGE_LABEL_LIMIT = 30  # up to this many relationships, each is named on its line
+CELL = (170.0, 56.0)  # grid step of a labelled object (x, y)
+SMALL_CELL = (22.0, 22.0)  # grid step of an unlabelled one (its name is its tooltip)
+PAD, HEAD, GAP = 10.0, 26.0, 18.0  # box padding, box heading, space between boxes
 
 
 def observables(pattern: str) -> list[tuple[str, str]]:
@@ -68,12 +73,29 @@ class Edge:
 
 
 @dataclass
+class Group:
+    """The box of one STIX type in the graph."""
+
+    type: str
+    count: int
+    x: float
+    y: float
+    w: float
+    h: float
+    nodes: list[Node]
+    cols: int
+
+
+@dataclass
 class Graph:
     width: int
     height: int
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     omitted: int = 0
+    groups: list[Group] = field(default_factory=list)
+    labelled: bool = True
+    edge_labels: bool = True
 
 
 @dataclass
@@ -100,7 +122,8 @@ def bundle_view(bundle: dict[str, Any]) -> BundleView:
         o = by_id.get(str(ref))
         return label(o) if o is not None else str(ref)
 
-    indicators = [{"name": o.get("name", ""), "pattern": o.get("pattern", ""),
+    indicators = [{"id": str(o.get("id", "")), "name": o.get("name", ""),
+                   "pattern": o.get("pattern", ""),
                    "pattern_type": o.get("pattern_type", ""),
                    "observables": observables(str(o.get("pattern", "")))
                    if o.get("pattern_type") == "stix" else [],
@@ -128,27 +151,49 @@ def bundle_view(bundle: dict[str, Any]) -> BundleView:
                       techniques, malware, actors, rels, others, graph(objs))
 
 
-def graph(objs: list[dict[str, Any]], width: int = 720, height: int = 440) -> Graph:
-    """Objects joined by relationships, placed evenly on an ellipse in the order the
-    relationships name them (at most GRAPH_LIMIT); objects in no relationship are left out."""
+def graph(objs: list[dict[str, Any]]) -> Graph:
+    """Objects joined by relationships (at most GRAPH_LIMIT; objects in no relationship
+    are left out), grouped by STIX type: one labelled box per type, the biggest group
+    first, boxes packed in rows, the objects of a box on a grid. The drawing stays
+    readable at a few hundred objects; the console's script adds zoom and pan."""
     by_id = {str(o.get("id")): o for o in objs}
     rels = [o for o in objs if o.get("type") == "relationship"
             and str(o.get("source_ref")) in by_id and str(o.get("target_ref")) in by_id]
-    order: list[str] = []
+    order: dict[str, None] = {}
     for r in rels:
-        for ref in (str(r["source_ref"]), str(r["target_ref"])):
-            if ref not in order:
-                order.append(ref)
-    g = Graph(width, height, omitted=max(0, len(order) - GRAPH_LIMIT))
-    order = order[:GRAPH_LIMIT]
+        order.setdefault(str(r["source_ref"]))
+        order.setdefault(str(r["target_ref"]))
+    refs = list(order)
+    omitted = max(0, len(refs) - GRAPH_LIMIT)
     nodes = {ref: Node(ref, str(by_id[ref].get("type")), _short(label(by_id[ref])))
-             for ref in order}
-    n = len(nodes)
-    cx, cy = width / 2, height / 2
-    rx, ry = width / 2 - 120, height / 2 - 40
-    for i, node in enumerate(nodes.values()):
-        a = 2 * math.pi * i / max(n, 1) - math.pi / 2
-        node.x, node.y = (cx, cy) if n == 1 else (cx + rx * math.cos(a), cy + ry * math.sin(a))
+             for ref in refs[:GRAPH_LIMIT]}
+    groups: dict[str, list[Node]] = {}
+    for node in nodes.values():
+        groups.setdefault(node.type, []).append(node)
+    labelled = len(nodes) <= LABEL_LIMIT
+    step = CELL if labelled else SMALL_CELL
+    boxes = []
+    for kind, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        cols = max(1, min(len(members), math.ceil(math.sqrt(len(members) * 2))))
+        if labelled:
+            cols = min(cols, 4)
+        rows = math.ceil(len(members) / cols)
+        boxes.append(Group(kind, len(members), 0.0, 0.0, cols * step[0] + 2 * PAD,
+                           rows * step[1] + PAD + HEAD, members, cols))
+    total = sum(b.w * b.h for b in boxes)
+    width = max(720.0, math.sqrt(total) * 1.4, max((b.w for b in boxes), default=0) + 2 * GAP)
+    x, y, row_h = GAP, GAP, 0.0
+    for b in boxes:  # shelf packing: left to right, a new row when the next box is too wide
+        if x + b.w + GAP > width and x > GAP:
+            x, y, row_h = GAP, y + row_h + GAP, 0.0
+        b.x, b.y = x, y
+        for i, node in enumerate(b.nodes):
+            node.x = b.x + PAD + (i % b.cols + 0.5) * step[0]
+            node.y = b.y + HEAD + (i // b.cols + 0.5) * step[1]
+        x += b.w + GAP
+        row_h = max(row_h, b.h)
+    g = Graph(int(width), int(y + row_h + GAP), omitted=omitted, groups=boxes,
+              labelled=labelled, edge_labels=len(rels) <= EDGE_LABEL_LIMIT)
     g.nodes = list(nodes.values())
     for r in rels:
         s, t = nodes.get(str(r["source_ref"])), nodes.get(str(r["target_ref"]))

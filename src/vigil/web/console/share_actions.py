@@ -1,0 +1,95 @@
+"""Console actions on one share: its originator recalls it (after a confirmation page
+that names who will be told), a reader reports a sighting of one of its indicators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from vigil import accountability as acc
+from vigil.analysis import sightings
+from vigil.errors import InputError, NotFound, VigilError
+from vigil.web.console.routes import (
+    HEADERS,
+    csrf_ok,
+    csrf_refused,
+    display_names,
+    error_page,
+    not_found,
+    read_form,
+    render,
+    signed_in,
+    to_signin,
+)
+from vigil.web.deps import state_of
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/shares/{share_id}/recall", response_class=HTMLResponse)
+async def recall_confirm(share_id: str, request: Request) -> Response:
+    """The confirmation: the share and every recipient that will be told of the recall
+    (404 for anyone but its originator, as for a missing share)."""
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    try:
+        view = await st.read(acc.receipts_view, st.exchange, who.actor.member, share_id)
+    except NotFound:
+        return not_found(request, who, "share")
+    names = display_names(st.exchange)
+    told = [{"name": r["name"], "display_name": names.get(r["member"], r["member"])}
+            for r in view["recipients"]]
+    return render(request, "recall.html", who=who, share_id=share_id, told=told,
+                  recalled=view["state"]["recalled"], error=None)
+
+
+@router.post("/shares/{share_id}/recall", response_class=HTMLResponse)
+async def recall(share_id: str, request: Request) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    form = await read_form(request, st)
+    if not csrf_ok(who.session.csrf, form):
+        return csrf_refused(request, who)
+    try:
+        rec = await st.write(acc.recall, st.exchange, who.actor.member, share_id)
+    except NotFound:
+        return not_found(request, who, "share")
+    except VigilError as exc:
+        return error_page(request, who, exc)
+    if rec.new:
+        await st.bus.ring(rec.recipients)
+    return RedirectResponse(f"/shares/{share_id}?recalled=1#receipts-section", status_code=303,
+                            headers=HEADERS)
+
+
+@router.post("/shares/{share_id}/sightings", response_class=HTMLResponse)
+async def report_sighting(share_id: str, request: Request) -> Response:
+    """Report a sighting of one of the share's indicators (404 for a share the member
+    may not read; the use case asks the access gate)."""
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    form = await read_form(request, st)
+    if not csrf_ok(who.session.csrf, form):
+        return csrf_refused(request, who)
+    raw = form.get("count", "1").strip() or "1"
+    try:
+        if not raw.isdigit():
+            raise InputError("count must be a whole number", code="input.sighting_count",
+                             pointer="/count")
+        await st.write(sightings.report, st.exchange, who.actor.member, share_id,
+                       form.get("indicator"), form.get("verdict"), count=int(raw),
+                       disclose=form.get("disclose") == "1")
+    except NotFound as exc:
+        if exc.code == "share.not_found":
+            return not_found(request, who, "share")
+        return error_page(request, who, exc)
+    except VigilError as exc:
+        return error_page(request, who, exc)
+    return RedirectResponse(f"/shares/{share_id}?sighted=1#sightings", status_code=303,
+                            headers=HEADERS)
