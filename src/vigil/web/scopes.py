@@ -34,7 +34,9 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/blind/envelopes"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
-    ("POST", "/publish"): "publish",
+    ("POST", "/publish"): "publish",  # the console's forms
+    ("POST", "/shares/{share_id}/recall"): "publish",
+    ("POST", "/shares/{share_id}/sightings"): "publish",
     # administering the member
     ("POST", f"{V1}/channels"): "admin",
     ("POST", f"{V1}/channels/{{ref}}/members"): "admin",
@@ -47,6 +49,9 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/users/{{user}}/rotate"): "admin",
     ("POST", f"{V1}/member/deactivate"): "admin",
     ("GET", f"{V1}/audit"): "admin",
+    ("POST", "/warninglists"): "admin",  # the console's forms
+    ("POST", "/feeds"): "admin",
+    ("POST", "/feeds/{name}/pull"): "admin",
 }
 SAFE = frozenset({"GET", "HEAD"})
 
