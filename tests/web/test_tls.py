@@ -166,3 +166,28 @@ def test_the_cli_signs_in_with_a_client_certificate_and_the_node_pinned(node: No
     res = run.invoke(cli, [*base, "--pin", certs.spki_pin(card.cert), "inbox", "--node",
                            node.url])
     assert res.exit_code != 0 and isinstance(res.exception, PinMismatch)
+
+
+def test_serve_takes_a_certificate_or_says_how_to_put_a_proxy_in_front(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.web import serve
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(serve, "run", lambda s, **kw: calls.append(kw))
+    pair = make(tmp_path, "node", ip="127.0.0.1")
+    run = CliRunner()
+    res = run.invoke(cli, ["--data", str(tmp_path / "d"), "serve"])
+    assert res.exit_code == 0 and "reverse proxy" in res.stderr
+    assert calls[-1]["tls_cert"] is None
+    res = run.invoke(cli, ["--data", str(tmp_path / "d"), "serve", "--tls-cert",
+                           pair.cert_file, "--tls-key", pair.key_file, "--tls-client-ca",
+                           pair.cert_file])
+    assert res.exit_code == 0 and "reverse proxy" not in res.stderr
+    assert calls[-1] == {"workers": 1, "tls_cert": pair.cert_file, "tls_key": pair.key_file,
+                         "tls_client_ca": pair.cert_file}
+    res = run.invoke(cli, ["--data", str(tmp_path / "d"), "serve", "--tls-cert",
+                           pair.cert_file])
+    assert res.exit_code == 2 and len(calls) == 2
+    opts = uvicorn_options(pair.cert_file, pair.key_file, pair.cert_file)
+    assert opts["ssl_cert_reqs"] == ssl.CERT_OPTIONAL and opts["ssl_ca_certs"]
+    assert uvicorn_options(None, None, None) == {}
