@@ -6,7 +6,7 @@ including the ones before it:
 - ``read``: read shares, channels, the log, correlations; hand in log checkpoints;
 - ``publish``: also publish (shares, envelopes, TAXII objects), recall, receipts,
   sightings, blind channel keys;
-- ``admin``: also channels (create, add and remove members), warninglists, users and
+- ``admin``: also channels (create, add and remove members), warninglists, feeds, users and
   their tokens, the member's sign-in events, deactivating the member.
 
 The route → scope table is ``vigil.web.scopes``. A token past its expiry answers 401

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,6 +26,7 @@ from tests.conftest import four_member_exchange
 
 from vigil import certs
 from vigil.bus.local import LocalBus
+from vigil.cli import cli
 from vigil.client import Client
 from vigil.exchange import Exchange
 from vigil.testing import free_port
@@ -150,3 +152,42 @@ def test_a_client_certificate_signs_a_user_in_until_its_mapping_is_revoked(node:
     self_made = make(node.tmp, "self-made")  # not from the node's client CA
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{node.url}/api/v1/me", verify=trusting(node, self_made))
+
+
+def test_the_cli_signs_in_with_a_client_certificate_and_the_node_pinned(node: Node) -> None:
+    card = make(node.tmp, "cli-card", node.ca)
+    certs.add(node.ex, "alpha", "pki", "spki", certs.spki_pin(card.cert))
+    pin = certs.spki_pin(node.server.cert)
+    base = ["--data", str(node.tmp / "cli"), "--cert", card.cert_file, "--key",
+            card.key_file]
+    run = CliRunner(env={"VIGIL_TOKEN": ""})
+    res = run.invoke(cli, [*base, "--pin", pin, "inbox", "--node", node.url])
+    assert res.exit_code == 0, res.output
+    res = run.invoke(cli, [*base, "--pin", certs.spki_pin(card.cert), "inbox", "--node",
+                           node.url])
+    assert res.exit_code != 0 and isinstance(res.exception, PinMismatch)
+
+
+def test_serve_takes_a_certificate_or_says_how_to_put_a_proxy_in_front(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.web import serve
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(serve, "run", lambda s, **kw: calls.append(kw))
+    pair = make(tmp_path, "node", ip="127.0.0.1")
+    run = CliRunner()
+    res = run.invoke(cli, ["--data", str(tmp_path / "d"), "serve"])
+    assert res.exit_code == 0 and "reverse proxy" in res.stderr
+    assert calls[-1]["tls_cert"] is None
+    res = run.invoke(cli, ["--data", str(tmp_path / "d"), "serve", "--tls-cert",
+                           pair.cert_file, "--tls-key", pair.key_file, "--tls-client-ca",
+                           pair.cert_file])
+    assert res.exit_code == 0 and "reverse proxy" not in res.stderr
+    assert calls[-1] == {"workers": 1, "tls_cert": pair.cert_file, "tls_key": pair.key_file,
+                         "tls_client_ca": pair.cert_file}
+    res = run.invoke(cli, ["--data", str(tmp_path / "d"), "serve", "--tls-cert",
+                           pair.cert_file])
+    assert res.exit_code == 2 and len(calls) == 2
+    opts = uvicorn_options(pair.cert_file, pair.key_file, pair.cert_file)
+    assert opts["ssl_cert_reqs"] == ssl.CERT_OPTIONAL and opts["ssl_ca_certs"]
+    assert uvicorn_options(None, None, None) == {}

@@ -3,7 +3,8 @@
 A safe request (GET, HEAD) needs ``read`` unless listed; a write needs what its entry
 says, and an unlisted write needs ``admin``: a new route is closed to narrower tokens
 until it is listed here. Every authenticated request passes ``require`` (the API's
-actor dependency and the console's session check), which answers 403 ``auth.scope``.
+actor dependency and the console's session check), which answers 403 ``auth.scope``;
+the push stream and search served before routing are reads, which every scope may do.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/blind/envelopes"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
-    ("POST", "/publish"): "publish",
+    ("POST", "/publish"): "publish",  # the console's forms
+    ("POST", "/shares/{share_id}/recall"): "publish",
+    ("POST", "/shares/{share_id}/sightings"): "publish",
     # administering the member
     ("POST", f"{V1}/channels"): "admin",
     ("POST", f"{V1}/channels/{{ref}}/members"): "admin",
@@ -51,6 +54,9 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/users/{{user}}/rotate"): "admin",
     ("POST", f"{V1}/member/deactivate"): "admin",
     ("GET", f"{V1}/audit"): "admin",
+    ("POST", "/warninglists"): "admin",  # the console's forms
+    ("POST", "/feeds"): "admin",
+    ("POST", "/feeds/{name}/pull"): "admin",
 }
 SAFE = frozenset({"GET", "HEAD"})
 

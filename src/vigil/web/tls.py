@@ -45,12 +45,13 @@ def _with_client_cert(base: type[Any]) -> type[Any]:
 
             self.app = app
 
-    Protocol.__name__ = base.__name__ + "WithClientCert"
+    # named as the module names it, so that worker processes can import it by name
+    Protocol.__name__ = Protocol.__qualname__ = base.__name__ + "WithClientCert"
     return Protocol
 
 
-H11WithClientCert = _with_client_cert(H11Protocol)
-HttpToolsWithClientCert = _with_client_cert(HttpToolsProtocol)
+H11ProtocolWithClientCert = _with_client_cert(H11Protocol)
+HttpToolsProtocolWithClientCert = _with_client_cert(HttpToolsProtocol)
 
 
 def uvicorn_options(cert: str | None, key: str | None, client_ca: str | None
@@ -59,7 +60,7 @@ def uvicorn_options(cert: str | None, key: str | None, client_ca: str | None
     if not cert:
         return {}
     opts: dict[str, Any] = {"ssl_certfile": cert, "ssl_keyfile": key,
-                            "http": HttpToolsWithClientCert}
+                            "http": HttpToolsProtocolWithClientCert}
     if client_ca:
         opts.update(ssl_ca_certs=client_ca, ssl_cert_reqs=ssl.CERT_OPTIONAL)
     return opts

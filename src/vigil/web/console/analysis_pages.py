@@ -117,9 +117,10 @@ async def search(request: Request) -> Response:
     found = None
     if asked:
         try:
-            # scans every readable share without a value: in a thread, off the loop
-            rows, found = await run_in_threadpool(search_rows, ex, who.actor.member, q, kind,
-                                                  f, since, until)
+            # scans every readable share without a value: in a thread, off the loop,
+            # behind the member's other heavy requests
+            rows, found = await st.heavy(who.actor.member, search_rows, ex, who.actor.member,
+                                         q, kind, f, since, until)
         except VigilError as exc:
             return render(request, "search.html", status=exc.status, who=who, error=exc,
                           asked=False, rows=[], found=None, f=f, page=1, pages=1, total=0,
