@@ -8,12 +8,20 @@ that nothing uses, and when the table in ``docs/api.md`` (:func:`markdown`) diff
 from __future__ import annotations
 
 CODES: dict[str, tuple[int, str]] = {
+    "auth.bad_key": (401, "a security key not registered for this user, or its answer fails"),
     "auth.bad_session": (401, "no such session, or it expired"),
     "auth.bad_token": (401, "unknown or revoked token"),
     "auth.csrf": (403, "the form's CSRF token is missing or stale; reload the page and try again"),
     "auth.inactive": (401, "the member of this token is not active"),
+    "auth.key_step": (401, "a security-key sign-in that is unknown, used or took too long"),
     "auth.malformed": (401, "malformed Basic credentials"),
     "auth.required": (401, "no credentials: a token (Bearer or Basic) or a console session"),
+    "auth.sso_refused": (401, "the OpenID provider refused the sign-in"),
+    "auth.sso_state": (
+        401, "an OpenID sign-in that did not start in this browser, was used or took too long"),
+    "auth.sso_token": (401, "the OpenID provider's code or ID token does not verify"),
+    "auth.sso_unmapped": (
+        401, "the OpenID sign-in names no user of a member the provider may sign in"),
     "auth.throttled": (429, "too many failed authentications from this address or token prefix"),
     "backup.dest_exists": (409, "the backup destination exists and is not empty"),
     "backup.dest_inside_data": (400, "the backup destination is inside the data directory"),
@@ -118,6 +126,9 @@ CODES: dict[str, tuple[int, str]] = {
     "input.invalid": (400, "malformed or invalid input"),
     "input.ioc": (
         400, "a line of an indicator list that is no IP address, domain, URL or file hash"),
+    "input.issuer": (400, "an OpenID issuer that is not an https URL (http only on loopback)"),
+    "input.json": (400, "the body must be a JSON object"),
+    "input.keys": (400, "a security key registered already, or one too many"),
     "input.kind": (400, "an unknown kind of observable"),
     "input.limit": (400, "limit must be 1..1000"),
     "input.malformed": (400, "not JSON (or a form field that is not what it must be)"),
@@ -135,6 +146,7 @@ CODES: dict[str, tuple[int, str]] = {
     "input.sighting_disclose": (400, "disclose must be true or false"),
     "input.sighting_time": (400, "a sighting time without a time zone"),
     "input.sighting_verdict": (400, "a sighting verdict outside its vocabulary"),
+    "input.sso": (400, "an OpenID provider setting that is empty or missing"),
     "input.theme": (400, "an unknown or malformed theme (theme or theme/sub)"),
     "input.tlp": (400, "an unknown TLP level (clear, green, amber, amber+strict, red)"),
     "input.too_deep": (400, "JSON nested too deeply"),
@@ -187,6 +199,7 @@ CODES: dict[str, tuple[int, str]] = {
     "node.missing": (500, "no node in the data directory: run `vigil init` (or set VIGIL_DATA)"),
     "node.store_unreachable": (503, "readiness: the store does not answer"),
     "not_found": (404, "the thing does not exist, or the caller may not see it"),
+    "passkey.not_found": (404, "no such security key of this user"),
     "policy.audience_mismatch": (
         403, "a client envelope's recipients or form differ from what the policy decides"),
     "policy.bad_action": (403, "an action the policy does not know"),
@@ -244,6 +257,9 @@ CODES: dict[str, tuple[int, str]] = {
     "share.sealed": (
         409, "the share is sealed to the member's own keys, which this node does not hold"),
     "sighting.indicator_not_found": (404, "the share holds no such indicator"),
+    "sso.exists": (409, "the OpenID provider is trusted already"),
+    "sso.not_found": (404, "no such OpenID provider"),
+    "sso.provider": (502, "the OpenID provider cannot be reached or answers wrongly"),
     "stix.bundle": (422, "not a STIX bundle"),
     "stix.extension": (422, "an extension that is malformed or not allowed"),
     "stix.id": (422, "a malformed or mistyped STIX identifier"),

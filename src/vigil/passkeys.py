@@ -212,7 +212,7 @@ def remove(ex: Exchange, user_id: str, key_id: str, address: str = "") -> None:
         row = sql.execute("SELECT name FROM passkeys WHERE id=? AND user_id=?",
                           (key_id, user.id)).fetchone()
         if row is None:
-            raise NotFound("no such key", code="key.not_found")
+            raise NotFound("no such key", code="passkey.not_found")
         sql.execute("DELETE FROM passkeys WHERE id=?", (key_id,))
         audit.record_in(sql, user.member_id, user.id, "key.removed", f"key {row[0]}", address)
 
