@@ -78,7 +78,7 @@ def test_register_second_factor_passkey_alone_refusal_and_removal(
     sign_out(page, url)
 
     # the passkey alone (user verification by the authenticator), no token at all
-    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_url(url + "/")
     expect(page.locator(".me")).to_contain_text("member:alpha")
     sign_out(page, url)
@@ -96,7 +96,7 @@ def test_register_second_factor_passkey_alone_refusal_and_removal(
         "privateKey": base64.b64encode(der).decode(),
         "userHandle": base64.b64encode(alpha.id.encode()).decode(), "signCount": 0}})
     op.goto(url + "/signin")
-    op.get_by_role("button", name="Sign in with a passkey").click()
+    op.get_by_role("button", name="Use a passkey").click()
     expect(op.locator("#key-status")).to_contain_text("auth.bad_key")
     assert op.url == url + "/signin"
     assert not any(c["name"] == "vigil_session" for c in other.cookies())
