@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
+from vigil.cli_types import CURSOR
 from vigil.config import load_settings
+from vigil.crypto.secretfile import owner_only_dir
 from vigil.errors import InputError, VigilError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,7 +189,7 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
         kr = load_keyring(Path(keyring_path), _passphrase(sys.stdin.isatty()))
     state = state or os.environ.get("VIGIL_LOG_STATE")
     path = Path(state) if state else s.data_dir / "checkpoints.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(path.parent)
     t = c.tls
     client = Client(node_url, token or "", kr, log_state=path, cert=t.get("cert"),
                     key=t.get("key"), ca=t.get("ca"), pin=t.get("pin"))
@@ -335,7 +337,7 @@ def _line(e: Any, names: dict[str, str]) -> str:
 
 
 @cli.command()
-@click.option("--after", default=0, help="cursor: start after this inbox seq")
+@click.option("--after", type=CURSOR, default=0, help="cursor: start after this inbox seq")
 @click.option("--follow", is_flag=True, help="keep streaming new shares as they arrive")
 @click.option("--watch-every", default=30.0, show_default=True,
               help="with --follow and --keyring: seconds between watches of the log for "

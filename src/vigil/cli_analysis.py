@@ -11,6 +11,7 @@ import click
 import orjson
 
 from vigil.cli import Ctx, _client, out, pass_ctx, remote
+from vigil.cli_types import CURSOR, LIMIT
 from vigil.errors import InputError
 
 
@@ -33,7 +34,7 @@ def _print_search(doc: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("value")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=LIMIT, default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the API answer as JSON")
 @click.option("--as", "as_member", help="search locally on this node, as this member")
 @remote
@@ -60,8 +61,8 @@ def search(c: Ctx, value: str, limit: int, as_json: bool, as_member: str | None,
 
 
 @click.command()
-@click.option("--after", type=int, default=0, help="cursor: the last notice already read")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--after", type=CURSOR, default=0, help="cursor: the last notice already read")
+@click.option("--limit", type=LIMIT, default=100, show_default=True)
 @click.option("--follow", is_flag=True,
               help="then keep printing each new notice as the node finds it (a JSON line "
                    "each; Ctrl-C ends)")

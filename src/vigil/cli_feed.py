@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
+from vigil.cli_types import LIMIT
 from vigil.errors import InputError
+from vigil.params import decimal
 from vigil.progress import Bar, bar
 
 
@@ -40,16 +42,9 @@ def _auth(user: str | None, password: str | None, token: str | None) -> Any:
 
 def _since(text: str) -> str:
     """An RFC 3339 time, or a span back from now such as 7d or 12h."""
-    import re
-    from datetime import UTC, datetime, timedelta
+    from vigil import clock, params
 
-    from vigil import clock
-
-    m = re.fullmatch(r"(\d+)([mhdw])", text.strip())
-    if m:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-        return clock.fmt(datetime.now(UTC) - timedelta(**{unit: int(m.group(1))}))
-    return clock.parse_expiry(text)
+    return clock.fmt(params.since(text))
 
 
 def _credentials(f: Any) -> Any:
@@ -148,7 +143,8 @@ def feed_list(as_json: bool) -> None:
 
 @feed.command("show")
 @click.argument("name")
-@click.option("--limit", default=100, show_default=True, help="rejected objects to list")
+@click.option("--limit", type=LIMIT, default=100, show_default=True,
+              help="rejected objects to list")
 def feed_show(name: str, limit: int) -> None:
     """One feed: settings, cursor, counts, and the objects it sent that were refused."""
     from vigil.feeds.registry import get_feed, rejects
@@ -274,7 +270,7 @@ def gateway(ctx: click.Context, node_url: str, token: str, keyring_path: str, li
     from vigil.gateway import run_gateway
 
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or decimal(port) is None:
         raise InputError(f"--listen {listen!r} must be HOST:PORT", code="gateway.listen")
     passphrase = os.environ.get("VIGIL_KEYRING_PASSPHRASE")
     if passphrase is None:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from vigil.cli import Ctx, _client, out, pass_ctx, remote
+from vigil.cli_types import COUNT, CURSOR
 
 
 def _log_client(c: Ctx, node_url: str | None, token: str | None,
@@ -66,7 +67,7 @@ def log_checkpoint(c: Ctx, state: str | None, node_url: str | None, token: str |
 
 
 @log_group.command("proof")
-@click.argument("index", type=int)
+@click.argument("index", type=CURSOR)
 @_state_option
 @remote
 @pass_ctx
@@ -90,8 +91,8 @@ def log_proof(c: Ctx, index: int, state: str | None, node_url: str | None,
 
 
 @log_group.command("consistency")
-@click.argument("first", type=int)
-@click.argument("second", type=int)
+@click.argument("first", type=COUNT)
+@click.argument("second", type=COUNT)
 @_state_option
 @remote
 @pass_ctx
@@ -116,8 +117,8 @@ def log_consistency(c: Ctx, first: int, second: int, state: str | None,
 
 
 @log_group.command("verify")
-@click.option("--from", "start", type=int, default=0, help="first entry to check")
-@click.option("--to", "end", type=int, default=None, help="stop before this entry")
+@click.option("--from", "start", type=CURSOR, default=0, help="first entry to check")
+@click.option("--to", "end", type=CURSOR, default=None, help="stop before this entry")
 @click.option("--no-fetch", is_flag=True, help="do not fetch shares to check signatures")
 @_state_option
 @remote
@@ -174,7 +175,7 @@ def log_compare(c: Ctx, note_file: str, state: str | None, node_url: str | None,
 @log_group.command("watch")
 @click.option("--every", default=30.0, show_default=True, help="seconds between watches")
 @click.option("--once", is_flag=True, help="watch once and exit")
-@click.option("--from", "start", type=int, default=None,
+@click.option("--from", "start", type=CURSOR, default=None,
               help="first entry (default: where the last watch stopped)")
 @_state_option
 @remote

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from vigil.errors import InputError
-
-_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from vigil import params
 
 
 def fmt(dt: datetime) -> str:
+    """``dt`` as vigil writes it. The year is always four digits (strftime's ``%Y`` gives
+    ``5`` for the year 5 on some platforms, which would not sort or parse as RFC 3339)."""
     dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
+            f"{dt.second:02d}.{dt.microsecond // 1000:03d}Z")
 
 
 _last: tuple[int, str] = (-1, "")
@@ -33,20 +32,5 @@ def now() -> str:
 
 
 def parse_expiry(text: str, *, base: datetime | None = None) -> str:
-    """An absolute RFC 3339 time or date, or a span from now such as 30d, 12h, 2w."""
-    text = text.strip()
-    m = _RELATIVE.match(text)
-    if m:
-        start = base or datetime.now(UTC)
-        return fmt(start + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(
-            f"expiry {text!r} is neither RFC 3339 nor a span like 30d",
-            code="input.expires",
-            pointer="/expires",
-        ) from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return fmt(dt)
+    """An expiry as vigil writes it (see :func:`vigil.params.expiry` for the forms)."""
+    return fmt(params.expiry(text, base=base))

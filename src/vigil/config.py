@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import ConfigError
 
 
@@ -137,8 +138,4 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"# {s.help}")
             v = values[s.name]
             lines.append(f"{s.name} = {v!r}" if not isinstance(v, str) else f'{s.name} = "{v}"')
-    # owner-only: it may name a database with its password, or the metrics token
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.chmod(path, 0o600)
+    write_secret_file(path, ("\n".join(lines) + "\n").encode(), overwrite=True)

@@ -55,6 +55,7 @@ MAX_PURPOSE_LEN = 1024
 
 _PROVENANCES: tuple[str, ...] = tuple(p.value for p in Provenance)
 _FORMS: tuple[str, ...] = tuple(f.value for f in Form)
+_TLPS: tuple[str, ...] = tuple(t.value for t in Tlp)
 _BASE_FIELDS = frozenset(
     {
         "v", "kind", "id", "originator", "key", "provenance", "created", "expires",
@@ -185,7 +186,7 @@ def check_header(header: Any, pointer: str = "/header") -> None:
 
     p = f"{pointer}/audience"
     aud = _fields(h["audience"], p, {"tlp", "channel", "recipients"})
-    if aud["tlp"] not in {t.value for t in Tlp}:
+    if aud["tlp"] not in _TLPS:  # a tuple: an unhashable value is simply not in it
         raise _bad(f"{p}/tlp", "must be one of " + ", ".join(t.value for t in Tlp))
     if aud["channel"] is not None:
         _str(aud["channel"], f"{p}/channel", CHANNEL_ID_RE, "channel--<uuid> or null")

@@ -58,6 +58,10 @@ from vigil.storage.base import Sql
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 REGION_RE = re.compile(r"^([A-Z]{2}|[a-z][a-z0-9-]{1,31})$")
+THEME_SUB_RE = re.compile(r"^[a-z0-9](?:[a-z0-9 ._+-]{0,62}[a-z0-9])?$")
+# a client envelope's `created` must be this close to the node's clock (docs/protocol.md)
+CREATED_PAST = timedelta(hours=24)
+CREATED_AHEAD = timedelta(minutes=5)
 TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
 MEDIA_TYPE = "application/stix+json;version=2.1"
 
@@ -93,15 +97,43 @@ def check_themes(themes: Iterable[str]) -> tuple[str, ...]:
     out = set()
     for i, t in enumerate(themes):
         t = t.strip().lower()
-        top = t.split("/", 1)[0]
-        if top not in THEMES or t.endswith("/"):
+        top, _, sub = t.partition("/")
+        if top not in THEMES or ("/" in t and not THEME_SUB_RE.match(sub)):
             raise InputError(
-                f"unknown theme {t!r}; themes are {', '.join(THEMES)} (optionally theme/sub)",
+                f"unknown theme {t[:80]!r}; themes are {', '.join(THEMES)} (optionally "
+                f"theme/sub, sub 1-64 of a-z 0-9 space . _ + -)",
                 code="input.theme",
                 pointer=f"/themes/{i}",
             )
         out.add(t)
     return tuple(sorted(out))
+
+
+def check_marking(bundle: Mapping[str, Any], tlp: Tlp) -> None:
+    """Refuse a share whose TLP is wider than a TLP marking on its objects."""
+    marked = bundle_tlp(bundle.get("objects", []))
+    if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(tlp):
+        raise PolicyDenied(
+            f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
+            f"requested TLP:{tlp.value.upper()}",
+            code="policy.tlp_below_marking",
+        )
+
+
+def check_client_header(h: Mapping[str, Any], now: datetime) -> None:
+    """What a client-signed header must hold beyond its format: themes and regions as
+    the node itself would write them, and `created` near the node's clock."""
+    if check_themes(h["themes"]) != tuple(h["themes"]):
+        raise InputError("themes must be known themes, lower-case, sorted",
+                         code="input.theme", pointer="/header/themes")
+    if check_regions(h["regions"]) != tuple(h["regions"]):
+        raise InputError("regions must be country codes or region names, sorted",
+                         code="input.region", pointer="/header/regions")
+    created = datetime.strptime(h["created"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    if not now - CREATED_PAST <= created <= now + CREATED_AHEAD:
+        raise InputError(f"created {h['created']} is not within {CREATED_PAST} before and "
+                         f"{CREATED_AHEAD} after the node's clock",
+                         code="envelope.created", pointer="/header/created")
 
 
 def region(text: str) -> str | None:
@@ -466,14 +498,7 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        bundle = self.parse_bundle(raw)
-        marked = bundle_tlp(bundle.get("objects", []))
-        if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(request.audience.tlp):
-            raise PolicyDenied(
-                f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
-                f"requested TLP:{request.audience.tlp.value.upper()}",
-                code="policy.tlp_below_marking",
-            )
+        check_marking(self.parse_bundle(raw), request.audience.tlp)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -514,6 +539,7 @@ class Exchange:
                              code="envelope.provenance", pointer="/header/provenance")
         member = d.members[actor.member]
         verify_envelope(env, member.sign_key)
+        check_client_header(h, datetime.now(UTC))
         aud = h["audience"]
         tlp = Tlp(aud["tlp"])
         channel = aud.get("channel")
@@ -549,7 +575,7 @@ class Exchange:
                     raise CryptoError("a wrap names a key that is not the member's current key",
                                       code="crypto.wrap_key")
         else:
-            self.parse_bundle(env.payload)
+            check_marking(self.parse_bundle(env.payload), tlp)
         return self._store(env, recipients)
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:

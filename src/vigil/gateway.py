@@ -49,6 +49,7 @@ from vigil.policy.access import onward
 from vigil.taxii import server as taxii_server
 from vigil.taxii.collections import Added, Collection, Item, Page
 from vigil.taxii.query import Cursor, Query, norm_time
+from vigil.web import errors as web_errors
 from vigil.web.auth import credential
 from vigil.web.deps import actor_of, state_of
 
@@ -549,6 +550,7 @@ def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
     app = FastAPI(title="vigil gateway", version=__version__, lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.taxii_source = GatewaySource(store, member, f"vigil gateway for {member}")
+    web_errors.install(app)
     app.dependency_overrides[state_of] = lambda: state
     app.dependency_overrides[actor_of] = gateway_actor
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)

@@ -14,7 +14,7 @@ from vigil import clock
 from vigil.analysis.correlate import install as install_correlation
 from vigil.analysis.ledger import install as install_ledger
 from vigil.config import Settings, write_settings_file
-from vigil.crypto.secretfile import write_secret_file
+from vigil.crypto.secretfile import owner_only_dir, write_secret_file
 from vigil.errors import ConfigError, Conflict
 from vigil.exchange import Exchange, hold_keyrings
 from vigil.storage import Store, open_store
@@ -30,14 +30,14 @@ def init_node(settings: Settings, name: str | None = None,
     data = settings.data_dir
     if (data / "node.json").exists():
         raise Conflict(f"{data} already holds a node", code="node.exists")
-    data.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(data)
     os.chmod(data, 0o700)
     keyring_dir(settings).mkdir(mode=0o700, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     write_secret_file(data / "node.key", key.private_bytes_raw())
     info = {"id": f"node--{uuid.uuid4()}", "name": name or settings.node_name,
             "created": clock.now()}
-    (data / "node.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+    write_secret_file(data / "node.json", (json.dumps(info, indent=2) + "\n").encode())
     values: dict[str, Any] = {"node_name": info["name"]}
     values.update(extra or {})
     write_settings_file(data / "vigil.toml", values)

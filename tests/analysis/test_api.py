@@ -226,7 +226,7 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
             assert event(r.iter_lines()) == second
         r = http.get("/api/v1/correlations/stream", headers={**h["bravo"],
                                                               "Last-Event-ID": "x"})
-        assert r.status_code == 400 and r.json()["error"]["code"] == "input.cursor"
+        assert r.status_code == 400 and r.json()["error"]["code"] == "input.bad_number"
         # the SDK follows the same stream
         from vigil.client import Client
 

@@ -180,3 +180,10 @@ def test_url_fast_path_equals_urllib_on_real_urls() -> None:
         if " " in t or "\t" in t or not t:
             continue
         assert url_value(u) == _url_parsed(t if "://" in t else "http://" + t), u
+
+
+def test_asn_with_non_ascii_or_huge_digits_is_no_asn() -> None:
+    from vigil.analysis.observables import asn_value
+
+    assert asn_value("AS64500") == "AS64500"
+    assert asn_value("AS²") is None and asn_value("AS" + "9" * 5000) is None

@@ -96,6 +96,7 @@ def test_matching_attributes_limit_the_kinds() -> None:
     [], {"type": "string", "list": []}, {"name": "x", "type": "nope", "list": []},
     {"name": "x", "list": "1.2.3.4"}, {"name": "x", "list": [1]},
     {"name": "x", "list": [], "matching_attributes": "ip-dst"},
+    {"name": "x", "type": [], "list": []}, {"name": "x", "type": {}, "list": []},
 ])
 def test_invalid_lists_are_refused(doc: object) -> None:
     with pytest.raises(InputError) as e:

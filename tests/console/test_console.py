@@ -177,6 +177,9 @@ def test_publish_errors_show_code_and_pointer_and_upload_works(console: Console)
     assert r.status_code == 400 and "input.unknown_recipient" in r.text and "/to/0" in r.text
     r = a.post("/publish", data={**base, "themes": "astrology", "content": "198.51.100.1"})
     assert "input.theme" in r.text and "/themes/0" in r.text
+    for expires in ("99999999999d", "9999-12-31T23:59:59-14:00"):
+        r = a.post("/publish", data={**base, "expires": expires, "content": "198.51.100.1"})
+        assert r.status_code == 400 and "input.out_of_range" in r.text, expires
     up = {**base, "content": "", "channel": "", "recipients": "charlie"}
     r = a.post("/publish", data=up,
                files={"upload": ("bundle.json", rich_bundle("upload"), "application/json")})

@@ -210,6 +210,8 @@ def test_the_validator_negative_examples(name: str, code: str, pointer: str) -> 
         (ind(created="2022-101-27T00:00:00Z"), "stix.timestamp", "/objects/0/created"),
         (ind(created="2023-02-29T00:00:00.000Z"), "stix.timestamp", "/objects/0/created"),
         (ind(created="2024-02-01T00:00:00Z"), "stix.timestamp", "/objects/0/created"),
+        (ind(created="0000-06-01T00:00:00.000Z"), "stix.timestamp", "/objects/0/created"),
+        (ind(valid_from="0000-06-01T00:00:00Z"), "stix.timestamp", "/objects/0/valid_from"),
         (ind(modified="2000-01-01T00:00:00.000Z"), "stix.timestamp_order", "/objects/0/modified"),
         (ind(valid_until=TS), "stix.timestamp_order", "/objects/0/valid_until"),
         (ind(id="indicator--not-a-uuid"), "stix.id", "/objects/0/id"),
@@ -271,6 +273,14 @@ def test_the_validator_negative_examples(name: str, code: str, pointer: str) -> 
                 ]
             ),
             "stix.marking",
+            "/objects/0/granular_markings/0/selectors/0",
+        ),
+        (
+            ind(kill_chain_phases=[{"kill_chain_name": "k", "phase_name": "p"}],
+                granular_markings=[{"selectors": ["kill_chain_phases.[²]"],
+                                    "marking_ref": "marking-definition--"
+                                                   "55d920b0-5e8b-4f79-9ee9-91f868d9b421"}]),
+            "stix.value",
             "/objects/0/granular_markings/0/selectors/0",
         ),
         (ind(extensions={"bogus": {"a": 1}}), "stix.extension", "/objects/0/extensions/bogus"),

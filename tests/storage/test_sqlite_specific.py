@@ -18,3 +18,19 @@ def test_wal_and_synchronous_full_on_every_connection(tmp_path: Path) -> None:
             assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     finally:
         store.close()
+
+
+def test_database_and_its_wal_are_owner_only(tmp_path: Path) -> None:
+    import stat
+
+    store = SqliteStore(f"sqlite:///{tmp_path / 'new' / 'v.db'}")
+    try:
+        store.migrate()
+        store.set_meta("probe", "1")
+        made = [tmp_path / "new" / n for n in ("v.db", "v.db-wal", "v.db-shm")]
+        assert all(p.exists() for p in made)
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in made} == \
+            {p.name: 0o600 for p in made}
+        assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    finally:
+        store.close()

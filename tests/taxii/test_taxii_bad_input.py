@@ -27,13 +27,16 @@ def assert_error(r: Any, status: int, code: str) -> None:
 
 
 @pytest.mark.parametrize(("params", "code"), [
-    ({"limit": "0"}, "taxii.bad_limit"),
-    ({"limit": "-3"}, "taxii.bad_limit"),
-    ({"limit": "ten"}, "taxii.bad_limit"),
+    ({"limit": "0"}, "input.out_of_range"),
+    ({"limit": "-3"}, "input.bad_number"),
+    ({"limit": "ten"}, "input.bad_number"),
+    ({"limit": "²"}, "input.bad_number"),
+    ({"limit": str(2**63)}, "input.out_of_range"),
     ({"next": "not-a-token!"}, "taxii.bad_next"),
     ({"next": "djIuMS4x"}, "taxii.bad_next"),  # "v2.1.1": not ours
-    ({"added_after": "yesterday"}, "taxii.bad_added_after"),
-    ({"added_after": "2026-01-01T00:00:00"}, "taxii.bad_added_after"),
+    ({"added_after": "yesterday"}, "input.bad_time"),
+    ({"added_after": "2026-01-01T00:00:00"}, "input.bad_time"),
+    ({"added_after": "9999-12-31T23:59:59-14:00"}, "input.out_of_range"),
     ({"match[id]": "indicator-1"}, "taxii.bad_filter"),
     ({"match[type]": "Indicator"}, "taxii.bad_filter"),
     ({"match[version]": "latest"}, "taxii.bad_filter"),
@@ -85,6 +88,11 @@ def test_bad_posts_store_nothing(taxii: Taxii) -> None:
     r = taxii.client.post(url, content=twice.encode(), headers=h)
     assert_error(r, 400, "input.duplicate_key")
     assert r.json()["details"]["pointer"].startswith("/objects/0")
+    for extra in ('"more": false, ', '"next": "x", ', '"more": true, "more": false, '):
+        r = taxii.client.post(url, content=("{" + extra + twice[1:]).encode(), headers=h)
+        assert_error(r, 400, "input.duplicate_key")  # the same with `more` or `next`
+    r = taxii.client.post(url, content=b'{"more": false, "objects": [{"x": NaN}]}', headers=h)
+    assert_error(r, 400, "input.non_finite")
     inbox = taxii.collection("alpha", "inbox")
     assert_error(taxii.client.post(f"{ROOT}/collections/{inbox}/objects/", content=good,
                                    headers=h), 403, "taxii.not_writable")

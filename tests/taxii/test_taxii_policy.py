@@ -39,6 +39,7 @@ from vigil.model import Actor, ChannelKind, ShareState, Tlp
 from vigil.taxii import server
 from vigil.taxii.query import norm_time
 from vigil.testing import make_node
+from vigil.web import errors as web_errors
 from vigil.web.deps import State
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
@@ -266,6 +267,7 @@ def run_example(seed: int, store: str | None, data: Path) -> None:
         # the reference is given while the members read
         app = FastAPI()
         app.include_router(server.router, prefix=server.PREFIX)
+        web_errors.install(app)
         app.state.vigil = State(node.settings, w.ex, LocalBus())
         with mock.patch.object(clock, "now", lambda: now), TestClient(app) as client:
             for member in sorted(w.names, key=w.names.__getitem__):

@@ -126,7 +126,7 @@ def test_query_the_framework_refuses_gets_vigils_error_body(api: Api) -> None:
     r = api.client.get("/api/v1/inbox", params={"limit": 0}, headers=api.h("alpha"))
     assert r.status_code == 400
     err = r.json()["error"]
-    assert err["code"] == "input.query" and err["pointer"] == "/limit"
+    assert err["code"] == "input.out_of_range" and err["pointer"] == "/limit"
     r = api.client.get("/api/v1/log/inclusion", params={"index": "x", "size": 1},
                        headers=api.h("alpha"))
     assert r.status_code == 400 and r.json()["error"]["pointer"] == "/index"

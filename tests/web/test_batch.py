@@ -39,3 +39,20 @@ async def test_a_failed_read_fails_every_request_of_the_batch() -> None:
     b = PageBatcher(inline, pages)
     results = await asyncio.gather(b.page("a", 0), b.page("b", 0), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_one_bad_request_fails_alone() -> None:
+    calls: list[list[tuple[str, int]]] = []
+
+    def pages(reqs: Sequence[tuple[str, int]], limit: int) -> list[Page]:
+        calls.append(list(reqs))
+        if any(after >= 2**63 for _, after in reqs):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return [([], after + 1, False) for _, after in reqs]
+
+    b = PageBatcher(inline, pages)
+    results = await asyncio.gather(b.page("a", 1), b.page("evil", 2**64), b.page("c", 3),
+                                   return_exceptions=True)
+    assert results[0] == ([], 2, False) and results[2] == ([], 4, False)
+    assert isinstance(results[1], OverflowError)
+    assert calls[0] == [("a", 1), ("evil", 2**64), ("c", 3)]  # still one read when all is well

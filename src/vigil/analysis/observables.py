@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 import orjson
 
+from vigil.params import decimal
 from vigil.stix._patterns import WS as _WS
 from vigil.stix._patterns import scan_simple
 
@@ -234,7 +235,8 @@ def hash_value(kind: str, text: str) -> str | None:
 def asn_value(text: str | int) -> str | None:
     t = str(text).strip().upper().replace(" ", "")
     t = t.removeprefix("AS")
-    return f"AS{int(t)}" if t.isdigit() and int(t) < 2**32 else None
+    n = decimal(t)
+    return f"AS{n}" if n is not None and n < 2**32 else None
 
 
 def wallet_value(text: str) -> str | None:

@@ -95,7 +95,7 @@ def parse(doc: Any, *, owner: str | None = None, check: bool = True) -> Warningl
     if not isinstance(name, str) or not name.strip() or len(name) > 256:
         raise _bad("name must be a string of 1-256 characters", "/name")
     wtype = doc.get("type", "string")
-    if wtype not in TYPES:
+    if not isinstance(wtype, str) or wtype not in TYPES:
         raise _bad(f"type must be one of {', '.join(sorted(TYPES))}", "/type")
     entries = doc.get("list")
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):

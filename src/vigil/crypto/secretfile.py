@@ -59,3 +59,26 @@ def write_secret_file(path: str | os.PathLike[str] | Path, data: bytes, *,
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     _fsync_dir(directory)
+
+
+def owner_only_dir(path: str | os.PathLike[str] | Path) -> None:
+    """Create ``path`` (and missing parents) with mode 0700; an existing ``path`` keeps
+    its mode (it may be a directory the operator shares on purpose)."""
+    p = Path(path)
+    if p.is_dir():
+        return
+    for parent in reversed(p.parents):
+        if not parent.exists():
+            parent.mkdir(mode=0o700, exist_ok=True)
+    p.mkdir(mode=0o700, exist_ok=True)
+
+
+def owner_only_file(path: str | os.PathLike[str] | Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing, and set 0600 on it; files that
+    SQLite makes beside a database (``-wal``, ``-shm``, ``-journal``) take its mode."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

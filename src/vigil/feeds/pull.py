@@ -28,6 +28,7 @@ from vigil.feeds import registry
 from vigil.feeds.registry import Feed, Reject
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Actor
+from vigil.params import decimal
 from vigil.stix.tlp import bundle_tlp, parse_tlp
 from vigil.stix.validate import check_object
 
@@ -147,9 +148,9 @@ def _bad_indices(exc: StixError, n: int) -> set[int]:
     problems = exc.detail.get("problems") or [{"pointer": exc.pointer or ""}]
     for p in problems:
         parts = str(p.get("pointer", "")).split("/")
-        if len(parts) > 2 and parts[1] == "objects" and parts[2].isdigit() \
-                and int(parts[2]) < n:
-            out.add(int(parts[2]))
+        at = decimal(parts[2]) if len(parts) > 2 and parts[1] == "objects" else None
+        if at is not None and at < n:
+            out.add(at)
     return out
 
 

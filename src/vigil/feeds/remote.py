@@ -19,6 +19,7 @@ from taxii2client.v21 import ApiRoot, Collection, as_pages
 
 from vigil.errors import AuthError, InputError, NotFound, Unavailable, VigilError
 from vigil.feeds.registry import Auth, collection_url
+from vigil.stix import strictjson
 
 
 class _Bearer(requests.auth.AuthBase):
@@ -30,6 +31,7 @@ class _Bearer(requests.auth.AuthBase):
         return r
 
 
+MAX_PAGE_BYTES = 256 * 1024 * 1024
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                    r"[0-9a-fA-F]{12}$")
 
@@ -99,6 +101,10 @@ class RemoteCollection:
 
     def _on_response(self, resp: requests.Response, *args: Any, **kw: Any) -> None:
         self._last_header = resp.headers.get("X-TAXII-Date-Added-Last")
+        if resp.ok and "json" in resp.headers.get("content-type", ""):
+            # the same strict reading as every other way in: a duplicate key, NaN or an
+            # integer beyond 2^53 in a page refuses the page, not silently one reading
+            strictjson.loads(resp.content, max_bytes=MAX_PAGE_BYTES)
 
     def close(self) -> None:
         self._collection.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil import clock
+from vigil.params import decimal
 
 _NS = uuid.UUID("6b1f0d3c-5a34-4c5f-9a44-8f0b1f5e2a10")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -98,7 +99,7 @@ def read_abusech(path: Path) -> Iterator[Ioc]:
             conf = rec.get("confidence_level", "")
             common = {"malware": rec.get("malware_printable") or None,
                       "first_seen": _ts(rec.get("first_seen_utc", "")),
-                      "confidence": int(conf) if conf.isdigit() else None,
+                      "confidence": decimal(conf),
                       "source": "threatfox"}
             if kind == "sha256_hash":
                 yield Ioc("file-hash", value.lower(), "SHA-256", **common)  # type: ignore[arg-type]

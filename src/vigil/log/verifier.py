@@ -14,7 +14,6 @@ The first checkpoint is trusted on first use, and the verifier says so
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ import orjson
 
 from vigil import clock
 from vigil.crypto.encoding import b64u, b64u_decode
+from vigil.crypto.secretfile import write_secret_file
 from vigil.errors import CryptoError, InputError
 from vigil.log.checkpoint import Checkpoint, verify_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
@@ -83,9 +83,8 @@ class LogVerifier:
         doc[self.origin] = {"checkpoint": self.latest[2] if self.latest else None,
                             "size": self.latest[0] if self.latest else 0,
                             "evidence": self.evidence, "marks": self.marks}
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        os.replace(tmp, self.path)
+        write_secret_file(self.path, orjson.dumps(doc, option=orjson.OPT_INDENT_2),
+                          overwrite=True)
 
     def _refuse(self, kind: str, why: str, notes: Sequence[str]) -> CryptoError:
         self.evidence.append({"kind": kind, "why": why, "checkpoints": list(notes),

@@ -86,6 +86,8 @@ def timestamp_error(
         return f"{_show(value)} must have at least millisecond precision"
     if whole_seconds and frac is not None:
         return f"{_show(value)} must not have fractional seconds"
+    if year == "0000":
+        return f"{_show(value)} is in year 0, which no calendar library accepts"
     d, mo = int(day), int(month)
     if d > _DAYS_IN_MONTH[mo] and not (mo == 2 and d == 29 and calendar.isleap(int(year))):
         return f"{_show(value)} is not a calendar date"

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from vigil.errors import StixError
+from vigil.params import decimal
 from vigil.stix import _patterns
 from vigil.stix._formats import (
     BINARY_RE,
@@ -795,8 +796,8 @@ def _selectors_resolve(ctx: _Ctx, obj: dict[str, Any], ptr: str) -> None:
                 continue
             node: Any = obj
             for seg in selector.split("."):
-                if seg.startswith("[") and seg.endswith("]") and seg[1:-1].isdigit():
-                    idx = int(seg[1:-1])
+                if seg.startswith("[") and seg.endswith("]") \
+                        and (idx := decimal(seg[1:-1])) is not None:
                     if isinstance(node, list) and idx < len(node):
                         node = node[idx]
                         continue

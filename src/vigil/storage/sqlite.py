@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -10,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from vigil.crypto.secretfile import owner_only_dir, owner_only_file
 from vigil.errors import Conflict, NotFound
 from vigil.model import (
     Channel,
@@ -68,9 +68,8 @@ class SqliteStore:
         self.url = url
         self.path = _path_from_url(url)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            # owner-only from the start; SQLite gives its -wal and -shm files the same mode
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            owner_only_dir(Path(self.path).parent)
+            owner_only_file(self.path)  # and so its -wal and -shm files: 0600
         self._lock = threading.RLock()
         self._local = threading.local()
         self._writer = self._connect()

@@ -1,23 +1,16 @@
-"""TAXII 2.1 error messages: every VigilError raised under /taxii2/ is answered with the
-spec's error body (title, description, error_code, http_status, details), the stable
-vigil code as ``error_code``, in the TAXII media type."""
+"""TAXII 2.1 error messages: the spec's error body (title, description, error_code,
+http_status, details) with the stable vigil code as ``error_code``, in the TAXII media
+type. The web edge (``vigil.web.errors``) answers every error under /taxii2/ with it."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 
 from vigil.errors import AuthError, VigilError
 from vigil.taxii.media import TAXII
-
-log = logging.getLogger("vigil.taxii")
 
 TITLES = {
     400: "Bad request",
@@ -54,27 +47,3 @@ def error_response(exc: VigilError) -> Response:
         if isinstance(exc, AuthError) else getattr(exc, "headers", None)  # a 429's Retry-After
     return Response(orjson.dumps(error_body(exc)), status_code=exc.status,
                     media_type=TAXII, headers=headers)
-
-
-class TaxiiRoute(APIRoute):
-    """A route whose errors, from dependencies (authentication) or the handler, are
-    rendered as TAXII error messages rather than vigil's REST error body."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except VigilError as exc:
-                return error_response(exc)
-            except HTTPException as exc:
-                return error_response(VigilError(str(exc.detail), code=f"http.{exc.status_code}",
-                                                 status=exc.status_code))
-            except Exception:
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
-                return error_response(VigilError(
-                    "internal error; the request may not have completed",
-                    code="internal", status=500))
-
-        return route

@@ -1,6 +1,8 @@
 """Parsing a TAXII 2.1 request's filters: ``added_after``, ``limit``, ``next`` and the
 ``match[...]`` fields, into one frozen ``Query``. Bad values raise ``InputError`` with a
-stable ``taxii.*`` code and the parameter as the pointer."""
+stable code and the parameter as the pointer: ``limit`` and ``added_after`` are read by
+``vigil.params`` (``input.bad_number``, ``input.bad_time``, ``input.out_of_range``), the
+rest here (``taxii.*``)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from vigil import clock
+from vigil import params as parse
 from vigil.errors import InputError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 KEYWORDS = frozenset({"last", "first", "all"})
-_TS = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
+_TS = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?Z$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,249}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
                  r"[0-9a-f]{4}-[0-9a-f]{12}$")
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{1,249}$")
-_SPEC = re.compile(r"^\d\.\d$")
+_SPEC = re.compile(r"^[0-9]\.[0-9]$")
 FIELDS = ("id", "type", "version", "spec_version")
 
 
@@ -35,13 +39,6 @@ def norm_time(text: str) -> str | None:
 def show_time(norm: str) -> str:
     """A normalised timestamp as STIX writes it: milliseconds unless finer is needed."""
     return norm[:-4] + "Z" if norm.endswith("000Z") else norm
-
-
-def to_added(norm: str) -> str:
-    """A normalised timestamp cut to vigil's millisecond form, for comparing with the
-    time a share was stored (``t > x`` holds for stored times exactly when it holds
-    for the cut ``x``)."""
-    return norm[:23] + "Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +59,12 @@ def parse_cursor(token: str) -> Cursor:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise bad from None
     parts = text.split(".")
-    if len(parts) != 3 or parts[0] != "v1" or not all(p.isdigit() for p in parts[1:]) \
-            or any(len(p) > 18 for p in parts[1:]):
+    numbers = [parse.decimal(p) for p in parts[1:]]
+    if len(parts) != 3 or parts[0] != "v1" or None in numbers:
         raise bad
-    return Cursor(int(parts[1]), int(parts[2]))
+    seq, pos = numbers
+    assert seq is not None and pos is not None
+    return Cursor(seq, pos)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +103,9 @@ def parse_query(params: Iterable[tuple[str, str]], *, allowed: Iterable[str] = F
     q: dict[str, object] = {"versions": (default_version,)}
     for key, values in multi.items():
         if key == "limit":
-            v = values[-1]
-            if not v.isdigit() or int(v) < 1 or len(v) > 9:
-                raise InputError(f"limit must be a positive integer, not {v!r}",
-                                 code="taxii.bad_limit", pointer="limit")
-            q["limit"] = min(int(v), MAX_LIMIT)
+            q["limit"] = min(parse.number(values[-1], "limit", lo=1), MAX_LIMIT)
         elif key == "added_after":
-            t = norm_time(values[-1])
-            if t is None:
-                raise InputError(f"added_after must be an RFC 3339 UTC timestamp, not "
-                                 f"{values[-1]!r}", code="taxii.bad_added_after",
-                                 pointer="added_after")
-            q["added_after"] = to_added(t)
+            q["added_after"] = clock.fmt(parse.instant(values[-1], "added_after"))
         elif key == "next":
             q["cursor"] = parse_cursor(values[-1])
         elif key.startswith("match[") and key.endswith("]"):

@@ -16,7 +16,6 @@ from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied, VigilError
 from vigil.model import Actor
 from vigil.taxii.collections import Collection, Page, Source
-from vigil.taxii.errors import TaxiiRoute
 from vigil.taxii.media import TAXII, check_accept, check_content_type
 from vigil.taxii.query import FIELDS, Query, parse_query, show_time
 from vigil.taxii.view import ExchangeSource, posted_objects
@@ -24,7 +23,7 @@ from vigil.web.deps import ActorDep, State, StateDep, read_body
 
 PREFIX = "/taxii2"
 API_ROOT = "api"
-router = APIRouter(route_class=TaxiiRoute, tags=["taxii"])
+router = APIRouter(tags=["taxii"])
 
 
 def source_of(request: Request, st: State) -> Source:

@@ -425,10 +425,9 @@ class PostedObjects(list[Any]):
 
 
 def posted_objects(raw: bytes, max_bytes: int) -> PostedObjects:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        doc = strictjson.loads(raw, max_bytes=max_bytes)  # names the fault and its place
+    # strict whatever the envelope holds: a duplicate key, NaN or an integer beyond 2^53
+    # is refused with `more`/`next` present exactly as without them
+    doc = strictjson.loads(raw, max_bytes=max_bytes)
     out = PostedObjects(check_objects(doc))
     body = raw.strip()
     if isinstance(doc, dict) and doc.keys() == {"objects"} and body.startswith(b"{"):

@@ -41,8 +41,12 @@ def _body(kind: str) -> dict[str, Any]:
             "signature": {"type": "string", "description": "Ed25519, base64url"}}}}}}}
 
 
+_AGAIN: dict[int | str, dict[str, Any]] = {
+    200: {"description": "already recorded: the one recorded before, unchanged"}}
+
+
 @router.post("/shares/{share_id}/receipts", tags=["accountability"], status_code=201,
-             openapi_extra=_body("receipt"))
+             openapi_extra=_body("receipt"), responses=_AGAIN)
 async def post_receipt(share_id: str, request: Request, st: StateDep, actor: ActorDep
                        ) -> Response:
     """Record the caller's signed receipt (received, opened or recall-ack) of a share it
@@ -65,7 +69,7 @@ async def get_receipts(share_id: str, st: StateDep, actor: ActorDep) -> dict[str
 
 
 @router.post("/shares/{share_id}/recall", tags=["accountability"], status_code=201,
-             openapi_extra=_body("recall"))
+             openapi_extra=_body("recall"), responses=_AGAIN)
 async def post_recall(share_id: str, request: Request, st: StateDep, actor: ActorDep
                       ) -> Response:
     """Recall the caller's share: its payload and wraps are removed from the node, and

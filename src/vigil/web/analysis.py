@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
+from vigil import params as parse
 from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, NotFound, VigilError
+from vigil.web import errors
 from vigil.web.auth import authenticate, credential
-from vigil.web.deps import ActorDep, State, StateDep, read_body
+from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 from vigil.web.stream import SseResponse, cursor_of
 
 router = APIRouter()
@@ -71,14 +73,11 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
         if not 1 <= len(q) <= MAX_QUERY:
             raise InputError(f"q must be 1-{MAX_QUERY} characters", code="input.query",
                              pointer="/q")
-        raw = params.get("limit", "100")
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
-            raise InputError("limit must be 1..1000", code="input.query", pointer="/limit")
-        result = await search_for(st, actor.member, q, int(raw))
+        limit = parse.limit(params.get("limit", "100"), 1000)
+        result = await search_for(st, actor.member, q, limit)
         response: Response = Response(orjson.dumps(result), media_type="application/json")
     except VigilError as exc:
-        response = JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
-                                headers=getattr(exc, "headers", None))
+        response = errors.response(exc, SEARCH_PATH)
     await response(scope, receive, send)
 
 
@@ -86,8 +85,9 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
 async def correlations(
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0, description="cursor: the last seq already read")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, description="cursor: the last seq already read"),
+                     number("after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
 ) -> Response:
     """The caller's correlation notices after a cursor: for each, the caller's share and
     observable, and either the matching share (one the caller may read) or only the
@@ -104,14 +104,15 @@ async def correlation_stream(
     request: Request,
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    after: Annotated[int | None, Query(ge=0, description="start after this seq"),
+                     number("after")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Server-Sent Events: one `correlation` event per notice of the caller (the objects
     of `GET /correlations`), `id:` = its seq, pushed as soon as a correlation pass finds
     the match. A reconnecting client sends `Last-Event-ID` and receives what it missed."""
     return NoticeStream(st, actor.member,
-                        cursor_of(last_event_id, after, "a correlation notice seq"),
+                        cursor_of(last_event_id, after),
                         credential(request, st.exchange))
 
 
@@ -122,7 +123,7 @@ async def search(
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY,
                             description="an observable: IP address or network, domain, URL, "
                                         "e-mail, hash, ASN, wallet, or kind:value")],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
 ) -> Response:
     """Shares the caller may read that hold this observable (normalised; IP addresses
     and networks match by overlap), newest first, with the warninglists naming it."""

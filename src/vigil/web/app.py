@@ -7,17 +7,16 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
+from functools import partial
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from vigil import __version__, accountability, retention
 from vigil.analysis.correlate import correlator
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
-from vigil.errors import InputError, VigilError
 from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
@@ -25,7 +24,8 @@ from vigil.taxii import server as taxii_server
 from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
-from vigil.web import health, rest, stream
+from vigil.web import apidocs, health, rest, stream
+from vigil.web import errors as web_errors
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import tokens as tokens_api
@@ -40,8 +40,9 @@ FAST_PATHS = frozenset({stream.PATH, analysis_api.SEARCH_PATH})
 
 
 class VigilApp(FastAPI):
-    """FastAPI, observed (request id, access log, metrics), with the push stream and search
-    served before routing and middleware."""
+    """FastAPI, observed (request id, access log, metrics), with HEAD served as GET
+    without a body, and the push stream and search served before routing and
+    middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and hasattr(self.state, "vigil"):
@@ -51,31 +52,18 @@ class VigilApp(FastAPI):
         await self._serve(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope, send = web_errors.head_as_get(scope, send)
         if (scope["type"] == "http" and scope["method"] == "GET"
                 and hasattr(self.state, "vigil")):
             if scope["path"] == stream.PATH:
-                await stream.fast_path(self.state.vigil, scope, receive, send)
+                await web_errors.guard(partial(stream.fast_path, self.state.vigil),
+                                       scope, receive, send)
                 return
             if scope["path"] == analysis_api.SEARCH_PATH:
-                await analysis_api.search_fast_path(self.state.vigil, scope, receive, send)
+                await web_errors.guard(partial(analysis_api.search_fast_path,
+                                               self.state.vigil), scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
-
-
-def validation_error(exc: RequestValidationError) -> InputError:
-    """A query, path or body the framework refused, as vigil's error (first problem)."""
-    errors = exc.errors()
-    first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ())]
-    where = loc[0] if loc else "request"
-    pointer = "/" + "/".join(loc[1:]) if len(loc) > 1 else ""
-    return InputError(f"{where} {pointer.lstrip('/') or ''}: {first.get('msg', 'invalid')}"
-                      .replace("  ", " "), code=f"input.{where}", pointer=pointer)
-
-
-def error_response(exc: VigilError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
-                        headers=getattr(exc, "headers", None))  # Retry-After of a 429
 
 
 def create_app(settings: Settings, *, exchange: Exchange | None = None,
@@ -126,27 +114,19 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         version=__version__,
         summary="Threat-intelligence exchange: signed, sealed, immediate and fair.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package by vigil.web.apidocs
         redoc_url=None,
         lifespan=lifespan,
     )
 
-    @app.exception_handler(VigilError)
-    async def _vigil_error(request: Request, exc: VigilError) -> Response:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(validation_error(exc))
+    web_errors.install(app)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
         st = getattr(request.app.state, "vigil", None)
         if st is not None and store_error(exc):
             st.metrics.store_errors.inc()
-        return error_response(VigilError("internal error; the request may not have completed",
-                                         code="internal", status=500))
+        return web_errors.response(exc, request.url.path)  # logs it
 
     app.include_router(health.router)  # /healthz, /readyz, /metrics
     app.include_router(rest.router, prefix="/api/v1")
@@ -157,6 +137,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(log_api.router, prefix="/api/v1")
     app.include_router(access_api.router, prefix="/api/v1")  # revoking users, members
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
+    app.include_router(apidocs.router)
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app

@@ -26,7 +26,8 @@ class PageBatcher:
 
     ``run`` runs the (blocking) ``pages`` function, inline or in a thread; ``fast``,
     when given, is tried first: the same read on the event loop (None: not possible
-    for this batch, use ``pages``). With
+    for this batch, use ``pages``). A read that fails is retried request by request, so
+    that one request that cannot be served (a bad cursor) fails alone. With
     ``coalesce`` > 0 the batcher waits that long for more requests before reading: for
     a store across the network, whose wake-ups may arrive in several bus messages.
     """
@@ -63,15 +64,26 @@ class PageBatcher:
             pages = await self.fast(requests, BATCH) if self.fast is not None else None
             if pages is None:
                 pages = await self.run(self.pages, requests, BATCH)
+        except Exception as exc:
+            if len(batch) > 1:
+                # one request's fault must not end the others' streams: read each alone,
+                # so only a request that fails on its own gets the error
+                await asyncio.gather(*(self._read([one]) for one in batch))
+            else:
+                self._fail(batch, exc)
+            return
         except BaseException as exc:
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            self._fail(batch, exc)
             return
         for (_, _, fut), page in zip(batch, pages, strict=True):
             if not fut.done():
                 fut.set_result(page)
 
+    @staticmethod
+    def _fail(batch: list[tuple[str, int, asyncio.Future[Page]]], exc: BaseException) -> None:
+        for _, _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
 
 class Coalesced(Generic[T]):
     """One read shared by every caller of the same event-loop turn: the streams a

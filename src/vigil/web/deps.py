@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from vigil import access
+from vigil import access, params
 from vigil.analysis.correlate import installed
 from vigil.bus import Bus
 from vigil.config import Settings
@@ -110,9 +111,17 @@ StateDep = Annotated[State, Depends(state_of)]
 ActorDep = Annotated[Actor, Depends(actor_of)]
 
 
+def number(name: str, lo: int = 0, hi: int = params.MAX_INT) -> BeforeValidator:
+    """Read an integer query parameter with vigil.params (its codes and bounds), not the
+    framework's integer parsing: put it in the parameter's ``Annotated``."""
+    def parse(value: object) -> object:
+        return params.number(value, name, lo=lo, hi=hi) if isinstance(value, str) else value
+    return BeforeValidator(parse)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and params.number(declared, "Content-Length") > limit:
         raise InputError(f"body over {limit} bytes", code="input.too_large", pointer="",
                          status=413)
     chunks: list[bytes] = []

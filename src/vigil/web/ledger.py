@@ -14,7 +14,7 @@ from vigil.errors import InputError
 from vigil.exchange import Published
 from vigil.model import Actor
 from vigil.stix import strictjson
-from vigil.web.deps import ActorDep, State, StateDep, read_body
+from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 from vigil.web.rest import published_json
 
 router = APIRouter()
@@ -138,8 +138,8 @@ async def publish_blind(request: Request, st: StateDep, actor: ActorDep) -> JSON
 async def blind_matches(
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0), number("after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
 ) -> dict[str, Any]:
     """Blind-match notices after a cursor: pairs of shares of one channel whose tokens
     matched, shown only when the caller may read both."""

@@ -13,7 +13,7 @@ from vigil.log.gossip import Gossip
 from vigil.log.merkle import leaf_hash
 from vigil.log.note import vkey
 from vigil.policy.access import Access
-from vigil.web.deps import ActorDep, StateDep
+from vigil.web.deps import ActorDep, StateDep, number
 
 router = APIRouter(prefix="/log", tags=["log"])
 MAX_ENTRIES = 10_000
@@ -27,7 +27,8 @@ def _hashes(proof: list[bytes]) -> list[str]:
 async def checkpoint(
     st: StateDep,
     actor: ActorDep,
-    size: Annotated[int | None, Query(ge=0, description="an earlier tree size")] = None,
+    size: Annotated[int | None, Query(ge=0, description="an earlier tree size"),
+                    number("size")] = None,
 ) -> dict[str, Any]:
     """The node's signed checkpoint (C2SP signed note) of its latest log, or of an
     earlier size. Verify it with the key in `key.vkey`."""
@@ -41,8 +42,8 @@ async def checkpoint(
 async def inclusion(
     st: StateDep,
     actor: ActorDep,
-    index: Annotated[int, Query(ge=0)],
-    size: Annotated[int, Query(ge=1)],
+    index: Annotated[int, Query(ge=0), number("index")],
+    size: Annotated[int, Query(ge=1), number("size", 1)],
 ) -> dict[str, Any]:
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
     proof = await st.read(st.exchange.log.inclusion, index, size)
@@ -53,8 +54,8 @@ async def inclusion(
 async def consistency(
     st: StateDep,
     actor: ActorDep,
-    first: Annotated[int, Query(ge=1, alias="from")],
-    second: Annotated[int, Query(ge=1, alias="to")],
+    first: Annotated[int, Query(ge=1, alias="from"), number("from", 1)],
+    second: Annotated[int, Query(ge=1, alias="to"), number("to", 1)],
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof that the tree of `to` entries extends that of `from`."""
     proof = await st.read(st.exchange.log.consistency, first, second)
@@ -65,8 +66,9 @@ async def consistency(
 async def entries(
     st: StateDep,
     actor: ActorDep,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0, description="default: start + 1000")] = None,
+    start: Annotated[int, Query(ge=0), number("start")] = 0,
+    end: Annotated[int | None, Query(ge=0, description="default: start + 1000"),
+                   number("end")] = None,
 ) -> dict[str, Any]:
     """Entries `[start, end)`: every leaf hash, and the entry itself where the caller
     may see it (docs/policy.md, "Log entries")."""

@@ -18,7 +18,7 @@ from vigil.log.tree import LogRef, StoredLog
 from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
-from vigil.web.deps import ActorDep, State, StateDep, read_body
+from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 
 router = APIRouter()
 
@@ -304,8 +304,9 @@ async def publish_envelope(request: Request, st: StateDep, actor: ActorDep) -> R
 async def inbox(
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0, description="cursor: the last seq already read")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, description="cursor: the last seq already read"),
+                     number("after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
 ) -> dict[str, Any]:
     """The caller's inbox after a cursor, in order. Resume with `after=<next>`."""
     rows, cursor, _ = await st.read(st.exchange.inbox_page, actor.member, after, limit,
@@ -322,8 +323,8 @@ async def inbox(
 async def sent(
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0), number("after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
 ) -> dict[str, Any]:
     """Shares the caller published."""
     rows, cursor = await st.read(st.exchange.sent_page, actor.member, after, limit)

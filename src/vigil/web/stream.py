@@ -20,12 +20,14 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from vigil.errors import AuthError, InputError, VigilError
+from vigil import params
+from vigil.errors import AuthError, VigilError
+from vigil.web import errors
 from vigil.web.auth import actor_of_credential, authenticate, credential
-from vigil.web.deps import ActorDep, State, StateDep
+from vigil.web.deps import ActorDep, State, StateDep, number
 from vigil.web.rest import share_json
 
 router = APIRouter()
@@ -37,19 +39,13 @@ HEADERS = [
 ]
 
 
-def cursor_of(last_event_id: str | None, after: str | int | None, what: str = "an inbox seq"
-            ) -> int:
+def cursor_of(last_event_id: str | None, after: str | int | None) -> int:
+    """Where a stream starts: ``Last-Event-ID`` if sent, else ``after``, else 0."""
     if last_event_id:
-        if not last_event_id.isdigit():
-            raise InputError(f"Last-Event-ID must be {what}", code="input.cursor")
-        return int(last_event_id)
-    if after is None or after == "":
-        return 0
+        return params.cursor(last_event_id, "Last-Event-ID")
     if isinstance(after, int):
         return after
-    if not after.isdigit():
-        raise InputError(f"after must be {what}", code="input.cursor", pointer="/after")
-    return int(after)
+    return params.cursor(after)
 
 
 class SseResponse(Response):
@@ -153,8 +149,7 @@ async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) ->
         actor = await state.read(authenticate, conn, state.exchange, state.throttle)
         cursor = cursor_of(conn.headers.get("last-event-id"), conn.query_params.get("after"))
     except VigilError as exc:
-        await JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
-                           headers=getattr(exc, "headers", None))(scope, receive, send)
+        await errors.response(exc, PATH)(scope, receive, send)
         return
     await SseResponse(state, actor.member, cursor, credential(conn, state.exchange))(
         scope, receive, send)
@@ -166,7 +161,8 @@ async def stream(
     request: Request,
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    after: Annotated[int | None, Query(ge=0, description="start after this seq"),
+                     number("after")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Server-Sent Events: one `share` event per inbox entry, `id:` = inbox seq. A

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from vigil import clock
+from vigil import clock, params
 from vigil.analysis import ledger
 from vigil.analysis.correlate import correlator
 from vigil.analysis.observables import KINDS
@@ -49,14 +49,7 @@ WEEKS = 12  # the ledger's charts: this many weeks back from now
 
 def _time(text: str, pointer: str) -> str:
     text = text.strip()
-    if not text:
-        return ""
-    try:
-        return clock.fmt(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-                         if "T" in text else datetime.fromisoformat(text).replace(tzinfo=UTC))
-    except ValueError:
-        raise InputError(f"{text[:40]!r} is not a date (YYYY-MM-DD) or an RFC 3339 time",
-                         code="input.time", pointer=pointer) from None
+    return clock.fmt(params.day_or_time(text, pointer.lstrip("/"))) if text else ""
 
 
 def search_rows(ex: Any, member: str, q: str, kind: str, f: Filters, since: str, until: str
