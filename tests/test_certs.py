@@ -49,7 +49,7 @@ def test_mappings_by_pin_and_subject(tmp_path: Path, store: str | None) -> None:
         with pytest.raises(AuthError):
             certs.authenticate(ex, der[card.cert_file])
         kinds = [e.event for e in audit.events(ex, node.members["alpha"].id)]
-        assert kinds == ["cert.added", "cert.revoked"]
+        assert kinds == ["certificate.added", "certificate.revoked"]
     finally:
         ex.store.close()
 

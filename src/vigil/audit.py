@@ -33,7 +33,7 @@ class Event:
     seq: int
     member: str
     user: str | None
-    event: str  # signin | signin.failed | token.created | token.rotated | token.revoked
+    event: str  # signin, signin.failed, token.created|rotated|revoked, certificate.added|revoked
     detail: str
     address: str
     at: str

@@ -72,7 +72,7 @@ def _check(kind: str, value: str) -> str:
         except ValueError as exc:
             raise InputError(f"{value!r} is not an RFC 4514 name", code="input.subject",
                              pointer="/subject") from exc
-    raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}", code="input.kind")
+    raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}", code="input.cert_kind")
 
 
 def add(ex: Exchange, member_ref: str, user_ref: str, kind: str, value: str,
@@ -90,7 +90,7 @@ def add(ex: Exchange, member_ref: str, user_ref: str, kind: str, value: str,
             raise Conflict(f"that {kind} already stands for a user", code="cert.exists")
         sql.execute("INSERT INTO user_certs(id, user_id, kind, value, created, revoked) "
                     "VALUES(?, ?, ?, ?, ?, ?)", (cid, uid, kind, value, clock.now(), False))
-        audit.record_in(sql, member.id, uid, "cert.added",
+        audit.record_in(sql, member.id, uid, "certificate.added",
                         f"{kind} {value}" + (f", by {by}" if by else ""))
         return cid
 
@@ -109,7 +109,7 @@ def revoke(ex: Exchange, member_ref: str, cert_id: str, by: str | None = None) -
             raise NotFound(f"no live certificate mapping {cert_id}", code="cert.not_found")
         sql.execute("UPDATE user_certs SET revoked=? WHERE id=?", (True, cert_id))
         bump_epoch(sql)
-        audit.record_in(sql, member.id, row[0], "cert.revoked",
+        audit.record_in(sql, member.id, row[0], "certificate.revoked",
                         cert_id + (f", by {by}" if by else ""))
 
     ex.store.write(write)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CODES: dict[str, tuple[int, str]] = {
     "auth.bad_key": (401, "a security key not registered for this user, or its answer fails"),
+    "auth.bad_cert": (401, "a client certificate no live mapping names"),
     "auth.bad_session": (401, "no such session, or it expired"),
     "auth.bad_token": (401, "unknown or revoked token"),
     "auth.csrf": (403, "the form's CSRF token is missing or stale; reload the page and try again"),
@@ -22,6 +23,7 @@ CODES: dict[str, tuple[int, str]] = {
     "auth.sso_token": (401, "the OpenID provider's code or ID token does not verify"),
     "auth.sso_unmapped": (
         401, "the OpenID sign-in names no user of a member the provider may sign in"),
+    "auth.scope": (403, "the token's scope does not allow this route"),
     "auth.throttled": (429, "too many failed authentications from this address or token prefix"),
     "backup.dest_exists": (409, "the backup destination exists and is not empty"),
     "backup.dest_inside_data": (400, "the backup destination is inside the data directory"),
@@ -43,6 +45,8 @@ CODES: dict[str, tuple[int, str]] = {
     "blind.rotate": (409, "a member has left the channel: make a new key epoch"),
     "blind.stale_epoch": (409, "not the channel's current key epoch; fetch it"),
     "blind.wrong_key": (400, "a copy must be sealed to the member's current key"),
+    "cert.exists": (409, "that certificate pin or subject already stands for a user"),
+    "cert.not_found": (404, "no live certificate mapping of that id for this member"),
     "channel.bilateral_size": (400, "a bilateral channel has exactly two members"),
     "channel.community_members": (400, "a community channel has every member; name none"),
     "channel.exists": (409, "a channel of that name already exists"),
@@ -129,6 +133,10 @@ CODES: dict[str, tuple[int, str]] = {
     "input.issuer": (400, "an OpenID issuer that is not an https URL (http only on loopback)"),
     "input.json": (400, "the body must be a JSON object"),
     "input.keys": (400, "a security key registered already, or one too many"),
+    "input.cert_kind": (400, "a certificate mapping kind other than spki or subject"),
+    "input.scope": (400, "a token scope other than read, publish or admin"),
+    "input.spki_pin": (400, "an SPKI pin that is not sha256/<base64 of 32 bytes>"),
+    "input.subject": (400, "a certificate subject that is not an RFC 4514 name"),
     "input.kind": (400, "an unknown kind of observable"),
     "input.limit": (400, "limit must be 1..1000"),
     "input.malformed": (400, "not JSON (or a form field that is not what it must be)"),
@@ -298,6 +306,7 @@ CODES: dict[str, tuple[int, str]] = {
     "taxii.unavailable": (503, "the remote TAXII server is unavailable"),
     "taxii.unreachable": (503, "the remote TAXII server cannot be reached"),
     "taxii.unsupported_media_type": (415, "a Content-Type this endpoint does not take"),
+    "tls.pin_mismatch": (495, "the node's key is not the pinned one (SDK, CLI)"),
     "user.exists": (409, "the member already has a user of that name"),
     "user.not_admin": (403, "only a node administrator may do this"),
     "user.not_found": (404, "no such user of this member"),

@@ -5,7 +5,10 @@ console signs a user in once with the token and opens a session in the node's st
 (only a hash of its random id is kept), sent back as an HttpOnly, SameSite=Strict
 cookie; on safe (GET/HEAD) requests, such as the push stream opened by the browser's
 EventSource, that cookie stands in for the header. Every use looks the user up afresh,
-so a revoked user or an inactive member ends its sessions at once.
+so a revoked user or an inactive member ends its sessions at once. Over TLS, without a
+header, a client certificate the TLS layer verified stands in for the token when a
+mapping names it (``vigil.certs``). What the credential may do is its user's scope,
+checked per route by ``vigil.web.scopes``; sign-ins are recorded by ``vigil.audit``.
 """
 
 from __future__ import annotations
