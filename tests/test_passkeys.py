@@ -67,6 +67,12 @@ def test_a_step_is_used_once_and_a_registration_step_signs_nobody_in(
     step = passkeys.open_step(ex, alpha.user, "register")
     with pytest.raises(AuthError):
         passkeys.register(ex, step, bravo.user, {}, "k", rp)
+    # a first factor's step registers only where the sign-in page allows it
+    assert alpha.user is not None
+    step = passkeys.open_step(ex, alpha.user, "token")
+    with pytest.raises(AuthError) as exc:
+        passkeys.register(ex, step, alpha.user, {}, "k", rp)
+    assert exc.value.code == "auth.key_step"
 
 
 def test_cli_member_set_require_webauthn(node: tuple[TestNode, Exchange]) -> None:

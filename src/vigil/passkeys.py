@@ -174,10 +174,13 @@ def authentication_options(ex: Exchange, step: Step, rp: Relying) -> str:
 
 
 def register(ex: Exchange, step_id: str, user_id: str, credential: Any, name: str,
-             rp: Relying, address: str = "") -> Key:
-    """Verify a new key's attestation and keep it for the step's user (recorded)."""
+             rp: Relying, address: str = "", *, methods: tuple[str, ...] = ("register",)
+             ) -> Key:
+    """Verify a new key's attestation and keep it for the step's user (recorded). The
+    step must have been opened for that user by one of ``methods`` (the Keys page's
+    ``register``, or a first factor when the member requires keys)."""
     step = take(ex, step_id)
-    if step.user != user_id or step.method not in ("register", "token", "sso"):
+    if step.user != user_id or step.method not in methods:
         raise AuthError("this key sign-in is unknown or took too long; start again",
                         code="auth.key_step")
     name = " ".join(name.split())[:64] or "security key"

@@ -40,6 +40,7 @@ from vigil.web.deps import read_body, state_of
 router = APIRouter(include_in_schema=False)
 
 STEP_COOKIE = "vigil_key_step"
+FIRST_FACTORS = ("token", "sso")  # the sign-ins a key step can follow
 MAX_JSON = 64 * 1024
 
 
@@ -141,11 +142,12 @@ async def key_step(request: Request) -> Response:
         step_id = request.cookies.get(STEP_COOKIE) or str(body.get("step") or "")
         step = await st.read(passkeys.peek, ex, step_id)
         rp = relying(request)
-        if step is not None and step.user is not None and step.method != "passkey" \
+        if step is not None and step.user is not None and step.method in FIRST_FACTORS \
                 and not await st.read(passkeys.keys, ex, step.user):
             # a member that requires keys: this user registers one now
             await st.write(passkeys.register, ex, step_id, step.user, body.get("credential"),
-                           str(body.get("name") or ""), rp, _address(request))
+                           str(body.get("name") or ""), rp, _address(request),
+                           methods=FIRST_FACTORS)
             user = ex.store.user_by_id(step.user)
             if user is None:
                 raise AuthError("unknown or revoked user", code="auth.bad_key")
