@@ -108,6 +108,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="server processes")
     ap.add_argument("--pin", action="store_true",
                     help="pin the node to CPU 0 and the measuring side to the other CPUs")
+    ap.add_argument("--classical", action="store_true",
+                    help="members with classical keys (ed25519, x25519) instead of hybrid")
     ap.add_argument("--subscriber-process", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.subscriber_process:
@@ -115,12 +117,23 @@ def main() -> None:
         uvloop.run(subscribe_all(urls.split(","), json.loads(Path(tokens_file).read_text()),
                                  Path(out), args.shares + WARMUP, Path(ready)))
         return
+    res = measure(args, hybrid=not args.classical)
+    s1, s2 = res["latency_from_publish_start_ms"], res["publish_request_ms"]
+    print(f"delivered {res['delivered']}/{res['expected']}; publish->SSE p50 {s1['p50']:.2f} ms "
+          f"p99 {s1['p99']:.2f} ms (publish request p50 {s2['p50']:.2f} ms)")
+    name = "delivery" if args.workers == 1 and not args.store else "delivery-scaleout"
+    print(f"saved {save(name, res)}")
+
+
+def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
+    """One run: a node whose members have hybrid (or classical) keys, ``args.subscribers``
+    live SSE subscribers, ``args.shares`` publishes; the latencies in ms."""
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         names = {"publisher": True} | {f"s{i:03d}": False for i in range(args.subscribers)}
         print(f"creating {len(names)} members …", flush=True)
-        node = make_node(tmp / "node", names, store=args.store)
+        node = make_node(tmp / "node", names, store=args.store, hybrid=hybrid)
         env = {"VIGIL_BUS": args.bus}
         servers = [ServerProcess(node.data, env=env, port=free_port()).start()
                    for _ in range(args.workers)]
@@ -171,19 +184,15 @@ def main() -> None:
         f"worker{[s.url for s in servers].index(url) + 1}": summary(
             [(t - sent[sid][1]) * 1000 for sid, ts in got.items() if sid in sent for t in ts])
         for url, got in per_worker.items()}
-    res: dict[str, Any] = {
+    return {
         "args": {k: v for k, v in vars(args).items() if k != "subscriber_process"},
+        "hybrid": hybrid,
         "delivered": delivered, "expected": args.shares * args.subscribers,
         "latency_from_publish_start_ms": summary(from_start),
         "latency_from_ack_ms": summary(from_ack),
         "publish_request_ms": summary(publish_ms),
         "latency_from_ack_ms_by_worker": worker_ack,
     }
-    s1, s2 = res["latency_from_publish_start_ms"], res["publish_request_ms"]
-    print(f"delivered {delivered}/{res['expected']}; publish->SSE p50 {s1['p50']:.2f} ms "
-          f"p99 {s1['p99']:.2f} ms (publish request p50 {s2['p50']:.2f} ms)")
-    name = "delivery" if args.workers == 1 and not args.store else "delivery-scaleout"
-    print(f"saved {save(name, res)}")
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ from vigil.stix.validate import validate_bundle
 from vigil.testing import PASSPHRASE, TestNode, make_node
 
 
-def setup(tmp: Path, recipients: int, store: str | None = None) -> tuple[TestNode, Exchange]:
+def setup(tmp: Path, recipients: int, store: str | None = None,
+          hybrid: bool = True) -> tuple[TestNode, Exchange]:
     names = {"origin": False} | {f"r{i:02d}": False for i in range(recipients)}
-    node = make_node(tmp / "node", names, store=store)
+    node = make_node(tmp / "node", names, store=store, hybrid=hybrid)
     ex = node.exchange()
     ex.create_channel(node.members["origin"].id, "bench", ChannelKind.GROUP,
                       [m.id for n, m in node.members.items() if n != "origin"])

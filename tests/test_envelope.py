@@ -596,3 +596,127 @@ def test_large_share_with_many_recipients_is_fast(world: World) -> None:
     assert open_share(env, m, recipients[m].private) == plaintext
     assert len(env.wraps) == 21
     assert t1 - t0 < 0.5 and t2 - t1 < 0.1  # ~8 ms and ~2 ms here
+
+
+# ------------------------------------------------------------------------ hybrid suites
+
+
+@dataclass
+class HybridWorld:
+    sign: dict[str, Any]
+    enc: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def hworld() -> HybridWorld:
+    from vigil.crypto.keys import generate_enc_key, generate_sign_key
+
+    members = (ORIG, A, B)
+    return HybridWorld({m: generate_sign_key() for m in members},
+                       {m: generate_enc_key() for m in members})
+
+
+def hkeys(w: HybridWorld, *members: str) -> dict[str, tuple[str, bytes]]:
+    from vigil.crypto.keys import enc_key_id, enc_public_raw
+
+    return {m: (enc_key_id(w.enc[m]), enc_public_raw(w.enc[m])) for m in members}
+
+
+def hshare(w: HybridWorld, world: World, **kw: Any) -> Envelope:
+    from vigil.crypto.keys import sign_key_id
+
+    args: dict[str, Any] = {"signer_private": w.sign[ORIG],
+                            "signer_key_id": sign_key_id(w.sign[ORIG]),
+                            "recipient_keys": hkeys(w, ORIG, A, B)}
+    args.update(kw)
+    return share(world, **args)
+
+
+def test_hybrid_round_trip(hworld: HybridWorld, world: World) -> None:
+    from vigil.crypto.keys import sign_public_raw
+    from vigil.crypto.seal import SUITE_HYBRID
+
+    env = hshare(hworld, world)
+    assert env.header["key"].startswith("ed25519+mldsa65:")
+    assert env.header["seal"]["suite"] == SUITE_HYBRID
+    assert len(env.signature) == 3373
+    assert {w.key.split(":")[0] for w in env.wraps} == {"mlkem768x25519"}
+    assert {len(w.blob) for w in env.wraps} == {1168}
+    pub = sign_public_raw(hworld.sign[ORIG])
+    again = envelope_from_json(json.loads(json.dumps(envelope_to_json(env))))
+    assert again == env
+    verify_envelope(again, pub)
+    for m in (ORIG, A, B):
+        assert open_share(again, m, hworld.enc[m]) == PLAINTEXT
+    plain = hshare(hworld, world, form=Form.PLAIN, recipient_keys={},
+                   audience=Audience(Tlp.GREEN, None))
+    verify_envelope(envelope_from_json(envelope_to_json(plain)), pub)
+
+
+def test_mixed_recipients_make_a_classical_seal(hworld: HybridWorld, world: World) -> None:
+    """A classical wrap exposes the content key: the header says so."""
+    from vigil.crypto.keys import sign_public_raw
+
+    keys = {**hkeys(hworld, ORIG, A), **world.keys(B)}
+    env = hshare(hworld, world, recipient_keys=keys)
+    assert env.header["seal"]["suite"] == SUITE
+    verify_envelope(env, sign_public_raw(hworld.sign[ORIG]))
+    assert open_share(env, B, world.enc[B].private) == PLAINTEXT
+    assert open_share(env, A, hworld.enc[A]) == PLAINTEXT
+    # a classical signer sealing to hybrid recipients: old and new suites interwork
+    env = share(world, recipient_keys=hkeys(hworld, ORIG, A, B))
+    verify_envelope(env, world.sign[ORIG].public_raw)
+    assert open_share(env, B, hworld.enc[B]) == PLAINTEXT
+
+
+def test_downgrade_stripped_signature_is_refused(hworld: HybridWorld, world: World) -> None:
+    """A node or peer that relabels the composite signature as its Ed25519 half."""
+    from vigil.crypto.keys import ALG_ED25519, sign_public_raw
+
+    env = hshare(hworld, world)
+    composite_pub = sign_public_raw(hworld.sign[ORIG])
+    ed_pub = composite_pub[1952:]
+    h = copy.deepcopy(dict(env.header))
+    h["key"] = key_id_of(ALG_ED25519, ed_pub)
+    stripped = replace(env, header=h, signature=env.signature[3309:])
+    wire = envelope_to_json(stripped)
+    parsed = envelope_from_json(wire)  # well-formed: an ed25519 key id and 64 bytes
+    # against the member's registered (composite) key: the key id no longer names it
+    assert crypto_code(verify_envelope, parsed, composite_pub) == "crypto.key_mismatch"
+    # against the Ed25519 half itself: that half signed M', not the share
+    assert crypto_code(verify_envelope, parsed, ed_pub) == "crypto.bad_signature"
+    # a composite signature cut short or a header that claims ed25519 with 3373 bytes
+    with pytest.raises(InputError):
+        envelope_from_json({**wire, "signature": b64u(env.signature)})
+
+
+def key_id_of(alg: str, raw: bytes) -> str:
+    from vigil.crypto.keys import key_id
+
+    return key_id(alg, raw)
+
+
+def test_downgrade_dropped_mlkem_wrap_is_refused(hworld: HybridWorld, world: World) -> None:
+    """The ML-KEM wrap swapped for an X25519 one to the X25519 half of the same key."""
+    from vigil.crypto.keys import ALG_X25519, sign_public_raw
+    from vigil.crypto.seal import seal_suite
+
+    env = hshare(hworld, world)
+    pub = sign_public_raw(hworld.sign[ORIG])
+    x_half = hworld.enc[A].x25519
+    x_pub = x_half.public_key().public_bytes_raw()
+    k = b"\x07" * 32  # the stripper does not know K; even a signer that does is caught
+    x_wrap = wrap_key(SID, k, A, key_id_of(ALG_X25519, x_pub), x_pub)
+    wraps = tuple(x_wrap if w.member == A else w for w in env.wraps)
+    # a node changing the wraps breaks the signed wraps digest
+    assert crypto_code(verify_envelope, replace(env, wraps=wraps), pub) == \
+        "crypto.wraps_mismatch"
+    # a signer that re-signs but keeps the hybrid label: the suite does not match
+    h = copy.deepcopy(dict(env.header))
+    from vigil.crypto.seal import wraps_digest
+
+    h["seal"]["wraps_digest"] = wraps_digest(wraps)
+    relabelled = replace(env, header=h, wraps=wraps, signature=sign(TAG_SHARE, h,
+                                                                     hworld.sign[ORIG]))
+    assert crypto_code(verify_envelope, relabelled, pub) == "crypto.bad_wraps"
+    assert seal_suite(wraps) == SUITE  # honestly labelled, it is a classical share

@@ -25,10 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
-from vigil.crypto.keys import ALG_ED25519, is_key_id
+from vigil.crypto.keys import SIGN_ALGS, SignPrivate, alg_of, is_key_id
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, sign, verify
 from vigil.envelope import MEMBER_ID_RE, SHARE_ID_RE, TIME_RE
 from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied, VigilError
@@ -37,7 +36,7 @@ from vigil.log.entries import purge_entry, recall_entry, receipt_entry
 from vigil.lru import Lru
 from vigil.model import Envelope, Member, Provenance, ShareState
 from vigil.policy.access import Access
-from vigil.storage.base import Sql, Store, serialize_writes, wraps_to_bytes
+from vigil.storage.base import Sql, Store, queue_inbox, serialize_writes, wraps_to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +66,11 @@ def recall_object(share_id: str, originator: str, key: str,
             "originator": originator, "at": at or clock.now(), "key": key}
 
 
-def sign_receipt(obj: Mapping[str, Any], private: Ed25519PrivateKey) -> bytes:
+def sign_receipt(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
     return sign(TAG_RECEIPT, obj, private)
 
 
-def sign_recall(obj: Mapping[str, Any], private: Ed25519PrivateKey) -> bytes:
+def sign_recall(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
     return sign(TAG_RECALL, obj, private)
 
 
@@ -102,8 +101,8 @@ def _check(obj: Any, kind: str, fields: frozenset[str], who: str) -> dict[str, A
         value = obj[name]
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise _bad(kind, f"{base}/{name}", f"must be {what}")
-    if not is_key_id(obj["key"], ALG_ED25519):
-        raise _bad(kind, f"{base}/key", "must be an ed25519 key id")
+    if not is_key_id(obj["key"]) or alg_of(obj["key"]) not in SIGN_ALGS:
+        raise _bad(kind, f"{base}/key", "must be an ed25519 or ed25519+mldsa65 key id")
     return dict(obj)
 
 
@@ -434,8 +433,7 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
             return None
         # delivered like a share: a new inbox row (a new seq) for every recipient
         sql.execute("DELETE FROM inbox WHERE share_id=?", (share_id,))
-        sql.executemany("INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
-                        [(m, share_id, now) for m in recipients])
+        queue_inbox(sql, share_id, recipients, now)
         ref = ex.log.append(sql, recall_entry(r, recipients, sig))
         sql.execute("INSERT INTO recalls(share_id, originator, at, key, log_idx) "
                     "VALUES(?,?,?,?,?)", (share_id, member, r["at"], r["key"], ref.index))

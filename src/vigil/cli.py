@@ -96,10 +96,13 @@ def _passphrase(prompt: bool, confirm: bool = False) -> str:
 @click.option("--display-name", help="full name of the organisation")
 @click.option("--keyring", "keyring_path", type=click.Path(dir_okay=False),
               help="where to write the member's keyring (default: held by this node)")
+@click.option("--classical", is_flag=True,
+              help="classical keys (ed25519, x25519) instead of the hybrid default")
 @pass_ctx
 def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | None,
-               keyring_path: str | None) -> None:
-    """Register a member: a STIX identity, Ed25519 signing and X25519 encryption keys.
+               keyring_path: str | None, classical: bool) -> None:
+    """Register a member: a STIX identity, a signing key (ed25519+mldsa65) and an
+    encryption key (mlkem768x25519), or ed25519 and x25519 with --classical.
 
     The private keys go to a passphrase-protected keyring file (mode 0600), never into
     the node database. Without --keyring the node holds the keyring (its own member)."""
@@ -113,8 +116,9 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
     pw = str(s.keyring_passphrase) if hold and s.keyring_passphrase else \
         _passphrase(sys.stdin.isatty(), confirm=True)
     m, _ = ex.add_member(name, country=country, kind=MemberKind(kind), display_name=display_name,
-                         keyring_path=path, passphrase=pw, hold=hold)
-    click.echo(f"member {m.name} {m.id}")
+                         keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical)
+    click.echo(f"member {m.name} {m.id} ({m.sign_key_id.split(':')[0]}, "
+               f"{m.enc_key_id.split(':')[0]})")
     click.echo(f"keyring {path}" + (" (held by this node)" if hold else ""))
 
 

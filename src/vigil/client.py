@@ -24,7 +24,7 @@ import orjson
 
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keyring import Keyring
-from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
+from vigil.crypto.keys import enc_alg_of_public, key_id, sign_alg_of_public
 from vigil.envelope import (
     build_share,
     envelope_from_json,
@@ -50,6 +50,7 @@ from vigil.log.note import parse_vkey
 from vigil.log.verifier import LogVerifier
 from vigil.model import Audience, ChannelKind, Envelope, Form, Handling, Provenance, Tlp
 from vigil.policy.decide import WIDE_TLPS, share_form
+from vigil.policy.suites import SUITE_REQUIRED, meets_hybrid
 
 _log = logging.getLogger(__name__)
 
@@ -333,7 +334,7 @@ class Client:
     def __init__(self, url: str, token: str, keyring: Keyring | None = None, *,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
                  log_state: str | Path | None = None, verify_log: bool = True,
-                 receipts: bool = True,
+                 receipts: bool = True, require_hybrid: bool = False,
                  async_transport: httpx.AsyncBaseTransport | None = None,
                  cert: str | None = None, key: str | None = None, ca: str | None = None,
                  pin: str | None = None) -> None:
@@ -363,6 +364,9 @@ class Client:
         # when the client holds the keyring; on_recall callbacks drop the copies an
         # application keeps of a share its originator recalled
         self.send_receipts = receipts
+        # the member's own rule: shares not signed (and sealed) in the hybrid suites are
+        # refused here, whatever the node accepted (docs/protocol.md)
+        self.require_hybrid = require_hybrid
         self._receipted: set[tuple[str, str]] = set()
         self.on_recall: list[Callable[[str], None]] = []
 
@@ -412,8 +416,9 @@ class Client:
                 raise CryptoError(f"member {m.get('name')!r} came without the log proof of "
                                   "its keys", code="log.missing_proof")
             try:
-                sign_id = key_id(ALG_ED25519, _unb64(m["sign_key"]["public"]))
-                enc_id = key_id(ALG_X25519, _unb64(m["enc_key"]["public"]))
+                sign_raw, enc_raw = _unb64(m["sign_key"]["public"]), _unb64(m["enc_key"]["public"])
+                sign_id = key_id(sign_alg_of_public(sign_raw), sign_raw)
+                enc_id = key_id(enc_alg_of_public(enc_raw), enc_raw)
             except (KeyError, TypeError, ValueError) as exc:
                 raise CryptoError("a member's keys are malformed",
                                   code="crypto.bad_key") from exc
@@ -821,6 +826,9 @@ class Client:
         ``header_only``: a recalled or purged share, whose payload is gone."""
         check = verify_header if header_only else verify_envelope
         h = env.header
+        if self.require_hybrid and not meets_hybrid(h):
+            raise PolicyDenied("the share is not signed and sealed in the hybrid suites",
+                               code=SUITE_REQUIRED)
         if h.get("provenance") == Provenance.ATTESTED.value:
             node = self.node()
             if node["sign_key"]["id"] != h["key"] or (self.verify_log and _unb64(

@@ -52,6 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("ledger_delay_hours", 24.0, "community rule: hours such shares are held back",
             float),
+    Setting("require_hybrid", "", "shares that must use the hybrid (post-quantum) suites: "
+            "empty (none), or a comma list of node, member:NAME, channel:NAME"),
     Setting("ledger_delay_grace", 20, "community rule: shares a member receives before the "
             "rule applies to it", int),
 )

@@ -17,18 +17,27 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.crypto.keys import ALG_ED25519, ALG_X25519, ed25519_public_raw, is_key_id, key_id
+from vigil.crypto.keys import (
+    ENC_ALGS,
+    SIGN_ALGS,
+    SIGNATURE_LENS,
+    EncPrivate,
+    SignPrivate,
+    alg_of,
+    is_key_id,
+    key_id,
+    sign_alg_of_public,
+    sign_key_id,
+)
 from vigil.crypto.seal import (
-    SUITE,
-    WRAP_BLOB_LEN,
+    SEAL_SUITES,
     open_payload,
     seal_payload,
+    seal_suite,
     unwrap_key,
     wrap_key,
+    wrap_well_formed,
     wraps_digest,
     wraps_json,
 )
@@ -73,8 +82,28 @@ def utc_now_ms() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def new_share_id() -> str:
-    return f"share--{uuid.uuid4()}"
+SHARE_ID_TAG = b"vigil/share-id/v1\0"
+_TAG_HEX = 12  # the first 48 bits of a share id name its originator
+
+
+def _originator_tag(originator: str) -> str:
+    return hashlib.sha256(SHARE_ID_TAG + originator.encode()).hexdigest()[:_TAG_HEX]
+
+
+def new_share_id(originator: str) -> str:
+    """A fresh share id bound to its originator: a UUIDv4 whose first 48 bits are
+    ``sha256("vigil/share-id/v1" || 0x00 || originator)`` (the other 74 random bits
+    stay random). Ids of two originators thus never collide, so whether an id is free
+    never depends on another member's shares (docs/protocol.md, "Share ids")."""
+    u = uuid.uuid4().hex
+    tag = _originator_tag(originator)
+    return f"share--{tag[:8]}-{tag[8:]}-{u[12:16]}-{u[16:20]}-{u[20:]}"
+
+
+def share_id_bound(share_id: str, originator: str) -> bool:
+    """Is this share id one made for this originator by ``new_share_id``?"""
+    tag = _originator_tag(originator)
+    return share_id.startswith(f"share--{tag[:8]}-{tag[8:]}-")
 
 
 def payload_digest(stored: bytes) -> str:
@@ -172,8 +201,8 @@ def check_header(header: Any, pointer: str = "/header") -> None:
         raise _bad(f"{pointer}/kind", 'must be "share"')
     _str(h["id"], f"{pointer}/id", SHARE_ID_RE, "share--<uuid4>")
     originator = _str(h["originator"], f"{pointer}/originator", MEMBER_ID_RE, "identity--<uuid>")
-    if not is_key_id(h["key"], ALG_ED25519):
-        raise _bad(f"{pointer}/key", "must be an ed25519 key id")
+    if not is_key_id(h["key"]) or alg_of(h["key"]) not in SIGN_ALGS:
+        raise _bad(f"{pointer}/key", "must be an ed25519 or ed25519+mldsa65 key id")
     if "posted_by" in want:
         pb = _fields(h["posted_by"], f"{pointer}/posted_by", {"member", "user"})
         member = _str(pb["member"], f"{pointer}/posted_by/member", MEMBER_ID_RE, "identity--<uuid>")
@@ -210,8 +239,8 @@ def check_header(header: Any, pointer: str = "/header") -> None:
     if "seal" in want:
         p = f"{pointer}/seal"
         seal = _fields(h["seal"], p, {"suite", "wraps_digest"})
-        if seal["suite"] != SUITE:
-            raise _bad(f"{p}/suite", f'must be "{SUITE}"')
+        if seal["suite"] not in SEAL_SUITES:
+            raise _bad(f"{p}/suite", "must be one of " + ", ".join(sorted(SEAL_SUITES)))
         _str(seal["wraps_digest"], f"{p}/wraps_digest", DIGEST_RE, "sha256:<64 hex digits>")
 
 
@@ -274,7 +303,7 @@ def share_header(
     elif posted_by is not None:
         raise _bad("/header/posted_by", "only for attested shares")
     if form is Form.SEALED:
-        header["seal"] = {"suite": SUITE, "wraps_digest": wraps_digest(wraps)}
+        header["seal"] = {"suite": seal_suite(wraps), "wraps_digest": wraps_digest(wraps)}
     elif wraps:
         raise _bad("/wraps", "a plain share has no wraps")
     check_header(header)
@@ -295,7 +324,7 @@ def build_share(
     themes: Sequence[str],
     regions: Sequence[str],
     expires: str | None,
-    signer_private: Ed25519PrivateKey,
+    signer_private: SignPrivate,
     signer_key_id: str,
     recipient_keys: Mapping[str, tuple[str, bytes]],
     provenance: Provenance = Provenance.ORIGINATOR,
@@ -307,15 +336,15 @@ def build_share(
     """Build and sign a share envelope.
 
     ``recipients`` is the resolved recipient list written into the header. For a
-    sealed share, ``recipient_keys`` maps member id -> (x25519 key id, raw public key)
+    sealed share, ``recipient_keys`` maps member id -> (encryption key id, raw public key)
     and must hold every recipient, plus optionally the originator, and no one else;
     each gets one wrap. For a plain share ``recipient_keys`` is ignored. An attested
     share (``provenance=ATTESTED``, ``posted_by={"member": originator, "user": …}``)
     is signed by the receiving node's key.
     """
-    if signer_key_id != key_id(ALG_ED25519, ed25519_public_raw(signer_private)):
+    if signer_key_id != sign_key_id(signer_private):
         raise CryptoError("signer_key_id does not name signer_private", code="crypto.key_mismatch")
-    sid = new_share_id() if share_id is None else share_id
+    sid = new_share_id(originator) if share_id is None else share_id
     if not isinstance(sid, str) or not SHARE_ID_RE.fullmatch(sid):
         raise _bad("/header/id", "must be share--<uuid4>")
     form = Form(form)
@@ -367,7 +396,9 @@ def verify_header(env: Envelope, signer_public_raw: bytes) -> None:
     whose payload and wraps the node removed."""
     header = env.header
     claimed = header.get("key") if isinstance(header, Mapping) else None
-    if claimed != key_id(ALG_ED25519, signer_public_raw):
+    alg = alg_of(str(claimed)) if is_key_id(claimed) else None
+    if (alg not in SIGN_ALGS or claimed != key_id(str(alg), signer_public_raw)
+            or alg != sign_alg_of_public(signer_public_raw)):
         raise CryptoError(
             "header.key does not name the signer's public key", code="crypto.key_mismatch"
         )
@@ -378,14 +409,16 @@ def verify_header(env: Envelope, signer_public_raw: bytes) -> None:
 def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
     """Check an envelope without decrypting it; raise ``CryptoError`` on any fault.
 
-    ``signer_public_raw`` is the originator's Ed25519 key for ``provenance:
-    "originator"`` and the attesting node's key for ``"attested"`` (the caller picks it
-    and checks it is not revoked). Checks, in order: header.key names that key
-    (``crypto.key_mismatch``); the signature (``crypto.bad_signature``); the header's
-    structure (``envelope.malformed``, InputError); payload size and SHA-256
-    (``crypto.digest_mismatch``); for sealed shares the wraps digest
-    (``crypto.wraps_mismatch``) and that there is exactly one well-formed wrap for each
-    recipient, optionally one for the originator, and none for anyone else
+    ``signer_public_raw`` is the originator's signing key (ed25519 or ed25519+mldsa65)
+    for ``provenance: "originator"`` and the attesting node's key for ``"attested"``
+    (the caller picks it and checks it is not revoked). Checks, in order: header.key
+    names that key in its suite (``crypto.key_mismatch``); the signature of that suite
+    (``crypto.bad_signature``); the header's structure (``envelope.malformed``,
+    InputError); payload size and SHA-256 (``crypto.digest_mismatch``); for sealed
+    shares the wraps digest (``crypto.wraps_mismatch``), that the wraps are in the
+    header's seal suite (``crypto.bad_wraps``) and that there is exactly one
+    well-formed wrap for each recipient, optionally one for the originator, and none
+    for anyone else
     (``crypto.bad_wraps``); a plain share has no wraps (``crypto.bad_wraps``).
     """
     verify_header(env, signer_public_raw)
@@ -399,6 +432,9 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
         return
     if wraps_digest(env.wraps) != header["seal"]["wraps_digest"]:
         raise CryptoError("wraps do not match their digest", code="crypto.wraps_mismatch")
+    if seal_suite(env.wraps) != header["seal"]["suite"]:
+        raise CryptoError("the wraps are not in the header's seal suite",
+                          code="crypto.bad_wraps")
     recipients = set(header["audience"]["recipients"])
     allowed = recipients | {header["originator"]}
     seen: set[str] = set()
@@ -407,7 +443,7 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
             raise CryptoError(
                 f"unexpected or duplicate wrap for {w.member}", code="crypto.bad_wraps"
             )
-        if not is_key_id(w.key, ALG_X25519) or len(w.blob) != WRAP_BLOB_LEN:
+        if not wrap_well_formed(w):
             raise CryptoError(f"malformed wrap for {w.member}", code="crypto.bad_wraps")
         seen.add(w.member)
     if not recipients <= seen:
@@ -420,8 +456,8 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
 # ---------------------------------------------------------------------------- open
 
 
-def open_share(env: Envelope, member_id: str, enc_private: X25519PrivateKey) -> bytes:
-    """The plaintext payload, opened as ``member_id`` with its X25519 private key.
+def open_share(env: Envelope, member_id: str, enc_private: EncPrivate) -> bytes:
+    """The plaintext payload, opened as ``member_id`` with its private encryption key.
 
     Plain shares return the payload as stored. For sealed shares: ``crypto.no_wrap`` if
     the envelope holds no wrap for ``member_id``; ``crypto.open_failed`` if the wrap or
@@ -474,8 +510,8 @@ def envelope_from_json(d: Any) -> Envelope:
     doc = _fields(d, "", {"header", "signature", "payload", "wraps"})
     check_header(doc["header"])
     signature = _b64(doc["signature"], "/signature")
-    if len(signature) != 64:
-        raise _bad("/signature", "must be 64 bytes")
+    if len(signature) != SIGNATURE_LENS[alg_of(doc["header"]["key"])]:
+        raise _bad("/signature", "must be a signature of the suite of header.key")
     payload = _b64(doc["payload"], "/payload")
     if not isinstance(doc["wraps"], list):
         raise _bad("/wraps", "must be an array")
@@ -484,7 +520,7 @@ def envelope_from_json(d: Any) -> Envelope:
         p = f"/wraps/{i}"
         wd = _fields(w, p, {"member", "key", "blob"})
         member = _str(wd["member"], f"{p}/member", MEMBER_ID_RE, "identity--<uuid>")
-        if not is_key_id(wd["key"], ALG_X25519):
-            raise _bad(f"{p}/key", "must be an x25519 key id")
+        if not is_key_id(wd["key"]) or alg_of(wd["key"]) not in ENC_ALGS:
+            raise _bad(f"{p}/key", "must be an x25519 or mlkem768x25519 key id")
         wraps.append(Wrap(member=member, key=wd["key"], blob=_b64(wd["blob"], f"{p}/blob")))
     return Envelope(_json_copy(doc["header"]), signature, payload, tuple(wraps))

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
-from vigil.envelope import build_share, open_share, verify_envelope
+from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
@@ -49,11 +49,12 @@ from vigil.model import (
     User,
 )
 from vigil.policy.access import Access, publish
+from vigil.policy.suites import SUITE_REQUIRED, SuiteRule, decide_suite
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, same_share
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -243,6 +244,9 @@ class Exchange:
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
         # A rule that holds shares back from some recipients (None: no such rule).
         self.read_gate: ReadGate | None = None
+        # Where shares must use the hybrid (post-quantum) suites; checked in _store,
+        # which every path into the store goes through.
+        self.suite_rule = SuiteRule()
         # The transparency log: every share, channel change and key event is appended
         # in the transaction that makes it happen.
         self.log = StoredLog(store, node_id, node_key)
@@ -275,6 +279,7 @@ class Exchange:
         keyring_path: Path,
         passphrase: str,
         hold: bool = False,
+        hybrid: bool = True,
     ) -> tuple[Member, Keyring]:
         check_name(name, "member")
         normal = region(country)
@@ -285,7 +290,7 @@ class Exchange:
         if any(m.name == name for m in self.directory().members.values()):
             raise Conflict(f"a member named {name!r} already exists", code="member.exists")
         member_id = f"identity--{uuid.uuid4()}"
-        kr = create_keyring(keyring_path, member_id, passphrase)
+        kr = create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
         member = Member(
             id=member_id,
             name=name,
@@ -377,6 +382,11 @@ class Exchange:
             if not d.members[m].active:
                 raise InputError(f"member {d.members[m].name} is not active",
                                  code="channel.inactive_member")
+        # Names are unique per owner, and among the channels the creator sees: never
+        # node-wide, which would tell it of a channel it cannot see.
+        if any(c.name == name for c in Access(self, actor, directory=d).channels()):
+            raise Conflict(f"you already see a channel named {name!r}",
+                           code="channel.exists")
         ch = Channel(id=f"channel--{uuid.uuid4()}", name=name, kind=kind, owner=actor,
                      members=frozenset(ids), created=clock.now())
         def log_channel(sql: Sql) -> None:
@@ -388,12 +398,19 @@ class Exchange:
         return ch
 
     def channel(self, actor: str, ref: str) -> Channel:
-        """A channel the actor may see, by id or name; any other answers NotFound."""
+        """A channel the actor may see, by id or by name among those it sees (a name two
+        of them bear answers Conflict: use the id); any other answers NotFound."""
         d = self.directory()
+        gate = Access(self, actor, directory=d)
         ch = d.channels.get(ref)
         if ch is None:
-            ch = next((c for c in d.channels.values() if c.name == ref), None)
-        if not Access(self, actor, directory=d).channel(ch):
+            named = [c for c in gate.channels() if c.name == ref]
+            if len(named) > 1:
+                raise Conflict(f"several channels you see are named {ref!r}: give its id",
+                               code="channel.ambiguous",
+                               detail={"channels": sorted(c.id for c in named)})
+            ch = named[0] if named else None
+        if not gate.channel(ch):
             raise NotFound(f"no channel {ref!r}", code="channel.not_found")
         assert ch is not None
         return ch
@@ -539,6 +556,7 @@ class Exchange:
                              code="envelope.provenance", pointer="/header/provenance")
         member = d.members[actor.member]
         verify_envelope(env, member.sign_key)
+        self._check_share_id(env)
         check_client_header(h, datetime.now(UTC))
         aud = h["audience"]
         tlp = Tlp(aud["tlp"])
@@ -578,8 +596,26 @@ class Exchange:
             check_marking(self.parse_bundle(env.payload), tlp)
         return self._store(env, recipients)
 
+    def _check_share_id(self, env: Envelope) -> None:
+        """A client's share id must be bound to its originator (``new_share_id``), so
+        that it can never be another member's: the answer to an id then never depends on
+        shares of others. An unbound id is accepted only as the resubmission of the
+        originator's own identical share (stored before ids were bound); otherwise,
+        whether or not any share bears it, it is refused the same way."""
+        if share_id_bound(env.id, env.originator):
+            return
+        got = self.store.get_share(env.id)
+        if got is None or got[0].originator != env.originator or not same_share(got[0], env):
+            raise InputError("a share id must be bound to its originator (share ids made "
+                             "by vigil's envelope.new_share_id)", code="share.id_unbound",
+                             pointer="/header/id")
+
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
+        if self.suite_rule and not decide_suite(self.suite_rule, self.directory(),
+                                                env.header, recipients):
+            raise PolicyDenied("this share must be signed and sealed with the hybrid "
+                               "(post-quantum) suites", code=SUITE_REQUIRED)
         hooks = self.share_tx_hooks
         refs: list[LogRef] = []
 

@@ -66,9 +66,9 @@ class Member:
     display_name: str
     country: str  # ISO 3166-1 alpha-2, or a region code for regional bodies
     kind: MemberKind
-    sign_key: bytes  # Ed25519 public key, raw 32 bytes
+    sign_key: bytes  # raw public key: ed25519 (32 bytes) or ed25519+mldsa65 (1984)
     sign_key_id: str
-    enc_key: bytes  # X25519 public key, raw 32 bytes
+    enc_key: bytes  # raw public key: x25519 (32 bytes) or mlkem768x25519 (1216)
     enc_key_id: str
     created: str
     active: bool = True
@@ -145,7 +145,7 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class Wrap:
     member: str
-    key: str  # recipient's encryption key id
+    key: str  # recipient's encryption key id (its algorithm is the wrap's suite)
     blob: bytes  # HPKE enc || ciphertext of the content key
 
 

@@ -53,9 +53,10 @@ class TestNode:
 
 
 def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str] | None = None,
-              store: str | None = None) -> TestNode:
+              store: str | None = None, hybrid: bool = True) -> TestNode:
     """A node in `data` with members {name: node_holds_keyring}; each gets a user token.
-    Keyrings the node does not hold are written beside the data directory."""
+    Keyrings the node does not hold are written beside the data directory. Keys are
+    hybrid unless ``hybrid`` is false."""
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", PASSPHRASE)
     overrides: dict[str, Any] = {"keyring_passphrase": PASSPHRASE}
     if store:
@@ -72,7 +73,7 @@ def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str]
             path = (keyring_dir(settings) if held else client_dir) / f"{name}.keyring"
             m, kr = ex.add_member(name, country=["EE", "DE", "KE", "SG", "BR", "FR"][i % 6],
                                   kind=MemberKind.AGENCY, keyring_path=path,
-                                  passphrase=PASSPHRASE, hold=held)
+                                  passphrase=PASSPHRASE, hold=held, hybrid=hybrid)
             _, token = ex.add_user(name, "analyst")
             node.members[name] = TestMember(name, m.id, token, kr, path, held)
     finally:

@@ -10,13 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from tests.analysis.nodes import Api, bundle, feodo_ips, serve, store_url
 
 from vigil.analysis import blind
 from vigil.analysis.observables import extract_bundle
 from vigil.crypto.encoding import b64u
-from vigil.crypto.keys import ALG_X25519, key_id, x25519_public_raw
+from vigil.crypto.keys import alg_of, enc_key_id, enc_public_raw, generate_enc_key
 from vigil.envelope import envelope_to_json
 from vigil.errors import CryptoError, NotFound
 from vigil.model import ChannelKind
@@ -31,23 +30,24 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
 
 # -- the client's crypto ------------------------------------------------------------------
 
-def test_channel_key_opens_only_in_its_own_context() -> None:
-    priv = X25519PrivateKey.generate()
-    pub = x25519_public_raw(priv)
-    kid = key_id(ALG_X25519, pub)
+@pytest.mark.parametrize(("hybrid", "blob_len"), [(False, 80), (True, 1168)])
+def test_channel_key_opens_only_in_its_own_context(hybrid: bool, blob_len: int) -> None:
+    priv = generate_enc_key(hybrid)
+    pub = enc_public_raw(priv)
+    kid = enc_key_id(priv)
     key = blind.new_channel_key()
     blob = blind.seal_channel_key(key, "channel--1", 3, "identity--m", kid, pub)
-    assert len(blob) == blind.SEALED_KEY_LEN
+    assert len(blob) == blob_len == blind.SEALED_KEY_LENS[alg_of(kid)]
     assert blind.open_channel_key(blob, "channel--1", 3, "identity--m", priv) == key
     for ctx in (("channel--2", 3, "identity--m"), ("channel--1", 4, "identity--m"),
                 ("channel--1", 3, "identity--n")):
         with pytest.raises(CryptoError):
             blind.open_channel_key(blob, *ctx, priv)
     with pytest.raises(CryptoError):
-        blind.open_channel_key(blob, "channel--1", 3, "identity--m",
-                               X25519PrivateKey.generate())
+        blind.open_channel_key(blob, "channel--1", 3, "identity--m", generate_enc_key(hybrid))
     with pytest.raises(CryptoError):
-        blind.seal_channel_key(key, "channel--1", 3, "identity--m", "x25519:" + "0" * 32, pub)
+        blind.seal_channel_key(key, "channel--1", 3, "identity--m",
+                               alg_of(kid) + ":" + "0" * 32, pub)
 
 
 def test_tokens_are_keyed_and_name_the_kind() -> None:
@@ -250,7 +250,7 @@ def test_channel_key_uploads_are_checked(api: Api) -> None:
     me = api.client.get("/api/v1/channels/dark/key", headers=api.h("delta")).json()
     assert me["epoch"] == 0 and me["sealed"] is None
     keys = {x["id"]: x["enc_key"] for x in me["members"]}
-    blob = b64u(b"\0" * blind.SEALED_KEY_LEN)
+    blob = b64u(b"\0" * blind.SEALED_KEY_LENS[alg_of(m["delta"].keyring.enc_key_id)])
 
     def put(epoch: Any, sealed: Any) -> Any:
         return api.client.post("/api/v1/channels/dark/keys", json={"epoch": epoch,
@@ -258,7 +258,8 @@ def test_channel_key_uploads_are_checked(api: Api) -> None:
 
     only_me = [{"member": m["delta"].id, "key": keys[m["delta"].id]["id"], "blob": blob}]
     both = [*only_me, {"member": m["echo"].id, "key": keys[m["echo"].id]["id"], "blob": blob}]
-    outsider = [*both, {"member": m["alpha"].id, "key": "x25519:" + "0" * 32, "blob": blob}]
+    nobody = alg_of(keys[m["delta"].id]["id"]) + ":" + "0" * 32
+    outsider = [*both, {"member": m["alpha"].id, "key": nobody, "blob": blob}]
     r = put(1, only_me)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "blind.incomplete_epoch")
     assert put(1, outsider).json()["error"]["code"] == "blind.not_channel_member"
@@ -292,3 +293,22 @@ def test_a_recall_takes_the_shares_tokens_and_notices_with_it(api: Api) -> None:
     assert left == 0
     r3 = echo.publish(body, tlp="amber", to=["dark"])
     assert r3["blind_matches"] == [r2["id"]]
+
+
+def test_blind_match_cursor_counts_only_the_members_own_notices(api: Api) -> None:
+    """delta's blind-match seq and next name its own notices: matches between echo and
+    foxtrot in a channel delta is not in do not move them."""
+    dark_channel(api)
+    m = api.node.members
+    api.exchange.create_channel(m["echo"].id, "night", ChannelKind.GROUP, [m["foxtrot"].id])
+    delta, echo, fox = api.sdk("delta"), api.sdk("echo"), api.sdk("foxtrot")
+    for k in range(3):
+        body, _ = bundle(*feodo_ips(1, skip=k))
+        echo.publish(body, tlp="amber", to=["night"])
+        assert fox.publish(body, tlp="amber", to=["night"])["blind_matches"] != []
+    body, _ = bundle(*feodo_ips(1, skip=5))
+    delta.publish(body, tlp="amber", to=["dark"])
+    echo.publish(body, tlp="amber", to=["dark"])
+    notes, cursor = delta.blind_matches()
+    assert [n["seq"] for n in notes] == [1] and cursor == 1
+    assert [n["seq"] for n in echo.blind_matches()[0]] == [1, 2, 3, 4]

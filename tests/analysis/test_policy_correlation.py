@@ -72,8 +72,11 @@ def node(request: pytest.FixtureRequest, tmp_path: Path
         ex.store.close()
 
 
-def hint_allowed(d: Directory, mid: str, h: dict[str, Any], s: ShareState, now: str) -> bool:
+def hint_allowed(d: Directory, mid: str, h: dict[str, Any], s: ShareState, now: str,
+                 value: str, other_value: str) -> bool:
     """The hint rule of docs/policy.md, restated."""
+    if value != other_value:
+        return False
     if not ref.is_active(d, mid) or s.purged or s.recalled:
         return False
     if ref.is_past_or_now(h.get("expires"), now) or h["handling"]["no_onward"]:
@@ -157,8 +160,9 @@ def check_member(ex: Exchange, mid: str, plain: dict[str, list[Observable]]) -> 
 
     def read(sql: Sql) -> tuple[list[Any], list[Any]]:
         return (sql.execute("SELECT id, header, recalled, purged FROM shares").fetchall(),
-                sql.execute("SELECT seq, share_id, other_id FROM correlations "
-                            "WHERE member_id=? ORDER BY seq", (mid,)).fetchall())
+                sql.execute("SELECT pos, share_id, other_id, kind, value, other_value "
+                            "FROM correlations WHERE member_id=? ORDER BY pos",
+                            (mid,)).fetchall())
 
     shares, rows = ex.store.read(read)
     heads = {sid: (orjson.loads(bytes(h)), ShareState(bool(r), bool(p)))
@@ -170,12 +174,16 @@ def check_member(ex: Exchange, mid: str, plain: dict[str, list[Observable]]) -> 
 
     hidden = [sid for sid in heads if not readable(sid)]
     want = []
-    for seq, share, other in rows:
+    hinted: set[tuple[str, str, str, str]] = set()  # one hint per own share, value, channel
+    for seq, share, other, kind, value, other_value in rows:
         if not readable(share):
             continue
         if readable(other):
             want.append((seq, "match", other))
-        elif hint_allowed(d, mid, *heads[other], now):
+        elif hint_allowed(d, mid, *heads[other], now, value, other_value) and (
+                key := (share, kind, value, heads[other][0]["audience"]["channel"])
+        ) not in hinted:
+            hinted.add(key)
             want.append((seq, "hint", None))
 
     notices, _ = c.notices(mid, 0, 100_000)

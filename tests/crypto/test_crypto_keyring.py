@@ -28,20 +28,28 @@ def code(fn: object, *args: object, **kw: object) -> str:
     return e.value.code
 
 
+def raw(private: object) -> bytes:
+    data = private.private_bytes_raw()  # type: ignore[attr-defined]
+    assert isinstance(data, bytes)
+    return data
+
+
 def same(a: Keyring, b: Keyring) -> bool:
     return (
         a.member_id == b.member_id
-        and a.sign_private.private_bytes_raw() == b.sign_private.private_bytes_raw()
+        and raw(a.sign_private) == raw(b.sign_private)
         and a.enc_private.private_bytes_raw() == b.enc_private.private_bytes_raw()
     )
 
 
-def test_create_and_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("hybrid", "sign_alg", "enc_alg"), [
+    (True, "ed25519+mldsa65", "mlkem768x25519"), (False, "ed25519", "x25519")])
+def test_create_and_load(tmp_path: Path, hybrid: bool, sign_alg: str, enc_alg: str) -> None:
     path = tmp_path / "alice.keyring"
-    ring = create_keyring(path, MEMBER, PW)
+    ring = create_keyring(path, MEMBER, PW, hybrid=hybrid)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ring.sign_key_id == key_id("ed25519", ring.sign_public)
-    assert ring.enc_key_id == key_id("x25519", ring.enc_public)
+    assert ring.sign_key_id == key_id(sign_alg, ring.sign_public)
+    assert ring.enc_key_id == key_id(enc_alg, ring.enc_public)
     assert same(load_keyring(path, PW), ring)
     assert same(load_keyring(str(path), PW.encode()), ring)
     assert [p.name for p in tmp_path.iterdir()] == ["alice.keyring"]  # no temp file left
@@ -49,7 +57,7 @@ def test_create_and_load(tmp_path: Path) -> None:
     assert doc["member"] == MEMBER and doc["sign_key"]["id"] == ring.sign_key_id
     assert doc["kdf"]["name"] in ("argon2id", "scrypt")
     text = path.read_text()
-    for secret in (ring.sign_private.private_bytes_raw(), ring.enc_private.private_bytes_raw()):
+    for secret in (raw(ring.sign_private), ring.enc_private.private_bytes_raw()):
         assert secret.hex() not in text
 
 

@@ -27,11 +27,13 @@ from typing import Any
 import orjson
 
 from vigil import accountability, clock
+from vigil.analysis import blind
 from vigil.analysis.correlate import correlator
 from vigil.analysis.ledger import CommunityRule, Delays
 from vigil.errors import PolicyDenied
 from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.storage.base import Sql
 from vigil.testing import TestNode, make_node
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
@@ -174,7 +176,13 @@ def _afterwards(rng: random.Random, c: Community, start: datetime) -> None:
         ex.store.set_member_active(rng.choice(c.members()), False)
     pairs = {tuple(rng.sample([s.id for s in c.shares], 2)) for _ in range(len(c.shares))}
     c.blind = sorted((x, y) for x, y in pairs)
-    ex.store.write(lambda sql: sql.executemany(
-        "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "
-        "VALUES(?,?,?,?,?,?)",
-        [(x, y, f"channel--{uuid.uuid4()}", 1, 3, clock.now()) for x, y in c.blind]))
+
+    def matched(sql: Sql) -> None:  # as the node records them (blind.store_tokens)
+        sql.executemany(
+            "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, "
+            "created) VALUES(?,?,?,?,?,?)",
+            [(x, y, f"channel--{uuid.uuid4()}", 1, 3, clock.now()) for x, y in c.blind])
+        for x, y in c.blind:
+            blind.record_notices(sql, x, [y])
+
+    ex.store.write(matched)

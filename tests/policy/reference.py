@@ -282,8 +282,10 @@ HINT_TLPS = {Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER}
 
 
 def ref_hint(d: Directory, mid: str, header: Mapping[str, Any], state: ShareState, *,
-             now: str) -> bool:
+             now: str, value: str, other_value: str) -> bool:
     """"a member of channel X holds a match": every condition listed in the document."""
+    if value != other_value:
+        return False
     if not is_active(d, mid) or state.purged or state.recalled:
         return False
     if is_past_or_now(header.get("expires"), now):

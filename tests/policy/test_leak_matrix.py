@@ -84,12 +84,14 @@ class Reference:
         removes them)."""
         return self.read(m, s) and s.plain and not s.recalled and not s.purged
 
-    def told(self, m: str, s: Share, other: Share) -> str | None:
+    def told(self, m: str, s: Share, other: Share, value: str, other_value: str
+             ) -> str | None:
         if not self.read(m, s):
             return None
         if self.read(m, other):
             return "match"
-        if ref.ref_hint(self.d, m, other.header, other.state, now=self.now):
+        if ref.ref_hint(self.d, m, other.header, other.state, now=self.now, value=value,
+                        other_value=other_value):
             return "hint"
         return None
 
@@ -265,10 +267,15 @@ def ask(c: Community, client: TestClient, state: State) -> Matrix:
         pushed = {n["seq"]: "match" if "match" in n else "hint"
                   for n in asyncio.run(_stream(state, m, NoticeStream))}
         rows = ex.store.read(lambda sql, m=m: sql.execute(
-            "SELECT seq, share_id, other_id FROM correlations WHERE member_id=?",
-            (m,)).fetchall())
-        for seq, own, other in rows:
-            told = want.told(m, by_id[own], by_id[other])
+            "SELECT pos, share_id, other_id, kind, value, other_value FROM correlations "
+            "WHERE member_id=? ORDER BY pos", (m,)).fetchall())
+        hinted: set[tuple[str, str, str, str]] = set()  # one hint per share, value, channel
+        for seq, own, other, kind, value, other_value in rows:
+            told = want.told(m, by_id[own], by_id[other], value, other_value)
+            if told == "hint":
+                key = (own, kind, value, str(by_id[other].header["audience"]["channel"]))
+                told = None if key in hinted else told
+                hinted.add(key)
             x.check("correlations", m, f"{own}/{other}", told, kinds.get(seq))
             x.check("correlations.stream", m, f"{own}/{other}", told, pushed.get(seq))
         con.close()

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from vigil import testing
 from vigil.client import Client, Refused
-from vigil.crypto.encoding import b64u
+from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import ALG_X25519, key_id
-from vigil.errors import CryptoError
+from vigil.errors import CryptoError, PolicyDenied
 from vigil.model import ChannelKind
 
 Alter = Callable[[httpx.Request, Any], Any]
@@ -551,3 +551,48 @@ async def test_the_stream_asks_once_more_for_a_proof_an_event_left_out(hub: Hub)
             await stream.aclose()
     assert all(i.log_index is not None for i in got)
     assert any(f"/api/v1/shares/{ids[0]}".encode() in body for body in proxy.sent)
+
+
+# -- hybrid suites: a node that strips the post-quantum half ------------------------------
+
+def test_a_stripped_composite_signature_is_refused(hub: Hub) -> None:
+    """The node serves alpha's hybrid-signed share with the composite signature cut to
+    its Ed25519 half and the header relabelled ed25519: the SDK refuses it."""
+    from vigil.crypto.keys import ALG_ED25519
+
+    with hub.client("alpha")[0] as a:
+        sid = a.publish(bundle(canary()), tlp="amber", to=["member:bravo"])["id"]
+    kr = hub.node.members["alpha"].keyring
+    assert kr.sign_key_id.startswith("ed25519+mldsa65:")
+    ed_half = kr.sign_public[1952:]
+
+    def strip(doc: Any) -> Any:
+        sig = b64u_decode(doc["signature"])
+        doc["header"]["key"] = key_id(ALG_ED25519, ed_half)
+        doc["signature"] = b64u(sig[3309:])
+        return doc
+
+    b, _ = hub.client("bravo", only(f"/api/v1/shares/{sid}", strip))
+    with b, pytest.raises(CryptoError) as info:
+        b.get(sid)
+    assert info.value.code == "crypto.unknown_key"
+    with hub.client("bravo")[0] as b2:
+        assert b2.get(sid).verified
+
+
+def test_a_member_that_requires_hybrid_refuses_classical_shares(hub: Hub) -> None:
+    """The member's own rule, on its client: a share the node accepted but that is not
+    hybrid (attested by the node's Ed25519 key) is refused; without the rule it opens."""
+    alpha, m = hub.node.members["alpha"], hub.node.members["bravo"]
+    with Client(hub.srv.url, alpha.token, None, log_state=hub.tmp / "a-nokeys.json") as a:
+        sid = a.publish(bundle(canary()), tlp="amber", to=["member:bravo"])["id"]
+    with Client(hub.srv.url, m.token, m.keyring, log_state=hub.tmp / "b-any.json") as b:
+        assert b.get(sid).verified
+    with Client(hub.srv.url, m.token, m.keyring, log_state=hub.tmp / "b-hyb.json",
+                require_hybrid=True) as b:
+        with pytest.raises(PolicyDenied) as info:
+            b.get(sid)
+        assert info.value.code == "policy.suite_required"
+        with hub.client("alpha")[0] as a2:
+            sid2 = a2.publish(bundle(canary()), tlp="amber", to=["member:bravo"])["id"]
+        assert b.get(sid2).verified  # hybrid end to end: accepted

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,19 @@ import pytest
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, Envelope, Member, MemberKind, User, Wrap
 from vigil.storage import Store, open_store
-from vigil.storage.base import Sql
-from vigil.storage.schema import schema_version
+from vigil.storage.base import (
+    Sql,
+    header_bytes,
+    queue_inbox,
+    serialize_writes,
+    wraps_to_bytes,
+)
+from vigil.storage.schema import (
+    CHANNEL_NAMES_MIGRATION,
+    MEMBER_CURSOR_MIGRATION,
+    MIGRATIONS,
+    schema_version,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -89,6 +101,9 @@ def test_channels_and_events(store: Store) -> None:
     a, b, c = member("a"), member("b"), member("c")
     for m in (a, b, c):
         store.add_member(m)
+    # events of a channel a cannot see come first: they do not show in ch's numbers
+    store.add_channel(Channel(f"channel--{uuid.uuid4()}", "h", ChannelKind.GROUP, c.id,
+                              frozenset({b.id, c.id}), "t"), c.id, "t")
     ch = Channel(id=f"channel--{uuid.uuid4()}", name="g", kind=ChannelKind.GROUP, owner=a.id,
                  members=frozenset({a.id, b.id}), created="t0")
     store.add_channel(ch, a.id, "t0")
@@ -98,12 +113,20 @@ def test_channels_and_events(store: Store) -> None:
     store.remove_channel_member(ch.id, b.id, a.id, "t2")
     assert store.directory().channels[ch.id].members == {a.id, c.id}
     events = [(e["event"], e["member"]) for e in store.channel_events(ch.id)]
+    assert [e["seq"] for e in store.channel_events(ch.id)] == [1, 2, 3, 4, 5]
     assert events[0] == ("create", a.id)
     assert sorted(events[1:3]) == sorted([("join", a.id), ("join", b.id)])
     assert events[3:] == [("join", c.id), ("leave", b.id)]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as got:
         store.add_channel(Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, a.id,
                                   frozenset({a.id}), "t"), a.id, "t")
+    assert got.value.code == "channel.exists"
+    # names are unique per owner only: another owner may use the same one
+    other = Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, c.id,
+                    frozenset({c.id}), "t")
+    store.add_channel(other, c.id, "t")
+    assert sorted(x.owner for x in store.directory().channels.values()
+                  if x.name == "g") == sorted([a.id, c.id])
 
 
 def test_put_share_fans_out_in_one_transaction(store: Store) -> None:
@@ -153,6 +176,157 @@ def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:
     assert seen == ids
     assert store.inbox_head(b.id) == cursor
     assert store.inbox_head(a.id) == 0
+
+
+def test_inbox_positions_count_only_the_members_own_entries(store: Store) -> None:
+    """A member's cursor goes 1, 2, 3, … whatever others receive, and a position is never
+    handed out twice, even after its row went (purge) or moved (recall, release)."""
+    a, b, c = member("a"), member("b"), member("c")
+    for m in (a, b, c):
+        store.add_member(m)
+    mine = []
+    for i in range(9):
+        for _ in range(i % 4):  # shares b does not receive, to c and to many at once
+            store.put_share(envelope(a.id, [c.id]), [c.id], "t")
+        env = envelope(a.id, [b.id, c.id])
+        store.put_share(env, [b.id, c.id], "t")
+        mine.append(env.id)
+    page = store.inbox(b.id, 0, 100)
+    assert [e.seq for e, _, _ in page] == list(range(1, 10))
+    assert [e.share_id for e, _, _ in page] == mine
+    assert store.inbox_head(b.id) == 9
+    assert [e.seq for e, _ in store.inbox_refs(b.id, 4, 100)] == [5, 6, 7, 8, 9]
+    assert [[e.seq for e, _ in x] for x in store.inbox_refs_many(
+        [(b.id, 7), (c.id, 0), (a.id, 0)], 100)][::2] == [[8, 9], []]
+
+    def drop_and_requeue(sql: Sql) -> None:
+        serialize_writes(sql)
+        sql.execute("DELETE FROM inbox WHERE share_id=?", (mine[-1],))  # a purge
+        sql.execute("DELETE FROM inbox WHERE share_id=?", (mine[0],))
+        queue_inbox(sql, mine[0], [b.id, c.id], "t2")  # a recall, delivered anew
+
+    store.write(drop_and_requeue)
+    env = envelope(a.id, [b.id])
+    store.put_share(env, [b.id], "t3")
+    after = [(e.seq, e.share_id) for e, _, _ in store.inbox(b.id, 8, 100)]
+    assert after == [(10, mine[0]), (11, env.id)]
+    assert store.inbox_head(b.id) == 11
+
+
+def _stores_before(migration: list[str], request: pytest.FixtureRequest, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Callable[[], None]]]:
+    """For each backend: the URL of a store migrated up to (not including)
+    ``migration``, and a function that lets the next open apply every migration."""
+    from vigil.storage import postgres as pg_module
+    from vigil.storage import sqlite as sqlite_module
+
+    old = MIGRATIONS[:MIGRATIONS.index(migration)]
+    for mod, url in ((sqlite_module, f"sqlite:///{tmp_path / 'old.db'}"),
+                     (pg_module, request.getfixturevalue("pg_url"))):
+        monkeypatch.setattr(mod, "MIGRATIONS", old)
+        yield url, functools.partial(monkeypatch.setattr, mod, "MIGRATIONS", MIGRATIONS)
+
+
+def test_inbox_positions_migration_keeps_cursors(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store made before per-member positions keeps each entry's old seq as its
+    position, and hands out new ones past every seq ever handed out."""
+    for url, upgrade in _stores_before(MEMBER_CURSOR_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        a, b = member("a"), member("b")
+        s = open_store(url)
+        try:
+            s.add_member(a)
+            s.add_member(b)
+            envs = [envelope(a.id, [b.id]) for _ in range(4)]
+
+            def old_rows(sql: Sql, envs: list[Envelope] = envs, a: Member = a,
+                         b: Member = b) -> None:
+                for env in envs:
+                    sql.execute(
+                        "INSERT INTO shares(id, originator, header, signature, payload, "
+                        "wraps, created, expires, recalled, purged) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?)",
+                        (env.id, env.originator, header_bytes(env.header), env.signature,
+                         env.payload, wraps_to_bytes(env.wraps), env.created, None,
+                         False, False))
+                    sql.execute("INSERT INTO inbox(member_id, share_id, added) "
+                                "VALUES(?,?,?)", (b.id, env.id, "t"))
+                    sql.execute("INSERT INTO inbox(member_id, share_id, added) "
+                                "VALUES(?,?,?)", (a.id, env.id, "t"))
+                sql.execute("DELETE FROM inbox WHERE share_id=?", (envs[-1].id,))
+                sql.execute("INSERT INTO blind_matches(share_id, other_id, channel_id, "
+                            "epoch, tokens, created) VALUES(?,?,?,?,?,?)",
+                            (envs[1].id, envs[0].id, "channel--x", 1, 2, "t"))
+                for _ in range(2):
+                    sql.execute("INSERT INTO correlations(member_id, share_id, other_id, "
+                                "kind, value, other_value) VALUES(?,?,?,?,?,?)",
+                                (a.id, envs[0].id, envs[1].id, "ip", "192.0.2.1",
+                                 "192.0.2.1"))
+                sql.execute("DELETE FROM correlations WHERE seq = 2")
+
+            s.write(old_rows)
+            before = [r[0] for r in s.query("SELECT seq FROM inbox WHERE member_id=? "
+                                            "ORDER BY seq", (b.id,))]
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert [e.seq for e, _, _ in s.inbox(b.id, 0, 100)] == before == [1, 3, 5]
+            env = envelope(a.id, [b.id])
+            s.put_share(env, [b.id], "t")
+            assert [(e.seq, e.share_id) for e, _, _ in s.inbox(b.id, 5, 100)] == \
+                [(9, env.id)]  # past seq 8, the deleted row's
+            # the blind match becomes a notice of each party to both shares
+            assert sorted(s.query("SELECT member_id, share_id, other_id, pos "
+                                  "FROM blind_notices")) == \
+                sorted((m.id, envs[1].id, envs[0].id, 1) for m in (a, b))
+            # notice rows keep their seq as position; new ones go past every old seq
+            assert s.query("SELECT seq, pos FROM correlations") == [(1, 1)]
+            assert s.query("SELECT head FROM cursor_heads WHERE member_id=? AND "
+                           "stream='correlations'", (a.id,)) == [(2,)]
+        finally:
+            s.close()
+
+
+def test_channel_names_migration_keeps_channels(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels made while names were node-wide keep their members and events (and
+    their foreign keys); afterwards two owners may use one name."""
+    for url, upgrade in _stores_before(CHANNEL_NAMES_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        a, b = member("a"), member("b")
+        s = open_store(url)
+        try:
+            s.add_member(a)
+            s.add_member(b)
+            ch = Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP, a.id,
+                         frozenset({a.id, b.id}), "t")
+            s.add_channel(ch, a.id, "t")
+            with pytest.raises(Conflict):  # the old rule: node-wide names
+                s.add_channel(Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP,
+                                      b.id, frozenset({b.id}), "t"), b.id, "t")
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert s.directory().channels[ch.id].members == {a.id, b.id}
+            assert len(s.channel_events(ch.id)) == 3
+            s.add_channel(Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP,
+                                  b.id, frozenset({b.id}), "t"), b.id, "t")
+            with pytest.raises(Conflict):
+                s.add_channel(Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP,
+                                      a.id, frozenset({a.id}), "t"), a.id, "t")
+            with pytest.raises(Exception):  # noqa: B017 - either backend's FK error
+                s.write(lambda sql, a=a: sql.execute(
+                    "INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
+                    ("channel--nope", a.id)))
+        finally:
+            s.close()
 
 
 def test_concurrent_writers_lose_nothing(store: Store) -> None:

@@ -3,12 +3,15 @@ headers, sealed shares, delete as recall, status."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import uuid
 from typing import Any
 
 from tests.taxii.conftest import ROOT, Taxii, attack_objects
+
+from vigil.model import ChannelKind
 
 
 def indicator(oid: str, modified: str, name: str = "probe") -> dict[str, Any]:
@@ -180,3 +183,39 @@ def test_delete_recalls_only_the_originators_share(taxii: Taxii) -> None:
     r = taxii.client.delete(f"{ROOT}/collections/{inbox_a}/objects/{obj['id']}/",
                             headers=taxii.h("alpha"))
     assert r.status_code == 404
+
+
+def test_next_cursor_counts_only_the_members_own_shares(taxii: Taxii) -> None:
+    """bravo's next cursor names its own position, whatever others receive between."""
+    inbox = taxii.collection("bravo", "inbox")
+    for i in range(4):
+        for _ in range(i):  # shares bravo does not receive
+            taxii.publish("alpha", [indicator(f"indicator--{uuid.uuid4()}",
+                                              "2026-01-01T00:00:00.000Z")],
+                          tlp="red", to="member:charlie")
+        taxii.publish("alpha", [indicator(f"indicator--{uuid.uuid4()}",
+                                          "2026-01-01T00:00:00.000Z")], tlp="green")
+    cursors = []
+    nxt = None
+    while True:
+        params: dict[str, object] = {"limit": 1, **({"next": nxt} if nxt else {})}
+        doc = taxii.get("bravo", f"/collections/{inbox}/objects/", **params).json()
+        if not doc["more"]:
+            break
+        nxt = doc["next"]
+        cursors.append(base64.urlsafe_b64decode(nxt + "=" * (-len(nxt) % 4)).decode())
+    assert [c.split(".")[1] for c in cursors] == ["1", "2", "3"]
+
+
+def test_aliases_stay_unique_when_two_visible_channels_share_a_name(taxii: Taxii) -> None:
+    """Channel names are unique per owner: bravo may see two channels named group1, and
+    its collection aliases stay unique (by id for those two)."""
+    m = taxii.node.members
+    other = taxii.exchange.create_channel(m["charlie"].id, "group1", ChannelKind.GROUP,
+                                          [m["bravo"].id])
+    cols = taxii.get("bravo", "/collections/").json()["collections"]
+    aliases = [c["alias"] for c in cols]
+    assert len(aliases) == len(set(aliases))
+    assert f"channel-{other.id}" in aliases and "channel-group1" not in aliases
+    assert [c["alias"] for c in taxii.get("charlie", "/collections/").json()["collections"]
+            if c["alias"].startswith("channel-")] == ["channel-everyone", "channel-group1"]

@@ -7,6 +7,9 @@ import uuid
 from tests.web.conftest import Api
 from tests.web.test_bad_input import GOOD, bundle_text, indicator
 
+from vigil.envelope import build_share, envelope_to_json
+from vigil.model import Audience, Form, Handling, Tlp
+
 
 def publish(api: Api, who: str, body: str = GOOD, **params: object) -> dict[str, object]:
     r = api.client.post("/api/v1/shares", params=params, content=body.encode(),
@@ -92,6 +95,38 @@ def test_inbox_cursor_resumes(api: Api) -> None:
     assert [e["share_id"] for e in rest["entries"]] == ids[2:]
 
 
+def test_inbox_seq_counts_only_the_members_own_entries(api: Api) -> None:
+    """bravo's seq and next go 1, 2, 3, … however many shares others receive between."""
+    mine = []
+    for i in range(4):
+        for _ in range(i):  # shares bravo cannot see
+            publish(api, "alpha", bundle_text(indicator()), tlp="red", to="member:charlie")
+            publish(api, "charlie", bundle_text(indicator()), tlp="red", to="member:delta")
+        mine.append(publish(api, "alpha", bundle_text(indicator()), tlp="amber",
+                            to="a-b")["id"])
+    page = api.client.get("/api/v1/inbox", headers=api.h("bravo")).json()
+    assert [(e["seq"], e["share_id"]) for e in page["entries"]] == \
+        [(k + 1, sid) for k, sid in enumerate(mine)]
+    assert page["next"] == 4
+
+
+def test_sent_seq_counts_only_the_members_own_shares(api: Api) -> None:
+    """charlie's /sent cursor goes 1, 2, 3, … however many shares others publish."""
+    mine = []
+    for i in range(4):
+        for _ in range(i):
+            publish(api, "alpha", bundle_text(indicator()), tlp="red", to="member:bravo")
+        mine.append(publish(api, "charlie", bundle_text(indicator()), tlp="green")["id"])
+    page = api.client.get("/api/v1/sent", params={"limit": 3}, headers=api.h("charlie")).json()
+    assert [(x["seq"], x["envelope"]["header"]["id"]) for x in page["shares"]] == \
+        [(k + 1, sid) for k, sid in enumerate(mine[:3])]
+    rest = api.client.get("/api/v1/sent", params={"after": page["next"]},
+                          headers=api.h("charlie")).json()
+    assert [(x["seq"], x["envelope"]["header"]["id"]) for x in rest["shares"]] == \
+        [(4, mine[3])]
+    assert rest["next"] == 4
+
+
 def test_republishing_same_envelope_is_idempotent(api: Api) -> None:
     res = publish(api, "alpha", tlp="amber", to="a-b")
     env = api.client.get(f"/api/v1/shares/{res['id']}", headers=api.h("alpha")).json()
@@ -130,6 +165,63 @@ def test_channels_api(api: Api) -> None:
                                                   "members": ["bravo", "charlie"]},
                         headers=api.h("alpha"))
     assert r.json()["error"]["code"] == "channel.bilateral_size"
+
+
+def test_channel_names_do_not_tell_of_invisible_channels(api: Api) -> None:
+    """charlie cannot see group1: creating a channel of that name answers as for a free
+    name. A name two channels the caller sees bear is refused as ambiguous (by id it
+    works); a name the caller already sees is taken."""
+    assert api.client.get("/api/v1/channels/group1", headers=api.h("charlie")).status_code \
+        == 404
+    free = api.client.post("/api/v1/channels", json={"name": "free-name", "kind": "group",
+                                                     "members": ["bravo"]},
+                           headers=api.h("charlie"))
+    taken = api.client.post("/api/v1/channels", json={"name": "group1", "kind": "group",
+                                                      "members": ["bravo"]},
+                            headers=api.h("charlie"))
+    assert free.status_code == taken.status_code == 201, taken.text
+    again = api.client.post("/api/v1/channels", json={"name": "group1", "kind": "group",
+                                                      "members": []}, headers=api.h("alpha"))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "channel.exists"
+    # bravo is in both channels named group1
+    both = api.client.get("/api/v1/channels/group1", headers=api.h("bravo"))
+    assert both.status_code == 409 and both.json()["error"]["code"] == "channel.ambiguous"
+    by_id = api.client.get(f"/api/v1/channels/{taken.json()['id']}", headers=api.h("bravo"))
+    assert by_id.status_code == 200
+    own = api.client.get("/api/v1/channels/group1", headers=api.h("charlie"))
+    assert own.json()["id"] == taken.json()["id"]
+
+
+def _client_envelope(api: Api, who: str, share_id: str | None) -> dict[str, object]:
+    """A plain community share signed by a member's own client keys, as JSON."""
+    m = api.node.members[who]
+    others = tuple(sorted(x.id for x in api.node.members.values() if x.name != who))
+    env = build_share(plaintext=GOOD.encode(), originator=m.id,
+                      audience=Audience(Tlp.GREEN, None, others), recipients=others,
+                      form=Form.PLAIN, handling=Handling(None, False, ()), themes=(),
+                      regions=(), expires=None, signer_private=m.keyring.sign_private,
+                      signer_key_id=m.keyring.sign_key_id, recipient_keys={},
+                      share_id=share_id)
+    return envelope_to_json(env)
+
+
+def test_share_ids_of_others_answer_like_any_unbound_id(api: Api) -> None:
+    """An envelope reusing another member's RED share id is refused exactly like one
+    with a fresh id not bound to its originator; ids the SDK makes are accepted."""
+    red = str(publish(api, "alpha", tlp="red", to="member:bravo")["id"])
+    answers = []
+    for sid in (red, f"share--{uuid.uuid4()}"):
+        r = api.client.post("/api/v1/envelopes", json=_client_envelope(api, "delta", sid),
+                            headers=api.h("delta"))
+        answers.append((r.status_code, r.json()["error"]["code"],
+                        r.json()["error"].get("pointer")))
+    assert answers[0] == answers[1] == (400, "share.id_unbound", "/header/id")
+    doc = _client_envelope(api, "delta", None)
+    ok = api.client.post("/api/v1/envelopes", json=doc, headers=api.h("delta"))
+    assert ok.status_code == 201, ok.text
+    again = api.client.post("/api/v1/envelopes", json=doc, headers=api.h("delta"))
+    assert again.status_code in (200, 201)
+    assert inbox_ids(api, "bravo").count(ok.json()["id"]) == 1
 
 
 def test_openapi_document(api: Api) -> None:

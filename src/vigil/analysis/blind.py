@@ -25,36 +25,35 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+import orjson
 
 from vigil import clock
 from vigil.analysis.sightings import readable_share
 from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.crypto.keys import ALG_X25519, key_id, x25519_public, x25519_public_raw
+from vigil.crypto.kem import blob_len, hpke_open, hpke_seal
+from vigil.crypto.keys import ENC_ALGS, EncPrivate, alg_of, enc_key_id, is_key_id, key_id
 from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.exchange import Exchange
 from vigil.model import Envelope, Form
 from vigil.policy.decide import channel_members
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, take_positions
 
 CHANNEL_KEY_INFO_PREFIX = b"vigil/channel-key/v1\0"
 TOKEN_PREFIX = b"vigil/blind-token/v1\0"
 CHANNEL_KEY_LEN = 32
 TOKEN_LEN = 32
-SEALED_KEY_LEN = 32 + CHANNEL_KEY_LEN + 16  # HPKE enc || AES-128-GCM(key)
+# HPKE enc || AEAD(key), by the suite of the member's key (80 x25519, 1168 hybrid)
+SEALED_KEY_LENS: dict[str, int] = {alg: blob_len(alg, CHANNEL_KEY_LEN) for alg in ENC_ALGS}
 MAX_TOKENS = 100_000
 MAX_EPOCH = 2**31
 MAX_MATCHES = 1000  # shares one new share is matched with (those sharing most tokens)
-
-_HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
 
 
 # -- the client's part: keys and tokens ------------------------------------------------
@@ -74,23 +73,24 @@ def new_channel_key() -> bytes:
 
 def seal_channel_key(key: bytes, channel_id: str, epoch: int, member_id: str,
                      enc_key_id: str, public_raw: bytes) -> bytes:
-    """HPKE-seal a channel key to one member's X25519 key: ``enc || ciphertext``."""
+    """HPKE-seal a channel key to one member's encryption key, in the suite of its key
+    id (``x25519`` or ``mlkem768x25519``, as the wraps): ``enc || ciphertext``."""
     if len(key) != CHANNEL_KEY_LEN:
         raise CryptoError("a channel key is 32 bytes", code="crypto.bad_key")
-    if key_id(ALG_X25519, public_raw) != enc_key_id:
-        raise CryptoError(f"key id {enc_key_id!r} does not name the given x25519 key",
+    alg = alg_of(enc_key_id) if is_key_id(enc_key_id) else ""
+    if alg not in ENC_ALGS or key_id(alg, public_raw) != enc_key_id:
+        raise CryptoError(f"key id {enc_key_id!r} does not name the given key",
                           code="crypto.key_mismatch")
-    return _HPKE.encrypt(key, x25519_public(public_raw),
-                         info=channel_key_info(channel_id, epoch, member_id, enc_key_id))
+    return hpke_seal(alg, public_raw, key,
+                     channel_key_info(channel_id, epoch, member_id, enc_key_id))
 
 
 def open_channel_key(blob: bytes, channel_id: str, epoch: int, member_id: str,
-                     private: X25519PrivateKey) -> bytes:
-    enc_key_id = key_id(ALG_X25519, x25519_public_raw(private))
+                     private: EncPrivate) -> bytes:
+    kid = enc_key_id(private)
     try:
-        key = _HPKE.decrypt(bytes(blob), private,
-                            info=channel_key_info(channel_id, epoch, member_id, enc_key_id))
-    except (InvalidTag, ValueError) as exc:
+        key = hpke_open(bytes(blob), private, channel_key_info(channel_id, epoch, member_id, kid))
+    except CryptoError as exc:
         raise CryptoError("the sealed channel key cannot be opened",
                           code="crypto.open_failed") from exc
     if len(key) != CHANNEL_KEY_LEN:
@@ -184,8 +184,11 @@ def _copies(items: Any) -> list[SealedCopy]:
         except ValueError:
             raise InputError("blob must be base64url", code="input.channel_key",
                              pointer=f"{p}/blob") from None
-        if len(blob) != SEALED_KEY_LEN:
-            raise InputError(f"a sealed channel key is {SEALED_KEY_LEN} bytes",
+        alg = alg_of(it["key"]) if is_key_id(it["key"]) else ""
+        if alg not in ENC_ALGS or len(blob) != SEALED_KEY_LENS[alg]:
+            raise InputError("a sealed channel key is "
+                             + " or ".join(f"{n} bytes ({a})" for a, n in
+                                           sorted(SEALED_KEY_LENS.items())),
                              code="input.channel_key", pointer=f"{p}/blob")
         out.append(SealedCopy(it["member"], it["key"], blob))
     if len({c.member for c in out}) != len(out):
@@ -337,6 +340,37 @@ def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "
         "VALUES(?,?,?,?,?,?)",
         [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
+    record_notices(sql, env.id, [str(r[0]) for r in hits])
+
+
+def record_notices(sql: Sql, share_id: str, others: Sequence[str]) -> None:
+    """For the blind matches of a stored share with ``others``: one notice row per
+    match for each member that is a party (originator or recipient) to both shares, at
+    that member's next position, so a member's cursor counts its own notices, never
+    the matches of others. (Whether it may read both is decided when it reads.)"""
+    def parties(ids: Sequence[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for sid, header in sql.execute(
+                    f"SELECT id, header FROM shares WHERE id IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall():
+                h = orjson.loads(bytes(header))
+                out[str(sid)] = {*h["audience"]["recipients"], h["originator"]}
+        return out
+
+    mine = parties([share_id]).get(share_id, set())
+    rows = [(m, other) for other, theirs in parties(sorted(set(others))).items()
+            for m in sorted(mine & theirs)]
+    if not rows:
+        return
+    pos = take_positions(sql, "blind_matches", Counter(m for m, _ in rows))
+    out = []
+    for m, other in rows:
+        out.append((m, share_id, other, pos[m]))
+        pos[m] += 1
+    sql.executemany("INSERT INTO blind_notices(member_id, share_id, other_id, pos) "
+                    "VALUES(?,?,?,?)", out)
 
 
 def drop_tokens(sql: Sql, share_id: str) -> None:
@@ -344,6 +378,8 @@ def drop_tokens(sql: Sql, share_id: str) -> None:
     from its payload) and its match notices go with the payload."""
     sql.execute("DELETE FROM blind_tokens WHERE share_id=?", (share_id,))
     sql.execute("DELETE FROM blind_matches WHERE share_id=? OR other_id=?",
+                (share_id, share_id))
+    sql.execute("DELETE FROM blind_notices WHERE share_id=? OR other_id=?",
                 (share_id, share_id))
 
 
@@ -358,10 +394,13 @@ def _readable(ex: Exchange, member: str, share_id: str) -> bool:
 def matches(ex: Exchange, member: str, after: int = 0, limit: int = 100
             ) -> tuple[list[dict[str, Any]], int]:
     """Blind-match notices for a member: a match between two shares is shown only to a
-    member that may read both, and names only them. Returns (notices, cursor)."""
+    member that may read both, and names only them. Returns (notices, cursor); a
+    notice's seq is the member's own position (its notices only)."""
     rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT seq, share_id, other_id, channel_id, epoch, tokens, created FROM blind_matches "
-        "WHERE seq>? ORDER BY seq LIMIT ?", (after, limit)).fetchall())
+        "SELECT n.pos, m.share_id, m.other_id, m.channel_id, m.epoch, m.tokens, m.created "
+        "FROM blind_notices n JOIN blind_matches m ON m.share_id = n.share_id "
+        "AND m.other_id = n.other_id WHERE n.member_id=? AND n.pos>? ORDER BY n.pos LIMIT ?",
+        (member, after, limit)).fetchall())
     out = []
     for r in rows:
         if _readable(ex, member, r[1]) and _readable(ex, member, r[2]):

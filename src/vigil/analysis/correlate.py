@@ -21,7 +21,8 @@ shares).
 A correlation row is a raw fact, not a message: what a member is shown is decided when
 it reads (``notices``), with the access gate (``Access.correlation``): the other share in
 full if the member may read it, else only "a member of channel X holds a match" when
-the gate's hint rule allows it, else nothing at all.
+the gate's hint rule allows it (only for a value equal to the member's own), else
+nothing at all.
 
 The in-process index holds the observables of every share up to the mark; a process
 that did not run a pass catches up from the ``observables`` rows of the shares the
@@ -37,6 +38,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -51,7 +53,7 @@ from vigil.exchange import Exchange, Published
 from vigil.model import Directory, Form, ShareState
 from vigil.policy.access import Access
 from vigil.storage import Store, open_store
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, take_positions
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value) VALUES(?,?,?
 SET_CORRELATED = ("INSERT INTO meta(key, value) VALUES(?,?) "
                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
-                      "other_value) VALUES(?,?,?,?,?,?)")
+                      "other_value, pos) VALUES(?,?,?,?,?,?,?)")
 
 Row = tuple[str, str, str, str, str, str]  # member, its share, the other, kind, values
 _Next = tuple[int, str, str, bool]  # share seq, id, originator, payload removed
@@ -89,6 +91,20 @@ def correlation_rows(new: str, new_owner: str, obs: Observable, other: str, othe
     if other_owner != new_owner:
         rows.append((other_owner, other, new, obs.kind, held.value, obs.value))
     return rows
+
+
+def insert_correlations(sql: Sql, rows: Sequence[Row]) -> None:
+    """Store correlation rows, each at the next position of its member's notices (a
+    member's notice cursor counts its own rows only: ``take_positions``). The caller
+    holds the lock of correlation passes."""
+    if not rows:
+        return
+    pos = take_positions(sql, "correlations", Counter(r[0] for r in rows))
+    out = []
+    for r in rows:
+        out.append((*r, pos[r[0]]))
+        pos[r[0]] += 1
+    sql.executemany(INSERT_CORRELATION, out)
 
 
 def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], ShareState]]:
@@ -464,8 +480,7 @@ class Correlator:
             sql.executemany(INSERT_OBSERVABLE, [(sid, o.kind, o.value)
                                                 for sid, obs in held.items() if sid not in gone
                                                 for o in obs])
-            if kept:
-                sql.executemany(INSERT_CORRELATION, kept)
+            insert_correlations(sql, kept)
             sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
             return gone
 
@@ -503,21 +518,42 @@ class Correlator:
     def notices(self, member: str, after: int = 0, limit: int = 100
                 ) -> tuple[list[dict[str, Any]], int]:
         """The member's correlation notices after a cursor, and the cursor to resume from
-        (past rows the policy hides as well)."""
+        (past rows the policy hides as well). A hint depends only on the member's own
+        share and value and on the channel: one per (own share, value, channel), at the
+        first row that gives it, and with its own share's time, so neither how many
+        shares it may not read hold the value nor when they came is told."""
         self.process()
 
-        def read(sql: Sql) -> tuple[list[Any], dict[str, tuple[dict[str, Any], ShareState]]]:
+        def read(sql: Sql) -> tuple[list[Any], list[Any],
+                                    dict[str, tuple[dict[str, Any], ShareState]]]:
             rows = sql.execute(
-                "SELECT seq, share_id, other_id, kind, value, other_value "
-                "FROM correlations WHERE member_id=? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT pos, share_id, other_id, kind, value, other_value "
+                "FROM correlations WHERE member_id=? AND pos > ? ORDER BY pos LIMIT ?",
                 (member, after, limit)).fetchall()
-            ids = {r[1] for r in rows} | {r[2] for r in rows}
-            return rows, share_states(sql, ids)
+            # the rows of the same own shares up to this page: which one hints first
+            own_ids = sorted({r[1] for r in rows}) if rows else []
+            same: list[Any] = []
+            for i in range(0, len(own_ids), _IN_BATCH):
+                chunk = own_ids[i:i + _IN_BATCH]
+                same += sql.execute(
+                    "SELECT pos, share_id, other_id, kind, value, other_value FROM "
+                    f"correlations WHERE member_id=? AND pos <= ? AND share_id IN "
+                    f"({_marks(len(chunk))}) AND value = other_value",
+                    (member, rows[-1][0], *chunk)).fetchall()
+            ids = {r[1] for r in rows} | {r[2] for r in rows} | {r[2] for r in same}
+            return rows, same, share_states(sql, ids)
 
-        rows, states = self.store.read(read)
+        rows, same, states = self.store.read(read)
         gate = Access(self.ex, member)
         d = gate.directory
         views = {v.share_id: v for v in gate.views((sid, h, s) for sid, (h, s) in states.items())}
+        first_hint: dict[tuple[str, str, str, str], int] = {}
+        for pos, share_id, other_id, kind, value, other_value in sorted(same):
+            own, other = views.get(share_id), views.get(other_id)
+            if own is not None and other is not None and gate.correlation(
+                    own, other, value=value, other_value=other_value) == "hint":
+                key = (share_id, kind, value, str(other.header["audience"]["channel"]))
+                first_hint.setdefault(key, int(pos))
         mine = self.member_lists.of(member)
         out = []
         for seq, share_id, other_id, kind, value, other_value in rows:
@@ -525,7 +561,10 @@ class Correlator:
             if own is None or not gate.read(own):
                 continue
             obs, other_obs = Observable(kind, value), Observable(kind, other_value)
-            if mine.hits(obs) or mine.hits(other_obs):
+            # the member's own lists apply to its own value, and to the other share's
+            # only where it may read that share: applied to a value it may not read,
+            # they would let it test that value against lists of its choosing
+            if mine.hits(obs):
                 continue
             other = views.get(other_id)
             if other is None:
@@ -535,10 +574,16 @@ class Correlator:
             notice: dict[str, Any] = {"seq": int(seq),
                                       "created": max(own.header["created"], header["created"]),
                                       "share": share_id, "observable": _obs_json(kind, value)}
-            told = gate.correlation(own, other)
+            told = gate.correlation(own, other, value=value, other_value=other_value)
             if told == "match":
+                if mine.hits(other_obs):
+                    continue
                 notice["match"] = self._match_json(d, other_id, header, other_obs)
             elif told == "hint":
+                channel = str(header["audience"]["channel"])
+                if first_hint.get((share_id, kind, value, channel)) != seq:
+                    continue
+                notice["created"] = own.header["created"]
                 notice["hint"] = self._hint_json(d, header)
             else:
                 continue
@@ -672,8 +717,7 @@ class Correlator:
                                     "AND value=?", stale)
                 if fresh:
                     sql.executemany(INSERT_OBSERVABLE, fresh)
-                if added:
-                    sql.executemany(INSERT_CORRELATION, added)
+                insert_correlations(sql, added)
 
             self.store.write(write)
             done += len(shares)

@@ -47,7 +47,7 @@ from vigil.model import (
 )
 from vigil.policy.access import Access
 from vigil.policy.decide import channel_members
-from vigil.storage.base import Sql
+from vigil.storage.base import Sql, queue_inbox, serialize_writes
 
 log = logging.getLogger(__name__)
 FIELDS = ("shares", "objects", "first_reports", "sightings_confirmed", "false_positives",
@@ -198,14 +198,14 @@ class Delays:
             return
 
         def write(sql: Sql) -> None:
+            serialize_writes(sql)  # inbox positions become visible in order
             for share_id, m in due:
                 cur = sql.execute("UPDATE share_delays SET released=? WHERE share_id=? AND "
                                   "member_id=? AND released=?", (True, share_id, m, False))
                 if cur.rowcount:
                     sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
                                 (m, share_id))
-                    sql.execute("INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
-                                (m, share_id, now))
+                    queue_inbox(sql, share_id, [m], now)
 
         self.ex.store.write(write)
 

@@ -1,17 +1,20 @@
-"""A member's keyring file: its Ed25519 signing key and X25519 encryption key,
-encrypted under a passphrase.
+"""A member's keyring file: its signing key and its encryption key, encrypted under a
+passphrase. New keyrings hold hybrid keys (``ed25519+mldsa65`` and ``mlkem768x25519``);
+keyrings with classical keys (``ed25519`` and ``x25519``) are read as before.
 
 File (UTF-8 JSON, mode 0600)::
 
     {"type": "vigil-keyring", "v": 1, "member": "identity--…",
-     "sign_key": {"id": "ed25519:…", "public": b64u},
-     "enc_key":  {"id": "x25519:…",  "public": b64u},
+     "sign_key": {"id": "ed25519+mldsa65:…", "public": b64u},
+     "enc_key":  {"id": "mlkem768x25519:…",  "public": b64u},
      "kdf": {"name": "argon2id", "salt": b64u(16), "memory_kib": 19456,
              "iterations": 2, "lanes": 1},
      "cipher": {"name": "aes-256-gcm", "nonce": b64u(12), "ciphertext": b64u}}
 
-``ciphertext = AES-256-GCM(kdf(passphrase), nonce, ed25519_private(32) ||
-x25519_private(32), aad = b"vigil/keyring/v1\\0" + JCS(file without "cipher"))``.
+``ciphertext = AES-256-GCM(kdf(passphrase), nonce, sign_private || enc_private,
+aad = b"vigil/keyring/v1\\0" + JCS(file without "cipher"))``, each private key in the
+raw form of its algorithm (named by its key id): ed25519 32 bytes, ed25519+mldsa65 64
+(ML-DSA-65 seed || Ed25519), x25519 32, mlkem768x25519 96 (ML-KEM-768 seed || X25519).
 ``kdf`` may also be ``{"name": "scrypt", "salt", "n", "r", "p"}`` (written only where
 ``cryptography`` lacks Argon2id). The passphrase is UTF-8 after Unicode NFC
 normalisation. An empty passphrase must be allowed explicitly (``allow_empty=True``),
@@ -36,16 +39,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
+from vigil.crypto.kem import load_enc_private
+from vigil.crypto.keys import (
+    ENC_ALGS,
+    SIGN_ALGS,
+    EncPrivate,
+    SignPrivate,
+    alg_of,
+    enc_key_id,
+    enc_public_raw,
+    generate_enc_key,
+    generate_sign_key,
+    is_key_id,
+    load_sign_private,
+    sign_key_id,
+    sign_public_raw,
+)
 from vigil.crypto.secretfile import write_secret_file
-from vigil.errors import KeyringError
+from vigil.errors import CryptoError, KeyringError
 
 PASSPHRASE_ENV = "VIGIL_KEYRING_PASSPHRASE"
 KEYRING_TYPE = "vigil-keyring"
@@ -71,29 +87,31 @@ class Keyring:
     """A member's private keys, decrypted."""
 
     member_id: str
-    sign_private: Ed25519PrivateKey = field(repr=False, compare=False)
-    enc_private: X25519PrivateKey = field(repr=False, compare=False)
+    sign_private: SignPrivate = field(repr=False, compare=False)
+    enc_private: EncPrivate = field(repr=False, compare=False)
 
     @classmethod
-    def generate(cls, member_id: str) -> Keyring:
+    def generate(cls, member_id: str, *, hybrid: bool = True) -> Keyring:
+        """Fresh keys: hybrid (``ed25519+mldsa65``, ``mlkem768x25519``) unless
+        ``hybrid`` is false (classical ``ed25519``, ``x25519``)."""
         _check_member(member_id)
-        return cls(member_id, Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+        return cls(member_id, generate_sign_key(hybrid), generate_enc_key(hybrid))
 
     @property
     def sign_public(self) -> bytes:
-        return self.sign_private.public_key().public_bytes_raw()
+        return sign_public_raw(self.sign_private)
 
     @property
     def sign_key_id(self) -> str:
-        return key_id(ALG_ED25519, self.sign_public)
+        return sign_key_id(self.sign_private)
 
     @property
     def enc_public(self) -> bytes:
-        return self.enc_private.public_key().public_bytes_raw()
+        return enc_public_raw(self.enc_private)
 
     @property
     def enc_key_id(self) -> str:
-        return key_id(ALG_X25519, self.enc_public)
+        return enc_key_id(self.enc_private)
 
 
 def passphrase_from_env(env: Mapping[str, str] | None = None) -> str | None:
@@ -183,6 +201,20 @@ def _aad(public_part: Mapping[str, Any]) -> bytes:
     return KEYRING_AAD_PREFIX + canonical(public_part)
 
 
+PRIVATE_LENS: dict[str, int] = {"ed25519": 32, "ed25519+mldsa65": 64, "x25519": 32,
+                                "mlkem768x25519": 96}
+
+
+def _private_raw(private: SignPrivate) -> bytes:
+    raw = getattr(private, "private_bytes_raw", None)
+    if raw is None:
+        raise KeyringError("this signing key cannot be written to a keyring file",
+                           code="keyring.unsupported")
+    data = raw()
+    assert isinstance(data, bytes)
+    return data
+
+
 def _encode(keyring: Keyring, passphrase: bytes) -> bytes:
     public_part: dict[str, Any] = {
         "type": KEYRING_TYPE,
@@ -194,7 +226,7 @@ def _encode(keyring: Keyring, passphrase: bytes) -> bytes:
     }
     file_key = _derive(public_part["kdf"], passphrase)
     nonce = secrets.token_bytes(12)
-    secret = keyring.sign_private.private_bytes_raw() + keyring.enc_private.private_bytes_raw()
+    secret = _private_raw(keyring.sign_private) + keyring.enc_private.private_bytes_raw()
     ct = AESGCM(file_key).encrypt(nonce, secret, _aad(public_part))
     doc = dict(public_part)
     doc["cipher"] = {"name": "aes-256-gcm", "nonce": b64u(nonce), "ciphertext": b64u(ct)}
@@ -232,7 +264,12 @@ def _decode(data: bytes, passphrase: bytes) -> Keyring:
             publics[name] = b64u_decode(doc[name]["public"])
     except ValueError as e:
         raise _malformed("base64url") from e
-    if len(nonce) != 12 or len(ct) != 64 + 16:
+    sign_id, enc_id = doc["sign_key"]["id"], doc["enc_key"]["id"]
+    if not (is_key_id(sign_id) and alg_of(sign_id) in SIGN_ALGS
+            and is_key_id(enc_id) and alg_of(enc_id) in ENC_ALGS):
+        raise _malformed("key ids")
+    sign_len = PRIVATE_LENS[alg_of(sign_id)]
+    if len(nonce) != 12 or len(ct) != sign_len + PRIVATE_LENS[alg_of(enc_id)] + 16:
         raise _malformed("cipher lengths")
     public_part = {k: v for k, v in doc.items() if k != "cipher"}
     file_key = _derive(doc["kdf"], passphrase)
@@ -242,11 +279,14 @@ def _decode(data: bytes, passphrase: bytes) -> Keyring:
         raise KeyringError(
             "wrong keyring passphrase (or the file was altered)", code="keyring.bad_passphrase"
         ) from e
-    ring = Keyring(
-        doc["member"],
-        Ed25519PrivateKey.from_private_bytes(secret[:32]),
-        X25519PrivateKey.from_private_bytes(secret[32:]),
-    )
+    try:
+        ring = Keyring(
+            doc["member"],
+            load_sign_private(alg_of(sign_id), secret[:sign_len]),
+            load_enc_private(alg_of(enc_id), secret[sign_len:]),
+        )
+    except CryptoError as e:
+        raise _malformed("private keys") from e
     if (
         publics["sign_key"] != ring.sign_public
         or publics["enc_key"] != ring.enc_public
@@ -282,10 +322,12 @@ def write_keyring(
 
 
 def create_keyring(
-    path: PathLike, member_id: str, passphrase: str | bytes, *, allow_empty: bool = False
+    path: PathLike, member_id: str, passphrase: str | bytes, *, allow_empty: bool = False,
+    hybrid: bool = True,
 ) -> Keyring:
-    """Generate fresh keys for ``member_id`` and write them to a new file at ``path``."""
-    ring = Keyring.generate(member_id)
+    """Generate fresh keys for ``member_id`` (hybrid unless ``hybrid`` is false) and
+    write them to a new file at ``path``."""
+    ring = Keyring.generate(member_id, hybrid=hybrid)
     write_keyring(path, ring, passphrase, allow_empty=allow_empty)
     return ring
 

@@ -1,8 +1,12 @@
-"""Key ids and thin wrappers around the Ed25519 (signing) and X25519 (encryption) keys.
+"""Key ids, suites, and thin wrappers around signing and encryption keys.
 
 A key id names a public key: ``"<alg>:" + sha256(alg || 0x00 || public_raw)[:32 hex]``,
 e.g. ``ed25519:3f9a…`` (32 hex digits, 128 bits). Every signature and every wrapped
-key names the key id it was made with.
+key names the key id it was made with, so the algorithm (the suite) is in every id.
+
+Suites: signing ``ed25519`` (classical) and ``ed25519+mldsa65`` (hybrid composite,
+:mod:`vigil.crypto.composite`); encryption ``x25519`` (classical) and
+``mlkem768x25519`` (hybrid HPKE, :mod:`vigil.crypto.kem`). New keys are hybrid.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -20,15 +26,123 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
     X25519PublicKey,
 )
 
+from vigil.crypto.composite import PUBLIC_LEN as COMPOSITE_PUBLIC_LEN
+from vigil.crypto.composite import SIGNATURE_LEN as COMPOSITE_SIGNATURE_LEN
+from vigil.crypto.composite import CompositePrivateKey, CompositePublicKey
+from vigil.crypto.kem import (
+    ALG_MLKEM768X25519,
+    ALG_X25519,
+    EncPrivate,
+    HybridPrivateKey,
+    check_enc_public,
+    enc_alg,
+    enc_public_raw,
+)
+from vigil.crypto.kem import PUBLIC_LEN as ENC_PUBLIC_LENS
 from vigil.errors import CryptoError
 
 ALG_ED25519 = "ed25519"
-ALG_X25519 = "x25519"
-ALG_MLKEM768X25519 = "mlkem768x25519"  # reserved for hybrid encryption keys (not used yet)
-KEY_ALGS: frozenset[str] = frozenset({ALG_ED25519, ALG_X25519, ALG_MLKEM768X25519})
+ALG_ED25519_MLDSA65 = "ed25519+mldsa65"
+SIGN_ALGS: frozenset[str] = frozenset({ALG_ED25519, ALG_ED25519_MLDSA65})
+ENC_ALGS: frozenset[str] = frozenset({ALG_X25519, ALG_MLKEM768X25519})
+HYBRID_ALGS: frozenset[str] = frozenset({ALG_ED25519_MLDSA65, ALG_MLKEM768X25519})
+KEY_ALGS: frozenset[str] = SIGN_ALGS | ENC_ALGS
 
-KEY_ID_RE = re.compile(r"^(ed25519|x25519|mlkem768x25519):[0-9a-f]{32}$")
+KEY_ID_RE = re.compile(r"^(ed25519|ed25519\+mldsa65|x25519|mlkem768x25519):[0-9a-f]{32}$")
 RAW_KEY_LEN = 32
+SIGNATURE_LENS: dict[str, int] = {ALG_ED25519: 64, ALG_ED25519_MLDSA65: COMPOSITE_SIGNATURE_LEN}
+SIGN_PUBLIC_LENS: dict[str, int] = {ALG_ED25519: RAW_KEY_LEN,
+                                    ALG_ED25519_MLDSA65: COMPOSITE_PUBLIC_LEN}
+
+__all__ = ["ALG_MLKEM768X25519", "ALG_X25519", "EncPrivate", "HybridPrivateKey",
+           "enc_alg", "enc_public_raw"]
+
+
+class _PublicRaw(Protocol):
+    def public_bytes_raw(self) -> bytes: ...
+
+
+class SignPrivate(Protocol):
+    """A signing key: Ed25519, composite, or one held elsewhere (e.g. in a token)."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_key(self) -> _PublicRaw: ...
+
+
+def alg_of(kid: str) -> str:
+    """The algorithm (suite id) a key id names, e.g. ``ed25519+mldsa65``."""
+    return kid.split(":", 1)[0]
+
+
+def is_hybrid(kid: object) -> bool:
+    """True if ``kid`` is a key id of a hybrid (post-quantum) suite."""
+    return is_key_id(kid) and alg_of(str(kid)) in HYBRID_ALGS
+
+
+def sign_alg(private: SignPrivate) -> str:
+    return ALG_ED25519_MLDSA65 if isinstance(private, CompositePrivateKey) else ALG_ED25519
+
+
+def sign_public_raw(private: SignPrivate) -> bytes:
+    return private.public_key().public_bytes_raw()
+
+
+def sign_key_id(private: SignPrivate) -> str:
+    return key_id(sign_alg(private), sign_public_raw(private))
+
+
+def enc_key_id(private: EncPrivate) -> str:
+    return key_id(enc_alg(private), enc_public_raw(private))
+
+
+def sign_alg_of_public(public_raw: bytes) -> str:
+    """The signing algorithm of a raw public key, told by its length (``crypto.bad_key``)."""
+    for alg, n in SIGN_PUBLIC_LENS.items():
+        if isinstance(public_raw, bytes | bytearray) and len(public_raw) == n:
+            return alg
+    raise CryptoError("not a signing public key", code="crypto.bad_key")
+
+
+def enc_alg_of_public(public_raw: bytes) -> str:
+    """The encryption algorithm of a raw public key, told by its length
+    (``crypto.bad_key``)."""
+    for alg, n in ENC_PUBLIC_LENS.items():
+        if isinstance(public_raw, bytes | bytearray) and len(public_raw) == n:
+            check_enc_public(alg, public_raw)
+            return alg
+    raise CryptoError("not an encryption public key", code="crypto.bad_key")
+
+
+def load_sign_private(alg: str, raw: bytes) -> SignPrivate:
+    """A signing private key of algorithm ``alg`` from its raw bytes."""
+    if alg == ALG_ED25519_MLDSA65:
+        return CompositePrivateKey.from_private_bytes(raw)
+    if alg == ALG_ED25519:
+        return SigningKey.from_raw(raw).private
+    raise CryptoError(f"unknown signing algorithm {alg!r}", code="crypto.bad_key")
+
+
+def generate_sign_key(hybrid: bool = True) -> SignPrivate:
+    """A new signing key: composite ``ed25519+mldsa65`` unless ``hybrid`` is false."""
+    return CompositePrivateKey.generate() if hybrid else Ed25519PrivateKey.generate()
+
+
+def generate_enc_key(hybrid: bool = True) -> EncPrivate:
+    """A new recipient key: ``mlkem768x25519`` unless ``hybrid`` is false."""
+    return HybridPrivateKey.generate() if hybrid else X25519PrivateKey.generate()
+
+
+def verify_raw(public_raw: bytes, signature: bytes, data: bytes) -> None:
+    """Check ``signature`` over ``data`` with a raw public key of either signing suite;
+    ``crypto.bad_key`` for a malformed key, ``InvalidSignature`` for a wrong signature."""
+    alg = sign_alg_of_public(public_raw)
+    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENS[alg]:
+        raise InvalidSignature(f"not a {alg} signature")
+    if alg == ALG_ED25519:
+        ed25519_public(public_raw).verify(bytes(signature), data)
+    else:
+        CompositePublicKey.from_public_bytes(public_raw).verify(bytes(signature), data)
 
 
 def key_id(alg: str, public_raw: bytes) -> str:

@@ -5,9 +5,14 @@ One content key ``K`` (32 random bytes) per share:
 * payload: ``stored = nonce(12) || AES-256-GCM(K, nonce, plaintext,
   aad = b"vigil/payload/v1\\0" + share_id)``;
 * one wrap per recipient: ``blob = HPKE.seal(pk_r, K, info = b"vigil/wrap/v1\\0" +
-  share_id + b"\\0" + member_id + b"\\0" + key_id)`` in RFC 9180 base mode with
-  DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM; ``blob`` is the HPKE
-  ``enc`` (32 bytes) followed by the ciphertext (48 bytes);
+  share_id + b"\\0" + member_id + b"\\0" + key_id)`` in RFC 9180 base mode, in the
+  suite of the recipient key's algorithm (:mod:`vigil.crypto.kem`): ``x25519`` keys get
+  DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM (``blob`` = ``enc`` 32 bytes
+  || ciphertext 48 bytes), ``mlkem768x25519`` keys MLKEM768-X25519 / HKDF-SHA256 /
+  AES-256-GCM (``enc`` 1120 || 48);
+* the header's ``seal.suite`` is :data:`SUITE_HYBRID` when every wrap is hybrid and
+  :data:`SUITE` otherwise (one classical wrap exposes the content key to a quantum
+  adversary, so the share is only as strong as its weakest wrap);
 * ``wraps_digest = "sha256:" + sha256(JCS([{member, key, blob: base64url}, …]
   sorted by member))``.
 
@@ -23,27 +28,26 @@ import os
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u
-from vigil.crypto.keys import ALG_X25519, x25519_public
+from vigil.crypto.kem import ALG_MLKEM768X25519, ALG_X25519, blob_len, hpke_open, hpke_seal
+from vigil.crypto.keys import ENC_ALGS, EncPrivate, alg_of, enc_key_id, is_key_id
 from vigil.crypto.keys import key_id as _key_id
-from vigil.crypto.keys import x25519_public_raw as _x25519_public_raw
 from vigil.errors import CryptoError
 from vigil.model import Wrap
 
 SUITE = "hpke-x25519-sha256-aes128gcm+aes256gcm"
+SUITE_HYBRID = "hpke-mlkem768x25519-sha256-aes256gcm+aes256gcm"
+SEAL_SUITES: frozenset[str] = frozenset({SUITE, SUITE_HYBRID})
 PAYLOAD_AAD_PREFIX = b"vigil/payload/v1\0"
 WRAP_INFO_PREFIX = b"vigil/wrap/v1\0"
 KEY_LEN = 32
 NONCE_LEN = 12
 TAG_LEN = 16
-WRAP_BLOB_LEN = 32 + KEY_LEN + TAG_LEN  # HPKE enc || AES-128-GCM(K)
-
-_HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
+WRAP_BLOB_LENS: dict[str, int] = {alg: blob_len(alg, KEY_LEN) for alg in ENC_ALGS}
+WRAP_BLOB_LEN = WRAP_BLOB_LENS[ALG_X25519]  # 80: HPKE enc || AES-128-GCM(K)
 
 
 def _part(value: str, what: str) -> bytes:
@@ -103,33 +107,50 @@ def open_payload(share_id: str, stored: bytes, key: bytes) -> bytes:
         raise CryptoError("sealed payload cannot be opened", code="crypto.open_failed") from e
 
 
-def wrap_key(
-    share_id: str, key: bytes, member_id: str, key_id: str, x25519_public_raw: bytes
-) -> Wrap:
-    """Wrap the content key ``key`` for one recipient's X25519 public key.
+def enc_key_alg(key_id: object) -> str:
+    """The algorithm of a recipient key id (``crypto.bad_key`` if not one)."""
+    if not is_key_id(key_id) or alg_of(str(key_id)) not in ENC_ALGS:
+        raise CryptoError(f"not an encryption key id: {key_id!r}", code="crypto.bad_key")
+    return alg_of(str(key_id))
 
-    ``key_id`` must be the id of ``x25519_public_raw`` (``crypto.key_mismatch``).
+
+def wrap_well_formed(wrap: Wrap) -> bool:
+    """True if the wrap names a recipient key id and its blob has that suite's length."""
+    return (is_key_id(wrap.key) and alg_of(wrap.key) in ENC_ALGS
+            and len(wrap.blob) == WRAP_BLOB_LENS[alg_of(wrap.key)])
+
+
+def seal_suite(wraps: Iterable[Wrap]) -> str:
+    """:data:`SUITE_HYBRID` if there are wraps and every one is hybrid, else :data:`SUITE`."""
+    algs = {alg_of(w.key) for w in wraps}
+    return SUITE_HYBRID if algs == {ALG_MLKEM768X25519} else SUITE
+
+
+def wrap_key(
+    share_id: str, key: bytes, member_id: str, key_id: str, public_raw: bytes
+) -> Wrap:
+    """Wrap the content key ``key`` for one recipient's public key, in the suite its key
+    id names (``x25519`` or ``mlkem768x25519``).
+
+    ``key_id`` must be the id of ``public_raw`` (``crypto.key_mismatch``).
     """
     if len(key) != KEY_LEN:
         raise CryptoError("content key must be 32 bytes", code="crypto.bad_key")
-    public = x25519_public(x25519_public_raw)
-    if _key_id(ALG_X25519, x25519_public_raw) != key_id:
+    alg = enc_key_alg(key_id)
+    if _key_id(alg, public_raw) != key_id:
         raise CryptoError(
-            f"key id {key_id!r} does not name the given x25519 key", code="crypto.key_mismatch"
+            f"key id {key_id!r} does not name the given {alg} key", code="crypto.key_mismatch"
         )
-    blob = _HPKE.encrypt(bytes(key), public, info=wrap_info(share_id, member_id, key_id))
+    blob = hpke_seal(alg, public_raw, bytes(key), wrap_info(share_id, member_id, key_id))
     return Wrap(member=member_id, key=key_id, blob=blob)
 
 
-def unwrap_key(share_id: str, wrap: Wrap, x25519_private: X25519PrivateKey) -> bytes:
+def unwrap_key(share_id: str, wrap: Wrap, private: EncPrivate) -> bytes:
     """Recover the content key from ``wrap`` with the recipient's private key."""
     info = wrap_info(share_id, wrap.member, wrap.key)
-    if _key_id(ALG_X25519, _x25519_public_raw(x25519_private)) != wrap.key:
+    if enc_key_id(private) != wrap.key:
         raise CryptoError("wrap is for another key", code="crypto.open_failed")
-    try:
-        k = _HPKE.decrypt(bytes(wrap.blob), x25519_private, info=info)
-    except (InvalidTag, ValueError) as e:
-        raise CryptoError("wrapped key cannot be opened", code="crypto.open_failed") from e
+    k = hpke_open(bytes(wrap.blob), private, info)
     if len(k) != KEY_LEN:
         raise CryptoError("wrapped key has the wrong length", code="crypto.open_failed")
     return k

@@ -1,8 +1,10 @@
-"""Domain-separated Ed25519 signatures over canonical JSON.
+"""Domain-separated signatures over canonical JSON, in either signing suite.
 
 The signed bytes are ``tag || 0x00 || JCS(obj)`` where ``tag`` names the kind of
 object and its version (``vigil/share/v1`` …), so a signature over one kind of object
-can never be presented as a signature over another.
+can never be presented as a signature over another. The key decides the suite: Ed25519
+(64-byte signatures) or the ``ed25519+mldsa65`` composite (3373 bytes, both halves
+must verify; :mod:`vigil.crypto.composite`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ import re
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.crypto.canonical import canonical
-from vigil.crypto.keys import ed25519_public
+from vigil.crypto.keys import SIGNATURE_LENS, SignPrivate, sign_alg_of_public, verify_raw
 from vigil.errors import CryptoError
 
 TAG_SHARE = "vigil/share/v1"
@@ -44,19 +45,21 @@ def signed_bytes(tag: str, obj: Any) -> bytes:
     return _check_tag(tag) + b"\0" + canonical(obj)
 
 
-def sign(tag: str, obj: Any, private: Ed25519PrivateKey) -> bytes:
-    """Ed25519 signature (64 bytes) over ``signed_bytes(tag, obj)``."""
+def sign(tag: str, obj: Any, private: SignPrivate) -> bytes:
+    """The signature of ``private``'s suite over ``signed_bytes(tag, obj)``."""
     return private.sign(signed_bytes(tag, obj))
 
 
 def verify(tag: str, obj: Any, signature: bytes, public_raw: bytes) -> None:
     """Check a signature made by :func:`sign`; raise ``crypto.bad_signature`` if wrong.
 
-    A malformed public key raises ``crypto.bad_key``.
+    The suite is the public key's: a 32-byte Ed25519 key or a 1984-byte composite key,
+    whose signature must carry both halves, each valid. A malformed public key raises
+    ``crypto.bad_key``.
     """
-    public = ed25519_public(public_raw)
-    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LEN:
-        raise CryptoError("signature is not 64 bytes", code="crypto.bad_signature")
+    alg = sign_alg_of_public(public_raw)
+    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENS[alg]:
+        raise CryptoError(f"not a {alg} signature", code="crypto.bad_signature")
     tag_bytes = _check_tag(tag)
     try:
         body = canonical(obj)
@@ -66,7 +69,7 @@ def verify(tag: str, obj: Any, signature: bytes, public_raw: bytes) -> None:
         ) from e
     data = tag_bytes + b"\0" + body
     try:
-        public.verify(bytes(signature), data)
+        verify_raw(public_raw, bytes(signature), data)
     except InvalidSignature as e:
         raise CryptoError(f"bad {tag} signature", code="crypto.bad_signature") from e
 

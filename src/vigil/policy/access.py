@@ -170,21 +170,23 @@ class Access:
         """Does a sighting name its reporter to the member."""
         return reporter_shown(self.member, originator, reporter, disclose)
 
-    def hint(self, v: ShareView) -> Decision:
+    def hint(self, v: ShareView, *, value: str, other_value: str) -> Decision:
         """May a correlation with a share the member cannot read tell it "a member of
-        channel X holds a match"."""
+        channel X holds a match" (only for ``other_value`` equal to the member's own
+        ``value``: an overlap could be bisected)."""
         return decide_correlation_hint(self.directory, self.member, v.header, v.state,
-                                       now=self.now)
+                                       now=self.now, value=value, other_value=other_value)
 
-    def correlation(self, own: ShareView, other: ShareView
-                    ) -> Literal["match", "hint"] | None:
-        """What a correlation between the member's ``own`` share and ``other`` tells it:
-        ``"match"`` (the other share in full), ``"hint"`` or None (nothing)."""
+    def correlation(self, own: ShareView, other: ShareView, *, value: str,
+                    other_value: str) -> Literal["match", "hint"] | None:
+        """What a correlation between the member's ``own`` share and ``other`` (its
+        ``value`` matching the other's ``other_value``) tells it: ``"match"`` (the other
+        share in full), ``"hint"`` or None (nothing)."""
         if not self.read(own):
             return None
         if self.read(other):
             return "match"
-        if self.hint(other):
+        if self.hint(other, value=value, other_value=other_value):
             return "hint"
         return None
 

@@ -225,11 +225,19 @@ def decide_correlation_hint(
     state: ShareState,
     *,
     now: str,
+    value: str,
+    other_value: str,
 ) -> Decision:
     """May a correlation with a share the member cannot read tell it only "a member of
-    channel X holds a match" (never the share, its id, originator or values)."""
+    channel X holds a match" (never the share, its id, originator or values).
+    ``value`` is the member's own matching value, ``other_value`` the other share's:
+    a hint is given only when they are equal, so it tells the member nothing beyond
+    "this exact value of yours is held there" (an overlap of IP ranges would let it
+    bisect the other value by publishing narrower ranges)."""
     if not _active(directory, member_id):
         return _deny("policy.unknown_member")
+    if value != other_value:
+        return _deny("policy.hint_not_exact")
     if state.purged:
         return _deny("policy.purged")
     if state.recalled:

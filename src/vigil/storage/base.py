@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -33,6 +33,36 @@ def serialize_writes(sql: Sql) -> None:
     """Take the write-order lock (PostgreSQL; SQLite has a single writer already)."""
     if sql.dialect == "postgresql":
         sql.execute("SELECT pg_advisory_xact_lock(?)", (SHARE_LOCK,))
+
+
+_TAKE = ("INSERT INTO cursor_heads(member_id, stream, head) VALUES(?, ?, ?) "
+         "ON CONFLICT (member_id, stream) DO UPDATE SET head = cursor_heads.head + ? "
+         "RETURNING head")
+_QUEUE = ("INSERT INTO inbox(member_id, share_id, added, pos) "
+          "SELECT ?, ?, ?, head FROM cursor_heads WHERE member_id = ? AND stream = 'inbox'")
+
+
+def take_positions(sql: Sql, stream: str, counts: Mapping[str, int]) -> dict[str, int]:
+    """Reserve ``counts[m]`` new positions in member m's ``stream`` (``inbox``,
+    ``correlations``); the first of each. A member's positions go 1, 2, 3, … over its
+    own entries only, and are never handed out twice, even when an entry goes, so a
+    member's cursor tells nothing of what others get. The caller holds the lock that
+    orders the stream's writes, so a member's positions become visible in order."""
+    first: dict[str, int] = {}
+    for m in sorted(counts):  # one lock order for every writer
+        n = counts[m]
+        head = int(sql.execute(_TAKE, (m, stream, n, n)).fetchone()[0])
+        first[m] = head - n + 1
+    return first
+
+
+def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> None:
+    """Put a share at the end of each member's inbox, at a new position per member
+    (``take_positions``). Every caller holds the write-order lock
+    (``serialize_writes``; ``put_share`` its own)."""
+    ms = sorted(set(members))
+    take_positions(sql, "inbox", dict.fromkeys(ms, 1))
+    sql.executemany(_QUEUE, [(m, share_id, at, m) for m in ms])
 
 
 class Cursor(Protocol):
@@ -126,7 +156,11 @@ class Store(Protocol):
     ) -> bool:
         """True if the member was removed (``also`` runs only then)."""
         ...
-    def channel_events(self, channel_id: str) -> list[dict[str, Any]]: ...
+    def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
+        """A channel's events in order; ``seq`` is the event's place in this channel's
+        own history (1, 2, 3, …: events are never deleted), never a node-wide number
+        that would count the events of channels the reader cannot see."""
+        ...
 
     def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
                   also: Callable[[Sql], None] | None = None) -> bool:
@@ -138,7 +172,11 @@ class Store(Protocol):
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...
     def inbox(
         self, member_id: str, after: int, limit: int
-    ) -> list[tuple[InboxEntry, Envelope, ShareState]]: ...
+    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
+        """The member's entries after a cursor, in order. An entry's ``seq`` (and so
+        every cursor) is the member's own position (``queue_inbox``): 1, 2, 3, … over
+        its own entries, whatever others receive."""
+        ...
     def inbox_refs(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, ShareState]]:
@@ -152,7 +190,9 @@ class Store(Protocol):
         one round trip for every subscriber a share wakes."""
         ...
 
-    def inbox_head(self, member_id: str) -> int: ...
+    def inbox_head(self, member_id: str) -> int:
+        """The last position handed out in the member's inbox (0: none yet)."""
+        ...
     def sent(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]: ...

@@ -300,7 +300,8 @@ class PostgresStore:
             if version >= len(MIGRATIONS):
                 return False
             for stmt in MIGRATIONS[version]:
-                conn.execute(render(stmt, "postgresql"))
+                if sql := render(stmt, "postgresql"):
+                    conn.execute(sql)
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES('schema_version', %s) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -506,7 +507,7 @@ class PostgresStore:
             self._run(fn, "write")
         except psycopg.IntegrityError as exc:
             raise Conflict(
-                f"a channel named {channel.name!r} already exists", code="channel.exists"
+                f"you already own a channel named {channel.name!r}", code="channel.exists"
             ) from exc
 
     def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
@@ -537,14 +538,15 @@ class PostgresStore:
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
         rows = self._run(
             lambda c: c.execute(
-                "SELECT seq, member_id, event, actor, at FROM channel_events "
+                "SELECT member_id, event, actor, at FROM channel_events "
                 "WHERE channel_id=%s ORDER BY seq",
                 (channel_id,),
             ).fetchall(),
             "read",
         )
         return [
-            {"seq": r[0], "member": r[1], "event": r[2], "actor": r[3], "at": r[4]} for r in rows
+            {"seq": k + 1, "member": r[0], "event": r[1], "actor": r[2], "at": r[3]}
+            for k, r in enumerate(rows)
         ]
 
     # -- shares ----------------------------------------------------------------
@@ -574,7 +576,7 @@ class PostgresStore:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SHARE_LOCK,))
                     cur = conn.execute(_PUT_SHARE, (
                         env.id, env.originator, hdr, env.signature, env.payload, wraps,
-                        env.created, env.expires, at, members,
+                        env.created, env.expires, members, at,
                     ))
                     if also is None:
                         conn.execute("COMMIT")
@@ -630,9 +632,9 @@ class PostgresStore:
     ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
         rows = self._run(
             lambda c: c.execute(
-                "SELECT i.seq, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
+                "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
                 "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
-                "WHERE i.member_id=%s AND i.seq>%s ORDER BY i.seq LIMIT %s",
+                "WHERE i.member_id=%s AND i.pos>%s ORDER BY i.pos LIMIT %s",
                 (member_id, after, limit),
             ).fetchall(),
             "read",
@@ -651,9 +653,9 @@ class PostgresStore:
     ) -> list[tuple[InboxEntry, ShareState]]:
         rows = self._run(
             lambda c: c.execute(
-                "SELECT i.seq, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
-                "JOIN shares s ON s.id = i.share_id WHERE i.member_id=%s AND i.seq>%s "
-                "ORDER BY i.seq LIMIT %s",
+                "SELECT i.pos, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
+                "JOIN shares s ON s.id = i.share_id WHERE i.member_id=%s AND i.pos>%s "
+                "ORDER BY i.pos LIMIT %s",
                 (member_id, after, limit),
             ).fetchall(),
             "read",
@@ -686,7 +688,8 @@ class PostgresStore:
     def inbox_head(self, member_id: str) -> int:
         row = self._run(
             lambda c: c.execute(
-                "SELECT MAX(seq) FROM inbox WHERE member_id=%s", (member_id,)
+                "SELECT head FROM cursor_heads WHERE member_id=%s AND stream='inbox'",
+                (member_id,)
             ).fetchone(),
             "read",
         )
@@ -695,21 +698,24 @@ class PostgresStore:
     def sent(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]:
+        # a share's place in its originator's list is its cursor (shares are never
+        # deleted, and join the end of the list in commit order, under SHARE_LOCK): it
+        # counts the member's own only
         rows = self._run(
             lambda c: c.execute(
-                "SELECT seq, header, signature, payload, wraps, recalled, purged FROM shares "
-                "WHERE originator=%s AND seq>%s ORDER BY seq LIMIT %s",
-                (member_id, after, limit),
+                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
+                "WHERE originator=%s ORDER BY seq LIMIT %s OFFSET %s",
+                (member_id, limit, after),
             ).fetchall(),
             "read",
         )
         return [
             (
-                int(r[0]),
-                envelope_from_row(*_bytes(r[1:5])),
-                ShareState(bool(r[5]), bool(r[6])),
+                after + k + 1,
+                envelope_from_row(*_bytes(r[0:4])),
+                ShareState(bool(r[4]), bool(r[5])),
             )
-            for r in rows
+            for k, r in enumerate(rows)
         ]
 
     def share_count(self) -> int:
@@ -717,10 +723,12 @@ class PostgresStore:
         return int(row[0]) if row is not None else 0
 
 
+# Each member's positions rise with seq (every inbox write holds SHARE_LOCK), so seq
+# order is every member's own order; ``pos > lowest cursor`` keeps what any asks for.
 _INBOX_REFS_MANY = (
-    "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+    "SELECT i.pos, i.member_id, i.share_id, i.added, s.recalled, s.purged "
     "FROM inbox i JOIN shares s ON s.id = i.share_id "
-    "WHERE i.member_id = ANY(%s) AND i.seq > %s ORDER BY i.seq LIMIT %s"
+    "WHERE i.member_id = ANY(%s) AND i.pos > %s ORDER BY i.seq LIMIT %s"
 )
 
 _PUT_SHARE = """
@@ -730,10 +738,15 @@ WITH s AS (
     VALUES(%s, %s, %s, %s, %s, %s, %s, %s, FALSE, FALSE)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
+), h AS (
+    -- each recipient's next inbox position (``queue_inbox``, set-based)
+    INSERT INTO cursor_heads(member_id, stream, head)
+    SELECT DISTINCT u.m, 'inbox', 1 FROM s CROSS JOIN unnest(%s::text[]) AS u(m)
+    ON CONFLICT (member_id, stream) DO UPDATE SET head = cursor_heads.head + 1
+    RETURNING member_id, head
 ), i AS (
-    INSERT INTO inbox(member_id, share_id, added)
-    SELECT u.m, s.id, %s FROM s CROSS JOIN unnest(%s::text[]) WITH ORDINALITY AS u(m, n)
-    ORDER BY u.n
+    INSERT INTO inbox(member_id, share_id, added, pos)
+    SELECT h.member_id, s.id, %s, h.head FROM s CROSS JOIN h ORDER BY h.member_id
 )
 SELECT count(*) FROM s
 """

@@ -10,20 +10,39 @@ from typing import Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 
+# tables whose rows take per-member positions (MEMBER_CURSOR_MIGRATION)
+_POSITIONED = ("inbox", "correlations", "taxii_access", "blind_matches")
+
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {
         "{SERIAL}": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "{BLOB}": "BLOB",
         "{BOOL}": "INTEGER",
         "{BIGINT}": "INTEGER",
+        # the highest seq a table ever handed out (its rows may have gone since)
+        **{f"{{SEQ_HIGH_{t}}}": f"(SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
+                                f"WHERE name = '{t}')" for t in _POSITIONED},
     },
     "postgresql": {
         "{SERIAL}": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "{BLOB}": "BYTEA",
         "{BOOL}": "BOOLEAN",
         "{BIGINT}": "BIGINT",
+        **{f"{{SEQ_HIGH_{t}}}": f"(SELECT coalesce(max(last_value), 0) FROM pg_sequences "
+                                f"WHERE schemaname = current_schema() "
+                                f"AND sequencename = '{t}_seq_seq')"
+           for t in _POSITIONED},
     },
 }
+
+_ONLY = "-- only "
+
+
+def only(dialect: Dialect, statement: str) -> str:
+    """A migration statement that runs on one dialect only (``render`` gives the other
+    an empty string, which the stores skip)."""
+    return f"{_ONLY}{dialect}\n{statement}"
+
 
 # Each feature keeps its tables in its own migration, in a fixed place in the list.
 LOG_MIGRATION: list[str] = [
@@ -253,6 +272,75 @@ ANALYSIS_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX blind_matches_pair ON blind_matches(share_id, other_id)",
 ]
 
+# Per-member positions: a member's cursor in its inbox, its correlation notices and its
+# TAXII collections (``pos``: the ``seq`` of the API, the TAXII ``next``) counts that
+# member's own entries only, so it tells nothing of what others receive. A position is
+# never handed out twice (``cursor_heads`` keeps each member's last per stream, even
+# when rows go). Rows stored before keep their node-wide seq as position, and every
+# member's head starts past the highest seq ever handed out, so cursors held by clients
+# stay valid.
+def _positions(table: str) -> list[str]:
+    return [
+        f"ALTER TABLE {table} ADD COLUMN pos {{BIGINT}} NOT NULL DEFAULT 0",
+        f"UPDATE {table} SET pos = seq",
+        f"INSERT INTO cursor_heads(member_id, stream, head) "
+        f"SELECT id, '{table}', {{SEQ_HIGH_{table}}} FROM members",
+        f"CREATE UNIQUE INDEX {table}_member_pos ON {table}(member_id, pos)",
+    ]
+
+
+MEMBER_CURSOR_MIGRATION: list[str] = [
+    """CREATE TABLE cursor_heads (
+        member_id TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        head {BIGINT} NOT NULL,
+        PRIMARY KEY (member_id, stream)
+    )""",
+    *_positions("inbox"),
+    *_positions("correlations"),
+    *_positions("taxii_access"),
+    "CREATE INDEX taxii_access_channel_pos ON taxii_access(member_id, channel, pos)",
+    # a blind match is a fact about two shares; each member that is a party to both
+    # (originator or recipient) gets a notice row at its own next position
+    """CREATE TABLE blind_notices (
+        member_id TEXT NOT NULL,
+        share_id TEXT NOT NULL,
+        other_id TEXT NOT NULL,
+        pos {BIGINT} NOT NULL,
+        PRIMARY KEY (member_id, pos)
+    )""",
+    "CREATE INDEX blind_notices_share ON blind_notices(share_id)",
+    "CREATE INDEX blind_notices_other ON blind_notices(other_id)",
+    """INSERT INTO blind_notices(member_id, share_id, other_id, pos)
+    SELECT a.member_id, m.share_id, m.other_id, m.seq FROM blind_matches m
+    JOIN (SELECT member_id, share_id FROM inbox UNION SELECT originator, id FROM shares) a
+      ON a.share_id = m.share_id
+    JOIN (SELECT member_id, share_id FROM inbox UNION SELECT originator, id FROM shares) b
+      ON b.share_id = m.other_id AND b.member_id = a.member_id""",
+    "INSERT INTO cursor_heads(member_id, stream, head) "
+    "SELECT id, 'blind_matches', {SEQ_HIGH_blind_matches} FROM members",
+]
+
+# Channel names are unique per owner, not node-wide: a node-wide name would answer
+# "exists" for a channel the creator cannot see. (SQLite cannot drop a column's UNIQUE:
+# the table is rebuilt, with foreign keys off during migrations and checked before
+# each commit; see SqliteStore.migrate.)
+CHANNEL_NAMES_MIGRATION: list[str] = [
+    only("sqlite", """CREATE TABLE channels_v8 (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        owner TEXT NOT NULL REFERENCES members(id),
+        created TEXT NOT NULL
+    )"""),
+    only("sqlite", "INSERT INTO channels_v8(id, name, kind, owner, created) "
+                   "SELECT id, name, kind, owner, created FROM channels"),
+    only("sqlite", "DROP TABLE channels"),
+    only("sqlite", "ALTER TABLE channels_v8 RENAME TO channels"),
+    only("postgresql", "ALTER TABLE channels DROP CONSTRAINT channels_name_key"),
+    "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -341,7 +429,9 @@ MIGRATIONS: list[list[str]] = [
     [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
         "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
     ],
-    [  # v7: what a token may do and until when; the member's sign-in events (vigil.tokens)
+    MEMBER_CURSOR_MIGRATION,  # v7: per-member inbox, notice, TAXII and blind positions
+    CHANNEL_NAMES_MIGRATION,  # v8: channel names unique per owner
+    [  # v9: what a token may do and until when; the member's sign-in events (vigil.tokens)
         "ALTER TABLE users ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'",
         "ALTER TABLE users ADD COLUMN expires TEXT",
         "ALTER TABLE users ADD COLUMN token_prefix TEXT NOT NULL DEFAULT ''",
@@ -371,6 +461,10 @@ MIGRATIONS: list[list[str]] = [
 
 
 def render(statement: str, dialect: Dialect) -> str:
+    if statement.startswith(_ONLY):
+        tag, _, statement = statement.partition("\n")
+        if tag != f"{_ONLY}{dialect}":
+            return ""
     for word, sql in _TYPES[dialect].items():
         statement = statement.replace(word, sql)
     return statement

@@ -29,6 +29,7 @@ from vigil.storage.base import (
     distribute_refs,
     envelope_from_row,
     header_bytes,
+    queue_inbox,
     same_share,
     wraps_to_bytes,
     write_channel,
@@ -127,19 +128,31 @@ class SqliteStore:
                     "SELECT value FROM meta WHERE key='schema_version'"
                 ).fetchone()
                 version = int(row[0]) if row else 0
-            for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                with self._tx() as conn:
-                    for stmt in migration:
-                        conn.execute(render(stmt, "sqlite"))
-                    conn.execute(
-                        "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (str(i),),
-                    )
-                    conn.execute(
-                        "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
-                        "ON CONFLICT(key) DO NOTHING"
-                    )
+            # foreign keys are off while a migration rebuilds a table (the pragma works
+            # outside a transaction only), and checked before each commit
+            self._writer.execute("PRAGMA foreign_keys=OFF")
+            try:
+                self._migrate_from(version)
+            finally:
+                self._writer.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate_from(self, version: int) -> None:
+        for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._tx() as conn:
+                for stmt in migration:
+                    if sql := render(stmt, "sqlite"):
+                        conn.execute(sql)
+                if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise RuntimeError(f"schema migration {i} breaks a foreign key")
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(i),),
+                )
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('dir_version', '0') "
+                    "ON CONFLICT(key) DO NOTHING"
+                )
 
     # -- feature SQL -----------------------------------------------------------
     def write(self, fn: Callable[[Sql], T]) -> T:
@@ -322,7 +335,7 @@ class SqliteStore:
                     also(_Sql(conn))
         except sqlite3.IntegrityError as exc:
             raise Conflict(
-                f"a channel named {channel.name!r} already exists", code="channel.exists"
+                f"you already own a channel named {channel.name!r}", code="channel.exists"
             ) from exc
 
     def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
@@ -348,12 +361,12 @@ class SqliteStore:
 
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
         return [
-            {"seq": r[0], "member": r[1], "event": r[2], "actor": r[3], "at": r[4]}
-            for r in self._reader().execute(
-                "SELECT seq, member_id, event, actor, at FROM channel_events "
+            {"seq": k + 1, "member": r[0], "event": r[1], "actor": r[2], "at": r[3]}
+            for k, r in enumerate(self._reader().execute(
+                "SELECT member_id, event, actor, at FROM channel_events "
                 "WHERE channel_id=? ORDER BY seq",
                 (channel_id,),
-            )
+            ))
         ]
 
     # -- shares ----------------------------------------------------------------
@@ -382,10 +395,7 @@ class SqliteStore:
                     env.expires,
                 ),
             )
-            conn.executemany(
-                "INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
-                [(m, env.id, at) for m in recipients],
-            )
+            queue_inbox(_Sql(conn), env.id, recipients, at)
             if also is not None:
                 also(_Sql(conn))
         return True
@@ -408,9 +418,9 @@ class SqliteStore:
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
         rows = self._reader().execute(
-            "SELECT i.seq, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
+            "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
             "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
-            "WHERE i.member_id=? AND i.seq>? ORDER BY i.seq LIMIT ?",
+            "WHERE i.member_id=? AND i.pos>? ORDER BY i.pos LIMIT ?",
             (member_id, after, limit),
         )
         return [
@@ -426,9 +436,9 @@ class SqliteStore:
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, ShareState]]:
         rows = self._reader().execute(
-            "SELECT i.seq, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
-            "JOIN shares s ON s.id = i.share_id WHERE i.member_id=? AND i.seq>? "
-            "ORDER BY i.seq LIMIT ?",
+            "SELECT i.pos, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
+            "JOIN shares s ON s.id = i.share_id WHERE i.member_id=? AND i.pos>? "
+            "ORDER BY i.pos LIMIT ?",
             (member_id, after, limit),
         )
         return [
@@ -444,11 +454,13 @@ class SqliteStore:
         out: list[list[tuple[InboxEntry, ShareState]]] = [[] for _ in requests]
         for start in range(0, len(requests), 400):  # stay far below SQLite's term limits
             part = requests[start : start + 400]
-            where = " OR ".join(["(i.member_id=? AND i.seq>?)"] * len(part))
+            where = " OR ".join(["(i.member_id=? AND i.pos>?)"] * len(part))
             params: list[str | int] = [x for pair in part for x in pair]
             cap = limit * len(part)
             rows = self._reader().execute(
-                "SELECT i.seq, i.member_id, i.share_id, i.added, s.recalled, s.purged "
+                # positions rise with seq for each member (one writer): seq order
+                # is every member's own order
+                "SELECT i.pos, i.member_id, i.share_id, i.added, s.recalled, s.purged "
                 f"FROM inbox i JOIN shares s ON s.id = i.share_id WHERE {where} "
                 "ORDER BY i.seq LIMIT ?",
                 (*params, cap),
@@ -464,22 +476,26 @@ class SqliteStore:
     def inbox_head(self, member_id: str) -> int:
         row = (
             self._reader()
-            .execute("SELECT MAX(seq) FROM inbox WHERE member_id=?", (member_id,))
+            .execute("SELECT head FROM cursor_heads WHERE member_id=? AND stream='inbox'",
+                     (member_id,))
             .fetchone()
         )
-        return int(row[0] or 0)
+        return int(row[0]) if row else 0
 
     def sent(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[int, Envelope, ShareState]]:
+        # a share's place in its originator's list is its cursor (shares are never
+        # deleted, and join the end of the list): it counts the member's own only
         rows = self._reader().execute(
-            "SELECT seq, header, signature, payload, wraps, recalled, purged FROM shares "
-            "WHERE originator=? AND seq>? ORDER BY seq LIMIT ?",
-            (member_id, after, limit),
+            "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
+            "WHERE originator=? ORDER BY seq LIMIT ? OFFSET ?",
+            (member_id, limit, after),
         )
         return [
-            (r[0], envelope_from_row(r[1], r[2], r[3], r[4]), ShareState(bool(r[5]), bool(r[6])))
-            for r in rows
+            (after + k + 1, envelope_from_row(r[0], r[1], r[2], r[3]),
+             ShareState(bool(r[4]), bool(r[5])))
+            for k, r in enumerate(rows)
         ]
 
     def share_count(self) -> int:

@@ -18,6 +18,7 @@ the collection stands for, so they are stable and the same for every member):
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -58,14 +59,21 @@ class Collection:
 
 def node_collections(node_id: str, channels: Sequence[Channel], *, sealed_note: str = ""
                      ) -> list[Collection]:
-    """The collections of a member that sees ``channels``."""
+    """The collections of a member that sees ``channels``. A channel's aliases use its
+    name, or its id where two of those channels share the name (names are unique per
+    owner only), so every alias stays unique."""
+    names = Counter(ch.name for ch in channels)
+
+    def label(ch: Channel) -> str:
+        return ch.name if names[ch.name] == 1 else ch.id
+
     out = [Collection(
         collection_id(node_id, "inbox"), "inbox", "Inbox",
         "Every object of every share you may read, in the order the node stored them."
         + sealed_note, True, False)]
     for ch in channels:
         out.append(Collection(
-            collection_id(node_id, f"channel/{ch.id}"), f"channel-{ch.name}",
+            collection_id(node_id, f"channel/{ch.id}"), f"channel-{label(ch)}",
             f"Channel {ch.name}",
             f"Objects of the shares sent through the {ch.kind.value} channel {ch.name} "
             f"that you may read." + sealed_note, True, False, channel=ch.id))
@@ -80,7 +88,7 @@ def node_collections(node_id: str, channels: Sequence[Channel], *, sealed_note: 
         for tlp in PUBLISH_TLPS:
             out.append(Collection(
                 collection_id(node_id, f"publish/{ch.id}/{tlp.value}"),
-                f"publish-channel-{ch.name}-{tlp_word(tlp)}",
+                f"publish-channel-{label(ch)}-{tlp_word(tlp)}",
                 f"Publish to channel {ch.name}, TLP:{tlp.value.upper()}",
                 f"A POST publishes its objects as one share to the members of the channel "
                 f"{ch.name}, TLP:{tlp.value.upper()}.", False, True, tlp=tlp, to=(ch.id,)))

@@ -21,7 +21,7 @@ import orjson
 from vigil import clock
 from vigil.model import Envelope, Form
 from vigil.storage import Store
-from vigil.storage.base import Sql, envelope_from_row, serialize_writes
+from vigil.storage.base import Sql, envelope_from_row, serialize_writes, take_positions
 from vigil.taxii.query import norm_time
 
 SEALED_POS = -1
@@ -70,13 +70,21 @@ def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], ad
     if not cur.rowcount:
         return  # indexed already (a concurrent backfill)
     readers = sorted({*recipients, env.originator})
-    sql.executemany(
-        "INSERT INTO taxii_access(member_id, share_seq, channel, added) VALUES(?,?,?,?)",
-        [(m, seq, channel, added) for m in readers])
+    grant(sql, readers, seq, channel, added)
     if sealed:
         sql.execute(INSERT_OBJECT, (seq, SEALED_POS, "", "", "", "", b""))
     elif env.payload:  # (a recalled or purged share's payload is gone)
         sql.executemany(INSERT_OBJECT, object_rows(seq, env.payload, added))
+
+
+def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added: str) -> None:
+    """Place a share at the end of each member's collections, at the member's next
+    position (``take_positions``: a TAXII cursor counts the member's own rows only).
+    The caller holds the write-order lock."""
+    pos = take_positions(sql, "taxii_access", dict.fromkeys(members, 1))
+    sql.executemany(
+        "INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
+        "VALUES(?,?,?,?,?)", [(m, share_seq, channel, added, pos[m]) for m in members])
 
 
 def index_share(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:

@@ -1,11 +1,12 @@
 """``ExchangeSource``: TAXII collections as policy-filtered views of a node's shares.
 
 A page is one keyset query over the index (``taxii_access`` joined to
-``taxii_objects``, ordered by the member's access seq and the object's position,
-resumed after the ``next`` cursor), then the access gate (``Access.read``, community
-hold included) on every share it touches. Shares the policy refuses, and recalled shares (for their
-originator too), are skipped without a trace: the page is refilled from further rows,
-so neither its length nor ``more`` tells a member anything about them. A sealed share is
+``taxii_objects``, ordered by the member's access position, which counts its own rows
+only, and the object's position, resumed after the ``next`` cursor), then the access
+gate (``Access.read``, community hold included) on every share it touches. Shares the
+policy refuses, and recalled shares (for their originator too), are skipped without a
+trace: the page is refilled from further rows, so neither its length nor ``more`` tells
+a member anything about them. A sealed share is
 opened only for a member whose keyring the node holds; for anyone else it is counted as
 withheld (``Page.withheld``), never served and never shown as empty.
 """
@@ -38,7 +39,7 @@ SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your
                "cannot open them. Read them through `vigil gateway` with your keyring; each "
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
 
-_SELECT = ("SELECT a.seq, o.pos, a.share_seq, o.object_id, o.type, o.version, "
+_SELECT = ("SELECT a.pos, o.pos, a.share_seq, o.object_id, o.type, o.version, "
            "o.spec_version, o.obj, a.added ")
 _COLUMNS = _SELECT + ("FROM taxii_access a JOIN taxii_objects o "
                       "ON o.share_seq = a.share_seq WHERE ")
@@ -162,7 +163,7 @@ class ExchangeSource:
     def _page(self, r: _Request, collection: Collection, q: Query) -> Page:
         start = (q.cursor.seq, q.cursor.pos) if q.cursor else (0, END)
         if q.added_after is not None:
-            lo = r.rows("SELECT MIN(seq) FROM taxii_access WHERE member_id = ? AND added > ?",
+            lo = r.rows("SELECT MIN(pos) FROM taxii_access WHERE member_id = ? AND added > ?",
                         (r.member, q.added_after))[0][0]
             if lo is None:
                 return Page([], False, None)
@@ -174,10 +175,10 @@ class ExchangeSource:
             batch = q.limit + 1 - len(out)
             where, params = self._scope(r, collection)
             if after[1] >= END:
-                where.append("a.seq > ?")
+                where.append("a.pos > ?")
                 params.append(after[0])
             else:
-                where.append("a.seq >= ? AND (a.seq > ? OR o.pos > ? OR o.pos < 0)")
+                where.append("a.pos >= ? AND (a.pos > ? OR o.pos > ? OR o.pos < 0)")
                 params += [after[0], after[0], after[1]]
             if q.added_after is not None:
                 where.append("a.added > ?")
@@ -188,7 +189,7 @@ class ExchangeSource:
                     where.append(f"{column} IN ({marks(len(values) + 1)})")
                     params += ["", *values]
             rows = r.rows((_BY_ID if q.ids else _COLUMNS) + " AND ".join(where) +
-                          " ORDER BY a.seq, o.pos LIMIT ?", [*params, batch])
+                          " ORDER BY a.pos, o.pos LIMIT ?", [*params, batch])
             ok = r.readable(row[2] for row in rows)
             found: list[Item] = []
             for seq, pos, share, oid, typ, version, spec, body, added in rows:
@@ -227,7 +228,7 @@ class ExchangeSource:
             return found
         ids = list({i.id for i in found})
         where, params = self._scope(r, collection)
-        rows = r.rows("SELECT o.object_id, o.version, a.seq, o.pos, a.share_seq "
+        rows = r.rows("SELECT o.object_id, o.version, a.pos, o.pos, a.share_seq "
                       "FROM taxii_objects o JOIN taxii_access a ON a.share_seq = o.share_seq "
                       "WHERE " + " AND ".join(where) +
                       f" AND o.object_id IN ({marks(len(ids))})", [*params, *ids])
@@ -267,9 +268,9 @@ class ExchangeSource:
         with self._sealed_lock:
             last, known = self.sealed.get(r.member, (0, {}))
             for seq, share, channel, added, sealed in r.rows(
-                    "SELECT a.seq, a.share_seq, a.channel, a.added, t.sealed "
+                    "SELECT a.pos, a.share_seq, a.channel, a.added, t.sealed "
                     "FROM taxii_access a JOIN taxii_shares t ON t.share_seq = a.share_seq "
-                    "WHERE a.member_id = ? AND a.seq > ? ORDER BY a.seq", (r.member, last)):
+                    "WHERE a.member_id = ? AND a.pos > ? ORDER BY a.pos", (r.member, last)):
                 last = seq
                 if not sealed:
                     continue
@@ -321,8 +322,7 @@ class ExchangeSource:
                 for share, added, channel in moved:
                     sql.execute("DELETE FROM taxii_access WHERE member_id = ? AND "
                                 "share_seq = ?", (member, share))
-                    sql.execute("INSERT INTO taxii_access(member_id, share_seq, channel, "
-                                "added) VALUES(?,?,?,?)", (member, share, channel, added))
+                    index.grant(sql, [member], share, channel, added)
 
             self.ex.store.write(move)
             with self._sealed_lock:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from vigil import accountability as acc
 from vigil.crypto.encoding import b64u_decode
+from vigil.crypto.keys import SIGNATURE_LENS
 from vigil.errors import InputError
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, StateDep, read_body
@@ -28,8 +29,9 @@ def _signed(doc: Any, kind: str) -> tuple[Any, bytes]:
         raw = b64u_decode(sig)
     except ValueError:
         raw = b""
-    if len(raw) != 64:
-        raise InputError("the signature must be 64 bytes, base64url without padding",
+    if len(raw) not in SIGNATURE_LENS.values():
+        raise InputError("the signature must be 64 bytes (ed25519) or 3373 "
+                         "(ed25519+mldsa65), base64url without padding",
                          code=f"{kind}.malformed", pointer="/signature")
     return doc[kind], raw
 

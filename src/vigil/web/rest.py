@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from vigil.accountability import recall_notice
+from vigil.crypto.keys import alg_of
 from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import NotFound, VigilError
 from vigil.exchange import Published, member_identity
@@ -35,8 +36,9 @@ def member_json(m: Member) -> dict[str, Any]:
         "country": m.country,
         "kind": m.kind.value,
         "active": m.active,
-        "sign_key": {"id": m.sign_key_id, "alg": "ed25519", "public": b64(m.sign_key)},
-        "enc_key": {"id": m.enc_key_id, "alg": "x25519", "public": b64(m.enc_key)},
+        "sign_key": {"id": m.sign_key_id, "alg": alg_of(m.sign_key_id),
+                     "public": b64(m.sign_key)},
+        "enc_key": {"id": m.enc_key_id, "alg": alg_of(m.enc_key_id), "public": b64(m.enc_key)},
         "identity": member_identity(m),
     }
 
