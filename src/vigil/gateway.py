@@ -521,6 +521,10 @@ class GatewayState:
     async def write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kw)
 
+    async def heavy(self, member: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """CPU-heavy work off the event loop (one member: no queue between members)."""
+        return await asyncio.to_thread(fn, *args, **kw)
+
 
 def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
                        local_token: str, follow_node: bool = True,
