@@ -8,6 +8,11 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
     >/dev/null || echo "could not install chromium" >&2
 fi
+# the OpenID provider of the console's sign-in tests (npm's oidc-provider, run by Node)
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null \
+    || echo "could not install tests/oidc (npm ci)" >&2
+fi
 scripts/services.sh
 export VIGIL_REQUIRE_SERVICES=1
 .venv/bin/ruff check src tests bench

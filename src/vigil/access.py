@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from vigil import clock
+from vigil import audit, clock
 from vigil.errors import Conflict, NotFound
 from vigil.exchange import Exchange
 from vigil.log.entries import member_entry
@@ -75,15 +75,21 @@ def set_admin(ex: Exchange, member_ref: str, user_ref: str, admin: bool = True) 
 
 
 def is_admin(ex: Exchange, actor: Actor) -> bool:
+    """An administrator of its member: a user with the admin role acting with an
+    admin-scope token (vigil.tokens)."""
+    if actor.scope != "admin":
+        return False
     row = ex.store.read(lambda sql: sql.execute(
         "SELECT admin FROM users WHERE id=? AND member_id=?",
         (actor.user, actor.member)).fetchone())
     return row is not None and bool(row[0])
 
 
-def revoke_user(ex: Exchange, member_ref: str, user_ref: str) -> str:
-    """Revoke a user's token (by user name or id) and end its console sessions; the
-    user's id. ``user.not_found``; ``user.revoked`` if it already was."""
+def revoke_user(ex: Exchange, member_ref: str, user_ref: str, by: str | None = None,
+                address: str = "") -> str:
+    """Revoke a user's token (by user name or id) and end its console sessions
+    (recorded in the member's sign-in events); the user's id. ``user.not_found``;
+    ``user.revoked`` if it already was."""
     member = ex.member(member_ref)
 
     def write(sql: Sql) -> str:
@@ -94,6 +100,8 @@ def revoke_user(ex: Exchange, member_ref: str, user_ref: str) -> str:
             raise Conflict(f"user {user_ref!r} is already revoked", code="user.revoked")
         sql.execute("DELETE FROM sessions WHERE user_id=?", (uid,))
         bump_epoch(sql)
+        audit.record_in(sql, member.id, uid, "token.revoked", f"by {by}" if by else "",
+                        address)
         return uid
 
     return ex.store.write(write)

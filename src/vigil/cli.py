@@ -26,9 +26,11 @@ if __name__ == "__main__":  # `python -m vigil.cli`: one module, whoever imports
 
 
 class Ctx:
-    def __init__(self, data: str | None, debug: bool) -> None:
+    def __init__(self, data: str | None, debug: bool,
+                 tls: dict[str, str | None] | None = None) -> None:
         self.data = data
         self.debug = debug
+        self.tls = tls or {}  # cert, key, ca, pin of the member commands' connection
 
     def settings(self) -> Any:
         return load_settings(self.data)
@@ -40,11 +42,16 @@ pass_ctx = click.make_pass_decorator(Ctx)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data", envvar="VIGIL_DATA", help="node data directory (default .vigil)")
 @click.option("--debug", is_flag=True, help="show tracebacks on errors")
+@click.option("--cert", envvar="VIGIL_CERT", help="client certificate (PEM) for the node")
+@click.option("--key", envvar="VIGIL_KEY", help="the client certificate's key (PEM)")
+@click.option("--ca", envvar="VIGIL_CA", help="CA (PEM) to trust for the node's certificate")
+@click.option("--pin", envvar="VIGIL_PIN", help="the node's key instead of a CA: sha256/…")
 @click.version_option(package_name="vigil")
 @click.pass_context
-def cli(ctx: click.Context, data: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, data: str | None, debug: bool, cert: str | None,
+        key: str | None, ca: str | None, pin: str | None) -> None:
     """vigil: a threat-intelligence exchange: signed, sealed, immediate and fair."""
-    ctx.obj = Ctx(data, debug)
+    ctx.obj = Ctx(data, debug, {"cert": cert, "key": key, "ca": ca, "pin": pin})
 
 
 def out(obj: Any) -> None:
@@ -135,14 +142,21 @@ def user() -> None:
 @user.command("add")
 @click.argument("member_name")
 @click.argument("user_name")
+@click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="admin",
+              show_default=True, help="what the token may do (vigil.tokens)")
+@click.option("--expires", help="when the token stops working: RFC 3339 or a span (90d)")
 @pass_ctx
-def user_add(c: Ctx, member_name: str, user_name: str) -> None:
+def user_add(c: Ctx, member_name: str, user_name: str, scope: str,
+             expires: str | None) -> None:
     """Issue an API token for a member's user (stored hashed, shown once)."""
+    from vigil import clock, tokens
     from vigil.node import open_exchange
 
     ex = open_exchange(c.settings())
-    u, token = ex.add_user(member_name, user_name)
-    click.echo(f"user {u.name} of member:{member_name}")
+    u, token = tokens.issue(ex, member_name, user_name, scope,
+                            clock.parse_expiry(expires) if expires else None, by="operator")
+    click.echo(f"user {u.name} of member:{member_name} (scope {u.scope}, "
+               f"expires {u.expires or 'never'})")
     click.echo(f"token {token}")
     click.echo("(shown once; export VIGIL_TOKEN=... for the member commands)", err=True)
 
@@ -167,8 +181,9 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
     from vigil.client import Client
     from vigil.crypto.keyring import load_keyring
 
-    if not token:
-        raise InputError("a token is needed: --token or VIGIL_TOKEN (see `vigil user add`)",
+    if not token and not c.tls.get("cert"):
+        raise InputError("a token is needed: --token or VIGIL_TOKEN (see `vigil user add`), "
+                         "or a client certificate: vigil --cert … --key …",
                          code="auth.required")
     s = c.settings()
     if not node_url:
@@ -179,7 +194,9 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
     state = state or os.environ.get("VIGIL_LOG_STATE")
     path = Path(state) if state else s.data_dir / "checkpoints.json"
     owner_only_dir(path.parent)
-    client = Client(node_url, token, kr, log_state=path)
+    t = c.tls
+    client = Client(node_url, token or "", kr, log_state=path, cert=t.get("cert"),
+                    key=t.get("key"), ca=t.get("ca"), pin=t.get("pin"))
     try:
         client.checkpoint()
     except BaseException:
@@ -404,13 +421,26 @@ def show(c: Ctx, share_id: str, as_json: bool, node_url: str | None, token: str 
 @click.option("--port", type=int, help="listen port")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="worker processes (needs a shared store and bus, e.g. PostgreSQL + NATS)")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="serve HTTPS with this certificate (PEM, chain)")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False),
+              help="the certificate's private key (PEM)")
+@click.option("--tls-client-ca", type=click.Path(exists=True, dir_okay=False),
+              help="accept client certificates issued by this CA (vigil user cert add)")
 @pass_ctx
-def serve(c: Ctx, host: str | None, port: int | None, workers: int) -> None:
+def serve(c: Ctx, host: str | None, port: int | None, workers: int, tls_cert: str | None,
+          tls_key: str | None, tls_client_ca: str | None) -> None:
     """Run the node: REST API, push stream, OpenAPI at /api/openapi.json."""
     from vigil.web.serve import run
+    from vigil.web.tls import REVERSE_PROXY
 
+    if bool(tls_cert) != bool(tls_key) or (tls_client_ca and not tls_cert):
+        raise click.UsageError("--tls-cert and --tls-key go together (and --tls-client-ca "
+                               "needs them)")
+    if not tls_cert:
+        click.echo(REVERSE_PROXY, err=True)
     s = c.settings().with_overrides(host=host, port=port)
-    run(s, workers=workers)
+    run(s, workers=workers, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
 
 
 @cli.command()
@@ -436,7 +466,7 @@ def _feature_commands() -> None:
     cli.add_command(feed)
     cli.add_command(gateway)
     for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
-                 "cli_doctor", "cli_access", "cli_interop"):
+                 "cli_doctor", "cli_access", "cli_interop", "cli_tokens", "cli_sso"):
         importlib.import_module(f"vigil.{name}").register(cli)
 
 

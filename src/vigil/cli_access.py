@@ -24,7 +24,7 @@ def user_revoke(c: Ctx, member_name: str, user_name: str) -> None:
     from vigil.node import open_exchange
 
     ex = open_exchange(c.settings())
-    uid = access.revoke_user(ex, member_name, user_name)
+    uid = access.revoke_user(ex, member_name, user_name, by="operator")
     click.echo(f"revoked user {user_name} ({uid}) of member:{member_name}")
 
 

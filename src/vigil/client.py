@@ -232,7 +232,7 @@ class _Follow(AsyncIterator[T]):
         c = self.client
         backoff = 0.5
         async with httpx.AsyncClient(base_url=c.url, timeout=httpx.Timeout(
-                30.0, read=None), headers={"Authorization": f"Bearer {c.token}"},
+                30.0, read=None), headers=c.auth_headers,
                 transport=c.async_transport) as http:
             while True:
                 try:
@@ -335,12 +335,22 @@ class Client:
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
                  log_state: str | Path | None = None, verify_log: bool = True,
                  receipts: bool = True, require_hybrid: bool = False,
-                 async_transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 async_transport: httpx.AsyncBaseTransport | None = None,
+                 cert: str | None = None, key: str | None = None, ca: str | None = None,
+                 pin: str | None = None) -> None:
+        """``token`` may be empty when a client certificate (``cert``, ``key``) signs
+        the user in; ``ca`` is the CA to trust for the node's certificate, or ``pin``
+        the node's key (``sha256/…``, see vigil.tlsclient)."""
         self.url = url.rstrip("/")
         self.token = token
         self.keyring = keyring
+        if (cert or ca or pin) and transport is None:
+            from vigil.tlsclient import transports
+            transport, tls_async = transports(ca, cert, key, pin)
+            async_transport = async_transport or tls_async
+        self.auth_headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
-                                  headers={"Authorization": f"Bearer {token}"})
+                                  headers=self.auth_headers)
         self.async_transport = async_transport
         # members whose keys were proven by their log entry, by id and by name
         self._keys: dict[str, dict[str, Any]] = {}

@@ -67,6 +67,20 @@ TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
 MEDIA_TYPE = "application/stix+json;version=2.1"
 
 
+TOKEN_PREFIX = 12  # characters of a token kept in clear to name it ("vgl_" + 8)
+SCOPES = ("read", "publish", "admin")  # each includes the ones before it
+
+
+def new_token() -> str:
+    return "vgl_" + secrets.token_urlsafe(32)
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise InputError(f"scope {scope!r} is not one of {', '.join(SCOPES)}",
+                         code="input.scope", pointer="/scope")
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -300,31 +314,31 @@ class Exchange:
         return member, kr
 
     # -- users and authentication -------------------------------------------
-    def add_user(self, member_ref: str, user_name: str) -> tuple[User, str]:
+    def add_user(self, member_ref: str, user_name: str, scope: str = "admin",
+                 expires: str | None = None) -> tuple[User, str]:
+        """Issue a user's token with a scope (read | publish | admin, see vigil.tokens)
+        and an optional expiry; the token is shown once and only its hash is kept."""
         member = self.member(member_ref)
         check_name(user_name, "user")
-        token = "vgl_" + secrets.token_urlsafe(32)
+        check_scope(scope)
+        token = new_token()
         user = User(id=f"user--{uuid.uuid4()}", member_id=member.id, name=user_name,
-                    created=clock.now())
-        self.store.add_user(user, hash_token(token))
+                    created=clock.now(), scope=scope, expires=expires)
+        self.store.add_user(user, hash_token(token), token[:TOKEN_PREFIX])
         return user, token
 
     def authenticate(self, token: str) -> Actor:
         user = self.store.user_by_token_hash(hash_token(token)) if token else None
-        if user is None:
-            raise AuthError("unknown or revoked token", code="auth.bad_token")
-        m = self.directory().members.get(user.member_id)
-        if m is None or not m.active:
-            raise AuthError("the member of this token is not active", code="auth.inactive")
-        return Actor(member=user.member_id, user=user.id)
+        return self._actor_of(user, "token")
 
     def _actor_of(self, user: User | None, what: str) -> Actor:
-        if user is None:
+        # an expired credential answers like an unknown one
+        if user is None or (user.expires is not None and user.expires <= clock.now()):
             raise AuthError(f"unknown or revoked {what}", code=f"auth.bad_{what}")
         m = self.directory().members.get(user.member_id)
         if m is None or not m.active:
-            raise AuthError("the member of this user is not active", code="auth.inactive")
-        return Actor(member=user.member_id, user=user.id)
+            raise AuthError(f"the member of this {what} is not active", code="auth.inactive")
+        return Actor(member=user.member_id, user=user.id, scope=user.scope)
 
     def open_session(self, token: str, ttl_seconds: int) -> tuple[str, str]:
         """Sign a user in for the web console: (session id, CSRF token). Only a hash of
@@ -332,9 +346,13 @@ class Exchange:
         self.authenticate(token)
         user = self.store.user_by_token_hash(hash_token(token))
         assert user is not None
+        return self.open_user_session(user.id, ttl_seconds)
+
+    def open_user_session(self, user_id: str, ttl_seconds: int) -> tuple[str, str]:
+        """A console session for a user who signed in another way (SSO, a passkey)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires = clock.fmt(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
-        self.store.add_session(hash_token(sid), user.id, csrf, expires)
+        self.store.add_session(hash_token(sid), user_id, csrf, expires)
         return sid, csrf
 
     def session(self, session_id: str) -> tuple[Actor, str]:

@@ -80,6 +80,8 @@ class User:
     member_id: str
     name: str
     created: str
+    scope: str = "admin"  # read | publish | admin (vigil.tokens)
+    expires: str | None = None  # the token answers 401 from then on
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,3 +219,4 @@ class Actor:
 
     member: str
     user: str | None = None
+    scope: str = "admin"  # what the credential may do (vigil.tokens)

@@ -417,13 +417,15 @@ class PostgresStore:
         return version, d
 
     # -- users -----------------------------------------------------------------
-    def add_user(self, user: User, token_hash: str) -> None:
+    def add_user(self, user: User, token_hash: str, prefix: str = "") -> None:
         try:
             self._run(
                 lambda c: c.execute(
-                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked) "
-                    "VALUES(%s,%s,%s,%s,%s,FALSE)",
-                    (user.id, user.member_id, user.name, token_hash, user.created),
+                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked, "
+                    "scope, expires, token_prefix) "
+                    "VALUES(%s,%s,%s,%s,%s,FALSE,%s,%s,%s)",
+                    (user.id, user.member_id, user.name, token_hash, user.created,
+                     user.scope, user.expires, prefix),
                 ),
                 "write",
             )
@@ -435,23 +437,24 @@ class PostgresStore:
     def user_by_token_hash(self, token_hash: str) -> User | None:
         row = self._run(
             lambda c: c.execute(
-                "SELECT id, member_id, name, created FROM users "
+                "SELECT id, member_id, name, created, scope, expires FROM users "
                 "WHERE token_hash=%s AND NOT revoked",
                 (token_hash,),
             ).fetchone(),
             "read",
         )
-        return None if row is None else User(row[0], row[1], row[2], row[3])
+        return None if row is None else User(*row)
 
     def user_by_id(self, user_id: str) -> User | None:
         row = self._run(
             lambda c: c.execute(
-                "SELECT id, member_id, name, created FROM users WHERE id=%s AND NOT revoked",
+                "SELECT id, member_id, name, created, scope, expires FROM users "
+                "WHERE id=%s AND NOT revoked",
                 (user_id,),
             ).fetchone(),
             "read",
         )
-        return None if row is None else User(row[0], row[1], row[2], row[3])
+        return None if row is None else User(*row)
 
     def add_session(self, id_hash: str, user_id: str, csrf: str, expires: str) -> None:
         self._run(

@@ -453,6 +453,83 @@ MIGRATIONS: list[list[str]] = [
     MEMBER_CURSOR_MIGRATION,  # v7: per-member inbox, notice, TAXII and blind positions
     CHANNEL_NAMES_MIGRATION,  # v8: channel names unique per owner
     INTEROP_MIGRATION,  # v9: feed cursors, leases, push records; ns TAXII versions
+    [  # v10: what a token may do and until when; the member's sign-in events (vigil.tokens)
+        "ALTER TABLE users ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'",
+        "ALTER TABLE users ADD COLUMN expires TEXT",
+        "ALTER TABLE users ADD COLUMN token_prefix TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX users_token_prefix ON users(token_prefix)",
+        """CREATE TABLE auth_events (
+            seq {SERIAL},
+            member_id TEXT NOT NULL,
+            user_id TEXT,
+            event TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX auth_events_member ON auth_events(member_id, seq)",
+        # client certificates standing for a user (vigil.certs): an SPKI pin or a subject
+        """CREATE TABLE user_certs (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created TEXT NOT NULL,
+            revoked {BOOL} NOT NULL
+        )""",
+        "CREATE INDEX user_certs_value ON user_certs(kind, value)",
+    ],
+    [  # v11: console sign-in by OpenID Connect and WebAuthn (vigil.sso, vigil.passkeys)
+        """CREATE TABLE sso_providers (
+            issuer TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            client_secret TEXT NOT NULL,
+            member_claim TEXT NOT NULL,
+            user_claim TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        """CREATE TABLE sso_members (
+            issuer TEXT NOT NULL REFERENCES sso_providers(issuer) ON DELETE CASCADE,
+            member_id TEXT NOT NULL,
+            PRIMARY KEY (issuer, member_id)
+        )""",
+        # a browser's sign-in under way: only a hash of its state is kept
+        """CREATE TABLE sso_pending (
+            state_hash TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            verifier TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )""",
+        # the ID token of a console session opened by SSO (for the provider's logout)
+        """CREATE TABLE sso_sessions (
+            session_hash TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            id_token TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )""",
+        """CREATE TABLE passkeys (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            public_key {BLOB} NOT NULL,
+            sign_count {BIGINT} NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        "CREATE INDEX passkeys_user ON passkeys(user_id)",
+        "CREATE TABLE passkey_members (member_id TEXT PRIMARY KEY)",
+        # a first factor passed, a passkey still to come; or a passkey ceremony under way
+        """CREATE TABLE signin_steps (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT,
+            challenge TEXT NOT NULL,
+            method TEXT NOT NULL,
+            issuer TEXT,
+            id_token TEXT,
+            expires TEXT NOT NULL
+        )""",
+    ],
 ]
 
 

@@ -252,13 +252,15 @@ class SqliteStore:
         return d
 
     # -- users -----------------------------------------------------------------
-    def add_user(self, user: User, token_hash: str) -> None:
+    def add_user(self, user: User, token_hash: str, prefix: str = "") -> None:
         try:
             with self._tx() as conn:
                 conn.execute(
-                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked) "
-                    "VALUES(?,?,?,?,?,0)",
-                    (user.id, user.member_id, user.name, token_hash, user.created),
+                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked, "
+                    "scope, expires, token_prefix) "
+                    "VALUES(?,?,?,?,?,0,?,?,?)",
+                    (user.id, user.member_id, user.name, token_hash, user.created,
+                     user.scope, user.expires, prefix),
                 )
         except sqlite3.IntegrityError as exc:
             raise Conflict(
@@ -269,13 +271,13 @@ class SqliteStore:
         row = (
             self._reader()
             .execute(
-                "SELECT id, member_id, name, created FROM users "
+                "SELECT id, member_id, name, created, scope, expires FROM users "
                 "WHERE token_hash=? AND revoked=0",
                 (token_hash,),
             )
             .fetchone()
         )
-        return None if row is None else User(row[0], row[1], row[2], row[3])
+        return None if row is None else User(*row)
 
     def list_users(self, member_id: str) -> list[User]:
         return [
@@ -291,12 +293,13 @@ class SqliteStore:
         row = (
             self._reader()
             .execute(
-                "SELECT id, member_id, name, created FROM users WHERE id=? AND revoked=0",
+                "SELECT id, member_id, name, created, scope, expires FROM users "
+                "WHERE id=? AND revoked=0",
                 (user_id,),
             )
             .fetchone()
         )
-        return None if row is None else User(row[0], row[1], row[2], row[3])
+        return None if row is None else User(*row)
 
     # -- console sessions ----------------------------------------------------------
     def add_session(self, id_hash: str, user_id: str, csrf: str, expires: str) -> None:

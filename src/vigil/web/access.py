@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from vigil import access
 from vigil.errors import VigilError
@@ -42,7 +42,7 @@ async def users(st: StateDep, actor: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/users/{user}/revoke")
-async def revoke_user(user: str, st: StateDep, actor: ActorDep) -> dict[str, Any]:
+async def revoke_user(user: str, request: Request, st: StateDep, actor: ActorDep) -> dict[str, Any]:
     """Revoke a user's token (by name or id): the caller's own, or, for an admin, any
     user's of its member. Its open streams and console sessions end at once. A user of
     another member is `user.not_found`."""
@@ -50,7 +50,8 @@ async def revoke_user(user: str, st: StateDep, actor: ActorDep) -> dict[str, Any
     target = next((u for u in own if user in (u.name, u.id)), None)
     if target is None or target.id != actor.user:
         await _admin(st, actor)
-    uid = await st.write(access.revoke_user, st.exchange, actor.member, user)
+    uid = await st.write(access.revoke_user, st.exchange, actor.member, user, actor.user,
+                         request.client.host if request.client else "")
     await _wake(st, actor.member)
     return {"revoked": uid}
 

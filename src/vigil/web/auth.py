@@ -5,7 +5,10 @@ console signs a user in once with the token and opens a session in the node's st
 (only a hash of its random id is kept), sent back as an HttpOnly, SameSite=Strict
 cookie; on safe (GET/HEAD) requests, such as the push stream opened by the browser's
 EventSource, that cookie stands in for the header. Every use looks the user up afresh,
-so a revoked user or an inactive member ends its sessions at once.
+so a revoked user or an inactive member ends its sessions at once. Over TLS, without a
+header, a client certificate the TLS layer verified stands in for the token when a
+mapping names it (``vigil.certs``). What the credential may do is its user's scope,
+checked per route by ``vigil.web.scopes``; sign-ins are recorded by ``vigil.audit``.
 """
 
 from __future__ import annotations
@@ -16,15 +19,19 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from vigil import audit, certs
 from vigil.errors import AuthError
 from vigil.exchange import Exchange
 from vigil.model import Actor
 from vigil.web.throttle import COUNTED, Throttle
+from vigil.web.tls import client_cert
 
 SESSION_COOKIE = "vigil_session"
 SESSION_TTL = 12 * 3600
 SESSION_PREFIX = "\0session:"  # marks a cookie credential; no token contains NUL
+CERT_PREFIX = "\0cert:"  # marks a client certificate the TLS layer verified
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+SIGNINS = audit.Signins()  # API sign-ins recorded once an hour per user in this worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +49,19 @@ class Sessions:
         self.exchange = exchange
         self.ttl = ttl
 
-    def create(self, token: str) -> Session:
+    def create(self, token: str, address: str = "") -> Session:
         sid, csrf = self.exchange.open_session(token, self.ttl)
-        return Session(sid, csrf, self.exchange.authenticate(token))
+        actor = self.exchange.authenticate(token)
+        audit.record(self.exchange, actor.member, actor.user, "signin", "console", address)
+        return Session(sid, csrf, actor)
+
+    def open(self, actor: Actor, method: str, address: str = "") -> Session:
+        """A session for an actor authenticated another way (``method``: sso, passkey)."""
+        assert actor.user is not None
+        sid, csrf = self.exchange.open_user_session(actor.user, self.ttl)
+        audit.record(self.exchange, actor.member, actor.user, "signin", f"console {method}",
+                     address)
+        return Session(sid, csrf, actor)
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
@@ -79,6 +96,9 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
         except (binascii.Error, UnicodeDecodeError):
             raise AuthError("malformed Basic credentials", code="auth.malformed") from None
         return decoded.partition(":")[2]
+    der = client_cert(conn.scope) if not header else None
+    if der is not None:
+        return CERT_PREFIX + base64.b64encode(der).decode()
     if not header and exchange is not None and conn.scope.get("method") in SAFE_METHODS:
         session = conn.cookies.get(SESSION_COOKIE)
         if session:
@@ -90,25 +110,36 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
 def authenticate(conn: HTTPConnection, exchange: Exchange,
                  throttle: Throttle | None = None) -> Actor:
     """The actor behind the request's credential; with ``throttle``, a client over its
-    limit of failed attempts is refused (429) before the credential is looked up, and a
-    failure counts against its address and the credential's prefix."""
+    limit of failed attempts is refused (429) before the credential is looked up, a
+    failure counts against its address and the credential's prefix, and the sign-in
+    or failed sign-in is recorded in the member's events (``vigil.audit``)."""
     cred = ""
     keys: tuple[str, ...] = ()
+    address = conn.client.host if conn.client else ""
     if throttle is not None:
         cred = conn.headers.get("authorization", "").partition(" ")[2].strip()
-        keys = throttle.keys(conn.client.host if conn.client else None, cred)
+        keys = throttle.keys(address or None, cred)
         throttle.check(keys)
     try:
         cred = credential(conn, exchange)
-        return actor_of_credential(cred, exchange)
+        actor = actor_of_credential(cred, exchange)
     except AuthError as exc:
         if throttle is not None and exc.code in COUNTED:
             throttle.failed(keys, exc.code)
+            audit.failed(exchange, cred, exc.code, address)
         raise
+    if throttle is not None:
+        SIGNINS.seen(exchange, actor, "session" if cred.startswith(SESSION_PREFIX)
+                     else "certificate" if cred.startswith(CERT_PREFIX) else "token",
+                     address)
+    return actor
 
 
 def actor_of_credential(cred: str, exchange: Exchange) -> Actor:
-    """The actor behind a credential from ``credential`` (token or session)."""
+    """The actor behind a credential from ``credential`` (token, session or client
+    certificate)."""
+    if cred.startswith(CERT_PREFIX):
+        return certs.authenticate(exchange, base64.b64decode(cred[len(CERT_PREFIX):]))
     if cred.startswith(SESSION_PREFIX):
         return exchange.session(cred[len(SESSION_PREFIX):])[0]
     return exchange.authenticate(cred)

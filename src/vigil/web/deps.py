@@ -19,9 +19,11 @@ from vigil.errors import InputError
 from vigil.exchange import Exchange
 from vigil.lru import Lru
 from vigil.model import Actor
+from vigil.web import scopes
 from vigil.web.auth import authenticate
 from vigil.web.batch import Coalesced, PageBatcher
 from vigil.web.metrics import Metrics
+from vigil.web.observe import route_of
 from vigil.web.throttle import Throttle
 
 T = TypeVar("T")
@@ -97,8 +99,12 @@ def state_of(request: Request) -> State:
 
 
 async def actor_of(request: Request) -> Actor:
+    """The authenticated actor, if its token's scope allows this route (403
+    ``auth.scope`` otherwise: vigil.web.scopes)."""
     st = state_of(request)
-    return await st.read(authenticate, request, st.exchange, st.throttle)
+    actor = await st.read(authenticate, request, st.exchange, st.throttle)
+    scopes.require(actor, request.method, route_of(request.scope, frozenset()))
+    return actor
 
 
 StateDep = Annotated[State, Depends(state_of)]

@@ -95,7 +95,7 @@ async def node(st: StateDep, actor: ActorDep) -> dict[str, Any]:
 async def me(st: StateDep, actor: ActorDep) -> dict[str, Any]:
     """The authenticated member and user."""
     m = st.exchange.directory().members[actor.member]
-    return {"member": member_json(m), "user": actor.user,
+    return {"member": member_json(m), "user": actor.user, "scope": actor.scope,
             "node_holds_keys": actor.member in st.exchange.held}
 
 

@@ -16,6 +16,7 @@ from vigil.config import Settings, load_settings
 from vigil.errors import ConfigError
 from vigil.web.app import create_app
 from vigil.web.health import metrics_app
+from vigil.web.tls import uvicorn_options
 
 
 def app_from_env() -> FastAPI:
@@ -40,7 +41,11 @@ def split_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def run(settings: Settings, *, workers: int = 1) -> None:
+def run(settings: Settings, *, workers: int = 1, tls_cert: str | None = None,
+        tls_key: str | None = None, tls_client_ca: str | None = None) -> None:
+    """Serve the node; with ``tls_cert`` and ``tls_key`` over HTTPS, asking clients for a
+    certificate of ``tls_client_ca`` when given (vigil.web.tls)."""
+    tls = uvicorn_options(tls_cert, tls_key, tls_client_ca)
     logs.setup(str(settings.log_level), str(settings.log_format))
     bind = str(settings.metrics_bind)
     if workers > 1:
@@ -59,17 +64,18 @@ def run(settings: Settings, *, workers: int = 1) -> None:
             os.environ[f"VIGIL_{name.upper()}"] = str(settings.values[name])
         uvicorn.run("vigil.web.serve:app_from_env", factory=True, host=str(settings.host),
                     port=int(settings.port), workers=workers, log_level=str(settings.log_level),
-                    access_log=False, log_config=None)
+                    access_log=False, log_config=None, **tls)
         return
     app = create_app(settings)
     if not bind:
         uvicorn.run(app, host=str(settings.host), port=int(settings.port),
-                    log_level=str(settings.log_level), access_log=False, log_config=None)
+                    log_level=str(settings.log_level), access_log=False, log_config=None,
+                    **tls)
         return
     host, port = split_bind(bind)
     main = uvicorn.Server(uvicorn.Config(app, host=str(settings.host), port=int(settings.port),
                                          log_level=str(settings.log_level), access_log=False,
-                                         log_config=None))
+                                         log_config=None, **tls))
     side = _SideServer(uvicorn.Config(metrics_app(app), host=host, port=port,
                                          log_level=str(settings.log_level), access_log=False,
                                          log_config=None, lifespan="off"))

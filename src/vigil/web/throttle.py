@@ -24,7 +24,8 @@ from vigil.errors import VigilError
 
 log = logging.getLogger("vigil.auth")
 PREFIX = 12  # characters of a credential that key its counter ("vgl_" + 8)
-COUNTED = frozenset({"auth.bad_token", "auth.bad_session", "auth.malformed"})
+COUNTED = frozenset({"auth.bad_token", "auth.bad_session", "auth.malformed",
+                     "auth.bad_cert"})
 
 
 class Throttled(VigilError):

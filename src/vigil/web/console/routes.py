@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections import deque
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__
+from vigil import __version__, audit, passkeys
 from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
@@ -41,10 +40,12 @@ from vigil.model import (
 from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
+from vigil.web import scopes
 from vigil.web.auth import SESSION_COOKIE, Session, sessions
 from vigil.web.console.forms import Form, parse_form
 from vigil.web.console.stixview import bundle_view
 from vigil.web.deps import State, read_body, state_of
+from vigil.web.observe import route_of
 from vigil.web.throttle import COUNTED, Throttled
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,8 @@ HEADERS = {
     "x-frame-options": "DENY",
 }
 STATIC = {"console.css": "text/css; charset=utf-8",
-          "console.js": "text/javascript; charset=utf-8"}
+          "console.js": "text/javascript; charset=utf-8",
+          "passkeys.js": "text/javascript; charset=utf-8"}
 
 ENV = Environment(loader=PackageLoader("vigil.web.console", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -107,6 +109,7 @@ async def signed_in(request: Request) -> Who | None:
     s = await st.read(sessions(st.exchange).get, request.cookies.get(SESSION_COOKIE))
     if s is None:
         return None
+    scopes.require(s.actor, request.method, route_of(request.scope, frozenset()))
     return Who(s.actor, s, st.exchange.directory().members[s.actor.member])
 
 
@@ -146,35 +149,36 @@ async def static(name: str) -> Response:
 
 @router.get("/signin", response_class=HTMLResponse)
 async def signin_form(request: Request) -> Response:
-    pre = secrets.token_urlsafe(32)
-    resp = render(request, "signin.html", signin_csrf=pre, error=None)
-    resp.set_cookie(PRE_CSRF_COOKIE, pre, httponly=True, samesite="strict",
-                    secure=_secure(request), path="/signin", max_age=3600)
-    return resp
+    from vigil.web.console.signin_flow import signin_page
+    return await state_of(request).read(signin_page, request)
 
 
 @router.post("/signin", response_class=HTMLResponse)
 async def signin(request: Request) -> Response:
+    from vigil.web.console.signin_flow import signin_page
     st = state_of(request)
     form = await read_form(request, st)
     if not csrf_ok(request.cookies.get(PRE_CSRF_COOKIE, ""), form):
         return csrf_refused(request, None)
     token = form.get("token").strip()
-    keys = st.throttle.keys(request.client.host if request.client else None, token)
+    address = request.client.host if request.client else ""
+    keys = st.throttle.keys(address or None, token)
     try:
         st.throttle.check(keys)
-        await st.read(st.exchange.authenticate, token)
+        actor = await st.read(st.exchange.authenticate, token)
     except Throttled as exc:
-        page = render(request, "signin.html", status=exc.status,
-                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
+        page = await st.read(signin_page, request, exc, status=exc.status)
         page.headers.update(exc.headers)
         return page
     except AuthError as exc:
         if exc.code in COUNTED:
             st.throttle.failed(keys, exc.code)
-        return render(request, "signin.html", status=401,
-                      signin_csrf=request.cookies.get(PRE_CSRF_COOKIE, ""), error=exc)
-    session = await st.write(sessions(st.exchange).create, token)
+            await st.write(audit.failed, st.exchange, token, exc.code, address)
+        return await st.read(signin_page, request, exc, status=401)
+    if await st.read(passkeys.needed, st.exchange, actor):  # a key is asked for too
+        from vigil.web.console.key_pages import to_key_step
+        return await to_key_step(request, actor, "token")
+    session = await st.write(sessions(st.exchange).create, token, address)
     done = RedirectResponse("/", status_code=303, headers=HEADERS)
     done.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict",
                     secure=_secure(request), path="/")
@@ -191,8 +195,13 @@ async def signout(request: Request) -> Response:
     form = await read_form(request, st)
     if not csrf_ok(who.session.csrf, form):
         return csrf_refused(request, who)
+    from vigil.web.console.sso_pages import logout_url
+    end = await logout_url(request, who.session.id)  # the provider's too, for SSO
     await st.write(sessions(st.exchange).drop, who.session.id)
-    resp = to_signin()
+    # to the provider by a page, not a redirect: the form-action CSP forbids the latter
+    resp = to_signin() if end is None else render(
+        request, "continue.html", next=end, message="Signed out of the console",
+        link="Sign out of the identity provider too")
     resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return resp
 

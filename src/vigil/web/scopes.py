@@ -1,0 +1,79 @@
+"""The one table of what each route needs of a token's scope (see ``vigil.tokens``).
+
+A safe request (GET, HEAD) needs ``read`` unless listed; a write needs what its entry
+says, and an unlisted write needs ``admin``: a new route is closed to narrower tokens
+until it is listed here. Every authenticated request passes ``require`` (the API's
+actor dependency and the console's session check), which answers 403 ``auth.scope``;
+the push stream and search served before routing are reads, which every scope may do.
+"""
+
+from __future__ import annotations
+
+from vigil.errors import VigilError
+from vigil.model import Actor
+from vigil.tokens import allows
+
+V1 = "/api/v1"
+TAXII = "/taxii2/api"
+
+NEEDS: dict[tuple[str, str], str] = {
+    # any valid token
+    ("POST", f"{V1}/log/gossip"): "read",
+    ("POST", f"{V1}/users/{{user}}/revoke"): "read",  # its own; others need admin
+    ("POST", "/signin"): "read",  # the console's sign-in: before any credential
+    ("POST", "/signout"): "read",
+    ("POST", "/signin/key"): "read",  # a key after a first factor, or alone
+    ("POST", "/signin/passkey"): "read",
+    ("POST", "/keys"): "read",  # the user's own passkeys
+    ("POST", "/keys/{key_id}/remove"): "read",
+    **{(m, "/taxii2/{rest}"): "read"  # TAXII's catch-all: answers 404 or 405 only
+       for m in ("POST", "PUT", "PATCH", "DELETE")},
+    # publishing
+    ("POST", f"{V1}/shares"): "publish",
+    ("POST", f"{V1}/envelopes"): "publish",
+    ("POST", f"{V1}/preview"): "publish",
+    ("POST", f"{V1}/shares/{{share_id}}/receipts"): "publish",
+    ("POST", f"{V1}/shares/{{share_id}}/recall"): "publish",
+    ("POST", f"{V1}/shares/{{share_id}}/sightings"): "publish",
+    ("POST", f"{V1}/channels/{{ref}}/keys"): "publish",
+    ("POST", f"{V1}/blind/envelopes"): "publish",
+    ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
+    ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
+    ("POST", "/publish"): "publish",  # the console's forms
+    ("POST", "/shares/{share_id}/recall"): "publish",
+    ("POST", "/shares/{share_id}/sightings"): "publish",
+    # administering the member
+    ("POST", f"{V1}/channels"): "admin",
+    ("POST", f"{V1}/channels/{{ref}}/members"): "admin",
+    ("DELETE", f"{V1}/channels/{{ref}}/members/{{member_ref}}"): "admin",
+    ("POST", f"{V1}/warninglists"): "admin",
+    ("DELETE", f"{V1}/warninglists/{{name}}"): "admin",
+    ("GET", f"{V1}/users"): "admin",
+    ("POST", f"{V1}/users"): "admin",
+    ("GET", f"{V1}/users/{{user}}/tokens"): "admin",
+    ("POST", f"{V1}/users/{{user}}/rotate"): "admin",
+    ("POST", f"{V1}/member/deactivate"): "admin",
+    ("GET", f"{V1}/audit"): "admin",
+    ("POST", "/warninglists"): "admin",  # the console's forms
+    ("POST", "/feeds"): "admin",
+    ("POST", "/feeds/{name}/pull"): "admin",
+}
+SAFE = frozenset({"GET", "HEAD"})
+
+
+class ScopeDenied(VigilError):
+    code = "auth.scope"
+    status = 403
+
+
+def needed(method: str, path: str) -> str:
+    """The scope a request to the route template ``path`` needs."""
+    method = "GET" if method == "HEAD" else method
+    return NEEDS.get((method, path), "read" if method in SAFE else "admin")
+
+
+def require(actor: Actor, method: str, path: str) -> None:
+    need = needed(method, path)
+    if not allows(actor.scope, need):
+        raise ScopeDenied(f"this token's scope ({actor.scope}) does not allow this; "
+                          f"it needs {need}")
