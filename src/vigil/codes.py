@@ -319,6 +319,20 @@ CODES: dict[str, tuple[int, str]] = {
         400, "a regex warninglist entry that is not a usable (linear-time) regex"),
     "warninglist.invalid": (400, "not a MISP warninglist"),
     "warninglist.not_found": (404, "no such warninglist of the caller's"),
+    "feed.bad_manifest": (502, "the MISP feed's manifest is not a MISP feed manifest"),
+    "feed.pull_failed": (502, "one or more feeds failed to pull (each is reported)"),
+    "feed.push_incomplete": (502, "the target reported objects failed or still pending"),
+    "misp.audience": (400, "an import's confirmed audience (`to`) is empty"),
+    "misp.audience_wider": (400, "the audience given is wider than the MISP event's distribution"),
+    "misp.event_not_found": (404, "no such event in the member's MISP feed"),
+    "misp.not_an_event": (400, "the document is not a MISP event"),
+    "misp.nothing_left": (422, "nothing of the MISP event could be converted"),
+    "misp.org_only": (400, "the MISP event is for its organisation only (distribution 0)"),
+    "misp.refused": (422, "one or more MISP events were refused (each is reported)"),
+    "misp.tlp_required": (400, "the MISP event has no tlp: tag and no TLP was given"),
+    "misp.tlp_wider": (400, "the TLP given is wider than the MISP event's tlp: tag"),
+    "misp.unconvertible": (400, "misp-stix cannot convert the MISP event"),
+    "policy.suite_required": (403, "a node, member or channel rule requires the hybrid (post-quantum) suites"),
 }
 
 
