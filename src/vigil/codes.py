@@ -332,7 +332,15 @@ CODES: dict[str, tuple[int, str]] = {
     "misp.tlp_required": (400, "the MISP event has no tlp: tag and no TLP was given"),
     "misp.tlp_wider": (400, "the TLP given is wider than the MISP event's tlp: tag"),
     "misp.unconvertible": (400, "misp-stix cannot convert the MISP event"),
-    "policy.suite_required": (403, "a node, member or channel rule requires the hybrid (post-quantum) suites"),
+    "policy.suite_required": (
+        403, "a node, member or channel rule requires the hybrid (post-quantum) suites"),
+    "misp.conversion_error": (
+        422, "an import loss: misp-stix could not convert this attribute or object"),
+    "misp.dangling_reference": (
+        422, "an import loss: the object refers to one that was not imported"),
+    "misp.distribution_narrower": (
+        422, "an import loss: the attribute's distribution is narrower than the share's"),
+    "misp.unparsable": (422, "an import loss: a converted object that STIX cannot parse"),
 }
 
 
