@@ -37,6 +37,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/shares/{{share_id}}/sightings"): "publish",
     ("POST", f"{V1}/channels/{{ref}}/keys"): "publish",
     ("POST", f"{V1}/blind/envelopes"): "publish",
+    ("POST", f"{V1}/import/misp"): "publish",  # publishes when given `to`
+    ("POST", f"{V1}/import/text"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
     ("POST", f"{V1}/import/misp"): "publish",  # a report, or a share with `to`
