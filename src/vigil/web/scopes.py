@@ -41,8 +41,6 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/import/text"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
-    ("POST", f"{V1}/import/misp"): "publish",  # a report, or a share with `to`
-    ("POST", f"{V1}/import/text"): "publish",
     ("POST", "/publish"): "publish",  # the console's forms
     ("POST", "/shares/{share_id}/recall"): "publish",
     ("POST", "/shares/{share_id}/sightings"): "publish",
