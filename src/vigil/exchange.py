@@ -48,8 +48,8 @@ from vigil.model import (
     Tlp,
     User,
 )
-from vigil.policy.access import Access, publish
-from vigil.policy.suites import SUITE_REQUIRED, SuiteRule, decide_suite
+from vigil.policy.access import Access, publish, suite
+from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
@@ -616,8 +616,8 @@ class Exchange:
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
-        if self.suite_rule and not decide_suite(self.suite_rule, self.directory(),
-                                                env.header, recipients):
+        if self.suite_rule and not suite(self.suite_rule, self.directory(),
+                                         env.header, recipients):
             raise PolicyDenied("this share must be signed and sealed with the hybrid "
                                "(post-quantum) suites", code=SUITE_REQUIRED)
         hooks = self.share_tx_hooks

@@ -519,8 +519,10 @@ def test_fast_path_agrees_with_stix2_patterns(groups: list[list[str]], join: str
 def test_pattern_sizes_are_bounded_before_any_parser_runs() -> None:
     huge = "[domain-name:value = '" + "a" * (30 * 1024 * 1024) + "']"
     assert _patterns.size_error(huge) is not None
-    assert _patterns.size_error("[url:value = '" + "a" * 4097 + "']") is not None
-    assert _patterns.size_error("[url:value = '" + "a" * 4096 + "']") is None
+    limit = _patterns.MAX_PATTERN_VALUE
+    assert _patterns.size_error("[url:value = '" + "a" * (limit + 1) + "']") is not None
+    assert _patterns.size_error("[url:value = '" + "a" * limit + "']") is None
+    assert _patterns.size_error("[url:value = '" + "a" * 4240 + "']") is None  # MISP inline
     doc = make_bundle(1)
     doc["objects"][0]["pattern"] = huge
     with pytest.raises(StixError) as e:

@@ -44,10 +44,11 @@ CASES = [
     ("not JSON", '{"type": "bundle", "objects": [', "input.malformed", None),
     ("too large", bundle_text(indicator(description="x" * 300_000)), "input.too_large", ""),
     ("pattern too large", bundle_text(indicator(
-        pattern="[domain-name:value = '" + "a" * 17_000 + "']")), "stix.pattern_too_large",
+        pattern=" OR ".join(["[url:value = '" + "a" * 30_000 + "']"] * 3))),
+     "stix.pattern_too_large",
      "/objects/0/pattern"),
     ("pattern value too large", bundle_text(indicator(
-        pattern="[domain-name:value = 'x.example'] OR [url:value = '" + "a" * 5000 + "']")),
+        pattern="[domain-name:value = 'x.example'] OR [url:value = '" + "a" * 33_000 + "']")),
      "stix.pattern_too_large", "/objects/0/pattern"),
     ("bad pattern", bundle_text(indicator(pattern="[ipv4-addr:value = ")), None,
      "/objects/0/pattern"),

@@ -48,6 +48,7 @@ from vigil.policy.decide import (
     visible_channels,
 )
 from vigil.policy.member_side import local_serve
+from vigil.policy.suites import SuiteRule, decide_suite
 
 
 class Hold(Protocol):
@@ -251,6 +252,13 @@ def publish(directory: Directory, request: ShareRequest, *, now: str) -> Decisio
     """May the originator publish this request, and who exactly receives it (and in
     which form)."""
     return decide_publish(directory, request, now=now)
+
+
+def suite(rule: SuiteRule, directory: Directory, header: Mapping[str, Any],
+          recipients: Iterable[str]) -> Decision:
+    """May a share with these recipients be stored with the suites its header names (a
+    node, member or channel rule may require the hybrid suites)?"""
+    return decide_suite(rule, directory, header, recipients)
 
 
 def reporter_shown(viewer: str, originator: str, reporter: str, disclose: bool) -> bool:

@@ -70,8 +70,9 @@ TYPE_FORMAT_RE = re.compile(r"-?[a-z0-9]+(?:-[a-z0-9]+)*-?\Z")
 PROPERTY_FORMAT_RE = re.compile(r"[a-z0-9_]{3,250}\Z")
 
 
-MAX_PATTERN_CHARS = 16 * 1024  # characters of one pattern
-MAX_PATTERN_VALUE = 4 * 1024  # characters of one quoted value in a pattern
+MAX_PATTERN_CHARS = 64 * 1024  # characters of one pattern
+# characters of one quoted value (MISP puts small attachments inline, base64)
+MAX_PATTERN_VALUE = 32 * 1024
 SLOW_PATTERN_BUDGET = 256 * 1024  # pattern characters the reference grammar parses per bundle
 
 

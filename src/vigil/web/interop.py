@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from vigil.errors import InputError, NotFound
 from vigil.stix import strictjson
-from vigil.web.deps import ActorDep, StateDep, read_body
+from vigil.web.deps import ActorDep, StateDep, number, read_body
 
 router = APIRouter(tags=["interop"])
 
@@ -56,8 +56,8 @@ async def import_misp(
 async def export_misp(
     st: StateDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[int, Query(ge=0), number("after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500), number("limit", 1, 500)] = 50,
 ) -> dict[str, Any]:
     """The member's readable shares as MISP events (see the module's documentation)."""
     from vigil.interop.misp_exchange import export_events
