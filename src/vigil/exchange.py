@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,9 +21,11 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
+from vigil.consent.grants import StoredGrants
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
+from vigil.intel.header import intel_of
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
@@ -40,6 +42,7 @@ from vigil.model import (
     Form,
     Handling,
     InboxEntry,
+    IntelRules,
     Member,
     MemberKind,
     Provenance,
@@ -244,6 +247,10 @@ class Exchange:
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
         # A rule that holds shares back from some recipients (None: no such rule).
         self.read_gate: ReadGate | None = None
+        # The consent grants in force, read by the access gate (vigil.consent).
+        self.consent_gate: StoredGrants | None = StoredGrants(store)
+        # The rules for intelligence beyond cyber (evaluation, legal basis, personal data).
+        self.intel_rules = IntelRules()
         # Where shares must use the hybrid (post-quantum) suites; checked in _store,
         # which every path into the store goes through.
         self.suite_rule = SuiteRule()
@@ -493,7 +500,7 @@ class Exchange:
         )
 
     def preview(self, request: ShareRequest) -> Decision:
-        dec = publish(self.directory(), request, now=clock.now())
+        dec = publish(self.directory(), request, now=clock.now(), rules=self.intel_rules)
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         return dec
@@ -546,6 +553,9 @@ class Exchange:
             recipient_keys=keys,
             provenance=prov,
             posted_by=posted,
+            evaluation=request.evaluation,
+            legal=request.legal,
+            personal_data=request.personal_data,
         )
         return self._store(env, dec.recipients)
 
@@ -570,17 +580,16 @@ class Exchange:
                             tuple(h["handling"].get("codes", ())))
         base = ShareRequest(actor.member, Audience(tlp, channel, ()), handling,
                             tuple(h.get("themes", ())), tuple(h.get("regions", ())),
-                            h.get("expires"))
+                            h.get("expires"), *intel_of(h))
         now = clock.now()
         ok: Decision | None = None
-        for req in (base, ShareRequest(actor.member, Audience(tlp, channel, recipients), handling,
-                                       base.themes, base.regions, base.expires)):
-            dec = publish(d, req, now=now)
+        for req in (base, replace(base, audience=Audience(tlp, channel, recipients))):
+            dec = publish(d, req, now=now, rules=self.intel_rules)
             if dec and dec.recipients == recipients and dec.form is env.form:
                 ok = dec
                 break
         if ok is None:
-            dec = publish(d, base, now=now)
+            dec = publish(d, base, now=now, rules=self.intel_rules)
             reason = dec.reason if not dec else "policy.audience_mismatch"
             raise PolicyDenied(
                 "the envelope's recipients or form are not what the policy gives for its audience",

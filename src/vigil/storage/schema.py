@@ -362,6 +362,47 @@ CHANNEL_NAMES_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
 ]
 
+# v15: consent grants and private matching of selectors (vigil.consent, vigil.match).
+# The match tables hold OPRF outputs and blinded group elements only: never a selector,
+# never a member's OPRF key.
+MIGRATION_INTEL: list[str] = [
+    """CREATE TABLE consent_requests (
+        id TEXT PRIMARY KEY,
+        share_id TEXT NOT NULL,
+        asker TEXT NOT NULL,
+        originator TEXT NOT NULL,
+        what TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created TEXT NOT NULL,
+        state TEXT NOT NULL,
+        answered TEXT,
+        until_at TEXT,
+        answer TEXT,
+        signature TEXT
+    )""",
+    "CREATE INDEX consent_asker ON consent_requests(asker, share_id)",
+    "CREATE INDEX consent_originator ON consent_requests(originator, state)",
+    """CREATE TABLE match_index (
+        member_id TEXT NOT NULL,
+        output TEXT NOT NULL,
+        PRIMARY KEY (member_id, output)
+    )""",
+    """CREATE TABLE match_queries (
+        id TEXT PRIMARY KEY,
+        asker TEXT NOT NULL,
+        blinded TEXT NOT NULL,
+        created TEXT NOT NULL,
+        holders TEXT NOT NULL
+    )""",
+    "CREATE INDEX match_queries_asker ON match_queries(asker, created)",
+    """CREATE TABLE match_evaluations (
+        query_id TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        evaluated TEXT NOT NULL,
+        PRIMARY KEY (query_id, holder)
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -530,6 +571,7 @@ MIGRATIONS: list[list[str]] = [
             expires TEXT NOT NULL
         )""",
     ],
+    MIGRATION_INTEL,
 ]
 
 
