@@ -25,8 +25,11 @@ from vigil.consent.grants import StoredGrants
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
-from vigil.intel.header import intel_of
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.intel import evaluation as intel_evaluation
+from vigil.intel import legal as intel_legal
+from vigil.intel import personal
+from vigil.intel.header import intel_of
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
@@ -465,8 +468,13 @@ class Exchange:
         themes: Sequence[str] = (),
         regions: Sequence[str] = (),
         expires: str | None = None,
+        evaluation: str | None = None,
+        legal_basis: str | None = None,
+        legal_purposes: Sequence[str] = (),
+        personal_data: bool = False,
     ) -> ShareRequest:
-        """Turn user words (`--to CHANNEL`, `--to member:NAME`) into a ShareRequest."""
+        """Turn user words (`--to CHANNEL`, `--to member:NAME`, an evaluation code such
+        as ``B2`` or ``4x4:B2``, a legal basis and its purposes) into a ShareRequest."""
         channel: str | None = None
         recipients: list[str] = []
         d = self.directory()
@@ -497,6 +505,10 @@ class Exchange:
             themes=check_themes(themes),
             regions=check_regions(regions),
             expires=clock.parse_expiry(expires) if expires else None,
+            evaluation=intel_evaluation.parse(evaluation) if evaluation else None,
+            legal=intel_legal.legal_basis(legal_basis, legal_purposes) if legal_basis
+            else None,
+            personal_data=personal_data,
         )
 
     def preview(self, request: ShareRequest) -> Decision:
@@ -526,7 +538,9 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        check_marking(self.parse_bundle(raw), request.audience.tlp)
+        bundle = self.parse_bundle(raw)
+        check_marking(bundle, request.audience.tlp)
+        personal.check(bundle, request.personal_data)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)

@@ -85,11 +85,13 @@ class LegalBasis:
 
 @dataclass(frozen=True, slots=True)
 class IntelRules:
-    """A node's rules for intelligence beyond cyber (the settings ``require_evaluation``
-    and ``seal_personal_data``)."""
+    """A node's rules for intelligence beyond cyber (the settings ``require_evaluation``,
+    ``seal_personal_data``, ``match_rate`` and ``match_window``)."""
 
     require_evaluation: bool = True
     seal_personal_data: bool = False
+    match_rate: int = 30  # private selector queries per member per window
+    match_window: float = 3600.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,12 +40,12 @@ from vigil.policy.decide import (
     decide,
     decide_correlation_hint,
     decide_forward,
-    decide_use,
     decide_log_entry,
     decide_publish,
     decide_read,
     decide_recall_notice,
     decide_sighting_counts,
+    decide_use,
     sighting_reporter_shown,
     visible_channels,
 )

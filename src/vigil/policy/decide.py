@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from vigil.intel.handling import USES, forbids
-from vigil.policy.intel import decide_intel
 from vigil.model import (
     Action,
     Channel,
@@ -25,6 +24,7 @@ from vigil.model import (
     ShareState,
     Tlp,
 )
+from vigil.policy.intel import decide_intel
 
 WIDE_TLPS = frozenset({Tlp.CLEAR, Tlp.GREEN})
 GRANT_REQUIRED = "policy.grant_required"

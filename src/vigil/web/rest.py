@@ -14,9 +14,19 @@ from vigil.crypto.keys import alg_of
 from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import NotFound, VigilError
 from vigil.exchange import Published, member_identity
+from vigil.intel import evaluation as intel_evaluation
+from vigil.intel import legal as intel_legal
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef, StoredLog
-from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
+from vigil.model import (
+    Channel,
+    ChannelKind,
+    Decision,
+    Envelope,
+    Member,
+    ShareRequest,
+    ShareState,
+)
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
@@ -206,6 +216,19 @@ class AudienceIn(BaseModel):
     themes: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     expires: str | None = Field(default=None, description="RFC 3339 time or a span like 30d")
+    evaluation: str | None = Field(default=None, description="B2 (Admiralty) or 4x4:B2")
+    legal_basis: str | None = Field(default=None, description="the instrument allowing it")
+    legal_purposes: list[str] = Field(default_factory=list)
+    personal_data: bool = Field(default=False, description="the share holds personal data")
+
+
+def intel_json(req: ShareRequest) -> dict[str, Any]:
+    """A request's evaluation, legal basis and personal data, as a preview names them."""
+    return {"evaluation": None if req.evaluation is None else intel_evaluation.to_header(
+                req.evaluation),
+            "legal": None if req.legal is None else intel_legal.to_header(
+                req.legal, req.personal_data),
+            "personal_data": req.personal_data}
 
 
 def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
@@ -226,6 +249,7 @@ def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
         "themes": list(req.themes),
         "regions": list(req.regions),
         "expires": req.expires,
+        **intel_json(req),
         "community_rule": st.exchange.preview_delays(req, dec),
     }
 
@@ -233,7 +257,9 @@ def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
 def _request(st: State, actor: Any, a: AudienceIn) -> Any:
     return st.exchange.make_request(
         actor.member, tlp=parse_tlp(a.tlp), to=a.to, purpose=a.purpose, no_onward=a.no_onward,
-        codes=a.codes, themes=a.themes, regions=a.regions, expires=a.expires)
+        codes=a.codes, themes=a.themes, regions=a.regions, expires=a.expires,
+        evaluation=a.evaluation, legal_basis=a.legal_basis, legal_purposes=a.legal_purposes,
+        personal_data=a.personal_data)
 
 
 @router.post("/preview", tags=["shares"])
@@ -267,6 +293,10 @@ async def publish(
     region: Annotated[list[str] | None, Query()] = None,
     expires: str | None = None,
     dry_run: bool = False,
+    evaluation: str | None = None,
+    legal_basis: str | None = None,
+    legal_purpose: Annotated[list[str] | None, Query()] = None,
+    personal_data: bool = False,
 ) -> Response:
     """Publish a STIX 2.1 bundle posted as the body. The node signs it with the
     member's keyring when it holds it, and otherwise attests it (provenance
@@ -274,7 +304,9 @@ async def publish(
     raw = await read_body(request, int(st.settings.max_body))
     req = _request(st, actor, AudienceIn(
         tlp=tlp, to=to or [], purpose=purpose, no_onward=no_onward, codes=code or [],
-        themes=theme or [], regions=region or [], expires=expires))
+        themes=theme or [], regions=region or [], expires=expires, evaluation=evaluation,
+        legal_basis=legal_basis, legal_purposes=legal_purpose or [],
+        personal_data=personal_data))
     if dry_run:
         await st.heavy(actor.member, st.exchange.parse_bundle, raw)
         dec = st.exchange.preview(req)
