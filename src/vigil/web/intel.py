@@ -132,11 +132,13 @@ async def get_pending(
     return {"queries": await st.read(match.pending, st.exchange, actor.member, limit)}
 
 
-@router.post("/match/queries/{query_id}/evaluations", tags=["match"], status_code=204)
+@router.post("/match/queries/{query_id}/evaluations", tags=["match"], status_code=201)
 async def post_evaluation(query_id: str, request: Request, st: StateDep, actor: ActorDep
-                          ) -> None:
+                          ) -> dict[str, Any]:
+    """The caller's evaluation of a blinded selector sent to it: ``{"evaluated": b64u}``."""
     doc = await _json(request)
     await st.write(match.evaluate, st.exchange, actor.member, query_id, doc.get("evaluated"))
+    return {"id": query_id}
 
 
 @router.get("/match/queries/{query_id}", tags=["match"])
