@@ -848,9 +848,10 @@ class Client:
         check(env, _unb64(m["sign_key"]["public"]))
         return f"signed by {m['display_name']} (member:{m['name']}, {h['key']}), verified"
 
-    def get(self, share_id: str) -> Share:
+    def get(self, share_id: str, *, purpose: str | None = None) -> Share:
         """Fetch a share, verify its signature, and open it: with the keyring here, or
-        through the node when the node holds this member's keys."""
+        through the node when the node holds this member's keys. A share holding
+        personal data opens only with a ``purpose``, recorded for its originator."""
         doc = self._call("GET", f"/api/v1/shares/{share_id}")
         env, state = _envelope(doc), doc["state"]
         if state.get("recalled") or state.get("purged"):
@@ -862,6 +863,15 @@ class Client:
         logged = self._logged(env, doc.get("log"))
         bundle: bytes | None = None
         opened: str | None = None
+        from vigil.consent.service import OPEN, require_purpose
+        from vigil.intel.legal import personal_data
+        if personal_data(env.header):
+            me = self.keyring.member_id if self.keyring is not None \
+                else str(self.me()["member"]["id"])
+            local = env.form is Form.PLAIN or self.keyring is not None
+            if require_purpose(env.header, me, purpose) and local:
+                self._call("POST", f"/api/v1/shares/{share_id}/uses",
+                           json={"use": OPEN, "purpose": purpose})
         if env.form is Form.PLAIN:
             bundle, opened = env.payload, "plain"
         elif self.keyring is not None:
@@ -869,7 +879,8 @@ class Client:
                 "client"
         else:
             try:
-                bundle = self._call("GET", f"/api/v1/shares/{share_id}/content")
+                bundle = self._call("GET", f"/api/v1/shares/{share_id}/content",
+                                    params={"purpose": purpose} if purpose else None)
                 opened = "node"
             except VigilError as exc:
                 if exc.code != "share.sealed":

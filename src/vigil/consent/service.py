@@ -30,6 +30,7 @@ from vigil.envelope import TIME_RE
 from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
 from vigil.exchange import Exchange
 from vigil.intel.handling import USES
+from vigil.intel.legal import personal_data
 from vigil.policy.access import Access
 from vigil.storage.base import Sql
 
@@ -246,10 +247,15 @@ def decode_signature(text: Any) -> bytes:
                          pointer="/signature") from None
 
 
+OPEN = "open"  # opening a share that holds personal data: always with a purpose
+
+
 def use(ex: Exchange, member: str, share_id: str, what: str, purpose: str) -> dict[str, Any]:
     """Declare a use of a share: refused with the policy's code (``policy.grant_required``
-    for a use its handling forbids without a grant), else logged for the originator."""
-    what = _check_use(what)
+    for a use its handling forbids without a grant), else recorded and logged for the
+    originator. ``open`` records the purpose for which a member opens a share holding
+    personal data (allowed whenever it may read the share)."""
+    what = OPEN if what == OPEN else _check_use(what)
     purpose = str(purpose).strip()
     if not purpose or len(purpose) > MAX_REASON:
         raise InputError(f"a purpose of 1..{MAX_REASON} characters is required",
@@ -259,12 +265,41 @@ def use(ex: Exchange, member: str, share_id: str, what: str, purpose: str) -> di
     if got is None or not gate.read(got[1]):
         raise _share_missing(share_id)
     env, view = got
-    dec = gate.use(view, what)
+    dec = gate.read(view) if what == OPEN else gate.use(view, what)
     if not dec:
         raise PolicyDenied(f"this use needs the originator's consent: {dec.reason}",
                            code=dec.reason)
     at = clock.now()
     e = {"v": 1, "kind": "use", "share": env.id, "originator": env.originator,
          "member": member, "use": what, "purpose": purpose, "at": at, "reason": dec.reason}
-    ex.store.write(lambda sql: ex.log.append(sql, e))
+
+    def tx(sql: Sql) -> None:
+        sql.execute("INSERT INTO share_uses (share_id, member_id, what, purpose, at) "
+                    "VALUES (?, ?, ?, ?, ?)", (env.id, member, what, purpose, at))
+        ex.log.append(sql, e)
+
+    ex.store.write(tx)
     return {"share": env.id, "use": what, "allowed": True, "reason": dec.reason, "at": at}
+
+
+def uses_of(ex: Exchange, member: str, share_id: str) -> list[dict[str, str]]:
+    """Every recorded use of the member's own share (the originator's receipts)."""
+    gate = Access(ex, member)
+    got = gate.fetch(share_id)
+    if got is None or not gate.own(got[1]):
+        raise _share_missing(share_id)
+    return [{"member": str(m), "use": str(w), "purpose": str(p), "at": str(a)}
+            for m, w, p, a in ex.store.query(
+                "SELECT member_id, what, purpose, at FROM share_uses WHERE share_id=? "
+                "ORDER BY at, member_id", (share_id,))]
+
+
+def require_purpose(header: Mapping[str, Any], member: str, purpose: str | None) -> bool:
+    """A share that holds personal data is opened by anyone but its originator only
+    with a purpose (``share.purpose_required``); True when one must be recorded."""
+    if header.get("originator") == member or not personal_data(header):
+        return False
+    if not purpose or not str(purpose).strip():
+        raise InputError("this share holds personal data: give the purpose for which you "
+                         "open it", code="share.purpose_required", pointer="/purpose")
+    return True

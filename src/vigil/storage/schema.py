@@ -382,6 +382,16 @@ MIGRATION_INTEL: list[str] = [
     )""",
     "CREATE INDEX consent_asker ON consent_requests(asker, share_id)",
     "CREATE INDEX consent_originator ON consent_requests(originator, state)",
+    # every declared use of a share (court, forward, retain, and opening a share that
+    # holds personal data, with its purpose), shown to the share's originator
+    """CREATE TABLE share_uses (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        what TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX share_uses_share ON share_uses(share_id, at)",
     """CREATE TABLE match_index (
         member_id TEXT NOT NULL,
         output TEXT NOT NULL,

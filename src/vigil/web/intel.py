@@ -102,6 +102,13 @@ async def post_use(share_id: str, request: Request, st: StateDep, actor: ActorDe
                           str(doc.get("purpose") or ""))
 
 
+@router.get("/shares/{share_id}/uses", tags=["consent"])
+async def get_uses(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, Any]:
+    """For the share's originator only: every declared use of it and every opening of a
+    share holding personal data, with its purpose. 404 for anyone else."""
+    return {"uses": await st.read(consent.uses_of, st.exchange, actor.member, share_id)}
+
+
 # -- private selector matching ----------------------------------------------------------
 @router.put("/match/index", tags=["match"])
 async def put_index(request: Request, st: StateDep, actor: ActorDep) -> dict[str, Any]:

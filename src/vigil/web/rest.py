@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from vigil.accountability import recall_notice
+from vigil.consent import service as consent
 from vigil.crypto.keys import alg_of
 from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import NotFound, VigilError
@@ -382,11 +383,17 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
 
 @router.get("/shares/{share_id}/content", tags=["shares"],
             responses={200: {"content": {"application/stix+json": {}}}})
-async def share_content(share_id: str, st: StateDep, actor: ActorDep) -> Response:
+async def share_content(share_id: str, st: StateDep, actor: ActorDep,
+                        purpose: str | None = None) -> Response:
     """The verified STIX bundle of a share: plain shares, and sealed shares of members
     whose keyring this node holds. A sealed share for a member whose keys live in its
-    clients answers 409 share.sealed: open it with `vigil show` or the SDK."""
+    clients answers 409 share.sealed: open it with `vigil show` or the SDK. A share that
+    holds personal data is opened only with a ``purpose``, recorded for its originator
+    (400 share.purpose_required without one)."""
     env, state = await st.read(st.exchange.share, actor.member, share_id)
+    if consent.require_purpose(env.header, actor.member, purpose):
+        await st.write(consent.use, st.exchange, actor.member, share_id, consent.OPEN,
+                       str(purpose))
     await st.read(st.exchange.record_opened, actor.member, env)
     if state.recalled:  # only its originator gets here: the payload is gone
         raise VigilError("this share was recalled; the node removed its payload",
