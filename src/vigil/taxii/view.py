@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from vigil import clock
 from vigil.accountability import recall
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
 from vigil.exchange import Exchange, Published
+from vigil.intel.export import with_stix_properties
 from vigil.lru import Lru
 from vigil.model import Actor, Envelope, Form, ShareState, Tlp
 from vigil.policy.access import Access
@@ -159,6 +161,9 @@ class ExchangeSource:
             self._follow_releases(actor.member)
         r = _Request(self, actor.member, collection.tlp)
         page = self._page(r, collection, query)
+        page = replace(page, items=[
+            replace(i, body=with_stix_properties(i.body, r.envelopes[i.share].header))
+            if i.share in r.envelopes else i for i in page.items])
         if self.ex.read_hooks:
             for seq in dict.fromkeys(i.share for i in page.items):
                 self.ex.record_opened(r.member, r.envelopes[seq])
