@@ -3,7 +3,8 @@ legal basis and purposes as tags."""
 
 from __future__ import annotations
 
-from tests.taxii.conftest import Taxii, taxii  # noqa: F401 (the fixture)
+from tests.taxii.conftest import Taxii
+from tests.taxii.conftest import taxii as taxii_fixture  # noqa: F401 (registers `taxii`)
 from tests.web.test_bad_input import indicator
 
 PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-trafficking",
