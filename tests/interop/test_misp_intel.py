@@ -3,17 +3,33 @@ legal basis and purposes as tags."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import four_member_exchange
 from tests.taxii.conftest import Taxii
-from tests.taxii.conftest import taxii as taxii_fixture  # noqa: F401 (registers `taxii`)
 from tests.web.test_bad_input import indicator
 
+from vigil.bus.local import LocalBus
+from vigil.web import create_app
+
 PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-trafficking",
-          "evaluation": "C2", "legal_basis": "un-untoc",
+          "evaluation": "4x4:B3", "legal_basis": "un-untoc",
           "legal_purpose": ["investigation", "prevention"]}
 
 
+@pytest.fixture
+def taxii(tmp_path: Path) -> Iterator[Taxii]:
+    node, ex = four_member_exchange(tmp_path / "node")
+    with TestClient(create_app(node.settings, exchange=ex, bus=LocalBus())) as client:
+        yield Taxii(node, client)
+    ex.store.close()
+
+
 def test_misp_export_tags(taxii: Taxii) -> None:
-    sid = taxii.publish("alpha", [indicator()], **PARAMS)
+    sid = taxii.publish("alpha", [indicator()], **{**PARAMS, "evaluation": "C2"})
     r = taxii.client.get("/api/v1/export/misp",
                          headers={"Authorization": taxii.h("bravo")["Authorization"]})
     assert r.status_code == 200, r.text

@@ -4,7 +4,6 @@ from it, and as MISP tags (the admiralty-scale taxonomy) in the MISP export."""
 from __future__ import annotations
 
 from tests.taxii.conftest import Taxii
-from tests.taxii.conftest import taxii as taxii_fixture  # noqa: F401 (registers `taxii`)
 from tests.web.test_bad_input import indicator
 
 PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-trafficking",
