@@ -51,6 +51,9 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/publish"): "publish",  # the console's forms
     ("POST", "/shares/{share_id}/recall"): "publish",
     ("POST", "/shares/{share_id}/sightings"): "publish",
+    ("POST", "/shares/{share_id}/uses"): "publish",
+    ("POST", "/shares/{share_id}/consent"): "publish",
+    ("POST", "/consent/answer"): "publish",
     # administering the member
     ("POST", f"{V1}/channels"): "admin",
     ("POST", f"{V1}/channels/{{ref}}/members"): "admin",
