@@ -124,3 +124,20 @@ def test_client_signed_envelopes_meet_the_same_rules(api: Api) -> None:
     # the signature covers them: changing the evaluation breaks it
     ok["header"]["evaluation"]["source"] = "B"
     assert post(ok).status_code == 422
+
+
+def test_inbox_filters_by_theme(api: Api) -> None:
+    body = bundle_text(indicator())
+    t = publish(api, body, theme="terrorism/financing", evaluation="B2", **LEGAL).json()["id"]
+    o = publish(api, body, theme="organised-crime", evaluation="B2", **LEGAL).json()["id"]
+    c = publish(api, body, theme="cyber").json()["id"]
+
+    def ids(*themes: str) -> set[str]:
+        got = api.client.get("/api/v1/inbox", params={"theme": list(themes)},
+                             headers=api.h("bravo")).json()["entries"]
+        return {e["share_id"] for e in got}
+
+    assert ids("terrorism") == {t}
+    assert ids("terrorism/financing", "cyber") == {t, c}
+    assert ids("organised-crime") == {o}
+    assert ids("critical-infrastructure") == set()

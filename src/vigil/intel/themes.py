@@ -47,3 +47,9 @@ def vocabulary() -> list[str]:
         out.append(top)
         out.extend(SUBTHEMES.get(top, ()))
     return out
+
+
+def matches(themes: list[str] | tuple[str, ...], wanted: list[str] | tuple[str, ...]) -> bool:
+    """Does a share with ``themes`` match a filter on any of ``wanted`` (a theme matches
+    itself and its ``theme/sub`` refinements)?"""
+    return any(t == w or t.startswith(w + "/") for t in themes for w in wanted)

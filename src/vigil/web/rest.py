@@ -17,6 +17,7 @@ from vigil.errors import NotFound, VigilError
 from vigil.exchange import Published, member_identity
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
+from vigil.intel.themes import matches
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef, StoredLog
 from vigil.model import (
@@ -342,10 +343,17 @@ async def inbox(
     after: Annotated[int, Query(ge=0, description="cursor: the last seq already read"),
                      number("after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
+    theme: Annotated[list[str] | None, Query(description="only shares of these themes "
+                                                         "(a theme includes its theme/sub)")
+                     ] = None,
 ) -> dict[str, Any]:
-    """The caller's inbox after a cursor, in order. Resume with `after=<next>`."""
+    """The caller's inbox after a cursor, in order. Resume with `after=<next>` (with a
+    ``theme`` filter the page may hold fewer entries than ``limit``)."""
     rows, cursor, _ = await st.read(st.exchange.inbox_page, actor.member, after, limit,
                                     notices=True)
+    if theme:
+        wanted = [t.strip().lower() for t in theme]
+        rows = [r for r in rows if matches(r[1].header.get("themes", []), wanted)]
     return {
         "entries": [{"seq": e.seq, "share_id": e.share_id, "added": e.added,
                      "envelope": share_json(env, s, st.exchange.log.refs.get(e.share_id))}
