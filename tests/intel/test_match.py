@@ -51,6 +51,18 @@ def test_a_hit_names_only_the_holder(iapi: IntelApi, tmp_path: Path) -> None:
                 asker._call("GET", f"/api/v1/match/queries/{qid}")["evaluations"][
                     m["bravo"].id])}})
         assert res == {"hits": [m["bravo"].id]}  # nothing but who holds it
+    # disclosure takes the holder's consent: asked of a holder the query found only
+    ask = lambda who, holder: iapi.client.post(  # noqa: E731
+        f"/api/v1/match/queries/{qid}/consent",
+        json={"holder": m[holder].id, "reason": "same number in our case 12"},
+        headers=iapi.h(who))
+    assert ask("alpha", "charlie").status_code == 404  # no hit there
+    assert ask("delta", "bravo").status_code == 404  # not delta's query
+    r = ask("alpha", "bravo")
+    assert r.status_code == 201 and r.json()["use"] == "disclose"
+    answered = iapi.client.post(f"/api/v1/consent/{r.json()['id']}/answer",
+                                json={"grant": True}, headers=iapi.h("bravo"))
+    assert answered.json()["state"] == "granted"
     # nobody else reads another's query or its evaluations
     with iapi.sdk("bravo") as c, pytest.raises(VigilError) as e:
         c._call("GET", f"/api/v1/match/queries/{qid}")

@@ -138,6 +138,47 @@ def ask(ex: Exchange, member: str, share_id: str, use: str, reason: str) -> Cons
     return ex.store.write(tx)
 
 
+DISCLOSE = "disclose"  # a matched selector: the holder discloses what it holds
+
+
+def ask_disclosure(ex: Exchange, member: str, query_id: str, holder: str,
+                   reason: str) -> ConsentRequest:
+    """Ask a holder that the member's private selector query found (``vigil.match``) to
+    disclose what it holds: a consent request whose subject is the query. Only the
+    holder can disclose (the node never holds the selector); its signed grant or
+    refusal is logged like any other."""
+    from vigil.match.node import was_hit
+
+    reason = str(reason).strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InputError(f"a reason of 1..{MAX_REASON} characters is required",
+                         code="consent.malformed", pointer="/reason")
+    try:
+        hit = was_hit(ex, member, query_id, holder)
+    except NotFound:
+        hit = False
+    if not hit:
+        raise NotFound("no such selector query, or not the caller's, or no hit there",
+                       code="match.not_found")
+    req = ConsentRequest(f"consent--{uuid.uuid4()}", query_id, member, holder, DISCLOSE,
+                         reason, clock.now(), PENDING)
+
+    def tx(sql: Sql) -> ConsentRequest:
+        old = sql.execute(f"SELECT {_COLS} FROM consent_requests WHERE share_id=? AND "
+                          "asker=? AND originator=? AND state=?",
+                          (query_id, member, holder, PENDING)).fetchone()
+        if old is not None:
+            return _row(old)
+        sql.execute(f"INSERT INTO consent_requests ({_COLS}) VALUES "
+                    "(?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (req.id, req.share, req.asker, req.originator, req.use, req.reason,
+                     req.created, req.state, None, None, None, None))
+        ex.log.append(sql, entry(req, "request"))
+        return req
+
+    return ex.store.write(tx)
+
+
 def get(ex: Exchange, member: str, request_id: str) -> ConsentRequest:
     """A request the member is party to (asker or originator); else 404."""
     rows = ex.store.query(f"SELECT {_COLS} FROM consent_requests WHERE id=?", (request_id,))

@@ -153,13 +153,30 @@ def lookup(ex: Exchange, asker: str, qid: str, outputs: Mapping[str, Any]) -> di
     owner, holders = _query(ex, qid)
     if owner != asker:
         raise _missing()
-    hits: list[str] = []
+    wanted: list[tuple[str, str]] = []
     for holder, out in sorted(outputs.items()):
         if holder not in holders:
             raise InputError("an output for a member the query did not go to",
                              code="match.malformed", pointer=f"/outputs/{holder[:80]}")
-        o = b64u(_bytes(out, oprf.NH, f"/outputs/{holder[:80]}"))
-        if ex.store.query("SELECT 1 FROM match_index WHERE member_id=? AND output=?",
-                          (holder, o)):
-            hits.append(holder)
-    return {"hits": hits}
+        wanted.append((holder, b64u(_bytes(out, oprf.NH, f"/outputs/{holder[:80]}"))))
+
+    def tx(sql: Sql) -> list[str]:
+        hits: list[str] = []
+        for holder, o in wanted:
+            if sql.execute("SELECT 1 FROM match_index WHERE member_id=? AND output=?",
+                           (holder, o)).fetchone() is not None:
+                hits.append(holder)
+                # remembered, so that the asker may ask this holder for disclosure
+                sql.execute("UPDATE match_evaluations SET hit=? WHERE query_id=? AND holder=?",
+                            (True, qid, holder))
+        return hits
+
+    return {"hits": ex.store.write(tx)}
+
+
+def was_hit(ex: Exchange, asker: str, qid: str, holder: str) -> bool:
+    """Did the asker's query find the selector in this holder's index?"""
+    owner, _ = _query(ex, qid)
+    return owner == asker and bool(ex.store.query(
+        "SELECT 1 FROM match_evaluations WHERE query_id=? AND holder=? AND hit=?",
+        (qid, holder, True)))

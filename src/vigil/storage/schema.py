@@ -409,6 +409,7 @@ MIGRATION_INTEL: list[str] = [
         query_id TEXT NOT NULL,
         holder TEXT NOT NULL,
         evaluated TEXT NOT NULL,
+        hit {BOOL} NOT NULL DEFAULT FALSE,
         PRIMARY KEY (query_id, holder)
     )""",
 ]

@@ -162,4 +162,17 @@ async def post_lookup(query_id: str, request: Request, st: StateDep, actor: Acto
     if not isinstance(outs, dict):
         raise InputError('"outputs" must be an object', code="match.malformed",
                          pointer="/outputs")
-    return await st.read(match.lookup, st.exchange, actor.member, query_id, outs)
+    return await st.write(match.lookup, st.exchange, actor.member, query_id, outs)
+
+
+@router.post("/match/queries/{query_id}/consent", tags=["match"], status_code=201)
+async def post_disclosure(query_id: str, request: Request, st: StateDep, actor: ActorDep
+                          ) -> dict[str, Any]:
+    """Ask a holder that the query found to disclose what it holds of the selector:
+    ``{"holder": member id, "reason": "…"}``. The holder answers like any consent
+    request (a signed grant or refusal) and, if it grants, sends a share of its own;
+    the node never holds the selector. 404 unless the query found it at that holder."""
+    doc = await _json(request)
+    req = await st.write(consent.ask_disclosure, st.exchange, actor.member, query_id,
+                         str(doc.get("holder") or ""), str(doc.get("reason") or ""))
+    return req.to_json()

@@ -46,6 +46,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/match/queries"): "publish",
     ("POST", f"{V1}/match/queries/{{query_id}}/evaluations"): "publish",
     ("POST", f"{V1}/match/queries/{{query_id}}/lookup"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/consent"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
     ("POST", "/publish"): "publish",  # the console's forms
