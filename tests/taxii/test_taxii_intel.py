@@ -27,3 +27,19 @@ def test_taxii_objects_carry_evaluation_and_legal_basis(taxii: Taxii) -> None:
     taxii.publish("alpha", [plain], tlp="amber", to="group1", theme="cyber")
     served = next(o for o in taxii.all_objects("bravo", inbox) if o["id"] == plain["id"])
     assert "x_vigil_evaluation" not in served and "x_vigil_legal" not in served
+
+
+def test_taxii_filters_by_theme(taxii: Taxii) -> None:
+    t, c = indicator(), indicator()
+    taxii.publish("alpha", [t], **{**PARAMS, "theme": "terrorism/financing"})
+    taxii.publish("alpha", [c], tlp="amber", to="group1", theme="cyber")
+    inbox = taxii.collection("bravo", "inbox")
+
+    def ids(theme: str) -> set[str]:
+        return {o["id"] for o in taxii.all_objects("bravo", inbox,
+                                                   **{"match[x_vigil_theme]": theme})}
+
+    assert ids("terrorism") == {t["id"]}
+    assert ids("cyber") == {c["id"]}
+    assert ids("organised-crime") == set()
+    assert ids("terrorism,cyber") == {t["id"], c["id"]}
