@@ -28,7 +28,6 @@ from vigil.envelope import build_share, open_share, share_id_bound, verify_envel
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
-from vigil.intel import personal
 from vigil.intel.header import intel_of
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
@@ -538,9 +537,7 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        bundle = self.parse_bundle(raw)
-        check_marking(bundle, request.audience.tlp)
-        personal.check(bundle, request.personal_data)
+        check_marking(self.parse_bundle(raw), request.audience.tlp)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)

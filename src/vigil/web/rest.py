@@ -17,6 +17,7 @@ from vigil.errors import NotFound, VigilError
 from vigil.exchange import Published, member_identity
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
+from vigil.intel import personal
 from vigil.intel.themes import matches
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef, StoredLog
@@ -224,6 +225,12 @@ class AudienceIn(BaseModel):
     personal_data: bool = Field(default=False, description="the share holds personal data")
 
 
+def lint_bundle(ex: Any, raw: bytes, declared: bool) -> None:
+    """Parse and validate the bundle, then refuse undeclared personal data
+    (``422 input.personal_data`` with every finding)."""
+    personal.check(ex.parse_bundle(raw), declared)
+
+
 def intel_json(req: ShareRequest) -> dict[str, Any]:
     """A request's evaluation, legal basis and personal data, as a preview names them."""
     return {"evaluation": None if req.evaluation is None else intel_evaluation.to_header(
@@ -309,8 +316,9 @@ async def publish(
         themes=theme or [], regions=region or [], expires=expires, evaluation=evaluation,
         legal_basis=legal_basis, legal_purposes=legal_purpose or [],
         personal_data=personal_data))
+    # the personal-data lint: the member confirms (personal_data) or redacts
+    await st.heavy(actor.member, lint_bundle, st.exchange, raw, req.personal_data)
     if dry_run:
-        await st.heavy(actor.member, st.exchange.parse_bundle, raw)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
     pub = await st.heavy(actor.member, st.exchange.publish_bundle, actor, raw, req)

@@ -24,6 +24,7 @@ from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
+from vigil.intel import personal
 from vigil.intel.evaluation import INFORMATION, SOURCE
 from vigil.intel.legal import INSTRUMENTS, PURPOSES
 from vigil.intel.themes import vocabulary
@@ -507,7 +508,8 @@ async def publish(request: Request) -> Response:
             evaluation=_evaluation(form), legal_basis=form.get("legal_basis").strip() or None,
             legal_purposes=form.all("legal_purposes"),
             personal_data=form.get("personal_data") == "1")
-        await st.heavy(who.actor.member, ex.parse_bundle, raw)
+        parsed = await st.heavy(who.actor.member, ex.parse_bundle, raw)
+        personal.check(parsed, req.personal_data)  # confirm (personal_data) or redact
         dec = ex.preview(req)
         seal = preview_seal(who.session.csrf, text, req, dec.recipients)
         if form.get("action") == "send":
