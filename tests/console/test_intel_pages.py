@@ -31,6 +31,7 @@ def test_court_use_consent_and_the_shown_evaluation(console: Console) -> None:
     b = console.sign_in("bravo")
     page = b.get(f"/shares/{sid}").text
     assert "4x4:A2" in page and "= A2" in page and "Europol Regulation" in page
+    assert "[4x4:A2]" in b.get("/").text  # the inbox shows the evaluation too
     token = csrf_of(page)
     r = b.post(f"/shares/{sid}/uses", data={"csrf": token, "use": "court",
                                             "purpose": "trial"})

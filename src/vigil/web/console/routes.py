@@ -26,6 +26,7 @@ from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.exchange import Exchange
 from vigil.intel import personal
 from vigil.intel.evaluation import INFORMATION, SOURCE
+from vigil.intel.header import summary
 from vigil.intel.legal import INSTRUMENTS, PURPOSES
 from vigil.intel.themes import vocabulary
 from vigil.interop.iocs import extract, found_iocs, indicators_bundle
@@ -268,7 +269,8 @@ def row_of(env: Envelope, names: dict[str, str], channels: dict[str, str], seq: 
             "channel": channels.get(env.channel or "", "") if env.channel else "",
             "recipients": len(env.recipients), "themes": list(h.get("themes", [])),
             "regions": list(h.get("regions", [])), "form": env.form.value,
-            "provenance": h.get("provenance")}
+            "provenance": h.get("provenance"),
+            "evaluation": (summary(h)["evaluation"] or {}).get("code")}
 
 
 def display_names(ex: Exchange) -> dict[str, str]:
