@@ -16,13 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.test_e2e import bundle_with, scan
 
-from vigil import accountability as acc
 from vigil.client import Client, InboxItem
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
 from vigil.exchange import Exchange
 from vigil.model import ChannelKind, ShareState
 from vigil.policy import decide_read, decide_recall_notice
+from vigil.protocol import receipts
 from vigil.storage.base import Sql
 from vigil.testing import ServerProcess, TestNode, make_node
 from vigil.web import create_app
@@ -113,8 +113,8 @@ def db_hits(ex: Exchange, needle: bytes) -> list[str]:
 def signed_receipt(n: Node, who: str, share: str, what: str, **change: Any
                    ) -> dict[str, Any]:
     kr = n.node.members[who].keyring
-    obj = acc.receipt_object(share, kr.member_id, what, kr.sign_key_id)
-    sig = acc.sign_receipt(obj, kr.sign_private)
+    obj = receipts.receipt_object(share, kr.member_id, what, kr.sign_key_id)
+    sig = receipts.sign_receipt(obj, kr.sign_private)
     obj.update(change)
     return {"receipt": obj, "signature": b64u(sig)}
 
@@ -211,9 +211,9 @@ def test_bad_receipts_get_stable_codes_and_store_nothing(n: Node) -> None:
 def test_receipt_signed_in_the_future_is_refused(n: Node) -> None:
     sid = n.publish("alpha", bundle_with("f"), tlp="amber", to="group1")
     kr = n.node.members["delta"].keyring
-    obj = acc.receipt_object(sid, kr.member_id, "received", kr.sign_key_id,
+    obj = receipts.receipt_object(sid, kr.member_id, "received", kr.sign_key_id,
                              at="2099-01-01T00:00:00.000Z")
-    body = {"receipt": obj, "signature": b64u(acc.sign_receipt(obj, kr.sign_private))}
+    body = {"receipt": obj, "signature": b64u(receipts.sign_receipt(obj, kr.sign_private))}
     r = n.http.post(f"/api/v1/shares/{sid}/receipts", json=body, headers=n.h("delta"))
     assert r.status_code == 400 and r.json()["error"]["code"] == "receipt.bad_time"
     assert n.count("receipts") == 0
@@ -369,8 +369,8 @@ def test_a_client_signed_share_needs_a_signed_recall(n: Node) -> None:
     r = n.http.post(f"/api/v1/shares/{sid}/recall", headers=n.h("delta"))
     assert r.status_code == 400 and r.json()["error"]["code"] == "recall.signature_required"
     kr = n.node.members["delta"].keyring
-    obj = acc.recall_object(sid, kr.member_id, kr.sign_key_id)
-    sig = acc.sign_recall(obj, kr.sign_private)
+    obj = receipts.recall_object(sid, kr.member_id, kr.sign_key_id)
+    sig = receipts.sign_recall(obj, kr.sign_private)
     for body, code in [
         ({"recall": dict(obj, at="2026-01-01T00:00:00.000Z"), "signature": b64u(sig)},
          "crypto.bad_signature"),

@@ -13,6 +13,7 @@ from tests.web.test_tls import make
 
 from vigil import audit, certs
 from vigil.cli import cli
+from vigil.crypto.pins import spki_pin
 from vigil.errors import AuthError, Conflict, InputError, NotFound
 from vigil.testing import make_node
 
@@ -33,12 +34,12 @@ def test_mappings_by_pin_and_subject(tmp_path: Path, store: str | None) -> None:
     try:
         with pytest.raises(AuthError):
             certs.authenticate(ex, der[card.cert_file])
-        cid = certs.add(ex, "alpha", "analyst", "spki", certs.spki_pin(card.cert))
+        cid = certs.add(ex, "alpha", "analyst", "spki", spki_pin(card.cert))
         certs.add(ex, "bravo", "analyst", "subject", certs.subject_of(badge.cert))
         assert certs.authenticate(ex, der[card.cert_file]).member == node.members["alpha"].id
         assert certs.authenticate(ex, der[badge.cert_file]).member == node.members["bravo"].id
         with pytest.raises(Conflict):
-            certs.add(ex, "bravo", "analyst", "spki", certs.spki_pin(card.cert))
+            certs.add(ex, "bravo", "analyst", "spki", spki_pin(card.cert))
         for kind, value in (("spki", "sha256/short"), ("subject", "not a name"),
                             ("thumb", "x")):
             with pytest.raises(InputError):
@@ -64,7 +65,7 @@ def test_cli_cert_add_list_revoke(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     [row] = json.loads(run.invoke(cli, [*base, "user", "cert", "list", "alpha"]).output)
     assert (row["kind"], row["value"], row["revoked"]) == (
-        "spki", certs.spki_pin(card.cert), False)
+        "spki", spki_pin(card.cert), False)
     res = run.invoke(cli, [*base, "user", "cert", "revoke", "alpha", row["id"]])
     assert res.exit_code == 0, res.output
     [row] = json.loads(run.invoke(cli, [*base, "user", "cert", "list", "alpha"]).output)

@@ -16,7 +16,9 @@ from vigil.crypto.encoding import b64u
 from vigil.crypto.keys import EncryptionKey, SigningKey
 from vigil.crypto.seal import SUITE, wrap_key
 from vigil.crypto.sign import TAG_RECEIPT, TAG_SHARE, sign
-from vigil.envelope import (
+from vigil.errors import CryptoError, InputError, VigilError
+from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp, Wrap
+from vigil.protocol.envelope import (
     STIX_MEDIA_TYPE,
     build_share,
     check_header,
@@ -27,8 +29,6 @@ from vigil.envelope import (
     utc_now_ms,
     verify_envelope,
 )
-from vigil.errors import CryptoError, InputError, VigilError
-from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp, Wrap
 
 ORIG = "identity--5b2f1c7e-8d3a-4e6b-9f10-2a3b4c5d6e7f"
 A = "identity--0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"

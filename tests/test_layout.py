@@ -25,14 +25,16 @@ import vigil
 SRC = Path(vigil.__file__).resolve().parent
 ALLOW = tomllib.loads((Path(__file__).parent / "layout_allow.toml").read_text("utf-8"))
 
-# Modules the member side may reach: the wire, keys, STIX checks, plain types, and the pure
-# pieces of the log (proof checking) and the policy (form and suite rules).
-CLIENT_MAY_REACH = (
-    "vigil", "vigil.client", "vigil.protocol", "vigil.crypto", "vigil.stix", "vigil.model",
-    "vigil.errors", "vigil.codes", "vigil.clock", "vigil.params",
+# What the member side may reach: whole packages (the wire, keys, STIX checks) and single
+# modules (plain types, and the pure pieces of the log, the policy and observable
+# extraction that a client needs to check proofs, decide a form and make blind tokens).
+CLIENT_PACKAGES = ("vigil.client", "vigil.protocol", "vigil.crypto", "vigil.stix")
+CLIENT_MODULES = (
+    "vigil", "vigil.model", "vigil.errors", "vigil.codes", "vigil.clock", "vigil.params",
     "vigil.log", "vigil.log.merkle", "vigil.log.note", "vigil.log.checkpoint",
     "vigil.log.entries", "vigil.log.verifier",
     "vigil.policy", "vigil.policy.decide", "vigil.policy.suites",
+    "vigil.analysis", "vigil.analysis.observables", "vigil.interop", "vigil.interop.iocs",
 )
 
 SQL = re.compile(
@@ -161,9 +163,8 @@ def frontier(g: Mapping[str, set[str]], start: str) -> set[str]:
 
 
 def may_client_reach(module: str) -> bool:
-    return any(module == p or (module.startswith(p + ".") and p not in ("vigil", "vigil.log",
-                                                                      "vigil.policy"))
-               for p in CLIENT_MAY_REACH)
+    return module in CLIENT_MODULES or any(module == p or module.startswith(p + ".")
+                                           for p in CLIENT_PACKAGES)
 
 
 def sql_modules() -> dict[str, int]:

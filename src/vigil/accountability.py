@@ -27,98 +27,31 @@ from typing import Any
 import orjson
 
 from vigil import clock
-from vigil.crypto.keys import SIGN_ALGS, SignPrivate, alg_of, is_key_id
-from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, sign, verify
-from vigil.envelope import MEMBER_ID_RE, SHARE_ID_RE, TIME_RE
+from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
 from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied, VigilError
 from vigil.exchange import Exchange
 from vigil.log.entries import purge_entry, recall_entry, receipt_entry
 from vigil.lru import Lru
 from vigil.model import Envelope, Member, Provenance, ShareState
 from vigil.policy.access import Access
+from vigil.protocol.receipts import (
+    OPENED,
+    RECALL_ACK,
+    WHATS,
+    check_recall,
+    check_receipt,
+    malformed,
+    recall_object,
+    receipt_object,
+    sign_recall,
+    sign_receipt,
+)
 from vigil.storage.base import Sql, Store, queue_inbox, serialize_writes, wraps_to_bytes
 
 log = logging.getLogger(__name__)
 
-OBJECT_VERSION = 1
-RECEIVED, OPENED, RECALL_ACK = "received", "opened", "recall-ack"
-WHATS = (RECEIVED, OPENED, RECALL_ACK)
-RECEIPT_FIELDS = frozenset({"v", "kind", "share", "member", "what", "at", "key"})
-RECALL_FIELDS = frozenset({"v", "kind", "share", "originator", "at", "key"})
 MAX_AHEAD = timedelta(minutes=5)  # a signed time further ahead of the node's clock is refused
 NO_WRAPS = wraps_to_bytes(())
-
-
-# -- the signed objects ------------------------------------------------------------------
-
-def receipt_object(share_id: str, member: str, what: str, key: str,
-                   at: str | None = None) -> dict[str, Any]:
-    """The receipt a member signs (tag ``vigil/receipt/v1``)."""
-    return {"v": OBJECT_VERSION, "kind": "receipt", "share": share_id, "member": member,
-            "what": what, "at": at or clock.now(), "key": key}
-
-
-def recall_object(share_id: str, originator: str, key: str,
-                  at: str | None = None) -> dict[str, Any]:
-    """The recall an originator (or, for an attested share, the node) signs (tag
-    ``vigil/recall/v1``)."""
-    return {"v": OBJECT_VERSION, "kind": "recall", "share": share_id,
-            "originator": originator, "at": at or clock.now(), "key": key}
-
-
-def sign_receipt(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
-    return sign(TAG_RECEIPT, obj, private)
-
-
-def sign_recall(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
-    return sign(TAG_RECALL, obj, private)
-
-
-def _bad(kind: str, pointer: str, message: str) -> InputError:
-    return InputError(f"malformed {kind} at {pointer}: {message}", code=f"{kind}.malformed",
-                      pointer=pointer)
-
-
-def _check(obj: Any, kind: str, fields: frozenset[str], who: str) -> dict[str, Any]:
-    base = f"/{kind}"
-    if not isinstance(obj, Mapping):
-        raise _bad(kind, base, "must be an object")
-    for k in obj:
-        if k not in fields:
-            raise _bad(kind, f"{base}/{k}", "unknown field")
-    for k in sorted(fields):
-        if k not in obj:
-            raise _bad(kind, f"{base}/{k}", "missing field")
-    v = obj["v"]
-    if not isinstance(v, int) or isinstance(v, bool) or v != OBJECT_VERSION:
-        raise _bad(kind, f"{base}/v", f"must be {OBJECT_VERSION}")
-    if obj["kind"] != kind:
-        raise _bad(kind, f"{base}/kind", f"must be {kind!r}")
-    checks: list[tuple[str, Any, str]] = [
-        ("share", SHARE_ID_RE, "a share id"), (who, MEMBER_ID_RE, "a member id"),
-        ("at", TIME_RE, "YYYY-MM-DDTHH:MM:SS.mmmZ")]
-    for name, pattern, what in checks:
-        value = obj[name]
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise _bad(kind, f"{base}/{name}", f"must be {what}")
-    if not is_key_id(obj["key"]) or alg_of(obj["key"]) not in SIGN_ALGS:
-        raise _bad(kind, f"{base}/key", "must be an ed25519 or ed25519+mldsa65 key id")
-    return dict(obj)
-
-
-def check_receipt(obj: Any) -> dict[str, Any]:
-    """A receipt object with exactly the fields of docs/protocol.md, or
-    ``receipt.malformed`` (with the JSON pointer of the fault)."""
-    r = _check(obj, "receipt", RECEIPT_FIELDS, "member")
-    if r["what"] not in WHATS:
-        raise _bad("receipt", "/receipt/what", "must be one of " + ", ".join(WHATS))
-    return r
-
-
-def check_recall(obj: Any) -> dict[str, Any]:
-    """A recall object with exactly the fields of docs/protocol.md, or
-    ``recall.malformed``."""
-    return _check(obj, "recall", RECALL_FIELDS, "originator")
 
 
 def _check_signed(m: Member, tag: str, kind: str, obj: Mapping[str, Any],
@@ -400,7 +333,7 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
     d = ex.directory()
     if obj is not None:
         if signature is None:
-            raise _bad("recall", "/signature", "a signed recall needs its signature")
+            raise malformed("recall", "/signature", "a signed recall needs its signature")
         r = check_recall(obj)
         if r["share"] != share_id:
             raise InputError("the recall names another share", code="recall.share_mismatch",

@@ -44,11 +44,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
 from vigil.config import Settings, write_settings_file
-from vigil.envelope import payload_digest
 from vigil.errors import ConfigError, Conflict, InputError, VigilError
 from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint, verify_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import EMPTY_ROOT, leaf_hash, root_from_leaves
+from vigil.protocol.envelope import payload_digest
 from vigil.storage import open_store
 from vigil.storage.base import Sql, envelope_from_row
 from vigil.storage.sqlite import _Sql as SqliteSql

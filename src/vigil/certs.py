@@ -12,16 +12,15 @@ unknown token. An Authorization header, when sent, is used instead of the certif
 from __future__ import annotations
 
 import base64
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from vigil import audit, clock
 from vigil.access import _user_id, bump_epoch
+from vigil.crypto.pins import spki_pin
 from vigil.errors import AuthError, Conflict, InputError, NotFound
 from vigil.exchange import Exchange
 from vigil.model import Actor
@@ -42,13 +41,6 @@ class CertMapping:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "user": self.user, "kind": self.kind, "value": self.value,
                 "created": self.created, "revoked": self.revoked}
-
-
-def spki_pin(cert: x509.Certificate) -> str:
-    """``sha256/<base64>`` of the certificate's SubjectPublicKeyInfo."""
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 def subject_of(cert: x509.Certificate) -> str:

@@ -127,7 +127,7 @@ def log_verify(c: Ctx, start: int, end: int | None, no_fetch: bool, state: str |
                node_url: str | None, token: str | None, keyring_path: str | None) -> None:
     """Audit the log: root, entry hashes, signatures, and shares addressed to this
     member that were never delivered. Exit status 1 on any finding."""
-    from vigil.log.audit import audit
+    from vigil.client.audit import audit
     from vigil.progress import bar
 
     with _log_client(c, node_url, token, keyring_path, state) as client, \

@@ -7,6 +7,7 @@ import click
 
 from vigil import audit, certs, clock, tokens
 from vigil.cli import Ctx, out, pass_ctx
+from vigil.crypto import pins
 
 
 @click.command("tokens")
@@ -82,7 +83,7 @@ def cert_add(c: Ctx, member_name: str, user_name: str, spki_pin: str | None,
     if sum(x is not None for x in (spki_pin, subject, cert_file)) != 1:
         raise click.UsageError("give one of --spki-pin, --subject, --cert")
     if cert_file:
-        spki_pin = certs.spki_pin(x509.load_pem_x509_certificate(Path(cert_file).read_bytes()))
+        spki_pin = pins.spki_pin(x509.load_pem_x509_certificate(Path(cert_file).read_bytes()))
     kind, value = ("spki", spki_pin) if spki_pin else ("subject", subject or "")
     cid = certs.add(open_exchange(c.settings()), member_name, user_name, kind, value,
                     by="operator")

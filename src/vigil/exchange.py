@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
-from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
@@ -50,6 +49,7 @@ from vigil.model import (
 )
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
+from vigil.protocol.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.stix import strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle

@@ -42,10 +42,10 @@ from fastapi.responses import JSONResponse
 from vigil import __version__, clock
 from vigil.client import Client, InboxItem, LogWatch, Refused
 from vigil.crypto.keyring import Keyring
-from vigil.envelope import open_share
 from vigil.errors import AuthError, PolicyDenied, VigilError
 from vigil.model import Actor, Form
 from vigil.policy.access import onward
+from vigil.protocol.envelope import open_share
 from vigil.taxii import server as taxii_server
 from vigil.taxii.collections import Added, Collection, Item, Page
 from vigil.taxii.query import Cursor, Query, norm_time

@@ -25,14 +25,6 @@ import orjson
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keyring import Keyring
 from vigil.crypto.keys import enc_alg_of_public, key_id, sign_alg_of_public
-from vigil.envelope import (
-    build_share,
-    envelope_from_json,
-    envelope_to_json,
-    open_share,
-    verify_envelope,
-    verify_header,
-)
 from vigil.errors import (
     AuthError,
     Conflict,
@@ -51,6 +43,14 @@ from vigil.log.verifier import LogVerifier
 from vigil.model import Audience, ChannelKind, Envelope, Form, Handling, Provenance, Tlp
 from vigil.policy.decide import WIDE_TLPS, share_form
 from vigil.policy.suites import SUITE_REQUIRED, meets_hybrid
+from vigil.protocol.envelope import (
+    build_share,
+    envelope_from_json,
+    envelope_to_json,
+    open_share,
+    verify_envelope,
+    verify_header,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -340,12 +340,12 @@ class Client:
                  pin: str | None = None) -> None:
         """``token`` may be empty when a client certificate (``cert``, ``key``) signs
         the user in; ``ca`` is the CA to trust for the node's certificate, or ``pin``
-        the node's key (``sha256/…``, see vigil.tlsclient)."""
+        the node's key (``sha256/…``, see vigil.client.tls)."""
         self.url = url.rstrip("/")
         self.token = token
         self.keyring = keyring
         if (cert or ca or pin) and transport is None:
-            from vigil.tlsclient import transports
+            from vigil.client.tls import transports
             transport, tls_async = transports(ca, cert, key, pin)
             async_transport = async_transport or tls_async
         self.auth_headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -603,7 +603,7 @@ class Client:
         With ``create``, makes and stores a new epoch when the channel has none or a
         holder of the current one has left it. ``blind.no_copy`` when no member has
         sealed the current key to this member yet (``share_channel_key`` by a holder)."""
-        from vigil.analysis.blind import new_channel_key, open_channel_key
+        from vigil.protocol.blind import new_channel_key, open_channel_key
 
         kr = self._need_keyring()
         for _ in range(3):
@@ -640,8 +640,8 @@ class Client:
 
     def _put_channel_key(self, st: dict[str, Any], epoch: int, key: bytes,
                          members: Sequence[str]) -> None:
-        from vigil.analysis.blind import seal_channel_key
         from vigil.crypto.encoding import b64u
+        from vigil.protocol.blind import seal_channel_key
 
         proven = self.proven_members([str(m["id"]) for m in st["members"]])
         keys = {m: proven[m]["enc_key"] for m in proven}
@@ -660,7 +660,7 @@ class Client:
         return self.keyring
 
     def _publish_blind(self, env: Envelope, bundle: bytes, channel: str) -> dict[str, Any]:
-        from vigil.analysis.blind import bundle_tokens
+        from vigil.client.blind import bundle_tokens
         from vigil.crypto.encoding import b64u
 
         body: dict[str, Any] = {"envelope": envelope_to_json(env)}
@@ -882,8 +882,8 @@ class Client:
     def receipt(self, share: str, what: str) -> dict[str, Any]:
         """Sign and send this member's receipt of a share: ``received``, ``opened`` or
         ``recall-ack``. Idempotent at the node."""
-        from vigil.accountability import receipt_object, sign_receipt
         from vigil.crypto.encoding import b64u
+        from vigil.protocol.receipts import receipt_object, sign_receipt
 
         kr = self.keyring
         if kr is None:
@@ -908,8 +908,8 @@ class Client:
         its own key."""
         body: dict[str, Any] | None = None
         if self.keyring is not None:
-            from vigil.accountability import recall_object, sign_recall
             from vigil.crypto.encoding import b64u
+            from vigil.protocol.receipts import recall_object, sign_recall
 
             kr = self.keyring
             obj = recall_object(share, kr.member_id, kr.sign_key_id)

@@ -151,7 +151,7 @@ def _check_share(client: Client, index: int, e: dict[str, Any], report: AuditRep
         doc = client._call("GET", f"/api/v1/shares/{e['share']}")
     except VigilError:
         return  # recalled, purged or expired: the entry alone is what is left
-    from vigil.client import _envelope
+    from vigil.client.http import _envelope
 
     env = _envelope(doc)
     if share_entry(env) != e:

@@ -1,6 +1,6 @@
 """TLS for the SDK and CLI: a client certificate and key, a CA to trust, or the node's
 public key pinned (``sha256/<base64>`` of its SubjectPublicKeyInfo, as
-``vigil.certs.spki_pin`` computes it).
+``vigil.crypto.pins.spki_pin`` computes it).
 
 With a pin, the node's certificate chain is not checked against any CA; instead its
 key must match the pin, checked right after the handshake, before a byte of the
@@ -16,7 +16,7 @@ import httpcore
 import httpx
 from cryptography import x509
 
-from vigil.certs import spki_pin
+from vigil.crypto.pins import spki_pin
 from vigil.errors import VigilError
 
 
