@@ -441,7 +441,7 @@ def test_live_server_streams_the_recall_and_the_sdk_acknowledges(tmp_path: Path)
 def test_cli_recall_and_receipts(n: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from vigil import cli as cli_mod
+    from vigil.cli import main as cli_mod
 
     sid = n.publish("alpha", bundle_with("cli"), tlp="amber", to="group1")
     transport = n.http._transport

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.errors import InputError
 
 

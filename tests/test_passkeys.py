@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.conftest import four_member_exchange
 
 from vigil import clock, passkeys
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.errors import AuthError, NotFound
 from vigil.exchange import Exchange
 from vigil.testing import TestNode

@@ -125,7 +125,7 @@ def test_the_server_runs_retention_in_the_background(
 
 
 def test_cli_purge_expired_runs_one_pass(n: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vigil import cli as cli_mod
+    from vigil.cli import main as cli_mod
 
     sid = n.publish("alpha", bundle_with("c"), tlp="amber", to="group1", expires="1m")
     later(monkeypatch, 2)

@@ -12,7 +12,7 @@ from tests.conftest import four_member_exchange
 
 from vigil import audit, sso
 from vigil.access import revoke_user
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.errors import AuthError, Conflict, InputError
 from vigil.exchange import Exchange
 from vigil.testing import TestNode

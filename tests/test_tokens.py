@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from vigil import access, audit, clock, tokens
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.errors import AuthError, Conflict, InputError
 from vigil.testing import make_node
 

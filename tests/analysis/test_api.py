@@ -16,7 +16,7 @@ from tests.conftest import four_member_exchange
 
 from vigil import testing
 from vigil.bus.local import LocalBus
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.web import create_app
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.feeds.medallion import FEED_IN, PASSWORD, USER, Medallion
 
 from vigil import testing
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.feeds import registry
 from vigil.model import ChannelKind
 

@@ -26,7 +26,7 @@ from tests.conftest import four_member_exchange
 
 from vigil import certs
 from vigil.bus.local import LocalBus
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.client import Client
 from vigil.client.tls import PinMismatch
 from vigil.crypto.pins import spki_pin

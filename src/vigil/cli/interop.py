@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from vigil.cli import Ctx, _client, pass_ctx, remote
+from vigil.cli.base import Ctx, member_client, pass_ctx, remote
 from vigil.errors import InputError, VigilError
 
 
@@ -63,7 +63,7 @@ def import_misp(c: Ctx, source: str, to: tuple[str, ...], tlp: str | None, as_js
     words = audience_words(to) if to else None
     reports = []
     failed = 0
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         names = [ch["name"] for ch in cl.channels()]
         for where, event in events:
             try:
@@ -148,7 +148,7 @@ def import_text(c: Ctx, file: Any, to: tuple[str, ...], tlp: str | None,
         raise InputError("give --tlp with --to", code="input.tlp")
     if not iocs:
         raise InputError("nothing found to publish", code="input.ioc")
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         res = cl.publish(orjson.dumps(indicators_bundle(iocs)), tlp=tlp,
                          to=audience_words(to))
     click.echo(f"published {res['id']} to {len(res['recipients'])} recipient(s)")
@@ -174,7 +174,7 @@ def export_misp(c: Ctx, after: int, out_dir: str | None, node_url: str | None,
 
     events = []
     skipped = 0
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         inbox = cl.inbox(after=after)
         for item in inbox:
             share = cl.get(item.share_id)

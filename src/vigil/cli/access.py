@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from vigil import access
-from vigil.cli import Ctx, out, pass_ctx
+from vigil.cli.base import Ctx, out, pass_ctx
 
 
 @click.command("revoke")

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from vigil.cli import _client, remote
+from vigil.cli.base import member_client, remote
 
 
 def _root() -> Any:
-    """The root command's context object (``settings()``, used by ``_client``)."""
+    """The root command's context object (``settings()``, used by ``member_client``)."""
     return click.get_current_context().find_root().obj
 
 
@@ -24,7 +24,7 @@ def recall(share_id: str, node_url: str | None, token: str | None,
     """Recall a share you published: the node removes its payload and tells every
     recipient, whose clients drop it and acknowledge. With --keyring the recall is
     signed here; without, the node signs it (keyring it holds, or an attested share)."""
-    with _client(_root(), node_url, token, keyring_path) as cl:
+    with member_client(_root(), node_url, token, keyring_path) as cl:
         res = cl.recall(share_id)
     word = "recalled" if res["new"] else "already recalled"
     click.echo(f"{share_id} {word} at {res['at']} (log entry {res['log_index']}, "
@@ -38,7 +38,7 @@ def recall(share_id: str, node_url: str | None, token: str | None,
 def receipts(share_id: str, as_json: bool, node_url: str | None, token: str | None,
              keyring_path: str | None) -> None:
     """Who received and opened a share you published, and who acknowledged its recall."""
-    with _client(_root(), node_url, token, keyring_path) as cl:
+    with member_client(_root(), node_url, token, keyring_path) as cl:
         doc = cl.receipts(share_id)
     if as_json:
         click.echo(json.dumps(doc, indent=2))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from vigil import audit, certs, clock, tokens
-from vigil.cli import Ctx, out, pass_ctx
+from vigil.cli.base import Ctx, out, pass_ctx
 from vigil.crypto import pins
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vigil.cli import Ctx, _client, out, pass_ctx, remote
+from vigil.cli.base import Ctx, member_client, out, pass_ctx, remote
 
 FIELDS = ("shares", "objects", "first_reports", "sightings_confirmed", "false_positives",
           "received", "opened")
@@ -32,7 +32,7 @@ def sighting_add(c: Ctx, share_id: str, indicator: str, verdict: str, count: int
                  first_seen: str | None, last_seen: str | None, disclose: bool,
                  node_url: str | None, token: str | None, keyring_path: str | None) -> None:
     """Report a sighting of INDICATOR (an indicator id) of SHARE_ID."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         s = cl.sight(share_id, indicator, verdict, count=count, first_seen=first_seen,
                      last_seen=last_seen, disclose=disclose)
     click.echo(f"{s['id']}: {verdict} x{s['count']} of {indicator}"
@@ -47,7 +47,7 @@ def sighting_add(c: Ctx, share_id: str, indicator: str, verdict: str, count: int
 def sighting_list(c: Ctx, share_id: str, as_json: bool, node_url: str | None,
                   token: str | None, keyring_path: str | None) -> None:
     """Sightings of a share: counts per indicator for its originator, your own otherwise."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         doc = cl.sightings(share_id)
         names = {m["id"]: m["name"] for m in cl.members()}
     if as_json:
@@ -70,7 +70,7 @@ def sighting_list(c: Ctx, share_id: str, as_json: bool, node_url: str | None,
 def ledger(c: Ctx, as_json: bool, node_url: str | None, token: str | None,
            keyring_path: str | None) -> None:
     """The reciprocity ledger over the shares you may read: per member, per channel."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         doc = cl.ledger()
     if as_json:
         out(doc)
@@ -105,7 +105,7 @@ def channel_key() -> None:
 def channel_key_show(c: Ctx, ref: str, node_url: str | None, token: str | None,
                      keyring_path: str | None) -> None:
     """The channel key's epoch, who lacks a copy, and whether a new epoch is due."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         st = cl._call("GET", f"/api/v1/channels/{ref}/key")
         names = {m["id"]: m["name"] for m in cl.members()}
     click.echo(f"epoch {st['epoch']}, "
@@ -122,7 +122,7 @@ def channel_key_show(c: Ctx, ref: str, node_url: str | None, token: str | None,
 def channel_key_share(c: Ctx, ref: str, node_url: str | None, token: str | None,
                       keyring_path: str | None) -> None:
     """Seal the current channel key to the members that lack it (e.g. new members)."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         done = cl.share_channel_key(ref)
         names = {m["id"]: m["name"] for m in cl.members()}
     click.echo(f"sealed to {', '.join(names.get(m, m) for m in done)}" if done

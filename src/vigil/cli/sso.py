@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vigil import passkeys, sso
-from vigil.cli import Ctx, out, pass_ctx
+from vigil.cli.base import Ctx, out, pass_ctx
 
 
 @click.group("sso")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from vigil.cli_types import LIMIT
+from vigil.cli.options import LIMIT
 from vigil.errors import InputError
 from vigil.params import decimal
 from vigil.progress import Bar, bar

@@ -4,39 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from vigil.cli_types import CURSOR
-from vigil.config import load_settings
-from vigil.crypto.secretfile import owner_only_dir
-from vigil.errors import InputError, VigilError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-if __name__ == "__main__":  # `python -m vigil.cli`: one module, whoever imports vigil.cli
-    sys.modules.setdefault("vigil.cli", sys.modules[__name__])
-
-
-class Ctx:
-    def __init__(self, data: str | None, debug: bool,
-                 tls: dict[str, str | None] | None = None) -> None:
-        self.data = data
-        self.debug = debug
-        self.tls = tls or {}  # cert, key, ca, pin of the member commands' connection
-
-    def settings(self) -> Any:
-        return load_settings(self.data)
-
-
-pass_ctx = click.make_pass_decorator(Ctx)
+from vigil.cli import (
+    access,
+    accountability,
+    analysis,
+    backup,
+    doctor,
+    feed,
+    interop,
+    ledger,
+    log,
+    sso,
+    tokens,
+)
+from vigil.cli.base import Ctx, member_client, out, pass_ctx, passphrase, remote
+from vigil.cli.options import CURSOR
+from vigil.errors import VigilError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,10 +42,6 @@ def cli(ctx: click.Context, data: str | None, debug: bool, cert: str | None,
         key: str | None, ca: str | None, pin: str | None) -> None:
     """vigil: a threat-intelligence exchange: signed, sealed, immediate and fair."""
     ctx.obj = Ctx(data, debug, {"cert": cert, "key": key, "ca": ca, "pin": pin})
-
-
-def out(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 # -- node administration (local data directory) -----------------------------------
@@ -75,17 +61,6 @@ def init(c: Ctx, name: str | None) -> None:
 @cli.group()
 def member() -> None:
     """Members: organisations with their own keys."""
-
-
-def _passphrase(prompt: bool, confirm: bool = False) -> str:
-    p = os.environ.get("VIGIL_KEYRING_PASSPHRASE")
-    if p is not None:
-        return p
-    if not prompt:
-        raise InputError("set VIGIL_KEYRING_PASSPHRASE or run in a terminal",
-                         code="keyring.no_passphrase")
-    return str(click.prompt("keyring passphrase", hide_input=True,
-                            confirmation_prompt=confirm))
 
 
 @member.command("add")
@@ -114,7 +89,7 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
     hold = keyring_path is None
     path = keyring_dir(s) / f"{name}.keyring" if hold else Path(keyring_path or "")
     pw = str(s.keyring_passphrase) if hold and s.keyring_passphrase else \
-        _passphrase(sys.stdin.isatty(), confirm=True)
+        passphrase(sys.stdin.isatty(), confirm=True)
     m, _ = ex.add_member(name, country=country, kind=MemberKind(kind), display_name=display_name,
                          keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical)
     click.echo(f"member {m.name} {m.id} ({m.sign_key_id.split(':')[0]}, "
@@ -163,48 +138,6 @@ def user_add(c: Ctx, member_name: str, user_name: str, scope: str,
 
 # -- member commands (over HTTP, as the token's member) ----------------------------------
 
-def remote(f: F) -> F:
-    f = click.option("--node", "node_url", envvar="VIGIL_NODE",
-                     help="node URL (default: this data directory's server)")(f)
-    f = click.option("--token", envvar="VIGIL_TOKEN", help="API token of a user")(f)
-    f = click.option("--keyring", "keyring_path", envvar="VIGIL_KEYRING",
-                     type=click.Path(dir_okay=False),
-                     help="member keyring: sign and seal here, open sealed shares")(f)
-    return f
-
-
-def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str | None,
-            state: str | None = None) -> Any:
-    """The member's SDK client. It keeps the checkpoints of the node's log it accepted
-    in ``state`` (default ``<data>/checkpoints.json``) and checks the node's latest one
-    against them before anything else: a rollback or a fork stops every command."""
-    from vigil.client import Client
-    from vigil.crypto.keyring import load_keyring
-
-    if not token and not c.tls.get("cert"):
-        raise InputError("a token is needed: --token or VIGIL_TOKEN (see `vigil user add`), "
-                         "or a client certificate: vigil --cert … --key …",
-                         code="auth.required")
-    s = c.settings()
-    if not node_url:
-        node_url = str(s.public_url) or f"http://{s.host}:{s.port}"
-    kr = None
-    if keyring_path:
-        kr = load_keyring(Path(keyring_path), _passphrase(sys.stdin.isatty()))
-    state = state or os.environ.get("VIGIL_LOG_STATE")
-    path = Path(state) if state else s.data_dir / "checkpoints.json"
-    owner_only_dir(path.parent)
-    t = c.tls
-    client = Client(node_url, token or "", kr, log_state=path, cert=t.get("cert"),
-                    key=t.get("key"), ca=t.get("ca"), pin=t.get("pin"))
-    try:
-        client.checkpoint()
-    except BaseException:
-        client.close()
-        raise
-    return client
-
-
 @cli.group()
 def channel() -> None:
     """Channels: bilateral, group and community audiences."""
@@ -230,7 +163,7 @@ def channel_create(c: Ctx, name: str, kind: str, members: tuple[str, ...],
         ch = ex.create_channel(ex.member(as_member).id, name, ChannelKind(kind), members)
         click.echo(f"channel {ch.name} {ch.id}")
         return
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         doc = cl.create_channel(name, kind, members)
     click.echo(f"channel {doc['name']} {doc['id']}")
 
@@ -241,7 +174,7 @@ def channel_create(c: Ctx, name: str, kind: str, members: tuple[str, ...],
 def channel_list(c: Ctx, node_url: str | None, token: str | None, keyring_path: str | None
                  ) -> None:
     """The channels the token's member is in."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         for ch in cl.channels():
             names = ", ".join(ch["member_names"]) if ch["member_names"] is not None else "all"
             click.echo(f"{ch['name']:<20} {ch['kind']:<10} {names}")
@@ -254,7 +187,7 @@ def channel_list(c: Ctx, node_url: str | None, token: str | None, keyring_path: 
 def channel_show(c: Ctx, ref: str, node_url: str | None, token: str | None,
                  keyring_path: str | None) -> None:
     """A channel with its join/leave history."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         out(cl.channel(ref))
 
 
@@ -266,7 +199,7 @@ def channel_show(c: Ctx, ref: str, node_url: str | None, token: str | None,
 def channel_add(c: Ctx, ref: str, member_name: str, node_url: str | None, token: str | None,
                 keyring_path: str | None) -> None:
     """Add a member to a group channel (owner only)."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         doc = cl.channel_add(ref, member_name)
     click.echo(f"{doc['name']}: {', '.join(doc['member_names'])}")
 
@@ -279,7 +212,7 @@ def channel_add(c: Ctx, ref: str, member_name: str, node_url: str | None, token:
 def channel_remove(c: Ctx, ref: str, member_name: str, node_url: str | None,
                    token: str | None, keyring_path: str | None) -> None:
     """Remove a member from a group channel (owner only)."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         doc = cl.channel_remove(ref, member_name)
     click.echo(f"{doc['name']}: {', '.join(doc['member_names'])}")
 
@@ -311,7 +244,7 @@ def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | Non
     kw: dict[str, Any] = {"tlp": tlp, "to": to, "purpose": purpose, "no_onward": no_onward,
                           "codes": codes, "themes": themes, "regions": regions,
                           "expires": expires}
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         if dry_run:
             pv = cl.preview(**kw)
             if cl.keyring is not None:  # the form this client would seal with, checked
@@ -351,7 +284,7 @@ def _line(e: Any, names: dict[str, str]) -> str:
 def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | None,
           token: str | None, keyring_path: str | None) -> None:
     """List the shares in the token's member's inbox (each share's log proof checked)."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         names = {m["id"]: m["name"] for m in cl.members()}
         entries = cl.inbox(after)
         for e in entries:
@@ -367,7 +300,7 @@ def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | 
         async def run() -> None:
             tasks = [asyncio.ensure_future(shares())]
             if cl.keyring is not None:
-                from vigil.cli_log import watch_keys
+                from vigil.cli.log import watch_keys
 
                 tasks.append(asyncio.ensure_future(watch_keys(cl, watch_every)))
             try:
@@ -392,7 +325,7 @@ def show(c: Ctx, share_id: str, as_json: bool, node_url: str | None, token: str 
     """Show a share: verify its signature, open it, say who signed and how."""
     from vigil.stix.summary import summarize
 
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         sh = cl.get(share_id)
     h = sh.envelope.header
     click.echo(f"share      {sh.id}")
@@ -458,16 +391,12 @@ def demo(c: Ctx, port: int, host: str, fresh: bool, no_serve: bool) -> None:
 
 
 def _feature_commands() -> None:
-    """The command groups that live in their own modules (each imports this one)."""
-    import importlib
-
-    from vigil.cli_feed import feed, gateway
-
-    cli.add_command(feed)
-    cli.add_command(gateway)
-    for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
-                 "cli_doctor", "cli_access", "cli_interop", "cli_tokens", "cli_sso"):
-        importlib.import_module(f"vigil.{name}").register(cli)
+    """The command groups that live in their own modules of this package."""
+    cli.add_command(feed.feed)
+    cli.add_command(feed.gateway)
+    for module in (analysis, ledger, log, accountability, backup, doctor, access, interop,
+                   tokens, sso):
+        module.register(cli)
 
 
 _feature_commands()
@@ -501,6 +430,3 @@ def main() -> None:
                    err=True)
         sys.exit(1)
 
-
-if __name__ == "__main__":
-    main()

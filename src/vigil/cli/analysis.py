@@ -10,8 +10,8 @@ from typing import Any
 import click
 import orjson
 
-from vigil.cli import Ctx, _client, out, pass_ctx, remote
-from vigil.cli_types import CURSOR, LIMIT
+from vigil.cli.base import Ctx, member_client, out, pass_ctx, remote
+from vigil.cli.options import CURSOR, LIMIT
 from vigil.errors import InputError
 
 
@@ -52,7 +52,7 @@ def search(c: Ctx, value: str, limit: int, as_json: bool, as_member: str | None,
         finally:
             ex.store.close()
     else:
-        with _client(c, node_url, token, keyring_path) as cl:
+        with member_client(c, node_url, token, keyring_path) as cl:
             doc = cl._call("GET", "/api/v1/search", params={"q": value, "limit": limit})
     if as_json:
         out(doc)
@@ -71,7 +71,7 @@ def search(c: Ctx, value: str, limit: int, as_json: bool, as_member: str | None,
 def correlations(c: Ctx, after: int, limit: int, follow: bool, node_url: str | None,
                  token: str | None, keyring_path: str | None) -> None:
     """Your correlation notices after a cursor (JSON; resume with --after NEXT)."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         if not follow:
             out(cl._call("GET", "/api/v1/correlations",
                          params={"after": after, "limit": limit}))
@@ -128,7 +128,7 @@ def warninglist_add(c: Ctx, file: str, as_member: str | None, node_url: str | No
         finally:
             ex.store.close()
     else:
-        with _client(c, node_url, token, keyring_path) as cl:
+        with member_client(c, node_url, token, keyring_path) as cl:
             doc = cl._call("POST", "/api/v1/warninglists", content=raw,
                            headers={"content-type": "application/json"})
     click.echo(f"warninglist {doc['name']!r}: {doc['usable']} usable of {doc['entries']} "
@@ -141,7 +141,7 @@ def warninglist_add(c: Ctx, file: str, as_member: str | None, node_url: str | No
 def warninglist_list(c: Ctx, node_url: str | None, token: str | None,
                      keyring_path: str | None) -> None:
     """The shipped warninglists and your own."""
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         doc = cl._call("GET", "/api/v1/warninglists")
     for where in ("shipped", "own"):
         for w in doc[where]:
@@ -157,7 +157,7 @@ def warninglist_remove(c: Ctx, name: str, node_url: str | None, token: str | Non
     """Remove one of your warninglists."""
     if not name.strip():
         raise InputError("a warninglist name is needed", code="input.warninglist_name")
-    with _client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path) as cl:
         cl._call("DELETE", f"/api/v1/warninglists/{name}")
     click.echo(f"removed {name!r}")
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vigil.cli import Ctx, out, pass_ctx
+from vigil.cli.base import Ctx, out, pass_ctx
 
 MARK = {"ok": "ok     ", "warning": "WARNING", "problem": "PROBLEM"}
 

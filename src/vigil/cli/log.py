@@ -8,13 +8,8 @@ from typing import Any
 
 import click
 
-from vigil.cli import Ctx, _client, out, pass_ctx, remote
-from vigil.cli_types import COUNT, CURSOR
-
-
-def _log_client(c: Ctx, node_url: str | None, token: str | None,
-                keyring_path: str | None, state: str | None) -> Any:
-    return _client(c, node_url, token, keyring_path, state)
+from vigil.cli.base import Ctx, member_client, out, pass_ctx, remote
+from vigil.cli.options import COUNT, CURSOR
 
 
 def _alarm(client: Any, watch: Any) -> None:
@@ -59,7 +54,7 @@ def log_group() -> None:
 def log_checkpoint(c: Ctx, state: str | None, node_url: str | None, token: str | None,
                    keyring_path: str | None) -> None:
     """Fetch the latest signed checkpoint; accept it only if it extends the last one."""
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with member_client(c, node_url, token, keyring_path, state) as client:
         cp = client.checkpoint()
         v = client.log_verifier()
         out({"origin": cp.origin, "size": cp.size, "checkpoint": v.latest[2] if v.latest
@@ -78,7 +73,7 @@ def log_proof(c: Ctx, index: int, state: str | None, node_url: str | None,
     from vigil.crypto.encoding import b64u_decode
     from vigil.log.merkle import verify_inclusion
 
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with member_client(c, node_url, token, keyring_path, state) as client:
         cp = client.checkpoint()
         doc = client._call("GET", "/api/v1/log/inclusion",
                            params={"index": index, "size": cp.size})
@@ -104,7 +99,7 @@ def log_consistency(c: Ctx, first: int, second: int, state: str | None,
     from vigil.crypto.encoding import b64u_decode
     from vigil.log.merkle import verify_consistency
 
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with member_client(c, node_url, token, keyring_path, state) as client:
         v = client.log_verifier()
         cps = [v.accept(client._call("GET", "/api/v1/log/checkpoint",
                                      params={"size": n})["checkpoint"])
@@ -130,7 +125,7 @@ def log_verify(c: Ctx, start: int, end: int | None, no_fetch: bool, state: str |
     from vigil.client.audit import audit
     from vigil.progress import bar
 
-    with _log_client(c, node_url, token, keyring_path, state) as client, \
+    with member_client(c, node_url, token, keyring_path, state) as client, \
             bar("log entries") as b:
         report = audit(client, start=start, end=end, fetch_shares=not no_fetch,
                        progress=b.update if b.shown else None)
@@ -147,7 +142,7 @@ def log_gossip(c: Ctx, state: str | None, node_url: str | None, token: str | Non
                keyring_path: str | None) -> None:
     """Hand the checkpoint this member holds to the node and list the forks the node
     reports among every member's checkpoints. Exit status 1 if there is one."""
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with member_client(c, node_url, token, keyring_path, state) as client:
         client.checkpoint()
         v = client.log_verifier()
         assert v.latest is not None
@@ -167,7 +162,7 @@ def log_compare(c: Ctx, note_file: str, state: str | None, node_url: str | None,
                 token: str | None, keyring_path: str | None) -> None:
     """Check a checkpoint another member holds (a signed note file) against this
     member's: a fork or an inconsistency is refused and kept as evidence."""
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with member_client(c, node_url, token, keyring_path, state) as client:
         cp = client.log_verifier().accept(Path(note_file).read_text("utf-8"))
     out({"consistent": True, "size": cp.size})
 
@@ -188,7 +183,7 @@ def log_watch(c: Ctx, every: float, once: bool, start: int | None, state: str | 
     import json
     import time
 
-    with _log_client(c, node_url, token, keyring_path, state) as client:
+    with member_client(c, node_url, token, keyring_path, state) as client:
         after = start
         while True:
             w = client.watch_log(after)
