@@ -3,18 +3,17 @@ against the member's earlier checkpoint; a tampered backup is refused."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import PG_ADMIN_URL, service_missing
 from tests.test_cli import vigil
 from tests.test_e2e import bundle_with
 
@@ -22,28 +21,14 @@ from vigil.backup import MANIFEST, _sha256, restore
 from vigil.config import load_settings
 from vigil.errors import InputError
 from vigil.testing import ServerProcess, make_node
+from vigil.testing.postgres import Databases
 
 
 @pytest.fixture
-def pg_databases() -> Iterator[list[str]]:
-    """Fresh PostgreSQL databases: source, restore, tampered restore, scratch."""
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        service_missing("PostgreSQL", exc)
-        raise
-    names = [f"vigil_test_{uuid.uuid4().hex[:12]}" for _ in range(4)]
-    for n in names:
-        admin.execute(f'CREATE DATABASE "{n}"')
-    base = PG_ADMIN_URL.rpartition("/")[0]
-    try:
-        yield [f"{base}/{n}" for n in names]
-    finally:
-        for n in names:
-            admin.execute(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
-        admin.close()
+def backup_databases(pg_databases: Databases) -> Iterator[list[str]]:
+    """Fresh, empty PostgreSQL databases: source, restore, tampered restore, scratch."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(pg_databases.fresh(migrated=False)) for _ in range(4)]
 
 
 def reseal(backup: Path) -> None:
@@ -83,7 +68,7 @@ def test_backup_while_publishing_then_restore_verifies_and_tamper_is_caught(
         tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     dbs: list[str | None] = [None, None, None, None]
     if backend == "postgresql":
-        dbs = list(request.getfixturevalue("pg_databases"))
+        dbs = list(request.getfixturevalue("backup_databases"))
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True}, store=dbs[0])
     m = node.members
     state = tmp_path / "bravo-checkpoints.json"

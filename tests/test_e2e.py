@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
@@ -11,23 +10,13 @@ import pytest
 
 from vigil.client import Client, InboxItem
 from vigil.errors import NotFound
-from vigil.testing import ServerProcess, make_node
+from vigil.testing import ServerProcess, make_node, stix
 
 
 def bundle_with(canary: str, n: int = 3) -> bytes:
-    objs = []
-    for i in range(n):
-        objs.append({
-            "type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{uuid.uuid4()}",
-            "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-            "name": f"{canary} #{i}", "description": f"secret note {canary}",
-            "indicator_types": ["malicious-activity"],
-            "pattern": f"[ipv4-addr:value = '198.51.100.{i + 1}']", "pattern_type": "stix",
-            "valid_from": "2026-11-29T08:00:00Z",
-        })
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                       "objects": objs}).encode()
+    return stix.bundle(*(stix.indicator(
+        f"198.51.100.{i + 1}", name=f"{canary} #{i}", description=f"secret note {canary}",
+        indicator_types=["malicious-activity"]) for i in range(n)))
 
 
 async def first_event(client: Client, timeout: float) -> InboxItem | None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import Server, as_pages
@@ -25,21 +24,17 @@ from vigil.client import Client
 from vigil.gateway import LocalStore, follow, watch
 from vigil.model import ChannelKind
 from vigil.taxii.query import Query
+from vigil.testing import stix
 
 LOCAL_TOKEN = "local-gateway-token-for-tests"
 
 
 def bundle(marker: str, n: int) -> tuple[bytes, list[dict[str, Any]]]:
-    objs: list[dict[str, Any]] = [{
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-        "created": "2024-05-01T00:00:00.000Z", "modified": "2024-05-01T00:00:00.000Z",
-        "name": f"{marker} {i}", "pattern": f"[domain-name:value = '{marker}-{i}.example']",
-        "pattern_type": "stix", "valid_from": "2024-05-01T00:00:00Z"} for i in range(n)]
-    objs.append({"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
-                 "created": "2024-05-01T00:00:00.000Z", "modified": "2024-05-01T00:00:00.000Z",
-                 "name": f"{marker} malware", "is_family": True})
-    doc = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}
-    return orjson.dumps(doc), objs
+    at = "2024-05-01T00:00:00.000Z"
+    objs = [stix.indicator(f"{marker}-{i}.example", at=at, name=f"{marker} {i}")
+            for i in range(n)]
+    objs.append(stix.malware(f"{marker} malware", at=at))
+    return stix.bundle(*objs), objs
 
 
 class Gateway:

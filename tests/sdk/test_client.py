@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
 from vigil import testing
@@ -23,6 +21,7 @@ from vigil.errors import (
     Unavailable,
     VigilError,
 )
+from vigil.testing import stix
 
 
 def answering(status: int, code: str, pointer: str | None = None) -> Client:
@@ -72,10 +71,7 @@ def test_inbox_cursor_moves_past_entries_the_node_skipped() -> None:
 
 
 def bundle() -> bytes:
-    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
-        "type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
-        "created": "2024-06-01T00:00:00.000Z", "modified": "2024-06-01T00:00:00.000Z",
-        "name": "stream test", "is_family": True}]})
+    return stix.bundle(stix.malware("stream test"))
 
 
 async def test_stream_reconnects_with_last_event_id(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import ALG_X25519, key_id
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.model import ChannelKind
+from vigil.testing import stix
 
 Alter = Callable[[httpx.Request, Any], Any]
 
@@ -89,11 +90,7 @@ class StreamEdit(httpx.AsyncBaseTransport):
 
 
 def bundle(canary: str) -> bytes:
-    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-        "created": "2024-05-01T00:00:00.000Z", "modified": "2024-05-01T00:00:00.000Z",
-        "name": canary, "pattern": f"[domain-name:value = '{canary}.example']",
-        "pattern_type": "stix", "valid_from": "2024-05-01T00:00:00Z"}]})
+    return stix.bundle(stix.indicator(f"{canary}.example", name=canary))
 
 
 class Hub:
@@ -115,35 +112,14 @@ class Hub:
         return b"".join(p.read_bytes() for p in self.node.data.rglob("*") if p.is_file())
 
 
-@contextlib.contextmanager
-def database(kind: str) -> Iterator[str | None]:
-    """The node's store: its own SQLite file (None), or a fresh PostgreSQL database."""
-    if kind == "sqlite":
-        yield None
-        return
-    from tests.conftest import PG_ADMIN_URL, _pg_database_url, service_missing
-
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        service_missing("PostgreSQL", exc)
-        raise
-    name = f"vigil_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_database_url(name)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("hostile")
-    with database(request.param) as url:
+    with contextlib.ExitStack() as stack:
+        url = None  # the node's own SQLite file, or a fresh PostgreSQL database
+        if request.param == "postgresql":
+            url = stack.enter_context(request.getfixturevalue("pg_databases").fresh())
         node = testing.make_node(tmp / "node", {"alpha": False, "bravo": False,
                                                 "charlie": False}, store=url)
         ex = node.exchange()

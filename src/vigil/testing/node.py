@@ -1,4 +1,4 @@
-"""Helpers for tests, shipped for users' own tests: a throw-away node and a live server."""
+"""A throw-away node with members and tokens, and `vigil serve` in a child process."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -34,6 +34,7 @@ def free_port() -> int:
 
 @dataclass
 class TestMember:
+    __test__: ClassVar[bool] = False  # a helper, not a test class for pytest
     name: str
     id: str
     token: str
@@ -44,6 +45,7 @@ class TestMember:
 
 @dataclass
 class TestNode:
+    __test__: ClassVar[bool] = False
     data: Path
     settings: Settings
     members: dict[str, TestMember] = field(default_factory=dict)
