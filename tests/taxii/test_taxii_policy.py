@@ -33,11 +33,11 @@ from vigil.bus.local import LocalBus
 from vigil.errors import PolicyDenied
 from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
-from vigil.taxii import server
 from vigil.taxii.query import norm_time
 from vigil.testing import make_node, stix
 from vigil.testing.postgres import Databases
 from vigil.web import errors as web_errors
+from vigil.web import taxii as server
 from vigil.web.deps import State
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)

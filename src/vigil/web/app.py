@@ -20,7 +20,6 @@ from vigil.config import Settings
 from vigil.exchange import Exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import open_exchange
-from vigil.taxii import server as taxii_server
 from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
@@ -29,6 +28,7 @@ from vigil.web import errors as web_errors
 from vigil.web import interop as interop_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
+from vigil.web import taxii as taxii_server
 from vigil.web import tokens as tokens_api
 from vigil.web.console import router as console_router
 from vigil.web.deps import State
