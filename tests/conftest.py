@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind
+from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port, make_node
 from vigil.testing.postgres import Databases
 

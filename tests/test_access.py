@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vigil import access
 from vigil.cli.main import cli
 from vigil.errors import AuthError, Conflict, NotFound
 from vigil.model import Actor
+from vigil.signin import users as access
 from vigil.testing import make_node
 
 

@@ -19,8 +19,8 @@ from tests.test_e2e import bundle_with, scan
 from vigil.client import Client, InboxItem
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind, ShareState
+from vigil.node.exchange import Exchange
 from vigil.policy import decide_read, decide_recall_notice
 from vigil.protocol import receipts
 from vigil.storage.base import Sql

@@ -17,9 +17,9 @@ import pytest
 from tests.test_cli import vigil
 from tests.test_e2e import bundle_with
 
-from vigil.backup import MANIFEST, _sha256, restore
 from vigil.config import load_settings
 from vigil.errors import InputError
+from vigil.node.backup import MANIFEST, _sha256, restore
 from vigil.testing import ServerProcess, make_node
 from vigil.testing.postgres import Databases
 
@@ -151,8 +151,8 @@ def test_backup_while_publishing_then_restore_verifies_and_tamper_is_caught(
 
 
 def test_backup_refuses_a_destination_it_would_copy_into_itself(tmp_path: Path) -> None:
-    from vigil.backup import backup
     from vigil.errors import Conflict
+    from vigil.node.backup import backup
 
     node = make_node(tmp_path / "node", {"alpha": True})
     with pytest.raises(InputError) as inside:
@@ -169,7 +169,7 @@ def test_backup_refuses_a_destination_it_would_copy_into_itself(tmp_path: Path) 
 def test_restore_finds_each_kind_of_damage(tmp_path: Path) -> None:
     from tests.test_doctor import publish_one
 
-    from vigil.backup import backup
+    from vigil.node.backup import backup
 
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
     ex = node.exchange()

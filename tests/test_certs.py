@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 from tests.web.test_tls import make
 
-from vigil import audit, certs
 from vigil.cli.main import cli
 from vigil.crypto.pins import spki_pin
 from vigil.errors import AuthError, Conflict, InputError, NotFound
+from vigil.signin import audit, certs
 from vigil.testing import make_node
 
 

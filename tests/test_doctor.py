@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tests.test_cli import vigil
 
-from vigil import doctor
-from vigil.exchange import Exchange
+from vigil.node import doctor
+from vigil.node.exchange import Exchange
 from vigil.storage.sqlite import SqliteStore
 from vigil.testing import free_port, make_node
 

@@ -268,7 +268,7 @@ async def test_gateway_serves_only_what_the_originator_lets_leave_and_drops_with
         assert rec["received"] is not None and rec["recall_ack"] is not None
 
         # a purge is not delivered, but the log records it: the watch deletes the copy
-        from vigil.accountability import purge
+        from vigil.node.accountability import purge
 
         ex = n.exchange()
         try:

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from tests.conftest import four_member_exchange
 
-from vigil import clock, passkeys
+from vigil import clock
 from vigil.cli.main import cli
 from vigil.errors import AuthError, NotFound
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
+from vigil.signin import passkeys
 from vigil.testing import TestNode
 
 

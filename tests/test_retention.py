@@ -21,9 +21,9 @@ from tests.test_accountability import (
 )
 from tests.test_e2e import bundle_with
 
-from vigil import accountability as acc
 from vigil import clock
 from vigil.model import ShareState
+from vigil.node import accountability as acc
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

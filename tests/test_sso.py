@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from tests.conftest import four_member_exchange
 
-from vigil import audit, sso
-from vigil.access import revoke_user
 from vigil.cli.main import cli
 from vigil.errors import AuthError, Conflict, InputError
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
+from vigil.signin import audit, sso
+from vigil.signin.users import revoke_user
 from vigil.testing import TestNode
 
 ISSUER = "https://idp.alpha.example"

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vigil import access, audit, clock, tokens
+from vigil import clock
 from vigil.cli.main import cli
 from vigil.errors import AuthError, Conflict, InputError
+from vigil.signin import audit, tokens
+from vigil.signin import users as access
 from vigil.testing import make_node
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vigil.exchange import Exchange, Published
 from vigil.model import Actor, Tlp
+from vigil.node.exchange import Exchange, Published
 
 
 def publish(ex: Exchange, member: str, raw: bytes, *, tlp: Tlp = Tlp.GREEN,

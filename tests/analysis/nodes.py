@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from vigil.bus.local import LocalBus
 from vigil.client import Client
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind
+from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, make_node, stix
 from vigil.web import create_app
 

@@ -15,8 +15,8 @@ from vigil import testing
 from vigil.analysis.correlate import Correlator, correlator
 from vigil.analysis.warninglists import add_member_list
 from vigil.errors import InputError
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind, MemberKind, Tlp
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
 from vigil.testing.stix import bundle, indicator, ioc_bundle
 
@@ -202,7 +202,7 @@ def test_rebuild_restores_index_and_correlations(node: tuple[testing.TestNode, E
 
 def test_recall_drops_observables_and_correlations(node: tuple[testing.TestNode, Exchange]
                                                    ) -> None:
-    from vigil.accountability import recall
+    from vigil.node.accountability import recall
 
     n, ex = node
     m = ids(n)

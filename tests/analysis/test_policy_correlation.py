@@ -26,8 +26,8 @@ from vigil.analysis.correlate import correlator
 from vigil.analysis.observables import Observable, guess
 from vigil.analysis.warninglists import WarninglistSet
 from vigil.errors import PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind, Directory, ShareState, Tlp
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
 from vigil.testing.stix import bundle, indicator
 

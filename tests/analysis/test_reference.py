@@ -20,7 +20,7 @@ from tests.conftest import four_member_exchange
 from vigil import testing
 from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import WarninglistSet
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
 from vigil.testing.stix import indicator
 

@@ -14,7 +14,7 @@ from tests.analysis.helpers import publish
 from vigil import testing
 from vigil.analysis.correlate import WORKER_BYTES, Correlator, correlator
 from vigil.analysis.worker import PassWorker
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
 from vigil.testing.stix import ioc_bundle
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, stix
 from vigil.web import create_app
 
@@ -124,7 +124,7 @@ def late_member(ex: Exchange, node: TestNode, name: str) -> str:
     in ``node.members``; returns its token. Shares published before it joined are not
     its to read, community-wide ones included."""
     from vigil.model import MemberKind
-    from vigil.node import keyring_dir
+    from vigil.node.datadir import keyring_dir
     from vigil.testing import PASSPHRASE, TestMember
 
     path = keyring_dir(node.settings) / f"{name}.keyring"

@@ -24,13 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vigil import accountability, clock
+from vigil import clock
 from vigil.analysis import blind
 from vigil.analysis.correlate import correlator
 from vigil.analysis.ledger import CommunityRule, Delays
 from vigil.errors import PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.node import accountability
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
 from vigil.testing import TestNode, make_node, stix
 

@@ -18,12 +18,13 @@ from tests.conftest import four_member_exchange
 from tests.console.conftest import CSRF_RE
 from tests.policy.community import build
 
-from vigil import accountability, clock
+from vigil import clock
 from vigil.analysis.correlate import correlator
 from vigil.analysis.ledger import CommunityRule, Delays
 from vigil.bus.local import LocalBus
-from vigil.exchange import Exchange
 from vigil.model import ShareState
+from vigil.node import accountability
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 from vigil.testing import TestNode
 from vigil.testing.stix import ioc_bundle

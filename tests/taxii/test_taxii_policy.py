@@ -31,8 +31,8 @@ from tests.taxii.conftest import ROOT, TAXII, indicator
 from vigil import clock
 from vigil.bus.local import LocalBus
 from vigil.errors import PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.node.exchange import Exchange
 from vigil.taxii.query import norm_time
 from vigil.testing import make_node, stix
 from vigil.testing.postgres import Databases

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.conftest import four_member_exchange
 
-from vigil import certs
 from vigil.bus.local import LocalBus
 from vigil.cli.main import cli
 from vigil.client import Client
 from vigil.client.tls import PinMismatch
 from vigil.crypto.pins import spki_pin
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
+from vigil.signin import certs
 from vigil.testing import free_port
 from vigil.web import create_app
 from vigil.web.tls import uvicorn_options

@@ -37,8 +37,8 @@ from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.kem import blob_len
 from vigil.crypto.keys import ENC_ALGS, alg_of, is_key_id
 from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import Envelope, Form
+from vigil.node.exchange import Exchange
 from vigil.policy.decide import channel_members
 from vigil.protocol.blind import CHANNEL_KEY_LEN, TOKEN_LEN
 from vigil.storage.base import Sql, take_positions

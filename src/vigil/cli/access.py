@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
-from vigil import access
 from vigil.cli.base import Ctx, out, pass_ctx
+from vigil.signin import users as access
 
 
 @click.command("revoke")
@@ -21,7 +21,7 @@ from vigil.cli.base import Ctx, out, pass_ctx
 def user_revoke(c: Ctx, member_name: str, user_name: str) -> None:
     """Revoke a user's token (by user name or id): API calls with it answer 401 at
     once, its console sessions end, and its open streams stop delivering."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     ex = open_exchange(c.settings())
     uid = access.revoke_user(ex, member_name, user_name, by="operator")
@@ -33,7 +33,7 @@ def user_revoke(c: Ctx, member_name: str, user_name: str) -> None:
 @pass_ctx
 def user_list(c: Ctx, member_name: str) -> None:
     """List a member's users, revoked ones included."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     ex = open_exchange(c.settings())
     out([{"id": u.id, "name": u.name, "created": u.created, "admin": u.admin,
@@ -48,7 +48,7 @@ def user_list(c: Ctx, member_name: str) -> None:
 def user_admin(c: Ctx, member_name: str, user_name: str, off: bool) -> None:
     """Make a user an admin of its member: through the API it may then revoke the
     member's users and deactivate the member."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     access.set_admin(open_exchange(c.settings()), member_name, user_name, not off)
     click.echo(f"user {user_name} of member:{member_name} is {'not ' if off else ''}an admin")
@@ -60,7 +60,7 @@ def user_admin(c: Ctx, member_name: str, user_name: str, off: bool) -> None:
 def member_deactivate(c: Ctx, member_name: str) -> None:
     """Deactivate a member: none of its users authenticates any longer, its sessions
     end and its open streams stop delivering (logged)."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     mid = access.set_member_active(open_exchange(c.settings()), member_name, False)
     click.echo(f"deactivated member:{member_name} ({mid})")
@@ -71,7 +71,7 @@ def member_deactivate(c: Ctx, member_name: str) -> None:
 @pass_ctx
 def member_activate(c: Ctx, member_name: str) -> None:
     """Reactivate a deactivated member (logged)."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     mid = access.set_member_active(open_exchange(c.settings()), member_name, True)
     click.echo(f"activated member:{member_name} ({mid})")

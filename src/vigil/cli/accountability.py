@@ -66,8 +66,8 @@ def purge(expired: bool, batch: int) -> None:
     """Run one retention pass on this node now (the server runs one every
     retention_interval seconds): expired shares lose payload, wraps and inbox rows;
     the log keeps their entries and records each purge."""
-    from vigil.accountability import purge_expired
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
+    from vigil.node.accountability import purge_expired
 
     ex = open_exchange(_root().settings())
     try:

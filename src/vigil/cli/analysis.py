@@ -16,7 +16,7 @@ from vigil.errors import InputError
 
 
 def _local(c: Ctx) -> Any:
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     return open_exchange(c.settings())
 

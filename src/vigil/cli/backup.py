@@ -19,7 +19,7 @@ def backup(c: Ctx, dest: str) -> None:
     """Back this node up into the new directory DEST while it runs: the store (SQLite's
     backup API, or pg_dump), the data directory's files, and a signed checkpoint of the
     log in the copy. DEST holds the node key: keep it as safe as the data directory."""
-    from vigil.backup import backup as run
+    from vigil.node.backup import backup as run
 
     with bar("backup") as b:
         info = run(c.settings(), Path(dest), progress=lambda step, done, total: b.update(
@@ -40,7 +40,7 @@ def restore(c: Ctx, src: str, store: str | None, checkpoints: tuple[str, ...]) -
     """Restore the backup SRC as the node of the data directory (which must hold no
     node), then check the store against the log and the checkpoints. Exit status 1
     (and no node left behind) when the check fails."""
-    from vigil.backup import restore as run
+    from vigil.node.backup import restore as run
 
     notes = [(f"checkpoint {p}", Path(p).read_text("utf-8")) for p in checkpoints]
     with bar("restore") as b:

@@ -17,7 +17,7 @@ MARK = {"ok": "ok     ", "warning": "WARNING", "problem": "PROBLEM"}
 def doctor(c: Ctx, as_json: bool) -> None:
     """Check the node's configuration, file modes, durability settings, clock and store
     and bus; say what to fix. Exit status 1 on any problem."""
-    from vigil import doctor as checks
+    from vigil.node import doctor as checks
 
     findings = checks.run(c.settings())
     result = checks.summary(findings)

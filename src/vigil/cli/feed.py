@@ -25,7 +25,7 @@ def _settings() -> Any:
 
 
 def _exchange() -> Any:
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     return open_exchange(_settings())
 
@@ -89,8 +89,8 @@ def feed_add(url: str, kind: str, collection: str | None, as_member: str, tlp: s
     or (--format misp) to the MISP feed at URL."""
     from urllib.parse import urlsplit
 
-    from vigil.exchange import check_name
     from vigil.feeds.registry import Feed, add_feed, parse_every
+    from vigil.node.exchange import check_name
     from vigil.stix.tlp import parse_tlp
 
     if not url.startswith(("http://", "https://")):

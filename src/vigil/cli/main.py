@@ -51,7 +51,7 @@ def cli(ctx: click.Context, data: str | None, debug: bool, cert: str | None,
 @pass_ctx
 def init(c: Ctx, name: str | None) -> None:
     """Create a node: data directory, node signing key, database."""
-    from vigil.node import init_node
+    from vigil.node.datadir import init_node
 
     s = c.settings()
     info = init_node(s, name)
@@ -81,8 +81,9 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
 
     The private keys go to a passphrase-protected keyring file (mode 0600), never into
     the node database. Without --keyring the node holds the keyring (its own member)."""
+    from vigil.features import open_exchange
     from vigil.model import MemberKind
-    from vigil.node import keyring_dir, open_exchange
+    from vigil.node.datadir import keyring_dir
 
     s = c.settings()
     ex = open_exchange(s)
@@ -101,7 +102,7 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
 @pass_ctx
 def member_list(c: Ctx) -> None:
     """List the members of this node."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     ex = open_exchange(c.settings())
     for m in sorted(ex.directory().members.values(), key=lambda m: m.name):
@@ -118,14 +119,15 @@ def user() -> None:
 @click.argument("member_name")
 @click.argument("user_name")
 @click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="admin",
-              show_default=True, help="what the token may do (vigil.tokens)")
+              show_default=True, help="what the token may do (vigil.signin.tokens)")
 @click.option("--expires", help="when the token stops working: RFC 3339 or a span (90d)")
 @pass_ctx
 def user_add(c: Ctx, member_name: str, user_name: str, scope: str,
              expires: str | None) -> None:
     """Issue an API token for a member's user (stored hashed, shown once)."""
-    from vigil import clock, tokens
-    from vigil.node import open_exchange
+    from vigil import clock
+    from vigil.features import open_exchange
+    from vigil.signin import tokens
 
     ex = open_exchange(c.settings())
     u, token = tokens.issue(ex, member_name, user_name, scope,
@@ -157,7 +159,7 @@ def channel_create(c: Ctx, name: str, kind: str, members: tuple[str, ...],
     from vigil.model import ChannelKind
 
     if as_member:
-        from vigil.node import open_exchange
+        from vigil.features import open_exchange
 
         ex = open_exchange(c.settings())
         ch = ex.create_channel(ex.member(as_member).id, name, ChannelKind(kind), members)

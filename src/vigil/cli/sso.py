@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from vigil import passkeys, sso
 from vigil.cli.base import Ctx, out, pass_ctx
+from vigil.signin import passkeys, sso
 
 
 @click.group("sso")
@@ -37,7 +37,7 @@ def sso_add(c: Ctx, issuer: str, client_id: str, client_secret_file: Path,
     """Trust an OpenID provider for console sign-in. Register the console's
     https://HOST/signin/sso/callback as its redirect URI and https://HOST/signin as
     its post-logout redirect URI."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     p = sso.add_provider(open_exchange(c.settings()), issuer, client_id=client_id,
                          client_secret=client_secret_file.read_text().strip(),
@@ -50,7 +50,7 @@ def sso_add(c: Ctx, issuer: str, client_id: str, client_secret_file: Path,
 @pass_ctx
 def sso_list(c: Ctx) -> None:
     """The providers the console trusts (without their secrets)."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     out([p.to_dict() for p in sso.providers(open_exchange(c.settings()))])
 
@@ -60,7 +60,7 @@ def sso_list(c: Ctx) -> None:
 @pass_ctx
 def sso_remove(c: Ctx, issuer: str) -> None:
     """Stop trusting a provider (sessions it opened end when they expire or sign out)."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     sso.remove_provider(open_exchange(c.settings()), issuer)
     click.echo(f"removed {issuer}")
@@ -73,7 +73,7 @@ def sso_remove(c: Ctx, issuer: str) -> None:
 @pass_ctx
 def member_set(c: Ctx, member_name: str, require_webauthn: bool | None) -> None:
     """Change a member's sign-in policy."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     ex = open_exchange(c.settings())
     if require_webauthn is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import click
 
-from vigil import audit, certs, clock, tokens
+from vigil import clock
 from vigil.cli.base import Ctx, out, pass_ctx
 from vigil.crypto import pins
+from vigil.signin import audit, certs, tokens
 
 
 @click.command("tokens")
@@ -17,7 +18,7 @@ from vigil.crypto import pins
 def user_tokens(c: Ctx, member_name: str, user_name: str | None) -> None:
     """List the tokens of a member's users (or of one user): prefix, scope, expiry,
     revoked or expired. Tokens themselves are never stored."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     out([t.to_dict() for t in tokens.tokens(open_exchange(c.settings()), member_name,
                                              user_name)])
@@ -33,7 +34,7 @@ def user_rotate(c: Ctx, member_name: str, user_name: str, scope: str | None,
                 expires: str | None) -> None:
     """Give a user a new token; the old one, its console sessions and its open
     streams end at once (recorded)."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     uid, token = tokens.rotate(open_exchange(c.settings()), member_name, user_name,
                                scope=scope,
@@ -52,7 +53,7 @@ def user_rotate(c: Ctx, member_name: str, user_name: str, scope: str | None,
 def audit_cmd(c: Ctx, member_name: str, after: int, limit: int) -> None:
     """A member's sign-in events: sign-ins, failed sign-ins, tokens created, rotated
     and revoked."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     ex = open_exchange(c.settings())
     out([e.to_dict() for e in audit.events(ex, ex.member(member_name).id, after, limit)])
@@ -78,7 +79,7 @@ def cert_add(c: Ctx, member_name: str, user_name: str, spki_pin: str | None,
 
     from cryptography import x509
 
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     if sum(x is not None for x in (spki_pin, subject, cert_file)) != 1:
         raise click.UsageError("give one of --spki-pin, --subject, --cert")
@@ -96,7 +97,7 @@ def cert_add(c: Ctx, member_name: str, user_name: str, spki_pin: str | None,
 @pass_ctx
 def cert_list(c: Ctx, member_name: str) -> None:
     """A member's certificate mappings, revoked ones included."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     out([m.to_dict() for m in certs.mappings(open_exchange(c.settings()), member_name)])
 
@@ -107,7 +108,7 @@ def cert_list(c: Ctx, member_name: str) -> None:
 @pass_ctx
 def cert_revoke(c: Ctx, member_name: str, cert_id: str) -> None:
     """Revoke a certificate mapping: the certificate signs no one in any longer."""
-    from vigil.node import open_exchange
+    from vigil.features import open_exchange
 
     certs.revoke(open_exchange(c.settings()), member_name, cert_id, by="operator")
     click.echo(f"revoked certificate {cert_id} of member:{member_name}")

@@ -1,6 +1,6 @@
 """Member receipts and recalls: the objects a member (or the node, for an attested share)
 signs, their signatures and their shape checks. Stated in docs/protocol.md ("Receipt",
-"Recall"); stored and delivered by ``vigil.accountability``."""
+"Recall"); stored and delivered by ``vigil.node.accountability``."""
 
 from __future__ import annotations
 

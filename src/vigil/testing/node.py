@@ -18,9 +18,10 @@ import httpx
 
 from vigil.config import Settings, load_settings
 from vigil.crypto.keyring import Keyring
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.model import MemberKind
-from vigil.node import init_node, keyring_dir, open_exchange
+from vigil.node.datadir import init_node, keyring_dir
+from vigil.node.exchange import Exchange
 
 PASSPHRASE = "test-passphrase"
 
@@ -97,7 +98,9 @@ class ServerProcess:
         self.log = log or data.parent / f"{data.name}-server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        """Start the server and wait until it answers; a server that does not answer in
+        ``timeout`` seconds is killed, not left running."""
         logf = open(self.log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",
@@ -113,6 +116,7 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
+        self.kill()
         raise RuntimeError("server did not start")
 
     def kill(self) -> None:

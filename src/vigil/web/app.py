@@ -13,13 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from vigil import __version__, accountability, retention
+from vigil import __version__
 from vigil.analysis.correlate import correlator
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.feeds import scheduler as feed_scheduler
-from vigil.node import open_exchange
+from vigil.node import retention
+from vigil.node.exchange import Exchange
 from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
@@ -80,7 +81,6 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         app.state.vigil = State(settings, ex, b)
         app.state.vigil.metrics.install(ex)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
-        accountability.install(ex)
         loop = asyncio.get_running_loop()
 
         def ring_notices(members: frozenset[str]) -> None:  # from any thread

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vigil.errors import InputError, NotFound, VigilError
-from vigil.exchange import check_name
 from vigil.feeds import registry
 from vigil.feeds.registry import Auth, Feed, parse_every
+from vigil.node.exchange import check_name
 from vigil.policy.access import Access
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.console.routes import (
@@ -38,7 +38,6 @@ router = APIRouter(include_in_schema=False)
 
 def own_feeds(ex: Any, member: str) -> list[dict[str, Any]]:
     """The member's feeds as shown to it (no secret), each with its latest rejects."""
-    registry.install(ex)
     gate = Access(ex, member)
     out = []
     for f in registry.list_feeds(ex.store):
@@ -93,7 +92,6 @@ def _add(ex: Any, member: str, form: Any) -> Feed:
     if password and not user:
         raise InputError("a password needs a user", code="feed.auth")
     auth = Auth(user or None, password or None, token or None)
-    registry.install(ex)
     return registry.add_feed(ex.store, Feed(
         name=name, url=url, collection=collection, member_id=member, tlp=level.value,
         to=to, every=parse_every(form.get("every", "15m") or "15m"), auth=auth))

@@ -19,11 +19,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__, audit, passkeys
-from vigil import accountability as acc
+from vigil import __version__
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
-from vigil.exchange import Exchange
 from vigil.interop.iocs import extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
@@ -37,7 +35,10 @@ from vigil.model import (
     Provenance,
     ShareRequest,
 )
+from vigil.node import accountability as acc
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
+from vigil.signin import audit, passkeys
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web import scopes

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import InputError, NotFound, VigilError
+from vigil.node import accountability as acc
 from vigil.web.console.routes import (
     HEADERS,
     csrf_ok,

@@ -1,6 +1,6 @@
 """The retention task of a serving node: purge expired shares every few seconds.
 
-Each pass runs ``vigil.accountability.purge_expired`` in a worker thread; a failed pass
+Each pass runs ``vigil.node.accountability.purge_expired`` in a worker thread; a failed pass
 (the store is down) is logged and retried at the next interval. Several workers of one
 node may run it at once: a share is purged once, by whichever transaction gets it
 first.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from vigil.accountability import purge_expired
-from vigil.exchange import Exchange
+from vigil.node.accountability import purge_expired
+from vigil.node.exchange import Exchange
 
 log = logging.getLogger(__name__)
 

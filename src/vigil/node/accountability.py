@@ -29,10 +29,10 @@ import orjson
 from vigil import clock
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
 from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied, VigilError
-from vigil.exchange import Exchange
 from vigil.log.entries import purge_entry, recall_entry, receipt_entry
 from vigil.lru import Lru
 from vigil.model import Envelope, Member, Provenance, ShareState
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 from vigil.protocol.receipts import (
     OPENED,

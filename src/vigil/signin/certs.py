@@ -18,12 +18,13 @@ from typing import Any
 
 from cryptography import x509
 
-from vigil import audit, clock
-from vigil.access import _user_id, bump_epoch
+from vigil import clock
 from vigil.crypto.pins import spki_pin
 from vigil.errors import AuthError, Conflict, InputError, NotFound
-from vigil.exchange import Exchange
 from vigil.model import Actor
+from vigil.node.exchange import Exchange
+from vigil.signin import audit
+from vigil.signin.users import _user_id, bump_epoch
 from vigil.storage.base import Sql
 
 KINDS = ("spki", "subject")

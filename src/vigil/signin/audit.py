@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil import clock
-from vigil.exchange import TOKEN_PREFIX, Exchange
 from vigil.lru import Lru
 from vigil.model import Actor
+from vigil.node.exchange import TOKEN_PREFIX, Exchange
 from vigil.storage.base import Sql
 
 SIGNIN_EVERY = 3600.0

@@ -6,7 +6,7 @@ member's name), the claim that names the user (the user's name within that membe
 and the members it may speak for: a provider never signs in a user of a member it was
 not given, whatever its claims say. A user the mapping does not name (no such claim,
 another member, no such user, a revoked one) is refused. The signed-in user acts with
-the scope of its own token (``vigil.tokens``).
+the scope of its own token (``vigil.signin.tokens``).
 
 The protocol (authorization code with PKCE, the ID token's checks, logout at the
 provider) is ``vigil.web.console.sso_pages``; this module holds what the store keeps:
@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from vigil import clock
 from vigil.errors import AuthError, Conflict, InputError, NotFound
-from vigil.exchange import Exchange, hash_token
 from vigil.model import Actor
+from vigil.node.exchange import Exchange, hash_token
 from vigil.storage.base import Sql
 
 PENDING_TTL = 600  # seconds a browser has to come back from the provider
@@ -171,7 +171,7 @@ def actor_for_claims(ex: Exchange, p: Provider, claims: Mapping[str, Any]) -> Ac
     row = ex.store.read(read)
     user = ex.store.user_by_id(str(row[0])) if row is not None else None
     if user is None:
-        from vigil import audit
+        from vigil.signin import audit
         audit.record(ex, member.id, None, "signin.failed",
                      f"auth.sso_unmapped {p.issuer} {p.user_claim}={user_name[:64]}")
         raise AuthError("this sign-in does not name a user of this node",

@@ -36,10 +36,11 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from vigil import audit, clock
+from vigil import clock
 from vigil.errors import AuthError, InputError, NotFound
-from vigil.exchange import Exchange, hash_token
 from vigil.model import Actor, User
+from vigil.node.exchange import Exchange, hash_token
+from vigil.signin import audit
 from vigil.storage.base import Sql
 
 STEP_TTL = 300

@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vigil import audit, clock
-from vigil.access import _user_id, bump_epoch
+from vigil import clock
 from vigil.errors import Conflict
-from vigil.exchange import SCOPES, TOKEN_PREFIX, Exchange, check_scope, hash_token, new_token
 from vigil.model import User
+from vigil.node.exchange import SCOPES, TOKEN_PREFIX, Exchange, check_scope, hash_token, new_token
+from vigil.signin import audit
+from vigil.signin.users import _user_id, bump_epoch
 from vigil.storage.base import Sql
 
 __all__ = ["SCOPES", "TokenInfo", "allows", "issue", "rotate", "tokens"]

@@ -14,11 +14,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from vigil import audit, clock
+from vigil import clock
 from vigil.errors import Conflict, NotFound
-from vigil.exchange import Exchange
 from vigil.log.entries import member_entry
 from vigil.model import Actor
+from vigil.node.exchange import Exchange
+from vigil.signin import audit
 from vigil.storage.base import Sql
 
 EPOCH_KEY = "credentials"
@@ -76,7 +77,7 @@ def set_admin(ex: Exchange, member_ref: str, user_ref: str, admin: bool = True) 
 
 def is_admin(ex: Exchange, actor: Actor) -> bool:
     """An administrator of its member: a user with the admin role acting with an
-    admin-scope token (vigil.tokens)."""
+    admin-scope token (vigil.signin.tokens)."""
     if actor.scope != "admin":
         return False
     row = ex.store.read(lambda sql: sql.execute(

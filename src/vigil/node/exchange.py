@@ -316,7 +316,7 @@ class Exchange:
     # -- users and authentication -------------------------------------------
     def add_user(self, member_ref: str, user_name: str, scope: str = "admin",
                  expires: str | None = None) -> tuple[User, str]:
-        """Issue a user's token with a scope (read | publish | admin, see vigil.tokens)
+        """Issue a user's token with a scope (read | publish | admin, see vigil.signin.tokens)
         and an optional expiry; the token is shown once and only its hash is kept."""
         member = self.member(member_ref)
         check_name(user_name, "user")

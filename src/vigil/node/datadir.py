@@ -1,4 +1,5 @@
-"""A node's data directory: its key, its identity, its settings; opening its Exchange."""
+"""A node's data directory: its key, its identity, its settings; its exchange without
+features (``vigil.features.open_exchange`` adds them)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
-from vigil.analysis.correlate import install as install_correlation
-from vigil.analysis.ledger import install as install_ledger
 from vigil.config import Settings, write_settings_file
 from vigil.crypto.secretfile import owner_only_dir, write_secret_file
 from vigil.errors import ConfigError, Conflict
-from vigil.exchange import Exchange, hold_keyrings
+from vigil.node.exchange import Exchange, hold_keyrings
 from vigil.policy.suites import SuiteRule
 from vigil.storage import Store, open_store
-from vigil.taxii import index as taxii_index
 
 
 def keyring_dir(settings: Settings) -> Path:
@@ -59,7 +57,8 @@ def node_info(settings: Settings) -> dict[str, Any]:
     return info
 
 
-def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
+def core_exchange(settings: Settings, store: Store | None = None) -> Exchange:
+    """The node's exchange, no feature installed."""
     info = node_info(settings)
     raw = (settings.data_dir / "node.key").read_bytes()
     key = Ed25519PrivateKey.from_private_bytes(raw)
@@ -68,7 +67,4 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body))
     ex.suite_rule = SuiteRule.parse(str(settings.require_hybrid))
-    install_correlation(ex, processes=int(settings.correlation_processes))
-    install_ledger(ex, settings)
-    taxii_index.install(ex.share_tx_hooks, ex.purge_tx_hooks)
     return ex

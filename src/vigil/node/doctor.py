@@ -132,7 +132,7 @@ def check_files(settings: Settings, store_url: str) -> Iterator[Finding]:
         paths.append((keyrings, "keyring directory"))
         paths += [(p, "keyring") for p in sorted(keyrings.iterdir()) if p.is_file()]
     if store_url.startswith("sqlite:"):
-        from vigil.backup import SQLITE_FILES, sqlite_path
+        from vigil.node.backup import SQLITE_FILES, sqlite_path
 
         db = sqlite_path(store_url)
         paths += [(Path(str(db) + s), "database") for s in SQLITE_FILES]
@@ -257,7 +257,7 @@ def run(settings: Settings) -> list[Finding]:
     store: Store | None = None
     try:
         if url.startswith("sqlite:"):
-            from vigil.backup import sqlite_path
+            from vigil.node.backup import sqlite_path
 
             if not sqlite_path(url).is_file():  # never create one in the wrong place
                 raise VigilError(f"no database at {sqlite_path(url)}")
