@@ -32,6 +32,8 @@ from vigil.web import log as log_api
 from vigil.web import taxii as taxii_server
 from vigil.web import tokens as tokens_api
 from vigil.web.console import router as console_router
+from vigil.web.console.routes import Stop as console_stop
+from vigil.web.console.routes import stopped as console_stopped
 from vigil.web.deps import State
 from vigil.web.metrics import store_error
 from vigil.web.observe import observed
@@ -141,6 +143,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
     app.include_router(apidocs.router)
     app.include_router(console_router)
+    app.add_exception_handler(console_stop, console_stopped)  # to sign-in, stale forms
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app
 

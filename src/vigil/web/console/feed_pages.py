@@ -23,13 +23,10 @@ from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.console.routes import (
     HEADERS,
     TLP_LABELS,
-    csrf_ok,
-    csrf_refused,
+    CheckedForm,
+    SignedIn,
     not_found,
-    read_form,
     render,
-    signed_in,
-    to_signin,
 )
 from vigil.web.deps import state_of
 
@@ -98,10 +95,7 @@ def _add(ex: Any, member: str, form: Any) -> Feed:
 
 
 @router.get("/feeds", response_class=HTMLResponse)
-async def feeds(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
+async def feeds(request: Request, who: SignedIn) -> Response:
     return await _page(request, who, None, None, 200)
 
 
@@ -116,14 +110,8 @@ async def _page(request: Request, who: Any, error: VigilError | None, done: str 
 
 
 @router.post("/feeds", response_class=HTMLResponse)
-async def add_feed(request: Request) -> Response:
+async def add_feed(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     try:
         await asyncio.to_thread(public_url, form.get("url").strip())
         f = await st.write(_add, st.exchange, who.actor.member, form)
@@ -134,17 +122,11 @@ async def add_feed(request: Request) -> Response:
 
 
 @router.post("/feeds/{name}/pull", response_class=HTMLResponse)
-async def pull_now(name: str, request: Request) -> Response:
+async def pull_now(name: str, request: Request, who: SignedIn, form: CheckedForm) -> Response:
     """Pull one of the member's feeds now (404 for any other feed)."""
     from vigil.feeds.pull import pull_claimed  # taxii2-client: only when needed
 
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     mine = {f["name"] for f in await st.read(own_feeds, st.exchange, who.actor.member)}
     if name not in mine:
         return not_found(request, who, "feed")
