@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import PrivateNats
-from tests.test_e2e import bundle_with
 
 from vigil.client import Client, InboxItem
 from vigil.testing import ServerProcess, make_node
+from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.testing.stix import ioc_bundle
 
 pytestmark = pytest.mark.slow

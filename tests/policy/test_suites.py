@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.test_e2e import bundle_with
 
 from vigil.config import load_settings
 from vigil.crypto.keyring import Keyring
@@ -21,6 +20,7 @@ from vigil.node.exchange import Exchange
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule, decide_suite, meets_hybrid
 from vigil.protocol.envelope import build_share
 from vigil.testing import TestMember, TestNode, make_node
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,38 @@ def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str]
     return node
 
 
+def run_cli(*args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
+            ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """``vigil ARGS…`` in a child process; with ``ok``, a non-zero exit fails (its stderr
+    is the message)."""
+    e = dict(os.environ)
+    e["VIGIL_KEYRING_PASSPHRASE"] = PASSPHRASE
+    e.update(env or {})
+    p = subprocess.run([sys.executable, "-m", "vigil.cli", *args], env=e, capture_output=True,
+                       text=True, input=stdin.decode() if stdin else None, timeout=60)
+    if ok and p.returncode != 0:
+        raise AssertionError(p.stderr)
+    return p
+
+
+def scan(paths: list[Path], needle: bytes) -> list[str]:
+    """The files under ``paths`` (files or folders) whose bytes contain ``needle``."""
+    hits = []
+    for root in paths:
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        hits += [str(f) for f in files if needle in f.read_bytes()]
+    return hits
+
+
+def publish_one(ex: Exchange, member: str) -> None:
+    """One small community-wide green share by ``member``."""
+    from vigil.model import Actor, Tlp
+    from vigil.testing.stix import canary_bundle
+
+    ex.publish_bundle(Actor(member=member, user=None), canary_bundle("DOCTOR", 1),
+                      ex.make_request(member, tlp=Tlp.GREEN))
+
+
 class ServerProcess:
     """`vigil serve` in a child process on a free loopback port."""
 

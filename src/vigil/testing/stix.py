@@ -53,3 +53,11 @@ def bundle(*objects: dict[str, Any]) -> bytes:
 def ioc_bundle(*values: str, **fields: Any) -> bytes:
     """A bundle of one indicator per value (``fields`` go into each)."""
     return bundle(*(indicator(v, **fields) for v in values))
+
+
+def canary_bundle(canary: str, n: int = 3) -> bytes:
+    """``n`` indicators whose name and description carry ``canary``, a string a test then
+    looks for where it must not be (a database file, a log, another member's answer)."""
+    return bundle(*(indicator(f"198.51.100.{i + 1}", name=f"{canary} #{i}",
+                              description=f"secret note {canary}",
+                              indicator_types=["malicious-activity"]) for i in range(n)))

@@ -14,7 +14,6 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.test_e2e import bundle_with, scan
 
 from vigil.client import Client, InboxItem
 from vigil.crypto.encoding import b64u, b64u_decode
@@ -25,6 +24,8 @@ from vigil.policy import decide_read, decide_recall_notice
 from vigil.protocol import receipts
 from vigil.storage.base import Sql
 from vigil.testing import ServerProcess, TestNode, make_node
+from vigil.testing.node import scan
+from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.web import create_app
 
 

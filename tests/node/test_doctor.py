@@ -7,24 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.test_cli import vigil
 
 from vigil.node import doctor
-from vigil.node.exchange import Exchange
 from vigil.storage.sqlite import SqliteStore
 from vigil.testing import free_port, make_node
+from vigil.testing.node import publish_one
+from vigil.testing.node import run_cli as vigil
 
 
 def problems(findings: list[doctor.Finding], check: str) -> list[doctor.Finding]:
     return [f for f in findings if f.check == check and f.level == "problem"]
-
-
-def publish_one(ex: Exchange, member: str) -> None:
-    from tests.test_e2e import bundle_with
-
-    from vigil.model import Actor, Tlp
-    ex.publish_bundle(Actor(member=member, user=None), bundle_with("DOCTOR", 1),
-                      ex.make_request(member, tlp=Tlp.GREEN))
 
 
 def test_a_sound_node_passes_and_a_readable_key_is_found(tmp_path: Path) -> None:

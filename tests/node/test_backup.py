@@ -14,14 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.test_cli import vigil
-from tests.test_e2e import bundle_with
 
 from vigil.config import load_settings
 from vigil.errors import InputError
 from vigil.node.backup import MANIFEST, _sha256, restore
 from vigil.testing import ServerProcess, make_node
+from vigil.testing.node import run_cli as vigil
 from vigil.testing.postgres import Databases
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture
@@ -167,9 +167,8 @@ def test_backup_refuses_a_destination_it_would_copy_into_itself(tmp_path: Path) 
 
 
 def test_restore_finds_each_kind_of_damage(tmp_path: Path) -> None:
-    from tests.test_doctor import publish_one
-
     from vigil.node.backup import backup
+    from vigil.testing.node import publish_one
 
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
     ex = node.exchange()

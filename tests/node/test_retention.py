@@ -12,18 +12,18 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from tests.test_accountability import (
+from tests.node.test_accountability import (
     Node,
     build_node,
     canary_bundle,
     db_hits,
     scan,
 )
-from tests.test_e2e import bundle_with
 
 from vigil import clock
 from vigil.model import ShareState
 from vigil.node import accountability as acc
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

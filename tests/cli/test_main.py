@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests.test_e2e import bundle_with
 
-from vigil.testing import PASSPHRASE, ServerProcess
-
-
-def vigil(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None,
-          ok: bool = True) -> subprocess.CompletedProcess[str]:
-    e = dict(os.environ)
-    e["VIGIL_KEYRING_PASSPHRASE"] = PASSPHRASE
-    e.update(env or {})
-    p = subprocess.run([sys.executable, "-m", "vigil.cli", *args], env=e, capture_output=True,
-                       text=True, input=stdin.decode() if stdin else None, timeout=60)
-    if ok:
-        assert p.returncode == 0, p.stderr
-    return p
+from vigil.testing import ServerProcess
+from vigil.testing.node import run_cli as vigil
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.mark.slow

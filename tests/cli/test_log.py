@@ -6,10 +6,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.test_cli import vigil
-from tests.test_e2e import bundle_with
-
 from vigil.testing import ServerProcess, make_node
+from vigil.testing.node import run_cli as vigil
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 def test_log_verify_reports_a_share_dropped_behind_the_nodes_back(tmp_path: Path) -> None:
