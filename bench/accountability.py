@@ -29,11 +29,11 @@ import orjson
 
 from bench.common import cycle_chunks, real_iocs, save, summary
 from bench.ingest import Origin, origin_of, setup
-from vigil import accountability as acc
 from vigil import clock
-from vigil.exchange import Exchange
 from vigil.interop.iocs import indicators_bundle
 from vigil.model import Actor, Audience, Tlp
+from vigil.node import accountability as acc
+from vigil.node.exchange import Exchange
 from vigil.protocol import receipts as wire
 from vigil.protocol.envelope import build_share
 from vigil.testing import TestNode
