@@ -18,14 +18,6 @@ from vigil.signin import users as access
 from vigil.testing import make_node
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
-def store(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
 def test_scope_and_expiry_are_kept_and_enforced(tmp_path: Path, store: str | None) -> None:
     node = make_node(tmp_path / "node", {"alpha": True}, store=store)
     ex = node.exchange()
