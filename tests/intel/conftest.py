@@ -7,10 +7,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
-from tests.web.conftest import Api
 
 from vigil.bus.local import LocalBus
 from vigil.client import Client
+from vigil.node.exchange import Exchange
+from vigil.testing import TestNode
 from vigil.web import create_app
 
 
@@ -29,10 +30,16 @@ class Recording(httpx.BaseTransport):
         return httpx.Response(resp.status_code, headers=resp.headers, content=body)
 
 
-class IntelApi(Api):
-    def __init__(self, api: Api, wire: Recording) -> None:
-        super().__init__(api.node, api.client)
-        self.wire = wire
+class IntelApi:
+    def __init__(self, node: TestNode, client: TestClient, exchange: Exchange,
+                 wire: Recording | None = None) -> None:
+        self.node = node
+        self.client = client
+        self.exchange = exchange
+        self.wire = wire or Recording(client._transport)
+
+    def h(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.node.members[name].token}"}
 
     def sdk(self, name: str) -> Client:
         m = self.node.members[name]
@@ -45,6 +52,5 @@ def iapi(tmp_path: Path) -> Iterator[IntelApi]:
     node, ex = four_member_exchange(tmp_path / "node")
     app = create_app(node.settings, exchange=ex, bus=LocalBus())
     with TestClient(app) as client:
-        wire = Recording(client._transport)
-        yield IntelApi(Api(node, client), wire)
+        yield IntelApi(node, client, ex)
     ex.store.close()

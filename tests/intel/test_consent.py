@@ -11,9 +11,11 @@ from tests.intel.conftest import IntelApi
 from tests.web.test_bad_input import bundle_text, indicator
 
 from vigil.consent import service as consent
+from vigil.crypto.encoding import b64u
 from vigil.errors import VigilError
 from vigil.match import sdk
 from vigil.policy.access import Access
+from vigil.protocol.consent import answer_object, sign_answer
 
 INTEL = {"evaluation": "B2", "legal_basis": "eu-2016/794", "legal_purpose": "investigation",
          "theme": "terrorism"}
@@ -117,11 +119,8 @@ def test_a_client_signed_answer_and_a_forged_one(iapi: IntelApi) -> None:
     assert r.status_code == 400
     # a grant signed by another key is refused
     forged_kr = iapi.node.members["bravo"].keyring
-    obj = consent.answer_object(consent.get(iapi.exchange, iapi.node.members["delta"].id,
-                                            req["id"]), "grant",
-                                iapi.node.members["delta"].keyring.sign_key_id)
-    from vigil.crypto.encoding import b64u
-    bad = b64u(consent.sign_answer(obj, forged_kr.sign_private))
+    obj = answer_object(req, "grant", iapi.node.members["delta"].keyring.sign_key_id)
+    bad = b64u(sign_answer(obj, forged_kr.sign_private))
     r = iapi.client.post(f"/api/v1/consent/{req['id']}/answer",
                          json={"answer": obj, "signature": bad}, headers=iapi.h("delta"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "crypto.bad_signature"

@@ -16,6 +16,7 @@ from vigil.match import sdk
 from vigil.match.member import Blinded, MatchKey
 from vigil.match.selectors import normalise
 from vigil.model import IntelRules
+from vigil.storage import intel as db
 
 PHONE = "+44 20 7946 0958"
 WALLET = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -121,7 +122,7 @@ def test_the_node_cannot_test_guesses_against_an_index(iapi: IntelApi,
     k = keys(tmp_path)
     with iapi.sdk("bravo") as c:
         sdk.publish_index(c, k["bravo"], [("phone", PHONE)])
-    stored = {r[0] for r in iapi.exchange.store.query("SELECT output FROM match_index")}
+    stored = db.index_outputs(iapi.exchange.store)
     right = b64u(oprf.evaluate(
         k["bravo"].key, b"vigil/selector/v1\0phone\0" + normalise("phone", PHONE).encode()))
     assert stored == {right}

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
-from tests.web.conftest import Api
+from tests.intel.conftest import IntelApi as Api
 from tests.web.test_bad_input import TS, bundle_text, indicator
 
 from vigil.bus.local import LocalBus
 from vigil.crypto.encoding import b64u_decode as b64decode
-from vigil.envelope import build_share, envelope_to_json
 from vigil.intel import evaluation, legal
 from vigil.model import Audience, Form, Handling, IntelRules, Tlp
+from vigil.protocol.envelope import build_share, envelope_to_json
 from vigil.web import create_app
 
 LEGAL = {"legal_basis": "eu-2016/794", "legal_purpose": ["investigation"]}
@@ -29,7 +29,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     node, ex = four_member_exchange(tmp_path / "node")
     app = create_app(node.settings, exchange=ex, bus=LocalBus())
     with TestClient(app) as client:
-        yield Api(node, client)
+        yield Api(node, client, ex)
     ex.store.close()
 
 

@@ -7,16 +7,15 @@
   (``until``).
 * ``use``: a member declares a use of a share (with a purpose); allowed only when the
   policy allows it (a forbidden use needs a grant in force: ``policy.grant_required``);
-  logged, so the originator sees every use of its share.
+  recorded and logged, so the originator sees every use of its share.
 
 A share the member may not read, or a request it is not party to, answers 404 as if it
-did not exist.
+did not exist. The tables are ``vigil.storage.intel``'s.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,30 +23,25 @@ import orjson
 
 from vigil import clock
 from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.crypto.keys import SignPrivate
-from vigil.crypto.sign import sign, verify
-from vigil.envelope import TIME_RE
+from vigil.crypto.sign import verify
 from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
-from vigil.exchange import Exchange
-from vigil.intel.handling import USES
-from vigil.intel.legal import personal_data
+from vigil.intel.handling import OPEN, USES
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
+from vigil.protocol.consent import ANSWER_FIELDS, TAG_CONSENT, answer_object, sign_answer
+from vigil.protocol.envelope import TIME_RE
+from vigil.storage import intel as db
 from vigil.storage.base import Sql
 
-TAG_CONSENT = "vigil/consent/v1"
 PENDING, GRANTED, REFUSED = "pending", "granted", "refused"
 ANSWERS = {"grant": GRANTED, "refuse": REFUSED}
-ANSWER_FIELDS = frozenset({"v", "kind", "request", "share", "asker", "originator", "use",
-                           "answer", "until", "at", "key"})
 MAX_REASON = 1024
-_COLS = ("id, share_id, asker, originator, what, reason, created, state, answered, "
-         "until_at, answer, signature")
 
 
 @dataclass(frozen=True, slots=True)
 class ConsentRequest:
     id: str
-    share: str
+    share: str  # the share (or, for ``disclose``, the match query) it is about
     asker: str
     originator: str
     use: str
@@ -64,6 +58,10 @@ class ConsentRequest:
                 "originator": self.originator, "use": self.use, "reason": self.reason,
                 "created": self.created, "state": self.state, "answered": self.answered,
                 "until": self.until, "answer": self.answer, "signature": self.signature}
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.id, self.share, self.asker, self.originator, self.use, self.reason,
+                self.created, self.state, None, None, None, None)
 
 
 def _row(r: Any) -> ConsentRequest:
@@ -87,6 +85,14 @@ def _check_use(use: Any, pointer: str = "/use") -> str:
     return str(use)
 
 
+def check_reason(reason: Any, pointer: str = "/reason") -> str:
+    text = str(reason).strip()
+    if not text or len(text) > MAX_REASON:
+        raise InputError(f"a reason of 1..{MAX_REASON} characters is required",
+                         code="consent.malformed", pointer=pointer)
+    return text
+
+
 def entry(req: ConsentRequest, event: str) -> dict[str, Any]:
     """The log entry of a request or its answer (seen by the asker and the originator)."""
     e: dict[str, Any] = {"v": 1, "kind": "consent", "event": event, "request": req.id,
@@ -100,14 +106,25 @@ def entry(req: ConsentRequest, event: str) -> dict[str, Any]:
     return e
 
 
+def record(ex: Exchange, req: ConsentRequest) -> ConsentRequest:
+    """Store and log a new request, or answer the pending one of the same asker, subject,
+    use and originator again (idempotent)."""
+    def tx(sql: Sql) -> ConsentRequest:
+        old = db.consent_pending(sql, req.share, req.asker, what=req.use,
+                                 originator=req.originator)
+        if old is not None:
+            return _row(old)
+        db.consent_insert(sql, req.row())
+        ex.log.append(sql, entry(req, "request"))
+        return req
+
+    return ex.store.write(tx)
+
+
 def ask(ex: Exchange, member: str, share_id: str, use: str, reason: str) -> ConsentRequest:
-    """Ask the originator of a share the member may read for a use its handling forbids.
-    A pending request for the same share and use is answered again (idempotent)."""
+    """Ask the originator of a share the member may read for a use its handling forbids."""
     use = _check_use(use)
-    reason = str(reason).strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise InputError(f"a reason of 1..{MAX_REASON} characters is required",
-                         code="consent.malformed", pointer="/reason")
+    reason = check_reason(reason)
     gate = Access(ex, member)
     got = gate.fetch(share_id)
     if got is None or not gate.read(got[1]):
@@ -118,73 +135,16 @@ def ask(ex: Exchange, member: str, share_id: str, use: str, reason: str) -> Cons
                        code="consent.not_needed")
     if gate.use(view, use):
         raise Conflict(f"the use {use!r} is already allowed", code="consent.not_needed")
-    now = clock.now()
-    req = ConsentRequest(f"consent--{uuid.uuid4()}", env.id, member, env.originator, use,
-                         reason, now, PENDING)
-
-    def tx(sql: Sql) -> ConsentRequest:
-        old = sql.execute(f"SELECT {_COLS} FROM consent_requests WHERE share_id=? AND "
-                          "asker=? AND what=? AND state=?",
-                          (env.id, member, use, PENDING)).fetchone()
-        if old is not None:
-            return _row(old)
-        sql.execute(f"INSERT INTO consent_requests ({_COLS}) VALUES "
-                    "(?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (req.id, req.share, req.asker, req.originator, req.use, req.reason,
-                     req.created, req.state, None, None, None, None))
-        ex.log.append(sql, entry(req, "request"))
-        return req
-
-    return ex.store.write(tx)
-
-
-DISCLOSE = "disclose"  # a matched selector: the holder discloses what it holds
-
-
-def ask_disclosure(ex: Exchange, member: str, query_id: str, holder: str,
-                   reason: str) -> ConsentRequest:
-    """Ask a holder that the member's private selector query found (``vigil.match``) to
-    disclose what it holds: a consent request whose subject is the query. Only the
-    holder can disclose (the node never holds the selector); its signed grant or
-    refusal is logged like any other."""
-    from vigil.match.node import was_hit
-
-    reason = str(reason).strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise InputError(f"a reason of 1..{MAX_REASON} characters is required",
-                         code="consent.malformed", pointer="/reason")
-    try:
-        hit = was_hit(ex, member, query_id, holder)
-    except NotFound:
-        hit = False
-    if not hit:
-        raise NotFound("no such selector query, or not the caller's, or no hit there",
-                       code="match.not_found")
-    req = ConsentRequest(f"consent--{uuid.uuid4()}", query_id, member, holder, DISCLOSE,
-                         reason, clock.now(), PENDING)
-
-    def tx(sql: Sql) -> ConsentRequest:
-        old = sql.execute(f"SELECT {_COLS} FROM consent_requests WHERE share_id=? AND "
-                          "asker=? AND originator=? AND state=?",
-                          (query_id, member, holder, PENDING)).fetchone()
-        if old is not None:
-            return _row(old)
-        sql.execute(f"INSERT INTO consent_requests ({_COLS}) VALUES "
-                    "(?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (req.id, req.share, req.asker, req.originator, req.use, req.reason,
-                     req.created, req.state, None, None, None, None))
-        ex.log.append(sql, entry(req, "request"))
-        return req
-
-    return ex.store.write(tx)
+    return record(ex, ConsentRequest(f"consent--{uuid.uuid4()}", env.id, member,
+                                     env.originator, use, reason, clock.now(), PENDING))
 
 
 def get(ex: Exchange, member: str, request_id: str) -> ConsentRequest:
     """A request the member is party to (asker or originator); else 404."""
-    rows = ex.store.query(f"SELECT {_COLS} FROM consent_requests WHERE id=?", (request_id,))
-    if not rows:
+    got = db.consent_get(ex.store, str(request_id))
+    if got is None:
         raise _missing()
-    req = _row(rows[0])
+    req = _row(got)
     if member not in (req.asker, req.originator):
         raise _missing()
     return req
@@ -193,27 +153,7 @@ def get(ex: Exchange, member: str, request_id: str) -> ConsentRequest:
 def listing(ex: Exchange, member: str, *, role: str = "any", state: str | None = None,
             limit: int = 100) -> list[ConsentRequest]:
     """The requests the member made (``asker``), received (``originator``) or both."""
-    where = {"asker": "asker=?", "originator": "originator=?"}.get(role)
-    params: list[Any] = [member] if where else [member, member]
-    sql = f"SELECT {_COLS} FROM consent_requests WHERE " + (where or "(asker=? OR originator=?)")
-    if state is not None:
-        sql += " AND state=?"
-        params.append(state)
-    sql += " ORDER BY created DESC, id LIMIT ?"
-    params.append(int(limit))
-    return [_row(r) for r in ex.store.query(sql, params)]
-
-
-def answer_object(req: ConsentRequest, answer: str, key: str, *, until: str | None = None,
-                  at: str | None = None) -> dict[str, Any]:
-    """The answer the originator signs (tag ``vigil/consent/v1``)."""
-    return {"v": 1, "kind": "consent", "request": req.id, "share": req.share,
-            "asker": req.asker, "originator": req.originator, "use": req.use,
-            "answer": answer, "until": until, "at": at or clock.now(), "key": key}
-
-
-def sign_answer(obj: Mapping[str, Any], private: SignPrivate) -> bytes:
-    return sign(TAG_CONSENT, obj, private)
+    return [_row(r) for r in db.consent_list(ex.store, member, role, state, limit)]
 
 
 def _check_answer(req: ConsentRequest, obj: Any) -> dict[str, Any]:
@@ -255,7 +195,8 @@ def answer(ex: Exchange, member: str, request_id: str, obj: Any | None,
         if kr is None or grant is None:
             raise InputError("sign the answer with the member's key (the node does not "
                              "hold it)", code="consent.malformed", pointer="/answer")
-        obj = answer_object(req, "grant" if grant else "refuse", kr.sign_key_id, until=until)
+        obj = answer_object(req.to_json(), "grant" if grant else "refuse", kr.sign_key_id,
+                            until=until)
         signature = sign_answer(obj, kr.sign_private)
     checked = _check_answer(req, obj)
     if checked["key"] != m.sign_key_id or signature is None:
@@ -267,12 +208,9 @@ def answer(ex: Exchange, member: str, request_id: str, obj: Any | None,
                           checked["until"], checked, b64u(signature))
 
     def tx(sql: Sql) -> ConsentRequest:
-        cur = sql.execute(
-            "UPDATE consent_requests SET state=?, answered=?, until_at=?, answer=?, "
-            "signature=? WHERE id=? AND state=?",
-            (done.state, done.answered, done.until, orjson.dumps(checked).decode(),
-             done.signature, req.id, PENDING))
-        if cur.rowcount != 1:
+        assert done.answered is not None and done.signature is not None
+        if not db.consent_answer(sql, req.id, done.state, done.answered, done.until,
+                                 orjson.dumps(checked).decode(), done.signature):
             raise Conflict("this request was already answered", code="consent.answered")
         ex.log.append(sql, entry(done, done.state))
         return done
@@ -288,19 +226,13 @@ def decode_signature(text: Any) -> bytes:
                          pointer="/signature") from None
 
 
-OPEN = "open"  # opening a share that holds personal data: always with a purpose
-
-
 def use(ex: Exchange, member: str, share_id: str, what: str, purpose: str) -> dict[str, Any]:
     """Declare a use of a share: refused with the policy's code (``policy.grant_required``
     for a use its handling forbids without a grant), else recorded and logged for the
     originator. ``open`` records the purpose for which a member opens a share holding
     personal data (allowed whenever it may read the share)."""
     what = OPEN if what == OPEN else _check_use(what)
-    purpose = str(purpose).strip()
-    if not purpose or len(purpose) > MAX_REASON:
-        raise InputError(f"a purpose of 1..{MAX_REASON} characters is required",
-                         code="consent.malformed", pointer="/purpose")
+    purpose = check_reason(purpose, "/purpose")
     gate = Access(ex, member)
     got = gate.fetch(share_id)
     if got is None or not gate.read(got[1]):
@@ -315,8 +247,7 @@ def use(ex: Exchange, member: str, share_id: str, what: str, purpose: str) -> di
          "member": member, "use": what, "purpose": purpose, "at": at, "reason": dec.reason}
 
     def tx(sql: Sql) -> None:
-        sql.execute("INSERT INTO share_uses (share_id, member_id, what, purpose, at) "
-                    "VALUES (?, ?, ?, ?, ?)", (env.id, member, what, purpose, at))
+        db.use_insert(sql, env.id, member, what, purpose, at)
         ex.log.append(sql, e)
 
     ex.store.write(tx)
@@ -330,17 +261,4 @@ def uses_of(ex: Exchange, member: str, share_id: str) -> list[dict[str, str]]:
     if got is None or not gate.own(got[1]):
         raise _share_missing(share_id)
     return [{"member": str(m), "use": str(w), "purpose": str(p), "at": str(a)}
-            for m, w, p, a in ex.store.query(
-                "SELECT member_id, what, purpose, at FROM share_uses WHERE share_id=? "
-                "ORDER BY at, member_id", (share_id,))]
-
-
-def require_purpose(header: Mapping[str, Any], member: str, purpose: str | None) -> bool:
-    """A share that holds personal data is opened by anyone but its originator only
-    with a purpose (``share.purpose_required``); True when one must be recorded."""
-    if header.get("originator") == member or not personal_data(header):
-        return False
-    if not purpose or not str(purpose).strip():
-        raise InputError("this share holds personal data: give the purpose for which you "
-                         "open it", code="share.purpose_required", pointer="/purpose")
-    return True
+            for m, w, p, a in db.uses_of(ex.store, share_id)]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vigil.errors import InputError
+
 NO_COURT = "no-court"
 USES = ("forward", "court", "retain")
 CODES: dict[str, str] = {
@@ -28,4 +30,24 @@ def forbids(header: Mapping[str, Any], use: str) -> bool:
         return NO_COURT in header["handling"]["codes"]
     if use == "retain":
         return header.get("expires") is not None
+    return True
+
+
+OPEN = "open"  # opening a share that holds personal data: always with a purpose
+
+
+def personal_data(header: Mapping[str, Any]) -> bool:
+    """Does a signed share header say that the share holds personal data?"""
+    lg = header.get("legal")
+    return isinstance(lg, Mapping) and lg.get("personal_data") is True
+
+
+def require_purpose(header: Mapping[str, Any], member: str, purpose: str | None) -> bool:
+    """A share that holds personal data is opened by anyone but its originator only
+    with a purpose (``share.purpose_required``); True when one must be recorded."""
+    if header.get("originator") == member or not personal_data(header):
+        return False
+    if not purpose or not str(purpose).strip():
+        raise InputError("this share holds personal data: give the purpose for which you "
+                         "open it", code="share.purpose_required", pointer="/purpose")
     return True

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vigil.errors import InputError
+from vigil.intel import handling
 from vigil.model import LegalBasis
 
 MAX_BASIS = 256
@@ -78,8 +79,7 @@ def from_header(h: Mapping[str, Any]) -> LegalBasis | None:
 
 def personal_data(h: Mapping[str, Any]) -> bool:
     """Does a signed share header say that the share holds personal data?"""
-    lg = h.get("legal")
-    return isinstance(lg, Mapping) and lg.get("personal_data") is True
+    return handling.personal_data(h)
 
 
 def well_formed(obj: Any) -> str | None:

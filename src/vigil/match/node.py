@@ -10,10 +10,13 @@ OPRF outputs (a member's index) and blinded elements -- never a selector, never 
    ``evaluate``).
 4. The asker's client unblinds each evaluation into that holder's OPRF output of the
    selector and asks the node which holders' indexes hold it (``lookup``): the answer
-   names holders and nothing else; disclosure then takes the holder's consent.
+   names holders and nothing else.
+5. Disclosure takes the holder's consent (``ask_disclosure``): a consent request of use
+   ``disclose`` that only a holder the query found can be asked.
 
 A member who does not hold the selector learns nothing; the asker can only test
-selectors it asks for one by one, at the node's rate.
+selectors it asks for one by one, at the node's rate. The tables are
+``vigil.storage.intel``'s.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from typing import Any
 import orjson
 
 from vigil import clock
+from vigil.consent.service import PENDING, ConsentRequest, check_reason, record
 from vigil.crypto import oprf
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.errors import InputError, NotFound, VigilError
-from vigil.exchange import Exchange
-from vigil.storage.base import Sql
+from vigil.node.exchange import Exchange
+from vigil.storage import intel as db
 
 MAX_INDEX = 100_000
+DISCLOSE = "disclose"
 
 
 class RateLimited(VigilError):
@@ -71,14 +76,7 @@ def put_index(ex: Exchange, member: str, outputs: Iterable[Any]) -> int:
     if len(raw) > MAX_INDEX:
         raise InputError(f"an index holds at most {MAX_INDEX} outputs", code="match.malformed",
                          pointer="/outputs")
-
-    def tx(sql: Sql) -> int:
-        sql.execute("DELETE FROM match_index WHERE member_id=?", (member,))
-        sql.executemany("INSERT INTO match_index (member_id, output) VALUES (?, ?)",
-                        [(member, o) for o in raw])
-        return len(raw)
-
-    return ex.store.write(tx)
+    return db.index_replace(ex.store, member, raw)
 
 
 def ask(ex: Exchange, asker: str, blinded: Any) -> dict[str, Any]:
@@ -88,43 +86,33 @@ def ask(ex: Exchange, asker: str, blinded: Any) -> dict[str, Any]:
     now = clock.now()
     since = clock.fmt(_instant(now) - timedelta(seconds=rules.match_window))
     active = ex.directory().active_member_ids()
+    holders: list[str] = []
 
-    def tx(sql: Sql) -> dict[str, Any]:
-        rows = sql.execute("SELECT created FROM match_queries WHERE asker=? AND created>? "
-                           "ORDER BY created", (asker, since)).fetchall()
-        if len(rows) >= rules.match_rate:
-            first = _instant(str(rows[0][0]))
-            wait = first + timedelta(seconds=rules.match_window) - _instant(now)
+    def make(times: list[str], members: list[str]) -> tuple[str, str, str, str]:
+        if len(times) >= rules.match_rate:
+            wait = _instant(times[0]) + timedelta(seconds=rules.match_window) - _instant(now)
             raise RateLimited(max(1, int(wait.total_seconds()) + 1))
-        holders = sorted(str(r[0]) for r in sql.execute(
-            "SELECT DISTINCT member_id FROM match_index").fetchall()
-            if str(r[0]) != asker and str(r[0]) in active)
-        qid = f"match--{uuid.uuid4()}"
-        sql.execute("INSERT INTO match_queries (id, asker, blinded, created, holders) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (qid, asker, b64u(element), now, orjson.dumps(holders).decode()))
-        return {"id": qid, "holders": holders, "created": now}
+        holders[:] = sorted(m for m in members if m != asker and m in active)
+        return (f"match--{uuid.uuid4()}", b64u(element), now,
+                orjson.dumps(holders).decode())
 
-    return ex.store.write(tx)
+    qid, _ = db.query_insert(ex.store, asker, since, rules.match_rate, make)
+    return {"id": qid, "holders": holders, "created": now}
 
 
 def pending(ex: Exchange, holder: str, limit: int = 100) -> list[dict[str, Any]]:
     """The queries awaiting this holder's evaluation (blinded elements only: the node
     never tells a holder who asked)."""
-    rows = ex.store.query(
-        "SELECT q.id, q.blinded, q.holders FROM match_queries q WHERE NOT EXISTS "
-        "(SELECT 1 FROM match_evaluations e WHERE e.query_id=q.id AND e.holder=?) "
-        "ORDER BY q.created, q.id", (holder,))
-    out = [{"id": str(r[0]), "blinded": str(r[1])} for r in rows
+    out = [{"id": str(r[0]), "blinded": str(r[1])} for r in db.pending_for(ex.store, holder)
            if holder in orjson.loads(r[2])]
     return out[:limit]
 
 
 def _query(ex: Exchange, qid: str) -> tuple[str, list[str]]:
-    rows = ex.store.query("SELECT asker, holders FROM match_queries WHERE id=?", (qid,))
-    if not rows:
+    got = db.query_get(ex.store, str(qid))
+    if got is None:
         raise _missing()
-    return str(rows[0][0]), [str(h) for h in orjson.loads(rows[0][1])]
+    return str(got[0]), [str(h) for h in orjson.loads(got[1])]
 
 
 def evaluate(ex: Exchange, holder: str, qid: str, evaluated: Any) -> None:
@@ -133,9 +121,7 @@ def evaluate(ex: Exchange, holder: str, qid: str, evaluated: Any) -> None:
     if holder not in holders:
         raise _missing()
     element = oprf.check_element(_bytes(evaluated, oprf.NE, "/evaluated"))
-    ex.store.write(lambda sql: sql.execute(
-        "INSERT INTO match_evaluations (query_id, holder, evaluated) VALUES (?, ?, ?) "
-        "ON CONFLICT (query_id, holder) DO NOTHING", (qid, holder, b64u(element))))
+    db.evaluation_insert(ex.store, qid, holder, b64u(element))
 
 
 def result(ex: Exchange, asker: str, qid: str) -> dict[str, Any]:
@@ -143,8 +129,7 @@ def result(ex: Exchange, asker: str, qid: str) -> dict[str, Any]:
     owner, holders = _query(ex, qid)
     if owner != asker:
         raise _missing()
-    got = {str(h): str(e) for h, e in ex.store.query(
-        "SELECT holder, evaluated FROM match_evaluations WHERE query_id=?", (qid,))}
+    got = db.evaluations_of(ex.store, qid)
     return {"id": qid, "evaluations": got, "waiting": [h for h in holders if h not in got]}
 
 
@@ -159,24 +144,22 @@ def lookup(ex: Exchange, asker: str, qid: str, outputs: Mapping[str, Any]) -> di
             raise InputError("an output for a member the query did not go to",
                              code="match.malformed", pointer=f"/outputs/{holder[:80]}")
         wanted.append((holder, b64u(_bytes(out, oprf.NH, f"/outputs/{holder[:80]}"))))
-
-    def tx(sql: Sql) -> list[str]:
-        hits: list[str] = []
-        for holder, o in wanted:
-            if sql.execute("SELECT 1 FROM match_index WHERE member_id=? AND output=?",
-                           (holder, o)).fetchone() is not None:
-                hits.append(holder)
-                # remembered, so that the asker may ask this holder for disclosure
-                sql.execute("UPDATE match_evaluations SET hit=? WHERE query_id=? AND holder=?",
-                            (True, qid, holder))
-        return hits
-
-    return {"hits": ex.store.write(tx)}
+    return {"hits": db.lookup(ex.store, qid, wanted)}
 
 
-def was_hit(ex: Exchange, asker: str, qid: str, holder: str) -> bool:
-    """Did the asker's query find the selector in this holder's index?"""
-    owner, _ = _query(ex, qid)
-    return owner == asker and bool(ex.store.query(
-        "SELECT 1 FROM match_evaluations WHERE query_id=? AND holder=? AND hit=?",
-        (qid, holder, True)))
+def ask_disclosure(ex: Exchange, asker: str, qid: str, holder: str,
+                   reason: str) -> ConsentRequest:
+    """Ask a holder that the asker's query found to disclose what it holds: a consent
+    request (use ``disclose``) whose subject is the query. Only the holder can disclose
+    (the node never holds the selector); its signed grant or refusal is logged like any
+    other. 404 unless the query is the asker's and found the selector at that holder."""
+    reason = check_reason(reason)
+    try:
+        owner, _ = _query(ex, qid)
+    except NotFound:
+        owner = ""
+    if owner != asker or not db.was_hit(ex.store, qid, holder):
+        raise NotFound("no such selector query, or not the caller's, or no hit there",
+                       code="match.not_found")
+    return record(ex, ConsentRequest(f"consent--{uuid.uuid4()}", qid, asker, holder, DISCLOSE,
+                                     reason, clock.now(), PENDING))

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from vigil.consent.service import answer_object, sign_answer
 from vigil.crypto.encoding import b64u
 from vigil.errors import KeyringError
 from vigil.match.member import Blinded, MatchKey
+from vigil.protocol.consent import answer_object, sign_answer
 
 if TYPE_CHECKING:
     from vigil.client import Client
@@ -65,18 +65,13 @@ def ask_consent(client: Client, share_id: str, use: str, reason: str) -> dict[st
 def answer_consent(client: Client, request: dict[str, Any], grant: bool, *,
                    until: str | None = None) -> dict[str, Any]:
     """Sign the answer to a consent request with the member's keyring (in the client)."""
-    from vigil.consent.service import ConsentRequest
-
     kr = client.keyring
     if kr is None:
         raise KeyringError("answering a consent request needs the member's keyring",
                            code="keyring.invalid")
-    req = ConsentRequest(request["id"], request["share"], request["asker"],
-                         request["originator"], request["use"], request["reason"],
-                         request["created"], request["state"])
-    obj = answer_object(req, "grant" if grant else "refuse", kr.sign_key_id, until=until)
+    obj = answer_object(request, "grant" if grant else "refuse", kr.sign_key_id, until=until)
     out: dict[str, Any] = client._call(
-        "POST", f"{V1}/consent/{req.id}/answer",
+        "POST", f"{V1}/consent/{request['id']}/answer",
         json={"answer": obj, "signature": b64u(sign_answer(obj, kr.sign_private))})
     return out
 

@@ -173,6 +173,6 @@ async def post_disclosure(query_id: str, request: Request, st: StateDep, actor: 
     request (a signed grant or refusal) and, if it grants, sends a share of its own;
     the node never holds the selector. 404 unless the query found it at that holder."""
     doc = await _json(request)
-    req = await st.write(consent.ask_disclosure, st.exchange, actor.member, query_id,
+    req = await st.write(match.ask_disclosure, st.exchange, actor.member, query_id,
                          str(doc.get("holder") or ""), str(doc.get("reason") or ""))
     return req.to_json()

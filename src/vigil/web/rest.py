@@ -9,15 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from vigil.accountability import recall_notice
 from vigil.consent import service as consent
 from vigil.crypto.keys import alg_of
-from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import NotFound, VigilError
-from vigil.exchange import Published, member_identity
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
 from vigil.intel import personal
+from vigil.intel.handling import OPEN, require_purpose
 from vigil.intel.themes import matches
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef, StoredLog
@@ -30,6 +28,9 @@ from vigil.model import (
     ShareRequest,
     ShareState,
 )
+from vigil.node.accountability import recall_notice
+from vigil.node.exchange import Published, member_identity
+from vigil.protocol.envelope import envelope_from_json, envelope_to_json
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
@@ -407,9 +408,8 @@ async def share_content(share_id: str, st: StateDep, actor: ActorDep,
     holds personal data is opened only with a ``purpose``, recorded for its originator
     (400 share.purpose_required without one)."""
     env, state = await st.read(st.exchange.share, actor.member, share_id)
-    if consent.require_purpose(env.header, actor.member, purpose):
-        await st.write(consent.use, st.exchange, actor.member, share_id, consent.OPEN,
-                       str(purpose))
+    if require_purpose(env.header, actor.member, purpose):
+        await st.write(consent.use, st.exchange, actor.member, share_id, OPEN, str(purpose))
     await st.read(st.exchange.record_opened, actor.member, env)
     if state.recalled:  # only its originator gets here: the payload is gone
         raise VigilError("this share was recalled; the node removed its payload",

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vigil.consent import service as consent
 from vigil.errors import NotFound, VigilError
-from vigil.exchange import Exchange
 from vigil.intel.handling import CODES as HANDLING_CODES
 from vigil.intel.handling import USES
 from vigil.intel.header import summary
 from vigil.model import Envelope
+from vigil.node.exchange import Exchange
 from vigil.web.console.routes import (
     HEADERS,
     csrf_ok,
