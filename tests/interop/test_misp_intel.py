@@ -13,6 +13,8 @@ from tests.taxii.conftest import Taxii
 from tests.web.test_bad_input import indicator
 
 from vigil.bus.local import LocalBus
+from vigil.node.exchange import Exchange
+from vigil.testing import TestNode
 from vigil.web import create_app
 
 PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-trafficking",
@@ -20,12 +22,20 @@ PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-traffic
           "legal_purpose": ["investigation", "prevention"]}
 
 
+class LocalTaxii(Taxii):
+    """The TAXII helper over an exchange this module opened itself."""
+
+    def __init__(self, node: TestNode, client: TestClient, exchange: Exchange) -> None:
+        self.node, self.client, self.exchange = node, client, exchange
+
+
 @pytest.fixture
 def taxii(tmp_path: Path) -> Iterator[Taxii]:
     node, ex = four_member_exchange(tmp_path / "node")
     with TestClient(create_app(node.settings, exchange=ex, bus=LocalBus())) as client:
-        yield Taxii(node, client)
+        yield LocalTaxii(node, client, ex)
     ex.store.close()
+
 
 
 def test_misp_export_tags(taxii: Taxii) -> None:
