@@ -23,7 +23,13 @@ from vigil.errors import CryptoError, InputError, VigilError
 from vigil.exchange import Exchange, Published
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import verify_checkpoint
-from vigil.log.entries import entry_bytes, recall_entry, receipt_entry, share_entry
+from vigil.log.entries import (
+    entry_bytes,
+    member_entry,
+    recall_entry,
+    receipt_entry,
+    share_entry,
+)
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.model import Envelope, Member, MemberKind, Provenance
 from vigil.storage import federation as q
@@ -323,6 +329,10 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
             sql.execute("UPDATE fed_members SET log_index=?, revoked_index=? "
                         "WHERE member_id=?",
                         (index, index if event == "deactivate" else None, mj["id"]))
+        # this node's own log records the keys it took, so its members' clients check
+        # them as they check local members' keys
+        ctx.ex.log.append(sql, member_entry(mj["id"], event, mj["sign_key_id"],
+                                            mj["enc_key_id"], ctx.now), locked=True)
         bump_directory(sql)
 
     return write
