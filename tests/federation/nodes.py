@@ -92,7 +92,7 @@ class FedNode:
 def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
                   store: str | None = None) -> FedNode:
     port = free_port()
-    node = make_node(root / name, members, store=store)
+    node = make_node(root / name, members, store=store, hybrid=False)
     settings = node.settings.with_overrides(
         fed_name=name, public_url=f"http://127.0.0.1:{port}", fed_heartbeat=0.3,
         correlation_processes=0, retention_interval=0.5, log_level="warning")

@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
 from tests.test_e2e import bundle_with, first_event
+
 from vigil.client import Client
 
 
