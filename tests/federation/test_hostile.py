@@ -198,3 +198,13 @@ def test_signature_after_revocation_is_refused(abc: tuple[Node, Node, Node]) -> 
     assert early in inbox_ids(b, "bravo")
     assert late.envelope.id not in inbox_ids(b, "bravo")
     assert [x["code"] for x in quarantined(b)] == ["fed.revoked_key"]
+
+
+def test_an_empty_batch_moves_no_cursor(abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    before = cursor(b, a)
+    data = batch(a, b)
+    data["batch"]["to"] = before + 5
+    data["batch"]["from"] = before + 6
+    receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert cursor(b, a) == before

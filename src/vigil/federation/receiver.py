@@ -101,7 +101,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             # (a member announced, then its share)
             write()
             writes.append(write)
-        new = max(cur, int(head["to"]))
+        new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
             q.set_withheld(sql, peer.node, None)

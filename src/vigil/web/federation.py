@@ -96,7 +96,8 @@ async def pull(
     """Pull: the signed batch of this node's outbox for the caller after its cursor."""
     svc = service(request)
     peer = await authenticate(request, svc, b"")
-    return _json(await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit))
+    got = await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit)
+    return _json(svc.tamper(peer.node, got))
 
 
 @router.get("/api/v1/federation/status")
