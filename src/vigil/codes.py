@@ -98,7 +98,7 @@ CODES: dict[str, tuple[int, str]] = {
         400, "recipient_keys must hold every recipient (and optionally the originator)"),
     "fed.bad_batch": (400, "a peer batch that is not of the batch form (docs/federation.md)"),
     "fed.bad_batch_signature": (
-        422, "a batch, ack or heartbeat not signed by the peer's pinned node key; kept as evidence"),
+        422, "a batch, ack or heartbeat not signed by the pinned node key; kept as evidence"),
     "fed.bad_descriptor": (422, "a node descriptor that is malformed or not signed by its key"),
     "fed.bad_digest": (422, "a batch item whose body does not match its signed digest"),
     "fed.bad_item": (422, "a batch item that is malformed or contradicts what is stored"),

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.federation.pairs import Node, deliver, inbox_ids, make, peer, publish
 from tests.test_e2e import bundle_with, scan
+
 from vigil import accountability
 from vigil.model import ChannelKind, Tlp
 
