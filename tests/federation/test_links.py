@@ -16,6 +16,7 @@ from vigil.crypto.encoding import b64u
 from vigil.crypto.sign import sign
 from vigil.federation import codec
 from vigil.model import ChannelKind
+from vigil.web.auth import SESSION_COOKIE, sessions
 
 
 def nodes(tmp_path: Path) -> list[FedNode]:
@@ -33,6 +34,18 @@ def inbox(node: FedNode, member: str) -> list[str]:
                   headers=node.auth(member), timeout=10)
     r.raise_for_status()
     return [e["share_id"] for e in r.json()["entries"]]
+
+
+def console(node: FedNode, path: str) -> str:
+    """A console page as the node's first member (an admin session) sees it."""
+    ex = node.exchange()
+    try:
+        sid = sessions(ex).create(next(iter(node.node.members.values())).token).id
+    finally:
+        ex.store.close()
+    r = httpx.get(node.url + path, cookies={SESSION_COOKIE: sid}, timeout=10)
+    r.raise_for_status()
+    return r.text
 
 
 def test_catch_up_after_a_stopped_node_loses_and_repeats_nothing(tmp_path: Path) -> None:
@@ -85,6 +98,8 @@ def test_a_withheld_item_is_flagged(tmp_path: Path) -> None:
         flagged = wait_for(lambda: link(b, "athens")["received"]["withheld"], timeout=10)
         assert f"cursor {withheld - 1}" in flagged
         assert len(inbox(b, "bravo")) == 1  # nothing after the gap is taken out of order
+        page = console(b, "/federation")
+        assert 'data-peer="athens"' in page and "withheld" in page
         a.service.tampers.clear()
         wait_for(lambda: len(inbox(b, "bravo")) == 4, timeout=30)
         wait_for(lambda: link(b, "athens")["received"]["withheld"] is None)

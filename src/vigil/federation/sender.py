@@ -81,7 +81,7 @@ class Link:
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.client.aclose()
 

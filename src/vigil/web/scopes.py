@@ -66,6 +66,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/member/deactivate"): "admin",
     ("GET", f"{V1}/audit"): "admin",
     ("GET", f"{V1}/federation/status"): "admin",  # the node's peer links
+    ("GET", "/federation"): "admin",  # the console's page of them
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
     ("POST", "/feeds/{name}/pull"): "admin",
