@@ -31,7 +31,8 @@ echo "== three nodes up: athens :8471, berlin :8472, cairo :8473"
 for i in 0 1 2; do
   for j in 0 1 2; do
     [ "$i" = "$j" ] && continue
-    pin=$($V --data "$ROOT/${NAMES[$j]}" peer descriptor --json | \
+    # (`vigil peer descriptor` on that node prints the same pin)
+    pin=$(curl -fs "http://127.0.0.1:${PORTS[$j]}/.well-known/vigil-node" | \
           "${VIGIL_PYTHON:-.venv/bin/python}" -c 'import json,sys; print(json.load(sys.stdin)["descriptor"]["pin"])')
     $V --data "$ROOT/${NAMES[$i]}" peer add "http://127.0.0.1:${PORTS[$j]}" --pin "$pin"
   done
