@@ -208,3 +208,17 @@ def test_an_empty_batch_moves_no_cursor(abc: tuple[Node, Node, Node]) -> None:
     data["batch"]["from"] = before + 6
     receiver.receive(b.ex, b.peers["athens"], resign(a, data))
     assert cursor(b, a) == before
+
+
+def test_a_share_without_a_valid_log_proof_is_quarantined(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    sid = publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    log = data["bodies"][-1]["log"]
+    log["index"] = log["index"] - 1  # the proof of another place in the log
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [data["batch"]["to"]]
+    assert quarantined(b)[0]["code"] == "fed.bad_log_proof"
+    assert b.ex.store.get_share(sid) is None
