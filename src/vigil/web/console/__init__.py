@@ -2,6 +2,7 @@
 
 from vigil.web.console import (
     analysis_pages,
+    federation_pages,
     feed_pages,
     intel_pages,
     key_pages,
@@ -15,6 +16,7 @@ router.include_router(analysis_pages.router)
 router.include_router(feed_pages.router)
 router.include_router(sso_pages.router)
 router.include_router(key_pages.router)
+router.include_router(federation_pages.router)
 router.include_router(intel_pages.router)
 
 __all__ = ["router"]
