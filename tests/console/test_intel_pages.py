@@ -5,6 +5,7 @@ publishes with an evaluation and a legal basis."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from vigil.model import Actor, Tlp
@@ -19,10 +20,12 @@ def publish(con: Console, personal: bool = False) -> str:
                           legal_purposes=["investigation"], personal_data=personal)
     raw = ioc_bundle("198.51.100.9")
     if personal:
-        raw = raw.replace(b'"objects": [', b'"objects": [{"type": "identity", "spec_version": '
-                          b'"2.1", "id": "identity--' + str(uuid.uuid4()).encode() + b'", '
-                          b'"created": "' + TS.encode() + b'", "modified": "' + TS.encode()
-                          + b'", "name": "A. Person", "identity_class": "individual"}, ')
+        bundle = json.loads(raw)
+        bundle["objects"].insert(0, {
+            "type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid4()}",
+            "created": TS, "modified": TS, "name": "A. Person",
+            "identity_class": "individual"})
+        raw = json.dumps(bundle).encode()
     return ex.publish_bundle(Actor(con.id("alpha"), "u"), raw, req).envelope.id
 
 
