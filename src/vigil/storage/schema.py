@@ -663,7 +663,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
-    MIGRATION_INTEL,  # consent requests, declared uses, private selector matching
+    MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
 ]
 
 
