@@ -77,7 +77,7 @@ class BedNode:
 
     async def _healthy(self) -> bool:
         try:
-            async with httpx.AsyncClient(verify=False, timeout=2) as c:  # noqa: S501
+            async with httpx.AsyncClient(verify=False, timeout=2) as c:
                 return (await c.get(self.url + "/healthz")).status_code == 200
         except httpx.TransportError:
             return False

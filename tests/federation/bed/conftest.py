@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.testbed.federation import Federation, Streams
 from vigil.testbed.netns import unavailable
 from vigil.testbed.nodes import Testbed
 from vigil.testing import make_node
@@ -47,4 +48,27 @@ def plain_bed(netns_ok: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
             tb.node(i, node.data).start()
         yield tb
     finally:
+        tb.close()
+
+
+MEMBERS = ("a", "b", "c")
+
+
+@pytest.fixture(scope="module")
+def fed5(netns_ok: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """Five federated nodes n1..n5, members a, b, c at each, peered in a full mesh, every
+    member's push stream held open (``fed5.streams``)."""
+    pytest.importorskip("vigil.federation", reason="the federation core is not in this tree")
+    work: Path = tmp_path_factory.mktemp("fed")
+    tb = Testbed(5, work, seed=11)
+    streams: Streams | None = None
+    try:
+        fed = Federation(tb, work, {i: MEMBERS for i in range(1, 6)}).setup()
+        fed.wait_directories()
+        streams = Streams(fed).open(fed.addresses())
+        fed.streams = streams
+        yield fed
+    finally:
+        if streams is not None:
+            streams.close()
         tb.close()
