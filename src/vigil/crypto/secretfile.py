@@ -75,7 +75,15 @@ def owner_only_dir(path: str | os.PathLike[str] | Path) -> None:
 
 def owner_only_file(path: str | os.PathLike[str] | Path) -> None:
     """Create ``path`` empty with mode 0600 if missing, and set 0600 on it; files that
-    SQLite makes beside a database (``-wal``, ``-shm``, ``-journal``) take its mode."""
+    SQLite makes beside a database (``-wal``, ``-shm``, ``-journal``) take its mode.
+
+    An existing file is not opened: closing any descriptor of a file drops every POSIX
+    lock the process holds on it, SQLite's too, and then another process that opens and
+    closes the database (the CLI beside a running server) believes it is the last one,
+    checkpoints and deletes the WAL under the server's feet."""
+    if os.path.exists(path):
+        os.chmod(path, 0o600)
+        return
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         if hasattr(os, "fchmod"):
