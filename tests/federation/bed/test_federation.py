@@ -382,7 +382,7 @@ def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
 
     def flagged() -> bool:
         peers = fed5.status(5)["peers"]
-        return any(p["name"] == "n4" and p.get("withheld") for p in peers)
+        return any(p["peer"] == "n4" and p["received"]["withheld"] for p in peers)
 
     deadline = time.monotonic() + 30
     while not flagged():
