@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from vigil.node import open_exchange
+from vigil.testbed.netns import call_in
 from vigil.testbed.nodes import BedNode, Testbed
 from vigil.testing import TestNode, make_node
 
@@ -60,11 +62,13 @@ def bundle(label: str) -> bytes:
 
 
 class Federation:
-    """``members[i]`` = the member names homed at node i (1-based)."""
+    """``members[i]`` = the member names homed at node i (1-based); members get classical
+    keys unless `hybrid` (post-quantum hybrid keys cost the bed's small machine time)."""
 
     def __init__(self, tb: Testbed, work: Path, members: Mapping[int, Sequence[str]], *,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, hybrid: bool = False) -> None:
         self.tb = tb
+        self.hybrid = hybrid
         self.work = work
         self.members = {i: list(ms) for i, ms in members.items()}
         self.env = dict(env or {})
@@ -79,9 +83,14 @@ class Federation:
         env.update(self.env)
         return env
 
-    def setup(self, *, peer: bool = True) -> Federation:
+    def setup(self, *, peer: bool = True, cli_pairs: Sequence[tuple[int, int]] = ((1, 2),)
+              ) -> Federation:
+        """Make, start and (with `peer`) fully peer the nodes; the pairs in `cli_pairs`
+        peer through ``vigil peer add`` run in the node's namespace, the others through the
+        same code called in-process on a thread in that namespace (no interpreter start)."""
         for i, names in self.members.items():
-            test = make_node(self.work / f"n{i}", dict.fromkeys(names, True))
+            test = make_node(self.work / f"n{i}", dict.fromkeys(names, True),
+                             hybrid=self.hybrid)
             bed = self.tb.node(i, test.data, args=["--tls-self-signed"], scheme="https",
                                env=self.env_of(i))
             bed.env.update(self.env_of(i))
@@ -90,7 +99,7 @@ class Federation:
             fn.bed.start()
             fn.pin = self.read_pin(fn.i)
         if peer:
-            self.peer_all()
+            self.peer_all(cli_pairs=cli_pairs)
         return self
 
     # -- commands in a node's namespace ---------------------------------------------------
@@ -105,22 +114,42 @@ class Federation:
         return r
 
     def read_pin(self, i: int) -> str:
-        """The pin an operator reads out of `vigil peer descriptor`."""
-        out = self.cli(i, "peer", "descriptor").stdout
-        m = PIN.search(out)
-        if not m:
-            raise RuntimeError(f"no pin in `vigil peer descriptor` of n{i}: {out}")
-        return m.group(0)
+        """The pin an operator reads off its own node (its signed descriptor) and hands
+        to the other operators out of band."""
+        async def get() -> str:
+            async with httpx.AsyncClient(verify=False, timeout=10) as c:
+                r = await c.get(self.nodes[i].bed.url + "/.well-known/vigil-node")
+                r.raise_for_status()
+                return str(r.json()["descriptor"]["pin"])
 
-    def peer(self, i: int, j: int) -> None:
-        """Node i's operator adds node j."""
-        self.cli(i, "peer", "add", self.nodes[j].bed.peer_url, "--pin", self.nodes[j].pin)
+        pin: str = self.tb.client.run(get())
+        if not PIN.fullmatch(pin):
+            raise RuntimeError(f"n{i}: not a pin: {pin!r}")
+        return pin
 
-    def peer_all(self, pairs: Iterable[tuple[int, int]] | None = None) -> None:
+    def peer(self, i: int, j: int, *, cli: bool = False) -> None:
+        """Node i's operator adds node j (`vigil peer add URL --pin PIN`)."""
+        url, pin = self.nodes[j].bed.peer_url, self.nodes[j].pin
+        if cli:
+            self.cli(i, "peer", "add", url, "--pin", pin)
+            return
+        from vigil.federation import peers
+
+        def add() -> None:
+            ex = open_exchange(self.nodes[i].test.settings)
+            try:
+                peers.add(ex, url, pin)
+            finally:
+                ex.store.close()
+
+        call_in(self.nodes[i].bed.ns, add)
+
+    def peer_all(self, pairs: Iterable[tuple[int, int]] | None = None,
+                 cli_pairs: Sequence[tuple[int, int]] = ()) -> None:
         ids = sorted(self.nodes)
         for a, b in pairs or [(a, b) for a in ids for b in ids if a < b]:
-            self.peer(a, b)
-            self.peer(b, a)
+            self.peer(a, b, cli=(a, b) in cli_pairs)
+            self.peer(b, a, cli=(a, b) in cli_pairs)
 
     def wait_directories(self, timeout: float = 90) -> None:
         """Until every node resolves every member address of every other node (the home

@@ -30,9 +30,9 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -317,6 +317,28 @@ class NetnsLoop:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def call_in(ns: str, fn: Callable[[], T], timeout: float = 120) -> T:
+    """Run ``fn()`` on a thread that joined namespace `ns` (its sockets live there)."""
+    box: list[Any] = []
+
+    def main() -> None:
+        try:
+            enter_netns(ns)
+            box.append((True, fn()))
+        except BaseException as e:  # handed to the caller
+            box.append((False, e))
+
+    t = threading.Thread(target=main, name=f"in-{ns}", daemon=True)
+    t.start()
+    t.join(timeout)
+    if not box:
+        raise TimeoutError(f"call in {ns} did not finish in {timeout} s")
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return cast(T, value)
 
 
 def enter_netns(ns: str) -> None:
