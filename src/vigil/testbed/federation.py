@@ -40,6 +40,20 @@ def member_address(name: str, node: int) -> str:
     return f"{name}@n{node}"
 
 
+def home_of(address: str) -> int:
+    return int(address.rpartition("@n")[2])
+
+
+def as_seen_from(node: int, ref: str) -> str:
+    """How node `node` names a member: bare on its home node, ``name@n<k>`` elsewhere
+    (also inside ``member:`` entries of a share's audience)."""
+    prefix = "member:" if ref.startswith("member:") else ""
+    address = ref.removeprefix("member:")
+    if "@n" in address and home_of(address) == node:
+        address = address.rpartition("@n")[0]
+    return prefix + address
+
+
 @dataclass
 class FedNode:
     i: int
@@ -95,6 +109,8 @@ class Federation:
                                env=self.env_of(i))
             bed.env.update(self.env_of(i))
             self.nodes[i] = FedNode(i, bed, test)
+        for fn in self.nodes.values():
+            fn.bed.spawn()
         for fn in self.nodes.values():
             fn.bed.start()
             fn.pin = self.read_pin(fn.i)
@@ -158,7 +174,7 @@ class Federation:
 
         async def resolves(i: int) -> bool:
             me = member_address(self.members[i][0], i)
-            to = [f"member:{a}" for a in everyone if a != me]
+            to = [as_seen_from(i, f"member:{a}") for a in everyone if a != me]
             async with httpx.AsyncClient(verify=False, timeout=10) as c:
                 r = await self.call(c, me, "POST", "/api/v1/preview",
                                     json={"tlp": "amber", "to": to})
@@ -194,9 +210,12 @@ class Federation:
     async def publish(self, client: httpx.AsyncClient, sender: str, to: Sequence[str],
                       label: str, *, tlp: str = "amber") -> dict[str, Any]:
         """Publish as member `sender` (``name@n<i>``) to `to` entries (``member:x@n2``,
-        a channel name); the node's 201/200 answer is the acknowledgement."""
+        a channel name; a member of the sender's own node is named bare, as that node
+        names it); the node's 201/200 answer is the acknowledgement."""
         r = await client.post(self.url_of(sender) + "/api/v1/shares",
-                              params={"tlp": tlp, "to": list(to)}, content=bundle(label),
+                              params={"tlp": tlp,
+                                      "to": [as_seen_from(home_of(sender), t) for t in to]},
+                              content=bundle(label),
                               headers={"Authorization": f"Bearer {self.token(sender)}",
                                        "Content-Type": "application/stix+json"})
         r.raise_for_status()

@@ -59,12 +59,19 @@ class BedNode:
         return [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",
                 "--host", "0.0.0.0", "--port", str(PORT), *self.args]
 
-    def start(self, timeout: float = 30) -> BedNode:
+    def spawn(self) -> BedNode:
+        """Start the process and return at once (:meth:`start` waits for /healthz)."""
         if self.running:
             return self
         with open(self.log, "ab") as logf:
             self.proc = self.tb.bed.spawn(self.ns, self.argv(), env=self.env, stdout=logf,
                                           stderr=subprocess.STDOUT)
+        return self
+
+    def start(self, timeout: float = 120) -> BedNode:
+        """Start the process (unless running) and wait until it answers /healthz."""
+        self.spawn()
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vigil.testbed.federation import Federation, set_check
+from vigil.testbed.federation import Federation, as_seen_from, set_check
 
 ROUNDS_KILL = int(os.environ.get("VIGIL_BED_KILL_ROUNDS", "4"))
 BACKLOG = int(os.environ.get("VIGIL_BED_BACKLOG", "1500"))
@@ -137,7 +137,7 @@ def test_a_channel_share_to_members_on_five_nodes_reaches_every_stream(
         async with httpx.AsyncClient(verify=False, timeout=30) as c:
             return await fed5.call(c, "a@n1", "POST", "/api/v1/channels",
                                    json={"name": "five", "kind": "group",
-                                         "members": members})
+                                         "members": [as_seen_from(1, m) for m in members]})
 
     r = run(fed5, make())
     assert r.status_code == 201, r.text
@@ -220,7 +220,8 @@ class Traffic:
             async with httpx.AsyncClient(verify=False, timeout=30) as c:
                 return await self.fed.call(c, self.owner, "POST", "/api/v1/channels",
                                            json={"name": self.channel, "kind": "group",
-                                                 "members": sorted(self.in_channel)})
+                                                 "members": [as_seen_from(1, m) for m in
+                                                             sorted(self.in_channel)]})
 
         r = run(self.fed, make())
         assert r.status_code == 201, r.text
@@ -243,11 +244,12 @@ class Traffic:
                     if add:
                         r = await self.fed.call(c, self.owner, "POST",
                                                 f"/api/v1/channels/{self.channel}/members",
-                                                json={"member": who})
+                                                json={"member": as_seen_from(1, who)})
                     else:
                         r = await self.fed.call(
                             c, self.owner, "DELETE",
-                            f"/api/v1/channels/{self.channel}/members/{who}")
+                            f"/api/v1/channels/{self.channel}/members/"
+                            f"{as_seen_from(1, who)}")
                 except httpx.TransportError:
                     return
                 if r.status_code == 200:
