@@ -194,7 +194,11 @@ class Bed:
 
     def _make(self) -> None:
         self._add(self.router)
-        self.exec_checked(self.router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        # no early demux: an established connection's packets would skip the policy
+        # rules below (the socket caches its route), and a blackhole must silence them too
+        self.exec_checked(self.router, ["sysctl", "-qw", "net.ipv4.ip_forward=1",
+                                        "net.ipv4.tcp_early_demux=0",
+                                        "net.ipv4.ip_early_demux=0"])
         # policy rules before the local table, so a blackhole also covers the proxy's
         # addresses (which are local to the router)
         ip("-n", self.router, "rule", "add", "pref", "100", "lookup", "local")

@@ -113,9 +113,10 @@ def test_dropped_connections_fail_and_on_demand_resets(plain_bed: Testbed) -> No
         assert all(d in ("ReadError", "RemoteProtocolError", "ConnectError") for d in dropped)
         assert l2.run(outcome(url, 10)) == "200"
         plain_bed.proxy.hold([(3, 2)])
+        sent = plain_bed.proxy.stats()["stats"].get("bytes 2>3", 0)
         pending = l2.submit(outcome(url, 60))
         deadline = time.monotonic() + 20
-        while plain_bed.proxy.stats()["open"] == 0:
+        while plain_bed.proxy.stats()["stats"].get("bytes 2>3", 0) == sent:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert plain_bed.proxy.reset([(2, 3)]) >= 1
@@ -135,6 +136,24 @@ def test_isolating_a_node_is_silent_and_leaves_its_clients(plain_bed: Testbed) -
     plain_bed.bed.heal()
     with plain_bed.loop_of(1) as l1:
         assert l1.run(outcome(plain_bed.nodes[2].peer_url + "/healthz", 10)) == "200"
+
+
+def test_isolating_a_node_silences_its_open_connections_too(plain_bed: Testbed) -> None:
+    async def two_gets(url: str) -> list[str]:
+        out = []
+        async with httpx.AsyncClient(timeout=1.5) as c:
+            out.append(str((await c.get(url)).status_code))
+            plain_bed.bed.isolate(2)
+            try:
+                out.append(str((await c.get(url)).status_code))
+            except httpx.TransportError as e:
+                out.append(type(e).__name__)
+        return out
+
+    with plain_bed.loop_of(2) as l2:
+        # one keep-alive connection: answered, then silent once node 2 is cut off
+        assert l2.run(two_gets(plain_bed.nodes[3].peer_url + "/healthz")) == \
+            ["200", "ReadTimeout"]
 
 
 def test_a_killed_node_stops_answering_and_restarts(plain_bed: Testbed) -> None:
