@@ -311,12 +311,23 @@ class Traffic:
         self.thread.join(120)
 
     def judge(self, timeout: float = 180) -> None:
+        """Every acknowledged share reaches each of its recipients exactly once, and
+        nobody else; a recalled one may arrive as its recall notice only (recalled before
+        it was delivered: the policy shows a recalled share only as its notice), and its
+        notice reaches every recipient exactly once."""
         entitled = entitled_of(self.fed, self.jobs, self.answers, self.expected)
         assert len(entitled) >= 10
-        assert delivered(self.fed, entitled, timeout)
+        kept = {sid: ms for sid, ms in entitled.items() if sid not in self.recalled}
+        senders = senders_of(self.jobs, self.answers)
+        assert delivered(self.fed, kept, timeout)
         assert delivered(self.fed, self.recalled, timeout, kind="recall")
-        judge(self.fed, entitled, senders_of(self.jobs, self.answers))
-        judge(self.fed, self.recalled, senders_of(self.jobs, self.answers), kind="recall")
+        judge(self.fed, kept, senders)
+        judge(self.fed, self.recalled, senders, kind="recall")
+        assert self.fed.streams is not None
+        for m in self.fed.addresses():
+            got = [s for s in self.fed.streams.shares(m) if s in self.recalled]
+            assert len(got) == len(set(got)), f"{m}: a recalled share delivered twice"
+            assert all(m in self.recalled[s] or senders.get(s) == m for s in got), m
 
 
 def _partition(fed: Federation, how: str, on: bool) -> None:
