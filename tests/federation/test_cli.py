@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from tests.federation.pairs import deliver, make, peer, publish
+
 from vigil.cli import cli
 
 
