@@ -75,12 +75,10 @@ def owner_only_dir(path: str | os.PathLike[str] | Path) -> None:
 
 def owner_only_file(path: str | os.PathLike[str] | Path) -> None:
     """Create ``path`` empty with mode 0600 if missing, and set 0600 on it; files that
-    SQLite makes beside a database (``-wal``, ``-shm``, ``-journal``) take its mode.
-
-    An existing file is not opened: closing any descriptor of a file drops every POSIX
-    lock the process holds on it, SQLite's too, and then another process that opens and
-    closes the database (the CLI beside a running server) believes it is the last one,
-    checkpoints and deletes the WAL under the server's feet."""
+    SQLite makes beside a database (``-wal``, ``-shm``, ``-journal``) take its mode."""
+    # An existing file is never opened here: closing any descriptor of a SQLite database
+    # drops every POSIX lock this process holds on it (fcntl semantics), and another
+    # process could then delete the write-ahead log under a live connection.
     if os.path.exists(path):
         os.chmod(path, 0o600)
         return

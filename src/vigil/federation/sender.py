@@ -53,6 +53,14 @@ def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict
     return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
 
 
+def heartbeat_body(ex: Exchange, dest: str, head: int, acked: int) -> dict[str, Any]:
+    """A signed heartbeat: this node's head for ``dest``, and its latest revocations."""
+    revoked = ex.store.read(lambda sql: outbox.revocations(ex, sql))
+    return codec.make_signed(ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
+        "v": codec.VERSION, "kind": "fed-heartbeat", "origin": ex.node_id, "dest": dest,
+        "head": head, "acked": acked, "at": clock.now(), "revocations": revoked})
+
+
 class Link:
     """This node's side of the link to one peer."""
 
@@ -159,9 +167,7 @@ class Link:
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         head = self.service.claimed_head(self.peer.node, head)
-        body = codec.make_signed(self.ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
-            "v": codec.VERSION, "kind": "fed-heartbeat", "origin": self.ex.node_id,
-            "dest": self.peer.node, "head": head, "acked": acked, "at": clock.now()})
+        body = await asyncio.to_thread(heartbeat_body, self.ex, self.peer.node, head, acked)
         r = await self._request("POST", "/heartbeat", orjson.dumps(body))
         if r.status_code != 200:
             err = _error(r)
