@@ -147,6 +147,17 @@ class Testbed:
         node = self.nodes[i] = BedNode(self, i, data, **kw)
         return node
 
+    def isolate(self, i: int) -> None:
+        """Cut node i off from every peer, silently and both ways: its packets towards
+        the proxy are blackholed (Bed.isolate) and the proxy holds the bytes it would
+        forward to it."""
+        self.bed.isolate(i)
+        self.proxy.hold([(j, i) for j in range(1, self.n + 1) if j != i])
+
+    def heal(self) -> None:
+        self.bed.heal()
+        self.proxy.release()
+
     def loop_of(self, i: int) -> NetnsLoop:
         """A loop inside node i's namespace (what node i's process would see)."""
         return NetnsLoop(self.bed.node(i))
