@@ -90,7 +90,8 @@ def latencies(streams: Streams, sent: dict[str, tuple[float, str]], timeout: flo
             lost += 1
             continue
         (local if target == "l@n1" else remote).append((t - t0) * 1000)
-    return {"local_ms": summary(local), "remote_ms": summary(remote), "lost": lost,
+    return {"local_ms": summary(local) if local else None,
+            "remote_ms": summary(remote) if remote else None, "lost": lost,
             "acknowledged": len(sent)}
 
 
@@ -138,18 +139,19 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         run = tb.client.run
         run(paced(fed, 6, 10, TARGETS, "warm"))  # lazily imported code, connections
 
-        sent = run(paced(fed, args.shares, args.rate, TARGETS, "f1-"), timeout=3600)
-        out["plain"] = latencies(streams, sent, 60)
-        print("plain", out["plain"], flush=True)
+        if args.shares:
+            sent = run(paced(fed, args.shares, args.rate, TARGETS, "f1-"), timeout=3600)
+            out["plain"] = latencies(streams, sent, 60)
+            print("plain", out["plain"], flush=True)
 
-        links = [(a, b) for a in (1, 2, 3) for b in (1, 2, 3) if a != b]
-        tb.proxy.delay(links, 50)
-        tb.proxy.drop(0.01)
-        sent = run(paced(fed, args.shares, args.rate, TARGETS, "f1b-"), timeout=3600)
-        out["delay50_drop1"] = latencies(streams, sent, 120)
-        out["delay50_drop1"]["proxy"] = tb.proxy.stats()["stats"]
-        tb.proxy.clear()
-        print("delay 50 ms, 1 % dropped", out["delay50_drop1"], flush=True)
+            links = [(a, b) for a in (1, 2, 3) for b in (1, 2, 3) if a != b]
+            tb.proxy.delay(links, 50)
+            tb.proxy.drop(0.01)
+            sent = run(paced(fed, args.shares, args.rate, TARGETS, "f1b-"), timeout=3600)
+            out["delay50_drop1"] = latencies(streams, sent, 120)
+            out["delay50_drop1"]["proxy"] = tb.proxy.stats()["stats"]
+            tb.proxy.clear()
+            print("delay 50 ms, 1 % dropped", out["delay50_drop1"], flush=True)
 
         if args.backlog:
             out["backlog"] = drain(fed, streams, args)
@@ -203,6 +205,7 @@ def drain(fed: Federation, streams: Streams, args: argparse.Namespace) -> dict[s
         res["shares_per_s"] = round(len(set(ids)) / max(last - t_heal, 1e-9))
         res["shares_per_s_from_first"] = round(len(set(ids)) / max(last - first, 1e-9))
     res["rss_peak_kib"] = peak
+    print("drained", res, flush=True)
     res["other_link_n1_n3"] = latencies(streams, {k: v for k, v in during.items()
                                                    if v[0] <= t_end}, 60)
     return res
@@ -210,7 +213,8 @@ def drain(fed: Federation, streams: Streams, args: argparse.Namespace) -> dict[s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shares", type=int, default=300, help="shares per latency phase")
+    ap.add_argument("--shares", type=int, default=300,
+                    help="shares per latency phase (0: skip them)")
     ap.add_argument("--rate", type=float, default=20, help="publishes per second")
     ap.add_argument("--backlog", type=int, default=100_000, help="0: skip the drain")
     ap.add_argument("--drain-timeout", type=float, default=1800)

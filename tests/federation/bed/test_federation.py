@@ -25,7 +25,7 @@ import pytest
 from vigil.testbed.federation import Federation, as_seen_from, set_check
 
 ROUNDS_KILL = int(os.environ.get("VIGIL_BED_KILL_ROUNDS", "4"))
-BACKLOG = int(os.environ.get("VIGIL_BED_BACKLOG", "1500"))
+BACKLOG = int(os.environ.get("VIGIL_BED_BACKLOG", "1000"))
 CASES = int(os.environ.get("VIGIL_BED_CASES", "1000"))
 WITHHOLD = int(os.environ.get("VIGIL_BED_WITHHOLD", "1000"))
 SHARE_ID = re.compile(rb"share--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
