@@ -97,8 +97,8 @@ def latencies(streams: Streams, sent: dict[str, tuple[float, str]], timeout: flo
 
 def fill_backlog(fed: Federation, n: int) -> float:
     """n shares a@n1 → b@n2 published in-process on n1's (stopped) data directory."""
+    from vigil.features import open_exchange
     from vigil.model import Actor, Tlp
-    from vigil.node import open_exchange
 
     node = fed.nodes[1]
     settings = node.test.settings.with_overrides(fed_name="n1",

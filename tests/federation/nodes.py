@@ -15,9 +15,9 @@ import httpx
 import uvicorn
 
 from vigil.config import Settings
-from vigil.exchange import Exchange
 from vigil.federation import peers
 from vigil.federation.descriptor import self_signed
+from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port, make_node
 from vigil.web.app import create_app
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from vigil.errors import Conflict
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.federation import outbox, peers, receiver
 from vigil.federation.descriptor import descriptor
 from vigil.federation.peers import Peer
 from vigil.federation.sender import build_batch
 from vigil.model import Tlp
-from vigil.node import open_exchange
+from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
 from vigil.testing import TestNode, make_node
 
@@ -79,7 +79,7 @@ def deliver(src: Node, dst: Node, data: dict[str, Any] | None = None) -> receive
 
 def publish(src: Node, member: str, to: list[str], tlp: Tlp = Tlp.AMBER,
             body: bytes | None = None) -> str:
-    from tests.test_e2e import bundle_with
+    from vigil.testing.stix import canary_bundle as bundle_with
 
     mid = src.id(member)
     req = src.ex.make_request(mid, tlp=tlp, to=to)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from tests.federation.pairs import Node, deliver, inbox_ids, make, peer, publish
-from tests.test_e2e import bundle_with
 
-from vigil import accountability, clock
+from vigil import clock
 from vigil.model import Actor, ChannelKind, Tlp
+from vigil.node import accountability
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture

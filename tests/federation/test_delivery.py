@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
-from tests.test_e2e import bundle_with, first_event
+from tests.test_e2e import first_event
 
 from vigil.client import Client
 from vigil.errors import VigilError
 from vigil.federation import peers
 from vigil.federation.descriptor import tls_paths, tls_pin
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 def share_rows(node: FedNode, share_id: str) -> int:

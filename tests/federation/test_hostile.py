@@ -20,16 +20,16 @@ from tests.federation.pairs import (
     quarantined,
     sync,
 )
-from tests.test_e2e import bundle_with
 
-from vigil import access
 from vigil.crypto.encoding import b64u
-from vigil.envelope import build_share
 from vigil.errors import Conflict, CryptoError
 from vigil.federation import codec, receiver
 from vigil.federation.sender import heartbeat_body
 from vigil.model import Audience, Form, Handling, Tlp
+from vigil.protocol.envelope import build_share
+from vigil.signin import users as access
 from vigil.storage import federation as q
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture(scope="module")

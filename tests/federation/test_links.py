@@ -9,13 +9,14 @@ from typing import Any
 
 import httpx
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
-from tests.test_e2e import bundle_with, first_event
+from tests.test_e2e import first_event
 
 from vigil.client import Client
 from vigil.crypto.encoding import b64u
 from vigil.crypto.sign import sign
 from vigil.federation import codec
 from vigil.model import ChannelKind
+from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.web.auth import SESSION_COOKIE, sessions
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from tests.federation.pairs import Node, deliver, inbox_ids, make, peer, publish
-from tests.test_e2e import bundle_with, scan
 
-from vigil import accountability
 from vigil.model import ChannelKind, Tlp
+from vigil.node import accountability
+from vigil.testing.node import scan
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture

@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from vigil import clock
-from vigil.certs import spki_pin
 from vigil.config import Settings
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import key_id
+from vigil.crypto.pins import spki_pin
 from vigil.crypto.secretfile import write_secret_file
 from vigil.crypto.sign import sign, verify
 from vigil.errors import ConfigError, CryptoError, InputError, VigilError
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
 
 TAG_NODE = "vigil/node/v1"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

@@ -14,13 +14,10 @@ from typing import Any
 
 import orjson
 
-from vigil.accountability import NO_WRAPS, check_recall, check_receipt
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keys import key_id, sign_alg_of_public
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
-from vigil.envelope import envelope_from_json, verify_envelope
 from vigil.errors import CryptoError, InputError, VigilError
-from vigil.exchange import Exchange, Published
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import verify_checkpoint
 from vigil.log.entries import (
@@ -32,6 +29,10 @@ from vigil.log.entries import (
 )
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.model import Envelope, Member, MemberKind, Provenance
+from vigil.node.accountability import NO_WRAPS
+from vigil.node.exchange import Exchange, Published
+from vigil.protocol.envelope import envelope_from_json, verify_envelope
+from vigil.protocol.receipts import check_recall, check_receipt
 from vigil.storage import federation as q
 from vigil.storage.base import (
     MEMBER_COLUMNS,

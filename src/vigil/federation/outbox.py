@@ -20,9 +20,9 @@ import orjson
 
 from vigil import clock
 from vigil.crypto.encoding import b64u
-from vigil.envelope import envelope_to_json
-from vigil.exchange import Exchange
 from vigil.model import Envelope
+from vigil.node.exchange import Exchange
+from vigil.protocol.envelope import envelope_to_json
 from vigil.storage import federation as q
 from vigil.storage.base import Sql, envelope_from_row
 

@@ -14,14 +14,14 @@ import httpx
 import orjson
 
 from vigil import clock
+from vigil.client.tls import transports
 from vigil.crypto.encoding import b64u_decode
 from vigil.errors import Conflict, NotFound, Unavailable, VigilError
-from vigil.exchange import Exchange
 from vigil.federation.descriptor import WELL_KNOWN, check_descriptor
+from vigil.node.exchange import Exchange
 from vigil.storage import Store
 from vigil.storage import federation as q
 from vigil.storage.base import Sql
-from vigil.tlsclient import transports
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 
 from vigil import clock
-from vigil.accountability import scrub
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
-from vigil.exchange import Exchange, Published
 from vigil.federation import codec, kinds
 from vigil.federation.peers import Peer
+from vigil.node.accountability import scrub
+from vigil.node.exchange import Exchange, Published
 from vigil.storage import federation as q
 from vigil.storage.base import Sql, serialize_writes
 

@@ -21,13 +21,13 @@ import httpx
 import orjson
 
 from vigil import clock
+from vigil.client.tls import transports
 from vigil.config import Settings
 from vigil.errors import VigilError
-from vigil.exchange import Exchange
 from vigil.federation import codec, outbox, peers, receiver
 from vigil.federation.peers import Peer
+from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
-from vigil.tlsclient import transports
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vigil import clock
-from vigil.exchange import Exchange
 from vigil.federation.peers import peers
+from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
 from vigil.storage.base import Sql
 

@@ -53,7 +53,7 @@ from typing import Any, NoReturn
 
 from vigil.errors import StixError
 from vigil.params import decimal
-from vigil.stix import _patterns
+from vigil.stix import _patterns, intel_specs
 from vigil.stix._formats import (
     BINARY_RE,
     EMAIL_RE,
@@ -2102,6 +2102,9 @@ for _name in (*SDO_TYPES, *SRO_TYPES, "language-content", "extension-definition"
         _s.generic,
         _s.needs_spec_version,
     )
+
+# intelligence beyond cyber: selectors and events (vigil.stix.intel_specs)
+_SPECS.update({s.type: s for s in intel_specs.specs()})
 
 _CUSTOM_OBJECT = _Spec(
     "",

@@ -443,6 +443,59 @@ FEDERATION_MIGRATION: list[str] = [
 ]
 
 
+# consent grants and private matching of selectors (vigil.consent, vigil.match; the
+# issue named slot v15, it is the migration after federation here).
+# The match tables hold OPRF outputs and blinded group elements only: never a selector,
+# never a member's OPRF key.
+MIGRATION_INTEL: list[str] = [
+    """CREATE TABLE consent_requests (
+        id TEXT PRIMARY KEY,
+        share_id TEXT NOT NULL,
+        asker TEXT NOT NULL,
+        originator TEXT NOT NULL,
+        what TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created TEXT NOT NULL,
+        state TEXT NOT NULL,
+        answered TEXT,
+        until_at TEXT,
+        answer TEXT,
+        signature TEXT
+    )""",
+    "CREATE INDEX consent_asker ON consent_requests(asker, share_id)",
+    "CREATE INDEX consent_originator ON consent_requests(originator, state)",
+    # every declared use of a share (court, forward, retain, and opening a share that
+    # holds personal data, with its purpose), shown to the share's originator
+    """CREATE TABLE share_uses (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        what TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX share_uses_share ON share_uses(share_id, at)",
+    """CREATE TABLE match_index (
+        member_id TEXT NOT NULL,
+        output TEXT NOT NULL,
+        PRIMARY KEY (member_id, output)
+    )""",
+    """CREATE TABLE match_queries (
+        id TEXT PRIMARY KEY,
+        asker TEXT NOT NULL,
+        blinded TEXT NOT NULL,
+        created TEXT NOT NULL,
+        holders TEXT NOT NULL
+    )""",
+    "CREATE INDEX match_queries_asker ON match_queries(asker, created)",
+    """CREATE TABLE match_evaluations (
+        query_id TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        evaluated TEXT NOT NULL,
+        hit {BOOL} NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (query_id, holder)
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -528,13 +581,13 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
+    [  # v6: users that may revoke their member's users and deactivate it (vigil.signin.users)
         "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
     ],
     MEMBER_CURSOR_MIGRATION,  # v7: per-member inbox, notice, TAXII and blind positions
     CHANNEL_NAMES_MIGRATION,  # v8: channel names unique per owner
     INTEROP_MIGRATION,  # v9: feed cursors, leases, push records; ns TAXII versions
-    [  # v10: what a token may do and until when; the member's sign-in events (vigil.tokens)
+    [  # v10: what a token may do and until when; the member's sign-in events (vigil.signin.tokens)
         "ALTER TABLE users ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'",
         "ALTER TABLE users ADD COLUMN expires TEXT",
         "ALTER TABLE users ADD COLUMN token_prefix TEXT NOT NULL DEFAULT ''",
@@ -549,7 +602,7 @@ MIGRATIONS: list[list[str]] = [
             at TEXT NOT NULL
         )""",
         "CREATE INDEX auth_events_member ON auth_events(member_id, seq)",
-        # client certificates standing for a user (vigil.certs): an SPKI pin or a subject
+        # client certificates standing for a user (vigil.signin.certs): an SPKI pin or a subject
         """CREATE TABLE user_certs (
             id TEXT PRIMARY KEY,
             user_id TEXT NOT NULL REFERENCES users(id),
@@ -560,7 +613,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX user_certs_value ON user_certs(kind, value)",
     ],
-    [  # v11: console sign-in by OpenID Connect and WebAuthn (vigil.sso, vigil.passkeys)
+    [  # v11: console sign-in by OpenID Connect and WebAuthn (vigil.signin: sso, passkeys)
         """CREATE TABLE sso_providers (
             issuer TEXT PRIMARY KEY,
             client_id TEXT NOT NULL,
@@ -612,6 +665,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
+    MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
 ]
 
 

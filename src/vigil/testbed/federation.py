@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from vigil.node import open_exchange
+from vigil.features import open_exchange
 from vigil.testbed.netns import call_in
 from vigil.testbed.nodes import BedNode, Testbed
 from vigil.testing import TestNode, make_node

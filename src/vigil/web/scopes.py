@@ -1,4 +1,4 @@
-"""The one table of what each route needs of a token's scope (see ``vigil.tokens``).
+"""The one table of what each route needs of a token's scope (see ``vigil.signin.tokens``).
 
 A safe request (GET, HEAD) needs ``read`` unless listed; a write needs what its entry
 says, and an unlisted write needs ``admin``: a new route is closed to narrower tokens
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from vigil.errors import VigilError
 from vigil.model import Actor
-from vigil.tokens import allows
+from vigil.signin.tokens import allows
 
 V1 = "/api/v1"
 TAXII = "/taxii2/api"
@@ -48,11 +48,22 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/blind/envelopes"): "publish",
     ("POST", f"{V1}/import/misp"): "publish",  # publishes when given `to`
     ("POST", f"{V1}/import/text"): "publish",
+    ("POST", f"{V1}/shares/{{share_id}}/consent"): "publish",  # ask for consent
+    ("POST", f"{V1}/consent/{{request_id}}/answer"): "publish",  # grant or refuse
+    ("POST", f"{V1}/shares/{{share_id}}/uses"): "publish",  # declare a use
+    ("PUT", f"{V1}/match/index"): "publish",
+    ("POST", f"{V1}/match/queries"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/evaluations"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/lookup"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/consent"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
     ("POST", "/publish"): "publish",  # the console's forms
     ("POST", "/shares/{share_id}/recall"): "publish",
     ("POST", "/shares/{share_id}/sightings"): "publish",
+    ("POST", "/shares/{share_id}/uses"): "publish",
+    ("POST", "/shares/{share_id}/consent"): "publish",
+    ("POST", "/consent/answer"): "publish",
     # administering the member
     ("POST", f"{V1}/channels"): "admin",
     ("POST", f"{V1}/channels/{{ref}}/members"): "admin",

@@ -446,8 +446,8 @@ def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
 
 def test_a_recall_on_four_nodes_purges_everywhere_and_its_receipts_return(
         fed5: Federation) -> None:
-    from vigil import accountability as acc
     from vigil.crypto.encoding import b64u, b64u_decode
+    from vigil.node import accountability as acc
 
     canary = f"CANARY-{uuid.uuid4().hex}"
     to = ["b@n2", "c@n3", "a@n4"]

@@ -11,19 +11,22 @@ import hmac
 from collections import deque
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__, audit, passkeys
-from vigil import accountability as acc
+from vigil import __version__
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
-from vigil.exchange import Exchange
+from vigil.intel import personal
+from vigil.intel.evaluation import INFORMATION, SOURCE
+from vigil.intel.header import summary
+from vigil.intel.legal import INSTRUMENTS, PURPOSES
+from vigil.intel.themes import vocabulary
 from vigil.interop.iocs import extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
@@ -37,7 +40,10 @@ from vigil.model import (
     Provenance,
     ShareRequest,
 )
+from vigil.node import accountability as acc
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
+from vigil.signin import audit, passkeys
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web import scopes
@@ -133,6 +139,43 @@ def csrf_refused(request: Request, who: Who | None) -> HTMLResponse:
         code="auth.csrf", status=403))
 
 
+class Stop(Exception):
+    """Ends a console request before its handler runs, with a ready response: the way to
+    the sign-in page, or the refusal of a form whose CSRF token is wrong."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("console request answered early")
+        self.response = response
+
+
+async def stopped(request: Request, exc: Exception) -> Response:
+    """The app's handler of ``Stop``."""
+    assert isinstance(exc, Stop)
+    return exc.response
+
+
+async def _signed_in_or_stop(request: Request) -> Who:
+    who = await signed_in(request)
+    if who is None:
+        raise Stop(to_signin())
+    return who
+
+
+# A console page's user: signed in (else the request goes to the sign-in page)
+SignedIn = Annotated[Who, Depends(_signed_in_or_stop)]
+
+
+async def _checked_form(request: Request, who: SignedIn) -> Form:
+    form = await read_form(request, state_of(request))
+    if not csrf_ok(who.session.csrf, form):
+        raise Stop(csrf_refused(request, who))
+    return form
+
+
+# A console POST's form, read within the size limit, its CSRF token checked
+CheckedForm = Annotated[Form, Depends(_checked_form)]
+
+
 # -- static assets ------------------------------------------------------------------
 
 @router.get("/static/console/{name}")
@@ -187,14 +230,8 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout(request: Request) -> Response:
+async def signout(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     from vigil.web.console.sso_pages import logout_url
     end = await logout_url(request, who.session.id)  # the provider's too, for SSO
     await st.write(sessions(st.exchange).drop, who.session.id)
@@ -264,7 +301,8 @@ def row_of(env: Envelope, names: dict[str, str], channels: dict[str, str], seq: 
             "channel": channels.get(env.channel or "", "") if env.channel else "",
             "recipients": len(env.recipients), "themes": list(h.get("themes", [])),
             "regions": list(h.get("regions", [])), "form": env.form.value,
-            "provenance": h.get("provenance")}
+            "provenance": h.get("provenance"),
+            "evaluation": (summary(h)["evaluation"] or {}).get("code")}
 
 
 def display_names(ex: Exchange) -> dict[str, str]:
@@ -289,11 +327,8 @@ def pager(request: Request, before: int | None, rows: deque[dict[str, Any]], mat
 
 
 @router.get("/", response_class=HTMLResponse)
-async def inbox(request: Request) -> Response:
+async def inbox(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     chans = await st.read(ex.channels, who.actor.member)
     try:
@@ -319,7 +354,7 @@ async def inbox(request: Request) -> Response:
             "filters": {"theme": f.theme, "region": f.region, "tlp": f.tlp,
                         "channel": f.channel, "originator": f.originator}}
     return render(request, "inbox.html", who=who, rows=list(reversed(rows)), total=total,
-                  f=f, q=request.query_params, themes=THEMES, tlps=TLP_LABELS,
+                  f=f, q=request.query_params, themes=vocabulary(), tlps=TLP_LABELS,
                   channels=chans, members=members, live=live if before is None else None,
                   pager=pager(request, before, rows, matched))
 
@@ -340,21 +375,32 @@ def provenance_words(ex: Exchange, st: State, env: Envelope) -> str:
 
 
 @router.get("/shares/{share_id}", response_class=HTMLResponse)
-async def share(share_id: str, request: Request) -> Response:
+async def share(share_id: str, request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     try:
         env, state = await st.read(ex.share, who.actor.member, share_id)
     except NotFound:
         return not_found(request, who, "share")
-    await st.read(ex.record_opened, who.actor.member, env)
+    from vigil.consent import service as consent
+    from vigil.intel.handling import OPEN, require_purpose
+    from vigil.web.console.intel_pages import share_ctx
+    q = request.query_params
+    needs_purpose = False
+    try:
+        if require_purpose(env.header, who.actor.member, q.get("purpose")):
+            await st.write(consent.use, ex, who.actor.member, share_id, OPEN,
+                           q.get("purpose", ""))
+    except VigilError as exc:
+        if exc.code != "share.purpose_required":
+            raise
+        needs_purpose = True
+    if not needs_purpose:
+        await st.read(ex.record_opened, who.actor.member, env)
     d = ex.directory()
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
     try:
-        plain = await st.write(ex.open, who.actor.member, env)
+        plain = None if needs_purpose else await st.write(ex.open, who.actor.member, env)
         verified, provenance, problem = True, provenance_words(ex, st, env), None
     except VigilError as exc:
         plain, verified, provenance, problem = None, False, "", exc
@@ -377,10 +423,12 @@ async def share(share_id: str, request: Request) -> Response:
             r["display_name"] = names.get(r["member"], r["member"])
     seen = await st.read(sightings.sightings_of_share, ex, who.actor.member, share_id)
     ind_names = {i["id"]: i["name"] or i["pattern"] for i in view.indicators} if view else {}
-    q = request.query_params
+    intel = await st.read(share_ctx, ex, who.actor.member, env)
     return render(
         request, "share.html", who=who, env=env, h=h, state=state, verified=verified,
-        provenance=provenance, problem=problem, view=view, sealed=plain is None and verified,
+        provenance=provenance, problem=problem, view=view,
+        sealed=plain is None and verified and not needs_purpose, needs_purpose=needs_purpose,
+        **intel, done={k: q.get(k) == "1" for k in ("used", "asked", "granted", "refused")},
         originator=originator, channel=chans.get(env.channel or "", env.channel),
         receipts=receipts, sightings=seen, ind_names=ind_names, verdicts=VERDICTS,
         names=display_names(ex),
@@ -425,12 +473,27 @@ def publish_ctx(ex: Exchange, who: Who, chans: list[Channel], form: Form,
     members = sorted((m for m in ex.directory().members.values()
                       if m.active and m.id != who.actor.member), key=lambda m: m.display_name)
     return {"channels": chans, "members": members, "themes": THEMES, "tlps": TLP_LABELS,
+            "instruments": INSTRUMENTS, "purposes": PURPOSES, "subthemes": vocabulary(),
+            "sources": SOURCE, "informations": INFORMATION,
             "v": {"content": text, "kind": form.get("kind", "auto"),
                   "channel": form.get("channel"), "recipients": form.all("recipients"),
                   "tlp": form.get("tlp", "amber"), "purpose": form.get("purpose"),
                   "no_onward": form.get("no_onward") == "1", "expires": form.get("expires"),
                   "themes": form.all("themes"), "more_themes": form.get("more_themes"),
-                  "regions": form.get("regions")}}
+                  "regions": form.get("regions"), "evaluation": form.get("evaluation"),
+                  "scheme": form.get("scheme", "admiralty"),
+                  "legal_basis": form.get("legal_basis"),
+                  "legal_purposes": form.all("legal_purposes"),
+                  "personal_data": form.get("personal_data") == "1"}}
+
+
+def _evaluation(form: Form) -> str | None:
+    """The form's evaluation as a code (``B2``, ``4x4:B2``), or None."""
+    code = form.get("evaluation").strip().upper()
+    if not code:
+        return None
+    scheme = form.get("scheme", "admiralty")
+    return code if scheme == "admiralty" else f"{scheme}:{code}"
 
 
 def _split(text: str) -> list[str]:
@@ -438,26 +501,17 @@ def _split(text: str) -> list[str]:
 
 
 @router.get("/publish", response_class=HTMLResponse)
-async def publish_form(request: Request) -> Response:
+async def publish_form(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     chans = await st.read(st.exchange.channels, who.actor.member)
     return render(request, "publish.html", who=who, error=None, preview=None, notice=None,
                   **publish_ctx(st.exchange, who, chans, Form(), ""))
 
 
 @router.post("/publish", response_class=HTMLResponse)
-async def publish(request: Request) -> Response:
+async def publish(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     chans = await st.read(ex.channels, who.actor.member)
     text = form.get("content")
     notice = None
@@ -470,8 +524,12 @@ async def publish(request: Request) -> Response:
             purpose=form.get("purpose").strip() or None,
             no_onward=form.get("no_onward") == "1",
             themes=form.all("themes") + _split(form.get("more_themes")),
-            regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
-        await st.heavy(who.actor.member, ex.parse_bundle, raw)
+            regions=_split(form.get("regions")), expires=form.get("expires").strip() or None,
+            evaluation=_evaluation(form), legal_basis=form.get("legal_basis").strip() or None,
+            legal_purposes=form.all("legal_purposes"),
+            personal_data=form.get("personal_data") == "1")
+        parsed = await st.heavy(who.actor.member, ex.parse_bundle, raw)
+        personal.check(parsed, req.personal_data)  # confirm (personal_data) or redact
         dec = ex.preview(req)
         seal = preview_seal(who.session.csrf, text, req, dec.recipients)
         if form.get("action") == "send":
@@ -502,18 +560,16 @@ def preview_seal(key: str, text: str, req: ShareRequest, recipients: tuple[str, 
     msg = orjson.dumps([text, req.audience.tlp.value, req.audience.channel,
                         list(req.audience.recipients), req.handling.purpose,
                         req.handling.no_onward, list(req.themes), list(req.regions),
-                        req.expires, list(recipients)])
+                        req.expires, list(recipients), repr(req.evaluation), repr(req.legal),
+                        req.personal_data])
     return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 
 
 # -- channels and sent ------------------------------------------------------------------
 
 @router.get("/channels", response_class=HTMLResponse)
-async def channels(request: Request) -> Response:
+async def channels(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     d = ex.directory()
     out = []
@@ -534,11 +590,8 @@ def _dn(members: Any, ref: str) -> str:
 
 
 @router.get("/sent", response_class=HTMLResponse)
-async def sent(request: Request) -> Response:
+async def sent(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     names = display_names(ex)
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
@@ -568,13 +621,10 @@ LOG_ROWS = 100
 
 
 @router.get("/log", response_class=HTMLResponse)
-async def log_page(request: Request) -> Response:
+async def log_page(request: Request, who: SignedIn) -> Response:
     """The node's log as this member may see it: the signed checkpoint, the newest
     entries it may see in full, and forks members have reported."""
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     cp, note = await st.read(ex.log.checkpoint)
     names = display_names(ex)
