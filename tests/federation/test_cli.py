@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from tests.federation.pairs import deliver, make, peer, publish
 
-from vigil.cli import cli
+from vigil.cli.main import cli
 
 
 def test_peer_commands(tmp_path: Path) -> None:
