@@ -1,0 +1,224 @@
+"""The witness side of C2SP tlog-witness: ``add-checkpoint`` exactly as specified.
+
+For each known log (origin -> the log's note key) the witness keeps the latest
+checkpoint it cosigned (``witness_heads``) and every verified root it ever saw, its own
+and those peers gossip (``witness_roots``). Checking the old size and storing the new
+checkpoint happen in one write transaction, so two concurrent requests cannot roll the
+log back (the race the spec spells out).
+
+Answers: 400 malformed or old size above the checkpoint size; 404 unknown origin; 403
+no signature of the log's key verifies; 409 + held size (``text/x.tlog.size``) when the
+old size is not the held one; 409 on equal sizes with different roots; 422 when the
+consistency proof fails; 200 with the cosignature lines. A known, validly signed
+checkpoint that fails (two roots for one size, or no consistency with what is held) is
+kept with the held note as evidence and raises a fork alarm on its node; a log under
+an open alarm is not cosigned again until an operator decides.
+
+Gossip (:meth:`Witness.observe`): checkpoints peers hold of a log, handed over in
+heartbeats. Two roots for one size among everything seen is a fork, with the two
+notes as evidence, whoever showed them to whom.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from vigil import clock
+from vigil.errors import CryptoError, InputError, VigilError
+from vigil.log.checkpoint import Checkpoint, check_fork
+from vigil.log.merkle import verify_consistency
+from vigil.log.note import check_signatures, parse_note
+from vigil.storage.base import Sql, Store
+from vigil.witness.alarms import Alarms, node_of_origin
+from vigil.witness.cosignature import cosign, cosignature_vkey
+from vigil.witness.wire import (
+    NOTE_CONTENT_TYPE,
+    SIZE_CONTENT_TYPE,
+    format_cosignatures,
+    format_size,
+    parse_request,
+)
+
+__all__ = ["Answer", "KnownLogs", "Witness"]
+
+# origin -> (key name, Ed25519 public key) of the log, or None when unknown
+KnownLogs = Callable[[str], tuple[str, bytes] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _text(status: int, why: str) -> Answer:
+    return Answer(status, NOTE_CONTENT_TYPE, (why + "\n").encode())
+
+
+class Witness:
+    def __init__(self, store: Store, name: str, key: Ed25519PrivateKey, known: KnownLogs,
+                 alarms: Alarms, *, now: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.name = name
+        self._key = key
+        self.public_raw = key.public_key().public_bytes_raw()
+        self.known = known
+        self.alarms = alarms
+        self._now = now
+
+    @property
+    def vkey(self) -> str:
+        return cosignature_vkey(self.name, self.public_raw)
+
+    # -- add-checkpoint ---------------------------------------------------------------
+    def add_checkpoint(self, body: bytes) -> Answer:
+        try:
+            req = parse_request(body)
+            text, sigs = parse_note(req.note)
+            cp = Checkpoint.from_body(text)
+        except InputError as e:
+            # a checkpoint of a non-vigil origin does not parse as one: unknown to us
+            first = body.decode("utf-8", "replace").partition("\n\n")[2].split("\n", 1)[0]
+            if e.code == "log.bad_checkpoint" and first and self.known(first) is None:
+                return _text(404, "unknown log")
+            return _text(400, e.message)
+        log_key = self.known(cp.origin)
+        if log_key is None:
+            return _text(404, "unknown log")
+        try:
+            check_signatures(text, sigs, log_key[0], log_key[1])
+        except CryptoError:
+            return _text(403, "no signature of the log's key verifies")
+        if req.old > cp.size:
+            return _text(400, "the old size is larger than the checkpoint size")
+        raised: list[str] = []
+
+        def run(sql: Sql) -> Answer:
+            held = sql.execute("SELECT size, root, note FROM witness_heads WHERE origin = ?",
+                               (cp.origin,)).fetchone()
+            held_size = int(held[0]) if held else 0
+            if req.old != held_size:
+                return Answer(409, SIZE_CONTENT_TYPE, format_size(held_size))
+            conflict = self._seen_conflict(sql, cp, req.note)
+            if conflict is not None:
+                self._evidence(sql, cp, "fork", [conflict, req.note],
+                               "two roots for one size", raised)
+                return _text(409, "another root of this size was seen")
+            if held is not None and held_size == cp.size:
+                if bytes(held[1]) != cp.root:
+                    self._evidence(sql, cp, "fork", [str(held[2]), req.note],
+                                   "two roots for one size", raised)
+                    return _text(409, "a different root for the held size")
+            elif held is not None:
+                try:
+                    verify_consistency(held_size, cp.size, req.proof, bytes(held[1]), cp.root)
+                except CryptoError as e:
+                    self._evidence(sql, cp, "inconsistent", [str(held[2]), req.note],
+                                   f"{e.message}; proof "
+                                   + ",".join(p.hex() for p in req.proof), raised)
+                    return _text(422, "the consistency proof does not verify")
+            if self.alarms.refuses(node_of_origin(cp.origin)):
+                return _text(409, "this log is under a fork alarm")
+            at = clock.now()
+            if held is None:
+                sql.execute("INSERT INTO witness_heads(origin, size, root, note, at) "
+                            "VALUES(?,?,?,?,?)", (cp.origin, cp.size, cp.root, req.note, at))
+            else:
+                sql.execute("UPDATE witness_heads SET size = ?, root = ?, note = ?, at = ? "
+                            "WHERE origin = ? AND size = ?",
+                            (cp.size, cp.root, req.note, at, cp.origin, held_size))
+            self._remember(sql, cp, req.note, "submitted")
+            sig = cosign(text, self.name, self._key, int(self._now()))
+            return Answer(200, NOTE_CONTENT_TYPE, format_cosignatures([sig]))
+
+        answer = self.store.write(run)
+        for node in raised:
+            self.alarms.announce(node)
+        return answer
+
+    # -- gossip -----------------------------------------------------------------------
+    def observe(self, note: str, source: str) -> str | None:
+        """Take a checkpoint a peer holds of a known log. Returns the node now under a
+        fork alarm if this note contradicts one seen before, else ``None``. Notes of
+        unknown logs or without a valid log signature are ignored (they prove nothing)."""
+        try:
+            text, sigs = parse_note(note)
+            cp = Checkpoint.from_body(text)
+            log_key = self.known(cp.origin)
+            if log_key is None:
+                return None
+            check_signatures(text, sigs, log_key[0], log_key[1])
+        except VigilError:
+            return None
+        raised: list[str] = []
+
+        def run(sql: Sql) -> None:
+            conflict = self._seen_conflict(sql, cp, note)
+            if conflict is not None:
+                self._evidence(sql, cp, "fork", [conflict, note],
+                               f"two roots for one size (one from {source})", raised)
+            else:
+                self._remember(sql, cp, note, source)
+        self.store.write(run)
+        for node in raised:
+            self.alarms.announce(node)
+        return raised[0] if raised else None
+
+    def take_evidence(self, notes: list[str], source: str) -> str | None:
+        """Take fork evidence a peer sends (two notes): re-checked here, never trusted."""
+        if len(notes) != 2:
+            return None
+        try:
+            cp = Checkpoint.from_body(parse_note(notes[0])[0])
+            log_key = self.known(cp.origin)
+            if log_key is None:
+                return None
+            ev = check_fork(notes[0], notes[1], log_key[0], log_key[1])
+        except VigilError:
+            return None
+        if ev is None:
+            return None
+        raised: list[str] = []
+        self.store.write(lambda sql: self._evidence(
+            sql, cp, "fork", notes, f"two roots for one size (sent by {source})", raised))
+        for node in raised:
+            self.alarms.announce(node)
+        return node_of_origin(cp.origin)
+
+    def holds(self) -> dict[str, str]:
+        """origin -> the latest checkpoint note this witness cosigned (for heartbeats)."""
+        return {str(o): str(n) for o, n in
+                self.store.query("SELECT origin, note FROM witness_heads ORDER BY origin")}
+
+    # -- internals --------------------------------------------------------------------
+    @staticmethod
+    def _seen_conflict(sql: Sql, cp: Checkpoint, note: str) -> str | None:
+        row = sql.execute("SELECT note FROM witness_roots WHERE origin = ? AND size = ? "
+                          "AND root <> ? ORDER BY at LIMIT 1",
+                          (cp.origin, cp.size, cp.root)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def _remember(sql: Sql, cp: Checkpoint, note: str, source: str) -> None:
+        sql.execute("INSERT INTO witness_roots(origin, size, root, note, source, at) "
+                    "VALUES(?,?,?,?,?,?) ON CONFLICT (origin, size, root) DO NOTHING",
+                    (cp.origin, cp.size, cp.root, note, source, clock.now()))
+
+    def _evidence(self, sql: Sql, cp: Checkpoint, kind: str, notes: list[str], detail: str,
+                  raised: list[str]) -> None:
+        _, new = self.alarms.record(sql, cp.origin, kind, cp.size, notes, detail, self.name)
+        if new:
+            raised.append(node_of_origin(cp.origin))
+
+
+def static_logs(logs: Mapping[str, bytes]) -> KnownLogs:
+    """A :data:`KnownLogs` of fixed ``{origin: public key}`` (key name = origin)."""
+    def known(origin: str) -> tuple[str, bytes] | None:
+        pub = logs.get(origin)
+        return None if pub is None else (origin, pub)
+    return known
