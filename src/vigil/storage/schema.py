@@ -435,6 +435,15 @@ TRUST_MIGRATION: list[str] = [
         entry TEXT NOT NULL,
         at TEXT NOT NULL
     )""",
+    # items received signed by a key, so a revocation learnt late marks them
+    """CREATE TABLE key_uses (
+        share_id TEXT PRIMARY KEY,
+        home TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        log_index {BIGINT} NOT NULL,
+        revoked {BOOL} NOT NULL
+    )""",
+    "CREATE INDEX key_uses_key ON key_uses(key_id, log_index)",
     """CREATE TABLE roster_statements (
         seq {BIGINT} PRIMARY KEY,
         kind TEXT NOT NULL,
