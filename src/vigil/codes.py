@@ -89,6 +89,14 @@ CODES: dict[str, tuple[int, str]] = {
     "crypto.wrap_key": (422, "a wrap names a key that is not the member's current key"),
     "crypto.wraps_mismatch": (422, "wraps do not match their digest"),
     "demo.not_demo_dir": (409, "the demo directory exists and is not one vigil made"),
+    "dir.bad_entry": (
+        422, "a directory entry that breaks its member's chain or whose signatures fail"),
+    "dir.bad_lookup": (
+        422, "a directory lookup that does not prove the keys (proof, chain or cosignatures)"),
+    "dir.broken": (500, "the directory log in the store has a gap"),
+    "dir.not_witnessed": (
+        404, "the member's directory entries have no k-cosigned checkpoint yet; ask again"),
+    "dir.unknown_member": (404, "no directory entry for this member at this node"),
     "envelope.created": (
         400, "a client envelope's created is not within 24 h before and 5 min after"
         " the node's clock"),
@@ -96,6 +104,9 @@ CODES: dict[str, tuple[int, str]] = {
     "envelope.provenance": (400, "clients publish originator-signed shares only"),
     "envelope.recipient_keys": (
         400, "recipient_keys must hold every recipient (and optionally the originator)"),
+    "fed.fork_alarm": (
+        403, "the node is under a fork alarm; its items are refused until an operator decides"),
+    "fed.revoked_key": (403, "signed by a key revoked at or before this item's log index"),
     "feed.auth": (400, "give --token or --user/--password, not both"),
     "feed.busy": (409, "the feed is being pulled right now"),
     "feed.collection": (400, "the feed's collection id is missing"),
@@ -341,6 +352,13 @@ CODES: dict[str, tuple[int, str]] = {
     "misp.distribution_narrower": (
         422, "an import loss: the attribute's distribution is narrower than the share's"),
     "misp.unparsable": (422, "an import loss: a converted object that STIX cannot parse"),
+    "witness.bad_cosignature": (422, "a cosignature/v1 line that does not verify"),
+    "witness.bad_decision": (400, "a fork alarm is decided with resume or expel"),
+    "witness.bad_key": (400, "a cosigner verifier key that does not parse"),
+    "witness.bad_request": (400, "a malformed add-checkpoint request"),
+    "witness.bad_time": (400, "a cosignature timestamp out of range"),
+    "witness.no_alarm": (404, "no fork alarm on that node"),
+    "witness.quorum": (422, "fewer valid cosignatures than the quorum k"),
 }
 
 

@@ -16,11 +16,11 @@ import threading
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from vigil.directory.entries import MemberKeys, SignedEntry, fold, step
 from vigil.errors import InputError, NotFound
 from vigil.log.checkpoint import DEFAULT_AUTHORITY, Checkpoint, sign_checkpoint
 from vigil.log.merkle import MemoryTree, leaf_hash
 from vigil.storage.base import Sql, Store, serialize_writes
-from vigil.directory.entries import MemberKeys, SignedEntry, fold, step
 
 __all__ = ["DirectoryLog", "directory_origin"]
 

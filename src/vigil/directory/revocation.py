@@ -21,12 +21,12 @@ batch, and in directory lookups.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vigil import clock
-from vigil.directory.entries import SignedEntry, check_node_sig, sign_kid
 from vigil.crypto.encoding import b64u_decode
+from vigil.directory.entries import SignedEntry, check_node_sig, sign_kid
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.storage.base import Sql, Store
 
@@ -108,7 +108,7 @@ class Revocations:
         return [json.loads(r[0]) for r in self.store.query(
             "SELECT entry FROM key_revocations ORDER BY at, key_id")]
 
-    def learn_all(self, revocations: list[Mapping[str, Any]],
+    def learn_all(self, revocations: Sequence[Mapping[str, Any]],
                   home_keys: Mapping[str, bytes]) -> int:
         """Take the revocations of a heartbeat; unknown homes and bad ones are skipped."""
         marked = 0

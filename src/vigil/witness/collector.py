@@ -32,7 +32,7 @@ from vigil.witness.wire import (
 
 log = logging.getLogger("vigil.witness")
 
-__all__ = ["Collector", "Submit", "WitnessedLog", "WitnessPeer"]
+__all__ = ["Collector", "Submit", "WitnessPeer", "WitnessedLog"]
 
 # body -> (status, content type, body); raises OSError / VigilError when unreachable
 Submit = Callable[[bytes], tuple[int, str, bytes]]
@@ -70,6 +70,11 @@ class Collector:
                     "ON CONFLICT (witness, origin) DO UPDATE SET size = excluded.size",
                     (witness, origin, size))
 
+    def _note_held(self, witness: str, origin: str, size: int) -> None:
+        def run(sql: Sql) -> None:
+            self._set_held(sql, witness, origin, size)
+        self.store.write(run)
+
     def submit(self, log_: WitnessedLog, peer: WitnessPeer) -> bool:
         """Submit ``log_``'s current checkpoint to ``peer``; True if it cosigned."""
         cp, note = log_.checkpoint()
@@ -94,8 +99,7 @@ class Collector:
                     old = parse_size(body)
                 except VigilError:
                     return False
-                self.store.write(lambda sql, o=old: self._set_held(sql, peer.name,
-                                                                     cp.origin, o))
+                self._note_held(peer.name, cp.origin, old)
                 continue
             if status != 200:
                 log.warning("witness %s answered %d for %s at %d", peer.name, status,

@@ -39,11 +39,11 @@ SIG_LEN = 8 + 64
 
 __all__ = [
     "cosign",
-    "cosigned_message",
-    "cosigners",
     "cosignature_key_id",
     "cosignature_timestamp",
     "cosignature_vkey",
+    "cosigned_message",
+    "cosigners",
     "parse_cosignature_vkey",
     "verify_cosignature",
 ]

@@ -30,11 +30,11 @@ MAX_REQUEST_BYTES = 1 << 16
 _SIZE_RE = re.compile(r"^(?:0|[1-9][0-9]{0,18})$")
 
 __all__ = [
-    "AddCheckpoint",
     "MAX_PROOF_LINES",
     "SIZE_CONTENT_TYPE",
-    "format_request",
+    "AddCheckpoint",
     "format_cosignatures",
+    "format_request",
     "format_size",
     "parse_cosignatures",
     "parse_request",

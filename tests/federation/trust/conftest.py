@@ -5,7 +5,7 @@ tests put the same objects behind real localhost servers."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.log.tree import StoredLog
 from vigil.storage import open_store
-from vigil.storage.base import Store
+from vigil.storage.base import Sql, Store
 from vigil.witness.alarms import Alarms
 from vigil.witness.collector import Collector, WitnessPeer
 from vigil.witness.service import Witness
@@ -32,8 +32,11 @@ class Node:
 
     def append(self, n: int = 1, tag: str = "x") -> None:
         for i in range(n):
-            self.store.write(lambda sql, i=i: self.log.append(
-                sql, {"v": 1, "kind": "test", "n": f"{tag}{i}-{uuid.uuid4().hex}"}))
+            entry = {"v": 1, "kind": "test", "n": f"{tag}{i}-{uuid.uuid4().hex}"}
+
+            def add(sql: Sql, entry: dict[str, object] = entry) -> None:
+                self.log.append(sql, entry)
+            self.store.write(add)
 
     def peer(self) -> WitnessPeer:
         def submit(body: bytes) -> tuple[int, str, bytes]:
@@ -69,7 +72,7 @@ def introduce(nodes: list[Node]) -> None:
 
 
 @pytest.fixture
-def trio(tmp_path: Path) -> Callable[..., list[Node]]:
+def trio(tmp_path: Path) -> Iterator[Callable[..., list[Node]]]:
     made: list[Node] = []
 
     def build(n: int = 3) -> list[Node]:

@@ -174,8 +174,9 @@ def test_revocation_refused_everywhere_also_late_and_out_of_order(
             early.store.write(use)
     # node 2 delivered everything before it learnt: learning marks exactly those past i
     for idx in (12, 3, 10, 9):
-        late.store.write(lambda sql, idx=idx: late.record_use(sql, f"share--{idx}",
-                                                              home.node.id, kid, idx))
+        def deliver(sql: Any, idx: int = idx) -> None:
+            late.record_use(sql, f"share--{idx}", home.node.id, kid, idx)
+        late.store.write(deliver)
     assert late.learn_all(early.heads(), home_keys) == 2
     assert late.marked_shares() == ["share--10", "share--12"]
     with pytest.raises(PolicyDenied):

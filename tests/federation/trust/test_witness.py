@@ -33,10 +33,10 @@ def test_add_checkpoint_statuses(trio: Callable[..., list[Node]]) -> None:
     status, ctype, body = _submit(w, 0, [], note3)
     assert (status, ctype, body) == (409, SIZE_CONTENT_TYPE, b"3\n")
     log_node.append(4)
-    cp7, note7 = log_node.log.checkpoint()
+    _cp7, note7 = log_node.log.checkpoint()
     good = log_node.log.consistency(3, 7)
     # a bad proof -> 422, kept as evidence, alarm raised on the log's node
-    bad = [bytes(32)] + good[1:]
+    bad = [bytes(32), *good[1:]]
     assert _submit(w, 3, bad, note7)[0] == 422
     assert w.alarms.refuses(log_node.id)
     assert [e["kind"] for e in w.alarms.evidence(log_node.log.origin)] == ["inconsistent"]
