@@ -444,6 +444,13 @@ TRUST_MIGRATION: list[str] = [
         revoked {BOOL} NOT NULL
     )""",
     "CREATE INDEX key_uses_key ON key_uses(key_id, log_index)",
+    # what a relay keeps of a hop it forwards: nothing more
+    """CREATE TABLE relay_hops (
+        hop_id TEXT PRIMARY KEY,
+        dest TEXT NOT NULL,
+        bucket {BIGINT} NOT NULL,
+        at TEXT NOT NULL
+    )""",
     """CREATE TABLE roster_statements (
         seq {BIGINT} PRIMARY KEY,
         kind TEXT NOT NULL,
