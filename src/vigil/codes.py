@@ -106,6 +106,7 @@ CODES: dict[str, tuple[int, str]] = {
         400, "recipient_keys must hold every recipient (and optionally the originator)"),
     "fed.fork_alarm": (
         403, "the node is under a fork alarm; its items are refused until an operator decides"),
+    "fed.not_on_roster": (403, "a node not on the roster, or with another key than the roster's"),
     "fed.revoked_key": (403, "signed by a key revoked at or before this item's log index"),
     "feed.auth": (400, "give --token or --user/--password, not both"),
     "feed.busy": (409, "the feed is being pulled right now"),
@@ -261,6 +262,10 @@ CODES: dict[str, tuple[int, str]] = {
     "receipt.recalled": (409, "this share was recalled; acknowledge the recall instead"),
     "receipt.share_mismatch": (400, "the receipt names another share"),
     "receipt.wrong_member": (403, "a member signs receipts only as itself"),
+    "relay.bad_hop": (422, "a hop that is malformed, expired, not a bucket size or does not open"),
+    "relay.busy": (429, "the relay holds too many hops; try later"),
+    "relay.no_route": (403, "this relay does not reach that node"),
+    "relay.too_large": (400, "a batch too large to relay"),
     "restore.corrupt": (400, "a backup file does not match the manifest"),
     "restore.format": (400, "an unknown backup format"),
     "restore.need_store": (
@@ -270,6 +275,8 @@ CODES: dict[str, tuple[int, str]] = {
     "restore.store_mismatch": (500, "the backup holds another kind of store than the target"),
     "restore.target_exists": (409, "the target data directory already holds a node"),
     "restore.target_not_empty": (409, "the target database is not empty"),
+    "roster.bad_statement": (422, "a roster statement that does not extend the roster"),
+    "roster.threshold": (422, "fewer valid node signatures than the roster change needs"),
     "server.error": (502, "the node answered the SDK with an error body it could not read"),
     "service.unavailable": (503, "a backing service (database, bus) is down"),
     "share.id_conflict": (409, "a different share of the caller's has this id"),
