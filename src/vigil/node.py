@@ -71,4 +71,7 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     install_correlation(ex, processes=int(settings.correlation_processes))
     install_ledger(ex, settings)
     taxii_index.install(ex.share_tx_hooks, ex.purge_tx_hooks)
+    if settings.fed_name:  # outbox rows in the transaction of each share and recall
+        from vigil.federation import outbox
+        outbox.install(ex)
     return ex
