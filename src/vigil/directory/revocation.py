@@ -103,10 +103,11 @@ class Revocations:
         return [str(r[0]) for r in self.store.query(
             "SELECT share_id FROM key_uses WHERE revoked = ? ORDER BY share_id", (True,))]
 
-    def heads(self) -> list[dict[str, Any]]:
-        """Every revocation this node knows, for the next heartbeat."""
+    def heads(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest revocations this node knows, for the next heartbeat (older ones
+        reached every peer already, or reach it with directory lookups)."""
         return [json.loads(r[0]) for r in self.store.query(
-            "SELECT entry FROM key_revocations ORDER BY at, key_id")]
+            "SELECT entry FROM key_revocations ORDER BY at DESC, key_id LIMIT ?", (limit,))]
 
     def learn_all(self, revocations: Sequence[Mapping[str, Any]],
                   home_keys: Mapping[str, bytes]) -> int:

@@ -155,9 +155,11 @@ class Link:
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         head = self.service.claimed_head(self.peer.node, head)
+        parts = await asyncio.to_thread(self.service.heartbeat_extra, self.peer.node)
         body = codec.make_signed(self.ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
             "v": codec.VERSION, "kind": "fed-heartbeat", "origin": self.ex.node_id,
-            "dest": self.peer.node, "head": head, "acked": acked, "at": clock.now()})
+            "dest": self.peer.node, "head": head, "acked": acked, "at": clock.now(),
+            **parts})
         r = await self._request("POST", "/heartbeat", orjson.dumps(body))
         if r.status_code != 200:
             err = _error(r)
@@ -244,6 +246,11 @@ class Service:
         # test seams: change a batch before it leaves, or the head a heartbeat claims
         self.tampers: list[Callable[[str, dict[str, Any]], dict[str, Any]]] = []
         self.head_claims: dict[str, int] = {}
+        # more a heartbeat carries, by name (vigil.federation.trust adds "trust")
+        self.heartbeat_parts: dict[str, Callable[[str], Any]] = {}
+
+    def heartbeat_extra(self, dest: str) -> dict[str, Any]:
+        return {name: part(dest) for name, part in self.heartbeat_parts.items()}
 
     def tamper(self, dest: str, batch: dict[str, Any]) -> dict[str, Any]:
         for fn in self.tampers:

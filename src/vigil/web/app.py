@@ -31,6 +31,7 @@ from vigil.web import interop as interop_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import tokens as tokens_api
+from vigil.web import trust as trust_api
 from vigil.web.console import router as console_router
 from vigil.web.deps import State
 from vigil.web.metrics import store_error
@@ -98,10 +99,15 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             from vigil.federation.sender import Service
             fed = app.state.federation = Service(ex, settings, b.ring)
             await fed.start()
+            from vigil.federation.trust import TrustService
+            trust = app.state.trust = TrustService(ex)  # witnesses, directory, alarms
+            trust.attach(fed)
+            await trust.start()
         try:
             yield
         finally:
             if fed is not None:
+                await app.state.trust.stop()
                 await fed.stop()
             correlation.listeners.remove(ring_notices)
             app.state.vigil.metrics.uninstall(ex)
@@ -148,6 +154,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(interop_api.router, prefix="/api/v1")  # MISP in and out
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
     app.include_router(federation_api.router)  # node-to-node, node-signed (not tokens)
+    app.include_router(trust_api.router)  # witness, directory, fork alarms
     app.include_router(apidocs.router)
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)

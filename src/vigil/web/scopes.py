@@ -19,6 +19,8 @@ TAXII = "/taxii2/api"
 NEEDS: dict[tuple[str, str], str] = {
     # any valid token
     ("POST", f"{V1}/log/gossip"): "read",
+    # C2SP witness: no token, the checkpoint's signature by a known log key is the check
+    ("POST", "/fed/v1/witness/add-checkpoint"): "read",
     ("POST", f"{V1}/users/{{user}}/revoke"): "read",  # its own; others need admin
     ("POST", "/signin"): "read",  # the console's sign-in: before any credential
     ("POST", "/signout"): "read",

@@ -1,0 +1,124 @@
+"""Federation trust between real nodes on loopback ports: every peer witnesses every
+other over HTTP (C2SP add-checkpoint), a split view is found and its evidence spread by
+heartbeats and items of the forking node refused, and a lookup of another node's
+member carries k cosignatures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
+from tests.test_e2e import bundle_with
+from vigil.client import Client
+from vigil.directory.entries import next_entry, sign_entry
+from vigil.directory.lookup import verify_lookup
+from vigil.log.checkpoint import parse_checkpoint
+from vigil.log.tree import StoredLog
+from vigil.storage import open_store
+from vigil.witness.wire import format_request
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> list[FedNode]:
+    return [make_fed_node(tmp_path, "athens", {"alpha": True}),
+            make_fed_node(tmp_path, "berlin", {"bravo": True}),
+            make_fed_node(tmp_path, "cairo", {"charlie": True})]
+
+
+def trust(node: FedNode) -> Any:
+    return node.server.app.state.trust
+
+
+def witnessed(node: FedNode) -> bool:
+    st = trust(node).status()
+    return all(v["witnessed"] == v["size"] for v in st["logs"].values()) and \
+        any(v["size"] > 0 for v in st["logs"].values())
+
+
+async def test_split_view_found_spread_and_refused(three: list[FedNode],
+                                                   tmp_path: Path) -> None:
+    a, b, c = three
+    with running(three):
+        peer_all(three)
+        await asyncio.to_thread(wait_for, knows(a, "charlie@cairo"))
+        await asyncio.to_thread(wait_for, lambda: witnessed(c))
+        # what berlin holds of cairo's log, as cairo's witness
+        origin = c.server.app.state.vigil.exchange.log.origin
+        await asyncio.to_thread(wait_for, lambda: origin in trust(b).witness.holds())
+        ex_c = c.server.app.state.vigil.exchange
+        twin_store = open_store(f"sqlite:///{tmp_path / 'twin.db'}")
+        twin = StoredLog(twin_store, ex_c.node_id, ex_c.node_key)
+
+        def show_berlin_another_history() -> tuple[str, str] | None:
+            # cairo, rogue, shows berlin another history of the size berlin holds
+            held = trust(b).witness.holds()[origin]
+            size = parse_checkpoint(held)[0].size
+            while twin.size() < size:
+                twin_store.write(lambda sql: twin.append(sql, {"v": 1, "kind": "x",
+                                                               "n": str(uuid.uuid4())}))
+            other = twin.checkpoint(size)[1]
+            r = httpx.post(b.url + "/fed/v1/witness/add-checkpoint",
+                           content=format_request(size, [], other), timeout=5)
+            assert r.status_code == 409
+            return None if "tlog.size" in r.headers["content-type"] else (held, other)
+        held, other = await asyncio.to_thread(wait_for, show_berlin_another_history)
+        assert trust(b).alarms.refuses(ex_c.node_id)
+        # berlin's next heartbeat brings the evidence to athens, which checks it itself
+        await asyncio.to_thread(wait_for, lambda: trust(a).alarms.refuses(ex_c.node_id))
+        [ev] = trust(a).alarms.evidence(origin)
+        assert sorted(ev["notes"]) == sorted([held, other])
+        # members see it: the trust status and the alarm stream
+        r = httpx.get(a.url + "/api/v1/federation/trust", headers=a.auth(), timeout=5)
+        assert [x["node"] for x in r.json()["alarms"]] == [ex_c.node_id]
+        with httpx.stream("GET", a.url + "/api/v1/federation/alarms/stream",
+                          headers=a.auth(), timeout=5) as s:
+            for line in s.iter_lines():
+                if line.startswith("event:"):
+                    assert line == "event: fork"
+                    break
+        # and new items from cairo are refused at athens
+        cc = Client(c.url, c.node.members["charlie"].token)
+        res = await asyncio.to_thread(cc.publish, bundle_with("after the fork"), tlp="amber",
+                                      to=["member:alpha@athens"])
+
+        def refused() -> bool:
+            link = {p["peer"]: p for p in a.status()["peers"]}["cairo"]
+            return any(q.get("code") == "fed.fork_alarm" for q in link["quarantined"])
+        await asyncio.to_thread(wait_for, refused)
+        ex_a = a.exchange()
+        try:
+            assert ex_a.store.get_share(res["id"]) is None
+        finally:
+            ex_a.store.close()
+        twin_store.close()
+
+
+async def test_lookup_of_a_remote_member_carries_k_cosignatures(three: list[FedNode]) -> None:
+    a, b, _ = three
+    with running(three):
+        peer_all(three)
+        alpha = a.node.members["alpha"]
+        ta = trust(a)
+        entry = next_entry(None, "register", alpha.id, ta.ex.node_id,
+                           sign_key=alpha.keyring.sign_private,
+                           enc_key=alpha.keyring.enc_public)
+        ta.directory.append(sign_entry(entry, alpha.keyring.sign_private, ta.ex.node_key))
+        url = a.url + "/fed/v1/directory/lookup"
+
+        def answered() -> Any:
+            r = httpx.get(url, params={"member": alpha.id}, timeout=5)
+            return r.json() if r.status_code == 200 else None
+        answer = await asyncio.to_thread(wait_for, answered)
+        tb = trust(b)
+        keys = verify_lookup(answer, ta.ex.node_id, ta.ex.node_key_raw, tb.witnesses(),
+                             tb.k())
+        assert keys.sign_key == alpha.keyring.sign_public
+        assert tb.k() == 1
+        r = httpx.get(url, params={"member": f"identity--{uuid.uuid4()}"}, timeout=5)
+        assert r.status_code == 404
