@@ -53,7 +53,8 @@ def witness_name(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
     return f"{authority}/witness/{node_id}"
 
 
-def _client(peer: Peer, timeout: float) -> httpx.Client:
+def peer_client(peer: Peer, timeout: float) -> httpx.Client:
+    """A sync client to ``peer``, pinned to its TLS key when it has one."""
     if peer.url.startswith("https"):
         if peer.tls_pin:
             return httpx.Client(transport=transports(pin=peer.tls_pin)[0], timeout=timeout)
@@ -110,7 +111,7 @@ class TrustService:
         def submit(body: bytes) -> tuple[int, str, bytes]:
             client = self._clients.get(peer.node)
             if client is None:
-                client = self._clients[peer.node] = _client(peer, 5.0)
+                client = self._clients[peer.node] = peer_client(peer, 5.0)
             try:
                 r = client.post(peer.url.rstrip("/") + WITNESS_PATH, content=body,
                                 headers={"content-type": NOTE_CONTENT_TYPE})

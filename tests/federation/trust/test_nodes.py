@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
 from tests.test_e2e import bundle_with
+from vigil import cli as cli_mod
 from vigil.client import Client
 from vigil.directory.entries import next_entry, sign_entry
 from vigil.directory.lookup import verify_lookup
@@ -97,6 +99,16 @@ async def test_split_view_found_spread_and_refused(three: list[FedNode],
         finally:
             ex_a.store.close()
         twin_store.close()
+    # the operator reads the alarm and its evidence, then decides
+    args = ["--data", str(a.node.data), "peer"]
+    run = CliRunner().invoke(cli_mod.cli, [*args, "status"], catch_exceptions=False)
+    assert "FORK ALARM (open)" in run.output
+    run = CliRunner().invoke(cli_mod.cli, [*args, "alarms"], catch_exceptions=False)
+    assert ex_c.node_id in run.output and "OPEN" in run.output and origin in run.output
+    run = CliRunner().invoke(cli_mod.cli, [*args, "decide", ex_c.node_id, "expel", "--reason",
+                                           "split view", "--operator", "duty officer"],
+                             catch_exceptions=False)
+    assert run.exit_code == 0 and "expel" in run.output
 
 
 async def test_lookup_of_a_remote_member_carries_k_cosignatures(three: list[FedNode]) -> None:
