@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
 from tests.test_e2e import bundle_with
+
 from vigil import cli as cli_mod
 from vigil.client import Client
 from vigil.directory.entries import next_entry, sign_entry
