@@ -93,5 +93,66 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
         click.echo(f"{k}: {v}")
 
 
+def _member_id(ex: object, ref: str) -> str:
+    from vigil.errors import NotFound
+
+    members = ex.directory().members  # type: ignore[attr-defined]
+    for m in members.values():
+        if ref in (m.id, m.name):
+            return str(m.id)
+    raise NotFound(f"no member {ref}", code="member.not_found")
+
+
+@directory.command("register")
+@click.argument("member")
+@pass_ctx
+def directory_register(c: Ctx, member: str) -> None:
+    """Register MEMBER's keys in this node's directory log (its keyring must be held
+    here; a member holding its own keys registers through its client)."""
+    from vigil.directory.entries import next_entry, sign_entry
+    from vigil.directory.log import DirectoryLog
+    from vigil.errors import NotFound
+
+    def run(ex: object) -> int:
+        mid = _member_id(ex, member)
+        kr = ex.held.get(mid)  # type: ignore[attr-defined]
+        if kr is None:
+            raise NotFound("this node does not hold that member's keyring",
+                           code="member.not_found")
+        d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
+        entry = next_entry(None, "register", mid, d.node_id, sign_key=kr.sign_private,
+                           enc_key=kr.enc_public)
+        return d.append(sign_entry(entry, kr.sign_private, ex.node_key))  # type: ignore[attr-defined]
+
+    click.echo(f"directory entry {_with_exchange(c, run)}")
+
+
+@directory.command("revoke")
+@click.argument("member")
+@click.option("--lost", is_flag=True, required=True,
+              help="the member lost its key: this node revokes it alone")
+@pass_ctx
+def directory_revoke(c: Ctx, member: str, lost: bool) -> None:
+    """Revoke MEMBER's current signing key from the next index of this node's log on.
+    Every node refuses the key's signatures from there (docs/federation.md)."""
+    from vigil.directory.entries import next_entry, sign_entry
+    from vigil.directory.log import DirectoryLog
+
+    def run(ex: object) -> tuple[int, int]:
+        mid = _member_id(ex, member)
+        d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
+        after = ex.log.size()  # type: ignore[attr-defined]
+        entry = next_entry(d.keys(mid), "revoke", mid, d.node_id, by="node", after=after)
+        signed = sign_entry(entry, None, ex.node_key)  # type: ignore[attr-defined]
+        idx = d.append(signed)
+        from vigil.directory.revocation import Revocations
+
+        Revocations(ex.store).learn(signed, ex.node_key_raw)  # type: ignore[attr-defined]
+        return idx, after
+
+    idx, after = _with_exchange(c, run)
+    click.echo(f"directory entry {idx}: revoked from log index {after}")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(directory)

@@ -134,3 +134,43 @@ async def test_lookup_of_a_remote_member_carries_k_cosignatures(three: list[FedN
         assert tb.k() == 1
         r = httpx.get(url, params={"member": f"identity--{uuid.uuid4()}"}, timeout=5)
         assert r.status_code == 404
+
+
+async def test_revocation_reaches_every_node_and_refuses_later_items(
+        three: list[FedNode]) -> None:
+    a, _, c = three
+    with running(three):
+        peer_all(three)
+        await asyncio.to_thread(wait_for, knows(a, "charlie@cairo"))
+        cc = Client(c.url, c.node.members["charlie"].token)
+        before = await asyncio.to_thread(cc.publish, bundle_with("before"), tlp="amber",
+                                         to=["member:alpha@athens"])
+        charlie = c.node.members["charlie"]
+
+        def delivered(share: str) -> Any:
+            ex = a.exchange()
+            try:
+                return ex.store.get_share(share)
+            finally:
+                ex.store.close()
+        await asyncio.to_thread(wait_for, lambda: delivered(before["id"]))
+        args = ["--data", str(c.node.data), "directory"]
+        run = CliRunner().invoke(cli_mod.cli, [*args, "register", "charlie"],
+                                 catch_exceptions=False)
+        assert run.exit_code == 0, run.output
+        run = CliRunner().invoke(cli_mod.cli, [*args, "revoke", "charlie", "--lost"],
+                                 catch_exceptions=False)
+        assert run.exit_code == 0 and "revoked from log index" in run.output
+        kid = charlie.keyring.sign_key_id
+        # the revocation rides cairo's next heartbeat, ahead of anything queued
+        await asyncio.to_thread(
+            wait_for, lambda: trust(a).revocations.point(kid) is not None)
+        after = await asyncio.to_thread(cc.publish, bundle_with("after"), tlp="amber",
+                                        to=["member:alpha@athens"])
+
+        def refused() -> bool:
+            link = {p["peer"]: p for p in a.status()["peers"]}["cairo"]
+            return any(q.get("code") == "fed.revoked_key" for q in link["quarantined"])
+        await asyncio.to_thread(wait_for, refused)
+        assert delivered(after["id"]) is None
+        assert not trust(a).revocations.marked(before["id"])
