@@ -56,6 +56,7 @@ CODES: dict[str, tuple[int, str]] = {
     "channel.owner_leaves": (400, "the owner cannot leave its channel"),
     "client.form_downgrade": (422, "the node asked for a plain form where the client seals"),
     "client.key_swapped": (422, "a preview's recipient key is not the one the log holds"),
+    "client.not_witnessed": (409, "the share is not witnessed by k nodes yet; ask again"),
     "client.preview_mismatch": (
         422, "the node's preview changed the marking, audience or handling"),
     "client.stream_mismatch": (422, "a stream event names another share than its envelope"),

@@ -27,7 +27,7 @@ from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u_decode
 from vigil.directory.entries import SignedEntry
 from vigil.directory.log import directory_origin
-from vigil.errors import CryptoError
+from vigil.errors import CryptoError, InputError
 from vigil.log.merkle import MemoryTree, leaf_hash
 from vigil.witness.quorum import verify_witnessed
 
@@ -80,7 +80,7 @@ class OwnerMonitor:
         try:
             cp, _ = verify_witnessed(str(got["checkpoint"]), (origin, self.home_key),
                                      self.witnesses, self.k, origin=origin)
-        except CryptoError:
+        except (CryptoError, InputError):
             return new  # not (yet) witnessed: nothing shown can be trusted; ask again
         leaves = [b64u_decode(x) for x in got["entries"]]
         start = self.tree.size

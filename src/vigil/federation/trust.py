@@ -230,6 +230,32 @@ class TrustService:
         if _SERVICES.get(self.ex.node_id) is self:
             del _SERVICES[self.ex.node_id]
 
+    def witnessed(self, member: str, share_id: str) -> dict[str, Any]:
+        """Whether a share the member may read is witnessed: its log entry under
+        checkpoints held by k witnesses of other nodes than its origin; and whether it
+        was signed by a key revoked at its index (``share.not_found`` when the member
+        may not read it, exactly like a missing share)."""
+        self.ex.share(member, share_id)  # the access gate
+        k = self.k()
+        rows = self.ex.store.query("SELECT home, log_index, revoked FROM key_uses "
+                                   "WHERE share_id = ?", (share_id,))
+        if rows:  # received from another node
+            home, index, revoked = str(rows[0][0]), int(rows[0][1]), bool(rows[0][2])
+            peer = next((p for p in self.peer_list() if p.node == home), None)
+            origin = peer.log_origin if peer is not None else ""
+            by = [w for w in self.witness.witnessed_by(origin, index)
+                  if not w.endswith(home)]
+        else:  # published here: the cosignatures this node collected
+            ref = self.ex.log.share_refs([share_id]).get(share_id)
+            origin, revoked = self.ex.log.origin, False
+            index = ref.index if ref is not None else -1
+            by = [str(r[0]) for r in self.ex.store.query(
+                "SELECT witness FROM cosignatures WHERE origin = ? AND size > ? "
+                "GROUP BY witness ORDER BY witness", (origin, index))] if index >= 0 else []
+        return {"share": share_id, "origin": origin, "index": index, "k": k,
+                "witnessed": len(by) >= k and index >= 0, "witnesses": by,
+                "revoked_key": revoked}
+
     # -- alarms -----------------------------------------------------------------------
     def _alarmed(self, alarm: Alarm) -> None:
         log.error("fork alarm on %s (%s): %s", alarm.node, alarm.status,

@@ -79,6 +79,16 @@ async def trust_status(st: StateDep, actor: ActorDep, request: Request) -> dict[
     return out
 
 
+@router.get("/api/v1/federation/witnessed/{share_id}")
+async def witnessed(st: StateDep, actor: ActorDep, request: Request,
+                    share_id: str) -> dict[str, Any]:
+    """Is this share witnessed (k witnesses of other nodes hold its log entry), and was
+    it signed by a key revoked at its index? 404 for a share the caller may not read."""
+    trust = _trust(request)
+    out: dict[str, Any] = await asyncio.to_thread(trust.witnessed, actor.member, share_id)
+    return out
+
+
 @router.get("/api/v1/federation/alarms/stream")
 async def alarm_stream(
     st: StateDep, actor: ActorDep, request: Request,

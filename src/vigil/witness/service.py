@@ -190,6 +190,13 @@ class Witness:
             self.alarms.announce(node)
         return node_of_origin(cp.origin)
 
+    def witnessed_by(self, origin: str, index: int) -> list[str]:
+        """The witnesses known to hold a checkpoint of ``origin`` that includes leaf
+        ``index``: this one (what it cosigned) and the peers whose heartbeats said so."""
+        rows = self.store.query("SELECT DISTINCT source FROM witness_roots WHERE origin = ? "
+                                "AND size > ? ORDER BY source", (origin, index))
+        return sorted({self.name if r[0] == "submitted" else str(r[0]) for r in rows})
+
     def holds(self) -> dict[str, str]:
         """origin -> the latest checkpoint note this witness cosigned (for heartbeats)."""
         return {str(o): str(n) for o, n in

@@ -18,11 +18,16 @@ from tests.test_e2e import bundle_with
 
 from vigil import cli as cli_mod
 from vigil.client import Client
+from vigil.crypto.keys import generate_sign_key
 from vigil.directory.entries import next_entry, sign_entry
 from vigil.directory.lookup import verify_lookup
+from vigil.directory.monitor import OwnerMonitor
+from vigil.errors import CryptoError, VigilError
 from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.tree import StoredLog
 from vigil.storage import open_store
+from vigil.trust_client import TrustingClient
+from vigil.witness.cosignature import cosigners
 from vigil.witness.wire import format_request
 
 
@@ -132,7 +137,58 @@ async def test_lookup_of_a_remote_member_carries_k_cosignatures(three: list[FedN
                              tb.k())
         assert keys.sign_key == alpha.keyring.sign_public
         assert tb.k() == 1
+        assert len(cosigners(answer["checkpoint"], tb.witnesses())) >= tb.k()
         r = httpx.get(url, params={"member": f"identity--{uuid.uuid4()}"}, timeout=5)
+        assert r.status_code == 404
+        # the SDK takes the keys the same way
+        got = TrustingClient.lookup(a.url, ta.ex.node_id, ta.ex.node_key_raw, alpha.id,
+                                    tb.witnesses(), tb.k())
+        assert got.sign_key == alpha.keyring.sign_public
+        # alpha's own monitor: quiet for its registration, alarmed by a rogue key
+        monitor = OwnerMonitor(alpha.id, ta.ex.node_id, ta.ex.node_key_raw, ta.witnesses(),
+                               ta.k())
+        monitor.signed(entry)
+        assert TrustingClient.monitor(a.url, monitor) == []
+        assert monitor.tree.size == 1
+        rogue_key = generate_sign_key(False)
+        rogue = next_entry(ta.directory.keys(alpha.id), "rotate", alpha.id, ta.ex.node_id,
+                           sign_key=rogue_key)
+        ta.directory.append_unchecked(sign_entry(rogue, rogue_key, ta.ex.node_key))
+        [alarm] = await asyncio.to_thread(
+            wait_for, lambda: TrustingClient.monitor(a.url, monitor))
+        assert alarm.kind == "rogue_entry" and alarm.index == 1
+        # lookups elsewhere refuse the rogue key
+        answer = await asyncio.to_thread(wait_for, lambda: (lambda x: x if x and len(
+            x["entries"]) == 2 else None)(answered()))
+        with pytest.raises(CryptoError):
+            verify_lookup(answer, ta.ex.node_id, ta.ex.node_key_raw, tb.witnesses(), tb.k())
+
+
+async def test_client_waits_for_witnessing(three: list[FedNode]) -> None:
+    a, b, _ = three
+    with running(three):
+        peer_all(three)
+        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
+        cb = Client(b.url, b.node.members["bravo"].token)
+        res = await asyncio.to_thread(cb.publish, bundle_with("w"), tlp="amber",
+                                      to=["member:alpha@athens"])
+        ca = TrustingClient(a.url, a.node.members["alpha"].token, require_witnessed=True)
+
+        def shown() -> Any:
+            try:
+                return ca.get(res["id"])
+            except VigilError as e:
+                assert e.code in ("client.not_witnessed", "share.not_found")
+                return None
+        share = await asyncio.to_thread(wait_for, shown)
+        assert share.bundle is not None and b"secret note w" in share.bundle
+        w = ca.witnessed(res["id"])
+        assert w["witnessed"] and len(w["witnesses"]) >= w["k"] == 1
+        assert not w["revoked_key"]
+        assert all(not x.endswith(trust(b).ex.node_id) for x in w["witnesses"])
+        # another member of athens may not ask about it: 404 like a missing share
+        r = httpx.get(a.url + f"/api/v1/federation/witnessed/share--{uuid.uuid4()}",
+                      headers=a.auth(), timeout=5)
         assert r.status_code == 404
 
 
