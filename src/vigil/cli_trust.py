@@ -78,6 +78,7 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
                            params={"member": member})
         r.raise_for_status()
         witnesses = {witness_name(p.node): p.key for p in ps}
+        witnesses[witness_name(ex.node_id)] = ex.node_key_raw  # type: ignore[attr-defined]
         keys = verify_lookup(r.json(), home.node, home.key, witnesses, quorum(len(ps) + 1),
                              member)
         return {"member": keys.member, "home": keys.home,
@@ -120,6 +121,10 @@ def directory_register(c: Ctx, member: str) -> None:
             raise NotFound("this node does not hold that member's keyring",
                            code="member.not_found")
         d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
+        mine = d.member_entries(mid)
+        if mine:
+            return mine[0][0]  # registered already (a federating node registers those
+            # whose keyrings it holds by itself)
         entry = next_entry(None, "register", mid, d.node_id, sign_key=kr.sign_private,
                            enc_key=kr.enc_public)
         return d.append(sign_entry(entry, kr.sign_private, ex.node_key))  # type: ignore[attr-defined]

@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 
 from vigil.client import Client, Share
-from vigil.directory.entries import MemberKeys
+from vigil.crypto.keys import SignPrivate
+from vigil.directory.entries import MemberKeys, member_signature
 from vigil.directory.lookup import verify_lookup
 from vigil.directory.monitor import MonitorAlarm, OwnerMonitor
 from vigil.errors import Conflict
@@ -48,6 +49,17 @@ class TrustingClient(Client):
                 raise Conflict(f"share {share_id} is not witnessed yet ({len(w['witnesses'])} "
                                f"of {w['k']} witnesses)", code="client.not_witnessed")
         return super().get(share_id)
+
+    def submit_entry(self, entry: Mapping[str, Any], signer: SignPrivate,
+                     monitor: OwnerMonitor | None = None) -> int:
+        """Sign one of this member's directory entries (a rotation with the old key, a
+        recovery with the recovery key…) and hand it to the home node; its index. The
+        monitor remembers it first, so it never alarms on the member's own entry."""
+        if monitor is not None:
+            monitor.signed(entry)
+        doc = {"entry": dict(entry), "sig": member_signature(entry, signer)}
+        out: dict[str, Any] = self._call("POST", "/api/v1/directory/entries", json=doc)
+        return int(out["index"])
 
     @staticmethod
     def lookup(home_url: str, home: str, home_key: bytes, member: str,

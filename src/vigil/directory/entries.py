@@ -115,6 +115,17 @@ def sign_entry(entry: Mapping[str, Any], signer: SignPrivate | None,
                node_key: Ed25519PrivateKey) -> SignedEntry:
     """The member (or recovery) signature, then the home node's countersignature."""
     sig = b64u(sign(TAG_DIR_ENTRY, dict(entry), signer)) if signer is not None else None
+    return countersign(entry, sig, node_key)
+
+
+def member_signature(entry: Mapping[str, Any], signer: SignPrivate) -> str:
+    """What a member's client sends its home node: its signature over the entry."""
+    return b64u(sign(TAG_DIR_ENTRY, dict(entry), signer))
+
+
+def countersign(entry: Mapping[str, Any], sig: str | None,
+                node_key: Ed25519PrivateKey) -> SignedEntry:
+    """The home node's countersignature over the entry and the member's signature."""
     node_sig = b64u(sign(TAG_DIR_NODE, {"entry": dict(entry), "sig": sig}, node_key))
     return SignedEntry(dict(entry), sig, node_sig)
 

@@ -29,8 +29,10 @@ from typing import Any
 
 import httpx
 
+from vigil.directory.entries import countersign, next_entry, sign_entry
 from vigil.directory.log import DirectoryLog, directory_origin
 from vigil.directory.revocation import Revocations
+from vigil.errors import InputError
 from vigil.exchange import Exchange
 from vigil.federation import kinds, receiver
 from vigil.federation.peers import Peer, peers
@@ -78,6 +80,7 @@ class TrustService:
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._registered = False
         self.alarm_listeners: list[Callable[[Alarm], None]] = []
         self.alarms.listeners.append(self._alarmed)
         self.refresh_peers()
@@ -100,8 +103,11 @@ class TrustService:
         return None
 
     def witnesses(self) -> dict[str, bytes]:
-        """Every peer's cosigner name and key (what a member's client trusts)."""
-        return {witness_name(p.node): p.key for p in self.peer_list()}
+        """The cosigner name and key of this node and of every peer: what this node and
+        its members' clients trust (a log's own node never counts for its log)."""
+        out = {witness_name(p.node): p.key for p in self.peer_list()}
+        out[witness_name(self.ex.node_id)] = self.ex.node_key_raw
+        return out
 
     def k(self) -> int:
         n = len(self.roster.nodes) or len(self.peer_list()) + 1
@@ -124,9 +130,42 @@ class TrustService:
         return [WitnessPeer(witness_name(p.node), p.key, self._submitter(p))
                 for p in self.peer_list() if not self.alarms.refuses(p.node)]
 
+    # -- the directory ----------------------------------------------------------------
+    def register_held(self) -> int:
+        """Register in the directory every member whose keyring this node holds and
+        that has no entry yet (signed by the member's own key); how many it added."""
+        have = {e.member for _, e in self.directory.entries()}
+        added = 0
+        for member, kr in sorted(self.ex.held.items()):
+            if member in have:
+                continue
+            entry = next_entry(None, "register", member, self.ex.node_id,
+                               sign_key=kr.sign_private, enc_key=kr.enc_public)
+            self.directory.append(sign_entry(entry, kr.sign_private, self.ex.node_key))
+            added += 1
+        return added
+
+    def submit_entry(self, member: str, signed: Mapping[str, Any]) -> int:
+        """A member's own signed directory entry (rotation by its old key, recovery,
+        revocation, move, or its registration): countersigned here and appended if it
+        extends the member's chain. ``member`` comes from authentication."""
+        entry, sig = signed.get("entry"), signed.get("sig")
+        if not isinstance(entry, Mapping) or entry.get("member") != member \
+                or entry.get("home") != self.ex.node_id or not isinstance(sig, str):
+            raise InputError("an entry of the caller's own, for this node, with its "
+                             "signature", code="dir.bad_entry")
+        countersigned = countersign(entry, sig, self.ex.node_key)
+        index = self.directory.append(countersigned)
+        if entry.get("kind") == "revoke":
+            self.revocations.learn(countersigned, self.ex.node_key_raw)
+        return index
+
     # -- the cadence ------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
         """One round: submit both logs to every peer witness; prune old cosignatures."""
+        if not self._registered:
+            self.register_held()
+            self._registered = True
         self.refresh_peers()
         won = self.collector.round(self.witness_peers())
         k = self.k()

@@ -60,6 +60,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", f"{V1}/audit"): "admin",
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
+    ("POST", f"{V1}/directory/entries"): "admin",  # a member's own key entries
     ("POST", "/feeds/{name}/pull"): "admin",
 }
 SAFE = frozenset({"GET", "HEAD"})

@@ -8,6 +8,7 @@ directory log for monitors, and what members read of fork alarms.
   inclusion proofs and a checkpoint carrying k cosignatures (public: keys are public).
 - ``GET /fed/v1/directory/log?start=N`` -- the directory log's leaves from N up to its
   newest k-cosigned checkpoint, for members' monitors.
+- ``POST /api/v1/directory/entries`` -- a member's own signed entry (admin scope).
 - ``GET /api/v1/federation/trust`` -- k, witnessed sizes, fork alarms (any member).
 - ``GET /api/v1/federation/alarms/stream`` -- SSE: one ``fork`` event per alarm, its id
   the alarm's place; resumable with ``Last-Event-ID``.
@@ -25,6 +26,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from vigil import params
 from vigil.directory.lookup import answer_lookup, answer_range
+from vigil.errors import InputError
 from vigil.federation.trust import TrustService, trust_of
 from vigil.web.deps import ActorDep, StateDep, number, read_body
 from vigil.witness.wire import MAX_REQUEST_BYTES
@@ -68,6 +70,23 @@ async def directory_log(
     trust = _trust(request)
     return _json(await asyncio.to_thread(answer_range, trust.directory, trust.collector,
                                          start, trust.k()))
+
+
+@router.post("/api/v1/directory/entries")
+async def submit_entry(st: StateDep, actor: ActorDep, request: Request) -> Response:
+    """The caller's own directory entry, signed by it (rotation by the old key,
+    recovery, revocation, move): countersigned and appended if it extends its chain."""
+    trust = _trust(request)
+    body = await read_body(request, 64 * 1024)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InputError("a JSON object {entry, sig}", code="dir.bad_entry") from None
+    if not isinstance(doc, dict):
+        raise InputError("a JSON object {entry, sig}", code="dir.bad_entry")
+    index = await asyncio.to_thread(trust.submit_entry, actor.member, doc)
+    return Response(orjson.dumps({"index": index}), status_code=201,
+                    media_type="application/json")
 
 
 @router.get("/api/v1/federation/trust")

@@ -18,7 +18,7 @@ from tests.test_e2e import bundle_with
 
 from vigil import cli as cli_mod
 from vigil.client import Client
-from vigil.crypto.keys import generate_sign_key
+from vigil.crypto.keys import generate_sign_key, sign_public_raw
 from vigil.directory.entries import next_entry, sign_entry
 from vigil.directory.lookup import verify_lookup
 from vigil.directory.monitor import OwnerMonitor
@@ -122,17 +122,19 @@ async def test_lookup_of_a_remote_member_carries_k_cosignatures(three: list[FedN
         peer_all(three)
         alpha = a.node.members["alpha"]
         ta = trust(a)
-        entry = next_entry(None, "register", alpha.id, ta.ex.node_id,
-                           sign_key=alpha.keyring.sign_private,
-                           enc_key=alpha.keyring.enc_public)
-        ta.directory.append(sign_entry(entry, alpha.keyring.sign_private, ta.ex.node_key))
+        # athens holds alpha's keyring: it registered alpha's keys, signed by alpha's key
+        [(_, registered)] = await asyncio.to_thread(
+            wait_for, lambda: ta.directory.member_entries(alpha.id))
+        entry = registered.entry
         url = a.url + "/fed/v1/directory/lookup"
+        tb = trust(b)
+        await asyncio.to_thread(wait_for, lambda: len(ta.refresh_peers()) == 2 == len(
+            tb.refresh_peers()))
 
         def answered() -> Any:
             r = httpx.get(url, params={"member": alpha.id}, timeout=5)
             return r.json() if r.status_code == 200 else None
         answer = await asyncio.to_thread(wait_for, answered)
-        tb = trust(b)
         keys = verify_lookup(answer, ta.ex.node_id, ta.ex.node_key_raw, tb.witnesses(),
                              tb.k())
         assert keys.sign_key == alpha.keyring.sign_public
@@ -150,16 +152,35 @@ async def test_lookup_of_a_remote_member_carries_k_cosignatures(three: list[FedN
         monitor.signed(entry)
         assert TrustingClient.monitor(a.url, monitor) == []
         assert monitor.tree.size == 1
+        # alpha rotates its own key through its client, signed by the old key
+        new_key = generate_sign_key(False)
+        ca = TrustingClient(a.url, alpha.token)
+        rotation = next_entry(ta.directory.keys(alpha.id), "rotate", alpha.id,
+                              ta.ex.node_id, sign_key=new_key)
+        assert ca.submit_entry(rotation, alpha.keyring.sign_private, monitor) == 1
+        with pytest.raises(VigilError) as bad:  # not signed by the current key
+            ca.submit_entry(next_entry(ta.directory.keys(alpha.id), "rotate", alpha.id,
+                                       ta.ex.node_id, sign_key=generate_sign_key(False)),
+                            alpha.keyring.sign_private)
+        assert bad.value.code == "dir.bad_entry"
+        got = await asyncio.to_thread(wait_for, lambda: (lambda k: k if k.sign_key == (
+            sign_public_raw(new_key)) else None)(TrustingClient.lookup(
+                a.url, ta.ex.node_id, ta.ex.node_key_raw, alpha.id, tb.witnesses(), tb.k())))
+        assert got.sign_key_id is not None
+        assert await asyncio.to_thread(
+            wait_for, lambda: monitor.tree.size == 2 or TrustingClient.monitor(a.url, monitor)
+            or monitor.tree.size == 2) is True
+        assert monitor.alarms == []
         rogue_key = generate_sign_key(False)
         rogue = next_entry(ta.directory.keys(alpha.id), "rotate", alpha.id, ta.ex.node_id,
                            sign_key=rogue_key)
         ta.directory.append_unchecked(sign_entry(rogue, rogue_key, ta.ex.node_key))
         [alarm] = await asyncio.to_thread(
             wait_for, lambda: TrustingClient.monitor(a.url, monitor))
-        assert alarm.kind == "rogue_entry" and alarm.index == 1
+        assert alarm.kind == "rogue_entry" and alarm.index == 2
         # lookups elsewhere refuse the rogue key
         answer = await asyncio.to_thread(wait_for, lambda: (lambda x: x if x and len(
-            x["entries"]) == 2 else None)(answered()))
+            x["entries"]) == 3 else None)(answered()))
         with pytest.raises(CryptoError):
             verify_lookup(answer, ta.ex.node_id, ta.ex.node_key_raw, tb.witnesses(), tb.k())
 
