@@ -97,7 +97,11 @@ class TrustService:
             return list(self._peers)
 
     def known_log(self, origin: str) -> tuple[str, bytes] | None:
+        """The key of a peer's log (main or directory); none for a node off a roster."""
+        on = self.roster.nodes
         for p in self.peer_list():
+            if on and on.get(p.node) != p.key:
+                continue
             if origin in (p.log_origin, directory_origin(p.node)):
                 return origin, p.key
         return None

@@ -251,3 +251,58 @@ async def test_revocation_reaches_every_node_and_refuses_later_items(
         await asyncio.to_thread(wait_for, refused)
         assert delivered(after["id"]) is None
         assert not trust(a).revocations.marked(before["id"])
+
+
+async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
+        three: list[FedNode], tmp_path: Path) -> None:
+    a, b, c = three
+    with running(three):
+        peer_all(three)
+        await asyncio.to_thread(wait_for, knows(a, "charlie@cairo"))
+        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
+
+        def roster(node: FedNode, *args: str) -> str:
+            run = CliRunner().invoke(cli_mod.cli, ["--data", str(node.node.data), "roster",
+                                                   *args])
+            failed = getattr(run.exception, "code", "") if run.exit_code else ""
+            assert run.exit_code == 0 or str(failed).startswith("roster."), run.output
+            return run.output + str(failed)
+        # athens and berlin found a roster; cairo is not on it
+        genesis = str(tmp_path / "genesis.json")
+        roster(a, "propose", "genesis", "berlin", "--out", genesis)
+        roster(a, "sign", genesis)
+        roster(b, "sign", genesis)
+        assert "roster:" in roster(a, "apply", genesis)
+        # berlin takes it from athens' heartbeat
+        await asyncio.to_thread(wait_for, lambda: len(trust(b).roster.nodes) == 2)
+        cc = Client(c.url, c.node.members["charlie"].token)
+        res = await asyncio.to_thread(cc.publish, bundle_with("off roster"), tlp="amber",
+                                      to=["member:alpha@athens"])
+
+        def quarantined(node: FedNode, peer: str, code: str) -> bool:
+            link = {p["peer"]: p for p in node.status()["peers"]}[peer]
+            return any(q.get("code") == code for q in link["quarantined"])
+        await asyncio.to_thread(wait_for, lambda: quarantined(a, "cairo", "fed.not_on_roster"))
+        ex_a = a.exchange()
+        try:
+            assert ex_a.store.get_share(res["id"]) is None
+        finally:
+            ex_a.store.close()
+        # admitting cairo with one of the two signatures needed is refused
+        admit = str(tmp_path / "admit.json")
+        roster(a, "propose", "admit", "cairo", "--out", admit)
+        roster(a, "sign", admit)
+        assert "roster.threshold" in roster(a, "apply", admit)
+        roster(b, "sign", admit)
+        assert "roster:" in roster(b, "apply", admit)
+        await asyncio.to_thread(wait_for, lambda: len(trust(a).roster.nodes) == 3)
+        res = await asyncio.to_thread(cc.publish, bundle_with("on roster"), tlp="amber",
+                                      to=["member:alpha@athens"])
+
+        def delivered() -> bool:
+            ex = a.exchange()
+            try:
+                return ex.store.get_share(res["id"]) is not None
+            finally:
+                ex.store.close()
+        await asyncio.to_thread(wait_for, delivered)
