@@ -17,6 +17,7 @@ import uvicorn
 from vigil.config import Settings
 from vigil.exchange import Exchange
 from vigil.federation import peers
+from vigil.federation.descriptor import self_signed
 from vigil.node import open_exchange
 from vigil.testing import TestNode, free_port, make_node
 from vigil.web.app import create_app
@@ -25,17 +26,20 @@ from vigil.web.app import create_app
 class InProcessServer:
     """A node's app served by uvicorn in a thread of the test process; restartable."""
 
-    def __init__(self, settings: Settings, port: int) -> None:
+    def __init__(self, settings: Settings, port: int, tls: tuple[str, str] | None = None
+                 ) -> None:
         self.settings = settings
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         self.server: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
 
     def start(self, timeout: float = 30.0) -> InProcessServer:
         app = create_app(self.settings)
+        ssl = {"ssl_certfile": self.tls[0], "ssl_keyfile": self.tls[1]} if self.tls else {}
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, log_config=None)
+                                access_log=False, log_config=None, **ssl)
         self.server = server = uvicorn.Server(config)
         self.thread = threading.Thread(target=server.run, daemon=True)
         self.thread.start()
@@ -76,7 +80,8 @@ class FedNode:
         return open_exchange(self.server.settings)
 
     def status(self) -> dict[str, Any]:
-        r = httpx.get(self.url + "/api/v1/federation/status", headers=self.auth(), timeout=5)
+        r = httpx.get(self.url + "/api/v1/federation/status", headers=self.auth(), timeout=5,
+                      verify=False)
         r.raise_for_status()
         out: dict[str, Any] = r.json()
         return out
@@ -90,13 +95,19 @@ class FedNode:
 
 
 def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
-                  store: str | None = None) -> FedNode:
+                  store: str | None = None, tls: bool = False) -> FedNode:
+    """A node; with ``tls`` it serves HTTPS with its self-signed pair (pinned by peers)."""
     port = free_port()
-    node = make_node(root / name, members, store=store)
+    node = make_node(root / name, members, store=store, hybrid=False)
+    pair = None
+    if tls:
+        cert, key, _ = self_signed(node.data)
+        pair = (str(cert), str(key))
     settings = node.settings.with_overrides(
-        fed_name=name, public_url=f"http://127.0.0.1:{port}", fed_heartbeat=0.3,
-        correlation_processes=0, retention_interval=0.5, log_level="warning")
-    return FedNode(name, node, InProcessServer(settings, port))
+        fed_name=name, public_url=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
+        fed_heartbeat=0.3, correlation_processes=0, retention_interval=0.5,
+        log_level="warning")
+    return FedNode(name, node, InProcessServer(settings, port, pair))
 
 
 def peer_all(nodes: list[FedNode]) -> None:

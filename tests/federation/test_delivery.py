@@ -7,10 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
 from tests.test_e2e import bundle_with, first_event
+
 from vigil.client import Client
+from vigil.errors import VigilError
+from vigil.federation import peers
+from vigil.federation.descriptor import tls_paths, tls_pin
 
 
 def share_rows(node: FedNode, share_id: str) -> int:
@@ -62,3 +65,27 @@ async def test_share_crosses_to_the_recipients_node_only(three: list[FedNode]) -
             cl.close()
     assert share_rows(c, res["id"]) == 0
     assert share_rows(b, res["id"]) > 0
+
+
+def test_peers_over_tls_pin_each_other(tmp_path: Path) -> None:
+    a = make_fed_node(tmp_path, "athens", {"alpha": True}, tls=True)
+    b = make_fed_node(tmp_path, "berlin", {"bravo": True}, tls=True)
+    with running([a, b]):
+        peer_all([a, b])
+        ex = a.exchange()
+        try:
+            p = peers.peer(ex.store, "berlin")
+        finally:
+            ex.store.close()
+        assert p.url.startswith("https://") and p.tls_pin == tls_pin(
+            tls_paths(b.node.data)[0])
+        wait_for(knows(a, "bravo@berlin"))
+        ca = Client(a.url, a.node.members["alpha"].token, pin=tls_pin(tls_paths(a.node.data)[0]))
+        res = ca.publish(bundle_with("tls"), tlp="amber", to=["member:bravo@berlin"])
+        ca.close()
+        wait_for(lambda: b.service.ex.store.get_share(res["id"]) is not None)
+        got = peers.fetch_descriptor(b.url, tls_pin(tls_paths(b.node.data)[0]))
+        assert got["descriptor"]["tls_pin"] == p.tls_pin
+        with pytest.raises(VigilError) as e:  # a wrong TLS key is refused before any byte
+            peers.fetch_descriptor(b.url, tls_pin(tls_paths(a.node.data)[0]))
+        assert e.value.code in ("tls.pin_mismatch", "fed.unreachable")

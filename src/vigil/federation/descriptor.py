@@ -56,7 +56,7 @@ def hop_key(data: Path) -> X25519PrivateKey:
 
 
 def tls_paths(data: Path) -> tuple[Path, Path]:
-    return data / "tls" / "node.crt", data / "tls" / "node.key"
+    return data / "tls" / "node-cert.pem", data / "tls" / "node-key.pem"
 
 
 def self_signed(data: Path, host: str = "localhost") -> tuple[Path, Path, str]:

@@ -141,20 +141,22 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     except InputError as e:
         raise InputError(f"malformed envelope: {e.message}", code="fed.bad_item") from None
     m, home = homed_at_origin(ctx, env.originator)
-    index = check_log(ctx, share_entry(env), body["log"])
-    if env.header.get("provenance") == Provenance.ATTESTED.value:
-        if env.header["key"] != ctx.peer.pin:
-            raise CryptoError("attested by another key than the origin node's",
-                              code="fed.unknown_key")
-        signer = ctx.peer.key
-    else:
-        check_key(m, home, str(env.header["key"]), index)
-        signer = m.sign_key
+    attested = env.header.get("provenance") == Provenance.ATTESTED.value
+    if attested and env.header["key"] != ctx.peer.pin:
+        raise CryptoError("attested by another key than the origin node's",
+                          code="fed.unknown_key")
+    signer = ctx.peer.key if attested else m.sign_key
+    if not attested and env.header["key"] != m.sign_key_id:
+        raise CryptoError(f"{env.header['key']} is not {m.name}'s signing key",
+                          code="fed.unknown_key")
     try:
         verify_envelope(env, signer)
     except VigilError as e:
         raise CryptoError(f"the originator's signature does not hold: {e.message}",
                           code="fed.bad_originator_signature") from None
+    index = check_log(ctx, share_entry(env), body["log"])
+    if not attested:
+        check_key(m, home, str(env.header["key"]), index)
     here = [r for r in env.recipients if hosted(ctx.sql, r)]
     if not here:
         raise InputError("no recipient of this share is hosted here", code="fed.not_hosted")

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from vigil import clock
+from vigil.accountability import scrub
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
@@ -102,7 +103,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             # (a member announced, then its share)
             write()
             writes.append(write)
-        new = max(cur, int(head["to"]))
+        new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
             q.set_withheld(sql, peer.node, None)
@@ -120,6 +121,8 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
 def after_commit(ex: Exchange, out: Applied) -> None:
     for sid in out.dropped_envelopes:
         ex.envelopes.pop(sid)
+    if out.dropped_envelopes:
+        scrub(ex.store)  # the removed payloads' pages leave the SQLite WAL too
     for pub in out.published:
         ex.envelopes.put(pub.envelope.id, pub.envelope)
         for hook in ex.published_hooks:

@@ -81,7 +81,7 @@ class Link:
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.client.aclose()
 
@@ -104,7 +104,11 @@ class Link:
         await asyncio.to_thread(self.ex.store.write,
                                 lambda sql: q.set_error(sql, self.peer.node, why[:500]))
         self.backoff = min(BACKOFF_CAP, max(0.1, self.backoff * 2))
-        await asyncio.sleep(self.backoff * (0.5 + random.random() / 2))
+        # a heartbeat that gets through, or a publish, ends the wait early
+        self.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(),
+                                   self.backoff * (0.5 + random.random() / 2))
 
     async def _set_acked(self, cursor: int) -> None:
         now = clock.now()
@@ -128,7 +132,7 @@ class Link:
                 raise VigilError("an ack for another link", code="fed.bad_item")
             await self._set_acked(int(ack["cursor"]))
             self._ok()
-            return True
+            return int(ack["cursor"]) > acked  # no progress: wait for a wake or a beat
         err = _error(r)
         if r.status_code == 409 and err.get("code") in ("fed.gap", "fed.replay"):
             await self._set_acked(int(err["detail"]["cursor"]))
@@ -169,6 +173,8 @@ class Link:
         if int(got["cursor"]) < acked:  # the peer is behind what it acked: resend
             await self._set_acked(int(got["cursor"]))
             self.wake.set()
+        if self.state != "up" or head > acked:
+            self.wake.set()  # the link is back: push now, not after the backoff
         self._ok()
 
     async def _heartbeat_loop(self) -> None:

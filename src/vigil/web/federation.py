@@ -21,11 +21,10 @@ from vigil.federation.descriptor import WELL_KNOWN, descriptor
 from vigil.federation.peers import Peer, peer_by_node
 from vigil.federation.sender import BATCH, Service, build_batch
 from vigil.web.deps import ActorDep, StateDep, number, read_body
+from vigil.web.scopes import FED
 
 router = APIRouter(tags=["federation"])
-PREFIX = "/fed/v1"
-NODE_ROUTES = frozenset({("POST", f"{PREFIX}/batch"), ("POST", f"{PREFIX}/heartbeat"),
-                         ("GET", f"{PREFIX}/outbox")})
+PREFIX = FED  # every route under it is in scopes.NODE_ROUTES
 
 
 def service(request: Request) -> Service:
@@ -97,7 +96,8 @@ async def pull(
     """Pull: the signed batch of this node's outbox for the caller after its cursor."""
     svc = service(request)
     peer = await authenticate(request, svc, b"")
-    return _json(await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit))
+    got = await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit)
+    return _json(svc.tamper(peer.node, got))
 
 
 @router.get("/api/v1/federation/status")
