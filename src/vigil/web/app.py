@@ -100,7 +100,8 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             fed = app.state.federation = Service(ex, settings, b.ring)
             await fed.start()
             from vigil.federation.trust import TrustService
-            trust = app.state.trust = TrustService(ex)  # witnesses, directory, alarms
+            trust = app.state.trust = TrustService(  # witnesses, directory, alarms
+                ex, cadence=float(settings.fed_heartbeat))
             trust.attach(fed)
             await trust.start()
         try:

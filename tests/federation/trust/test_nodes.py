@@ -27,6 +27,7 @@ from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.tree import StoredLog
 from vigil.storage import open_store
 from vigil.trust_client import TrustingClient
+from vigil.web.auth import SESSION_COOKIE, sessions
 from vigil.witness.cosignature import cosigners
 from vigil.witness.wire import format_request
 
@@ -89,6 +90,12 @@ async def test_split_view_found_spread_and_refused(three: list[FedNode],
                 if line.startswith("event:"):
                     assert line == "event: fork"
                     break
+        # the console shows the banner on every page
+        ex_view = a.server.app.state.vigil.exchange
+        sid = sessions(ex_view).create(a.node.members["alpha"].token).id
+        page = httpx.get(a.url + "/inbox", cookies={SESSION_COOKIE: sid}, timeout=5)
+        assert page.status_code == 200 and "Fork alarm" in page.text
+        assert ex_c.node_id in page.text
         # and new items from cairo are refused at athens
         cc = Client(c.url, c.node.members["charlie"].token)
         res = await asyncio.to_thread(cc.publish, bundle_with("after the fork"), tlp="amber",
