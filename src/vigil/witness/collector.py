@@ -102,7 +102,8 @@ class Collector:
                 self._note_held(peer.name, cp.origin, old)
                 continue
             if status != 200:
-                log.warning("witness %s answered %d for %s at %d", peer.name, status,
+                # 404: the peer does not know this log (yet); anything else is worth a look
+                (log.info if status == 404 else log.warning)("witness %s answered %d for %s at %d", peer.name, status,
                             cp.origin, cp.size)
                 return False
             return self._keep(cp, note, peer, body)

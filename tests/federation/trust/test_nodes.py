@@ -93,7 +93,7 @@ async def test_split_view_found_spread_and_refused(three: list[FedNode],
         # the console shows the banner on every page
         ex_view = a.server.app.state.vigil.exchange
         sid = sessions(ex_view).create(a.node.members["alpha"].token).id
-        page = httpx.get(a.url + "/inbox", cookies={SESSION_COOKIE: sid}, timeout=5)
+        page = httpx.get(a.url + "/", cookies={SESSION_COOKIE: sid}, timeout=5)
         assert page.status_code == 200 and "Fork alarm" in page.text
         assert ex_c.node_id in page.text
         # and new items from cairo are refused at athens
