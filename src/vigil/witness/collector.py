@@ -103,8 +103,9 @@ class Collector:
                 continue
             if status != 200:
                 # 404: the peer does not know this log (yet); anything else is worth a look
-                (log.info if status == 404 else log.warning)("witness %s answered %d for %s at %d", peer.name, status,
-                            cp.origin, cp.size)
+                say = log.info if status == 404 else log.warning
+                say("witness %s answered %d for %s at %d", peer.name, status, cp.origin,
+                    cp.size)
                 return False
             return self._keep(cp, note, peer, body)
         return False
