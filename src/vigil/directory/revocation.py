@@ -103,11 +103,21 @@ class Revocations:
         return [str(r[0]) for r in self.store.query(
             "SELECT share_id FROM key_uses WHERE revoked = ? ORDER BY share_id", (True,))]
 
-    def heads(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest revocations this node knows, for the next heartbeat (older ones
-        reached every peer already, or reach it with directory lookups)."""
-        return [json.loads(r[0]) for r in self.store.query(
-            "SELECT entry FROM key_revocations ORDER BY at DESC, key_id LIMIT ?", (limit,))]
+    def count(self) -> int:
+        return int(self.store.query("SELECT count(*) FROM key_revocations")[0][0])
+
+    def heads(self, newest: int = 3, window: int = 3, turn: int = 0) -> list[dict[str, Any]]:
+        """Revocations for the next heartbeat: the ``newest`` ones, and a ``window`` of the
+        older ones that moves with ``turn``, so every revocation reaches a peer within a
+        bounded number of heartbeats while a heartbeat stays small."""
+        rows = self.store.query("SELECT entry FROM key_revocations ORDER BY at DESC, key_id")
+        out = [json.loads(r[0]) for r in rows[:newest]]
+        older = rows[newest:]
+        if older and window > 0:
+            start = (turn * window) % len(older)
+            picked = (older[start:] + older[:start])[:window]
+            out.extend(json.loads(r[0]) for r in picked)
+        return out
 
     def learn_all(self, revocations: Sequence[Mapping[str, Any]],
                   home_keys: Mapping[str, bytes]) -> int:

@@ -81,6 +81,8 @@ class TrustService:
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._registered = False
+        self._turns: dict[str, int] = {}
+        self._ticks = 0
         self.alarm_listeners: list[Callable[[Alarm], None]] = []
         self.alarms.listeners.append(self._alarmed)
         self.refresh_peers()
@@ -175,6 +177,9 @@ class TrustService:
         k = self.k()
         for origin in won:
             self.collector.prune(origin, k)
+        self._ticks += 1
+        if self._ticks % 60 == 0:  # about a minute
+            self.witness.prune()
         return won
 
     async def start(self) -> None:
@@ -204,8 +209,10 @@ class TrustService:
         the roster head."""
         evidence = [a.evidence["notes"] for a in self.alarms.all()
                     if a.status == "open" and a.evidence["kind"] == "fork"]
+        turn = self._turns[dest] = self._turns.get(dest, -1) + 1
         return {"witness": self.witness.holds(), "evidence": evidence,
-                "revocations": self.revocations.heads(), "roster": self.roster.head()}
+                "revocations": self.revocations.heads(turn=turn),
+                "roster": self.roster.head()}
 
     def on_heartbeat(self, peer: Peer, part: Any) -> None:
         """Take a peer's heartbeat part; everything in it is re-checked here."""

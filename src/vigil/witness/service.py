@@ -197,6 +197,22 @@ class Witness:
                                 "AND size > ? ORDER BY source", (origin, index))
         return sorted({self.name if r[0] == "submitted" else str(r[0]) for r in rows})
 
+    def prune(self, keep: int = 10_000) -> int:
+        """Keep the ``keep`` largest sizes seen of each log (a second root is looked for
+        among them; older sizes are behind every checkpoint a peer still gossips)."""
+        def run(sql: Sql) -> int:
+            gone = 0
+            for (origin,) in sql.execute("SELECT DISTINCT origin FROM witness_roots"
+                                         ).fetchall():
+                row = sql.execute("SELECT size FROM witness_roots WHERE origin = ? "
+                                  "ORDER BY size DESC LIMIT 1 OFFSET ?",
+                                  (origin, keep)).fetchone()
+                if row is not None:
+                    gone += int(sql.execute("DELETE FROM witness_roots WHERE origin = ? AND "
+                                            "size <= ?", (origin, int(row[0]))).rowcount)
+            return gone
+        return self.store.write(run)
+
     def holds(self) -> dict[str, str]:
         """origin -> the latest checkpoint note this witness cosigned (for heartbeats)."""
         return {str(o): str(n) for o, n in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -188,3 +189,26 @@ def test_revocation_refused_everywhere_also_late_and_out_of_order(
                               {home.node.id: Ed25519PrivateKey.generate().public_key()
                                .public_bytes_raw()}) == 0
     assert stranger.point(kid) is None
+
+
+def test_heartbeats_carry_every_revocation_in_turn(trio: Callable[..., list[Node]]) -> None:
+    nodes = trio(3)
+    home = Home(nodes[0], nodes[1:])
+    revs = Revocations(nodes[0].store)
+    members = [f"identity--{uuid.uuid4()}" for _ in range(10)]
+    for m in members:
+        sk = generate_sign_key(False)
+        home.dir.append(sign_entry(next_entry(None, "register", m, home.node.id, sign_key=sk,
+                                              enc_key=enc_public_raw(generate_enc_key(False))),
+                                   sk, home.node.key))
+        signed = sign_entry(next_entry(home.dir.keys(m), "revoke", m, home.node.id, by="node",
+                                       after=1), None, home.node.key)
+        home.dir.append(signed)
+        revs.learn(signed, home.dir.public_raw)
+    assert revs.count() == 10
+    seen: set[str] = set()
+    for turn in range(3):
+        heads = revs.heads(turn=turn)
+        assert len(heads) == 6
+        seen |= {h["entry"]["member"] for h in heads}
+    assert seen == set(members)

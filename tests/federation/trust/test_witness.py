@@ -145,3 +145,14 @@ def test_collector_follows_409_and_counts_quorum(trio: Callable[..., list[Node]]
         verify_witnessed(note, (origin_node.log.key_name, origin_node.log.public_raw),
                          witnesses, 3)
     assert getattr(e.value, "code", "") == "witness.quorum"
+
+
+def test_witness_forgets_old_sizes_only(trio: Callable[..., list[Node]]) -> None:
+    log_node, w, _ = trio(3)
+    col = log_node.collector()
+    for _ in range(6):
+        log_node.append(1)
+        assert col.submit(log_node.log, w.peer())
+    assert w.witness.prune(keep=3) == 3
+    sizes = [int(r[0]) for r in w.store.query("SELECT size FROM witness_roots ORDER BY size")]
+    assert sizes == [4, 5, 6]
