@@ -20,6 +20,7 @@ from vigil.directory.entries import MemberKeys, SignedEntry, fold, step
 from vigil.errors import InputError, NotFound
 from vigil.log.checkpoint import DEFAULT_AUTHORITY, Checkpoint, sign_checkpoint
 from vigil.log.merkle import MemoryTree, leaf_hash
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store, serialize_writes
 
 __all__ = ["DirectoryLog", "directory_origin"]
@@ -44,12 +45,9 @@ class DirectoryLog:
         self.store.read(self._load)
 
     def _load(self, sql: Sql) -> None:
-        rows = sql.execute("SELECT idx, data FROM dir_entries WHERE idx >= ? ORDER BY idx",
-                           (len(self._entries),)).fetchall()
-        for idx, data in rows:
-            if int(idx) != len(self._entries):
+        for idx, raw in q.dir_entries(sql, len(self._entries)):
+            if idx != len(self._entries):
                 raise InputError("the directory log has a gap", code="dir.broken")
-            raw = bytes(data)
             self._entries.append(SignedEntry.from_json(json.loads(raw)))
             self._tree.append(leaf_hash(raw))
 
@@ -65,8 +63,7 @@ class DirectoryLog:
                 step(state, signed, self.node_id, self.public_raw)
                 idx = len(self._entries)
                 data = signed.data()
-                sql.execute("INSERT INTO dir_entries(idx, member, kind, data) VALUES(?,?,?,?)",
-                            (idx, signed.member, signed.kind, data))
+                q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
                 self._entries.append(signed)
                 self._tree.append(leaf_hash(data))
                 return idx
@@ -88,8 +85,7 @@ class DirectoryLog:
                 self._load(sql)
                 idx = len(self._entries)
                 data = signed.data()
-                sql.execute("INSERT INTO dir_entries(idx, member, kind, data) VALUES(?,?,?,?)",
-                            (idx, signed.member, signed.kind, data))
+                q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
                 self._entries.append(signed)
                 self._tree.append(leaf_hash(data))
                 return idx

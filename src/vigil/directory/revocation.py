@@ -28,6 +28,7 @@ from vigil import clock
 from vigil.crypto.encoding import b64u_decode
 from vigil.directory.entries import SignedEntry, check_node_sig, sign_kid
 from vigil.errors import CryptoError, PolicyDenied
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 
 __all__ = ["Revocations", "verify_revocation"]
@@ -60,22 +61,15 @@ class Revocations:
         home = str(signed.entry.get("home"))
 
         def run(sql: Sql) -> int:
-            sql.execute("INSERT INTO key_revocations(key_id, member, home, after_index, entry, "
-                        "at) VALUES(?,?,?,?,?,?) ON CONFLICT (key_id) DO NOTHING",
-                        (kid, signed.member, home, after,
-                         json.dumps(signed.to_json(), sort_keys=True), clock.now()))
-            row = sql.execute("SELECT after_index FROM key_revocations WHERE key_id = ?",
-                              (kid,)).fetchone()
-            cur = sql.execute("UPDATE key_uses SET revoked = ? WHERE key_id = ? AND "
-                              "log_index >= ? AND revoked = ?",
-                              (True, kid, int(row[0]), False))
-            return int(cur.rowcount)
+            q.add_revocation(sql, kid, signed.member, home, after,
+                             json.dumps(signed.to_json(), sort_keys=True), clock.now())
+            point = q.revocation_point(sql, kid)
+            assert point is not None
+            return q.mark_key_uses(sql, kid, point)
         return self.store.write(run)
 
     def point(self, key_id: str) -> int | None:
-        rows = self.store.query("SELECT after_index FROM key_revocations WHERE key_id = ?",
-                                (key_id,))
-        return int(rows[0][0]) if rows else None
+        return self.store.read(lambda sql: q.revocation_point(sql, key_id))
 
     def check(self, key_id: str, log_index: int) -> None:
         after = self.point(key_id)
@@ -86,37 +80,37 @@ class Revocations:
     def record_use(self, sql: Sql, share_id: str, home: str, key_id: str,
                    log_index: int) -> None:
         """In the intake transaction: refuse a revoked signature, else remember it."""
-        row = sql.execute("SELECT after_index FROM key_revocations WHERE key_id = ?",
-                          (key_id,)).fetchone()
-        if row is not None and log_index >= int(row[0]):
-            raise PolicyDenied(f"signed by {key_id}, revoked from log index {row[0]}",
+        point = q.revocation_point(sql, key_id)
+        if point is not None and log_index >= point:
+            raise PolicyDenied(f"signed by {key_id}, revoked from log index {point}",
                                code="fed.revoked_key")
-        sql.execute("INSERT INTO key_uses(share_id, home, key_id, log_index, revoked) "
-                    "VALUES(?,?,?,?,?) ON CONFLICT (share_id) DO NOTHING",
-                    (share_id, home, key_id, log_index, False))
+        q.add_key_use(sql, share_id, home, key_id, log_index)
 
     def marked(self, share_id: str) -> bool:
-        rows = self.store.query("SELECT revoked FROM key_uses WHERE share_id = ?", (share_id,))
-        return bool(rows and rows[0][0])
+        use = self.store.read(lambda sql: q.key_use(sql, share_id))
+        return use is not None and use[2]
+
+    def use(self, share_id: str) -> tuple[str, int, bool] | None:
+        """(home node, log index, marked) of a received share."""
+        return self.store.read(lambda sql: q.key_use(sql, share_id))
 
     def marked_shares(self) -> list[str]:
-        return [str(r[0]) for r in self.store.query(
-            "SELECT share_id FROM key_uses WHERE revoked = ? ORDER BY share_id", (True,))]
+        return self.store.read(q.marked_shares)
 
     def count(self) -> int:
-        return int(self.store.query("SELECT count(*) FROM key_revocations")[0][0])
+        return len(self.store.read(q.revocation_entries))
 
     def heads(self, newest: int = 3, window: int = 3, turn: int = 0) -> list[dict[str, Any]]:
         """Revocations for the next heartbeat: the ``newest`` ones, and a ``window`` of the
         older ones that moves with ``turn``, so every revocation reaches a peer within a
         bounded number of heartbeats while a heartbeat stays small."""
-        rows = self.store.query("SELECT entry FROM key_revocations ORDER BY at DESC, key_id")
-        out = [json.loads(r[0]) for r in rows[:newest]]
+        rows = self.store.read(q.revocation_entries)
+        out = [json.loads(r) for r in rows[:newest]]
         older = rows[newest:]
         if older and window > 0:
             start = (turn * window) % len(older)
             picked = (older[start:] + older[:start])[:window]
-            out.extend(json.loads(r[0]) for r in picked)
+            out.extend(json.loads(r) for r in picked)
         return out
 
     def learn_all(self, revocations: Sequence[Mapping[str, Any]],

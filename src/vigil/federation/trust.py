@@ -287,10 +287,9 @@ class TrustService:
         may not read it, exactly like a missing share)."""
         self.ex.share(member, share_id)  # the access gate
         k = self.k()
-        rows = self.ex.store.query("SELECT home, log_index, revoked FROM key_uses "
-                                   "WHERE share_id = ?", (share_id,))
-        if rows:  # received from another node
-            home, index, revoked = str(rows[0][0]), int(rows[0][1]), bool(rows[0][2])
+        use = self.revocations.use(share_id)
+        if use is not None:  # received from another node
+            home, index, revoked = use
             peer = next((p for p in self.peer_list() if p.node == home), None)
             origin = peer.log_origin if peer is not None else ""
             by = [w for w in self.witness.witnessed_by(origin, index)
@@ -299,9 +298,7 @@ class TrustService:
             ref = self.ex.log.share_refs([share_id]).get(share_id)
             origin, revoked = self.ex.log.origin, False
             index = ref.index if ref is not None else -1
-            by = [str(r[0]) for r in self.ex.store.query(
-                "SELECT witness FROM cosignatures WHERE origin = ? AND size > ? "
-                "GROUP BY witness ORDER BY witness", (origin, index))] if index >= 0 else []
+            by = self.collector.cosigners_above(origin, index) if index >= 0 else []
         return {"share": share_id, "origin": origin, "index": index, "k": k,
                 "witnessed": len(by) >= k and index >= 0, "witnesses": by,
                 "revoked_key": revoked}

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection
 from vigil import clock
 from vigil.errors import InputError, PolicyDenied
 from vigil.relay.hop import Hop, is_bucket
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 
 log = logging.getLogger("vigil.relay")
@@ -51,10 +52,7 @@ class Relay:
             raise InputError("the hop expired", code="relay.bad_hop")
 
         def run(sql: Sql) -> bool:
-            cur = sql.execute("INSERT INTO relay_hops(hop_id, dest, bucket, at) VALUES(?,?,?,?) "
-                              "ON CONFLICT (hop_id) DO NOTHING",
-                              (hop.hop_id, hop.dest, len(hop.blob), clock.now()))
-            return bool(cur.rowcount)
+            return q.add_hop(sql, hop.hop_id, hop.dest, len(hop.blob), clock.now())
         if not self.store.write(run):
             return  # a resend of a hop already taken
         with self._lock:
@@ -85,5 +83,8 @@ class Relay:
 
     def forget(self, before: str) -> int:
         """Drop the hop rows older than ``before`` (they only stop replays)."""
-        return self.store.write(lambda sql: int(sql.execute(
-            "DELETE FROM relay_hops WHERE at < ?", (before,)).rowcount))
+        return self.store.write(lambda sql: q.forget_hops(sql, before))
+
+    def hops(self) -> list[tuple[str, str, int, str]]:
+        """Everything the relay keeps: (hop id, destination, bucket, time) per hop."""
+        return self.store.read(q.hops)

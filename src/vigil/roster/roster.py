@@ -21,6 +21,7 @@ from typing import Any
 from vigil.crypto.encoding import b64u_decode
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.roster.statements import SignedStatement, threshold
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 
 __all__ = ["Roster"]
@@ -36,10 +37,8 @@ class Roster:
         self.store.read(self._load)
 
     def _load(self, sql: Sql) -> None:
-        rows = sql.execute("SELECT seq, data FROM roster_statements WHERE seq >= ? "
-                           "ORDER BY seq", (len(self.chain),)).fetchall()
-        for _, data in rows:
-            signed = SignedStatement.from_json(json.loads(bytes(data)))
+        for data in q.roster_statements(sql, len(self.chain)):
+            signed = SignedStatement.from_json(json.loads(data))
             self.nodes = self._next(self.nodes, signed)
             self.chain.append(signed)
 
@@ -94,8 +93,8 @@ class Roster:
             with self._lock:
                 self._load(sql)
                 nodes = self._next(self.nodes, signed)
-                sql.execute("INSERT INTO roster_statements(seq, kind, data) VALUES(?,?,?)",
-                            (len(self.chain), str(signed.statement["kind"]), signed.data()))
+                q.add_roster_statement(sql, len(self.chain), str(signed.statement["kind"]),
+                                       signed.data())
                 self.chain.append(signed)
                 self.nodes = nodes
         try:

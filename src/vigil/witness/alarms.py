@@ -18,6 +18,7 @@ from typing import Any
 
 from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 
 KINDS = frozenset({"fork", "inconsistent", "rollback"})
@@ -29,6 +30,11 @@ __all__ = ["Alarm", "Alarms", "node_of_origin"]
 def node_of_origin(origin: str) -> str:
     """The node a log origin names: its last path segment (``node--<uuid>``)."""
     return origin.rsplit("/", 1)[-1]
+
+
+def _evidence(r: Any) -> dict[str, Any]:
+    return {"seq": int(r[0]), "origin": r[1], "kind": r[2], "size": int(r[3]),
+            "notes": json.loads(r[4]), "detail": r[5], "source": r[6], "at": r[7]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +70,13 @@ class Alarms:
         if kind not in KINDS:
             raise InputError(f"unknown evidence kind {kind!r}", code="witness.bad_request")
         at = clock.now()
-        row = sql.execute(
-            "INSERT INTO trust_evidence(origin, kind, size, notes, detail, source, at) "
-            "VALUES(?,?,?,?,?,?,?) RETURNING seq",
-            (origin, kind, size, json.dumps(list(notes)), detail, source, at)).fetchone()
-        seq = int(row[0])
+        seq = q.add_evidence(sql, origin, kind, size, json.dumps(list(notes)), detail,
+                             source, at)
         node = node_of_origin(origin)
-        got = sql.execute("SELECT status FROM fork_alarms WHERE node = ?", (node,)).fetchone()
-        if got is not None and got[0] != "resume":
+        got = q.alarm_status(sql, node)
+        if got is not None and got != "resume":
             return seq, False
-        if got is not None:  # resumed once, misbehaving again: a new alarm
-            sql.execute("DELETE FROM fork_alarms WHERE node = ?", (node,))
-        sql.execute("INSERT INTO fork_alarms(node, origin, evidence, raised, status) "
-                    "VALUES(?,?,?,?,?)", (node, origin, seq, at, "open"))
+        q.raise_alarm(sql, node, origin, seq, at)  # a resumed node misbehaving: anew
         self._refused = None
         return seq, True
 
@@ -89,44 +89,29 @@ class Alarms:
 
     # -- reading ----------------------------------------------------------------------
     def _alarm(self, sql: Sql, row: Any) -> Alarm:
-        ev = sql.execute("SELECT origin, kind, size, notes, detail, source, at "
-                         "FROM trust_evidence WHERE seq = ?", (row[2],)).fetchone()
-        evidence = {"origin": ev[0], "kind": ev[1], "size": int(ev[2]),
-                    "notes": json.loads(ev[3]), "detail": ev[4], "source": ev[5],
-                    "at": ev[6]}
+        evidence = _evidence(q.evidence(sql, seq=int(row[2]))[0])
+        del evidence["seq"]
         return Alarm(row[0], row[1], row[4], row[3], evidence, row[5], row[7])
 
     def get(self, node: str) -> Alarm | None:
         def run(sql: Sql) -> Alarm | None:
-            row = sql.execute("SELECT node, origin, evidence, raised, status, decided_by, "
-                              "decided, reason FROM fork_alarms WHERE node = ?",
-                              (node,)).fetchone()
-            return None if row is None else self._alarm(sql, row)
+            rows = q.alarms(sql, node)
+            return self._alarm(sql, rows[0]) if rows else None
         return self.store.read(run)
 
     def all(self) -> list[Alarm]:
         def run(sql: Sql) -> list[Alarm]:
-            rows = sql.execute("SELECT node, origin, evidence, raised, status, decided_by, "
-                               "decided, reason FROM fork_alarms ORDER BY raised, node"
-                               ).fetchall()
-            return [self._alarm(sql, r) for r in rows]
+            return [self._alarm(sql, r) for r in q.alarms(sql)]
         return self.store.read(run)
 
     def evidence(self, origin: str | None = None) -> list[dict[str, Any]]:
-        where, args = ("WHERE origin = ?", (origin,)) if origin else ("", ())
-        rows = self.store.query(
-            f"SELECT seq, origin, kind, size, notes, detail, source, at FROM trust_evidence "
-            f"{where} ORDER BY seq", args)
-        return [{"seq": int(r[0]), "origin": r[1], "kind": r[2], "size": int(r[3]),
-                 "notes": json.loads(r[4]), "detail": r[5], "source": r[6], "at": r[7]}
-                for r in rows]
+        rows = self.store.read(lambda sql: q.evidence(sql, origin=origin))
+        return [_evidence(r) for r in rows]
 
     def refused_nodes(self) -> set[str]:
         cached = self._refused
         if cached is None:
-            rows = self.store.query(
-                "SELECT node FROM fork_alarms WHERE status IN ('open', 'expel')")
-            cached = self._refused = {str(r[0]) for r in rows}
+            cached = self._refused = self.store.read(q.refused_nodes)
         return cached
 
     def refuses(self, node: str) -> bool:
@@ -144,10 +129,7 @@ class Alarms:
             raise InputError("decide with 'resume' or 'expel'", code="witness.bad_decision")
 
         def run(sql: Sql) -> None:
-            cur = sql.execute("UPDATE fork_alarms SET status = ?, decided_by = ?, decided = ?, "
-                              "reason = ? WHERE node = ?",
-                              (decision, operator, clock.now(), reason, node))
-            if cur.rowcount == 0:
+            if q.decide_alarm(sql, node, decision, operator, clock.now(), reason) == 0:
                 raise NotFound(f"no fork alarm on {node}", code="witness.no_alarm")
         self.store.write(run)
         self._refused = None

@@ -21,6 +21,7 @@ from vigil import clock
 from vigil.errors import VigilError
 from vigil.log.checkpoint import Checkpoint
 from vigil.log.note import parse_note
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 from vigil.witness.cosignature import cosigners
 from vigil.witness.wire import (
@@ -61,14 +62,10 @@ class Collector:
 
     # -- submitting -------------------------------------------------------------------
     def _held(self, witness: str, origin: str) -> int:
-        rows = self.store.query("SELECT size FROM witness_held WHERE witness = ? AND origin = ?",
-                                (witness, origin))
-        return int(rows[0][0]) if rows else 0
+        return self.store.read(lambda sql: q.held_size(sql, witness, origin))
 
     def _set_held(self, sql: Sql, witness: str, origin: str, size: int) -> None:
-        sql.execute("INSERT INTO witness_held(witness, origin, size) VALUES(?,?,?) "
-                    "ON CONFLICT (witness, origin) DO UPDATE SET size = excluded.size",
-                    (witness, origin, size))
+        q.set_held_size(sql, witness, origin, size)
 
     def _note_held(self, witness: str, origin: str, size: int) -> None:
         def run(sql: Sql) -> None:
@@ -111,9 +108,7 @@ class Collector:
         return False
 
     def _has(self, cp: Checkpoint, witness: str) -> bool:
-        return bool(self.store.query(
-            "SELECT 1 FROM cosignatures WHERE origin = ? AND size = ? AND witness = ?",
-            (cp.origin, cp.size, witness)))
+        return self.store.read(lambda sql: q.has_cosignature(sql, cp.origin, cp.size, witness))
 
     def _keep(self, cp: Checkpoint, note: str, peer: WitnessPeer, body: bytes) -> bool:
         text = parse_note(note)[0]
@@ -127,9 +122,7 @@ class Collector:
         line = next(s.line() for s in sigs if s.name == peer.name)
 
         def run(sql: Sql) -> None:
-            sql.execute("INSERT INTO cosignatures(origin, size, root, witness, line, at) "
-                        "VALUES(?,?,?,?,?,?) ON CONFLICT (origin, size, witness) DO NOTHING",
-                        (cp.origin, cp.size, cp.root, peer.name, line, clock.now()))
+            q.add_cosignature(sql, cp.origin, cp.size, cp.root, peer.name, line, clock.now())
             self._set_held(sql, peer.name, cp.origin, cp.size)
         self.store.write(run)
         return True
@@ -145,8 +138,7 @@ class Collector:
     def witnessed_size(self, origin: str, k: int) -> int:
         """The largest s such that k witnesses each cosigned a checkpoint of size >= s:
         every leaf below s is witnessed (0 when k witnesses have not answered yet)."""
-        rows = self.store.query("SELECT witness, max(size) FROM cosignatures WHERE origin = ? "
-                                "GROUP BY witness ORDER BY max(size) DESC", (origin,))
+        rows = self.store.read(lambda sql: q.cosigned_max(sql, origin))
         if k <= 0:
             return self._own_size(origin)
         if len(rows) < k:
@@ -165,15 +157,12 @@ class Collector:
     def cosigned(self, origin: str, k: int) -> str | None:
         """The newest checkpoint note of ``origin`` with at least ``k`` cosignatures on
         itself: the log's note with the cosignature lines appended."""
-        rows = self.store.query(
-            "SELECT size FROM cosignatures WHERE origin = ? GROUP BY size "
-            "HAVING count(*) >= ? ORDER BY size DESC LIMIT 1", (origin, k))
-        if not rows:
+        size = self.store.read(lambda sql: q.newest_quorum_size(sql, origin, k))
+        if size is None:
             if k > 0:
                 return None
             own = [lg for lg in self.logs if lg.origin == origin]
             return own[0].checkpoint()[1] if own else None
-        size = int(rows[0][0])
         return self.note_with_cosignatures(origin, size)
 
     def note_with_cosignatures(self, origin: str, size: int) -> str | None:
@@ -181,20 +170,18 @@ class Collector:
         if not own:
             return None
         note = own[0].checkpoint(size)[1]
-        lines = [str(r[0]) for r in self.store.query(
-            "SELECT line FROM cosignatures WHERE origin = ? AND size = ? ORDER BY witness",
-            (origin, size))]
+        lines = self.store.read(lambda sql: q.cosignature_lines(sql, origin, size))
         return note + "".join(lines)
+
+    def cosigners_above(self, origin: str, index: int) -> list[str]:
+        """The witnesses that cosigned a checkpoint of ``origin`` including leaf ``index``."""
+        return self.store.read(lambda sql: q.cosigners_above(sql, origin, index))
 
     def prune(self, origin: str, k: int) -> None:
         """Forget cosignatures older than the newest k-cosigned checkpoint."""
-        rows = self.store.query(
-            "SELECT size FROM cosignatures WHERE origin = ? GROUP BY size "
-            "HAVING count(*) >= ? ORDER BY size DESC LIMIT 1", (origin, max(k, 1)))
-        if rows:
-            keep = int(rows[0][0])
-            self.store.write(lambda sql: sql.execute(
-                "DELETE FROM cosignatures WHERE origin = ? AND size < ?", (origin, keep)))
+        keep = self.store.read(lambda sql: q.newest_quorum_size(sql, origin, max(k, 1)))
+        if keep is not None:
+            self.store.write(lambda sql: q.prune_cosignatures(sql, origin, keep))
 
 
 def peers_by_name(peers: Sequence[WitnessPeer]) -> Mapping[str, bytes]:

@@ -32,6 +32,7 @@ from vigil.errors import CryptoError, InputError, VigilError
 from vigil.log.checkpoint import Checkpoint, check_fork
 from vigil.log.merkle import verify_consistency
 from vigil.log.note import check_signatures, parse_note
+from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 from vigil.witness.alarms import Alarms, node_of_origin
 from vigil.witness.cosignature import cosign, cosignature_vkey
@@ -99,9 +100,8 @@ class Witness:
         raised: list[str] = []
 
         def run(sql: Sql) -> Answer:
-            held = sql.execute("SELECT size, root, note FROM witness_heads WHERE origin = ?",
-                               (cp.origin,)).fetchone()
-            held_size = int(held[0]) if held else 0
+            held = q.witness_head(sql, cp.origin)
+            held_size = held[0] if held else 0
             if req.old != held_size:
                 return Answer(409, SIZE_CONTENT_TYPE, format_size(held_size))
             conflict = self._seen_conflict(sql, cp, req.note)
@@ -110,28 +110,23 @@ class Witness:
                                "two roots for one size", raised)
                 return _text(409, "another root of this size was seen")
             if held is not None and held_size == cp.size:
-                if bytes(held[1]) != cp.root:
-                    self._evidence(sql, cp, "fork", [str(held[2]), req.note],
+                if held[1] != cp.root:
+                    self._evidence(sql, cp, "fork", [held[2], req.note],
                                    "two roots for one size", raised)
                     return _text(409, "a different root for the held size")
             elif held is not None:
                 try:
-                    verify_consistency(held_size, cp.size, req.proof, bytes(held[1]), cp.root)
+                    verify_consistency(held_size, cp.size, req.proof, held[1], cp.root)
                 except CryptoError as e:
-                    self._evidence(sql, cp, "inconsistent", [str(held[2]), req.note],
+                    self._evidence(sql, cp, "inconsistent", [held[2], req.note],
                                    f"{e.message}; proof "
                                    + ",".join(p.hex() for p in req.proof), raised)
                     return _text(422, "the consistency proof does not verify")
             if self.alarms.refuses(node_of_origin(cp.origin)):
                 return _text(409, "this log is under a fork alarm")
             at = clock.now()
-            if held is None:
-                sql.execute("INSERT INTO witness_heads(origin, size, root, note, at) "
-                            "VALUES(?,?,?,?,?)", (cp.origin, cp.size, cp.root, req.note, at))
-            else:
-                sql.execute("UPDATE witness_heads SET size = ?, root = ?, note = ?, at = ? "
-                            "WHERE origin = ? AND size = ?",
-                            (cp.size, cp.root, req.note, at, cp.origin, held_size))
+            q.set_witness_head(sql, cp.origin, cp.size, cp.root, req.note, at,
+                               None if held is None else held_size)
             self._remember(sql, cp, req.note, "submitted")
             sig = cosign(text, self.name, self._key, int(self._now()))
             return Answer(200, NOTE_CONTENT_TYPE, format_cosignatures([sig]))
@@ -193,44 +188,26 @@ class Witness:
     def witnessed_by(self, origin: str, index: int) -> list[str]:
         """The witnesses known to hold a checkpoint of ``origin`` that includes leaf
         ``index``: this one (what it cosigned) and the peers whose heartbeats said so."""
-        rows = self.store.query("SELECT DISTINCT source FROM witness_roots WHERE origin = ? "
-                                "AND size > ? ORDER BY source", (origin, index))
-        return sorted({self.name if r[0] == "submitted" else str(r[0]) for r in rows})
+        rows = self.store.read(lambda sql: q.root_sources(sql, origin, index))
+        return sorted({self.name if r == "submitted" else r for r in rows})
 
     def prune(self, keep: int = 10_000) -> int:
         """Keep the ``keep`` largest sizes seen of each log (a second root is looked for
         among them; older sizes are behind every checkpoint a peer still gossips)."""
-        def run(sql: Sql) -> int:
-            gone = 0
-            for (origin,) in sql.execute("SELECT DISTINCT origin FROM witness_roots"
-                                         ).fetchall():
-                row = sql.execute("SELECT size FROM witness_roots WHERE origin = ? "
-                                  "ORDER BY size DESC LIMIT 1 OFFSET ?",
-                                  (origin, keep)).fetchone()
-                if row is not None:
-                    gone += int(sql.execute("DELETE FROM witness_roots WHERE origin = ? AND "
-                                            "size <= ?", (origin, int(row[0]))).rowcount)
-            return gone
-        return self.store.write(run)
+        return self.store.write(lambda sql: q.prune_roots(sql, keep))
 
     def holds(self) -> dict[str, str]:
         """origin -> the latest checkpoint note this witness cosigned (for heartbeats)."""
-        return {str(o): str(n) for o, n in
-                self.store.query("SELECT origin, note FROM witness_heads ORDER BY origin")}
+        return self.store.read(q.witness_heads)
 
     # -- internals --------------------------------------------------------------------
     @staticmethod
     def _seen_conflict(sql: Sql, cp: Checkpoint, note: str) -> str | None:
-        row = sql.execute("SELECT note FROM witness_roots WHERE origin = ? AND size = ? "
-                          "AND root <> ? ORDER BY at LIMIT 1",
-                          (cp.origin, cp.size, cp.root)).fetchone()
-        return None if row is None else str(row[0])
+        return q.other_root(sql, cp.origin, cp.size, cp.root)
 
     @staticmethod
     def _remember(sql: Sql, cp: Checkpoint, note: str, source: str) -> None:
-        sql.execute("INSERT INTO witness_roots(origin, size, root, note, source, at) "
-                    "VALUES(?,?,?,?,?,?) ON CONFLICT (origin, size, root) DO NOTHING",
-                    (cp.origin, cp.size, cp.root, note, source, clock.now()))
+        q.add_root(sql, cp.origin, cp.size, cp.root, note, source, clock.now())
 
     def _evidence(self, sql: Sql, cp: Checkpoint, kind: str, notes: list[str], detail: str,
                   raised: list[str]) -> None:
