@@ -39,9 +39,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import save, summary
 from vigil.crypto.keys import enc_public_raw, generate_enc_key, generate_sign_key
+from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import next_entry, sign_entry
 from vigil.directory.log import DirectoryLog
-from vigil.directory.lookup import answer_lookup, verify_lookup
+from vigil.directory.lookup import verify_lookup
 from vigil.log.tree import StoredLog
 from vigil.storage import open_store
 from vigil.witness.alarms import Alarms

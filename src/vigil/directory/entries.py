@@ -43,12 +43,17 @@ from vigil.crypto.keys import (
 )
 from vigil.crypto.sign import sign, verify
 from vigil.errors import CryptoError, InputError
+from vigil.log.checkpoint import DEFAULT_AUTHORITY
 
 TAG_DIR_ENTRY = "vigil/dir-entry/v1"
 TAG_DIR_NODE = "vigil/dir-node/v1"
 KINDS = ("register", "rotate", "revoke", "recover", "rehome")
 
 __all__ = ["MemberKeys", "SignedEntry", "entry_digest", "fold", "make_entry", "sign_entry"]
+
+
+def directory_origin(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
+    return f"{authority}/directory/{node_id}"
 
 
 def _bad(why: str) -> CryptoError:

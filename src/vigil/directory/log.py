@@ -16,18 +16,14 @@ import threading
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vigil.directory.entries import MemberKeys, SignedEntry, fold, step
+from vigil.directory.entries import MemberKeys, SignedEntry, directory_origin, fold, step
 from vigil.errors import InputError, NotFound
-from vigil.log.checkpoint import DEFAULT_AUTHORITY, Checkpoint, sign_checkpoint
+from vigil.log.checkpoint import Checkpoint, sign_checkpoint
 from vigil.log.merkle import MemoryTree, leaf_hash
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store, serialize_writes
 
 __all__ = ["DirectoryLog", "directory_origin"]
-
-
-def directory_origin(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
-    return f"{authority}/directory/{node_id}"
 
 
 class DirectoryLog:

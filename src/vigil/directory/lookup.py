@@ -1,7 +1,8 @@
 """Looking up a member of another node: entries, inclusion proofs, a witnessed checkpoint.
 
-The home node answers with every entry of the member up to its newest checkpoint that
-carries ``k`` peer cosignatures, each with its inclusion proof against it::
+The home node (:mod:`vigil.directory.answers`) answers with every entry of the member
+up to its newest checkpoint that carries ``k`` peer cosignatures, each with its
+inclusion proof against it::
 
     {"member": "identity--…", "home": "node--…", "checkpoint": "<note + cosignatures>",
      "entries": [{"index": i, "entry": {signed entry}, "proof": [b64u, …]}, …]}
@@ -20,37 +21,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.directory.entries import MemberKeys, SignedEntry, fold
-from vigil.directory.log import DirectoryLog, directory_origin
-from vigil.errors import CryptoError, NotFound, VigilError
-from vigil.log.checkpoint import parse_checkpoint
+from vigil.crypto.encoding import b64u_decode
+from vigil.directory.entries import MemberKeys, SignedEntry, directory_origin, fold
+from vigil.errors import CryptoError, VigilError
 from vigil.log.merkle import leaf_hash, verify_inclusion
-from vigil.witness.collector import Collector
 from vigil.witness.quorum import verify_witnessed
 
-__all__ = ["answer_lookup", "answer_range", "verify_lookup"]
-
-
-def answer_lookup(dirlog: DirectoryLog, collector: Collector, member: str,
-                  k: int) -> dict[str, Any]:
-    """The home node's answer for ``member`` (``dir.not_witnessed`` while no checkpoint
-    holding its registration has k cosignatures yet; ``dir.unknown_member`` if none)."""
-    note = collector.cosigned(dirlog.origin, k)
-    size = 0
-    if note is not None:
-        size = parse_checkpoint(note)[0].size
-    mine = dirlog.member_entries(member, size)
-    if not mine:
-        if dirlog.member_entries(member):
-            raise NotFound("the member's entries are not witnessed yet; ask again in a "
-                           "second", code="dir.not_witnessed")
-        raise NotFound("no such member at this node", code="dir.unknown_member")
-    assert note is not None
-    return {"member": member, "home": dirlog.node_id, "checkpoint": note,
-            "entries": [{"index": i, "entry": e.to_json(),
-                         "proof": [b64u(h) for h in dirlog.inclusion(i, size)]}
-                        for i, e in mine]}
+__all__ = ["verify_lookup"]
 
 
 def verify_lookup(answer: Mapping[str, Any], home: str, home_key: bytes,
@@ -80,15 +57,3 @@ def verify_lookup(answer: Mapping[str, Any], home: str, home_key: bytes,
                           code="dir.bad_lookup") from e
     except (VigilError, KeyError, TypeError, ValueError) as e:
         raise CryptoError(f"malformed directory lookup: {e}", code="dir.bad_lookup") from e
-
-
-def answer_range(dirlog: DirectoryLog, collector: Collector, start: int,
-                 k: int) -> dict[str, Any]:
-    """What a member's monitor fetches: the newest k-cosigned checkpoint and every leaf
-    from ``start`` up to it (base64url of the exact leaf bytes)."""
-    note = collector.cosigned(dirlog.origin, k)
-    if note is None:
-        raise NotFound("no witnessed directory checkpoint yet", code="dir.not_witnessed")
-    size = parse_checkpoint(note)[0].size
-    return {"checkpoint": note,
-            "entries": [b64u(e.data()) for _, e in dirlog.entries(start, size)]}

@@ -25,8 +25,7 @@ from typing import Any
 
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u_decode
-from vigil.directory.entries import SignedEntry
-from vigil.directory.log import directory_origin
+from vigil.directory.entries import SignedEntry, directory_origin
 from vigil.errors import CryptoError, InputError
 from vigil.log.merkle import MemoryTree, leaf_hash
 from vigil.witness.quorum import verify_witnessed

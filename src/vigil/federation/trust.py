@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from vigil.directory.entries import countersign, next_entry, sign_entry
-from vigil.directory.log import DirectoryLog, directory_origin
+from vigil.directory.entries import countersign, directory_origin, next_entry, sign_entry
+from vigil.directory.log import DirectoryLog
 from vigil.directory.revocation import Revocations
 from vigil.errors import InputError
 from vigil.exchange import Exchange

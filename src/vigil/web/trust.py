@@ -25,7 +25,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from vigil import params
-from vigil.directory.lookup import answer_lookup, answer_range
+from vigil.directory.answers import answer_lookup, answer_range
 from vigil.errors import InputError
 from vigil.federation.trust import TrustService, trust_of
 from vigil.web.deps import ActorDep, StateDep, number, read_body

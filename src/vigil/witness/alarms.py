@@ -20,16 +20,12 @@ from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
+from vigil.witness.cosignature import node_of_origin
 
 KINDS = frozenset({"fork", "inconsistent", "rollback"})
 DECISIONS = frozenset({"resume", "expel"})
 
 __all__ = ["Alarm", "Alarms", "node_of_origin"]
-
-
-def node_of_origin(origin: str) -> str:
-    """The node a log origin names: its last path segment (``node--<uuid>``)."""
-    return origin.rsplit("/", 1)[-1]
 
 
 def _evidence(r: Any) -> dict[str, Any]:

@@ -44,9 +44,15 @@ __all__ = [
     "cosignature_vkey",
     "cosigned_message",
     "cosigners",
+    "node_of_origin",
     "parse_cosignature_vkey",
     "verify_cosignature",
 ]
+
+
+def node_of_origin(origin: str) -> str:
+    """The node a log origin names: its last path segment (``node--<uuid>``)."""
+    return origin.rsplit("/", 1)[-1]
 
 
 def cosignature_key_id(name: str, public_raw: bytes) -> bytes:

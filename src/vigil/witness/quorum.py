@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from vigil.errors import CryptoError
 from vigil.log.checkpoint import Checkpoint
 from vigil.log.note import check_signatures, parse_note
-from vigil.witness.alarms import node_of_origin
-from vigil.witness.cosignature import cosigners
+from vigil.witness.cosignature import cosigners, node_of_origin
 
 MAX_K = 3
 

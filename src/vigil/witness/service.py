@@ -34,8 +34,8 @@ from vigil.log.merkle import verify_consistency
 from vigil.log.note import check_signatures, parse_note
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
-from vigil.witness.alarms import Alarms, node_of_origin
-from vigil.witness.cosignature import cosign, cosignature_vkey
+from vigil.witness.alarms import Alarms
+from vigil.witness.cosignature import cosign, cosignature_vkey, node_of_origin
 from vigil.witness.wire import (
     NOTE_CONTENT_TYPE,
     SIZE_CONTENT_TYPE,

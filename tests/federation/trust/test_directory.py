@@ -10,9 +10,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.crypto.keys import enc_public_raw, generate_enc_key, generate_sign_key, sign_public_raw
+from vigil.directory.answers import answer_lookup, answer_range
 from vigil.directory.entries import next_entry, sign_entry, sign_kid
 from vigil.directory.log import DirectoryLog
-from vigil.directory.lookup import answer_lookup, answer_range, verify_lookup
+from vigil.directory.lookup import verify_lookup
 from vigil.directory.monitor import OwnerMonitor
 from vigil.directory.revocation import Revocations
 from vigil.errors import CryptoError, NotFound, PolicyDenied
