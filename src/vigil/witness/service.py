@@ -21,6 +21,7 @@ notes as evidence, whoever showed them to whom.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from vigil.errors import CryptoError, InputError, VigilError
 from vigil.log.checkpoint import Checkpoint, check_fork
 from vigil.log.merkle import verify_consistency
 from vigil.log.note import check_signatures, parse_note
+from vigil.lru import Lru
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 from vigil.witness.alarms import Alarms
@@ -71,6 +73,7 @@ class Witness:
         self.known = known
         self.alarms = alarms
         self._now = now
+        self._seen: Lru[bytes, bool] = Lru(4096)  # notes observed already
 
     @property
     def vkey(self) -> str:
@@ -102,6 +105,9 @@ class Witness:
         def run(sql: Sql) -> Answer:
             held = q.witness_head(sql, cp.origin)
             held_size = held[0] if held else 0
+            if self.alarms.refuses(node_of_origin(cp.origin)):
+                # evidence is kept once; nothing of this log is cosigned until a decision
+                return _text(409, "this log is under a fork alarm")
             if req.old != held_size:
                 return Answer(409, SIZE_CONTENT_TYPE, format_size(held_size))
             conflict = self._seen_conflict(sql, cp, req.note)
@@ -122,8 +128,6 @@ class Witness:
                                    f"{e.message}; proof "
                                    + ",".join(p.hex() for p in req.proof), raised)
                     return _text(422, "the consistency proof does not verify")
-            if self.alarms.refuses(node_of_origin(cp.origin)):
-                return _text(409, "this log is under a fork alarm")
             at = clock.now()
             q.set_witness_head(sql, cp.origin, cp.size, cp.root, req.note, at,
                                None if held is None else held_size)
@@ -140,7 +144,11 @@ class Witness:
     def observe(self, note: str, source: str) -> str | None:
         """Take a checkpoint a peer holds of a known log. Returns the node now under a
         fork alarm if this note contradicts one seen before, else ``None``. Notes of
-        unknown logs or without a valid log signature are ignored (they prove nothing)."""
+        unknown logs or without a valid log signature are ignored (they prove nothing).
+        A note taken before is skipped at once (heartbeats repeat what peers hold)."""
+        seen_key = hashlib.sha256(note.encode("utf-8", "replace")).digest()
+        if self._seen.get(seen_key) is not None:
+            return None
         try:
             text, sigs = parse_note(note)
             cp = Checkpoint.from_body(text)
@@ -150,6 +158,9 @@ class Witness:
             check_signatures(text, sigs, log_key[0], log_key[1])
         except VigilError:
             return None
+        self._seen.put(seen_key, True)
+        if self.alarms.refuses(node_of_origin(cp.origin)):
+            return None  # its evidence is kept already
         raised: list[str] = []
 
         def run(sql: Sql) -> None:
@@ -168,6 +179,10 @@ class Witness:
         """Take fork evidence a peer sends (two notes): re-checked here, never trusted."""
         if len(notes) != 2:
             return None
+        seen_key = hashlib.sha256("\n\n".join(sorted(notes)).encode("utf-8", "replace")
+                                  ).digest()
+        if self._seen.get(seen_key) is not None:
+            return None
         try:
             cp = Checkpoint.from_body(parse_note(notes[0])[0])
             log_key = self.known(cp.origin)
@@ -179,8 +194,10 @@ class Witness:
         if ev is None:
             return None
         raised: list[str] = []
-        self.store.write(lambda sql: self._evidence(
-            sql, cp, "fork", notes, f"two roots for one size (sent by {source})", raised))
+        if not self.alarms.refuses(node_of_origin(cp.origin)):  # else kept already
+            self.store.write(lambda sql: self._evidence(
+                sql, cp, "fork", notes, f"two roots for one size (sent by {source})", raised))
+        self._seen.put(seen_key, True)
         for node in raised:
             self.alarms.announce(node)
         return node_of_origin(cp.origin)

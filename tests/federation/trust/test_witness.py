@@ -82,6 +82,11 @@ def test_same_size_other_root_is_a_fork(trio: Callable[..., list[Node]],
     with pytest.raises(PolicyDenied) as e:
         w.alarms.check_intake(log_node.id)
     assert e.value.code == "fed.fork_alarm"
+    # the forking log keeps submitting: refused, and the evidence is kept once
+    for _ in range(3):
+        assert _submit(w, 2, [], note_b)[0] == 409
+        assert _submit(w, 2, [], note_a)[0] == 409
+    assert len(w.alarms.evidence()) == 1
     twin.store.close()
 
 
@@ -102,11 +107,16 @@ def test_split_view_found_by_gossip_and_spread(trio: Callable[..., list[Node]],
     # heartbeat: p2 hands p1 what it holds
     assert p1.witness.observe(p2.witness.holds()[rogue.log.origin], p2.witness.name) == rogue.id
     assert p1.alarms.refuses(rogue.id)
+    assert p1.witness.observe(p2.witness.holds()[rogue.log.origin], p2.witness.name) is None
+    assert len(p1.alarms.evidence()) == 1
     # p1's next heartbeat carries the evidence; p2 and p3 check it themselves
     [ev] = p1.alarms.evidence()
     for peer in (p2, p3):
         assert peer.witness.take_evidence(ev["notes"], p1.witness.name) == rogue.id
         assert peer.alarms.refuses(rogue.id)
+        # every later heartbeat repeats it: nothing more is stored
+        peer.witness.take_evidence(list(reversed(ev["notes"])), p1.witness.name)
+        assert len(peer.alarms.evidence()) == 1
     # evidence that is not a fork convinces nobody
     honest = make_trust_node(tmp_path / "honest")
     introduce([p3, honest])
