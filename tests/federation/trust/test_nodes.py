@@ -105,11 +105,7 @@ async def test_split_view_found_spread_and_refused(three: list[FedNode],
             link = {p["peer"]: p for p in a.status()["peers"]}["cairo"]
             return any(q.get("code") == "fed.fork_alarm" for q in link["quarantined"])
         await asyncio.to_thread(wait_for, refused)
-        ex_a = a.exchange()
-        try:
-            assert ex_a.store.get_share(res["id"]) is None
-        finally:
-            ex_a.store.close()
+        assert a.exchange().store.get_share(res["id"]) is None
         twin_store.close()
     # the operator reads the alarm and its evidence, then decides
     args = ["--data", str(a.node.data), "peer"]
@@ -232,11 +228,7 @@ async def test_revocation_reaches_every_node_and_refuses_later_items(
         charlie = c.node.members["charlie"]
 
         def delivered(share: str) -> Any:
-            ex = a.exchange()
-            try:
-                return ex.store.get_share(share)
-            finally:
-                ex.store.close()
+            return a.exchange().store.get_share(share)
         await asyncio.to_thread(wait_for, lambda: delivered(before["id"]))
         args = ["--data", str(c.node.data), "directory"]
         run = CliRunner().invoke(cli_mod.cli, [*args, "register", "charlie"],
@@ -290,11 +282,7 @@ async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
             link = {p["peer"]: p for p in node.status()["peers"]}[peer]
             return any(q.get("code") == code for q in link["quarantined"])
         await asyncio.to_thread(wait_for, lambda: quarantined(a, "cairo", "fed.not_on_roster"))
-        ex_a = a.exchange()
-        try:
-            assert ex_a.store.get_share(res["id"]) is None
-        finally:
-            ex_a.store.close()
+        assert a.exchange().store.get_share(res["id"]) is None
         # admitting cairo with one of the two signatures needed is refused
         admit = str(tmp_path / "admit.json")
         roster(a, "propose", "admit", "cairo", "--out", admit)
@@ -307,9 +295,5 @@ async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
                                       to=["member:alpha@athens"])
 
         def delivered() -> bool:
-            ex = a.exchange()
-            try:
-                return ex.store.get_share(res["id"]) is not None
-            finally:
-                ex.store.close()
+            return a.exchange().store.get_share(res["id"]) is not None
         await asyncio.to_thread(wait_for, delivered)
