@@ -27,6 +27,7 @@ from vigil.crypto.encoding import b64u
 from vigil.envelope import build_share
 from vigil.errors import Conflict, CryptoError
 from vigil.federation import codec, receiver
+from vigil.federation.sender import heartbeat_body
 from vigil.model import Audience, Form, Handling, Tlp
 from vigil.storage import federation as q
 
@@ -36,7 +37,7 @@ def abc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node, 
     """One network for the module: each test adds its own shares and checks the newest
     quarantine entry, so they do not depend on each other's order."""
     tmp_path = tmp_path_factory.mktemp("hostile")
-    a = make(tmp_path, "athens", {"alpha": True, "alpha2": True})
+    a = make(tmp_path, "athens", {"alpha": True, "alpha2": True, "alpha3": True})
     b = make(tmp_path, "berlin", {"bravo": True})
     c = make(tmp_path, "cairo", {"charlie": True})
     for x, y in ((a, b), (a, c), (b, c)):
@@ -235,3 +236,17 @@ def test_a_share_without_a_valid_log_proof_is_quarantined(
     assert got.quarantined == [data["batch"]["to"]]
     assert quarantined(b)[0]["code"] == "fed.bad_log_proof"
     assert b.ex.store.get_share(sid) is None
+
+
+def test_a_revocation_overtakes_the_queue(abc: tuple[Node, Node, Node]) -> None:
+    a, _, c = abc
+    early = publish(a, "alpha3", ["member:charlie@cairo"])  # queued, not sent yet
+    access.set_member_active(a.ex, "alpha3", False)
+    hb = heartbeat_body(a.ex, c.ex.node_id, 0, 0)
+    assert hb["heartbeat"]["revocations"]
+    receiver.heartbeat(c.ex, c.peers["athens"], hb)
+    # cairo knows of the revocation before any queued item reached it
+    assert not next(m for m in c.ex.directory().members.values()
+                    if m.name == "alpha3@athens").active
+    deliver(a, c)
+    assert early in inbox_ids(c, "charlie")  # signed before the revocation: kept

@@ -83,6 +83,7 @@ class TrustService:
         self._registered = False
         self._turns: dict[str, int] = {}
         self._ticks = 0
+        self._service: Any = None
         self.alarm_listeners: list[Callable[[Alarm], None]] = []
         self.alarms.listeners.append(self._alarmed)
         self.refresh_peers()
@@ -185,10 +186,17 @@ class TrustService:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="fed-trust")
 
+    def leading(self) -> bool:
+        """Whether this worker sends for the node (holds the federation service's lease:
+        it runs the links); only that worker submits checkpoints."""
+        svc = self._service
+        return svc is None or bool(getattr(svc, "links", True))
+
     async def _loop(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.tick)
+                if self.leading():
+                    await asyncio.to_thread(self.tick)
             except Exception:
                 log.exception("witnessing round failed")
             await asyncio.sleep(self.cadence)
@@ -272,6 +280,7 @@ class TrustService:
         """Join a federation service: heartbeats carry and take the trust part, every
         item kind passes the gate."""
         self.install()
+        self._service = service
         service.heartbeat_parts["trust"] = self.heartbeat_part
         if TrustService._heartbeat_hook not in receiver.HEARTBEAT_HOOKS:
             receiver.HEARTBEAT_HOOKS.append(TrustService._heartbeat_hook)
