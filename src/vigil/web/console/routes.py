@@ -94,9 +94,11 @@ def _secure(request: Request) -> bool:
 def render(request: Request, template: str, *, status: int = 200, who: Who | None = None,
            **ctx: Any) -> HTMLResponse:
     st = state_of(request)
+    trust = getattr(request.app.state, "trust", None)  # fork alarms: a banner on every page
+    alarms = sorted(trust.alarms.refused_nodes()) if trust is not None and who else []
     html = ENV.get_template(template).render(
         node_name=st.settings.node_name, who=who, csrf=who.session.csrf if who else "",
-        path=request.url.path, **ctx)
+        path=request.url.path, fork_alarms=alarms, **ctx)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
