@@ -14,9 +14,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
-from tests.test_e2e import bundle_with
 
-from vigil import cli as cli_mod
+from vigil.cli import main as cli_mod
 from vigil.client import Client
 from vigil.crypto.keys import generate_sign_key, sign_public_raw
 from vigil.directory.entries import next_entry, sign_entry
@@ -26,6 +25,7 @@ from vigil.errors import CryptoError, VigilError
 from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.tree import StoredLog
 from vigil.storage import open_store
+from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.trust_client import TrustingClient
 from vigil.web.auth import SESSION_COOKIE, sessions
 from vigil.witness.cosignature import cosigners
