@@ -173,6 +173,21 @@ TAXII_MIGRATION: list[str] = [
         PRIMARY KEY (feed, object_id, version)
     )""",
 ]
+# observables keyed for lookups in the store (vigil.storage.observables)
+OBSERVABLE_KEY_MIGRATION: list[str] = [
+    "ALTER TABLE observables ADD COLUMN k {BLOB}",
+    "CREATE INDEX observables_k ON observables(k)",
+    # the IP prefix lengths in use: the containment probes a lookup makes
+    """CREATE TABLE observable_ip_lens (
+        version INTEGER NOT NULL,
+        plen INTEGER NOT NULL,
+        PRIMARY KEY (version, plen)
+    )""",
+    # an empty table needs no backfill of keys
+    "INSERT INTO meta(key, value) SELECT 'analysis.observables_keyed', '1' "
+    "WHERE NOT EXISTS (SELECT 1 FROM observables)",
+]
+
 ANALYSIS_MIGRATION: list[str] = [
     # observables and correlation
     """CREATE TABLE observables (
@@ -530,6 +545,7 @@ MIGRATIONS: list[list[str]] = [
             expires TEXT NOT NULL
         )""",
     ],
+    OBSERVABLE_KEY_MIGRATION,  # v16 (slot): observables keyed for lookups in the store
 ]
 
 
