@@ -208,6 +208,12 @@ class Published:
     new: bool
 
 
+def envelope_weight(env: Envelope) -> int:
+    """About the bytes an envelope holds (payload, signature, wraps, header)."""
+    return (len(env.payload) + len(env.signature) + sum(len(w.blob) + 128 for w in env.wraps)
+            + 1024)
+
+
 class Exchange:
     """One node's use cases over a Store. Bus rings are the caller's job (async edge)."""
 
@@ -219,6 +225,7 @@ class Exchange:
         node_key: Ed25519PrivateKey,
         held: Mapping[str, Keyring] | None = None,
         max_body: int = 32 * 1024 * 1024,
+        cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -229,7 +236,9 @@ class Exchange:
         self.max_body = max_body
         # Envelopes are immutable once stored: a small cache serves the push path, where
         # every recipient of a new share reads the same envelope at the same moment.
-        self.envelopes: Lru[str, Envelope] = Lru(4096)
+        # Bounded by bytes, so that its memory does not follow the size of the shares.
+        self.envelopes: Lru[str, Envelope] = Lru(4096, max_bytes=cache_bytes,
+                                                 weigh=envelope_weight)
         # Called after a new share is durably stored (features such as correlation
         # follow publishing here); a hook that raises does not undo the publish.
         self.published_hooks: list[Callable[[Published], None]] = []
