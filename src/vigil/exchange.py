@@ -50,7 +50,7 @@ from vigil.model import (
 )
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
-from vigil.stix import strictjson
+from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
@@ -516,7 +516,7 @@ class Exchange:
         return {m: (d.members[m].enc_key_id, d.members[m].enc_key) for m in members}
 
     def parse_bundle(self, raw: bytes) -> dict[str, Any]:
-        bundle = strictjson.loads(raw, max_bytes=self.max_body)
+        bundle = parsed.bundle_of(raw) or strictjson.loads(raw, max_bytes=self.max_body)
         validate_bundle(bundle)
         assert isinstance(bundle, dict)
         return bundle
@@ -528,7 +528,8 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        check_marking(self.parse_bundle(raw), request.audience.tlp)
+        bundle = self.parse_bundle(raw)
+        check_marking(bundle, request.audience.tlp)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -556,7 +557,11 @@ class Exchange:
             provenance=prov,
             posted_by=posted,
         )
-        return self._store(env, dec.recipients)
+        parsed.remember(raw, bundle, share=env.id)  # for the share transaction's hooks
+        try:
+            return self._store(env, dec.recipients)
+        finally:
+            parsed.forget()
 
     def accept_envelope(self, actor: Actor, env: Envelope) -> Published:
         """Accept a share signed (and sealed) by a member's own client."""

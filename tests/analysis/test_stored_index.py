@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.analysis.helpers import ip_bundle, publish
 from tests.analysis.test_index import _obs
+
 from vigil import testing
 from vigil.analysis import stored
 from vigil.analysis.correlate import correlator, write_observables
