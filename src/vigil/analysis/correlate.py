@@ -306,31 +306,35 @@ class Correlator:
         self._wake.set()
 
     def _run(self) -> None:
-        # On SQLite the thread works through a store of its own, opened per wake, so that
-        # closing the Exchange's store never meets a query of this thread (a closed
-        # SQLite connection must not be in use elsewhere); a PostgreSQL pool is shared.
+        # On SQLite the thread works through a store of its own, opened at its first wake
+        # and closed when it ends, so that closing the Exchange's store never meets a
+        # query of this thread (a closed SQLite connection must not be in use elsewhere);
+        # a PostgreSQL pool is shared.
         own = self.store.dialect == "sqlite"
-        while True:
-            self._wake.wait()
-            if self._stopped:
-                return
-            time.sleep(COALESCE)  # let a burst of publishes share one transaction
-            self._wake.clear()
-            if self._stopped:
-                return
-            try:
-                store = open_store(self.store.url) if own else self.store
-            except Exception:
-                log.debug("correlation: cannot open the store", exc_info=True)
-                continue
-            try:
-                _ = self.lists  # the shipped lists (~1 s to load): here, not at a search
-                self.process(store)
-            except Exception:  # a failure: the next wake (or read) retries
-                log.debug("correlation pass failed", exc_info=True)
-            finally:
-                if own:
-                    store.close()
+        mine: Store | None = None
+        try:
+            while True:
+                self._wake.wait()
+                if self._stopped:
+                    return
+                time.sleep(COALESCE)  # let a burst of publishes share one transaction
+                self._wake.clear()
+                if self._stopped:
+                    return
+                if own and mine is None:
+                    try:
+                        mine = open_store(self.store.url)
+                    except Exception:
+                        log.debug("correlation: cannot open the store", exc_info=True)
+                        continue
+                try:
+                    _ = self.lists  # the shipped lists (~1 s to load): here, not at a search
+                    self.process(mine or self.store)
+                except Exception:  # a failure: the next wake (or read) retries
+                    log.debug("correlation pass failed", exc_info=True)
+        finally:
+            if mine is not None:
+                mine.close()
 
     def process(self, store: Store | None = None) -> int:
         """Correlate every share stored after the correlation mark (by any worker of the
