@@ -341,7 +341,7 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
     recall notice: the signed header, no payload, state recalled."""
     try:
         env, state = await st.read(st.exchange.share, actor.member, share_id)
-        await st.read(st.exchange.record_opened, actor.member, env)
+        await st.write(st.exchange.record_opened, actor.member, env)  # may write: off the loop
     except NotFound:
         env, state = await st.read(recall_notice, st.exchange, actor.member, share_id)
     refs = await st.read(st.exchange.log.share_refs, [share_id])
@@ -355,7 +355,7 @@ async def share_content(share_id: str, st: StateDep, actor: ActorDep) -> Respons
     whose keyring this node holds. A sealed share for a member whose keys live in its
     clients answers 409 share.sealed: open it with `vigil show` or the SDK."""
     env, state = await st.read(st.exchange.share, actor.member, share_id)
-    await st.read(st.exchange.record_opened, actor.member, env)
+    await st.write(st.exchange.record_opened, actor.member, env)  # may write: off the loop
     if state.recalled:  # only its originator gets here: the payload is gone
         raise VigilError("this share was recalled; the node removed its payload",
                          code="share.recalled", status=410)

@@ -350,7 +350,7 @@ async def share(share_id: str, request: Request) -> Response:
         env, state = await st.read(ex.share, who.actor.member, share_id)
     except NotFound:
         return not_found(request, who, "share")
-    await st.read(ex.record_opened, who.actor.member, env)
+    await st.write(ex.record_opened, who.actor.member, env)  # may write: off the loop
     d = ex.directory()
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
     try:
