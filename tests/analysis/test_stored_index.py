@@ -139,8 +139,8 @@ def test_the_envelope_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
     node = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True})
     ex = node.exchange()
     try:
-        from vigil.exchange import envelope_weight
         from vigil.lru import Lru
+        from vigil.node.exchange import envelope_weight
 
         m = {n: node.members[n].id for n in ("alpha", "bravo")}
         c = correlator(ex)

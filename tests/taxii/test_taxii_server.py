@@ -7,20 +7,11 @@ import base64
 import copy
 import json
 import uuid
-from typing import Any
 
 import pytest
-from tests.taxii.conftest import ROOT, Taxii, attack_objects
+from tests.taxii.conftest import ROOT, Taxii, attack_objects, indicator
 
 from vigil.model import ChannelKind
-
-
-def indicator(oid: str, modified: str, name: str = "probe") -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1", "id": oid,
-            "created": "2026-01-01T00:00:00.000Z", "modified": modified, "name": name,
-            "indicator_types": ["malicious-activity"],
-            "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
-            "valid_from": "2026-01-01T00:00:00Z"}
 
 
 def test_discovery_root_and_collections(taxii: Taxii) -> None:
@@ -229,7 +220,7 @@ def test_a_post_is_parsed_once_and_stored_in_one_transaction(taxii: Taxii,
     write transaction; the body is parsed strictly once."""
     from vigil.stix import strictjson
 
-    def post(n: int) -> Any:
+    def post(n: int) -> dict[str, object]:
         objs = [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")
                 for _ in range(n)]
         r = taxii.post("bravo", "publish-community-green", objs)
