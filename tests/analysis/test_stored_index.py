@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.analysis.helpers import ip_bundle, publish
+from tests.analysis.helpers import publish
 from tests.analysis.test_index import _obs
 
 from vigil import testing
@@ -21,6 +21,7 @@ from vigil.analysis.observables import Observable
 from vigil.storage import Store, open_store
 from vigil.storage import observables as obs_rows
 from vigil.storage.base import Sql
+from vigil.testing.stix import ioc_bundle
 
 _ids = itertools.count()
 
@@ -86,15 +87,15 @@ def test_another_process_answers_without_loading(tmp_path: Path) -> None:
     other = node.exchange()
     try:
         m = {n: node.members[n].id for n in ("alpha", "bravo")}
-        a = publish(ex, m["alpha"], ip_bundle("45.77.7.7", "45.66.0.0/16"))
-        b = publish(ex, m["bravo"], ip_bundle("45.66.3.3"))
+        a = publish(ex, m["alpha"], ioc_bundle("45.77.7.7", "45.66.0.0/16"))
+        b = publish(ex, m["bravo"], ioc_bundle("45.66.3.3"))
         c = correlator(ex)
         c.process()
         want = c.search(m["bravo"], "45.66.0.0/16")
         assert {r["share"] for r in want["results"]} == {a.envelope.id, b.envelope.id}
         assert correlator(other).search(m["bravo"], "45.66.0.0/16") == want
         # a share published through the other process matches what the first stored
-        d = publish(other, m["alpha"], ip_bundle("45.66.3.3"))
+        d = publish(other, m["alpha"], ioc_bundle("45.66.3.3"))
         notes = correlator(other).notices(m["alpha"])[0]
         assert {(n["share"], n["match"]["share"]) for n in notes} >= {
             (d.envelope.id, b.envelope.id), (d.envelope.id, a.envelope.id)}
@@ -108,7 +109,7 @@ def test_rows_stored_before_the_key_are_keyed_once(tmp_path: Path) -> None:
     ex = node.exchange()
     try:
         m = {n: node.members[n].id for n in ("alpha", "bravo")}
-        a = publish(ex, m["alpha"], ip_bundle("45.77.7.7", "45.66.0.0/16"))
+        a = publish(ex, m["alpha"], ioc_bundle("45.77.7.7", "45.66.0.0/16"))
         correlator(ex).process()
 
         def unkey(sql: Sql) -> None:  # as a store migrated with rows in it
@@ -121,7 +122,7 @@ def test_rows_stored_before_the_key_are_keyed_once(tmp_path: Path) -> None:
         ex.store.close()
     ex = node.exchange()
     try:
-        b = publish(ex, m["bravo"], ip_bundle("45.66.9.9"))
+        b = publish(ex, m["bravo"], ioc_bundle("45.66.9.9"))
         c = correlator(ex)
         assert [n["match"]["share"] for n in c.notices(m["bravo"])[0]] == [a.envelope.id]
         assert ex.store.read(obs_rows.keyed)
@@ -145,10 +146,10 @@ def test_the_envelope_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
         m = {n: node.members[n].id for n in ("alpha", "bravo")}
         c = correlator(ex)
         ex.published_hooks.remove(c.after_publish)  # passes only when asked
-        shares = [publish(ex, m["bravo"], ip_bundle("45.90.0.0", "45.90.1.1"))]
+        shares = [publish(ex, m["bravo"], ioc_bundle("45.90.0.0", "45.90.1.1"))]
         bound = envelope_weight(shares[0].envelope) * 5 // 2  # two of these fit
         ex.envelopes = Lru(4096, max_bytes=bound, weigh=envelope_weight)
-        shares += [publish(ex, m["alpha" if i % 2 else "bravo"], ip_bundle(f"45.90.0.{i}",
+        shares += [publish(ex, m["alpha" if i % 2 else "bravo"], ioc_bundle(f"45.90.0.{i}",
                                                                             "45.90.1.1"))
                    for i in range(1, 4)]
         assert len(ex.envelopes) == 2 and ex.envelopes.bytes <= bound
