@@ -139,11 +139,26 @@ def heartbeat(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> dict[str, An
             not isinstance(hb.get("head"), int):
         raise InputError("malformed heartbeat", code="fed.bad_item")
     now = clock.now()
+    revocations = hb.get("revocations") or []
+    if not isinstance(revocations, list):
+        raise InputError("malformed heartbeat", code="fed.bad_item")
 
     def tx(sql: Sql) -> int:
+        serialize_writes(sql)
         cur, _, _, _, withheld = q.cursor(sql, peer.node)
         q.set_heartbeat(sql, peer.node, int(hb["head"]), now,
                         withheld if int(hb["head"]) > cur else None)
+        # revocations overtake the queue: applied now, checked like a queued member item
+        ctx = kinds.Context(ex, peer, sql, now, hb)
+        for body in revocations:
+            try:
+                if not isinstance(body, dict) or body.get("entry", {}).get("event") != \
+                        "deactivate":
+                    raise InputError("not a revocation", code="fed.bad_item")
+                kinds.check(ctx, "member", body)()
+            except VigilError as e:
+                q.quarantine(sql, peer.node, None, "revocation", e.code, e.message,
+                             orjson.dumps(data), now)
         return cur
 
     cur = ex.store.write(tx)

@@ -446,6 +446,8 @@ FEDERATION_MIGRATION: list[str] = [
         at TEXT NOT NULL
     )""",
     "CREATE INDEX fed_quarantine_origin ON fed_quarantine(origin, seq)",
+    # the log scans and the revocations a heartbeat carries read the log by kind
+    "CREATE INDEX log_leaves_kind ON log_leaves(kind, idx)",
     # how far each log scan went (member, channel, receipt entries to announce)
     """CREATE TABLE fed_scans (
         name TEXT NOT NULL,
