@@ -173,6 +173,21 @@ TAXII_MIGRATION: list[str] = [
         PRIMARY KEY (feed, object_id, version)
     )""",
 ]
+# observables keyed for lookups in the store (vigil.storage.observables)
+OBSERVABLE_KEY_MIGRATION: list[str] = [
+    "ALTER TABLE observables ADD COLUMN k {BLOB}",
+    "CREATE INDEX observables_k ON observables(k)",
+    # the IP prefix lengths in use: the containment probes a lookup makes
+    """CREATE TABLE observable_ip_lens (
+        version INTEGER NOT NULL,
+        plen INTEGER NOT NULL,
+        PRIMARY KEY (version, plen)
+    )""",
+    # an empty table needs no backfill of keys
+    "INSERT INTO meta(key, value) SELECT 'analysis.observables_keyed', '1' "
+    "WHERE NOT EXISTS (SELECT 1 FROM observables)",
+]
+
 ANALYSIS_MIGRATION: list[str] = [
     # observables and correlation
     """CREATE TABLE observables (
@@ -764,6 +779,7 @@ MIGRATIONS: list[list[str]] = [
     FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
     MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
     TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
+    OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
 ]
 
 

@@ -398,7 +398,7 @@ async def share(share_id: str, request: Request, who: SignedIn) -> Response:
             raise
         needs_purpose = True
     if not needs_purpose:
-        await st.read(ex.record_opened, who.actor.member, env)
+        await st.write(ex.record_opened, who.actor.member, env)  # may write: off the loop
     d = ex.directory()
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
     try:
