@@ -21,9 +21,17 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
+from vigil.bundle_pool import BundlePool
+from vigil.bundle_pool import check_marking as marking_within
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
-from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
+from vigil.envelope import (
+    build_share,
+    new_share_id,
+    open_share,
+    share_id_bound,
+    verify_envelope,
+)
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
@@ -51,7 +59,6 @@ from vigil.model import (
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
 from vigil.stix import strictjson
-from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
 from vigil.storage.base import Sql, same_share
@@ -63,7 +70,6 @@ THEME_SUB_RE = re.compile(r"^[a-z0-9](?:[a-z0-9 ._+-]{0,62}[a-z0-9])?$")
 # a client envelope's `created` must be this close to the node's clock (docs/protocol.md)
 CREATED_PAST = timedelta(hours=24)
 CREATED_AHEAD = timedelta(minutes=5)
-TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
 MEDIA_TYPE = "application/stix+json;version=2.1"
 
 
@@ -112,13 +118,7 @@ def check_themes(themes: Iterable[str]) -> tuple[str, ...]:
 
 def check_marking(bundle: Mapping[str, Any], tlp: Tlp) -> None:
     """Refuse a share whose TLP is wider than a TLP marking on its objects."""
-    marked = bundle_tlp(bundle.get("objects", []))
-    if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(tlp):
-        raise PolicyDenied(
-            f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
-            f"requested TLP:{tlp.value.upper()}",
-            code="policy.tlp_below_marking",
-        )
+    marking_within(bundle.get("objects", []), tlp)
 
 
 def check_client_header(h: Mapping[str, Any], now: datetime) -> None:
@@ -250,6 +250,12 @@ class Exchange:
         # The transparency log: every share, channel change and key event is appended
         # in the transaction that makes it happen.
         self.log = StoredLog(store, node_id, node_key)
+        # Parsing, validating and sealing large posted bundles: in worker processes
+        # when the node is given some (``vigil.bundle_pool``), else in the caller.
+        self.bundles = BundlePool(0)
+        # Objects counted while a bundle was checked, taken by the share transaction's
+        # hooks (the ledger) so that they need not parse the payload under the lock.
+        self.object_counts: Lru[str, int] = Lru(64)
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)
@@ -512,6 +518,11 @@ class Exchange:
         assert isinstance(bundle, dict)
         return bundle
 
+    def check_bundle(self, raw: bytes) -> int:
+        """Parse and validate a bundle (in a worker process when it is large); its
+        number of objects."""
+        return self.bundles.check(raw, self.max_body).objects
+
     def publish_bundle(
         self, actor: Actor, raw: bytes, request: ShareRequest
     ) -> Published:
@@ -519,7 +530,12 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        check_marking(self.parse_bundle(raw), request.audience.tlp)
+        # The policy is decided first, so that the worker checking a large bundle also
+        # seals it; its refusal is raised after the bundle's own errors, as before.
+        dec = publish(self.directory(), request, now=clock.now())
+        sid = new_share_id(actor.member)
+        checked = self.bundles.check(raw, self.max_body, request.audience.tlp,
+                                     sid if dec and dec.form is Form.SEALED else None)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -546,7 +562,11 @@ class Exchange:
             recipient_keys=keys,
             provenance=prov,
             posted_by=posted,
+            share_id=sid,
+            sealed=checked.sealed if dec.form is Form.SEALED else None,
         )
+        if dec.form is Form.PLAIN or kr is not None:  # what the node can count later
+            self.object_counts.put(env.id, checked.objects)
         return self._store(env, dec.recipients)
 
     def accept_envelope(self, actor: Actor, env: Envelope) -> Published:

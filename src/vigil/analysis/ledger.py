@@ -65,17 +65,22 @@ class ShareFacts:
         self.ex = ex
 
     def __call__(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
-        objects: int | None = None
+        # counted when the bundle was checked, if it was posted to this node
+        objects = self.ex.object_counts.get(env.id)
+        sql.execute("INSERT INTO ledger_shares(share_id, originator, channel_id, objects) "
+                    "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
+                    (env.id, env.originator, env.channel,
+                     self.count(env) if objects is None else objects))
+
+    def count(self, env: Envelope) -> int | None:
         kr = self.ex.held.get(env.originator)
         payload = env.payload if env.form is Form.PLAIN else \
             open_share(env, kr.member_id, kr.enc_private) if kr is not None else None
-        if payload is not None:
-            doc = orjson.loads(payload)
-            objs = doc.get("objects") if isinstance(doc, dict) else None
-            objects = len(objs) if isinstance(objs, list) else 0
-        sql.execute("INSERT INTO ledger_shares(share_id, originator, channel_id, objects) "
-                    "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
-                    (env.id, env.originator, env.channel, objects))
+        if payload is None:
+            return None
+        doc = orjson.loads(payload)
+        objs = doc.get("objects") if isinstance(doc, dict) else None
+        return len(objs) if isinstance(objs, list) else 0
 
 
 class Openings:

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from vigil import __version__, accountability, retention
 from vigil.analysis.correlate import correlator
+from vigil.bundle_pool import BundlePool, default_processes
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
 from vigil.exchange import Exchange
@@ -75,6 +76,9 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         # sooner than Python's default 5 ms, so other members' requests wait less
         sys.setswitchinterval(float(settings.switch_interval))
         ex = exchange or open_exchange(settings)
+        if ex.bundles.processes == 0:  # large bundles are checked in worker processes
+            ex.bundles = BundlePool(default_processes(int(settings.publish_processes)))
+            ex.store.on_close.append(ex.bundles.close)
         b = bus or open_bus(settings.bus_url)
         await b.start()
         app.state.vigil = State(settings, ex, b)

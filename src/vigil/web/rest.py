@@ -276,7 +276,7 @@ async def publish(
         tlp=tlp, to=to or [], purpose=purpose, no_onward=no_onward, codes=code or [],
         themes=theme or [], regions=region or [], expires=expires))
     if dry_run:
-        await st.heavy(actor.member, st.exchange.parse_bundle, raw)
+        await st.heavy(actor.member, st.exchange.check_bundle, raw)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
     pub = await st.heavy(actor.member, st.exchange.publish_bundle, actor, raw, req)
