@@ -34,3 +34,30 @@ def test_database_and_its_wal_are_owner_only(tmp_path: Path) -> None:
         assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
     finally:
         store.close()
+
+
+def test_checkpoints_run_outside_the_writers_commits(tmp_path: Path) -> None:
+    # the writer never checkpoints inside a COMMIT (other writers would wait behind
+    # the copy); the store's checkpointer moves committed pages into the database file
+    import os
+    import time
+
+    path = tmp_path / "v.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        before = path.stat().st_size
+        blob = os.urandom(2 << 20)  # under SQLite's own threshold (1,000 pages)
+        store.write(lambda sql: sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)",
+                                            ("blob", blob)))
+        cp = store._checkpoints
+        assert cp is not None
+        deadline = time.monotonic() + 30
+        while path.stat().st_size < before + len(blob) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cp.runs >= 1 and path.stat().st_size >= before + len(blob)
+        assert store.read(lambda sql: sql.execute(
+            "SELECT value FROM meta WHERE key='blob'").fetchone()[0]) == blob
+    finally:
+        store.close()
