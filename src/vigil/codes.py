@@ -372,6 +372,33 @@ CODES: dict[str, tuple[int, str]] = {
     "misp.distribution_narrower": (
         422, "an import loss: the attribute's distribution is narrower than the share's"),
     "misp.unparsable": (422, "an import loss: a converted object that STIX cannot parse"),
+    "input.evaluation": (
+        400, 'an evaluation that is not an Admiralty (A-F, 1-6) or 4x4 (A-C/X, 1-4) code'),
+    "input.legal_basis": (400, 'a legal basis that is empty or too long, or an unknown purpose'),
+    "input.selector": (400, 'a selector kind vigil does not know, or a value not of its kind'),
+    "input.personal_data": (
+        422, 'the share holds personal data: confirm a legal basis (personal_data) or redact'),
+    "policy.evaluation_required": (
+        403, 'a share about terrorism or organised crime needs an evaluation'),
+    "policy.legal_basis_required": (
+        403, 'a share about terrorism or organised crime needs a legal basis'),
+    "policy.purpose_required": (403, 'a legal basis needs one or more purposes'),
+    "policy.personal_data_basis": (403, 'a share holding personal data needs a legal basis'),
+    "policy.personal_data_sealed": (403, 'this node requires personal data to travel sealed'),
+    "policy.grant_required": (
+        403, "the share's handling forbids this use without the originator's consent grant"),
+    "consent.not_found": (404, 'no such consent request, or the caller is not party to it'),
+    "consent.not_needed": (409, 'the use is already allowed (or the caller is the originator)'),
+    "consent.malformed": (400, 'a consent request or answer that is not well formed'),
+    "consent.bad_use": (400, 'a use that is not forward, court or retain'),
+    "consent.answered": (409, 'the consent request was already answered'),
+    "consent.wrong_key": (403, "a consent answer not signed with the originator's current key"),
+    "match.rate_limited": (429, 'too many selector queries in the window; retry later'),
+    "match.malformed": (400, 'a blinded element, evaluation or output of the wrong form'),
+    "match.not_found": (404, "no such selector query, or not the caller's"),
+    "crypto.oprf": (422, 'not a ristretto255 element, or an OPRF step failed'),
+    "share.purpose_required": (
+        400, 'a share holding personal data is opened only with a purpose'),
 }
 
 

@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("fed_tls_cert", "", "federation: the TLS certificate whose pin the node "
             "descriptor carries (default: the one `vigil serve` uses)"),
+    Setting("require_evaluation", 1, "1: shares about terrorism or organised crime need an "
+            "evaluation (Admiralty or 4x4), a legal basis and purposes; 0: not", int),
+    Setting("seal_personal_data", 0, "1: shares holding personal data must be sealed", int),
+    Setting("match_rate", 30, "private selector matching: queries one member may ask per "
+            "window", int),
+    Setting("match_window", 3600.0, "private selector matching: the window in seconds", float),
     Setting("ledger_delay_grace", 20, "community rule: shares a member receives before the "
             "rule applies to it", int),
 )

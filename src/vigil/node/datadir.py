@@ -15,6 +15,7 @@ from vigil import clock
 from vigil.config import Settings, write_settings_file
 from vigil.crypto.secretfile import owner_only_dir, write_secret_file
 from vigil.errors import ConfigError, Conflict
+from vigil.model import IntelRules
 from vigil.node.exchange import Exchange, hold_keyrings
 from vigil.policy.suites import SuiteRule
 from vigil.storage import Store, open_store
@@ -67,4 +68,8 @@ def core_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body))
     ex.suite_rule = SuiteRule.parse(str(settings.require_hybrid))
+    ex.intel_rules = IntelRules(
+        require_evaluation=bool(int(settings.require_evaluation)),
+        seal_personal_data=bool(int(settings.seal_personal_data)),
+        match_rate=int(settings.match_rate), match_window=float(settings.match_window))
     return ex

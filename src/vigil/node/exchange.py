@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,9 @@ from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.intel import evaluation as intel_evaluation
+from vigil.intel import legal as intel_legal
+from vigil.intel.header import intel_of
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
@@ -39,6 +42,7 @@ from vigil.model import (
     Form,
     Handling,
     InboxEntry,
+    IntelRules,
     Member,
     MemberKind,
     Provenance,
@@ -62,6 +66,7 @@ from vigil.stix import strictjson
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
 from vigil.storage.base import Sql, same_share
+from vigil.storage.intel import StoredGrants
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -244,6 +249,10 @@ class Exchange:
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
         # A rule that holds shares back from some recipients (None: no such rule).
         self.read_gate: ReadGate | None = None
+        # The consent grants in force, read by the access gate (vigil.consent).
+        self.consent_gate: StoredGrants | None = StoredGrants(store)
+        # The rules for intelligence beyond cyber (evaluation, legal basis, personal data).
+        self.intel_rules = IntelRules()
         # Where shares must use the hybrid (post-quantum) suites; checked in _store,
         # which every path into the store goes through.
         self.suite_rule = SuiteRule()
@@ -464,8 +473,13 @@ class Exchange:
         themes: Sequence[str] = (),
         regions: Sequence[str] = (),
         expires: str | None = None,
+        evaluation: str | None = None,
+        legal_basis: str | None = None,
+        legal_purposes: Sequence[str] = (),
+        personal_data: bool = False,
     ) -> ShareRequest:
-        """Turn user words (`--to CHANNEL`, `--to member:NAME`) into a ShareRequest."""
+        """Turn user words (`--to CHANNEL`, `--to member:NAME`, an evaluation code such
+        as ``B2`` or ``4x4:B2``, a legal basis and its purposes) into a ShareRequest."""
         channel: str | None = None
         recipients: list[str] = []
         d = self.directory()
@@ -496,10 +510,14 @@ class Exchange:
             themes=check_themes(themes),
             regions=check_regions(regions),
             expires=clock.parse_expiry(expires) if expires else None,
+            evaluation=intel_evaluation.parse(evaluation) if evaluation else None,
+            legal=intel_legal.legal_basis(legal_basis, legal_purposes) if legal_basis
+            else None,
+            personal_data=personal_data,
         )
 
     def preview(self, request: ShareRequest) -> Decision:
-        dec = publish(self.directory(), request, now=clock.now())
+        dec = publish(self.directory(), request, now=clock.now(), rules=self.intel_rules)
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         return dec
@@ -564,6 +582,9 @@ class Exchange:
             posted_by=posted,
             share_id=sid,
             sealed=checked.sealed if dec.form is Form.SEALED else None,
+            evaluation=request.evaluation,
+            legal=request.legal,
+            personal_data=request.personal_data,
         )
         if dec.form is Form.PLAIN or kr is not None:  # what the node can count later
             self.object_counts.put(env.id, checked.objects)
@@ -590,17 +611,16 @@ class Exchange:
                             tuple(h["handling"].get("codes", ())))
         base = ShareRequest(actor.member, Audience(tlp, channel, ()), handling,
                             tuple(h.get("themes", ())), tuple(h.get("regions", ())),
-                            h.get("expires"))
+                            h.get("expires"), *intel_of(h))
         now = clock.now()
         ok: Decision | None = None
-        for req in (base, ShareRequest(actor.member, Audience(tlp, channel, recipients), handling,
-                                       base.themes, base.regions, base.expires)):
-            dec = publish(d, req, now=now)
+        for req in (base, replace(base, audience=Audience(tlp, channel, recipients))):
+            dec = publish(d, req, now=now, rules=self.intel_rules)
             if dec and dec.recipients == recipients and dec.form is env.form:
                 ok = dec
                 break
         if ok is None:
-            dec = publish(d, base, now=now)
+            dec = publish(d, base, now=now, rules=self.intel_rules)
             reason = dec.reason if not dec else "policy.audience_mismatch"
             raise PolicyDenied(
                 "the envelope's recipients or form are not what the policy gives for its audience",

@@ -441,6 +441,59 @@ FEDERATION_MIGRATION: list[str] = [
 ]
 
 
+# consent grants and private matching of selectors (vigil.consent, vigil.match; the
+# issue named slot v15, it is the migration after federation here).
+# The match tables hold OPRF outputs and blinded group elements only: never a selector,
+# never a member's OPRF key.
+MIGRATION_INTEL: list[str] = [
+    """CREATE TABLE consent_requests (
+        id TEXT PRIMARY KEY,
+        share_id TEXT NOT NULL,
+        asker TEXT NOT NULL,
+        originator TEXT NOT NULL,
+        what TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created TEXT NOT NULL,
+        state TEXT NOT NULL,
+        answered TEXT,
+        until_at TEXT,
+        answer TEXT,
+        signature TEXT
+    )""",
+    "CREATE INDEX consent_asker ON consent_requests(asker, share_id)",
+    "CREATE INDEX consent_originator ON consent_requests(originator, state)",
+    # every declared use of a share (court, forward, retain, and opening a share that
+    # holds personal data, with its purpose), shown to the share's originator
+    """CREATE TABLE share_uses (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        what TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX share_uses_share ON share_uses(share_id, at)",
+    """CREATE TABLE match_index (
+        member_id TEXT NOT NULL,
+        output TEXT NOT NULL,
+        PRIMARY KEY (member_id, output)
+    )""",
+    """CREATE TABLE match_queries (
+        id TEXT PRIMARY KEY,
+        asker TEXT NOT NULL,
+        blinded TEXT NOT NULL,
+        created TEXT NOT NULL,
+        holders TEXT NOT NULL
+    )""",
+    "CREATE INDEX match_queries_asker ON match_queries(asker, created)",
+    """CREATE TABLE match_evaluations (
+        query_id TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        evaluated TEXT NOT NULL,
+        hit {BOOL} NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (query_id, holder)
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -610,6 +663,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
+    MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
 ]
 
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
+from vigil.intel.export import with_stix_properties
+from vigil.intel.themes import matches
 from vigil.lru import Lru
 from vigil.model import Actor, Envelope, Form, ShareState, Tlp
 from vigil.node.accountability import recall
@@ -80,10 +83,12 @@ class _Request:
     """One request's view: which shares the member may read through TAXII (memoised),
     with the signed headers of those it touched."""
 
-    def __init__(self, source: ExchangeSource, member: str, tlp: Tlp | None = None) -> None:
+    def __init__(self, source: ExchangeSource, member: str, tlp: Tlp | None = None,
+                 themes: tuple[str, ...] = ()) -> None:
         self.source, self.member = source, member
         self.gate = Access(source.ex, member)
         self.tlp = tlp  # reading a publish collection: only shares at its TLP
+        self.themes = themes  # match[x_vigil_theme]: only shares of these themes
         self.store = source.ex.store
         self.ok: dict[int, bool] = {}
         self.envelopes: dict[int, Envelope] = {}
@@ -109,7 +114,8 @@ class _Request:
             self.envelopes[seq] = Envelope(header, bytes(signature), b"")
         views = self.gate.views(rows)
         for (seq, *_), (_, header, _), view in zip(got, rows, views, strict=True):
-            fits = self.tlp is None or header["audience"].get("tlp") == self.tlp.value
+            fits = (self.tlp is None or header["audience"].get("tlp") == self.tlp.value) \
+                and (not self.themes or matches(header.get("themes", []), self.themes))
             self.ok[seq] = fits and not view.state.recalled and self.gate.readable(view)
         for s in todo:
             self.ok.setdefault(s, False)
@@ -157,8 +163,11 @@ class ExchangeSource:
         if self.ex.read_gate is not None:
             self.ex.read_gate.release([actor.member])
             self._follow_releases(actor.member)
-        r = _Request(self, actor.member, collection.tlp)
+        r = _Request(self, actor.member, collection.tlp, query.themes)
         page = self._page(r, collection, query)
+        page = replace(page, items=[
+            replace(i, body=with_stix_properties(i.body, r.envelopes[i.share].header))
+            if i.share in r.envelopes else i for i in page.items])
         if self.ex.read_hooks:
             for seq in dict.fromkeys(i.share for i in page.items):
                 self.ex.record_opened(r.member, r.envelopes[seq])

@@ -28,6 +28,7 @@ from vigil.web import analysis as analysis_api
 from vigil.web import apidocs, health, rest, stream
 from vigil.web import errors as web_errors
 from vigil.web import federation as federation_api
+from vigil.web import intel as intel_api
 from vigil.web import interop as interop_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
@@ -154,6 +155,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(interop_api.router, prefix="/api/v1")  # MISP in and out
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
     app.include_router(federation_api.router)  # node-to-node, node-signed (not tokens)
+    app.include_router(intel_api.router, prefix="/api/v1")  # consent, uses, selector matching
     app.include_router(apidocs.router)
     app.include_router(console_router)
     app.add_exception_handler(console_stop, console_stopped)  # to sign-in, stale forms

@@ -48,11 +48,22 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/blind/envelopes"): "publish",
     ("POST", f"{V1}/import/misp"): "publish",  # publishes when given `to`
     ("POST", f"{V1}/import/text"): "publish",
+    ("POST", f"{V1}/shares/{{share_id}}/consent"): "publish",  # ask for consent
+    ("POST", f"{V1}/consent/{{request_id}}/answer"): "publish",  # grant or refuse
+    ("POST", f"{V1}/shares/{{share_id}}/uses"): "publish",  # declare a use
+    ("PUT", f"{V1}/match/index"): "publish",
+    ("POST", f"{V1}/match/queries"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/evaluations"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/lookup"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/consent"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
     ("POST", "/publish"): "publish",  # the console's forms
     ("POST", "/shares/{share_id}/recall"): "publish",
     ("POST", "/shares/{share_id}/sightings"): "publish",
+    ("POST", "/shares/{share_id}/uses"): "publish",
+    ("POST", "/shares/{share_id}/consent"): "publish",
+    ("POST", "/consent/answer"): "publish",
     # administering the member
     ("POST", f"{V1}/channels"): "admin",
     ("POST", f"{V1}/channels/{{ref}}/members"): "admin",
