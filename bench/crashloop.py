@@ -250,12 +250,15 @@ def run(rounds: int, store: str, *, seed: int | None = None, quiet: bool = False
                 if not quiet:
                     print(f"  round {n + 1}: {len(out.acked)} acknowledged, "
                           f"{len(out.streamed)} streamed", flush=True)
-            with ServerProcess(node.data, env=env, port=port) as server:
+            server = ServerProcess(node.data, env=env, port=port).start(timeout=60)
+            try:
                 check(url, node.members["bravo"].token, out)
                 want = set(out.acked)
                 deadline = time.monotonic() + 60
                 while not want <= {s for _, s in out.streamed} and time.monotonic() < deadline:
                     time.sleep(0.2)
+            finally:
+                server.stop()
         finally:
             publisher.stop.set()
             publisher.running.set()

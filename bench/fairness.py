@@ -112,6 +112,8 @@ async def loud(url: str, token: str, stop: Path, args: argparse.Namespace,
             tasks += [asyncio.create_task(forever("search", search)),
                       asyncio.create_task(forever("publish", publish)),
                       asyncio.create_task(forever("taxii", taxii))]
+        await asyncio.sleep(2.0)  # its requests are in flight
+        out.with_suffix(".ready").write_text("ready")
         while not stop.exists():
             await asyncio.sleep(0.2)
         for t in tasks:
@@ -204,7 +206,12 @@ def main() -> None:
                                      "--concurrency", str(args.concurrency),
                                      "--loud-process", srv.url, m["loud"].token, str(stop),
                                      str(out)])
-            time.sleep(5.0)  # loud builds its bundle, adds its list, opens its streams
+            ready = out.with_suffix(".ready")  # loud built its bundle, added its list,
+            deadline = time.time() + 300       # and has its requests in flight
+            while not ready.exists() and load.poll() is None and time.time() < deadline:
+                time.sleep(0.2)
+            if not ready.exists():
+                raise SystemExit("the loud member did not start")
             busy = asyncio.run(measure(srv.url, quiet, peer, args.seconds, args.gap))
             stop.write_text("stop")
             load.wait(timeout=900)

@@ -357,6 +357,8 @@ CODES: dict[str, tuple[int, str]] = {
     "taxii.unreachable": (503, "the remote TAXII server cannot be reached"),
     "taxii.unsupported_media_type": (415, "a Content-Type this endpoint does not take"),
     "tls.pin_mismatch": (495, "the node's key is not the pinned one (SDK, CLI)"),
+    "user.ambiguous": (409, "more than one user holds a token with that prefix: name the "
+                       "user"),
     "user.exists": (409, "the member already has a user of that name"),
     "user.not_admin": (403, "only a node administrator may do this"),
     "user.not_found": (404, "no such user of this member"),

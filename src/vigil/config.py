@@ -49,6 +49,9 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("correlation_processes", -1, "helper processes that extract observables for "
             "correlation (-1: one if the machine has more than one core; 0: none)", int),
+    Setting("publish_processes", -1, "worker processes that parse, validate and seal posted "
+            "bundles of 1 MiB or more (-1: one per core beyond the first, at most 2; 0: none)",
+            int),
     Setting("ledger_delay_ratio", 0.0, "community rule: hold TLP:AMBER community shares back "
             "from members with fewer shares given than this times shares received (0: off)",
             float),

@@ -108,20 +108,27 @@ def test_live_inbox_share_page_policy_and_screenshots(browser: Any, tmp_path: Pa
         expect(pc.locator("h1")).to_have_text("Not found")
         assert "Industroyer2" not in pc.content()
         pc.goto(srv.url + "/")
-        # A publishes a plain IOC list through the form: preview, then send
+        # A publishes a plain IOC list through the form: preview (which lists the line
+        # holding no indicator), then send what was found
         pa = sign_in(browser, srv.url, a.token, seen)
         pa.get_by_role("link", name="Publish").click()
-        pa.get_by_label("A STIX 2.1 bundle").fill("198.51.100[.]23\nhxxp://evil[.]example/x\n")
+        pa.get_by_label("A STIX 2.1 bundle").fill(
+            "198.51.100[.]23\nseen on the night shift\nhxxp://evil[.]example/x\n")
         pa.get_by_label("Channel", exact=True).select_option("ics-group")
         pa.get_by_label("TLP", exact=True).select_option("amber")
         pa.get_by_label("cyber", exact=True).check()
         pa.screenshot(path=str(SHOTS / "publish.png"), full_page=True)
         pa.get_by_role("button", name="Preview").click()
         expect(pa.locator(".preview")).to_contain_text("member:charlie")
+        expect(pa.locator("#unread tbody tr")).to_have_count(1)
+        expect(pa.locator("#unread tbody tr")).to_contain_text("2seen on the night shift")
         pa.screenshot(path=str(SHOTS / "publish-preview.png"), full_page=True)
         pa.get_by_role("button", name="Send").click()
         expect(pa.locator(".ok")).to_contain_text("Published")
         expect(pc.locator("tr[data-share]")).to_have_count(1, timeout=1000)  # C's live inbox
+        expect(pa.locator("body")).to_contain_text("198.51.100.23")
+        expect(pa.locator("body")).to_contain_text("http://evil.example/x")
+        assert "night shift" not in pa.content()
         pa.get_by_role("link", name="Sent").click()
         expect(pa.locator("tbody tr")).to_have_count(2)
         pa.screenshot(path=str(SHOTS / "sent.png"), full_page=True)

@@ -171,8 +171,8 @@ def test_publish_errors_show_code_and_pointer_and_upload_works(console: Console)
     a = console.sign_in("alpha")
     csrf = csrf_of(a.get("/publish").text)
     base = {"csrf": csrf, "tlp": "amber", "channel": "a-b", "action": "preview"}
-    r = a.post("/publish", data={**base, "content": "198.51.100.1\nnot an ioc"})
-    assert r.status_code == 400 and "input.ioc" in r.text and "/lines/1" in r.text
+    r = a.post("/publish", data={**base, "content": "not an ioc\n# a comment\nnor this"})
+    assert r.status_code == 400 and "input.ioc" in r.text and "/lines/0" in r.text
     r = a.post("/publish", data={**base, "content": '{"type": "bundle", "id": "x"}'})
     assert r.status_code in (400, 422) and "stix." in r.text and "<code>/" in r.text
     r = a.post("/publish", data={**base, "content": "198.51.100.1", "channel": "",
@@ -196,6 +196,29 @@ def test_publish_errors_show_code_and_pointer_and_upload_works(console: Console)
     c = console.sign_in("charlie")
     assert "C2 server upload" in c.get(r.headers["location"]).text
     assert console.sign_in("bravo").get(r.headers["location"]).status_code == 404
+
+
+def test_paste_with_unread_lines_publishes_what_was_found_after_confirming(
+        console: Console) -> None:
+    a = console.sign_in("alpha")
+    form = {"csrf": csrf_of(a.get("/publish").text), "tlp": "amber", "channel": "a-b",
+            "content": "198.51.100[.]41\nsee the attached report\nhxxps://bad[.]example/p\n"
+                       "ask Bob about it"}
+    pre = a.post("/publish", data={**form, "action": "preview"})
+    assert pre.status_code == 200, pre.text
+    table = re.search(r'<table class="grid" id="unread">(.*?)</table>', pre.text, re.S)
+    assert table is not None and "2 line(s) hold no indicator" in table.group(1)
+    rows = re.findall(r"<tr><td>(\d+)</td><td><code>(.*?)</code>", table.group(1))
+    assert rows == [("2", "see the attached report"), ("4", "ask Bob about it")]
+    assert list(console.exchange.sent(console.id("alpha"))) == []  # the preview sends nothing
+    seal = re.search(r'name="previewed" value="([0-9a-f]+)"', pre.text)
+    assert seal is not None
+    sent = a.post("/publish", data={**form, "action": "send", "previewed": seal.group(1)})
+    assert sent.status_code == 303, sent.text
+    t = console.sign_in("bravo").get(sent.headers["location"]).text
+    assert "ipv4-addr:value <code>198.51.100.41</code>" in t
+    assert "url:value <code>https://bad.example/p</code>" in t
+    assert "attached report" not in t and "Bob" not in t
 
 
 def test_static_assets_ship_in_the_package(console: Console) -> None:

@@ -22,7 +22,10 @@ OBJECT = st.sampled_from(["ipv4-addr", "domain-name", "url", "file", "x-acme", "
                           "network-traffic", "X-Bad", "a", "windows-registry-key", "ab--c"])
 PROP = st.sampled_from(["value", "name", "hashes.MD5", "hashes.'SHA-256'", "hashes.SHA-256",
                         "hashes.SSDEEP", "hashes.MD6", "hashes.AND", "size", "x_acme_a",
-                        "Name", "ab", "extensions.'x'.y", "from_ref.value", "hashes.'x'"])
+                        "Name", "ab", "extensions.'x'.y", "from_ref.value", "hashes.'x'",
+                        "dst_ref.type", "dst_ref.value", "dst_ref.AND", "dst_ref.true",
+                        "dst_ref.hashes", "src_ref.'value'", "dst_ref.Value", "value.x",
+                        "resolves_to_refs[*].value", "dst_ref.value.x"])
 OP = st.sampled_from(["=", "!=", "==", "<", ">=", "LIKE", "MATCHES", "IN", "ISSUBSET", "="])
 VALUE = st.sampled_from(["'a'", "''", "'" + "a" * 32 + "'", "'" + "0" * 64 + "'",
                          "'it\\'s'", "'a\\\\b'", "'a\\qb'", "'3:ab+/:c'", "1", "-1", "true",

@@ -84,3 +84,32 @@ def test_cli_revoke_and_deactivate(tmp_path: Path) -> None:
         ex.authenticate(node.members["alpha"].token)
     finally:
         ex.store.close()
+
+
+def test_revoke_by_the_token_or_its_prefix(tmp_path: Path) -> None:
+    # an operator who has only a leaked token's first characters (logs, audit events)
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        user, token = ex.add_user("alpha", "night")
+        day, day_token = ex.add_user("alpha", "day")
+        with pytest.raises(NotFound):  # another member's user, by its prefix
+            access.revoke_user(ex, "bravo", token[:12])
+        assert access.revoke_user(ex, "alpha", token[:12]) == user.id
+        with pytest.raises(AuthError):
+            ex.authenticate(token)
+        ex.authenticate(day_token)  # the member's other users keep their tokens
+        assert access.revoke_user(ex, "alpha", day_token) == day.id  # the whole token
+        with pytest.raises(NotFound):
+            access.revoke_user(ex, "alpha", "vgl_")  # shorter than a prefix: no match
+        ex.store.write(lambda sql: sql.execute(
+            "UPDATE users SET token_prefix=? WHERE name IN ('night', 'day')",
+            (token[:12],)))
+        with pytest.raises(Conflict) as twice:
+            access.revoke_user(ex, "alpha", token[:12])
+        assert twice.value.code == "user.ambiguous"
+    finally:
+        ex.store.close()
+    res = CliRunner().invoke(cli, ["--data", str(node.data), "user", "revoke", "alpha",
+                                   node.members["alpha"].token[:12]])
+    assert res.exit_code == 0, res.output

@@ -462,6 +462,20 @@ def test_fast_path_never_accepts_what_the_grammar_refuses(pattern: str) -> None:
         assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == []
 
 
+def test_fast_path_takes_one_step_through_a_reference_as_misp_writes_it() -> None:
+    misp = ("[network-traffic:dst_ref.type = 'ipv4-addr' AND "
+            "network-traffic:dst_ref.value = '198.51.100.7']")
+    assert _patterns.fast_valid(misp, SCO_PROPERTY_NAMES)
+    for pattern in (misp.replace("dst_ref.type", "dst_ref.AND"),
+                    misp.replace("dst_ref.type", "dst_ref.true"),
+                    misp.replace("dst_ref.type", "dst_ref.hashes"),
+                    misp.replace("dst_ref.type", "dst_ref.'type'"),
+                    misp.replace("dst_ref.type", "dst_port.type"),
+                    misp.replace("dst_ref.type", "x_ref.type")):
+        assert not _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
+        test_fast_path_never_accepts_what_the_grammar_refuses(pattern)
+
+
 _TYPES = st.sampled_from(
     ["ipv4-addr", "domain-name", "url", "file", "x-acme", "email-addr", "network-traffic", "mutex"]
 )

@@ -60,3 +60,30 @@ def test_a_second_store_in_the_process_keeps_the_wal_of_the_first(tmp_path: Path
             "SELECT value FROM meta WHERE key='probe'").fetchone()[0] == "2"
     finally:
         first.close()
+
+
+def test_checkpoints_run_outside_the_writers_commits(tmp_path: Path) -> None:
+    # the writer never checkpoints inside a COMMIT (other writers would wait behind
+    # the copy); the store's checkpointer moves committed pages into the database file
+    import os
+    import time
+
+    path = tmp_path / "v.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        before = path.stat().st_size
+        blob = os.urandom(2 << 20)  # under SQLite's own threshold (1,000 pages)
+        store.write(lambda sql: sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)",
+                                            ("blob", blob)))
+        cp = store._checkpoints
+        assert cp is not None
+        deadline = time.monotonic() + 30
+        while path.stat().st_size < before + len(blob) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cp.runs >= 1 and path.stat().st_size >= before + len(blob)
+        assert store.read(lambda sql: sql.execute(
+            "SELECT value FROM meta WHERE key='blob'").fetchone()[0]) == blob
+    finally:
+        store.close()

@@ -66,17 +66,24 @@ class ShareFacts:
         self.ex = ex
 
     def __call__(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
-        objects: int | None = None
-        kr = self.ex.held.get(env.originator)
-        if env.form is Form.PLAIN:
-            objects = len(parsed.objects_of(env.payload))
-        elif kr is not None:
-            bundle = parsed.of_share(env.id)
-            objects = len(parsed.objects_of(open_share(env, kr.member_id, kr.enc_private))
-                          if bundle is None else bundle.get("objects") or [])
+        # counted when the bundle was checked, if it was posted to this node
+        objects = self.ex.object_counts.get(env.id)
         sql.execute("INSERT INTO ledger_shares(share_id, originator, channel_id, objects) "
                     "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
-                    (env.id, env.originator, env.channel, objects))
+                    (env.id, env.originator, env.channel,
+                     self.count(env) if objects is None else objects))
+
+    def count(self, env: Envelope) -> int | None:
+        kr = self.ex.held.get(env.originator)
+        if env.form is Form.PLAIN:
+            return len(parsed.objects_of(env.payload))
+        if kr is None:
+            return None
+        bundle = parsed.of_share(env.id)  # parsed once by the publish that stores it
+        if bundle is not None:
+            objs = bundle.get("objects")
+            return len(objs) if isinstance(objs, list) else 0
+        return len(parsed.objects_of(open_share(env, kr.member_id, kr.enc_private)))
 
 
 class Openings:

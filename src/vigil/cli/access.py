@@ -19,7 +19,8 @@ from vigil.signin import users as access
 @click.argument("user_name")
 @pass_ctx
 def user_revoke(c: Ctx, member_name: str, user_name: str) -> None:
-    """Revoke a user's token (by user name or id): API calls with it answer 401 at
+    """Revoke a user's token (by user name, id, the token or its first 12 characters
+    as listings and logs show them): API calls with it answer 401 at
     once, its console sessions end, and its open streams stop delivering."""
     from vigil.features import open_exchange
 

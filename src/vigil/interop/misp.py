@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from vigil.errors import InputError
+from vigil.interop.misp_parser import objects_of, parser_class
 from vigil.interop.misp_tags import Marking, read_tags
 from vigil.model import Tlp
 from vigil.stix.tlp import TLP1_MARKING_IDS, TLP2_MARKING_IDS, TLP_ORDER
@@ -367,13 +368,11 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str
                                                                    list[Loss]]:
     """The STIX 2.1 objects of one MISP event, for an audience of ``rank``, and the
     losses."""
-    from misp_stix_converter import MISPtoSTIX21Parser
-
     ev = event["Event"]
     pointers = _pointers(ev)
     losses: list[Loss] = []
     within = {"Event": _keep_within(_with_cluster_ids(ev), rank, losses)}
-    parser = MISPtoSTIX21Parser()
+    parser = parser_class()()
     try:
         parser.parse_misp_event(within)
     except Exception as exc:  # misp-stix refuses the event as a whole
@@ -383,7 +382,7 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str
         where = [pointers[u] for u in _UUID.findall(p) if pointers.get(u, "/Event") != "/Event"]
         losses.append(Loss(where[0] if where else "/Event", "", "misp.conversion_error",
                            _last_line(p)))
-    objects: list[dict[str, Any]] = orjson.loads(parser.bundle.serialize())["objects"]
+    objects = objects_of(parser)
     _keep_comments(within["Event"], objects)
     _attack_ids(objects)
     good: list[dict[str, Any]] = []

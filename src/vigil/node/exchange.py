@@ -51,11 +51,18 @@ from vigil.model import (
     Tlp,
     User,
 )
+from vigil.node.bundle_pool import BundlePool
+from vigil.node.bundle_pool import check_marking as marking_within
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
-from vigil.protocol.envelope import build_share, open_share, share_id_bound, verify_envelope
+from vigil.protocol.envelope import (
+    build_share,
+    new_share_id,
+    open_share,
+    share_id_bound,
+    verify_envelope,
+)
 from vigil.stix import parsed, strictjson
-from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
 from vigil.storage.base import Sql, same_share
@@ -68,7 +75,6 @@ THEME_SUB_RE = re.compile(r"^[a-z0-9](?:[a-z0-9 ._+-]{0,62}[a-z0-9])?$")
 # a client envelope's `created` must be this close to the node's clock (docs/protocol.md)
 CREATED_PAST = timedelta(hours=24)
 CREATED_AHEAD = timedelta(minutes=5)
-TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
 MEDIA_TYPE = "application/stix+json;version=2.1"
 
 
@@ -117,13 +123,7 @@ def check_themes(themes: Iterable[str]) -> tuple[str, ...]:
 
 def check_marking(bundle: Mapping[str, Any], tlp: Tlp) -> None:
     """Refuse a share whose TLP is wider than a TLP marking on its objects."""
-    marked = bundle_tlp(bundle.get("objects", []))
-    if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(tlp):
-        raise PolicyDenied(
-            f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
-            f"requested TLP:{tlp.value.upper()}",
-            code="policy.tlp_below_marking",
-        )
+    marking_within(bundle.get("objects", []), tlp)
 
 
 def check_client_header(h: Mapping[str, Any], now: datetime) -> None:
@@ -268,6 +268,12 @@ class Exchange:
         # The transparency log: every share, channel change and key event is appended
         # in the transaction that makes it happen.
         self.log = StoredLog(store, node_id, node_key)
+        # Parsing, validating and sealing large posted bundles: in worker processes
+        # when the node is given some (``vigil.node.bundle_pool``), else in the caller.
+        self.bundles = BundlePool(0)
+        # Objects counted while a bundle was checked, taken by the share transaction's
+        # hooks (the ledger) so that they need not parse the payload under the lock.
+        self.object_counts: Lru[str, int] = Lru(64)
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)
@@ -539,15 +545,27 @@ class Exchange:
         assert isinstance(bundle, dict)
         return bundle
 
+    def check_bundle(self, raw: bytes) -> int:
+        """Parse and validate a bundle (in a worker process when it is large); its
+        number of objects."""
+        return self.bundles.check(raw, self.max_body).objects
+
     def publish_bundle(
-        self, actor: Actor, raw: bytes, request: ShareRequest
+        self, actor: Actor, raw: bytes, request: ShareRequest, *, lint: bool = False
     ) -> Published:
         """Publish a bundle posted to the node: signed with the member's keyring if the
-        node holds it, else attested by the node on behalf of the authenticated user."""
+        node holds it, else attested by the node on behalf of the authenticated user.
+        ``lint`` refuses undeclared personal data (``vigil.intel.personal``), checked with
+        the bundle (in its worker when it is large)."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        bundle = self.parse_bundle(raw)
-        check_marking(bundle, request.audience.tlp)
+        # The policy is decided first, so that the worker checking a large bundle also
+        # seals it; its refusal is raised after the bundle's own errors, as before.
+        dec = publish(self.directory(), request, now=clock.now())
+        sid = new_share_id(actor.member)
+        checked = self.bundles.check(raw, self.max_body, request.audience.tlp,
+                                     sid if dec and dec.form is Form.SEALED else None,
+                                     declared=request.personal_data if lint else None)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -574,11 +592,16 @@ class Exchange:
             recipient_keys=keys,
             provenance=prov,
             posted_by=posted,
+            share_id=sid,
+            sealed=checked.sealed if dec.form is Form.SEALED else None,
             evaluation=request.evaluation,
             legal=request.legal,
             personal_data=request.personal_data,
         )
-        parsed.remember(raw, bundle, share=env.id)  # for the share transaction's hooks
+        if dec.form is Form.PLAIN or kr is not None:  # what the node can count later
+            self.object_counts.put(env.id, checked.objects)
+        if checked.bundle is not None:  # for the share transaction's hooks
+            parsed.remember(raw, checked.bundle, share=env.id)
         try:
             return self._store(env, dec.recipients)
         finally:

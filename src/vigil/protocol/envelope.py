@@ -359,6 +359,7 @@ def build_share(
     share_id: str | None = None,
     created: str | None = None,
     media_type: str = STIX_MEDIA_TYPE,
+    sealed: tuple[bytes, bytes] | None = None,
     evaluation: Evaluation | None = None,
     legal: LegalBasis | None = None,
     personal_data: bool = False,
@@ -370,7 +371,8 @@ def build_share(
     and must hold every recipient, plus optionally the originator, and no one else;
     each gets one wrap. For a plain share ``recipient_keys`` is ignored. An attested
     share (``provenance=ATTESTED``, ``posted_by={"member": originator, "user": …}``)
-    is signed by the receiving node's key.
+    is signed by the receiving node's key. ``sealed`` is ``seal_payload(share_id,
+    plaintext)`` when the caller already encrypted the payload (e.g. in a worker).
     """
     if signer_key_id != sign_key_id(signer_private):
         raise CryptoError("signer_key_id does not name signer_private", code="crypto.key_mismatch")
@@ -389,7 +391,8 @@ def build_share(
                 code="envelope.recipient_keys",
                 detail={"missing": missing, "unexpected": extra},
             )
-        stored, content_key = seal_payload(sid, plaintext)
+        assert sealed is None or share_id is not None, "sealed beforehand for which id?"
+        stored, content_key = seal_payload(sid, plaintext) if sealed is None else sealed
         wraps = tuple(
             wrap_key(sid, content_key, member, recipient_keys[member][0], recipient_keys[member][1])
             for member in sorted(recipient_keys)

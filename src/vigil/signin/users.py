@@ -18,7 +18,7 @@ from vigil import clock
 from vigil.errors import Conflict, NotFound
 from vigil.log.entries import member_entry
 from vigil.model import Actor
-from vigil.node.exchange import Exchange
+from vigil.node.exchange import TOKEN_PREFIX, Exchange
 from vigil.signin import audit
 from vigil.storage.base import Sql
 
@@ -56,8 +56,18 @@ def users(ex: Exchange, member_ref: str) -> list[UserInfo]:
 
 
 def _user_id(sql: Sql, member_id: str, user_ref: str) -> str:
+    """A user of the member by name, id, or the token it holds: the token itself or
+    the first ``TOKEN_PREFIX`` characters shown in listings, events and logs (what an
+    operator has of a leaked token)."""
     row = sql.execute("SELECT id FROM users WHERE member_id=? AND (name=? OR id=?)",
                       (member_id, user_ref, user_ref)).fetchone()
+    if row is None and user_ref.startswith("vgl_") and len(user_ref) >= TOKEN_PREFIX:
+        rows = sql.execute("SELECT id FROM users WHERE member_id=? AND token_prefix=?",
+                           (member_id, user_ref[:TOKEN_PREFIX])).fetchall()
+        if len(rows) > 1:
+            raise Conflict(f"{len(rows)} users hold tokens starting {user_ref[:TOKEN_PREFIX]}: "
+                           "name the user", code="user.ambiguous")
+        row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"no user {user_ref!r} of this member", code="user.not_found")
     return str(row[0])

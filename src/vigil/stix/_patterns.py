@@ -9,6 +9,7 @@ standard SCO property with ``=``/``!=`` against a string literal, joined by
     [ipv4-addr:value = '198.51.100.7']
     [file:hashes.'SHA-256' = '...'] OR [file:hashes.MD5 = '...']
     [domain-name:value = 'x.example' OR url:value = 'http://x.example/a\\'b']
+    [network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '…']
 
 Anything else (qualifiers, other operators, custom object types or properties, hash
 values that would fail the hash check, ...) goes to the slow path, which runs exactly
@@ -107,6 +108,8 @@ def _comparison_ok(c: re.Match[str], sco_properties: Mapping[str, frozenset[str]
     hname = c.group("hk") or c.group("hq")
     if prop == "hashes":
         return hname is not None and hname not in _KEYWORDS and _hash_ok(hname, c.group("val"))
+    if hname is not None and prop.endswith("_ref"):  # one step through a reference
+        return c.group("hk") is not None and hname not in _KEYWORDS and hname != "hashes"
     return hname is None
 
 

@@ -35,6 +35,7 @@ from vigil.storage.base import (
     write_channel,
     write_channel_change,
 )
+from vigil.storage.checkpoint import Checkpointer
 from vigil.storage.schema import MIGRATIONS, render
 
 
@@ -74,6 +75,13 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._writer = self._connect()
+        # checkpoints happen outside the write lock (vigil.storage.checkpoint), and a
+        # large share's pages stay in memory until its commit
+        self._checkpoints: Checkpointer | None = None
+        if self.path != ":memory:":
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            self._writer.execute("PRAGMA cache_size=-65536")
+            self._checkpoints = Checkpointer(self.path)
         self._dir_cache: tuple[str, Directory] | None = None
         self.on_close: list[Callable[[], None]] = []
 
@@ -107,6 +115,8 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        if self._checkpoints is not None:
+            self._checkpoints.written()
 
     def close(self) -> None:
         for stop in self.on_close:  # background work on this store ends first
@@ -114,6 +124,8 @@ class SqliteStore:
         with self._lock:
             for c in self.__dict__.get("_readers", []):
                 c.close()
+            if self._checkpoints is not None:
+                self._checkpoints.close()
             self._writer.close()
 
     # -- schema --------------------------------------------------------------

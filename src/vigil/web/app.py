@@ -20,6 +20,7 @@ from vigil.config import Settings
 from vigil.features import open_exchange
 from vigil.feeds import scheduler as feed_scheduler
 from vigil.node import retention
+from vigil.node.bundle_pool import BundlePool, default_processes
 from vigil.node.exchange import Exchange
 from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
@@ -81,6 +82,9 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         # sooner than Python's default 5 ms, so other members' requests wait less
         sys.setswitchinterval(float(settings.switch_interval))
         ex = exchange or open_exchange(settings)
+        if ex.bundles.processes == 0:  # large bundles are checked in worker processes
+            ex.bundles = BundlePool(default_processes(int(settings.publish_processes)))
+            ex.store.on_close.append(ex.bundles.close)
         b = bus or open_bus(settings.bus_url)
         await b.start()
         app.state.vigil = State(settings, ex, b)

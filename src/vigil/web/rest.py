@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +15,6 @@ from vigil.crypto.keys import alg_of
 from vigil.errors import NotFound, VigilError
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
-from vigil.intel import personal
 from vigil.intel.handling import OPEN, require_purpose
 from vigil.intel.themes import matches
 from vigil.log.note import vkey
@@ -228,8 +228,8 @@ class AudienceIn(BaseModel):
 
 def lint_bundle(ex: Any, raw: bytes, declared: bool) -> None:
     """Parse and validate the bundle, then refuse undeclared personal data
-    (``422 input.personal_data`` with every finding)."""
-    personal.check(ex.parse_bundle(raw), declared)
+    (``422 input.personal_data`` with every finding); in a worker when it is large."""
+    ex.bundles.check(raw, ex.max_body, declared=declared)
 
 
 def intel_json(req: ShareRequest) -> dict[str, Any]:
@@ -317,12 +317,14 @@ async def publish(
         themes=theme or [], regions=region or [], expires=expires, evaluation=evaluation,
         legal_basis=legal_basis, legal_purposes=legal_purpose or [],
         personal_data=personal_data))
-    # the personal-data lint: the member confirms (personal_data) or redacts
-    await st.heavy(actor.member, lint_bundle, st.exchange, raw, req.personal_data)
+    # the personal-data lint: the member confirms (personal_data) or redacts; a publish
+    # lints with the bundle's one check
     if dry_run:
+        await st.heavy(actor.member, lint_bundle, st.exchange, raw, req.personal_data)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
-    pub = await st.heavy(actor.member, st.exchange.publish_bundle, actor, raw, req)
+    pub = await st.heavy(actor.member, functools.partial(
+        st.exchange.publish_bundle, lint=True), actor, raw, req)
     await st.bus.ring((*pub.recipients, actor.member))
     return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
 

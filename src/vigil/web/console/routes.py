@@ -27,7 +27,7 @@ from vigil.intel.evaluation import INFORMATION, SOURCE
 from vigil.intel.header import summary
 from vigil.intel.legal import INSTRUMENTS, PURPOSES
 from vigil.intel.themes import vocabulary
-from vigil.interop.iocs import extract, found_iocs, indicators_bundle
+from vigil.interop.iocs import Line, extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
 from vigil.model import (
@@ -440,8 +440,9 @@ async def share(share_id: str, request: Request, who: SignedIn) -> Response:
 
 # -- publish --------------------------------------------------------------------------
 
-def bundle_bytes(form: Form) -> tuple[bytes, str]:
-    """The bundle to publish, and the text to show back in the form."""
+def bundle_bytes(form: Form) -> tuple[bytes, str, list[Line]]:
+    """The bundle to publish, the text to show back in the form, and the lines of an
+    indicator list that hold nothing readable (shown in the preview, left out)."""
     upload = form.files.get("upload")
     if upload is not None and upload[1]:
         try:
@@ -457,17 +458,18 @@ def bundle_bytes(form: Form) -> tuple[bytes, str]:
         raise InputError("nothing to publish: paste or upload a STIX bundle or a list of "
                          "indicators", code="input.empty", pointer="/content")
     if kind == "stix" or (kind == "auto" and stripped.startswith("{")):
-        return stripped.encode(), text
+        return stripped.encode(), text, []
     lines = extract(text)
     skipped = [x for x in lines if x.skipped]
-    if skipped:  # nothing is dropped silently: name every line not understood
+    found = found_iocs(lines)
+    if not found:  # nothing is dropped silently: name every line not understood
         shown = "; ".join(f"line {x.number} ({x.text.strip()[:60]!r})" for x in skipped[:10])
         more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
         raise InputError(
-            f"{len(skipped)} line(s) hold no IP address, network, domain, URL, e-mail "
-            f"address or hash: {shown}{more}; remove them (or make them # comments)",
+            f"nothing to publish: {len(skipped)} line(s) hold no IP address, network, "
+            f"domain, URL, e-mail address or hash: {shown}{more}",
             code="input.ioc", pointer=f"/lines/{skipped[0].number - 1}")
-    return orjson.dumps(indicators_bundle(found_iocs(lines))), text
+    return orjson.dumps(indicators_bundle(found)), text, skipped
 
 
 def publish_ctx(ex: Exchange, who: Who, chans: list[Channel], form: Form,
@@ -518,7 +520,7 @@ async def publish(request: Request, who: SignedIn, form: CheckedForm) -> Respons
     text = form.get("content")
     notice = None
     try:
-        raw, text = bundle_bytes(form)
+        raw, text, unread = bundle_bytes(form)
         to = ([form.get("channel")] if form.get("channel") else []) + \
             [f"member:{n}" for n in form.all("recipients")]
         req = ex.make_request(
@@ -549,7 +551,7 @@ async def publish(request: Request, who: SignedIn, form: CheckedForm) -> Respons
     preview = {"recipients": [d.members[r] for r in dec.recipients], "form": dec.form,
                "channel": next((c.name for c in chans if c.id == req.audience.channel), None),
                "tlp": req.audience.tlp.value, "seal": seal,
-               "community_rule": ex.preview_delays(req, dec)}
+               "community_rule": ex.preview_delays(req, dec), "unread": unread}
     return render(request, "publish.html", status=409 if notice else 200, who=who,
                   error=None, preview=preview, notice=notice,
                   **publish_ctx(ex, who, chans, form, text))

@@ -1,0 +1,131 @@
+"""Checks of large posted bundles in worker processes.
+
+Parsing, validating and (for a sealed share) encrypting a bundle of tens of MiB is
+seconds of CPU, much of it in single C calls over the whole payload that hold the
+interpreter lock: in a thread of the serving process it slows every other member's
+request. ``BundlePool`` runs that work for bodies of at least ``threshold`` bytes in a
+small pool of worker processes (``publish_processes``); smaller bodies, and large ones
+when every worker is busy, are checked in the calling thread as before. The caller
+already serialises one member's heavy requests (``State.heavy``), so one member holds
+at most one worker at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from vigil.crypto.seal import seal_payload
+from vigil.errors import PolicyDenied
+from vigil.intel import personal
+from vigil.model import Tlp
+from vigil.stix import parsed, strictjson
+from vigil.stix.tlp import TLP_ORDER, bundle_tlp
+from vigil.stix.validate import validate_bundle
+
+log = logging.getLogger(__name__)
+THRESHOLD = 1 << 20  # bodies from this size on go to a worker
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What checking a bundle found: its number of objects and, when asked to seal it,
+    ``(stored, content_key)`` from ``seal_payload``."""
+
+    objects: int
+    sealed: tuple[bytes, bytes] | None = None
+    # the parsed bundle, when checked in the calling thread (a worker does not send it back)
+    bundle: dict[str, Any] | None = None
+
+
+def check_marking(objects: object, tlp: Tlp) -> None:
+    """Refuse a share whose TLP is wider than a TLP marking on its objects."""
+    marked = bundle_tlp(objects if isinstance(objects, list) else [])
+    if marked is not None and TLP_ORDER.index(marked) > TLP_ORDER.index(tlp):
+        raise PolicyDenied(
+            f"the bundle is marked TLP:{marked.value.upper()}, narrower than the "
+            f"requested TLP:{tlp.value.upper()}",
+            code="policy.tlp_below_marking",
+        )
+
+
+def check_bundle(raw: bytes, max_bytes: int, tlp: Tlp | None = None,
+                 seal_as: str | None = None, keep: bool = False,
+                 declared: bool | None = None) -> Checked:
+    """Parse and validate a posted bundle, check its marking against ``tlp`` (if given)
+    and, if ``seal_as`` names a share id, encrypt it for that share. The same function
+    runs in a worker and in the calling thread; ``keep`` returns the parsed bundle too. A
+    bundle this thread already parsed (``vigil.stix.parsed``) is not parsed again."""
+    bundle = parsed.bundle_of(raw) or strictjson.loads(raw, max_bytes=max_bytes)
+    validate_bundle(bundle)
+    assert isinstance(bundle, dict)
+    objects = bundle.get("objects", [])
+    if tlp is not None:
+        check_marking(objects, tlp)
+    if declared is not None:  # the personal-data lint: declared (personal_data) or refused
+        personal.check(bundle, declared)
+    n = len(objects) if isinstance(objects, list) else 0
+    return Checked(n, seal_payload(seal_as, raw) if seal_as is not None else None,
+                   bundle if keep else None)
+
+
+class BundlePool:
+    """Up to ``processes`` workers for bodies of at least ``threshold`` bytes."""
+
+    def __init__(self, processes: int, threshold: int = THRESHOLD) -> None:
+        self.processes = processes
+        self.threshold = threshold
+        self._free = threading.BoundedSemaphore(max(processes, 1))
+        self._pool: ProcessPoolExecutor | None = None
+        self._guard = threading.Lock()
+        self.offloaded = 0  # bodies checked in a worker
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._guard:
+            if self._pool is None:
+                # spawn: the serving process has threads, which fork would copy mid-state
+                self._pool = ProcessPoolExecutor(
+                    self.processes, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def check(self, raw: bytes, max_bytes: int, tlp: Tlp | None = None,
+              seal_as: str | None = None, declared: bool | None = None) -> Checked:
+        """``check_bundle``, in a worker when the body is large and a worker is free."""
+        if self.processes <= 0 or len(raw) < self.threshold or not self._free.acquire(
+                blocking=False):
+            return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
+        try:
+            job = self._executor().submit(check_bundle, raw, max_bytes, tlp, seal_as, False,
+                                          declared)
+            self.offloaded += 1
+            return job.result()
+        except BrokenProcessPool:
+            log.warning("a bundle worker ended; checking in this process")
+            with self._guard:
+                self._pool = None
+            return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
+        finally:
+            self._free.release()
+
+    def close(self) -> None:
+        with self._guard:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def default_processes(setting: int) -> int:
+    """``publish_processes``: -1 gives one worker per core beyond the first, at most 2."""
+    if setting >= 0:
+        return setting
+    return max(0, min(2, (os.cpu_count() or 1) - 1))
+
+
+Checker = Callable[[bytes, int, "Tlp | None", "str | None"], Checked]

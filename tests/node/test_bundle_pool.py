@@ -1,0 +1,84 @@
+"""Large posted bundles are parsed, validated and sealed in a worker process."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vigil.errors import InputError, PolicyDenied, StixError
+from vigil.model import Actor, Form, Tlp
+from vigil.node.bundle_pool import BundlePool, check_bundle
+from vigil.node.exchange import Exchange
+from vigil.protocol.envelope import open_share
+from vigil.testing import TestNode, make_node
+
+TS = "2026-11-29T08:00:00.000Z"
+
+
+def bundle(n: int, marking: str | None = None) -> bytes:
+    objs = [{"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+             "created": TS, "modified": TS, "pattern_type": "stix", "valid_from": TS,
+             "pattern": f"[domain-name:value = 'h{i}.pool.example']"} for i in range(n)]
+    if marking:
+        objs[0]["object_marking_refs"] = [marking]
+    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                       "objects": objs}).encode()
+
+
+@pytest.fixture
+def pool() -> Iterator[BundlePool]:
+    p = BundlePool(1, threshold=4096)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> TestNode:
+    return make_node(tmp_path / "node", {"alpha": True, "bravo": True}, hybrid=False)
+
+
+def test_worker_checks_what_the_thread_checks(pool: BundlePool) -> None:
+    small, large = bundle(2), bundle(200)
+    assert pool.check(small, 1 << 20).objects == 2 and pool.offloaded == 0
+    assert pool.check(large, 1 << 20) == check_bundle(large, 1 << 20) and pool.offloaded == 1
+    bad = large.replace(b".pool.example']", b".pool.example'", 1)
+    with pytest.raises(StixError) as inline:
+        check_bundle(bad, 1 << 20)
+    with pytest.raises(StixError) as err:
+        pool.check(bad, 1 << 20)
+    assert (err.value.code, err.value.pointer, err.value.detail) == \
+        (inline.value.code, inline.value.pointer, inline.value.detail)
+    red = bundle(200, "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1")
+    with pytest.raises(PolicyDenied) as denied:
+        pool.check(red, 1 << 20, Tlp.AMBER)
+    assert denied.value.code == "policy.tlp_below_marking" and pool.offloaded == 3
+
+
+def test_sealed_share_checked_and_sealed_in_a_worker_opens_for_its_recipient(
+        node: TestNode, pool: BundlePool) -> None:
+    ex: Exchange = node.exchange()
+    try:
+        ex.bundles = pool
+        a, b = node.members["alpha"], node.members["bravo"]
+        raw = bundle(300)
+        pub = ex.publish_bundle(Actor(a.id, "u"), raw, ex.make_request(
+            a.id, tlp=Tlp.AMBER, to=["member:bravo"]))
+        assert pool.offloaded == 1
+        env = pub.envelope
+        assert env.form is Form.SEALED and raw not in env.payload
+        assert open_share(env, b.id, b.keyring.enc_private) == raw
+        stored = ex.store.read(lambda sql: sql.execute(
+            "SELECT objects FROM ledger_shares WHERE share_id=?", (env.id,)).fetchone())
+        assert stored[0] == 300
+        with pytest.raises(InputError):
+            ex.publish_bundle(Actor(a.id, "u"), raw[:-2], ex.make_request(
+                a.id, tlp=Tlp.AMBER, to=["member:bravo"]))
+        assert pool.offloaded == 2 and len(list(ex.sent(a.id))) == 1
+    finally:
+        ex.store.close()
