@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
             "on the node's port (empty: /metrics is not served there)"),
     Setting("metrics_bind", "", "HOST:PORT of a separate listener that serves only /metrics, "
             "without a token (empty: none); keep it on a private address"),
+    Setting("cache_mib", 64, "MiB of envelopes a process keeps in memory for the push path "
+            "and correlation (another quarter of it for serialised push events)", int),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
     Setting("switch_interval", 0.001, "seconds a worker thread (heavy requests) runs before "
             "the event loop may take the interpreter back (Python's switch interval)", float),

@@ -45,9 +45,9 @@ def start_provider(console_url: str, log: Path) -> Provider:
     env = dict(os.environ, PORT=str(port), CLIENT_ID=CLIENT_ID, CLIENT_SECRET=CLIENT_SECRET,
                REDIRECT_URI=console_url + "/signin/sso/callback",
                POST_LOGOUT_URI=console_url + "/signin")
-    logf = open(log, "ab")  # noqa: SIM115
-    proc = subprocess.Popen([str(node), str(OIDC_DIR / "provider.js")], env=env,
-                            stdout=logf, stderr=subprocess.STDOUT, cwd=OIDC_DIR)
+    with open(log, "ab") as logf:  # the child keeps its own descriptor
+        proc = subprocess.Popen([str(node), str(OIDC_DIR / "provider.js")], env=env,
+                                stdout=logf, stderr=subprocess.STDOUT, cwd=OIDC_DIR)
     p = Provider(port, proc)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

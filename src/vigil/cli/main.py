@@ -23,8 +23,10 @@ from vigil.cli import (
     ledger,
     log,
     peer,
+    roster,
     sso,
     tokens,
+    trust,
 )
 from vigil.cli.base import Ctx, member_client, out, pass_ctx, passphrase, remote
 from vigil.cli.options import CURSOR
@@ -421,7 +423,7 @@ def _feature_commands() -> None:
     cli.add_command(feed.feed)
     cli.add_command(feed.gateway)
     for module in (analysis, ledger, log, accountability, backup, doctor, access, interop,
-                   tokens, sso, peer, intel):
+                   tokens, sso, peer, intel, trust, roster):
         module.register(cli)
 
 

@@ -29,6 +29,8 @@ from vigil.storage import federation as q
 from vigil.storage.base import Sql, serialize_writes
 
 log = logging.getLogger(__name__)
+# called with every verified heartbeat (vigil.federation.trust takes its "trust" part)
+HEARTBEAT_HOOKS: list[Callable[[Exchange, Peer, Mapping[str, Any]], None]] = []
 
 
 @dataclass
@@ -162,4 +164,6 @@ def heartbeat(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> dict[str, An
         return cur
 
     cur = ex.store.write(tx)
+    for hook in HEARTBEAT_HOOKS:
+        hook(ex, peer, hb)
     return {"cursor": cur, "head": int(hb["head"])}

@@ -58,12 +58,15 @@ def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict
     return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
 
 
-def heartbeat_body(ex: Exchange, dest: str, head: int, acked: int) -> dict[str, Any]:
-    """A signed heartbeat: this node's head for ``dest``, and its latest revocations."""
+def heartbeat_body(ex: Exchange, dest: str, head: int, acked: int,
+                   extra: Callable[[str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """A signed heartbeat: this node's head for ``dest``, its latest revocations, and
+    the parts others add (``extra``: vigil.federation.trust's witness part)."""
     revoked = ex.store.read(lambda sql: outbox.revocations(ex, sql))
+    more = dict(extra(dest)) if extra is not None else {}
     return codec.make_signed(ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
-        "v": codec.VERSION, "kind": "fed-heartbeat", "origin": ex.node_id, "dest": dest,
-        "head": head, "acked": acked, "at": clock.now(), "revocations": revoked})
+        **more, "v": codec.VERSION, "kind": "fed-heartbeat", "origin": ex.node_id,
+        "dest": dest, "head": head, "acked": acked, "at": clock.now(), "revocations": revoked})
 
 
 class Link:
@@ -172,7 +175,8 @@ class Link:
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         head = self.service.claimed_head(self.peer.node, head)
-        body = await asyncio.to_thread(heartbeat_body, self.ex, self.peer.node, head, acked)
+        body = await asyncio.to_thread(heartbeat_body, self.ex, self.peer.node, head, acked,
+                                       self.service.heartbeat_extra)
         r = await self._request("POST", "/heartbeat", orjson.dumps(body))
         if r.status_code != 200:
             err = _error(r)
@@ -262,6 +266,11 @@ class Service:
         self.tampers: list[Callable[[str, dict[str, Any]], dict[str, Any]]] = []
         self.head_claims: dict[str, int] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        # more a heartbeat carries, by name (vigil.federation.trust adds "trust")
+        self.heartbeat_parts: dict[str, Callable[[str], Any]] = {}
+
+    def heartbeat_extra(self, dest: str) -> dict[str, Any]:
+        return {name: part(dest) for name, part in self.heartbeat_parts.items()}
 
     def tamper(self, dest: str, batch: dict[str, Any]) -> dict[str, Any]:
         for fn in self.tampers:

@@ -66,7 +66,8 @@ def core_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     store = store or open_store(settings.store_url)
     held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
-                  max_body=int(settings.max_body))
+                  max_body=int(settings.max_body),
+                  cache_bytes=int(settings.cache_mib) * 1024 * 1024)
     ex.suite_rule = SuiteRule.parse(str(settings.require_hybrid))
     ex.intel_rules = IntelRules(
         require_evaluation=bool(int(settings.require_evaluation)),

@@ -54,7 +54,7 @@ from vigil.model import (
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
 from vigil.protocol.envelope import build_share, open_share, share_id_bound, verify_envelope
-from vigil.stix import strictjson
+from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
@@ -213,6 +213,12 @@ class Published:
     new: bool
 
 
+def envelope_weight(env: Envelope) -> int:
+    """About the bytes an envelope holds (payload, signature, wraps, header)."""
+    return (len(env.payload) + len(env.signature) + sum(len(w.blob) + 128 for w in env.wraps)
+            + 1024)
+
+
 class Exchange:
     """One node's use cases over a Store. Bus rings are the caller's job (async edge)."""
 
@@ -224,6 +230,7 @@ class Exchange:
         node_key: Ed25519PrivateKey,
         held: Mapping[str, Keyring] | None = None,
         max_body: int = 32 * 1024 * 1024,
+        cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -234,7 +241,9 @@ class Exchange:
         self.max_body = max_body
         # Envelopes are immutable once stored: a small cache serves the push path, where
         # every recipient of a new share reads the same envelope at the same moment.
-        self.envelopes: Lru[str, Envelope] = Lru(4096)
+        # Bounded by bytes, so that its memory does not follow the size of the shares.
+        self.envelopes: Lru[str, Envelope] = Lru(4096, max_bytes=cache_bytes,
+                                                 weigh=envelope_weight)
         # Called after a new share is durably stored (features such as correlation
         # follow publishing here); a hook that raises does not undo the publish.
         self.published_hooks: list[Callable[[Published], None]] = []
@@ -525,7 +534,7 @@ class Exchange:
         return {m: (d.members[m].enc_key_id, d.members[m].enc_key) for m in members}
 
     def parse_bundle(self, raw: bytes) -> dict[str, Any]:
-        bundle = strictjson.loads(raw, max_bytes=self.max_body)
+        bundle = parsed.bundle_of(raw) or strictjson.loads(raw, max_bytes=self.max_body)
         validate_bundle(bundle)
         assert isinstance(bundle, dict)
         return bundle
@@ -537,7 +546,8 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        check_marking(self.parse_bundle(raw), request.audience.tlp)
+        bundle = self.parse_bundle(raw)
+        check_marking(bundle, request.audience.tlp)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -568,7 +578,11 @@ class Exchange:
             legal=request.legal,
             personal_data=request.personal_data,
         )
-        return self._store(env, dec.recipients)
+        parsed.remember(raw, bundle, share=env.id)  # for the share transaction's hooks
+        try:
+            return self._store(env, dec.recipients)
+        finally:
+            parsed.forget()
 
     def accept_envelope(self, actor: Actor, env: Envelope) -> Published:
         """Accept a share signed (and sealed) by a member's own client."""

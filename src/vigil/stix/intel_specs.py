@@ -32,9 +32,10 @@ _ADDRESS = re.compile(r"[A-Za-z0-9]{20,100}\Z")
 
 
 def specs() -> list[Any]:
-    """The spec entries (``validate._Spec``), built with the validator's own checks;
-    called by ``validate`` once its helpers exist."""
-    from vigil.stix import validate as v
+    """The spec entries (``spec_sdo._Spec``), built with the validator's own checks
+    (``checks``) and spec builders (``spec_sdo``)."""
+    from vigil.stix import checks as v
+    from vigil.stix import spec_sdo as sp
 
     def needs_extension(ext_id: str, kind: str) -> Any:
         def rule(ctx: Any, obj: dict[str, Any], ptr: str) -> None:
@@ -48,7 +49,7 @@ def specs() -> list[Any]:
 
     def sco(name: str, props: dict[str, Any], required: tuple[str, ...] = (),
             rules: tuple[Any, ...] = ()) -> Any:
-        return v._sco(name, props, required,
+        return sp._sco(name, props, required,
                       (needs_extension(NEW_SCO_EXTENSIONS[name], "new-sco"), *rules))
 
     leg = v.c_object({"address_ref": v.c_ref(("cryptocurrency-wallet",)),
@@ -67,7 +68,7 @@ def specs() -> list[Any]:
             "holder_name": v.c_str,
             "country": v.c_regex(_CC, "an ISO 3166-1 alpha-2 code"),
             "currency": v.c_regex(_CURRENCY, "an ISO 4217 code"),
-        }, (), (v._require_any("iban", "account_number"),)),
+        }, (), (sp._require_any("iban", "account_number"),)),
         sco("cryptocurrency-wallet", {
             "address": v.c_regex(_ADDRESS, "a cryptocurrency address"),
             "currency": v.c_regex(_SYMBOL, "a currency symbol"),
@@ -80,7 +81,7 @@ def specs() -> list[Any]:
             "input": v.c_list(leg),
             "output": v.c_list(leg),
         }, ("symbol", "hash")),
-        v._sdo("event", {
+        sp._sdo("event", {
             "name": v.c_str,
             "description": v.c_str,
             "status": v.c_enum("occurred", "ongoing", "not-occurred", "undetermined",
@@ -94,6 +95,6 @@ def specs() -> list[Any]:
             "sighting_refs": v.c_refs(("sighting",)),
             "changed_objects": v.c_any,
         }, ("created", "modified", "status"),
-            (v._order("end_time", ">=", "start_time"),
+            (sp._order("end_time", ">=", "start_time"),
              needs_extension(EVENT_EXTENSION, "new-sdo"))),
     ]

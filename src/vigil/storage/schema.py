@@ -173,6 +173,21 @@ TAXII_MIGRATION: list[str] = [
         PRIMARY KEY (feed, object_id, version)
     )""",
 ]
+# observables keyed for lookups in the store (vigil.storage.observables)
+OBSERVABLE_KEY_MIGRATION: list[str] = [
+    "ALTER TABLE observables ADD COLUMN k {BLOB}",
+    "CREATE INDEX observables_k ON observables(k)",
+    # the IP prefix lengths in use: the containment probes a lookup makes
+    """CREATE TABLE observable_ip_lens (
+        version INTEGER NOT NULL,
+        plen INTEGER NOT NULL,
+        PRIMARY KEY (version, plen)
+    )""",
+    # an empty table needs no backfill of keys
+    "INSERT INTO meta(key, value) SELECT 'analysis.observables_keyed', '1' "
+    "WHERE NOT EXISTS (SELECT 1 FROM observables)",
+]
+
 ANALYSIS_MIGRATION: list[str] = [
     # observables and correlation
     """CREATE TABLE observables (
@@ -361,6 +376,103 @@ CHANNEL_NAMES_MIGRATION: list[str] = [
     only("postgresql", "ALTER TABLE channels DROP CONSTRAINT channels_name_key"),
     "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
 ]
+
+# Federation trust: what this node witnessed of other nodes' logs (one latest checkpoint
+# per origin, and every verified root it saw, to find two roots for one size), the
+# cosignatures its own checkpoints gathered, evidence and fork alarms, the key
+# directory log of the members it hosts and the revocations every node enforces, and
+# the node roster.
+TRUST_MIGRATION: list[str] = [
+    """CREATE TABLE witness_heads (
+        origin TEXT PRIMARY KEY,
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        note TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    """CREATE TABLE witness_roots (
+        origin TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        note TEXT NOT NULL,
+        source TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (origin, size, root)
+    )""",
+    """CREATE TABLE trust_evidence (
+        seq {SERIAL},
+        origin TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        notes TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        source TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX trust_evidence_origin ON trust_evidence(origin, seq)",
+    """CREATE TABLE fork_alarms (
+        node TEXT PRIMARY KEY,
+        origin TEXT NOT NULL,
+        evidence {BIGINT} NOT NULL,
+        raised TEXT NOT NULL,
+        status TEXT NOT NULL,
+        decided_by TEXT,
+        decided TEXT,
+        reason TEXT
+    )""",
+    """CREATE TABLE cosignatures (
+        origin TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        witness TEXT NOT NULL,
+        line TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (origin, size, witness)
+    )""",
+    """CREATE TABLE witness_held (
+        witness TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        PRIMARY KEY (witness, origin)
+    )""",
+    """CREATE TABLE dir_entries (
+        idx {BIGINT} PRIMARY KEY,
+        member TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data {BLOB} NOT NULL
+    )""",
+    "CREATE INDEX dir_entries_member ON dir_entries(member, idx)",
+    """CREATE TABLE key_revocations (
+        key_id TEXT PRIMARY KEY,
+        member TEXT NOT NULL,
+        home TEXT NOT NULL,
+        after_index {BIGINT} NOT NULL,
+        entry TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    # items received signed by a key, so a revocation learnt late marks them
+    """CREATE TABLE key_uses (
+        share_id TEXT PRIMARY KEY,
+        home TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        log_index {BIGINT} NOT NULL,
+        revoked {BOOL} NOT NULL
+    )""",
+    "CREATE INDEX key_uses_key ON key_uses(key_id, log_index)",
+    # what a relay keeps of a hop it forwards: nothing more
+    """CREATE TABLE relay_hops (
+        hop_id TEXT PRIMARY KEY,
+        dest TEXT NOT NULL,
+        bucket {BIGINT} NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    """CREATE TABLE roster_statements (
+        seq {BIGINT} PRIMARY KEY,
+        kind TEXT NOT NULL,
+        data {BLOB} NOT NULL
+    )""",
+]
+
 
 # v12: federation (vigil.federation; queries in vigil.storage.federation)
 FEDERATION_MIGRATION: list[str] = [
@@ -666,6 +778,8 @@ MIGRATIONS: list[list[str]] = [
     ],
     FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
     MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
+    TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
+    OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
 ]
 
 

@@ -391,7 +391,7 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
     recall notice: the signed header, no payload, state recalled."""
     try:
         env, state = await st.read(st.exchange.share, actor.member, share_id)
-        await st.read(st.exchange.record_opened, actor.member, env)
+        await st.write(st.exchange.record_opened, actor.member, env)  # may write: off the loop
     except NotFound:
         env, state = await st.read(recall_notice, st.exchange, actor.member, share_id)
     refs = await st.read(st.exchange.log.share_refs, [share_id])
@@ -410,7 +410,7 @@ async def share_content(share_id: str, st: StateDep, actor: ActorDep,
     env, state = await st.read(st.exchange.share, actor.member, share_id)
     if require_purpose(env.header, actor.member, purpose):
         await st.write(consent.use, st.exchange, actor.member, share_id, OPEN, str(purpose))
-    await st.read(st.exchange.record_opened, actor.member, env)
+    await st.write(st.exchange.record_opened, actor.member, env)  # may write: off the loop
     if state.recalled:  # only its originator gets here: the payload is gone
         raise VigilError("this share was recalled; the node removed its payload",
                          code="share.recalled", status=410)

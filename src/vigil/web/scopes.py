@@ -27,6 +27,8 @@ as needing nothing more than any token would, and no token is ever read there.""
 NEEDS: dict[tuple[str, str], str] = {
     # any valid token
     ("POST", f"{V1}/log/gossip"): "read",
+    # C2SP witness: no token, the checkpoint's signature by a known log key is the check
+    ("POST", f"{FED}/witness/add-checkpoint"): "read",
     ("POST", f"{V1}/users/{{user}}/revoke"): "read",  # its own; others need admin
     ("POST", "/signin"): "read",  # the console's sign-in: before any credential
     ("POST", "/signout"): "read",
@@ -80,6 +82,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/federation"): "admin",  # the console's page of them
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
+    ("POST", f"{V1}/directory/entries"): "admin",  # a member's own key entries
     ("POST", "/feeds/{name}/pull"): "admin",
 }
 SAFE = frozenset({"GET", "HEAD"})

@@ -94,9 +94,11 @@ def _secure(request: Request) -> bool:
 def render(request: Request, template: str, *, status: int = 200, who: Who | None = None,
            **ctx: Any) -> HTMLResponse:
     st = state_of(request)
+    trust = getattr(request.app.state, "trust", None)  # fork alarms: a banner on every page
+    alarms = sorted(trust.alarms.refused_nodes()) if trust is not None and who else []
     html = ENV.get_template(template).render(
         node_name=st.settings.node_name, who=who, csrf=who.session.csrf if who else "",
-        path=request.url.path, **ctx)
+        path=request.url.path, fork_alarms=alarms, **ctx)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
@@ -396,7 +398,7 @@ async def share(share_id: str, request: Request, who: SignedIn) -> Response:
             raise
         needs_purpose = True
     if not needs_purpose:
-        await st.read(ex.record_opened, who.actor.member, env)
+        await st.write(ex.record_opened, who.actor.member, env)  # may write: off the loop
     d = ex.directory()
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
     try:
