@@ -199,3 +199,6 @@ def test_a_bed_whose_owner_dies_is_removed(netns_ok: None, tmp_path: Path, sig: 
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()

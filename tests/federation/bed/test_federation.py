@@ -400,10 +400,6 @@ def test_kill_9_of_a_random_node_during_traffic_loses_no_acknowledged_share(
 
 # -- withholding and recall ----------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the origin's sender puts the gap into one batch (dseqs not consecutive) and the "
-    "destination refuses the batch whole (400 fed.bad_batch): nothing after the cursor "
-    "arrives and the link is never flagged withheld"))
 def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
     """n4 queues 1,000 shares for n5 while the link is held, then leaves one out (its
     outbox row deleted, as a withholding origin would): n5 gets every share before the
