@@ -98,9 +98,12 @@ def _passphrase(prompt: bool, confirm: bool = False) -> str:
               help="where to write the member's keyring (default: held by this node)")
 @click.option("--classical", is_flag=True,
               help="classical keys (ed25519, x25519) instead of the hybrid default")
+@click.option("--pkcs11", "pkcs11_uri", metavar="URI",
+              help="make the keys inside this PKCS#11 token (RFC 7512 pkcs11: URI; "
+                   "classical suites; the keyring file then holds only the URI)")
 @pass_ctx
 def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | None,
-               keyring_path: str | None, classical: bool) -> None:
+               keyring_path: str | None, classical: bool, pkcs11_uri: str | None) -> None:
     """Register a member: a STIX identity, a signing key (ed25519+mldsa65) and an
     encryption key (mlkem768x25519), or ed25519 and x25519 with --classical.
 
@@ -113,10 +116,11 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
     ex = open_exchange(s)
     hold = keyring_path is None
     path = keyring_dir(s) / f"{name}.keyring" if hold else Path(keyring_path or "")
-    pw = str(s.keyring_passphrase) if hold and s.keyring_passphrase else \
-        _passphrase(sys.stdin.isatty(), confirm=True)
+    pw = "" if pkcs11_uri else str(s.keyring_passphrase) if hold and s.keyring_passphrase \
+        else _passphrase(sys.stdin.isatty(), confirm=True)
     m, _ = ex.add_member(name, country=country, kind=MemberKind(kind), display_name=display_name,
-                         keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical)
+                         keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical,
+                         pkcs11=pkcs11_uri)
     click.echo(f"member {m.name} {m.id} ({m.sign_key_id.split(':')[0]}, "
                f"{m.enc_key_id.split(':')[0]})")
     click.echo(f"keyring {path}" + (" (held by this node)" if hold else ""))
@@ -179,7 +183,7 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
     in ``state`` (default ``<data>/checkpoints.json``) and checks the node's latest one
     against them before anything else: a rollback or a fork stops every command."""
     from vigil.client import Client
-    from vigil.crypto.keyring import load_keyring
+    from vigil.crypto.keyring import is_token_keyring, load_keyring
 
     if not token and not c.tls.get("cert"):
         raise InputError("a token is needed: --token or VIGIL_TOKEN (see `vigil user add`), "
@@ -190,7 +194,9 @@ def _client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str |
         node_url = str(s.public_url) or f"http://{s.host}:{s.port}"
     kr = None
     if keyring_path:
-        kr = load_keyring(Path(keyring_path), _passphrase(sys.stdin.isatty()))
+        path, in_token = Path(keyring_path), is_token_keyring(keyring_path)
+        kr = load_keyring(path, "" if in_token else _passphrase(sys.stdin.isatty()),
+                          allow_empty=in_token)
     state = state or os.environ.get("VIGIL_LOG_STATE")
     path = Path(state) if state else s.data_dir / "checkpoints.json"
     owner_only_dir(path.parent)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
-from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
+from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, load_keyring
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
@@ -280,7 +280,10 @@ class Exchange:
         passphrase: str,
         hold: bool = False,
         hybrid: bool = True,
+        pkcs11: str | None = None,
     ) -> tuple[Member, Keyring]:
+        """A new member with fresh keys: in a keyring file under ``passphrase``, or made
+        inside the PKCS#11 token the ``pkcs11`` URI names (classical suites only)."""
         check_name(name, "member")
         normal = region(country)
         if normal is None:
@@ -290,7 +293,8 @@ class Exchange:
         if any(m.name == name for m in self.directory().members.values()):
             raise Conflict(f"a member named {name!r} already exists", code="member.exists")
         member_id = f"identity--{uuid.uuid4()}"
-        kr = create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
+        kr = create_token_keyring(keyring_path, member_id, pkcs11, hybrid=False) \
+            if pkcs11 else create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
         member = Member(
             id=member_id,
             name=name,
