@@ -472,7 +472,8 @@ def _feature_commands() -> None:
     cli.add_command(feed)
     cli.add_command(gateway)
     for name in ("cli_analysis", "cli_ledger", "cli_log", "cli_accountability", "cli_backup",
-                 "cli_doctor", "cli_access", "cli_interop", "cli_tokens", "cli_sso"):
+                 "cli_doctor", "cli_access", "cli_interop", "cli_tokens", "cli_sso",
+                 "cli_keys"):
         importlib.import_module(f"vigil.{name}").register(cli)
 
 

@@ -25,6 +25,7 @@ from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, 
 from vigil.crypto.keys import key_id
 from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.lifecycle.book import KeyBook
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
@@ -250,6 +251,8 @@ class Exchange:
         # The transparency log: every share, channel change and key event is appended
         # in the transaction that makes it happen.
         self.log = StoredLog(store, node_id, node_key)
+        # retired, expiring and revoked member keys (vigil.lifecycle)
+        self.keybook = KeyBook(store)
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)
@@ -618,8 +621,15 @@ class Exchange:
                              "by vigil's envelope.new_share_id)", code="share.id_unbound",
                              pointer="/header/id")
 
+    def revoked_shares(self, share_ids: Iterable[str]) -> set[str]:
+        """The ids among ``share_ids`` signed with a revoked key at or after its
+        revocation point (the access gate refuses them)."""
+        return self.keybook.marked(self.directory(), share_ids)
+
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
+        if env.header.get("provenance") != Provenance.ATTESTED.value:
+            self.keybook.check_signing(self.directory(), env.header)
         if self.suite_rule and not suite(self.suite_rule, self.directory(),
                                          env.header, recipients):
             raise PolicyDenied("this share must be signed and sealed with the hybrid "
@@ -762,10 +772,7 @@ class Exchange:
             if env.header["key"] != self.node_key_id:
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
             return self.node_key_raw
-        m = self.directory().members.get(env.originator)
-        if m is None or m.sign_key_id != env.header["key"]:
-            raise CryptoError("signed with an unknown key", code="crypto.unknown_key")
-        return m.sign_key
+        return self.keybook.signer(self.directory(), env.originator, env.header["key"])
 
     def open(self, member: str, env: Envelope) -> bytes | None:
         """The plaintext for a member, verified; None if sealed and the node lacks its keys."""

@@ -4,6 +4,9 @@ through the token, and the hybrid suites refused with a stable code."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hpke
@@ -14,7 +17,7 @@ from vigil.crypto.keys import key_id, verify_raw
 from vigil.crypto.seal import unwrap_key, wrap_key
 from vigil.errors import CryptoError
 
-from .conftest import SoftHsm
+from .conftest import MODULE, SoftHsm
 
 
 def test_uri_parse_and_secrets_left_out() -> None:
@@ -66,9 +69,14 @@ def test_sign_and_unwrap_in_the_token(softhsm: SoftHsm) -> None:
     assert priv[p11.Attribute.SENSITIVE] and not priv[p11.Attribute.EXTRACTABLE]
     with pytest.raises(p11.PKCS11Error):
         priv[p11.Attribute.VALUE]
-    # one label, one key
+    # keys already in the token are taken as they are; half a pair is refused
+    again = pkcs11.create_keys(uri)
+    assert again[0].public_raw == sign.public_raw
+    half = softhsm.uri()
+    pkcs11.token(pkcs11.parse_uri(half)).generate(half.split("object=")[1].split("?")[0]
+                                                 + "/sign", pkcs11.ED25519_OID, derive=False)
     with pytest.raises(CryptoError) as e:
-        pkcs11.create_keys(uri)
+        pkcs11.create_keys(half)
     assert e.value.code == "pkcs11.exists"
 
 
@@ -80,13 +88,18 @@ def test_hybrid_in_a_token_is_refused_with_a_code(softhsm: SoftHsm) -> None:
 
 def test_wrong_pin_and_missing_token(softhsm: SoftHsm) -> None:
     with pytest.raises(CryptoError) as e:
-        pkcs11.open_keys(f"pkcs11:token=nope;object=a?module-path={pkcs11_module()}")
+        pkcs11.open_keys(f"pkcs11:token=nope;object=a?module-path={MODULE}")
     assert e.value.code == "pkcs11.no_token"
-    with pytest.raises(CryptoError) as e:
-        pkcs11.open_keys(softhsm.uri("a") + "&pin-value=wrong")
-    assert e.value.code == "pkcs11.login"
-
-
-def pkcs11_module() -> str:
-    from .conftest import MODULE
-    return MODULE
+    # a process that is not logged in yet (this one is: one login per token)
+    uri = softhsm.uri()
+    pkcs11.create_keys(uri)
+    code = ("from vigil.crypto import pkcs11\n"
+            "from vigil.errors import CryptoError\n"
+            "try:\n"
+            f"    pkcs11.open_keys({uri + '&pin-value=wrong'!r})\n"
+            "except CryptoError as e:\n"
+            "    print(e.code)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    assert got.stdout.strip() == "pkcs11.login"

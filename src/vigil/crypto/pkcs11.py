@@ -158,7 +158,10 @@ class Token:
         if len(tokens) != 1:
             raise TokenError(f"{len(tokens)} tokens match {want}", code="pkcs11.no_token")
         try:
-            self.session = tokens[0].open(user_pin=uri.pin(), rw=True)
+            try:
+                self.session = tokens[0].open(user_pin=uri.pin(), rw=True)
+            except pkcs11.UserAlreadyLoggedIn:  # another session of this process is
+                self.session = tokens[0].open(rw=True)
         except pkcs11.PKCS11Error as e:
             raise TokenError(f"cannot log in to the token: {type(e).__name__}",
                              code="pkcs11.login") from e
@@ -206,6 +209,14 @@ class Token:
             point = bytes(pub[Attr.EC_POINT])
         return _raw_point(point)
 
+    def has(self, label: str) -> bool:
+        """Does the token hold a key pair labelled ``label``?"""
+        p11 = self._p11
+        with self.calls() as s:
+            return all(list(s.get_objects({p11.Attribute.LABEL: label,
+                                           p11.Attribute.CLASS: cls}))
+                       for cls in (p11.ObjectClass.PUBLIC_KEY, p11.ObjectClass.PRIVATE_KEY))
+
     def public_raw(self, label: str) -> bytes:
         pub = self.find(label, self._p11.ObjectClass.PUBLIC_KEY)
         with self.calls():
@@ -227,7 +238,8 @@ _tokens: dict[str, Token] = {}
 
 def token(uri: Pkcs11Uri) -> Token:
     """One logged-in session per token per process."""
-    key = repr(sorted(uri.path.items())) + repr(sorted(uri.query.items()))
+    key = repr(sorted((k, v) for k, v in uri.path.items() if k in _TOKEN_ATTRS)) \
+        + uri.module()
     with _lock:
         got = _tokens.get(key)
         if got is None:
@@ -352,13 +364,20 @@ def memory_dh(private: X25519PrivateKey) -> Any:
 
 
 def create_keys(uri_text: str, *, hybrid: bool = False) -> tuple[TokenSignKey, TokenEncKey]:
-    """Make a member's two key pairs in the token the URI names."""
+    """A member's two key pairs in the token the URI names: made there, or, when the
+    token already holds both (made or imported by its own tools), taken as they are."""
     if hybrid:
         raise CryptoError("PKCS#11 tokens here have no ML-DSA or ML-KEM mechanisms: token "
                           "keys use the classical suites (ed25519, x25519)",
                           code="pkcs11.unsupported")
     uri = parse_uri(uri_text)
     tok = token(uri)
+    have = [tok.has(label) for label in (sign_label(uri), enc_label(uri))]
+    if all(have):  # keys the token's own tools made (or imported): taken as they are
+        return open_keys(uri_text)
+    if any(have):
+        raise TokenError(f"the token holds only one of {uri.object}/sign and "
+                         f"{uri.object}/enc", code="pkcs11.exists")
     sign_pub = tok.generate(sign_label(uri), ED25519_OID, derive=False)
     enc_pub = tok.generate(enc_label(uri), X25519_OID, derive=True)
     return (TokenSignKey(tok, sign_label(uri), sign_pub),

@@ -20,7 +20,7 @@ out the predicate, and a test checks it against :meth:`Access.read` on random ca
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -75,6 +75,8 @@ class Node(Protocol):
 
     def directory(self) -> Directory: ...
 
+    def revoked_shares(self, share_ids: Iterable[str]) -> set[str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ShareView:
@@ -101,13 +103,16 @@ class Access:
     # -- building views (state and hold are never optional) ---------------------------
     def views(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
               ) -> list[ShareView]:
-        """The views of stored shares: (id, header, state) each; the hold is fetched
-        here, with one call for all of them."""
+        """The views of stored shares: (id, header, state) each; the hold and the
+        shares a key revocation marks are fetched here, with one call each for all of
+        them."""
         got = list(rows)
         gate = self.node.read_gate
-        held = gate.not_before(self.member, sorted({r[0] for r in got})) \
-            if gate is not None and got else {}
-        return [ShareView(sid, header, state, held.get(sid)) for sid, header, state in got]
+        ids = sorted({r[0] for r in got})
+        held = gate.not_before(self.member, ids) if gate is not None and got else {}
+        revoked = self.node.revoked_shares(ids) if got else set()
+        return [ShareView(sid, header, replace(state, revoked=True) if sid in revoked
+                          else state, held.get(sid)) for sid, header, state in got]
 
     def view(self, share_id: str, header: Mapping[str, Any], state: ShareState
              ) -> ShareView:
@@ -243,6 +248,7 @@ class Access:
 READABLE_SQL = (
     "SELECT s.id FROM shares s WHERE EXISTS (SELECT 1 FROM members WHERE id=? AND active=?) "
     "AND s.purged=? AND (s.originator=? OR (s.recalled=? "
+    "AND s.id NOT IN (SELECT share_id FROM revoked_shares) "
     "AND (s.expires IS NULL OR s.expires>?) "
     "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
     "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")

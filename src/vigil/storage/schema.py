@@ -362,6 +362,48 @@ CHANNEL_NAMES_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
 ]
 
+# key life cycle (vigil.lifecycle) and provider-initiated SSO logout (vigil.sso)
+KEY_LIFECYCLE_MIGRATION: list[str] = [
+    # keys a member no longer uses, or whose use is limited: retired by rotation or
+    # recovery, given an expiry, or revoked (the current keys stay in members)
+    """CREATE TABLE member_keys (
+        key_id TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        use TEXT NOT NULL,
+        public {BLOB} NOT NULL,
+        retired TEXT,
+        expires TEXT,
+        revoked_since TEXT,
+        revoked_at TEXT,
+        revoked_index {BIGINT}
+    )""",
+    "CREATE INDEX member_keys_member ON member_keys(member_id)",
+    """CREATE TABLE recovery_keys (
+        member_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        public {BLOB} NOT NULL,
+        created TEXT NOT NULL
+    )""",
+    # shares signed with a revoked key at or after its revocation point
+    """CREATE TABLE revoked_shares (
+        share_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        marked TEXT NOT NULL
+    )""",
+    # content keys a member wrapped again to its own new key
+    """CREATE TABLE rewraps (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        blob {BLOB} NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (share_id, member_id)
+    )""",
+    # back-channel logout names the provider's session (sid) or subject (sub)
+    "ALTER TABLE sso_sessions ADD COLUMN sid TEXT",
+    "ALTER TABLE sso_sessions ADD COLUMN sub TEXT",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -530,6 +572,7 @@ MIGRATIONS: list[list[str]] = [
             expires TEXT NOT NULL
         )""",
     ],
+    KEY_LIFECYCLE_MIGRATION,  # key history, revocations, rewraps; SSO logout ids
 ]
 
 

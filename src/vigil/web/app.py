@@ -27,6 +27,7 @@ from vigil.web import analysis as analysis_api
 from vigil.web import apidocs, health, rest, stream
 from vigil.web import errors as web_errors
 from vigil.web import interop as interop_api
+from vigil.web import keys as keys_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import tokens as tokens_api
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(access_api.router, prefix="/api/v1")  # revoking users, members
     app.include_router(interop_api.router, prefix="/api/v1")  # MISP in and out
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
+    app.include_router(keys_api.router, prefix="/api/v1")  # key life cycle
     app.include_router(apidocs.router)
     app.include_router(console_router)
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)

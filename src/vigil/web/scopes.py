@@ -56,6 +56,11 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/users/{{user}}/rotate"): "admin",
     ("POST", f"{V1}/member/deactivate"): "admin",
     ("GET", f"{V1}/audit"): "admin",
+    ("POST", f"{V1}/keys/rotate"): "admin",  # the member's keys (vigil.lifecycle)
+    ("POST", f"{V1}/keys/recovery"): "admin",
+    ("POST", f"{V1}/keys/recover"): "admin",
+    ("POST", f"{V1}/keys/revoke"): "admin",
+    ("POST", f"{V1}/rewraps"): "admin",
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
     ("POST", "/feeds/{name}/pull"): "admin",
