@@ -146,7 +146,7 @@ def user() -> None:
 @user.command("add")
 @click.argument("member_name")
 @click.argument("user_name")
-@click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="admin",
+@click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="read",
               show_default=True, help="what the token may do (vigil.tokens)")
 @click.option("--expires", help="when the token stops working: RFC 3339 or a span (90d)")
 @pass_ctx

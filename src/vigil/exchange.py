@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, load_keyring
 from vigil.crypto.keys import key_id
+from vigil.crypto.secretfile import SecretBox
 from vigil.envelope import build_share, open_share, share_id_bound, verify_envelope
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.lifecycle.book import KeyBook
@@ -253,6 +254,9 @@ class Exchange:
         self.log = StoredLog(store, node_id, node_key)
         # retired, expiring and revoked member keys (vigil.lifecycle)
         self.keybook = KeyBook(store)
+        # secrets kept in the store sealed under a key in the data directory
+        # (open_exchange names it; an Exchange made without one keeps a key in memory)
+        self.secrets = SecretBox(None)
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)

@@ -14,7 +14,7 @@ from vigil import clock
 from vigil.analysis.correlate import install as install_correlation
 from vigil.analysis.ledger import install as install_ledger
 from vigil.config import Settings, write_settings_file
-from vigil.crypto.secretfile import owner_only_dir, write_secret_file
+from vigil.crypto.secretfile import SecretBox, owner_only_dir, write_secret_file
 from vigil.errors import ConfigError, Conflict
 from vigil.exchange import Exchange, hold_keyrings
 from vigil.policy.suites import SuiteRule
@@ -68,6 +68,10 @@ def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body))
     ex.suite_rule = SuiteRule.parse(str(settings.require_hybrid))
+    ex.secrets = SecretBox(settings.data_dir / "secrets.key")
+    from vigil.sso import seal_stored
+
+    seal_stored(ex)  # client secrets stored in clear by earlier versions
     install_correlation(ex, processes=int(settings.correlation_processes))
     install_ledger(ex, settings)
     taxii_index.install(ex.share_tx_hooks, ex.purge_tx_hooks)

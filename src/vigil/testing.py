@@ -95,7 +95,7 @@ class ServerProcess:
         self.log = log or data.parent / f"{data.name}-server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         logf = open(self.log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",

@@ -24,6 +24,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/signout"): "read",
     ("POST", "/signin/key"): "read",  # a key after a first factor, or alone
     ("POST", "/signin/passkey"): "read",
+    ("POST", "/signin/sso/backchannel"): "read",  # a provider's signed logout token
     ("POST", "/keys"): "read",  # the user's own passkeys
     ("POST", "/keys/{key_id}/remove"): "read",
     **{(m, "/taxii2/{rest}"): "read"  # TAXII's catch-all: answers 404 or 405 only
