@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import ipaddress
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

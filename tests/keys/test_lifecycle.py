@@ -138,11 +138,11 @@ def test_rotation_needs_both_signatures_and_fresh_keys(n: Node) -> None:
     other = Keyring.generate(kr.member_id)
     st = statements.rotation(kr.member_id, kr, new)
     cases = {
-        "key.bad_signature": statements.signed(st, old=other.sign_private,
+        "keys.bad_signature": statements.signed(st, old=other.sign_private,
                                                new=new.sign_private),
-        "key.bad_signature#2": statements.signed(st, old=kr.sign_private,
+        "keys.bad_signature#2": statements.signed(st, old=kr.sign_private,
                                                  new=other.sign_private),
-        "key.bad_statement": {"statement": st, "signatures": {"old": "AA"}},
+        "keys.bad_statement": {"statement": st, "signatures": {"old": "AA"}},
     }
     for code, body in cases.items():
         r = n.http.post("/api/v1/keys/rotate", json=body, headers=n.h("alpha"))
@@ -151,7 +151,7 @@ def test_rotation_needs_both_signatures_and_fresh_keys(n: Node) -> None:
     # another member's statement is refused whatever its signatures
     r = n.http.post("/api/v1/keys/rotate", json=statements.signed(
         st, old=kr.sign_private, new=new.sign_private), headers=n.h("bravo"))
-    assert r.json()["error"]["code"] == "key.bad_statement"
+    assert r.json()["error"]["code"] == "keys.bad_statement"
     # a key used before cannot come back
     good = statements.signed(st, old=kr.sign_private, new=new.sign_private)
     assert n.http.post("/api/v1/keys/rotate", json=good, headers=n.h("alpha")).status_code \
@@ -159,7 +159,7 @@ def test_rotation_needs_both_signatures_and_fresh_keys(n: Node) -> None:
     back = statements.rotation(kr.member_id, new, kr)
     r = n.http.post("/api/v1/keys/rotate", json=statements.signed(
         back, old=new.sign_private, new=kr.sign_private), headers=n.h("alpha"))
-    assert r.json()["error"]["code"] == "key.reused"
+    assert r.json()["error"]["code"] == "keys.reused"
 
 
 def test_compromise_drill(n: Node) -> None:
@@ -201,14 +201,14 @@ def test_compromise_drill(n: Node) -> None:
     fresh = n.sdk("bravo")
     with pytest.raises(CryptoError) as info:
         fresh.verify(stolen_env)
-    assert info.value.code == "key.revoked"
+    assert info.value.code == "keys.revoked"
     # the share before the point still verifies, marked
     got = fresh.get(before)
     assert got.signer.endswith("signed before revocation") and got.bundle is not None
     # later signatures with the revoked key are refused
     with pytest.raises(PolicyDenied) as info2:
         n.publish("alpha", "bravo", "after revocation", client=cl)
-    assert info2.value.code == "key.revoked"
+    assert info2.value.code == "keys.revoked"
     # rotating with the revoked key is refused; recovering with the recovery key works
     with pytest.raises(PolicyDenied):
         client_side.rotate(cl, alpha.keyring_path, PASSPHRASE)
@@ -241,7 +241,7 @@ def test_expiry_warns_then_refuses(n: Node) -> None:
         "WHERE key='dir_version'"))
     with pytest.raises(PolicyDenied) as info:
         n.publish("alpha", "bravo", "after expiry")
-    assert info.value.code == "key.expired"
+    assert info.value.code == "keys.expired"
 
 
 def console(n: Node, name: str) -> TestClient:

@@ -30,7 +30,7 @@ def test_uri_parse_and_secrets_left_out() -> None:
     for bad in ("pkcs11:token=a", "file:/x", "pkcs11:object=a;object=b"):
         with pytest.raises(CryptoError) as e:
             pkcs11.parse_uri(bad)
-        assert e.value.code == "pkcs11.bad_uri"
+        assert e.value.code == "hsm.bad_uri"
 
 
 def test_hpke_open_with_an_outside_dh_matches_cryptography() -> None:
@@ -77,19 +77,19 @@ def test_sign_and_unwrap_in_the_token(softhsm: SoftHsm) -> None:
                                                  + "/sign", pkcs11.ED25519_OID, derive=False)
     with pytest.raises(CryptoError) as e:
         pkcs11.create_keys(half)
-    assert e.value.code == "pkcs11.exists"
+    assert e.value.code == "hsm.exists"
 
 
 def test_hybrid_in_a_token_is_refused_with_a_code(softhsm: SoftHsm) -> None:
     with pytest.raises(CryptoError) as e:
         pkcs11.create_keys(softhsm.uri(), hybrid=True)
-    assert e.value.code == "pkcs11.unsupported"
+    assert e.value.code == "hsm.unsupported"
 
 
 def test_wrong_pin_and_missing_token(softhsm: SoftHsm) -> None:
     with pytest.raises(CryptoError) as e:
         pkcs11.open_keys(f"pkcs11:token=nope;object=a?module-path={MODULE}")
-    assert e.value.code == "pkcs11.no_token"
+    assert e.value.code == "hsm.no_token"
     # a process that is not logged in yet (this one is: one login per token)
     uri = softhsm.uri()
     pkcs11.create_keys(uri)
@@ -102,4 +102,4 @@ def test_wrong_pin_and_missing_token(softhsm: SoftHsm) -> None:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True)
-    assert got.stdout.strip() == "pkcs11.login"
+    assert got.stdout.strip() == "hsm.login"

@@ -16,7 +16,7 @@ secret leaves the token (as it must for HPKE), the private key never does.
 
 Tokens in the field (and SoftHSM2 2.6) have no ML-DSA or ML-KEM mechanisms, so token
 keys use the classical suites; asking for the hybrid suites raises
-``pkcs11.unsupported``. Keys exist only as handles here: nothing in this module can
+``hsm.unsupported``. Keys exist only as handles here: nothing in this module can
 read a private value.
 """
 
@@ -47,7 +47,7 @@ _TOKEN_ATTRS = ("token", "serial", "manufacturer", "model")
 
 
 class TokenError(CryptoError):
-    code = "pkcs11.token"
+    code = "hsm.token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class Pkcs11Uri:
         got = self.query.get("module-path") or os.environ.get(MODULE_ENV, "")
         if not got:
             raise TokenError("the pkcs11 URI names no module-path (nor is "
-                             f"{MODULE_ENV} set)", code="pkcs11.bad_uri")
+                             f"{MODULE_ENV} set)", code="hsm.bad_uri")
         return got
 
     def pin(self) -> str | None:
@@ -79,7 +79,7 @@ class Pkcs11Uri:
                     return f.read().strip()
             except OSError as e:
                 raise TokenError(f"cannot read the token PIN from {path}: {e.strerror}",
-                                 code="pkcs11.bad_uri") from e
+                                 code="hsm.bad_uri") from e
         return os.environ.get(PIN_ENV)
 
     def without_secrets(self) -> str:
@@ -105,9 +105,9 @@ def format_uri(path: Mapping[str, str], query: Mapping[str, str]) -> str:
 
 
 def parse_uri(text: str) -> Pkcs11Uri:
-    """Parse a ``pkcs11:`` URI (``pkcs11.bad_uri`` if it is not one)."""
+    """Parse a ``pkcs11:`` URI (``hsm.bad_uri`` if it is not one)."""
     if not isinstance(text, str) or not text.startswith("pkcs11:"):
-        raise TokenError("a token is named by a pkcs11: URI (RFC 7512)", code="pkcs11.bad_uri")
+        raise TokenError("a token is named by a pkcs11: URI (RFC 7512)", code="hsm.bad_uri")
     body = text[len("pkcs11:"):]
     path_part, _, query_part = body.partition("?")
 
@@ -117,14 +117,14 @@ def parse_uri(text: str) -> Pkcs11Uri:
             name, eq, value = item.partition("=")
             if not eq or not name or name in out:
                 raise TokenError(f"malformed pkcs11 URI attribute {item!r}",
-                                 code="pkcs11.bad_uri")
+                                 code="hsm.bad_uri")
             out[name] = unquote(value)
         return out
 
     path, query = pairs(path_part, ";"), pairs(query_part, "&")
     if not path.get("object"):
         raise TokenError("the pkcs11 URI must name an object (the key label)",
-                         code="pkcs11.bad_uri")
+                         code="hsm.bad_uri")
     return Pkcs11Uri(path, query)
 
 
@@ -140,7 +140,7 @@ class Token:
         try:
             import pkcs11
         except ImportError as e:  # pragma: no cover - python-pkcs11 is a dependency
-            raise TokenError("python-pkcs11 is not installed", code="pkcs11.unavailable") from e
+            raise TokenError("python-pkcs11 is not installed", code="hsm.unavailable") from e
         self._p11 = pkcs11
         module = uri.module()
         with _lock:
@@ -150,13 +150,13 @@ class Token:
                     lib = _libs[module] = pkcs11.lib(module)
                 except (RuntimeError, OSError, pkcs11.PKCS11Error) as e:
                     raise TokenError(f"cannot load the PKCS#11 module {module}",
-                                     code="pkcs11.unavailable") from e
+                                     code="hsm.unavailable") from e
         want = {("label" if k == "token" else k): v for k, v in uri.path.items()
                 if k in _TOKEN_ATTRS}
         tokens = [t for t in lib.get_tokens()
                   if all(str(getattr(t, k, "")).strip() == v for k, v in want.items())]
         if len(tokens) != 1:
-            raise TokenError(f"{len(tokens)} tokens match {want}", code="pkcs11.no_token")
+            raise TokenError(f"{len(tokens)} tokens match {want}", code="hsm.no_token")
         try:
             try:
                 self.session = tokens[0].open(user_pin=uri.pin(), rw=True)
@@ -164,7 +164,7 @@ class Token:
                 self.session = tokens[0].open(rw=True)
         except pkcs11.PKCS11Error as e:
             raise TokenError(f"cannot log in to the token: {type(e).__name__}",
-                             code="pkcs11.login") from e
+                             code="hsm.login") from e
         self.lock = threading.RLock()
 
     @contextmanager
@@ -174,7 +174,7 @@ class Token:
                 yield self.session
             except self._p11.PKCS11Error as e:
                 raise TokenError(f"the token refused: {type(e).__name__}",
-                                 code="pkcs11.token") from e
+                                 code="hsm.token") from e
 
     def find(self, label: str, cls: Any) -> Any:
         with self.calls() as s:
@@ -182,7 +182,7 @@ class Token:
                                         self._p11.Attribute.CLASS: cls}))
         if len(found) != 1:
             raise TokenError(f"{len(found)} objects labelled {label!r} on the token",
-                             code="pkcs11.no_key")
+                             code="hsm.no_key")
         return found[0]
 
     def generate(self, label: str, curve_oid: str, *, derive: bool) -> bytes:
@@ -196,7 +196,7 @@ class Token:
             with self.calls() as s:
                 if list(s.get_objects({Attr.LABEL: label, Attr.CLASS: cls})):
                     raise TokenError(f"the token already holds a key labelled {label!r}",
-                                     code="pkcs11.exists")
+                                     code="hsm.exists")
         caps = p11.MechanismFlag.DERIVE if derive else \
             p11.MechanismFlag.SIGN | p11.MechanismFlag.VERIFY
         with self.calls() as s:
@@ -230,7 +230,7 @@ def _raw_point(point: bytes) -> bytes:
     if len(point) == 32:
         return point
     raise TokenError("the token's public key is not a 32-byte curve point",
-                     code="pkcs11.token")
+                     code="hsm.token")
 
 
 _tokens: dict[str, Token] = {}
@@ -369,7 +369,7 @@ def create_keys(uri_text: str, *, hybrid: bool = False) -> tuple[TokenSignKey, T
     if hybrid:
         raise CryptoError("PKCS#11 tokens here have no ML-DSA or ML-KEM mechanisms: token "
                           "keys use the classical suites (ed25519, x25519)",
-                          code="pkcs11.unsupported")
+                          code="hsm.unsupported")
     uri = parse_uri(uri_text)
     tok = token(uri)
     have = [tok.has(label) for label in (sign_label(uri), enc_label(uri))]
@@ -377,7 +377,7 @@ def create_keys(uri_text: str, *, hybrid: bool = False) -> tuple[TokenSignKey, T
         return open_keys(uri_text)
     if any(have):
         raise TokenError(f"the token holds only one of {uri.object}/sign and "
-                         f"{uri.object}/enc", code="pkcs11.exists")
+                         f"{uri.object}/enc", code="hsm.exists")
     sign_pub = tok.generate(sign_label(uri), ED25519_OID, derive=False)
     enc_pub = tok.generate(enc_label(uri), X25519_OID, derive=True)
     return (TokenSignKey(tok, sign_label(uri), sign_pub),

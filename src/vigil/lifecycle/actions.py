@@ -77,13 +77,13 @@ def rotate(ex: Exchange, member_id: str, doc: Any) -> Member:
 
 def recover(ex: Exchange, member_id: str, doc: Any) -> Member:
     """Take a member's new keys on a statement signed by its registered recovery key
-    (``key.no_recovery`` when it registered none)."""
+    (``keys.no_recovery`` when it registered none)."""
     m = ex.directory().members[member_id]
     st, sigs = statements.check(doc, m.id, "recover")
     row = ex.store.read(lambda sql: sql.execute(
         "SELECT public FROM recovery_keys WHERE member_id=?", (m.id,)).fetchone())
     if row is None:
-        raise NotFound("this member registered no recovery key", code="key.no_recovery")
+        raise NotFound("this member registered no recovery key", code="keys.no_recovery")
     return _replace(ex, m, st, sigs, doc, vouch=("recovery", bytes(row[0])))
 
 
@@ -92,14 +92,14 @@ def _replace(ex: Exchange, m: Member, st: dict[str, Any], sigs: dict[str, bytes]
     event = str(st["event"])
     if st["previous"] != {"sign_key": m.sign_key_id, "enc_key": m.enc_key_id}:
         raise Conflict("the statement names keys that are not the member's current ones",
-                       code="key.stale")
+                       code="keys.stale")
     sign = statements.public_of(st["sign_key"], SIGN_ALGS, "sign_key")
     enc = statements.public_of(st["enc_key"], ENC_ALGS, "enc_key")
     if _known(ex, sign[0]) or _known(ex, enc[0]):
-        raise Conflict("a new key must never have been used before", code="key.reused")
+        raise Conflict("a new key must never have been used before", code="keys.reused")
     if event == "rotate" and ex.keybook.revoked(ex.directory(), m.sign_key_id):
         raise PolicyDenied("a revoked key cannot vouch for a new one: recover with the "
-                           "recovery key", code="key.revoked")
+                           "recovery key", code="keys.revoked")
     statements.check_signature(st, sigs[vouch[0]], vouch[1], vouch[0])
     statements.check_signature(st, sigs["new"], sign[1], "new")
     at = clock.now()
@@ -129,13 +129,13 @@ def register_recovery_key(ex: Exchange, member_id: str, doc: Any) -> str:
     st, sigs = statements.check(doc, m.id, "recovery-key")
     if st["previous"] != {"sign_key": m.sign_key_id, "enc_key": m.enc_key_id}:
         raise Conflict("the statement names keys that are not the member's current ones",
-                       code="key.stale")
+                       code="keys.stale")
     if ex.keybook.revoked(ex.directory(), m.sign_key_id):
         raise PolicyDenied("a revoked key cannot register a recovery key",
-                           code="key.revoked")
+                           code="keys.revoked")
     kid, public = statements.public_of(st["recovery_key"], SIGN_ALGS, "recovery_key")
     if _known(ex, kid):
-        raise Conflict("a recovery key must not be a member key", code="key.reused")
+        raise Conflict("a recovery key must not be a member key", code="keys.reused")
     statements.check_signature(st, sigs["old"], m.sign_key, "old")
     statements.check_signature(st, sigs["new"], public, "recovery key")
     at = clock.now()
@@ -157,7 +157,7 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
     """Revoke a member's current keys from ``since`` (default now; a time or a span back
     such as 2d): its shares signed with the key stored at or after that point are marked
     and refused by every surface, later signatures are refused, and what it signed
-    before stays verifiable as "signed before revocation". ``key.revoked`` if it already
+    before stays verifiable as "signed before revocation". ``keys.revoked`` if it already
     was."""
     m = ex.member(member_ref)
     at = clock.now()
@@ -166,7 +166,7 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
         raise InputError("the revocation point cannot be in the future",
                          code="input.out_of_range", pointer="/since")
     if ex.keybook.revoked(ex.directory(), m.sign_key_id):
-        raise Conflict("this key is already revoked", code="key.revoked")
+        raise Conflict("this key is already revoked", code="keys.revoked")
 
     def write(sql: Sql) -> None:
         rows = sql.execute(
@@ -201,7 +201,7 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
 
 def set_expiry(ex: Exchange, member_ref: str, expires: str) -> str:
     """Schedule the expiry of a member's current keys (logged); from then on the node
-    refuses new shares signed with them (``key.expired``) until the member rotates."""
+    refuses new shares signed with them (``keys.expired``) until the member rotates."""
     m = ex.member(member_ref)
     when = clock.parse_expiry(expires)
     at = clock.now()

@@ -118,18 +118,18 @@ class KeyBook:
         return rec.public
 
     def check_signing(self, directory: Directory, header: Mapping[str, Any]) -> None:
-        """Refuse a new share signed with a revoked (``key.revoked``) or expired
-        (``key.expired``) key; called where every share enters the store."""
+        """Refuse a new share signed with a revoked (``keys.revoked``) or expired
+        (``keys.expired``) key; called where every share enters the store."""
         kid = header.get("key")
         rec = self.records(directory).get(kid) if isinstance(kid, str) else None
         if rec is None:
             return
         if rec.revoked:
             raise PolicyDenied(f"the key {kid} was revoked ({rec.revoked_since}); nothing "
-                               "signed with it is taken", code="key.revoked")
+                               "signed with it is taken", code="keys.revoked")
         if rec.retired is not None:
             raise PolicyDenied(f"the key {kid} was replaced at {rec.retired}",
-                               code="key.retired")
+                               code="keys.retired")
         if rec.expires is not None and rec.expires <= clock.now():
             raise PolicyDenied(f"the key {kid} expired at {rec.expires}: rotate it "
-                               "(vigil key rotate)", code="key.expired")
+                               "(vigil key rotate)", code="keys.expired")

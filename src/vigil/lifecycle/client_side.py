@@ -9,7 +9,7 @@ and checks other members' old and revoked keys against the node's log.
   kept offline, and used after a compromise (the node has revoked the old key).
 * :func:`signing_key`: the public key a share's signer used, current or retired, taken
   only with the log proof of the entry that introduced it; a revoked key verifies only
-  shares logged before its revocation point (``key.revoked`` otherwise).
+  shares logged before its revocation point (``keys.revoked`` otherwise).
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def _held(client: Client) -> list[str]:
 def signing_key(client: Client, m: dict[str, Any], env: Envelope) -> tuple[bytes, str]:
     """The public key that signed ``env`` (``m`` its originator, proven) and a note:
     ``""``, or ``"signed before revocation"``. ``crypto.unknown_key`` if the key is not
-    one the log names for the member; ``key.revoked`` if the share is logged at or after
+    one the log names for the member; ``keys.revoked`` if the share is logged at or after
     the key's revocation point."""
     kid = str(env.header["key"])
     latest = (m.get("log") or {}).get("entry") or {}
@@ -245,7 +245,7 @@ def signing_key(client: Client, m: dict[str, Any], env: Envelope) -> tuple[bytes
         index = None
     if index is None or index >= from_index:
         raise CryptoError(f"signed with {kid}, revoked since {revoked.get('since')}: "
-                          "refused", code="key.revoked")
+                          "refused", code="keys.revoked")
     return public, SIGNED_BEFORE_REVOCATION
 
 

@@ -76,7 +76,7 @@ def signed(statement: Mapping[str, Any], **signers: SignPrivate) -> dict[str, An
 
 
 def _bad(what: str) -> InputError:
-    return InputError(f"key statement: {what}", code="key.bad_statement")
+    return InputError(f"key statement: {what}", code="keys.bad_statement")
 
 
 def public_of(item: Any, algs: frozenset[str], what: str) -> tuple[str, bytes]:
@@ -135,4 +135,4 @@ def check_signature(statement: Mapping[str, Any], signature: bytes, public: byte
         verify(TAG_KEY_EVENT, statement, signature, public)
     except CryptoError as e:
         raise CryptoError(f"the key statement's {who} signature does not verify",
-                          code="key.bad_signature") from e
+                          code="keys.bad_signature") from e

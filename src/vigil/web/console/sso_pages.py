@@ -237,20 +237,19 @@ async def _logout_claims(request: Request, token: str) -> tuple[str, str | None,
     now = time.time()
     events = c.get("events")
     sid, sub = c.get("sid"), c.get("sub")
-    problems = [
-        c.get("iss") != p.issuer and "iss",
-        p.client_id not in auds and "aud",
-        not isinstance(c.get("iat"), int | float) or abs(now - float(c["iat"]))
-        > LOGOUT_TOKEN_AGE and "iat",
-        "exp" in c and (not isinstance(c["exp"], int | float) or float(c["exp"]) < now - 60)
-        and "exp",
-        not isinstance(c.get("jti"), str) and "jti",
-        (not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict))
-        and "events",
-        "nonce" in c and "nonce",
-        not (isinstance(sid, str) or isinstance(sub, str)) and "sid/sub",
-    ]
-    bad = [x for x in problems if x]
+    iat, exp = c.get("iat"), c.get("exp")
+    problems = {
+        "iss": c.get("iss") != p.issuer,
+        "aud": p.client_id not in auds,
+        "iat": not isinstance(iat, int | float) or abs(now - float(iat)) > LOGOUT_TOKEN_AGE,
+        "exp": "exp" in c and (not isinstance(exp, int | float) or float(exp) < now - 60),
+        "jti": not isinstance(c.get("jti"), str),
+        "events": not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT),
+                                                                 dict),
+        "nonce": "nonce" in c,
+        "sid/sub": not (isinstance(sid, str) or isinstance(sub, str)),
+    }
+    bad = [name for name, wrong in problems.items() if wrong]
     if bad:
         raise AuthError(f"the logout token is not one: {', '.join(bad)}",
                         code="auth.sso_logout")
