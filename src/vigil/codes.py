@@ -24,7 +24,7 @@ CODES: dict[str, tuple[int, str]] = {
     "keys.revoked": (403, "signed with a revoked key at or after its revocation point"),
     "keys.retired": (403, "signed with a key its member has replaced"),
     "keys.expired": (403, "signed with a key past its expiry: rotate it"),
-    "keys.bad_statement": (400, "a key statement that is not well formed for this member and event"),
+    "keys.bad_statement": (400, "a key statement not well formed for this member and event"),
     "keys.bad_signature": (422, "a key statement's signature does not verify"),
     "input.rewrap": (400, "a malformed re-wrapped content key, or one not for the current key"),
     "policy.key_revoked": (403, "signed with a revoked key after its revocation point"),
