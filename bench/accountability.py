@@ -29,12 +29,13 @@ import orjson
 
 from bench.common import cycle_chunks, real_iocs, save, summary
 from bench.ingest import Origin, origin_of, setup
-from vigil import accountability as acc
 from vigil import clock
-from vigil.envelope import build_share
-from vigil.exchange import Exchange
 from vigil.interop.iocs import indicators_bundle
 from vigil.model import Actor, Audience, Tlp
+from vigil.node import accountability as acc
+from vigil.node.exchange import Exchange
+from vigil.protocol import receipts as wire
+from vigil.protocol.envelope import build_share
 from vigil.testing import TestNode
 
 
@@ -63,8 +64,8 @@ def receipts(ex: Exchange, node: TestNode, shares: list[str]) -> dict[str, Any]:
     for sid in shares:
         for kr in rings:
             t0 = time.perf_counter()
-            obj = acc.receipt_object(sid, kr.member_id, acc.RECEIVED, kr.sign_key_id)
-            acc.record_receipt(ex, kr.member_id, obj, acc.sign_receipt(obj, kr.sign_private))
+            obj = wire.receipt_object(sid, kr.member_id, wire.RECEIVED, kr.sign_key_id)
+            acc.record_receipt(ex, kr.member_id, obj, wire.sign_receipt(obj, kr.sign_private))
             times.append(time.perf_counter() - t0)
     total = time.perf_counter() - t_all
     return {"receipts": len(times), "per_s": len(times) / total, "ms": ms(times)}
@@ -75,8 +76,8 @@ def recalls(ex: Exchange, origin: Origin, shares: list[str]) -> dict[str, Any]:
     kr = origin.keyring
     for sid in shares:
         t0 = time.perf_counter()
-        obj = acc.recall_object(sid, kr.member_id, kr.sign_key_id)
-        acc.recall(ex, kr.member_id, sid, obj, acc.sign_recall(obj, kr.sign_private))
+        obj = wire.recall_object(sid, kr.member_id, kr.sign_key_id)
+        acc.recall(ex, kr.member_id, sid, obj, wire.sign_recall(obj, kr.sign_private))
         times.append(time.perf_counter() - t0)
     return {"recalls": len(times), "ms": ms(times)}
 

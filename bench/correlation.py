@@ -43,10 +43,10 @@ from bench.common import real_iocs, save, summary
 from vigil.analysis.correlate import Correlator, correlator
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable, normalise
-from vigil.envelope import build_share
-from vigil.exchange import Exchange
 from vigil.interop.iocs import Ioc
 from vigil.model import Actor, Audience, Form, Handling, Tlp
+from vigil.node.exchange import Exchange
+from vigil.protocol.envelope import build_share
 from vigil.testing import ServerProcess, TestNode, make_node
 
 PER_SHARE = 1000

@@ -26,11 +26,11 @@ import orjson
 from bench.common import cycle_chunks, real_iocs, save, summary
 from vigil.config import load_settings
 from vigil.crypto.keyring import Keyring, load_keyring
-from vigil.envelope import build_share, envelope_from_json, envelope_to_json
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.interop.iocs import indicators_bundle
 from vigil.model import Actor, Audience, ChannelKind, Envelope, Tlp
-from vigil.node import open_exchange
+from vigil.node.exchange import Exchange
+from vigil.protocol.envelope import build_share, envelope_from_json, envelope_to_json
 from vigil.stix import strictjson
 from vigil.stix.validate import validate_bundle
 from vigil.testing import PASSPHRASE, TestNode, make_node

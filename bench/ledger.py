@@ -29,8 +29,10 @@ import orjson
 
 from bench.common import real_iocs, save, summary
 from vigil.analysis import blind, ledger, sightings
+from vigil.client.blind import bundle_tokens
 from vigil.interop.iocs import indicators_bundle
 from vigil.model import Actor, ChannelKind, Tlp
+from vigil.protocol import blind as wire
 from vigil.testing import make_node
 
 
@@ -38,14 +40,14 @@ def run(shares: int, tokens_per_share: int, members: int, store: str | None,
         overlap: float) -> dict[str, Any]:
     iocs = real_iocs()
     rnd = random.Random(7)
-    key = blind.new_channel_key()
+    key = wire.new_channel_key()
     out: dict[str, Any] = {"shares": shares, "tokens_per_share": tokens_per_share,
                            "overlap": overlap, "members": members,
                            "store": "sqlite" if store is None else "postgresql"}
 
     big = orjson.dumps(indicators_bundle(iocs[:1000]))
     t0 = time.perf_counter()
-    toks = blind.bundle_tokens(key, big)
+    toks = bundle_tokens(key, big)
     dt = time.perf_counter() - t0
     out["tokens"] = {"observables": len(toks), "seconds": dt, "per_second": len(toks) / dt}
 
@@ -55,7 +57,7 @@ def run(shares: int, tokens_per_share: int, members: int, store: str | None,
         ex = node.exchange()
         ids = [m.id for m in node.members.values()]
         ch = ex.create_channel(ids[0], "bench", ChannelKind.GROUP, ids[1:])
-        pool = [blind.token(key, f"{i.kind}:{i.value}") for i in iocs]
+        pool = [wire.token(key, f"{i.kind}:{i.value}") for i in iocs]
         small = [orjson.dumps(indicators_bundle(iocs[k:k + 3])) for k in range(0, 300, 3)]
         publish_with: list[float] = []
         publish_without: list[float] = []

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind
+from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port, make_node
+from vigil.testing.postgres import Databases
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VIGIL_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -38,30 +39,32 @@ def service_missing(what: str, exc: BaseException) -> None:
     pytest.skip(message)
 
 
-def _pg_database_url(name: str) -> str:
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
-
-
-@pytest.fixture
-def pg_url() -> object:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    import uuid
-
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[Databases]:
+    """Fresh PostgreSQL databases, copied from one template migrated once per test run."""
     try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+        databases = Databases(PG_ADMIN_URL)
     except Exception as exc:
         service_missing("PostgreSQL", exc)
         raise
-    name = f"vigil_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield _pg_database_url(name)
+        yield databases
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        databases.close()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Databases) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test, dropped afterwards."""
+    with pg_databases.fresh() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_url(pg_databases: Databases) -> Iterator[str]:
+    """A fresh PostgreSQL database without any table, for tests of migrating itself."""
+    with pg_databases.fresh(migrated=False) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
@@ -12,22 +11,8 @@ import pytest
 from vigil.client import Client, InboxItem
 from vigil.errors import NotFound
 from vigil.testing import ServerProcess, make_node
-
-
-def bundle_with(canary: str, n: int = 3) -> bytes:
-    objs = []
-    for i in range(n):
-        objs.append({
-            "type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{uuid.uuid4()}",
-            "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-            "name": f"{canary} #{i}", "description": f"secret note {canary}",
-            "indicator_types": ["malicious-activity"],
-            "pattern": f"[ipv4-addr:value = '198.51.100.{i + 1}']", "pattern_type": "stix",
-            "valid_from": "2026-11-29T08:00:00Z",
-        })
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                       "objects": objs}).encode()
+from vigil.testing.node import scan
+from vigil.testing.stix import canary_bundle
 
 
 async def first_event(client: Client, timeout: float) -> InboxItem | None:
@@ -40,16 +25,6 @@ async def first_event(client: Client, timeout: float) -> InboxItem | None:
         return await asyncio.wait_for(take(), timeout)
     except TimeoutError:
         return None
-
-
-def scan(paths: list[Path], needle: bytes) -> list[str]:
-    hits = []
-    for root in paths:
-        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
-        for f in files:
-            if needle in f.read_bytes():
-                hits.append(str(f))
-    return hits
 
 
 @pytest.mark.slow
@@ -72,7 +47,7 @@ async def test_bilateral_share_reaches_b_only_and_node_stays_blind(tmp_path: Pat
         b_task = asyncio.create_task(first_event(cb, 5.0))
         c_task = asyncio.create_task(first_event(cc, 3.0))
         await asyncio.sleep(0.5)  # both streams connected
-        res = await asyncio.to_thread(ca.publish, bundle_with(canary), tlp="amber", to=["a-b"])
+        res = await asyncio.to_thread(ca.publish, canary_bundle(canary), tlp="amber", to=["a-b"])
         assert res["form"] == "sealed"
         assert res["recipients"] == [b.id]
         got = await b_task
@@ -90,7 +65,7 @@ async def test_bilateral_share_reaches_b_only_and_node_stays_blind(tmp_path: Pat
             cc.envelope(res["id"])
         # A share posted without client keys: attested and sealed by the node.
         plain_a = Client(srv.url, a.token)
-        res2 = plain_a.publish(bundle_with(canary2), tlp="amber", to=["a-b"])
+        res2 = plain_a.publish(canary_bundle(canary2), tlp="amber", to=["a-b"])
         assert res2["provenance"] == "attested" and res2["form"] == "sealed"
         s2 = cb.get(res2["id"])
         assert s2.bundle is not None and canary2.encode() in s2.bundle
@@ -114,7 +89,7 @@ def test_acknowledged_share_survives_kill_9(tmp_path: Path) -> None:
     try:
         with Client(srv.url, a.token) as ca:
             for i in range(5):
-                ids.append(ca.publish(bundle_with(f"k{i}"), tlp="amber",
+                ids.append(ca.publish(canary_bundle(f"k{i}"), tlp="amber",
                                       to=["member:bravo"])["id"])
     finally:
         srv.kill()  # SIGKILL right after the last 2xx

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import Server, as_pages
@@ -25,21 +24,17 @@ from vigil.client import Client
 from vigil.gateway import LocalStore, follow, watch
 from vigil.model import ChannelKind
 from vigil.taxii.query import Query
+from vigil.testing import stix
 
 LOCAL_TOKEN = "local-gateway-token-for-tests"
 
 
 def bundle(marker: str, n: int) -> tuple[bytes, list[dict[str, Any]]]:
-    objs: list[dict[str, Any]] = [{
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-        "created": "2024-05-01T00:00:00.000Z", "modified": "2024-05-01T00:00:00.000Z",
-        "name": f"{marker} {i}", "pattern": f"[domain-name:value = '{marker}-{i}.example']",
-        "pattern_type": "stix", "valid_from": "2024-05-01T00:00:00Z"} for i in range(n)]
-    objs.append({"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
-                 "created": "2024-05-01T00:00:00.000Z", "modified": "2024-05-01T00:00:00.000Z",
-                 "name": f"{marker} malware", "is_family": True})
-    doc = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}
-    return orjson.dumps(doc), objs
+    at = "2024-05-01T00:00:00.000Z"
+    objs = [stix.indicator(f"{marker}-{i}.example", at=at, name=f"{marker} {i}")
+            for i in range(n)]
+    objs.append(stix.malware(f"{marker} malware", at=at))
+    return stix.bundle(*objs), objs
 
 
 class Gateway:
@@ -273,7 +268,7 @@ async def test_gateway_serves_only_what_the_originator_lets_leave_and_drops_with
         assert rec["received"] is not None and rec["recall_ack"] is not None
 
         # a purge is not delivered, but the log records it: the watch deletes the copy
-        from vigil.accountability import purge
+        from vigil.node.accountability import purge
 
         ex = n.exchange()
         try:
@@ -292,7 +287,7 @@ async def test_gateway_serves_only_what_the_originator_lets_leave_and_drops_with
 
 async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.sdk.test_hostile_node import Proxy, StreamEdit, no_proofs, strip_proof
+    from tests.client.test_hostile_node import Proxy, StreamEdit, no_proofs, strip_proof
 
     n, srv = node
     delta, echo = n.members["delta"], n.members["echo"]
@@ -315,7 +310,7 @@ async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
 
 async def test_gateway_alerts_on_a_replayed_event_and_a_key_it_did_not_make(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.sdk.test_hostile_node import Replay, StreamEdit
+    from tests.client.test_hostile_node import Replay, StreamEdit
 
     from vigil import clock
     from vigil.crypto.keyring import Keyring
@@ -371,7 +366,7 @@ def test_gateway_drops_a_share_past_its_expiry(tmp_path: Path) -> None:
 
 async def test_gateway_alerts_on_a_rolled_back_log(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.sdk.test_hostile_node import Proxy, only
+    from tests.client.test_hostile_node import Proxy, only
 
     n, srv = node
     delta, echo = n.members["delta"], n.members["echo"]

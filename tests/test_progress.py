@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from tests.conftest import four_member_exchange
-from tests.test_cli import vigil
 
 from vigil.progress import bar
+from vigil.testing.node import run_cli as vigil
 
 
 class Tty(io.StringIO):

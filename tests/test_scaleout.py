@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import PrivateNats
-from tests.test_e2e import bundle_with
 
 from vigil.client import Client, InboxItem
 from vigil.testing import ServerProcess, make_node
+from vigil.testing.stix import canary_bundle as bundle_with
+from vigil.testing.stix import ioc_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -129,8 +130,6 @@ async def test_a_notice_found_on_one_worker_is_pushed_by_the_other(
         tmp_path: Path, pg_url: str, nats_url: str) -> None:
     """The correlation pass runs where the share was published (worker 1); the notice
     doorbell crosses JetStream to the stream open on worker 2."""
-    from tests.analysis.helpers import ip_bundle
-
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True}, store=pg_url)
     bus = f"{nats_url}?prefix=vt{uuid.uuid4().hex[:8]}"
     w1, w2 = workers(node.data, pg_url, bus)
@@ -138,12 +137,12 @@ async def test_a_notice_found_on_one_worker_is_pushed_by_the_other(
     try:
         with Client(w1.url, a.token) as ca, Client(w1.url, b.token) as cb, \
                 Client(w2.url, b.token) as sub:
-            first = ca.publish(ip_bundle("45.77.12.0/24"), tlp="green")["id"]
+            first = ca.publish(ioc_bundle("45.77.12.0/24"), tlp="green")["id"]
             stream = sub.notices_stream(0)
             got = asyncio.ensure_future(anext(stream))
             await asyncio.sleep(1.0)  # the stream is open and waits for its doorbell
             second = await asyncio.to_thread(
-                lambda: cb.publish(ip_bundle("45.77.12.7"), tlp="green")["id"])
+                lambda: cb.publish(ioc_bundle("45.77.12.7"), tlp="green")["id"])
             notice = await asyncio.wait_for(got, 10)
             await stream.aclose()
         assert notice["share"] == second and notice["match"]["share"] == first

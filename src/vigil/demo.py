@@ -13,10 +13,11 @@ import orjson
 
 from vigil.config import load_settings
 from vigil.errors import Conflict
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.interop.iocs import indicators_bundle, read_abusech
 from vigil.model import Actor, ChannelKind, MemberKind, Tlp
-from vigil.node import init_node, keyring_dir, open_exchange
+from vigil.node.datadir import init_node, keyring_dir
+from vigil.node.exchange import Exchange
 from vigil.stix.tlp import marking_id_for
 
 PASSPHRASE = "vigil-demo"

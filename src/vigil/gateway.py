@@ -42,14 +42,14 @@ from fastapi.responses import JSONResponse
 from vigil import __version__, clock
 from vigil.client import Client, InboxItem, LogWatch, Refused
 from vigil.crypto.keyring import Keyring
-from vigil.envelope import open_share
 from vigil.errors import AuthError, PolicyDenied, VigilError
 from vigil.model import Actor, Form
 from vigil.policy.access import onward
-from vigil.taxii import server as taxii_server
+from vigil.protocol.envelope import open_share
 from vigil.taxii.collections import Added, Collection, Item, Page
 from vigil.taxii.query import Cursor, Query, norm_time
 from vigil.web import errors as web_errors
+from vigil.web import taxii as taxii_server
 from vigil.web.auth import credential
 from vigil.web.deps import actor_of, state_of
 

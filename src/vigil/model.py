@@ -80,7 +80,7 @@ class User:
     member_id: str
     name: str
     created: str
-    scope: str = "admin"  # read | publish | admin (vigil.tokens)
+    scope: str = "admin"  # read | publish | admin (vigil.signin.tokens)
     expires: str | None = None  # the token answers 401 from then on
 
 
@@ -221,4 +221,4 @@ class Actor:
 
     member: str
     user: str | None = None
-    scope: str = "admin"  # what the credential may do (vigil.tokens)
+    scope: str = "admin"  # what the credential may do (vigil.signin.tokens)

@@ -2,29 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
-from typing import Any
-
-import orjson
-
-from vigil.exchange import Exchange, Published
 from vigil.model import Actor, Tlp
-
-
-def indicator(pattern: str) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-            "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-            "pattern": pattern, "pattern_type": "stix", "valid_from": "2026-11-29T08:00:00Z"}
-
-
-def bundle(objects: Iterable[dict[str, Any]]) -> bytes:
-    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                         "objects": list(objects)})
-
-
-def ip_bundle(*values: str) -> bytes:
-    return bundle(indicator(f"[ipv4-addr:value = '{v}']") for v in values)
+from vigil.node.exchange import Exchange, Published
 
 
 def publish(ex: Exchange, member: str, raw: bytes, *, tlp: Tlp = Tlp.GREEN,

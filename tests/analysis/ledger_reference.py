@@ -13,8 +13,8 @@ import orjson
 
 from vigil import clock
 from vigil.analysis.ledger import FIELDS, CommunityRule, _in
-from vigil.exchange import Exchange
 from vigil.model import ShareState
+from vigil.node.exchange import Exchange
 from vigil.policy import decide_read, visible_channels
 from vigil.policy.decide import channel_members
 from vigil.storage.base import Sql

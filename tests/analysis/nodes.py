@@ -3,8 +3,6 @@ blind-token tests; and STIX bundles of real IOCs."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,12 +14,11 @@ from fastapi.testclient import TestClient
 
 from vigil.bus.local import LocalBus
 from vigil.client import Client
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind
-from vigil.testing import TestNode, make_node
+from vigil.node.exchange import Exchange
+from vigil.testing import TestNode, make_node, stix
 from vigil.web import create_app
 
-TS = "2026-11-29T08:00:00.000Z"
 FEODO = Path(__file__).resolve().parents[2] / "src/vigil/data/demo/" \
     "abusech-feodotracker-ipblocklist-2024-04-04.csv"
 
@@ -33,18 +30,10 @@ def feodo_ips(n: int, skip: int = 0) -> list[str]:
     return rows[skip:skip + n]
 
 
-def indicator(value: str) -> dict[str, Any]:
-    kind = "domain-name" if any(c.isalpha() for c in value) else "ipv4-addr"
-    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-            "created": TS, "modified": TS, "pattern": f"[{kind}:value = '{value}']",
-            "pattern_type": "stix", "valid_from": TS}
-
-
 def bundle(*values: str) -> tuple[bytes, list[str]]:
     """A bundle of one indicator per value, and the indicator ids."""
-    objs = [indicator(v) for v in values]
-    doc = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}
-    return json.dumps(doc).encode(), [str(o["id"]) for o in objs]
+    objs = [stix.indicator(v) for v in values]
+    return stix.bundle(*objs), [str(o["id"]) for o in objs]
 
 
 @dataclass

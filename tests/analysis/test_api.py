@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from tests.analysis.helpers import ip_bundle
 from tests.conftest import four_member_exchange
 
 from vigil import testing
 from vigil.bus.local import LocalBus
-from vigil.cli import cli
+from vigil.cli.main import cli
+from vigil.testing.stix import ioc_bundle
 from vigil.web import create_app
 
 
@@ -45,8 +45,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 
 def test_correlations_and_search(api: Api) -> None:
-    a = api.publish("alpha", ip_bundle("45.77.9.0/24"))
-    b = api.publish("bravo", ip_bundle("45.77.9.9"))
+    a = api.publish("alpha", ioc_bundle("45.77.9.0/24"))
+    b = api.publish("bravo", ioc_bundle("45.77.9.9"))
     r = api.client.get("/api/v1/correlations", headers=api.h("bravo"))
     assert r.status_code == 200
     doc = r.json()
@@ -97,7 +97,7 @@ def test_cli_search_warninglist_and_rebuild(tmp_path: Path) -> None:
     from tests.analysis.helpers import publish
 
     m = node.members
-    a = publish(ex, m["alpha"].id, ip_bundle("45.77.8.8"))
+    a = publish(ex, m["alpha"].id, ioc_bundle("45.77.8.8"))
     ex.store.close()
     run = CliRunner()
     base = ["--data", str(node.data)]
@@ -123,8 +123,8 @@ def test_cli_against_a_live_server(tmp_path: Path) -> None:
     from tests.analysis.helpers import publish
 
     m = node.members
-    a = publish(ex, m["alpha"].id, ip_bundle("45.77.3.0/24"))
-    publish(ex, m["bravo"].id, ip_bundle("45.77.3.3"))
+    a = publish(ex, m["alpha"].id, ioc_bundle("45.77.3.0/24"))
+    publish(ex, m["bravo"].id, ioc_bundle("45.77.3.3"))
     ex.store.close()
     run = CliRunner()
     wl = tmp_path / "wl.json"
@@ -162,11 +162,11 @@ def test_cold_correlation_reads_run_off_the_event_loop(api: Api) -> None:
         seen.append(threading.current_thread().name)
         return real(self, member, text, limit)
 
-    api.publish("alpha", ip_bundle("45.77.10.1"))
+    api.publish("alpha", ioc_bundle("45.77.10.1"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Correlator, "search", search)
         mp.setattr(Correlator, "_wake_thread", lambda self: None)  # the read does the pass
-        api.publish("bravo", ip_bundle("45.77.10.1"))  # not warm: a pass is pending
+        api.publish("bravo", ioc_bundle("45.77.10.1"))  # not warm: a pass is pending
         r = api.client.get("/api/v1/search", params={"q": "45.77.10.1"},
                            headers=api.h("charlie"))
         assert r.status_code == 200 and r.json()["count"] == 2
@@ -203,8 +203,8 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
                     return got[-3:]
             raise AssertionError(got)
 
-        a = publish("alpha", ip_bundle("45.77.11.0/24"))
-        b = publish("bravo", ip_bundle("45.77.11.5"))
+        a = publish("alpha", ioc_bundle("45.77.11.0/24"))
+        b = publish("bravo", ioc_bundle("45.77.11.5"))
         with httpx.stream("GET", f"{srv.url}/api/v1/correlations/stream", timeout=10,
                           headers=h["bravo"]) as r:
             assert r.status_code == 200
@@ -212,7 +212,7 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
             it = r.iter_lines()
             first = event(it)  # from the store: bravo's share matches alpha's
             time.sleep(0.5)  # the stream now waits for its doorbell (keep-alive: 15 s)
-            c = publish("charlie", ip_bundle("45.77.11.5"))  # bravo's share is matched
+            c = publish("charlie", ioc_bundle("45.77.11.5"))  # bravo's share is matched
             second = event(it)  # pushed, well before the next keep-alive
         polled = http.get("/api/v1/correlations", headers=h["bravo"]).json()["notices"]
         assert [(n["share"], n["match"]["share"]) for n in polled] == [(b, a), (b, c)]

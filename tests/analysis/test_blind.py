@@ -14,11 +14,13 @@ from tests.analysis.nodes import Api, bundle, feodo_ips, serve, store_url
 
 from vigil.analysis import blind
 from vigil.analysis.observables import extract_bundle
+from vigil.client.blind import bundle_tokens
 from vigil.crypto.encoding import b64u
 from vigil.crypto.keys import alg_of, enc_key_id, enc_public_raw, generate_enc_key
-from vigil.envelope import envelope_to_json
 from vigil.errors import CryptoError, NotFound
 from vigil.model import ChannelKind
+from vigil.protocol import blind as wire
+from vigil.protocol.envelope import envelope_to_json
 from vigil.storage.base import Sql
 
 
@@ -35,30 +37,30 @@ def test_channel_key_opens_only_in_its_own_context(hybrid: bool, blob_len: int) 
     priv = generate_enc_key(hybrid)
     pub = enc_public_raw(priv)
     kid = enc_key_id(priv)
-    key = blind.new_channel_key()
-    blob = blind.seal_channel_key(key, "channel--1", 3, "identity--m", kid, pub)
+    key = wire.new_channel_key()
+    blob = wire.seal_channel_key(key, "channel--1", 3, "identity--m", kid, pub)
     assert len(blob) == blob_len == blind.SEALED_KEY_LENS[alg_of(kid)]
-    assert blind.open_channel_key(blob, "channel--1", 3, "identity--m", priv) == key
+    assert wire.open_channel_key(blob, "channel--1", 3, "identity--m", priv) == key
     for ctx in (("channel--2", 3, "identity--m"), ("channel--1", 4, "identity--m"),
                 ("channel--1", 3, "identity--n")):
         with pytest.raises(CryptoError):
-            blind.open_channel_key(blob, *ctx, priv)
+            wire.open_channel_key(blob, *ctx, priv)
     with pytest.raises(CryptoError):
-        blind.open_channel_key(blob, "channel--1", 3, "identity--m", generate_enc_key(hybrid))
+        wire.open_channel_key(blob, "channel--1", 3, "identity--m", generate_enc_key(hybrid))
     with pytest.raises(CryptoError):
-        blind.seal_channel_key(key, "channel--1", 3, "identity--m",
+        wire.seal_channel_key(key, "channel--1", 3, "identity--m",
                                alg_of(kid) + ":" + "0" * 32, pub)
 
 
 def test_tokens_are_keyed_and_name_the_kind() -> None:
     k1, k2 = bytes(32), bytes([1]) * 32
-    assert blind.token(k1, "ip:192.0.2.1") == blind.token(k1, "ip:192.0.2.1")
-    assert blind.token(k1, "ip:192.0.2.1") != blind.token(k2, "ip:192.0.2.1")
-    assert blind.token(k1, "ip:192.0.2.1") != blind.token(k1, "domain:192.0.2.1")
+    assert wire.token(k1, "ip:192.0.2.1") == wire.token(k1, "ip:192.0.2.1")
+    assert wire.token(k1, "ip:192.0.2.1") != wire.token(k2, "ip:192.0.2.1")
+    assert wire.token(k1, "ip:192.0.2.1") != wire.token(k1, "domain:192.0.2.1")
     # refanged and differently written values give one token (the shared normaliser)
     a, _ = bundle("evil.example")
     b = a.replace(b"evil.example", b"EVIL[.]example")
-    assert blind.bundle_tokens(k1, a) == blind.bundle_tokens(k1, b) != []
+    assert bundle_tokens(k1, a) == bundle_tokens(k1, b) != []
 
 
 # -- over the API --------------------------------------------------------------------------

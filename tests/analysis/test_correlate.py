@@ -8,16 +8,17 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.analysis.helpers import bundle, indicator, ip_bundle, publish
+from tests.analysis.helpers import publish
 from tests.conftest import four_member_exchange
 
 from vigil import testing
 from vigil.analysis.correlate import Correlator, correlator
 from vigil.analysis.warninglists import add_member_list
 from vigil.errors import InputError
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind, MemberKind, Tlp
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
+from vigil.testing.stix import bundle, indicator, ioc_bundle
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,8 +50,8 @@ def test_plain_shares_correlate_both_ways(node: tuple[testing.TestNode, Exchange
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    a = publish(ex, m["alpha"], ip_bundle("45.77.1.0/24"))
-    b = publish(ex, m["bravo"], ip_bundle("45.77.1.5", "45.99.0.1"))
+    a = publish(ex, m["alpha"], ioc_bundle("45.77.1.0/24"))
+    b = publish(ex, m["bravo"], ioc_bundle("45.77.1.5", "45.99.0.1"))
     got_b, cursor = c.notices(m["bravo"])
     assert [x["match"]["share"] for x in got_b] == [a.envelope.id]
     assert got_b[0]["share"] == b.envelope.id
@@ -66,8 +67,8 @@ def test_sealed_shares_are_not_indexed(node: tuple[testing.TestNode, Exchange]) 
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    publish(ex, m["alpha"], ip_bundle("45.77.1.7"), tlp=Tlp.AMBER, to=("group1",))
-    publish(ex, m["bravo"], ip_bundle("45.77.1.7"))
+    publish(ex, m["alpha"], ioc_bundle("45.77.1.7"), tlp=Tlp.AMBER, to=("group1",))
+    publish(ex, m["bravo"], ioc_bundle("45.77.1.7"))
     assert c.notices(m["bravo"])[0] == []
     assert c.search(m["alpha"], "45.77.1.7")["count"] == 1  # only the plain one
 
@@ -81,8 +82,8 @@ def test_warninglisted_values_raise_nothing(node: tuple[testing.TestNode, Exchan
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    publish(ex, m["alpha"], ip_bundle("8.8.8.8"))
-    publish(ex, m["bravo"], ip_bundle("8.8.8.8"))
+    publish(ex, m["alpha"], ioc_bundle("8.8.8.8"))
+    publish(ex, m["bravo"], ioc_bundle("8.8.8.8"))
     assert c.notices(m["bravo"])[0] == []
     found = c.search(m["bravo"], "8.8.8.8")
     assert found["count"] == 2
@@ -93,8 +94,8 @@ def test_member_list_hides_only_its_own_notices(node: tuple[testing.TestNode, Ex
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    publish(ex, m["alpha"], bundle([indicator("[domain-name:value = 'cdn.example.net']")]))
-    publish(ex, m["bravo"], bundle([indicator("[domain-name:value = 'CDN.example.net.']")]))
+    publish(ex, m["alpha"], bundle(indicator(pattern="[domain-name:value = 'cdn.example.net']")))
+    publish(ex, m["bravo"], bundle(indicator(pattern="[domain-name:value = 'CDN.example.net.']")))
     assert len(c.notices(m["bravo"])[0]) == 1
     add_member_list(ex.store, m["bravo"],
                     b'{"name": "ours", "type": "hostname", "list": ["example.net"]}')
@@ -109,13 +110,13 @@ def test_hint_for_a_share_the_member_may_not_read(node: tuple[testing.TestNode, 
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    a = publish(ex, m["alpha"], ip_bundle("45.77.2.9"), to=("everyone",))
-    quiet = publish(ex, m["alpha"], ip_bundle("45.77.3.9"), to=("everyone",), no_onward=True)
+    a = publish(ex, m["alpha"], ioc_bundle("45.77.2.9"), to=("everyone",))
+    quiet = publish(ex, m["alpha"], ioc_bundle("45.77.3.9"), to=("everyone",), no_onward=True)
     # echo joins after alpha's shares: it is not among their recipients
     echo, _ = ex.add_member("echo", country="EE", kind=MemberKind.CERT,
                             keyring_path=tmp_path / "echo.keyring", passphrase="x" * 12,
                             hold=True)
-    e = publish(ex, echo.id, ip_bundle("45.77.2.9", "45.77.3.9"))
+    e = publish(ex, echo.id, ioc_bundle("45.77.2.9", "45.77.3.9"))
     got, _ = c.notices(echo.id)
     assert len(got) == 1
     assert got[0]["hint"]["text"] == "a member of channel everyone holds a match"
@@ -134,8 +135,8 @@ def test_recalled_share_disappears_from_notices_and_search(
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    a = publish(ex, m["alpha"], ip_bundle("45.77.4.4"))
-    publish(ex, m["bravo"], ip_bundle("45.77.4.4"))
+    a = publish(ex, m["alpha"], ioc_bundle("45.77.4.4"))
+    publish(ex, m["bravo"], ioc_bundle("45.77.4.4"))
     assert len(c.notices(m["bravo"])[0]) == 1
     ex.store.write(lambda sql: sql.execute("UPDATE shares SET recalled=? WHERE id=?",
                                            (True, a.envelope.id)))
@@ -148,7 +149,7 @@ def test_search_normalises_and_rejects(node: tuple[testing.TestNode, Exchange]) 
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    a = publish(ex, m["alpha"], bundle([indicator("[url:value = 'http://evil.example/x']")]))
+    a = publish(ex, m["alpha"], bundle(indicator(pattern="[url:value = 'http://evil.example/x']")))
     got = c.search(m["bravo"], "hxxp://EVIL[.]example:80/x")
     assert [r["share"] for r in got["results"]] == [a.envelope.id]
     assert got["query"] == {"kind": "url", "value": "http://evil.example/x"}
@@ -162,8 +163,8 @@ def test_a_second_worker_sees_the_first_workers_shares(
     m = ids(n)
     other = n.exchange()  # another process's Exchange over the same store
     try:
-        a = publish(other, m["alpha"], ip_bundle("45.77.5.5"))
-        publish(ex, m["bravo"], ip_bundle("45.77.5.0/24"))
+        a = publish(other, m["alpha"], ioc_bundle("45.77.5.5"))
+        publish(ex, m["bravo"], ioc_bundle("45.77.5.0/24"))
         assert [x["match"]["share"] for x in correlator(ex).notices(m["bravo"])[0]] == \
             [a.envelope.id]
     finally:
@@ -174,8 +175,8 @@ def test_rebuild_restores_index_and_correlations(node: tuple[testing.TestNode, E
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    a = publish(ex, m["alpha"], ip_bundle("45.77.6.6", "45.88.0.0/16"))
-    b = publish(ex, m["bravo"], ip_bundle("45.77.6.6", "45.88.1.1"))
+    a = publish(ex, m["alpha"], ioc_bundle("45.77.6.6", "45.88.0.0/16"))
+    b = publish(ex, m["bravo"], ioc_bundle("45.77.6.6", "45.88.1.1"))
     before = c.notices(m["bravo"])[0]
 
     def wipe(sql: Sql) -> None:
@@ -201,13 +202,13 @@ def test_rebuild_restores_index_and_correlations(node: tuple[testing.TestNode, E
 
 def test_recall_drops_observables_and_correlations(node: tuple[testing.TestNode, Exchange]
                                                    ) -> None:
-    from vigil.accountability import recall
+    from vigil.node.accountability import recall
 
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    a = publish(ex, m["alpha"], ip_bundle("45.77.7.7", "45.66.0.0/16"))
-    b = publish(ex, m["bravo"], ip_bundle("45.77.7.7"))
+    a = publish(ex, m["alpha"], ioc_bundle("45.77.7.7", "45.66.0.0/16"))
+    b = publish(ex, m["bravo"], ioc_bundle("45.77.7.7"))
     assert len(c.notices(m["bravo"])[0]) == 1
     other = n.exchange()  # another worker, whose index already holds alpha's share
     correlator(other).catch_up()
@@ -224,7 +225,7 @@ def test_recall_drops_observables_and_correlations(node: tuple[testing.TestNode,
     assert c.notices(m["bravo"])[0] == [] and c.notices(m["alpha"])[0] == []
     # a later share matches only what is still held, in this process and in another
     try:
-        ch = publish(other, m["charlie"], ip_bundle("45.77.7.7", "45.66.1.1"))
+        ch = publish(other, m["charlie"], ioc_bundle("45.77.7.7", "45.66.1.1"))
         assert [x["match"]["share"] for x in correlator(other).notices(m["charlie"])[0]] == \
             [b.envelope.id]
         assert ex.store.read(rows) == (0, 0)
@@ -244,16 +245,16 @@ def _bisection_transcript(data: Path, hidden: str) -> list[list[tuple[str, str]]
     try:
         m = ids(n)
         c = correlator(ex)
-        publish(ex, m["alpha"], ip_bundle(hidden), to=("everyone",))
+        publish(ex, m["alpha"], ioc_bundle(hidden), to=("everyone",))
         echo, _ = ex.add_member("echo", country="EE", kind=MemberKind.CERT,
                                 keyring_path=data / "echo.keyring", passphrase="x" * 12,
                                 hold=True)
         net = ipaddress.ip_network("45.1.0.0/16")
-        publish(ex, echo.id, ip_bundle(str(net)))
+        publish(ex, echo.id, ioc_bundle(str(net)))
         steps: list[list[tuple[str, str]]] = []
         while net.prefixlen < 32:
             low, high = net.subnets()
-            publish(ex, echo.id, ip_bundle(str(low)))
+            publish(ex, echo.id, ioc_bundle(str(low)))
             doc = orjson.dumps({"name": "probe", "type": "cidr", "list": [str(low)]})
             add_member_list(ex.store, echo.id, doc)
             got = [("hint", x["hint"]["text"]) if "hint" in x else
@@ -283,13 +284,13 @@ def test_hints_only_for_equal_values(
     n, ex = node
     m = ids(n)
     c = correlator(ex)
-    publish(ex, m["alpha"], ip_bundle("45.2.3.4"), to=("everyone",))
+    publish(ex, m["alpha"], ioc_bundle("45.2.3.4"), to=("everyone",))
     echo, _ = ex.add_member("echo", country="EE", kind=MemberKind.CERT,
                             keyring_path=tmp_path / "echo.keyring", passphrase="x" * 12,
                             hold=True)
-    publish(ex, echo.id, ip_bundle("45.2.0.0/16"))
+    publish(ex, echo.id, ioc_bundle("45.2.0.0/16"))
     assert c.notices(echo.id)[0] == []  # an overlap, not an equal value: no hint
-    publish(ex, echo.id, ip_bundle("45.2.3.4"))
+    publish(ex, echo.id, ioc_bundle("45.2.3.4"))
     got = c.notices(echo.id)[0]
     assert [x["observable"]["value"] for x in got if "hint" in x] == ["45.2.3.4"]
     add_member_list(ex.store, echo.id, b'{"name": "mine", "type": "cidr", '
@@ -306,11 +307,11 @@ def test_notice_seq_counts_only_the_members_own_notices(
     for i in range(3):
         for k in range(i + 1):  # correlations between alpha and charlie only
             v = f"45.9.{i}.{k}"
-            publish(ex, m["alpha"], ip_bundle(v), tlp=Tlp.AMBER, to=("a-b",))
-            publish(ex, m["charlie"], ip_bundle(v))
-            publish(ex, m["alpha"], ip_bundle(v))
-        publish(ex, m["bravo"], ip_bundle(f"45.8.{i}.1"))
-        publish(ex, m["alpha"], ip_bundle(f"45.8.{i}.1"))
+            publish(ex, m["alpha"], ioc_bundle(v), tlp=Tlp.AMBER, to=("a-b",))
+            publish(ex, m["charlie"], ioc_bundle(v))
+            publish(ex, m["alpha"], ioc_bundle(v))
+        publish(ex, m["bravo"], ioc_bundle(f"45.8.{i}.1"))
+        publish(ex, m["alpha"], ioc_bundle(f"45.8.{i}.1"))
     got, nxt = c.notices(m["bravo"])
     assert [x["seq"] for x in got] == [1, 2, 3] and nxt == 3
     assert len(c.notices(m["charlie"])[0]) == 6  # others did correlate meanwhile
@@ -326,10 +327,10 @@ def test_one_hint_per_value_and_channel_with_the_members_own_time(
     echo, _ = ex.add_member("echo", country="EE", kind=MemberKind.CERT,
                             keyring_path=tmp_path / "echo.keyring", passphrase="x" * 12,
                             hold=True)
-    mine = publish(ex, echo.id, ip_bundle("45.3.3.3"))
+    mine = publish(ex, echo.id, ioc_bundle("45.3.3.3"))
     ex.store.set_member_active(echo.id, False)  # later shares do not reach echo
     for who in ("alpha", "bravo", "alpha"):
-        publish(ex, m[who], ip_bundle("45.3.3.3"), to=("everyone",))
+        publish(ex, m[who], ioc_bundle("45.3.3.3"), to=("everyone",))
     ex.store.set_member_active(echo.id, True)
     got = c.notices(echo.id)[0]
     assert [(x["hint"]["channel_name"], x["created"]) for x in got] == \

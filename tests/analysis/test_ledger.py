@@ -23,8 +23,8 @@ from tests.policy.strategies import READ_TIMES, Scenario, all_member_ids, seeded
 from vigil import clock
 from vigil.analysis import blind, ledger, sightings
 from vigil.errors import NotFound, PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.node.exchange import Exchange
 from vigil.policy import decide_read
 from vigil.storage.base import Sql
 from vigil.testing import make_node

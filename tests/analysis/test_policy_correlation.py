@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.analysis.helpers import bundle, indicator, publish
+from tests.analysis.helpers import publish
 from tests.policy import reference as ref
 
 from vigil import clock, testing
@@ -26,9 +26,10 @@ from vigil.analysis.correlate import correlator
 from vigil.analysis.observables import Observable, guess
 from vigil.analysis.warninglists import WarninglistSet
 from vigil.errors import PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import ChannelKind, Directory, ShareState, Tlp
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
+from vigil.testing.stix import bundle, indicator
 
 NAMES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
 POOL = ("45.1.1.1", "45.1.1.0/24", "45.1.0.0/16", "45.2.2.2", "evil.example",
@@ -110,7 +111,7 @@ def run_history(ex: Exchange, n: testing.TestNode, rnd: random.Random
         if x < 0.6:
             who = rnd.choice(active)
             values = rnd.sample(POOL, rnd.randint(1, 3))
-            raw = bundle(indicator(pattern(v)) for v in values)
+            raw = bundle(*(indicator(pattern=pattern(v)) for v in values))
             opts: dict[str, Any] = {"no_onward": rnd.random() < 0.2,
                                     "expires": later if rnd.random() < 0.2 else None}
             if rnd.random() < 0.7:

@@ -14,14 +14,15 @@ from typing import Any
 import orjson
 import pytest
 from tests.analysis import reference
-from tests.analysis.helpers import indicator, publish
+from tests.analysis.helpers import publish
 from tests.conftest import four_member_exchange
 
 from vigil import testing
 from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import WarninglistSet
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
+from vigil.testing.stix import indicator
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "analysis"
 
@@ -84,14 +85,14 @@ def bundles() -> list[bytes]:
         for _ in range(rnd.randint(5, 30)):
             kind = rnd.choice(["ip", "ip", "url", "sha256"])
             v = rnd.choice(pool[kind][:60])  # a narrow pool: overlaps are common
-            objs.append(indicator(pattern(kind, spelled(kind, v, rnd))))
+            objs.append(indicator(pattern=pattern(kind, spelled(kind, v, rnd))))
             if kind == "url" and rnd.random() < 0.2:  # the host on its own
                 host = v.partition("://")[2].partition("/")[0].partition(":")[0]
                 if not host.replace(".", "").isdigit():
-                    objs.append(indicator(pattern("domain", host.upper() + ".")))
+                    objs.append(indicator(pattern=pattern("domain", host.upper() + ".")))
         if rnd.random() < 0.3:  # an OR of two comparisons in one pattern
             a, b = rnd.choice(pool["ip"]), rnd.choice(pool["sha256"])
-            objs.append(indicator(f"[ipv4-addr:value = '{a}'] OR "
+            objs.append(indicator(pattern=f"[ipv4-addr:value = '{a}'] OR "
                                   f"[file:hashes.'SHA-256' = '{b}']"))
         bid = uuid.UUID(bytes=rnd.randbytes(16), version=4)
         out.append(orjson.dumps({"type": "bundle", "id": f"bundle--{bid}", "objects": objs}))

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.analysis.helpers import ip_bundle, publish
+from tests.analysis.helpers import publish
 
 from vigil import testing
 from vigil.analysis.correlate import WORKER_BYTES, Correlator, correlator
 from vigil.analysis.worker import PassWorker
-from vigil.exchange import Exchange
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
+from vigil.testing.stix import ioc_bundle
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,7 +32,7 @@ def node(request: pytest.FixtureRequest, tmp_path: Path
 
 def big(k: int, *extra: str) -> bytes:
     """A bundle over the worker's threshold: 450 addresses of its own, and ``extra``."""
-    raw = ip_bundle(*[f"45.{k}.{i // 250}.{i % 250}" for i in range(450)], *extra)
+    raw = ioc_bundle(*[f"45.{k}.{i // 250}.{i % 250}" for i in range(450)], *extra)
     assert len(raw) >= WORKER_BYTES
     return raw
 

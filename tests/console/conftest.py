@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
-from vigil.exchange import Exchange
-from vigil.testing import TestNode
+from vigil.node.exchange import Exchange
+from vigil.testing import TestNode, stix
 from vigil.web import create_app
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -94,11 +94,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
 
 def ioc_bundle(*values: str) -> bytes:
     """One indicator per IPv4 address."""
-    objs = [{"type": "indicator", "id": sid("indicator"), "spec_version": "2.1",
-             "created": TS, "modified": TS, "name": f"seen {v}", "pattern_type": "stix",
-             "pattern": f"[ipv4-addr:value = '{v}']", "valid_from": "2026-11-29T08:00:00Z"}
-            for v in values]
-    return json.dumps({"type": "bundle", "id": sid("bundle"), "objects": objs}).encode()
+    return stix.bundle(*(stix.indicator(v, name=f"seen {v}") for v in values))
 
 
 def big_bundle(n: int = 300) -> bytes:
@@ -128,7 +124,7 @@ def late_member(ex: Exchange, node: TestNode, name: str) -> str:
     in ``node.members``; returns its token. Shares published before it joined are not
     its to read, community-wide ones included."""
     from vigil.model import MemberKind
-    from vigil.node import keyring_dir
+    from vigil.node.datadir import keyring_dir
     from vigil.testing import PASSPHRASE, TestMember
 
     path = keyring_dir(node.settings) / f"{name}.keyring"

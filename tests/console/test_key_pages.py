@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from vigil import audit, passkeys
+from vigil.signin import audit, passkeys
 from vigil.testing import ServerProcess, TestNode, make_node
 
 from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.model import Actor, Tlp
+from vigil.node import accountability as acc
 
 from .conftest import Console, csrf_of, ioc_bundle
 

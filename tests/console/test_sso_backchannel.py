@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from vigil import audit, sso
 from vigil.bus.local import LocalBus
+from vigil.signin import audit, sso
 from vigil.testing import TestNode, make_node
 from vigil.web import create_app
 from vigil.web.console import sso_pages

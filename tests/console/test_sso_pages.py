@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vigil import audit, passkeys, sso
+from vigil.signin import audit, passkeys, sso
 from vigil.testing import ServerProcess, TestNode, free_port, make_node
 
 from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)

@@ -29,15 +29,15 @@ from vigil.crypto.keys import (
 )
 from vigil.crypto.seal import seal_payload, unwrap_key, wrap_info
 from vigil.crypto.sign import TAG_SHARE, signed_bytes, verify
-from vigil.envelope import (
+from vigil.errors import VigilError
+from vigil.model import Audience, Form, Handling, Tlp, Wrap
+from vigil.protocol.envelope import (
     envelope_from_json,
     envelope_to_json,
     open_share,
     share_header,
     verify_envelope,
 )
-from vigil.errors import VigilError
-from vigil.model import Audience, Form, Handling, Tlp, Wrap
 
 DATA = Path(__file__).parent.parent / "data" / "vectors"
 VECTORS = json.loads((DATA / "vigil-hybrid-v1.json").read_text("utf-8"))

@@ -13,15 +13,15 @@ from vigil.crypto.canonical import canonical
 from vigil.crypto.keys import EncryptionKey, SigningKey
 from vigil.crypto.seal import seal_payload, wraps_digest, wraps_json
 from vigil.crypto.sign import TAG_SHARE, sign, signed_bytes
-from vigil.envelope import (
+from vigil.errors import VigilError
+from vigil.model import Audience, Form, Handling, Provenance, Tlp, Wrap
+from vigil.protocol.envelope import (
     envelope_from_json,
     envelope_to_json,
     open_share,
     share_header,
     verify_envelope,
 )
-from vigil.errors import VigilError
-from vigil.model import Audience, Form, Handling, Provenance, Tlp, Wrap
 
 VECTORS = json.loads(
     (Path(__file__).parent.parent / "data" / "vectors" / "vigil-share-v1.json").read_text("utf-8")

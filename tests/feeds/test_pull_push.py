@@ -21,7 +21,7 @@ from tests.feeds.medallion import (
 )
 
 from vigil import testing
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.errors import InputError, VigilError
 from vigil.feeds import registry
 from vigil.feeds.pull import object_key, pull_claimed

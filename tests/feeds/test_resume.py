@@ -19,10 +19,10 @@ from tests.feeds.proxy import CuttingProxy
 from vigil import testing
 from vigil.client import Client
 from vigil.errors import VigilError
-from vigil.exchange import Exchange
 from vigil.feeds import registry
 from vigil.feeds.pull import object_key, pull_claimed
 from vigil.feeds.registry import Auth, Feed
+from vigil.node.exchange import Exchange
 
 GROUPS = (5, 4, 3)  # objects per share (vigil) or per POST (medallion): one date each
 

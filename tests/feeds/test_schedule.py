@@ -4,7 +4,6 @@ survives a restart of the node (the second run fetches only what is new)."""
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,14 @@ from click.testing import CliRunner
 from tests.feeds.medallion import FEED_IN, PASSWORD, USER, Medallion
 
 from vigil import testing
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.feeds import registry
 from vigil.model import ChannelKind
+from vigil.testing import stix
 
 
 def indicator(n: int) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-            "created": "2024-04-01T00:00:00.000Z", "modified": "2024-04-01T00:00:00.000Z",
-            "pattern": f"[ipv4-addr:value = '198.51.100.{n}']", "pattern_type": "stix",
-            "valid_from": "2024-04-01T00:00:00Z"}
+    return stix.indicator(f"198.51.100.{n}", at="2024-04-01T00:00:00.000Z")
 
 
 def wait_for_shares(node: testing.TestNode, member: str, n: int) -> int:

@@ -11,7 +11,7 @@ import orjson
 from click.testing import CliRunner
 
 from vigil import testing
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.client import Client
 from vigil.feeds import registry
 from vigil.model import ChannelKind

@@ -16,14 +16,14 @@ import sys
 from tests.fuzz.harness import SEEDS, guarded, seeds
 
 from vigil.crypto.keys import EncryptionKey, SigningKey
-from vigil.envelope import (
+from vigil.model import Audience, Envelope, Form, Handling, Tlp
+from vigil.protocol.envelope import (
     build_share,
     envelope_from_json,
     envelope_to_json,
     open_share,
     verify_envelope,
 )
-from vigil.model import Audience, Envelope, Form, Handling, Tlp
 from vigil.stix import strictjson
 
 ORIG = "identity--5b2f1c7e-8d3a-4e6b-9f10-2a3b4c5d6e7f"

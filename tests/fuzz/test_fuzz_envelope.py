@@ -1,4 +1,4 @@
-"""Fuzzing the share envelope's wire form and verifier (vigil.envelope).
+"""Fuzzing the share envelope's wire form and verifier (vigil.protocol.envelope).
 
 Properties: any JSON value given to ``envelope_from_json`` is an envelope or an
 ``envelope.malformed`` InputError; envelopes of any allowed shape round-trip through
@@ -16,15 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vigil.crypto.keys import EncryptionKey, SigningKey
-from vigil.envelope import (
+from vigil.errors import InputError
+from vigil.model import Audience, Envelope, Form, Handling, Tlp
+from vigil.protocol.envelope import (
     build_share,
     envelope_from_json,
     envelope_to_json,
     open_share,
     verify_envelope,
 )
-from vigil.errors import InputError
-from vigil.model import Audience, Envelope, Form, Handling, Tlp
 from vigil.stix import strictjson
 
 from .strategies import FUZZ, assert_vigil_error, json_values, mutated

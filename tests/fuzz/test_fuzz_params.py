@@ -19,8 +19,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from vigil import clock, params
-from vigil.envelope import TIME_RE
 from vigil.errors import InputError
+from vigil.protocol.envelope import TIME_RE
 from vigil.taxii.query import Cursor, parse_cursor, parse_query
 from vigil.web.stream import cursor_of
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from pymisp import MISPEvent
 
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.errors import VigilError
 from vigil.testing import ServerProcess, make_node
 

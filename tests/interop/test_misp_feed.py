@@ -15,7 +15,7 @@ import orjson
 from click.testing import CliRunner
 from pymisp import MISPEvent
 
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.client import Client
 from vigil.interop.misp_exchange import import_events
 from vigil.model import Actor

@@ -21,11 +21,12 @@ from fastapi.testclient import TestClient
 from vigil import clock
 from vigil.bus.local import LocalBus
 from vigil.client import Client
+from vigil.client import keys as client_side
 from vigil.crypto.keyring import load_keyring
 from vigil.errors import CryptoError, PolicyDenied
-from vigil.exchange import Exchange
-from vigil.lifecycle import actions, client_side
 from vigil.model import ChannelKind
+from vigil.node import keylife as actions
+from vigil.node.exchange import Exchange
 from vigil.testing import PASSPHRASE, TestNode, make_node
 from vigil.web import create_app
 
@@ -131,7 +132,7 @@ def test_rotation_keeps_old_shares_and_wraps_new_ones_to_the_new_key(n: Node) ->
 
 def test_rotation_needs_both_signatures_and_fresh_keys(n: Node) -> None:
     from vigil.crypto.keyring import Keyring
-    from vigil.lifecycle import statements
+    from vigil.protocol import key_statements as statements
 
     kr = n.node.members["alpha"].keyring
     new = Keyring.generate(kr.member_id)

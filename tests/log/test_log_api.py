@@ -11,8 +11,8 @@ from tests.web.test_bad_input import GOOD, bundle_text, indicator
 from tests.web.test_rest import publish
 
 from vigil.client import Client
+from vigil.client.audit import audit
 from vigil.errors import CryptoError
-from vigil.log.audit import audit
 from vigil.log.checkpoint import Checkpoint, sign_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import leaf_hash

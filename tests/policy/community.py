@@ -24,17 +24,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from vigil import accountability, clock
+from vigil import clock
 from vigil.analysis import blind
 from vigil.analysis.correlate import correlator
 from vigil.analysis.ledger import CommunityRule, Delays
 from vigil.errors import PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
+from vigil.node import accountability
+from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
-from vigil.testing import TestNode, make_node
+from vigil.testing import TestNode, make_node, stix
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
 
@@ -82,12 +81,9 @@ def _at(base: datetime, **delta: float) -> str:
 
 
 def bundle(indicator: str, ip: str) -> bytes:
-    ts = "2026-01-01T00:00:00.000Z"
-    obj = {"type": "indicator", "spec_version": "2.1", "id": indicator, "created": ts,
-           "modified": ts, "name": f"probe {indicator[-6:]}",
-           "indicator_types": ["malicious-activity"], "pattern_type": "stix",
-           "pattern": f"[ipv4-addr:value = '{ip}']", "valid_from": "2026-01-01T00:00:00Z"}
-    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [obj]})
+    return stix.bundle(stix.indicator(ip, id=indicator, at="2026-01-01T00:00:00.000Z",
+                                      name=f"probe {indicator[-6:]}",
+                                      indicator_types=["malicious-activity"]))
 
 
 def build(rng: random.Random, data: Path, store: str | None, shares: int) -> Community:

@@ -258,7 +258,7 @@ def header(
     no_onward: bool,
     expires: str | None,
 ) -> dict[str, Any]:
-    """A share header shaped like ``vigil.envelope.share_header`` makes (the fields the
+    """A share header shaped like ``vigil.protocol.envelope.share_header`` makes (the fields the
     policy may look at are real; digests and keys are placeholders)."""
     h: dict[str, Any] = {
         "v": 1,

@@ -14,19 +14,20 @@ from unittest import mock
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.analysis.helpers import ip_bundle
 from tests.conftest import four_member_exchange
 from tests.console.conftest import CSRF_RE
 from tests.policy.community import build
 
-from vigil import accountability, clock
+from vigil import clock
 from vigil.analysis.correlate import correlator
 from vigil.analysis.ledger import CommunityRule, Delays
 from vigil.bus.local import LocalBus
-from vigil.exchange import Exchange
 from vigil.model import ShareState
+from vigil.node import accountability
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 from vigil.testing import TestNode
+from vigil.testing.stix import ioc_bundle
 from vigil.web import create_app
 
 LATER = "2999-01-01T00:00:00.000Z"
@@ -76,8 +77,8 @@ def node(tmp_path: Path) -> Iterator[Node]:
 # -- the cases once seen --------------------------------------------------------------
 
 def test_sent_and_the_console_sent_page_leave_out_a_purged_share(node: Node) -> None:
-    kept = node.publish("alpha", ip_bundle("45.77.1.1"))
-    gone = node.publish("alpha", ip_bundle("45.77.1.2"))
+    kept = node.publish("alpha", ioc_bundle("45.77.1.1"))
+    gone = node.publish("alpha", ioc_bundle("45.77.1.2"))
     accountability.purge(node.ex, [gone])
     assert node.client.get(f"/api/v1/shares/{gone}", headers=node.h("alpha")).status_code \
         == 404
@@ -92,7 +93,7 @@ def test_sent_and_the_console_sent_page_leave_out_a_purged_share(node: Node) -> 
 
 
 def test_log_place_of_a_held_share_is_not_found_for_the_held_member(node: Node) -> None:
-    sid = node.publish("alpha", ip_bundle("45.77.2.1"), to="everyone")
+    sid = node.publish("alpha", ioc_bundle("45.77.2.1"), to="everyone")
     node.hold(sid, "bravo")
     r = node.client.get(f"/api/v1/log/shares/{sid}", headers=node.h("bravo"))
     missing = node.client.get("/api/v1/log/shares/share--00000000-0000-4000-8000-000000000000",
@@ -107,9 +108,9 @@ def test_log_place_of_a_held_share_is_not_found_for_the_held_member(node: Node) 
 
 
 def test_search_and_correlation_notices_honour_the_hold(node: Node) -> None:
-    held = node.publish("alpha", ip_bundle("45.77.3.3"), to="everyone")
+    held = node.publish("alpha", ioc_bundle("45.77.3.3"), to="everyone")
     node.hold(held, "bravo")
-    own = node.publish("bravo", ip_bundle("45.77.3.3"), to="everyone")
+    own = node.publish("bravo", ioc_bundle("45.77.3.3"), to="everyone")
     found = node.client.get("/api/v1/search", params={"q": "45.77.3.3"},
                             headers=node.h("bravo")).json()
     assert [r["share"] for r in found["results"]] == [own]
@@ -125,7 +126,7 @@ def test_search_and_correlation_notices_honour_the_hold(node: Node) -> None:
 # -- the gate itself ----------------------------------------------------------------------
 
 def test_views_carry_the_state_and_the_hold(node: Node) -> None:
-    sid = node.publish("alpha", ip_bundle("45.77.4.4"), to="everyone")
+    sid = node.publish("alpha", ioc_bundle("45.77.4.4"), to="everyone")
     node.hold(sid, "bravo")
     gate = Access(node.ex, node.id("bravo"))
     got = gate.fetch(sid)
@@ -143,7 +144,7 @@ def test_views_carry_the_state_and_the_hold(node: Node) -> None:
 
 
 def test_reading_a_share_does_not_record_an_opening(node: Node) -> None:
-    sid = node.publish("alpha", ip_bundle("45.77.5.5"), to="everyone")
+    sid = node.publish("alpha", ioc_bundle("45.77.5.5"), to="everyone")
     opened: list[tuple[str, str]] = []
     node.ex.read_hooks.append(lambda m, env: opened.append((m, env.id)))
     env, _ = node.ex.share(node.id("bravo"), sid)
@@ -186,8 +187,8 @@ def test_the_sql_rule_selects_what_the_python_rule_reads(tmp_path: Path, seed: i
 
 def test_correlator_of_the_fixture_is_live(node: Node) -> None:
     """The node fixture correlates (so the hold test above is not vacuous)."""
-    a = node.publish("alpha", ip_bundle("45.77.6.6"), to="everyone")
-    node.publish("bravo", ip_bundle("45.77.6.6"), to="everyone")
+    a = node.publish("alpha", ioc_bundle("45.77.6.6"), to="everyone")
+    node.publish("bravo", ioc_bundle("45.77.6.6"), to="everyone")
     correlator(node.ex).process()
     notices = node.client.get("/api/v1/correlations", headers=node.h("bravo")).json()
     assert [n["match"]["share"] for n in notices["notices"]] == [a]

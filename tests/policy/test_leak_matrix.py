@@ -30,10 +30,11 @@ from tests.policy import reference as ref
 from tests.policy.community import Community, Share, build
 from tests.taxii.conftest import ROOT, TAXII
 
-from vigil import accountability, clock
+from vigil import clock
 from vigil.bus.local import LocalBus
 from vigil.feeds.push import PushResult, channel_objects
 from vigil.model import Directory, ShareState
+from vigil.node import accountability
 from vigil.policy import access
 from vigil.taxii.collections import collection_id
 from vigil.web import create_app

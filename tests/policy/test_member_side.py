@@ -16,7 +16,7 @@ def header(tlp: Tlp, no_onward: bool) -> dict[str, object]:
     return {"audience": {"tlp": tlp.value}, "handling": {"no_onward": no_onward}}
 
 
-@pytest.mark.parametrize(("tlp", "no_onward"), itertools.product(Tlp, [False, True]))
+@pytest.mark.parametrize(("tlp", "no_onward"), list(itertools.product(Tlp, [False, True])))
 def test_a_gateway_serves_its_local_tools_only_what_may_leave_the_analysts(
         tlp: Tlp, no_onward: bool) -> None:
     got = local_serve(header(tlp, no_onward))
@@ -29,8 +29,8 @@ def test_a_gateway_serves_its_local_tools_only_what_may_leave_the_analysts(
         assert got.reason == "policy.tlp_forbids_onward"
 
 
-@pytest.mark.parametrize(("tlp", "explicit", "kind"), itertools.product(
-    Tlp, [False, True], [None, *ChannelKind]))
+@pytest.mark.parametrize(("tlp", "explicit", "kind"), list(itertools.product(
+    Tlp, [False, True], [None, *ChannelKind])))
 def test_the_form_is_plain_only_for_community_wide_clear_and_green(
         tlp: Tlp, explicit: bool, kind: ChannelKind | None) -> None:
     wide = not explicit and kind in (None, ChannelKind.COMMUNITY)

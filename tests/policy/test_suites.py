@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.test_e2e import bundle_with
 
 from vigil.config import load_settings
 from vigil.crypto.keyring import Keyring
 from vigil.crypto.keys import ALG_X25519, key_id
-from vigil.envelope import build_share
 from vigil.errors import ConfigError, CryptoError, PolicyDenied
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.model import Actor, Audience, ChannelKind, Form, Handling, MemberKind, Tlp
-from vigil.node import open_exchange
+from vigil.node.exchange import Exchange
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule, decide_suite, meets_hybrid
+from vigil.protocol.envelope import build_share
 from vigil.testing import TestMember, TestNode, make_node
+from vigil.testing.stix import canary_bundle as bundle_with
 
 
 @pytest.fixture(scope="module")

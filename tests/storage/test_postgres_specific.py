@@ -156,8 +156,8 @@ def test_cursor_never_skips_under_concurrent_writers(store: Any) -> None:
     assert [e.id for _, e, _ in store.sent(a.id, 0, 1000)] == seen
 
 
-def test_concurrent_migrations_apply_once(pg_url: str) -> None:
-    stores = [PostgresStore(pg_url) for _ in range(4)]
+def test_concurrent_migrations_apply_once(pg_empty_url: str) -> None:
+    stores = [PostgresStore(pg_empty_url) for _ in range(4)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(stores))
 

@@ -222,7 +222,7 @@ def _stores_before(migration: list[str], request: pytest.FixtureRequest, tmp_pat
 
     old = MIGRATIONS[:MIGRATIONS.index(migration)]
     for mod, url in ((sqlite_module, f"sqlite:///{tmp_path / 'old.db'}"),
-                     (pg_module, request.getfixturevalue("pg_url"))):
+                     (pg_module, request.getfixturevalue("pg_empty_url"))):
         monkeypatch.setattr(mod, "MIGRATIONS", old)
         yield url, functools.partial(monkeypatch.setattr, mod, "MIGRATIONS", MIGRATIONS)
 

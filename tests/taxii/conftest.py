@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
-from vigil.testing import TestNode
+from vigil.testing import TestNode, stix
 from vigil.web import create_app
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "vigil" / "data" / "demo"
@@ -55,16 +55,17 @@ def many_objects(n: int) -> list[dict[str, Any]]:
     return out[:n]
 
 
-def bundle(objects: list[dict[str, Any]]) -> bytes:
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                       "objects": objects}).encode()
+def indicator(oid: str, modified: str, name: str = "probe") -> dict[str, Any]:
+    """A version (``modified``) of indicator ``oid``, created at the start of 2026."""
+    return stix.indicator(id=oid, at="2026-01-01T00:00:00.000Z", modified=modified, name=name,
+                          indicator_types=["malicious-activity"])
 
 
 class Taxii:
     def __init__(self, node: TestNode, client: TestClient) -> None:
         self.node = node
         self.client = client
-        self.exchange = client.app.state.vigil.exchange  # type: ignore[attr-defined]
+        self.exchange = client.app.state.vigil.node.exchange  # type: ignore[attr-defined]
 
     def h(self, name: str, basic: bool = False, **extra: str) -> dict[str, str]:
         token = self.node.members[name].token
@@ -92,7 +93,7 @@ class Taxii:
                                 headers=self.h(name, **{"Content-Type": TAXII}))
 
     def publish(self, name: str, objects: list[dict[str, Any]], **params: Any) -> str:
-        r = self.client.post("/api/v1/shares", params=params, content=bundle(objects),
+        r = self.client.post("/api/v1/shares", params=params, content=stix.bundle(*objects),
                              headers={"Authorization": self.h(name)["Authorization"]})
         assert r.status_code == 201, r.text
         return str(r.json()["id"])

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
-from tests.taxii.conftest import bundle, many_objects
+from tests.taxii.conftest import many_objects
 
 from vigil.model import ChannelKind
-from vigil.testing import ServerProcess, make_node
+from vigil.testing import ServerProcess, make_node, stix
 
 OPTIONS = ValidationOptions(version="2.1", strict=False)
 
@@ -36,7 +36,7 @@ def test_taxii2_client_pages_adds_and_reads_status(tmp_path: Path) -> None:
     with ServerProcess(node.data) as srv:
         for start in range(0, len(objects), 2_500):
             r = httpx.post(f"{srv.url}/api/v1/shares", params={"tlp": "green"},
-                           content=bundle(objects[start:start + 2_500]),
+                           content=stix.bundle(*objects[start:start + 2_500]),
                            headers={"Authorization": f"Bearer {a.token}"}, timeout=120)
             assert r.status_code == 201, r.text
 

@@ -15,8 +15,8 @@ from tests.conftest import four_member_exchange
 from tests.taxii.conftest import many_objects
 
 from vigil import clock
-from vigil.exchange import Exchange
 from vigil.model import Actor, Decision, ShareRequest, Tlp
+from vigil.node.exchange import Exchange
 from vigil.taxii import index
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource

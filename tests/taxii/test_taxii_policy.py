@@ -15,43 +15,33 @@ import contextlib
 import random
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import PG_ADMIN_URL, _pg_database_url, service_missing
 from tests.policy import reference as ref
-from tests.taxii.conftest import ROOT, TAXII
+from tests.taxii.conftest import ROOT, TAXII, indicator
 
 from vigil import clock
 from vigil.bus.local import LocalBus
 from vigil.errors import PolicyDenied
-from vigil.exchange import Exchange
 from vigil.model import Actor, ChannelKind, ShareState, Tlp
-from vigil.taxii import server
+from vigil.node.exchange import Exchange
 from vigil.taxii.query import norm_time
-from vigil.testing import make_node
+from vigil.testing import make_node, stix
+from vigil.testing.postgres import Databases
 from vigil.web import errors as web_errors
+from vigil.web import taxii as server
 from vigil.web.deps import State
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
 REAL_NOW = clock.now
-
-
-def indicator(oid: str, modified: str) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1", "id": oid,
-            "created": "2026-01-01T00:00:00.000Z", "modified": modified,
-            "name": f"probe {oid[-6:]}", "indicator_types": ["malicious-activity"],
-            "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
-            "valid_from": "2026-01-01T00:00:00Z"}
 
 
 @dataclass
@@ -115,14 +105,14 @@ def act(rng: random.Random, w: World, step: int) -> None:
             else:
                 oid = f"indicator--{uuid.uuid4()}"
                 w.ids.append(oid)
-            objs.append(indicator(oid, f"2026-0{rng.randint(1, 3)}-01T00:00:00.000Z"))
+            objs.append(indicator(oid, f"2026-0{rng.randint(1, 3)}-01T00:00:00.000Z",
+                                      f"probe {oid[-6:]}"))
         if len({(o["id"], o["modified"]) for o in objs}) < len(objs):
             return
         expires = rng.choice([None, None, "1d"])
         try:
             req = w.ex.make_request(who, tlp=rng.choice(TLPS), to=to, expires=expires)
-            raw = orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                                "objects": objs})
+            raw = stix.bundle(*objs)
             pub = w.ex.publish_bundle(Actor(who), raw, req)
         except PolicyDenied:
             return
@@ -283,27 +273,10 @@ def test_taxii_shows_exactly_what_the_reference_allows_sqlite(seed: int) -> None
         run_example(seed, None, Path(tmp) / "node")
 
 
-@contextlib.contextmanager
-def fresh_pg() -> Iterator[str]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        service_missing("PostgreSQL", exc)
-        raise
-    name = f"vigil_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_database_url(name)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 @pytest.mark.service
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1))
-def test_taxii_shows_exactly_what_the_reference_allows_postgres(seed: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, fresh_pg() as url:
+def test_taxii_shows_exactly_what_the_reference_allows_postgres(
+        pg_databases: Databases, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pg_databases.fresh() as url:
         run_example(seed, url, Path(tmp) / "node")

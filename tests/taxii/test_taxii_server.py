@@ -7,19 +7,10 @@ import base64
 import copy
 import json
 import uuid
-from typing import Any
 
-from tests.taxii.conftest import ROOT, Taxii, attack_objects
+from tests.taxii.conftest import ROOT, Taxii, attack_objects, indicator
 
 from vigil.model import ChannelKind
-
-
-def indicator(oid: str, modified: str, name: str = "probe") -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1", "id": oid,
-            "created": "2026-01-01T00:00:00.000Z", "modified": modified, "name": name,
-            "indicator_types": ["malicious-activity"],
-            "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
-            "valid_from": "2026-01-01T00:00:00Z"}
 
 
 def test_discovery_root_and_collections(taxii: Taxii) -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.taxii.conftest import ROOT, Taxii
-from tests.taxii.test_taxii_server import indicator
+from tests.taxii.conftest import ROOT, Taxii, indicator
 
 STIX = "application/stix+json;version=2.1"
 

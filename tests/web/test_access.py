@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.test_e2e import bundle_with
 
-from vigil import access
+from vigil.signin import users as access
 from vigil.testing import ServerProcess, TestNode, make_node
+from vigil.testing.stix import canary_bundle as bundle_with
 
 WAIT = 20.0  # generous bound for "at once" on a loaded machine (no timing is asserted)
 

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from tests.web.conftest import Api
+
+from vigil.testing import stix
 
 TS = "2026-11-29T08:00:00.000Z"
 
 
 def indicator(**extra: object) -> dict[str, object]:
-    obj: dict[str, object] = {
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-        "created": TS, "modified": TS, "pattern": "[ipv4-addr:value = '192.0.2.1']",
-        "pattern_type": "stix", "valid_from": TS}
-    obj.update(extra)
-    return obj
+    return stix.indicator("192.0.2.1", at=TS, **extra)
 
 
 def bundle_text(*objs: dict[str, object]) -> str:
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": list(objs)})
+    return json.dumps(stix.bundle_doc(*objs))
 
 
 GOOD = bundle_text(indicator())

@@ -11,8 +11,8 @@ from tests.web.conftest import Api
 from tests.web.test_bad_input import bundle_text, indicator
 
 from vigil import clock
-from vigil.envelope import build_share, envelope_to_json
 from vigil.model import Audience, Form, Handling, Tlp
+from vigil.protocol.envelope import build_share, envelope_to_json
 
 RED_20 = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
 

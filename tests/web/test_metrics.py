@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from tests.test_e2e import bundle_with
 
 from vigil.testing import ServerProcess, make_node
+from vigil.testing.stix import canary_bundle as bundle_with
 
 FAMILIES = {
     "vigil_http_requests", "vigil_http_request_duration_seconds", "vigil_publish_seconds",
@@ -118,12 +118,11 @@ def test_metrics_after_traffic_and_a_log_without_secrets(tmp_path: Path) -> None
 def test_store_gauges_read_the_log_feeds_and_correlation_mark(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from tests.test_doctor import publish_one
-
     from vigil import clock
     from vigil.analysis.correlate import CORRELATED_KEY
     from vigil.feeds.registry import Auth, Feed, add_feed, release
     from vigil.storage import open_store
+    from vigil.testing.node import publish_one
     from vigil.web.metrics import Metrics
 
     node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})

@@ -25,12 +25,16 @@ from hypothesis.errors import Unsatisfiable
 from tests.conftest import four_member_exchange
 
 from vigil.taxii.media import TAXII
-from vigil.testing import ServerProcess
+from vigil.testing import ServerProcess, stix
 
 from .conftest import Api
 
 EXAMPLES = int(os.environ.get("VIGIL_SCHEMATHESIS_EXAMPLES", "6"))
 STREAMS = ("/api/v1/stream", "/api/v1/correlations/stream")  # endless by design
+
+
+def _bundle() -> bytes:
+    return stix.bundle(stix.indicator())
 
 
 def test_a_repeated_recall_answers_a_documented_status(api: Api) -> None:
@@ -45,15 +49,6 @@ def test_a_repeated_recall_answers_a_documented_status(api: Api) -> None:
         assert r.status_code == expected, r.text
         assert str(expected) in documented
     assert "200" in doc["/api/v1/shares/{share_id}/receipts"]["post"]["responses"]
-
-
-def _bundle() -> bytes:
-    ind = f"indicator--{uuid.uuid4()}"
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
-        "type": "indicator", "spec_version": "2.1", "id": ind,
-        "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-        "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
-        "valid_from": "2026-11-29T08:00:00Z"}]}).encode()
 
 
 def _known(url: str, auth: dict[str, str], node: Any) -> dict[str, list[str]]:

@@ -7,8 +7,8 @@ import uuid
 from tests.web.conftest import Api
 from tests.web.test_bad_input import GOOD, bundle_text, indicator
 
-from vigil.envelope import build_share, envelope_to_json
 from vigil.model import Audience, Form, Handling, Tlp
+from vigil.protocol.envelope import build_share, envelope_to_json
 
 
 def publish(api: Api, who: str, body: str = GOOD, **params: object) -> dict[str, object]:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from tests.web.conftest import Api
 from tests.web.test_bad_input import GOOD
 
-from vigil.tokens import SCOPES, allows
+from vigil.signin.tokens import SCOPES, allows
 from vigil.web import scopes
 from vigil.web.auth import SESSION_COOKIE, sessions
 

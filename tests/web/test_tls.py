@@ -24,13 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.conftest import four_member_exchange
 
-from vigil import certs
 from vigil.bus.local import LocalBus
-from vigil.cli import cli
+from vigil.cli.main import cli
 from vigil.client import Client
-from vigil.exchange import Exchange
+from vigil.client.tls import PinMismatch
+from vigil.crypto.pins import spki_pin
+from vigil.node.exchange import Exchange
+from vigil.signin import certs
 from vigil.testing import free_port
-from vigil.tlsclient import PinMismatch
 from vigil.web import create_app
 from vigil.web.tls import uvicorn_options
 
@@ -114,13 +115,13 @@ def test_httpx_and_the_sdk_work_over_tls_with_the_node_pinned(node: Node) -> Non
     r = httpx.get(f"{node.url}/api/v1/me", verify=trusting(node),
                   headers={"Authorization": f"Bearer {node.token}"})
     assert r.status_code == 200 and r.json()["scope"] == "publish"
-    pin = certs.spki_pin(node.server.cert)
+    pin = spki_pin(node.server.cert)
     with Client(node.url, node.token, pin=pin, verify_log=False) as c:
         assert c.me()["member"]["name"] == "alpha"
     with Client(node.url, node.token, ca=node.server.cert_file, verify_log=False) as c:
         assert c.me()["member"]["name"] == "alpha"
     other = make(node.tmp, "impostor")
-    with Client(node.url, node.token, pin=certs.spki_pin(other.cert),
+    with Client(node.url, node.token, pin=spki_pin(other.cert),
                 verify_log=False) as c, pytest.raises(PinMismatch):
         c.me()
     with pytest.raises(httpx.ConnectError):  # no CA, no pin: the node's key is unknown
@@ -134,7 +135,7 @@ def test_a_client_certificate_signs_a_user_in_until_its_mapping_is_revoked(node:
     stranger = make(node.tmp, "stranger", node.ca)  # issued by the CA, mapped to no one
     r = httpx.get(f"{node.url}/api/v1/me", verify=trusting(node))
     assert (r.status_code, r.json()["error"]["code"]) == (401, "auth.required")
-    cid = certs.add(node.ex, "alpha", "pki", "spki", certs.spki_pin(card.cert))
+    cid = certs.add(node.ex, "alpha", "pki", "spki", spki_pin(card.cert))
     certs.add(node.ex, "bravo", "analyst", "subject", certs.subject_of(badge.cert))
     r = httpx.get(f"{node.url}/api/v1/me", verify=trusting(node, card))
     assert r.status_code == 200 and r.json()["member"]["name"] == "alpha"
@@ -144,7 +145,7 @@ def test_a_client_certificate_signs_a_user_in_until_its_mapping_is_revoked(node:
     r = httpx.get(f"{node.url}/api/v1/me", verify=trusting(node, stranger))
     assert (r.status_code, r.json()["error"]["code"]) == (401, "auth.bad_cert")
     with Client(node.url, "", cert=card.cert_file, key=card.key_file,
-                pin=certs.spki_pin(node.server.cert), verify_log=False) as c:
+                pin=spki_pin(node.server.cert), verify_log=False) as c:
         assert c.me()["member"]["name"] == "alpha"
     certs.revoke(node.ex, "alpha", cid)
     r = httpx.get(f"{node.url}/api/v1/me", verify=trusting(node, card))
@@ -156,14 +157,14 @@ def test_a_client_certificate_signs_a_user_in_until_its_mapping_is_revoked(node:
 
 def test_the_cli_signs_in_with_a_client_certificate_and_the_node_pinned(node: Node) -> None:
     card = make(node.tmp, "cli-card", node.ca)
-    certs.add(node.ex, "alpha", "pki", "spki", certs.spki_pin(card.cert))
-    pin = certs.spki_pin(node.server.cert)
+    certs.add(node.ex, "alpha", "pki", "spki", spki_pin(card.cert))
+    pin = spki_pin(node.server.cert)
     base = ["--data", str(node.tmp / "cli"), "--cert", card.cert_file, "--key",
             card.key_file]
     run = CliRunner(env={"VIGIL_TOKEN": ""})
     res = run.invoke(cli, [*base, "--pin", pin, "inbox", "--node", node.url])
     assert res.exit_code == 0, res.output
-    res = run.invoke(cli, [*base, "--pin", certs.spki_pin(card.cert), "inbox", "--node",
+    res = run.invoke(cli, [*base, "--pin", spki_pin(card.cert), "inbox", "--node",
                            node.url])
     assert res.exit_code != 0 and isinstance(res.exception, PinMismatch)
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from tests.web.conftest import Api
 
-from vigil import access, clock, tokens
+from vigil import clock
+from vigil.signin import tokens
+from vigil.signin import users as access
 
 
 def bearer(token: str) -> dict[str, str]:

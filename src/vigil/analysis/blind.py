@@ -22,11 +22,8 @@ epoch n+1 for the remaining members.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,82 +34,20 @@ import orjson
 from vigil import clock
 from vigil.analysis.sightings import readable_share
 from vigil.crypto.encoding import b64u, b64u_decode
-from vigil.crypto.kem import blob_len, hpke_open, hpke_seal
-from vigil.crypto.keys import ENC_ALGS, EncPrivate, alg_of, enc_key_id, is_key_id, key_id
-from vigil.errors import Conflict, CryptoError, InputError, NotFound, PolicyDenied
-from vigil.exchange import Exchange
+from vigil.crypto.kem import blob_len
+from vigil.crypto.keys import ENC_ALGS, alg_of, is_key_id
+from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
 from vigil.model import Envelope, Form
+from vigil.node.exchange import Exchange
 from vigil.policy.decide import channel_members
+from vigil.protocol.blind import CHANNEL_KEY_LEN, TOKEN_LEN
 from vigil.storage.base import Sql, take_positions
 
-CHANNEL_KEY_INFO_PREFIX = b"vigil/channel-key/v1\0"
-TOKEN_PREFIX = b"vigil/blind-token/v1\0"
-CHANNEL_KEY_LEN = 32
-TOKEN_LEN = 32
 # HPKE enc || AEAD(key), by the suite of the member's key (80 x25519, 1168 hybrid)
 SEALED_KEY_LENS: dict[str, int] = {alg: blob_len(alg, CHANNEL_KEY_LEN) for alg in ENC_ALGS}
 MAX_TOKENS = 100_000
 MAX_EPOCH = 2**31
 MAX_MATCHES = 1000  # shares one new share is matched with (those sharing most tokens)
-
-
-# -- the client's part: keys and tokens ------------------------------------------------
-
-def channel_key_info(channel_id: str, epoch: int, member_id: str, enc_key_id: str) -> bytes:
-    for part in (channel_id, member_id, enc_key_id):
-        if not part or "\0" in part:
-            raise CryptoError("channel key context must be non-empty without NUL",
-                              code="crypto.bad_context")
-    return (CHANNEL_KEY_INFO_PREFIX + channel_id.encode() + b"\0" + str(epoch).encode()
-            + b"\0" + member_id.encode() + b"\0" + enc_key_id.encode())
-
-
-def new_channel_key() -> bytes:
-    return os.urandom(CHANNEL_KEY_LEN)
-
-
-def seal_channel_key(key: bytes, channel_id: str, epoch: int, member_id: str,
-                     enc_key_id: str, public_raw: bytes) -> bytes:
-    """HPKE-seal a channel key to one member's encryption key, in the suite of its key
-    id (``x25519`` or ``mlkem768x25519``, as the wraps): ``enc || ciphertext``."""
-    if len(key) != CHANNEL_KEY_LEN:
-        raise CryptoError("a channel key is 32 bytes", code="crypto.bad_key")
-    alg = alg_of(enc_key_id) if is_key_id(enc_key_id) else ""
-    if alg not in ENC_ALGS or key_id(alg, public_raw) != enc_key_id:
-        raise CryptoError(f"key id {enc_key_id!r} does not name the given key",
-                          code="crypto.key_mismatch")
-    return hpke_seal(alg, public_raw, key,
-                     channel_key_info(channel_id, epoch, member_id, enc_key_id))
-
-
-def open_channel_key(blob: bytes, channel_id: str, epoch: int, member_id: str,
-                     private: EncPrivate) -> bytes:
-    kid = enc_key_id(private)
-    try:
-        key = hpke_open(bytes(blob), private, channel_key_info(channel_id, epoch, member_id, kid))
-    except CryptoError as exc:
-        raise CryptoError("the sealed channel key cannot be opened",
-                          code="crypto.open_failed") from exc
-    if len(key) != CHANNEL_KEY_LEN:
-        raise CryptoError("the channel key has the wrong length", code="crypto.open_failed")
-    return key
-
-
-def token(key: bytes, observable_key: str) -> bytes:
-    """The blind token of one normalised observable (``Observable.key``, ``kind:value``)."""
-    return hmac.new(key, TOKEN_PREFIX + observable_key.encode("utf-8"), hashlib.sha256).digest()
-
-
-def tokens(key: bytes, observable_keys: Iterable[str]) -> list[bytes]:
-    """The distinct tokens of some observables, sorted (their order reveals nothing)."""
-    return sorted({token(key, k) for k in observable_keys})
-
-
-def bundle_tokens(key: bytes, bundle: bytes) -> list[bytes]:
-    """Tokens of every observable the shared extractor finds in a STIX bundle."""
-    from vigil.analysis.observables import extract_bundle
-
-    return tokens(key, (o.key for o in extract_bundle(bundle)))
 
 
 # -- the node's part: sealed key copies ----------------------------------------------------

@@ -49,8 +49,8 @@ from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
 from vigil.errors import InputError
-from vigil.exchange import Exchange, Published
 from vigil.model import Directory, Form, ShareState
+from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
 from vigil.storage import Store, open_store
 from vigil.storage.base import Sql, take_positions

@@ -32,8 +32,6 @@ import orjson
 from vigil import clock
 from vigil.analysis.correlate import installed
 from vigil.config import Settings
-from vigil.envelope import open_share
-from vigil.exchange import Exchange
 from vigil.lru import Lru
 from vigil.model import (
     ChannelKind,
@@ -45,8 +43,10 @@ from vigil.model import (
     ShareState,
     Tlp,
 )
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 from vigil.policy.decide import channel_members
+from vigil.protocol.envelope import open_share
 from vigil.storage.base import Sql, queue_inbox, serialize_writes
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ import orjson
 
 from vigil import clock
 from vigil.errors import InputError, NotFound
-from vigil.exchange import Exchange
 from vigil.model import Envelope, Form, ShareState
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access, reporter_shown
 from vigil.storage.base import Sql
 

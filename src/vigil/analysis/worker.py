@@ -96,7 +96,7 @@ def main() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from vigil.analysis.correlate import Correlator, correlation_mark
-    from vigil.exchange import Exchange
+    from vigil.node.exchange import Exchange
     from vigil.storage import open_store
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer

@@ -22,12 +22,12 @@ import requests
 
 from vigil import clock
 from vigil.errors import VigilError
-from vigil.exchange import Exchange
 from vigil.feeds import registry
 from vigil.feeds.pull import PullResult
 from vigil.feeds.registry import Feed, Reject
 from vigil.feeds.remote import _auth_kw, _error
 from vigil.model import Actor
+from vigil.node.exchange import Exchange
 from vigil.stix.tlp import parse_tlp
 
 log = logging.getLogger("vigil.feeds")
@@ -58,7 +58,6 @@ def pull(exchange: Exchange, name: str, *, result: PullResult,
     from vigil.interop.misp import check_tlp, convert, events_of
     from vigil.interop.misp_exchange import audience_words
 
-    registry.install(exchange)
     store = exchange.store
     feed = registry.get_feed(store, name)
     actor = Actor(member=feed.member_id, user=f"feed:{feed.name}")

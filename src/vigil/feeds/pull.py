@@ -29,12 +29,12 @@ import orjson
 
 from vigil import clock
 from vigil.errors import StixError, VigilError
-from vigil.exchange import TLP_ORDER, Exchange, Published
 from vigil.feeds import registry
 from vigil.feeds.cursor import instant, just_before
 from vigil.feeds.registry import Feed, Key, Reject
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Actor
+from vigil.node.exchange import TLP_ORDER, Exchange, Published
 from vigil.params import decimal
 from vigil.stix.tlp import bundle_tlp, parse_tlp
 from vigil.stix.validate import check_object
@@ -171,7 +171,6 @@ def pull(exchange: Exchange, name: str, *, progress: Progress | None = None,
          remote: Callable[[Feed], RemoteCollection] | None = None,
          result: PullResult | None = None) -> PullResult:
     """Pull one feed now (the caller holds its lease, see :func:`pull_claimed`)."""
-    registry.install(exchange)
     store = exchange.store
     feed = registry.get_feed(store, name)
     actor = Actor(member=feed.member_id, user=f"feed:{feed.name}")

@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 
-from vigil.exchange import Exchange
 from vigil.feeds import registry
 from vigil.feeds.cursor import instant
 from vigil.feeds.pull import object_key
 from vigil.feeds.registry import Auth, Key
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Envelope, ShareState
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 
 log = logging.getLogger("vigil.feeds")

@@ -20,9 +20,9 @@ from typing import Any
 
 from vigil import clock
 from vigil.errors import Conflict, InputError, NotFound
-from vigil.exchange import Exchange
 from vigil.feeds.cursor import instant
 from vigil.model import Envelope
+from vigil.node.exchange import Exchange
 from vigil.storage import Store
 from vigil.storage.base import Sql
 

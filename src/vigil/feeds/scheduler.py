@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from vigil.errors import VigilError
-from vigil.exchange import Exchange
 from vigil.feeds import registry
+from vigil.node.exchange import Exchange
 
 log = logging.getLogger("vigil.feeds")
 MAX_SLEEP = 5.0
@@ -23,7 +23,6 @@ MIN_SLEEP = 0.2
 
 async def run(exchange: Exchange, ring: Callable[[Iterable[str]], Awaitable[None]]) -> None:
     """Pull due feeds forever (cancel the task to stop)."""
-    registry.install(exchange)
     while True:
         wait = MAX_SLEEP
         try:

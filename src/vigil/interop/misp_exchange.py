@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vigil.exchange import Exchange
 from vigil.interop.misp import check_tlp, convert, to_misp
 from vigil.model import Actor
+from vigil.node.exchange import Exchange
 from vigil.stix.tlp import parse_tlp
 
 

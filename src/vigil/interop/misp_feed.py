@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vigil.exchange import Exchange
 from vigil.lru import Lru
+from vigil.node.exchange import Exchange
 
 _NS = uuid.UUID("3d2b8f5e-6a0c-5c1e-9b7a-6d6973702d66")
 _converted: Lru[str, dict[str, Any]] = Lru(4096)

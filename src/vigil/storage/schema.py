@@ -489,13 +489,13 @@ MIGRATIONS: list[list[str]] = [
     LOG_MIGRATION,  # v3: the transparency log
     TAXII_MIGRATION,  # v4: TAXII object index, status resources, feeds
     ANALYSIS_MIGRATION,  # v5: observables, correlations, sightings, ledger
-    [  # v6: users that may revoke their member's users and deactivate it (vigil.access)
+    [  # v6: users that may revoke their member's users and deactivate it (vigil.signin.users)
         "ALTER TABLE users ADD COLUMN admin {BOOL} NOT NULL DEFAULT FALSE",
     ],
     MEMBER_CURSOR_MIGRATION,  # v7: per-member inbox, notice, TAXII and blind positions
     CHANNEL_NAMES_MIGRATION,  # v8: channel names unique per owner
     INTEROP_MIGRATION,  # v9: feed cursors, leases, push records; ns TAXII versions
-    [  # v10: what a token may do and until when; the member's sign-in events (vigil.tokens)
+    [  # v10: what a token may do and until when; the member's sign-in events (vigil.signin.tokens)
         "ALTER TABLE users ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'",
         "ALTER TABLE users ADD COLUMN expires TEXT",
         "ALTER TABLE users ADD COLUMN token_prefix TEXT NOT NULL DEFAULT ''",
@@ -510,7 +510,7 @@ MIGRATIONS: list[list[str]] = [
             at TEXT NOT NULL
         )""",
         "CREATE INDEX auth_events_member ON auth_events(member_id, seq)",
-        # client certificates standing for a user (vigil.certs): an SPKI pin or a subject
+        # client certificates standing for a user (vigil.signin.certs): an SPKI pin or a subject
         """CREATE TABLE user_certs (
             id TEXT PRIMARY KEY,
             user_id TEXT NOT NULL REFERENCES users(id),
@@ -521,7 +521,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX user_certs_value ON user_certs(kind, value)",
     ],
-    [  # v11: console sign-in by OpenID Connect and WebAuthn (vigil.sso, vigil.passkeys)
+    [  # v11: console sign-in by OpenID Connect and WebAuthn (vigil.signin: sso, passkeys)
         """CREATE TABLE sso_providers (
             issuer TEXT PRIMARY KEY,
             client_id TEXT NOT NULL,

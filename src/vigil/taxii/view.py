@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 
 from vigil import clock
-from vigil.accountability import recall
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
-from vigil.exchange import Exchange, Published
 from vigil.lru import Lru
 from vigil.model import Actor, Envelope, Form, ShareState, Tlp
+from vigil.node.accountability import recall
+from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
 from vigil.stix import strictjson
 from vigil.stix.validate import check_object

@@ -1,6 +1,6 @@
 """REST API for taking access away: a member's admin revokes its users' tokens or
 deactivates the member; any user may revoke its own token. Open push streams and
-console sessions of the revoked credential end at once (``vigil.access``)."""
+console sessions of the revoked credential end at once (``vigil.signin.users``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from vigil import access
 from vigil.errors import VigilError
 from vigil.model import Actor
+from vigil.signin import users as access
 from vigil.web.analysis import notice_bell
 from vigil.web.deps import ActorDep, State, StateDep
 

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from vigil import accountability as acc
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keys import SIGNATURE_LENS
 from vigil.errors import InputError
+from vigil.node import accountability as acc
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, StateDep, read_body
 

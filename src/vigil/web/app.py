@@ -13,14 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from vigil import __version__, accountability, retention
+from vigil import __version__
 from vigil.analysis.correlate import correlator
 from vigil.bus import Bus, open_bus
 from vigil.config import Settings
-from vigil.exchange import Exchange
+from vigil.features import open_exchange
 from vigil.feeds import scheduler as feed_scheduler
-from vigil.node import open_exchange
-from vigil.taxii import server as taxii_server
+from vigil.node import retention
+from vigil.node.exchange import Exchange
 from vigil.web import access as access_api
 from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
@@ -30,8 +30,11 @@ from vigil.web import interop as interop_api
 from vigil.web import keys as keys_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
+from vigil.web import taxii as taxii_server
 from vigil.web import tokens as tokens_api
 from vigil.web.console import router as console_router
+from vigil.web.console.routes import Stop as console_stop
+from vigil.web.console.routes import stopped as console_stopped
 from vigil.web.deps import State
 from vigil.web.metrics import store_error
 from vigil.web.observe import observed
@@ -81,7 +84,6 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         app.state.vigil = State(settings, ex, b)
         app.state.vigil.metrics.install(ex)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
-        accountability.install(ex)
         loop = asyncio.get_running_loop()
 
         def ring_notices(members: frozenset[str]) -> None:  # from any thread
@@ -143,6 +145,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(keys_api.router, prefix="/api/v1")  # key life cycle
     app.include_router(apidocs.router)
     app.include_router(console_router)
+    app.add_exception_handler(console_stop, console_stopped)  # to sign-in, stale forms
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
     return app
 

@@ -7,8 +7,8 @@ cookie; on safe (GET/HEAD) requests, such as the push stream opened by the brows
 EventSource, that cookie stands in for the header. Every use looks the user up afresh,
 so a revoked user or an inactive member ends its sessions at once. Over TLS, without a
 header, a client certificate the TLS layer verified stands in for the token when a
-mapping names it (``vigil.certs``). What the credential may do is its user's scope,
-checked per route by ``vigil.web.scopes``; sign-ins are recorded by ``vigil.audit``.
+mapping names it (``vigil.signin.certs``). What the credential may do is its user's scope,
+checked per route by ``vigil.web.scopes``; sign-ins are recorded by ``vigil.signin.audit``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from vigil import audit, certs
 from vigil.errors import AuthError
-from vigil.exchange import Exchange
 from vigil.model import Actor
+from vigil.node.exchange import Exchange
+from vigil.signin import audit, certs
 from vigil.web.throttle import COUNTED, Throttle
 from vigil.web.tls import client_cert
 
@@ -112,7 +112,7 @@ def authenticate(conn: HTTPConnection, exchange: Exchange,
     """The actor behind the request's credential; with ``throttle``, a client over its
     limit of failed attempts is refused (429) before the credential is looked up, a
     failure counts against its address and the credential's prefix, and the sign-in
-    or failed sign-in is recorded in the member's events (``vigil.audit``)."""
+    or failed sign-in is recorded in the member's events (``vigil.signin.audit``)."""
     cred = ""
     keys: tuple[str, ...] = ()
     address = conn.client.host if conn.client else ""

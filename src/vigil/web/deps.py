@@ -11,14 +11,15 @@ from fastapi import Depends, Request
 from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from vigil import access, params
+from vigil import params
 from vigil.analysis.correlate import installed
 from vigil.bus import Bus
 from vigil.config import Settings
 from vigil.errors import InputError
-from vigil.exchange import Exchange
 from vigil.lru import Lru
 from vigil.model import Actor
+from vigil.node.exchange import Exchange
+from vigil.signin import users as access
 from vigil.web import scopes
 from vigil.web.auth import authenticate
 from vigil.web.batch import Coalesced, PageBatcher
@@ -47,7 +48,7 @@ class State:
                                      lambda requests, limit: exchange.inbox_pages_async(
                                          requests, limit, notices=True)))
         self.throttle = Throttle()
-        # read after each inbox read of the push streams (see vigil.access)
+        # read after each inbox read of the push streams (see vigil.signin.users)
         self.epoch = Coalesced(lambda: self.read(access.epoch, exchange))
         # heavy requests (bundles, searches, TAXII filters) of one member run one at a
         # time, each in a thread: they queue behind each other, not before other members

@@ -1,4 +1,4 @@
-"""REST API of the key life cycle (``vigil.lifecycle``): a member's client rotates its
+"""REST API of the key life cycle (``vigil.node.keylife``): a member's client rotates its
 keys, registers a recovery key and recovers with it, each with a signed statement; a
 member revokes its own keys on compromise; anyone reads a member's key history; a
 member stores content keys it wrapped again to its new key."""
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from vigil.errors import NotFound
-from vigil.lifecycle import actions
+from vigil.node import keylife as actions
 from vigil.web.deps import ActorDep, StateDep
 
 router = APIRouter(tags=["keys"])

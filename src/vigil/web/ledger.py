@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from vigil.analysis import blind, ledger, sightings
-from vigil.envelope import envelope_from_json
 from vigil.errors import InputError
-from vigil.exchange import Published
 from vigil.model import Actor
+from vigil.node.exchange import Published
+from vigil.protocol.envelope import envelope_from_json
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 from vigil.web.rest import published_json

@@ -24,8 +24,8 @@ from prometheus_client import (
 )
 
 from vigil.analysis.correlate import correlation_mark
-from vigil.exchange import Exchange, Published
 from vigil.feeds.registry import list_feeds
+from vigil.node.exchange import Exchange, Published
 from vigil.storage.base import Sql, Store
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "token_ok"]

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from vigil.accountability import recall_notice
 from vigil.crypto.keys import alg_of
-from vigil.envelope import envelope_from_json, envelope_to_json
 from vigil.errors import NotFound, VigilError
-from vigil.exchange import Published, member_identity
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef, StoredLog
 from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
+from vigil.node.accountability import recall_notice
+from vigil.node.exchange import Published, member_identity
+from vigil.protocol.envelope import envelope_from_json, envelope_to_json
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body

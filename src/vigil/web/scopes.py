@@ -1,4 +1,4 @@
-"""The one table of what each route needs of a token's scope (see ``vigil.tokens``).
+"""The one table of what each route needs of a token's scope (see ``vigil.signin.tokens``).
 
 A safe request (GET, HEAD) needs ``read`` unless listed; a write needs what its entry
 says, and an unlisted write needs ``admin``: a new route is closed to narrower tokens
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from vigil.errors import VigilError
 from vigil.model import Actor
-from vigil.tokens import allows
+from vigil.signin.tokens import allows
 
 V1 = "/api/v1"
 TAXII = "/taxii2/api"
@@ -57,7 +57,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/users/{{user}}/rotate"): "admin",
     ("POST", f"{V1}/member/deactivate"): "admin",
     ("GET", f"{V1}/audit"): "admin",
-    ("POST", f"{V1}/keys/rotate"): "admin",  # the member's keys (vigil.lifecycle)
+    ("POST", f"{V1}/keys/rotate"): "admin",  # the member's keys (vigil.node.keylife)
     ("POST", f"{V1}/keys/recovery"): "admin",
     ("POST", f"{V1}/keys/recover"): "admin",
     ("POST", f"{V1}/keys/revoke"): "admin",

@@ -53,7 +53,7 @@ class SseResponse(Response):
 
     After each read of the inbox (and at each keep-alive) the stream reads the node's
     credential epoch; when it moved, the stream authenticates its credential again and
-    ends, sending nothing more, if it was revoked (``vigil.access``)."""
+    ends, sending nothing more, if it was revoked (``vigil.signin.users``)."""
 
     def __init__(self, state: State, member: str, cursor: int, credential: str = "") -> None:
         # (without a credential the stream ends at its first check: it fails closed)

@@ -4,7 +4,7 @@
 it also asks each client for a certificate issued by that CA (optional: a client may
 authenticate with a token instead) and hands a verified one to the app as the ASGI TLS
 extension (``scope["extensions"]["tls"]["client_cert_chain"]``), where
-``vigil.certs`` maps it to a user. Without a certificate the node serves plain HTTP
+``vigil.signin.certs`` maps it to a user. Without a certificate the node serves plain HTTP
 and expects a reverse proxy in front (``REVERSE_PROXY``).
 """
 

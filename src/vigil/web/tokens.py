@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from vigil import audit, clock, tokens
+from vigil import clock
+from vigil.signin import audit, tokens
 from vigil.web.access import _admin, _wake
 from vigil.web.deps import ActorDep, StateDep
 

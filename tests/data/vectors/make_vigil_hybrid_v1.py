@@ -40,8 +40,8 @@ from vigil.crypto.keys import (
 )
 from vigil.crypto.seal import seal_payload, wrap_info, wrap_key, wraps_digest
 from vigil.crypto.sign import TAG_RECEIPT, TAG_SHARE, signed_bytes
-from vigil.envelope import envelope_to_json, share_header
 from vigil.model import Audience, Envelope, Form, Handling, Tlp, Wrap
+from vigil.protocol.envelope import envelope_to_json, share_header
 
 OUT = Path(__file__).with_name("vigil-hybrid-v1.json")
 

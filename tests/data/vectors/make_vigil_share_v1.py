@@ -20,8 +20,8 @@ from vigil.crypto.encoding import b64u
 from vigil.crypto.keys import EncryptionKey, SigningKey
 from vigil.crypto.seal import seal_payload, wrap_key, wraps_digest, wraps_json
 from vigil.crypto.sign import TAG_RECEIPT, TAG_SHARE, sign, signed_bytes
-from vigil.envelope import envelope_to_json, share_header
 from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp, Wrap
+from vigil.protocol.envelope import envelope_to_json, share_header
 
 OUT = Path(__file__).with_name("vigil-share-v1.json")
 

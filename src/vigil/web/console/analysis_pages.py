@@ -25,16 +25,13 @@ from vigil.web.console.readable import readable_by_id, readable_shares
 from vigil.web.console.routes import (
     HEADERS,
     TLP_LABELS,
+    CheckedForm,
     Filters,
-    csrf_ok,
-    csrf_refused,
+    SignedIn,
     display_names,
     filters_of,
-    read_form,
     render,
     row_of,
-    signed_in,
-    to_signin,
 )
 from vigil.web.deps import state_of
 
@@ -75,11 +72,8 @@ def search_rows(ex: Any, member: str, q: str, kind: str, f: Filters, since: str,
 
 
 @router.get("/search", response_class=HTMLResponse)
-async def search(request: Request) -> Response:
+async def search(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     qp = request.query_params
     q, kind = qp.get("q", "").strip(), qp.get("kind", "").strip()
@@ -156,11 +150,8 @@ def notice_page(ex: Any, member: str, before: int | None
 
 
 @router.get("/correlations", response_class=HTMLResponse)
-async def correlations(request: Request) -> Response:
+async def correlations(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     raw = request.query_params.get("before", "")
     before = int(raw) if raw.isdigit() else None
     notices, cursor, older = await run_in_threadpool(notice_page, st.exchange,
@@ -193,11 +184,8 @@ def weekly(ex: Any, member: str, now: datetime) -> tuple[list[str], dict[str, Co
 
 
 @router.get("/ledger", response_class=HTMLResponse)
-async def ledger_page(request: Request) -> Response:
+async def ledger_page(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     report = await st.analysis_read(ledger.report, ex, who.actor.member)
     labels, per_member, per_channel = await run_in_threadpool(
@@ -220,10 +208,7 @@ async def ledger_page(request: Request) -> Response:
 # -- warninglists ----------------------------------------------------------------------------
 
 @router.get("/warninglists", response_class=HTMLResponse)
-async def warninglists(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
+async def warninglists(request: Request, who: SignedIn) -> Response:
     return await _warninglists(request, who, None, None, 200)
 
 
@@ -238,15 +223,9 @@ async def _warninglists(request: Request, who: Any, error: VigilError | None,
 
 
 @router.post("/warninglists", response_class=HTMLResponse)
-async def add_warninglist(request: Request) -> Response:
+async def add_warninglist(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     """Add (or replace, by name) one of the member's own warninglists."""
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     upload = form.files.get("upload")
     raw = upload[1] if upload is not None and upload[1] else form.get("content").encode()
     try:

@@ -15,21 +15,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vigil.errors import InputError, NotFound, VigilError
-from vigil.exchange import check_name
 from vigil.feeds import registry
 from vigil.feeds.registry import Auth, Feed, parse_every
+from vigil.node.exchange import check_name
 from vigil.policy.access import Access
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web.console.routes import (
     HEADERS,
     TLP_LABELS,
-    csrf_ok,
-    csrf_refused,
+    CheckedForm,
+    SignedIn,
     not_found,
-    read_form,
     render,
-    signed_in,
-    to_signin,
 )
 from vigil.web.deps import state_of
 
@@ -38,7 +35,6 @@ router = APIRouter(include_in_schema=False)
 
 def own_feeds(ex: Any, member: str) -> list[dict[str, Any]]:
     """The member's feeds as shown to it (no secret), each with its latest rejects."""
-    registry.install(ex)
     gate = Access(ex, member)
     out = []
     for f in registry.list_feeds(ex.store):
@@ -93,17 +89,13 @@ def _add(ex: Any, member: str, form: Any) -> Feed:
     if password and not user:
         raise InputError("a password needs a user", code="feed.auth")
     auth = Auth(user or None, password or None, token or None)
-    registry.install(ex)
     return registry.add_feed(ex.store, Feed(
         name=name, url=url, collection=collection, member_id=member, tlp=level.value,
         to=to, every=parse_every(form.get("every", "15m") or "15m"), auth=auth))
 
 
 @router.get("/feeds", response_class=HTMLResponse)
-async def feeds(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
+async def feeds(request: Request, who: SignedIn) -> Response:
     return await _page(request, who, None, None, 200)
 
 
@@ -118,14 +110,8 @@ async def _page(request: Request, who: Any, error: VigilError | None, done: str 
 
 
 @router.post("/feeds", response_class=HTMLResponse)
-async def add_feed(request: Request) -> Response:
+async def add_feed(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     try:
         await asyncio.to_thread(public_url, form.get("url").strip())
         f = await st.write(_add, st.exchange, who.actor.member, form)
@@ -136,17 +122,11 @@ async def add_feed(request: Request) -> Response:
 
 
 @router.post("/feeds/{name}/pull", response_class=HTMLResponse)
-async def pull_now(name: str, request: Request) -> Response:
+async def pull_now(name: str, request: Request, who: SignedIn, form: CheckedForm) -> Response:
     """Pull one of the member's feeds now (404 for any other feed)."""
     from vigil.feeds.pull import pull_claimed  # taxii2-client: only when needed
 
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     mine = {f["name"] for f in await st.read(own_feeds, st.exchange, who.actor.member)}
     if name not in mine:
         return not_found(request, who, "feed")

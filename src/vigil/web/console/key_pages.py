@@ -1,4 +1,4 @@
-"""Console pages for hardware keys and passkeys (``vigil.passkeys``).
+"""Console pages for hardware keys and passkeys (``vigil.signin.passkeys``).
 
 - ``/keys``: a signed-in user lists, registers and removes their own keys;
 - ``/signin/key``: the key asked for after a first factor (or, for a member that
@@ -19,9 +19,9 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from vigil import passkeys
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.model import Actor
+from vigil.signin import passkeys
 from vigil.web.auth import SESSION_COOKIE
 from vigil.web.console.routes import (
     HEADERS,

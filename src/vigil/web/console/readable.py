@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vigil.errors import NotFound
-from vigil.exchange import Exchange
 from vigil.model import Envelope, ShareState
+from vigil.node.exchange import Exchange
 
 PAGE = 500
 

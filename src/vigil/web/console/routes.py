@@ -11,19 +11,17 @@ import hmac
 from collections import deque
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__, audit, passkeys
-from vigil import accountability as acc
+from vigil import __version__
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
-from vigil.exchange import Exchange
 from vigil.interop.iocs import extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
@@ -37,7 +35,10 @@ from vigil.model import (
     Provenance,
     ShareRequest,
 )
+from vigil.node import accountability as acc
+from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
+from vigil.signin import audit, passkeys
 from vigil.stix import strictjson
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
 from vigil.web import scopes
@@ -133,6 +134,43 @@ def csrf_refused(request: Request, who: Who | None) -> HTMLResponse:
         code="auth.csrf", status=403))
 
 
+class Stop(Exception):
+    """Ends a console request before its handler runs, with a ready response: the way to
+    the sign-in page, or the refusal of a form whose CSRF token is wrong."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("console request answered early")
+        self.response = response
+
+
+async def stopped(request: Request, exc: Exception) -> Response:
+    """The app's handler of ``Stop``."""
+    assert isinstance(exc, Stop)
+    return exc.response
+
+
+async def _signed_in_or_stop(request: Request) -> Who:
+    who = await signed_in(request)
+    if who is None:
+        raise Stop(to_signin())
+    return who
+
+
+# A console page's user: signed in (else the request goes to the sign-in page)
+SignedIn = Annotated[Who, Depends(_signed_in_or_stop)]
+
+
+async def _checked_form(request: Request, who: SignedIn) -> Form:
+    form = await read_form(request, state_of(request))
+    if not csrf_ok(who.session.csrf, form):
+        raise Stop(csrf_refused(request, who))
+    return form
+
+
+# A console POST's form, read within the size limit, its CSRF token checked
+CheckedForm = Annotated[Form, Depends(_checked_form)]
+
+
 # -- static assets ------------------------------------------------------------------
 
 @router.get("/static/console/{name}")
@@ -187,14 +225,8 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout(request: Request) -> Response:
+async def signout(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     from vigil.web.console.sso_pages import logout_url
     end = await logout_url(request, who.session.id)  # the provider's too, for SSO
     await st.write(sessions(st.exchange).drop, who.session.id)
@@ -289,11 +321,8 @@ def pager(request: Request, before: int | None, rows: deque[dict[str, Any]], mat
 
 
 @router.get("/", response_class=HTMLResponse)
-async def inbox(request: Request) -> Response:
+async def inbox(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     chans = await st.read(ex.channels, who.actor.member)
     try:
@@ -340,11 +369,8 @@ def provenance_words(ex: Exchange, st: State, env: Envelope) -> str:
 
 
 @router.get("/shares/{share_id}", response_class=HTMLResponse)
-async def share(share_id: str, request: Request) -> Response:
+async def share(share_id: str, request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     try:
         env, state = await st.read(ex.share, who.actor.member, share_id)
@@ -438,26 +464,17 @@ def _split(text: str) -> list[str]:
 
 
 @router.get("/publish", response_class=HTMLResponse)
-async def publish_form(request: Request) -> Response:
+async def publish_form(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     chans = await st.read(st.exchange.channels, who.actor.member)
     return render(request, "publish.html", who=who, error=None, preview=None, notice=None,
                   **publish_ctx(st.exchange, who, chans, Form(), ""))
 
 
 @router.post("/publish", response_class=HTMLResponse)
-async def publish(request: Request) -> Response:
+async def publish(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     chans = await st.read(ex.channels, who.actor.member)
     text = form.get("content")
     notice = None
@@ -509,11 +526,8 @@ def preview_seal(key: str, text: str, req: ShareRequest, recipients: tuple[str, 
 # -- channels and sent ------------------------------------------------------------------
 
 @router.get("/channels", response_class=HTMLResponse)
-async def channels(request: Request) -> Response:
+async def channels(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     d = ex.directory()
     out = []
@@ -534,11 +548,8 @@ def _dn(members: Any, ref: str) -> str:
 
 
 @router.get("/sent", response_class=HTMLResponse)
-async def sent(request: Request) -> Response:
+async def sent(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     names = display_names(ex)
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
@@ -568,13 +579,10 @@ LOG_ROWS = 100
 
 
 @router.get("/log", response_class=HTMLResponse)
-async def log_page(request: Request) -> Response:
+async def log_page(request: Request, who: SignedIn) -> Response:
     """The node's log as this member may see it: the signed checkpoint, the newest
     entries it may see in full, and forks members have reported."""
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     ex = st.exchange
     cp, note = await st.read(ex.log.checkpoint)
     names = display_names(ex)

@@ -6,20 +6,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vigil import accountability as acc
 from vigil.analysis import sightings
 from vigil.errors import InputError, NotFound, VigilError
+from vigil.node import accountability as acc
 from vigil.web.console.routes import (
     HEADERS,
-    csrf_ok,
-    csrf_refused,
+    CheckedForm,
+    SignedIn,
     display_names,
     error_page,
     not_found,
-    read_form,
     render,
-    signed_in,
-    to_signin,
 )
 from vigil.web.deps import state_of
 
@@ -27,13 +24,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/shares/{share_id}/recall", response_class=HTMLResponse)
-async def recall_confirm(share_id: str, request: Request) -> Response:
+async def recall_confirm(share_id: str, request: Request, who: SignedIn) -> Response:
     """The confirmation: the share and every recipient that will be told of the recall
     (404 for anyone but its originator, as for a missing share)."""
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
     try:
         view = await st.read(acc.receipts_view, st.exchange, who.actor.member, share_id)
     except NotFound:
@@ -46,14 +40,8 @@ async def recall_confirm(share_id: str, request: Request) -> Response:
 
 
 @router.post("/shares/{share_id}/recall", response_class=HTMLResponse)
-async def recall(share_id: str, request: Request) -> Response:
+async def recall(share_id: str, request: Request, who: SignedIn, form: CheckedForm) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     try:
         rec = await st.write(acc.recall, st.exchange, who.actor.member, share_id)
     except NotFound:
@@ -67,16 +55,11 @@ async def recall(share_id: str, request: Request) -> Response:
 
 
 @router.post("/shares/{share_id}/sightings", response_class=HTMLResponse)
-async def report_sighting(share_id: str, request: Request) -> Response:
+async def report_sighting(share_id: str, request: Request,
+        who: SignedIn, form: CheckedForm) -> Response:
     """Report a sighting of one of the share's indicators (404 for a share the member
     may not read; the use case asks the access gate)."""
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     raw = form.get("count", "1").strip() or "1"
     try:
         if not raw.isdigit():

@@ -8,9 +8,9 @@ import secrets
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from vigil import passkeys, sso
 from vigil.errors import VigilError
 from vigil.model import Actor
+from vigil.signin import passkeys, sso
 from vigil.web.auth import SESSION_COOKIE, SESSION_TTL, sessions
 from vigil.web.console.routes import PRE_CSRF_COOKIE, render
 from vigil.web.deps import state_of

@@ -7,7 +7,7 @@ the state must match the cookie, the code is exchanged with the client's secret 
 verifier, and the ID token is checked (signature against the provider's published keys,
 issuer, audience, expiry, nonce, at_hash). Its claims (and the provider's userinfo for
 claims the ID token leaves out, for the same subject) go through the node's mapping
-(``vigil.sso``); a user the mapping does not name is refused. Signing out of a session
+(``vigil.signin.sso``); a user the mapping does not name is refused. Signing out of a session
 opened this way also sends the browser to the provider's ``end_session_endpoint`` when
 it has one (RP-initiated logout), so the provider's session ends too; and when the
 provider's session ends first, its back-channel logout token ends the console sessions
@@ -33,8 +33,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from vigil import sso
 from vigil.errors import AuthError, NotFound, VigilError
+from vigil.signin import sso
 from vigil.web.auth import SESSION_COOKIE, SESSION_TTL
 from vigil.web.console.signin_flow import first_factor_passed, signin_page
 from vigil.web.deps import read_body, state_of
