@@ -12,6 +12,7 @@ from typing import Any
 from vigil import clock
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.model import Directory
+from vigil.storage import keys as keys_sql
 from vigil.storage.base import Sql, Store
 
 
@@ -43,19 +44,9 @@ class KeyRecord:
                     "from_index": self.revoked_index}}
 
 
-COLUMNS = ("SELECT key_id, member_id, use, public, retired, expires, revoked_since, "
-           "revoked_at, revoked_index FROM member_keys")
-
-
 def record_of(row: Any) -> KeyRecord:
     return KeyRecord(str(row[0]), str(row[1]), str(row[2]), bytes(row[3]), row[4], row[5],
                      row[6], row[7], None if row[8] is None else int(row[8]))
-
-
-def bump_directory(sql: Sql) -> None:
-    """Move the directory version (in the transaction that changes a key)."""
-    sql.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) "
-                "WHERE key='dir_version'")
 
 
 class KeyBook:
@@ -73,13 +64,12 @@ class KeyBook:
             if d is directory:
                 return records, marked
 
-        def read(sql: Sql) -> tuple[list[Any], list[Any]]:
-            return (sql.execute(COLUMNS).fetchall(),
-                    sql.execute("SELECT share_id FROM revoked_shares").fetchall())
+        def read(sql: Sql) -> tuple[list[Any], list[str]]:
+            return keys_sql.key_rows(sql), keys_sql.marked_share_ids(sql)
 
         rows, shares = self.store.read(read)
         records = {str(r[0]): record_of(r) for r in rows}
-        marked = frozenset(str(r[0]) for r in shares)
+        marked = frozenset(shares)
         with self._lock:
             self._cached = (directory, records, marked)
         return records, marked

@@ -30,8 +30,9 @@ from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
 from vigil.log.entries import ENTRY_VERSION
 from vigil.model import Member
 from vigil.node.exchange import Exchange
-from vigil.node.keybook import KeyRecord, bump_directory
+from vigil.node.keybook import KeyRecord
 from vigil.protocol import key_statements as statements
+from vigil.storage import keys as keys_sql
 from vigil.storage.base import Sql
 
 WARN_BEFORE = timedelta(days=30)  # expiry warnings start this long before
@@ -43,22 +44,8 @@ def _entry(member: Member, event: str, at: str, **fields: Any) -> dict[str, Any]
             **fields}
 
 
-def _retire(sql: Sql, member: Member, at: str) -> None:
-    for kid, use, public in ((member.sign_key_id, "sign", member.sign_key),
-                             (member.enc_key_id, "enc", member.enc_key)):
-        got = sql.execute("SELECT key_id FROM member_keys WHERE key_id=?", (kid,)).fetchone()
-        if got is None:
-            sql.execute("INSERT INTO member_keys(key_id, member_id, use, public, retired) "
-                        "VALUES(?,?,?,?,?)", (kid, member.id, use, public, at))
-        else:
-            sql.execute("UPDATE member_keys SET retired=? WHERE key_id=? AND retired IS NULL",
-                        (at, kid))
-
-
-def _set_keys(sql: Sql, member: Member, sign: tuple[str, bytes], enc: tuple[str, bytes]
-              ) -> None:
-    sql.execute("UPDATE members SET sign_key=?, sign_key_id=?, enc_key=?, enc_key_id=? "
-                "WHERE id=?", (sign[1], sign[0], enc[1], enc[0], member.id))
+def _keys(m: Member) -> tuple[tuple[str, str, bytes], ...]:
+    return ((m.sign_key_id, "sign", m.sign_key), (m.enc_key_id, "enc", m.enc_key))
 
 
 def _known(ex: Exchange, kid: str) -> bool:
@@ -80,11 +67,10 @@ def recover(ex: Exchange, member_id: str, doc: Any) -> Member:
     (``keys.no_recovery`` when it registered none)."""
     m = ex.directory().members[member_id]
     st, sigs = statements.check(doc, m.id, "recover")
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT public FROM recovery_keys WHERE member_id=?", (m.id,)).fetchone())
-    if row is None:
+    public = ex.store.read(lambda sql: keys_sql.recovery_public(sql, m.id))
+    if public is None:
         raise NotFound("this member registered no recovery key", code="keys.no_recovery")
-    return _replace(ex, m, st, sigs, doc, vouch=("recovery", bytes(row[0])))
+    return _replace(ex, m, st, sigs, doc, vouch=("recovery", public))
 
 
 def _replace(ex: Exchange, m: Member, st: dict[str, Any], sigs: dict[str, bytes],
@@ -105,9 +91,10 @@ def _replace(ex: Exchange, m: Member, st: dict[str, Any], sigs: dict[str, bytes]
     at = clock.now()
 
     def write(sql: Sql) -> None:
-        _retire(sql, m, at)
-        _set_keys(sql, m, sign, enc)
-        bump_directory(sql)
+        for kid, use, public in _keys(m):
+            keys_sql.retire_key(sql, m.id, kid, use, public, at)
+        keys_sql.set_member_keys(sql, m.id, sign, enc)
+        keys_sql.bump_directory(sql)
         new = Member(**{**_fields(m), "sign_key": sign[1], "sign_key_id": sign[0],
                         "enc_key": enc[1], "enc_key_id": enc[0]})
         ex.log.append(sql, _entry(new, event, at, previous=dict(st["previous"]),
@@ -141,9 +128,7 @@ def register_recovery_key(ex: Exchange, member_id: str, doc: Any) -> str:
     at = clock.now()
 
     def write(sql: Sql) -> None:
-        sql.execute("DELETE FROM recovery_keys WHERE member_id=?", (m.id,))
-        sql.execute("INSERT INTO recovery_keys(member_id, key_id, public, created) "
-                    "VALUES(?,?,?,?)", (m.id, kid, public, at))
+        keys_sql.put_recovery(sql, m.id, kid, public, at)
         ex.log.append(sql, _entry(m, "recovery-key", at, recovery_key=kid,
                                   statement=dict(doc["statement"]),
                                   signatures=dict(doc["signatures"])))
@@ -169,27 +154,14 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
         raise Conflict("this key is already revoked", code="keys.revoked")
 
     def write(sql: Sql) -> None:
-        rows = sql.execute(
-            "SELECT s.id, s.header, l.idx FROM shares s JOIN log_leaves l "
-            "ON l.share_id = s.id AND l.kind='share' WHERE s.originator=? AND s.created>=?",
-            (m.id, point)).fetchall()
-        marked = [(str(r[0]), int(r[2])) for r in rows
-                  if orjson.loads(bytes(r[1])).get("key") == m.sign_key_id]
-        size = sql.execute("SELECT count(*) FROM log_leaves").fetchone()
-        from_index = min((i for _, i in marked), default=int(size[0]))
+        marked = [(sid, idx) for sid, header, idx in keys_sql.shares_since(sql, m.id, point)
+                  if orjson.loads(header).get("key") == m.sign_key_id]
+        from_index = min((i for _, i in marked), default=keys_sql.log_size(sql))
         for sid, _ in marked:
-            sql.execute("INSERT INTO revoked_shares(share_id, key_id, marked) VALUES(?,?,?) "
-                        "ON CONFLICT(share_id) DO NOTHING", (sid, m.sign_key_id, at))
-        for kid, use, public in ((m.sign_key_id, "sign", m.sign_key),
-                                 (m.enc_key_id, "enc", m.enc_key)):
-            if sql.execute("SELECT 1 FROM member_keys WHERE key_id=?", (kid,)).fetchone():
-                sql.execute("UPDATE member_keys SET revoked_since=?, revoked_at=?, "
-                            "revoked_index=? WHERE key_id=?", (point, at, from_index, kid))
-            else:
-                sql.execute("INSERT INTO member_keys(key_id, member_id, use, public, "
-                            "revoked_since, revoked_at, revoked_index) VALUES(?,?,?,?,?,?,?)",
-                            (kid, m.id, use, public, point, at, from_index))
-        bump_directory(sql)
+            keys_sql.mark_share(sql, sid, m.sign_key_id, at)
+        for kid, use, public in _keys(m):
+            keys_sql.revoke_key(sql, m.id, kid, use, public, point, at, from_index)
+        keys_sql.bump_directory(sql)
         ex.log.append(sql, _entry(m, "revoke", at, since=point, from_index=from_index,
                                   reason=reason))
 
@@ -207,14 +179,9 @@ def set_expiry(ex: Exchange, member_ref: str, expires: str) -> str:
     at = clock.now()
 
     def write(sql: Sql) -> None:
-        for kid, use, public in ((m.sign_key_id, "sign", m.sign_key),
-                                 (m.enc_key_id, "enc", m.enc_key)):
-            if sql.execute("SELECT 1 FROM member_keys WHERE key_id=?", (kid,)).fetchone():
-                sql.execute("UPDATE member_keys SET expires=? WHERE key_id=?", (when, kid))
-            else:
-                sql.execute("INSERT INTO member_keys(key_id, member_id, use, public, expires) "
-                            "VALUES(?,?,?,?,?)", (kid, m.id, use, public, when))
-        bump_directory(sql)
+        for kid, use, public in _keys(m):
+            keys_sql.expire_key(sql, m.id, kid, use, public, when)
+        keys_sql.bump_directory(sql)
         ex.log.append(sql, _entry(m, "expiry", at, expires=when))
 
     ex.store.write(write)
@@ -275,9 +242,7 @@ def put_rewraps(ex: Exchange, member_id: str, items: Any) -> int:
 
     def write(sql: Sql) -> None:
         for r in rows:
-            sql.execute("DELETE FROM rewraps WHERE share_id=? AND member_id=?", r[:2])
-            sql.execute("INSERT INTO rewraps(share_id, member_id, key_id, blob, created) "
-                        "VALUES(?,?,?,?,?)", r)
+            keys_sql.put_rewrap(sql, *r)
 
     ex.store.write(write)
     return len(rows)
@@ -286,20 +251,17 @@ def put_rewraps(ex: Exchange, member_id: str, items: Any) -> int:
 def rewrap_of(ex: Exchange, member_id: str, share_id: str) -> dict[str, str] | None:
     """The member's re-wrapped content key of a share, for its current key, if any."""
     m = ex.directory().members.get(member_id)
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT key_id, blob FROM rewraps WHERE share_id=? AND member_id=?",
-        (share_id, member_id)).fetchone())
+    row = ex.store.read(lambda sql: keys_sql.get_rewrap(sql, share_id, member_id))
     if m is None or row is None or row[0] != m.enc_key_id:
         return None
-    return {"member": member_id, "key": str(row[0]), "blob": b64u(bytes(row[1]))}
+    return {"member": member_id, "key": row[0], "blob": b64u(row[1])}
 
 
 INTRODUCING = ("add", "rotate", "recover")
 
 
 def _key_entries(ex: Exchange, member_id: str) -> list[tuple[int, dict[str, Any]]]:
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT idx, data FROM log_leaves WHERE kind='member' ORDER BY idx").fetchall())
+    rows = ex.store.read(keys_sql.member_entries)
     out = []
     for idx, data in rows:
         e = orjson.loads(bytes(data))
