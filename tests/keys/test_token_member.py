@@ -80,7 +80,7 @@ def test_publish_open_rotate_revoke_with_keys_only_in_the_token(
     node = make_node(tmp_path / "node", {"alpha": False})
     ex = node.exchange()
     path = tmp_path / "bravo.keyring"
-    bravo, ring = ex.add_member("bravo", country="DE", kind=MemberKind.AGENCY,
+    bravo, _ = ex.add_member("bravo", country="DE", kind=MemberKind.AGENCY,
                                 keyring_path=path, passphrase="", pkcs11=uri)
     assert bravo.sign_key_id.startswith("ed25519:") and bravo.enc_key_id.startswith("x25519:")
     _, token = ex.add_user("bravo", "analyst")
