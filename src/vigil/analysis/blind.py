@@ -83,7 +83,8 @@ def _epoch(sql: Sql, channel_id: str) -> tuple[int, dict[str, str], str]:
     return epoch, {str(r[0]): str(r[1]) for r in rows}, min(str(r[2]) for r in rows)
 
 
-def must_rotate(ex: Exchange, sql: Sql, channel_id: str, members: set[str]) -> str | None:
+def must_rotate(ex: Exchange, sql: Sql, channel_id: str, members: frozenset[str] | set[str]
+                ) -> str | None:
     """Why the channel's current epoch must be replaced, or None: a holder left the
     channel, a holder's copy is sealed to a key it no longer has (rotated or revoked),
     or the epoch is older than ``EPOCH_MAX_AGE`` (the schedule)."""

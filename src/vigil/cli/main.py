@@ -49,13 +49,15 @@ def cli(ctx: click.Context, data: str | None, debug: bool, cert: str | None,
 
 @cli.command()
 @click.option("--name", help="human name of the node")
+@click.option("--pkcs11", "pkcs11_uri", metavar="URI",
+              help="make the node's Ed25519 key inside this PKCS#11 token (RFC 7512 URI)")
 @pass_ctx
-def init(c: Ctx, name: str | None) -> None:
+def init(c: Ctx, name: str | None, pkcs11_uri: str | None) -> None:
     """Create a node: data directory, node signing key, database."""
     from vigil.node.datadir import init_node
 
     s = c.settings()
-    info = init_node(s, name)
+    info = init_node(s, name, pkcs11=pkcs11_uri)
     click.echo(f"node {info['id']} created in {s.data_dir}")
 
 

@@ -18,11 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, load_keyring
-from vigil.crypto.keys import key_id
+from vigil.crypto.keys import SignPrivate, key_id
 from vigil.crypto.secretfile import SecretBox
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.log.entries import channel_entry, member_entry, share_entry
@@ -218,14 +216,14 @@ class Exchange:
         store: Store,
         *,
         node_id: str,
-        node_key: Ed25519PrivateKey,
+        node_key: SignPrivate,
         held: Mapping[str, Keyring] | None = None,
         max_body: int = 32 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.node_id = node_id
         self.node_key = node_key
-        self.node_key_raw = node_key.public_key().public_bytes_raw()
+        self.node_key_raw: bytes = node_key.public_key().public_bytes_raw()
         self.node_key_id = key_id("ed25519", self.node_key_raw)
         self.held: dict[str, Keyring] = dict(held or {})
         self.max_body = max_body
@@ -776,7 +774,7 @@ class Exchange:
             if env.header["key"] != self.node_key_id:
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
             return self.node_key_raw
-        return self.keybook.signer(self.directory(), env.originator, env.header["key"])
+        return self.keybook.signer(self.directory(), env.originator, str(env.header["key"]))
 
     def open(self, member: str, env: Envelope) -> bytes | None:
         """The plaintext for a member, verified; None if sealed and the node lacks its keys."""
