@@ -50,9 +50,10 @@ class Setup:
         return r.status_code == 200
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
-    node = make_node(tmp_path / "node", {"alpha": True})
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    store = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    node = make_node(tmp_path / "node", {"alpha": True}, store=store)
     ex = node.exchange()
     sso.add_provider(ex, ISSUER, client_id="vigil", client_secret="s3cret",
                      member_claim="m", user_claim="u", members=["alpha"])

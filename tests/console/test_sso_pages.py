@@ -67,9 +67,9 @@ def start_provider(console_url: str, log: Path) -> Provider:
 
 
 @contextmanager
-def sso_setup(tmp_path: Path, *, require_keys: bool = False
+def sso_setup(tmp_path: Path, *, require_keys: bool = False, store: str | None = None
               ) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
-    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True}, store=store)
     srv = ServerProcess(node.data)
     # the console as localhost (a host name, as WebAuthn needs), the provider as
     # 127.0.0.1: another site, as in a real deployment
@@ -90,9 +90,12 @@ def sso_setup(tmp_path: Path, *, require_keys: bool = False
         prov.proc.wait(10)
 
 
-@pytest.fixture
-def sso_node(tmp_path: Path) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
-    with sso_setup(tmp_path) as got:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+def sso_node(request: pytest.FixtureRequest, tmp_path: Path
+             ) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
+    """A node (SQLite, or a fresh PostgreSQL database) behind a real OpenID provider."""
+    store = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with sso_setup(tmp_path, store=store) as got:
         yield got
 
 
