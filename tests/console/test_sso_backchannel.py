@@ -46,7 +46,7 @@ class Setup:
         return session_id
 
     def alive(self, session_id: str) -> bool:
-        r = self.http.get("/api/v1/me", cookies={"vigil_session": session_id})
+        r = self.http.get("/api/v1/me", headers={"cookie": f"vigil_session={session_id}"})
         return r.status_code == 200
 
 
