@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from vigil.testing.stix import canary_bundle
 
 async def first_event(client: Client, timeout: float) -> InboxItem | None:
     async def take() -> InboxItem:
-        async for item in client.stream(0):
-            return item
+        async with contextlib.aclosing(client.stream(0)) as stream:
+            async for item in stream:
+                return item
         raise AssertionError("stream ended")
 
     try:

@@ -118,6 +118,35 @@ CODES: dict[str, tuple[int, str]] = {
     "envelope.provenance": (400, "clients publish originator-signed shares only"),
     "envelope.recipient_keys": (
         400, "recipient_keys must hold every recipient (and optionally the originator)"),
+    "fed.bad_batch": (400, "a peer batch that is not of the batch form (docs/federation.md)"),
+    "fed.bad_batch_signature": (
+        422, "a batch, ack or heartbeat not signed by the pinned node key; kept as evidence"),
+    "fed.bad_descriptor": (422, "a node descriptor that is malformed or not signed by its key"),
+    "fed.bad_digest": (422, "a batch item whose body does not match its signed digest"),
+    "fed.bad_item": (422, "a batch item that is malformed or contradicts what is stored"),
+    "fed.bad_log_proof": (
+        422, "an item's log inclusion proof does not verify against the origin's checkpoint"),
+    "fed.bad_originator_signature": (
+        422, "an item whose originator's (or member's) signature does not verify"),
+    "fed.bad_request_signature": (401, "a node request without a valid Vigil-Node signature"),
+    "fed.forged_originator": (
+        422, "an item about a member or channel not homed at the node that sent it"),
+    "fed.gap": (409, "a batch starts after the next item this node expects; resend from cursor"),
+    "fed.not_durable": (
+        503, "the store does not fsync before it acknowledges; the node does not federate"),
+    "fed.not_hosted": (422, "an item for no member this node hosts"),
+    "fed.off": (404, "this node does not federate (fed_name is not set)"),
+    "fed.peer_exists": (409, "another node is already peered under that name"),
+    "fed.pin_mismatch": (422, "the node's key or TLS key is not the pinned one"),
+    "fed.replay": (409, "a batch this node applied already; its cursor is in the answer"),
+    "fed.revoked_key": (422, "signed by a member key after its revocation"),
+    "fed.self_peer": (409, "a node does not peer with itself"),
+    "fed.stale_request": (401, "a node request dated more than 5 minutes from this clock"),
+    "fed.unknown_key": (422, "signed by a key that is not the member's (or node's) current key"),
+    "fed.unknown_kind": (422, "a batch item of a kind this node does not know"),
+    "fed.unknown_peer": (403, "a node this node does not peer with"),
+    "fed.unreachable": (503, "a peer that cannot be reached or answered with an error"),
+    "fed.wrong_destination": (403, "a node request or batch meant for another node"),
     "feed.auth": (400, "give --token or --user/--password, not both"),
     "feed.busy": (409, "the feed is being pulled right now"),
     "feed.collection": (400, "the feed's collection id is missing"),

@@ -56,6 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("require_hybrid", "", "shares that must use the hybrid (post-quantum) suites: "
             "empty (none), or a comma list of node, member:NAME, channel:NAME"),
+    Setting("fed_name", "", "federation: this node's name in member addresses "
+            "(member@NAME); empty: the node does not federate (docs/federation.md)"),
+    Setting("fed_heartbeat", 1.0, "federation: seconds between heartbeats to each peer",
+            float),
+    Setting("fed_tls_cert", "", "federation: the TLS certificate whose pin the node "
+            "descriptor carries (default: the one `vigil serve` uses)"),
     Setting("ledger_delay_grace", 20, "community rule: shares a member receives before the "
             "rule applies to it", int),
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from vigil.analysis import correlate, ledger
 from vigil.config import Settings
+from vigil.federation import outbox
 from vigil.feeds import registry as feeds
 from vigil.node import accountability
 from vigil.node.datadir import core_exchange
@@ -45,6 +46,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("held-receipts", lambda ex, s: accountability.install(ex)),
     # which feed objects a share carried, in the share's transaction (docs/feeds.md)
     Feature("feed-marks", lambda ex, s: feeds.install(ex)),
+    # one outbox row per destination node, in the share's and recall's transaction
+    # (docs/federation.md); only on a node with a federation name
+    Feature("federation-outbox", lambda ex, s: outbox.install(ex) if s.fed_name else None),
     # OpenID client secrets stored in clear by earlier versions, sealed (docs/sign-in.md)
     Feature("sealed-secrets", lambda ex, s: sso.seal_stored(ex)),
 )

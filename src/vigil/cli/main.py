@@ -22,6 +22,7 @@ from vigil.cli import (
     keys,
     ledger,
     log,
+    peer,
     sso,
     tokens,
 )
@@ -369,19 +370,31 @@ def show(c: Ctx, share_id: str, as_json: bool, node_url: str | None, token: str 
               help="the certificate's private key (PEM)")
 @click.option("--tls-client-ca", type=click.Path(exists=True, dir_okay=False),
               help="accept client certificates issued by this CA (vigil user cert add)")
+@click.option("--tls-self-signed", is_flag=True,
+              help="serve HTTPS with the node's own self-signed pair (made once in "
+                   "<data>/tls; its pin is printed), e.g. for federation")
 @pass_ctx
 def serve(c: Ctx, host: str | None, port: int | None, workers: int, tls_cert: str | None,
-          tls_key: str | None, tls_client_ca: str | None) -> None:
+          tls_key: str | None, tls_client_ca: str | None, tls_self_signed: bool) -> None:
     """Run the node: REST API, push stream, OpenAPI at /api/openapi.json."""
     from vigil.web.serve import run
     from vigil.web.tls import REVERSE_PROXY
 
+    if tls_self_signed:
+        if tls_cert:
+            raise click.UsageError("--tls-self-signed or --tls-cert, not both")
+        from vigil.federation.descriptor import self_signed
+        cert, key, pin = self_signed(c.settings().data_dir)
+        tls_cert, tls_key = str(cert), str(key)
+        click.echo(f"TLS: self-signed certificate {cert}, pin {pin}", err=True)
     if bool(tls_cert) != bool(tls_key) or (tls_client_ca and not tls_cert):
         raise click.UsageError("--tls-cert and --tls-key go together (and --tls-client-ca "
                                "needs them)")
     if not tls_cert:
         click.echo(REVERSE_PROXY, err=True)
     s = c.settings().with_overrides(host=host, port=port)
+    if tls_cert and not s.values.get("fed_tls_cert"):
+        s.values["fed_tls_cert"] = tls_cert  # the pin the node descriptor carries
     run(s, workers=workers, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
 
 
@@ -404,7 +417,7 @@ def _feature_commands() -> None:
     cli.add_command(feed.feed)
     cli.add_command(feed.gateway)
     for module in (analysis, ledger, log, accountability, backup, doctor, access, interop,
-                   tokens, sso, keys):
+                   tokens, sso, keys, peer):
         module.register(cli)
 
 

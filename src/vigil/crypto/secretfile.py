@@ -76,6 +76,12 @@ def owner_only_dir(path: str | os.PathLike[str] | Path) -> None:
 def owner_only_file(path: str | os.PathLike[str] | Path) -> None:
     """Create ``path`` empty with mode 0600 if missing, and set 0600 on it; files that
     SQLite makes beside a database (``-wal``, ``-shm``, ``-journal``) take its mode."""
+    # An existing file is never opened here: closing any descriptor of a SQLite database
+    # drops every POSIX lock this process holds on it (fcntl semantics), and another
+    # process could then delete the write-ahead log under a live connection.
+    if os.path.exists(path):
+        os.chmod(path, 0o600)
+        return
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         if hasattr(os, "fchmod"):

@@ -362,6 +362,85 @@ CHANNEL_NAMES_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
 ]
 
+# v12: federation (vigil.federation; queries in vigil.storage.federation)
+FEDERATION_MIGRATION: list[str] = [
+    # the nodes this node peers with, pinned by node key (and TLS key)
+    """CREATE TABLE fed_peers (
+        node_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
+        node_key {BLOB} NOT NULL,
+        pin TEXT NOT NULL,
+        hop_key {BLOB} NOT NULL,
+        tls_pin TEXT,
+        log_origin TEXT NOT NULL,
+        descriptor TEXT NOT NULL,
+        added TEXT NOT NULL,
+        removed {BOOL} NOT NULL
+    )""",
+    # members homed at another node (every other member is homed here)
+    """CREATE TABLE fed_members (
+        member_id TEXT PRIMARY KEY,
+        node_id TEXT NOT NULL,
+        log_index {BIGINT} NOT NULL,
+        revoked_index {BIGINT}
+    )""",
+    "CREATE INDEX fed_members_node ON fed_members(node_id)",
+    # channels homed at another node: the highest epoch applied
+    """CREATE TABLE fed_channels (
+        channel_id TEXT PRIMARY KEY,
+        node_id TEXT NOT NULL,
+        epoch {BIGINT} NOT NULL
+    )""",
+    # what this node sends: one gap-free dseq per destination; kept until acked
+    """CREATE TABLE fed_outbox (
+        dest TEXT NOT NULL,
+        dseq {BIGINT} NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (dest, dseq)
+    )""",
+    # per destination: the last dseq handed out and the peer's acked cursor
+    """CREATE TABLE fed_links (
+        dest TEXT PRIMARY KEY,
+        head {BIGINT} NOT NULL,
+        acked {BIGINT} NOT NULL,
+        acked_at TEXT,
+        last_ok TEXT,
+        last_error TEXT
+    )""",
+    # per origin: the cursor this node has applied, and what its heartbeats said
+    """CREATE TABLE fed_cursors (
+        origin TEXT PRIMARY KEY,
+        cursor {BIGINT} NOT NULL,
+        peer_head {BIGINT} NOT NULL,
+        last_batch TEXT,
+        last_heartbeat TEXT,
+        withheld TEXT
+    )""",
+    # items (or whole batches, dseq NULL) refused, with what proves it
+    """CREATE TABLE fed_quarantine (
+        seq {SERIAL},
+        origin TEXT NOT NULL,
+        dseq {BIGINT},
+        kind TEXT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        evidence {BLOB} NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX fed_quarantine_origin ON fed_quarantine(origin, seq)",
+    # how far each log scan went (member, channel, receipt entries to announce)
+    """CREATE TABLE fed_scans (
+        name TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        idx {BIGINT} NOT NULL,
+        PRIMARY KEY (name, dest)
+    )""",
+]
+
+
 # key life cycle (vigil.lifecycle) and provider-initiated SSO logout (vigil.sso)
 KEY_LIFECYCLE_MIGRATION: list[str] = [
     # keys a member no longer uses, or whose use is limited: retired by rotation or
@@ -572,6 +651,7 @@ MIGRATIONS: list[list[str]] = [
             expires TEXT NOT NULL
         )""",
     ],
+    FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
     KEY_LIFECYCLE_MIGRATION,  # key history, revocations, rewraps; SSO logout ids
 ]
 

@@ -133,11 +133,11 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         """Start the server and wait until it answers; a server that does not answer in
         ``timeout`` seconds is killed, not left running."""
-        logf = open(self.log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",
-             "--port", str(self.port)],
-            env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        with open(self.log, "ab") as logf:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",
+                 "--port", str(self.port)],
+                env=self.env, stdout=logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -26,6 +26,7 @@ from vigil.web import accountability as accountability_api
 from vigil.web import analysis as analysis_api
 from vigil.web import apidocs, health, rest, stream
 from vigil.web import errors as web_errors
+from vigil.web import federation as federation_api
 from vigil.web import interop as interop_api
 from vigil.web import keys as keys_api
 from vigil.web import ledger as ledger_api
@@ -95,9 +96,16 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         correlation.warm_up()  # load the index in the background, not at a first search
         purger = asyncio.create_task(retention.run(ex, float(settings.retention_interval)),
                                      name="vigil-retention")
+        fed = None
+        if settings.fed_name:  # peer links (vigil.federation)
+            from vigil.federation.sender import Service
+            fed = app.state.federation = Service(ex, settings, b.ring)
+            await fed.start()
         try:
             yield
         finally:
+            if fed is not None:
+                await fed.stop()
             correlation.listeners.remove(ring_notices)
             app.state.vigil.metrics.uninstall(ex)
             feeds.cancel()
@@ -143,6 +151,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(interop_api.router, prefix="/api/v1")  # MISP in and out
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
     app.include_router(keys_api.router, prefix="/api/v1")  # key life cycle
+    app.include_router(federation_api.router)  # node-to-node, node-signed (not tokens)
     app.include_router(apidocs.router)
     app.include_router(console_router)
     app.add_exception_handler(console_stop, console_stopped)  # to sign-in, stale forms

@@ -15,6 +15,14 @@ from vigil.signin.tokens import allows
 
 V1 = "/api/v1"
 TAXII = "/taxii2/api"
+FED = "/fed/v1"
+
+NODE_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("POST", f"{FED}/batch"), ("POST", f"{FED}/heartbeat"), ("GET", f"{FED}/outbox")})
+"""Node-to-node routes (vigil.web.federation): a request is authenticated by the sending
+node's ``Vigil-Node`` signature with the key its operator pinned (``vigil peer add``),
+never by a member token or session, so no scope applies to them; they are listed below
+as needing nothing more than any token would, and no token is ever read there."""
 
 NEEDS: dict[tuple[str, str], str] = {
     # any valid token
@@ -29,6 +37,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/keys/{key_id}/remove"): "read",
     **{(m, "/taxii2/{rest}"): "read"  # TAXII's catch-all: answers 404 or 405 only
        for m in ("POST", "PUT", "PATCH", "DELETE")},
+    **dict.fromkeys(NODE_ROUTES, "read"),  # node-signed, see NODE_ROUTES
     # publishing
     ("POST", f"{V1}/shares"): "publish",
     ("POST", f"{V1}/envelopes"): "publish",
@@ -62,6 +71,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/keys/recover"): "admin",
     ("POST", f"{V1}/keys/revoke"): "admin",
     ("POST", f"{V1}/rewraps"): "admin",
+    ("GET", f"{V1}/federation/status"): "admin",  # the node's peer links
+    ("GET", "/federation"): "admin",  # the console's page of them
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
     ("POST", "/feeds/{name}/pull"): "admin",

@@ -1,0 +1,193 @@
+"""What goes to which node: outbox rows written in the transaction of their event, and
+the bodies of items built when they are sent.
+
+* a share: one row per destination node that hosts at least one recipient, in the
+  share's own transaction (``Exchange.share_tx_hooks``); a node that hosts none gets
+  nothing;
+* a recall: one row per such node, in the recall's transaction (``purge_tx_hooks``),
+  so it follows its share on the same ordered stream;
+* member key events, channel changes of channels homed here, and receipts for shares
+  of other nodes' members: from this node's log, scanned per destination up to its end
+  (``sync``), before any share to that destination and by the sender's loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.crypto.encoding import b64u
+from vigil.model import Envelope
+from vigil.node.exchange import Exchange
+from vigil.protocol.envelope import envelope_to_json
+from vigil.storage import federation as q
+from vigil.storage.base import Sql, envelope_from_row
+
+SCAN = "log"
+SCANNED_KINDS = ("member", "channel", "receipt")
+
+
+def _leaf_json(ex: Exchange, idx: int, root: bytes, proof: bytes) -> dict[str, Any]:
+    return ex.log.ref_of(idx, root, proof).to_json()
+
+
+def sync(ex: Exchange, sql: Sql, dest: str) -> None:
+    """Queue, for ``dest``, every member, channel and receipt entry of this node's log
+    it should have and was not given yet (a scan cursor per destination)."""
+    at = q.scan_at(sql, SCAN, dest)
+    end = q.log_end(sql)
+    if at >= end:
+        return
+    now = clock.now()
+    channels: set[str] = set()
+    for idx, kind, data in q.log_leaves(sql, SCANNED_KINDS, at, 100000):
+        entry = orjson.loads(data)
+        if kind == "member":
+            if q.remote_member(sql, str(entry["member"])) is None:
+                q.enqueue(sql, dest, "member", str(idx), now)
+        elif kind == "receipt":
+            home = q.remote_member(sql, str(entry["originator"]))
+            if home is not None and home[0] == dest \
+                    and q.remote_member(sql, str(entry["member"])) is None:
+                q.enqueue(sql, dest, "receipt", str(idx), now)
+        else:
+            channels.add(str(entry["channel"]))
+    for ch in sorted(channels):
+        if dest in channel_nodes(sql, ch):
+            q.enqueue(sql, dest, "channel", ch, now)
+    q.set_scan(sql, SCAN, dest, end)
+
+
+def channel_nodes(sql: Sql, channel: str) -> set[str]:
+    """The other nodes a channel homed here goes to: those hosting a member it has or
+    had (a removed member's node learns of the removal)."""
+    row = sql.execute("SELECT owner FROM channels WHERE id=?", (channel,)).fetchone()
+    if row is None or q.remote_member(sql, str(row[0])) is not None:
+        return set()
+    members = [str(r[0]) for r in sql.execute(
+        "SELECT DISTINCT member_id FROM channel_events WHERE channel_id=?",
+        (channel,)).fetchall()]
+    return set(q.home_nodes(sql, members).values())
+
+
+def active_peers(sql: Sql) -> set[str]:
+    return {str(r[0]) for r in sql.execute("SELECT node_id FROM fed_peers WHERE removed=?",
+                                           (False,)).fetchall()}
+
+
+def destinations(sql: Sql, recipients: Sequence[str]) -> list[str]:
+    return sorted(set(q.home_nodes(sql, recipients).values()))
+
+
+class Hooks:
+    """The transaction hooks of one exchange; ``woken`` is told the destinations."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.listeners: list[Any] = []
+
+    def _wake(self, dests: Sequence[str]) -> None:
+        for fn in self.listeners:
+            fn(dests)
+
+    def on_share(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
+        if q.remote_member(sql, env.originator) is not None:
+            return  # received from its home node: it goes nowhere from here
+        dests = destinations(sql, recipients)
+        now = clock.now()
+        for d in dests:
+            sync(self.ex, sql, d)  # the originator and the channel reach it first
+            q.enqueue(sql, d, "share", env.id, now)
+        if dests:
+            self._wake(dests)
+
+    def on_purge(self, sql: Sql, share_id: str) -> None:
+        row = sql.execute("SELECT recalled, originator, header FROM shares WHERE id=?",
+                          (share_id,)).fetchone()
+        if row is None or not row[0] or q.remote_member(sql, str(row[1])) is not None:
+            return  # expiry (every node purges itself) or a recall from another node
+        header = orjson.loads(bytes(row[2]))
+        dests = destinations(sql, header["audience"]["recipients"])
+        now = clock.now()
+        for d in dests:
+            q.enqueue(sql, d, "recall", share_id, now)
+        if dests:
+            self._wake(dests)
+
+
+def install(ex: Exchange) -> Hooks:
+    """Register the outbox hooks on an exchange (once); the hooks."""
+    for h in ex.share_tx_hooks:
+        owner = getattr(h, "__self__", None)
+        if isinstance(owner, Hooks):
+            return owner
+    hooks = Hooks(ex)
+    ex.share_tx_hooks.append(hooks.on_share)
+    ex.purge_tx_hooks.append(hooks.on_purge)
+    return hooks
+
+
+# -- bodies, built when sent -----------------------------------------------------------
+
+def body(ex: Exchange, sql: Sql, kind: str, ref: str) -> dict[str, Any]:
+    """The body of an outbox item as it is sent now."""
+    if kind == "share":
+        got = sql.execute("SELECT header, signature, payload, wraps, recalled, purged "
+                          "FROM shares WHERE id=?", (ref,)).fetchone()
+        leaf = q.leaf_of(sql, ref, "share")
+        if got is None or leaf is None or got[4] or got[5]:
+            return {"share": ref, "gone": True}  # recalled or expired before it left
+        env = envelope_from_row(got[0], got[1], got[2], got[3])
+        return {"envelope": envelope_to_json(env), "log": _leaf_json(ex, *_ref(leaf))}
+    if kind == "recall":
+        leaf = q.leaf_of(sql, ref, "recall")
+        if leaf is None:
+            return {"share": ref, "gone": True}
+        return {"entry": orjson.loads(leaf[1]), "log": _leaf_json(ex, *_ref(leaf))}
+    if kind in ("member", "receipt"):
+        idx = int(ref)
+        got_leaf = q.leaf(sql, idx)
+        assert got_leaf is not None
+        entry = orjson.loads(got_leaf[0])
+        out: dict[str, Any] = {"entry": entry,
+                               "log": _leaf_json(ex, idx, got_leaf[1], got_leaf[2])}
+        if kind == "member":
+            out["member"] = member_json(sql, str(entry["member"]))
+        return out
+    if kind == "channel":
+        return channel_json(sql, ref)
+    raise ValueError(f"no body for outbox kind {kind!r}")
+
+
+def _ref(leaf: tuple[int, bytes, bytes, bytes]) -> tuple[int, bytes, bytes]:
+    return leaf[0], leaf[2], leaf[3]
+
+
+def member_json(sql: Sql, member: str) -> dict[str, Any]:
+    r = sql.execute("SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
+                    "enc_key, enc_key_id, created, active FROM members WHERE id=?",
+                    (member,)).fetchone()
+    return {"id": r[0], "name": r[1], "display_name": r[2], "country": r[3], "kind": r[4],
+            "sign_key": b64u(bytes(r[5])), "sign_key_id": r[6], "enc_key": b64u(bytes(r[7])),
+            "enc_key_id": r[8], "created": r[9], "active": bool(r[10])}
+
+
+def channel_json(sql: Sql, channel: str) -> dict[str, Any]:
+    """A channel homed here as its peers mirror it: state and epoch (its event count)."""
+    r = sql.execute("SELECT id, name, kind, owner, created FROM channels WHERE id=?",
+                    (channel,)).fetchone()
+    members = sorted(str(m[0]) for m in sql.execute(
+        "SELECT member_id FROM channel_members WHERE channel_id=?", (channel,)).fetchall())
+    epoch = int(sql.execute("SELECT count(*) FROM channel_events WHERE channel_id=?",
+                            (channel,)).fetchone()[0])
+    return {"channel": {"id": r[0], "name": r[1], "kind": r[2], "owner": r[3],
+                        "created": r[4], "members": members}, "epoch": epoch}
+
+
+def bodies(ex: Exchange, rows: Sequence[tuple[int, str, str, str]]
+           ) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """(dseq, kind, body) for outbox rows, in one read."""
+    return ex.store.read(lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])

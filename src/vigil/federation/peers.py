@@ -1,0 +1,143 @@
+"""Pinned peering: adding a node by URL and pin, listing, removing; the store's durability.
+
+A peer is stored with its node key, hop key, TLS pin and endpoint from its signed
+descriptor. Peering is mutual and explicit: a node answers another only once its own
+operator added it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from vigil import clock
+from vigil.client.tls import transports
+from vigil.crypto.encoding import b64u_decode
+from vigil.errors import Conflict, NotFound, Unavailable, VigilError
+from vigil.federation.descriptor import WELL_KNOWN, check_descriptor
+from vigil.node.exchange import Exchange
+from vigil.storage import Store
+from vigil.storage import federation as q
+from vigil.storage.base import Sql
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    node: str
+    name: str
+    url: str  # the fed endpoint, …/fed/v1
+    key: bytes
+    pin: str
+    hop_key: bytes
+    tls_pin: str | None
+    log_origin: str
+    added: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node": self.node, "name": self.name, "url": self.url, "pin": self.pin,
+                "tls_pin": self.tls_pin, "log": self.log_origin, "added": self.added}
+
+
+_COLUMNS = ("SELECT node_id, name, url, node_key, pin, hop_key, tls_pin, log_origin, added "
+            "FROM fed_peers WHERE removed=?")
+
+
+def _peer(r: Any) -> Peer:
+    return Peer(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), str(r[4]), bytes(r[5]),
+                None if r[6] is None else str(r[6]), str(r[7]), str(r[8]))
+
+
+def peers(store: Store) -> list[Peer]:
+    return [_peer(r) for r in store.query(_COLUMNS + " ORDER BY name", (False,))]
+
+
+def peer(store: Store, ref: str) -> Peer:
+    """A peer by node id or name."""
+    for p in peers(store):
+        if ref in (p.node, p.name):
+            return p
+    raise NotFound(f"no peer {ref!r}", code="fed.unknown_peer")
+
+
+def peer_by_node(sql: Sql, node: str) -> Peer | None:
+    r = sql.execute(_COLUMNS + " AND node_id=?", (False, node)).fetchone()
+    return None if r is None else _peer(r)
+
+
+def check_durable(store: Store) -> None:
+    """Refuse a store that answers before a commit is on disk (``fed.not_durable``)."""
+
+    def read(sql: Sql) -> str:
+        if sql.dialect == "sqlite":
+            return "full" if int(sql.execute("PRAGMA synchronous").fetchone()[0]) >= 2 \
+                else "sqlite synchronous below FULL"
+        value = str(sql.execute("SHOW synchronous_commit").fetchone()[0])
+        return "full" if value != "off" else "postgresql synchronous_commit=off"
+
+    got = store.write(read)
+    if got != "full":
+        raise VigilError(f"this store does not fsync before it acknowledges ({got}): "
+                         f"a node does not federate on it", code="fed.not_durable", status=503)
+
+
+def fetch_descriptor(url: str, tls_pin: str | None = None,
+                     timeout: float = 10.0) -> dict[str, Any]:
+    """The signed descriptor at ``url`` (a node's base URL)."""
+    base = url.rstrip("/")
+    transport = transports(pin=tls_pin)[0] if tls_pin and base.startswith("https") else None
+    verify: Any = not (base.startswith("https") and not tls_pin)
+    try:
+        with httpx.Client(transport=transport, verify=verify, timeout=timeout) as c:
+            r = c.get(base + WELL_KNOWN)
+    except httpx.HTTPError as e:
+        raise Unavailable(f"cannot fetch the descriptor of {base}: {e}",
+                          code="fed.unreachable") from None
+    if r.status_code != 200:
+        raise Unavailable(f"{base} answered {r.status_code} for its descriptor",
+                          code="fed.unreachable")
+    out: dict[str, Any] = orjson.loads(r.content)
+    return out
+
+
+def add(ex: Exchange, url: str, pin: str, *, signed: dict[str, Any] | None = None) -> Peer:
+    """Peer with the node at ``url`` whose node key has id ``pin``. Over HTTPS the
+    descriptor is fetched again through a connection pinned to its TLS key."""
+    check_durable(ex.store)
+    signed = signed if signed is not None else fetch_descriptor(url)
+    d = check_descriptor(signed, pin)
+    if url.startswith("https") and d["tls_pin"]:
+        again = check_descriptor(fetch_descriptor(url, d["tls_pin"]), pin)
+        if again["tls_pin"] != d["tls_pin"]:
+            raise Conflict("the node's TLS pin changed while peering", code="fed.pin_mismatch")
+    if d["node"] == ex.node_id:
+        raise Conflict("a node does not peer with itself", code="fed.self_peer")
+    now = clock.now()
+
+    def tx(sql: Sql) -> None:
+        row = sql.execute("SELECT node_id, removed FROM fed_peers WHERE name=?",
+                          (d["name"],)).fetchone()
+        if row is not None and str(row[0]) != d["node"]:
+            raise Conflict(f"another node is already peered as {d['name']!r}",
+                           code="fed.peer_exists")
+        sql.execute("DELETE FROM fed_peers WHERE node_id=?", (d["node"],))
+        sql.execute("INSERT INTO fed_peers(node_id, name, url, node_key, pin, hop_key, "
+                    "tls_pin, log_origin, descriptor, added, removed) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    (d["node"], d["name"], d["endpoints"]["fed"], b64u_decode(d["key"]),
+                     d["pin"], b64u_decode(d["hop_key"]), d["tls_pin"], d["log"],
+                     orjson.dumps(signed).decode(), now, False))
+        q.reset_scans(sql, d["node"])  # announce every member and channel to it again
+
+    ex.store.write(tx)
+    return peer(ex.store, d["node"])
+
+
+def remove(ex: Exchange, ref: str) -> Peer:
+    """Stop peering (both directions); its outbox rows stay."""
+    p = peer(ex.store, ref)
+    ex.store.write(lambda sql: sql.execute("UPDATE fed_peers SET removed=? WHERE node_id=?",
+                                           (True, p.node)))
+    return p

@@ -1,0 +1,150 @@
+"""The destination side of a peer link: verify a batch and apply it in one transaction.
+
+Checks, per batch: the form, the origin and destination, the origin node's signature
+(a batch that fails is refused whole and kept as evidence), and the cursor (``fed.gap``
+and ``fed.replay`` answer 409 with it). Per item: its body digest, then its kind's own
+checks (``vigil.federation.kinds``); an item that fails is quarantined with the signed
+batch head and its body, and the cursor passes it. Everything new, the quarantine rows
+and the new cursor commit in one transaction, before the signed ack is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.crypto.canonical import canonical
+from vigil.crypto.encoding import b64u
+from vigil.errors import Conflict, CryptoError, InputError, VigilError
+from vigil.federation import codec, kinds
+from vigil.federation.peers import Peer
+from vigil.node.accountability import scrub
+from vigil.node.exchange import Exchange, Published
+from vigil.storage import federation as q
+from vigil.storage.base import Sql, serialize_writes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Applied:
+    """What a received batch changed, for the work after its commit."""
+
+    ack: dict[str, Any]
+    ring: set[str] = field(default_factory=set)
+    published: list[Published] = field(default_factory=list)
+    quarantined: list[int] = field(default_factory=list)
+    dropped_envelopes: list[str] = field(default_factory=list)
+
+
+def _evidence(head: Mapping[str, Any], signature: bytes, body: Any) -> bytes:
+    return orjson.dumps({"batch": head, "signature": b64u(signature), "body": body})
+
+
+def refuse_batch(ex: Exchange, origin: str, head: Any, signature: bytes, bodies: Any,
+                 err: VigilError) -> None:
+    """Keep a refused batch as evidence (its own transaction)."""
+    now = clock.now()
+    ev = _evidence(head, signature, bodies)
+    ex.store.write(lambda sql: q.quarantine(sql, origin, None, "batch", err.code,
+                                            err.message, ev, now))
+
+
+def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applied:
+    """Verify and apply a batch from ``peer``; the signed ack and what to ring."""
+    head, signature, bodies = codec.parse_batch(data)
+    if head["origin"] != peer.node or head["dest"] != ex.node_id:
+        raise InputError("this batch is not from this peer to this node",
+                         code="fed.wrong_destination", status=403)
+    try:
+        codec.verify_batch(head, signature, peer.key)
+    except CryptoError as e:
+        refuse_batch(ex, peer.node, head, signature, bodies, e)
+        raise
+    now = clock.now()
+    out = Applied(ack={})
+
+    def tx(sql: Sql) -> int:
+        serialize_writes(sql)
+        cur = q.cursor(sql, peer.node)[0]
+        if head["items"] and head["to"] <= cur:
+            raise Conflict(f"items up to {cur} are applied already", code="fed.replay",
+                           detail={"cursor": cur})
+        if head["items"] and head["from"] > cur + 1:
+            raise Conflict(f"the next item here is {cur + 1}, not {head['from']}",
+                           code="fed.gap", detail={"cursor": cur})
+        ctx = kinds.Context(ex, peer, sql, now, head)
+        writes: list[Callable[[], None]] = []
+        for item, body in zip(head["items"], bodies, strict=True):
+            dseq = int(item["dseq"])
+            if dseq <= cur:
+                continue
+            try:
+                if not isinstance(body, dict) or codec.digest(canonical(body)) != item["digest"]:
+                    raise CryptoError("the item's body does not match its digest",
+                                      code="fed.bad_digest")
+                write = kinds.check(ctx, item["kind"], body)
+            except VigilError as e:
+                code = e.code if e.code.startswith("fed.") else "fed.bad_item"
+                q.quarantine(sql, peer.node, dseq, str(item["kind"]), code, e.message,
+                             _evidence(head, signature, body), now)
+                out.quarantined.append(dseq)
+                log.warning("quarantined item %s from %s: %s %s", dseq, peer.name, code,
+                            e.message)
+                continue
+            # apply at once: a later item of the same batch may rest on this one
+            # (a member announced, then its share)
+            write()
+            writes.append(write)
+        new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
+        q.set_cursor(sql, peer.node, new, now)
+        if new >= q.cursor(sql, peer.node)[1]:
+            q.set_withheld(sql, peer.node, None)
+        out.ring |= ctx.ring
+        out.published.extend(ctx.published)
+        out.dropped_envelopes.extend(ctx.dropped)
+        return new
+
+    cursor = ex.store.write(tx)
+    after_commit(ex, out)
+    out.ack = codec.make_ack(ex.node_key, peer.node, ex.node_id, cursor, out.quarantined)
+    return out
+
+
+def after_commit(ex: Exchange, out: Applied) -> None:
+    for sid in out.dropped_envelopes:
+        ex.envelopes.pop(sid)
+    if out.dropped_envelopes:
+        scrub(ex.store)  # the removed payloads' pages leave the SQLite WAL too
+    for pub in out.published:
+        ex.envelopes.put(pub.envelope.id, pub.envelope)
+        for hook in ex.published_hooks:
+            try:
+                hook(pub)
+            except Exception:
+                log.exception("after-publish hook %r failed for %s", hook, pub.envelope.id)
+
+
+def heartbeat(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a peer's heartbeat: its head for this node. A head past the cursor is a
+    gap to pull; the link is flagged ``withheld`` while a pull does not close it (the
+    sender marks that, see ``sender``). Answers this node's cursor."""
+    hb = codec.open_signed(data, codec.TAG_HEARTBEAT, "heartbeat", peer.key)
+    if hb.get("origin") != peer.node or hb.get("dest") != ex.node_id or \
+            not isinstance(hb.get("head"), int):
+        raise InputError("malformed heartbeat", code="fed.bad_item")
+    now = clock.now()
+
+    def tx(sql: Sql) -> int:
+        cur, _, _, _, withheld = q.cursor(sql, peer.node)
+        q.set_heartbeat(sql, peer.node, int(hb["head"]), now,
+                        withheld if int(hb["head"]) > cur else None)
+        return cur
+
+    cur = ex.store.write(tx)
+    return {"cursor": cur, "head": int(hb["head"])}

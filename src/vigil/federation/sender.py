@@ -1,0 +1,329 @@
+"""The federation service of a running node: push, heartbeats and pull, per peer.
+
+Per destination one batch is in flight at a time (at most ``BATCH`` items); a publish
+wakes the link at once. A refused push (``fed.gap``, ``fed.replay``) moves the sender to
+the destination's cursor; any other failure backs off exponentially with jitter (cap
+30 s), reset when the link answers. Every ``fed_heartbeat`` seconds each link sends its
+head; a node that hears a head past its cursor pulls from that origin, and flags the
+link ``withheld`` when the pull does not close the gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from vigil import clock
+from vigil.client.tls import transports
+from vigil.config import Settings
+from vigil.errors import VigilError
+from vigil.federation import codec, outbox, peers, receiver
+from vigil.federation.peers import Peer
+from vigil.node.exchange import Exchange
+from vigil.storage import federation as q
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+BACKOFF_CAP = 30.0
+Ring = Callable[[Iterable[str]], Awaitable[None]]
+
+
+def client_for(peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
+    if peer.url.startswith("https"):
+        if peer.tls_pin:
+            return httpx.AsyncClient(transport=transports(pin=peer.tls_pin)[1],
+                                     timeout=timeout)
+        return httpx.AsyncClient(verify=False, timeout=timeout)  # node signatures only
+    return httpx.AsyncClient(timeout=timeout)
+
+
+def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict[str, Any]:
+    """The signed batch of ``dest``'s outbox rows after ``after`` (push and pull alike)."""
+    rows = ex.store.read(lambda sql: q.pending(sql, dest, after, limit))
+    items = outbox.bodies(ex, rows)
+    _, note = ex.log.checkpoint()
+    return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
+
+
+class Link:
+    """This node's side of the link to one peer."""
+
+    def __init__(self, service: Service, peer: Peer) -> None:
+        self.service = service
+        self.peer = peer
+        self.wake = asyncio.Event()
+        self.pull_wanted = asyncio.Event()
+        self.client = client_for(peer)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.state = "new"
+        self.error: str | None = None
+        self.backoff = 0.0
+
+    @property
+    def ex(self) -> Exchange:
+        return self.service.ex
+
+    def start(self) -> None:
+        name = self.peer.name
+        self.tasks = [asyncio.create_task(self._push_loop(), name=f"fed-push-{name}"),
+                      asyncio.create_task(self._heartbeat_loop(), name=f"fed-hb-{name}"),
+                      asyncio.create_task(self._pull_loop(), name=f"fed-pull-{name}")]
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.client.aclose()
+
+    async def _request(self, method: str, path: str, body: bytes = b"",
+                       params: Mapping[str, Any] | None = None) -> httpx.Response:
+        url = self.peer.url + path
+        target = httpx.URL(url, params=params)
+        sign_path = target.raw_path.decode()
+        header = codec.sign_request(self.ex.node_key, method, sign_path, self.ex.node_id,
+                                    self.peer.node, body)
+        return await self.client.request(method, target, content=body,
+                                         headers={codec.HEADER: header,
+                                                  "content-type": "application/json"})
+
+    def _ok(self) -> None:
+        self.state, self.error, self.backoff = "up", None, 0.0
+
+    async def _failed(self, why: str) -> None:
+        self.state, self.error = "down", why
+        await asyncio.to_thread(self.ex.store.write,
+                                lambda sql: q.set_error(sql, self.peer.node, why[:500]))
+        self.backoff = min(BACKOFF_CAP, max(0.1, self.backoff * 2))
+        # a heartbeat that gets through, or a publish, ends the wait early
+        self.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(),
+                                   self.backoff * (0.5 + random.random() / 2))
+
+    async def _set_acked(self, cursor: int) -> None:
+        now = clock.now()
+        await asyncio.to_thread(self.ex.store.write,
+                                lambda sql: q.set_acked(sql, self.peer.node, cursor, now))
+
+    # -- push ------------------------------------------------------------------------
+    async def push_once(self) -> bool:
+        """Send the next batch if there is one; True if the link may have more."""
+        head, acked, *_ = await asyncio.to_thread(
+            self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
+        if head <= acked:
+            return False
+        batch = await asyncio.to_thread(build_batch, self.ex, self.peer.node, acked)
+        batch = self.service.tamper(self.peer.node, batch)
+        r = await self._request("POST", "/batch", orjson.dumps(batch))
+        if r.status_code == 200:
+            ack = codec.open_signed(orjson.loads(r.content), codec.TAG_ACK, "ack",
+                                    self.peer.key)
+            if ack.get("origin") != self.ex.node_id or ack.get("dest") != self.peer.node:
+                raise VigilError("an ack for another link", code="fed.bad_item")
+            await self._set_acked(int(ack["cursor"]))
+            self._ok()
+            return int(ack["cursor"]) > acked  # no progress: wait for a wake or a beat
+        err = _error(r)
+        if r.status_code == 409 and err.get("code") in ("fed.gap", "fed.replay"):
+            await self._set_acked(int(err["detail"]["cursor"]))
+            self._ok()
+            return True
+        raise VigilError(f"{self.peer.name} answered {r.status_code} "
+                         f"{err.get('code', '')}: {err.get('message', '')}",
+                         code="fed.unreachable")
+
+    async def _push_loop(self) -> None:
+        while True:
+            try:
+                more = await self.push_once()
+            except (httpx.HTTPError, VigilError, OSError) as e:
+                await self._failed(str(e) or type(e).__name__)
+                continue
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=1.0)
+                self.wake.clear()
+
+    # -- heartbeat -------------------------------------------------------------------
+    async def heartbeat_once(self) -> None:
+        head, acked, *_ = await asyncio.to_thread(
+            self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
+        head = self.service.claimed_head(self.peer.node, head)
+        body = codec.make_signed(self.ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
+            "v": codec.VERSION, "kind": "fed-heartbeat", "origin": self.ex.node_id,
+            "dest": self.peer.node, "head": head, "acked": acked, "at": clock.now()})
+        r = await self._request("POST", "/heartbeat", orjson.dumps(body))
+        if r.status_code != 200:
+            err = _error(r)
+            raise VigilError(f"heartbeat: {r.status_code} {err.get('code', '')}",
+                             code="fed.unreachable")
+        got = orjson.loads(r.content)
+        if int(got["cursor"]) < acked:  # the peer is behind what it acked: resend
+            await self._set_acked(int(got["cursor"]))
+            self.wake.set()
+        if self.state != "up" or head > acked:
+            self.wake.set()  # the link is back: push now, not after the backoff
+        self._ok()
+
+    async def _heartbeat_loop(self) -> None:
+        every = float(self.service.settings.fed_heartbeat)
+        while True:
+            try:
+                await self.heartbeat_once()
+            except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
+                self.state, self.error = "down", str(e) or type(e).__name__
+            await asyncio.sleep(every)
+
+    # -- pull ------------------------------------------------------------------------
+    async def pull_once(self) -> int:
+        """Fetch and apply what this peer holds for this node after its cursor; the
+        number of items applied. Flags the link withheld when a gap stays."""
+        cur, *_ = await asyncio.to_thread(
+            self.ex.store.read, lambda sql: q.cursor(sql, self.peer.node))
+        r = await self._request("GET", "/outbox", params={"after": cur, "limit": BATCH})
+        if r.status_code != 200:
+            err = _error(r)
+            raise VigilError(f"pull: {r.status_code} {err.get('code', '')}",
+                             code="fed.unreachable")
+        data = orjson.loads(r.content)
+        applied = 0
+        if data["batch"]["items"]:
+            try:
+                got = await asyncio.to_thread(receiver.receive, self.ex, self.peer, data)
+                applied = len(data["batch"]["items"])
+                await self.service.ring(got.ring)
+            except VigilError as e:
+                if e.code not in ("fed.gap", "fed.replay"):
+                    raise
+        cur_after = await asyncio.to_thread(
+            self.ex.store.read, lambda sql: q.cursor(sql, self.peer.node))
+        if cur_after[0] < cur_after[1]:
+            flag = f"head {cur_after[1]}, cursor {cur_after[0]}, since {clock.now()}"
+            if cur_after[4] is None:
+                log.warning("%s withholds items: %s", self.peer.name, flag)
+                await asyncio.to_thread(self.ex.store.write, lambda sql: q.set_withheld(
+                    sql, self.peer.node, flag))
+        return applied
+
+    async def _pull_loop(self) -> None:
+        while True:
+            await self.pull_wanted.wait()
+            self.pull_wanted.clear()
+            try:
+                while await self.pull_once() >= BATCH:
+                    pass
+            except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
+                log.info("pull from %s failed: %s", self.peer.name, e)
+
+
+def _error(r: httpx.Response) -> dict[str, Any]:
+    try:
+        err = orjson.loads(r.content).get("error", {})
+    except (orjson.JSONDecodeError, AttributeError):
+        return {}
+    return err if isinstance(err, dict) else {}
+
+
+class Service:
+    """Every link of this node, kept in step with the peers table."""
+
+    def __init__(self, ex: Exchange, settings: Settings, ring: Ring) -> None:
+        self.ex = ex
+        self.settings = settings
+        self._ring = ring
+        self.links: dict[str, Link] = {}
+        self.refused: VigilError | None = None
+        self.hooks = outbox.install(ex)
+        self.hooks.listeners.append(self._woken)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        # test seams: change a batch before it leaves, or the head a heartbeat claims
+        self.tampers: list[Callable[[str, dict[str, Any]], dict[str, Any]]] = []
+        self.head_claims: dict[str, int] = {}
+
+    def tamper(self, dest: str, batch: dict[str, Any]) -> dict[str, Any]:
+        for fn in self.tampers:
+            batch = fn(dest, batch)
+        return batch
+
+    def claimed_head(self, dest: str, head: int) -> int:
+        return self.head_claims.get(dest, head)
+
+    async def ring(self, members: Iterable[str]) -> None:
+        ms = sorted(set(members))
+        if ms:
+            await self._ring(ms)
+
+    def _woken(self, dests: Iterable[str]) -> None:  # from the writer's thread
+        loop = self._loop
+        if loop is None:
+            return
+        for d in dests:
+            link = self.links.get(d)
+            if link is not None:
+                loop.call_soon_threadsafe(link.wake.set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(peers.check_durable, self.ex.store)
+        except VigilError as e:
+            self.refused = e
+            log.error("federation refused: %s", e.message)
+            return
+        self._task = asyncio.create_task(self._keep(), name="fed-peers")
+
+    async def _keep(self) -> None:
+        """Start and stop links as peers are added and removed; announce the log."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("federation refresh failed")
+            await asyncio.sleep(0.5)
+
+    async def refresh(self) -> None:
+        current = {p.node: p for p in await asyncio.to_thread(peers.peers, self.ex.store)}
+        for node in list(self.links):
+            if node not in current or current[node] != self.links[node].peer:
+                await self.links.pop(node).stop()
+        for node, p in current.items():
+            if node not in self.links:
+                link = Link(self, p)
+                self.links[node] = link
+                link.start()
+
+        def scan(sql: Any) -> list[str]:
+            before = {n: q.link(sql, n)[0] for n in current}
+            for n in current:
+                outbox.sync(self.ex, sql, n)
+            return [n for n in current if q.link(sql, n)[0] != before[n]]
+
+        for n in await asyncio.to_thread(self.ex.store.write, scan):
+            self.links[n].wake.set()
+
+    def want_pull(self, origin: str) -> None:
+        link = self.links.get(origin)
+        if link is not None:
+            link.pull_wanted.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for link in list(self.links.values()):
+            await link.stop()
+        self.links.clear()
+        if self._woken in self.hooks.listeners:
+            self.hooks.listeners.remove(self._woken)

@@ -1,0 +1,170 @@
+"""The tables of federation (vigil.federation) and the SQL that reads and writes them.
+
+Every function takes an ``Sql`` inside the caller's transaction, so federation rows are
+written in the transaction of the event they follow (a share, a recall, a received
+batch and its cursor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from vigil.storage.base import Sql
+
+_TAKE = ("INSERT INTO fed_links(dest, head, acked) VALUES(?, 1, 0) "
+         "ON CONFLICT (dest) DO UPDATE SET head = fed_links.head + 1 RETURNING head")
+
+
+def enqueue(sql: Sql, dest: str, kind: str, ref: str, at: str) -> int:
+    """One outbox row for ``dest``; its dseq (the next of that destination, no gap)."""
+    dseq = int(sql.execute(_TAKE, (dest,)).fetchone()[0])
+    sql.execute("INSERT INTO fed_outbox(dest, dseq, kind, ref, at) VALUES(?,?,?,?,?)",
+                (dest, dseq, kind, ref, at))
+    return dseq
+
+
+def pending(sql: Sql, dest: str, after: int, limit: int) -> list[tuple[int, str, str, str]]:
+    """Outbox rows (dseq, kind, ref, at) of ``dest`` after ``after``, in order."""
+    rows = sql.execute("SELECT dseq, kind, ref, at FROM fed_outbox WHERE dest=? AND dseq>? "
+                       "ORDER BY dseq LIMIT ?", (dest, after, limit)).fetchall()
+    return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+
+def link(sql: Sql, dest: str) -> tuple[int, int, str | None, str | None, str | None]:
+    """(head, acked, acked_at, last_ok, last_error) of the link to ``dest``."""
+    row = sql.execute("SELECT head, acked, acked_at, last_ok, last_error FROM fed_links "
+                      "WHERE dest=?", (dest,)).fetchone()
+    if row is None:
+        return 0, 0, None, None, None
+    return int(row[0]), int(row[1]), row[2], row[3], row[4]
+
+
+def set_acked(sql: Sql, dest: str, acked: int, at: str) -> None:
+    sql.execute("INSERT INTO fed_links(dest, head, acked, acked_at, last_ok) "
+                "VALUES(?, 0, ?, ?, ?) ON CONFLICT (dest) DO UPDATE SET acked=?, "
+                "acked_at=?, last_ok=?, last_error=NULL", (dest, acked, at, at, acked, at, at))
+
+
+def set_error(sql: Sql, dest: str, error: str) -> None:
+    sql.execute("INSERT INTO fed_links(dest, head, acked, last_error) VALUES(?, 0, 0, ?) "
+                "ON CONFLICT (dest) DO UPDATE SET last_error=?", (dest, error, error))
+
+
+def oldest_unacked(sql: Sql, dest: str, acked: int) -> str | None:
+    row = sql.execute("SELECT at FROM fed_outbox WHERE dest=? AND dseq>? ORDER BY dseq "
+                      "LIMIT 1", (dest, acked)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def cursor(sql: Sql, origin: str) -> tuple[int, int, str | None, str | None, str | None]:
+    """(cursor, peer_head, last_batch, last_heartbeat, withheld) for ``origin``."""
+    row = sql.execute("SELECT cursor, peer_head, last_batch, last_heartbeat, withheld "
+                      "FROM fed_cursors WHERE origin=?", (origin,)).fetchone()
+    if row is None:
+        return 0, 0, None, None, None
+    return int(row[0]), int(row[1]), row[2], row[3], row[4]
+
+
+def set_cursor(sql: Sql, origin: str, value: int, at: str) -> None:
+    sql.execute("INSERT INTO fed_cursors(origin, cursor, peer_head, last_batch) "
+                "VALUES(?, ?, 0, ?) ON CONFLICT (origin) DO UPDATE SET cursor=?, last_batch=?",
+                (origin, value, at, value, at))
+
+
+def set_heartbeat(sql: Sql, origin: str, head: int, at: str, withheld: str | None) -> None:
+    sql.execute("INSERT INTO fed_cursors(origin, cursor, peer_head, last_heartbeat, withheld) "
+                "VALUES(?, 0, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET peer_head=?, "
+                "last_heartbeat=?, withheld=?", (origin, head, at, withheld, head, at, withheld))
+
+
+def set_withheld(sql: Sql, origin: str, withheld: str | None) -> None:
+    sql.execute("UPDATE fed_cursors SET withheld=? WHERE origin=?", (withheld, origin))
+
+
+def quarantine(sql: Sql, origin: str, dseq: int | None, kind: str, code: str, message: str,
+               evidence: bytes, at: str) -> None:
+    sql.execute("INSERT INTO fed_quarantine(origin, dseq, kind, code, message, evidence, at) "
+                "VALUES(?,?,?,?,?,?,?)", (origin, dseq, kind, code, message, evidence, at))
+
+
+def quarantined(sql: Sql, origin: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    where, params = ("WHERE origin=? ", [origin]) if origin else ("", [])
+    rows = sql.execute("SELECT seq, origin, dseq, kind, code, message, at FROM fed_quarantine "
+                       f"{where}ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
+    return [{"seq": int(r[0]), "origin": r[1], "dseq": None if r[2] is None else int(r[2]),
+             "kind": r[3], "code": r[4], "message": r[5], "at": r[6]} for r in rows]
+
+
+def evidence(sql: Sql, seq: int) -> bytes | None:
+    row = sql.execute("SELECT evidence FROM fed_quarantine WHERE seq=?", (seq,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def home_nodes(sql: Sql, members: Sequence[str]) -> dict[str, str]:
+    """{member: home node} for those of ``members`` homed at another node."""
+    if not members:
+        return {}
+    marks = ",".join("?" * len(members))
+    rows = sql.execute(f"SELECT member_id, node_id FROM fed_members WHERE member_id IN ({marks})",
+                       list(members)).fetchall()
+    return {str(m): str(n) for m, n in rows}
+
+
+def remote_member(sql: Sql, member: str) -> tuple[str, int, int | None] | None:
+    """(home node, log index, revoked index) of a member homed elsewhere."""
+    row = sql.execute("SELECT node_id, log_index, revoked_index FROM fed_members "
+                      "WHERE member_id=?", (member,)).fetchone()
+    if row is None:
+        return None
+    return str(row[0]), int(row[1]), None if row[2] is None else int(row[2])
+
+
+def hosted_by(sql: Sql, node: str) -> list[str]:
+    return [str(r[0]) for r in sql.execute(
+        "SELECT member_id FROM fed_members WHERE node_id=?", (node,)).fetchall()]
+
+
+def scan_at(sql: Sql, name: str, dest: str) -> int:
+    row = sql.execute("SELECT idx FROM fed_scans WHERE name=? AND dest=?",
+                      (name, dest)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def set_scan(sql: Sql, name: str, dest: str, idx: int) -> None:
+    sql.execute("INSERT INTO fed_scans(name, dest, idx) VALUES(?,?,?) "
+                "ON CONFLICT (name, dest) DO UPDATE SET idx=?", (name, dest, idx, idx))
+
+
+def reset_scans(sql: Sql, dest: str) -> None:
+    sql.execute("DELETE FROM fed_scans WHERE dest=?", (dest,))
+
+
+def log_leaves(sql: Sql, kinds: Iterable[str], after: int, limit: int
+               ) -> list[tuple[int, str, bytes]]:
+    """(index, kind, data) of log leaves of these kinds at index >= ``after``."""
+    ks = list(kinds)
+    marks = ",".join("?" * len(ks))
+    rows = sql.execute(f"SELECT idx, kind, data FROM log_leaves WHERE idx>=? AND kind IN "
+                       f"({marks}) ORDER BY idx LIMIT ?", [after, *ks, limit]).fetchall()
+    return [(int(i), str(k), bytes(d)) for i, k, d in rows]
+
+
+def log_end(sql: Sql) -> int:
+    row = sql.execute("SELECT max(idx) FROM log_leaves").fetchone()
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+
+def leaf(sql: Sql, idx: int) -> tuple[bytes, bytes, bytes] | None:
+    """(data, root, proof) of log leaf ``idx``."""
+    row = sql.execute("SELECT data, root, proof FROM log_leaves WHERE idx=?",
+                      (idx,)).fetchone()
+    return None if row is None else (bytes(row[0]), bytes(row[1]), bytes(row[2]))
+
+
+def leaf_of(sql: Sql, share_id: str, kind: str) -> tuple[int, bytes, bytes, bytes] | None:
+    """(index, data, root, proof) of the first log leaf of this kind about a share."""
+    row = sql.execute("SELECT idx, data, root, proof FROM log_leaves WHERE share_id=? "
+                      "AND kind=? ORDER BY idx LIMIT 1", (share_id, kind)).fetchone()
+    return None if row is None else (int(row[0]), bytes(row[1]), bytes(row[2]),
+                                     bytes(row[3]))

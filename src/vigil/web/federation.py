@@ -1,0 +1,107 @@
+"""Node-to-node routes (``/fed/v1``) and the node descriptor.
+
+These routes take no member token: a request is authenticated by its ``Vigil-Node``
+signature, made by the node key of a peer this node's operator added (vigil.web.scopes
+lists them as node routes). They answer 404 ``fed.off`` on a node that does not
+federate and 503 ``fed.not_durable`` on one whose store does not fsync before it acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from vigil.errors import AuthError, NotFound, VigilError
+from vigil.federation import codec, receiver, status
+from vigil.federation.descriptor import WELL_KNOWN, descriptor
+from vigil.federation.peers import Peer, peer_by_node
+from vigil.federation.sender import BATCH, Service, build_batch
+from vigil.web.deps import ActorDep, StateDep, number, read_body
+from vigil.web.scopes import FED
+
+router = APIRouter(tags=["federation"])
+PREFIX = FED  # every route under it is in scopes.NODE_ROUTES
+
+
+def service(request: Request) -> Service:
+    svc: Service | None = getattr(request.app.state, "federation", None)
+    if svc is None:
+        raise NotFound("this node does not federate", code="fed.off")
+    if svc.refused is not None:
+        raise svc.refused
+    return svc
+
+
+async def authenticate(request: Request, svc: Service, body: bytes) -> Peer:
+    fields = codec.parse_request_header(request.headers.get(codec.HEADER))
+    ex = svc.ex
+    peer = await asyncio.to_thread(ex.store.read, lambda sql: peer_by_node(sql, fields["origin"]))
+    if peer is None:
+        raise AuthError("not a peer of this node", code="fed.unknown_peer", status=403)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    codec.check_request(fields, request.method, path, body, ex.node_id, peer.key)
+    return peer
+
+
+def _json(obj: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status_code,
+                    media_type="application/json")
+
+
+@router.get(WELL_KNOWN)
+async def well_known(st: StateDep, request: Request) -> Response:
+    """This node's signed descriptor (public)."""
+    service(request)
+    return _json(descriptor(st.exchange, st.settings))
+
+
+@router.post(f"{PREFIX}/batch")
+async def batch(st: StateDep, request: Request) -> Response:
+    """Push: a signed batch from a peer; the signed ack with this node's cursor."""
+    svc = service(request)
+    body = await read_body(request, st.exchange.max_body)
+    peer = await authenticate(request, svc, body)
+    got = await asyncio.to_thread(receiver.receive, svc.ex, peer, body)
+    await svc.ring(got.ring)
+    return _json(got.ack)
+
+
+@router.post(f"{PREFIX}/heartbeat")
+async def heartbeat(st: StateDep, request: Request) -> Response:
+    """A peer's heartbeat: its head for this node; answers this node's cursor."""
+    svc = service(request)
+    body = await read_body(request, 64 * 1024)
+    peer = await authenticate(request, svc, body)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise VigilError("malformed heartbeat", code="fed.bad_item", status=400) from None
+    got = await asyncio.to_thread(receiver.heartbeat, svc.ex, peer, data)
+    if got["head"] > got["cursor"]:
+        svc.want_pull(peer.node)
+    return _json(got)
+
+
+@router.get(f"{PREFIX}/outbox")
+async def pull(
+    st: StateDep,
+    request: Request,
+    after: Annotated[int, Query(ge=0), number("after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=BATCH), number("limit", 1, BATCH)] = BATCH,
+) -> Response:
+    """Pull: the signed batch of this node's outbox for the caller after its cursor."""
+    svc = service(request)
+    peer = await authenticate(request, svc, b"")
+    got = await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit)
+    return _json(svc.tamper(peer.node, got))
+
+
+@router.get("/api/v1/federation/status")
+async def fed_status(st: StateDep, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """Per peer: link state, cursors, backlog, lag, last heartbeat, quarantined items."""
+    svc = service(request)
+    return await asyncio.to_thread(status.status, svc.ex, svc)

@@ -1,0 +1,156 @@
+"""Nodes that federate, on loopback ports: each an in-process uvicorn server (its own
+thread and event loop) over its own data directory and store."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from vigil.config import Settings
+from vigil.features import open_exchange
+from vigil.federation import peers
+from vigil.federation.descriptor import self_signed
+from vigil.node.exchange import Exchange
+from vigil.testing import TestNode, free_port, make_node
+from vigil.web.app import create_app
+
+
+class InProcessServer:
+    """A node's app served by uvicorn in a thread of the test process; restartable."""
+
+    def __init__(self, settings: Settings, port: int, tls: tuple[str, str] | None = None
+                 ) -> None:
+        self.settings = settings
+        self.port = port
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 30.0) -> InProcessServer:
+        app = create_app(self.settings)
+        ssl = {"ssl_certfile": self.tls[0], "ssl_keyfile": self.tls[1]} if self.tls else {}
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False, log_config=None, **ssl)
+        self.server = server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the node did not start")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def app(self) -> Any:
+        assert self.server is not None
+        return self.server.config.app
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(20)
+        self.server = self.thread = None
+
+
+@dataclass
+class FedNode:
+    name: str
+    node: TestNode
+    server: InProcessServer
+
+    @property
+    def service(self) -> Any:
+        return self.server.app.state.federation
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def exchange(self) -> Exchange:
+        return open_exchange(self.server.settings)
+
+    def status(self) -> dict[str, Any]:
+        r = httpx.get(self.url + "/api/v1/federation/status", headers=self.auth(), timeout=5,
+                      verify=False)
+        r.raise_for_status()
+        out: dict[str, Any] = r.json()
+        return out
+
+    def auth(self, member: str | None = None) -> dict[str, str]:
+        m = self.node.members[member or next(iter(self.node.members))]
+        return {"Authorization": f"Bearer {m.token}"}
+
+    def member_id(self, name: str) -> str:
+        return self.node.members[name].id
+
+
+def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
+                  store: str | None = None, tls: bool = False) -> FedNode:
+    """A node; with ``tls`` it serves HTTPS with its self-signed pair (pinned by peers)."""
+    port = free_port()
+    node = make_node(root / name, members, store=store, hybrid=False)
+    pair = None
+    if tls:
+        cert, key, _ = self_signed(node.data)
+        pair = (str(cert), str(key))
+    settings = node.settings.with_overrides(
+        fed_name=name, public_url=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
+        fed_heartbeat=0.3, correlation_processes=0, retention_interval=0.5,
+        log_level="warning")
+    return FedNode(name, node, InProcessServer(settings, port, pair))
+
+
+def peer_all(nodes: list[FedNode]) -> None:
+    """Every node adds every other (mutual, explicit peering)."""
+    for a in nodes:
+        ex = a.exchange()
+        try:
+            for b in nodes:
+                if b is not a:
+                    signed = peers.fetch_descriptor(b.url)
+                    peers.add(ex, b.url, signed["descriptor"]["pin"])
+        finally:
+            ex.store.close()
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = what()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
+def knows(node: FedNode, address: str) -> Callable[[], bool]:
+    """True once ``node`` has the member named ``address`` (name@home) in its directory."""
+    def check() -> bool:
+        ex = node.exchange()
+        try:
+            return any(m.name == address for m in ex.directory().members.values())
+        finally:
+            ex.store.close()
+    return check
+
+
+@contextlib.contextmanager
+def running(nodes: list[FedNode]) -> Iterator[list[FedNode]]:
+    try:
+        for n in nodes:
+            n.server.start()
+        yield nodes
+    finally:
+        for n in nodes:
+            n.server.stop()

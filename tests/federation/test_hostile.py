@@ -1,0 +1,224 @@
+"""A hostile or broken peer is refused with stable codes, its evidence kept, and one bad
+item never stalls the link."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.federation.pairs import (
+    Node,
+    batch,
+    cursor,
+    deliver,
+    inbox_ids,
+    make,
+    peer,
+    publish,
+    quarantined,
+    sync,
+)
+
+from vigil.crypto.encoding import b64u
+from vigil.errors import Conflict, CryptoError
+from vigil.federation import codec, receiver
+from vigil.model import Audience, Form, Handling, Tlp
+from vigil.protocol.envelope import build_share
+from vigil.signin import users as access
+from vigil.storage import federation as q
+from vigil.testing.stix import canary_bundle as bundle_with
+
+
+@pytest.fixture
+def abc(tmp_path: Path) -> Iterator[tuple[Node, Node, Node]]:
+    a = make(tmp_path, "athens", {"alpha": True, "alpha2": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    c = make(tmp_path, "cairo", {"charlie": True})
+    for x, y in ((a, b), (a, c), (b, c)):
+        peer(x, y)
+    for x in (a, b, c):
+        for y in (a, b, c):
+            if x is not y:
+                deliver(x, y)  # members announced everywhere
+    yield a, b, c
+    for n in (a, b, c):
+        n.close()
+
+
+def resign(n: Node, data: dict[str, object]) -> dict[str, object]:
+    """A batch signed again by its (hostile) origin after a change."""
+    out = copy.deepcopy(data)
+    head = out["batch"]
+    assert isinstance(head, dict)
+    bodies = out["bodies"]
+    assert isinstance(bodies, list)
+    for it, body in zip(head["items"], bodies, strict=True):
+        it["digest"] = codec.body_digest(body)
+    from vigil.crypto.sign import sign
+    out["signature"] = b64u(sign(codec.TAG_BATCH, head, n.ex.node_key))
+    return out
+
+
+def test_members_reach_other_nodes_with_their_log_proof(abc: tuple[Node, Node, Node]) -> None:
+    _, b, _ = abc
+    names = {m.name for m in b.ex.directory().members.values()}
+    assert {"alpha@athens", "alpha2@athens", "charlie@cairo", "bravo"} <= names
+
+
+def test_a_share_goes_only_to_nodes_hosting_a_recipient(abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    sid = publish(a, "alpha", ["member:bravo@berlin"])
+    for dest, want in ((b, 1), (c, 0)):
+        rows = a.ex.store.read(lambda sql, d=dest: q.pending(sql, d.ex.node_id, 0, 1000))
+        assert sum(1 for _, k, r, _ in rows if k == "share" and r == sid) == want
+    deliver(a, b)
+    deliver(a, c)
+    assert sid in inbox_ids(b, "bravo")
+    assert c.ex.store.get_share(sid) is None
+
+
+def test_changed_header_byte_is_quarantined_and_the_rest_flows(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    bad = publish(a, "alpha", ["member:bravo@berlin"])
+    good = publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    # one byte of the first share's header changes, and the origin signs the batch again
+    env = data["bodies"][0]["envelope"]
+    env["header"]["audience"]["tlp"] = "green"
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [data["batch"]["from"]]
+    assert inbox_ids(b, "bravo") == [good]
+    assert b.ex.store.get_share(bad) is None
+    (qi,) = quarantined(b)
+    assert qi["code"] == "fed.bad_originator_signature"
+    ev = b.ex.store.read(lambda sql: q.evidence(sql, qi["seq"]))
+    assert ev is not None and orjson.loads(ev)["body"]["envelope"]["header"]["id"] == bad
+    assert cursor(b, a) == data["batch"]["to"]
+
+
+def test_body_not_matching_the_signed_digest_is_quarantined(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    data["bodies"][-1]["envelope"]["header"]["themes"] = ["cyber"]
+    got = receiver.receive(b.ex, b.peers["athens"], data)
+    assert got.quarantined == [data["batch"]["to"]]
+    assert quarantined(b)[0]["code"] == "fed.bad_digest"
+
+
+def test_changed_batch_head_is_refused_whole_with_evidence(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    data["batch"]["checkpoint"] = data["batch"]["checkpoint"].replace("\n", "\n ", 1)
+    before = cursor(b, a)
+    with pytest.raises(CryptoError) as e:
+        receiver.receive(b.ex, b.peers["athens"], data)
+    assert e.value.code == "fed.bad_batch_signature"
+    assert cursor(b, a) == before
+    (qi,) = quarantined(b)
+    assert qi["code"] == "fed.bad_batch_signature" and qi["dseq"] is None
+
+
+def test_forged_originator_is_quarantined(abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    # cairo's member signs a share to bravo; athens passes it off as its own item
+    sid = publish(c, "charlie", ["member:bravo@berlin"])
+    sync(c, b)
+    stolen = batch(c, b)["bodies"][-1]
+    sync(a, b)
+    publish(a, "alpha", ["member:bravo@berlin"])
+    data = batch(a, b)
+    data["bodies"][-1] = stolen
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [data["batch"]["to"]]
+    assert quarantined(b)[0]["code"] == "fed.forged_originator"
+    assert b.ex.store.get_share(sid) is None
+
+
+def test_recipient_not_hosted_is_quarantined(abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    publish(a, "alpha", ["member:charlie@cairo"])
+    sync(a, c)
+    item = batch(a, c)["bodies"][-1]
+    publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    data["bodies"][-1] = item
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [data["batch"]["to"]]
+    assert quarantined(b)[0]["code"] == "fed.not_hosted"
+
+
+def test_replay_and_gap_answer_409_with_the_cursor(abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    deliver(a, b, data)
+    n = len(inbox_ids(b, "bravo"))
+    with pytest.raises(Conflict) as e:
+        receiver.receive(b.ex, b.peers["athens"], data)
+    assert e.value.code == "fed.replay" and e.value.detail["cursor"] == data["batch"]["to"]
+    assert len(inbox_ids(b, "bravo")) == n
+    publish(a, "alpha", ["member:bravo@berlin"])
+    publish(a, "alpha", ["member:bravo@berlin"])
+    later = batch(a, b, after=data["batch"]["to"] + 1)  # skips one item
+    with pytest.raises(Conflict) as e:
+        receiver.receive(b.ex, b.peers["athens"], later)
+    assert e.value.code == "fed.gap" and e.value.detail["cursor"] == data["batch"]["to"]
+    deliver(a, b)
+    assert len(inbox_ids(b, "bravo")) == n + 2
+
+
+def test_signature_after_revocation_is_refused(abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    early = publish(a, "alpha2", ["member:bravo@berlin"])
+    access.set_member_active(a.ex, "alpha2", False)
+    # athens (hostile, or still holding the key) signs with the revoked key afterwards
+    kr = a.ex.held[a.id("alpha2")]
+    to = (b.id("bravo"),)
+    env = build_share(plaintext=bundle_with("late"), originator=a.id("alpha2"),
+                      audience=Audience(Tlp.AMBER, None, to), recipients=to,
+                      form=Form.SEALED, handling=Handling(), themes=(), regions=(),
+                      expires=None, signer_private=kr.sign_private,
+                      signer_key_id=kr.sign_key_id,
+                      recipient_keys=a.ex.recipient_keys((*to, a.id("alpha2"))))
+    late = a.ex._store(env, to)
+    deliver(a, b)
+    assert early in inbox_ids(b, "bravo")
+    assert late.envelope.id not in inbox_ids(b, "bravo")
+    assert [x["code"] for x in quarantined(b)] == ["fed.revoked_key"]
+
+
+def test_an_empty_batch_moves_no_cursor(abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    before = cursor(b, a)
+    data = batch(a, b)
+    data["batch"]["to"] = before + 5
+    data["batch"]["from"] = before + 6
+    receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert cursor(b, a) == before
+
+
+def test_a_share_without_a_valid_log_proof_is_quarantined(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    sid = publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    log = data["bodies"][-1]["log"]
+    log["index"] = log["index"] - 1  # the proof of another place in the log
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [data["batch"]["to"]]
+    assert quarantined(b)[0]["code"] == "fed.bad_log_proof"
+    assert b.ex.store.get_share(sid) is None
