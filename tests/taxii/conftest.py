@@ -65,7 +65,7 @@ class Taxii:
     def __init__(self, node: TestNode, client: TestClient) -> None:
         self.node = node
         self.client = client
-        self.exchange = client.app.state.vigil.node.exchange  # type: ignore[attr-defined]
+        self.exchange = client.app.state.vigil.exchange  # type: ignore[attr-defined]
 
     def h(self, name: str, basic: bool = False, **extra: str) -> dict[str, str]:
         token = self.node.members[name].token

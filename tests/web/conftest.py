@@ -16,7 +16,7 @@ class Api:
     def __init__(self, node: TestNode, client: TestClient) -> None:
         self.node = node
         self.client = client
-        self.exchange = client.app.state.vigil.node.exchange  # type: ignore[attr-defined]
+        self.exchange = client.app.state.vigil.exchange  # type: ignore[attr-defined]
 
     def h(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.node.members[name].token}"}

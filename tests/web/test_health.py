@@ -38,7 +38,7 @@ def test_ready_while_store_and_bus_answer_and_503_when_the_store_fails(
     with client(node, metrics_token=TOKEN) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/readyz").status_code == 200
-        store = c.app.state.vigil.node.exchange.store  # type: ignore[attr-defined]
+        store = c.app.state.vigil.exchange.store  # type: ignore[attr-defined]
 
         def broken(key: str) -> str:
             raise sqlite3.OperationalError("disk I/O error")
