@@ -48,9 +48,9 @@ def start_provider(console_url: str, log: Path) -> Provider:
                # server to server: Node resolves localhost to ::1, the node listens on IPv4
                BACKCHANNEL_URI=console_url.replace("localhost", "127.0.0.1")
                + "/signin/sso/backchannel")
-    logf = open(log, "ab")  # noqa: SIM115
-    proc = subprocess.Popen([str(node), str(OIDC_DIR / "provider.js")], env=env,
-                            stdout=logf, stderr=subprocess.STDOUT, cwd=OIDC_DIR)
+    with open(log, "ab") as logf:  # the child keeps its own descriptor
+        proc = subprocess.Popen([str(node), str(OIDC_DIR / "provider.js")], env=env,
+                                stdout=logf, stderr=subprocess.STDOUT, cwd=OIDC_DIR)
     p = Provider(port, proc)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
