@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# libsodium (ristretto255 for private selector matching, through pysodium) from Debian
+if ! ldconfig -p 2>/dev/null | grep -q libsodium && command -v apt-get >/dev/null \
+   && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsodium23) \
+    >/dev/null || echo "could not install libsodium23" >&2
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

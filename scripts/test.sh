@@ -19,6 +19,15 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null \
     || echo "could not install tests/oidc (npm ci)" >&2
 fi
+# the federation test bed (tests/federation/bed): network namespaces need root and `ip`
+# (Debian's iproute2); partitions are policy-routing blackholes, so no iptables/nftables
+if [ "$(id -u)" = 0 ]; then
+  if ! command -v ip >/dev/null && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) \
+      >/dev/null || echo "could not install iproute2" >&2
+  fi
+  command -v ip >/dev/null && export VIGIL_REQUIRE_NETNS=1
+fi
 scripts/services.sh
 export VIGIL_REQUIRE_SERVICES=1
 .venv/bin/ruff check src tests bench

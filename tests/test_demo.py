@@ -23,8 +23,21 @@ def test_demo_node_delivers_by_policy(tmp_path: Path) -> None:
                       ex.inbox_page(mid, 0, 100)[0]} for name, mid in by_name.items()}
         # the RED share went to the one named member only
         assert [n for n, tlps in got.items() if "red" in tlps] == ["au-ctc"]
-        # the bilateral AMBER share reached only the other side of ee-de
-        assert [n for n, tlps in got.items() if "amber" in tlps] == ["ee-cert"]
+        # the AMBER shares reached only the other side of ee-de and africa-ct's member
+        assert [n for n, tlps in got.items() if "amber" in tlps] == ["ee-cert", "ke-agency"]
+        # the counter-terrorism and organised-crime scenarios: evaluated, with a legal
+        # basis, personal data declared, a consent request each, two matching indexes
+        intel = [env.header for mid in by_name.values()
+                 for _, env, _ in ex.inbox_page(mid, 0, 100)[0]
+                 if any(t.startswith(("terrorism/", "organised-crime/drug"))
+                        for t in env.header["themes"])]
+        assert len(intel) == 2
+        assert all(h["evaluation"] and h["legal"]["personal_data"] for h in intel)
+        assert {h["legal"]["basis"] for h in intel} == {"un-sc-2396", "eu-2016/794"}
+        pending = ex.store.query("SELECT what FROM consent_requests WHERE state=?",
+                                 ("pending",))
+        assert sorted(r[0] for r in pending) == ["court", "forward"]
+        assert ex.store.query("SELECT COUNT(DISTINCT member_id) FROM match_index")[0][0] == 2
         # community GREEN reached everyone but their originators
         assert all("green" in tlps for tlps in got.values())
         for mid in by_name.values():

@@ -31,15 +31,16 @@ def names(ex: Exchange) -> dict[str, list[str]]:
 
 def test_every_feature_installs_something_once(tmp_path: Path) -> None:
     node = make_node(tmp_path / "node", {"alpha": True})
-    ex = core_exchange(node.settings)
+    settings = node.settings.with_overrides(fed_name="one")  # every feature switched on
+    ex = core_exchange(settings)
     try:
         assert all(v == [] for v in hooks(ex).values()) and ex.read_gate is None
         for feature in features.FEATURES:
             before = hooks(ex)
-            feature.install(ex, node.settings)
+            feature.install(ex, settings)
             assert hooks(ex) != before, f"{feature.name} installed nothing"
             again = hooks(ex)
-            feature.install(ex, node.settings)
+            feature.install(ex, settings)
             assert hooks(ex) == again, f"{feature.name} installed itself twice"
         assert installed(ex) is not None
     finally:

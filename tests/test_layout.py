@@ -29,12 +29,13 @@ ALLOW = tomllib.loads((Path(__file__).parent / "layout_allow.toml").read_text("u
 # What the member side may reach: whole packages (the wire, keys, STIX checks) and single
 # modules (plain types, and the pure pieces of the log, the policy and observable
 # extraction that a client needs to check proofs, decide a form and make blind tokens).
-CLIENT_PACKAGES = ("vigil.client", "vigil.protocol", "vigil.crypto", "vigil.stix")
+CLIENT_PACKAGES = ("vigil.client", "vigil.protocol", "vigil.crypto", "vigil.stix",
+                   "vigil.intel")  # intel: pure rules and vocabularies beyond cyber
 CLIENT_MODULES = (
     "vigil", "vigil.model", "vigil.errors", "vigil.codes", "vigil.clock", "vigil.params",
     "vigil.log", "vigil.log.merkle", "vigil.log.note", "vigil.log.checkpoint",
     "vigil.log.entries", "vigil.log.verifier",
-    "vigil.policy", "vigil.policy.decide", "vigil.policy.suites",
+    "vigil.policy", "vigil.policy.decide", "vigil.policy.suites", "vigil.policy.intel",
     "vigil.analysis", "vigil.analysis.observables", "vigil.interop", "vigil.interop.iocs",
 )
 

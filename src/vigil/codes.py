@@ -78,6 +78,7 @@ CODES: dict[str, tuple[int, str]] = {
     "channel.owner_leaves": (400, "the owner cannot leave its channel"),
     "client.form_downgrade": (422, "the node asked for a plain form where the client seals"),
     "client.key_swapped": (422, "a preview's recipient key is not the one the log holds"),
+    "client.not_witnessed": (409, "the share is not witnessed by k nodes yet; ask again"),
     "client.preview_mismatch": (
         422, "the node's preview changed the marking, audience or handling"),
     "client.stream_mismatch": (422, "a stream event names another share than its envelope"),
@@ -111,6 +112,14 @@ CODES: dict[str, tuple[int, str]] = {
     "crypto.wrap_key": (422, "a wrap names a key that is not the member's current key"),
     "crypto.wraps_mismatch": (422, "wraps do not match their digest"),
     "demo.not_demo_dir": (409, "the demo directory exists and is not one vigil made"),
+    "dir.bad_entry": (
+        422, "a directory entry that breaks its member's chain or whose signatures fail"),
+    "dir.bad_lookup": (
+        422, "a directory lookup that does not prove the keys (proof, chain or cosignatures)"),
+    "dir.broken": (500, "the directory log in the store has a gap"),
+    "dir.not_witnessed": (
+        404, "the member's directory entries have no k-cosigned checkpoint yet; ask again"),
+    "dir.unknown_member": (404, "no directory entry for this member at this node"),
     "envelope.created": (
         400, "a client envelope's created is not within 24 h before and 5 min after"
         " the node's clock"),
@@ -131,10 +140,13 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.bad_request_signature": (401, "a node request without a valid Vigil-Node signature"),
     "fed.forged_originator": (
         422, "an item about a member or channel not homed at the node that sent it"),
+    "fed.fork_alarm": (
+        403, "the node is under a fork alarm; its items are refused until an operator decides"),
     "fed.gap": (409, "a batch starts after the next item this node expects; resend from cursor"),
     "fed.not_durable": (
         503, "the store does not fsync before it acknowledges; the node does not federate"),
     "fed.not_hosted": (422, "an item for no member this node hosts"),
+    "fed.not_on_roster": (403, "a node not on the roster, or with another key than the roster's"),
     "fed.off": (404, "this node does not federate (fed_name is not set)"),
     "fed.peer_exists": (409, "another node is already peered under that name"),
     "fed.pin_mismatch": (422, "the node's key or TLS key is not the pinned one"),
@@ -301,6 +313,10 @@ CODES: dict[str, tuple[int, str]] = {
     "receipt.recalled": (409, "this share was recalled; acknowledge the recall instead"),
     "receipt.share_mismatch": (400, "the receipt names another share"),
     "receipt.wrong_member": (403, "a member signs receipts only as itself"),
+    "relay.bad_hop": (422, "a hop that is malformed, expired, not a bucket size or does not open"),
+    "relay.busy": (429, "the relay holds too many hops; try later"),
+    "relay.no_route": (403, "this relay does not reach that node"),
+    "relay.too_large": (400, "a batch too large to relay"),
     "restore.corrupt": (400, "a backup file does not match the manifest"),
     "restore.format": (400, "an unknown backup format"),
     "restore.need_store": (
@@ -310,6 +326,8 @@ CODES: dict[str, tuple[int, str]] = {
     "restore.store_mismatch": (500, "the backup holds another kind of store than the target"),
     "restore.target_exists": (409, "the target data directory already holds a node"),
     "restore.target_not_empty": (409, "the target database is not empty"),
+    "roster.bad_statement": (422, "a roster statement that does not extend the roster"),
+    "roster.threshold": (422, "fewer valid node signatures than the roster change needs"),
     "server.error": (502, "the node answered the SDK with an error body it could not read"),
     "service.unavailable": (503, "a backing service (database, bus) is down"),
     "share.id_conflict": (409, "a different share of the caller's has this id"),
@@ -392,6 +410,40 @@ CODES: dict[str, tuple[int, str]] = {
     "misp.distribution_narrower": (
         422, "an import loss: the attribute's distribution is narrower than the share's"),
     "misp.unparsable": (422, "an import loss: a converted object that STIX cannot parse"),
+    "input.evaluation": (
+        400, 'an evaluation that is not an Admiralty (A-F, 1-6) or 4x4 (A-C/X, 1-4) code'),
+    "input.legal_basis": (400, 'a legal basis that is empty or too long, or an unknown purpose'),
+    "input.selector": (400, 'a selector kind vigil does not know, or a value not of its kind'),
+    "input.personal_data": (
+        422, 'the share holds personal data: confirm a legal basis (personal_data) or redact'),
+    "policy.evaluation_required": (
+        403, 'a share about terrorism or organised crime needs an evaluation'),
+    "policy.legal_basis_required": (
+        403, 'a share about terrorism or organised crime needs a legal basis'),
+    "policy.purpose_required": (403, 'a legal basis needs one or more purposes'),
+    "policy.personal_data_basis": (403, 'a share holding personal data needs a legal basis'),
+    "policy.personal_data_sealed": (403, 'this node requires personal data to travel sealed'),
+    "policy.grant_required": (
+        403, "the share's handling forbids this use without the originator's consent grant"),
+    "consent.not_found": (404, 'no such consent request, or the caller is not party to it'),
+    "consent.not_needed": (409, 'the use is already allowed (or the caller is the originator)'),
+    "consent.malformed": (400, 'a consent request or answer that is not well formed'),
+    "consent.bad_use": (400, 'a use that is not forward, court or retain'),
+    "consent.answered": (409, 'the consent request was already answered'),
+    "consent.wrong_key": (403, "a consent answer not signed with the originator's current key"),
+    "match.rate_limited": (429, 'too many selector queries in the window; retry later'),
+    "match.malformed": (400, 'a blinded element, evaluation or output of the wrong form'),
+    "match.not_found": (404, "no such selector query, or not the caller's"),
+    "crypto.oprf": (422, 'not a ristretto255 element, or an OPRF step failed'),
+    "share.purpose_required": (
+        400, 'a share holding personal data is opened only with a purpose'),
+    "witness.bad_cosignature": (422, "a cosignature/v1 line that does not verify"),
+    "witness.bad_decision": (400, "a fork alarm is decided with resume or expel"),
+    "witness.bad_key": (400, "a cosigner verifier key that does not parse"),
+    "witness.bad_request": (400, "a malformed add-checkpoint request"),
+    "witness.bad_time": (400, "a cosignature timestamp out of range"),
+    "witness.no_alarm": (404, "no fork alarm on that node"),
+    "witness.quorum": (422, "fewer valid cosignatures than the quorum k"),
 }
 
 

@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
             "on the node's port (empty: /metrics is not served there)"),
     Setting("metrics_bind", "", "HOST:PORT of a separate listener that serves only /metrics, "
             "without a token (empty: none); keep it on a private address"),
+    Setting("cache_mib", 64, "MiB of envelopes a process keeps in memory for the push path "
+            "and correlation (another quarter of it for serialised push events)", int),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
     Setting("switch_interval", 0.001, "seconds a worker thread (heavy requests) runs before "
             "the event loop may take the interpreter back (Python's switch interval)", float),
@@ -62,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("fed_tls_cert", "", "federation: the TLS certificate whose pin the node "
             "descriptor carries (default: the one `vigil serve` uses)"),
+    Setting("require_evaluation", 1, "1: shares about terrorism or organised crime need an "
+            "evaluation (Admiralty or 4x4), a legal basis and purposes; 0: not", int),
+    Setting("seal_personal_data", 0, "1: shares holding personal data must be sealed", int),
+    Setting("match_rate", 30, "private selector matching: queries one member may ask per "
+            "window", int),
+    Setting("match_window", 3600.0, "private selector matching: the window in seconds", float),
     Setting("ledger_delay_grace", 20, "community rule: shares a member receives before the "
             "rule applies to it", int),
 )

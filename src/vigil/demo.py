@@ -7,14 +7,18 @@ import os
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
 
 from vigil.config import load_settings
+from vigil.consent import service as consent
 from vigil.errors import Conflict
 from vigil.features import open_exchange
 from vigil.interop.iocs import indicators_bundle, read_abusech
+from vigil.match import node as match
+from vigil.match.member import MatchKey
 from vigil.model import Actor, ChannelKind, MemberKind, Tlp
 from vigil.node.datadir import init_node, keyring_dir
 from vigil.node.exchange import Exchange
@@ -79,10 +83,11 @@ def setup_demo(data: Path, *, fresh: bool = True) -> tuple[Exchange, dict[str, s
     ex.create_channel(ids["ee-cert"], "community", ChannelKind.COMMUNITY, [])
 
     def pub(member: str, raw: bytes, tlp: Tlp, to: list[str], themes: list[str],
-            regions: list[str], purpose: str | None = None, no_onward: bool = False) -> None:
+            regions: list[str], purpose: str | None = None, no_onward: bool = False,
+            **intel: Any) -> str:
         req = ex.make_request(ids[member], tlp=tlp, to=to, themes=themes, regions=regions,
-                              purpose=purpose, no_onward=no_onward, expires="365d")
-        ex.publish_bundle(Actor(ids[member], "demo"), raw, req)
+                              purpose=purpose, no_onward=no_onward, expires="365d", **intel)
+        return ex.publish_bundle(Actor(ids[member], "demo"), raw, req).envelope.id
 
     pub("ee-cert", _data("ics-attack-subset.json").read_bytes(), Tlp.GREEN, ["community"],
         ["critical-infrastructure/energy", "cyber"], ["EE", "UA"],
@@ -90,7 +95,8 @@ def setup_demo(data: Path, *, fresh: bool = True) -> tuple[Exchange, dict[str, s
     pub("de-police", _iocs_bundle("abusech-feodotracker-ipblocklist-2024-04-04.csv", 100,
                                   ids["de-police"], Tlp.AMBER),
         Tlp.AMBER, ["ee-de"], ["organised-crime/cybercrime", "cyber"], ["DE", "EE"],
-        purpose="botnet takedown preparation", no_onward=True)
+        purpose="botnet takedown preparation", no_onward=True, evaluation="B2",
+        legal_basis="coe-budapest", legal_purposes=["investigation"])
     pub("sg-agency", _iocs_bundle("abusech-threatfox-sha256-sample.csv", 150, ids["sg-agency"],
                                   Tlp.AMBER_STRICT),
         Tlp.AMBER_STRICT, ["ics-defenders"], ["critical-infrastructure", "cyber"], ["SG"])
@@ -100,8 +106,36 @@ def setup_demo(data: Path, *, fresh: bool = True) -> tuple[Exchange, dict[str, s
         purpose="investigation support", no_onward=True)
     pub("br-police", _iocs_bundle("abusech-threatfox-urls-sample.csv", 300, ids["br-police"],
                                   Tlp.GREEN),
-        Tlp.GREEN, [], ["organised-crime", "cyber"], ["BR"])
+        Tlp.GREEN, [], ["organised-crime", "cyber"], ["BR"], evaluation="4x4:B3",
+        legal_basis="un-untoc", legal_purposes=["prevention"])
+    intel_scenarios(ex, ids, pub, data)
     return ex, tokens
+
+
+def intel_scenarios(ex: Exchange, ids: dict[str, str], pub: Any, data: Path) -> None:
+    """Counter-terrorism and organised crime (docs/model.md): public facts (a UN
+    listing, a UN resolution, the EncroChat takedown, real places) with fictional people
+    and selectors in reserved ranges; evaluations, legal bases, a consent request still
+    waiting for its answer, and the indexes of two members for private matching."""
+    ct = pub("au-ctc", _data("ct-scenario.json").read_bytes(), Tlp.AMBER, ["africa-ct"],
+             ["terrorism/foreign-fighters", "terrorism/financing"], ["KE", "SO", "africa"],
+             purpose="detect returning foreign terrorist fighters", codes=["no-court"],
+             evaluation="4x4:B2", legal_basis="un-sc-2396",
+             legal_purposes=["border-control", "prevention"], personal_data=True)
+    oc = pub("de-police", _data("oc-scenario.json").read_bytes(), Tlp.AMBER, ["ee-de"],
+             ["organised-crime/drug-trafficking", "organised-crime/money-laundering"],
+             ["DE", "NL", "EE"], purpose="financial investigation", codes=["no-court"],
+             evaluation="B2", legal_basis="eu-2016/794",
+             legal_purposes=["investigation", "financial-investigation"], personal_data=True)
+    consent.ask(ex, ids["ke-agency"], ct, "court", "prosecution of the travel facilitator")
+    consent.ask(ex, ids["ee-cert"], oc, "forward", "share with the national FIU")
+    for member, selectors in (
+            ("de-police", [("iban", "DE89 3704 0044 0532 0130 00"),
+                           ("phone", "+44 7700 900456")]),
+            ("ke-agency", [("phone", "+44 7700 900123"),
+                           ("passport", "KEN:X1234567")])):
+        key = MatchKey.load(data / f"{member}.match", create=True)
+        match.put_index(ex, ids[member], key.index(selectors))
 
 
 def report(ex: Exchange) -> list[str]:

@@ -56,7 +56,42 @@ THEMES: tuple[str, ...] = (
     "organised-crime",
 )
 """Top-level themes. A theme may be refined as ``theme/sub`` (e.g.
-``critical-infrastructure/energy``, ``organised-crime/drug-trafficking``)."""
+``critical-infrastructure/energy``, ``organised-crime/drug-trafficking``); the named
+sub-themes of terrorism and organised crime are ``vigil.intel.themes.SUBTHEMES``."""
+
+EVALUATED_THEMES: frozenset[str] = frozenset({"terrorism", "organised-crime"})
+"""Top-level themes whose shares carry an evaluation, a legal basis and purposes when
+the node requires them (``IntelRules.require_evaluation``; docs/policy.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The originator's evaluation of a share's source and information, in the scheme
+    it uses: ``admiralty`` (source A-F, information 1-6) or ``4x4`` (source A, B, C, X;
+    information 1-4). ``vigil.intel.evaluation`` maps one into the other."""
+
+    scheme: str
+    source: str
+    information: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegalBasis:
+    """Which instrument allows this exchange, and for which purposes."""
+
+    basis: str
+    purposes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IntelRules:
+    """A node's rules for intelligence beyond cyber (the settings ``require_evaluation``,
+    ``seal_personal_data``, ``match_rate`` and ``match_window``)."""
+
+    require_evaluation: bool = True
+    seal_personal_data: bool = False
+    match_rate: int = 30  # private selector queries per member per window
+    match_window: float = 3600.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +164,9 @@ class ShareRequest:
     themes: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     expires: str | None = None
+    evaluation: Evaluation | None = None
+    legal: LegalBasis | None = None
+    personal_data: bool = False  # the share holds personal data (lint + member's word)
 
 
 @dataclass(frozen=True, slots=True)

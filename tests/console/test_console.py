@@ -16,7 +16,10 @@ def publish(con: Console, who: str, to: list[str], tlp: Tlp = Tlp.AMBER,
             themes: tuple[str, ...] = (), regions: tuple[str, ...] = (),
             raw: bytes | None = None) -> str:
     ex = con.exchange
-    req = ex.make_request(con.id(who), tlp=tlp, to=to, themes=themes, regions=regions)
+    intel = {"evaluation": "B2", "legal_basis": "bilateral",
+             "legal_purposes": ["investigation"]} if "terrorism" in themes else {}
+    req = ex.make_request(con.id(who), tlp=tlp, to=to, themes=themes, regions=regions,
+                          **intel)  # type: ignore[arg-type]
     return ex.publish_bundle(Actor(con.id(who), "u"), raw or rich_bundle(), req).envelope.id
 
 

@@ -30,7 +30,9 @@ def test_pages_reach_every_share_once(console: Console, monkeypatch: pytest.Monk
     sent = []
     for i in range(5):
         req = ex.make_request(console.id("alpha"), tlp=Tlp.AMBER, to=["a-b"],
-                              themes=["cyber"] if i % 2 == 0 else ["terrorism"])
+                              themes=["cyber"] if i % 2 == 0 else ["terrorism"],
+                              evaluation="B2", legal_basis="bilateral",
+                              legal_purposes=["investigation"])
         sent.append(ex.publish_bundle(Actor(console.id("alpha"), "u"),
                                       ioc_bundle(f"91.214.125.{i}"), req).envelope.id)
     c = console.sign_in("bravo" if path == "/" else "alpha")

@@ -15,7 +15,6 @@ import httpx
 import uvicorn
 
 from vigil.config import Settings
-from vigil.features import open_exchange
 from vigil.federation import peers
 from vigil.federation.descriptor import self_signed
 from vigil.node.exchange import Exchange
@@ -77,7 +76,9 @@ class FedNode:
         return self.server.url
 
     def exchange(self) -> Exchange:
-        return open_exchange(self.server.settings)
+        """The running node's own exchange (no second store on its database)."""
+        ex: Exchange = self.server.app.state.vigil.exchange
+        return ex
 
     def status(self) -> dict[str, Any]:
         r = httpx.get(self.url + "/api/v1/federation/status", headers=self.auth(), timeout=5,
@@ -105,7 +106,7 @@ def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
         pair = (str(cert), str(key))
     settings = node.settings.with_overrides(
         fed_name=name, public_url=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
-        fed_heartbeat=0.3, correlation_processes=0, retention_interval=0.5,
+        fed_heartbeat=0.2, correlation_processes=0, retention_interval=0.5,
         log_level="warning")
     return FedNode(name, node, InProcessServer(settings, port, pair))
 
@@ -113,14 +114,10 @@ def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
 def peer_all(nodes: list[FedNode]) -> None:
     """Every node adds every other (mutual, explicit peering)."""
     for a in nodes:
-        ex = a.exchange()
-        try:
-            for b in nodes:
-                if b is not a:
-                    signed = peers.fetch_descriptor(b.url)
-                    peers.add(ex, b.url, signed["descriptor"]["pin"])
-        finally:
-            ex.store.close()
+        for b in nodes:
+            if b is not a:
+                signed = peers.fetch_descriptor(b.url)
+                peers.add(a.exchange(), b.url, signed["descriptor"]["pin"])
 
 
 def wait_for(what: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
@@ -137,11 +134,7 @@ def wait_for(what: Callable[[], Any], timeout: float = 15.0, every: float = 0.05
 def knows(node: FedNode, address: str) -> Callable[[], bool]:
     """True once ``node`` has the member named ``address`` (name@home) in its directory."""
     def check() -> bool:
-        ex = node.exchange()
-        try:
-            return any(m.name == address for m in ex.directory().members.values())
-        finally:
-            ex.store.close()
+        return any(m.name == address for m in node.exchange().directory().members.values())
     return check
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil.errors import Conflict
 from vigil.features import open_exchange
 from vigil.federation import outbox, peers, receiver
 from vigil.federation.descriptor import descriptor
@@ -62,7 +63,15 @@ def batch(src: Node, dst: Node, after: int | None = None) -> dict[str, Any]:
 def deliver(src: Node, dst: Node, data: dict[str, Any] | None = None) -> receiver.Applied:
     """Move one batch src -> dst and record dst's ack at src."""
     sync(src, dst)
-    got = receiver.receive(dst.ex, dst.peers[src.name], data or batch(src, dst))
+    try:
+        got = receiver.receive(dst.ex, dst.peers[src.name], data or batch(src, dst))
+    except Conflict as e:  # the sender's acked lags the cursor: move to it, as it does
+        if data is not None or e.code not in ("fed.gap", "fed.replay"):
+            raise
+        at = int(e.detail["cursor"])
+        src.ex.store.write(lambda sql: q.set_acked(sql, dst.ex.node_id, at,
+                                                   "2026-01-01T00:00:00.000Z"))
+        got = receiver.receive(dst.ex, dst.peers[src.name], batch(src, dst))
     src.ex.store.write(lambda sql: q.set_acked(sql, dst.ex.node_id, int(got.ack["ack"]["cursor"]),
                                                "2026-01-01T00:00:00.000Z"))
     return got

@@ -49,7 +49,7 @@ async def test_share_crosses_to_the_recipients_node_only(three: list[FedNode]) -
         cb = Client(b.url, b.node.members["bravo"].token)
         cc = Client(c.url, c.node.members["charlie"].token)
         b_task = asyncio.create_task(first_event(cb, 10.0))
-        c_task = asyncio.create_task(first_event(cc, 2.0))
+        c_task = asyncio.create_task(first_event(cc, 1.0))
         await asyncio.sleep(0.3)
         res = await asyncio.to_thread(ca.publish, bundle_with("x"), tlp="amber",
                                       to=["member:bravo@berlin"])
@@ -73,11 +73,7 @@ def test_peers_over_tls_pin_each_other(tmp_path: Path) -> None:
     b = make_fed_node(tmp_path, "berlin", {"bravo": True}, tls=True)
     with running([a, b]):
         peer_all([a, b])
-        ex = a.exchange()
-        try:
-            p = peers.peer(ex.store, "berlin")
-        finally:
-            ex.store.close()
+        p = peers.peer(a.exchange().store, "berlin")
         assert p.url.startswith("https://") and p.tls_pin == tls_pin(
             tls_paths(b.node.data)[0])
         wait_for(knows(a, "bravo@berlin"))

@@ -39,11 +39,7 @@ def inbox(node: FedNode, member: str) -> list[str]:
 
 def console(node: FedNode, path: str) -> str:
     """A console page as the node's first member (an admin session) sees it."""
-    ex = node.exchange()
-    try:
-        sid = sessions(ex).create(next(iter(node.node.members.values())).token).id
-    finally:
-        ex.store.close()
+    sid = sessions(node.exchange()).create(next(iter(node.node.members.values())).token).id
     r = httpx.get(node.url + path, cookies={SESSION_COOKIE: sid}, timeout=10)
     r.raise_for_status()
     return r.text
@@ -114,19 +110,12 @@ async def test_channel_across_three_nodes_reaches_every_stream(tmp_path: Path) -
         for n, addr in ((a, "bravo@berlin"), (a, "charlie@cairo"), (b, "charlie@cairo")):
             await asyncio.to_thread(wait_for, knows(n, addr))
         ex = a.exchange()
-        try:
-            members = [m.id for m in ex.directory().members.values()
-                       if m.name in ("bravo@berlin", "charlie@cairo")]
-            ex.create_channel(a.member_id("alpha"), "trio", ChannelKind.GROUP, members)
-        finally:
-            ex.store.close()
+        members = [m.id for m in ex.directory().members.values()
+                   if m.name in ("bravo@berlin", "charlie@cairo")]
+        ex.create_channel(a.member_id("alpha"), "trio", ChannelKind.GROUP, members)
 
         def channel_there(n: FedNode) -> bool:
-            e = n.exchange()
-            try:
-                return any(ch.name == "trio" for ch in e.directory().channels.values())
-            finally:
-                e.store.close()
+            return any(ch.name == "trio" for ch in n.exchange().directory().channels.values())
 
         for n in (b, c):
             await asyncio.to_thread(wait_for, lambda n=n: channel_there(n))

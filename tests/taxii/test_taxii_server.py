@@ -8,6 +8,7 @@ import copy
 import json
 import uuid
 
+import pytest
 from tests.taxii.conftest import ROOT, Taxii, attack_objects, indicator
 
 from vigil.model import ChannelKind
@@ -210,3 +211,39 @@ def test_aliases_stay_unique_when_two_visible_channels_share_a_name(taxii: Taxii
     assert f"channel-{other.id}" in aliases and "channel-group1" not in aliases
     assert [c["alias"] for c in taxii.get("charlie", "/collections/").json()["collections"]
             if c["alias"].startswith("channel-")] == ["channel-everyone", "channel-group1"]
+
+
+def test_a_post_is_parsed_once_and_stored_in_one_transaction(taxii: Taxii,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The share, its object index, its ledger facts and the status resource go in one
+    write transaction; the body is parsed strictly once."""
+    from vigil.stix import strictjson
+
+    def post(n: int) -> dict[str, object]:
+        objs = [indicator(f"indicator--{uuid.uuid4()}", "2026-01-01T00:00:00.000Z")
+                for _ in range(n)]
+        r = taxii.post("bravo", "publish-community-green", objs)
+        assert r.status_code == 202 and r.json()["success_count"] == n
+        return r.json()
+
+    post(1)  # the collections' first use may write (index backfill)
+    store = taxii.exchange.store
+    writes: list[int] = []
+    parses: list[int] = []
+    real_tx, real_loads = store._tx, strictjson.loads  # type: ignore[attr-defined]
+    # every write transaction of the SQLite store
+    monkeypatch.setattr(store, "_tx", lambda: (writes.append(1), real_tx())[1])
+    monkeypatch.setattr(strictjson, "loads",
+                        lambda *a, **k: (parses.append(1), real_loads(*a, **k))[1])
+    st = post(3)
+    assert (len(writes), len(parses)) == (1, 1)
+    monkeypatch.undo()
+    assert taxii.get("bravo", f"/status/{st['id']}/").json() == st
+    sid = store.read(lambda sql: sql.execute(
+        "SELECT share_id FROM taxii_shares ORDER BY share_seq DESC LIMIT 1").fetchone()[0])
+    assert store.read(lambda sql: sql.execute(
+        "SELECT objects FROM ledger_shares WHERE share_id=?", (sid,)).fetchone()[0]) == 3
+    assert store.read(lambda sql: sql.execute(
+        "SELECT count(*) FROM taxii_objects o JOIN taxii_shares s ON s.share_seq = o.share_seq "
+        "WHERE s.share_id=?", (sid,)).fetchone()[0]) == 3

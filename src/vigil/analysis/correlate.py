@@ -5,9 +5,10 @@ Correlation follows the publish in a *pass* (``Correlator.process``), run by a t
 of the process after a publish, and by notices, search and the ledger before they
 answer. A pass takes the shares stored after the node's correlation mark (``meta``), in
 order; extracts the observables of each **plain** payload (from the envelope the
-process still holds, else from the store) and looks them up in the in-process index
-(exact value, or an overlapping IP address or network) without holding the store's
-write lock; then, in one transaction, stores one ``observables`` row per observable,
+process still holds, else from the store) and looks them up in the stored index
+(``vigil.analysis.stored``: exact value, or an overlapping IP address or network) and
+among the earlier shares of the same pass, without holding the store's write lock;
+then, in one transaction, stores one ``observables`` row per observable (with its key),
 one ``correlations`` row per side of each match — for the publisher and for the
 originator of the other share — and moves the mark. Observables and correlations are
 derived from stored payloads: a share is durable when its publish is acknowledged, and
@@ -24,17 +25,15 @@ full if the member may read it, else only "a member of channel X holds a match" 
 the gate's hint rule allows it (only for a value equal to the member's own), else
 nothing at all.
 
-The in-process index holds the observables of every share up to the mark; a process
-that did not run a pass catches up from the ``observables`` rows of the shares the
-mark passed.
+The index is the ``observables`` rows themselves, so a process holds no copy of it:
+memory does not grow with the store, and a process that did not run a pass has nothing
+to catch up on beyond the mark.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import logging
-import sys
 import threading
 import time
 import weakref
@@ -44,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from vigil.analysis import stored
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
@@ -53,6 +53,7 @@ from vigil.model import Directory, Form, ShareState
 from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
 from vigil.storage import Store, open_store
+from vigil.storage import observables as obs_rows
 from vigil.storage.base import Sql, take_positions
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,9 @@ PASS_BATCH = 64  # shares per correlation transaction
 COALESCE = 0.05  # seconds the correlation thread waits after a wake-up
 WORKER_BYTES = 64 * 1024  # payload bytes published since the last pass that go to the worker
 MAX_MATCHES = 100  # other shares correlated per observable of a new share (newest first)
-CATCH_UP_SHARES = 2000  # shares per read when the index catches up
+KEY_BACKFILL = 5000  # observables rows keyed per transaction (a store migrated with rows)
 _IN_BATCH = 500
 
-INSERT_OBSERVABLE = "INSERT INTO observables(share_id, kind, value) VALUES(?,?,?)"
 SET_CORRELATED = ("INSERT INTO meta(key, value) VALUES(?,?) "
                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
@@ -161,9 +161,8 @@ class Correlator:
         self.ex = ex
         self.store = ex.store
         self.max_matches = max_matches
-        self.index: ObservableIndex[str] = ObservableIndex()
-        self.owner: dict[str, str] = {}  # share id -> originator
-        self.mark = 0  # the index holds the observables of the shares up to this seq
+        self.mark = 0  # the correlation mark this process last saw
+        self._keyed = False  # every stored observables row has its key
         self.lock = threading.Lock()
         self._lists = lists
         self.member_lists = MemberLists(ex.store)
@@ -204,74 +203,61 @@ class Correlator:
             self._lists = shipped()
         return self._lists
 
-    # -- the index: the observables of every share up to the correlation mark ----------
-    def _rows_between(self, sql: Sql, lo: int, hi: int) -> list[Any]:
-        """(share seq, share id, originator, kind, value) of the shares in (lo, hi]."""
-        return sql.execute(
-            "SELECT s.seq, o.share_id, s.originator, o.kind, o.value FROM observables o "
-            "JOIN shares s ON s.id = o.share_id WHERE s.seq > ? AND s.seq <= ? "
-            "ORDER BY s.seq, o.seq", (lo, hi)).fetchall()
-
-    def _load(self, rows: Sequence[Sequence[Any]]) -> None:
-        for _seq, share_id, originator, kind, value in rows:
-            sid = sys.intern(share_id)
-            self.owner.setdefault(sid, originator)
-            self.index.add(Observable(kind, value), sid)
-
-    def _load_upto(self, sql: Sql, upto: int) -> int:
-        """Bring the index (lock held) up to the correlation mark ``upto``."""
-        loaded = 0
-        while self.mark < upto:
-            hi = min(upto, self.mark + CATCH_UP_SHARES)
-            rows = self._rows_between(sql, self.mark, hi)
-            self._load(rows)
-            loaded += len(rows)
-            self.mark = hi
-        return loaded
-
+    # -- the index: the observables rows of every share up to the correlation mark ------
     def catch_up(self, store: Store | None = None, mark: int | None = None) -> int:
-        """Load the observables of the shares correlated since the last catch-up (by any
-        worker of the node; up to ``mark`` if known), outside any write transaction."""
+        """Take note of the shares correlated since (by any worker of the node; up to
+        ``mark`` if known), keying stored rows once if the store was migrated with rows
+        in it; the number of shares the mark moved by."""
         store = store or self.store
-        loaded = 0
-        while True:
-            if mark is None:
-                mark = store.read(correlation_mark)
-            with self.lock:
-                lo = self.mark
-            if lo >= mark:
-                break
-            hi = min(mark, lo + CATCH_UP_SHARES)
-            rows = store.read(functools.partial(self._rows_between, lo=lo, hi=hi))
-            with self.lock:
-                if self.mark == lo:
-                    self._load(rows)
-                    self.mark = hi
-                    loaded += len(rows)
-            mark = None
-        if loaded >= 100_000:
-            # A large load (a process's first): the index lives as long as the process,
-            # so keep the garbage collector from scanning it again and again.
-            gc.collect()
-            gc.freeze()
-        return loaded
+        if not self._keyed:
+            self._backfill(store)
+        if mark is None:
+            mark = store.read(correlation_mark)
+        with self.lock:
+            moved = max(0, mark - self.mark)
+            self.mark = max(self.mark, mark)
+        return moved
+
+    def _backfill(self, store: Store) -> None:
+        """Give every ``observables`` row stored before the key column its key."""
+        after = 0
+        while not store.read(obs_rows.keyed):
+            todo = store.read(functools.partial(obs_rows.unkeyed, after=after,
+                                                limit=KEY_BACKFILL))
+
+            def write(sql: Sql, todo: list[Any] = todo) -> None:
+                observables = [Observable(kind, value) for _seq, kind, value in todo]
+                obs_rows.set_keys(sql, [(stored.key(o), int(r[0]))
+                                        for o, r in zip(observables, todo, strict=True)])
+                obs_rows.add_ip_lens(sql, filter(None, map(stored.ip_len, observables)))
+                if len(todo) < KEY_BACKFILL:
+                    obs_rows.mark_keyed(sql)
+
+            store.write(write)
+            if todo:
+                after = int(todo[-1][0])
+        self._keyed = True
 
     def _matches(self, new: str, new_owner: str, observables: Iterable[Observable],
-                 index: ObservableIndex[str] | None = None,
-                 owner: dict[str, str] | None = None) -> list[Row]:
-        """The correlation rows of a new share's observables against the index."""
-        index = self.index if index is None else index
-        owner = self.owner if owner is None else owner
+                 found: dict[Observable, list[stored.Held]],
+                 local: ObservableIndex[str], local_owner: dict[str, str]) -> list[Row]:
+        """The correlation rows of a new share's observables against the stored rows
+        ``found`` for them (``stored.lookup``) and the shares ``local`` holds (the earlier
+        shares of the same pass)."""
         rows: list[Row] = []
         benign = self.lists.benign
         for obs in observables:
-            if obs.kind != "ip" and not index.holds(obs):
+            held_rows = found.get(obs, [])
+            near = local.match(obs) if len(local) else []
+            if not held_rows and not near:
                 continue  # the common case: a value nobody else shared
-            found = index.match(obs)
-            if not found or benign(obs):
+            if benign(obs):
                 continue
+            owner = {sid: originator for _, _, sid, originator in held_rows}
+            owner.update(local_owner)
+            matched = [(h, sid) for _, h, sid, _ in held_rows] + near
             taken: dict[str, list[Observable]] = {}
-            for held, other in reversed(found):  # newest first
+            for held, other in reversed(matched):  # newest first
                 if other == new:
                     continue
                 if other not in taken:
@@ -320,31 +306,35 @@ class Correlator:
         self._wake.set()
 
     def _run(self) -> None:
-        # On SQLite the thread works through a store of its own, opened per wake, so that
-        # closing the Exchange's store never meets a query of this thread (a closed
-        # SQLite connection must not be in use elsewhere); a PostgreSQL pool is shared.
+        # On SQLite the thread works through a store of its own, opened at its first wake
+        # and closed when it ends, so that closing the Exchange's store never meets a
+        # query of this thread (a closed SQLite connection must not be in use elsewhere);
+        # a PostgreSQL pool is shared.
         own = self.store.dialect == "sqlite"
-        while True:
-            self._wake.wait()
-            if self._stopped:
-                return
-            time.sleep(COALESCE)  # let a burst of publishes share one transaction
-            self._wake.clear()
-            if self._stopped:
-                return
-            try:
-                store = open_store(self.store.url) if own else self.store
-            except Exception:
-                log.debug("correlation: cannot open the store", exc_info=True)
-                continue
-            try:
-                _ = self.lists  # the shipped lists (~1 s to load): here, not at a search
-                self.process(store)
-            except Exception:  # a failure: the next wake (or read) retries
-                log.debug("correlation pass failed", exc_info=True)
-            finally:
-                if own:
-                    store.close()
+        mine: Store | None = None
+        try:
+            while True:
+                self._wake.wait()
+                if self._stopped:
+                    return
+                time.sleep(COALESCE)  # let a burst of publishes share one transaction
+                self._wake.clear()
+                if self._stopped:
+                    return
+                if own and mine is None:
+                    try:
+                        mine = open_store(self.store.url)
+                    except Exception:
+                        log.debug("correlation: cannot open the store", exc_info=True)
+                        continue
+                try:
+                    _ = self.lists  # the shipped lists (~1 s to load): here, not at a search
+                    self.process(mine or self.store)
+                except Exception:  # a failure: the next wake (or read) retries
+                    log.debug("correlation pass failed", exc_info=True)
+        finally:
+            if mine is not None:
+                mine.close()
 
     def process(self, store: Store | None = None) -> int:
         """Correlate every share stored after the correlation mark (by any worker of the
@@ -439,36 +429,32 @@ class Correlator:
 
     def _pass(self, store: Store) -> int:
         """One correlation transaction: extract the observables of the next shares and
-        match them against the index outside it (no write lock held), then store the
-        observables, the correlation rows and the new mark in it. The number of shares
-        passed; -1 if another worker moved the mark meanwhile."""
+        match them against the stored index and each other outside it (no write lock
+        held), then store the observables, the correlation rows and the new mark in it.
+        The number of shares passed; -1 if another worker moved the mark meanwhile."""
+        if not self._keyed:
+            self._backfill(store)
         mark, shares, plain = store.read(self._next_shares)
         if not shares:
             return 0
         upto = shares[-1][0]
         held = {sid: extract_bundle(payload) for sid, payload in plain.items()}
-        with self.lock:
-            if self.mark > mark:  # the mark went back (a rebuild): start again
-                self.index, self.owner, self.mark = ObservableIndex(), {}, 0
-        self.catch_up(store, mark)
+        found = store.read(functools.partial(
+            stored.lookup, observables=[o for obs in held.values() for o in obs], upto=mark))
         rows: list[Row] = []
-        added: list[tuple[Observable, str]] = []
-        with self.lock:
-            if self.mark != mark:
-                return -1
-            for _seq, sid, originator, _dropped in shares:
-                observables = held.get(sid)
-                if not observables:
-                    continue
-                sid = sys.intern(sid)
-                rows.extend(self._matches(sid, originator, observables))
-                self.owner.setdefault(sid, originator)
-                for o in observables:  # later shares of this pass match it too
-                    if self.index.add(o, sid):
-                        added.append((o, sid))
-            self.mark = upto
+        local: ObservableIndex[str] = ObservableIndex()  # this pass's earlier shares
+        local_owner: dict[str, str] = {}
+        for _seq, sid, originator, _dropped in shares:
+            observables = held.get(sid)
+            if not observables:
+                continue
+            rows.extend(self._matches(sid, originator, observables, found, local,
+                                      local_owner))
+            local_owner[sid] = originator
+            for o in observables:
+                local.add(o, sid)
 
-        def write(sql: Sql) -> set[str]:
+        def write(sql: Sql) -> None:
             if sql.dialect == "postgresql":  # one pass at a time across the node
                 sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
             if correlation_mark(sql) != mark:
@@ -477,42 +463,24 @@ class Correlator:
             gone = _gone(sql, {*held, *(r[2] for r in rows)})
             kept = rows if not gone else [r for r in rows
                                           if r[1] not in gone and r[2] not in gone]
-            sql.executemany(INSERT_OBSERVABLE, [(sid, o.kind, o.value)
-                                                for sid, obs in held.items() if sid not in gone
-                                                for o in obs])
+            write_observables(sql, {sid: obs for sid, obs in held.items() if sid not in gone})
             insert_correlations(sql, kept)
             sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
-            return gone
 
         try:
-            gone = store.write(write)
-        except BaseException as e:
-            with self.lock:  # take this pass's shares out of the index again
-                for o, sid in added:
-                    self.index.discard(o, sid)
-                if self.mark == upto:
-                    self.mark = mark
-            if isinstance(e, _MarkMoved):
-                return -1
-            raise
-        if gone:
-            with self.lock:
-                for sid in gone & held.keys():
-                    for o in held[sid]:
-                        self.index.discard(o, sid)
+            store.write(write)
+        except _MarkMoved:
+            return -1
+        with self.lock:
+            self.mark = max(self.mark, upto)
         return len(shares)
 
     def on_purge(self, sql: Sql, share_id: str) -> None:
         """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's observables
         and its correlations (derived from its payload) go with the payload."""
-        held = sql.execute("SELECT kind, value FROM observables WHERE share_id=?",
-                           (share_id,)).fetchall()
-        sql.execute("DELETE FROM observables WHERE share_id=?", (share_id,))
+        obs_rows.delete_share(sql, share_id)
         sql.execute("DELETE FROM correlations WHERE share_id=? OR other_id=?",
                     (share_id, share_id))
-        with self.lock:
-            for kind, value in held:
-                self.index.discard(Observable(kind, value), share_id)
 
     # -- what a member sees ---------------------------------------------------------------
     def notices(self, member: str, after: int = 0, limit: int = 100
@@ -622,10 +590,9 @@ class Correlator:
         if not 1 <= limit <= 1000:
             raise InputError("limit must be 1..1000", code="input.limit", pointer="/limit")
         self.process()
-        with self.lock:
-            found = self.index.match(obs)
+        found = self.store.read(functools.partial(stored.lookup, observables=[obs]))
         held: dict[str, list[Observable]] = {}
-        for o, sid in found:
+        for _seq, o, sid, _originator in found.get(obs, []):
             held.setdefault(sid, []).append(o)
         states = self.store.read(lambda sql: share_states(sql, held)) if held else {}
         gate = Access(self.ex, member)
@@ -649,32 +616,20 @@ class Correlator:
     def rebuild(self, progress: Callable[[int, int, int], None] | None = None,
                 batch: int = 500) -> dict[str, int]:
         """Re-extract the observables of every stored plain share, bring the
-        ``observables`` rows in line, recompute every correlation (rows already stored
-        are kept, missing ones added) and replace the in-process index.
-        ``progress(shares done, shares in all, observables)`` is called per batch."""
-        def start(sql: Sql) -> tuple[int, int, dict[str, set[tuple[str, str]]], set[Row]]:
-            total = int(sql.execute("SELECT count(*) FROM shares").fetchone()[0])
-            last = int(sql.execute("SELECT coalesce(max(seq), 0) FROM observables"
-                                   ).fetchone()[0])
-            held: dict[str, set[tuple[str, str]]] = {}
-            for sid, kind, value in sql.execute(
-                    "SELECT share_id, kind, value FROM observables").fetchall():
-                held.setdefault(sid, set()).add((kind, value))
-            known = {tuple(r) for r in sql.execute(
-                "SELECT member_id, share_id, other_id, kind, value, other_value "
-                "FROM correlations").fetchall()}
-            return total, last, held, known
-
+        ``observables`` rows in line, and recompute every correlation (rows already
+        stored are kept, missing ones added), a batch of shares at a time: each batch is
+        matched against the rows of the shares before it, which earlier batches brought
+        in line. ``progress(shares done, shares in all, observables)`` is called per
+        batch."""
         with self._process_lock:
-            return self._rebuild(start, progress, batch)
+            if not self._keyed:
+                self._backfill(self.store)
+            return self._rebuild(progress, batch)
 
-    def _rebuild(self, start: Callable[[Sql], tuple[int, int, dict[str, set[tuple[str, str]]],
-                                                    set[Row]]],
-                 progress: Callable[[int, int, int], None] | None, batch: int
+    def _rebuild(self, progress: Callable[[int, int, int], None] | None, batch: int
                  ) -> dict[str, int]:
-        total, _last, held, known = self.store.read(start)
-        index: ObservableIndex[str] = ObservableIndex()
-        owner: dict[str, str] = {}
+        total = self.store.read(lambda sql: int(sql.execute(
+            "SELECT count(*) FROM shares").fetchone()[0]))
         done = n_obs = n_rows = n_added = 0
         after = 0
         while True:
@@ -682,41 +637,49 @@ class Correlator:
                                                        limit=batch))
             if not shares:
                 break
-            after = int(shares[-1][0])
+            before, after = after, int(shares[-1][0])
             extracted: dict[str, list[Observable]] = {}
-            rows: list[Row] = []
+            owners: dict[str, str] = {}
             for _seq, sid, originator, header, payload in shares:
                 h = orjson.loads(bytes(header))
                 if h["payload"]["form"] != Form.PLAIN.value or payload is None:
                     continue
-                observables = extract_bundle(bytes(payload))
-                extracted[sid] = observables
-                owner[sid] = originator
-                rows.extend(self._matches(sid, originator, observables, index, owner))
+                extracted[sid] = extract_bundle(bytes(payload))
+                owners[sid] = originator
+            found = self.store.read(functools.partial(
+                stored.lookup, observables=[o for obs in extracted.values() for o in obs],
+                upto=before))
+            rows: list[Row] = []
+            local: ObservableIndex[str] = ObservableIndex()
+            local_owner: dict[str, str] = {}
+            for sid, observables in extracted.items():
+                rows.extend(self._matches(sid, owners[sid], observables, found, local,
+                                          local_owner))
+                local_owner[sid] = owners[sid]
                 for o in observables:
-                    index.add(o, sid)
+                    local.add(o, sid)
+            ids = sorted(extracted)
+            have_all = self.store.read(functools.partial(obs_rows.of_shares, share_ids=ids))
+            known = self.store.read(functools.partial(_correlation_rows_of, ids=ids))
             stale: list[tuple[str, str, str]] = []
-            fresh: list[tuple[str, str, str]] = []
+            fresh: dict[str, list[Observable]] = {}
             for sid, observables in extracted.items():
                 want = {(o.kind, o.value) for o in observables}
-                have = held.pop(sid, set())
+                have = have_all.get(sid, set())
                 stale.extend((sid, k, v) for k, v in sorted(have - want))
-                fresh.extend((sid, k, v) for k, v in sorted(want - have))
-            added = [r for r in rows if r not in known]
-            known.update(added)
+                fresh[sid] = [Observable(k, v) for k, v in sorted(want - have)]
+            added = list(dict.fromkeys(r for r in rows if r not in known))
 
             def write(sql: Sql, stale: list[tuple[str, str, str]] = stale,
-                      fresh: list[tuple[str, str, str]] = fresh,
+                      fresh: dict[str, list[Observable]] = fresh,
                       added: list[Row] = added, upto: int = after) -> None:
                 if sql.dialect == "postgresql":
                     sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
                 if upto > correlation_mark(sql):
                     sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
                 if stale:
-                    sql.executemany("DELETE FROM observables WHERE share_id=? AND kind=? "
-                                    "AND value=?", stale)
-                if fresh:
-                    sql.executemany(INSERT_OBSERVABLE, fresh)
+                    obs_rows.delete(sql, stale)
+                write_observables(sql, fresh)
                 insert_correlations(sql, added)
 
             self.store.write(write)
@@ -726,13 +689,31 @@ class Correlator:
             n_added += len(added)
             if progress is not None:
                 progress(done, total, n_obs)
-        # The index holds every share walked; shares stored since are correlated by the
-        # next pass.
-        with self.lock:
-            self.index, self.owner, self.mark = index, owner, after
         self.catch_up()
         return {"shares": done, "observables": n_obs, "correlation_rows": n_rows,
                 "correlations_added": n_added}
+
+
+def write_observables(sql: Sql, held: dict[str, list[Observable]]) -> None:
+    """Store the observables rows of shares, each with its key, and the IP prefix
+    lengths they use."""
+    obs_rows.insert(sql, [(sid, o.kind, o.value, stored.key(o))
+                          for sid, obs in held.items() for o in obs])
+    obs_rows.add_ip_lens(sql, {ln for obs in held.values() for o in obs
+                               if (ln := stored.ip_len(o)) is not None})
+
+
+def _correlation_rows_of(sql: Sql, ids: Sequence[str]) -> set[Row]:
+    """The stored correlation rows that name any of ``ids`` (as either side)."""
+    out: set[Row] = set()
+    for i in range(0, len(ids), _IN_BATCH):
+        chunk = list(ids[i:i + _IN_BATCH])
+        marks = _marks(len(chunk))
+        out.update(tuple(r) for r in sql.execute(
+            "SELECT member_id, share_id, other_id, kind, value, other_value FROM correlations "
+            f"WHERE share_id IN ({marks}) OR other_id IN ({marks})", (*chunk, *chunk)
+        ).fetchall())
+    return out
 
 
 _correlators: weakref.WeakKeyDictionary[Exchange, Correlator] = weakref.WeakKeyDictionary()

@@ -47,6 +47,7 @@ from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 from vigil.policy.decide import channel_members
 from vigil.protocol.envelope import open_share
+from vigil.stix import parsed
 from vigil.storage.base import Sql, queue_inbox, serialize_writes
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,12 @@ class ShareFacts:
     def __call__(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         objects: int | None = None
         kr = self.ex.held.get(env.originator)
-        payload = env.payload if env.form is Form.PLAIN else \
-            open_share(env, kr.member_id, kr.enc_private) if kr is not None else None
-        if payload is not None:
-            doc = orjson.loads(payload)
-            objs = doc.get("objects") if isinstance(doc, dict) else None
-            objects = len(objs) if isinstance(objs, list) else 0
+        if env.form is Form.PLAIN:
+            objects = len(parsed.objects_of(env.payload))
+        elif kr is not None:
+            bundle = parsed.of_share(env.id)
+            objects = len(parsed.objects_of(open_share(env, kr.member_id, kr.enc_private))
+                          if bundle is None else bundle.get("objects") or [])
         sql.execute("INSERT INTO ledger_shares(share_id, originator, channel_id, objects) "
                     "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                     (env.id, env.originator, env.channel, objects))

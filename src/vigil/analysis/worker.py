@@ -49,6 +49,11 @@ class PassWorker:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
+            if self._proc is not None:  # ended: its pipes go with it
+                for pipe in (self._proc.stdin, self._proc.stdout):
+                    if pipe is not None:
+                        with contextlib.suppress(OSError):
+                            pipe.close()
             proc = subprocess.Popen([sys.executable, "-m", "vigil.analysis.worker"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     close_fds=True)

@@ -164,12 +164,16 @@ def export_group() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="write one EVENT-UUID.json per event here (default: a JSON list on "
                    "stdout)")
+@click.option("--purpose", default=None,
+              help="why shares holding personal data are opened (recorded for their "
+                   "originators; without it such shares are left out)")
 @remote
 @pass_ctx
-def export_misp(c: Ctx, after: int, out_dir: str | None, node_url: str | None,
-                token: str | None, keyring_path: str | None) -> None:
+def export_misp(c: Ctx, after: int, out_dir: str | None, purpose: str | None,
+                node_url: str | None, token: str | None, keyring_path: str | None) -> None:
     """The shares the member may read, after a cursor, as MISP events (what
     pymisp.MISPEvent loads), each share opened and verified here."""
+    from vigil.intel.export import add_misp_tags
     from vigil.interop.misp import to_misp
 
     events = []
@@ -177,11 +181,18 @@ def export_misp(c: Ctx, after: int, out_dir: str | None, node_url: str | None,
     with member_client(c, node_url, token, keyring_path) as cl:
         inbox = cl.inbox(after=after)
         for item in inbox:
-            share = cl.get(item.share_id)
+            try:
+                share = cl.get(item.share_id, purpose=purpose)
+            except VigilError as exc:
+                if exc.code != "share.purpose_required":
+                    raise
+                skipped += 1
+                continue
             if share.bundle is None:
                 skipped += 1
                 continue
             event, losses = to_misp(share.bundle)
+            add_misp_tags(event, share.envelope.header)
             for loss in losses:
                 click.echo(f"share {item.share_id}: lost {loss.pointer} {loss.stix_id} "
                            f"[{loss.code}]: {loss.reason}", err=True)

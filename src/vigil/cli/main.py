@@ -18,13 +18,16 @@ from vigil.cli import (
     backup,
     doctor,
     feed,
+    intel,
     interop,
     keys,
     ledger,
     log,
     peer,
+    roster,
     sso,
     tokens,
+    trust,
 )
 from vigil.cli.base import Ctx, member_client, out, pass_ctx, passphrase, remote
 from vigil.cli.options import CURSOR
@@ -239,11 +242,19 @@ def channel_remove(c: Ctx, ref: str, member_name: str, node_url: str | None,
 @click.option("--region", "regions", multiple=True, help="country code or region (repeat)")
 @click.option("--expires", help="RFC 3339 time or a span such as 90d")
 @click.option("--dry-run", is_flag=True, help="only show exactly who would receive it")
+@click.option("--evaluation", help="source and information codes: B2 (Admiralty) or 4x4:B2")
+@click.option("--legal-basis", help="the instrument allowing the exchange, e.g. eu-2016/794")
+@click.option("--legal-purpose", "legal_purposes", multiple=True,
+              help="purpose (repeat): prevention, investigation, prosecution, …")
+@click.option("--personal-data", is_flag=True,
+              help="the share holds personal data (needs a legal basis)")
 @remote
 @pass_ctx
 def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | None,
             no_onward: bool, codes: tuple[str, ...], themes: tuple[str, ...],
             regions: tuple[str, ...], expires: str | None, dry_run: bool,
+            evaluation: str | None, legal_basis: str | None,
+            legal_purposes: tuple[str, ...], personal_data: bool,
             node_url: str | None, token: str | None, keyring_path: str | None) -> None:
     """Publish a STIX 2.1 bundle from FILE (- for stdin)."""
     from vigil.stix import strictjson
@@ -253,7 +264,9 @@ def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | Non
     validate_bundle(strictjson.loads(data))
     kw: dict[str, Any] = {"tlp": tlp, "to": to, "purpose": purpose, "no_onward": no_onward,
                           "codes": codes, "themes": themes, "regions": regions,
-                          "expires": expires}
+                          "expires": expires, "evaluation": evaluation,
+                          "legal_basis": legal_basis, "legal_purposes": legal_purposes,
+                          "personal_data": personal_data}
     with member_client(c, node_url, token, keyring_path) as cl:
         if dry_run:
             pv = cl.preview(**kw)
@@ -417,7 +430,7 @@ def _feature_commands() -> None:
     cli.add_command(feed.feed)
     cli.add_command(feed.gateway)
     for module in (analysis, ledger, log, accountability, backup, doctor, access, interop,
-                   tokens, sso, keys, peer):
+                   tokens, sso, keys, peer, intel, trust, roster):
         module.register(cli)
 
 

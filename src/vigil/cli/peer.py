@@ -115,7 +115,8 @@ def peer_status(c: Ctx, as_json: bool) -> None:
                    f"{r['cursor']}/{r['peer_head']}  heartbeat "
                    f"{r['heartbeat_age'] if r['heartbeat_age'] is not None else '-'}s ago"
                    + (f"  WITHHELD {r['withheld']}" if r["withheld"] else "")
-                   + (f"  error: {p['error']}" if p["error"] else ""))
+                   + (f"  error: {p['error']}" if p["error"] else "")
+                   + (f"  FORK ALARM ({p['fork_alarm']})" if p.get("fork_alarm") else ""))
         for qi in p["quarantined"]:
             click.echo(f"    quarantined #{qi['dseq']} {qi['kind']} {qi['code']}: "
                        f"{qi['message']} ({qi['at']})")

@@ -496,18 +496,27 @@ class Client:
     # -- publishing ----------------------------------------------------------------
     def preview(self, *, tlp: str, to: Sequence[str] = (), purpose: str | None = None,
                 no_onward: bool = False, codes: Sequence[str] = (), themes: Sequence[str] = (),
-                regions: Sequence[str] = (), expires: str | None = None) -> dict[str, Any]:
-        """Who exactly would receive a share with this audience (a dry run)."""
+                regions: Sequence[str] = (), expires: str | None = None,
+                evaluation: str | None = None, legal_basis: str | None = None,
+                legal_purposes: Sequence[str] = (), personal_data: bool = False
+                ) -> dict[str, Any]:
+        """Who exactly would receive a share with this audience (a dry run).
+        ``evaluation`` (``B2``, ``4x4:B2``), ``legal_basis`` and ``legal_purposes`` are
+        required for terrorism and organised crime; ``personal_data`` says the share
+        holds some (then a legal basis is required)."""
         out: dict[str, Any] = self._call("POST", "/api/v1/preview", json={
             "tlp": tlp, "to": list(to), "purpose": purpose, "no_onward": no_onward,
             "codes": list(codes), "themes": list(themes), "regions": list(regions),
-            "expires": expires})
+            "expires": expires, "evaluation": evaluation, "legal_basis": legal_basis,
+            "legal_purposes": list(legal_purposes), "personal_data": personal_data})
         return out
 
     def publish(self, bundle: bytes, *, tlp: str, to: Sequence[str] = (),
                 purpose: str | None = None, no_onward: bool = False, codes: Sequence[str] = (),
                 themes: Sequence[str] = (), regions: Sequence[str] = (),
-                expires: str | None = None, blind: bool = True) -> dict[str, Any]:
+                expires: str | None = None, blind: bool = True, evaluation: str | None = None,
+                legal_basis: str | None = None, legal_purposes: Sequence[str] = (),
+                personal_data: bool = False) -> dict[str, Any]:
         """Publish a STIX bundle. With a keyring the share is signed and sealed here and
         the node sees only the signed header and ciphertext; without one the node
         attests it. A sealed share to a channel carries blind tokens of its observables
@@ -522,16 +531,34 @@ class Client:
                 params.append(("no_onward", "true"))
             if expires:
                 params.append(("expires", expires))
+            if evaluation:
+                params.append(("evaluation", evaluation))
+            if legal_basis:
+                params.append(("legal_basis", legal_basis))
+            params += [("legal_purpose", p) for p in legal_purposes]
+            if personal_data:
+                params.append(("personal_data", "true"))
             out: dict[str, Any] = self._call(
                 "POST", "/api/v1/shares", params=params, content=bundle,
                 headers={"Content-Type": "application/stix+json"})
             return out
+        from vigil.intel import evaluation as intel_evaluation
+        from vigil.intel import legal as intel_legal
+        from vigil.intel import personal
         from vigil.stix import strictjson
         from vigil.stix.validate import validate_bundle
 
-        validate_bundle(strictjson.loads(bundle))
+        parsed = strictjson.loads(bundle)
+        validate_bundle(parsed)
+        personal.check(parsed, personal_data)  # the member's own lint, before sealing
         pv = self.preview(tlp=tlp, to=to, purpose=purpose, no_onward=no_onward, codes=codes,
-                          themes=themes, regions=regions, expires=expires)
+                          themes=themes, regions=regions, expires=expires,
+                          evaluation=evaluation, legal_basis=legal_basis,
+                          legal_purposes=legal_purposes, personal_data=personal_data)
+        # the evaluation and legal basis signed are the member's own words, never the
+        # node's echo of them
+        ev = intel_evaluation.parse(evaluation) if evaluation else None
+        legal = intel_legal.legal_basis(legal_basis, legal_purposes) if legal_basis else None
         kr = self.keyring
         form = self.check_preview(pv, tlp=tlp, to=to, purpose=purpose, no_onward=no_onward,
                                    codes=codes)
@@ -561,6 +588,9 @@ class Client:
             signer_private=kr.sign_private,
             signer_key_id=kr.sign_key_id,
             recipient_keys=keys,
+            evaluation=ev,
+            legal=legal,
+            personal_data=personal_data,
         )
         if blind and form is Form.SEALED and pv["audience"]["channel"]:
             return self._publish_blind(env, bundle, str(pv["audience"]["channel"]))
@@ -861,9 +891,10 @@ class Client:
         return (f"signed by {m['display_name']} (member:{m['name']}, {h['key']}), verified"
                 + (f", {note}" if note else ""))
 
-    def get(self, share_id: str) -> Share:
+    def get(self, share_id: str, *, purpose: str | None = None) -> Share:
         """Fetch a share, verify its signature, and open it: with the keyring here, or
-        through the node when the node holds this member's keys."""
+        through the node when the node holds this member's keys. A share holding
+        personal data opens only with a ``purpose``, recorded for its originator."""
         doc = self._call("GET", f"/api/v1/shares/{share_id}")
         env, state = _envelope(doc), doc["state"]
         if state.get("recalled") or state.get("purged"):
@@ -875,13 +906,22 @@ class Client:
         logged = self._logged(env, doc.get("log"))
         bundle: bytes | None = None
         opened: str | None = None
+        from vigil.intel.handling import OPEN, personal_data, require_purpose
+        if personal_data(env.header):
+            me = self.keyring.member_id if self.keyring is not None \
+                else str(self.me()["member"]["id"])
+            local = env.form is Form.PLAIN or self.keyring is not None
+            if require_purpose(env.header, me, purpose) and local:
+                self._call("POST", f"/api/v1/shares/{share_id}/uses",
+                           json={"use": OPEN, "purpose": purpose})
         if env.form is Form.PLAIN:
             bundle, opened = env.payload, "plain"
         elif self.keyring is not None:
             bundle, opened = open_held(self, env), "client"
         else:
             try:
-                bundle = self._call("GET", f"/api/v1/shares/{share_id}/content")
+                bundle = self._call("GET", f"/api/v1/shares/{share_id}/content",
+                                    params={"purpose": purpose} if purpose else None)
                 opened = "node"
             except VigilError as exc:
                 if exc.code != "share.sealed":

@@ -187,6 +187,20 @@ def channel_json(sql: Sql, channel: str) -> dict[str, Any]:
                         "created": r[4], "members": members}, "epoch": epoch}
 
 
+def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest revocations (``member`` entries ``deactivate``) of members homed here,
+    as member item bodies: heartbeats carry them ahead of the queue."""
+    rows = sql.execute("SELECT idx FROM log_leaves WHERE kind='member' ORDER BY idx DESC "
+                       "LIMIT ?", (limit * 5,)).fetchall()
+    out = []
+    for (idx,) in rows:
+        b = body(ex, sql, "member", str(idx))
+        if b["entry"]["event"] == "deactivate" and \
+                q.remote_member(sql, str(b["entry"]["member"])) is None:
+            out.append(b)
+    return out[:limit]
+
+
 def bodies(ex: Exchange, rows: Sequence[tuple[int, str, str, str]]
            ) -> list[tuple[int, str, Mapping[str, Any]]]:
     """(dseq, kind, body) for outbox rows, in one read."""

@@ -29,6 +29,8 @@ from vigil.storage import federation as q
 from vigil.storage.base import Sql, serialize_writes
 
 log = logging.getLogger(__name__)
+# called with every verified heartbeat (vigil.federation.trust takes its "trust" part)
+HEARTBEAT_HOOKS: list[Callable[[Exchange, Peer, Mapping[str, Any]], None]] = []
 
 
 @dataclass
@@ -139,12 +141,29 @@ def heartbeat(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> dict[str, An
             not isinstance(hb.get("head"), int):
         raise InputError("malformed heartbeat", code="fed.bad_item")
     now = clock.now()
+    revocations = hb.get("revocations") or []
+    if not isinstance(revocations, list):
+        raise InputError("malformed heartbeat", code="fed.bad_item")
 
     def tx(sql: Sql) -> int:
+        serialize_writes(sql)
         cur, _, _, _, withheld = q.cursor(sql, peer.node)
         q.set_heartbeat(sql, peer.node, int(hb["head"]), now,
                         withheld if int(hb["head"]) > cur else None)
+        # revocations overtake the queue: applied now, checked like a queued member item
+        ctx = kinds.Context(ex, peer, sql, now, hb)
+        for body in revocations:
+            try:
+                if not isinstance(body, dict) or body.get("entry", {}).get("event") != \
+                        "deactivate":
+                    raise InputError("not a revocation", code="fed.bad_item")
+                kinds.check(ctx, "member", body)()
+            except VigilError as e:
+                q.quarantine(sql, peer.node, None, "revocation", e.code, e.message,
+                             orjson.dumps(data), now)
         return cur
 
     cur = ex.store.write(tx)
+    for hook in HEARTBEAT_HOOKS:
+        hook(ex, peer, hb)
     return {"cursor": cur, "head": int(hb["head"])}

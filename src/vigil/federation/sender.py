@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -28,11 +31,13 @@ from vigil.federation import codec, outbox, peers, receiver
 from vigil.federation.peers import Peer
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
+from vigil.storage.base import serialize_writes
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 BACKOFF_CAP = 30.0
+LEASE = 5.0  # seconds a worker holds the node's sender lease without renewing it
 Ring = Callable[[Iterable[str]], Awaitable[None]]
 
 
@@ -51,6 +56,17 @@ def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict
     items = outbox.bodies(ex, rows)
     _, note = ex.log.checkpoint()
     return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
+
+
+def heartbeat_body(ex: Exchange, dest: str, head: int, acked: int,
+                   extra: Callable[[str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """A signed heartbeat: this node's head for ``dest``, its latest revocations, and
+    the parts others add (``extra``: vigil.federation.trust's witness part)."""
+    revoked = ex.store.read(lambda sql: outbox.revocations(ex, sql))
+    more = dict(extra(dest)) if extra is not None else {}
+    return codec.make_signed(ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
+        **more, "v": codec.VERSION, "kind": "fed-heartbeat", "origin": ex.node_id,
+        "dest": dest, "head": head, "acked": acked, "at": clock.now(), "revocations": revoked})
 
 
 class Link:
@@ -159,9 +175,8 @@ class Link:
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         head = self.service.claimed_head(self.peer.node, head)
-        body = codec.make_signed(self.ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
-            "v": codec.VERSION, "kind": "fed-heartbeat", "origin": self.ex.node_id,
-            "dest": self.peer.node, "head": head, "acked": acked, "at": clock.now()})
+        body = await asyncio.to_thread(heartbeat_body, self.ex, self.peer.node, head, acked,
+                                       self.service.heartbeat_extra)
         r = await self._request("POST", "/heartbeat", orjson.dumps(body))
         if r.status_code != 200:
             err = _error(r)
@@ -250,6 +265,12 @@ class Service:
         # test seams: change a batch before it leaves, or the head a heartbeat claims
         self.tampers: list[Callable[[str, dict[str, Any]], dict[str, Any]]] = []
         self.head_claims: dict[str, int] = {}
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        # more a heartbeat carries, by name (vigil.federation.trust adds "trust")
+        self.heartbeat_parts: dict[str, Callable[[str], Any]] = {}
+
+    def heartbeat_extra(self, dest: str) -> dict[str, Any]:
+        return {name: part(dest) for name, part in self.heartbeat_parts.items()}
 
     def tamper(self, dest: str, batch: dict[str, Any]) -> dict[str, Any]:
         for fn in self.tampers:
@@ -293,6 +314,14 @@ class Service:
             await asyncio.sleep(0.5)
 
     async def refresh(self) -> None:
+        def lease(sql: Any) -> bool:
+            serialize_writes(sql)
+            return q.take_lease(sql, self.owner, time.time(), LEASE)
+
+        if not await asyncio.to_thread(self.ex.store.write, lease):
+            for node in list(self.links):  # another worker of this node sends
+                await self.links.pop(node).stop()
+            return
         current = {p.node: p for p in await asyncio.to_thread(peers.peers, self.ex.store)}
         for node in list(self.links):
             if node not in current or current[node] != self.links[node].peer:
@@ -325,5 +354,8 @@ class Service:
         for link in list(self.links.values()):
             await link.stop()
         self.links.clear()
+        with contextlib.suppress(Exception):  # the next worker takes over at once
+            await asyncio.to_thread(self.ex.store.write,
+                                    lambda sql: q.drop_lease(sql, self.owner))
         if self._woken in self.hooks.listeners:
             self.hooks.listeners.remove(self._woken)

@@ -10,6 +10,7 @@ from vigil.federation.peers import peers
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
 from vigil.storage.base import Sql
+from vigil.witness.alarms import Alarms
 
 
 def _age(at: str | None) -> float | None:
@@ -22,6 +23,7 @@ def _age(at: str | None) -> float | None:
 def status(ex: Exchange, service: Any = None) -> dict[str, Any]:
     """Every peer link: state, cursors both ways, backlog, lag, heartbeat, quarantine."""
     ps = peers(ex.store)
+    alarms = {a.node: a for a in Alarms(ex.store).all()}
 
     def read(sql: Sql) -> list[dict[str, Any]]:
         out = []
@@ -43,9 +45,11 @@ def status(ex: Exchange, service: Any = None) -> dict[str, Any]:
                              "last_heartbeat": last_hb,
                              "heartbeat_age": _age(last_hb), "withheld": withheld},
                 "quarantined": q.quarantined(sql, p.node, 20),
+                "fork_alarm": alarms[p.node].status if p.node in alarms else None,
             })
         return out
 
     return {"node": ex.node_id, "at": clock.now(), "peers": ex.store.read(read),
+            "alarms": [a.to_json() for a in alarms.values()],
             "refused": None if service is None or service.refused is None
             else service.refused.to_dict()}

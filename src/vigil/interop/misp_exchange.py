@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from vigil.intel.export import add_misp_tags
 from vigil.interop.misp import check_tlp, convert, to_misp
 from vigil.model import Actor
 from vigil.node.exchange import Exchange
@@ -75,6 +76,7 @@ def export_events(exchange: Exchange, member: str, after: int, limit: int
                                       "with the member's keyring (vigil export misp)"})
             continue
         event, losses = to_misp(plain)
+        add_misp_tags(event, env.header)
         event["Event"].setdefault("uuid", env.id.split("--", 1)[-1])
         events.append({"share_id": env.id, "seq": entry.seq, "event": event,
                        "losses": [x.to_dict() for x in losses]})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,13 +36,18 @@ class Feed:
         return "".join(f"{h},{u}\n" for h, u in self.hashes)
 
 
-def feed_event(plain: bytes, share_id: str, created: str) -> dict[str, Any]:
-    """One share's bundle as a MISP feed event (with ``_manifest`` and ``_hashes``)."""
+def feed_event(plain: bytes, share_id: str, created: str,
+               header: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One share's bundle as a MISP feed event (with ``_manifest`` and ``_hashes``);
+    with its ``header``, the share's evaluation and legal basis as tags."""
     from pymisp import MISPEvent, MISPOrganisation
 
+    from vigil.intel.export import add_misp_tags
     from vigil.interop.misp import to_misp
 
     event, _losses = to_misp(plain)
+    if header is not None:
+        add_misp_tags(event, header)
     ev = MISPEvent()
     ev.from_dict(**copy.deepcopy(event))
     if not getattr(ev, "uuid", None):
@@ -71,7 +77,7 @@ def member_feed(exchange: Exchange, member: str) -> Feed:
                 plain = exchange.open(member, env)
                 if plain is None:
                     continue
-                got = feed_event(plain, env.id, env.header["created"])
+                got = feed_event(plain, env.id, env.header["created"], env.header)
                 with _lock:
                     _converted.put(env.id, got)
             ev = dict(got["Event"])

@@ -16,6 +16,7 @@ from vigil.config import Settings, write_settings_file
 from vigil.crypto.keys import SignPrivate
 from vigil.crypto.secretfile import SecretBox, owner_only_dir, write_secret_file
 from vigil.errors import ConfigError, Conflict
+from vigil.model import IntelRules
 from vigil.node.exchange import Exchange, hold_keyrings
 from vigil.policy.suites import SuiteRule
 from vigil.storage import Store, open_store
@@ -84,7 +85,12 @@ def core_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     store = store or open_store(settings.store_url)
     held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
-                  max_body=int(settings.max_body))
+                  max_body=int(settings.max_body),
+                  cache_bytes=int(settings.cache_mib) * 1024 * 1024)
     ex.suite_rule = SuiteRule.parse(str(settings.require_hybrid))
     ex.secrets = SecretBox(settings.data_dir / "secrets.key")
+    ex.intel_rules = IntelRules(
+        require_evaluation=bool(int(settings.require_evaluation)),
+        seal_personal_data=bool(int(settings.seal_personal_data)),
+        match_rate=int(settings.match_rate), match_window=float(settings.match_window))
     return ex

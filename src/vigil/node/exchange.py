@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,9 @@ from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, 
 from vigil.crypto.keys import SignPrivate, key_id
 from vigil.crypto.secretfile import SecretBox
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
+from vigil.intel import evaluation as intel_evaluation
+from vigil.intel import legal as intel_legal
+from vigil.intel.header import intel_of
 from vigil.log.entries import channel_entry, member_entry, share_entry
 from vigil.log.tree import LogRef, StoredLog
 from vigil.lru import Lru
@@ -38,6 +41,7 @@ from vigil.model import (
     Form,
     Handling,
     InboxEntry,
+    IntelRules,
     Member,
     MemberKind,
     Provenance,
@@ -50,11 +54,12 @@ from vigil.node.keybook import KeyBook
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
 from vigil.protocol.envelope import build_share, open_share, share_id_bound, verify_envelope
-from vigil.stix import strictjson
+from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import bundle_tlp
 from vigil.stix.validate import validate_bundle
 from vigil.storage import Store
 from vigil.storage.base import Sql, same_share
+from vigil.storage.intel import StoredGrants
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -208,6 +213,12 @@ class Published:
     new: bool
 
 
+def envelope_weight(env: Envelope) -> int:
+    """About the bytes an envelope holds (payload, signature, wraps, header)."""
+    return (len(env.payload) + len(env.signature) + sum(len(w.blob) + 128 for w in env.wraps)
+            + 1024)
+
+
 class Exchange:
     """One node's use cases over a Store. Bus rings are the caller's job (async edge)."""
 
@@ -219,6 +230,7 @@ class Exchange:
         node_key: SignPrivate,
         held: Mapping[str, Keyring] | None = None,
         max_body: int = 32 * 1024 * 1024,
+        cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -229,7 +241,9 @@ class Exchange:
         self.max_body = max_body
         # Envelopes are immutable once stored: a small cache serves the push path, where
         # every recipient of a new share reads the same envelope at the same moment.
-        self.envelopes: Lru[str, Envelope] = Lru(4096)
+        # Bounded by bytes, so that its memory does not follow the size of the shares.
+        self.envelopes: Lru[str, Envelope] = Lru(4096, max_bytes=cache_bytes,
+                                                 weigh=envelope_weight)
         # Called after a new share is durably stored (features such as correlation
         # follow publishing here); a hook that raises does not undo the publish.
         self.published_hooks: list[Callable[[Published], None]] = []
@@ -244,6 +258,10 @@ class Exchange:
         self.read_hooks: list[Callable[[str, Envelope], None]] = []
         # A rule that holds shares back from some recipients (None: no such rule).
         self.read_gate: ReadGate | None = None
+        # The consent grants in force, read by the access gate (vigil.consent).
+        self.consent_gate: StoredGrants | None = StoredGrants(store)
+        # The rules for intelligence beyond cyber (evaluation, legal basis, personal data).
+        self.intel_rules = IntelRules()
         # Where shares must use the hybrid (post-quantum) suites; checked in _store,
         # which every path into the store goes through.
         self.suite_rule = SuiteRule()
@@ -467,8 +485,13 @@ class Exchange:
         themes: Sequence[str] = (),
         regions: Sequence[str] = (),
         expires: str | None = None,
+        evaluation: str | None = None,
+        legal_basis: str | None = None,
+        legal_purposes: Sequence[str] = (),
+        personal_data: bool = False,
     ) -> ShareRequest:
-        """Turn user words (`--to CHANNEL`, `--to member:NAME`) into a ShareRequest."""
+        """Turn user words (`--to CHANNEL`, `--to member:NAME`, an evaluation code such
+        as ``B2`` or ``4x4:B2``, a legal basis and its purposes) into a ShareRequest."""
         channel: str | None = None
         recipients: list[str] = []
         d = self.directory()
@@ -499,10 +522,14 @@ class Exchange:
             themes=check_themes(themes),
             regions=check_regions(regions),
             expires=clock.parse_expiry(expires) if expires else None,
+            evaluation=intel_evaluation.parse(evaluation) if evaluation else None,
+            legal=intel_legal.legal_basis(legal_basis, legal_purposes) if legal_basis
+            else None,
+            personal_data=personal_data,
         )
 
     def preview(self, request: ShareRequest) -> Decision:
-        dec = publish(self.directory(), request, now=clock.now())
+        dec = publish(self.directory(), request, now=clock.now(), rules=self.intel_rules)
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         return dec
@@ -516,7 +543,7 @@ class Exchange:
         return {m: (d.members[m].enc_key_id, d.members[m].enc_key) for m in members}
 
     def parse_bundle(self, raw: bytes) -> dict[str, Any]:
-        bundle = strictjson.loads(raw, max_bytes=self.max_body)
+        bundle = parsed.bundle_of(raw) or strictjson.loads(raw, max_bytes=self.max_body)
         validate_bundle(bundle)
         assert isinstance(bundle, dict)
         return bundle
@@ -528,7 +555,8 @@ class Exchange:
         node holds it, else attested by the node on behalf of the authenticated user."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
-        check_marking(self.parse_bundle(raw), request.audience.tlp)
+        bundle = self.parse_bundle(raw)
+        check_marking(bundle, request.audience.tlp)
         dec = self.preview(request)
         assert dec.form is not None
         kr = self.held.get(actor.member)
@@ -555,8 +583,15 @@ class Exchange:
             recipient_keys=keys,
             provenance=prov,
             posted_by=posted,
+            evaluation=request.evaluation,
+            legal=request.legal,
+            personal_data=request.personal_data,
         )
-        return self._store(env, dec.recipients)
+        parsed.remember(raw, bundle, share=env.id)  # for the share transaction's hooks
+        try:
+            return self._store(env, dec.recipients)
+        finally:
+            parsed.forget()
 
     def accept_envelope(self, actor: Actor, env: Envelope) -> Published:
         """Accept a share signed (and sealed) by a member's own client."""
@@ -579,17 +614,16 @@ class Exchange:
                             tuple(h["handling"].get("codes", ())))
         base = ShareRequest(actor.member, Audience(tlp, channel, ()), handling,
                             tuple(h.get("themes", ())), tuple(h.get("regions", ())),
-                            h.get("expires"))
+                            h.get("expires"), *intel_of(h))
         now = clock.now()
         ok: Decision | None = None
-        for req in (base, ShareRequest(actor.member, Audience(tlp, channel, recipients), handling,
-                                       base.themes, base.regions, base.expires)):
-            dec = publish(d, req, now=now)
+        for req in (base, replace(base, audience=Audience(tlp, channel, recipients))):
+            dec = publish(d, req, now=now, rules=self.intel_rules)
             if dec and dec.recipients == recipients and dec.form is env.form:
                 ok = dec
                 break
         if ok is None:
-            dec = publish(d, base, now=now)
+            dec = publish(d, base, now=now, rules=self.intel_rules)
             reason = dec.reason if not dec else "policy.audience_mismatch"
             raise PolicyDenied(
                 "the envelope's recipients or form are not what the policy gives for its audience",

@@ -32,6 +32,7 @@ from vigil.model import (
     Decision,
     Directory,
     Envelope,
+    IntelRules,
     ShareRequest,
     ShareState,
 )
@@ -44,6 +45,7 @@ from vigil.policy.decide import (
     decide_read,
     decide_recall_notice,
     decide_sighting_counts,
+    decide_use,
     sighting_reporter_shown,
     visible_channels,
 )
@@ -60,6 +62,16 @@ class Hold(Protocol):
         ...
 
 
+class Grants(Protocol):
+    """The consent grants in force (``vigil.consent``): the uses each share's originator
+    granted a member."""
+
+    def granted(self, member: str, share_ids: Sequence[str], now: str
+                ) -> Mapping[str, frozenset[str]]:
+        """{share id: the uses granted to the member, in force at ``now``}."""
+        ...
+
+
 class Shares(Protocol):
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...
 
@@ -72,6 +84,9 @@ class Node(Protocol):
 
     @property
     def store(self) -> Shares: ...
+
+    @property
+    def consent_gate(self) -> Grants | None: ...
 
     def directory(self) -> Directory: ...
 
@@ -88,6 +103,7 @@ class ShareView:
     header: Mapping[str, Any]
     state: ShareState
     not_before: str | None
+    granted: frozenset[str] = frozenset()  # the uses the originator granted the member
 
 
 class Access:
@@ -104,15 +120,19 @@ class Access:
     def views(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
               ) -> list[ShareView]:
         """The views of stored shares: (id, header, state) each; the hold and the
-        shares a key revocation marks are fetched here, with one call each for all of
-        them."""
+        shares a key revocation marks and the consent grants are fetched here, with one
+        call each for all of them."""
         got = list(rows)
-        gate = self.node.read_gate
         ids = sorted({r[0] for r in got})
+        gate = self.node.read_gate
         held = gate.not_before(self.member, ids) if gate is not None and got else {}
         revoked = self.node.revoked_shares(ids) if got else set()
+        grants = self.node.consent_gate
+        granted = grants.granted(self.member, ids, self.now) if grants is not None and got \
+            else {}
         return [ShareView(sid, header, replace(state, revoked=True) if sid in revoked
-                          else state, held.get(sid)) for sid, header, state in got]
+                          else state, held.get(sid), granted.get(sid, frozenset()))
+                for sid, header, state in got]
 
     def view(self, share_id: str, header: Mapping[str, Any], state: ShareState
              ) -> ShareView:
@@ -133,7 +153,7 @@ class Access:
     def read(self, v: ShareView) -> Decision:
         """May the member see this share: header, payload, existence, log place, counts."""
         return decide_read(self.directory, self.member, v.header, v.state, now=self.now,
-                           not_before=v.not_before)
+                           not_before=v.not_before, granted=v.granted)
 
     def readable(self, v: ShareView) -> bool:
         return bool(self.read(v))
@@ -165,7 +185,13 @@ class Access:
     def forward(self, v: ShareView) -> Decision:
         """May the member pass the share on outside vigil (feeds, exports)."""
         return decide_forward(self.directory, self.member, v.header, v.state, now=self.now,
-                              not_before=v.not_before)
+                              not_before=v.not_before, granted=v.granted)
+
+    def use(self, v: ShareView, use: str) -> Decision:
+        """May the member put the share to this use (forward, court, retain): a use its
+        handling forbids needs the originator's consent grant."""
+        return decide_use(self.directory, self.member, v.header, v.state, use, now=self.now,
+                          not_before=v.not_before, granted=v.granted)
 
     def sighting_counts(self, v: ShareView) -> Decision:
         """May the member see the sighting counts of the share (its originator only)."""
@@ -202,7 +228,8 @@ class Access:
         ``members``, ``shares``, ``inbox`` and ``share_delays`` tables; tests compare
         the two)."""
         return READABLE_SQL, (self.member, True, False, self.member, False, self.now,
-                              self.member, self.member, self.now)
+                              self.member, "retain", "granted", self.now, self.member,
+                              self.member, self.now)
 
     # -- log entries ---------------------------------------------------------------------
     def log_entry(self, entry: Mapping[str, Any]) -> bool:
@@ -249,15 +276,20 @@ READABLE_SQL = (
     "SELECT s.id FROM shares s WHERE EXISTS (SELECT 1 FROM members WHERE id=? AND active=?) "
     "AND s.purged=? AND (s.originator=? OR (s.recalled=? "
     "AND s.id NOT IN (SELECT share_id FROM revoked_shares) "
-    "AND (s.expires IS NULL OR s.expires>?) "
+    "AND (s.expires IS NULL OR s.expires>? OR s.id IN (SELECT share_id FROM consent_requests "
+    "WHERE asker=? AND what=? AND state=? AND (until_at IS NULL OR until_at>?))) "
     "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
     "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")
 
 
-def publish(directory: Directory, request: ShareRequest, *, now: str) -> Decision:
+def publish(directory: Directory, request: ShareRequest, *, now: str,
+            rules: IntelRules | None = None) -> Decision:
     """May the originator publish this request, and who exactly receives it (and in
-    which form)."""
-    return decide_publish(directory, request, now=now)
+    which form). ``rules``: the node's rules for intelligence beyond cyber (default:
+    evaluation, legal basis and purposes required for terrorism and organised crime)."""
+    if rules is None:
+        return decide_publish(directory, request, now=now)
+    return decide_publish(directory, request, now=now, rules=rules)
 
 
 def suite(rule: SuiteRule, directory: Directory, header: Mapping[str, Any],

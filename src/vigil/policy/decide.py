@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vigil.intel.handling import USES, forbids
 from vigil.model import (
     Action,
     Channel,
@@ -18,12 +19,17 @@ from vigil.model import (
     Decision,
     Directory,
     Form,
+    IntelRules,
     ShareRequest,
     ShareState,
     Tlp,
 )
+from vigil.policy.intel import decide_intel
 
 WIDE_TLPS = frozenset({Tlp.CLEAR, Tlp.GREEN})
+GRANT_REQUIRED = "policy.grant_required"
+NO_GRANTS: frozenset[str] = frozenset()
+DEFAULT_RULES = IntelRules()
 
 
 def _deny(reason: str) -> Decision:
@@ -50,8 +56,11 @@ def _in_channel(directory: Directory, member_id: str, channel: Channel) -> bool:
     return member_id in channel.members
 
 
-def decide_publish(directory: Directory, request: ShareRequest, *, now: str) -> Decision:
-    """May the originator publish this request, and who exactly receives it."""
+def decide_publish(directory: Directory, request: ShareRequest, *, now: str,
+                   rules: IntelRules = DEFAULT_RULES) -> Decision:
+    """May the originator publish this request, and who exactly receives it. ``rules``:
+    the node's rules for intelligence beyond cyber (evaluation, legal basis, personal
+    data)."""
     origin = request.originator
     aud = request.audience
     if not _active(directory, origin):
@@ -83,6 +92,9 @@ def decide_publish(directory: Directory, request: ShareRequest, *, now: str) -> 
         return _deny("policy.no_recipients")
     form = share_form(aud.tlp, explicit=bool(explicit),
                       channel_kind=None if channel is None else channel.kind)
+    refused = decide_intel(request, form, rules)
+    if refused is not None:
+        return refused
     return Decision(True, "ok", tuple(sorted(recipients)), form)
 
 
@@ -102,10 +114,13 @@ def decide_read(
     *,
     now: str,
     not_before: str | None = None,
+    granted: frozenset[str] = NO_GRANTS,
 ) -> Decision:
     """May this member see this share (its header, payload, existence, count).
     ``not_before``: when the community rule delays this share for this member, the
-    time from which it may read it."""
+    time from which it may read it. ``granted``: the uses the originator granted this
+    member on this share (consent grants in force now); ``retain`` lets it read the
+    share past its expiry."""
     if not _active(directory, member_id):
         return _deny("policy.unknown_member")
     is_origin = header["originator"] == member_id
@@ -118,7 +133,7 @@ def decide_read(
     if state.recalled:
         return _deny("policy.recalled")
     expires = header.get("expires")
-    if expires is not None and str(expires) <= now:
+    if expires is not None and str(expires) <= now and "retain" not in granted:
         return _deny("policy.expired")
     if member_id in header["audience"]["recipients"]:
         if not_before is not None and now < not_before:
@@ -155,14 +170,53 @@ def decide_forward(
     *,
     now: str,
     not_before: str | None = None,
+    granted: frozenset[str] = NO_GRANTS,
 ) -> Decision:
-    """May this member pass the share on outside vigil (feeds, exports to other tools)."""
-    read = decide_read(directory, member_id, header, state, now=now, not_before=not_before)
+    """May this member pass the share on outside vigil (feeds, exports to other tools).
+    A ``forward`` grant of the originator allows what its marking forbids."""
+    read = decide_read(directory, member_id, header, state, now=now, not_before=not_before,
+                       granted=granted)
     if not read:
         return read
     if header["originator"] == member_id:
         return Decision(True, "ok.originator")
-    return decide_onward(header)
+    onward = decide_onward(header)
+    if not onward and "forward" in granted:
+        return Decision(True, "ok.grant")
+    return onward
+
+
+def decide_use(
+    directory: Directory,
+    member_id: str,
+    header: Mapping[str, Any],
+    state: ShareState,
+    use: str,
+    *,
+    now: str,
+    not_before: str | None = None,
+    granted: frozenset[str] = NO_GRANTS,
+) -> Decision:
+    """May this member put a share it reads to this use (``forward``, ``court``,
+    ``retain``)? Needs a read permission (a ``retain`` grant included); a use the
+    share's handling forbids needs the originator's grant of it (``policy.grant_required``
+    until then); ``forward`` also follows the onward rule unless granted."""
+    read = decide_read(directory, member_id, header, state, now=now, not_before=not_before,
+                       granted=granted)
+    if not read:
+        return read
+    if use not in USES:
+        return _deny("policy.bad_action")
+    if header["originator"] == member_id:
+        return Decision(True, "ok.originator")
+    if use in granted:
+        return Decision(True, "ok.grant")
+    if forbids(header, use):
+        return _deny(GRANT_REQUIRED)
+    if use == "forward":
+        onward = decide_onward(header)
+        return onward if onward else _deny(GRANT_REQUIRED)
+    return Decision(True, "ok")
 
 
 def decide_onward(header: Mapping[str, Any]) -> Decision:
@@ -293,7 +347,9 @@ def decide_log_entry(directory: Directory, member_id: str, entry: Mapping[str, A
     may see every leaf hash; the entry itself only:
 
     * share, recall, purge: its originator and the recipients it names;
-    * receipt: the member that signed it and the share's originator;
+    * receipt, use: the member that signed it (or declared the use) and the share's
+      originator;
+    * consent: the member that asked and the share's originator;
     * channel: the member it is about and the channel's current members;
     * member: every active member (the directory is public to members).
     """
@@ -304,8 +360,10 @@ def decide_log_entry(directory: Directory, member_id: str, entry: Mapping[str, A
         to = entry.get("to")
         return entry.get("originator") == member_id or (
             isinstance(to, list) and member_id in to)
-    if kind == "receipt":
+    if kind in ("receipt", "use"):
         return member_id in (entry.get("member"), entry.get("originator"))
+    if kind == "consent":
+        return member_id in (entry.get("asker"), entry.get("originator"))
     if kind == "channel":
         if entry.get("member") == member_id:
             return True

@@ -43,7 +43,19 @@ from vigil.crypto.seal import (
 )
 from vigil.crypto.sign import TAG_SHARE, sign, verify
 from vigil.errors import CryptoError, InputError
-from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp, Wrap
+from vigil.intel import evaluation as intel_evaluation
+from vigil.intel import legal as intel_legal
+from vigil.model import (
+    Audience,
+    Envelope,
+    Evaluation,
+    Form,
+    Handling,
+    LegalBasis,
+    Provenance,
+    Tlp,
+    Wrap,
+)
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 MAX_SAFE_INT = 2**53 - 1
@@ -65,6 +77,7 @@ MAX_PURPOSE_LEN = 1024
 _PROVENANCES: tuple[str, ...] = tuple(p.value for p in Provenance)
 _FORMS: tuple[str, ...] = tuple(f.value for f in Form)
 _TLPS: tuple[str, ...] = tuple(t.value for t in Tlp)
+_INTEL_FIELDS = {"evaluation": intel_evaluation.well_formed, "legal": intel_legal.well_formed}
 _BASE_FIELDS = frozenset(
     {
         "v", "kind", "id", "originator", "key", "provenance", "created", "expires",
@@ -194,6 +207,7 @@ def check_header(header: Any, pointer: str = "/header") -> None:
         want.add("posted_by")
     if form == Form.SEALED.value:
         want.add("seal")
+    want |= {k for k in _INTEL_FIELDS if k in h}  # optional, signed when present
     _fields(h, pointer, want)
     if type(h["v"]) is not int or h["v"] != 1:
         raise _bad(f"{pointer}/v", "must be 1")
@@ -230,6 +244,10 @@ def check_header(header: Any, pointer: str = "/header") -> None:
     _sorted_list(hd["codes"], f"{p}/codes", _token)
     _sorted_list(h["themes"], f"{pointer}/themes", _token)
     _sorted_list(h["regions"], f"{pointer}/regions", _token)
+    for k, check in _INTEL_FIELDS.items():
+        fault = check(h[k]) if k in h else None
+        if fault is not None:
+            raise _bad(f"{pointer}/{k}", fault)
 
     p = f"{pointer}/payload"
     pl = _fields(h["payload"], p, {"media_type", "form", "size", "digest"})
@@ -262,6 +280,9 @@ def share_header(
     provenance: Provenance = Provenance.ORIGINATOR,
     posted_by: Mapping[str, str] | None = None,
     media_type: str = STIX_MEDIA_TYPE,
+    evaluation: Evaluation | None = None,
+    legal: LegalBasis | None = None,
+    personal_data: bool = False,
 ) -> dict[str, Any]:
     """The header of a share whose stored payload bytes are ``payload`` (ciphertext
     for sealed shares): lists sorted and de-duplicated, digests computed, checked with
@@ -296,6 +317,12 @@ def share_header(
             "digest": payload_digest(payload),
         },
     }
+    if evaluation is not None:
+        header["evaluation"] = intel_evaluation.to_header(evaluation)
+    if legal is not None:
+        header["legal"] = intel_legal.to_header(legal, personal_data)
+    elif personal_data:
+        raise _bad("/header/legal", "personal data needs a legal basis")
     if provenance is Provenance.ATTESTED:
         if posted_by is None:
             raise _bad("/header/posted_by", "required for attested shares")
@@ -332,6 +359,9 @@ def build_share(
     share_id: str | None = None,
     created: str | None = None,
     media_type: str = STIX_MEDIA_TYPE,
+    evaluation: Evaluation | None = None,
+    legal: LegalBasis | None = None,
+    personal_data: bool = False,
 ) -> Envelope:
     """Build and sign a share envelope.
 
@@ -383,6 +413,9 @@ def build_share(
         provenance=provenance,
         posted_by=posted_by,
         media_type=media_type,
+        evaluation=evaluation,
+        legal=legal,
+        personal_data=personal_data,
     )
     return Envelope(header, sign(TAG_SHARE, header, signer_private), stored, wraps)
 

@@ -168,3 +168,23 @@ def leaf_of(sql: Sql, share_id: str, kind: str) -> tuple[int, bytes, bytes, byte
                       "AND kind=? ORDER BY idx LIMIT 1", (share_id, kind)).fetchone()
     return None if row is None else (int(row[0]), bytes(row[1]), bytes(row[2]),
                                      bytes(row[3]))
+
+
+def take_lease(sql: Sql, owner: str, now: float, seconds: float) -> bool:
+    """Hold (or renew) the node's one sender lease for ``owner``: True while it does.
+    Several worker processes of one node serve the routes; one of them sends."""
+    row = sql.execute("SELECT value FROM meta WHERE key='fed_sender'").fetchone()
+    if row is not None:
+        held_by, _, until = str(row[0]).rpartition("|")
+        if held_by != owner and float(until) > now:
+            return False
+    value = f"{owner}|{now + seconds}"
+    sql.execute("INSERT INTO meta(key, value) VALUES('fed_sender', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value=?", (value, value))
+    return True
+
+
+def drop_lease(sql: Sql, owner: str) -> None:
+    row = sql.execute("SELECT value FROM meta WHERE key='fed_sender'").fetchone()
+    if row is not None and str(row[0]).rpartition("|")[0] == owner:
+        sql.execute("DELETE FROM meta WHERE key='fed_sender'")

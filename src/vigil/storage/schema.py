@@ -173,6 +173,21 @@ TAXII_MIGRATION: list[str] = [
         PRIMARY KEY (feed, object_id, version)
     )""",
 ]
+# observables keyed for lookups in the store (vigil.storage.observables)
+OBSERVABLE_KEY_MIGRATION: list[str] = [
+    "ALTER TABLE observables ADD COLUMN k {BLOB}",
+    "CREATE INDEX observables_k ON observables(k)",
+    # the IP prefix lengths in use: the containment probes a lookup makes
+    """CREATE TABLE observable_ip_lens (
+        version INTEGER NOT NULL,
+        plen INTEGER NOT NULL,
+        PRIMARY KEY (version, plen)
+    )""",
+    # an empty table needs no backfill of keys
+    "INSERT INTO meta(key, value) SELECT 'analysis.observables_keyed', '1' "
+    "WHERE NOT EXISTS (SELECT 1 FROM observables)",
+]
+
 ANALYSIS_MIGRATION: list[str] = [
     # observables and correlation
     """CREATE TABLE observables (
@@ -362,6 +377,103 @@ CHANNEL_NAMES_MIGRATION: list[str] = [
     "CREATE UNIQUE INDEX channels_owner_name ON channels(owner, name)",
 ]
 
+# Federation trust: what this node witnessed of other nodes' logs (one latest checkpoint
+# per origin, and every verified root it saw, to find two roots for one size), the
+# cosignatures its own checkpoints gathered, evidence and fork alarms, the key
+# directory log of the members it hosts and the revocations every node enforces, and
+# the node roster.
+TRUST_MIGRATION: list[str] = [
+    """CREATE TABLE witness_heads (
+        origin TEXT PRIMARY KEY,
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        note TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    """CREATE TABLE witness_roots (
+        origin TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        note TEXT NOT NULL,
+        source TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (origin, size, root)
+    )""",
+    """CREATE TABLE trust_evidence (
+        seq {SERIAL},
+        origin TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        notes TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        source TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX trust_evidence_origin ON trust_evidence(origin, seq)",
+    """CREATE TABLE fork_alarms (
+        node TEXT PRIMARY KEY,
+        origin TEXT NOT NULL,
+        evidence {BIGINT} NOT NULL,
+        raised TEXT NOT NULL,
+        status TEXT NOT NULL,
+        decided_by TEXT,
+        decided TEXT,
+        reason TEXT
+    )""",
+    """CREATE TABLE cosignatures (
+        origin TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        root {BLOB} NOT NULL,
+        witness TEXT NOT NULL,
+        line TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (origin, size, witness)
+    )""",
+    """CREATE TABLE witness_held (
+        witness TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        size {BIGINT} NOT NULL,
+        PRIMARY KEY (witness, origin)
+    )""",
+    """CREATE TABLE dir_entries (
+        idx {BIGINT} PRIMARY KEY,
+        member TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data {BLOB} NOT NULL
+    )""",
+    "CREATE INDEX dir_entries_member ON dir_entries(member, idx)",
+    """CREATE TABLE key_revocations (
+        key_id TEXT PRIMARY KEY,
+        member TEXT NOT NULL,
+        home TEXT NOT NULL,
+        after_index {BIGINT} NOT NULL,
+        entry TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    # items received signed by a key, so a revocation learnt late marks them
+    """CREATE TABLE key_uses (
+        share_id TEXT PRIMARY KEY,
+        home TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        log_index {BIGINT} NOT NULL,
+        revoked {BOOL} NOT NULL
+    )""",
+    "CREATE INDEX key_uses_key ON key_uses(key_id, log_index)",
+    # what a relay keeps of a hop it forwards: nothing more
+    """CREATE TABLE relay_hops (
+        hop_id TEXT PRIMARY KEY,
+        dest TEXT NOT NULL,
+        bucket {BIGINT} NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    """CREATE TABLE roster_statements (
+        seq {BIGINT} PRIMARY KEY,
+        kind TEXT NOT NULL,
+        data {BLOB} NOT NULL
+    )""",
+]
+
+
 # v12: federation (vigil.federation; queries in vigil.storage.federation)
 FEDERATION_MIGRATION: list[str] = [
     # the nodes this node peers with, pinned by node key (and TLS key)
@@ -431,6 +543,8 @@ FEDERATION_MIGRATION: list[str] = [
         at TEXT NOT NULL
     )""",
     "CREATE INDEX fed_quarantine_origin ON fed_quarantine(origin, seq)",
+    # the log scans and the revocations a heartbeat carries read the log by kind
+    "CREATE INDEX log_leaves_kind ON log_leaves(kind, idx)",
     # how far each log scan went (member, channel, receipt entries to announce)
     """CREATE TABLE fed_scans (
         name TEXT NOT NULL,
@@ -441,7 +555,60 @@ FEDERATION_MIGRATION: list[str] = [
 ]
 
 
-# key life cycle (vigil.lifecycle) and provider-initiated SSO logout (vigil.sso)
+# consent grants and private matching of selectors (vigil.consent, vigil.match; the
+# issue named slot v15, it is the migration after federation here).
+# The match tables hold OPRF outputs and blinded group elements only: never a selector,
+# never a member's OPRF key.
+MIGRATION_INTEL: list[str] = [
+    """CREATE TABLE consent_requests (
+        id TEXT PRIMARY KEY,
+        share_id TEXT NOT NULL,
+        asker TEXT NOT NULL,
+        originator TEXT NOT NULL,
+        what TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created TEXT NOT NULL,
+        state TEXT NOT NULL,
+        answered TEXT,
+        until_at TEXT,
+        answer TEXT,
+        signature TEXT
+    )""",
+    "CREATE INDEX consent_asker ON consent_requests(asker, share_id)",
+    "CREATE INDEX consent_originator ON consent_requests(originator, state)",
+    # every declared use of a share (court, forward, retain, and opening a share that
+    # holds personal data, with its purpose), shown to the share's originator
+    """CREATE TABLE share_uses (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        what TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX share_uses_share ON share_uses(share_id, at)",
+    """CREATE TABLE match_index (
+        member_id TEXT NOT NULL,
+        output TEXT NOT NULL,
+        PRIMARY KEY (member_id, output)
+    )""",
+    """CREATE TABLE match_queries (
+        id TEXT PRIMARY KEY,
+        asker TEXT NOT NULL,
+        blinded TEXT NOT NULL,
+        created TEXT NOT NULL,
+        holders TEXT NOT NULL
+    )""",
+    "CREATE INDEX match_queries_asker ON match_queries(asker, created)",
+    """CREATE TABLE match_evaluations (
+        query_id TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        evaluated TEXT NOT NULL,
+        hit {BOOL} NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (query_id, holder)
+    )""",
+]
+
+# key life cycle (vigil.node.keylife) and back-channel SSO logout (vigil.signin.sso)
 KEY_LIFECYCLE_MIGRATION: list[str] = [
     # keys a member no longer uses, or whose use is limited: retired by rotation or
     # recovery, given an expiry, or revoked (the current keys stay in members)
@@ -652,6 +819,9 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     FEDERATION_MIGRATION,  # v12: peers, remote members, outbox, cursors, quarantine
+    MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
+    TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
+    OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
     KEY_LIFECYCLE_MIGRATION,  # key history, revocations, rewraps; SSO logout ids
 ]
 

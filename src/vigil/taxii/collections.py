@@ -135,6 +135,8 @@ class Added:
     share_id: str | None = None
     recipients: tuple[str, ...] = ()
     sealed: bool = False  # the audience makes the share sealed: keep no object ids
+    status: dict[str, Any] = field(default_factory=dict)  # the status resource (response)
+    status_saved: bool = False  # stored in the share's own transaction
 
 
 class Source(Protocol):
@@ -149,7 +151,8 @@ class Source(Protocol):
         """Objects of a readable collection matching ``query``, in a stable order."""
         ...
 
-    def add(self, actor: Actor, collection: Collection, objects: list[Any]) -> Added: ...
+    def add(self, actor: Actor, collection: Collection, objects: list[Any],
+            status: dict[str, Any] | None = None) -> Added: ...
 
     def delete(self, actor: Actor, collection: Collection, query: Query) -> int:
         """Remove the object versions ``query`` selects (its ``ids`` hold one id);

@@ -20,6 +20,7 @@ import orjson
 
 from vigil import clock
 from vigil.model import Envelope, Form
+from vigil.stix import parsed
 from vigil.storage import Store
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes, take_positions
 from vigil.taxii.query import norm_time
@@ -38,25 +39,34 @@ def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
             str(obj.get("spec_version", "2.1")), orjson.dumps(obj))
 
 
-_parsed = threading.local()
-
-
-def remember(payload: bytes, objects: list[Any]) -> None:
-    """The objects of a bundle about to be published from this thread, already parsed:
-    the index takes them instead of parsing the stored payload again."""
-    _parsed.last = (payload, objects)
-
-
 def object_rows(seq: int, payload: bytes, added: str) -> list[tuple[Any, ...]]:
-    """The index rows of a plain share's bundle."""
+    """The index rows of a plain share's bundle (parsed once per publish:
+    ``vigil.stix.parsed``)."""
     added_norm = norm_time(added) or added
-    last = getattr(_parsed, "last", None)
-    _parsed.last = None
-    if last is not None and (last[0] is payload or last[0] == payload):
-        objects = last[1]
-    else:
-        objects = orjson.loads(payload).get("objects", [])
+    objects = parsed.objects_of(payload)
     return [object_row(seq, pos, obj, added_norm) for pos, obj in enumerate(objects)]
+
+
+class _Pending(threading.local):
+    row: tuple[str, str, bytes, str] | None = None
+    written = False
+
+
+_pending = _Pending()
+
+
+def pend_status(row: tuple[str, str, bytes, str] | None) -> bool:
+    """Have the next share transaction of this thread store this TAXII status row
+    ``(id, member, body, created)`` (None: none); whether the one pended before was
+    stored."""
+    written = _pending.written
+    _pending.row, _pending.written = row, False
+    return written
+
+
+def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
+    sql.execute("INSERT INTO taxii_status(id, member_id, body, created) VALUES(?,?,?,?)",
+                row)
 
 
 def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], added: str
@@ -93,6 +103,10 @@ def index_share(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
     row = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
                       (recipients[0], env.id)).fetchone() if recipients else None
     write_index(sql, int(seq), env, recipients, str(row[0]) if row else clock.now())
+    status = _pending.row
+    if status is not None:  # the status of the TAXII POST that publishes this share
+        insert_status(sql, status)  # (again, should the transaction be retried)
+        _pending.written = True
 
 
 def drop_objects(sql: Sql, share_id: str) -> None:

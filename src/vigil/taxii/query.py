@@ -24,7 +24,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,249}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4
                  r"[0-9a-f]{4}-[0-9a-f]{12}$")
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{1,249}$")
 _SPEC = re.compile(r"^[0-9]\.[0-9]$")
-FIELDS = ("id", "type", "version", "spec_version")
+FIELDS = ("id", "type", "version", "spec_version", "x_vigil_theme")
 
 
 def norm_time(text: str) -> str | None:
@@ -81,6 +81,7 @@ class Query:
     types: tuple[str, ...] = ()
     versions: tuple[str, ...] = ("last",)  # keywords and normalised timestamps
     spec_versions: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()  # match[x_vigil_theme]: only shares of these themes
 
     def with_id(self, object_id: str) -> Query:
         return replace(self, ids=(object_id,))
@@ -138,6 +139,8 @@ def parse_query(params: Iterable[tuple[str, str]], *, allowed: Iterable[str] = F
                                          f"not {v!r}", code="taxii.bad_filter", pointer=key)
                     versions.append(t)
                 q["versions"] = tuple(dict.fromkeys(versions))
+            elif field == "x_vigil_theme":
+                q["themes"] = tuple(dict.fromkeys(v.strip().lower() for v in vals))
             else:
                 if not all(_SPEC.match(v) for v in vals):
                     raise InputError(f"{key} takes versions such as 2.1",

@@ -16,18 +16,21 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
+from vigil.intel.export import with_stix_properties
+from vigil.intel.themes import matches
 from vigil.lru import Lru
 from vigil.model import Actor, Envelope, Form, ShareState, Tlp
 from vigil.node.accountability import recall
 from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
-from vigil.stix import strictjson
+from vigil.stix import parsed, strictjson
 from vigil.stix.validate import check_object
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes
 from vigil.taxii import index
@@ -80,10 +83,12 @@ class _Request:
     """One request's view: which shares the member may read through TAXII (memoised),
     with the signed headers of those it touched."""
 
-    def __init__(self, source: ExchangeSource, member: str, tlp: Tlp | None = None) -> None:
+    def __init__(self, source: ExchangeSource, member: str, tlp: Tlp | None = None,
+                 themes: tuple[str, ...] = ()) -> None:
         self.source, self.member = source, member
         self.gate = Access(source.ex, member)
         self.tlp = tlp  # reading a publish collection: only shares at its TLP
+        self.themes = themes  # match[x_vigil_theme]: only shares of these themes
         self.store = source.ex.store
         self.ok: dict[int, bool] = {}
         self.envelopes: dict[int, Envelope] = {}
@@ -109,7 +114,8 @@ class _Request:
             self.envelopes[seq] = Envelope(header, bytes(signature), b"")
         views = self.gate.views(rows)
         for (seq, *_), (_, header, _), view in zip(got, rows, views, strict=True):
-            fits = self.tlp is None or header["audience"].get("tlp") == self.tlp.value
+            fits = (self.tlp is None or header["audience"].get("tlp") == self.tlp.value) \
+                and (not self.themes or matches(header.get("themes", []), self.themes))
             self.ok[seq] = fits and not view.state.recalled and self.gate.readable(view)
         for s in todo:
             self.ok.setdefault(s, False)
@@ -157,8 +163,11 @@ class ExchangeSource:
         if self.ex.read_gate is not None:
             self.ex.read_gate.release([actor.member])
             self._follow_releases(actor.member)
-        r = _Request(self, actor.member, collection.tlp)
+        r = _Request(self, actor.member, collection.tlp, query.themes)
         page = self._page(r, collection, query)
+        page = replace(page, items=[
+            replace(i, body=with_stix_properties(i.body, r.envelopes[i.share].header))
+            if i.share in r.envelopes else i for i in page.items])
         if self.ex.read_hooks:
             for seq in dict.fromkeys(i.share for i in page.items):
                 self.ex.record_opened(r.member, r.envelopes[seq])
@@ -344,7 +353,35 @@ class ExchangeSource:
             self.synced[member] = max(self.synced.get(member, 0), int(rows[-1][0]))
 
     # -- writing ------------------------------------------------------------------------
-    def add(self, actor: Actor, collection: Collection, objects: list[Any]) -> Added:
+    def add(self, actor: Actor, collection: Collection, objects: list[Any],
+            status: dict[str, Any] | None = None) -> Added:
+        """Publish POSTed objects as one share. With ``status`` (the start of its status
+        resource: id, status, request time, count), the status resource is completed in
+        ``Added.status`` and stored in the share's own transaction (one transaction per
+        POST), or on its own when no share is stored."""
+        try:
+            result = self._add(actor, collection, objects, status)
+        finally:
+            index.pend_status(None)
+        if status is not None and not result.status_saved:
+            self.save_status(actor, result.status, sealed=result.sealed)
+        return result
+
+    def _pend(self, actor: Actor, result: Added, status: dict[str, Any] | None,
+              good: list[Any]) -> None:
+        """Complete the status of a POST whose ``good`` objects are about to be published,
+        to be stored by the share's transaction."""
+        if status is None:
+            return
+        successes = [self._ref(obj) for obj in good]
+        result.status = {**status, "success_count": len(successes), "successes": successes,
+                         "failure_count": len(result.failures), "failures": result.failures,
+                         "pending_count": 0, "pendings": []}
+        index.pend_status((result.status["id"], actor.member, orjson.dumps(
+            _kept(result.status, result.sealed)), result.status["request_timestamp"]))
+
+    def _add(self, actor: Actor, collection: Collection, objects: list[Any],
+             status: dict[str, Any] | None) -> Added:
         if not collection.can_write or collection.tlp is None:
             raise PolicyDenied("this collection is read-only; POST to a publish-* collection",
                                code="taxii.not_writable")
@@ -356,16 +393,19 @@ class ExchangeSource:
         for n in sorted(clash):
             result.failures.append({**self._ref(objects[n]), "message": clash[n]})
         good = [o for n, o in enumerate(objects) if n not in clash]
+        self._pend(actor, result, status, good)
         if not good:
             return result
         pub: Published | None
         bundle = getattr(objects, "bundle", None) if not clash else None
-        if bundle is not None:
-            index.remember(bundle, objects)
+        if bundle is not None:  # parsed already: publish_bundle takes it as it is
+            parsed.remember(bundle, {"type": "bundle", "id": getattr(objects, "bundle_id", ""),
+                                     "objects": objects})
         try:
             pub = self.ex.publish_bundle(actor, bundle, request) if bundle is not None \
                 else self._publish(actor, good, request)
         except StixError:
+            parsed.forget()
             candidates, good = good, []
             for n, obj in enumerate(candidates):
                 problems = check_object(obj, f"/objects/{n}")
@@ -374,7 +414,9 @@ class ExchangeSource:
                         f"{p.pointer}: {p.message}" for p in problems[:3])})
                 else:
                     good.append(obj)
+            self._pend(actor, result, status, good)
             pub = self._publish(actor, good, request) if good else None
+        result.status_saved = index.pend_status(None)
         if pub is not None:
             result.share_id = pub.envelope.id
             result.recipients = pub.recipients
@@ -460,11 +502,10 @@ class ExchangeSource:
         return len(hit)
 
     # -- status ---------------------------------------------------------------------------
-    def save_status(self, actor: Actor, status: dict[str, Any]) -> None:
-        body = orjson.dumps(status)
-        self.ex.store.write(lambda sql: sql.execute(
-            "INSERT INTO taxii_status(id, member_id, body, created) VALUES(?,?,?,?)",
-            (status["id"], actor.member, body, status["request_timestamp"])))
+    def save_status(self, actor: Actor, status: dict[str, Any], sealed: bool = False) -> None:
+        row = (status["id"], actor.member, orjson.dumps(_kept(status, sealed)),
+               status["request_timestamp"])
+        self.ex.store.write(lambda sql: index.insert_status(sql, row))
 
     def status(self, actor: Actor, status_id: str) -> bytes | None:
         row = self.ex.store.read(lambda sql: sql.execute(
@@ -473,12 +514,20 @@ class ExchangeSource:
         return None if row is None else bytes(row[0])
 
 
+def _kept(status: dict[str, Any], sealed: bool) -> dict[str, Any]:
+    """The stored form of a status: a sealed share's object ids are not written to the
+    store (the stored status keeps the counts, the response carries the full lists)."""
+    return {k: v for k, v in status.items() if k not in ("successes", "failures")} \
+        if sealed else status
+
+
 class PostedObjects(list[Any]):
     """The objects of a POSTed envelope; ``bundle`` is the envelope's own bytes made a
     STIX bundle when it holds nothing but its objects, so they are published (parsed
     strictly, signed, stored) exactly as sent."""
 
     bundle: bytes | None = None
+    bundle_id = ""
 
 
 def posted_objects(raw: bytes, max_bytes: int) -> PostedObjects:
@@ -488,8 +537,8 @@ def posted_objects(raw: bytes, max_bytes: int) -> PostedObjects:
     out = PostedObjects(check_objects(doc))
     body = raw.strip()
     if isinstance(doc, dict) and doc.keys() == {"objects"} and body.startswith(b"{"):
-        out.bundle = b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + \
-            b'",' + body[1:]
+        out.bundle_id = f"bundle--{uuid.uuid4()}"
+        out.bundle = b'{"type":"bundle","id":"' + out.bundle_id.encode() + b'",' + body[1:]
     return out
 
 

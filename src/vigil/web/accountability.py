@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from vigil.consent import service as consent
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keys import SIGNATURE_LENS
 from vigil.errors import InputError
@@ -66,8 +67,12 @@ async def post_receipt(share_id: str, request: Request, st: StateDep, actor: Act
 @router.get("/shares/{share_id}/receipts", tags=["accountability"])
 async def get_receipts(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, Any]:
     """For the share's originator only: every recipient, when it received, opened and
-    (after a recall) acknowledged, and who has not. 404 for anyone else."""
-    return await st.read(acc.receipts_view, st.exchange, actor.member, share_id)
+    (after a recall) acknowledged, and who has not; and every declared use of the share
+    (``uses``: court, forward, retain, and openings of personal data with their purpose).
+    404 for anyone else."""
+    view = await st.read(acc.receipts_view, st.exchange, actor.member, share_id)
+    return {**view, "uses": await st.read(consent.uses_of, st.exchange, actor.member,
+                                          share_id)}
 
 
 @router.post("/shares/{share_id}/recall", tags=["accountability"], status_code=201,

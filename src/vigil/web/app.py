@@ -27,12 +27,14 @@ from vigil.web import analysis as analysis_api
 from vigil.web import apidocs, health, rest, stream
 from vigil.web import errors as web_errors
 from vigil.web import federation as federation_api
+from vigil.web import intel as intel_api
 from vigil.web import interop as interop_api
 from vigil.web import keys as keys_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import taxii as taxii_server
 from vigil.web import tokens as tokens_api
+from vigil.web import trust as trust_api
 from vigil.web.console import router as console_router
 from vigil.web.console.routes import Stop as console_stop
 from vigil.web.console.routes import stopped as console_stopped
@@ -101,10 +103,16 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             from vigil.federation.sender import Service
             fed = app.state.federation = Service(ex, settings, b.ring)
             await fed.start()
+            from vigil.federation.trust import TrustService
+            trust = app.state.trust = TrustService(  # witnesses, directory, alarms
+                ex, cadence=float(settings.fed_heartbeat))
+            trust.attach(fed)
+            await trust.start()
         try:
             yield
         finally:
             if fed is not None:
+                await app.state.trust.stop()
                 await fed.stop()
             correlation.listeners.remove(ring_notices)
             app.state.vigil.metrics.uninstall(ex)
@@ -152,6 +160,8 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
     app.include_router(keys_api.router, prefix="/api/v1")  # key life cycle
     app.include_router(federation_api.router)  # node-to-node, node-signed (not tokens)
+    app.include_router(intel_api.router, prefix="/api/v1")  # consent, uses, selector matching
+    app.include_router(trust_api.router)  # witness, directory, fork alarms
     app.include_router(apidocs.router)
     app.include_router(console_router)
     app.add_exception_handler(console_stop, console_stopped)  # to sign-in, stale forms

@@ -40,7 +40,8 @@ class State:
         self.inline_reads = exchange.store.url.startswith("sqlite")
         # The push path: serialised envelopes shared by every subscriber, and one
         # batched inbox read for every stream a share wakes.
-        self.event_bodies: Lru[tuple[str, bool, bool], bytes] = Lru(1024)
+        self.event_bodies: Lru[tuple[str, bool, bool], bytes] = Lru(
+            1024, max_bytes=int(settings.values.get("cache_mib", 64)) * 256 * 1024, weigh=len)
         self.pages = PageBatcher(self.read, lambda requests, limit: exchange.inbox_pages(
                                      requests, limit, notices=True),
                                  coalesce=0.0 if self.inline_reads else 0.001,

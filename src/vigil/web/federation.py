@@ -15,11 +15,14 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from vigil import clock
 from vigil.errors import AuthError, NotFound, VigilError
 from vigil.federation import codec, receiver, status
 from vigil.federation.descriptor import WELL_KNOWN, descriptor
 from vigil.federation.peers import Peer, peer_by_node
 from vigil.federation.sender import BATCH, Service, build_batch
+from vigil.storage import federation as q
+from vigil.storage.base import Sql
 from vigil.web.deps import ActorDep, StateDep, number, read_body
 from vigil.web.scopes import FED
 
@@ -96,6 +99,13 @@ async def pull(
     """Pull: the signed batch of this node's outbox for the caller after its cursor."""
     svc = service(request)
     peer = await authenticate(request, svc, b"")
+
+    def caught_up(sql: Sql) -> None:  # the caller holds everything up to its cursor
+        head, acked, *_ = q.link(sql, peer.node)
+        if acked < after <= head:
+            q.set_acked(sql, peer.node, after, clock.now())
+
+    await asyncio.to_thread(svc.ex.store.write, caught_up)
     got = await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit)
     return _json(svc.tamper(peer.node, got))
 

@@ -9,11 +9,25 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from vigil.consent import service as consent
 from vigil.crypto.keys import alg_of
 from vigil.errors import NotFound, VigilError
+from vigil.intel import evaluation as intel_evaluation
+from vigil.intel import legal as intel_legal
+from vigil.intel import personal
+from vigil.intel.handling import OPEN, require_purpose
+from vigil.intel.themes import matches
 from vigil.log.note import vkey
 from vigil.log.tree import LogRef, StoredLog
-from vigil.model import Channel, ChannelKind, Decision, Envelope, Member, ShareState
+from vigil.model import (
+    Channel,
+    ChannelKind,
+    Decision,
+    Envelope,
+    Member,
+    ShareRequest,
+    ShareState,
+)
 from vigil.node.accountability import recall_notice
 from vigil.node.exchange import Published, member_identity
 from vigil.protocol.envelope import envelope_from_json, envelope_to_json
@@ -206,6 +220,25 @@ class AudienceIn(BaseModel):
     themes: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     expires: str | None = Field(default=None, description="RFC 3339 time or a span like 30d")
+    evaluation: str | None = Field(default=None, description="B2 (Admiralty) or 4x4:B2")
+    legal_basis: str | None = Field(default=None, description="the instrument allowing it")
+    legal_purposes: list[str] = Field(default_factory=list)
+    personal_data: bool = Field(default=False, description="the share holds personal data")
+
+
+def lint_bundle(ex: Any, raw: bytes, declared: bool) -> None:
+    """Parse and validate the bundle, then refuse undeclared personal data
+    (``422 input.personal_data`` with every finding)."""
+    personal.check(ex.parse_bundle(raw), declared)
+
+
+def intel_json(req: ShareRequest) -> dict[str, Any]:
+    """A request's evaluation, legal basis and personal data, as a preview names them."""
+    return {"evaluation": None if req.evaluation is None else intel_evaluation.to_header(
+                req.evaluation),
+            "legal": None if req.legal is None else intel_legal.to_header(
+                req.legal, req.personal_data),
+            "personal_data": req.personal_data}
 
 
 def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
@@ -226,6 +259,7 @@ def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
         "themes": list(req.themes),
         "regions": list(req.regions),
         "expires": req.expires,
+        **intel_json(req),
         "community_rule": st.exchange.preview_delays(req, dec),
     }
 
@@ -233,7 +267,9 @@ def decision_json(st: State, dec: Decision, req: Any) -> dict[str, Any]:
 def _request(st: State, actor: Any, a: AudienceIn) -> Any:
     return st.exchange.make_request(
         actor.member, tlp=parse_tlp(a.tlp), to=a.to, purpose=a.purpose, no_onward=a.no_onward,
-        codes=a.codes, themes=a.themes, regions=a.regions, expires=a.expires)
+        codes=a.codes, themes=a.themes, regions=a.regions, expires=a.expires,
+        evaluation=a.evaluation, legal_basis=a.legal_basis, legal_purposes=a.legal_purposes,
+        personal_data=a.personal_data)
 
 
 @router.post("/preview", tags=["shares"])
@@ -267,6 +303,10 @@ async def publish(
     region: Annotated[list[str] | None, Query()] = None,
     expires: str | None = None,
     dry_run: bool = False,
+    evaluation: str | None = None,
+    legal_basis: str | None = None,
+    legal_purpose: Annotated[list[str] | None, Query()] = None,
+    personal_data: bool = False,
 ) -> Response:
     """Publish a STIX 2.1 bundle posted as the body. The node signs it with the
     member's keyring when it holds it, and otherwise attests it (provenance
@@ -274,9 +314,12 @@ async def publish(
     raw = await read_body(request, int(st.settings.max_body))
     req = _request(st, actor, AudienceIn(
         tlp=tlp, to=to or [], purpose=purpose, no_onward=no_onward, codes=code or [],
-        themes=theme or [], regions=region or [], expires=expires))
+        themes=theme or [], regions=region or [], expires=expires, evaluation=evaluation,
+        legal_basis=legal_basis, legal_purposes=legal_purpose or [],
+        personal_data=personal_data))
+    # the personal-data lint: the member confirms (personal_data) or redacts
+    await st.heavy(actor.member, lint_bundle, st.exchange, raw, req.personal_data)
     if dry_run:
-        await st.heavy(actor.member, st.exchange.parse_bundle, raw)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
     pub = await st.heavy(actor.member, st.exchange.publish_bundle, actor, raw, req)
@@ -309,10 +352,17 @@ async def inbox(
     after: Annotated[int, Query(ge=0, description="cursor: the last seq already read"),
                      number("after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000), number("limit", 1, 1000)] = 100,
+    theme: Annotated[list[str] | None, Query(description="only shares of these themes "
+                                                         "(a theme includes its theme/sub)")
+                     ] = None,
 ) -> dict[str, Any]:
-    """The caller's inbox after a cursor, in order. Resume with `after=<next>`."""
+    """The caller's inbox after a cursor, in order. Resume with `after=<next>` (with a
+    ``theme`` filter the page may hold fewer entries than ``limit``)."""
     rows, cursor, _ = await st.read(st.exchange.inbox_page, actor.member, after, limit,
                                     notices=True)
+    if theme:
+        wanted = [t.strip().lower() for t in theme]
+        rows = [r for r in rows if matches(r[1].header.get("themes", []), wanted)]
     return {
         "entries": [{"seq": e.seq, "share_id": e.share_id, "added": e.added,
                      "envelope": share_json(env, s, st.exchange.log.refs.get(e.share_id))}
@@ -341,7 +391,7 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
     recall notice: the signed header, no payload, state recalled."""
     try:
         env, state = await st.read(st.exchange.share, actor.member, share_id)
-        await st.read(st.exchange.record_opened, actor.member, env)
+        await st.write(st.exchange.record_opened, actor.member, env)  # may write: off the loop
     except NotFound:
         env, state = await st.read(recall_notice, st.exchange, actor.member, share_id)
     refs = await st.read(st.exchange.log.share_refs, [share_id])
@@ -350,12 +400,17 @@ async def get_share(share_id: str, st: StateDep, actor: ActorDep) -> dict[str, A
 
 @router.get("/shares/{share_id}/content", tags=["shares"],
             responses={200: {"content": {"application/stix+json": {}}}})
-async def share_content(share_id: str, st: StateDep, actor: ActorDep) -> Response:
+async def share_content(share_id: str, st: StateDep, actor: ActorDep,
+                        purpose: str | None = None) -> Response:
     """The verified STIX bundle of a share: plain shares, and sealed shares of members
     whose keyring this node holds. A sealed share for a member whose keys live in its
-    clients answers 409 share.sealed: open it with `vigil show` or the SDK."""
+    clients answers 409 share.sealed: open it with `vigil show` or the SDK. A share that
+    holds personal data is opened only with a ``purpose``, recorded for its originator
+    (400 share.purpose_required without one)."""
     env, state = await st.read(st.exchange.share, actor.member, share_id)
-    await st.read(st.exchange.record_opened, actor.member, env)
+    if require_purpose(env.header, actor.member, purpose):
+        await st.write(consent.use, st.exchange, actor.member, share_id, OPEN, str(purpose))
+    await st.write(st.exchange.record_opened, actor.member, env)  # may write: off the loop
     if state.recalled:  # only its originator gets here: the payload is gone
         raise VigilError("this share was recalled; the node removed its payload",
                          code="share.recalled", status=410)

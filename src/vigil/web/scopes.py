@@ -27,6 +27,8 @@ as needing nothing more than any token would, and no token is ever read there.""
 NEEDS: dict[tuple[str, str], str] = {
     # any valid token
     ("POST", f"{V1}/log/gossip"): "read",
+    # C2SP witness: no token, the checkpoint's signature by a known log key is the check
+    ("POST", f"{FED}/witness/add-checkpoint"): "read",
     ("POST", f"{V1}/users/{{user}}/revoke"): "read",  # its own; others need admin
     ("POST", "/signin"): "read",  # the console's sign-in: before any credential
     ("POST", "/signout"): "read",
@@ -49,11 +51,22 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/blind/envelopes"): "publish",
     ("POST", f"{V1}/import/misp"): "publish",  # publishes when given `to`
     ("POST", f"{V1}/import/text"): "publish",
+    ("POST", f"{V1}/shares/{{share_id}}/consent"): "publish",  # ask for consent
+    ("POST", f"{V1}/consent/{{request_id}}/answer"): "publish",  # grant or refuse
+    ("POST", f"{V1}/shares/{{share_id}}/uses"): "publish",  # declare a use
+    ("PUT", f"{V1}/match/index"): "publish",
+    ("POST", f"{V1}/match/queries"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/evaluations"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/lookup"): "publish",
+    ("POST", f"{V1}/match/queries/{{query_id}}/consent"): "publish",
     ("POST", f"{TAXII}/collections/{{cid}}/objects/"): "publish",
     ("DELETE", f"{TAXII}/collections/{{cid}}/objects/{{oid}}/"): "publish",
     ("POST", "/publish"): "publish",  # the console's forms
     ("POST", "/shares/{share_id}/recall"): "publish",
     ("POST", "/shares/{share_id}/sightings"): "publish",
+    ("POST", "/shares/{share_id}/uses"): "publish",
+    ("POST", "/shares/{share_id}/consent"): "publish",
+    ("POST", "/consent/answer"): "publish",
     # administering the member
     ("POST", f"{V1}/channels"): "admin",
     ("POST", f"{V1}/channels/{{ref}}/members"): "admin",
@@ -75,6 +88,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/federation"): "admin",  # the console's page of them
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
+    ("POST", f"{V1}/directory/entries"): "admin",  # a member's own key entries
     ("POST", "/feeds/{name}/pull"): "admin",
 }
 SAFE = frozenset({"GET", "HEAD"})

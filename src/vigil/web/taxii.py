@@ -140,26 +140,17 @@ async def add_objects(cid: str, request: Request, st: StateDep, actor: ActorDep)
     raw = await read_body(request, int(st.settings.max_body))
     requested = clock.now()
 
-    def add() -> tuple[list[Any], Any]:
+    def add() -> Any:
         objects = posted_objects(raw, int(st.settings.max_body))
-        return objects, src.add(actor, c, objects)
+        # the status resource is stored with the share, in its transaction
+        return src.add(actor, c, objects, {
+            "id": str(uuid.uuid4()), "status": "complete", "request_timestamp": requested,
+            "total_count": len(objects)})
 
-    objects, added = await st.heavy(actor.member, add)
+    added = await st.heavy(actor.member, add)
     if added.share_id is not None:
         await st.bus.ring((*added.recipients, actor.member))
-    status = {
-        "id": str(uuid.uuid4()), "status": "complete", "request_timestamp": requested,
-        "total_count": len(objects),
-        "success_count": len(added.successes), "successes": added.successes,
-        "failure_count": len(added.failures), "failures": added.failures,
-        "pending_count": 0, "pendings": [],
-    }
-    # a sealed share's object ids are not written to the store: its stored status
-    # keeps the counts, the response carries the full lists
-    kept = {k: v for k, v in status.items() if k not in ("successes", "failures")} \
-        if added.sealed else status
-    await st.write(src.save_status, actor, kept)
-    return taxii(status, status=202)
+    return taxii(added.status, status=202)
 
 
 @router.get(f"/{API_ROOT}/collections/{{cid}}/objects/{{oid}}/")

@@ -4,6 +4,7 @@ from vigil.web.console import (
     analysis_pages,
     federation_pages,
     feed_pages,
+    intel_pages,
     key_pages,
     share_actions,
     sso_pages,
@@ -16,5 +17,6 @@ router.include_router(feed_pages.router)
 router.include_router(sso_pages.router)
 router.include_router(key_pages.router)
 router.include_router(federation_pages.router)
+router.include_router(intel_pages.router)
 
 __all__ = ["router"]

@@ -19,7 +19,8 @@ from vigil.analysis.correlate import correlator
 from vigil.analysis.observables import KINDS
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, VigilError
-from vigil.model import THEMES, Envelope
+from vigil.intel.themes import vocabulary
+from vigil.model import Envelope
 from vigil.web.console.charts import weekly_chart
 from vigil.web.console.readable import readable_by_id, readable_shares
 from vigil.web.console.routes import (
@@ -78,7 +79,7 @@ async def search(request: Request, who: SignedIn) -> Response:
     qp = request.query_params
     q, kind = qp.get("q", "").strip(), qp.get("kind", "").strip()
     chans = await st.read(ex.channels, who.actor.member)
-    ctx: dict[str, Any] = {"q": qp, "kinds": KINDS, "themes": THEMES, "tlps": TLP_LABELS,
+    ctx: dict[str, Any] = {"q": qp, "kinds": KINDS, "themes": vocabulary(), "tlps": TLP_LABELS,
                            "channels": chans, "members": sorted(
                                ex.directory().members.values(), key=lambda m: m.display_name)}
     try:

@@ -22,6 +22,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from vigil import __version__
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
+from vigil.intel import personal
+from vigil.intel.evaluation import INFORMATION, SOURCE
+from vigil.intel.header import summary
+from vigil.intel.legal import INSTRUMENTS, PURPOSES
+from vigil.intel.themes import vocabulary
 from vigil.interop.iocs import extract, found_iocs, indicators_bundle
 from vigil.log.gossip import Gossip
 from vigil.log.note import vkey
@@ -89,9 +94,11 @@ def _secure(request: Request) -> bool:
 def render(request: Request, template: str, *, status: int = 200, who: Who | None = None,
            **ctx: Any) -> HTMLResponse:
     st = state_of(request)
+    trust = getattr(request.app.state, "trust", None)  # fork alarms: a banner on every page
+    alarms = sorted(trust.alarms.refused_nodes()) if trust is not None and who else []
     html = ENV.get_template(template).render(
         node_name=st.settings.node_name, who=who, csrf=who.session.csrf if who else "",
-        path=request.url.path, **ctx)
+        path=request.url.path, fork_alarms=alarms, **ctx)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
@@ -296,7 +303,8 @@ def row_of(env: Envelope, names: dict[str, str], channels: dict[str, str], seq: 
             "channel": channels.get(env.channel or "", "") if env.channel else "",
             "recipients": len(env.recipients), "themes": list(h.get("themes", [])),
             "regions": list(h.get("regions", [])), "form": env.form.value,
-            "provenance": h.get("provenance")}
+            "provenance": h.get("provenance"),
+            "evaluation": (summary(h)["evaluation"] or {}).get("code")}
 
 
 def display_names(ex: Exchange) -> dict[str, str]:
@@ -348,7 +356,7 @@ async def inbox(request: Request, who: SignedIn) -> Response:
             "filters": {"theme": f.theme, "region": f.region, "tlp": f.tlp,
                         "channel": f.channel, "originator": f.originator}}
     return render(request, "inbox.html", who=who, rows=list(reversed(rows)), total=total,
-                  f=f, q=request.query_params, themes=THEMES, tlps=TLP_LABELS,
+                  f=f, q=request.query_params, themes=vocabulary(), tlps=TLP_LABELS,
                   channels=chans, members=members, live=live if before is None else None,
                   pager=pager(request, before, rows, matched))
 
@@ -376,11 +384,25 @@ async def share(share_id: str, request: Request, who: SignedIn) -> Response:
         env, state = await st.read(ex.share, who.actor.member, share_id)
     except NotFound:
         return not_found(request, who, "share")
-    await st.read(ex.record_opened, who.actor.member, env)
+    from vigil.consent import service as consent
+    from vigil.intel.handling import OPEN, require_purpose
+    from vigil.web.console.intel_pages import share_ctx
+    q = request.query_params
+    needs_purpose = False
+    try:
+        if require_purpose(env.header, who.actor.member, q.get("purpose")):
+            await st.write(consent.use, ex, who.actor.member, share_id, OPEN,
+                           q.get("purpose", ""))
+    except VigilError as exc:
+        if exc.code != "share.purpose_required":
+            raise
+        needs_purpose = True
+    if not needs_purpose:
+        await st.write(ex.record_opened, who.actor.member, env)  # may write: off the loop
     d = ex.directory()
     chans = {c.id: c.name for c in await st.read(ex.channels, who.actor.member)}
     try:
-        plain = await st.write(ex.open, who.actor.member, env)
+        plain = None if needs_purpose else await st.write(ex.open, who.actor.member, env)
         verified, provenance, problem = True, provenance_words(ex, st, env), None
     except VigilError as exc:
         plain, verified, provenance, problem = None, False, "", exc
@@ -403,10 +425,12 @@ async def share(share_id: str, request: Request, who: SignedIn) -> Response:
             r["display_name"] = names.get(r["member"], r["member"])
     seen = await st.read(sightings.sightings_of_share, ex, who.actor.member, share_id)
     ind_names = {i["id"]: i["name"] or i["pattern"] for i in view.indicators} if view else {}
-    q = request.query_params
+    intel = await st.read(share_ctx, ex, who.actor.member, env)
     return render(
         request, "share.html", who=who, env=env, h=h, state=state, verified=verified,
-        provenance=provenance, problem=problem, view=view, sealed=plain is None and verified,
+        provenance=provenance, problem=problem, view=view,
+        sealed=plain is None and verified and not needs_purpose, needs_purpose=needs_purpose,
+        **intel, done={k: q.get(k) == "1" for k in ("used", "asked", "granted", "refused")},
         originator=originator, channel=chans.get(env.channel or "", env.channel),
         receipts=receipts, sightings=seen, ind_names=ind_names, verdicts=VERDICTS,
         names=display_names(ex),
@@ -451,12 +475,27 @@ def publish_ctx(ex: Exchange, who: Who, chans: list[Channel], form: Form,
     members = sorted((m for m in ex.directory().members.values()
                       if m.active and m.id != who.actor.member), key=lambda m: m.display_name)
     return {"channels": chans, "members": members, "themes": THEMES, "tlps": TLP_LABELS,
+            "instruments": INSTRUMENTS, "purposes": PURPOSES, "subthemes": vocabulary(),
+            "sources": SOURCE, "informations": INFORMATION,
             "v": {"content": text, "kind": form.get("kind", "auto"),
                   "channel": form.get("channel"), "recipients": form.all("recipients"),
                   "tlp": form.get("tlp", "amber"), "purpose": form.get("purpose"),
                   "no_onward": form.get("no_onward") == "1", "expires": form.get("expires"),
                   "themes": form.all("themes"), "more_themes": form.get("more_themes"),
-                  "regions": form.get("regions")}}
+                  "regions": form.get("regions"), "evaluation": form.get("evaluation"),
+                  "scheme": form.get("scheme", "admiralty"),
+                  "legal_basis": form.get("legal_basis"),
+                  "legal_purposes": form.all("legal_purposes"),
+                  "personal_data": form.get("personal_data") == "1"}}
+
+
+def _evaluation(form: Form) -> str | None:
+    """The form's evaluation as a code (``B2``, ``4x4:B2``), or None."""
+    code = form.get("evaluation").strip().upper()
+    if not code:
+        return None
+    scheme = form.get("scheme", "admiralty")
+    return code if scheme == "admiralty" else f"{scheme}:{code}"
 
 
 def _split(text: str) -> list[str]:
@@ -487,8 +526,12 @@ async def publish(request: Request, who: SignedIn, form: CheckedForm) -> Respons
             purpose=form.get("purpose").strip() or None,
             no_onward=form.get("no_onward") == "1",
             themes=form.all("themes") + _split(form.get("more_themes")),
-            regions=_split(form.get("regions")), expires=form.get("expires").strip() or None)
-        await st.heavy(who.actor.member, ex.parse_bundle, raw)
+            regions=_split(form.get("regions")), expires=form.get("expires").strip() or None,
+            evaluation=_evaluation(form), legal_basis=form.get("legal_basis").strip() or None,
+            legal_purposes=form.all("legal_purposes"),
+            personal_data=form.get("personal_data") == "1")
+        parsed = await st.heavy(who.actor.member, ex.parse_bundle, raw)
+        personal.check(parsed, req.personal_data)  # confirm (personal_data) or redact
         dec = ex.preview(req)
         seal = preview_seal(who.session.csrf, text, req, dec.recipients)
         if form.get("action") == "send":
@@ -519,7 +562,8 @@ def preview_seal(key: str, text: str, req: ShareRequest, recipients: tuple[str, 
     msg = orjson.dumps([text, req.audience.tlp.value, req.audience.channel,
                         list(req.audience.recipients), req.handling.purpose,
                         req.handling.no_onward, list(req.themes), list(req.regions),
-                        req.expires, list(recipients)])
+                        req.expires, list(recipients), repr(req.evaluation), repr(req.legal),
+                        req.personal_data])
     return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()
 
 

@@ -1,0 +1,163 @@
+"""`vigil peer alarms` / `vigil peer decide`: fork alarms and the operator's decision;
+`vigil directory lookup`: a remote member's keys, accepted only with their proofs."""
+
+from __future__ import annotations
+
+import click
+
+from vigil.cli.base import Ctx, out, pass_ctx
+from vigil.cli.peer import _with_exchange, peer
+
+
+@peer.command("alarms")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def peer_alarms(c: Ctx, as_json: bool) -> None:
+    """Fork alarms on peers, with the signed evidence (two notes each)."""
+    from vigil.witness.alarms import Alarms
+
+    alarms = _with_exchange(c, lambda ex: [a.to_json() for a in Alarms(ex.store).all()])
+    if as_json:
+        out(alarms)
+        return
+    if not alarms:
+        click.echo("no fork alarm")
+    for a in alarms:
+        ev = a["evidence"]
+        click.echo(f"{a['node']}  {a['status'].upper()}  raised {a['raised']}  "
+                   f"{ev['kind']} at size {ev['size']}: {ev['detail']}"
+                   + (f"  decided by {a['decided_by']}: {a['reason']}" if a["decided_by"]
+                      else ""))
+        for note in ev["notes"]:
+            click.echo("    " + note.replace("\n", "\n    ").rstrip())
+
+
+@peer.command("decide")
+@click.argument("node")
+@click.argument("decision", type=click.Choice(["resume", "expel"]))
+@click.option("--reason", required=True, help="why, kept with the alarm")
+@click.option("--operator", required=True, help="who decides, kept with the alarm")
+@pass_ctx
+def peer_decide(c: Ctx, node: str, decision: str, reason: str, operator: str) -> None:
+    """Close a fork alarm: resume taking the node's items, or keep them refused (expel;
+    the roster expulsion is a threshold statement of the nodes)."""
+    from vigil.witness.alarms import Alarms
+
+    alarm = _with_exchange(c, lambda ex: Alarms(ex.store).decide(node, decision, operator,
+                                                                 reason))
+    click.echo(f"{alarm.node}: {alarm.status}")
+
+
+@click.group()
+def directory() -> None:
+    """The key directory of members of other nodes (docs/federation.md)."""
+
+
+@directory.command("lookup")
+@click.argument("node_ref")
+@click.argument("member")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
+    """Look MEMBER up at peer NODE_REF; print its keys only if the answer proves them
+    (inclusion proofs, the member's chain, k cosignatures of this node's peers)."""
+    from vigil.crypto.encoding import b64u
+    from vigil.directory.lookup import verify_lookup
+    from vigil.errors import NotFound
+    from vigil.federation import peers as fed_peers
+    from vigil.federation.trust import peer_client, witness_name
+    from vigil.witness.quorum import quorum
+
+    def run(ex: object) -> dict[str, object]:
+        ps = fed_peers.peers(ex.store)  # type: ignore[attr-defined]
+        home = next((p for p in ps if node_ref in (p.name, p.node)), None)
+        if home is None:
+            raise NotFound(f"no peer {node_ref}", code="fed.unknown_peer")
+        with peer_client(home, 10.0) as client:
+            r = client.get(home.url.rstrip("/") + "/directory/lookup",
+                           params={"member": member})
+        r.raise_for_status()
+        witnesses = {witness_name(p.node): p.key for p in ps}
+        witnesses[witness_name(ex.node_id)] = ex.node_key_raw  # type: ignore[attr-defined]
+        keys = verify_lookup(r.json(), home.node, home.key, witnesses, quorum(len(ps) + 1),
+                             member)
+        return {"member": keys.member, "home": keys.home,
+                "sign_key": b64u(keys.sign_key) if keys.sign_key else None,
+                "sign_key_id": keys.sign_key_id, "enc_key": b64u(keys.enc_key),
+                "revoked": keys.revoked}
+
+    got = _with_exchange(c, run)
+    if as_json:
+        out(got)
+        return
+    for k, v in got.items():
+        click.echo(f"{k}: {v}")
+
+
+def _member_id(ex: object, ref: str) -> str:
+    from vigil.errors import NotFound
+
+    members = ex.directory().members  # type: ignore[attr-defined]
+    for m in members.values():
+        if ref in (m.id, m.name):
+            return str(m.id)
+    raise NotFound(f"no member {ref}", code="member.not_found")
+
+
+@directory.command("register")
+@click.argument("member")
+@pass_ctx
+def directory_register(c: Ctx, member: str) -> None:
+    """Register MEMBER's keys in this node's directory log (its keyring must be held
+    here; a member holding its own keys registers through its client)."""
+    from vigil.directory.entries import next_entry, sign_entry
+    from vigil.directory.log import DirectoryLog
+    from vigil.errors import NotFound
+
+    def run(ex: object) -> int:
+        mid = _member_id(ex, member)
+        kr = ex.held.get(mid)  # type: ignore[attr-defined]
+        if kr is None:
+            raise NotFound("this node does not hold that member's keyring",
+                           code="member.not_found")
+        d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
+        mine = d.member_entries(mid)
+        if mine:
+            return mine[0][0]  # registered already (a federating node registers those
+            # whose keyrings it holds by itself)
+        entry = next_entry(None, "register", mid, d.node_id, sign_key=kr.sign_private,
+                           enc_key=kr.enc_public)
+        return d.append(sign_entry(entry, kr.sign_private, ex.node_key))  # type: ignore[attr-defined]
+
+    click.echo(f"directory entry {_with_exchange(c, run)}")
+
+
+@directory.command("revoke")
+@click.argument("member")
+@click.option("--lost", is_flag=True, required=True,
+              help="the member lost its key: this node revokes it alone")
+@pass_ctx
+def directory_revoke(c: Ctx, member: str, lost: bool) -> None:
+    """Revoke MEMBER's current signing key from the next index of this node's log on.
+    Every node refuses the key's signatures from there (docs/federation.md)."""
+    from vigil.directory.entries import next_entry, sign_entry
+    from vigil.directory.log import DirectoryLog
+
+    def run(ex: object) -> tuple[int, int]:
+        mid = _member_id(ex, member)
+        d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
+        after = ex.log.size()  # type: ignore[attr-defined]
+        entry = next_entry(d.keys(mid), "revoke", mid, d.node_id, by="node", after=after)
+        signed = sign_entry(entry, None, ex.node_key)  # type: ignore[attr-defined]
+        idx = d.append(signed)
+        from vigil.directory.revocation import Revocations
+
+        Revocations(ex.store).learn(signed, ex.node_key_raw)  # type: ignore[attr-defined]
+        return idx, after
+
+    idx, after = _with_exchange(c, run)
+    click.echo(f"directory entry {idx}: revoked from log index {after}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(directory)

@@ -1,0 +1,128 @@
+"""Revocation, enforced by every node: a signature by a revoked key on an item at or
+after the revocation point is refused, whenever and in whatever order things arrive.
+
+A revocation is a ``revoke`` directory entry countersigned by the member's home node
+(signed too by the member's old key or its recovery key, or by the home node alone for
+a lost key). Its point is ``after``: the home node's main-log size when it took effect.
+The rule compares log indexes, never arrival times, so a node that learns of the
+revocation late, or receives items out of order, decides exactly as one that knew it
+first:
+
+- :meth:`Revocations.check` refuses an item by key K at origin-log index i >= after(K)
+  (``fed.revoked_key``);
+- :meth:`Revocations.record_use` remembers which key signed which item, so learning a
+  revocation later marks every item already delivered at or past its point
+  (:meth:`Revocations.marked`), and the client shows them as signed by a revoked key.
+
+Revocations travel in every heartbeat (:meth:`Revocations.heads`), ahead of any queued
+batch, and in directory lookups.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vigil import clock
+from vigil.crypto.encoding import b64u_decode
+from vigil.directory.entries import SignedEntry, check_node_sig, sign_kid
+from vigil.errors import CryptoError, PolicyDenied
+from vigil.storage import trust as q
+from vigil.storage.base import Sql, Store
+
+__all__ = ["Revocations", "verify_revocation"]
+
+
+def verify_revocation(signed: SignedEntry, home_key: bytes) -> tuple[str, int]:
+    """``(revoked key id, after)`` of a revocation countersigned by its home node."""
+    e = signed.entry
+    check_node_sig(signed, home_key)
+    after = e.get("after")
+    try:
+        kid = sign_kid(b64u_decode(str(e.get("sign_key"))))
+    except (CryptoError, ValueError) as err:
+        raise CryptoError("a revocation names a malformed key",
+                          code="dir.bad_entry") from err
+    if e.get("kind") != "revoke" or e.get("revoked") != kid or not isinstance(after, int) \
+            or isinstance(after, bool) or after < 0:
+        raise CryptoError("not a revocation", code="dir.bad_entry")
+    return kid, after
+
+
+class Revocations:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def learn(self, signed: SignedEntry, home_key: bytes) -> int:
+        """Take a revocation (checked against the home node's key); how many items
+        already delivered it marks."""
+        kid, after = verify_revocation(signed, home_key)
+        home = str(signed.entry.get("home"))
+
+        def run(sql: Sql) -> int:
+            q.add_revocation(sql, kid, signed.member, home, after,
+                             json.dumps(signed.to_json(), sort_keys=True), clock.now())
+            point = q.revocation_point(sql, kid)
+            assert point is not None
+            return q.mark_key_uses(sql, kid, point)
+        return self.store.write(run)
+
+    def point(self, key_id: str) -> int | None:
+        return self.store.read(lambda sql: q.revocation_point(sql, key_id))
+
+    def check(self, key_id: str, log_index: int) -> None:
+        after = self.point(key_id)
+        if after is not None and log_index >= after:
+            raise PolicyDenied(f"signed by {key_id}, revoked from log index {after}",
+                               code="fed.revoked_key")
+
+    def record_use(self, sql: Sql, share_id: str, home: str, key_id: str,
+                   log_index: int) -> None:
+        """In the intake transaction: refuse a revoked signature, else remember it."""
+        point = q.revocation_point(sql, key_id)
+        if point is not None and log_index >= point:
+            raise PolicyDenied(f"signed by {key_id}, revoked from log index {point}",
+                               code="fed.revoked_key")
+        q.add_key_use(sql, share_id, home, key_id, log_index)
+
+    def marked(self, share_id: str) -> bool:
+        use = self.store.read(lambda sql: q.key_use(sql, share_id))
+        return use is not None and use[2]
+
+    def use(self, share_id: str) -> tuple[str, int, bool] | None:
+        """(home node, log index, marked) of a received share."""
+        return self.store.read(lambda sql: q.key_use(sql, share_id))
+
+    def marked_shares(self) -> list[str]:
+        return self.store.read(q.marked_shares)
+
+    def count(self) -> int:
+        return len(self.store.read(q.revocation_entries))
+
+    def heads(self, newest: int = 3, window: int = 3, turn: int = 0) -> list[dict[str, Any]]:
+        """Revocations for the next heartbeat: the ``newest`` ones, and a ``window`` of the
+        older ones that moves with ``turn``, so every revocation reaches a peer within a
+        bounded number of heartbeats while a heartbeat stays small."""
+        rows = self.store.read(q.revocation_entries)
+        out = [json.loads(r) for r in rows[:newest]]
+        older = rows[newest:]
+        if older and window > 0:
+            start = (turn * window) % len(older)
+            picked = (older[start:] + older[:start])[:window]
+            out.extend(json.loads(r) for r in picked)
+        return out
+
+    def learn_all(self, revocations: Sequence[Mapping[str, Any]],
+                  home_keys: Mapping[str, bytes]) -> int:
+        """Take the revocations of a heartbeat; unknown homes and bad ones are skipped."""
+        marked = 0
+        for obj in revocations:
+            try:
+                signed = SignedEntry.from_json(obj)
+                key = home_keys.get(str(signed.entry.get("home")))
+                if key is not None:
+                    marked += self.learn(signed, key)
+            except CryptoError:
+                continue
+        return marked

@@ -1,0 +1,93 @@
+"""Console actions on a share beyond cyber: declare a use (court, forward, retain),
+ask its originator for consent, and (the originator) grant or refuse. Every answer comes
+from the same use cases as the REST API (``vigil.consent.service``), so a use the
+handling forbids is refused here with ``policy.grant_required`` too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from vigil.consent import service as consent
+from vigil.errors import NotFound, VigilError
+from vigil.intel.handling import CODES as HANDLING_CODES
+from vigil.intel.handling import USES
+from vigil.intel.header import summary
+from vigil.model import Envelope
+from vigil.node.exchange import Exchange
+from vigil.web.console.routes import (
+    HEADERS,
+    csrf_ok,
+    csrf_refused,
+    error_page,
+    not_found,
+    read_form,
+    signed_in,
+    to_signin,
+)
+from vigil.web.deps import state_of
+
+router = APIRouter(include_in_schema=False)
+
+
+def share_ctx(ex: Exchange, member: str, env: Envelope) -> dict[str, Any]:
+    """What the share page shows of evaluation, legal basis, uses and consent."""
+    own = env.originator == member
+    requests = [r.to_json() for r in consent.listing(ex, member)
+                if r.share == env.id]
+    return {"intel": summary(env.header), "uses": USES, "handling_codes": HANDLING_CODES,
+            "consent_requests": requests,
+            "share_uses": consent.uses_of(ex, member, env.id) if own else None}
+
+
+async def _post(request: Request, share_id: str, action: str) -> Response:
+    st = state_of(request)
+    who = await signed_in(request)
+    if who is None:
+        return to_signin()
+    form = await read_form(request, st)
+    if not csrf_ok(who.session.csrf, form):
+        return csrf_refused(request, who)
+    ex, member = st.exchange, who.actor.member
+    try:
+        if action == "use":
+            await st.write(consent.use, ex, member, share_id, form.get("use"),
+                           form.get("purpose"))
+            done = "used"
+        elif action == "consent":
+            await st.write(consent.ask, ex, member, share_id, form.get("use"),
+                           form.get("reason"))
+            done = "asked"
+        else:
+            req = await st.write(consent.answer, ex, member, form.get("request"), None, None,
+                                 grant=form.get("answer") == "grant",
+                                 until=form.get("until").strip() or None)
+            share_id, done = req.share, req.state
+    except NotFound as exc:
+        if exc.code == "share.not_found":
+            return not_found(request, who, "share")
+        return error_page(request, who, exc)
+    except VigilError as exc:
+        return error_page(request, who, exc)
+    return RedirectResponse(f"/shares/{share_id}?{done}=1#consent", status_code=303,
+                            headers=HEADERS)
+
+
+@router.post("/shares/{share_id}/uses", response_class=HTMLResponse)
+async def declare_use(share_id: str, request: Request) -> Response:
+    """Declare a use of the share (403 ``policy.grant_required`` without a needed grant)."""
+    return await _post(request, share_id, "use")
+
+
+@router.post("/shares/{share_id}/consent", response_class=HTMLResponse)
+async def ask_consent(share_id: str, request: Request) -> Response:
+    return await _post(request, share_id, "consent")
+
+
+@router.post("/consent/answer", response_class=HTMLResponse)
+async def answer(request: Request) -> Response:
+    """The originator's grant or refusal, signed by the node with the member's keyring
+    (a member whose keys live in its client answers with the SDK or the CLI)."""
+    return await _post(request, "", "answer")
