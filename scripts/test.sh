@@ -8,6 +8,12 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
     >/dev/null || echo "could not install chromium" >&2
 fi
+# the PKCS#11 token of the hardware-key tests (Debian's SoftHSM2)
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] && command -v apt-get >/dev/null \
+    && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2) \
+    >/dev/null || echo "could not install softhsm2" >&2
+fi
 # the OpenID provider of the console's sign-in tests (npm's oidc-provider, run by Node)
 if command -v node >/dev/null && command -v npm >/dev/null; then
   npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null \

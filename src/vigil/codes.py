@@ -8,6 +8,28 @@ that nothing uses, and when the table in ``docs/api.md`` (:func:`markdown`) diff
 from __future__ import annotations
 
 CODES: dict[str, tuple[int, str]] = {
+    "client.no_keyring": (422, "the command needs the member's keyring (--keyring)"),
+    "hsm.token": (422, "the PKCS#11 token refused an operation"),
+    "hsm.bad_uri": (422, "not an RFC 7512 pkcs11: URI vigil can use (object, module-path, PIN)"),
+    "hsm.unsupported": (
+        422, "the token has no mechanism for this suite (hybrid keys stay in keyring files)"),
+    "hsm.exists": (422, "the token already holds a key with this label, or only half of a pair"),
+    "hsm.no_token": (422, "no token, or more than one, matches the URI"),
+    "hsm.no_key": (422, "no key (or more than one) with this label on the token"),
+    "hsm.unavailable": (422, "python-pkcs11 or the PKCS#11 module cannot be loaded"),
+    "hsm.login": (422, "the token refused the PIN"),
+    "keys.no_recovery": (404, "the member registered no recovery key"),
+    "keys.stale": (409, "the key statement names keys that are not the member's current ones"),
+    "keys.reused": (409, "a new key (or recovery key) that was used before"),
+    "keys.revoked": (403, "signed with a revoked key at or after its revocation point"),
+    "keys.retired": (403, "signed with a key its member has replaced"),
+    "keys.expired": (403, "signed with a key past its expiry: rotate it"),
+    "keys.bad_statement": (400, "a key statement not well formed for this member and event"),
+    "keys.bad_signature": (422, "a key statement's signature does not verify"),
+    "input.rewrap": (400, "a malformed re-wrapped content key, or one not for the current key"),
+    "policy.key_revoked": (403, "signed with a revoked key after its revocation point"),
+    "sso.no_public_url": (503, "single sign-on needs the node's public_url"),
+    "auth.sso_logout": (400, "a back-channel logout token that does not verify or is not one"),
     "auth.bad_key": (401, "a security key not registered for this user, or its answer fails"),
     "auth.bad_cert": (401, "a client certificate no live mapping names"),
     "auth.bad_session": (401, "no such session, or it expired"),

@@ -32,6 +32,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_url", "", "URL members use to reach this node (shown by the demo)"),
     Setting("max_body", 32 * 1024 * 1024, "largest accepted request body in bytes", int),
     Setting("node_name", "vigil node", "human name of this node"),
+    Setting("node_key_pkcs11", "", "RFC 7512 pkcs11: URI of the node's Ed25519 key in a "
+            "token (empty: the key file node.key); the PIN from VIGIL_PKCS11_PIN"),
     Setting("keyring_passphrase", "", "passphrase of keyrings the node holds (prefer the env)"),
     Setting("log_level", "info", "log level: debug, info, warning, error"),
     Setting("log_format", "json", "log format of `vigil serve`: json (one object a line) or "

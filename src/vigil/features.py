@@ -22,6 +22,7 @@ from vigil.feeds import registry as feeds
 from vigil.node import accountability
 from vigil.node.datadir import core_exchange
 from vigil.node.exchange import Exchange
+from vigil.signin import sso
 from vigil.storage import Store
 from vigil.taxii import index as taxii_index
 
@@ -48,6 +49,8 @@ FEATURES: tuple[Feature, ...] = (
     # one outbox row per destination node, in the share's and recall's transaction
     # (docs/federation.md); only on a node with a federation name
     Feature("federation-outbox", lambda ex, s: outbox.install(ex) if s.fed_name else None),
+    # OpenID client secrets stored in clear by earlier versions, sealed (docs/sign-in.md)
+    Feature("sealed-secrets", lambda ex, s: sso.seal_stored(ex)),
 )
 
 

@@ -241,6 +241,8 @@ class ShareState:
 
     recalled: bool = False
     purged: bool = False
+    # signed with a revoked key at or after its revocation point (vigil.lifecycle)
+    revoked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

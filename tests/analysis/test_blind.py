@@ -314,3 +314,25 @@ def test_blind_match_cursor_counts_only_the_members_own_notices(api: Api) -> Non
     notes, cursor = delta.blind_matches()
     assert [n["seq"] for n in notes] == [1] and cursor == 1
     assert [n["seq"] for n in echo.blind_matches()[0]] == [1, 2, 3, 4]
+
+
+def test_an_old_epoch_is_replaced_on_schedule(api: Api) -> None:
+    """A channel key epoch older than EPOCH_MAX_AGE takes no more tokens; the next
+    publish makes a new epoch for the same members."""
+    dark = dark_channel(api)
+    delta = api.sdk("delta")
+    body, _ = bundle(feodo_ips(1, skip=20)[0])
+    delta.publish(body, tlp="amber", to=["dark"])
+    st = delta._call("GET", "/api/v1/channels/dark/key")
+    assert st["epoch"] == 1 and st["rotate"] is False
+    api.exchange.store.write(lambda sql: sql.execute(
+        "UPDATE channel_keys SET created=? WHERE channel_id=?",
+        ("2000-01-01T00:00:00.000Z", dark)))
+    st = delta._call("GET", "/api/v1/channels/dark/key")
+    assert st["rotate"] is True
+    old = attach(api, "delta", body, "dark", 1, [b"\x02" * 32])
+    assert old.status_code == 409 and old.json()["error"]["code"] == "blind.rotate"
+    assert "older than" in old.json()["error"]["message"]
+    delta.publish(body, tlp="amber", to=["dark"])
+    st = delta._call("GET", "/api/v1/channels/dark/key")
+    assert st["epoch"] == 2 and st["rotate"] is False

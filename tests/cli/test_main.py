@@ -27,7 +27,8 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     assert "de-police" in listing and "(keys held)" in listing
     tokens = {}
     for name in ("ee-cert", "de-police", "fr-agency"):
-        lines = vigil("--data", data, "user", "add", name, "analyst").stdout.splitlines()
+        lines = vigil("--data", data, "user", "add", name, "analyst",
+                      "--scope", "admin").stdout.splitlines()
         tokens[name] = lines[-1].split()[-1]
     db = (Path(data) / "vigil.db").read_bytes()
     assert tokens["ee-cert"].encode() not in db  # stored hashed

@@ -44,7 +44,10 @@ def start_provider(console_url: str, log: Path) -> Provider:
     port = free_port()
     env = dict(os.environ, PORT=str(port), CLIENT_ID=CLIENT_ID, CLIENT_SECRET=CLIENT_SECRET,
                REDIRECT_URI=console_url + "/signin/sso/callback",
-               POST_LOGOUT_URI=console_url + "/signin")
+               POST_LOGOUT_URI=console_url + "/signin",
+               # server to server: Node resolves localhost to ::1, the node listens on IPv4
+               BACKCHANNEL_URI=console_url.replace("localhost", "127.0.0.1")
+               + "/signin/sso/backchannel")
     with open(log, "ab") as logf:  # the child keeps its own descriptor
         proc = subprocess.Popen([str(node), str(OIDC_DIR / "provider.js")], env=env,
                                 stdout=logf, stderr=subprocess.STDOUT, cwd=OIDC_DIR)
@@ -64,13 +67,14 @@ def start_provider(console_url: str, log: Path) -> Provider:
 
 
 @contextmanager
-def sso_setup(tmp_path: Path, *, require_keys: bool = False
+def sso_setup(tmp_path: Path, *, require_keys: bool = False, store: str | None = None
               ) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
-    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True}, store=store)
     srv = ServerProcess(node.data)
     # the console as localhost (a host name, as WebAuthn needs), the provider as
     # 127.0.0.1: another site, as in a real deployment
     srv.url = srv.url.replace("127.0.0.1", "localhost")
+    srv.env["VIGIL_PUBLIC_URL"] = srv.url  # the callback comes from here, not the Host
     prov = start_provider(srv.url, tmp_path / "provider.log")
     try:
         ex = node.exchange()
@@ -86,9 +90,12 @@ def sso_setup(tmp_path: Path, *, require_keys: bool = False
         prov.proc.wait(10)
 
 
-@pytest.fixture
-def sso_node(tmp_path: Path) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
-    with sso_setup(tmp_path) as got:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+def sso_node(request: pytest.FixtureRequest, tmp_path: Path
+             ) -> Iterator[tuple[TestNode, ServerProcess, Provider]]:
+    """A node (SQLite, or a fresh PostgreSQL database) behind a real OpenID provider."""
+    store = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with sso_setup(tmp_path, store=store) as got:
         yield got
 
 
@@ -187,3 +194,65 @@ def test_sso_then_a_required_key_then_logout_at_the_provider(
     assert ("signin", "console sso+key") in [
         (e.event, e.detail) for e in audit.events(ex, node.members["alpha"].id)]
     ex.store.close()
+
+
+@pytest.mark.slow
+def test_the_provider_ends_the_console_session_back_channel(
+        chromium: Any, sso_node: tuple[TestNode, ServerProcess, Provider]) -> None:  # noqa: F811
+    """Provider-initiated logout: the user signs out at the provider itself (not through
+    the console); the provider posts a signed logout token to the node's back channel
+    and the console session ends."""
+    from playwright.sync_api import expect
+
+    node, srv, prov = sso_node
+    ctx = chromium.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    page.goto(srv.url + "/signin")
+    page.get_by_role("link", name=f"Sign in with {prov.issuer}").click()
+    provider_login(page, prov.issuer, "ana")
+    page.wait_for_url(srv.url + "/")
+    expect(page.locator(".me")).to_contain_text("member:alpha")
+    session = next(c for c in ctx.cookies() if c["name"] == "vigil_session")
+    cookies = {"vigil_session": session["value"]}
+    assert httpx.get(srv.url + "/api/v1/inbox", cookies=cookies).status_code == 200
+    # (the store is read only at the end: a second process opening the SQLite file
+    # while the server writes is what the test would otherwise exercise)
+
+    # the user ends the session at the provider, in another tab
+    other = ctx.new_page()
+    other.goto(prov.issuer + "/session/end")
+    other.locator("button[autofocus], button[type=submit]").first.click()
+    other.wait_for_load_state()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if httpx.get(srv.url + "/api/v1/inbox", cookies=cookies).status_code == 401:
+            break
+        time.sleep(0.1)
+    assert httpx.get(srv.url + "/api/v1/inbox", cookies=cookies).status_code == 401
+    page.reload()
+    page.wait_for_url(srv.url + "/signin**")
+    ctx.close()
+    ex = node.exchange()
+    assert ("signout", f"provider logout {prov.issuer}") in [
+        (e.event, e.detail) for e in audit.events(ex, node.members["alpha"].id)]
+    ex.store.close()
+
+
+def test_backchannel_refuses_what_is_not_a_logout_token(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True})
+    from fastapi.testclient import TestClient
+
+    from vigil.bus.local import LocalBus
+    from vigil.web import create_app
+
+    ex = node.exchange()
+    try:
+        with TestClient(create_app(node.settings, exchange=ex, bus=LocalBus())) as http:
+            for body in ({}, {"logout_token": "not.a.jwt"},
+                         {"logout_token": "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0."}):
+                r = http.post("/signin/sso/backchannel", data=body)
+                assert r.status_code == 400, r.text
+                assert r.json()["error"]["code"] == "auth.sso_logout"
+                assert r.headers["cache-control"] == "no-store"
+    finally:
+        ex.store.close()

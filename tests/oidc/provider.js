@@ -1,5 +1,6 @@
 // A real OpenID provider (the certified npm package oidc-provider) for vigil's tests.
-// Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_URI.
+// Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_URI,
+// BACKCHANNEL_URI (where the provider posts logout tokens when a session ends).
 // Accounts: "ana" (member alpha, user analyst) and "eve" (member alpha, user eve, whom
 // the node does not know). Sign-in uses the package's own development login form.
 import Provider from "oidc-provider";
@@ -17,13 +18,25 @@ const provider = new Provider(issuer, {
     client_secret: process.env.CLIENT_SECRET,
     redirect_uris: [process.env.REDIRECT_URI],
     post_logout_redirect_uris: [process.env.POST_LOGOUT_URI],
+    backchannel_logout_uri: process.env.BACKCHANNEL_URI,
+    backchannel_logout_session_required: true,
     grant_types: ["authorization_code"],
     response_types: ["code"],
     token_endpoint_auth_method: "client_secret_basic",
   }],
   claims: { openid: ["sub"], profile: ["preferred_username", "vigil_member"] },
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  // logout tokens go to the test node on loopback, which the package's guard against
+  // server-side request forgery refuses by default: the test provider lets them through
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
   async findAccount(ctx, id) {
     const account = accounts[id];
     if (!account) return undefined;
@@ -42,6 +55,13 @@ const provider = new Provider(issuer, {
     await grant.save();
     return grant;
   },
+});
+
+provider.on("backchannel.error", (ctx, err, client) => {
+  process.stdout.write(`backchannel error ${client.clientId}: ${err} ${err.cause}\n`);
+});
+provider.on("backchannel.success", (ctx, client) => {
+  process.stdout.write(`backchannel logout sent to ${client.clientId}\n`);
 });
 
 provider.listen(port, "127.0.0.1", () => {

@@ -76,3 +76,17 @@ def test_cli_scoped_tokens_rotation_and_audit(tmp_path: Path) -> None:
     assert token not in res.output and fresh not in res.output
     assert run.invoke(cli, [*base, "user", "add", "alpha", "x", "--scope", "root"]
                       ).exit_code != 0
+
+
+def test_cli_user_add_without_scope_issues_read(tmp_path: Path) -> None:
+    """As the API: a token made without --scope may only read."""
+    node = make_node(tmp_path / "node", {"alpha": True})
+    res = CliRunner().invoke(cli, ["--data", str(node.data), "user", "add", "alpha", "plain"])
+    assert res.exit_code == 0, res.output
+    assert "(scope read," in res.output
+    token = res.output.split("token ")[1].split()[0]
+    ex = node.exchange()
+    try:
+        assert ex.authenticate(token).scope == "read"
+    finally:
+        ex.store.close()

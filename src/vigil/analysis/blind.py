@@ -17,7 +17,9 @@ The node cannot read a sealed payload, so the members of a channel correlate for
 A member that leaves a channel (or is deactivated) still holds the old key, so a channel
 whose current epoch was sealed to a member no longer in it needs a new epoch: the node
 refuses tokens under the old one (``blind.rotate``) and the next publishing client makes
-epoch n+1 for the remaining members.
+epoch n+1 for the remaining members. The same happens when a holder's key changed
+(rotation, recovery: the copy is sealed to a key that may be compromised) and on a
+schedule, once an epoch is older than ``EPOCH_MAX_AGE`` (:func:`must_rotate`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -47,6 +50,7 @@ from vigil.storage.base import Sql, take_positions
 SEALED_KEY_LENS: dict[str, int] = {alg: blob_len(alg, CHANNEL_KEY_LEN) for alg in ENC_ALGS}
 MAX_TOKENS = 100_000
 MAX_EPOCH = 2**31
+EPOCH_MAX_AGE = timedelta(days=90)  # a channel key epoch is replaced at least this often
 MAX_MATCHES = 1000  # shares one new share is matched with (those sharing most tokens)
 
 
@@ -61,15 +65,40 @@ class SealedCopy:
 
 def _current(sql: Sql, channel_id: str) -> tuple[int, set[str]]:
     """(current epoch or 0, the members holding a copy of it)."""
+    epoch, copies, _ = _epoch(sql, channel_id)
+    return epoch, set(copies)
+
+
+def _epoch(sql: Sql, channel_id: str) -> tuple[int, dict[str, str], str]:
+    """(current epoch or 0, {holder: the key id its copy is sealed to}, when the epoch
+    was made)."""
     row = sql.execute("SELECT MAX(epoch) FROM channel_keys WHERE channel_id=?",
                       (channel_id,)).fetchone()
     epoch = int(row[0]) if row and row[0] is not None else 0
     if not epoch:
-        return 0, set()
-    holders = {r[0] for r in sql.execute(
-        "SELECT member_id FROM channel_keys WHERE channel_id=? AND epoch=?",
-        (channel_id, epoch)).fetchall()}
-    return epoch, holders
+        return 0, {}, ""
+    rows = sql.execute(
+        "SELECT member_id, enc_key_id, created FROM channel_keys "
+        "WHERE channel_id=? AND epoch=?", (channel_id, epoch)).fetchall()
+    return epoch, {str(r[0]): str(r[1]) for r in rows}, min(str(r[2]) for r in rows)
+
+
+def must_rotate(ex: Exchange, sql: Sql, channel_id: str, members: frozenset[str] | set[str]
+                ) -> str | None:
+    """Why the channel's current epoch must be replaced, or None: a holder left the
+    channel, a holder's copy is sealed to a key it no longer has (rotated or revoked),
+    or the epoch is older than ``EPOCH_MAX_AGE`` (the schedule)."""
+    epoch, copies, made = _epoch(sql, channel_id)
+    if not epoch:
+        return None
+    if not set(copies) <= members:
+        return "a member has left the channel"
+    d = ex.directory()
+    if any(m in d.members and d.members[m].enc_key_id != kid for m, kid in copies.items()):
+        return "a member's key changed"
+    if made and made < clock.fmt(datetime.now(UTC) - EPOCH_MAX_AGE):
+        return f"the epoch is older than {EPOCH_MAX_AGE.days} days"
+    return None
 
 
 def key_status(ex: Exchange, member: str, channel_ref: str) -> dict[str, Any]:
@@ -92,7 +121,7 @@ def key_status(ex: Exchange, member: str, channel_ref: str) -> dict[str, Any]:
             "sealed": None if mine is None else {
                 "member": member, "key": mine[0], "blob": b64u(bytes(mine[1])),
                 "sealed_by": mine[2]},
-            "rotate": bool(epoch) and not holders <= now_members,
+            "rotate": must_rotate(ex, sql, ch.id, now_members) is not None,
             "missing": sorted(now_members - holders) if epoch else sorted(now_members),
         }
 
@@ -237,9 +266,9 @@ def parse_attachment(ex: Exchange, member: str, env: Envelope, doc: Any) -> Atta
         if epoch != current or member not in holders:
             raise Conflict(f"the channel's current key epoch is {current}; fetch it",
                            code="blind.stale_epoch")
-        if not holders <= now_members:
-            raise Conflict("a member has left the channel: make a new key epoch",
-                           code="blind.rotate")
+        why = must_rotate(ex, sql, ch.id, now_members)
+        if why is not None:
+            raise Conflict(f"{why}: make a new key epoch", code="blind.rotate")
 
     ex.store.read(check)
     return Attachment(env.id, ch.id, epoch, tuple(sorted(toks)))

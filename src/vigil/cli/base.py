@@ -64,7 +64,7 @@ def member_client(c: Ctx, node_url: str | None, token: str | None, keyring_path:
     in ``state`` (default ``<data>/checkpoints.json``) and checks the node's latest one
     against them before anything else: a rollback or a fork stops every command."""
     from vigil.client import Client
-    from vigil.crypto.keyring import load_keyring
+    from vigil.crypto.keyring import is_token_keyring, load_keyring
 
     if not token and not c.tls.get("cert"):
         raise InputError("a token is needed: --token or VIGIL_TOKEN (see `vigil user add`), "
@@ -75,7 +75,9 @@ def member_client(c: Ctx, node_url: str | None, token: str | None, keyring_path:
         node_url = str(s.public_url) or f"http://{s.host}:{s.port}"
     kr = None
     if keyring_path:
-        kr = load_keyring(Path(keyring_path), passphrase(sys.stdin.isatty()))
+        in_token = is_token_keyring(keyring_path)
+        kr = load_keyring(Path(keyring_path), "" if in_token else
+                          passphrase(sys.stdin.isatty()), allow_empty=in_token)
     state = state or os.environ.get("VIGIL_LOG_STATE")
     path = Path(state) if state else s.data_dir / "checkpoints.json"
     owner_only_dir(path.parent)

@@ -20,6 +20,7 @@ from vigil.cli import (
     feed,
     intel,
     interop,
+    keys,
     ledger,
     log,
     peer,
@@ -52,13 +53,15 @@ def cli(ctx: click.Context, data: str | None, debug: bool, cert: str | None,
 
 @cli.command()
 @click.option("--name", help="human name of the node")
+@click.option("--pkcs11", "pkcs11_uri", metavar="URI",
+              help="make the node's Ed25519 key inside this PKCS#11 token (RFC 7512 URI)")
 @pass_ctx
-def init(c: Ctx, name: str | None) -> None:
+def init(c: Ctx, name: str | None, pkcs11_uri: str | None) -> None:
     """Create a node: data directory, node signing key, database."""
     from vigil.node.datadir import init_node
 
     s = c.settings()
-    info = init_node(s, name)
+    info = init_node(s, name, pkcs11=pkcs11_uri)
     click.echo(f"node {info['id']} created in {s.data_dir}")
 
 
@@ -77,9 +80,12 @@ def member() -> None:
               help="where to write the member's keyring (default: held by this node)")
 @click.option("--classical", is_flag=True,
               help="classical keys (ed25519, x25519) instead of the hybrid default")
+@click.option("--pkcs11", "pkcs11_uri", metavar="URI",
+              help="make the keys inside this PKCS#11 token (RFC 7512 pkcs11: URI; "
+                   "classical suites; the keyring file then holds only the URI)")
 @pass_ctx
 def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | None,
-               keyring_path: str | None, classical: bool) -> None:
+               keyring_path: str | None, classical: bool, pkcs11_uri: str | None) -> None:
     """Register a member: a STIX identity, a signing key (ed25519+mldsa65) and an
     encryption key (mlkem768x25519), or ed25519 and x25519 with --classical.
 
@@ -93,10 +99,11 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
     ex = open_exchange(s)
     hold = keyring_path is None
     path = keyring_dir(s) / f"{name}.keyring" if hold else Path(keyring_path or "")
-    pw = str(s.keyring_passphrase) if hold and s.keyring_passphrase else \
-        passphrase(sys.stdin.isatty(), confirm=True)
+    pw = "" if pkcs11_uri else str(s.keyring_passphrase) if hold and s.keyring_passphrase \
+        else passphrase(sys.stdin.isatty(), confirm=True)
     m, _ = ex.add_member(name, country=country, kind=MemberKind(kind), display_name=display_name,
-                         keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical)
+                         keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical,
+                         pkcs11=pkcs11_uri)
     click.echo(f"member {m.name} {m.id} ({m.sign_key_id.split(':')[0]}, "
                f"{m.enc_key_id.split(':')[0]})")
     click.echo(f"keyring {path}" + (" (held by this node)" if hold else ""))
@@ -122,7 +129,7 @@ def user() -> None:
 @user.command("add")
 @click.argument("member_name")
 @click.argument("user_name")
-@click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="admin",
+@click.option("--scope", type=click.Choice(["read", "publish", "admin"]), default="read",
               show_default=True, help="what the token may do (vigil.signin.tokens)")
 @click.option("--expires", help="when the token stops working: RFC 3339 or a span (90d)")
 @pass_ctx
@@ -423,7 +430,7 @@ def _feature_commands() -> None:
     cli.add_command(feed.feed)
     cli.add_command(feed.gateway)
     for module in (analysis, ledger, log, accountability, backup, doctor, access, interop,
-                   tokens, sso, peer, intel, trust, roster):
+                   tokens, sso, keys, peer, intel, trust, roster):
         module.register(cli)
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
+from vigil.client.keys import open_held, signing_key
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keyring import Keyring
 from vigil.crypto.keys import enc_alg_of_public, key_id, sign_alg_of_public
@@ -47,10 +48,12 @@ from vigil.protocol.envelope import (
     build_share,
     envelope_from_json,
     envelope_to_json,
-    open_share,
     verify_envelope,
     verify_header,
 )
+
+# log entries of a member that name its current keys (docs/protocol.md, "Key events")
+KEY_EVENTS = ("add", "activate", "rotate", "recover", "recovery-key", "expiry", "revoke")
 
 _log = logging.getLogger(__name__)
 
@@ -369,6 +372,9 @@ class Client:
         self.require_hybrid = require_hybrid
         self._receipted: set[tuple[str, str]] = set()
         self.on_recall: list[Callable[[str], None]] = []
+        # the member's keys before its last rotations, kept until its shares are
+        # wrapped again to the new key (vigil.client.keys)
+        self.retired_keyrings: list[Keyring] = []
 
     def __enter__(self) -> Client:
         return self
@@ -423,7 +429,7 @@ class Client:
                 raise CryptoError("a member's keys are malformed",
                                   code="crypto.bad_key") from exc
             if (entry.get("kind") != "member" or entry.get("member") != m["id"]
-                    or entry.get("event") not in ("add", "activate")
+                    or entry.get("event") not in KEY_EVENTS
                     or entry.get("sign_key") != sign_id or m["sign_key"]["id"] != sign_id
                     or entry.get("enc_key") != enc_id or m["enc_key"]["id"] != enc_id):
                 raise CryptoError(f"member {m.get('name')!r}: the keys served are not the "
@@ -432,6 +438,13 @@ class Client:
         self._keys[m["id"]] = m
         self._keys[m["name"]] = m
         return m
+
+    def forget_member(self, ref: str) -> None:
+        """Drop what this client knows of a member's keys (after a key event)."""
+        m = self._keys.pop(ref, None)
+        if m is not None:
+            self._keys.pop(m["id"], None)
+            self._keys.pop(m["name"], None)
 
     def proven_members(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """``member()`` for several members: those not known yet one by one when they are
@@ -830,8 +843,9 @@ class Client:
                                    params={"index": index, "size": cp.size})["proof"]
                 verify_inclusion(leaf, index, cp.size, [b64u_decode(h) for h in proof],
                                  cp.root)
-                foreign = e["kind"] == "member" and (
-                    e.get("sign_key") != kr.sign_key_id or e.get("enc_key") != kr.enc_key_id)
+                own = [(k.sign_key_id, k.enc_key_id) for k in (kr, *self.retired_keyrings)]
+                foreign = e["kind"] == "member" and e.get("event") != "revoke" and (
+                    (e.get("sign_key"), e.get("enc_key")) not in own)
                 events.append(LogEvent(index, e, foreign))
             nxt = start + len(doc["entries"])
             if nxt == start:
@@ -872,11 +886,10 @@ class Client:
             return (f"attested by node {node['name']} ({node['id']}): received from "
                     f"{who['display_name']} (member:{who['name']}), verified")
         m = self.member(env.originator)
-        if m["sign_key"]["id"] != h["key"]:
-            raise CryptoError("signed with a key that is not the member's",
-                              code="crypto.unknown_key")
-        check(env, _unb64(m["sign_key"]["public"]))
-        return f"signed by {m['display_name']} (member:{m['name']}, {h['key']}), verified"
+        public, note = signing_key(self, m, env)
+        check(env, public)
+        return (f"signed by {m['display_name']} (member:{m['name']}, {h['key']}), verified"
+                + (f", {note}" if note else ""))
 
     def get(self, share_id: str, *, purpose: str | None = None) -> Share:
         """Fetch a share, verify its signature, and open it: with the keyring here, or
@@ -904,8 +917,7 @@ class Client:
         if env.form is Form.PLAIN:
             bundle, opened = env.payload, "plain"
         elif self.keyring is not None:
-            bundle, opened = open_share(env, self.keyring.member_id, self.keyring.enc_private), \
-                "client"
+            bundle, opened = open_held(self, env), "client"
         else:
             try:
                 bundle = self._call("GET", f"/api/v1/shares/{share_id}/content",

@@ -14,6 +14,7 @@ key, so a key held elsewhere (a token) slots in here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
@@ -87,7 +88,20 @@ class HybridPublicKey:
         return self.mlkem.public_bytes_raw() + self.x25519.public_bytes_raw()
 
 
-EncPrivate = X25519PrivateKey | HybridPrivateKey
+class _PublicRaw(Protocol):
+    def public_bytes_raw(self) -> bytes: ...
+
+
+class ExternalEncKey(Protocol):
+    """An ``x25519`` recipient key held elsewhere (a PKCS#11 token,
+    :mod:`vigil.crypto.pkcs11`): it opens wraps itself and never gives out its value."""
+
+    def public_key(self) -> _PublicRaw: ...
+
+    def hpke_open(self, blob: bytes, info: bytes) -> bytes: ...
+
+
+EncPrivate = X25519PrivateKey | HybridPrivateKey | ExternalEncKey
 
 
 def enc_alg(private: EncPrivate) -> str:
@@ -137,6 +151,8 @@ def hpke_seal(alg: str, public_raw: bytes, plaintext: bytes, info: bytes) -> byt
 def hpke_open(blob: bytes, private: EncPrivate, info: bytes) -> bytes:
     """Open ``enc || ciphertext`` with ``private``; ``crypto.open_failed`` on any fault."""
     alg = enc_alg(private)
+    if not isinstance(private, X25519PrivateKey | HybridPrivateKey):
+        return private.hpke_open(bytes(blob), info)
     hpke_private: X25519PrivateKey | hpke.MLKEM768X25519PrivateKey = (
         hpke.MLKEM768X25519PrivateKey(private.mlkem, private.x25519)
         if isinstance(private, HybridPrivateKey) else private)

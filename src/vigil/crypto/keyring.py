@@ -205,10 +205,10 @@ PRIVATE_LENS: dict[str, int] = {"ed25519": 32, "ed25519+mldsa65": 64, "x25519": 
                                 "mlkem768x25519": 96}
 
 
-def _private_raw(private: SignPrivate) -> bytes:
+def _private_raw(private: SignPrivate | EncPrivate) -> bytes:
     raw = getattr(private, "private_bytes_raw", None)
     if raw is None:
-        raise KeyringError("this signing key cannot be written to a keyring file",
+        raise KeyringError("a key held in a token cannot be written to a keyring file",
                            code="keyring.unsupported")
     data = raw()
     assert isinstance(data, bytes)
@@ -226,7 +226,7 @@ def _encode(keyring: Keyring, passphrase: bytes) -> bytes:
     }
     file_key = _derive(public_part["kdf"], passphrase)
     nonce = secrets.token_bytes(12)
-    secret = _private_raw(keyring.sign_private) + keyring.enc_private.private_bytes_raw()
+    secret = _private_raw(keyring.sign_private) + _private_raw(keyring.enc_private)
     ct = AESGCM(file_key).encrypt(nonce, secret, _aad(public_part))
     doc = dict(public_part)
     doc["cipher"] = {"name": "aes-256-gcm", "nonce": b64u(nonce), "ciphertext": b64u(ct)}
@@ -338,8 +338,9 @@ def load_keyring(path: PathLike, passphrase: str | bytes, *, allow_empty: bool =
     Errors: ``keyring.not_found``, ``keyring.permissions`` (not a regular file, or any
     group/other permission bit set), ``keyring.malformed``, ``keyring.bad_passphrase``,
     ``keyring.empty_passphrase``, ``keyring.io``.
+    A keyring whose keys live in a PKCS#11 token (``vigil-token-keyring``) needs no
+    passphrase: it holds only the token's URI and the public keys.
     """
-    pw = _passphrase_bytes(passphrase, allow_empty)
     name = os.fspath(path)
     try:
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -369,4 +370,64 @@ def load_keyring(path: PathLike, passphrase: str | bytes, *, allow_empty: bool =
         raise KeyringError(f"cannot read keyring: {e.strerror}", code="keyring.io") from e
     finally:
         os.close(fd)
-    return _decode(data, pw)
+    if b'"vigil-token-keyring"' in data:
+        return _decode_token(data)
+    return _decode(data, _passphrase_bytes(passphrase, allow_empty))
+
+
+# -- keys in a PKCS#11 token ------------------------------------------------------------
+TOKEN_KEYRING_TYPE = "vigil-token-keyring"
+
+
+def create_token_keyring(path: PathLike, member_id: str, uri: str, *,
+                         hybrid: bool = False) -> Keyring:
+    """Make a member's keys inside the PKCS#11 token ``uri`` names (RFC 7512) and write
+    a keyring file that holds only the URI (without ``pin-value``) and the public keys::
+
+        {"type": "vigil-token-keyring", "v": 1, "member": "identity--…",
+         "uri": "pkcs11:token=…;object=…", "sign_key": {"id", "public"},
+         "enc_key": {"id", "public"}}
+    """
+    from vigil.crypto import pkcs11
+
+    _check_member(member_id)
+    sign, enc = pkcs11.create_keys(uri, hybrid=hybrid)
+    ring = Keyring(member_id, sign, enc)
+    doc = {"type": TOKEN_KEYRING_TYPE, "v": 1, "member": member_id,
+           "uri": pkcs11.parse_uri(uri).without_secrets(),
+           "sign_key": {"id": ring.sign_key_id, "public": b64u(ring.sign_public)},
+           "enc_key": {"id": ring.enc_key_id, "public": b64u(ring.enc_public)}}
+    try:
+        write_secret_file(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+    except FileExistsError as e:
+        raise KeyringError(f"keyring {os.path.abspath(os.fspath(path))} already exists",
+                           code="keyring.exists") from e
+    return ring
+
+
+def is_token_keyring(path: PathLike) -> bool:
+    """Is the file at ``path`` a keyring whose keys live in a token (no passphrase)?"""
+    try:
+        with open(path, "rb") as f:
+            return b'"vigil-token-keyring"' in f.read(MAX_FILE_BYTES)
+    except OSError:
+        return False
+
+
+def _decode_token(data: bytes) -> Keyring:
+    from vigil.crypto import pkcs11
+
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _malformed("not JSON") from e
+    if not isinstance(doc, dict) or set(doc) != {"type", "v", "member", "uri", "sign_key",
+                                                 "enc_key"} or doc["v"] != 1:
+        raise _malformed("fields")
+    _check_member(doc["member"])
+    sign, enc = pkcs11.open_keys(str(doc["uri"]))  # the PIN: pin-source or the environment
+    ring = Keyring(doc["member"], sign, enc)
+    if doc["sign_key"].get("id") != ring.sign_key_id or \
+            doc["enc_key"].get("id") != ring.enc_key_id:
+        raise _malformed("the token's keys are not the ones the file names")
+    return ring

@@ -88,3 +88,64 @@ def owner_only_file(path: str | os.PathLike[str] | Path) -> None:
             os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+SEALED_PREFIX = "sealed:v1:"
+_SEAL_AAD = b"vigil/sealed-secret/v1\0"
+
+
+class SecretBox:
+    """Secrets the node must keep in its store (an OpenID client secret) sealed under a
+    key that lives only in its data directory (``secrets.key``, 32 random bytes, mode
+    0600, made on first use): ``"sealed:v1:" + base64url(nonce(12) || AES-256-GCM(key,
+    nonce, secret, aad = b"vigil/sealed-secret/v1\\0" + purpose))``. A copy of the store
+    (a backup, a PostgreSQL dump) holds no secret in clear; ``purpose`` binds each value
+    to its place, so a sealed value moved elsewhere does not open."""
+
+    def __init__(self, key_path: str | os.PathLike[str] | Path | None) -> None:
+        """``key_path`` None: a key held in memory only (an Exchange made without a
+        data directory, in tests)."""
+        self.path = Path(key_path) if key_path is not None else Path("secrets.key")
+        self._memory = None if key_path is not None else secrets.token_bytes(32)
+
+    def _key(self) -> bytes:
+        if self._memory is not None:
+            return self._memory
+        try:
+            key = self.path.read_bytes()
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):
+                write_secret_file(self.path, secrets.token_bytes(32))
+            key = self.path.read_bytes()
+        if len(key) != 32:
+            raise ValueError(f"{self.path} is not a 32-byte key")
+        return key
+
+    def seal(self, secret: str, purpose: str) -> str:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        from vigil.crypto.encoding import b64u
+
+        nonce = secrets.token_bytes(12)
+        ct = AESGCM(self._key()).encrypt(nonce, secret.encode("utf-8"),
+                                         _SEAL_AAD + purpose.encode("utf-8"))
+        return SEALED_PREFIX + b64u(nonce + ct)
+
+    def open(self, value: str, purpose: str) -> str:
+        """The secret of a sealed value (a value stored before sealing is returned as
+        it is)."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        from vigil.crypto.encoding import b64u_decode
+        from vigil.errors import CryptoError
+
+        if not value.startswith(SEALED_PREFIX):
+            return value
+        try:
+            raw = b64u_decode(value[len(SEALED_PREFIX):])
+            return AESGCM(self._key()).decrypt(raw[:12], raw[12:], _SEAL_AAD
+                                               + purpose.encode("utf-8")).decode("utf-8")
+        except (ValueError, InvalidTag) as e:
+            raise CryptoError(f"a sealed secret ({purpose}) does not open with this "
+                              f"node's {self.path.name}", code="crypto.open_failed") from e

@@ -29,8 +29,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from vigil import clock
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u, b64u_decode
@@ -117,7 +115,7 @@ def make_entry(kind: str, member: str, home: str, seq: int, prev: str | None, *,
 
 
 def sign_entry(entry: Mapping[str, Any], signer: SignPrivate | None,
-               node_key: Ed25519PrivateKey) -> SignedEntry:
+               node_key: SignPrivate) -> SignedEntry:
     """The member (or recovery) signature, then the home node's countersignature."""
     sig = b64u(sign(TAG_DIR_ENTRY, dict(entry), signer)) if signer is not None else None
     return countersign(entry, sig, node_key)
@@ -129,7 +127,7 @@ def member_signature(entry: Mapping[str, Any], signer: SignPrivate) -> str:
 
 
 def countersign(entry: Mapping[str, Any], sig: str | None,
-                node_key: Ed25519PrivateKey) -> SignedEntry:
+                node_key: SignPrivate) -> SignedEntry:
     """The home node's countersignature over the entry and the member's signature."""
     node_sig = b64u(sign(TAG_DIR_NODE, {"entry": dict(entry), "sig": sig}, node_key))
     return SignedEntry(dict(entry), sig, node_sig)

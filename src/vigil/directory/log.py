@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import threading
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from vigil.crypto.keys import SignPrivate
 from vigil.directory.entries import MemberKeys, SignedEntry, directory_origin, fold, step
 from vigil.errors import InputError, NotFound
 from vigil.log.checkpoint import Checkpoint, sign_checkpoint
@@ -27,7 +26,7 @@ __all__ = ["DirectoryLog", "directory_origin"]
 
 
 class DirectoryLog:
-    def __init__(self, store: Store, node_id: str, node_key: Ed25519PrivateKey) -> None:
+    def __init__(self, store: Store, node_id: str, node_key: SignPrivate) -> None:
         self.store = store
         self.node_id = node_id
         self.origin = directory_origin(node_id)

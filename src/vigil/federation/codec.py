@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u, b64u_decode
+from vigil.crypto.keys import SignPrivate
 from vigil.crypto.sign import sign, verify
 from vigil.errors import AuthError, CryptoError, InputError, VigilError
 
@@ -45,7 +45,7 @@ def request_object(method: str, path: str, origin: str, dest: str, at: str,
             "at": at, "digest": digest(body)}
 
 
-def sign_request(key: Ed25519PrivateKey, method: str, path: str, origin: str, dest: str,
+def sign_request(key: SignPrivate, method: str, path: str, origin: str, dest: str,
                  body: bytes) -> str:
     """The ``Vigil-Node`` header of a request."""
     at = clock.now()
@@ -91,7 +91,7 @@ def check_request(fields: Mapping[str, str], method: str, path: str, body: bytes
 
 # -- batches ----------------------------------------------------------------------------
 
-def make_batch(key: Ed25519PrivateKey, origin: str, dest: str,
+def make_batch(key: SignPrivate, origin: str, dest: str,
                items: Sequence[tuple[int, str, Mapping[str, Any]]],
                checkpoint: str) -> dict[str, Any]:
     """A signed batch of (dseq, kind, body) items, consecutive dseqs."""
@@ -150,12 +150,12 @@ def verify_batch(head: Mapping[str, Any], signature: bytes, origin_key: bytes) -
 
 # -- acks and heartbeats ----------------------------------------------------------------
 
-def make_signed(key: Ed25519PrivateKey, tag: str, name: str, obj: Mapping[str, Any]
+def make_signed(key: SignPrivate, tag: str, name: str, obj: Mapping[str, Any]
                 ) -> dict[str, Any]:
     return {name: dict(obj), "signature": b64u(sign(tag, obj, key))}
 
 
-def make_ack(key: Ed25519PrivateKey, origin: str, dest: str, cursor: int,
+def make_ack(key: SignPrivate, origin: str, dest: str, cursor: int,
              quarantined: Sequence[int]) -> dict[str, Any]:
     return make_signed(key, TAG_ACK, "ack", {
         "v": VERSION, "kind": "fed-ack", "origin": origin, "dest": dest, "cursor": cursor,

@@ -42,8 +42,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from vigil.crypto.keys import SignPrivate
 from vigil.errors import InputError
 from vigil.log.merkle import HASH_LEN
 from vigil.log.note import (
@@ -130,7 +129,7 @@ class Checkpoint:
         return cls(origin, int(size), root_hash)
 
 
-def sign_checkpoint(cp: Checkpoint, key_name: str, private: Ed25519PrivateKey) -> str:
+def sign_checkpoint(cp: Checkpoint, key_name: str, private: SignPrivate) -> str:
     """The signed note of ``cp``, signed by ``private`` under ``key_name``."""
     text = cp.body()
     return format_note(text, [sign_note(text, key_name, private)])

@@ -28,9 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vigil.crypto.keys import ed25519_public
+from vigil.crypto.keys import SignPrivate, ed25519_public
 from vigil.errors import CryptoError, InputError
 
 SIG_TYPE_ED25519 = 0x01
@@ -160,7 +159,7 @@ def format_note(text: str, signatures: Sequence[NoteSignature]) -> str:
     return text + "\n" + "".join(s.line() for s in signatures)
 
 
-def sign_note(text: str, key_name: str, private: Ed25519PrivateKey) -> NoteSignature:
+def sign_note(text: str, key_name: str, private: SignPrivate) -> NoteSignature:
     """Sign the note ``text`` (Ed25519 over its UTF-8 bytes) as key ``key_name``."""
     check_text(text)
     key_id = note_key_id(key_name, private.public_key().public_bytes_raw())

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.crypto.encoding import b64u
+from vigil.crypto.keys import SignPrivate
 from vigil.errors import InputError, NotFound
 from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint
 from vigil.log.entries import entry_bytes, share_of
@@ -187,7 +187,7 @@ def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
 class StoredLog:
     """The log of one node over a Store."""
 
-    def __init__(self, store: Store, node_id: str, node_key: Ed25519PrivateKey) -> None:
+    def __init__(self, store: Store, node_id: str, node_key: SignPrivate) -> None:
         self.store = store
         self.origin = log_origin(node_id)
         self.key_name = self.origin

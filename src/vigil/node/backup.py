@@ -40,10 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from vigil import clock
 from vigil.config import Settings, write_settings_file
+from vigil.crypto.keys import SignPrivate
 from vigil.errors import ConfigError, Conflict, InputError, VigilError
 from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint, verify_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
@@ -202,10 +201,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _node_key(data: Path) -> tuple[dict[str, Any], Ed25519PrivateKey]:
+def _node_key(data: Path) -> tuple[dict[str, Any], SignPrivate]:
+    from vigil.config import load_settings
+    from vigil.node.datadir import node_key
+
     info = json.loads((data / "node.json").read_text("utf-8"))
-    key = Ed25519PrivateKey.from_private_bytes((data / "node.key").read_bytes())
-    return info, key
+    uri = str(load_settings(data).values.get("node_key_pkcs11") or "")
+    return info, node_key(data, uri)
 
 
 def store_kind(url: str) -> str:

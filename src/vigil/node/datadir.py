@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil import clock
 from vigil.config import Settings, write_settings_file
-from vigil.crypto.secretfile import owner_only_dir, write_secret_file
+from vigil.crypto.keys import SignPrivate
+from vigil.crypto.secretfile import SecretBox, owner_only_dir, write_secret_file
 from vigil.errors import ConfigError, Conflict
 from vigil.model import IntelRules
 from vigil.node.exchange import Exchange, hold_keyrings
@@ -26,15 +27,25 @@ def keyring_dir(settings: Settings) -> Path:
 
 
 def init_node(settings: Settings, name: str | None = None,
-              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+              extra: dict[str, Any] | None = None, *,
+              pkcs11: str | None = None) -> dict[str, Any]:
+    """Create a node in the settings' data directory: its identity, its Ed25519 key (a
+    file, or made inside the PKCS#11 token ``pkcs11`` names) and its store."""
     data = settings.data_dir
     if (data / "node.json").exists():
         raise Conflict(f"{data} already holds a node", code="node.exists")
     owner_only_dir(data)
     os.chmod(data, 0o700)
     keyring_dir(settings).mkdir(mode=0o700, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    write_secret_file(data / "node.key", key.private_bytes_raw())
+    extra = dict(extra or {})
+    if pkcs11:
+        from vigil.crypto import pkcs11 as tokens
+
+        tokens.create_sign_key(pkcs11)
+        extra["node_key_pkcs11"] = tokens.parse_uri(pkcs11).without_secrets()
+    else:
+        key = Ed25519PrivateKey.generate()
+        write_secret_file(data / "node.key", key.private_bytes_raw())
     info = {"id": f"node--{uuid.uuid4()}", "name": name or settings.node_name,
             "created": clock.now()}
     write_secret_file(data / "node.json", (json.dumps(info, indent=2) + "\n").encode())
@@ -45,6 +56,15 @@ def init_node(settings: Settings, name: str | None = None,
     store.set_meta("node_id", str(info["id"]))
     store.close()
     return info
+
+
+def node_key(data: Path, pkcs11: str = "") -> SignPrivate:
+    """The node's Ed25519 signing key: in the token ``pkcs11`` names, else ``node.key``."""
+    if pkcs11:
+        from vigil.crypto import pkcs11 as tokens
+
+        return tokens.open_sign_key(pkcs11)
+    return Ed25519PrivateKey.from_private_bytes((data / "node.key").read_bytes())
 
 
 def node_info(settings: Settings) -> dict[str, Any]:
@@ -61,14 +81,14 @@ def node_info(settings: Settings) -> dict[str, Any]:
 def core_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     """The node's exchange, no feature installed."""
     info = node_info(settings)
-    raw = (settings.data_dir / "node.key").read_bytes()
-    key = Ed25519PrivateKey.from_private_bytes(raw)
+    key = node_key(settings.data_dir, str(settings.values.get("node_key_pkcs11") or ""))
     store = store or open_store(settings.store_url)
     held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body),
                   cache_bytes=int(settings.cache_mib) * 1024 * 1024)
     ex.suite_rule = SuiteRule.parse(str(settings.require_hybrid))
+    ex.secrets = SecretBox(settings.data_dir / "secrets.key")
     ex.intel_rules = IntelRules(
         require_evaluation=bool(int(settings.require_evaluation)),
         seal_personal_data=bool(int(settings.seal_personal_data)),

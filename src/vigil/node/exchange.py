@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from vigil import clock
-from vigil.crypto.keyring import Keyring, create_keyring, load_keyring
-from vigil.crypto.keys import key_id
+from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, load_keyring
+from vigil.crypto.keys import SignPrivate, key_id
+from vigil.crypto.secretfile import SecretBox
 from vigil.errors import AuthError, Conflict, CryptoError, InputError, NotFound, PolicyDenied
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
@@ -53,6 +52,7 @@ from vigil.model import (
 )
 from vigil.node.bundle_pool import BundlePool
 from vigil.node.bundle_pool import check_marking as marking_within
+from vigil.node.keybook import KeyBook
 from vigil.policy.access import Access, publish, suite
 from vigil.policy.suites import SUITE_REQUIRED, SuiteRule
 from vigil.protocol.envelope import (
@@ -227,7 +227,7 @@ class Exchange:
         store: Store,
         *,
         node_id: str,
-        node_key: Ed25519PrivateKey,
+        node_key: SignPrivate,
         held: Mapping[str, Keyring] | None = None,
         max_body: int = 32 * 1024 * 1024,
         cache_bytes: int = 64 * 1024 * 1024,
@@ -235,7 +235,7 @@ class Exchange:
         self.store = store
         self.node_id = node_id
         self.node_key = node_key
-        self.node_key_raw = node_key.public_key().public_bytes_raw()
+        self.node_key_raw: bytes = node_key.public_key().public_bytes_raw()
         self.node_key_id = key_id("ed25519", self.node_key_raw)
         self.held: dict[str, Keyring] = dict(held or {})
         self.max_body = max_body
@@ -274,6 +274,11 @@ class Exchange:
         # Objects counted while a bundle was checked, taken by the share transaction's
         # hooks (the ledger) so that they need not parse the payload under the lock.
         self.object_counts: Lru[str, int] = Lru(64)
+        # retired, expiring and revoked member keys (vigil.node.keylife)
+        self.keybook = KeyBook(store)
+        # secrets kept in the store sealed under a key in the data directory
+        # (open_exchange names it; an Exchange made without one keeps a key in memory)
+        self.secrets = SecretBox(None)
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)
@@ -304,7 +309,10 @@ class Exchange:
         passphrase: str,
         hold: bool = False,
         hybrid: bool = True,
+        pkcs11: str | None = None,
     ) -> tuple[Member, Keyring]:
+        """A new member with fresh keys: in a keyring file under ``passphrase``, or made
+        inside the PKCS#11 token the ``pkcs11`` URI names (classical suites only)."""
         check_name(name, "member")
         normal = region(country)
         if normal is None:
@@ -314,7 +322,8 @@ class Exchange:
         if any(m.name == name for m in self.directory().members.values()):
             raise Conflict(f"a member named {name!r} already exists", code="member.exists")
         member_id = f"identity--{uuid.uuid4()}"
-        kr = create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
+        kr = create_token_keyring(keyring_path, member_id, pkcs11, hybrid=False) \
+            if pkcs11 else create_keyring(keyring_path, member_id, passphrase, hybrid=hybrid)
         member = Member(
             id=member_id,
             name=name,
@@ -671,8 +680,15 @@ class Exchange:
                              "by vigil's envelope.new_share_id)", code="share.id_unbound",
                              pointer="/header/id")
 
+    def revoked_shares(self, share_ids: Iterable[str]) -> set[str]:
+        """The ids among ``share_ids`` signed with a revoked key at or after its
+        revocation point (the access gate refuses them)."""
+        return self.keybook.marked(self.directory(), share_ids)
+
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
+        if env.header.get("provenance") != Provenance.ATTESTED.value:
+            self.keybook.check_signing(self.directory(), env.header)
         if self.suite_rule and not suite(self.suite_rule, self.directory(),
                                          env.header, recipients):
             raise PolicyDenied("this share must be signed and sealed with the hybrid "
@@ -815,10 +831,7 @@ class Exchange:
             if env.header["key"] != self.node_key_id:
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
             return self.node_key_raw
-        m = self.directory().members.get(env.originator)
-        if m is None or m.sign_key_id != env.header["key"]:
-            raise CryptoError("signed with an unknown key", code="crypto.unknown_key")
-        return m.sign_key
+        return self.keybook.signer(self.directory(), env.originator, str(env.header["key"]))
 
     def open(self, member: str, env: Envelope) -> bytes | None:
         """The plaintext for a member, verified; None if sealed and the node lacks its keys."""

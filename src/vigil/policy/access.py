@@ -20,7 +20,7 @@ out the predicate, and a test checks it against :meth:`Access.read` on random ca
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -90,6 +90,8 @@ class Node(Protocol):
 
     def directory(self) -> Directory: ...
 
+    def revoked_shares(self, share_ids: Iterable[str]) -> set[str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ShareView:
@@ -118,15 +120,18 @@ class Access:
     def views(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
               ) -> list[ShareView]:
         """The views of stored shares: (id, header, state) each; the hold and the
-        consent grants are fetched here, with one call each for all of them."""
+        shares a key revocation marks and the consent grants are fetched here, with one
+        call each for all of them."""
         got = list(rows)
         ids = sorted({r[0] for r in got})
         gate = self.node.read_gate
         held = gate.not_before(self.member, ids) if gate is not None and got else {}
+        revoked = self.node.revoked_shares(ids) if got else set()
         grants = self.node.consent_gate
         granted = grants.granted(self.member, ids, self.now) if grants is not None and got \
             else {}
-        return [ShareView(sid, header, state, held.get(sid), granted.get(sid, frozenset()))
+        return [ShareView(sid, header, replace(state, revoked=True) if sid in revoked
+                          else state, held.get(sid), granted.get(sid, frozenset()))
                 for sid, header, state in got]
 
     def view(self, share_id: str, header: Mapping[str, Any], state: ShareState
@@ -270,6 +275,7 @@ class Access:
 READABLE_SQL = (
     "SELECT s.id FROM shares s WHERE EXISTS (SELECT 1 FROM members WHERE id=? AND active=?) "
     "AND s.purged=? AND (s.originator=? OR (s.recalled=? "
+    "AND s.id NOT IN (SELECT share_id FROM revoked_shares) "
     "AND (s.expires IS NULL OR s.expires>? OR s.id IN (SELECT share_id FROM consent_requests "
     "WHERE asker=? AND what=? AND state=? AND (until_at IS NULL OR until_at>?))) "
     "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "

@@ -128,6 +128,8 @@ def decide_read(
         return _deny("policy.purged")
     if is_origin:
         return Decision(True, "ok.originator")
+    if state.revoked:
+        return _deny("policy.key_revoked")
     if state.recalled:
         return _deny("policy.recalled")
     expires = header.get("expires")

@@ -8,16 +8,23 @@ not given, whatever its claims say. A user the mapping does not name (no such cl
 another member, no such user, a revoked one) is refused. The signed-in user acts with
 the scope of its own token (``vigil.signin.tokens``).
 
+The client secret is stored sealed under the node's ``secrets.key``
+(:class:`vigil.crypto.secretfile.SecretBox`), never in clear.
+
 The protocol (authorization code with PKCE, the ID token's checks, logout at the
 provider) is ``vigil.web.console.sso_pages``; this module holds what the store keeps:
 providers, sign-ins under way (only a hash of their state), and the ID token of each
-console session opened by SSO so that signing out can end the provider's session too.
+console session opened by SSO so that signing out can end the provider's session too,
+and its ``sid``/``sub`` so that the provider can end the console sessions when its own
+session ends (OpenID Connect Back-Channel Logout 1.0, :func:`end_sessions`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vigil import clock
+from vigil.crypto.secretfile import SEALED_PREFIX
 from vigil.errors import AuthError, Conflict, InputError, NotFound
 from vigil.model import Actor
 from vigil.node.exchange import Exchange, hash_token
@@ -105,10 +113,12 @@ def add_provider(ex: Exchange, issuer: str, *, client_id: str, client_secret: st
     if any(p.issuer == issuer for p in providers(ex)):
         raise Conflict(f"provider {issuer} already exists", code="sso.exists")
 
+    sealed = ex.secrets.seal(client_secret.strip(), f"sso/{issuer}")
+
     def write(sql: Sql) -> None:
         sql.execute("INSERT INTO sso_providers(issuer, client_id, client_secret, "
                     "member_claim, user_claim, scopes, created) VALUES(?,?,?,?,?,?,?)",
-                    (issuer, client_id.strip(), client_secret.strip(), member_claim.strip(),
+                    (issuer, client_id.strip(), sealed, member_claim.strip(),
                      user_claim.strip(), " ".join(scopes.split()), clock.now()))
         for mid in ids:
             sql.execute("INSERT INTO sso_members(issuer, member_id) VALUES(?,?)",
@@ -140,8 +150,24 @@ def providers(ex: Exchange) -> list[Provider]:
         return list(rows), list(members)
 
     rows, members = ex.store.read(read)
-    return [Provider(r[0], r[1], r[2], r[3], r[4], r[5],
+    return [Provider(r[0], r[1], ex.secrets.open(str(r[2]), f"sso/{r[0]}"), r[3], r[4], r[5],
                      tuple(m[1] for m in members if m[0] == r[0])) for r in rows]
+
+
+def seal_stored(ex: Exchange) -> int:
+    """Seal the client secrets stored in clear before sealing existed; how many."""
+    rows = ex.store.read(lambda sql: sql.execute(
+        "SELECT issuer, client_secret FROM sso_providers").fetchall())
+    legacy = [(str(i), str(v)) for i, v in rows if not str(v).startswith(SEALED_PREFIX)]
+
+    def write(sql: Sql) -> None:
+        for issuer, secret in legacy:
+            sql.execute("UPDATE sso_providers SET client_secret=? WHERE issuer=?",
+                        (ex.secrets.seal(secret, f"sso/{issuer}"), issuer))
+
+    if legacy:
+        ex.store.write(write)
+    return len(legacy)
 
 
 def provider(ex: Exchange, ref: str) -> Provider:
@@ -219,11 +245,57 @@ def finish(ex: Exchange, state: str) -> Pending:
     return Pending(row[0], row[1], row[2])
 
 
+def _payload(id_token: str) -> dict[str, Any]:
+    """The claims of an ID token already verified (``_verify`` in the callback)."""
+    try:
+        part = id_token.split(".")[1]
+        got = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
 def remember(ex: Exchange, session_id: str, issuer: str, id_token: str, ttl: int) -> None:
-    """Keep the ID token of a console session opened by SSO, for logging out."""
+    """Keep the ID token of a console session opened by SSO, for logging out, with the
+    provider's session id (``sid``) and subject (``sub``) a back-channel logout names."""
+    claims = _payload(id_token)
+    sid, sub = claims.get("sid"), claims.get("sub")
     ex.store.write(lambda sql: sql.execute(
-        "INSERT INTO sso_sessions(session_hash, issuer, id_token, expires) VALUES(?,?,?,?)",
-        (hash_token(session_id), issuer, id_token, _expiry(ttl))))
+        "INSERT INTO sso_sessions(session_hash, issuer, id_token, expires, sid, sub) "
+        "VALUES(?,?,?,?,?,?)",
+        (hash_token(session_id), issuer, id_token, _expiry(ttl),
+         sid if isinstance(sid, str) else None, sub if isinstance(sub, str) else None)))
+
+
+def end_sessions(ex: Exchange, issuer: str, *, sid: str | None, sub: str | None) -> int:
+    """A provider ended a session (back-channel logout): end the console sessions
+    opened through it -- those of its session ``sid``, or, when it names only a
+    subject, every session of ``sub``. How many ended (recorded per member)."""
+    from vigil.signin import audit
+    from vigil.signin.users import bump_epoch
+
+    def write(sql: Sql) -> int:
+        if sid is not None:
+            rows = sql.execute("SELECT session_hash FROM sso_sessions WHERE issuer=? AND sid=?"
+                               + (" AND sub=?" if sub is not None else ""),
+                               (issuer, sid, *((sub,) if sub is not None else ()))).fetchall()
+        else:
+            rows = sql.execute("SELECT session_hash FROM sso_sessions WHERE issuer=? AND sub=?",
+                               (issuer, sub)).fetchall()
+        hashes = [str(r[0]) for r in rows]
+        for h in hashes:
+            user = sql.execute("SELECT s.user_id, u.member_id FROM sessions s JOIN users u "
+                               "ON u.id = s.user_id WHERE s.id_hash=?", (h,)).fetchone()
+            sql.execute("DELETE FROM sessions WHERE id_hash=?", (h,))
+            sql.execute("DELETE FROM sso_sessions WHERE session_hash=?", (h,))
+            if user is not None:
+                audit.record_in(sql, str(user[1]), str(user[0]), "signout",
+                                f"provider logout {issuer}", "")
+        if hashes:
+            bump_epoch(sql)
+        return len(hashes)
+
+    return ex.store.write(write)
 
 
 def forget(ex: Exchange, session_id: str) -> tuple[str, str] | None:

@@ -608,6 +608,48 @@ MIGRATION_INTEL: list[str] = [
     )""",
 ]
 
+# key life cycle (vigil.node.keylife) and back-channel SSO logout (vigil.signin.sso)
+KEY_LIFECYCLE_MIGRATION: list[str] = [
+    # keys a member no longer uses, or whose use is limited: retired by rotation or
+    # recovery, given an expiry, or revoked (the current keys stay in members)
+    """CREATE TABLE member_keys (
+        key_id TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        use TEXT NOT NULL,
+        public {BLOB} NOT NULL,
+        retired TEXT,
+        expires TEXT,
+        revoked_since TEXT,
+        revoked_at TEXT,
+        revoked_index {BIGINT}
+    )""",
+    "CREATE INDEX member_keys_member ON member_keys(member_id)",
+    """CREATE TABLE recovery_keys (
+        member_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        public {BLOB} NOT NULL,
+        created TEXT NOT NULL
+    )""",
+    # shares signed with a revoked key at or after its revocation point
+    """CREATE TABLE revoked_shares (
+        share_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        marked TEXT NOT NULL
+    )""",
+    # content keys a member wrapped again to its own new key
+    """CREATE TABLE rewraps (
+        share_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        blob {BLOB} NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (share_id, member_id)
+    )""",
+    # back-channel logout names the provider's session (sid) or subject (sub)
+    "ALTER TABLE sso_sessions ADD COLUMN sid TEXT",
+    "ALTER TABLE sso_sessions ADD COLUMN sub TEXT",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -780,6 +822,7 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_INTEL,  # v13: consent requests, declared uses, private selector matching
     TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
     OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
+    KEY_LIFECYCLE_MIGRATION,  # v16: key history, revocations, rewraps; SSO logout ids
 ]
 
 

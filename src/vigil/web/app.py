@@ -30,6 +30,7 @@ from vigil.web import errors as web_errors
 from vigil.web import federation as federation_api
 from vigil.web import intel as intel_api
 from vigil.web import interop as interop_api
+from vigil.web import keys as keys_api
 from vigil.web import ledger as ledger_api
 from vigil.web import log as log_api
 from vigil.web import taxii as taxii_server
@@ -161,6 +162,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
     app.include_router(access_api.router, prefix="/api/v1")  # revoking users, members
     app.include_router(interop_api.router, prefix="/api/v1")  # MISP in and out
     app.include_router(tokens_api.router, prefix="/api/v1")  # scoped tokens, sign-in events
+    app.include_router(keys_api.router, prefix="/api/v1")  # key life cycle
     app.include_router(federation_api.router)  # node-to-node, node-signed (not tokens)
     app.include_router(intel_api.router, prefix="/api/v1")  # consent, uses, selector matching
     app.include_router(trust_api.router)  # witness, directory, fork alarms

@@ -34,6 +34,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/signout"): "read",
     ("POST", "/signin/key"): "read",  # a key after a first factor, or alone
     ("POST", "/signin/passkey"): "read",
+    ("POST", "/signin/sso/backchannel"): "read",  # a provider's signed logout token
     ("POST", "/keys"): "read",  # the user's own passkeys
     ("POST", "/keys/{key_id}/remove"): "read",
     **{(m, "/taxii2/{rest}"): "read"  # TAXII's catch-all: answers 404 or 405 only
@@ -78,6 +79,11 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", f"{V1}/users/{{user}}/rotate"): "admin",
     ("POST", f"{V1}/member/deactivate"): "admin",
     ("GET", f"{V1}/audit"): "admin",
+    ("POST", f"{V1}/keys/rotate"): "admin",  # the member's keys (vigil.node.keylife)
+    ("POST", f"{V1}/keys/recovery"): "admin",
+    ("POST", f"{V1}/keys/recover"): "admin",
+    ("POST", f"{V1}/keys/revoke"): "admin",
+    ("POST", f"{V1}/rewraps"): "admin",
     ("GET", f"{V1}/federation/status"): "admin",  # the node's peer links
     ("GET", "/federation"): "admin",  # the console's page of them
     ("POST", "/warninglists"): "admin",  # the console's forms

@@ -19,9 +19,8 @@ import struct
 from collections.abc import Mapping, Sequence
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vigil.crypto.keys import ed25519_public
+from vigil.crypto.keys import SignPrivate, ed25519_public
 from vigil.errors import CryptoError, InputError
 from vigil.log.note import (
     KEY_ID_LEN,
@@ -101,7 +100,7 @@ def cosigned_message(body: str, timestamp: int) -> bytes:
     return f"{HEADER}time {timestamp}\n{body}".encode()
 
 
-def cosign(body: str, name: str, private: Ed25519PrivateKey, timestamp: int) -> NoteSignature:
+def cosign(body: str, name: str, private: SignPrivate, timestamp: int) -> NoteSignature:
     """The cosignature of checkpoint text ``body`` by ``(name, private)`` at ``timestamp``."""
     public = private.public_key().public_bytes_raw()
     sig = private.sign(cosigned_message(body, timestamp))

@@ -26,9 +26,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from vigil import clock
+from vigil.crypto.keys import SignPrivate
 from vigil.errors import CryptoError, InputError, VigilError
 from vigil.log.checkpoint import Checkpoint, check_fork
 from vigil.log.merkle import verify_consistency
@@ -64,7 +63,7 @@ def _text(status: int, why: str) -> Answer:
 
 
 class Witness:
-    def __init__(self, store: Store, name: str, key: Ed25519PrivateKey, known: KnownLogs,
+    def __init__(self, store: Store, name: str, key: SignPrivate, known: KnownLogs,
                  alarms: Alarms, *, now: Callable[[], float] = time.time) -> None:
         self.store = store
         self.name = name

@@ -9,15 +9,19 @@ issuer, audience, expiry, nonce, at_hash). Its claims (and the provider's userin
 claims the ID token leaves out, for the same subject) go through the node's mapping
 (``vigil.signin.sso``); a user the mapping does not name is refused. Signing out of a session
 opened this way also sends the browser to the provider's ``end_session_endpoint`` when
-it has one (RP-initiated logout), so the provider's session ends too.
+it has one (RP-initiated logout), so the provider's session ends too; and when the
+provider's session ends first, its back-channel logout token ends the console sessions
+(``/signin/sso/backchannel``). The callback and logout addresses come from the node's
+``public_url``, never from the request's Host header.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -33,9 +37,10 @@ from vigil.errors import AuthError, NotFound, VigilError
 from vigil.signin import sso
 from vigil.web.auth import SESSION_COOKIE, SESSION_TTL
 from vigil.web.console.signin_flow import first_factor_passed, signin_page
-from vigil.web.deps import state_of
+from vigil.web.deps import read_body, state_of
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("vigil.sso")
 
 STATE_COOKIE = "vigil_sso_state"
 CALLBACK = "/signin/sso/callback"
@@ -71,8 +76,20 @@ async def metadata(issuer: str, *, fresh: bool = False) -> tuple[dict[str, Any],
     return meta, jwks
 
 
+class NoPublicUrl(VigilError):
+    code = "sso.no_public_url"
+    status = 503
+
+
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The console's address as the node's configuration names it (``public_url``):
+    the callback and logout addresses sent to a provider never come from the request's
+    Host header, which a client chooses."""
+    public = str(state_of(request).settings.values.get("public_url") or "").rstrip("/")
+    if not public:
+        raise NoPublicUrl("single sign-on needs the node's public_url (vigil.toml or "
+                          "VIGIL_PUBLIC_URL): the address the provider sends browsers back to")
+    return public
 
 
 def oauth_client(p: sso.Provider, request: Request) -> AsyncOAuth2Client:
@@ -109,7 +126,7 @@ async def sso_callback(request: Request) -> Response:
             raise AuthError("the provider sent no code", code="auth.sso_token")
         claims, id_token = await _claims(request, p, code, pending)
         actor = await st.write(sso.actor_for_claims, ex, p, claims)
-    except (AuthError, NotFound, ProviderError) as exc:
+    except (AuthError, NotFound, ProviderError, NoPublicUrl) as exc:
         return refused(request, exc)
     resp = await first_factor_passed(request, actor, "sso", sso_login=(p.issuer, id_token))
     resp.delete_cookie(STATE_COOKIE, path="/signin/sso")
@@ -162,13 +179,92 @@ def _verify(p: sso.Provider, meta: dict[str, Any], jwks: dict[str, Any],
     return dict(claims)
 
 
+BACKCHANNEL = "/signin/sso/backchannel"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_AGE = 300  # seconds a logout token is taken after its iat
+
+
+@router.post(BACKCHANNEL)
+async def sso_backchannel(request: Request) -> Response:
+    """OpenID Connect Back-Channel Logout 1.0: the provider posts a signed logout token
+    (``logout_token``, form-encoded) when a user's session ends there; the console
+    sessions opened through that session (``sid``), or of that subject (``sub``), end.
+    No cookie and no credential: the token's signature, issuer and audience are the
+    proof. 200 when taken, 400 ``auth.sso_logout`` otherwise (as the spec asks)."""
+    st = state_of(request)
+    headers = {"cache-control": "no-store"}
+    try:
+        raw = await read_body(request, 64 * 1024)
+        token = dict(parse_qsl(raw.decode("utf-8", "replace"))).get("logout_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError("no logout_token", code="auth.sso_logout")
+        issuer, sid, sub = await _logout_claims(request, token)
+        n = await st.write(sso.end_sessions, st.exchange, issuer, sid=sid, sub=sub)
+    except (AuthError, ProviderError) as exc:
+        log.warning("back-channel logout refused: %s", exc.message)
+        return Response(orjson_dumps({"error": exc.to_dict()}), status_code=400,
+                        media_type="application/json", headers=headers)
+    log.info("back-channel logout from %s ended %d console session(s)", issuer, n)
+    return Response(status_code=200, headers=headers)
+
+
+def orjson_dumps(obj: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(obj)
+
+
+async def _logout_claims(request: Request, token: str) -> tuple[str, str | None, str | None]:
+    st = state_of(request)
+    try:
+        unverified = sso._payload(token)
+        p = await st.read(sso.provider, st.exchange, str(unverified.get("iss", "")))
+    except NotFound:
+        raise AuthError("a logout token from an unknown issuer",
+                        code="auth.sso_logout") from None
+    meta, jwks = await metadata(p.issuer)
+    algs = [a for a in meta.get("id_token_signing_alg_values_supported") or ["RS256"]
+            if a != "none"]
+    try:
+        keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        decoded = jwt.decode(token, keys, registry=JWSRegistry(algorithms=algs))
+    except (JoseError, ValueError) as exc:
+        raise AuthError(f"the logout token does not verify: {exc}",
+                        code="auth.sso_logout") from None
+    c = decoded.claims
+    aud = c.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    now = time.time()
+    events = c.get("events")
+    sid, sub = c.get("sid"), c.get("sub")
+    iat, exp = c.get("iat"), c.get("exp")
+    problems = {
+        "iss": c.get("iss") != p.issuer,
+        "aud": p.client_id not in auds,
+        "iat": not isinstance(iat, int | float) or abs(now - float(iat)) > LOGOUT_TOKEN_AGE,
+        "exp": "exp" in c and (not isinstance(exp, int | float) or float(exp) < now - 60),
+        "jti": not isinstance(c.get("jti"), str),
+        "events": not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT),
+                                                                 dict),
+        "nonce": "nonce" in c,
+        "sid/sub": not (isinstance(sid, str) or isinstance(sub, str)),
+    }
+    bad = [name for name, wrong in problems.items() if wrong]
+    if bad:
+        raise AuthError(f"the logout token is not one: {', '.join(bad)}",
+                        code="auth.sso_logout")
+    return p.issuer, sid if isinstance(sid, str) else None, \
+        sub if isinstance(sub, str) else None
+
+
 @router.get("/signin/sso/{key}")
 async def sso_start(request: Request, key: str) -> Response:
     st = state_of(request)
     try:
         p = await st.read(sso.provider, st.exchange, key)
         meta, _ = await metadata(p.issuer)
-    except (NotFound, ProviderError) as exc:
+        base_url(request)
+    except (NotFound, ProviderError, NoPublicUrl) as exc:
         return refused(request, exc)
     state, pending = await st.write(sso.begin, st.exchange, p)
     async with oauth_client(p, request) as client:
@@ -193,13 +289,14 @@ async def logout_url(request: Request, session_id: str) -> str | None:
     try:
         p = await st.read(sso.provider, st.exchange, issuer)
         meta, _ = await metadata(issuer)
-    except (NotFound, ProviderError):
+        back = base_url(request) + "/signin"
+    except (NotFound, ProviderError, NoPublicUrl):
         return None
     end = meta.get("end_session_endpoint")
     if not isinstance(end, str) or not end.startswith(("https://", "http://")):
         return None
     query = urlencode({"id_token_hint": id_token, "client_id": p.client_id,
-                       "post_logout_redirect_uri": base_url(request) + "/signin"})
+                       "post_logout_redirect_uri": back})
     return end + ("&" if "?" in end else "?") + query
 
 
