@@ -258,6 +258,7 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
                     proc.kill()
         finally:
             proc.wait()
+            out.close()
         assert [json.loads(line) for line in lines] == polled
 
 
