@@ -49,8 +49,6 @@ FEATURES: tuple[Feature, ...] = (
     # one outbox row per destination node, in the share's and recall's transaction
     # (docs/federation.md); only on a node with a federation name
     Feature("federation-outbox", lambda ex, s: outbox.install(ex) if s.fed_name else None),
-    # OpenID client secrets stored in clear by earlier versions, sealed (docs/sign-in.md)
-    Feature("sealed-secrets", lambda ex, s: sso.seal_stored(ex)),
 )
 
 
@@ -63,4 +61,8 @@ def install(ex: Exchange, settings: Settings) -> Exchange:
 
 def open_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     """The node's exchange with every built-in feature installed."""
-    return install(core_exchange(settings, store), settings)
+    ex = install(core_exchange(settings, store), settings)
+    # OpenID client secrets stored in clear by earlier versions, sealed (docs/sign-in.md):
+    # a step on opening, not a feature (it installs no hook)
+    sso.seal_stored(ex)
+    return ex
