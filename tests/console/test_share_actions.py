@@ -62,6 +62,9 @@ def test_a_reader_reports_a_sighting_from_an_indicator_row(console: Console) -> 
     assert r.status_code == 404  # C may not read it
     bad = b.post(f"/shares/{sid}/sightings", data={**form, "verdict": "maybe"})
     assert bad.status_code == 400 and "input.sighting_verdict" in bad.text
+    for count in ("²", "9" * 5000):  # str.isdigit() takes both; int() refuses them
+        bad = b.post(f"/shares/{sid}/sightings", data={**form, "count": count})
+        assert bad.status_code == 400 and "input.sighting_count" in bad.text
     assert sightings.sightings_of_share(console.exchange, console.id("bravo"),
                                         sid)["sightings"] == []
     r = b.post(f"/shares/{sid}/sightings", data=form)

@@ -95,7 +95,7 @@ async def search(request: Request, who: SignedIn) -> Response:
         if until and len(qp.get("until", "").strip()) == 10:  # a date: through its end
             until = clock.fmt(datetime.fromisoformat(until.replace("Z", "+00:00"))
                               + timedelta(days=1))
-        page = int(qp.get("page", "1")) if qp.get("page", "1").isdigit() else 1
+        page = params.decimal(qp.get("page", "1")) or 1
     except VigilError as exc:
         return render(request, "search.html", status=exc.status, who=who, error=exc,
                       asked=False, rows=[], found=None, f=Filters(), page=1, pages=1,
@@ -154,7 +154,7 @@ def notice_page(ex: Any, member: str, before: int | None
 async def correlations(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
     raw = request.query_params.get("before", "")
-    before = int(raw) if raw.isdigit() else None
+    before = params.decimal(raw)
     notices, cursor, older = await run_in_threadpool(notice_page, st.exchange,
                                                      who.actor.member, before)
     live = {"cursor": cursor} if before is None else None

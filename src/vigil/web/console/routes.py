@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from vigil import __version__
+from vigil import __version__, params
 from vigil.analysis import sightings
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.intel import personal
@@ -314,7 +314,7 @@ def display_names(ex: Exchange) -> dict[str, str]:
 def before_of(request: Request) -> int | None:
     """The page's ``before`` cursor: show the rows older than this seq (None: newest)."""
     raw = request.query_params.get("before", "")
-    return int(raw) if raw.isdigit() else None
+    return params.decimal(raw)
 
 
 def pager(request: Request, before: int | None, rows: deque[dict[str, Any]], matched: int

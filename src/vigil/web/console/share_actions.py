@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from vigil import params
 from vigil.analysis import sightings
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.node import accountability as acc
@@ -62,11 +63,12 @@ async def report_sighting(share_id: str, request: Request,
     st = state_of(request)
     raw = form.get("count", "1").strip() or "1"
     try:
-        if not raw.isdigit():
+        count = params.decimal(raw)
+        if count is None:
             raise InputError("count must be a whole number", code="input.sighting_count",
                              pointer="/count")
         await st.write(sightings.report, st.exchange, who.actor.member, share_id,
-                       form.get("indicator"), form.get("verdict"), count=int(raw),
+                       form.get("indicator"), form.get("verdict"), count=count,
                        disclose=form.get("disclose") == "1")
     except NotFound as exc:
         if exc.code == "share.not_found":
