@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vigil.consent import service as consent
-from vigil.errors import NotFound, VigilError
+from vigil.errors import VigilError
 from vigil.intel.handling import CODES as HANDLING_CODES
 from vigil.intel.handling import USES
 from vigil.intel.header import summary
@@ -21,9 +21,8 @@ from vigil.web.console.routes import (
     HEADERS,
     csrf_ok,
     csrf_refused,
-    error_page,
-    not_found,
     read_form,
+    share_error_page,
     signed_in,
     to_signin,
 )
@@ -65,12 +64,8 @@ async def _post(request: Request, share_id: str, action: str) -> Response:
                                  grant=form.get("answer") == "grant",
                                  until=form.get("until").strip() or None)
             share_id, done = req.share, req.state
-    except NotFound as exc:
-        if exc.code == "share.not_found":
-            return not_found(request, who, "share")
-        return error_page(request, who, exc)
     except VigilError as exc:
-        return error_page(request, who, exc)
+        return share_error_page(request, who, exc)
     return RedirectResponse(f"/shares/{share_id}?{done}=1#consent", status_code=303,
                             headers=HEADERS)
 

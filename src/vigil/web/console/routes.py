@@ -111,6 +111,14 @@ def not_found(request: Request, who: Who | None, what: str) -> HTMLResponse:
     return error_page(request, who, NotFound(f"{what} not found", code="console.not_found"))
 
 
+def share_error_page(request: Request, who: Who | None, exc: VigilError) -> HTMLResponse:
+    """A refused action on a share: a share the member may not see is "not found" as any
+    missing page is; other refusals say why."""
+    if exc.code == "share.not_found":
+        return not_found(request, who, "share")
+    return error_page(request, who, exc)
+
+
 async def signed_in(request: Request) -> Who | None:
     """The member and user behind the session cookie, authenticated afresh."""
     st = state_of(request)

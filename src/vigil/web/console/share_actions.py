@@ -18,6 +18,7 @@ from vigil.web.console.routes import (
     error_page,
     not_found,
     render,
+    share_error_page,
 )
 from vigil.web.deps import state_of
 
@@ -70,11 +71,7 @@ async def report_sighting(share_id: str, request: Request,
         await st.write(sightings.report, st.exchange, who.actor.member, share_id,
                        form.get("indicator"), form.get("verdict"), count=count,
                        disclose=form.get("disclose") == "1")
-    except NotFound as exc:
-        if exc.code == "share.not_found":
-            return not_found(request, who, "share")
-        return error_page(request, who, exc)
     except VigilError as exc:
-        return error_page(request, who, exc)
+        return share_error_page(request, who, exc)
     return RedirectResponse(f"/shares/{share_id}?sighted=1#sightings", status_code=303,
                             headers=HEADERS)
