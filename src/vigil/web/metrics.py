@@ -23,10 +23,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from vigil.analysis.correlate import correlation_mark
 from vigil.feeds.registry import list_feeds
 from vigil.node.exchange import Exchange, Published
 from vigil.storage.base import Sql, Store
+from vigil.storage.correlations import correlation_mark
 from vigil.storage.health import last_share_seq, log_size
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "token_ok"]
