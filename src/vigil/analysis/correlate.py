@@ -36,7 +36,6 @@ import functools
 import logging
 import threading
 import time
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -646,26 +645,19 @@ def _correlation_rows_of(sql: Sql, ids: Sequence[str]) -> set[Row]:
     return corr.rows_naming(sql, ids)
 
 
-_correlators: weakref.WeakKeyDictionary[Exchange, Correlator] = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
-
-
 def install(ex: Exchange, **kw: Any) -> Correlator:
     """Register correlation with an Exchange (once) and return its Correlator."""
-    with _registry_lock:
-        c = _correlators.get(ex)
-        if c is None:
-            c = _correlators[ex] = Correlator(ex, **kw)
-            ex.published_hooks.append(c.after_publish)
-            ex.purge_tx_hooks.append(c.on_purge)
-            ex.store.on_close.append(c.stop)
-        return c
+    c, made = ex.attach(Correlator, lambda: Correlator(ex, **kw))
+    if made:
+        ex.published_hooks.append(c.after_publish)
+        ex.purge_tx_hooks.append(c.on_purge)
+        ex.store.on_close.append(c.stop)
+    return c
 
 
 def installed(ex: Exchange) -> Correlator | None:
     """The Correlator of an Exchange if one is registered."""
-    with _registry_lock:
-        return _correlators.get(ex)
+    return ex.part(Correlator)
 
 
 def correlator(ex: Exchange) -> Correlator:

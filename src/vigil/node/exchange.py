@@ -11,12 +11,13 @@ import hashlib
 import logging
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from vigil import clock
 from vigil.crypto.keyring import Keyring, create_keyring, create_token_keyring, load_keyring
@@ -69,6 +70,7 @@ from vigil.storage.base import Sql, same_share
 from vigil.storage.intel import StoredGrants
 
 log = logging.getLogger(__name__)
+PartT = TypeVar("PartT")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 REGION_RE = re.compile(r"^([A-Z]{2}|[a-z][a-z0-9-]{1,31})$")
 THEME_SUB_RE = re.compile(r"^[a-z0-9](?:[a-z0-9 ._+-]{0,62}[a-z0-9])?$")
@@ -279,6 +281,25 @@ class Exchange:
         # secrets kept in the store sealed under a key in the data directory
         # (open_exchange names it; an Exchange made without one keeps a key in memory)
         self.secrets = SecretBox(None)
+        # the running parts of features, one per kind (``attach``)
+        self._parts: dict[type, object] = {}
+        self._parts_lock = threading.Lock()
+
+    def attach(self, kind: type[PartT], make: Callable[[], PartT]) -> tuple[PartT, bool]:
+        """The exchange's one part of this kind (a feature's running state, such as its
+        correlator), made by ``make`` if it has none; and whether it was made now."""
+        with self._parts_lock:
+            got = self._parts.get(kind)
+            if got is not None:
+                return cast(PartT, got), False
+            part = make()
+            self._parts[kind] = part
+            return part, True
+
+    def part(self, kind: type[PartT]) -> PartT | None:
+        """The exchange's part of this kind, if one is attached."""
+        with self._parts_lock:
+            return cast("PartT | None", self._parts.get(kind))
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)
