@@ -128,6 +128,23 @@ def test_httpx_and_the_sdk_work_over_tls_with_the_node_pinned(node: Node) -> Non
         httpx.get(f"{node.url}/healthz")
 
 
+def test_the_node_speaks_tls_1_3_only(node: Node) -> None:
+    old = trusting(node)
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{node.url}/healthz", verify=old)
+    with httpx.Client(verify=trusting(node)) as c:
+        assert c.get(f"{node.url}/healthz").status_code == 200
+        stream = c.get(f"{node.url}/healthz", extensions={}).extensions["network_stream"]
+        assert stream.get_extra_info("ssl_object").version() == "TLSv1.3"
+
+
+def test_a_pinned_client_asks_for_tls_1_3() -> None:
+    from vigil.client.tls import ssl_context
+    assert ssl_context(pin="sha256/x").minimum_version is ssl.TLSVersion.TLSv1_3
+    assert ssl_context().minimum_version is not ssl.TLSVersion.TLSv1_3
+
+
 def test_a_client_certificate_signs_a_user_in_until_its_mapping_is_revoked(node: Node
                                                                            ) -> None:
     card = make(node.tmp, "ops-card", node.ca)

@@ -2,9 +2,10 @@
 public key pinned (``sha256/<base64>`` of its SubjectPublicKeyInfo, as
 ``vigil.crypto.pins.spki_pin`` computes it).
 
-With a pin, the node's certificate chain is not checked against any CA; instead its
-key must match the pin, checked right after the handshake, before a byte of the
-request (and so the token) is sent. A mismatch raises ``PinMismatch``.
+With a pin, the node's certificate chain is not checked against any CA and nothing older
+than TLS 1.3 is spoken; instead its key must match the pin, checked right after the
+handshake, before a byte of the request (and so the token) is sent. A mismatch raises
+``PinMismatch``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ class PinMismatch(VigilError):
 def ssl_context(ca: str | None = None, cert: str | None = None, key: str | None = None,
                 pin: str | None = None) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=ca)
-    if pin:
+    if pin:  # a vigil node's own key (node-to-node, or a member pinning its node)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # the pin, checked after the handshake, instead
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     if cert:
         ctx.load_cert_chain(cert, key)
     return ctx

@@ -1,16 +1,17 @@
 """TLS terminated by the node itself, and the client certificate handed to the app.
 
-``vigil serve --tls-cert CERT --tls-key KEY`` serves HTTPS; with ``--tls-client-ca CA``
-it also asks each client for a certificate issued by that CA (optional: a client may
-authenticate with a token instead) and hands a verified one to the app as the ASGI TLS
-extension (``scope["extensions"]["tls"]["client_cert_chain"]``), where
-``vigil.signin.certs`` maps it to a user. Without a certificate the node serves plain HTTP
-and expects a reverse proxy in front (``REVERSE_PROXY``).
+``vigil serve --tls-cert CERT --tls-key KEY`` serves HTTPS, TLS 1.3 only; with ``--tls-
+client-ca CA`` it also asks each client for a certificate issued by that CA (optional: a
+client may authenticate with a token instead) and hands a verified one to the app as the
+ASGI TLS extension (``scope["extensions"]["tls"]["client_cert_chain"]``), where
+``vigil.signin.certs`` maps it to a user. Without a certificate the node serves plain
+HTTP and expects a reverse proxy in front (``REVERSE_PROXY``).
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -54,12 +55,21 @@ H11ProtocolWithClientCert = _with_client_cert(H11Protocol)
 HttpToolsProtocolWithClientCert = _with_client_cert(HttpToolsProtocol)
 
 
+def tls13_only(config: Any, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """uvicorn's context for the node's certificate, refusing anything older than
+    TLS 1.3 (node-to-node traffic and clients alike)."""
+    ctx = default()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    return ctx
+
+
 def uvicorn_options(cert: str | None, key: str | None, client_ca: str | None
                     ) -> dict[str, Any]:
-    """The uvicorn options that serve TLS with ``cert`` and ``key`` (none without)."""
+    """The uvicorn options that serve TLS 1.3 with ``cert`` and ``key`` (none without)."""
     if not cert:
         return {}
     opts: dict[str, Any] = {"ssl_certfile": cert, "ssl_keyfile": key,
+                            "ssl_context_factory": tls13_only,
                             "http": HttpToolsProtocolWithClientCert}
     if client_ca:
         opts.update(ssl_ca_certs=client_ca, ssl_cert_reqs=ssl.CERT_OPTIONAL)
