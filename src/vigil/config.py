@@ -84,12 +84,6 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
     @property
     def data_dir(self) -> Path:
         return Path(str(self.values["data"])).expanduser()
@@ -102,6 +96,127 @@ class Settings:
     @property
     def bus_url(self) -> str:
         return str(self.values["bus"])
+
+    # one typed property per entry of SETTINGS (tests/test_config.py holds them equal)
+    @property
+    def store(self) -> str:
+        return str(self.values["store"])
+
+    @property
+    def bus(self) -> str:
+        return str(self.values["bus"])
+
+    @property
+    def host(self) -> str:
+        return str(self.values["host"])
+
+    @property
+    def port(self) -> int:
+        return int(self.values["port"])
+
+    @property
+    def public_url(self) -> str:
+        return str(self.values["public_url"])
+
+    @property
+    def max_body(self) -> int:
+        return int(self.values["max_body"])
+
+    @property
+    def node_name(self) -> str:
+        return str(self.values["node_name"])
+
+    @property
+    def node_key_pkcs11(self) -> str:
+        return str(self.values["node_key_pkcs11"])
+
+    @property
+    def keyring_passphrase(self) -> str:
+        return str(self.values["keyring_passphrase"])
+
+    @property
+    def log_level(self) -> str:
+        return str(self.values["log_level"])
+
+    @property
+    def log_format(self) -> str:
+        return str(self.values["log_format"])
+
+    @property
+    def metrics_token(self) -> str:
+        return str(self.values["metrics_token"])
+
+    @property
+    def metrics_bind(self) -> str:
+        return str(self.values["metrics_bind"])
+
+    @property
+    def cache_mib(self) -> int:
+        return int(self.values["cache_mib"])
+
+    @property
+    def keepalive(self) -> float:
+        return float(self.values["keepalive"])
+
+    @property
+    def switch_interval(self) -> float:
+        return float(self.values["switch_interval"])
+
+    @property
+    def retention_interval(self) -> float:
+        return float(self.values["retention_interval"])
+
+    @property
+    def correlation_processes(self) -> int:
+        return int(self.values["correlation_processes"])
+
+    @property
+    def publish_processes(self) -> int:
+        return int(self.values["publish_processes"])
+
+    @property
+    def ledger_delay_ratio(self) -> float:
+        return float(self.values["ledger_delay_ratio"])
+
+    @property
+    def ledger_delay_hours(self) -> float:
+        return float(self.values["ledger_delay_hours"])
+
+    @property
+    def require_hybrid(self) -> str:
+        return str(self.values["require_hybrid"])
+
+    @property
+    def fed_name(self) -> str:
+        return str(self.values["fed_name"])
+
+    @property
+    def fed_heartbeat(self) -> float:
+        return float(self.values["fed_heartbeat"])
+
+    @property
+    def fed_tls_cert(self) -> str:
+        return str(self.values["fed_tls_cert"])
+
+    @property
+    def require_evaluation(self) -> int:
+        return int(self.values["require_evaluation"])
+
+    @property
+    def seal_personal_data(self) -> int:
+        return int(self.values["seal_personal_data"])
+
+    @property
+    def match_rate(self) -> int:
+        return int(self.values["match_rate"])
+
+    @property
+    def match_window(self) -> float:
+        return float(self.values["match_window"])
+
+    @property
+    def ledger_delay_grace(self) -> int:
+        return int(self.values["ledger_delay_grace"])
 
     def with_overrides(self, **overrides: Any) -> Settings:
         vals = dict(self.values)
