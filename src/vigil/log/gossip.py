@@ -16,7 +16,7 @@ from vigil import clock
 from vigil.crypto.encoding import b64u
 from vigil.log.checkpoint import check_fork, verify_checkpoint
 from vigil.log.tree import StoredLog
-from vigil.storage.base import Sql
+from vigil.storage.gossip import checkpoints, keep_checkpoint
 
 
 class Gossip:
@@ -31,19 +31,13 @@ class Gossip:
     def receive(self, note: str, member: str) -> dict[str, Any]:
         """Keep a handed-in checkpoint (after checking the node's signature on it)."""
         size, root = self._verify(note)
-        self.log.store.write(lambda sql: sql.execute(
-            "INSERT INTO log_gossip(size, root, note, member_id, at) VALUES(?,?,?,?,?) "
-            "ON CONFLICT (size, root) DO NOTHING", (size, root, note, member, clock.now())))
+        at = clock.now()
+        self.log.store.write(lambda sql: keep_checkpoint(sql, size, root, note, member, at))
         forks = [f for f in self.report()["forks"] if f["size"] == size]
         return {"accepted": True, "size": size, "root": b64u(root), "forks": forks}
 
     def report(self) -> dict[str, Any]:
-        def run(sql: Sql) -> list[tuple[int, bytes, str]]:
-            rows = sql.execute("SELECT size, root, note FROM log_gossip ORDER BY size, root"
-                               ).fetchall()
-            return [(int(s), bytes(r), str(n)) for s, r, n in rows]
-
-        rows = self.log.store.read(run)
+        rows = self.log.store.read(checkpoints)
         current = self.log.size()
         forks: list[dict[str, Any]] = []
         by_size: dict[int, list[tuple[bytes, str]]] = {}
