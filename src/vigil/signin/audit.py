@@ -22,6 +22,7 @@ from vigil import clock
 from vigil.lru import Lru
 from vigil.model import Actor
 from vigil.node.exchange import TOKEN_PREFIX, Exchange
+from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 
 SIGNIN_EVERY = 3600.0
@@ -46,9 +47,7 @@ class Event:
 def record_in(sql: Sql, member: str, user: str | None, event: str, detail: str = "",
               address: str = "") -> None:
     """Record an event inside a transaction the caller holds."""
-    sql.execute("INSERT INTO auth_events(member_id, user_id, event, detail, address, at) "
-                "VALUES(?, ?, ?, ?, ?, ?)",
-                (member, user, event, detail, address or "-", clock.now()))
+    stored.insert_event(sql, member, user, event, detail, address or "-", clock.now())
 
 
 def record(ex: Exchange, member: str, user: str | None, event: str, detail: str = "",
@@ -59,9 +58,7 @@ def record(ex: Exchange, member: str, user: str | None, event: str, detail: str 
 def events(ex: Exchange, member: str, after: int = 0, limit: int = 100) -> list[Event]:
     """The member's events after ``after``, oldest first."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT seq, member_id, user_id, event, detail, address, at FROM auth_events "
-        "WHERE member_id=? AND seq>? ORDER BY seq LIMIT ?", (member, after, limit)).fetchall())
+    rows = ex.store.read(lambda sql: stored.events_after(sql, member, after, limit))
     return [Event(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
@@ -70,8 +67,7 @@ def failed(ex: Exchange, credential: str, code: str, address: str) -> None:
     if not credential.startswith("vgl_") or len(credential) < TOKEN_PREFIX:
         return
     prefix = credential[:TOKEN_PREFIX]
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT id, member_id FROM users WHERE token_prefix=?", (prefix,)).fetchall())
+    rows = ex.store.read(lambda sql: stored.users_with_prefix(sql, prefix))
     for uid, member in rows:
         record(ex, member, uid, "signin.failed", f"{code} token {prefix}…", address)
 

@@ -25,6 +25,7 @@ from vigil.model import Actor
 from vigil.node.exchange import Exchange
 from vigil.signin import audit
 from vigil.signin.users import _user_id, bump_epoch
+from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 
 KINDS = ("spki", "subject")
@@ -77,12 +78,9 @@ def add(ex: Exchange, member_ref: str, user_ref: str, kind: str, value: str,
 
     def write(sql: Sql) -> str:
         uid = _user_id(sql, member.id, user_ref)
-        taken = sql.execute("SELECT 1 FROM user_certs WHERE kind=? AND value=? AND revoked=?",
-                            (kind, value, False)).fetchone()
-        if taken is not None:
+        if stored.cert_taken(sql, kind, value):
             raise Conflict(f"that {kind} already stands for a user", code="cert.exists")
-        sql.execute("INSERT INTO user_certs(id, user_id, kind, value, created, revoked) "
-                    "VALUES(?, ?, ?, ?, ?, ?)", (cid, uid, kind, value, clock.now(), False))
+        stored.insert_cert(sql, cid, uid, kind, value, clock.now())
         audit.record_in(sql, member.id, uid, "certificate.added",
                         f"{kind} {value}" + (f", by {by}" if by else ""))
         return cid
@@ -95,14 +93,12 @@ def revoke(ex: Exchange, member_ref: str, cert_id: str, by: str | None = None) -
     member = ex.member(member_ref)
 
     def write(sql: Sql) -> None:
-        row = sql.execute("SELECT c.user_id FROM user_certs c JOIN users u ON u.id=c.user_id "
-                          "WHERE c.id=? AND u.member_id=? AND c.revoked=?",
-                          (cert_id, member.id, False)).fetchone()
-        if row is None:
+        uid = stored.live_cert_user(sql, cert_id, member.id)
+        if uid is None:
             raise NotFound(f"no live certificate mapping {cert_id}", code="cert.not_found")
-        sql.execute("UPDATE user_certs SET revoked=? WHERE id=?", (True, cert_id))
+        stored.revoke_cert(sql, cert_id)
         bump_epoch(sql)
-        audit.record_in(sql, member.id, row[0], "certificate.revoked",
+        audit.record_in(sql, member.id, uid, "certificate.revoked",
                         cert_id + (f", by {by}" if by else ""))
 
     ex.store.write(write)
@@ -110,10 +106,7 @@ def revoke(ex: Exchange, member_ref: str, cert_id: str, by: str | None = None) -
 
 def mappings(ex: Exchange, member_ref: str) -> list[CertMapping]:
     member = ex.member(member_ref)
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT c.id, u.name, c.kind, c.value, c.created, c.revoked FROM user_certs c "
-        "JOIN users u ON u.id=c.user_id WHERE u.member_id=? ORDER BY c.created",
-        (member.id,)).fetchall())
+    rows = ex.store.read(lambda sql: stored.certs_of(sql, member.id))
     return [CertMapping(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
 
@@ -121,11 +114,8 @@ def authenticate(ex: Exchange, der: bytes) -> Actor:
     """The actor a verified client certificate (DER) stands for."""
     cert = x509.load_der_x509_certificate(der)
     keys = (("spki", spki_pin(cert)), ("subject", subject_of(cert)))
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT u.token_hash FROM user_certs c JOIN users u ON u.id=c.user_id "
-        "WHERE c.revoked=? AND ((c.kind=? AND c.value=?) OR (c.kind=? AND c.value=?)) "
-        "ORDER BY c.kind LIMIT 1", (False, *keys[0], *keys[1])).fetchone())
-    if row is None:
+    token_hash = ex.store.read(lambda sql: stored.token_hash_for_cert(sql, keys))
+    if token_hash is None:
         raise AuthError("no user for this client certificate", code="auth.bad_cert")
-    user = ex.store.user_by_token_hash(str(row[0]))
+    user = ex.store.user_by_token_hash(token_hash)
     return ex._actor_of(user, "cert")

@@ -26,6 +26,7 @@ from vigil.model import User
 from vigil.node.exchange import SCOPES, TOKEN_PREFIX, Exchange, check_scope, hash_token, new_token
 from vigil.signin import audit
 from vigil.signin.users import _user_id, bump_epoch
+from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 
 __all__ = ["SCOPES", "TokenInfo", "allows", "issue", "rotate", "tokens"]
@@ -63,12 +64,8 @@ def tokens(ex: Exchange, member_ref: str, user_ref: str | None = None) -> list[T
     def read(sql: Sql) -> list[Any]:
         if user_ref is not None:
             uid = _user_id(sql, member.id, user_ref)
-            return list(sql.execute(
-                "SELECT id, name, token_prefix, scope, created, expires, revoked FROM users "
-                "WHERE id=?", (uid,)).fetchall())
-        return list(sql.execute(
-            "SELECT id, name, token_prefix, scope, created, expires, revoked FROM users "
-            "WHERE member_id=? ORDER BY name", (member.id,)).fetchall())
+            return stored.token_rows(sql, user=uid)
+        return stored.token_rows(sql, member=member.id)
 
     return [TokenInfo(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]))
             for r in ex.store.read(read)]
@@ -97,16 +94,14 @@ def rotate(ex: Exchange, member_ref: str, user_ref: str, *, scope: str | None = 
 
     def write(sql: Sql) -> tuple[str, str]:
         uid = _user_id(sql, member.id, user_ref)
-        row = sql.execute("SELECT scope, expires, revoked FROM users WHERE id=?",
-                          (uid,)).fetchone()
+        row = stored.token_state(sql, uid)
         if bool(row[2]):
             raise Conflict(f"user {user_ref!r} is revoked", code="user.revoked")
         new_scope = scope or str(row[0])
         new_expires = row[1] if keep_expiry and expires is None else expires
-        sql.execute("UPDATE users SET token_hash=?, token_prefix=?, scope=?, expires=? "
-                    "WHERE id=?", (hash_token(token), token[:TOKEN_PREFIX], new_scope,
-                                   new_expires, uid))
-        sql.execute("DELETE FROM sessions WHERE user_id=?", (uid,))
+        stored.set_token(sql, uid, hash_token(token), token[:TOKEN_PREFIX], new_scope,
+                         new_expires)
+        stored.end_sessions(sql, uid)
         bump_epoch(sql)
         audit.record_in(sql, member.id, uid, "token.rotated",
                         _detail(token, new_scope, new_expires, by), address)

@@ -20,6 +20,7 @@ from vigil.log.entries import member_entry
 from vigil.model import Actor
 from vigil.node.exchange import TOKEN_PREFIX, Exchange
 from vigil.signin import audit
+from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 
 EPOCH_KEY = "credentials"
@@ -36,9 +37,7 @@ class UserInfo:
 
 def bump_epoch(sql: Sql) -> None:
     """Move the credential epoch (inside the transaction that takes access away)."""
-    sql.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (EPOCH_KEY, uuid.uuid4().hex))
+    stored.set_meta(sql, EPOCH_KEY, uuid.uuid4().hex)
 
 
 def epoch(ex: Exchange) -> str:
@@ -49,9 +48,7 @@ def epoch(ex: Exchange) -> str:
 def users(ex: Exchange, member_ref: str) -> list[UserInfo]:
     """A member's users, revoked ones included."""
     member = ex.member(member_ref)
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT id, name, created, admin, revoked FROM users WHERE member_id=? ORDER BY name",
-        (member.id,)).fetchall())
+    rows = ex.store.read(lambda sql: stored.users_of(sql, member.id))
     return [UserInfo(r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in rows]
 
 
@@ -59,18 +56,16 @@ def _user_id(sql: Sql, member_id: str, user_ref: str) -> str:
     """A user of the member by name, id, or the token it holds: the token itself or
     the first ``TOKEN_PREFIX`` characters shown in listings, events and logs (what an
     operator has of a leaked token)."""
-    row = sql.execute("SELECT id FROM users WHERE member_id=? AND (name=? OR id=?)",
-                      (member_id, user_ref, user_ref)).fetchone()
+    row = stored.user_named(sql, member_id, user_ref)
     if row is None and user_ref.startswith("vgl_") and len(user_ref) >= TOKEN_PREFIX:
-        rows = sql.execute("SELECT id FROM users WHERE member_id=? AND token_prefix=?",
-                           (member_id, user_ref[:TOKEN_PREFIX])).fetchall()
+        rows = stored.users_by_prefix(sql, member_id, user_ref[:TOKEN_PREFIX])
         if len(rows) > 1:
             raise Conflict(f"{len(rows)} users hold tokens starting {user_ref[:TOKEN_PREFIX]}: "
                            "name the user", code="user.ambiguous")
         row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"no user {user_ref!r} of this member", code="user.not_found")
-    return str(row[0])
+    return row
 
 
 def set_admin(ex: Exchange, member_ref: str, user_ref: str, admin: bool = True) -> None:
@@ -80,7 +75,7 @@ def set_admin(ex: Exchange, member_ref: str, user_ref: str, admin: bool = True) 
 
     def write(sql: Sql) -> None:
         uid = _user_id(sql, member.id, user_ref)
-        sql.execute("UPDATE users SET admin=? WHERE id=?", (admin, uid))
+        stored.set_admin(sql, uid, admin)
 
     ex.store.write(write)
 
@@ -88,12 +83,10 @@ def set_admin(ex: Exchange, member_ref: str, user_ref: str, admin: bool = True) 
 def is_admin(ex: Exchange, actor: Actor) -> bool:
     """An administrator of its member: a user with the admin role acting with an
     admin-scope token (vigil.signin.tokens)."""
-    if actor.scope != "admin":
+    user = actor.user
+    if actor.scope != "admin" or user is None:
         return False
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT admin FROM users WHERE id=? AND member_id=?",
-        (actor.user, actor.member)).fetchone())
-    return row is not None and bool(row[0])
+    return ex.store.read(lambda sql: stored.is_admin(sql, user, actor.member))
 
 
 def revoke_user(ex: Exchange, member_ref: str, user_ref: str, by: str | None = None,
@@ -105,11 +98,9 @@ def revoke_user(ex: Exchange, member_ref: str, user_ref: str, by: str | None = N
 
     def write(sql: Sql) -> str:
         uid = _user_id(sql, member.id, user_ref)
-        cur = sql.execute("UPDATE users SET revoked=? WHERE id=? AND revoked=?",
-                          (True, uid, False))
-        if not cur.rowcount:
+        if not stored.revoke(sql, uid):
             raise Conflict(f"user {user_ref!r} is already revoked", code="user.revoked")
-        sql.execute("DELETE FROM sessions WHERE user_id=?", (uid,))
+        stored.end_sessions(sql, uid)
         bump_epoch(sql)
         audit.record_in(sql, member.id, uid, "token.revoked", f"by {by}" if by else "",
                         address)
@@ -127,8 +118,7 @@ def set_member_active(ex: Exchange, member_ref: str, active: bool) -> str:
         ex.log.append(sql, member_entry(member.id, "activate" if active else "deactivate",
                                         member.sign_key_id, member.enc_key_id, clock.now()))
         if not active:
-            sql.execute("DELETE FROM sessions WHERE user_id IN "
-                        "(SELECT id FROM users WHERE member_id=?)", (member.id,))
+            stored.end_member_sessions(sql, member.id)
         bump_epoch(sql)
 
     ex.store.set_member_active(member.id, active, also)
