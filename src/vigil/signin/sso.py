@@ -37,6 +37,7 @@ from vigil.crypto.secretfile import SEALED_PREFIX
 from vigil.errors import AuthError, Conflict, InputError, NotFound
 from vigil.model import Actor
 from vigil.node.exchange import Exchange, hash_token
+from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 
 PENDING_TTL = 600  # seconds a browser has to come back from the provider
@@ -115,55 +116,33 @@ def add_provider(ex: Exchange, issuer: str, *, client_id: str, client_secret: st
 
     sealed = ex.secrets.seal(client_secret.strip(), f"sso/{issuer}")
 
-    def write(sql: Sql) -> None:
-        sql.execute("INSERT INTO sso_providers(issuer, client_id, client_secret, "
-                    "member_claim, user_claim, scopes, created) VALUES(?,?,?,?,?,?,?)",
-                    (issuer, client_id.strip(), sealed, member_claim.strip(),
-                     user_claim.strip(), " ".join(scopes.split()), clock.now()))
-        for mid in ids:
-            sql.execute("INSERT INTO sso_members(issuer, member_id) VALUES(?,?)",
-                        (issuer, mid))
-
-    ex.store.write(write)
+    row = (issuer, client_id.strip(), sealed, member_claim.strip(), user_claim.strip(),
+           " ".join(scopes.split()), clock.now())
+    ex.store.write(lambda sql: stored.insert_provider(sql, row, list(ids)))
     return provider(ex, issuer)
 
 
 def remove_provider(ex: Exchange, issuer: str) -> None:
     issuer = issuer.strip().rstrip("/")
 
-    def write(sql: Sql) -> int:
-        sql.execute("DELETE FROM sso_members WHERE issuer=?", (issuer,))
-        sql.execute("DELETE FROM sso_pending WHERE issuer=?", (issuer,))
-        return int(sql.execute("DELETE FROM sso_providers WHERE issuer=?",
-                               (issuer,)).rowcount)
-
-    if not ex.store.write(write):
+    if not ex.store.write(lambda sql: stored.delete_provider(sql, issuer)):
         raise NotFound(f"no provider {issuer}", code="sso.not_found")
 
 
 def providers(ex: Exchange) -> list[Provider]:
-    def read(sql: Sql) -> tuple[list[Any], list[Any]]:
-        rows = sql.execute("SELECT issuer, client_id, client_secret, member_claim, "
-                           "user_claim, scopes FROM sso_providers ORDER BY issuer").fetchall()
-        members = sql.execute("SELECT issuer, member_id FROM sso_members "
-                              "ORDER BY member_id").fetchall()
-        return list(rows), list(members)
-
-    rows, members = ex.store.read(read)
+    rows, members = ex.store.read(stored.provider_rows)
     return [Provider(r[0], r[1], ex.secrets.open(str(r[2]), f"sso/{r[0]}"), r[3], r[4], r[5],
                      tuple(m[1] for m in members if m[0] == r[0])) for r in rows]
 
 
 def seal_stored(ex: Exchange) -> int:
     """Seal the client secrets stored in clear before sealing existed; how many."""
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT issuer, client_secret FROM sso_providers").fetchall())
-    legacy = [(str(i), str(v)) for i, v in rows if not str(v).startswith(SEALED_PREFIX)]
+    rows = ex.store.read(stored.provider_secrets)
+    legacy = [(i, v) for i, v in rows if not v.startswith(SEALED_PREFIX)]
 
     def write(sql: Sql) -> None:
         for issuer, secret in legacy:
-            sql.execute("UPDATE sso_providers SET client_secret=? WHERE issuer=?",
-                        (ex.secrets.seal(secret, f"sso/{issuer}"), issuer))
+            stored.set_provider_secret(sql, issuer, ex.secrets.seal(secret, f"sso/{issuer}"))
 
     if legacy:
         ex.store.write(write)
@@ -190,12 +169,8 @@ def actor_for_claims(ex: Exchange, p: Provider, claims: Mapping[str, Any]) -> Ac
         raise AuthError("this sign-in does not name a user of this node",
                         code="auth.sso_unmapped")
 
-    def read(sql: Sql) -> Any:
-        return sql.execute("SELECT id FROM users WHERE member_id=? AND name=? AND revoked=?",
-                           (member.id, user_name, False)).fetchone()
-
-    row = ex.store.read(read)
-    user = ex.store.user_by_id(str(row[0])) if row is not None else None
+    uid = ex.store.read(lambda sql: stored.live_user_named(sql, member.id, user_name))
+    user = ex.store.user_by_id(uid) if uid is not None else None
     if user is None:
         from vigil.signin import audit
         audit.record(ex, member.id, None, "signin.failed",
@@ -218,27 +193,17 @@ def begin(ex: Exchange, p: Provider) -> tuple[str, Pending]:
     state = secrets.token_urlsafe(32)
     pending = Pending(p.issuer, secrets.token_urlsafe(32), secrets.token_urlsafe(48))
 
-    def write(sql: Sql) -> None:
-        sql.execute("DELETE FROM sso_pending WHERE expires<=?", (clock.now(),))
-        sql.execute("INSERT INTO sso_pending(state_hash, issuer, nonce, verifier, expires) "
-                    "VALUES(?,?,?,?,?)", (hash_token(state), p.issuer, pending.nonce,
-                                           pending.verifier, _expiry(PENDING_TTL)))
-
-    ex.store.write(write)
+    ex.store.write(lambda sql: stored.insert_pending(
+        sql, hash_token(state), p.issuer, pending.nonce, pending.verifier, _expiry(PENDING_TTL),
+        clock.now()))
     return state, pending
 
 
 def finish(ex: Exchange, state: str) -> Pending:
     """The sign-in a state belongs to, used once; AuthError when unknown or stale."""
 
-    def write(sql: Sql) -> Any:
-        row = sql.execute("SELECT issuer, nonce, verifier FROM sso_pending "
-                          "WHERE state_hash=? AND expires>?",
-                          (hash_token(state), clock.now())).fetchone()
-        sql.execute("DELETE FROM sso_pending WHERE state_hash=?", (hash_token(state),))
-        return row
-
-    row = ex.store.write(write) if state else None
+    row = ex.store.write(lambda sql: stored.take_pending(sql, hash_token(state), clock.now())
+                         ) if state else None
     if row is None:
         raise AuthError("this sign-in is unknown or took too long; start again",
                         code="auth.sso_state")
@@ -260,11 +225,9 @@ def remember(ex: Exchange, session_id: str, issuer: str, id_token: str, ttl: int
     provider's session id (``sid``) and subject (``sub``) a back-channel logout names."""
     claims = _payload(id_token)
     sid, sub = claims.get("sid"), claims.get("sub")
-    ex.store.write(lambda sql: sql.execute(
-        "INSERT INTO sso_sessions(session_hash, issuer, id_token, expires, sid, sub) "
-        "VALUES(?,?,?,?,?,?)",
-        (hash_token(session_id), issuer, id_token, _expiry(ttl),
-         sid if isinstance(sid, str) else None, sub if isinstance(sub, str) else None)))
+    ex.store.write(lambda sql: stored.insert_sso_session(
+        sql, hash_token(session_id), issuer, id_token, _expiry(ttl),
+        sid if isinstance(sid, str) else None, sub if isinstance(sub, str) else None))
 
 
 def end_sessions(ex: Exchange, issuer: str, *, sid: str | None, sub: str | None) -> int:
@@ -275,19 +238,9 @@ def end_sessions(ex: Exchange, issuer: str, *, sid: str | None, sub: str | None)
     from vigil.signin.users import bump_epoch
 
     def write(sql: Sql) -> int:
-        if sid is not None:
-            rows = sql.execute("SELECT session_hash FROM sso_sessions WHERE issuer=? AND sid=?"
-                               + (" AND sub=?" if sub is not None else ""),
-                               (issuer, sid, *((sub,) if sub is not None else ()))).fetchall()
-        else:
-            rows = sql.execute("SELECT session_hash FROM sso_sessions WHERE issuer=? AND sub=?",
-                               (issuer, sub)).fetchall()
-        hashes = [str(r[0]) for r in rows]
+        hashes = stored.sso_session_hashes(sql, issuer, sid, sub)
         for h in hashes:
-            user = sql.execute("SELECT s.user_id, u.member_id FROM sessions s JOIN users u "
-                               "ON u.id = s.user_id WHERE s.id_hash=?", (h,)).fetchone()
-            sql.execute("DELETE FROM sessions WHERE id_hash=?", (h,))
-            sql.execute("DELETE FROM sso_sessions WHERE session_hash=?", (h,))
+            user = stored.end_console_session(sql, h)
             if user is not None:
                 audit.record_in(sql, str(user[1]), str(user[0]), "signout",
                                 f"provider logout {issuer}", "")
@@ -301,14 +254,6 @@ def end_sessions(ex: Exchange, issuer: str, *, sid: str | None, sub: str | None)
 def forget(ex: Exchange, session_id: str) -> tuple[str, str] | None:
     """(issuer, ID token) of an SSO session that is ending, removed from the store."""
 
-    def write(sql: Sql) -> Any:
-        now = clock.now()
-        sql.execute("DELETE FROM sso_sessions WHERE expires<=?", (now,))
-        row = sql.execute("SELECT issuer, id_token FROM sso_sessions WHERE session_hash=?",
-                          (hash_token(session_id),)).fetchone()
-        sql.execute("DELETE FROM sso_sessions WHERE session_hash=?",
-                    (hash_token(session_id),))
-        return row
-
-    row = ex.store.write(write)
+    row = ex.store.write(
+        lambda sql: stored.take_sso_session(sql, hash_token(session_id), clock.now()))
     return None if row is None else (str(row[0]), str(row[1]))

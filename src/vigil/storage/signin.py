@@ -145,3 +145,100 @@ def events_after(sql: Sql, member: str, after: int, limit: int) -> list[Any]:
     return list(sql.execute(
         "SELECT seq, member_id, user_id, event, detail, address, at FROM auth_events "
         "WHERE member_id=? AND seq>? ORDER BY seq LIMIT ?", (member, after, limit)).fetchall())
+
+
+# -- single sign-on (``vigil.signin.sso``) ----------------------------------------------------
+
+def insert_provider(sql: Sql, row: tuple[str, str, str, str, str, str, str],
+                    members: list[str]) -> None:
+    """(issuer, client id, sealed secret, member claim, user claim, scopes, created) and
+    the members it may sign in."""
+    sql.execute("INSERT INTO sso_providers(issuer, client_id, client_secret, member_claim, "
+                "user_claim, scopes, created) VALUES(?,?,?,?,?,?,?)", row)
+    for mid in members:
+        sql.execute("INSERT INTO sso_members(issuer, member_id) VALUES(?,?)", (row[0], mid))
+
+
+def delete_provider(sql: Sql, issuer: str) -> bool:
+    """A provider with its members and pending sign-ins; whether there was one."""
+    sql.execute("DELETE FROM sso_members WHERE issuer=?", (issuer,))
+    sql.execute("DELETE FROM sso_pending WHERE issuer=?", (issuer,))
+    return bool(sql.execute("DELETE FROM sso_providers WHERE issuer=?", (issuer,)).rowcount)
+
+
+def provider_rows(sql: Sql) -> tuple[list[Any], list[Any]]:
+    """(issuer, client id, secret, member claim, user claim, scopes) of each provider,
+    and (issuer, member) of each member a provider may sign in."""
+    rows = sql.execute("SELECT issuer, client_id, client_secret, member_claim, user_claim, "
+                       "scopes FROM sso_providers ORDER BY issuer").fetchall()
+    members = sql.execute("SELECT issuer, member_id FROM sso_members ORDER BY member_id"
+                          ).fetchall()
+    return list(rows), list(members)
+
+
+def provider_secrets(sql: Sql) -> list[tuple[str, str]]:
+    return [(str(i), str(v)) for i, v in sql.execute(
+        "SELECT issuer, client_secret FROM sso_providers").fetchall()]
+
+
+def set_provider_secret(sql: Sql, issuer: str, secret: str) -> None:
+    sql.execute("UPDATE sso_providers SET client_secret=? WHERE issuer=?", (secret, issuer))
+
+
+def live_user_named(sql: Sql, member: str, name: str) -> str | None:
+    row = sql.execute("SELECT id FROM users WHERE member_id=? AND name=? AND revoked=?",
+                      (member, name, False)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def insert_pending(sql: Sql, state_hash: str, issuer: str, nonce: str, verifier: str,
+                   expires: str, now: str) -> None:
+    """A sign-in under way (those past their time are dropped)."""
+    sql.execute("DELETE FROM sso_pending WHERE expires<=?", (now,))
+    sql.execute("INSERT INTO sso_pending(state_hash, issuer, nonce, verifier, expires) "
+                "VALUES(?,?,?,?,?)", (state_hash, issuer, nonce, verifier, expires))
+
+
+def take_pending(sql: Sql, state_hash: str, now: str) -> Any:
+    """(issuer, nonce, verifier) of a sign-in under way, used once."""
+    row = sql.execute("SELECT issuer, nonce, verifier FROM sso_pending "
+                      "WHERE state_hash=? AND expires>?", (state_hash, now)).fetchone()
+    sql.execute("DELETE FROM sso_pending WHERE state_hash=?", (state_hash,))
+    return row
+
+
+def insert_sso_session(sql: Sql, session_hash: str, issuer: str, id_token: str, expires: str,
+                       sid: str | None, sub: str | None) -> None:
+    sql.execute("INSERT INTO sso_sessions(session_hash, issuer, id_token, expires, sid, sub) "
+                "VALUES(?,?,?,?,?,?)", (session_hash, issuer, id_token, expires, sid, sub))
+
+
+def sso_session_hashes(sql: Sql, issuer: str, sid: str | None, sub: str | None) -> list[str]:
+    """The console sessions a provider's logout names (by session id, subject or both)."""
+    if sid is not None:
+        rows = sql.execute("SELECT session_hash FROM sso_sessions WHERE issuer=? AND sid=?"
+                           + (" AND sub=?" if sub is not None else ""),
+                           (issuer, sid, *((sub,) if sub is not None else ()))).fetchall()
+    else:
+        rows = sql.execute("SELECT session_hash FROM sso_sessions WHERE issuer=? AND sub=?",
+                           (issuer, sub)).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def end_console_session(sql: Sql, session_hash: str) -> Any:
+    """End a console session and its provider record; (user, member) it was, if any."""
+    user = sql.execute("SELECT s.user_id, u.member_id FROM sessions s JOIN users u "
+                       "ON u.id = s.user_id WHERE s.id_hash=?", (session_hash,)).fetchone()
+    sql.execute("DELETE FROM sessions WHERE id_hash=?", (session_hash,))
+    sql.execute("DELETE FROM sso_sessions WHERE session_hash=?", (session_hash,))
+    return user
+
+
+def take_sso_session(sql: Sql, session_hash: str, now: str) -> Any:
+    """(issuer, id token) of a console session's provider record, removed (and those past
+    their time)."""
+    sql.execute("DELETE FROM sso_sessions WHERE expires<=?", (now,))
+    row = sql.execute("SELECT issuer, id_token FROM sso_sessions WHERE session_hash=?",
+                      (session_hash,)).fetchone()
+    sql.execute("DELETE FROM sso_sessions WHERE session_hash=?", (session_hash,))
+    return row
