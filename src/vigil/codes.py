@@ -28,6 +28,7 @@ CODES: dict[str, tuple[int, str]] = {
     "keys.bad_signature": (422, "a key statement's signature does not verify"),
     "input.rewrap": (400, "a malformed re-wrapped content key, or one not for the current key"),
     "policy.key_revoked": (403, "signed with a revoked key after its revocation point"),
+    "passkey.no_public_url": (503, "security keys need the node's public_url"),
     "sso.no_public_url": (503, "single sign-on needs the node's public_url"),
     "auth.sso_logout": (400, "a back-channel logout token that does not verify or is not one"),
     "auth.bad_key": (401, "a security key not registered for this user, or its answer fails"),
