@@ -379,6 +379,8 @@ CODES: dict[str, tuple[int, str]] = {
     "taxii.unavailable": (503, "the remote TAXII server is unavailable"),
     "taxii.unreachable": (503, "the remote TAXII server cannot be reached"),
     "taxii.unsupported_media_type": (415, "a Content-Type this endpoint does not take"),
+    "tls.client_cert": (
+        422, "the client certificate cannot be read, or the key given is not its key"),
     "tls.pin_mismatch": (495, "the node's key is not the pinned one (SDK, CLI)"),
     "user.ambiguous": (409, "more than one user holds a token with that prefix: name the "
                        "user"),
