@@ -13,6 +13,7 @@ scripts/test.sh with softhsm2)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import os
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from vigil.client import Client
+from vigil.client.tls import transports
 from vigil.crypto.pins import spki_pin
 from vigil.crypto.pkcs11 import TokenError
 from vigil.signin import certs
@@ -165,6 +167,14 @@ def test_the_sdk_signs_in_with_a_certificate_whose_key_stays_in_the_token(tls_no
     assert me["member"]["name"] == "alpha" and me["scope"] == "publish"
     with Client(t.url, "", cert=t.card, key=t.uri, ca=t.node_cert, verify_log=False) as c:
         assert c.me()["member"]["name"] == "alpha"
+    # the async transport (the SDK's streams): the handshake through asyncio's TLS
+
+    async def me_async() -> int:
+        _, transport = transports(cert=t.card, key=t.uri, pin=pinned(t))
+        async with httpx.AsyncClient(transport=transport) as http:
+            return (await http.get(f"{t.url}/api/v1/me")).status_code
+
+    assert asyncio.run(me_async()) == 200
 
     # without the token's key: another label, or a token key that is not the card's
     with pytest.raises(TokenError) as exc:
