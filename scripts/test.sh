@@ -8,11 +8,13 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
     >/dev/null || echo "could not install chromium" >&2
 fi
-# the PKCS#11 token of the hardware-key tests (Debian's SoftHSM2)
-if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] && command -v apt-get >/dev/null \
-    && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2) \
-    >/dev/null || echo "could not install softhsm2" >&2
+# the PKCS#11 token of the hardware-key tests (Debian's SoftHSM2), and OpenSSL's PKCS#11
+# engine (libp11) for TLS client keys kept in a token
+if { [ ! -e /usr/lib/softhsm/libsofthsm2.so ] \
+     || ! dpkg -s libengine-pkcs11-openssl >/dev/null 2>&1; } \
+    && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 \
+    libengine-pkcs11-openssl) >/dev/null || echo "could not install softhsm2/libp11" >&2
 fi
 # the OpenID provider of the console's sign-in tests (npm's oidc-provider, run by Node)
 if command -v node >/dev/null && command -v npm >/dev/null; then

@@ -28,6 +28,7 @@ CODES: dict[str, tuple[int, str]] = {
     "keys.bad_signature": (422, "a key statement's signature does not verify"),
     "input.rewrap": (400, "a malformed re-wrapped content key, or one not for the current key"),
     "policy.key_revoked": (403, "signed with a revoked key after its revocation point"),
+    "passkey.no_public_url": (503, "security keys need the node's public_url"),
     "sso.no_public_url": (503, "single sign-on needs the node's public_url"),
     "auth.sso_logout": (400, "a back-channel logout token that does not verify or is not one"),
     "auth.bad_key": (401, "a security key not registered for this user, or its answer fails"),
@@ -378,6 +379,8 @@ CODES: dict[str, tuple[int, str]] = {
     "taxii.unavailable": (503, "the remote TAXII server is unavailable"),
     "taxii.unreachable": (503, "the remote TAXII server cannot be reached"),
     "taxii.unsupported_media_type": (415, "a Content-Type this endpoint does not take"),
+    "tls.client_cert": (
+        422, "the client certificate cannot be read, or the key given is not its key"),
     "tls.pin_mismatch": (495, "the node's key is not the pinned one (SDK, CLI)"),
     "user.ambiguous": (409, "more than one user holds a token with that prefix: name the "
                        "user"),

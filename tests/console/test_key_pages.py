@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from vigil.signin import audit, passkeys
 from vigil.testing import ServerProcess, TestNode, make_node
+from vigil.web.console.routes import PRE_CSRF_COOKIE
 
 from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)
 from .test_browser import VIEWPORT
@@ -28,9 +30,13 @@ def key_node(tmp_path: Path) -> Iterator[tuple[TestNode, str]]:
     ex = node.exchange()
     passkeys.set_required(ex, "bravo", True)
     ex.store.close()
-    with ServerProcess(node.data) as srv:
-        # WebAuthn needs a host name for its RP id, not an IP address
-        yield node, srv.url.replace("127.0.0.1", "localhost")
+    srv = ServerProcess(node.data)
+    # WebAuthn needs a host name for its RP id, not an IP address; the relying party
+    # comes from public_url only
+    srv.url = srv.url.replace("127.0.0.1", "localhost")
+    srv.env["VIGIL_PUBLIC_URL"] = srv.url
+    with srv:
+        yield node, srv.url
 
 
 def token_sign_in(page: Any, url: str, token: str) -> None:
@@ -54,6 +60,12 @@ def test_register_second_factor_passkey_alone_refusal_and_removal(
     ctx = chromium.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
     cdp, auth_id = authenticator(ctx, page)
+
+    # a Host header the client chooses does not choose the relying party
+    with httpx.Client(base_url=url, headers={"host": "evil.example"}) as http:
+        pre = http.get("/signin").cookies[PRE_CSRF_COOKIE]
+        got = http.post("/signin/passkey", json={}, headers={"x-csrf": pre})
+        assert got.json()["options"]["rpId"] == "localhost", got.text
 
     # alpha has no key and no policy: the token alone opens the console; a key is added
     token_sign_in(page, url, alpha.token)

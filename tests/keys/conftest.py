@@ -25,6 +25,9 @@ class SoftHsm:
     label: str
     pin: str
     conf: Path
+    # a second token for TLS client keys: Debian bookworm's PKCS#11 engine (libp11
+    # 0.4.12) cannot list the keys of a token that also holds Ed25519/X25519 keys
+    tls_label: str = "vigil-tls"
 
     def uri(self, obj: str | None = None) -> str:
         obj = obj or f"m{uuid.uuid4().hex[:12]}"
@@ -52,8 +55,9 @@ def _softhsm_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm
     os.environ["SOFTHSM2_CONF"] = str(conf)
     os.environ["VIGIL_PKCS11_PIN"] = PIN
     label = "vigil-test"
-    subprocess.run([util, "--init-token", "--free", "--label", label, "--pin", PIN,
-                    "--so-pin", "so-" + PIN], check=True, capture_output=True)
+    for name in (label, SoftHsm.tls_label):
+        subprocess.run([util, "--init-token", "--free", "--label", name, "--pin", PIN,
+                        "--so-pin", "so-" + PIN], check=True, capture_output=True)
     yield SoftHsm(label, PIN, conf)
     for k, v in old.items():
         if v is None:

@@ -87,3 +87,17 @@ def test_cli_member_set_require_webauthn(node: tuple[TestNode, Exchange]) -> Non
     r = run.invoke(cli, ["--data", str(n.data), "member", "set", "alpha",
                          "--no-require-webauthn"])
     assert json.loads(r.output)["require_webauthn"] is False
+
+
+def test_the_relying_party_comes_from_public_url_only() -> None:
+    rp = passkeys.relying_party("https://Console.Example:443/vigil/", "n1")
+    assert (rp.origin, rp.rp_id, rp.name) == ("https://console.example", "console.example",
+                                              "vigil n1")
+    rp = passkeys.relying_party("http://localhost:8000", "n1")
+    assert (rp.origin, rp.rp_id) == ("http://localhost:8000", "localhost")
+    assert passkeys.relying_party("http://[::1]:80/", "n1").origin == "http://[::1]"
+    for bad in ("", "  ", "console.example", "ftp://console.example", "https://",
+                "http://localhost:99999"):
+        with pytest.raises(passkeys.NoPublicUrl) as exc:
+            passkeys.relying_party(bad, "n1")
+        assert (exc.value.code, exc.value.status) == ("passkey.no_public_url", 503)

@@ -38,7 +38,9 @@ from vigil.errors import VigilError
 @click.option("--data", envvar="VIGIL_DATA", help="node data directory (default .vigil)")
 @click.option("--debug", is_flag=True, help="show tracebacks on errors")
 @click.option("--cert", envvar="VIGIL_CERT", help="client certificate (PEM) for the node")
-@click.option("--key", envvar="VIGIL_KEY", help="the client certificate's key (PEM)")
+@click.option("--key", envvar="VIGIL_KEY",
+              help="the client certificate's key: a PEM file, or the pkcs11: URI (RFC 7512) "
+                   "of a key kept in a token")
 @click.option("--ca", envvar="VIGIL_CA", help="CA (PEM) to trust for the node's certificate")
 @click.option("--pin", envvar="VIGIL_PIN", help="the node's key instead of a CA: sha256/…")
 @click.version_option(package_name="vigil")

@@ -6,6 +6,9 @@ With a pin, the node's certificate chain is not checked against any CA and nothi
 than TLS 1.3 is spoken; instead its key must match the pin, checked right after the
 handshake, before a byte of the request (and so the token) is sent. A mismatch raises
 ``PinMismatch``.
+
+The client certificate's key is a PEM file, or an RFC 7512 ``pkcs11:`` URI naming a key
+that stays in a token (``vigil.crypto.tls_token``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import httpx
 from cryptography import x509
 
 from vigil.crypto.pins import spki_pin
+from vigil.crypto.tls_token import is_token_key, use_token_key
 from vigil.errors import VigilError
 
 
@@ -33,7 +37,10 @@ def ssl_context(ca: str | None = None, cert: str | None = None, key: str | None 
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # the pin, checked after the handshake, instead
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    if cert:
+    if cert and is_token_key(key):
+        assert key is not None
+        use_token_key(ctx, cert, key)
+    elif cert:
         ctx.load_cert_chain(cert, key)
     return ctx
 

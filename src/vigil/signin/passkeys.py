@@ -10,6 +10,10 @@ first factor, before the console session opens.
 Each ceremony is a step kept in the store (only a hash of its random id) with its
 challenge, used once, for ``STEP_TTL`` seconds; a step opened by a first factor holds
 the user and, for SSO, the provider's ID token for the session to come.
+
+The relying party (the origin the browser must report and the RP id keys are bound to)
+comes only from the node's ``public_url``, never from the request's Host header, which a
+client chooses: without ``public_url`` every ceremony is refused (``passkey.no_public_url``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from webauthn import (
     base64url_to_bytes,
@@ -37,7 +42,7 @@ from webauthn.helpers.structs import (
 )
 
 from vigil import clock
-from vigil.errors import AuthError, InputError, NotFound
+from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.model import Actor, User
 from vigil.node.exchange import Exchange, hash_token
 from vigil.signin import audit
@@ -69,6 +74,35 @@ class Relying:
     origin: str
     rp_id: str
     name: str
+
+
+class NoPublicUrl(VigilError):
+    code = "passkey.no_public_url"
+    status = 503
+
+
+def relying_party(public_url: str, node_name: str) -> Relying:
+    """The relying party of the console at ``public_url`` (the node's configuration):
+    origin ``scheme://host[:port]`` and RP id the host name. Refused without an http(s)
+    ``public_url`` that names a host."""
+    public = public_url.strip()
+    if not public:
+        raise NoPublicUrl("security keys need the node's public_url (vigil.toml or "
+                          "VIGIL_PUBLIC_URL): the address browsers reach the console at, "
+                          "which keys are bound to")
+    try:
+        parts = urlsplit(public)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not host:
+        raise NoPublicUrl(f"security keys need an http(s) public_url naming a host, "
+                          f"not {public[:200]!r}")
+    netloc = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[parts.scheme]  # browsers leave it out
+    origin = f"{parts.scheme}://{netloc}" + (f":{port}" if port not in (None, default) else "")
+    return Relying(origin, host, f"vigil {node_name}")
 
 
 def keys(ex: Exchange, user: str) -> list[Key]:

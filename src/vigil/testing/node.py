@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -117,13 +118,19 @@ def publish_one(ex: Exchange, member: str) -> None:
 
 
 class ServerProcess:
-    """`vigil serve` in a child process on a free loopback port."""
+    """`vigil serve` in a child process on a free loopback port (with ``args``, e.g.
+    ``--tls-cert``, added to the command; ``ca`` is then the certificate its health is
+    checked with)."""
 
     def __init__(self, data: Path, *, env: Mapping[str, str] | None = None,
-                 port: int | None = None, log: Path | None = None) -> None:
+                 port: int | None = None, log: Path | None = None,
+                 args: Sequence[str] = (), ca: str | None = None) -> None:
         self.data = data
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = list(args)
+        self.ca = ca
+        scheme = "https" if "--tls-cert" in self.args else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.env = dict(os.environ)
         self.env.update({"VIGIL_KEYRING_PASSPHRASE": PASSPHRASE, "VIGIL_LOG_LEVEL": "warning"})
         self.env.update(env or {})
@@ -136,14 +143,16 @@ class ServerProcess:
         with open(self.log, "ab") as logf:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "vigil.cli", "--data", str(self.data), "serve",
-                 "--port", str(self.port)],
+                 "--port", str(self.port), *self.args],
                 env=self.env, stdout=logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                verify = ssl.create_default_context(cafile=self.ca) if self.ca else True
+                if httpx.get(self.url + "/healthz", timeout=1.0,
+                             verify=verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -45,12 +45,11 @@ MAX_JSON = 64 * 1024
 
 
 def relying(request: Request) -> passkeys.Relying:
-    """The console's origin (the node's ``public_url`` when set) and RP id."""
+    """The console's origin and RP id, from the node's ``public_url`` only (never the
+    request's Host header); ``passkeys.NoPublicUrl`` without it."""
     st = state_of(request)
-    public = str(st.settings.values.get("public_url") or "").rstrip("/")
-    origin = public or str(request.base_url).rstrip("/")
-    host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    return passkeys.Relying(origin, host, f"vigil {st.settings.node_name}")
+    return passkeys.relying_party(str(st.settings.values.get("public_url") or ""),
+                                  str(st.settings.node_name))
 
 
 def _address(request: Request) -> str:
@@ -104,7 +103,10 @@ async def key_step_page(request: Request) -> Response:
         return await st.read(signin_page, request, AuthError(
             "sign in first; the key is asked for after", code="auth.key_step"), status=401)
     register = not await st.read(passkeys.keys, ex, step.user)
-    rp = relying(request)
+    try:
+        rp = relying(request)
+    except passkeys.NoPublicUrl as exc:
+        return await st.read(signin_page, request, exc, status=exc.status)
     options = await st.read(passkeys.registration_options if register
                             else passkeys.authentication_options, ex, step, rp)
     pre = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
@@ -122,11 +124,14 @@ async def passkey_options(request: Request) -> Response:
     if not _csrf_header(request, request.cookies.get(PRE_CSRF_COOKIE, "")):
         return _json_error(VigilError("the CSRF token is missing or stale; reload the page",
                                       code="auth.csrf", status=403))
+    try:
+        rp = relying(request)
+    except passkeys.NoPublicUrl as exc:
+        return _json_error(exc)
     step_id = await st.write(passkeys.open_step, st.exchange, None, "passkey")
     step = await st.read(passkeys.peek, st.exchange, step_id)
     assert step is not None
-    options = await st.read(passkeys.authentication_options, st.exchange, step,
-                            relying(request))
+    options = await st.read(passkeys.authentication_options, st.exchange, step, rp)
     return JSONResponse({"step": step_id, "options": orjson.loads(options)}, headers=HEADERS)
 
 
@@ -156,7 +161,7 @@ async def key_step(request: Request) -> Response:
             actor, taken = await st.write(passkeys.authenticate, ex, step_id,
                                           body.get("credential"), rp, _address(request))
             step = taken
-    except (AuthError, InputError) as exc:
+    except (AuthError, InputError, passkeys.NoPublicUrl) as exc:
         resp = _json_error(exc)
         resp.delete_cookie(STEP_COOKIE, path="/signin")
         return resp
@@ -178,10 +183,14 @@ async def keys_page(request: Request) -> Response:
     if who is None or who.actor.user is None:
         return to_signin()
     ex = st.exchange
+    try:
+        rp = relying(request)
+    except passkeys.NoPublicUrl as exc:
+        return error_page(request, who, exc)
     step_id = await st.write(passkeys.open_step, ex, who.actor.user, "register")
     step = await st.read(passkeys.peek, ex, step_id)
     assert step is not None
-    options = await st.read(passkeys.registration_options, ex, step, relying(request))
+    options = await st.read(passkeys.registration_options, ex, step, rp)
     return render(request, "keys.html", who=who, step=step_id, options=options,
                   keys=await st.read(passkeys.keys, ex, who.actor.user),
                   required=await st.read(passkeys.required, ex, who.actor.member))
@@ -201,7 +210,7 @@ async def add_key(request: Request) -> Response:
         await st.write(passkeys.register, st.exchange, str(body.get("step") or ""),
                        who.actor.user, body.get("credential"), str(body.get("name") or ""),
                        relying(request), _address(request))
-    except (AuthError, InputError) as exc:
+    except (AuthError, InputError, passkeys.NoPublicUrl) as exc:
         return _json_error(exc)
     return JSONResponse({"next": "/keys"}, headers=HEADERS)
 
