@@ -364,15 +364,17 @@ def _with_cluster_ids(ev: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str, Any]],
-                                                                   list[Loss]]:
+def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True
+            ) -> tuple[list[dict[str, Any]], list[Loss]]:
     """The STIX 2.1 objects of one MISP event, for an audience of ``rank``, and the
-    losses."""
+    losses. ``fast``: the plain attributes of the common types are written directly
+    (:mod:`vigil.interop.misp_fast`), the same objects misp-stix writes; without it,
+    misp-stix converts every attribute."""
     ev = event["Event"]
     pointers = _pointers(ev)
     losses: list[Loss] = []
     within = {"Event": _keep_within(_with_cluster_ids(ev), rank, losses)}
-    parser = parser_class()()
+    parser = parser_class(fast)()
     try:
         parser.parse_misp_event(within)
     except Exception as exc:  # misp-stix refuses the event as a whole
@@ -400,7 +402,7 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str
 
 
 def convert(event: dict[str, Any], *, to: Sequence[str] | None = None,
-            channels: Iterable[str] = ()) -> Converted:
+            channels: Iterable[str] = (), fast: bool = True) -> Converted:
     """One MISP event as the objects of one share for the audience ``to`` (None: the
     proposed one, else the widest the event allows), with its losses and proposal."""
     ev = event["Event"]
@@ -411,7 +413,7 @@ def convert(event: dict[str, Any], *, to: Sequence[str] | None = None,
     else:
         rank = proposal.widest if proposal.widest is not None else COMMUNITY
     marking = read_tags(tag_names(ev.get("Tag")))
-    objects, losses = to_stix(event, rank)
+    objects, losses = to_stix(event, rank, fast=fast)
     return Converted(str(ev.get("uuid", "")), str(ev.get("info", "")), marking, proposal,
                      objects, losses)
 
