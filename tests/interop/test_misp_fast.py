@@ -24,8 +24,8 @@ from vigil.stix.validate import validate_bundle
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
 EVENTS = ["57c4445b-c548-4654-af0b-4be3950d210f.json", "existing_event.json",
-          "japanese_test.json", "long_event.json", "mainly_objects_1.json",
-          "sighting_1.json", "to_delete2.json"]
+          "japanese_test.json", "attributes/long_event.json", "mainly_objects_1.json",
+          "sighting_1.json", "attributes/to_delete2.json"]
 ORG = {"name": "CIRCL", "uuid": "55f6ea5e-2c60-40e5-964f-47a8950d210f"}
 
 

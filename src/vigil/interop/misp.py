@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,19 +259,23 @@ def _keep_within(ev: dict[str, Any], rank: int, losses: list[Loss]) -> dict[str,
     return out
 
 
-def _refs(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    """(property, id) of every reference in an object (``*_ref`` and ``*_refs``)."""
+def _refs(value: Any, out: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(property, id) of every reference in an object (``*_ref`` and ``*_refs``), in
+    the object's order, added to ``out``."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if k.endswith("_ref") and isinstance(v, str):
-                yield k, v
+            if isinstance(v, str):
+                if k.endswith("_ref"):
+                    out.append((k, v))
             elif k.endswith("_refs") and isinstance(v, list):
-                yield from ((k, x) for x in v if isinstance(x, str))
-            else:
-                yield from _refs(v, k)
+                out.extend((k, x) for x in v if isinstance(x, str))
+            elif isinstance(v, dict | list):
+                _refs(v, out)
     elif isinstance(value, list):
         for v in value:
-            yield from _refs(v, key)
+            if isinstance(v, dict | list):
+                _refs(v, out)
+    return out
 
 
 def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
@@ -281,11 +285,13 @@ def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
     any other missing reference is refused, and so, in turn, are those that point at
     it."""
     kept = {o["id"]: o for o in objects}
+    # each object's references, read once (an object is only ever narrowed)
+    refs = {oid: [(k, r) for k, r in _refs(o, []) if r not in _STANDARD_MARKINGS]
+            for oid, o in kept.items()}
     while True:
         changed = False
         for oid, obj in list(kept.items()):
-            missing = [(k, r) for k, r in _refs(obj)
-                       if r not in kept and r not in _STANDARD_MARKINGS]
+            missing = [(k, r) for k, r in refs[oid] if r not in kept]
             if not missing:
                 continue
             changed = True
@@ -294,6 +300,7 @@ def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
                 gone = {r for _, r in missing}
                 kept[oid] = {**obj, _CONTAINER_REFS: [r for r in obj[_CONTAINER_REFS]
                                                        if r not in gone]}
+                refs[oid] = [(k, r) for k, r in refs[oid] if r not in gone]
                 continue
             k, r = missing[0]
             losses.append(Loss(pointer_of(oid), oid, "misp.dangling_reference",

@@ -21,12 +21,14 @@ def audience_words(to: Sequence[str]) -> tuple[str, ...]:
 
 
 def import_events(exchange: Exchange, actor: Actor, events: list[dict[str, Any]], *,
-                  to: Sequence[str] | None, tlp: str | None) -> list[dict[str, Any]]:
+                  to: Sequence[str] | None, tlp: str | None,
+                  fast: bool = True) -> list[dict[str, Any]]:
     """Convert each event and, when the member named the audience (``to``), publish it
     as one share. Without ``to`` nothing is published: each report carries the proposed
     audience to confirm. An event that cannot be shared (an audience wider than its
     distribution, a TLP wider than its tag, nothing left to publish) is reported and
-    the others still go."""
+    the others still go. ``fast=False`` has misp-stix convert every attribute (the
+    baseline ``bench.interop`` measures the direct path against)."""
     from vigil.errors import VigilError
 
     names = [c.name for c in exchange.channels(actor.member)]
@@ -34,7 +36,7 @@ def import_events(exchange: Exchange, actor: Actor, events: list[dict[str, Any]]
     out = []
     for event in events:
         try:
-            conv = convert(event, to=words, channels=names)
+            conv = convert(event, to=words, channels=names, fast=fast)
         except VigilError as exc:
             out.append({"uuid": str(event["Event"].get("uuid", "")),
                         "info": str(event["Event"].get("info", "")),

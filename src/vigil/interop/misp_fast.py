@@ -131,6 +131,37 @@ def fast_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
         return None
 
 
+# what misp-stix gives a report or grouping (the event's container)
+_CONTAINER_KEYS = frozenset({"id", "type", "created", "modified", "published", "name",
+                             "labels", "created_by_ref", "object_refs", "context",
+                             "object_marking_refs", "description", "allow_custom",
+                             "interoperability"})
+
+
+def container(args: dict[str, Any]) -> Ready | None:
+    """The event's report or grouping as stix2 would write it from misp-stix's
+    arguments (stix2 checks each of its references, one by one: thousands in a large
+    event), or None for arguments other than the plain ones (stix2 then builds it)."""
+    if not args.keys() <= _CONTAINER_KEYS or not args.get("object_refs"):
+        return None
+    out = Ready(type=args["type"], spec_version="2.1")
+    for key, value in args.items():
+        if key in ("allow_custom", "interoperability"):
+            continue
+        if isinstance(value, datetime):
+            if value.microsecond or value.utcoffset() != UTC.utcoffset(None):
+                return None
+            out[key] = value.strftime("%Y-%m-%dT%H:%M:%S.000Z" if key != "published"
+                                      else "%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, list) and value and all(isinstance(x, str) for x in value):
+            out[key] = list(value)
+        else:
+            return None
+    return out
+
+
 def created_by(fast: Fast, identity: str | None) -> None:
     if identity is not None:
         for obj in fast.sdos:

@@ -26,14 +26,14 @@ from typing import Any
 
 import orjson
 
-from vigil.interop.misp_fast import Fast, Ready, created_by, fast_attribute
+from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
 
 
 @cache
 def parser_class(fast: bool = True) -> Any:
     from misp_stix_converter import MISPtoSTIX21Parser
     from stix2.exceptions import InvalidValueError
-    from stix2.v21 import Indicator
+    from stix2.v21 import Grouping, Indicator
 
     class PatternCheckedLater(Indicator):  # type: ignore[misc]
         def _check_object_constraints(self) -> None:
@@ -105,6 +105,23 @@ def parser_class(fast: bool = True) -> Any:
             if isinstance(relationship_args, Ready):
                 return relationship_args
             return Parser._create_relationship(relationship_args)
+
+        @staticmethod
+        def _create_report(report_args: dict[str, Any]) -> Any:
+            ready = container(report_args)
+            return ready if ready is not None else Parser._create_report(report_args)
+
+        def _handle_unpublished_report(self, report_args: dict[str, Any]) -> Any:
+            # misp-stix's own (MISPtoSTIX21Parser), with the grouping from container()
+            grouping_id = f"grouping--{self._misp_event['uuid']}"
+            if not self.object_refs:
+                self._handle_empty_object_refs(grouping_id, report_args["modified"])
+            report_args.update({"id": grouping_id, "type": "grouping",
+                                "context": "suspicious-activity", "allow_custom": True})
+            self._handle_analyst_data(report_args)
+            report_args["object_refs"] = self.object_refs
+            ready = container(report_args)
+            return ready if ready is not None else Grouping(**report_args)
 
     return FastParser
 
