@@ -20,7 +20,7 @@ import pytest
 
 from vigil.interop.misp import events_of, to_stix
 from vigil.interop.misp_fast import TYPES, fast_attribute, plain_value
-from vigil.stix.validate import validate_bundle
+from vigil.stix.validate import SCO_PROPERTY_NAMES, validate_bundle
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
 EVENTS = ["57c4445b-c548-4654-af0b-4be3950d210f.json", "existing_event.json",
@@ -197,3 +197,30 @@ def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch
     assert taken == 3
     assert any(o["type"] == "relationship" and o.get("target_ref", "").endswith(target)
                for o in fast[0])
+
+
+def test_slow_patterns_are_bounded_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patterns outside the fast forms cost the reference grammar ~20 µs a character:
+    an event is checked as one bundle, so past ``SLOW_PATTERN_BUDGET`` characters each
+    further such pattern is a loss of its own (pointing at its attribute), as a share
+    posted with them would be refused."""
+    from vigil.stix import _patterns
+
+    # regkey|value: misp-stix's pattern steps into a list (values.data): the slow path
+    slow = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
+             "Persistence mechanism", {}) for i in range(6)]
+    event = _event(slow + CASES[:2])
+    objects, losses = to_stix(copy.deepcopy(event))
+    assert losses == []
+    indicators = [o for o in objects if o["type"] == "indicator"]
+    assert len(indicators) == 9  # 6 slow, 3 fast
+    assert not _patterns.fast_valid(indicators[0]["pattern"], SCO_PROPERTY_NAMES)
+    one = len(indicators[0]["pattern"])
+    monkeypatch.setattr(_patterns, "SLOW_PATTERN_BUDGET", 3 * one + one // 2)
+    objects, losses = to_stix(copy.deepcopy(event))
+    assert [(x.pointer, x.code) for x in losses][:3] == [
+        (f"/Event/Attribute/{i}", "stix.pattern_too_large") for i in (3, 4, 5)]
+    # and the relationships to those indicators, which would point at nothing
+    assert [x.code for x in losses[3:]] == ["misp.dangling_reference"] * 3
+    assert all(x.stix_id.startswith("relationship--") for x in losses[3:])
+    assert sum(o["type"] == "indicator" for o in objects) == 6

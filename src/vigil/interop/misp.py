@@ -34,7 +34,7 @@ from vigil.interop.misp_parser import objects_of, parser_class
 from vigil.interop.misp_tags import Marking, read_tags
 from vigil.model import Tlp
 from vigil.stix.tlp import TLP1_MARKING_IDS, TLP2_MARKING_IDS, TLP_ORDER
-from vigil.stix.validate import check_object
+from vigil.stix.validate import check_objects
 
 log = logging.getLogger("vigil.interop")
 
@@ -395,8 +395,8 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True
     _keep_comments(within["Event"], objects)
     _attack_ids(objects)
     good: list[dict[str, Any]] = []
-    for obj in objects:
-        problems = check_object(obj, "")
+    # checked as one bundle: the slow pattern parse is bounded per event, as per share
+    for obj, problems in zip(objects, check_objects(objects), strict=True):
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -45,6 +45,7 @@ is listed (with its reason) in ``tests/stix/test_stix_agreement.py``.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from vigil.errors import StixError
@@ -61,6 +62,7 @@ __all__ = [
     "ValidationReport",
     "check_bundle",
     "check_object",
+    "check_objects",
     "validate_bundle",
     "validate_object",
 ]
@@ -305,6 +307,20 @@ def check_object(obj: Any, pointer: str = "") -> list[Problem]:
     ctx = _Ctx(None)
     _check_object(ctx, obj, pointer)
     return ctx.problems
+
+
+def check_objects(objects: Sequence[Any], pointer: str = "") -> list[list[Problem]]:
+    """Every problem of each object of one bundle to be (in order), checked as
+    :func:`validate_bundle` checks a bundle's objects: the reference grammar parses at
+    most ``SLOW_PATTERN_BUDGET`` characters of patterns outside the simple forms in all,
+    and each pattern past that is a problem of its object."""
+    ctx = _Ctx(None)
+    out = []
+    for obj in objects:
+        start = len(ctx.problems)
+        _check_object(ctx, obj, pointer)
+        out.append(ctx.problems[start:])
+    return out
 
 
 def _raise(problems: list[Problem], limit: int) -> NoReturn:
