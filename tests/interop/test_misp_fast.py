@@ -199,6 +199,16 @@ def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch
                for o in fast[0])
 
 
+def _slow_event(n: int, first: int = 0) -> dict[str, Any]:
+    # regkey|value: misp-stix's pattern steps into a list (values.data): the slow path
+    slow = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
+             "Persistence mechanism", {}) for i in range(first, first + n)]
+    event = _event(slow + CASES[:2])
+    for i, a in enumerate(event["Event"]["Attribute"]):
+        a["uuid"] = f"5a0d5cac-2ef4-4bae-a{first:03x}-{i:012x}"
+    return event
+
+
 def test_slow_patterns_are_bounded_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """Patterns outside the fast forms cost the reference grammar ~20 µs a character:
     an event is checked as one bundle, so past ``SLOW_PATTERN_BUDGET`` characters each
@@ -206,10 +216,7 @@ def test_slow_patterns_are_bounded_per_event(monkeypatch: pytest.MonkeyPatch) ->
     posted with them would be refused."""
     from vigil.stix import _patterns
 
-    # regkey|value: misp-stix's pattern steps into a list (values.data): the slow path
-    slow = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
-             "Persistence mechanism", {}) for i in range(6)]
-    event = _event(slow + CASES[:2])
+    event = _slow_event(6)
     objects, losses = to_stix(copy.deepcopy(event))
     assert losses == []
     indicators = [o for o in objects if o["type"] == "indicator"]
@@ -224,3 +231,28 @@ def test_slow_patterns_are_bounded_per_event(monkeypatch: pytest.MonkeyPatch) ->
     assert [x.code for x in losses[3:]] == ["misp.dangling_reference"] * 3
     assert all(x.stix_id.startswith("relationship--") for x in losses[3:])
     assert sum(o["type"] == "indicator" for o in objects) == 6
+
+
+def test_slow_patterns_are_bounded_per_request(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events of one import (one API request) share the bound."""
+    from vigil.interop.misp_exchange import import_events
+    from vigil.model import Actor
+    from vigil.stix import _patterns
+    from vigil.testing import make_node
+
+    one = len(next(o["pattern"] for o in to_stix(_slow_event(1))[0]
+                   if o["type"] == "indicator"))
+    monkeypatch.setattr(_patterns, "SLOW_PATTERN_BUDGET", 3 * one + one // 2)
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        reports = import_events(ex, Actor(node.members["alpha"].id, "test"),
+                                [_slow_event(2), _slow_event(2, first=2)],
+                                to=["community"], tlp="clear")
+    finally:
+        ex.store.close()
+    assert all("share" in r for r in reports)
+    codes = [[x["code"] for x in r["losses"]] for r in reports]
+    assert codes[0] == []
+    assert codes[1] == ["stix.pattern_too_large", "misp.dangling_reference"]

@@ -34,7 +34,7 @@ from vigil.interop.misp_parser import objects_of, parser_class
 from vigil.interop.misp_tags import Marking, read_tags
 from vigil.model import Tlp
 from vigil.stix.tlp import TLP1_MARKING_IDS, TLP2_MARKING_IDS, TLP_ORDER
-from vigil.stix.validate import check_objects
+from vigil.stix.validate import ObjectChecker
 
 log = logging.getLogger("vigil.interop")
 
@@ -371,12 +371,15 @@ def _with_cluster_ids(ev: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True
+def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True,
+            checker: ObjectChecker | None = None
             ) -> tuple[list[dict[str, Any]], list[Loss]]:
     """The STIX 2.1 objects of one MISP event, for an audience of ``rank``, and the
     losses. ``fast``: the plain attributes of the common types are written directly
     (:mod:`vigil.interop.misp_fast`), the same objects misp-stix writes; without it,
-    misp-stix converts every attribute."""
+    misp-stix converts every attribute. ``checker`` validates the objects (one for the
+    events of one request: its bound on slow pattern checks is the request's; by
+    default one for this event)."""
     ev = event["Event"]
     pointers = _pointers(ev)
     losses: list[Loss] = []
@@ -395,8 +398,9 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True
     _keep_comments(within["Event"], objects)
     _attack_ids(objects)
     good: list[dict[str, Any]] = []
-    # checked as one bundle: the slow pattern parse is bounded per event, as per share
-    for obj, problems in zip(objects, check_objects(objects), strict=True):
+    checker = checker or ObjectChecker()  # the slow pattern parse is bounded
+    for obj in objects:
+        problems = checker.check(obj)
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -409,7 +413,8 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True
 
 
 def convert(event: dict[str, Any], *, to: Sequence[str] | None = None,
-            channels: Iterable[str] = (), fast: bool = True) -> Converted:
+            channels: Iterable[str] = (), fast: bool = True,
+            checker: ObjectChecker | None = None) -> Converted:
     """One MISP event as the objects of one share for the audience ``to`` (None: the
     proposed one, else the widest the event allows), with its losses and proposal."""
     ev = event["Event"]
@@ -420,7 +425,7 @@ def convert(event: dict[str, Any], *, to: Sequence[str] | None = None,
     else:
         rank = proposal.widest if proposal.widest is not None else COMMUNITY
     marking = read_tags(tag_names(ev.get("Tag")))
-    objects, losses = to_stix(event, rank, fast=fast)
+    objects, losses = to_stix(event, rank, fast=fast, checker=checker)
     return Converted(str(ev.get("uuid", "")), str(ev.get("info", "")), marking, proposal,
                      objects, losses)
 

@@ -45,7 +45,6 @@ is listed (with its reason) in ``tests/stix/test_stix_agreement.py``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from vigil.errors import StixError
@@ -58,11 +57,11 @@ from vigil.stix._formats import (
 
 __all__ = [
     "MAX_REPORTED",
+    "ObjectChecker",
     "Problem",
     "ValidationReport",
     "check_bundle",
     "check_object",
-    "check_objects",
     "validate_bundle",
     "validate_object",
 ]
@@ -309,18 +308,20 @@ def check_object(obj: Any, pointer: str = "") -> list[Problem]:
     return ctx.problems
 
 
-def check_objects(objects: Sequence[Any], pointer: str = "") -> list[list[Problem]]:
-    """Every problem of each object of one bundle to be (in order), checked as
-    :func:`validate_bundle` checks a bundle's objects: the reference grammar parses at
-    most ``SLOW_PATTERN_BUDGET`` characters of patterns outside the simple forms in all,
-    and each pattern past that is a problem of its object."""
-    ctx = _Ctx(None)
-    out = []
-    for obj in objects:
-        start = len(ctx.problems)
-        _check_object(ctx, obj, pointer)
-        out.append(ctx.problems[start:])
-    return out
+class ObjectChecker:
+    """Checks objects one at a time as the objects of one bundle (or of one request):
+    the reference grammar parses at most ``SLOW_PATTERN_BUDGET`` characters of patterns
+    outside the simple forms in all, and each pattern past that is a problem of its
+    object, as :func:`validate_bundle` does for a bundle."""
+
+    def __init__(self) -> None:
+        self._ctx = _Ctx(None)
+
+    def check(self, obj: Any, pointer: str = "") -> list[Problem]:
+        """Every problem of one object."""
+        start = len(self._ctx.problems)
+        _check_object(self._ctx, obj, pointer)
+        return self._ctx.problems[start:]
 
 
 def _raise(problems: list[Problem], limit: int) -> NoReturn:
