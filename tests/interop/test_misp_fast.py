@@ -147,6 +147,8 @@ CASES: list[tuple[str, Any, str, dict[str, Any]]] = [
     ("ip-dst", "198.51.100.15", "Network activity",
      {"first_seen": "2017-11-01T00:00:00+00:00"}),
     ("md5", "d41d8cd98f00b204e9800998ecf8427e", "Network activity", {}),  # category
+    ("ip-dst", "198.51.100.17", "Network activity", {"id": "x1"}),  # PyMISP: int("x1")
+    ("ip-dst", "198.51.100.18", "Network activity", {"distribution": "4"}),  # no group
     ("mutex", "Global\\x", "Artifacts dropped", {}),
 ]
 

@@ -40,7 +40,10 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _DIGITS = re.compile(r"[0-9]{1,12}")
 # what makes an attribute misp-stix's: each needs misp-stix's handling
 _NOT_PLAIN = ("Tag", "Galaxy", "Sighting", "Note", "Opinion", "Relationship",
-              "first_seen", "last_seen", "data", "deleted")
+              "ShadowAttribute", "SharingGroup", "first_seen", "last_seen", "data",
+              "deleted")
+# numbers PyMISP's load reads with int() (a value it cannot read refuses the attribute)
+_NUMBERS = ("id", "event_id", "sharing_group_id")
 
 
 class Ready(dict[str, Any]):
@@ -103,8 +106,13 @@ def plain_value(attribute: Any) -> str | None:
     if comment is not None and not isinstance(comment, str):
         return None
     dist = attribute.get("distribution")
-    if dist is not None and str(dist) not in ("0", "1", "2", "3", "4", "5"):
-        return None
+    if dist is not None and str(dist) not in ("0", "1", "2", "3", "5"):
+        return None  # 4 (a sharing group) needs PyMISP's check of the group's id
+    for key in _NUMBERS:
+        n = attribute.get(key)
+        if n and not (isinstance(n, int) and not isinstance(n, bool)) and \
+                not (isinstance(n, str) and _DIGITS.fullmatch(n)):
+            return None
     categories, tool = _misp_tables()
     if kind not in categories.get(category, ()):
         return None
