@@ -19,10 +19,11 @@ PyMISP's (:mod:`vigil.interop.misp_parser` puts the two together, in the event's
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # the attribute types taken here (each as misp-stix 2.1 converts it)
@@ -66,6 +67,13 @@ class Fast:
 
 
 @cache
+def _namespace() -> bytes:
+    from misp_stix_converter.abstract import _UUIDv4
+
+    return bytes(_UUIDv4.bytes)
+
+
+@cache
 def _misp_tables() -> tuple[dict[str, frozenset[str]], Any]:
     from pymisp.abstract import describe_types
     from pymisp.tools.attributevalidationtool import AttributeValidationTool
@@ -75,16 +83,34 @@ def _misp_tables() -> tuple[dict[str, frozenset[str]], Any]:
     return ({k: frozenset(v) for k, v in mapping.items()}, AttributeValidationTool)
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
+@lru_cache(maxsize=4096)
+def _times(value: int | str) -> tuple[str, str] | None:
+    """A MISP timestamp as stix2 writes it: to the millisecond (``created``,
+    ``modified``) and to the second (``valid_from``, ``first_observed``)."""
     if isinstance(value, str) and not _DIGITS.fullmatch(value):
         return None
     try:
         when = datetime.fromtimestamp(int(value), UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return when if when.year >= 1000 else None
+    if when.year < 1000:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z"), when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    return _times(value)
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))``, without building UUID objects."""
+    b = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def plain_value(attribute: Any) -> str | None:
@@ -130,11 +156,11 @@ def fast_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
     length). ``created_by_ref`` is added when the event's identity is known
     (:func:`created_by`)."""
     value = plain_value(attribute)
-    when = _timestamp(attribute.get("timestamp"))
-    if value is None or when is None:
+    times = _timestamp(attribute.get("timestamp"))
+    if value is None or times is None:
         return None
     try:
-        return _build(parser, attribute, value, when)
+        return _build(parser, attribute, value, times)
     except Exception:  # misp-stix's own way: its error, its custom object
         return None
 
@@ -271,7 +297,8 @@ def _pattern(parser: Any, kind: str, value: str) -> str:
     return f"[email-message:to_refs[*].value = '{escaped}']"  # email-dst
 
 
-def _build(parser: Any, attribute: dict[str, Any], value: str, when: datetime) -> Fast | None:
+def _build(parser: Any, attribute: dict[str, Any], value: str,
+           times: tuple[str, str]) -> Fast | None:
     kind, uid, category = attribute["type"], attribute["uuid"], attribute["category"]
     if (kind in IP_PORT or kind in FILENAME_HASHES or kind == "domain|ip") and \
             value.count("|") != 1:
@@ -279,8 +306,7 @@ def _build(parser: Any, attribute: dict[str, Any], value: str, when: datetime) -
     scos = _scos(parser, kind, uid, value)
     if scos is None:
         return None
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    instant = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp, instant = times
     labels = [f'misp:type="{kind}"', f'misp:category="{category}"']
     observed = Ready(type="observed-data", spec_version="2.1", id=f"observed-data--{uid}",
                      created=stamp, modified=stamp, first_observed=instant,
@@ -299,7 +325,8 @@ def _build(parser: Any, attribute: dict[str, Any], value: str, when: datetime) -
                          labels=list(labels))
         out.objects.append(indicator)
         out.sdos.append(indicator)
-        rel = parser._create_v5_uuid(f"{indicator['id']} - based-on - {observed['id']}")
+        # misp-stix's relationship id: _create_v5_uuid (a UUIDv5 in its namespace)
+        rel = _uuid5(_namespace(), f"{indicator['id']} - based-on - {observed['id']}")
         out.relationship = Ready(type="relationship", spec_version="2.1",
                                  id=f"relationship--{rel}", created=stamp, modified=stamp,
                                  relationship_type="based-on", source_ref=indicator["id"],
