@@ -177,6 +177,41 @@ def test_every_type_equals_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
     assert report.objects == len(fast[0]) > 100
 
 
+def _variants(kind: str, value: str, category: str, extra: dict[str, Any]
+              ) -> list[tuple[str, Any, str, dict[str, Any]]]:
+    """Spellings PyMISP rewrites or refuses, and fields it reads its own way."""
+    idn = "bücher.example" if kind in ("domain", "hostname") else \
+        value.replace("example", "exämple")
+    values = [f" {value} ", value + "\n", value.upper(), value + "\U0001f600", idn,
+              value.replace(".", "[.]")]
+    fields: list[dict[str, Any]] = [{"timestamp": 1510922092}, {"timestamp": "0"},
+                                    {"comment": None}, {"to_ids": "1"},
+                                    {"distribution": 0}, {"Tag": []}]
+    return [(kind, v, category, extra) for v in values] + \
+        [(kind, value, category, {**extra, **f}) for f in fields]
+
+
+Case = tuple[str, Any, str, dict[str, Any]]
+ODD: list[Case] = [("ip-dst|port", "2001:db8::1|80", "Network activity", {}),
+       ("domain|ip", "a.example|2001:db8::5", "Network activity", {}),
+       ("ip-dst", "fe80::1%eth0", "Network activity", {}),
+       ("url", "hxxp://evil[.]example/x", "Network activity", {}),
+       ("filename|md5", "x|y|d41d8cd98f00b204e9800998ecf8427e", "Payload delivery", {}),
+       ("filename|md5", "x_d41d8cd98f00b204e9800998ecf8427e", "Payload delivery", {}),
+       ("ip-dst|port", "198.51.100.7_80", "Network activity", {}),
+       ("domain", "", "Network activity", {}), ("md5", "", "Payload delivery", {})]
+
+
+def test_odd_spellings_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [v for c in CASES if isinstance(c[1], str) for v in _variants(*c)] + ODD
+    taken = 0
+    for i in range(0, len(cases), 60):
+        slow, fast, n = _both(_event(cases[i:i + 60]), monkeypatch)
+        assert fast == slow
+        taken += n
+    assert taken >= 200  # of 442 attributes
+
+
 def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     """No Orgc (no created_by_ref), and a MISP object whose reference points at an
     attribute the fast path wrote (misp-stix resolves it from the fast objects)."""
@@ -203,8 +238,8 @@ def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch
 
 def _slow_event(n: int, first: int = 0) -> dict[str, Any]:
     # regkey|value: misp-stix's pattern steps into a list (values.data): the slow path
-    slow = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
-             "Persistence mechanism", {}) for i in range(first, first + n)]
+    slow: list[Case] = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
+                         "Persistence mechanism", {}) for i in range(first, first + n)]
     event = _event(slow + CASES[:2])
     for i, a in enumerate(event["Event"]["Attribute"]):
         a["uuid"] = f"5a0d5cac-2ef4-4bae-a{first:03x}-{i:012x}"
