@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import StixError
@@ -476,6 +476,32 @@ def test_fast_path_takes_one_step_through_a_reference_as_misp_writes_it() -> Non
         test_fast_path_never_accepts_what_the_grammar_refuses(pattern)
 
 
+def test_fast_path_takes_misp_list_steps_and_parentheses() -> None:
+    """misp-stix writes ``resolves_to_refs[*].value``, ``to_refs[*].value`` and
+    ``[( ... )]``: the fast path takes those forms, and only those."""
+    taken = ["[domain-name:value = 'a.example' AND "
+             "domain-name:resolves_to_refs[*].value = '198.51.100.7']",
+             "[email-message:to_refs[*].value = 'b@example.org']",
+             "[(network-traffic:dst_ref.type = 'ipv4-addr' AND "
+             "network-traffic:dst_ref.value = '198.51.100.7')]",
+             "[(domain-name:value = 'a')] OR [(url:value = 'http://b.example/')]"]
+    for pattern in taken:
+        assert _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
+        assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == [], pattern
+    for pattern in ["[domain-name:resolves_to_refs[*] = 'a']",  # no step after [*]
+                    "[domain-name:value[*].x = 'a']",  # not a list of references
+                    "[domain-name:resolves_to_refs[*].AND = 'a']",
+                    "[domain-name:resolves_to_refs[*].hashes = 'a']",
+                    "[domain-name:resolves_to_refs[*].'value' = 'a']",
+                    "[domain-name:resolves_to_refs[0].value = 'a']",
+                    "[(domain-name:value = 'a']", "[domain-name:value = 'a')]",
+                    "[((domain-name:value = 'a'))]", "[()]",
+                    "[(domain-name:value = 'a') AND (url:value = 'b')]",
+                    "([domain-name:value = 'a'])"]:
+        assert not _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
+        test_fast_path_never_accepts_what_the_grammar_refuses(pattern)
+
+
 _TYPES = st.sampled_from(
     ["ipv4-addr", "domain-name", "url", "file", "x-acme", "email-addr", "network-traffic", "mutex"]
 )
@@ -492,6 +518,10 @@ _PROPS = st.sampled_from(
         "ab",
         "start",
         "pid",
+        "resolves_to_refs[*].value",
+        "to_refs[*].value",
+        "dst_ref[*].value",
+        "resolves_to_refs[*].hashes",
     ]
 )
 _VALUES = st.one_of(
@@ -523,9 +553,13 @@ _COMPARISON = st.builds(
 @given(
     st.lists(st.lists(_COMPARISON, min_size=1, max_size=3), min_size=1, max_size=3),
     st.sampled_from([" AND ", " OR ", " and ", "AND"]),
+    st.booleans(),
 )
-def test_fast_path_agrees_with_stix2_patterns(groups: list[list[str]], join: str) -> None:
-    pattern = " OR ".join("[" + join.join(g) + "]" for g in groups)
+@example(groups=[["domain-name:resolves_to_refs[*].value = 'a'"]], join=" AND ", paren=True)
+def test_fast_path_agrees_with_stix2_patterns(groups: list[list[str]], join: str,
+                                              paren: bool) -> None:
+    wrap = "[({})]" if paren else "[{}]"
+    pattern = " OR ".join(wrap.format(join.join(g)) for g in groups)
     if _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES):
         assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == [], pattern
 

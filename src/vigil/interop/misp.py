@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from vigil.interop.misp_parser import objects_of, parser_class
 from vigil.interop.misp_tags import Marking, read_tags
 from vigil.model import Tlp
 from vigil.stix.tlp import TLP1_MARKING_IDS, TLP2_MARKING_IDS, TLP_ORDER
-from vigil.stix.validate import check_object
+from vigil.stix.validate import ObjectChecker
 
 log = logging.getLogger("vigil.interop")
 
@@ -259,19 +259,23 @@ def _keep_within(ev: dict[str, Any], rank: int, losses: list[Loss]) -> dict[str,
     return out
 
 
-def _refs(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    """(property, id) of every reference in an object (``*_ref`` and ``*_refs``)."""
+def _refs(value: Any, out: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(property, id) of every reference in an object (``*_ref`` and ``*_refs``), in
+    the object's order, added to ``out``."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if k.endswith("_ref") and isinstance(v, str):
-                yield k, v
+            if isinstance(v, str):
+                if k.endswith("_ref"):
+                    out.append((k, v))
             elif k.endswith("_refs") and isinstance(v, list):
-                yield from ((k, x) for x in v if isinstance(x, str))
-            else:
-                yield from _refs(v, k)
+                out.extend((k, x) for x in v if isinstance(x, str))
+            elif isinstance(v, dict | list):
+                _refs(v, out)
     elif isinstance(value, list):
         for v in value:
-            yield from _refs(v, key)
+            if isinstance(v, dict | list):
+                _refs(v, out)
+    return out
 
 
 def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
@@ -281,11 +285,13 @@ def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
     any other missing reference is refused, and so, in turn, are those that point at
     it."""
     kept = {o["id"]: o for o in objects}
+    # each object's references, read once (an object is only ever narrowed)
+    refs = {oid: [(k, r) for k, r in _refs(o, []) if r not in _STANDARD_MARKINGS]
+            for oid, o in kept.items()}
     while True:
         changed = False
         for oid, obj in list(kept.items()):
-            missing = [(k, r) for k, r in _refs(obj)
-                       if r not in kept and r not in _STANDARD_MARKINGS]
+            missing = [(k, r) for k, r in refs[oid] if r not in kept]
             if not missing:
                 continue
             changed = True
@@ -294,6 +300,7 @@ def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
                 gone = {r for _, r in missing}
                 kept[oid] = {**obj, _CONTAINER_REFS: [r for r in obj[_CONTAINER_REFS]
                                                        if r not in gone]}
+                refs[oid] = [(k, r) for k, r in refs[oid] if r not in gone]
                 continue
             k, r = missing[0]
             losses.append(Loss(pointer_of(oid), oid, "misp.dangling_reference",
@@ -364,15 +371,20 @@ def _with_cluster_ids(ev: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str, Any]],
-                                                                   list[Loss]]:
+def to_stix(event: dict[str, Any], rank: int = COMMUNITY, *, fast: bool = True,
+            checker: ObjectChecker | None = None
+            ) -> tuple[list[dict[str, Any]], list[Loss]]:
     """The STIX 2.1 objects of one MISP event, for an audience of ``rank``, and the
-    losses."""
+    losses. ``fast``: the plain attributes of the common types are written directly
+    (:mod:`vigil.interop.misp_fast`), the same objects misp-stix writes; without it,
+    misp-stix converts every attribute. ``checker`` validates the objects (one for the
+    events of one request: its bound on slow pattern checks is the request's; by
+    default one for this event)."""
     ev = event["Event"]
     pointers = _pointers(ev)
     losses: list[Loss] = []
     within = {"Event": _keep_within(_with_cluster_ids(ev), rank, losses)}
-    parser = parser_class()()
+    parser = parser_class(fast)()
     try:
         parser.parse_misp_event(within)
     except Exception as exc:  # misp-stix refuses the event as a whole
@@ -386,8 +398,9 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str
     _keep_comments(within["Event"], objects)
     _attack_ids(objects)
     good: list[dict[str, Any]] = []
+    checker = checker or ObjectChecker()  # the slow pattern parse is bounded
     for obj in objects:
-        problems = check_object(obj, "")
+        problems = checker.check(obj)
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -400,7 +413,8 @@ def to_stix(event: dict[str, Any], rank: int = COMMUNITY) -> tuple[list[dict[str
 
 
 def convert(event: dict[str, Any], *, to: Sequence[str] | None = None,
-            channels: Iterable[str] = ()) -> Converted:
+            channels: Iterable[str] = (), fast: bool = True,
+            checker: ObjectChecker | None = None) -> Converted:
     """One MISP event as the objects of one share for the audience ``to`` (None: the
     proposed one, else the widest the event allows), with its losses and proposal."""
     ev = event["Event"]
@@ -411,7 +425,7 @@ def convert(event: dict[str, Any], *, to: Sequence[str] | None = None,
     else:
         rank = proposal.widest if proposal.widest is not None else COMMUNITY
     marking = read_tags(tag_names(ev.get("Tag")))
-    objects, losses = to_stix(event, rank)
+    objects, losses = to_stix(event, rank, fast=fast, checker=checker)
     return Converted(str(ev.get("uuid", "")), str(ev.get("info", "")), marking, proposal,
                      objects, losses)
 

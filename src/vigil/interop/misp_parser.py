@@ -8,22 +8,32 @@ creating its indicators with an ``Indicator`` that keeps stix2's other checks an
 leaves the pattern to vigil's validator: the conversion itself stays misp-stix's.
 The converted objects are read straight from the parser (:func:`objects_of`), not
 through a stix2 ``Bundle``, which would build every object a second time.
+
+With ``fast`` (the default), the plain attributes of the common types are written by
+:mod:`vigil.interop.misp_fast` instead, without PyMISP's load or stix2 objects: PyMISP
+loads the event without them, and the parser puts their objects in their place, in the
+event's order (before and after them, misp-stix's own). An event with an event report
+(misp-stix names objects differently there) or with attributes without a uuid of their
+own, or sharing one, is misp-stix's whole.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from functools import cache
 from typing import Any
 
 import orjson
 
+from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
+
 
 @cache
-def parser_class() -> Any:
+def parser_class(fast: bool = True) -> Any:
     from misp_stix_converter import MISPtoSTIX21Parser
     from stix2.exceptions import InvalidValueError
-    from stix2.v21 import Indicator
+    from stix2.v21 import Grouping, Indicator
 
     class PatternCheckedLater(Indicator):  # type: ignore[misc]
         def _check_object_constraints(self) -> None:
@@ -44,7 +54,76 @@ def parser_class() -> Any:
                 indicator_args["pattern_version"] = "2.1"
             return PatternCheckedLater(**indicator_args)
 
-    return Parser
+    if not fast:
+        return Parser
+
+    class FastParser(Parser):
+        _plan: list[tuple[Fast | None, dict[str, Any]]] | None = None
+
+        def _load_misp_event(self, misp_event: dict[str, Any], errors: Any) -> Any:
+            self._plan = None
+            ev = misp_event.get("Event", misp_event)
+            attributes = ev.get("Attribute") if isinstance(ev, dict) else None
+            if ev.get("EventReport") or not isinstance(attributes, list):
+                return super()._load_misp_event(misp_event, errors)
+            uuids = [a.get("uuid") if isinstance(a, dict) else None for a in attributes]
+            if any(not isinstance(u, str) for u in uuids) or len(set(uuids)) < len(uuids):
+                return super()._load_misp_event(misp_event, errors)
+            plan = [(fast_attribute(self, a), a) for a in attributes]
+            rest = [a for f, a in plan if f is None]
+            if len(rest) == len(plan):
+                return super()._load_misp_event(misp_event, errors)
+            self._plan = plan
+            return super()._load_misp_event({"Event": {**ev, "Attribute": rest}}, errors)
+
+        def _handle_attributes_and_objects(self) -> None:
+            plan, self._plan = self._plan, None
+            if plan is None:
+                super()._handle_attributes_and_objects()
+                return
+            loaded = {a["uuid"]: a for a in self._misp_event.get("Attribute") or ()}
+            identity = self.shared_args.get("created_by_ref")
+            for fast, attribute in plan:
+                if fast is None:
+                    if attribute["uuid"] in loaded:  # else PyMISP refused it (an error)
+                        self._resolve_attribute(loaded[attribute["uuid"]])
+                    continue
+                created_by(fast, identity)
+                self.stix_objects.extend(fast.objects)
+                self.object_refs.extend(fast.refs)
+                if fast.relationship is not None:
+                    self.relationships.append(fast.relationship)
+            if self._misp_event.get("Object"):
+                to_parse: Any = defaultdict(dict)
+                self._objects_to_parse = to_parse
+                self._resolve_objects()
+                if self._objects_to_parse:
+                    self._resolve_objects_to_parse()
+
+        @staticmethod
+        def _create_relationship(relationship_args: dict[str, Any]) -> Any:
+            if isinstance(relationship_args, Ready):
+                return relationship_args
+            return Parser._create_relationship(relationship_args)
+
+        @staticmethod
+        def _create_report(report_args: dict[str, Any]) -> Any:
+            ready = container(report_args)
+            return ready if ready is not None else Parser._create_report(report_args)
+
+        def _handle_unpublished_report(self, report_args: dict[str, Any]) -> Any:
+            # misp-stix's own (MISPtoSTIX21Parser), with the grouping from container()
+            grouping_id = f"grouping--{self._misp_event['uuid']}"
+            if not self.object_refs:
+                self._handle_empty_object_refs(grouping_id, report_args["modified"])
+            report_args.update({"id": grouping_id, "type": "grouping",
+                                "context": "suspicious-activity", "allow_custom": True})
+            self._handle_analyst_data(report_args)
+            report_args["object_refs"] = self.object_refs
+            ready = container(report_args)
+            return ready if ready is not None else Grouping(**report_args)
+
+    return FastParser
 
 
 def objects_of(parser: Any) -> list[dict[str, Any]]:
@@ -52,6 +131,7 @@ def objects_of(parser: Any) -> list[dict[str, Any]]:
     over the parser's list, what ``parser.bundle.serialize()`` gives for its objects."""
     from stix2.serialization import STIXJSONEncoder
 
-    out: list[dict[str, Any]] = orjson.loads(json.dumps(parser.stix_objects,
-                                                        cls=STIXJSONEncoder))
-    return out
+    objects = parser.stix_objects
+    built = [o for o in objects if not isinstance(o, Ready)]
+    done = iter(orjson.loads(json.dumps(built, cls=STIXJSONEncoder)) if built else ())
+    return [dict(o) if isinstance(o, Ready) else next(done) for o in objects]

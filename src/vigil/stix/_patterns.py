@@ -10,12 +10,16 @@ standard SCO property with ``=``/``!=`` against a string literal, joined by
     [file:hashes.'SHA-256' = '...'] OR [file:hashes.MD5 = '...']
     [domain-name:value = 'x.example' OR url:value = 'http://x.example/a\\'b']
     [network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '…']
+    [domain-name:value = 'x.example' AND domain-name:resolves_to_refs[*].value = '…']
+    [(network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_port = '443')]
 
-Anything else (qualifiers, other operators, custom object types or properties, hash
-values that would fail the hash check, ...) goes to the slow path, which runs exactly
-the checks the reference validator (``stix2-validator``) runs: the ANTLR grammar and
-hash checks of ``stix2patterns.validator.run_validator``, then the object type and
-property name checks of ``stix2validator.v21.musts.patterns``.
+(one step through a reference or, with ``[*]``, through a list of references; the
+comparisons of an observation expression may sit in one pair of parentheses, as
+misp-stix writes some). Anything else (qualifiers, other operators, custom object
+types or properties, hash values that would fail the hash check, ...) goes to the
+slow path, which runs exactly the checks the reference validator (``stix2-validator``)
+runs: the ANTLR grammar and hash checks of ``stix2patterns.validator.run_validator``,
+then the object type and property name checks of ``stix2validator.v21.musts.patterns``.
 
 The work is bounded before either path runs: a pattern longer than
 ``MAX_PATTERN_CHARS`` or holding a quoted value longer than ``MAX_PATTERN_VALUE`` is
@@ -34,18 +38,20 @@ _WS = r"[ \t\r\n]"
 _STRING = r"'(?:[^'\\]|\\['\\])*'"
 _COMPARISON_RE = re.compile(
     rf"{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
-    rf"(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
+    rf"(?P<star>\[\*\])?(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
     rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING})"
 )
 _SINGLE_RE = re.compile(
     rf"{_WS}*\[{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
-    rf"(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
+    rf"(?P<star>\[\*\])?(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
     rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING}){_WS}*\]{_WS}*\Z"
 )
 _LITERAL_RE = re.compile(_STRING)
 _OPEN_RE = re.compile(rf"{_WS}*\[")
 _JOIN_RE = re.compile(rf"{_WS}+(?:AND|OR){_WS}+")
 _CLOSE_RE = re.compile(rf"{_WS}*\]")
+_PAREN_OPEN_RE = re.compile(rf"{_WS}*\(")
+_PAREN_CLOSE_RE = re.compile(rf"{_WS}*\)")
 _END_RE = re.compile(rf"{_WS}*\Z")
 
 # stix2patterns' hash checks, keyed by the hash name upper-cased without '-'/quotes.
@@ -106,6 +112,9 @@ def _comparison_ok(c: re.Match[str], sco_properties: Mapping[str, frozenset[str]
     if props is None or prop not in props:
         return False
     hname = c.group("hk") or c.group("hq")
+    if c.groupdict().get("star"):  # one step through a list of references
+        return prop.endswith("_refs") and c.group("hk") is not None and \
+            hname not in _KEYWORDS and hname != "hashes"
     if prop == "hashes":
         return hname is not None and hname not in _KEYWORDS and _hash_ok(hname, c.group("val"))
     if hname is not None and prop.endswith("_ref"):  # one step through a reference
@@ -143,11 +152,13 @@ WS = _WS
 
 
 def scan_simple(pattern: str, comparison: re.Pattern[str],
-                single: re.Pattern[str] | None = None) -> list[re.Match[str]] | None:
+                single: re.Pattern[str] | None = None,
+                parens: bool = False) -> list[re.Match[str]] | None:
     """The matches of ``comparison`` in a pattern of the simple forms -- bracketed
     observation expressions of comparisons joined by AND/OR, themselves joined by
     AND/OR -- or None if the pattern is not of those forms. ``single`` recognises the
-    commonest form, one bracketed comparison, in one step."""
+    commonest form, one bracketed comparison, in one step. ``parens``: the
+    comparisons inside a bracket may be wrapped in one pair of parentheses."""
     if single is not None:
         one = single.match(pattern)
         if one is not None:
@@ -159,6 +170,9 @@ def scan_simple(pattern: str, comparison: re.Pattern[str],
         if m is None:
             return None
         pos = m.end()
+        paren = _PAREN_OPEN_RE.match(pattern, pos) if parens else None
+        if paren is not None:
+            pos = paren.end()
         while True:
             c = comparison.match(pattern, pos)
             if c is None:
@@ -169,6 +183,11 @@ def scan_simple(pattern: str, comparison: re.Pattern[str],
             if j is None:
                 break
             pos = j.end()
+        if paren is not None:
+            m = _PAREN_CLOSE_RE.match(pattern, pos)
+            if m is None:
+                return None
+            pos = m.end()
         m = _CLOSE_RE.match(pattern, pos)
         if m is None:
             return None
@@ -184,7 +203,7 @@ def scan_simple(pattern: str, comparison: re.Pattern[str],
 def fast_valid(pattern: str, sco_properties: Mapping[str, frozenset[str]]) -> bool:
     """True if ``pattern`` is one of the simple forms and valid. False means only
     "not decided here": the caller must run :func:`slow_errors`."""
-    found = scan_simple(pattern, _COMPARISON_RE, _SINGLE_RE)
+    found = scan_simple(pattern, _COMPARISON_RE, _SINGLE_RE, parens=True)
     return found is not None and all(_comparison_ok(c, sco_properties) for c in found)
 
 

@@ -57,6 +57,7 @@ from vigil.stix._formats import (
 
 __all__ = [
     "MAX_REPORTED",
+    "ObjectChecker",
     "Problem",
     "ValidationReport",
     "check_bundle",
@@ -305,6 +306,22 @@ def check_object(obj: Any, pointer: str = "") -> list[Problem]:
     ctx = _Ctx(None)
     _check_object(ctx, obj, pointer)
     return ctx.problems
+
+
+class ObjectChecker:
+    """Checks objects one at a time as the objects of one bundle (or of one request):
+    the reference grammar parses at most ``SLOW_PATTERN_BUDGET`` characters of patterns
+    outside the simple forms in all, and each pattern past that is a problem of its
+    object, as :func:`validate_bundle` does for a bundle."""
+
+    def __init__(self) -> None:
+        self._ctx = _Ctx(None)
+
+    def check(self, obj: Any, pointer: str = "") -> list[Problem]:
+        """Every problem of one object."""
+        start = len(self._ctx.problems)
+        _check_object(self._ctx, obj, pointer)
+        return self._ctx.problems[start:]
 
 
 def _raise(problems: list[Problem], limit: int) -> NoReturn:

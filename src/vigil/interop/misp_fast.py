@@ -1,0 +1,335 @@
+"""The common MISP attributes converted to STIX 2.1 without PyMISP or stix2 objects.
+
+misp-stix loads every event with PyMISP and builds every STIX object as a stix2 object
+(which checks each property) before it is serialised: several hundred µs per attribute.
+For the attribute types most events are made of, :func:`fast_attribute` writes the same
+objects straight as JSON objects, the way misp-stix's MISP -> STIX 2.1 parser writes
+them: the same ids (the attribute's uuid; relationship ids are misp-stix's UUIDv5), the
+same patterns (built by the parser's own pattern functions), labels, kill chain phases,
+times and references, in the same order. The value goes through PyMISP's own attribute
+normalisation and validation (``AttributeValidationTool``), as PyMISP's load does.
+
+Only a plain attribute takes this path: a type of :data:`TYPES`, a uuid, a timestamp, a
+category PyMISP accepts for the type, a boolean ``to_ids``, a value PyMISP validates; no
+tags, galaxies, sightings, analyst data, ``first_seen``/``last_seen`` or attachment.
+Anything else (and every MISP object, galaxy and event report) stays misp-stix's and
+PyMISP's (:mod:`vigil.interop.misp_parser` puts the two together, in the event's order).
+``tests/interop/test_misp_fast.py`` checks the output equals misp-stix's on real events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache, lru_cache
+from typing import Any
+
+# the attribute types taken here (each as misp-stix 2.1 converts it)
+IP = ("ip-src", "ip-dst")
+IP_PORT = ("ip-src|port", "ip-dst|port")
+HASHES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512"}
+FILENAME_HASHES = {f"filename|{k}": v for k, v in HASHES.items()}
+DOMAINS = ("domain", "hostname")
+URLS = ("url", "uri", "link")
+EMAILS = ("email", "email-src", "email-dst")
+TYPES = frozenset({*IP, *IP_PORT, *HASHES, *FILENAME_HASHES, *DOMAINS, *URLS, *EMAILS,
+                   "filename", "domain|ip"})
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DIGITS = re.compile(r"[0-9]{1,12}")
+# what makes an attribute misp-stix's: each needs misp-stix's handling
+_NOT_PLAIN = ("Tag", "Galaxy", "Sighting", "Note", "Opinion", "Relationship",
+              "ShadowAttribute", "SharingGroup", "first_seen", "last_seen", "data",
+              "deleted")
+# numbers PyMISP's load reads with int() (a value it cannot read refuses the attribute)
+_NUMBERS = ("id", "event_id", "sharing_group_id")
+
+
+class Ready(dict[str, Any]):
+    """A STIX object already written as JSON, which misp-stix's parser handles like one
+    of its stix2 objects (it reads ``.id``)."""
+
+    @property
+    def id(self) -> str:
+        return str(self["id"])
+
+
+@dataclass(slots=True)
+class Fast:
+    """One attribute's objects, in misp-stix's order, and its relationship."""
+
+    objects: list[Ready]
+    sdos: list[Ready]  # those that name their creator (created_by_ref)
+    relationship: Ready | None = None
+    refs: list[str] = field(default_factory=list)
+
+
+@cache
+def _namespace() -> bytes:
+    from misp_stix_converter.abstract import _UUIDv4
+
+    return bytes(_UUIDv4.bytes)
+
+
+@cache
+def _misp_tables() -> tuple[dict[str, frozenset[str]], Any]:
+    from pymisp.abstract import describe_types
+    from pymisp.tools.attributevalidationtool import AttributeValidationTool
+
+    # the table PyMISP's MISPAttribute checks a category against
+    mapping = describe_types["category_type_mappings"]
+    return ({k: frozenset(v) for k, v in mapping.items()}, AttributeValidationTool)
+
+
+@lru_cache(maxsize=4096)
+def _times(value: int | str) -> tuple[str, str] | None:
+    """A MISP timestamp as stix2 writes it: to the millisecond (``created``,
+    ``modified``) and to the second (``valid_from``, ``first_observed``)."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        return None
+    try:
+        when = datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if when.year < 1000:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z"), when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    return _times(value)
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))``, without building UUID objects."""
+    b = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def plain_value(attribute: Any) -> str | None:
+    """The attribute's value as PyMISP loads it, or None when the attribute is not one
+    this path takes."""
+    if not isinstance(attribute, dict):
+        return None
+    kind, value, category = attribute.get("type"), attribute.get("value"), \
+        attribute.get("category")
+    if kind not in TYPES or not isinstance(value, str) or not isinstance(category, str):
+        return None
+    if any(attribute.get(k) for k in _NOT_PLAIN):
+        return None
+    if not isinstance(attribute.get("uuid"), str) or not _UUID.fullmatch(attribute["uuid"]):
+        return None
+    if not isinstance(attribute.get("to_ids"), bool):
+        return None
+    comment = attribute.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        return None
+    dist = attribute.get("distribution")
+    if dist is not None and str(dist) not in ("0", "1", "2", "3", "5"):
+        return None  # 4 (a sharing group) needs PyMISP's check of the group's id
+    for key in _NUMBERS:
+        n = attribute.get(key)
+        if n and not (isinstance(n, int) and not isinstance(n, bool)) and \
+                not (isinstance(n, str) and _DIGITS.fullmatch(n)):
+            return None
+    categories, tool = _misp_tables()
+    if kind not in categories.get(category, ()):
+        return None
+    try:
+        value = tool.modifyBeforeValidation(kind, value)
+        ok = tool.validate(kind, value)
+    except Exception:  # PyMISP's error, reported by misp-stix's own load
+        return None
+    return value if ok is True and isinstance(value, str) else None
+
+
+def fast_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
+    """The STIX objects misp-stix's ``parser`` makes of a plain attribute (None: not
+    plain, or a value misp-stix handles its own way, such as a hash of the wrong
+    length). ``created_by_ref`` is added when the event's identity is known
+    (:func:`created_by`)."""
+    value = plain_value(attribute)
+    times = _timestamp(attribute.get("timestamp"))
+    if value is None or times is None:
+        return None
+    try:
+        return _build(parser, attribute, value, times)
+    except Exception:  # misp-stix's own way: its error, its custom object
+        return None
+
+
+# what misp-stix gives a report or grouping (the event's container)
+_CONTAINER_KEYS = frozenset({"id", "type", "created", "modified", "published", "name",
+                             "labels", "created_by_ref", "object_refs", "context",
+                             "object_marking_refs", "description", "allow_custom",
+                             "interoperability"})
+
+
+def container(args: dict[str, Any]) -> Ready | None:
+    """The event's report or grouping as stix2 would write it from misp-stix's
+    arguments (stix2 checks each of its references, one by one: thousands in a large
+    event), or None for arguments other than the plain ones (stix2 then builds it)."""
+    if not args.keys() <= _CONTAINER_KEYS or not args.get("object_refs"):
+        return None
+    out = Ready(type=args["type"], spec_version="2.1")
+    for key, value in args.items():
+        if key in ("allow_custom", "interoperability"):
+            continue
+        if isinstance(value, datetime):
+            if value.microsecond or value.utcoffset() != UTC.utcoffset(None):
+                return None
+            out[key] = value.strftime("%Y-%m-%dT%H:%M:%S.000Z" if key != "published"
+                                      else "%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, list) and value and all(isinstance(x, str) for x in value):
+            out[key] = list(value)
+        else:
+            return None
+    return out
+
+
+def created_by(fast: Fast, identity: str | None) -> None:
+    if identity is not None:
+        for obj in fast.sdos:
+            obj["created_by_ref"] = identity
+
+
+def _sco(kind: str, uid: str, **props: Any) -> Ready:
+    return Ready(type=kind, spec_version="2.1", id=f"{kind}--{uid}", **props)
+
+
+def _scos(parser: Any, kind: str, uid: str, value: str) -> list[Ready] | None:
+    """The observable objects of one attribute (misp-stix's
+    ``_parse_*_attribute_observable``)."""
+    if kind in IP:
+        addr = "ipv6-addr" if ":" in value else "ipv4-addr"
+        side = kind.split("-")[1]
+        return [_sco("network-traffic", uid, **{f"{side}_ref": f"{addr}--{uid}"},
+                     protocols=["tcp"]),
+                _sco(addr, uid, value=value)]
+    if kind in IP_PORT:
+        if "|" not in value:
+            return None
+        ip, port = value.split("|")  # one "|" only: misp-stix's error otherwise
+        if not parser._is_canonical_integer(port, signed=True) or \
+                not 0 <= int(port) <= 65535:
+            return None
+        addr = "ipv6-addr" if ":" in ip else "ipv4-addr"
+        side = kind.split("|")[0].split("-")[1]
+        return [_sco("network-traffic", uid, **{f"{side}_ref": f"{addr}--{uid}",
+                                                 f"{side}_port": int(port)},
+                     protocols=["tcp"]),
+                _sco(addr, uid, value=ip)]
+    if kind in HASHES:
+        if not parser._check_hash_value(parser._define_hash_type(kind), value):
+            return None
+        return [_sco("file", uid, hashes={HASHES[kind]: value})]
+    if kind in FILENAME_HASHES:
+        if "|" not in value:
+            return None
+        name, digest = value.split("|")
+        if not parser._check_hash_value(parser._define_hash_type(kind.split("|")[1]),
+                                        digest):
+            return None
+        return [_sco("file", uid, name=name, hashes={FILENAME_HASHES[kind]: digest})]
+    if kind in DOMAINS:
+        return [_sco("domain-name", uid, value=value)]
+    if kind == "domain|ip":
+        if "|" not in value:
+            return None
+        domain, ip = value.split("|")
+        addr = "ipv6-addr" if ":" in ip else "ipv4-addr"
+        return [_sco("domain-name", uid, value=domain, resolves_to_refs=[f"{addr}--{uid}"]),
+                _sco(addr, uid, value=ip)]
+    if kind in URLS:
+        return [_sco("url", uid, value=value)]
+    if kind == "filename":
+        return [_sco("file", uid, name=value)]
+    if kind == "email":
+        return [_sco("email-addr", uid, value=value)]
+    if kind == "email-src":
+        return [_sco("email-message", uid, is_multipart=False,
+                     from_ref=f"email-addr--{uid}"),
+                _sco("email-addr", uid, value=value)]
+    if kind == "email-dst":
+        return [_sco("email-message", uid, is_multipart=False,
+                     to_refs=[f"email-addr--{uid}"]),
+                _sco("email-addr", uid, value=value)]
+    return None
+
+
+def _pattern(parser: Any, kind: str, value: str) -> str:
+    """The indicator's pattern (misp-stix's ``_parse_*_attribute``)."""
+    escaped = parser._handle_value_for_pattern(value)
+    if kind in IP:
+        return f"[{parser._create_ip_pattern(kind.split('-')[1], escaped)}]"
+    if kind in IP_PORT:
+        side = kind.split("|")[0].split("-")[1]
+        ip, port = escaped.split("|")
+        return (f"[{parser._create_ip_pattern(side, ip)} AND "
+                f"{parser._create_port_pattern(port, ip_type=side)}]")
+    if kind in HASHES:
+        return f"[{parser._create_hash_pattern(kind, value)}]"
+    if kind in FILENAME_HASHES:
+        return f"[{parser._create_filename_hash_pattern(kind.split('|')[1], escaped, '|')}]"
+    if kind in DOMAINS:
+        return f"[{parser._create_domain_pattern(escaped)}]"
+    if kind == "domain|ip":
+        domain, ip = escaped.split("|")
+        return (f"[{parser._create_domain_pattern(domain)} AND "
+                f"{parser._create_domain_resolving_pattern(ip)}]")
+    if kind in URLS:
+        return f"[url:value = '{escaped}']"
+    if kind == "filename":
+        return f"[{parser._create_filename_pattern(escaped)}]"
+    if kind == "email":
+        return f"[email-addr:value = '{escaped}']"
+    if kind == "email-src":
+        return f"[email-message:from_ref.value = '{escaped}']"
+    return f"[email-message:to_refs[*].value = '{escaped}']"  # email-dst
+
+
+def _build(parser: Any, attribute: dict[str, Any], value: str,
+           times: tuple[str, str]) -> Fast | None:
+    kind, uid, category = attribute["type"], attribute["uuid"], attribute["category"]
+    if (kind in IP_PORT or kind in FILENAME_HASHES or kind == "domain|ip") and \
+            value.count("|") != 1:
+        return None
+    scos = _scos(parser, kind, uid, value)
+    if scos is None:
+        return None
+    stamp, instant = times
+    labels = [f'misp:type="{kind}"', f'misp:category="{category}"']
+    observed = Ready(type="observed-data", spec_version="2.1", id=f"observed-data--{uid}",
+                     created=stamp, modified=stamp, first_observed=instant,
+                     last_observed=instant, number_observed=1,
+                     object_refs=[o["id"] for o in scos], labels=labels)
+    out = Fast([observed, *scos], [observed])
+    if attribute["to_ids"]:
+        indicator = Ready(type="indicator", spec_version="2.1", id=f"indicator--{uid}",
+                          created=stamp, modified=stamp)
+        if attribute.get("comment"):
+            indicator["description"] = attribute["comment"]
+        indicator.update(pattern=_pattern(parser, kind, value), pattern_type="stix",
+                         pattern_version="2.1", valid_from=instant,
+                         kill_chain_phases=[{"kill_chain_name": "misp-category",
+                                             "phase_name": category}],
+                         labels=list(labels))
+        out.objects.append(indicator)
+        out.sdos.append(indicator)
+        # misp-stix's relationship id: _create_v5_uuid (a UUIDv5 in its namespace)
+        rel = _uuid5(_namespace(), f"{indicator['id']} - based-on - {observed['id']}")
+        out.relationship = Ready(type="relationship", spec_version="2.1",
+                                 id=f"relationship--{rel}", created=stamp, modified=stamp,
+                                 relationship_type="based-on", source_ref=indicator["id"],
+                                 target_ref=observed["id"])
+    out.refs = [o["id"] for o in out.objects]
+    return out

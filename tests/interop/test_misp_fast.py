@@ -1,0 +1,295 @@
+"""The direct MISP -> STIX path for common attributes (``vigil.interop.misp_fast``)
+gives exactly what misp-stix gives: every object, field for field and in the same
+order, and the same losses, on real PyMISP test events and on an event holding every
+type the path takes (with values PyMISP rewrites or refuses, and attributes the path
+leaves to misp-stix). The one difference is deliberate and not the fast path's: an
+object dated by the clock (an event without a timestamp) is dated when it is
+converted, so two conversions differ there."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from vigil.interop.misp import events_of, to_stix
+from vigil.interop.misp_fast import TYPES, fast_attribute, plain_value
+from vigil.stix.validate import SCO_PROPERTY_NAMES, validate_bundle
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
+EVENTS = ["57c4445b-c548-4654-af0b-4be3950d210f.json", "existing_event.json",
+          "japanese_test.json", "attributes/long_event.json", "mainly_objects_1.json",
+          "sighting_1.json", "attributes/to_delete2.json"]
+ORG = {"name": "CIRCL", "uuid": "55f6ea5e-2c60-40e5-964f-47a8950d210f"}
+
+
+@pytest.fixture(autouse=True)
+def _quiet() -> None:
+    logging.getLogger("misp_stix_converter").setLevel(logging.CRITICAL)
+    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
+
+
+def _clock_free(objects: list[dict[str, Any]], since: str) -> list[dict[str, Any]]:
+    """The objects with the times misp-stix takes from the clock masked."""
+    out = []
+    for obj in objects:
+        obj = dict(obj)
+        for key in ("created", "modified"):
+            if isinstance(obj.get(key), str) and obj[key] >= since:
+                obj[key] = "<clock>"
+        out.append(obj)
+    return out
+
+
+def _both(event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+          ) -> tuple[tuple[Any, Any], tuple[Any, Any], int]:
+    """misp-stix's conversion, the fast path's, and how many attributes took the
+    fast path."""
+    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    slow = to_stix(copy.deepcopy(event), fast=False)
+    taken = []
+    def counted(parser: Any, attribute: dict[str, Any]) -> Any:
+        out = fast_attribute(parser, attribute)
+        taken.append(out is not None)
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr("vigil.interop.misp_parser.fast_attribute", counted)
+        fast = to_stix(copy.deepcopy(event), fast=True)
+
+    def norm(res: Any) -> tuple[Any, Any]:
+        objects, losses = res
+        return (_clock_free(objects, since),
+                [(x.pointer, x.stix_id, x.code, x.reason) for x in losses])
+
+    return norm(slow), norm(fast), sum(taken)
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_real_events_equal_misp_stix(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for event in events_of(json.loads((DATA / name).read_text("utf-8"))):
+        slow, fast, taken = _both(event, monkeypatch)
+        assert fast[0] == slow[0]  # every object, every field, in order
+        assert fast[1] == slow[1]  # the same losses
+        plain = sum(plain_value(a) is not None for a in event["Event"].get("Attribute") or ())
+        assert taken == plain
+        objects = to_stix(event)[0]
+        assert validate_bundle({"type": "bundle", "objects": objects,
+                                "id": "bundle--5a0d5bf4-99c8-4f15-9879-22b1950d210f"}
+                               ).objects == len(objects)
+
+
+def test_real_events_mostly_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The equality above is about the fast path: most attributes of the real events
+    take it (476 of 509 today)."""
+    total = taken = 0
+    for name in EVENTS:
+        for event in events_of(json.loads((DATA / name).read_text("utf-8"))):
+            total += len(event["Event"].get("Attribute") or ())
+            taken += _both(event, monkeypatch)[2]
+    assert taken >= 0.9 * total and taken >= 450
+
+
+def _attr(i: int, kind: str, value: Any, category: str, to_ids: bool = True,
+          **more: Any) -> dict[str, Any]:
+    return {"uuid": f"5a0d5cac-2ef4-4bae-baa4-{i:012x}", "type": kind, "value": value,
+            "category": category, "to_ids": to_ids, "timestamp": str(1510922092 + i),
+            "comment": more.pop("comment", f"comment {i}"), **more}
+
+
+CASES: list[tuple[str, Any, str, dict[str, Any]]] = [
+    ("ip-dst", "198.51.100.7", "Network activity", {}),
+    ("ip-src", "2001:db8::1", "Network activity", {}),
+    ("ip-dst", "198.51.100[.]8", "Network activity", {}),  # PyMISP refangs
+    ("ip-dst", "not an address", "Network activity", {}),  # PyMISP refuses: misp-stix's
+    ("ip-src", "10.0.0.0/8", "Network activity", {"to_ids": False}),
+    ("ip-dst|port", "198.51.100.9|443", "Network activity", {}),
+    ("ip-src|port", "2001:db8::2|8080", "Network activity", {}),
+    ("ip-dst|port", "198.51.100.10|0443", "Network activity", {}),  # not a port as written
+    ("ip-dst|port", "198.51.100.11|99999", "Network activity", {}),
+    ("domain", "Example.COM", "Network activity", {}),
+    ("domain", "bad[.]example.org", "Network activity", {"comment": ""}),
+    ("hostname", "www.o'brien.example", "Network activity", {}),  # quote in a pattern
+    ("domain|ip", "dom.example|198.51.100.12", "Network activity", {}),
+    ("domain|ip", "dom.example|198.51.100.13|x", "Network activity", {}),
+    ("url", "http://x.example/a\\b'c", "Network activity", {}),
+    ("uri", "/admin/login.php", "Network activity", {}),
+    ("link", "https://blog.example/post", "External analysis", {}),
+    ("md5", "D41D8CD98F00B204E9800998ECF8427E", "Payload delivery", {}),  # upper case
+    ("sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "Payload delivery", {}),
+    ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+     "Payload delivery", {}),
+    ("sha512", "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+               "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+     "Payload delivery", {}),
+    ("md5", "d41d8cd98f00b204e9800998ecf8427", "Payload delivery", {}),  # short: refused
+    ("filename", "invoice.pdf.exe", "Payload delivery", {}),
+    ("filename|md5", "a_b.exe|d41d8cd98f00b204e9800998ecf8427e", "Payload delivery", {}),
+    ("filename|sha1", "c.dll|da39a3ee5e6b4b0d3255bfef95601890afd80709",
+     "Payload delivery", {"to_ids": False}),
+    ("filename|sha256", "d.bin|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78"
+                        "52b855", "Payload delivery", {}),
+    ("filename|sha512", "e.bin|cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d3"
+                        "6ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af9"
+                        "27da3e", "Payload delivery", {}),
+    ("email", "Someone@Example.org", "Social network", {}),
+    ("email-src", "a[at]example.org", "Payload delivery", {}),
+    ("email-dst", "b@example.org", "Network activity", {}),
+    # left to misp-stix: a tag, a galaxy-free sighting, first_seen, a wrong category,
+    # no to_ids, a type not taken
+    ("ip-dst", "198.51.100.14", "Network activity", {"Tag": [{"name": "tlp:amber"}]}),
+    ("ip-dst", "198.51.100.15", "Network activity",
+     {"first_seen": "2017-11-01T00:00:00+00:00"}),
+    ("md5", "d41d8cd98f00b204e9800998ecf8427e", "Network activity", {}),  # category
+    ("ip-dst", "198.51.100.17", "Network activity", {"id": "x1"}),  # PyMISP: int("x1")
+    ("ip-dst", "198.51.100.18", "Network activity", {"distribution": "4"}),  # no group
+    ("mutex", "Global\\x", "Artifacts dropped", {}),
+]
+
+
+def _event(cases: list[tuple[str, Any, str, dict[str, Any]]], **more: Any) -> dict[str, Any]:
+    attrs = [_attr(i, kind, value, category, **dict(extra))
+             for i, (kind, value, category, extra) in enumerate(cases)]
+    attrs.append({k: v for k, v in _attr(99, "ip-dst", "198.51.100.16",
+                                          "Network activity").items() if k != "to_ids"})
+    return {"Event": {"uuid": "5a0d5bf4-99c8-4f15-9879-22b1950d210f", "info": "types",
+                      "timestamp": "1511183733", "date": "2017-11-14", "Orgc": ORG,
+                      "analysis": "2", "threat_level_id": "3", "published": False,
+                      "Attribute": attrs, **more}}
+
+
+def test_every_type_equals_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {kind for kind, *_ in CASES} >= TYPES
+    event = _event(CASES)
+    slow, fast, taken = _both(event, monkeypatch)
+    assert fast == slow
+    assert taken == 24  # the others are misp-stix's own, in their place
+    # and vigil's validator takes the bundle whole
+    report = validate_bundle({"type": "bundle",
+                              "id": "bundle--5a0d5bf4-99c8-4f15-9879-22b1950d210f",
+                              "objects": orjson.loads(orjson.dumps(fast[0]))})
+    assert report.objects == len(fast[0]) > 100
+
+
+def _variants(kind: str, value: str, category: str, extra: dict[str, Any]
+              ) -> list[tuple[str, Any, str, dict[str, Any]]]:
+    """Spellings PyMISP rewrites or refuses, and fields it reads its own way."""
+    idn = "bücher.example" if kind in ("domain", "hostname") else \
+        value.replace("example", "exämple")
+    values = [f" {value} ", value + "\n", value.upper(), value + "\U0001f600", idn,
+              value.replace(".", "[.]")]
+    fields: list[dict[str, Any]] = [{"timestamp": 1510922092}, {"timestamp": "0"},
+                                    {"comment": None}, {"to_ids": "1"},
+                                    {"distribution": 0}, {"Tag": []}]
+    return [(kind, v, category, extra) for v in values] + \
+        [(kind, value, category, {**extra, **f}) for f in fields]
+
+
+Case = tuple[str, Any, str, dict[str, Any]]
+ODD: list[Case] = [("ip-dst|port", "2001:db8::1|80", "Network activity", {}),
+       ("domain|ip", "a.example|2001:db8::5", "Network activity", {}),
+       ("ip-dst", "fe80::1%eth0", "Network activity", {}),
+       ("url", "hxxp://evil[.]example/x", "Network activity", {}),
+       ("filename|md5", "x|y|d41d8cd98f00b204e9800998ecf8427e", "Payload delivery", {}),
+       ("filename|md5", "x_d41d8cd98f00b204e9800998ecf8427e", "Payload delivery", {}),
+       ("ip-dst|port", "198.51.100.7_80", "Network activity", {}),
+       ("domain", "", "Network activity", {}), ("md5", "", "Payload delivery", {})]
+
+
+def test_odd_spellings_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [v for c in CASES if isinstance(c[1], str) for v in _variants(*c)] + ODD
+    taken = 0
+    for i in range(0, len(cases), 60):
+        slow, fast, n = _both(_event(cases[i:i + 60]), monkeypatch)
+        assert fast == slow
+        taken += n
+    assert taken >= 200  # of 442 attributes
+
+
+def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Orgc (no created_by_ref), and a MISP object whose reference points at an
+    attribute the fast path wrote (misp-stix resolves it from the fast objects)."""
+    event = _event(CASES[:3])
+    del event["Event"]["Orgc"]
+    target = event["Event"]["Attribute"][0]["uuid"]
+    event["Event"]["Object"] = [{
+        "name": "domain-ip", "meta-category": "network", "uuid":
+        "5a0d5cac-2ef4-4bae-baa4-0000000000ff", "timestamp": "1510922092",
+        "template_uuid": "43b3b146-77eb-4931-b4cc-b66c60f28734", "template_version": "9",
+        "Attribute": [{"type": "domain", "object_relation": "domain", "value":
+                       "obj.example", "category": "Network activity", "to_ids": True,
+                       "uuid": "5a0d5cac-2ef4-4bae-baa4-0000000000fe",
+                       "timestamp": "1510922092"}],
+        "ObjectReference": [{"referenced_uuid": target, "relationship_type": "resolves-to",
+                             "uuid": "5a0d5cac-2ef4-4bae-baa4-0000000000fd",
+                             "timestamp": "1510922092"}]}]
+    slow, fast, taken = _both(event, monkeypatch)
+    assert fast == slow
+    assert taken == 3
+    assert any(o["type"] == "relationship" and o.get("target_ref", "").endswith(target)
+               for o in fast[0])
+
+
+def _slow_event(n: int, first: int = 0) -> dict[str, Any]:
+    # regkey|value: misp-stix's pattern steps into a list (values.data): the slow path
+    slow: list[Case] = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
+                         "Persistence mechanism", {}) for i in range(first, first + n)]
+    event = _event(slow + CASES[:2])
+    for i, a in enumerate(event["Event"]["Attribute"]):
+        a["uuid"] = f"5a0d5cac-2ef4-4bae-a{first:03x}-{i:012x}"
+    return event
+
+
+def test_slow_patterns_are_bounded_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patterns outside the fast forms cost the reference grammar ~20 µs a character:
+    an event is checked as one bundle, so past ``SLOW_PATTERN_BUDGET`` characters each
+    further such pattern is a loss of its own (pointing at its attribute), as a share
+    posted with them would be refused."""
+    from vigil.stix import _patterns
+
+    event = _slow_event(6)
+    objects, losses = to_stix(copy.deepcopy(event))
+    assert losses == []
+    indicators = [o for o in objects if o["type"] == "indicator"]
+    assert len(indicators) == 9  # 6 slow, 3 fast
+    assert not _patterns.fast_valid(indicators[0]["pattern"], SCO_PROPERTY_NAMES)
+    one = len(indicators[0]["pattern"])
+    monkeypatch.setattr(_patterns, "SLOW_PATTERN_BUDGET", 3 * one + one // 2)
+    objects, losses = to_stix(copy.deepcopy(event))
+    assert [(x.pointer, x.code) for x in losses][:3] == [
+        (f"/Event/Attribute/{i}", "stix.pattern_too_large") for i in (3, 4, 5)]
+    # and the relationships to those indicators, which would point at nothing
+    assert [x.code for x in losses[3:]] == ["misp.dangling_reference"] * 3
+    assert all(x.stix_id.startswith("relationship--") for x in losses[3:])
+    assert sum(o["type"] == "indicator" for o in objects) == 6
+
+
+def test_slow_patterns_are_bounded_per_request(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events of one import (one API request) share the bound."""
+    from vigil.interop.misp_exchange import import_events
+    from vigil.model import Actor
+    from vigil.stix import _patterns
+    from vigil.testing import make_node
+
+    one = len(next(o["pattern"] for o in to_stix(_slow_event(1))[0]
+                   if o["type"] == "indicator"))
+    monkeypatch.setattr(_patterns, "SLOW_PATTERN_BUDGET", 3 * one + one // 2)
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        reports = import_events(ex, Actor(node.members["alpha"].id, "test"),
+                                [_slow_event(2), _slow_event(2, first=2)],
+                                to=["community"], tlp="clear")
+    finally:
+        ex.store.close()
+    assert all("share" in r for r in reports)
+    codes = [[x["code"] for x in r["losses"]] for r in reports]
+    assert codes[0] == []
+    assert codes[1] == ["stix.pattern_too_large", "misp.dangling_reference"]
