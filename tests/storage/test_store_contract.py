@@ -18,6 +18,7 @@ from vigil.storage.base import (
     header_bytes,
     queue_inbox,
     serialize_writes,
+    take_positions,
     wraps_to_bytes,
 )
 from vigil.storage.schema import (
@@ -211,6 +212,41 @@ def test_inbox_positions_count_only_the_members_own_entries(store: Store) -> Non
     after = [(e.seq, e.share_id) for e, _, _ in store.inbox(b.id, 8, 100)]
     assert after == [(10, mine[0]), (11, env.id)]
     assert store.inbox_head(b.id) == 11
+
+
+def test_take_positions_takes_many_members_in_one_statement_per_chunk(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A share to many members reserves their positions with one statement per
+    ``TAKE_CHUNK`` members (not one per member), each member's own run of positions."""
+    from vigil.storage import base
+
+    monkeypatch.setattr(base, "TAKE_CHUNK", 3)
+    ms = [f"identity--{i:02d}" for i in range(7)]
+    counts = {m: 1 + i % 3 for i, m in enumerate(ms)}
+    statements: list[str] = []
+
+    def take(sql: Sql) -> tuple[dict[str, int], dict[str, int]]:
+        class Counting:
+            dialect = sql.dialect
+
+            def execute(self, text: str, params: object = ()) -> object:
+                statements.append(text)
+                return sql.execute(text, params)  # type: ignore[arg-type]
+
+            def executemany(self, text: str, rows: object) -> None:
+                raise AssertionError("take_positions reads the heads back")
+
+        serialize_writes(sql)
+        first = take_positions(Counting(), "inbox", counts)  # type: ignore[arg-type]
+        return first, take_positions(Counting(), "inbox", counts)  # type: ignore[arg-type]
+
+    first, second = store.write(take)
+    assert len(statements) == 2 * 3  # 7 members in chunks of 3, twice
+    assert first == dict.fromkeys(ms, 1)
+    assert second == {m: 1 + n for m, n in counts.items()}
+    assert {str(m): int(h) for m, h in store.query(
+        "SELECT member_id, head FROM cursor_heads WHERE stream=?", ("inbox",))} == \
+        {m: 2 * n for m, n in counts.items()}
 
 
 def _stores_before(migration: list[str], request: pytest.FixtureRequest, tmp_path: Path,
