@@ -25,6 +25,7 @@ from vigil.storage.schema import (
     CHANNEL_NAMES_MIGRATION,
     MEMBER_CURSOR_MIGRATION,
     MIGRATIONS,
+    UNUSED_MEMBER_INDEXES_MIGRATION,
     schema_version,
 )
 
@@ -462,3 +463,45 @@ def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
         store.put_share(bad, [b.id], "t", boom)
     assert store.get_share(bad.id) is None  # share and inbox rows rolled back with it
     assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == [env.id]
+
+
+_UNUSED = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel")
+_PAGING = ("inbox_member_share", "inbox_member_pos", "taxii_access_member_pos")
+
+
+def _indexes(store: Store) -> set[str]:
+    if store.dialect == "sqlite":
+        rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("index",))
+    else:
+        rows = store.query("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                           "current_schema()")
+    return {str(r[0]) for r in rows}
+
+
+def test_the_member_indexes_nothing_reads_are_dropped(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every share writes an entry per recipient into each member-keyed index: the ones
+    per-member positions replaced are gone from a store made before (and its inbox
+    still pages), and the ones that page and keep a share once per member stay."""
+    for url, upgrade in _stores_before(UNUSED_MEMBER_INDEXES_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        s = open_store(url)
+        try:
+            assert set(_UNUSED) <= _indexes(s)
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert not set(_UNUSED) & _indexes(s) and set(_PAGING) <= _indexes(s)
+            a, b = member("a"), member("b")
+            s.add_member(a)
+            s.add_member(b)
+            envs = [envelope(a.id, [b.id]) for _ in range(3)]
+            for env in envs:
+                s.put_share(env, [b.id], "t")
+            assert [e.share_id for e, _, _ in s.inbox(b.id, 1, 10)] == \
+                [env.id for env in envs[1:]]
+        finally:
+            s.close()

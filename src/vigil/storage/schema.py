@@ -650,6 +650,18 @@ KEY_LIFECYCLE_MIGRATION: list[str] = [
     "ALTER TABLE sso_sessions ADD COLUMN sub TEXT",
 ]
 
+# The member-keyed indexes that per-member positions (v7) replaced; no query reads them.
+# A share writes an entry per recipient into every member-keyed index of the inbox and
+# of the TAXII index, and once a node holds more than a few shares per member each of
+# those entries lands on a page of its own: an index nothing reads cost a page per
+# recipient in every share's durable commit.
+UNUSED_MEMBER_INDEXES_MIGRATION: list[str] = [
+    "DROP INDEX IF EXISTS inbox_member_seq",
+    "DROP INDEX IF EXISTS taxii_access_member",
+    "DROP INDEX IF EXISTS taxii_access_channel",
+]
+
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -823,6 +835,7 @@ MIGRATIONS: list[list[str]] = [
     TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
     OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
     KEY_LIFECYCLE_MIGRATION,  # v16: key history, revocations, rewraps; SSO logout ids
+    UNUSED_MEMBER_INDEXES_MIGRATION,  # v17: member-keyed indexes nothing reads
 ]
 
 
