@@ -23,9 +23,9 @@ from vigil.storage.base import (
 )
 from vigil.storage.schema import (
     CHANNEL_NAMES_MIGRATION,
+    FAN_OUT_INDEXES_MIGRATION,
     MEMBER_CURSOR_MIGRATION,
     MIGRATIONS,
-    UNUSED_MEMBER_INDEXES_MIGRATION,
     schema_version,
 )
 
@@ -465,8 +465,10 @@ def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
     assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == [env.id]
 
 
-_UNUSED = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel")
-_PAGING = ("inbox_member_share", "inbox_member_pos", "taxii_access_member_pos")
+_GONE = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel",
+         "inbox_member_share", "taxii_access_share")
+_KEPT = ("inbox_share_member", "inbox_member_pos", "taxii_access_share_member",
+         "taxii_access_member_pos")
 
 
 def _indexes(store: Store) -> set[str]:
@@ -478,23 +480,24 @@ def _indexes(store: Store) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def test_the_member_indexes_nothing_reads_are_dropped(
+def test_a_share_writes_fewer_member_keyed_index_entries(
         request: pytest.FixtureRequest, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Every share writes an entry per recipient into each member-keyed index: the ones
-    per-member positions replaced are gone from a store made before (and its inbox
-    still pages), and the ones that page and keep a share once per member stay."""
-    for url, upgrade in _stores_before(UNUSED_MEMBER_INDEXES_MIGRATION, request, tmp_path,
+    per-member positions replaced are gone from a store made before, the ones that keep
+    a share once per member are keyed by share first, and the inbox still pages and
+    still refuses a share twice for one member."""
+    for url, upgrade in _stores_before(FAN_OUT_INDEXES_MIGRATION, request, tmp_path,
                                        monkeypatch):
         s = open_store(url)
         try:
-            assert set(_UNUSED) <= _indexes(s)
+            assert set(_GONE) <= _indexes(s)
         finally:
             s.close()
         upgrade()
         s = open_store(url)
         try:
-            assert not set(_UNUSED) & _indexes(s) and set(_PAGING) <= _indexes(s)
+            assert not set(_GONE) & _indexes(s) and set(_KEPT) <= _indexes(s)
             a, b = member("a"), member("b")
             s.add_member(a)
             s.add_member(b)
@@ -503,5 +506,12 @@ def test_the_member_indexes_nothing_reads_are_dropped(
                 s.put_share(env, [b.id], "t")
             assert [e.share_id for e, _, _ in s.inbox(b.id, 1, 10)] == \
                 [env.id for env in envs[1:]]
+
+            def again(sql: Sql, row: tuple[str, str] = (b.id, envs[0].id)) -> None:
+                sql.execute("INSERT INTO inbox(member_id, share_id, added, pos) "
+                            "VALUES(?,?,?,?)", (*row, "t", 99))
+
+            with pytest.raises(Exception, match=r"(?i)unique"):
+                s.write(again)
         finally:
             s.close()
