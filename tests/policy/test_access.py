@@ -143,6 +143,70 @@ def test_views_carry_the_state_and_the_hold(node: Node) -> None:
     assert gate.fetch("share--nothing") is None
 
 
+def test_views_many_are_the_views_of_each_gate_with_one_read_for_all(node: Node) -> None:
+    """The push path judges every stream a share wakes at once: the same views as each
+    member's gate alone (hold, revocation mark, consent grants), with one consent read
+    and one revocation lookup for all the members."""
+    held = node.publish("alpha", ioc_bundle("45.77.6.1"), to="everyone")
+    granted = node.publish("alpha", ioc_bundle("45.77.6.2"), to="everyone")
+    marked = node.publish("alpha", ioc_bundle("45.77.6.3"), to="everyone")
+    node.hold(held, "bravo")
+
+    def setup(sql: Any) -> None:
+        sql.execute("INSERT INTO consent_requests(id, share_id, asker, originator, what, "
+                    "reason, created, state, until_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                    ("consent--1", granted, node.id("charlie"), node.id("alpha"), "forward",
+                     "test", clock.now(), "granted", None))
+        sql.execute("INSERT INTO revoked_shares(share_id, key_id, marked) VALUES(?,?,?)",
+                    (marked, "ed25519:test", clock.now()))
+        sql.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+                    "WHERE key='dir_version'")  # the key book is cached per directory
+
+    node.ex.store.write(setup)
+    d, now = node.ex.directory(), clock.now()
+    rows = []
+    for sid in (held, granted, marked):
+        got = node.ex.store.get_share(sid)
+        assert got is not None
+        rows.append((sid, got[0].header, got[1]))
+    members = [node.id(n) for n in ("alpha", "bravo", "charlie", "delta")]
+    gates = [Access(node.ex, m, directory=d, now=now) for m in members]
+    parts = [rows, rows, rows[1:], []]
+    alone = [g.views(part) for g, part in zip(gates, parts, strict=True)]
+    consent_reads: list[str] = []
+    marks: list[object] = []
+    query, revoked = node.ex.store.query, node.ex.revoked_shares
+
+    def counted(sql: str, params: Any = ()) -> list[Any]:
+        if "consent_requests" in sql:
+            consent_reads.append(sql)
+        return query(sql, params)
+
+    def counted_revoked(ids: Any, directory: Any = None) -> set[str]:
+        marks.append(ids)
+        return revoked(ids, directory)
+
+    with mock.patch.object(node.ex.store, "query", counted), \
+            mock.patch.object(node.ex, "revoked_shares", counted_revoked):
+        together = Access.views_many(gates, parts)
+    assert together == alone
+    assert len(consent_reads) == 1 and len(marks) == 1
+    by = dict(zip(members, together, strict=True))
+    assert by[node.id("bravo")][0].not_before == LATER
+    assert by[node.id("alpha")][0].not_before is None
+    assert by[node.id("charlie")][0].granted == frozenset({"forward"})
+    assert by[node.id("bravo")][1].granted == frozenset()
+    assert all(v.state.revoked == (v.share_id == marked) for vs in together for v in vs)
+    # the push path's batched inbox read uses them: one consent read for four members
+    consent_reads.clear()
+    with mock.patch.object(node.ex.store, "query", counted):
+        pages = node.ex.inbox_pages([(m, 0) for m in members], 100, notices=True)
+    assert len(consent_reads) == 1 and len(pages) == 4
+    with pytest.raises(ValueError):
+        Access.views_many([gates[0], Access(node.ex, members[1], directory=d, now=LATER)],
+                          [rows, rows])
+
+
 def test_reading_a_share_does_not_record_an_opening(node: Node) -> None:
     sid = node.publish("alpha", ioc_bundle("45.77.5.5"), to="everyone")
     opened: list[tuple[str, str]] = []

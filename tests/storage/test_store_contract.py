@@ -18,10 +18,12 @@ from vigil.storage.base import (
     header_bytes,
     queue_inbox,
     serialize_writes,
+    take_positions,
     wraps_to_bytes,
 )
 from vigil.storage.schema import (
     CHANNEL_NAMES_MIGRATION,
+    FAN_OUT_INDEXES_MIGRATION,
     MEMBER_CURSOR_MIGRATION,
     MIGRATIONS,
     schema_version,
@@ -211,6 +213,41 @@ def test_inbox_positions_count_only_the_members_own_entries(store: Store) -> Non
     after = [(e.seq, e.share_id) for e, _, _ in store.inbox(b.id, 8, 100)]
     assert after == [(10, mine[0]), (11, env.id)]
     assert store.inbox_head(b.id) == 11
+
+
+def test_take_positions_takes_many_members_in_one_statement_per_chunk(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A share to many members reserves their positions with one statement per
+    ``TAKE_CHUNK`` members (not one per member), each member's own run of positions."""
+    from vigil.storage import base
+
+    monkeypatch.setattr(base, "TAKE_CHUNK", 3)
+    ms = [f"identity--{i:02d}" for i in range(7)]
+    counts = {m: 1 + i % 3 for i, m in enumerate(ms)}
+    statements: list[str] = []
+
+    def take(sql: Sql) -> tuple[dict[str, int], dict[str, int]]:
+        class Counting:
+            dialect = sql.dialect
+
+            def execute(self, text: str, params: object = ()) -> object:
+                statements.append(text)
+                return sql.execute(text, params)  # type: ignore[arg-type]
+
+            def executemany(self, text: str, rows: object) -> None:
+                raise AssertionError("take_positions reads the heads back")
+
+        serialize_writes(sql)
+        first = take_positions(Counting(), "inbox", counts)  # type: ignore[arg-type]
+        return first, take_positions(Counting(), "inbox", counts)  # type: ignore[arg-type]
+
+    first, second = store.write(take)
+    assert len(statements) == 2 * 3  # 7 members in chunks of 3, twice
+    assert first == dict.fromkeys(ms, 1)
+    assert second == {m: 1 + n for m, n in counts.items()}
+    assert {str(m): int(h) for m, h in store.query(
+        "SELECT member_id, head FROM cursor_heads WHERE stream=?", ("inbox",))} == \
+        {m: 2 * n for m, n in counts.items()}
 
 
 def _stores_before(migration: list[str], request: pytest.FixtureRequest, tmp_path: Path,
@@ -426,3 +463,55 @@ def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
         store.put_share(bad, [b.id], "t", boom)
     assert store.get_share(bad.id) is None  # share and inbox rows rolled back with it
     assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == [env.id]
+
+
+_GONE = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel",
+         "inbox_member_share", "taxii_access_share")
+_KEPT = ("inbox_share_member", "inbox_member_pos", "taxii_access_share_member",
+         "taxii_access_member_pos")
+
+
+def _indexes(store: Store) -> set[str]:
+    if store.dialect == "sqlite":
+        rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("index",))
+    else:
+        rows = store.query("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                           "current_schema()")
+    return {str(r[0]) for r in rows}
+
+
+def test_a_share_writes_fewer_member_keyed_index_entries(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every share writes an entry per recipient into each member-keyed index: the ones
+    per-member positions replaced are gone from a store made before, the ones that keep
+    a share once per member are keyed by share first, and the inbox still pages and
+    still refuses a share twice for one member."""
+    for url, upgrade in _stores_before(FAN_OUT_INDEXES_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        s = open_store(url)
+        try:
+            assert set(_GONE) <= _indexes(s)
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert not set(_GONE) & _indexes(s) and set(_KEPT) <= _indexes(s)
+            a, b = member("a"), member("b")
+            s.add_member(a)
+            s.add_member(b)
+            envs = [envelope(a.id, [b.id]) for _ in range(3)]
+            for env in envs:
+                s.put_share(env, [b.id], "t")
+            assert [e.share_id for e, _, _ in s.inbox(b.id, 1, 10)] == \
+                [env.id for env in envs[1:]]
+
+            def again(sql: Sql, row: tuple[str, str] = (b.id, envs[0].id)) -> None:
+                sql.execute("INSERT INTO inbox(member_id, share_id, added, pos) "
+                            "VALUES(?,?,?,?)", (*row, "t", 99))
+
+            with pytest.raises(Exception, match=r"(?i)unique"):
+                s.write(again)
+        finally:
+            s.close()

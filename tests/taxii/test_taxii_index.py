@@ -17,6 +17,7 @@ from tests.taxii.conftest import many_objects
 from vigil import clock
 from vigil.model import Actor, Decision, ShareRequest, Tlp
 from vigil.node.exchange import Exchange
+from vigil.storage.base import queue_inbox
 from vigil.taxii import index
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource
@@ -125,8 +126,7 @@ class Gate:
         def move(sql: Any) -> None:
             sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
                         (self.member, self.share))
-            sql.execute("INSERT INTO inbox(member_id, share_id, added) VALUES(?,?,?)",
-                        (self.member, self.share, now))
+            queue_inbox(sql, self.share, [self.member], now)  # at the member's next position
 
         self.ex.store.write(move)
 

@@ -701,10 +701,12 @@ class Exchange:
                              "by vigil's envelope.new_share_id)", code="share.id_unbound",
                              pointer="/header/id")
 
-    def revoked_shares(self, share_ids: Iterable[str]) -> set[str]:
+    def revoked_shares(self, share_ids: Iterable[str], directory: Directory | None = None
+                       ) -> set[str]:
         """The ids among ``share_ids`` signed with a revoked key at or after its
-        revocation point (the access gate refuses them)."""
-        return self.keybook.marked(self.directory(), share_ids)
+        revocation point (the access gate refuses them), as of ``directory`` (the
+        current one if None)."""
+        return self.keybook.marked(directory or self.directory(), share_ids)
 
     def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
         recipients = tuple(recipients)
@@ -795,13 +797,17 @@ class Exchange:
                ref_lists: Sequence[Sequence[tuple[InboxEntry, ShareState]]], limit: int,
                lookup: Callable[[str], Envelope | None], notices: bool) -> list[Page]:
         now = clock.now()
+        gates = [Access(self, member, directory=d, now=now) for member, _ in requests]
+        founds = [[(entry, env, state) for entry, state in refs
+                   if (env := lookup(entry.share_id)) is not None] for refs in ref_lists]
+        # one revocation lookup and one consent read for every member of the batch
+        all_views = Access.views_many(gates, [[(env.id, env.header, state)
+                                               for _, env, state in found]
+                                              for found in founds])
         out: list[Page] = []
-        for (member, after), refs in zip(requests, ref_lists, strict=True):
+        for (_, after), refs, gate, found, views in zip(requests, ref_lists, gates, founds,
+                                                         all_views, strict=True):
             cursor = refs[-1][0].seq if refs else after
-            gate = Access(self, member, directory=d, now=now)
-            found = [(entry, env, state) for entry, state in refs
-                     if (env := lookup(entry.share_id)) is not None]
-            views = gate.views((env.id, env.header, state) for _, env, state in found)
             readable = []
             for (entry, env, state), view in zip(found, views, strict=True):
                 what = gate.delivery(view, notices=notices)

@@ -71,6 +71,11 @@ class Grants(Protocol):
         """{share id: the uses granted to the member, in force at ``now``}."""
         ...
 
+    def granted_many(self, members: Sequence[str], share_ids: Sequence[str], now: str
+                     ) -> Mapping[str, Mapping[str, frozenset[str]]]:
+        """``granted`` for several members: {member: {share id: uses}}."""
+        ...
+
 
 class Shares(Protocol):
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...
@@ -90,7 +95,11 @@ class Node(Protocol):
 
     def directory(self) -> Directory: ...
 
-    def revoked_shares(self, share_ids: Iterable[str]) -> set[str]: ...
+    def revoked_shares(self, share_ids: Iterable[str], directory: Directory | None = None
+                       ) -> set[str]:
+        """The ids among ``share_ids`` that a key revocation marks (as of ``directory``,
+        the node's current one if None)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +135,48 @@ class Access:
         ids = sorted({r[0] for r in got})
         gate = self.node.read_gate
         held = gate.not_before(self.member, ids) if gate is not None and got else {}
-        revoked = self.node.revoked_shares(ids) if got else set()
+        revoked = self.node.revoked_shares(ids, self.directory) if got else set()
         grants = self.node.consent_gate
         granted = grants.granted(self.member, ids, self.now) if grants is not None and got \
             else {}
         return [ShareView(sid, header, replace(state, revoked=True) if sid in revoked
                           else state, held.get(sid), granted.get(sid, frozenset()))
                 for sid, header, state in got]
+
+    @staticmethod
+    def views_many(gates: Sequence[Access],
+                   rows: Sequence[Sequence[tuple[str, Mapping[str, Any], ShareState]]]
+                   ) -> list[list[ShareView]]:
+        """``gates[i].views(rows[i])`` for the gates of several members on one node at
+        one instant (one directory, one ``now``): the push path, where one share wakes
+        every stream. The same views, with one revocation lookup and one consent read
+        for all the members instead of one each; the hold stays each member's own."""
+        if not gates:
+            return []
+        first = gates[0]
+        node, directory, now = first.node, first.directory, first.now
+        if any(g.node is not node or g.directory is not directory or g.now != now
+               for g in gates):
+            raise ValueError("views_many: gates of one node, directory and instant")
+        got = [list(r) for r in rows]
+        ids = sorted({r[0] for part in got for r in part})
+        if not ids:
+            return [[] for _ in got]
+        revoked = node.revoked_shares(ids, directory)
+        grants = node.consent_gate
+        members = [g.member for g, part in zip(gates, got, strict=True) if part]
+        granted = grants.granted_many(members, ids, now) if grants is not None else {}
+        hold = node.read_gate
+        out: list[list[ShareView]] = []
+        for g, part in zip(gates, got, strict=True):
+            mine = sorted({r[0] for r in part})
+            held = hold.not_before(g.member, mine) if hold is not None and part else {}
+            uses = granted.get(g.member, {})
+            out.append([ShareView(sid, header, replace(state, revoked=True)
+                                  if sid in revoked else state, held.get(sid),
+                                  uses.get(sid, frozenset()))
+                        for sid, header, state in part])
+        return out
 
     def view(self, share_id: str, header: Mapping[str, Any], state: ShareState
              ) -> ShareView:

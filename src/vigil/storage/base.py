@@ -35,11 +35,15 @@ def serialize_writes(sql: Sql) -> None:
         sql.execute("SELECT pg_advisory_xact_lock(?)", (SHARE_LOCK,))
 
 
-_TAKE = ("INSERT INTO cursor_heads(member_id, stream, head) VALUES(?, ?, ?) "
-         "ON CONFLICT (member_id, stream) DO UPDATE SET head = cursor_heads.head + ? "
-         "RETURNING head")
-_QUEUE = ("INSERT INTO inbox(member_id, share_id, added, pos) "
-          "SELECT ?, ?, ?, head FROM cursor_heads WHERE member_id = ? AND stream = 'inbox'")
+TAKE_CHUNK = 300  # members per statement (3 parameters each)
+_QUEUE = "INSERT INTO inbox(member_id, share_id, added, pos) VALUES(?, ?, ?, ?)"
+
+
+def _take_sql(rows: int) -> str:
+    return ("INSERT INTO cursor_heads(member_id, stream, head) VALUES "
+            + ", ".join(["(?, ?, ?)"] * rows)
+            + " ON CONFLICT (member_id, stream) DO UPDATE SET head = cursor_heads.head + "
+            "excluded.head RETURNING member_id, head")
 
 
 def take_positions(sql: Sql, stream: str, counts: Mapping[str, int]) -> dict[str, int]:
@@ -47,12 +51,19 @@ def take_positions(sql: Sql, stream: str, counts: Mapping[str, int]) -> dict[str
     ``correlations``); the first of each. A member's positions go 1, 2, 3, … over its
     own entries only, and are never handed out twice, even when an entry goes, so a
     member's cursor tells nothing of what others get. The caller holds the lock that
-    orders the stream's writes, so a member's positions become visible in order."""
+    orders the stream's writes, so a member's positions become visible in order. One
+    statement per ``TAKE_CHUNK`` members, rows in member order (one lock order for
+    every writer)."""
     first: dict[str, int] = {}
-    for m in sorted(counts):  # one lock order for every writer
-        n = counts[m]
-        head = int(sql.execute(_TAKE, (m, stream, n, n)).fetchone()[0])
-        first[m] = head - n + 1
+    ms = sorted(counts)
+    for start in range(0, len(ms), TAKE_CHUNK):
+        part = ms[start:start + TAKE_CHUNK]
+        rows = sql.execute(_take_sql(len(part)),
+                           [v for m in part for v in (m, stream, counts[m])]).fetchall()
+        for m, head in rows:
+            first[str(m)] = int(head) - counts[str(m)] + 1
+    if len(first) != len(ms):
+        raise RuntimeError("take_positions: a member's head was not returned")
     return first
 
 
@@ -61,8 +72,8 @@ def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> Non
     (``take_positions``). Every caller holds the write-order lock
     (``serialize_writes``; ``put_share`` its own)."""
     ms = sorted(set(members))
-    take_positions(sql, "inbox", dict.fromkeys(ms, 1))
-    sql.executemany(_QUEUE, [(m, share_id, at, m) for m in ms])
+    pos = take_positions(sql, "inbox", dict.fromkeys(ms, 1))
+    sql.executemany(_QUEUE, [(m, share_id, at, pos[m]) for m in ms])
 
 
 class Cursor(Protocol):

@@ -41,6 +41,31 @@ class StoredGrants:
                 out.setdefault(str(sid), set()).add(str(what))
         return {k: frozenset(v) for k, v in out.items()}
 
+    def granted_many(self, members: Sequence[str], share_ids: Sequence[str], now: str
+                     ) -> Mapping[str, Mapping[str, frozenset[str]]]:
+        """``granted`` for several members at once: {member: {share id: uses}}, with
+        one query per chunk of members and ids (the push path asks for every stream a
+        share wakes)."""
+        out: dict[str, dict[str, set[str]]] = {}
+        ids, who = list(share_ids), sorted(set(members))
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i:i + CHUNK]
+            for j in range(0, len(who), CHUNK):
+                askers = who[j:j + CHUNK]
+                rows = self.store.query(
+                    "SELECT asker, share_id, what FROM consent_requests WHERE state=? "
+                    f"AND (until_at IS NULL OR until_at>?) AND asker IN ({marks(askers)}) "
+                    f"AND share_id IN ({marks(part)})",
+                    (GRANTED, now, *askers, *part))
+                for asker, sid, what in rows:
+                    out.setdefault(str(asker), {}).setdefault(str(sid), set()).add(str(what))
+        return {m: {k: frozenset(v) for k, v in got.items()} for m, got in out.items()}
+
+
+def marks(values: Sequence[object]) -> str:
+    """``?,?,…``: one placeholder per value."""
+    return ",".join("?" * len(values))
+
 
 def consent_pending(sql: Sql, subject: str, asker: str, *, what: str | None = None,
                     originator: str | None = None) -> Any:

@@ -650,6 +650,24 @@ KEY_LIFECYCLE_MIGRATION: list[str] = [
     "ALTER TABLE sso_sessions ADD COLUMN sub TEXT",
 ]
 
+# A share writes an entry per recipient into every member-keyed index of the inbox and
+# of the TAXII index, and once a node holds more than a few shares per member each of
+# those entries lands on a page of its own: every such index costs a page per recipient
+# in each share's durable commit. v17 drops the three that per-member positions (v7)
+# replaced and that no query reads, and keys the two that keep a share once per member
+# by share first, so that a share's entries sit together on a page or two (lookups give
+# both columns; a share's rows are now found by its id alone too).
+FAN_OUT_INDEXES_MIGRATION: list[str] = [
+    "DROP INDEX IF EXISTS inbox_member_seq",
+    "DROP INDEX IF EXISTS taxii_access_member",
+    "DROP INDEX IF EXISTS taxii_access_channel",
+    "CREATE UNIQUE INDEX inbox_share_member ON inbox(share_id, member_id)",
+    "DROP INDEX IF EXISTS inbox_member_share",
+    "CREATE UNIQUE INDEX taxii_access_share_member ON taxii_access(share_seq, member_id)",
+    "DROP INDEX IF EXISTS taxii_access_share",
+]
+
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -823,6 +841,7 @@ MIGRATIONS: list[list[str]] = [
     TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
     OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
     KEY_LIFECYCLE_MIGRATION,  # v16: key history, revocations, rewraps; SSO logout ids
+    FAN_OUT_INDEXES_MIGRATION,  # v17: fewer index pages per recipient of a share
 ]
 
 

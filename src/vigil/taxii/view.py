@@ -138,7 +138,7 @@ class ExchangeSource:
         # selection sees sealed and plain versions alike
         self.sealed: dict[str, tuple[int, dict[str, list[tuple[str, int, int, int, str]]]]] = {}
         self._sealed_lock = threading.Lock()
-        self.synced: dict[str, int] = {}  # per member: the inbox seq read for released shares
+        self.synced: dict[str, int] = {}  # per member: the inbox position read for releases
 
     def api_root_title(self) -> str:
         return self.title
@@ -333,10 +333,10 @@ class ExchangeSource:
         at that time), so ``next`` cursors and ``added_after`` polls reach it."""
         last = self.synced.get(member, 0)
         rows = self.ex.store.read(lambda sql: sql.execute(
-            "SELECT i.seq, a.share_seq, i.added, a.added, a.channel FROM inbox i "
+            "SELECT i.pos, a.share_seq, i.added, a.added, a.channel FROM inbox i "
             "JOIN taxii_shares t ON t.share_id = i.share_id JOIN taxii_access a "
             "ON a.member_id = i.member_id AND a.share_seq = t.share_seq "
-            "WHERE i.member_id = ? AND i.seq > ? ORDER BY i.seq", (member, last)).fetchall())
+            "WHERE i.member_id = ? AND i.pos > ? ORDER BY i.pos", (member, last)).fetchall())
         moved = [(share, added, channel) for _, share, added, was, channel in rows
                  if added > was]
         if moved:
