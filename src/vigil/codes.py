@@ -76,8 +76,12 @@ CODES: dict[str, tuple[int, str]] = {
     "channel.inactive_member": (400, "a named member is not active"),
     "channel.not_found": (404, "no such channel, or the caller is not in it"),
     "channel.owner_leaves": (400, "the owner cannot leave its channel"),
+    "client.bad_witness_proof": (
+        422, "the node's proof that a share is witnessed is malformed"),
     "client.form_downgrade": (422, "the node asked for a plain form where the client seals"),
     "client.key_swapped": (422, "a preview's recipient key is not the one the log holds"),
+    "client.no_witnesses": (
+        400, "requiring witnessed shares needs the witness keys to pin"),
     "client.not_witnessed": (409, "the share is not witnessed by k nodes yet; ask again"),
     "client.preview_mismatch": (
         422, "the node's preview changed the marking, audience or handling"),

@@ -66,7 +66,7 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
     from vigil.errors import NotFound
     from vigil.federation import peers as fed_peers
     from vigil.federation.trust import peer_client, witness_name
-    from vigil.witness.quorum import quorum
+    from vigil.protocol.witnessing import quorum
 
     def run(ex: object) -> dict[str, object]:
         ps = fed_peers.peers(ex.store)  # type: ignore[attr-defined]

@@ -30,18 +30,19 @@ from typing import Any
 import httpx
 
 from vigil.client.tls import transports
+from vigil.crypto.encoding import b64u
 from vigil.directory.entries import countersign, directory_origin, next_entry, sign_entry
 from vigil.directory.log import DirectoryLog
 from vigil.directory.revocation import Revocations
 from vigil.errors import InputError
 from vigil.federation import kinds, receiver
 from vigil.federation.peers import Peer, peers
-from vigil.log.checkpoint import DEFAULT_AUTHORITY
+from vigil.log.checkpoint import DEFAULT_AUTHORITY, parse_checkpoint
 from vigil.node.exchange import Exchange
+from vigil.protocol.witnessing import quorum
 from vigil.roster.roster import Roster
 from vigil.witness.alarms import Alarm, Alarms
 from vigil.witness.collector import Collector, WitnessPeer
-from vigil.witness.quorum import quorum
 from vigil.witness.service import Witness
 from vigil.witness.wire import NOTE_CONTENT_TYPE
 
@@ -290,27 +291,33 @@ class TrustService:
             del _SERVICES[self.ex.node_id]
 
     def witnessed(self, member: str, share_id: str) -> dict[str, Any]:
-        """Whether a share the member may read is witnessed: its log entry under
-        checkpoints held by k witnesses of other nodes than its origin; and whether it
-        was signed by a key revoked at its index (``share.not_found`` when the member
-        may not read it, exactly like a missing share)."""
+        """The proof that a share the member may read is witnessed, for its client to
+        check (``share.not_found`` when the member may not read it, exactly like a
+        missing share).
+
+        Every share this node holds, published here or received, is an entry of this
+        node's log. The answer carries the newest checkpoint of that log with ``k``
+        cosignatures of other nodes' witnesses (the note with its cosignature lines),
+        the share entry's ``index`` and its inclusion ``proof`` in that checkpoint's
+        tree; ``witnessed`` is whether the checkpoint reaches the entry. The client
+        verifies all of it (:func:`vigil.protocol.witnessing.verify_witnessed_entry`).
+        ``revoked_key``: the share was signed by a key revoked at its origin index."""
         self.ex.share(member, share_id)  # the access gate
         k = self.k()
         use = self.revocations.use(share_id)
-        if use is not None:  # received from another node
-            home, index, revoked = use
-            peer = next((p for p in self.peer_list() if p.node == home), None)
-            origin = peer.log_origin if peer is not None else ""
-            by = [w for w in self.witness.witnessed_by(origin, index)
-                  if not w.endswith(home)]
-        else:  # published here: the cosignatures this node collected
-            ref = self.ex.log.share_refs([share_id]).get(share_id)
-            origin, revoked = self.ex.log.origin, False
-            index = ref.index if ref is not None else -1
-            by = self.collector.cosigners_above(origin, index) if index >= 0 else []
-        return {"share": share_id, "origin": origin, "index": index, "k": k,
-                "witnessed": len(by) >= k and index >= 0, "witnesses": by,
-                "revoked_key": revoked}
+        revoked = bool(use[2]) if use is not None else False
+        log_ = self.ex.log
+        ref = log_.share_refs([share_id]).get(share_id)
+        index = ref.index if ref is not None else -1
+        note = self.collector.cosigned(log_.origin, k) if index >= 0 and k > 0 else None
+        size = parse_checkpoint(note)[0].size if note is not None else 0
+        witnessed = note is not None and index < size
+        by = self.collector.cosigners_above(log_.origin, index) if index >= 0 else []
+        return {"share": share_id, "origin": log_.origin, "index": index, "k": k,
+                "witnessed": witnessed, "witnesses": by, "revoked_key": revoked,
+                "checkpoint": note if witnessed else None, "size": size if witnessed else 0,
+                "proof": [b64u(h) for h in log_.inclusion(index, size)] if witnessed
+                else []}
 
     # -- alarms -----------------------------------------------------------------------
     def _alarmed(self, alarm: Alarm) -> None:

@@ -24,11 +24,11 @@ from vigil.directory.monitor import OwnerMonitor
 from vigil.errors import CryptoError, VigilError
 from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.tree import StoredLog
+from vigil.protocol.cosignature import cosigners
 from vigil.storage import open_store
 from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.trust_client import TrustingClient
 from vigil.web.auth import SESSION_COOKIE, sessions
-from vigil.witness.cosignature import cosigners
 from vigil.witness.wire import format_request
 
 
@@ -196,7 +196,10 @@ async def test_client_waits_for_witnessing(three: list[FedNode]) -> None:
         cb = Client(b.url, b.node.members["bravo"].token)
         res = await asyncio.to_thread(cb.publish, bundle_with("w"), tlp="amber",
                                       to=["member:alpha@athens"])
-        ca = TrustingClient(a.url, a.node.members["alpha"].token, require_witnessed=True)
+        # alpha pins the witness keys of the roster's nodes (athens' own never counts)
+        ca = TrustingClient(a.url, a.node.members["alpha"].token, require_witnessed=True,
+                            witnesses=trust(a).witnesses())
+        assert ca.k == 1
 
         def shown() -> Any:
             try:
@@ -209,7 +212,11 @@ async def test_client_waits_for_witnessing(three: list[FedNode]) -> None:
         w = ca.witnessed(res["id"])
         assert w["witnessed"] and len(w["witnesses"]) >= w["k"] == 1
         assert not w["revoked_key"]
-        assert all(not x.endswith(trust(b).ex.node_id) for x in w["witnesses"])
+        # the proof is athens' own log, cosigned by berlin or cairo, never by athens
+        proven = ca.check_witnessed(share.envelope)
+        assert proven.index == share.log_index
+        assert proven.witnesses and all(not x.endswith(trust(a).ex.node_id)
+                                        for x in proven.witnesses)
         # another member of athens may not ask about it: 404 like a missing share
         r = httpx.get(a.url + f"/api/v1/federation/witnessed/share--{uuid.uuid4()}",
                       headers=a.auth(), timeout=5)
