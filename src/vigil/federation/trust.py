@@ -241,8 +241,8 @@ class TrustService:
             homes = {p.node: p.key for p in self.peer_list()}
             homes[self.ex.node_id] = self.ex.node_key_raw
             self.revocations.learn_all([r for r in revs if isinstance(r, Mapping)], homes)
-        if part.get("roster") is not None:
-            self.roster.observe(part["roster"])
+        if part.get("roster") is not None and self.roster.observe(part["roster"]) == "ahead":
+            self.refresh_peers()  # a rekey pins the peer's new key
 
     # -- intake -----------------------------------------------------------------------
     def gate(self, ctx: kinds.Context, kind: str, body: Mapping[str, Any]) -> None:

@@ -249,6 +249,13 @@ def roster_statements(sql: Sql, start: int) -> list[bytes]:
         (start,)).fetchall()]
 
 
+def rekey_peer(sql: Sql, node: str, key: bytes, pin: str) -> int:
+    """Pin ``node``'s new node key (a roster rekey); how many peer rows changed."""
+    cur = sql.execute("UPDATE fed_peers SET node_key = ?, pin = ? WHERE node_id = ?",
+                      (key, pin, node))
+    return int(cur.rowcount or 0)
+
+
 def add_roster_statement(sql: Sql, seq: int, kind: str, data: bytes) -> None:
     sql.execute("INSERT INTO roster_statements(seq, kind, data) VALUES(?,?,?)",
                 (seq, kind, data))
