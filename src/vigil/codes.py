@@ -134,6 +134,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.bad_batch": (400, "a peer batch that is not of the batch form (docs/federation.md)"),
     "fed.bad_batch_signature": (
         422, "a batch, ack or heartbeat not signed by the pinned node key; kept as evidence"),
+    "fed.bad_directory_proof": (
+        422, "a member announcement whose directory proof does not hold; kept as evidence"),
     "fed.bad_descriptor": (422, "a node descriptor that is malformed or not signed by its key"),
     "fed.bad_digest": (422, "a batch item whose body does not match its signed digest"),
     "fed.bad_item": (422, "a batch item that is malformed or contradicts what is stored"),
@@ -144,6 +146,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.bad_request_signature": (401, "a node request without a valid Vigil-Node signature"),
     "fed.forged_originator": (
         422, "an item about a member or channel not homed at the node that sent it"),
+    "fed.directory_mismatch": (
+        422, "a member's announced keys are not its directory's; kept as evidence"),
     "fed.fork_alarm": (
         403, "the node is under a fork alarm; its items are refused until an operator decides"),
     "fed.gap": (409, "a batch starts after the next item this node expects; resend from cursor"),

@@ -79,7 +79,7 @@ def check(ctx: Context, kind: str, body: Mapping[str, Any]) -> Write:
         raise InputError(f"malformed {kind} item: {e!r}", code="fed.bad_item") from None
 
 
-def _noop() -> None:
+def noop() -> None:
     return None
 
 
@@ -136,7 +136,7 @@ def check_key(m: Member, home: tuple[str, int, int | None], key: str, index: int
 
 def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
-        return _noop  # recalled or expired at the origin before it was sent
+        return noop  # recalled or expired at the origin before it was sent
     try:
         env = envelope_from_json(body["envelope"])
     except InputError as e:
@@ -167,7 +167,7 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
         if bytes(row[0]) != header_bytes(env.header) or bytes(row[1]) != env.signature:
             raise CryptoError("another share with this id is stored here",
                               code="fed.bad_item")
-        return _noop  # idempotent: stored already
+        return noop  # idempotent: stored already
 
     def write() -> None:
         store_share(ctx, env, tuple(here))
@@ -194,7 +194,7 @@ def store_share(ctx: Context, env: Envelope, here: tuple[str, ...]) -> None:
 
 def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
-        return _noop
+        return noop
     entry = body["entry"]
     if entry.get("kind") != "recall":
         raise InputError("not a recall entry", code="fed.bad_item")
@@ -218,7 +218,7 @@ def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
                       (r["share"],)).fetchone()
     if row is None or str(row[0]) != r["originator"] or row[2] or sql.execute(
             "SELECT 1 FROM recalls WHERE share_id=?", (r["share"],)).fetchone():
-        return _noop  # never held here, purged, or recalled already
+        return noop  # never held here, purged, or recalled already
     recipients = orjson.loads(bytes(row[1]))["audience"]["recipients"]
 
     def write() -> None:
@@ -270,7 +270,7 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
                          code="fed.not_hosted")
     if sql.execute("SELECT 1 FROM receipts WHERE share_id=? AND member_id=? AND what=?",
                    (r["share"], r["member"], r["what"])).fetchone():
-        return _noop
+        return noop
 
     def write() -> None:
         ref = ctx.ex.log.append(sql, receipt_entry(r, str(row[0]), sig), locked=True)
@@ -308,7 +308,7 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise CryptoError(f"{mj['id']} is homed at another node",
                           code="fed.forged_originator")
     if home is not None and index <= home[1]:
-        return _noop  # an older or the same event
+        return noop  # an older or the same event
     event = str(entry["event"])
     name = f"{mj['name']}@{ctx.peer.name}"
 
@@ -361,7 +361,7 @@ def check_channel(ctx: Context, body: Mapping[str, Any]) -> Write:
     row = sql.execute("SELECT epoch FROM fed_channels WHERE channel_id=?",
                       (ch["id"],)).fetchone()
     if row is not None and int(row[0]) >= epoch:
-        return _noop
+        return noop
     local = sql.execute("SELECT 1 FROM channels WHERE id=?", (ch["id"],)).fetchone()
     if local is not None and row is None:
         raise CryptoError("a channel homed here", code="fed.forged_originator")

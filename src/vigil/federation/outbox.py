@@ -13,7 +13,7 @@ the bodies of items built when they are sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -201,7 +201,26 @@ def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]
     return out[:limit]
 
 
+# node id -> the witnessed directory proof of one of its members (the lookup answer of
+# vigil.directory.answers), or None when it has none yet; set by vigil.federation.trust
+DIRECTORY_PROOFS: dict[str, Callable[[str], Mapping[str, Any] | None]] = {}
+
+
 def bodies(ex: Exchange, rows: Sequence[tuple[int, str, str, str]]
            ) -> list[tuple[int, str, Mapping[str, Any]]]:
-    """(dseq, kind, body) for outbox rows, in one read."""
-    return ex.store.read(lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])
+    """(dseq, kind, body) for outbox rows, in one read. A member item carries, as
+    ``directory``, the member's witnessed directory entries when this node has them, so
+    the receiver checks the announced keys against them."""
+    out: list[tuple[int, str, Mapping[str, Any]]] = ex.store.read(
+        lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])
+    proof = DIRECTORY_PROOFS.get(ex.node_id)
+    if proof is None:
+        return out
+    done: list[tuple[int, str, Mapping[str, Any]]] = []
+    for d, k, b in out:
+        if k == "member":
+            got = proof(str(b["member"]["id"]))
+            if got is not None:
+                b = {**b, "directory": got}
+        done.append((d, k, b))
+    return done

@@ -31,11 +31,13 @@ import httpx
 
 from vigil.client.tls import transports
 from vigil.crypto.encoding import b64u
-from vigil.directory.entries import countersign, directory_origin, next_entry, sign_entry
+from vigil.directory.answers import answer_lookup
+from vigil.directory.entries import countersign, directory_origin, enc_kid, next_entry, sign_entry
 from vigil.directory.log import DirectoryLog
+from vigil.directory.lookup import verify_lookup
 from vigil.directory.revocation import Revocations
-from vigil.errors import InputError
-from vigil.federation import kinds, receiver
+from vigil.errors import CryptoError, InputError, NotFound
+from vigil.federation import kinds, outbox, receiver
 from vigil.federation.peers import Peer, peers
 from vigil.log.checkpoint import DEFAULT_AUTHORITY, parse_checkpoint
 from vigil.node.exchange import Exchange
@@ -251,6 +253,40 @@ class TrustService:
         if self.roster.nodes:
             self.roster.check_node(ctx.peer.node, ctx.peer.key)
 
+    def check_announcement(self, home: str, home_key: bytes, body: Mapping[str, Any]) -> None:
+        """A member's keys announced by its home node, against the member's directory
+        entries the item carries (``directory``: the home node's lookup answer, proven
+        with k cosignatures of witnesses this node knows). A proof that does not hold is
+        ``fed.bad_directory_proof``; keys other than the directory's current ones are
+        ``fed.directory_mismatch``. Either way the item is quarantined with its body and
+        the signed batch head, which is the evidence: the home node signed both the
+        announcement and the directory entries that contradict it. An announcement
+        without a proof (a member with no witnessed directory entry yet) is checked as
+        before, by the main log alone."""
+        proof = body.get("directory")
+        if proof is None:
+            return
+        mj, entry = body["member"], body["entry"]
+        try:
+            keys = verify_lookup(proof, home, home_key, self.witnesses(), self.k(),
+                                 str(mj["id"]))
+        except CryptoError as e:
+            raise CryptoError(f"the member's directory proof does not hold: {e.message}",
+                              code="fed.bad_directory_proof") from None
+        if entry.get("event") == "deactivate":
+            return  # a revocation only takes trust away
+        if keys.sign_key_id != mj["sign_key_id"] or enc_kid(keys.enc_key) != mj["enc_key_id"]:
+            raise CryptoError(f"{mj['id']}'s announced keys are not the ones its directory "
+                              f"entries hold", code="fed.directory_mismatch")
+
+    def member_proof(self, member: str) -> dict[str, Any] | None:
+        """The witnessed directory entries of a member homed here, for its announcement
+        (None while it has none, or none under a k-cosigned checkpoint yet)."""
+        try:
+            return answer_lookup(self.directory, self.collector, member, self.k())
+        except NotFound:
+            return None
+
     def share_key(self, ctx: kinds.Context, body: Mapping[str, Any]) -> None:
         """After a share's own checks: its key, not revoked at its index, recorded."""
         if body.get("gone"):
@@ -264,6 +300,7 @@ class TrustService:
         """Put the gate in front of every item kind. Several nodes may share a process
         (the tests): the gate finds the service of the receiving node by its id."""
         _SERVICES[self.ex.node_id] = self
+        outbox.DIRECTORY_PROOFS[self.ex.node_id] = self.member_proof
         for kind, checker in list(kinds._KINDS.items()):
             if not getattr(checker, "__trust_gated__", False):
                 kinds.register(kind, _gated(kind, checker))
@@ -289,6 +326,7 @@ class TrustService:
     def uninstall(self) -> None:
         if _SERVICES.get(self.ex.node_id) is self:
             del _SERVICES[self.ex.node_id]
+            outbox.DIRECTORY_PROOFS.pop(self.ex.node_id, None)
 
     def witnessed(self, member: str, share_id: str) -> dict[str, Any]:
         """The proof that a share the member may read is witnessed, for its client to
@@ -350,6 +388,9 @@ def _gated(kind: str, inner: kinds.Checker) -> kinds.Checker:
         write = inner(ctx, body)
         if svc is not None and kind == "share":
             svc.share_key(ctx, body)  # raises fed.revoked_key before anything is written
+        if svc is not None and kind == "member" and write is not kinds.noop:
+            # a new key event (an older one changes nothing): against the directory
+            svc.check_announcement(ctx.peer.node, ctx.peer.key, body)
         return write
 
     gated.__trust_gated__ = True  # type: ignore[attr-defined]
