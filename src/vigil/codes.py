@@ -121,6 +121,8 @@ CODES: dict[str, tuple[int, str]] = {
     "dir.bad_lookup": (
         422, "a directory lookup that does not prove the keys (proof, chain or cosignatures)"),
     "dir.broken": (500, "the directory log in the store has a gap"),
+    "dir.moved": (409, "the member moved to another node (named in the detail); ask there"),
+    "dir.not_moved": (422, "the member's old home shows no move to this node"),
     "dir.not_witnessed": (
         404, "the member's directory entries have no k-cosigned checkpoint yet; ask again"),
     "dir.unknown_member": (404, "no directory entry for this member at this node"),

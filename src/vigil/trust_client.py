@@ -98,17 +98,23 @@ class TrustingClient(Client):
     def lookup(home_url: str, home: str, home_key: bytes, member: str,
                witnesses: Mapping[str, bytes], k: int,
                http: httpx.Client | None = None) -> MemberKeys:
-        """``member``'s keys at its home node, only if the answer proves them."""
+        """``member``'s keys at its home node, only if the answer proves them. A member
+        whose proven chain ends in a move to another node raises ``dir.moved`` with that
+        node (``detail["to"]``): its keys are to be looked up there."""
         own = http is None
         client = http or httpx.Client(timeout=10.0)
         try:
             r = client.get(home_url.rstrip("/") + "/fed/v1/directory/lookup",
                            params={"member": member})
             r.raise_for_status()
-            return verify_lookup(r.json(), home, home_key, witnesses, k, member)
+            keys = verify_lookup(r.json(), home, home_key, witnesses, k, member)
         finally:
             if own:
                 client.close()
+        if keys.moved_to is not None:
+            raise CryptoError(f"{member} moved from {home} to {keys.moved_to}; look it up "
+                              f"there", code="dir.moved", detail={"to": keys.moved_to})
+        return keys
 
     @staticmethod
     def monitor(home_url: str, monitor: OwnerMonitor,

@@ -284,6 +284,12 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
 
 # -- member -----------------------------------------------------------------------------
 
+# node id -> the check that a member known homed at another node moved to the peer
+# announcing it (``(ctx, old home, body)``; raises when not proven), set by
+# vigil.federation.trust
+MOVES: dict[str, Callable[[Context, str, Mapping[str, Any]], None]] = {}
+
+
 def bump_directory(sql: Sql) -> None:
     cast = "CAST(CAST(value AS INTEGER) + 1 AS TEXT)" if sql.dialect == "sqlite" \
         else "(CAST(value AS BIGINT) + 1)::text"
@@ -304,10 +310,15 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
     sql = ctx.sql
     known = member_of(sql, mj["id"])
     home = q.remote_member(sql, mj["id"])
+    moved = False
     if known is not None and (home is None or home[0] != ctx.peer.node):
-        raise CryptoError(f"{mj['id']} is homed at another node",
-                          code="fed.forged_originator")
-    if home is not None and index <= home[1]:
+        check_move = MOVES.get(ctx.ex.node_id)
+        if home is None or check_move is None:
+            raise CryptoError(f"{mj['id']} is homed at another node",
+                              code="fed.forged_originator")
+        check_move(ctx, home[0], body)  # raises fed.forged_originator without the proof
+        moved = True
+    if home is not None and not moved and index <= home[1]:
         return noop  # an older or the same event
     event = str(entry["event"])
     name = f"{mj['name']}@{ctx.peer.name}"
@@ -329,9 +340,10 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
                         "enc_key_id=?, active=? WHERE id=?",
                         (sign_key, mj["sign_key_id"], enc_key, mj["enc_key_id"],
                          event != "deactivate", mj["id"]))
-            sql.execute("UPDATE fed_members SET log_index=?, revoked_index=? "
+            sql.execute("UPDATE fed_members SET node_id=?, log_index=?, revoked_index=? "
                         "WHERE member_id=?",
-                        (index, index if event == "deactivate" else None, mj["id"]))
+                        (ctx.peer.node, index, index if event == "deactivate" else None,
+                         mj["id"]))
         # this node's own log records the keys it took, so its members' clients check
         # them as they check local members' keys
         ctx.ex.log.append(sql, member_entry(mj["id"], event, mj["sign_key_id"],

@@ -201,26 +201,21 @@ def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]
     return out[:limit]
 
 
-# node id -> the witnessed directory proof of one of its members (the lookup answer of
-# vigil.directory.answers), or None when it has none yet; set by vigil.federation.trust
-DIRECTORY_PROOFS: dict[str, Callable[[str], Mapping[str, Any] | None]] = {}
+# node id -> the proofs a member's announcement carries, as extra body fields: its
+# witnessed directory entries (``directory``) and, for a member that moved here, its old
+# home's lookup showing the move (``moved``); set by vigil.federation.trust
+MEMBER_PROOFS: dict[str, Callable[[str], Mapping[str, Any]]] = {}
 
 
 def bodies(ex: Exchange, rows: Sequence[tuple[int, str, str, str]]
            ) -> list[tuple[int, str, Mapping[str, Any]]]:
-    """(dseq, kind, body) for outbox rows, in one read. A member item carries, as
-    ``directory``, the member's witnessed directory entries when this node has them, so
-    the receiver checks the announced keys against them."""
+    """(dseq, kind, body) for outbox rows, in one read. A member item carries the
+    proofs of :data:`MEMBER_PROOFS` (its directory entries, its move), so the receiver
+    checks the announced keys and home against them."""
     out: list[tuple[int, str, Mapping[str, Any]]] = ex.store.read(
         lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])
-    proof = DIRECTORY_PROOFS.get(ex.node_id)
-    if proof is None:
+    proofs = MEMBER_PROOFS.get(ex.node_id)
+    if proofs is None:
         return out
-    done: list[tuple[int, str, Mapping[str, Any]]] = []
-    for d, k, b in out:
-        if k == "member":
-            got = proof(str(b["member"]["id"]))
-            if got is not None:
-                b = {**b, "directory": got}
-        done.append((d, k, b))
-    return done
+    return [(d, k, {**b, **proofs(str(b["member"]["id"]))} if k == "member" else b)
+            for d, k, b in out]

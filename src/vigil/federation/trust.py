@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -29,20 +30,26 @@ from typing import Any
 
 import httpx
 
+from vigil import clock
 from vigil.client.tls import transports
 from vigil.crypto.encoding import b64u
 from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import countersign, directory_origin, enc_kid, next_entry, sign_entry
 from vigil.directory.log import DirectoryLog
 from vigil.directory.lookup import verify_lookup
+from vigil.directory.rehome import verify_move
 from vigil.directory.revocation import Revocations
 from vigil.errors import CryptoError, InputError, NotFound
 from vigil.federation import kinds, outbox, receiver
 from vigil.federation.peers import Peer, peers
 from vigil.log.checkpoint import DEFAULT_AUTHORITY, parse_checkpoint
+from vigil.log.entries import member_entry
 from vigil.node.exchange import Exchange
 from vigil.protocol.witnessing import quorum
 from vigil.roster.roster import Roster
+from vigil.storage import federation as fq
+from vigil.storage import trust as tq
+from vigil.storage.base import Sql
 from vigil.witness.alarms import Alarm, Alarms
 from vigil.witness.collector import Collector, WitnessPeer
 from vigil.witness.service import Witness
@@ -164,11 +171,63 @@ class TrustService:
                 or entry.get("home") != self.ex.node_id or not isinstance(sig, str):
             raise InputError("an entry of the caller's own, for this node, with its "
                              "signature", code="dir.bad_entry")
+        to = entry.get("to")
+        if entry.get("kind") == "rehome" and not any(p.node == to for p in self.peer_list()):
+            raise InputError("a move to a node this node peers with", code="dir.bad_entry")
         countersigned = countersign(entry, sig, self.ex.node_key)
         index = self.directory.append(countersigned)
         if entry.get("kind") == "revoke":
             self.revocations.learn(countersigned, self.ex.node_key_raw)
+        if entry.get("kind") == "rehome":  # hosted here no more: its shares go there
+            def moved(sql: Sql) -> None:
+                tq.home_at(sql, member, str(to), -1)
+                kinds.bump_directory(sql)
+            self.ex.store.write(moved)
         return index
+
+    def take_member(self, member: str, answer: Mapping[str, Any]) -> None:
+        """Host ``member``, which moved here from the node it is homed at: ``answer`` is
+        that node's lookup of it, which must end in a move here with the keys this node
+        holds for it (``dir.not_moved`` otherwise). The member is announced from this
+        node's log, the answer attached as the proof of the move."""
+        home = self.ex.store.read(lambda sql: fq.remote_member(sql, member))
+        old = next((p for p in self.peer_list() if home is not None and p.node == home[0]),
+                   None)
+        if home is None or old is None:
+            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved")
+        keys = verify_move(answer, old.node, old.key, self.witnesses(), self.k(), member,
+                           self.ex.node_id)
+        m = self.ex.directory().members.get(member)
+        if m is None or keys.sign_key_id != m.sign_key_id \
+                or enc_kid(keys.enc_key) != m.enc_key_id:
+            raise CryptoError("the keys that moved are not the ones held here",
+                              code="dir.not_moved")
+        proof = json.dumps(dict(answer))
+
+        def run(sql: Sql) -> None:
+            tq.host_here(sql, member)
+            tq.put_move(sql, member, proof)
+            self.ex.log.append(sql, member_entry(member, "add", m.sign_key_id, m.enc_key_id,
+                                                 clock.now()))
+            kinds.bump_directory(sql)
+        self.ex.store.write(run)
+
+    def check_move(self, ctx: kinds.Context, old_home: str, body: Mapping[str, Any]) -> None:
+        """A peer announces a member this node knows homed at ``old_home``: only with the
+        proof that the member moved to that peer (``moved``: the old home's lookup)."""
+        old = next((p for p in self.peer_list() if p.node == old_home), None)
+        proof = body.get("moved")
+        mj = body["member"]
+        try:
+            if old is None or not isinstance(proof, Mapping):
+                raise CryptoError("no proof of a move", code="dir.not_moved")
+            keys = verify_move(proof, old.node, old.key, self.witnesses(), self.k(),
+                               str(mj["id"]), ctx.peer.node)
+            if keys.sign_key_id != mj["sign_key_id"]:
+                raise CryptoError("other keys than the ones that moved", code="dir.not_moved")
+        except CryptoError as e:
+            raise CryptoError(f"{mj['id']} is homed at {old_home}, and {e.message}",
+                              code="fed.forged_originator") from None
 
     # -- the cadence ------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
@@ -279,13 +338,18 @@ class TrustService:
             raise CryptoError(f"{mj['id']}'s announced keys are not the ones its directory "
                               f"entries hold", code="fed.directory_mismatch")
 
-    def member_proof(self, member: str) -> dict[str, Any] | None:
-        """The witnessed directory entries of a member homed here, for its announcement
-        (None while it has none, or none under a k-cosigned checkpoint yet)."""
-        try:
-            return answer_lookup(self.directory, self.collector, member, self.k())
-        except NotFound:
-            return None
+    def member_proofs(self, member: str) -> dict[str, Any]:
+        """What a member's announcement carries: its witnessed directory entries here
+        (``directory``; none while it has none under a k-cosigned checkpoint) and, if it
+        moved here, its old home's lookup showing the move (``moved``)."""
+        out: dict[str, Any] = {}
+        with contextlib.suppress(NotFound):
+            out["directory"] = answer_lookup(self.directory, self.collector, member,
+                                             self.k())
+        moved = self.ex.store.read(lambda sql: tq.move_proof(sql, member))
+        if moved is not None:
+            out["moved"] = json.loads(moved)
+        return out
 
     def share_key(self, ctx: kinds.Context, body: Mapping[str, Any]) -> None:
         """After a share's own checks: its key, not revoked at its index, recorded."""
@@ -300,7 +364,8 @@ class TrustService:
         """Put the gate in front of every item kind. Several nodes may share a process
         (the tests): the gate finds the service of the receiving node by its id."""
         _SERVICES[self.ex.node_id] = self
-        outbox.DIRECTORY_PROOFS[self.ex.node_id] = self.member_proof
+        outbox.MEMBER_PROOFS[self.ex.node_id] = self.member_proofs
+        kinds.MOVES[self.ex.node_id] = self.check_move
         for kind, checker in list(kinds._KINDS.items()):
             if not getattr(checker, "__trust_gated__", False):
                 kinds.register(kind, _gated(kind, checker))
@@ -326,7 +391,8 @@ class TrustService:
     def uninstall(self) -> None:
         if _SERVICES.get(self.ex.node_id) is self:
             del _SERVICES[self.ex.node_id]
-            outbox.DIRECTORY_PROOFS.pop(self.ex.node_id, None)
+            outbox.MEMBER_PROOFS.pop(self.ex.node_id, None)
+            kinds.MOVES.pop(self.ex.node_id, None)
 
     def witnessed(self, member: str, share_id: str) -> dict[str, Any]:
         """The proof that a share the member may read is witnessed, for its client to
