@@ -25,6 +25,7 @@ from vigil.errors import CryptoError, VigilError
 from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.tree import StoredLog
 from vigil.protocol.cosignature import cosigners
+from vigil.storage import federation as fed_q
 from vigil.storage import open_store
 from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.trust_client import TrustingClient
@@ -304,3 +305,47 @@ async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
         def delivered() -> bool:
             return a.exchange().store.get_share(res["id"]) is not None
         await asyncio.to_thread(wait_for, delivered)
+
+
+async def test_a_member_moves_to_another_node(three: list[FedNode]) -> None:
+    """alpha signs its move to berlin through its client; berlin's operator takes it
+    (`vigil directory take`); cairo then holds berlin as alpha's home, and a lookup at
+    athens sends the client to berlin."""
+    a, b, c = three
+    with running(three):
+        peer_all(three)
+        alpha = a.node.members["alpha"]
+        ta, tb = trust(a), trust(b)
+        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
+        await asyncio.to_thread(wait_for, knows(c, "alpha@athens"))
+        await asyncio.to_thread(wait_for, lambda: ta.directory.member_entries(alpha.id))
+        await asyncio.to_thread(wait_for, lambda: len(ta.refresh_peers()) == 2)
+
+        def take() -> str:
+            run = CliRunner().invoke(cli_mod.cli, ["--data", str(b.node.data), "directory",
+                                                   "take", "alpha@athens"])
+            return run.output + str(getattr(run.exception, "code", "") or "")
+        assert "dir.not_moved" in take()  # alpha has not moved
+        with TrustingClient(a.url, alpha.token) as ca:
+            move = next_entry(ta.directory.keys(alpha.id), "rehome", alpha.id,
+                              ta.ex.node_id, to=tb.ex.node_id)
+            ca.submit_entry(move, alpha.keyring.sign_private)
+
+        def moved() -> bool:
+            try:
+                TrustingClient.lookup(a.url, ta.ex.node_id, ta.ex.node_key_raw, alpha.id,
+                                      tb.witnesses(), tb.k())
+            except VigilError as e:
+                return e.code == "dir.moved" and e.detail["to"] == tb.ex.node_id
+            return False
+        await asyncio.to_thread(wait_for, moved)
+        assert "moved here from athens" in take()
+
+        def home_of(node: FedNode) -> str | None:
+            got = node.exchange().store.read(
+                lambda sql: fed_q.remote_member(sql, alpha.id))
+            return None if got is None else str(got[0])
+        assert home_of(b) is None
+        assert home_of(a) == tb.ex.node_id
+        # cairo follows only with the proof, checked with athens' pinned key
+        await asyncio.to_thread(wait_for, lambda: home_of(c) == tb.ex.node_id)
