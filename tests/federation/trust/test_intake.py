@@ -119,3 +119,28 @@ def test_a_directory_proof_that_does_not_hold_is_refused(
     got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
     assert got.quarantined
     assert quarantined(b)[0]["code"] == "fed.bad_directory_proof"
+
+
+def test_an_older_announcement_sent_again_is_not_checked(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """After alpha rotates its key in the directory, athens announces its members again
+    (as after peering): alpha's old key event changes nothing at berlin and is not
+    refused, though the directory now names another key."""
+    from vigil.crypto.keys import generate_sign_key
+    from vigil.directory.entries import member_signature, next_entry
+
+    a, b, ta, tb = pair
+    deliver(a, b)
+    alpha = a.id("alpha")
+    kr = a.node.members["alpha"].keyring
+    rotation = next_entry(ta.directory.keys(alpha), "rotate", alpha, a.ex.node_id,
+                          sign_key=generate_sign_key(False))
+    ta.submit_entry(alpha, {"entry": rotation,
+                            "sig": member_signature(rotation, kr.sign_private)})
+    assert ta.collector.round([witness_of(tb)])[ta.directory.origin] == 1
+    a.ex.store.write(lambda sql: q.reset_scans(sql, b.ex.node_id))
+    sync(a, b)
+    items = member_items(batch(a, b))
+    assert items and items[0]["directory"]["entries"][-1]["entry"]["entry"]["kind"] == "rotate"
+    got = deliver(a, b)
+    assert got.quarantined == [] and quarantined(b) == []
