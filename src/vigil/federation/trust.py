@@ -15,7 +15,14 @@ One :class:`TrustService` per federating node (``app.state.trust``):
 - every item from a peer passes :meth:`TrustService.gate` before its kind's checks: a
   node under an open fork alarm, or off a non-empty roster, is refused; a share signed
   by a key revoked at its log index is refused, and the key that signed each accepted
-  share is recorded so a revocation learnt later marks it.
+  share is recorded so a revocation learnt later marks it;
+- a member announcement carries the member's witnessed directory entries and is
+  refused when its keys are not theirs (:meth:`TrustService.check_announcement`);
+- a member that moves (a ``rehome`` entry) is routed to its new home, taken there only
+  with its old home's proven move, and followed by other nodes only with that proof
+  (:mod:`vigil.directory.rehome`);
+- a member asks for the proof that a share is witnessed (:meth:`TrustService.witnessed`)
+  and checks it itself.
 """
 
 from __future__ import annotations
