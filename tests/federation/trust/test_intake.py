@@ -144,3 +144,20 @@ def test_an_older_announcement_sent_again_is_not_checked(
     assert items and items[0]["directory"]["entries"][-1]["entry"]["entry"]["kind"] == "rotate"
     got = deliver(a, b)
     assert got.quarantined == [] and quarantined(b) == []
+
+
+def test_a_proof_with_fewer_cosignatures_than_the_receiver_counts_is_taken(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """The sender may count k lower than the receiver (it had not seen its peers yet):
+    its signed directory entries still match the announcement, which is taken."""
+    a, b, _, _ = pair
+    sync(a, b)
+    data = copy.deepcopy(batch(a, b))
+    item = member_items(data)[0]
+    note = item["directory"]["checkpoint"]
+    item["directory"]["checkpoint"] = "".join(
+        line for line in note.splitlines(keepends=True) if "/witness/" not in line)
+    assert item["directory"]["checkpoint"] != note
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [] and quarantined(b) == []
+    assert b.ex.directory().members.get(a.id("alpha")) is not None
