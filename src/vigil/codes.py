@@ -77,8 +77,12 @@ CODES: dict[str, tuple[int, str]] = {
     "channel.inactive_member": (400, "a named member is not active"),
     "channel.not_found": (404, "no such channel, or the caller is not in it"),
     "channel.owner_leaves": (400, "the owner cannot leave its channel"),
+    "client.bad_witness_proof": (
+        422, "the node's proof that a share is witnessed is malformed"),
     "client.form_downgrade": (422, "the node asked for a plain form where the client seals"),
     "client.key_swapped": (422, "a preview's recipient key is not the one the log holds"),
+    "client.no_witnesses": (
+        400, "requiring witnessed shares needs the witness keys to pin"),
     "client.not_witnessed": (409, "the share is not witnessed by k nodes yet; ask again"),
     "client.preview_mismatch": (
         422, "the node's preview changed the marking, audience or handling"),
@@ -118,6 +122,8 @@ CODES: dict[str, tuple[int, str]] = {
     "dir.bad_lookup": (
         422, "a directory lookup that does not prove the keys (proof, chain or cosignatures)"),
     "dir.broken": (500, "the directory log in the store has a gap"),
+    "dir.moved": (409, "the member moved to another node (named in the detail); ask there"),
+    "dir.not_moved": (422, "the member's old home shows no move to this node"),
     "dir.not_witnessed": (
         404, "the member's directory entries have no k-cosigned checkpoint yet; ask again"),
     "dir.unknown_member": (404, "no directory entry for this member at this node"),
@@ -131,6 +137,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.bad_batch": (400, "a peer batch that is not of the batch form (docs/federation.md)"),
     "fed.bad_batch_signature": (
         422, "a batch, ack or heartbeat not signed by the pinned node key; kept as evidence"),
+    "fed.bad_directory_proof": (
+        422, "a member announcement whose directory proof does not hold; kept as evidence"),
     "fed.bad_descriptor": (422, "a node descriptor that is malformed or not signed by its key"),
     "fed.bad_digest": (422, "a batch item whose body does not match its signed digest"),
     "fed.bad_item": (422, "a batch item that is malformed or contradicts what is stored"),
@@ -141,6 +149,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.bad_request_signature": (401, "a node request without a valid Vigil-Node signature"),
     "fed.forged_originator": (
         422, "an item about a member or channel not homed at the node that sent it"),
+    "fed.directory_mismatch": (
+        422, "a member's announced keys are not its directory's; kept as evidence"),
     "fed.fork_alarm": (
         403, "the node is under a fork alarm; its items are refused until an operator decides"),
     "fed.gap": (409, "a batch starts after the next item this node expects; resend from cursor"),

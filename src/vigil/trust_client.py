@@ -4,8 +4,13 @@ directory entries.
 
 ``TrustingClient`` is a :class:`vigil.client.Client` with:
 
-- ``require_witnessed``: :meth:`get` refuses (``client.not_witnessed``) a share whose
-  log entry k witnesses of other nodes do not hold yet; ask again a second later;
+- ``require_witnessed``: :meth:`get` shows a share only once it has checked, itself,
+  that the share's log entry is under a checkpoint of the node's log which the node key
+  signed and ``k`` witnesses it pinned (``witnesses``: name -> Ed25519 key, of other
+  nodes) cosigned (:func:`vigil.protocol.witnessing.verify_witnessed_entry`); the node's
+  word is never enough. ``client.not_witnessed`` means not yet: ask again a second
+  later; ``witness.quorum``, ``log.bad_inclusion``, ``log.unsigned`` and the other codes
+  there mean the node's proof does not hold;
 - :meth:`lookup`: a remote member's keys from its home node's directory, accepted only
   through :func:`vigil.directory.lookup.verify_lookup` (``dir.bad_lookup`` otherwise);
 - :meth:`monitor`: one poll of the member's own directory entries
@@ -25,30 +30,58 @@ from vigil.crypto.keys import SignPrivate
 from vigil.directory.entries import MemberKeys, member_signature
 from vigil.directory.lookup import verify_lookup
 from vigil.directory.monitor import MonitorAlarm, OwnerMonitor
-from vigil.errors import Conflict
+from vigil.errors import CryptoError, InputError
+from vigil.log.entries import entry_bytes, share_entry
+from vigil.model import Envelope
+from vigil.protocol.witnessing import Witnessed, quorum, verify_witnessed_entry
 
 __all__ = ["TrustingClient"]
 
 
 class TrustingClient(Client):
     def __init__(self, url: str, token: str, *args: Any, require_witnessed: bool = False,
+                 witnesses: Mapping[str, bytes] | None = None, k: int | None = None,
                  **kw: Any) -> None:
-        super().__init__(url, token, *args, **kw)
+        """``witnesses``: the cosigner name and Ed25519 public key of every node of the
+        roster, pinned by the member (from its operator, out of band); a node's own
+        witness never counts for its log. ``k``: how many of them must cosign (default:
+        the quorum for a roster of that many nodes)."""
         self.require_witnessed = require_witnessed
+        self.witness_keys = dict(witnesses or {})
+        self.k = k if k is not None else quorum(len(self.witness_keys))
+        if require_witnessed and (not self.witness_keys or self.k < 1):
+            raise InputError("requiring witnessing needs the witness keys to pin",
+                             code="client.no_witnesses")
+        super().__init__(url, token, *args, **kw)
 
     def witnessed(self, share_id: str) -> dict[str, Any]:
-        """The node's answer: witnessed or not, by whom, k, and whether the share was
-        signed by a key revoked at its index."""
+        """The node's answer, unchecked: witnessed or not, its checkpoint with the
+        cosignatures, the share entry's index and inclusion proof, and whether the share
+        was signed by a key revoked at its index."""
         out: dict[str, Any] = self._call("GET", f"/api/v1/federation/witnessed/{share_id}")
         return out
 
+    def check_witnessed(self, env: Envelope) -> Witnessed:
+        """Prove, with the keys this client pinned, that the share ``env`` (as this client
+        holds it) is witnessed: the node's answer is only the material of the proof."""
+        log = self.log_verifier()
+        got = verify_witnessed_entry(self.witnessed(env.id), entry_bytes(share_entry(env)),
+                                     (log.key_name, log.public_raw), self.witness_keys,
+                                     self.k, origin=log.origin)
+        log.accept(got.note)  # one history: consistent with every checkpoint accepted
+        return got
+
     def get(self, share_id: str, *, purpose: str | None = None) -> Share:
-        if self.require_witnessed:
-            w = self.witnessed(share_id)
-            if not w["witnessed"]:
-                raise Conflict(f"share {share_id} is not witnessed yet ({len(w['witnesses'])} "
-                               f"of {w['k']} witnesses)", code="client.not_witnessed")
-        return super().get(share_id, purpose=purpose)
+        if not self.require_witnessed:
+            return super().get(share_id, purpose=purpose)
+        env, _ = self.envelope(share_id)
+        proven = self.check_witnessed(env)
+        share = super().get(share_id, purpose=purpose)
+        if entry_bytes(share_entry(share.envelope)) != entry_bytes(share_entry(env)) \
+                or share.log_index not in (None, proven.index):
+            raise CryptoError("the node served another share than the one proven witnessed",
+                              code="log.entry_mismatch")
+        return share
 
     def submit_entry(self, entry: Mapping[str, Any], signer: SignPrivate,
                      monitor: OwnerMonitor | None = None) -> int:
@@ -65,17 +98,23 @@ class TrustingClient(Client):
     def lookup(home_url: str, home: str, home_key: bytes, member: str,
                witnesses: Mapping[str, bytes], k: int,
                http: httpx.Client | None = None) -> MemberKeys:
-        """``member``'s keys at its home node, only if the answer proves them."""
+        """``member``'s keys at its home node, only if the answer proves them. A member
+        whose proven chain ends in a move to another node raises ``dir.moved`` with that
+        node (``detail["to"]``): its keys are to be looked up there."""
         own = http is None
         client = http or httpx.Client(timeout=10.0)
         try:
             r = client.get(home_url.rstrip("/") + "/fed/v1/directory/lookup",
                            params={"member": member})
             r.raise_for_status()
-            return verify_lookup(r.json(), home, home_key, witnesses, k, member)
+            keys = verify_lookup(r.json(), home, home_key, witnesses, k, member)
         finally:
             if own:
                 client.close()
+        if keys.moved_to is not None:
+            raise CryptoError(f"{member} moved from {home} to {keys.moved_to}; look it up "
+                              f"there", code="dir.moved", detail={"to": keys.moved_to})
+        return keys
 
     @staticmethod
     def monitor(home_url: str, monitor: OwnerMonitor,

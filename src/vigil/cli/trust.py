@@ -66,7 +66,7 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
     from vigil.errors import NotFound
     from vigil.federation import peers as fed_peers
     from vigil.federation.trust import peer_client, witness_name
-    from vigil.witness.quorum import quorum
+    from vigil.protocol.witnessing import quorum
 
     def run(ex: object) -> dict[str, object]:
         ps = fed_peers.peers(ex.store)  # type: ignore[attr-defined]
@@ -157,6 +157,37 @@ def directory_revoke(c: Ctx, member: str, lost: bool) -> None:
 
     idx, after = _with_exchange(c, run)
     click.echo(f"directory entry {idx}: revoked from log index {after}")
+
+
+@directory.command("take")
+@click.argument("member")
+@pass_ctx
+def directory_take(c: Ctx, member: str) -> None:
+    """Host MEMBER, which moved here: its home peer's directory lookup must end in a
+    signed move to this node with the keys this node holds for it (``dir.not_moved``
+    otherwise). Peers learn the move from this node's announcement, the proof attached
+    (docs/federation.md, "Re-homing")."""
+    from vigil.errors import NotFound
+    from vigil.federation.trust import TrustService, peer_client
+    from vigil.storage import federation as fq
+
+    def run(ex: object) -> str:
+        mid = _member_id(ex, member)
+        store = ex.store  # type: ignore[attr-defined]
+        got = store.read(lambda sql: fq.remote_member(sql, mid))
+        trust = TrustService(ex)  # type: ignore[arg-type]
+        home = next((p for p in trust.peer_list() if got is not None and p.node == got[0]),
+                    None)
+        if home is None:
+            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved")
+        with peer_client(home, 10.0) as client:
+            r = client.get(home.url.rstrip("/") + "/directory/lookup",
+                           params={"member": mid})
+        r.raise_for_status()
+        trust.take_member(mid, r.json())
+        return home.name
+
+    click.echo(f"{member} moved here from {_with_exchange(c, run)}")
 
 
 def register(cli: click.Group) -> None:

@@ -25,7 +25,7 @@ from vigil.crypto.encoding import b64u_decode
 from vigil.directory.entries import MemberKeys, SignedEntry, directory_origin, fold
 from vigil.errors import CryptoError, VigilError
 from vigil.log.merkle import leaf_hash, verify_inclusion
-from vigil.witness.quorum import verify_witnessed
+from vigil.protocol.witnessing import verify_witnessed
 
 __all__ = ["verify_lookup"]
 

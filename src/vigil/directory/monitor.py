@@ -28,7 +28,7 @@ from vigil.crypto.encoding import b64u_decode
 from vigil.directory.entries import SignedEntry, directory_origin
 from vigil.errors import CryptoError, InputError
 from vigil.log.merkle import MemoryTree, leaf_hash
-from vigil.witness.quorum import verify_witnessed
+from vigil.protocol.witnessing import verify_witnessed
 
 __all__ = ["MonitorAlarm", "OwnerMonitor", "body_digest"]
 

@@ -79,7 +79,7 @@ def check(ctx: Context, kind: str, body: Mapping[str, Any]) -> Write:
         raise InputError(f"malformed {kind} item: {e!r}", code="fed.bad_item") from None
 
 
-def _noop() -> None:
+def noop() -> None:
     return None
 
 
@@ -136,7 +136,7 @@ def check_key(m: Member, home: tuple[str, int, int | None], key: str, index: int
 
 def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
-        return _noop  # recalled or expired at the origin before it was sent
+        return noop  # recalled or expired at the origin before it was sent
     try:
         env = envelope_from_json(body["envelope"])
     except InputError as e:
@@ -167,7 +167,7 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
         if bytes(row[0]) != header_bytes(env.header) or bytes(row[1]) != env.signature:
             raise CryptoError("another share with this id is stored here",
                               code="fed.bad_item")
-        return _noop  # idempotent: stored already
+        return noop  # idempotent: stored already
 
     def write() -> None:
         store_share(ctx, env, tuple(here))
@@ -194,7 +194,7 @@ def store_share(ctx: Context, env: Envelope, here: tuple[str, ...]) -> None:
 
 def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
-        return _noop
+        return noop
     entry = body["entry"]
     if entry.get("kind") != "recall":
         raise InputError("not a recall entry", code="fed.bad_item")
@@ -218,7 +218,7 @@ def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
                       (r["share"],)).fetchone()
     if row is None or str(row[0]) != r["originator"] or row[2] or sql.execute(
             "SELECT 1 FROM recalls WHERE share_id=?", (r["share"],)).fetchone():
-        return _noop  # never held here, purged, or recalled already
+        return noop  # never held here, purged, or recalled already
     recipients = orjson.loads(bytes(row[1]))["audience"]["recipients"]
 
     def write() -> None:
@@ -270,7 +270,7 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
                          code="fed.not_hosted")
     if sql.execute("SELECT 1 FROM receipts WHERE share_id=? AND member_id=? AND what=?",
                    (r["share"], r["member"], r["what"])).fetchone():
-        return _noop
+        return noop
 
     def write() -> None:
         ref = ctx.ex.log.append(sql, receipt_entry(r, str(row[0]), sig), locked=True)
@@ -283,6 +283,12 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
 
 
 # -- member -----------------------------------------------------------------------------
+
+# node id -> the check that a member known homed at another node moved to the peer
+# announcing it (``(ctx, old home, body)``; raises when not proven), set by
+# vigil.federation.trust
+MOVES: dict[str, Callable[[Context, str, Mapping[str, Any]], None]] = {}
+
 
 def bump_directory(sql: Sql) -> None:
     cast = "CAST(CAST(value AS INTEGER) + 1 AS TEXT)" if sql.dialect == "sqlite" \
@@ -304,11 +310,16 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
     sql = ctx.sql
     known = member_of(sql, mj["id"])
     home = q.remote_member(sql, mj["id"])
+    moved = False
     if known is not None and (home is None or home[0] != ctx.peer.node):
-        raise CryptoError(f"{mj['id']} is homed at another node",
-                          code="fed.forged_originator")
-    if home is not None and index <= home[1]:
-        return _noop  # an older or the same event
+        check_move = MOVES.get(ctx.ex.node_id)
+        if home is None or check_move is None:
+            raise CryptoError(f"{mj['id']} is homed at another node",
+                              code="fed.forged_originator")
+        check_move(ctx, home[0], body)  # raises fed.forged_originator without the proof
+        moved = True
+    if home is not None and not moved and index <= home[1]:
+        return noop  # an older or the same event
     event = str(entry["event"])
     name = f"{mj['name']}@{ctx.peer.name}"
 
@@ -329,9 +340,10 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
                         "enc_key_id=?, active=? WHERE id=?",
                         (sign_key, mj["sign_key_id"], enc_key, mj["enc_key_id"],
                          event != "deactivate", mj["id"]))
-            sql.execute("UPDATE fed_members SET log_index=?, revoked_index=? "
+            sql.execute("UPDATE fed_members SET node_id=?, log_index=?, revoked_index=? "
                         "WHERE member_id=?",
-                        (index, index if event == "deactivate" else None, mj["id"]))
+                        (ctx.peer.node, index, index if event == "deactivate" else None,
+                         mj["id"]))
         # this node's own log records the keys it took, so its members' clients check
         # them as they check local members' keys
         ctx.ex.log.append(sql, member_entry(mj["id"], event, mj["sign_key_id"],
@@ -361,7 +373,7 @@ def check_channel(ctx: Context, body: Mapping[str, Any]) -> Write:
     row = sql.execute("SELECT epoch FROM fed_channels WHERE channel_id=?",
                       (ch["id"],)).fetchone()
     if row is not None and int(row[0]) >= epoch:
-        return _noop
+        return noop
     local = sql.execute("SELECT 1 FROM channels WHERE id=?", (ch["id"],)).fetchone()
     if local is not None and row is None:
         raise CryptoError("a channel homed here", code="fed.forged_originator")

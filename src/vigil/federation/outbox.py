@@ -13,7 +13,7 @@ the bodies of items built when they are sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -201,7 +201,21 @@ def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]
     return out[:limit]
 
 
+# node id -> the proofs a member's announcement carries, as extra body fields: its
+# witnessed directory entries (``directory``) and, for a member that moved here, its old
+# home's lookup showing the move (``moved``); set by vigil.federation.trust
+MEMBER_PROOFS: dict[str, Callable[[str], Mapping[str, Any]]] = {}
+
+
 def bodies(ex: Exchange, rows: Sequence[tuple[int, str, str, str]]
            ) -> list[tuple[int, str, Mapping[str, Any]]]:
-    """(dseq, kind, body) for outbox rows, in one read."""
-    return ex.store.read(lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])
+    """(dseq, kind, body) for outbox rows, in one read. A member item carries the
+    proofs of :data:`MEMBER_PROOFS` (its directory entries, its move), so the receiver
+    checks the announced keys and home against them."""
+    out: list[tuple[int, str, Mapping[str, Any]]] = ex.store.read(
+        lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])
+    proofs = MEMBER_PROOFS.get(ex.node_id)
+    if proofs is None:
+        return out
+    return [(d, k, {**b, **proofs(str(b["member"]["id"]))} if k == "member" else b)
+            for d, k, b in out]

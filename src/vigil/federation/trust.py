@@ -15,13 +15,21 @@ One :class:`TrustService` per federating node (``app.state.trust``):
 - every item from a peer passes :meth:`TrustService.gate` before its kind's checks: a
   node under an open fork alarm, or off a non-empty roster, is refused; a share signed
   by a key revoked at its log index is refused, and the key that signed each accepted
-  share is recorded so a revocation learnt later marks it.
+  share is recorded so a revocation learnt later marks it;
+- a member announcement carries the member's witnessed directory entries and is
+  refused when its keys are not theirs (:meth:`TrustService.check_announcement`);
+- a member that moves (a ``rehome`` entry) is routed to its new home, taken there only
+  with its old home's proven move, and followed by other nodes only with that proof
+  (:mod:`vigil.directory.rehome`);
+- a member asks for the proof that a share is witnessed (:meth:`TrustService.witnessed`)
+  and checks it itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -29,19 +37,28 @@ from typing import Any
 
 import httpx
 
+from vigil import clock
 from vigil.client.tls import transports
-from vigil.directory.entries import countersign, directory_origin, next_entry, sign_entry
+from vigil.crypto.encoding import b64u
+from vigil.directory.answers import answer_lookup
+from vigil.directory.entries import countersign, directory_origin, enc_kid, next_entry, sign_entry
 from vigil.directory.log import DirectoryLog
+from vigil.directory.lookup import verify_lookup
+from vigil.directory.rehome import verify_move
 from vigil.directory.revocation import Revocations
-from vigil.errors import InputError
-from vigil.federation import kinds, receiver
+from vigil.errors import CryptoError, InputError, NotFound
+from vigil.federation import kinds, outbox, receiver
 from vigil.federation.peers import Peer, peers
-from vigil.log.checkpoint import DEFAULT_AUTHORITY
+from vigil.log.checkpoint import DEFAULT_AUTHORITY, parse_checkpoint
+from vigil.log.entries import member_entry
 from vigil.node.exchange import Exchange
+from vigil.protocol.witnessing import quorum
 from vigil.roster.roster import Roster
+from vigil.storage import federation as fq
+from vigil.storage import trust as tq
+from vigil.storage.base import Sql
 from vigil.witness.alarms import Alarm, Alarms
 from vigil.witness.collector import Collector, WitnessPeer
-from vigil.witness.quorum import quorum
 from vigil.witness.service import Witness
 from vigil.witness.wire import NOTE_CONTENT_TYPE
 
@@ -161,11 +178,65 @@ class TrustService:
                 or entry.get("home") != self.ex.node_id or not isinstance(sig, str):
             raise InputError("an entry of the caller's own, for this node, with its "
                              "signature", code="dir.bad_entry")
+        to = entry.get("to")
+        if entry.get("kind") == "rehome" and not any(p.node == to for p in self.peer_list()):
+            raise InputError("a move to a node this node peers with", code="dir.bad_entry")
         countersigned = countersign(entry, sig, self.ex.node_key)
         index = self.directory.append(countersigned)
         if entry.get("kind") == "revoke":
             self.revocations.learn(countersigned, self.ex.node_key_raw)
+        if entry.get("kind") == "rehome":  # hosted here no more: its shares go there
+            def moved(sql: Sql) -> None:
+                tq.home_at(sql, member, str(to), -1)
+                kinds.bump_directory(sql)
+            self.ex.store.write(moved)
         return index
+
+    def take_member(self, member: str, answer: Mapping[str, Any]) -> None:
+        """Host ``member``, which moved here from the node it is homed at: ``answer`` is
+        that node's lookup of it, which must end in a move here with the keys this node
+        holds for it (``dir.not_moved`` otherwise). The member is announced from this
+        node's log, the answer attached as the proof of the move."""
+        home = self.ex.store.read(lambda sql: fq.remote_member(sql, member))
+        old = next((p for p in self.peer_list() if home is not None and p.node == home[0]),
+                   None)
+        if home is None or old is None:
+            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved")
+        keys = verify_move(answer, old.node, old.key, self.witnesses(), self.k(), member,
+                           self.ex.node_id)
+        m = self.ex.directory().members.get(member)
+        if m is None or keys.sign_key_id != m.sign_key_id \
+                or enc_kid(keys.enc_key) != m.enc_key_id:
+            raise CryptoError("the keys that moved are not the ones held here",
+                              code="dir.not_moved")
+        proof = json.dumps(dict(answer))
+
+        def run(sql: Sql) -> None:
+            tq.host_here(sql, member)
+            tq.put_move(sql, member, proof)
+            self.ex.log.append(sql, member_entry(member, "add", m.sign_key_id, m.enc_key_id,
+                                                 clock.now()))
+            kinds.bump_directory(sql)
+        self.ex.store.write(run)
+
+    def check_move(self, ctx: kinds.Context, old_home: str, body: Mapping[str, Any]) -> None:
+        """A peer announces a member this node knows homed at ``old_home``: only with the
+        proof that the member moved to that peer (``moved``: the old home's lookup)."""
+        old = next((p for p in self.peer_list() if p.node == old_home), None)
+        proof = body.get("moved")
+        mj = body["member"]
+        try:
+            if old is None or not isinstance(proof, Mapping):
+                raise CryptoError("no proof of a move", code="dir.not_moved")
+            # signed by the member and countersigned by its old home: nothing a node can
+            # forge, so no cosignature is needed (the nodes may count k differently)
+            keys = verify_move(proof, old.node, old.key, {}, 0, str(mj["id"]),
+                               ctx.peer.node)
+            if keys.sign_key_id != mj["sign_key_id"]:
+                raise CryptoError("other keys than the ones that moved", code="dir.not_moved")
+        except CryptoError as e:
+            raise CryptoError(f"{mj['id']} is homed at {old_home}, and {e.message}",
+                              code="fed.forged_originator") from None
 
     # -- the cadence ------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
@@ -240,8 +311,8 @@ class TrustService:
             homes = {p.node: p.key for p in self.peer_list()}
             homes[self.ex.node_id] = self.ex.node_key_raw
             self.revocations.learn_all([r for r in revs if isinstance(r, Mapping)], homes)
-        if part.get("roster") is not None:
-            self.roster.observe(part["roster"])
+        if part.get("roster") is not None and self.roster.observe(part["roster"]) == "ahead":
+            self.refresh_peers()  # a rekey pins the peer's new key
 
     # -- intake -----------------------------------------------------------------------
     def gate(self, ctx: kinds.Context, kind: str, body: Mapping[str, Any]) -> None:
@@ -249,6 +320,46 @@ class TrustService:
         self.alarms.check_intake(ctx.peer.node)
         if self.roster.nodes:
             self.roster.check_node(ctx.peer.node, ctx.peer.key)
+
+    def check_announcement(self, home: str, home_key: bytes, body: Mapping[str, Any]) -> None:
+        """A member's keys announced by its home node, against the member's directory
+        entries the item carries (``directory``: the home node's lookup answer). The
+        answer must hold as a lookup: the home node's signed checkpoint, every inclusion
+        proof, the member's chain with its signatures (``fed.bad_directory_proof``
+        otherwise); keys other than the chain's current ones are
+        ``fed.directory_mismatch``. No cosignature is needed for this: a mismatch is the
+        home node contradicting itself in two signed statements, and the item is
+        quarantined with its body and the signed batch head as the evidence (the sender
+        and this node may count k differently, so an honest proof is never refused for
+        its cosignatures). An announcement without a proof (a member with no witnessed
+        directory entry yet) is checked as before, by the main log alone."""
+        proof = body.get("directory")
+        if proof is None:
+            return
+        mj, entry = body["member"], body["entry"]
+        try:
+            keys = verify_lookup(proof, home, home_key, {}, 0, str(mj["id"]))
+        except CryptoError as e:
+            raise CryptoError(f"the member's directory proof does not hold: {e.message}",
+                              code="fed.bad_directory_proof") from None
+        if entry.get("event") == "deactivate":
+            return  # a revocation only takes trust away
+        if keys.sign_key_id != mj["sign_key_id"] or enc_kid(keys.enc_key) != mj["enc_key_id"]:
+            raise CryptoError(f"{mj['id']}'s announced keys are not the ones its directory "
+                              f"entries hold", code="fed.directory_mismatch")
+
+    def member_proofs(self, member: str) -> dict[str, Any]:
+        """What a member's announcement carries: its witnessed directory entries here
+        (``directory``; none while it has none under a k-cosigned checkpoint) and, if it
+        moved here, its old home's lookup showing the move (``moved``)."""
+        out: dict[str, Any] = {}
+        with contextlib.suppress(NotFound):
+            out["directory"] = answer_lookup(self.directory, self.collector, member,
+                                             self.k())
+        moved = self.ex.store.read(lambda sql: tq.move_proof(sql, member))
+        if moved is not None:
+            out["moved"] = json.loads(moved)
+        return out
 
     def share_key(self, ctx: kinds.Context, body: Mapping[str, Any]) -> None:
         """After a share's own checks: its key, not revoked at its index, recorded."""
@@ -263,6 +374,8 @@ class TrustService:
         """Put the gate in front of every item kind. Several nodes may share a process
         (the tests): the gate finds the service of the receiving node by its id."""
         _SERVICES[self.ex.node_id] = self
+        outbox.MEMBER_PROOFS[self.ex.node_id] = self.member_proofs
+        kinds.MOVES[self.ex.node_id] = self.check_move
         for kind, checker in list(kinds._KINDS.items()):
             if not getattr(checker, "__trust_gated__", False):
                 kinds.register(kind, _gated(kind, checker))
@@ -288,29 +401,37 @@ class TrustService:
     def uninstall(self) -> None:
         if _SERVICES.get(self.ex.node_id) is self:
             del _SERVICES[self.ex.node_id]
+            outbox.MEMBER_PROOFS.pop(self.ex.node_id, None)
+            kinds.MOVES.pop(self.ex.node_id, None)
 
     def witnessed(self, member: str, share_id: str) -> dict[str, Any]:
-        """Whether a share the member may read is witnessed: its log entry under
-        checkpoints held by k witnesses of other nodes than its origin; and whether it
-        was signed by a key revoked at its index (``share.not_found`` when the member
-        may not read it, exactly like a missing share)."""
+        """The proof that a share the member may read is witnessed, for its client to
+        check (``share.not_found`` when the member may not read it, exactly like a
+        missing share).
+
+        Every share this node holds, published here or received, is an entry of this
+        node's log. The answer carries the newest checkpoint of that log with ``k``
+        cosignatures of other nodes' witnesses (the note with its cosignature lines),
+        the share entry's ``index`` and its inclusion ``proof`` in that checkpoint's
+        tree; ``witnessed`` is whether the checkpoint reaches the entry. The client
+        verifies all of it (:func:`vigil.protocol.witnessing.verify_witnessed_entry`).
+        ``revoked_key``: the share was signed by a key revoked at its origin index."""
         self.ex.share(member, share_id)  # the access gate
         k = self.k()
         use = self.revocations.use(share_id)
-        if use is not None:  # received from another node
-            home, index, revoked = use
-            peer = next((p for p in self.peer_list() if p.node == home), None)
-            origin = peer.log_origin if peer is not None else ""
-            by = [w for w in self.witness.witnessed_by(origin, index)
-                  if not w.endswith(home)]
-        else:  # published here: the cosignatures this node collected
-            ref = self.ex.log.share_refs([share_id]).get(share_id)
-            origin, revoked = self.ex.log.origin, False
-            index = ref.index if ref is not None else -1
-            by = self.collector.cosigners_above(origin, index) if index >= 0 else []
-        return {"share": share_id, "origin": origin, "index": index, "k": k,
-                "witnessed": len(by) >= k and index >= 0, "witnesses": by,
-                "revoked_key": revoked}
+        revoked = bool(use[2]) if use is not None else False
+        log_ = self.ex.log
+        ref = log_.share_refs([share_id]).get(share_id)
+        index = ref.index if ref is not None else -1
+        note = self.collector.cosigned(log_.origin, k) if index >= 0 and k > 0 else None
+        size = parse_checkpoint(note)[0].size if note is not None else 0
+        witnessed = note is not None and index < size
+        by = self.collector.cosigners_above(log_.origin, index) if index >= 0 else []
+        return {"share": share_id, "origin": log_.origin, "index": index, "k": k,
+                "witnessed": witnessed, "witnesses": by, "revoked_key": revoked,
+                "checkpoint": note if witnessed else None, "size": size if witnessed else 0,
+                "proof": [b64u(h) for h in log_.inclusion(index, size)] if witnessed
+                else []}
 
     # -- alarms -----------------------------------------------------------------------
     def _alarmed(self, alarm: Alarm) -> None:
@@ -343,6 +464,9 @@ def _gated(kind: str, inner: kinds.Checker) -> kinds.Checker:
         write = inner(ctx, body)
         if svc is not None and kind == "share":
             svc.share_key(ctx, body)  # raises fed.revoked_key before anything is written
+        if svc is not None and kind == "member" and write is not kinds.noop:
+            # a new key event (an older one changes nothing): against the directory
+            svc.check_announcement(ctx.peer.node, ctx.peer.key, body)
         return write
 
     gated.__trust_gated__ = True  # type: ignore[attr-defined]

@@ -4,7 +4,10 @@
 ``prev``) and carries the signatures it needs (every founder for genesis; ceil(2n/3)
 of the current n nodes after). :meth:`Roster.check_node` refuses a node that is not on
 the roster, or presents another key than the roster's (``fed.not_on_roster``): an
-expelled node's traffic is refused from the statement on.
+expelled node's traffic is refused from the statement on. Applying a ``rekey`` of a
+peer also pins the peer's new node key (and its key id) in the same transaction, so
+its descriptor, batches, heartbeats and log checkpoints are checked against the new
+key from then on, and the old key is refused.
 
 Witnessing: heartbeats carry each node's roster head; :meth:`Roster.observe` takes a
 peer's statement for some ``seq``. The same statement is agreement; a *different*
@@ -19,6 +22,7 @@ import threading
 from typing import Any
 
 from vigil.crypto.encoding import b64u_decode
+from vigil.crypto.keys import key_id
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.roster.statements import SignedStatement, threshold
 from vigil.storage import trust as q
@@ -93,8 +97,11 @@ class Roster:
             with self._lock:
                 self._load(sql)
                 nodes = self._next(self.nodes, signed)
-                q.add_roster_statement(sql, len(self.chain), str(signed.statement["kind"]),
-                                       signed.data())
+                kind = str(signed.statement["kind"])
+                q.add_roster_statement(sql, len(self.chain), kind, signed.data())
+                if kind == "rekey":
+                    node = str(signed.statement["node"])
+                    q.rekey_peer(sql, node, nodes[node], key_id("ed25519", nodes[node]))
                 self.chain.append(signed)
                 self.nodes = nodes
         try:

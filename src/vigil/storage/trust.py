@@ -249,6 +249,40 @@ def roster_statements(sql: Sql, start: int) -> list[bytes]:
         (start,)).fetchall()]
 
 
+def rekey_peer(sql: Sql, node: str, key: bytes, pin: str) -> int:
+    """Pin ``node``'s new node key (a roster rekey); how many peer rows changed."""
+    cur = sql.execute("UPDATE fed_peers SET node_key = ?, pin = ? WHERE node_id = ?",
+                      (key, pin, node))
+    return int(cur.rowcount or 0)
+
+
 def add_roster_statement(sql: Sql, seq: int, kind: str, data: bytes) -> None:
     sql.execute("INSERT INTO roster_statements(seq, kind, data) VALUES(?,?,?)",
                 (seq, kind, data))
+
+
+# -- re-homing -------------------------------------------------------------------------------
+def home_at(sql: Sql, member: str, node: str, log_index: int) -> None:
+    """``member`` is homed at ``node`` from now on (its last key event there: none yet,
+    ``log_index`` -1): this node hosts it no more, or takes the new home."""
+    sql.execute("DELETE FROM fed_members WHERE member_id = ?", (member,))
+    sql.execute("INSERT INTO fed_members(member_id, node_id, log_index, revoked_index) "
+                "VALUES(?,?,?,?)", (member, node, log_index, None))
+
+
+def host_here(sql: Sql, member: str) -> int:
+    """This node is ``member``'s home now; how many rows said otherwise."""
+    cur = sql.execute("DELETE FROM fed_members WHERE member_id = ?", (member,))
+    return int(cur.rowcount or 0)
+
+
+def put_move(sql: Sql, member: str, proof: str) -> None:
+    """Keep the proof that ``member`` moved here (its old home's lookup answer)."""
+    key = f"move:{member}"
+    sql.execute("DELETE FROM meta WHERE key = ?", (key,))
+    sql.execute("INSERT INTO meta(key, value) VALUES(?,?)", (key, proof))
+
+
+def move_proof(sql: Sql, member: str) -> str | None:
+    row = sql.execute("SELECT value FROM meta WHERE key = ?", (f"move:{member}",)).fetchone()
+    return None if row is None else str(row[0])

@@ -18,9 +18,9 @@ from typing import Any
 
 from vigil import clock
 from vigil.errors import InputError, NotFound, PolicyDenied
+from vigil.protocol.cosignature import node_of_origin
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
-from vigil.witness.cosignature import node_of_origin
 
 KINDS = frozenset({"fork", "inconsistent", "rollback"})
 DECISIONS = frozenset({"resume", "expel"})

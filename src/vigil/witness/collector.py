@@ -21,9 +21,9 @@ from vigil import clock
 from vigil.errors import VigilError
 from vigil.log.checkpoint import Checkpoint
 from vigil.log.note import parse_note
+from vigil.protocol.cosignature import cosigners
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
-from vigil.witness.cosignature import cosigners
 from vigil.witness.wire import (
     SIZE_CONTENT_TYPE,
     format_request,

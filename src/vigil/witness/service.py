@@ -33,10 +33,10 @@ from vigil.log.checkpoint import Checkpoint, check_fork
 from vigil.log.merkle import verify_consistency
 from vigil.log.note import check_signatures, parse_note
 from vigil.lru import Lru
+from vigil.protocol.cosignature import cosign, cosignature_vkey, node_of_origin
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 from vigil.witness.alarms import Alarms
-from vigil.witness.cosignature import cosign, cosignature_vkey, node_of_origin
 from vigil.witness.wire import (
     NOTE_CONTENT_TYPE,
     SIZE_CONTENT_TYPE,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.errors import CryptoError, InputError
 from vigil.log.note import NoteSignature, note_key_id, parse_note, sign_note
-from vigil.witness.cosignature import (
+from vigil.protocol.cosignature import (
     cosign,
     cosignature_key_id,
     cosignature_timestamp,

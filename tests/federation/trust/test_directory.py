@@ -17,8 +17,8 @@ from vigil.directory.lookup import verify_lookup
 from vigil.directory.monitor import OwnerMonitor
 from vigil.directory.revocation import Revocations
 from vigil.errors import CryptoError, NotFound, PolicyDenied
+from vigil.protocol.witnessing import quorum
 from vigil.witness.collector import Collector
-from vigil.witness.quorum import quorum
 
 from .conftest import Node
 

@@ -24,11 +24,12 @@ from vigil.directory.monitor import OwnerMonitor
 from vigil.errors import CryptoError, VigilError
 from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.tree import StoredLog
+from vigil.protocol.cosignature import cosigners
+from vigil.storage import federation as fed_q
 from vigil.storage import open_store
 from vigil.testing.stix import canary_bundle as bundle_with
 from vigil.trust_client import TrustingClient
 from vigil.web.auth import SESSION_COOKIE, sessions
-from vigil.witness.cosignature import cosigners
 from vigil.witness.wire import format_request
 
 
@@ -196,7 +197,10 @@ async def test_client_waits_for_witnessing(three: list[FedNode]) -> None:
         cb = Client(b.url, b.node.members["bravo"].token)
         res = await asyncio.to_thread(cb.publish, bundle_with("w"), tlp="amber",
                                       to=["member:alpha@athens"])
-        ca = TrustingClient(a.url, a.node.members["alpha"].token, require_witnessed=True)
+        # alpha pins the witness keys of the roster's nodes (athens' own never counts)
+        ca = TrustingClient(a.url, a.node.members["alpha"].token, require_witnessed=True,
+                            witnesses=trust(a).witnesses())
+        assert ca.k == 1
 
         def shown() -> Any:
             try:
@@ -209,7 +213,11 @@ async def test_client_waits_for_witnessing(three: list[FedNode]) -> None:
         w = ca.witnessed(res["id"])
         assert w["witnessed"] and len(w["witnesses"]) >= w["k"] == 1
         assert not w["revoked_key"]
-        assert all(not x.endswith(trust(b).ex.node_id) for x in w["witnesses"])
+        # the proof is athens' own log, cosigned by berlin or cairo, never by athens
+        proven = ca.check_witnessed(share.envelope)
+        assert proven.index == share.log_index
+        assert proven.witnesses and all(not x.endswith(trust(a).ex.node_id)
+                                        for x in proven.witnesses)
         # another member of athens may not ask about it: 404 like a missing share
         r = httpx.get(a.url + f"/api/v1/federation/witnessed/share--{uuid.uuid4()}",
                       headers=a.auth(), timeout=5)
@@ -297,3 +305,47 @@ async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
         def delivered() -> bool:
             return a.exchange().store.get_share(res["id"]) is not None
         await asyncio.to_thread(wait_for, delivered)
+
+
+async def test_a_member_moves_to_another_node(three: list[FedNode]) -> None:
+    """alpha signs its move to berlin through its client; berlin's operator takes it
+    (`vigil directory take`); cairo then holds berlin as alpha's home, and a lookup at
+    athens sends the client to berlin."""
+    a, b, c = three
+    with running(three):
+        peer_all(three)
+        alpha = a.node.members["alpha"]
+        ta, tb = trust(a), trust(b)
+        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
+        await asyncio.to_thread(wait_for, knows(c, "alpha@athens"))
+        await asyncio.to_thread(wait_for, lambda: ta.directory.member_entries(alpha.id))
+        await asyncio.to_thread(wait_for, lambda: len(ta.refresh_peers()) == 2)
+
+        def take() -> str:
+            run = CliRunner().invoke(cli_mod.cli, ["--data", str(b.node.data), "directory",
+                                                   "take", "alpha@athens"])
+            return run.output + str(getattr(run.exception, "code", "") or "")
+        assert "dir.not_moved" in take()  # alpha has not moved
+        with TrustingClient(a.url, alpha.token) as ca:
+            move = next_entry(ta.directory.keys(alpha.id), "rehome", alpha.id,
+                              ta.ex.node_id, to=tb.ex.node_id)
+            ca.submit_entry(move, alpha.keyring.sign_private)
+
+        def moved() -> bool:
+            try:
+                TrustingClient.lookup(a.url, ta.ex.node_id, ta.ex.node_key_raw, alpha.id,
+                                      tb.witnesses(), tb.k())
+            except VigilError as e:
+                return e.code == "dir.moved" and e.detail["to"] == tb.ex.node_id
+            return False
+        await asyncio.to_thread(wait_for, moved)
+        assert "moved here from athens" in take()
+
+        def home_of(node: FedNode) -> str | None:
+            got = node.exchange().store.read(
+                lambda sql: fed_q.remote_member(sql, alpha.id))
+            return None if got is None else str(got[0])
+        assert home_of(b) is None
+        assert home_of(a) == tb.ex.node_id
+        # cairo follows only with the proof, checked with athens' pinned key
+        await asyncio.to_thread(wait_for, lambda: home_of(c) == tb.ex.node_id)

@@ -71,3 +71,51 @@ def test_threshold_admit_expel_and_refusal(tmp_path: Path) -> None:
     assert again.nodes == rosters[0].nodes
     for r in rosters:
         r.store.close()
+
+
+def test_rekey_pins_the_peers_new_key(tmp_path: Path) -> None:
+    """A rekey statement with the threshold replaces the key this node pinned for the
+    peer: its log checkpoints verify with the new key, and the old key is refused."""
+    from tests.federation.nodes import make_fed_node
+
+    from vigil.crypto.keys import key_id
+    from vigil.federation import peers
+    from vigil.federation.descriptor import descriptor
+    from vigil.federation.trust import TrustService
+    from vigil.roster.statements import SignedStatement
+
+    a, b = make_fed_node(tmp_path, "athens", {}), make_fed_node(tmp_path, "berlin", {})
+    ea, eb = a.node.exchange(), b.node.exchange()
+    try:
+        signed = descriptor(eb, b.server.settings)
+        peers.add(ea, b.url, signed["descriptor"]["pin"], signed=signed)
+        old = eb.node_key_raw
+        keys = {ea.node_id: ea.node_key, eb.node_id: eb.node_key}
+        genesis: SignedStatement = statement(
+            "genesis", 0, None, nodes={n: k.public_key().public_bytes_raw()
+                                       for n, k in keys.items()})
+        for n, k in keys.items():
+            genesis = genesis.cosign(n, k)
+        trust = TrustService(ea)
+        trust.roster.apply(genesis)
+        origin = eb.log.origin
+        assert trust.known_log(origin) == (origin, old)
+        new = Ed25519PrivateKey.generate()
+        rekey = statement("rekey", 1, genesis.digest(), node=eb.node_id, key=_pub(new))
+        with pytest.raises(CryptoError):  # one of the two signatures needed
+            trust.roster.apply(rekey.cosign(eb.node_id, eb.node_key))
+        assert peers.peer(ea.store, "berlin").key == old
+        for n, k in keys.items():
+            rekey = rekey.cosign(n, k)
+        assert trust.roster.observe(rekey.to_json()) == "ahead"
+        pinned = peers.peer(ea.store, "berlin")
+        assert pinned.key == _pub(new) and pinned.pin == key_id("ed25519", _pub(new))
+        trust.refresh_peers()
+        assert trust.known_log(origin) == (origin, _pub(new))
+        trust.roster.check_node(eb.node_id, _pub(new))
+        with pytest.raises(PolicyDenied):
+            trust.roster.check_node(eb.node_id, old)
+        trust.uninstall()
+    finally:
+        ea.store.close()
+        eb.store.close()

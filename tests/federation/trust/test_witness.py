@@ -9,7 +9,7 @@ import pytest
 
 from vigil.errors import PolicyDenied
 from vigil.log.checkpoint import check_fork
-from vigil.witness.cosignature import cosigners
+from vigil.protocol.cosignature import cosigners
 from vigil.witness.wire import SIZE_CONTENT_TYPE, format_request, parse_cosignatures
 
 from .conftest import Node, introduce, make_trust_node
@@ -129,7 +129,7 @@ def test_split_view_found_by_gossip_and_spread(trio: Callable[..., list[Node]],
 
 
 def test_collector_follows_409_and_counts_quorum(trio: Callable[..., list[Node]]) -> None:
-    from vigil.witness.quorum import quorum, verify_witnessed
+    from vigil.protocol.witnessing import quorum, verify_witnessed
 
     nodes = trio(5)
     origin_node, peers = nodes[0], nodes[1:]

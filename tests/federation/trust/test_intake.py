@@ -1,0 +1,163 @@
+"""Member announcements from a peer are checked against the member's directory entries:
+a home node that announces a key its (witnessed) directory does not hold is refused with
+``fed.directory_mismatch``, its signed announcement and directory proof kept as
+evidence; a proof that does not hold is ``fed.bad_directory_proof``."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from tests.federation.pairs import Node, batch, deliver, make, peer, quarantined, sync
+
+from vigil import clock
+from vigil.crypto.encoding import b64u
+from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
+from vigil.crypto.sign import sign
+from vigil.federation import codec, receiver
+from vigil.federation.trust import TrustService, witness_name
+from vigil.log.entries import ENTRY_VERSION
+from vigil.storage import federation as q
+from vigil.storage import keys as keys_sql
+from vigil.storage.base import Sql
+from vigil.witness.collector import WitnessPeer
+
+
+def witness_of(t: TrustService) -> WitnessPeer:
+    def submit(body: bytes) -> tuple[int, str, bytes]:
+        a = t.witness.add_checkpoint(body)
+        return a.status, a.content_type, a.body
+    return WitnessPeer(witness_name(t.ex.node_id), t.ex.node_key_raw, submit)
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, TrustService, TrustService]]:
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    peer(a, b)
+    ta, tb = TrustService(a.ex), TrustService(b.ex)
+    ta.install()
+    tb.install()
+    assert ta.register_held() == 1
+    # berlin witnesses athens' logs (k = 1 of 2 nodes)
+    assert ta.collector.round([witness_of(tb)])[ta.directory.origin] == 1
+    yield a, b, ta, tb
+    ta.uninstall()
+    tb.uninstall()
+    a.close()
+    b.close()
+
+
+def resign(src: Node, data: dict[str, Any]) -> dict[str, Any]:
+    """The batch with its item digests and signature made again by its (hostile) origin."""
+    out = copy.deepcopy(data)
+    for it, body in zip(out["batch"]["items"], out["bodies"], strict=True):
+        it["digest"] = codec.body_digest(body)
+    out["signature"] = b64u(sign(codec.TAG_BATCH, out["batch"], src.ex.node_key))
+    return out
+
+
+def member_items(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for i, b in zip(data["batch"]["items"], data["bodies"], strict=True)
+            if i["kind"] == "member"]
+
+
+def test_an_announcement_matching_the_directory_is_taken(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    a, b, _, _ = pair
+    sync(a, b)
+    items = member_items(batch(a, b))
+    assert items and all("directory" in it for it in items)
+    deliver(a, b)
+    assert b.ex.directory().members.get(a.id("alpha")) is not None
+    assert quarantined(b) == []
+
+
+def test_a_key_the_directory_does_not_hold_is_refused(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """Athens gives alpha a key alpha never registered (no directory entry): berlin
+    refuses the announcement and keeps it, with athens' own directory proof."""
+    a, b, _, _ = pair
+    alpha = a.id("alpha")
+    new_sign = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    new_enc = X25519PrivateKey.generate().public_key().public_bytes_raw()
+    s, e = (key_id(ALG_ED25519, new_sign), new_sign), (key_id(ALG_X25519, new_enc), new_enc)
+
+    def invent(sql: Sql) -> None:
+        keys_sql.set_member_keys(sql, alpha, s, e)
+        a.ex.log.append(sql, {"v": ENTRY_VERSION, "kind": "member", "member": alpha,
+                              "event": "add", "sign_key": s[0], "enc_key": e[0],
+                              "at": clock.now()})
+    a.ex.store.write(invent)
+    got = deliver(a, b)
+    assert got.quarantined, "the invented key was taken"
+    qi = quarantined(b)[0]
+    assert qi["code"] == "fed.directory_mismatch" and qi["kind"] == "member"
+    ev = b.ex.store.read(lambda sql: q.evidence(sql, qi["seq"]))
+    assert ev is not None
+    body = orjson.loads(ev)["body"]
+    assert body["member"]["sign_key_id"] == s[0]
+    assert body["directory"]["member"] == alpha and body["directory"]["checkpoint"]
+    m = b.ex.directory().members.get(alpha)
+    assert m is None or m.sign_key_id != s[0]
+
+
+def test_a_directory_proof_that_does_not_hold_is_refused(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    a, b, _, _ = pair
+    sync(a, b)
+    data = copy.deepcopy(batch(a, b))
+    item = member_items(data)[0]
+    note = item["directory"]["checkpoint"]
+    item["directory"]["checkpoint"] = note[: note.index("\n\n") + 2]  # no signatures
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined
+    assert quarantined(b)[0]["code"] == "fed.bad_directory_proof"
+
+
+def test_an_older_announcement_sent_again_is_not_checked(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """After alpha rotates its key in the directory, athens announces its members again
+    (as after peering): alpha's old key event changes nothing at berlin and is not
+    refused, though the directory now names another key."""
+    from vigil.crypto.keys import generate_sign_key
+    from vigil.directory.entries import member_signature, next_entry
+
+    a, b, ta, tb = pair
+    deliver(a, b)
+    alpha = a.id("alpha")
+    kr = a.node.members["alpha"].keyring
+    rotation = next_entry(ta.directory.keys(alpha), "rotate", alpha, a.ex.node_id,
+                          sign_key=generate_sign_key(False))
+    ta.submit_entry(alpha, {"entry": rotation,
+                            "sig": member_signature(rotation, kr.sign_private)})
+    assert ta.collector.round([witness_of(tb)])[ta.directory.origin] == 1
+    a.ex.store.write(lambda sql: q.reset_scans(sql, b.ex.node_id))
+    sync(a, b)
+    items = member_items(batch(a, b))
+    assert items and items[0]["directory"]["entries"][-1]["entry"]["entry"]["kind"] == "rotate"
+    got = deliver(a, b)
+    assert got.quarantined == [] and quarantined(b) == []
+
+
+def test_a_proof_with_fewer_cosignatures_than_the_receiver_counts_is_taken(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """The sender may count k lower than the receiver (it had not seen its peers yet):
+    its signed directory entries still match the announcement, which is taken."""
+    a, b, _, _ = pair
+    sync(a, b)
+    data = copy.deepcopy(batch(a, b))
+    item = member_items(data)[0]
+    note = item["directory"]["checkpoint"]
+    item["directory"]["checkpoint"] = "".join(
+        line for line in note.splitlines(keepends=True) if "/witness/" not in line)
+    assert item["directory"]["checkpoint"] != note
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == [] and quarantined(b) == []
+    assert b.ex.directory().members.get(a.id("alpha")) is not None
