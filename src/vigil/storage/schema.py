@@ -650,6 +650,21 @@ KEY_LIFECYCLE_MIGRATION: list[str] = [
     "ALTER TABLE sso_sessions ADD COLUMN sub TEXT",
 ]
 
+# the answers to publishes made with an Idempotency-Key (vigil.web.idempotency)
+IDEMPOTENCY_MIGRATION: list[str] = [
+    """CREATE TABLE idempotency_keys (
+        member_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response {BLOB} NOT NULL,
+        share_id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (member_id, key)
+    )""",
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created)",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -823,6 +838,7 @@ MIGRATIONS: list[list[str]] = [
     TRUST_MIGRATION,  # v14: witnessing, key directory, revocations, relay hops, roster
     OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
     KEY_LIFECYCLE_MIGRATION,  # v16: key history, revocations, rewraps; SSO logout ids
+    IDEMPOTENCY_MIGRATION,  # v17: answers to publishes made with an Idempotency-Key
 ]
 
 
