@@ -36,4 +36,5 @@ def test_the_checks_see_loss_and_duplicates() -> None:
     assert duplicates([s for _, s in out.inbox]) == ["share--a"]
     out.lost = ["share--b"]
     assert not out.ok()
+    assert not Outcome(bundle_duplicates=["crash loop 1"]).ok()
     assert Outcome().ok()
