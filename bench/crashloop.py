@@ -4,6 +4,8 @@ delivered twice to one cursor.
     python -m bench.crashloop --rounds 50 --store sqlite
     python -m bench.crashloop --rounds 50 --store postgres      # a fresh database
     python -m bench.crashloop --rounds 50 --store postgresql://…
+    python -m bench.crashloop --rounds 50 --store sqlite --payload-apart 1   # every
+                                       # payload in a file of its own (vigil.storage.payloads)
 
 A node with two members (alpha publishes, bravo receives) runs as ``vigil serve`` in a
 child process. Each round starts it on the same port; a publisher thread posts small
@@ -250,13 +252,15 @@ def check(url: str, token: str, out: Outcome) -> None:
 
 
 def run(rounds: int, store: str, *, seed: int | None = None, quiet: bool = False,
-        work: Path | None = None) -> Outcome:
+        work: Path | None = None, payload_apart: int | None = None) -> Outcome:
     rng = random.Random(seed)
     out = Outcome()
     with tempfile.TemporaryDirectory() as tmp, store_url(store) as pg:
         base = work or Path(tmp)
         node = make_node(base / "node", {"alpha": True, "bravo": True}, store=pg)
         env = {"VIGIL_STORE": pg} if pg else {}
+        if payload_apart is not None:
+            env["VIGIL_PAYLOAD_APART"] = str(payload_apart)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         publisher = Publisher(url, node.members["alpha"].token, out)
@@ -307,11 +311,16 @@ def main() -> None:
     p.add_argument("--store", default="sqlite",
                    help="sqlite, postgres (a fresh database) or a postgresql:// URL")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--payload-apart", type=int, default=None,
+                   help="SQLite: store payloads of this many bytes or more in files of "
+                        "their own (the node's payload_apart setting)")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = p.parse_args()
     started = time.monotonic()
-    out = run(args.rounds, args.store, seed=args.seed, quiet=args.json)
+    out = run(args.rounds, args.store, seed=args.seed, quiet=args.json,
+              payload_apart=args.payload_apart)
     result = {**out.summary(), "store": "sqlite" if args.store == "sqlite" else "postgresql",
+              "payload_apart": args.payload_apart,
               "seconds": round(time.monotonic() - started, 1)}
     if args.json:
         print(json.dumps(result))
@@ -319,7 +328,7 @@ def main() -> None:
         from bench.common import save
 
         print(json.dumps(result, indent=2))
-        save(f"crashloop-{result['store']}", result)
+        save(f"crashloop-{result['store']}" + ("-apart" if args.payload_apart else ""), result)
     raise SystemExit(0 if out.ok() else 1)
 
 

@@ -145,8 +145,11 @@ def _progress(sql: Sql) -> tuple[int, int]:
 
 
 def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
-    return sql.execute("SELECT seq, id, originator, header, payload FROM shares "
-                       "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+    """(seq, id, originator, header, payload) of the shares after ``after``."""
+    return [(seq, sid, orig, header, sql.payload(payload, ref))
+            for seq, sid, orig, header, payload, ref in sql.execute(
+                "SELECT seq, id, originator, header, payload, payload_ref FROM shares "
+                "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()]
 
 
 def _obs_json(kind: str, value: str) -> dict[str, str]:
@@ -420,11 +423,11 @@ class Correlator:
             elif not dropped:
                 need.append(sid)
         if need:
-            for sid, header, payload in sql.execute(
-                    f"SELECT id, header, payload FROM shares WHERE id IN ({_marks(len(need))}) "
-                    "AND payload IS NOT NULL", need).fetchall():
+            for sid, header, payload, ref in sql.execute(
+                    f"SELECT id, header, payload, payload_ref FROM shares WHERE id IN "
+                    f"({_marks(len(need))}) AND payload IS NOT NULL", need).fetchall():
                 if orjson.loads(bytes(header))["payload"]["form"] == Form.PLAIN.value:
-                    plain[sid] = bytes(payload)
+                    plain[sid] = sql.payload(payload, ref) or b""
         return mark, shares, plain
 
     def _pass(self, store: Store) -> int:

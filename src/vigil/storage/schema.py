@@ -839,6 +839,8 @@ MIGRATIONS: list[list[str]] = [
     OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
     KEY_LIFECYCLE_MIGRATION,  # v16: key history, revocations, rewraps; SSO logout ids
     IDEMPOTENCY_MIGRATION,  # v17: answers to publishes made with an Idempotency-Key
+    # v18: a large payload stored apart from its share row (SQLite: vigil.storage.payloads)
+    ["ALTER TABLE shares ADD COLUMN payload_ref TEXT"],
 ]
 
 

@@ -135,11 +135,12 @@ def backfill(store: Store, batch: int = 200) -> int:
         def step(sql: Sql) -> int:
             serialize_writes(sql)
             rows = sql.execute(
-                "SELECT s.seq, s.header, s.signature, s.payload, s.wraps FROM shares s "
+                "SELECT s.seq, s.header, s.signature, s.payload, s.wraps, s.payload_ref "
+                "FROM shares s "
                 "LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
                 "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (batch,)).fetchall()
-            for seq, header, signature, payload, wraps in rows:
-                env = envelope_from_row(header, signature, payload, wraps)
+            for seq, header, signature, payload, wraps, ref in rows:
+                env = envelope_from_row(header, signature, sql.payload(payload, ref), wraps)
                 recipients = env.recipients
                 got = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
                                   (recipients[0], env.id)).fetchone() if recipients else None
