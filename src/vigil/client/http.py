@@ -346,7 +346,7 @@ class Client:
         """``token`` may be empty when a client certificate (``cert``, ``key``) signs
         the user in; ``ca`` is the CA to trust for the node's certificate, or ``pin``
         the node's key (``sha256/…``, see vigil.client.tls). A publish whose answer is
-        lost (the connection drops, the node answers 503) is sent again up to
+        lost (the connection drops, the node answers 429, 502, 503 or 504) is sent again up to
         ``publish_retries`` times with the same ``Idempotency-Key``, so that it is
         stored once (docs/api.md)."""
         self.url = url.rstrip("/")
@@ -407,7 +407,7 @@ class Client:
 
     def _publish_call(self, path: str, **kw: Any) -> dict[str, Any]:
         """POST a publish with an Idempotency-Key, sent again with the same key while
-        its answer is lost (unreachable node, dropped connection, 503)."""
+        its answer is lost (unreachable node, dropped connection, 429/502/503/504)."""
         headers = {**kw.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
         pause = self.retry_pause
         for attempt in range(self.publish_retries + 1):
