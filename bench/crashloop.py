@@ -4,6 +4,8 @@ delivered twice to one cursor.
     python -m bench.crashloop --rounds 50 --store sqlite
     python -m bench.crashloop --rounds 50 --store postgres      # a fresh database
     python -m bench.crashloop --rounds 50 --store postgresql://…
+    python -m bench.crashloop --rounds 50 --store sqlite --payload-apart 1   # every
+                                       # payload in a file of its own (vigil.storage.payloads)
 
 A node with two members (alpha publishes, bravo receives) runs as ``vigil serve`` in a
 child process. Each round starts it on the same port; a publisher thread posts small
@@ -11,12 +13,15 @@ bundles to bravo back to back and records every share id answered 201; an SSE re
 follows bravo's ``/api/v1/stream`` through every restart, resuming with
 ``Last-Event-ID`` = the last id it got; once 1-4 more shares (at random) were
 acknowledged in the round, at a random moment 0-0.4 s later, the server is killed with
-SIGKILL, mid-request. After the last round the node is started
-once more and checked:
+SIGKILL, mid-request. A publish that got no answer is sent again, with the same
+``Idempotency-Key``, until it is answered (in the next round). After the last round the
+node is started once more and checked:
 
 * every acknowledged share is readable by bravo (its envelope and its content) and is in
   bravo's inbox read from cursor 0 (lost = 0);
 * the inbox from cursor 0 holds no share twice, and its seqs increase;
+* no bundle was stored as two shares (a publish sent again after a lost answer is
+  stored once: ``bundle_duplicates``);
 * the SSE reader, resumed across every restart, got no share twice, its ids increase,
   and it got every acknowledged share with the inbox's seq.
 """
@@ -67,6 +72,8 @@ class Outcome:
     lost: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     inbox_duplicates: list[str] = field(default_factory=list)
+    bundle_duplicates: list[str] = field(default_factory=list)
+    resent: int = 0
     stream_duplicates: list[str] = field(default_factory=list)
     stream_missing: list[str] = field(default_factory=list)
     stream_out_of_order: int = 0
@@ -74,6 +81,7 @@ class Outcome:
 
     def ok(self) -> bool:
         return not (self.lost or self.unreadable or self.inbox_duplicates
+                    or self.bundle_duplicates
                     or self.stream_duplicates or self.stream_missing
                     or self.stream_out_of_order or self.seq_mismatch)
 
@@ -85,6 +93,8 @@ class Outcome:
                 "stream_connects": self.stream_connects,
                 "lost": len(self.lost), "unreadable": len(self.unreadable),
                 "inbox_duplicates": len(self.inbox_duplicates),
+                "sent_again_with_key": self.resent,
+                "bundle_duplicates": len(self.bundle_duplicates),
                 "stream_duplicates": len(self.stream_duplicates),
                 "stream_missing": len(self.stream_missing),
                 "stream_out_of_order": self.stream_out_of_order,
@@ -92,7 +102,8 @@ class Outcome:
 
 
 class Publisher(threading.Thread):
-    """Posts bundles back to back while ``running``; keeps the ids answered 201."""
+    """Posts bundles back to back while ``running``, each with its own Idempotency-Key
+(sent again with it until answered); keeps the ids answered 201."""
 
     def __init__(self, url: str, token: str, out: Outcome) -> None:
         super().__init__(daemon=True)
@@ -105,18 +116,25 @@ class Publisher(threading.Thread):
         with httpx.Client(base_url=self.url, timeout=10,
                           headers={"Authorization": f"Bearer {self.token}"}) as c:
             i = 0
+            pending: tuple[bytes, str] | None = None  # sent, answer lost: send again
             while not self.stop.is_set():
                 if not self.running.is_set():
                     self.idle.set()
                     self.running.wait(0.05)
                     continue
                 self.idle.clear()
-                i += 1
+                if pending is None:
+                    i += 1
+                    pending = (bundle(i), f"crashloop-{i}")
+                else:
+                    self.out.resent += 1
+                body, key = pending
                 self.out.attempts += 1
                 try:
                     r = c.post("/api/v1/shares", params={"tlp": "green", "to": "member:bravo"},
-                               content=bundle(i),
-                               headers={"Content-Type": "application/stix+json"})
+                               content=body,
+                               headers={"Content-Type": "application/stix+json",
+                                        "Idempotency-Key": key})
                 except httpx.TransportError as exc:
                     self.out.failed_attempts += 1
                     self.out.failures[type(exc).__name__] += 1
@@ -124,9 +142,12 @@ class Publisher(threading.Thread):
                     continue
                 if r.status_code == 201:
                     self.out.acked.append(r.json()["id"])
+                    pending = None
                 else:
                     self.out.failed_attempts += 1
                     self.out.failures[f"HTTP {r.status_code}"] += 1
+                    if r.status_code < 500:
+                        pending = None
 
 
 class StreamReader(threading.Thread):
@@ -214,20 +235,32 @@ def check(url: str, token: str, out: Outcome) -> None:
         if seqs != sorted(set(seqs)):
             out.inbox_duplicates.append("(inbox seqs do not increase)")
         out.lost = sorted(set(out.acked) - {s for _, s in out.inbox})
-        for sid in out.acked:
+        acked = set(out.acked)
+        names: list[str] = []
+        for _, sid in out.inbox:
+            content = c.get(f"/api/v1/shares/{sid}/content")
+            if content.status_code == 200:
+                names.append(json.loads(content.content)["objects"][0]["name"])
+            if sid in acked and (c.get(f"/api/v1/shares/{sid}").status_code != 200
+                                 or content.status_code != 200):
+                out.unreadable.append(sid)
+        for sid in sorted(acked - {s for _, s in out.inbox}):
             if (c.get(f"/api/v1/shares/{sid}").status_code != 200
                     or c.get(f"/api/v1/shares/{sid}/content").status_code != 200):
                 out.unreadable.append(sid)
+        out.bundle_duplicates = duplicates(names)
 
 
 def run(rounds: int, store: str, *, seed: int | None = None, quiet: bool = False,
-        work: Path | None = None) -> Outcome:
+        work: Path | None = None, payload_apart: int | None = None) -> Outcome:
     rng = random.Random(seed)
     out = Outcome()
     with tempfile.TemporaryDirectory() as tmp, store_url(store) as pg:
         base = work or Path(tmp)
         node = make_node(base / "node", {"alpha": True, "bravo": True}, store=pg)
         env = {"VIGIL_STORE": pg} if pg else {}
+        if payload_apart is not None:
+            env["VIGIL_PAYLOAD_APART"] = str(payload_apart)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         publisher = Publisher(url, node.members["alpha"].token, out)
@@ -278,11 +311,16 @@ def main() -> None:
     p.add_argument("--store", default="sqlite",
                    help="sqlite, postgres (a fresh database) or a postgresql:// URL")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--payload-apart", type=int, default=None,
+                   help="SQLite: store payloads of this many bytes or more in files of "
+                        "their own (the node's payload_apart setting)")
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = p.parse_args()
     started = time.monotonic()
-    out = run(args.rounds, args.store, seed=args.seed, quiet=args.json)
+    out = run(args.rounds, args.store, seed=args.seed, quiet=args.json,
+              payload_apart=args.payload_apart)
     result = {**out.summary(), "store": "sqlite" if args.store == "sqlite" else "postgresql",
+              "payload_apart": args.payload_apart,
               "seconds": round(time.monotonic() - started, 1)}
     if args.json:
         print(json.dumps(result))
@@ -290,7 +328,7 @@ def main() -> None:
         from bench.common import save
 
         print(json.dumps(result, indent=2))
-        save(f"crashloop-{result['store']}", result)
+        save(f"crashloop-{result['store']}" + ("-apart" if args.payload_apart else ""), result)
     raise SystemExit(0 if out.ok() else 1)
 
 

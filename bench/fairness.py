@@ -2,6 +2,7 @@
 
     python -m bench.fairness                          # SQLite + in-process bus
     python -m bench.fairness --bundle-mb 8 --seconds 20
+    python -m bench.fairness --payload-apart 0        # large payloads kept in their rows
 
 A server runs in a child process with four members: ``quiet`` publishes a small share
 to ``peer`` every ``--gap`` seconds while this process reads ``peer``'s SSE stream and
@@ -180,6 +181,9 @@ def main() -> None:
     ap.add_argument("--streams", type=int, default=200, help="loud's open push streams")
     ap.add_argument("--concurrency", type=int, default=4,
                     help="loud's requests of each kind in flight at once")
+    ap.add_argument("--payload-apart", type=int, default=None,
+                    help="the node's payload_apart setting (0: every payload in its row; "
+                         "default: the node's default, 1 MiB)")
     ap.add_argument("--loud-process", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.loud_process:
@@ -187,6 +191,8 @@ def main() -> None:
         uvloop.run(loud(url, token, Path(stop), args, Path(out)))
         return
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    if args.payload_apart is not None:
+        os.environ["VIGIL_PAYLOAD_APART"] = str(args.payload_apart)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         node = make_node(tmp / "node", {"quiet": True, "peer": True, "loud": True,

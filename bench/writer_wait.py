@@ -3,6 +3,7 @@ process (no HTTP): where the fairness benchmark's loaded p99 comes from.
 
     python -m bench.writer_wait                 # three 31 MiB sealed shares
     python -m bench.writer_wait --bundle-mb 8 --large 5
+    python -m bench.writer_wait --payload-apart 0   # large payloads kept in their rows
 
 One thread publishes a small share every 50 ms (``quiet`` to ``peer``) while the main
 thread publishes ``--large`` bundles of ``--bundle-mb`` MiB (``loud`` to ``sink``,
@@ -33,11 +34,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bundle-mb", type=float, default=31.0)
     ap.add_argument("--large", type=int, default=3)
+    ap.add_argument("--payload-apart", type=int, default=None,
+                    help="the node's payload_apart setting (0: every payload in its row)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         node = make_node(Path(tmp) / "node", {"loud": True, "sink": True, "quiet": True,
                                               "peer": True})
-        ex = open_exchange(node.settings)
+        settings = node.settings if args.payload_apart is None else \
+            node.settings.with_overrides(payload_apart=args.payload_apart)
+        ex = open_exchange(settings)
         ex.bundles = BundlePool(1)
         loud = Actor(node.members["loud"].id, "bench")
         quiet = Actor(node.members["quiet"].id, "bench")

@@ -25,6 +25,13 @@ def test_sqlite(tmp_path: Path) -> None:
     _assert_safe(run(5, "sqlite", seed=1, quiet=True, work=tmp_path), 5)
 
 
+def test_sqlite_payloads_in_files(tmp_path: Path) -> None:
+    """Every payload in a file of its own, synced before the row's commit."""
+    out = run(3, "sqlite", seed=3, quiet=True, work=tmp_path, payload_apart=1)
+    _assert_safe(out, 3)
+    assert any((tmp_path / "node").glob("vigil.db-payloads/*"))
+
+
 @pytest.mark.service
 def test_postgresql(pg_url: str, tmp_path: Path) -> None:
     _assert_safe(run(5, pg_url, seed=2, quiet=True, work=tmp_path), 5)
@@ -36,4 +43,5 @@ def test_the_checks_see_loss_and_duplicates() -> None:
     assert duplicates([s for _, s in out.inbox]) == ["share--a"]
     out.lost = ["share--b"]
     assert not out.ok()
+    assert not Outcome(bundle_duplicates=["crash loop 1"]).ok()
     assert Outcome().ok()

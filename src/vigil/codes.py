@@ -183,6 +183,12 @@ CODES: dict[str, tuple[int, str]] = {
     "http.error": (400, "another HTTP-level refusal of the request"),
     "http.method_not_allowed": (405, "the route does not take this method"),
     "http.not_found": (404, "no such route"),
+    "backup.payload_gone": (500, "a payload was removed while the backup was taken: run it "
+                                 "again"),
+    "idempotency.bad_key": (400, "an Idempotency-Key that is not one value of 1-255 printable "
+                                 "ASCII characters"),
+    "idempotency.key_reused": (422, "an Idempotency-Key the member used for another request "
+                                    "in the last 24 hours"),
     "input.bad_number": (400, "a number that is not a decimal integer in ASCII digits"),
     "input.bad_time": (400, "a time that is not an RFC 3339 timestamp"),
     "input.blind": (400, "blind is {channel, epoch, tokens}"),

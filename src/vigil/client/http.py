@@ -13,6 +13,8 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,10 +342,13 @@ class Client:
                  receipts: bool = True, require_hybrid: bool = False,
                  async_transport: httpx.AsyncBaseTransport | None = None,
                  cert: str | None = None, key: str | None = None, ca: str | None = None,
-                 pin: str | None = None) -> None:
+                 pin: str | None = None, publish_retries: int = 3) -> None:
         """``token`` may be empty when a client certificate (``cert``, ``key``) signs
         the user in; ``ca`` is the CA to trust for the node's certificate, or ``pin``
-        the node's key (``sha256/…``, see vigil.client.tls)."""
+        the node's key (``sha256/…``, see vigil.client.tls). A publish whose answer is
+        lost (the connection drops, the node answers 429, 502, 503 or 504) is sent again up to
+        ``publish_retries`` times with the same ``Idempotency-Key``, so that it is
+        stored once (docs/api.md)."""
         self.url = url.rstrip("/")
         self.token = token
         self.keyring = keyring
@@ -375,6 +380,8 @@ class Client:
         # the member's keys before its last rotations, kept until its shares are
         # wrapped again to the new key (vigil.client.keys)
         self.retired_keyrings: list[Keyring] = []
+        self.publish_retries = publish_retries
+        self.retry_pause = 0.25  # seconds before the first retry, doubled for each next
 
     def __enter__(self) -> Client:
         return self
@@ -397,6 +404,22 @@ class Client:
         if resp.headers.get("content-type", "").startswith("application/json"):
             return resp.json()
         return resp.content
+
+    def _publish_call(self, path: str, **kw: Any) -> dict[str, Any]:
+        """POST a publish with an Idempotency-Key, sent again with the same key while
+        its answer is lost (unreachable node, dropped connection, 429/502/503/504)."""
+        headers = {**kw.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
+        pause = self.retry_pause
+        for attempt in range(self.publish_retries + 1):
+            try:
+                out: dict[str, Any] = self._call("POST", path, headers=headers, **kw)
+                return out
+            except Unavailable:
+                if attempt == self.publish_retries:
+                    raise
+            time.sleep(pause)
+            pause *= 2
+        raise AssertionError("unreachable")
 
     # -- directory -------------------------------------------------------------
     def me(self) -> dict[str, Any]:
@@ -538,10 +561,8 @@ class Client:
             params += [("legal_purpose", p) for p in legal_purposes]
             if personal_data:
                 params.append(("personal_data", "true"))
-            out: dict[str, Any] = self._call(
-                "POST", "/api/v1/shares", params=params, content=bundle,
-                headers={"Content-Type": "application/stix+json"})
-            return out
+            return self._publish_call("/api/v1/shares", params=params, content=bundle,
+                                      headers={"Content-Type": "application/stix+json"})
         from vigil.intel import evaluation as intel_evaluation
         from vigil.intel import legal as intel_legal
         from vigil.intel import personal
@@ -594,10 +615,9 @@ class Client:
         )
         if blind and form is Form.SEALED and pv["audience"]["channel"]:
             return self._publish_blind(env, bundle, str(pv["audience"]["channel"]))
-        out2: dict[str, Any] = self._call(
-            "POST", "/api/v1/envelopes", content=orjson.dumps(envelope_to_json(env)),
-            headers={"Content-Type": "application/json"})
-        return out2
+        return self._publish_call("/api/v1/envelopes",
+                                  content=orjson.dumps(envelope_to_json(env)),
+                                  headers={"Content-Type": "application/json"})
 
     def check_preview(self, pv: dict[str, Any], *, tlp: str, to: Sequence[str],
                        purpose: str | None, no_onward: bool, codes: Sequence[str]) -> Form:

@@ -34,6 +34,7 @@ from vigil.node.exchange import Exchange, Published
 from vigil.protocol.envelope import envelope_from_json, verify_envelope
 from vigil.protocol.receipts import check_recall, check_receipt
 from vigil.storage import federation as q
+from vigil.storage import payloads
 from vigil.storage.base import (
     MEMBER_COLUMNS,
     Sql,
@@ -226,8 +227,9 @@ def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
         if sql.dialect == "sqlite":
             prev = int(sql.execute("PRAGMA secure_delete").fetchone()[0])
             sql.execute("PRAGMA secure_delete=1")
-        sql.execute("UPDATE shares SET recalled=?, payload=NULL, wraps=? WHERE id=?",
-                    (True, NO_WRAPS, r["share"]))
+        payloads.drop(sql, r["share"])
+        sql.execute("UPDATE shares SET recalled=?, payload=NULL, payload_ref=NULL, wraps=? "
+                    "WHERE id=?", (True, NO_WRAPS, r["share"]))
         for hook in ctx.ex.purge_tx_hooks:
             hook(sql, r["share"])
         here = [x for x in recipients if hosted(sql, x)]

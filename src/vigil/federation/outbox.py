@@ -135,12 +135,12 @@ def install(ex: Exchange) -> Hooks:
 def body(ex: Exchange, sql: Sql, kind: str, ref: str) -> dict[str, Any]:
     """The body of an outbox item as it is sent now."""
     if kind == "share":
-        got = sql.execute("SELECT header, signature, payload, wraps, recalled, purged "
-                          "FROM shares WHERE id=?", (ref,)).fetchone()
+        got = sql.execute("SELECT header, signature, payload, wraps, recalled, purged, "
+                          "payload_ref FROM shares WHERE id=?", (ref,)).fetchone()
         leaf = q.leaf_of(sql, ref, "share")
         if got is None or leaf is None or got[4] or got[5]:
             return {"share": ref, "gone": True}  # recalled or expired before it left
-        env = envelope_from_row(got[0], got[1], got[2], got[3])
+        env = envelope_from_row(got[0], got[1], sql.payload(got[2], got[6]), got[3])
         return {"envelope": envelope_to_json(env), "log": _leaf_json(ex, *_ref(leaf))}
     if kind == "recall":
         leaf = q.leaf_of(sql, ref, "recall")

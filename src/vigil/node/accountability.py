@@ -46,6 +46,7 @@ from vigil.protocol.receipts import (
     sign_recall,
     sign_receipt,
 )
+from vigil.storage import payloads
 from vigil.storage.base import Sql, Store, queue_inbox, serialize_writes, wraps_to_bytes
 
 log = logging.getLogger(__name__)
@@ -308,9 +309,10 @@ def scrub(store: Store) -> bool:
 def _drop_payload(ex: Exchange, sql: Sql, share_id: str, flag: str) -> bool:
     """Set ``flag`` (recalled or purged), remove payload and wraps, and run the
     features' purge hooks; False if the share is purged already."""
+    payloads.drop(sql, share_id)
     cur = sql.execute(
-        f"UPDATE shares SET {flag}=?, payload=NULL, wraps=? WHERE id=? AND purged=?",
-        (True, NO_WRAPS, share_id, False))
+        f"UPDATE shares SET {flag}=?, payload=NULL, payload_ref=NULL, wraps=? "
+        "WHERE id=? AND purged=?", (True, NO_WRAPS, share_id, False))
     if not cur.rowcount:
         return False
     for hook in ex.purge_tx_hooks:

@@ -3,8 +3,9 @@
 A backup is a directory (mode 0700) holding:
 
 * ``store.db`` (SQLite, written with SQLite's online backup API: one consistent
-  snapshot while the node keeps writing) or ``store.dump`` (PostgreSQL, ``pg_dump
-  --format=custom`` of an exported snapshot);
+  snapshot while the node keeps writing) with ``store.db-payloads/``, the files of the
+  payloads stored apart that the snapshot names (``vigil.storage.payloads``), or
+  ``store.dump`` (PostgreSQL, ``pg_dump --format=custom`` of an exported snapshot);
 * ``node/``: every file of the data directory but the SQLite database itself (the
   node key, its identity, its settings, the keyrings it holds): as secret as the data
   directory, so every file is owner-only;
@@ -50,6 +51,7 @@ from vigil.log.merkle import EMPTY_ROOT, leaf_hash, root_from_leaves
 from vigil.protocol.envelope import payload_digest
 from vigil.storage import open_store
 from vigil.storage.base import Sql, envelope_from_row
+from vigil.storage.payloads import payload_dir, referenced
 from vigil.storage.sqlite import _Sql as SqliteSql
 
 FORMAT = "vigil-backup/1"
@@ -124,11 +126,16 @@ def scan_shares(sql: Sql, logged: dict[str, bytes], report: Report,
     after = 0
     while True:
         rows = sql.execute("SELECT seq, id, header, signature, payload, wraps, recalled, "
-                           "purged FROM shares WHERE seq > ? ORDER BY seq LIMIT ?",
-                           (after, PAGE)).fetchall()
-        for _, sid, header, signature, payload, wraps, recalled, purged in rows:
+                           "purged, payload_ref FROM shares WHERE seq > ? ORDER BY seq "
+                           "LIMIT ?", (after, PAGE)).fetchall()
+        for _, sid, header, signature, payload, wraps, recalled, purged, ref in rows:
             report.shares += 1
             expected = left.pop(str(sid), None)
+            try:
+                payload = sql.payload(payload, ref)
+            except OSError:
+                report.problems.append(f"share {sid}: its payload file is missing")
+                continue
             try:
                 env = envelope_from_row(header, signature, payload, wraps)
                 entry = leaf_hash(entry_bytes(share_entry(env)))
@@ -257,6 +264,14 @@ def _backup_sqlite(path: Path, dest: Path) -> tuple[int, bytes]:
     try:
         src.backup(dst)  # one step: one read snapshot, writers go on (WAL)
         dst.execute("PRAGMA journal_mode=DELETE")
+        # the payloads stored apart that the snapshot names (vigil.storage.payloads)
+        for ref in sorted(referenced(SqliteSql(dst))):
+            try:
+                _copy_private(payload_dir(str(path)) / ref, payload_dir(str(dest)) / ref)
+            except FileNotFoundError:
+                raise VigilError("a share's payload was removed (recalled or expired) "
+                                 "while the backup was taken; run it again",
+                                 code="backup.payload_gone") from None
         return head(SqliteSql(dst))
     finally:
         src.close()
@@ -303,6 +318,7 @@ def backup(settings: Settings, dest: Path, progress: Progress = _quiet) -> dict[
         db = sqlite_path(url)
         size, root = _backup_sqlite(db, dest / "store.db")
         skip = {Path(str(db) + s).resolve() for s in SQLITE_FILES}
+        skip |= {p.resolve() for p in payload_dir(str(db)).glob("*")}
     else:
         size, root = _backup_postgres(url, dest / "store.dump")
         skip = set()
@@ -392,7 +408,7 @@ def restore(settings: Settings, src: Path, *, store: str | None = None,
     url = _target_url(settings, str(manifest["store"]), store)
     if manifest["store"] == "sqlite":
         target = sqlite_path(url)
-        if any(Path(str(target) + s).exists() for s in SQLITE_FILES):
+        if any(Path(str(target) + s).exists() for s in (*SQLITE_FILES, "-payloads")):
             raise Conflict(f"{target} exists", code="restore.target_not_empty")
     else:
         _restore_postgres(src / "store.dump", url)
@@ -405,6 +421,8 @@ def restore(settings: Settings, src: Path, *, store: str | None = None,
     if manifest["store"] == "sqlite":
         _private_dir(target.parent)
         _copy_private(src / "store.db", target)
+        for path in sorted(payload_dir(str(src / "store.db")).glob("*")):
+            _copy_private(path, payload_dir(str(target)) / path.name)
     info, key = _node_key(data)
     origin = log_origin(str(info["id"]))
     public = key.public_key().public_bytes_raw()

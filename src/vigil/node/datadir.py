@@ -83,6 +83,12 @@ def core_exchange(settings: Settings, store: Store | None = None) -> Exchange:
     info = node_info(settings)
     key = node_key(settings.data_dir, str(settings.values.get("node_key_pkcs11") or ""))
     store = store or open_store(settings.store_url)
+    if store.dialect == "sqlite":
+        from vigil.storage.sqlite import SqliteStore
+
+        if isinstance(store, SqliteStore):
+            apart = int(settings.payload_apart)
+            store.apart = apart if apart > 0 else 1 << 62
     held = hold_keyrings(keyring_dir(settings), str(settings.keyring_passphrase), store)
     ex = Exchange(store, node_id=str(info["id"]), node_key=key, held=held,
                   max_body=int(settings.max_body),

@@ -215,6 +215,10 @@ class Published:
     new: bool
 
 
+Claim = Callable[[Sql, Published], None]
+"""Run in the transaction that stores a new share, with what the publish returns."""
+
+
 def envelope_weight(env: Envelope) -> int:
     """About the bytes an envelope holds (payload, signature, wraps, header)."""
     return (len(env.payload) + len(env.signature) + sum(len(w.blob) + 128 for w in env.wraps)
@@ -581,12 +585,14 @@ class Exchange:
         return self.bundles.check(raw, self.max_body).objects
 
     def publish_bundle(
-        self, actor: Actor, raw: bytes, request: ShareRequest, *, lint: bool = False
+        self, actor: Actor, raw: bytes, request: ShareRequest, *, lint: bool = False,
+        claim: Claim | None = None,
     ) -> Published:
         """Publish a bundle posted to the node: signed with the member's keyring if the
         node holds it, else attested by the node on behalf of the authenticated user.
         ``lint`` refuses undeclared personal data (``vigil.intel.personal``), checked with
-        the bundle (in its worker when it is large)."""
+        the bundle (in its worker when it is large). ``claim`` runs in the share's
+        transaction (see ``_store``)."""
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
         # The policy is decided first, so that the worker checking a large bundle also
@@ -633,12 +639,14 @@ class Exchange:
         if checked.bundle is not None:  # for the share transaction's hooks
             parsed.remember(raw, checked.bundle, share=env.id)
         try:
-            return self._store(env, dec.recipients)
+            return self._store(env, dec.recipients, claim)
         finally:
             parsed.forget()
 
-    def accept_envelope(self, actor: Actor, env: Envelope) -> Published:
-        """Accept a share signed (and sealed) by a member's own client."""
+    def accept_envelope(self, actor: Actor, env: Envelope, claim: Claim | None = None
+                        ) -> Published:
+        """Accept a share signed (and sealed) by a member's own client; ``claim`` runs
+        in the share's transaction (see ``_store``)."""
         h = env.header
         d = self.directory()
         if env.originator != actor.member:
@@ -685,7 +693,7 @@ class Exchange:
                                       code="crypto.wrap_key")
         else:
             check_marking(self.parse_bundle(env.payload), tlp)
-        return self._store(env, recipients)
+        return self._store(env, recipients, claim)
 
     def _check_share_id(self, env: Envelope) -> None:
         """A client's share id must be bound to its originator (``new_share_id``), so
@@ -708,7 +716,11 @@ class Exchange:
         current one if None)."""
         return self.keybook.marked(directory or self.directory(), share_ids)
 
-    def _store(self, env: Envelope, recipients: Sequence[str]) -> Published:
+    def _store(self, env: Envelope, recipients: Sequence[str], claim: Claim | None = None
+               ) -> Published:
+        """Store a share; ``claim`` (the caller's record of its request, such as an
+        idempotency key) runs last in the same transaction, only for a new share: an
+        error it raises stores nothing."""
         recipients = tuple(recipients)
         if env.header.get("provenance") != Provenance.ATTESTED.value:
             self.keybook.check_signing(self.directory(), env.header)
@@ -723,6 +735,8 @@ class Exchange:
             refs.append(self.log.append(sql, share_entry(env), locked=True))
             for hook in hooks:
                 hook(sql, env, recipients)
+            if claim is not None:
+                claim(sql, Published(env, recipients, True))
 
         new = self.store.put_share(env, recipients, clock.now(), also)
         published = Published(env, tuple(recipients), new)

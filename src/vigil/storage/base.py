@@ -100,6 +100,15 @@ class Sql(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    def payload(self, stored: bytes | None, ref: str | None) -> bytes | None:
+        """A share's payload from its ``payload`` and ``payload_ref`` columns: read from
+        its file when it is stored apart (``vigil.storage.payloads``)."""
+        ...
+
+    def drop_payload(self, ref: str) -> None:
+        """Remove the payload file ``ref`` once this transaction commits."""
+        ...
+
 
 class Store(Protocol):
     """Durable state of a node. Methods are synchronous and thread-safe.

@@ -79,9 +79,12 @@ def payload_removed(sql: Sql, ids: Sequence[str]) -> set[str]:
 
 
 def shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
-    """(seq, id, originator, header, payload) of the shares after ``after``."""
-    return list(sql.execute("SELECT seq, id, originator, header, payload FROM shares "
-                            "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall())
+    """(seq, id, originator, header, payload) of the shares after ``after`` (a payload
+    stored apart read from its file)."""
+    return [(seq, sid, orig, header, sql.payload(payload, ref))
+            for seq, sid, orig, header, payload, ref in sql.execute(
+                "SELECT seq, id, originator, header, payload, payload_ref FROM shares "
+                "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()]
 
 
 def next_shares(sql: Sql, after: int, limit: int) -> list[Any]:
@@ -95,8 +98,10 @@ def payloads(sql: Sql, ids: Sequence[str]) -> list[Any]:
     out: list[Any] = []
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i:i + CHUNK]
-        out += sql.execute(f"SELECT id, header, payload FROM shares WHERE id IN "
-                           f"({_marks(len(chunk))}) AND payload IS NOT NULL", chunk).fetchall()
+        out += [(sid, header, sql.payload(payload, ref)) for sid, header, payload, ref in
+                sql.execute(f"SELECT id, header, payload, payload_ref FROM shares WHERE id "
+                            f"IN ({_marks(len(chunk))}) AND payload IS NOT NULL",
+                            chunk).fetchall()]
     return out
 
 

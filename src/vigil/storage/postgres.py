@@ -94,6 +94,13 @@ class _Sql:
         with self._conn.cursor() as cur:
             cur.executemany(sql.replace("?", "%s"), rows)
 
+    def payload(self, stored: bytes | None, ref: str | None) -> bytes | None:
+        return None if stored is None else bytes(stored)  # payloads stay in their rows
+
+    def drop_payload(self, ref: str) -> None:
+        return None
+
+
 Mode = Literal["read", "snapshot", "write", "idempotent"]
 
 # Key of the migration lock (bigint; ASCII "vigil_mg"); SHARE_LOCK is in base.py.

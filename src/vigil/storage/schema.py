@@ -667,6 +667,20 @@ FAN_OUT_INDEXES_MIGRATION: list[str] = [
     "DROP INDEX IF EXISTS taxii_access_share",
 ]
 
+# the answers to publishes made with an Idempotency-Key (vigil.web.idempotency)
+IDEMPOTENCY_MIGRATION: list[str] = [
+    """CREATE TABLE idempotency_keys (
+        member_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response {BLOB} NOT NULL,
+        share_id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (member_id, key)
+    )""",
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created)",
+]
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -842,6 +856,9 @@ MIGRATIONS: list[list[str]] = [
     OBSERVABLE_KEY_MIGRATION,  # v15: observables keyed for lookups in the store
     KEY_LIFECYCLE_MIGRATION,  # v16: key history, revocations, rewraps; SSO logout ids
     FAN_OUT_INDEXES_MIGRATION,  # v17: fewer index pages per recipient of a share
+    IDEMPOTENCY_MIGRATION,  # v18: answers to publishes made with an Idempotency-Key
+    # v19: a large payload stored apart from its share row (SQLite: vigil.storage.payloads)
+    ["ALTER TABLE shares ADD COLUMN payload_ref TEXT"],
 ]
 
 

@@ -36,6 +36,7 @@ from vigil.storage.base import (
     write_channel_change,
 )
 from vigil.storage.checkpoint import Checkpointer
+from vigil.storage.payloads import APART, PayloadFiles, payload_dir, referenced
 from vigil.storage.schema import MIGRATIONS, render
 
 
@@ -53,8 +54,23 @@ T = TypeVar("T")
 class _Sql:
     dialect: Literal["sqlite"] = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, files: PayloadFiles | None = None,
+                 gone: list[str] | None = None) -> None:
         self._conn = conn
+        self._files = files
+        self._gone = gone
+
+    def payload(self, stored: bytes | None, ref: str | None) -> bytes | None:
+        if ref is None:
+            return None if stored is None else bytes(stored)
+        if self._files is None:
+            raise RuntimeError("this connection reads no payload files")
+        return self._files.read(ref)
+
+    def drop_payload(self, ref: str) -> None:
+        if self._gone is None:
+            raise RuntimeError("payload files are removed in write transactions only")
+        self._gone.append(ref)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
@@ -84,6 +100,12 @@ class SqliteStore:
             self._checkpoints = Checkpointer(self.path)
         self._dir_cache: tuple[str, Directory] | None = None
         self.on_close: list[Callable[[], None]] = []
+        # large payloads live in files of their own (vigil.storage.payloads); the files
+        # of payloads removed in the write transaction under way, removed at its commit
+        self.files: PayloadFiles | None = None if self.path == ":memory:" else \
+            PayloadFiles(payload_dir(self.path))
+        self.apart = APART
+        self._gone: list[str] = []
 
     # -- connections -------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -104,6 +126,12 @@ class SqliteStore:
             readers.append(conn)
         return conn
 
+    def _sql(self, conn: sqlite3.Connection) -> _Sql:
+        return _Sql(conn, self.files, self._gone if conn is self._writer else None)
+
+    def _payload(self, stored: bytes | None, ref: str | None) -> bytes | None:
+        return _Sql(self._writer, self.files).payload(stored, ref)
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -113,8 +141,12 @@ class SqliteStore:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._gone.clear()
                 raise
             conn.execute("COMMIT")
+            gone, self._gone[:] = list(self._gone), []
+        if gone and self.files is not None:
+            self.files.remove(gone)
         if self._checkpoints is not None:
             self._checkpoints.written()
 
@@ -147,6 +179,9 @@ class SqliteStore:
                 self._migrate_from(version)
             finally:
                 self._writer.execute("PRAGMA foreign_keys=ON")
+            if self.files is not None and self.files.directory.is_dir():
+                # files of rows that never committed, or whose removal was cut short
+                self.files.sweep(self.read(referenced))
 
     def _migrate_from(self, version: int) -> None:
         for i, migration in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -169,13 +204,13 @@ class SqliteStore:
     # -- feature SQL -----------------------------------------------------------
     def write(self, fn: Callable[[Sql], T]) -> T:
         with self._tx() as conn:
-            return fn(_Sql(conn))
+            return fn(self._sql(conn))
 
     def read(self, fn: Callable[[Sql], T]) -> T:
         reader = self._reader()
         reader.execute("BEGIN")
         try:
-            return fn(_Sql(reader))
+            return fn(self._sql(reader))
         finally:
             reader.execute("COMMIT")
 
@@ -226,7 +261,7 @@ class SqliteStore:
                 )
                 self._bump(conn)
                 if also is not None:
-                    also(_Sql(conn))
+                    also(self._sql(conn))
         except sqlite3.IntegrityError as exc:
             raise Conflict(
                 f"a member named {member.name!r} already exists", code="member.exists"
@@ -242,7 +277,7 @@ class SqliteStore:
                 raise NotFound("no such member", code="member.not_found")
             self._bump(conn)
             if also is not None:
-                also(_Sql(conn))
+                also(self._sql(conn))
 
     def directory(self) -> Directory:
         reader = self._reader()
@@ -344,7 +379,7 @@ class SqliteStore:
                 write_channel(conn.execute, channel, actor, at)
                 self._bump(conn)
                 if also is not None:
-                    also(_Sql(conn))
+                    also(self._sql(conn))
         except sqlite3.IntegrityError as exc:
             raise Conflict(
                 f"you already own a channel named {channel.name!r}", code="channel.exists"
@@ -368,7 +403,7 @@ class SqliteStore:
                 return False
             self._bump(conn)
             if also is not None:
-                also(_Sql(conn))
+                also(self._sql(conn))
             return True
 
     def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
@@ -385,60 +420,79 @@ class SqliteStore:
     def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
                   also: Callable[[Sql], None] | None = None) -> bool:
         hdr = header_bytes(env.header)
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT header, signature, payload, wraps FROM shares WHERE id=?", (env.id,)
-            ).fetchone()
-            if row is not None:
-                if same_share(envelope_from_row(*row), env):
-                    return False
-                raise Conflict("a different share with this id exists", code="share.id_conflict")
-            conn.execute(
-                "INSERT INTO shares(id, originator, header, signature, payload, wraps, created, "
-                "expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,0,0)",
-                (
-                    env.id,
-                    env.originator,
-                    hdr,
-                    env.signature,
-                    env.payload,
-                    wraps_to_bytes(env.wraps),
-                    env.created,
-                    env.expires,
-                ),
-            )
-            queue_inbox(_Sql(conn), env.id, recipients, at)
-            if also is not None:
-                also(_Sql(conn))
+        payload, ref = env.payload, None
+        if self.files is not None and len(payload) >= self.apart:
+            # written and synced before the transaction, outside the write lock: the
+            # transaction holds only the row (vigil.storage.payloads)
+            self.files.ensure()
+            payload, ref = b"", self.files.write(env.id, env.payload)
+        keep = ref is None
+        try:
+            with self._tx() as conn:
+                row = conn.execute(
+                    "SELECT header, signature, payload, wraps, payload_ref FROM shares "
+                    "WHERE id=?", (env.id,)
+                ).fetchone()
+                if row is not None:
+                    keep = keep or row[4] == ref
+                    if same_share(envelope_from_row(row[0], row[1], self._payload(
+                            row[2], row[4]), row[3]), env):
+                        return False
+                    raise Conflict("a different share with this id exists",
+                                   code="share.id_conflict")
+                conn.execute(
+                    "INSERT INTO shares(id, originator, header, signature, payload, wraps, "
+                    "created, expires, recalled, purged, payload_ref) "
+                    "VALUES(?,?,?,?,?,?,?,?,0,0,?)",
+                    (
+                        env.id,
+                        env.originator,
+                        hdr,
+                        env.signature,
+                        payload,
+                        wraps_to_bytes(env.wraps),
+                        env.created,
+                        env.expires,
+                        ref,
+                    ),
+                )
+                queue_inbox(self._sql(conn), env.id, recipients, at)
+                if also is not None:
+                    also(self._sql(conn))
+                keep = True
+        finally:
+            if not keep and ref is not None and self.files is not None:
+                self.files.remove([ref])
         return True
 
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
         row = (
             self._reader()
             .execute(
-                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
-                "WHERE id=?",
+                "SELECT header, signature, payload, wraps, recalled, purged, payload_ref "
+                "FROM shares WHERE id=?",
                 (share_id,),
             )
             .fetchone()
         )
         if row is None:
             return None
-        return envelope_from_row(*row[:4]), ShareState(bool(row[4]), bool(row[5]))
+        return (envelope_from_row(row[0], row[1], self._payload(row[2], row[6]), row[3]),
+                ShareState(bool(row[4]), bool(row[5])))
 
     def inbox(
         self, member_id: str, after: int, limit: int
     ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
         rows = self._reader().execute(
             "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
-            "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
-            "WHERE i.member_id=? AND i.pos>? ORDER BY i.pos LIMIT ?",
+            "s.recalled, s.purged, s.payload_ref FROM inbox i JOIN shares s "
+            "ON s.id = i.share_id WHERE i.member_id=? AND i.pos>? ORDER BY i.pos LIMIT ?",
             (member_id, after, limit),
         )
         return [
             (
                 InboxEntry(r[0], member_id, r[1], r[2]),
-                envelope_from_row(r[3], r[4], r[5], r[6]),
+                envelope_from_row(r[3], r[4], self._payload(r[5], r[9]), r[6]),
                 ShareState(bool(r[7]), bool(r[8])),
             )
             for r in rows
@@ -500,12 +554,12 @@ class SqliteStore:
         # a share's place in its originator's list is its cursor (shares are never
         # deleted, and join the end of the list): it counts the member's own only
         rows = self._reader().execute(
-            "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
-            "WHERE originator=? ORDER BY seq LIMIT ? OFFSET ?",
+            "SELECT header, signature, payload, wraps, recalled, purged, payload_ref "
+            "FROM shares WHERE originator=? ORDER BY seq LIMIT ? OFFSET ?",
             (member_id, limit, after),
         )
         return [
-            (after + k + 1, envelope_from_row(r[0], r[1], r[2], r[3]),
+            (after + k + 1, envelope_from_row(r[0], r[1], self._payload(r[2], r[6]), r[3]),
              ShareState(bool(r[4]), bool(r[5])))
             for k, r in enumerate(rows)
         ]

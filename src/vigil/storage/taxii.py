@@ -64,8 +64,10 @@ def drop_objects(sql: Sql, share_id: str) -> None:
 
 
 def unindexed(sql: Sql, limit: int) -> list[Any]:
-    """Up to ``limit`` stored shares not yet indexed, oldest first (``SHARE_COLUMNS``)."""
-    return list(sql.execute(
-        "SELECT s.seq, s.header, s.signature, s.payload, s.wraps FROM shares s "
-        "LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
-        "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (limit,)).fetchall())
+    """Up to ``limit`` stored shares not yet indexed, oldest first (``SHARE_COLUMNS``; a
+    payload stored apart read from its file)."""
+    return [(seq, header, signature, sql.payload(payload, ref), wraps)
+            for seq, header, signature, payload, wraps, ref in sql.execute(
+                "SELECT s.seq, s.header, s.signature, s.payload, s.wraps, s.payload_ref "
+                "FROM shares s LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
+                "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (limit,)).fetchall()]

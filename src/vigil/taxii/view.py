@@ -310,11 +310,14 @@ class ExchangeSource:
         got = self.opened.get((share, member))
         if got is not None:
             return got
-        row = self.ex.store.read(lambda sql: sql.execute(
-            "SELECT header, signature, payload, wraps FROM shares WHERE seq=?",
-            (share,)).fetchone())
+        def read(sql: Sql) -> Envelope:
+            row = sql.execute("SELECT header, signature, payload, wraps, payload_ref "
+                              "FROM shares WHERE seq=?", (share,)).fetchone()
+            return envelope_from_row(row[0], row[1], sql.payload(row[2], row[4]), row[3])
+
+        env = self.ex.store.read(read)
         try:
-            plain = self.ex.open(member, envelope_from_row(*row))
+            plain = self.ex.open(member, env)
         except VigilError:
             plain = None
         if plain is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -29,11 +28,12 @@ from vigil.model import (
     ShareState,
 )
 from vigil.node.accountability import recall_notice
-from vigil.node.exchange import Published, member_identity
+from vigil.node.exchange import Claim, Published, member_identity
 from vigil.protocol.envelope import envelope_from_json, envelope_to_json
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
+from vigil.web.idempotency import publish_once
 
 router = APIRouter()
 
@@ -323,10 +323,10 @@ async def publish(
         await st.heavy(actor.member, lint_bundle, st.exchange, raw, req.personal_data)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
-    pub = await st.heavy(actor.member, functools.partial(
-        st.exchange.publish_bundle, lint=True), actor, raw, req)
-    await st.bus.ring((*pub.recipients, actor.member))
-    return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
+    def run(claim: Claim | None) -> Published:
+        return st.exchange.publish_bundle(actor, raw, req, lint=True, claim=claim)
+
+    return await publish_once(request, st, actor.member, raw, run, published_json)
 
 
 @router.post("/envelopes", tags=["shares"], status_code=201)
@@ -336,13 +336,11 @@ async def publish_envelope(request: Request, st: StateDep, actor: ActorDep) -> R
     sealed payload."""
     raw = await read_body(request, int(st.settings.max_body) * 2)
 
-    def accept() -> Published:
+    def accept(claim: Claim | None) -> Published:
         doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body) * 2)
-        return st.exchange.accept_envelope(actor, envelope_from_json(doc))
+        return st.exchange.accept_envelope(actor, envelope_from_json(doc), claim)
 
-    pub = await st.heavy(actor.member, accept)
-    await st.bus.ring((*pub.recipients, actor.member))
-    return JSONResponse(published_json(pub), status_code=201 if pub.new else 200)
+    return await publish_once(request, st, actor.member, raw, accept, published_json)
 
 
 # -- reading ----------------------------------------------------------------------------
