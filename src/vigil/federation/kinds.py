@@ -182,7 +182,8 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     except VigilError as e:
         raise CryptoError(f"the originator's signature does not hold: {e.message}",
                           code="fed.bad_originator_signature") from None
-    index = check_log(ctx, share_entry(env), body["log"])
+    entry = share_entry(env)
+    index = check_log(ctx, entry, body["log"])
     if not attested:
         check_key(m, home, str(env.header["key"]), index)
     here = [r for r in env.recipients if ctx.hosted(r)]
@@ -197,12 +198,13 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
         return _noop  # idempotent: stored already
 
     def write() -> None:
-        store_share(ctx, env, tuple(here))
+        store_share(ctx, env, tuple(here), entry)
 
     return write
 
 
-def store_share(ctx: Context, env: Envelope, here: tuple[str, ...]) -> None:
+def store_share(ctx: Context, env: Envelope, here: tuple[str, ...],
+                entry: Mapping[str, Any] | None = None) -> None:
     sql = ctx.sql
     sql.execute("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
                 "created, expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?,?)",
@@ -210,7 +212,7 @@ def store_share(ctx: Context, env: Envelope, here: tuple[str, ...]) -> None:
                  env.payload, wraps_to_bytes(env.wraps), env.created, env.expires,
                  False, False))
     queue_inbox(sql, env.id, here, ctx.now)
-    ctx.ex.log.append(sql, share_entry(env), locked=True)
+    ctx.ex.log.append(sql, share_entry(env) if entry is None else entry, locked=True)
     for hook in ctx.ex.share_tx_hooks:
         hook(sql, env, here)
     ctx.ring.update(here)
