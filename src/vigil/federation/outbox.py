@@ -222,7 +222,8 @@ def bodies(ex: Exchange, sql: Sql, rows: Sequence[tuple[int, str, str, str]]
         places.append((idx, part))
         return part
 
-    out = [(d, k, body(ex, sql, k, r, later)) for d, k, r, _ in rows]
+    out: list[tuple[int, str, Mapping[str, Any]]] = [
+        (d, k, body(ex, sql, k, r, later)) for d, k, r, _ in rows]
     refs = ex.log.refs_in(sql, [i for i, _ in places])
     for idx, part in places:
         part.update(refs[idx].to_json())
