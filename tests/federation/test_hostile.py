@@ -250,3 +250,36 @@ def test_a_revocation_overtakes_the_queue(abc: tuple[Node, Node, Node]) -> None:
                     if m.name == "alpha3@athens").active
     deliver(a, c)
     assert early in inbox_ids(c, "charlie")  # signed before the revocation: kept
+
+
+def test_a_batch_rests_on_one_checkpoint_verified_once(
+        abc: tuple[Node, Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every item of a batch is proven against one checkpoint, whose signature the
+    receiver checks once; an item that names another checkpoint is still checked on
+    its own (a forged note is refused, the rest flows)."""
+    a, b, _ = abc
+    sids = [publish(a, "alpha", ["member:bravo@berlin"]) for _ in range(3)]
+    sync(a, b)
+    data = batch(a, b)
+    notes = {body["log"]["checkpoint"] for body in data["bodies"]}
+    assert len(notes) == 1
+    forged = data["bodies"][-1]["log"]
+    # the last line of the note is its signature: another key's bytes there
+    lines = forged["checkpoint"].rstrip("\n").split("\n")
+    name, sig = lines[-1].rsplit(" ", 1)
+    lines[-1] = f"{name} {b64u(bytes(64))[:len(sig)]}"
+    forged["checkpoint"] = "\n".join(lines) + "\n"
+    from vigil.federation import kinds
+    calls: list[str] = []
+    real = kinds.verify_checkpoint
+
+    def counted(note: str, *args: object, **kw: object) -> object:
+        calls.append(note)
+        return real(note, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kinds, "verify_checkpoint", counted)
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert sorted(calls) == sorted([next(iter(notes)), forged["checkpoint"]])
+    assert got.quarantined == [data["batch"]["to"]]
+    assert quarantined(b)[0]["code"] == "fed.bad_log_proof"
+    assert [s in inbox_ids(b, "bravo") for s in sids] == [True, True, False]

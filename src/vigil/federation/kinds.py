@@ -19,7 +19,7 @@ from vigil.crypto.keys import key_id, sign_alg_of_public
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
 from vigil.errors import CryptoError, InputError, VigilError
 from vigil.federation.peers import Peer
-from vigil.log.checkpoint import verify_checkpoint
+from vigil.log.checkpoint import Checkpoint, verify_checkpoint
 from vigil.log.entries import (
     entry_bytes,
     member_entry,
@@ -57,6 +57,29 @@ class Context:
     ring: set[str] = field(default_factory=set)
     published: list[Published] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # checkpoint notes whose signature verified in this batch (the sender proves every
+    # item of a batch against one), and what the checks read of members, by id; the
+    # member reads are forgotten whenever an item writes something else than a share
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+    members: dict[str, Member | None] = field(default_factory=dict)
+    homes: dict[str, tuple[str, int, int | None] | None] = field(default_factory=dict)
+
+    def member(self, member: str) -> Member | None:
+        if member not in self.members:
+            self.members[member] = member_of(self.sql, member)
+        return self.members[member]
+
+    def home(self, member: str) -> tuple[str, int, int | None] | None:
+        if member not in self.homes:
+            self.homes[member] = q.remote_member(self.sql, member)
+        return self.homes[member]
+
+    def hosted(self, member: str) -> bool:
+        return self.member(member) is not None and self.home(member) is None
+
+    def forget(self) -> None:
+        self.members.clear()
+        self.homes.clear()
 
 
 Checker = Callable[[Context, Mapping[str, Any]], Write]
@@ -97,8 +120,8 @@ def hosted(sql: Sql, member: str) -> bool:
 
 
 def homed_at_origin(ctx: Context, member: str) -> tuple[Member, tuple[str, int, int | None]]:
-    m = member_of(ctx.sql, member)
-    home = q.remote_member(ctx.sql, member)
+    m = ctx.member(member)
+    home = ctx.home(member)
     if m is None or home is None or home[0] != ctx.peer.node:
         raise CryptoError(f"{member} is not a member homed at {ctx.peer.name}",
                           code="fed.forged_originator")
@@ -109,8 +132,12 @@ def check_log(ctx: Context, entry: Mapping[str, Any], ref: Mapping[str, Any]) ->
     """The index of ``entry`` in the origin's log, proven against a checkpoint the
     origin's pinned node key signed."""
     try:
-        cp = verify_checkpoint(str(ref["checkpoint"]), ctx.peer.log_origin, ctx.peer.key,
-                               origin=ctx.peer.log_origin)
+        note = str(ref["checkpoint"])
+        cp = ctx.checkpoints.get(note)
+        if cp is None:  # the same note verifies the same way: once per batch
+            cp = verify_checkpoint(note, ctx.peer.log_origin, ctx.peer.key,
+                                   origin=ctx.peer.log_origin)
+            ctx.checkpoints[note] = cp
         index, size = int(ref["index"]), int(ref["size"])
         proof = [b64u_decode(h) for h in ref["proof"]]
         if cp.size != size or cp.root != b64u_decode(str(ref["root"])):
@@ -156,10 +183,11 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     except VigilError as e:
         raise CryptoError(f"the originator's signature does not hold: {e.message}",
                           code="fed.bad_originator_signature") from None
-    index = check_log(ctx, share_entry(env), body["log"])
+    entry = share_entry(env)
+    index = check_log(ctx, entry, body["log"])
     if not attested:
         check_key(m, home, str(env.header["key"]), index)
-    here = [r for r in env.recipients if hosted(ctx.sql, r)]
+    here = [r for r in env.recipients if ctx.hosted(r)]
     if not here:
         raise InputError("no recipient of this share is hosted here", code="fed.not_hosted")
     row = ctx.sql.execute("SELECT header, signature FROM shares WHERE id=?",
@@ -171,12 +199,13 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
         return noop  # idempotent: stored already
 
     def write() -> None:
-        store_share(ctx, env, tuple(here))
+        store_share(ctx, env, tuple(here), entry)
 
     return write
 
 
-def store_share(ctx: Context, env: Envelope, here: tuple[str, ...]) -> None:
+def store_share(ctx: Context, env: Envelope, here: tuple[str, ...],
+                entry: Mapping[str, Any] | None = None) -> None:
     sql = ctx.sql
     sql.execute("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
                 "created, expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?,?)",
@@ -184,7 +213,7 @@ def store_share(ctx: Context, env: Envelope, here: tuple[str, ...]) -> None:
                  env.payload, wraps_to_bytes(env.wraps), env.created, env.expires,
                  False, False))
     queue_inbox(sql, env.id, here, ctx.now)
-    ctx.ex.log.append(sql, share_entry(env), locked=True)
+    ctx.ex.log.append(sql, share_entry(env) if entry is None else entry, locked=True)
     for hook in ctx.ex.share_tx_hooks:
         hook(sql, env, here)
     ctx.ring.update(here)

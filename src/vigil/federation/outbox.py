@@ -83,26 +83,30 @@ def destinations(sql: Sql, recipients: Sequence[str]) -> list[str]:
 
 
 class Hooks:
-    """The transaction hooks of one exchange; ``woken`` is told the destinations."""
+    """The transaction hooks of one exchange; listeners are told, per destination, the
+    dseq of the row just queued. They are called inside the transaction (before its
+    commit): a listener that reads the outbox at once may not see the row yet, so it
+    waits for that dseq (vigil.federation.sender does)."""
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
         self.listeners: list[Any] = []
 
-    def _wake(self, dests: Sequence[str]) -> None:
+    def _wake(self, dseqs: Mapping[str, int]) -> None:
         for fn in self.listeners:
-            fn(dests)
+            fn(dseqs)
 
     def on_share(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         if q.remote_member(sql, env.originator) is not None:
             return  # received from its home node: it goes nowhere from here
         dests = destinations(sql, recipients)
         now = clock.now()
+        queued = {}
         for d in dests:
             sync(self.ex, sql, d)  # the originator and the channel reach it first
-            q.enqueue(sql, d, "share", env.id, now)
-        if dests:
-            self._wake(dests)
+            queued[d] = q.enqueue(sql, d, "share", env.id, now)
+        if queued:
+            self._wake(queued)
 
     def on_purge(self, sql: Sql, share_id: str) -> None:
         row = sql.execute("SELECT recalled, originator, header FROM shares WHERE id=?",
@@ -112,10 +116,9 @@ class Hooks:
         header = orjson.loads(bytes(row[2]))
         dests = destinations(sql, header["audience"]["recipients"])
         now = clock.now()
-        for d in dests:
-            q.enqueue(sql, d, "recall", share_id, now)
-        if dests:
-            self._wake(dests)
+        queued = {d: q.enqueue(sql, d, "recall", share_id, now) for d in dests}
+        if queued:
+            self._wake(queued)
 
 
 def install(ex: Exchange) -> Hooks:
@@ -132,8 +135,15 @@ def install(ex: Exchange) -> Hooks:
 
 # -- bodies, built when sent -----------------------------------------------------------
 
-def body(ex: Exchange, sql: Sql, kind: str, ref: str) -> dict[str, Any]:
-    """The body of an outbox item as it is sent now."""
+LogJson = Callable[[int, bytes, bytes], dict[str, Any]]
+
+
+def body(ex: Exchange, sql: Sql, kind: str, ref: str,
+         log_json: LogJson | None = None) -> dict[str, Any]:
+    """The body of an outbox item as it is sent now. ``log_json`` makes the ``log``
+    part from (index, root, proof) of the stored leaf (default: the leaf's own proof
+    in the tree it completed, under that tree's checkpoint)."""
+    at = log_json or (lambda idx, root, proof: _leaf_json(ex, idx, root, proof))
     if kind == "share":
         got = sql.execute("SELECT header, signature, payload, wraps, recalled, purged, "
                           "payload_ref FROM shares WHERE id=?", (ref,)).fetchone()
@@ -141,19 +151,18 @@ def body(ex: Exchange, sql: Sql, kind: str, ref: str) -> dict[str, Any]:
         if got is None or leaf is None or got[4] or got[5]:
             return {"share": ref, "gone": True}  # recalled or expired before it left
         env = envelope_from_row(got[0], got[1], sql.payload(got[2], got[6]), got[3])
-        return {"envelope": envelope_to_json(env), "log": _leaf_json(ex, *_ref(leaf))}
+        return {"envelope": envelope_to_json(env), "log": at(*_ref(leaf))}
     if kind == "recall":
         leaf = q.leaf_of(sql, ref, "recall")
         if leaf is None:
             return {"share": ref, "gone": True}
-        return {"entry": orjson.loads(leaf[1]), "log": _leaf_json(ex, *_ref(leaf))}
+        return {"entry": orjson.loads(leaf[1]), "log": at(*_ref(leaf))}
     if kind in ("member", "receipt"):
         idx = int(ref)
         got_leaf = q.leaf(sql, idx)
         assert got_leaf is not None
         entry = orjson.loads(got_leaf[0])
-        out: dict[str, Any] = {"entry": entry,
-                               "log": _leaf_json(ex, idx, got_leaf[1], got_leaf[2])}
+        out: dict[str, Any] = {"entry": entry, "log": at(idx, got_leaf[1], got_leaf[2])}
         if kind == "member":
             out["member"] = member_json(sql, str(entry["member"]))
         return out
@@ -207,15 +216,33 @@ def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]
 MEMBER_PROOFS: dict[str, Callable[[str], Mapping[str, Any]]] = {}
 
 
-def bodies(ex: Exchange, rows: Sequence[tuple[int, str, str, str]]
+def bodies(ex: Exchange, sql: Sql, rows: Sequence[tuple[int, str, str, str]]
            ) -> list[tuple[int, str, Mapping[str, Any]]]:
-    """(dseq, kind, body) for outbox rows, in one read. A member item carries the
-    proofs of :data:`MEMBER_PROOFS` (its directory entries, its move), so the receiver
-    checks the announced keys and home against them."""
-    out: list[tuple[int, str, Mapping[str, Any]]] = ex.store.read(
-        lambda sql: [(d, k, body(ex, sql, k, r)) for d, k, r, _ in rows])
+    """(dseq, kind, body) for outbox rows, in the caller's read. Every log proof in
+    them is against one checkpoint, the log's latest: the receiver checks its signature
+    once per batch rather than once per item."""
+    places: list[tuple[int, dict[str, Any]]] = []
+
+    def later(idx: int, root: bytes, proof: bytes) -> dict[str, Any]:
+        part: dict[str, Any] = {}
+        places.append((idx, part))
+        return part
+
+    out: list[tuple[int, str, Mapping[str, Any]]] = [
+        (d, k, body(ex, sql, k, r, later)) for d, k, r, _ in rows]
+    refs = ex.log.refs_in(sql, [i for i, _ in places])
+    for idx, part in places:
+        part.update(refs[idx].to_json())
+    return out
+
+
+def with_proofs(ex: Exchange, items: Sequence[tuple[int, str, Mapping[str, Any]]]
+                ) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """The items with the proofs of :data:`MEMBER_PROOFS` added to each member item (its
+    directory entries, its move), so the receiver checks the announced keys and home
+    against them; read outside the outbox read."""
     proofs = MEMBER_PROOFS.get(ex.node_id)
     if proofs is None:
-        return out
+        return list(items)
     return [(d, k, {**b, **proofs(str(b["member"]["id"]))} if k == "member" else b)
-            for d, k, b in out]
+            for d, k, b in items]

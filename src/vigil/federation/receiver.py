@@ -103,6 +103,8 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             # (a member announced, then its share)
             write()
             writes.append(write)
+            if item["kind"] != "share":
+                ctx.forget()
         new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:

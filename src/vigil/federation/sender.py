@@ -1,11 +1,16 @@
 """The federation service of a running node: push, heartbeats and pull, per peer.
 
-Per destination one batch is in flight at a time (at most ``BATCH`` items); a publish
-wakes the link at once. A refused push (``fed.gap``, ``fed.replay``) moves the sender to
-the destination's cursor; any other failure backs off exponentially with jitter (cap
-30 s), reset when the link answers. Every ``fed_heartbeat`` seconds each link sends its
-head; a node that hears a head past its cursor pulls from that origin, and flags the
-link ``withheld`` when the pull does not close the gap.
+Per destination one batch is in flight at a time (at most ``BATCH`` items); while it
+is, the next one is built (one, from the outbox after the batch in flight), and it
+leaves as soon as the ack comes. A publish wakes the link at once: the outbox hook
+tells it the dseq it queued, inside the publishing transaction, and the link waits for
+that row's commit rather than for the next heartbeat. A refused push (``fed.gap``,
+``fed.replay``) moves the sender to the destination's cursor; any other failure backs
+off exponentially with jitter (cap 30 s), ended early by a heartbeat that gets through
+or a publish. Connections time out after ``CONNECT`` seconds, so a link that heals is
+tried again within seconds. Every ``fed_heartbeat`` seconds each link sends its head; a
+node that hears a head past its cursor pulls from that origin, and flags the link
+``withheld`` when the pull does not close the gap.
 """
 
 from __future__ import annotations
@@ -31,29 +36,34 @@ from vigil.federation import codec, outbox, peers, receiver
 from vigil.federation.peers import Peer
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
-from vigil.storage.base import serialize_writes
+from vigil.storage.base import Sql, serialize_writes
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 BACKOFF_CAP = 30.0
+CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
+COMMIT_WAIT = 2.0  # seconds a link waits for a row it was told of to be committed
 LEASE = 5.0  # seconds a worker holds the node's sender lease without renewing it
 Ring = Callable[[Iterable[str]], Awaitable[None]]
 
 
 def client_for(peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
+    limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT))
     if peer.url.startswith("https"):
         if peer.tls_pin:
             return httpx.AsyncClient(transport=transports(pin=peer.tls_pin)[1],
-                                     timeout=timeout)
-        return httpx.AsyncClient(verify=False, timeout=timeout)  # node signatures only
-    return httpx.AsyncClient(timeout=timeout)
+                                     timeout=limits)
+        return httpx.AsyncClient(verify=False, timeout=limits)  # node signatures only
+    return httpx.AsyncClient(timeout=limits)
 
 
 def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict[str, Any]:
     """The signed batch of ``dest``'s outbox rows after ``after`` (push and pull alike)."""
-    rows = ex.store.read(lambda sql: q.pending(sql, dest, after, limit))
-    items = outbox.bodies(ex, rows)
+    def run(sql: Sql) -> list[tuple[int, str, Mapping[str, Any]]]:
+        return outbox.bodies(ex, sql, q.pending(sql, dest, after, limit))
+
+    items = outbox.with_proofs(ex, ex.store.read(run))
     _, note = ex.log.checkpoint()
     return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
 
@@ -82,6 +92,10 @@ class Link:
         self.state = "new"
         self.error: str | None = None
         self.backoff = 0.0
+        # the highest dseq a publish told of (its transaction may not have committed)
+        self.told = 0
+        # the batch built while the one before it was in flight: (after, batch)
+        self.ready: tuple[int, dict[str, Any]] | None = None
 
     @property
     def ex(self) -> Exchange:
@@ -132,13 +146,47 @@ class Link:
                                 lambda sql: q.set_acked(sql, self.peer.node, cursor, now))
 
     # -- push ------------------------------------------------------------------------
+    def tell(self, dseq: int) -> None:
+        """A row for this peer with this dseq is being committed: send it once it is."""
+        self.told = max(self.told, dseq)
+        self.wake.set()
+
+    async def _batch_after(self, acked: int) -> dict[str, Any]:
+        ready, self.ready = self.ready, None
+        if ready is not None and ready[0] == acked:
+            return ready[1]
+        return await asyncio.to_thread(build_batch, self.ex, self.peer.node, acked)
+
     async def push_once(self) -> bool:
         """Send the next batch if there is one; True if the link may have more."""
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         if head <= acked:
+            self.ready = None
             return False
-        batch = await asyncio.to_thread(build_batch, self.ex, self.peer.node, acked)
+        batch = await self._batch_after(acked)
+        to = int(batch["batch"]["to"])
+        # build the next batch while this one is in flight (one ahead at most)
+        ahead = asyncio.ensure_future(asyncio.to_thread(
+            build_batch, self.ex, self.peer.node, to)) if head > to else None
+        try:
+            cursor = await self._send(batch, acked)
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+            raise
+        if ahead is not None:
+            try:
+                built = await ahead
+            except Exception:  # built again when it is needed
+                log.exception("building the next batch for %s failed", self.peer.name)
+            else:
+                if cursor == to:
+                    self.ready = (to, built)
+        return cursor is None or cursor > acked  # no progress: wait for a wake or a beat
+
+    async def _send(self, batch: dict[str, Any], acked: int) -> int | None:
+        """POST one batch; the acked cursor (None: moved to the peer's after a 409)."""
         batch = self.service.tamper(self.peer.node, batch)
         r = await self._request("POST", "/batch", orjson.dumps(batch))
         if r.status_code == 200:
@@ -148,15 +196,31 @@ class Link:
                 raise VigilError("an ack for another link", code="fed.bad_item")
             await self._set_acked(int(ack["cursor"]))
             self._ok()
-            return int(ack["cursor"]) > acked  # no progress: wait for a wake or a beat
+            return int(ack["cursor"])
         err = _error(r)
         if r.status_code == 409 and err.get("code") in ("fed.gap", "fed.replay"):
             await self._set_acked(int(err["detail"]["cursor"]))
             self._ok()
-            return True
+            self.ready = None
+            return None
         raise VigilError(f"{self.peer.name} answered {r.status_code} "
                          f"{err.get('code', '')}: {err.get('message', '')}",
                          code="fed.unreachable")
+
+    async def _committed(self) -> bool:
+        """Wait (briefly) for the rows a publish told of to be committed; True once the
+        outbox holds them, False when none is pending or the wait ran out (the
+        transaction failed: its dseq is taken again by the next row)."""
+        deadline = time.monotonic() + COMMIT_WAIT
+        while True:
+            head = (await asyncio.to_thread(
+                self.ex.store.read, lambda sql: q.link(sql, self.peer.node)))[0]
+            if head >= self.told:
+                return head > 0 and self.told > 0
+            if time.monotonic() > deadline:
+                self.told = head
+                return False
+            await asyncio.sleep(0.002)
 
     async def _push_loop(self) -> None:
         while True:
@@ -169,6 +233,7 @@ class Link:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=1.0)
                 self.wake.clear()
+                await self._committed()
 
     # -- heartbeat -------------------------------------------------------------------
     async def heartbeat_once(self) -> None:
@@ -285,14 +350,14 @@ class Service:
         if ms:
             await self._ring(ms)
 
-    def _woken(self, dests: Iterable[str]) -> None:  # from the writer's thread
+    def _woken(self, dseqs: Mapping[str, int]) -> None:  # from the writer's thread
         loop = self._loop
         if loop is None:
             return
-        for d in dests:
+        for d, dseq in dseqs.items():
             link = self.links.get(d)
             if link is not None:
-                loop.call_soon_threadsafe(link.wake.set)
+                loop.call_soon_threadsafe(link.tell, dseq)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -337,6 +337,29 @@ class StoredLog:
                 out[str(sid)] = ref
         return out
 
+    def refs_in(self, sql: Sql, indexes: Iterable[int]) -> dict[int, LogRef]:
+        """Each entry's place and inclusion proof in the log's tree as ``sql`` sees it
+        now, so that they all rest on one checkpoint (signed once, verified once by a
+        receiver). The nodes the proofs read come in a few batched statements."""
+        idx = sorted(set(indexes))
+        size = _end(sql)[0]
+        if not idx:
+            return {}
+        if idx[-1] >= size:
+            raise NotFound(f"no log entry {idx[-1]} in a tree of {size}",
+                           code="log.bad_size")
+        rec = _Recorder()
+        for i in idx:
+            inclusion_proof(i, size, rec)
+        keys = sorted(set(rec.keys) | set(compact_range(size)))
+        got: dict[Key, bytes] = {}
+        for k in range(0, len(keys), 200):  # SQLite's expression depth
+            got.update(_fetch(sql, keys[k : k + 200]))
+        nodes = _Nodes(got)
+        root = subtree_root(nodes, 0, size)
+        return {i: LogRef(i, size, root, tuple(inclusion_proof(i, size, nodes)), self.note)
+                for i in idx}
+
     def ref_of(self, index: int, root: bytes, proof: bytes) -> LogRef:
         """The LogRef of a stored leaf row (index, root, proof)."""
         return LogRef(index, index + 1, root, split_proof(proof), self.note)
