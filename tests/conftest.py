@@ -163,3 +163,35 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
         server.stop()
 
 
+
+
+# ---------------------------------------------------------------- parallel runs (xdist)
+# scripts/test.sh runs the suite on two workers (`-n 2 --dist loadfile`). Each test file
+# goes to one worker as a whole, so module-scoped fixtures are made once; the
+# network-namespace bed's files are one unit, started first, since it is the longest.
+# Every test keeps its own ports, temporary directory, PostgreSQL database, NATS prefix
+# and namespace names, so the two workers do not meet.
+BED = "tests/federation/bed/"
+
+
+def _unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return BED if path.startswith(BED) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesBedFirst(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+        def _assign_work_unit(self, node: object) -> None:
+            if BED in self.workqueue:
+                self.workqueue.move_to_end(BED, last=False)
+            super()._assign_work_unit(node)
+
+    return FilesBedFirst(config, log)
