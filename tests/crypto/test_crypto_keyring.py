@@ -77,9 +77,9 @@ def test_mode_0600_even_with_permissive_umask(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("real_kdf")
 def test_load_is_fast_enough(tmp_path: Path) -> None:
     create_keyring(tmp_path / "k", MEMBER, PW)
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time of this process: a busy machine does not inflate it
     load_keyring(tmp_path / "k", PW)
-    assert time.perf_counter() - t < 0.15
+    assert time.process_time() - t < 0.15
 
 
 def test_bad_passphrase(tmp_path: Path) -> None:
