@@ -119,9 +119,9 @@ def test_store_gauges_read_the_log_feeds_and_correlation_mark(tmp_path: Path) ->
     from datetime import UTC, datetime, timedelta
 
     from vigil import clock
-    from vigil.analysis.correlate import CORRELATED_KEY
     from vigil.feeds.registry import Auth, Feed, add_feed, release
     from vigil.storage import open_store
+    from vigil.storage.correlations import CORRELATED_KEY
     from vigil.testing.node import publish_one
     from vigil.web.metrics import Metrics
 

@@ -44,6 +44,7 @@ from vigil.model import Envelope, Form
 from vigil.node.exchange import Exchange
 from vigil.policy.decide import channel_members
 from vigil.protocol.blind import CHANNEL_KEY_LEN, TOKEN_LEN
+from vigil.storage import blind as stored
 from vigil.storage.base import Sql, take_positions
 
 # HPKE enc || AEAD(key), by the suite of the member's key (80 x25519, 1168 hybrid)
@@ -72,14 +73,10 @@ def _current(sql: Sql, channel_id: str) -> tuple[int, set[str]]:
 def _epoch(sql: Sql, channel_id: str) -> tuple[int, dict[str, str], str]:
     """(current epoch or 0, {holder: the key id its copy is sealed to}, when the epoch
     was made)."""
-    row = sql.execute("SELECT MAX(epoch) FROM channel_keys WHERE channel_id=?",
-                      (channel_id,)).fetchone()
-    epoch = int(row[0]) if row and row[0] is not None else 0
+    epoch = stored.latest_epoch(sql, channel_id)
     if not epoch:
         return 0, {}, ""
-    rows = sql.execute(
-        "SELECT member_id, enc_key_id, created FROM channel_keys "
-        "WHERE channel_id=? AND epoch=?", (channel_id, epoch)).fetchall()
+    rows = stored.epoch_copies(sql, channel_id, epoch)
     return epoch, {str(r[0]): str(r[1]) for r in rows}, min(str(r[2]) for r in rows)
 
 
@@ -111,10 +108,7 @@ def key_status(ex: Exchange, member: str, channel_ref: str) -> dict[str, Any]:
 
     def read(sql: Sql) -> dict[str, Any]:
         epoch, holders = _current(sql, ch.id)
-        mine = sql.execute(
-            "SELECT enc_key_id, blob, sealed_by FROM channel_keys "
-            "WHERE channel_id=? AND epoch=? AND member_id=?", (ch.id, epoch, member)
-        ).fetchone() if epoch else None
+        mine = stored.member_copy(sql, ch.id, epoch, member) if epoch else None
         return {
             "channel": ch.id,
             "epoch": epoch,
@@ -200,11 +194,8 @@ def put_keys(ex: Exchange, member: str, channel_ref: str, epoch: Any,
         else:
             raise Conflict(f"the channel's key epoch is {current}", code="blind.epoch_exists")
         for c in copies:
-            cur = sql.execute(
-                "INSERT INTO channel_keys(channel_id, epoch, member_id, enc_key_id, blob, "
-                "sealed_by, created) VALUES(?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                (ch.id, epoch, c.member, c.key, c.blob, member, at))
-            if not cur.rowcount:
+            if not stored.insert_copy(sql, (ch.id, epoch, c.member, c.key, c.blob, member,
+                                            at)):
                 raise Conflict("another member stored this copy first",
                                code="blind.epoch_exists")
 
@@ -291,19 +282,11 @@ def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
     att = _pending.get()
     if att is None or att.share_id != env.id or not att.tokens:
         return
-    sql.executemany(
-        "INSERT INTO blind_tokens(share_id, channel_id, epoch, token) VALUES(?,?,?,?)",
-        [(env.id, att.channel_id, att.epoch, t) for t in att.tokens])
-    hits = sql.execute(
-        "SELECT b.share_id, COUNT(*) FROM blind_tokens a JOIN blind_tokens b "
-        "ON b.channel_id=a.channel_id AND b.epoch=a.epoch AND b.token=a.token "
-        "WHERE a.share_id=? AND b.share_id<>a.share_id GROUP BY b.share_id "
-        "ORDER BY COUNT(*) DESC, b.share_id LIMIT ?", (env.id, MAX_MATCHES)).fetchall()
+    stored.insert_tokens(sql, [(env.id, att.channel_id, att.epoch, t) for t in att.tokens])
+    hits = stored.token_hits(sql, env.id, MAX_MATCHES)
     at = clock.now()
-    sql.executemany(
-        "INSERT INTO blind_matches(share_id, other_id, channel_id, epoch, tokens, created) "
-        "VALUES(?,?,?,?,?,?)",
-        [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
+    stored.insert_matches(
+        sql, [(env.id, r[0], att.channel_id, att.epoch, int(r[1]), at) for r in hits])
     record_notices(sql, env.id, [str(r[0]) for r in hits])
 
 
@@ -314,13 +297,9 @@ def record_notices(sql: Sql, share_id: str, others: Sequence[str]) -> None:
     the matches of others. (Whether it may read both is decided when it reads.)"""
     def parties(ids: Sequence[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for sid, header in sql.execute(
-                    f"SELECT id, header FROM shares WHERE id IN "
-                    f"({','.join('?' * len(chunk))})", chunk).fetchall():
-                h = orjson.loads(bytes(header))
-                out[str(sid)] = {*h["audience"]["recipients"], h["originator"]}
+        for sid, header in stored.share_headers(sql, ids):
+            h = orjson.loads(header)
+            out[sid] = {*h["audience"]["recipients"], h["originator"]}
         return out
 
     mine = parties([share_id]).get(share_id, set())
@@ -333,18 +312,13 @@ def record_notices(sql: Sql, share_id: str, others: Sequence[str]) -> None:
     for m, other in rows:
         out.append((m, share_id, other, pos[m]))
         pos[m] += 1
-    sql.executemany("INSERT INTO blind_notices(member_id, share_id, other_id, pos) "
-                    "VALUES(?,?,?,?)", out)
+    stored.insert_notices(sql, out)
 
 
 def drop_tokens(sql: Sql, share_id: str) -> None:
     """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's tokens (derived
     from its payload) and its match notices go with the payload."""
-    sql.execute("DELETE FROM blind_tokens WHERE share_id=?", (share_id,))
-    sql.execute("DELETE FROM blind_matches WHERE share_id=? OR other_id=?",
-                (share_id, share_id))
-    sql.execute("DELETE FROM blind_notices WHERE share_id=? OR other_id=?",
-                (share_id, share_id))
+    stored.delete_of_share(sql, share_id)
 
 
 def _readable(ex: Exchange, member: str, share_id: str) -> bool:
@@ -360,11 +334,7 @@ def matches(ex: Exchange, member: str, after: int = 0, limit: int = 100
     """Blind-match notices for a member: a match between two shares is shown only to a
     member that may read both, and names only them. Returns (notices, cursor); a
     notice's seq is the member's own position (its notices only)."""
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT n.pos, m.share_id, m.other_id, m.channel_id, m.epoch, m.tokens, m.created "
-        "FROM blind_notices n JOIN blind_matches m ON m.share_id = n.share_id "
-        "AND m.other_id = n.other_id WHERE n.member_id=? AND n.pos>? ORDER BY n.pos LIMIT ?",
-        (member, after, limit)).fetchall())
+    rows = ex.store.read(lambda sql: stored.notices_after(sql, member, after, limit))
     out = []
     for r in rows:
         if _readable(ex, member, r[1]) and _readable(ex, member, r[2]):
@@ -377,7 +347,5 @@ def matches(ex: Exchange, member: str, after: int = 0, limit: int = 100
 def matches_of(ex: Exchange, member: str, share_id: str) -> list[str]:
     """The shares a member may read that blind-match one of its readable shares."""
     readable_share(ex, member, share_id)
-    rows: Sequence[Any] = ex.store.read(lambda sql: sql.execute(
-        "SELECT other_id FROM blind_matches WHERE share_id=? UNION "
-        "SELECT share_id FROM blind_matches WHERE other_id=?", (share_id, share_id)).fetchall())
-    return sorted(r[0] for r in rows if _readable(ex, member, r[0]))
+    others = ex.store.read(lambda sql: stored.matched_with(sql, share_id))
+    return sorted(o for o in others if _readable(ex, member, o))

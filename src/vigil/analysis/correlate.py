@@ -53,24 +53,18 @@ from vigil.model import Directory, Form, ShareState
 from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
 from vigil.storage import Store, open_store
+from vigil.storage import correlations as corr
 from vigil.storage import observables as obs_rows
 from vigil.storage.base import Sql, take_positions
+from vigil.storage.correlations import correlation_mark
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 0x76696769_6C6F6273  # "vigilobs": the advisory lock of correlation passes
-CORRELATED_KEY = "analysis.correlated_seq"  # meta: the last share seq correlated
 PASS_BATCH = 64  # shares per correlation transaction
 COALESCE = 0.05  # seconds the correlation thread waits after a wake-up
 WORKER_BYTES = 64 * 1024  # payload bytes published since the last pass that go to the worker
 MAX_MATCHES = 100  # other shares correlated per observable of a new share (newest first)
 KEY_BACKFILL = 5000  # observables rows keyed per transaction (a store migrated with rows)
-_IN_BATCH = 500
-
-SET_CORRELATED = ("INSERT INTO meta(key, value) VALUES(?,?) "
-                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-INSERT_CORRELATION = ("INSERT INTO correlations(member_id, share_id, other_id, kind, value, "
-                      "other_value, pos) VALUES(?,?,?,?,?,?,?)")
 
 Row = tuple[str, str, str, str, str, str]  # member, its share, the other, kind, values
 _Next = tuple[int, str, str, bool]  # share seq, id, originator, payload removed
@@ -78,10 +72,6 @@ _Next = tuple[int, str, str, bool]  # share seq, id, originator, payload removed
 
 class _MarkMoved(Exception):
     """Another worker passed the same shares first."""
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def correlation_rows(new: str, new_owner: str, obs: Observable, other: str, other_owner: str,
@@ -104,49 +94,24 @@ def insert_correlations(sql: Sql, rows: Sequence[Row]) -> None:
     for r in rows:
         out.append((*r, pos[r[0]]))
         pos[r[0]] += 1
-    sql.executemany(INSERT_CORRELATION, out)
+    corr.insert_rows(sql, out)
 
 
 def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], ShareState]]:
     """Header and state of stored shares by id (missing ids are left out)."""
-    out: dict[str, tuple[dict[str, Any], ShareState]] = {}
-    todo = sorted(set(ids))
-    for i in range(0, len(todo), _IN_BATCH):
-        chunk = todo[i:i + _IN_BATCH]
-        for sid, header, recalled, purged in sql.execute(
-                f"SELECT id, header, recalled, purged FROM shares WHERE id IN "
-                f"({_marks(len(chunk))})", chunk).fetchall():
-            out[sid] = (orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
-    return out
+    return {str(sid): (orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
+            for sid, header, recalled, purged
+            in corr.share_headers_states(sql, sorted(set(ids)))}
 
 
 def _gone(sql: Sql, ids: Iterable[str]) -> set[str]:
     """The shares among ``ids`` whose payload was removed (recalled or purged)."""
-    todo = sorted(set(ids))
-    out: set[str] = set()
-    for i in range(0, len(todo), _IN_BATCH):
-        chunk = todo[i:i + _IN_BATCH]
-        out.update(r[0] for r in sql.execute(
-            f"SELECT id FROM shares WHERE id IN ({_marks(len(chunk))}) AND payload IS NULL",
-            chunk).fetchall())
-    return out
-
-
-def correlation_mark(sql: Sql) -> int:
-    """The seq of the last share correlated."""
-    row = sql.execute("SELECT value FROM meta WHERE key=?", (CORRELATED_KEY,)).fetchone()
-    return int(row[0]) if row else 0
+    return corr.payload_removed(sql, sorted(set(ids)))
 
 
 def _progress(sql: Sql) -> tuple[int, int]:
     """The correlation mark and the last share stored."""
-    row = sql.execute("SELECT max(seq) FROM shares").fetchone()
-    return correlation_mark(sql), int(row[0] or 0)
-
-
-def _shares_after(sql: Sql, after: int, limit: int) -> list[Any]:
-    return sql.execute("SELECT seq, id, originator, header, payload FROM shares "
-                       "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+    return correlation_mark(sql), corr.last_share(sql)
 
 
 def _obs_json(kind: str, value: str) -> dict[str, str]:
@@ -384,16 +349,7 @@ class Correlator:
             return
         last = self._reported
 
-        def read(sql: Sql) -> tuple[int, list[str]]:
-            top = int(sql.execute("SELECT coalesce(max(seq), 0) FROM correlations"
-                                  ).fetchone()[0])
-            if last is None or top <= last:
-                return top, []
-            return top, [r[0] for r in sql.execute(
-                "SELECT DISTINCT member_id FROM correlations WHERE seq > ? AND seq <= ?",
-                (last, top)).fetchall()]
-
-        top, members = store.read(read)
+        top, members = store.read(lambda sql: corr.members_since(sql, last))
         self._reported = top
         if members:
             for listener in list(self.listeners):
@@ -407,9 +363,7 @@ class Correlator:
         payloads among them (from the envelopes this process holds, else the store)."""
         mark = correlation_mark(sql)
         shares = [(int(seq), sid, originator, bool(dropped)) for seq, sid, originator, dropped
-                  in sql.execute("SELECT seq, id, originator, payload IS NULL FROM shares "
-                                 "WHERE seq > ? ORDER BY seq LIMIT ?",
-                                 (mark, PASS_BATCH)).fetchall()]
+                  in corr.next_shares(sql, mark, PASS_BATCH)]
         plain: dict[str, bytes] = {}
         need = []
         for _, sid, _, dropped in shares:
@@ -420,9 +374,7 @@ class Correlator:
             elif not dropped:
                 need.append(sid)
         if need:
-            for sid, header, payload in sql.execute(
-                    f"SELECT id, header, payload FROM shares WHERE id IN ({_marks(len(need))}) "
-                    "AND payload IS NOT NULL", need).fetchall():
+            for sid, header, payload in corr.payloads(sql, need):
                 if orjson.loads(bytes(header))["payload"]["form"] == Form.PLAIN.value:
                     plain[sid] = bytes(payload)
         return mark, shares, plain
@@ -455,8 +407,7 @@ class Correlator:
                 local.add(o, sid)
 
         def write(sql: Sql) -> None:
-            if sql.dialect == "postgresql":  # one pass at a time across the node
-                sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+            corr.lock_passes(sql)  # one pass at a time across the node
             if correlation_mark(sql) != mark:
                 raise _MarkMoved
             # shares recalled or purged since they were read (by this or another worker)
@@ -465,7 +416,7 @@ class Correlator:
                                           if r[1] not in gone and r[2] not in gone]
             write_observables(sql, {sid: obs for sid, obs in held.items() if sid not in gone})
             insert_correlations(sql, kept)
-            sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
+            corr.set_mark(sql, upto)
 
         try:
             store.write(write)
@@ -479,8 +430,7 @@ class Correlator:
         """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's observables
         and its correlations (derived from its payload) go with the payload."""
         obs_rows.delete_share(sql, share_id)
-        sql.execute("DELETE FROM correlations WHERE share_id=? OR other_id=?",
-                    (share_id, share_id))
+        corr.delete_of_share(sql, share_id)
 
     # -- what a member sees ---------------------------------------------------------------
     def notices(self, member: str, after: int = 0, limit: int = 100
@@ -494,20 +444,10 @@ class Correlator:
 
         def read(sql: Sql) -> tuple[list[Any], list[Any],
                                     dict[str, tuple[dict[str, Any], ShareState]]]:
-            rows = sql.execute(
-                "SELECT pos, share_id, other_id, kind, value, other_value "
-                "FROM correlations WHERE member_id=? AND pos > ? ORDER BY pos LIMIT ?",
-                (member, after, limit)).fetchall()
+            rows = corr.member_rows(sql, member, after, limit)
             # the rows of the same own shares up to this page: which one hints first
             own_ids = sorted({r[1] for r in rows}) if rows else []
-            same: list[Any] = []
-            for i in range(0, len(own_ids), _IN_BATCH):
-                chunk = own_ids[i:i + _IN_BATCH]
-                same += sql.execute(
-                    "SELECT pos, share_id, other_id, kind, value, other_value FROM "
-                    f"correlations WHERE member_id=? AND pos <= ? AND share_id IN "
-                    f"({_marks(len(chunk))}) AND value = other_value",
-                    (member, rows[-1][0], *chunk)).fetchall()
+            same = corr.same_value_rows(sql, member, rows[-1][0], own_ids) if rows else []
             ids = {r[1] for r in rows} | {r[2] for r in rows} | {r[2] for r in same}
             return rows, same, share_states(sql, ids)
 
@@ -628,12 +568,11 @@ class Correlator:
 
     def _rebuild(self, progress: Callable[[int, int, int], None] | None, batch: int
                  ) -> dict[str, int]:
-        total = self.store.read(lambda sql: int(sql.execute(
-            "SELECT count(*) FROM shares").fetchone()[0]))
+        total = self.store.read(corr.share_count)
         done = n_obs = n_rows = n_added = 0
         after = 0
         while True:
-            shares = self.store.read(functools.partial(_shares_after, after=after,
+            shares = self.store.read(functools.partial(corr.shares_after, after=after,
                                                        limit=batch))
             if not shares:
                 break
@@ -673,10 +612,9 @@ class Correlator:
             def write(sql: Sql, stale: list[tuple[str, str, str]] = stale,
                       fresh: dict[str, list[Observable]] = fresh,
                       added: list[Row] = added, upto: int = after) -> None:
-                if sql.dialect == "postgresql":
-                    sql.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+                corr.lock_passes(sql)
                 if upto > correlation_mark(sql):
-                    sql.execute(SET_CORRELATED, (CORRELATED_KEY, str(upto)))
+                    corr.set_mark(sql, upto)
                 if stale:
                     obs_rows.delete(sql, stale)
                 write_observables(sql, fresh)
@@ -705,15 +643,7 @@ def write_observables(sql: Sql, held: dict[str, list[Observable]]) -> None:
 
 def _correlation_rows_of(sql: Sql, ids: Sequence[str]) -> set[Row]:
     """The stored correlation rows that name any of ``ids`` (as either side)."""
-    out: set[Row] = set()
-    for i in range(0, len(ids), _IN_BATCH):
-        chunk = list(ids[i:i + _IN_BATCH])
-        marks = _marks(len(chunk))
-        out.update(tuple(r) for r in sql.execute(
-            "SELECT member_id, share_id, other_id, kind, value, other_value FROM correlations "
-            f"WHERE share_id IN ({marks}) OR other_id IN ({marks})", (*chunk, *chunk)
-        ).fetchall())
-    return out
+    return corr.rows_naming(sql, ids)
 
 
 _correlators: weakref.WeakKeyDictionary[Exchange, Correlator] = weakref.WeakKeyDictionary()

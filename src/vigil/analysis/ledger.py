@@ -48,7 +48,8 @@ from vigil.policy.access import Access
 from vigil.policy.decide import channel_members
 from vigil.protocol.envelope import open_share
 from vigil.stix import parsed
-from vigil.storage.base import Sql, queue_inbox, serialize_writes
+from vigil.storage import ledger as stored
+from vigil.storage.base import Sql
 
 log = logging.getLogger(__name__)
 FIELDS = ("shares", "objects", "first_reports", "sightings_confirmed", "false_positives",
@@ -68,10 +69,8 @@ class ShareFacts:
     def __call__(self, sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         # counted when the bundle was checked, if it was posted to this node
         objects = self.ex.object_counts.get(env.id)
-        sql.execute("INSERT INTO ledger_shares(share_id, originator, channel_id, objects) "
-                    "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
-                    (env.id, env.originator, env.channel,
-                     self.count(env) if objects is None else objects))
+        stored.insert_facts(sql, env.id, env.originator, env.channel,
+                            self.count(env) if objects is None else objects)
 
     def count(self, env: Envelope) -> int | None:
         kr = self.ex.held.get(env.originator)
@@ -99,9 +98,7 @@ class Openings:
         if member == env.originator or self.seen.get((member, env.id)):
             return
         at = clock.now()
-        self.ex.store.write(lambda sql: sql.execute(
-            "INSERT INTO share_opens(member_id, share_id, first_at) VALUES(?,?,?) "
-            "ON CONFLICT DO NOTHING", (member, env.id, at)))
+        self.ex.store.write(lambda sql: stored.insert_opening(sql, member, env.id, at))
         self.seen.put((member, env.id), True)
 
 
@@ -134,10 +131,7 @@ def standing(sql: Sql, members: Iterable[str], leave_out: str = ""
     out = {m: (0, 0) for m in ids}
     if not ids:
         return out
-    given = dict(sql.execute("SELECT originator, COUNT(*) FROM shares WHERE purged=? "
-                             "AND id<>? GROUP BY originator", (False, leave_out)).fetchall())
-    got = dict(sql.execute("SELECT member_id, COUNT(*) FROM inbox WHERE share_id<>? "
-                           "GROUP BY member_id", (leave_out,)).fetchall())
+    given, got = stored.given_and_got(sql, leave_out)
     for m in ids:
         out[m] = (int(given.get(m, 0)), int(got.get(m, 0)))
     return out
@@ -179,10 +173,7 @@ class Delays:
         if not self.applies(d, env.tlp, env.channel, self._explicit(d, env, recipients)):
             return
         until = self.not_before_from(clock.now())
-        sql.executemany(
-            "INSERT INTO share_delays(share_id, member_id, not_before, released) "
-            "VALUES(?,?,?,?)",
-            [(env.id, m, until, False) for m in self.held_back(sql, recipients, env.id)])
+        stored.insert_delays(sql, env.id, self.held_back(sql, recipients, env.id), until)
 
     @staticmethod
     def _explicit(d: Directory, env: Envelope, recipients: Sequence[str]) -> list[str]:
@@ -196,32 +187,13 @@ class Delays:
     def release(self, members: Sequence[str]) -> None:
         now = clock.now()
 
-        def find(sql: Sql) -> list[tuple[str, str]]:
-            return [(r[0], m) for m in members for r in sql.execute(
-                "SELECT share_id FROM share_delays WHERE member_id=? AND released=? "
-                "AND not_before<=?", (m, False, now)).fetchall()]
-
-        due = self.ex.store.read(find)
-        if not due:
-            return
-
-        def write(sql: Sql) -> None:
-            serialize_writes(sql)  # inbox positions become visible in order
-            for share_id, m in due:
-                cur = sql.execute("UPDATE share_delays SET released=? WHERE share_id=? AND "
-                                  "member_id=? AND released=?", (True, share_id, m, False))
-                if cur.rowcount:
-                    sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
-                                (m, share_id))
-                    queue_inbox(sql, share_id, [m], now)
-
-        self.ex.store.write(write)
+        due = self.ex.store.read(lambda sql: stored.due_delays(sql, members, now))
+        if due:
+            self.ex.store.write(lambda sql: stored.release_delays(sql, due, now))
 
     def not_before(self, member: str, share_ids: Sequence[str]) -> Mapping[str, str]:
         ids = list(dict.fromkeys(share_ids))
-        return self.ex.store.read(lambda sql: {r[0]: r[1] for r in _in(
-            sql, "SELECT share_id, not_before FROM share_delays WHERE share_id IN ({ids}) "
-                 "AND member_id=?", ids, member)})
+        return self.ex.store.read(lambda sql: stored.delays_of(sql, member, ids))
 
     def preview(self, request: ShareRequest, decision: Decision) -> dict[str, Any]:
         d = self.ex.directory()
@@ -237,16 +209,6 @@ class Delays:
 
 
 # -- the report ---------------------------------------------------------------------------
-
-def _in(sql: Sql, query: str, ids: Sequence[str], *extra: Any) -> list[Any]:
-    """Rows of ``query`` (with ``{ids}`` for an IN list) for many ids, in chunks."""
-    rows: list[Any] = []
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i:i + 500])
-        rows += sql.execute(query.format(ids=",".join("?" * len(chunk))),
-                            (*chunk, *extra)).fetchall()
-    return rows
-
 
 # The shares a viewer may read, as SQL (the access gate's ``readable_sql``). It only
 # lets the database aggregate; the gate still decides every candidate share
@@ -264,18 +226,7 @@ class _Readable:
     def cte(self) -> tuple[str, tuple[Any, ...]]:
         """``WITH r AS (...)``: (seq, id, originator, channel, objects) of every share
         the viewer may read."""
-        cond = f"s.id IN ({self.select})"
-        params: list[Any] = list(self.select_params)
-        if self.extra:
-            cond = f"({cond} OR s.id IN ({','.join('?' * len(self.extra))}))"
-            params += self.extra
-        if self.wrong:
-            cond += f" AND s.id NOT IN ({','.join('?' * len(self.wrong))})"
-            params += self.wrong
-        return ("WITH r AS (SELECT s.seq AS seq, s.id AS id, s.originator AS originator, "
-                "l.channel_id AS ch, l.objects AS objects FROM shares s "
-                f"LEFT JOIN ledger_shares l ON l.share_id=s.id WHERE {cond}) ",
-                tuple(params))
+        return stored.readable_cte(self.select, self.select_params, self.extra, self.wrong)
 
 
 def _readable(ex: Exchange, viewer: str) -> _Readable:
@@ -284,15 +235,7 @@ def _readable(ex: Exchange, viewer: str) -> _Readable:
     gate = Access(ex, viewer)
     select, params = gate.readable_sql()
 
-    def read(sql: Sql) -> tuple[list[Any], set[str]]:
-        cands = sql.execute(
-            "SELECT s.id, s.header, s.recalled, s.purged FROM shares s WHERE s.originator=? "
-            "OR s.id IN (SELECT share_id FROM inbox WHERE member_id=?)",
-            (viewer, viewer)).fetchall()
-        chosen = {r[0] for r in sql.execute(select, params).fetchall()}
-        return cands, chosen
-
-    cands, chosen = ex.store.read(read)
+    cands, chosen = ex.store.read(lambda sql: stored.candidates(sql, viewer, select, params))
     allowed = gate.readable_ids(
         (sid, orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
         for sid, header, recalled, purged in cands)
@@ -315,59 +258,8 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
     if viewer in d.members and d.members[viewer].active:
         cte, params = _readable(ex, viewer).cte()
 
-        def read(sql: Sql) -> list[tuple[str, Any, str | None, int]]:
-            out: list[tuple[str, Any, str | None, int]] = []
-
-            def q(field: str, query: str, extra: tuple[Any, ...] = ()) -> None:
-                out.extend((field, r[0], r[1], int(r[2] or 0))
-                           for r in sql.execute(cte + query, (*params, *extra)).fetchall())
-
-            q("shares", "SELECT originator, ch, COUNT(*) FROM r GROUP BY originator, ch")
-            q("objects", "SELECT originator, ch, SUM(objects) FROM r GROUP BY originator, ch")
-            q("received", "SELECT i.member_id, r.ch, COUNT(*) FROM inbox i "
-                          "JOIN r ON r.id=i.share_id GROUP BY i.member_id, r.ch")
-            # opened: the member's signed "opened" receipt, or the node's record of its
-            # reading the share by id (clients that send no receipts)
-            q("opened", "SELECT u.member_id, r.ch, COUNT(*) FROM (SELECT member_id, share_id "
-                        "FROM share_opens UNION SELECT member_id, share_id FROM receipts "
-                        "WHERE what=?) u JOIN r ON r.id=u.share_id "
-                        "WHERE u.member_id<>r.originator GROUP BY u.member_id, r.ch",
-              ("opened",))
-            for field, verdict in (("sightings_confirmed", "sighted"),
-                                   ("false_positives", "false-positive")):
-                q(field, "SELECT r.originator, r.ch, COUNT(*) FROM sightings g "
-                         "JOIN r ON r.id=g.share_id WHERE g.reporter<>r.originator "
-                         "AND g.verdict=? GROUP BY r.originator, r.ch", (verdict,))
-            # first reports: per observable (a blind token within one channel and epoch,
-            # or a normalised value of the correlation index), the earliest readable
-            # share, credited when another member's readable share holds it too or
-            # another member reported seeing that first share
-            # (only observables held by two shares anywhere, or in a sighted share, can
-            # earn one: the rest stay in the database)
-            sighted = ("SELECT share_id FROM sightings WHERE verdict=? "
-                       "AND reporter<>originator")
-            for groups in (
-                    "SELECT MIN(r.seq) AS first, COUNT(DISTINCT r.originator) AS n FROM "
-                    "(SELECT channel_id, epoch, token FROM blind_tokens "
-                    "GROUP BY channel_id, epoch, token HAVING COUNT(*)>1 "
-                    "UNION SELECT channel_id, epoch, token FROM blind_tokens "
-                    f"WHERE share_id IN ({sighted})) k "
-                    "JOIN blind_tokens b ON b.channel_id=k.channel_id AND b.epoch=k.epoch "
-                    "AND b.token=k.token JOIN r ON r.id=b.share_id "
-                    "GROUP BY b.channel_id, b.epoch, b.token",
-                    "SELECT MIN(r.seq) AS first, COUNT(DISTINCT r.originator) AS n FROM "
-                    "(SELECT kind, value FROM observables GROUP BY kind, value "
-                    "HAVING COUNT(*)>1 UNION SELECT kind, value FROM observables "
-                    f"WHERE share_id IN ({sighted})) k "
-                    "JOIN observables o ON o.kind=k.kind AND o.value=k.value "
-                    "JOIN r ON r.id=o.share_id GROUP BY o.kind, o.value"):
-                q("first_reports", f"SELECT r.originator, r.ch, COUNT(*) FROM ({groups}) f "
-                                   f"JOIN r ON r.seq=f.first WHERE f.n>1 OR r.id IN "
-                                   f"({sighted}) GROUP BY r.originator, r.ch",
-                  ("sighted", "sighted"))
-            return out
-
-        for field, member, channel, n in ex.store.read(read):
+        for field, member, channel, n in ex.store.read(
+                lambda sql: stored.report_counts(sql, cte, params)):
             scopes[None][member][field] += n
             if channel is not None:
                 scopes[channel][member][field] += n

@@ -22,7 +22,7 @@ from vigil.errors import InputError, NotFound
 from vigil.model import Envelope, Form, ShareState
 from vigil.node.exchange import Exchange
 from vigil.policy.access import Access, reporter_shown
-from vigil.storage.base import Sql
+from vigil.storage.sightings import insert_sighting, sightings_of
 
 INDICATOR_RE = re.compile(
     r"^indicator--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -48,10 +48,6 @@ class Sighting:
     last_seen: str | None
     disclose: bool
     created: str
-
-
-_COLUMNS = ("SELECT id, share_id, indicator_id, originator, reporter, verdict, count, "
-            "first_seen, last_seen, disclose, created FROM sightings")
 
 
 def _row(r: Any) -> Sighting:
@@ -131,14 +127,9 @@ def report(
         originator=env.originator, reporter=member, verdict=v, count=count,
         first_seen=first, last_seen=last, disclose=bool(disclose), created=clock.now())
 
-    def write(sql: Sql) -> None:
-        sql.execute(
-            "INSERT INTO sightings(id, share_id, indicator_id, originator, reporter, verdict, "
-            "count, first_seen, last_seen, disclose, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-            (s.id, s.share_id, s.indicator_id, s.originator, s.reporter, s.verdict.value,
-             s.count, s.first_seen, s.last_seen, s.disclose, s.created))
-
-    ex.store.write(write)
+    ex.store.write(lambda sql: insert_sighting(sql, (
+        s.id, s.share_id, s.indicator_id, s.originator, s.reporter, s.verdict.value, s.count,
+        s.first_seen, s.last_seen, s.disclose, s.created)))
     return s
 
 
@@ -175,8 +166,8 @@ def sightings_of_share(ex: Exchange, member: str, share_id: str) -> dict[str, An
     if got is None or not gate.read(got[1]):
         raise NotFound(f"no share {share_id!r}", code="share.not_found")
     env, view = got
-    rows: list[Sighting] = ex.store.read(lambda sql: [_row(r) for r in sql.execute(
-        _COLUMNS + " WHERE share_id=? ORDER BY seq", (env.id,)).fetchall()])
+    rows: list[Sighting] = ex.store.read(
+        lambda sql: [_row(r) for r in sightings_of(sql, env.id)])
     counts: dict[str, dict[str, dict[str, int]]] | None = None
     if gate.sighting_counts(view):
         counts = {}

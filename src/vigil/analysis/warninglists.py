@@ -37,6 +37,7 @@ from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable, guess, host_value, normalise
 from vigil.errors import InputError
 from vigil.storage import Store
+from vigil.storage import warninglists as stored
 from vigil.storage.base import Sql
 
 TYPES = frozenset({"string", "hostname", "substring", "regex", "cidr"})
@@ -325,23 +326,12 @@ def add_member_list(store: Store, member_id: str, raw: bytes) -> Warninglist:
     """Store a member's warninglist (replacing its list of the same name)."""
     wl = loads(raw, owner=member_id)
 
-    def write(sql: Sql) -> None:
-        sql.execute("DELETE FROM warninglists WHERE member_id=? AND name=?",
-                    (member_id, wl.name))
-        sql.execute("INSERT INTO warninglists(member_id, name, body, added) VALUES(?,?,?,?)",
-                    (member_id, wl.name, raw, clock.now()))
-
-    store.write(write)
+    store.write(lambda sql: stored.replace_list(sql, member_id, wl.name, raw, clock.now()))
     return wl
 
 
 def remove_member_list(store: Store, member_id: str, name: str) -> bool:
-    def write(sql: Sql) -> bool:
-        cur = sql.execute("DELETE FROM warninglists WHERE member_id=? AND name=?",
-                          (member_id, name))
-        return bool(cur.rowcount)
-
-    return store.write(write)
+    return store.write(lambda sql: stored.delete_list(sql, member_id, name))
 
 
 class MemberLists:
@@ -354,16 +344,12 @@ class MemberLists:
 
     def of(self, member_id: str) -> WarninglistSet:
         def read(sql: Sql) -> tuple[tuple[int, int], list[Sequence[Any]] | None]:
-            row = sql.execute("SELECT count(*), coalesce(max(seq), 0) FROM warninglists "
-                              "WHERE member_id=?", (member_id,)).fetchone()
-            stamp = (int(row[0]), int(row[1]))
+            stamp = stored.lists_stamp(sql, member_id)
             with self._lock:
                 cached = self._cache.get(member_id)
             if cached is not None and cached[0] == stamp:
                 return stamp, None
-            rows = sql.execute("SELECT body FROM warninglists WHERE member_id=? ORDER BY name",
-                               (member_id,)).fetchall()
-            return stamp, rows
+            return stamp, stored.list_bodies(sql, member_id)
 
         stamp, rows = self.store.read(read)
         if rows is None:

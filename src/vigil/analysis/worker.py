@@ -100,9 +100,10 @@ def main() -> None:
     its input closes."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from vigil.analysis.correlate import Correlator, correlation_mark
+    from vigil.analysis.correlate import Correlator
     from vigil.node.exchange import Exchange
     from vigil.storage import open_store
+    from vigil.storage.correlations import correlation_mark
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     url = inp.readline().decode().strip()

@@ -24,15 +24,13 @@ from vigil.feeds.cursor import instant
 from vigil.model import Envelope
 from vigil.node.exchange import Exchange
 from vigil.storage import Store
+from vigil.storage import feeds as stored
 from vigil.storage.base import Sql
 
 _SPAN = re.compile(r"^(\d+)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 LEASE_SECONDS = 600  # a pull that has not finished after this long is taken over
 
-_COLUMNS = ("name, url, collection, member_id, tlp, audience, every_s, auth, cursor, created, "
-            "last_pull, last_error, lease_until, fetched, published, shares, duplicates, "
-            "rejected, cursor_keys, lease_owner, kind")
 
 Key = tuple[str, str]
 
@@ -161,12 +159,10 @@ def _feed(row: Sequence[Any]) -> Feed:
 
 def add_feed(store: Store, feed: Feed) -> Feed:
     def tx(sql: Sql) -> Feed:
-        if sql.execute("SELECT 1 FROM feeds WHERE name = ?", (feed.name,)).fetchone():
+        if stored.feed_exists(sql, feed.name):
             raise Conflict(f"a feed named {feed.name!r} already exists", code="feed.exists")
-        sql.execute(
-            f"INSERT INTO feeds ({_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (feed.name, feed.url, feed.collection, feed.member_id, feed.tlp,
+        stored.insert_feed(
+            sql, (feed.name, feed.url, feed.collection, feed.member_id, feed.tlp,
              json.dumps(list(feed.to)), feed.every, feed.auth.to_json(), feed.cursor,
              feed.created or clock.now(), None, None, None, 0, 0, 0, 0, 0, "[]", None,
              feed.kind))
@@ -175,7 +171,7 @@ def add_feed(store: Store, feed: Feed) -> Feed:
 
 
 def _get(sql: Sql, name: str) -> Feed:
-    row = sql.execute(f"SELECT {_COLUMNS} FROM feeds WHERE name = ?", (name,)).fetchone()
+    row = stored.feed_row(sql, name)
     if row is None:
         raise NotFound(f"no feed {name!r}", code="feed.not_found")
     return _feed(row)
@@ -186,16 +182,13 @@ def get_feed(store: Store, name: str) -> Feed:
 
 
 def list_feeds(store: Store) -> list[Feed]:
-    return store.read(lambda sql: [_feed(r) for r in sql.execute(
-        f"SELECT {_COLUMNS} FROM feeds ORDER BY name").fetchall()])
+    return store.read(lambda sql: [_feed(r) for r in stored.feed_rows(sql)])
 
 
 def remove_feed(store: Store, name: str) -> None:
     def tx(sql: Sql) -> None:
         _get(sql, name)
-        for table in ("feed_seen", "feed_rejects"):
-            sql.execute(f"DELETE FROM {table} WHERE feed = ?", (name,))
-        sql.execute("DELETE FROM feeds WHERE name = ?", (name,))
+        stored.delete_feed(sql, name)
     store.write(tx)
 
 
@@ -251,28 +244,16 @@ def claim(store: Store, name: str, *, now: datetime | None = None,
         f = _get(sql, name)
         if not _lease_free(f.lease_until, f.lease_owner, current):
             return False
-        if f.lease_until is None:  # compare-and-set on the lease we saw
-            cur = sql.execute("UPDATE feeds SET lease_until = ?, lease_owner = ? "
-                              "WHERE name = ? AND lease_until IS NULL", (until, me, name))
-        else:
-            cur = sql.execute("UPDATE feeds SET lease_until = ?, lease_owner = ? "
-                              "WHERE name = ? AND lease_until = ?",
-                              (until, me, name, f.lease_until))
-        return cur.rowcount == 1
+        return stored.take_lease(sql, name, until, me, f.lease_until)  # compare-and-set
     return store.write(tx)
 
 
 def release(store: Store, name: str, *, error: str | None, counts: dict[str, int],
             pulled_at: str) -> None:
     """End a pull: drop the lease, note when and how it went, add its counts."""
-    store.write(lambda sql: sql.execute(
-        "UPDATE feeds SET lease_until = NULL, lease_owner = NULL, last_pull = ?, "
-        "last_error = ?, "
-        "fetched = fetched + ?, published = published + ?, shares = shares + ?, "
-        "duplicates = duplicates + ?, rejected = rejected + ? WHERE name = ?",
-        (pulled_at, error, counts.get("fetched", 0), counts.get("published", 0),
-         counts.get("shares", 0), counts.get("duplicates", 0), counts.get("rejected", 0),
-         name)))
+    added = [counts.get(k, 0) for k in ("fetched", "published", "shares", "duplicates",
+                                         "rejected")]
+    store.write(lambda sql: stored.end_pull(sql, name, pulled_at, error, added))
 
 
 def set_cursor(store: Store, name: str, cursor: str, keys: Iterable[Key] = ()) -> None:
@@ -287,8 +268,7 @@ def set_cursor(store: Store, name: str, cursor: str, keys: Iterable[Key] = ()) -
             return
         same = f.cursor is not None and instant(cursor) == instant(f.cursor)
         held = set(f.cursor_keys) | new if same else new
-        sql.execute("UPDATE feeds SET cursor = ?, cursor_keys = ? WHERE name = ?",
-                    (cursor, json.dumps(sorted(held)), name))
+        stored.update_cursor(sql, name, cursor, json.dumps(sorted(held)))
     store.write(tx)
 
 
@@ -314,63 +294,35 @@ def due_feeds(store: Store, now: datetime) -> tuple[list[str], float]:
 
 def seen(sql: Sql, name: str, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (object id, version) pairs this feed already published."""
-    keys = list(keys)
-    out: set[tuple[str, str]] = set()
-    for i in range(0, len(keys), 200):
-        chunk = keys[i:i + 200]
-        ids = sorted({k[0] for k in chunk})
-        marks = ", ".join("?" for _ in ids)
-        rows = sql.execute(
-            f"SELECT object_id, version FROM feed_seen WHERE feed = ? AND object_id IN ({marks})",
-            (name, *ids)).fetchall()
-        out.update((str(r[0]), str(r[1])) for r in rows)
-    return out & set(keys)
+    return stored.seen_pairs(sql, name, list(keys))
 
 
 def mark_seen(sql: Sql, name: str, share_id: str, keys: Iterable[tuple[str, str]]) -> None:
-    sql.executemany(
-        "INSERT INTO feed_seen (feed, object_id, version, share_id) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (feed, object_id, version) DO NOTHING",
-        [(name, oid, ver, share_id) for oid, ver in keys])
+    stored.insert_seen(sql, [(name, oid, ver, share_id) for oid, ver in keys])
 
 
 def pushed(store: Store, target: str, keys: Sequence[Key]) -> set[Key]:
     """Which of these (object id, version) pairs a push already delivered to target."""
-    def tx(sql: Sql) -> set[Key]:
-        out: set[Key] = set()
-        for i in range(0, len(keys), 200):
-            ids = sorted({k[0] for k in keys[i:i + 200]})
-            rows = sql.execute(
-                f"SELECT object_id, version FROM feed_pushed WHERE target = ? AND "
-                f"object_id IN ({', '.join('?' for _ in ids)})", (target, *ids)).fetchall()
-            out.update((str(r[0]), str(r[1])) for r in rows)
-        return out & set(keys)
-    return store.read(tx)
+    return store.read(lambda sql: stored.pushed_pairs(sql, target, keys))
 
 
 def mark_pushed(store: Store, target: str, keys: Iterable[Key]) -> None:
     rows = [(target, oid, ver) for oid, ver in keys]
     if rows:
-        store.write(lambda sql: sql.executemany(
-            "INSERT INTO feed_pushed (target, object_id, version) VALUES (?, ?, ?) "
-            "ON CONFLICT (target, object_id, version) DO NOTHING", rows))
+        store.write(lambda sql: stored.insert_pushed(sql, rows))
 
 
 def add_rejects(store: Store, name: str, rejects: Sequence[Reject]) -> None:
     if not rejects:
         return
-    store.write(lambda sql: sql.executemany(
-        "INSERT INTO feed_rejects (feed, object_id, version, code, pointer, message, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, object_id, version) DO UPDATE SET "
-        "code = excluded.code, pointer = excluded.pointer, message = excluded.message, "
-        "at = excluded.at",
-        [(name, r.object_id, r.version, r.code, r.pointer, r.message, r.at) for r in rejects]))
+    store.write(lambda sql: stored.upsert_rejects(
+        sql, [(name, r.object_id, r.version, r.code, r.pointer, r.message, r.at)
+              for r in rejects]))
 
 
 def rejects(store: Store, name: str, limit: int = 100) -> list[Reject]:
-    return store.read(lambda sql: [Reject(*(str(v) for v in r)) for r in sql.execute(
-        "SELECT object_id, version, code, pointer, message, at FROM feed_rejects "
-        "WHERE feed = ? ORDER BY at DESC, object_id LIMIT ?", (name, limit)).fetchall()])
+    return store.read(lambda sql: [Reject(*(str(v) for v in r))
+                                   for r in stored.reject_rows(sql, name, limit)])
 
 
 # -- the (id, version) pairs of a bundle, written with the share that carries them --

@@ -33,6 +33,7 @@ from vigil.config import Settings
 from vigil.errors import VigilError
 from vigil.storage import Store, open_store
 from vigil.storage.base import Sql
+from vigil.storage.health import database_clock, newest_inbox_time
 
 MAX_SKEW = 2.0
 """Seconds this machine's clock may differ from the store's."""
@@ -191,12 +192,7 @@ def _epoch(text: str) -> float:
 
 def check_clock(store: Store) -> Iterator[Finding]:
     def read(sql: Sql) -> tuple[float | None, str | None]:
-        db = None
-        if sql.dialect == "postgresql":
-            db = float(sql.execute("SELECT extract(epoch FROM clock_timestamp())"
-                                   ).fetchone()[0])
-        newest = sql.execute("SELECT max(added) FROM inbox").fetchone()[0]
-        return db, newest
+        return database_clock(sql), newest_inbox_time(sql)
 
     db, newest = store.read(read)
     here = now()

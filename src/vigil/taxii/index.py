@@ -22,14 +22,11 @@ from vigil import clock
 from vigil.model import Envelope, Form
 from vigil.stix import parsed
 from vigil.storage import Store
-from vigil.storage.base import Sql, envelope_from_row, serialize_writes, take_positions
+from vigil.storage import taxii as stored
+from vigil.storage.base import Sql, envelope_from_row, serialize_writes
 from vigil.taxii.query import norm_time
 
 SEALED_POS = -1
-
-INSERT_OBJECT = ("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
-                 "spec_version, obj) VALUES(?,?,?,?,?,?,?)")
-
 
 def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
                ) -> tuple[int, int, str, str, str, str, bytes]:
@@ -64,58 +61,35 @@ def pend_status(row: tuple[str, str, bytes, str] | None) -> bool:
     return written
 
 
-def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
-    sql.execute("INSERT INTO taxii_status(id, member_id, body, created) VALUES(?,?,?,?)",
-                row)
-
-
 def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], added: str
                 ) -> None:
     channel = env.channel or ""
     sealed = env.form is Form.SEALED
-    cur = sql.execute(
-        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added) "
-        "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-        (seq, env.id, env.originator, channel, sealed, added))
-    if not cur.rowcount:
+    if not stored.insert_share(sql, seq, env.id, env.originator, channel, sealed, added):
         return  # indexed already (a concurrent backfill)
     readers = sorted({*recipients, env.originator})
-    grant(sql, readers, seq, channel, added)
+    stored.grant(sql, readers, seq, channel, added)
     if sealed:
-        sql.execute(INSERT_OBJECT, (seq, SEALED_POS, "", "", "", "", b""))
+        stored.insert_objects(sql, [(seq, SEALED_POS, "", "", "", "", b"")])
     elif env.payload:  # (a recalled or purged share's payload is gone)
-        sql.executemany(INSERT_OBJECT, object_rows(seq, env.payload, added))
-
-
-def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added: str) -> None:
-    """Place a share at the end of each member's collections, at the member's next
-    position (``take_positions``: a TAXII cursor counts the member's own rows only).
-    The caller holds the write-order lock."""
-    pos = take_positions(sql, "taxii_access", dict.fromkeys(members, 1))
-    sql.executemany(
-        "INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
-        "VALUES(?,?,?,?,?)", [(m, share_seq, channel, added, pos[m]) for m in members])
+        stored.insert_objects(sql, object_rows(seq, env.payload, added))
 
 
 def index_share(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
     """``Exchange.share_tx_hooks`` entry: index a new share in its own transaction."""
-    seq = sql.execute("SELECT seq FROM shares WHERE id=?", (env.id,)).fetchone()[0]
-    row = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
-                      (recipients[0], env.id)).fetchone() if recipients else None
-    write_index(sql, int(seq), env, recipients, str(row[0]) if row else clock.now())
+    seq = stored.share_seq(sql, env.id)
+    added = stored.added_for(sql, recipients[0], env.id) if recipients else None
+    write_index(sql, seq, env, recipients, added or clock.now())
     status = _pending.row
     if status is not None:  # the status of the TAXII POST that publishes this share
-        insert_status(sql, status)  # (again, should the transaction be retried)
+        stored.insert_status(sql, status)  # (again, should the transaction be retried)
         _pending.written = True
 
 
 def drop_objects(sql: Sql, share_id: str) -> None:
     """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's payload is
     removed, and so are the copies of its objects in the index."""
-    row = sql.execute("SELECT share_seq FROM taxii_shares WHERE share_id=?",
-                      (share_id,)).fetchone()
-    if row is not None:
-        sql.execute("DELETE FROM taxii_objects WHERE share_seq=?", (row[0],))
+    stored.drop_objects(sql, share_id)
 
 
 def install(share_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]],
@@ -134,17 +108,12 @@ def backfill(store: Store, batch: int = 200) -> int:
     while True:
         def step(sql: Sql) -> int:
             serialize_writes(sql)
-            rows = sql.execute(
-                "SELECT s.seq, s.header, s.signature, s.payload, s.wraps FROM shares s "
-                "LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
-                "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (batch,)).fetchall()
+            rows = stored.unindexed(sql, batch)
             for seq, header, signature, payload, wraps in rows:
                 env = envelope_from_row(header, signature, payload, wraps)
                 recipients = env.recipients
-                got = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
-                                  (recipients[0], env.id)).fetchone() if recipients else None
-                write_index(sql, int(seq), env, recipients,
-                            str(got[0]) if got else env.created)
+                got = stored.added_for(sql, recipients[0], env.id) if recipients else None
+                write_index(sql, int(seq), env, recipients, got or env.created)
             return len(rows)
 
         n = store.write(step)

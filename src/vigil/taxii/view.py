@@ -32,6 +32,7 @@ from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
 from vigil.stix import parsed, strictjson
 from vigil.stix.validate import check_object
+from vigil.storage import taxii as stored
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes
 from vigil.taxii import index
 from vigil.taxii.collections import Added, Collection, Item, Page, node_collections
@@ -344,7 +345,7 @@ class ExchangeSource:
                 for share, added, channel in moved:
                     sql.execute("DELETE FROM taxii_access WHERE member_id = ? AND "
                                 "share_seq = ?", (member, share))
-                    index.grant(sql, [member], share, channel, added)
+                    stored.grant(sql, [member], share, channel, added)
 
             self.ex.store.write(move)
             with self._sealed_lock:
@@ -505,7 +506,7 @@ class ExchangeSource:
     def save_status(self, actor: Actor, status: dict[str, Any], sealed: bool = False) -> None:
         row = (status["id"], actor.member, orjson.dumps(_kept(status, sealed)),
                status["request_timestamp"])
-        self.ex.store.write(lambda sql: index.insert_status(sql, row))
+        self.ex.store.write(lambda sql: stored.insert_status(sql, row))
 
     def status(self, actor: Actor, status_id: str) -> bytes | None:
         row = self.ex.store.read(lambda sql: sql.execute(

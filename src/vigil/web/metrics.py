@@ -23,10 +23,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-from vigil.analysis.correlate import correlation_mark
 from vigil.feeds.registry import list_feeds
 from vigil.node.exchange import Exchange, Published
 from vigil.storage.base import Sql, Store
+from vigil.storage.correlations import correlation_mark
+from vigil.storage.health import last_share_seq, log_size
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "token_ok"]
 
@@ -127,10 +128,7 @@ class Metrics:
     def refresh(self, store: Store) -> None:
         """Read the store-side gauges (a few indexed reads)."""
         def read(sql: Sql) -> tuple[int, int, int]:
-            size = sql.execute("SELECT max(idx) FROM log_leaves").fetchone()[0]
-            last = sql.execute("SELECT max(seq) FROM shares").fetchone()[0]
-            return (0 if size is None else int(size) + 1, int(last or 0),
-                    correlation_mark(sql))
+            return log_size(sql), last_share_seq(sql), correlation_mark(sql)
 
         try:
             size, last, mark = store.read(read)

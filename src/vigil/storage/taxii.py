@@ -1,0 +1,71 @@
+"""The TAXII index tables (``taxii_shares``, ``taxii_access``, ``taxii_objects``,
+``taxii_status``): every statement that writes them for ``vigil.taxii.index``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from vigil.storage.base import Sql, take_positions
+
+SHARE_COLUMNS = "seq, header, signature, payload, wraps"
+
+
+def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
+    """A TAXII status row ``(id, member, body, created)``."""
+    sql.execute("INSERT INTO taxii_status(id, member_id, body, created) VALUES(?,?,?,?)",
+                row)
+
+
+def insert_share(sql: Sql, seq: int, share_id: str, originator: str, channel: str,
+                 sealed: bool, added: str) -> bool:
+    """Index a share; False if it was indexed already (a concurrent backfill)."""
+    cur = sql.execute(
+        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added) "
+        "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+        (seq, share_id, originator, channel, sealed, added))
+    return bool(cur.rowcount)
+
+
+def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
+    """Object rows ``(share_seq, pos, object_id, type, version, spec_version, obj)``."""
+    sql.executemany("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
+                    "spec_version, obj) VALUES(?,?,?,?,?,?,?)", list(rows))
+
+
+def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added: str) -> None:
+    """Place a share at the end of each member's collections, at the member's next
+    position (``take_positions``: a TAXII cursor counts the member's own rows only).
+    The caller holds the write-order lock."""
+    pos = take_positions(sql, "taxii_access", dict.fromkeys(members, 1))
+    sql.executemany(
+        "INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
+        "VALUES(?,?,?,?,?)", [(m, share_seq, channel, added, pos[m]) for m in members])
+
+
+def share_seq(sql: Sql, share_id: str) -> int:
+    """The seq of a stored share."""
+    return int(sql.execute("SELECT seq FROM shares WHERE id=?", (share_id,)).fetchone()[0])
+
+
+def added_for(sql: Sql, member: str, share_id: str) -> str | None:
+    """When a share reached a member's inbox."""
+    row = sql.execute("SELECT added FROM inbox WHERE member_id=? AND share_id=?",
+                      (member, share_id)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def drop_objects(sql: Sql, share_id: str) -> None:
+    """Remove the indexed objects of a share (its payload is gone)."""
+    row = sql.execute("SELECT share_seq FROM taxii_shares WHERE share_id=?",
+                      (share_id,)).fetchone()
+    if row is not None:
+        sql.execute("DELETE FROM taxii_objects WHERE share_seq=?", (row[0],))
+
+
+def unindexed(sql: Sql, limit: int) -> list[Any]:
+    """Up to ``limit`` stored shares not yet indexed, oldest first (``SHARE_COLUMNS``)."""
+    return list(sql.execute(
+        "SELECT s.seq, s.header, s.signature, s.payload, s.wraps FROM shares s "
+        "LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
+        "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (limit,)).fetchall())
