@@ -34,4 +34,5 @@ scripts/services.sh
 export VIGIL_REQUIRE_SERVICES=1
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# two workers, one test file per unit of work (see tests/conftest.py)
+.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.crypto import keyring as _keyring
 from vigil.model import ChannelKind
 from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port, make_node
@@ -18,6 +19,21 @@ from vigil.testing.postgres import Databases
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VIGIL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "test-passphrase")
+
+# Keyrings the tests write in this process use the cheapest Argon2id the reader accepts
+# (64 KiB, one pass) instead of the product's 19 MiB, two passes: every load of them, here
+# or in a server or CLI child, then derives in microseconds instead of ~0.1 s. The format,
+# the AEAD and the parameter bounds are unchanged; the product's defaults are written by
+# `real_kdf` tests (tests/crypto/test_crypto_keyring.py).
+PRODUCT_KDF = (_keyring.ARGON2_MEMORY_KIB, _keyring.ARGON2_ITERATIONS)
+_keyring.ARGON2_MEMORY_KIB, _keyring.ARGON2_ITERATIONS = 64, 1
+
+
+@pytest.fixture
+def real_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keyrings written in this test use the product's Argon2id parameters."""
+    monkeypatch.setattr(_keyring, "ARGON2_MEMORY_KIB", PRODUCT_KDF[0])
+    monkeypatch.setattr(_keyring, "ARGON2_ITERATIONS", PRODUCT_KDF[1])
 
 
 @pytest.fixture
@@ -147,3 +163,35 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
         server.stop()
 
 
+
+
+# ---------------------------------------------------------------- parallel runs (xdist)
+# scripts/test.sh runs the suite on two workers (`-n 2 --dist loadfile`). Each test file
+# goes to one worker as a whole, so module-scoped fixtures are made once; the
+# network-namespace bed's files are one unit, started first, since it is the longest.
+# Every test keeps its own ports, temporary directory, PostgreSQL database, NATS prefix
+# and namespace names, so the two workers do not meet.
+BED = "tests/federation/bed/"
+
+
+def _unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return BED if path.startswith(BED) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesBedFirst(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+        def _assign_work_unit(self, node: object) -> None:
+            if BED in self.workqueue:
+                self.workqueue.move_to_end(BED, last=False)
+            super()._assign_work_unit(node)
+
+    return FilesBedFirst(config, log)
