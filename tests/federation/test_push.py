@@ -96,3 +96,36 @@ async def test_the_next_batch_is_built_while_one_is_in_flight(
     finally:
         a.close()
         b.close()
+
+
+def test_a_hole_in_the_outbox_ends_the_batch_before_it(tmp_path: Path) -> None:
+    """A row missing from the outbox (a withholding origin) never sits inside a batch
+    (which the destination would refuse whole as malformed): the batch stops before it,
+    and the next one starts at it, where the destination sees the gap."""
+    from vigil.errors import Conflict
+    from vigil.federation.sender import build_batch
+
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    try:
+        peer(a, b)
+        deliver(a, b)
+        deliver(b, a)
+        for _ in range(5):
+            publish(a, "alpha", ["member:bravo@berlin"])
+        dest = b.ex.node_id
+        acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+        rows = a.ex.store.read(lambda sql: q.pending(sql, dest, acked, 100))
+        hole = rows[2][0]
+        a.ex.store.write(lambda sql: sql.execute(
+            "DELETE FROM fed_outbox WHERE dest=? AND dseq=?", (dest, hole)))
+        first = build_batch(a.ex, dest, acked)
+        assert [i["dseq"] for i in first["batch"]["items"]] == [acked + 1, acked + 2]
+        got = receiver.receive(b.ex, b.peers["athens"], first)
+        assert int(got.ack["ack"]["cursor"]) == hole - 1
+        with pytest.raises(Conflict) as e:
+            receiver.receive(b.ex, b.peers["athens"], build_batch(a.ex, dest, hole - 1))
+        assert e.value.code == "fed.gap"
+    finally:
+        a.close()
+        b.close()

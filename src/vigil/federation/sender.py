@@ -22,7 +22,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -58,10 +58,22 @@ def client_for(peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=limits)
 
 
+def consecutive(rows: Sequence[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
+    """The outbox rows up to the first hole in their dseqs: a batch holds consecutive
+    dseqs only, so a row missing from the outbox ends the batch before it, and the next
+    batch starts at the hole, where the destination sees the gap (and flags it)."""
+    out: list[tuple[int, str, str, str]] = []
+    for row in rows:
+        if out and row[0] != out[-1][0] + 1:
+            break
+        out.append(row)
+    return out
+
+
 def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict[str, Any]:
     """The signed batch of ``dest``'s outbox rows after ``after`` (push and pull alike)."""
     def run(sql: Sql) -> list[tuple[int, str, Mapping[str, Any]]]:
-        return outbox.bodies(ex, sql, q.pending(sql, dest, after, limit))
+        return outbox.bodies(ex, sql, consecutive(q.pending(sql, dest, after, limit)))
 
     items = outbox.with_proofs(ex, ex.store.read(run))
     _, note = ex.log.checkpoint()
