@@ -167,7 +167,7 @@ def directory_take(c: Ctx, member: str) -> None:
     signed move to this node with the keys this node holds for it (``dir.not_moved``
     otherwise). Peers learn the move from this node's announcement, the proof attached
     (docs/federation.md, "Re-homing")."""
-    from vigil.errors import NotFound
+    from vigil.errors import NotFound, Unavailable
     from vigil.federation.trust import TrustService, peer_client
     from vigil.storage import federation as fq
 
@@ -183,7 +183,12 @@ def directory_take(c: Ctx, member: str) -> None:
         with peer_client(home, 10.0) as client:
             r = client.get(home.url.rstrip("/") + "/directory/lookup",
                            params={"member": mid})
-        r.raise_for_status()
+        if r.status_code != 200:  # the home's own error (dir.not_witnessed: ask again)
+            err = r.json().get("error", {}) if "json" in r.headers.get("content-type", "") \
+                else {}
+            raise Unavailable(f"{home.name} answered {r.status_code} to the lookup: "
+                              f"{err.get('message', '')}",
+                              code=str(err.get("code") or "fed.unreachable"))
         trust.take_member(mid, r.json())
         return home.name
 
