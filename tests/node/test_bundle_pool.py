@@ -82,3 +82,15 @@ def test_sealed_share_checked_and_sealed_in_a_worker_opens_for_its_recipient(
         assert pool.offloaded == 2 and len(list(ex.sent(a.id))) == 1
     finally:
         ex.store.close()
+
+
+def test_workers_run_at_a_lower_priority_than_the_server(pool: BundlePool) -> None:
+    """A member's large bundles are checked with spare CPU: the workers' niceness is
+    WORKER_NICE above the serving process's."""
+    import os
+
+    from vigil.node.bundle_pool import WORKER_NICE
+
+    here = os.nice(0)
+    there = pool._executor().submit(os.nice, 0).result(timeout=60)
+    assert there == min(here + WORKER_NICE, 19)

@@ -76,8 +76,18 @@ def check_bundle(raw: bytes, max_bytes: int, tlp: Tlp | None = None,
                    bundle if keep else None)
 
 
+WORKER_NICE = 10  # how much lower the workers' scheduling priority is than the server's
+
+
+def lower_priority() -> None:
+    """Run this process at a lower scheduling priority (a worker's initializer): one
+    member's large bundles use spare CPU, not the CPU that serves everyone else."""
+    os.nice(WORKER_NICE)
+
+
 class BundlePool:
-    """Up to ``processes`` workers for bodies of at least ``threshold`` bytes."""
+    """Up to ``processes`` workers for bodies of at least ``threshold`` bytes, at a lower
+    scheduling priority than the serving process."""
 
     def __init__(self, processes: int, threshold: int = THRESHOLD) -> None:
         self.processes = processes
@@ -92,7 +102,8 @@ class BundlePool:
             if self._pool is None:
                 # spawn: the serving process has threads, which fork would copy mid-state
                 self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn"))
+                    self.processes, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=lower_priority)
             return self._pool
 
     def check(self, raw: bytes, max_bytes: int, tlp: Tlp | None = None,
