@@ -46,6 +46,7 @@ from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.model import Actor, User
 from vigil.node.exchange import Exchange, hash_token
 from vigil.signin import audit
+from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 
 STEP_TTL = 300
@@ -106,26 +107,18 @@ def relying_party(public_url: str, node_name: str) -> Relying:
 
 
 def keys(ex: Exchange, user: str) -> list[Key]:
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT id, name, created FROM passkeys WHERE user_id=? ORDER BY created",
-        (user,)).fetchall())
+    rows = ex.store.read(lambda sql: stored.passkeys_of(sql, user))
     return [Key(r[0], r[1], r[2]) for r in rows]
 
 
 def required(ex: Exchange, member: str) -> bool:
-    return ex.store.read(lambda sql: sql.execute(
-        "SELECT 1 FROM passkey_members WHERE member_id=?", (member,)).fetchone()) is not None
+    return ex.store.read(lambda sql: stored.keys_required(sql, member))
 
 
 def set_required(ex: Exchange, member_ref: str, on: bool) -> None:
     member = ex.member(member_ref)
 
-    def write(sql: Sql) -> None:
-        sql.execute("DELETE FROM passkey_members WHERE member_id=?", (member.id,))
-        if on:
-            sql.execute("INSERT INTO passkey_members(member_id) VALUES(?)", (member.id,))
-
-    ex.store.write(write)
+    ex.store.write(lambda sql: stored.set_keys_required(sql, member.id, on))
 
 
 def needed(ex: Exchange, actor: Actor) -> bool:
@@ -143,21 +136,14 @@ def open_step(ex: Exchange, user: str | None, method: str, *, issuer: str | None
     """A new step; its id (shown once: only a hash is kept)."""
     sid, challenge = secrets.token_urlsafe(32), secrets.token_bytes(32)
 
-    def write(sql: Sql) -> None:
-        sql.execute("DELETE FROM signin_steps WHERE expires<=?", (clock.now(),))
-        sql.execute("INSERT INTO signin_steps(id_hash, user_id, challenge, method, issuer, "
-                    "id_token, expires) VALUES(?,?,?,?,?,?,?)",
-                    (hash_token(sid), user, bytes_to_base64url(challenge), method, issuer,
-                     id_token, _expiry()))
-
-    ex.store.write(write)
+    row = (hash_token(sid), user, bytes_to_base64url(challenge), method, issuer, id_token,
+           _expiry())
+    ex.store.write(lambda sql: stored.insert_step(sql, row, clock.now()))
     return sid
 
 
 def peek(ex: Exchange, step_id: str) -> Step | None:
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT user_id, challenge, method, issuer, id_token FROM signin_steps "
-        "WHERE id_hash=? AND expires>?", (hash_token(step_id), clock.now())).fetchone()) \
+    row = ex.store.read(lambda sql: stored.step_row(sql, hash_token(step_id), clock.now())) \
         if step_id else None
     return None if row is None else Step(row[0], base64url_to_bytes(row[1]), row[2], row[3],
                                          row[4])
@@ -166,8 +152,8 @@ def peek(ex: Exchange, step_id: str) -> Step | None:
 def take(ex: Exchange, step_id: str) -> Step:
     """A step, used once; AuthError when unknown or stale."""
     got = peek(ex, step_id)
-    if got is None or not ex.store.write(lambda sql: sql.execute(
-            "DELETE FROM signin_steps WHERE id_hash=?", (hash_token(step_id),)).rowcount):
+    if got is None or not ex.store.write(
+            lambda sql: stored.delete_step(sql, hash_token(step_id))):
         raise AuthError("this key sign-in is unknown or took too long; start again",
                         code="auth.key_step")
     return got
@@ -232,11 +218,10 @@ def register(ex: Exchange, step_id: str, user_id: str, credential: Any, name: st
     key = Key(bytes_to_base64url(got.credential_id), name, clock.now())
 
     def write(sql: Sql) -> None:
-        if sql.execute("SELECT 1 FROM passkeys WHERE id=?", (key.id,)).fetchone():
+        if stored.passkey_exists(sql, key.id):
             raise InputError("this key is registered already", code="input.keys")
-        sql.execute("INSERT INTO passkeys(id, user_id, name, public_key, sign_count, created) "
-                    "VALUES(?,?,?,?,?,?)", (key.id, user.id, name, got.credential_public_key,
-                                            got.sign_count, key.created))
+        stored.insert_passkey(sql, (key.id, user.id, name, got.credential_public_key,
+                                    got.sign_count, key.created))
         audit.record_in(sql, user.member_id, user.id, "key.added", f"key {name}", address)
 
     ex.store.write(write)
@@ -247,12 +232,11 @@ def remove(ex: Exchange, user_id: str, key_id: str, address: str = "") -> None:
     user = _user(ex, user_id)
 
     def write(sql: Sql) -> None:
-        row = sql.execute("SELECT name FROM passkeys WHERE id=? AND user_id=?",
-                          (key_id, user.id)).fetchone()
-        if row is None:
+        name = stored.passkey_name(sql, key_id, user.id)
+        if name is None:
             raise NotFound("no such key", code="passkey.not_found")
-        sql.execute("DELETE FROM passkeys WHERE id=?", (key_id,))
-        audit.record_in(sql, user.member_id, user.id, "key.removed", f"key {row[0]}", address)
+        stored.delete_passkey(sql, key_id)
+        audit.record_in(sql, user.member_id, user.id, "key.removed", f"key {name}", address)
 
     ex.store.write(write)
 
@@ -264,10 +248,9 @@ def authenticate(ex: Exchange, step_id: str, credential: Any, rp: Relying,
     if step.method == "register":
         raise AuthError("this key sign-in is unknown or took too long; start again",
                         code="auth.key_step")
-    cred_id = credential.get("id") if isinstance(credential, dict) else None
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT user_id, public_key, sign_count FROM passkeys WHERE id=?",
-        (cred_id,)).fetchone()) if isinstance(cred_id, str) else None
+    got_id = credential.get("id") if isinstance(credential, dict) else None
+    cred_id = got_id if isinstance(got_id, str) else ""
+    row = ex.store.read(lambda sql: stored.passkey_row(sql, cred_id)) if cred_id else None
     if row is None or (step.user is not None and row[0] != step.user):
         if step.user is not None:
             user = ex.store.user_by_id(step.user)
@@ -288,6 +271,5 @@ def authenticate(ex: Exchange, step_id: str, credential: Any, rp: Relying,
                          "auth.bad_key the key's answer does not verify", address)
         raise AuthError(f"the key's answer does not verify: {exc}",
                         code="auth.bad_key") from None
-    ex.store.write(lambda sql: sql.execute("UPDATE passkeys SET sign_count=? WHERE id=?",
-                                           (got.new_sign_count, cred_id)))
+    ex.store.write(lambda sql: stored.set_sign_count(sql, cred_id, got.new_sign_count))
     return ex._actor_of(_user(ex, str(row[0])), "token"), step

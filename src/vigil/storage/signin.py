@@ -242,3 +242,71 @@ def take_sso_session(sql: Sql, session_hash: str, now: str) -> Any:
                       (session_hash,)).fetchone()
     sql.execute("DELETE FROM sso_sessions WHERE session_hash=?", (session_hash,))
     return row
+
+
+# -- passkeys and the second sign-in step (``vigil.signin.passkeys``) -------------------------
+
+def passkeys_of(sql: Sql, user: str) -> list[Any]:
+    """(id, name, created) of a user's keys, oldest first."""
+    return list(sql.execute("SELECT id, name, created FROM passkeys WHERE user_id=? "
+                            "ORDER BY created", (user,)).fetchall())
+
+
+def keys_required(sql: Sql, member: str) -> bool:
+    return sql.execute("SELECT 1 FROM passkey_members WHERE member_id=?",
+                       (member,)).fetchone() is not None
+
+
+def set_keys_required(sql: Sql, member: str, on: bool) -> None:
+    sql.execute("DELETE FROM passkey_members WHERE member_id=?", (member,))
+    if on:
+        sql.execute("INSERT INTO passkey_members(member_id) VALUES(?)", (member,))
+
+
+def insert_step(sql: Sql, row: tuple[str, str | None, str, str, str | None, str | None, str],
+                now: str) -> None:
+    """A sign-in step under way (id hash, user, challenge, method, issuer, id token,
+    expires); those past their time are dropped."""
+    sql.execute("DELETE FROM signin_steps WHERE expires<=?", (now,))
+    sql.execute("INSERT INTO signin_steps(id_hash, user_id, challenge, method, issuer, "
+                "id_token, expires) VALUES(?,?,?,?,?,?,?)", row)
+
+
+def step_row(sql: Sql, id_hash: str, now: str) -> Any:
+    """(user, challenge, method, issuer, id token) of a live step."""
+    return sql.execute("SELECT user_id, challenge, method, issuer, id_token FROM signin_steps "
+                       "WHERE id_hash=? AND expires>?", (id_hash, now)).fetchone()
+
+
+def delete_step(sql: Sql, id_hash: str) -> bool:
+    return bool(sql.execute("DELETE FROM signin_steps WHERE id_hash=?", (id_hash,)).rowcount)
+
+
+def passkey_exists(sql: Sql, key_id: str) -> bool:
+    return sql.execute("SELECT 1 FROM passkeys WHERE id=?", (key_id,)).fetchone() is not None
+
+
+def insert_passkey(sql: Sql, row: tuple[str, str, str, bytes, int, str]) -> None:
+    """(id, user, name, public key, sign count, created)."""
+    sql.execute("INSERT INTO passkeys(id, user_id, name, public_key, sign_count, created) "
+                "VALUES(?,?,?,?,?,?)", row)
+
+
+def passkey_name(sql: Sql, key_id: str, user: str) -> str | None:
+    row = sql.execute("SELECT name FROM passkeys WHERE id=? AND user_id=?",
+                      (key_id, user)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def delete_passkey(sql: Sql, key_id: str) -> None:
+    sql.execute("DELETE FROM passkeys WHERE id=?", (key_id,))
+
+
+def passkey_row(sql: Sql, key_id: str) -> Any:
+    """(user, public key, sign count) of a key."""
+    return sql.execute("SELECT user_id, public_key, sign_count FROM passkeys WHERE id=?",
+                       (key_id,)).fetchone()
+
+
+def set_sign_count(sql: Sql, key_id: str, count: int) -> None:
+    sql.execute("UPDATE passkeys SET sign_count=? WHERE id=?", (count, key_id))
