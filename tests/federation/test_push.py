@@ -4,14 +4,14 @@ batch is ready when the one in flight is acked."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from tests.federation.pairs import deliver, make, peer, publish
+from tests.federation.pairs import Node, deliver, make, peer, publish
 
 from vigil.federation import receiver, sender
 from vigil.federation.sender import Link, Service
@@ -22,110 +22,101 @@ async def _ring(members: Iterable[str]) -> None:
     return None
 
 
-async def test_a_publish_tells_its_link_the_row_it_queued(tmp_path: Path) -> None:
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+    """athens and berlin, peered, each having taken the other's first batch."""
     a = make(tmp_path, "athens", {"alpha": True})
     b = make(tmp_path, "berlin", {"bravo": True})
     try:
         peer(a, b)
         deliver(a, b)
         deliver(b, a)
-        svc = Service(a.ex, a.node.settings, _ring)
-        svc._loop = asyncio.get_running_loop()
-        link = svc.links[b.ex.node_id] = Link(svc, a.peers["berlin"])
-        seen: list[int] = []
-
-        def inside(sql: Any, env: Any, recipients: tuple[str, ...]) -> None:
-            # still inside the publishing transaction: what a reader sees of the outbox
-            seen.append(a.ex.store.read(lambda r: q.link(r, b.ex.node_id))[0])
-
-        a.ex.share_tx_hooks.append(inside)
-        await asyncio.to_thread(publish, a, "alpha", ["member:bravo@berlin"])
-        await asyncio.sleep(0)  # the wake is handed to this loop from the writer
-        head = a.ex.store.read(lambda sql: q.link(sql, b.ex.node_id))[0]
-        # told of the new row before it was visible, and woken to wait for its commit
-        assert seen == [head - 1]
-        assert link.told == head and link.wake.is_set()
-        assert await link._committed()
-        a.ex.share_tx_hooks.remove(inside)
-        await svc.stop()
+        yield a, b
     finally:
         a.close()
         b.close()
+
+
+async def test_a_publish_tells_its_link_the_row_it_queued(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    svc = Service(a.ex, a.node.settings, _ring)
+    svc._loop = asyncio.get_running_loop()
+    link = svc.links[b.ex.node_id] = Link(svc, a.peers["berlin"])
+    seen: list[int] = []
+
+    def inside(sql: Any, env: Any, recipients: tuple[str, ...]) -> None:
+        # still inside the publishing transaction: what a reader sees of the outbox
+        seen.append(a.ex.store.read(lambda r: q.link(r, b.ex.node_id))[0])
+
+    a.ex.share_tx_hooks.append(inside)
+    await asyncio.to_thread(publish, a, "alpha", ["member:bravo@berlin"])
+    await asyncio.sleep(0)  # the wake is handed to this loop from the writer
+    head = a.ex.store.read(lambda sql: q.link(sql, b.ex.node_id))[0]
+    # told of the new row before it was visible, and woken to wait for its commit
+    assert seen == [head - 1]
+    assert link.told == head and link.wake.is_set()
+    assert await link._committed()
+    a.ex.share_tx_hooks.remove(inside)
+    await svc.stop()
 
 
 async def test_the_next_batch_is_built_while_one_is_in_flight(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    try:
-        peer(a, b)
-        deliver(a, b)
-        deliver(b, a)
-        for _ in range(5):
-            publish(a, "alpha", ["member:bravo@berlin"])
-        svc = Service(a.ex, a.node.settings, _ring)
-        link = Link(svc, a.peers["berlin"])
-        events: list[tuple[str, int]] = []
-        real = sender.build_batch
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = pair
+    for _ in range(5):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    events: list[tuple[str, int]] = []
+    real = sender.build_batch
 
-        def build(ex: Any, dest: str, after: int, limit: int = 2) -> dict[str, Any]:
-            events.append(("build", after))
-            return real(ex, dest, after, 2)  # batches of 2 items
+    def build(ex: Any, dest: str, after: int, limit: int = 2) -> dict[str, Any]:
+        events.append(("build", after))
+        return real(ex, dest, after, 2)  # batches of 2 items
 
-        async def post(method: str, path: str, body: bytes = b"",
-                       params: Any = None) -> httpx.Response:
-            data = orjson.loads(body)
-            got = await asyncio.to_thread(receiver.receive, b.ex, b.peers["athens"], data)
-            events.append(("ack", int(got.ack["ack"]["cursor"])))
-            return httpx.Response(200, content=orjson.dumps(got.ack))
+    async def post(method: str, path: str, body: bytes = b"",
+                   params: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        got = await asyncio.to_thread(receiver.receive, b.ex, b.peers["athens"], data)
+        events.append(("ack", int(got.ack["ack"]["cursor"])))
+        return httpx.Response(200, content=orjson.dumps(got.ack))
 
-        monkeypatch.setattr(sender, "build_batch", build)
-        monkeypatch.setattr(link, "_request", post)
-        while await link.push_once():
-            pass
-        head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, b.ex.node_id))
-        assert acked == head
-        acks = [n for e, n in events if e == "ack"]
-        builds = [n for e, n in events if e == "build"]
-        assert builds == sorted(set(builds)) and len(acks) >= 3  # each built once
-        # each batch after the first was built before the ack of the one before it
-        for k in range(1, len(acks)):
-            assert events.index(("build", acks[k - 1])) < events.index(("ack", acks[k - 1]))
-        await link.client.aclose()
-        await svc.stop()
-    finally:
-        a.close()
-        b.close()
+    monkeypatch.setattr(sender, "build_batch", build)
+    monkeypatch.setattr(link, "_request", post)
+    while await link.push_once():
+        pass
+    head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, b.ex.node_id))
+    assert acked == head
+    acks = [n for e, n in events if e == "ack"]
+    builds = [n for e, n in events if e == "build"]
+    assert builds == sorted(set(builds)) and len(acks) >= 3  # each built once
+    # each batch after the first was built before the ack of the one before it
+    for k in range(1, len(acks)):
+        assert events.index(("build", acks[k - 1])) < events.index(("ack", acks[k - 1]))
+    await link.client.aclose()
+    await svc.stop()
 
 
-def test_a_hole_in_the_outbox_ends_the_batch_before_it(tmp_path: Path) -> None:
+def test_a_hole_in_the_outbox_ends_the_batch_before_it(pair: tuple[Node, Node]) -> None:
     """A row missing from the outbox (a withholding origin) never sits inside a batch
     (which the destination would refuse whole as malformed): the batch stops before it,
     and the next one starts at it, where the destination sees the gap."""
     from vigil.errors import Conflict
     from vigil.federation.sender import build_batch
 
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    try:
-        peer(a, b)
-        deliver(a, b)
-        deliver(b, a)
-        for _ in range(5):
-            publish(a, "alpha", ["member:bravo@berlin"])
-        dest = b.ex.node_id
-        acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
-        rows = a.ex.store.read(lambda sql: q.pending(sql, dest, acked, 100))
-        hole = rows[2][0]
-        a.ex.store.write(lambda sql: sql.execute(
-            "DELETE FROM fed_outbox WHERE dest=? AND dseq=?", (dest, hole)))
-        first = build_batch(a.ex, dest, acked)
-        assert [i["dseq"] for i in first["batch"]["items"]] == [acked + 1, acked + 2]
-        got = receiver.receive(b.ex, b.peers["athens"], first)
-        assert int(got.ack["ack"]["cursor"]) == hole - 1
-        with pytest.raises(Conflict) as e:
-            receiver.receive(b.ex, b.peers["athens"], build_batch(a.ex, dest, hole - 1))
-        assert e.value.code == "fed.gap"
-    finally:
-        a.close()
-        b.close()
+    a, b = pair
+    for _ in range(5):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    rows = a.ex.store.read(lambda sql: q.pending(sql, dest, acked, 100))
+    hole = rows[2][0]
+    a.ex.store.write(lambda sql: sql.execute(
+        "DELETE FROM fed_outbox WHERE dest=? AND dseq=?", (dest, hole)))
+    first = build_batch(a.ex, dest, acked)
+    assert [i["dseq"] for i in first["batch"]["items"]] == [acked + 1, acked + 2]
+    got = receiver.receive(b.ex, b.peers["athens"], first)
+    assert int(got.ack["ack"]["cursor"]) == hole - 1
+    with pytest.raises(Conflict) as e:
+        receiver.receive(b.ex, b.peers["athens"], build_batch(a.ex, dest, hole - 1))
+    assert e.value.code == "fed.gap"
