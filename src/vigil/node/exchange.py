@@ -597,12 +597,13 @@ class Exchange:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
         # The policy is decided first, so that the worker checking a large bundle also
         # seals it; its refusal is raised after the bundle's own errors, as before.
-        dec = publish(self.directory(), request, now=clock.now())
+        dec = publish(self.directory(), request, now=clock.now(), rules=self.intel_rules)
         sid = new_share_id(actor.member)
         checked = self.bundles.check(raw, self.max_body, request.audience.tlp,
                                      sid if dec and dec.form is Form.SEALED else None,
                                      declared=request.personal_data if lint else None)
-        dec = self.preview(request)
+        if not dec:
+            raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         assert dec.form is not None
         kr = self.held.get(actor.member)
         if kr is not None:
