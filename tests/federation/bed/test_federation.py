@@ -401,8 +401,8 @@ def test_kill_9_of_a_random_node_during_traffic_loses_no_acknowledged_share(
 # -- withholding and recall ----------------------------------------------------------
 
 def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
-    """n4 queues 1,000 shares for n5 while the link is held, then leaves one out (its
-    outbox row deleted, as a withholding origin would): n5 gets every share before the
+    """n4 queues 1,000 shares for n5 while the link is held, then leaves one out (stopped,
+    its outbox row deleted and restarted, as a withholding origin would): n5 gets every share before the
     gap, flags the link withheld, and applies nothing past the gap."""
     n4 = fed5.nodes[4]
     fed5.tb.proxy.hold([(4, 5), (5, 4)])
@@ -411,6 +411,11 @@ def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
         answers = run(fed5, publish_all(fed5, jobs, concurrency=6))
         assert all(answers)
         entitled = entitled_of(fed5, jobs, answers)
+        # n4 stops first: a batch it built before the row went (held in flight, or built
+        # ahead of the next send) would still carry it; the held connections go too, so
+        # n5 gets only what n4's outbox holds now, as from a withholding origin
+        n4.bed.kill()
+        fed5.tb.proxy.reset([(4, 5), (5, 4)])
         db = sqlite3.connect(n4.test.data / "vigil.db", timeout=30)
         with db:
             dest = db.execute("SELECT dest FROM fed_outbox WHERE ref=?",
@@ -422,6 +427,7 @@ def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
         db.close()
         assert gone == 1
     finally:
+        n4.bed.start()
         fed5.tb.proxy.release()
     before = {sid: ms for sid, ms in entitled.items() if dseq[sid] < dseq[victim]}
     assert delivered(fed5, before, 180)  # waits at most this long (a loaded CI)
