@@ -402,8 +402,8 @@ def test_kill_9_of_a_random_node_during_traffic_loses_no_acknowledged_share(
 
 def test_a_withheld_share_is_flagged(fed5: Federation) -> None:
     """n4 queues 1,000 shares for n5 while the link is held, then leaves one out (stopped,
-    its outbox row deleted and restarted, as a withholding origin would): n5 gets every share before the
-    gap, flags the link withheld, and applies nothing past the gap."""
+    its outbox row deleted and restarted, as a withholding origin would): n5 gets every
+    share before the gap, flags the link withheld, and applies nothing past the gap."""
     n4 = fed5.nodes[4]
     fed5.tb.proxy.hold([(4, 5), (5, 4)])
     try:
