@@ -233,3 +233,41 @@ def test_shared_events_equal_misp_stix(shared_data: Path,
         for event in events_of(doc):
             slow, fast, _ = _both(event, monkeypatch)
             assert fast == slow, path.name
+
+
+def test_import_validates_each_object_once(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An imported event's bundle is written from the objects the validator passed at
+    conversion; the publish does not parse or validate it again, and what it stores
+    is a valid bundle of those objects."""
+    from vigil.interop.misp_exchange import import_events
+    from vigil.model import Actor
+    from vigil.node import bundle_pool
+    from vigil.stix.validate import validate_bundle
+    from vigil.testing import make_node
+
+    calls: list[int] = []
+    real = bundle_pool.check_bundle
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(bundle_pool, "check_bundle", counted)
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        actor = Actor(node.members["alpha"].id, "test")
+        event = events_of(json.loads((DATA / "existing_event.json").read_text("utf-8")))[0]
+        reports = import_events(ex, actor, [event], to=["community"], tlp="clear")
+        assert "share" in reports[0], reports[0]
+        assert calls == []
+        row = ex.store.get_share(reports[0]["share"]["id"])
+        assert row is not None
+        plain = ex.open(actor.member, row[0])
+        assert plain is not None
+        objects = json.loads(plain)["objects"]
+        assert validate_bundle(json.loads(plain)).objects == len(objects) == \
+            reports[0]["objects"]
+    finally:
+        ex.store.close()
