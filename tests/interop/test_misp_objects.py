@@ -42,8 +42,8 @@ def test_real_events_equal_misp_stix(name: str, monkeypatch: pytest.MonkeyPatch)
 
 def test_real_objects_mostly_take_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The equality above is about the direct path: the real events' objects of the
-    templates it covers take it (59 of 62; of the others: a tag, a galaxy, an ssdeep
-    PyMISP refuses)."""
+    templates it covers take it (59 of 60; the other holds an ssdeep PyMISP
+    refuses)."""
     taken = _counted(monkeypatch)
     for name in EVENTS:
         for event in events_of(json.loads((DATA / name).read_text("utf-8"))):
