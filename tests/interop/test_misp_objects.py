@@ -271,3 +271,56 @@ def test_import_validates_each_object_once(tmp_path: Path,
             reports[0]["objects"]
     finally:
         ex.store.close()
+
+
+_POOL: dict[str, list[tuple[str, str, str, str]]] = {
+    # template -> (relation, type, category, value)
+    "domain-ip": [("domain", "domain", "Network activity", "a.example"),
+                  ("domain", "domain", "Network activity", "B.Example"),
+                  ("hostname", "hostname", "Network activity", "h.example"),
+                  ("ip", "ip-dst", "Network activity", "198.51.100.1"),
+                  ("ip", "ip-dst", "Network activity", "2001:db8::7"),
+                  ("port", "port", "Network activity", "8080"),
+                  ("text", "text", "Other", "o'clock \\ text"),
+                  ("registration-date", "datetime", "Other", "2017-01-01T00:00:00")],
+    "ip-port": [("ip", "ip-dst", "Network activity", "198.51.100.2"),
+                ("ip-src", "ip-src", "Network activity", "198.51.100.3"),
+                ("ip-dst", "ip-dst", "Network activity", "2001:db8::8"),
+                ("dst-port", "port", "Network activity", "443"),
+                ("src-port", "port", "Network activity", "65535"),
+                ("protocol", "text", "Other", "tcp"),
+                ("domain", "domain", "Network activity", "c.example"),
+                ("hostname", "hostname", "Network activity", "d.example"),
+                ("text", "text", "Other", "note")],
+    "file": [("filename", "filename", P, "x.exe"), ("filename", "filename", P, "y'.dll"),
+             ("md5", "md5", P, MD5), ("sha1", "sha1", P, SHA1),
+             ("sha256", "sha256", P, SHA256), ("sha1", "sha1", P, "b" * 40),
+             ("size-in-bytes", "size-in-bytes", "Other", "42"),
+             ("mimetype", "mime-type", "Artifacts dropped", "text/plain"),
+             ("file-encoding", "text", "Other", "UTF-8"),
+             ("entropy", "float", "Other", "3.5"), ("state", "text", "Other", "Harmless"),
+             ("fullpath", "text", "Other", "C:\\x\\y.exe"),
+             ("tlsh", "tlsh", P, "T1" + "A" * 70)],
+}
+
+
+def test_random_objects_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Objects of random relations from each template's usual ones (repeated, for IDS
+    or not): the same objects both ways, whichever path each takes."""
+    import random
+
+    rng = random.Random(20261207)
+    objects = []
+    for i in range(60):
+        name = ("domain-ip", "ip-port", "file")[i % 3]
+        pool = _POOL[name]
+        picked = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
+        attributes = [_a(1000 + 10 * i + j, rel, kind, value, to_ids=rng.random() < 0.5,
+                         category=cat) for j, (rel, kind, cat, value) in enumerate(picked)]
+        objects.append(_o(100 + i, name, {"file": "file"}.get(name, "network"),
+                          attributes))
+    taken = _counted(monkeypatch)
+    for i in range(0, len(objects), 20):
+        slow, fast, _ = _both(_event(objects[i:i + 20]), monkeypatch)
+        assert fast == slow
+    assert sum(t for _, t in taken) >= 30
