@@ -94,3 +94,46 @@ def test_workers_run_at_a_lower_priority_than_the_server(pool: BundlePool) -> No
     here = os.nice(0)
     there = pool._executor().submit(os.nice, 0).result(timeout=60)
     assert there == min(here + WORKER_NICE, 19)
+
+
+def test_a_valid_bundle_is_not_validated_again(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle the node wrote from objects its validator passed is published without
+    its bytes being parsed or validated again; the same bytes posted are."""
+    from vigil.stix.validate import ObjectChecker
+
+    node = make_node(tmp_path / "n", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    calls: list[int] = []
+    real = check_bundle
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("vigil.node.bundle_pool.check_bundle", counted)
+    try:
+        actor = Actor(node.members["alpha"].id, "t")
+        checker = ObjectChecker()
+        objects = json.loads(bundle(3))["objects"]
+        assert all(checker.check(o) == [] for o in objects)
+        valid = checker.bundle(objects)
+        assert valid is not None
+        req = ex.make_request(actor.member, tlp=Tlp.CLEAR, to=())
+        pub = ex.publish_bundle(actor, valid.raw, req, valid=valid)
+        assert calls == []
+        plain = ex.open(actor.member, pub.envelope)
+        assert plain == valid.raw
+        with pytest.raises(ValueError):
+            ex.publish_bundle(actor, bytes(bytearray(valid.raw)), req, valid=valid)
+        ex.publish_bundle(actor, bytes(bytearray(valid.raw)), req)  # posted: checked
+        assert calls == [1]
+        # the marking is still checked against the share's TLP
+        marked = json.loads(bundle(1, "marking-definition--5e57c739-391a-4eb3-b6be-"
+                                      "7d15ca92d5ed"))["objects"]
+        red = checker.bundle(marked)
+        assert red is not None
+        with pytest.raises(PolicyDenied):
+            ex.publish_bundle(actor, red.raw, req, valid=red)
+    finally:
+        ex.store.close()

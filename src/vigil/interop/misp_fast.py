@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 # the attribute types taken here (each as misp-stix 2.1 converts it)
 IP = ("ip-src", "ip-dst")
@@ -196,7 +196,13 @@ def container(args: dict[str, Any]) -> Ready | None:
     return out
 
 
-def created_by(fast: Fast, identity: str | None) -> None:
+class Made(Protocol):
+    """What the direct paths made of one attribute or object."""
+
+    sdos: list[Ready]
+
+
+def created_by(fast: Made, identity: str | None) -> None:
     if identity is not None:
         for obj in fast.sdos:
             obj["created_by_ref"] = identity

@@ -10,9 +10,12 @@ The converted objects are read straight from the parser (:func:`objects_of`), no
 through a stix2 ``Bundle``, which would build every object a second time.
 
 With ``fast`` (the default), the plain attributes of the common types are written by
-:mod:`vigil.interop.misp_fast` instead, without PyMISP's load or stix2 objects: PyMISP
-loads the event without them, and the parser puts their objects in their place, in the
-event's order (before and after them, misp-stix's own). An event with an event report
+:mod:`vigil.interop.misp_fast`, and the plain MISP objects of the common templates by
+:mod:`vigil.interop.misp_objects`, instead, without PyMISP's load or stix2 objects:
+PyMISP loads the event without them, and the parser puts their objects in their place,
+in the event's order (before and after them, misp-stix's own; an object's references
+made relationships by misp-stix). Relationships with plain arguments are written
+directly too (:func:`vigil.interop.misp_objects.relationship`). An event with an event report
 (misp-stix names objects differently there) or with attributes without a uuid of their
 own, or sharing one, is misp-stix's whole.
 """
@@ -27,6 +30,7 @@ from typing import Any
 import orjson
 
 from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
+from vigil.interop.misp_objects import FastObject, fast_object, relationship
 
 
 @cache
@@ -59,22 +63,35 @@ def parser_class(fast: bool = True) -> Any:
 
     class FastParser(Parser):
         _plan: list[tuple[Fast | None, dict[str, Any]]] | None = None
+        _object_plan: list[tuple[FastObject | None, dict[str, Any]]] | None = None
+        _fast_names: dict[str, str] | None = None
 
         def _load_misp_event(self, misp_event: dict[str, Any], errors: Any) -> Any:
-            self._plan = None
+            self._plan, self._object_plan, self._fast_names = None, None, None
             ev = misp_event.get("Event", misp_event)
             attributes = ev.get("Attribute") if isinstance(ev, dict) else None
-            if ev.get("EventReport") or not isinstance(attributes, list):
+            objects = ev.get("Object") or [] if isinstance(ev, dict) else None
+            if ev.get("EventReport") or not isinstance(attributes, list) or \
+                    not isinstance(objects, list):
                 return super()._load_misp_event(misp_event, errors)
             uuids = [a.get("uuid") if isinstance(a, dict) else None for a in attributes]
             if any(not isinstance(u, str) for u in uuids) or len(set(uuids)) < len(uuids):
                 return super()._load_misp_event(misp_event, errors)
-            plan = [(fast_attribute(self, a), a) for a in attributes]
-            rest = [a for f, a in plan if f is None]
-            if len(rest) == len(plan):
+            ouuids = [o.get("uuid") if isinstance(o, dict) else None for o in objects]
+            if any(not isinstance(u, str) for u in ouuids) or \
+                    len(set(ouuids)) < len(ouuids):
                 return super()._load_misp_event(misp_event, errors)
-            self._plan = plan
-            return super()._load_misp_event({"Event": {**ev, "Attribute": rest}}, errors)
+            plan = [(fast_attribute(self, a), a) for a in attributes]
+            object_plan = [(fast_object(self, o), o) for o in objects]
+            rest = [a for f, a in plan if f is None]
+            rest_objects = [o for f, o in object_plan if f is None]
+            if len(rest) == len(plan) and len(rest_objects) == len(object_plan):
+                return super()._load_misp_event(misp_event, errors)
+            self._plan, self._object_plan = plan, object_plan
+            self._fast_names = {o["uuid"]: o["name"] for f, o in object_plan
+                                if f is not None}
+            return super()._load_misp_event(
+                {"Event": {**ev, "Attribute": rest, "Object": rest_objects}}, errors)
 
         def _handle_attributes_and_objects(self) -> None:
             plan, self._plan = self._plan, None
@@ -93,18 +110,47 @@ def parser_class(fast: bool = True) -> Any:
                 self.object_refs.extend(fast.refs)
                 if fast.relationship is not None:
                     self.relationships.append(fast.relationship)
-            if self._misp_event.get("Object"):
-                to_parse: Any = defaultdict(dict)
-                self._objects_to_parse = to_parse
-                self._resolve_objects()
-                if self._objects_to_parse:
-                    self._resolve_objects_to_parse()
+            if not self._object_plan:
+                return
+            loaded_objects = {o["uuid"]: o for o in self._misp_event.get("Object") or ()}
+            to_parse: Any = defaultdict(dict)
+            self._objects_to_parse = to_parse
+            for fast_obj, misp_object in self._object_plan:
+                if fast_obj is None:
+                    if misp_object["uuid"] in loaded_objects:  # else PyMISP refused it
+                        self._resolve_object(loaded_objects[misp_object["uuid"]])
+                    continue
+                self._put_object(fast_obj, misp_object, identity)
+            if self._objects_to_parse:
+                self._resolve_objects_to_parse()
+
+        def _put_object(self, fast: FastObject, misp_object: dict[str, Any],
+                        identity: str | None) -> None:
+            """One object's STIX objects where misp-stix puts them, its references
+            made relationships by misp-stix (before the indicator's, as it does)."""
+            created_by(fast, identity)
+            self.stix_objects.extend(fast.objects)
+            self.object_refs.extend(fast.refs)
+            if misp_object.get("ObjectReference"):
+                self._parse_object_relationships(
+                    misp_object["ObjectReference"],
+                    {"id": fast.observed, "type": "observed-data",
+                     "modified": fast.modified})
+            if fast.relationship is not None:
+                self.relationships.append(fast.relationship)
+
+        def _find_object_name(self, uuid: str) -> str | None:
+            name = super()._find_object_name(uuid)
+            return name if name is not None or not self._fast_names else \
+                self._fast_names.get(uuid)
 
         @staticmethod
         def _create_relationship(relationship_args: dict[str, Any]) -> Any:
             if isinstance(relationship_args, Ready):
                 return relationship_args
-            return Parser._create_relationship(relationship_args)
+            ready = relationship(relationship_args)
+            return ready if ready is not None else \
+                Parser._create_relationship(relationship_args)
 
         @staticmethod
         def _create_report(report_args: dict[str, Any]) -> Any:

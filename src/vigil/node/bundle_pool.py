@@ -28,7 +28,7 @@ from vigil.intel import personal
 from vigil.model import Tlp
 from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import TLP_ORDER, bundle_tlp
-from vigil.stix.validate import validate_bundle
+from vigil.stix.validate import ValidBundle, validate_bundle
 
 log = logging.getLogger(__name__)
 THRESHOLD = 1 << 20  # bodies from this size on go to a worker
@@ -74,6 +74,21 @@ def check_bundle(raw: bytes, max_bytes: int, tlp: Tlp | None = None,
     n = len(objects) if isinstance(objects, list) else 0
     return Checked(n, seal_payload(seal_as, raw) if seal_as is not None else None,
                    bundle if keep else None)
+
+
+def check_valid(valid: ValidBundle, max_bytes: int, tlp: Tlp | None = None,
+                seal_as: str | None = None, declared: bool | None = None) -> Checked:
+    """``check_bundle`` for a bundle this process wrote from objects vigil's validator
+    passed (``ObjectChecker.bundle``): its size, marking, personal-data lint and
+    sealing, without parsing or validating its bytes again."""
+    strictjson.check_size(len(valid.raw), max_bytes)
+    objects = valid.bundle["objects"]
+    if tlp is not None:
+        check_marking(objects, tlp)
+    if declared is not None:
+        personal.check(valid.bundle, declared)
+    return Checked(len(objects), seal_payload(seal_as, valid.raw) if seal_as is not None
+                   else None, valid.bundle)
 
 
 WORKER_NICE = 10  # how much lower the workers' scheduling priority is than the server's

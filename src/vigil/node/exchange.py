@@ -51,7 +51,7 @@ from vigil.model import (
     Tlp,
     User,
 )
-from vigil.node.bundle_pool import BundlePool
+from vigil.node.bundle_pool import BundlePool, check_valid
 from vigil.node.bundle_pool import check_marking as marking_within
 from vigil.node.keybook import KeyBook
 from vigil.policy.access import Access, publish, suite
@@ -64,7 +64,7 @@ from vigil.protocol.envelope import (
     verify_envelope,
 )
 from vigil.stix import parsed, strictjson
-from vigil.stix.validate import validate_bundle
+from vigil.stix.validate import ValidBundle, validate_bundle
 from vigil.storage import Store
 from vigil.storage.base import Sql, same_share
 from vigil.storage.intel import StoredGrants
@@ -586,22 +586,29 @@ class Exchange:
 
     def publish_bundle(
         self, actor: Actor, raw: bytes, request: ShareRequest, *, lint: bool = False,
-        claim: Claim | None = None,
+        claim: Claim | None = None, valid: ValidBundle | None = None,
     ) -> Published:
         """Publish a bundle posted to the node: signed with the member's keyring if the
         node holds it, else attested by the node on behalf of the authenticated user.
         ``lint`` refuses undeclared personal data (``vigil.intel.personal``), checked with
         the bundle (in its worker when it is large). ``claim`` runs in the share's
-        transaction (see ``_store``)."""
+        transaction (see ``_store``). ``valid``: ``raw`` is a bundle the node wrote
+        itself from objects its validator passed (``ObjectChecker.bundle``, e.g. a
+        converted MISP event), not parsed or validated again."""
+        if valid is not None and valid.raw is not raw:
+            raise ValueError("valid is the bundle of other bytes")
         if request.originator != actor.member:
             raise PolicyDenied("a member publishes only as itself", code="policy.bad_request")
         # The policy is decided first, so that the worker checking a large bundle also
         # seals it; its refusal is raised after the bundle's own errors, as before.
         dec = publish(self.directory(), request, now=clock.now(), rules=self.intel_rules)
         sid = new_share_id(actor.member)
-        checked = self.bundles.check(raw, self.max_body, request.audience.tlp,
-                                     sid if dec and dec.form is Form.SEALED else None,
-                                     declared=request.personal_data if lint else None)
+        seal_as = sid if dec and dec.form is Form.SEALED else None
+        declared = request.personal_data if lint else None
+        checked = check_valid(valid, self.max_body, request.audience.tlp, seal_as,
+                              declared) if valid is not None else \
+            self.bundles.check(raw, self.max_body, request.audience.tlp, seal_as,
+                               declared=declared)
         if not dec:
             raise PolicyDenied(f"this share may not be sent: {dec.reason}", code=dec.reason)
         assert dec.form is not None

@@ -39,7 +39,7 @@ import orjson
 
 from vigil.errors import InputError
 
-__all__ = ["MAX_SAFE_INTEGER", "dumps", "loads", "pointer_join"]
+__all__ = ["MAX_SAFE_INTEGER", "check_size", "dumps", "loads", "pointer_join", "portable"]
 
 MAX_SAFE_INTEGER = 2**53
 """Largest magnitude of an integer accepted (inclusive): beyond it a double is inexact."""
@@ -188,6 +188,52 @@ def _too_deep(value: Any, max_depth: int) -> bool:
         children = chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists))
         # strings are most of the values: drop them in C first
         level = [c for c in filterfalse(_is_str, children) if isinstance(c, (dict, list))]
+    return False
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    """Raise ``input.too_large`` (as :func:`loads` does) for more than ``max_bytes``."""
+    if size > max_bytes:
+        _too_large(max_bytes)
+
+
+def portable(value: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
+    """Whether :func:`loads` reads ``dumps(value)`` back as ``value``: containers nested
+    at most ``max_depth`` deep, string keys, integers within ±``MAX_SAFE_INTEGER`` and
+    finite floats only (``dumps`` writes a non-finite float as ``null``). For a value
+    built in this process, which is then published without being parsed again."""
+    level: list[Any] = [value] if isinstance(value, (dict, list)) else []
+    if not level:
+        return _portable_scalar(value)
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            return False
+        dicts = [x for x in level if type(x) is dict]
+        lists = [x for x in level if type(x) is list]
+        if len(dicts) + len(lists) < len(level):
+            return False  # a container of another type (a tuple, a dict subclass)
+        for d in dicts:
+            if not all(map(_is_str, d)):
+                return False
+        children = chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists))
+        level = []
+        for c in filterfalse(_is_str, children):
+            if isinstance(c, (dict, list)):
+                level.append(c)
+            elif not _portable_scalar(c):
+                return False
+    return True
+
+
+def _portable_scalar(value: Any) -> bool:
+    if value is None or value is True or value is False or type(value) is str:
+        return True
+    if type(value) is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if type(value) is float:
+        return math.isfinite(value)
     return False
 
 

@@ -45,10 +45,11 @@ is listed (with its reason) in ``tests/stix/test_stix_agreement.py``.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from typing import Any, NoReturn
 
 from vigil.errors import StixError
-from vigil.stix import intel_specs
+from vigil.stix import intel_specs, strictjson
 from vigil.stix._formats import (
     IDENTIFIER_RE,
     TYPE_RE,
@@ -316,12 +317,55 @@ class ObjectChecker:
 
     def __init__(self) -> None:
         self._ctx = _Ctx(None)
+        self._passed: dict[int, Any] = {}  # id() -> the object checked without a problem
 
     def check(self, obj: Any, pointer: str = "") -> list[Problem]:
         """Every problem of one object."""
         start = len(self._ctx.problems)
         _check_object(self._ctx, obj, pointer)
+        if len(self._ctx.problems) == start:
+            self._passed[id(obj)] = obj
+            return []
         return self._ctx.problems[start:]
+
+    def bundle(self, objects: list[dict[str, Any]]) -> ValidBundle | None:
+        """A new bundle of ``objects``, written once and valid as it is written: each
+        object is one this checker passed (or passes now), and the bytes read back as
+        the same objects (:func:`strictjson.portable`). None when one of them is not
+        valid: the bundle is then checked as any posted one. The objects must not
+        change once checked (a changed copy is a new object, checked here)."""
+        if not objects:
+            return None
+        for obj in objects:
+            if self._passed.get(id(obj)) is not obj and self.check(obj):
+                return None
+        bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
+        if not strictjson.portable(bundle):
+            return None
+        return ValidBundle(strictjson.dumps(bundle), bundle, _WRITTEN_HERE)
+
+
+_WRITTEN_HERE = object()
+
+
+class ValidBundle:
+    """A bundle written in this process from objects vigil's validator passed: its bytes
+    and what :func:`strictjson.loads` and :func:`validate_bundle` give for them. The
+    publish path takes it without parsing or validating the bytes again; only
+    :meth:`ObjectChecker.bundle` makes one (bytes a member posts are always parsed
+    and validated)."""
+
+    __slots__ = ("bundle", "raw")
+
+    def __init__(self, raw: bytes, bundle: dict[str, Any], token: object) -> None:
+        if token is not _WRITTEN_HERE:
+            raise TypeError("a ValidBundle is made by ObjectChecker.bundle only")
+        self.raw = raw
+        self.bundle = bundle
+
+    @property
+    def objects(self) -> int:
+        return len(self.bundle["objects"])
 
 
 def _raise(problems: list[Problem], limit: int) -> NoReturn:

@@ -1,0 +1,326 @@
+"""The direct MISP -> STIX path for common MISP objects (``vigil.interop.misp_objects``)
+gives exactly what misp-stix gives: every object of the real PyMISP test events and of
+events holding each template in its usual and odd forms (values misp-stix keeps as
+custom properties, refuses or warns of, which stay misp-stix's own), field for field,
+in the same order, with the same losses."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.interop.test_misp_fast import DATA, EVENTS, ORG, _both, _quiet
+
+from vigil.interop.misp import events_of, to_stix
+from vigil.interop.misp_objects import TEMPLATES, fast_object, relationship
+
+__all__ = ["_quiet"]
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    taken: list[tuple[str, bool]] = []
+
+    def counted(parser: Any, obj: Any) -> Any:
+        out = fast_object(parser, obj)
+        taken.append((str(obj.get("name")), out is not None))
+        return out
+
+    monkeypatch.setattr("vigil.interop.misp_parser.fast_object", counted)
+    return taken
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_real_events_equal_misp_stix(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for event in events_of(json.loads((DATA / name).read_text("utf-8"))):
+        slow, fast, _ = _both(event, monkeypatch)
+        assert fast[0] == slow[0]
+        assert fast[1] == slow[1]
+
+
+def test_real_objects_mostly_take_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The equality above is about the direct path: the real events' objects of the
+    templates it covers take it (59 of 60; the other holds an ssdeep PyMISP
+    refuses)."""
+    taken = _counted(monkeypatch)
+    for name in EVENTS:
+        for event in events_of(json.loads((DATA / name).read_text("utf-8"))):
+            to_stix(copy.deepcopy(event))
+    covered = [t for n, t in taken if n in TEMPLATES]
+    assert sum(covered) >= 59 and sum(covered) >= len(covered) - 3
+    assert not any(t for n, t in taken if n not in TEMPLATES)
+
+
+def _a(uid: int, relation: str, kind: str, value: Any, to_ids: bool = True,
+       category: str = "Network activity", **more: Any) -> dict[str, Any]:
+    return {"uuid": f"6a0d5cac-2ef4-4bae-baa4-{uid:012x}", "object_relation": relation,
+            "type": kind, "value": value, "category": category, "to_ids": to_ids,
+            "timestamp": "1510922092", **more}
+
+
+def _o(uid: int, name: str, meta: str, attributes: list[dict[str, Any]],
+       **more: Any) -> dict[str, Any]:
+    return {"uuid": f"6b0d5cac-2ef4-4bae-baa4-{uid:012x}", "name": name,
+            "meta-category": meta, "timestamp": str(1510922000 + uid),
+            "distribution": "5", "Attribute": attributes, **more}
+
+
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+P = "Payload delivery"
+
+
+def _objects() -> list[dict[str, Any]]:
+    n = iter(range(1, 10_000))
+
+    def a(*args: Any, **more: Any) -> dict[str, Any]:
+        return _a(next(n), *args, **more)
+
+    objs = [
+        # domain-ip: standard, custom, the special hostname case, ipv6, no domain
+        _o(1, "domain-ip", "network", [a("domain", "domain", "circl.lu"),
+                                       a("ip", "ip-dst", "149.13.33.14")]),
+        _o(2, "domain-ip", "network", [a("domain", "domain", "a.example"),
+                                       a("hostname", "hostname", "www.a.example"),
+                                       a("ip", "ip-dst", "2001:db8::1"),
+                                       a("ip", "ip-dst", "198.51.100.1", to_ids=False)]),
+        _o(3, "domain-ip", "network", [a("domain", "domain", "b.example"),
+                                       a("domain", "domain", "c.example"),
+                                       a("port", "port", "8443", to_ids=False),
+                                       a("text", "text", "it's text", to_ids=False,
+                                         category="Other"),
+                                       a("ip", "ip-dst", "198.51.100.2")]),
+        _o(4, "domain-ip", "network", [a("hostname", "hostname", "h.example"),
+                                       a("hostname", "hostname", "h2.example")],
+           comment="two hostnames"),
+        _o(5, "domain-ip", "network", [a("ip", "ip-dst", "198.51.100.3")]),
+        _o(6, "domain-ip", "network", [a("domain", "domain", "d.example", to_ids=False)]),
+        # ip-port: both ends, protocol, ports, a second address, odd ports, no address
+        _o(7, "ip-port", "network", [a("ip", "ip-dst", "198.51.100.4"),
+                                     a("dst-port", "port", "443", to_ids=False),
+                                     a("domain", "domain", "e.example")]),
+        _o(8, "ip-port", "network", [a("ip-src", "ip-src", "198.51.100.5"),
+                                     a("ip-dst", "ip-dst", "2001:db8::2"),
+                                     a("src-port", "port", "1025"),
+                                     a("protocol", "text", "udp", category="Other"),
+                                     a("ip-dst", "ip-dst", "198.51.100.6")]),
+        _o(9, "ip-port", "network", [a("ip", "ip-dst", "198.51.100.7"),
+                                     a("dst-port", "port", "0443")]),
+        _o(10, "ip-port", "network", [a("ip", "ip-dst", "198.51.100.8"),
+                                      a("dst-port", "port", "99999")]),
+        _o(11, "ip-port", "network", [a("dst-port", "port", "80")]),
+        _o(12, "ip-port", "network", [a("ip", "ip-dst", "198.51.100.9"),
+                                      a("first-seen", "datetime",
+                                        "2017-11-01T00:00:00+00:00", category="Other")]),
+        # file: hashes, names, size, custom relations, repeats, odd values
+        _o(13, "file", "file", [a("md5", "md5", MD5, category=P),
+                                a("sha1", "sha1", SHA1, category=P),
+                                a("sha256", "sha256", SHA256, category=P),
+                                a("filename", "filename", "a.exe", category=P),
+                                a("size-in-bytes", "size-in-bytes", "1024",
+                                  to_ids=False, category="Other"),
+                                a("entropy", "float", "7.9", to_ids=False,
+                                  category="Other"),
+                                a("state", "text", "Malicious", to_ids=False,
+                                  category="Other"),
+                                a("mimetype", "mime-type", "application/x-dosexec",
+                                  category="Artifacts dropped")],
+           comment="a sample"),
+        _o(14, "file", "file", [a("filename", "filename", "b.dll", category=P),
+                                a("filename", "filename", "b'.dll", category=P),
+                                a("sha1", "sha1", SHA1, category=P),
+                                a("sha1", "sha1", "a" * 40, category=P)]),
+        _o(15, "file", "file", [a("md5", "md5", MD5.upper(), to_ids=False, category=P),
+                                a("size-in-bytes", "size-in-bytes", "0012",
+                                  category="Other")]),
+        _o(16, "file", "file", [a("sha1", "sha1", SHA1[:-1], category=P)]),
+        _o(17, "file", "file", [a("state", "text", "Clean", category="Other")]),
+        _o(18, "file", "file", [a("filename", "filename", "c.bin", category=P),
+                                a("path", "text", "C:\\tmp", category="Other")]),
+        _o(19, "file", "file", [a("filename", "filename", "d.bin", category=P,
+                                  Tag=[{"name": "tlp:green"}])]),
+    ]
+    # references: to an attribute, to another object, without uuid or timestamp
+    objs[0]["ObjectReference"] = [
+        {"referenced_uuid": objs[12]["uuid"], "relationship_type": "resolves-to",
+         "uuid": "6c0d5cac-2ef4-4bae-baa4-000000000001", "timestamp": "1510922099"}]
+    objs[12]["ObjectReference"] = [
+        {"referenced_uuid": objs[0]["uuid"], "relationship_type": "communicates-with",
+         "uuid": "6c0d5cac-2ef4-4bae-baa4-000000000004",
+         "Object": {"name": "domain-ip", "uuid": objs[0]["uuid"]}},
+        {"referenced_uuid": "6a0d5cac-2ef4-4bae-baa4-0000000fffff",
+         "relationship_type": "related-to", "uuid": "6c0d5cac-2ef4-4bae-baa4-000000000002"},
+        {"referenced_uuid": "5a0d5cac-2ef4-4bae-baa4-000000000000",
+         "relationship_type": "drops", "uuid": "6c0d5cac-2ef4-4bae-baa4-000000000003"}]
+    return objs
+
+
+def _event(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Event": {"uuid": "5a0d5bf4-99c8-4f15-9879-22b1950d210f", "info": "objects",
+                      "timestamp": "1511183733", "date": "2017-11-14", "Orgc": ORG,
+                      "analysis": "2", "threat_level_id": "3", "published": False,
+                      "Attribute": [{"uuid": "5a0d5cac-2ef4-4bae-baa4-000000000000",
+                                     "type": "ip-dst", "value": "198.51.100.99",
+                                     "category": "Network activity", "to_ids": True,
+                                     "timestamp": "1510922092"}],
+                      "Object": objects}}
+
+
+def test_templates_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = _objects()
+    taken = _counted(monkeypatch)
+    slow, fast, _ = _both(_event(objects), monkeypatch)
+    assert fast == slow
+    assert any(o["type"] == "relationship" and o["id"].endswith("000000000001")
+               for o in fast[0])
+    # the plain ones went the direct path; the odd ones are misp-stix's own
+    direct = {i + 1 for i, (_, t) in enumerate(taken[-len(objects):]) if t}
+    assert direct == {1, 2, 3, 4, 6, 7, 8, 13, 14}
+
+
+@pytest.mark.parametrize("i", range(19))
+def test_each_template_alone_equals_misp_stix(i: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = _objects()
+    one = objects[i]
+    one.pop("ObjectReference", None)
+    slow, fast, _ = _both(_event([one]), monkeypatch)
+    assert fast == slow
+
+
+def test_relationship_only_for_plain_arguments() -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2020, 1, 1, tzinfo=UTC)
+    args = {"id": "relationship--6c0d5cac-2ef4-4bae-baa4-000000000001",
+            "source_ref": "indicator--6c0d5cac-2ef4-4bae-baa4-000000000002",
+            "target_ref": "observed-data--6c0d5cac-2ef4-4bae-baa4-000000000003",
+            "relationship_type": "based-on", "created": at, "modified": at,
+            "allow_custom": True, "interoperability": True}
+    ready = relationship(args)
+    assert ready is not None and ready["created"] == "2020-01-01T00:00:00.000Z"
+    assert relationship({**args, "description": "x"}) is None
+    assert relationship({**args, "created": at.replace(microsecond=5)}) is None
+    assert relationship({**args, "target_ref": "sighting--6c0d5cac-2ef4-4bae-baa4-"
+                                               "000000000003"}) is None
+    assert relationship({**args, "id": "relationship--x"}) is None
+
+
+def test_mapping_examples_equal_misp_stix(shared_data: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """misp-stix's own documentation examples of the templates."""
+    doc = shared_data / "misp" / "misp-stix" / "mapping" / "misp_objects_to_stix21.json"
+    examples = json.loads(doc.read_text("utf-8"))
+    objects = [v["MISP"] for k, v in examples.items() if k.split()[0] in TEMPLATES
+               and isinstance(v["MISP"], dict)]
+    taken = _counted(monkeypatch)
+    slow, fast, _ = _both(_event(objects), monkeypatch)
+    assert fast == slow
+    assert sum(t for _, t in taken[-len(objects):]) >= 1  # domain-ip (the ip-port one has times)
+
+
+def test_shared_events_equal_misp_stix(shared_data: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real events of the shared data set (the same PyMISP test events and those
+    not copied here, such as galaxy_1)."""
+    for path in sorted((shared_data / "misp" / "events" / "pymisp").glob("*.json")):
+        doc = json.loads(path.read_text("utf-8"))
+        if isinstance(doc, list):
+            continue  # sharing groups
+        for event in events_of(doc):
+            slow, fast, _ = _both(event, monkeypatch)
+            assert fast == slow, path.name
+
+
+def test_import_validates_each_object_once(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An imported event's bundle is written from the objects the validator passed at
+    conversion; the publish does not parse or validate it again, and what it stores
+    is a valid bundle of those objects."""
+    from vigil.interop.misp_exchange import import_events
+    from vigil.model import Actor
+    from vigil.node import bundle_pool
+    from vigil.stix.validate import validate_bundle
+    from vigil.testing import make_node
+
+    calls: list[int] = []
+    real = bundle_pool.check_bundle
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(bundle_pool, "check_bundle", counted)
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    ex = node.exchange()
+    try:
+        actor = Actor(node.members["alpha"].id, "test")
+        event = events_of(json.loads((DATA / "existing_event.json").read_text("utf-8")))[0]
+        reports = import_events(ex, actor, [event], to=["community"], tlp="clear")
+        assert "share" in reports[0], reports[0]
+        assert calls == []
+        row = ex.store.get_share(reports[0]["share"]["id"])
+        assert row is not None
+        plain = ex.open(actor.member, row[0])
+        assert plain is not None
+        objects = json.loads(plain)["objects"]
+        assert validate_bundle(json.loads(plain)).objects == len(objects) == \
+            reports[0]["objects"]
+    finally:
+        ex.store.close()
+
+
+_POOL: dict[str, list[tuple[str, str, str, str]]] = {
+    # template -> (relation, type, category, value)
+    "domain-ip": [("domain", "domain", "Network activity", "a.example"),
+                  ("domain", "domain", "Network activity", "B.Example"),
+                  ("hostname", "hostname", "Network activity", "h.example"),
+                  ("ip", "ip-dst", "Network activity", "198.51.100.1"),
+                  ("ip", "ip-dst", "Network activity", "2001:db8::7"),
+                  ("port", "port", "Network activity", "8080"),
+                  ("text", "text", "Other", "o'clock \\ text"),
+                  ("registration-date", "datetime", "Other", "2017-01-01T00:00:00")],
+    "ip-port": [("ip", "ip-dst", "Network activity", "198.51.100.2"),
+                ("ip-src", "ip-src", "Network activity", "198.51.100.3"),
+                ("ip-dst", "ip-dst", "Network activity", "2001:db8::8"),
+                ("dst-port", "port", "Network activity", "443"),
+                ("src-port", "port", "Network activity", "65535"),
+                ("protocol", "text", "Other", "tcp"),
+                ("domain", "domain", "Network activity", "c.example"),
+                ("hostname", "hostname", "Network activity", "d.example"),
+                ("text", "text", "Other", "note")],
+    "file": [("filename", "filename", P, "x.exe"), ("filename", "filename", P, "y'.dll"),
+             ("md5", "md5", P, MD5), ("sha1", "sha1", P, SHA1),
+             ("sha256", "sha256", P, SHA256), ("sha1", "sha1", P, "b" * 40),
+             ("size-in-bytes", "size-in-bytes", "Other", "42"),
+             ("mimetype", "mime-type", "Artifacts dropped", "text/plain"),
+             ("file-encoding", "text", "Other", "UTF-8"),
+             ("entropy", "float", "Other", "3.5"), ("state", "text", "Other", "Harmless"),
+             ("fullpath", "text", "Other", "C:\\x\\y.exe"),
+             ("tlsh", "tlsh", P, "T1" + "A" * 70)],
+}
+
+
+def test_random_objects_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Objects of random relations from each template's usual ones (repeated, for IDS
+    or not): the same objects both ways, whichever path each takes."""
+    import random
+
+    rng = random.Random(20261207)
+    objects = []
+    for i in range(60):
+        name = ("domain-ip", "ip-port", "file")[i % 3]
+        pool = _POOL[name]
+        picked = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
+        attributes = [_a(1000 + 10 * i + j, rel, kind, value, to_ids=rng.random() < 0.5,
+                         category=cat) for j, (rel, kind, cat, value) in enumerate(picked)]
+        objects.append(_o(100 + i, name, {"file": "file"}.get(name, "network"),
+                          attributes))
+    taken = _counted(monkeypatch)
+    for i in range(0, len(objects), 20):
+        slow, fast, _ = _both(_event(objects[i:i + 20]), monkeypatch)
+        assert fast == slow
+    assert sum(t for _, t in taken) >= 30
