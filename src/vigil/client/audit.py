@@ -151,9 +151,9 @@ def _check_share(client: Client, index: int, e: dict[str, Any], report: AuditRep
         doc = client._call("GET", f"/api/v1/shares/{e['share']}")
     except VigilError:
         return  # recalled, purged or expired: the entry alone is what is left
-    from vigil.client.http import _envelope
+    from vigil.client.session import envelope_of
 
-    env = _envelope(doc)
+    env = envelope_of(doc)
     if share_entry(env) != e:
         raise CryptoError(f"share {e['share']} is not the one logged at {index}",
                           code="log.entry_mismatch")

@@ -35,6 +35,8 @@ from vigil.protocol.envelope import open_share
 
 if TYPE_CHECKING:
     from vigil.client import Client
+    from vigil.client.proofs import LogProofs
+    from vigil.client.session import Session
 
 SIGNED_BEFORE_REVOCATION = "signed before revocation"
 
@@ -146,7 +148,7 @@ def load_retired(path: Path, passphrase: str) -> list[Keyring]:
     return out
 
 
-def open_held(client: Client, env: Envelope) -> bytes:
+def open_held(client: Session, env: Envelope) -> bytes:
     """The payload of a share for this member: with its current key, a re-wrapped
     content key for it, or a retired key the client still has."""
     kr = client.keyring
@@ -211,7 +213,7 @@ def _held(client: Client) -> list[str]:
         after = nxt
 
 
-def signing_key(client: Client, m: dict[str, Any], env: Envelope) -> tuple[bytes, str]:
+def signing_key(client: LogProofs, m: dict[str, Any], env: Envelope) -> tuple[bytes, str]:
     """The public key that signed ``env`` (``m`` its originator, proven) and a note:
     ``""``, or ``"signed before revocation"``. ``crypto.unknown_key`` if the key is not
     one the log names for the member; ``keys.revoked`` if the share is logged at or after
@@ -249,7 +251,7 @@ def signing_key(client: Client, m: dict[str, Any], env: Envelope) -> tuple[bytes
     return public, SIGNED_BEFORE_REVOCATION
 
 
-def _proof(client: Client, log: Any, member: str, kid: str, events: tuple[str, ...]
+def _proof(client: LogProofs, log: Any, member: str, kid: str, events: tuple[str, ...]
            ) -> dict[str, Any]:
     entry = (log or {}).get("entry") if isinstance(log, dict) else None
     if not isinstance(entry, dict):
