@@ -76,13 +76,3 @@ def member_activate(c: Ctx, member_name: str) -> None:
 
     mid = access.set_member_active(open_exchange(c.settings()), member_name, True)
     click.echo(f"activated member:{member_name} ({mid})")
-
-
-def register(cli: click.Group) -> None:
-    user = cli.commands["user"]
-    member = cli.commands["member"]
-    assert isinstance(user, click.Group) and isinstance(member, click.Group)
-    for cmd in (user_revoke, user_list, user_admin):
-        user.add_command(cmd)
-    for cmd in (member_deactivate, member_activate):
-        member.add_command(cmd)

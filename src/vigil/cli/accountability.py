@@ -76,8 +76,3 @@ def purge(expired: bool, batch: int) -> None:
     finally:
         ex.store.close()
     click.echo(f"{n} expired share(s) purged")
-
-
-def register(group: click.Group) -> None:
-    for cmd in (recall, receipts, purge):
-        group.add_command(cmd)

@@ -160,8 +160,3 @@ def warninglist_remove(c: Ctx, name: str, node_url: str | None, token: str | Non
     with member_client(c, node_url, token, keyring_path) as cl:
         cl._call("DELETE", f"/api/v1/warninglists/{name}")
     click.echo(f"removed {name!r}")
-
-
-def register(cli: click.Group) -> None:
-    for command in (search, correlations, correlate, warninglist):
-        cli.add_command(command)

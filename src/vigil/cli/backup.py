@@ -49,8 +49,3 @@ def restore(c: Ctx, src: str, store: str | None, checkpoints: tuple[str, ...]) -
     out(report.to_json())
     if not report.ok:
         sys.exit(1)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(backup)
-    group.add_command(restore)

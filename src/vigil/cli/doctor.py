@@ -30,7 +30,3 @@ def doctor(c: Ctx, as_json: bool) -> None:
                 click.echo(f"        fix: {f.fix}")
     if not result["ok"]:
         sys.exit(1)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(doctor)

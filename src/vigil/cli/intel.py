@@ -157,9 +157,3 @@ def match_hits(c: Ctx, query: str, kind: str, value: str, blind: str, node_url: 
         click.echo(f"held by member:{names.get(h, h)}")
     if not got:
         click.echo("no holder has answered with a match (yet)")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(consent_group)
-    group.add_command(use_cmd)
-    group.add_command(match_group)

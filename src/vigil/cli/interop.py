@@ -208,8 +208,3 @@ def export_misp(c: Ctx, after: int, out_dir: str | None, purpose: str | None,
         click.echo(json.dumps(events, indent=1))
     click.echo(f"{len(events)} event(s), {skipped} share(s) not opened here; cursor "
                f"{cursor}", err=True)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(import_group)
-    group.add_command(export_group)

@@ -183,7 +183,3 @@ def key_warnings(c: Ctx, within: str) -> None:
                    err=True)
     if found:
         sys.exit(1)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(key)

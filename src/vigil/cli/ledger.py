@@ -127,8 +127,3 @@ def channel_key_share(c: Ctx, ref: str, node_url: str | None, token: str | None,
         names = {m["id"]: m["name"] for m in cl.members()}
     click.echo(f"sealed to {', '.join(names.get(m, m) for m in done)}" if done
                else "every member already holds the key")
-
-
-def register(cli: click.Group) -> None:
-    for cmd in (sighting, ledger, channel_key):
-        cli.add_command(cmd)

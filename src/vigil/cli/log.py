@@ -198,7 +198,3 @@ def log_watch(c: Ctx, every: float, once: bool, start: int | None, state: str | 
                 return
             after = None
             time.sleep(every)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(log_group)

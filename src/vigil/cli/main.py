@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 import traceback
@@ -11,30 +10,15 @@ from typing import Any
 
 import click
 
-from vigil.cli import (
-    access,
-    accountability,
-    analysis,
-    backup,
-    doctor,
-    feed,
-    intel,
-    interop,
-    keys,
-    ledger,
-    log,
-    peer,
-    roster,
-    sso,
-    tokens,
-    trust,
-)
 from vigil.cli.base import Ctx, member_client, out, pass_ctx, passphrase, remote
+from vigil.cli.commands import COMMANDS, MEMBER_COMMANDS, USER_COMMANDS
+from vigil.cli.lazy import LazyGroup
 from vigil.cli.options import CURSOR
 from vigil.errors import VigilError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data", envvar="VIGIL_DATA", help="node data directory (default .vigil)")
 @click.option("--debug", is_flag=True, help="show tracebacks on errors")
 @click.option("--cert", envvar="VIGIL_CERT", help="client certificate (PEM) for the node")
@@ -67,7 +51,7 @@ def init(c: Ctx, name: str | None, pkcs11_uri: str | None) -> None:
     click.echo(f"node {info['id']} created in {s.data_dir}")
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=MEMBER_COMMANDS)
 def member() -> None:
     """Members: organisations with their own keys."""
 
@@ -123,7 +107,7 @@ def member_list(c: Ctx) -> None:
         click.echo(f"{m.name:<16} {m.country:<8} {m.kind.value:<13} {m.id}{held}")
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=USER_COMMANDS)
 def user() -> None:
     """Users: analysts and services acting for a member."""
 
@@ -317,6 +301,7 @@ def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | 
         last = entries.cursor  # past entries the node skipped, too
         if not follow:
             return
+        import asyncio  # only a --follow runs the event loop
 
         async def shares() -> None:
             async for e in cl.stream(last):
@@ -425,18 +410,6 @@ def demo(c: Ctx, port: int, host: str, fresh: bool, no_serve: bool) -> None:
 
     run_demo(Path(c.data or ".vigil-demo"), host=host, port=port, fresh=fresh,
              serve=not no_serve)
-
-
-def _feature_commands() -> None:
-    """The command groups that live in their own modules of this package."""
-    cli.add_command(feed.feed)
-    cli.add_command(feed.gateway)
-    for module in (analysis, ledger, log, accountability, backup, doctor, access, interop,
-                   tokens, sso, keys, peer, intel, trust, roster):
-        module.register(cli)
-
-
-_feature_commands()
 
 
 def main() -> None:

@@ -120,7 +120,3 @@ def peer_status(c: Ctx, as_json: bool) -> None:
         for qi in p["quarantined"]:
             click.echo(f"    quarantined #{qi['dseq']} {qi['kind']} {qi['code']}: "
                        f"{qi['message']} ({qi['at']})")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(peer)

@@ -106,7 +106,3 @@ def roster_show(c: Ctx) -> None:
                 "statements": [s.statement for s in r.chain]}
 
     out(_with_exchange(c, run))
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(roster)

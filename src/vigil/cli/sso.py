@@ -81,10 +81,3 @@ def member_set(c: Ctx, member_name: str, require_webauthn: bool | None) -> None:
     member = ex.member(member_name)
     out({"member": member.id, "name": member.name,
          "require_webauthn": passkeys.required(ex, member.id)})
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(sso_group)
-    member = cli.commands["member"]
-    assert isinstance(member, click.Group)
-    member.add_command(member_set)

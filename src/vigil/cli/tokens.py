@@ -112,11 +112,3 @@ def cert_revoke(c: Ctx, member_name: str, cert_id: str) -> None:
 
     certs.revoke(open_exchange(c.settings()), member_name, cert_id, by="operator")
     click.echo(f"revoked certificate {cert_id} of member:{member_name}")
-
-
-def register(cli: click.Group) -> None:
-    user = cli.commands["user"]
-    assert isinstance(user, click.Group)
-    for cmd in (user_tokens, user_rotate, user_cert):
-        user.add_command(cmd)
-    cli.add_command(audit_cmd)

@@ -193,7 +193,3 @@ def directory_take(c: Ctx, member: str) -> None:
         return home.name
 
     click.echo(f"{member} moved here from {_with_exchange(c, run)}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(directory)
