@@ -33,9 +33,9 @@ from vigil.log.merkle import (
     subtree_root,
 )
 from vigil.lru import Lru
+from vigil.storage import logtree
 from vigil.storage.base import Sql, Store, serialize_writes
-
-Key = tuple[int, int]
+from vigil.storage.logtree import Key, Leaf, Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class _Step:
                  data: bytes, entry: Mapping[str, Any]) -> None:
         self.size = size
         self.leaf_hash = lh
-        created = [(0, size, lh)]
+        created: list[Node] = [(0, size, lh)]
         sibs: list[bytes] = []
         frontier.append((0, size, lh))
         while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
@@ -124,64 +124,13 @@ class _Step:
         self.root = root
         self.frontier = frontier
         self.created = created
-        self.leaf = (size, str(entry["kind"]), share_of(entry), data, root,
-                     b"".join(self.proof))
+        self.leaf: Leaf = (size, str(entry["kind"]), share_of(entry), data, root,
+                           b"".join(self.proof))
 
-    def node_columns(self) -> tuple[list[int], list[int], list[bytes]]:
-        return ([c[0] for c in self.created], [c[1] for c in self.created],
-                [c[2] for c in self.created])
-
-
-# PostgreSQL: the leaf and its nodes in one statement; the _IF form writes them only if
-# the log still ends with the leaf this process last saw (index and hash), and says so.
-_PG_APPEND = (
-    "WITH n AS (INSERT INTO log_nodes(level, idx, hash) "
-    "SELECT * FROM unnest(?::int[], ?::bigint[], ?::bytea[])) "
-    "INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) VALUES(?,?,?,?,?,?)"
-)
-_PG_APPEND_IF = (
-    "WITH last AS (SELECT idx, hash FROM log_nodes WHERE level = 0 "
-    "ORDER BY idx DESC LIMIT 1), "
-    "ok AS (SELECT 1 AS one WHERE COALESCE((SELECT idx FROM last), -1) = ?::bigint "
-    "AND (?::bigint = 0 OR (SELECT hash FROM last WHERE idx = ?::bigint) = ?::bytea)), "
-    "n AS (INSERT INTO log_nodes(level, idx, hash) SELECT u.* FROM "
-    "unnest(?::int[], ?::bigint[], ?::bytea[]) AS u CROSS JOIN ok), "
-    "l AS (INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
-    "SELECT ?::bigint, ?::text, ?::text, ?::bytea, ?::bytea, ?::bytea FROM ok RETURNING idx) "
-    "SELECT count(*) FROM l"
-)
-
-
-def _fetch_nodes(query: Callable[[str, Sequence[Any]], list[Any]], dialect: str,
-                 keys: Iterable[Key]) -> dict[Key, bytes]:
-    """The stored hashes of these nodes, in one statement (``query`` runs it). A proof
-    or a compact range needs at most 2·log2(n) + 1 of them."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    if dialect == "postgresql":
-        # one index probe per node, joined to the list of wanted keys
-        rows = query(
-            "SELECT n.level, n.idx, n.hash FROM unnest(?::int[], ?::bigint[]) AS "
-            "k(level, idx) JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx",
-            ([k[0] for k in wanted], [k[1] for k in wanted]))
-    else:
-        rows = query("SELECT level, idx, hash FROM log_nodes WHERE "
-                     + " OR ".join(["(level=? AND idx=?)"] * len(wanted)),
-                     [x for k in wanted for x in k])
-    return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
-
-
-def _end(sql: Sql) -> tuple[int, bytes]:
-    """The log's size and its last leaf hash (empty for an empty log)."""
-    row = sql.execute(
-        "SELECT idx, hash FROM log_nodes WHERE level=0 ORDER BY idx DESC LIMIT 1"
-    ).fetchone()
-    return (0, b"") if row is None else (int(row[0]) + 1, bytes(row[1]))
 
 
 def _fetch(sql: Sql, keys: Iterable[Key]) -> dict[Key, bytes]:
-    return _fetch_nodes(lambda q, p: sql.execute(q, p).fetchall(), sql.dialect, keys)
+    return logtree.fetch_nodes(lambda q, p: sql.execute(q, p).fetchall(), sql.dialect, keys)
 
 
 class StoredLog:
@@ -218,12 +167,9 @@ class StoredLog:
             # check, in the same round trip, that the log still ends where it did.
             size, last = cached[0], cached[1]
             step = _Step(size, list(cached[2]), lh, data, entry)
-            got = sql.execute(_PG_APPEND_IF, (
-                size - 1, size, size - 1, last, *step.node_columns(), *step.leaf,
-            )).fetchone()
-            if got is not None and got[0]:
+            if logtree.append_if_last(sql, size, last, step.created, step.leaf):
                 return self._done(step)
-        size, last = _end(sql)
+        size, last = logtree.end(sql)
         if cached is not None and cached[0] == size and cached[1] == last:
             frontier = list(cached[2])
         else:
@@ -231,13 +177,7 @@ class StoredLog:
             got_nodes = _fetch(sql, keys)
             frontier = [(lv, ix, got_nodes[(lv, ix)]) for lv, ix in keys]
         step = _Step(size, frontier, lh, data, entry)
-        if sql.dialect == "postgresql":
-            sql.execute(_PG_APPEND, (*step.node_columns(), *step.leaf))
-        else:
-            sql.executemany("INSERT INTO log_nodes(level, idx, hash) VALUES(?,?,?)",
-                            step.created)
-            sql.execute("INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
-                        "VALUES(?,?,?,?,?,?)", step.leaf)
+        logtree.append(sql, step.created, step.leaf)
         return self._done(step)
 
     def _done(self, step: _Step) -> LogRef:
@@ -251,7 +191,7 @@ class StoredLog:
 
     @staticmethod
     def _size(sql: Sql) -> int:
-        return _end(sql)[0]
+        return logtree.end(sql)[0]
 
     def note(self, size: int, root: bytes) -> str:
         """The signed checkpoint of ``(size, root)`` (Ed25519 is deterministic, so the
@@ -289,7 +229,7 @@ class StoredLog:
     def _proof_nodes(self, keys: list[Key], size: int) -> _Nodes:
         """The nodes a proof reads, in one statement with no transaction (nodes never
         change once written), with the last leaf of ``size`` to show the log has it."""
-        nodes = _fetch_nodes(self.store.query, self.store.dialect, [*keys, (0, size - 1)])
+        nodes = logtree.fetch_nodes(self.store.query, self.store.dialect, [*keys, (0, size - 1)])
         if (0, size - 1) not in nodes:
             raise NotFound(f"the log has fewer than {size} entries", code="log.bad_size")
         return _Nodes(nodes)
@@ -311,10 +251,7 @@ class StoredLog:
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """``(index, leaf data)`` for ``start <= index < end``."""
-        rows = self.store.read(lambda sql: sql.execute(
-            "SELECT idx, data FROM log_leaves WHERE idx>=? AND idx<? ORDER BY idx",
-            (start, end)).fetchall())
-        return [(int(i), bytes(d)) for i, d in rows]
+        return self.store.read(lambda sql: logtree.entries(sql, start, end))
 
     def share_refs(self, share_ids: Sequence[str]) -> dict[str, LogRef]:
         """The log place of each share's ``share`` entry (cached; one read for misses)."""
@@ -327,14 +264,11 @@ class StoredLog:
             else:
                 out[sid] = ref
         if missing:
-            marks = ",".join("?" * len(missing))
-            rows = self.store.read(lambda sql: sql.execute(
-                "SELECT share_id, idx, root, proof FROM log_leaves "
-                f"WHERE kind='share' AND share_id IN ({marks})", missing).fetchall())
+            rows = self.store.read(lambda sql: logtree.share_leaves(sql, missing))
             for sid, idx, root, proof in rows:
-                ref = self.ref_of(int(idx), bytes(root), bytes(proof))
-                self.refs.put(str(sid), ref)
-                out[str(sid)] = ref
+                ref = self.ref_of(idx, root, proof)
+                self.refs.put(sid, ref)
+                out[sid] = ref
         return out
 
     def refs_in(self, sql: Sql, indexes: Iterable[int]) -> dict[int, LogRef]:
@@ -342,7 +276,7 @@ class StoredLog:
         now, so that they all rest on one checkpoint (signed once, verified once by a
         receiver). The nodes the proofs read come in a few batched statements."""
         idx = sorted(set(indexes))
-        size = _end(sql)[0]
+        size = logtree.end(sql)[0]
         if not idx:
             return {}
         if idx[-1] >= size:
@@ -370,17 +304,16 @@ class StoredLog:
         with self._lock:
             upto, known = self._keys
 
-        def run(sql: Sql) -> tuple[int, list[Any]]:
+        def run(sql: Sql) -> tuple[int, list[tuple[int, bytes]]]:
             n = self._size(sql)
-            return n, sql.execute("SELECT idx, data FROM log_leaves WHERE idx>=? AND idx<? "
-                                  "AND kind='member' ORDER BY idx", (upto, n)).fetchall()
+            return n, logtree.entries(sql, upto, n, kind="member")
 
         size, rows = self.store.read(run)
         if rows or size > upto:
             known = dict(known)
             for idx, data in rows:
-                entry: dict[str, Any] = orjson.loads(bytes(data))
-                known[str(entry["member"])] = (int(idx), entry)
+                entry: dict[str, Any] = orjson.loads(data)
+                known[str(entry["member"])] = (idx, entry)
             with self._lock:
                 if size > self._keys[0]:
                     self._keys = (size, known)
@@ -388,7 +321,4 @@ class StoredLog:
 
     def entry_indexes(self, share_id: str) -> list[tuple[int, str]]:
         """``(index, kind)`` of every entry about a share."""
-        rows = self.store.read(lambda sql: sql.execute(
-            "SELECT idx, kind FROM log_leaves WHERE share_id=? ORDER BY idx",
-            (share_id,)).fetchall())
-        return [(int(i), str(k)) for i, k in rows]
+        return self.store.read(lambda sql: logtree.share_entry_kinds(sql, share_id))

@@ -15,10 +15,7 @@ refused one like a missing share (``share.not_found``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,13 +43,15 @@ from vigil.protocol.receipts import (
     sign_recall,
     sign_receipt,
 )
+from vigil.storage import accountability as stored
 from vigil.storage import payloads
-from vigil.storage.base import Sql, Store, queue_inbox, serialize_writes, wraps_to_bytes
+from vigil.storage.accountability import NO_WRAPS as NO_WRAPS
+from vigil.storage.accountability import scrub as scrub
+from vigil.storage.base import Sql, queue_inbox, serialize_writes
 
 log = logging.getLogger(__name__)
 
 MAX_AHEAD = timedelta(minutes=5)  # a signed time further ahead of the node's clock is refused
-NO_WRAPS = wraps_to_bytes(())
 
 
 def _check_signed(m: Member, tag: str, kind: str, obj: Mapping[str, Any],
@@ -117,15 +116,11 @@ def _store_receipt(ex: Exchange, r: Mapping[str, Any], signature: bytes,
 
     def tx(sql: Sql) -> ReceiptRecord:
         serialize_writes(sql)
-        row = sql.execute("SELECT at, log_idx FROM receipts WHERE share_id=? AND member_id=? "
-                          "AND what=?", (r["share"], r["member"], r["what"])).fetchone()
+        row = stored.receipt(sql, r["share"], r["member"], r["what"])
         if row is not None:
-            return ReceiptRecord(r["share"], r["member"], r["what"], str(row[0]),
-                                 int(row[1]), False)
+            return ReceiptRecord(r["share"], r["member"], r["what"], row[0], row[1], False)
         ref = ex.log.append(sql, receipt_entry(r, originator, signature))
-        sql.execute("INSERT INTO receipts(share_id, member_id, what, at, log_idx) "
-                    "VALUES(?,?,?,?,?)", (r["share"], r["member"], r["what"], r["at"],
-                                          ref.index))
+        stored.add_receipt(sql, r["share"], r["member"], r["what"], r["at"], ref.index)
         return ReceiptRecord(r["share"], r["member"], r["what"], r["at"], ref.index, True)
 
     return ex.store.write(tx)
@@ -177,10 +172,9 @@ class HeldReceipts:
                 or self.done.get(key):
             return
         try:
-            there = self.ex.store.read(lambda sql: sql.execute(
-                "SELECT 1 FROM receipts WHERE share_id=? AND member_id=? AND what=?",
-                (env.id, member, OPENED)).fetchone())
-            if there is None:
+            there = self.ex.store.read(
+                lambda sql: stored.has_receipt(sql, env.id, member, OPENED))
+            if not there:
                 r = receipt_object(env.id, member, OPENED, kr.sign_key_id)
                 _store_receipt(self.ex, r, sign_receipt(r, kr.sign_private), env.originator)
             self.done.put(key, True)
@@ -216,9 +210,7 @@ def _own_share(ex: Exchange, member: str, share_id: str) -> tuple[Envelope, Shar
 
 
 def _recall_row(ex: Exchange, share_id: str) -> tuple[str, str, int] | None:
-    row = ex.store.read(lambda sql: sql.execute(
-        "SELECT at, key, log_idx FROM recalls WHERE share_id=?", (share_id,)).fetchone())
-    return None if row is None else (str(row[0]), str(row[1]), int(row[2]))
+    return ex.store.read(lambda sql: stored.recall_of(sql, share_id))
 
 
 def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
@@ -227,21 +219,12 @@ def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
     receipts), and who has not."""
     env, state = _own_share(ex, member, share_id)
 
-    def read(sql: Sql) -> tuple[list[Any], Any, list[Any], list[Any]]:
-        return (sql.execute("SELECT member_id, what, at, log_idx FROM receipts "
-                            "WHERE share_id=?", (share_id,)).fetchall(),
-                sql.execute("SELECT at, key, log_idx FROM recalls WHERE share_id=?",
-                            (share_id,)).fetchone(),
-                sql.execute("SELECT member_id, added FROM inbox WHERE share_id=?",
-                            (share_id,)).fetchall(),
-                sql.execute("SELECT member_id, not_before FROM share_delays "
-                            "WHERE share_id=?", (share_id,)).fetchall())
-
-    rows, recall, inbox, delays = ex.store.read(read)
+    receipts, recall, inbox, delays = ex.store.read(
+        lambda sql: stored.receipts_of(sql, share_id))
     added = {str(m): str(at) for m, at in inbox}
     held = {str(m): str(nb) for m, nb in delays}
     got: dict[tuple[str, str], tuple[str, int]] = {
-        (str(m), str(w)): (str(at), int(idx)) for m, w, at, idx in rows}
+        (str(m), str(w)): (str(at), int(idx)) for m, w, at, idx in receipts}
     names = {m.id: m.name for m in ex.directory().members.values()}
     recipients = list(env.header["audience"]["recipients"])
     per = []
@@ -272,48 +255,11 @@ def receipts_view(ex: Exchange, member: str, share_id: str) -> dict[str, Any]:
 
 # -- recall --------------------------------------------------------------------------------
 
-def _secure_delete(sql: Sql) -> int | None:
-    """SQLite: overwrite the content that the next statements remove (and say what the
-    setting was, to restore it)."""
-    if sql.dialect != "sqlite":
-        return None
-    prev = int(sql.execute("PRAGMA secure_delete").fetchone()[0])
-    sql.execute("PRAGMA secure_delete=1")
-    return prev
-
-
-def _restore_secure_delete(sql: Sql, prev: int | None) -> None:
-    if prev is not None and prev != 1:
-        sql.execute(f"PRAGMA secure_delete={int(prev)}")
-
-
-def scrub(store: Store) -> bool:
-    """SQLite: checkpoint the write-ahead log and truncate it, so the page images that
-    held removed payloads leave the WAL file (the database file's own pages were
-    overwritten by ``secure_delete``). PostgreSQL keeps old row versions until VACUUM
-    reuses their space (docs/accountability.md). True if the WAL was emptied."""
-    path = getattr(store, "path", None)
-    if store.dialect != "sqlite" or not isinstance(path, str) or path == ":memory:":
-        return False
-    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
-        for _ in range(20):
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            if not busy:
-                return True
-            time.sleep(0.05)
-    log.warning("the SQLite WAL stayed busy; removed payload pages leave it at the next "
-                "checkpoint")
-    return False
-
-
 def _drop_payload(ex: Exchange, sql: Sql, share_id: str, flag: str) -> bool:
     """Set ``flag`` (recalled or purged), remove payload and wraps, and run the
     features' purge hooks; False if the share is purged already."""
     payloads.drop(sql, share_id)
-    cur = sql.execute(
-        f"UPDATE shares SET {flag}=?, payload=NULL, payload_ref=NULL, wraps=? "
-        "WHERE id=? AND purged=?", (True, NO_WRAPS, share_id, False))
-    if not cur.rowcount:
+    if not stored.clear_payload(sql, share_id, flag):
         return False
     for hook in ex.purge_tx_hooks:
         hook(sql, share_id)
@@ -361,18 +307,17 @@ def recall(ex: Exchange, member: str, share_id: str, obj: Any = None,
 
     def tx(sql: Sql) -> RecallRecord | None:
         serialize_writes(sql)
-        if sql.execute("SELECT 1 FROM recalls WHERE share_id=?", (share_id,)).fetchone():
+        if stored.recall_of(sql, share_id) is not None:
             return None
-        prev = _secure_delete(sql)
+        prev = stored.secure_delete(sql)
         if not _drop_payload(ex, sql, share_id, "recalled"):
             return None
         # delivered like a share: a new inbox row (a new seq) for every recipient
-        sql.execute("DELETE FROM inbox WHERE share_id=?", (share_id,))
+        stored.drop_inbox_rows(sql, share_id)
         queue_inbox(sql, share_id, recipients, now)
         ref = ex.log.append(sql, recall_entry(r, recipients, sig))
-        sql.execute("INSERT INTO recalls(share_id, originator, at, key, log_idx) "
-                    "VALUES(?,?,?,?,?)", (share_id, member, r["at"], r["key"], ref.index))
-        _restore_secure_delete(sql, prev)
+        stored.add_recall(sql, share_id, member, r["at"], r["key"], ref.index)
+        stored.restore_secure_delete(sql, prev)
         return RecallRecord(share_id, member, r["at"], r["key"], ref.index, recipients, True)
 
     done = ex.store.write(tx)
@@ -395,23 +340,18 @@ def _existing_recall(ex: Exchange, member: str, share_id: str,
 
 def _purge_tx(ex: Exchange, sql: Sql, share_id: str, now: str) -> bool:
     serialize_writes(sql)
-    row = sql.execute("SELECT originator, header FROM shares WHERE id=? AND purged=?",
-                      (share_id, False)).fetchone()
+    row = stored.unpurged(sql, share_id)
     if row is None or not _drop_payload(ex, sql, share_id, "purged"):
         return False
-    header = orjson.loads(bytes(row[1]))
-    sql.execute("DELETE FROM inbox WHERE share_id=?", (share_id,))
-    ex.log.append(sql, purge_entry(share_id, str(row[0]),
-                                   header["audience"]["recipients"], now))
+    header = orjson.loads(row[1])
+    stored.drop_inbox_rows(sql, share_id)
+    ex.log.append(sql, purge_entry(share_id, row[0], header["audience"]["recipients"], now))
     return True
 
 
 def expired_shares(ex: Exchange, now: str, limit: int) -> list[str]:
     """Ids of shares whose expiry has passed and that are not purged yet."""
-    rows = ex.store.read(lambda sql: sql.execute(
-        "SELECT id FROM shares WHERE purged=? AND expires<=? ORDER BY expires LIMIT ?",
-        (False, now, limit)).fetchall())
-    return [str(r[0]) for r in rows]
+    return ex.store.read(lambda sql: stored.expired(sql, now, limit))
 
 
 def purge(ex: Exchange, share_ids: list[str], now: str | None = None) -> list[str]:
@@ -419,9 +359,9 @@ def purge(ex: Exchange, share_ids: list[str], now: str | None = None) -> list[st
     at = now or clock.now()
 
     def tx(sql: Sql) -> list[str]:
-        prev = _secure_delete(sql)
+        prev = stored.secure_delete(sql)
         out = [s for s in share_ids if _purge_tx(ex, sql, s, at)]
-        _restore_secure_delete(sql, prev)
+        stored.restore_secure_delete(sql, prev)
         return out
 
     done = ex.store.write(tx)

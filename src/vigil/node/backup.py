@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
@@ -49,10 +48,10 @@ from vigil.log.checkpoint import Checkpoint, log_origin, sign_checkpoint, verify
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import EMPTY_ROOT, leaf_hash, root_from_leaves
 from vigil.protocol.envelope import payload_digest
-from vigil.storage import open_store
+from vigil.storage import backup as stored
+from vigil.storage import logtree, open_store
 from vigil.storage.base import Sql, envelope_from_row
 from vigil.storage.payloads import payload_dir, referenced
-from vigil.storage.sqlite import _Sql as SqliteSql
 
 FORMAT = "vigil-backup/1"
 MANIFEST = "manifest.json"
@@ -88,13 +87,11 @@ class Report:
 def _leaves(sql: Sql) -> Iterator[tuple[int, str, str | None, bytes]]:
     after = -1
     while True:
-        rows = sql.execute("SELECT idx, kind, share_id, data FROM log_leaves WHERE idx > ? "
-                           "ORDER BY idx LIMIT ?", (after, PAGE)).fetchall()
-        for idx, kind, share_id, data in rows:
-            yield int(idx), str(kind), share_id, bytes(data)
-        if len(rows) < PAGE:
+        page = logtree.leaves_after(sql, after, PAGE)
+        yield from page
+        if len(page) < PAGE:
             return
-        after = int(rows[-1][0])
+        after = page[-1][0]
 
 
 def scan_log(sql: Sql, report: Report, progress: Progress = _quiet
@@ -122,13 +119,11 @@ def scan_shares(sql: Sql, logged: dict[str, bytes], report: Report,
     """Every share row is the share its log entry names, with the payload its header
     names; every logged share has its row."""
     left = dict(logged)
-    total = int(sql.execute("SELECT count(*) FROM shares").fetchone()[0])
+    total = stored.share_count(sql)
     after = 0
     while True:
-        rows = sql.execute("SELECT seq, id, header, signature, payload, wraps, recalled, "
-                           "purged, payload_ref FROM shares WHERE seq > ? ORDER BY seq "
-                           "LIMIT ?", (after, PAGE)).fetchall()
-        for _, sid, header, signature, payload, wraps, recalled, purged, ref in rows:
+        page = stored.shares_after(sql, after, PAGE)
+        for _, sid, header, signature, payload, wraps, recalled, purged, ref in page:
             report.shares += 1
             expected = left.pop(str(sid), None)
             try:
@@ -152,10 +147,10 @@ def scan_shares(sql: Sql, logged: dict[str, bytes], report: Report,
                         or pl.get("digest") != payload_digest(env.payload)):
                     report.problems.append(f"share {sid}: the payload does not match its "
                                            "digest")
-        if rows:
-            after = int(rows[-1][0])
+        if page:
+            after = int(page[-1][0])
             progress("shares", report.shares, total)
-        if len(rows) < PAGE:
+        if len(page) < PAGE:
             break
     for sid in sorted(left):
         report.problems.append(f"logged share {sid} is missing")
@@ -259,38 +254,25 @@ def _backup_sqlite(path: Path, dest: Path) -> tuple[int, bytes]:
         raise ConfigError(f"no database at {path}", code="backup.no_store")
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    src = sqlite3.connect(path)  # only read; a read-only open fails on a stopped WAL node
-    dst = sqlite3.connect(dest)
-    try:
-        src.backup(dst)  # one step: one read snapshot, writers go on (WAL)
-        dst.execute("PRAGMA journal_mode=DELETE")
+    with stored.sqlite_copy(path, dest) as copy:
         # the payloads stored apart that the snapshot names (vigil.storage.payloads)
-        for ref in sorted(referenced(SqliteSql(dst))):
+        for ref in sorted(referenced(copy)):
             try:
                 _copy_private(payload_dir(str(path)) / ref, payload_dir(str(dest)) / ref)
             except FileNotFoundError:
                 raise VigilError("a share's payload was removed (recalled or expired) "
                                  "while the backup was taken; run it again",
                                  code="backup.payload_gone") from None
-        return head(SqliteSql(dst))
-    finally:
-        src.close()
-        dst.close()
+        return head(copy)
 
 
 def _backup_postgres(url: str, dest: Path) -> tuple[int, bytes]:
-    import psycopg
-
-    from vigil.storage.postgres import _Sql as PostgresSql
     from vigil.storage.postgres import split_url
 
     conninfo, _ = split_url(url)
     pg_dump = pg_tool("pg_dump")
-    with psycopg.connect(conninfo) as conn:
-        conn.read_only = True
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
-        size_root = head(PostgresSql(conn))
+    with stored.postgres_snapshot(conninfo) as (sql, snapshot):
+        size_root = head(sql)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         done = subprocess.run([pg_dump, "--format=custom", f"--snapshot={snapshot}",
@@ -379,16 +361,11 @@ def _target_url(settings: Settings, kind: str, store: str | None) -> str:
 
 
 def _restore_postgres(dump: Path, url: str) -> None:
-    import psycopg
-
     from vigil.storage.postgres import split_url
 
     conninfo, _ = split_url(url)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = "
-                           "current_schema()").fetchone()
-        if row is not None and int(row[0]):
-            raise Conflict("the target database is not empty", code="restore.target_not_empty")
+    if not stored.postgres_is_empty(conninfo):
+        raise Conflict("the target database is not empty", code="restore.target_not_empty")
     done = subprocess.run([pg_tool("pg_restore"), "--no-owner", "--no-privileges",
                            "--exit-on-error", "--single-transaction", f"--dbname={conninfo}",
                            str(dump)], capture_output=True, text=True, check=False)

@@ -51,6 +51,7 @@ from vigil.policy.decide import (
 )
 from vigil.policy.member_side import local_serve
 from vigil.policy.suites import SuiteRule, decide_suite
+from vigil.storage.readable import readable_sql
 
 
 class Hold(Protocol):
@@ -267,13 +268,11 @@ class Access:
         return None
 
     def readable_sql(self) -> tuple[str, tuple[Any, ...]]:
-        """``SELECT s.id FROM shares s WHERE …``: the ids of the shares the member may
-        read, as one SQL query with its parameters (the rule of :meth:`read` over the
+        """The ids of the shares the member may read, as one SQL query with its
+        parameters (``vigil.storage.readable``: the rule of :meth:`read` over the
         ``members``, ``shares``, ``inbox`` and ``share_delays`` tables; tests compare
         the two)."""
-        return READABLE_SQL, (self.member, True, False, self.member, False, self.now,
-                              self.member, "retain", "granted", self.now, self.member,
-                              self.member, self.now)
+        return readable_sql(self.member, self.now)
 
     # -- log entries ---------------------------------------------------------------------
     def log_entry(self, entry: Mapping[str, Any]) -> bool:
@@ -314,16 +313,6 @@ class Access:
 
     def channels(self) -> list[Channel]:
         return visible_channels(self.directory, self.member)
-
-
-READABLE_SQL = (
-    "SELECT s.id FROM shares s WHERE EXISTS (SELECT 1 FROM members WHERE id=? AND active=?) "
-    "AND s.purged=? AND (s.originator=? OR (s.recalled=? "
-    "AND s.id NOT IN (SELECT share_id FROM revoked_shares) "
-    "AND (s.expires IS NULL OR s.expires>? OR s.id IN (SELECT share_id FROM consent_requests "
-    "WHERE asker=? AND what=? AND state=? AND (until_at IS NULL OR until_at>?))) "
-    "AND s.id IN (SELECT share_id FROM inbox WHERE member_id=?) "
-    "AND s.id NOT IN (SELECT share_id FROM share_delays WHERE member_id=? AND not_before>?)))")
 
 
 def publish(directory: Directory, request: ShareRequest, *, now: str,
