@@ -39,15 +39,12 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
-from vigil.errors import ConfigError, Conflict, NotFound, Unavailable
+from vigil.errors import ConfigError, Conflict, Unavailable
 from vigil.model import (
-    Channel,
     Directory,
     Envelope,
     InboxEntry,
-    Member,
     ShareState,
-    User,
 )
 from vigil.storage.base import (
     CHANNEL_COLUMNS,
@@ -61,21 +58,11 @@ from vigil.storage.base import (
     header_bytes,
     same_share,
     wraps_to_bytes,
-    write_channel,
-    write_channel_change,
 )
+from vigil.storage.common import SqlStore
 from vigil.storage.schema import MIGRATIONS, render
 
 log = logging.getLogger(__name__)
-
-
-def _qmark(conn: Conn) -> Callable[[str, Sequence[Any]], Any]:
-    """The connection's execute for SQL written with ``?`` placeholders (shared SQL)."""
-
-    def execute(sql: str, params: Sequence[Any]) -> Any:
-        return conn.execute(sql.replace("?", "%s"), params)
-
-    return execute
 
 T = TypeVar("T")
 Conn = psycopg.Connection[TupleRow]
@@ -150,8 +137,9 @@ def split_url(url: str) -> tuple[str, dict[str, float]]:
     return make_conninfo("", **merged), pool
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     dialect: Literal["postgresql"] = "postgresql"
+    unique_violation = psycopg.IntegrityError
     share_lock_timeout = 10.0
     """Seconds a publish waits for its turn to write before answering 503."""
 
@@ -335,73 +323,10 @@ class PostgresStore:
         return self._run(lambda c: c.execute(sql.replace("?", "%s"), params).fetchall(),
                          "read")
 
-    # -- meta ----------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._run(
-            lambda c: c.execute("SELECT value FROM meta WHERE key=%s", (key,)).fetchone(), "read"
-        )
-        return None if row is None else str(row[0])
+    def _payload(self, stored: bytes | None, ref: str | None) -> bytes | None:
+        return None if stored is None else bytes(stored)  # payloads stay in their rows
 
-    def set_meta(self, key: str, value: str) -> None:
-        self._run(
-            lambda c: c.execute(
-                "INSERT INTO meta(key, value) VALUES(%s, %s) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            ),
-            "write",
-        )
-
-    @staticmethod
-    def _bump(conn: Conn) -> None:
-        conn.execute(
-            "UPDATE meta SET value = (CAST(value AS BIGINT) + 1)::text WHERE key='dir_version'"
-        )
-
-    # -- members -------------------------------------------------------------
-    def add_member(self, member: Member, also: Callable[[Sql], None] | None = None) -> None:
-        def fn(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO members(id, name, display_name, country, kind, sign_key, "
-                "sign_key_id, enc_key, enc_key_id, created, active) "
-                "VALUES(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (
-                    member.id,
-                    member.name,
-                    member.display_name,
-                    member.country,
-                    member.kind.value,
-                    member.sign_key,
-                    member.sign_key_id,
-                    member.enc_key,
-                    member.enc_key_id,
-                    member.created,
-                    member.active,
-                ),
-            )
-            self._bump(conn)
-            if also is not None:
-                also(_Sql(conn))
-
-        try:
-            self._run(fn, "write")
-        except psycopg.IntegrityError as exc:
-            raise Conflict(
-                f"a member named {member.name!r} already exists", code="member.exists"
-            ) from exc
-
-    def set_member_active(self, member_id: str, active: bool,
-                          also: Callable[[Sql], None] | None = None) -> None:
-        def fn(conn: Conn) -> None:
-            cur = conn.execute("UPDATE members SET active=%s WHERE id=%s", (active, member_id))
-            if cur.rowcount == 0:
-                raise NotFound("no such member", code="member.not_found")
-            self._bump(conn)
-            if also is not None:
-                also(_Sql(conn))
-
-        self._run(fn, "write")
-
+    # -- the directory (members and channels) ---------------------------------
     def directory(self) -> Directory:
         row = self._run(
             lambda c: c.execute("SELECT value FROM meta WHERE key='dir_version'").fetchone(),
@@ -422,139 +347,6 @@ class PostgresStore:
                             conn.execute(CHANNEL_COLUMNS).fetchall(),
                             conn.execute(CHANNEL_MEMBER_COLUMNS).fetchall())
         return version, d
-
-    # -- users -----------------------------------------------------------------
-    def add_user(self, user: User, token_hash: str, prefix: str = "") -> None:
-        try:
-            self._run(
-                lambda c: c.execute(
-                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked, "
-                    "scope, expires, token_prefix) "
-                    "VALUES(%s,%s,%s,%s,%s,FALSE,%s,%s,%s)",
-                    (user.id, user.member_id, user.name, token_hash, user.created,
-                     user.scope, user.expires, prefix),
-                ),
-                "write",
-            )
-        except psycopg.IntegrityError as exc:
-            raise Conflict(
-                f"user {user.name!r} already exists for this member", code="user.exists"
-            ) from exc
-
-    def user_by_token_hash(self, token_hash: str) -> User | None:
-        row = self._run(
-            lambda c: c.execute(
-                "SELECT id, member_id, name, created, scope, expires FROM users "
-                "WHERE token_hash=%s AND NOT revoked",
-                (token_hash,),
-            ).fetchone(),
-            "read",
-        )
-        return None if row is None else User(*row)
-
-    def user_by_id(self, user_id: str) -> User | None:
-        row = self._run(
-            lambda c: c.execute(
-                "SELECT id, member_id, name, created, scope, expires FROM users "
-                "WHERE id=%s AND NOT revoked",
-                (user_id,),
-            ).fetchone(),
-            "read",
-        )
-        return None if row is None else User(*row)
-
-    def add_session(self, id_hash: str, user_id: str, csrf: str, expires: str) -> None:
-        self._run(
-            lambda c: c.execute(
-                "INSERT INTO sessions(id_hash, user_id, csrf, expires) VALUES(%s,%s,%s,%s)",
-                (id_hash, user_id, csrf, expires),
-            ),
-            "write",
-        )
-
-    def get_session(self, id_hash: str, now: str) -> tuple[str, str] | None:
-        row = self._run(
-            lambda c: c.execute(
-                "SELECT user_id, csrf FROM sessions WHERE id_hash=%s AND expires>%s",
-                (id_hash, now),
-            ).fetchone(),
-            "read",
-        )
-        return None if row is None else (str(row[0]), str(row[1]))
-
-    def drop_session(self, id_hash: str, now: str) -> None:
-        self._run(
-            lambda c: c.execute(
-                "DELETE FROM sessions WHERE id_hash=%s OR expires<=%s", (id_hash, now)
-            ),
-            "write",
-        )
-
-    def list_users(self, member_id: str) -> list[User]:
-        rows = self._run(
-            lambda c: c.execute(
-                "SELECT id, member_id, name, created FROM users WHERE member_id=%s "
-                "AND NOT revoked ORDER BY name",
-                (member_id,),
-            ).fetchall(),
-            "read",
-        )
-        return [User(r[0], r[1], r[2], r[3]) for r in rows]
-
-    # -- channels --------------------------------------------------------------
-    def add_channel(self, channel: Channel, actor: str, at: str,
-                    also: Callable[[Sql], None] | None = None) -> None:
-        def fn(conn: Conn) -> None:
-            write_channel(_qmark(conn), channel, actor, at)
-            self._bump(conn)
-            if also is not None:
-                also(_Sql(conn))
-
-        try:
-            self._run(fn, "write")
-        except psycopg.IntegrityError as exc:
-            raise Conflict(
-                f"you already own a channel named {channel.name!r}", code="channel.exists"
-            ) from exc
-
-    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
-                           also: Callable[[Sql], None] | None = None) -> bool:
-        return self._change_channel(channel_id, member_id, actor, at, also, join=True)
-
-    def remove_channel_member(
-        self, channel_id: str, member_id: str, actor: str, at: str,
-        also: Callable[[Sql], None] | None = None
-    ) -> bool:
-        return self._change_channel(channel_id, member_id, actor, at, also, join=False)
-
-    def _change_channel(
-        self, channel_id: str, member_id: str, actor: str, at: str,
-        also: Callable[[Sql], None] | None, *, join: bool
-    ) -> bool:
-        def fn(conn: Conn) -> bool:
-            if not write_channel_change(_qmark(conn), channel_id, member_id, actor, at,
-                                        join=join):
-                return False
-            self._bump(conn)
-            if also is not None:
-                also(_Sql(conn))
-            return True
-
-        return self._run(fn, "write")
-
-    def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
-        rows = self._run(
-            lambda c: c.execute(
-                "SELECT member_id, event, actor, at FROM channel_events "
-                "WHERE channel_id=%s ORDER BY seq",
-                (channel_id,),
-            ).fetchall(),
-            "read",
-        )
-        return [
-            {"seq": k + 1, "member": r[0], "event": r[1], "actor": r[2], "at": r[3]}
-            for k, r in enumerate(rows)
-        ]
 
     # -- shares ----------------------------------------------------------------
     def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
@@ -621,57 +413,6 @@ class PostgresStore:
 
         return self._run(fn, "idempotent")
 
-    def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
-        row = self._run(
-            lambda c: c.execute(
-                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
-                "WHERE id=%s",
-                (share_id,),
-            ).fetchone(),
-            "read",
-        )
-        if row is None:
-            return None
-        return envelope_from_row(*_bytes(row[:4])), ShareState(bool(row[4]), bool(row[5]))
-
-    def inbox(
-        self, member_id: str, after: int, limit: int
-    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
-        rows = self._run(
-            lambda c: c.execute(
-                "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
-                "s.recalled, s.purged FROM inbox i JOIN shares s ON s.id = i.share_id "
-                "WHERE i.member_id=%s AND i.pos>%s ORDER BY i.pos LIMIT %s",
-                (member_id, after, limit),
-            ).fetchall(),
-            "read",
-        )
-        return [
-            (
-                InboxEntry(int(r[0]), member_id, r[1], r[2]),
-                envelope_from_row(*_bytes(r[3:7])),
-                ShareState(bool(r[7]), bool(r[8])),
-            )
-            for r in rows
-        ]
-
-    def inbox_refs(
-        self, member_id: str, after: int, limit: int
-    ) -> list[tuple[InboxEntry, ShareState]]:
-        rows = self._run(
-            lambda c: c.execute(
-                "SELECT i.pos, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
-                "JOIN shares s ON s.id = i.share_id WHERE i.member_id=%s AND i.pos>%s "
-                "ORDER BY i.pos LIMIT %s",
-                (member_id, after, limit),
-            ).fetchall(),
-            "read",
-        )
-        return [
-            (InboxEntry(int(r[0]), member_id, r[1], r[2]), ShareState(bool(r[3]), bool(r[4])))
-            for r in rows
-        ]
-
     def inbox_refs_many(
         self, requests: Sequence[tuple[str, int]], limit: int
     ) -> list[list[tuple[InboxEntry, ShareState]]]:
@@ -691,43 +432,6 @@ class PostgresStore:
                 if len(out[k]) < limit:
                     out[k] = self.inbox_refs(member, after, limit)
         return out
-
-    def inbox_head(self, member_id: str) -> int:
-        row = self._run(
-            lambda c: c.execute(
-                "SELECT head FROM cursor_heads WHERE member_id=%s AND stream='inbox'",
-                (member_id,)
-            ).fetchone(),
-            "read",
-        )
-        return int(row[0] or 0) if row is not None else 0
-
-    def sent(
-        self, member_id: str, after: int, limit: int
-    ) -> list[tuple[int, Envelope, ShareState]]:
-        # a share's place in its originator's list is its cursor (shares are never
-        # deleted, and join the end of the list in commit order, under SHARE_LOCK): it
-        # counts the member's own only
-        rows = self._run(
-            lambda c: c.execute(
-                "SELECT header, signature, payload, wraps, recalled, purged FROM shares "
-                "WHERE originator=%s ORDER BY seq LIMIT %s OFFSET %s",
-                (member_id, limit, after),
-            ).fetchall(),
-            "read",
-        )
-        return [
-            (
-                after + k + 1,
-                envelope_from_row(*_bytes(r[0:4])),
-                ShareState(bool(r[4]), bool(r[5])),
-            )
-            for k, r in enumerate(rows)
-        ]
-
-    def share_count(self) -> int:
-        row = self._run(lambda c: c.execute("SELECT COUNT(*) FROM shares").fetchone(), "read")
-        return int(row[0]) if row is not None else 0
 
 
 # Each member's positions rise with seq (every inbox write holds SHARE_LOCK), so seq

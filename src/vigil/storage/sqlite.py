@@ -10,15 +10,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from vigil.crypto.secretfile import owner_only_dir, owner_only_file
-from vigil.errors import Conflict, NotFound
+from vigil.errors import Conflict
 from vigil.model import (
-    Channel,
     Directory,
     Envelope,
     InboxEntry,
-    Member,
     ShareState,
-    User,
 )
 from vigil.storage.base import (
     CHANNEL_COLUMNS,
@@ -32,10 +29,9 @@ from vigil.storage.base import (
     queue_inbox,
     same_share,
     wraps_to_bytes,
-    write_channel,
-    write_channel_change,
 )
 from vigil.storage.checkpoint import Checkpointer
+from vigil.storage.common import SqlStore
 from vigil.storage.payloads import APART, PayloadFiles, payload_dir, referenced
 from vigil.storage.schema import MIGRATIONS, render
 
@@ -79,8 +75,9 @@ class _Sql:
         self._conn.executemany(sql, rows)
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     dialect: Literal["sqlite"] = "sqlite"
+    unique_violation = sqlite3.IntegrityError
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -217,68 +214,7 @@ class SqliteStore:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._reader().execute(sql, params).fetchall()
 
-    # -- meta ----------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES(?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            )
-
-    @staticmethod
-    def _bump(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
-            "WHERE key='dir_version'"
-        )
-
-    # -- members -------------------------------------------------------------
-    def add_member(self, member: Member, also: Callable[[Sql], None] | None = None) -> None:
-        try:
-            with self._tx() as conn:
-                conn.execute(
-                    "INSERT INTO members(id, name, display_name, country, kind, sign_key, "
-                    "sign_key_id, enc_key, enc_key_id, created, active) "
-                    "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        member.id,
-                        member.name,
-                        member.display_name,
-                        member.country,
-                        member.kind.value,
-                        member.sign_key,
-                        member.sign_key_id,
-                        member.enc_key,
-                        member.enc_key_id,
-                        member.created,
-                        int(member.active),
-                    ),
-                )
-                self._bump(conn)
-                if also is not None:
-                    also(self._sql(conn))
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(
-                f"a member named {member.name!r} already exists", code="member.exists"
-            ) from exc
-
-    def set_member_active(self, member_id: str, active: bool,
-                          also: Callable[[Sql], None] | None = None) -> None:
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE members SET active=? WHERE id=?", (int(active), member_id)
-            )
-            if cur.rowcount == 0:
-                raise NotFound("no such member", code="member.not_found")
-            self._bump(conn)
-            if also is not None:
-                also(self._sql(conn))
-
+    # -- the directory (members and channels) ---------------------------------
     def directory(self) -> Directory:
         reader = self._reader()
         version = reader.execute("SELECT value FROM meta WHERE key='dir_version'").fetchone()[0]
@@ -297,124 +233,6 @@ class SqliteStore:
             reader.execute("COMMIT")
         self._dir_cache = (version, d)
         return d
-
-    # -- users -----------------------------------------------------------------
-    def add_user(self, user: User, token_hash: str, prefix: str = "") -> None:
-        try:
-            with self._tx() as conn:
-                conn.execute(
-                    "INSERT INTO users(id, member_id, name, token_hash, created, revoked, "
-                    "scope, expires, token_prefix) "
-                    "VALUES(?,?,?,?,?,0,?,?,?)",
-                    (user.id, user.member_id, user.name, token_hash, user.created,
-                     user.scope, user.expires, prefix),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(
-                f"user {user.name!r} already exists for this member", code="user.exists"
-            ) from exc
-
-    def user_by_token_hash(self, token_hash: str) -> User | None:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT id, member_id, name, created, scope, expires FROM users "
-                "WHERE token_hash=? AND revoked=0",
-                (token_hash,),
-            )
-            .fetchone()
-        )
-        return None if row is None else User(*row)
-
-    def list_users(self, member_id: str) -> list[User]:
-        return [
-            User(r[0], r[1], r[2], r[3])
-            for r in self._reader().execute(
-                "SELECT id, member_id, name, created FROM users WHERE member_id=? "
-                "AND revoked=0 ORDER BY name",
-                (member_id,),
-            )
-        ]
-
-    def user_by_id(self, user_id: str) -> User | None:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT id, member_id, name, created, scope, expires FROM users "
-                "WHERE id=? AND revoked=0",
-                (user_id,),
-            )
-            .fetchone()
-        )
-        return None if row is None else User(*row)
-
-    # -- console sessions ----------------------------------------------------------
-    def add_session(self, id_hash: str, user_id: str, csrf: str, expires: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO sessions(id_hash, user_id, csrf, expires) VALUES(?,?,?,?)",
-                (id_hash, user_id, csrf, expires),
-            )
-
-    def get_session(self, id_hash: str, now: str) -> tuple[str, str] | None:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT user_id, csrf FROM sessions WHERE id_hash=? AND expires>?",
-                (id_hash, now),
-            )
-            .fetchone()
-        )
-        return None if row is None else (str(row[0]), str(row[1]))
-
-    def drop_session(self, id_hash: str, now: str) -> None:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM sessions WHERE id_hash=? OR expires<=?", (id_hash, now))
-
-    # -- channels --------------------------------------------------------------
-    def add_channel(self, channel: Channel, actor: str, at: str,
-                    also: Callable[[Sql], None] | None = None) -> None:
-        try:
-            with self._tx() as conn:
-                write_channel(conn.execute, channel, actor, at)
-                self._bump(conn)
-                if also is not None:
-                    also(self._sql(conn))
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(
-                f"you already own a channel named {channel.name!r}", code="channel.exists"
-            ) from exc
-
-    def add_channel_member(self, channel_id: str, member_id: str, actor: str, at: str,
-                           also: Callable[[Sql], None] | None = None) -> bool:
-        return self._change_channel(channel_id, member_id, actor, at, also, join=True)
-
-    def remove_channel_member(
-        self, channel_id: str, member_id: str, actor: str, at: str,
-        also: Callable[[Sql], None] | None = None
-    ) -> bool:
-        return self._change_channel(channel_id, member_id, actor, at, also, join=False)
-
-    def _change_channel(self, channel_id: str, member_id: str, actor: str, at: str,
-                        also: Callable[[Sql], None] | None, *, join: bool) -> bool:
-        with self._tx() as conn:
-            if not write_channel_change(conn.execute, channel_id, member_id, actor, at,
-                                        join=join):
-                return False
-            self._bump(conn)
-            if also is not None:
-                also(self._sql(conn))
-            return True
-
-    def channel_events(self, channel_id: str) -> list[dict[str, Any]]:
-        return [
-            {"seq": k + 1, "member": r[0], "event": r[1], "actor": r[2], "at": r[3]}
-            for k, r in enumerate(self._reader().execute(
-                "SELECT member_id, event, actor, at FROM channel_events "
-                "WHERE channel_id=? ORDER BY seq",
-                (channel_id,),
-            ))
-        ]
 
     # -- shares ----------------------------------------------------------------
     def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
@@ -465,53 +283,6 @@ class SqliteStore:
                 self.files.remove([ref])
         return True
 
-    def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT header, signature, payload, wraps, recalled, purged, payload_ref "
-                "FROM shares WHERE id=?",
-                (share_id,),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return (envelope_from_row(row[0], row[1], self._payload(row[2], row[6]), row[3]),
-                ShareState(bool(row[4]), bool(row[5])))
-
-    def inbox(
-        self, member_id: str, after: int, limit: int
-    ) -> list[tuple[InboxEntry, Envelope, ShareState]]:
-        rows = self._reader().execute(
-            "SELECT i.pos, i.share_id, i.added, s.header, s.signature, s.payload, s.wraps, "
-            "s.recalled, s.purged, s.payload_ref FROM inbox i JOIN shares s "
-            "ON s.id = i.share_id WHERE i.member_id=? AND i.pos>? ORDER BY i.pos LIMIT ?",
-            (member_id, after, limit),
-        )
-        return [
-            (
-                InboxEntry(r[0], member_id, r[1], r[2]),
-                envelope_from_row(r[3], r[4], self._payload(r[5], r[9]), r[6]),
-                ShareState(bool(r[7]), bool(r[8])),
-            )
-            for r in rows
-        ]
-
-    def inbox_refs(
-        self, member_id: str, after: int, limit: int
-    ) -> list[tuple[InboxEntry, ShareState]]:
-        rows = self._reader().execute(
-            "SELECT i.pos, i.share_id, i.added, s.recalled, s.purged FROM inbox i "
-            "JOIN shares s ON s.id = i.share_id WHERE i.member_id=? AND i.pos>? "
-            "ORDER BY i.pos LIMIT ?",
-            (member_id, after, limit),
-        )
-        return [
-            (InboxEntry(r[0], member_id, r[1], r[2]), ShareState(bool(r[3]), bool(r[4])))
-            for r in rows
-        ]
-
     def inbox_refs_many(
         self, requests: Sequence[tuple[str, int]], limit: int
     ) -> list[list[tuple[InboxEntry, ShareState]]]:
@@ -538,31 +309,3 @@ class SqliteStore:
                     if len(out[k]) < limit:
                         out[k] = self.inbox_refs(requests[k][0], requests[k][1], limit)
         return out
-
-    def inbox_head(self, member_id: str) -> int:
-        row = (
-            self._reader()
-            .execute("SELECT head FROM cursor_heads WHERE member_id=? AND stream='inbox'",
-                     (member_id,))
-            .fetchone()
-        )
-        return int(row[0]) if row else 0
-
-    def sent(
-        self, member_id: str, after: int, limit: int
-    ) -> list[tuple[int, Envelope, ShareState]]:
-        # a share's place in its originator's list is its cursor (shares are never
-        # deleted, and join the end of the list): it counts the member's own only
-        rows = self._reader().execute(
-            "SELECT header, signature, payload, wraps, recalled, purged, payload_ref "
-            "FROM shares WHERE originator=? ORDER BY seq LIMIT ? OFFSET ?",
-            (member_id, limit, after),
-        )
-        return [
-            (after + k + 1, envelope_from_row(r[0], r[1], self._payload(r[2], r[6]), r[3]),
-             ShareState(bool(r[4]), bool(r[5])))
-            for k, r in enumerate(rows)
-        ]
-
-    def share_count(self) -> int:
-        return int(self._reader().execute("SELECT COUNT(*) FROM shares").fetchone()[0])
