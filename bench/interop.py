@@ -12,8 +12,8 @@ converts every attribute with misp-stix (``fast=False``); ``direct`` writes the 
 attributes of the common types (``vigil.interop.misp_fast``) and the plain MISP objects
 of the common templates (``vigil.interop.misp_objects``) itself and leaves the rest to
 misp-stix. Both publish each event's bundle as written from the objects the validator
-passed (not validated again). A warm-up pass of each (misp-stix's start-up) is not counted. MISP's own
-import runs at 33-83 attributes/s (issue #16); ``x_misp`` divides by 83.
+passed (not validated again). A warm-up pass of each (misp-stix's start-up) is not
+counted. MISP's own import runs at 33-83 attributes/s (issue #16); ``x_misp`` divides by 83.
 """
 
 from __future__ import annotations
