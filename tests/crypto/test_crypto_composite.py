@@ -21,7 +21,7 @@ from vigil.crypto.composite import (
     CompositePublicKey,
     message_representative,
 )
-from vigil.crypto.keys import ALG_ED25519_MLDSA65, key_id, sign_key_id
+from vigil.crypto.keys import ALG_ED25519_MLDSA65, composite_public, key_id, sign_key_id
 from vigil.crypto.sign import TAG_RECEIPT, TAG_SHARE, sign, signed_bytes, verify
 from vigil.errors import CryptoError
 
@@ -114,3 +114,21 @@ def test_mldsa_half_checks_with_dilithium_py(key: CompositePrivateKey) -> None:
     theirs = ML_DSA_65.sign(sk, m_prime, ctx=LABEL, deterministic=True)
     composite = theirs + key.ed25519.sign(m_prime)
     verify(TAG_SHARE, OBJ, composite, pub)
+
+
+def test_a_composite_key_is_loaded_once_and_still_checks_every_signature(
+        key: CompositePrivateKey) -> None:
+    pub = key.public_key().public_bytes_raw()
+    sig = sign(TAG_SHARE, OBJ, key)
+    composite_public.cache_clear()
+    verify(TAG_SHARE, OBJ, sig, pub)
+    verify(TAG_SHARE, OBJ, sig, pub)
+    info = composite_public.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    forged = sig[:MLDSA_SIG_LEN] + bytes(64)  # the kept key refuses what it refused before
+    with pytest.raises(CryptoError) as e:
+        verify(TAG_SHARE, OBJ, forged, pub)
+    assert e.value.code == "crypto.bad_signature"
+    other = CompositePrivateKey.generate()  # and a signature by another key
+    with pytest.raises(CryptoError):
+        verify(TAG_SHARE, OBJ, sign(TAG_SHARE, OBJ, other), pub)
