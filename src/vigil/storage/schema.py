@@ -682,6 +682,15 @@ IDEMPOTENCY_MIGRATION: list[str] = [
     "CREATE INDEX idempotency_keys_created ON idempotency_keys(created)",
 ]
 
+# A plain share's payload holds each of its objects' bytes: a TAXII object row names
+# where (``body_at``, ``body_len``: offset and length in the payload) instead of holding
+# the object's JSON a second time (``obj`` is then empty). Rows stored before keep
+# their ``obj`` (``body_at`` NULL).
+TAXII_SPANS_MIGRATION: list[str] = [
+    "ALTER TABLE taxii_objects ADD COLUMN body_at {BIGINT}",
+    "ALTER TABLE taxii_objects ADD COLUMN body_len {BIGINT}",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -859,6 +868,7 @@ MIGRATIONS: list[list[str]] = [
     IDEMPOTENCY_MIGRATION,  # v18: answers to publishes made with an Idempotency-Key
     # v19: a large payload stored apart from its share row (SQLite: vigil.storage.payloads)
     ["ALTER TABLE shares ADD COLUMN payload_ref TEXT"],
+    TAXII_SPANS_MIGRATION,  # v20: TAXII objects served from their share's payload
 ]
 
 

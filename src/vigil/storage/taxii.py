@@ -28,9 +28,12 @@ def insert_share(sql: Sql, seq: int, share_id: str, originator: str, channel: st
 
 
 def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
-    """Object rows ``(share_seq, pos, object_id, type, version, spec_version, obj)``."""
+    """Object rows ``(share_seq, pos, object_id, type, version, spec_version, obj,
+    body_at, body_len)`` (``obj`` empty when the body is the payload's slice at
+    ``body_at``)."""
     sql.executemany("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
-                    "spec_version, obj) VALUES(?,?,?,?,?,?,?)", list(rows))
+                    "spec_version, obj, body_at, body_len) VALUES(?,?,?,?,?,?,?,?,?)",
+                    list(rows))
 
 
 def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added: str) -> None:
@@ -71,3 +74,18 @@ def unindexed(sql: Sql, limit: int) -> list[Any]:
                 "SELECT s.seq, s.header, s.signature, s.payload, s.wraps, s.payload_ref "
                 "FROM shares s LEFT JOIN taxii_shares t ON t.share_seq = s.seq "
                 "WHERE t.share_seq IS NULL ORDER BY s.seq LIMIT ?", (limit,)).fetchall()]
+
+
+def payloads(sql: Sql, seqs: Sequence[int]) -> dict[int, bytes]:
+    """The stored payloads of shares by seq (a payload stored apart read from its file;
+    a share whose payload is gone is left out)."""
+    out: dict[int, bytes] = {}
+    for i in range(0, len(seqs), 500):
+        chunk = list(seqs[i:i + 500])
+        for seq, payload, ref in sql.execute(
+                f"SELECT seq, payload, payload_ref FROM shares WHERE seq IN "
+                f"({','.join('?' * len(chunk))})", chunk).fetchall():
+            got = sql.payload(payload, ref)
+            if got is not None:
+                out[int(seq)] = got
+    return out

@@ -4,8 +4,10 @@ For every share: one ``taxii_shares`` row (its seq, channel, form, time stored) 
 ``taxii_access`` row per member that may ever read it (its recipients and its
 originator; the policy still decides every read). For a plain share, one
 ``taxii_objects`` row per STIX object: its position in the bundle, id, type, version
-(normalised ``modified``, else ``created``, else the time stored), spec version and its
-JSON, so a page is served by splicing stored object bytes. A sealed share gets one
+(normalised ``modified``, else ``created``, else the time stored), spec version and
+where its compact JSON lies in the share's payload (offset and length), so a page is
+served by splicing slices of stored payloads (``vigil.taxii.bodies``); an object whose
+compact JSON the payload does not hold as such keeps it in the row. A sealed share gets one
 placeholder row (position -1, empty id and type) and nothing of its content: the node
 opens it, for a member whose keyring it holds, when a page reaches it.
 """
@@ -28,6 +30,10 @@ from vigil.taxii.query import norm_time
 
 SEALED_POS = -1
 
+Row = tuple[int, int, str, str, str, str, bytes, int | None, int | None]
+SPAN_SLACK = 64  # bytes between two objects of a payload searched for the next one
+
+
 def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
                ) -> tuple[int, int, str, str, str, str, bytes]:
     version = obj.get("modified") or obj.get("created")
@@ -36,12 +42,33 @@ def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
             str(obj.get("spec_version", "2.1")), orjson.dumps(obj))
 
 
-def object_rows(seq: int, payload: bytes, added: str) -> list[tuple[Any, ...]]:
+def object_rows(seq: int, payload: bytes, added: str) -> list[Row]:
     """The index rows of a plain share's bundle (parsed once per publish:
-    ``vigil.stix.parsed``)."""
+    ``vigil.stix.parsed``). An object whose served bytes (its compact JSON) occur in the
+    payload is stored as their offset and length there (``obj`` empty); any other
+    (a payload with spaces inside an object, escapes written differently) keeps its
+    JSON in ``obj``. Each object is looked for just after the one before; after an
+    object not found, in the rest of the payload; after two in a row, no more (a
+    payload not written compactly): a payload is scanned about once."""
     added_norm = norm_time(added) or added
     objects = parsed.objects_of(payload)
-    return [object_row(seq, pos, obj, added_norm) for pos, obj in enumerate(objects)]
+    rows: list[Row] = []
+    cursor, misses = 0, 1  # the first object is looked for in the whole payload
+    for pos, obj in enumerate(objects):
+        row = object_row(seq, pos, obj, added_norm)
+        body = row[6]
+        at = -1
+        if misses == 0:
+            at = payload.find(body, cursor, cursor + len(body) + SPAN_SLACK)
+        elif misses == 1:
+            at = payload.find(body, cursor)
+        if at < 0:
+            rows.append((*row, None, None))
+            misses = min(misses + 1, 2)
+            continue
+        misses, cursor = 0, at + len(body)
+        rows.append((*row[:6], b"", at, len(body)))
+    return rows
 
 
 class _Pending(threading.local):
@@ -70,7 +97,7 @@ def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], ad
     readers = sorted({*recipients, env.originator})
     stored.grant(sql, readers, seq, channel, added)
     if sealed:
-        stored.insert_objects(sql, [(seq, SEALED_POS, "", "", "", "", b"")])
+        stored.insert_objects(sql, [(seq, SEALED_POS, "", "", "", "", b"", None, None)])
     elif env.payload:  # (a recalled or purged share's payload is gone)
         stored.insert_objects(sql, object_rows(seq, env.payload, added))
 

@@ -35,6 +35,7 @@ from vigil.stix.validate import check_object
 from vigil.storage import taxii as stored
 from vigil.storage.base import Sql, envelope_from_row, serialize_writes
 from vigil.taxii import index
+from vigil.taxii.bodies import Bodies
 from vigil.taxii.collections import Added, Collection, Item, Page, node_collections
 from vigil.taxii.query import Cursor, Query, norm_time, show_time
 
@@ -44,7 +45,7 @@ SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
 
 _SELECT = ("SELECT a.pos, o.pos, a.share_seq, o.object_id, o.type, o.version, "
-           "o.spec_version, o.obj, a.added ")
+           "o.spec_version, o.obj, a.added, o.body_at, o.body_len ")
 _COLUMNS = _SELECT + ("FROM taxii_access a JOIN taxii_objects o "
                       "ON o.share_seq = a.share_seq WHERE ")
 # match[id]: from the ids to the member's rows (SQLite keeps CROSS JOIN's order)
@@ -131,6 +132,7 @@ class ExchangeSource:
         self.title = title
         self.headers: Lru[int, Mapping[str, Any]] = Lru(16384)
         self.opened: Lru[tuple[int, str], Opened] = Lru(64)
+        self.bodies = Bodies(exchange.store)
         self._backfill_lock = threading.Lock()
         self._backfilled = False
         # per member whose keyring the node holds: the versions inside the sealed shares
@@ -214,14 +216,17 @@ class ExchangeSource:
             rows = r.rows((_BY_ID if q.ids else _COLUMNS) + " AND ".join(where) +
                           " ORDER BY a.pos, o.pos LIMIT ?", [*params, batch])
             ok = r.readable(row[2] for row in rows)
+            bodies = self.bodies.of([(row[2], row[7], row[9], row[10]) if ok[row[2]]
+                                     and row[1] >= 0 else (row[2], b"", None, None)
+                                     for row in rows])
             found: list[Item] = []
-            for seq, pos, share, oid, typ, version, spec, body, added in rows:
+            for (seq, pos, share, oid, typ, version, spec, _, added, _, _), body in zip(
+                    rows, bodies, strict=True):
                 after = (seq, END if pos < 0 else pos)
-                if not ok[share]:
+                if not ok[share] or body is None:
                     continue
                 if pos >= 0:
-                    found.append(Item(seq, pos, oid, typ, version, spec, added, bytes(body),
-                                      share))
+                    found.append(Item(seq, pos, oid, typ, version, spec, added, body, share))
                     continue
                 opened = self._open(r.member, share, added)
                 if opened is None:
@@ -447,13 +452,16 @@ class ExchangeSource:
         known: dict[tuple[str, str], list[Any]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            rows = r.rows("SELECT o.object_id, o.version, o.obj, a.share_seq FROM "
-                          "taxii_objects o JOIN taxii_access a ON a.share_seq = o.share_seq "
+            rows = r.rows("SELECT o.object_id, o.version, o.obj, a.share_seq, o.body_at, "
+                          "o.body_len FROM taxii_objects o JOIN taxii_access a "
+                          "ON a.share_seq = o.share_seq "
                           f"WHERE a.member_id = ? AND o.object_id IN ({marks(len(chunk))})",
                           [member, *chunk])
             ok = r.readable(row[3] for row in rows)
-            for oid, version, body, share in rows:
-                if ok[share]:
+            rows = [row for row in rows if ok[row[3]]]
+            bodies = self.bodies.of([(share, obj, at, n) for _, _, obj, share, at, n in rows])
+            for (oid, version, *_), body in zip(rows, bodies, strict=True):
+                if body is not None:
                     known.setdefault((oid, version), []).append(orjson.loads(body))
         out: dict[int, str] = {}
         for n, key in keyed.items():
