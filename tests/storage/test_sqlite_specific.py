@@ -80,10 +80,66 @@ def test_checkpoints_run_outside_the_writers_commits(tmp_path: Path) -> None:
         cp = store._checkpoints
         assert cp is not None
         deadline = time.monotonic() + 30
-        while path.stat().st_size < before + len(blob) and time.monotonic() < deadline:
+        while (cp.runs < 1 or path.stat().st_size < before + len(blob)) \
+                and time.monotonic() < deadline:  # (the file grows while a checkpoint runs)
             time.sleep(0.05)
         assert cp.runs >= 1 and path.stat().st_size >= before + len(blob)
         assert store.read(lambda sql: sql.execute(
             "SELECT value FROM meta WHERE key='blob'").fetchone()[0]) == blob
     finally:
         store.close()
+
+
+def test_a_new_database_has_small_pages_and_one_made_before_keeps_its_own(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from vigil.storage.sqlite import PAGE_SIZE
+
+    before = tmp_path / "before.db"
+    conn = sqlite3.connect(before)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("CREATE TABLE probe(a)")
+    conn.close()
+    for path, size in ((tmp_path / "new.db", PAGE_SIZE), (before, 4096)):
+        store = SqliteStore(f"sqlite:///{path}")
+        try:
+            store.migrate()
+            assert store._writer.execute("PRAGMA page_size").fetchone()[0] == size
+        finally:
+            store.close()
+    assert PAGE_SIZE == 1024
+
+
+def test_writes_gather_in_the_wal_until_it_is_full(tmp_path: Path) -> None:
+    # while writes keep coming, no checkpoint until the WAL holds wal_bytes; then one,
+    # and the WAL starts over
+    import os
+    import sqlite3
+    import time
+
+    from vigil.storage.checkpoint import Checkpointer
+
+    path = tmp_path / "w.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "wal_autocheckpoint=0", "journal_size_limit=0"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.execute("CREATE TABLE t(v BLOB)")
+    cp = Checkpointer(str(path), interval=0, wal_bytes=1 << 20, idle=600)
+    try:
+        for i in range(20):
+            conn.execute("INSERT INTO t VALUES(?)", (bytes(100 + i),))
+            cp.written()
+        assert cp.runs == 0
+        wal = Path(str(path) + "-wal")
+        conn.execute("INSERT INTO t VALUES(?)", (os.urandom(2 << 20),))
+        cp.written()
+        deadline = time.monotonic() + 30
+        while cp.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cp.runs == 1
+        conn.execute("INSERT INTO t VALUES(?)", (b"after",))  # the WAL starts over
+        assert wal.stat().st_size < 1 << 20
+    finally:
+        cp.close()
+        conn.close()
