@@ -12,7 +12,8 @@ While writes keep coming, the ``Checkpointer`` lets them gather in the WAL up to
 ``wal_bytes`` before it checkpoints: a page that many commits change (a B-tree page of
 an index on random keys, such as object ids or observable keys) is appended to the WAL
 by each of them but copied into the database file once per checkpoint, not once per
-commit. When writes stop for ``idle`` seconds, it checkpoints whatever the WAL holds.
+commit. When writes stop for ``idle`` seconds, it checkpoints whatever the WAL holds
+(long enough that a loaded node, whose commits come seconds apart, still gathers).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Checkpointer:
     or once no write came for ``idle`` seconds."""
 
     def __init__(self, path: str, interval: float = 0.25, wal_bytes: int = WAL_BYTES,
-                 idle: float = 1.0) -> None:
+                 idle: float = 5.0) -> None:
         self.path = path
         self.interval = interval
         self.wal_bytes = wal_bytes
