@@ -122,6 +122,8 @@ CODES: dict[str, tuple[int, str]] = {
     "dir.bad_lookup": (
         422, "a directory lookup that does not prove the keys (proof, chain or cosignatures)"),
     "dir.broken": (500, "the directory log in the store has a gap"),
+    "dir.home_unreachable": (
+        503, "the member's old home did not answer its directory lookup; try again"),
     "dir.moved": (409, "the member moved to another node (named in the detail); ask there"),
     "dir.not_moved": (422, "the member's old home shows no move to this node"),
     "dir.not_witnessed": (
@@ -154,6 +156,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.fork_alarm": (
         403, "the node is under a fork alarm; its items are refused until an operator decides"),
     "fed.gap": (409, "a batch starts after the next item this node expects; resend from cursor"),
+    "fed.no_directory_proof": (
+        422, "a member announcement without its witnessed directory entries; kept as evidence"),
     "fed.not_durable": (
         503, "the store does not fsync before it acknowledges; the node does not federate"),
     "fed.not_hosted": (422, "an item for no member this node hosts"),

@@ -167,29 +167,11 @@ def directory_take(c: Ctx, member: str) -> None:
     signed move to this node with the keys this node holds for it (``dir.not_moved``
     otherwise). Peers learn the move from this node's announcement, the proof attached
     (docs/federation.md, "Re-homing")."""
-    from vigil.errors import NotFound, Unavailable
-    from vigil.federation.trust import TrustService, peer_client
-    from vigil.storage import federation as fq
+    from vigil.federation.trust import TrustService
 
     def run(ex: object) -> str:
-        mid = _member_id(ex, member)
-        store = ex.store  # type: ignore[attr-defined]
-        got = store.read(lambda sql: fq.remote_member(sql, mid))
         trust = TrustService(ex)  # type: ignore[arg-type]
-        home = next((p for p in trust.peer_list() if got is not None and p.node == got[0]),
-                    None)
-        if home is None:
-            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved")
-        with peer_client(home, 10.0) as client:
-            r = client.get(home.url.rstrip("/") + "/directory/lookup",
-                           params={"member": mid})
-        if r.status_code != 200:  # the home's own error (dir.not_witnessed: ask again)
-            err = r.json().get("error", {}) if "json" in r.headers.get("content-type", "") \
-                else {}
-            raise Unavailable(f"{home.name} answered {r.status_code} to the lookup: "
-                              f"{err.get('message', '')}",
-                              code=str(err.get("code") or "fed.unreachable"))
-        trust.take_member(mid, r.json())
-        return home.name
+        old = trust.take(_member_id(ex, member))
+        return next((p.name for p in trust.peer_list() if p.node == old), old)
 
     click.echo(f"{member} moved here from {_with_exchange(c, run)}")

@@ -31,6 +31,7 @@ from vigil.crypto.seal import open_payload, unwrap_key, wrap_key
 from vigil.errors import CryptoError, VigilError
 from vigil.model import Envelope, Form, Wrap
 from vigil.protocol import key_statements as statements
+from vigil.protocol.directory_entries import member_signature, rotation_after
 from vigil.protocol.envelope import open_share
 
 if TYPE_CHECKING:
@@ -57,9 +58,13 @@ def rotate(client: Client, path: Path, passphrase: str, *, hybrid: bool | None =
     old = client.keyring
     if old is None:
         raise CryptoError("rotating needs the member's keyring", code="client.no_keyring")
+    last = _last_directory_entry(client, old.member_id)
     new, retired = _new_keys(old, path, passphrase, hybrid, pkcs11)
     doc = statements.signed(statements.rotation(old.member_id, old, new),
                             old=old.sign_private, new=new.sign_private)
+    if last is not None:  # the same rotation in the key directory, signed by the old key
+        entry = rotation_after(last, new.sign_public, new.enc_public)
+        doc["directory"] = {"entry": entry, "sig": member_signature(entry, old.sign_private)}
     try:
         client._call("POST", "/api/v1/keys/rotate", json=doc)
     except BaseException:
@@ -69,6 +74,23 @@ def rotate(client: Client, path: Path, passphrase: str, *, hybrid: bool | None =
     client.retired_keyrings.append(old)
     client.forget_member(old.member_id)
     return new
+
+
+def _last_directory_entry(client: Client, member: str) -> dict[str, Any] | None:
+    """The member's last entry in its home node's key directory (none when the node
+    does not federate or the member has no entry). A rotation extends it, so peers
+    take the new keys; the member's monitor checks what the node then logs."""
+    try:
+        answer = client._call("GET", "/fed/v1/directory/lookup", params={"member": member})
+    except VigilError as e:
+        if e.code != "dir.not_witnessed" and e.status == 404:
+            return None  # fed.off, dir.unknown_member
+        raise  # dir.not_witnessed: the last entry is being witnessed; again in a second
+    entries = answer.get("entries") if isinstance(answer, dict) else None
+    if not entries:
+        return None
+    last: dict[str, Any] = entries[-1]["entry"]
+    return last
 
 
 def _new_keys(old: Keyring, path: Path, passphrase: str, hybrid: bool | None,

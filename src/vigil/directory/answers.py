@@ -15,10 +15,11 @@ __all__ = ["answer_lookup", "answer_range"]
 
 
 def answer_lookup(dirlog: DirectoryLog, collector: Collector, member: str,
-                  k: int) -> dict[str, Any]:
+                  k: int, by: str | None = None) -> dict[str, Any]:
     """The home node's answer for ``member`` (``dir.not_witnessed`` while no checkpoint
-    holding its registration has k cosignatures yet; ``dir.unknown_member`` if none)."""
-    note = collector.cosigned(dirlog.origin, k)
+    holding its registration has k cosignatures yet, ``by``'s among them if given;
+    ``dir.unknown_member`` if none)."""
+    note = collector.cosigned(dirlog.origin, k, by)
     size = 0
     if note is not None:
         size = parse_checkpoint(note)[0].size

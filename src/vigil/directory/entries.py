@@ -29,7 +29,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil import clock
 from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import (
@@ -42,12 +41,16 @@ from vigil.crypto.keys import (
 from vigil.crypto.sign import sign, verify
 from vigil.errors import CryptoError, InputError
 from vigil.log.checkpoint import DEFAULT_AUTHORITY
+from vigil.protocol.directory_entries import (
+    KINDS,
+    TAG_DIR_ENTRY,
+    TAG_DIR_NODE,
+    make_entry,
+    member_signature,
+)
 
-TAG_DIR_ENTRY = "vigil/dir-entry/v1"
-TAG_DIR_NODE = "vigil/dir-node/v1"
-KINDS = ("register", "rotate", "revoke", "recover", "rehome")
-
-__all__ = ["MemberKeys", "SignedEntry", "entry_digest", "fold", "make_entry", "sign_entry"]
+__all__ = ["KINDS", "TAG_DIR_ENTRY", "TAG_DIR_NODE", "MemberKeys", "SignedEntry",
+           "entry_digest", "fold", "make_entry", "member_signature", "sign_entry"]
 
 
 def directory_origin(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
@@ -101,29 +104,11 @@ def entry_digest(signed: SignedEntry) -> str:
     return "sha256:" + hashlib.sha256(signed.data()).hexdigest()
 
 
-def make_entry(kind: str, member: str, home: str, seq: int, prev: str | None, *,
-               sign_key: bytes, enc_key: bytes, recovery_key: bytes | None, by: str,
-               revoked: str | None = None, after: int | None = None,
-               to: str | None = None, at: str | None = None) -> dict[str, Any]:
-    if kind not in KINDS:
-        raise InputError(f"unknown directory entry kind {kind!r}", code="dir.bad_entry")
-    return {"v": 1, "kind": kind, "member": member, "home": home, "seq": seq, "prev": prev,
-            "sign_key": b64u(sign_key), "enc_key": b64u(enc_key),
-            "recovery_key": b64u(recovery_key) if recovery_key is not None else None,
-            "revoked": revoked, "after": after, "to": to, "by": by,
-            "at": at or clock.now()}
-
-
 def sign_entry(entry: Mapping[str, Any], signer: SignPrivate | None,
                node_key: SignPrivate) -> SignedEntry:
     """The member (or recovery) signature, then the home node's countersignature."""
     sig = b64u(sign(TAG_DIR_ENTRY, dict(entry), signer)) if signer is not None else None
     return countersign(entry, sig, node_key)
-
-
-def member_signature(entry: Mapping[str, Any], signer: SignPrivate) -> str:
-    """What a member's client sends its home node: its signature over the entry."""
-    return b64u(sign(TAG_DIR_ENTRY, dict(entry), signer))
 
 
 def countersign(entry: Mapping[str, Any], sig: str | None,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from vigil.crypto.keys import SignPrivate
 from vigil.directory.entries import MemberKeys, SignedEntry, directory_origin, fold, step
@@ -23,6 +25,8 @@ from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store, serialize_writes
 
 __all__ = ["DirectoryLog", "directory_origin"]
+
+T = TypeVar("T")
 
 
 class DirectoryLog:
@@ -47,29 +51,49 @@ class DirectoryLog:
             self._tree.append(leaf_hash(raw))
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, signed: SignedEntry) -> int:
-        """Check ``signed`` against its member's chain and append it; its index."""
+    def append(self, signed: SignedEntry, also: Callable[[Sql], None] | None = None) -> int:
+        """Check ``signed`` against its member's chain and append it; its index. ``also``
+        runs in the same transaction (what the entry changes elsewhere in the store):
+        both commit, or neither."""
         def run(sql: Sql) -> int:
-            serialize_writes(sql)
-            with self._lock:
-                self._load(sql)
-                mine = [e for e in self._entries if e.member == signed.member]
-                state = fold(mine, self.node_id, self.public_raw) if mine else None
-                step(state, signed, self.node_id, self.public_raw)
-                idx = len(self._entries)
-                data = signed.data()
-                q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
-                self._entries.append(signed)
-                self._tree.append(leaf_hash(data))
-                return idx
+            idx = self.append_in(sql, signed)
+            if also is not None:
+                also(sql)
+            return idx
+        return self.write(run)
+
+    def append_in(self, sql: Sql, signed: SignedEntry) -> int:
+        """:meth:`append` inside the caller's write transaction (run it through
+        :meth:`write`, which forgets the entry if the transaction rolls back)."""
+        serialize_writes(sql)
+        with self._lock:
+            self._load(sql)
+            mine = [e for e in self._entries if e.member == signed.member]
+            state = fold(mine, self.node_id, self.public_raw) if mine else None
+            step(state, signed, self.node_id, self.public_raw)
+            idx = len(self._entries)
+            data = signed.data()
+            q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
+            self._entries.append(signed)
+            self._tree.append(leaf_hash(data))
+            return idx
+
+    def write(self, run: Callable[[Sql], T]) -> T:
+        """``store.write(run)`` for a transaction that appends with :meth:`append_in`:
+        if it fails, the entries it appended are forgotten here too."""
         try:
             return self.store.write(run)
         except Exception:
-            with self._lock:  # the transaction rolled back: forget what it added
-                self._entries.clear()
-                self._tree = MemoryTree()
-                self.store.read(self._load)
+            self.reload()  # the transaction rolled back: forget what it added
             raise
+
+    def reload(self) -> None:
+        """Read the log again from the store (after a transaction that appended with
+        :meth:`append_in` rolled back)."""
+        with self._lock:
+            self._entries.clear()
+            self._tree = MemoryTree()
+            self.store.read(self._load)
 
     def append_unchecked(self, signed: SignedEntry) -> int:
         """Append without the chain rules: what a *misbehaving* home node can do. The

@@ -315,10 +315,14 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
 
 # -- member -----------------------------------------------------------------------------
 
-# node id -> the check that a member known homed at another node moved to the peer
-# announcing it (``(ctx, old home, body)``; raises when not proven), set by
-# vigil.federation.trust
-MOVES: dict[str, Callable[[Context, str, Mapping[str, Any]], None]] = {}
+class Moves:
+    """The check that a member known homed at another node moved to the peer announcing
+    it (``check(ctx, old home, body)``; raises when not proven). One per exchange
+    (``Exchange.attach``), its check set by vigil.federation.trust while a trust service
+    runs on the exchange; without it such an announcement is refused."""
+
+    def __init__(self) -> None:
+        self.check: Callable[[Context, str, Mapping[str, Any]], None] | None = None
 
 
 def bump_directory(sql: Sql) -> None:
@@ -343,7 +347,8 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
     home = q.remote_member(sql, mj["id"])
     moved = False
     if known is not None and (home is None or home[0] != ctx.peer.node):
-        check_move = MOVES.get(ctx.ex.node_id)
+        moves = ctx.ex.part(Moves)
+        check_move = moves.check if moves is not None else None
         if home is None or check_move is None:
             raise CryptoError(f"{mj['id']} is homed at another node",
                               code="fed.forged_originator")

@@ -24,6 +24,7 @@ from vigil.model import Envelope
 from vigil.node.exchange import Exchange
 from vigil.protocol.envelope import envelope_to_json
 from vigil.storage import federation as q
+from vigil.storage import trust as tq
 from vigil.storage.base import Sql, envelope_from_row
 
 SCAN = "log"
@@ -59,6 +60,20 @@ def sync(ex: Exchange, sql: Sql, dest: str) -> None:
         if dest in channel_nodes(sql, ch):
             q.enqueue(sql, dest, "channel", ch, now)
     q.set_scan(sql, SCAN, dest, end)
+
+
+def reannounce(sql: Sql, member: str) -> int:
+    """Queue ``member``'s latest key event again for every peer (after its first entry
+    in the key directory: peers refused the announcements made without one); how many
+    rows. A peer that took it already changes nothing."""
+    idx = tq.last_member_leaf(sql, member)
+    if idx is None or q.remote_member(sql, member) is not None:
+        return 0
+    now = clock.now()
+    dests = sorted(active_peers(sql))
+    for d in dests:
+        q.enqueue(sql, d, "member", str(idx), now)
+    return len(dests)
 
 
 def channel_nodes(sql: Sql, channel: str) -> set[str]:
@@ -210,10 +225,22 @@ def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]
     return out[:limit]
 
 
-# node id -> the proofs a member's announcement carries, as extra body fields: its
-# witnessed directory entries (``directory``) and, for a member that moved here, its old
-# home's lookup showing the move (``moved``); set by vigil.federation.trust
-MEMBER_PROOFS: dict[str, Callable[[str], Mapping[str, Any]]] = {}
+class MemberProofs:
+    """The proofs a member's announcement carries, as extra body fields: its witnessed
+    directory entries (``directory``) and, for a member that moved here, its old home's
+    lookup showing the move (``moved``). One per exchange (``Exchange.attach``); its
+    source is set by vigil.federation.trust while a trust service runs on the exchange.
+
+    ``source(member, body, dest)`` raises :class:`Held` when the announcement must wait
+    (its directory entries are not witnessed yet): the batch ends before it."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[str, Mapping[str, Any], str | None], Mapping[str, Any]] \
+            | None = None
+
+
+class Held(Exception):
+    """A member announcement that may not leave yet (see :class:`MemberProofs`)."""
 
 
 def bodies(ex: Exchange, sql: Sql, rows: Sequence[tuple[int, str, str, str]]
@@ -236,13 +263,23 @@ def bodies(ex: Exchange, sql: Sql, rows: Sequence[tuple[int, str, str, str]]
     return out
 
 
-def with_proofs(ex: Exchange, items: Sequence[tuple[int, str, Mapping[str, Any]]]
-                ) -> list[tuple[int, str, Mapping[str, Any]]]:
-    """The items with the proofs of :data:`MEMBER_PROOFS` added to each member item (its
-    directory entries, its move), so the receiver checks the announced keys and home
-    against them; read outside the outbox read."""
-    proofs = MEMBER_PROOFS.get(ex.node_id)
+def with_proofs(ex: Exchange, items: Sequence[tuple[int, str, Mapping[str, Any]]],
+                dest: str | None = None) -> list[tuple[int, str, Mapping[str, Any]]]:
+    """The items with the proofs of the exchange's :class:`MemberProofs` added to each
+    member item (its directory entries, its move), so the receiver (``dest``) checks the
+    announced keys and home against them; read outside the outbox read. The items end before the
+    first member item whose proofs are not ready (:class:`Held`): the batch ends there
+    and that item leaves in a later one, with everything after it."""
+    part = ex.part(MemberProofs)
+    proofs = part.source if part is not None else None
     if proofs is None:
         return list(items)
-    return [(d, k, {**b, **proofs(str(b["member"]["id"]))} if k == "member" else b)
-            for d, k, b in items]
+    out: list[tuple[int, str, Mapping[str, Any]]] = []
+    for d, k, b in items:
+        if k == "member":
+            try:
+                b = {**b, **proofs(str(b["member"]["id"]), b, dest)}
+            except Held:
+                break
+        out.append((d, k, b))
+    return out

@@ -75,7 +75,7 @@ def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict
     def run(sql: Sql) -> list[tuple[int, str, Mapping[str, Any]]]:
         return outbox.bodies(ex, sql, consecutive(q.pending(sql, dest, after, limit)))
 
-    items = outbox.with_proofs(ex, ex.store.read(run))
+    items = outbox.with_proofs(ex, ex.store.read(run), dest)
     _, note = ex.log.checkpoint()
     return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
 
@@ -177,6 +177,8 @@ class Link:
             self.ready = None
             return False
         batch = await self._batch_after(acked)
+        if not batch["batch"]["items"]:
+            return False  # its first item waits (outbox.Held): a wake or a beat retries
         to = int(batch["batch"]["to"])
         # build the next batch while this one is in flight (one ahead at most)
         ahead = asyncio.ensure_future(asyncio.to_thread(

@@ -39,18 +39,30 @@ import httpx
 
 from vigil import clock
 from vigil.client.tls import transports
-from vigil.crypto.encoding import b64u
+from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.directory.answers import answer_lookup
-from vigil.directory.entries import countersign, directory_origin, enc_kid, next_entry, sign_entry
+from vigil.directory.entries import (
+    MemberKeys,
+    SignedEntry,
+    countersign,
+    directory_origin,
+    enc_kid,
+    fold,
+    next_entry,
+    sign_entry,
+    sign_kid,
+)
 from vigil.directory.log import DirectoryLog
 from vigil.directory.lookup import verify_lookup
 from vigil.directory.rehome import verify_move
 from vigil.directory.revocation import Revocations
-from vigil.errors import CryptoError, InputError, NotFound
+from vigil.errors import CryptoError, InputError, NotFound, Unavailable
 from vigil.federation import kinds, outbox, receiver
 from vigil.federation.peers import Peer, peers
 from vigil.log.checkpoint import DEFAULT_AUTHORITY, parse_checkpoint
 from vigil.log.entries import member_entry
+from vigil.model import Member
+from vigil.node import keylife
 from vigil.node.exchange import Exchange
 from vigil.protocol.witnessing import quorum
 from vigil.roster.roster import Roster
@@ -97,7 +109,7 @@ class TrustService:
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._registered = False
+        self._registered: set[str] = set()  # held members with a directory entry
         self._turns: dict[str, int] = {}
         self._ticks = 0
         self._service: Any = None
@@ -158,9 +170,13 @@ class TrustService:
     def register_held(self) -> int:
         """Register in the directory every member whose keyring this node holds and
         that has no entry yet (signed by the member's own key); how many it added."""
+        held = dict(self.ex.held)
+        if set(held) <= self._registered:
+            return 0
         have = {e.member for _, e in self.directory.entries()}
         added = 0
-        for member, kr in sorted(self.ex.held.items()):
+        for member, kr in sorted(held.items()):
+            self._registered.add(member)
             if member in have:
                 continue
             entry = next_entry(None, "register", member, self.ex.node_id,
@@ -182,15 +198,56 @@ class TrustService:
         if entry.get("kind") == "rehome" and not any(p.node == to for p in self.peer_list()):
             raise InputError("a move to a node this node peers with", code="dir.bad_entry")
         countersigned = countersign(entry, sig, self.ex.node_key)
-        index = self.directory.append(countersigned)
+
+        def moved(sql: Sql) -> None:  # hosted here no more: its shares go there
+            tq.home_at(sql, member, str(to), -1)
+            kinds.bump_directory(sql)
+
+        def announce(sql: Sql) -> None:  # peers refused what the directory lacked
+            outbox.reannounce(sql, member)
+        # a move and its routing commit together: never an appended move with the
+        # member still hosted here, nor a member routed away without its signed move
+        kind = entry.get("kind")
+        index = self.directory.append(countersigned, moved if kind == "rehome" else
+                                      announce if kind in ("register", "rotate", "recover")
+                                      else None)
         if entry.get("kind") == "revoke":
             self.revocations.learn(countersigned, self.ex.node_key_raw)
-        if entry.get("kind") == "rehome":  # hosted here no more: its shares go there
-            def moved(sql: Sql) -> None:
-                tq.home_at(sql, member, str(to), -1)
-                kinds.bump_directory(sql)
-            self.ex.store.write(moved)
         return index
+
+    def rotate(self, member: str, doc: Mapping[str, Any], signed: Any) -> Member:
+        """A member's key rotation (``vigil.node.keylife.rotate``) with its directory
+        entry ``signed`` (``{entry, sig}``: a ``rotate`` to the statement's new keys,
+        signed by the old key), both in one transaction: peers take the new keys only
+        with the directory's proof. ``dir.bad_entry`` when the entry is not that."""
+        st = doc.get("statement") if isinstance(doc, Mapping) else None
+        if not isinstance(signed, Mapping) or not isinstance(signed.get("entry"), Mapping) \
+                or not isinstance(signed.get("sig"), str) or not isinstance(st, Mapping):
+            raise InputError("directory is the rotation's entry {entry, sig}",
+                             code="dir.bad_entry")
+        entry = signed["entry"]
+        try:
+            new_sign = sign_kid(b64u_decode(str(entry.get("sign_key"))))
+            new_enc = enc_kid(b64u_decode(str(entry.get("enc_key"))))
+        except (CryptoError, ValueError):
+            raise InputError("the directory entry names malformed keys",
+                             code="dir.bad_entry") from None
+        if entry.get("kind") != "rotate" or entry.get("member") != member \
+                or entry.get("home") != self.ex.node_id or entry.get("by") != "member" \
+                or new_sign != _kid_of(st.get("sign_key")) \
+                or new_enc != _kid_of(st.get("enc_key")):
+            raise InputError("the directory entry is not this rotation of the caller's "
+                             "keys at this node", code="dir.bad_entry")
+        countersigned = countersign(entry, str(signed["sig"]), self.ex.node_key)
+        try:
+            return keylife.rotate(self.ex, member, doc,
+                                  also=lambda sql: self._append_in(sql, countersigned))
+        except Exception:
+            self.directory.reload()  # the transaction rolled back: forget the entry
+            raise
+
+    def _append_in(self, sql: Sql, signed: SignedEntry) -> None:
+        self.directory.append_in(sql, signed)
 
     def take_member(self, member: str, answer: Mapping[str, Any]) -> None:
         """Host ``member``, which moved here from the node it is homed at: ``answer`` is
@@ -201,7 +258,8 @@ class TrustService:
         old = next((p for p in self.peer_list() if home is not None and p.node == home[0]),
                    None)
         if home is None or old is None:
-            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved")
+            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved",
+                           status=422)
         keys = verify_move(answer, old.node, old.key, self.witnesses(), self.k(), member,
                            self.ex.node_id)
         m = self.ex.directory().members.get(member)
@@ -218,6 +276,43 @@ class TrustService:
                                                  clock.now()))
             kinds.bump_directory(sql)
         self.ex.store.write(run)
+
+    def take(self, member: str) -> str:
+        """Host ``member``, which moved here: its home peer's lookup is fetched and
+        taken (:meth:`take_member`); the old home's id. ``dir.not_moved`` for a member
+        not homed at a peer (or homed here), ``dir.home_unreachable`` when the old home
+        does not answer, or the old home's own error (``dir.not_witnessed``: ask again
+        in a second)."""
+        got = self.ex.store.read(lambda sql: fq.remote_member(sql, member))
+        home = next((p for p in self.peer_list() if got is not None and p.node == got[0]),
+                    None)
+        if home is None:
+            raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved",
+                           status=422)
+        try:
+            with peer_client(home, 10.0) as client:
+                r = client.get(home.url.rstrip("/") + "/directory/lookup",
+                               params={"member": member})
+        except httpx.HTTPError as e:
+            raise Unavailable(f"{home.name} did not answer the lookup: {e}",
+                              code="dir.home_unreachable") from None
+        if r.status_code != 200:
+            err: Any = {}
+            with contextlib.suppress(ValueError):
+                err = r.json().get("error", {})
+            code = err.get("code") if isinstance(err, Mapping) else None
+            if code == "dir.not_witnessed":
+                raise NotFound(f"{home.name} has no witnessed entry of {member} yet; ask "
+                               f"again in a second", code="dir.not_witnessed")
+            raise Unavailable(f"{home.name} answered {r.status_code} {code or ''} to the "
+                              f"lookup", code="dir.home_unreachable")
+        try:
+            answer = r.json()
+        except ValueError:
+            raise CryptoError(f"{home.name}'s lookup is not JSON",
+                              code="dir.bad_lookup") from None
+        self.take_member(member, answer)
+        return home.node
 
     def check_move(self, ctx: kinds.Context, old_home: str, body: Mapping[str, Any]) -> None:
         """A peer announces a member this node knows homed at ``old_home``: only with the
@@ -241,9 +336,7 @@ class TrustService:
     # -- the cadence ------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
         """One round: submit both logs to every peer witness; prune old cosignatures."""
-        if not self._registered:
-            self.register_held()
-            self._registered = True
+        self.register_held()  # the members held here, added since the last round too
         self.refresh_peers()
         won = self.collector.round(self.witness_peers())
         k = self.k()
@@ -321,45 +414,97 @@ class TrustService:
         if self.roster.nodes:
             self.roster.check_node(ctx.peer.node, ctx.peer.key)
 
+    def roster_witnesses(self) -> dict[str, bytes]:
+        """The cosigners whose cosignatures count at intake: every node of the roster,
+        under its roster key (without a roster: this node and its pinned peers). The
+        origin's own never counts for its log."""
+        on = self.roster.nodes
+        if on:
+            return {witness_name(node): key for node, key in on.items()}
+        return self.witnesses()
+
     def check_announcement(self, home: str, home_key: bytes, body: Mapping[str, Any]) -> None:
         """A member's keys announced by its home node, against the member's directory
         entries the item carries (``directory``: the home node's lookup answer). The
-        answer must hold as a lookup: the home node's signed checkpoint, every inclusion
-        proof, the member's chain with its signatures (``fed.bad_directory_proof``
-        otherwise); keys other than the chain's current ones are
-        ``fed.directory_mismatch``. No cosignature is needed for this: a mismatch is the
-        home node contradicting itself in two signed statements, and the item is
-        quarantined with its body and the signed batch head as the evidence (the sender
-        and this node may count k differently, so an honest proof is never refused for
-        its cosignatures). An announcement without a proof (a member with no witnessed
-        directory entry yet) is checked as before, by the main log alone."""
+        answer must hold as a lookup: the home node's signed checkpoint cosigned by at
+        least k distinct roster nodes other than the home (valid cosignatures only),
+        every inclusion proof, the member's chain with its signatures
+        (``fed.bad_directory_proof`` otherwise); an announcement without one is
+        ``fed.no_directory_proof``; keys other than the chain's current ones are
+        ``fed.directory_mismatch``. The item is quarantined with its body and the signed
+        batch head as the evidence. A revocation (``deactivate``) only takes trust away:
+        it is taken without a proof (heartbeats carry it ahead of the queue). A member
+        that moved to ``home`` and has no entry in its directory yet is proven by its
+        move instead (``moved``: its old home's lookup, held to the same rules, ending
+        in a move to ``home``)."""
         proof = body.get("directory")
-        if proof is None:
-            return
         mj, entry = body["member"], body["entry"]
+        revocation = entry.get("event") == "deactivate"
+        moved = body.get("moved")
+        if proof is None and revocation:
+            return
+        if proof is None and not isinstance(moved, Mapping):
+            raise CryptoError(f"{mj['id']} is announced without its witnessed directory "
+                              f"entries", code="fed.no_directory_proof")
+        witnesses, k = ({}, 0) if revocation else (self.roster_witnesses(), self.k())
         try:
-            keys = verify_lookup(proof, home, home_key, {}, 0, str(mj["id"]))
+            if proof is not None:
+                keys = verify_lookup(proof, home, home_key, witnesses, k, str(mj["id"]))
+            else:
+                assert isinstance(moved, Mapping)
+                old = next((p for p in self.peer_list() if p.node == moved.get("home")),
+                           None)
+                if old is None:
+                    raise CryptoError("a move from a node this node does not peer with",
+                                      code="dir.not_moved")
+                keys = verify_move(moved, old.node, old.key, witnesses, k, str(mj["id"]),
+                                   home)
         except CryptoError as e:
             raise CryptoError(f"the member's directory proof does not hold: {e.message}",
                               code="fed.bad_directory_proof") from None
-        if entry.get("event") == "deactivate":
-            return  # a revocation only takes trust away
+        if revocation:
+            return
         if keys.sign_key_id != mj["sign_key_id"] or enc_kid(keys.enc_key) != mj["enc_key_id"]:
             raise CryptoError(f"{mj['id']}'s announced keys are not the ones its directory "
                               f"entries hold", code="fed.directory_mismatch")
 
-    def member_proofs(self, member: str) -> dict[str, Any]:
-        """What a member's announcement carries: its witnessed directory entries here
-        (``directory``; none while it has none under a k-cosigned checkpoint) and, if it
-        moved here, its old home's lookup showing the move (``moved``)."""
+    def member_proofs(self, member: str, body: Mapping[str, Any],
+                      dest: str | None = None) -> dict[str, Any]:
+        """What a member's announcement carries: its directory entries here under a
+        checkpoint with k cosignatures (``directory``) and, if it moved here, its old
+        home's lookup showing the move (``moved``). For a peer ``dest`` the checkpoint is
+        one ``dest`` cosigned itself, so its own count never falls short for a witness it
+        does not know yet. Raises :class:`outbox.Held` while the
+        announced keys are in the directory but not yet under such a checkpoint (a
+        registration or rotation being witnessed): the announcement waits for it rather
+        than be refused. A member with no directory entry at all is announced without
+        one (peers refuse it: ``fed.no_directory_proof``)."""
         out: dict[str, Any] = {}
-        with contextlib.suppress(NotFound):
+        try:
             out["directory"] = answer_lookup(self.directory, self.collector, member,
-                                             self.k())
+                                             self.k(), self._cosigner(dest))
+        except NotFound as e:
+            if e.code == "dir.not_witnessed" or member in self.ex.held:
+                # being witnessed, or a held member the next round registers
+                raise outbox.Held(member) from None
+        mj = body["member"]
+        if "directory" in out and body["entry"].get("event") != "deactivate":
+            witnessed = fold([SignedEntry.from_json(x["entry"])
+                              for x in out["directory"]["entries"]],
+                             self.ex.node_id, self.ex.node_key_raw)
+            if not _same_keys(witnessed, mj):
+                with contextlib.suppress(CryptoError):
+                    if _same_keys(self.directory.keys(member), mj):
+                        raise outbox.Held(member)  # the newer entry is being witnessed
         moved = self.ex.store.read(lambda sql: tq.move_proof(sql, member))
         if moved is not None:
             out["moved"] = json.loads(moved)
         return out
+
+    @staticmethod
+    def _cosigner(dest: str | None) -> str | None:
+        """``dest``'s witness name (every peer witnesses this node's logs)."""
+        return None if dest is None else witness_name(dest)
 
     def share_key(self, ctx: kinds.Context, body: Mapping[str, Any]) -> None:
         """After a share's own checks: its key, not revoked at its index, recorded."""
@@ -371,18 +516,20 @@ class TrustService:
                                     str(header["key"]), int(ref["index"]))
 
     def install(self) -> None:
-        """Put the gate in front of every item kind. Several nodes may share a process
-        (the tests): the gate finds the service of the receiving node by its id."""
-        _SERVICES[self.ex.node_id] = self
-        outbox.MEMBER_PROOFS[self.ex.node_id] = self.member_proofs
-        kinds.MOVES[self.ex.node_id] = self.check_move
+        """Put the gate in front of every item kind; the exchange's parts (``Exchange.
+        attach``) name this service, so several nodes, or one node opened twice, share
+        a process without sharing a service (the gate finds the receiving exchange's)."""
+        self.ex.attach(Installed, Installed)[0].service = self
+        self.ex.attach(outbox.MemberProofs, outbox.MemberProofs)[0].source = \
+            self.member_proofs
+        self.ex.attach(kinds.Moves, kinds.Moves)[0].check = self.check_move
         for kind, checker in list(kinds._KINDS.items()):
             if not getattr(checker, "__trust_gated__", False):
                 kinds.register(kind, _gated(kind, checker))
 
     @staticmethod
     def _heartbeat_hook(ex: Exchange, peer: Peer, hb: Mapping[str, Any]) -> None:
-        svc = _SERVICES.get(ex.node_id)
+        svc = service_of(ex)
         if svc is not None and "trust" in hb:
             try:
                 svc.on_heartbeat(peer, hb["trust"])
@@ -399,10 +546,16 @@ class TrustService:
             receiver.HEARTBEAT_HOOKS.append(TrustService._heartbeat_hook)
 
     def uninstall(self) -> None:
-        if _SERVICES.get(self.ex.node_id) is self:
-            del _SERVICES[self.ex.node_id]
-            outbox.MEMBER_PROOFS.pop(self.ex.node_id, None)
-            kinds.MOVES.pop(self.ex.node_id, None)
+        """Take this service's parts off its exchange (another's stay)."""
+        installed = self.ex.part(Installed)
+        if installed is not None and installed.service is self:
+            installed.service = None
+        proofs = self.ex.part(outbox.MemberProofs)
+        if proofs is not None and proofs.source == self.member_proofs:
+            proofs.source = None
+        moves = self.ex.part(kinds.Moves)
+        if moves is not None and moves.check == self.check_move:
+            moves.check = None
 
     def witnessed(self, member: str, share_id: str) -> dict[str, Any]:
         """The proof that a share the member may read is witnessed, for its client to
@@ -453,12 +606,30 @@ class TrustService:
                 "roster": sorted(self.roster.nodes)}
 
 
-_SERVICES: dict[str, TrustService] = {}
+class Installed:
+    """The trust service installed on an exchange (its gate checks every item)."""
+
+    def __init__(self) -> None:
+        self.service: TrustService | None = None
+
+
+def service_of(ex: Exchange) -> TrustService | None:
+    installed = ex.part(Installed)
+    return installed.service if installed is not None else None
+
+
+def _kid_of(key: Any) -> Any:
+    return key.get("id") if isinstance(key, Mapping) else None
+
+
+def _same_keys(keys: MemberKeys, mj: Mapping[str, Any]) -> bool:
+    return bool(keys.sign_key_id == mj["sign_key_id"]
+                and enc_kid(keys.enc_key) == mj["enc_key_id"])
 
 
 def _gated(kind: str, inner: kinds.Checker) -> kinds.Checker:
     def gated(ctx: kinds.Context, body: Mapping[str, Any]) -> kinds.Write:
-        svc = _SERVICES.get(ctx.ex.node_id)
+        svc = service_of(ctx.ex)
         if svc is not None:
             svc.gate(ctx, kind, body)
         write = inner(ctx, body)

@@ -16,7 +16,7 @@ and appends a ``member`` entry to the node's log (docs/protocol.md, "Key events"
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,12 +54,14 @@ def _known(ex: Exchange, kid: str) -> bool:
         kid in (m.sign_key_id, m.enc_key_id) for m in d.members.values())
 
 
-def rotate(ex: Exchange, member_id: str, doc: Any) -> Member:
+def rotate(ex: Exchange, member_id: str, doc: Any,
+           also: Callable[[Sql], None] | None = None) -> Member:
     """Take a member's new keys on its signed rotation statement (signed by its current
-    key and by the new one); the old keys are retired, not forgotten."""
+    key and by the new one); the old keys are retired, not forgotten. ``also`` runs in
+    the same transaction (the federation's key directory takes the rotation there)."""
     m = ex.directory().members[member_id]
     st, sigs = statements.check(doc, m.id, "rotate")
-    return _replace(ex, m, st, sigs, doc, vouch=("old", m.sign_key))
+    return _replace(ex, m, st, sigs, doc, vouch=("old", m.sign_key), also=also)
 
 
 def recover(ex: Exchange, member_id: str, doc: Any) -> Member:
@@ -74,7 +76,8 @@ def recover(ex: Exchange, member_id: str, doc: Any) -> Member:
 
 
 def _replace(ex: Exchange, m: Member, st: dict[str, Any], sigs: dict[str, bytes],
-             doc: Mapping[str, Any], *, vouch: tuple[str, bytes]) -> Member:
+             doc: Mapping[str, Any], *, vouch: tuple[str, bytes],
+             also: Callable[[Sql], None] | None = None) -> Member:
     event = str(st["event"])
     if st["previous"] != {"sign_key": m.sign_key_id, "enc_key": m.enc_key_id}:
         raise Conflict("the statement names keys that are not the member's current ones",
@@ -100,6 +103,8 @@ def _replace(ex: Exchange, m: Member, st: dict[str, Any], sigs: dict[str, bytes]
         ex.log.append(sql, _entry(new, event, at, previous=dict(st["previous"]),
                                   statement=dict(doc["statement"]),
                                   signatures=dict(doc["signatures"])))
+        if also is not None:
+            also(sql)
 
     ex.store.write(write)
     return ex.directory().members[m.id]

@@ -7,6 +7,7 @@ Every function takes an ``Sql`` inside the caller's transaction (or read).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from vigil.storage.base import Sql
@@ -155,6 +156,14 @@ def newest_quorum_size(sql: Sql, origin: str, k: int) -> int | None:
     return None if row is None else int(row[0])
 
 
+def newest_quorum_size_with(sql: Sql, origin: str, k: int, witness: str) -> int | None:
+    """The newest size of ``origin`` with ``k`` cosignatures, ``witness``'s among them."""
+    row = sql.execute("SELECT size FROM cosignatures WHERE origin = ? GROUP BY size "
+                      "HAVING count(*) >= ? AND sum(CASE WHEN witness = ? THEN 1 ELSE 0 "
+                      "END) > 0 ORDER BY size DESC LIMIT 1", (origin, k, witness)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def cosignature_lines(sql: Sql, origin: str, size: int) -> list[str]:
     return [str(r[0]) for r in sql.execute(
         "SELECT line FROM cosignatures WHERE origin = ? AND size = ? ORDER BY witness",
@@ -175,6 +184,15 @@ def prune_cosignatures(sql: Sql, origin: str, below: int) -> None:
 def dir_entries(sql: Sql, start: int) -> list[tuple[int, bytes]]:
     return [(int(i), bytes(d)) for i, d in sql.execute(
         "SELECT idx, data FROM dir_entries WHERE idx >= ? ORDER BY idx", (start,)).fetchall()]
+
+
+def last_member_leaf(sql: Sql, member: str) -> int | None:
+    """The index of ``member``'s latest key event in this node's main log."""
+    for idx, data in sql.execute("SELECT idx, data FROM log_leaves WHERE kind = 'member' "
+                                 "ORDER BY idx DESC").fetchall():
+        if json.loads(bytes(data)).get("member") == member:
+            return int(idx)
+    return None
 
 
 def add_dir_entry(sql: Sql, idx: int, member: str, kind: str, data: bytes) -> None:

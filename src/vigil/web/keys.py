@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from vigil.errors import NotFound
 from vigil.node import keylife as actions
@@ -18,10 +18,19 @@ JsonBody = Annotated[Any, Body()]
 
 
 @router.post("/keys/rotate")
-async def rotate(st: StateDep, actor: ActorDep, body: JsonBody) -> dict[str, Any]:
+async def rotate(st: StateDep, actor: ActorDep, request: Request,
+                 body: JsonBody) -> dict[str, Any]:
     """Replace the member's keys: `{statement, signatures: {old, new}}` (docs/keys.md).
-    The old keys stay good for what they signed and sealed before."""
-    m = await st.write(actions.rotate, st.exchange, actor.member, body)
+    The old keys stay good for what they signed and sealed before. On a federating
+    node, `directory` (`{entry, sig}`: the member's `rotate` directory entry to the same
+    keys, signed by the old key) enters the key directory in the same transaction, so
+    peers take the new keys (docs/federation.md)."""
+    trust = getattr(request.app.state, "trust", None)
+    entry = body.pop("directory", None) if isinstance(body, dict) else None
+    if entry is None or trust is None:
+        m = await st.write(actions.rotate, st.exchange, actor.member, body)
+    else:
+        m = await st.write(trust.rotate, actor.member, body, entry)
     return {"sign_key": m.sign_key_id, "enc_key": m.enc_key_id}
 
 

@@ -89,6 +89,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/warninglists"): "admin",  # the console's forms
     ("POST", "/feeds"): "admin",
     ("POST", f"{V1}/directory/entries"): "admin",  # a member's own key entries
+    ("POST", f"{V1}/directory/take"): "admin",  # the member, moved here, hosted here
     ("POST", "/feeds/{name}/pull"): "admin",
 }
 SAFE = frozenset({"GET", "HEAD"})

@@ -9,6 +9,7 @@ directory log for monitors, and what members read of fork alarms.
 - ``GET /fed/v1/directory/log?start=N`` -- the directory log's leaves from N up to its
   newest k-cosigned checkpoint, for members' monitors.
 - ``POST /api/v1/directory/entries`` -- a member's own signed entry (admin scope).
+- ``POST /api/v1/directory/take`` -- the caller, moved here, hosted here (admin scope).
 - ``GET /api/v1/federation/trust`` -- k, witnessed sizes, fork alarms (any member).
 - ``GET /api/v1/federation/alarms/stream`` -- SSE: one ``fork`` event per alarm, its id
   the alarm's place; resumable with ``Last-Event-ID``.
@@ -87,6 +88,16 @@ async def submit_entry(st: StateDep, actor: ActorDep, request: Request) -> Respo
     index = await asyncio.to_thread(trust.submit_entry, actor.member, doc)
     return Response(orjson.dumps({"index": index}), status_code=201,
                     media_type="application/json")
+
+
+@router.post("/api/v1/directory/take")
+async def take(st: StateDep, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """The caller, a member that moved here (its signed move at its old home), is
+    hosted here from now on: the old home's lookup is fetched and must prove the move
+    with the keys this node holds (``dir.not_moved`` otherwise). One transaction."""
+    trust = _trust(request)
+    old = await asyncio.to_thread(trust.take, actor.member)
+    return {"member": actor.member, "from": old}
 
 
 @router.get("/api/v1/federation/trust")

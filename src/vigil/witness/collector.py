@@ -154,12 +154,15 @@ class Collector:
     def is_witnessed(self, origin: str, index: int, k: int) -> bool:
         return index < self.witnessed_size(origin, k)
 
-    def cosigned(self, origin: str, k: int) -> str | None:
+    def cosigned(self, origin: str, k: int, by: str | None = None) -> str | None:
         """The newest checkpoint note of ``origin`` with at least ``k`` cosignatures on
-        itself: the log's note with the cosignature lines appended."""
-        size = self.store.read(lambda sql: q.newest_quorum_size(sql, origin, k))
+        itself (``by``'s among them, if given): the log's note with the cosignature
+        lines appended."""
+        size = self.store.read(lambda sql: q.newest_quorum_size(sql, origin, k)
+                               if by is None else
+                               q.newest_quorum_size_with(sql, origin, k, by))
         if size is None:
-            if k > 0:
+            if k > 0 or by is not None:
                 return None
             own = [lg for lg in self.logs if lg.origin == origin]
             return own[0].checkpoint()[1] if own else None

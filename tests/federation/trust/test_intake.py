@@ -6,6 +6,9 @@ evidence; a proof that does not hold is ``fed.bad_directory_proof``."""
 from __future__ import annotations
 
 import copy
+import random
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,10 +149,10 @@ def test_an_older_announcement_sent_again_is_not_checked(
     assert got.quarantined == [] and quarantined(b) == []
 
 
-def test_a_proof_with_fewer_cosignatures_than_the_receiver_counts_is_taken(
+def test_a_proof_with_fewer_cosignatures_than_k_is_refused(
         pair: tuple[Node, Node, TrustService, TrustService]) -> None:
-    """The sender may count k lower than the receiver (it had not seen its peers yet):
-    its signed directory entries still match the announcement, which is taken."""
+    """The home node's checkpoint without the cosignature lines: its own signature and
+    the member's chain hold, but no roster node vouches for the tree."""
     a, b, _, _ = pair
     sync(a, b)
     data = copy.deepcopy(batch(a, b))
@@ -159,5 +162,129 @@ def test_a_proof_with_fewer_cosignatures_than_the_receiver_counts_is_taken(
         line for line in note.splitlines(keepends=True) if "/witness/" not in line)
     assert item["directory"]["checkpoint"] != note
     got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
-    assert got.quarantined == [] and quarantined(b) == []
-    assert b.ex.directory().members.get(a.id("alpha")) is not None
+    assert got.quarantined
+    assert quarantined(b)[0]["code"] == "fed.bad_directory_proof"
+    assert b.ex.directory().members.get(a.id("alpha")) is None
+
+
+def test_an_announcement_without_its_directory_entries_is_refused(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """Athens announces alpha by its main log alone: berlin refuses it and keeps it."""
+    a, b, _, _ = pair
+    sync(a, b)
+    data = copy.deepcopy(batch(a, b))
+    for item in member_items(data):
+        del item["directory"]
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined
+    qi = quarantined(b)[0]
+    assert qi["code"] == "fed.no_directory_proof" and qi["kind"] == "member"
+    assert b.ex.directory().members.get(a.id("alpha")) is None
+
+
+def test_an_announcement_waits_for_its_directory_entries_to_be_witnessed(
+        tmp_path: Path) -> None:
+    """Before alpha's registration has k cosignatures athens' batch ends before alpha's
+    announcement (so it is never refused for it); once berlin cosigned, it leaves with
+    its proof and is taken."""
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    peer(a, b)
+    ta, tb = TrustService(a.ex), TrustService(b.ex)
+    ta.install()
+    tb.install()
+    try:
+        sync(a, b)
+        assert member_items(batch(a, b)) == []  # held, not registered yet
+        assert ta.register_held() == 1
+        assert member_items(batch(a, b)) == []  # registered, not witnessed yet
+        assert ta.collector.round([witness_of(tb)])[ta.directory.origin] == 1
+        assert member_items(batch(a, b))
+        deliver(a, b)
+        assert quarantined(b) == []
+        assert b.ex.directory().members.get(a.id("alpha")) is not None
+    finally:
+        ta.uninstall()
+        tb.uninstall()
+        a.close()
+        b.close()
+
+
+def _cosigned(note: str, lines: list[str]) -> str:
+    return note + "".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cosignatures_are_counted_per_roster_node(tmp_path: Path, seed: int) -> None:
+    """Berlin counts, on athens' directory checkpoint, the distinct roster nodes other
+    than athens with a valid cosignature, and takes the announcement only with k of
+    them. The lines are drawn at random: valid ones by roster nodes, the same node
+    twice, forged ones, athens' own, and nodes off the roster, shuffled; the reference
+    count (the roster nodes but athens drawn with a valid line) is made here from what
+    was drawn, not by vigil's code."""
+    from vigil.log.note import parse_note
+    from vigil.protocol.cosignature import cosign
+    from vigil.protocol.witnessing import quorum
+    from vigil.roster.statements import statement
+
+    rng = random.Random(seed)
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    peer(a, b)
+    ta, tb = TrustService(a.ex), TrustService(b.ex)
+    try:
+        others = {f"node--{uuid.uuid4()}": Ed25519PrivateKey.generate()
+                  for _ in range(rng.randint(1, 6))}
+        keys = {a.ex.node_id: a.ex.node_key, b.ex.node_id: b.ex.node_key, **others}
+        genesis = statement("genesis", 0, None, nodes={
+            n: k.public_key().public_bytes_raw() for n, k in keys.items()})
+        for n, k in keys.items():
+            genesis = genesis.cosign(n, k)
+        tb.roster.apply(genesis)
+        k = quorum(len(keys))
+        assert tb.k() == k
+        ta.install()
+        tb.install()
+        assert ta.register_held() == 1
+        ta.collector.round([witness_of(tb)])
+        sync(a, b)
+        data = copy.deepcopy(batch(a, b))
+        item = member_items(data)[0]
+        text, _ = parse_note(item["directory"]["checkpoint"])
+        bare = item["directory"]["checkpoint"].split("\n\n")[0] + "\n\n"
+        home_line = next(ln for ln in item["directory"]["checkpoint"].splitlines(True)
+                         if "/directory/" in ln and ln.startswith("\u2014"))
+        stamps = iter(range(int(time.time()), int(time.time()) + 100))
+        voters = [n for n in keys if n != a.ex.node_id]  # athens never counts for itself
+        valid: set[str] = set()
+        lines = []
+        for _ in range(rng.randint(0, 8)):
+            pick = rng.random()
+            if pick < 0.5:
+                n = rng.choice(voters)
+                lines.append(cosign(text, witness_name(n), keys[n], next(stamps)).line())
+                valid.add(n)
+            elif pick < 0.65:  # forged: another key under a roster node's name
+                n = rng.choice(voters)
+                lines.append(cosign(text, witness_name(n), Ed25519PrivateKey.generate(),
+                                    next(stamps)).line())
+            elif pick < 0.8:  # athens cosigning its own log
+                lines.append(cosign(text, witness_name(a.ex.node_id), a.ex.node_key,
+                                    next(stamps)).line())
+            else:  # a node off the roster
+                lines.append(cosign(text, witness_name(f"node--{uuid.uuid4()}"),
+                                    Ed25519PrivateKey.generate(), next(stamps)).line())
+        kept = lines
+        rng.shuffle(kept)
+        item["directory"]["checkpoint"] = _cosigned(bare + home_line, kept)
+        got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+        taken = b.ex.directory().members.get(a.id("alpha")) is not None
+        assert taken == (len(valid) >= k), (len(valid), k, kept)
+        if not taken:
+            assert got.quarantined
+            assert quarantined(b)[0]["code"] == "fed.bad_directory_proof"
+    finally:
+        ta.uninstall()
+        tb.uninstall()
+        a.close()
+        b.close()

@@ -308,8 +308,9 @@ async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
 
 
 async def test_a_member_moves_to_another_node(three: list[FedNode]) -> None:
-    """alpha signs its move to berlin through its client; berlin's operator takes it
-    (`vigil directory take`); cairo then holds berlin as alpha's home, and a lookup at
+    """alpha signs its move to berlin through its client and takes itself there
+    (`POST /api/v1/directory/take`; `vigil directory take` refuses before the move and
+    after the take); cairo then holds berlin as alpha's home, and a lookup at
     athens sends the client to berlin."""
     a, b, c = three
     with running(three):
@@ -342,7 +343,16 @@ async def test_a_member_moves_to_another_node(three: list[FedNode]) -> None:
                 return e.code == "dir.moved" and e.detail["to"] == tb.ex.node_id
             return False
         await asyncio.to_thread(wait_for, moved)
-        assert "moved here from athens" in take()
+        # alpha takes itself at berlin over HTTP, signed in there (identity from auth)
+        token = b.exchange().add_user(alpha.id, "alpha-at-berlin", scope="admin")[1]
+        url = b.url + "/api/v1/directory/take"
+        r = httpx.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"member": alpha.id, "from": ta.ex.node_id}
+        # bravo is no member that moved here: refused, nothing changes
+        r = httpx.post(url, headers=b.auth("bravo"), timeout=15)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "dir.not_moved"
+        assert "dir.not_moved" in take()  # homed here now: nothing to take
 
         def home_of(node: FedNode) -> str | None:
             got = node.exchange().store.read(

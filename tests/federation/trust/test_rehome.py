@@ -46,12 +46,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     ts = [TrustService(n.ex) for n in nodes]
     for t in ts:
         t.install()
+        assert t.register_held() == 1
+    for i in range(len(ts)):
+        witness(ts, i)  # announcements leave with witnessed directory entries only
     for x in nodes:
         for y in nodes:
             if x is not y:
                 deliver(x, y)  # every member known everywhere
-    assert ts[0].register_held() == 1
-    witness(ts, 0)
+    assert all(quarantined(n) == [] for n in nodes)
     yield nodes, ts
     for t in ts:
         t.uninstall()
@@ -159,3 +161,30 @@ def test_taking_a_member_homed_here_is_refused(world: World) -> None:
     with pytest.raises(NotFound) as e:
         ta.take_member(a.id("alpha"), {})
     assert e.value.code == "dir.not_moved"
+
+
+def test_a_move_and_its_routing_commit_together(world: World,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rehome entry and the routing away from athens are one transaction: when the
+    routing fails, the directory holds no move either (in the store and in memory)."""
+    from vigil.directory.log import DirectoryLog
+    from vigil.federation import trust as trust_mod
+
+    (a, b, _), (ta, _, _) = world
+    alpha = a.id("alpha")
+    before = ta.directory.size()
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("the store failed")
+    monkeypatch.setattr(trust_mod.tq, "home_at", broken)
+    with pytest.raises(RuntimeError):
+        move(a, ta, b.ex.node_id)
+    assert ta.directory.size() == before
+    assert [e.kind for _, e in ta.directory.member_entries(alpha)] == ["register"]
+    fresh = DirectoryLog(a.ex.store, a.ex.node_id, a.ex.node_key)
+    assert fresh.size() == before
+    assert home(a, alpha) is None  # still hosted here
+    monkeypatch.undo()
+    move(a, ta, b.ex.node_id)  # the same move, once the store works
+    assert [e.kind for _, e in ta.directory.member_entries(alpha)] == ["register", "rehome"]
+    assert home(a, alpha) == (b.ex.node_id, -1, None)
