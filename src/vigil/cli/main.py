@@ -87,11 +87,15 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
     path = keyring_dir(s) / f"{name}.keyring" if hold else Path(keyring_path or "")
     pw = "" if pkcs11_uri else str(s.keyring_passphrase) if hold and s.keyring_passphrase \
         else passphrase(sys.stdin.isatty(), confirm=True)
-    m, _ = ex.add_member(name, country=country, kind=MemberKind(kind), display_name=display_name,
-                         keyring_path=path, passphrase=pw, hold=hold, hybrid=not classical,
-                         pkcs11=pkcs11_uri)
+    m, kr = ex.add_member(name, country=country, kind=MemberKind(kind),
+                          display_name=display_name, keyring_path=path, passphrase=pw,
+                          hold=hold, hybrid=not classical, pkcs11=pkcs11_uri)
     click.echo(f"member {m.name} {m.id} ({m.sign_key_id.split(':')[0]}, "
                f"{m.enc_key_id.split(':')[0]})")
+    if s.fed_name:  # peers take a member's keys only from the key directory
+        from vigil.federation.trust import register_keys
+
+        click.echo(f"directory entry {register_keys(ex, kr)}")
     click.echo(f"keyring {path}" + (" (held by this node)" if hold else ""))
 
 

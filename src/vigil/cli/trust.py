@@ -110,9 +110,8 @@ def _member_id(ex: object, ref: str) -> str:
 def directory_register(c: Ctx, member: str) -> None:
     """Register MEMBER's keys in this node's directory log (its keyring must be held
     here; a member holding its own keys registers through its client)."""
-    from vigil.directory.entries import next_entry, sign_entry
-    from vigil.directory.log import DirectoryLog
     from vigil.errors import NotFound
+    from vigil.federation.trust import register_keys
 
     def run(ex: object) -> int:
         mid = _member_id(ex, member)
@@ -120,14 +119,9 @@ def directory_register(c: Ctx, member: str) -> None:
         if kr is None:
             raise NotFound("this node does not hold that member's keyring",
                            code="member.not_found")
-        d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
-        mine = d.member_entries(mid)
-        if mine:
-            return mine[0][0]  # registered already (a federating node registers those
-            # whose keyrings it holds by itself)
-        entry = next_entry(None, "register", mid, d.node_id, sign_key=kr.sign_private,
-                           enc_key=kr.enc_public)
-        return d.append(sign_entry(entry, kr.sign_private, ex.node_key))  # type: ignore[attr-defined]
+        # registered already: its first entry (a federating node registers those whose
+        # keyrings it holds by itself)
+        return register_keys(ex, kr)  # type: ignore[arg-type]
 
     click.echo(f"directory entry {_with_exchange(c, run)}")
 

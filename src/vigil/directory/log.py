@@ -51,7 +51,7 @@ class DirectoryLog:
             self._tree.append(leaf_hash(raw))
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, signed: SignedEntry, also: Callable[[Sql], None] | None = None) -> int:
+    def append(self, signed: SignedEntry, also: Callable[[Sql], object] | None = None) -> int:
         """Check ``signed`` against its member's chain and append it; its index. ``also``
         runs in the same transaction (what the entry changes elsewhere in the store):
         both commit, or neither."""

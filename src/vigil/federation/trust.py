@@ -40,6 +40,7 @@ import httpx
 from vigil import clock
 from vigil.client.tls import transports
 from vigil.crypto.encoding import b64u, b64u_decode
+from vigil.crypto.keyring import Keyring
 from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import (
     MemberKeys,
@@ -91,6 +92,21 @@ def peer_client(peer: Peer, timeout: float) -> httpx.Client:
             return httpx.Client(transport=transports(pin=peer.tls_pin)[0], timeout=timeout)
         return httpx.Client(verify=False, timeout=timeout)  # the checkpoint is signed
     return httpx.Client(timeout=timeout)
+
+
+def register_keys(ex: Exchange, kr: Keyring, directory: DirectoryLog | None = None) -> int:
+    """Register a member's keys in this node's key directory, signed by its own key
+    (its keyring, held here or just made here); the entry's index (its first one if it
+    has entries already). The member's key event is queued again for every peer in the
+    same transaction: peers refuse announcements made without the entry."""
+    d = directory or DirectoryLog(ex.store, ex.node_id, ex.node_key)
+    mine = d.member_entries(kr.member_id)
+    if mine:
+        return mine[0][0]
+    entry = next_entry(None, "register", kr.member_id, ex.node_id, sign_key=kr.sign_private,
+                       enc_key=kr.enc_public)
+    return d.append(sign_entry(entry, kr.sign_private, ex.node_key),
+                    lambda sql: outbox.reannounce(sql, kr.member_id))
 
 
 class TrustService:

@@ -1,0 +1,47 @@
+"""A member added with `vigil member add` on a federating node is registered in the key
+directory at once, signed by its new key (the keyring the node just made, held here
+or not); its announcement leaves once the entry is witnessed and peers take it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from tests.federation.pairs import deliver, make, peer, quarantined
+from tests.federation.trust.test_intake import witness_of
+
+from vigil.cli.main import cli
+from vigil.federation.trust import TrustService
+from vigil.testing.node import PASSPHRASE
+
+
+def test_a_member_added_on_a_federating_node_is_in_the_directory(tmp_path: Path) -> None:
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    peer(a, b)
+    ta, tb = TrustService(a.ex), TrustService(b.ex)
+    ta.install()
+    tb.install()
+    try:
+        ta.register_held()
+        env = {"VIGIL_FED_NAME": "athens", "VIGIL_KEYRING_PASSPHRASE": PASSPHRASE}
+        r = CliRunner().invoke(cli, ["--data", str(a.node.data), "member", "add", "delta",
+                                     "--country", "GR", "--kind", "cert", "--classical",
+                                     "--keyring", str(tmp_path / "delta.keyring")],
+                               env=env, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        assert "directory entry" in r.output
+        delta = next(m.id for m in a.ex.directory().members.values() if m.name == "delta")
+        assert [e.kind for _, e in ta.directory.member_entries(delta)] == ["register"]
+        assert ta.directory.keys(delta).sign_key_id == \
+            a.ex.directory().members[delta].sign_key_id
+        ta.collector.round([witness_of(tb)])
+        for _ in range(3):
+            deliver(a, b)
+        assert quarantined(b) == []
+        assert b.ex.directory().members[delta].name == "delta@athens"
+    finally:
+        ta.uninstall()
+        tb.uninstall()
+        a.close()
+        b.close()
