@@ -192,13 +192,12 @@ class TrustService:
         have = {e.member for _, e in self.directory.entries()}
         added = 0
         for member, kr in sorted(held.items()):
-            self._registered.add(member)
-            if member in have:
-                continue
-            entry = next_entry(None, "register", member, self.ex.node_id,
-                               sign_key=kr.sign_private, enc_key=kr.enc_public)
-            self.directory.append(sign_entry(entry, kr.sign_private, self.ex.node_key))
-            added += 1
+            if member not in have:
+                entry = next_entry(None, "register", member, self.ex.node_id,
+                                   sign_key=kr.sign_private, enc_key=kr.enc_public)
+                self.directory.append(sign_entry(entry, kr.sign_private, self.ex.node_key))
+                added += 1
+            self._registered.add(member)  # after its entry: a failed one is tried again
         return added
 
     def submit_entry(self, member: str, signed: Mapping[str, Any]) -> int:

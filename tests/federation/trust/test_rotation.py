@@ -81,3 +81,56 @@ async def test_a_rotated_member_keeps_receiving_and_being_verified(tmp_path: Pat
         with Client(a.url, alpha.token, new) as ca3:
             assert (await asyncio.to_thread(ca3.get, back["id"])).bundle is not None
         assert len(quarantined(b)) == before
+
+
+def test_a_rotation_and_its_directory_entry_commit_together(tmp_path: Path) -> None:
+    """The node takes new keys only with their directory entry, in one transaction: an
+    entry the directory refuses (not signed by the old key, or naming other keys than
+    the statement) leaves the member's keys and the directory as they were."""
+    from tests.federation.pairs import make
+
+    from vigil.crypto.keyring import Keyring
+    from vigil.errors import VigilError
+    from vigil.federation.trust import TrustService
+    from vigil.protocol import key_statements as statements
+    from vigil.protocol.directory_entries import member_signature, rotation_after
+
+    a = make(tmp_path, "athens", {"alpha": True})
+    ta = TrustService(a.ex)
+    try:
+        ta.register_held()
+        alpha = a.node.members["alpha"]
+        old = alpha.keyring
+        last = ta.directory.member_entries(alpha.id)[-1][1].to_json()
+
+        def attempt(new: Keyring, entry_keys: Keyring, signer: Any) -> Any:
+            doc = statements.signed(statements.rotation(alpha.id, old, new),
+                                    old=old.sign_private, new=new.sign_private)
+            entry = rotation_after(last, entry_keys.sign_public, entry_keys.enc_public)
+            return ta.rotate(alpha.id, doc, {"entry": entry,
+                                             "sig": member_signature(entry, signer)})
+
+        def unchanged() -> bool:
+            m = a.ex.directory().members[alpha.id]
+            return m.sign_key_id == old.sign_key_id and [
+                e.kind for _, e in ta.directory.member_entries(alpha.id)] == ["register"]
+
+        new = Keyring.generate(alpha.id, hybrid=False)
+        for entry_keys, signer, code in (
+                (new, new.sign_private, "dir.bad_entry"),  # signed by the new key only
+                (Keyring.generate(alpha.id, hybrid=False), old.sign_private,
+                 "dir.bad_entry")):  # other keys than the statement's
+            try:
+                attempt(new, entry_keys, signer)
+                raise AssertionError("the rotation was taken")
+            except VigilError as e:
+                assert e.code == code
+            assert unchanged()
+            assert ta.directory.size() == 1  # in memory too
+        m = attempt(new, new, old.sign_private)
+        assert m.sign_key_id == new.sign_key_id
+        assert [e.kind for _, e in ta.directory.member_entries(alpha.id)] == ["register",
+                                                                          "rotate"]
+        assert ta.directory.keys(alpha.id).sign_key_id == new.sign_key_id
+    finally:
+        a.close()
