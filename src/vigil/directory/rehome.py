@@ -2,11 +2,13 @@
 
 1. The member signs a ``rehome`` entry (``to`` = B's node id) with its current key and
    hands it to A (``POST /api/v1/directory/entries``). A appends it (after it, the
-   chain takes no entry at A) and from then on treats the member as homed at B: it hosts
-   it no more, so shares addressed to it from A go to B
+   chain takes no entry at A) and, in the same transaction, treats the member as homed
+   at B: it hosts it no more, so shares addressed to it from A go to B
    (:meth:`vigil.federation.trust.TrustService.submit_entry`).
-2. B takes the member (:meth:`~vigil.federation.trust.TrustService.take_member`) with
-   A's lookup answer: :func:`verify_move` checks it as any lookup (A's pinned key, k
+2. B takes the member (``POST /api/v1/directory/take`` by the member signed in at B,
+   or ``vigil directory take``: :meth:`~vigil.federation.trust.TrustService.take`
+   fetches A's lookup answer, :meth:`~vigil.federation.trust.TrustService.take_member`
+   takes it in one transaction): :func:`verify_move` checks it as any lookup (A's pinned key, k
    cosignatures, every proof, the chain) and that the chain ends in a move to B with
    the keys B holds for the member. B hosts it from then on, keeps the answer as the
    proof of the move, and announces the member from its own log, the proof attached

@@ -16,8 +16,12 @@ One :class:`TrustService` per federating node (``app.state.trust``):
   node under an open fork alarm, or off a non-empty roster, is refused; a share signed
   by a key revoked at its log index is refused, and the key that signed each accepted
   share is recorded so a revocation learnt later marks it;
-- a member announcement carries the member's witnessed directory entries and is
-  refused when its keys are not theirs (:meth:`TrustService.check_announcement`);
+- a member announcement carries the member's directory entries under a checkpoint
+  with k cosignatures and waits until it can; it is refused without them, with fewer
+  cosignatures of roster nodes, or when its keys are not theirs
+  (:meth:`TrustService.check_announcement`, :meth:`TrustService.member_proofs`);
+- a key rotation enters the directory in the rotation's transaction
+  (:meth:`TrustService.rotate`);
 - a member that moves (a ``rehome`` entry) is routed to its new home, taken there only
   with its old home's proven move, and followed by other nodes only with that proof
   (:mod:`vigil.directory.rehome`);
