@@ -129,6 +129,7 @@ class TrustService:
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._round: asyncio.Future[dict[str, int]] | None = None
         self._registered: set[str] = set()  # held members with a directory entry
         self._turns: dict[str, int] = {}
         self._ticks = 0
@@ -379,7 +380,10 @@ class TrustService:
         while True:
             try:
                 if self.leading():
-                    await asyncio.to_thread(self.tick)
+                    # shielded: stopping waits for a round under way (its thread
+                    # writes to the store, which closes after the stop)
+                    self._round = asyncio.ensure_future(asyncio.to_thread(self.tick))
+                    await asyncio.shield(self._round)
             except Exception:
                 log.exception("witnessing round failed")
             await asyncio.sleep(self.cadence)
@@ -389,6 +393,9 @@ class TrustService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._round is not None:
+            with contextlib.suppress(Exception):
+                await self._round
         self.uninstall()
         for c in self._clients.values():
             c.close()
