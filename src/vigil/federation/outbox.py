@@ -62,18 +62,24 @@ def sync(ex: Exchange, sql: Sql, dest: str) -> None:
     q.set_scan(sql, SCAN, dest, end)
 
 
-def reannounce(sql: Sql, member: str) -> int:
-    """Queue ``member``'s latest key event again for every peer (after its first entry
-    in the key directory: peers refused the announcements made without one); how many
-    rows. A peer that took it already changes nothing."""
-    idx = tq.last_member_leaf(sql, member)
-    if idx is None or q.remote_member(sql, member) is not None:
-        return 0
+def reannounce(sql: Sql, member: str | None = None) -> int:
+    """Queue the latest key event of ``member`` (default: of every member hosted here)
+    again for every peer: after a member's first entry in the key directory, or when
+    this node counts k higher (peers refused announcements with fewer cosignatures than
+    they count); how many rows. A peer that took an event already changes nothing."""
+    latest = tq.last_member_leaves(sql)
+    if member is not None:
+        latest = {member: latest[member]} if member in latest else {}
     now = clock.now()
     dests = sorted(active_peers(sql))
-    for d in dests:
-        q.enqueue(sql, d, "member", str(idx), now)
-    return len(dests)
+    rows = 0
+    for m, idx in sorted(latest.items(), key=lambda x: x[1]):
+        if q.remote_member(sql, m) is not None:
+            continue
+        for d in dests:
+            q.enqueue(sql, d, "member", str(idx), now)
+            rows += 1
+    return rows
 
 
 def channel_nodes(sql: Sql, channel: str) -> set[str]:

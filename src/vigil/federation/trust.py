@@ -126,6 +126,7 @@ class TrustService:
                                self.alarms)
         self.collector = Collector(store, [ex.log, self.directory])
         self._peers: list[Peer] = []
+        self._k_seen: int | None = None  # k when the peers were last read
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -143,6 +144,13 @@ class TrustService:
         got = peers(self.ex.store)
         with self._lock:
             self._peers = got
+        k = self.k()
+        with self._lock:
+            grew, self._k_seen = self._k_seen is not None and k > self._k_seen, k
+        if grew:
+            # peers that count k higher refused announcements proven with fewer
+            # cosignatures (while this node had fewer peers): they go again, with more
+            self.ex.store.write(lambda sql: outbox.reannounce(sql))
         return got
 
     def peer_list(self) -> list[Peer]:

@@ -188,11 +188,16 @@ def dir_entries(sql: Sql, start: int) -> list[tuple[int, bytes]]:
 
 def last_member_leaf(sql: Sql, member: str) -> int | None:
     """The index of ``member``'s latest key event in this node's main log."""
+    return last_member_leaves(sql).get(member)
+
+
+def last_member_leaves(sql: Sql) -> dict[str, int]:
+    """Every member's latest key event in this node's main log: member -> index."""
+    out: dict[str, int] = {}
     for idx, data in sql.execute("SELECT idx, data FROM log_leaves WHERE kind = 'member' "
-                                 "ORDER BY idx DESC").fetchall():
-        if json.loads(bytes(data)).get("member") == member:
-            return int(idx)
-    return None
+                                 "ORDER BY idx").fetchall():
+        out[str(json.loads(bytes(data)).get("member"))] = int(idx)
+    return out
 
 
 def add_dir_entry(sql: Sql, idx: int, member: str, kind: str, data: bytes) -> None:

@@ -288,3 +288,46 @@ def test_cosignatures_are_counted_per_roster_node(tmp_path: Path, seed: int) -> 
         tb.uninstall()
         a.close()
         b.close()
+
+
+def test_an_announcement_refused_for_its_count_goes_again_once_the_sender_counts_k_higher(
+        tmp_path: Path) -> None:
+    """Athens peers with berlin alone (k = 1), berlin with three nodes (k = 2): berlin
+    refuses athens' announcement proven by one cosignature. Once athens peers with the
+    others too it counts k = 2, queues its members' events again, and berlin takes the
+    announcement proven by two."""
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True})
+    c = make(tmp_path, "cairo", {"charlie": True})
+    d = make(tmp_path, "dublin", {"delta": True})
+    peer(a, b)
+    peer(b, c)
+    peer(b, d)
+    ts = {n.name: TrustService(n.ex) for n in (a, b, c, d)}
+    ta, tb = ts["athens"], ts["berlin"]
+    try:
+        for t in ts.values():
+            t.install()
+        assert (ta.k(), tb.k()) == (1, 2)
+        ta.register_held()
+        ta.collector.round([witness_of(tb)])
+        got = deliver(a, b)
+        assert got.quarantined
+        assert quarantined(b)[0]["code"] == "fed.bad_directory_proof"
+        assert b.ex.directory().members.get(a.id("alpha")) is None
+        peer(a, c)
+        peer(a, d)
+        for t in ts.values():
+            t.refresh_peers()  # as each round does
+        assert ta.k() == 2
+        assert member_items(batch(a, b)) == []  # held: one cosignature is not k
+        ta.collector.round([witness_of(tb), witness_of(ts["cairo"])])
+        for _ in range(2):
+            deliver(a, b)
+        assert b.ex.directory().members.get(a.id("alpha")) is not None
+        assert len(quarantined(b)) == 1
+    finally:
+        for t in ts.values():
+            t.uninstall()
+        for n in (a, b, c, d):
+            n.close()
