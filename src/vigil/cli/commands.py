@@ -40,7 +40,8 @@ COMMANDS: dict[str, Lazy] = {
             "gossip."),
     "match": ("intel:match_group", "Private selector matching (RFC 9497 OPRF; the key "
               "stays in --match-key)."),
-    "peer": ("peer:peer", "Peer this node with other nodes (docs/federation.md)."),
+    # the group as vigil.cli.trust leaves it: with `peer alarms` and `peer decide`
+    "peer": ("trust:peer", "Peer this node with other nodes (docs/federation.md)."),
     "purge": ("accountability:purge", "Run one retention pass on this node now (the server "
               "runs one every retention_interval seconds): expired shares lose payload, "
               "wraps and inbox rows; the log keeps their entries and records each purge."),
