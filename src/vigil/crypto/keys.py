@@ -179,9 +179,16 @@ def _check_raw(raw: bytes, what: str) -> bytes:
 def ed25519_public(public_raw: bytes) -> Ed25519PublicKey:
     """Load a raw Ed25519 public key (``crypto.bad_key`` if malformed)."""
     try:
-        return Ed25519PublicKey.from_public_bytes(_check_raw(public_raw, "ed25519 public key"))
+        return _ed25519_loaded(_check_raw(public_raw, "ed25519 public key"))
     except ValueError as e:
         raise CryptoError("bad ed25519 public key", code="crypto.bad_key") from e
+
+
+@functools.lru_cache(maxsize=1024)
+def _ed25519_loaded(raw: bytes) -> Ed25519PublicKey:
+    """The loaded key of 32 raw bytes (immutable; a node verifies many signatures of
+    the same few keys, a batch of shares from one originator)."""
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def x25519_public(public_raw: bytes) -> X25519PublicKey:

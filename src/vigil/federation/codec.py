@@ -37,6 +37,23 @@ def body_digest(body: Any) -> str:
     return digest(canonical(body))
 
 
+def body_matches(body: Any, want: str) -> bool:
+    """Whether ``body``'s digest (of its JCS bytes) is ``want``. Tried first on orjson's
+    sorted-key bytes, which are the JCS bytes for the usual body (no floats, ASCII keys)
+    and cost no walk over the value: bytes whose SHA-256 is ``want`` are the signed JCS
+    text, and both texts parse back to the value they were made of, so a match proves
+    the same value. Otherwise the full JCS decides."""
+    try:
+        if digest(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)) == want:
+            return True
+    except (orjson.JSONEncodeError, TypeError):
+        pass
+    try:
+        return body_digest(body) == want
+    except VigilError:
+        return False
+
+
 # -- request signatures ---------------------------------------------------------------
 
 def request_object(method: str, path: str, origin: str, dest: str, at: str,

@@ -179,7 +179,7 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise CryptoError(f"{env.header['key']} is not {m.name}'s signing key",
                           code="fed.unknown_key")
     try:
-        verify_envelope(env, signer)
+        verify_envelope(env, signer, checked=True)  # envelope_from_json checked its header
     except VigilError as e:
         raise CryptoError(f"the originator's signature does not hold: {e.message}",
                           code="fed.bad_originator_signature") from None

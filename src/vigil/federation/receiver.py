@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from vigil import clock
-from vigil.crypto.canonical import canonical
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
 from vigil.federation import codec, kinds
@@ -42,6 +41,7 @@ class Applied:
     published: list[Published] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
     dropped_envelopes: list[str] = field(default_factory=list)
+    advanced: bool = False  # the cursor moved: the batch held items new here
 
 
 def _evidence(head: Mapping[str, Any], signature: bytes, body: Any) -> bytes:
@@ -87,7 +87,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             if dseq <= cur:
                 continue
             try:
-                if not isinstance(body, dict) or codec.digest(canonical(body)) != item["digest"]:
+                if not isinstance(body, dict) or not codec.body_matches(body, item["digest"]):
                     raise CryptoError("the item's body does not match its digest",
                                       code="fed.bad_digest")
                 write = kinds.check(ctx, item["kind"], body)
@@ -106,6 +106,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             if item["kind"] != "share":
                 ctx.forget()
         new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
+        out.advanced = new > cur
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
             q.set_withheld(sql, peer.node, None)

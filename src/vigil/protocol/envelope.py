@@ -162,8 +162,8 @@ def _token(v: Any, pointer: str, max_len: int = MAX_TOKEN_LEN) -> str:
 
 def _time(v: Any, pointer: str) -> str:
     s = _str(v, pointer, TIME_RE, "RFC 3339 UTC with milliseconds (YYYY-MM-DDTHH:MM:SS.mmmZ)")
-    try:
-        datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+    try:  # of TIME_RE's one form, so fromisoformat (C) checks what strptime would
+        datetime.fromisoformat(s)
     except ValueError as e:
         raise _bad(pointer, "not a valid date and time") from e
     return s
@@ -426,10 +426,11 @@ def build_share(
 # -------------------------------------------------------------------------- verify
 
 
-def verify_header(env: Envelope, signer_public_raw: bytes) -> None:
+def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = False) -> None:
     """The first checks of :func:`verify_envelope`: the key, the signature and the
     header's structure -- all that is left to check of a recalled or purged share,
-    whose payload and wraps the node removed."""
+    whose payload and wraps the node removed. ``checked``: the header's structure was
+    checked already (:func:`envelope_from_json` does), so it is not walked again."""
     header = env.header
     claimed = header.get("key") if isinstance(header, Mapping) else None
     alg = alg_of(str(claimed)) if is_key_id(claimed) else None
@@ -439,10 +440,12 @@ def verify_header(env: Envelope, signer_public_raw: bytes) -> None:
             "header.key does not name the signer's public key", code="crypto.key_mismatch"
         )
     verify(TAG_SHARE, header, env.signature, signer_public_raw)
-    check_header(header)
+    if not checked:
+        check_header(header)
 
 
-def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
+def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = False
+                    ) -> None:
     """Check an envelope without decrypting it; raise ``CryptoError`` on any fault.
 
     ``signer_public_raw`` is the originator's signing key (ed25519 or ed25519+mldsa65)
@@ -456,8 +459,10 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes) -> None:
     well-formed wrap for each recipient, optionally one for the originator, and none
     for anyone else
     (``crypto.bad_wraps``); a plain share has no wraps (``crypto.bad_wraps``).
+    ``checked``: as for :func:`verify_header`, an envelope just parsed by
+    :func:`envelope_from_json`, whose header's structure that checked.
     """
-    verify_header(env, signer_public_raw)
+    verify_header(env, signer_public_raw, checked=checked)
     header = env.header
     pl = header["payload"]
     if pl["size"] != len(env.payload) or pl["digest"] != payload_digest(env.payload):
