@@ -4,6 +4,7 @@ batch is ready when the one in flight is acked."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,23 @@ async def test_no_pull_while_pushed_batches_move_the_cursor(pair: tuple[Node, No
     assert svc.want_pull(a.ex.node_id) and link.pull_wanted.is_set()
     await svc.stop()
     await again.stop()
+
+
+async def test_a_link_stops_when_a_loop_swallowed_a_cancel(pair: tuple[Node, Node]) -> None:
+    """asyncio.wait_for (3.11) returns the awaitable's result when it completes as the
+    cancel arrives (a wake set just then), and the link's loop goes on: stopping the
+    link cancels again until its tasks end, instead of waiting for them forever."""
+    a, _ = pair
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+
+    async def stubborn() -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # the swallowed cancel
+            await asyncio.sleep(3600)
+        await asyncio.sleep(3600)
+
+    link.tasks = [asyncio.create_task(stubborn())]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(link.stop(), 20)
+    assert all(t.done() for t in link.tasks)
+    await svc.stop()

@@ -122,8 +122,13 @@ class Link:
                       asyncio.create_task(self._pull_loop(), name=f"fed-pull-{name}")]
 
     async def stop(self) -> None:
+        # cancelled again until done: asyncio.wait_for (3.11) returns the result of an
+        # awaitable that completes as the cancel arrives, so a wait for the wake event
+        # can swallow one cancel and its loop go on
         for t in self.tasks:
-            t.cancel()
+            while not t.done():
+                t.cancel()
+                await asyncio.wait({t}, timeout=0.5)
         for t in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
