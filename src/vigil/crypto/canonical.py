@@ -27,17 +27,29 @@ _MAX_INT = 2**53 - 1
 
 def _simple(obj: Any) -> bool:
     """Only dict (ASCII str keys), list, tuple, str, int within +-(2**53 - 1), bool
-    and None."""
-    t = type(obj)
-    if t is str or obj is None or t is bool:
-        return True
-    if t is int:
-        return bool(-_MAX_INT <= obj <= _MAX_INT)
-    if t is dict:
-        return all(type(k) is str and k.isascii() and _simple(v) for k, v in obj.items())
-    if t is list or t is tuple:
-        return all(_simple(v) for v in obj)
-    return False
+    and None. (A loop over a stack, not a recursion of generators: every signature
+    made or checked walks its object once.)"""
+    stack = [obj]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        o = pop()
+        t = type(o)
+        if t is str or o is None or t is bool:
+            continue
+        if t is int:
+            if not -_MAX_INT <= o <= _MAX_INT:
+                return False
+        elif t is dict:
+            for k, v in o.items():
+                if type(k) is not str or not k.isascii():
+                    return False
+                if type(v) is not str:
+                    push(v)
+        elif t is list or t is tuple:
+            extend(o)
+        else:
+            return False
+    return True
 
 
 def canonical(obj: Any) -> bytes:

@@ -152,13 +152,16 @@ class StoredLog:
         self._keys: tuple[int, dict[str, tuple[int, dict[str, Any]]]] = (0, {})
 
     # -- appending ---------------------------------------------------------------
-    def append(self, sql: Sql, entry: Mapping[str, Any], *, locked: bool = False) -> LogRef:
+    def append(self, sql: Sql, entry: Mapping[str, Any], *, locked: bool = False,
+               data: bytes | None = None) -> LogRef:
         """Append ``entry`` in the caller's transaction; its place and proof.
         ``locked``: the caller already holds the write-order lock (a share's
-        transaction does)."""
+        transaction does); ``data``: ``entry_bytes(entry)``, when the caller made them
+        already (a received share's, for its proof)."""
         if not locked:
             serialize_writes(sql)
-        data = entry_bytes(entry)
+        if data is None:
+            data = entry_bytes(entry)
         lh = leaf_hash(data)
         with self._lock:
             cached = self._frontier
