@@ -13,7 +13,6 @@ import httpx
 import orjson
 import pytest
 from tests.federation.pairs import Node, deliver, make, peer, publish
-from tests.federation.pairs import batch as pairs_batch
 
 from vigil.federation import receiver, sender
 from vigil.federation.sender import Link, Service
@@ -122,36 +121,6 @@ def test_a_hole_in_the_outbox_ends_the_batch_before_it(pair: tuple[Node, Node]) 
     with pytest.raises(Conflict) as e:
         receiver.receive(b.ex, b.peers["athens"], build_batch(a.ex, dest, hole - 1))
     assert e.value.code == "fed.gap"
-
-
-async def test_no_pull_while_pushed_batches_move_the_cursor(pair: tuple[Node, Node]) -> None:
-    """A heartbeat showing the origin's head past the cursor asks for a pull only once
-    the origin's batches stopped moving the cursor for a heartbeat interval: during a
-    drain the pushes bring the rest, and a pull would fetch (and the origin build) the
-    same items again. A gap that stays still gets its pull."""
-    a, b = pair
-    for _ in range(3):
-        publish(a, "alpha", ["member:bravo@berlin"])
-    svc = Service(b.ex, b.node.settings.with_overrides(fed_heartbeat=30.0), _ring)
-    link = svc.links[a.ex.node_id] = Link(svc, b.peers["athens"])
-    assert svc.want_pull(a.ex.node_id)  # nothing pushed yet: pull
-    link.pull_wanted.clear()
-    got = receiver.receive(b.ex, b.peers["athens"], pairs_batch(a, b))
-    assert got.advanced
-    svc.received(a.ex.node_id, got)
-    assert not svc.want_pull(a.ex.node_id) and not link.pull_wanted.is_set()
-    # a batch that moves nothing (a replay) does not count as progress
-    again = Service(b.ex, b.node.settings.with_overrides(fed_heartbeat=30.0), _ring)
-    again.links[a.ex.node_id] = Link(again, b.peers["athens"])
-    empty = receiver.receive(b.ex, b.peers["athens"], pairs_batch(a, b, after=10**6))
-    assert not empty.advanced
-    again.received(a.ex.node_id, empty)
-    assert again.want_pull(a.ex.node_id)
-    # the cursor stood still for a heartbeat interval: pull
-    svc.advanced[a.ex.node_id] -= 31.0
-    assert svc.want_pull(a.ex.node_id) and link.pull_wanted.is_set()
-    await svc.stop()
-    await again.stop()
 
 
 async def test_a_link_stops_when_a_loop_swallowed_a_cancel(pair: tuple[Node, Node]) -> None:

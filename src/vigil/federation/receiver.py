@@ -41,7 +41,6 @@ class Applied:
     published: list[Published] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
     dropped_envelopes: list[str] = field(default_factory=list)
-    advanced: bool = False  # the cursor moved: the batch held items new here
 
 
 def _evidence(head: Mapping[str, Any], signature: bytes, body: Any) -> bytes:
@@ -106,7 +105,6 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             if item["kind"] != "share":
                 ctx.forget()
         new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
-        out.advanced = new > cur
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
             q.set_withheld(sql, peer.node, None)

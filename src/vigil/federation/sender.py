@@ -9,9 +9,7 @@ that row's commit rather than for the next heartbeat. A refused push (``fed.gap`
 off exponentially with jitter (cap 30 s), ended early by a heartbeat that gets through
 or a publish. Connections time out after ``CONNECT`` seconds, so a link that heals is
 tried again within seconds. Every ``fed_heartbeat`` seconds each link sends its head; a
-node that hears a head past its cursor pulls from that origin, unless a batch from it
-moved the cursor within the last heartbeat interval (a backlog being pushed: a pull
-would fetch the same items again, and the origin build them twice), and flags the link
+node that hears a head past its cursor pulls from that origin, and flags the link
 ``withheld`` when the pull does not close the gap.
 """
 
@@ -302,7 +300,6 @@ class Link:
             try:
                 got = await asyncio.to_thread(receiver.receive, self.ex, self.peer, data)
                 applied = len(data["batch"]["items"])
-                self.service.received(self.peer.node, got)
                 await self.service.ring(got.ring)
             except VigilError as e:
                 if e.code not in ("fed.gap", "fed.replay"):
@@ -355,8 +352,6 @@ class Service:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         # more a heartbeat carries, by name (vigil.federation.trust adds "trust")
         self.heartbeat_parts: dict[str, Callable[[str], Any]] = {}
-        # origin -> when (time.monotonic) a batch from it last moved this node's cursor
-        self.advanced: dict[str, float] = {}
 
     def heartbeat_extra(self, dest: str) -> dict[str, Any]:
         return {name: part(dest) for name, part in self.heartbeat_parts.items()}
@@ -430,24 +425,10 @@ class Service:
         for n in await asyncio.to_thread(self.ex.store.write, scan):
             self.links[n].wake.set()
 
-    def received(self, origin: str, got: receiver.Applied) -> None:
-        """A batch from ``origin`` was applied (pushed or pulled)."""
-        if got.advanced:
-            self.advanced[origin] = time.monotonic()
-
-    def want_pull(self, origin: str) -> bool:
-        """An origin's heartbeat showed its head past this node's cursor: pull, unless
-        its batches are moving the cursor (one did within the last heartbeat interval:
-        the rest is on its way). A gap that stays (a withheld item) stops the cursor, so
-        the next heartbeat after one interval pulls and flags it. True if it pulls."""
+    def want_pull(self, origin: str) -> None:
         link = self.links.get(origin)
-        if link is None:
-            return False
-        since = time.monotonic() - self.advanced.get(origin, float("-inf"))
-        if since < float(self.settings.fed_heartbeat):
-            return False
-        link.pull_wanted.set()
-        return True
+        if link is not None:
+            link.pull_wanted.set()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -69,7 +69,6 @@ async def batch(st: StateDep, request: Request) -> Response:
     body = await read_body(request, st.exchange.max_body)
     peer = await authenticate(request, svc, body)
     got = await asyncio.to_thread(receiver.receive, svc.ex, peer, body)
-    svc.received(peer.node, got)
     await svc.ring(got.ring)
     return _json(got.ack)
 
