@@ -141,3 +141,46 @@ async def test_a_link_stops_when_a_loop_swallowed_a_cancel(pair: tuple[Node, Nod
     await asyncio.wait_for(link.stop(), 20)
     assert all(t.done() for t in link.tasks)
     await svc.stop()
+
+
+async def test_a_gap_answer_that_does_not_move_the_cursor_waits_for_a_wake(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past a hole in the outbox the destination answers fed.gap at the link's own
+    cursor: the link reports no progress (it waits for a wake or a heartbeat) instead of
+    sending the same refused batch again at once; a gap answer naming another cursor
+    (the destination is behind) is progress, sent again at once."""
+    a, b = pair
+    for _ in range(4):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    rows = a.ex.store.read(lambda sql: q.pending(sql, dest, acked, 100))
+    a.ex.store.write(lambda sql: sql.execute(
+        "DELETE FROM fed_outbox WHERE dest=? AND dseq=?", (dest, rows[0][0])))
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    posts: list[int] = []
+
+    async def post(method: str, path: str, body: bytes = b"",
+                   params: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        posts.append(int(data["batch"]["from"]))
+        try:
+            got = await asyncio.to_thread(receiver.receive, b.ex, b.peers["athens"], data)
+        except Exception as e:
+            code = getattr(e, "code", "")
+            detail = getattr(e, "detail", None)
+            return httpx.Response(409, content=orjson.dumps(
+                {"error": {"code": code, "message": str(e), "detail": detail}}))
+        return httpx.Response(200, content=orjson.dumps(got.ack))
+
+    monkeypatch.setattr(link, "_request", post)
+    assert await link.push_once() is False
+    assert posts == [acked + 2]
+    assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == acked
+    # the destination is behind what this node holds acked: sent again from its cursor
+    a.ex.store.write(lambda sql: q.set_acked(sql, dest, acked + 3, "2026-01-01T00:00:00Z"))
+    assert await link.push_once() is True
+    assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == acked
+    await link.client.aclose()
+    await svc.stop()

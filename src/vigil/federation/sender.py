@@ -202,10 +202,12 @@ class Link:
             else:
                 if cursor == to:
                     self.ready = (to, built)
-        return cursor is None or cursor > acked  # no progress: wait for a wake or a beat
+        # a cursor that did not move (a hole in this outbox at the peer's next item): wait
+        # for a wake or a beat rather than send the same batch again at once
+        return cursor != acked
 
-    async def _send(self, batch: dict[str, Any], acked: int) -> int | None:
-        """POST one batch; the acked cursor (None: moved to the peer's after a 409)."""
+    async def _send(self, batch: dict[str, Any], acked: int) -> int:
+        """POST one batch; the peer's cursor, acked (after a 409, the one it names)."""
         batch = self.service.tamper(self.peer.node, batch)
         r = await self._request("POST", "/batch", orjson.dumps(batch))
         if r.status_code == 200:
@@ -218,10 +220,11 @@ class Link:
             return int(ack["cursor"])
         err = _error(r)
         if r.status_code == 409 and err.get("code") in ("fed.gap", "fed.replay"):
-            await self._set_acked(int(err["detail"]["cursor"]))
+            cursor = int(err["detail"]["cursor"])
+            await self._set_acked(cursor)
             self._ok()
             self.ready = None
-            return None
+            return cursor
         raise VigilError(f"{self.peer.name} answered {r.status_code} "
                          f"{err.get('code', '')}: {err.get('message', '')}",
                          code="fed.unreachable")
