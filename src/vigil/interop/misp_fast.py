@@ -113,6 +113,23 @@ def _uuid5(namespace: bytes, name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def plain_fields(item: dict[str, Any]) -> bool:
+    """A comment, distribution and numbers PyMISP loads as they are (an attribute's or
+    an object's)."""
+    comment = item.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        return False
+    dist = item.get("distribution")
+    if dist is not None and str(dist) not in ("0", "1", "2", "3", "5"):
+        return False  # 4 (a sharing group) needs PyMISP's check of the group's id
+    for key in _NUMBERS:
+        n = item.get(key)
+        if n and not (isinstance(n, int) and not isinstance(n, bool)) and \
+                not (isinstance(n, str) and _DIGITS.fullmatch(n)):
+            return False
+    return True
+
+
 def plain_value(attribute: Any) -> str | None:
     """The attribute's value as PyMISP loads it, or None when the attribute is not one
     this path takes."""
@@ -128,17 +145,8 @@ def plain_value(attribute: Any) -> str | None:
         return None
     if not isinstance(attribute.get("to_ids"), bool):
         return None
-    comment = attribute.get("comment")
-    if comment is not None and not isinstance(comment, str):
+    if not plain_fields(attribute):
         return None
-    dist = attribute.get("distribution")
-    if dist is not None and str(dist) not in ("0", "1", "2", "3", "5"):
-        return None  # 4 (a sharing group) needs PyMISP's check of the group's id
-    for key in _NUMBERS:
-        n = attribute.get(key)
-        if n and not (isinstance(n, int) and not isinstance(n, bool)) and \
-                not (isinstance(n, str) and _DIGITS.fullmatch(n)):
-            return None
     categories, tool = _misp_tables()
     if kind not in categories.get(category, ()):
         return None

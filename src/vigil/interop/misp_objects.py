@@ -32,13 +32,12 @@ from functools import cache
 from typing import Any
 
 from vigil.interop.misp_fast import (
-    _DIGITS,
     _NOT_PLAIN,
-    _NUMBERS,
     _UUID,
     Ready,
     _misp_tables,
     _timestamp,
+    plain_fields,
 )
 
 TEMPLATES = frozenset({"file", "domain-ip", "ip-port"})
@@ -92,7 +91,7 @@ def _plain_attribute(attribute: Any) -> str | None:
         return None
     if not isinstance(attribute.get("to_ids"), bool):
         return None
-    if not _plain_fields(attribute):
+    if not plain_fields(attribute):
         return None
     categories, tool = _misp_tables()
     if kind not in categories.get(category, ()):
@@ -103,22 +102,6 @@ def _plain_attribute(attribute: Any) -> str | None:
     except Exception:  # PyMISP's error, reported by misp-stix's own load
         return None
     return value if ok is True and isinstance(value, str) and value else None
-
-
-def _plain_fields(item: dict[str, Any]) -> bool:
-    """A comment, distribution and numbers PyMISP loads as they are."""
-    comment = item.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        return False
-    dist = item.get("distribution")
-    if dist is not None and str(dist) not in ("0", "1", "2", "3", "5"):
-        return False  # 4 (a sharing group) needs PyMISP's check of the group's id
-    for key in _NUMBERS:
-        n = item.get(key)
-        if n and not (isinstance(n, int) and not isinstance(n, bool)) and \
-                not (isinstance(n, str) and _DIGITS.fullmatch(n)):
-            return False
-    return True
 
 
 def _plain_references(obj: dict[str, Any]) -> bool:
@@ -151,7 +134,7 @@ def fast_object(parser: Any, obj: Any) -> FastObject | None:
     if not isinstance(uid, str) or not _UUID.fullmatch(uid) or not _rfc4122(uid) \
             or not isinstance(meta, str) or not meta:
         return None
-    if any(obj.get(k) for k in _NOT_PLAIN) or not _plain_fields(obj):
+    if any(obj.get(k) for k in _NOT_PLAIN) or not plain_fields(obj):
         return None
     times = _timestamp(obj.get("timestamp"))
     attributes = obj.get("Attribute")
