@@ -71,12 +71,16 @@ class DirectoryLog:
             mine = [e for e in self._entries if e.member == signed.member]
             state = fold(mine, self.node_id, self.public_raw) if mine else None
             step(state, signed, self.node_id, self.public_raw)
-            idx = len(self._entries)
-            data = signed.data()
-            q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
-            self._entries.append(signed)
-            self._tree.append(leaf_hash(data))
-            return idx
+            return self._put(sql, signed)
+
+    def _put(self, sql: Sql, signed: SignedEntry) -> int:
+        """Store ``signed`` as the next entry and add it to the tree (the lock held)."""
+        idx = len(self._entries)
+        data = signed.data()
+        q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
+        self._entries.append(signed)
+        self._tree.append(leaf_hash(data))
+        return idx
 
     def write(self, run: Callable[[Sql], T]) -> T:
         """``store.write(run)`` for a transaction that appends with :meth:`append_in`:
@@ -102,12 +106,7 @@ class DirectoryLog:
             serialize_writes(sql)
             with self._lock:
                 self._load(sql)
-                idx = len(self._entries)
-                data = signed.data()
-                q.add_dir_entry(sql, idx, signed.member, signed.kind, data)
-                self._entries.append(signed)
-                self._tree.append(leaf_hash(data))
-                return idx
+                return self._put(sql, signed)
         return self.store.write(run)
 
     # -- reading ----------------------------------------------------------------------
