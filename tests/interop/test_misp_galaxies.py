@@ -254,3 +254,33 @@ def test_shared_events_equal_misp_stix(shared_data: Path,
             slow, fast, _ = _both(event, monkeypatch)
             assert fast == slow, path.name
     assert taken and all(taken)
+
+
+def _tagged(i: int, tags: list[str], to_ids: bool, kind: str = "ip-dst",
+            value: str = "198.51.100.1") -> dict[str, Any]:
+    category = "Payload delivery" if kind in ("md5", "filename") else "Network activity"
+    return {"uuid": f"5b0d5cac-2ef4-4bae-baa4-{i:012x}", "type": kind, "value": value,
+            "category": category, "to_ids": to_ids,
+            "timestamp": str(1510922092 + i), "comment": f"attribute {i}",
+            "Tag": _tags(*tags)}
+
+
+def test_tagged_attributes_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tagged attributes of the direct path's types: labels, TLP markings (each marking
+    object once, where misp-stix puts it), the lowest confidence; random tags, for IDS
+    or not, beside tagged events."""
+    rng = random.Random(7)
+    kinds = [("ip-dst", "198.51.100.{}"), ("domain", "d{}.example"),
+             ("md5", "{:032x}"), ("url", "https://u{}.example/x"),
+             ("email-src", "a{}@example.org"), ("filename", "f{}.exe")]
+    for round_ in range(6):
+        attributes = []
+        for i in range(12):
+            kind, form = kinds[(i + round_) % len(kinds)]
+            attributes.append(_tagged(100 * round_ + i, rng.sample(TAGS, rng.randint(1, 4)),
+                                      rng.random() < 0.6, kind, form.format(i)))
+        event = _event(_tags(*rng.sample(TAGS, rng.randint(0, 3))),
+                       Attribute=attributes)
+        slow, fast, taken = _both(event, monkeypatch)
+        assert fast == slow
+        assert taken == 12

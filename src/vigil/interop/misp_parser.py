@@ -163,6 +163,7 @@ def parser_class(fast: bool = True) -> Any:
                         self._resolve_attribute(loaded[attribute["uuid"]])
                     continue
                 created_by(fast, identity)
+                fast.mark(self)
                 self.stix_objects.extend(fast.objects)
                 self.object_refs.extend(fast.refs)
                 if fast.relationship is not None:
