@@ -152,3 +152,23 @@ def test_random_arguments_equal_stix2_or_are_declined() -> None:
             written += 1
             assert got == _stix2(cls, args), (cls, args)
     assert written >= 40  # most others are refused by stix2 too (a property of another type)
+
+
+def test_custom_misp_object_equals_stix2() -> None:
+    from misp_stix_converter.misp2stix.misp_to_stix21 import CustomMispObject
+
+    kind = "x-misp-object"
+    base = {"id": f"{kind}--{UID}", "labels": ['misp:name="pe-section"'], "created": AT,
+            "modified": AT, "x_misp_name": "pe-section", "x_misp_meta_category": "file",
+            "interoperability": True, "x_misp_attributes": [
+                {"type": "text", "object_relation": "name", "value": ".text",
+                 "to_ids": True, "uuid": UID, "category": "Other"},
+                {"type": "float", "object_relation": "entropy", "value": "6.1"}]}
+    for more in ({}, {"x_misp_comment": "c"}, {"created_by_ref": f"identity--{UID}"},
+                 {"x_misp_attributes": [{}]}, {"x_misp_attributes": [{"a b": "x"}]},
+                 {"x_misp_attributes": {"type": "text"}}, {"labels": []}):
+        args = {**base, **more}
+        want, got = _stix2(CustomMispObject, args), ready(CustomMispObject, args)
+        assert got is None or (got == want and list(got) == list(want)), more
+        if not more or "x_misp_comment" in more or "created_by_ref" in more:
+            assert got is not None

@@ -31,7 +31,13 @@ import orjson
 
 from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
 from vigil.interop.misp_galaxies import plain_galaxies, plain_tags
-from vigil.interop.misp_objects import FastObject, fast_object, relationship
+from vigil.interop.misp_objects import (
+    FastObject,
+    LoadedObject,
+    fast_object,
+    loaded_object,
+    relationship,
+)
 from vigil.interop.misp_sdo import ready
 
 
@@ -59,7 +65,10 @@ class _WithContext(dict[str, Any]):
 @cache
 def parser_class(fast: bool = True) -> Any:
     from misp_stix_converter import MISPtoSTIX21Parser
-    from misp_stix_converter.misp2stix.misp_to_stix21 import CustomGalaxyCluster
+    from misp_stix_converter.misp2stix.misp_to_stix21 import (
+        CustomGalaxyCluster,
+        CustomMispObject,
+    )
     from stix2.exceptions import InvalidValueError
     from stix2.v21 import (
         AttackPattern,
@@ -103,10 +112,11 @@ def parser_class(fast: bool = True) -> Any:
         _fast_names: dict[str, str] | None = None
         _context: dict[str, list[dict[str, Any]]] | None = None
         _misp_event: Any  # misp-stix's loaded event
+        _loaded_objects: dict[str, LoadedObject] = {}  # noqa: RUF012 (set per event)
 
         def _load_misp_event(self, misp_event: dict[str, Any], errors: Any) -> Any:
             self._plan, self._object_plan, self._fast_names = None, None, None
-            self._context = None
+            self._context, self._loaded_objects = None, {}
             ev = misp_event.get("Event", misp_event)
             attributes = ev.get("Attribute") if isinstance(ev, dict) else None
             objects = ev.get("Object") or [] if isinstance(ev, dict) else None
@@ -123,7 +133,13 @@ def parser_class(fast: bool = True) -> Any:
             plan = [(fast_attribute(self, a), a) for a in attributes]
             object_plan = [(fast_object(self, o), o) for o in objects]
             rest = [a for f, a in plan if f is None]
-            rest_objects = [o for f, o in object_plan if f is None]
+            self._loaded_objects = {}
+            for f, o in object_plan:
+                ready_object = loaded_object(o) if f is None else None
+                if ready_object is not None:
+                    self._loaded_objects[o["uuid"]] = ready_object
+            rest_objects = [o for f, o in object_plan if f is None and
+                            o["uuid"] not in self._loaded_objects]
             tags, galaxies = plain_tags(ev.get("Tag")), plain_galaxies(ev.get("Galaxy"))
             context = None if tags is None or galaxies is None else \
                 {"Tag": tags, "Galaxy": galaxies}
@@ -132,7 +148,7 @@ def parser_class(fast: bool = True) -> Any:
                 return super()._load_misp_event(misp_event, errors)
             self._plan, self._object_plan, self._context = plan, object_plan, context
             self._fast_names = {o["uuid"]: o["name"] for f, o in object_plan
-                                if f is not None}
+                                if f is not None or o["uuid"] in self._loaded_objects}
             event = {**ev, "Attribute": rest, "Object": rest_objects}
             if context is not None:  # misp-stix reads them as they are
                 event.pop("Tag", None)
@@ -175,8 +191,11 @@ def parser_class(fast: bool = True) -> Any:
             self._objects_to_parse = to_parse
             for fast_obj, misp_object in self._object_plan:
                 if fast_obj is None:
-                    if misp_object["uuid"] in loaded_objects:  # else PyMISP refused it
-                        self._resolve_object(loaded_objects[misp_object["uuid"]])
+                    uid = misp_object["uuid"]
+                    if uid in self._loaded_objects:  # misp-stix's, from its JSON
+                        self._resolve_object(self._loaded_objects[uid])
+                    elif uid in loaded_objects:  # else PyMISP refused it
+                        self._resolve_object(loaded_objects[uid])
                     continue
                 self._put_object(fast_obj, misp_object, identity)
             if self._objects_to_parse:
@@ -226,6 +245,10 @@ def parser_class(fast: bool = True) -> Any:
         @staticmethod
         def _create_custom_galaxy(args: dict[str, Any]) -> Any:
             return _ready_or(CustomGalaxyCluster, args, Parser._create_custom_galaxy)
+
+        def _create_custom_object(self, args: dict[str, Any]) -> Any:
+            self._clean_custom_properties(args)  # misp-stix's check of the labels
+            return _ready_or(CustomMispObject, args, lambda a: CustomMispObject(**a))
 
         @staticmethod
         def _create_identity(args: dict[str, Any]) -> Any:

@@ -5,7 +5,9 @@ every property (tens of µs a property) before the object is serialised. For the
 arguments misp-stix gives the objects of galaxy clusters and the event's identity
 (strings, lists of strings, booleans, external references, kill chain phases, the
 ``created``/``modified`` times, ``created_by_ref``, ``object_marking_refs``,
-dictionaries and ``x_misp_*`` custom properties of plain JSON values), :func:`ready`
+dictionaries and lists of them, and ``x_misp_*`` custom properties of plain JSON
+values; and the ``x-misp-object`` misp-stix makes of a MISP object it keeps whole),
+:func:`ready`
 writes what stix2 would serialise: the class's properties in its order, then the
 custom properties sorted by name, empty values left out. Any other argument (another
 kind of property, a value stix2 would convert or refuse, a property with a default)
@@ -74,6 +76,8 @@ def _shape(cls: Any) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
                 kind = "phases"
             elif type(inner) is p.ReferenceProperty and name in _REFERENCE_TYPES:
                 kind = "refs"
+            elif type(inner) is p.DictionaryProperty:
+                kind = "dicts"
         shape.append((name, kind))
         if prop.required:
             required.add(name)
@@ -131,6 +135,12 @@ def _plain_json(value: Any) -> bool:
     return False
 
 
+def _dictionary(value: Any) -> bool:
+    """A dictionary stix2's DictionaryProperty takes as it is."""
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and _KEY.fullmatch(k) for k in value) and _plain_json(value)
+
+
 def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
     """The object stix2's ``cls(**args)`` serialises to, or None when ``args`` hold
     anything but the plain values this module writes."""
@@ -185,9 +195,11 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
         elif kind == "phases":
             value = _embedded(value, _PHASE, _PHASE)
         elif kind == "dict":
-            if not isinstance(value, dict) or not value or not all(
-                    isinstance(k, str) and _KEY.fullmatch(k) for k in value) or \
-                    not _plain_json(value):
+            if not _dictionary(value):
+                return None
+            value = orjson.loads(orjson.dumps(value))
+        elif kind == "dicts":
+            if not isinstance(value, list) or not all(_dictionary(v) for v in value):
                 return None
             value = orjson.loads(orjson.dumps(value))
         else:
