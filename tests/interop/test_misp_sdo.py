@@ -172,3 +172,19 @@ def test_custom_misp_object_equals_stix2() -> None:
         assert got is None or (got == want and list(got) == list(want)), more
         if not more or "x_misp_comment" in more or "created_by_ref" in more:
             assert got is not None
+
+
+def test_custom_misp_attribute_equals_stix2() -> None:
+    from misp_stix_converter.misp2stix.misp_to_stix21 import CustomAttribute
+
+    kind = "x-misp-attribute"
+    base = {"id": f"{kind}--{UID}", "labels": ['misp:type="text"'], "created": AT,
+            "modified": AT, "x_misp_type": "text", "x_misp_value": "it's",
+            "x_misp_category": "Other", "interoperability": True}
+    for more in ({}, {"x_misp_comment": "c"}, {"confidence": 50},
+                 {"x_misp_value": 5}, {"labels": ["a", 1]}):
+        args = {**base, **more}
+        want, got = _stix2(CustomAttribute, args), ready(CustomAttribute, args)
+        assert got is None or (got == want and list(got) == list(want)), more
+        if not more or "x_misp_comment" in more:
+            assert got is not None

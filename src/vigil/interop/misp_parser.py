@@ -66,6 +66,7 @@ class _WithContext(dict[str, Any]):
 def parser_class(fast: bool = True) -> Any:
     from misp_stix_converter import MISPtoSTIX21Parser
     from misp_stix_converter.misp2stix.misp_to_stix21 import (
+        CustomAttribute,
         CustomGalaxyCluster,
         CustomMispObject,
     )
@@ -245,6 +246,10 @@ def parser_class(fast: bool = True) -> Any:
         @staticmethod
         def _create_custom_galaxy(args: dict[str, Any]) -> Any:
             return _ready_or(CustomGalaxyCluster, args, Parser._create_custom_galaxy)
+
+        def _create_custom_attribute(self, args: dict[str, Any]) -> Any:
+            self._clean_custom_properties(args)  # misp-stix's check of the labels
+            return _ready_or(CustomAttribute, args, lambda a: CustomAttribute(**a))
 
         def _create_custom_object(self, args: dict[str, Any]) -> Any:
             self._clean_custom_properties(args)  # misp-stix's check of the labels

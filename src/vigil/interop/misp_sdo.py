@@ -2,17 +2,17 @@
 
 misp-stix builds each object it converts as a stix2 object, which checks and cleans
 every property (tens of µs a property) before the object is serialised. For the
-arguments misp-stix gives the objects of galaxy clusters and the event's identity
+arguments misp-stix gives the objects of galaxy clusters, the event's identity and
+the ``x-misp-attribute`` and ``x-misp-object`` it makes of what it keeps whole
 (strings, lists of strings, booleans, external references, kill chain phases, the
 ``created``/``modified`` times, ``created_by_ref``, ``object_marking_refs``,
 dictionaries and lists of them, and ``x_misp_*`` custom properties of plain JSON
-values; and the ``x-misp-object`` misp-stix makes of a MISP object it keeps whole),
-:func:`ready`
-writes what stix2 would serialise: the class's properties in its order, then the
-custom properties sorted by name, empty values left out. Any other argument (another
-kind of property, a value stix2 would convert or refuse, a property with a default)
-makes it return None, and the caller builds the stix2 object instead.
-``tests/interop/test_misp_sdo.py`` checks it against stix2 property by property.
+values), :func:`ready` writes what stix2 would serialise: the class's properties in
+its order, then the custom properties sorted by name, empty values left out. Any
+other argument (another kind of property, a value stix2 would convert or refuse, a
+property with a default) makes it return None, and the caller builds the stix2 object
+instead. ``tests/interop/test_misp_sdo.py`` checks it against stix2 property by
+property.
 """
 
 from __future__ import annotations
