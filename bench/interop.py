@@ -13,8 +13,9 @@ attributes of the common types, tagged or not (``vigil.interop.misp_fast``), and
 plain MISP objects of the common templates (``vigil.interop.misp_objects``) itself,
 hands misp-stix the event's tags and galaxies and the ``file``/``pe``/``pe-section``
 objects without PyMISP's load, writes the objects misp-stix builds from plain arguments
-(``vigil.interop.misp_sdo``) and leaves the rest to misp-stix. Both publish each event's bundle as written from the objects the validator
-passed (not validated again). A warm-up pass of each (misp-stix's start-up) is not
+(``vigil.interop.misp_sdo``) and leaves the rest to misp-stix. Both publish each
+event's bundle as written from the objects the validator passed (not validated
+again). A warm-up pass of each (misp-stix's start-up) is not
 counted. MISP's own import runs at 33-83 attributes/s (issue #16); ``x_misp`` divides by 83.
 """
 
