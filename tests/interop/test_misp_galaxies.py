@@ -284,3 +284,29 @@ def test_tagged_attributes_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> N
         slow, fast, taken = _both(event, monkeypatch)
         assert fast == slow
         assert taken == 12
+
+
+def test_shared_galaxy_clusters_equal_misp_stix(shared_data: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real clusters with their real meta (MISP's threat-actor, sector and country
+    galaxies in the shared data set) as an event's galaxies: the same objects, and
+    the threat actors and sectors written directly."""
+    calls = _sdo_calls(monkeypatch)
+    root = shared_data / "misp" / "galaxies"
+    for name, count in (("threat-actor", 300), ("sector", 200), ("country", 60)):
+        galaxy = json.loads((root / "galaxies" / f"{name}.json").read_text("utf-8"))
+        values = json.loads((root / "clusters" / f"{name}.json").read_text("utf-8"))
+        clusters = [{"uuid": v["uuid"], "type": galaxy["type"], "value": v["value"],
+                     "tag_name": f'misp-galaxy:{galaxy["type"]}="{v["value"]}"',
+                     "distribution": "3",
+                     **{k: v[k] for k in ("description", "meta") if k in v}}
+                    for v in values["values"][:count]]
+        for i in range(0, len(clusters), 100):
+            event = _event(_tags("tlp:green"), [{
+                "uuid": galaxy["uuid"], "type": galaxy["type"], "name": galaxy["name"],
+                "description": galaxy["description"],
+                "GalaxyCluster": copy.deepcopy(clusters[i:i + 100])}])
+            slow, fast, _ = _both(event, monkeypatch)
+            assert fast == slow, name
+    direct = [kind for kind, ok in calls if ok]
+    assert direct.count("threat-actor") == 300 and direct.count("identity") >= 100
