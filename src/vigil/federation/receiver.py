@@ -22,6 +22,7 @@ from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
 from vigil.federation import codec, kinds
 from vigil.federation.peers import Peer
+from vigil.log.checkpoint import Checkpoint
 from vigil.node.accountability import scrub
 from vigil.node.exchange import Exchange, Published
 from vigil.storage import federation as q
@@ -69,6 +70,15 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
         raise
     now = clock.now()
     out = Applied(ack={})
+    # the checks that need nothing of the store, before the write lock is taken
+    first = q.read_cursor(ex.store, peer.node)
+    fresh = [(item, body) for item, body in zip(head["items"], bodies, strict=True)
+             if int(item["dseq"]) > first]
+    digests = {id(body): isinstance(body, dict) and codec.body_matches(body, item["digest"])
+               for item, body in fresh}
+    checkpoints: dict[str, Checkpoint] = {}
+    prepared = kinds.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
+                             checkpoints)
 
     def tx(sql: Sql) -> int:
         serialize_writes(sql)
@@ -79,14 +89,21 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
         if head["items"] and head["from"] > cur + 1:
             raise Conflict(f"the next item here is {cur + 1}, not {head['from']}",
                            code="fed.gap", detail={"cursor": cur})
-        ctx = kinds.Context(ex, peer, sql, now, head)
-        writes: list[Callable[[], None]] = []
+        ctx = kinds.Context(ex, peer, sql, now, head, checkpoints=checkpoints,
+                            prepared=prepared)
+        ctx.read_heads()
         for item, body in zip(head["items"], bodies, strict=True):
             dseq = int(item["dseq"])
             if dseq <= cur:
                 continue
+            if item["kind"] != "share":
+                ctx.flush()  # it may rest on the shares before it (a recall, a receipt)
             try:
-                if not isinstance(body, dict) or not codec.body_matches(body, item["digest"]):
+                matches = digests.get(id(body))
+                if matches is None:
+                    matches = isinstance(body, dict) and codec.body_matches(body,
+                                                                            item["digest"])
+                if not matches:
                     raise CryptoError("the item's body does not match its digest",
                                       code="fed.bad_digest")
                 write = kinds.check(ctx, item["kind"], body)
@@ -98,12 +115,13 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
                 log.warning("quarantined item %s from %s: %s %s", dseq, peer.name, code,
                             e.message)
                 continue
-            # apply at once: a later item of the same batch may rest on this one
-            # (a member announced, then its share)
+            # apply at once: a later item of the same batch may rest on this one (a
+            # member announced, then its share); a share is staged, and the staged
+            # shares are stored together (ctx.flush)
             write()
-            writes.append(write)
             if item["kind"] != "share":
                 ctx.forget()
+        ctx.flush()
         new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
