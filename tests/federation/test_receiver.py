@@ -4,6 +4,7 @@ committed, and the shares stored together land as they would one by one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from tests.federation.pairs import (
     sync,
 )
 
-from vigil.errors import CryptoError
+from vigil.errors import Conflict, CryptoError
 from vigil.federation import codec, kinds, receiver
+from vigil.federation.sender import build_batch
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.node import accountability
 from vigil.storage import federation as q
@@ -175,3 +177,30 @@ def test_a_signature_checked_ahead_counts_under_that_key_only(
         pre.verify(b.ex.member(b.id("bravo")).sign_key)
     assert e.value.code == "fed.bad_originator_signature"
     pre.verify(a.ex.member(a.id("alpha")).sign_key)  # checked again under alpha's key
+
+
+async def test_a_batch_pushed_ahead_waits_for_the_one_before_it(
+        pair: tuple[Node, Node]) -> None:
+    """The second of two batches in flight, here first, is stored after the first
+    (not refused as a gap); a batch after a gap no batch here fills is refused."""
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(4)]
+    sync(a, b)
+    dest = b.ex.node_id
+    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    first = build_batch(a.ex, dest, acked, 2)
+    second = build_batch(a.ex, dest, first["batch"]["to"], 2)
+    athens = b.peers["athens"]
+    ahead = asyncio.ensure_future(receiver.receive_in_turn(b.ex, athens, second))
+    await asyncio.wait({ahead}, timeout=0.1)  # it comes first, and waits
+    got1 = await receiver.receive_in_turn(b.ex, athens, first)
+    got2 = await ahead
+    assert (got1.ack["ack"]["cursor"], got2.ack["ack"]["cursor"]) == (
+        first["batch"]["to"], second["batch"]["to"])
+    assert inbox_ids(b, "bravo")[-len(sids):] == sids
+    publish(a, "alpha", TO)
+    publish(a, "alpha", TO)
+    beyond = build_batch(a.ex, dest, second["batch"]["to"] + 1)  # one item skipped
+    with pytest.raises(Conflict) as e:
+        await receiver.receive_in_turn(b.ex, athens, beyond)
+    assert e.value.code == "fed.gap" and e.value.detail["cursor"] == second["batch"]["to"]

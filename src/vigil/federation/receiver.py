@@ -10,7 +10,9 @@ and the new cursor commit in one transaction, before the signed ack is made.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +137,64 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
     after_commit(ex, out)
     out.ack = codec.make_ack(ex.node_key, peer.node, ex.node_id, cursor, out.quarantined)
     return out
+
+
+class Turns:
+    """Per origin, the batches this process holds (arrived, not yet answered). A sender
+    keeps a few batches in flight (``sender.WINDOW``), so a batch can come while the
+    one before it is still on its way or being stored: it waits for that one's commit
+    (``receive_in_turn``) rather than being refused as a gap. One per exchange
+    (``Exchange.attach``); used on the event loop."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, int] = {}
+
+    async def wait(self, ex: Exchange, origin: str, first: int) -> None:
+        """Until the cursor for ``origin`` reaches ``first - 1``; or, while no other
+        batch of that origin is held here, until it has not moved for ``TURN_GRACE``
+        seconds; or ``TURN_WAIT`` seconds in all. (The batch is then answered
+        ``fed.gap``.)"""
+        start = last_move = time.monotonic()
+        last = -1
+        while True:
+            cur = await asyncio.to_thread(q.read_cursor, ex.store, origin)
+            if cur + 1 >= first:
+                return
+            now = time.monotonic()
+            if cur != last:
+                last, last_move = cur, now
+            alone = self.held.get(origin, 0) <= 1
+            if now - start > TURN_WAIT or (alone and now - last_move > TURN_GRACE):
+                return
+            await asyncio.sleep(TURN_POLL)
+
+
+TURN_WAIT = 10.0  # seconds a batch waits at most for the ones before it
+TURN_GRACE = 0.25  # ... when none of them is here (it may be on its way)
+TURN_POLL = 0.01
+
+
+async def receive_in_turn(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> Applied:
+    """``receive`` (in a worker thread) once the batches before this one are stored
+    (``Turns``)."""
+    turns = ex.attach(Turns, Turns)[0]
+    turns.held[peer.node] = turns.held.get(peer.node, 0) + 1
+    try:
+        head = data.get("batch")
+        first = head.get("from") if isinstance(head, Mapping) and head.get("items") \
+            else None
+        if isinstance(first, int) and not isinstance(first, bool):
+            await turns.wait(ex, peer.node, first)
+        return await asyncio.to_thread(receive, ex, peer, data)
+    finally:
+        turns.held[peer.node] -= 1
+
+
+def receiving(ex: Exchange, origin: str) -> bool:
+    """Whether this process holds a pushed batch from ``origin`` now (a push in
+    progress: a pull of the same items would only repeat it)."""
+    turns = ex.part(Turns)
+    return turns is not None and bool(turns.held.get(origin))
 
 
 def after_commit(ex: Exchange, out: Applied) -> None:
