@@ -5,7 +5,9 @@ Checks, per batch: the form, the origin and destination, the origin node's signa
 and ``fed.replay`` answer 409 with it). Per item: its body digest, then its kind's own
 checks (``vigil.federation.kinds``); an item that fails is quarantined with the signed
 batch head and its body, and the cursor passes it. Everything new, the quarantine rows
-and the new cursor commit in one transaction, before the signed ack is made.
+and the new cursor commit in one transaction, before the signed ack is made. The body
+digests and the share checks that need nothing of the store run before it, outside the
+write lock (``kinds.prepare``); the shares are written together (``kinds.Context.flush``).
 """
 
 from __future__ import annotations
