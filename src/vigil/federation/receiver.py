@@ -78,8 +78,8 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
     first = q.read_cursor(ex.store, peer.node)
     fresh = [(item, body) for item, body in zip(head["items"], bodies, strict=True)
              if int(item["dseq"]) > first]
-    digests = {id(body): isinstance(body, dict) and codec.body_matches(body, item["digest"])
-               for item, body in fresh}
+    digests = {int(item["dseq"]): isinstance(body, dict)
+               and codec.body_matches(body, item["digest"]) for item, body in fresh}
     checkpoints: dict[str, Checkpoint] = {}
     prepared = kinds.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
                              checkpoints)
@@ -103,7 +103,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             if item["kind"] != "share":
                 ctx.flush()  # it may rest on the shares before it (a recall, a receipt)
             try:
-                matches = digests.get(id(body))
+                matches = digests.get(dseq)
                 if matches is None:
                     matches = isinstance(body, dict) and codec.body_matches(body,
                                                                             item["digest"])
