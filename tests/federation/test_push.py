@@ -110,6 +110,41 @@ async def test_the_next_batches_leave_before_the_ack_of_the_first(
     await svc.stop()
 
 
+async def test_an_answer_older_than_an_ack_of_the_round_moves_nothing_back(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch in flight answered fed.gap at a cursor before the batch acked just
+    before it (another worker answered before that one was stored) does not take the
+    acked cursor back; the next round goes on from it."""
+    a, b = pair
+    for _ in range(4):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    start = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    real = sender.build_batch
+    monkeypatch.setattr(sender, "build_batch",
+                        lambda ex, d, after, limit=2: real(ex, d, after, 2))
+    answered: list[int] = []
+
+    async def post(method: str, path: str, body: bytes = b"",
+                   params: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        if not answered:
+            answered.append(data["batch"]["from"])
+            got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
+            return httpx.Response(200, content=orjson.dumps(got.ack))
+        answered.append(data["batch"]["from"])  # answered as if the first were not stored
+        return httpx.Response(409, content=orjson.dumps({"error": {
+            "code": "fed.gap", "message": "gap", "detail": {"cursor": start}}}))
+
+    monkeypatch.setattr(link, "_request", post)
+    assert await link.push_once() is True
+    assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == start + 2
+    await link.client.aclose()
+    await svc.stop()
+
+
 def test_a_hole_in_the_outbox_ends_the_batch_before_it(pair: tuple[Node, Node]) -> None:
     """A row missing from the outbox (a withholding origin) never sits inside a batch
     (which the destination would refuse whole as malformed): the batch stops before it,

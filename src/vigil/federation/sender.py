@@ -200,13 +200,19 @@ class Link:
                     continue
                 to, sent = flying.popleft()
                 cursor = await sent
+                if cursor == to:
+                    await self._set_acked(cursor)
+                    acked = cursor
+                    continue
+                if acked != start and cursor < acked:
+                    # answered before the batches acked in this round were stored (a
+                    # worker that did not see them): go on from the acked ones
+                    return True
                 await self._set_acked(cursor)
-                if cursor != to:
-                    # a cursor that did not move (a hole in this outbox at the peer's
-                    # next item): wait for a wake or a beat rather than send the same
-                    # batch again at once
-                    return cursor != acked
-                acked = cursor
+                # a cursor that did not move (a hole in this outbox at the peer's next
+                # item): wait for a wake or a beat rather than send the same batch
+                # again at once
+                return cursor != acked
             return acked != start
         finally:
             for _, f in flying:
