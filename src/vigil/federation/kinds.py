@@ -4,13 +4,23 @@
 quarantines the item) and returns the writes to run in the batch's transaction. Other
 kinds (checkpoints, cosignatures, directory entries, roster statements, revocations)
 join with :func:`register`.
+
+A share's checks that need nothing of the store (its envelope's form, its log proof
+against the origin's signed checkpoint, its signature under the key the directory
+names) are made by :func:`prepare` before the batch's transaction, outside the write
+lock; in the transaction its checks run in the same order, and a step made already
+gives its outcome again (the signature only for the same key). A share's write is
+staged; :meth:`Context.flush` stores the staged shares together (one statement per
+table), before any other kind of item is checked, so every item still sees what the
+items before it wrote.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,10 +53,82 @@ from vigil.storage.base import (
     build_directory,
     header_bytes,
     queue_inbox,
+    queue_inbox_many,
     wraps_to_bytes,
 )
 
 Write = Callable[[], None]
+
+
+@dataclass
+class Prepared:
+    """What a share item's checks make of the item alone: the parsed envelope (or why
+    it does not parse), its log entry and bytes, the outcome of its log proof and of
+    its signature under one key. Made once, used by the checks in the transaction."""
+
+    body: Mapping[str, Any]
+    env: Envelope | None = None
+    malformed: InputError | None = None
+    entry: dict[str, Any] | None = None
+    data: bytes | None = None
+    proof: int | VigilError | None = None
+    signed: tuple[bytes, VigilError | None] | None = None
+
+    def envelope(self) -> Envelope:
+        if self.env is None:
+            if self.malformed is None:
+                try:
+                    self.env = envelope_from_json(self.body["envelope"])
+                except InputError as e:
+                    self.malformed = e
+            if self.malformed is not None:
+                raise InputError(f"malformed envelope: {self.malformed.message}",
+                                 code="fed.bad_item") from None
+            assert self.env is not None
+        return self.env
+
+    def entry_data(self) -> tuple[dict[str, Any], bytes]:
+        if self.entry is None or self.data is None:
+            self.entry = share_entry(self.envelope())
+            self.data = entry_bytes(self.entry)  # hashed for the proof, stored by the write
+        return self.entry, self.data
+
+    def verify(self, signer: bytes) -> None:
+        """The envelope's signature (and digests) under ``signer``."""
+        if self.signed is None or self.signed[0] != signer:
+            fault: VigilError | None = None
+            try:
+                verify_envelope(self.envelope(), signer, checked=True)  # parsed: checked
+            except VigilError as e:
+                fault = e
+            self.signed = (signer, fault)
+        if self.signed[1] is not None:
+            raise CryptoError(f"the originator's signature does not hold: "
+                              f"{self.signed[1].message}",
+                              code="fed.bad_originator_signature") from None
+
+    def prove(self, peer: Peer, checkpoints: dict[str, Checkpoint]) -> int:
+        """The entry's index in the origin's log (``check_log``)."""
+        if self.proof is None:
+            entry, data = self.entry_data()
+            try:
+                self.proof = prove(peer, checkpoints, entry, self.body["log"], data)
+            except VigilError as e:
+                self.proof = e
+        if isinstance(self.proof, VigilError):
+            raise self.proof
+        return self.proof
+
+
+@dataclass
+class Staged:
+    """A checked share waiting for ``Context.flush``."""
+
+    env: Envelope
+    here: tuple[str, ...]
+    entry: Mapping[str, Any]
+    data: bytes
+    header: bytes
 
 
 @dataclass
@@ -65,6 +147,44 @@ class Context:
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
     members: dict[str, Member | None] = field(default_factory=dict)
     homes: dict[str, tuple[str, int, int | None] | None] = field(default_factory=dict)
+    # share items prepared before the transaction (``prepare``), by id of their body
+    prepared: dict[int, Prepared] = field(default_factory=dict)
+    # checked shares not yet stored, by share id, in item order (``flush``)
+    staged: dict[str, Staged] = field(default_factory=dict)
+    # (header bytes, signature) of the prepared shares stored here before this
+    # transaction, read at once (``read_heads``); None: not stored
+    heads: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
+
+    def read_heads(self) -> None:
+        """Read which prepared shares are stored here already, with one statement.
+        Only a share item stores a share (staged, which ``share_head`` looks at first), and
+        no item changes a stored share's header or signature, so the read holds for
+        the whole transaction."""
+        ids = sorted({p.env.id for p in self.prepared.values() if p.env is not None})
+        found = q.share_heads(self.sql, ids)
+        self.heads = {i: found.get(i) for i in ids}
+
+    def share_head(self, share_id: str) -> tuple[bytes, bytes] | None:
+        """(header bytes, signature) of the share with this id, stored or staged."""
+        staged = self.staged.get(share_id)
+        if staged is not None:
+            return staged.header, staged.env.signature
+        if share_id in self.heads:
+            return self.heads[share_id]
+        return q.share_head(self.sql, share_id)
+
+    def prepared_for(self, body: Mapping[str, Any]) -> Prepared:
+        pre = self.prepared.get(id(body))
+        if pre is None or pre.body is not body:
+            pre = Prepared(body)
+        return pre
+
+    def flush(self) -> None:
+        """Store the staged shares, together, in this transaction."""
+        if self.staged:
+            shares = list(self.staged.values())
+            self.staged.clear()
+            store_shares(self, shares)
 
     def member(self, member: str) -> Member | None:
         if member not in self.members:
@@ -134,13 +254,18 @@ def check_log(ctx: Context, entry: Mapping[str, Any], ref: Mapping[str, Any],
               data: bytes | None = None) -> int:
     """The index of ``entry`` in the origin's log, proven against a checkpoint the
     origin's pinned node key signed (``data``: its ``entry_bytes``, made already)."""
+    return prove(ctx.peer, ctx.checkpoints, entry, ref, data)
+
+
+def prove(peer: Peer, checkpoints: dict[str, Checkpoint], entry: Mapping[str, Any],
+          ref: Mapping[str, Any], data: bytes | None = None) -> int:
+    """``check_log`` with the checkpoints verified so far in this batch."""
     try:
         note = str(ref["checkpoint"])
-        cp = ctx.checkpoints.get(note)
+        cp = checkpoints.get(note)
         if cp is None:  # the same note verifies the same way: once per batch
-            cp = verify_checkpoint(note, ctx.peer.log_origin, ctx.peer.key,
-                                   origin=ctx.peer.log_origin)
-            ctx.checkpoints[note] = cp
+            cp = verify_checkpoint(note, peer.log_origin, peer.key, origin=peer.log_origin)
+            checkpoints[note] = cp
         index, size = int(ref["index"]), int(ref["size"])
         proof = [_proof_hash(h) for h in ref["proof"]]
         if cp.size != size or cp.root != b64u_decode(str(ref["root"])):
@@ -179,13 +304,50 @@ def check_key(m: Member, home: tuple[str, int, int | None], key: str, index: int
 
 # -- share ------------------------------------------------------------------------------
 
+def prepare(ex: Exchange, peer: Peer, items: Sequence[tuple[str, Any]],
+            checkpoints: dict[str, Checkpoint]) -> dict[int, Prepared]:
+    """Before the batch's transaction, outside the write lock: for each share item
+    ``(kind, body)``, what its checks make of it alone, its signature checked under the
+    key the directory names now (the transaction checks the key again, and checks the
+    signature again only under another key). An item this cannot make sense of is left
+    to the transaction's checks, which refuse it as they would."""
+    out: dict[int, Prepared] = {}
+    members = ex.directory().members
+    for kind, body in items:
+        if kind != "share" or not isinstance(body, dict) or body.get("gone"):
+            continue
+        pre = Prepared(body)
+        try:
+            env = pre.envelope()
+        except VigilError:
+            out[id(body)] = pre  # kept: the transaction's checks raise it
+            continue
+        except Exception:
+            continue  # the transaction's checks say what is wrong
+        try:
+            header = env.header
+            if header.get("provenance") == Provenance.ATTESTED.value:
+                signer: bytes | None = peer.key if header["key"] == peer.pin else None
+            else:
+                m = members.get(env.originator)
+                signer = m.sign_key if m is not None and \
+                    header["key"] == m.sign_key_id else None
+            if signer is not None:
+                with contextlib.suppress(VigilError):  # kept, raised in its turn
+                    pre.verify(signer)
+            with contextlib.suppress(VigilError):
+                pre.prove(peer, checkpoints)
+        except Exception:
+            continue
+        out[id(body)] = pre
+    return out
+
+
 def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
         return noop  # recalled or expired at the origin before it was sent
-    try:
-        env = envelope_from_json(body["envelope"])
-    except InputError as e:
-        raise InputError(f"malformed envelope: {e.message}", code="fed.bad_item") from None
+    pre = ctx.prepared_for(body)
+    env = pre.envelope()
     m, home = homed_at_origin(ctx, env.originator)
     attested = env.header.get("provenance") == Provenance.ATTESTED.value
     if attested and env.header["key"] != ctx.peer.pin:
@@ -195,49 +357,42 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if not attested and env.header["key"] != m.sign_key_id:
         raise CryptoError(f"{env.header['key']} is not {m.name}'s signing key",
                           code="fed.unknown_key")
-    try:
-        verify_envelope(env, signer, checked=True)  # envelope_from_json checked its header
-    except VigilError as e:
-        raise CryptoError(f"the originator's signature does not hold: {e.message}",
-                          code="fed.bad_originator_signature") from None
-    entry = share_entry(env)
-    data = entry_bytes(entry)  # hashed for the proof here, stored by the write
-    index = check_log(ctx, entry, body["log"], data)
+    pre.verify(signer)
+    entry, data = pre.entry_data()
+    index = pre.prove(ctx.peer, ctx.checkpoints)
     if not attested:
         check_key(m, home, str(env.header["key"]), index)
     here = [r for r in env.recipients if ctx.hosted(r)]
     if not here:
         raise InputError("no recipient of this share is hosted here", code="fed.not_hosted")
-    row = ctx.sql.execute("SELECT header, signature FROM shares WHERE id=?",
-                          (env.id,)).fetchone()
+    header = header_bytes(env.header)
+    row = ctx.share_head(env.id)
     if row is not None:
-        if bytes(row[0]) != header_bytes(env.header) or bytes(row[1]) != env.signature:
+        if row[0] != header or row[1] != env.signature:
             raise CryptoError("another share with this id is stored here",
                               code="fed.bad_item")
         return noop  # idempotent: stored already
 
     def write() -> None:
-        store_share(ctx, env, tuple(here), entry, data)
+        ctx.staged[env.id] = Staged(env, tuple(here), entry, data, header)
 
     return write
 
 
-def store_share(ctx: Context, env: Envelope, here: tuple[str, ...],
-                entry: Mapping[str, Any] | None = None, data: bytes | None = None) -> None:
+def store_shares(ctx: Context, shares: Sequence[Staged]) -> None:
+    """Store checked shares in the batch's transaction, in order, with one statement
+    (or two) per table for all of them: the shares, their inbox rows, their log
+    entries, and every share hook (``Exchange.run_share_hooks``)."""
     sql = ctx.sql
-    sql.execute("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
-                "created, expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (env.id, env.originator, header_bytes(env.header), env.signature,
-                 env.payload, wraps_to_bytes(env.wraps), env.created, env.expires,
-                 False, False))
-    queue_inbox(sql, env.id, here, ctx.now)
-    if entry is None:
-        entry, data = share_entry(env), None
-    ctx.ex.log.append(sql, entry, locked=True, data=data)
-    for hook in ctx.ex.share_tx_hooks:
-        hook(sql, env, here)
-    ctx.ring.update(here)
-    ctx.published.append(Published(env, here, True))
+    q.insert_shares(sql, [
+        (s.env.id, s.env.originator, s.header, s.env.signature, s.env.payload,
+         wraps_to_bytes(s.env.wraps), s.env.created, s.env.expires) for s in shares])
+    queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now)
+    ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True)
+    ctx.ex.run_share_hooks(sql, [(s.env, s.here) for s in shares])
+    for s in shares:
+        ctx.ring.update(s.here)
+        ctx.published.append(Published(s.env, s.here, True))
 
 
 # -- recall -----------------------------------------------------------------------------

@@ -71,9 +71,27 @@ def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> Non
     """Put a share at the end of each member's inbox, at a new position per member
     (``take_positions``). Every caller holds the write-order lock
     (``serialize_writes``; ``put_share`` its own)."""
-    ms = sorted(set(members))
-    pos = take_positions(sql, "inbox", dict.fromkeys(ms, 1))
-    sql.executemany(_QUEUE, [(m, share_id, at, pos[m]) for m in ms])
+    queue_inbox_many(sql, [(share_id, members)], at)
+
+
+def queue_inbox_many(sql: Sql, shares: Sequence[tuple[str, Iterable[str]]], at: str) -> None:
+    """``queue_inbox`` for several shares in order, with one statement that reserves the
+    positions and one that writes the rows: a member's positions come out as they would
+    share after share."""
+    each = [(sid, sorted(set(ms))) for sid, ms in shares]
+    counts: dict[str, int] = {}
+    for _, ms in each:
+        for m in ms:
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
+        return
+    pos = take_positions(sql, "inbox", counts)
+    rows = []
+    for sid, ms in each:
+        for m in ms:
+            rows.append((m, sid, at, pos[m]))
+            pos[m] += 1
+    sql.executemany(_QUEUE, rows)
 
 
 class Cursor(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 from vigil.storage.base import Sql, take_positions
 
 SHARE_COLUMNS = "seq, header, signature, payload, wraps"
+CHUNK = 400  # rows per multi-row statement (6 parameters each at most)
 
 
 def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
@@ -25,6 +26,22 @@ def insert_share(sql: Sql, seq: int, share_id: str, originator: str, channel: st
         "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         (seq, share_id, originator, channel, sealed, added))
     return bool(cur.rowcount)
+
+
+def insert_shares(sql: Sql, rows: Sequence[tuple[int, str, str, str, bool, str]]
+                  ) -> set[int]:
+    """Index several shares ``(seq, id, originator, channel, sealed, added)`` in one
+    statement per ``CHUNK``; the seqs indexed now (not by a concurrent backfill)."""
+    done: set[int] = set()
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start:start + CHUNK]
+        got = sql.execute(
+            "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, "
+            "added) VALUES " + ", ".join(["(?,?,?,?,?,?)"] * len(part))
+            + " ON CONFLICT DO NOTHING RETURNING share_seq",
+            [v for row in part for v in row]).fetchall()
+        done.update(int(r[0]) for r in got)
+    return done
 
 
 def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
@@ -44,6 +61,52 @@ def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added:
     sql.executemany(
         "INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
         "VALUES(?,?,?,?,?)", [(m, share_seq, channel, added, pos[m]) for m in members])
+
+
+def grant_many(sql: Sql, grants: Sequence[tuple[Sequence[str], int, str, str]]) -> None:
+    """``grant`` for several shares ``(members, share seq, channel, added)`` in order,
+    with one statement that reserves the positions and one that writes the rows."""
+    counts: dict[str, int] = {}
+    for members, _, _, _ in grants:
+        for m in members:
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
+        return
+    pos = take_positions(sql, "taxii_access", counts)
+    rows = []
+    for members, seq, channel, added in grants:
+        for m in members:
+            rows.append((m, seq, channel, added, pos[m]))
+            pos[m] += 1
+    sql.executemany("INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
+                    "VALUES(?,?,?,?,?)", rows)
+
+
+def share_seqs(sql: Sql, share_ids: Sequence[str]) -> dict[str, int]:
+    """The seqs of stored shares, by id (one statement per ``CHUNK``)."""
+    out: dict[str, int] = {}
+    for start in range(0, len(share_ids), CHUNK):
+        part = list(share_ids[start:start + CHUNK])
+        out.update((str(i), int(s)) for i, s in sql.execute(
+            "SELECT id, seq FROM shares WHERE id IN (" + ",".join("?" * len(part)) + ")",
+            part).fetchall())
+    return out
+
+
+def added_many(sql: Sql, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """When each share reached a member's inbox, for (member, share id) pairs; by share
+    id (one statement per ``CHUNK``)."""
+    want = set(pairs)
+    out: dict[str, str] = {}
+    ids = sorted({sid for _, sid in pairs})
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start:start + CHUNK]
+        for m, sid, added in sql.execute(
+                "SELECT member_id, share_id, added FROM inbox WHERE share_id IN ("
+                + ",".join("?" * len(part)) + ")", part).fetchall():
+            if (str(m), str(sid)) in want:
+                out[str(sid)] = str(added)
+    return out
 
 
 def share_seq(sql: Sql, share_id: str) -> int:
