@@ -296,15 +296,15 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
 # -- wiring -------------------------------------------------------------------------------
 
 def install(ex: Exchange, settings: Settings) -> None:
-    """Register the sightings/ledger/blind-token hooks with an Exchange (once)."""
-    from vigil.analysis.blind import drop_tokens, store_tokens
+    """Register the sightings/ledger hooks and the removal of blind tokens with an
+    Exchange (once); a share's tokens are stored by the publish they come with
+    (``vigil.analysis.blind.store_tokens``)."""
+    from vigil.analysis.blind import drop_tokens
 
     if not any(isinstance(h, ShareFacts) for h in ex.share_tx_hooks):
         facts = ShareFacts(ex)
         ex.share_tx_hooks.append(facts)
         ex.share_tx_many[facts] = facts.many
-    if store_tokens not in ex.share_tx_hooks:
-        ex.share_tx_hooks.append(store_tokens)
     if not any(isinstance(h, Openings) for h in ex.read_hooks):
         ex.read_hooks.append(Openings(ex))
     if drop_tokens not in ex.purge_tx_hooks:

@@ -21,7 +21,7 @@ import base64
 import binascii
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -41,21 +41,22 @@ from vigil.log.entries import (
 )
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.model import Envelope, Member, MemberKind, Provenance
-from vigil.node.accountability import NO_WRAPS
 from vigil.node.exchange import Exchange, Published
 from vigil.protocol.envelope import envelope_from_json, verify_envelope
 from vigil.protocol.receipts import check_recall, check_receipt
+from vigil.storage import accountability as stored
 from vigil.storage import federation as q
 from vigil.storage import payloads
+from vigil.storage import received as rows
 from vigil.storage.base import (
-    MEMBER_COLUMNS,
     Sql,
-    build_directory,
     header_bytes,
     queue_inbox,
     queue_inbox_many,
     wraps_to_bytes,
+    write_channel_change,
 )
+from vigil.storage.common import bump_directory
 
 Write = Callable[[], None]
 
@@ -232,8 +233,7 @@ def noop() -> None:
 # -- shared checks -----------------------------------------------------------------------
 
 def member_of(sql: Sql, member: str) -> Member | None:
-    rows = sql.execute(MEMBER_COLUMNS + " WHERE id=?", (member,)).fetchall()
-    return build_directory(rows, [], []).members.get(member)
+    return rows.member_of(sql, member)
 
 
 def hosted(sql: Sql, member: str) -> bool:
@@ -419,32 +419,24 @@ def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise CryptoError("the recall's signature does not verify",
                           code="fed.bad_originator_signature") from None
     sql = ctx.sql
-    row = sql.execute("SELECT originator, header, purged FROM shares WHERE id=?",
-                      (r["share"],)).fetchone()
-    if row is None or str(row[0]) != r["originator"] or row[2] or sql.execute(
-            "SELECT 1 FROM recalls WHERE share_id=?", (r["share"],)).fetchone():
+    row = rows.share_origin(sql, r["share"])
+    if row is None or row[0] != r["originator"] or row[2] or \
+            stored.recall_of(sql, r["share"]) is not None:
         return noop  # never held here, purged, or recalled already
-    recipients = orjson.loads(bytes(row[1]))["audience"]["recipients"]
+    recipients = orjson.loads(row[1])["audience"]["recipients"]
 
     def write() -> None:
-        prev = None
-        if sql.dialect == "sqlite":
-            prev = int(sql.execute("PRAGMA secure_delete").fetchone()[0])
-            sql.execute("PRAGMA secure_delete=1")
+        prev = stored.secure_delete(sql)
         payloads.drop(sql, r["share"])
-        sql.execute("UPDATE shares SET recalled=?, payload=NULL, payload_ref=NULL, wraps=? "
-                    "WHERE id=?", (True, NO_WRAPS, r["share"]))
+        stored.clear_payload(sql, r["share"], "recalled")  # not purged: checked above
         for hook in ctx.ex.purge_tx_hooks:
             hook(sql, r["share"])
         here = [x for x in recipients if hosted(sql, x)]
-        sql.execute("DELETE FROM inbox WHERE share_id=?", (r["share"],))
+        stored.drop_inbox_rows(sql, r["share"])
         queue_inbox(sql, r["share"], here, ctx.now)
         ref = ctx.ex.log.append(sql, recall_entry(r, recipients, sig), locked=True)
-        sql.execute("INSERT INTO recalls(share_id, originator, at, key, log_idx) "
-                    "VALUES(?,?,?,?,?)", (r["share"], r["originator"], r["at"], r["key"],
-                                          ref.index))
-        if prev is not None and prev != 1:
-            sql.execute(f"PRAGMA secure_delete={prev}")
+        stored.add_recall(sql, r["share"], r["originator"], r["at"], r["key"], ref.index)
+        stored.restore_secure_delete(sql, prev)
         ctx.ring.update(here)
         ctx.dropped.append(r["share"])
 
@@ -468,22 +460,19 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise CryptoError("the receipt's signature does not verify",
                           code="fed.bad_originator_signature") from None
     sql = ctx.sql
-    row = sql.execute("SELECT originator, header FROM shares WHERE id=?",
-                      (r["share"],)).fetchone()
-    if row is None or not hosted(sql, str(row[0])) or r["member"] not in \
-            orjson.loads(bytes(row[1]))["audience"]["recipients"]:
+    row = rows.share_origin(sql, r["share"])
+    if row is None or not hosted(sql, row[0]) or r["member"] not in \
+            orjson.loads(row[1])["audience"]["recipients"]:
         raise InputError("a receipt for a share of no member here, or not by a recipient",
                          code="fed.not_hosted")
-    if sql.execute("SELECT 1 FROM receipts WHERE share_id=? AND member_id=? AND what=?",
-                   (r["share"], r["member"], r["what"])).fetchone():
+    originator = row[0]
+    if stored.has_receipt(sql, r["share"], r["member"], r["what"]):
         return noop
 
     def write() -> None:
-        ref = ctx.ex.log.append(sql, receipt_entry(r, str(row[0]), sig), locked=True)
-        sql.execute("INSERT INTO receipts(share_id, member_id, what, at, log_idx) "
-                    "VALUES(?,?,?,?,?)", (r["share"], r["member"], r["what"], r["at"],
-                                          ref.index))
-        ctx.ring.add(str(row[0]))
+        ref = ctx.ex.log.append(sql, receipt_entry(r, originator, sig), locked=True)
+        stored.add_receipt(sql, r["share"], r["member"], r["what"], r["at"], ref.index)
+        ctx.ring.add(originator)
 
     return write
 
@@ -498,12 +487,6 @@ class Moves:
 
     def __init__(self) -> None:
         self.check: Callable[[Context, str, Mapping[str, Any]], None] | None = None
-
-
-def bump_directory(sql: Sql) -> None:
-    cast = "CAST(CAST(value AS INTEGER) + 1 AS TEXT)" if sql.dialect == "sqlite" \
-        else "(CAST(value AS BIGINT) + 1)::text"
-    sql.execute(f"UPDATE meta SET value = {cast} WHERE key='dir_version'")
 
 
 def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
@@ -535,26 +518,17 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
     name = f"{mj['name']}@{ctx.peer.name}"
 
     def write() -> None:
+        active = event != "deactivate"
+        revoked = None if active else index
         if known is None:
-            sql.execute("INSERT INTO members(id, name, display_name, country, kind, "
-                        "sign_key, sign_key_id, enc_key, enc_key_id, created, active) "
-                        "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                        (mj["id"], name, str(mj["display_name"]), str(mj["country"]),
-                         MemberKind(mj["kind"]).value, sign_key, mj["sign_key_id"], enc_key,
-                         mj["enc_key_id"], str(mj["created"]), event != "deactivate"))
-            sql.execute("INSERT INTO fed_members(member_id, node_id, log_index, "
-                        "revoked_index) VALUES(?,?,?,?)",
-                        (mj["id"], ctx.peer.node, index,
-                         index if event == "deactivate" else None))
+            rows.add_remote_member(sql, Member(
+                mj["id"], name, str(mj["display_name"]), str(mj["country"]),
+                MemberKind(mj["kind"]), sign_key, mj["sign_key_id"], enc_key,
+                mj["enc_key_id"], str(mj["created"]), active), ctx.peer.node, index, revoked)
         else:
-            sql.execute("UPDATE members SET sign_key=?, sign_key_id=?, enc_key=?, "
-                        "enc_key_id=?, active=? WHERE id=?",
-                        (sign_key, mj["sign_key_id"], enc_key, mj["enc_key_id"],
-                         event != "deactivate", mj["id"]))
-            sql.execute("UPDATE fed_members SET node_id=?, log_index=?, revoked_index=? "
-                        "WHERE member_id=?",
-                        (ctx.peer.node, index, index if event == "deactivate" else None,
-                         mj["id"]))
+            rows.update_remote_member(sql, replace(
+                known, sign_key=sign_key, sign_key_id=mj["sign_key_id"], enc_key=enc_key,
+                enc_key_id=mj["enc_key_id"], active=active), ctx.peer.node, index, revoked)
         # this node's own log records the keys it took, so its members' clients check
         # them as they check local members' keys
         ctx.ex.log.append(sql, member_entry(mj["id"], event, mj["sign_key_id"],
@@ -581,37 +555,24 @@ def check_channel(ctx: Context, body: Mapping[str, Any]) -> Write:
     members = sorted(str(m) for m in ch["members"])
     if any(member_of(sql, m) is None for m in members):
         raise InputError("the channel names a member unknown here", code="fed.bad_item")
-    row = sql.execute("SELECT epoch FROM fed_channels WHERE channel_id=?",
-                      (ch["id"],)).fetchone()
-    if row is not None and int(row[0]) >= epoch:
+    known = rows.channel_epoch(sql, ch["id"])
+    if known is not None and known >= epoch:
         return noop
-    local = sql.execute("SELECT 1 FROM channels WHERE id=?", (ch["id"],)).fetchone()
-    if local is not None and row is None:
+    local = rows.has_channel(sql, ch["id"])
+    if local and known is None:
         raise CryptoError("a channel homed here", code="fed.forged_originator")
 
     def write() -> None:
-        if local is None:
-            sql.execute("INSERT INTO channels(id, name, kind, owner, created) "
-                        "VALUES(?,?,?,?,?)", (ch["id"], ch["name"], ch["kind"], ch["owner"],
-                                              ch["created"]))
-            sql.execute("INSERT INTO fed_channels(channel_id, node_id, epoch) VALUES(?,?,?)",
-                        (ch["id"], ctx.peer.node, epoch))
+        if not local:
+            rows.add_remote_channel(sql, ch["id"], ch["name"], ch["kind"], ch["owner"],
+                                    ch["created"], ctx.peer.node, epoch)
         else:
-            sql.execute("UPDATE fed_channels SET epoch=? WHERE channel_id=?",
-                        (epoch, ch["id"]))
-        before = {str(r[0]) for r in sql.execute(
-            "SELECT member_id FROM channel_members WHERE channel_id=?", (ch["id"],)
-        ).fetchall()}
+            rows.set_channel_epoch(sql, ch["id"], epoch)
+        before = rows.channel_members(sql, ch["id"])
         for m in sorted(set(members) - before):
-            sql.execute("INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
-                        (ch["id"], m))
-            sql.execute("INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                        "VALUES(?,?,?,?,?)", (ch["id"], m, "join", ch["owner"], ctx.now))
+            write_channel_change(sql.execute, ch["id"], m, ch["owner"], ctx.now, join=True)
         for m in sorted(before - set(members)):
-            sql.execute("DELETE FROM channel_members WHERE channel_id=? AND member_id=?",
-                        (ch["id"], m))
-            sql.execute("INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                        "VALUES(?,?,?,?,?)", (ch["id"], m, "leave", ch["owner"], ctx.now))
+            write_channel_change(sql.execute, ch["id"], m, ch["owner"], ctx.now, join=False)
         bump_directory(sql)
 
     return write

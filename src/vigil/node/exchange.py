@@ -46,6 +46,7 @@ from vigil.model import (
     Member,
     MemberKind,
     Provenance,
+    ShareHeader,
     ShareRequest,
     ShareState,
     Tlp,
@@ -128,7 +129,7 @@ def check_marking(bundle: Mapping[str, Any], tlp: Tlp) -> None:
     marking_within(bundle.get("objects", []), tlp)
 
 
-def check_client_header(h: Mapping[str, Any], now: datetime) -> None:
+def check_client_header(h: ShareHeader, now: datetime) -> None:
     """What a client-signed header must hold beyond its format: themes and regions as
     the node itself would write them, and `created` near the node's clock."""
     if check_themes(h["themes"]) != tuple(h["themes"]):

@@ -240,6 +240,15 @@ class Store(Protocol):
 MEMBER_COLUMNS = ("SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
                   "enc_key, enc_key_id, created, active FROM members")
 CHANNEL_COLUMNS = "SELECT id, name, kind, owner, created FROM channels"
+
+
+def insert_member(sql: Sql, member: Member) -> None:
+    sql.execute("INSERT INTO members(id, name, display_name, country, kind, sign_key, "
+                "sign_key_id, enc_key, enc_key_id, created, active) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (member.id, member.name, member.display_name, member.country,
+                 member.kind.value, member.sign_key, member.sign_key_id, member.enc_key,
+                 member.enc_key_id, member.created, member.active))
 CHANNEL_MEMBER_COLUMNS = "SELECT channel_id, member_id FROM channel_members"
 
 
