@@ -341,6 +341,41 @@ class TrustService:
         self.take_member(member, answer)
         return home.node
 
+    def member_lookup(self, member: str) -> dict[str, Any]:
+        """For a member's client or gateway: ``{"home", "answer"}``, the directory lookup
+        of ``member`` at its home node -- this node's own for a member hosted here, else
+        the home peer's answer fetched now (directly or through its relay) and passed on
+        as it came. This node vouches for nothing: the client checks the answer against
+        the witnesses it pinned. ``dir.unknown_member`` for a member of no known home;
+        ``dir.home_unreachable`` when the home does not answer."""
+        got = self.ex.store.read(lambda sql: fq.remote_member(sql, member))
+        if got is None:
+            return {"home": self.ex.node_id,
+                    "answer": answer_lookup(self.directory, self.collector, member, self.k())}
+        home = next((p for p in self.peer_list() if p.node == got[0]), None)
+        if home is None:
+            raise NotFound(f"no directory entry for {member} here",
+                           code="dir.unknown_member")
+        try:
+            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
+                r = client.get(home.url.rstrip("/") + "/directory/lookup",
+                               params={"member": member})
+        except httpx.HTTPError as e:
+            raise Unavailable(f"{home.name} did not answer the lookup: {e}",
+                              code="dir.home_unreachable") from None
+        if r.status_code == 404:
+            raise NotFound(f"{home.name} has no witnessed entry of {member} (yet)",
+                           code="dir.not_witnessed")
+        if r.status_code != 200:
+            raise Unavailable(f"{home.name} answered {r.status_code} to the lookup",
+                              code="dir.home_unreachable")
+        try:
+            answer = r.json()
+        except ValueError:
+            raise CryptoError(f"{home.name}'s lookup is not JSON",
+                              code="dir.bad_lookup") from None
+        return {"home": home.node, "answer": answer}
+
     def check_move(self, ctx: kinds.Context, old_home: str, body: Mapping[str, Any]) -> None:
         """A peer announces a member this node knows homed at ``old_home``: only with the
         proof that the member moved to that peer (``moved``: the old home's lookup)."""
