@@ -12,6 +12,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.federation.nodes import FedNode, knows, make_fed_node, running, wait_for
 
@@ -19,9 +20,10 @@ from vigil.client import Client
 from vigil.config import load_settings
 from vigil.errors import VigilError
 from vigil.features import open_exchange
-from vigil.federation import peers
+from vigil.federation import codec, peers
 from vigil.node.exchange import Exchange
-from vigil.relay.hop import MIN_BUCKET
+from vigil.relay.hop import HEADER as HOP_HEADER
+from vigil.relay.hop import MIN_BUCKET, Hop, seal_hop
 from vigil.testing import ServerProcess, free_port, make_node
 from vigil.testing.stix import canary_bundle
 
@@ -105,6 +107,24 @@ async def test_shares_cross_a_relay_that_learns_nothing(tmp_path: Path) -> None:
         members = [a.member_id("alpha"), b.member_id("bravo")]
         ca.close()
         cb.close()
+
+        # what rome refuses: a node it does not reach, a hop that does not open at its
+        # destination, a hop id seen before, a caller that is not its peer
+        def relay(hop: Hop, signed: bool = True) -> tuple[int, str]:
+            url = httpx.URL(r.url + "/fed/v1/relay")
+            headers = {HOP_HEADER: hop.header_value()}
+            if signed:
+                headers[codec.HEADER] = codec.sign_request(
+                    ex_a.node_key, "POST", url.raw_path.decode(), ex_a.node_id, to_b.via or "",
+                    hop.blob)
+            got = httpx.post(url, content=hop.blob, headers=headers, timeout=10)
+            return got.status_code, got.json()["error"]["code"]
+        assert relay(seal_hop(b"x", f"node--{uuid.uuid4()}", to_b.hop_key)) == (
+            403, "relay.no_route")
+        garbage = seal_hop(b"x", to_b.node, to_a.hop_key)  # not sealed to berlin's key
+        assert relay(garbage) == (422, "relay.bad_hop")
+        assert relay(garbage) == (422, "relay.bad_hop")  # seen before: not forwarded
+        assert relay(seal_hop(b"x", to_b.node, to_b.hop_key), signed=False)[0] == 401
     # rome stopped: what it kept and wrote
     hops = _hops(rdata / "vigil.db")
     assert hops and {h[1] for h in hops} == {to_a.node, to_b.node}
