@@ -89,8 +89,10 @@ class Relaying:
     async def answer(self, app: Any, blob: bytes) -> bytes:
         """Serve the request inside a hop sealed to this node; the sealed answer."""
         inner = await asyncio.to_thread(open_request, blob, self.ex.node_id, self.hop_key)
-        if not inner.path.startswith(FED + "/") or \
-                inner.path.partition("?")[0] in NOT_RELAYED:
+        url = httpx.URL(INNER_BASE + inner.path)  # the path as it will be routed
+        if url.host != httpx.URL(INNER_BASE).host or not url.path.startswith(FED + "/") \
+                or url.path in NOT_RELAYED or ".." in url.path.split("/") \
+                or "%2f" in url.raw_path.decode().lower():
             raise CryptoError("a relayed request for no node route", code="relay.bad_hop")
         origin = await asyncio.to_thread(self.ex.store.read,
                                          lambda sql: peer_by_node(sql, inner.origin))
@@ -98,8 +100,8 @@ class Relaying:
             raise PolicyDenied("not a peer of this node", code="fed.unknown_peer")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url=INNER_BASE, timeout=self.timeout) as local:
-            r = await local.request(inner.method, INNER_BASE + inner.path,
-                                    content=inner.body, headers=inner.headers)
+            r = await local.request(inner.method, url, content=inner.body,
+                                    headers=inner.headers)
         return await asyncio.to_thread(seal_reply, inner, origin.hop_key, r.status_code,
                                        r.headers.get("content-type", "application/json"),
                                        r.content)

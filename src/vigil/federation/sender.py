@@ -10,7 +10,9 @@ off exponentially with jitter (cap 30 s), ended early by a heartbeat that gets t
 or a publish. Connections time out after ``CONNECT`` seconds, so a link that heals is
 tried again within seconds. Every ``fed_heartbeat`` seconds each link sends its head; a
 node that hears a head past its cursor pulls from that origin, and flags the link
-``withheld`` when the pull does not close the gap.
+``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
+reached through it: its link's client seals every request to the peer
+(:mod:`vigil.federation.transport`); nothing else here differs.
 """
 
 from __future__ import annotations

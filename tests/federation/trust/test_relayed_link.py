@@ -24,6 +24,7 @@ from vigil.federation import codec, peers
 from vigil.node.exchange import Exchange
 from vigil.relay.hop import HEADER as HOP_HEADER
 from vigil.relay.hop import MIN_BUCKET, Hop, seal_hop
+from vigil.relay.tunnel import seal_request
 from vigil.testing import ServerProcess, free_port, make_node
 from vigil.testing.stix import canary_bundle
 
@@ -125,6 +126,10 @@ async def test_shares_cross_a_relay_that_learns_nothing(tmp_path: Path) -> None:
         assert relay(garbage) == (422, "relay.bad_hop")
         assert relay(garbage) == (422, "relay.bad_hop")  # seen before: not forwarded
         assert relay(seal_hop(b"x", to_b.node, to_b.hop_key), signed=False)[0] == 401
+        for path in ("/api/v1/members", "/fed/v1/../api/v1/members", "/fed/v1/hop"):
+            outside, _ = seal_request(ex_a.node_id, to_b.node, to_b.hop_key, "GET", path, {},
+                                      b"")  # berlin serves its node routes only
+            assert relay(outside) == (422, "relay.bad_hop"), path
     # rome stopped: what it kept and wrote
     hops = _hops(rdata / "vigil.db")
     assert hops and {h[1] for h in hops} == {to_a.node, to_b.node}
