@@ -4,7 +4,7 @@ As relay (``POST /fed/v1/relay``, from a peer): the hop's outer header is checke
 kept as one row, ``(hop id, destination, bucket, time)`` (:class:`vigil.relay.forward.
 Relay`), and the sealed blob is posted to the destination's ``/fed/v1/hop``, signed by
 this node; the destination's sealed answer goes back as it came. Nothing else of the
-hop is read, written or logged.
+hop is read, written or logged; rows older than a hop's lifetime are dropped hourly.
 
 As destination (``POST /fed/v1/hop``, from the relay, a peer): the hop is opened with
 this node's hop key, the request inside is served by this node's own ``/fed/v1`` routes
@@ -15,10 +15,13 @@ answer is sealed to the origin's hop key, padded to a bucket.
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from vigil import clock
 from vigil.crypto.kem import EncPrivate
 from vigil.errors import CryptoError, PolicyDenied, Unavailable
 from vigil.federation import codec
@@ -26,13 +29,14 @@ from vigil.federation.peers import Peer, peer_by_node, peers
 from vigil.federation.transport import HOP_PATH, OCTETS, RELAY_PATH, direct_async
 from vigil.node.exchange import Exchange
 from vigil.relay.forward import Relay
-from vigil.relay.hop import Hop, is_bucket
+from vigil.relay.hop import HOP_TTL, Hop, is_bucket
 from vigil.relay.tunnel import open_request, seal_reply
 
 FED = "/fed/v1"
 # what a relayed request may ask of the destination: its node routes, not the relay's
 NOT_RELAYED = frozenset({FED + RELAY_PATH, FED + HOP_PATH, FED + RELAY_PATH + "/descriptor"})
 INNER_BASE = "http://relayed"
+FORGET_EVERY = 3600.0  # seconds between sweeps of hop rows past any hop's lifetime
 
 __all__ = ["Relaying"]
 
@@ -46,6 +50,7 @@ class Relaying:
         self.timeout = timeout
         self.relay = Relay(ex.store, self._direct_peers)
         self._clients: dict[str, tuple[Peer, httpx.AsyncClient]] = {}
+        self._swept = float("-inf")
 
     def _direct_peers(self) -> set[str]:
         return {p.node for p in peers(self.ex.store) if p.via is None}
@@ -66,6 +71,11 @@ class Relaying:
         destination's answer (a sealed blob when 200)."""
         if not await asyncio.to_thread(self.relay.admit, hop):
             raise CryptoError("a hop id seen before", code="relay.bad_hop")
+        if time.monotonic() - self._swept > FORGET_EVERY:
+            # a row older than a hop lives stops no replay: its hop has expired
+            self._swept = time.monotonic()
+            await asyncio.to_thread(self.relay.forget,
+                                    clock.fmt(datetime.now(UTC) - HOP_TTL))
         dest = await asyncio.to_thread(self.ex.store.read,
                                        lambda sql: peer_by_node(sql, hop.dest))
         if dest is None or dest.via is not None:

@@ -158,3 +158,14 @@ def test_a_malformed_hop_header_is_refused(value: str | None) -> None:
     with pytest.raises(InputError) as bad:
         Hop.from_header(value, b"")
     assert bad.value.code == "relay.bad_hop"
+
+
+def test_the_relay_forgets_rows_past_a_hops_lifetime(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    relay = Relay(store, lambda: {B})
+    pub = X25519PrivateKey.generate().public_key().public_bytes_raw()
+    hop = seal_hop(b"batch", B, pub)
+    assert relay.admit(hop) and not relay.admit(hop)  # a hop id is taken once
+    assert relay.forget("2000-01-01T00:00:00.000Z") == 0 and len(relay.hops()) == 1
+    assert relay.forget("9999-01-01T00:00:00.000Z") == 1 and relay.hops() == []
+    store.close()
