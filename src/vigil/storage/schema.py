@@ -869,6 +869,8 @@ MIGRATIONS: list[list[str]] = [
     # v19: a large payload stored apart from its share row (SQLite: vigil.storage.payloads)
     ["ALTER TABLE shares ADD COLUMN payload_ref TEXT"],
     TAXII_SPANS_MIGRATION,  # v20: TAXII objects served from their share's payload
+    # v21: a peer reached through a relay (the relay's node id), not at its own address
+    ["ALTER TABLE fed_peers ADD COLUMN via TEXT"],
 ]
 
 
