@@ -7,7 +7,9 @@ request. ``BundlePool`` runs that work for bodies of at least ``threshold`` byte
 small pool of worker processes (``publish_processes``); smaller bodies, and large ones
 when every worker is busy, are checked in the calling thread as before. The caller
 already serialises one member's heavy requests (``State.heavy``), so one member holds
-at most one worker at a time.
+at most one worker at a time. ``BundlePool.run`` lends the same workers to other work
+over a large payload (opening a sealed share's objects for TAXII): its list comes back
+in pieces, each unpickled by itself.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from vigil.crypto.seal import seal_payload
 from vigil.errors import PolicyDenied
@@ -32,6 +35,8 @@ from vigil.stix.validate import ValidBundle, validate_bundle
 
 log = logging.getLogger(__name__)
 THRESHOLD = 1 << 20  # bodies from this size on go to a worker
+PIECE = 2000  # items of a worker's list unpickled at once by the serving process
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,13 @@ def check_valid(valid: ValidBundle, max_bytes: int, tlp: Tlp | None = None,
                    else None, valid.bundle)
 
 
+def in_pieces(fn: Callable[..., list[Any]], data: bytes, *args: Any) -> list[bytes]:
+    """``fn(data, *args)`` pickled ``PIECE`` items at a time (in a worker)."""
+    out = fn(data, *args)
+    return [pickle.dumps(out[at:at + PIECE], pickle.HIGHEST_PROTOCOL)
+            for at in range(0, len(out), PIECE)]
+
+
 WORKER_NICE = 10  # how much lower the workers' scheduling priority is than the server's
 
 
@@ -139,6 +151,29 @@ class BundlePool:
             return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
         finally:
             self._free.release()
+
+    def run(self, fn: Callable[..., list[T]], data: bytes, *args: Any) -> list[T]:
+        """``fn(data, *args)`` (a module-level function), in a worker when ``data`` is
+        large and a worker is free, else in the calling thread. A worker's list comes
+        back in pieces unpickled one by one: one ``pickle.loads`` of tens of thousands
+        of items would hold the interpreter lock as long as the work it saves."""
+        if self.processes <= 0 or len(data) < self.threshold or not self._free.acquire(
+                blocking=False):
+            return fn(data, *args)
+        try:
+            pieces = self._executor().submit(in_pieces, fn, data, *args).result()
+            self.offloaded += 1
+        except BrokenProcessPool:
+            log.warning("a bundle worker ended; working in this process")
+            with self._guard:
+                self._pool = None
+            return fn(data, *args)
+        finally:
+            self._free.release()
+        out: list[T] = []
+        for piece in pieces:
+            out += pickle.loads(piece)  # from this process's own worker
+        return out
 
     def close(self) -> None:
         with self._guard:
