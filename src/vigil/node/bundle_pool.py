@@ -9,11 +9,13 @@ when every worker is busy, are checked in the calling thread as before. The call
 already serialises one member's heavy requests (``State.heavy``), so one member holds
 at most one worker at a time. ``BundlePool.run`` lends the same workers to other work
 over a large payload (opening a sealed share's objects for TAXII): its list comes back
-in pieces, each unpickled by itself.
+in pieces, each unpickled by itself. Large bodies, sealed payloads and answers travel
+through memory files (``vigil.node.spill``), not pickled through the pipe.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -29,6 +31,7 @@ from vigil.crypto.seal import seal_payload
 from vigil.errors import PolicyDenied
 from vigil.intel import personal
 from vigil.model import Tlp
+from vigil.node.spill import Spilled, discard, spill, unspill
 from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import TLP_ORDER, bundle_tlp
 from vigil.stix.validate import ValidBundle, validate_bundle
@@ -96,11 +99,26 @@ def check_valid(valid: ValidBundle, max_bytes: int, tlp: Tlp | None = None,
                    else None, valid.bundle)
 
 
-def in_pieces(fn: Callable[..., list[Any]], data: bytes, *args: Any) -> list[bytes]:
-    """``fn(data, *args)`` pickled ``PIECE`` items at a time (in a worker)."""
-    out = fn(data, *args)
-    return [pickle.dumps(out[at:at + PIECE], pickle.HIGHEST_PROTOCOL)
-            for at in range(0, len(out), PIECE)]
+def check_spilled(raw: Spilled | bytes, max_bytes: int, tlp: Tlp | None,
+                  seal_as: str | None, declared: bool | None
+                  ) -> tuple[int, Spilled | bytes | None, bytes | None]:
+    """``check_bundle`` in a worker, the body and the sealed payload spilled
+    (``vigil.node.spill``): (objects, stored, content key)."""
+    checked = check_bundle(unspill(raw), max_bytes, tlp, seal_as, False, declared)
+    if checked.sealed is None:
+        return checked.objects, None, None
+    return checked.objects, spill(checked.sealed[0]), checked.sealed[1]
+
+
+def in_pieces(piece: int, fn: Callable[..., list[Any]], data: Spilled | bytes, *args: Any
+              ) -> tuple[Spilled | bytes, list[int]]:
+    """``fn(data, *args)`` in a worker, pickled ``piece`` items at a time: the pickles
+    one after the other (spilled) and where each ends."""
+    out = fn(unspill(data), *args)
+    pickles = [pickle.dumps(out[at:at + piece], pickle.HIGHEST_PROTOCOL)
+               for at in range(0, len(out), piece)]
+    ends = list(itertools.accumulate(len(x) for x in pickles))
+    return spill(b"".join(pickles)), ends
 
 
 WORKER_NICE = 10  # how much lower the workers' scheduling priority is than the server's
@@ -139,11 +157,12 @@ class BundlePool:
         if self.processes <= 0 or len(raw) < self.threshold or not self._free.acquire(
                 blocking=False):
             return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
+        sent = spill(raw)
         try:
-            job = self._executor().submit(check_bundle, raw, max_bytes, tlp, seal_as, False,
+            job = self._executor().submit(check_spilled, sent, max_bytes, tlp, seal_as,
                                           declared)
             self.offloaded += 1
-            return job.result()
+            objects, stored, key = job.result()
         except BrokenProcessPool:
             log.warning("a bundle worker ended; checking in this process")
             with self._guard:
@@ -151,6 +170,10 @@ class BundlePool:
             return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
         finally:
             self._free.release()
+            discard(sent)  # (read and removed by the worker, unless it never ran)
+        if stored is None or key is None:
+            return Checked(objects)
+        return Checked(objects, (unspill(stored), key))
 
     def run(self, fn: Callable[..., list[T]], data: bytes, *args: Any) -> list[T]:
         """``fn(data, *args)`` (a module-level function), in a worker when ``data`` is
@@ -160,8 +183,9 @@ class BundlePool:
         if self.processes <= 0 or len(data) < self.threshold or not self._free.acquire(
                 blocking=False):
             return fn(data, *args)
+        sent = spill(data)
         try:
-            pieces = self._executor().submit(in_pieces, fn, data, *args).result()
+            got, ends = self._executor().submit(in_pieces, PIECE, fn, sent, *args).result()
             self.offloaded += 1
         except BrokenProcessPool:
             log.warning("a bundle worker ended; working in this process")
@@ -170,9 +194,13 @@ class BundlePool:
             return fn(data, *args)
         finally:
             self._free.release()
+            discard(sent)
         out: list[T] = []
-        for piece in pieces:
-            out += pickle.loads(piece)  # from this process's own worker
+        with memoryview(unspill(got)) as pickles:
+            start = 0
+            for end in ends:  # from this process's own worker
+                out += pickle.loads(pickles[start:end])
+                start = end
         return out
 
     def close(self) -> None:
