@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from vigil.crypto.seal import open_payload
 from vigil.errors import InputError, PolicyDenied, StixError
 from vigil.model import Actor, Form, Tlp
 from vigil.node.bundle_pool import BundlePool, check_bundle
 from vigil.node.exchange import Exchange
-from vigil.crypto.seal import open_payload
 from vigil.protocol.envelope import open_share
 from vigil.testing import TestNode, make_node
 
