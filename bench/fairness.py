@@ -1,7 +1,7 @@
 """Fairness: one member hammers the node; another's publish -> SSE and /healthz latency.
 
-    python -m bench.fairness                          # SQLite + in-process bus
-    python -m bench.fairness --bundle-mb 8 --seconds 20
+    python -m bench.fairness                          # SQLite + in-process bus, 3 pairs
+    python -m bench.fairness --bundle-mb 8 --seconds 20 --pairs 5
     python -m bench.fairness --payload-apart 0        # large payloads kept in their rows
 
 A server runs in a child process with four members: ``quiet`` publishes a small share
@@ -10,9 +10,12 @@ probes ``/healthz``; ``loud`` runs in a second child process and sends its most 
 requests as fast as the node answers them, several at a time: searches against a regex
 warninglist of 1,000 entries, the largest bundle the node accepts (``--bundle-mb``),
 TAXII object pages with wide filters, and ``--streams`` open push streams (its bundles
-go to ``sink``, whom nobody measures). The same
-measurement runs first with ``loud`` idle (quiet figures), then under its load; the
-result is each loaded p99 over its quiet p99 (target: at most 2).
+go to ``sink``, whom nobody measures). The same measurement runs with ``loud`` idle
+(quiet figures), then under its load, ``--pairs`` times one after the other on the same
+node (after each loaded phase the node is left to finish what ``loud`` had sent, until
+it is idle); the result is each loaded p99 over the quiet p99 of its pair, and over the
+quiet p99 of every pair together (target: at most 2), with the load average, the
+server's and the loud client's CPU (a fraction of one CPU) in each phase.
 """
 
 from __future__ import annotations
