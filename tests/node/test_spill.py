@@ -46,3 +46,19 @@ def test_a_failed_write_leaves_no_file(shm: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sp.os, "write", full)
     assert sp.spill(b"y" * 5000) == b"y" * 5000
     assert list(shm.iterdir()) == []
+
+
+def test_files_of_a_gone_serving_process_are_swept(shm: Path) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    mine = sp.spill(b"m" * 5000)
+    theirs = sp.spill(b"t" * 5000, owner=int(gone))
+    assert isinstance(mine, sp.Spilled) and isinstance(theirs, sp.Spilled)
+    assert Path(theirs.path).name.startswith(f"{sp.PREFIX}{gone}-")
+    (shm / "unrelated").write_bytes(b"x")
+    assert sp.sweep() == 1
+    assert Path(mine.path).exists() and not Path(theirs.path).exists()
+    assert (shm / "unrelated").exists()

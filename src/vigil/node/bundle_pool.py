@@ -31,7 +31,7 @@ from vigil.crypto.seal import seal_payload
 from vigil.errors import PolicyDenied
 from vigil.intel import personal
 from vigil.model import Tlp
-from vigil.node.spill import Spilled, discard, spill, unspill
+from vigil.node.spill import Spilled, discard, spill, sweep, unspill
 from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import TLP_ORDER, bundle_tlp
 from vigil.stix.validate import ValidBundle, validate_bundle
@@ -107,7 +107,7 @@ def check_spilled(raw: Spilled | bytes, max_bytes: int, tlp: Tlp | None,
     checked = check_bundle(unspill(raw), max_bytes, tlp, seal_as, False, declared)
     if checked.sealed is None:
         return checked.objects, None, None
-    return checked.objects, spill(checked.sealed[0]), checked.sealed[1]
+    return checked.objects, spill(checked.sealed[0], os.getppid()), checked.sealed[1]
 
 
 def in_pieces(piece: int, fn: Callable[..., list[Any]], data: Spilled | bytes, *args: Any
@@ -118,7 +118,7 @@ def in_pieces(piece: int, fn: Callable[..., list[Any]], data: Spilled | bytes, *
     pickles = [pickle.dumps(out[at:at + piece], pickle.HIGHEST_PROTOCOL)
                for at in range(0, len(out), piece)]
     ends = list(itertools.accumulate(len(x) for x in pickles))
-    return spill(b"".join(pickles)), ends
+    return spill(b"".join(pickles), os.getppid()), ends
 
 
 WORKER_NICE = 10  # how much lower the workers' scheduling priority is than the server's
@@ -145,6 +145,7 @@ class BundlePool:
     def _executor(self) -> ProcessPoolExecutor:
         with self._guard:
             if self._pool is None:
+                sweep()  # memory files left by a serving process that was killed
                 # spawn: the serving process has threads, which fork would copy mid-state
                 self._pool = ProcessPoolExecutor(
                     self.processes, mp_context=multiprocessing.get_context("spawn"),

@@ -7,7 +7,9 @@ the serving process waits that long. ``spill`` writes such a value instead to an
 owner-only file under ``/dev/shm`` (memory, never a disk) with ``os.write``, which
 releases the lock, and hands over only its name; ``unspill`` reads it back the same
 way and removes the file. Without ``/dev/shm``, or when it is full, the value travels
-pickled as before.
+pickled as before. A file is named for the serving process it belongs to (a worker names
+its parent): ``sweep`` removes those of serving processes that are gone (killed before
+the file was read).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ class Spilled:
     path: str
 
 
-def spill(data: bytes) -> Spilled | bytes:
-    """``data`` in a memory file when it is large and one can be written, else itself."""
+def spill(data: bytes, owner: int | None = None) -> Spilled | bytes:
+    """``data`` in a memory file when it is large and one can be written, else itself;
+    ``owner``: the serving process's id (this process's by default)."""
     if len(data) < MIN or not DIRECTORY.is_dir():
         return data
-    path = DIRECTORY / f"{PREFIX}{secrets.token_hex(16)}"
+    path = DIRECTORY / f"{PREFIX}{owner or os.getpid()}-{secrets.token_hex(16)}"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
@@ -68,3 +71,28 @@ def discard(value: Spilled | bytes | None) -> None:
     if isinstance(value, Spilled):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(value.path)
+
+
+def sweep() -> int:
+    """Remove the memory files of serving processes that no longer run; how many."""
+    if not DIRECTORY.is_dir():
+        return 0
+    gone = 0
+    for path in DIRECTORY.glob(PREFIX + "*"):
+        owner = path.name[len(PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            gone += 1
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
