@@ -1,7 +1,7 @@
 """Fairness: one member hammers the node; another's publish -> SSE and /healthz latency.
 
-    python -m bench.fairness                          # SQLite + in-process bus
-    python -m bench.fairness --bundle-mb 8 --seconds 20
+    python -m bench.fairness                          # SQLite + in-process bus, 3 pairs
+    python -m bench.fairness --bundle-mb 8 --seconds 20 --pairs 5
     python -m bench.fairness --payload-apart 0        # large payloads kept in their rows
 
 A server runs in a child process with four members: ``quiet`` publishes a small share
@@ -10,9 +10,12 @@ probes ``/healthz``; ``loud`` runs in a second child process and sends its most 
 requests as fast as the node answers them, several at a time: searches against a regex
 warninglist of 1,000 entries, the largest bundle the node accepts (``--bundle-mb``),
 TAXII object pages with wide filters, and ``--streams`` open push streams (its bundles
-go to ``sink``, whom nobody measures). The same
-measurement runs first with ``loud`` idle (quiet figures), then under its load; the
-result is each loaded p99 over its quiet p99 (target: at most 2).
+go to ``sink``, whom nobody measures). The same measurement runs with ``loud`` idle
+(quiet figures), then under its load, ``--pairs`` times one after the other on the same
+node (after each loaded phase the node is left to finish what ``loud`` had sent, until
+it is idle); the result is each loaded p99 over the quiet p99 of its pair, and over the
+quiet p99 of every pair together (target: at most 2), with the load average, the
+server's and the loud client's CPU (a fraction of one CPU) in each phase.
 """
 
 from __future__ import annotations
@@ -173,9 +176,67 @@ async def measure(url: str, quiet: str, peer: str, seconds: float, gap: float
     return {"publish_to_sse_ms": latency, "healthz_ms": health, "lost": [float(lost)]}
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its live children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def settle(pid: int, timeout: float = 180.0) -> float:
+    """Wait until the server (with its bundle workers) is idle: under 5 % of a CPU over
+    half a second, e.g. after the loud member's cut requests finished. Seconds waited."""
+    t0 = time.time()
+    last = tree_cpu(pid)
+    while time.time() - t0 < timeout:
+        time.sleep(0.5)
+        now = tree_cpu(pid)
+        if now - last < 0.025:
+            break
+        last = now
+    return time.time() - t0
+
+
+def phase(url: str, quiet: str, peer: str, args: argparse.Namespace, server: int,
+          loud_cmd: list[str] | None, tmp: Path, n: int) -> dict[str, Any]:
+    """One measured phase, with the loud member's process running if ``loud_cmd``."""
+    load, counts, loud_cpu = None, {}, 0.0
+    stop, out = tmp / f"stop{n}", tmp / f"loud{n}.json"
+    if loud_cmd is not None:
+        load = subprocess.Popen([*loud_cmd, str(stop), str(out)])
+        ready = out.with_suffix(".ready")  # loud built its bundle, added its list,
+        deadline = time.time() + 300       # and has its requests in flight
+        while not ready.exists() and load.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        if not ready.exists():
+            raise SystemExit("the loud member did not start")
+        loud_cpu = tree_cpu(load.pid)
+    load_avg = os.getloadavg()[0]
+    cpu0, t0 = tree_cpu(server), time.time()
+    got = asyncio.run(measure(url, quiet, peer, args.seconds, args.gap))
+    cpu = (tree_cpu(server) - cpu0) / (time.time() - t0)
+    if load is not None:
+        loud_cpu = (tree_cpu(load.pid) - loud_cpu) / (time.time() - t0)
+        stop.write_text("stop")
+        load.wait(timeout=900)
+        counts = json.loads(out.read_text()) if out.exists() else {}
+    waited = settle(server)
+    return {**got, "load_avg": load_avg, "server_cpu": cpu, "loud_cpu": loud_cpu,
+            "loud_requests": counts, "settled_s": waited}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    ap.add_argument("--pairs", type=int, default=3,
+                    help="quiet and loaded phases, one after the other, this many times")
     ap.add_argument("--gap", type=float, default=0.1, help="seconds between quiet publishes")
     ap.add_argument("--bundle-mb", type=float, default=31.0, help="size of loud's bundles")
     ap.add_argument("--streams", type=int, default=200, help="loud's open push streams")
@@ -193,46 +254,64 @@ def main() -> None:
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
     if args.payload_apart is not None:
         os.environ["VIGIL_PAYLOAD_APART"] = str(args.payload_apart)
+    phases: list[tuple[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         node = make_node(tmp / "node", {"quiet": True, "peer": True, "loud": True,
                                          "sink": True})
         srv = ServerProcess(node.data, port=free_port()).start()
+        assert srv.proc is not None
         try:
             m = node.members
             quiet, peer = m["quiet"].token, m["peer"].token
             asyncio.run(measure(srv.url, quiet, peer, 3.0, args.gap))  # warm-up
-            print(f"quiet phase ({args.seconds:.0f} s) …", flush=True)
-            calm = asyncio.run(measure(srv.url, quiet, peer, args.seconds, args.gap))
-            stop, out = tmp / "stop", tmp / "loud.json"
-            print(f"loaded phase: loud sends {args.bundle_mb:g} MiB bundles, regex searches, "
-                  f"TAXII pages x{args.concurrency} and {args.streams} streams …", flush=True)
-            load = subprocess.Popen([sys.executable, "-m", "bench.fairness", "--bundle-mb",
-                                     str(args.bundle_mb), "--streams", str(args.streams),
-                                     "--concurrency", str(args.concurrency),
-                                     "--loud-process", srv.url, m["loud"].token, str(stop),
-                                     str(out)])
-            ready = out.with_suffix(".ready")  # loud built its bundle, added its list,
-            deadline = time.time() + 300       # and has its requests in flight
-            while not ready.exists() and load.poll() is None and time.time() < deadline:
-                time.sleep(0.2)
-            if not ready.exists():
-                raise SystemExit("the loud member did not start")
-            busy = asyncio.run(measure(srv.url, quiet, peer, args.seconds, args.gap))
-            stop.write_text("stop")
-            load.wait(timeout=900)
-            counts = json.loads(out.read_text()) if out.exists() else {}
+            loud_cmd = [sys.executable, "-m", "bench.fairness", "--bundle-mb",
+                        str(args.bundle_mb), "--streams", str(args.streams),
+                        "--concurrency", str(args.concurrency),
+                        "--loud-process", srv.url, m["loud"].token]
+            for i in range(args.pairs):
+                for kind in ("quiet", "loaded"):
+                    print(f"pair {i + 1}/{args.pairs}, {kind} phase ({args.seconds:.0f} s"
+                          + (f"; loud sends {args.bundle_mb:g} MiB bundles, regex searches, "
+                             f"TAXII pages x{args.concurrency} and {args.streams} streams"
+                             if kind == "loaded" else "") + ") …", flush=True)
+                    phases.append((kind, phase(srv.url, quiet, peer, args, srv.proc.pid,
+                                               loud_cmd if kind == "loaded" else None, tmp,
+                                               len(phases))))
         finally:
             srv.stop()
     res: dict[str, Any] = {"args": {k: v for k, v in vars(args).items()
-                                    if k != "loud_process"}, "loud_requests": counts}
-    for key in ("publish_to_sse_ms", "healthz_ms"):
-        q, b = summary(calm[key]), summary(busy[key])
-        res[key] = {"quiet": q, "loaded": b, "p99_ratio": b["p99"] / q["p99"]}
-        print(f"{key}: quiet p50 {q['p50']:.2f} p99 {q['p99']:.2f} ms; loaded p50 "
-              f"{b['p50']:.2f} p99 {b['p99']:.2f} ms; p99 ratio {res[key]['p99_ratio']:.2f}")
-    res["lost"] = {"quiet": calm["lost"][0], "loaded": busy["lost"][0]}
-    print(f"loud's completed requests: {counts}")
+                                    if k != "loud_process"}, "pairs": []}
+    keys = ("publish_to_sse_ms", "healthz_ms")
+    for i in range(args.pairs):
+        (_, q), (_, b) = phases[2 * i], phases[2 * i + 1]
+        pair: dict[str, Any] = {"load_avg": [round(q["load_avg"], 1), round(b["load_avg"], 1)],
+                                "server_cpu": [round(q["server_cpu"], 2),
+                                               round(b["server_cpu"], 2)],
+                                "loud_cpu": round(b["loud_cpu"], 2),
+                                "loud_requests": b["loud_requests"],
+                                "lost": [q["lost"][0], b["lost"][0]]}
+        for key in keys:
+            qs, bs = summary(q[key]), summary(b[key])
+            pair[key] = {"quiet": qs, "loaded": bs, "p99_ratio": bs["p99"] / qs["p99"]}
+        res["pairs"].append(pair)
+        print(f"pair {i + 1}: load average {pair['load_avg'][0]} / {pair['load_avg'][1]}, "
+              f"server CPU {pair['server_cpu'][0]} / {pair['server_cpu'][1]}, loud's client "
+              f"CPU {pair['loud_cpu']}; " + "; ".join(
+                  f"{key} p99 {pair[key]['quiet']['p99']:.1f} / "
+                  f"{pair[key]['loaded']['p99']:.1f} ms = {pair[key]['p99_ratio']:.2f}x"
+                  for key in keys))
+        print(f"        loud's completed requests: {pair['loud_requests']}")
+    for key in keys:  # every quiet sample against every loaded one
+        qs = summary([v for kind, p in phases if kind == "quiet" for v in p[key]])
+        bs = summary([v for kind, p in phases if kind == "loaded" for v in p[key]])
+        ratios = sorted(p[key]["p99_ratio"] for p in res["pairs"])
+        res[key] = {"quiet": qs, "loaded": bs, "p99_ratio": bs["p99"] / qs["p99"],
+                    "pair_ratios": ratios}
+        print(f"{key}, all pairs: quiet p50 {qs['p50']:.2f} p99 {qs['p99']:.2f} ms; loaded "
+              f"p50 {bs['p50']:.2f} p99 {bs['p99']:.2f} ms; p99 ratio "
+              f"{res[key]['p99_ratio']:.2f} (pairs: "
+              + ", ".join(f"{r:.2f}" for r in ratios) + ")")
     print(f"saved {save('fairness', res)}")
 
 

@@ -120,3 +120,38 @@ def test_b64u_strict() -> None:
     for text in ["A", "AB==", "AB=", "A B", "AB+/", "AB/C", "AAB", "é", "AAAA\n"]:
         with pytest.raises(ValueError):
             b64u_decode(text)
+
+
+def test_large_payload_sealed_and_opened_piece_by_piece(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """From two pieces on, no one AES call covers the whole payload (each would hold
+    the interpreter lock throughout); the bytes are those of one AES-GCM call."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from vigil.crypto import seal
+
+    key, nonce = bytes(range(32)), bytes(range(12))
+    plain = bytes(range(256)) * (3 * seal.PIECE // 256) + b"tail"
+    whole = nonce + AESGCM(key).encrypt(nonce, plain, b"vigil/payload/v1\0" + SID.encode())
+
+    class Small:  # the one-shot calls, refused over two pieces
+        def __init__(self, k: bytes) -> None:
+            self.aead = AESGCM(k)
+
+        def encrypt(self, n: bytes, data: bytes, aad: bytes) -> bytes:
+            assert len(data) < 2 * seal.PIECE
+            return self.aead.encrypt(n, data, aad)
+
+        def decrypt(self, n: bytes, data: bytes, aad: bytes) -> bytes:
+            assert len(data) < 2 * seal.PIECE
+            return self.aead.decrypt(n, data, aad)
+
+    monkeypatch.setattr(seal, "AESGCM", Small)
+    stored, _ = seal_payload(SID, plain, key=key, nonce=nonce)
+    assert stored == whole
+    assert open_payload(SID, stored, key) == plain
+    for at in (5, 12, 12 + seal.PIECE, len(stored) - 3):  # nonce, pieces, tag
+        bad = bytearray(stored)
+        bad[at] ^= 1
+        assert code(open_payload, SID, bytes(bad), key) == "crypto.open_failed"
+    assert code(open_payload, SID2, stored, key) == "crypto.open_failed"

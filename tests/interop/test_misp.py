@@ -5,6 +5,7 @@ event's; tags to TLP and handling codes; dangling references resolved or refused
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -22,8 +23,10 @@ from vigil.bus.local import LocalBus
 from vigil.interop.misp import Loss, resolve_references
 from vigil.interop.misp_tags import read_tags
 from vigil.model import Tlp
+from vigil.stix import strictjson
 from vigil.testing import TestNode
 from vigil.web import create_app
+from vigil.web.deps import State
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
 FIELDS = ("value", "type", "category", "to_ids", "comment")  # and tags, per attribute
@@ -286,3 +289,48 @@ def test_dangling_references_are_resolved_or_refused() -> None:
 def test_not_an_event_is_refused(api: Api) -> None:
     r = api.client.post("/api/v1/import/misp", content=b'{"foo": 1}', headers=api.h("alpha"))
     assert r.status_code == 400 and r.json()["error"]["code"] == "misp.not_an_event"
+
+
+def on_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_imports_exports_and_feed_are_the_members_heavy_work(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    heavy: list[str] = []
+    real_heavy = State.heavy
+
+    async def counted(self: State, member: str, fn: Any, *a: Any, **kw: Any) -> Any:
+        heavy.append(member)
+        return await real_heavy(self, member, fn, *a, **kw)
+
+    parsed: list[bool] = []
+    real_loads = strictjson.loads
+
+    def loads(*a: Any, **kw: Any) -> Any:
+        parsed.append(on_loop())
+        return real_loads(*a, **kw)
+
+    monkeypatch.setattr(State, "heavy", counted)
+    monkeypatch.setattr(strictjson, "loads", loads)
+    alpha = api.node.members["alpha"].id
+    h = api.h("alpha")
+    event = (DATA / "existing_event.json").read_bytes()
+    r = api.client.post("/api/v1/import/misp", content=event, headers=h)
+    assert r.status_code == 200, r.text
+    assert heavy == [alpha] and parsed and not any(parsed)
+    r = api.client.post("/api/v1/import/misp", content=b'{"foo": 1}', headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "misp.not_an_event"
+    r = api.client.post("/api/v1/import/text", params={"to": "community", "tlp": "green"},
+                        content=b"evil.example.com\n198.51.100.7\n", headers=h)
+    assert r.status_code == 200 and r.json()["found"] == 2 and "share" in r.json()
+    r = api.client.post("/api/v1/import/text", params={"to": "community"},
+                        content=b"evil.example.com\n", headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "input.tlp"
+    assert api.client.get("/api/v1/export/misp", headers=h).status_code == 200
+    assert api.client.get("/api/v1/misp-feed/manifest.json", headers=h).status_code == 200
+    assert heavy == [alpha] * 6

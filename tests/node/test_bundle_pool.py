@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.crypto.seal import open_payload
 from vigil.errors import InputError, PolicyDenied, StixError
 from vigil.model import Actor, Form, Tlp
 from vigil.node.bundle_pool import BundlePool, check_bundle
@@ -137,3 +138,46 @@ def test_a_valid_bundle_is_not_validated_again(tmp_path: Path,
             ex.publish_bundle(actor, red.raw, req, valid=red)
     finally:
         ex.store.close()
+
+
+def test_run_lends_a_worker_to_large_work_and_answers_in_pieces(
+        pool: BundlePool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vigil.node.bundle_pool as bp
+    from vigil.taxii.index import opened_rows
+
+    monkeypatch.setattr(bp, "PIECE", 7)
+    loaded = []
+    real = bp.pickle.loads
+    monkeypatch.setattr(bp.pickle, "loads", lambda b: loaded.append(b) or real(b))
+    small, large = bundle(2), bundle(50)
+    at = "2026-12-07T00:00:00Z"
+    assert pool.run(opened_rows, small, at) == opened_rows(small, at) and pool.offloaded == 0
+    got = pool.run(opened_rows, large, at)
+    assert got == opened_rows(large, at) and len(got) == 50 and pool.offloaded == 1
+    assert len(loaded) == 8  # 50 items, 7 at a time
+    with pytest.raises(ValueError):  # the worker's error, raised here
+        pool.run(opened_rows, large[:-2], at)
+
+
+def test_large_values_travel_through_memory_files_and_none_is_left(
+        pool: BundlePool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vigil.node.bundle_pool as bp
+    from vigil.node import spill
+    from vigil.taxii.index import opened_rows
+
+    if not spill.DIRECTORY.is_dir():
+        pytest.skip("no /dev/shm")
+    sent: list[object] = []
+    real = bp.spill
+    monkeypatch.setattr(bp, "spill", lambda b: sent.append(s := real(b)) or s)
+    monkeypatch.setattr(spill, "MIN", 4096)  # (read by this process only)
+    before = set(spill.DIRECTORY.glob(spill.PREFIX + "*"))
+    large = bundle(200)
+    c = pool.check(large, 1 << 20, Tlp.AMBER, "share--1")
+    assert c.objects == 200 and c.sealed is not None and pool.offloaded == 1
+    assert open_payload("share--1", c.sealed[0], c.sealed[1]) == large
+    assert pool.run(opened_rows, large, "x") == opened_rows(large, "x")
+    with pytest.raises(StixError):
+        pool.check(large.replace(b"'h1.", b"h1.", 1), 1 << 20)
+    assert [type(s) for s in sent] == [spill.Spilled] * 3
+    assert set(spill.DIRECTORY.glob(spill.PREFIX + "*")) == before

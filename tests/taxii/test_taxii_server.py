@@ -247,3 +247,48 @@ def test_a_post_is_parsed_once_and_stored_in_one_transaction(taxii: Taxii,
     assert store.read(lambda sql: sql.execute(
         "SELECT count(*) FROM taxii_objects o JOIN taxii_shares s ON s.share_seq = o.share_seq "
         "WHERE s.share_id=?", (sid,)).fetchone()[0]) == 3
+
+
+def test_sealed_shares_paged_a_slice_at_a_time(taxii: Taxii,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large opened sealed share fills a page a slice at a time: every object once,
+    in order, across pages and shares, with the versions of plain shares still kept
+    apart (the same answer as taking the whole share at once)."""
+    from vigil.taxii import view
+
+    monkeypatch.setattr(view, "SLICE", 3)
+    at = "2026-01-01T00:00:00.000Z"
+    first = [indicator(f"indicator--{uuid.uuid4()}", at, f"first {i}") for i in range(11)]
+    second = [indicator(f"indicator--{uuid.uuid4()}", at, f"second {i}") for i in range(7)]
+    taxii.publish("alpha", first, tlp="amber", to="group1")  # sealed: bravo, delta
+    # a later version of one object of the first share, in a plain share
+    newer = dict(first[4], modified="2026-02-01T00:00:00.000Z", name="newer")
+    taxii.publish("alpha", [newer], tlp="green")
+    taxii.publish("alpha", second, tlp="amber", to="group1")
+    bravo = taxii.collection("bravo", "channel-group1")
+    whole = [*first, *second]
+    for limit in (1, 2, 4, 5, 100):
+        assert taxii.all_objects("bravo", bravo, limit=limit) == whole, limit
+    inbox = taxii.collection("bravo", "inbox")
+    every = taxii.all_objects("bravo", inbox, limit=4, **{"match[version]": "all"})
+    assert [o["name"] for o in every] == [o["name"] for o in [*first, newer, *second]]
+    last = taxii.all_objects("bravo", inbox, limit=4, **{"match[version]": "last"})
+    assert [o["name"] for o in last] == \
+        [o["name"] for o in [*first[:4], *first[5:], newer, *second]]
+
+
+def test_a_page_of_a_large_sealed_share_takes_only_the_slices_it_needs(
+        taxii: Taxii, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.taxii import view
+
+    monkeypatch.setattr(view, "SLICE", 3)
+    made = []
+    real = view.Item
+    monkeypatch.setattr(view, "Item", lambda *a: made.append(a) or real(*a))
+    at = "2026-01-01T00:00:00.000Z"
+    objs = [indicator(f"indicator--{uuid.uuid4()}", at, f"n {i}") for i in range(40)]
+    taxii.publish("alpha", objs, tlp="amber", to="group1")
+    bravo = taxii.collection("bravo", "channel-group1")
+    r = taxii.get("bravo", f"/collections/{bravo}/objects/", limit=2)
+    assert [o["id"] for o in r.json()["objects"]] == [o["id"] for o in objs[:2]]
+    assert r.json()["more"] and len(made) <= 3  # one slice, not the 40 objects

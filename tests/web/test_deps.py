@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import four_member_exchange
@@ -78,3 +79,27 @@ def test_a_search_with_regex_lists_runs_off_the_event_loop(
         assert r.status_code == 200
     r = api.client.get("/api/v1/search", params={"q": "10.0.0.0/8"}, headers=api.h("bravo"))
     assert r.status_code == 200 and where == [True, False, False, False]
+
+
+def test_a_large_body_is_put_together_off_the_event_loop(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.web import deps
+
+    joined: list[int] = []
+    real = deps.run_in_threadpool
+
+    async def threadpool(fn: Any, *a: Any, **kw: Any) -> Any:
+        if fn == b"".join:
+            joined.append(sum(len(c) for c in a[0]))
+        return await real(fn, *a, **kw)
+
+    monkeypatch.setattr(deps, "run_in_threadpool", threadpool)
+    monkeypatch.setattr(deps, "JOIN_APART", 1000)
+    text = b"".join(b"host%d.example.com\n" % i for i in range(200))
+    r = api.client.post("/api/v1/import/text", content=text, headers=api.h("alpha"))
+    assert r.status_code == 200 and r.json()["found"] == 200
+    assert joined == [len(text)]
+    r = api.client.post("/api/v1/import/text", content=b"a.example.com\n",
+                        headers=api.h("alpha"))
+    assert r.status_code == 200 and joined == [len(text)]  # a small body: at once
+    assert json.loads(r.text)["found"] == 1

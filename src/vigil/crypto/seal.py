@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.crypto.canonical import canonical
@@ -48,6 +49,10 @@ NONCE_LEN = 12
 TAG_LEN = 16
 WRAP_BLOB_LENS: dict[str, int] = {alg: blob_len(alg, KEY_LEN) for alg in ENC_ALGS}
 WRAP_BLOB_LEN = WRAP_BLOB_LENS[ALG_X25519]  # 80: HPKE enc || AES-128-GCM(K)
+# Payloads from this size on are encrypted and decrypted piece by piece (the same
+# AES-256-GCM, the same bytes): one call over tens of MiB holds the interpreter lock
+# for a tenth of a second or more, and every other request of the process waits.
+PIECE = 1 << 20
 
 
 def _part(value: str, what: str) -> bytes:
@@ -91,8 +96,17 @@ def seal_payload(
     n = os.urandom(NONCE_LEN) if nonce is None else bytes(nonce)
     if len(k) != KEY_LEN or len(n) != NONCE_LEN:
         raise CryptoError("content key must be 32 bytes and nonce 12", code="crypto.bad_key")
-    ct = AESGCM(k).encrypt(n, bytes(plaintext), payload_aad(share_id))
-    return n + ct, k
+    aad = payload_aad(share_id)
+    if len(plaintext) < 2 * PIECE:
+        return n + AESGCM(k).encrypt(n, bytes(plaintext), aad), k
+    enc = Cipher(algorithms.AES(k), modes.GCM(n)).encryptor()
+    enc.authenticate_additional_data(aad)
+    view = memoryview(plaintext)
+    out = [n]
+    for at in range(0, len(view), PIECE):
+        out.append(enc.update(view[at:at + PIECE]))
+    out += [enc.finalize(), enc.tag]
+    return b"".join(out), k
 
 
 def open_payload(share_id: str, stored: bytes, key: bytes) -> bytes:
@@ -102,7 +116,16 @@ def open_payload(share_id: str, stored: bytes, key: bytes) -> bytes:
         raise CryptoError("sealed payload cannot be opened", code="crypto.open_failed")
     view = memoryview(stored)
     try:
-        return AESGCM(bytes(key)).decrypt(view[:NONCE_LEN], view[NONCE_LEN:], aad)
+        if len(view) < 2 * PIECE:
+            return AESGCM(bytes(key)).decrypt(view[:NONCE_LEN], view[NONCE_LEN:], aad)
+        end = len(view) - TAG_LEN
+        dec = Cipher(algorithms.AES(bytes(key)),
+                     modes.GCM(bytes(view[:NONCE_LEN]), bytes(view[end:]))).decryptor()
+        dec.authenticate_additional_data(aad)
+        out = [dec.update(view[at:min(at + PIECE, end)])
+               for at in range(NONCE_LEN, end, PIECE)]
+        out.append(dec.finalize())  # checks the tag: nothing is returned before
+        return b"".join(out)
     except InvalidTag as e:
         raise CryptoError("sealed payload cannot be opened", code="crypto.open_failed") from e
 

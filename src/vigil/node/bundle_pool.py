@@ -7,31 +7,39 @@ request. ``BundlePool`` runs that work for bodies of at least ``threshold`` byte
 small pool of worker processes (``publish_processes``); smaller bodies, and large ones
 when every worker is busy, are checked in the calling thread as before. The caller
 already serialises one member's heavy requests (``State.heavy``), so one member holds
-at most one worker at a time.
+at most one worker at a time. ``BundlePool.run`` lends the same workers to other work
+over a large payload (opening a sealed share's objects for TAXII): its list comes back
+in pieces, each unpickled by itself. Large bodies, sealed payloads and answers travel
+through memory files (``vigil.node.spill``), not pickled through the pipe.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from vigil.crypto.seal import seal_payload
 from vigil.errors import PolicyDenied
 from vigil.intel import personal
 from vigil.model import Tlp
+from vigil.node.spill import Spilled, discard, spill, sweep, unspill
 from vigil.stix import parsed, strictjson
 from vigil.stix.tlp import TLP_ORDER, bundle_tlp
 from vigil.stix.validate import ValidBundle, validate_bundle
 
 log = logging.getLogger(__name__)
 THRESHOLD = 1 << 20  # bodies from this size on go to a worker
+PIECE = 2000  # items of a worker's list unpickled at once by the serving process
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,28 @@ def check_valid(valid: ValidBundle, max_bytes: int, tlp: Tlp | None = None,
                    else None, valid.bundle)
 
 
+def check_spilled(raw: Spilled | bytes, max_bytes: int, tlp: Tlp | None,
+                  seal_as: str | None, declared: bool | None
+                  ) -> tuple[int, Spilled | bytes | None, bytes | None]:
+    """``check_bundle`` in a worker, the body and the sealed payload spilled
+    (``vigil.node.spill``): (objects, stored, content key)."""
+    checked = check_bundle(unspill(raw), max_bytes, tlp, seal_as, False, declared)
+    if checked.sealed is None:
+        return checked.objects, None, None
+    return checked.objects, spill(checked.sealed[0], os.getppid()), checked.sealed[1]
+
+
+def in_pieces(piece: int, fn: Callable[..., list[Any]], data: Spilled | bytes, *args: Any
+              ) -> tuple[Spilled | bytes, list[int]]:
+    """``fn(data, *args)`` in a worker, pickled ``piece`` items at a time: the pickles
+    one after the other (spilled) and where each ends."""
+    out = fn(unspill(data), *args)
+    pickles = [pickle.dumps(out[at:at + piece], pickle.HIGHEST_PROTOCOL)
+               for at in range(0, len(out), piece)]
+    ends = list(itertools.accumulate(len(x) for x in pickles))
+    return spill(b"".join(pickles), os.getppid()), ends
+
+
 WORKER_NICE = 10  # how much lower the workers' scheduling priority is than the server's
 
 
@@ -115,6 +145,7 @@ class BundlePool:
     def _executor(self) -> ProcessPoolExecutor:
         with self._guard:
             if self._pool is None:
+                sweep()  # memory files left by a serving process that was killed
                 # spawn: the serving process has threads, which fork would copy mid-state
                 self._pool = ProcessPoolExecutor(
                     self.processes, mp_context=multiprocessing.get_context("spawn"),
@@ -127,11 +158,12 @@ class BundlePool:
         if self.processes <= 0 or len(raw) < self.threshold or not self._free.acquire(
                 blocking=False):
             return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
+        sent = spill(raw)
         try:
-            job = self._executor().submit(check_bundle, raw, max_bytes, tlp, seal_as, False,
+            job = self._executor().submit(check_spilled, sent, max_bytes, tlp, seal_as,
                                           declared)
             self.offloaded += 1
-            return job.result()
+            objects, stored, key = job.result()
         except BrokenProcessPool:
             log.warning("a bundle worker ended; checking in this process")
             with self._guard:
@@ -139,6 +171,38 @@ class BundlePool:
             return check_bundle(raw, max_bytes, tlp, seal_as, keep=True, declared=declared)
         finally:
             self._free.release()
+            discard(sent)  # (read and removed by the worker, unless it never ran)
+        if stored is None or key is None:
+            return Checked(objects)
+        return Checked(objects, (unspill(stored), key))
+
+    def run(self, fn: Callable[..., list[T]], data: bytes, *args: Any) -> list[T]:
+        """``fn(data, *args)`` (a module-level function), in a worker when ``data`` is
+        large and a worker is free, else in the calling thread. A worker's list comes
+        back in pieces unpickled one by one: one ``pickle.loads`` of tens of thousands
+        of items would hold the interpreter lock as long as the work it saves."""
+        if self.processes <= 0 or len(data) < self.threshold or not self._free.acquire(
+                blocking=False):
+            return fn(data, *args)
+        sent = spill(data)
+        try:
+            got, ends = self._executor().submit(in_pieces, PIECE, fn, sent, *args).result()
+            self.offloaded += 1
+        except BrokenProcessPool:
+            log.warning("a bundle worker ended; working in this process")
+            with self._guard:
+                self._pool = None
+            return fn(data, *args)
+        finally:
+            self._free.release()
+            discard(sent)
+        out: list[T] = []
+        with memoryview(unspill(got)) as pickles:
+            start = 0
+            for end in ends:  # from this process's own worker
+                out += pickle.loads(pickles[start:end])
+                start = end
+        return out
 
     def close(self) -> None:
         with self._guard:

@@ -43,6 +43,17 @@ def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
             str(obj.get("spec_version", "2.1")), orjson.dumps(obj))
 
 
+def opened_rows(plain: bytes, added_norm: str) -> list[tuple[int, str, str, str, str, bytes]]:
+    """(pos, id, type, version, spec_version, body) of each object of an opened sealed
+    share's bundle (what ``object_row`` gives, without the share); run in a bundle
+    worker for a large payload (``BundlePool.run``)."""
+    out = []
+    for pos, obj in enumerate(orjson.loads(plain).get("objects", [])):
+        _, _, oid, typ, version, spec, body = object_row(0, pos, obj, added_norm)
+        out.append((pos, oid, typ, version, spec, body))
+    return out
+
+
 def object_rows(seq: int, payload: bytes, added: str) -> list[Row]:
     """The index rows of a plain share's bundle (parsed once per publish:
     ``vigil.stix.parsed``). An object whose served bytes (its compact JSON) occur in the

@@ -40,6 +40,7 @@ from vigil.taxii.collections import Added, Collection, Item, Page, node_collecti
 from vigil.taxii.query import Cursor, Query, norm_time, show_time
 
 END = 1 << 62  # a position after every object of a share
+SLICE = 2000  # objects of an opened sealed share made into page items at a time
 SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your keys, so it "
                "cannot open them. Read them through `vigil gateway` with your keyring; each "
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
@@ -53,6 +54,7 @@ _BY_ID = _SELECT + ("FROM taxii_objects o CROSS JOIN taxii_access a "
                     "WHERE a.share_seq = o.share_seq AND ")
 
 Opened = list[tuple[int, str, str, str, str, bytes]]  # pos, id, type, version, spec, body
+Known = tuple[str, int, int, int, str]  # version, access seq, pos, share seq, channel
 
 
 def marks(n: int) -> str:
@@ -138,7 +140,7 @@ class ExchangeSource:
         # per member whose keyring the node holds: the versions inside the sealed shares
         # addressed to it, opened in memory only (never written anywhere), so version
         # selection sees sealed and plain versions alike
-        self.sealed: dict[str, tuple[int, dict[str, list[tuple[str, int, int, int, str]]]]] = {}
+        self.sealed: dict[str, tuple[int, dict[str, tuple[Known, ...]]]] = {}
         self._sealed_lock = threading.Lock()
         self.synced: dict[str, int] = {}  # per member: the inbox position read for releases
 
@@ -233,11 +235,20 @@ class ExchangeSource:
                     withheld.append(seq)
                     continue
                 skip = start[1] if seq == start[0] else -1
-                found += [Item(seq, p, i, t, v, sv, added, b, share)
-                          for p, i, t, v, sv, b in opened
-                          if p > skip and (not q.ids or i in q.ids)
-                          and (not q.types or t in q.types)
-                          and (not q.spec_versions or sv in q.spec_versions)]
+                # a large share is taken a slice at a time, up to what fills the page
+                for at in range(0, len(opened), SLICE):
+                    found += [Item(seq, p, i, t, v, sv, added, b, share)
+                              for p, i, t, v, sv, b in opened[at:at + SLICE]
+                              if p > skip and (not q.ids or i in q.ids)
+                              and (not q.types or t in q.types)
+                              and (not q.spec_versions or sv in q.spec_versions)]
+                    if len(out) + len(found) > q.limit:
+                        out += self._versions(r, collection, q.versions, found)
+                        found = []
+                        if len(out) > q.limit:
+                            break
+                if len(out) > q.limit:
+                    break
             out += self._versions(r, collection, q.versions, found)
             if len(rows) < batch or len(out) > q.limit:
                 break
@@ -288,7 +299,7 @@ class ExchangeSource:
         return keep
 
     def _sealed_versions(self, r: _Request, ids: list[str]
-                         ) -> dict[str, list[tuple[str, int, int, int, str]]]:
+                         ) -> dict[str, tuple[Known, ...]]:
         """(version, access seq, pos, share seq, channel) of the given ids inside the
         sealed shares addressed to a member whose keyring the node holds."""
         if r.member not in self.ex.held:
@@ -303,7 +314,9 @@ class ExchangeSource:
                 if not sealed:
                     continue
                 for pos, oid, _, version, _, _ in self._open(r.member, share, added) or ():
-                    known.setdefault(oid, []).append((version, seq, pos, share, channel))
+                    # tuples of plain values: the collector stops tracking them, which
+                    # keeps its full passes short however many objects are known
+                    known[oid] = (*known.get(oid, ()), (version, seq, pos, share, channel))
             self.sealed[r.member] = (last, known)
         return {i: known[i] for i in ids if i in known}
 
@@ -327,11 +340,9 @@ class ExchangeSource:
             plain = None
         if plain is None:
             return None
-        added_norm = norm_time(added) or added
-        items: Opened = []
-        for pos, obj in enumerate(orjson.loads(plain).get("objects", [])):
-            _, _, oid, typ, version, spec, body = index.object_row(share, pos, obj, added_norm)
-            items.append((pos, oid, typ, version, spec, body))
+        # parsed in a bundle worker when large: one parse of tens of MiB holds the
+        # interpreter lock for the whole of it
+        items = self.ex.bundles.run(index.opened_rows, plain, norm_time(added) or added)
         self.opened.put((share, member), items)
         return items
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from vigil.errors import InputError, NotFound
+from vigil.node.exchange import Published
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, StateDep, number, read_body
 
@@ -41,11 +42,14 @@ async def import_misp(
     from vigil.interop.misp_exchange import import_events
 
     raw = await read_body(request, int(st.settings.max_body))
-    doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body))
-    events = events_of(doc)
-    if to is not None and not to:
-        raise InputError("to needs a value", code="misp.audience", pointer="to")
-    reports = await st.write(import_events, st.exchange, actor, events, to=to, tlp=tlp)
+
+    def run() -> list[dict[str, Any]]:  # parsing too: seconds of CPU for a large body
+        events = events_of(strictjson.loads(raw, max_bytes=int(st.settings.max_body)))
+        if to is not None and not to:
+            raise InputError("to needs a value", code="misp.audience", pointer="to")
+        return import_events(st.exchange, actor, events, to=to, tlp=tlp)
+
+    reports = await st.heavy(actor.member, run)
     recipients = {r for rep in reports for r in rep.get("share", {}).get("recipients", ())}
     if recipients:
         await st.bus.ring((*recipients, actor.member))
@@ -62,8 +66,8 @@ async def export_misp(
     """The member's readable shares as MISP events (see the module's documentation)."""
     from vigil.interop.misp_exchange import export_events
 
-    events, skipped, cursor = await st.write(export_events, st.exchange, actor.member,
-                                             after, limit)
+    events, skipped, cursor = await st.heavy(actor.member, export_events, st.exchange,
+                                             actor.member, after, limit)
     return {"events": events, "skipped": skipped, "next": cursor}
 
 
@@ -88,12 +92,16 @@ async def import_text(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("the body is not UTF-8 text", code="input.encoding") from None
-    lines = extract(text)
-    iocs = found_iocs(lines)
-    out: dict[str, Any] = {"lines": [x.to_dict() for x in lines if x.found or x.skipped],
-                           "found": len(iocs),
-                           "skipped": sum(1 for x in lines if x.skipped)}
-    if to:
+
+    def run() -> tuple[dict[str, Any], Published | None]:  # the scan is CPU: a thread
+        lines = extract(text)
+        iocs = found_iocs(lines)
+        out: dict[str, Any] = {"lines": [x.to_dict() for x in lines
+                                         if x.found or x.skipped],
+                               "found": len(iocs),
+                               "skipped": sum(1 for x in lines if x.skipped)}
+        if not to:
+            return out, None
         if not tlp:
             raise InputError("give tlp with to", code="input.tlp", pointer="tlp")
         if not iocs:
@@ -101,7 +109,10 @@ async def import_text(
         req = st.exchange.make_request(actor.member, tlp=parse_tlp(tlp),
                                        to=audience_words(to))
         raw_bundle = orjson.dumps(indicators_bundle(iocs))
-        pub = await st.write(st.exchange.publish_bundle, actor, raw_bundle, req)
+        return out, st.exchange.publish_bundle(actor, raw_bundle, req)
+
+    out, pub = await st.heavy(actor.member, run)
+    if pub is not None:
         await st.bus.ring((*pub.recipients, actor.member))
         out["share"] = {"id": pub.envelope.id, "recipients": list(pub.recipients)}
     return out
@@ -113,7 +124,7 @@ async def import_text(
 async def _feed(st: Any, actor: Any) -> Any:
     from vigil.interop.misp_feed import member_feed
 
-    return await st.write(member_feed, st.exchange, actor.member)
+    return await st.heavy(actor.member, member_feed, st.exchange, actor.member)
 
 
 @router.get("/misp-feed/manifest.json")
