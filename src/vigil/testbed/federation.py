@@ -172,12 +172,15 @@ class Federation:
         nodes' member announcements arrived)."""
         everyone = self.addresses()
 
+        last: dict[int, str] = {}
+
         async def resolves(i: int) -> bool:
             me = member_address(self.members[i][0], i)
             to = [as_seen_from(i, f"member:{a}") for a in everyone if a != me]
             async with httpx.AsyncClient(verify=False, timeout=10) as c:
                 r = await self.call(c, me, "POST", "/api/v1/preview",
                                     json={"tlp": "amber", "to": to})
+                last[i] = r.text
                 return r.status_code == 200
 
         deadline = time.monotonic() + timeout
@@ -185,7 +188,8 @@ class Federation:
         while waiting:
             waiting = {i for i in waiting if not self.tb.client.run(resolves(i))}
             if waiting and time.monotonic() > deadline:
-                raise RuntimeError(f"nodes {sorted(waiting)} do not know every member")
+                why = "; ".join(f"n{i}: {last.get(i, '')[:300]}" for i in sorted(waiting))
+                raise RuntimeError(f"nodes {sorted(waiting)} do not know every member ({why})")
             time.sleep(0.2)
 
     def status(self, i: int) -> Any:
