@@ -167,7 +167,7 @@ class Federation:
             self.peer(a, b, cli=(a, b) in cli_pairs)
             self.peer(b, a, cli=(a, b) in cli_pairs)
 
-    def wait_directories(self, timeout: float = 90) -> None:
+    def wait_directories(self, timeout: float = 180) -> None:
         """Until every node resolves every member address of every other node (the home
         nodes' member announcements arrived)."""
         everyone = self.addresses()
