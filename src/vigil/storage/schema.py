@@ -691,6 +691,39 @@ TAXII_SPANS_MIGRATION: list[str] = [
     "ALTER TABLE taxii_objects ADD COLUMN body_len {BIGINT}",
 ]
 
+# A member may read a TAXII object iff it may read the share that carries it, and the
+# shares it may read are its inbox's and its own (the access gate's rule), so the TAXII
+# index keeps no per-member rows: v21 drops ``taxii_access`` (per recipient of every
+# share: a row, a position and four index entries, three of them keyed by member). A
+# collection is read from the member's inbox rows (their positions and ``added``)
+# joined to ``taxii_shares``, and from its own shares, each of which takes a position in
+# its originator's inbox stream (``own_pos``, a position no inbox row holds) unless the
+# originator is also a recipient. Own shares stored before are placed after their
+# originator's last inbox position, in the order they were stored. One member-keyed
+# index on the inbox, ``(member_id, added)``, takes the place of ``taxii_access``'s for
+# ``added_after``.
+TAXII_FROM_INBOX_MIGRATION: list[str] = [
+    "ALTER TABLE taxii_shares ADD COLUMN own_pos {BIGINT}",
+    """UPDATE taxii_shares SET own_pos = n.pos FROM (
+        SELECT t.share_seq, coalesce(h.head, 0) + ROW_NUMBER() OVER (
+            PARTITION BY t.originator ORDER BY t.share_seq) AS pos
+        FROM taxii_shares t LEFT JOIN cursor_heads h
+          ON h.member_id = t.originator AND h.stream = 'inbox'
+        WHERE NOT EXISTS (SELECT 1 FROM inbox i WHERE i.share_id = t.share_id
+                          AND i.member_id = t.originator)) AS n
+    WHERE taxii_shares.share_seq = n.share_seq""",
+    """INSERT INTO cursor_heads(member_id, stream, head)
+    SELECT originator, 'inbox', max(own_pos) FROM taxii_shares WHERE own_pos IS NOT NULL
+    GROUP BY originator
+    ON CONFLICT (member_id, stream) DO UPDATE SET head = excluded.head""",
+    "DELETE FROM cursor_heads WHERE stream = 'taxii_access'",
+    "DROP TABLE taxii_access",
+    "CREATE UNIQUE INDEX taxii_shares_own ON taxii_shares(originator, own_pos)",
+    "CREATE INDEX taxii_shares_own_added ON taxii_shares(originator, added)",
+    # where a member's entries added after a time start (TAXII ``added_after``)
+    "CREATE INDEX inbox_member_added ON inbox(member_id, added)",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -869,6 +902,7 @@ MIGRATIONS: list[list[str]] = [
     # v19: a large payload stored apart from its share row (SQLite: vigil.storage.payloads)
     ["ALTER TABLE shares ADD COLUMN payload_ref TEXT"],
     TAXII_SPANS_MIGRATION,  # v20: TAXII objects served from their share's payload
+    TAXII_FROM_INBOX_MIGRATION,  # v21: TAXII access read from the inbox, no rows of its own
 ]
 
 

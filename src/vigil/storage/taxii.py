@@ -1,5 +1,6 @@
-"""The TAXII index tables (``taxii_shares``, ``taxii_access``, ``taxii_objects``,
-``taxii_status``): every statement that writes them for ``vigil.taxii.index``."""
+"""The TAXII index tables (``taxii_shares``, ``taxii_objects``, ``taxii_status``): every
+statement that writes them for ``vigil.taxii.index``. Who may read a share is not kept
+here: a collection reads the member's inbox rows and its own shares (``own_pos``)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
 
 
 def insert_share(sql: Sql, seq: int, share_id: str, originator: str, channel: str,
-                 sealed: bool, added: str) -> bool:
-    """Index a share; False if it was indexed already (a concurrent backfill)."""
+                 sealed: bool, added: str, own: bool) -> bool:
+    """Index a share; False if it was indexed already (a concurrent backfill). With
+    ``own`` (its originator is not one of its recipients), the share takes the
+    originator's next inbox position (``take_positions``; no inbox row holds it), its
+    place in the originator's collections. The caller holds the write-order lock."""
+    if sql.execute("SELECT 1 FROM taxii_shares WHERE share_seq=?", (seq,)).fetchone():
+        return False
+    own_pos = take_positions(sql, "inbox", {originator: 1})[originator] if own else None
     cur = sql.execute(
-        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added) "
-        "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-        (seq, share_id, originator, channel, sealed, added))
+        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added, "
+        "own_pos) VALUES(?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+        (seq, share_id, originator, channel, sealed, added, own_pos))
     return bool(cur.rowcount)
 
 
@@ -34,16 +41,6 @@ def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
     sql.executemany("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
                     "spec_version, obj, body_at, body_len) VALUES(?,?,?,?,?,?,?,?,?)",
                     list(rows))
-
-
-def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added: str) -> None:
-    """Place a share at the end of each member's collections, at the member's next
-    position (``take_positions``: a TAXII cursor counts the member's own rows only).
-    The caller holds the write-order lock."""
-    pos = take_positions(sql, "taxii_access", dict.fromkeys(members, 1))
-    sql.executemany(
-        "INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
-        "VALUES(?,?,?,?,?)", [(m, share_seq, channel, added, pos[m]) for m in members])
 
 
 def share_seq(sql: Sql, share_id: str) -> int:

@@ -1,8 +1,11 @@
 """The TAXII object index, written in the transaction that stores a share.
 
-For every share: one ``taxii_shares`` row (its seq, channel, form, time stored) and one
-``taxii_access`` row per member that may ever read it (its recipients and its
-originator; the policy still decides every read). For a plain share, one
+For every share: one ``taxii_shares`` row (its seq, channel, form, time stored, and the
+originator's position for it when the originator is not a recipient). Nothing per
+member: a member's collections are its inbox rows and its own shares (a member may read
+a TAXII object iff it may read the share that carries it, and the access gate reads
+only those two), in the order of their positions; the gate still decides every read
+(``vigil.taxii.view``). For a plain share, one
 ``taxii_objects`` row per STIX object: its position in the bundle, id, type, version
 (normalised ``modified``, else ``created``, else the time stored), spec version and
 where its compact JSON lies in the share's payload (offset and length), so a page is
@@ -92,10 +95,9 @@ def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], ad
                 ) -> None:
     channel = env.channel or ""
     sealed = env.form is Form.SEALED
-    if not stored.insert_share(sql, seq, env.id, env.originator, channel, sealed, added):
+    if not stored.insert_share(sql, seq, env.id, env.originator, channel, sealed, added,
+                               own=env.originator not in recipients):
         return  # indexed already (a concurrent backfill)
-    readers = sorted({*recipients, env.originator})
-    stored.grant(sql, readers, seq, channel, added)
     if sealed:
         stored.insert_objects(sql, [(seq, SEALED_POS, "", "", "", "", b"", None, None)])
     elif env.payload:  # (a recalled or purged share's payload is gone)
