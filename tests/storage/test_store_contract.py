@@ -564,7 +564,7 @@ def test_taxii_access_migration_reads_each_member_s_shares_from_the_inbox(
                 # a share let through later moves to the end of b's inbox
                 sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
                             (b.id, envs[0].id))
-                queue_inbox(sql, envs[0].id, [b.id], "2026-11-29T09:00:00.000Z")
+                queue_inbox(sql, envs[0].id, [b.id], "2026-11-29T09:00:00.000Z", new=True)
 
             s.write(old_index)
             before = {(str(m), str(i)) for m, i in s.query(
@@ -586,6 +586,9 @@ def test_taxii_access_migration_reads_each_member_s_shares_from_the_inbox(
             # a's inbox: envs[1] at 1, envs[2] at 2; b's: envs[2] at 2, envs[0] moved to 3
             assert [own[e.id] for e in envs] == [3, 4, None, 4]
             assert (s.inbox_head(a.id), s.inbox_head(b.id), s.inbox_head(c.id)) == (4, 4, 2)
+            # the entry added later than its share was stored is noted as placed again
+            assert [tuple(r) for r in s.query("SELECT member_id, pos, added FROM inbox_moves")
+                    ] == [(b.id, 3, "2026-11-29T09:00:00.000Z")]
             s.put_share(envelope(c.id, [a.id]), [a.id], "2026-11-29T10:00:00.000Z")
             assert [e.seq for e, _, _ in s.inbox(a.id, 0, 10)] == [1, 2, 5]
         finally:

@@ -230,7 +230,7 @@ def store_share(ctx: Context, env: Envelope, here: tuple[str, ...],
                 (env.id, env.originator, header_bytes(env.header), env.signature,
                  env.payload, wraps_to_bytes(env.wraps), env.created, env.expires,
                  False, False))
-    queue_inbox(sql, env.id, here, ctx.now)
+    queue_inbox(sql, env.id, here, ctx.now, new=True)
     if entry is None:
         entry, data = share_entry(env), None
     ctx.ex.log.append(sql, entry, locked=True, data=data)

@@ -67,13 +67,20 @@ def take_positions(sql: Sql, stream: str, counts: Mapping[str, int]) -> dict[str
     return first
 
 
-def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> None:
+def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str, *,
+                new: bool = False) -> None:
     """Put a share at the end of each member's inbox, at a new position per member
-    (``take_positions``). Every caller holds the write-order lock
-    (``serialize_writes``; ``put_share`` its own)."""
+    (``take_positions``). ``new``: the share is stored in this transaction, at ``at``;
+    otherwise it is placed again (a share let through, a recall) and each new entry
+    is also noted in ``inbox_moves``, where reads that start at a time find the
+    entries added later than their share was stored. Every caller holds the
+    write-order lock (``serialize_writes``; ``put_share`` its own)."""
     ms = sorted(set(members))
     pos = take_positions(sql, "inbox", dict.fromkeys(ms, 1))
     sql.executemany(_QUEUE, [(m, share_id, at, pos[m]) for m in ms])
+    if not new:
+        sql.executemany("INSERT INTO inbox_moves(member_id, pos, added) VALUES(?, ?, ?)",
+                        [(m, pos[m], at) for m in ms])
 
 
 class Cursor(Protocol):

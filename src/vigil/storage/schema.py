@@ -699,9 +699,12 @@ TAXII_SPANS_MIGRATION: list[str] = [
 # joined to ``taxii_shares``, and from its own shares, each of which takes a position in
 # its originator's inbox stream (``own_pos``, a position no inbox row holds) unless the
 # originator is also a recipient. Own shares stored before are placed after their
-# originator's last inbox position, in the order they were stored. One member-keyed
-# index on the inbox, ``(member_id, added)``, takes the place of ``taxii_access``'s for
-# ``added_after``.
+# originator's last inbox position, in the order they were stored.
+# Where a member's entries added after a time start (TAXII ``added_after``) is found
+# without an index per recipient: an inbox entry is added when its share is stored
+# (``taxii_shares.added``, indexed once per share), unless it was placed again later
+# (a share let through, a recall): such entries are noted in ``inbox_moves`` (and those
+# of before, whose ``added`` is not their share's, copied there).
 TAXII_FROM_INBOX_MIGRATION: list[str] = [
     "ALTER TABLE taxii_shares ADD COLUMN own_pos {BIGINT}",
     """UPDATE taxii_shares SET own_pos = n.pos FROM (
@@ -719,9 +722,17 @@ TAXII_FROM_INBOX_MIGRATION: list[str] = [
     "DELETE FROM cursor_heads WHERE stream = 'taxii_access'",
     "DROP TABLE taxii_access",
     "CREATE UNIQUE INDEX taxii_shares_own ON taxii_shares(originator, own_pos)",
-    "CREATE INDEX taxii_shares_own_added ON taxii_shares(originator, added)",
-    # where a member's entries added after a time start (TAXII ``added_after``)
-    "CREATE INDEX inbox_member_added ON inbox(member_id, added)",
+    "CREATE INDEX taxii_shares_added ON taxii_shares(added)",
+    """CREATE TABLE inbox_moves (
+        member_id TEXT NOT NULL,
+        pos {BIGINT} NOT NULL,
+        added TEXT NOT NULL,
+        PRIMARY KEY (member_id, pos)
+    )""",
+    """INSERT INTO inbox_moves(member_id, pos, added)
+    SELECT i.member_id, i.pos, i.added FROM inbox i
+    LEFT JOIN taxii_shares t ON t.share_id = i.share_id
+    WHERE t.share_id IS NULL OR i.added <> t.added""",
 ]
 
 MIGRATIONS: list[list[str]] = [

@@ -237,11 +237,17 @@ class ExchangeSource:
 
     @staticmethod
     def _first_after(r: _Request, added_after: str) -> int | None:
-        """The member's first position added after a time (None: none)."""
-        got = r.rows("SELECT (SELECT MIN(pos) FROM inbox WHERE member_id = ? AND added > ?), "
-                     "(SELECT MIN(own_pos) FROM taxii_shares WHERE originator = ? "
-                     "AND added > ?)", (r.member, added_after, r.member, added_after))[0]
-        found = [int(p) for p in got if p is not None]
+        """A position at or before the member's first entry added after a time (None:
+        there is none). An entry is added when its share is stored (the member's inbox
+        rows and own shares of the shares stored after it), unless it was placed again
+        later (``inbox_moves``)."""
+        got = r.rows("SELECT MIN(a.pos), MIN(CASE WHEN t.originator = ? THEN t.own_pos END) "
+                     "FROM taxii_shares t LEFT JOIN inbox a ON a.share_id = t.share_id "
+                     "AND a.member_id = ? WHERE t.added > ?",
+                     (r.member, r.member, added_after))[0]
+        moved = r.rows("SELECT MIN(pos) FROM inbox_moves WHERE member_id = ? AND added > ?",
+                       (r.member, added_after))[0]
+        found = [int(p) for p in (*got, *moved) if p is not None]
         return min(found) if found else None
 
     def _page(self, r: _Request, collection: Collection, q: Query) -> Page:
