@@ -5,8 +5,12 @@ queued by athens (member alpha) for berlin (member bravo), both on SQLite.
     python -m bench.federation_items --shares 1000
 
 Prints CPU microseconds per item (process time, so less swayed by a busy machine than
-wall time) and wall milliseconds per item for each side. No HTTP, TLS or streams: what
-the two nodes' own code costs per item.
+wall time) and wall milliseconds per item for each side, and for the destination's
+write transactions alone (``store.write`` during ``receive``: what it holds the write
+lock for). No HTTP, TLS or streams: what the two nodes' own code costs per item.
+
+Before/after in one run: the same command with ``PYTHONPATH`` on the old tree's
+``src`` first, then on this one.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import orjson
 from tests.federation.pairs import batch, make, peer, sync
@@ -46,8 +52,19 @@ def main() -> None:
                 a.ex.publish_bundle(Actor(alpha), canary_bundle(f"item{k}"), req)
             sync(a, b)
             dest = b.ex.node_id
-            cpu = {"build": 0.0, "receive": 0.0}
-            wall = {"build": 0.0, "receive": 0.0}
+            cpu = {"build": 0.0, "receive": 0.0, "locked": 0.0}
+            wall = {"build": 0.0, "receive": 0.0, "locked": 0.0}
+            write = b.ex.store.write
+
+            def timed(fn: Callable[[Any], Any]) -> Any:
+                c, w = time.process_time(), time.perf_counter()
+                try:
+                    return write(fn)
+                finally:
+                    cpu["locked"] += time.process_time() - c
+                    wall["locked"] += time.perf_counter() - w
+
+            b.ex.store.write = timed  # type: ignore[method-assign]
             while True:
                 head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
                 if acked >= head:
@@ -65,7 +82,7 @@ def main() -> None:
                                          acked=int(got.ack["ack"]["cursor"]),
                                          at="2026-01-01T00:00:00.000Z"))
             n = args.shares
-            for side in ("build", "receive"):
+            for side in ("build", "receive", "locked"):
                 print(f"{side}: {cpu[side] / n * 1e6:.0f} us CPU/item, "
                       f"{wall[side] / n * 1e3:.3f} ms wall/item")
         finally:

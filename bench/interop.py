@@ -9,10 +9,13 @@ object, references resolved) and publishes it as one share on a SQLite node (pol
 signing, storing, fan-out): ``vigil.interop.misp_exchange.import_events``, what
 ``POST /api/v1/import/misp`` runs. Conversion alone is timed too. ``misp-stix``
 converts every attribute with misp-stix (``fast=False``); ``direct`` writes the plain
-attributes of the common types (``vigil.interop.misp_fast``) and the plain MISP objects
-of the common templates (``vigil.interop.misp_objects``) itself and leaves the rest to
-misp-stix. Both publish each event's bundle as written from the objects the validator
-passed (not validated again). A warm-up pass of each (misp-stix's start-up) is not
+attributes of the common types, tagged or not (``vigil.interop.misp_fast``), and the
+plain MISP objects of the common templates (``vigil.interop.misp_objects``) itself,
+hands misp-stix the event's tags and galaxies and the ``file``/``pe``/``pe-section``
+objects without PyMISP's load, writes the objects misp-stix builds from plain arguments
+(``vigil.interop.misp_sdo``) and leaves the rest to misp-stix. Both publish each
+event's bundle as written from the objects the validator passed (not validated
+again). A warm-up pass of each (misp-stix's start-up) is not
 counted. MISP's own import runs at 33-83 attributes/s (issue #16); ``x_misp`` divides by 83.
 """
 

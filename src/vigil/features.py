@@ -41,7 +41,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("ledger", ledger.install),
     # the TAXII object index, kept in the share's transaction (docs/taxii.md)
     Feature("taxii-index", lambda ex, s: taxii_index.install(ex.share_tx_hooks,
-                                                             ex.purge_tx_hooks)),
+                                                             ex.purge_tx_hooks,
+                                                             ex.share_tx_many)),
     # node-signed "opened" receipts of members whose keys the node holds
     Feature("held-receipts", lambda ex, s: accountability.install(ex)),
     # which feed objects a share carried, in the share's transaction (docs/feeds.md)

@@ -28,7 +28,6 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +48,6 @@ from vigil.taxii.query import Cursor, Query, norm_time
 from vigil.web import errors as web_errors
 from vigil.web import taxii as taxii_server
 from vigil.web.auth import credential
-from vigil.web.deps import actor_of, state_of
 
 log = logging.getLogger("vigil.gateway")
 T = TypeVar("T")
@@ -106,7 +104,8 @@ class GatewaySource:
     def page(self, actor: Actor, collection: Collection, query: Query) -> Page:
         return self.store.page(query)
 
-    def add(self, actor: Actor, collection: Collection, objects: list[Any]) -> Added:
+    def add(self, actor: Actor, collection: Collection, objects: list[Any],
+            status: dict[str, Any] | None = None) -> Added:
         raise PolicyDenied("the gateway is read-only", code="taxii.not_writable")
 
     def delete(self, actor: Actor, collection: Collection, query: Query) -> int:
@@ -239,46 +238,42 @@ async def watching(client: Client, store: LocalStore, every: float) -> None:
 
 # -- the local TAXII endpoint -------------------------------------------------------------
 
-@dataclass
-class _Settings:
-    max_body: int = 0
-    node_name: str = "gateway"
+class GatewayHost:
+    """The gateway's TAXII (``vigil.web.taxii.Host``): its one read-only collection, its
+    own local token, no bus (nothing is added here)."""
 
+    max_body = 0  # nothing is posted
 
-class _NoBus:
+    def __init__(self, source: GatewaySource, local_token: str) -> None:
+        self.source = source
+        self.local_token = local_token
+
+    async def actor(self, request: Request) -> Actor:
+        given = credential(request)
+        if not hmac.compare_digest(given.encode(), self.local_token.encode()):
+            raise AuthError("unknown gateway token", code="auth.bad_token")
+        return Actor(member=self.source.member, user="gateway")
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    async def heavy(self, member: str, fn: Callable[..., T], *args: Any) -> T:
+        """CPU-heavy work off the event loop (one member: no queue between members)."""
+        return await asyncio.to_thread(fn, *args)
+
     async def ring(self, members: Iterable[str]) -> None:
         return None
-
-
-class GatewayState:
-    """What the TAXII routes need from the app state, for a gateway."""
-
-    def __init__(self) -> None:
-        self.settings = _Settings()
-        self.bus = _NoBus()
-
-    async def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        return fn(*args, **kw)
-
-    async def write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        return await asyncio.to_thread(fn, *args, **kw)
-
-    async def heavy(self, member: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """CPU-heavy work off the event loop (one member: no queue between members)."""
-        return await asyncio.to_thread(fn, *args, **kw)
 
 
 def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
                        local_token: str, follow_node: bool = True,
                        watch_every: float = 30.0) -> FastAPI:
     member = keyring.member_id
-    state = GatewayState()
-
-    async def gateway_actor(request: Request) -> Actor:
-        given = credential(request)
-        if not hmac.compare_digest(given.encode(), local_token.encode()):
-            raise AuthError("unknown gateway token", code="auth.bad_token")
-        return Actor(member=member, user="gateway")
+    host: taxii_server.Host = GatewayHost(
+        GatewaySource(store, member, f"vigil gateway for {member}"), local_token)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -295,10 +290,8 @@ def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
 
     app = FastAPI(title="vigil gateway", version=__version__, lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.taxii_source = GatewaySource(store, member, f"vigil gateway for {member}")
+    app.state.taxii = host
     web_errors.install(app)
-    app.dependency_overrides[state_of] = lambda: state
-    app.dependency_overrides[actor_of] = gateway_actor
     app.include_router(taxii_server.router, prefix=taxii_server.PREFIX)
 
     @app.get("/healthz")
@@ -310,7 +303,7 @@ def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
         """The shares kept for the member's analysts and never served here, and the
         alerts raised (local token)."""
         try:
-            await gateway_actor(request)
+            await host.actor(request)
         except VigilError as exc:
             return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
         return JSONResponse({"withheld": store.withheld(), "alerts": store.alerts()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 
 class MemberKind(enum.StrEnum):
@@ -187,11 +187,63 @@ class Wrap:
     blob: bytes  # HPKE enc || ciphertext of the content key
 
 
+class AudienceHeader(TypedDict):
+    tlp: str
+    channel: str | None
+    recipients: list[str]
+
+
+class HandlingHeader(TypedDict):
+    purpose: str | None
+    no_onward: bool
+    codes: list[str]
+
+
+class PayloadHeader(TypedDict):
+    media_type: str
+    form: str
+    size: int
+    digest: str
+
+
+class SealHeader(TypedDict):
+    suite: str
+    wraps_digest: str
+
+
+class PostedBy(TypedDict):
+    member: str
+    user: str
+
+
+class ShareHeader(TypedDict):
+    """The signed header of a share, as ``vigil.protocol.envelope.check_header`` checks
+    it (docs/protocol.md)."""
+
+    v: int
+    kind: str
+    id: str
+    originator: str
+    key: str
+    provenance: str
+    created: str
+    expires: str | None
+    audience: AudienceHeader
+    handling: HandlingHeader
+    themes: list[str]
+    regions: list[str]
+    payload: PayloadHeader
+    posted_by: NotRequired[PostedBy]  # attested shares
+    seal: NotRequired[SealHeader]  # sealed shares
+    evaluation: NotRequired[dict[str, Any]]  # vigil.intel.evaluation
+    legal: NotRequired[dict[str, Any]]  # vigil.intel.legal
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A share as it travels and is stored: signed header, payload bytes, wraps."""
 
-    header: Mapping[str, Any]
+    header: ShareHeader
     signature: bytes
     payload: bytes
     wraps: tuple[Wrap, ...] = ()

@@ -250,8 +250,7 @@ def test_random_shares_change_only_the_ledgers_of_their_readers(exchange: Exchan
                 set(rnd.sample(tokens, rnd.randint(1, 2))))))
 
             def add_tokens(sql: Sql, att: blind.Attachment = att, pub: Any = pub) -> None:
-                with blind.attaching(att):
-                    blind.store_tokens(sql, pub.envelope, pub.recipients)
+                blind.store_tokens(att, sql, pub)
             ex.store.write(add_tokens)
         readers = reference_readers(ex, sid)
         for m in members:

@@ -3,13 +3,16 @@ test can build, change and replay them as a hostile peer would."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil.crypto.encoding import b64u
+from vigil.crypto.sign import sign
 from vigil.errors import Conflict
 from vigil.features import open_exchange
-from vigil.federation import outbox, peers, receiver
+from vigil.federation import codec, outbox, peers, receiver
 from vigil.federation.descriptor import descriptor
 from vigil.federation.peers import Peer
 from vigil.federation.sender import build_batch
@@ -75,6 +78,17 @@ def deliver(src: Node, dst: Node, data: dict[str, Any] | None = None) -> receive
     src.ex.store.write(lambda sql: q.set_acked(sql, dst.ex.node_id, int(got.ack["ack"]["cursor"]),
                                                "2026-01-01T00:00:00.000Z"))
     return got
+
+
+def resign(n: Node, data: dict[str, Any]) -> dict[str, Any]:
+    """A batch signed again by its (hostile) origin after a change: each item's digest
+    made again from its body, the head signed with the origin's node key."""
+    out = copy.deepcopy(data)
+    head = out["batch"]
+    for it, body in zip(head["items"], out["bodies"], strict=True):
+        it["digest"] = codec.body_digest(body)
+    out["signature"] = b64u(sign(codec.TAG_BATCH, head, n.ex.node_key))
+    return out
 
 
 def publish(src: Node, member: str, to: list[str], tlp: Tlp = Tlp.AMBER,

@@ -3,7 +3,6 @@ item never stalls the link."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 
 import orjson
@@ -18,12 +17,13 @@ from tests.federation.pairs import (
     peer,
     publish,
     quarantined,
+    resign,
     sync,
 )
 
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError
-from vigil.federation import codec, receiver
+from vigil.federation import receiver
 from vigil.federation.sender import heartbeat_body
 from vigil.model import Audience, Form, Handling, Tlp
 from vigil.protocol.envelope import build_share
@@ -59,20 +59,6 @@ def aligned(abc: tuple[Node, Node, Node]) -> None:
         for y in abc:
             if x is not y:
                 deliver(x, y)
-
-
-def resign(n: Node, data: dict[str, object]) -> dict[str, object]:
-    """A batch signed again by its (hostile) origin after a change."""
-    out = copy.deepcopy(data)
-    head = out["batch"]
-    assert isinstance(head, dict)
-    bodies = out["bodies"]
-    assert isinstance(bodies, list)
-    for it, body in zip(head["items"], bodies, strict=True):
-        it["digest"] = codec.body_digest(body)
-    from vigil.crypto.sign import sign
-    out["signature"] = b64u(sign(codec.TAG_BATCH, head, n.ex.node_key))
-    return out
 
 
 def test_members_reach_other_nodes_with_their_log_proof(abc: tuple[Node, Node, Node]) -> None:

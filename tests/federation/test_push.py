@@ -61,8 +61,11 @@ async def test_a_publish_tells_its_link_the_row_it_queued(pair: tuple[Node, Node
     await svc.stop()
 
 
-async def test_the_next_batch_is_built_while_one_is_in_flight(
+async def test_the_next_batches_leave_before_the_ack_of_the_first(
         pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to sender.WINDOW batches in flight: the first is answered only once the next
+    one was sent (the destination stores that one after the first), and the acks are
+    taken in order."""
     a, b = pair
     for _ in range(5):
         publish(a, "alpha", ["member:bravo@berlin"])
@@ -70,6 +73,7 @@ async def test_the_next_batch_is_built_while_one_is_in_flight(
     link = Link(svc, a.peers["berlin"])
     events: list[tuple[str, int]] = []
     real = sender.build_batch
+    second = asyncio.Event()
 
     def build(ex: Any, dest: str, after: int, limit: int = 2) -> dict[str, Any]:
         events.append(("build", after))
@@ -78,7 +82,13 @@ async def test_the_next_batch_is_built_while_one_is_in_flight(
     async def post(method: str, path: str, body: bytes = b"",
                    params: Any = None) -> httpx.Response:
         data = orjson.loads(body)
-        got = await asyncio.to_thread(receiver.receive, b.ex, b.peers["athens"], data)
+        posted = [e for e in events if e[0] == "post"]
+        events.append(("post", int(data["batch"]["from"])))
+        if not posted:  # the first batch: answered once the second has left
+            await asyncio.wait_for(second.wait(), 20)
+        else:
+            second.set()
+        got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
         events.append(("ack", int(got.ack["ack"]["cursor"])))
         return httpx.Response(200, content=orjson.dumps(got.ack))
 
@@ -91,9 +101,46 @@ async def test_the_next_batch_is_built_while_one_is_in_flight(
     acks = [n for e, n in events if e == "ack"]
     builds = [n for e, n in events if e == "build"]
     assert builds == sorted(set(builds)) and len(acks) >= 3  # each built once
-    # each batch after the first was built before the ack of the one before it
+    assert acks == sorted(acks)
+    # each batch after the first was built and sent before the ack of the one before it
     for k in range(1, len(acks)):
         assert events.index(("build", acks[k - 1])) < events.index(("ack", acks[k - 1]))
+        assert events.index(("post", acks[k - 1] + 1)) < events.index(("ack", acks[k - 1]))
+    await link.client.aclose()
+    await svc.stop()
+
+
+async def test_an_answer_older_than_an_ack_of_the_round_moves_nothing_back(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch in flight answered fed.gap at a cursor before the batch acked just
+    before it (another worker answered before that one was stored) does not take the
+    acked cursor back; the next round goes on from it."""
+    a, b = pair
+    for _ in range(4):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    start = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    real = sender.build_batch
+    monkeypatch.setattr(sender, "build_batch",
+                        lambda ex, d, after, limit=2: real(ex, d, after, 2))
+    answered: list[int] = []
+
+    async def post(method: str, path: str, body: bytes = b"",
+                   params: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        if not answered:
+            answered.append(data["batch"]["from"])
+            got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
+            return httpx.Response(200, content=orjson.dumps(got.ack))
+        answered.append(data["batch"]["from"])  # answered as if the first were not stored
+        return httpx.Response(409, content=orjson.dumps({"error": {
+            "code": "fed.gap", "message": "gap", "detail": {"cursor": start}}}))
+
+    monkeypatch.setattr(link, "_request", post)
+    assert await link.push_once() is True
+    assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == start + 2
     await link.client.aclose()
     await svc.stop()
 

@@ -141,9 +141,12 @@ CASES: list[tuple[str, Any, str, dict[str, Any]]] = [
     ("email", "Someone@Example.org", "Social network", {}),
     ("email-src", "a[at]example.org", "Payload delivery", {}),
     ("email-dst", "b@example.org", "Network activity", {}),
-    # left to misp-stix: a tag, a galaxy-free sighting, first_seen, a wrong category,
-    # no to_ids, a type not taken
+    # a tag (the direct path's since tags are), then left to misp-stix: the same tag
+    # twice, a galaxy-free sighting, first_seen, a wrong category, no to_ids, a type
+    # not taken
     ("ip-dst", "198.51.100.14", "Network activity", {"Tag": [{"name": "tlp:amber"}]}),
+    ("ip-dst", "198.51.100.24", "Network activity",
+     {"Tag": [{"name": "tlp:amber"}, {"name": "tlp:amber"}]}),
     ("ip-dst", "198.51.100.15", "Network activity",
      {"first_seen": "2017-11-01T00:00:00+00:00"}),
     ("md5", "d41d8cd98f00b204e9800998ecf8427e", "Network activity", {}),  # category
@@ -169,7 +172,7 @@ def test_every_type_equals_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
     event = _event(CASES)
     slow, fast, taken = _both(event, monkeypatch)
     assert fast == slow
-    assert taken == 24  # the others are misp-stix's own, in their place
+    assert taken == 25  # the others are misp-stix's own, in their place
     # and vigil's validator takes the bundle whole
     report = validate_bundle({"type": "bundle",
                               "id": "bundle--5a0d5bf4-99c8-4f15-9879-22b1950d210f",

@@ -39,6 +39,7 @@ from vigil.policy import access
 from vigil.taxii.collections import collection_id
 from vigil.web import create_app
 from vigil.web.analysis import NoticeStream
+from vigil.web.app import serve
 from vigil.web.deps import State
 from vigil.web.stream import SseResponse
 
@@ -296,7 +297,7 @@ def community_app() -> Iterator[Callable[[int, Path, str | None, int], tuple[
         # the routers without the lifespan: no retention or feed task moves the state
         # the reference is given while the members read
         state = State(c.node.settings, c.ex, LocalBus())
-        app.state.vigil = state
+        serve(app, state)
         accountability.install(c.ex)
         return c, TestClient(app, raise_server_exceptions=False), state
 

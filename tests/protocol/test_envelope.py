@@ -8,7 +8,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NotRequired, get_origin, get_type_hints
 
 import pytest
 
@@ -17,7 +17,22 @@ from vigil.crypto.keys import EncryptionKey, SigningKey
 from vigil.crypto.seal import SUITE, wrap_key
 from vigil.crypto.sign import TAG_RECEIPT, TAG_SHARE, sign
 from vigil.errors import CryptoError, InputError, VigilError
-from vigil.model import Audience, Envelope, Form, Handling, Provenance, Tlp, Wrap
+from vigil.model import (
+    Audience,
+    AudienceHeader,
+    Envelope,
+    Form,
+    Handling,
+    HandlingHeader,
+    PayloadHeader,
+    PostedBy,
+    Provenance,
+    SealHeader,
+    ShareHeader,
+    Tlp,
+    Wrap,
+)
+from vigil.protocol import envelope
 from vigil.protocol.envelope import (
     STIX_MEDIA_TYPE,
     build_share,
@@ -157,6 +172,30 @@ def test_attested_round_trip(world: World) -> None:
     verify_envelope(env, world.node.public_raw)
     assert crypto_code(verify_envelope, env, world.sign[ORIG].public_raw) == "crypto.key_mismatch"
     assert open_share(env, B, world.enc[B].private) == PLAINTEXT
+
+
+def fields(typed: Any) -> tuple[set[str], set[str]]:
+    """(required, optional) keys of a TypedDict."""
+    hints = get_type_hints(typed, include_extras=True)
+    optional = {k for k, v in hints.items() if get_origin(v) is NotRequired}
+    return set(hints) - optional, optional
+
+
+def test_the_header_type_names_the_checked_fields(world: World) -> None:
+    """``ShareHeader``, the type a header is read through, names the fields that
+    ``check_header`` admits, at every level."""
+    required, optional = fields(ShareHeader)
+    assert required == set(envelope._BASE_FIELDS)
+    assert optional == {"posted_by", "seal", *envelope._INTEL_FIELDS}
+    env = share(world, provenance=Provenance.ATTESTED,
+                posted_by={"member": ORIG, "user": "analyst-1"},
+                signer_private=world.node.private, signer_key_id=world.node.key_id)
+    h: Any = env.header
+    assert set(h) == required | {"posted_by", "seal"}
+    for key, typed in (("audience", AudienceHeader), ("handling", HandlingHeader),
+                       ("payload", PayloadHeader), ("seal", SealHeader),
+                       ("posted_by", PostedBy)):
+        assert fields(typed) == (set(h[key]), set()), key
 
 
 def test_defaults(world: World) -> None:

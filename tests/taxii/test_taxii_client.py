@@ -1,6 +1,6 @@
 """A real `vigil serve` driven by the real taxii2-client package: discovery,
 collections, paging through 10,000 objects, add_objects and status; every object it
-returns passes stix2-validator with no errors."""
+returns is the object posted, and a sample of every shape passes stix2-validator."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
-from tests.taxii.conftest import many_objects
+from tests.taxii.conftest import attack_objects, many_objects
 
 from vigil.model import ChannelKind
 from vigil.testing import ServerProcess, make_node, stix
@@ -58,7 +58,12 @@ def test_taxii2_client_pages_adds_and_reads_status(tmp_path: Path) -> None:
             pages += 1
         assert pages == 10
         assert [o["id"] for o in seen] == [o["id"] for o in objects]
-        bad = {o["id"]: errs for o in seen if (errs := errors_of(o))}
+        assert seen == objects
+        # every served object is what was posted; stix2-validator (~25 ms an object) reads
+        # one whole lap of the ATT&CK subset (every shape) and each page's first and last
+        edges = [k for p in range(0, len(seen), 1000) for k in (p, p + 999)]
+        sample = [*range(len(attack_objects())), *edges]
+        bad = {seen[k]["id"]: errs for k in sample if (errs := errors_of(seen[k]))}
         assert bad == {}
 
         manifest = [r for env in as_pages(inbox.get_manifest, per_request=4000)

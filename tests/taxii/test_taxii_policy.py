@@ -38,6 +38,7 @@ from vigil.testing import make_node, stix
 from vigil.testing.postgres import Databases
 from vigil.web import errors as web_errors
 from vigil.web import taxii as server
+from vigil.web.app import serve
 from vigil.web.deps import State
 
 TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
@@ -258,7 +259,7 @@ def run_example(seed: int, store: str | None, data: Path) -> None:
         app = FastAPI()
         app.include_router(server.router, prefix=server.PREFIX)
         web_errors.install(app)
-        app.state.vigil = State(node.settings, w.ex, LocalBus())
+        serve(app, State(node.settings, w.ex, LocalBus()))
         with mock.patch.object(clock, "now", lambda: now), TestClient(app) as client:
             for member in sorted(w.names, key=w.names.__getitem__):
                 check_member(w, client, member, now, rng)

@@ -25,9 +25,7 @@ schedule, once an epoch is older than ``EPOCH_MAX_AGE`` (:func:`must_rotate`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +39,7 @@ from vigil.crypto.kem import blob_len
 from vigil.crypto.keys import ENC_ALGS, alg_of, is_key_id
 from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
 from vigil.model import Envelope, Form
-from vigil.node.exchange import Exchange
+from vigil.node.exchange import Exchange, Published
 from vigil.policy.decide import channel_members
 from vigil.protocol.blind import CHANNEL_KEY_LEN, TOKEN_LEN
 from vigil.storage import blind as stored
@@ -213,9 +211,6 @@ class Attachment:
     tokens: tuple[bytes, ...]
 
 
-_pending: ContextVar[Attachment | None] = ContextVar("vigil_blind_attachment", default=None)
-
-
 def parse_attachment(ex: Exchange, member: str, env: Envelope, doc: Any) -> Attachment:
     """Check the ``blind`` part of a publish request against the envelope and the
     channel's key state; InputError/Conflict (nothing stored) when it does not fit."""
@@ -265,22 +260,13 @@ def parse_attachment(ex: Exchange, member: str, env: Envelope, doc: Any) -> Atta
     return Attachment(env.id, ch.id, epoch, tuple(sorted(toks)))
 
 
-@contextmanager
-def attaching(att: Attachment | None) -> Iterator[None]:
-    """Hand tokens to the share transaction of the publish that runs inside."""
-    reset = _pending.set(att)
-    try:
-        yield
-    finally:
-        _pending.reset(reset)
-
-
-def store_tokens(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
-    """Share-transaction hook: store the tokens handed over for this share and record
-    the shares of the same channel and epoch that hold any of them (at most
-    ``MAX_MATCHES``, those with the most tokens in common)."""
-    att = _pending.get()
-    if att is None or att.share_id != env.id or not att.tokens:
+def store_tokens(att: Attachment, sql: Sql, published: Published) -> None:
+    """Store the tokens of a share and record the shares of the same channel and epoch
+    that hold any of them (at most ``MAX_MATCHES``, those with the most tokens in
+    common). The publish that stores the share runs this in the share's own transaction
+    (its ``Claim``: ``functools.partial(store_tokens, att)``), only for a new share."""
+    env = published.envelope
+    if att.share_id != env.id or not att.tokens:
         return
     stored.insert_tokens(sql, [(env.id, att.channel_id, att.epoch, t) for t in att.tokens])
     hits = stored.token_hits(sql, env.id, MAX_MATCHES)

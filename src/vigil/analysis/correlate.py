@@ -48,7 +48,7 @@ from vigil.analysis.observables import Observable, extract_bundle, guess
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
 from vigil.errors import InputError
-from vigil.model import Directory, Form, ShareState
+from vigil.model import Directory, Form, ShareHeader, ShareState
 from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
 from vigil.storage import Store, open_store
@@ -96,7 +96,7 @@ def insert_correlations(sql: Sql, rows: Sequence[Row]) -> None:
     corr.insert_rows(sql, out)
 
 
-def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], ShareState]]:
+def share_states(sql: Sql, ids: Iterable[str]) -> dict[str, tuple[ShareHeader, ShareState]]:
     """Header and state of stored shares by id (missing ids are left out)."""
     return {str(sid): (orjson.loads(bytes(header)), ShareState(bool(recalled), bool(purged)))
             for sid, header, recalled, purged
@@ -442,7 +442,7 @@ class Correlator:
         self.process()
 
         def read(sql: Sql) -> tuple[list[Any], list[Any],
-                                    dict[str, tuple[dict[str, Any], ShareState]]]:
+                                    dict[str, tuple[ShareHeader, ShareState]]]:
             rows = corr.member_rows(sql, member, after, limit)
             # the rows of the same own shares up to this page: which one hints first
             own_ids = sorted({r[1] for r in rows}) if rows else []
@@ -476,7 +476,7 @@ class Correlator:
             other = views.get(other_id)
             if other is None:
                 continue
-            header = dict(other.header)
+            header = other.header
             # the correlation arose when the later of the two shares was published
             notice: dict[str, Any] = {"seq": int(seq),
                                       "created": max(own.header["created"], header["created"]),
@@ -498,7 +498,7 @@ class Correlator:
         return out, int(rows[-1][0]) if rows else after
 
     @staticmethod
-    def _match_json(d: Directory, share_id: str, header: dict[str, Any], obs: Observable
+    def _match_json(d: Directory, share_id: str, header: ShareHeader, obs: Observable
                     ) -> dict[str, Any]:
         origin = d.members.get(header["originator"])
         channel = header["audience"].get("channel")
@@ -510,7 +510,7 @@ class Correlator:
                 "observable": _obs_json(obs.kind, obs.value)}
 
     @staticmethod
-    def _hint_json(d: Directory, header: dict[str, Any]) -> dict[str, Any]:
+    def _hint_json(d: Directory, header: ShareHeader) -> dict[str, Any]:
         channel = str(header["audience"]["channel"])
         name = d.channels[channel].name
         return {"channel": channel, "channel_name": name,

@@ -72,6 +72,15 @@ class ShareFacts:
         stored.insert_facts(sql, env.id, env.originator, env.channel,
                             self.count(env) if objects is None else objects)
 
+    def many(self, sql: Sql, shares: Sequence[tuple[Envelope, tuple[str, ...]]]) -> None:
+        """The same rows for several shares of one transaction (``share_tx_many``)."""
+        rows = []
+        for env, _ in shares:
+            objects = self.ex.object_counts.get(env.id)
+            rows.append((env.id, env.originator, env.channel,
+                         self.count(env) if objects is None else objects))
+        stored.insert_facts_many(sql, rows)
+
     def count(self, env: Envelope) -> int | None:
         kr = self.ex.held.get(env.originator)
         if env.form is Form.PLAIN:
@@ -287,13 +296,15 @@ def report(ex: Exchange, viewer: str) -> dict[str, Any]:
 # -- wiring -------------------------------------------------------------------------------
 
 def install(ex: Exchange, settings: Settings) -> None:
-    """Register the sightings/ledger/blind-token hooks with an Exchange (once)."""
-    from vigil.analysis.blind import drop_tokens, store_tokens
+    """Register the sightings/ledger hooks and the removal of blind tokens with an
+    Exchange (once); a share's tokens are stored by the publish they come with
+    (``vigil.analysis.blind.store_tokens``)."""
+    from vigil.analysis.blind import drop_tokens
 
     if not any(isinstance(h, ShareFacts) for h in ex.share_tx_hooks):
-        ex.share_tx_hooks.append(ShareFacts(ex))
-    if store_tokens not in ex.share_tx_hooks:
-        ex.share_tx_hooks.append(store_tokens)
+        facts = ShareFacts(ex)
+        ex.share_tx_hooks.append(facts)
+        ex.share_tx_many[facts] = facts.many
     if not any(isinstance(h, Openings) for h in ex.read_hooks):
         ex.read_hooks.append(Openings(ex))
     if drop_tokens not in ex.purge_tx_hooks:

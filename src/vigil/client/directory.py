@@ -127,8 +127,8 @@ class Directory(LogProofs):
                 # the checkpoint state pins
                 raise CryptoError("attested by an unknown node key", code="crypto.unknown_key")
             check(env, unb64(node["sign_key"]["public"]))
-            posted = h.get("posted_by") or {}
-            who = self.member(str(posted.get("member", env.originator)))
+            posted = h.get("posted_by")
+            who = self.member(posted["member"] if posted else env.originator)
             return (f"attested by node {node['name']} ({node['id']}): received from "
                     f"{who['display_name']} (member:{who['name']}), verified")
         m = self.member(env.originator)

@@ -4,14 +4,24 @@
 quarantines the item) and returns the writes to run in the batch's transaction. Other
 kinds (checkpoints, cosignatures, directory entries, roster statements, revocations)
 join with :func:`register`.
+
+A share's checks that need nothing of the store (its envelope's form, its log proof
+against the origin's signed checkpoint, its signature under the key the directory
+names) are made by :func:`prepare` before the batch's transaction, outside the write
+lock; in the transaction its checks run in the same order, and a step made already
+gives its outcome again (the signature only for the same key). A share's write is
+staged; :meth:`Context.flush` stores the staged shares together (one statement per
+table), before any other kind of item is checked, so every item still sees what the
+items before it wrote.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -31,22 +41,95 @@ from vigil.log.entries import (
 )
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.model import Envelope, Member, MemberKind, Provenance
-from vigil.node.accountability import NO_WRAPS
 from vigil.node.exchange import Exchange, Published
 from vigil.protocol.envelope import envelope_from_json, verify_envelope
 from vigil.protocol.receipts import check_recall, check_receipt
+from vigil.storage import accountability as stored
 from vigil.storage import federation as q
 from vigil.storage import payloads
+from vigil.storage import received as rows
 from vigil.storage.base import (
-    MEMBER_COLUMNS,
     Sql,
-    build_directory,
     header_bytes,
     queue_inbox,
+    queue_inbox_many,
     wraps_to_bytes,
+    write_channel_change,
 )
+from vigil.storage.common import bump_directory
 
 Write = Callable[[], None]
+
+
+@dataclass
+class Prepared:
+    """What a share item's checks make of the item alone: the parsed envelope (or why
+    it does not parse), its log entry and bytes, the outcome of its log proof and of
+    its signature under one key. Made once, used by the checks in the transaction."""
+
+    body: Mapping[str, Any]
+    env: Envelope | None = None
+    malformed: InputError | None = None
+    entry: dict[str, Any] | None = None
+    data: bytes | None = None
+    proof: int | VigilError | None = None
+    signed: tuple[bytes, VigilError | None] | None = None
+
+    def envelope(self) -> Envelope:
+        if self.env is None:
+            if self.malformed is None:
+                try:
+                    self.env = envelope_from_json(self.body["envelope"])
+                except InputError as e:
+                    self.malformed = e
+            if self.malformed is not None:
+                raise InputError(f"malformed envelope: {self.malformed.message}",
+                                 code="fed.bad_item") from None
+            assert self.env is not None
+        return self.env
+
+    def entry_data(self) -> tuple[dict[str, Any], bytes]:
+        if self.entry is None or self.data is None:
+            self.entry = share_entry(self.envelope())
+            self.data = entry_bytes(self.entry)  # hashed for the proof, stored by the write
+        return self.entry, self.data
+
+    def verify(self, signer: bytes) -> None:
+        """The envelope's signature (and digests) under ``signer``."""
+        if self.signed is None or self.signed[0] != signer:
+            fault: VigilError | None = None
+            try:
+                verify_envelope(self.envelope(), signer, checked=True)  # parsed: checked
+            except VigilError as e:
+                fault = e
+            self.signed = (signer, fault)
+        if self.signed[1] is not None:
+            raise CryptoError(f"the originator's signature does not hold: "
+                              f"{self.signed[1].message}",
+                              code="fed.bad_originator_signature") from None
+
+    def prove(self, peer: Peer, checkpoints: dict[str, Checkpoint]) -> int:
+        """The entry's index in the origin's log (``check_log``)."""
+        if self.proof is None:
+            entry, data = self.entry_data()
+            try:
+                self.proof = prove(peer, checkpoints, entry, self.body["log"], data)
+            except VigilError as e:
+                self.proof = e
+        if isinstance(self.proof, VigilError):
+            raise self.proof
+        return self.proof
+
+
+@dataclass
+class Staged:
+    """A checked share waiting for ``Context.flush``."""
+
+    env: Envelope
+    here: tuple[str, ...]
+    entry: Mapping[str, Any]
+    data: bytes
+    header: bytes
 
 
 @dataclass
@@ -65,6 +148,44 @@ class Context:
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
     members: dict[str, Member | None] = field(default_factory=dict)
     homes: dict[str, tuple[str, int, int | None] | None] = field(default_factory=dict)
+    # share items prepared before the transaction (``prepare``), by id of their body
+    prepared: dict[int, Prepared] = field(default_factory=dict)
+    # checked shares not yet stored, by share id, in item order (``flush``)
+    staged: dict[str, Staged] = field(default_factory=dict)
+    # (header bytes, signature) of the prepared shares stored here before this
+    # transaction, read at once (``read_heads``); None: not stored
+    heads: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
+
+    def read_heads(self) -> None:
+        """Read which prepared shares are stored here already, with one statement.
+        Only a share item stores a share (staged, which ``share_head`` looks at first), and
+        no item changes a stored share's header or signature, so the read holds for
+        the whole transaction."""
+        ids = sorted({p.env.id for p in self.prepared.values() if p.env is not None})
+        found = q.share_heads(self.sql, ids)
+        self.heads = {i: found.get(i) for i in ids}
+
+    def share_head(self, share_id: str) -> tuple[bytes, bytes] | None:
+        """(header bytes, signature) of the share with this id, stored or staged."""
+        staged = self.staged.get(share_id)
+        if staged is not None:
+            return staged.header, staged.env.signature
+        if share_id in self.heads:
+            return self.heads[share_id]
+        return q.share_head(self.sql, share_id)
+
+    def prepared_for(self, body: Mapping[str, Any]) -> Prepared:
+        pre = self.prepared.get(id(body))
+        if pre is None or pre.body is not body:
+            pre = Prepared(body)
+        return pre
+
+    def flush(self) -> None:
+        """Store the staged shares, together, in this transaction."""
+        if self.staged:
+            shares = list(self.staged.values())
+            self.staged.clear()
+            store_shares(self, shares)
 
     def member(self, member: str) -> Member | None:
         if member not in self.members:
@@ -112,8 +233,7 @@ def noop() -> None:
 # -- shared checks -----------------------------------------------------------------------
 
 def member_of(sql: Sql, member: str) -> Member | None:
-    rows = sql.execute(MEMBER_COLUMNS + " WHERE id=?", (member,)).fetchall()
-    return build_directory(rows, [], []).members.get(member)
+    return rows.member_of(sql, member)
 
 
 def hosted(sql: Sql, member: str) -> bool:
@@ -134,13 +254,18 @@ def check_log(ctx: Context, entry: Mapping[str, Any], ref: Mapping[str, Any],
               data: bytes | None = None) -> int:
     """The index of ``entry`` in the origin's log, proven against a checkpoint the
     origin's pinned node key signed (``data``: its ``entry_bytes``, made already)."""
+    return prove(ctx.peer, ctx.checkpoints, entry, ref, data)
+
+
+def prove(peer: Peer, checkpoints: dict[str, Checkpoint], entry: Mapping[str, Any],
+          ref: Mapping[str, Any], data: bytes | None = None) -> int:
+    """``check_log`` with the checkpoints verified so far in this batch."""
     try:
         note = str(ref["checkpoint"])
-        cp = ctx.checkpoints.get(note)
+        cp = checkpoints.get(note)
         if cp is None:  # the same note verifies the same way: once per batch
-            cp = verify_checkpoint(note, ctx.peer.log_origin, ctx.peer.key,
-                                   origin=ctx.peer.log_origin)
-            ctx.checkpoints[note] = cp
+            cp = verify_checkpoint(note, peer.log_origin, peer.key, origin=peer.log_origin)
+            checkpoints[note] = cp
         index, size = int(ref["index"]), int(ref["size"])
         proof = [_proof_hash(h) for h in ref["proof"]]
         if cp.size != size or cp.root != b64u_decode(str(ref["root"])):
@@ -179,13 +304,50 @@ def check_key(m: Member, home: tuple[str, int, int | None], key: str, index: int
 
 # -- share ------------------------------------------------------------------------------
 
+def prepare(ex: Exchange, peer: Peer, items: Sequence[tuple[str, Any]],
+            checkpoints: dict[str, Checkpoint]) -> dict[int, Prepared]:
+    """Before the batch's transaction, outside the write lock: for each share item
+    ``(kind, body)``, what its checks make of it alone, its signature checked under the
+    key the directory names now (the transaction checks the key again, and checks the
+    signature again only under another key). An item this cannot make sense of is left
+    to the transaction's checks, which refuse it as they would."""
+    out: dict[int, Prepared] = {}
+    members = ex.directory().members
+    for kind, body in items:
+        if kind != "share" or not isinstance(body, dict) or body.get("gone"):
+            continue
+        pre = Prepared(body)
+        try:
+            env = pre.envelope()
+        except VigilError:
+            out[id(body)] = pre  # kept: the transaction's checks raise it
+            continue
+        except Exception:
+            continue  # the transaction's checks say what is wrong
+        try:
+            header = env.header
+            if header.get("provenance") == Provenance.ATTESTED.value:
+                signer: bytes | None = peer.key if header["key"] == peer.pin else None
+            else:
+                m = members.get(env.originator)
+                signer = m.sign_key if m is not None and \
+                    header["key"] == m.sign_key_id else None
+            if signer is not None:
+                with contextlib.suppress(VigilError):  # kept, raised in its turn
+                    pre.verify(signer)
+            with contextlib.suppress(VigilError):
+                pre.prove(peer, checkpoints)
+        except Exception:
+            continue
+        out[id(body)] = pre
+    return out
+
+
 def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
         return noop  # recalled or expired at the origin before it was sent
-    try:
-        env = envelope_from_json(body["envelope"])
-    except InputError as e:
-        raise InputError(f"malformed envelope: {e.message}", code="fed.bad_item") from None
+    pre = ctx.prepared_for(body)
+    env = pre.envelope()
     m, home = homed_at_origin(ctx, env.originator)
     attested = env.header.get("provenance") == Provenance.ATTESTED.value
     if attested and env.header["key"] != ctx.peer.pin:
@@ -195,49 +357,42 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if not attested and env.header["key"] != m.sign_key_id:
         raise CryptoError(f"{env.header['key']} is not {m.name}'s signing key",
                           code="fed.unknown_key")
-    try:
-        verify_envelope(env, signer, checked=True)  # envelope_from_json checked its header
-    except VigilError as e:
-        raise CryptoError(f"the originator's signature does not hold: {e.message}",
-                          code="fed.bad_originator_signature") from None
-    entry = share_entry(env)
-    data = entry_bytes(entry)  # hashed for the proof here, stored by the write
-    index = check_log(ctx, entry, body["log"], data)
+    pre.verify(signer)
+    entry, data = pre.entry_data()
+    index = pre.prove(ctx.peer, ctx.checkpoints)
     if not attested:
         check_key(m, home, str(env.header["key"]), index)
     here = [r for r in env.recipients if ctx.hosted(r)]
     if not here:
         raise InputError("no recipient of this share is hosted here", code="fed.not_hosted")
-    row = ctx.sql.execute("SELECT header, signature FROM shares WHERE id=?",
-                          (env.id,)).fetchone()
+    header = header_bytes(env.header)
+    row = ctx.share_head(env.id)
     if row is not None:
-        if bytes(row[0]) != header_bytes(env.header) or bytes(row[1]) != env.signature:
+        if row[0] != header or row[1] != env.signature:
             raise CryptoError("another share with this id is stored here",
                               code="fed.bad_item")
         return noop  # idempotent: stored already
 
     def write() -> None:
-        store_share(ctx, env, tuple(here), entry, data)
+        ctx.staged[env.id] = Staged(env, tuple(here), entry, data, header)
 
     return write
 
 
-def store_share(ctx: Context, env: Envelope, here: tuple[str, ...],
-                entry: Mapping[str, Any] | None = None, data: bytes | None = None) -> None:
+def store_shares(ctx: Context, shares: Sequence[Staged]) -> None:
+    """Store checked shares in the batch's transaction, in order, with one statement
+    (or two) per table for all of them: the shares, their inbox rows, their log
+    entries, and every share hook (``Exchange.run_share_hooks``)."""
     sql = ctx.sql
-    sql.execute("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
-                "created, expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (env.id, env.originator, header_bytes(env.header), env.signature,
-                 env.payload, wraps_to_bytes(env.wraps), env.created, env.expires,
-                 False, False))
-    queue_inbox(sql, env.id, here, ctx.now, new=True)
-    if entry is None:
-        entry, data = share_entry(env), None
-    ctx.ex.log.append(sql, entry, locked=True, data=data)
-    for hook in ctx.ex.share_tx_hooks:
-        hook(sql, env, here)
-    ctx.ring.update(here)
-    ctx.published.append(Published(env, here, True))
+    q.insert_shares(sql, [
+        (s.env.id, s.env.originator, s.header, s.env.signature, s.env.payload,
+         wraps_to_bytes(s.env.wraps), s.env.created, s.env.expires) for s in shares])
+    queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now, new=True)
+    ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True)
+    ctx.ex.run_share_hooks(sql, [(s.env, s.here) for s in shares])
+    for s in shares:
+        ctx.ring.update(s.here)
+        ctx.published.append(Published(s.env, s.here, True))
 
 
 # -- recall -----------------------------------------------------------------------------
@@ -264,32 +419,24 @@ def check_recall_item(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise CryptoError("the recall's signature does not verify",
                           code="fed.bad_originator_signature") from None
     sql = ctx.sql
-    row = sql.execute("SELECT originator, header, purged FROM shares WHERE id=?",
-                      (r["share"],)).fetchone()
-    if row is None or str(row[0]) != r["originator"] or row[2] or sql.execute(
-            "SELECT 1 FROM recalls WHERE share_id=?", (r["share"],)).fetchone():
+    row = rows.share_origin(sql, r["share"])
+    if row is None or row[0] != r["originator"] or row[2] or \
+            stored.recall_of(sql, r["share"]) is not None:
         return noop  # never held here, purged, or recalled already
-    recipients = orjson.loads(bytes(row[1]))["audience"]["recipients"]
+    recipients = orjson.loads(row[1])["audience"]["recipients"]
 
     def write() -> None:
-        prev = None
-        if sql.dialect == "sqlite":
-            prev = int(sql.execute("PRAGMA secure_delete").fetchone()[0])
-            sql.execute("PRAGMA secure_delete=1")
+        prev = stored.secure_delete(sql)
         payloads.drop(sql, r["share"])
-        sql.execute("UPDATE shares SET recalled=?, payload=NULL, payload_ref=NULL, wraps=? "
-                    "WHERE id=?", (True, NO_WRAPS, r["share"]))
+        stored.clear_payload(sql, r["share"], "recalled")  # not purged: checked above
         for hook in ctx.ex.purge_tx_hooks:
             hook(sql, r["share"])
         here = [x for x in recipients if hosted(sql, x)]
-        sql.execute("DELETE FROM inbox WHERE share_id=?", (r["share"],))
+        stored.drop_inbox_rows(sql, r["share"])
         queue_inbox(sql, r["share"], here, ctx.now)
         ref = ctx.ex.log.append(sql, recall_entry(r, recipients, sig), locked=True)
-        sql.execute("INSERT INTO recalls(share_id, originator, at, key, log_idx) "
-                    "VALUES(?,?,?,?,?)", (r["share"], r["originator"], r["at"], r["key"],
-                                          ref.index))
-        if prev is not None and prev != 1:
-            sql.execute(f"PRAGMA secure_delete={prev}")
+        stored.add_recall(sql, r["share"], r["originator"], r["at"], r["key"], ref.index)
+        stored.restore_secure_delete(sql, prev)
         ctx.ring.update(here)
         ctx.dropped.append(r["share"])
 
@@ -313,22 +460,19 @@ def check_receipt_item(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise CryptoError("the receipt's signature does not verify",
                           code="fed.bad_originator_signature") from None
     sql = ctx.sql
-    row = sql.execute("SELECT originator, header FROM shares WHERE id=?",
-                      (r["share"],)).fetchone()
-    if row is None or not hosted(sql, str(row[0])) or r["member"] not in \
-            orjson.loads(bytes(row[1]))["audience"]["recipients"]:
+    row = rows.share_origin(sql, r["share"])
+    if row is None or not hosted(sql, row[0]) or r["member"] not in \
+            orjson.loads(row[1])["audience"]["recipients"]:
         raise InputError("a receipt for a share of no member here, or not by a recipient",
                          code="fed.not_hosted")
-    if sql.execute("SELECT 1 FROM receipts WHERE share_id=? AND member_id=? AND what=?",
-                   (r["share"], r["member"], r["what"])).fetchone():
+    originator = row[0]
+    if stored.has_receipt(sql, r["share"], r["member"], r["what"]):
         return noop
 
     def write() -> None:
-        ref = ctx.ex.log.append(sql, receipt_entry(r, str(row[0]), sig), locked=True)
-        sql.execute("INSERT INTO receipts(share_id, member_id, what, at, log_idx) "
-                    "VALUES(?,?,?,?,?)", (r["share"], r["member"], r["what"], r["at"],
-                                          ref.index))
-        ctx.ring.add(str(row[0]))
+        ref = ctx.ex.log.append(sql, receipt_entry(r, originator, sig), locked=True)
+        stored.add_receipt(sql, r["share"], r["member"], r["what"], r["at"], ref.index)
+        ctx.ring.add(originator)
 
     return write
 
@@ -343,12 +487,6 @@ class Moves:
 
     def __init__(self) -> None:
         self.check: Callable[[Context, str, Mapping[str, Any]], None] | None = None
-
-
-def bump_directory(sql: Sql) -> None:
-    cast = "CAST(CAST(value AS INTEGER) + 1 AS TEXT)" if sql.dialect == "sqlite" \
-        else "(CAST(value AS BIGINT) + 1)::text"
-    sql.execute(f"UPDATE meta SET value = {cast} WHERE key='dir_version'")
 
 
 def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
@@ -380,26 +518,17 @@ def check_member(ctx: Context, body: Mapping[str, Any]) -> Write:
     name = f"{mj['name']}@{ctx.peer.name}"
 
     def write() -> None:
+        active = event != "deactivate"
+        revoked = None if active else index
         if known is None:
-            sql.execute("INSERT INTO members(id, name, display_name, country, kind, "
-                        "sign_key, sign_key_id, enc_key, enc_key_id, created, active) "
-                        "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                        (mj["id"], name, str(mj["display_name"]), str(mj["country"]),
-                         MemberKind(mj["kind"]).value, sign_key, mj["sign_key_id"], enc_key,
-                         mj["enc_key_id"], str(mj["created"]), event != "deactivate"))
-            sql.execute("INSERT INTO fed_members(member_id, node_id, log_index, "
-                        "revoked_index) VALUES(?,?,?,?)",
-                        (mj["id"], ctx.peer.node, index,
-                         index if event == "deactivate" else None))
+            rows.add_remote_member(sql, Member(
+                mj["id"], name, str(mj["display_name"]), str(mj["country"]),
+                MemberKind(mj["kind"]), sign_key, mj["sign_key_id"], enc_key,
+                mj["enc_key_id"], str(mj["created"]), active), ctx.peer.node, index, revoked)
         else:
-            sql.execute("UPDATE members SET sign_key=?, sign_key_id=?, enc_key=?, "
-                        "enc_key_id=?, active=? WHERE id=?",
-                        (sign_key, mj["sign_key_id"], enc_key, mj["enc_key_id"],
-                         event != "deactivate", mj["id"]))
-            sql.execute("UPDATE fed_members SET node_id=?, log_index=?, revoked_index=? "
-                        "WHERE member_id=?",
-                        (ctx.peer.node, index, index if event == "deactivate" else None,
-                         mj["id"]))
+            rows.update_remote_member(sql, replace(
+                known, sign_key=sign_key, sign_key_id=mj["sign_key_id"], enc_key=enc_key,
+                enc_key_id=mj["enc_key_id"], active=active), ctx.peer.node, index, revoked)
         # this node's own log records the keys it took, so its members' clients check
         # them as they check local members' keys
         ctx.ex.log.append(sql, member_entry(mj["id"], event, mj["sign_key_id"],
@@ -426,37 +555,24 @@ def check_channel(ctx: Context, body: Mapping[str, Any]) -> Write:
     members = sorted(str(m) for m in ch["members"])
     if any(member_of(sql, m) is None for m in members):
         raise InputError("the channel names a member unknown here", code="fed.bad_item")
-    row = sql.execute("SELECT epoch FROM fed_channels WHERE channel_id=?",
-                      (ch["id"],)).fetchone()
-    if row is not None and int(row[0]) >= epoch:
+    known = rows.channel_epoch(sql, ch["id"])
+    if known is not None and known >= epoch:
         return noop
-    local = sql.execute("SELECT 1 FROM channels WHERE id=?", (ch["id"],)).fetchone()
-    if local is not None and row is None:
+    local = rows.has_channel(sql, ch["id"])
+    if local and known is None:
         raise CryptoError("a channel homed here", code="fed.forged_originator")
 
     def write() -> None:
-        if local is None:
-            sql.execute("INSERT INTO channels(id, name, kind, owner, created) "
-                        "VALUES(?,?,?,?,?)", (ch["id"], ch["name"], ch["kind"], ch["owner"],
-                                              ch["created"]))
-            sql.execute("INSERT INTO fed_channels(channel_id, node_id, epoch) VALUES(?,?,?)",
-                        (ch["id"], ctx.peer.node, epoch))
+        if not local:
+            rows.add_remote_channel(sql, ch["id"], ch["name"], ch["kind"], ch["owner"],
+                                    ch["created"], ctx.peer.node, epoch)
         else:
-            sql.execute("UPDATE fed_channels SET epoch=? WHERE channel_id=?",
-                        (epoch, ch["id"]))
-        before = {str(r[0]) for r in sql.execute(
-            "SELECT member_id FROM channel_members WHERE channel_id=?", (ch["id"],)
-        ).fetchall()}
+            rows.set_channel_epoch(sql, ch["id"], epoch)
+        before = rows.channel_members(sql, ch["id"])
         for m in sorted(set(members) - before):
-            sql.execute("INSERT INTO channel_members(channel_id, member_id) VALUES(?,?)",
-                        (ch["id"], m))
-            sql.execute("INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                        "VALUES(?,?,?,?,?)", (ch["id"], m, "join", ch["owner"], ctx.now))
+            write_channel_change(sql.execute, ch["id"], m, ch["owner"], ctx.now, join=True)
         for m in sorted(before - set(members)):
-            sql.execute("DELETE FROM channel_members WHERE channel_id=? AND member_id=?",
-                        (ch["id"], m))
-            sql.execute("INSERT INTO channel_events(channel_id, member_id, event, actor, at) "
-                        "VALUES(?,?,?,?,?)", (ch["id"], m, "leave", ch["owner"], ctx.now))
+            write_channel_change(sql.execute, ch["id"], m, ch["owner"], ctx.now, join=False)
         bump_directory(sql)
 
     return write

@@ -129,6 +129,17 @@ class Hooks:
         if queued:
             self._wake(queued)
 
+    def on_shares(self, sql: Sql, shares: Sequence[tuple[Envelope, tuple[str, ...]]]
+                  ) -> None:
+        """``on_share`` for several shares of one transaction: a received batch's
+        shares, homed elsewhere, are looked up once per originator."""
+        remote: dict[str, bool] = {}
+        for env, recipients in shares:
+            if env.originator not in remote:
+                remote[env.originator] = q.remote_member(sql, env.originator) is not None
+            if not remote[env.originator]:
+                self.on_share(sql, env, recipients)
+
     def on_purge(self, sql: Sql, share_id: str) -> None:
         row = sql.execute("SELECT recalled, originator, header FROM shares WHERE id=?",
                           (share_id,)).fetchone()
@@ -150,6 +161,7 @@ def install(ex: Exchange) -> Hooks:
             return owner
     hooks = Hooks(ex)
     ex.share_tx_hooks.append(hooks.on_share)
+    ex.share_tx_many[hooks.on_share] = hooks.on_shares
     ex.purge_tx_hooks.append(hooks.on_purge)
     return hooks
 

@@ -21,6 +21,7 @@ from vigil.federation.descriptor import WELL_KNOWN, check_descriptor
 from vigil.node.exchange import Exchange
 from vigil.storage import Store
 from vigil.storage import federation as q
+from vigil.storage import peers as rows
 from vigil.storage.base import Sql
 
 
@@ -41,17 +42,13 @@ class Peer:
                 "tls_pin": self.tls_pin, "log": self.log_origin, "added": self.added}
 
 
-_COLUMNS = ("SELECT node_id, name, url, node_key, pin, hop_key, tls_pin, log_origin, added "
-            "FROM fed_peers WHERE removed=?")
-
-
 def _peer(r: Any) -> Peer:
     return Peer(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), str(r[4]), bytes(r[5]),
                 None if r[6] is None else str(r[6]), str(r[7]), str(r[8]))
 
 
 def peers(store: Store) -> list[Peer]:
-    return [_peer(r) for r in store.query(_COLUMNS + " ORDER BY name", (False,))]
+    return [_peer(r) for r in rows.peer_rows(store)]
 
 
 def peer(store: Store, ref: str) -> Peer:
@@ -63,21 +60,13 @@ def peer(store: Store, ref: str) -> Peer:
 
 
 def peer_by_node(sql: Sql, node: str) -> Peer | None:
-    r = sql.execute(_COLUMNS + " AND node_id=?", (False, node)).fetchone()
+    r = rows.peer_row(sql, node)
     return None if r is None else _peer(r)
 
 
 def check_durable(store: Store) -> None:
     """Refuse a store that answers before a commit is on disk (``fed.not_durable``)."""
-
-    def read(sql: Sql) -> str:
-        if sql.dialect == "sqlite":
-            return "full" if int(sql.execute("PRAGMA synchronous").fetchone()[0]) >= 2 \
-                else "sqlite synchronous below FULL"
-        value = str(sql.execute("SHOW synchronous_commit").fetchone()[0])
-        return "full" if value != "off" else "postgresql synchronous_commit=off"
-
-    got = store.write(read)
+    got = store.write(rows.synchronous)
     if got != "full":
         raise VigilError(f"this store does not fsync before it acknowledges ({got}): "
                          f"a node does not federate on it", code="fed.not_durable", status=503)
@@ -117,18 +106,13 @@ def add(ex: Exchange, url: str, pin: str, *, signed: dict[str, Any] | None = Non
     now = clock.now()
 
     def tx(sql: Sql) -> None:
-        row = sql.execute("SELECT node_id, removed FROM fed_peers WHERE name=?",
-                          (d["name"],)).fetchone()
-        if row is not None and str(row[0]) != d["node"]:
+        named = rows.node_named(sql, d["name"])
+        if named is not None and named != d["node"]:
             raise Conflict(f"another node is already peered as {d['name']!r}",
                            code="fed.peer_exists")
-        sql.execute("DELETE FROM fed_peers WHERE node_id=?", (d["node"],))
-        sql.execute("INSERT INTO fed_peers(node_id, name, url, node_key, pin, hop_key, "
-                    "tls_pin, log_origin, descriptor, added, removed) "
-                    "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                    (d["node"], d["name"], d["endpoints"]["fed"], b64u_decode(d["key"]),
-                     d["pin"], b64u_decode(d["hop_key"]), d["tls_pin"], d["log"],
-                     orjson.dumps(signed).decode(), now, False))
+        rows.put_peer(sql, d["node"], d["name"], d["endpoints"]["fed"], b64u_decode(d["key"]),
+                      d["pin"], b64u_decode(d["hop_key"]), d["tls_pin"], d["log"],
+                      orjson.dumps(signed).decode(), now)
         q.reset_scans(sql, d["node"])  # announce every member and channel to it again
 
     ex.store.write(tx)
@@ -138,6 +122,5 @@ def add(ex: Exchange, url: str, pin: str, *, signed: dict[str, Any] | None = Non
 def remove(ex: Exchange, ref: str) -> Peer:
     """Stop peering (both directions); its outbox rows stay."""
     p = peer(ex.store, ref)
-    ex.store.write(lambda sql: sql.execute("UPDATE fed_peers SET removed=? WHERE node_id=?",
-                                           (True, p.node)))
+    ex.store.write(lambda sql: rows.remove_peer(sql, p.node))
     return p

@@ -5,12 +5,16 @@ Checks, per batch: the form, the origin and destination, the origin node's signa
 and ``fed.replay`` answer 409 with it). Per item: its body digest, then its kind's own
 checks (``vigil.federation.kinds``); an item that fails is quarantined with the signed
 batch head and its body, and the cursor passes it. Everything new, the quarantine rows
-and the new cursor commit in one transaction, before the signed ack is made.
+and the new cursor commit in one transaction, before the signed ack is made. The body
+digests and the share checks that need nothing of the store run before it, outside the
+write lock (``kinds.prepare``); the shares are written together (``kinds.Context.flush``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +26,7 @@ from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
 from vigil.federation import codec, kinds
 from vigil.federation.peers import Peer
+from vigil.log.checkpoint import Checkpoint
 from vigil.node.accountability import scrub
 from vigil.node.exchange import Exchange, Published
 from vigil.storage import federation as q
@@ -69,6 +74,15 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
         raise
     now = clock.now()
     out = Applied(ack={})
+    # the checks that need nothing of the store, before the write lock is taken
+    first = q.read_cursor(ex.store, peer.node)
+    fresh = [(item, body) for item, body in zip(head["items"], bodies, strict=True)
+             if int(item["dseq"]) > first]
+    digests = {int(item["dseq"]): isinstance(body, dict)
+               and codec.body_matches(body, item["digest"]) for item, body in fresh}
+    checkpoints: dict[str, Checkpoint] = {}
+    prepared = kinds.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
+                             checkpoints)
 
     def tx(sql: Sql) -> int:
         serialize_writes(sql)
@@ -79,14 +93,21 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
         if head["items"] and head["from"] > cur + 1:
             raise Conflict(f"the next item here is {cur + 1}, not {head['from']}",
                            code="fed.gap", detail={"cursor": cur})
-        ctx = kinds.Context(ex, peer, sql, now, head)
-        writes: list[Callable[[], None]] = []
+        ctx = kinds.Context(ex, peer, sql, now, head, checkpoints=checkpoints,
+                            prepared=prepared)
+        ctx.read_heads()
         for item, body in zip(head["items"], bodies, strict=True):
             dseq = int(item["dseq"])
             if dseq <= cur:
                 continue
+            if item["kind"] != "share":
+                ctx.flush()  # it may rest on the shares before it (a recall, a receipt)
             try:
-                if not isinstance(body, dict) or not codec.body_matches(body, item["digest"]):
+                matches = digests.get(dseq)
+                if matches is None:
+                    matches = isinstance(body, dict) and codec.body_matches(body,
+                                                                            item["digest"])
+                if not matches:
                     raise CryptoError("the item's body does not match its digest",
                                       code="fed.bad_digest")
                 write = kinds.check(ctx, item["kind"], body)
@@ -98,12 +119,13 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
                 log.warning("quarantined item %s from %s: %s %s", dseq, peer.name, code,
                             e.message)
                 continue
-            # apply at once: a later item of the same batch may rest on this one
-            # (a member announced, then its share)
+            # apply at once: a later item of the same batch may rest on this one (a
+            # member announced, then its share); a share is staged, and the staged
+            # shares are stored together (ctx.flush)
             write()
-            writes.append(write)
             if item["kind"] != "share":
                 ctx.forget()
+        ctx.flush()
         new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
@@ -117,6 +139,64 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
     after_commit(ex, out)
     out.ack = codec.make_ack(ex.node_key, peer.node, ex.node_id, cursor, out.quarantined)
     return out
+
+
+class Turns:
+    """Per origin, the batches this process holds (arrived, not yet answered). A sender
+    keeps a few batches in flight (``sender.WINDOW``), so a batch can come while the
+    one before it is still on its way or being stored: it waits for that one's commit
+    (``receive_in_turn``) rather than being refused as a gap. One per exchange
+    (``Exchange.attach``); used on the event loop."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, int] = {}
+
+    async def wait(self, ex: Exchange, origin: str, first: int) -> None:
+        """Until the cursor for ``origin`` reaches ``first - 1``; or, while no other
+        batch of that origin is held here, until it has not moved for ``TURN_GRACE``
+        seconds; or ``TURN_WAIT`` seconds in all. (The batch is then answered
+        ``fed.gap``.)"""
+        start = last_move = time.monotonic()
+        last = -1
+        while True:
+            cur = await asyncio.to_thread(q.read_cursor, ex.store, origin)
+            if cur + 1 >= first:
+                return
+            now = time.monotonic()
+            if cur != last:
+                last, last_move = cur, now
+            alone = self.held.get(origin, 0) <= 1
+            if now - start > TURN_WAIT or (alone and now - last_move > TURN_GRACE):
+                return
+            await asyncio.sleep(TURN_POLL)
+
+
+TURN_WAIT = 10.0  # seconds a batch waits at most for the ones before it
+TURN_GRACE = 0.25  # ... when none of them is here (it may be on its way)
+TURN_POLL = 0.01
+
+
+async def receive_in_turn(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> Applied:
+    """``receive`` (in a worker thread) once the batches before this one are stored
+    (``Turns``)."""
+    turns = ex.attach(Turns, Turns)[0]
+    turns.held[peer.node] = turns.held.get(peer.node, 0) + 1
+    try:
+        head = data.get("batch")
+        first = head.get("from") if isinstance(head, Mapping) and head.get("items") \
+            else None
+        if isinstance(first, int) and not isinstance(first, bool):
+            await turns.wait(ex, peer.node, first)
+        return await asyncio.to_thread(receive, ex, peer, data)
+    finally:
+        turns.held[peer.node] -= 1
+
+
+def receiving(ex: Exchange, origin: str) -> bool:
+    """Whether this process holds a pushed batch from ``origin`` now (a push in
+    progress: a pull of the same items would only repeat it)."""
+    turns = ex.part(Turns)
+    return turns is not None and bool(turns.held.get(origin))
 
 
 def after_commit(ex: Exchange, out: Applied) -> None:

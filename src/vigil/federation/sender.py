@@ -1,10 +1,11 @@
 """The federation service of a running node: push, heartbeats and pull, per peer.
 
-Per destination one batch is in flight at a time (at most ``BATCH`` items); while it
-is, the next one is built (one, from the outbox after the batch in flight), and it
-leaves as soon as the ack comes. A publish wakes the link at once: the outbox hook
-tells it the dseq it queued, inside the publishing transaction, and the link waits for
-that row's commit rather than for the next heartbeat. A refused push (``fed.gap``,
+Per destination up to ``WINDOW`` batches are in flight (at most ``BATCH`` items
+each): the next one is built and sent while the ones before it travel, and their acks
+are taken in order (the destination stores a batch that comes early once the ones
+before it are stored: ``receiver.receive_in_turn``). A publish wakes the link at once:
+the outbox hook tells it the dseq it queued, inside the publishing transaction, and the
+link waits for that row's commit rather than for the next heartbeat. A refused push (``fed.gap``,
 ``fed.replay``) moves the sender to the destination's cursor; any other failure backs
 off exponentially with jitter (cap 30 s), ended early by a heartbeat that gets through
 or a publish. Connections time out after ``CONNECT`` seconds, so a link that heals is
@@ -16,6 +17,7 @@ node that hears a head past its cursor pulls from that origin, and flags the lin
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -41,6 +43,7 @@ from vigil.storage.base import Sql, serialize_writes
 log = logging.getLogger(__name__)
 
 BATCH = 500
+WINDOW = 3  # batches in flight per destination (each acked in order)
 BACKOFF_CAP = 30.0
 CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
 COMMIT_WAIT = 2.0  # seconds a link waits for a row it was told of to be committed
@@ -106,8 +109,6 @@ class Link:
         self.backoff = 0.0
         # the highest dseq a publish told of (its transaction may not have committed)
         self.told = 0
-        # the batch built while the one before it was in flight: (after, batch)
-        self.ready: tuple[int, dict[str, Any]] | None = None
 
     @property
     def ex(self) -> Exchange:
@@ -168,46 +169,59 @@ class Link:
         self.told = max(self.told, dseq)
         self.wake.set()
 
-    async def _batch_after(self, acked: int) -> dict[str, Any]:
-        ready, self.ready = self.ready, None
-        if ready is not None and ready[0] == acked:
-            return ready[1]
-        return await asyncio.to_thread(build_batch, self.ex, self.peer.node, acked)
-
     async def push_once(self) -> bool:
-        """Send the next batch if there is one; True if the link may have more."""
+        """Send the batches after the acked cursor, up to ``WINDOW`` in flight; True if
+        the link may have more. Acks are taken in order: a batch answered with another
+        cursor than its end (refused, or the destination elsewhere) ends the round, and
+        the next one starts from the cursor the destination named."""
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         if head <= acked:
-            self.ready = None
             return False
-        batch = await self._batch_after(acked)
+        batch: dict[str, Any] | None = await asyncio.to_thread(build_batch, self.ex,
+                                                               self.peer.node, acked)
+        assert batch is not None
         if not batch["batch"]["items"]:
             return False  # its first item waits (outbox.Held): a wake or a beat retries
-        to = int(batch["batch"]["to"])
-        # build the next batch while this one is in flight (one ahead at most)
-        ahead = asyncio.ensure_future(asyncio.to_thread(
-            build_batch, self.ex, self.peer.node, to)) if head > to else None
+        start = acked
+        flying: collections.deque[tuple[int, asyncio.Future[int]]] = collections.deque()
         try:
-            cursor = await self._send(batch, acked)
-        except BaseException:
-            if ahead is not None:
-                ahead.cancel()
-            raise
-        if ahead is not None:
-            try:
-                built = await ahead
-            except Exception:  # built again when it is needed
-                log.exception("building the next batch for %s failed", self.peer.name)
-            else:
+            while batch is not None or flying:
+                if batch is not None:
+                    to = int(batch["batch"]["to"])
+                    flying.append((to, asyncio.ensure_future(self._send(batch))))
+                    batch = None
+                    if head > to:
+                        # the next batch, built while the ones before it travel
+                        built = await asyncio.to_thread(build_batch, self.ex,
+                                                        self.peer.node, to)
+                        batch = built if built["batch"]["items"] else None
+                if batch is not None and len(flying) < WINDOW:
+                    continue
+                to, sent = flying.popleft()
+                cursor = await sent
                 if cursor == to:
-                    self.ready = (to, built)
-        # a cursor that did not move (a hole in this outbox at the peer's next item): wait
-        # for a wake or a beat rather than send the same batch again at once
-        return cursor != acked
+                    await self._set_acked(cursor)
+                    acked = cursor
+                    continue
+                if acked != start and cursor < acked:
+                    # answered before the batches acked in this round were stored (a
+                    # worker that did not see them): go on from the acked ones
+                    return True
+                await self._set_acked(cursor)
+                # a cursor that did not move (a hole in this outbox at the peer's next
+                # item): wait for a wake or a beat rather than send the same batch
+                # again at once
+                return cursor != acked
+            return acked != start
+        finally:
+            for _, f in flying:
+                f.cancel()
+            if flying:
+                await asyncio.gather(*(f for _, f in flying), return_exceptions=True)
 
-    async def _send(self, batch: dict[str, Any], acked: int) -> int:
-        """POST one batch; the peer's cursor, acked (after a 409, the one it names)."""
+    async def _send(self, batch: dict[str, Any]) -> int:
+        """POST one batch; the peer's cursor (after a 409, the one it names)."""
         batch = self.service.tamper(self.peer.node, batch)
         r = await self._request("POST", "/batch", orjson.dumps(batch))
         if r.status_code == 200:
@@ -215,16 +229,12 @@ class Link:
                                     self.peer.key)
             if ack.get("origin") != self.ex.node_id or ack.get("dest") != self.peer.node:
                 raise VigilError("an ack for another link", code="fed.bad_item")
-            await self._set_acked(int(ack["cursor"]))
             self._ok()
             return int(ack["cursor"])
         err = _error(r)
         if r.status_code == 409 and err.get("code") in ("fed.gap", "fed.replay"):
-            cursor = int(err["detail"]["cursor"])
-            await self._set_acked(cursor)
             self._ok()
-            self.ready = None
-            return cursor
+            return int(err["detail"]["cursor"])
         raise VigilError(f"{self.peer.name} answered {r.status_code} "
                          f"{err.get('code', '')}: {err.get('message', '')}",
                          code="fed.unreachable")

@@ -74,6 +74,7 @@ from vigil.roster.roster import Roster
 from vigil.storage import federation as fq
 from vigil.storage import trust as tq
 from vigil.storage.base import Sql
+from vigil.storage.common import bump_directory
 from vigil.witness.alarms import Alarm, Alarms
 from vigil.witness.collector import Collector, WitnessPeer
 from vigil.witness.service import Witness
@@ -229,7 +230,7 @@ class TrustService:
 
         def moved(sql: Sql) -> None:  # hosted here no more: its shares go there
             tq.home_at(sql, member, str(to), -1)
-            kinds.bump_directory(sql)
+            bump_directory(sql)
 
         def announce(sql: Sql) -> None:  # peers refused what the directory lacked
             outbox.reannounce(sql, member)
@@ -302,7 +303,7 @@ class TrustService:
             tq.put_move(sql, member, proof)
             self.ex.log.append(sql, member_entry(member, "add", m.sign_key_id, m.enc_key_id,
                                                  clock.now()))
-            kinds.bump_directory(sql)
+            bump_directory(sql)
         self.ex.store.write(run)
 
     def take(self, member: str) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vigil.errors import InputError
-from vigil.model import Evaluation
+from vigil.model import Evaluation, ShareHeader
 
 ADMIRALTY = "admiralty"
 FOUR_BY_FOUR = "4x4"
@@ -120,7 +120,7 @@ def to_header(e: Evaluation) -> dict[str, str]:
     return {"scheme": e.scheme, "source": e.source, "information": e.information}
 
 
-def from_header(h: Mapping[str, Any]) -> Evaluation | None:
+def from_header(h: ShareHeader) -> Evaluation | None:
     """The evaluation a signed share header carries, or None."""
     ev = h.get("evaluation")
     if not isinstance(ev, Mapping):

@@ -11,15 +11,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from vigil.intel import evaluation, legal
+from vigil.model import ShareHeader
 
 
-def misp_tags(header: Mapping[str, Any]) -> list[dict[str, str]]:
+def misp_tags(header: ShareHeader) -> list[dict[str, str]]:
     names: list[str] = []
     ev = evaluation.from_header(header)
     if ev is not None:
@@ -37,7 +37,7 @@ def misp_tags(header: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"name": n} for n in names]
 
 
-def add_misp_tags(event: dict[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
+def add_misp_tags(event: dict[str, Any], header: ShareHeader) -> dict[str, Any]:
     """The MISP event (``{"Event": …}``) with the share's evaluation and legal tags."""
     tags = misp_tags(header)
     if tags:
@@ -47,7 +47,7 @@ def add_misp_tags(event: dict[str, Any], header: Mapping[str, Any]) -> dict[str,
     return event
 
 
-def stix_properties(header: Mapping[str, Any]) -> dict[str, Any]:
+def stix_properties(header: ShareHeader) -> dict[str, Any]:
     out: dict[str, Any] = {}
     ev = evaluation.from_header(header)
     if ev is not None:
@@ -58,7 +58,7 @@ def stix_properties(header: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def with_stix_properties(body: bytes, header: Mapping[str, Any]) -> bytes:
+def with_stix_properties(body: bytes, header: ShareHeader) -> bytes:
     """One served STIX object's JSON with the share's evaluation and legal basis."""
     extra = stix_properties(header)
     if not extra:

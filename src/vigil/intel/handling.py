@@ -11,9 +11,9 @@ recipient can ask for (docs/policy.md, "Consent grants").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from vigil.errors import InputError
+from vigil.model import ShareHeader
 
 NO_COURT = "no-court"
 USES = ("forward", "court", "retain")
@@ -22,7 +22,7 @@ CODES: dict[str, str] = {
 }
 
 
-def forbids(header: Mapping[str, Any], use: str) -> bool:
+def forbids(header: ShareHeader, use: str) -> bool:
     """Does the share's signed header forbid this use without a consent grant?"""
     if use == "forward":
         return bool(header["handling"]["no_onward"])
@@ -36,13 +36,13 @@ def forbids(header: Mapping[str, Any], use: str) -> bool:
 OPEN = "open"  # opening a share that holds personal data: always with a purpose
 
 
-def personal_data(header: Mapping[str, Any]) -> bool:
+def personal_data(header: ShareHeader) -> bool:
     """Does a signed share header say that the share holds personal data?"""
     lg = header.get("legal")
     return isinstance(lg, Mapping) and lg.get("personal_data") is True
 
 
-def require_purpose(header: Mapping[str, Any], member: str, purpose: str | None) -> bool:
+def require_purpose(header: ShareHeader, member: str, purpose: str | None) -> bool:
     """A share that holds personal data is opened by anyone but its originator only
     with a purpose (``share.purpose_required``); True when one must be recorded."""
     if header.get("originator") == member or not personal_data(header):

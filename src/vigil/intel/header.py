@@ -3,19 +3,18 @@ whether it holds personal data, for the policy and for every view."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from vigil.intel import evaluation, legal
-from vigil.model import Evaluation, LegalBasis
+from vigil.model import Evaluation, LegalBasis, ShareHeader
 
 
-def intel_of(h: Mapping[str, Any]) -> tuple[Evaluation | None, LegalBasis | None, bool]:
+def intel_of(h: ShareHeader) -> tuple[Evaluation | None, LegalBasis | None, bool]:
     """(evaluation, legal basis, personal data) of a header, in ShareRequest's order."""
     return evaluation.from_header(h), legal.from_header(h), legal.personal_data(h)
 
 
-def summary(h: Mapping[str, Any]) -> dict[str, Any]:
+def summary(h: ShareHeader) -> dict[str, Any]:
     """The evaluation and legal basis of a share as every view shows them: codes in both
     schemes, the instrument, purposes, personal data and the handling codes."""
     ev = evaluation.from_header(h)

@@ -15,7 +15,7 @@ from typing import Any
 
 from vigil.errors import InputError
 from vigil.intel import handling
-from vigil.model import LegalBasis
+from vigil.model import LegalBasis, ShareHeader
 
 MAX_BASIS = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -69,7 +69,7 @@ def to_header(legal: LegalBasis, personal_data: bool) -> dict[str, Any]:
             "personal_data": personal_data}
 
 
-def from_header(h: Mapping[str, Any]) -> LegalBasis | None:
+def from_header(h: ShareHeader) -> LegalBasis | None:
     """The legal basis a signed share header carries, or None."""
     lg = h.get("legal")
     if not isinstance(lg, Mapping):
@@ -77,7 +77,7 @@ def from_header(h: Mapping[str, Any]) -> LegalBasis | None:
     return LegalBasis(str(lg["basis"]), tuple(str(p) for p in lg["purposes"]))
 
 
-def personal_data(h: Mapping[str, Any]) -> bool:
+def personal_data(h: ShareHeader) -> bool:
     """Does a signed share header say that the share holds personal data?"""
     return handling.personal_data(h)
 

@@ -11,7 +11,9 @@ normalisation and validation (``AttributeValidationTool``), as PyMISP's load doe
 
 Only a plain attribute takes this path: a type of :data:`TYPES`, a uuid, a timestamp, a
 category PyMISP accepts for the type, a boolean ``to_ids``, a value PyMISP validates; no
-tags, galaxies, sightings, analyst data, ``first_seen``/``last_seen`` or attachment.
+galaxies, sightings, analyst data, ``first_seen``/``last_seen`` or attachment. Its tags
+(:func:`vigil.interop.misp_galaxies.plain_tags`: those PyMISP loads unchanged) become
+labels, TLP markings and a confidence by misp-stix's own ``_handle_markings``.
 Anything else (and every MISP object, galaxy and event report) stays misp-stix's and
 PyMISP's (:mod:`vigil.interop.misp_parser` puts the two together, in the event's order).
 ``tests/interop/test_misp_fast.py`` checks the output equals misp-stix's on real events.
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, Protocol
+
+from vigil.interop.misp_galaxies import plain_tags
 
 # the attribute types taken here (each as misp-stix 2.1 converts it)
 IP = ("ip-src", "ip-dst")
@@ -64,6 +68,16 @@ class Fast:
     sdos: list[Ready]  # those that name their creator (created_by_ref)
     relationship: Ready | None = None
     refs: list[str] = field(default_factory=list)
+    tags: tuple[str, ...] = ()  # the attribute's tag names
+
+    def mark(self, parser: Any) -> None:
+        """The tags as labels, TLP markings and confidence, by misp-stix's own
+        ``_handle_markings`` (the observed-data's, then the indicator's, as misp-stix
+        does; called when the objects take their place in the event, for the markings
+        to be registered in misp-stix's order)."""
+        if self.tags:
+            for obj in self.sdos:
+                parser._handle_markings(obj, self.tags)
 
 
 @cache
@@ -139,7 +153,9 @@ def plain_value(attribute: Any) -> str | None:
         attribute.get("category")
     if kind not in TYPES or not isinstance(value, str) or not isinstance(category, str):
         return None
-    if any(attribute.get(k) for k in _NOT_PLAIN):
+    if any(attribute.get(k) for k in _NOT_PLAIN if k != "Tag"):
+        return None
+    if attribute.get("Tag") and plain_tags(attribute["Tag"]) is None:
         return None
     if not isinstance(attribute.get("uuid"), str) or not _UUID.fullmatch(attribute["uuid"]):
         return None
@@ -325,8 +341,9 @@ def _build(parser: Any, attribute: dict[str, Any], value: str,
     observed = Ready(type="observed-data", spec_version="2.1", id=f"observed-data--{uid}",
                      created=stamp, modified=stamp, first_observed=instant,
                      last_observed=instant, number_observed=1,
-                     object_refs=[o["id"] for o in scos], labels=labels)
-    out = Fast([observed, *scos], [observed])
+                     object_refs=[o["id"] for o in scos], labels=list(labels))
+    out = Fast([observed, *scos], [observed],
+               tags=tuple(t["name"] for t in attribute.get("Tag") or ()))
     if attribute["to_ids"]:
         indicator = Ready(type="indicator", spec_version="2.1", id=f"indicator--{uid}",
                           created=stamp, modified=stamp)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from vigil.lru import Lru
+from vigil.model import ShareHeader
 from vigil.node.exchange import Exchange
 
 _NS = uuid.UUID("3d2b8f5e-6a0c-5c1e-9b7a-6d6973702d66")
@@ -37,7 +37,7 @@ class Feed:
 
 
 def feed_event(plain: bytes, share_id: str, created: str,
-               header: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               header: ShareHeader | None = None) -> dict[str, Any]:
     """One share's bundle as a MISP feed event (with ``_manifest`` and ``_hashes``);
     with its ``header``, the share's evaluation and legal basis as tags."""
     from pymisp import MISPEvent, MISPOrganisation

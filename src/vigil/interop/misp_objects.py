@@ -81,9 +81,9 @@ def _plain_attribute(attribute: Any) -> str | None:
         attribute.get("category")
     relation = attribute.get("object_relation")
     if not isinstance(kind, str) or kind in _DATA_TYPES or not isinstance(value, str) \
-            or not value or not isinstance(category, str) or not isinstance(relation, str) \
-            or not relation:
-        return None
+            or not value or "\x00" in value or not isinstance(category, str) \
+            or not isinstance(relation, str) or not relation:
+        return None  # (PyMISP's load of an object strips NUL from its values)
     if any(attribute.get(k) for k in _NOT_PLAIN):
         return None
     uid = attribute.get("uuid")
@@ -152,6 +152,50 @@ def fast_object(parser: Any, obj: Any) -> FastObject | None:
         return _BUILDERS[obj["name"]](parser, obj, loaded, times)
     except Exception:  # misp-stix's own way: its error, its custom object
         return None
+
+
+# templates misp-stix converts from the object's JSON itself (see loaded_object)
+LOADED_TEMPLATES = frozenset({"file", "pe", "pe-section"})
+
+
+class LoadedObject(dict[str, Any]):
+    """A MISP object as misp-stix reads it after PyMISP's load: its own JSON, with each
+    attribute's value as PyMISP normalises it (and ``attributes``, PyMISP's name for
+    them, which misp-stix's PE functions read)."""
+
+    @property
+    def attributes(self) -> list[dict[str, Any]]:
+        return list(self["Attribute"])
+
+
+def loaded_object(obj: Any) -> LoadedObject | None:
+    """A plain object of the templates ``file``, ``pe`` and ``pe-section`` (as plain as
+    :func:`fast_object` asks) ready for misp-stix's own conversion without PyMISP's load:
+    a file described by a PE object and its sections (the ``windows-pebinary-ext``
+    extension misp-stix builds from the three), a PE object or section misp-stix keeps
+    on its own, or a file :func:`fast_object` leaves to misp-stix. None: PyMISP's load
+    would change or refuse it (misp-stix then loads it itself)."""
+    if not isinstance(obj, dict) or obj.get("name") not in LOADED_TEMPLATES:
+        return None
+    uid, meta = obj.get("uuid"), obj.get("meta-category")
+    if not isinstance(uid, str) or not _UUID.fullmatch(uid) or not _rfc4122(uid) \
+            or not isinstance(meta, str) or not meta:
+        return None
+    if any(obj.get(k) for k in _NOT_PLAIN) or not plain_fields(obj):
+        return None
+    attributes = obj.get("Attribute")
+    if _timestamp(obj.get("timestamp")) is None or not isinstance(attributes, list) or \
+            not attributes or not _plain_references(obj):
+        return None
+    version = obj.get("template_version")
+    if version and not (isinstance(version, int) and not isinstance(version, bool)) and \
+            not (isinstance(version, str) and version.isascii() and version.isdigit()):
+        return None  # PyMISP reads it with int()
+    values = [_plain_attribute(a) for a in attributes]
+    if any(v is None for v in values):
+        return None
+    return LoadedObject({**obj, "Attribute": [{**a, "value": v} for a, v in
+                                              zip(attributes, values, strict=True)]})
 
 
 # -- misp-stix's helpers, on plain values ---------------------------------------------

@@ -30,14 +30,60 @@ from typing import Any
 import orjson
 
 from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
-from vigil.interop.misp_objects import FastObject, fast_object, relationship
+from vigil.interop.misp_galaxies import plain_galaxies, plain_tags
+from vigil.interop.misp_objects import (
+    FastObject,
+    LoadedObject,
+    fast_object,
+    loaded_object,
+    relationship,
+)
+from vigil.interop.misp_sdo import ready
+
+
+def _ready_or(cls: Any, args: dict[str, Any], build: Any) -> Any:
+    """The object written directly when its arguments are plain, else stix2's."""
+    out = ready(cls, args)
+    return out if out is not None else build(args)
+
+
+class _WithContext(dict[str, Any]):
+    """A loaded event whose tags and galaxies are the JSON items themselves."""
+
+    def __init__(self, loaded: Any, context: dict[str, Any]) -> None:
+        super().__init__(context)
+        self._loaded = loaded
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(key) if key in self.keys() else self._loaded[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key, default) if key in self.keys() else \
+            self._loaded.get(key, default)
 
 
 @cache
 def parser_class(fast: bool = True) -> Any:
     from misp_stix_converter import MISPtoSTIX21Parser
+    from misp_stix_converter.misp2stix.misp_to_stix21 import (
+        CustomAttribute,
+        CustomGalaxyCluster,
+        CustomMispObject,
+    )
     from stix2.exceptions import InvalidValueError
-    from stix2.v21 import Grouping, Indicator
+    from stix2.v21 import (
+        AttackPattern,
+        Campaign,
+        CourseOfAction,
+        Grouping,
+        Identity,
+        Indicator,
+        IntrusionSet,
+        Malware,
+        ThreatActor,
+        Tool,
+        Vulnerability,
+    )
 
     class PatternCheckedLater(Indicator):  # type: ignore[misc]
         def _check_object_constraints(self) -> None:
@@ -65,9 +111,13 @@ def parser_class(fast: bool = True) -> Any:
         _plan: list[tuple[Fast | None, dict[str, Any]]] | None = None
         _object_plan: list[tuple[FastObject | None, dict[str, Any]]] | None = None
         _fast_names: dict[str, str] | None = None
+        _context: dict[str, list[dict[str, Any]]] | None = None
+        _misp_event: Any  # misp-stix's loaded event
+        _loaded_objects: dict[str, LoadedObject] = {}  # noqa: RUF012 (set per event)
 
         def _load_misp_event(self, misp_event: dict[str, Any], errors: Any) -> Any:
             self._plan, self._object_plan, self._fast_names = None, None, None
+            self._context, self._loaded_objects = None, {}
             ev = misp_event.get("Event", misp_event)
             attributes = ev.get("Attribute") if isinstance(ev, dict) else None
             objects = ev.get("Object") or [] if isinstance(ev, dict) else None
@@ -84,14 +134,38 @@ def parser_class(fast: bool = True) -> Any:
             plan = [(fast_attribute(self, a), a) for a in attributes]
             object_plan = [(fast_object(self, o), o) for o in objects]
             rest = [a for f, a in plan if f is None]
-            rest_objects = [o for f, o in object_plan if f is None]
-            if len(rest) == len(plan) and len(rest_objects) == len(object_plan):
+            self._loaded_objects = {}
+            for f, o in object_plan:
+                ready_object = loaded_object(o) if f is None else None
+                if ready_object is not None:
+                    self._loaded_objects[o["uuid"]] = ready_object
+            rest_objects = [o for f, o in object_plan if f is None and
+                            o["uuid"] not in self._loaded_objects]
+            tags, galaxies = plain_tags(ev.get("Tag")), plain_galaxies(ev.get("Galaxy"))
+            context = None if tags is None or galaxies is None else \
+                {"Tag": tags, "Galaxy": galaxies}
+            if len(rest) == len(plan) and len(rest_objects) == len(object_plan) and \
+                    context is None:
                 return super()._load_misp_event(misp_event, errors)
-            self._plan, self._object_plan = plan, object_plan
+            self._plan, self._object_plan, self._context = plan, object_plan, context
             self._fast_names = {o["uuid"]: o["name"] for f, o in object_plan
-                                if f is not None}
-            return super()._load_misp_event(
-                {"Event": {**ev, "Attribute": rest, "Object": rest_objects}}, errors)
+                                if f is not None or o["uuid"] in self._loaded_objects}
+            event = {**ev, "Attribute": rest, "Object": rest_objects}
+            if context is not None:  # misp-stix reads them as they are
+                event.pop("Tag", None)
+                event.pop("Galaxy", None)
+            return super()._load_misp_event({"Event": event}, errors)
+
+        def _handle_event_tags_and_galaxies(self) -> Any:
+            context, self._context = self._context, None
+            if context is None:
+                return super()._handle_event_tags_and_galaxies()
+            loaded = self._misp_event
+            self._misp_event = _WithContext(loaded, context)
+            try:
+                return super()._handle_event_tags_and_galaxies()
+            finally:
+                self._misp_event = loaded
 
         def _handle_attributes_and_objects(self) -> None:
             plan, self._plan = self._plan, None
@@ -106,6 +180,7 @@ def parser_class(fast: bool = True) -> Any:
                         self._resolve_attribute(loaded[attribute["uuid"]])
                     continue
                 created_by(fast, identity)
+                fast.mark(self)
                 self.stix_objects.extend(fast.objects)
                 self.object_refs.extend(fast.refs)
                 if fast.relationship is not None:
@@ -117,8 +192,11 @@ def parser_class(fast: bool = True) -> Any:
             self._objects_to_parse = to_parse
             for fast_obj, misp_object in self._object_plan:
                 if fast_obj is None:
-                    if misp_object["uuid"] in loaded_objects:  # else PyMISP refused it
-                        self._resolve_object(loaded_objects[misp_object["uuid"]])
+                    uid = misp_object["uuid"]
+                    if uid in self._loaded_objects:  # misp-stix's, from its JSON
+                        self._resolve_object(self._loaded_objects[uid])
+                    elif uid in loaded_objects:  # else PyMISP refused it
+                        self._resolve_object(loaded_objects[uid])
                     continue
                 self._put_object(fast_obj, misp_object, identity)
             if self._objects_to_parse:
@@ -151,6 +229,57 @@ def parser_class(fast: bool = True) -> Any:
             ready = relationship(relationship_args)
             return ready if ready is not None else \
                 Parser._create_relationship(relationship_args)
+
+        # the objects of galaxy clusters and the event's identity (misp_sdo)
+        @staticmethod
+        def _create_attack_pattern(args: dict[str, Any]) -> Any:
+            return _ready_or(AttackPattern, args, Parser._create_attack_pattern)
+
+        @staticmethod
+        def _create_campaign(args: dict[str, Any]) -> Any:
+            return _ready_or(Campaign, args, Parser._create_campaign)
+
+        @staticmethod
+        def _create_course_of_action(args: dict[str, Any]) -> Any:
+            return _ready_or(CourseOfAction, args, Parser._create_course_of_action)
+
+        @staticmethod
+        def _create_custom_galaxy(args: dict[str, Any]) -> Any:
+            return _ready_or(CustomGalaxyCluster, args, Parser._create_custom_galaxy)
+
+        def _create_custom_attribute(self, args: dict[str, Any]) -> Any:
+            self._clean_custom_properties(args)  # misp-stix's check of the labels
+            return _ready_or(CustomAttribute, args, lambda a: CustomAttribute(**a))
+
+        def _create_custom_object(self, args: dict[str, Any]) -> Any:
+            self._clean_custom_properties(args)  # misp-stix's check of the labels
+            return _ready_or(CustomMispObject, args, lambda a: CustomMispObject(**a))
+
+        @staticmethod
+        def _create_identity(args: dict[str, Any]) -> Any:
+            return _ready_or(Identity, args, Parser._create_identity)
+
+        @staticmethod
+        def _create_intrusion_set(args: dict[str, Any]) -> Any:
+            return _ready_or(IntrusionSet, args, Parser._create_intrusion_set)
+
+        @staticmethod
+        def _create_malware(args: dict[str, Any]) -> Any:
+            if "is_family" not in args:  # misp-stix's default
+                args["is_family"] = False
+            return _ready_or(Malware, args, Parser._create_malware)
+
+        @staticmethod
+        def _create_threat_actor(args: dict[str, Any]) -> Any:
+            return _ready_or(ThreatActor, args, Parser._create_threat_actor)
+
+        @staticmethod
+        def _create_tool(args: dict[str, Any]) -> Any:
+            return _ready_or(Tool, args, Parser._create_tool)
+
+        @staticmethod
+        def _create_vulnerability(args: dict[str, Any]) -> Any:
+            return _ready_or(Vulnerability, args, Parser._create_vulnerability)
 
         @staticmethod
         def _create_report(report_args: dict[str, Any]) -> Any:

@@ -183,6 +183,39 @@ class StoredLog:
         logtree.append(sql, step.created, step.leaf)
         return self._done(step)
 
+    def append_many(self, sql: Sql, entries: Sequence[tuple[Mapping[str, Any], bytes | None]],
+                    *, locked: bool = False) -> list[LogRef]:
+        """``append`` for several entries in order, in the caller's transaction, with
+        one read of where the log ends and one write for all of them; their places and
+        proofs. Each entry comes with its ``entry_bytes`` if the caller made them
+        (else None)."""
+        if not entries:
+            return []
+        if not locked:
+            serialize_writes(sql)
+        with self._lock:
+            cached = self._frontier
+        size, last = logtree.end(sql)
+        if cached is not None and cached[0] == size and cached[1] == last:
+            frontier = list(cached[2])
+        else:
+            keys = compact_range(size)
+            got_nodes = _fetch(sql, keys)
+            frontier = [(lv, ix, got_nodes[(lv, ix)]) for lv, ix in keys]
+        steps: list[_Step] = []
+        for entry, data in entries:
+            if data is None:
+                data = entry_bytes(entry)
+            # each step grows the same compact range (its ``frontier``) in place
+            steps.append(_Step(size + len(steps), frontier, leaf_hash(data), data, entry))
+        logtree.append_many(sql, [n for st in steps for n in st.created],
+                            [st.leaf for st in steps])
+        last_step = steps[-1]
+        with self._lock:
+            self._frontier = (last_step.size + 1, last_step.leaf_hash, list(frontier))
+        return [LogRef(st.size, st.size + 1, st.root, tuple(st.proof), self.note)
+                for st in steps]
+
     def _done(self, step: _Step) -> LogRef:
         with self._lock:
             self._frontier = (step.size + 1, step.leaf_hash, step.frontier)

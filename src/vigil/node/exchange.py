@@ -46,6 +46,7 @@ from vigil.model import (
     Member,
     MemberKind,
     Provenance,
+    ShareHeader,
     ShareRequest,
     ShareState,
     Tlp,
@@ -128,7 +129,7 @@ def check_marking(bundle: Mapping[str, Any], tlp: Tlp) -> None:
     marking_within(bundle.get("objects", []), tlp)
 
 
-def check_client_header(h: Mapping[str, Any], now: datetime) -> None:
+def check_client_header(h: ShareHeader, now: datetime) -> None:
     """What a client-signed header must hold beyond its format: themes and regions as
     the node itself would write them, and `created` near the node's clock."""
     if check_themes(h["themes"]) != tuple(h["themes"]):
@@ -218,6 +219,11 @@ class Published:
 Claim = Callable[[Sql, Published], None]
 """Run in the transaction that stores a new share, with what the publish returns."""
 
+ShareHook = Callable[[Sql, Envelope, tuple[str, ...]], None]
+"""Run in the transaction that stores a new share, with its recipients here."""
+SharesHook = Callable[[Sql, Sequence[tuple[Envelope, tuple[str, ...]]]], None]
+"""A ``ShareHook`` for several new shares of one transaction, in the order stored."""
+
 
 def envelope_weight(env: Envelope) -> int:
     """About the bytes an envelope holds (payload, signature, wraps, header)."""
@@ -255,7 +261,11 @@ class Exchange:
         self.published_hooks: list[Callable[[Published], None]] = []
         # Called inside the transaction that stores a new share (log entry, object
         # index): an error here fails the publish and stores nothing.
-        self.share_tx_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]] = []
+        self.share_tx_hooks: list[ShareHook] = []
+        # The form of a share_tx_hook that takes several shares at once, for the
+        # transaction that stores a batch of them (``run_share_hooks``); a hook without
+        # one is called share by share.
+        self.share_tx_many: dict[ShareHook, SharesHook] = {}
         # Called (with the share id) inside the transaction that recalls a share or
         # purges it at expiry: features drop the rows they derived from its payload.
         self.purge_tx_hooks: list[Callable[[Sql, str], None]] = []
@@ -304,6 +314,20 @@ class Exchange:
         """The exchange's part of this kind, if one is attached."""
         with self._parts_lock:
             return cast("PartT | None", self._parts.get(kind))
+
+    def run_share_hooks(self, sql: Sql, shares: Sequence[tuple[Envelope, tuple[str, ...]]]
+                        ) -> None:
+        """Every ``share_tx_hooks`` entry, in order, for new shares stored together in
+        ``sql``'s transaction: its ``share_tx_many`` form once, else share by share."""
+        if not shares:
+            return
+        for hook in self.share_tx_hooks:
+            many = self.share_tx_many.get(hook)
+            if many is not None:
+                many(sql, shares)
+            else:
+                for env, recipients in shares:
+                    hook(sql, env, recipients)
 
     def _log(self, sql: Sql, entry: Mapping[str, Any]) -> None:
         self.log.append(sql, entry)

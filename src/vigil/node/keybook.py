@@ -5,13 +5,13 @@ revocation marks. Read once per directory version (every key change moves it).""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from vigil import clock
 from vigil.errors import CryptoError, PolicyDenied
-from vigil.model import Directory
+from vigil.model import Directory, ShareHeader
 from vigil.storage import keys as keys_sql
 from vigil.storage.base import Sql, Store
 
@@ -107,7 +107,7 @@ class KeyBook:
             raise CryptoError("signed with an unknown key", code="crypto.unknown_key")
         return rec.public
 
-    def check_signing(self, directory: Directory, header: Mapping[str, Any]) -> None:
+    def check_signing(self, directory: Directory, header: ShareHeader) -> None:
         """Refuse a new share signed with a revoked (``keys.revoked``) or expired
         (``keys.expired``) key; called where every share enters the store."""
         kid = header.get("key")

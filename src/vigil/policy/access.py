@@ -33,6 +33,7 @@ from vigil.model import (
     Directory,
     Envelope,
     IntelRules,
+    ShareHeader,
     ShareRequest,
     ShareState,
 )
@@ -110,7 +111,7 @@ class ShareView:
     Built only by :meth:`Access.views` and :meth:`Access.fetch`."""
 
     share_id: str
-    header: Mapping[str, Any]
+    header: ShareHeader
     state: ShareState
     not_before: str | None
     granted: frozenset[str] = frozenset()  # the uses the originator granted the member
@@ -127,7 +128,7 @@ class Access:
         self.now = clock.now() if now is None else now
 
     # -- building views (state and hold are never optional) ---------------------------
-    def views(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
+    def views(self, rows: Iterable[tuple[str, ShareHeader, ShareState]]
               ) -> list[ShareView]:
         """The views of stored shares: (id, header, state) each; the hold and the
         shares a key revocation marks and the consent grants are fetched here, with one
@@ -146,7 +147,7 @@ class Access:
 
     @staticmethod
     def views_many(gates: Sequence[Access],
-                   rows: Sequence[Sequence[tuple[str, Mapping[str, Any], ShareState]]]
+                   rows: Sequence[Sequence[tuple[str, ShareHeader, ShareState]]]
                    ) -> list[list[ShareView]]:
         """``gates[i].views(rows[i])`` for the gates of several members on one node at
         one instant (one directory, one ``now``): the push path, where one share wakes
@@ -179,7 +180,7 @@ class Access:
                         for sid, header, state in part])
         return out
 
-    def view(self, share_id: str, header: Mapping[str, Any], state: ShareState
+    def view(self, share_id: str, header: ShareHeader, state: ShareState
              ) -> ShareView:
         return self.views([(share_id, header, state)])[0]
 
@@ -203,7 +204,7 @@ class Access:
     def readable(self, v: ShareView) -> bool:
         return bool(self.read(v))
 
-    def readable_ids(self, rows: Iterable[tuple[str, Mapping[str, Any], ShareState]]
+    def readable_ids(self, rows: Iterable[tuple[str, ShareHeader, ShareState]]
                      ) -> set[str]:
         """The ids among stored shares that the member may read."""
         return {v.share_id for v in self.views(rows) if self.read(v)}
@@ -325,7 +326,7 @@ def publish(directory: Directory, request: ShareRequest, *, now: str,
     return decide_publish(directory, request, now=now, rules=rules)
 
 
-def suite(rule: SuiteRule, directory: Directory, header: Mapping[str, Any],
+def suite(rule: SuiteRule, directory: Directory, header: ShareHeader,
           recipients: Iterable[str]) -> Decision:
     """May a share with these recipients be stored with the suites its header names (a
     node, member or channel rule may require the hybrid suites)?"""
@@ -338,7 +339,7 @@ def reporter_shown(viewer: str, originator: str, reporter: str, disclose: bool) 
     return sighting_reporter_shown(viewer, originator, reporter, disclose)
 
 
-def onward(header: Mapping[str, Any]) -> Decision:
+def onward(header: ShareHeader) -> Decision:
     """May a share held by a member be served beyond that member's own analysts to the
     member's own tools (its gateway's local TAXII)? no-onward, TLP:AMBER+STRICT and
     TLP:RED stay (``member_side.local_serve``). Passing a share on outside the member

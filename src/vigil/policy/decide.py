@@ -20,6 +20,7 @@ from vigil.model import (
     Directory,
     Form,
     IntelRules,
+    ShareHeader,
     ShareRequest,
     ShareState,
     Tlp,
@@ -109,7 +110,7 @@ def share_form(tlp: Tlp, *, explicit: bool, channel_kind: ChannelKind | None) ->
 def decide_read(
     directory: Directory,
     member_id: str,
-    header: Mapping[str, Any],
+    header: ShareHeader,
     state: ShareState,
     *,
     now: str,
@@ -145,7 +146,7 @@ def decide_read(
 def decide_recall_notice(
     directory: Directory,
     member_id: str,
-    header: Mapping[str, Any],
+    header: ShareHeader,
     state: ShareState,
 ) -> Decision:
     """May this member be told that a share was recalled: its signed header, with no
@@ -165,7 +166,7 @@ def decide_recall_notice(
 def decide_forward(
     directory: Directory,
     member_id: str,
-    header: Mapping[str, Any],
+    header: ShareHeader,
     state: ShareState,
     *,
     now: str,
@@ -189,7 +190,7 @@ def decide_forward(
 def decide_use(
     directory: Directory,
     member_id: str,
-    header: Mapping[str, Any],
+    header: ShareHeader,
     state: ShareState,
     use: str,
     *,
@@ -219,7 +220,7 @@ def decide_use(
     return Decision(True, "ok")
 
 
-def decide_onward(header: Mapping[str, Any]) -> Decision:
+def decide_onward(header: ShareHeader) -> Decision:
     """May a share that a member holds leave that member's own analysts (feeds, exports,
     the member's gateway serving other tools)? Decided by the originator's marking and
     handling alone, so the member side can apply it without a node."""
@@ -233,7 +234,7 @@ def decide_onward(header: Mapping[str, Any]) -> Decision:
 def decide_sighting_counts(
     directory: Directory,
     member_id: str,
-    header: Mapping[str, Any],
+    header: ShareHeader,
     state: ShareState,
     *,
     now: str,
@@ -277,7 +278,7 @@ HINT_TLPS = frozenset({Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER})
 def decide_correlation_hint(
     directory: Directory,
     member_id: str,
-    header: Mapping[str, Any],
+    header: ShareHeader,
     state: ShareState,
     *,
     now: str,

@@ -8,15 +8,12 @@ does not: a no-onward share, TLP:AMBER+STRICT and TLP:RED.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from vigil.model import Decision, Tlp
+from vigil.model import Decision, ShareHeader, Tlp
 
 LOCAL_TLPS = frozenset({Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER})
 
 
-def local_serve(header: Mapping[str, Any]) -> Decision:
+def local_serve(header: ShareHeader) -> Decision:
     """May a member's gateway serve this share's objects to the member's local tools?"""
     if header["handling"]["no_onward"]:
         return Decision(False, "policy.no_onward")

@@ -13,14 +13,13 @@ Setting ``require_hybrid``: empty (off), or a comma-separated list of ``node``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from vigil.crypto.keys import is_hybrid
 from vigil.crypto.seal import SUITE_HYBRID
 from vigil.errors import ConfigError
-from vigil.model import Decision, Directory, Form
+from vigil.model import Decision, Directory, Form, ShareHeader
 
 SUITE_REQUIRED = "policy.suite_required"
 
@@ -56,7 +55,7 @@ class SuiteRule:
     def __bool__(self) -> bool:
         return self.node or bool(self.members) or bool(self.channels)
 
-    def applies(self, directory: Directory, header: Mapping[str, Any],
+    def applies(self, directory: Directory, header: ShareHeader,
                 recipients: Iterable[str]) -> bool:
         """Does the rule cover this share (by node, its members, or its channel)?"""
         if self.node:
@@ -73,17 +72,18 @@ class SuiteRule:
         return channel in self.channels or (ch is not None and ch.name in self.channels)
 
 
-def meets_hybrid(header: Mapping[str, Any]) -> bool:
+def meets_hybrid(header: ShareHeader) -> bool:
     """True if the share is signed with a hybrid key and, if sealed, sealed hybrid."""
     if not is_hybrid(header.get("key")):
         return False
-    payload = header.get("payload") or {}
-    if payload.get("form") == Form.SEALED.value:
-        return bool((header.get("seal") or {}).get("suite") == SUITE_HYBRID)
+    payload = header.get("payload")
+    if payload is not None and payload.get("form") == Form.SEALED.value:
+        seal = header.get("seal")
+        return seal is not None and seal.get("suite") == SUITE_HYBRID
     return True
 
 
-def decide_suite(rule: SuiteRule, directory: Directory, header: Mapping[str, Any],
+def decide_suite(rule: SuiteRule, directory: Directory, header: ShareHeader,
                  recipients: Iterable[str]) -> Decision:
     """``policy.suite_required`` if the rule covers the share and it is not hybrid."""
     if rule and rule.applies(directory, header, recipients) and not meets_hybrid(header):

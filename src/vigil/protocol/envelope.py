@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import (
@@ -52,7 +52,9 @@ from vigil.model import (
     Form,
     Handling,
     LegalBasis,
+    PostedBy,
     Provenance,
+    ShareHeader,
     Tlp,
     Wrap,
 )
@@ -283,13 +285,13 @@ def share_header(
     evaluation: Evaluation | None = None,
     legal: LegalBasis | None = None,
     personal_data: bool = False,
-) -> dict[str, Any]:
+) -> ShareHeader:
     """The header of a share whose stored payload bytes are ``payload`` (ciphertext
     for sealed shares): lists sorted and de-duplicated, digests computed, checked with
     :func:`check_header`. This is exactly what :func:`build_share` signs."""
     form = Form(form)
     provenance = Provenance(provenance)
-    header: dict[str, Any] = {
+    header: ShareHeader = {
         "v": 1,
         "kind": "share",
         "id": share_id,
@@ -326,7 +328,7 @@ def share_header(
     if provenance is Provenance.ATTESTED:
         if posted_by is None:
             raise _bad("/header/posted_by", "required for attested shares")
-        header["posted_by"] = dict(posted_by)
+        header["posted_by"] = cast(PostedBy, dict(posted_by))  # check_header checks it
     elif posted_by is not None:
         raise _bad("/header/posted_by", "only for attested shares")
     if form is Form.SEALED:

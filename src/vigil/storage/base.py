@@ -75,12 +75,31 @@ def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str, *,
     is also noted in ``inbox_moves``, where reads that start at a time find the
     entries added later than their share was stored. Every caller holds the
     write-order lock (``serialize_writes``; ``put_share`` its own)."""
-    ms = sorted(set(members))
-    pos = take_positions(sql, "inbox", dict.fromkeys(ms, 1))
-    sql.executemany(_QUEUE, [(m, share_id, at, pos[m]) for m in ms])
+    queue_inbox_many(sql, [(share_id, members)], at, new=new)
+
+
+def queue_inbox_many(sql: Sql, shares: Sequence[tuple[str, Iterable[str]]], at: str, *,
+                     new: bool = False) -> None:
+    """``queue_inbox`` for several shares in order, with one statement that reserves the
+    positions and one that writes the rows: a member's positions come out as they would
+    share after share."""
+    each = [(sid, sorted(set(ms))) for sid, ms in shares]
+    counts: dict[str, int] = {}
+    for _, ms in each:
+        for m in ms:
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
+        return
+    pos = take_positions(sql, "inbox", counts)
+    rows = []
+    for sid, ms in each:
+        for m in ms:
+            rows.append((m, sid, at, pos[m]))
+            pos[m] += 1
+    sql.executemany(_QUEUE, rows)
     if not new:
         sql.executemany("INSERT INTO inbox_moves(member_id, pos, added) VALUES(?, ?, ?)",
-                        [(m, pos[m], at) for m in ms])
+                        [(m, p, a) for m, _, a, p in rows])
 
 
 class Cursor(Protocol):
@@ -229,6 +248,15 @@ class Store(Protocol):
 MEMBER_COLUMNS = ("SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
                   "enc_key, enc_key_id, created, active FROM members")
 CHANNEL_COLUMNS = "SELECT id, name, kind, owner, created FROM channels"
+
+
+def insert_member(sql: Sql, member: Member) -> None:
+    sql.execute("INSERT INTO members(id, name, display_name, country, kind, sign_key, "
+                "sign_key_id, enc_key, enc_key_id, created, active) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (member.id, member.name, member.display_name, member.country,
+                 member.kind.value, member.sign_key, member.sign_key_id, member.enc_key,
+                 member.enc_key_id, member.created, member.active))
 CHANNEL_MEMBER_COLUMNS = "SELECT channel_id, member_id FROM channel_members"
 
 

@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 
 from vigil.errors import Conflict, NotFound
 from vigil.model import Channel, Envelope, InboxEntry, Member, ShareState, User
-from vigil.storage.base import Sql, envelope_from_row, write_channel, write_channel_change
+from vigil.storage.base import (
+    Sql,
+    envelope_from_row,
+    insert_member,
+    write_channel,
+    write_channel_change,
+)
 
 T = TypeVar("T")
 
@@ -75,13 +81,7 @@ class SqlStore(ABC):
     # -- members -------------------------------------------------------------
     def add_member(self, member: Member, also: Callable[[Sql], None] | None = None) -> None:
         def insert(sql: Sql) -> bool:
-            sql.execute(
-                "INSERT INTO members(id, name, display_name, country, kind, sign_key, "
-                "sign_key_id, enc_key, enc_key_id, created, active) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                (member.id, member.name, member.display_name, member.country,
-                 member.kind.value, member.sign_key, member.sign_key_id, member.enc_key,
-                 member.enc_key_id, member.created, member.active))
+            insert_member(sql, member)
             return True
 
         self._directory_tx(insert, also, Conflict(

@@ -19,6 +19,13 @@ def insert_facts(sql: Sql, share_id: str, originator: str, channel: str | None,
                 (share_id, originator, channel, objects))
 
 
+def insert_facts_many(sql: Sql, rows: Sequence[tuple[str, str, str | None, int | None]]
+                      ) -> None:
+    """``insert_facts`` for several shares ``(id, originator, channel, objects)``."""
+    sql.executemany("INSERT INTO ledger_shares(share_id, originator, channel_id, objects) "
+                    "VALUES(?,?,?,?) ON CONFLICT DO NOTHING", rows)
+
+
 def insert_opening(sql: Sql, member: str, share_id: str, at: str) -> None:
     """The first time a member read a share by its id (later ones are kept out)."""
     sql.execute("INSERT INTO share_opens(member_id, share_id, first_at) VALUES(?,?,?) "

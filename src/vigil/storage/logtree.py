@@ -59,6 +59,28 @@ def append(sql: Sql, nodes: Sequence[Node], leaf: Leaf) -> None:
                     "VALUES(?,?,?,?,?,?)", leaf)
 
 
+_PG_APPEND_MANY = (
+    "WITH n AS (INSERT INTO log_nodes(level, idx, hash) "
+    "SELECT * FROM unnest(?::int[], ?::bigint[], ?::bytea[])) "
+    "INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
+    "SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bytea[], ?::bytea[], "
+    "?::bytea[])"
+)
+
+
+def append_many(sql: Sql, nodes: Sequence[Node], leaves: Sequence[Leaf]) -> None:
+    """Write several leaves, in order, and the nodes their appends create."""
+    if not leaves:
+        return
+    if sql.dialect == "postgresql":
+        sql.execute(_PG_APPEND_MANY, (*_columns(nodes),
+                                      *([leaf[k] for leaf in leaves] for k in range(6))))
+    else:
+        sql.executemany("INSERT INTO log_nodes(level, idx, hash) VALUES(?,?,?)", nodes)
+        sql.executemany("INSERT INTO log_leaves(idx, kind, share_id, data, root, proof) "
+                        "VALUES(?,?,?,?,?,?)", leaves)
+
+
 def fetch_nodes(query: Callable[[str, Sequence[Any]], list[Any]], dialect: str,
                 keys: Iterable[Key]) -> dict[Key, bytes]:
     """The stored hashes of these nodes, in one statement (``query`` runs it). A proof

@@ -10,6 +10,7 @@ from typing import Any
 from vigil.storage.base import Sql, take_positions
 
 SHARE_COLUMNS = "seq, header, signature, payload, wraps"
+CHUNK = 400  # rows per multi-row statement (7 parameters each at most)
 
 
 def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
@@ -34,6 +35,40 @@ def insert_share(sql: Sql, seq: int, share_id: str, originator: str, channel: st
     return bool(cur.rowcount)
 
 
+def insert_shares(sql: Sql, rows: Sequence[tuple[int, str, str, str, bool, str]],
+                  own: Sequence[bool]) -> set[int]:
+    """Index several shares ``(seq, id, originator, channel, sealed, added)`` in order,
+    in one statement per ``CHUNK``; ``own[i]``: as ``insert_share``'s ``own`` (the
+    positions of all taken at once). The seqs indexed now (not by a concurrent
+    backfill). The caller holds the write-order lock."""
+    known = {int(r[0]) for start in range(0, len(rows), CHUNK) for r in sql.execute(
+        "SELECT share_seq FROM taxii_shares WHERE share_seq IN ("
+        + ",".join("?" * len(rows[start:start + CHUNK])) + ")",
+        [row[0] for row in rows[start:start + CHUNK]]).fetchall()}
+    counts: dict[str, int] = {}
+    for row, mine in zip(rows, own, strict=True):
+        if mine and row[0] not in known:
+            counts[row[2]] = counts.get(row[2], 0) + 1
+    pos = take_positions(sql, "inbox", counts) if counts else {}
+    full: list[tuple[int, str, str, str, bool, str, int | None]] = []
+    for row, mine in zip(rows, own, strict=True):
+        at = None
+        if mine and row[0] not in known:
+            at = pos[row[2]]
+            pos[row[2]] += 1
+        full.append((*row, at))
+    done: set[int] = set()
+    for start in range(0, len(full), CHUNK):
+        part = full[start:start + CHUNK]
+        got = sql.execute(
+            "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, "
+            "added, own_pos) VALUES " + ", ".join(["(?,?,?,?,?,?,?)"] * len(part))
+            + " ON CONFLICT DO NOTHING RETURNING share_seq",
+            [v for row in part for v in row]).fetchall()
+        done.update(int(r[0]) for r in got)
+    return done
+
+
 def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
     """Object rows ``(share_seq, pos, object_id, type, version, spec_version, obj,
     body_at, body_len)`` (``obj`` empty when the body is the payload's slice at
@@ -41,6 +76,33 @@ def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
     sql.executemany("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
                     "spec_version, obj, body_at, body_len) VALUES(?,?,?,?,?,?,?,?,?)",
                     list(rows))
+
+
+def share_seqs(sql: Sql, share_ids: Sequence[str]) -> dict[str, int]:
+    """The seqs of stored shares, by id (one statement per ``CHUNK``)."""
+    out: dict[str, int] = {}
+    for start in range(0, len(share_ids), CHUNK):
+        part = list(share_ids[start:start + CHUNK])
+        out.update((str(i), int(s)) for i, s in sql.execute(
+            "SELECT id, seq FROM shares WHERE id IN (" + ",".join("?" * len(part)) + ")",
+            part).fetchall())
+    return out
+
+
+def added_many(sql: Sql, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """When each share reached a member's inbox, for (member, share id) pairs; by share
+    id (one statement per ``CHUNK``)."""
+    want = set(pairs)
+    out: dict[str, str] = {}
+    ids = sorted({sid for _, sid in pairs})
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start:start + CHUNK]
+        for m, sid, added in sql.execute(
+                "SELECT member_id, share_id, added FROM inbox WHERE share_id IN ("
+                + ",".join("?" * len(part)) + ")", part).fetchall():
+            if (str(m), str(sid)) in want:
+                out[str(sid)] = str(added)
+    return out
 
 
 def share_seq(sql: Sql, share_id: str) -> int:

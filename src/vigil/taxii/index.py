@@ -25,6 +25,7 @@ import orjson
 
 from vigil import clock
 from vigil.model import Envelope, Form
+from vigil.node.exchange import ShareHook, SharesHook
 from vigil.stix import parsed
 from vigil.storage import Store
 from vigil.storage import taxii as stored
@@ -115,18 +116,46 @@ def index_share(sql: Sql, env: Envelope, recipients: tuple[str, ...]) -> None:
         _pending.written = True
 
 
+def index_shares(sql: Sql, shares: Sequence[tuple[Envelope, tuple[str, ...]]]) -> None:
+    """``index_share`` for several new shares of one transaction (a received federation
+    batch), in order: the same rows, with a few statements for all of them."""
+    seqs = stored.share_seqs(sql, [env.id for env, _ in shares])
+    added = stored.added_many(sql, [(r[0], env.id) for env, r in shares if r])
+    now = clock.now()
+    rows = [(seqs[env.id], env.id, env.originator, env.channel or "",
+             env.form is Form.SEALED, added.get(env.id) or now) for env, _ in shares]
+    fresh = stored.insert_shares(sql, rows, [env.originator not in recipients
+                                             for env, recipients in shares])
+    objects: list[Row] = []
+    for (env, _), (seq, _, _, _, sealed, at) in zip(shares, rows, strict=True):
+        if seq not in fresh:
+            continue  # indexed already (a concurrent backfill)
+        if sealed:
+            objects.append((seq, SEALED_POS, "", "", "", "", b"", None, None))
+        elif env.payload:
+            objects.extend(object_rows(seq, env.payload, at))
+    if objects:
+        stored.insert_objects(sql, objects)
+    status = _pending.row
+    if status is not None:
+        stored.insert_status(sql, status)
+        _pending.written = True
+
+
 def drop_objects(sql: Sql, share_id: str) -> None:
     """``Exchange.purge_tx_hooks`` entry: a recalled or purged share's payload is
     removed, and so are the copies of its objects in the index."""
     stored.drop_objects(sql, share_id)
 
 
-def install(share_hooks: list[Callable[[Sql, Envelope, tuple[str, ...]], None]],
-            purge_hooks: list[Callable[[Sql, str], None]]) -> None:
+def install(share_hooks: list[ShareHook], purge_hooks: list[Callable[[Sql, str], None]],
+            many: dict[ShareHook, SharesHook] | None = None) -> None:
     """Register the index with an Exchange's ``share_tx_hooks`` and ``purge_tx_hooks``
-    (once)."""
+    (once), and its form for several shares in ``many`` (``share_tx_many``)."""
     if index_share not in share_hooks:
         share_hooks.append(index_share)
+    if many is not None:
+        many[index_share] = index_shares
     if drop_objects not in purge_hooks:
         purge_hooks.append(drop_objects)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +29,7 @@ from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilErr
 from vigil.intel.export import with_stix_properties
 from vigil.intel.themes import matches
 from vigil.lru import Lru
-from vigil.model import Actor, Envelope, Form, ShareState, Tlp
+from vigil.model import Actor, Envelope, Form, ShareHeader, ShareState, Tlp
 from vigil.node.accountability import recall
 from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
@@ -181,7 +181,7 @@ class ExchangeSource:
     def __init__(self, exchange: Exchange, title: str = "vigil") -> None:
         self.ex = exchange
         self.title = title
-        self.headers: Lru[int, Mapping[str, Any]] = Lru(16384)
+        self.headers: Lru[int, ShareHeader] = Lru(16384)
         self.opened: Lru[tuple[int, str], Opened] = Lru(64)
         self.bodies = Bodies(exchange.store)
         self._backfill_lock = threading.Lock()

@@ -75,6 +75,15 @@ class VigilApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def serve(app: FastAPI, state: State) -> None:
+    """Give the app's routes the node's state: ``app.state.vigil`` for the REST routes,
+    the stream and the console (``vigil.web.deps``), ``app.state.taxii`` for the TAXII
+    routes (``vigil.web.taxii.Host``; a gateway gives them its own)."""
+    app.state.vigil = state
+    host: taxii_server.Host = taxii_server.NodeHost(state)
+    app.state.taxii = host
+
+
 def create_app(settings: Settings, *, exchange: Exchange | None = None,
                bus: Bus | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
@@ -88,7 +97,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             ex.store.on_close.append(ex.bundles.close)
         b = bus or open_bus(settings.bus_url)
         await b.start()
-        app.state.vigil = State(settings, ex, b)
+        serve(app, State(settings, ex, b))
         app.state.vigil.metrics.install(ex)
         feeds = asyncio.create_task(feed_scheduler.run(ex, b.ring), name="vigil-feeds")
         loop = asyncio.get_running_loop()

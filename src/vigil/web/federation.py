@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from vigil import clock
-from vigil.errors import AuthError, NotFound, VigilError
+from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.federation import codec, receiver, status
 from vigil.federation.descriptor import WELL_KNOWN, descriptor
 from vigil.federation.peers import Peer, peer_by_node
@@ -68,7 +68,13 @@ async def batch(st: StateDep, request: Request) -> Response:
     svc = service(request)
     body = await read_body(request, st.exchange.max_body)
     peer = await authenticate(request, svc, body)
-    got = await asyncio.to_thread(receiver.receive, svc.ex, peer, body)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise InputError("a batch is a JSON object", code="fed.bad_batch")
+    got = await receiver.receive_in_turn(svc.ex, peer, data)
     await svc.ring(got.ring)
     return _json(got.ack)
 
@@ -84,8 +90,8 @@ async def heartbeat(st: StateDep, request: Request) -> Response:
     except orjson.JSONDecodeError:
         raise VigilError("malformed heartbeat", code="fed.bad_item", status=400) from None
     got = await asyncio.to_thread(receiver.heartbeat, svc.ex, peer, data)
-    if got["head"] > got["cursor"]:
-        svc.want_pull(peer.node)
+    if got["head"] > got["cursor"] and not receiver.receiving(svc.ex, peer.node):
+        svc.want_pull(peer.node)  # (a push being stored now brings the same items)
     return _json(got)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -110,8 +111,9 @@ async def put_channel_keys(ref: str, request: Request, st: StateDep, actor: Acto
 
 def _publish_with_tokens(st: State, actor: Actor, env: Any, att: blind.Attachment | None
                          ) -> Published:
-    with blind.attaching(att):
-        return st.exchange.accept_envelope(actor, env)
+    # the tokens are stored in the share's own transaction, only with a new share
+    claim = None if att is None else partial(blind.store_tokens, att)
+    return st.exchange.accept_envelope(actor, env, claim)
 
 
 @router.post("/blind/envelopes", tags=["blind"], status_code=201)

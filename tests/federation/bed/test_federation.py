@@ -40,13 +40,17 @@ async def publish_all(fed: Federation, jobs: Sequence[Job], concurrency: int = 4
                       tlp: str = "amber") -> list[dict[str, Any] | None]:
     """Publish every (sender, to, label); None where the node gave no acknowledgement."""
     sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(verify=False, timeout=30) as c:
+    async with httpx.AsyncClient(verify=False, timeout=120) as c:
 
         async def one(job: Job) -> dict[str, Any] | None:
             async with sem:
                 try:
                     return await fed.publish(c, job[0], job[1], job[2], tlp=tlp)
-                except (httpx.TransportError, httpx.HTTPStatusError):
+                except httpx.HTTPStatusError as e:
+                    print(f"not acknowledged: {job}: {e.response.status_code} {e.response.text}")
+                    return None
+                except httpx.TransportError as e:
+                    print(f"not acknowledged: {job}: {e!r}")
                     return None
 
         return list(await asyncio.gather(*(one(j) for j in jobs)))

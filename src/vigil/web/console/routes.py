@@ -375,8 +375,8 @@ def provenance_words(ex: Exchange, st: State, env: Envelope) -> str:
     d = ex.directory()
     h = env.header
     if h.get("provenance") == Provenance.ATTESTED.value:
-        posted = h.get("posted_by") or {}
-        m = d.members.get(str(posted.get("member", env.originator)))
+        posted = h.get("posted_by")
+        m = d.members.get(posted["member"] if posted else env.originator)
         who = f"{m.display_name} (member:{m.name})" if m else env.originator
         return (f"attested by node {st.settings.node_name} ({ex.node_id}): received from "
                 f"{who}, verified")

@@ -1,0 +1,205 @@
+"""A received batch is checked item by item and its shares stored together in one
+transaction: one bad item is refused alone, nothing is acknowledged before it is
+committed, and the shares stored together land as they would one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.federation.pairs import (
+    Node,
+    batch,
+    cursor,
+    deliver,
+    inbox_ids,
+    make,
+    peer,
+    publish,
+    quarantined,
+    resign,
+    sync,
+)
+
+from vigil.errors import Conflict, CryptoError
+from vigil.federation import codec, kinds, receiver
+from vigil.federation.sender import build_batch
+from vigil.log.merkle import leaf_hash, verify_inclusion
+from vigil.node import accountability
+from vigil.storage import federation as q
+
+TO = ["member:bravo@berlin", "member:bravo2@berlin"]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+    """athens and berlin (two members), peered, each having taken the other's first
+    batch."""
+    a = make(tmp_path, "athens", {"alpha": True})
+    b = make(tmp_path, "berlin", {"bravo": True, "bravo2": True})
+    try:
+        peer(a, b)
+        deliver(a, b)
+        deliver(b, a)
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def share_item(data: dict[str, Any], sid: str) -> int:
+    """The place in ``data``'s items of the share ``sid``."""
+    return next(k for k, body in enumerate(data["bodies"])
+                if body.get("envelope", {}).get("header", {}).get("id") == sid)
+
+
+def positions(n: Node, member: str, table: str) -> list[int]:
+    return [int(r[0]) for r in n.ex.store.read(lambda sql: sql.execute(
+        f"SELECT pos FROM {table} WHERE member_id=? ORDER BY pos",
+        (n.id(member),)).fetchall())]
+
+
+def test_one_bad_item_among_good_ones_is_refused_alone(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(8)]
+    sync(a, b)
+    data = batch(a, b)
+    k = share_item(data, sids[3])
+    data["bodies"][k]["envelope"]["header"]["themes"] = ["cyber"]  # not what alpha signed
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    bad = data["batch"]["items"][k]["dseq"]
+    assert got.quarantined == [bad]
+    assert got.ack["ack"]["cursor"] == data["batch"]["to"] == cursor(b, a)
+    assert quarantined(b)[0]["code"] == "fed.bad_originator_signature"
+    good = sids[:3] + sids[4:]
+    assert b.ex.store.get_share(sids[3]) is None
+    for m in ("bravo", "bravo2"):
+        # every good share once, in the order sent, at the member's next positions
+        assert inbox_ids(b, m)[-len(good):] == good and sids[3] not in inbox_ids(b, m)
+        got_pos = positions(b, m, "inbox")  # (TAXII reads these positions too)
+        assert got_pos == list(range(1, len(got_pos) + 1)), m
+    # each stored share has its entry in this node's log, in the order sent, and its
+    # proof there verifies
+    refs = b.ex.log.share_refs(good)
+    assert [refs[s].index for s in good] == sorted(refs[s].index for s in good)
+    size = b.ex.log.size()
+    for s in good:
+        idx = refs[s].index
+        leaf = dict(b.ex.log.entries(idx, idx + 1))[idx]
+        verify_inclusion(leaf_hash(leaf), idx, size, b.ex.log.inclusion(idx, size),
+                         b.ex.log.root(size))
+
+
+def test_nothing_is_acknowledged_that_is_not_committed(pair: tuple[Node, Node],
+                                                       monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(5)]
+    sync(a, b)
+    data = batch(a, b)
+    before, size = cursor(b, a), b.ex.log.size()
+
+    def failing(sql: Any, env: Any, recipients: tuple[str, ...]) -> None:
+        if env.id == sids[-1]:
+            raise RuntimeError("the disk is full")
+
+    b.ex.share_tx_hooks.append(failing)
+    try:
+        with pytest.raises(RuntimeError):
+            receiver.receive(b.ex, b.peers["athens"], data)
+    finally:
+        b.ex.share_tx_hooks.remove(failing)
+    # none of the batch is kept when storing its last share fails
+    assert cursor(b, a) == before and b.ex.log.size() == size
+    assert all(b.ex.store.get_share(s) is None for s in sids)
+    assert not set(sids) & set(inbox_ids(b, "bravo"))
+    # when the ack is made, a reader sees every share it acknowledges
+    made = codec.make_ack
+    seen: list[tuple[int, list[bool]]] = []
+
+    def ack(*args: Any, **kw: Any) -> dict[str, Any]:
+        seen.append((b.ex.store.read(lambda sql: q.cursor(sql, a.ex.node_id))[0],
+                     [b.ex.store.get_share(s) is not None for s in sids]))
+        return made(*args, **kw)
+
+    monkeypatch.setattr(codec, "make_ack", ack)
+    got = receiver.receive(b.ex, b.peers["athens"], data)
+    assert seen == [(data["batch"]["to"], [True] * len(sids))]
+    assert got.ack["ack"]["cursor"] == data["batch"]["to"]
+    assert inbox_ids(b, "bravo")[-len(sids):] == sids
+
+
+def test_a_recall_finds_its_share_stored_by_the_same_batch(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = publish(a, "alpha", TO)
+    sync(a, b)
+    with_share = batch(a, b)
+    body = with_share["bodies"][share_item(with_share, sid)]
+    accountability.recall(a.ex, a.id("alpha"), sid)
+    sync(a, b)
+    data = batch(a, b)  # the share (gone now), then its recall
+    k = next(i for i, it in enumerate(data["batch"]["items"]) if it["kind"] == "share"
+             and data["bodies"][i].get("share") == sid)
+    assert data["batch"]["items"][-1]["kind"] == "recall"
+    data["bodies"][k] = body  # the share as it left before the recall
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == []
+    env, state = b.ex.store.get_share(sid) or (None, None)
+    assert state is not None and state.recalled and env is not None and env.payload == b""
+
+
+def test_the_same_share_twice_in_a_batch_is_stored_once(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    first = publish(a, "alpha", TO)
+    second = publish(a, "alpha", TO)
+    sync(a, b)
+    data = batch(a, b)
+    data["bodies"][share_item(data, second)] = data["bodies"][share_item(data, first)]
+    got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
+    assert got.quarantined == []
+    assert inbox_ids(b, "bravo").count(first) == 1 and second not in inbox_ids(b, "bravo")
+    assert [p.envelope.id for p in got.published] == [first]
+
+
+def test_a_signature_checked_ahead_counts_under_that_key_only(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = publish(a, "alpha", TO)
+    sync(a, b)
+    data = batch(a, b)
+    pre = kinds.Prepared(data["bodies"][share_item(data, sid)])
+    pre.verify(a.ex.member(a.id("alpha")).sign_key)
+    with pytest.raises(CryptoError) as e:
+        pre.verify(b.ex.member(b.id("bravo")).sign_key)
+    assert e.value.code == "fed.bad_originator_signature"
+    pre.verify(a.ex.member(a.id("alpha")).sign_key)  # checked again under alpha's key
+
+
+async def test_a_batch_pushed_ahead_waits_for_the_one_before_it(
+        pair: tuple[Node, Node]) -> None:
+    """The second of two batches in flight, here first, is stored after the first
+    (not refused as a gap); a batch after a gap no batch here fills is refused."""
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(4)]
+    sync(a, b)
+    dest = b.ex.node_id
+    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    first = build_batch(a.ex, dest, acked, 2)
+    second = build_batch(a.ex, dest, first["batch"]["to"], 2)
+    athens = b.peers["athens"]
+    ahead = asyncio.ensure_future(receiver.receive_in_turn(b.ex, athens, second))
+    await asyncio.wait({ahead}, timeout=0.1)  # it comes first, and waits
+    got1 = await receiver.receive_in_turn(b.ex, athens, first)
+    got2 = await ahead
+    assert (got1.ack["ack"]["cursor"], got2.ack["ack"]["cursor"]) == (
+        first["batch"]["to"], second["batch"]["to"])
+    assert inbox_ids(b, "bravo")[-len(sids):] == sids
+    publish(a, "alpha", TO)
+    publish(a, "alpha", TO)
+    beyond = build_batch(a.ex, dest, second["batch"]["to"] + 1)  # one item skipped
+    with pytest.raises(Conflict) as e:
+        await receiver.receive_in_turn(b.ex, athens, beyond)
+    assert e.value.code == "fed.gap" and e.value.detail["cursor"] == second["batch"]["to"]
