@@ -127,9 +127,9 @@ async def soak(nodes: int, seconds: float, rate: float, down: float, tmp: Path
                ) -> dict[str, Any]:
     import httpx
     from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, wait_for
-    from tests.test_e2e import bundle_with
 
     from vigil.client import Client
+    from vigil.testing.stix import canary_bundle as bundle_with
 
     names = ["athens", "berlin", "cairo", "dublin", "essen"][:nodes]
     fed: list[FedNode] = [make_fed_node(tmp, n, {f"m{i}": True}) for i, n in enumerate(names)]

@@ -433,3 +433,79 @@ def test_gateway_lists_withheld_shares_to_its_local_token_only(tmp_path: Path) -
     finally:
         client.close()
         store.close()
+
+
+async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
+        tmp_path: Path) -> None:
+    """A share of bravo@berlin reaches alpha@athens. The gateway takes bravo's key only
+    as berlin's directory proves it (k cosignatures of pinned witnesses): a key athens
+    serves for bravo on its own word -- a forged one -- is refused ``dir.key_unproven``,
+    as is bravo's share at a gateway with no witnesses pinned."""
+    from tests.federation.nodes import knows, make_fed_node, peer_all, running, wait_for
+
+    from vigil.client import InboxItem
+    from vigil.crypto.encoding import b64u
+    from vigil.crypto.keys import generate_sign_key, sign_key_id, sign_public_raw
+    from vigil.gateway import ingest
+    from vigil.model import Audience, Form, Handling, Tlp
+    from vigil.protocol.envelope import build_share
+    from vigil.trust_client import TrustingClient
+
+    a = make_fed_node(tmp_path, "athens", {"alpha": True})
+    b = make_fed_node(tmp_path, "berlin", {"bravo": True})
+    alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
+    with running([a, b]):
+        peer_all([a, b])
+        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
+        with Client(b.url, bravo.token, bravo.keyring) as cb:
+            sid = cb.publish(stix.canary_bundle("honest"), tlp="green",
+                             to=["member:alpha@athens"])["id"]
+        ex_a = a.exchange()
+        await asyncio.to_thread(wait_for, lambda: ex_a.store.get_share(sid) is not None)
+        witnesses = a.server.app.state.trust.witnesses()  # pinned out of band
+        client = TrustingClient(a.url, alpha.token, alpha.keyring, witnesses=witnesses,
+                                log_state=tmp_path / "cp.json")
+        plain = Client(a.url, alpha.token, alpha.keyring, log_state=tmp_path / "cp2.json")
+        store, bare = LocalStore(tmp_path / "gw.db"), LocalStore(tmp_path / "bare.db")
+        try:
+            env, state = await asyncio.to_thread(client.envelope, sid)
+            await asyncio.to_thread(ingest, client, store, alpha.keyring,
+                                    InboxItem(1, sid, "", env, state))
+            assert store.counts()["shares"] == 1 and store.counts()["refused"] == 0
+            keys = await asyncio.to_thread(client.proven_signer, env)
+            assert keys is not None and keys.sign_key == sign_public_raw(
+                bravo.keyring.sign_private)
+
+            # athens serves a forged key for bravo (its word, with its own log proof)
+            # and hands alpha a share signed by it: the node's word alone takes it
+            forged_key = generate_sign_key(False)
+            forged = build_share(
+                plaintext=stix.canary_bundle("forged"), originator=bravo.id,
+                audience=Audience(Tlp.GREEN, recipients=(alpha.id,)),
+                recipients=[alpha.id], form=Form.PLAIN, handling=Handling(), themes=[],
+                regions=[], expires=None, signer_private=forged_key,
+                signer_key_id=sign_key_id(forged_key), recipient_keys={})
+            served = dict(await asyncio.to_thread(client.member, bravo.id))
+            served["sign_key"] = {"id": sign_key_id(forged_key), "alg": "ed25519",
+                                  "public": b64u(sign_public_raw(forged_key))}
+            served["log"] = {**served["log"], "entry": {**served["log"]["entry"],
+                                                        "sign_key": sign_key_id(forged_key)}}
+            client._keys[bravo.id] = client._keys[served["name"]] = served
+            assert "verified" in client.verify(forged)
+            await asyncio.to_thread(ingest, client, store, alpha.keyring,
+                                    InboxItem(2, forged.id, "", forged, {}))
+            assert store.counts()["shares"] == 1 and store.counts()["refused"] == 1
+            refused = store._db.execute("SELECT share_id, code FROM refused").fetchall()
+            assert refused == [(forged.id, "dir.key_unproven")]
+
+            # with no witnesses pinned, another node's member is not taken at all
+            await asyncio.to_thread(ingest, plain, bare, alpha.keyring,
+                                    InboxItem(1, sid, "", env, state))
+            assert bare.counts()["shares"] == 0
+            assert bare._db.execute("SELECT code FROM refused").fetchall() == [
+                ("dir.key_unproven",)]
+        finally:
+            client.close()
+            plain.close()
+            store.close()
+            bare.close()

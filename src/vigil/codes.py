@@ -123,7 +123,11 @@ CODES: dict[str, tuple[int, str]] = {
         422, "a directory lookup that does not prove the keys (proof, chain or cosignatures)"),
     "dir.broken": (500, "the directory log in the store has a gap"),
     "dir.home_unreachable": (
-        503, "the member's old home did not answer its directory lookup; try again"),
+        503, "the member's home (or old home) did not answer its directory lookup; "
+             "try again"),
+    "dir.key_unproven": (
+        422, "the share's signing key is not one the signer's home directory proves "
+             "(against the pinned witnesses), or no witnesses are pinned for a remote member"),
     "dir.moved": (409, "the member moved to another node (named in the detail); ask there"),
     "dir.not_moved": (422, "the member's old home shows no move to this node"),
     "dir.not_witnessed": (

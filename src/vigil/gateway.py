@@ -2,7 +2,10 @@
 
 It runs on the member's side with the member's keyring. It follows the remote node's
 inbox (the push stream, resumed from the last inbox seq it stored), verifies every
-share's signature against the signer's published key, opens sealed shares with the
+share's signature against the signer's published key -- with pinned witnesses
+(``--witnesses``), against the key the signer's home node's directory proves with k
+cosignatures, never the key the node serves (``TrustingClient.proven_signer``; without
+them a member of another node is refused, ``dir.key_unproven``) --, opens sealed shares with the
 member's private key, and keeps the plaintext objects in a local SQLite file. It then
 serves them on a local, read-only TAXII 2.1 endpoint (the same server code as a node's
 ``/taxii2/``, over a source that reads the local file), so the member's OpenCTI, MISP
@@ -45,6 +48,7 @@ from vigil.protocol.envelope import open_share
 from vigil.storage.gateway import GatewayDb
 from vigil.taxii.collections import Added, Collection, Item, Page
 from vigil.taxii.query import Cursor, Query, norm_time
+from vigil.trust_client import TrustingClient, refuse_foreign
 from vigil.web import errors as web_errors
 from vigil.web import taxii as taxii_server
 from vigil.web.auth import credential
@@ -138,6 +142,10 @@ def ingest(client: Client, store: LocalStore, keyring: Keyring, item: InboxItem)
         return
     try:
         signer = client.verify(env)
+        if isinstance(client, TrustingClient):  # the key proven at the member's home
+            client.proven_signer(env)
+        else:
+            refuse_foreign(client, env.originator)
         if env.form is Form.PLAIN:
             plain = env.payload
         else:
@@ -312,13 +320,14 @@ def create_gateway_app(client: Client, keyring: Keyring, store: LocalStore, *,
 
 
 def run_gateway(node_url: str, token: str, keyring: Keyring, db: Path, *, host: str,
-                port: int, local_token: str, state: Path, watch_every: float = 30.0) -> None:
+                port: int, local_token: str, state: Path, watch_every: float = 30.0,
+                witnesses: dict[str, bytes] | None = None) -> None:
     import uvicorn
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = LocalStore(db)
     state.parent.mkdir(parents=True, exist_ok=True)
-    client = Client(node_url, token, keyring, log_state=state)
+    client = TrustingClient(node_url, token, keyring, log_state=state, witnesses=witnesses)
     try:
         app = create_gateway_app(client, keyring, store, local_token=local_token,
                                  watch_every=watch_every)

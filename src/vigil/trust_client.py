@@ -13,6 +13,9 @@ directory entries.
   there mean the node's proof does not hold;
 - :meth:`lookup`: a remote member's keys from its home node's directory, accepted only
   through :func:`vigil.directory.lookup.verify_lookup` (``dir.bad_lookup`` otherwise);
+- :meth:`proven_signer`: the same for the originator of a share, through the member's
+  own node, and the share's signature checked with the key so proven (the gateway's
+  check);
 - :meth:`monitor`: one poll of the member's own directory entries
   (:class:`vigil.directory.monitor.OwnerMonitor`): alarms at once on an entry it did not
   sign.
@@ -20,7 +23,10 @@ directory entries.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,14 +34,16 @@ import httpx
 from vigil.client import Client, Share
 from vigil.crypto.keys import SignPrivate
 from vigil.directory.entries import MemberKeys, member_signature
-from vigil.directory.lookup import verify_lookup
+from vigil.directory.lookup import chain_sign_keys, verify_lookup
 from vigil.directory.monitor import MonitorAlarm, OwnerMonitor
 from vigil.errors import CryptoError, InputError
 from vigil.log.entries import entry_bytes, share_entry
-from vigil.model import Envelope
-from vigil.protocol.witnessing import Witnessed, quorum, verify_witnessed_entry
+from vigil.model import Envelope, Provenance
+from vigil.protocol.envelope import verify_envelope, verify_header
+from vigil.protocol.witnessing import Witnessed, quorum, verify_witnessed_entry, witness_name
 
-__all__ = ["TrustingClient"]
+__all__ = ["TrustingClient", "load_witnesses", "refuse_foreign"]
+PROVEN_FOR = 60.0  # seconds a proven key is taken without asking again (revocations)
 
 
 class TrustingClient(Client):
@@ -52,6 +60,8 @@ class TrustingClient(Client):
         if require_witnessed and (not self.witness_keys or self.k < 1):
             raise InputError("requiring witnessing needs the witness keys to pin",
                              code="client.no_witnesses")
+        # (member, key id) -> (until, keys, public key) proven by a directory lookup
+        self._proven_keys: dict[tuple[str, str], tuple[float, MemberKeys, bytes]] = {}
         super().__init__(url, token, *args, **kw)
 
     def witnessed(self, share_id: str) -> dict[str, Any]:
@@ -94,6 +104,53 @@ class TrustingClient(Client):
         out: dict[str, Any] = self._call("POST", "/api/v1/directory/entries", json=doc)
         return int(out["index"])
 
+    def proven_signer(self, env: Envelope, *, header_only: bool = False
+                      ) -> MemberKeys | None:
+        """The originator's keys as its home node's directory proves them, and the share's
+        signature checked with the key so proven -- never with the key the node serves.
+
+        With pinned witnesses: the node only carries the home's lookup
+        (``GET /api/v1/directory/lookup/{member}``), which must verify against the
+        pinned witnesses (the home's checkpoint, k cosignatures, inclusion proofs, the
+        member's signed chain: ``dir.bad_lookup`` otherwise), and the key that signed the
+        share must be one the chain registered and did not revoke (``dir.key_unproven``).
+        Without pinned witnesses, and for a share the node attests (signed by its own
+        key, which only its own members' posts may be), only the node's own members are
+        taken, on its log proof (:meth:`verify`; None then); a member the node names as
+        another node's (``name@node``) is ``dir.key_unproven``."""
+        member = env.originator
+        kid = str(env.header["key"])
+        attested = env.header.get("provenance") == Provenance.ATTESTED.value
+        if attested or not self.witness_keys:
+            # attested: signed by this member's own node (whose key the log state pins),
+            # which attests only what its own members post
+            refuse_foreign(self, member)
+            return None
+        now = time.monotonic()
+        held = self._proven_keys.get((member, kid))
+        if held is None or held[0] < now:
+            got = self._call("GET", f"/api/v1/directory/lookup/{member}")
+            home = str(got.get("home"))
+            home_key = self.witness_keys.get(witness_name(home))
+            if home_key is None:
+                raise CryptoError(f"{member}'s home {home} is not among the pinned "
+                                  "witnesses", code="dir.key_unproven")
+            keys = verify_lookup(got["answer"], home, home_key, self.witness_keys, self.k,
+                                 member)
+            registered = chain_sign_keys(got["answer"], home, home_key)
+            if kid not in registered or kid in keys.revoked:
+                raise CryptoError(f"the share is signed by {kid}, which {member}'s witnessed "
+                                  "directory entries do not hold", code="dir.key_unproven")
+            held = (now + PROVEN_FOR, keys, registered[kid])
+            self._proven_keys[(member, kid)] = held
+        check = verify_header if header_only else verify_envelope
+        try:
+            check(env, held[2])
+        except CryptoError as e:
+            raise CryptoError(f"the share does not verify with {member}'s witnessed key: "
+                              f"{e.message}", code="dir.key_unproven") from None
+        return held[1]
+
     @staticmethod
     def lookup(home_url: str, home: str, home_key: bytes, member: str,
                witnesses: Mapping[str, bytes], k: int,
@@ -135,3 +192,30 @@ class TrustingClient(Client):
         finally:
             if own:
                 client.close()
+
+
+def refuse_foreign(client: Client, member: str) -> None:
+    """``dir.key_unproven`` for a member the node names as another node's
+    (``name@node``): without pinned witnesses its keys cannot be proven."""
+    if "@" in str(client.member(member)["name"]):
+        raise CryptoError(f"{member} is another node's member: its keys are taken only "
+                          "with its home's witnessed directory, and no witnesses are "
+                          "pinned", code="dir.key_unproven")
+
+
+def load_witnesses(path: Path) -> dict[str, bytes]:
+    """Pinned witnesses from a JSON file: ``{name: hex key}``, or the ``witnesses`` list
+    of ``GET /api/v1/federation/trust`` (``[{name, key}]``) as an operator hands it on."""
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+        if isinstance(doc, dict) and "witnesses" in doc:
+            doc = doc["witnesses"]
+        pairs = doc.items() if isinstance(doc, dict) else \
+            ((w["name"], w["key"]) for w in doc)
+        out = {str(name): bytes.fromhex(str(key)) for name, key in pairs}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path}: not a witness list ({e})", code="client.no_witnesses") \
+            from None
+    if any(len(k) != 32 for k in out.values()):
+        raise InputError(f"{path}: a witness key is not 32 bytes", code="client.no_witnesses")
+    return out

@@ -34,6 +34,11 @@ def test_peer_commands(tmp_path: Path) -> None:
     assert "pin      ed25519:" in vigil("peer", "descriptor")
     assert "berlin" in vigil("peer", "list")
     assert json.loads(vigil("peer", "show", "berlin"))["name"] == "berlin"
+    assert json.loads(vigil("peer", "show", "berlin"))["via"] is None
+    for args in (["peer", "add", "--pin", "ed25519:x"],  # neither URL nor --via
+                 ["peer", "add", "http://127.0.0.1:9", "--via", "berlin", "--pin", "x"]):
+        r = run.invoke(cli, ["--data", data, *args], env=env)
+        assert getattr(r.exception, "code", None) == "input.invalid", r.output
     st = json.loads(vigil("peer", "status", "--json"))
     (link,) = st["peers"]
     assert link["peer"] == "berlin" and link["sent"]["backlog"] == 1

@@ -468,7 +468,7 @@ def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
 
 _GONE = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel",
          "inbox_member_share", "taxii_access_share")
-_KEPT = ("inbox_share_member", "inbox_member_pos")  # (taxii_access went in v21)
+_KEPT = ("inbox_share_member", "inbox_member_pos")  # (taxii_access went in v22)
 
 
 def _indexes(store: Store) -> set[str]:
@@ -529,7 +529,7 @@ def _tables(store: Store) -> set[str]:
 def test_taxii_access_migration_reads_each_member_s_shares_from_the_inbox(
         request: pytest.FixtureRequest, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """v21 drops the TAXII index's per-member rows: every (member, share) they held is
+    """v22 drops the TAXII index's per-member rows: every (member, share) they held is
     the member's inbox row or its own share, which takes a position after the
     originator's last inbox position (in the order stored), past which the inbox goes
     on; an originator that is also a recipient keeps its inbox row only."""
@@ -547,7 +547,7 @@ def test_taxii_access_migration_reads_each_member_s_shares_from_the_inbox(
 
             def old_index(sql: Sql, envs: list[Envelope] = envs,
                           sent: list[tuple[Member, list[Member]]] = sent,
-                          b: Member = b) -> None:  # as the index wrote it before v21
+                          b: Member = b) -> None:  # as the index wrote it before v22
                 serialize_writes(sql)
                 for n, (env, (o, to)) in enumerate(zip(envs, sent, strict=True)):
                     seq = sql.execute("SELECT seq FROM shares WHERE id=?",

@@ -288,16 +288,22 @@ def feed_push(channel: str, as_member: str, url: str, collection: str, user: str
               help="file of checkpoints this member accepted (default <data>/checkpoints.json)")
 @click.option("--watch-every", default=30.0, show_default=True,
               help="seconds between watches of the node's log")
+@click.option("--witnesses", "witnesses_path", envvar="VIGIL_WITNESSES",
+              type=click.Path(dir_okay=False, exists=True),
+              help="JSON of the witnesses to pin ({name: hex key}, or the `witnesses` of "
+                   "GET /api/v1/federation/trust, from the operator): signers' keys are "
+                   "then taken only with their home's directory proof")
 @click.pass_context
 def gateway(ctx: click.Context, node_url: str, token: str, keyring_path: str, listen: str,
             db_path: str | None, local_token: str | None, state: str | None,
-            watch_every: float) -> None:
+            watch_every: float, witnesses_path: str | None) -> None:
     """Follow the node's inbox with the member's own keys and serve the opened shares
     as plain STIX on a local, read-only TAXII 2.1 endpoint."""
     import secrets
 
     from vigil.crypto.keyring import load_keyring
     from vigil.gateway import run_gateway
+    from vigil.trust_client import load_witnesses
 
     host, _, port = listen.rpartition(":")
     if not host or decimal(port) is None:
@@ -316,4 +322,5 @@ def gateway(ctx: click.Context, node_url: str, token: str, keyring_path: str, li
     state_path = Path(state) if state else ctx.obj.settings().data_dir / "checkpoints.json"
     run_gateway(node_url, token, kr, Path(db_path or "vigil-gateway.db"),
                 host=host, port=int(port), local_token=local_token, state=state_path,
-                watch_every=watch_every)
+                watch_every=watch_every,
+                witnesses=load_witnesses(Path(witnesses_path)) if witnesses_path else None)

@@ -48,15 +48,26 @@ def peer_descriptor(c: Ctx, as_json: bool) -> None:
 
 
 @peer.command("add")
-@click.argument("url")
+@click.argument("url", required=False)
 @click.option("--pin", required=True, help="the peer's node key id (its `vigil peer descriptor`)")
+@click.option("--via", help="a peer (name or node id) that relays to a node this one does "
+                            "not reach; the node's descriptor comes from it, checked by PIN")
 @pass_ctx
-def peer_add(c: Ctx, url: str, pin: str) -> None:
-    """Peer with the node at URL whose node key is PIN (it must add this node too)."""
+def peer_add(c: Ctx, url: str | None, pin: str, via: str | None) -> None:
+    """Peer with the node at URL whose node key is PIN (it must add this node too); or,
+    with --via RELAY instead of URL, with a node reached only through that relay."""
+    from vigil.errors import InputError
     from vigil.federation import peers
     from vigil.federation.descriptor import fed_name
 
     fed_name(c.settings())
+    if (url is None) == (via is None):
+        raise InputError("give the node's URL, or --via a relaying peer", code="input.invalid")
+    if via is not None:
+        p = _with_exchange(c, lambda ex: peers.add_via(ex, via, pin))
+        click.echo(f"peered with {p.name} ({p.node}) through {via}")
+        return
+    assert url is not None
     p = _with_exchange(c, lambda ex: peers.add(ex, url, pin))
     click.echo(f"peered with {p.name} ({p.node}) at {p.url}; tls pin {p.tls_pin or '-'}")
 
@@ -73,7 +84,7 @@ def peer_list(c: Ctx, as_json: bool) -> None:
         out([p.to_json() for p in ps])
         return
     for p in ps:
-        click.echo(f"{p.name:<20} {p.node}  {p.url}")
+        click.echo(f"{p.name:<20} {p.node}  {p.url if p.via is None else 'via ' + p.via}")
 
 
 @peer.command("show")

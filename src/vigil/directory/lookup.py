@@ -27,7 +27,7 @@ from vigil.errors import CryptoError, VigilError
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.protocol.witnessing import verify_witnessed
 
-__all__ = ["verify_lookup"]
+__all__ = ["chain_sign_keys", "verify_lookup"]
 
 
 def verify_lookup(answer: Mapping[str, Any], home: str, home_key: bytes,
@@ -57,3 +57,17 @@ def verify_lookup(answer: Mapping[str, Any], home: str, home_key: bytes,
                           code="dir.bad_lookup") from e
     except (VigilError, KeyError, TypeError, ValueError) as e:
         raise CryptoError(f"malformed directory lookup: {e}", code="dir.bad_lookup") from e
+
+
+def chain_sign_keys(answer: Mapping[str, Any], home: str, home_key: bytes
+                    ) -> dict[str, bytes]:
+    """Every signing key the member's chain in a lookup answer registered, by key id
+    (each prefix of the chain replayed as :func:`fold` checks it). Call it on an answer
+    :func:`verify_lookup` accepted."""
+    entries = [SignedEntry.from_json(item["entry"]) for item in answer["entries"]]
+    out: dict[str, bytes] = {}
+    for n in range(1, len(entries) + 1):
+        keys = fold(entries[:n], home, home_key)
+        if keys.sign_key is not None and keys.sign_key_id is not None:
+            out[keys.sign_key_id] = keys.sign_key
+    return out

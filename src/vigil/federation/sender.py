@@ -11,7 +11,9 @@ off exponentially with jitter (cap 30 s), ended early by a heartbeat that gets t
 or a publish. Connections time out after ``CONNECT`` seconds, so a link that heals is
 tried again within seconds. Every ``fed_heartbeat`` seconds each link sends its head; a
 node that hears a head past its cursor pulls from that origin, and flags the link
-``withheld`` when the pull does not close the gap.
+``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
+reached through it: its link's client seals every request to the peer
+(:mod:`vigil.federation.transport`); nothing else here differs.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ import httpx
 import orjson
 
 from vigil import clock
-from vigil.client.tls import transports
 from vigil.config import Settings
+from vigil.crypto.kem import EncPrivate
 from vigil.errors import VigilError
-from vigil.federation import codec, outbox, peers, receiver
+from vigil.federation import codec, outbox, peers, receiver, transport
+from vigil.federation.descriptor import hop_key
 from vigil.federation.peers import Peer
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
@@ -45,20 +48,16 @@ log = logging.getLogger(__name__)
 BATCH = 500
 WINDOW = 3  # batches in flight per destination (each acked in order)
 BACKOFF_CAP = 30.0
-CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
+CONNECT = transport.CONNECT  # seconds to connect (TCP and TLS) before a try counts as failed
 COMMIT_WAIT = 2.0  # seconds a link waits for a row it was told of to be committed
 LEASE = 5.0  # seconds a worker holds the node's sender lease without renewing it
 Ring = Callable[[Iterable[str]], Awaitable[None]]
 
 
-def client_for(peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
-    limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT))
-    if peer.url.startswith("https"):
-        if peer.tls_pin:
-            return httpx.AsyncClient(transport=transports(pin=peer.tls_pin)[1],
-                                     timeout=limits)
-        return httpx.AsyncClient(verify=False, timeout=limits)  # node signatures only
-    return httpx.AsyncClient(timeout=limits)
+def client_for(service: Service, peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
+    """A client to ``peer``: to its address, or through its relay
+    (:mod:`vigil.federation.transport`)."""
+    return transport.async_client(service.ex, service.hop_key(), peer, timeout)
 
 
 def consecutive(rows: Sequence[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
@@ -102,7 +101,7 @@ class Link:
         self.peer = peer
         self.wake = asyncio.Event()
         self.pull_wanted = asyncio.Event()
-        self.client = client_for(peer)
+        self.client = client_for(service, peer)
         self.tasks: list[asyncio.Task[None]] = []
         self.state = "new"
         self.error: str | None = None
@@ -365,6 +364,13 @@ class Service:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         # more a heartbeat carries, by name (vigil.federation.trust adds "trust")
         self.heartbeat_parts: dict[str, Callable[[str], Any]] = {}
+        self._hop_key: EncPrivate | None = None
+
+    def hop_key(self) -> EncPrivate:
+        """This node's hop key (it opens what comes back through a relay)."""
+        if self._hop_key is None:
+            self._hop_key = hop_key(self.settings.data_dir)
+        return self._hop_key
 
     def heartbeat_extra(self, dest: str) -> dict[str, Any]:
         return {name: part(dest) for name, part in self.heartbeat_parts.items()}

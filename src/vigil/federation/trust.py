@@ -42,8 +42,8 @@ from typing import Any
 import httpx
 
 from vigil import clock
-from vigil.client.tls import transports
 from vigil.crypto.encoding import b64u, b64u_decode
+from vigil.crypto.kem import EncPrivate
 from vigil.crypto.keyring import Keyring
 from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import (
@@ -62,14 +62,14 @@ from vigil.directory.lookup import verify_lookup
 from vigil.directory.rehome import verify_move
 from vigil.directory.revocation import Revocations
 from vigil.errors import CryptoError, InputError, NotFound, Unavailable
-from vigil.federation import kinds, outbox, receiver
+from vigil.federation import kinds, outbox, receiver, transport
 from vigil.federation.peers import Peer, peers
-from vigil.log.checkpoint import DEFAULT_AUTHORITY, parse_checkpoint
+from vigil.log.checkpoint import parse_checkpoint
 from vigil.log.entries import member_entry
 from vigil.model import Member
 from vigil.node import keylife
 from vigil.node.exchange import Exchange
-from vigil.protocol.witnessing import quorum
+from vigil.protocol.witnessing import quorum, witness_name
 from vigil.roster.roster import Roster
 from vigil.storage import federation as fq
 from vigil.storage import trust as tq
@@ -86,17 +86,13 @@ WITNESS_PATH = "/witness/add-checkpoint"
 __all__ = ["TrustService", "witness_name"]
 
 
-def witness_name(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
-    return f"{authority}/witness/{node_id}"
-
-
-def peer_client(peer: Peer, timeout: float) -> httpx.Client:
-    """A sync client to ``peer``, pinned to its TLS key when it has one."""
-    if peer.url.startswith("https"):
-        if peer.tls_pin:
-            return httpx.Client(transport=transports(pin=peer.tls_pin)[0], timeout=timeout)
-        return httpx.Client(verify=False, timeout=timeout)  # the checkpoint is signed
-    return httpx.Client(timeout=timeout)
+def peer_client(ex: Exchange, hop_key: EncPrivate | None, peer: Peer,
+                timeout: float) -> httpx.Client:
+    """A sync client to ``peer``, pinned to its TLS key when it has one; through its
+    relay for a peer added ``via`` one (which takes this node's hop key)."""
+    if hop_key is None or peer.via is None:
+        return transport.direct_sync(peer, timeout)
+    return transport.sync_client(ex, hop_key, peer, timeout)
 
 
 def register_keys(ex: Exchange, kr: Keyring, directory: DirectoryLog | None = None) -> int:
@@ -115,8 +111,10 @@ def register_keys(ex: Exchange, kr: Keyring, directory: DirectoryLog | None = No
 
 
 class TrustService:
-    def __init__(self, ex: Exchange, *, cadence: float = 1.0) -> None:
+    def __init__(self, ex: Exchange, *, cadence: float = 1.0,
+                 hop_key: EncPrivate | None = None) -> None:
         self.ex = ex
+        self.hop_key = hop_key  # for peers reached through a relay
         self.cadence = cadence
         store = ex.store
         self.alarms = Alarms(store)
@@ -183,7 +181,8 @@ class TrustService:
         def submit(body: bytes) -> tuple[int, str, bytes]:
             client = self._clients.get(peer.node)
             if client is None:
-                client = self._clients[peer.node] = peer_client(peer, 5.0)
+                client = self._clients[peer.node] = peer_client(self.ex, self.hop_key,
+                                                                   peer, 5.0)
             try:
                 r = client.post(peer.url.rstrip("/") + WITNESS_PATH, content=body,
                                 headers={"content-type": NOTE_CONTENT_TYPE})
@@ -319,7 +318,7 @@ class TrustService:
             raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved",
                            status=422)
         try:
-            with peer_client(home, 10.0) as client:
+            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
                 r = client.get(home.url.rstrip("/") + "/directory/lookup",
                                params={"member": member})
         except httpx.HTTPError as e:
@@ -342,6 +341,41 @@ class TrustService:
                               code="dir.bad_lookup") from None
         self.take_member(member, answer)
         return home.node
+
+    def member_lookup(self, member: str) -> dict[str, Any]:
+        """For a member's client or gateway: ``{"home", "answer"}``, the directory lookup
+        of ``member`` at its home node -- this node's own for a member hosted here, else
+        the home peer's answer fetched now (directly or through its relay) and passed on
+        as it came. This node vouches for nothing: the client checks the answer against
+        the witnesses it pinned. ``dir.unknown_member`` for a member of no known home;
+        ``dir.home_unreachable`` when the home does not answer."""
+        got = self.ex.store.read(lambda sql: fq.remote_member(sql, member))
+        if got is None:
+            return {"home": self.ex.node_id,
+                    "answer": answer_lookup(self.directory, self.collector, member, self.k())}
+        home = next((p for p in self.peer_list() if p.node == got[0]), None)
+        if home is None:
+            raise NotFound(f"no directory entry for {member} here",
+                           code="dir.unknown_member")
+        try:
+            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
+                r = client.get(home.url.rstrip("/") + "/directory/lookup",
+                               params={"member": member})
+        except httpx.HTTPError as e:
+            raise Unavailable(f"{home.name} did not answer the lookup: {e}",
+                              code="dir.home_unreachable") from None
+        if r.status_code == 404:
+            raise NotFound(f"{home.name} has no witnessed entry of {member} (yet)",
+                           code="dir.not_witnessed")
+        if r.status_code != 200:
+            raise Unavailable(f"{home.name} answered {r.status_code} to the lookup",
+                              code="dir.home_unreachable")
+        try:
+            answer = r.json()
+        except ValueError:
+            raise CryptoError(f"{home.name}'s lookup is not JSON",
+                              code="dir.bad_lookup") from None
+        return {"home": home.node, "answer": answer}
 
     def check_move(self, ctx: kinds.Context, old_home: str, body: Mapping[str, Any]) -> None:
         """A peer announces a member this node knows homed at ``old_home``: only with the

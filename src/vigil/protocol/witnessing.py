@@ -20,14 +20,20 @@ from typing import Any
 
 from vigil.crypto.encoding import b64u_decode
 from vigil.errors import CryptoError, VigilError
-from vigil.log.checkpoint import Checkpoint
+from vigil.log.checkpoint import DEFAULT_AUTHORITY, Checkpoint
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.log.note import check_signatures, parse_note
 from vigil.protocol.cosignature import cosigners, node_of_origin
 
 MAX_K = 3
 
-__all__ = ["Witnessed", "quorum", "verify_witnessed", "verify_witnessed_entry"]
+__all__ = ["Witnessed", "quorum", "verify_witnessed", "verify_witnessed_entry",
+           "witness_name"]
+
+
+def witness_name(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
+    """The cosigner name of a node's witness (its key is the node key)."""
+    return f"{authority}/witness/{node_id}"
 
 
 def quorum(nodes: int) -> int:

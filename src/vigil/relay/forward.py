@@ -34,15 +34,17 @@ Forward = Callable[[Hop], bool]
 
 class Relay:
     def __init__(self, store: Store, peers: Callable[[], Collection[str]],
-                 forward: Forward) -> None:
+                 forward: Forward | None = None) -> None:
         self.store = store
         self.peers = peers
         self.forward = forward
         self._queue: deque[Hop] = deque()
         self._lock = threading.Lock()
 
-    def accept(self, hop: Hop) -> None:
-        """Take a hop for forwarding (``relay.*`` errors for anything malformed)."""
+    def admit(self, hop: Hop) -> bool:
+        """Check a hop's outer header and keep its row; False for a hop id seen before
+        (``relay.*`` errors for anything malformed or for a node this relay does not
+        reach)."""
         if hop.dest not in self.peers():
             raise PolicyDenied("this relay does not reach that node", code="relay.no_route")
         if not HOP_ID_RE.fullmatch(hop.hop_id) or not is_bucket(len(hop.blob)):
@@ -54,22 +56,31 @@ class Relay:
         def run(sql: Sql) -> bool:
             return q.add_hop(sql, hop.hop_id, hop.dest, len(hop.blob), clock.now())
         if not self.store.write(run):
+            return False
+        log.info("relay: hop for %s, %d bytes", hop.dest, len(hop.blob))
+        return True
+
+    def accept(self, hop: Hop) -> None:
+        """Take a hop for forwarding later by :meth:`pump`."""
+        if not self.admit(hop):
             return  # a resend of a hop already taken
         with self._lock:
             if len(self._queue) >= MAX_QUEUED:
                 raise PolicyDenied("the relay is full; try later", code="relay.busy")
             self._queue.append(hop)
-        log.info("relay: hop for %s, %d bytes", hop.dest, len(hop.blob))
 
     def pump(self) -> int:
         """Forward what is queued; how many hops went on (the rest wait)."""
+        forward = self.forward
+        if forward is None:
+            raise ValueError("this relay forwards each hop as it comes")
         sent = 0
         with self._lock:
             pending = list(self._queue)
             self._queue.clear()
         keep: list[Hop] = []
         for hop in pending:
-            if hop.expires > clock.now() and not self.forward(hop):
+            if hop.expires > clock.now() and not forward(hop):
                 keep.append(hop)
             elif hop.expires > clock.now():
                 sent += 1

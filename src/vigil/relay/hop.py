@@ -25,9 +25,10 @@ MIN_BUCKET = 4096
 MAX_BUCKET = 8 << 20
 OVERHEAD = 32 + 16  # X25519 enc + AES-GCM tag
 TAG_HOP = b"vigil/hop/v1\0"
+HEADER = "vigil-hop"
 HOP_TTL = timedelta(hours=24)
 
-__all__ = ["Hop", "bucket_for", "open_hop", "seal_hop"]
+__all__ = ["HEADER", "Hop", "bucket_for", "open_hop", "seal_hop"]
 
 
 def bucket_for(batch_len: int) -> int:
@@ -57,6 +58,23 @@ class Hop:
 
     def header(self) -> dict[str, str]:
         return {"dest": self.dest, "hop_id": self.hop_id, "expires": self.expires}
+
+    def header_value(self) -> str:
+        """The outer header as one HTTP header value (``Vigil-Hop``)."""
+        return ",".join(f"{k}={v}" for k, v in self.header().items())
+
+    @classmethod
+    def from_header(cls, value: str | None, blob: bytes) -> Hop:
+        """The hop of a ``Vigil-Hop`` header value and its body (``relay.bad_hop``)."""
+        fields: dict[str, str] = {}
+        for part in (value or "").split(","):
+            k, sep, v = part.strip().partition("=")
+            if not sep or k not in ("dest", "hop_id", "expires") or k in fields:
+                raise InputError("malformed Vigil-Hop header", code="relay.bad_hop")
+            fields[k] = v
+        if len(fields) != 3:
+            raise InputError("malformed Vigil-Hop header", code="relay.bad_hop")
+        return cls(fields["dest"], fields["hop_id"], fields["expires"], blob)
 
 
 def seal_hop(batch: bytes, dest: str, dest_hop_key: bytes) -> Hop:

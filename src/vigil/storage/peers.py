@@ -7,9 +7,10 @@ from typing import Any
 
 from vigil.storage.base import Sql, Store
 
-_COLUMNS = ("SELECT node_id, name, url, node_key, pin, hop_key, tls_pin, log_origin, added "
-            "FROM fed_peers WHERE removed=?")
-"""A peer's row: (node, name, url, node key, pin, hop key, TLS pin, log origin, added)."""
+_COLUMNS = ("SELECT node_id, name, url, node_key, pin, hop_key, tls_pin, log_origin, added, "
+            "via FROM fed_peers WHERE removed=?")
+"""A peer's row: (node, name, url, node key, pin, hop key, TLS pin, log origin, added,
+relay's node id or None)."""
 
 
 def peer_rows(store: Store) -> list[Any]:
@@ -29,14 +30,24 @@ def node_named(sql: Sql, name: str) -> str | None:
 
 
 def put_peer(sql: Sql, node: str, name: str, url: str, key: bytes, pin: str, hop_key: bytes,
-             tls_pin: str | None, log_origin: str, descriptor: str, added: str) -> None:
-    """Store a peer, replacing what was stored for that node."""
+             tls_pin: str | None, log_origin: str, descriptor: str, added: str,
+             via: str | None = None) -> None:
+    """Store a peer (reached through the peer ``via`` if given), replacing what was
+    stored for that node."""
     sql.execute("DELETE FROM fed_peers WHERE node_id=?", (node,))
     sql.execute("INSERT INTO fed_peers(node_id, name, url, node_key, pin, hop_key, "
-                "tls_pin, log_origin, descriptor, added, removed) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                "tls_pin, log_origin, descriptor, added, removed, via) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                 (node, name, url, key, pin, hop_key, tls_pin, log_origin, descriptor,
-                 added, False))
+                 added, False, via))
+
+
+def direct_descriptor(store: Store, pin: str) -> str | None:
+    """The stored signed descriptor of the peer not removed, reached directly, whose node
+    key has id ``pin``."""
+    rows = store.query("SELECT descriptor FROM fed_peers WHERE pin=? AND removed=? "
+                       "AND via IS NULL", (pin, False))
+    return str(rows[0][0]) if rows else None
 
 
 def remove_peer(sql: Sql, node: str) -> None:

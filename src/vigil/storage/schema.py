@@ -693,7 +693,7 @@ TAXII_SPANS_MIGRATION: list[str] = [
 
 # A member may read a TAXII object iff it may read the share that carries it, and the
 # shares it may read are its inbox's and its own (the access gate's rule), so the TAXII
-# index keeps no per-member rows: v21 drops ``taxii_access`` (per recipient of every
+# index keeps no per-member rows: v22 drops ``taxii_access`` (per recipient of every
 # share: a row, a position and four index entries, three of them keyed by member). A
 # collection is read from the member's inbox rows (their positions and ``added``)
 # joined to ``taxii_shares``, and from its own shares, each of which takes a position in
@@ -913,7 +913,9 @@ MIGRATIONS: list[list[str]] = [
     # v19: a large payload stored apart from its share row (SQLite: vigil.storage.payloads)
     ["ALTER TABLE shares ADD COLUMN payload_ref TEXT"],
     TAXII_SPANS_MIGRATION,  # v20: TAXII objects served from their share's payload
-    TAXII_FROM_INBOX_MIGRATION,  # v21: TAXII access read from the inbox, no rows of its own
+    # v21: a peer reached through a relay (the relay's node id), not at its own address
+    ["ALTER TABLE fed_peers ADD COLUMN via TEXT"],
+    TAXII_FROM_INBOX_MIGRATION,  # v22: TAXII access read from the inbox, no rows of its own
 ]
 
 

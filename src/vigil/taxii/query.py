@@ -50,7 +50,7 @@ def show_time(norm: str) -> str:
 class Cursor:
     """Where a page ends: the member's position of a share (its inbox position, or the
     one its own share took) and an object's position in it. Tokens are ``v2``: a ``v1``
-    token counted positions of the TAXII index's own (before schema v21) and is refused
+    token counted positions of the TAXII index's own (before schema v22) and is refused
     as one this server did not give out."""
 
     seq: int

@@ -118,15 +118,18 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             await fed.start()
             from vigil.federation.trust import TrustService
             trust = app.state.trust = TrustService(  # witnesses, directory, alarms
-                ex, cadence=float(settings.fed_heartbeat))
+                ex, cadence=float(settings.fed_heartbeat), hop_key=fed.hop_key())
             trust.attach(fed)
             await trust.start()
+            from vigil.federation.relaying import Relaying
+            app.state.relaying = Relaying(ex, fed.hop_key())  # relayed hops, both ends
         try:
             yield
         finally:
             if fed is not None:
                 await app.state.trust.stop()
                 await fed.stop()
+                await app.state.relaying.close()
             correlation.listeners.remove(ring_notices)
             app.state.vigil.metrics.uninstall(ex)
             feeds.cancel()

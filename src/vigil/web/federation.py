@@ -19,8 +19,11 @@ from vigil import clock
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.federation import codec, receiver, status
 from vigil.federation.descriptor import WELL_KNOWN, descriptor
-from vigil.federation.peers import Peer, peer_by_node
+from vigil.federation.peers import Peer, peer_by_node, stored_descriptor
+from vigil.federation.relaying import Relaying
 from vigil.federation.sender import BATCH, Service, build_batch
+from vigil.relay.hop import HEADER as HOP_HEADER
+from vigil.relay.hop import MAX_BUCKET, Hop
 from vigil.storage import federation as q
 from vigil.storage.base import Sql
 from vigil.web.deps import ActorDep, StateDep, number, read_body
@@ -114,6 +117,45 @@ async def pull(
     await asyncio.to_thread(svc.ex.store.write, caught_up)
     got = await asyncio.to_thread(build_batch, svc.ex, peer.node, after, limit)
     return _json(svc.tamper(peer.node, got))
+
+
+def relaying(request: Request) -> Relaying:
+    got: Relaying | None = getattr(request.app.state, "relaying", None)
+    if got is None:
+        raise NotFound("this node does not federate", code="fed.off")
+    return got
+
+
+@router.post(f"{PREFIX}/relay")
+async def relay(st: StateDep, request: Request) -> Response:
+    """Relay: a peer's sealed hop for another peer, passed on; the sealed answer."""
+    svc = service(request)
+    body = await read_body(request, MAX_BUCKET)
+    await authenticate(request, svc, body)
+    hop = Hop.from_header(request.headers.get(HOP_HEADER), body)
+    status_code, ctype, content = await relaying(request).pass_on(hop)
+    return Response(content, status_code=status_code, media_type=ctype)
+
+
+@router.get(f"{PREFIX}/relay/descriptor")
+async def relay_descriptor(st: StateDep, request: Request,
+                           pin: Annotated[str, Query(max_length=80)]) -> Response:
+    """Relay: the signed descriptor of a peer (by its pin) for a peer that cannot fetch
+    it from that node; the asker checks it against the pin."""
+    svc = service(request)
+    await authenticate(request, svc, b"")
+    return _json(await asyncio.to_thread(stored_descriptor, svc.ex, pin))
+
+
+@router.post(f"{PREFIX}/hop")
+async def hop(st: StateDep, request: Request) -> Response:
+    """A hop sealed to this node, from its relay: the request inside is served by these
+    routes; its answer sealed to the origin."""
+    svc = service(request)
+    body = await read_body(request, MAX_BUCKET)
+    await authenticate(request, svc, body)
+    sealed = await relaying(request).answer(request.app, body)
+    return Response(sealed, media_type="application/octet-stream")
 
 
 @router.get("/api/v1/federation/status")

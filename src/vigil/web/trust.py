@@ -8,6 +8,8 @@ directory log for monitors, and what members read of fork alarms.
   inclusion proofs and a checkpoint carrying k cosignatures (public: keys are public).
 - ``GET /fed/v1/directory/log?start=N`` -- the directory log's leaves from N up to its
   newest k-cosigned checkpoint, for members' monitors.
+- ``GET /api/v1/directory/lookup/{member}`` -- for clients and gateways: the member's
+  lookup at its home node (this node's, or the home peer's as it answered).
 - ``POST /api/v1/directory/entries`` -- a member's own signed entry (admin scope).
 - ``POST /api/v1/directory/take`` -- the caller, moved here, hosted here (admin scope).
 - ``GET /api/v1/federation/trust`` -- k, witnessed sizes, fork alarms (any member).
@@ -60,6 +62,16 @@ async def lookup(st: StateDep, request: Request, member: Annotated[str, Query(ma
     trust = _trust(request)
     return _json(await asyncio.to_thread(answer_lookup, trust.directory, trust.collector,
                                          member, trust.k()))
+
+
+@router.get("/api/v1/directory/lookup/{member}")
+async def member_lookup(st: StateDep, actor: ActorDep, request: Request, member: str
+                        ) -> Response:
+    """A member's directory lookup at its home node (here, or fetched from the home
+    peer), ``{home, answer}``, for clients and gateways to check against the witnesses
+    they pinned; this node's word adds nothing to it."""
+    trust = _trust(request)
+    return _json(await asyncio.to_thread(trust.member_lookup, member))
 
 
 @router.get(f"{PREFIX}/directory/log")

@@ -267,6 +267,7 @@ async def test_roster_refuses_nodes_off_it_and_needs_the_threshold(
         peer_all(three)
         await asyncio.to_thread(wait_for, knows(a, "charlie@cairo"))
         await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
+        await asyncio.to_thread(wait_for, knows(c, "alpha@athens"))  # cairo publishes to it
 
         def roster(node: FedNode, *args: str) -> str:
             run = CliRunner().invoke(cli_mod.cli, ["--data", str(node.node.data), "roster",

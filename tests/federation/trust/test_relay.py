@@ -124,3 +124,48 @@ def test_receipts_released_only_on_ticks() -> None:
     now[0] = 105.5
     assert batcher.due() == {A: [{"cursor": 1}, {"cursor": 2}]}
     assert batcher.due() == {}
+
+
+def test_a_relayed_request_and_its_answer() -> None:
+    from vigil.relay.tunnel import open_reply, open_request, seal_reply, seal_request
+
+    a_hop, b_hop = X25519PrivateKey.generate(), X25519PrivateKey.generate()
+    a_pub, b_pub = (k.public_key().public_bytes_raw() for k in (a_hop, b_hop))
+    hop, nonce = seal_request(A, B, b_pub, "POST", "/fed/v1/batch",
+                              {"vigil-node": "origin=…", "content-type": "application/json",
+                               "cookie": "never travels"}, b"x" * 5000)
+    assert hop.dest == B and len(hop.blob) == 8192 and b"/fed/v1" not in hop.blob
+    assert Hop.from_header(hop.header_value(), hop.blob) == hop
+    with pytest.raises(CryptoError):
+        open_request(hop.blob, A, a_hop)  # sealed to B
+    inner = open_request(hop.blob, B, b_hop)
+    assert (inner.origin, inner.method, inner.path, inner.body) == (
+        A, "POST", "/fed/v1/batch", b"x" * 5000)
+    assert inner.headers == {"vigil-node": "origin=…", "content-type": "application/json"}
+    blob = seal_reply(inner, a_pub, 409, "application/json", b'{"error": {}}')
+    assert len(blob) == MIN_BUCKET
+    assert open_reply(blob, A, a_hop, nonce) == (409, "application/json", b'{"error": {}}')
+    with pytest.raises(CryptoError) as other:  # the answer to another request
+        open_reply(blob, A, a_hop, "another nonce")
+    assert other.value.code == "relay.bad_hop"
+
+
+@pytest.mark.parametrize("value", [None, "", "dest=x", "dest=x,hop_id=y,expires=z,dest=x",
+                                   "dest=x,hop_id=y,origin=z"])
+def test_a_malformed_hop_header_is_refused(value: str | None) -> None:
+    from vigil.errors import InputError
+
+    with pytest.raises(InputError) as bad:
+        Hop.from_header(value, b"")
+    assert bad.value.code == "relay.bad_hop"
+
+
+def test_the_relay_forgets_rows_past_a_hops_lifetime(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    relay = Relay(store, lambda: {B})
+    pub = X25519PrivateKey.generate().public_key().public_bytes_raw()
+    hop = seal_hop(b"batch", B, pub)
+    assert relay.admit(hop) and not relay.admit(hop)  # a hop id is taken once
+    assert relay.forget("2000-01-01T00:00:00.000Z") == 0 and len(relay.hops()) == 1
+    assert relay.forget("9999-01-01T00:00:00.000Z") == 1 and relay.hops() == []
+    store.close()

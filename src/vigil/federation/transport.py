@@ -1,0 +1,165 @@
+"""How this node's requests reach a peer: straight to its address, or through a relay.
+
+A peer added with ``via`` (``vigil peer add --via``) is one this node does not reach: an
+HTTP client for it gets a transport that seals every request to the peer's hop key
+(:mod:`vigil.relay.tunnel`), posts the sealed blob to the relay's ``/fed/v1/relay`` with
+the outer header ``Vigil-Hop: dest, hop_id, expires`` (signed by this node for the
+relay, which serves its peers only), and opens the sealed answer. The code above the
+transport -- pushes, heartbeats, pulls, witness submissions, directory lookups -- sends
+the same signed requests either way and reads the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from vigil.client.tls import transports
+from vigil.crypto.kem import EncPrivate
+from vigil.errors import PolicyDenied
+from vigil.federation import codec
+from vigil.federation.peers import Peer, peer
+from vigil.node.exchange import Exchange
+from vigil.relay import hop as hops
+from vigil.relay.tunnel import open_reply, seal_request
+
+CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
+RELAY_PATH = "/relay"  # under the relay's fed endpoint
+HOP_PATH = "/hop"  # under the destination's fed endpoint
+OCTETS = "application/octet-stream"
+
+__all__ = ["async_client", "direct_async", "direct_sync", "sync_client"]
+
+
+def _timeout(timeout: float) -> httpx.Timeout:
+    return httpx.Timeout(timeout, connect=min(timeout, CONNECT))
+
+
+def direct_async(peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
+    """An async client to ``peer``'s own address, pinned to its TLS key if it has one."""
+    limits = _timeout(timeout)
+    if peer.url.startswith("https"):
+        if peer.tls_pin:
+            return httpx.AsyncClient(transport=transports(pin=peer.tls_pin)[1],
+                                     timeout=limits)
+        return httpx.AsyncClient(verify=False, timeout=limits)  # node signatures only
+    return httpx.AsyncClient(timeout=limits)
+
+
+def direct_sync(peer: Peer, timeout: float) -> httpx.Client:
+    """A sync client to ``peer``'s own address, pinned to its TLS key if it has one."""
+    if peer.url.startswith("https"):
+        if peer.tls_pin:
+            return httpx.Client(transport=transports(pin=peer.tls_pin)[0], timeout=timeout)
+        return httpx.Client(verify=False, timeout=timeout)  # what it answers is signed
+    return httpx.Client(timeout=timeout)
+
+
+class _Tunnel:
+    """What both transports share: the relay of a peer, sealing and opening."""
+
+    def __init__(self, ex: Exchange, hop_key: EncPrivate, dest: Peer) -> None:
+        if dest.via is None:
+            raise PolicyDenied("this peer is reached directly", code="relay.no_route")
+        self.ex = ex
+        self.hop_key = hop_key
+        self.dest = dest
+        self.via = dest.via
+
+    def relay(self) -> Peer:
+        got = peer(self.ex.store, self.via)
+        if got.via is not None:
+            raise PolicyDenied("a relay is a peer this node reaches directly",
+                               code="relay.no_route")
+        return got
+
+    def seal(self, relay: Peer, request: httpx.Request, body: bytes
+             ) -> tuple[httpx.URL, bytes, dict[str, str], str]:
+        """(relay URL, blob, outer headers, nonce) for ``request``."""
+        hop, nonce = seal_request(self.ex.node_id, self.dest.node, self.dest.hop_key,
+                                  request.method, request.url.raw_path.decode(),
+                                  {k.lower(): v for k, v in request.headers.items()}, body)
+        url = httpx.URL(relay.url + RELAY_PATH)
+        signed = codec.sign_request(self.ex.node_key, "POST", url.raw_path.decode(),
+                                    self.ex.node_id, relay.node, hop.blob)
+        return url, hop.blob, {codec.HEADER: signed, hops.HEADER: hop.header_value(),
+                               "content-type": OCTETS}, nonce
+
+    def answer(self, request: httpx.Request, r: httpx.Response, nonce: str) -> httpx.Response:
+        """The destination's answer inside the relay's; the relay's own error as is."""
+        if r.status_code != 200:
+            return httpx.Response(r.status_code, content=r.content, request=request,
+                                  headers={"content-type": r.headers.get("content-type",
+                                                                         "application/json")})
+        status, ctype, body = open_reply(r.content, self.ex.node_id, self.hop_key, nonce)
+        return httpx.Response(status, content=body, headers={"content-type": ctype},
+                              request=request)
+
+
+class AsyncRelayTransport(httpx.AsyncBaseTransport):
+    def __init__(self, tunnel: _Tunnel, timeout: float) -> None:
+        self.tunnel = tunnel
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._relay: Peer | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        relay = await asyncio.to_thread(self.tunnel.relay)
+        if self._client is None or self._relay != relay:
+            if self._client is not None:
+                await self._client.aclose()
+            self._client, self._relay = direct_async(relay, self.timeout), relay
+        url, blob, headers, nonce = await asyncio.to_thread(self.tunnel.seal, relay,
+                                                            request, body)
+        r = await self._client.post(url, content=blob, headers=headers)
+        return await asyncio.to_thread(self.tunnel.answer, request, r, nonce)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class SyncRelayTransport(httpx.BaseTransport):
+    def __init__(self, tunnel: _Tunnel, timeout: float) -> None:
+        self.tunnel = tunnel
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
+        self._relay: Peer | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        relay = self.tunnel.relay()
+        if self._client is None or self._relay != relay:
+            if self._client is not None:
+                self._client.close()
+            self._client, self._relay = direct_sync(relay, self.timeout), relay
+        url, blob, headers, nonce = self.tunnel.seal(relay, request, body)
+        r = self._client.post(url, content=blob, headers=headers)
+        return self.tunnel.answer(request, r, nonce)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def async_client(ex: Exchange, hop_key: EncPrivate, dest: Peer,
+                 timeout: float = 30.0) -> httpx.AsyncClient:
+    """An async client for requests to ``dest``: direct, or through its relay (this
+    node's hop key opens the answers)."""
+    if dest.via is None:
+        return direct_async(dest, timeout)
+    transport = AsyncRelayTransport(_Tunnel(ex, hop_key, dest), timeout)
+    return httpx.AsyncClient(transport=transport, timeout=_timeout(timeout))
+
+
+def sync_client(ex: Exchange, hop_key: EncPrivate, dest: Peer,
+                timeout: float) -> httpx.Client:
+    """A sync client for requests to ``dest``: direct, or through its relay."""
+    if dest.via is None:
+        return direct_sync(dest, timeout)
+    return httpx.Client(transport=SyncRelayTransport(_Tunnel(ex, hop_key, dest), timeout),
+                        timeout=_timeout(timeout))
