@@ -166,7 +166,7 @@ def deep(work: Path, n: int) -> dict[str, Any]:
     src = ExchangeSource(ex)
     coll = src.collections(Actor(b))[0]
     row = ex.store.read(lambda sql: sql.execute(
-        "SELECT seq FROM taxii_access WHERE member_id = ? ORDER BY seq "
+        "SELECT pos FROM inbox WHERE member_id = ? ORDER BY pos "
         "LIMIT 1 OFFSET ?", (b, max(0, int(n / 1000 * 0.99) - 2))).fetchone())
     where = Cursor(int(row[0]), 0)
 

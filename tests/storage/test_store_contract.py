@@ -26,6 +26,7 @@ from vigil.storage.schema import (
     FAN_OUT_INDEXES_MIGRATION,
     MEMBER_CURSOR_MIGRATION,
     MIGRATIONS,
+    TAXII_FROM_INBOX_MIGRATION,
     schema_version,
 )
 
@@ -467,8 +468,7 @@ def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
 
 _GONE = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel",
          "inbox_member_share", "taxii_access_share")
-_KEPT = ("inbox_share_member", "inbox_member_pos", "taxii_access_share_member",
-         "taxii_access_member_pos")
+_KEPT = ("inbox_share_member", "inbox_member_pos")  # (taxii_access went in v22)
 
 
 def _indexes(store: Store) -> set[str]:
@@ -513,5 +513,83 @@ def test_a_share_writes_fewer_member_keyed_index_entries(
 
             with pytest.raises(Exception, match=r"(?i)unique"):
                 s.write(again)
+        finally:
+            s.close()
+
+
+def _tables(store: Store) -> set[str]:
+    if store.dialect == "sqlite":
+        rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("table",))
+    else:
+        rows = store.query("SELECT tablename FROM pg_tables WHERE schemaname = "
+                           "current_schema()")
+    return {str(r[0]) for r in rows}
+
+
+def test_taxii_access_migration_reads_each_member_s_shares_from_the_inbox(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """v22 drops the TAXII index's per-member rows: every (member, share) they held is
+    the member's inbox row or its own share, which takes a position after the
+    originator's last inbox position (in the order stored), past which the inbox goes
+    on; an originator that is also a recipient keeps its inbox row only."""
+    for url, upgrade in _stores_before(TAXII_FROM_INBOX_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        a, b, c = member("a"), member("b"), member("c")
+        s = open_store(url)
+        try:
+            for m in (a, b, c):
+                s.add_member(m)
+            sent = [(a, [b]), (b, [a, c]), (a, [a, b]), (a, [c])]
+            envs = [envelope(o.id, [r.id for r in to]) for o, to in sent]
+            for n, (env, (_, to)) in enumerate(zip(envs, sent, strict=True)):
+                s.put_share(env, [r.id for r in to], f"2026-11-29T08:00:0{n}.000Z")
+
+            def old_index(sql: Sql, envs: list[Envelope] = envs,
+                          sent: list[tuple[Member, list[Member]]] = sent,
+                          b: Member = b) -> None:  # as the index wrote it before v22
+                serialize_writes(sql)
+                for n, (env, (o, to)) in enumerate(zip(envs, sent, strict=True)):
+                    seq = sql.execute("SELECT seq FROM shares WHERE id=?",
+                                      (env.id,)).fetchone()[0]
+                    at = f"2026-11-29T08:00:0{n}.000Z"
+                    sql.execute("INSERT INTO taxii_shares(share_seq, share_id, originator, "
+                                "channel, sealed, added) VALUES(?,?,?,?,?,?)",
+                                (seq, env.id, o.id, "", True, at))
+                    readers = sorted({o.id, *(r.id for r in to)})
+                    pos = take_positions(sql, "taxii_access", dict.fromkeys(readers, 1))
+                    for m in readers:
+                        sql.execute("INSERT INTO taxii_access(member_id, share_seq, channel, "
+                                    "added, pos) VALUES(?,?,?,?,?)", (m, seq, "", at, pos[m]))
+                # a share let through later moves to the end of b's inbox
+                sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
+                            (b.id, envs[0].id))
+                queue_inbox(sql, envs[0].id, [b.id], "2026-11-29T09:00:00.000Z", new=True)
+
+            s.write(old_index)
+            before = {(str(m), str(i)) for m, i in s.query(
+                "SELECT a.member_id, t.share_id FROM taxii_access a JOIN taxii_shares t "
+                "ON t.share_seq = a.share_seq")}
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert "taxii_access" not in _tables(s)
+            assert not s.query("SELECT 1 FROM cursor_heads WHERE stream = 'taxii_access'")
+            after = [(str(m), str(i)) for m, i in s.query(
+                "SELECT i.member_id, t.share_id FROM inbox i JOIN taxii_shares t "
+                "ON t.share_id = i.share_id UNION ALL SELECT originator, share_id "
+                "FROM taxii_shares WHERE own_pos IS NOT NULL")]
+            assert sorted(after) == sorted(before) and len(before) == 9
+            own = dict(s.query("SELECT share_id, own_pos FROM taxii_shares"))
+            # a's inbox: envs[1] at 1, envs[2] at 2; b's: envs[2] at 2, envs[0] moved to 3
+            assert [own[e.id] for e in envs] == [3, 4, None, 4]
+            assert (s.inbox_head(a.id), s.inbox_head(b.id), s.inbox_head(c.id)) == (4, 4, 2)
+            # the entry added later than its share was stored is noted as placed again
+            assert [tuple(r) for r in s.query("SELECT member_id, pos, added FROM inbox_moves")
+                    ] == [(b.id, 3, "2026-11-29T09:00:00.000Z")]
+            s.put_share(envelope(c.id, [a.id]), [a.id], "2026-11-29T10:00:00.000Z")
+            assert [e.seq for e, _, _ in s.inbox(a.id, 0, 10)] == [1, 2, 5]
         finally:
             s.close()

@@ -387,7 +387,7 @@ def store_shares(ctx: Context, shares: Sequence[Staged]) -> None:
     q.insert_shares(sql, [
         (s.env.id, s.env.originator, s.header, s.env.signature, s.env.payload,
          wraps_to_bytes(s.env.wraps), s.env.created, s.env.expires) for s in shares])
-    queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now)
+    queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now, new=True)
     ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True)
     ctx.ex.run_share_hooks(sql, [(s.env, s.here) for s in shares])
     for s in shares:

@@ -67,14 +67,19 @@ def take_positions(sql: Sql, stream: str, counts: Mapping[str, int]) -> dict[str
     return first
 
 
-def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str) -> None:
+def queue_inbox(sql: Sql, share_id: str, members: Iterable[str], at: str, *,
+                new: bool = False) -> None:
     """Put a share at the end of each member's inbox, at a new position per member
-    (``take_positions``). Every caller holds the write-order lock
-    (``serialize_writes``; ``put_share`` its own)."""
-    queue_inbox_many(sql, [(share_id, members)], at)
+    (``take_positions``). ``new``: the share is stored in this transaction, at ``at``;
+    otherwise it is placed again (a share let through, a recall) and each new entry
+    is also noted in ``inbox_moves``, where reads that start at a time find the
+    entries added later than their share was stored. Every caller holds the
+    write-order lock (``serialize_writes``; ``put_share`` its own)."""
+    queue_inbox_many(sql, [(share_id, members)], at, new=new)
 
 
-def queue_inbox_many(sql: Sql, shares: Sequence[tuple[str, Iterable[str]]], at: str) -> None:
+def queue_inbox_many(sql: Sql, shares: Sequence[tuple[str, Iterable[str]]], at: str, *,
+                     new: bool = False) -> None:
     """``queue_inbox`` for several shares in order, with one statement that reserves the
     positions and one that writes the rows: a member's positions come out as they would
     share after share."""
@@ -92,6 +97,9 @@ def queue_inbox_many(sql: Sql, shares: Sequence[tuple[str, Iterable[str]]], at: 
             rows.append((m, sid, at, pos[m]))
             pos[m] += 1
     sql.executemany(_QUEUE, rows)
+    if not new:
+        sql.executemany("INSERT INTO inbox_moves(member_id, pos, added) VALUES(?, ?, ?)",
+                        [(m, p, a) for m, _, a, p in rows])
 
 
 class Cursor(Protocol):

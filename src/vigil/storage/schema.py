@@ -691,6 +691,50 @@ TAXII_SPANS_MIGRATION: list[str] = [
     "ALTER TABLE taxii_objects ADD COLUMN body_len {BIGINT}",
 ]
 
+# A member may read a TAXII object iff it may read the share that carries it, and the
+# shares it may read are its inbox's and its own (the access gate's rule), so the TAXII
+# index keeps no per-member rows: v22 drops ``taxii_access`` (per recipient of every
+# share: a row, a position and four index entries, three of them keyed by member). A
+# collection is read from the member's inbox rows (their positions and ``added``)
+# joined to ``taxii_shares``, and from its own shares, each of which takes a position in
+# its originator's inbox stream (``own_pos``, a position no inbox row holds) unless the
+# originator is also a recipient. Own shares stored before are placed after their
+# originator's last inbox position, in the order they were stored.
+# Where a member's entries added after a time start (TAXII ``added_after``) is found
+# without an index per recipient: an inbox entry is added when its share is stored
+# (``taxii_shares.added``, indexed once per share), unless it was placed again later
+# (a share let through, a recall): such entries are noted in ``inbox_moves`` (and those
+# of before, whose ``added`` is not their share's, copied there).
+TAXII_FROM_INBOX_MIGRATION: list[str] = [
+    "ALTER TABLE taxii_shares ADD COLUMN own_pos {BIGINT}",
+    """UPDATE taxii_shares SET own_pos = n.pos FROM (
+        SELECT t.share_seq, coalesce(h.head, 0) + ROW_NUMBER() OVER (
+            PARTITION BY t.originator ORDER BY t.share_seq) AS pos
+        FROM taxii_shares t LEFT JOIN cursor_heads h
+          ON h.member_id = t.originator AND h.stream = 'inbox'
+        WHERE NOT EXISTS (SELECT 1 FROM inbox i WHERE i.share_id = t.share_id
+                          AND i.member_id = t.originator)) AS n
+    WHERE taxii_shares.share_seq = n.share_seq""",
+    """INSERT INTO cursor_heads(member_id, stream, head)
+    SELECT originator, 'inbox', max(own_pos) FROM taxii_shares WHERE own_pos IS NOT NULL
+    GROUP BY originator
+    ON CONFLICT (member_id, stream) DO UPDATE SET head = excluded.head""",
+    "DELETE FROM cursor_heads WHERE stream = 'taxii_access'",
+    "DROP TABLE taxii_access",
+    "CREATE UNIQUE INDEX taxii_shares_own ON taxii_shares(originator, own_pos)",
+    "CREATE INDEX taxii_shares_added ON taxii_shares(added)",
+    """CREATE TABLE inbox_moves (
+        member_id TEXT NOT NULL,
+        pos {BIGINT} NOT NULL,
+        added TEXT NOT NULL,
+        PRIMARY KEY (member_id, pos)
+    )""",
+    """INSERT INTO inbox_moves(member_id, pos, added)
+    SELECT i.member_id, i.pos, i.added FROM inbox i
+    LEFT JOIN taxii_shares t ON t.share_id = i.share_id
+    WHERE t.share_id IS NULL OR i.added <> t.added""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -871,6 +915,7 @@ MIGRATIONS: list[list[str]] = [
     TAXII_SPANS_MIGRATION,  # v20: TAXII objects served from their share's payload
     # v21: a peer reached through a relay (the relay's node id), not at its own address
     ["ALTER TABLE fed_peers ADD COLUMN via TEXT"],
+    TAXII_FROM_INBOX_MIGRATION,  # v22: TAXII access read from the inbox, no rows of its own
 ]
 
 

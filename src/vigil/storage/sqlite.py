@@ -284,7 +284,7 @@ class SqliteStore(SqlStore):
                         ref,
                     ),
                 )
-                queue_inbox(self._sql(conn), env.id, recipients, at)
+                queue_inbox(self._sql(conn), env.id, recipients, at, new=True)
                 if also is not None:
                     also(self._sql(conn))
                 keep = True

@@ -1,5 +1,6 @@
-"""The TAXII index tables (``taxii_shares``, ``taxii_access``, ``taxii_objects``,
-``taxii_status``): every statement that writes them for ``vigil.taxii.index``."""
+"""The TAXII index tables (``taxii_shares``, ``taxii_objects``, ``taxii_status``): every
+statement that writes them for ``vigil.taxii.index``. Who may read a share is not kept
+here: a collection reads the member's inbox rows and its own shares (``own_pos``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from vigil.storage.base import Sql, take_positions
 
 SHARE_COLUMNS = "seq, header, signature, payload, wraps"
-CHUNK = 400  # rows per multi-row statement (6 parameters each at most)
+CHUNK = 400  # rows per multi-row statement (7 parameters each at most)
 
 
 def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
@@ -19,25 +20,49 @@ def insert_status(sql: Sql, row: tuple[str, str, bytes, str]) -> None:
 
 
 def insert_share(sql: Sql, seq: int, share_id: str, originator: str, channel: str,
-                 sealed: bool, added: str) -> bool:
-    """Index a share; False if it was indexed already (a concurrent backfill)."""
+                 sealed: bool, added: str, own: bool) -> bool:
+    """Index a share; False if it was indexed already (a concurrent backfill). With
+    ``own`` (its originator is not one of its recipients), the share takes the
+    originator's next inbox position (``take_positions``; no inbox row holds it), its
+    place in the originator's collections. The caller holds the write-order lock."""
+    if sql.execute("SELECT 1 FROM taxii_shares WHERE share_seq=?", (seq,)).fetchone():
+        return False
+    own_pos = take_positions(sql, "inbox", {originator: 1})[originator] if own else None
     cur = sql.execute(
-        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added) "
-        "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-        (seq, share_id, originator, channel, sealed, added))
+        "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, added, "
+        "own_pos) VALUES(?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+        (seq, share_id, originator, channel, sealed, added, own_pos))
     return bool(cur.rowcount)
 
 
-def insert_shares(sql: Sql, rows: Sequence[tuple[int, str, str, str, bool, str]]
-                  ) -> set[int]:
-    """Index several shares ``(seq, id, originator, channel, sealed, added)`` in one
-    statement per ``CHUNK``; the seqs indexed now (not by a concurrent backfill)."""
+def insert_shares(sql: Sql, rows: Sequence[tuple[int, str, str, str, bool, str]],
+                  own: Sequence[bool]) -> set[int]:
+    """Index several shares ``(seq, id, originator, channel, sealed, added)`` in order,
+    in one statement per ``CHUNK``; ``own[i]``: as ``insert_share``'s ``own`` (the
+    positions of all taken at once). The seqs indexed now (not by a concurrent
+    backfill). The caller holds the write-order lock."""
+    known = {int(r[0]) for start in range(0, len(rows), CHUNK) for r in sql.execute(
+        "SELECT share_seq FROM taxii_shares WHERE share_seq IN ("
+        + ",".join("?" * len(rows[start:start + CHUNK])) + ")",
+        [row[0] for row in rows[start:start + CHUNK]]).fetchall()}
+    counts: dict[str, int] = {}
+    for row, mine in zip(rows, own, strict=True):
+        if mine and row[0] not in known:
+            counts[row[2]] = counts.get(row[2], 0) + 1
+    pos = take_positions(sql, "inbox", counts) if counts else {}
+    full: list[tuple[int, str, str, str, bool, str, int | None]] = []
+    for row, mine in zip(rows, own, strict=True):
+        at = None
+        if mine and row[0] not in known:
+            at = pos[row[2]]
+            pos[row[2]] += 1
+        full.append((*row, at))
     done: set[int] = set()
-    for start in range(0, len(rows), CHUNK):
-        part = rows[start:start + CHUNK]
+    for start in range(0, len(full), CHUNK):
+        part = full[start:start + CHUNK]
         got = sql.execute(
             "INSERT INTO taxii_shares(share_seq, share_id, originator, channel, sealed, "
-            "added) VALUES " + ", ".join(["(?,?,?,?,?,?)"] * len(part))
+            "added, own_pos) VALUES " + ", ".join(["(?,?,?,?,?,?,?)"] * len(part))
             + " ON CONFLICT DO NOTHING RETURNING share_seq",
             [v for row in part for v in row]).fetchall()
         done.update(int(r[0]) for r in got)
@@ -51,35 +76,6 @@ def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
     sql.executemany("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
                     "spec_version, obj, body_at, body_len) VALUES(?,?,?,?,?,?,?,?,?)",
                     list(rows))
-
-
-def grant(sql: Sql, members: Sequence[str], share_seq: int, channel: str, added: str) -> None:
-    """Place a share at the end of each member's collections, at the member's next
-    position (``take_positions``: a TAXII cursor counts the member's own rows only).
-    The caller holds the write-order lock."""
-    pos = take_positions(sql, "taxii_access", dict.fromkeys(members, 1))
-    sql.executemany(
-        "INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
-        "VALUES(?,?,?,?,?)", [(m, share_seq, channel, added, pos[m]) for m in members])
-
-
-def grant_many(sql: Sql, grants: Sequence[tuple[Sequence[str], int, str, str]]) -> None:
-    """``grant`` for several shares ``(members, share seq, channel, added)`` in order,
-    with one statement that reserves the positions and one that writes the rows."""
-    counts: dict[str, int] = {}
-    for members, _, _, _ in grants:
-        for m in members:
-            counts[m] = counts.get(m, 0) + 1
-    if not counts:
-        return
-    pos = take_positions(sql, "taxii_access", counts)
-    rows = []
-    for members, seq, channel, added in grants:
-        for m in members:
-            rows.append((m, seq, channel, added, pos[m]))
-            pos[m] += 1
-    sql.executemany("INSERT INTO taxii_access(member_id, share_seq, channel, added, pos) "
-                    "VALUES(?,?,?,?,?)", rows)
 
 
 def share_seqs(sql: Sql, share_ids: Sequence[str]) -> dict[str, int]:

@@ -1,8 +1,11 @@
 """The TAXII object index, written in the transaction that stores a share.
 
-For every share: one ``taxii_shares`` row (its seq, channel, form, time stored) and one
-``taxii_access`` row per member that may ever read it (its recipients and its
-originator; the policy still decides every read). For a plain share, one
+For every share: one ``taxii_shares`` row (its seq, channel, form, time stored, and the
+originator's position for it when the originator is not a recipient). Nothing per
+member: a member's collections are its inbox rows and its own shares (a member may read
+a TAXII object iff it may read the share that carries it, and the access gate reads
+only those two), in the order of their positions; the gate still decides every read
+(``vigil.taxii.view``). For a plain share, one
 ``taxii_objects`` row per STIX object: its position in the bundle, id, type, version
 (normalised ``modified``, else ``created``, else the time stored), spec version and
 where its compact JSON lies in the share's payload (offset and length), so a page is
@@ -104,10 +107,9 @@ def write_index(sql: Sql, seq: int, env: Envelope, recipients: Sequence[str], ad
                 ) -> None:
     channel = env.channel or ""
     sealed = env.form is Form.SEALED
-    if not stored.insert_share(sql, seq, env.id, env.originator, channel, sealed, added):
+    if not stored.insert_share(sql, seq, env.id, env.originator, channel, sealed, added,
+                               own=env.originator not in recipients):
         return  # indexed already (a concurrent backfill)
-    readers = sorted({*recipients, env.originator})
-    stored.grant(sql, readers, seq, channel, added)
     if sealed:
         stored.insert_objects(sql, [(seq, SEALED_POS, "", "", "", "", b"", None, None)])
     elif env.payload:  # (a recalled or purged share's payload is gone)
@@ -133,19 +135,16 @@ def index_shares(sql: Sql, shares: Sequence[tuple[Envelope, tuple[str, ...]]]) -
     now = clock.now()
     rows = [(seqs[env.id], env.id, env.originator, env.channel or "",
              env.form is Form.SEALED, added.get(env.id) or now) for env, _ in shares]
-    fresh = stored.insert_shares(sql, rows)
-    grants: list[tuple[Sequence[str], int, str, str]] = []
+    fresh = stored.insert_shares(sql, rows, [env.originator not in recipients
+                                             for env, recipients in shares])
     objects: list[Row] = []
-    for (env, recipients), (seq, _, _, channel, sealed, at) in zip(shares, rows,
-                                                                     strict=True):
+    for (env, _), (seq, _, _, _, sealed, at) in zip(shares, rows, strict=True):
         if seq not in fresh:
             continue  # indexed already (a concurrent backfill)
-        grants.append((sorted({*recipients, env.originator}), seq, channel, at))
         if sealed:
             objects.append((seq, SEALED_POS, "", "", "", "", b"", None, None))
         elif env.payload:
             objects.extend(object_rows(seq, env.payload, at))
-    stored.grant_many(sql, grants)
     if objects:
         stored.insert_objects(sql, objects)
     status = _pending.row

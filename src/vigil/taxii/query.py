@@ -48,11 +48,16 @@ def show_time(norm: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
+    """Where a page ends: the member's position of a share (its inbox position, or the
+    one its own share took) and an object's position in it. Tokens are ``v2``: a ``v1``
+    token counted positions of the TAXII index's own (before schema v22) and is refused
+    as one this server did not give out."""
+
     seq: int
     pos: int
 
     def token(self) -> str:
-        return base64.urlsafe_b64encode(f"v1.{self.seq}.{self.pos}".encode()).decode() \
+        return base64.urlsafe_b64encode(f"v2.{self.seq}.{self.pos}".encode()).decode() \
             .rstrip("=")
 
 
@@ -65,7 +70,7 @@ def parse_cursor(token: str) -> Cursor:
         raise bad from None
     parts = text.split(".")
     numbers = [parse.decimal(p) for p in parts[1:]]
-    if len(parts) != 3 or parts[0] != "v1" or None in numbers:
+    if len(parts) != 3 or parts[0] != "v2" or None in numbers:
         raise bad
     seq, pos = numbers
     assert seq is not None and pos is not None

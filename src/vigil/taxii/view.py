@@ -1,8 +1,10 @@
 """``ExchangeSource``: TAXII collections as policy-filtered views of a node's shares.
 
-A page is one keyset query over the index (``taxii_access`` joined to
-``taxii_objects``, ordered by the member's access position, which counts its own rows
-only, and the object's position, resumed after the ``next`` cursor), then the access
+A page is a keyset query over the shares the member may ever read, which are those the
+access gate reads: its inbox rows (``inbox`` joined to ``taxii_shares`` and
+``taxii_objects``) and its own shares (``taxii_shares.own_pos``), both ordered by the
+member's inbox position, which counts its own entries only, and the object's position,
+resumed after the ``next`` cursor; the two ordered runs are merged. Then the access
 gate (``Access.read``, community hold included) on every share it touches. Shares the
 policy refuses, and recalled shares (for their originator too), are skipped without a
 trace: the page is refilled from further rows, so neither its length nor ``more`` tells
@@ -13,10 +15,11 @@ withheld (``Page.withheld``), never served and never shown as empty.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -33,7 +36,7 @@ from vigil.policy.access import Access
 from vigil.stix import parsed, strictjson
 from vigil.stix.validate import check_object
 from vigil.storage import taxii as stored
-from vigil.storage.base import Sql, envelope_from_row, serialize_writes
+from vigil.storage.base import Sql, envelope_from_row
 from vigil.taxii import index
 from vigil.taxii.bodies import Bodies
 from vigil.taxii.collections import Added, Collection, Item, Page, node_collections
@@ -45,16 +48,45 @@ SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your
                "cannot open them. Read them through `vigil gateway` with your keyring; each "
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
 
-_SELECT = ("SELECT a.pos, o.pos, a.share_seq, o.object_id, o.type, o.version, "
-           "o.spec_version, o.obj, a.added, o.body_at, o.body_len ")
-_COLUMNS = _SELECT + ("FROM taxii_access a JOIN taxii_objects o "
-                      "ON o.share_seq = a.share_seq WHERE ")
-# match[id]: from the ids to the member's rows (SQLite keeps CROSS JOIN's order)
-_BY_ID = _SELECT + ("FROM taxii_objects o CROSS JOIN taxii_access a "
-                    "WHERE a.share_seq = o.share_seq AND ")
+_SELECT = ("SELECT {pos}, o.pos, t.share_seq, o.object_id, o.type, o.version, "
+           "o.spec_version, o.obj, {added}, o.body_at, o.body_len ")
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One of the two kinds of shares a member may read, as SQL: its position and the
+    time it was added for the member (``{pos}``, ``{added}``), the condition naming the
+    member (one parameter), and the FROM clauses of its shares, of their objects, and
+    of their objects found from ids (SQLite keeps CROSS JOIN's order)."""
+
+    pos: str
+    added: str
+    member: str
+    shares: str
+    objects: str
+    by_id: str
+
+    def sql(self, text: str) -> str:
+        return text.replace("{pos}", self.pos).replace("{added}", self.added)
+
+
+# the shares in the member's inbox: its received shares, at their inbox positions
+_INBOX = _Side("a.pos", "a.added", "a.member_id = ?",
+               "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id WHERE ",
+               "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id "
+               "JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
+               "FROM taxii_objects o CROSS JOIN taxii_shares t CROSS JOIN inbox a "
+               "WHERE t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
+# the member's own shares (not addressed to it too), at the inbox positions they took
+_OWN = _Side("t.own_pos", "t.added", "t.originator = ? AND t.own_pos IS NOT NULL",
+             "FROM taxii_shares t WHERE ",
+             "FROM taxii_shares t JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
+             "FROM taxii_objects o CROSS JOIN taxii_shares t "
+             "WHERE t.share_seq = o.share_seq AND ")
+_SIDES = (_INBOX, _OWN)
 
 Opened = list[tuple[int, str, str, str, str, bytes]]  # pos, id, type, version, spec, body
-Known = tuple[str, int, int, int, str]  # version, access seq, pos, share seq, channel
+Known = tuple[str, int, int, int, str]  # version, position, pos, share seq, channel
 
 
 def marks(n: int) -> str:
@@ -101,6 +133,25 @@ class _Request:
         args = list(params)
         return self.store.read(lambda sql: sql.execute(query, args).fetchall())
 
+    def both(self, query: str, params: Iterable[Any], *, kind: str = "objects",
+             merge: int | None = None) -> list[Any]:
+        """``query`` over the member's inbox and over its own shares, with one read:
+        ``{from}`` is the side's FROM clause of ``kind`` (``shares``, ``objects``,
+        ``by_id``), ``{member}`` its condition on the member (the first parameter),
+        ``{pos}`` and ``{added}`` its columns. ``merge``: both sides ordered by their
+        first two columns, merged, the first ``merge`` rows."""
+        args = [self.member, *params]
+
+        def read(sql: Sql) -> list[list[Any]]:
+            return [sql.execute(side.sql(query.replace("{from}", getattr(side, kind))
+                                         .replace("{member}", side.member)), args
+                                ).fetchall() for side in _SIDES]
+
+        got = self.store.read(read)
+        if merge is None:
+            return [row for rows in got for row in rows]
+        return list(heapq.merge(*got, key=lambda row: (row[0], row[1])))[:merge]
+
     def readable(self, seqs: Iterable[int]) -> dict[int, bool]:
         todo = [s for s in set(seqs) if s not in self.ok]
         if not todo:
@@ -142,7 +193,6 @@ class ExchangeSource:
         # selection sees sealed and plain versions alike
         self.sealed: dict[str, tuple[int, dict[str, tuple[Known, ...]]]] = {}
         self._sealed_lock = threading.Lock()
-        self.synced: dict[str, int] = {}  # per member: the inbox position read for releases
 
     def api_root_title(self) -> str:
         return self.title
@@ -165,9 +215,8 @@ class ExchangeSource:
     # -- reading ------------------------------------------------------------------------
     def page(self, actor: Actor, collection: Collection, query: Query) -> Page:
         self.ready()
-        if self.ex.read_gate is not None:
+        if self.ex.read_gate is not None:  # a share let through joins the inbox's end
             self.ex.read_gate.release([actor.member])
-            self._follow_releases(actor.member)
         r = _Request(self, actor.member, collection.tlp, query.themes)
         page = self._page(r, collection, query)
         page = replace(page, items=[
@@ -179,44 +228,60 @@ class ExchangeSource:
         return page
 
     @staticmethod
-    def _scope(r: _Request, collection: Collection) -> tuple[list[str], list[Any]]:
-        where, params = ["a.member_id = ?"], [r.member]
+    def _scope(collection: Collection) -> tuple[list[str], list[Any]]:
+        """The member's condition and the collection's (a channel), as a WHERE."""
+        where, params = ["{member}"], []
         channel = _channel(collection)
         if channel is not None:
-            where.append("a.channel = ?")
+            where.append("t.channel = ?")
             params.append(channel)
         return where, params
+
+    @staticmethod
+    def _first_after(r: _Request, added_after: str) -> int | None:
+        """A position at or before the member's first entry added after a time (None:
+        there is none). An entry is added when its share is stored (the member's inbox
+        rows and own shares of the shares stored after it), unless it was placed again
+        later (``inbox_moves``)."""
+        got = r.rows("SELECT MIN(a.pos), MIN(CASE WHEN t.originator = ? THEN t.own_pos END) "
+                     "FROM taxii_shares t LEFT JOIN inbox a ON a.share_id = t.share_id "
+                     "AND a.member_id = ? WHERE t.added > ?",
+                     (r.member, r.member, added_after))[0]
+        moved = r.rows("SELECT MIN(pos) FROM inbox_moves WHERE member_id = ? AND added > ?",
+                       (r.member, added_after))[0]
+        found = [int(p) for p in (*got, *moved) if p is not None]
+        return min(found) if found else None
 
     def _page(self, r: _Request, collection: Collection, q: Query) -> Page:
         start = (q.cursor.seq, q.cursor.pos) if q.cursor else (0, END)
         if q.added_after is not None:
-            lo = r.rows("SELECT MIN(pos) FROM taxii_access WHERE member_id = ? AND added > ?",
-                        (r.member, q.added_after))[0][0]
+            lo = self._first_after(r, q.added_after)
             if lo is None:
                 return Page([], False, None)
-            start = max(start, (int(lo) - 1, END))
+            start = max(start, (lo - 1, END))
         out: list[Item] = []
         withheld: list[int] = []  # positions of sealed shares this node cannot open
         after = start
         while True:
             batch = q.limit + 1 - len(out)
-            where, params = self._scope(r, collection)
+            where, params = self._scope(collection)
             if after[1] >= END:
-                where.append("a.pos > ?")
+                where.append("{pos} > ?")
                 params.append(after[0])
             else:
-                where.append("a.pos >= ? AND (a.pos > ? OR o.pos > ? OR o.pos < 0)")
+                where.append("{pos} >= ? AND ({pos} > ? OR o.pos > ? OR o.pos < 0)")
                 params += [after[0], after[0], after[1]]
             if q.added_after is not None:
-                where.append("a.added > ?")
+                where.append("{added} > ?")
                 params.append(q.added_after)
             for column, values in (("o.object_id", q.ids), ("o.type", q.types),
                                    ("o.spec_version", q.spec_versions)):
                 if values:  # '' keeps the placeholders of sealed shares
                     where.append(f"{column} IN ({marks(len(values) + 1)})")
                     params += ["", *values]
-            rows = r.rows((_BY_ID if q.ids else _COLUMNS) + " AND ".join(where) +
-                          " ORDER BY a.pos, o.pos LIMIT ?", [*params, batch])
+            rows = r.both(_SELECT + "{from}" + " AND ".join(where) +
+                          " ORDER BY {pos}, o.pos LIMIT ?", [*params, batch],
+                          kind="by_id" if q.ids else "objects", merge=batch)
             ok = r.readable(row[2] for row in rows)
             bodies = self.bodies.of([(row[2], row[7], row[9], row[10]) if ok[row[2]]
                                      and row[1] >= 0 else (row[2], b"", None, None)
@@ -266,11 +331,10 @@ class ExchangeSource:
         if not found:
             return found
         ids = list({i.id for i in found})
-        where, params = self._scope(r, collection)
-        rows = r.rows("SELECT o.object_id, o.version, a.pos, o.pos, a.share_seq "
-                      "FROM taxii_objects o JOIN taxii_access a ON a.share_seq = o.share_seq "
-                      "WHERE " + " AND ".join(where) +
-                      f" AND o.object_id IN ({marks(len(ids))})", [*params, *ids])
+        where, params = self._scope(collection)
+        rows = r.both("SELECT o.object_id, o.version, {pos}, o.pos, t.share_seq {from}"
+                      + " AND ".join(where) + f" AND o.object_id IN ({marks(len(ids))})",
+                      [*params, *ids], kind="by_id")
         ok = r.readable(row[4] for row in rows)
         seen: dict[str, list[tuple[str, int, int]]] = {}
         for oid, version, seq, pos, share in rows:
@@ -300,19 +364,22 @@ class ExchangeSource:
 
     def _sealed_versions(self, r: _Request, ids: list[str]
                          ) -> dict[str, tuple[Known, ...]]:
-        """(version, access seq, pos, share seq, channel) of the given ids inside the
-        sealed shares addressed to a member whose keyring the node holds."""
+        """(version, position, pos, share seq, channel) of the given ids inside the
+        sealed shares addressed to a member whose keyring the node holds. A share a read
+        gate let through since comes again at its new position: its entries move."""
         if r.member not in self.ex.held:
             return {}
         with self._sealed_lock:
             last, known = self.sealed.get(r.member, (0, {}))
-            for seq, share, channel, added, sealed in r.rows(
-                    "SELECT a.pos, a.share_seq, a.channel, a.added, t.sealed "
-                    "FROM taxii_access a JOIN taxii_shares t ON t.share_seq = a.share_seq "
-                    "WHERE a.member_id = ? AND a.pos > ? ORDER BY a.pos", (r.member, last)):
+            rows = r.both("SELECT {pos}, t.share_seq, t.channel, {added}, t.sealed {from}"
+                          "{member} AND t.sealed = ? AND {pos} > ? ORDER BY {pos}, t.share_seq",
+                          (True, last), kind="shares", merge=1 << 62)
+            moved = {share for _, share, *_ in rows}
+            if moved and known:
+                known = {oid: kept for oid, entries in known.items()
+                         if (kept := tuple(e for e in entries if e[3] not in moved))}
+            for seq, share, channel, added, _ in rows:
                 last = seq
-                if not sealed:
-                    continue
                 for pos, oid, _, version, _, _ in self._open(r.member, share, added) or ():
                     # tuples of plain values: the collector stops tracking them, which
                     # keeps its full passes short however many objects are known
@@ -345,32 +412,6 @@ class ExchangeSource:
         items = self.ex.bundles.run(index.opened_rows, plain, norm_time(added) or added)
         self.opened.put((share, member), items)
         return items
-
-    def _follow_releases(self, member: str) -> None:
-        """A read gate delivers a share it held back by placing it anew at the end of
-        the member's inbox; place it at the end of the member's collections too (added
-        at that time), so ``next`` cursors and ``added_after`` polls reach it."""
-        last = self.synced.get(member, 0)
-        rows = self.ex.store.read(lambda sql: sql.execute(
-            "SELECT i.pos, a.share_seq, i.added, a.added, a.channel FROM inbox i "
-            "JOIN taxii_shares t ON t.share_id = i.share_id JOIN taxii_access a "
-            "ON a.member_id = i.member_id AND a.share_seq = t.share_seq "
-            "WHERE i.member_id = ? AND i.pos > ? ORDER BY i.pos", (member, last)).fetchall())
-        moved = [(share, added, channel) for _, share, added, was, channel in rows
-                 if added > was]
-        if moved:
-            def move(sql: Sql) -> None:
-                serialize_writes(sql)
-                for share, added, channel in moved:
-                    sql.execute("DELETE FROM taxii_access WHERE member_id = ? AND "
-                                "share_seq = ?", (member, share))
-                    stored.grant(sql, [member], share, channel, added)
-
-            self.ex.store.write(move)
-            with self._sealed_lock:
-                self.sealed.pop(member, None)
-        if rows:
-            self.synced[member] = max(self.synced.get(member, 0), int(rows[-1][0]))
 
     # -- writing ------------------------------------------------------------------------
     def add(self, actor: Actor, collection: Collection, objects: list[Any],
@@ -463,11 +504,9 @@ class ExchangeSource:
         known: dict[tuple[str, str], list[Any]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            rows = r.rows("SELECT o.object_id, o.version, o.obj, a.share_seq, o.body_at, "
-                          "o.body_len FROM taxii_objects o JOIN taxii_access a "
-                          "ON a.share_seq = o.share_seq "
-                          f"WHERE a.member_id = ? AND o.object_id IN ({marks(len(chunk))})",
-                          [member, *chunk])
+            rows = r.both("SELECT o.object_id, o.version, o.obj, t.share_seq, o.body_at, "
+                          "o.body_len {from}{member} "
+                          f"AND o.object_id IN ({marks(len(chunk))})", chunk, kind="by_id")
             ok = r.readable(row[3] for row in rows)
             rows = [row for row in rows if ok[row[3]]]
             bodies = self.bodies.of([(share, obj, at, n) for _, _, obj, share, at, n in rows])
@@ -505,10 +544,10 @@ class ExchangeSource:
                                code="taxii.not_readable")
         self.ready()
         r = _Request(self, actor.member, collection.tlp)
-        where, params = self._scope(r, collection)
-        rows = r.rows("SELECT a.share_seq, o.version, o.spec_version FROM taxii_objects o "
-                      "JOIN taxii_access a ON a.share_seq = o.share_seq WHERE "
-                      + " AND ".join(where) + " AND o.object_id = ?", [*params, query.ids[0]])
+        where, params = self._scope(collection)
+        rows = r.both("SELECT t.share_seq, o.version, o.spec_version {from}"
+                      + " AND ".join(where) + " AND o.object_id = ?", [*params, query.ids[0]],
+                      kind="by_id")
         ok = r.readable(row[0] for row in rows)
         rows = [row for row in rows if ok[row[0]]]
         versions = {row[1] for row in rows}
