@@ -22,6 +22,9 @@ def test_a_member_sees_and_pulls_only_its_own_feeds(console: Console) -> None:
         name="alpha-feed", url="https://taxii.example.org/api1/", collection="c1",
         member_id=console.id("alpha"), tlp="amber", to=("a-b",), every=900,
         auth=Auth(None, None, "secret-token")))
+    # the feed's lease held here: the serving app's scheduler leaves it alone (a feed never
+    # pulled is due at once), so a pull seen afterwards could only be bravo's
+    assert registry.claim(ex.store, "alpha-feed")
     a, b = console.sign_in("alpha"), console.sign_in("bravo")
     page = a.get("/feeds")
     assert page.status_code == 200 and 'data-feed="alpha-feed"' in page.text
