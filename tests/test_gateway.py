@@ -457,6 +457,7 @@ async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
     with running([a, b]):
         peer_all([a, b])
         await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
+        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))  # berlin addresses alpha
         with Client(b.url, bravo.token, bravo.keyring) as cb:
             sid = cb.publish(stix.canary_bundle("honest"), tlp="green",
                              to=["member:alpha@athens"])["id"]
