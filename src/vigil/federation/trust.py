@@ -317,13 +317,7 @@ class TrustService:
         if home is None:
             raise NotFound(f"{member} is not homed at a peer", code="dir.not_moved",
                            status=422)
-        try:
-            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
-                r = client.get(home.url.rstrip("/") + "/directory/lookup",
-                               params={"member": member})
-        except httpx.HTTPError as e:
-            raise Unavailable(f"{home.name} did not answer the lookup: {e}",
-                              code="dir.home_unreachable") from None
+        r = self._ask_home(home, member)
         if r.status_code != 200:
             err: Any = {}
             with contextlib.suppress(ValueError):
@@ -342,6 +336,17 @@ class TrustService:
         self.take_member(member, answer)
         return home.node
 
+    def _ask_home(self, home: Peer, member: str) -> httpx.Response:
+        """The answer of ``home`` to a directory lookup of ``member``
+        (``dir.home_unreachable`` when it gives none)."""
+        try:
+            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
+                return client.get(home.url.rstrip("/") + "/directory/lookup",
+                                  params={"member": member})
+        except httpx.HTTPError as e:
+            raise Unavailable(f"{home.name} did not answer the lookup: {e}",
+                              code="dir.home_unreachable") from None
+
     def member_lookup(self, member: str) -> dict[str, Any]:
         """For a member's client or gateway: ``{"home", "answer"}``, the directory lookup
         of ``member`` at its home node -- this node's own for a member hosted here, else
@@ -357,13 +362,7 @@ class TrustService:
         if home is None:
             raise NotFound(f"no directory entry for {member} here",
                            code="dir.unknown_member")
-        try:
-            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
-                r = client.get(home.url.rstrip("/") + "/directory/lookup",
-                               params={"member": member})
-        except httpx.HTTPError as e:
-            raise Unavailable(f"{home.name} did not answer the lookup: {e}",
-                              code="dir.home_unreachable") from None
+        r = self._ask_home(home, member)
         if r.status_code == 404:
             raise NotFound(f"{home.name} has no witnessed entry of {member} (yet)",
                            code="dir.not_witnessed")

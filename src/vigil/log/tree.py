@@ -173,12 +173,7 @@ class StoredLog:
             if logtree.append_if_last(sql, size, last, step.created, step.leaf):
                 return self._done(step)
         size, last = logtree.end(sql)
-        if cached is not None and cached[0] == size and cached[1] == last:
-            frontier = list(cached[2])
-        else:
-            keys = compact_range(size)
-            got_nodes = _fetch(sql, keys)
-            frontier = [(lv, ix, got_nodes[(lv, ix)]) for lv, ix in keys]
+        frontier = _frontier_of(sql, size, last, cached)
         step = _Step(size, frontier, lh, data, entry)
         logtree.append(sql, step.created, step.leaf)
         return self._done(step)
@@ -196,12 +191,7 @@ class StoredLog:
         with self._lock:
             cached = self._frontier
         size, last = logtree.end(sql)
-        if cached is not None and cached[0] == size and cached[1] == last:
-            frontier = list(cached[2])
-        else:
-            keys = compact_range(size)
-            got_nodes = _fetch(sql, keys)
-            frontier = [(lv, ix, got_nodes[(lv, ix)]) for lv, ix in keys]
+        frontier = _frontier_of(sql, size, last, cached)
         steps: list[_Step] = []
         for entry, data in entries:
             if data is None:
@@ -358,3 +348,17 @@ class StoredLog:
     def entry_indexes(self, share_id: str) -> list[tuple[int, str]]:
         """``(index, kind)`` of every entry about a share."""
         return self.store.read(lambda sql: logtree.share_entry_kinds(sql, share_id))
+
+
+Frontier = list[tuple[int, int, bytes]]
+
+
+def _frontier_of(sql: Sql, size: int, last: bytes,
+                 cached: tuple[int, bytes, Frontier] | None) -> Frontier:
+    """The frontier of a log of ``size`` entries ending in ``last``: the cached one if it
+    is of that log, else read from the stored tree."""
+    if cached is not None and cached[0] == size and cached[1] == last:
+        return list(cached[2])
+    keys = compact_range(size)
+    got_nodes = _fetch(sql, keys)
+    return [(lv, ix, got_nodes[(lv, ix)]) for lv, ix in keys]
