@@ -124,17 +124,24 @@ def _plain_references(obj: dict[str, Any]) -> bool:
     return True
 
 
+def _plain_object(obj: Any, templates: frozenset[str]) -> bool:
+    """Whether ``obj`` is a MISP object of one of ``templates`` with a valid uuid, a
+    meta-category, none of the fields that need misp-stix's own handling and plain
+    fields only."""
+    if not isinstance(obj, dict) or obj.get("name") not in templates:
+        return False
+    uid, meta = obj.get("uuid"), obj.get("meta-category")
+    if not isinstance(uid, str) or not _UUID.fullmatch(uid) or not _rfc4122(uid) \
+            or not isinstance(meta, str) or not meta:
+        return False
+    return not any(obj.get(k) for k in _NOT_PLAIN) and plain_fields(obj)
+
+
 def fast_object(parser: Any, obj: Any) -> FastObject | None:
     """The STIX objects misp-stix's ``parser`` makes of a plain MISP object (None: not
     plain, or one misp-stix handles its own way). ``created_by_ref`` is added by the
     caller when the event's identity is known."""
-    if not isinstance(obj, dict) or obj.get("name") not in TEMPLATES:
-        return None
-    uid, meta = obj.get("uuid"), obj.get("meta-category")
-    if not isinstance(uid, str) or not _UUID.fullmatch(uid) or not _rfc4122(uid) \
-            or not isinstance(meta, str) or not meta:
-        return None
-    if any(obj.get(k) for k in _NOT_PLAIN) or not plain_fields(obj):
+    if not _plain_object(obj, TEMPLATES):
         return None
     times = _timestamp(obj.get("timestamp"))
     attributes = obj.get("Attribute")
@@ -175,13 +182,7 @@ def loaded_object(obj: Any) -> LoadedObject | None:
     extension misp-stix builds from the three), a PE object or section misp-stix keeps
     on its own, or a file :func:`fast_object` leaves to misp-stix. None: PyMISP's load
     would change or refuse it (misp-stix then loads it itself)."""
-    if not isinstance(obj, dict) or obj.get("name") not in LOADED_TEMPLATES:
-        return None
-    uid, meta = obj.get("uuid"), obj.get("meta-category")
-    if not isinstance(uid, str) or not _UUID.fullmatch(uid) or not _rfc4122(uid) \
-            or not isinstance(meta, str) or not meta:
-        return None
-    if any(obj.get(k) for k in _NOT_PLAIN) or not plain_fields(obj):
+    if not _plain_object(obj, LOADED_TEMPLATES):
         return None
     attributes = obj.get("Attribute")
     if _timestamp(obj.get("timestamp")) is None or not isinstance(attributes, list) or \
