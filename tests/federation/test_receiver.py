@@ -203,3 +203,18 @@ async def test_a_batch_pushed_ahead_waits_for_the_one_before_it(
     with pytest.raises(Conflict) as e:
         await receiver.receive_in_turn(b.ex, athens, beyond)
     assert e.value.code == "fed.gap" and e.value.detail["cursor"] == second["batch"]["to"]
+
+
+async def test_batches_beyond_what_a_sender_keeps_in_flight_do_not_wait(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer that holds more batches here than a sender keeps in flight does not get
+    the next one waited for (it is answered at once): it cannot keep the node polling."""
+    _, b = pair
+    athens = b.peers["athens"]
+    monkeypatch.setattr(receiver, "TURN_WAIT", 600.0)
+    turns = b.ex.attach(receiver.Turns, receiver.Turns)[0]
+    turns.held[athens.node] = receiver.HELD_MAX + 1  # this one and those held already
+    try:  # far past the cursor: without the bound it would wait TURN_WAIT
+        await asyncio.wait_for(turns.wait(b.ex, athens.node, 10**9), 60)
+    finally:
+        turns.held[athens.node] = 0

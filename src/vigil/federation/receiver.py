@@ -165,7 +165,10 @@ class Turns:
             now = time.monotonic()
             if cur != last:
                 last, last_move = cur, now
-            alone = self.held.get(origin, 0) <= 1
+            held = self.held.get(origin, 0)
+            if held > HELD_MAX:  # more than a sender keeps in flight: not waited for
+                return
+            alone = held <= 1
             if now - start > TURN_WAIT or (alone and now - last_move > TURN_GRACE):
                 return
             await asyncio.sleep(TURN_POLL)
@@ -174,6 +177,7 @@ class Turns:
 TURN_WAIT = 10.0  # seconds a batch waits at most for the ones before it
 TURN_GRACE = 0.25  # ... when none of them is here (it may be on its way)
 TURN_POLL = 0.01
+HELD_MAX = 4  # batches of one origin held here that wait their turn (a sender sends 3)
 
 
 async def receive_in_turn(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> Applied:
