@@ -230,6 +230,7 @@ async def test_revocation_reaches_every_node_and_refuses_later_items(
     with running(three):
         peer_all(three)
         await asyncio.to_thread(wait_for, knows(a, "charlie@cairo"))
+        await asyncio.to_thread(wait_for, knows(c, "alpha@athens"))  # cairo addresses alpha
         cc = Client(c.url, c.node.members["charlie"].token)
         before = await asyncio.to_thread(cc.publish, bundle_with("before"), tlp="amber",
                                          to=["member:alpha@athens"])
