@@ -5,7 +5,8 @@
   member-side modules: the wire (``protocol``), ``crypto``, STIX checks, the model, errors and
   the pure pieces of ``log`` and ``policy`` — never node code;
 - SQL text is written only in ``vigil/storage/`` (and in the test helpers of
-  ``vigil/testing/``).
+  ``vigil/testing/``);
+- no module is longer than ``MAX_LINES`` lines, unless it is a table of data.
 
 (``decide_*`` outside ``vigil/policy/`` is ``tests/policy/test_gate_rule.py``.)
 
@@ -38,6 +39,8 @@ CLIENT_MODULES = (
     "vigil.policy", "vigil.policy.decide", "vigil.policy.suites", "vigil.policy.intel",
     "vigil.analysis", "vigil.analysis.observables", "vigil.interop", "vigil.interop.iocs",
 )
+
+MAX_LINES = 500  # a module longer than this holds more than one thing
 
 SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM"
@@ -182,6 +185,17 @@ def sql_modules() -> dict[str, int]:
     return out
 
 
+def long_modules(limit: int = MAX_LINES) -> dict[str, int]:
+    """Modules of more than ``limit`` lines, by path under ``vigil/``: their lengths."""
+    out = {}
+    for path in modules().values():
+        with path.open("rb") as f:
+            n = sum(1 for _ in f)
+        if n > limit:
+            out[str(path.relative_to(SRC))] = n
+    return out
+
+
 # --- the rules ---------------------------------------------------------------------------
 
 def test_no_cycle_between_packages() -> None:
@@ -212,6 +226,14 @@ def test_sql_is_written_only_in_storage() -> None:
     assert sorted(allow - set(found)) == [], "SQL entries no longer needed: remove them"
 
 
+def test_no_module_is_over_the_size_limit() -> None:
+    found = long_modules()
+    allow = set(ALLOW["size"]["tables"]) | set(ALLOW["size"]["splitting"])
+    assert {m: n for m, n in found.items() if m not in allow} == {}, \
+        f"modules over {MAX_LINES} lines: split them into modules named for what they hold"
+    assert sorted(allow - set(found)) == [], "size entries no longer needed: remove them"
+
+
 # --- the rules see what they should ------------------------------------------------------
 
 def test_the_graph_sees_every_import_form() -> None:
@@ -237,6 +259,13 @@ def test_client_rule_tells_member_side_from_node() -> None:
          "vigil.crypto.sign": {"vigil.crypto", "vigil.storage"}}
     assert frontier(g, "vigil.client") == {"vigil.client -> vigil.web",
                                            "vigil.crypto.sign -> vigil.storage"}
+
+
+def test_the_size_rule_counts_lines() -> None:
+    assert long_modules(0) and all(n > 0 for n in long_modules(0).values())
+    longest = max(long_modules(0).items(), key=lambda kv: kv[1])
+    assert long_modules(longest[1] - 1) == {longest[0]: longest[1]}
+    assert long_modules(longest[1]) == {}
 
 
 def test_sql_pattern() -> None:

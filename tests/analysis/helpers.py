@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from vigil.model import Actor, Tlp
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 
 
 def publish(ex: Exchange, member: str, raw: bytes, *, tlp: Tlp = Tlp.GREEN,

@@ -15,7 +15,8 @@ from tests.analysis.test_index import _obs
 
 from vigil import testing
 from vigil.analysis import stored
-from vigil.analysis.correlate import correlator, write_observables
+from vigil.analysis.correlate import correlator
+from vigil.analysis.correlation_rows import write_observables
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable
 from vigil.storage import Store, open_store
@@ -141,7 +142,7 @@ def test_the_envelope_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
     ex = node.exchange()
     try:
         from vigil.lru import Lru
-        from vigil.node.exchange import envelope_weight
+        from vigil.node.state import envelope_weight
 
         m = {n: node.members[n].id for n in ("alpha", "bravo")}
         c = correlator(ex)

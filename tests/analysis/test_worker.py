@@ -12,7 +12,8 @@ import pytest
 from tests.analysis.helpers import publish
 
 from vigil import testing
-from vigil.analysis.correlate import WORKER_BYTES, Correlator, correlator
+from vigil.analysis.correlate import Correlator, correlator
+from vigil.analysis.correlation_pass import WORKER_BYTES
 from vigil.analysis.worker import PassWorker
 from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
+from vigil.model import Actor, Tlp
 from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, stix
 from vigil.web import create_app
@@ -133,3 +134,14 @@ def late_member(ex: Exchange, node: TestNode, name: str) -> str:
     _, token = ex.add_user(name, "analyst")
     node.members[name] = TestMember(name, m.id, token, kr, path, True)
     return token
+
+
+def publish(con: Console, who: str, to: list[str], tlp: Tlp = Tlp.AMBER,
+            themes: tuple[str, ...] = (), regions: tuple[str, ...] = (),
+            raw: bytes | None = None) -> str:
+    ex = con.exchange
+    intel = {"evaluation": "B2", "legal_basis": "bilateral",
+             "legal_purposes": ["investigation"]} if "terrorism" in themes else {}
+    req = ex.make_request(con.id(who), tlp=tlp, to=to, themes=themes, regions=regions,
+                          **intel)  # type: ignore[arg-type]
+    return ex.publish_bundle(Actor(con.id(who), "u"), raw or rich_bundle(), req).envelope.id

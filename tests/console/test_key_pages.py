@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from vigil.signin import audit, passkeys
 from vigil.testing import ServerProcess, TestNode, make_node
-from vigil.web.console.routes import PRE_CSRF_COOKIE
+from vigil.web.console.deps import PRE_CSRF_COOKIE
 
 from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)
 from .test_browser import VIEWPORT

@@ -20,8 +20,8 @@ from vigil.bus.local import LocalBus
 from vigil.signin import passkeys
 from vigil.testing import TestNode
 from vigil.web import create_app
+from vigil.web.console.deps import PRE_CSRF_COOKIE
 from vigil.web.console.key_pages import STEP_COOKIE
-from vigil.web.console.routes import PRE_CSRF_COOKIE
 
 from .conftest import CSRF_RE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from vigil.web.console.stixview import bundle_view
+from vigil.web.console.stixview import bundle_view, observables
 
 from .conftest import big_bundle, rich_bundle
 
@@ -27,3 +27,12 @@ def test_a_300_object_graph_is_grouped_by_type_without_overlaps() -> None:
 def test_a_small_graph_keeps_its_labels() -> None:
     g = bundle_view(json.loads(rich_bundle())).graph
     assert g.labelled and g.edge_labels and len(g.groups) == 4
+
+
+def test_stix_view_helpers() -> None:
+    assert observables("[file:hashes.'SHA-256' = 'ab\\'c'] AND [url:value != 'x']") == [
+        ("file:hashes.'SHA-256'", "ab'c"), ("url:value !=", "x")]
+    v = bundle_view(json.loads(rich_bundle()))
+    assert [t["external_id"] for t in v.techniques] == ["T0855"]
+    assert len(v.graph.nodes) == 4 and len(v.graph.edges) == 3
+    assert all(0 <= n.x <= v.graph.width and 0 <= n.y <= v.graph.height for n in v.graph.nodes)

@@ -39,7 +39,8 @@ from vigil.crypto.kem import blob_len
 from vigil.crypto.keys import ENC_ALGS, alg_of, is_key_id
 from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
 from vigil.model import Envelope, Form
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.policy.decide import channel_members
 from vigil.protocol.blind import CHANNEL_KEY_LEN, TOKEN_LEN
 from vigil.storage import blind as stored

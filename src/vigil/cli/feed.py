@@ -90,7 +90,7 @@ def feed_add(url: str, kind: str, collection: str | None, as_member: str, tlp: s
     from urllib.parse import urlsplit
 
     from vigil.feeds.registry import Feed, add_feed, parse_every
-    from vigil.node.exchange import check_name
+    from vigil.node.inputs import check_name
     from vigil.stix.tlp import parse_tlp
 
     if not url.startswith(("http://", "https://")):

@@ -93,7 +93,7 @@ def member_add(c: Ctx, name: str, country: str, kind: str, display_name: str | N
     click.echo(f"member {m.name} {m.id} ({m.sign_key_id.split(':')[0]}, "
                f"{m.enc_key_id.split(':')[0]})")
     if s.fed_name:  # peers take a member's keys only from the key directory
-        from vigil.federation.trust import register_keys
+        from vigil.federation.trust_directory import register_keys
 
         click.echo(f"directory entry {register_keys(ex, kr)}")
     click.echo(f"keyring {path}" + (" (held by this node)" if hold else ""))

@@ -66,7 +66,8 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
     from vigil.errors import NotFound
     from vigil.federation import peers as fed_peers
     from vigil.federation.descriptor import hop_key
-    from vigil.federation.trust import peer_client, witness_name
+    from vigil.federation.trust import witness_name
+    from vigil.federation.trust_peers import peer_client
     from vigil.protocol.witnessing import quorum
 
     def run(ex: object) -> dict[str, object]:
@@ -113,7 +114,7 @@ def directory_register(c: Ctx, member: str) -> None:
     """Register MEMBER's keys in this node's directory log (its keyring must be held
     here; a member holding its own keys registers through its client)."""
     from vigil.errors import NotFound
-    from vigil.federation.trust import register_keys
+    from vigil.federation.trust_directory import register_keys
 
     def run(ex: object) -> int:
         mid = _member_id(ex, member)

@@ -41,7 +41,8 @@ from vigil.log.entries import (
 )
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.model import Envelope, Member, MemberKind, Provenance
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.protocol.envelope import envelope_from_json, verify_envelope
 from vigil.protocol.receipts import check_recall, check_receipt
 from vigil.storage import accountability as stored

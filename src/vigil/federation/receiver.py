@@ -28,7 +28,8 @@ from vigil.federation import codec, kinds
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import Checkpoint
 from vigil.node.accountability import scrub
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.storage import federation as q
 from vigil.storage.base import Sql, serialize_writes
 

@@ -34,7 +34,8 @@ from vigil.feeds.cursor import instant, just_before
 from vigil.feeds.registry import Feed, Key, Reject
 from vigil.feeds.remote import RemoteCollection
 from vigil.model import Actor
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.params import decimal
 from vigil.stix.tlp import TLP_ORDER, bundle_tlp, parse_tlp
 from vigil.stix.validate import check_object

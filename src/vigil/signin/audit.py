@@ -21,7 +21,8 @@ from typing import Any
 from vigil import clock
 from vigil.lru import Lru
 from vigil.model import Actor
-from vigil.node.exchange import TOKEN_PREFIX, Exchange
+from vigil.node.exchange import Exchange
+from vigil.node.tokens import TOKEN_PREFIX
 from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 

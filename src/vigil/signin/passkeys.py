@@ -44,7 +44,8 @@ from webauthn.helpers.structs import (
 from vigil import clock
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.model import Actor, User
-from vigil.node.exchange import Exchange, hash_token
+from vigil.node.exchange import Exchange
+from vigil.node.tokens import hash_token
 from vigil.signin import audit
 from vigil.storage import signin as stored
 from vigil.storage.base import Sql

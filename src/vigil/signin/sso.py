@@ -36,7 +36,8 @@ from vigil import clock
 from vigil.crypto.secretfile import SEALED_PREFIX
 from vigil.errors import AuthError, Conflict, InputError, NotFound
 from vigil.model import Actor
-from vigil.node.exchange import Exchange, hash_token
+from vigil.node.exchange import Exchange
+from vigil.node.tokens import hash_token
 from vigil.storage import signin as stored
 from vigil.storage.base import Sql
 

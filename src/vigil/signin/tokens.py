@@ -23,7 +23,8 @@ from typing import Any
 from vigil import clock
 from vigil.errors import Conflict
 from vigil.model import User
-from vigil.node.exchange import SCOPES, TOKEN_PREFIX, Exchange, check_scope, hash_token, new_token
+from vigil.node.exchange import Exchange
+from vigil.node.tokens import SCOPES, TOKEN_PREFIX, check_scope, hash_token, new_token
 from vigil.signin import audit
 from vigil.signin.users import _user_id, bump_epoch
 from vigil.storage import signin as stored

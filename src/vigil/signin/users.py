@@ -18,7 +18,8 @@ from vigil import clock
 from vigil.errors import Conflict, NotFound
 from vigil.log.entries import member_entry
 from vigil.model import Actor
-from vigil.node.exchange import TOKEN_PREFIX, Exchange
+from vigil.node.exchange import Exchange
+from vigil.node.tokens import TOKEN_PREFIX
 from vigil.signin import audit
 from vigil.storage import signin as stored
 from vigil.storage.base import Sql

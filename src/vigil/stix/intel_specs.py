@@ -35,6 +35,7 @@ def specs() -> list[Any]:
     """The spec entries (``spec_sdo._Spec``), built with the validator's own checks
     (``checks``) and spec builders (``spec_sdo``)."""
     from vigil.stix import checks as v
+    from vigil.stix import shapes
     from vigil.stix import spec_sdo as sp
 
     def needs_extension(ext_id: str, kind: str) -> Any:
@@ -52,7 +53,7 @@ def specs() -> list[Any]:
         return sp._sco(name, props, required,
                       (needs_extension(NEW_SCO_EXTENSIONS[name], "new-sco"), *rules))
 
-    leg = v.c_object({"address_ref": v.c_ref(("cryptocurrency-wallet",)),
+    leg = shapes.c_object({"address_ref": v.c_ref(("cryptocurrency-wallet",)),
                       "amount": v.c_num(0)}, required=("address_ref",))
     return [
         sco("phone-number", {

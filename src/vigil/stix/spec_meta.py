@@ -11,19 +11,11 @@ from vigil.stix._formats import (
     IDENTIFIER_RE,
     show,
 )
-from vigil.stix.checks import (
-    Err,
-    _Ctx,
+from vigil.stix.checks import Err, _Ctx, _sub, _v, c_any, c_int, c_list, c_ref, c_ts
+from vigil.stix.shapes import (
     _extension_definition_content,
-    _sub,
-    _v,
-    c_any,
     c_external_reference,
     c_granular_marking,
-    c_int,
-    c_list,
-    c_ref,
-    c_ts,
 )
 from vigil.stix.spec_sdo import (
     _S,

@@ -23,18 +23,14 @@ from vigil.stix.checks import (
     _v,
     c_bin,
     c_bool,
-    c_dictionary,
     c_enum,
-    c_hashes,
     c_hex,
     c_int,
     c_list,
     c_num,
-    c_object,
     c_ref,
     c_refs,
     c_regex,
-    c_sco_extensions,
     c_search,
     c_str,
     c_strs,
@@ -43,6 +39,7 @@ from vigil.stix.checks import (
     c_ts_whole,
     c_uri,
 )
+from vigil.stix.shapes import c_dictionary, c_hashes, c_object, c_sco_extensions
 from vigil.stix.spec_sdo import (
     _S,
     _order,

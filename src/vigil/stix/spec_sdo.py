@@ -28,15 +28,9 @@ from vigil.stix.checks import (
     _v,
     c_any,
     c_bool,
-    c_dictionary,
     c_enum,
-    c_extension_type,
-    c_extensions_core,
-    c_external_reference,
     c_forbidden,
-    c_granular_marking,
     c_int,
-    c_kill_chain_phase,
     c_list,
     c_num,
     c_ref,
@@ -46,6 +40,14 @@ from vigil.stix.checks import (
     c_strs,
     c_ts,
     c_ts_ms,
+)
+from vigil.stix.shapes import (
+    c_dictionary,
+    c_extension_type,
+    c_extensions_core,
+    c_external_reference,
+    c_granular_marking,
+    c_kill_chain_phase,
 )
 
 # --- the object types -------------------------------------------------------------

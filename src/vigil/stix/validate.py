@@ -66,17 +66,8 @@ __all__ = [
     "validate_bundle",
     "validate_object",
 ]
-from vigil.stix.checks import (
-    MAX_REPORTED,
-    Err,
-    Problem,
-    ValidationReport,
-    _Ctx,
-    _Stop,
-    _sub,
-    _v,
-    custom_property,
-)
+from vigil.stix.checks import MAX_REPORTED, Err, Problem, ValidationReport, _Ctx, _Stop, _sub, _v
+from vigil.stix.shapes import custom_property
 from vigil.stix.spec_meta import (
     META_SPECS,
 )

@@ -25,7 +25,7 @@ import orjson
 
 from vigil import clock
 from vigil.model import Envelope, Form
-from vigil.node.exchange import ShareHook, SharesHook
+from vigil.node.hooks import ShareHook, SharesHook
 from vigil.stix import parsed
 from vigil.storage import Store
 from vigil.storage import taxii as stored

@@ -31,7 +31,8 @@ from vigil.intel.themes import matches
 from vigil.lru import Lru
 from vigil.model import Actor, Envelope, Form, ShareHeader, ShareState, Tlp
 from vigil.node.accountability import recall
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.policy.access import Access
 from vigil.stix import parsed, strictjson
 from vigil.stix.validate import check_object

@@ -37,8 +37,8 @@ from vigil.web import taxii as taxii_server
 from vigil.web import tokens as tokens_api
 from vigil.web import trust as trust_api
 from vigil.web.console import router as console_router
-from vigil.web.console.routes import Stop as console_stop
-from vigil.web.console.routes import stopped as console_stopped
+from vigil.web.console.deps import Stop as console_stop
+from vigil.web.console.deps import stopped as console_stopped
 from vigil.web.deps import State
 from vigil.web.metrics import store_error
 from vigil.web.observe import observed

@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, Response
 
 from vigil import clock
 from vigil.errors import InputError
-from vigil.node.exchange import Claim, Published
+from vigil.node.hooks import Claim, Published
 from vigil.storage import idempotency as stored
 from vigil.storage.base import Sql
 from vigil.web.deps import State

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from vigil.errors import InputError, NotFound
-from vigil.node.exchange import Published
+from vigil.node.hooks import Published
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, StateDep, number, read_body
 

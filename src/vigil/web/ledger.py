@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from vigil.analysis import blind, ledger, sightings
 from vigil.errors import InputError
 from vigil.model import Actor
-from vigil.node.exchange import Published
+from vigil.node.hooks import Published
 from vigil.protocol.envelope import envelope_from_json
 from vigil.stix import strictjson
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body

@@ -24,7 +24,8 @@ from prometheus_client import (
 )
 
 from vigil.feeds.registry import list_feeds
-from vigil.node.exchange import Exchange, Published
+from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.storage.base import Sql, Store
 from vigil.storage.correlations import correlation_mark
 from vigil.storage.health import last_share_seq, log_size

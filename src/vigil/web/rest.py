@@ -28,7 +28,8 @@ from vigil.model import (
     ShareState,
 )
 from vigil.node.accountability import recall_notice
-from vigil.node.exchange import Claim, Published, member_identity
+from vigil.node.hooks import Claim, Published
+from vigil.node.members import member_identity
 from vigil.protocol.envelope import envelope_from_json, envelope_to_json
 from vigil.stix import strictjson
 from vigil.stix.tlp import parse_tlp

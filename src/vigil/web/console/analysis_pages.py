@@ -22,18 +22,10 @@ from vigil.errors import InputError, VigilError
 from vigil.intel.themes import vocabulary
 from vigil.model import Envelope
 from vigil.web.console.charts import weekly_chart
+from vigil.web.console.deps import CheckedForm, SignedIn
+from vigil.web.console.inbox_pages import Filters, display_names, filters_of, row_of
+from vigil.web.console.pages import HEADERS, TLP_LABELS, render
 from vigil.web.console.readable import readable_by_id, readable_shares
-from vigil.web.console.routes import (
-    HEADERS,
-    TLP_LABELS,
-    CheckedForm,
-    Filters,
-    SignedIn,
-    display_names,
-    filters_of,
-    render,
-    row_of,
-)
 from vigil.web.deps import state_of
 
 router = APIRouter(include_in_schema=False)

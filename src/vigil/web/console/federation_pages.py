@@ -10,17 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from vigil.federation.status import status
-from vigil.web.console.routes import render, signed_in, to_signin
+from vigil.web.console.deps import SignedIn
+from vigil.web.console.pages import render
 from vigil.web.deps import state_of
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/federation", response_class=HTMLResponse)
-async def federation(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
+async def federation(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
     svc = getattr(request.app.state, "federation", None)
     view = await asyncio.to_thread(status, st.exchange, svc) if svc is not None else None

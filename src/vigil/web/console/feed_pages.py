@@ -17,17 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.feeds import registry
 from vigil.feeds.registry import Auth, Feed, parse_every
-from vigil.node.exchange import check_name
+from vigil.node.inputs import check_name
 from vigil.policy.access import Access
 from vigil.stix.tlp import TLP_ORDER, parse_tlp
-from vigil.web.console.routes import (
-    HEADERS,
-    TLP_LABELS,
-    CheckedForm,
-    SignedIn,
-    not_found,
-    render,
-)
+from vigil.web.console.deps import CheckedForm, SignedIn
+from vigil.web.console.pages import HEADERS, TLP_LABELS, not_found, render
 from vigil.web.deps import state_of
 
 router = APIRouter(include_in_schema=False)

@@ -17,15 +17,13 @@ from vigil.intel.handling import USES
 from vigil.intel.header import summary
 from vigil.model import Envelope
 from vigil.node.exchange import Exchange
-from vigil.web.console.routes import (
-    HEADERS,
-    csrf_ok,
-    csrf_refused,
-    read_form,
-    share_error_page,
-    signed_in,
-    to_signin,
+from vigil.web.console.deps import (
+    CheckedForm,
+    SignedIn,
+    Who,
 )
+from vigil.web.console.forms import Form
+from vigil.web.console.pages import HEADERS, share_error_page
 from vigil.web.deps import state_of
 
 router = APIRouter(include_in_schema=False)
@@ -41,14 +39,9 @@ def share_ctx(ex: Exchange, member: str, env: Envelope) -> dict[str, Any]:
             "share_uses": consent.uses_of(ex, member, env.id) if own else None}
 
 
-async def _post(request: Request, share_id: str, action: str) -> Response:
+async def _post(request: Request, who: Who, form: Form, share_id: str, action: str
+                ) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None:
-        return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     ex, member = st.exchange, who.actor.member
     try:
         if action == "use":
@@ -71,18 +64,20 @@ async def _post(request: Request, share_id: str, action: str) -> Response:
 
 
 @router.post("/shares/{share_id}/uses", response_class=HTMLResponse)
-async def declare_use(share_id: str, request: Request) -> Response:
+async def declare_use(share_id: str, request: Request, who: SignedIn, form: CheckedForm
+                      ) -> Response:
     """Declare a use of the share (403 ``policy.grant_required`` without a needed grant)."""
-    return await _post(request, share_id, "use")
+    return await _post(request, who, form, share_id, "use")
 
 
 @router.post("/shares/{share_id}/consent", response_class=HTMLResponse)
-async def ask_consent(share_id: str, request: Request) -> Response:
-    return await _post(request, share_id, "consent")
+async def ask_consent(share_id: str, request: Request, who: SignedIn, form: CheckedForm
+                      ) -> Response:
+    return await _post(request, who, form, share_id, "consent")
 
 
 @router.post("/consent/answer", response_class=HTMLResponse)
-async def answer(request: Request) -> Response:
+async def answer(request: Request, who: SignedIn, form: CheckedForm) -> Response:
     """The originator's grant or refusal, signed by the node with the member's keyring
     (a member whose keys live in its client answers with the SDK or the CLI)."""
-    return await _post(request, "", "answer")
+    return await _post(request, who, form, "", "answer")

@@ -23,17 +23,8 @@ from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.model import Actor
 from vigil.signin import passkeys
 from vigil.web.auth import SESSION_COOKIE
-from vigil.web.console.routes import (
-    HEADERS,
-    PRE_CSRF_COOKIE,
-    csrf_ok,
-    csrf_refused,
-    error_page,
-    read_form,
-    render,
-    signed_in,
-    to_signin,
-)
+from vigil.web.console.deps import PRE_CSRF_COOKIE, CheckedForm, SignedIn, signed_in
+from vigil.web.console.pages import HEADERS, error_page, render, to_signin
 from vigil.web.console.signin_flow import signin_page, start_session
 from vigil.web.deps import read_body, state_of
 
@@ -177,10 +168,9 @@ async def key_step(request: Request) -> Response:
 # -- the user's own keys ----------------------------------------------------------------
 
 @router.get("/keys")
-async def keys_page(request: Request) -> Response:
+async def keys_page(request: Request, who: SignedIn) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None or who.actor.user is None:
+    if who.actor.user is None:
         return to_signin()
     ex = st.exchange
     try:
@@ -216,14 +206,11 @@ async def add_key(request: Request) -> Response:
 
 
 @router.post("/keys/{key_id}/remove")
-async def remove_key(request: Request, key_id: str) -> Response:
+async def remove_key(request: Request, key_id: str, who: SignedIn, form: CheckedForm
+                     ) -> Response:
     st = state_of(request)
-    who = await signed_in(request)
-    if who is None or who.actor.user is None:
+    if who.actor.user is None:
         return to_signin()
-    form = await read_form(request, st)
-    if not csrf_ok(who.session.csrf, form):
-        return csrf_refused(request, who)
     try:
         await st.write(passkeys.remove, st.exchange, who.actor.user, key_id,
                        _address(request))

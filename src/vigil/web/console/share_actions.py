@@ -10,16 +10,9 @@ from vigil import params
 from vigil.analysis import sightings
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.node import accountability as acc
-from vigil.web.console.routes import (
-    HEADERS,
-    CheckedForm,
-    SignedIn,
-    display_names,
-    error_page,
-    not_found,
-    render,
-    share_error_page,
-)
+from vigil.web.console.deps import CheckedForm, SignedIn
+from vigil.web.console.inbox_pages import display_names
+from vigil.web.console.pages import HEADERS, error_page, not_found, render, share_error_page
 from vigil.web.deps import state_of
 
 router = APIRouter(include_in_schema=False)

@@ -12,7 +12,8 @@ from vigil.errors import VigilError
 from vigil.model import Actor
 from vigil.signin import passkeys, sso
 from vigil.web.auth import SESSION_COOKIE, SESSION_TTL, sessions
-from vigil.web.console.routes import PRE_CSRF_COOKIE, render
+from vigil.web.console.deps import PRE_CSRF_COOKIE
+from vigil.web.console.pages import render
 from vigil.web.deps import state_of
 
 

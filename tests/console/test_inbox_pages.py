@@ -1,4 +1,4 @@
-"""Inbox and sent page back through every share, keeping the filters."""
+"""The member's lists: the inbox (filtered server-side, paged back), sent, channels."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import re
 import pytest
 
 from vigil.model import Actor, Tlp
-from vigil.web.console import routes
+from vigil.web.console import inbox_pages
 
-from .conftest import Console, ioc_bundle
+from .conftest import Console, ioc_bundle, publish
 
 
 def _ids(page: str) -> list[str]:
@@ -22,10 +22,42 @@ def _older(page: str) -> str | None:
     return html.unescape(m.group(1)) if m else None
 
 
+def test_inbox_sent_and_channels_list_for_the_right_member(console: Console) -> None:
+    sid = publish(console, "alpha", ["a-b"], themes=("critical-infrastructure/energy",),
+                  regions=("EE",))
+    b, c, a = console.sign_in("bravo"), console.sign_in("charlie"), console.sign_in("alpha")
+    inbox = b.get("/").text
+    assert sid in inbox and "TLP:AMBER" in inbox and "a-b" in inbox
+    assert sid not in c.get("/").text
+    assert sid in a.get("/sent").text and sid not in b.get("/sent").text
+    ch = b.get("/channels").text
+    assert "a-b" in ch and "group1" in ch and "every active member" in ch and "join" in ch
+    ch_c = c.get("/channels").text
+    assert "a-b" not in ch_c and "group1" not in ch_c
+
+
+def test_inbox_filters_server_side(console: Console) -> None:
+    s1 = publish(console, "alpha", ["a-b"], tlp=Tlp.AMBER, themes=("cyber",), regions=("EE",))
+    s2 = publish(console, "alpha", ["everyone"], tlp=Tlp.GREEN, themes=("terrorism",),
+                 regions=("KE",))
+    s3 = publish(console, "charlie", ["everyone"], tlp=Tlp.CLEAR, themes=("cyber",))
+    b = console.sign_in("bravo")
+    cases = {
+        "": {s1, s2, s3}, "?theme=cyber": {s1, s3}, "?region=ke": {s2}, "?tlp=green": {s2},
+        "?tlp=TLP:AMBER": {s1}, "?channel=everyone": {s2, s3}, "?channel=a-b": {s1},
+        "?originator=charlie": {s3}, "?originator=alpha&theme=cyber": {s1},
+        "?channel=not-mine": set(), "?originator=nobody": set(),
+    }
+    for q, want in cases.items():
+        text = b.get("/" + q).text
+        assert {s for s in (s1, s2, s3) if s in text} == want, q
+    assert b.get("/?tlp=purple").status_code == 400
+
+
 @pytest.mark.parametrize("path", ["/", "/sent"])
 def test_pages_reach_every_share_once(console: Console, monkeypatch: pytest.MonkeyPatch,
                                       path: str) -> None:
-    monkeypatch.setattr(routes, "INBOX_ROWS", 2)
+    monkeypatch.setattr(inbox_pages, "INBOX_ROWS", 2)
     ex = console.exchange
     sent = []
     for i in range(5):
@@ -62,23 +94,3 @@ def test_pages_reach_every_share_once(console: Console, monkeypatch: pytest.Monk
     nxt = _older(page)
     assert nxt is not None and "theme=cyber" in nxt
     assert _ids(c.get(nxt).text) == [sent[0]]
-
-
-def test_the_log_page_pages_back(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes, "LOG_ROWS", 3)
-    ex = console.exchange
-    for i in range(4):
-        req = ex.make_request(console.id("alpha"), tlp=Tlp.AMBER, to=["a-b"])
-        ex.publish_bundle(Actor(console.id("alpha"), "u"), ioc_bundle(f"91.214.126.{i}"), req)
-    b = console.sign_in("bravo")
-    seen: list[int] = []
-    url: str | None = "/log"
-    while url:
-        page = b.get(url).text
-        seen += [int(i) for i in re.findall(r"<tr><td>(\d+)</td>", page)]
-        url = _older(page)
-    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) >= 4
-    monkeypatch.setattr(routes, "LOG_ROWS", 1000)  # one page: the same entries
-    whole = b.get("/log").text
-    assert seen == [int(i) for i in re.findall(r"<tr><td>(\d+)</td>", whole)]
-    assert _older(whole) is None
