@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +24,6 @@ from vigil.federation.peers import Peer
 from vigil.federation.trust_peers import TrustPeers
 from vigil.protocol.witnessing import witness_name
 from vigil.storage import trust as tq
-
-log = logging.getLogger("vigil.federation.trust")
 
 
 class TrustIntake(TrustPeers):

@@ -44,7 +44,7 @@ from vigil.stix import parsed, strictjson
 from vigil.stix.validate import ValidBundle, validate_bundle
 from vigil.storage.base import Sql, same_share
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("vigil.node.exchange")  # the name it has always logged under
 
 
 class Publishing(Channels):

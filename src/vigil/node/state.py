@@ -3,7 +3,6 @@ features install, and the running parts of features."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -25,7 +24,6 @@ from vigil.storage import Store
 from vigil.storage.base import Sql
 from vigil.storage.intel import StoredGrants
 
-log = logging.getLogger(__name__)
 PartT = TypeVar("PartT")
 
 
