@@ -168,7 +168,7 @@ def test_a_move_and_its_routing_commit_together(world: World,
     """The rehome entry and the routing away from athens are one transaction: when the
     routing fails, the directory holds no move either (in the store and in memory)."""
     from vigil.directory.log import DirectoryLog
-    from vigil.federation import trust as trust_mod
+    from vigil.storage import trust as tq
 
     (a, b, _), (ta, _, _) = world
     alpha = a.id("alpha")
@@ -176,7 +176,7 @@ def test_a_move_and_its_routing_commit_together(world: World,
 
     def broken(*args: Any) -> None:
         raise RuntimeError("the store failed")
-    monkeypatch.setattr(trust_mod.tq, "home_at", broken)
+    monkeypatch.setattr(tq, "home_at", broken)
     with pytest.raises(RuntimeError):
         move(a, ta, b.ex.node_id)
     assert ta.directory.size() == before
