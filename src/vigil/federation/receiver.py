@@ -7,7 +7,7 @@ checks (``vigil.federation.kinds``); an item that fails is quarantined with the 
 batch head and its body, and the cursor passes it. Everything new, the quarantine rows
 and the new cursor commit in one transaction, before the signed ack is made. The body
 digests and the share checks that need nothing of the store run before it, outside the
-write lock (``kinds.prepare``); the shares are written together (``kinds.Context.flush``).
+write lock (``prepared.prepare``); the shares are written together (``kinds.Context.flush``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import orjson
 from vigil import clock
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
-from vigil.federation import codec, kinds
+from vigil.federation import codec, kinds, prepared
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import Checkpoint
 from vigil.node.accountability import scrub
@@ -81,7 +81,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
     digests = {int(item["dseq"]): isinstance(body, dict)
                and codec.body_matches(body, item["digest"]) for item, body in fresh}
     checkpoints: dict[str, Checkpoint] = {}
-    prepared = kinds.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
+    ready = prepared.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
                              checkpoints)
 
     def tx(sql: Sql) -> int:
@@ -94,7 +94,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             raise Conflict(f"the next item here is {cur + 1}, not {head['from']}",
                            code="fed.gap", detail={"cursor": cur})
         ctx = kinds.Context(ex, peer, sql, now, head, checkpoints=checkpoints,
-                            prepared=prepared)
+                            prepared=ready)
         ctx.read_heads()
         for item, body in zip(head["items"], bodies, strict=True):
             dseq = int(item["dseq"])

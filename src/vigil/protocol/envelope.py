@@ -39,7 +39,7 @@ from vigil.crypto.seal import (
     wraps_digest,
     wraps_json,
 )
-from vigil.crypto.sign import TAG_SHARE, sign, verify
+from vigil.crypto.sign import TAG_SHARE, sign, verify, verify_canonical
 from vigil.errors import CryptoError, InputError
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
@@ -269,11 +269,13 @@ def build_share(
 # -------------------------------------------------------------------------- verify
 
 
-def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = False) -> None:
+def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = False,
+                  header_jcs: bytes | None = None) -> None:
     """The first checks of :func:`verify_envelope`: the key, the signature and the
     header's structure -- all that is left to check of a recalled or purged share,
     whose payload and wraps the node removed. ``checked``: the header's structure was
-    checked already (:func:`envelope_from_json` does), so it is not walked again."""
+    checked already (:func:`envelope_from_json` does), so it is not walked again.
+    ``header_jcs``: ``canonical(env.header)``, when the caller made it already."""
     header = env.header
     claimed = header.get("key") if isinstance(header, Mapping) else None
     alg = alg_of(str(claimed)) if is_key_id(claimed) else None
@@ -282,13 +284,16 @@ def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = Fa
         raise CryptoError(
             "header.key does not name the signer's public key", code="crypto.key_mismatch"
         )
-    verify(TAG_SHARE, header, env.signature, signer_public_raw)
+    if header_jcs is None:
+        verify(TAG_SHARE, header, env.signature, signer_public_raw)
+    else:
+        verify_canonical(TAG_SHARE, header_jcs, env.signature, signer_public_raw)
     if not checked:
         check_header(header)
 
 
-def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = False
-                    ) -> None:
+def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = False,
+                    header_jcs: bytes | None = None) -> None:
     """Check an envelope without decrypting it; raise ``CryptoError`` on any fault.
 
     ``signer_public_raw`` is the originator's signing key (ed25519 or ed25519+mldsa65)
@@ -303,9 +308,10 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = 
     for anyone else
     (``crypto.bad_wraps``); a plain share has no wraps (``crypto.bad_wraps``).
     ``checked``: as for :func:`verify_header`, an envelope just parsed by
-    :func:`envelope_from_json`, whose header's structure that checked.
+    :func:`envelope_from_json`, whose header's structure that checked; ``header_jcs``
+    as for :func:`verify_header`.
     """
-    verify_header(env, signer_public_raw, checked=checked)
+    verify_header(env, signer_public_raw, checked=checked, header_jcs=header_jcs)
     header = env.header
     pl = header["payload"]
     if pl["size"] != len(env.payload) or pl["digest"] != payload_digest(env.payload):
@@ -388,9 +394,11 @@ def _b64(v: Any, pointer: str) -> bytes:
         raise malformed(pointer, "must be base64url without padding") from e
 
 
-def envelope_from_json(d: Any) -> Envelope:
+def envelope_from_json(d: Any, *, owned: bool = False) -> Envelope:
     """Parse the wire form strictly; ``envelope.malformed`` (InputError, with pointer)
-    for any unknown or missing field, wrong type, or bad base64url. Does not verify."""
+    for any unknown or missing field, wrong type, or bad base64url. Does not verify.
+    ``owned``: ``d`` is the caller's to give away (JSON it parsed for this), so the
+    envelope keeps its header rather than a copy."""
     doc = fields(d, "", {"header", "signature", "payload", "wraps"})
     check_header(doc["header"])
     signature = _b64(doc["signature"], "/signature")
@@ -407,4 +415,5 @@ def envelope_from_json(d: Any) -> Envelope:
         if not is_key_id(wd["key"]) or alg_of(wd["key"]) not in ENC_ALGS:
             raise malformed(f"{p}/key", "must be an x25519 or mlkem768x25519 key id")
         wraps.append(Wrap(member=member, key=wd["key"], blob=_b64(wd["blob"], f"{p}/blob")))
-    return Envelope(_json_copy(doc["header"]), signature, payload, tuple(wraps))
+    header = doc["header"] if owned else _json_copy(doc["header"])
+    return Envelope(header, signature, payload, tuple(wraps))
