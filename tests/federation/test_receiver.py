@@ -27,6 +27,8 @@ from tests.federation.pairs import (
 from vigil.errors import Conflict, CryptoError
 from vigil.federation import codec, kinds, receiver
 from vigil.federation.sender import build_batch
+from vigil.log.checkpoint import verify_checkpoint
+from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.node import accountability
 from vigil.storage import federation as q
@@ -91,6 +93,25 @@ def test_one_bad_item_among_good_ones_is_refused_alone(pair: tuple[Node, Node]) 
         leaf = dict(b.ex.log.entries(idx, idx + 1))[idx]
         verify_inclusion(leaf_hash(leaf), idx, size, b.ex.log.inclusion(idx, size),
                          b.ex.log.root(size))
+
+
+def test_the_shares_of_a_batch_reach_streams_on_one_checkpoint(pair: tuple[Node, Node]
+                                                              ) -> None:
+    """What a member's stream or page sends with each share of a received batch (its log
+    place) rests on one checkpoint, signed once for the batch, and verifies there."""
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(6)]
+    sync(a, b)
+    receiver.receive(b.ex, b.peers["athens"], batch(a, b))
+    refs = b.ex.log.share_refs(sids)
+    assert len({refs[s].checkpoint for s in sids}) == 1
+    cp = verify_checkpoint(refs[sids[0]].checkpoint, b.ex.log.origin, b.ex.log.public_raw)
+    assert cp.size == b.ex.log.size()
+    for s in sids:
+        got = b.ex.store.get_share(s)
+        assert got is not None
+        verify_inclusion(leaf_hash(entry_bytes(share_entry(got[0]))), refs[s].index, cp.size,
+                         list(refs[s].proof), cp.root)
 
 
 def test_nothing_is_acknowledged_that_is_not_committed(pair: tuple[Node, Node],

@@ -32,6 +32,7 @@ from vigil.federation.peers import Peer
 from vigil.federation.prepared import Prepared, prove
 from vigil.log.checkpoint import Checkpoint
 from vigil.log.entries import member_entry, recall_entry, receipt_entry
+from vigil.log.tree import LogRef
 from vigil.model import Envelope, Member, MemberKind, Provenance
 from vigil.node.exchange import Exchange, Published
 from vigil.protocol.receipts import check_recall, check_receipt
@@ -73,6 +74,8 @@ class Context:
     ring: set[str] = field(default_factory=set)
     published: list[Published] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # the log places of the shares stored, for the exchange's cache after the commit
+    refs: list[tuple[str, LogRef]] = field(default_factory=list)
     # checkpoint notes whose signature verified in this batch (the sender proves every
     # item of a batch against one), and what the checks read of members, by id; the
     # member reads are forgotten whenever an item writes something else than a share
@@ -245,7 +248,9 @@ def store_shares(ctx: Context, shares: Sequence[Staged]) -> None:
         (s.env.id, s.env.originator, s.header, s.env.signature, s.env.payload,
          wraps_to_bytes(s.env.wraps), s.env.created, s.env.expires) for s in shares])
     queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now, new=True)
-    ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True)
+    refs = ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True,
+                                  one_tree=True)  # one checkpoint for their streams
+    ctx.refs.extend(zip((s.env.id for s in shares), refs, strict=True))
     ctx.ex.run_share_hooks(sql, [(s.env, s.here) for s in shares])
     for s in shares:
         ctx.ring.update(s.here)

@@ -27,6 +27,7 @@ from vigil.errors import Conflict, CryptoError, InputError, VigilError
 from vigil.federation import codec, kinds, prepared
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import Checkpoint
+from vigil.log.tree import LogRef
 from vigil.node.accountability import scrub
 from vigil.node.exchange import Exchange, Published
 from vigil.storage import federation as q
@@ -46,6 +47,7 @@ class Applied:
     published: list[Published] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
     dropped_envelopes: list[str] = field(default_factory=list)
+    refs: list[tuple[str, LogRef]] = field(default_factory=list)
 
 
 def _evidence(head: Mapping[str, Any], signature: bytes, body: Any) -> bytes:
@@ -133,6 +135,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
         out.ring |= ctx.ring
         out.published.extend(ctx.published)
         out.dropped_envelopes.extend(ctx.dropped)
+        out.refs.extend(ctx.refs)
         return new
 
     cursor = ex.store.write(tx)
@@ -208,6 +211,8 @@ def after_commit(ex: Exchange, out: Applied) -> None:
         ex.envelopes.pop(sid)
     if out.dropped_envelopes:
         scrub(ex.store)  # the removed payloads' pages leave the SQLite WAL too
+    for sid, ref in out.refs:
+        ex.log.refs.put(sid, ref)
     for pub in out.published:
         ex.envelopes.put(pub.envelope.id, pub.envelope)
         for hook in ex.published_hooks:
