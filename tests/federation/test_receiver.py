@@ -226,6 +226,43 @@ async def test_a_batch_pushed_ahead_waits_for_the_one_before_it(
     assert e.value.code == "fed.gap" and e.value.detail["cursor"] == second["batch"]["to"]
 
 
+async def test_a_batch_waiting_its_turn_is_checked_while_it_waits(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks of a batch that need nothing of the store are made while it waits for
+    the one before it (so they overlap that one's transaction), and not again after."""
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(4)]
+    sync(a, b)
+    dest = b.ex.node_id
+    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    first = build_batch(a.ex, dest, acked, 2)
+    second = build_batch(a.ex, dest, first["batch"]["to"], 2)
+    athens = b.peers["athens"]
+    checked: list[int] = []
+    real = receiver.check_ahead
+
+    def counted(ex: Any, peer: Any, data: Any) -> receiver.Ahead:
+        got = real(ex, peer, data)
+        checked.append(int(got.head["from"]))
+        return got
+
+    monkeypatch.setattr(receiver, "check_ahead", counted)
+    monkeypatch.setattr(receiver, "TURN_GRACE", 600.0)  # it waits however slow the machine
+    monkeypatch.setattr(receiver, "TURN_WAIT", 600.0)
+    later = asyncio.ensure_future(receiver.receive_in_turn(b.ex, athens, second))
+    for _ in range(600):  # it waits for the first, with its checks made
+        if checked:
+            break
+        await asyncio.sleep(0.05)
+    assert checked == [second["batch"]["from"]] and not later.done()
+    assert cursor(b, a) < first["batch"]["from"]
+    await receiver.receive_in_turn(b.ex, athens, first)
+    got = await later
+    assert got.ack["ack"]["cursor"] == second["batch"]["to"]
+    assert checked == [second["batch"]["from"], first["batch"]["from"]]
+    assert inbox_ids(b, "bravo")[-len(sids):] == sids
+
+
 async def test_batches_beyond_what_a_sender_keeps_in_flight_do_not_wait(
         pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
     """A peer that holds more batches here than a sender keeps in flight does not get
