@@ -5,6 +5,7 @@ committed, and the shares stored together land as they would one by one."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tests.federation.pairs import (
 )
 
 from vigil.errors import Conflict, CryptoError
-from vigil.federation import codec, kinds, receiver
+from vigil.federation import codec, kinds, prepared, receiver
 from vigil.federation.sender import build_batch
 from vigil.log.checkpoint import verify_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
@@ -112,6 +113,40 @@ def test_the_shares_of_a_batch_reach_streams_on_one_checkpoint(pair: tuple[Node,
         assert got is not None
         verify_inclusion(leaf_hash(entry_bytes(share_entry(got[0]))), refs[s].index, cp.size,
                          list(refs[s].proof), cp.root)
+
+
+def test_a_large_batch_is_checked_on_two_threads_with_the_same_outcome(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """From ``prepared.SPLIT`` shares on, a batch's shares are checked on two threads:
+    every share gets its outcome ahead of the transaction, a bad share in either half is
+    refused alone, and the rest are stored in order."""
+    a, b = pair
+    monkeypatch.setattr(prepared, "SPLIT", 4)
+    sids = [publish(a, "alpha", TO) for _ in range(9)]
+    sync(a, b)
+    data = batch(a, b)
+    bad = [share_item(data, sids[2]), share_item(data, sids[7])]  # one in each half
+    for k in bad:
+        data["bodies"][k]["envelope"]["header"]["themes"] = ["cyber"]
+    data = resign(a, data)
+    threads: list[str] = []
+    real = prepared._prepare
+
+    def counted(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(prepared, "_prepare", counted)
+    ahead = receiver.check_ahead(b.ex, b.peers["athens"], data)
+    assert len(threads) == 3 and sum(t.startswith("fed-check") for t in threads) == 1
+    outcomes = {k: ahead.ready[id(body)].signed for k, body in enumerate(data["bodies"])
+                if id(body) in ahead.ready}
+    assert {k for k, (_, fault) in outcomes.items() if fault is not None} == set(bad)
+    assert len(outcomes) == len(sids)
+    got = receiver.receive(b.ex, b.peers["athens"], data, ahead)
+    assert got.quarantined == sorted(data["batch"]["items"][k]["dseq"] for k in bad)
+    good = [s for n, s in enumerate(sids) if n not in (2, 7)]
+    assert inbox_ids(b, "bravo")[-len(good):] == good
 
 
 def test_nothing_is_acknowledged_that_is_not_committed(pair: tuple[Node, Node],
