@@ -217,7 +217,7 @@ class PostedBy(TypedDict):
 
 
 class ShareHeader(TypedDict):
-    """The signed header of a share, as ``vigil.protocol.envelope.check_header`` checks
+    """The signed header of a share, as ``vigil.protocol.header_form.check_header`` checks
     it (docs/protocol.md)."""
 
     v: int

@@ -255,15 +255,15 @@ def test_a_batch_rests_on_one_checkpoint_verified_once(
     name, sig = lines[-1].rsplit(" ", 1)
     lines[-1] = f"{name} {b64u(bytes(64))[:len(sig)]}"
     forged["checkpoint"] = "\n".join(lines) + "\n"
-    from vigil.federation import kinds
+    from vigil.federation import prepared
     calls: list[str] = []
-    real = kinds.verify_checkpoint
+    real = prepared.verify_checkpoint
 
     def counted(note: str, *args: object, **kw: object) -> object:
         calls.append(note)
         return real(note, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(kinds, "verify_checkpoint", counted)
+    monkeypatch.setattr(prepared, "verify_checkpoint", counted)
     got = receiver.receive(b.ex, b.peers["athens"], resign(a, data))
     assert sorted(calls) == sorted([next(iter(notes)), forged["checkpoint"]])
     assert got.quarantined == [data["batch"]["to"]]

@@ -5,6 +5,7 @@ committed, and the shares stored together land as they would one by one."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from tests.federation.pairs import (
 )
 
 from vigil.errors import Conflict, CryptoError
-from vigil.federation import codec, kinds, receiver
+from vigil.federation import codec, kinds, prepared, receiver
 from vigil.federation.sender import build_batch
+from vigil.log.checkpoint import verify_checkpoint
+from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.node import accountability
 from vigil.storage import federation as q
@@ -91,6 +94,59 @@ def test_one_bad_item_among_good_ones_is_refused_alone(pair: tuple[Node, Node]) 
         leaf = dict(b.ex.log.entries(idx, idx + 1))[idx]
         verify_inclusion(leaf_hash(leaf), idx, size, b.ex.log.inclusion(idx, size),
                          b.ex.log.root(size))
+
+
+def test_the_shares_of_a_batch_reach_streams_on_one_checkpoint(pair: tuple[Node, Node]
+                                                              ) -> None:
+    """What a member's stream or page sends with each share of a received batch (its log
+    place) rests on one checkpoint, signed once for the batch, and verifies there."""
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(6)]
+    sync(a, b)
+    receiver.receive(b.ex, b.peers["athens"], batch(a, b))
+    refs = b.ex.log.share_refs(sids)
+    assert len({refs[s].checkpoint for s in sids}) == 1
+    cp = verify_checkpoint(refs[sids[0]].checkpoint, b.ex.log.origin, b.ex.log.public_raw)
+    assert cp.size == b.ex.log.size()
+    for s in sids:
+        got = b.ex.store.get_share(s)
+        assert got is not None
+        verify_inclusion(leaf_hash(entry_bytes(share_entry(got[0]))), refs[s].index, cp.size,
+                         list(refs[s].proof), cp.root)
+
+
+def test_a_large_batch_is_checked_on_two_threads_with_the_same_outcome(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """From ``prepared.SPLIT`` shares on, a batch's shares are checked on two threads:
+    every share gets its outcome ahead of the transaction, a bad share in either half is
+    refused alone, and the rest are stored in order."""
+    a, b = pair
+    monkeypatch.setattr(prepared, "SPLIT", 4)
+    sids = [publish(a, "alpha", TO) for _ in range(9)]
+    sync(a, b)
+    data = batch(a, b)
+    bad = [share_item(data, sids[2]), share_item(data, sids[7])]  # one in each half
+    for k in bad:
+        data["bodies"][k]["envelope"]["header"]["themes"] = ["cyber"]
+    data = resign(a, data)
+    threads: list[str] = []
+    real = prepared._prepare
+
+    def counted(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(prepared, "_prepare", counted)
+    ahead = receiver.check_ahead(b.ex, b.peers["athens"], data)
+    assert len(threads) == 3 and sum(t.startswith("fed-check") for t in threads) == 1
+    outcomes = {k: ahead.ready[id(body)].signed for k, body in enumerate(data["bodies"])
+                if id(body) in ahead.ready}
+    assert {k for k, (_, fault) in outcomes.items() if fault is not None} == set(bad)
+    assert len(outcomes) == len(sids)
+    got = receiver.receive(b.ex, b.peers["athens"], data, ahead)
+    assert got.quarantined == sorted(data["batch"]["items"][k]["dseq"] for k in bad)
+    good = [s for n, s in enumerate(sids) if n not in (2, 7)]
+    assert inbox_ids(b, "bravo")[-len(good):] == good
 
 
 def test_nothing_is_acknowledged_that_is_not_committed(pair: tuple[Node, Node],
@@ -203,6 +259,43 @@ async def test_a_batch_pushed_ahead_waits_for_the_one_before_it(
     with pytest.raises(Conflict) as e:
         await receiver.receive_in_turn(b.ex, athens, beyond)
     assert e.value.code == "fed.gap" and e.value.detail["cursor"] == second["batch"]["to"]
+
+
+async def test_a_batch_waiting_its_turn_is_checked_while_it_waits(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks of a batch that need nothing of the store are made while it waits for
+    the one before it (so they overlap that one's transaction), and not again after."""
+    a, b = pair
+    sids = [publish(a, "alpha", TO) for _ in range(4)]
+    sync(a, b)
+    dest = b.ex.node_id
+    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
+    first = build_batch(a.ex, dest, acked, 2)
+    second = build_batch(a.ex, dest, first["batch"]["to"], 2)
+    athens = b.peers["athens"]
+    checked: list[int] = []
+    real = receiver.check_ahead
+
+    def counted(ex: Any, peer: Any, data: Any) -> receiver.Ahead:
+        got = real(ex, peer, data)
+        checked.append(int(got.head["from"]))
+        return got
+
+    monkeypatch.setattr(receiver, "check_ahead", counted)
+    monkeypatch.setattr(receiver, "TURN_GRACE", 600.0)  # it waits however slow the machine
+    monkeypatch.setattr(receiver, "TURN_WAIT", 600.0)
+    later = asyncio.ensure_future(receiver.receive_in_turn(b.ex, athens, second))
+    for _ in range(600):  # it waits for the first, with its checks made
+        if checked:
+            break
+        await asyncio.sleep(0.05)
+    assert checked == [second["batch"]["from"]] and not later.done()
+    assert cursor(b, a) < first["batch"]["from"]
+    await receiver.receive_in_turn(b.ex, athens, first)
+    got = await later
+    assert got.ack["ack"]["cursor"] == second["batch"]["to"]
+    assert checked == [second["batch"]["from"], first["batch"]["from"]]
+    assert inbox_ids(b, "bravo")[-len(sids):] == sids
 
 
 async def test_batches_beyond_what_a_sender_keeps_in_flight_do_not_wait(

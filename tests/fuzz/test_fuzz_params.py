@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from vigil import clock, params
 from vigil.errors import InputError
-from vigil.protocol.envelope import TIME_RE
+from vigil.protocol.header_form import TIME_RE
 from vigil.taxii.query import Cursor, parse_cursor, parse_query
 from vigil.web.stream import cursor_of
 

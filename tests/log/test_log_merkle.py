@@ -303,3 +303,17 @@ def test_consistency_properties(case: tuple[int, int], bit: int) -> None:
                        for i in range(size2)])
     assert fails(bad, verify_consistency, size1, size2, fork.consistency_proof(size1, size2),
                  root1, fork.root(size2))
+
+
+@PROPS
+@given(st.integers(1, MAX), st.data())
+def test_proofs_sharing_their_folds_are_the_proofs(n: int, data: st.DataObject) -> None:
+    """``inclusion_proof`` with ``folds`` kept across leaves of one tree gives every leaf
+    the proof it gets alone, in any order of leaves."""
+    tree = MemoryTree()
+    for h in leaves(n):
+        tree.append(h)
+    order = data.draw(st.permutations(range(n)))
+    folds: dict[tuple[int, int], bytes] = {}
+    for i in order:
+        assert inclusion_proof(i, n, tree, folds) == inclusion_proof(i, n, tree)

@@ -160,3 +160,30 @@ def test_key_entries_are_each_members_latest_read_incrementally(store: Store) ->
     other = node_log(store)
     assert {m: i for m, (i, _) in other.key_entries().items()} == {
         "identity--a": a2, "identity--b": b1}
+
+
+def test_appends_in_one_tree_prove_each_entry_in_the_last_tree(store: Store) -> None:
+    """``append_many(one_tree=True)``: every entry's proof is in the tree the last entry
+    completes (one checkpoint for them all), and verifies against its root, whatever
+    the sizes before and of the run."""
+    log = node_log(store)
+    ref = MemoryTree()
+    rng = random.Random(12)
+    n = 0
+    for run in [1, 2, 3, 1, 7, 8, 5, 16, 33, 1, 64, 9]:
+        es = [entry(n + k) for k in range(run)]
+        got = store.write(lambda sql, es=es: log.append_many(  # type: ignore[misc]
+            sql, [(e, None) for e in es], locked=False, one_tree=True))
+        for e in es:
+            ref.append(leaf_hash(entry_bytes(e)))
+        end = n + run
+        assert [r.index for r in got] == list(range(n, end))
+        assert {(r.size, r.root) for r in got} == {(end, ref.root())}
+        assert len({r.checkpoint for r in got}) == 1
+        cp = verify_checkpoint(got[0].checkpoint, log.origin, log.public_raw)
+        assert (cp.size, cp.root) == (end, ref.root())
+        for r in rng.sample(got, min(run, 6)):
+            assert list(r.proof) == ref.inclusion_proof(r.index, end)
+            verify_inclusion(leaf_hash(entry_bytes(es[r.index - n])), r.index, end,
+                             list(r.proof), cp.root)
+        n = end

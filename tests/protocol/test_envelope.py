@@ -32,7 +32,7 @@ from vigil.model import (
     Tlp,
     Wrap,
 )
-from vigil.protocol import envelope
+from vigil.protocol import header_form
 from vigil.protocol.envelope import (
     STIX_MEDIA_TYPE,
     build_share,
@@ -185,8 +185,8 @@ def test_the_header_type_names_the_checked_fields(world: World) -> None:
     """``ShareHeader``, the type a header is read through, names the fields that
     ``check_header`` admits, at every level."""
     required, optional = fields(ShareHeader)
-    assert required == set(envelope._BASE_FIELDS)
-    assert optional == {"posted_by", "seal", *envelope._INTEL_FIELDS}
+    assert required == set(header_form.BASE_FIELDS)
+    assert optional == {"posted_by", "seal", *header_form.INTEL_FIELDS}
     env = share(world, provenance=Provenance.ATTESTED,
                 posted_by={"member": ORIG, "user": "analyst-1"},
                 signer_private=world.node.private, signer_key_id=world.node.key_id)

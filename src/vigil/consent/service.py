@@ -29,7 +29,7 @@ from vigil.intel.handling import OPEN, USES
 from vigil.node.exchange import Exchange
 from vigil.policy.access import Access
 from vigil.protocol.consent import ANSWER_FIELDS, TAG_CONSENT, answer_object, sign_answer
-from vigil.protocol.envelope import TIME_RE
+from vigil.protocol.header_form import TIME_RE
 from vigil.storage import intel as db
 from vigil.storage.base import Sql
 

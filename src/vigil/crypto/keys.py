@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import pysodium
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -141,7 +142,7 @@ def verify_raw(public_raw: bytes, signature: bytes, data: bytes) -> None:
     if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENS[alg]:
         raise InvalidSignature(f"not a {alg} signature")
     if alg == ALG_ED25519:
-        ed25519_public(public_raw).verify(bytes(signature), data)
+        ed25519_verify(bytes(public_raw), bytes(signature), data)
     else:
         composite_public(bytes(public_raw)).verify(bytes(signature), data)
 
@@ -182,6 +183,20 @@ def ed25519_public(public_raw: bytes) -> Ed25519PublicKey:
         return _ed25519_loaded(_check_raw(public_raw, "ed25519 public key"))
     except ValueError as e:
         raise CryptoError("bad ed25519 public key", code="crypto.bad_key") from e
+
+
+def ed25519_verify(public_raw: bytes, signature: bytes, data: bytes) -> None:
+    """Check an Ed25519 signature (``InvalidSignature`` if wrong, ``crypto.bad_key`` for
+    a malformed key). libsodium checks first: it verifies in less than half the time
+    OpenSSL takes here, and what it accepts OpenSSL accepts too (it refuses more: keys
+    and R of small order, keys not canonically encoded). What libsodium refuses,
+    OpenSSL decides, so the signatures accepted are exactly OpenSSL's (RFC 8032)."""
+    try:
+        pysodium.crypto_sign_verify_detached(signature, data, public_raw)
+        return
+    except ValueError:
+        pass
+    ed25519_public(public_raw).verify(signature, data)
 
 
 @functools.lru_cache(maxsize=1024)

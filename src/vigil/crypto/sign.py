@@ -60,14 +60,22 @@ def verify(tag: str, obj: Any, signature: bytes, public_raw: bytes) -> None:
     alg = sign_alg_of_public(public_raw)
     if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENS[alg]:
         raise CryptoError(f"not a {alg} signature", code="crypto.bad_signature")
-    tag_bytes = _check_tag(tag)
     try:
         body = canonical(obj)
     except CryptoError as e:
         raise CryptoError(
             f"signed object is not canonical JSON: {e.message}", code="crypto.bad_signature"
         ) from e
-    data = tag_bytes + b"\0" + body
+    verify_canonical(tag, body, signature, public_raw)
+
+
+def verify_canonical(tag: str, body: bytes, signature: bytes, public_raw: bytes) -> None:
+    """:func:`verify` of an object whose JCS bytes the caller made already (``body``:
+    ``canonical(obj)``, for a caller that needs them for more than the signature)."""
+    alg = sign_alg_of_public(public_raw)
+    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENS[alg]:
+        raise CryptoError(f"not a {alg} signature", code="crypto.bad_signature")
+    data = _check_tag(tag) + b"\0" + body
     try:
         verify_raw(public_raw, bytes(signature), data)
     except InvalidSignature as e:

@@ -7,9 +7,10 @@ join with :func:`register`.
 
 A share's checks that need nothing of the store (its envelope's form, its log proof
 against the origin's signed checkpoint, its signature under the key the directory
-names) are made by :func:`prepare` before the batch's transaction, outside the write
-lock; in the transaction its checks run in the same order, and a step made already
-gives its outcome again (the signature only for the same key). A share's write is
+names) are made by :func:`vigil.federation.prepared.prepare` before the batch's
+transaction, outside the write lock; in the transaction its checks run in the same
+order, and a step made already gives its outcome again (the signature only for the same
+key). A share's write is
 staged; :meth:`Context.flush` stores the staged shares together (one statement per
 table), before any other kind of item is checked, so every item still sees what the
 items before it wrote.
@@ -17,9 +18,6 @@ items before it wrote.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,19 +29,13 @@ from vigil.crypto.keys import key_id, sign_alg_of_public
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
 from vigil.errors import CryptoError, InputError, VigilError
 from vigil.federation.peers import Peer
-from vigil.log.checkpoint import Checkpoint, verify_checkpoint
-from vigil.log.entries import (
-    entry_bytes,
-    member_entry,
-    recall_entry,
-    receipt_entry,
-    share_entry,
-)
-from vigil.log.merkle import leaf_hash, verify_inclusion
+from vigil.federation.prepared import Prepared, prove
+from vigil.log.checkpoint import Checkpoint
+from vigil.log.entries import member_entry, recall_entry, receipt_entry
+from vigil.log.tree import LogRef
 from vigil.model import Envelope, Member, MemberKind, Provenance
 from vigil.node.exchange import Exchange
 from vigil.node.hooks import Published
-from vigil.protocol.envelope import envelope_from_json, verify_envelope
 from vigil.protocol.receipts import check_recall, check_receipt
 from vigil.storage import accountability as stored
 from vigil.storage import federation as q
@@ -60,66 +52,6 @@ from vigil.storage.base import (
 from vigil.storage.common import bump_directory
 
 Write = Callable[[], None]
-
-
-@dataclass
-class Prepared:
-    """What a share item's checks make of the item alone: the parsed envelope (or why
-    it does not parse), its log entry and bytes, the outcome of its log proof and of
-    its signature under one key. Made once, used by the checks in the transaction."""
-
-    body: Mapping[str, Any]
-    env: Envelope | None = None
-    malformed: InputError | None = None
-    entry: dict[str, Any] | None = None
-    data: bytes | None = None
-    proof: int | VigilError | None = None
-    signed: tuple[bytes, VigilError | None] | None = None
-
-    def envelope(self) -> Envelope:
-        if self.env is None:
-            if self.malformed is None:
-                try:
-                    self.env = envelope_from_json(self.body["envelope"])
-                except InputError as e:
-                    self.malformed = e
-            if self.malformed is not None:
-                raise InputError(f"malformed envelope: {self.malformed.message}",
-                                 code="fed.bad_item") from None
-            assert self.env is not None
-        return self.env
-
-    def entry_data(self) -> tuple[dict[str, Any], bytes]:
-        if self.entry is None or self.data is None:
-            self.entry = share_entry(self.envelope())
-            self.data = entry_bytes(self.entry)  # hashed for the proof, stored by the write
-        return self.entry, self.data
-
-    def verify(self, signer: bytes) -> None:
-        """The envelope's signature (and digests) under ``signer``."""
-        if self.signed is None or self.signed[0] != signer:
-            fault: VigilError | None = None
-            try:
-                verify_envelope(self.envelope(), signer, checked=True)  # parsed: checked
-            except VigilError as e:
-                fault = e
-            self.signed = (signer, fault)
-        if self.signed[1] is not None:
-            raise CryptoError(f"the originator's signature does not hold: "
-                              f"{self.signed[1].message}",
-                              code="fed.bad_originator_signature") from None
-
-    def prove(self, peer: Peer, checkpoints: dict[str, Checkpoint]) -> int:
-        """The entry's index in the origin's log (``check_log``)."""
-        if self.proof is None:
-            entry, data = self.entry_data()
-            try:
-                self.proof = prove(peer, checkpoints, entry, self.body["log"], data)
-            except VigilError as e:
-                self.proof = e
-        if isinstance(self.proof, VigilError):
-            raise self.proof
-        return self.proof
 
 
 @dataclass
@@ -143,6 +75,8 @@ class Context:
     ring: set[str] = field(default_factory=set)
     published: list[Published] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # the log places of the shares stored, for the exchange's cache after the commit
+    refs: list[tuple[str, LogRef]] = field(default_factory=list)
     # checkpoint notes whose signature verified in this batch (the sender proves every
     # item of a batch against one), and what the checks read of members, by id; the
     # member reads are forgotten whenever an item writes something else than a share
@@ -258,41 +192,6 @@ def check_log(ctx: Context, entry: Mapping[str, Any], ref: Mapping[str, Any],
     return prove(ctx.peer, ctx.checkpoints, entry, ref, data)
 
 
-def prove(peer: Peer, checkpoints: dict[str, Checkpoint], entry: Mapping[str, Any],
-          ref: Mapping[str, Any], data: bytes | None = None) -> int:
-    """``check_log`` with the checkpoints verified so far in this batch."""
-    try:
-        note = str(ref["checkpoint"])
-        cp = checkpoints.get(note)
-        if cp is None:  # the same note verifies the same way: once per batch
-            cp = verify_checkpoint(note, peer.log_origin, peer.key, origin=peer.log_origin)
-            checkpoints[note] = cp
-        index, size = int(ref["index"]), int(ref["size"])
-        proof = [_proof_hash(h) for h in ref["proof"]]
-        if cp.size != size or cp.root != b64u_decode(str(ref["root"])):
-            raise CryptoError("the proof is not of the signed checkpoint",
-                              code="fed.bad_log_proof")
-        leaf = leaf_hash(entry_bytes(entry) if data is None else data)
-        verify_inclusion(leaf, index, size, proof, cp.root)
-    except VigilError as e:
-        raise CryptoError(f"the log proof does not verify: {e.message}",
-                          code="fed.bad_log_proof") from None
-    return index
-
-
-def _proof_hash(text: Any) -> bytes:
-    """A proof hash (32 bytes, base64url). Decoded without the canonical-form checks of
-    ``b64u_decode``: whatever bytes come out must still hash up to the signed root, so
-    a second spelling of a hash proves nothing new, and ~20 of these come per item."""
-    if not isinstance(text, str) or len(text) != 43:
-        raise CryptoError("a proof hash is 32 bytes in base64url", code="fed.bad_log_proof")
-    try:
-        return base64.urlsafe_b64decode(text + "=")
-    except (binascii.Error, ValueError):
-        raise CryptoError("a proof hash is 32 bytes in base64url",
-                          code="fed.bad_log_proof") from None
-
-
 def check_key(m: Member, home: tuple[str, int, int | None], key: str, index: int) -> None:
     """The member's current key, not revoked at the origin log index of the signature."""
     revoked = home[2]
@@ -304,45 +203,6 @@ def check_key(m: Member, home: tuple[str, int, int | None], key: str, index: int
 
 
 # -- share ------------------------------------------------------------------------------
-
-def prepare(ex: Exchange, peer: Peer, items: Sequence[tuple[str, Any]],
-            checkpoints: dict[str, Checkpoint]) -> dict[int, Prepared]:
-    """Before the batch's transaction, outside the write lock: for each share item
-    ``(kind, body)``, what its checks make of it alone, its signature checked under the
-    key the directory names now (the transaction checks the key again, and checks the
-    signature again only under another key). An item this cannot make sense of is left
-    to the transaction's checks, which refuse it as they would."""
-    out: dict[int, Prepared] = {}
-    members = ex.directory().members
-    for kind, body in items:
-        if kind != "share" or not isinstance(body, dict) or body.get("gone"):
-            continue
-        pre = Prepared(body)
-        try:
-            env = pre.envelope()
-        except VigilError:
-            out[id(body)] = pre  # kept: the transaction's checks raise it
-            continue
-        except Exception:
-            continue  # the transaction's checks say what is wrong
-        try:
-            header = env.header
-            if header.get("provenance") == Provenance.ATTESTED.value:
-                signer: bytes | None = peer.key if header["key"] == peer.pin else None
-            else:
-                m = members.get(env.originator)
-                signer = m.sign_key if m is not None and \
-                    header["key"] == m.sign_key_id else None
-            if signer is not None:
-                with contextlib.suppress(VigilError):  # kept, raised in its turn
-                    pre.verify(signer)
-            with contextlib.suppress(VigilError):
-                pre.prove(peer, checkpoints)
-        except Exception:
-            continue
-        out[id(body)] = pre
-    return out
-
 
 def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     if body.get("gone"):
@@ -389,7 +249,9 @@ def store_shares(ctx: Context, shares: Sequence[Staged]) -> None:
         (s.env.id, s.env.originator, s.header, s.env.signature, s.env.payload,
          wraps_to_bytes(s.env.wraps), s.env.created, s.env.expires) for s in shares])
     queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now, new=True)
-    ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True)
+    refs = ctx.ex.log.append_many(sql, [(s.entry, s.data) for s in shares], locked=True,
+                                  one_tree=True)  # one checkpoint for their streams
+    ctx.refs.extend(zip((s.env.id for s in shares), refs, strict=True))
     ctx.ex.run_share_hooks(sql, [(s.env, s.here) for s in shares])
     for s in shares:
         ctx.ring.update(s.here)

@@ -7,7 +7,8 @@ checks (``vigil.federation.kinds``); an item that fails is quarantined with the 
 batch head and its body, and the cursor passes it. Everything new, the quarantine rows
 and the new cursor commit in one transaction, before the signed ack is made. The body
 digests and the share checks that need nothing of the store run before it, outside the
-write lock (``kinds.prepare``); the shares are written together (``kinds.Context.flush``).
+write lock (``check_ahead``; for a batch that came before its turn, while it waits); the
+shares are written together (``kinds.Context.flush``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import orjson
 from vigil import clock
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
-from vigil.federation import codec, kinds
+from vigil.federation import codec, kinds, prepared
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import Checkpoint
+from vigil.log.tree import LogRef
 from vigil.node.accountability import scrub
 from vigil.node.exchange import Exchange
 from vigil.node.hooks import Published
@@ -47,6 +49,7 @@ class Applied:
     published: list[Published] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
     dropped_envelopes: list[str] = field(default_factory=list)
+    refs: list[tuple[str, LogRef]] = field(default_factory=list)
 
 
 def _evidence(head: Mapping[str, Any], signature: bytes, body: Any) -> bytes:
@@ -62,8 +65,24 @@ def refuse_batch(ex: Exchange, origin: str, head: Any, signature: bytes, bodies:
                                             err.message, ev, now))
 
 
-def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applied:
-    """Verify and apply a batch from ``peer``; the signed ack and what to ring."""
+@dataclass
+class Ahead:
+    """A batch checked as far as it can be without the store: its form, origin,
+    destination and signature, and its items' digests and share checks
+    (``prepared.prepare``). Made before the batch's turn, while the one before it is
+    stored (``receive_in_turn``), or at the start of ``receive``."""
+
+    head: dict[str, Any]
+    signature: bytes
+    bodies: list[Any]
+    digests: dict[int, bool]
+    checkpoints: dict[str, Checkpoint]
+    ready: dict[int, prepared.Prepared]
+
+
+def check_ahead(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Ahead:
+    """The checks of a batch from ``peer`` that need nothing of the store. A batch whose
+    signature fails is kept as evidence and refused here."""
     head, signature, bodies = codec.parse_batch(data)
     if head["origin"] != peer.node or head["dest"] != ex.node_id:
         raise InputError("this batch is not from this peer to this node",
@@ -73,17 +92,27 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
     except CryptoError as e:
         refuse_batch(ex, peer.node, head, signature, bodies, e)
         raise
-    now = clock.now()
-    out = Applied(ack={})
-    # the checks that need nothing of the store, before the write lock is taken
-    first = q.read_cursor(ex.store, peer.node)
+    first = q.read_cursor(ex.store, peer.node)  # items stored already are not checked
     fresh = [(item, body) for item, body in zip(head["items"], bodies, strict=True)
              if int(item["dseq"]) > first]
     digests = {int(item["dseq"]): isinstance(body, dict)
                and codec.body_matches(body, item["digest"]) for item, body in fresh}
     checkpoints: dict[str, Checkpoint] = {}
-    prepared = kinds.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
+    ready = prepared.prepare(ex, peer, [(str(item["kind"]), body) for item, body in fresh],
                              checkpoints)
+    return Ahead(head, signature, bodies, digests, checkpoints, ready)
+
+
+def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any],
+            ahead: Ahead | None = None) -> Applied:
+    """Verify and apply a batch from ``peer``; the signed ack and what to ring.
+    ``ahead``: ``check_ahead`` of this batch, made already."""
+    if ahead is None:
+        ahead = check_ahead(ex, peer, data)
+    head, signature, bodies = ahead.head, ahead.signature, ahead.bodies
+    digests, checkpoints, ready = ahead.digests, ahead.checkpoints, ahead.ready
+    now = clock.now()
+    out = Applied(ack={})
 
     def tx(sql: Sql) -> int:
         serialize_writes(sql)
@@ -95,7 +124,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
             raise Conflict(f"the next item here is {cur + 1}, not {head['from']}",
                            code="fed.gap", detail={"cursor": cur})
         ctx = kinds.Context(ex, peer, sql, now, head, checkpoints=checkpoints,
-                            prepared=prepared)
+                            prepared=ready)
         ctx.read_heads()
         for item, body in zip(head["items"], bodies, strict=True):
             dseq = int(item["dseq"])
@@ -134,6 +163,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any]) -> Applie
         out.ring |= ctx.ring
         out.published.extend(ctx.published)
         out.dropped_envelopes.extend(ctx.dropped)
+        out.refs.extend(ctx.refs)
         return new
 
     cursor = ex.store.write(tx)
@@ -183,16 +213,17 @@ HELD_MAX = 4  # batches of one origin held here that wait their turn (a sender s
 
 async def receive_in_turn(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> Applied:
     """``receive`` (in a worker thread) once the batches before this one are stored
-    (``Turns``)."""
+    (``Turns``); its ``check_ahead`` while it waits."""
     turns = ex.attach(Turns, Turns)[0]
     turns.held[peer.node] = turns.held.get(peer.node, 0) + 1
     try:
-        head = data.get("batch")
-        first = head.get("from") if isinstance(head, Mapping) and head.get("items") \
-            else None
-        if isinstance(first, int) and not isinstance(first, bool):
-            await turns.wait(ex, peer.node, first)
-        return await asyncio.to_thread(receive, ex, peer, data)
+        # its checks that need nothing of the store run while the batches before it
+        # are stored (their transactions, their commits' fsync)
+        ahead = await asyncio.to_thread(check_ahead, ex, peer, data)
+        first = ahead.head["from"] if ahead.head["items"] else None
+        if first is not None:
+            await turns.wait(ex, peer.node, int(first))
+        return await asyncio.to_thread(receive, ex, peer, data, ahead)
     finally:
         turns.held[peer.node] -= 1
 
@@ -209,6 +240,8 @@ def after_commit(ex: Exchange, out: Applied) -> None:
         ex.envelopes.pop(sid)
     if out.dropped_envelopes:
         scrub(ex.store)  # the removed payloads' pages leave the SQLite WAL too
+    for sid, ref in out.refs:
+        ex.log.refs.put(sid, ref)
     for pub in out.published:
         ex.envelopes.put(pub.envelope.id, pub.envelope)
         for hook in ex.published_hooks:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vigil.model import Tlp
-from vigil.protocol.envelope import MAX_TOKEN_LEN
+from vigil.protocol.header_form import MAX_TOKEN_LEN
 from vigil.stix.tlp import TLP_ORDER
 
 _TLP = {"white": Tlp.CLEAR, "clear": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,

@@ -40,7 +40,8 @@ def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def share_entry(env: Envelope) -> dict[str, Any]:
+def share_entry(env: Envelope, header_jcs: bytes | None = None) -> dict[str, Any]:
+    """``header_jcs``: ``canonical(env.header)``, when the caller made it already."""
     h = env.header
     return {
         "v": ENTRY_VERSION,
@@ -49,7 +50,7 @@ def share_entry(env: Envelope) -> dict[str, Any]:
         "originator": env.originator,
         "to": list(h["audience"]["recipients"]),
         "expires": h.get("expires"),
-        "header": digest(canonical(h)),
+        "header": digest(canonical(h) if header_jcs is None else header_jcs),
         "signature": b64u(env.signature),
     }
 

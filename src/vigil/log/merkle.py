@@ -160,8 +160,11 @@ def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
     return mth(0, len(hashes)) if hashes else EMPTY_ROOT
 
 
-def inclusion_proof(index: int, size: int, source: NodeSource) -> list[bytes]:
+def inclusion_proof(index: int, size: int, source: NodeSource,
+                    folds: dict[tuple[int, int], bytes] | None = None) -> list[bytes]:
     """RFC 9162 ``PATH(index, D[size])``: sibling hashes from the leaf up to the root.
+    ``folds``: the subtree hashes made for earlier proofs in the same tree, by leaf
+    range, kept and reused (neighbouring leaves share most of their path).
 
     Raises ``log.bad_range`` unless ``0 <= index < size``.
     """
@@ -171,11 +174,17 @@ def inclusion_proof(index: int, size: int, source: NodeSource) -> list[bytes]:
     lo, hi = 0, size
     while hi - lo > 1:
         mid = lo + _split(hi - lo)
+        a, b = (mid, hi) if index < mid else (lo, mid)
+        if folds is None:
+            path.append(_fold(source, a, b))
+        else:
+            h = folds.get((a, b))
+            if h is None:
+                h = folds[(a, b)] = _fold(source, a, b)
+            path.append(h)
         if index < mid:
-            path.append(_fold(source, mid, hi))
             hi = mid
         else:
-            path.append(_fold(source, lo, mid))
             lo = mid
     path.reverse()
     return path

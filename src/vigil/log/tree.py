@@ -40,9 +40,10 @@ from vigil.storage.logtree import Key, Leaf, Node
 
 @dataclass(frozen=True, slots=True)
 class LogRef:
-    """Where an entry sits: its index, and its inclusion proof in the tree of
-    ``index + 1`` leaves, whose signed checkpoint is ``checkpoint`` (signed when first
-    asked for, off the writer's path; the same tree head always gets the same note)."""
+    """Where an entry sits: its index, and its inclusion proof in the tree of ``size``
+    leaves (``index + 1`` for the tree the entry completed, or a later one), whose
+    signed checkpoint is ``checkpoint`` (signed when first asked for, off the writer's
+    path; the same tree head always gets the same note)."""
 
     index: int
     size: int
@@ -179,11 +180,13 @@ class StoredLog:
         return self._done(step)
 
     def append_many(self, sql: Sql, entries: Sequence[tuple[Mapping[str, Any], bytes | None]],
-                    *, locked: bool = False) -> list[LogRef]:
+                    *, locked: bool = False, one_tree: bool = False) -> list[LogRef]:
         """``append`` for several entries in order, in the caller's transaction, with
         one read of where the log ends and one write for all of them; their places and
         proofs. Each entry comes with its ``entry_bytes`` if the caller made them
-        (else None)."""
+        (else None). ``one_tree``: every proof is in the tree the last entry completes,
+        so one checkpoint (signed once) serves them all; else each is in the tree its
+        own entry completes, as ``append`` gives it."""
         if not entries:
             return []
         if not locked:
@@ -192,6 +195,7 @@ class StoredLog:
             cached = self._frontier
         size, last = logtree.end(sql)
         frontier = _frontier_of(sql, size, last, cached)
+        before = {(lv, ix): h for lv, ix, h in frontier}
         steps: list[_Step] = []
         for entry, data in entries:
             if data is None:
@@ -203,6 +207,17 @@ class StoredLog:
         last_step = steps[-1]
         with self._lock:
             self._frontier = (last_step.size + 1, last_step.leaf_hash, list(frontier))
+        if one_tree:
+            # a new leaf's proof in the tree of ``end`` reads only nodes the appends made
+            # and the compact range of the tree before them (every perfect node left of
+            # a new leaf's path and wholly older than it is one of those)
+            end = last_step.size + 1
+            nodes = _Nodes({**before, **{(lv, ix): h for st in steps
+                                         for lv, ix, h in st.created}})
+            folds: dict[tuple[int, int], bytes] = {}
+            return [LogRef(st.size, end, last_step.root,
+                           tuple(inclusion_proof(st.size, end, nodes, folds)), self.note)
+                    for st in steps]
         return [LogRef(st.size, st.size + 1, st.root, tuple(st.proof), self.note)
                 for st in steps]
 
@@ -309,16 +324,18 @@ class StoredLog:
             raise NotFound(f"no log entry {idx[-1]} in a tree of {size}",
                            code="log.bad_size")
         rec = _Recorder()
+        seen: dict[tuple[int, int], bytes] = {}  # a range read once is noted once
         for i in idx:
-            inclusion_proof(i, size, rec)
+            inclusion_proof(i, size, rec, seen)
         keys = sorted(set(rec.keys) | set(compact_range(size)))
         got: dict[Key, bytes] = {}
         for k in range(0, len(keys), 200):  # SQLite's expression depth
             got.update(_fetch(sql, keys[k : k + 200]))
         nodes = _Nodes(got)
         root = subtree_root(nodes, 0, size)
-        return {i: LogRef(i, size, root, tuple(inclusion_proof(i, size, nodes)), self.note)
-                for i in idx}
+        folds: dict[tuple[int, int], bytes] = {}
+        return {i: LogRef(i, size, root, tuple(inclusion_proof(i, size, nodes, folds)),
+                          self.note) for i in idx}
 
     def ref_of(self, index: int, root: bytes, proof: bytes) -> LogRef:
         """The LogRef of a stored leaf row (index, root, proof)."""

@@ -11,7 +11,6 @@ stated in docs/protocol.md.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,7 +30,6 @@ from vigil.crypto.keys import (
     sign_key_id,
 )
 from vigil.crypto.seal import (
-    SEAL_SUITES,
     open_payload,
     seal_payload,
     seal_suite,
@@ -41,7 +39,7 @@ from vigil.crypto.seal import (
     wraps_digest,
     wraps_json,
 )
-from vigil.crypto.sign import TAG_SHARE, sign, verify
+from vigil.crypto.sign import TAG_SHARE, sign, verify, verify_canonical
 from vigil.errors import CryptoError, InputError
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
@@ -58,35 +56,15 @@ from vigil.model import (
     Tlp,
     Wrap,
 )
-
-STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
-MAX_SAFE_INT = 2**53 - 1
-
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-SHARE_ID_RE = re.compile(
-    r"^share--[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+from vigil.protocol.header_form import (
+    MEMBER_ID_RE,
+    SHARE_ID_RE,
+    STIX_MEDIA_TYPE,
+    check_header,
+    fields,
+    malformed,
+    string,
 )
-MEMBER_ID_RE = re.compile(rf"^identity--{_UUID}$")
-CHANNEL_ID_RE = re.compile(rf"^channel--{_UUID}$")
-TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_MT_TOKEN = r"[a-z0-9][a-z0-9!#$&^_.+-]*"
-MEDIA_TYPE_RE = re.compile(rf"^{_MT_TOKEN}/{_MT_TOKEN}(;{_MT_TOKEN}=[A-Za-z0-9_.+-]+)*$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-MAX_TOKEN_LEN = 256
-MAX_PURPOSE_LEN = 1024
-
-_PROVENANCES: tuple[str, ...] = tuple(p.value for p in Provenance)
-_FORMS: tuple[str, ...] = tuple(f.value for f in Form)
-_TLPS: tuple[str, ...] = tuple(t.value for t in Tlp)
-_INTEL_FIELDS = {"evaluation": intel_evaluation.well_formed, "legal": intel_legal.well_formed}
-_BASE_FIELDS = frozenset(
-    {
-        "v", "kind", "id", "originator", "key", "provenance", "created", "expires",
-        "audience", "handling", "themes", "regions", "payload",
-    }
-)  # fmt: skip
-
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -125,143 +103,6 @@ def payload_digest(stored: bytes) -> str:
     """``"sha256:" + hex(sha256(stored payload bytes))``."""
     return "sha256:" + hashlib.sha256(stored).hexdigest()
 
-
-def _bad(pointer: str, message: str) -> InputError:
-    return InputError(
-        f"malformed envelope at {pointer or '/'}: {message}",
-        code="envelope.malformed",
-        pointer=pointer,
-    )
-
-
-def _fields(obj: Any, pointer: str, required: set[str] | frozenset[str]) -> Mapping[str, Any]:
-    if not isinstance(obj, Mapping):
-        raise _bad(pointer, "must be an object")
-    for k in obj:
-        if k not in required:
-            token = str(k).replace("~", "~0").replace("/", "~1")
-            raise _bad(f"{pointer}/{token}", "unknown field")
-    for k in sorted(required):
-        if k not in obj:
-            raise _bad(f"{pointer}/{k}", "missing field")
-    return obj
-
-
-def _str(v: Any, pointer: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-    if not isinstance(v, str):
-        raise _bad(pointer, "must be a string")
-    if pattern is not None and not pattern.fullmatch(v):
-        raise _bad(pointer, f"must be {what}")
-    return v
-
-
-def _token(v: Any, pointer: str, max_len: int = MAX_TOKEN_LEN) -> str:
-    s = _str(v, pointer)
-    if not s or len(s) > max_len or _CONTROL_RE.search(s):
-        raise _bad(pointer, f"must be 1..{max_len} characters without control characters")
-    return s
-
-
-def _time(v: Any, pointer: str) -> str:
-    s = _str(v, pointer, TIME_RE, "RFC 3339 UTC with milliseconds (YYYY-MM-DDTHH:MM:SS.mmmZ)")
-    try:  # of TIME_RE's one form, so fromisoformat (C) checks what strptime would
-        datetime.fromisoformat(s)
-    except ValueError as e:
-        raise _bad(pointer, "not a valid date and time") from e
-    return s
-
-
-def _sorted_list(v: Any, pointer: str, item: Any, *args: Any) -> list[str]:
-    if not isinstance(v, list):
-        raise _bad(pointer, "must be an array")
-    out = [item(x, f"{pointer}/{i}", *args) for i, x in enumerate(v)]
-    for i in range(1, len(out)):
-        if out[i - 1] >= out[i]:
-            raise _bad(f"{pointer}/{i}", "must be sorted (by code point) without duplicates")
-    return out
-
-
-def _int(v: Any, pointer: str, lo: int, hi: int) -> int:
-    if type(v) is not int or not lo <= v <= hi:
-        raise _bad(pointer, f"must be an integer in {lo}..{hi}")
-    return v
-
-
-# ----------------------------------------------------------------------------- header
-
-
-def check_header(header: Any, pointer: str = "/header") -> None:
-    """Check that ``header`` is a well-formed share header; raise ``envelope.malformed``
-    (InputError, with the JSON pointer of the fault) otherwise. Checks structure only,
-    not the signature."""
-    h = header
-    if not isinstance(h, Mapping):
-        raise _bad(pointer, "must be an object")
-    provenance = h.get("provenance")
-    if "provenance" in h and provenance not in _PROVENANCES:
-        raise _bad(f"{pointer}/provenance", 'must be "originator" or "attested"')
-    payload = h.get("payload")
-    form = payload.get("form") if isinstance(payload, Mapping) else None
-    if isinstance(payload, Mapping) and "form" in payload and form not in _FORMS:
-        raise _bad(f"{pointer}/payload/form", 'must be "plain" or "sealed"')
-    want = set(_BASE_FIELDS)
-    if provenance == Provenance.ATTESTED.value:
-        want.add("posted_by")
-    if form == Form.SEALED.value:
-        want.add("seal")
-    want |= {k for k in _INTEL_FIELDS if k in h}  # optional, signed when present
-    _fields(h, pointer, want)
-    if type(h["v"]) is not int or h["v"] != 1:
-        raise _bad(f"{pointer}/v", "must be 1")
-    if h["kind"] != "share":
-        raise _bad(f"{pointer}/kind", 'must be "share"')
-    _str(h["id"], f"{pointer}/id", SHARE_ID_RE, "share--<uuid4>")
-    originator = _str(h["originator"], f"{pointer}/originator", MEMBER_ID_RE, "identity--<uuid>")
-    if not is_key_id(h["key"]) or alg_of(h["key"]) not in SIGN_ALGS:
-        raise _bad(f"{pointer}/key", "must be an ed25519 or ed25519+mldsa65 key id")
-    if "posted_by" in want:
-        pb = _fields(h["posted_by"], f"{pointer}/posted_by", {"member", "user"})
-        member = _str(pb["member"], f"{pointer}/posted_by/member", MEMBER_ID_RE, "identity--<uuid>")
-        if member != originator:
-            raise _bad(f"{pointer}/posted_by/member", "must be the originator")
-        _token(pb["user"], f"{pointer}/posted_by/user")
-    created = _time(h["created"], f"{pointer}/created")
-    if h["expires"] is not None and _time(h["expires"], f"{pointer}/expires") <= created:
-        raise _bad(f"{pointer}/expires", "must be later than created")
-
-    p = f"{pointer}/audience"
-    aud = _fields(h["audience"], p, {"tlp", "channel", "recipients"})
-    if aud["tlp"] not in _TLPS:  # a tuple: an unhashable value is simply not in it
-        raise _bad(f"{p}/tlp", "must be one of " + ", ".join(t.value for t in Tlp))
-    if aud["channel"] is not None:
-        _str(aud["channel"], f"{p}/channel", CHANNEL_ID_RE, "channel--<uuid> or null")
-    _sorted_list(aud["recipients"], f"{p}/recipients", _str, MEMBER_ID_RE, "identity--<uuid>")
-
-    p = f"{pointer}/handling"
-    hd = _fields(h["handling"], p, {"purpose", "no_onward", "codes"})
-    if hd["purpose"] is not None:
-        _token(hd["purpose"], f"{p}/purpose", MAX_PURPOSE_LEN)
-    if type(hd["no_onward"]) is not bool:
-        raise _bad(f"{p}/no_onward", "must be true or false")
-    _sorted_list(hd["codes"], f"{p}/codes", _token)
-    _sorted_list(h["themes"], f"{pointer}/themes", _token)
-    _sorted_list(h["regions"], f"{pointer}/regions", _token)
-    for k, check in _INTEL_FIELDS.items():
-        fault = check(h[k]) if k in h else None
-        if fault is not None:
-            raise _bad(f"{pointer}/{k}", fault)
-
-    p = f"{pointer}/payload"
-    pl = _fields(h["payload"], p, {"media_type", "form", "size", "digest"})
-    _str(pl["media_type"], f"{p}/media_type", MEDIA_TYPE_RE, "a media type")
-    _int(pl["size"], f"{p}/size", 0, MAX_SAFE_INT)
-    _str(pl["digest"], f"{p}/digest", DIGEST_RE, "sha256:<64 hex digits>")
-    if "seal" in want:
-        p = f"{pointer}/seal"
-        seal = _fields(h["seal"], p, {"suite", "wraps_digest"})
-        if seal["suite"] not in SEAL_SUITES:
-            raise _bad(f"{p}/suite", "must be one of " + ", ".join(sorted(SEAL_SUITES)))
-        _str(seal["wraps_digest"], f"{p}/wraps_digest", DIGEST_RE, "sha256:<64 hex digits>")
 
 
 def share_header(
@@ -324,17 +165,17 @@ def share_header(
     if legal is not None:
         header["legal"] = intel_legal.to_header(legal, personal_data)
     elif personal_data:
-        raise _bad("/header/legal", "personal data needs a legal basis")
+        raise malformed("/header/legal", "personal data needs a legal basis")
     if provenance is Provenance.ATTESTED:
         if posted_by is None:
-            raise _bad("/header/posted_by", "required for attested shares")
+            raise malformed("/header/posted_by", "required for attested shares")
         header["posted_by"] = cast(PostedBy, dict(posted_by))  # check_header checks it
     elif posted_by is not None:
-        raise _bad("/header/posted_by", "only for attested shares")
+        raise malformed("/header/posted_by", "only for attested shares")
     if form is Form.SEALED:
         header["seal"] = {"suite": seal_suite(wraps), "wraps_digest": wraps_digest(wraps)}
     elif wraps:
-        raise _bad("/wraps", "a plain share has no wraps")
+        raise malformed("/wraps", "a plain share has no wraps")
     check_header(header)
     return header
 
@@ -380,7 +221,7 @@ def build_share(
         raise CryptoError("signer_key_id does not name signer_private", code="crypto.key_mismatch")
     sid = new_share_id(originator) if share_id is None else share_id
     if not isinstance(sid, str) or not SHARE_ID_RE.fullmatch(sid):
-        raise _bad("/header/id", "must be share--<uuid4>")
+        raise malformed("/header/id", "must be share--<uuid4>")
     form = Form(form)
     wraps: tuple[Wrap, ...] = ()
     if form is Form.SEALED:
@@ -428,11 +269,13 @@ def build_share(
 # -------------------------------------------------------------------------- verify
 
 
-def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = False) -> None:
+def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = False,
+                  header_jcs: bytes | None = None) -> None:
     """The first checks of :func:`verify_envelope`: the key, the signature and the
     header's structure -- all that is left to check of a recalled or purged share,
     whose payload and wraps the node removed. ``checked``: the header's structure was
-    checked already (:func:`envelope_from_json` does), so it is not walked again."""
+    checked already (:func:`envelope_from_json` does), so it is not walked again.
+    ``header_jcs``: ``canonical(env.header)``, when the caller made it already."""
     header = env.header
     claimed = header.get("key") if isinstance(header, Mapping) else None
     alg = alg_of(str(claimed)) if is_key_id(claimed) else None
@@ -441,13 +284,16 @@ def verify_header(env: Envelope, signer_public_raw: bytes, *, checked: bool = Fa
         raise CryptoError(
             "header.key does not name the signer's public key", code="crypto.key_mismatch"
         )
-    verify(TAG_SHARE, header, env.signature, signer_public_raw)
+    if header_jcs is None:
+        verify(TAG_SHARE, header, env.signature, signer_public_raw)
+    else:
+        verify_canonical(TAG_SHARE, header_jcs, env.signature, signer_public_raw)
     if not checked:
         check_header(header)
 
 
-def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = False
-                    ) -> None:
+def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = False,
+                    header_jcs: bytes | None = None) -> None:
     """Check an envelope without decrypting it; raise ``CryptoError`` on any fault.
 
     ``signer_public_raw`` is the originator's signing key (ed25519 or ed25519+mldsa65)
@@ -462,9 +308,10 @@ def verify_envelope(env: Envelope, signer_public_raw: bytes, *, checked: bool = 
     for anyone else
     (``crypto.bad_wraps``); a plain share has no wraps (``crypto.bad_wraps``).
     ``checked``: as for :func:`verify_header`, an envelope just parsed by
-    :func:`envelope_from_json`, whose header's structure that checked.
+    :func:`envelope_from_json`, whose header's structure that checked; ``header_jcs``
+    as for :func:`verify_header`.
     """
-    verify_header(env, signer_public_raw, checked=checked)
+    verify_header(env, signer_public_raw, checked=checked, header_jcs=header_jcs)
     header = env.header
     pl = header["payload"]
     if pl["size"] != len(env.payload) or pl["digest"] != payload_digest(env.payload):
@@ -540,30 +387,33 @@ def envelope_to_json(env: Envelope) -> dict[str, Any]:
 
 def _b64(v: Any, pointer: str) -> bytes:
     if not isinstance(v, str):
-        raise _bad(pointer, "must be a base64url string")
+        raise malformed(pointer, "must be a base64url string")
     try:
         return b64u_decode(v)
     except ValueError as e:
-        raise _bad(pointer, "must be base64url without padding") from e
+        raise malformed(pointer, "must be base64url without padding") from e
 
 
-def envelope_from_json(d: Any) -> Envelope:
+def envelope_from_json(d: Any, *, owned: bool = False) -> Envelope:
     """Parse the wire form strictly; ``envelope.malformed`` (InputError, with pointer)
-    for any unknown or missing field, wrong type, or bad base64url. Does not verify."""
-    doc = _fields(d, "", {"header", "signature", "payload", "wraps"})
+    for any unknown or missing field, wrong type, or bad base64url. Does not verify.
+    ``owned``: ``d`` is the caller's to give away (JSON it parsed for this), so the
+    envelope keeps its header rather than a copy."""
+    doc = fields(d, "", {"header", "signature", "payload", "wraps"})
     check_header(doc["header"])
     signature = _b64(doc["signature"], "/signature")
     if len(signature) != SIGNATURE_LENS[alg_of(doc["header"]["key"])]:
-        raise _bad("/signature", "must be a signature of the suite of header.key")
+        raise malformed("/signature", "must be a signature of the suite of header.key")
     payload = _b64(doc["payload"], "/payload")
     if not isinstance(doc["wraps"], list):
-        raise _bad("/wraps", "must be an array")
+        raise malformed("/wraps", "must be an array")
     wraps = []
     for i, w in enumerate(doc["wraps"]):
         p = f"/wraps/{i}"
-        wd = _fields(w, p, {"member", "key", "blob"})
-        member = _str(wd["member"], f"{p}/member", MEMBER_ID_RE, "identity--<uuid>")
+        wd = fields(w, p, {"member", "key", "blob"})
+        member = string(wd["member"], f"{p}/member", MEMBER_ID_RE, "identity--<uuid>")
         if not is_key_id(wd["key"]) or alg_of(wd["key"]) not in ENC_ALGS:
-            raise _bad(f"{p}/key", "must be an x25519 or mlkem768x25519 key id")
+            raise malformed(f"{p}/key", "must be an x25519 or mlkem768x25519 key id")
         wraps.append(Wrap(member=member, key=wd["key"], blob=_b64(wd["blob"], f"{p}/blob")))
-    return Envelope(_json_copy(doc["header"]), signature, payload, tuple(wraps))
+    header = doc["header"] if owned else _json_copy(doc["header"])
+    return Envelope(header, signature, payload, tuple(wraps))

@@ -11,7 +11,7 @@ from vigil import clock
 from vigil.crypto.keys import SIGN_ALGS, SignPrivate, alg_of, is_key_id
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, sign
 from vigil.errors import InputError
-from vigil.protocol.envelope import MEMBER_ID_RE, SHARE_ID_RE, TIME_RE
+from vigil.protocol.header_form import MEMBER_ID_RE, SHARE_ID_RE, TIME_RE
 
 OBJECT_VERSION = 1
 RECEIVED, OPENED, RECALL_ACK = "received", "opened", "recall-ack"
