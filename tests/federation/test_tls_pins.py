@@ -12,8 +12,10 @@ from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, runn
 
 from vigil.client import Client
 from vigil.client.tls import transports
+from vigil.errors import VigilError
 from vigil.federation import codec, peers
 from vigil.federation.descriptor import self_signed, tls_paths, tls_pin
+from vigil.node.exchange import Exchange
 from vigil.testing.stix import canary_bundle as bundle_with
 
 
@@ -80,3 +82,42 @@ def test_each_side_pins_the_other_s_tls_key(tmp_path: Path) -> None:
         with httpx.Client(verify=False, timeout=20) as plain:
             assert plain.get(b.url + "/api/v1/federation/status",
                              headers=b.auth()).status_code == 200
+
+
+def test_a_relayed_link_presents_pinned_keys_on_each_connection(tmp_path: Path) -> None:
+    """athens and berlin reach each other only through rome, every node on TLS: athens
+    presents its key to rome, rome its own to berlin, and a share crosses."""
+    a = make_fed_node(tmp_path, "athens", {"alpha": True}, tls=True)
+    b = make_fed_node(tmp_path, "berlin", {"bravo": True}, tls=True)
+    r = make_fed_node(tmp_path, "rome", {"romeo": True}, tls=True)
+    with running([a, b, r]):
+        peer_all([a, r])
+        peer_all([b, r])
+        ex_a, ex_b = a.exchange(), b.exchange()
+        pin_a = peers.fetch_descriptor(a.url)["descriptor"]["pin"]
+        pin_b = peers.fetch_descriptor(b.url)["descriptor"]["pin"]
+        # the relay serves its copy of a descriptor only on the caller's pinned key
+        assert wait_for(lambda: _via(ex_a, pin_b, pair_of(a)) is None, 30)
+        with pytest.raises(VigilError) as e:
+            peers.add_via(ex_b, "rome", pin_a)  # no client certificate
+        assert e.value.code == "fed.unreachable"
+        peers.add_via(ex_b, "rome", pin_a, tls_pair=pair_of(b))
+        for ex, other in ((ex_a, ex_b), (ex_b, ex_a)):  # nothing reaches the direct address
+            ex.store.write(lambda sql, ex=ex, other=other: sql.execute(
+                "UPDATE fed_peers SET url=? WHERE node_id=?",
+                ("http://127.0.0.1:9/fed/v1", other.node_id)))
+        wait_for(knows(a, "bravo@berlin"), 90)
+        wait_for(knows(b, "alpha@athens"), 90)
+        ca = Client(a.url, a.node.members["alpha"].token,
+                    pin=tls_pin(tls_paths(a.node.data)[0]))
+        res = ca.publish(bundle_with("relayed-pinned"), tlp="amber", to=["member:bravo@berlin"])
+        ca.close()
+        wait_for(lambda: b.service.ex.store.get_share(res["id"]) is not None, 90)
+
+
+def _via(ex: Exchange, pin: str, pair: tuple[str, str]) -> str | None:
+    try:
+        peers.add_via(ex, "rome", pin, tls_pair=pair)
+    except VigilError as e:
+        return e.code
+    return None
