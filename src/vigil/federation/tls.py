@@ -20,6 +20,7 @@ peer (``fed.unknown_peer``).
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 import threading
@@ -76,12 +77,12 @@ def trust_peers(cert_path: str, pems: list[str]) -> int:
 def peer_certs(store: Store) -> list[str]:
     """The TLS certificates of this node's peers, each checked against the pin its signed
     descriptor names."""
-    out = []
-    for descriptor in rows.peer_descriptors(store):
-        pem = peer_tls_cert(orjson.loads(descriptor))
-        if pem is not None:
-            out.append(pem)
-    return out
+    return [pem for d in rows.peer_descriptors(store) if (pem := _cert_of(d)) is not None]
+
+
+@functools.lru_cache(maxsize=256)
+def _cert_of(descriptor: str) -> str | None:  # read every half second: parsed once
+    return peer_tls_cert(orjson.loads(descriptor))
 
 
 def client_key(scope: Any) -> tuple[bool, str | None]:
