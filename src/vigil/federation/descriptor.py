@@ -118,7 +118,27 @@ def peer_tls_cert(signed: Any) -> str | None:
         return None
     if not isinstance(d, dict) or not d.get("tls_pin") or spki_pin(cert) != d["tls_pin"]:
         return None
+    if _can_issue(cert):  # it becomes a trust anchor: it must not vouch for others
+        return None
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _can_issue(cert: x509.Certificate) -> bool:
+    """Whether OpenSSL could take ``cert`` as the issuer of another certificate: a v1
+    certificate, a CA by its basic constraints, or one whose key usage signs
+    certificates."""
+    if cert.version != x509.Version.v3:
+        return True
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return True
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value
+                    .key_cert_sign)
+    except x509.ExtensionNotFound:
+        return False
 
 
 def endpoint(settings: Settings) -> str:

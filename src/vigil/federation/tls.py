@@ -37,11 +37,12 @@ from vigil.federation.peers import Peer
 from vigil.storage import Store
 from vigil.storage import peers as rows
 
-__all__ = ["check_client_key", "peer_certs", "register", "trust_peers"]
+__all__ = ["check_client_key", "is_peer_cert", "peer_certs", "register", "trust_peers"]
 
 _lock = threading.Lock()
 _contexts: dict[str, weakref.WeakSet[ssl.SSLContext]] = {}
-_loaded: weakref.WeakKeyDictionary[ssl.SSLContext, set[str]] = weakref.WeakKeyDictionary()
+# per context, the DER of every peer certificate loaded into it
+_loaded: weakref.WeakKeyDictionary[ssl.SSLContext, set[bytes]] = weakref.WeakKeyDictionary()
 
 
 def _key(cert_path: str) -> str:
@@ -67,11 +68,21 @@ def trust_peers(cert_path: str, pems: list[str]) -> int:
         for ctx in list(_contexts.get(_key(cert_path), ())):
             have = _loaded.setdefault(ctx, set())
             for pem in pems:
-                if pem not in have:
+                der = ssl.PEM_cert_to_DER_cert(pem)
+                if der not in have:
                     ctx.load_verify_locations(cadata=pem)
-                    have.add(pem)
+                    have.add(der)
                     n += 1
     return n
+
+
+def is_peer_cert(ctx: ssl.SSLContext, der: bytes) -> bool:
+    """Whether ``der`` is a peer's certificate loaded into ``ctx``: it verified as a
+    peer's, so it identifies that node on ``/fed/v1`` and no member or user anywhere (a
+    peer chooses what its certificate says, and it cannot issue others: see
+    vigil.federation.descriptor.peer_tls_cert)."""
+    with _lock:
+        return der in _loaded.get(ctx, ())
 
 
 def peer_certs(store: Store) -> list[str]:
@@ -86,17 +97,18 @@ def _cert_of(descriptor: str) -> str | None:  # read every half second: parsed o
 
 
 def client_key(scope: Any) -> tuple[bool, str | None]:
-    """(whether the request came over this node's TLS, the SPKI pin of the client
+    """(whether the request came over this node's TLS, the SPKI pin of the peer
     certificate it presented, if any). The TLS layer of ``vigil serve`` marks every
-    connection it terminates (``vigil.web.tls``); a request served inside the node (a
-    relayed hop's inner request) carries no mark."""
+    connection it terminates (``vigil.web.tls``), and hands a client certificate that is
+    a peer's as ``vigil_peer_cert``, never as a user's ``client_cert_chain``; a request
+    served inside the node (a relayed hop's inner request) carries no mark."""
     tls = (scope.get("extensions") or {}).get("tls")
     if tls is None:
         return False, None
-    chain = tls.get("client_cert_chain") or []
-    if not chain:
+    pem = tls.get("vigil_peer_cert")
+    if not pem:
         return True, None
-    der = ssl.PEM_cert_to_DER_cert(chain[0])
+    der = ssl.PEM_cert_to_DER_cert(pem)
     return True, spki_pin(x509.load_der_x509_certificate(der))
 
 

@@ -19,6 +19,8 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from vigil.federation.tls import is_peer_cert
+
 REVERSE_PROXY = """\
 vigil serves plain HTTP: put it behind a TLS-terminating reverse proxy, e.g. nginx:
   server {
@@ -39,13 +41,18 @@ def _with_client_cert(base: type[Any]) -> type[Any]:
             if ssl_object is None:
                 return
             der = ssl_object.getpeercert(True)
-            chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+            pem = ssl.DER_cert_to_PEM_cert(der) if der else None
+            # a peer node's certificate stands for that node on /fed/v1 only, never for
+            # a user (vigil.federation.tls)
+            peer = bool(der) and is_peer_cert(ssl_object.context, der)
+            mark = {"client_cert_chain": [pem] if pem and not peer else [],
+                    "vigil_peer_cert": pem if peer else None}
             inner: Any = self.app  # type: ignore[has-type]
 
             async def app(scope: Any, receive: Any, send: Any) -> None:
                 # every connection this TLS layer terminates is marked, with or without
                 # a client certificate (vigil.federation.tls tells them apart by it)
-                scope.setdefault("extensions", {})["tls"] = {"client_cert_chain": chain}
+                scope.setdefault("extensions", {})["tls"] = dict(mark)
                 await inner(scope, receive, send)
 
             self.app = app
