@@ -4,6 +4,7 @@ a node holding a large outbox. Needs root and `ip` (vigil.testbed).
 
     python -m bench.federation                       # 300 shares, backlog 100,000
     python -m bench.federation --shares 100 --backlog 5000      # a short run
+    python -m bench.federation --shares 0 --backlog 0 --kill-rounds 50    # kill -9 only
 
 Three nodes n1, n2, n3, each ``vigil serve`` (SQLite, TLS, federating) in its own network
 namespace; nodes reach each other only through the asyncio proxy in the router namespace.
@@ -19,6 +20,11 @@ in-process on its data directory (with SQLite ``synchronous=OFF`` for the fill o
 node itself runs with FULL). n1 is started again, its RSS read with the full outbox; then
 n2 is let back and the drain is timed on b's stream, while n1 → n3 traffic at ``--rate``
 measures what the drain does to other links.
+
+Kill -9 (``--kill-rounds N``, after the other phases): every member publishes to one to
+three random members while a random node is killed with SIGKILL and started again, N
+times (vigil.testbed.crashes); then the set check: every acknowledged share reached every
+entitled member's stream exactly once, and nobody else.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 import httpx
 
 from bench.common import save, summary
+from vigil.testbed.crashes import kill_run
 from vigil.testbed.federation import Federation, Streams, as_seen_from, bundle
 from vigil.testbed.netns import unavailable
 from vigil.testbed.nodes import Testbed
@@ -134,7 +141,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                          env={"VIGIL_CORRELATION_PROCESSES": "0"})
         fed.setup()
         fed.wait_directories()
-        streams = Streams(fed).open(TARGETS)
+        streams = Streams(fed).open(fed.addresses())  # TARGETS and the publisher
         fed.streams = streams
         run = tb.client.run
         run(paced(fed, 6, 10, TARGETS, "warm"))  # lazily imported code, connections
@@ -156,6 +163,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if args.backlog:
             out["backlog"] = drain(fed, streams, args)
             print("backlog", out["backlog"], flush=True)
+        if args.kill_rounds:
+            out["kill"] = kill_run(fed, args.kill_rounds, seed=905,
+                                   timeout=args.drain_timeout)
+            print("kill -9", out["kill"], flush=True)
         streams.close()
     finally:
         tb.close()
@@ -218,6 +229,9 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20, help="publishes per second")
     ap.add_argument("--backlog", type=int, default=100_000, help="0: skip the drain")
     ap.add_argument("--drain-timeout", type=float, default=1800)
+    ap.add_argument("--kill-rounds", type=int, default=0,
+                    help="kill -9 a random node this many times during publishes, then "
+                         "check every acknowledged share arrived once (0: skip)")
     args = ap.parse_args()
     reason = unavailable()
     if reason:

@@ -155,6 +155,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.bad_request_signature": (401, "a node request without a valid Vigil-Node signature"),
     "fed.forged_originator": (
         422, "an item about a member or channel not homed at the node that sent it"),
+    "fed.client_key_mismatch": (
+        403, "a peer's request over TLS whose client key is not the TLS key pinned for it"),
     "fed.directory_mismatch": (
         422, "a member's announced keys are not its directory's; kept as evidence"),
     "fed.fork_alarm": (
@@ -166,6 +168,8 @@ CODES: dict[str, tuple[int, str]] = {
         503, "the store does not fsync before it acknowledges; the node does not federate"),
     "fed.not_hosted": (422, "an item for no member this node hosts"),
     "fed.not_on_roster": (403, "a node not on the roster, or with another key than the roster's"),
+    "fed.no_client_cert": (
+        403, "a peer's request over TLS whose connection presented no client certificate"),
     "fed.off": (404, "this node does not federate (fed_name is not set)"),
     "fed.peer_exists": (409, "another node is already peered under that name"),
     "fed.pin_mismatch": (422, "the node's key or TLS key is not the pinned one"),

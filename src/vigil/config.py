@@ -70,6 +70,9 @@ SETTINGS: tuple[Setting, ...] = (
             float),
     Setting("fed_tls_cert", "", "federation: the TLS certificate whose pin the node "
             "descriptor carries (default: the one `vigil serve` uses)"),
+    Setting("fed_tls_key", "", "federation: the key of fed_tls_cert, presented with it as "
+            "the node's client certificate to its peers (default: the one `vigil serve` "
+            "uses)"),
     Setting("require_evaluation", 1, "1: shares about terrorism or organised crime need an "
             "evaluation (Admiralty or 4x4), a legal basis and purposes; 0: not", int),
     Setting("seal_personal_data", 0, "1: shares holding personal data must be sealed", int),
@@ -200,6 +203,10 @@ class Settings:
     @property
     def fed_tls_cert(self) -> str:
         return str(self.values["fed_tls_cert"])
+
+    @property
+    def fed_tls_key(self) -> str:
+        return str(self.values["fed_tls_key"])
 
     @property
     def require_evaluation(self) -> int:

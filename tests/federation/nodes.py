@@ -20,6 +20,7 @@ from vigil.federation.descriptor import self_signed
 from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port, make_node
 from vigil.web.app import create_app
+from vigil.web.tls import uvicorn_options
 
 
 class InProcessServer:
@@ -36,7 +37,8 @@ class InProcessServer:
 
     def start(self, timeout: float = 30.0) -> InProcessServer:
         app = create_app(self.settings)
-        ssl = {"ssl_certfile": self.tls[0], "ssl_keyfile": self.tls[1]} if self.tls else {}
+        # as `vigil serve` serves a node that federates: TLS 1.3, peers' client keys pinned
+        ssl = uvicorn_options(self.tls[0], self.tls[1], None, peers=True) if self.tls else {}
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 access_log=False, log_config=None, **ssl)
         self.server = server = uvicorn.Server(config)

@@ -399,6 +399,7 @@ def serve(c: Ctx, host: str | None, port: int | None, workers: int, tls_cert: st
     s = c.settings().with_overrides(host=host, port=port)
     if tls_cert and not s.values.get("fed_tls_cert"):
         s.values["fed_tls_cert"] = tls_cert  # the pin the node descriptor carries
+        s.values["fed_tls_key"] = tls_key  # the pair it presents to its peers
     run(s, workers=workers, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
 
 

@@ -64,7 +64,10 @@ def peer_add(c: Ctx, url: str | None, pin: str, via: str | None) -> None:
     if (url is None) == (via is None):
         raise InputError("give the node's URL, or --via a relaying peer", code="input.invalid")
     if via is not None:
-        p = _with_exchange(c, lambda ex: peers.add_via(ex, via, pin))
+        from vigil.federation.descriptor import tls_pair
+
+        pair = tls_pair(c.settings())
+        p = _with_exchange(c, lambda ex: peers.add_via(ex, via, pin, tls_pair=pair))
         click.echo(f"peered with {p.name} ({p.node}) through {via}")
         return
     assert url is not None

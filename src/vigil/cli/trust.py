@@ -65,7 +65,7 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
     from vigil.directory.lookup import verify_lookup
     from vigil.errors import NotFound
     from vigil.federation import peers as fed_peers
-    from vigil.federation.descriptor import hop_key
+    from vigil.federation.descriptor import hop_key, tls_pair
     from vigil.federation.trust import witness_name
     from vigil.federation.trust_peers import peer_client
     from vigil.protocol.witnessing import quorum
@@ -76,7 +76,8 @@ def directory_lookup(c: Ctx, node_ref: str, member: str, as_json: bool) -> None:
         if home is None:
             raise NotFound(f"no peer {node_ref}", code="fed.unknown_peer")
         hop = hop_key(c.settings().data_dir)
-        with peer_client(ex, hop, home, 10.0) as client:  # type: ignore[arg-type]
+        with peer_client(ex, hop, home, 10.0,  # type: ignore[arg-type]
+                         tls_pair(c.settings())) as client:
             r = client.get(home.url.rstrip("/") + "/directory/lookup",
                            params={"member": member})
         r.raise_for_status()

@@ -2,7 +2,9 @@
 
 The descriptor binds the node id, its federation name, its Ed25519 node key (what a peer
 pins, as the key id ``pin``), its X25519 hop key, the SPKI pin of its TLS certificate
-and its endpoint, signed ``vigil/node/v1`` by the node key.
+and its endpoint, signed ``vigil/node/v1`` by the node key. The certificate itself
+travels beside it (``tls_cert``), taken only if its key is the pinned one: a peer
+trusts it as the client certificate this node presents (vigil.federation.tls).
 """
 
 from __future__ import annotations
@@ -85,6 +87,60 @@ def tls_pin(cert_path: Path) -> str:
     return spki_pin(x509.load_pem_x509_certificate(cert_path.read_bytes()))
 
 
+def tls_pair(settings: Settings) -> tuple[str, str] | None:
+    """(certificate, key) of the node's TLS pair: what it serves and what it presents to
+    its peers as a client (``fed_tls_cert``/``fed_tls_key``, else the self-signed pair in
+    ``<data>/tls``); None when the node has none."""
+    cert = str(settings.values.get("fed_tls_cert") or tls_paths(settings.data_dir)[0])
+    key = str(settings.values.get("fed_tls_key") or "")
+    if not key and cert == str(tls_paths(settings.data_dir)[0]):
+        key = str(tls_paths(settings.data_dir)[1])
+    if not key or not Path(cert).exists():
+        return None
+    return cert, key
+
+
+def leaf_pem(cert_path: Path) -> str:
+    """The PEM of the first (leaf) certificate in ``cert_path``."""
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def peer_tls_cert(signed: Any) -> str | None:
+    """The TLS certificate (PEM) served beside a descriptor, if its key is the one the
+    signed descriptor pins (``tls_pin``); a peer presents it as its client certificate."""
+    if not isinstance(signed, dict) or not isinstance(signed.get("tls_cert"), str):
+        return None
+    d = signed.get("descriptor")
+    try:
+        cert = x509.load_pem_x509_certificate(signed["tls_cert"].encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    if not isinstance(d, dict) or not d.get("tls_pin") or spki_pin(cert) != d["tls_pin"]:
+        return None
+    if _can_issue(cert):  # it becomes a trust anchor: it must not vouch for others
+        return None
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _can_issue(cert: x509.Certificate) -> bool:
+    """Whether OpenSSL could take ``cert`` as the issuer of another certificate: a v1
+    certificate, a CA by its basic constraints, or one whose key usage signs
+    certificates."""
+    if cert.version != x509.Version.v3:
+        return True
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return True
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value
+                    .key_cert_sign)
+    except x509.ExtensionNotFound:
+        return False
+
+
 def endpoint(settings: Settings) -> str:
     url = str(settings.public_url or "").rstrip("/")
     if not url:
@@ -94,15 +150,19 @@ def endpoint(settings: Settings) -> str:
 
 
 def descriptor(ex: Exchange, settings: Settings) -> dict[str, Any]:
-    """The signed descriptor of this node."""
-    cert = settings.values.get("fed_tls_cert") or tls_paths(settings.data_dir)[0]
-    pin = tls_pin(Path(str(cert))) if Path(str(cert)).exists() else None
+    """The signed descriptor of this node, and beside it (unsigned, bound by the signed
+    ``tls_pin``) the TLS certificate the node serves and presents to its peers."""
+    cert = Path(str(settings.values.get("fed_tls_cert") or tls_paths(settings.data_dir)[0]))
+    pin = tls_pin(cert) if cert.exists() else None
     hop = hop_key(settings.data_dir).public_key().public_bytes_raw()
     d = {"v": 1, "kind": "node", "node": ex.node_id, "name": fed_name(settings),
          "key": b64u(ex.node_key_raw), "pin": ex.node_key_id, "hop_key": b64u(hop),
          "tls_pin": pin, "endpoints": {"fed": endpoint(settings) + "/fed/v1"},
          "log": ex.log.origin, "at": clock.now()}
-    return {"descriptor": d, "signature": b64u(sign(TAG_NODE, d, ex.node_key))}
+    out: dict[str, Any] = {"descriptor": d, "signature": b64u(sign(TAG_NODE, d, ex.node_key))}
+    if pin is not None:
+        out["tls_cert"] = leaf_pem(cert)
+    return out
 
 
 def check_descriptor(signed: Any, pin: str | None = None) -> dict[str, Any]:

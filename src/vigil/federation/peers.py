@@ -130,10 +130,12 @@ def add(ex: Exchange, url: str, pin: str, *, signed: dict[str, Any] | None = Non
     return peer(ex.store, d["node"])
 
 
-def add_via(ex: Exchange, relay_ref: str, pin: str, timeout: float = 10.0) -> Peer:
+def add_via(ex: Exchange, relay_ref: str, pin: str, timeout: float = 10.0,
+            tls_pair: tuple[str, str] | None = None) -> Peer:
     """Peer, through the relay ``relay_ref`` (a direct peer), with the node whose node
     key has id ``pin``: its descriptor comes from the relay's copy, checked against the
-    pin (the relay cannot change it), and every request to it goes through the relay."""
+    pin (the relay cannot change it), and every request to it goes through the relay.
+    ``tls_pair`` is this node's TLS (cert, key), its client certificate to the relay."""
     relay = peer(ex.store, relay_ref)
     if relay.via is not None:
         raise PolicyDenied("a relay is a peer this node reaches directly",
@@ -141,7 +143,8 @@ def add_via(ex: Exchange, relay_ref: str, pin: str, timeout: float = 10.0) -> Pe
     target = httpx.URL(relay.url + "/relay/descriptor", params={"pin": pin})
     header = codec.sign_request(ex.node_key, "GET", target.raw_path.decode(), ex.node_id,
                                 relay.node, b"")
-    transport = transports(pin=relay.tls_pin)[0] \
+    cert, key = tls_pair if tls_pair is not None else (None, None)
+    transport = transports(cert=cert, key=key, pin=relay.tls_pin)[0] \
         if relay.tls_pin and relay.url.startswith("https") else None
     verify: Any = not (relay.url.startswith("https") and not relay.tls_pin)
     try:

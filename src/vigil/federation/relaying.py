@@ -44,9 +44,11 @@ __all__ = ["Relaying"]
 class Relaying:
     """This node's relay and its side of relayed hops (one per app)."""
 
-    def __init__(self, ex: Exchange, hop_key: EncPrivate, timeout: float = 30.0) -> None:
+    def __init__(self, ex: Exchange, hop_key: EncPrivate, timeout: float = 30.0,
+                 tls_pair: tuple[str, str] | None = None) -> None:
         self.ex = ex
         self.hop_key = hop_key
+        self.tls_pair = tls_pair  # this node's client certificate to the destinations
         self.timeout = timeout
         self.relay = Relay(ex.store, self._direct_peers)
         self._clients: dict[str, tuple[Peer, httpx.AsyncClient]] = {}
@@ -61,7 +63,7 @@ class Relaying:
             return held[1]
         if held is not None:
             await held[1].aclose()
-        client = direct_async(dest, self.timeout)
+        client = direct_async(dest, self.timeout, self.tls_pair)
         self._clients[dest.node] = (dest, client)
         return client
 

@@ -36,8 +36,8 @@ from vigil import clock
 from vigil.config import Settings
 from vigil.crypto.kem import EncPrivate
 from vigil.errors import VigilError
-from vigil.federation import codec, outbox, peers, receiver, transport
-from vigil.federation.descriptor import hop_key
+from vigil.federation import codec, outbox, peers, receiver, tls, transport
+from vigil.federation.descriptor import hop_key, tls_pair
 from vigil.federation.peers import Peer
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
@@ -57,7 +57,8 @@ Ring = Callable[[Iterable[str]], Awaitable[None]]
 def client_for(service: Service, peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
     """A client to ``peer``: to its address, or through its relay
     (:mod:`vigil.federation.transport`)."""
-    return transport.async_client(service.ex, service.hop_key(), peer, timeout)
+    return transport.async_client(service.ex, service.hop_key(), peer, timeout,
+                                  service.tls_pair)
 
 
 def consecutive(rows: Sequence[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
@@ -365,6 +366,8 @@ class Service:
         # more a heartbeat carries, by name (vigil.federation.trust adds "trust")
         self.heartbeat_parts: dict[str, Callable[[str], Any]] = {}
         self._hop_key: EncPrivate | None = None
+        # this node's TLS pair: its client certificate to its peers, pinned by them
+        self.tls_pair = tls_pair(settings)
 
     def hop_key(self) -> EncPrivate:
         """This node's hop key (it opens what comes back through a relay)."""
@@ -417,6 +420,10 @@ class Service:
             await asyncio.sleep(0.5)
 
     async def refresh(self) -> None:
+        if self.tls_pair is not None:  # every worker: the peers its TLS layer lets in
+            pems = await asyncio.to_thread(tls.peer_certs, self.ex.store)
+            tls.trust_peers(self.tls_pair[0], pems)
+
         def lease(sql: Any) -> bool:
             serialize_writes(sql)
             return q.take_lease(sql, self.owner, time.time(), LEASE)

@@ -6,7 +6,9 @@ HTTP client for it gets a transport that seals every request to the peer's hop k
 the outer header ``Vigil-Hop: dest, hop_id, expires`` (signed by this node for the
 relay, which serves its peers only), and opens the sealed answer. The code above the
 transport -- pushes, heartbeats, pulls, witness submissions, directory lookups -- sends
-the same signed requests either way and reads the same answers.
+the same signed requests either way and reads the same answers. Over HTTPS the node
+presents its own TLS pair as client certificate on every connection it opens (to the
+peer, or to the relay), whose key its peers pinned (vigil.federation.tls).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
 RELAY_PATH = "/relay"  # under the relay's fed endpoint
 HOP_PATH = "/hop"  # under the destination's fed endpoint
 OCTETS = "application/octet-stream"
+Pair = tuple[str, str] | None  # this node's TLS (cert, key), its client certificate
 
 __all__ = ["async_client", "direct_async", "direct_sync", "sync_client"]
 
@@ -36,33 +39,41 @@ def _timeout(timeout: float) -> httpx.Timeout:
     return httpx.Timeout(timeout, connect=min(timeout, CONNECT))
 
 
-def direct_async(peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
-    """An async client to ``peer``'s own address, pinned to its TLS key if it has one."""
+def direct_async(peer: Peer, timeout: float = 30.0, pair: Pair = None) -> httpx.AsyncClient:
+    """An async client to ``peer``'s own address, pinned to its TLS key if it has one,
+    presenting this node's TLS ``pair`` (cert, key) as its client certificate."""
     limits = _timeout(timeout)
     if peer.url.startswith("https"):
         if peer.tls_pin:
-            return httpx.AsyncClient(transport=transports(pin=peer.tls_pin)[1],
-                                     timeout=limits)
+            return httpx.AsyncClient(transport=_pinned(peer.tls_pin, pair)[1], timeout=limits)
         return httpx.AsyncClient(verify=False, timeout=limits)  # node signatures only
     return httpx.AsyncClient(timeout=limits)
 
 
-def direct_sync(peer: Peer, timeout: float) -> httpx.Client:
-    """A sync client to ``peer``'s own address, pinned to its TLS key if it has one."""
+def direct_sync(peer: Peer, timeout: float, pair: Pair = None) -> httpx.Client:
+    """A sync client to ``peer``'s own address, pinned to its TLS key if it has one,
+    presenting this node's TLS ``pair`` (cert, key) as its client certificate."""
     if peer.url.startswith("https"):
         if peer.tls_pin:
-            return httpx.Client(transport=transports(pin=peer.tls_pin)[0], timeout=timeout)
+            return httpx.Client(transport=_pinned(peer.tls_pin, pair)[0], timeout=timeout)
         return httpx.Client(verify=False, timeout=timeout)  # what it answers is signed
     return httpx.Client(timeout=timeout)
+
+
+def _pinned(pin: str, pair: Pair) -> tuple[httpx.HTTPTransport, httpx.AsyncHTTPTransport]:
+    cert, key = pair if pair is not None else (None, None)
+    return transports(cert=cert, key=key, pin=pin)
 
 
 class _Tunnel:
     """What both transports share: the relay of a peer, sealing and opening."""
 
-    def __init__(self, ex: Exchange, hop_key: EncPrivate, dest: Peer) -> None:
+    def __init__(self, ex: Exchange, hop_key: EncPrivate, dest: Peer, pair: Pair = None
+                 ) -> None:
         if dest.via is None:
             raise PolicyDenied("this peer is reached directly", code="relay.no_route")
         self.ex = ex
+        self.pair = pair  # presented to the relay
         self.hop_key = hop_key
         self.dest = dest
         self.via = dest.via
@@ -110,7 +121,8 @@ class AsyncRelayTransport(httpx.AsyncBaseTransport):
         if self._client is None or self._relay != relay:
             if self._client is not None:
                 await self._client.aclose()
-            self._client, self._relay = direct_async(relay, self.timeout), relay
+            self._client, self._relay = direct_async(relay, self.timeout,
+                                                          self.tunnel.pair), relay
         url, blob, headers, nonce = await asyncio.to_thread(self.tunnel.seal, relay,
                                                             request, body)
         r = await self._client.post(url, content=blob, headers=headers)
@@ -135,7 +147,8 @@ class SyncRelayTransport(httpx.BaseTransport):
         if self._client is None or self._relay != relay:
             if self._client is not None:
                 self._client.close()
-            self._client, self._relay = direct_sync(relay, self.timeout), relay
+            self._client, self._relay = direct_sync(relay, self.timeout,
+                                                         self.tunnel.pair), relay
         url, blob, headers, nonce = self.tunnel.seal(relay, request, body)
         r = self._client.post(url, content=blob, headers=headers)
         return self.tunnel.answer(request, r, nonce)
@@ -147,19 +160,21 @@ class SyncRelayTransport(httpx.BaseTransport):
 
 
 def async_client(ex: Exchange, hop_key: EncPrivate, dest: Peer,
-                 timeout: float = 30.0) -> httpx.AsyncClient:
+                 timeout: float = 30.0, pair: Pair = None) -> httpx.AsyncClient:
     """An async client for requests to ``dest``: direct, or through its relay (this
-    node's hop key opens the answers)."""
+    node's hop key opens the answers); either way this node's TLS ``pair`` is its client
+    certificate on the connection it opens."""
     if dest.via is None:
-        return direct_async(dest, timeout)
-    transport = AsyncRelayTransport(_Tunnel(ex, hop_key, dest), timeout)
+        return direct_async(dest, timeout, pair)
+    transport = AsyncRelayTransport(_Tunnel(ex, hop_key, dest, pair), timeout)
     return httpx.AsyncClient(transport=transport, timeout=_timeout(timeout))
 
 
 def sync_client(ex: Exchange, hop_key: EncPrivate, dest: Peer,
-                timeout: float) -> httpx.Client:
+                timeout: float, pair: Pair = None) -> httpx.Client:
     """A sync client for requests to ``dest``: direct, or through its relay."""
     if dest.via is None:
-        return direct_sync(dest, timeout)
-    return httpx.Client(transport=SyncRelayTransport(_Tunnel(ex, hop_key, dest), timeout),
+        return direct_sync(dest, timeout, pair)
+    return httpx.Client(transport=SyncRelayTransport(_Tunnel(ex, hop_key, dest, pair),
+                                                      timeout),
                         timeout=_timeout(timeout))

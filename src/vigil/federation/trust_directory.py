@@ -202,7 +202,7 @@ class TrustDirectory(TrustPeers):
         """The answer of ``home`` to a directory lookup of ``member``
         (``dir.home_unreachable`` when it gives none)."""
         try:
-            with peer_client(self.ex, self.hop_key, home, 10.0) as client:
+            with peer_client(self.ex, self.hop_key, home, 10.0, self.tls_pair) as client:
                 return client.get(home.url.rstrip("/") + "/directory/lookup",
                                   params={"member": member})
         except httpx.HTTPError as e:

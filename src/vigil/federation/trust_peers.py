@@ -33,21 +33,24 @@ WITNESS_PATH = "/witness/add-checkpoint"
 
 
 def peer_client(ex: Exchange, hop_key: EncPrivate | None, peer: Peer,
-                timeout: float) -> httpx.Client:
-    """A sync client to ``peer``, pinned to its TLS key when it has one; through its
-    relay for a peer added ``via`` one (which takes this node's hop key)."""
+                timeout: float, tls_pair: tuple[str, str] | None = None) -> httpx.Client:
+    """A sync client to ``peer``, pinned to its TLS key when it has one and presenting
+    this node's ``tls_pair``; through its relay for a peer added ``via`` one (which takes
+    this node's hop key)."""
     if hop_key is None or peer.via is None:
-        return transport.direct_sync(peer, timeout)
-    return transport.sync_client(ex, hop_key, peer, timeout)
+        return transport.direct_sync(peer, timeout, tls_pair)
+    return transport.sync_client(ex, hop_key, peer, timeout, tls_pair)
 
 
 class TrustPeers:
     """A trust service's state, its peers and its alarms."""
 
     def __init__(self, ex: Exchange, *, cadence: float = 1.0,
-                 hop_key: EncPrivate | None = None) -> None:
+                 hop_key: EncPrivate | None = None,
+                 tls_pair: tuple[str, str] | None = None) -> None:
         self.ex = ex
         self.hop_key = hop_key  # for peers reached through a relay
+        self.tls_pair = tls_pair  # this node's client certificate to its peers
         self.cadence = cadence
         store = ex.store
         self.alarms = Alarms(store)
@@ -114,8 +117,8 @@ class TrustPeers:
         def submit(body: bytes) -> tuple[int, str, bytes]:
             client = self._clients.get(peer.node)
             if client is None:
-                client = self._clients[peer.node] = peer_client(self.ex, self.hop_key,
-                                                                   peer, 5.0)
+                client = self._clients[peer.node] = peer_client(
+                    self.ex, self.hop_key, peer, 5.0, self.tls_pair)
             try:
                 r = client.post(peer.url.rstrip("/") + WITNESS_PATH, content=body,
                                 headers={"content-type": NOTE_CONTENT_TYPE})

@@ -50,6 +50,12 @@ def direct_descriptor(store: Store, pin: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def peer_descriptors(store: Store) -> list[str]:
+    """The stored signed descriptors of the peers not removed."""
+    return [str(r[0]) for r in store.query("SELECT descriptor FROM fed_peers WHERE removed=?",
+                                           (False,))]
+
+
 def remove_peer(sql: Sql, node: str) -> None:
     sql.execute("UPDATE fed_peers SET removed=? WHERE node_id=?", (True, node))
 

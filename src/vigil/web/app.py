@@ -118,11 +118,13 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             await fed.start()
             from vigil.federation.trust import TrustService
             trust = app.state.trust = TrustService(  # witnesses, directory, alarms
-                ex, cadence=float(settings.fed_heartbeat), hop_key=fed.hop_key())
+                ex, cadence=float(settings.fed_heartbeat), hop_key=fed.hop_key(),
+                tls_pair=fed.tls_pair)
             trust.attach(fed)
             await trust.start()
             from vigil.federation.relaying import Relaying
-            app.state.relaying = Relaying(ex, fed.hop_key())  # relayed hops, both ends
+            app.state.relaying = Relaying(ex, fed.hop_key(),  # relayed hops, both ends
+                                          tls_pair=fed.tls_pair)
         try:
             yield
         finally:

@@ -2,8 +2,10 @@
 
 These routes take no member token: a request is authenticated by its ``Vigil-Node``
 signature, made by the node key of a peer this node's operator added (vigil.web.scopes
-lists them as node routes). They answer 404 ``fed.off`` on a node that does not
-federate and 503 ``fed.not_durable`` on one whose store does not fsync before it acks.
+lists them as node routes), and, over this node's TLS, by the connection's client
+certificate, whose key must be the TLS key pinned for that peer (vigil.federation.tls).
+They answer 404 ``fed.off`` on a node that does not federate and 503 ``fed.not_durable``
+on one whose store does not fsync before it acks.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from vigil.federation.descriptor import WELL_KNOWN, descriptor
 from vigil.federation.peers import Peer, peer_by_node, stored_descriptor
 from vigil.federation.relaying import Relaying
 from vigil.federation.sender import BATCH, Service, build_batch
+from vigil.federation.tls import check_client_key
 from vigil.relay.hop import HEADER as HOP_HEADER
 from vigil.relay.hop import MAX_BUCKET, Hop
 from vigil.storage import federation as q
@@ -48,6 +51,7 @@ async def authenticate(request: Request, svc: Service, body: bytes) -> Peer:
     peer = await asyncio.to_thread(ex.store.read, lambda sql: peer_by_node(sql, fields["origin"]))
     if peer is None:
         raise AuthError("not a peer of this node", code="fed.unknown_peer", status=403)
+    check_client_key(request.scope, peer)  # over TLS: the key pinned for that peer
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     codec.check_request(fields, request.method, path, body, ex.node_id, peer.key)
     return peer

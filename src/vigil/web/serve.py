@@ -45,7 +45,7 @@ def run(settings: Settings, *, workers: int = 1, tls_cert: str | None = None,
         tls_key: str | None = None, tls_client_ca: str | None = None) -> None:
     """Serve the node; with ``tls_cert`` and ``tls_key`` over HTTPS, asking clients for a
     certificate of ``tls_client_ca`` when given (vigil.web.tls)."""
-    tls = uvicorn_options(tls_cert, tls_key, tls_client_ca)
+    tls = uvicorn_options(tls_cert, tls_key, tls_client_ca, peers=bool(settings.fed_name))
     logs.setup(str(settings.log_level), str(settings.log_format))
     bind = str(settings.metrics_bind)
     if workers > 1:
@@ -60,7 +60,7 @@ def run(settings: Settings, *, workers: int = 1, tls_cert: str | None = None,
                               code="config.workers")
         os.environ["VIGIL_DATA"] = str(settings.data_dir)
         for name in ("store", "bus", "max_body", "keepalive", "node_name", "log_format",
-                     "metrics_token", "switch_interval"):
+                     "metrics_token", "switch_interval", "fed_tls_cert", "fed_tls_key"):
             os.environ[f"VIGIL_{name.upper()}"] = str(settings.values[name])
         uvicorn.run("vigil.web.serve:app_from_env", factory=True, host=str(settings.host),
                     port=int(settings.port), workers=workers, log_level=str(settings.log_level),

@@ -4,8 +4,10 @@
 client-ca CA`` it also asks each client for a certificate issued by that CA (optional: a
 client may authenticate with a token instead) and hands a verified one to the app as the
 ASGI TLS extension (``scope["extensions"]["tls"]["client_cert_chain"]``), where
-``vigil.signin.certs`` maps it to a user. Without a certificate the node serves plain
-HTTP and expects a reverse proxy in front (``REVERSE_PROXY``).
+``vigil.signin.certs`` maps it to a user. On a node that federates each client is asked
+for a certificate too, and a peer's is checked against the TLS key pinned for it
+(``vigil.federation.tls``); members still connect without one. Without a certificate
+the node serves plain HTTP and expects a reverse proxy in front (``REVERSE_PROXY``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from vigil.federation.tls import is_peer_cert
 
 REVERSE_PROXY = """\
 vigil serves plain HTTP: put it behind a TLS-terminating reverse proxy, e.g. nginx:
@@ -34,14 +38,21 @@ def _with_client_cert(base: type[Any]) -> type[Any]:
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             ssl_object = transport.get_extra_info("ssl_object")
-            der = ssl_object.getpeercert(True) if ssl_object else None
-            if not der:
+            if ssl_object is None:
                 return
-            pem = ssl.DER_cert_to_PEM_cert(der)
+            der = ssl_object.getpeercert(True)
+            pem = ssl.DER_cert_to_PEM_cert(der) if der else None
+            # a peer node's certificate stands for that node on /fed/v1 only, never for
+            # a user (vigil.federation.tls)
+            peer = bool(der) and is_peer_cert(ssl_object.context, der)
+            mark = {"client_cert_chain": [pem] if pem and not peer else [],
+                    "vigil_peer_cert": pem if peer else None}
             inner: Any = self.app  # type: ignore[has-type]
 
             async def app(scope: Any, receive: Any, send: Any) -> None:
-                scope.setdefault("extensions", {})["tls"] = {"client_cert_chain": [pem]}
+                # every connection this TLS layer terminates is marked, with or without
+                # a client certificate (vigil.federation.tls tells them apart by it)
+                scope.setdefault("extensions", {})["tls"] = dict(mark)
                 await inner(scope, receive, send)
 
             self.app = app
@@ -63,13 +74,25 @@ def tls13_only(config: Any, default: Callable[[], ssl.SSLContext]) -> ssl.SSLCon
     return ctx
 
 
-def uvicorn_options(cert: str | None, key: str | None, client_ca: str | None
-                    ) -> dict[str, Any]:
-    """The uvicorn options that serve TLS 1.3 with ``cert`` and ``key`` (none without)."""
+def tls13_peers(config: Any, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """:func:`tls13_only` for a node that federates: each client is asked for a
+    certificate (optional), and the federation service loads its peers' certificates
+    into this context as trust anchors (vigil.federation.tls)."""
+    from vigil.federation.tls import register
+
+    ctx = tls13_only(config, default)
+    register(str(config.ssl_certfile), ctx)
+    return ctx
+
+
+def uvicorn_options(cert: str | None, key: str | None, client_ca: str | None,
+                    peers: bool = False) -> dict[str, Any]:
+    """The uvicorn options that serve TLS 1.3 with ``cert`` and ``key`` (none without);
+    with ``peers`` (a node that federates) asking for peers' client certificates too."""
     if not cert:
         return {}
     opts: dict[str, Any] = {"ssl_certfile": cert, "ssl_keyfile": key,
-                            "ssl_context_factory": tls13_only,
+                            "ssl_context_factory": tls13_peers if peers else tls13_only,
                             "http": HttpToolsProtocolWithClientCert}
     if client_ca:
         opts.update(ssl_ca_certs=client_ca, ssl_cert_reqs=ssl.CERT_OPTIONAL)

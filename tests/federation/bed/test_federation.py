@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from vigil.testbed.crashes import kill_rounds, kill_run
 from vigil.testbed.federation import Federation, as_seen_from, set_check
 
 ROUNDS_KILL = int(os.environ.get("VIGIL_BED_KILL_ROUNDS", "4"))
@@ -388,18 +389,21 @@ def test_kill_9_of_a_random_node_during_traffic_loses_no_acknowledged_share(
     rng = random.Random(905)
     traffic = Traffic(fed5, seed=906).start()
     try:
-        for _ in range(ROUNDS_KILL):
-            time.sleep(rng.uniform(0.5, 2.0))
-            victim = fed5.nodes[rng.randint(1, 5)].bed
-            victim.kill()
-            time.sleep(rng.uniform(0.2, 1.0))
-            victim.start()
+        kill_rounds(fed5, ROUNDS_KILL, rng)
         time.sleep(1)
     finally:
         traffic.finish()
         for fn in fed5.nodes.values():
             fn.bed.start()
     traffic.judge()
+
+
+def test_the_bench_s_kill_run_finds_every_acknowledged_share_once(fed5: Federation) -> None:
+    """What ``python -m bench.federation --kill-rounds N`` runs, shortened: publishes
+    while random nodes are killed, then the set check over every acknowledged share."""
+    got = kill_run(fed5, max(2, ROUNDS_KILL // 2), seed=77)
+    assert got["acknowledged"] >= 5, got
+    assert got["ok"], got
 
 
 # -- withholding and recall ----------------------------------------------------------
