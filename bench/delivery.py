@@ -33,6 +33,12 @@ from vigil.testing import ServerProcess, free_port, make_node
 WARMUP = 3
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def small_bundle(i: int) -> bytes:
     ts = "2026-11-29T08:00:00.000Z"
     return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
@@ -120,7 +126,11 @@ def main() -> None:
     res = measure(args, hybrid=not args.classical)
     s1, s2 = res["latency_from_publish_start_ms"], res["publish_request_ms"]
     print(f"delivered {res['delivered']}/{res['expected']}; publish->SSE p50 {s1['p50']:.2f} ms "
-          f"p99 {s1['p99']:.2f} ms (publish request p50 {s2['p50']:.2f} ms)")
+          f"p99 {s1['p99']:.2f} ms (publish request p50 {s2['p50']:.2f} ms); server CPU "
+          f"{res['server_cpu_ms_per_share']:.1f} ms per share")
+    for r in res["slowest_shares"]:
+        print(f"  slow: share {r['n']}: request {r['request_ms']:.1f} ms, last event "
+              f"{r['last_ms']:.1f} ms after the request started")
     name = "delivery" if args.workers == 1 and not args.store else "delivery-scaleout"
     print(f"saved {save(name, res)}")
 
@@ -161,6 +171,8 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
                     http.post("/api/v1/shares", params={"tlp": "green"},
                               content=small_bundle(1000 + i)).raise_for_status()
                     time.sleep(args.gap)
+                pids = [srv.proc.pid for srv in servers if srv.proc is not None]
+                cpu0 = [cpu_seconds(pid) for pid in pids]
                 for i in range(args.shares):
                     t0 = time.time()
                     r = http.post("/api/v1/shares", params={"tlp": "green"},
@@ -170,6 +182,10 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
                     sent[r.json()["id"]] = (t0, t1)
                     time.sleep(args.gap)
             sub.wait(timeout=120)
+            # the servers' CPU over the measured publishes (their background work
+            # included: correlation, WAL checkpoints), per share
+            cpu_ms = sum(cpu_seconds(pid) - c0
+                         for pid, c0 in zip(pids, cpu0, strict=True)) * 1000 / args.shares
             per_worker = json.loads(out.with_suffix(".by_worker.json").read_text())
             arrivals: dict[str, list[float]] = {
                 k: v for k, v in json.loads(out.read_text()).items() if k in sent}
@@ -180,6 +196,12 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
     from_ack = [(t - sent[sid][1]) * 1000 for sid, ts in arrivals.items() for t in ts]
     publish_ms = [(b - a) * 1000 for a, b in sent.values()]
     delivered = sum(len(v) for v in arrivals.values())
+    # per share, in publish order: where a slow tail comes from (which shares, and
+    # whether in the request or after the 2xx)
+    per_share = [{"n": n, "at": t0, "request_ms": (t1 - t0) * 1000,
+                  "last_ms": (max(arrivals.get(sid, [t1])) - t0) * 1000,
+                  "got": len(arrivals.get(sid, []))}
+                 for n, (sid, (t0, t1)) in enumerate(sent.items())]
     worker_ack = {
         f"worker{[s.url for s in servers].index(url) + 1}": summary(
             [(t - sent[sid][1]) * 1000 for sid, ts in got.items() if sid in sent for t in ts])
@@ -191,7 +213,10 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
         "latency_from_publish_start_ms": summary(from_start),
         "latency_from_ack_ms": summary(from_ack),
         "publish_request_ms": summary(publish_ms),
+        "server_cpu_ms_per_share": cpu_ms,
         "latency_from_ack_ms_by_worker": worker_ack,
+        "per_share": per_share,
+        "slowest_shares": sorted(per_share, key=lambda r: -r["last_ms"])[:3],
     }
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tests.web.conftest import Api
 
 from vigil.taxii.media import TAXII
-from vigil.web import stream
+from vigil.web import deps
 
 
 def vigil_error(r: Any, status: int, code: str) -> dict[str, Any]:
@@ -54,10 +54,10 @@ def test_framework_validation_is_vigils_error(api: Api) -> None:
 
 
 def test_unexpected_exceptions_are_internal(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*a: object) -> None:
+    def boom(*a: object, **kw: object) -> None:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(stream, "authenticate", boom)
+    monkeypatch.setattr(deps, "authenticate", boom)  # the stream's authentication
     r = api.client.get("/api/v1/stream", headers=api.h("alpha"))  # served before routing
     err = vigil_error(r, 500, "internal")
     assert "secret" not in r.text and err["message"]

@@ -3,11 +3,15 @@ node still stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
 from vigil.testing import ServerProcess, free_port, make_node
+from vigil.testing.node import PASSPHRASE
 
 
 def test_metrics_on_a_separate_listener(tmp_path: Path) -> None:
@@ -29,3 +33,31 @@ def test_metrics_on_a_separate_listener(tmp_path: Path) -> None:
         srv.stop()
     # ended by SIGTERM as a plain `vigil serve` is (uvicorn re-raises it), not killed
     assert srv.proc is not None and srv.proc.returncode in (0, -15)
+
+
+FROZEN = """
+import gc, sys
+from fastapi.testclient import TestClient
+from vigil.config import load_settings
+from vigil.web import create_app
+app = create_app(load_settings(sys.argv[1]), serving=sys.argv[2] == "serving")
+with TestClient(app) as c:
+    assert c.get("/healthz").status_code == 200
+    print(gc.get_freeze_count())
+"""
+
+
+def test_a_serving_process_leaves_its_startup_heap_out_of_collections(tmp_path: Path) -> None:
+    """`vigil serve` freezes what it holds once started (modules, app, node state), so
+    that a full collection does not walk it all while shares are being delivered; an
+    application in another process's heap (a test's, an embedding program's) does not."""
+    node = make_node(tmp_path / "node", {"alpha": True})
+    env = {**os.environ, "VIGIL_KEYRING_PASSPHRASE": PASSPHRASE}
+    frozen = {}
+    for mode in ("serving", "embedded"):
+        out = subprocess.run([sys.executable, "-W", "ignore", "-c", FROZEN, str(node.data), mode],
+                             env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        frozen[mode] = int(out.stdout.split()[-1])
+    assert frozen["embedded"] == 0
+    assert frozen["serving"] > 10_000  # the modules and the app at least

@@ -81,12 +81,18 @@ class Signins:
         self._seen: Lru[tuple[str, str, str], float] = Lru(size)
         self._lock = threading.Lock()
 
-    def seen(self, ex: Exchange, actor: Actor, method: str, address: str) -> None:
+    def due(self, actor: Actor, method: str) -> bool:
+        """Whether this sign-in is to be recorded (the first in ``every`` seconds); it
+        counts as recorded from now on."""
         key = (actor.member, actor.user or "", method)
         now = time.monotonic()
         with self._lock:
             last = self._seen.get(key)
             if last is not None and now - last < self.every:
-                return
+                return False
             self._seen.put(key, now)
-        record(ex, actor.member, actor.user, "signin", method, address)
+        return True
+
+    def seen(self, ex: Exchange, actor: Actor, method: str, address: str) -> None:
+        if self.due(actor, method):
+            record(ex, actor.member, actor.user, "signin", method, address)

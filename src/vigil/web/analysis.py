@@ -16,7 +16,7 @@ from vigil.analysis.correlate import correlator
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.web import errors
-from vigil.web.auth import authenticate, credential
+from vigil.web.auth import credential
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 from vigil.web.stream import SseResponse, cursor_of
 
@@ -67,7 +67,7 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
     same answers as the route below); see ``search_for``."""
     conn = HTTPConnection(scope)
     try:
-        actor = await st.read(authenticate, conn, st.exchange, st.throttle)
+        actor = await st.authenticate(conn)
         params = conn.query_params
         q = params.get("q", "")
         if not 1 <= len(q) <= MAX_QUERY:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -84,8 +85,25 @@ def serve(app: FastAPI, state: State) -> None:
     app.state.taxii = host
 
 
+def freeze_heap() -> None:
+    """Leave what a serving process holds for good (its modules, the application, the
+    node's state as it starts) out of every later collection of the garbage collector.
+
+    A full collection walks every object the collector tracks, most of them made at
+    import; in a node serving 100 streams one came every few hundred shares and held
+    the interpreter for about 70 ms (of CPU, more under load), the slowest share of a
+    run. Frozen objects are still freed when their last reference goes; only cycles
+    among them are never collected, and none of them is garbage at this point (a
+    collection runs first)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings, *, exchange: Exchange | None = None,
-               bus: Bus | None = None) -> FastAPI:
+               bus: Bus | None = None, serving: bool = False) -> FastAPI:
+    """The node's application; ``serving``: it runs in a process of its own
+    (``vigil serve``), whose heap it may freeze once started (``freeze_heap``)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # heavy requests run in threads: let the event loop take the interpreter back
@@ -125,6 +143,8 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             from vigil.federation.relaying import Relaying
             app.state.relaying = Relaying(ex, fed.hop_key(),  # relayed hops, both ends
                                           tls_pair=fed.tls_pair)
+        if serving:
+            freeze_heap()
         try:
             yield
         finally:

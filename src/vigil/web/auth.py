@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.requests import HTTPConnection
 
@@ -108,11 +110,15 @@ def credential(conn: HTTPConnection, exchange: Exchange | None = None) -> str:
 
 
 def authenticate(conn: HTTPConnection, exchange: Exchange,
-                 throttle: Throttle | None = None) -> Actor:
+                 throttle: Throttle | None = None, *,
+                 deferred: list[Callable[[], None]] | None = None) -> Actor:
     """The actor behind the request's credential; with ``throttle``, a client over its
     limit of failed attempts is refused (429) before the credential is looked up, a
     failure counts against its address and the credential's prefix, and the sign-in
-    or failed sign-in is recorded in the member's events (``vigil.signin.audit``)."""
+    or failed sign-in is recorded in the member's events (``vigil.signin.audit``).
+    With ``deferred``, those records (writes to the store) are not made here but
+    added to it, for the caller to make before it answers (in a thread, when this
+    runs on the event loop: ``State.authenticate``)."""
     cred = ""
     keys: tuple[str, ...] = ()
     address = conn.client.host if conn.client else ""
@@ -126,12 +132,22 @@ def authenticate(conn: HTTPConnection, exchange: Exchange,
     except AuthError as exc:
         if throttle is not None and exc.code in COUNTED:
             throttle.failed(keys, exc.code)
-            audit.failed(exchange, cred, exc.code, address)
+            failed = partial(audit.failed, exchange, cred, exc.code, address)
+            if deferred is None:
+                failed()
+            else:
+                deferred.append(failed)
         raise
     if throttle is not None:
-        SIGNINS.seen(exchange, actor, "session" if cred.startswith(SESSION_PREFIX)
-                     else "certificate" if cred.startswith(CERT_PREFIX) else "token",
-                     address)
+        method = ("session" if cred.startswith(SESSION_PREFIX)
+                  else "certificate" if cred.startswith(CERT_PREFIX) else "token")
+        if SIGNINS.due(actor, method):
+            signin = partial(audit.record, exchange, actor.member, actor.user, "signin",
+                             method, address)
+            if deferred is None:
+                signin()
+            else:
+                deferred.append(signin)
     return actor
 
 

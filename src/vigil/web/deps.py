@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from vigil import params
 from vigil.analysis.correlate import installed
@@ -65,6 +66,20 @@ class State:
     async def write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return await run_in_threadpool(fn, *args, **kw)
 
+    async def authenticate(self, conn: HTTPConnection) -> Actor:
+        """``vigil.web.auth.authenticate`` for a request: the lookup is a read (inline
+        on SQLite), and the sign-in or failed sign-in it records, a synced write, is
+        made in a thread before the request goes on: never on the event loop, where it
+        would hold up every stream for a sync (or for a publish's write lock)."""
+        if not self.inline_reads:
+            return await run_in_threadpool(authenticate, conn, self.exchange, self.throttle)
+        writes: list[Callable[[], None]] = []
+        try:
+            return authenticate(conn, self.exchange, self.throttle, deferred=writes)
+        finally:
+            for write in writes:
+                await run_in_threadpool(write)
+
     @contextlib.asynccontextmanager
     async def member_slot(self, member: str) -> AsyncIterator[None]:
         """Hold the member's slot for heavy work (``HEAVY_PER_MEMBER`` at a time)."""
@@ -105,7 +120,7 @@ async def actor_of(request: Request) -> Actor:
     """The authenticated actor, if its token's scope allows this route (403
     ``auth.scope`` otherwise: vigil.web.scopes)."""
     st = state_of(request)
-    actor = await st.read(authenticate, request, st.exchange, st.throttle)
+    actor = await st.authenticate(request)
     scopes.require(actor, request.method, route_of(request.scope, frozenset()))
     return actor
 

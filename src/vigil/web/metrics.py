@@ -36,10 +36,14 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    10.0, 30.0, 60.0, 300.0)
 
 
+def epoch_seconds(stamp: str) -> float:
+    """A vigil time (RFC 3339, 'Z') as seconds since the epoch."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def seconds_since(stamp: str, now: float | None = None) -> float:
     """Seconds from a vigil time (RFC 3339, 'Z') to now; never negative."""
-    then = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    return max(0.0, (time.time() if now is None else now) - then)
+    return max(0.0, (time.time() if now is None else now) - epoch_seconds(stamp))
 
 
 def store_error(exc: BaseException) -> bool:
@@ -98,6 +102,9 @@ class Metrics:
         self._bus_handler = _ErrorCounter(self.bus_errors)
         # the labelled children of each (route, method, status) seen: a few dozen at most
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # the stamp of the share last delivered and its time: a share goes to every
+        # stream of its recipients in a row, its stamp parsed once
+        self._added: tuple[str, float] = ("", 0.0)
 
     # -- wiring ---------------------------------------------------------------------
     def install(self, ex: Exchange) -> None:
@@ -123,7 +130,11 @@ class Metrics:
         self.publish_seconds.observe(seconds_since(str(p.envelope.header["created"])))
 
     def delivered(self, added: str) -> None:
-        self.delivery_seconds.observe(seconds_since(added))
+        stamp, then = self._added
+        if stamp != added:
+            then = epoch_seconds(added)
+            self._added = (added, then)
+        self.delivery_seconds.observe(max(0.0, time.time() - then))
 
     # -- scrape ---------------------------------------------------------------------
     def refresh(self, store: Store) -> None:

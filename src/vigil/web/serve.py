@@ -23,7 +23,7 @@ def app_from_env() -> FastAPI:
     """Factory used by worker processes: settings from VIGIL_* and the data directory."""
     settings = load_settings()
     logs.setup(str(settings.log_level), str(settings.log_format))
-    return create_app(settings)
+    return create_app(settings, serving=True)
 
 
 class _SideServer(uvicorn.Server):
@@ -66,7 +66,7 @@ def run(settings: Settings, *, workers: int = 1, tls_cert: str | None = None,
                     port=int(settings.port), workers=workers, log_level=str(settings.log_level),
                     access_log=False, log_config=None, **tls)
         return
-    app = create_app(settings)
+    app = create_app(settings, serving=True)
     if not bind:
         uvicorn.run(app, host=str(settings.host), port=int(settings.port),
                     log_level=str(settings.log_level), access_log=False, log_config=None,

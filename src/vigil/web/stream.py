@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from vigil import params
 from vigil.errors import AuthError, VigilError
 from vigil.web import errors
-from vigil.web.auth import actor_of_credential, authenticate, credential
+from vigil.web.auth import actor_of_credential, credential
 from vigil.web.deps import ActorDep, State, StateDep, number
 from vigil.web.rest import share_json
 
@@ -146,7 +146,7 @@ async def fast_path(state: State, scope: Scope, receive: Receive, send: Send) ->
     """Serve GET /api/v1/stream without the framework's routing (same semantics)."""
     conn = HTTPConnection(scope)
     try:
-        actor = await state.read(authenticate, conn, state.exchange, state.throttle)
+        actor = await state.authenticate(conn)
         cursor = cursor_of(conn.headers.get("last-event-id"), conn.query_params.get("after"))
     except VigilError as exc:
         await errors.response(exc, PATH)(scope, receive, send)
