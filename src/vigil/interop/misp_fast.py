@@ -102,7 +102,7 @@ def _misp_tables() -> tuple[dict[str, frozenset[str]], Any]:
     from pymisp.abstract import describe_types
     from pymisp.tools.attributevalidationtool import AttributeValidationTool
 
-    class Tool(AttributeValidationTool):  # type: ignore[misc]
+    class Tool(AttributeValidationTool):
         # PyMISP's normalisation and checks, its per-character loop done by a regex
         _handle_4byte_unicode = staticmethod(astral_to_question_mark)
 
