@@ -32,13 +32,13 @@ import orjson
 from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
 from vigil.interop.misp_galaxies import plain_galaxies, plain_tags
 from vigil.interop.misp_objects import (
-    FastObject,
     LoadedObject,
     fast_object,
     loaded_object,
     relationship,
 )
 from vigil.interop.misp_sdo import ready
+from vigil.interop.misp_templates import FastObject
 
 
 def _ready_or(cls: Any, args: dict[str, Any], build: Any) -> Any:
