@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigil.interop.misp import events_of, to_stix
-from vigil.interop.misp_fast import TYPES, fast_attribute, plain_value
+from vigil.interop.misp_fast import TYPES, astral_to_question_mark, fast_attribute, plain_value
 from vigil.stix.validate import SCO_PROPERTY_NAMES, validate_bundle
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
@@ -296,3 +298,14 @@ def test_slow_patterns_are_bounded_per_request(tmp_path: Path,
     codes = [[x["code"] for x in r["losses"]] for r in reports]
     assert codes[0] == []
     assert codes[1] == ["stix.pattern_too_large", "misp.dangling_reference"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF)))
+def test_astral_characters_become_question_marks_as_pymisp_does(value: str) -> None:
+    from pymisp.tools.attributevalidationtool import AttributeValidationTool
+
+    assert astral_to_question_mark(value) == \
+        AttributeValidationTool._handle_4byte_unicode(value)
+    assert astral_to_question_mark(value + "\U0001f600\uffff") == \
+        AttributeValidationTool._handle_4byte_unicode(value + "\U0001f600\uffff")

@@ -188,3 +188,61 @@ def test_custom_misp_attribute_equals_stix2() -> None:
         assert got is None or (got == want and list(got) == list(want)), more
         if not more or "x_misp_comment" in more:
             assert got is not None
+
+
+def _indicator(**more: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f"indicator--{UID}", "type": "indicator", "spec_version": "2.1",
+        "created": AT, "modified": AT, "pattern_type": "stix", "pattern_version": "2.1",
+        "pattern": "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e' AND "
+                   "file:name = 'a.exe']",
+        "valid_from": AT, "labels": ['misp:name="file"', 'misp:meta-category="file"'],
+        "kill_chain_phases": [{"kill_chain_name": "misp-category", "phase_name": "file"}],
+        "interoperability": True, "allow_custom": True}
+    out.update(more)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def test_indicators_equal_stix2_or_are_declined() -> None:
+    """misp-stix's indicators (what it still builds itself): written as stix2 writes
+    them, or left to stix2 where it would convert, refuse or make up a value."""
+    from stix2.v21 import Indicator
+
+    plain = _indicator(description="a file", created_by_ref=f"identity--{UID}",
+                       object_marking_refs=["marking-definition--613f2e26-407d-48c7-9eca-"
+                                            "b8e91df99dc9"], x_misp_thing="x")
+    got, want = ready(Indicator, plain), _stix2(Indicator, plain)
+    assert got is not None and got == want and list(got) == list(want)
+    for change in ({"valid_from": AT.replace(microsecond=5)},  # stix2's fraction
+                   {"valid_from": "2020-05-06T07:08:09Z"}, {"valid_from": None},
+                   {"valid_until": AT}, {"valid_until": AT - timedelta(seconds=1)},
+                   {"valid_from": AT.astimezone(timezone(timedelta(hours=2)))},
+                   {"pattern": 5}, {"pattern": None}, {"pattern_type": None},
+                   {"confidence": 5}, {"revoked": False}, {"indicator_types": "x"},
+                   {"granular_markings": [{"marking_ref": "marking-definition--613f2e26-"
+                                           "407d-48c7-9eca-b8e91df99dc9",
+                                           "selectors": ["labels"]}]}):
+        assert ready(Indicator, _indicator(**change)) is None, change
+    later = _indicator(valid_until=AT + timedelta(days=1), indicator_types=["x"],
+                       name="n", lang="en")
+    got, want = ready(Indicator, later), _stix2(Indicator, later)
+    assert got is not None and got == want and list(got) == list(want)
+    rng = random.Random(20261207)
+    pool: dict[str, list[Any]] = {
+        "description": ["d", "", 3, None], "name": ["n", None, ["n"]],
+        "valid_until": [None, AT, AT + timedelta(seconds=1), AT + timedelta(days=9)],
+        "valid_from": [AT, AT + timedelta(days=9), AT.replace(microsecond=7)],
+        "labels": [["x"], [], None, "x"], "pattern_version": ["2.1", None, 2],
+        "kill_chain_phases": [[], [{"kill_chain_name": "k"}], None],
+        "x_misp_refs": [["u"], None, {"k": float("nan")}], "allow_custom": [True, False]}
+    written = 0
+    for _ in range(300):
+        args = _indicator()
+        for key in rng.sample(sorted(pool), rng.randint(1, 4)):
+            args[key] = rng.choice(pool[key])
+        args = {k: v for k, v in args.items() if v is not None}
+        got = ready(Indicator, args)
+        if got is not None:
+            written += 1
+            assert got == _stix2(Indicator, args), args
+    assert written >= 40

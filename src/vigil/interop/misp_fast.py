@@ -87,14 +87,28 @@ def _namespace() -> bytes:
     return bytes(_UUIDv4.bytes)
 
 
+# a character outside the Basic Multilingual Plane (4 bytes in UTF-8)
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def astral_to_question_mark(value: str) -> str:
+    """PyMISP's ``_handle_4byte_unicode`` (every character above U+FFFF made ``?``)
+    with one regular expression instead of a generator over every character."""
+    return _ASTRAL.sub("?", value)
+
+
 @cache
 def _misp_tables() -> tuple[dict[str, frozenset[str]], Any]:
     from pymisp.abstract import describe_types
     from pymisp.tools.attributevalidationtool import AttributeValidationTool
 
+    class Tool(AttributeValidationTool):
+        # PyMISP's normalisation and checks, its per-character loop done by a regex
+        _handle_4byte_unicode = staticmethod(astral_to_question_mark)
+
     # the table PyMISP's MISPAttribute checks a category against
     mapping = describe_types["category_type_mappings"]
-    return ({k: frozenset(v) for k, v in mapping.items()}, AttributeValidationTool)
+    return ({k: frozenset(v) for k, v in mapping.items()}, Tool)
 
 
 @lru_cache(maxsize=4096)

@@ -32,19 +32,29 @@ import orjson
 from vigil.interop.misp_fast import Fast, Ready, container, created_by, fast_attribute
 from vigil.interop.misp_galaxies import plain_galaxies, plain_tags
 from vigil.interop.misp_objects import (
-    FastObject,
     LoadedObject,
     fast_object,
     loaded_object,
     relationship,
 )
 from vigil.interop.misp_sdo import ready
+from vigil.interop.misp_templates import FastObject
 
 
 def _ready_or(cls: Any, args: dict[str, Any], build: Any) -> Any:
     """The object written directly when its arguments are plain, else stix2's."""
     out = ready(cls, args)
     return out if out is not None else build(args)
+
+
+class _Timed(Ready):
+    """An object written directly that answers misp-stix's ``.created`` and
+    ``.modified`` as a stix2 object does: the times it was written from (misp-stix
+    dates the relationships of an indicator by its ``modified``)."""
+
+    def __init__(self, written: Ready, created: Any, modified: Any) -> None:
+        super().__init__(written)
+        self.created, self.modified = created, modified
 
 
 class _WithContext(dict[str, Any]):
@@ -221,6 +231,17 @@ def parser_class(fast: bool = True) -> Any:
             name = super()._find_object_name(uuid)
             return name if name is not None or not self._fast_names else \
                 self._fast_names.get(uuid)
+
+        @staticmethod
+        def _create_indicator(indicator_args: dict[str, Any]) -> Any:
+            indicator_args["spec_version"] = "2.1"
+            indicator_args.setdefault("pattern_type", "stix")
+            if indicator_args.get("pattern_version") is None:
+                indicator_args["pattern_version"] = "2.1"
+            out = ready(Indicator, indicator_args)
+            if out is None:
+                return Parser._create_indicator(indicator_args)
+            return _Timed(out, indicator_args["created"], indicator_args["modified"])
 
         @staticmethod
         def _create_relationship(relationship_args: dict[str, Any]) -> Any:

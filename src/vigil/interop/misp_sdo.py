@@ -2,10 +2,12 @@
 
 misp-stix builds each object it converts as a stix2 object, which checks and cleans
 every property (tens of µs a property) before the object is serialised. For the
-arguments misp-stix gives the objects of galaxy clusters, the event's identity and
-the ``x-misp-attribute`` and ``x-misp-object`` it makes of what it keeps whole
-(strings, lists of strings, booleans, external references, kill chain phases, the
-``created``/``modified`` times, ``created_by_ref``, ``object_marking_refs``,
+arguments misp-stix gives the objects of galaxy clusters, the event's identity, the
+indicators it still builds itself (an indicator's pattern is vigil's validator's to
+check, as in :mod:`vigil.interop.misp_parser`), and the ``x-misp-attribute`` and
+``x-misp-object`` it makes of what it keeps whole (strings, lists of strings,
+booleans, external references, kill chain phases, the ``created``/``modified`` times
+and an indicator's validity to the second, ``created_by_ref``, ``object_marking_refs``,
 dictionaries and lists of them, and ``x_misp_*`` custom properties of plain JSON
 values), :func:`ready` writes what stix2 would serialise: the class's properties in
 its order, then the custom properties sorted by name, empty values left out. Any
@@ -58,7 +60,10 @@ def _shape(cls: Any) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
             kind = "spec"
         elif t is p.TimestampProperty and name in ("created", "modified"):
             kind = "stamp"
-        elif t in (p.StringProperty, p.OpenVocabProperty):
+        elif t is p.TimestampProperty and prop.precision == "any" and \
+                name in ("valid_from", "valid_until"):
+            kind = "instant"
+        elif t in (p.StringProperty, p.OpenVocabProperty, p.PatternProperty):
             kind = "str"
         elif t is p.BooleanProperty and name != "revoked":
             kind = "bool"
@@ -89,6 +94,14 @@ def _stamp(value: Any) -> str | None:
             value.utcoffset() != UTC.utcoffset(None):
         return None
     return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _instant(value: Any) -> str | None:
+    """A time to the second, as stix2 writes a timestamp of any precision."""
+    if not isinstance(value, datetime) or value.microsecond or \
+            value.utcoffset() != UTC.utcoffset(None):
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ref(value: Any, kind: str, interoperability: bool) -> bool:
@@ -164,7 +177,8 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
                 return None
             continue
         if value is None or value == []:
-            if name in required or name in ("id", "created", "modified"):
+            if name in required or name in ("id", "created", "modified", "valid_from") or \
+                    (name == "pattern_version" and cls._type == "indicator"):
                 return None  # stix2 refuses it, or makes one up
             continue
         if kind == "id":
@@ -172,6 +186,8 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
                 return None
         elif kind == "stamp":
             value = _stamp(value)
+        elif kind == "instant":
+            value = _instant(value)
         elif kind == "str":
             if not isinstance(value, str):
                 return None
@@ -207,6 +223,8 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
         if value is None:
             return None
         out[name] = value
+    if "valid_until" in out and args["valid_until"] <= args["valid_from"]:
+        return None  # stix2 refuses an indicator valid until before it is valid
     for name in custom:
         value = args[name]
         if value is None or value == []:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from vigil.stix.tlp import TLP_ORDER
 _TLP = {"white": Tlp.CLEAR, "clear": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,
         "amber+strict": Tlp.AMBER_STRICT, "red": Tlp.RED}
 HANDLING_NAMESPACES = ("pap", "admiralty-scale", "europol-", "iep", "cnsd")
+# a galaxy cluster as misp-stix labels its object: misp-galaxy:TYPE="VALUE"
+GALAXY_LABEL = re.compile(r'^misp-galaxy:([^=]+)="(.*)"$', re.S)
 
 
 @dataclass(frozen=True, slots=True)
