@@ -45,6 +45,7 @@ import orjson
 from vigil.analysis import stored
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable, extract_bundle, guess
+from vigil.analysis.pending import PendingKeys, merge
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
 from vigil.errors import InputError
@@ -127,6 +128,7 @@ class Correlator:
         self.max_matches = max_matches
         self.mark = 0  # the correlation mark this process last saw
         self._keyed = False  # every stored observables row has its key
+        self.pending = PendingKeys()  # keys of the rows not yet merged (analysis.pending)
         self.lock = threading.Lock()
         self._lists = lists
         self.member_lists = MemberLists(ex.store)
@@ -391,7 +393,8 @@ class Correlator:
         upto = shares[-1][0]
         held = {sid: extract_bundle(payload) for sid, payload in plain.items()}
         found = store.read(functools.partial(
-            stored.lookup, observables=[o for obs in held.values() for o in obs], upto=mark))
+            stored.lookup, observables=[o for obs in held.values() for o in obs], upto=mark,
+            pending=self.pending))
         rows: list[Row] = []
         local: ObservableIndex[str] = ObservableIndex()  # this pass's earlier shares
         local_owner: dict[str, str] = {}
@@ -421,6 +424,7 @@ class Correlator:
             store.write(write)
         except _MarkMoved:
             return -1
+        merge(store)
         with self.lock:
             self.mark = max(self.mark, upto)
         return len(shares)
@@ -529,7 +533,8 @@ class Correlator:
         if not 1 <= limit <= 1000:
             raise InputError("limit must be 1..1000", code="input.limit", pointer="/limit")
         self.process()
-        found = self.store.read(functools.partial(stored.lookup, observables=[obs]))
+        found = self.store.read(functools.partial(stored.lookup, observables=[obs],
+                                                  pending=self.pending))
         held: dict[str, list[Observable]] = {}
         for _seq, o, sid, _originator in found.get(obs, []):
             held.setdefault(sid, []).append(o)
@@ -586,7 +591,7 @@ class Correlator:
                 owners[sid] = originator
             found = self.store.read(functools.partial(
                 stored.lookup, observables=[o for obs in extracted.values() for o in obs],
-                upto=before))
+                upto=before, pending=self.pending))
             rows: list[Row] = []
             local: ObservableIndex[str] = ObservableIndex()
             local_owner: dict[str, str] = {}
@@ -620,6 +625,7 @@ class Correlator:
                 insert_correlations(sql, added)
 
             self.store.write(write)
+            merge(self.store)
             done += len(shares)
             n_obs += sum(len(v) for v in extracted.values())
             n_rows += len(rows)
