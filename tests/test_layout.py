@@ -36,7 +36,8 @@ CLIENT_MODULES = (
     "vigil.log", "vigil.log.merkle", "vigil.log.note", "vigil.log.checkpoint",
     "vigil.log.entries", "vigil.log.verifier",
     "vigil.policy", "vigil.policy.decide", "vigil.policy.suites", "vigil.policy.intel",
-    "vigil.analysis", "vigil.analysis.observables", "vigil.interop", "vigil.interop.iocs",
+    "vigil.analysis", "vigil.analysis.observables", "vigil.analysis.extract", "vigil.interop",
+    "vigil.interop.iocs",
 )
 
 SQL = re.compile(

@@ -43,8 +43,9 @@ from typing import Any
 import orjson
 
 from vigil.analysis import stored
+from vigil.analysis.extract import extract_bundle
 from vigil.analysis.index import ObservableIndex
-from vigil.analysis.observables import Observable, extract_bundle, guess
+from vigil.analysis.observables import Observable, guess
 from vigil.analysis.pending import PendingKeys, merge
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
