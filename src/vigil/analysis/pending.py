@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from vigil.storage import observables as rows
 from vigil.storage.base import Sql, Store
 
-MERGE_AT = 100_000
+MERGE_AT = 50_000
 """Rows after the merged mark that start a merge (bounds each process's pending keys)."""
 
 STEP = 4096
