@@ -4,6 +4,7 @@ fresh one, on both stores; the keys a process holds stay bounded by the merge.""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,61 @@ def test_passes_merge_and_a_fresh_process_answers_the_same(
         assert c2.search(m["bravo"], "45.66.2.3")["count"] == 1
     finally:
         again.store.close()
+
+
+def test_a_store_migrated_with_rows_keeps_its_answers(
+        request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows stored before the key index of their own (named by share id, keyed in an
+    index on the row) are found the same after the migration: merged, by share seq."""
+    from tests.storage.test_store_contract import _stores_before
+
+    from vigil.storage.schema import OBSERVABLE_KEY_INDEX_MIGRATION
+
+    held = [(Observable("ip", "45.66.0.0/16"), 0), (Observable("ip", "45.66.3.3"), 1),
+            (Observable("domain", "evil.example"), 1), (Observable("domain", "evil.example"), 2)]
+    for url, upgrade in _stores_before(OBSERVABLE_KEY_INDEX_MIGRATION, request, tmp_path,
+                                       monkeypatch):
+        s = open_store(url)
+        try:
+            def old_rows(sql: Sql) -> dict[int, str]:
+                ids = {}
+                for o, ref in held:
+                    sid = ids.setdefault(ref, f"share-{next(_ids)}")
+                    sql.execute("INSERT INTO shares(id, originator, header, signature, "
+                                "payload, wraps, created, recalled, purged) "
+                                "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                                (sid, f"member-{ref}", b"{}", b"", b"", b"", "", False,
+                                 False))
+                    sql.execute("INSERT INTO observables(share_id, kind, value, k) "
+                                "VALUES(?,?,?,?)", (sid, o.kind, o.value, stored.key(o)))
+                obs_rows.add_ip_lens(sql, [(4, 16), (4, 32)])
+                return ids
+
+            ids = s.write(old_rows)
+        finally:
+            s.close()
+        upgrade()
+        s = open_store(url)
+        try:
+            assert s.read(obs_rows.merged_upto) == s.read(obs_rows.last_seq) == len(held)
+            assert s.read(lambda sql: obs_rows.pending(sql, obs_rows.merged_upto(sql))) == []
+            got = s.read(lambda sql: stored.lookup(
+                sql, [Observable("ip", "45.66.3.0/24"), Observable("domain", "evil.example")],
+                pending=PendingKeys()))
+            assert {q: [(h, sid, orig) for _, h, sid, orig in found]
+                    for q, found in got.items()} == {
+                Observable("ip", "45.66.3.0/24"): [
+                    (Observable("ip", "45.66.0.0/16"), ids[0], "member-0"),
+                    (Observable("ip", "45.66.3.3"), ids[1], "member-1")],
+                Observable("domain", "evil.example"): [
+                    (Observable("domain", "evil.example"), ids[1], "member-1"),
+                    (Observable("domain", "evil.example"), ids[2], "member-2")]}
+            one = ids[1]
+            assert s.read(functools.partial(obs_rows.of_shares, share_ids=[one])) == {
+                one: {("ip", "45.66.3.3"), ("domain", "evil.example")}}
+            s.write(functools.partial(obs_rows.delete_share, share_id=one))
+            assert s.read(lambda sql: sql.execute(
+                "SELECT count(*) FROM observable_keys").fetchone()[0]) == 2
+        finally:
+            s.close()

@@ -22,19 +22,28 @@ KEY_BATCH = 500  # keys per IN (...) probe
 KEYED = "analysis.observables_keyed"  # meta: every observables row has its key
 MERGED = "analysis.observables_merged"  # meta: the rows up to this seq are in observable_keys
 
-INSERT = "INSERT INTO observables(share_id, kind, value, k) VALUES(?,?,?,?)"
+INSERT = "INSERT INTO observables(share_seq, kind, value, k) VALUES(?,?,?,?)"
 
 Found = tuple[int, bytes, str, str, str, str]  # seq, key, kind, value, share id, originator
 
-_COLUMNS = "SELECT o.seq, o.k, o.kind, o.value, o.share_id, s.originator FROM "
-_SELECT = _COLUMNS + "observables o JOIN shares s ON s.id = o.share_id WHERE "
+_COLUMNS = "SELECT o.seq, o.k, o.kind, o.value, s.id, s.originator FROM "
+_SELECT = _COLUMNS + "observables o JOIN shares s ON s.seq = o.share_seq WHERE "
 _KEYED = (_COLUMNS + "observable_keys x JOIN observables o ON o.seq = x.seq "
-          "JOIN shares s ON s.id = o.share_id WHERE ")
+          "JOIN shares s ON s.seq = o.share_seq WHERE ")
+_OF_SHARE = "share_seq = (SELECT seq FROM shares WHERE id = ?)"
 
 
 def insert(sql: Sql, rows: Iterable[tuple[str, str, str, bytes | None]]) -> None:
-    """Store ``(share id, kind, value, key)`` rows."""
-    sql.executemany(INSERT, rows)
+    """Store ``(share id, kind, value, key)`` rows (a row names its share by seq)."""
+    todo = list(rows)
+    ids = sorted({r[0] for r in todo})
+    seqs: dict[str, int] = {}
+    for i in range(0, len(ids), KEY_BATCH):
+        chunk = ids[i:i + KEY_BATCH]
+        seqs.update((sid, int(seq)) for sid, seq in sql.execute(
+            f"SELECT id, seq FROM shares WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk).fetchall())
+    sql.executemany(INSERT, [(seqs[sid], kind, value, k) for sid, kind, value, k in todo])
 
 
 def _bound(upto: int | None) -> tuple[str, tuple[int, ...]]:
@@ -102,8 +111,9 @@ def of_shares(sql: Sql, share_ids: Sequence[str]) -> dict[str, set[tuple[str, st
     for i in range(0, len(share_ids), KEY_BATCH):
         chunk = list(share_ids[i:i + KEY_BATCH])
         for sid, kind, value in sql.execute(
-                "SELECT share_id, kind, value FROM observables WHERE share_id IN "
-                f"({','.join('?' * len(chunk))})", chunk).fetchall():
+                "SELECT s.id, o.kind, o.value FROM shares s JOIN observables o ON "
+                f"o.share_seq = s.seq WHERE s.id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall():
             out.setdefault(sid, set()).add((kind, value))
     return out
 
@@ -111,16 +121,16 @@ def of_shares(sql: Sql, share_ids: Sequence[str]) -> dict[str, set[tuple[str, st
 def delete(sql: Sql, rows: Iterable[tuple[str, str, str]]) -> None:
     """Remove ``(share id, kind, value)`` rows (and their keys)."""
     for sid, kind, value in rows:
-        _drop_keys(sql, sql.execute("SELECT k, seq FROM observables WHERE share_id=? AND "
+        _drop_keys(sql, sql.execute(f"SELECT k, seq FROM observables WHERE {_OF_SHARE} AND "
                                     "kind=? AND value=?", (sid, kind, value)).fetchall())
-        sql.execute("DELETE FROM observables WHERE share_id=? AND kind=? AND value=?",
+        sql.execute(f"DELETE FROM observables WHERE {_OF_SHARE} AND kind=? AND value=?",
                     (sid, kind, value))
 
 
 def delete_share(sql: Sql, share_id: str) -> None:
-    _drop_keys(sql, sql.execute("SELECT k, seq FROM observables WHERE share_id=?",
+    _drop_keys(sql, sql.execute(f"SELECT k, seq FROM observables WHERE {_OF_SHARE}",
                                 (share_id,)).fetchall())
-    sql.execute("DELETE FROM observables WHERE share_id=?", (share_id,))
+    sql.execute(f"DELETE FROM observables WHERE {_OF_SHARE}", (share_id,))
 
 
 def _drop_keys(sql: Sql, found: Iterable[Sequence[Any]]) -> None:
