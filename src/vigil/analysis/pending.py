@@ -35,9 +35,11 @@ STEP = 4096
 
 
 class _Keys:
-    """Keys of rows after a merged mark: key -> seqs, and the IP keys sorted for ranges."""
+    """Keys of rows after a merged mark: key -> seqs, and the keys sorted for ranges
+    (read and grown under ``lock``, which threads of one process share)."""
 
-    def __init__(self, merged: int) -> None:
+    def __init__(self, merged: int, lock: threading.Lock) -> None:
+        self.lock = lock
         self.merged = merged
         self.last = merged  # the last seq read
         self.by_key: dict[bytes, list[int]] = {}
@@ -52,15 +54,16 @@ class _Keys:
             self._sorted = None
 
     def seqs(self, keys: Iterable[bytes]) -> list[int]:
-        return [s for k in keys for s in self.by_key.get(k, ())]
+        with self.lock:
+            return [s for k in keys for s in self.by_key.get(k, ())]
 
     def between(self, lo: bytes, hi: bytes) -> list[int]:
-        if self._sorted is None:
-            self._sorted = sorted(self.by_key)
-        keys = self._sorted
-        i = bisect.bisect_left(keys, lo)
-        j = bisect.bisect_right(keys, hi)
-        return self.seqs(keys[i:j])
+        with self.lock:
+            if self._sorted is None:
+                self._sorted = sorted(self.by_key)
+            keys = self._sorted
+            found = keys[bisect.bisect_left(keys, lo):bisect.bisect_right(keys, hi)]
+        return self.seqs(found)
 
 
 class PendingKeys:
@@ -78,11 +81,11 @@ class PendingKeys:
         with self._lock:
             keys = self._keys
             if keys is not None and merged < keys.merged:
-                fresh = _Keys(merged)
+                fresh = _Keys(merged, threading.Lock())
                 fresh.load(sql)
                 return fresh
             if keys is None or merged > keys.merged:
-                keys = self._keys = _Keys(merged)
+                keys = self._keys = _Keys(merged, self._lock)
             keys.load(sql)
             return keys
 
