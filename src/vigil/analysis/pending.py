@@ -13,6 +13,8 @@ Until then a row is found through ``PendingKeys``: each process keeps the keys o
 rows after the mark in memory (at most about ``MERGE_AT`` of them), read in seq order
 from the table itself (a scan of its newest rows, in the lookup's own snapshot), so
 every process sees every row whatever process wrote it, and a restart loses nothing.
+(Rows are appended under the lock that orders passes, ``corr.lock_passes``, so they
+become visible in seq order: reading on from the last seq read misses none.)
 A lookup takes the seqs the key index and the pending keys name for a key, and reads
 those rows in its snapshot: a row in both (a merge under way) counts once; a row gone
 (a purge) is not read.
