@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pid = srv.proc.pid
         out: dict[str, Any] = {"store": "postgresql" if store else "sqlite", "windows": []}
         try:
-            with httpx.Client(base_url=srv.url,
+            with httpx.Client(base_url=srv.url, timeout=120,
                               auth=("alpha", node.members["alpha"].token)) as client:
                 url = collection(client, srv.url, "publish-community-green")
                 source = envelopes(args.envelope)

@@ -37,7 +37,8 @@ CLIENT_MODULES = (
     "vigil.log", "vigil.log.merkle", "vigil.log.note", "vigil.log.checkpoint",
     "vigil.log.entries", "vigil.log.verifier",
     "vigil.policy", "vigil.policy.decide", "vigil.policy.suites", "vigil.policy.intel",
-    "vigil.analysis", "vigil.analysis.observables", "vigil.interop", "vigil.interop.iocs",
+    "vigil.analysis", "vigil.analysis.observables", "vigil.analysis.extract", "vigil.interop",
+    "vigil.interop.iocs",
 )
 
 MAX_LINES = 500  # a module longer than this holds more than one thing

@@ -54,7 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("publish_processes", -1, "worker processes that parse, validate and seal posted "
             "bundles of 1 MiB or more (-1: one per core beyond the first, at most 2; 0: none)",
             int),
-    Setting("payload_apart", 1024 * 1024, "SQLite: payloads of this many bytes or more are "
+    Setting("payload_apart", 128 * 1024, "SQLite: payloads of this many bytes or more are "
             "written to a file of their own beside the database before the share's "
             "transaction, which then holds only the row (0: never)", int),
     Setting("ledger_delay_ratio", 0.0, "community rule: hold TLP:AMBER community shares back "

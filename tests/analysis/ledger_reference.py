@@ -94,12 +94,12 @@ def naive_report(ex: Exchange, viewer: str) -> dict[str, Any]:
                         "AND u.token=t.token AND u.share_id<>t.share_id)", ids)
         toks += _in(sql, "SELECT share_id, channel_id, epoch, token FROM blind_tokens "
                          "WHERE share_id IN ({ids})", seen)
-        obs = _in(sql, "SELECT o.share_id, o.kind, o.value FROM observables o "
-                       "WHERE o.share_id IN ({ids}) AND EXISTS (SELECT 1 FROM observables p "
-                       "WHERE p.kind=o.kind AND p.value=o.value AND p.share_id<>o.share_id)",
-                  ids)
-        obs += _in(sql, "SELECT share_id, kind, value FROM observables "
-                        "WHERE share_id IN ({ids})", seen)
+        obs = _in(sql, "SELECT s.id, o.kind, o.value FROM observables o JOIN shares s "
+                       "ON s.seq=o.share_seq WHERE s.id IN ({ids}) AND EXISTS (SELECT 1 "
+                       "FROM observables p WHERE p.kind=o.kind AND p.value=o.value AND "
+                       "p.share_seq<>o.share_seq)", ids)
+        obs += _in(sql, "SELECT s.id, o.kind, o.value FROM observables o JOIN shares s "
+                        "ON s.seq=o.share_seq WHERE s.id IN ({ids})", seen)
         return inbox, opens, sightings, toks, obs
 
     inbox, opens, sightings, toks, obs = ex.store.read(read)

@@ -13,7 +13,7 @@ import pytest
 from tests.analysis.nodes import Api, bundle, feodo_ips, serve, store_url
 
 from vigil.analysis import blind
-from vigil.analysis.observables import extract_bundle
+from vigil.analysis.extract import extract_bundle
 from vigil.client.blind import bundle_tokens
 from vigil.crypto.encoding import b64u
 from vigil.crypto.keys import alg_of, enc_key_id, enc_public_raw, generate_enc_key

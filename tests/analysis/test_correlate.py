@@ -103,7 +103,8 @@ def test_recall_drops_observables_and_correlations(node: tuple[testing.TestNode,
     recall(ex, m["alpha"], a.envelope.id)
 
     def rows(sql: Sql) -> tuple[int, int]:
-        return (int(sql.execute("SELECT count(*) FROM observables WHERE share_id=?",
+        return (int(sql.execute("SELECT count(*) FROM observables o JOIN shares s ON "
+                                "s.seq=o.share_seq WHERE s.id=?",
                                 (a.envelope.id,)).fetchone()[0]),
                 int(sql.execute("SELECT count(*) FROM correlations WHERE share_id=? "
                                 "OR other_id=?", (a.envelope.id, a.envelope.id)

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.analysis.observables import (
-    Observable,
-    extract,
-    extract_bundle,
-    from_pattern,
-    guess,
-    normalise,
-    refang,
-)
+from vigil.analysis.extract import extract, extract_bundle, from_pattern
+from vigil.analysis.observables import Observable, guess, normalise, refang
 
 
 @pytest.mark.parametrize(("kind", "raw", "want"), [

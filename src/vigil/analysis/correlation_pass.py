@@ -24,7 +24,9 @@ from vigil.analysis.correlation_rows import (
     write_observables,
 )
 from vigil.analysis.index import ObservableIndex
-from vigil.analysis.observables import Observable, extract_bundle
+from vigil.analysis.extract import extract_bundle
+from vigil.analysis.observables import Observable
+from vigil.analysis.pending import PendingKeys, merge
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped
 from vigil.analysis.worker import PassWorker, WorkerGone, default_processes
 from vigil.model import Form
@@ -61,6 +63,7 @@ class CorrelationPass:
         self.max_matches = max_matches
         self.mark = 0  # the correlation mark this process last saw
         self._keyed = False  # every stored observables row has its key
+        self.pending = PendingKeys()  # keys of the rows not yet merged (analysis.pending)
         self.lock = threading.Lock()
         self._lists = lists
         self.member_lists = MemberLists(ex.store)
@@ -325,7 +328,8 @@ class CorrelationPass:
         upto = shares[-1][0]
         held = {sid: extract_bundle(payload) for sid, payload in plain.items()}
         found = store.read(functools.partial(
-            stored.lookup, observables=[o for obs in held.values() for o in obs], upto=mark))
+            stored.lookup, observables=[o for obs in held.values() for o in obs], upto=mark,
+            pending=self.pending))
         rows: list[Row] = []
         local: ObservableIndex[str] = ObservableIndex()  # this pass's earlier shares
         local_owner: dict[str, str] = {}
@@ -355,6 +359,7 @@ class CorrelationPass:
             store.write(write)
         except _MarkMoved:
             return -1
+        merge(store)
         with self.lock:
             self.mark = max(self.mark, upto)
         return len(shares)

@@ -122,7 +122,8 @@ class CorrelationReads(CorrelationPass):
         if not 1 <= limit <= 1000:
             raise InputError("limit must be 1..1000", code="input.limit", pointer="/limit")
         self.process()
-        found = self.store.read(functools.partial(stored.lookup, observables=[obs]))
+        found = self.store.read(functools.partial(stored.lookup, observables=[obs],
+                                                  pending=self.pending))
         held: dict[str, list[Observable]] = {}
         for _seq, o, sid, _originator in found.get(obs, []):
             held.setdefault(sid, []).append(o)

@@ -18,7 +18,9 @@ from vigil.analysis.correlation_rows import (
     write_observables,
 )
 from vigil.analysis.index import ObservableIndex
-from vigil.analysis.observables import Observable, extract_bundle
+from vigil.analysis.extract import extract_bundle
+from vigil.analysis.observables import Observable
+from vigil.analysis.pending import merge
 from vigil.model import Form
 from vigil.storage import correlations as corr
 from vigil.storage import observables as obs_rows
@@ -64,7 +66,7 @@ class CorrelationRebuild(CorrelationPass):
                 owners[sid] = originator
             found = self.store.read(functools.partial(
                 stored.lookup, observables=[o for obs in extracted.values() for o in obs],
-                upto=before))
+                upto=before, pending=self.pending))
             rows: list[Row] = []
             local: ObservableIndex[str] = ObservableIndex()
             local_owner: dict[str, str] = {}
@@ -98,6 +100,7 @@ class CorrelationRebuild(CorrelationPass):
                 insert_correlations(sql, added)
 
             self.store.write(write)
+            merge(self.store)
             done += len(shares)
             n_obs += sum(len(v) for v in extracted.values())
             n_rows += len(rows)

@@ -1,9 +1,11 @@
 """The observable index that lives in the store: keys, and matching against them.
 
 Memory does not grow with the store: the node's observables are the ``observables``
-rows, looked up through the B-tree on their key (``vigil.storage.observables``); what a
-process holds is the store's page cache and, during a pass, the observables of the
-shares in that pass (``ObservableIndex``). A key is
+rows, looked up through the B-tree of their keys (``vigil.storage.observables``) and,
+for the rows not yet merged into it, the keys each process holds of those
+(``vigil.analysis.pending``, bounded by the merge); what a process holds besides is the
+store's page cache and, during a pass, the observables of the shares in that pass
+(``ObservableIndex``). A key is
 
 - for an exact value: ``h`` and the first 8 bytes of BLAKE2b of ``kind:value`` (a
   collision is told apart by comparing the stored kind and value);
@@ -23,6 +25,7 @@ from collections.abc import Iterable
 
 from vigil.analysis.index import parse_ip
 from vigil.analysis.observables import Observable
+from vigil.analysis.pending import PendingKeys
 from vigil.storage import observables as rows
 from vigil.storage.base import Sql
 
@@ -47,10 +50,13 @@ def ip_len(obs: Observable) -> tuple[int, int] | None:
     return None if net is None else (net[0], net[2])
 
 
-def lookup(sql: Sql, observables: Iterable[Observable], upto: int | None = None
-           ) -> dict[Observable, list[Held]]:
+def lookup(sql: Sql, observables: Iterable[Observable], upto: int | None = None,
+           pending: PendingKeys | None = None) -> dict[Observable, list[Held]]:
     """Every stored row matching each of ``observables`` (of the shares up to the seq
-    ``upto`` if given), oldest first; observables without a match are left out."""
+    ``upto`` if given), oldest first; observables without a match are left out.
+    ``pending``: the process's keys of the rows not yet merged (without it, they are
+    read for this lookup alone)."""
+    keys = (pending or PendingKeys()).view(sql)
     wanted: dict[bytes, list[Observable]] = {}
     ranges: list[tuple[Observable, bytes, bytes]] = []
     lens: dict[int, list[int]] | None = None
@@ -78,14 +84,16 @@ def lookup(sql: Sql, observables: Iterable[Observable], upto: int | None = None
             end = start | ((1 << (bits - plen)) - 1)
             ranges.append((obs, ip_key(version, start, plen + 1), ip_key(version, end, bits)))
     out: dict[Observable, list[Held]] = {}
-    for seq, _k, kind, value, sid, originator in rows.by_keys(sql, wanted, upto):
+    for seq, _k, kind, value, sid, originator in rows.by_keys(sql, wanted, upto,
+                                                              keys.seqs(wanted)):
         held = Observable(kind, value)
         for obs in wanted[_k]:
             if obs.kind == "ip" or held == obs:  # (a hash collision is no match)
                 out.setdefault(obs, []).append((seq, held, sid, originator))
     for obs, lo, hi in ranges:
         found = [(seq, Observable(kind, value), sid, originator)
-                 for seq, _k, kind, value, sid, originator in rows.in_range(sql, lo, hi, upto)]
+                 for seq, _k, kind, value, sid, originator
+                 in rows.in_range(sql, lo, hi, upto, keys.between(lo, hi))]
         if found:
             out[obs] = sorted([*out.get(obs, []), *found])
     return out

@@ -3,7 +3,7 @@ shared extractor finds in the bundle (``vigil.protocol.blind`` makes the tokens)
 
 from __future__ import annotations
 
-from vigil.analysis.observables import extract_bundle
+from vigil.analysis.extract import extract_bundle
 from vigil.protocol.blind import tokens
 
 

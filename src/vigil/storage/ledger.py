@@ -122,9 +122,9 @@ _FIRST_GROUPS = (
     "SELECT MIN(r.seq) AS first, COUNT(DISTINCT r.originator) AS n FROM "
     "(SELECT kind, value FROM observables GROUP BY kind, value "
     "HAVING COUNT(*)>1 UNION SELECT kind, value FROM observables "
-    f"WHERE share_id IN ({_SIGHTED})) k "
+    f"WHERE share_seq IN (SELECT seq FROM shares WHERE id IN ({_SIGHTED}))) k "
     "JOIN observables o ON o.kind=k.kind AND o.value=k.value "
-    "JOIN r ON r.id=o.share_id GROUP BY o.kind, o.value")
+    "JOIN r ON r.seq=o.share_seq GROUP BY o.kind, o.value")
 
 
 def report_counts(sql: Sql, cte: str, params: Sequence[Any]

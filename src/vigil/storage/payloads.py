@@ -32,7 +32,7 @@ from vigil.storage.base import Sql
 
 log = logging.getLogger(__name__)
 
-APART = 1024 * 1024
+APART = 128 * 1024
 """Payloads of this many bytes or more are stored apart (SQLite)."""
 
 SWEEP_AGE = 3600.0  # seconds: a younger unreferenced file may belong to a commit under way

@@ -188,6 +188,34 @@ OBSERVABLE_KEY_MIGRATION: list[str] = [
     "WHERE NOT EXISTS (SELECT 1 FROM observables)",
 ]
 
+# the observable key index apart from its rows, filled in key order by merges
+# (vigil.analysis.pending): a pass appends rows only, and a merge writes each page of the
+# index once for all the keys that fall on it
+OBSERVABLE_KEY_INDEX_MIGRATION: list[str] = [
+    only("sqlite", """CREATE TABLE observable_keys (
+        k BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (k, seq)
+    ) WITHOUT ROWID"""),
+    only("postgresql", """CREATE TABLE observable_keys (
+        k BYTEA NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (k, seq)
+    )"""),
+    "INSERT INTO observable_keys(k, seq) SELECT k, seq FROM observables WHERE k IS NOT NULL",
+    "INSERT INTO meta(key, value) SELECT 'analysis.observables_merged', "
+    "CAST(coalesce(max(seq), 0) AS TEXT) FROM observables",
+    "DROP INDEX observables_k",
+    # a row names its share by seq: 8 bytes or fewer where the id took ~40, in the row and
+    # in its index, which now grows at its end as shares are stored
+    "ALTER TABLE observables ADD COLUMN share_seq {BIGINT}",
+    "UPDATE observables SET share_seq = (SELECT s.seq FROM shares s "
+    "WHERE s.id = observables.share_id)",
+    "DROP INDEX observables_share",
+    "ALTER TABLE observables DROP COLUMN share_id",
+    "CREATE INDEX observables_share ON observables(share_seq)",
+]
+
 ANALYSIS_MIGRATION: list[str] = [
     # observables and correlation
     """CREATE TABLE observables (
@@ -916,6 +944,7 @@ MIGRATIONS: list[list[str]] = [
     # v21: a peer reached through a relay (the relay's node id), not at its own address
     ["ALTER TABLE fed_peers ADD COLUMN via TEXT"],
     TAXII_FROM_INBOX_MIGRATION,  # v22: TAXII access read from the inbox, no rows of its own
+    OBSERVABLE_KEY_INDEX_MIGRATION,  # v23: observable keys merged apart; rows name a share seq
 ]
 
 

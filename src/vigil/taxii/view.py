@@ -571,10 +571,7 @@ class ExchangeSource:
         self.ex.store.write(lambda sql: stored.insert_status(sql, row))
 
     def status(self, actor: Actor, status_id: str) -> bytes | None:
-        row = self.ex.store.read(lambda sql: sql.execute(
-            "SELECT body FROM taxii_status WHERE id = ? AND member_id = ?",
-            (status_id, actor.member)).fetchone())
-        return None if row is None else bytes(row[0])
+        return self.ex.store.read(lambda sql: stored.status(sql, status_id, actor.member))
 
 
 def _kept(status: dict[str, Any], sealed: bool) -> dict[str, Any]:
