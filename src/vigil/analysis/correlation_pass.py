@@ -23,8 +23,8 @@ from vigil.analysis.correlation_rows import (
     insert_correlations,
     write_observables,
 )
-from vigil.analysis.index import ObservableIndex
 from vigil.analysis.extract import extract_bundle
+from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable
 from vigil.analysis.pending import PendingKeys, merge
 from vigil.analysis.warninglists import MemberLists, WarninglistSet, shipped

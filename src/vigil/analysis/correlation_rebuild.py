@@ -17,8 +17,8 @@ from vigil.analysis.correlation_rows import (
     insert_correlations,
     write_observables,
 )
-from vigil.analysis.index import ObservableIndex
 from vigil.analysis.extract import extract_bundle
+from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable
 from vigil.analysis.pending import merge
 from vigil.model import Form
