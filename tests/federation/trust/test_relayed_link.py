@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,8 +104,14 @@ async def test_shares_cross_a_relay_that_learns_nothing(tmp_path: Path) -> None:
         await asyncio.to_thread(wait_for, delivered, 60.0)
         got = await asyncio.to_thread(cb.get, ids[1])
         assert got.bundle is not None and canaries[1].encode() in got.bundle
-        link = {p["peer"]: p for p in a.status()["peers"]}["berlin"]
-        assert link["sent"]["acked"] == link["sent"]["head"] > 0
+        def link() -> dict[str, Any]:
+            peers_seen: dict[str, dict[str, Any]] = {p["peer"]: p for p in a.status()["peers"]}
+            return peers_seen["berlin"]
+
+        def all_acked() -> bool:  # the ack reaches athens after berlin's commit
+            sent = link()["sent"]
+            return bool(sent["acked"] == sent["head"] > 0)
+        await asyncio.to_thread(wait_for, all_acked, 60.0)
         members = [a.member_id("alpha"), b.member_id("bravo")]
         ca.close()
         cb.close()
