@@ -18,7 +18,8 @@ from tests.analysis.test_index import _obs
 from vigil import testing
 from vigil.analysis import pending as pending_mod
 from vigil.analysis import stored
-from vigil.analysis.correlate import correlator, write_observables
+from vigil.analysis.correlate import correlator
+from vigil.analysis.correlation_rows import write_observables
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable
 from vigil.analysis.pending import PendingKeys, merge
