@@ -68,6 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(member@NAME); empty: the node does not federate (docs/federation.md)"),
     Setting("fed_heartbeat", 1.0, "federation: seconds between heartbeats to each peer",
             float),
+    Setting("fed_receipt_period", 1.0, "federation: seconds between the batches in "
+            "which this node sends answers to relayed requests back through each relay",
+            float),
     Setting("fed_tls_cert", "", "federation: the TLS certificate whose pin the node "
             "descriptor carries (default: the one `vigil serve` uses)"),
     Setting("require_evaluation", 1, "1: shares about terrorism or organised crime need an "
@@ -196,6 +199,10 @@ class Settings:
     @property
     def fed_heartbeat(self) -> float:
         return float(self.values["fed_heartbeat"])
+
+    @property
+    def fed_receipt_period(self) -> float:
+        return float(self.values["fed_receipt_period"])
 
     @property
     def fed_tls_cert(self) -> str:

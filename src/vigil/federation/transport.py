@@ -4,7 +4,9 @@ A peer added with ``via`` (``vigil peer add --via``) is one this node does not r
 HTTP client for it gets a transport that seals every request to the peer's hop key
 (:mod:`vigil.relay.tunnel`), posts the sealed blob to the relay's ``/fed/v1/relay`` with
 the outer header ``Vigil-Hop: dest, hop_id, expires`` (signed by this node for the
-relay, which serves its peers only), and opens the sealed answer. The code above the
+relay, which serves its peers only). The relay answers 202 once the destination took
+the hop; the sealed answer comes back later, in the destination's next batch of answers
+through the relay (:mod:`vigil.relay.replies`), and is opened here. The code above the
 transport -- pushes, heartbeats, pulls, witness submissions, directory lookups -- sends
 the same signed requests either way and reads the same answers.
 """
@@ -12,6 +14,8 @@ the same signed requests either way and reads the same answers.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import httpx
 
@@ -22,11 +26,14 @@ from vigil.federation import codec
 from vigil.federation.peers import Peer, peer
 from vigil.node.exchange import Exchange
 from vigil.relay import hop as hops
-from vigil.relay.tunnel import open_reply, seal_request
+from vigil.relay.replies import Answer, Replies
+from vigil.relay.tunnel import seal_request
 
 CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
 RELAY_PATH = "/relay"  # under the relay's fed endpoint
 HOP_PATH = "/hop"  # under the destination's fed endpoint
+RELAY_REPLIES = "/relay/replies"  # under the relay's: a batch of answers to pass on
+HOP_REPLIES = "/hop/replies"  # under the origin's: a batch of answers sealed to it
 OCTETS = "application/octet-stream"
 
 __all__ = ["async_client", "direct_async", "direct_sync", "sync_client"]
@@ -86,13 +93,22 @@ class _Tunnel:
         return url, hop.blob, {codec.HEADER: signed, hops.HEADER: hop.header_value(),
                                "content-type": OCTETS}, nonce
 
-    def answer(self, request: httpx.Request, r: httpx.Response, nonce: str) -> httpx.Response:
-        """The destination's answer inside the relay's; the relay's own error as is."""
-        if r.status_code != 200:
-            return httpx.Response(r.status_code, content=r.content, request=request,
-                                  headers={"content-type": r.headers.get("content-type",
-                                                                         "application/json")})
-        status, ctype, body = open_reply(r.content, self.ex.node_id, self.hop_key, nonce)
+    def expect(self, nonce: str) -> Future[Answer]:
+        return self.ex.attach(Replies, Replies)[0].expect(nonce)
+
+    def forget(self, nonce: str) -> None:
+        self.ex.attach(Replies, Replies)[0].forget(nonce)
+
+    @staticmethod
+    def refused(request: httpx.Request, r: httpx.Response) -> httpx.Response:
+        """The relay's (or the destination's) refusal of the hop, as is."""
+        return httpx.Response(r.status_code, content=r.content, request=request,
+                              headers={"content-type": r.headers.get("content-type",
+                                                                     "application/json")})
+
+    @staticmethod
+    def answer(request: httpx.Request, got: Answer) -> httpx.Response:
+        status, ctype, body = got
         return httpx.Response(status, content=body, headers={"content-type": ctype},
                               request=request)
 
@@ -113,8 +129,18 @@ class AsyncRelayTransport(httpx.AsyncBaseTransport):
             self._client, self._relay = direct_async(relay, self.timeout), relay
         url, blob, headers, nonce = await asyncio.to_thread(self.tunnel.seal, relay,
                                                             request, body)
-        r = await self._client.post(url, content=blob, headers=headers)
-        return await asyncio.to_thread(self.tunnel.answer, request, r, nonce)
+        waiting = self.tunnel.expect(nonce)
+        try:
+            r = await self._client.post(url, content=blob, headers=headers)
+            if r.status_code != 202:
+                return self.tunnel.refused(request, r)
+            got = await asyncio.wait_for(asyncio.wrap_future(waiting), self.timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout("no answer came back through the relay",
+                                    request=request) from None
+        finally:
+            self.tunnel.forget(nonce)
+        return self.tunnel.answer(request, got)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -137,8 +163,18 @@ class SyncRelayTransport(httpx.BaseTransport):
                 self._client.close()
             self._client, self._relay = direct_sync(relay, self.timeout), relay
         url, blob, headers, nonce = self.tunnel.seal(relay, request, body)
-        r = self._client.post(url, content=blob, headers=headers)
-        return self.tunnel.answer(request, r, nonce)
+        waiting = self.tunnel.expect(nonce)
+        try:
+            r = self._client.post(url, content=blob, headers=headers)
+            if r.status_code != 202:
+                return self.tunnel.refused(request, r)
+            got = waiting.result(self.timeout)
+        except FutureTimeout:
+            raise httpx.ReadTimeout("no answer came back through the relay",
+                                    request=request) from None
+        finally:
+            self.tunnel.forget(nonce)
+        return self.tunnel.answer(request, got)
 
     def close(self) -> None:
         if self._client is not None:

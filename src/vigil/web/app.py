@@ -122,7 +122,9 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             trust.attach(fed)
             await trust.start()
             from vigil.federation.relaying import Relaying
-            app.state.relaying = Relaying(ex, fed.hop_key())  # relayed hops, both ends
+            app.state.relaying = Relaying(  # relayed hops, all three ends
+                ex, fed.hop_key(), receipt_period=float(settings.fed_receipt_period))
+            await app.state.relaying.start()
         try:
             yield
         finally:
