@@ -26,6 +26,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", ".vigil", "data directory of the node (keys, database, keyrings)"),
     Setting("store", "", "store URL: sqlite:///PATH or postgresql://…; default: SQLite in data"),
+    Setting("sqlite_cache_mib", 64, "the default SQLite store: MiB of page cache its writer "
+            "keeps (filled as the database grows, never past it); an explicit store URL "
+            "takes ?cache_mib=N", int),
     Setting("bus", "local://", "bus URL: local:// (in-process) or nats://HOST:PORT"),
     Setting("host", "127.0.0.1", "address the server listens on"),
     Setting("port", 8470, "port the server listens on", int),
@@ -97,7 +100,15 @@ class Settings:
     @property
     def store_url(self) -> str:
         url = str(self.values["store"])
-        return url or f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+        if url:
+            return url
+        default = f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+        mib = int(self.values["sqlite_cache_mib"])
+        return default if mib == 64 else f"{default}?cache_mib={mib}"
+
+    @property
+    def sqlite_cache_mib(self) -> int:
+        return int(self.values["sqlite_cache_mib"])
 
     @property
     def bus_url(self) -> str:
