@@ -331,6 +331,7 @@ def memory_figures(nodes: list[Node], warmup: float) -> dict[str, Any]:
                "peak": round(max(m for _, m in n.rss), 1), "end": round(end, 1),
                "growth_from_warm_pct": round(100 * (end - warm) / warm, 1),
                "growth_from_start_pct": round(100 * (end - start) / start, 1)}
+        row["every_30s"] = [round(m) for i, (_, m) in enumerate(n.rss) if i % 6 == 0]
         if n.restarted:
             row["restarted"] = True
         else:

@@ -120,6 +120,13 @@ def lookup_cost(rounds: int, tmp: Path) -> dict[str, Any]:
     return {"entries": 3, "cosignatures": 3, "witnesses_known": 5, "ms": summary(times)}
 
 
+def node_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(str(kv).partition("=")[::2] for kv in args.node_env)
+    if args.sqlite_cache_mib is not None:
+        env["VIGIL_SQLITE_CACHE_MIB"] = str(args.sqlite_cache_mib)
+    return env
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--submissions", type=int, default=2000)
@@ -136,6 +143,8 @@ def main() -> None:
     ap.add_argument("--cut", choices=("freeze", "restart"), default="freeze")
     ap.add_argument("--sqlite-cache-mib", type=int, default=None,
                     help="each node's sqlite_cache_mib (default: the product's)")
+    ap.add_argument("--node-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable for every node process")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -147,8 +156,7 @@ def main() -> None:
             result["soak"] = s = asyncio.run(soak(
                 args.nodes, args.seconds, args.rate, args.down, tmp / "soak",
                 warmup=args.warmup, inflight=args.inflight, sample=args.sample,
-                cut=args.cut, env={} if args.sqlite_cache_mib is None else
-                {"VIGIL_SQLITE_CACHE_MIB": str(args.sqlite_cache_mib)}))
+                cut=args.cut, env=node_env(args)))
             print("soak:", s)
             print(f"published {s['published']} ({s['published_per_s']}/s), "
                   f"lost {s['lost']}, not acknowledged {s['not_acknowledged']}, "
