@@ -227,7 +227,8 @@ class Relaying:
 
     async def take_replies(self, body: bytes) -> int:
         """As origin: open each answer of a relay's batch and hand it to its request;
-        how many found one."""
+        how many found one. Opened on the event loop, not in a worker thread: a sync
+        request waiting for its answer may hold every worker."""
         def run() -> int:
             replies = self.ex.attach(Replies, Replies)[0]
             found = 0
@@ -241,7 +242,7 @@ class Relaying:
                     continue
                 found += replies.deliver(nonce, (status, ctype, content))
             return found
-        return await asyncio.to_thread(run)
+        return run()
 
     async def close(self) -> None:
         if self._ticker is not None:
