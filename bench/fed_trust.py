@@ -11,25 +11,21 @@ compared and stored in one transaction, a cosignature made and checked by the lo
 Then verify_lookup of a member with 3 entries against a checkpoint carrying 3
 cosignatures of 5 witnesses.
 
-Part 2, live: ``--nodes`` nodes on loopback ports (uvicorn in threads of this process,
-as the tests run them), peered, each witnessing the others at a 1 s cadence. One member
-publishes ``--rate`` shares/s for ``--seconds`` s to a member of another node; every
-``--down`` s a random third node is stopped for ``--down`` / 2 s and started again (a
-node partitioned away from all). Figures: shares lost (published and acknowledged, not
-in the recipient's store at the end), publish → witnessed at the recipient (its node
-says k witnesses of other nodes hold the entry), the process's RSS growth from the
-first to the last minute, and the time from the last restart until every link's
-cursors are equal.
+Part 2, the soak (:mod:`bench.fed_soak`): ``--nodes`` nodes, each its own ``vigil serve``
+process on loopback, peered, each witnessing the others at the product's 1 s cadence.
+``m0@athens`` publishes ``--rate`` shares/s for ``--seconds`` s to ``m1@berlin``; every
+``--down`` s a random third node is cut off for ``--down`` / 2 s (``--cut freeze``:
+SIGSTOP, a silent partition; ``restart``: stopped and started again). It prints shares
+lost, the time from the last heal until every link's cursors are equal, and each node's
+RSS at start, at the end of ``--warmup``, peak and end (growth = end over warm-up).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import resource
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -38,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import save, summary
+from bench.fed_soak import soak
 from vigil.crypto.keys import enc_public_raw, generate_enc_key, generate_sign_key
 from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import next_entry, sign_entry
@@ -123,99 +120,11 @@ def lookup_cost(rounds: int, tmp: Path) -> dict[str, Any]:
     return {"entries": 3, "cosignatures": 3, "witnesses_known": 5, "ms": summary(times)}
 
 
-async def soak(nodes: int, seconds: float, rate: float, down: float, tmp: Path
-               ) -> dict[str, Any]:
-    import httpx
-    from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, wait_for
-
-    from vigil.client import Client
-    from vigil.testing.stix import canary_bundle as bundle_with
-
-    names = ["athens", "berlin", "cairo", "dublin", "essen"][:nodes]
-    fed: list[FedNode] = [make_fed_node(tmp, n, {f"m{i}": True}) for i, n in enumerate(names)]
-    for n in fed:  # the product's cadence, not the tests' faster heartbeats
-        n.server.settings = n.server.settings.with_overrides(fed_heartbeat=1.0)
-        n.server.start()
-    try:
-        peer_all(fed)
-        src, dst = fed[0], fed[1]
-        await asyncio.to_thread(wait_for, knows(src, "m1@berlin"), 60.0)
-        client = Client(src.url, src.node.members["m0"].token)
-        reader = httpx.Client(base_url=dst.url, headers=dst.auth("m1"), timeout=10)
-        published: dict[str, float] = {}
-        witnessed_at: dict[str, float] = {}
-        stop = threading.Event()
-        rss: list[tuple[float, float]] = []
-        last_restart = [0.0]
-
-        def partitions() -> None:
-            others = fed[2:]
-            while others and not stop.wait(down):
-                victim = random.choice(others)
-                victim.server.stop()
-                if stop.wait(down / 2):
-                    victim.server.start()
-                    break
-                victim.server.start()
-                last_restart[0] = time.monotonic()
-
-        def watch() -> None:
-            while not stop.is_set() or len(witnessed_at) < len(published):
-                for sid, t0 in list(published.items()):
-                    if sid in witnessed_at:
-                        continue
-                    r = reader.get(f"/api/v1/federation/witnessed/{sid}")
-                    if r.status_code == 200 and r.json()["witnessed"]:
-                        witnessed_at[sid] = time.monotonic() - t0
-                if stop.is_set() and time.monotonic() - last_restart[0] > 120:
-                    break
-                time.sleep(0.05)
-
-        part = threading.Thread(target=partitions, daemon=True)
-        watcher = threading.Thread(target=watch, daemon=True)
-        part.start()
-        watcher.start()
-        start = time.monotonic()
-        i = 0
-        while time.monotonic() - start < seconds:
-            res = await asyncio.to_thread(client.publish, bundle_with(f"soak {i}"),
-                                          tlp="amber", to=["member:m1@berlin"])
-            published[res["id"]] = time.monotonic()
-            i += 1
-            if not rss or time.monotonic() - rss[-1][0] > 5:
-                rss.append((time.monotonic(), rss_mib()))
-            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-        stop.set()
-        part.join(60)
-        healed = max(last_restart[0], time.monotonic())
-
-        def cursors_equal() -> bool:
-            for n in fed:
-                for p in n.status()["peers"]:
-                    if p["sent"]["acked"] != p["sent"]["head"]:
-                        return False
-            return True
-        await asyncio.to_thread(wait_for, cursors_equal, 300.0, 0.1)
-        converged = time.monotonic() - healed
-        watcher.join(180)
-
-        def stored(sid: str) -> bool:
-            r = reader.get(f"/api/v1/shares/{sid}")
-            return r.status_code == 200
-        lost = [sid for sid in published if not stored(sid)]
-        first = [m for t, m in rss if t - start <= 60] or [rss[0][1]]
-        last = [m for t, m in rss if t - start >= seconds - 60] or [rss[-1][1]]
-        lag = [v * 1000 for v in witnessed_at.values()]
-        return {"nodes": nodes, "seconds": seconds, "rate": rate, "published": len(published),
-                "lost": len(lost), "witnessed": len(witnessed_at),
-                "witnessed_lag_ms": summary(lag) if lag else None,
-                "rss_mib_first_minute": round(max(first), 1),
-                "rss_mib_last_minute": round(max(last), 1),
-                "rss_growth_pct": round(100 * (max(last) - max(first)) / max(first), 1),
-                "cursors_equal_after_heal_s": round(converged, 2)}
-    finally:
-        for n in fed:
-            n.server.stop()
+def node_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(str(kv).partition("=")[::2] for kv in args.node_env)
+    if args.sqlite_cache_mib is not None:
+        env["VIGIL_SQLITE_CACHE_MIB"] = str(args.sqlite_cache_mib)
+    return env
 
 
 def main() -> None:
@@ -226,6 +135,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rate", type=float, default=5.0)
     ap.add_argument("--down", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=60.0,
+                    help="seconds of traffic before the RSS growth baseline")
+    ap.add_argument("--inflight", type=int, default=16, help="publishes open at once")
+    ap.add_argument("--sample", type=int, default=10,
+                    help="watch every N-th share for its witnessed lag")
+    ap.add_argument("--cut", choices=("freeze", "restart"), default="freeze")
+    ap.add_argument("--sqlite-cache-mib", type=int, default=None,
+                    help="each node's sqlite_cache_mib (default: the product's)")
+    ap.add_argument("--node-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable for every node process")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -234,9 +153,16 @@ def main() -> None:
         print("witness add-checkpoint:", result["witness"])
         print("verify_lookup:", result["lookup"])
         if args.seconds > 0:
-            result["soak"] = asyncio.run(soak(args.nodes, args.seconds, args.rate,
-                                              args.down, tmp / "soak"))
-            print("soak:", result["soak"])
+            result["soak"] = s = asyncio.run(soak(
+                args.nodes, args.seconds, args.rate, args.down, tmp / "soak",
+                warmup=args.warmup, inflight=args.inflight, sample=args.sample,
+                cut=args.cut, env=node_env(args)))
+            print("soak:", s)
+            print(f"published {s['published']} ({s['published_per_s']}/s), "
+                  f"lost {s['lost']}, not acknowledged {s['not_acknowledged']}, "
+                  f"cursors equal {s['cursors_equal_after_heal_s']} s after the last heal")
+            for name, row in s["rss_mib"].items():
+                print(f"RSS {name}: {row}")
     print(save("fed_trust", result))
 
 

@@ -26,6 +26,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", ".vigil", "data directory of the node (keys, database, keyrings)"),
     Setting("store", "", "store URL: sqlite:///PATH or postgresql://…; default: SQLite in data"),
+    Setting("sqlite_cache_mib", 64, "the default SQLite store: MiB of page cache its writer "
+            "keeps (filled as the database grows, never past it); an explicit store URL "
+            "takes ?cache_mib=N", int),
     Setting("bus", "local://", "bus URL: local:// (in-process) or nats://HOST:PORT"),
     Setting("host", "127.0.0.1", "address the server listens on"),
     Setting("port", 8470, "port the server listens on", int),
@@ -68,6 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(member@NAME); empty: the node does not federate (docs/federation.md)"),
     Setting("fed_heartbeat", 1.0, "federation: seconds between heartbeats to each peer",
             float),
+    Setting("fed_receipt_period", 1.0, "federation: seconds between the batches in "
+            "which this node sends answers to relayed requests back through each relay",
+            float),
     Setting("fed_tls_cert", "", "federation: the TLS certificate whose pin the node "
             "descriptor carries (default: the one `vigil serve` uses)"),
     Setting("fed_tls_key", "", "federation: the key of fed_tls_cert, presented with it as "
@@ -97,7 +103,15 @@ class Settings:
     @property
     def store_url(self) -> str:
         url = str(self.values["store"])
-        return url or f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+        if url:
+            return url
+        default = f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+        mib = int(self.values["sqlite_cache_mib"])
+        return default if mib == 64 else f"{default}?cache_mib={mib}"
+
+    @property
+    def sqlite_cache_mib(self) -> int:
+        return int(self.values["sqlite_cache_mib"])
 
     @property
     def bus_url(self) -> str:
@@ -199,6 +213,10 @@ class Settings:
     @property
     def fed_heartbeat(self) -> float:
         return float(self.values["fed_heartbeat"])
+
+    @property
+    def fed_receipt_period(self) -> float:
+        return float(self.values["fed_receipt_period"])
 
     @property
     def fed_tls_cert(self) -> str:

@@ -40,6 +40,7 @@ from fastapi.responses import JSONResponse
 
 from vigil import __version__, clock
 from vigil.client import Client, InboxItem, LogWatch, Refused
+from vigil.client.keys import SIGNED_BEFORE_REVOCATION
 from vigil.crypto.keyring import Keyring
 from vigil.errors import AuthError, PolicyDenied, VigilError
 from vigil.model import Actor, Form
@@ -143,7 +144,10 @@ def ingest(client: Client, store: LocalStore, keyring: Keyring, item: InboxItem)
     try:
         signer = client.verify(env)
         if isinstance(client, TrustingClient):  # the key proven at the member's home
-            client.proven_signer(env)
+            keys = client.proven_signer(env)
+            if keys is not None and str(env.header["key"]) in keys.revoked \
+                    and SIGNED_BEFORE_REVOCATION not in signer:
+                signer = f"{signer}, {SIGNED_BEFORE_REVOCATION}"
         else:
             refuse_foreign(client, env.originator)
         if env.form is Form.PLAIN:

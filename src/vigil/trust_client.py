@@ -113,7 +113,10 @@ class TrustingClient(Client):
         (``GET /api/v1/directory/lookup/{member}``), which must verify against the
         pinned witnesses (the home's checkpoint, k cosignatures, inclusion proofs, the
         member's signed chain: ``dir.bad_lookup`` otherwise), and the key that signed the
-        share must be one the chain registered and did not revoke (``dir.key_unproven``).
+        share must be one the chain registered (``dir.key_unproven``). A key the chain
+        revoked is taken only for a share its origin logged before the revocation point
+        (``keys.revoked`` otherwise): the caller shows it as "signed before revocation"
+        (the returned keys' ``revoked`` names the key).
         Without pinned witnesses, and for a share the node attests (signed by its own
         key, which only its own members' posts may be), only the node's own members are
         taken, on its log proof (:meth:`verify`; None then); a member the node names as
@@ -138,11 +141,14 @@ class TrustingClient(Client):
             keys = verify_lookup(got["answer"], home, home_key, self.witness_keys, self.k,
                                  member)
             registered = chain_sign_keys(got["answer"], home, home_key)
-            if kid not in registered or kid in keys.revoked:
+            if kid not in registered:
                 raise CryptoError(f"the share is signed by {kid}, which {member}'s witnessed "
                                   "directory entries do not hold", code="dir.key_unproven")
             held = (now + PROVEN_FOR, keys, registered[kid])
             self._proven_keys[(member, kid)] = held
+        after = held[1].revoked.get(kid)
+        if after is not None:
+            self._signed_before(env, kid, after)
         check = verify_header if header_only else verify_envelope
         try:
             check(env, held[2])
@@ -150,6 +156,17 @@ class TrustingClient(Client):
             raise CryptoError(f"the share does not verify with {member}'s witnessed key: "
                               f"{e.message}", code="dir.key_unproven") from None
         return held[1]
+
+    def _signed_before(self, env: Envelope, kid: str, after: int) -> None:
+        """``keys.revoked`` unless the share's index in its origin's log (the home node's
+        main log, where the revocation point ``after`` is counted) is below ``after``.
+        The index is the one this node took, with the origin's log proof, on receipt;
+        the node itself refuses a later one (:mod:`vigil.directory.revocation`)."""
+        index = self.witnessed(env.id).get("origin_index")
+        if not isinstance(index, int) or isinstance(index, bool) or index >= after:
+            raise CryptoError(f"the share is signed by {kid}, revoked from log index "
+                              f"{after} of its home, and not logged before it",
+                              code="keys.revoked")
 
     @staticmethod
     def lookup(home_url: str, home: str, home_key: bytes, member: str,

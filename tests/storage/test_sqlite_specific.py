@@ -143,3 +143,26 @@ def test_writes_gather_in_the_wal_until_it_is_full(tmp_path: Path) -> None:
     finally:
         cp.close()
         conn.close()
+
+
+def test_the_writers_page_cache_is_bounded_by_the_setting(tmp_path: Path) -> None:
+    import pytest
+
+    from vigil.config import load_settings
+    from vigil.errors import ConfigError
+
+    def cache_kib(url: str) -> int:
+        store = SqliteStore(url)
+        try:
+            return -int(store._writer.execute("PRAGMA cache_size").fetchone()[0])
+        finally:
+            store.close()
+    default = load_settings(tmp_path / "a").store_url
+    assert cache_kib(default) == 64 * 1024
+    small = load_settings(tmp_path / "b", sqlite_cache_mib=8).store_url
+    assert small.endswith("?cache_mib=8") and cache_kib(small) == 8 * 1024
+    opened = SqliteStore(small)
+    assert opened.path == str((tmp_path / "b" / "vigil.db").resolve())
+    opened.close()
+    with pytest.raises(ConfigError):
+        SqliteStore(f"sqlite:///{tmp_path / 'c.db'}?cache_mib=0")

@@ -4,7 +4,9 @@ A peer added with ``via`` (``vigil peer add --via``) is one this node does not r
 HTTP client for it gets a transport that seals every request to the peer's hop key
 (:mod:`vigil.relay.tunnel`), posts the sealed blob to the relay's ``/fed/v1/relay`` with
 the outer header ``Vigil-Hop: dest, hop_id, expires`` (signed by this node for the
-relay, which serves its peers only), and opens the sealed answer. The code above the
+relay, which serves its peers only). The relay answers 202 once the destination took
+the hop; the sealed answer comes back later, in the destination's next batch of answers
+through the relay (:mod:`vigil.relay.replies`), and is opened here. The code above the
 transport -- pushes, heartbeats, pulls, witness submissions, directory lookups -- sends
 the same signed requests either way and reads the same answers. Over HTTPS the node
 presents its own TLS pair as client certificate on every connection it opens (to the
@@ -14,6 +16,8 @@ peer, or to the relay), whose key its peers pinned (vigil.federation.tls).
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import httpx
 
@@ -24,11 +28,14 @@ from vigil.federation import codec
 from vigil.federation.peers import Peer, peer
 from vigil.node.exchange import Exchange
 from vigil.relay import hop as hops
-from vigil.relay.tunnel import open_reply, seal_request
+from vigil.relay.replies import Answer, Replies
+from vigil.relay.tunnel import seal_request
 
 CONNECT = 3.0  # seconds to connect (TCP and TLS) before a try counts as failed
 RELAY_PATH = "/relay"  # under the relay's fed endpoint
 HOP_PATH = "/hop"  # under the destination's fed endpoint
+RELAY_REPLIES = "/relay/replies"  # under the relay's: a batch of answers to pass on
+HOP_REPLIES = "/hop/replies"  # under the origin's: a batch of answers sealed to it
 OCTETS = "application/octet-stream"
 Pair = tuple[str, str] | None  # this node's TLS (cert, key), its client certificate
 
@@ -97,13 +104,22 @@ class _Tunnel:
         return url, hop.blob, {codec.HEADER: signed, hops.HEADER: hop.header_value(),
                                "content-type": OCTETS}, nonce
 
-    def answer(self, request: httpx.Request, r: httpx.Response, nonce: str) -> httpx.Response:
-        """The destination's answer inside the relay's; the relay's own error as is."""
-        if r.status_code != 200:
-            return httpx.Response(r.status_code, content=r.content, request=request,
-                                  headers={"content-type": r.headers.get("content-type",
-                                                                         "application/json")})
-        status, ctype, body = open_reply(r.content, self.ex.node_id, self.hop_key, nonce)
+    def expect(self, nonce: str) -> Future[Answer]:
+        return self.ex.attach(Replies, Replies)[0].expect(nonce)
+
+    def forget(self, nonce: str) -> None:
+        self.ex.attach(Replies, Replies)[0].forget(nonce)
+
+    @staticmethod
+    def refused(request: httpx.Request, r: httpx.Response) -> httpx.Response:
+        """The relay's (or the destination's) refusal of the hop, as is."""
+        return httpx.Response(r.status_code, content=r.content, request=request,
+                              headers={"content-type": r.headers.get("content-type",
+                                                                     "application/json")})
+
+    @staticmethod
+    def answer(request: httpx.Request, got: Answer) -> httpx.Response:
+        status, ctype, body = got
         return httpx.Response(status, content=body, headers={"content-type": ctype},
                               request=request)
 
@@ -125,8 +141,18 @@ class AsyncRelayTransport(httpx.AsyncBaseTransport):
                                                           self.tunnel.pair), relay
         url, blob, headers, nonce = await asyncio.to_thread(self.tunnel.seal, relay,
                                                             request, body)
-        r = await self._client.post(url, content=blob, headers=headers)
-        return await asyncio.to_thread(self.tunnel.answer, request, r, nonce)
+        waiting = self.tunnel.expect(nonce)
+        try:
+            r = await self._client.post(url, content=blob, headers=headers)
+            if r.status_code != 202:
+                return self.tunnel.refused(request, r)
+            got = await asyncio.wait_for(asyncio.wrap_future(waiting), self.timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout("no answer came back through the relay",
+                                    request=request) from None
+        finally:
+            self.tunnel.forget(nonce)
+        return self.tunnel.answer(request, got)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -150,8 +176,18 @@ class SyncRelayTransport(httpx.BaseTransport):
             self._client, self._relay = direct_sync(relay, self.timeout,
                                                          self.tunnel.pair), relay
         url, blob, headers, nonce = self.tunnel.seal(relay, request, body)
-        r = self._client.post(url, content=blob, headers=headers)
-        return self.tunnel.answer(request, r, nonce)
+        waiting = self.tunnel.expect(nonce)
+        try:
+            r = self._client.post(url, content=blob, headers=headers)
+            if r.status_code != 202:
+                return self.tunnel.refused(request, r)
+            got = waiting.result(self.timeout)
+        except FutureTimeout:
+            raise httpx.ReadTimeout("no answer came back through the relay",
+                                    request=request) from None
+        finally:
+            self.tunnel.forget(nonce)
+        return self.tunnel.answer(request, got)
 
     def close(self) -> None:
         if self._client is not None:

@@ -157,7 +157,8 @@ class TrustService(TrustDirectory, TrustIntake):
         the share entry's ``index`` and its inclusion ``proof`` in that checkpoint's
         tree; ``witnessed`` is whether the checkpoint reaches the entry. The client
         verifies all of it (:func:`vigil.protocol.witnessing.verify_witnessed_entry`).
-        ``revoked_key``: the share was signed by a key revoked at its origin index."""
+        ``revoked_key``: the share was signed by a key revoked at its origin index;
+        ``origin_index``: its index in its origin's log (this node's, for its own)."""
         self.ex.share(member, share_id)  # the access gate
         k = self.k()
         use = self.revocations.use(share_id)
@@ -171,6 +172,7 @@ class TrustService(TrustDirectory, TrustIntake):
         by = self.collector.cosigners_above(log_.origin, index) if index >= 0 else []
         return {"share": share_id, "origin": log_.origin, "index": index, "k": k,
                 "witnessed": witnessed, "witnesses": by, "revoked_key": revoked,
+                "origin_index": use[1] if use is not None else index,
                 "checkpoint": note if witnessed else None, "size": size if witnessed else 0,
                 "proof": [b64u(h) for h in log_.inclusion(index, size)] if witnessed
                 else []}

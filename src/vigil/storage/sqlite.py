@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qs
 
 from vigil.crypto.secretfile import owner_only_dir, owner_only_file
-from vigil.errors import Conflict
+from vigil.errors import ConfigError, Conflict
 from vigil.model import (
     Directory,
     Envelope,
@@ -35,13 +36,32 @@ from vigil.storage.common import SqlStore
 from vigil.storage.payloads import APART, PayloadFiles, payload_dir, referenced
 from vigil.storage.schema import MIGRATIONS, render
 
+CACHE_MIB = 64
+"""Default bound of the writer connection's page cache (``?cache_mib=N`` on the URL,
+the ``sqlite_cache_mib`` setting): memory the node keeps for pages it wrote and read,
+filled as the database outgrows it and never past it."""
+
 
 def _path_from_url(url: str) -> str:
+    url = url.partition("?")[0]
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///") :] or ":memory:"
     if url.startswith("sqlite://"):
         return url[len("sqlite://") :] or ":memory:"
     return url
+
+
+def _cache_mib(url: str) -> int:
+    """``cache_mib`` of a ``sqlite:///PATH?cache_mib=N`` URL (default 64)."""
+    query = parse_qs(url.partition("?")[2])
+    try:
+        mib = int(query.get("cache_mib", [CACHE_MIB])[-1])
+    except ValueError:
+        mib = -1
+    if mib < 1:
+        raise ConfigError("cache_mib in a SQLite store URL is a whole number of MiB >= 1",
+                          code="config.store_url")
+    return mib
 
 
 T = TypeVar("T")
@@ -99,7 +119,7 @@ class SqliteStore(SqlStore):
         self._checkpoints: Checkpointer | None = None
         if self.path != ":memory:":
             self._writer.execute("PRAGMA wal_autocheckpoint=0")
-            self._writer.execute("PRAGMA cache_size=-65536")
+            self._writer.execute(f"PRAGMA cache_size=-{_cache_mib(url) * 1024}")
             # a WAL checkpointed whole starts over empty: its size is what the writes
             # since the last checkpoint added (the checkpointer's measure)
             self._writer.execute("PRAGMA journal_size_limit=0")

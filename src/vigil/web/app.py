@@ -141,8 +141,10 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             trust.attach(fed)
             await trust.start()
             from vigil.federation.relaying import Relaying
-            app.state.relaying = Relaying(ex, fed.hop_key(),  # relayed hops, both ends
-                                          tls_pair=fed.tls_pair)
+            app.state.relaying = Relaying(  # relayed hops, all three ends
+                ex, fed.hop_key(), tls_pair=fed.tls_pair,
+                receipt_period=float(settings.fed_receipt_period))
+            await app.state.relaying.start()
         if serving:
             freeze_heap()
         try:

@@ -33,6 +33,7 @@ from vigil.web.deps import ActorDep, StateDep, number, read_body
 from vigil.web.scopes import FED
 
 router = APIRouter(tags=["federation"])
+MAX_REPLIES = 8 * MAX_BUCKET  # one batch of answers a relay passes on
 PREFIX = FED  # every route under it is in scopes.NODE_ROUTES
 
 
@@ -153,13 +154,34 @@ async def relay_descriptor(st: StateDep, request: Request,
 
 @router.post(f"{PREFIX}/hop")
 async def hop(st: StateDep, request: Request) -> Response:
-    """A hop sealed to this node, from its relay: the request inside is served by these
-    routes; its answer sealed to the origin."""
+    """A hop sealed to this node, from its relay: 202, then the request inside is served
+    by these routes; its answer, sealed to the origin, goes back through the relay in
+    the next batch of answers."""
     svc = service(request)
     body = await read_body(request, MAX_BUCKET)
+    caller = await authenticate(request, svc, body)
+    await relaying(request).take(request.app, body, caller.node)
+    return Response(status_code=202)
+
+
+@router.post(f"{PREFIX}/relay/replies")
+async def relay_replies(st: StateDep, request: Request) -> Response:
+    """Relay: a destination's batch of answers, passed on to their origins."""
+    svc = service(request)
+    body = await read_body(request, MAX_REPLIES)
     await authenticate(request, svc, body)
-    sealed = await relaying(request).answer(request.app, body)
-    return Response(sealed, media_type="application/octet-stream")
+    await relaying(request).pass_replies(body)
+    return Response(status_code=204)
+
+
+@router.post(f"{PREFIX}/hop/replies")
+async def hop_replies(st: StateDep, request: Request) -> Response:
+    """From a relay: answers sealed to this node, each handed to its waiting request."""
+    svc = service(request)
+    body = await read_body(request, MAX_REPLIES)
+    await authenticate(request, svc, body)
+    await relaying(request).take_replies(body)
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/federation/status")
