@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import orjson
 
 from vigil import clock
-from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
+from vigil.errors import NotFound, PolicyDenied, StixError, VigilError
 from vigil.intel.export import with_stix_properties
 from vigil.intel.themes import matches
 from vigil.lru import Lru
@@ -32,7 +32,7 @@ from vigil.model import Actor, Envelope, Form, ShareHeader, ShareState, Tlp
 from vigil.node.accountability import recall
 from vigil.node.exchange import Exchange, Published
 from vigil.policy.access import Access
-from vigil.stix import parsed, strictjson
+from vigil.stix import parsed
 from vigil.stix.validate import check_object
 from vigil.storage import taxii as stored
 from vigil.taxii import index
@@ -42,6 +42,10 @@ from vigil.taxii.query import Cursor, Query, norm_time, show_time
 
 END = 1 << 62  # a position after every object of a share
 SLICE = 2000  # objects of an opened sealed share made into page items at a time
+# the objects of opened sealed shares kept in memory, by bytes: a share of 31 MiB of
+# objects fits (a page of it then does not open it again), and many do not pile up
+OPENED_BYTES = 128 * 1024 * 1024
+ITEM_BYTES = 200  # what an opened object costs beside its strings: its tuple, their heads
 SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your keys, so it "
                "cannot open them. Read them through `vigil gateway` with your keyring; each "
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
@@ -118,11 +122,13 @@ class _Request:
 class ExchangeSource:
     """The node's TAXII collections over its exchange (see ``vigil.taxii.collections``)."""
 
-    def __init__(self, exchange: Exchange, title: str = "vigil") -> None:
+    def __init__(self, exchange: Exchange, title: str = "vigil",
+                 opened_bytes: int = OPENED_BYTES) -> None:
         self.ex = exchange
         self.title = title
         self.headers: Lru[int, ShareHeader] = Lru(16384)
-        self.opened: Lru[tuple[int, str], Opened] = Lru(64)
+        self.opened: Lru[tuple[int, str], Opened] = Lru(64, max_bytes=opened_bytes,
+                                                         weigh=opened_weight)
         self.bodies = Bodies(exchange.store)
         self._backfill_lock = threading.Lock()
         self._backfilled = False
@@ -458,41 +464,14 @@ class ExchangeSource:
             lambda sql: stored.status_body(sql, status_id, actor.member))
 
 
+def opened_weight(items: Opened) -> int:
+    """About the bytes an opened share's objects hold in memory."""
+    return sum(len(i) + len(t) + len(v) + len(sv) + len(b) + ITEM_BYTES
+               for _, i, t, v, sv, b in items)
+
+
 def _kept(status: dict[str, Any], sealed: bool) -> dict[str, Any]:
     """The stored form of a status: a sealed share's object ids are not written to the
     store (the stored status keeps the counts, the response carries the full lists)."""
     return {k: v for k, v in status.items() if k not in ("successes", "failures")} \
         if sealed else status
-
-
-class PostedObjects(list[Any]):
-    """The objects of a POSTed envelope; ``bundle`` is the envelope's own bytes made a
-    STIX bundle when it holds nothing but its objects, so they are published (parsed
-    strictly, signed, stored) exactly as sent."""
-
-    bundle: bytes | None = None
-    bundle_id = ""
-
-
-def posted_objects(raw: bytes, max_bytes: int) -> PostedObjects:
-    # strict whatever the envelope holds: a duplicate key, NaN or an integer beyond 2^53
-    # is refused with `more`/`next` present exactly as without them
-    doc = strictjson.loads(raw, max_bytes=max_bytes)
-    out = PostedObjects(check_objects(doc))
-    body = raw.strip()
-    if isinstance(doc, dict) and doc.keys() == {"objects"} and body.startswith(b"{"):
-        out.bundle_id = f"bundle--{uuid.uuid4()}"
-        out.bundle = b'{"type":"bundle","id":"' + out.bundle_id.encode() + b'",' + body[1:]
-    return out
-
-
-def check_objects(doc: Any) -> list[Any]:
-    """The objects of a POSTed TAXII envelope."""
-    if not isinstance(doc, dict):
-        raise InputError("the body must be a TAXII envelope (a JSON object)",
-                         code="taxii.bad_envelope", pointer="")
-    objects = doc.get("objects")
-    if not isinstance(objects, list) or not objects:
-        raise InputError("the envelope must hold a non-empty objects list",
-                         code="taxii.bad_envelope", pointer="/objects")
-    return objects
