@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -15,31 +14,17 @@ from vigil import testing
 from vigil.analysis.correlate import Correlator, correlator
 from vigil.analysis.warninglists import add_member_list
 from vigil.errors import InputError
-from vigil.model import ChannelKind, MemberKind, Tlp
+from vigil.model import MemberKind, Tlp
 from vigil.node.exchange import Exchange
 from vigil.storage.base import Sql
 from vigil.testing.stix import bundle, indicator, ioc_bundle
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def node(request: pytest.FixtureRequest, tmp_path: Path
-         ) -> Iterator[tuple[testing.TestNode, Exchange]]:
-    if request.param == "sqlite":
-        n, ex = four_member_exchange(tmp_path / "node")
-    else:
-        url = request.getfixturevalue("pg_url")
-        n = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True,
-                                          "delta": False}, store=url)
-        ex = n.exchange()
-        m = n.members
-        ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
-        ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
-                          [m["bravo"].id, m["delta"].id])
-        ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
-    try:
-        yield n, ex
-    finally:
-        ex.store.close()
+@pytest.fixture
+def node(four_members: tuple[testing.TestNode, Exchange]
+         ) -> tuple[testing.TestNode, Exchange]:
+    """The four-member node, on SQLite and on PostgreSQL in turn."""
+    return four_members
 
 
 def ids(n: testing.TestNode) -> dict[str, str]:
