@@ -4,13 +4,14 @@ A page is a keyset query over the shares the member may ever read, which are tho
 access gate reads: its inbox rows (``inbox`` joined to ``taxii_shares`` and
 ``taxii_objects``) and its own shares (``taxii_shares.own_pos``), both ordered by the
 member's inbox position, which counts its own entries only, and the object's position,
-resumed after the ``next`` cursor; the two ordered runs are merged. Then the access
-gate (``Access.read``, community hold included) on every share it touches. Shares the
-policy refuses, and recalled shares (for their originator too), are skipped without a
-trace: the page is refilled from further rows, so neither its length nor ``more`` tells
-a member anything about them. A sealed share is
-opened only for a member whose keyring the node holds; for anyone else it is counted as
-withheld (``Page.withheld``), never served and never shown as empty.
+resumed after the ``next`` cursor; the two ordered runs are merged (the SQL of these
+reads is ``vigil.storage.taxii``). Then the access gate (``Access.read``, community hold
+included) on every share it touches. Shares the policy refuses, and recalled shares (for
+their originator too), are skipped without a trace: the page is refilled from further
+rows, so neither its length nor ``more`` tells a member anything about them. A sealed
+share is opened only for a member whose keyring the node holds (its objects kept for the
+next pages within ``OPENED_BYTES``); for anyone else it is counted as withheld
+(``Page.withheld``), never served and never shown as empty.
 """
 
 from __future__ import annotations
