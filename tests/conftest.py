@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from vigil.crypto import keyring as _keyring
-from vigil.model import ChannelKind
 from vigil.node.exchange import Exchange
-from vigil.testing import TestNode, free_port, make_node
+from vigil.testing import TestNode, free_port
+from vigil.testing import four_member_exchange as four_member_exchange  # tests import it here
 from vigil.testing.postgres import Databases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +76,18 @@ def pg_url(pg_databases: Databases) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def four_members(request: pytest.FixtureRequest, tmp_path: Path
+                 ) -> Iterator[tuple[TestNode, Exchange]]:
+    """``four_member_exchange`` on each backend in turn; its store closed afterwards."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    node, ex = four_member_exchange(tmp_path / "node", store=url)
+    try:
+        yield node, ex
+    finally:
+        ex.store.close()
+
+
 @pytest.fixture
 def pg_empty_url(pg_databases: Databases) -> Iterator[str]:
     """A fresh PostgreSQL database without any table, for tests of migrating itself."""
@@ -94,20 +106,6 @@ def nats_url() -> str:
     except OSError as exc:
         service_missing("NATS", exc)
     return NATS_URL
-
-
-def four_member_exchange(data: Path) -> tuple[TestNode, Exchange]:
-    """A node with alpha, bravo, charlie (keys held by the node) and delta (client keys),
-    the channels a-b (bilateral), group1 (alpha, bravo, delta) and everyone (community).
-    Returns (TestNode, Exchange); the caller closes the exchange's store."""
-    node = make_node(data, {"alpha": True, "bravo": True, "charlie": True, "delta": False})
-    ex = node.exchange()
-    m = node.members
-    ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
-    ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
-                      [m["bravo"].id, m["delta"].id])
-    ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
-    return node, ex
 
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"

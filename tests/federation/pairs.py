@@ -4,6 +4,8 @@ test can build, change and replay them as a hostile peer would."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,28 @@ def peer(a: Node, b: Node) -> None:
         signed = descriptor(y.ex, y.node.settings)
         x.peers[y.name] = peers.add(x.ex, "http://" + y.name + ".invalid",
                                     signed["descriptor"]["pin"], signed=signed)
+
+
+@contextmanager
+def network(root: Path, nodes: Mapping[str, Mapping[str, bool]]) -> Iterator[list[Node]]:
+    """A node per key of ``nodes`` with those members (``make``), each peered with every
+    other and having taken every other's first batch (its members announced
+    everywhere), in the order given; their stores closed afterwards."""
+    made: list[Node] = []
+    try:
+        for name, members in nodes.items():
+            made.append(make(root, name, dict(members)))
+        for i, x in enumerate(made):
+            for y in made[i + 1:]:
+                peer(x, y)
+        for x in made:
+            for y in made:
+                if x is not y:
+                    deliver(x, y)
+        yield made
+    finally:
+        for n in made:
+            n.close()
 
 
 def sync(src: Node, dst: Node) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.federation.pairs import Node, deliver, inbox_ids, make, peer, publish
+from tests.federation.pairs import Node, deliver, inbox_ids, network, publish
 
 from vigil import clock
 from vigil.model import Actor, ChannelKind, Tlp
@@ -18,19 +18,9 @@ from vigil.testing.stix import canary_bundle as bundle_with
 
 @pytest.fixture
 def abc(tmp_path: Path) -> Iterator[tuple[Node, Node, Node]]:
-    nodes = (make(tmp_path, "athens", {"alpha": True}),
-             make(tmp_path, "berlin", {"bravo": True}),
-             make(tmp_path, "cairo", {"charlie": True}))
-    a, b, c = nodes
-    for x, y in ((a, b), (a, c), (b, c)):
-        peer(x, y)
-    for x in nodes:
-        for y in nodes:
-            if x is not y:
-                deliver(x, y)
-    yield nodes
-    for n in nodes:
-        n.close()
+    with network(tmp_path, {"athens": {"alpha": True}, "berlin": {"bravo": True},
+                            "cairo": {"charlie": True}}) as (a, b, c):
+        yield a, b, c
 
 
 def remote_id(n: Node, address: str) -> str:

@@ -6,22 +6,14 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.federation.pairs import deliver, make, peer, publish
+from tests.federation.pairs import network, publish
 
 from vigil.cli.main import cli
 
 
 def test_peer_commands(tmp_path: Path) -> None:
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    try:
-        peer(a, b)
-        deliver(b, a)
-        deliver(a, b)
+    with network(tmp_path, {"athens": {"alpha": True}, "berlin": {"bravo": True}}) as (a, _):
         publish(a, "alpha", ["member:bravo@berlin"])  # queued for berlin, not sent
-    finally:
-        a.close()
-        b.close()
     run = CliRunner()
     env = {"VIGIL_FED_NAME": "athens", "VIGIL_KEYRING_PASSPHRASE": "test-passphrase"}
     data = str(a.node.data)

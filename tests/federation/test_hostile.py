@@ -13,8 +13,7 @@ from tests.federation.pairs import (
     cursor,
     deliver,
     inbox_ids,
-    make,
-    peer,
+    network,
     publish,
     quarantined,
     resign,
@@ -36,19 +35,10 @@ from vigil.testing.stix import canary_bundle as bundle_with
 def abc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node, Node]]:
     """One network for the module: each test adds its own shares and checks the newest
     quarantine entry, so they do not depend on each other's order."""
-    tmp_path = tmp_path_factory.mktemp("hostile")
-    a = make(tmp_path, "athens", {"alpha": True, "alpha2": True, "alpha3": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    c = make(tmp_path, "cairo", {"charlie": True})
-    for x, y in ((a, b), (a, c), (b, c)):
-        peer(x, y)
-    for x in (a, b, c):
-        for y in (a, b, c):
-            if x is not y:
-                deliver(x, y)  # members announced everywhere
-    yield a, b, c
-    for n in (a, b, c):
-        n.close()
+    with network(tmp_path_factory.mktemp("hostile"), {
+            "athens": {"alpha": True, "alpha2": True, "alpha3": True},
+            "berlin": {"bravo": True}, "cairo": {"charlie": True}}) as (a, b, c):
+        yield a, b, c
 
 
 @pytest.fixture(autouse=True)

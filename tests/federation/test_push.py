@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from tests.federation.pairs import Node, deliver, make, peer, publish
+from tests.federation.pairs import Node, publish
 
 from vigil.federation import receiver, sender
 from vigil.federation.sender import Link, Service
@@ -21,21 +20,6 @@ from vigil.storage import federation as q
 
 async def _ring(members: Iterable[str]) -> None:
     return None
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
-    """athens and berlin, peered, each having taken the other's first batch."""
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    try:
-        peer(a, b)
-        deliver(a, b)
-        deliver(b, a)
-        yield a, b
-    finally:
-        a.close()
-        b.close()
 
 
 async def test_a_publish_tells_its_link_the_row_it_queued(pair: tuple[Node, Node]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.federation.pairs import Node, deliver, inbox_ids, make, peer, publish
+from tests.federation.pairs import Node, deliver, inbox_ids, network, publish
 
 from vigil.model import ChannelKind, Tlp
 from vigil.node import accountability
@@ -17,19 +17,9 @@ from vigil.testing.stix import canary_bundle as bundle_with
 
 @pytest.fixture
 def four(tmp_path: Path) -> Iterator[list[Node]]:
-    nodes = [make(tmp_path, n, {m: True})
-             for n, m in (("athens", "alpha"), ("berlin", "bravo"), ("cairo", "charlie"),
-                          ("dakar", "delta"))]
-    for i, x in enumerate(nodes):
-        for y in nodes[i + 1:]:
-            peer(x, y)
-    for x in nodes:
-        for y in nodes:
-            if x is not y:
-                deliver(x, y)
-    yield nodes
-    for n in nodes:
-        n.close()
+    with network(tmp_path, {"athens": {"alpha": True}, "berlin": {"bravo": True},
+                            "cairo": {"charlie": True}, "dakar": {"delta": True}}) as nodes:
+        yield nodes
 
 
 def test_recall_purges_on_every_node_and_receipts_return(four: list[Node]) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +13,7 @@ from tests.federation.pairs import (
     Node,
     batch,
     cursor,
-    deliver,
     inbox_ids,
-    make,
-    peer,
     publish,
     quarantined,
     resign,
@@ -35,22 +30,6 @@ from vigil.node import accountability
 from vigil.storage import federation as q
 
 TO = ["member:bravo@berlin", "member:bravo2@berlin"]
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
-    """athens and berlin (two members), peered, each having taken the other's first
-    batch."""
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True, "bravo2": True})
-    try:
-        peer(a, b)
-        deliver(a, b)
-        deliver(b, a)
-        yield a, b
-    finally:
-        a.close()
-        b.close()
 
 
 def share_item(data: dict[str, Any], sid: str) -> int:

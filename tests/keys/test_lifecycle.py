@@ -27,16 +27,13 @@ from vigil.errors import CryptoError, PolicyDenied
 from vigil.model import ChannelKind
 from vigil.node import keylife as actions
 from vigil.node.exchange import Exchange
-from vigil.testing import PASSPHRASE, TestNode, make_node
+from vigil.testing import PASSPHRASE, TestNode, make_node, stix
 from vigil.web import create_app
 
 
 def bundle(name: str) -> bytes:
-    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-        "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-        "name": name, "indicator_types": ["malicious-activity"], "pattern_type": "stix",
-        "pattern": "[ipv4-addr:value = '198.51.100.9']", "valid_from": "2026-11-29T08:00:00Z"}]})
+    return stix.bundle(stix.indicator("198.51.100.9", name=name,
+                                      indicator_types=["malicious-activity"]))
 
 
 @dataclass

@@ -13,7 +13,6 @@ import logging
 import uuid
 from pathlib import Path
 
-import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -27,7 +26,7 @@ from vigil.crypto.keyring import load_keyring
 from vigil.errors import PolicyDenied
 from vigil.model import MemberKind
 from vigil.node import keylife
-from vigil.testing import make_node
+from vigil.testing import make_node, stix
 from vigil.web import create_app
 
 from .conftest import SoftHsm
@@ -66,10 +65,7 @@ def forms(secret: bytes) -> list[bytes]:
 
 
 def bundle(name: str) -> bytes:
-    return orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
-        "type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
-        "created": "2026-11-29T08:00:00.000Z", "modified": "2026-11-29T08:00:00.000Z",
-        "name": name, "is_family": True}]})
+    return stix.bundle(stix.malware(name))
 
 
 def test_publish_open_rotate_revoke_with_keys_only_in_the_token(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,19 +14,16 @@ from vigil.model import Actor, Form, Tlp
 from vigil.node.bundle_pool import BundlePool, check_bundle
 from vigil.node.exchange import Exchange
 from vigil.protocol.envelope import open_share
-from vigil.testing import TestNode, make_node
+from vigil.testing import TestNode, make_node, stix
 
 TS = "2026-11-29T08:00:00.000Z"
 
 
 def bundle(n: int, marking: str | None = None) -> bytes:
-    objs = [{"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-             "created": TS, "modified": TS, "pattern_type": "stix", "valid_from": TS,
-             "pattern": f"[domain-name:value = 'h{i}.pool.example']"} for i in range(n)]
+    objs = [stix.indicator(f"h{i}.pool.example", at=TS) for i in range(n)]
     if marking:
         objs[0]["object_marking_refs"] = [marking]
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                       "objects": objs}).encode()
+    return json.dumps(stix.bundle_doc(*objs)).encode()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from vigil.errors import StixError
 from vigil.stix.intel_specs import EVENT_EXTENSION, NEW_SCO_EXTENSIONS, PERSON_EXTENSION
 from vigil.stix.validate import validate_bundle
+from vigil.testing import stix
 
 TS = "2026-12-01T00:00:00.000Z"
 DATA = resources.files("vigil") / "data" / "stix"
@@ -25,8 +26,7 @@ def new_sco(kind: str, **props: Any) -> dict[str, Any]:
             "extensions": {NEW_SCO_EXTENSIONS[kind]: {"extension_type": "new-sco"}}, **props}
 
 
-def bundle(*objs: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": list(objs)}
+bundle = stix.bundle_doc
 
 
 WALLET = new_sco("cryptocurrency-wallet", address="bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",

@@ -1,12 +1,14 @@
 """A node with four members (alpha, bravo, charlie: keys held by the node; delta: keys
-in its client), its app in process, and ATT&CK objects from the shipped demo data."""
+in its client), on each backend (``node``) or with its app in process (``taxii``); a
+read gate that holds shares back (``Holds``); ATT&CK objects from the shipped demo
+data."""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,55 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
+from vigil import clock
 from vigil.bus.local import LocalBus
+from vigil.model import Decision, ShareRequest
+from vigil.node.exchange import Exchange
+from vigil.storage.base import queue_inbox
 from vigil.testing import TestNode, stix
 from vigil.web import create_app
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "vigil" / "data" / "demo"
 TAXII = "application/taxii+json;version=2.1"
 ROOT = "/taxii2/api"
+
+
+@pytest.fixture
+def node(four_members: tuple[TestNode, Exchange]) -> tuple[TestNode, Exchange]:
+    """The four-member node, on SQLite and on PostgreSQL in turn."""
+    return four_members
+
+
+class Holds:
+    """A read gate holding (member, share) pairs back until a time (``held``); a pair
+    due by ``clock.now()`` is let through when the member reads, in the order it was
+    held, and placed anew at the end of the member's inbox (as the ledger's rule does)."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.held: dict[tuple[str, str], str] = {}
+
+    def release(self, members: Sequence[str]) -> None:
+        now = clock.now()
+        due = [k for k, until in self.held.items() if k[0] in members and until <= now]
+        if not due:
+            return
+        for k in due:
+            del self.held[k]
+
+        def move(sql: Any) -> None:
+            for member, share in due:
+                sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
+                            (member, share))
+                queue_inbox(sql, share, [member], now)  # at the member's next position
+
+        self.ex.store.write(move)
+
+    def not_before(self, member: str, share_ids: Sequence[str]) -> Mapping[str, str]:
+        return {s: self.held[(member, s)] for s in share_ids if (member, s) in self.held}
+
+    def preview(self, request: ShareRequest, decision: Decision) -> dict[str, Any]:
+        return {}
 
 
 def attack_objects() -> list[dict[str, Any]]:

@@ -5,12 +5,10 @@ bytes; a payload stored apart (SQLite) is read from its file, after a restart to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from tests.conftest import four_member_exchange
 from tests.taxii.conftest import many_objects
 
@@ -20,22 +18,6 @@ from vigil.storage.base import Sql
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource
 from vigil.testing import TestNode
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestNode, Exchange]]:
-    if request.param == "postgresql":
-        from vigil.testing import make_node
-
-        n = make_node(tmp_path / "node", {"alpha": True, "bravo": True},
-                      store=request.getfixturevalue("pg_url"))
-        pair = (n, n.exchange())
-    else:
-        pair = four_member_exchange(tmp_path / "node")
-    try:
-        yield pair
-    finally:
-        pair[1].store.close()
 
 
 def publish_raw(ex: Exchange, who: str, raw: bytes) -> str:

@@ -4,47 +4,20 @@ read gate held back moves to the end of the collection when it is let through.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 from unittest import mock
 
 import orjson
-import pytest
-from tests.conftest import four_member_exchange
-from tests.taxii.conftest import many_objects
+from tests.taxii.conftest import Holds, many_objects
 
 from vigil import clock
-from vigil.model import Actor, Decision, ShareRequest, Tlp
+from vigil.model import Actor, Tlp
 from vigil.node.exchange import Exchange
-from vigil.storage.base import queue_inbox
 from vigil.taxii import index
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource
 from vigil.testing import TestNode
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestNode, Exchange]]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        from vigil.model import ChannelKind
-        from vigil.testing import make_node
-
-        n = make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True,
-                                          "delta": False}, store=url)
-        ex = n.exchange()
-        m = n.members
-        ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
-        ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
-                          [m["bravo"].id, m["delta"].id])
-        pair = (n, ex)
-    else:
-        pair = four_member_exchange(tmp_path / "node")
-    try:
-        yield pair
-    finally:
-        pair[1].store.close()
 
 
 def publish(ex: Exchange, who: str, objects: list[dict[str, Any]], tlp: Tlp = Tlp.GREEN,
@@ -109,35 +82,6 @@ def test_purge_drops_the_index_copies(node: tuple[TestNode, Exchange]) -> None:
         "SELECT count(*) FROM taxii_objects").fetchone()[0]) == 0
 
 
-class Gate:
-    """A read gate that holds one share back from one member until a time, and then
-    places it anew at the end of the member's inbox (as the ledger's rule does)."""
-
-    def __init__(self, ex: Exchange, share: str, member: str, until: str) -> None:
-        self.ex, self.share, self.member, self.until = ex, share, member, until
-        self.released = False
-
-    def release(self, members: Sequence[str]) -> None:
-        now = clock.now()
-        if self.released or self.member not in members or now < self.until:
-            return
-        self.released = True
-
-        def move(sql: Any) -> None:
-            sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
-                        (self.member, self.share))
-            queue_inbox(sql, self.share, [self.member], now)  # at the member's next position
-
-        self.ex.store.write(move)
-
-    def not_before(self, member: str, share_ids: Sequence[str]) -> Mapping[str, str]:
-        return {self.share: self.until} if member == self.member and \
-            self.share in share_ids else {}
-
-    def preview(self, request: ShareRequest, decision: Decision) -> dict[str, Any]:
-        return {}
-
-
 def test_a_held_share_moves_to_the_end_when_let_through(node: tuple[TestNode, Exchange]
                                                         ) -> None:
     n, ex = node
@@ -145,7 +89,9 @@ def test_a_held_share_moves_to_the_end_when_let_through(node: tuple[TestNode, Ex
     objects = many_objects(30)
     held = publish(ex, a, objects[:10])
     publish(ex, a, objects[10:20])
-    ex.read_gate = Gate(ex, held, b, "2999-01-01T00:00:00.000Z")
+    gate = Holds(ex)
+    gate.held[(b, held)] = "2999-01-01T00:00:00.000Z"
+    ex.read_gate = gate
     src = ExchangeSource(ex)
     coll = src.collections(Actor(b))[0]
     page = src.page(Actor(b), coll, Query(limit=15))

@@ -3,38 +3,12 @@ from it, and as MISP tags (the admiralty-scale taxonomy) in the MISP export."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from fastapi.testclient import TestClient
-from tests.conftest import four_member_exchange
 from tests.taxii.conftest import Taxii
 from tests.web.test_bad_input import indicator
-
-from vigil.bus.local import LocalBus
-from vigil.node.exchange import Exchange
-from vigil.testing import TestNode
-from vigil.web import create_app
 
 PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-trafficking",
           "evaluation": "4x4:B3", "legal_basis": "un-untoc",
           "legal_purpose": ["investigation", "prevention"]}
-
-
-class LocalTaxii(Taxii):
-    """The TAXII helper over an exchange this module opened itself."""
-
-    def __init__(self, node: TestNode, client: TestClient, exchange: Exchange) -> None:
-        self.node, self.client, self.exchange = node, client, exchange
-
-
-@pytest.fixture
-def taxii(tmp_path: Path) -> Iterator[Taxii]:
-    node, ex = four_member_exchange(tmp_path / "node")
-    with TestClient(create_app(node.settings, exchange=ex, bus=LocalBus())) as client:
-        yield LocalTaxii(node, client, ex)
-    ex.store.close()
 
 
 def test_taxii_objects_carry_evaluation_and_legal_basis(taxii: Taxii) -> None:

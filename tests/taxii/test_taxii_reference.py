@@ -15,27 +15,24 @@ collections through ``ExchangeSource.page`` with random limits, filters and
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import orjson
 import pytest
-from tests.conftest import four_member_exchange
+from tests.taxii.conftest import Holds
 
 from vigil import clock
 from vigil.errors import VigilError
-from vigil.model import Actor, ChannelKind, Decision, Form, ShareRequest, Tlp
+from vigil.model import Actor, Form, Tlp
 from vigil.node.accountability import recall
 from vigil.node.exchange import Exchange
-from vigil.storage.base import queue_inbox
 from vigil.taxii.collections import Collection
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource
-from vigil.testing import TestNode, make_node
+from vigil.testing import TestNode
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -52,37 +49,6 @@ class Clock:
     def step(self) -> str:
         self.t += timedelta(milliseconds=10)
         return self.now()
-
-
-class Holds:
-    """A read gate holding given (member, share) pairs back until a time; a pair due is
-    let through, in the order it was held, when the member reads."""
-
-    def __init__(self, ex: Exchange, now: Clock) -> None:
-        self.ex, self.clock = ex, now
-        self.held: dict[tuple[str, str], str] = {}
-
-    def release(self, members: Sequence[str]) -> None:
-        now = self.clock.now()
-        due = [k for k, until in self.held.items() if k[0] in members and until <= now]
-        if not due:
-            return
-        for k in due:
-            del self.held[k]
-
-        def move(sql: Any) -> None:
-            for member, share in due:
-                sql.execute("DELETE FROM inbox WHERE member_id=? AND share_id=?",
-                            (member, share))
-                queue_inbox(sql, share, [member], now)
-
-        self.ex.store.write(move)
-
-    def not_before(self, member: str, share_ids: Sequence[str]) -> Mapping[str, str]:
-        return {s: self.held[(member, s)] for s in share_ids if (member, s) in self.held}
-
-    def preview(self, request: ShareRequest, decision: Decision) -> dict[str, Any]:
-        return {}
 
 
 @dataclass
@@ -187,26 +153,6 @@ def obj(kind: str, oid: str, version: int) -> dict[str, Any]:
     return {**base, "type": "malware", "name": f"{oid} v{version}", "is_family": True}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestNode, Exchange]]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        n = make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True,
-                                          "delta": False}, store=url)
-        ex = n.exchange()
-        m = n.members
-        ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
-        ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
-                          [m["bravo"].id, m["delta"].id])
-        pair = (n, ex)
-    else:
-        pair = four_member_exchange(tmp_path / "node")
-    try:
-        yield pair
-    finally:
-        pair[1].store.close()
-
-
 def page_all(src: ExchangeSource, member: str, where: Collection, q: Query
              ) -> tuple[list[tuple[str, str, str]], int]:
     out: list[tuple[str, str, str]] = []
@@ -234,7 +180,7 @@ def test_taxii_answers_are_the_readable_shares_objects(node: tuple[TestNode, Exc
     members = {name: m.id for name, m in n.members.items()}
     ids = sorted(members.values())
     authors = [members[x] for x in ("alpha", "bravo", "charlie")]  # keys the node holds
-    gate = Holds(ex, now)
+    gate = Holds(ex)
     ex.read_gate = gate
     ref = Reference(frozenset(ex.held))
     src = ExchangeSource(ex)

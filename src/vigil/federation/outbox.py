@@ -24,6 +24,7 @@ from vigil.crypto.seal import wraps_json
 from vigil.model import Envelope
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
+from vigil.storage import outgoing, peers, received
 from vigil.storage import trust as tq
 from vigil.storage.base import Sql, wraps_from_bytes
 
@@ -85,18 +86,15 @@ def reannounce(sql: Sql, member: str | None = None) -> int:
 def channel_nodes(sql: Sql, channel: str) -> set[str]:
     """The other nodes a channel homed here goes to: those hosting a member it has or
     had (a removed member's node learns of the removal)."""
-    row = sql.execute("SELECT owner FROM channels WHERE id=?", (channel,)).fetchone()
-    if row is None or q.remote_member(sql, str(row[0])) is not None:
+    row = outgoing.channel_row(sql, channel)
+    if row is None or q.remote_member(sql, str(row[3])) is not None:
         return set()
-    members = [str(r[0]) for r in sql.execute(
-        "SELECT DISTINCT member_id FROM channel_events WHERE channel_id=?",
-        (channel,)).fetchall()]
+    members = list(dict.fromkeys(outgoing.channel_event_members(sql, channel)))
     return set(q.home_nodes(sql, members).values())
 
 
 def active_peers(sql: Sql) -> set[str]:
-    return {str(r[0]) for r in sql.execute("SELECT node_id FROM fed_peers WHERE removed=?",
-                                           (False,)).fetchall()}
+    return peers.active_nodes(sql)
 
 
 def destinations(sql: Sql, recipients: Sequence[str]) -> list[str]:
@@ -141,11 +139,10 @@ class Hooks:
                 self.on_share(sql, env, recipients)
 
     def on_purge(self, sql: Sql, share_id: str) -> None:
-        row = sql.execute("SELECT recalled, originator, header FROM shares WHERE id=?",
-                          (share_id,)).fetchone()
-        if row is None or not row[0] or q.remote_member(sql, str(row[1])) is not None:
+        row = outgoing.recalled_share(sql, share_id)
+        if row is None or q.remote_member(sql, row[0]) is not None:
             return  # expiry (every node purges itself) or a recall from another node
-        header = orjson.loads(bytes(row[2]))
+        header = orjson.loads(row[1])
         dests = destinations(sql, header["audience"]["recipients"])
         now = clock.now()
         queued = {d: q.enqueue(sql, d, "recall", share_id, now) for d in dests}
@@ -178,13 +175,11 @@ def body(ex: Exchange, sql: Sql, kind: str, ref: str,
     in the tree it completed, under that tree's checkpoint)."""
     at = log_json or (lambda idx, root, proof: _leaf_json(ex, idx, root, proof))
     if kind == "share":
-        got = sql.execute("SELECT header, signature, payload, wraps, recalled, purged, "
-                          "payload_ref FROM shares WHERE id=?", (ref,)).fetchone()
+        got = outgoing.share_to_send(sql, ref)
         leaf = q.leaf_of(sql, ref, "share")
-        if got is None or leaf is None or got[4] or got[5]:
+        if got is None or leaf is None:
             return {"share": ref, "gone": True}  # recalled or expired before it left
-        return {"envelope": envelope_json(got[0], got[1], sql.payload(got[2], got[6]), got[3]),
-                "log": at(*_ref(leaf))}
+        return {"envelope": envelope_json(*got), "log": at(*_ref(leaf))}
     if kind == "recall":
         leaf = q.leaf_of(sql, ref, "recall")
         if leaf is None:
@@ -218,22 +213,20 @@ def _ref(leaf: tuple[int, bytes, bytes, bytes]) -> tuple[int, bytes, bytes]:
 
 
 def member_json(sql: Sql, member: str) -> dict[str, Any]:
-    r = sql.execute("SELECT id, name, display_name, country, kind, sign_key, sign_key_id, "
-                    "enc_key, enc_key_id, created, active FROM members WHERE id=?",
-                    (member,)).fetchone()
-    return {"id": r[0], "name": r[1], "display_name": r[2], "country": r[3], "kind": r[4],
-            "sign_key": b64u(bytes(r[5])), "sign_key_id": r[6], "enc_key": b64u(bytes(r[7])),
-            "enc_key_id": r[8], "created": r[9], "active": bool(r[10])}
+    m = received.member_of(sql, member)
+    if m is None:
+        raise LookupError(f"no member {member!r}")
+    return {"id": m.id, "name": m.name, "display_name": m.display_name, "country": m.country,
+            "kind": m.kind.value, "sign_key": b64u(m.sign_key), "sign_key_id": m.sign_key_id,
+            "enc_key": b64u(m.enc_key), "enc_key_id": m.enc_key_id, "created": m.created,
+            "active": m.active}
 
 
 def channel_json(sql: Sql, channel: str) -> dict[str, Any]:
     """A channel homed here as its peers mirror it: state and epoch (its event count)."""
-    r = sql.execute("SELECT id, name, kind, owner, created FROM channels WHERE id=?",
-                    (channel,)).fetchone()
-    members = sorted(str(m[0]) for m in sql.execute(
-        "SELECT member_id FROM channel_members WHERE channel_id=?", (channel,)).fetchall())
-    epoch = int(sql.execute("SELECT count(*) FROM channel_events WHERE channel_id=?",
-                            (channel,)).fetchone()[0])
+    r = outgoing.channel_row(sql, channel)
+    members = sorted(received.channel_members(sql, channel))
+    epoch = len(outgoing.channel_event_members(sql, channel))
     return {"channel": {"id": r[0], "name": r[1], "kind": r[2], "owner": r[3],
                         "created": r[4], "members": members}, "epoch": epoch}
 
@@ -241,10 +234,8 @@ def channel_json(sql: Sql, channel: str) -> dict[str, Any]:
 def revocations(ex: Exchange, sql: Sql, limit: int = 20) -> list[dict[str, Any]]:
     """The latest revocations (``member`` entries ``deactivate``) of members homed here,
     as member item bodies: heartbeats carry them ahead of the queue."""
-    rows = sql.execute("SELECT idx FROM log_leaves WHERE kind='member' ORDER BY idx DESC "
-                       "LIMIT ?", (limit * 5,)).fetchall()
     out = []
-    for (idx,) in rows:
+    for idx in outgoing.latest_leaves(sql, "member", limit * 5):
         b = body(ex, sql, "member", str(idx))
         if b["entry"]["event"] == "deactivate" and \
                 q.remote_member(sql, str(b["entry"]["member"])) is None:

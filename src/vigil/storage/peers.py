@@ -23,6 +23,11 @@ def peer_row(sql: Sql, node: str) -> Any:
     return sql.execute(_COLUMNS + " AND node_id=?", (False, node)).fetchone()
 
 
+def active_nodes(sql: Sql) -> set[str]:
+    """The node ids of the peers not removed."""
+    return {str(r[0]) for r in sql.execute(_COLUMNS, (False,)).fetchall()}
+
+
 def node_named(sql: Sql, name: str) -> str | None:
     """The node id of the peer named ``name``, removed ones included."""
     row = sql.execute("SELECT node_id FROM fed_peers WHERE name=?", (name,)).fetchone()

@@ -1,14 +1,19 @@
 """The TAXII index tables (``taxii_shares``, ``taxii_objects``, ``taxii_status``): every
-statement that writes them for ``vigil.taxii.index``. Who may read a share is not kept
-here: a collection reads the member's inbox rows and its own shares (``own_pos``)."""
+statement that writes them for ``vigil.taxii.index``, and every read of a collection for
+``vigil.taxii.view``. Who may read a share is not kept here: a collection reads the
+member's inbox rows and its own shares (``own_pos``); the access gate decides on each
+share found."""
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from vigil.storage.base import Sql, take_positions
+from vigil.model import Envelope
+from vigil.storage.base import Sql, envelope_from_row, take_positions
 
 SHARE_COLUMNS = "seq, header, signature, payload, wraps"
 CHUNK = 400  # rows per multi-row statement (7 parameters each at most)
@@ -161,3 +166,166 @@ def payloads(sql: Sql, seqs: Sequence[int]) -> dict[int, bytes]:
             if got is not None:
                 out[int(seq)] = got
     return out
+
+
+# -- reading collections (vigil.taxii.view) ----------------------------------------------
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+_SELECT = ("SELECT {pos}, o.pos, t.share_seq, o.object_id, o.type, o.version, "
+           "o.spec_version, o.obj, {added}, o.body_at, o.body_len ")
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One of the two kinds of shares a member may read, as SQL: its position and the
+    time it was added for the member (``{pos}``, ``{added}``), the condition naming the
+    member (one parameter), and the FROM clauses of its shares, of their objects, and
+    of their objects found from ids (SQLite keeps CROSS JOIN's order)."""
+
+    pos: str
+    added: str
+    member: str
+    shares: str
+    objects: str
+    by_id: str
+
+    def sql(self, text: str) -> str:
+        return text.replace("{pos}", self.pos).replace("{added}", self.added)
+
+
+# the shares in the member's inbox: its received shares, at their inbox positions
+_INBOX = _Side("a.pos", "a.added", "a.member_id = ?",
+               "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id WHERE ",
+               "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id "
+               "JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
+               "FROM taxii_objects o CROSS JOIN taxii_shares t CROSS JOIN inbox a "
+               "WHERE t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
+# the member's own shares (not addressed to it too), at the inbox positions they took
+_OWN = _Side("t.own_pos", "t.added", "t.originator = ? AND t.own_pos IS NOT NULL",
+             "FROM taxii_shares t WHERE ",
+             "FROM taxii_shares t JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
+             "FROM taxii_objects o CROSS JOIN taxii_shares t "
+             "WHERE t.share_seq = o.share_seq AND ")
+_SIDES = (_INBOX, _OWN)
+
+
+def _both(sql: Sql, member: str, query: str, params: Iterable[Any], *,
+          kind: str = "objects", merge: int | None = None) -> list[Any]:
+    """``query`` over the member's inbox and over its own shares: ``{from}`` is the
+    side's FROM clause of ``kind`` (``shares``, ``objects``, ``by_id``), ``{member}`` its
+    condition on the member (the first parameter), ``{pos}`` and ``{added}`` its
+    columns. ``merge``: both sides ordered by their first two columns, merged, the first
+    ``merge`` rows."""
+    args = [member, *params]
+    got = [sql.execute(side.sql(query.replace("{from}", getattr(side, kind))
+                                .replace("{member}", side.member)), args).fetchall()
+           for side in _SIDES]
+    if merge is None:
+        return [row for rows in got for row in rows]
+    return list(heapq.merge(*got, key=lambda row: (row[0], row[1])))[:merge]
+
+
+def _scope(channel: str | None) -> tuple[list[str], list[Any]]:
+    """The member's condition and the collection's (its channel, if it has one)."""
+    where, params = ["{member}"], []
+    if channel is not None:
+        where.append("t.channel = ?")
+        params.append(channel)
+    return where, params
+
+
+def page_rows(sql: Sql, member: str, channel: str | None, after: tuple[int, int | None],
+              added_after: str | None, filters: Sequence[tuple[str, Sequence[str]]],
+              limit: int) -> list[Any]:
+    """The next ``limit`` object rows of a collection after the position ``after``
+    (position, object pos; a pos of None: after every object at that position), in
+    collection order: (position, pos, share seq, object id, type, version, spec version,
+    obj, added, body_at, body_len). A sealed share's row has pos < 0 and stands for all
+    of its objects. ``filters``: ("id" | "type" | "spec_version", values) to match, the
+    placeholders of sealed shares kept."""
+    where, params = _scope(channel)
+    if after[1] is None:
+        where.append("{pos} > ?")
+        params.append(after[0])
+    else:
+        where.append("{pos} >= ? AND ({pos} > ? OR o.pos > ? OR o.pos < 0)")
+        params += [after[0], after[0], after[1]]
+    if added_after is not None:
+        where.append("{added} > ?")
+        params.append(added_after)
+    by_id = False
+    for name, values in filters:
+        if values:  # '' keeps the placeholders of sealed shares
+            column = {"id": "o.object_id", "type": "o.type",
+                      "spec_version": "o.spec_version"}[name]
+            by_id = by_id or name == "id"
+            where.append(f"{column} IN ({marks(len(values) + 1)})")
+            params += ["", *values]
+    return _both(sql, member, _SELECT + "{from}" + " AND ".join(where)
+                 + " ORDER BY {pos}, o.pos LIMIT ?", [*params, limit],
+                 kind="by_id" if by_id else "objects", merge=limit)
+
+
+def version_rows(sql: Sql, member: str, channel: str | None, ids: Sequence[str]
+                 ) -> list[Any]:
+    """(object id, version, position, pos, share seq) of every row of these objects in
+    a collection."""
+    where, params = _scope(channel)
+    return _both(sql, member, "SELECT o.object_id, o.version, {pos}, o.pos, t.share_seq "
+                 "{from}" + " AND ".join(where) + f" AND o.object_id IN ({marks(len(ids))})",
+                 [*params, *ids], kind="by_id")
+
+
+def object_rows(sql: Sql, member: str, channel: str | None, object_id: str) -> list[Any]:
+    """(share seq, version, spec version) of every row of one object in a collection."""
+    where, params = _scope(channel)
+    return _both(sql, member, "SELECT t.share_seq, o.version, o.spec_version {from}"
+                 + " AND ".join(where) + " AND o.object_id = ?", [*params, object_id],
+                 kind="by_id")
+
+
+def body_rows(sql: Sql, member: str, ids: Sequence[str]) -> list[Any]:
+    """(object id, version, obj, share seq, body_at, body_len) of every row of these
+    objects among the shares a member may read."""
+    return _both(sql, member, "SELECT o.object_id, o.version, o.obj, t.share_seq, o.body_at, "
+                 f"o.body_len {{from}}{{member}} AND o.object_id IN ({marks(len(ids))})",
+                 ids, kind="by_id")
+
+
+def sealed_after(sql: Sql, member: str, after: int) -> list[Any]:
+    """(position, share seq, channel, added, sealed) of the sealed shares a member may
+    read at positions after ``after``, in order."""
+    return _both(sql, member, "SELECT {pos}, t.share_seq, t.channel, {added}, t.sealed "
+                 "{from}{member} AND t.sealed = ? AND {pos} > ? ORDER BY {pos}, t.share_seq",
+                 (True, after), kind="shares", merge=1 << 62)
+
+
+def first_after(sql: Sql, member: str, added_after: str) -> int | None:
+    """A position at or before the member's first entry added after a time (None: there
+    is none). An entry is added when its share is stored (the member's inbox rows and
+    own shares of the shares stored after it), unless it was placed again later
+    (``inbox_moves``)."""
+    got = sql.execute("SELECT MIN(a.pos), MIN(CASE WHEN t.originator = ? THEN t.own_pos END) "
+                      "FROM taxii_shares t LEFT JOIN inbox a ON a.share_id = t.share_id "
+                      "AND a.member_id = ? WHERE t.added > ?",
+                      (member, member, added_after)).fetchall()[0]
+    moved = sql.execute("SELECT MIN(pos) FROM inbox_moves WHERE member_id = ? AND added > ?",
+                        (member, added_after)).fetchall()[0]
+    found = [int(p) for p in (*got, *moved) if p is not None]
+    return min(found) if found else None
+
+
+def share_heads(sql: Sql, seqs: Sequence[int]) -> list[Any]:
+    """(seq, id, recalled, purged, header, signature) of stored shares, by seq."""
+    return sql.execute(f"SELECT seq, id, recalled, purged, header, signature FROM shares "
+                       f"WHERE seq IN ({marks(len(seqs))})", list(seqs)).fetchall()
+
+
+def envelope_at(sql: Sql, seq: int) -> Envelope:
+    """The stored envelope of a share, by seq."""
+    row = sql.execute("SELECT header, signature, payload, wraps, payload_ref "
+                      "FROM shares WHERE seq=?", (seq,)).fetchone()
+    return envelope_from_row(row[0], row[1], sql.payload(row[2], row[4]), row[3])

@@ -4,28 +4,28 @@ A page is a keyset query over the shares the member may ever read, which are tho
 access gate reads: its inbox rows (``inbox`` joined to ``taxii_shares`` and
 ``taxii_objects``) and its own shares (``taxii_shares.own_pos``), both ordered by the
 member's inbox position, which counts its own entries only, and the object's position,
-resumed after the ``next`` cursor; the two ordered runs are merged. Then the access
-gate (``Access.read``, community hold included) on every share it touches. Shares the
-policy refuses, and recalled shares (for their originator too), are skipped without a
-trace: the page is refilled from further rows, so neither its length nor ``more`` tells
-a member anything about them. A sealed share is
-opened only for a member whose keyring the node holds; for anyone else it is counted as
-withheld (``Page.withheld``), never served and never shown as empty.
+resumed after the ``next`` cursor; the two ordered runs are merged (the SQL of these
+reads is ``vigil.storage.taxii``). Then the access gate (``Access.read``, community hold
+included) on every share it touches. Shares the policy refuses, and recalled shares (for
+their originator too), are skipped without a trace: the page is refilled from further
+rows, so neither its length nor ``more`` tells a member anything about them. A sealed
+share is opened only for a member whose keyring the node holds (its objects kept for the
+next pages within ``OPENED_BYTES``); for anyone else it is counted as withheld
+(``Page.withheld``), never served and never shown as empty.
 """
 
 from __future__ import annotations
 
-import heapq
 import threading
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import orjson
 
 from vigil import clock
-from vigil.errors import InputError, NotFound, PolicyDenied, StixError, VigilError
+from vigil.errors import NotFound, PolicyDenied, StixError, VigilError
 from vigil.intel.export import with_stix_properties
 from vigil.intel.themes import matches
 from vigil.lru import Lru
@@ -34,10 +34,9 @@ from vigil.node.accountability import recall
 from vigil.node.exchange import Exchange
 from vigil.node.hooks import Published
 from vigil.policy.access import Access
-from vigil.stix import parsed, strictjson
+from vigil.stix import parsed
 from vigil.stix.validate import check_object
 from vigil.storage import taxii as stored
-from vigil.storage.base import Sql, envelope_from_row
 from vigil.taxii import index
 from vigil.taxii.bodies import Bodies
 from vigil.taxii.collections import Added, Collection, Item, Page, node_collections
@@ -45,53 +44,17 @@ from vigil.taxii.query import Cursor, Query, norm_time, show_time
 
 END = 1 << 62  # a position after every object of a share
 SLICE = 2000  # objects of an opened sealed share made into page items at a time
+# the objects of opened sealed shares kept in memory, by bytes: a share of 31 MiB of
+# objects fits (a page of it then does not open it again), and many do not pile up
+OPENED_BYTES = 128 * 1024 * 1024
+ITEM_BYTES = 200  # what an opened object costs beside its strings: its tuple, their heads
 SEALED_NOTE = (" Sealed shares are not listed here: this node does not hold your keys, so it "
                "cannot open them. Read them through `vigil gateway` with your keyring; each "
                "page names how many it withheld in the X-Vigil-Sealed-Withheld header.")
 
-_SELECT = ("SELECT {pos}, o.pos, t.share_seq, o.object_id, o.type, o.version, "
-           "o.spec_version, o.obj, {added}, o.body_at, o.body_len ")
-
-
-@dataclass(frozen=True, slots=True)
-class _Side:
-    """One of the two kinds of shares a member may read, as SQL: its position and the
-    time it was added for the member (``{pos}``, ``{added}``), the condition naming the
-    member (one parameter), and the FROM clauses of its shares, of their objects, and
-    of their objects found from ids (SQLite keeps CROSS JOIN's order)."""
-
-    pos: str
-    added: str
-    member: str
-    shares: str
-    objects: str
-    by_id: str
-
-    def sql(self, text: str) -> str:
-        return text.replace("{pos}", self.pos).replace("{added}", self.added)
-
-
-# the shares in the member's inbox: its received shares, at their inbox positions
-_INBOX = _Side("a.pos", "a.added", "a.member_id = ?",
-               "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id WHERE ",
-               "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id "
-               "JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-               "FROM taxii_objects o CROSS JOIN taxii_shares t CROSS JOIN inbox a "
-               "WHERE t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
-# the member's own shares (not addressed to it too), at the inbox positions they took
-_OWN = _Side("t.own_pos", "t.added", "t.originator = ? AND t.own_pos IS NOT NULL",
-             "FROM taxii_shares t WHERE ",
-             "FROM taxii_shares t JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-             "FROM taxii_objects o CROSS JOIN taxii_shares t "
-             "WHERE t.share_seq = o.share_seq AND ")
-_SIDES = (_INBOX, _OWN)
-
+T = TypeVar("T")
 Opened = list[tuple[int, str, str, str, str, bytes]]  # pos, id, type, version, spec, body
 Known = tuple[str, int, int, int, str]  # version, position, pos, share seq, channel
-
-
-def marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def wanted(version: str, versions: Iterable[str], ask: tuple[str, ...]) -> bool:
@@ -130,35 +93,15 @@ class _Request:
         self.ok: dict[int, bool] = {}
         self.envelopes: dict[int, Envelope] = {}
 
-    def rows(self, query: str, params: Iterable[Any]) -> list[Any]:
-        args = list(params)
-        return self.store.read(lambda sql: sql.execute(query, args).fetchall())
-
-    def both(self, query: str, params: Iterable[Any], *, kind: str = "objects",
-             merge: int | None = None) -> list[Any]:
-        """``query`` over the member's inbox and over its own shares, with one read:
-        ``{from}`` is the side's FROM clause of ``kind`` (``shares``, ``objects``,
-        ``by_id``), ``{member}`` its condition on the member (the first parameter),
-        ``{pos}`` and ``{added}`` its columns. ``merge``: both sides ordered by their
-        first two columns, merged, the first ``merge`` rows."""
-        args = [self.member, *params]
-
-        def read(sql: Sql) -> list[list[Any]]:
-            return [sql.execute(side.sql(query.replace("{from}", getattr(side, kind))
-                                         .replace("{member}", side.member)), args
-                                ).fetchall() for side in _SIDES]
-
-        got = self.store.read(read)
-        if merge is None:
-            return [row for rows in got for row in rows]
-        return list(heapq.merge(*got, key=lambda row: (row[0], row[1])))[:merge]
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(sql, *args)`` in one read of the store (a ``vigil.storage.taxii`` read)."""
+        return self.store.read(lambda sql: fn(sql, *args))
 
     def readable(self, seqs: Iterable[int]) -> dict[int, bool]:
         todo = [s for s in set(seqs) if s not in self.ok]
         if not todo:
             return self.ok
-        got = self.rows(f"SELECT seq, id, recalled, purged, header, signature FROM shares "
-                        f"WHERE seq IN ({marks(len(todo))})", todo)
+        got = self.read(stored.share_heads, todo)
         cache = self.source.headers
         rows = []
         for seq, share_id, recalled, purged, raw, signature in got:
@@ -181,11 +124,13 @@ class _Request:
 class ExchangeSource:
     """The node's TAXII collections over its exchange (see ``vigil.taxii.collections``)."""
 
-    def __init__(self, exchange: Exchange, title: str = "vigil") -> None:
+    def __init__(self, exchange: Exchange, title: str = "vigil",
+                 opened_bytes: int = OPENED_BYTES) -> None:
         self.ex = exchange
         self.title = title
         self.headers: Lru[int, ShareHeader] = Lru(16384)
-        self.opened: Lru[tuple[int, str], Opened] = Lru(64)
+        self.opened: Lru[tuple[int, str], Opened] = Lru(64, max_bytes=opened_bytes,
+                                                         weigh=opened_weight)
         self.bodies = Bodies(exchange.store)
         self._backfill_lock = threading.Lock()
         self._backfilled = False
@@ -228,35 +173,10 @@ class ExchangeSource:
                 self.ex.record_opened(r.member, r.envelopes[seq])
         return page
 
-    @staticmethod
-    def _scope(collection: Collection) -> tuple[list[str], list[Any]]:
-        """The member's condition and the collection's (a channel), as a WHERE."""
-        where, params = ["{member}"], []
-        channel = _channel(collection)
-        if channel is not None:
-            where.append("t.channel = ?")
-            params.append(channel)
-        return where, params
-
-    @staticmethod
-    def _first_after(r: _Request, added_after: str) -> int | None:
-        """A position at or before the member's first entry added after a time (None:
-        there is none). An entry is added when its share is stored (the member's inbox
-        rows and own shares of the shares stored after it), unless it was placed again
-        later (``inbox_moves``)."""
-        got = r.rows("SELECT MIN(a.pos), MIN(CASE WHEN t.originator = ? THEN t.own_pos END) "
-                     "FROM taxii_shares t LEFT JOIN inbox a ON a.share_id = t.share_id "
-                     "AND a.member_id = ? WHERE t.added > ?",
-                     (r.member, r.member, added_after))[0]
-        moved = r.rows("SELECT MIN(pos) FROM inbox_moves WHERE member_id = ? AND added > ?",
-                       (r.member, added_after))[0]
-        found = [int(p) for p in (*got, *moved) if p is not None]
-        return min(found) if found else None
-
     def _page(self, r: _Request, collection: Collection, q: Query) -> Page:
         start = (q.cursor.seq, q.cursor.pos) if q.cursor else (0, END)
         if q.added_after is not None:
-            lo = self._first_after(r, q.added_after)
+            lo = r.read(stored.first_after, r.member, q.added_after)
             if lo is None:
                 return Page([], False, None)
             start = max(start, (lo - 1, END))
@@ -265,24 +185,10 @@ class ExchangeSource:
         after = start
         while True:
             batch = q.limit + 1 - len(out)
-            where, params = self._scope(collection)
-            if after[1] >= END:
-                where.append("{pos} > ?")
-                params.append(after[0])
-            else:
-                where.append("{pos} >= ? AND ({pos} > ? OR o.pos > ? OR o.pos < 0)")
-                params += [after[0], after[0], after[1]]
-            if q.added_after is not None:
-                where.append("{added} > ?")
-                params.append(q.added_after)
-            for column, values in (("o.object_id", q.ids), ("o.type", q.types),
-                                   ("o.spec_version", q.spec_versions)):
-                if values:  # '' keeps the placeholders of sealed shares
-                    where.append(f"{column} IN ({marks(len(values) + 1)})")
-                    params += ["", *values]
-            rows = r.both(_SELECT + "{from}" + " AND ".join(where) +
-                          " ORDER BY {pos}, o.pos LIMIT ?", [*params, batch],
-                          kind="by_id" if q.ids else "objects", merge=batch)
+            rows = r.read(stored.page_rows, r.member, _channel(collection),
+                          (after[0], None if after[1] >= END else after[1]), q.added_after,
+                          (("id", q.ids), ("type", q.types), ("spec_version", q.spec_versions)),
+                          batch)
             ok = r.readable(row[2] for row in rows)
             bodies = self.bodies.of([(row[2], row[7], row[9], row[10]) if ok[row[2]]
                                      and row[1] >= 0 else (row[2], b"", None, None)
@@ -332,10 +238,7 @@ class ExchangeSource:
         if not found:
             return found
         ids = list({i.id for i in found})
-        where, params = self._scope(collection)
-        rows = r.both("SELECT o.object_id, o.version, {pos}, o.pos, t.share_seq {from}"
-                      + " AND ".join(where) + f" AND o.object_id IN ({marks(len(ids))})",
-                      [*params, *ids], kind="by_id")
+        rows = r.read(stored.version_rows, r.member, _channel(collection), ids)
         ok = r.readable(row[4] for row in rows)
         seen: dict[str, list[tuple[str, int, int]]] = {}
         for oid, version, seq, pos, share in rows:
@@ -372,9 +275,7 @@ class ExchangeSource:
             return {}
         with self._sealed_lock:
             last, known = self.sealed.get(r.member, (0, {}))
-            rows = r.both("SELECT {pos}, t.share_seq, t.channel, {added}, t.sealed {from}"
-                          "{member} AND t.sealed = ? AND {pos} > ? ORDER BY {pos}, t.share_seq",
-                          (True, last), kind="shares", merge=1 << 62)
+            rows = r.read(stored.sealed_after, r.member, last)
             moved = {share for _, share, *_ in rows}
             if moved and known:
                 known = {oid: kept for oid, entries in known.items()
@@ -396,12 +297,7 @@ class ExchangeSource:
         got = self.opened.get((share, member))
         if got is not None:
             return got
-        def read(sql: Sql) -> Envelope:
-            row = sql.execute("SELECT header, signature, payload, wraps, payload_ref "
-                              "FROM shares WHERE seq=?", (share,)).fetchone()
-            return envelope_from_row(row[0], row[1], sql.payload(row[2], row[4]), row[3])
-
-        env = self.ex.store.read(read)
+        env = self.ex.store.read(lambda sql: stored.envelope_at(sql, share))
         try:
             plain = self.ex.open(member, env)
         except VigilError:
@@ -505,9 +401,7 @@ class ExchangeSource:
         known: dict[tuple[str, str], list[Any]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            rows = r.both("SELECT o.object_id, o.version, o.obj, t.share_seq, o.body_at, "
-                          "o.body_len {from}{member} "
-                          f"AND o.object_id IN ({marks(len(chunk))})", chunk, kind="by_id")
+            rows = r.read(stored.body_rows, r.member, chunk)
             ok = r.readable(row[3] for row in rows)
             rows = [row for row in rows if ok[row[3]]]
             bodies = self.bodies.of([(share, obj, at, n) for _, _, obj, share, at, n in rows])
@@ -545,10 +439,7 @@ class ExchangeSource:
                                code="taxii.not_readable")
         self.ready()
         r = _Request(self, actor.member, collection.tlp)
-        where, params = self._scope(collection)
-        rows = r.both("SELECT t.share_seq, o.version, o.spec_version {from}"
-                      + " AND ".join(where) + " AND o.object_id = ?", [*params, query.ids[0]],
-                      kind="by_id")
+        rows = r.read(stored.object_rows, r.member, _channel(collection), query.ids[0])
         ok = r.readable(row[0] for row in rows)
         rows = [row for row in rows if ok[row[0]]]
         versions = {row[1] for row in rows}
@@ -574,41 +465,14 @@ class ExchangeSource:
         return self.ex.store.read(lambda sql: stored.status(sql, status_id, actor.member))
 
 
+def opened_weight(items: Opened) -> int:
+    """About the bytes an opened share's objects hold in memory."""
+    return sum(len(i) + len(t) + len(v) + len(sv) + len(b) + ITEM_BYTES
+               for _, i, t, v, sv, b in items)
+
+
 def _kept(status: dict[str, Any], sealed: bool) -> dict[str, Any]:
     """The stored form of a status: a sealed share's object ids are not written to the
     store (the stored status keeps the counts, the response carries the full lists)."""
     return {k: v for k, v in status.items() if k not in ("successes", "failures")} \
         if sealed else status
-
-
-class PostedObjects(list[Any]):
-    """The objects of a POSTed envelope; ``bundle`` is the envelope's own bytes made a
-    STIX bundle when it holds nothing but its objects, so they are published (parsed
-    strictly, signed, stored) exactly as sent."""
-
-    bundle: bytes | None = None
-    bundle_id = ""
-
-
-def posted_objects(raw: bytes, max_bytes: int) -> PostedObjects:
-    # strict whatever the envelope holds: a duplicate key, NaN or an integer beyond 2^53
-    # is refused with `more`/`next` present exactly as without them
-    doc = strictjson.loads(raw, max_bytes=max_bytes)
-    out = PostedObjects(check_objects(doc))
-    body = raw.strip()
-    if isinstance(doc, dict) and doc.keys() == {"objects"} and body.startswith(b"{"):
-        out.bundle_id = f"bundle--{uuid.uuid4()}"
-        out.bundle = b'{"type":"bundle","id":"' + out.bundle_id.encode() + b'",' + body[1:]
-    return out
-
-
-def check_objects(doc: Any) -> list[Any]:
-    """The objects of a POSTed TAXII envelope."""
-    if not isinstance(doc, dict):
-        raise InputError("the body must be a TAXII envelope (a JSON object)",
-                         code="taxii.bad_envelope", pointer="")
-    objects = doc.get("objects")
-    if not isinstance(objects, list) or not objects:
-        raise InputError("the envelope must hold a non-empty objects list",
-                         code="taxii.bad_envelope", pointer="/objects")
-    return objects

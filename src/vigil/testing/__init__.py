@@ -7,8 +7,10 @@ from vigil.testing.node import (
     ServerProcess,
     TestMember,
     TestNode,
+    four_member_exchange,
     free_port,
     make_node,
 )
 
-__all__ = ["PASSPHRASE", "ServerProcess", "TestMember", "TestNode", "free_port", "make_node"]
+__all__ = ["PASSPHRASE", "ServerProcess", "TestMember", "TestNode", "four_member_exchange",
+           "free_port", "make_node"]

@@ -20,7 +20,7 @@ import httpx
 from vigil.config import Settings, load_settings
 from vigil.crypto.keyring import Keyring
 from vigil.features import open_exchange
-from vigil.model import MemberKind
+from vigil.model import ChannelKind, MemberKind
 from vigil.node.datadir import init_node, keyring_dir
 from vigil.node.exchange import Exchange
 
@@ -83,6 +83,22 @@ def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str]
     finally:
         ex.store.close()
     return node
+
+
+def four_member_exchange(data: Path, store: str | None = None) -> tuple[TestNode, Exchange]:
+    """A node with alpha, bravo, charlie (keys held by the node) and delta (client keys),
+    the channels a-b (bilateral), group1 (alpha, bravo, delta) and everyone (community),
+    on SQLite in ``data`` or on the PostgreSQL database ``store``. Returns (TestNode,
+    Exchange); the caller closes the exchange's store."""
+    node = make_node(data, {"alpha": True, "bravo": True, "charlie": True, "delta": False},
+                     store=store)
+    ex = node.exchange()
+    m = node.members
+    ex.create_channel(m["alpha"].id, "a-b", ChannelKind.BILATERAL, [m["bravo"].id])
+    ex.create_channel(m["alpha"].id, "group1", ChannelKind.GROUP,
+                      [m["bravo"].id, m["delta"].id])
+    ex.create_channel(m["alpha"].id, "everyone", ChannelKind.COMMUNITY, [])
+    return node, ex
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None,

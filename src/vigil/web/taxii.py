@@ -19,8 +19,9 @@ from vigil.errors import InputError, NotFound, PolicyDenied, VigilError
 from vigil.model import Actor
 from vigil.taxii.collections import Collection, Page, Source
 from vigil.taxii.media import TAXII, check_accept, check_content_type
+from vigil.taxii.posted import posted_objects
 from vigil.taxii.query import FIELDS, Query, parse_query, show_time
-from vigil.taxii.view import ExchangeSource, posted_objects
+from vigil.taxii.view import ExchangeSource
 from vigil.web.deps import State, actor_of, read_body
 
 PREFIX = "/taxii2"
