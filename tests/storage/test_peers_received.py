@@ -69,11 +69,11 @@ def test_a_channel_homed_elsewhere(store: Store) -> None:  # noqa: F811
 
 def test_a_share_as_it_came(store: Store) -> None:  # noqa: F811
     env = envelope("identity--x", ["identity--y"], b"sealed bytes")
-    assert store.read(lambda sql: q.share_head(sql, env.id)) is None
-    store.write(lambda sql: q.insert_shares(sql, [(
+    assert store.read(lambda sql: received.share_head(sql, env.id)) is None
+    store.write(lambda sql: received.insert_shares(sql, [(
         env.id, env.originator, header_bytes(env.header), env.signature, env.payload,
         wraps_to_bytes(env.wraps), env.created, env.expires)]))
-    assert store.read(lambda sql: q.share_head(sql, env.id)) == (
+    assert store.read(lambda sql: received.share_head(sql, env.id)) == (
         header_bytes(env.header), b"sig")
     assert store.read(lambda sql: received.share_origin(sql, env.id))[::2] == (
         "identity--x", False)

@@ -97,7 +97,7 @@ class Context:
         no item changes a stored share's header or signature, so the read holds for
         the whole transaction."""
         ids = sorted({p.env.id for p in self.prepared.values() if p.env is not None})
-        found = q.share_heads(self.sql, ids)
+        found = rows.share_heads(self.sql, ids)
         self.heads = {i: found.get(i) for i in ids}
 
     def share_head(self, share_id: str) -> tuple[bytes, bytes] | None:
@@ -107,7 +107,7 @@ class Context:
             return staged.header, staged.env.signature
         if share_id in self.heads:
             return self.heads[share_id]
-        return q.share_head(self.sql, share_id)
+        return rows.share_head(self.sql, share_id)
 
     def prepared_for(self, body: Mapping[str, Any]) -> Prepared:
         pre = self.prepared.get(id(body))
@@ -245,7 +245,7 @@ def store_shares(ctx: Context, shares: Sequence[Staged]) -> None:
     (or two) per table for all of them: the shares, their inbox rows, their log
     entries, and every share hook (``Exchange.run_share_hooks``)."""
     sql = ctx.sql
-    q.insert_shares(sql, [
+    rows.insert_shares(sql, [
         (s.env.id, s.env.originator, s.header, s.env.signature, s.env.payload,
          wraps_to_bytes(s.env.wraps), s.env.created, s.env.expires) for s in shares])
     queue_inbox_many(sql, [(s.env.id, s.here) for s in shares], ctx.now, new=True)

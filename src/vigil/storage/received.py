@@ -5,6 +5,9 @@ through ``vigil.storage.accountability`` as local ones do."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from vigil.model import Member
 from vigil.storage.base import (
     MEMBER_COLUMNS,
@@ -14,6 +17,34 @@ from vigil.storage.base import (
 )
 
 # -- shares ------------------------------------------------------------------------------
+
+
+def share_head(sql: Sql, share_id: str) -> tuple[bytes, bytes] | None:
+    """(header bytes, signature) of a stored share."""
+    row = sql.execute("SELECT header, signature FROM shares WHERE id=?",
+                      (share_id,)).fetchone()
+    return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+
+def share_heads(sql: Sql, share_ids: Sequence[str], chunk: int = 500
+                ) -> dict[str, tuple[bytes, bytes]]:
+    """``share_head`` of those of ``share_ids`` stored here, by id."""
+    out: dict[str, tuple[bytes, bytes]] = {}
+    for start in range(0, len(share_ids), chunk):
+        part = list(share_ids[start:start + chunk])
+        marks = ",".join("?" * len(part))
+        out.update((str(r[0]), (bytes(r[1]), bytes(r[2]))) for r in sql.execute(
+            f"SELECT id, header, signature FROM shares WHERE id IN ({marks})",
+            part).fetchall())
+    return out
+
+
+def insert_shares(sql: Sql, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Received shares ``(id, originator, header, signature, payload, wraps, created,
+    expires)``, neither recalled nor purged."""
+    sql.executemany("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
+                    "created, expires, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    [(*r, False, False) for r in rows])
 
 
 def share_origin(sql: Sql, share_id: str) -> tuple[str, bytes, bool] | None:
