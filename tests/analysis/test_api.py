@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +15,19 @@ from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
 from vigil import testing
+from vigil.analysis.correlate import correlator
 from vigil.bus.local import LocalBus
 from vigil.cli.main import cli
+from vigil.node.exchange import Exchange
 from vigil.testing.stix import ioc_bundle
 from vigil.web import create_app
 
 
 class Api:
-    def __init__(self, node: testing.TestNode, client: TestClient) -> None:
+    def __init__(self, node: testing.TestNode, client: TestClient, ex: Exchange) -> None:
         self.node = node
         self.client = client
+        self.ex = ex
 
     def h(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.node.members[name].token}"}
@@ -40,7 +44,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     node, ex = four_member_exchange(tmp_path / "node")
     app = create_app(node.settings, exchange=ex, bus=LocalBus())
     with TestClient(app) as client:
-        yield Api(node, client)
+        yield Api(node, client, ex)
     ex.store.close()
 
 
@@ -163,6 +167,13 @@ def test_cold_correlation_reads_run_off_the_event_loop(api: Api) -> None:
         return real(self, member, text, limit)
 
     api.publish("alpha", ioc_bundle("45.77.10.1"))
+    # the correlation thread, woken by that publish, passes it and then waits for a wake:
+    # wait for that, so that its pass cannot also take the next share and warm the index
+    c = correlator(api.ex)
+    deadline = time.monotonic() + 120
+    while not c.warm():
+        assert time.monotonic() < deadline, "the correlation thread never passed the share"
+        time.sleep(0.02)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Correlator, "search", search)
         mp.setattr(Correlator, "_wake_thread", lambda self: None)  # the read does the pass
