@@ -183,7 +183,7 @@ def check_header(header: Any, pointer: str = "/header") -> None:
     if "seal" in want:
         p = f"{pointer}/seal"
         seal = fields(h["seal"], p, {"suite", "wraps_digest"})
-        if seal["suite"] not in SEAL_SUITES:
+        if not isinstance(seal["suite"], str) or seal["suite"] not in SEAL_SUITES:
             raise malformed(f"{p}/suite", "must be one of " + ", ".join(sorted(SEAL_SUITES)))
         string(seal["wraps_digest"], f"{p}/wraps_digest", DIGEST_RE, "sha256:<64 hex digits>")
 
