@@ -97,8 +97,11 @@ def test_files_no_row_names_are_swept_at_the_next_open(n: Node) -> None:
     old, young = d / ("0" * 64 + "-old"), d / ("0" * 64 + "-young")
     old.write_bytes(b"left by a commit that never happened")
     young.write_bytes(b"a commit under way")
-    past = time.time() - SWEEP_AGE - 5
+    # a day past the sweep age: a step of the machine's clock between here and the
+    # sweep cannot make it young again
+    past = time.time() - SWEEP_AGE - 86400
     os.utime(old, (past, past))
+    assert old.stat().st_mtime == pytest.approx(past)
     open_store(f"sqlite:///{n.node.data / 'vigil.db'}").close()
     assert files(n) == sorted([kept, young])
 
