@@ -34,6 +34,7 @@ from vigil.testbed.nodes import BedNode, Testbed
 from vigil.testing import TestNode, make_node
 
 PIN = re.compile(r"\bed25519:[0-9a-f]{32,64}\b")
+PUBLISH_TRIES = 3  # a publish sent again under its Idempotency-Key after a transport error
 
 
 def member_address(name: str, node: int) -> str:
@@ -215,13 +216,24 @@ class Federation:
                       label: str, *, tlp: str = "amber") -> dict[str, Any]:
         """Publish as member `sender` (``name@n<i>``) to `to` entries (``member:x@n2``,
         a channel name; a member of the sender's own node is named bare, as that node
-        names it); the node's 201/200 answer is the acknowledgement."""
-        r = await client.post(self.url_of(sender) + "/api/v1/shares",
-                              params={"tlp": tlp,
-                                      "to": [as_seen_from(home_of(sender), t) for t in to]},
-                              content=bundle(label),
-                              headers={"Authorization": f"Bearer {self.token(sender)}",
-                                       "Content-Type": "application/stix+json"})
+        names it); the node's 201/200 answer is the acknowledgement. Like the SDK
+        (:mod:`vigil.client.session`), a publish whose connection failed before an answer
+        is sent again under the same ``Idempotency-Key`` (a kept-alive connection the
+        node closed just as the request went out), up to ``PUBLISH_TRIES`` times."""
+        headers = {"Authorization": f"Bearer {self.token(sender)}",
+                   "Content-Type": "application/stix+json",
+                   "Idempotency-Key": uuid.uuid4().hex}
+        params = {"tlp": tlp, "to": [as_seen_from(home_of(sender), t) for t in to]}
+        body = bundle(label)  # the same bytes each time: the key names this request
+        for attempt in range(PUBLISH_TRIES):
+            try:
+                r = await client.post(self.url_of(sender) + "/api/v1/shares", params=params,
+                                      content=body, headers=headers)
+                break
+            except httpx.TransportError:
+                if attempt == PUBLISH_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
         r.raise_for_status()
         out: dict[str, Any] = r.json()
         return out
