@@ -249,6 +249,23 @@ def marked_shares(sql: Sql) -> list[str]:
     ).fetchall()]
 
 
+# -- a received share's proven place in its origin's log --------------------------------
+def put_origin_proof(sql: Sql, share_id: str, origin: str, index: int, size: int,
+                     checkpoint: str, proof: str) -> None:
+    """Keep (or replace by a newer one) the proof of a share's entry in its origin's log."""
+    sql.execute("DELETE FROM origin_proofs WHERE share_id = ?", (share_id,))
+    sql.execute("INSERT INTO origin_proofs(share_id, origin, idx, size, checkpoint, proof) "
+                "VALUES(?,?,?,?,?,?)", (share_id, origin, index, size, checkpoint, proof))
+
+
+def origin_proof(sql: Sql, share_id: str) -> tuple[str, int, int, str, str] | None:
+    """(origin, index, size, checkpoint note, proof JSON) kept for a received share."""
+    row = sql.execute("SELECT origin, idx, size, checkpoint, proof FROM origin_proofs "
+                      "WHERE share_id = ?", (share_id,)).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]), int(row[2]), str(row[3]),
+                                     str(row[4]))
+
+
 # -- relay hops -----------------------------------------------------------------------------
 def add_hop(sql: Sql, hop_id: str, dest: str, bucket: int, at: str) -> bool:
     return bool(sql.execute("INSERT INTO relay_hops(hop_id, dest, bucket, at) VALUES(?,?,?,?) "
