@@ -66,6 +66,7 @@ class TrustService(TrustDirectory, TrustOrigin):
         k = self.k()
         for origin in won:
             self.collector.prune(origin, k)
+        self.prefetch_origin_proofs()  # for shares signed by a since-revoked key
         self._ticks += 1
         if self._ticks % 60 == 0:  # about a minute
             self.witness.prune()

@@ -15,33 +15,47 @@ k cosignatures of other nodes' witnesses and the inclusion proof of the share's 
   When a member first asks, the node fetches the origin's cosigned proof, checks it
   against the origin's pinned key, the roster's witnesses and the entry it logged, and
   keeps it (``origin_proofs``), so the proof outlives the origin's answers
-  (:meth:`TrustOrigin.origin_part`).
+  (:meth:`TrustOrigin.origin_part`). It does not wait for a member for the shares that
+  will need it: once a revocation is learnt, each witnessing round fetches the proofs
+  of received shares signed by the revoked key below its point
+  (:meth:`TrustOrigin.prefetch_origin_proofs`), while their origin (the home that
+  revoked) answers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
 
 from vigil.crypto.encoding import b64u
+from vigil.crypto.kem import EncPrivate
 from vigil.errors import VigilError
 from vigil.federation.trust_intake import TrustIntake
 from vigil.federation.trust_peers import peer_client
 from vigil.log.checkpoint import parse_checkpoint
+from vigil.node.exchange import Exchange
 from vigil.protocol.witnessing import verify_witnessed_entry
 from vigil.storage import trust as tq
 
 log = logging.getLogger("vigil.federation.trust")
 PROOF_PATH = "/log/proof"
+RETRY_AFTER = 30.0  # seconds before a share whose origin gave no proof is asked again
 
 __all__ = ["PROOF_PATH", "TrustOrigin"]
 
 
 class TrustOrigin(TrustIntake):
     """The origin-log proofs of a trust service (see the module's docstring)."""
+
+    def __init__(self, ex: Exchange, *, cadence: float = 1.0,
+                 hop_key: EncPrivate | None = None,
+                 tls_pair: tuple[str, str] | None = None) -> None:
+        super().__init__(ex, cadence=cadence, hop_key=hop_key, tls_pair=tls_pair)
+        self._proof_retry: dict[str, float] = {}  # share -> when to ask its origin again
 
     def log_proof(self, index: int) -> dict[str, Any]:
         """Entry ``index`` of this node's log under its newest checkpoint with k
@@ -55,6 +69,27 @@ class TrustOrigin(TrustIntake):
         return {"origin": log_.origin, "index": index, "witnessed": ok,
                 "checkpoint": note if ok else None, "size": size if ok else 0,
                 "proof": [b64u(h) for h in log_.inclusion(index, size)] if ok else []}
+
+    def prefetch_origin_proofs(self, limit: int = 20) -> int:
+        """Fetch and keep the origin proofs of up to ``limit`` received shares signed by
+        a since-revoked key below its point; how many were kept. An origin that gives
+        none is not asked again in this round, nor for that share for ``RETRY_AFTER``."""
+        now = time.monotonic()
+        failed = self._proof_retry
+        for sid in [s for s, at in failed.items() if at <= now]:
+            del failed[sid]
+        todo = self.ex.store.read(
+            lambda sql: tq.unproven_before_revocation(sql, limit + len(failed)))
+        kept, silent = 0, set()
+        for share_id, origin, index in todo:
+            if share_id in failed or origin in silent:
+                continue
+            if self.origin_part(share_id, origin, index)["witnessed"]:
+                kept += 1
+            else:
+                failed[share_id] = now + RETRY_AFTER
+                silent.add(origin)
+        return kept
 
     def origin_part(self, share_id: str, origin_node: str, index: int) -> dict[str, Any]:
         """The proof of a received share's entry at ``index`` of ``origin_node``'s log:

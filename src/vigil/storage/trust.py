@@ -266,6 +266,18 @@ def origin_proof(sql: Sql, share_id: str) -> tuple[str, int, int, str, str] | No
                                      str(row[4]))
 
 
+def unproven_before_revocation(sql: Sql, limit: int) -> list[tuple[str, str, int]]:
+    """(share, origin node, origin index) of received shares signed by a since-revoked
+    key below its revocation point whose origin proof is not kept yet: the ones a
+    member's client will take only with that proof."""
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in sql.execute(
+        "SELECT u.share_id, u.home, u.log_index FROM key_uses u "
+        "JOIN key_revocations r ON r.key_id = u.key_id "
+        "LEFT JOIN origin_proofs p ON p.share_id = u.share_id "
+        "WHERE u.log_index < r.after_index AND p.share_id IS NULL "
+        "ORDER BY u.home, u.log_index LIMIT ?", (limit,)).fetchall()]
+
+
 # -- relay hops -----------------------------------------------------------------------------
 def add_hop(sql: Sql, hop_id: str, dest: str, bucket: int, at: str) -> bool:
     return bool(sql.execute("INSERT INTO relay_hops(hop_id, dest, bucket, at) VALUES(?,?,?,?) "

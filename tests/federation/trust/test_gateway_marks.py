@@ -94,6 +94,10 @@ async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
             return stores[-1]
         try:
             await asyncio.to_thread(wait_for, proven_revoked, 60.0, 0.2)
+            # athens learnt the revocation and kept berlin's proof before anyone asked
+            await asyncio.to_thread(
+                wait_for, lambda: ex_a.store.read(lambda sql: tq.origin_proof(sql, sid)),
+                60.0, 0.2)
             env, state = await asyncio.to_thread(client.envelope, sid)
             store = await asyncio.to_thread(gateway, client)
             assert store.counts()["shares"] == 1 and store.counts()["refused"] == 0
@@ -106,7 +110,7 @@ async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
                 assert refused.counts()["shares"] == 0, cls
                 assert refused._db.execute("SELECT code FROM refused").fetchall() == [
                     (code,)], cls
-            # athens keeps berlin's cosigned proof: it holds without berlin
+            # the proof athens kept holds without berlin
             kept = ex_a.store.read(lambda sql: tq.origin_proof(sql, sid))
             assert kept is not None and kept[0] == b.exchange().log.origin
             b.server.stop()
