@@ -253,9 +253,11 @@ def marked_shares(sql: Sql) -> list[str]:
 def put_origin_proof(sql: Sql, share_id: str, origin: str, index: int, size: int,
                      checkpoint: str, proof: str) -> None:
     """Keep (or replace by a newer one) the proof of a share's entry in its origin's log."""
-    sql.execute("DELETE FROM origin_proofs WHERE share_id = ?", (share_id,))
     sql.execute("INSERT INTO origin_proofs(share_id, origin, idx, size, checkpoint, proof) "
-                "VALUES(?,?,?,?,?,?)", (share_id, origin, index, size, checkpoint, proof))
+                "VALUES(?,?,?,?,?,?) ON CONFLICT (share_id) DO UPDATE SET "
+                "origin = excluded.origin, idx = excluded.idx, size = excluded.size, "
+                "checkpoint = excluded.checkpoint, proof = excluded.proof",
+                (share_id, origin, index, size, checkpoint, proof))
 
 
 def origin_proof(sql: Sql, share_id: str) -> tuple[str, int, int, str, str] | None:
