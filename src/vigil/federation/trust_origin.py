@@ -8,8 +8,9 @@ node that hosts its originator. So the proof is the origin's: its log's checkpoi
 k cosignatures of other nodes' witnesses and the inclusion proof of the share's entry.
 
 - The origin answers ``GET /fed/v1/log/proof?index=N`` (:meth:`TrustOrigin.log_proof`):
-  its newest checkpoint with k cosignatures and the inclusion proof of entry N in it.
-  Hashes and a size only: nothing a peer's witness does not see already.
+  its newest checkpoint with k cosignatures and the inclusion proof of entry N in it,
+  to its peers only (node-signed, like every peer route): hashes and a size, nothing a
+  peer's witness does not see already.
 - A node that received a share took the origin's index with the origin's signed log
   proof (``vigil.federation.kinds.check_log``); that checkpoint is seldom cosigned yet.
   When a member first asks, the node fetches the origin's cosigned proof, checks it
@@ -34,6 +35,7 @@ import httpx
 from vigil.crypto.encoding import b64u
 from vigil.crypto.kem import EncPrivate
 from vigil.errors import VigilError
+from vigil.federation import codec
 from vigil.federation.trust_intake import TrustIntake
 from vigil.federation.trust_peers import peer_client
 from vigil.log.checkpoint import parse_checkpoint
@@ -109,8 +111,11 @@ class TrustOrigin(TrustIntake):
         if peer is None or ref is None:
             return none
         try:
+            target = httpx.URL(peer.url.rstrip("/") + PROOF_PATH, params={"index": index})
+            signed = codec.sign_request(self.ex.node_key, "GET", target.raw_path.decode(),
+                                        self.ex.node_id, peer.node, b"")
             with peer_client(self.ex, self.hop_key, peer, 10.0, self.tls_pair) as client:
-                r = client.get(peer.url.rstrip("/") + PROOF_PATH, params={"index": index})
+                r = client.get(target, headers={codec.HEADER: signed})
             got = r.json() if r.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as e:
             log.info("%s gave no log proof of %s: %s", peer.name, share_id, e)

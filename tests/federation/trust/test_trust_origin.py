@@ -1,5 +1,5 @@
-"""A received share's place in its origin's log: the origin proves it
-(``GET /fed/v1/log/proof``), the receiving node takes the proof only if it holds (the
+"""A received share's place in its origin's log: the origin proves it to its peers
+(``GET /fed/v1/log/proof``, node-signed), the receiving node takes the proof only if it holds (the
 origin's key, k cosignatures of roster witnesses, the entry it logged itself at the
 index it took on receipt) and keeps it; a member's client checks it again itself."""
 
@@ -13,6 +13,7 @@ import httpx
 from tests.federation.nodes import knows, make_fed_node, peer_all, running, wait_for
 
 from vigil.client import Client
+from vigil.federation import codec
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.protocol.witnessing import verify_signed_before
 from vigil.storage import trust as tq
@@ -38,18 +39,26 @@ async def test_a_received_shares_origin_proof_is_checked_kept_and_proves_its_pla
         index = use[1]  # the index athens took with berlin's signed log proof
         assert index == ex_b.log.share_refs([sid])[sid].index
 
-        # berlin's route: entry `index` under a k-cosigned checkpoint, once there is one
+        # berlin's route, for its peers: entry `index` under a k-cosigned checkpoint
+        def ask(at: int, signed: bool = True) -> httpx.Response:
+            url = httpx.URL(b.url + "/fed/v1/log/proof", params={"index": at})
+            head = codec.sign_request(ex_a.node_key, "GET", url.raw_path.decode(),
+                                      ex_a.node_id, ex_b.node_id, b"")
+            return httpx.get(url, headers={codec.HEADER: head} if signed else {},
+                             timeout=10)
+
         def proven() -> dict[str, Any] | None:
-            r = httpx.get(b.url + "/fed/v1/log/proof", params={"index": index}, timeout=10)
+            r = ask(index)
             r.raise_for_status()
             got: dict[str, Any] = r.json()
             return got if got["witnessed"] else None
         honest = await asyncio.to_thread(wait_for, proven, 60.0, 0.2)
         assert honest["origin"] == ex_b.log.origin and honest["index"] == index
-        r = httpx.get(b.url + "/fed/v1/log/proof", params={"index": 10**6}, timeout=10)
+        r = ask(10**6)
         assert r.status_code == 200 and r.json()["witnessed"] is False
-        r = httpx.get(b.url + "/fed/v1/log/proof", params={"index": -1}, timeout=10)
-        assert r.status_code == 400
+        assert ask(-1).status_code == 400
+        r = ask(index, signed=False)  # not a peer's request: no log size for anyone
+        assert r.status_code in (401, 403) and "checkpoint" not in r.text
 
         def part() -> dict[str, Any]:
             out: dict[str, Any] = ta.origin_part(sid, use[0], index)
