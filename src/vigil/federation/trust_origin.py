@@ -45,7 +45,7 @@ from vigil.storage import trust as tq
 
 log = logging.getLogger("vigil.federation.trust")
 PROOF_PATH = "/log/proof"
-RETRY_AFTER = 30.0  # seconds before a share whose origin gave no proof is asked again
+RETRY_AFTER = 5.0  # seconds before the origin of a share it gave no proof of is asked again
 
 __all__ = ["PROOF_PATH", "TrustOrigin"]
 
@@ -75,10 +75,10 @@ class TrustOrigin(TrustIntake):
     def prefetch_origin_proofs(self, limit: int = 20) -> int:
         """Fetch and keep the origin proofs of up to ``limit`` received shares signed by
         a since-revoked key below its point; how many were kept. An origin that gives
-        none is not asked again in this round, nor for that share for ``RETRY_AFTER``."""
+        none is not asked again in this round (nor for that share for ``RETRY_AFTER``)."""
         now = time.monotonic()
         failed = self._proof_retry
-        for sid in [s for s, at in failed.items() if at <= now]:
+        for sid in [s for s, at in list(failed.items()) if at <= now]:
             del failed[sid]
         todo = self.ex.store.read(
             lambda sql: tq.unproven_before_revocation(sql, limit + len(failed)))
@@ -89,7 +89,6 @@ class TrustOrigin(TrustIntake):
             if self.origin_part(share_id, origin, index)["witnessed"]:
                 kept += 1
             else:
-                failed[share_id] = now + RETRY_AFTER
                 silent.add(origin)
         return kept
 
@@ -97,7 +96,8 @@ class TrustOrigin(TrustIntake):
         """The proof of a received share's entry at ``index`` of ``origin_node``'s log:
         the one kept, else the origin's fetched now, checked and kept; ``witnessed``
         false when there is none yet (the origin has no cosigned checkpoint reaching
-        it, does not answer, or answers a proof that does not hold)."""
+        it, does not answer, or answers a proof that does not hold; it is asked again
+        for that share ``RETRY_AFTER`` later, not at every request)."""
         kept = self.ex.store.read(lambda sql: tq.origin_proof(sql, share_id))
         if kept is not None:
             origin, idx, size, note, hashes = kept
@@ -108,8 +108,9 @@ class TrustOrigin(TrustIntake):
             "origin": peer.log_origin if peer is not None else None, "index": index,
             "witnessed": False, "checkpoint": None, "size": 0, "proof": []}
         ref = self.ex.log.share_refs([share_id]).get(share_id)
-        if peer is None or ref is None:
+        if peer is None or ref is None or self._proof_retry.get(share_id, 0.0) > time.monotonic():
             return none
+        self._proof_retry[share_id] = time.monotonic() + RETRY_AFTER  # until it is kept
         try:
             target = httpx.URL(peer.url.rstrip("/") + PROOF_PATH, params={"index": index})
             signed = codec.sign_request(self.ex.node_key, "GET", target.raw_path.decode(),
@@ -134,5 +135,6 @@ class TrustOrigin(TrustIntake):
         size, note, proof = proven.checkpoint.size, proven.note, [str(h) for h in got["proof"]]
         self.ex.store.write(lambda sql: tq.put_origin_proof(
             sql, share_id, peer.log_origin, index, size, note, json.dumps(proof)))
+        self._proof_retry.pop(share_id, None)
         return {"origin": peer.log_origin, "index": index, "witnessed": True,
                 "checkpoint": note, "size": size, "proof": proof}
