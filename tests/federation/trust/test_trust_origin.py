@@ -28,6 +28,7 @@ async def test_a_received_shares_origin_proof_is_checked_kept_and_proves_its_pla
     with running([a, b]):
         peer_all([a, b])
         await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
+        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
         with Client(b.url, bravo.token, bravo.keyring) as cb:
             sid = cb.publish(stix.canary_bundle("origin"), tlp="green",
                              to=["member:alpha@athens"])["id"]
