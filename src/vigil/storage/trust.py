@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from vigil.storage.base import Sql
+from vigil.storage.common import bump_directory
 
 _ALARM = ("SELECT node, origin, evidence, raised, status, decided_by, decided, reason "
           "FROM fork_alarms")
@@ -225,10 +226,19 @@ def revocation_entries(sql: Sql) -> list[str]:
         "SELECT entry FROM key_revocations ORDER BY at DESC, key_id").fetchall()]
 
 
-def mark_key_uses(sql: Sql, key_id: str, after: int) -> int:
-    return int(sql.execute("UPDATE key_uses SET revoked = ? WHERE key_id = ? AND "
-                           "log_index >= ? AND revoked = ?", (True, key_id, after, False)
-                           ).rowcount)
+def mark_key_uses(sql: Sql, key_id: str, after: int, at: str) -> int:
+    """Mark the received shares signed by ``key_id`` at origin-log index >= ``after``,
+    here and among the revoked shares every read surface refuses; how many were not
+    marked yet. The directory version moves when any was, so the caches reload."""
+    n = int(sql.execute("UPDATE key_uses SET revoked = ? WHERE key_id = ? AND "
+                        "log_index >= ? AND revoked = ?", (True, key_id, after, False)
+                        ).rowcount)
+    sql.execute("INSERT INTO revoked_shares(share_id, key_id, marked) SELECT share_id, "
+                "key_id, ? FROM key_uses WHERE key_id = ? AND log_index >= ? "
+                "ON CONFLICT(share_id) DO NOTHING", (at, key_id, after))
+    if n:
+        bump_directory(sql)
+    return n
 
 
 def add_key_use(sql: Sql, share_id: str, home: str, key_id: str, log_index: int) -> None:
