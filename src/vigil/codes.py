@@ -22,6 +22,10 @@ CODES: dict[str, tuple[int, str]] = {
     "keys.stale": (409, "the key statement names keys that are not the member's current ones"),
     "keys.reused": (409, "a new key (or recovery key) that was used before"),
     "keys.revoked": (403, "signed with a revoked key at or after its revocation point"),
+    "keys.order_unproven": (409, "no witnessed proof yet that the share was logged before its "
+                                 "key's revocation point; ask again"),
+    "keys.other_log": (403, "the share is proven in another log than the one its key's "
+                            "revocation point counts"),
     "keys.retired": (403, "signed with a key its member has replaced"),
     "keys.expired": (403, "signed with a key past its expiry: rotate it"),
     "keys.bad_statement": (400, "a key statement not well formed for this member and event"),

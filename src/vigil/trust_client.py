@@ -40,7 +40,13 @@ from vigil.errors import CryptoError, InputError
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.model import Envelope, Provenance
 from vigil.protocol.envelope import verify_envelope, verify_header
-from vigil.protocol.witnessing import Witnessed, quorum, verify_witnessed_entry, witness_name
+from vigil.protocol.witnessing import (
+    Witnessed,
+    quorum,
+    verify_signed_before,
+    verify_witnessed_entry,
+    witness_name,
+)
 
 __all__ = ["TrustingClient", "load_witnesses", "refuse_foreign"]
 PROVEN_FOR = 60.0  # seconds a proven key is taken without asking again (revocations)
@@ -60,8 +66,8 @@ class TrustingClient(Client):
         if require_witnessed and (not self.witness_keys or self.k < 1):
             raise InputError("requiring witnessing needs the witness keys to pin",
                              code="client.no_witnesses")
-        # (member, key id) -> (until, keys, public key) proven by a directory lookup
-        self._proven_keys: dict[tuple[str, str], tuple[float, MemberKeys, bytes]] = {}
+        # (member, key id) -> (until, keys, public key, home) proven by a directory lookup
+        self._proven_keys: dict[tuple[str, str], tuple[float, MemberKeys, bytes, str]] = {}
         super().__init__(url, token, *args, **kw)
 
     def witnessed(self, share_id: str) -> dict[str, Any]:
@@ -114,9 +120,10 @@ class TrustingClient(Client):
         pinned witnesses (the home's checkpoint, k cosignatures, inclusion proofs, the
         member's signed chain: ``dir.bad_lookup`` otherwise), and the key that signed the
         share must be one the chain registered (``dir.key_unproven``). A key the chain
-        revoked is taken only for a share its origin logged before the revocation point
-        (``keys.revoked`` otherwise): the caller shows it as "signed before revocation"
-        (the returned keys' ``revoked`` names the key).
+        revoked is taken only for a share proven logged by the member's home before the
+        revocation point (:meth:`_signed_before`; ``keys.revoked`` at or past it): the
+        caller shows it as "signed before revocation" (the returned keys' ``revoked``
+        names the key).
         Without pinned witnesses, and for a share the node attests (signed by its own
         key, which only its own members' posts may be), only the node's own members are
         taken, on its log proof (:meth:`verify`; None then); a member the node names as
@@ -144,11 +151,11 @@ class TrustingClient(Client):
             if kid not in registered:
                 raise CryptoError(f"the share is signed by {kid}, which {member}'s witnessed "
                                   "directory entries do not hold", code="dir.key_unproven")
-            held = (now + PROVEN_FOR, keys, registered[kid])
+            held = (now + PROVEN_FOR, keys, registered[kid], home)
             self._proven_keys[(member, kid)] = held
         after = held[1].revoked.get(kid)
         if after is not None:
-            self._signed_before(env, kid, after)
+            self._signed_before(env, kid, after, held[3])
         check = verify_header if header_only else verify_envelope
         try:
             check(env, held[2])
@@ -157,16 +164,27 @@ class TrustingClient(Client):
                               f"{e.message}", code="dir.key_unproven") from None
         return held[1]
 
-    def _signed_before(self, env: Envelope, kid: str, after: int) -> None:
-        """``keys.revoked`` unless the share's index in its origin's log (the home node's
-        main log, where the revocation point ``after`` is counted) is below ``after``.
-        The index is the one this node took, with the origin's log proof, on receipt;
-        the node itself refuses a later one (:mod:`vigil.directory.revocation`)."""
-        index = self.witnessed(env.id).get("origin_index")
-        if not isinstance(index, int) or isinstance(index, bool) or index >= after:
+    def _signed_before(self, env: Envelope, kid: str, after: int, home: str) -> None:
+        """Take a share signed by ``kid``, revoked from index ``after`` of ``home``'s log,
+        only with the proof that ``home`` logged it below ``after``: the node's
+        ``origin_proof`` (its own log's, or the origin's cosigned proof it kept for a
+        received share) checked against ``home``'s pinned key, ``k`` pinned witnesses
+        and the entry rebuilt from ``env``, then compared
+        (:func:`vigil.protocol.witnessing.verify_signed_before`: ``keys.revoked``,
+        ``keys.order_unproven``, ``keys.other_log`` and the proof's own codes)."""
+        home_key = self.witness_keys.get(witness_name(home))
+        if home_key is None:
+            raise CryptoError(f"{home} is not among the pinned witnesses",
+                              code="dir.key_unproven")
+        try:
+            verify_signed_before(self.witnessed(env.id), entry_bytes(share_entry(env)),
+                                 home, home_key, self.witness_keys, self.k, after)
+        except CryptoError as e:
+            if e.code == "keys.revoked":
+                raise
             raise CryptoError(f"the share is signed by {kid}, revoked from log index "
-                              f"{after} of its home, and not logged before it",
-                              code="keys.revoked")
+                              f"{after} of its home, and not proven logged before it: "
+                              f"{e.message}", code=e.code) from None
 
     @staticmethod
     def lookup(home_url: str, home: str, home_key: bytes, member: str,

@@ -23,7 +23,10 @@ from vigil.bus.local import LocalBus
 from vigil.client import Client
 from vigil.client import keys as client_side
 from vigil.crypto.keyring import load_keyring
+from vigil.directory.log import DirectoryLog
+from vigil.directory.revocation import Revocations
 from vigil.errors import CryptoError, PolicyDenied
+from vigil.federation.trust_directory import register_keys
 from vigil.model import ChannelKind
 from vigil.node import keylife as actions
 from vigil.node.exchange import Exchange
@@ -217,6 +220,25 @@ def test_compromise_drill(n: Node) -> None:
     assert "verified" in n.sdk("bravo").get(again).signer
     # the recovered member's earlier share is still "signed before revocation"
     assert n.sdk("bravo").get(before).signer.endswith("signed before revocation")
+
+
+def test_revocation_on_compromise_enters_the_key_directory(n: Node) -> None:
+    alpha = n.node.members["alpha"]
+    keydir = DirectoryLog(n.ex.store, n.ex.node_id, n.ex.node_key)
+    register_keys(n.ex, alpha.keyring, keydir)
+    n.publish("alpha", "bravo", "before")
+    # the member's admin revokes over the API: the same point in the directory
+    r = n.http.post("/api/v1/keys/revoke", json={}, headers=n.h("alpha"))
+    assert r.status_code == 200, r.text
+    [e] = entries(n, "revoke")
+    kid = alpha.keyring.sign_key_id
+    assert keydir.keys(alpha.id).revoked == {kid: e["from_index"]}
+    [(_, signed)] = [x for x in keydir.member_entries(alpha.id) if x[1].kind == "revoke"]
+    assert signed.entry["by"] == "node" and signed.sig is None
+    assert Revocations(n.ex.store).point(kid) == e["from_index"] == n.ex.log.size() - 1
+    # a member with no directory entry (a node that does not federate): local only
+    actions.revoke(n.ex, "bravo")
+    assert keydir.member_entries(n.node.members["bravo"].id) == []
 
 
 def test_expiry_warns_then_refuses(n: Node) -> None:

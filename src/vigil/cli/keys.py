@@ -126,7 +126,9 @@ def key_revoke(c: Ctx, member_name: str | None, compromised: bool, since: str | 
                node_url: str | None, token: str | None, keyring_path: str | None) -> None:
     """Revoke a member's current keys: MEMBER on this node's store (the operator), or
     without MEMBER the token's own member over the API. Logged; shares signed with the
-    key since the revocation point are marked and refused everywhere."""
+    key since the revocation point are marked and refused everywhere. On a federating
+    node the home's revoke entry enters the key directory too, so peers and members'
+    clients learn the point (docs/keys.md)."""
     if member_name:
         from vigil.features import open_exchange
         from vigil.node import keylife as actions

@@ -138,19 +138,25 @@ def directory_register(c: Ctx, member: str) -> None:
 def directory_revoke(c: Ctx, member: str, lost: bool) -> None:
     """Revoke MEMBER's current signing key from the next index of this node's log on.
     Every node refuses the key's signatures from there (docs/federation.md)."""
-    from vigil.directory.entries import next_entry, sign_entry
     from vigil.directory.log import DirectoryLog
+    from vigil.directory.revocation import revoke_at_home
+    from vigil.errors import Conflict
+    from vigil.storage.base import Sql
+    from vigil.storage.keys import log_size
 
     def run(ex: object) -> tuple[int, int]:
         mid = _member_id(ex, member)
         d = DirectoryLog(ex.store, ex.node_id, ex.node_key)  # type: ignore[attr-defined]
-        after = ex.log.size()  # type: ignore[attr-defined]
-        entry = next_entry(d.keys(mid), "revoke", mid, d.node_id, by="node", after=after)
-        signed = sign_entry(entry, None, ex.node_key)  # type: ignore[attr-defined]
-        idx = d.append(signed)
-        from vigil.directory.revocation import Revocations
+        d.keys(mid)  # dir.unknown_member without a chain
 
-        Revocations(ex.store).learn(signed, ex.node_key_raw)  # type: ignore[attr-defined]
+        def revoke(sql: Sql) -> tuple[int | None, int]:
+            after = log_size(sql)  # from the next index of the main log on
+            return revoke_at_home(d, sql, mid, after,
+                                  ex.node_key), after  # type: ignore[attr-defined]
+        idx, after = d.write(revoke)
+        if idx is None:  # its chain names no current key
+            raise Conflict("this member's key is revoked in the directory already",
+                           code="keys.revoked")
         return idx, after
 
     idx, after = _with_exchange(c, run)

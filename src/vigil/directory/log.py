@@ -150,3 +150,13 @@ class DirectoryLog:
     def keys(self, member: str) -> MemberKeys:
         mine = [e for _, e in self.member_entries(member)]
         return fold(mine, self.node_id, self.public_raw)
+
+    def keys_in(self, sql: Sql, member: str) -> MemberKeys | None:
+        """A member's keys as its chain stands in the caller's write transaction (None
+        when it has no entry), read under the write-order lock :meth:`append_in` takes,
+        so an entry made from them is the next of the chain."""
+        serialize_writes(sql)
+        with self._lock:
+            self._load(sql)
+            mine = [e for e in self._entries if e.member == member]
+        return fold(mine, self.node_id, self.public_raw) if mine else None

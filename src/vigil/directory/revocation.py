@@ -26,12 +26,20 @@ from typing import Any
 
 from vigil import clock
 from vigil.crypto.encoding import b64u_decode
-from vigil.directory.entries import SignedEntry, check_node_sig, sign_kid
+from vigil.crypto.keys import SignPrivate
+from vigil.directory.entries import (
+    SignedEntry,
+    check_node_sig,
+    next_entry,
+    sign_entry,
+    sign_kid,
+)
+from vigil.directory.log import DirectoryLog
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 
-__all__ = ["Revocations", "verify_revocation"]
+__all__ = ["Revocations", "learn_in", "revoke_at_home", "verify_revocation"]
 
 
 def verify_revocation(signed: SignedEntry, home_key: bytes) -> tuple[str, int]:
@@ -50,23 +58,47 @@ def verify_revocation(signed: SignedEntry, home_key: bytes) -> tuple[str, int]:
     return kid, after
 
 
+def learn_in(sql: Sql, signed: SignedEntry, home_key: bytes) -> int:
+    """:meth:`Revocations.learn` in the caller's write transaction."""
+    kid, after = verify_revocation(signed, home_key)
+    at = clock.now()
+    q.add_revocation(sql, kid, signed.member, str(signed.entry.get("home")), after,
+                     json.dumps(signed.to_json(), sort_keys=True), at)
+    point = q.revocation_point(sql, kid)
+    assert point is not None
+    return q.mark_key_uses(sql, kid, point, at)
+
+
+def revoke_at_home(directory: DirectoryLog, sql: Sql, member: str, after: int,
+                   node_key: SignPrivate, key_id: str | None = None) -> int | None:
+    """The home node's own revocation of a member's current signing key from its
+    main-log index ``after`` on, in the caller's write transaction: a ``revoke`` entry
+    ``by`` node, countersigned with the node key, appended to the node's directory log
+    (witnessed and sent to every peer like any entry) and taken here as a revocation.
+    The one path of ``vigil directory revoke --lost`` and of ``vigil key revoke
+    --compromised`` (:func:`vigil.node.keylife.revoke`). The entry's index; None when
+    the member has no chain here, its key is revoked there already, or (``key_id``
+    given) the chain's current key is another one: nothing to revoke in the directory.
+    Run it through :meth:`DirectoryLog.write` (or forget the entry on a rollback)."""
+    state = directory.keys_in(sql, member)
+    if state is None or state.sign_key is None or \
+            (key_id is not None and state.sign_key_id != key_id):
+        return None
+    entry = next_entry(state, "revoke", member, directory.node_id, by="node", after=after)
+    signed = sign_entry(entry, None, node_key)
+    index = directory.append_in(sql, signed)
+    learn_in(sql, signed, node_key.public_key().public_bytes_raw())
+    return index
+
+
 class Revocations:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def learn(self, signed: SignedEntry, home_key: bytes) -> int:
         """Take a revocation (checked against the home node's key); how many items
-        already delivered it marks."""
-        kid, after = verify_revocation(signed, home_key)
-        home = str(signed.entry.get("home"))
-
-        def run(sql: Sql) -> int:
-            q.add_revocation(sql, kid, signed.member, home, after,
-                             json.dumps(signed.to_json(), sort_keys=True), clock.now())
-            point = q.revocation_point(sql, kid)
-            assert point is not None
-            return q.mark_key_uses(sql, kid, point)
-        return self.store.write(run)
+        already delivered it marks (refused from then on by every read surface)."""
+        return self.store.write(lambda sql: learn_in(sql, signed, home_key))
 
     def point(self, key_id: str) -> int | None:
         return self.store.read(lambda sql: q.revocation_point(sql, key_id))

@@ -41,7 +41,7 @@ from vigil.crypto.encoding import b64u
 from vigil.federation import kinds, outbox, receiver
 from vigil.federation.peers import Peer
 from vigil.federation.trust_directory import TrustDirectory
-from vigil.federation.trust_intake import TrustIntake
+from vigil.federation.trust_origin import TrustOrigin
 from vigil.log.checkpoint import parse_checkpoint
 from vigil.node.exchange import Exchange
 from vigil.protocol.witnessing import witness_name
@@ -51,10 +51,11 @@ log = logging.getLogger("vigil.federation.trust")
 __all__ = ["TrustService", "witness_name"]
 
 
-class TrustService(TrustDirectory, TrustIntake):
+class TrustService(TrustDirectory, TrustOrigin):
     """A federating node's trust service (see the module's docstring), put together
-    from its peers and alarms (``trust_peers``), its key directory (``trust_directory``)
-    and what it checks of peers (``trust_intake``)."""
+    from its peers and alarms (``trust_peers``), its key directory (``trust_directory``),
+    what it checks of peers (``trust_intake``) and the proofs of shares' places in their
+    origins' logs (``trust_origin``)."""
 
     # -- the cadence ------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
@@ -65,6 +66,7 @@ class TrustService(TrustDirectory, TrustIntake):
         k = self.k()
         for origin in won:
             self.collector.prune(origin, k)
+        self.prefetch_origin_proofs()  # for shares signed by a since-revoked key
         self._ticks += 1
         if self._ticks % 60 == 0:  # about a minute
             self.witness.prune()
@@ -158,7 +160,11 @@ class TrustService(TrustDirectory, TrustIntake):
         tree; ``witnessed`` is whether the checkpoint reaches the entry. The client
         verifies all of it (:func:`vigil.protocol.witnessing.verify_witnessed_entry`).
         ``revoked_key``: the share was signed by a key revoked at its origin index;
-        ``origin_index``: its index in its origin's log (this node's, for its own)."""
+        ``origin_index``: its index in its origin's log (this node's, for its own);
+        ``origin_proof``: the proof of that index, for the client to check before it
+        compares it with a revocation point: ``{origin, index, witnessed, checkpoint,
+        size, proof}`` of the origin's log (this node's own part for its own shares,
+        the origin's cosigned proof for a received one, :meth:`origin_part`)."""
         self.ex.share(member, share_id)  # the access gate
         k = self.k()
         use = self.revocations.use(share_id)
@@ -170,12 +176,15 @@ class TrustService(TrustDirectory, TrustIntake):
         size = parse_checkpoint(note)[0].size if note is not None else 0
         witnessed = note is not None and index < size
         by = self.collector.cosigners_above(log_.origin, index) if index >= 0 else []
-        return {"share": share_id, "origin": log_.origin, "index": index, "k": k,
-                "witnessed": witnessed, "witnesses": by, "revoked_key": revoked,
+        own = {"origin": log_.origin, "index": index, "witnessed": witnessed,
+               "checkpoint": note if witnessed else None, "size": size if witnessed else 0,
+               "proof": [b64u(h) for h in log_.inclusion(index, size)] if witnessed
+               else []}
+        received = use is not None and use[0] != self.ex.node_id
+        return {"share": share_id, **own, "k": k, "witnesses": by, "revoked_key": revoked,
                 "origin_index": use[1] if use is not None else index,
-                "checkpoint": note if witnessed else None, "size": size if witnessed else 0,
-                "proof": [b64u(h) for h in log_.inclusion(index, size)] if witnessed
-                else []}
+                "origin_proof": self.origin_part(share_id, use[0], use[1])
+                if use is not None and received else own}
 
 
 class Installed:

@@ -78,12 +78,20 @@ class TrustDirectory(TrustPeers):
     def submit_entry(self, member: str, signed: Mapping[str, Any]) -> int:
         """A member's own signed directory entry (rotation by its old key, recovery,
         revocation, move, or its registration): countersigned here and appended if it
-        extends the member's chain. ``member`` comes from authentication."""
+        extends the member's chain. ``member`` comes from authentication. A revocation's
+        ``after`` may not be past the end of this node's main log (``dir.bad_entry``)."""
         entry, sig = signed.get("entry"), signed.get("sig")
         if not isinstance(entry, Mapping) or entry.get("member") != member \
                 or entry.get("home") != self.ex.node_id or not isinstance(sig, str):
             raise InputError("an entry of the caller's own, for this node, with its "
                              "signature", code="dir.bad_entry")
+        after = entry.get("after")
+        if entry.get("kind") == "revoke" and isinstance(after, int) \
+                and not isinstance(after, bool) and after > self.ex.log.size():
+            # `after` counts this node's main log: a point it has not reached would
+            # leave the key good for every share logged until then
+            raise InputError(f"a revocation point past the end of this node's log "
+                             f"({self.ex.log.size()} entries)", code="dir.bad_entry")
         to = entry.get("to")
         if entry.get("kind") == "rehome" and not any(p.node == to for p in self.peer_list()):
             raise InputError("a move to a node this node peers with", code="dir.bad_entry")

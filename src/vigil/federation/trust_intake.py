@@ -84,7 +84,8 @@ class TrustIntake(TrustPeers):
         least k distinct roster nodes other than the home (valid cosignatures only),
         every inclusion proof, the member's chain with its signatures
         (``fed.bad_directory_proof`` otherwise); an announcement without one is
-        ``fed.no_directory_proof``; keys other than the chain's current ones are
+        ``fed.no_directory_proof``; keys other than the chain's current ones (or, once
+        the chain revoked its signing key, that revoked key) are
         ``fed.directory_mismatch``. The item is quarantined with its body and the signed
         batch head as the evidence. A revocation (``deactivate``) only takes trust away:
         it is taken without a proof (heartbeats carry it ahead of the queue). A member
@@ -118,7 +119,12 @@ class TrustIntake(TrustPeers):
                               code="fed.bad_directory_proof") from None
         if revocation:
             return
-        if keys.sign_key_id != mj["sign_key_id"] or enc_kid(keys.enc_key) != mj["enc_key_id"]:
+        # a key the chain revoked, with no new one yet: the home's `revoke` key event,
+        # which takes nothing back (the directory's revocation refuses the key's later
+        # signatures on every node)
+        revoked = keys.sign_key is None and mj["sign_key_id"] in keys.revoked
+        if (keys.sign_key_id != mj["sign_key_id"] and not revoked) \
+                or enc_kid(keys.enc_key) != mj["enc_key_id"]:
             raise CryptoError(f"{mj['id']}'s announced keys are not the ones its directory "
                               f"entries hold", code="fed.directory_mismatch")
 

@@ -26,6 +26,8 @@ from vigil import clock, params
 from vigil.crypto.encoding import b64u, b64u_decode
 from vigil.crypto.keys import ENC_ALGS, SIGN_ALGS, alg_of, is_key_id
 from vigil.crypto.seal import WRAP_BLOB_LENS
+from vigil.directory.log import DirectoryLog
+from vigil.directory.revocation import revoke_at_home
 from vigil.errors import Conflict, InputError, NotFound, PolicyDenied
 from vigil.log.entries import ENTRY_VERSION
 from vigil.model import Member
@@ -148,7 +150,10 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
     such as 2d): its shares signed with the key stored at or after that point are marked
     and refused by every surface, later signatures are refused, and what it signed
     before stays verifiable as "signed before revocation". ``keys.revoked`` if it already
-    was."""
+    was. A member with a chain in this node's key directory gets, in the same
+    transaction, the home node's ``revoke`` entry there with ``after`` = ``from_index``
+    (:func:`vigil.directory.revocation.revoke_at_home`): peers and members' clients
+    learn the same point from the witnessed directory."""
     m = ex.member(member_ref)
     at = clock.now()
     point = clock.fmt(params.since(since, name="since")) if since else at
@@ -157,6 +162,7 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
                          code="input.out_of_range", pointer="/since")
     if ex.keybook.revoked(ex.directory(), m.sign_key_id):
         raise Conflict("this key is already revoked", code="keys.revoked")
+    keydir = DirectoryLog(ex.store, ex.node_id, ex.node_key)
 
     def write(sql: Sql) -> None:
         marked = [(sid, idx) for sid, header, idx in keys_sql.shares_since(sql, m.id, point)
@@ -169,8 +175,10 @@ def revoke(ex: Exchange, member_ref: str, *, since: str | None = None,
         keys_sql.bump_directory(sql)
         ex.log.append(sql, _entry(m, "revoke", at, since=point, from_index=from_index,
                                   reason=reason))
+        # the same point in the key directory, for peers and members' clients
+        revoke_at_home(keydir, sql, m.id, from_index, ex.node_key, m.sign_key_id)
 
-    ex.store.write(write)
+    keydir.write(write)
     got = ex.keybook.get(ex.directory(), m.sign_key_id)
     assert got is not None
     return got

@@ -10,6 +10,11 @@ k valid cosignatures of witnesses it has pinned (by name and key), never the nod
 requires witnessing: the node's answer (``GET /api/v1/federation/witnessed/{share}``)
 carries its log's checkpoint with the cosignature lines and the inclusion proof of the
 share's entry; the client recomputes the entry's leaf from the envelope it holds.
+
+:func:`verify_signed_before` is what it checks before it takes a share signed by a key
+revoked from index ``after`` of the signer's home log: the same proof, of the share's
+entry in the home's own log (``origin_proof``), and only then the index against
+``after``.
 """
 
 from __future__ import annotations
@@ -20,15 +25,15 @@ from typing import Any
 
 from vigil.crypto.encoding import b64u_decode
 from vigil.errors import CryptoError, VigilError
-from vigil.log.checkpoint import DEFAULT_AUTHORITY, Checkpoint
+from vigil.log.checkpoint import DEFAULT_AUTHORITY, Checkpoint, log_origin
 from vigil.log.merkle import leaf_hash, verify_inclusion
 from vigil.log.note import check_signatures, parse_note
 from vigil.protocol.cosignature import cosigners, node_of_origin
 
 MAX_K = 3
 
-__all__ = ["Witnessed", "quorum", "verify_witnessed", "verify_witnessed_entry",
-           "witness_name"]
+__all__ = ["Witnessed", "quorum", "verify_signed_before", "verify_witnessed",
+           "verify_witnessed_entry", "witness_name"]
 
 
 def witness_name(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:
@@ -126,3 +131,41 @@ def verify_witnessed_entry(answer: Mapping[str, Any], entry: bytes,
                           f"entry {index}", code="client.not_witnessed")
     verify_inclusion(leaf_hash(entry), index, cp.size, proof, cp.root)
     return Witnessed(index, cp, text, found)
+
+
+def verify_signed_before(answer: Mapping[str, Any], entry: bytes, home: str,
+                         home_key: bytes, witnesses: Mapping[str, bytes], k: int,
+                         after: int, *, authority: str = DEFAULT_AUTHORITY) -> Witnessed:
+    """Prove that the share whose log entry is ``entry`` (its leaf bytes, rebuilt by the
+    caller from the envelope it holds) was logged by its signer's home node ``home``
+    below ``after``, the point from which the home revoked the signing key.
+
+    ``after`` counts entries of ``home``'s main log, so only a proof in that log can
+    place the share before it: ``answer["origin_proof"]`` must be of ``home``'s log
+    (``keys.other_log`` otherwise: a share logged elsewhere, e.g. at the member's home
+    before it moved, has no place in that numbering), its checkpoint signed by
+    ``home_key`` and cosigned by ``k`` pinned witnesses of other nodes, and the entry at
+    its ``index`` (:func:`verify_witnessed_entry`, whose codes it raises). No proof yet
+    is ``keys.order_unproven`` (ask again later); a proven index at or past ``after`` is
+    ``keys.revoked``. The serving node's ``origin_index`` plays no part."""
+    part = answer.get("origin_proof")
+    if not isinstance(part, Mapping):
+        raise CryptoError("the node gave no proof of the share's place in its origin's log",
+                          code="keys.order_unproven")
+    origin = log_origin(home, authority)
+    if part.get("origin") != origin:
+        raise CryptoError(f"the share is proven in {part.get('origin')!r}, not in "
+                          f"{origin}, whose log the revocation point counts",
+                          code="keys.other_log")
+    try:
+        got = verify_witnessed_entry(part, entry, (origin, home_key), witnesses, k,
+                                     origin=origin)
+    except CryptoError as e:
+        if e.code != "client.not_witnessed":
+            raise
+        raise CryptoError(f"the share's place in {origin} is not proven yet: {e.message}",
+                          code="keys.order_unproven") from None
+    if got.index >= after:
+        raise CryptoError(f"the share is entry {got.index} of {origin}, at or past the "
+                          f"revocation point {after}", code="keys.revoked")
+    return got

@@ -945,6 +945,16 @@ MIGRATIONS: list[list[str]] = [
     ["ALTER TABLE fed_peers ADD COLUMN via TEXT"],
     TAXII_FROM_INBOX_MIGRATION,  # v22: TAXII access read from the inbox, no rows of its own
     OBSERVABLE_KEY_INDEX_MIGRATION,  # v23: observable keys merged apart; rows name a share seq
+    # v24: a received share's place in its origin's log, proven by a checkpoint of that
+    # log with k cosignatures (vigil.federation.trust_origin)
+    ["""CREATE TABLE origin_proofs (
+        share_id TEXT PRIMARY KEY,
+        origin TEXT NOT NULL,
+        idx {BIGINT} NOT NULL,
+        size {BIGINT} NOT NULL,
+        checkpoint TEXT NOT NULL,
+        proof TEXT NOT NULL
+    )"""],
 ]
 
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from vigil.storage.base import Sql
+from vigil.storage.common import bump_directory
 
 _ALARM = ("SELECT node, origin, evidence, raised, status, decided_by, decided, reason "
           "FROM fork_alarms")
@@ -225,10 +226,19 @@ def revocation_entries(sql: Sql) -> list[str]:
         "SELECT entry FROM key_revocations ORDER BY at DESC, key_id").fetchall()]
 
 
-def mark_key_uses(sql: Sql, key_id: str, after: int) -> int:
-    return int(sql.execute("UPDATE key_uses SET revoked = ? WHERE key_id = ? AND "
-                           "log_index >= ? AND revoked = ?", (True, key_id, after, False)
-                           ).rowcount)
+def mark_key_uses(sql: Sql, key_id: str, after: int, at: str) -> int:
+    """Mark the received shares signed by ``key_id`` at origin-log index >= ``after``,
+    here and among the revoked shares every read surface refuses; how many were not
+    marked yet. The directory version moves when any was, so the caches reload."""
+    n = int(sql.execute("UPDATE key_uses SET revoked = ? WHERE key_id = ? AND "
+                        "log_index >= ? AND revoked = ?", (True, key_id, after, False)
+                        ).rowcount)
+    sql.execute("INSERT INTO revoked_shares(share_id, key_id, marked) SELECT share_id, "
+                "key_id, ? FROM key_uses WHERE key_id = ? AND log_index >= ? "
+                "ON CONFLICT(share_id) DO NOTHING", (at, key_id, after))
+    if n:
+        bump_directory(sql)
+    return n
 
 
 def add_key_use(sql: Sql, share_id: str, home: str, key_id: str, log_index: int) -> None:
@@ -247,6 +257,37 @@ def marked_shares(sql: Sql) -> list[str]:
     return [str(r[0]) for r in sql.execute(
         "SELECT share_id FROM key_uses WHERE revoked = ? ORDER BY share_id", (True,)
     ).fetchall()]
+
+
+# -- a received share's proven place in its origin's log --------------------------------
+def put_origin_proof(sql: Sql, share_id: str, origin: str, index: int, size: int,
+                     checkpoint: str, proof: str) -> None:
+    """Keep (or replace by a newer one) the proof of a share's entry in its origin's log."""
+    sql.execute("INSERT INTO origin_proofs(share_id, origin, idx, size, checkpoint, proof) "
+                "VALUES(?,?,?,?,?,?) ON CONFLICT (share_id) DO UPDATE SET "
+                "origin = excluded.origin, idx = excluded.idx, size = excluded.size, "
+                "checkpoint = excluded.checkpoint, proof = excluded.proof",
+                (share_id, origin, index, size, checkpoint, proof))
+
+
+def origin_proof(sql: Sql, share_id: str) -> tuple[str, int, int, str, str] | None:
+    """(origin, index, size, checkpoint note, proof JSON) kept for a received share."""
+    row = sql.execute("SELECT origin, idx, size, checkpoint, proof FROM origin_proofs "
+                      "WHERE share_id = ?", (share_id,)).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]), int(row[2]), str(row[3]),
+                                     str(row[4]))
+
+
+def unproven_before_revocation(sql: Sql, limit: int) -> list[tuple[str, str, int]]:
+    """(share, origin node, origin index) of received shares signed by a since-revoked
+    key below its revocation point whose origin proof is not kept yet: the ones a
+    member's client will take only with that proof."""
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in sql.execute(
+        "SELECT u.share_id, u.home, u.log_index FROM key_uses u "
+        "JOIN key_revocations r ON r.key_id = u.key_id "
+        "LEFT JOIN origin_proofs p ON p.share_id = u.share_id "
+        "WHERE u.log_index < r.after_index AND p.share_id IS NULL "
+        "ORDER BY u.home, u.log_index LIMIT ?", (limit,)).fetchall()]
 
 
 # -- relay hops -----------------------------------------------------------------------------

@@ -52,7 +52,8 @@ async def recover(st: StateDep, actor: ActorDep, body: JsonBody) -> dict[str, An
 @router.post("/keys/revoke")
 async def revoke(st: StateDep, actor: ActorDep, body: JsonBody = None) -> dict[str, Any]:
     """Revoke the member's current keys on compromise: `{since}` (optional; a time or a
-    span back such as 2d) is the revocation point."""
+    span back such as 2d) is the revocation point. A member with entries in the node's
+    key directory gets the home's `revoke` entry there in the same transaction."""
     since = body.get("since") if isinstance(body, dict) else None
     rec = await st.write(actions.revoke, st.exchange, actor.member,
                          since=str(since) if since else None)

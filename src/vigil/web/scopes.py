@@ -20,7 +20,8 @@ FED = "/fed/v1"
 NODE_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("POST", f"{FED}/batch"), ("POST", f"{FED}/heartbeat"), ("GET", f"{FED}/outbox"),
     ("POST", f"{FED}/relay"), ("GET", f"{FED}/relay/descriptor"), ("POST", f"{FED}/hop"),
-    ("POST", f"{FED}/relay/replies"), ("POST", f"{FED}/hop/replies")})
+    ("POST", f"{FED}/relay/replies"), ("POST", f"{FED}/hop/replies"),
+    ("GET", f"{FED}/log/proof")})
 """Node-to-node routes (vigil.web.federation): a request is authenticated by the sending
 node's ``Vigil-Node`` signature with the key its operator pinned (``vigil peer add``),
 never by a member token or session, so no scope applies to them; they are listed below

@@ -8,6 +8,8 @@ directory log for monitors, and what members read of fork alarms.
   inclusion proofs and a checkpoint carrying k cosignatures (public: keys are public).
 - ``GET /fed/v1/directory/log?start=N`` -- the directory log's leaves from N up to its
   newest k-cosigned checkpoint, for members' monitors.
+- ``GET /fed/v1/log/proof?index=N`` -- entry N of this node's log under its newest
+  checkpoint with k cosignatures, and its inclusion proof (peers only: node-signed).
 - ``GET /api/v1/directory/lookup/{member}`` -- for clients and gateways: the member's
   lookup at its home node (this node's, or the home peer's as it answered).
 - ``POST /api/v1/directory/entries`` -- a member's own signed entry (admin scope).
@@ -32,6 +34,7 @@ from vigil.directory.answers import answer_lookup, answer_range
 from vigil.errors import InputError
 from vigil.federation.trust import TrustService, trust_of
 from vigil.web.deps import ActorDep, StateDep, number, read_body
+from vigil.web.federation import authenticate, service
 from vigil.witness.wire import MAX_REQUEST_BYTES
 
 router = APIRouter(tags=["federation"])
@@ -62,6 +65,19 @@ async def lookup(st: StateDep, request: Request, member: Annotated[str, Query(ma
     trust = _trust(request)
     return _json(await asyncio.to_thread(answer_lookup, trust.directory, trust.collector,
                                          member, trust.k()))
+
+
+@router.get(f"{PREFIX}/log/proof")
+async def log_proof(
+    st: StateDep, request: Request,
+    index: Annotated[int, Query(ge=0), number("index")],
+) -> Response:
+    """Entry ``index`` of this node's log, proven under a k-cosigned checkpoint, for a
+    peer that received the share to hand on to its members' clients. Node-signed like
+    the other peer routes: the log's size is no one else's business."""
+    trust = _trust(request)
+    await authenticate(request, service(request), b"")
+    return _json(await asyncio.to_thread(trust.log_proof, index))
 
 
 @router.get("/api/v1/directory/lookup/{member}")

@@ -15,9 +15,10 @@ from vigil.directory.entries import next_entry, sign_entry, sign_kid
 from vigil.directory.log import DirectoryLog
 from vigil.directory.lookup import verify_lookup
 from vigil.directory.monitor import OwnerMonitor
-from vigil.directory.revocation import Revocations
+from vigil.directory.revocation import Revocations, revoke_at_home
 from vigil.errors import CryptoError, NotFound, PolicyDenied
 from vigil.protocol.witnessing import quorum
+from vigil.storage import keys as keys_sql
 from vigil.witness.collector import Collector
 
 from .conftest import Node
@@ -181,6 +182,8 @@ def test_revocation_refused_everywhere_also_late_and_out_of_order(
         late.store.write(deliver)
     assert late.learn_all(early.heads(), home_keys) == 2
     assert late.marked_shares() == ["share--10", "share--12"]
+    # ... among the revoked shares every read surface refuses
+    assert sorted(late.store.read(keys_sql.marked_share_ids)) == ["share--10", "share--12"]
     with pytest.raises(PolicyDenied):
         late.check(kid, 11)
     late.check(kid, 9)
@@ -190,6 +193,32 @@ def test_revocation_refused_everywhere_also_late_and_out_of_order(
                               {home.node.id: Ed25519PrivateKey.generate().public_key()
                                .public_bytes_raw()}) == 0
     assert stranger.point(kid) is None
+
+
+def test_the_home_revokes_alone_in_its_directory(trio: Callable[..., list[Node]]) -> None:
+    nodes = trio(3)
+    home = Home(nodes[0], nodes[1:])
+    sk, _, _ = _register(home)
+    kid = sign_kid(sign_public_raw(sk))
+    # not the member's current key, or a member with no chain: nothing to revoke
+    other = sign_kid(sign_public_raw(generate_sign_key(False)))
+    assert home.dir.write(lambda sql: revoke_at_home(home.dir, sql, MEMBER, 7, home.node.key,
+                                                     other)) is None
+    assert home.dir.write(lambda sql: revoke_at_home(
+        home.dir, sql, f"identity--{uuid.uuid4()}", 7, home.node.key)) is None
+    idx = home.dir.write(lambda sql: revoke_at_home(home.dir, sql, MEMBER, 7, home.node.key,
+                                                    kid))
+    assert idx == 1 and home.dir.entries()[1][1].entry["by"] == "node"
+    assert Revocations(home.node.store).point(kid) == 7  # taken here at once
+    # revoked already: no second entry
+    assert home.dir.write(lambda sql: revoke_at_home(home.dir, sql, MEMBER, 9,
+                                                     home.node.key)) is None
+    assert home.dir.size() == 2
+    # the witnessed lookup proves it to anyone
+    home.witness()
+    keys = verify_lookup(answer_lookup(home.dir, home.collector, MEMBER, home.k),
+                         home.node.id, home.dir.public_raw, home.witnesses, home.k, MEMBER)
+    assert keys.revoked == {kid: 7} and keys.sign_key is None
 
 
 def test_heartbeats_carry_every_revocation_in_turn(trio: Callable[..., list[Node]]) -> None:

@@ -1,5 +1,6 @@
-"""The gateway and a revoked key: a share its origin logged before the revocation point
-is served, marked "signed before revocation"; one at or after the point is refused."""
+"""The gateway and a revoked key: a share its home logged before the revocation point,
+proven by the home's cosigned log (not by the serving node's word), is served, marked
+"signed before revocation"; without that proof it is refused."""
 
 from __future__ import annotations
 
@@ -16,16 +17,38 @@ from vigil.client.keys import SIGNED_BEFORE_REVOCATION
 from vigil.directory.lookup import verify_lookup
 from vigil.gateway import LocalStore, ingest
 from vigil.protocol.witnessing import witness_name
+from vigil.storage import trust as tq
 from vigil.testing import stix
 from vigil.trust_client import TrustingClient
 
 
-class LaterIndex(TrustingClient):
-    """A node that says the share was logged at the revocation point (its word only)."""
+class EarlierIndex(TrustingClient):
+    """A node that moves the share's proven index (its word, against the proof)."""
 
     def witnessed(self, share_id: str) -> dict[str, Any]:
         out = super().witnessed(share_id)
-        out["origin_index"] = 10**9
+        out["origin_index"] = 0
+        out["origin_proof"]["index"] = max(0, out["origin_proof"]["index"] - 1)
+        return out
+
+
+class OwnLog(TrustingClient):
+    """A node that proves the share's place in its own log (where the share is an entry
+    too, at an index of another numbering) instead of the home's."""
+
+    def witnessed(self, share_id: str) -> dict[str, Any]:
+        out = super().witnessed(share_id)
+        out["origin_proof"] = {k: out[k] for k in ("origin", "index", "witnessed",
+                                                    "checkpoint", "size", "proof")}
+        return out
+
+
+class NoProof(TrustingClient):
+    """A node that answers as before the origin's proof: its word only."""
+
+    def witnessed(self, share_id: str) -> dict[str, Any]:
+        out = super().witnessed(share_id)
+        del out["origin_proof"]
         return out
 
 
@@ -49,10 +72,13 @@ async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
             assert run.exit_code == 0, run.output
         kid = bravo.keyring.sign_key_id
         witnesses = a.server.app.state.trust.witnesses()  # pinned out of band
-        client = TrustingClient(a.url, alpha.token, alpha.keyring, witnesses=witnesses,
-                                log_state=tmp_path / "cp.json")
-        lying = LaterIndex(a.url, alpha.token, alpha.keyring, witnesses=witnesses,
-                           log_state=tmp_path / "cp2.json")
+        made: list[TrustingClient] = []
+
+        def member(cls: type[TrustingClient] = TrustingClient) -> TrustingClient:
+            made.append(cls(a.url, alpha.token, alpha.keyring, witnesses=witnesses,
+                            log_state=tmp_path / f"cp{len(made)}.json"))
+            return made[-1]
+        client = member()
 
         def proven_revoked() -> bool:  # athens carries berlin's witnessed revocation
             got = client._call("GET", f"/api/v1/directory/lookup/{bravo.id}")
@@ -60,23 +86,41 @@ async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
             keys = verify_lookup(got["answer"], home, witnesses[witness_name(home)],
                                  witnesses, client.k, bravo.id)
             return kid in keys.revoked
-        store, refused = LocalStore(tmp_path / "gw.db"), LocalStore(tmp_path / "gw2.db")
+        stores: list[LocalStore] = []
+
+        def gateway(c: TrustingClient) -> LocalStore:
+            stores.append(LocalStore(tmp_path / f"gw{len(stores)}.db"))
+            ingest(c, stores[-1], alpha.keyring, InboxItem(1, sid, "", env, state))
+            return stores[-1]
         try:
             await asyncio.to_thread(wait_for, proven_revoked, 60.0, 0.2)
+            # athens learnt the revocation and kept berlin's proof before anyone asked
+            await asyncio.to_thread(
+                wait_for, lambda: ex_a.store.read(lambda sql: tq.origin_proof(sql, sid)),
+                60.0, 0.2)
             env, state = await asyncio.to_thread(client.envelope, sid)
-            await asyncio.to_thread(ingest, client, store, alpha.keyring,
-                                    InboxItem(1, sid, "", env, state))
+            store = await asyncio.to_thread(gateway, client)
             assert store.counts()["shares"] == 1 and store.counts()["refused"] == 0
             (signer,) = store._db.execute("SELECT signer FROM shares").fetchone()
             assert SIGNED_BEFORE_REVOCATION in signer
-            # the same share said to be logged at or past the point: refused
-            await asyncio.to_thread(ingest, lying, refused, alpha.keyring,
-                                    InboxItem(1, sid, "", env, state))
-            assert refused.counts()["shares"] == 0
-            assert refused._db.execute("SELECT code FROM refused").fetchall() == [
-                ("keys.revoked",)]
+            # the lies of a serving node: each refused, the share not served
+            for cls, code in ((EarlierIndex, "log.bad_inclusion"), (OwnLog, "keys.other_log"),
+                              (NoProof, "keys.order_unproven")):
+                refused = await asyncio.to_thread(gateway, member(cls))
+                assert refused.counts()["shares"] == 0, cls
+                assert refused._db.execute("SELECT code FROM refused").fetchall() == [
+                    (code,)], cls
+            # the proof athens kept holds without berlin
+            kept = ex_a.store.read(lambda sql: tq.origin_proof(sql, sid))
+            assert kept is not None and kept[0] == b.exchange().log.origin
+            b.server.stop()
+            answer = await asyncio.to_thread(client.witnessed, sid)
+            assert answer["origin_proof"]["witnessed"] is True
+            assert answer["origin_proof"]["origin"] == kept[0]
+            again = await asyncio.to_thread(gateway, client)  # keys proven a moment ago
+            assert again.counts()["shares"] == 1 and again.counts()["refused"] == 0
         finally:
-            client.close()
-            lying.close()
-            store.close()
-            refused.close()
+            for c in made:
+                c.close()
+            for st in stores:
+                st.close()

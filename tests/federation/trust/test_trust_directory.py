@@ -45,3 +45,35 @@ def test_a_member_added_on_a_federating_node_is_in_the_directory(tmp_path: Path)
         tb.uninstall()
         a.close()
         b.close()
+
+
+def test_a_members_revocation_point_is_within_its_homes_log(tmp_path: Path) -> None:
+    """``after`` counts the home's main log: a member's revocation naming a point its
+    home has not reached is refused (it would leave the key good until then); one at
+    the log's end is countersigned and enforced from there."""
+    import pytest
+
+    from vigil.directory.entries import member_signature, next_entry
+    from vigil.errors import InputError
+
+    a = make(tmp_path, "athens", {"alpha": True})
+    ta = TrustService(a.ex)
+    try:
+        ta.register_held()
+        alpha = a.id("alpha")
+        kr = a.node.members["alpha"].keyring
+        size = a.ex.log.size()
+
+        def revoke(after: int) -> int:
+            entry = next_entry(ta.directory.keys(alpha), "revoke", alpha, a.ex.node_id,
+                               after=after)
+            return ta.submit_entry(alpha, {"entry": entry,
+                                           "sig": member_signature(entry, kr.sign_private)})
+        with pytest.raises(InputError) as e:
+            revoke(size + 1000)
+        assert e.value.code == "dir.bad_entry"
+        assert ta.revocations.point(kr.sign_key_id) is None
+        revoke(size)
+        assert ta.revocations.point(kr.sign_key_id) == size
+    finally:
+        a.close()
