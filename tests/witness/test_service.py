@@ -6,13 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.federation.trust.conftest import Node, introduce, make_trust_node
 
 from vigil.errors import PolicyDenied
 from vigil.log.checkpoint import check_fork
 from vigil.protocol.cosignature import cosigners
 from vigil.witness.wire import SIZE_CONTENT_TYPE, format_request, parse_cosignatures
-
-from .conftest import Node, introduce, make_trust_node
 
 
 def _submit(witness_node: Node, old: int, proof: list[bytes], note: str) -> tuple[int, str, bytes]:

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from tests.keys.conftest import MODULE, SoftHsm
 
 from vigil.crypto import pkcs11
 from vigil.crypto.keys import key_id, verify_raw
 from vigil.crypto.seal import unwrap_key, wrap_key
 from vigil.errors import CryptoError
-
-from .conftest import MODULE, SoftHsm
 
 
 def test_uri_parse_and_secrets_left_out() -> None:

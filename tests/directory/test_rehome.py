@@ -22,7 +22,7 @@ from tests.federation.pairs import (
     quarantined,
     sync,
 )
-from tests.federation.trust.test_trust_intake import resign, witness_of
+from tests.federation.test_trust_intake import resign, witness_of
 
 from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import fold, member_signature, next_entry

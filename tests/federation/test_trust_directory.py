@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from tests.federation.pairs import deliver, make, peer, quarantined
-from tests.federation.trust.test_trust_intake import witness_of
+from tests.federation.test_trust_intake import witness_of
 
 from vigil.cli.main import cli
 from vigil.federation.trust import TrustService
