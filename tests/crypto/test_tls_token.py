@@ -33,6 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tests.keys.conftest import MODULE, SoftHsm, _missing
 
 from vigil.client import Client
 from vigil.client.tls import transports
@@ -40,8 +41,6 @@ from vigil.crypto.pins import spki_pin
 from vigil.crypto.pkcs11 import TokenError
 from vigil.signin import certs
 from vigil.testing import ServerProcess, make_node
-
-from .conftest import MODULE, SoftHsm, _missing
 
 ENGINES = "/usr/lib/*/engines-3/pkcs11.so"  # Debian's libengine-pkcs11-openssl
 
