@@ -3,55 +3,31 @@ processes and after a store migrated with rows in it."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.analysis.helpers import publish
+from tests.analysis.helpers import module_store, publish, put_fake_shares
 from tests.analysis.test_index import _obs
 
 from vigil import testing
 from vigil.analysis import stored
 from vigil.analysis.correlate import correlator
-from vigil.analysis.correlation_rows import write_observables
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable
-from vigil.storage import Store, open_store
+from vigil.storage import Store
 from vigil.storage import observables as obs_rows
 from vigil.storage.base import Sql
 from vigil.testing.stix import ioc_bundle
 
-_ids = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path_factory.mktemp('stored') / 'x.db'}")
-    try:
-        yield s
-    finally:
-        s.close()
+store = module_store("stored")
 
 
 def _put(sql: Sql, held: list[tuple[Observable, int]]) -> dict[int, str]:
-    """Store the rows of fake shares (one per distinct ref); ref -> share id."""
+    """Only these fake shares' observables in the store; ref -> share id."""
     sql.execute("DELETE FROM observables")
     sql.execute("DELETE FROM observable_ip_lens")
-    ids: dict[int, str] = {}
-    for _, ref in held:
-        if ref not in ids:
-            ids[ref] = sid = f"share-{next(_ids)}"
-            sql.execute("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
-                        "created, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?)",
-                        (sid, f"member-{ref}", b"{}", b"", b"", b"", "", False, False))
-    by_share: dict[str, list[Observable]] = {}
-    for o, ref in held:
-        by_share.setdefault(ids[ref], []).append(o)
-    write_observables(sql, by_share)
-    return ids
+    return put_fake_shares(sql, held)
 
 
 @settings(max_examples=150, deadline=None)
