@@ -22,7 +22,8 @@ from tests.federation.pairs import (
     quarantined,
     sync,
 )
-from tests.federation.test_trust_intake import resign, witness_of
+from tests.federation.test_trust_intake import resign
+from tests.federation.trusting import witness_of
 
 from vigil.directory.answers import answer_lookup
 from vigil.directory.entries import fold, member_signature, next_entry

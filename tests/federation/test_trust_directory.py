@@ -7,21 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.federation.pairs import deliver, make, peer, quarantined
-from tests.federation.test_trust_intake import witness_of
+from tests.federation.pairs import deliver, quarantined
+from tests.federation.trusting import trusting_pair, witness_of
 
 from vigil.cli.main import cli
-from vigil.federation.trust import TrustService
 from vigil.testing.node import PASSPHRASE
 
 
 def test_a_member_added_on_a_federating_node_is_in_the_directory(tmp_path: Path) -> None:
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    peer(a, b)
-    ta, tb = TrustService(a.ex), TrustService(b.ex)
-    ta.install()
-    tb.install()
+    a, b, ta, tb = trusting_pair(tmp_path)
     try:
         ta.register_held()
         env = {"VIGIL_FED_NAME": "athens", "VIGIL_KEYRING_PASSPHRASE": PASSPHRASE}

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from tests.federation.pairs import Node, batch, deliver, make, peer, quarantined, sync
+from tests.federation.trusting import trusting_pair, witness_of
 
 from vigil import clock
 from vigil.crypto.encoding import b64u
@@ -29,24 +30,11 @@ from vigil.log.entries import ENTRY_VERSION
 from vigil.storage import federation as q
 from vigil.storage import keys as keys_sql
 from vigil.storage.base import Sql
-from vigil.witness.collector import WitnessPeer
-
-
-def witness_of(t: TrustService) -> WitnessPeer:
-    def submit(body: bytes) -> tuple[int, str, bytes]:
-        a = t.witness.add_checkpoint(body)
-        return a.status, a.content_type, a.body
-    return WitnessPeer(witness_name(t.ex.node_id), t.ex.node_key_raw, submit)
 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, TrustService, TrustService]]:
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    peer(a, b)
-    ta, tb = TrustService(a.ex), TrustService(b.ex)
-    ta.install()
-    tb.install()
+    a, b, ta, tb = trusting_pair(tmp_path)
     assert ta.register_held() == 1
     # berlin witnesses athens' logs (k = 1 of 2 nodes)
     assert ta.collector.round([witness_of(tb)])[ta.directory.origin] == 1
@@ -187,12 +175,7 @@ def test_an_announcement_waits_for_its_directory_entries_to_be_witnessed(
     """Before alpha's registration has k cosignatures athens' batch ends before alpha's
     announcement (so it is never refused for it); once berlin cosigned, it leaves with
     its proof and is taken."""
-    a = make(tmp_path, "athens", {"alpha": True})
-    b = make(tmp_path, "berlin", {"bravo": True})
-    peer(a, b)
-    ta, tb = TrustService(a.ex), TrustService(b.ex)
-    ta.install()
-    tb.install()
+    a, b, ta, tb = trusting_pair(tmp_path)
     try:
         sync(a, b)
         assert member_items(batch(a, b)) == []  # held, not registered yet
