@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from tests.federation.nodes import knows, make_fed_node, peer_all, running, wait_for
+from tests.federation.crossing import refused_codes, share_across
+from tests.federation.nodes import wait_for
 
 from vigil.cli import main as cli_mod
-from vigil.client import Client, InboxItem
+from vigil.client import InboxItem
 from vigil.client.keys import SIGNED_BEFORE_REVOCATION
 from vigil.directory.lookup import verify_lookup
 from vigil.gateway import LocalStore, ingest
 from vigil.protocol.witnessing import witness_name
-from vigil.testing import stix
 from vigil.trust_client import TrustingClient
 
 
@@ -31,18 +31,8 @@ class LaterIndex(TrustingClient):
 
 async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
         tmp_path: Path) -> None:
-    a = make_fed_node(tmp_path, "athens", {"alpha": True})
-    b = make_fed_node(tmp_path, "berlin", {"bravo": True})
-    alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
-    with running([a, b]):
-        peer_all([a, b])
-        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
-        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
-        with Client(b.url, bravo.token, bravo.keyring) as cb:
-            sid = cb.publish(stix.canary_bundle("before"), tlp="green",
-                             to=["member:alpha@athens"])["id"]
-        ex_a = a.exchange()
-        await asyncio.to_thread(wait_for, lambda: ex_a.store.get_share(sid) is not None)
+    async with share_across(tmp_path, "before") as (a, b, sid):
+        alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
         args = ["--data", str(b.node.data), "directory"]
         for cmd in (["register", "bravo"], ["revoke", "bravo", "--lost"]):
             run = CliRunner().invoke(cli_mod.cli, [*args, *cmd], catch_exceptions=False)
@@ -70,11 +60,8 @@ async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
             (signer,) = store._db.execute("SELECT signer FROM shares").fetchone()
             assert SIGNED_BEFORE_REVOCATION in signer
             # the same share said to be logged at or past the point: refused
-            await asyncio.to_thread(ingest, lying, refused, alpha.keyring,
-                                    InboxItem(1, sid, "", env, state))
-            assert refused.counts()["shares"] == 0
-            assert refused._db.execute("SELECT code FROM refused").fetchall() == [
-                ("keys.revoked",)]
+            assert await refused_codes(lying, refused, alpha.keyring,
+                                       InboxItem(1, sid, "", env, state)) == ["keys.revoked"]
         finally:
             client.close()
             lying.close()
