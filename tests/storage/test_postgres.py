@@ -15,7 +15,7 @@ import pytest
 from vigil.errors import ConfigError, Unavailable
 from vigil.storage.schema import schema_version
 
-from .test_store_contract import envelope, member
+from .test_base import envelope, member
 
 psycopg = pytest.importorskip("psycopg")
 postgres = pytest.importorskip("vigil.storage.postgres")

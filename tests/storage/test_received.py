@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.storage.test_store_contract import envelope, member, store  # noqa: F401
+from tests.storage.test_base import envelope, member, store  # noqa: F401
 
 from vigil.storage import Store, received
 from vigil.storage import federation as q

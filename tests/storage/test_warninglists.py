@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.storage.test_store_contract import store  # noqa: F401
+from tests.storage.test_base import store  # noqa: F401
 
 from vigil.storage import Store
 from vigil.storage import warninglists as q
