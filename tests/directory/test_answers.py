@@ -10,7 +10,9 @@ from tests.directory.homes import MEMBER, Home, register
 from tests.federation.trust.conftest import Node
 
 from vigil.crypto.encoding import b64u_decode
+from vigil.crypto.keys import generate_sign_key
 from vigil.directory.answers import answer_lookup, answer_range
+from vigil.directory.entries import next_entry, sign_entry
 from vigil.errors import NotFound
 from vigil.log.checkpoint import parse_checkpoint
 
@@ -35,8 +37,12 @@ def test_answers_hold_what_the_cosigned_checkpoint_holds(trio: Callable[..., lis
                                                          ) -> None:
     nodes = trio(3)
     home = Home(nodes[0], nodes[1:])
-    register(home)
+    sk, _, _ = register(home)
     home.witness()
+    # a rotation logged after the cosigned checkpoint: in no answer yet
+    home.dir.append(sign_entry(next_entry(home.dir.keys(MEMBER), "rotate", MEMBER,
+                                          home.node.id, sign_key=generate_sign_key(False)),
+                               sk, home.node.key))
     got = answer_lookup(home.dir, home.collector, MEMBER, home.k)
     assert (got["member"], got["home"]) == (MEMBER, home.node.id)
     size = parse_checkpoint(got["checkpoint"])[0].size
