@@ -39,6 +39,12 @@ def test_a_note_holds_with_k_cosignatures_of_other_nodes(trio: Callable[..., lis
     few = dict(list(home.witnesses.items())[:1])
     with pytest.raises(CryptoError):
         verify_witnessed(note, log_key, few, 2)  # unknown witnesses do not count
-    own = {witness_name(home.node.id): home.node.key.public_key().public_bytes_raw()}
-    with pytest.raises(CryptoError):  # the log's own node is no witness of it
-        verify_witnessed(note, log_key, {**few, **own}, 2)
+    # the log's own node cosigns too: it is no witness of its own log
+    home.node.known[home.dir.origin] = (home.dir.key_name, home.dir.public_raw)
+    home.collector.round([home.node.peer()])
+    with_own = home.collector.cosigned(home.dir.origin, 1, home.node.witness.name)
+    assert with_own is not None
+    own = {home.node.witness.name: home.node.witness.public_raw}
+    verify_witnessed(with_own, log_key, {**few, **own}, 1)
+    with pytest.raises(CryptoError):
+        verify_witnessed(with_own, log_key, {**few, **own}, 2)
