@@ -24,7 +24,7 @@ os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "test-passphrase")
 # (64 KiB, one pass) instead of the product's 19 MiB, two passes: every load of them, here
 # or in a server or CLI child, then derives in microseconds instead of ~0.1 s. The format,
 # the AEAD and the parameter bounds are unchanged; the product's defaults are written by
-# `real_kdf` tests (tests/crypto/test_crypto_keyring.py).
+# `real_kdf` tests (tests/crypto/test_keyring.py).
 PRODUCT_KDF = (_keyring.ARGON2_MEMORY_KIB, _keyring.ARGON2_ITERATIONS)
 _keyring.ARGON2_MEMORY_KIB, _keyring.ARGON2_ITERATIONS = 64, 1
 

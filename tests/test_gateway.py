@@ -441,7 +441,7 @@ async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
     as berlin's directory proves it (k cosignatures of pinned witnesses): a key athens
     serves for bravo on its own word -- a forged one -- is refused ``dir.key_unproven``,
     as is bravo's share at a gateway with no witnesses pinned."""
-    from tests.federation.nodes import knows, make_fed_node, peer_all, running, wait_for
+    from tests.federation.crossing import refused_codes, share_across
 
     from vigil.client import InboxItem
     from vigil.crypto.encoding import b64u
@@ -451,18 +451,8 @@ async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
     from vigil.protocol.envelope import build_share
     from vigil.trust_client import TrustingClient
 
-    a = make_fed_node(tmp_path, "athens", {"alpha": True})
-    b = make_fed_node(tmp_path, "berlin", {"bravo": True})
-    alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
-    with running([a, b]):
-        peer_all([a, b])
-        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
-        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))  # berlin addresses alpha
-        with Client(b.url, bravo.token, bravo.keyring) as cb:
-            sid = cb.publish(stix.canary_bundle("honest"), tlp="green",
-                             to=["member:alpha@athens"])["id"]
-        ex_a = a.exchange()
-        await asyncio.to_thread(wait_for, lambda: ex_a.store.get_share(sid) is not None)
+    async with share_across(tmp_path, "honest") as (a, b, sid):
+        alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
         witnesses = a.server.app.state.trust.witnesses()  # pinned out of band
         client = TrustingClient(a.url, alpha.token, alpha.keyring, witnesses=witnesses,
                                 log_state=tmp_path / "cp.json")
@@ -500,11 +490,8 @@ async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
             assert refused == [(forged.id, "dir.key_unproven")]
 
             # with no witnesses pinned, another node's member is not taken at all
-            await asyncio.to_thread(ingest, plain, bare, alpha.keyring,
-                                    InboxItem(1, sid, "", env, state))
-            assert bare.counts()["shares"] == 0
-            assert bare._db.execute("SELECT code FROM refused").fetchall() == [
-                ("dir.key_unproven",)]
+            assert await refused_codes(plain, bare, alpha.keyring, InboxItem(
+                1, sid, "", env, state)) == ["dir.key_unproven"]
         finally:
             client.close()
             plain.close()

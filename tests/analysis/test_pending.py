@@ -5,21 +5,18 @@ fresh one, on both stores; the keys a process holds stay bounded by the merge.""
 from __future__ import annotations
 
 import functools
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.analysis.helpers import publish
+from tests.analysis.helpers import module_store, publish, put_fake_shares, share_ids
 from tests.analysis.test_index import _obs
 
 from vigil import testing
 from vigil.analysis import pending as pending_mod
 from vigil.analysis import stored
 from vigil.analysis.correlate import correlator
-from vigil.analysis.correlation_rows import write_observables
 from vigil.analysis.index import ObservableIndex
 from vigil.analysis.observables import Observable
 from vigil.analysis.pending import PendingKeys, merge
@@ -28,37 +25,13 @@ from vigil.storage import observables as obs_rows
 from vigil.storage.base import Sql
 from vigil.testing.stix import ioc_bundle
 
-_ids = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path_factory.mktemp('pending') / 'x.db'}")
-    try:
-        yield s
-    finally:
-        s.close()
+store = module_store("pending")
 
 
 def _clear(sql: Sql) -> None:
     for table in ("observables", "observable_keys", "observable_ip_lens"):
         sql.execute(f"DELETE FROM {table}")
     sql.execute("DELETE FROM meta WHERE key=?", (obs_rows.MERGED,))
-
-
-def _put(sql: Sql, held: list[tuple[Observable, int]]) -> dict[int, str]:
-    """Store the rows of fake shares (one per distinct ref); ref -> share id."""
-    ids: dict[int, str] = {}
-    by_share: dict[str, list[Observable]] = {}
-    for o, ref in held:
-        if ref not in ids:
-            ids[ref] = sid = f"share-{next(_ids)}"
-            sql.execute("INSERT INTO shares(id, originator, header, signature, payload, wraps, "
-                        "created, recalled, purged) VALUES(?,?,?,?,?,?,?,?,?)",
-                        (sid, f"member-{ref}", b"{}", b"", b"", b"", "", False, False))
-        by_share.setdefault(ids[ref], []).append(o)
-    write_observables(sql, by_share)
-    return ids
 
 
 def _cut_short(sql: Sql, n: int) -> None:
@@ -82,9 +55,9 @@ def test_lookups_answer_the_same_whatever_is_merged(
         queries: list[Observable], step: int, cut: int) -> None:
     old, new = list(dict.fromkeys(old)), list(dict.fromkeys(new))
     store.write(_clear)
-    ids = store.write(lambda sql: _put(sql, old))
+    ids = store.write(lambda sql: put_fake_shares(sql, old))
     assert merge(store, at=0, step=step) == len(old)  # all of the old rows merged
-    ids |= store.write(lambda sql: _put(sql, new))  # the new ones wait
+    ids |= store.write(lambda sql: put_fake_shares(sql, new))  # the new ones wait
     mine = PendingKeys()
     before = store.read(lambda sql: stored.lookup(sql, queries, pending=mine))
     store.write(lambda sql: _cut_short(sql, cut))  # part of them in the index twice
@@ -151,7 +124,7 @@ def test_a_store_migrated_with_rows_keeps_its_answers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows stored before the key index of their own (named by share id, keyed in an
     index on the row) are found the same after the migration: merged, by share seq."""
-    from tests.storage.test_store_contract import _stores_before
+    from tests.storage.test_base import _stores_before
 
     from vigil.storage.schema import OBSERVABLE_KEY_INDEX_MIGRATION
 
@@ -164,7 +137,7 @@ def test_a_store_migrated_with_rows_keeps_its_answers(
             def old_rows(sql: Sql) -> dict[int, str]:
                 ids = {}
                 for o, ref in held:
-                    sid = ids.setdefault(ref, f"share-{next(_ids)}")
+                    sid = ids.setdefault(ref, f"share-{next(share_ids)}")
                     sql.execute("INSERT INTO shares(id, originator, header, signature, "
                                 "payload, wraps, created, recalled, purged) "
                                 "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",

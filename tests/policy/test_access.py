@@ -5,18 +5,15 @@ share in search and correlation notices)."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 from tests.console.conftest import CSRF_RE
-from tests.policy.community import build
 
 from vigil import clock
 from vigil.analysis.correlate import correlator
@@ -220,33 +217,6 @@ def test_reading_a_share_does_not_record_an_opening(node: Node) -> None:
     assert len(opened) == 1
     node.client.get(f"/api/v1/shares/{sid}", headers=node.h("charlie"))
     assert opened[-1] == (node.id("charlie"), sid)
-
-
-@pytest.mark.parametrize("seed", [3, 11])
-def test_the_sql_rule_selects_what_the_python_rule_reads(tmp_path: Path, seed: int) -> None:
-    """``Access.readable_sql`` against ``Access.read`` for every member of a random
-    community (holds, recalls, purges, expiries), at several instants."""
-    c = build(random.Random(seed), tmp_path / "node", None, 24)
-    try:
-        ex = c.ex
-        ex.store.set_member_active(c.members()[-1], False)  # refused by both rules
-        rows = ex.store.read(lambda sql: sql.execute(
-            "SELECT id, header, recalled, purged FROM shares").fetchall())
-        shares = [(sid, orjson.loads(bytes(h)), ShareState(bool(r), bool(p)))
-                  for sid, h, r, p in rows]
-        compared = 0
-        for now in (clock.now(), c.now, LATER, *sorted(set(c.holds.values()))):
-            with mock.patch.object(clock, "now", lambda now=now: now):
-                for m in c.members():
-                    gate = Access(ex, m)
-                    select, params = gate.readable_sql()
-                    chosen: set[Any] = {r[0] for r in ex.store.read(
-                        lambda sql, s=select, p=params: sql.execute(s, p).fetchall())}
-                    assert chosen == gate.readable_ids(shares), (now, m)
-                    compared += len(shares)
-        assert compared >= 400
-    finally:
-        c.ex.store.close()
 
 
 def test_correlator_of_the_fixture_is_live(node: Node) -> None:

@@ -16,8 +16,9 @@ peer, or to the relay), whose key its peers pinned (vigil.federation.tls).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 
 import httpx
 
@@ -104,11 +105,20 @@ class _Tunnel:
         return url, hop.blob, {codec.HEADER: signed, hops.HEADER: hop.header_value(),
                                "content-type": OCTETS}, nonce
 
-    def expect(self, nonce: str) -> Future[Answer]:
-        return self.ex.attach(Replies, Replies)[0].expect(nonce)
-
-    def forget(self, nonce: str) -> None:
-        self.ex.attach(Replies, Replies)[0].forget(nonce)
+    @contextlib.contextmanager
+    def waiting(self, request: httpx.Request, nonce: str) -> Iterator[Future[Answer]]:
+        """The answer to the request sealed with ``nonce``, while the block posts it and
+        waits; a wait that times out (``TimeoutError``, sync or async) is a read timeout
+        of ``request``. Its waiting ends with the block."""
+        replies = self.ex.attach(Replies, Replies)[0]
+        got = replies.expect(nonce)
+        try:
+            yield got
+        except TimeoutError:
+            raise httpx.ReadTimeout("no answer came back through the relay",
+                                    request=request) from None
+        finally:
+            replies.forget(nonce)
 
     @staticmethod
     def refused(request: httpx.Request, r: httpx.Response) -> httpx.Response:
@@ -141,17 +151,11 @@ class AsyncRelayTransport(httpx.AsyncBaseTransport):
                                                           self.tunnel.pair), relay
         url, blob, headers, nonce = await asyncio.to_thread(self.tunnel.seal, relay,
                                                             request, body)
-        waiting = self.tunnel.expect(nonce)
-        try:
+        with self.tunnel.waiting(request, nonce) as waiting:
             r = await self._client.post(url, content=blob, headers=headers)
             if r.status_code != 202:
                 return self.tunnel.refused(request, r)
             got = await asyncio.wait_for(asyncio.wrap_future(waiting), self.timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("no answer came back through the relay",
-                                    request=request) from None
-        finally:
-            self.tunnel.forget(nonce)
         return self.tunnel.answer(request, got)
 
     async def aclose(self) -> None:
@@ -176,17 +180,11 @@ class SyncRelayTransport(httpx.BaseTransport):
             self._client, self._relay = direct_sync(relay, self.timeout,
                                                          self.tunnel.pair), relay
         url, blob, headers, nonce = self.tunnel.seal(relay, request, body)
-        waiting = self.tunnel.expect(nonce)
-        try:
+        with self.tunnel.waiting(request, nonce) as waiting:
             r = self._client.post(url, content=blob, headers=headers)
             if r.status_code != 202:
                 return self.tunnel.refused(request, r)
-            got = waiting.result(self.timeout)
-        except FutureTimeout:
-            raise httpx.ReadTimeout("no answer came back through the relay",
-                                    request=request) from None
-        finally:
-            self.tunnel.forget(nonce)
+            got = waiting.result(self.timeout)  # concurrent.futures' TimeoutError is it
         return self.tunnel.answer(request, got)
 
     def close(self) -> None:

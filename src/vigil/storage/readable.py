@@ -1,7 +1,7 @@
 """The shares a member may read, as one SQL query over the ``members``, ``shares``,
 ``revoked_shares``, ``consent_requests``, ``inbox`` and ``share_delays`` tables: the rule
 of ``vigil.policy.access.Access.read`` in SQL, for reads that join it to other tables
-(``tests/policy/test_access.py`` compares the two)."""
+(``tests/storage/test_readable.py`` compares the two)."""
 
 from __future__ import annotations
 

@@ -58,6 +58,14 @@ async def authenticate(request: Request, svc: Service, body: bytes) -> Peer:
     return peer
 
 
+async def from_peer(request: Request, limit: int) -> tuple[Service, Peer, bytes]:
+    """A peer's signed request: this node's federation service, the peer, and the body
+    (at most ``limit`` bytes), its ``Vigil-Node`` signature checked."""
+    svc = service(request)
+    body = await read_body(request, limit)
+    return svc, await authenticate(request, svc, body), body
+
+
 def _json(obj: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status_code,
                     media_type="application/json")
@@ -73,9 +81,7 @@ async def well_known(st: StateDep, request: Request) -> Response:
 @router.post(f"{PREFIX}/batch")
 async def batch(st: StateDep, request: Request) -> Response:
     """Push: a signed batch from a peer; the signed ack with this node's cursor."""
-    svc = service(request)
-    body = await read_body(request, st.exchange.max_body)
-    peer = await authenticate(request, svc, body)
+    svc, peer, body = await from_peer(request, st.exchange.max_body)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -90,9 +96,7 @@ async def batch(st: StateDep, request: Request) -> Response:
 @router.post(f"{PREFIX}/heartbeat")
 async def heartbeat(st: StateDep, request: Request) -> Response:
     """A peer's heartbeat: its head for this node; answers this node's cursor."""
-    svc = service(request)
-    body = await read_body(request, 64 * 1024)
-    peer = await authenticate(request, svc, body)
+    svc, peer, body = await from_peer(request, 64 * 1024)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -134,9 +138,7 @@ def relaying(request: Request) -> Relaying:
 @router.post(f"{PREFIX}/relay")
 async def relay(st: StateDep, request: Request) -> Response:
     """Relay: a peer's sealed hop for another peer, passed on; the sealed answer."""
-    svc = service(request)
-    body = await read_body(request, MAX_BUCKET)
-    await authenticate(request, svc, body)
+    _, _, body = await from_peer(request, MAX_BUCKET)
     hop = Hop.from_header(request.headers.get(HOP_HEADER), body)
     status_code, ctype, content = await relaying(request).pass_on(hop)
     return Response(content, status_code=status_code, media_type=ctype)
@@ -157,9 +159,7 @@ async def hop(st: StateDep, request: Request) -> Response:
     """A hop sealed to this node, from its relay: 202, then the request inside is served
     by these routes; its answer, sealed to the origin, goes back through the relay in
     the next batch of answers."""
-    svc = service(request)
-    body = await read_body(request, MAX_BUCKET)
-    caller = await authenticate(request, svc, body)
+    _, caller, body = await from_peer(request, MAX_BUCKET)
     await relaying(request).take(request.app, body, caller.node)
     return Response(status_code=202)
 
@@ -167,9 +167,7 @@ async def hop(st: StateDep, request: Request) -> Response:
 @router.post(f"{PREFIX}/relay/replies")
 async def relay_replies(st: StateDep, request: Request) -> Response:
     """Relay: a destination's batch of answers, passed on to their origins."""
-    svc = service(request)
-    body = await read_body(request, MAX_REPLIES)
-    await authenticate(request, svc, body)
+    _, _, body = await from_peer(request, MAX_REPLIES)
     await relaying(request).pass_replies(body)
     return Response(status_code=204)
 
@@ -177,9 +175,7 @@ async def relay_replies(st: StateDep, request: Request) -> Response:
 @router.post(f"{PREFIX}/hop/replies")
 async def hop_replies(st: StateDep, request: Request) -> Response:
     """From a relay: answers sealed to this node, each handed to its waiting request."""
-    svc = service(request)
-    body = await read_body(request, MAX_REPLIES)
-    await authenticate(request, svc, body)
+    _, _, body = await from_peer(request, MAX_REPLIES)
     await relaying(request).take_replies(body)
     return Response(status_code=204)
 

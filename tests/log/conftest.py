@@ -1,3 +1,0 @@
-"""The web fixtures, for the log API tests."""
-
-from tests.web.conftest import api  # noqa: F401
