@@ -330,37 +330,3 @@ async def test_a_heartbeat_on_a_down_link_connects_within_the_probe_time(
     assert timeouts[1] is None
     await link.client.aclose()
     await svc.stop()
-
-
-async def test_a_pull_round_stops_once_a_pushed_batch_is_held(
-        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
-    """While a batch that the origin pushed is held here (being checked or stored), a
-    pull round ends after the pull in progress: the push brings the same items, and
-    pulling them too would check them twice."""
-    a, b = pair
-    svc = Service(b.ex, b.node.settings, _ring)
-    link = Link(svc, b.peers["athens"])
-    asked: list[int] = []
-    turns = b.ex.attach(receiver.Turns, receiver.Turns)[0]
-
-    async def pull_once(limit: int = 500) -> int:
-        asked.append(limit)
-        if len(asked) == 2:  # a push arrives during the second pull
-            turns.held[a.ex.node_id] = 1
-        return limit  # always a full pull: more to come
-
-    monkeypatch.setattr(link, "pull_once", pull_once)
-    task = asyncio.create_task(link._pull_loop())
-    link.pull_wanted.set()
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if len(asked) >= 2:
-            break
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    turns.held[a.ex.node_id] = 0
-    assert asked == [sender.FIRST, 2 * sender.FIRST]
-    await link.client.aclose()
-    await svc.stop()

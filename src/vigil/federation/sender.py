@@ -13,10 +13,10 @@ jitter (cap 30 s), ended early by a heartbeat that gets through (either way: one
 the peer wakes the link too) or a publish. Connections time out after ``CONNECT``
 seconds, ``PROBE`` for a heartbeat on a link that is down, so a link that heals is
 tried again within about a second. Every ``fed_heartbeat`` seconds each link sends its
-head; a node that hears a head past its cursor pulls from that origin (until a batch
-that origin pushes is held here), and flags the link ``withheld`` when the pull does
-not close the gap. A peer added ``via`` a relay is reached through it: its link's
-client seals every request to the peer (:mod:`vigil.federation.transport`).
+head; a node that hears a head past its cursor pulls from that origin, and flags the
+link ``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
+reached through it: its link's client seals every request to the peer
+(:mod:`vigil.federation.transport`); nothing else here differs.
 """
 
 from __future__ import annotations
@@ -349,11 +349,9 @@ class Link:
         while True:
             await self.pull_wanted.wait()
             self.pull_wanted.clear()
-            limit, origin = FIRST, self.peer.node
+            limit = FIRST
             try:
-                # a pushed batch held here brings the same items (a beat pulls again)
-                while await self.pull_once(limit) >= limit and \
-                        not receiver.receiving(self.ex, origin):
+                while await self.pull_once(limit) >= limit:
                     limit = grown(limit)
             except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
                 log.info("pull from %s failed: %s", self.peer.name, e)
