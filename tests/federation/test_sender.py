@@ -215,3 +215,118 @@ async def test_a_gap_answer_that_does_not_move_the_cursor_waits_for_a_wake(
     assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == acked
     await link.client.aclose()
     await svc.stop()
+
+
+async def test_a_round_starts_with_a_short_batch_and_doubles(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a heal the first share is stored after a short batch: a round's first
+    batch holds sender.FIRST items and each next one twice the one before, up to
+    sender.BATCH; every item is sent once, in order."""
+    a, b = pair
+    for _ in range(12):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    head, start, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
+    monkeypatch.setattr(sender, "FIRST", 1)
+    monkeypatch.setattr(sender, "BATCH", 4)
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    sizes: list[int] = []
+
+    async def post(method: str, path: str, body: bytes = b"",
+                   params: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        sizes.append(len(data["batch"]["items"]))
+        got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
+        return httpx.Response(200, content=orjson.dumps(got.ack))
+
+    monkeypatch.setattr(link, "_request", post)
+    assert await link.push_once() is True
+    assert head - start >= 12
+    # 1, 2, 4, then BATCH (4) until the head
+    assert sizes[:4] == [1, 2, 4, 4] and all(s == 4 for s in sizes[3:-1])
+    assert sum(sizes) == head - start
+    assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == head
+    await link.client.aclose()
+    await svc.stop()
+
+
+async def test_a_pull_round_starts_short_and_doubles(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The destination's pull asks for sender.FIRST items first, then twice as many
+    each time a pull comes back full, up to sender.BATCH; it stops at a short one."""
+    a, _ = pair
+    monkeypatch.setattr(sender, "FIRST", 2)
+    monkeypatch.setattr(sender, "BATCH", 10)
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    asked: list[int] = []
+    held = 30
+
+    async def pull_once(limit: int = 500) -> int:
+        nonlocal held
+        asked.append(limit)
+        got = min(limit, held)
+        held -= got
+        return got
+
+    monkeypatch.setattr(link, "pull_once", pull_once)
+    task = asyncio.create_task(link._pull_loop())
+    link.pull_wanted.set()
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if held == 0 and len(asked) > 5:
+            break
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    # 2 + 4 + 8 + 10 = 24, then 6 of a 10: short, the round ends
+    assert asked == [2, 4, 8, 10, 10]
+    await link.client.aclose()
+    await svc.stop()
+
+
+async def test_a_heartbeat_from_a_peer_wakes_its_link_when_down(
+        pair: tuple[Node, Node]) -> None:
+    """A heal is noticed by whichever side's heartbeat gets through first: one that
+    comes from the peer wakes this node's link to it when that link is down (waiting out
+    its backoff), and leaves a link that is up alone."""
+    a, b = pair
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = svc.links[b.ex.node_id] = Link(svc, a.peers["berlin"])
+    link.state = "up"
+    svc.heard(b.ex.node_id)
+    assert not link.wake.is_set()
+    link.state = "down"
+    svc.heard(b.ex.node_id)
+    assert link.wake.is_set()
+    svc.heard("no-such-node")  # a peer without a link here: nothing
+    await svc.stop()
+
+
+async def test_a_heartbeat_on_a_down_link_connects_within_the_probe_time(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A heartbeat on a link that is not up gives its connection sender.PROBE seconds
+    (a silent cut hangs a connect until it runs out; the next SYN comes after it); a
+    link that is up keeps the client's own timeouts."""
+    a, b = pair
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    timeouts: list[Any] = []
+
+    async def post(method: str, path: str, body: bytes = b"", params: Any = None,
+                   timeout: Any = None) -> httpx.Response:
+        timeouts.append(timeout)
+        got = await asyncio.to_thread(receiver.heartbeat, b.ex, b.peers["athens"],
+                                      orjson.loads(body))
+        return httpx.Response(200, content=orjson.dumps(got))
+
+    monkeypatch.setattr(link, "_request", post)
+    link.state = "down"
+    await link.heartbeat_once()
+    assert link.state == "up"
+    await link.heartbeat_once()
+    assert timeouts[0] is not None and timeouts[0].connect == sender.PROBE
+    assert timeouts[1] is None
+    await link.client.aclose()
+    await svc.stop()

@@ -166,17 +166,22 @@ def install(ex: Exchange) -> Hooks:
 # -- bodies, built when sent -----------------------------------------------------------
 
 LogJson = Callable[[int, bytes, bytes], dict[str, Any]]
+# shares read ahead for a batch: their rows (``shares_to_send``), their leaves
+Read = tuple[Mapping[str, outgoing.SentShare], Mapping[str, tuple[int, bytes, bytes, bytes]]]
 
 
 def body(ex: Exchange, sql: Sql, kind: str, ref: str,
-         log_json: LogJson | None = None) -> dict[str, Any]:
+         log_json: LogJson | None = None, read: Read | None = None) -> dict[str, Any]:
     """The body of an outbox item as it is sent now. ``log_json`` makes the ``log``
     part from (index, root, proof) of the stored leaf (default: the leaf's own proof
-    in the tree it completed, under that tree's checkpoint)."""
+    in the tree it completed, under that tree's checkpoint). ``read``: the batch's
+    shares and their leaves, read together (a share not in them is gone)."""
     at = log_json or (lambda idx, root, proof: _leaf_json(ex, idx, root, proof))
     if kind == "share":
-        got = outgoing.share_to_send(sql, ref)
-        leaf = q.leaf_of(sql, ref, "share")
+        if read is not None:
+            got, leaf = read[0].get(ref), read[1].get(ref)
+        else:
+            got, leaf = outgoing.share_to_send(sql, ref), q.leaf_of(sql, ref, "share")
         if got is None or leaf is None:
             return {"share": ref, "gone": True}  # recalled or expired before it left
         return {"envelope": envelope_json(*got), "log": at(*_ref(leaf))}
@@ -265,7 +270,8 @@ def bodies(ex: Exchange, sql: Sql, rows: Sequence[tuple[int, str, str, str]]
            ) -> list[tuple[int, str, Mapping[str, Any]]]:
     """(dseq, kind, body) for outbox rows, in the caller's read. Every log proof in
     them is against one checkpoint, the log's latest: the receiver checks its signature
-    once per batch rather than once per item."""
+    once per batch rather than once per item. The shares among them, and their log
+    leaves, are read in one statement each."""
     places: list[tuple[int, dict[str, Any]]] = []
 
     def later(idx: int, root: bytes, proof: bytes) -> dict[str, Any]:
@@ -273,8 +279,11 @@ def bodies(ex: Exchange, sql: Sql, rows: Sequence[tuple[int, str, str, str]]
         places.append((idx, part))
         return part
 
+    ids = [r for _, k, r, _ in rows if k == "share"]
+    read = (outgoing.shares_to_send(sql, ids), q.leaves_of(sql, ids, "share")) if ids \
+        else None
     out: list[tuple[int, str, Mapping[str, Any]]] = [
-        (d, k, body(ex, sql, k, r, later)) for d, k, r, _ in rows]
+        (d, k, body(ex, sql, k, r, later, read)) for d, k, r, _ in rows]
     refs = ex.log.refs_in(sql, [i for i, _ in places])
     for idx, part in places:
         part.update(refs[idx].to_json())

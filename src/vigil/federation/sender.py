@@ -1,17 +1,20 @@
 """The federation service of a running node: push, heartbeats and pull, per peer.
 
-Per destination up to ``WINDOW`` batches are in flight (at most ``BATCH`` items
-each): the next one is built and sent while the ones before it travel, and their acks
-are taken in order (the destination stores a batch that comes early once the ones
-before it are stored: ``receiver.receive_in_turn``). A publish wakes the link at once:
-the outbox hook tells it the dseq it queued, inside the publishing transaction, and the
-link waits for that row's commit rather than for the next heartbeat. A refused push (``fed.gap``,
-``fed.replay``) moves the sender to the destination's cursor; any other failure backs
-off exponentially with jitter (cap 30 s), ended early by a heartbeat that gets through
-or a publish. Connections time out after ``CONNECT`` seconds, so a link that heals is
-tried again within seconds. Every ``fed_heartbeat`` seconds each link sends its head; a
-node that hears a head past its cursor pulls from that origin, and flags the link
-``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
+Per destination up to ``WINDOW`` batches are in flight: the next one is built and sent
+while the ones before it travel, and their acks are taken in order (the destination
+stores a batch that comes early once the ones before it are stored:
+``receiver.receive_in_turn``). A round (a push, a pull) starts with ``FIRST`` items and
+doubles each batch up to ``BATCH``, so after a heal the first share is stored after a
+short batch. A publish wakes the link at once: the outbox hook tells it the dseq it
+queued, inside the publishing transaction, and the link waits for that row's commit
+rather than for the next heartbeat. A refused push (``fed.gap``, ``fed.replay``) moves
+the sender to the destination's cursor; any other failure backs off exponentially with
+jitter (cap 30 s), ended early by a heartbeat that gets through (either way: one from
+the peer wakes the link too) or a publish. Connections time out after ``CONNECT``
+seconds, ``PROBE`` for a heartbeat on a link that is down, so a link that heals is
+tried again within about a second. Every ``fed_heartbeat`` seconds each link sends its
+head; a node that hears a head past its cursor pulls from that origin, and flags the
+link ``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
 reached through it: its link's client seals every request to the peer
 (:mod:`vigil.federation.transport`); nothing else here differs.
 """
@@ -46,9 +49,11 @@ from vigil.storage.base import Sql, serialize_writes
 log = logging.getLogger(__name__)
 
 BATCH = 500
+FIRST = 25  # items in a round's first batch; each next one twice the one before, to BATCH
 WINDOW = 3  # batches in flight per destination (each acked in order)
 BACKOFF_CAP = 30.0
 CONNECT = transport.CONNECT  # seconds to connect (TCP and TLS) before a try counts as failed
+PROBE = 1.5  # seconds to connect for a heartbeat while the link is not up
 COMMIT_WAIT = 2.0  # seconds a link waits for a row it was told of to be committed
 LEASE = 5.0  # seconds a worker holds the node's sender lease without renewing it
 Ring = Callable[[Iterable[str]], Awaitable[None]]
@@ -71,6 +76,11 @@ def consecutive(rows: Sequence[tuple[int, str, str, str]]) -> list[tuple[int, st
             break
         out.append(row)
     return out
+
+
+def grown(limit: int) -> int:
+    """The size of a round's batch after one of ``limit`` items."""
+    return min(BATCH, limit * 2)
 
 
 def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict[str, Any]:
@@ -134,15 +144,17 @@ class Link:
         await self.client.aclose()
 
     async def _request(self, method: str, path: str, body: bytes = b"",
-                       params: Mapping[str, Any] | None = None) -> httpx.Response:
+                       params: Mapping[str, Any] | None = None,
+                       timeout: httpx.Timeout | None = None) -> httpx.Response:
         url = self.peer.url + path
         target = httpx.URL(url, params=params)
         sign_path = target.raw_path.decode()
         header = codec.sign_request(self.ex.node_key, method, sign_path, self.ex.node_id,
                                     self.peer.node, body)
-        return await self.client.request(method, target, content=body,
-                                         headers={codec.HEADER: header,
-                                                  "content-type": "application/json"})
+        return await self.client.request(
+            method, target, content=body,
+            headers={codec.HEADER: header, "content-type": "application/json"},
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
 
     def _ok(self) -> None:
         self.state, self.error, self.backoff = "up", None, 0.0
@@ -178,8 +190,9 @@ class Link:
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         if head <= acked:
             return False
+        size = FIRST
         batch: dict[str, Any] | None = await asyncio.to_thread(build_batch, self.ex,
-                                                               self.peer.node, acked)
+                                                               self.peer.node, acked, size)
         assert batch is not None
         if not batch["batch"]["items"]:
             return False  # its first item waits (outbox.Held): a wake or a beat retries
@@ -193,8 +206,9 @@ class Link:
                     batch = None
                     if head > to:
                         # the next batch, built while the ones before it travel
+                        size = grown(size)
                         built = await asyncio.to_thread(build_batch, self.ex,
-                                                        self.peer.node, to)
+                                                        self.peer.node, to, size)
                         batch = built if built["batch"]["items"] else None
                 if batch is not None and len(flying) < WINDOW:
                     continue
@@ -274,7 +288,11 @@ class Link:
         head = self.service.claimed_head(self.peer.node, head)
         body = await asyncio.to_thread(heartbeat_body, self.ex, self.peer.node, head, acked,
                                        self.service.heartbeat_extra)
-        r = await self._request("POST", "/heartbeat", orjson.dumps(body))
+        # a link that is not up is probed with a shorter connect timeout: a connection
+        # to a peer that is cut off silently hangs until it, and the next try (a fresh
+        # SYN) comes only after it and the beat's sleep
+        probe = None if self.state == "up" else httpx.Timeout(30.0, connect=PROBE)
+        r = await self._request("POST", "/heartbeat", orjson.dumps(body), timeout=probe)
         if r.status_code != 200:
             err = _error(r)
             raise VigilError(f"heartbeat: {r.status_code} {err.get('code', '')}",
@@ -297,12 +315,12 @@ class Link:
             await asyncio.sleep(every)
 
     # -- pull ------------------------------------------------------------------------
-    async def pull_once(self) -> int:
-        """Fetch and apply what this peer holds for this node after its cursor; the
-        number of items applied. Flags the link withheld when a gap stays."""
+    async def pull_once(self, limit: int = BATCH) -> int:
+        """Fetch and apply up to ``limit`` items this peer holds for this node after its
+        cursor; the number of items applied. Flags the link withheld when a gap stays."""
         cur, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.cursor(sql, self.peer.node))
-        r = await self._request("GET", "/outbox", params={"after": cur, "limit": BATCH})
+        r = await self._request("GET", "/outbox", params={"after": cur, "limit": limit})
         if r.status_code != 200:
             err = _error(r)
             raise VigilError(f"pull: {r.status_code} {err.get('code', '')}",
@@ -331,9 +349,10 @@ class Link:
         while True:
             await self.pull_wanted.wait()
             self.pull_wanted.clear()
+            limit = FIRST
             try:
-                while await self.pull_once() >= BATCH:
-                    pass
+                while await self.pull_once(limit) >= limit:
+                    limit = grown(limit)
             except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
                 log.info("pull from %s failed: %s", self.peer.name, e)
 
@@ -450,6 +469,13 @@ class Service:
 
         for n in await asyncio.to_thread(self.ex.store.write, scan):
             self.links[n].wake.set()
+
+    def heard(self, origin: str) -> None:
+        """A heartbeat came from ``origin``: the link to it, if down, is tried now
+        (a heal is noticed by whichever side's beat gets through first)."""
+        link = self.links.get(origin)
+        if link is not None and link.state != "up":
+            link.wake.set()
 
     def want_pull(self, origin: str) -> None:
         link = self.links.get(origin)

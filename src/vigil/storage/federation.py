@@ -180,6 +180,23 @@ def leaf_of(sql: Sql, share_id: str, kind: str) -> tuple[int, bytes, bytes, byte
     return None
 
 
+def leaves_of(sql: Sql, share_ids: Sequence[str], kind: str
+              ) -> dict[str, tuple[int, bytes, bytes, bytes]]:
+    """``leaf_of`` of several shares (by the share index, in one statement per 500
+    ids): {share id: (index, data, root, proof)} for those that have such a leaf."""
+    out: dict[str, tuple[int, bytes, bytes, bytes]] = {}
+    ids = list(dict.fromkeys(share_ids))
+    for k in range(0, len(ids), 500):
+        part = ids[k:k + 500]
+        marks = ",".join("?" * len(part))
+        for row in sql.execute("SELECT idx, kind, data, root, proof, share_id FROM "
+                               f"log_leaves WHERE share_id IN ({marks}) ORDER BY idx",
+                               part).fetchall():
+            if row[1] == kind and str(row[5]) not in out:
+                out[str(row[5])] = int(row[0]), bytes(row[2]), bytes(row[3]), bytes(row[4])
+    return out
+
+
 def take_lease(sql: Sql, owner: str, now: float, seconds: float) -> bool:
     """Hold (or renew) the node's one sender lease for ``owner``: True while it does.
     Several worker processes of one node serve the routes; one of them sends."""

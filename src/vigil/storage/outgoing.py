@@ -6,10 +6,12 @@ members are read as ``vigil.storage.received`` reads them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from vigil.storage.base import CHANNEL_COLUMNS, Sql
 
+CHUNK = 500  # ids per IN (…) list
 SentShare = tuple[bytes, bytes, bytes | None, bytes]  # header, signature, payload, wraps
 
 
@@ -21,6 +23,22 @@ def share_to_send(sql: Sql, share_id: str) -> SentShare | None:
     if row is None or row[4] or row[5]:
         return None
     return row[0], row[1], sql.payload(row[2], row[6]), row[3]
+
+
+def shares_to_send(sql: Sql, share_ids: Sequence[str]) -> dict[str, SentShare]:
+    """``share_to_send`` of several shares, in one statement per ``CHUNK`` ids: those
+    stored and neither recalled nor purged, by id."""
+    out: dict[str, SentShare] = {}
+    ids = list(dict.fromkeys(share_ids))
+    for k in range(0, len(ids), CHUNK):
+        part = ids[k:k + CHUNK]
+        marks = ",".join("?" * len(part))
+        for row in sql.execute("SELECT id, header, signature, payload, wraps, recalled, "
+                               f"purged, payload_ref FROM shares WHERE id IN ({marks})",
+                               part).fetchall():
+            if not row[5] and not row[6]:
+                out[str(row[0])] = row[1], row[2], sql.payload(row[3], row[7]), row[4]
+    return out
 
 
 def recalled_share(sql: Sql, share_id: str) -> tuple[str, bytes] | None:

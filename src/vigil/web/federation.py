@@ -102,6 +102,7 @@ async def heartbeat(st: StateDep, request: Request) -> Response:
     except orjson.JSONDecodeError:
         raise VigilError("malformed heartbeat", code="fed.bad_item", status=400) from None
     got = await asyncio.to_thread(receiver.heartbeat, svc.ex, peer, data)
+    svc.heard(peer.node)
     if got["head"] > got["cursor"] and not receiver.receiving(svc.ex, peer.node):
         svc.want_pull(peer.node)  # (a push being stored now brings the same items)
     return _json(got)
