@@ -128,7 +128,7 @@ def delivery_pair(subscribers: int, shares: int, gap: float, pin: bool,
               f"publish start p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms; from the 2xx p50 "
               f"{a['p50']:.2f} ms p99 {a['p99']:.2f} ms; publish request p50 {q['p50']:.2f} "
               f"ms p99 {q['p99']:.2f} ms; server CPU {r['server_cpu_ms_per_share']:.1f} ms "
-              "per share", flush=True)
+              f"per share (event loop {r['server_loop_cpu_ms_per_share']:.1f} ms)", flush=True)
         if r["client_signing_ms"]:
             c = r["client_signing_ms"]
             print(f"  client signing before each publish (not in the figures above): p50 "
