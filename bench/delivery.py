@@ -2,11 +2,16 @@
 
     python -m bench.delivery                      # SQLite + in-process bus, 100 subscribers
     python -m bench.delivery --store postgresql://… --bus nats://… --workers 2
+    python -m bench.delivery --client-signs       # the publisher signs on its own client
 
 A server runs in a child process (or two, sharing PostgreSQL + NATS); a second child
 holds the subscribers' SSE streams (one member each, spread over the workers); this
 process publishes small community shares one at a time and records, for every
 subscriber, the time from the start of the publish request to the event's arrival.
+By default the node holds the publisher's keyring and signs each share in the publish
+request (``POST /api/v1/shares``); with ``--client-signs`` the publisher signs here,
+as a member with its own keys does (``POST /api/v1/envelopes``, the node verifies),
+and the client's signing time is measured apart, before the publish starts.
 """
 
 from __future__ import annotations
@@ -20,22 +25,29 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import orjson
 import uvloop
 
 from bench.common import save, summary
+from vigil.crypto.keyring import Keyring
+from vigil.model import Audience, Form, Handling, Tlp
+from vigil.protocol.envelope import build_share, envelope_to_json
 from vigil.testing import ServerProcess, free_port, make_node
 
 WARMUP = 3
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process so far, all its threads (Linux /proc), or
+    of one of its threads."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = Path(path).read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -104,6 +116,52 @@ async def subscribe_all(urls: list[str], tokens: list[str], out: Path, expect: i
         out.with_suffix(".by_worker.json").write_text(json.dumps(by_worker))
 
 
+Post = Callable[[bytes], tuple[float, float, httpx.Response]]
+
+
+def held_post(http: httpx.Client) -> Post:
+    """Publish a bundle the node signs with the publisher's keyring, which it holds:
+    (request start, request end, response)."""
+    def post(bundle: bytes) -> tuple[float, float, httpx.Response]:
+        t0 = time.time()
+        r = http.post("/api/v1/shares", params={"tlp": "green"}, content=bundle)
+        return t0, time.time(), r
+    return post
+
+
+class ClientSigned:
+    """Publish as a member that holds its own keys: sign here (timed apart, into
+    ``signing_ms``), then post the envelope; the publish starts at the post. The
+    audience is the node's answer to one preview, as a client caches it."""
+
+    def __init__(self, http: httpx.Client, keyring: Keyring, signing_ms: list[float]) -> None:
+        self.http = http
+        self.keyring = keyring
+        self.signing_ms = signing_ms
+        pv = http.post("/api/v1/preview", json={"tlp": "green"})
+        pv.raise_for_status()
+        self.preview = pv.json()
+
+    def __call__(self, bundle: bytes) -> tuple[float, float, httpx.Response]:
+        pv, kr = self.preview, self.keyring
+        h = pv["handling"]
+        s0 = time.perf_counter()
+        env = build_share(
+            plaintext=bundle, originator=kr.member_id,
+            audience=Audience(Tlp(pv["audience"]["tlp"]), pv["audience"]["channel"],
+                              tuple(r["id"] for r in pv["recipients"])),
+            recipients=[r["id"] for r in pv["recipients"]], form=Form(pv["form"]),
+            handling=Handling(h["purpose"], bool(h["no_onward"]), tuple(h["codes"])),
+            themes=tuple(pv["themes"]), regions=tuple(pv["regions"]), expires=pv["expires"],
+            signer_private=kr.sign_private, signer_key_id=kr.sign_key_id, recipient_keys={})
+        body = orjson.dumps(envelope_to_json(env))
+        self.signing_ms.append((time.perf_counter() - s0) * 1000)
+        t0 = time.time()
+        r = self.http.post("/api/v1/envelopes", content=body,
+                           headers={"Content-Type": "application/json"})
+        return t0, time.time(), r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--subscribers", type=int, default=100)
@@ -116,6 +174,9 @@ def main() -> None:
                     help="pin the node to CPU 0 and the measuring side to the other CPUs")
     ap.add_argument("--classical", action="store_true",
                     help="members with classical keys (ed25519, x25519) instead of hybrid")
+    ap.add_argument("--client-signs", action="store_true",
+                    help="the publisher signs each share on its own client and posts the "
+                         "envelope (its signing time is reported apart)")
     ap.add_argument("--subscriber-process", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.subscriber_process:
@@ -127,7 +188,12 @@ def main() -> None:
     s1, s2 = res["latency_from_publish_start_ms"], res["publish_request_ms"]
     print(f"delivered {res['delivered']}/{res['expected']}; publish->SSE p50 {s1['p50']:.2f} ms "
           f"p99 {s1['p99']:.2f} ms (publish request p50 {s2['p50']:.2f} ms); server CPU "
-          f"{res['server_cpu_ms_per_share']:.1f} ms per share")
+          f"{res['server_cpu_ms_per_share']:.1f} ms per share (event loop "
+          f"{res['server_loop_cpu_ms_per_share']:.1f} ms)")
+    if res["client_signing_ms"]:
+        c = res["client_signing_ms"]
+        print(f"client signing (before each publish, not in the figures above) p50 "
+              f"{c['p50']:.2f} ms p99 {c['p99']:.2f} ms")
     for r in res["slowest_shares"]:
         print(f"  slow: share {r['n']}: request {r['request_ms']:.1f} ms, last event "
               f"{r['last_ms']:.1f} ms after the request started")
@@ -139,9 +205,12 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
     """One run: a node whose members have hybrid (or classical) keys, ``args.subscribers``
     live SSE subscribers, ``args.shares`` publishes; the latencies in ms."""
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "bench")
+    client_signs = bool(getattr(args, "client_signs", False))
+    signing_ms: list[float] = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        names = {"publisher": True} | {f"s{i:03d}": False for i in range(args.subscribers)}
+        names = {"publisher": not client_signs} | {
+            f"s{i:03d}": False for i in range(args.subscribers)}
         print(f"creating {len(names)} members …", flush=True)
         node = make_node(tmp / "node", names, store=args.store, hybrid=hybrid)
         env = {"VIGIL_BUS": args.bus}
@@ -167,17 +236,17 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
             pub = node.members["publisher"]
             with httpx.Client(base_url=servers[0].url, timeout=30,
                               headers={"Authorization": f"Bearer {pub.token}"}) as http:
+                post = ClientSigned(http, pub.keyring, signing_ms) if client_signs \
+                    else held_post(http)
                 for i in range(WARMUP):  # first requests load lazily imported code
-                    http.post("/api/v1/shares", params={"tlp": "green"},
-                              content=small_bundle(1000 + i)).raise_for_status()
+                    post(small_bundle(1000 + i))[2].raise_for_status()
                     time.sleep(args.gap)
+                signing_ms.clear()
                 pids = [srv.proc.pid for srv in servers if srv.proc is not None]
                 cpu0 = [cpu_seconds(pid) for pid in pids]
+                loop0 = [cpu_seconds(pid, pid) for pid in pids]  # the main thread's
                 for i in range(args.shares):
-                    t0 = time.time()
-                    r = http.post("/api/v1/shares", params={"tlp": "green"},
-                                  content=small_bundle(i))
-                    t1 = time.time()
+                    t0, t1, r = post(small_bundle(i))
                     r.raise_for_status()
                     sent[r.json()["id"]] = (t0, t1)
                     time.sleep(args.gap)
@@ -186,6 +255,10 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
             # included: correlation, WAL checkpoints), per share
             cpu_ms = sum(cpu_seconds(pid) - c0
                          for pid, c0 in zip(pids, cpu0, strict=True)) * 1000 / args.shares
+            # of which the event loop (the server's main thread): the HTTP side of the
+            # publish and the fan-out to every stream
+            loop_ms = sum(cpu_seconds(pid, pid) - c0
+                          for pid, c0 in zip(pids, loop0, strict=True)) * 1000 / args.shares
             per_worker = json.loads(out.with_suffix(".by_worker.json").read_text())
             arrivals: dict[str, list[float]] = {
                 k: v for k, v in json.loads(out.read_text()).items() if k in sent}
@@ -209,11 +282,16 @@ def measure(args: argparse.Namespace, *, hybrid: bool = True) -> dict[str, Any]:
     return {
         "args": {k: v for k, v in vars(args).items() if k != "subscriber_process"},
         "hybrid": hybrid,
+        "client_signs": client_signs,
+        # the publisher's own signing (client-signed shares only), before the publish
+        # starts: not inside any latency above
+        "client_signing_ms": summary(signing_ms) if signing_ms else None,
         "delivered": delivered, "expected": args.shares * args.subscribers,
         "latency_from_publish_start_ms": summary(from_start),
         "latency_from_ack_ms": summary(from_ack),
         "publish_request_ms": summary(publish_ms),
         "server_cpu_ms_per_share": cpu_ms,
+        "server_loop_cpu_ms_per_share": loop_ms,
         "latency_from_ack_ms_by_worker": worker_ack,
         "per_share": per_share,
         "slowest_shares": sorted(per_share, key=lambda r: -r["last_ms"])[:3],

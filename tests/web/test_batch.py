@@ -56,3 +56,24 @@ async def test_one_bad_request_fails_alone() -> None:
     assert results[0] == ([], 2, False) and results[2] == ([], 4, False)
     assert isinstance(results[1], OverflowError)
     assert calls[0] == [("a", 1), ("evil", 2**64), ("c", 3)]  # still one read when all is well
+
+
+async def test_the_after_read_is_one_per_batch_and_comes_after_its_pages() -> None:
+    """The streams' credential epoch: read once for the batch, after its inbox read
+    (a revocation committed before the pages were read is seen), given with each page."""
+    calls: list[str] = []
+
+    def pages(reqs: Sequence[tuple[str, int]], limit: int) -> list[Page]:
+        calls.append("pages")
+        return [([], after + 1, False) for _, after in reqs]
+
+    def after() -> str:
+        calls.append("after")
+        return f"epoch-{len(calls)}"
+
+    b: PageBatcher[str] = PageBatcher(inline, pages, after=after)
+    got = await asyncio.gather(*(b.page_after(f"m{i}", i) for i in range(3)))
+    assert calls == ["pages", "after"]
+    assert got == [(([], i + 1, False), "epoch-2") for i in range(3)]
+    assert await b.page("m", 5) == ([], 6, False)  # page alone still gives the page
+    assert calls == ["pages", "after", "pages", "after"]

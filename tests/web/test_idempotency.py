@@ -5,6 +5,7 @@ its answer was lost."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from tests.web.test_bad_input import bundle_text, indicator
 from tests.web.test_client_envelopes import client_envelope
 
 from vigil.client import Client
+from vigil.node.hooks import Published
+from vigil.storage import open_store
 from vigil.testing import stix
 from vigil.web import idempotency
 
@@ -186,3 +189,58 @@ def test_the_sdk_gives_up_after_its_retries(api: Api) -> None:
             c.publish(stix.bundle(stix.malware("x")), tlp="green", to=["group1"])
     assert getattr(info.value, "code", None) == "client.unreachable"
     assert Down.calls == 3
+
+
+RingLog = list[tuple[str, object]]
+
+
+def ring_spy(api: Api) -> tuple[RingLog, threading.Event]:
+    """Record each ring of the bus with the number of shares committed at that moment
+    (read on a connection of its own, which sees only committed transactions), and
+    make an after-publish hook wait (up to 5 s) for the ring."""
+    st = api.client.app.state.vigil  # type: ignore[attr-defined]
+    log: RingLog = []
+    rung = threading.Event()
+    real = st.bus.ring
+    own = open_store(api.exchange.store.url)
+
+    async def ring(members: Any) -> None:
+        log.append(("ring", own.share_count()))
+        rung.set()
+        await real(members)
+
+    def hook(pub: Published) -> None:  # in the publishing thread, after the commit
+        log.append(("hook", rung.wait(5)))
+
+    st.bus.ring = ring
+    api.exchange.published_hooks.append(hook)
+    api.exchange.store.on_close.append(own.close)
+    return log, rung
+
+
+@pytest.mark.parametrize("route", ["shares", "envelopes"])
+@pytest.mark.parametrize("key", [None, "ring-1"])
+def test_streams_are_rung_once_the_share_is_durable_before_the_publish_returns(
+        api: Api, route: str, key: str | None) -> None:
+    """The recipients' streams are rung from the publishing thread at the commit: the
+    share is committed when they are rung (a stream never reads ahead of the store),
+    and the ring does not wait for the after-publish hooks and the way back to the
+    event loop (the hook below sees the ring happen while it runs)."""
+    log, rung = ring_spy(api)
+    headers = api.h("alpha") | ({"Idempotency-Key": key} if key else {})
+    if route == "shares":
+        r = api.client.post(SHARES, params=AUDIENCE, content=bundle_text(indicator()).encode(),
+                            headers=headers | {"Content-Type": "application/stix+json"})
+    else:
+        r = api.client.post("/api/v1/envelopes", headers=headers,
+                            json=client_envelope(api, "alpha", bundle_text(indicator())))
+    assert r.status_code == 201, r.text
+    assert log == [("ring", 1), ("hook", True)]  # rung once, committed, hook still running
+    if key is not None:  # a replayed answer rings again (its first may have been lost)
+        rung.clear()
+        again = api.client.post(SHARES if route == "shares" else "/api/v1/envelopes",
+                                headers=headers, **(
+                                    {"params": AUDIENCE, "content": r.request.content}
+                                    if route == "shares" else {"content": r.request.content}))
+        assert again.json() == r.json()
+        assert log[2:] == [("ring", 1)]

@@ -3,16 +3,20 @@ member, a share or a value; the JSON log of the same traffic holds no token or p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from vigil import clock
 from vigil.testing import ServerProcess, make_node
 from vigil.testing.stix import canary_bundle as bundle_with
+from vigil.web.metrics import Metrics
 
 FAMILIES = {
     "vigil_http_requests", "vigil_http_request_duration_seconds", "vigil_publish_seconds",
@@ -148,3 +152,28 @@ def test_store_gauges_read_the_log_feeds_and_correlation_mark(tmp_path: Path) ->
     lag = sample("vigil_feed_lag_seconds")
     assert lag is not None and 3500 < lag < 7200
     assert sample("vigil_feeds_failing") == 1
+
+
+def delivery_counts(m: Metrics) -> tuple[float, float]:
+    got = {s.name: s.value for f in m.delivery_seconds.collect() for s in f.samples}
+    return got["vigil_delivery_seconds_count"], got["vigil_delivery_seconds_sum"]
+
+
+async def test_deliveries_are_timed_when_sent_and_counted_after_the_loop_turn() -> None:
+    """On the event loop a delivery's time is taken when its event is sent and put in
+    the histogram after the turn that sent it (not before the streams after it)."""
+    m = Metrics()
+    stamp = clock.now()
+    for _ in range(3):
+        m.delivered(stamp)
+    assert delivery_counts(m)[0] == 0  # not yet: the other streams of this turn first
+    time.sleep(0.3)  # the histogram is filled after this, with the times taken above
+    await asyncio.sleep(0)
+    count, total = delivery_counts(m)
+    assert count == 3 and total < 3 * 0.3
+
+
+def test_a_delivery_outside_an_event_loop_is_counted_at_once() -> None:
+    m = Metrics()
+    m.delivered(clock.now())
+    assert delivery_counts(m)[0] == 1

@@ -49,6 +49,12 @@ class Published:
 Claim = Callable[[Sql, Published], None]
 """Run in the transaction that stores a new share, with what the publish returns."""
 
+Committed = Callable[[Published], None]
+"""Called in the publishing thread once a new share's transaction has committed (it is
+durable and readable), before the after-publish hooks: the web layer rings the
+recipients' streams from here, so that fan-out does not wait for the rest of the
+publish to come back to the event loop."""
+
 ShareHook = Callable[[Sql, Envelope, tuple[str, ...]], None]
 """Run in the transaction that stores a new share, with its recipients here."""
 SharesHook = Callable[[Sql, Sequence[tuple[Envelope, tuple[str, ...]]]], None]

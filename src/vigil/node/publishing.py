@@ -30,7 +30,7 @@ from vigil.model import (
 )
 from vigil.node.bundle_pool import check_valid
 from vigil.node.channels import Channels
-from vigil.node.hooks import Claim, Published
+from vigil.node.hooks import Claim, Committed, Published
 from vigil.node.inputs import check_client_header, check_marking, check_regions, check_themes
 from vigil.policy.access import publish, suite
 from vigil.policy.suites import SUITE_REQUIRED
@@ -134,14 +134,16 @@ class Publishing(Channels):
     def publish_bundle(
         self, actor: Actor, raw: bytes, request: ShareRequest, *, lint: bool = False,
         claim: Claim | None = None, valid: ValidBundle | None = None,
+        committed: Committed | None = None,
     ) -> Published:
         """Publish a bundle posted to the node: signed with the member's keyring if the
         node holds it, else attested by the node on behalf of the authenticated user.
         ``lint`` refuses undeclared personal data (``vigil.intel.personal``), checked with
         the bundle (in its worker when it is large). ``claim`` runs in the share's
-        transaction (see ``_store``). ``valid``: ``raw`` is a bundle the node wrote
-        itself from objects its validator passed (``ObjectChecker.bundle``, e.g. a
-        converted MISP event), not parsed or validated again."""
+        transaction, ``committed`` right after it (see ``_store``). ``valid``: ``raw``
+        is a bundle the node wrote itself from objects its validator passed
+        (``ObjectChecker.bundle``, e.g. a converted MISP event), not parsed or
+        validated again."""
         if valid is not None and valid.raw is not raw:
             raise ValueError("valid is the bundle of other bytes")
         if request.originator != actor.member:
@@ -194,14 +196,14 @@ class Publishing(Channels):
         if checked.bundle is not None:  # for the share transaction's hooks
             parsed.remember(raw, checked.bundle, share=env.id)
         try:
-            return self._store(env, dec.recipients, claim)
+            return self._store(env, dec.recipients, claim, committed)
         finally:
             parsed.forget()
 
-    def accept_envelope(self, actor: Actor, env: Envelope, claim: Claim | None = None
-                        ) -> Published:
+    def accept_envelope(self, actor: Actor, env: Envelope, claim: Claim | None = None,
+                        committed: Committed | None = None) -> Published:
         """Accept a share signed (and sealed) by a member's own client; ``claim`` runs
-        in the share's transaction (see ``_store``)."""
+        in the share's transaction, ``committed`` right after it (see ``_store``)."""
         h = env.header
         d = self.directory()
         if env.originator != actor.member:
@@ -248,7 +250,7 @@ class Publishing(Channels):
                                       code="crypto.wrap_key")
         else:
             check_marking(self.parse_bundle(env.payload), tlp)
-        return self._store(env, recipients, claim)
+        return self._store(env, recipients, claim, committed)
 
     def _check_share_id(self, env: Envelope) -> None:
         """A client's share id must be bound to its originator (``new_share_id``), so
@@ -264,11 +266,14 @@ class Publishing(Channels):
                              "by vigil's envelope.new_share_id)", code="share.id_unbound",
                              pointer="/header/id")
 
-    def _store(self, env: Envelope, recipients: Sequence[str], claim: Claim | None = None
-               ) -> Published:
+    def _store(self, env: Envelope, recipients: Sequence[str], claim: Claim | None = None,
+               committed: Committed | None = None) -> Published:
         """Store a share; ``claim`` (the caller's record of its request, such as an
         idempotency key) runs last in the same transaction, only for a new share: an
-        error it raises stores nothing."""
+        error it raises stores nothing. ``committed`` is called once a new share's
+        transaction has committed and its envelope and log reference are cached (what
+        a stream's read of it serves), before the after-publish hooks; it must only
+        hand work on (ring), not do it."""
         recipients = tuple(recipients)
         if env.header.get("provenance") != Provenance.ATTESTED.value:
             self.keybook.check_signing(self.directory(), env.header)
@@ -291,6 +296,11 @@ class Publishing(Channels):
         if new:
             self.envelopes.put(env.id, env)
             self.log.refs.put(env.id, refs[-1])
+            if committed is not None:
+                try:
+                    committed(published)
+                except Exception:  # the caller rings later instead
+                    log.exception("commit callback failed for %s", env.id)
             for hook in self.published_hooks:
                 try:
                     hook(published)

@@ -23,7 +23,7 @@ from vigil.node.exchange import Exchange
 from vigil.signin import users as access
 from vigil.web import scopes
 from vigil.web.auth import authenticate
-from vigil.web.batch import Coalesced, PageBatcher
+from vigil.web.batch import PageBatcher
 from vigil.web.metrics import Metrics
 from vigil.web.observe import route_of
 from vigil.web.throttle import Throttle
@@ -41,7 +41,8 @@ class State:
         self.metrics = Metrics()
         self.inline_reads = exchange.store.url.startswith("sqlite")
         # The push path: serialised envelopes shared by every subscriber, and one
-        # batched inbox read for every stream a share wakes.
+        # batched inbox read for every stream a share wakes, followed by one read of
+        # the credential epoch for all of them (see vigil.signin.users).
         self.event_bodies: Lru[tuple[str, bool, bool], bytes] = Lru(
             1024, max_bytes=int(settings.values.get("cache_mib", 64)) * 256 * 1024, weigh=len)
         self.pages = PageBatcher(self.read, lambda requests, limit: exchange.inbox_pages(
@@ -49,10 +50,9 @@ class State:
                                  coalesce=0.0 if self.inline_reads else 0.001,
                                  fast=None if self.inline_reads else (
                                      lambda requests, limit: exchange.inbox_pages_async(
-                                         requests, limit, notices=True)))
+                                         requests, limit, notices=True)),
+                                 after=lambda: access.epoch(exchange))
         self.throttle = Throttle()
-        # read after each inbox read of the push streams (see vigil.signin.users)
-        self.epoch = Coalesced(lambda: self.read(access.epoch, exchange))
         # heavy requests (bundles, searches, TAXII filters) of one member run one at a
         # time, each in a thread: they queue behind each other, not before other members
         self._heavy: dict[str, tuple[asyncio.Semaphore, int]] = {}

@@ -23,8 +23,10 @@ A key is 1-255 printable ASCII characters, sent bare or as a structured-field st
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,7 +36,7 @@ from fastapi.responses import JSONResponse, Response
 
 from vigil import clock
 from vigil.errors import InputError
-from vigil.node.hooks import Claim, Published
+from vigil.node.hooks import Claim, Committed, Published
 from vigil.storage import idempotency as stored
 from vigil.storage.base import Sql
 from vigil.web.deps import State
@@ -82,14 +84,45 @@ def _replay(got: stored.Stored, fp: str) -> tuple[int, bytes]:
 Answer = Callable[[Published], dict[str, Any]]
 
 
+Run = Callable[[Claim | None, Committed], Published]
+
+
+class EarlyRing:
+    """The streams of a new share's recipients rung from the publishing thread as soon
+    as its transaction has committed (``Committed``): fan-out starts while the publish
+    finishes its after-publish work and comes back to the event loop, never before
+    the share is durable. ``rung`` then waits for that ring (its error is the
+    request's, as before), or rings now if there was none (a share stored before, a
+    replayed answer)."""
+
+    def __init__(self, st: State, member: str) -> None:
+        self.bus = st.bus
+        self.member = member
+        self.loop = asyncio.get_running_loop()
+        self.early: concurrent.futures.Future[None] | None = None
+
+    def __call__(self, pub: Published) -> None:  # in the publishing thread
+        self.early = asyncio.run_coroutine_threadsafe(
+            self.bus.ring((*pub.recipients, self.member)), self.loop)
+
+    async def rung(self, recipients: Sequence[str]) -> None:
+        if self.early is not None:
+            await asyncio.wrap_future(self.early)
+        else:
+            await self.bus.ring((*recipients, self.member))
+
+
 async def publish_once(request: Request, st: State, member: str, body: bytes,
-                       run: Callable[[Claim | None], Published], answer: Answer) -> Response:
-    """Run a publish (``run`` takes the claim to make in the share's transaction) as
-    its member's heavy work and answer it, at most once per idempotency key."""
+                       run: Run, answer: Answer) -> Response:
+    """Run a publish (``run`` takes the claim to make in the share's transaction and
+    the callback for its commit) as its member's heavy work and answer it, at most
+    once per idempotency key. The recipients' streams are rung at the commit
+    (``EarlyRing``)."""
     key = key_of(request)
+    ring = EarlyRing(st, member)
     if key is None:
-        pub = await st.heavy(member, run, None)
-        await st.bus.ring((*pub.recipients, member))
+        pub = await st.heavy(member, run, None, ring)
+        await ring.rung(pub.recipients)
         return JSONResponse(answer(pub), status_code=201 if pub.new else 200)
     fp = fingerprint(request, body)
     store = st.exchange.store
@@ -108,7 +141,7 @@ async def publish_once(request: Request, st: State, member: str, body: bytes,
                 raise _Taken
 
         try:
-            pub = run(keep)
+            pub = run(keep, ring)
         except _Taken:
             got = store.read(lambda sql: stored.lookup(sql, member, key, cutoff))
             assert got is not None
@@ -120,5 +153,5 @@ async def publish_once(request: Request, st: State, member: str, body: bytes,
 
     status, out, recipients = await st.heavy(member, once)
     # rung again on a replay too: the first answer may have died with its process
-    await st.bus.ring((*recipients, member))
+    await ring.rung(recipients)
     return Response(out, status_code=status, media_type="application/json")

@@ -8,6 +8,7 @@ store (log size, feed lag, correlation backlog) are read from it at each scrape.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -105,6 +106,9 @@ class Metrics:
         # the stamp of the share last delivered and its time: a share goes to every
         # stream of its recipients in a row, its stamp parsed once
         self._added: tuple[str, float] = ("", 0.0)
+        # delivery times taken as events are sent, put in the histogram after the
+        # event-loop turn that sent them (see ``delivered``)
+        self._deliveries: list[float] = []
 
     # -- wiring ---------------------------------------------------------------------
     def install(self, ex: Exchange) -> None:
@@ -130,11 +134,28 @@ class Metrics:
         self.publish_seconds.observe(seconds_since(str(p.envelope.header["created"])))
 
     def delivered(self, added: str) -> None:
+        """An event sent on a stream: its time since the share was stored. On an event
+        loop the time is taken now and put in the histogram by a callback queued after
+        the streams woken with this one, so that the last of a hundred streams does not
+        wait for the histogram updates of the ninety-nine before it."""
         stamp, then = self._added
         if stamp != added:
             then = epoch_seconds(added)
             self._added = (added, then)
-        self.delivery_seconds.observe(max(0.0, time.time() - then))
+        seconds = max(0.0, time.time() - then)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.delivery_seconds.observe(seconds)
+            return
+        if not self._deliveries:
+            loop.call_soon(self._observe_deliveries)
+        self._deliveries.append(seconds)
+
+    def _observe_deliveries(self) -> None:
+        done, self._deliveries = self._deliveries, []
+        for seconds in done:
+            self.delivery_seconds.observe(seconds)
 
     # -- scrape ---------------------------------------------------------------------
     def refresh(self, store: Store) -> None:

@@ -28,7 +28,7 @@ from vigil.model import (
     ShareState,
 )
 from vigil.node.accountability import recall_notice
-from vigil.node.hooks import Claim, Published
+from vigil.node.hooks import Claim, Committed, Published
 from vigil.node.members import member_identity
 from vigil.protocol.envelope import envelope_from_json, envelope_to_json
 from vigil.stix import strictjson
@@ -324,8 +324,9 @@ async def publish(
         await st.heavy(actor.member, lint_bundle, st.exchange, raw, req.personal_data)
         dec = st.exchange.preview(req)
         return JSONResponse(decision_json(st, dec, req))
-    def run(claim: Claim | None) -> Published:
-        return st.exchange.publish_bundle(actor, raw, req, lint=True, claim=claim)
+    def run(claim: Claim | None, committed: Committed) -> Published:
+        return st.exchange.publish_bundle(actor, raw, req, lint=True, claim=claim,
+                                          committed=committed)
 
     return await publish_once(request, st, actor.member, raw, run, published_json)
 
@@ -337,9 +338,9 @@ async def publish_envelope(request: Request, st: StateDep, actor: ActorDep) -> R
     sealed payload."""
     raw = await read_body(request, int(st.settings.max_body) * 2)
 
-    def accept(claim: Claim | None) -> Published:
+    def accept(claim: Claim | None, committed: Committed) -> Published:
         doc = strictjson.loads(raw, max_bytes=int(st.settings.max_body) * 2)
-        return st.exchange.accept_envelope(actor, envelope_from_json(doc), claim)
+        return st.exchange.accept_envelope(actor, envelope_from_json(doc), claim, committed)
 
     return await publish_once(request, st, actor.member, raw, accept, published_json)
 

@@ -52,7 +52,8 @@ class SseResponse(Response):
     """Stream a member's inbox after a cursor, then every new entry as it is rung.
 
     After each read of the inbox (and at each keep-alive) the stream reads the node's
-    credential epoch; when it moved, the stream authenticates its credential again and
+    credential epoch (one read for the batch of streams read together, after their
+    inbox read); when it moved, the stream authenticates its credential again and
     ends, sending nothing more, if it was revoked (``vigil.signin.users``)."""
 
     def __init__(self, state: State, member: str, cursor: int, credential: str = "") -> None:
@@ -63,12 +64,14 @@ class SseResponse(Response):
         self.cursor = cursor
         self.credential = credential
         self.epoch: str | None = None  # None: authenticate again at the first check
+        self.epoch_read: str | None = None  # the epoch read after the last inbox read
 
     async def _allowed(self) -> bool:
-        """Whether the stream's credential still stands (read after the inbox)."""
+        """Whether the stream's credential still stands (the epoch read after the
+        inbox, in the same batch as the read: ``_chunk``)."""
         st = self.state
-        now = await st.epoch.get()
-        if now == self.epoch:
+        now = self.epoch_read
+        if now is not None and now == self.epoch:
             return True
         try:
             actor = await st.read(actor_of_credential, self.credential, st.exchange)
@@ -81,7 +84,8 @@ class SseResponse(Response):
         """The events after the cursor (the cursor moved past them), and whether more
         may follow at once."""
         st = self.state
-        rows, self.cursor, more = await st.pages.page(self.member, self.cursor)
+        (rows, self.cursor, more), self.epoch_read = await st.pages.page_after(
+            self.member, self.cursor)
         parts = []
         for entry, env, state in rows:
             key = (entry.share_id, state.recalled, state.purged)
