@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.federation.pairs import deliver, quarantined
+from tests.federation.pairs import deliver, make, quarantined
 from tests.federation.trusting import trusting_pair, witness_of
 
 from vigil.cli.main import cli
+from vigil.federation.trust import TrustService
 from vigil.testing.node import PASSPHRASE
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.errors import InputError, PolicyDenied
+from vigil.errors import InputError, PolicyDenied, VigilError
 from vigil.model import Actor, Form, Provenance, Tlp
 from vigil.node.exchange import Exchange
+from vigil.node.hooks import Published
 from vigil.protocol.envelope import build_share
 from vigil.testing import TestNode
 from vigil.testing.stix import canary_bundle
@@ -82,3 +83,37 @@ def test_a_client_envelope_is_what_the_policy_gives_and_is_stored_once(
     with pytest.raises(PolicyDenied) as mismatch:
         ex.accept_envelope(Actor(delta.id, None), short)  # type: ignore[arg-type]
     assert mismatch.value.code == "policy.audience_mismatch"
+
+
+def test_publish_bundles_stores_each_share_or_its_refusal(
+        four: tuple[TestNode, Exchange]) -> None:
+    node, ex = four
+    alpha, bravo, delta = (node.members[n].id for n in ("alpha", "bravo", "delta"))
+    in_tx: list[str] = []
+    after: list[str] = []
+    ex.share_tx_hooks.append(lambda sql, env, recipients: in_tx.append(env.id))
+    ex.published_hooks.append(lambda pub: after.append(pub.envelope.id))
+    sealed = ex.make_request(alpha, tlp=Tlp.AMBER, to=["a-b"])
+    plain = ex.make_request(alpha, tlp=Tlp.CLEAR, to=["everyone"])
+    not_mine = ex.make_request(delta, tlp=Tlp.CLEAR, to=["everyone"])
+    raws = [canary_bundle("B1", 1), canary_bundle("B2", 2), canary_bundle("B3", 1),
+            b'{"type": "bundle"}']
+    got = ex.publish_bundles(Actor(alpha, "u"), [(raws[0], sealed, None),
+                                                 (raws[1], not_mine, None),
+                                                 (raws[2], plain, None),
+                                                 (raws[3], plain, None)])
+    assert isinstance(got[1], PolicyDenied) and got[1].code == "policy.bad_request"
+    assert isinstance(got[3], VigilError) and got[3].code.startswith("stix.")
+    first, third = got[0], got[2]
+    assert isinstance(first, Published) and isinstance(third, Published)
+    assert first.new and third.new and first.recipients == (bravo,)
+    assert first.envelope.form is Form.SEALED and third.envelope.form is Form.PLAIN
+    assert in_tx == after == [first.envelope.id, third.envelope.id]
+    for pub, raw in ((first, raws[0]), (third, raws[2])):
+        stored = ex.store.get_share(pub.envelope.id)
+        assert stored is not None and stored[0].header == pub.envelope.header
+        assert ex.open(bravo, stored[0]) == raw
+        assert ex.log.refs.get(pub.envelope.id) is not None  # in the log, proof cached
+    assert [e.id for _, e, _ in ex.store.inbox(bravo, 0, 10)] == \
+        [first.envelope.id, third.envelope.id]
+    assert ex.publish_bundles(Actor(alpha, "u"), []) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.errors import Conflict
+from vigil.errors import Conflict, InputError
 from vigil.model import Channel, ChannelKind, Envelope, Member, MemberKind, User, Wrap
 from vigil.storage import Store, open_store
 from vigil.storage.base import (
@@ -464,6 +464,56 @@ def test_put_share_also_runs_in_the_same_transaction(store: Store) -> None:
         store.put_share(bad, [b.id], "t", boom)
     assert store.get_share(bad.id) is None  # share and inbox rows rolled back with it
     assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == [env.id]
+
+
+def test_put_shares_stores_each_or_refuses_it_alone(store: Store) -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    for m in (a, b, c):
+        store.add_member(m)
+    kept = envelope(a.id, [b.id])
+    assert store.put_share(kept, [b.id], "t") is True
+    first, second, third, fourth = (envelope(a.id, [b.id, c.id]) for _ in range(4))
+    clash = Envelope(header={**kept.header, "created": "2026-11-30T00:00:00.000Z"},
+                     signature=b"other", payload=b"x", wraps=())
+    ran: list[str] = []
+
+    def also(env: Envelope) -> Callable[[Sql], None]:
+        def run(sql: Sql) -> None:
+            ran.append(env.id)
+            sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)", ("also." + env.id, "x"))
+            if env is third:  # refused after its rows and its own write
+                raise InputError("no", code="share.refused_here")
+        return run
+
+    got = store.put_shares([(first, [b.id, c.id], also(first)),
+                            (clash, [b.id], None),
+                            (second, [b.id], also(second)),
+                            (third, [b.id, c.id], also(third)),
+                            (kept, [b.id], None),
+                            (fourth, [c.id], also(fourth))], "t")
+    assert got[0] is True and got[2] is True and got[5] is True
+    assert isinstance(got[1], Conflict) and got[1].code == "share.id_conflict"
+    assert isinstance(got[3], InputError) and got[3].code == "share.refused_here"
+    assert got[4] is False  # the same share again: stored already
+    assert ran == [first.id, second.id, third.id, fourth.id]
+    for env in (first, second, fourth):
+        assert store.get_meta("also." + env.id) == "x"
+    assert store.get_share(third.id) is None  # nothing of the refused one
+    assert store.get_meta("also." + third.id) is None
+    assert store.get_share(kept.id)[0].signature == b"sig"  # type: ignore[index]
+    assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == \
+        [kept.id, first.id, second.id]
+    assert [e.id for _, e, _ in store.inbox(c.id, 0, 10)] == [first.id, fourth.id]
+
+    fifth, sixth = envelope(a.id, [b.id]), envelope(a.id, [b.id])
+
+    def boom(sql: Sql) -> None:
+        raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):  # not a refusal: raised, nothing of that one
+        store.put_shares([(fifth, [b.id], None), (sixth, [b.id], boom)], "t")
+    assert store.get_share(sixth.id) is None
+    assert store.put_shares([], "t") == []
 
 
 _GONE = ("inbox_member_seq", "taxii_access_member", "taxii_access_channel",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from vigil.storage.sqlite import SqliteStore
 
 
@@ -166,3 +168,34 @@ def test_the_writers_page_cache_is_bounded_by_the_setting(tmp_path: Path) -> Non
     opened.close()
     with pytest.raises(ConfigError):
         SqliteStore(f"sqlite:///{tmp_path / 'c.db'}?cache_mib=0")
+
+
+def test_put_shares_is_one_transaction_with_one_commit(tmp_path: Path) -> None:
+    from tests.storage.test_store_contract import envelope, member
+
+    store = SqliteStore(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        store.migrate()
+        a, b = member("a"), member("b")
+        for m in (a, b):
+            store.add_member(m)
+        envs = [envelope(a.id, [b.id]) for _ in range(5)]
+        statements: list[str] = []
+        store._writer.set_trace_callback(statements.append)
+        got = store.put_shares([(e, [b.id], None) for e in envs], "t")
+        store._writer.set_trace_callback(None)
+        assert got == [True] * 5
+        assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == \
+            ["BEGIN IMMEDIATE", "COMMIT"]
+        assert [e.id for _, e, _ in store.inbox(b.id, 0, 10)] == [e.id for e in envs]
+
+        more = [envelope(a.id, [b.id]) for _ in range(2)]
+
+        def boom(sql: object) -> None:
+            raise RuntimeError("abort")
+
+        with pytest.raises(RuntimeError):
+            store.put_shares([(more[0], [b.id], None), (more[1], [b.id], boom)], "t")
+        assert store.get_share(more[0].id) is None  # rolled back with the other
+    finally:
+        store.close()

@@ -8,11 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from vigil.errors import VigilError
 from vigil.intel.export import add_misp_tags
 from vigil.interop.misp import check_tlp, convert, to_misp
-from vigil.model import Actor
+from vigil.model import Actor, ShareRequest
 from vigil.node.exchange import Exchange
 from vigil.stix.tlp import parse_tlp
+from vigil.stix.validate import ObjectChecker, ValidBundle
+
+PUBLISH_BATCH = 32
+"""Events published together: their shares are stored in one write (one commit and
+sync on SQLite), each still refused or stored on its own."""
 
 
 def audience_words(to: Sequence[str]) -> tuple[str, ...]:
@@ -27,49 +33,67 @@ def import_events(exchange: Exchange, actor: Actor, events: list[dict[str, Any]]
     as one share. Without ``to`` nothing is published: each report carries the proposed
     audience to confirm. An event that cannot be shared (an audience wider than its
     distribution, a TLP wider than its tag, nothing left to publish) is reported and
-    the others still go. The events' objects are validated as the objects of one
+    the others still go. The shares of up to ``PUBLISH_BATCH`` events are stored in
+    one write of the store (``Exchange.publish_bundles``), and the reports come back
+    once it is durable. The events' objects are validated as the objects of one
     bundle (the slow pattern checks are bounded per call, that is per request), once:
     each event's bundle is written from the objects the validator passed, and the
     publish takes it without validating it again.
     ``fast=False`` has misp-stix convert every attribute (the baseline
     ``bench.interop`` measures the direct path against)."""
-    from vigil.errors import VigilError
-    from vigil.stix.validate import ObjectChecker
-
     names = [c.name for c in exchange.channels(actor.member)]
     words = None if to is None else audience_words(to)
-    out = []
+    out: list[dict[str, Any]] = []
     checker = ObjectChecker()
+    batch: list[tuple[dict[str, Any], bytes, ShareRequest, ValidBundle | None]] = []
+
+    def flush() -> None:
+        got = exchange.publish_bundles(actor, [(raw, req, valid)
+                                               for _, raw, req, valid in batch])
+        for (report, _, req, _), pub in zip(batch, got, strict=True):
+            if isinstance(pub, VigilError):
+                report["error"] = _error(pub)
+            else:
+                report["share"] = {"id": pub.envelope.id, "tlp": req.audience.tlp.value,
+                                   "recipients": list(pub.recipients)}
+        batch.clear()
+
     for event in events:
         try:
             conv = convert(event, to=words, channels=names, fast=fast, checker=checker)
         except VigilError as exc:
             out.append({"uuid": str(event["Event"].get("uuid", "")),
                         "info": str(event["Event"].get("info", "")),
-                        "error": {"code": exc.code, "message": exc.message,
-                                  "pointer": exc.pointer}})
+                        "error": _error(exc)})
             continue
         report = conv.report()
-        if words is not None:
-            try:
-                level = check_tlp(conv.marking, parse_tlp(tlp) if tlp else None)
-                if not conv.objects:
-                    raise VigilError("nothing of the event can be published",
-                                     code="misp.nothing_left", status=422)
-                req = exchange.make_request(actor.member, tlp=level, to=words,
-                                            codes=conv.marking.codes)
-                # written from the objects the checker passed: not parsed or
-                # validated again by the publish
-                valid = checker.bundle(conv.objects)
-                raw = valid.raw if valid is not None else conv.bundle()
-                pub = exchange.publish_bundle(actor, raw, req, valid=valid)
-                report["share"] = {"id": pub.envelope.id, "tlp": level.value,
-                                   "recipients": list(pub.recipients)}
-            except VigilError as exc:
-                report["error"] = {"code": exc.code, "message": exc.message,
-                                   "pointer": exc.pointer}
         out.append(report)
+        if words is None:
+            continue
+        try:
+            level = check_tlp(conv.marking, parse_tlp(tlp) if tlp else None)
+            if not conv.objects:
+                raise VigilError("nothing of the event can be published",
+                                 code="misp.nothing_left", status=422)
+            req = exchange.make_request(actor.member, tlp=level, to=words,
+                                        codes=conv.marking.codes)
+        except VigilError as exc:
+            report["error"] = _error(exc)
+            continue
+        # written from the objects the checker passed: not parsed or validated
+        # again by the publish
+        valid = checker.bundle(conv.objects)
+        batch.append((report, valid.raw if valid is not None else conv.bundle(), req,
+                      valid))
+        if len(batch) >= PUBLISH_BATCH:
+            flush()
+    if batch:
+        flush()
     return out
+
+
+def _error(exc: VigilError) -> dict[str, Any]:
+    return {"code": exc.code, "message": exc.message, "pointer": exc.pointer}
 
 
 def export_events(exchange: Exchange, member: str, after: int, limit: int

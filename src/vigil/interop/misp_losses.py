@@ -112,6 +112,8 @@ def resolve_references(objects: list[dict[str, Any]], pointer_of: Any,
     # each object's references, read once (an object is only ever narrowed)
     refs = {oid: [(k, r) for k, r in object_references(o, []) if r not in STANDARD_MARKINGS]
             for oid, o in kept.items()}
+    if all(r in kept for rs in refs.values() for _, r in rs):  # nothing to resolve
+        return [kept[o["id"]] for o in objects]
     order = {oid: i for i, oid in enumerate(kept)}
     referrers: dict[str, list[str]] = {}
     for oid, rs in refs.items():

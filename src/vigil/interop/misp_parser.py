@@ -129,6 +129,11 @@ def parser_class(fast: bool = True) -> Any:
             self._plan, self._object_plan, self._fast_names = None, None, None
             self._context, self._loaded_objects = None, {}
             ev = misp_event.get("Event", misp_event)
+            if isinstance(ev, dict) and ev.get("RelatedEvent"):
+                # summaries of other events, which misp-stix never reads: PyMISP would
+                # load each as an event of its own
+                ev = {k: v for k, v in ev.items() if k != "RelatedEvent"}
+                misp_event = {"Event": ev}
             attributes = ev.get("Attribute") if isinstance(ev, dict) else None
             objects = ev.get("Object") or [] if isinstance(ev, dict) else None
             if ev.get("EventReport") or not isinstance(attributes, list) or \

@@ -5,13 +5,13 @@ hooks in one transaction."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from vigil import clock
-from vigil.errors import CryptoError, InputError, NotFound, PolicyDenied
+from vigil.errors import CryptoError, InputError, NotFound, PolicyDenied, VigilError
 from vigil.intel import evaluation as intel_evaluation
 from vigil.intel import legal as intel_legal
 from vigil.intel.header import intel_of
@@ -144,6 +144,60 @@ class Publishing(Channels):
         is a bundle the node wrote itself from objects its validator passed
         (``ObjectChecker.bundle``, e.g. a converted MISP event), not parsed or
         validated again."""
+        env, recipients, bundle = self._prepare(actor, raw, request, lint, valid)
+        if bundle is not None:  # for the share transaction's hooks
+            parsed.remember(raw, bundle, share=env.id)
+        try:
+            return self._store(env, recipients, claim, committed)
+        finally:
+            parsed.forget()
+
+    def publish_bundles(self, actor: Actor,
+                        items: Sequence[tuple[bytes, ShareRequest, ValidBundle | None]]
+                        ) -> list[Published | VigilError]:
+        """``publish_bundle`` for several bundles of one member (``(raw, request,
+        valid)`` each, in order), stored in one write of the store (SQLite: one
+        transaction, one commit and sync for all). Each answer is the share or the
+        error that refused that bundle, which stores nothing of it; every share in
+        the answer is durable when it returns."""
+        out: list[Published | VigilError | None] = [None] * len(items)
+        ready: list[tuple[int, Envelope, tuple[str, ...], bytes, dict[str, Any] | None]] = []
+        for i, (raw, request, valid) in enumerate(items):
+            try:
+                env, recipients, bundle = self._prepare(actor, raw, request, False, valid)
+                self._check_store(env, recipients)
+            except VigilError as exc:
+                out[i] = exc
+                continue
+            ready.append((i, env, recipients, raw, bundle))
+        refs: dict[str, LogRef] = {}
+
+        def also_for(env: Envelope, recipients: tuple[str, ...], raw: bytes,
+                     bundle: dict[str, Any] | None) -> Callable[[Sql], None]:
+            def also(sql: Sql) -> None:
+                if bundle is not None:
+                    parsed.remember(raw, bundle, share=env.id)
+                try:
+                    refs[env.id] = self.log.append(sql, share_entry(env), locked=True)
+                    for hook in self.share_tx_hooks:
+                        hook(sql, env, recipients)
+                finally:
+                    parsed.forget()
+            return also
+
+        stored = self.store.put_shares(
+            [(env, recipients, also_for(env, recipients, raw, bundle))
+             for _, env, recipients, raw, bundle in ready], clock.now()) if ready else []
+        for (i, env, recipients, _, _), got in zip(ready, stored, strict=True):
+            out[i] = got if isinstance(got, VigilError) else \
+                self._stored(Published(env, recipients, got), refs.get(env.id))
+        return [x for x in out if x is not None]
+
+    def _prepare(self, actor: Actor, raw: bytes, request: ShareRequest, lint: bool,
+                 valid: ValidBundle | None
+                 ) -> tuple[Envelope, tuple[str, ...], dict[str, Any] | None]:
+        """A posted bundle's share, decided, checked, signed (or attested) and sealed
+        as the policy says: the envelope, its recipients and the parsed bundle."""
         if valid is not None and valid.raw is not raw:
             raise ValueError("valid is the bundle of other bytes")
         if request.originator != actor.member:
@@ -193,12 +247,7 @@ class Publishing(Channels):
         )
         if dec.form is Form.PLAIN or kr is not None:  # what the node can count later
             self.object_counts.put(env.id, checked.objects)
-        if checked.bundle is not None:  # for the share transaction's hooks
-            parsed.remember(raw, checked.bundle, share=env.id)
-        try:
-            return self._store(env, dec.recipients, claim, committed)
-        finally:
-            parsed.forget()
+        return env, tuple(dec.recipients), checked.bundle
 
     def accept_envelope(self, actor: Actor, env: Envelope, claim: Claim | None = None,
                         committed: Committed | None = None) -> Published:
@@ -266,6 +315,16 @@ class Publishing(Channels):
                              "by vigil's envelope.new_share_id)", code="share.id_unbound",
                              pointer="/header/id")
 
+    def _check_store(self, env: Envelope, recipients: Sequence[str]) -> None:
+        """What the node checks of a share just before it stores it: its signing key,
+        and the suites the node requires."""
+        if env.header.get("provenance") != Provenance.ATTESTED.value:
+            self.keybook.check_signing(self.directory(), env.header)
+        if self.suite_rule and not suite(self.suite_rule, self.directory(),
+                                         env.header, tuple(recipients)):
+            raise PolicyDenied("this share must be signed and sealed with the hybrid "
+                               "(post-quantum) suites", code=SUITE_REQUIRED)
+
     def _store(self, env: Envelope, recipients: Sequence[str], claim: Claim | None = None,
                committed: Committed | None = None) -> Published:
         """Store a share; ``claim`` (the caller's record of its request, such as an
@@ -275,12 +334,7 @@ class Publishing(Channels):
         a stream's read of it serves), before the after-publish hooks; it must only
         hand work on (ring), not do it."""
         recipients = tuple(recipients)
-        if env.header.get("provenance") != Provenance.ATTESTED.value:
-            self.keybook.check_signing(self.directory(), env.header)
-        if self.suite_rule and not suite(self.suite_rule, self.directory(),
-                                         env.header, recipients):
-            raise PolicyDenied("this share must be signed and sealed with the hybrid "
-                               "(post-quantum) suites", code=SUITE_REQUIRED)
+        self._check_store(env, recipients)
         hooks = self.share_tx_hooks
         refs: list[LogRef] = []
 
@@ -292,10 +346,18 @@ class Publishing(Channels):
                 claim(sql, Published(env, recipients, True))
 
         new = self.store.put_share(env, recipients, clock.now(), also)
-        published = Published(env, tuple(recipients), new)
-        if new:
+        return self._stored(Published(env, recipients, new), refs[-1] if refs else None,
+                            committed)
+
+    def _stored(self, published: Published, ref: LogRef | None,
+                committed: Committed | None = None) -> Published:
+        """After a share's commit: the caches, ``committed``, and the after-publish hooks
+        of a new one."""
+        if published.new:
+            env = published.envelope
             self.envelopes.put(env.id, env)
-            self.log.refs.put(env.id, refs[-1])
+            if ref is not None:
+                self.log.refs.put(env.id, ref)
             if committed is not None:
                 try:
                     committed(published)
@@ -307,4 +369,3 @@ class Publishing(Channels):
                 except Exception:
                     log.exception("after-publish hook %r failed for %s", hook, env.id)
         return published
-

@@ -7,6 +7,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from vigil.errors import VigilError
 from vigil.model import (
     Channel,
     ChannelKind,
@@ -22,6 +23,7 @@ from vigil.model import (
 from vigil.storage.schema import Dialect
 
 T = TypeVar("T")
+
 
 SHARE_LOCK = 0x76696769_6C5F6962
 """PostgreSQL transaction-scoped advisory lock (ASCII "vigil_ib") that orders every
@@ -136,6 +138,10 @@ class Sql(Protocol):
         ...
 
 
+ShareToPut = tuple[Envelope, Sequence[str], Callable[[Sql], None] | None]
+"""A share for ``Store.put_shares``: the envelope, its recipients and its ``also``."""
+
+
 class Store(Protocol):
     """Durable state of a node. Methods are synchronous and thread-safe.
 
@@ -213,6 +219,14 @@ class Store(Protocol):
         """Store a share and its inbox rows; False if that exact share was already stored.
         ``also`` runs in the same transaction after the rows are written, only for a new
         share (e.g. the log entry of the share)."""
+        ...
+
+    def put_shares(self, shares: Sequence[ShareToPut], at: str) -> list[bool | VigilError]:
+        """``put_share`` for each ``(env, recipients, also)``, in order, as one write
+        where the backend can (SQLite: one transaction, one commit): every share
+        stored is durable when this returns. A share refused (a different share with
+        its id, a ``VigilError`` from its ``also``) is its error in the answer, and
+        stores nothing of it; the others still go."""
         ...
 
     def get_share(self, share_id: str) -> tuple[Envelope, ShareState] | None: ...

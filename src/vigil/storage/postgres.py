@@ -39,7 +39,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
-from vigil.errors import ConfigError, Conflict, Unavailable
+from vigil.errors import ConfigError, Conflict, Unavailable, VigilError
 from vigil.model import (
     Directory,
     Envelope,
@@ -51,6 +51,7 @@ from vigil.storage.base import (
     CHANNEL_MEMBER_COLUMNS,
     MEMBER_COLUMNS,
     SHARE_LOCK,
+    ShareToPut,
     Sql,
     build_directory,
     distribute_refs,
@@ -412,6 +413,17 @@ class PostgresStore(SqlStore):
             raise Conflict("a different share with this id exists", code="share.id_conflict")
 
         return self._run(fn, "idempotent")
+
+    def put_shares(self, shares: Sequence[ShareToPut], at: str) -> list[bool | VigilError]:
+        """One transaction per share here (``put_share``: a single round trip each,
+        under the write-order lock for as short a time as it can be)."""
+        out: list[bool | VigilError] = []
+        for env, recipients, also in shares:
+            try:
+                out.append(self.put_share(env, recipients, at, also))
+            except VigilError as exc:
+                out.append(exc)
+        return out
 
     def inbox_refs_many(
         self, requests: Sequence[tuple[str, int]], limit: int

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs
 
 from vigil.crypto.secretfile import owner_only_dir, owner_only_file
-from vigil.errors import ConfigError, Conflict
+from vigil.errors import ConfigError, Conflict, VigilError
 from vigil.model import (
     Directory,
     Envelope,
@@ -22,6 +22,7 @@ from vigil.storage.base import (
     CHANNEL_COLUMNS,
     CHANNEL_MEMBER_COLUMNS,
     MEMBER_COLUMNS,
+    ShareToPut,
     Sql,
     build_directory,
     distribute_refs,
@@ -267,50 +268,89 @@ class SqliteStore(SqlStore):
     # -- shares ----------------------------------------------------------------
     def put_share(self, env: Envelope, recipients: Sequence[str], at: str,
                   also: Callable[[Sql], None] | None = None) -> bool:
-        hdr = header_bytes(env.header)
-        payload, ref = env.payload, None
-        if self.files is not None and len(payload) >= self.apart:
-            # written and synced before the transaction, outside the write lock: the
-            # transaction holds only the row (vigil.storage.payloads)
-            self.files.ensure()
-            payload, ref = b"", self.files.write(env.id, env.payload)
-        keep = ref is None
+        got = self.put_shares([(env, recipients, also)], at)[0]
+        if isinstance(got, VigilError):
+            raise got
+        return got
+
+    def put_shares(self, shares: Sequence[ShareToPut], at: str) -> list[bool | VigilError]:
+        """``put_share`` for several shares in one transaction (one commit, one sync):
+        each in a savepoint of its own, so that the refusal of one (a different share
+        with its id, its ``also`` raising a ``VigilError``) stores nothing of it and
+        the others still go."""
+        refs: list[str | None] = []
+        for env, _, _ in shares:
+            ref = None
+            if self.files is not None and len(env.payload) >= self.apart:
+                # written and synced before the transaction, outside the write lock: the
+                # transaction holds only the row (vigil.storage.payloads)
+                self.files.ensure()
+                ref = self.files.write(env.id, env.payload)
+            refs.append(ref)
+        # a payload file is kept if a row refers to it: a new row, or one stored
+        # before (the same share again: the same file), whatever else is rolled back
+        held = [ref is None for ref in refs]  # referred to by a row stored before
+        written = [False] * len(shares)  # referred to by a row of this transaction
+        out: list[bool | VigilError] = []
         try:
             with self._tx() as conn:
-                row = conn.execute(
-                    "SELECT header, signature, payload, wraps, payload_ref FROM shares "
-                    "WHERE id=?", (env.id,)
-                ).fetchone()
-                if row is not None:
-                    keep = keep or row[4] == ref
-                    if same_share(envelope_from_row(row[0], row[1], self._payload(
-                            row[2], row[4]), row[3]), env):
-                        return False
-                    raise Conflict("a different share with this id exists",
-                                   code="share.id_conflict")
-                conn.execute(
-                    "INSERT INTO shares(id, originator, header, signature, payload, wraps, "
-                    "created, expires, recalled, purged, payload_ref) "
-                    "VALUES(?,?,?,?,?,?,?,?,0,0,?)",
-                    (
-                        env.id,
-                        env.originator,
-                        hdr,
-                        env.signature,
-                        payload,
-                        wraps_to_bytes(env.wraps),
-                        env.created,
-                        env.expires,
-                        ref,
-                    ),
-                )
-                queue_inbox(self._sql(conn), env.id, recipients, at, new=True)
-                if also is not None:
-                    also(self._sql(conn))
-                keep = True
+                for i, (env, recipients, also) in enumerate(shares):
+                    conn.execute("SAVEPOINT share")
+                    gone = len(self._gone)
+                    try:
+                        out.append(self._put_one(conn, env, recipients, at, also,
+                                                 refs[i], held, i))
+                        written[i] = out[-1] is True
+                    except VigilError as exc:
+                        conn.execute("ROLLBACK TO SAVEPOINT share")
+                        del self._gone[gone:]
+                        out.append(exc)
+                    conn.execute("RELEASE SAVEPOINT share")
+        except BaseException:
+            written = [False] * len(shares)
+            raise
         finally:
-            if not keep and ref is not None and self.files is not None:
-                self.files.remove([ref])
+            dropped = [ref for ref, h, w in zip(refs, held, written, strict=True)
+                       if ref is not None and not h and not w]
+            if dropped and self.files is not None:
+                self.files.remove(dropped)
+        return out
+
+    def _put_one(self, conn: sqlite3.Connection, env: Envelope, recipients: Sequence[str],
+                 at: str, also: Callable[[Sql], None] | None, ref: str | None,
+                 held: list[bool], i: int) -> bool:
+        """One share of ``put_shares``: whether it is new (``held[i]``: its payload
+        file is the one of the share already stored with its id)."""
+        row = conn.execute(
+            "SELECT header, signature, payload, wraps, payload_ref FROM shares "
+            "WHERE id=?", (env.id,)
+        ).fetchone()
+        if row is not None:
+            held[i] = held[i] or row[4] == ref
+            if same_share(envelope_from_row(row[0], row[1], self._payload(
+                    row[2], row[4]), row[3]), env):
+                return False
+            raise Conflict("a different share with this id exists",
+                           code="share.id_conflict")
+        conn.execute(
+            "INSERT INTO shares(id, originator, header, signature, payload, wraps, "
+            "created, expires, recalled, purged, payload_ref) "
+            "VALUES(?,?,?,?,?,?,?,?,0,0,?)",
+            (
+                env.id,
+                env.originator,
+                header_bytes(env.header),
+                env.signature,
+                b"" if ref is not None else env.payload,
+                wraps_to_bytes(env.wraps),
+                env.created,
+                env.expires,
+                ref,
+            ),
+        )
+        queue_inbox(self._sql(conn), env.id, recipients, at, new=True)
+        if also is not None:
+            also(self._sql(conn))
         return True
 
     def inbox_refs_many(
