@@ -3,7 +3,7 @@ PostgreSQL: kept, replaced, and the shares of a since-revoked key still to prove
 
 from __future__ import annotations
 
-from tests.storage.test_store_contract import store  # noqa: F401
+from tests.storage.test_base import store  # noqa: F401
 
 from vigil.storage import Store
 from vigil.storage import trust as q
