@@ -26,7 +26,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", ".vigil", "data directory of the node (keys, database, keyrings)"),
     Setting("store", "", "store URL: sqlite:///PATH or postgresql://…; default: SQLite in data"),
-    Setting("sqlite_cache_mib", 64, "the default SQLite store: MiB of page cache its writer "
+    Setting("sqlite_cache_mib", 16, "the default SQLite store: MiB of page cache its writer "
             "keeps (filled as the database grows, never past it); an explicit store URL "
             "takes ?cache_mib=N", int),
     Setting("bus", "local://", "bus URL: local:// (in-process) or nats://HOST:PORT"),
@@ -107,7 +107,7 @@ class Settings:
             return url
         default = f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
         mib = int(self.values["sqlite_cache_mib"])
-        return default if mib == 64 else f"{default}?cache_mib={mib}"
+        return default if mib == 16 else f"{default}?cache_mib={mib}"
 
     @property
     def sqlite_cache_mib(self) -> int:
