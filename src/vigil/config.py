@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
             "without a token (empty: none); keep it on a private address"),
     Setting("cache_mib", 64, "MiB of envelopes a process keeps in memory for the push path "
             "and correlation (another quarter of it for serialised push events)", int),
+    Setting("malloc_arenas", 2, "glibc: most malloc arenas a serving process uses (0: "
+            "glibc's own bound, 8 per core; MALLOC_ARENA_MAX in the environment wins)", int),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
     Setting("switch_interval", 0.001, "seconds a worker thread (heavy requests) runs before "
             "the event loop may take the interpreter back (Python's switch interval)", float),
@@ -173,6 +175,10 @@ class Settings:
     @property
     def cache_mib(self) -> int:
         return int(self.values["cache_mib"])
+
+    @property
+    def malloc_arenas(self) -> int:
+        return int(self.values["malloc_arenas"])
 
     @property
     def keepalive(self) -> float:
