@@ -41,8 +41,8 @@ CACHE_MIB = 16
 the ``sqlite_cache_mib`` setting): memory the node keeps for pages it wrote and read,
 filled as the database outgrows it and never past it. A page it drops is read again
 from the file (the OS's page cache), and every page a commit changed is written to the
-WAL whatever the bound, so a larger bound saves reads, not writes: memory a node kept
-growing by its first hundred MiB of database for little."""
+WAL whatever the bound, so a larger bound saves reads, not writes (64 MiB, the bound
+before, grew a node by 64 MiB as its database passed that size)."""
 
 SPILL_MIB = 64
 """A write transaction's changed pages stay in memory up to this many MiB, past the
