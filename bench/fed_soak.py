@@ -57,6 +57,22 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def memory_detail(pid: int) -> dict[str, float]:
+    """MiB of anonymous, file-backed and shared memory in the RSS (``smaps_rollup``), with
+    the process's thread and open-file counts: what the RSS is made of."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Anonymous", "Pss_File", "Pss_Shmem"):
+                out[key.lower()] = round(int(rest.split()[0]) / 1024, 1)
+        out["threads"] = len(os.listdir(f"/proc/{pid}/task"))
+        out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        pass
+    return out
+
+
 def bundle(label: str) -> bytes:
     return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [{
         "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
@@ -268,10 +284,15 @@ async def _run(c: httpx.AsyncClient, nodes: list[Node], seconds: float, rate: fl
             await asyncio.sleep(0.25)
 
     async def memory() -> None:
+        i = 0
         while not stop.is_set():
             await asyncio.sleep(5)
+            i += 1
+            t = time.monotonic() - t0
             for n in nodes:
-                n.sample(time.monotonic() - t0)
+                n.sample(t)
+            if i % 6 == 0:
+                progress(t, nodes, len(published), len(failed), len(witnessed), cuts[0])
 
     tasks = [asyncio.create_task(partitions()), asyncio.create_task(watch()),
              asyncio.create_task(memory())]
@@ -288,7 +309,10 @@ async def _run(c: httpx.AsyncClient, nodes: list[Node], seconds: float, rate: fl
     await tasks[0]
     for n in nodes:
         n.sample(time.monotonic() - t0)
-    healed = max(last_heal[0], time.monotonic())
+    detail = {n.name: memory_detail(n.proc.pid) for n in nodes
+              if n.proc is not None and n.proc.poll() is None}
+    # the later of the last heal and the last publish: the last event that moves a cursor
+    healed = max(last_heal[0], t0 + sent_for)
     deadline = time.monotonic() + 300
     while not await cursors_equal(c, nodes):
         if time.monotonic() > deadline:
@@ -298,24 +322,47 @@ async def _run(c: httpx.AsyncClient, nodes: list[Node], seconds: float, rate: fl
     await tasks[1]
     tasks[2].cancel()
 
-    missing: list[str] = []
-    gate = asyncio.Semaphore(8)
-
-    async def check(sid: str) -> None:
-        async with gate:
-            r = await c.get(f"{dst.url}/api/v1/shares/{sid}", headers=dst.auth("m1"))
-            if r.status_code != 200:
-                missing.append(sid)
-    await asyncio.gather(*(check(s) for s in published))
+    t_check = time.monotonic()
+    seen = await inbox_ids(c, dst, "m1")
+    missing = [sid for sid in published if sid not in seen]
+    duplicated = sum(k - 1 for k in seen.values() if k > 1)
+    print(f"[soak] checked {len(seen)} shares in m1's inbox at {dst.name} in "
+          f"{time.monotonic() - t_check:.1f} s", flush=True)
     lag = [v * 1000 for v in witnessed.values()]
     return {"nodes": len(nodes), "seconds": seconds, "rate": rate, "cut": cut,
             "cuts": cuts[0], "published": len(published),
             "published_per_s": round(len(published) / sent_for, 1),
             "not_acknowledged": len(failed), "not_acknowledged_first": failed[:3],
-            "lost": len(missing), "witnessed_sampled": len(witnessed),
+            "lost": len(missing), "duplicated": duplicated,
+            "witnessed_sampled": len(witnessed),
             "witnessed_lag_ms": summary(lag) if lag else None,
             "cursors_equal_after_heal_s": round(converged, 2),
-            "rss_mib": memory_figures(nodes, warmup)}
+            "rss_mib": memory_figures(nodes, warmup), "memory_at_end": detail}
+
+
+async def inbox_ids(c: httpx.AsyncClient, node: Node, member: str) -> dict[str, int]:
+    """How many times each share id is in ``member``'s inbox at ``node``: the whole inbox,
+    read by pages of 1,000 (seconds for tens of thousands of shares)."""
+    seen: dict[str, int] = {}
+    after = 0
+    while True:
+        r = await c.get(node.url + "/api/v1/inbox", headers=node.auth(member),
+                        params={"after": after, "limit": 1000})
+        r.raise_for_status()
+        page = r.json()
+        for e in page["entries"]:
+            seen[e["share_id"]] = seen.get(e["share_id"], 0) + 1
+        if not page["entries"] or page["next"] == after:
+            return seen
+        after = page["next"]
+
+
+def progress(t: float, nodes: list[Node], published: int, failed: int, witnessed: int,
+             cuts: int) -> None:
+    rss = " ".join(f"{n.name} {n.rss[-1][1]:.0f}" for n in nodes if n.rss)
+    print(f"[soak] {t:5.0f} s: published {published} ({published / t:.1f}/s), "
+          f"not acknowledged {failed}, witnessed {witnessed}, cuts {cuts}; RSS MiB {rss}",
+          flush=True)
 
 
 def memory_figures(nodes: list[Node], warmup: float) -> dict[str, Any]:
@@ -327,7 +374,7 @@ def memory_figures(nodes: list[Node], warmup: float) -> dict[str, Any]:
         after = [m for t, m in n.rss if t >= warmup] or [n.rss[-1][1]]
         start, end = n.rss[0][1], n.rss[-1][1]
         warm = after[0]
-        row = {"start": round(start, 1), "warm": round(warm, 1),
+        row: dict[str, Any] = {"start": round(start, 1), "warm": round(warm, 1),
                "peak": round(max(m for _, m in n.rss), 1), "end": round(end, 1),
                "growth_from_warm_pct": round(100 * (end - warm) / warm, 1),
                "growth_from_start_pct": round(100 * (end - start) / start, 1)}

@@ -159,10 +159,14 @@ def main() -> None:
                 cut=args.cut, env=node_env(args)))
             print("soak:", s)
             print(f"published {s['published']} ({s['published_per_s']}/s), "
-                  f"lost {s['lost']}, not acknowledged {s['not_acknowledged']}, "
-                  f"cursors equal {s['cursors_equal_after_heal_s']} s after the last heal")
+                  f"lost {s['lost']}, duplicated {s['duplicated']}, "
+                  f"not acknowledged {s['not_acknowledged']}, "
+                  f"cursors equal {s['cursors_equal_after_heal_s']} s after the last heal, "
+                  f"witnessed lag ms {s['witnessed_lag_ms']}")
             for name, row in s["rss_mib"].items():
                 print(f"RSS {name}: {row}")
+            for name, row in s["memory_at_end"].items():
+                print(f"memory at end {name}: {row}")
     print(save("fed_trust", result))
 
 

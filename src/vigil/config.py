@@ -26,7 +26,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", ".vigil", "data directory of the node (keys, database, keyrings)"),
     Setting("store", "", "store URL: sqlite:///PATH or postgresql://…; default: SQLite in data"),
-    Setting("sqlite_cache_mib", 64, "the default SQLite store: MiB of page cache its writer "
+    Setting("sqlite_cache_mib", 16, "the default SQLite store: MiB of page cache its writer "
             "keeps (filled as the database grows, never past it); an explicit store URL "
             "takes ?cache_mib=N", int),
     Setting("bus", "local://", "bus URL: local:// (in-process) or nats://HOST:PORT"),
@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
             "without a token (empty: none); keep it on a private address"),
     Setting("cache_mib", 64, "MiB of envelopes a process keeps in memory for the push path "
             "and correlation (another quarter of it for serialised push events)", int),
+    Setting("malloc_arenas", 2, "glibc: most malloc arenas a serving process uses (0: "
+            "glibc's own bound, 8 per core; MALLOC_ARENA_MAX in the environment wins)", int),
     Setting("keepalive", 15.0, "seconds between keep-alive comments on push streams", float),
     Setting("switch_interval", 0.001, "seconds a worker thread (heavy requests) runs before "
             "the event loop may take the interpreter back (Python's switch interval)", float),
@@ -107,7 +109,7 @@ class Settings:
             return url
         default = f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
         mib = int(self.values["sqlite_cache_mib"])
-        return default if mib == 64 else f"{default}?cache_mib={mib}"
+        return default if mib == 16 else f"{default}?cache_mib={mib}"
 
     @property
     def sqlite_cache_mib(self) -> int:
@@ -173,6 +175,10 @@ class Settings:
     @property
     def cache_mib(self) -> int:
         return int(self.values["cache_mib"])
+
+    @property
+    def malloc_arenas(self) -> int:
+        return int(self.values["malloc_arenas"])
 
     @property
     def keepalive(self) -> float:

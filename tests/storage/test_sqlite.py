@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.storage.base import Sql
 from vigil.storage.sqlite import SqliteStore
 
 
@@ -160,7 +161,7 @@ def test_the_writers_page_cache_is_bounded_by_the_setting(tmp_path: Path) -> Non
         finally:
             store.close()
     default = load_settings(tmp_path / "a").store_url
-    assert cache_kib(default) == 64 * 1024
+    assert cache_kib(default) == 16 * 1024
     small = load_settings(tmp_path / "b", sqlite_cache_mib=8).store_url
     assert small.endswith("?cache_mib=8") and cache_kib(small) == 8 * 1024
     opened = SqliteStore(small)
@@ -197,5 +198,78 @@ def test_put_shares_is_one_transaction_with_one_commit(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError):
             store.put_shares([(more[0], [b.id], None), (more[1], [b.id], boom)], "t")
         assert store.get_share(more[0].id) is None  # rolled back with the other
+    finally:
+        store.close()
+
+
+def test_a_reader_connection_ends_with_its_thread(tmp_path: Path) -> None:
+    # thread pools end idle threads and start new ones: each thread that read had a
+    # connection of its own (page cache, schema), which must not outlive the thread
+    import threading
+
+    store = SqliteStore(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        store.migrate()
+        store.write(lambda sql: sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)",
+                                            ("k", "v")))
+
+        def read() -> str:
+            return str(store.read(lambda sql: sql.execute(
+                "SELECT value FROM meta WHERE key='k'").fetchone()[0]))
+        seen: list[str] = []
+        for _ in range(20):  # one after the other, as a pool replaces idle threads
+            t = threading.Thread(target=lambda: seen.append(read()))
+            t.start()
+            t.join()
+        assert seen == ["v"] * 20
+        assert store.reader_connections() == 1  # the last thread's, closed at the next
+        assert read() == "v"  # this thread's; the ended threads' are closed
+        assert store.reader_connections() == 1
+        gate = threading.Barrier(3)
+
+        def hold() -> None:
+            seen.append(read())
+            gate.wait()
+            gate.wait()
+        live = [threading.Thread(target=hold) for _ in range(2)]
+        for t in live:
+            t.start()
+        gate.wait()  # both live threads read: theirs stay open beside this thread's
+        assert store.reader_connections() == 3
+        gate.wait()
+        for t in live:
+            t.join()
+        assert seen[-2:] == ["v", "v"]
+    finally:
+        store.close()
+    assert store.reader_connections() == 0
+
+
+def test_a_transaction_past_the_cache_bound_is_written_at_its_commit(tmp_path: Path) -> None:
+    # the writer's cache is small (sqlite_cache_mib); a transaction that changes more
+    # pages than it holds keeps them in memory (up to SPILL_MIB) and writes them once,
+    # at its commit, not to the WAL ahead of it
+    import os
+
+    from vigil.storage.sqlite import SPILL_MIB
+
+    path = tmp_path / "v.db"
+    store = SqliteStore(f"sqlite:///{path}?cache_mib=2")
+    wal = Path(str(path) + "-wal")
+    try:
+        store.migrate()
+        assert SPILL_MIB >= 16
+        during: list[int] = []
+
+        def big(sql: Sql) -> None:
+            before = wal.stat().st_size if wal.exists() else 0
+            for i in range(80):  # 8 MiB of pages: four times the cache's bound
+                sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)",
+                            (f"blob{i}", os.urandom(100_000)))
+            during.append((wal.stat().st_size if wal.exists() else 0) - before)
+        store.write(big)
+        assert during[0] < 1 << 20, during  # nothing spilled to the WAL before the commit
+        assert store.read(lambda sql: sql.execute(
+            "SELECT count(*) FROM meta WHERE key LIKE 'blob%'").fetchone()[0]) == 80
     finally:
         store.close()

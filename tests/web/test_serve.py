@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from vigil.testing import ServerProcess, free_port, make_node
 from vigil.testing.node import PASSPHRASE
@@ -61,3 +62,59 @@ def test_a_serving_process_leaves_its_startup_heap_out_of_collections(tmp_path: 
         frozen[mode] = int(out.stdout.split()[-1])
     assert frozen["embedded"] == 0
     assert frozen["serving"] > 10_000  # the modules and the app at least
+
+
+ARENAS = r"""
+import ctypes, ctypes.util, os, sys, threading
+from vigil.web.serve import bound_malloc_arenas
+bound = int(sys.argv[1])
+if bound:
+    assert bound_malloc_arenas(bound)
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+gate = threading.Barrier(8)
+held = []
+
+def work():
+    gate.wait()  # all eight alive at once: each takes an arena of its own if it may
+    held.append(libc.malloc(4096))
+
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+fp = libc.fopen(sys.argv[2].encode(), b"w")
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+print(open(sys.argv[2]).read().count("<heap nr="))
+"""
+
+
+def test_a_serving_process_bounds_its_malloc_arenas(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # glibc gives each new thread an arena of its own (up to 8 per core): the freed
+    # memory every pool thread keeps grows a busy node; `vigil serve` bounds them
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc arenas are glibc's")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def heaps(bound: int) -> int:
+        out = subprocess.run([sys.executable, "-c", ARENAS, str(bound),
+                              str(tmp_path / f"info{bound}.xml")],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.strip())
+    assert heaps(0) > 2  # glibc's own bound: the threads took arenas of their own
+    assert heaps(2) <= 2
+    from vigil.web.serve import bound_malloc_arenas
+    assert not bound_malloc_arenas(0)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # glibc read the environment's: left alone
+    assert not bound_malloc_arenas(2)

@@ -37,10 +37,19 @@ from vigil.storage.common import SqlStore
 from vigil.storage.payloads import APART, PayloadFiles, payload_dir, referenced
 from vigil.storage.schema import MIGRATIONS, render
 
-CACHE_MIB = 64
+CACHE_MIB = 16
 """Default bound of the writer connection's page cache (``?cache_mib=N`` on the URL,
 the ``sqlite_cache_mib`` setting): memory the node keeps for pages it wrote and read,
-filled as the database outgrows it and never past it."""
+filled as the database outgrows it and never past it. A page it drops is read again
+from the file (the OS's page cache), and every page a commit changed is written to the
+WAL whatever the bound, so a larger bound saves reads, not writes (64 MiB, the bound
+before, grew a node by 64 MiB as its database passed that size)."""
+
+SPILL_MIB = 64
+"""A write transaction's changed pages stay in memory up to this many MiB, past the
+cache's bound (``PRAGMA cache_spill``), before any is written to the WAL ahead of the
+commit: a large share's pages are written once, at its commit. Pages past the cache's
+bound are freed once the transaction ends."""
 
 
 def _path_from_url(url: str) -> str:
@@ -53,7 +62,7 @@ def _path_from_url(url: str) -> str:
 
 
 def _cache_mib(url: str) -> int:
-    """``cache_mib`` of a ``sqlite:///PATH?cache_mib=N`` URL (default 64)."""
+    """``cache_mib`` of a ``sqlite:///PATH?cache_mib=N`` URL (default CACHE_MIB)."""
     query = parse_qs(url.partition("?")[2])
     try:
         mib = int(query.get("cache_mib", [CACHE_MIB])[-1])
@@ -114,6 +123,8 @@ class SqliteStore(SqlStore):
             owner_only_file(self.path)  # and so its -wal and -shm files: 0600
         self._lock = threading.RLock()
         self._local = threading.local()
+        self._readers: dict[threading.Thread, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
         self._writer = self._connect()
         # checkpoints happen outside the write lock (vigil.storage.checkpoint), and a
         # large share's pages stay in memory until its commit
@@ -121,6 +132,7 @@ class SqliteStore(SqlStore):
         if self.path != ":memory:":
             self._writer.execute("PRAGMA wal_autocheckpoint=0")
             self._writer.execute(f"PRAGMA cache_size=-{_cache_mib(url) * 1024}")
+            self._writer.execute(f"PRAGMA cache_spill=-{SPILL_MIB * 1024}")
             # a WAL checkpointed whole starts over empty: its size is what the writes
             # since the last checkpoint added (the checkpointer's measure)
             self._writer.execute("PRAGMA journal_size_limit=0")
@@ -150,9 +162,24 @@ class SqliteStore(SqlStore):
             conn = self._connect()
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
-            readers: list[sqlite3.Connection] = self.__dict__.setdefault("_readers", [])
-            readers.append(conn)
+            with self._readers_lock:
+                self._close_readers(ended_only=True)
+                self._readers[threading.current_thread()] = conn
         return conn
+
+    def _close_readers(self, ended_only: bool) -> None:
+        """Close the reader connections of threads that ended (or all of them). Pools
+        start and end threads as load comes and goes (AnyIO's end after 10 s idle): a
+        thread's connection, its page cache and its copy of the schema go with it."""
+        for thread, conn in list(self._readers.items()):
+            if not ended_only or not thread.is_alive():
+                del self._readers[thread]
+                conn.close()
+
+    def reader_connections(self) -> int:
+        """Reader connections open: at most one per live thread that has read."""
+        with self._readers_lock:
+            return len(self._readers)
 
     def _sql(self, conn: sqlite3.Connection) -> _Sql:
         return _Sql(conn, self.files, self._gone if conn is self._writer else None)
@@ -182,8 +209,8 @@ class SqliteStore(SqlStore):
         for stop in self.on_close:  # background work on this store ends first
             stop()
         with self._lock:
-            for c in self.__dict__.get("_readers", []):
-                c.close()
+            with self._readers_lock:
+                self._close_readers(ended_only=False)
             if self._checkpoints is not None:
                 self._checkpoints.close()
             self._writer.close()
