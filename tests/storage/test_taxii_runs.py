@@ -42,8 +42,9 @@ def test_runs_merge_by_tiers_and_answer_as_before(four_members: tuple[TestNode, 
         for i in range(0, len(objects), 7):
             publish(ex, a, objects[i:i + 7])
     runs = ex.store.read(taxii_runs.runs)
+    pg = ex.store.dialect == "postgresql"  # one run, never merged
     # 27 shares with a fanout of 3: 27 = 1000 in base 3, one run of level 3 left
-    assert [level for _, level, _ in runs] == [3]
+    assert [level for _, level, _ in runs] == [0 if pg else 3]
     assert runs[0][2] == len(objects)
     got = entries(ex)
     assert [(o, s, p) for _, o, s, p in got] == object_rows(ex)  # every id, sorted
@@ -51,7 +52,7 @@ def test_runs_merge_by_tiers_and_answer_as_before(four_members: tuple[TestNode, 
         for i in range(0, 35, 7):
             publish(ex, a, many_objects(27 * 7 + 35)[27 * 7 + i:27 * 7 + i + 7])
     levels = sorted(level for _, level, _ in ex.store.read(taxii_runs.runs))
-    assert levels == [0, 0, 1, 3]  # 27 + 5 shares: 1000 + 12 in base 3
+    assert levels == ([0] if pg else [0, 0, 1, 3])  # 27 + 5 shares: 1000 + 12 in base 3
     assert sorted((o, s, p) for _, o, s, p in entries(ex)) == object_rows(ex)
     src = ExchangeSource(ex)
     every = [o["id"] for o in many_objects(27 * 7 + 35)]
@@ -78,7 +79,8 @@ def test_versions_of_one_id_in_several_runs(four_members: tuple[TestNode, Exchan
     with mock.patch.object(taxii_runs, "FANOUT", 2):
         for at in stamps:
             publish(ex, a, [indicator(oid, at, name=f"probe {at}")])
-    assert len(ex.store.read(taxii_runs.runs)) == 2  # 5 = 101 in base 2
+    assert len(ex.store.read(taxii_runs.runs)) == (  # 5 = 101 in base 2
+        1 if ex.store.dialect == "postgresql" else 2)
     src = ExchangeSource(ex)
     coll = src.collections(Actor(b))[0]
     versions = src.page(Actor(b), coll, Query(ids=(oid,), versions=("all",)))

@@ -12,6 +12,11 @@ pages are freed), so each id is written once per level: about log_FANOUT of the 
 of runs. A lookup probes every run (``taxii_runs`` lists them: at most FANOUT - 1 per
 level), in the reader's snapshot; the rows it names are read from ``taxii_objects``
 by ``(share_seq, pos)``. The caller holds the write-order lock for ``add``.
+
+On PostgreSQL every entry goes into one run (``ONE_RUN``), never merged: its WAL logs an
+index insert as the row change (a full page image only at a page's first change after
+a checkpoint), so a random-key B-tree costs it little, while each merge would log
+every moved row again and leave the old ones to vacuum.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from vigil.storage.base import Sql
 
 FANOUT = 16
 """Runs of one level that are merged into one run of the next."""
+
+ONE_RUN = 1
+"""The run of every entry on PostgreSQL (and of the ids indexed before runs)."""
 
 RUNS = "SELECT run FROM taxii_runs"
 """The runs a lookup probes (``x.run IN (RUNS)``)."""
@@ -37,6 +45,12 @@ def add(sql: Sql, rows: Sequence[tuple[str, int, int]]) -> None:
     """Index ``(object_id, share_seq, pos)`` entries as one new run, then merge the
     levels that have ``FANOUT`` runs."""
     if not rows:
+        return
+    if sql.dialect == "postgresql":
+        sql.execute("INSERT INTO taxii_runs(run, level, n) VALUES(?, 0, ?) ON CONFLICT (run) "
+                    "DO UPDATE SET n = taxii_runs.n + excluded.n", (ONE_RUN, len(rows)))
+        sql.executemany("INSERT INTO taxii_ids(run, object_id, share_seq, pos) "
+                        "VALUES(?,?,?,?)", [(ONE_RUN, *row) for row in rows])
         return
     run = _next_run(sql)
     sql.execute("INSERT INTO taxii_runs(run, level, n) VALUES(?, 0, ?)", (run, len(rows)))
