@@ -29,7 +29,6 @@ every moved row again and leave the old ones to vacuum.
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -119,28 +118,28 @@ def step(sql: Sql) -> bool:
 
 
 def _copy(sql: Sql, run: int, level: int, sources: Sequence[int]) -> None:
-    """Copy the next ids of ``sources`` into ``run``, in order: up to ``STEP`` // len
-    from each, those up to the least last id of a source that had more. When none had,
-    list ``run`` in place of ``sources``."""
+    """Copy the next ids of ``sources`` into ``run``, in order: those up to the least
+    of the sources' ``STEP`` // len-th next ids (at most ``STEP``). When no source has
+    as many left, copy the rest and list ``run`` in place of ``sources``."""
     last = sql.execute(f"SELECT {_KEY} FROM taxii_ids WHERE run = ? ORDER BY "
                        "object_id DESC, share_seq DESC, pos DESC LIMIT 1", (run,)).fetchone()
     after = ("", -1, -1) if last is None else (str(last[0]), int(last[1]), int(last[2]))
     each = max(1, STEP // len(sources))
-    parts: list[list[tuple[str, int, int]]] = []
     bound: tuple[str, int, int] | None = None
     for source in sources:
-        got = [(str(o), int(s), int(p)) for o, s, p in sql.execute(
-            f"SELECT {_KEY} FROM taxii_ids WHERE run = ? AND ({_KEY}) > (?, ?, ?) "
-            f"ORDER BY {_KEY} LIMIT ?", (source, *after, each)).fetchall()]
-        parts.append(got)
-        if len(got) == each and (bound is None or got[-1] < bound):
-            bound = got[-1]
-    rows = [(run, *key) for key in heapq.merge(*parts) if bound is None or key <= bound]
-    sql.executemany(f"INSERT INTO taxii_ids(run, {_KEY}) VALUES(?,?,?,?) "
-                    "ON CONFLICT DO NOTHING", rows)
+        got = sql.execute(f"SELECT {_KEY} FROM taxii_ids WHERE run = ? AND ({_KEY}) > "
+                          f"(?, ?, ?) ORDER BY {_KEY} LIMIT 1 OFFSET ?",
+                          (source, *after, each - 1)).fetchone()
+        if got is not None and (bound is None or tuple(got) < bound):
+            bound = (str(got[0]), int(got[1]), int(got[2]))
+    marks = ",".join("?" * len(sources))
+    upto = "" if bound is None else f"AND ({_KEY}) <= (?, ?, ?) "
+    sql.execute(f"INSERT INTO taxii_ids(run, {_KEY}) SELECT ?, {_KEY} FROM taxii_ids "
+                f"WHERE run IN ({marks}) AND ({_KEY}) > (?, ?, ?) {upto}"
+                f"ORDER BY {_KEY} ON CONFLICT DO NOTHING",
+                (run, *sources, *after, *(bound or ())))
     if bound is not None:
         return
-    marks = ",".join("?" * len(sources))
     got = sql.execute(f"SELECT sum(n) FROM taxii_runs WHERE run IN ({marks})",
                       list(sources)).fetchone()
     sql.execute(f"DELETE FROM taxii_runs WHERE run IN ({marks})", list(sources))
