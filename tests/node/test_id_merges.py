@@ -29,14 +29,17 @@ def test_merge_pending_bounds_its_steps(four_members: tuple[TestNode, Exchange])
         publish(ex, a, objects[12:])
         pg = ex.store.dialect == "postgresql"
         assert levels(ex) == ([0] if pg else [0, 0])
+        assert ex.store.read(taxii_runs.pending) is not pg
         if pg:
             assert id_merges.merge_pending(ex) == 0
             return
         assert id_merges.merge_pending(ex, steps=2) == 2
+        assert ex.store.read(taxii_runs.pending)
         assert levels(ex) == [0, 0]  # part way: the two runs still answer
         rest = id_merges.merge_pending(ex)
         assert rest > 0 and levels(ex) == [1]
         assert id_merges.merge_pending(ex) == 0
+        assert not ex.store.read(taxii_runs.pending)
 
 
 def test_the_task_merges_between_requests(four_members: tuple[TestNode, Exchange]) -> None:

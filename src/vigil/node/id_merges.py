@@ -29,11 +29,15 @@ def merge_pending(ex: Exchange, steps: int | None = None) -> int:
 
 async def run(ex: Exchange, interval: float = 1.0) -> None:
     """Do the pending merge steps now and then every ``interval`` seconds (one step
-    per thread call, so that cancelling stops after the step under way)."""
+    per thread call, so that cancelling stops after the step under way). Looks for work
+    in a read, so an idle node takes no write lock; never on PostgreSQL (one run)."""
+    if ex.store.dialect == "postgresql":
+        return
     while True:
         try:
-            while await asyncio.to_thread(ex.store.write, taxii_runs.step):
-                pass
+            if await asyncio.to_thread(ex.store.read, taxii_runs.pending):
+                while await asyncio.to_thread(ex.store.write, taxii_runs.step):
+                    pass
         except Exception:
             log.exception("merge of TAXII id runs failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)

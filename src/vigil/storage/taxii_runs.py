@@ -93,6 +93,15 @@ def add(sql: Sql, rows: Sequence[tuple[str, int, int]]) -> None:
                     [(run, *row) for row in sorted(rows)])
 
 
+def pending(sql: Sql) -> bool:
+    """Whether ``step`` has work: a merge under way, or a level with ``FANOUT`` runs."""
+    if sql.dialect == "postgresql":
+        return False
+    return _state(sql) is not None or sql.execute(
+        "SELECT 1 FROM taxii_runs GROUP BY level HAVING count(*) >= ? LIMIT 1",
+        (FANOUT,)).fetchone() is not None
+
+
 def step(sql: Sql) -> bool:
     """One bounded part of the merge under way, or the start of the next one (the
     oldest ``FANOUT`` runs of the lowest level that has as many); False when there is
