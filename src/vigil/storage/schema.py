@@ -763,6 +763,39 @@ TAXII_FROM_INBOX_MIGRATION: list[str] = [
     WHERE t.share_id IS NULL OR i.added <> t.added""",
 ]
 
+# The TAXII object-id index as sorted runs (``vigil.storage.taxii_runs``): a share's
+# transaction writes its objects' ids as one new run, sorted, at the end of
+# ``taxii_ids`` (``(run, object_id, share_seq, pos)``), instead of inserting each id at
+# a random place in one B-tree (a page dirtied per object at every POST); runs are
+# merged by tiers. A lookup probes every run (``taxii_runs``). The ids stored before
+# are one run, of a level the merges leave alone until it has peers.
+TAXII_ID_RUNS_MIGRATION: list[str] = [
+    """CREATE TABLE taxii_runs (
+        run {BIGINT} PRIMARY KEY,
+        level INTEGER NOT NULL,
+        n {BIGINT} NOT NULL
+    )""",
+    only("sqlite", """CREATE TABLE taxii_ids (
+        run INTEGER NOT NULL,
+        object_id TEXT NOT NULL,
+        share_seq INTEGER NOT NULL,
+        pos INTEGER NOT NULL,
+        PRIMARY KEY (run, object_id, share_seq, pos)
+    ) WITHOUT ROWID"""),
+    only("postgresql", """CREATE TABLE taxii_ids (
+        run BIGINT NOT NULL,
+        object_id TEXT NOT NULL,
+        share_seq BIGINT NOT NULL,
+        pos INTEGER NOT NULL,
+        PRIMARY KEY (run, object_id, share_seq, pos)
+    )"""),
+    "INSERT INTO taxii_runs(run, level, n) SELECT 1, 6, c.n "
+    "FROM (SELECT count(*) AS n FROM taxii_objects) c WHERE c.n > 0",
+    "INSERT INTO taxii_ids(run, object_id, share_seq, pos) "
+    "SELECT 1, object_id, share_seq, pos FROM taxii_objects",
+    "DROP INDEX taxii_objects_id",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -955,6 +988,7 @@ MIGRATIONS: list[list[str]] = [
         checkpoint TEXT NOT NULL,
         proof TEXT NOT NULL
     )"""],
+    TAXII_ID_RUNS_MIGRATION,  # v25: TAXII object ids in sorted runs, merged by tiers
 ]
 
 

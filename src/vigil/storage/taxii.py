@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.model import Envelope
+from vigil.storage import taxii_runs
 from vigil.storage.base import Sql, envelope_from_row, take_positions
 
 SHARE_COLUMNS = "seq, header, signature, payload, wraps"
@@ -90,10 +91,11 @@ def insert_shares(sql: Sql, rows: Sequence[tuple[int, str, str, str, bool, str]]
 def insert_objects(sql: Sql, rows: Iterable[Sequence[Any]]) -> None:
     """Object rows ``(share_seq, pos, object_id, type, version, spec_version, obj,
     body_at, body_len)`` (``obj`` empty when the body is the payload's slice at
-    ``body_at``)."""
+    ``body_at``), and their ids as one run of the id index (``taxii_runs``)."""
+    todo = list(rows)
     sql.executemany("INSERT INTO taxii_objects(share_seq, pos, object_id, type, version, "
-                    "spec_version, obj, body_at, body_len) VALUES(?,?,?,?,?,?,?,?,?)",
-                    list(rows))
+                    "spec_version, obj, body_at, body_len) VALUES(?,?,?,?,?,?,?,?,?)", todo)
+    taxii_runs.add(sql, [(str(r[2]), int(r[0]), int(r[1])) for r in todo])
 
 
 def share_seqs(sql: Sql, share_ids: Sequence[str]) -> dict[str, int]:
@@ -140,6 +142,7 @@ def drop_objects(sql: Sql, share_id: str) -> None:
     row = sql.execute("SELECT share_seq FROM taxii_shares WHERE share_id=?",
                       (share_id,)).fetchone()
     if row is not None:
+        taxii_runs.drop(sql, int(row[0]))
         sql.execute("DELETE FROM taxii_objects WHERE share_seq=?", (row[0],))
 
 
@@ -196,19 +199,24 @@ class _Side:
         return text.replace("{pos}", self.pos).replace("{added}", self.added)
 
 
+# objects found from ids: the id index's runs (``taxii_runs``) name their rows; the
+# query's condition on ``x.object_id`` picks the ids
+_BY_ID = (f"x.run IN ({taxii_runs.RUNS}) AND o.share_seq = x.share_seq "
+          "AND o.pos = x.pos ")
 # the shares in the member's inbox: its received shares, at their inbox positions
 _INBOX = _Side("a.pos", "a.added", "a.member_id = ?",
                "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id WHERE ",
                "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id "
                "JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-               "FROM taxii_objects o CROSS JOIN taxii_shares t CROSS JOIN inbox a "
-               "WHERE t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
+               "FROM taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
+               "CROSS JOIN inbox a WHERE " + _BY_ID +
+               "AND t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
 # the member's own shares (not addressed to it too), at the inbox positions they took
 _OWN = _Side("t.own_pos", "t.added", "t.originator = ? AND t.own_pos IS NOT NULL",
              "FROM taxii_shares t WHERE ",
              "FROM taxii_shares t JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-             "FROM taxii_objects o CROSS JOIN taxii_shares t "
-             "WHERE t.share_seq = o.share_seq AND ")
+             "FROM taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
+             "WHERE " + _BY_ID + "AND t.share_seq = o.share_seq AND ")
 _SIDES = (_INBOX, _OWN)
 
 
@@ -259,7 +267,7 @@ def page_rows(sql: Sql, member: str, channel: str | None, after: tuple[int, int 
     by_id = False
     for name, values in filters:
         if values:  # '' keeps the placeholders of sealed shares
-            column = {"id": "o.object_id", "type": "o.type",
+            column = {"id": "x.object_id", "type": "o.type",
                       "spec_version": "o.spec_version"}[name]
             by_id = by_id or name == "id"
             where.append(f"{column} IN ({marks(len(values) + 1)})")
@@ -275,7 +283,7 @@ def version_rows(sql: Sql, member: str, channel: str | None, ids: Sequence[str]
     a collection."""
     where, params = _scope(channel)
     return _both(sql, member, "SELECT o.object_id, o.version, {pos}, o.pos, t.share_seq "
-                 "{from}" + " AND ".join(where) + f" AND o.object_id IN ({marks(len(ids))})",
+                 "{from}" + " AND ".join(where) + f" AND x.object_id IN ({marks(len(ids))})",
                  [*params, *ids], kind="by_id")
 
 
@@ -283,7 +291,7 @@ def object_rows(sql: Sql, member: str, channel: str | None, object_id: str) -> l
     """(share seq, version, spec version) of every row of one object in a collection."""
     where, params = _scope(channel)
     return _both(sql, member, "SELECT t.share_seq, o.version, o.spec_version {from}"
-                 + " AND ".join(where) + " AND o.object_id = ?", [*params, object_id],
+                 + " AND ".join(where) + " AND x.object_id = ?", [*params, object_id],
                  kind="by_id")
 
 
@@ -291,7 +299,7 @@ def body_rows(sql: Sql, member: str, ids: Sequence[str]) -> list[Any]:
     """(object id, version, obj, share seq, body_at, body_len) of every row of these
     objects among the shares a member may read."""
     return _both(sql, member, "SELECT o.object_id, o.version, o.obj, t.share_seq, o.body_at, "
-                 f"o.body_len {{from}}{{member}} AND o.object_id IN ({marks(len(ids))})",
+                 f"o.body_len {{from}}{{member}} AND x.object_id IN ({marks(len(ids))})",
                  ids, kind="by_id")
 
 

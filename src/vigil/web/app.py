@@ -20,7 +20,7 @@ from vigil.bus import Bus, open_bus
 from vigil.config import Settings
 from vigil.features import open_exchange
 from vigil.feeds import scheduler as feed_scheduler
-from vigil.node import retention
+from vigil.node import id_merges, retention
 from vigil.node.bundle_pool import BundlePool, default_processes
 from vigil.node.exchange import Exchange
 from vigil.web import access as access_api
@@ -129,6 +129,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         correlation.warm_up()  # load the index in the background, not at a first search
         purger = asyncio.create_task(retention.run(ex, float(settings.retention_interval)),
                                      name="vigil-retention")
+        merges = asyncio.create_task(id_merges.run(ex), name="vigil-id-merges")
         fed = None
         if settings.fed_name:  # peer links (vigil.federation)
             from vigil.federation.sender import Service
@@ -162,6 +163,9 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            merges.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await merges
             await b.close()
             aclose = getattr(ex.store, "aclose", None)
             if aclose is not None:
