@@ -8,7 +8,7 @@ import asyncio
 from unittest import mock
 
 from tests.taxii.conftest import many_objects
-from tests.taxii.test_taxii_index import publish
+from tests.taxii.test_index import publish
 
 from vigil.node import id_merges
 from vigil.node.exchange import Exchange

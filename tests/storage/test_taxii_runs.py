@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 from tests.taxii.conftest import indicator, many_objects
-from tests.taxii.test_taxii_index import publish, read_all
+from tests.taxii.test_index import publish, read_all
 
 from vigil.model import Actor
 from vigil.node.exchange import Exchange
