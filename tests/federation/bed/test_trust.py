@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def test_split_view_found_spread_and_refused(fed3: Federation, tmp_path: Path) -
                 return str(res["id"])
         share = fed3.tb.client.run(publish())
         for i, member in ((1, "a@n1"), (2, "b@n2")):
-            wait(lambda i=i: refused(fed3, i, forker.node_id))
+            wait(partial(refused, fed3, i, forker.node_id))
 
             async def get(member: str = member) -> int:
                 async with httpx.AsyncClient(verify=False, timeout=10) as c:
