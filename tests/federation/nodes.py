@@ -128,10 +128,12 @@ def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
     if tls:
         cert, key, _ = self_signed(node.data)
         pair = (str(cert), str(key))
+    # beats and relayed answers on short ticks: a relayed request waits for the next tick
+    # of fed_receipt_period (1 s in the product) before its answer leaves the destination
     settings = node.settings.with_overrides(
         fed_name=name, public_url=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
-        fed_heartbeat=0.2, correlation_processes=0, retention_interval=0.5,
-        log_level="warning")
+        fed_heartbeat=0.2, fed_receipt_period=0.1, correlation_processes=0,
+        retention_interval=0.5, log_level="warning")
     return FedNode(name, node, InProcessServer(settings, port, pair))
 
 
