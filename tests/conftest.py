@@ -170,6 +170,23 @@ def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
 # Every test keeps its own ports, temporary directory, PostgreSQL database, NATS prefix
 # and namespace names, so the two workers do not meet.
 BED = "tests/federation/bed/"
+# After the bed, the files that take longest (a minute or more each on a loaded machine,
+# most of them in one to four tests) go first, longest first: xdist otherwise hands out
+# files by their number of tests, so these came last and one worker ran them alone.
+LONG_FIRST = (
+    BED,
+    "tests/test_crashloop.py",
+    "tests/web/test_openapi.py",
+    "tests/cli/test_log.py",
+    "tests/node/test_backup.py",
+    "tests/test_scaleout.py",
+    "tests/web/test_access.py",
+    "tests/taxii/test_taxii_policy.py",
+    "tests/console/test_sso_pages.py",
+    "tests/analysis/test_warninglists_misp.py",
+    "tests/crypto/test_crypto_canonical.py",
+    "tests/policy/test_policy_property.py",
+)
 
 
 def _unit(nodeid: str) -> str:
@@ -188,8 +205,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             return _unit(nodeid)
 
         def _assign_work_unit(self, node: object) -> None:
-            if BED in self.workqueue:
-                self.workqueue.move_to_end(BED, last=False)
+            for unit in reversed(LONG_FIRST):
+                if unit in self.workqueue:
+                    self.workqueue.move_to_end(unit, last=False)
             super()._assign_work_unit(node)
 
     return FilesBedFirst(config, log)

@@ -59,8 +59,30 @@ class InProcessServer:
     def stop(self) -> None:
         if self.server is not None and self.thread is not None:
             self.server.should_exit = True
-            self.thread.join(20)
+            deadline = time.monotonic() + 20
+            closing: set[int] = set()
+            while self.thread.is_alive() and time.monotonic() < deadline:
+                self.thread.join(0.1)
+                if self.tls:
+                    closing = _drop_closed_tls(self.server, closing)
         self.server = self.thread = None
+
+
+def _drop_closed_tls(server: uvicorn.Server, seen: set[int]) -> set[int]:
+    """Abort the TLS connections that uvicorn has closed, all written, and that still wait
+    for the other side's close_notify (seen closing on the previous poll too): a peer's
+    idle pooled connection answers it only when next used, so uvicorn would wait out the
+    30 s TLS shutdown timeout for each one. Returns the connections closing now."""
+    now: set[int] = set()
+    for conn in list(server.server_state.connections):
+        transport: Any = getattr(conn, "transport", None)
+        if transport is None or not transport.is_closing() \
+                or transport.get_write_buffer_size():
+            continue
+        if id(conn) in seen:
+            conn.loop.call_soon_threadsafe(transport.abort)
+        now.add(id(conn))
+    return now
 
 
 @dataclass
@@ -106,10 +128,12 @@ def make_fed_node(root: Path, name: str, members: Mapping[str, bool],
     if tls:
         cert, key, _ = self_signed(node.data)
         pair = (str(cert), str(key))
+    # beats and relayed answers on short ticks: a relayed request waits for the next tick
+    # of fed_receipt_period (1 s in the product) before its answer leaves the destination
     settings = node.settings.with_overrides(
         fed_name=name, public_url=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
-        fed_heartbeat=0.2, correlation_processes=0, retention_interval=0.5,
-        log_level="warning")
+        fed_heartbeat=0.2, fed_receipt_period=0.1, correlation_processes=0,
+        retention_interval=0.5, log_level="warning")
     return FedNode(name, node, InProcessServer(settings, port, pair))
 
 

@@ -163,13 +163,26 @@ class Testbed:
         return NetnsLoop(self.bed.node(i))
 
     def close(self) -> None:
-        for node in self.nodes.values():
-            node.stop()
-        if getattr(self, "client", None) is not None:
-            self.client.close()
+        # every node is asked to stop at once, then the proxy goes: a node on TLS that
+        # stops waits for each peer connection's close_notify, which an idle peer sends
+        # only when it next uses the connection; one by one, each stop could take its
+        # 15 s while the others still run
+        running = [node for node in self.nodes.values() if node.running]
+        for node in running:
+            assert node.proc is not None
+            node.proc.terminate()
         if self.proxy_proc is not None and self.proxy_proc.poll() is None:
             self.proxy_proc.kill()
             self.proxy_proc.wait(10)
+        deadline = time.monotonic() + 15
+        for node in running:
+            assert node.proc is not None
+            try:
+                node.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.kill()
+        if getattr(self, "client", None) is not None:
+            self.client.close()
         self.bed.down()
 
     def __enter__(self) -> Testbed:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -23,6 +26,7 @@ from vigil.features import open_exchange
 from vigil.model import ChannelKind, MemberKind
 from vigil.node.datadir import init_node, keyring_dir
 from vigil.node.exchange import Exchange
+from vigil.storage import open_store
 
 PASSPHRASE = "test-passphrase"
 
@@ -67,6 +71,11 @@ def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str]
         overrides["store"] = store
     settings = load_settings(data, **overrides)
     extra = {"store": store} if store else None
+    if not settings.values["store"] and not (data / "vigil.db").exists() \
+            and not (data / "node.json").exists():
+        # the node's SQLite store starts as a copy of one migrated once per process
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(sqlite_template(), data / "vigil.db")
     init_node(settings, f"test node {uuid.uuid4().hex[:6]}", extra=extra)
     ex = open_exchange(settings)
     node = TestNode(data, settings)
@@ -83,6 +92,22 @@ def make_node(data: Path, members: Mapping[str, bool], *, env: Mapping[str, str]
     finally:
         ex.store.close()
     return node
+
+
+_TEMPLATE: list[Path] = []
+
+
+def sqlite_template() -> Path:
+    """An empty SQLite store with every migration applied, made once per process (a
+    store's 23 migrations are 23 synced commits): ``make_node`` starts each node's store
+    as a copy of it, which ``open_store`` then finds at the current schema version."""
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="vigil-sqlite-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "vigil.db"
+        open_store(f"sqlite:///{path}").close()  # closed: the WAL is folded into the file
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
 
 
 def four_member_exchange(data: Path, store: str | None = None) -> tuple[TestNode, Exchange]:
