@@ -184,7 +184,7 @@ LONG_FIRST = (
     "tests/taxii/test_taxii_policy.py",
     "tests/console/test_sso_pages.py",
     "tests/analysis/test_warninglists_misp.py",
-    "tests/crypto/test_crypto_canonical.py",
+    "tests/crypto/test_canonical.py",
     "tests/policy/test_policy_property.py",
 )
 

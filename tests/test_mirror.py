@@ -25,7 +25,7 @@ TESTS = Path(__file__).resolve().parent
 ALLOW = tomllib.loads((TESTS / "mirror_allow.toml").read_text("utf-8"))
 
 # package folder under vigil/ -> its folder under tests/, where the two differ
-FOLDERS = {"web/console": "console"}
+FOLDERS = {"web/console": "console", "testbed": "federation/bed"}
 
 
 def mirror_of(module: str) -> str:
