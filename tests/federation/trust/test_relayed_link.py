@@ -1,9 +1,9 @@
 """The live link through a relay: athens and berlin do not reach each other (each holds
 an address for the other that answers nothing), both peer with rome, and add each other
 ``via`` rome. Members are announced, witnessed and shares delivered through rome, a
-separate ``vigil serve`` process whose every file -- database, WAL, log, temp -- is then
-scanned: no share id, no canary, no member id in what it logged or kept of the hops, and
-every hop a padded bucket."""
+separate ``vigil serve`` process whose every file -- database, WAL, log, temp -- and
+metrics are then scanned: no share id, no canary, no member id in what it logged, kept of
+the hops or told its scraper, and every hop a padded bucket."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from vigil.testing import ServerProcess, free_port, make_node
 from vigil.testing.stix import canary_bundle
 
 SHARES = 40
+SCRAPE = uuid.uuid4().hex  # rome's metrics token
 NOWHERE = "http://127.0.0.1:9/fed/v1"  # the discard port: nothing answers
 
 
@@ -64,7 +65,7 @@ async def test_shares_cross_a_relay_that_learns_nothing(tmp_path: Path) -> None:
     r = ServerProcess(rdata, port=port, log=rdata / "server.log", env={
         "VIGIL_FED_NAME": "rome", "VIGIL_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "VIGIL_FED_HEARTBEAT": "0.2", "VIGIL_LOG_LEVEL": "debug",
-        "TMPDIR": str(rdata / "tmp")})
+        "TMPDIR": str(rdata / "tmp"), "VIGIL_METRICS_TOKEN": SCRAPE})
     with running([a, b]), r:
         pin_a, pin_b, pin_r = _pin(a.url), _pin(b.url), _pin(r.url)
         rex = make_rome_exchange(rdata)
@@ -143,15 +144,19 @@ async def test_shares_cross_a_relay_that_learns_nothing(tmp_path: Path) -> None:
             outside, _ = seal_request(ex_a.node_id, to_b.node, to_b.hop_key, "GET", path, {},
                                       b"")  # berlin serves its node routes only
             assert relay(outside) == (422, "relay.bad_hop"), path
+        # what rome tells a scraper of its metrics
+        scraped = httpx.get(r.url + "/metrics", headers={"Authorization": f"Bearer {SCRAPE}"},
+                            timeout=10)
+        assert scraped.status_code == 200 and b"vigil_" in scraped.content
     # rome stopped: what it kept and wrote
     hops = _hops(rdata / "vigil.db")
     assert hops and {h[1] for h in hops} == {to_a.node, to_b.node}
     assert all(h[2] >= MIN_BUCKET and h[2] & (h[2] - 1) == 0 for h in hops)
     files = [p for p in rdata.rglob("*") if p.is_file()]
     assert (rdata / "server.log").stat().st_size > 0
-    everything = b"".join(p.read_bytes() for p in files)
+    everything = b"".join(p.read_bytes() for p in files) + scraped.content
     assert [s for s in ids + canaries if s.encode() in everything] == []
-    logged = (rdata / "server.log").read_bytes() + repr(hops).encode()
+    logged = (rdata / "server.log").read_bytes() + repr(hops).encode() + scraped.content
     assert [m for m in members if m.encode() in logged] == []
     assert b"relay: hop for" in logged  # the relay logged its hops: destination and size
 
