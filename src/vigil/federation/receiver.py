@@ -181,12 +181,17 @@ class Turns:
 
     def __init__(self) -> None:
         self.held: dict[str, int] = {}
+        # the first item of each held batch that waits its turn, per origin
+        self.firsts: dict[str, list[int]] = {}
 
     async def wait(self, ex: Exchange, origin: str, first: int) -> None:
         """Until the cursor for ``origin`` reaches ``first - 1``; or, while no other
         batch of that origin is held here, until it has not moved for ``TURN_GRACE``
         seconds; or ``TURN_WAIT`` seconds in all. (The batch is then answered
-        ``fed.gap``.)"""
+        ``fed.gap``.) A batch that some held batch comes before is not alone; one that
+        none of them comes before (the next item is in no batch held here: withheld, or
+        lost on its way) is alone and answered ``fed.gap`` after the grace, so its
+        sender's heartbeat makes this node pull and flag the gap."""
         start = last_move = time.monotonic()
         last = -1
         while True:
@@ -199,7 +204,10 @@ class Turns:
             held = self.held.get(origin, 0)
             if held > HELD_MAX:  # more than a sender keeps in flight: not waited for
                 return
-            alone = held <= 1
+            waiting = self.firsts.get(origin, [])
+            # the others held either bring the next item, or are still being checked
+            # (their first not known yet), or wait as this one does for what none holds
+            alone = held <= 1 or (held == len(waiting) and min(waiting) > cur + 1)
             if now - start > TURN_WAIT or (alone and now - last_move > TURN_GRACE):
                 return
             await asyncio.sleep(TURN_POLL)
@@ -222,7 +230,12 @@ async def receive_in_turn(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> 
         ahead = await asyncio.to_thread(check_ahead, ex, peer, data)
         first = ahead.head["from"] if ahead.head["items"] else None
         if first is not None:
-            await turns.wait(ex, peer.node, int(first))
+            waiting = turns.firsts.setdefault(peer.node, [])
+            waiting.append(int(first))
+            try:
+                await turns.wait(ex, peer.node, int(first))
+            finally:
+                waiting.remove(int(first))
         return await asyncio.to_thread(receive, ex, peer, data, ahead)
     finally:
         turns.held[peer.node] -= 1

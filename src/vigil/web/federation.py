@@ -88,7 +88,12 @@ async def batch(st: StateDep, request: Request) -> Response:
         data = None
     if not isinstance(data, dict):
         raise InputError("a batch is a JSON object", code="fed.bad_batch")
-    got = await receiver.receive_in_turn(svc.ex, peer, data)
+    try:
+        got = await receiver.receive_in_turn(svc.ex, peer, data)
+    except VigilError as e:
+        if e.code == "fed.gap":  # what comes before it is missing here: pull it now
+            svc.want_pull(peer.node)
+        raise
     await svc.ring(got.ring)
     return _json(got.ack)
 
