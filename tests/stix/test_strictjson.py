@@ -105,6 +105,9 @@ def test_lone_surrogates() -> None:
     assert (e.code, e.pointer) == ("input.malformed", "")
     # an escaped backslash followed by text that looks like an escape is fine
     assert loads('["\\\\ud800"]') == ["\\ud800"]
+    # ... and does not pair with a low surrogate escape after it, which stays lone
+    e = fault('[{"\\\\ud800\\udc00": null}]')
+    assert e.code == "input.malformed"
 
 
 @pytest.mark.parametrize(

@@ -150,21 +150,23 @@ _DECODER = json.JSONDecoder(
     strict=True,
 )
 
-_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# a \\uD800-\\uDFFF escape whose backslash is not itself escaped (an even run of
+# backslashes before it): "\\\\ud800" is a backslash and the text "ud800"
+_SURROGATE_ESCAPE_RE = re.compile(r"(?<!\\)(?:\\\\)*(\\u[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 def _lone_surrogate_escape(text: str) -> bool:
-    """True if some \\uD800-\\uDFFF escape is not part of a high+low pair. (An escaped
-    backslash followed by "ud8.." can fool it: the diagnoser then decides.)"""
+    """True if some \\uD800-\\uDFFF escape is not part of a high+low pair."""
     pending_high = -1  # end offset of an unpaired high-surrogate escape
     for m in _SURROGATE_ESCAPE_RE.finditer(text):
-        high = m.group()[3] in "89abAB"
+        esc = m.group(1)
+        high = esc[3] in "89abAB"
         if pending_high >= 0:
-            if high or m.start() != pending_high:
+            if high or m.start(1) != pending_high:
                 return True
             pending_high = -1
         elif high:
-            pending_high = m.end()
+            pending_high = m.end(1)
         else:
             return True
     return pending_high >= 0
