@@ -150,8 +150,7 @@ _DECODER = json.JSONDecoder(
     strict=True,
 )
 
-# a \\uD800-\\uDFFF escape whose backslash is not itself escaped (an even run of
-# backslashes before it): "\\\\ud800" is a backslash and the text "ud800"
+# a \\uD800-\\uDFFF escape whose backslash is not itself escaped (even backslashes before)
 _SURROGATE_ESCAPE_RE = re.compile(r"(?<!\\)(?:\\\\)*(\\u[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
