@@ -332,14 +332,20 @@ def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | 
 @cli.command()
 @click.argument("share_id")
 @click.option("--json", "as_json", is_flag=True, help="print the STIX bundle")
+@click.option("--witnesses", "witnesses_path", envvar="VIGIL_WITNESSES",
+              type=click.Path(exists=True, dir_okay=False),
+              help="JSON of the witnesses to pin ({name: hex key}, or the `witnesses` of "
+                   "GET /api/v1/federation/trust): another node's member's key is then "
+                   "taken only as its home's witnessed directory proves it")
 @remote
 @pass_ctx
-def show(c: Ctx, share_id: str, as_json: bool, node_url: str | None, token: str | None,
-         keyring_path: str | None) -> None:
-    """Show a share: verify its signature, open it, say who signed and how."""
+def show(c: Ctx, share_id: str, as_json: bool, witnesses_path: str | None,
+         node_url: str | None, token: str | None, keyring_path: str | None) -> None:
+    """Show a share: verify its signature, open it, say who signed and how ("signed
+    before revocation" for a key revoked after it)."""
     from vigil.stix.summary import summarize
 
-    with member_client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path, witnesses=witnesses_path) as cl:
         sh = cl.get(share_id)
     h = sh.envelope.header
     click.echo(f"share      {sh.id}")
