@@ -51,9 +51,12 @@ class Node:
                       log_state=self.tmp / f"{name}-{uuid.uuid4().hex[:6]}.json")
 
 
-@pytest.fixture
-def n(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Node]:
-    node = make_node(tmp_path / "node", {"alpha": False, "bravo": False})
+@pytest.fixture(params=[True], ids=["hybrid"])
+def n(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+      ) -> Iterator[Node]:
+    """A node whose members' keys are hybrid (or classical, param False)."""
+    node = make_node(tmp_path / "node", {"alpha": False, "bravo": False},
+                     hybrid=bool(request.param))
     ex = node.exchange()
     app = create_app(node.settings, exchange=ex, bus=LocalBus())
     monkeypatch.setenv("VIGIL_KEYRING_PASSPHRASE", PASSPHRASE)
@@ -133,3 +136,34 @@ def test_key_recovery_then_revoke_and_recover(n: Node) -> None:
     sid = n.sdk("alpha", new).publish(bundle("after"), tlp="amber", to=["member:bravo"])["id"]
     assert "verified" in n.sdk("bravo").get(sid).signer
     assert n.sdk("bravo").get(before).signer.endswith("signed before revocation")
+
+
+@pytest.mark.parametrize("n", [False], ids=["classical"], indirect=True)
+def test_key_rotate_from_the_classical_to_the_hybrid_suites(n: Node) -> None:
+    """A member moves to the hybrid suites: its classical shares still verify, the
+    share sealed to its classical key is re-wrapped to its ML-KEM key, and new shares
+    to it are sealed hybrid."""
+    alpha = n.node.members["alpha"]
+    assert alpha.keyring.sign_key_id.startswith("ed25519:")
+    to_alpha = n.sdk("bravo").publish(bundle("sealed classically"), tlp="amber",
+                                      to=["member:alpha"])["id"]
+    classical = n.sdk("alpha").publish(bundle("signed classically"), tlp="amber",
+                                       to=["member:bravo"])["id"]
+    out = ok(n.cli("key", "rotate", "--hybrid", member="alpha"))
+    assert "re-wrapped 1 held share(s)" in out
+    new = load_keyring(alpha.keyring_path, PASSPHRASE)
+    assert new.sign_key_id.startswith("ed25519+mldsa65:")
+    assert new.enc_key_id.startswith("mlkem768x25519:")
+    got = n.sdk("alpha", new).get(to_alpha)
+    assert got.bundle is not None and b"sealed classically" in got.bundle
+    assert n.http.get(f"/api/v1/shares/{to_alpha}/rewrap", headers={
+        "Authorization": f"Bearer {alpha.token}"}).json()["key"] == new.enc_key_id
+    assert f"{alpha.keyring.sign_key_id}), verified" in n.sdk("bravo").get(classical).signer
+    # bravo (classical) seals to alpha's hybrid key; alpha signs in the hybrid suite
+    later = n.sdk("bravo").publish(bundle("to the new key"), tlp="amber",
+                                   to=["member:alpha"])["id"]
+    env, _ = n.sdk("alpha", new).envelope(later)
+    assert [w.key for w in env.wraps if w.member == alpha.id] == [new.enc_key_id]
+    assert n.sdk("alpha", new).get(later).bundle is not None
+    mine = n.sdk("alpha", new).publish(bundle("hybrid"), tlp="amber", to=["member:bravo"])
+    assert f"{new.sign_key_id}), verified" in n.sdk("bravo").get(mine["id"]).signer
