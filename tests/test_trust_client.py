@@ -1,10 +1,10 @@
 """What every surface a member reads a share on says of another node's member's share
 signed before its key was revoked (`vigil key revoke --compromised` at the home): the
 SDK's proving client, with or without ``require_witnessed``, `vigil show --witnesses`,
-the console's share page and the gateway say "signed before revocation", proved with
-the home's cosigned log (the origin proof); a client that cannot prove it -- no pinned
-witnesses, or a node that withholds the origin proof -- refuses the share with a stable
-code instead of calling it verified."""
+`vigil inbox --witnesses`, the console's share page and the gateway say "signed before
+revocation", proved with the home's cosigned log (the origin proof); a client that
+cannot prove it -- no pinned witnesses, or a node that withholds the origin proof --
+refuses the share with a stable code instead of calling it verified."""
 
 from __future__ import annotations
 
@@ -136,6 +136,14 @@ async def test_every_surface_says_signed_before_revocation(tmp_path: Path) -> No
                                           "--witnesses", str(pinned))
             assert out.exit_code == 0, out.output
             assert f"verified, {SIGNED_BEFORE_REVOCATION}" in out.output
+            listed = await asyncio.to_thread(
+                lambda: CliRunner().invoke(cli_mod.cli, [
+                    "--data", str(tmp_path / "cli"), "inbox", "--node", a.url, "--token",
+                    alpha.token, "--witnesses", str(pinned)]))
+            assert listed.exit_code == 0, listed.output
+            (line,) = [x for x in listed.output.splitlines() if before in x]
+            assert line.endswith(f"  {SIGNED_BEFORE_REVOCATION}")
+            assert stolen not in listed.output
             bare = await asyncio.to_thread(show, a, alpha.token, before, tmp_path / "cli2")
             assert isinstance(bare.exception, VigilError)
             assert bare.exception.code == "keys.order_unproven"
