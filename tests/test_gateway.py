@@ -21,6 +21,7 @@ from taxii2client.v21 import Server, as_pages
 
 from vigil import testing
 from vigil.client import Client
+from vigil.errors import CryptoError
 from vigil.gateway import LocalStore, follow, watch
 from vigil.model import ChannelKind
 from vigil.taxii.query import Query
@@ -482,7 +483,10 @@ async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
             served["log"] = {**served["log"], "entry": {**served["log"]["entry"],
                                                         "sign_key": sign_key_id(forged_key)}}
             client._keys[bravo.id] = client._keys[served["name"]] = served
-            assert "verified" in client.verify(forged)
+            assert "verified" in Client.verify(client, forged)  # the node's word
+            with pytest.raises(CryptoError) as unproven:  # the proving client's check
+                client.verify(forged)
+            assert unproven.value.code == "dir.key_unproven"
             await asyncio.to_thread(ingest, client, store, alpha.keyring,
                                     InboxItem(2, forged.id, "", forged, {}))
             assert store.counts()["shares"] == 1 and store.counts()["refused"] == 1

@@ -181,6 +181,8 @@ CODES: dict[str, tuple[int, str]] = {
     "fed.revoked_key": (422, "signed by a member key after its revocation"),
     "fed.self_peer": (409, "a node does not peer with itself"),
     "fed.stale_request": (401, "a node request dated more than 5 minutes from this clock"),
+    "fed.suite_required": (422, "a share from a peer signed or sealed classically where "
+                                "this node's rule requires the hybrid suites"),
     "fed.unknown_key": (422, "signed by a key that is not the member's (or node's) current key"),
     "fed.unknown_kind": (422, "a batch item of a kind this node does not know"),
     "fed.unknown_peer": (403, "a node this node does not peer with"),

@@ -11,6 +11,10 @@ directory entries.
   word is never enough. ``client.not_witnessed`` means not yet: ask again a second
   later; ``witness.quorum``, ``log.bad_inclusion``, ``log.unsigned`` and the other codes
   there mean the node's proof does not hold;
+- :meth:`verify` (so :meth:`get`, whichever option): another node's member's share is
+  taken only with :meth:`proven_signer`, and one signed by a key its home revoked later
+  is shown "signed before revocation" only with the home's proof of its place
+  (refused otherwise);
 - :meth:`lookup`: a remote member's keys from its home node's directory, accepted only
   through :func:`vigil.directory.lookup.verify_lookup` (``dir.bad_lookup`` otherwise);
 - :meth:`proven_signer`: the same for the originator of a share, through the member's
@@ -32,13 +36,15 @@ from typing import Any
 import httpx
 
 from vigil.client import Client, Share
+from vigil.client.keys import SIGNED_BEFORE_REVOCATION
 from vigil.crypto.keys import SignPrivate
 from vigil.directory.entries import MemberKeys, member_signature
 from vigil.directory.lookup import chain_sign_keys, verify_lookup
 from vigil.directory.monitor import MonitorAlarm, OwnerMonitor
-from vigil.errors import CryptoError, InputError
+from vigil.errors import CryptoError, InputError, PolicyDenied
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.model import Envelope, Provenance
+from vigil.policy.suites import SUITE_REQUIRED, meets_hybrid
 from vigil.protocol.envelope import verify_envelope, verify_header
 from vigil.protocol.witnessing import (
     Witnessed,
@@ -86,6 +92,28 @@ class TrustingClient(Client):
                                      self.k, origin=log.origin)
         log.accept(got.note)  # one history: consistent with every checkpoint accepted
         return got
+
+    def verify(self, env: Envelope, *, header_only: bool = False) -> str:
+        """Who signed, as :meth:`vigil.client.Client.verify` says it, with another
+        node's member's key taken only as its home's witnessed directory proves it
+        (:meth:`proven_signer`): a share signed by a key the home revoked is shown
+        "signed before revocation" only with the home's proof that it was logged before
+        the revocation point, and refused otherwise (``keys.revoked``,
+        ``keys.order_unproven``…); with no witnesses pinned such a share is refused
+        (``dir.key_unproven``), as the gateway refuses it. :meth:`get`, the gateway
+        and ``vigil show --witnesses`` all say what this says."""
+        if env.header.get("provenance") == Provenance.ATTESTED.value \
+                or "@" not in str(self.member(env.originator)["name"]):
+            return super().verify(env, header_only=header_only)
+        if self.require_hybrid and not meets_hybrid(env.header):
+            raise PolicyDenied("the share is not signed and sealed in the hybrid suites",
+                               code=SUITE_REQUIRED)
+        keys = self.proven_signer(env, header_only=header_only)  # no witnesses: refused
+        m = self.member(env.originator)
+        kid = str(env.header["key"])
+        return (f"signed by {m['display_name']} (member:{m['name']}, {kid}), verified"
+                + (f", {SIGNED_BEFORE_REVOCATION}" if keys is not None
+                   and kid in keys.revoked else ""))
 
     def get(self, share_id: str, *, purpose: str | None = None) -> Share:
         if not self.require_witnessed:

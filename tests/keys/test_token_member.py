@@ -1,6 +1,7 @@
-"""A member whose keys exist only in a PKCS#11 token (SoftHSM2): it publishes (signing
-in the token), opens what it receives (unwrapping in the token), rotates to new token
-keys and is revoked; afterwards no file of the node or the member, and nothing the
+"""A member whose keys exist only in a PKCS#11 token (SoftHSM2), registered with `vigil
+member add --pkcs11`: it publishes (signing in the token), opens what it receives
+(unwrapping in the token, in the SDK and the gateway), rotates to new token keys and is
+revoked; afterwards no file of the node or the member, and nothing the
 processes printed or logged, holds a private key's bytes.
 
 The keys are imported into the token here (as an HSM's own tools would) so that the test
@@ -9,22 +10,25 @@ knows the bytes it looks for; inside the token they are sensitive and not extrac
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi.testclient import TestClient
 
 from vigil.bus.local import LocalBus
-from vigil.client import Client
+from vigil.cli import main as cli_mod
+from vigil.client import Client, InboxItem
 from vigil.client import keys as client_side
 from vigil.crypto import pkcs11
 from vigil.crypto.keyring import load_keyring
 from vigil.errors import PolicyDenied
-from vigil.model import MemberKind
+from vigil.gateway import LocalStore, ingest
 from vigil.node import keylife
 from vigil.testing import make_node, stix
 from vigil.web import create_app
@@ -76,9 +80,22 @@ def test_publish_open_rotate_revoke_with_keys_only_in_the_token(
     node = make_node(tmp_path / "node", {"alpha": False})
     ex = node.exchange()
     path = tmp_path / "bravo.keyring"
-    bravo, _ = ex.add_member("bravo", country="DE", kind=MemberKind.AGENCY,
-                                keyring_path=path, passphrase="", pkcs11=uri)
+    # `vigil member add --pkcs11 URI` takes the keys the token holds under the URI's object
+    run = CliRunner().invoke(cli_mod.cli, [
+        "--data", str(node.settings.data_dir), "member", "add", "bravo", "--country", "DE",
+        "--kind", "agency", "--keyring", str(path), "--pkcs11", uri], catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    bravo = ex.member("bravo")
     assert bravo.sign_key_id.startswith("ed25519:") and bravo.enc_key_id.startswith("x25519:")
+    # the keyring file names the token object and holds public keys only
+    assert sorted(json.loads(path.read_text())) == [
+        "enc_key", "member", "sign_key", "type", "uri", "v"]
+    assert "pin-value" not in path.read_text()
+    # the keys it registered are the ones in the token
+    assert bravo.sign_key == Ed25519PrivateKey.from_private_bytes(
+        secrets[0]).public_key().public_bytes_raw()
+    assert bravo.enc_key == X25519PrivateKey.from_private_bytes(
+        secrets[1]).public_key().public_bytes_raw()
     _, token = ex.add_user("bravo", "analyst")
     alpha = node.members["alpha"]
     app = create_app(node.settings, exchange=ex, bus=LocalBus())
@@ -101,6 +118,14 @@ def test_publish_open_rotate_revoke_with_keys_only_in_the_token(
                              to=["member:bravo"])["id"]
             got = b.get(to_b)
             assert got.bundle is not None and b"sealed to the token" in got.bundle
+            # the gateway opens it through the token too
+            env, state = b.envelope(to_b)
+            gw = LocalStore(tmp_path / "gateway.db")
+            try:
+                ingest(b, gw, kr, InboxItem(1, to_b, "", env, state))
+                assert gw.counts()["shares"] == 1 and gw.counts()["refused"] == 0
+            finally:
+                gw.close()
 
             # rotation to new keys, again only in the token; the old share is re-wrapped
             uri2, secrets2 = import_keys(softhsm)
@@ -125,7 +150,7 @@ def test_publish_open_rotate_revoke_with_keys_only_in_the_token(
     # no private key byte anywhere: the node's data directory, the member's files, the
     # processes' output and logs
     out, err = capfd.readouterr()
-    printed = (out + err + caplog.text).encode()
+    printed = (out + err + caplog.text + run.output).encode()
     files = [p for p in tmp_path.rglob("*") if p.is_file() and "softhsm" not in str(p)]
     assert files
     for secret in secrets + secrets2:

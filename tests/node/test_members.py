@@ -49,6 +49,30 @@ def test_a_new_member_needs_a_free_name_and_a_country(four: tuple[TestNode, Exch
     assert not (tmp_path / "again.keyring").exists() and not (tmp_path / "f.keyring").exists()
 
 
+def test_new_members_get_the_hybrid_suites_by_default(four: tuple[TestNode, Exchange],
+                                                       tmp_path: Path) -> None:
+    """`Exchange.add_member` and `vigil member add` make hybrid keys (ed25519+mldsa65,
+    mlkem768x25519) unless the classical suites are asked for."""
+    from click.testing import CliRunner
+
+    from vigil.cli import main as cli_mod
+
+    node, ex = four
+    m, _ = ex.add_member("golf", country="LV", kind=MemberKind.AGENCY,
+                         keyring_path=tmp_path / "golf.keyring", passphrase=PASSPHRASE)
+    assert m.sign_key_id.startswith("ed25519+mldsa65:")
+    assert m.enc_key_id.startswith("mlkem768x25519:")
+    for name, extra, algs in (("hotel", [], "(ed25519+mldsa65, mlkem768x25519)"),
+                              ("india", ["--classical"], "(ed25519, x25519)")):
+        run = CliRunner(env={"VIGIL_KEYRING_PASSPHRASE": PASSPHRASE}).invoke(
+            cli_mod.cli, ["--data", str(node.data), "member", "add", name, "--country", "EE",
+                          "--kind", "cert", "--keyring", str(tmp_path / f"{name}.keyring"),
+                          *extra], catch_exceptions=False)
+        assert run.exit_code == 0, run.output
+        assert algs in run.output
+        assert ex.member(name).sign_key_id.startswith(algs[1:].split(",")[0] + ":")
+
+
 def test_a_token_authenticates_its_user_until_it_expires(
         four: tuple[TestNode, Exchange]) -> None:
     node, ex = four

@@ -59,10 +59,14 @@ def remote(f: F) -> F:
 
 
 def member_client(c: Ctx, node_url: str | None, token: str | None, keyring_path: str | None,
-            state: str | None = None) -> Any:
+            state: str | None = None, witnesses: str | None = None) -> Any:
     """The member's SDK client. It keeps the checkpoints of the node's log it accepted
     in ``state`` (default ``<data>/checkpoints.json``) and checks the node's latest one
-    against them before anything else: a rollback or a fork stops every command."""
+    against them before anything else: a rollback or a fork stops every command. With
+    ``witnesses`` (a file of pinned witness keys,
+    :func:`vigil.trust_client.load_witnesses`) it is a
+    :class:`vigil.trust_client.TrustingClient`: another node's member's key is taken
+    only as its home's witnessed directory proves it."""
     from vigil.client import Client
     from vigil.crypto.keyring import is_token_keyring, load_keyring
 
@@ -82,8 +86,14 @@ def member_client(c: Ctx, node_url: str | None, token: str | None, keyring_path:
     path = Path(state) if state else s.data_dir / "checkpoints.json"
     owner_only_dir(path.parent)
     t = c.tls
-    client = Client(node_url, token or "", kr, log_state=path, cert=t.get("cert"),
-                    key=t.get("key"), ca=t.get("ca"), pin=t.get("pin"))
+    kind: Any = Client
+    extra: dict[str, Any] = {}
+    if witnesses:
+        from vigil.trust_client import TrustingClient, load_witnesses
+
+        kind, extra = TrustingClient, {"witnesses": load_witnesses(Path(witnesses))}
+    client = kind(node_url, token or "", kr, log_state=path, cert=t.get("cert"),
+                  key=t.get("key"), ca=t.get("ca"), pin=t.get("pin"), **extra)
     try:
         client.checkpoint()
     except BaseException:

@@ -277,13 +277,27 @@ def publish(c: Ctx, file: Any, tlp: str, to: tuple[str, ...], purpose: str | Non
                f"{len(res['recipients'])} recipient(s)")
 
 
-def _line(e: Any, names: dict[str, str]) -> str:
+def _line(e: Any, names: dict[str, str], cl: Any = None) -> str:
     h = e.envelope.header
     aud = h["audience"]
     return (f"{e.seq:>6}  {e.share_id}  TLP:{aud['tlp'].upper():<13} "
             f"{h['payload']['form']:<6} from {names.get(h['originator'], h['originator'])}  "
             f"{h['created']}  {','.join(h.get('themes', []))}"
-            + ("  RECALLED by its originator" if e.state.get("recalled") else ""))
+            + ("  RECALLED by its originator" if e.state.get("recalled") else "")
+            + (_verdict(cl, e) if cl is not None else ""))
+
+
+def _verdict(cl: Any, e: Any) -> str:
+    """With pinned witnesses: the signature's verdict where it is more than "verified"
+    (what `vigil show --witnesses` says of the share)."""
+    from vigil.protocol.witnessing import SIGNED_BEFORE_REVOCATION
+
+    try:
+        signer = cl.verify(e.envelope, header_only=bool(e.state.get("recalled")
+                                                        or e.state.get("purged")))
+    except VigilError as exc:
+        return f"  REFUSED [{exc.code}]"
+    return f"  {SIGNED_BEFORE_REVOCATION}" if SIGNED_BEFORE_REVOCATION in signer else ""
 
 
 @cli.command()
@@ -292,16 +306,22 @@ def _line(e: Any, names: dict[str, str]) -> str:
 @click.option("--watch-every", default=30.0, show_default=True,
               help="with --follow and --keyring: seconds between watches of the log for "
                    "keys registered in this member's name")
+@click.option("--witnesses", "witnesses_path", envvar="VIGIL_WITNESSES",
+              type=click.Path(exists=True, dir_okay=False),
+              help="JSON of the witnesses to pin (as for `vigil show`): each share's "
+                   "signature is checked too, and a line says \"signed before "
+                   "revocation\" or REFUSED [code] where that is the verdict")
 @remote
 @pass_ctx
-def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | None,
-          token: str | None, keyring_path: str | None) -> None:
+def inbox(c: Ctx, after: int, follow: bool, watch_every: float, witnesses_path: str | None,
+          node_url: str | None, token: str | None, keyring_path: str | None) -> None:
     """List the shares in the token's member's inbox (each share's log proof checked)."""
-    with member_client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path, witnesses=witnesses_path) as cl:
         names = {m["id"]: m["name"] for m in cl.members()}
+        checker = cl if witnesses_path else None
         entries = cl.inbox(after)
         for e in entries:
-            click.echo(_line(e, names))
+            click.echo(_line(e, names, checker))
         last = entries.cursor  # past entries the node skipped, too
         if not follow:
             return
@@ -309,7 +329,7 @@ def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | 
 
         async def shares() -> None:
             async for e in cl.stream(last):
-                click.echo(_line(e, names))
+                click.echo(_line(e, names, checker))
 
         async def run() -> None:
             tasks = [asyncio.ensure_future(shares())]
@@ -332,14 +352,20 @@ def inbox(c: Ctx, after: int, follow: bool, watch_every: float, node_url: str | 
 @cli.command()
 @click.argument("share_id")
 @click.option("--json", "as_json", is_flag=True, help="print the STIX bundle")
+@click.option("--witnesses", "witnesses_path", envvar="VIGIL_WITNESSES",
+              type=click.Path(exists=True, dir_okay=False),
+              help="JSON of the witnesses to pin ({name: hex key}, or the `witnesses` of "
+                   "GET /api/v1/federation/trust): another node's member's key is then "
+                   "taken only as its home's witnessed directory proves it")
 @remote
 @pass_ctx
-def show(c: Ctx, share_id: str, as_json: bool, node_url: str | None, token: str | None,
-         keyring_path: str | None) -> None:
-    """Show a share: verify its signature, open it, say who signed and how."""
+def show(c: Ctx, share_id: str, as_json: bool, witnesses_path: str | None,
+         node_url: str | None, token: str | None, keyring_path: str | None) -> None:
+    """Show a share: verify its signature, open it, say who signed and how ("signed
+    before revocation" for a key revoked after it)."""
     from vigil.stix.summary import summarize
 
-    with member_client(c, node_url, token, keyring_path) as cl:
+    with member_client(c, node_url, token, keyring_path, witnesses=witnesses_path) as cl:
         sh = cl.get(share_id)
     h = sh.envelope.header
     click.echo(f"share      {sh.id}")

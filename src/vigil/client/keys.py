@@ -33,13 +33,13 @@ from vigil.model import Envelope, Form, Wrap
 from vigil.protocol import key_statements as statements
 from vigil.protocol.directory_entries import member_signature, rotation_after
 from vigil.protocol.envelope import open_share
+from vigil.protocol.witnessing import SIGNED_BEFORE_REVOCATION as SIGNED_BEFORE_REVOCATION
 
 if TYPE_CHECKING:
     from vigil.client import Client
     from vigil.client.proofs import LogProofs
     from vigil.client.session import Session
 
-SIGNED_BEFORE_REVOCATION = "signed before revocation"
 
 
 def _retired_path(path: Path) -> Path:
@@ -239,7 +239,9 @@ def signing_key(client: LogProofs, m: dict[str, Any], env: Envelope) -> tuple[by
     """The public key that signed ``env`` (``m`` its originator, proven) and a note:
     ``""``, or ``"signed before revocation"``. ``crypto.unknown_key`` if the key is not
     one the log names for the member; ``keys.revoked`` if the share is logged at or after
-    the key's revocation point."""
+    the key's revocation point; ``keys.order_unproven`` for a key another node's member's
+    home revoked (``revoked_at_home``): its point is in the home's log, not this node's,
+    and only the home's witnessed log proves the share before it."""
     kid = str(env.header["key"])
     latest = (m.get("log") or {}).get("entry") or {}
     current_ok = m["sign_key"]["id"] == kid and latest.get("event") != "revoke"
@@ -257,6 +259,11 @@ def signing_key(client: LogProofs, m: dict[str, Any], env: Envelope) -> tuple[by
     if client.verify_log:
         _proof(client, rec.get("log"), m["id"], kid, ("add", "rotate", "recover"))
     revoked = rec.get("revoked")
+    if not revoked and rec.get("revoked_at_home"):
+        raise CryptoError(f"signed with {kid}, which its home node revoked: that this share "
+                          "was logged there before the revocation is proven only with the "
+                          "home's witnessed log (pin the witnesses: TrustingClient, "
+                          "--witnesses)", code="keys.order_unproven")
     if not revoked:
         return public, ""
     from_index = int(revoked["from_index"])

@@ -27,7 +27,7 @@ import orjson
 from vigil.crypto.encoding import b64u_decode
 from vigil.crypto.keys import key_id, sign_alg_of_public
 from vigil.crypto.sign import TAG_RECALL, TAG_RECEIPT, verify
-from vigil.errors import CryptoError, InputError, VigilError
+from vigil.errors import CryptoError, InputError, PolicyDenied, VigilError
 from vigil.federation.peers import Peer
 from vigil.federation.prepared import Prepared, prove
 from vigil.log.checkpoint import Checkpoint
@@ -36,6 +36,7 @@ from vigil.log.tree import LogRef
 from vigil.model import Envelope, Member, MemberKind, Provenance
 from vigil.node.exchange import Exchange
 from vigil.node.hooks import Published
+from vigil.policy.access import suite
 from vigil.protocol.receipts import check_recall, check_receipt
 from vigil.storage import accountability as stored
 from vigil.storage import federation as q
@@ -226,6 +227,10 @@ def check_share(ctx: Context, body: Mapping[str, Any]) -> Write:
     here = [r for r in env.recipients if ctx.hosted(r)]
     if not here:
         raise InputError("no recipient of this share is hosted here", code="fed.not_hosted")
+    rule = ctx.ex.suite_rule  # the hybrid suites this node requires, as for its own
+    if rule and not suite(rule, ctx.ex.directory(), env.header, tuple(here)):
+        raise PolicyDenied("this node requires the hybrid (post-quantum) suites for this "
+                           "share", code="fed.suite_required")
     header = header_bytes(env.header)
     row = ctx.share_head(env.id)
     if row is not None:

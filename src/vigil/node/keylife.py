@@ -35,6 +35,7 @@ from vigil.node.exchange import Exchange
 from vigil.node.keybook import KeyRecord
 from vigil.protocol import key_statements as statements
 from vigil.storage import keys as keys_sql
+from vigil.storage import trust as trust_sql
 from vigil.storage.base import Sql
 
 WARN_BEFORE = timedelta(days=30)  # expiry warnings start this long before
@@ -283,11 +284,22 @@ def _key_entries(ex: Exchange, member_id: str) -> list[tuple[int, dict[str, Any]
     return out
 
 
+def home_revocation(ex: Exchange, kid: str) -> int | None:
+    """The revocation point of ``kid`` in its home node's log, when this node learnt one
+    from the home's witnessed key directory (another node's member); None otherwise."""
+    return ex.store.read(lambda sql: trust_sql.revocation_point(sql, kid))
+
+
 def history(ex: Exchange, member_ref: str) -> list[dict[str, Any]]:
     """Every key record of a member (retired, expiring, revoked), current keys first.
     Each signing key carries ``log``: the log entry that introduced it, with its
     inclusion proof in the latest checkpoint; a revoked one also ``revoke_log``, the
-    proof of its revocation entry (a client takes neither without them)."""
+    proof of its revocation entry (a client takes neither without them). A signing key
+    that this node does not revoke itself but whose home node revoked it (another node's
+    member, the revocation learnt from the home's witnessed key directory) carries
+    ``revoked_at_home``: ``{"from_index"}``, the point in the home's log -- which this
+    node's log cannot prove a share to come before; only the home's cosigned log can
+    (:class:`vigil.trust_client.TrustingClient`)."""
     m = ex.member(member_ref)
     d = ex.directory()
     recs = []
@@ -315,9 +327,11 @@ def history(ex: Exchange, member_ref: str) -> list[dict[str, Any]]:
             doc["log"] = proof(rec.key_id, INTRODUCING)
             if rec.revoked:
                 doc["revoke_log"] = proof(rec.key_id, ("revoke",))
+            elif (at_home := home_revocation(ex, rec.key_id)) is not None:
+                doc["revoked_at_home"] = {"from_index": at_home}
         out.append(doc)
     return out
 
 
-__all__ = ["ENC_ALGS", "expiry_warnings", "history", "put_rewraps", "recover",
-           "register_recovery_key", "revoke", "rewrap_of", "rotate", "set_expiry"]
+__all__ = ["ENC_ALGS", "expiry_warnings", "history", "home_revocation", "put_rewraps",
+           "recover", "register_recovery_key", "revoke", "rewrap_of", "rotate", "set_expiry"]

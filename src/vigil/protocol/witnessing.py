@@ -31,9 +31,12 @@ from vigil.log.note import check_signatures, parse_note
 from vigil.protocol.cosignature import cosigners, node_of_origin
 
 MAX_K = 3
+# the verdict every member surface adds to "verified" for a share signed by a key
+# revoked after it (client, CLI, console, gateway)
+SIGNED_BEFORE_REVOCATION = "signed before revocation"
 
-__all__ = ["Witnessed", "quorum", "verify_signed_before", "verify_witnessed",
-           "verify_witnessed_entry", "witness_name"]
+__all__ = ["SIGNED_BEFORE_REVOCATION", "Witnessed", "quorum", "verify_signed_before",
+           "verify_witnessed", "verify_witnessed_entry", "witness_name"]
 
 
 def witness_name(node_id: str, authority: str = DEFAULT_AUTHORITY) -> str:

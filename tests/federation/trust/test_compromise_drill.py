@@ -2,13 +2,14 @@
 puts the revocation point in the home's witnessed key directory, so every peer and every
 member's proving client learns it. A share signed by the revoked key at or past the
 point is refused on every node -- at intake with ``fed.revoked_key`` when it arrives
-after the revocation, and by the REST, TAXII and SSE surfaces when it was delivered
-before -- and by the client's proof check; a share before the point stays readable,
-shown "signed before revocation"."""
+after the revocation, and by the REST, TAXII, SSE and console surfaces when it was
+delivered before -- and by the client's proof check; a share before the point stays
+readable, shown "signed before revocation"."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from functools import partial
 from pathlib import Path
@@ -67,7 +68,8 @@ def sse_shares(node: FedNode, member: str) -> list[str]:
 
 
 def surfaces(node: FedNode, member: str, share: str) -> dict[str, bool]:
-    """Whether each read surface of ``node`` serves ``share`` to ``member``."""
+    """Whether each read surface of ``node`` (REST, inbox, SSE stream, console page)
+    serves ``share`` to ``member``."""
     r = httpx.get(node.url + f"/api/v1/shares/{share}", headers=node.auth(member),
                   timeout=10)
     assert r.status_code in (200, 404), r.text
@@ -75,7 +77,21 @@ def surfaces(node: FedNode, member: str, share: str) -> dict[str, bool]:
                       timeout=10).json()["entries"]
     return {"rest": r.status_code == 200,
             "inbox": share in [x["share_id"] for x in inbox],
-            "sse": share in sse_shares(node, member)}
+            "sse": share in sse_shares(node, member),
+            "console": console_status(node, member, share) == 200}
+
+
+def console_status(node: FedNode, member: str, share: str) -> int:
+    """The status of the share's console page for the member, signed in with its token."""
+    with httpx.Client(base_url=node.url, timeout=10) as http:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/signin").text)
+        assert csrf is not None
+        r = http.post("/signin", data={"csrf": csrf.group(1),
+                                       "token": node.node.members[member].token})
+        assert r.status_code == 303, r.text
+        page = http.get(f"/shares/{share}")
+        assert page.status_code in (200, 404), page.text
+        return page.status_code
 
 
 class StaleNode(TrustingClient):

@@ -14,6 +14,8 @@ from vigil.model import (
 )
 from vigil.node import accountability as acc
 from vigil.node.exchange import Exchange
+from vigil.node.keylife import home_revocation
+from vigil.protocol.witnessing import SIGNED_BEFORE_REVOCATION
 from vigil.stix import strictjson
 from vigil.web.console.deps import (
     SignedIn,
@@ -40,7 +42,14 @@ def provenance_words(ex: Exchange, st: State, env: Envelope) -> str:
         return (f"attested by node {st.settings.node_name} ({ex.node_id}): received from "
                 f"{who}, verified")
     m = d.members[env.originator]
-    return f"signed by {m.display_name} (member:{m.name}, {h['key']}), verified"
+    kid = str(h["key"])
+    rec = ex.keybook.get(d, kid)
+    # a share past a revocation point is marked and never shown: one shown here that its
+    # key's revocation (this node's, or the home's for another node's member) did not
+    # mark was signed before it
+    revoked = (rec is not None and rec.revoked) or home_revocation(ex, kid) is not None
+    return (f"signed by {m.display_name} (member:{m.name}, {kid}), verified"
+            + (f", {SIGNED_BEFORE_REVOCATION}" if revoked else ""))
 
 
 @router.get("/shares/{share_id}", response_class=HTMLResponse)
