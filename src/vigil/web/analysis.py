@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from vigil import params as parse
 from vigil.analysis.correlate import correlator
+from vigil.analysis.correlation_reads import wide
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, NotFound, VigilError
 from vigil.web import errors
@@ -52,11 +53,12 @@ class NoticeStream(SseResponse):
 
 
 async def search_for(st: State, member: str, q: str, limit: int) -> dict[str, Any]:
-    """A search; when it may be long -- a network (which may overlap many values) or a
-    member whose own warninglists scan entries (regex, substring) -- in a thread after
-    the member's earlier heavy requests (``State.heavy``), else as a short read."""
+    """A search; when it may be long -- an IP network (which may overlap many values:
+    ``wide``) or a member whose own warninglists scan entries (regex, substring) -- in a
+    thread after the member's earlier heavy requests (``State.heavy``), else as a short
+    read (a URL too: the "/" in it makes no network)."""
     c = correlator(st.exchange)
-    costly = "/" in q or (await st.read(c.member_lists.of, member)).costly
+    costly = wide(q) or (await st.read(c.member_lists.of, member)).costly
     found: dict[str, Any] = await (st.heavy(member, c.search, member, q, limit) if costly
                                    else st.analysis_read(c.search, member, q, limit))
     return found
