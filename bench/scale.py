@@ -17,8 +17,12 @@ p50/p99; RSS of the server and of its correlation worker; bytes on disk (SQLite:
 database, WAL and shm files; PostgreSQL: ``pg_database_size``); bytes written per object
 in the window (SQLite: ``write_bytes`` of /proc/<pid>/io of the server and its children;
 PostgreSQL: WAL bytes, ``pg_current_wal_lsn``) and that over the canonical size of the
-objects (their compact JSON); and search p99 (``GET /api/v1/search`` of values stored,
-client side, after the correlation caught up). At the end (SQLite), what the WAL still
+objects (their compact JSON); search p50/p99 (``GET /api/v1/search`` of values stored,
+client side, after the correlation caught up) with the floor of the same loop (a
+``GET /healthz`` before each search); and correlation lookup p50/p99 (``GET
+/api/v1/correlations``, a page of 10 of bravo's notices from a random cursor: before
+the fill bravo publishes ``--correlated`` objects whose values the fill's first
+envelopes hold). At the end (SQLite), what the WAL still
 holds is checkpointed from this process and the bytes written over the whole fill,
 that included, are reported per object (``written_per_object_run``: the windows count
 a checkpoint in the window it runs in, and the last one's may not have run yet); and
@@ -32,6 +36,7 @@ medallion server (memory backend) holding the same, same client; objects/s of ea
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import os
@@ -240,16 +245,55 @@ def post(client: httpx.Client, url: str, objs: list[dict[str, Any]]) -> tuple[fl
 
 def search_p99(client: httpx.Client, url: str, values: list[str], n: int) -> dict[str, float]:
     """Search latency (ms) of ``n`` stored values, after one search that waits for the
-    correlation to catch up."""
+    correlation to catch up; each search follows a ``GET /healthz`` in the same loop,
+    whose latency (``floor_*``) is what the client, the connection and the server's
+    request handling take without a search. This process's garbage collector is off
+    while it times them."""
     r = client.get(f"{url}/api/v1/search", params={"q": values[0]}, timeout=3600)
     assert r.status_code == 200, r.text
-    times = []
+    times, floor = [], []
+    gc.collect()  # this process's collector pauses are no part of a request
+    gc.disable()
     for v in random.Random(7).sample(values, min(n, len(values))):
+        t = time.perf_counter()
+        r = client.get(f"{url}/healthz")
+        floor.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text[:300]
         t = time.perf_counter()
         r = client.get(f"{url}/api/v1/search", params={"q": v})
         times.append(time.perf_counter() - t)
         assert r.status_code == 200 and r.json()["count"] >= 1, (v, r.text[:300])
-    return {"p50_ms": pct(times, 50) * 1000, "p99_ms": pct(times, 99) * 1000}
+    gc.enable()
+    return {"p50_ms": pct(times, 50) * 1000, "p99_ms": pct(times, 99) * 1000,
+            "floor_p50_ms": pct(floor, 50) * 1000, "floor_p99_ms": pct(floor, 99) * 1000}
+
+
+def correlation_p99(client: httpx.Client, url: str, n: int) -> dict[str, float]:
+    """Correlation lookup latency (ms): ``n`` reads of a page of the client's notices
+    (``GET /api/v1/correlations?after=<seq>&limit=10``) from cursors drawn among its
+    notices, after one read that waits for the correlation to catch up."""
+    seqs, after = [0], 0
+    while True:
+        r = client.get(f"{url}/api/v1/correlations", params={"after": after, "limit": 1000},
+                       timeout=3600)
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        seqs += [x["seq"] for x in doc["notices"]]
+        if doc["next"] == after:
+            break
+        after = doc["next"]
+    times, rng = [], random.Random(7)
+    gc.collect()
+    gc.disable()
+    for _ in range(n):
+        cursor = rng.choice(seqs)
+        t = time.perf_counter()
+        r = client.get(f"{url}/api/v1/correlations", params={"after": cursor, "limit": 10})
+        times.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.text[:300]
+    gc.enable()
+    return {"p50_ms": pct(times, 50) * 1000, "p99_ms": pct(times, 99) * 1000,
+            "notices": len(seqs) - 1}
 
 
 def taxii_rate(client: httpx.Client, url: str, source: Iterator[list[dict[str, Any]]],
@@ -293,9 +337,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out: dict[str, Any] = {"store": "postgresql" if store else "sqlite", "windows": []}
         try:
             with httpx.Client(base_url=srv.url, timeout=120,
-                              auth=("alpha", node.members["alpha"].token)) as client:
+                              auth=("alpha", node.members["alpha"].token)) as client, \
+                    httpx.Client(base_url=srv.url, timeout=120,
+                                 auth=("bravo", node.members["bravo"].token)) as other:
                 url = collection(client, srv.url, "publish-community-green")
                 source = envelopes(args.envelope)
+                # bravo holds values of the fill's first envelopes: its notices are
+                # what the correlation lookups read
+                post(other, collection(other, srv.url, "publish-community-green"),
+                     next(envelopes(args.correlated)))
                 stored = 0
                 if args.medallion:  # first fill to --medallion-at with big envelopes
                     while stored < args.medallion_at:
@@ -336,6 +386,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "written_over_canonical": wrote / canon,
                         }
                         window["search"] = search_p99(client, srv.url, values, args.searches)
+                        window["correlations"] = correlation_p99(other, srv.url, args.searches)
                         out["windows"].append(window)
                         print(json.dumps(window), flush=True)
                         w0 = (time.perf_counter(), disk.written(pid), stored)
@@ -365,6 +416,8 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=100_000)
     ap.add_argument("--envelope", type=int, default=1000)
     ap.add_argument("--searches", type=int, default=500, help="searches per window")
+    ap.add_argument("--correlated", type=int, default=100,
+                    help="objects bravo publishes first, of the fill's values (its notices)")
     ap.add_argument("--store", help="a PostgreSQL URL: run in a fresh database on its server")
     ap.add_argument("--medallion", action="store_true",
                     help="compare TAXII ingest with medallion at the start of the fill")

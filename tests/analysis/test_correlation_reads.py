@@ -174,3 +174,14 @@ def test_one_hint_per_value_and_channel_with_the_members_own_time(
     assert [(x["hint"]["channel_name"], x["created"]) for x in got] == \
         [("everyone", mine.envelope.created)]
     assert [x["seq"] for x in c.notices(echo.id, after=got[0]["seq"])[0]] == []
+
+
+def test_only_an_ip_network_makes_a_wide_search() -> None:
+    from vigil.analysis.correlation_reads import wide
+
+    assert wide("10.0.0.0/8") and wide("ip:10.0.0.0/25") and wide("2001:db8::/32")
+    assert wide("10[.]0.0.0/16")  # refanged like the search itself
+    for narrow in ("10.0.0.1", "10.0.0.1/32", "::1/128", "http://evil.example/a/b",
+                   "hxxps://203.0.113.7/x/y", "evil.example", "a/b",
+                   "d41d8cd98f00b204e9800998ecf8427e"):
+        assert not wide(narrow), narrow

@@ -13,12 +13,23 @@ from vigil.analysis.correlation_rows import (
     _obs_json,
     share_states,
 )
+from vigil.analysis.index import parse_ip
 from vigil.analysis.observables import Observable, guess
 from vigil.errors import InputError
 from vigil.model import Directory, ShareHeader, ShareState
 from vigil.policy.access import Access
 from vigil.storage import correlations as corr
 from vigil.storage.base import Sql
+
+
+def wide(text: str) -> bool:
+    """Whether a search for ``text`` may be long: an IP network, which may overlap many
+    stored addresses and networks (one range scan). Any other observable -- an address,
+    a URL (whose "/" makes no network), a hash, a domain -- is a few probes of the
+    index's keys, and so is text that is no observable (refused)."""
+    obs = guess(text)
+    net = parse_ip(obs.value) if obs is not None and obs.kind == "ip" else None
+    return net is not None and net[2] < (32 if net[0] == 4 else 128)
 
 
 class CorrelationReads(CorrelationPass):

@@ -13,15 +13,17 @@ from starlette.types import Receive, Scope, Send
 
 from vigil import params as parse
 from vigil.analysis.correlate import correlator
+from vigil.analysis.correlation_reads import wide
 from vigil.analysis.warninglists import MAX_LIST_BYTES, add_member_list, remove_member_list
 from vigil.errors import InputError, NotFound, VigilError
-from vigil.web import errors
+from vigil.web import errors, scopes
 from vigil.web.auth import credential
 from vigil.web.deps import ActorDep, State, StateDep, number, read_body
 from vigil.web.stream import SseResponse, cursor_of
 
 router = APIRouter()
 SEARCH_PATH = "/api/v1/search"
+CORRELATIONS_PATH = "/api/v1/correlations"
 NOTICE_BELL = "correlations:"  # the bus doorbell of a member's notice stream, + member id
 NOTICE_PAGE = 100
 MAX_QUERY = 4096  # characters of a search query
@@ -52,11 +54,12 @@ class NoticeStream(SseResponse):
 
 
 async def search_for(st: State, member: str, q: str, limit: int) -> dict[str, Any]:
-    """A search; when it may be long -- a network (which may overlap many values) or a
-    member whose own warninglists scan entries (regex, substring) -- in a thread after
-    the member's earlier heavy requests (``State.heavy``), else as a short read."""
+    """A search; when it may be long -- an IP network (which may overlap many values:
+    ``wide``) or a member whose own warninglists scan entries (regex, substring) -- in a
+    thread after the member's earlier heavy requests (``State.heavy``), else as a short
+    read (a URL too: the "/" in it makes no network)."""
     c = correlator(st.exchange)
-    costly = "/" in q or (await st.read(c.member_lists.of, member)).costly
+    costly = wide(q) or (await st.read(c.member_lists.of, member)).costly
     found: dict[str, Any] = await (st.heavy(member, c.search, member, q, limit) if costly
                                    else st.analysis_read(c.search, member, q, limit))
     return found
@@ -81,6 +84,33 @@ async def search_fast_path(st: State, scope: Scope, receive: Receive, send: Send
     await response(scope, receive, send)
 
 
+async def notices_page(st: State, member: str, after: int, limit: int) -> Response:
+    """A page of the member's correlation notices after a cursor, and the cursor to
+    resume from."""
+    notices, cursor = await st.analysis_read(correlator(st.exchange).notices, member,
+                                             after, limit)
+    return Response(orjson.dumps({"notices": notices, "next": cursor}),
+                    media_type="application/json")
+
+
+async def correlations_fast_path(st: State, scope: Scope, receive: Receive,
+                                 send: Send) -> None:
+    """Serve GET /api/v1/correlations without the framework's routing and validation
+    (the same answers as the route below, in the same order: the credential, its scope,
+    ``after``, then ``limit``)."""
+    conn = HTTPConnection(scope)
+    try:
+        actor = await st.authenticate(conn)
+        scopes.require(actor, "GET", CORRELATIONS_PATH)
+        params = conn.query_params
+        after = parse.number(params.get("after", "0"), "after")
+        limit = parse.limit(params.get("limit", "100"), 1000)
+        response = await notices_page(st, actor.member, after, limit)
+    except VigilError as exc:
+        response = errors.response(exc, CORRELATIONS_PATH)
+    await response(scope, receive, send)
+
+
 @router.get("/correlations", tags=["analysis"])
 async def correlations(
     st: StateDep,
@@ -91,11 +121,9 @@ async def correlations(
 ) -> Response:
     """The caller's correlation notices after a cursor: for each, the caller's share and
     observable, and either the matching share (one the caller may read) or only the
-    channel a member of which holds a match. Resume with `after=<next>`."""
-    notices, cursor = await st.analysis_read(correlator(st.exchange).notices, actor.member,
-                                             after, limit)
-    return Response(orjson.dumps({"notices": notices, "next": cursor}),
-                    media_type="application/json")
+    channel a member of which holds a match. Resume with `after=<next>`. (A GET is
+    served by ``correlations_fast_path``; this route gives the API description.)"""
+    return await notices_page(st, actor.member, after, limit)
 
 
 @router.get("/correlations/stream", tags=["analysis"], response_class=StreamingResponse,

@@ -46,13 +46,14 @@ from vigil.web.observe import observed
 
 log = logging.getLogger("vigil.web")
 
-FAST_PATHS = frozenset({stream.PATH, analysis_api.SEARCH_PATH})
+FAST_PATHS = frozenset({stream.PATH, analysis_api.SEARCH_PATH,
+                        analysis_api.CORRELATIONS_PATH})
 
 
 class VigilApp(FastAPI):
     """FastAPI, observed (request id, access log, metrics), with HEAD served as GET
-    without a body, and the push stream and search served before routing and
-    middleware."""
+    without a body, and the push stream, search and correlation notices served before
+    routing and middleware."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and hasattr(self.state, "vigil"):
@@ -71,6 +72,10 @@ class VigilApp(FastAPI):
                 return
             if scope["path"] == analysis_api.SEARCH_PATH:
                 await web_errors.guard(partial(analysis_api.search_fast_path,
+                                               self.state.vigil), scope, receive, send)
+                return
+            if scope["path"] == analysis_api.CORRELATIONS_PATH:
+                await web_errors.guard(partial(analysis_api.correlations_fast_path,
                                                self.state.vigil), scope, receive, send)
                 return
         await super().__call__(scope, receive, send)

@@ -4,7 +4,8 @@ A safe request (GET, HEAD) needs ``read`` unless listed; a write needs what its 
 says, and an unlisted write needs ``admin``: a new route is closed to narrower tokens
 until it is listed here. Every authenticated request passes ``require`` (the API's
 actor dependency and the console's session check), which answers 403 ``auth.scope``;
-the push stream and search served before routing are reads, which every scope may do.
+the push stream and search served before routing are reads, which every scope may do
+(correlation notices served before routing pass ``require`` like a routed request).
 """
 
 from __future__ import annotations
