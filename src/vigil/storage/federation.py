@@ -215,3 +215,52 @@ def drop_lease(sql: Sql, owner: str) -> None:
     row = sql.execute("SELECT value FROM meta WHERE key='fed_sender'").fetchone()
     if row is not None and str(row[0]).rpartition("|")[0] == owner:
         sql.execute("DELETE FROM meta WHERE key='fed_sender'")
+
+
+# -- held channel items (vigil.federation.held) ------------------------------------------
+
+HeldRow = tuple[int, str, int, str, str, bytes, bytes, str]
+_HELD = "SELECT seq, origin, dseq, kind, channel, body, evidence, at FROM fed_held "
+
+
+def _held(rows: Iterable[Any]) -> list[HeldRow]:
+    return [(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), bytes(r[5]),
+             bytes(r[6]), str(r[7])) for r in rows]
+
+
+def hold(sql: Sql, origin: str, dseq: int, kind: str, channel: str, body: bytes,
+         evidence: bytes, at: str) -> None:
+    sql.execute("INSERT INTO fed_held(origin, dseq, kind, channel, body, evidence, at) "
+                "VALUES(?,?,?,?,?,?,?)", (origin, dseq, kind, channel, body, evidence, at))
+
+
+def unhold(sql: Sql, seq: int) -> None:
+    sql.execute("DELETE FROM fed_held WHERE seq=?", (seq,))
+
+
+def held_rows(sql: Sql) -> list[HeldRow]:
+    """Every held item (seq, origin, dseq, kind, channel, body, evidence, at), in the
+    order they were held."""
+    return _held(sql.execute(_HELD + "ORDER BY seq").fetchall())
+
+
+def held_before(sql: Sql, at: str) -> list[HeldRow]:
+    """The items held since before ``at``, oldest first."""
+    return _held(sql.execute(_HELD + "WHERE at < ? ORDER BY at, seq", (at,)).fetchall())
+
+
+def held_oldest(sql: Sql, origin: str, n: int) -> list[HeldRow]:
+    """The ``n`` items of ``origin`` held longest."""
+    return _held(sql.execute(_HELD + "WHERE origin=? ORDER BY seq LIMIT ?",
+                             (origin, n)).fetchall())
+
+
+def held_count(sql: Sql, origin: str) -> int:
+    return int(sql.execute("SELECT count(*) FROM fed_held WHERE origin=?",
+                           (origin,)).fetchone()[0])
+
+
+def held_channel(sql: Sql, channel: str) -> bool:
+    """Whether an item of this channel is held."""
+    return sql.execute("SELECT 1 FROM fed_held WHERE channel=? LIMIT 1",
+                       (channel,)).fetchone() is not None

@@ -1,0 +1,154 @@
+"""Channel items held until every member they name is known here.
+
+A channel homed at one node names members of other nodes, whose announcements travel on
+other links: a channel item can come before them. Such an item (``fed.unknown_member``
+from ``kinds.check_channel``) is held, not quarantined: stored in ``fed_held`` in the
+transaction that moves the cursor past it, so it survives a crash as the cursor does.
+A later item of the same channel is held behind it, so a channel's items apply in the
+order its home node sent them. Whenever a member item is applied here (a batch from any
+peer, a heartbeat's revocations), every held item is checked again, in the order they
+were held: those whose members are all known now are applied, in that transaction.
+
+The holding is bounded, so a channel naming invented members neither stalls the link
+(the cursor passes a held item) nor grows the store without end: at most
+``fed_hold_items`` items per peer (past it the oldest of that peer is quarantined) and
+``fed_hold_seconds`` seconds per item (then it is quarantined). Both quarantine as
+``fed.unknown_member`` with the signed batch head and the body as evidence, as any bad
+item is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from vigil import clock
+from vigil.config import Settings
+from vigil.errors import VigilError
+from vigil.federation import kinds
+from vigil.federation.peers import peer_by_node
+from vigil.node.exchange import Exchange
+from vigil.storage import federation as q
+from vigil.storage.base import Sql
+
+CODE = "fed.unknown_member"  # kinds.check_channel's code for a member unknown here
+ITEMS = 256  # items held per peer at most (the setting fed_hold_items)
+SECONDS = 3600.0  # seconds an item is held at most (fed_hold_seconds)
+
+
+class Limits:
+    """The bounds of holding on one exchange (``configure``; the defaults without it)."""
+
+    def __init__(self) -> None:
+        self.items = ITEMS
+        self.seconds = SECONDS
+
+
+def limits(ex: Exchange) -> Limits:
+    return ex.attach(Limits, Limits)[0]
+
+
+def configure(ex: Exchange, settings: Settings) -> Limits:
+    """Take the bounds from ``settings`` (``fed_hold_items``, ``fed_hold_seconds``)."""
+    got = limits(ex)
+    got.items = max(0, int(settings.fed_hold_items))
+    got.seconds = max(0.0, float(settings.fed_hold_seconds))
+    return got
+
+
+def channel_of(kind: str, body: Any) -> str | None:
+    """The channel id of a channel item (None: another kind, or no id)."""
+    if kind != "channel" or not isinstance(body, Mapping):
+        return None
+    ch = body.get("channel")
+    cid = ch.get("id") if isinstance(ch, Mapping) else None
+    return cid if isinstance(cid, str) else None
+
+
+def behind(sql: Sql, kind: str, body: Any) -> bool:
+    """Whether an earlier item of this item's channel is held here."""
+    cid = channel_of(kind, body)
+    return cid is not None and q.held_channel(sql, cid)
+
+
+def holds(kind: str, body: Any, err: VigilError) -> bool:
+    """Whether an item refused with ``err`` is one to hold."""
+    return err.code == CODE and channel_of(kind, body) is not None
+
+
+@dataclass
+class Released:
+    """What a pass over the held items did (dseqs by origin node)."""
+
+    applied: list[tuple[str, int]]
+    quarantined: list[tuple[str, int]]
+
+
+def hold(ex: Exchange, sql: Sql, origin: str, dseq: int, kind: str, body: Any,
+         evidence: bytes, now: str) -> list[int]:
+    """Hold an item of ``origin``; the dseqs of that origin's items quarantined to keep
+    to ``fed_hold_items`` (the oldest first, maybe this one)."""
+    cid = channel_of(kind, body)
+    assert cid is not None
+    q.hold(sql, origin, dseq, kind, cid, orjson.dumps(body), evidence, now)
+    over = q.held_count(sql, origin) - limits(ex).items
+    out = []
+    for row in q.held_oldest(sql, origin, over) if over > 0 else []:
+        _quarantine(sql, row, CODE, f"held past the bound of {limits(ex).items} items "
+                    "for members unknown here", now)
+        out.append(row[2])
+    return out
+
+
+def _quarantine(sql: Sql, row: q.HeldRow, code: str, message: str, now: str) -> None:
+    seq, origin, dseq, kind, _, _, evidence, _ = row
+    q.quarantine(sql, origin, dseq, kind, code, message, evidence, now)
+    q.unhold(sql, seq)
+
+
+def _before(now: str, seconds: float) -> str:
+    t = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    return clock.fmt(t - timedelta(seconds=seconds))
+
+
+def release(ex: Exchange, sql: Sql, now: str, *, members: bool) -> Released:
+    """In ``sql``'s transaction: quarantine the items held longer than
+    ``fed_hold_seconds``; then, if ``members`` (a member item was applied) or one was
+    quarantined, check every held item again in the order they were held, applying
+    those whose members are all known now. An item of a channel with an earlier item
+    still held stays held."""
+    out = Released([], [])
+    for row in q.held_before(sql, _before(now, limits(ex).seconds)):
+        _quarantine(sql, row, CODE, f"held {limits(ex).seconds:g} s for members unknown "
+                    "here", now)
+        out.quarantined.append((row[1], row[2]))
+    if not members and not out.quarantined:
+        return out
+    blocked: set[str] = set()
+    for row in q.held_rows(sql):
+        seq, origin, dseq, kind, channel, body, _, _ = row
+        if channel in blocked:
+            continue
+        peer = peer_by_node(sql, origin)
+        if peer is None:  # no longer a peer: left to the age bound
+            blocked.add(channel)
+            continue
+        ctx = kinds.Context(ex, peer, sql, now, {})
+        try:
+            write = kinds.check(ctx, kind, orjson.loads(body))
+        except VigilError as e:
+            if e.code == CODE:
+                blocked.add(channel)
+                continue
+            _quarantine(sql, row, e.code if e.code.startswith("fed.") else "fed.bad_item",
+                        e.message, now)
+            out.quarantined.append((origin, dseq))
+            continue
+        write()
+        q.unhold(sql, seq)
+        out.applied.append((origin, dseq))
+    return out

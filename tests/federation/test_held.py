@@ -1,0 +1,156 @@
+"""A channel item naming a member not known here yet is held, not quarantined: applied,
+in its channel's order, once the member is announced (on another link), kept across a
+restart; a channel naming invented members is quarantined past the bound (count per
+peer, age) and stalls nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.federation.pairs import (
+    Node,
+    batch,
+    cursor,
+    deliver,
+    inbox_ids,
+    make,
+    peer,
+    publish,
+    quarantined,
+    resign,
+    sync,
+)
+
+from vigil import clock
+from vigil.features import open_exchange
+from vigil.federation import held, receiver
+from vigil.model import ChannelKind
+from vigil.storage import federation as q
+
+
+@pytest.fixture
+def abc(tmp_path: Path) -> Iterator[tuple[Node, Node, Node]]:
+    """Three peered nodes; every member announced everywhere but cairo's at berlin."""
+    made = [make(tmp_path, n, {m: True}) for n, m in
+            (("athens", "alpha"), ("berlin", "bravo"), ("cairo", "charlie"))]
+    try:
+        a, b, c = made
+        for x, y in ((a, b), (a, c), (b, c)):
+            peer(x, y)
+        for x, y in ((a, b), (b, a), (a, c), (c, a), (b, c)):
+            deliver(x, y)
+        yield a, b, c
+    finally:
+        for n in made:
+            n.close()
+
+
+def remote_id(n: Node, address: str) -> str:
+    return next(m.id for m in n.ex.directory().members.values() if m.name == address)
+
+
+def held_count(n: Node, origin: Node) -> int:
+    return n.ex.store.read(lambda sql: q.held_count(sql, origin.ex.node_id))
+
+
+def events(n: Node, channel: str, member: str) -> list[str]:
+    return [str(r[0]) for r in n.ex.store.read(lambda sql: sql.execute(
+        "SELECT event FROM channel_events WHERE channel_id=? AND member_id=? ORDER BY seq",
+        (channel, member)).fetchall())]
+
+
+def trio(a: Node) -> str:
+    return a.ex.create_channel(a.id("alpha"), "trio", ChannelKind.GROUP,
+                               [remote_id(a, "bravo@berlin"), remote_id(a, "charlie@cairo")]).id
+
+
+def test_a_channel_before_its_member_is_held_then_applied(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    ch = trio(a)
+    got = deliver(a, b)  # berlin does not know charlie yet
+    assert got.held and got.quarantined == [] and quarantined(b) == []
+    assert cursor(b, a) == got.ack["ack"]["cursor"]  # the cursor passed it
+    assert ch not in b.ex.directory().channels and held_count(b, a) == 1
+    deliver(c, b)  # charlie announced on the cairo link: the channel applies
+    assert held_count(b, a) == 0 and quarantined(b) == []
+    assert c.id("charlie") in b.ex.directory().channels[ch].members
+    sid = publish(b, "bravo", ["trio"])  # berlin's copy of the channel reaches charlie
+    deliver(b, c)
+    assert sid in inbox_ids(c, "charlie")
+
+
+def test_held_items_of_a_channel_apply_in_order(abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    ch = trio(a)
+    assert deliver(a, b).held  # the add
+    a.ex.change_channel(a.id("alpha"), ch, "charlie@cairo", add=False)
+    got = deliver(a, b)  # the removal names only members known here: held behind the add
+    assert got.held and held_count(b, a) == 2
+    deliver(c, b)
+    charlie = c.id("charlie")
+    assert events(b, ch, charlie) == ["join", "leave"]  # the add, then the removal
+    assert charlie not in b.ex.directory().channels[ch].members
+    assert held_count(b, a) == 0 and quarantined(b) == []
+
+
+def test_a_held_item_survives_a_restart(abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    ch = trio(a)
+    assert deliver(a, b).held
+    b.ex.store.close()
+    b.ex = open_exchange(b.node.settings)  # a new process on the same store
+    assert held_count(b, a) == 1
+    assert deliver(a, b).held == []  # nothing again: the cursor had passed it
+    deliver(c, b)
+    assert c.id("charlie") in b.ex.directory().channels[ch].members
+
+
+def invented(a: Node, b: Node, n: int) -> dict[str, Any]:
+    """A batch of ``n`` channels of alpha's, each also naming a member no node has."""
+    for i in range(n):
+        a.ex.create_channel(a.id("alpha"), f"ch{i}", ChannelKind.GROUP,
+                            [remote_id(a, "bravo@berlin")])
+    sync(a, b)
+    data = batch(a, b)
+    for it, body in zip(data["batch"]["items"], data["bodies"], strict=True):
+        if it["kind"] == "channel":
+            body["channel"]["members"].append(f"m-invented-{it['dseq']}")
+    return resign(a, data)
+
+
+def test_invented_members_are_quarantined_past_the_bound(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    held.limits(b.ex).items = 2
+    data = invented(a, b, 3)
+    got = receiver.receive(b.ex, b.peers["athens"], data)
+    dseqs = [it["dseq"] for it in data["batch"]["items"] if it["kind"] == "channel"]
+    assert got.held == dseqs  # each held when it came; the first made way for the third
+    assert got.quarantined == dseqs[:1] and held_count(b, a) == 2
+    [bad] = quarantined(b)
+    assert (bad["dseq"], bad["code"]) == (dseqs[0], "fed.unknown_member")
+    evidence = b.ex.store.read(lambda sql: q.evidence(sql, bad["seq"]))
+    assert evidence is not None and b"m-invented-" in evidence
+    assert cursor(b, a) == data["batch"]["to"]  # the link is not stalled
+    a.ex.store.write(lambda sql: q.set_acked(sql, b.ex.node_id, cursor(b, a), clock.now()))
+    sid = publish(a, "alpha", ["member:bravo@berlin"])
+    deliver(a, b)
+    assert sid in inbox_ids(b, "bravo")
+    # past the age bound the rest is quarantined too
+    later = clock.fmt(datetime.now(UTC) + timedelta(seconds=held.SECONDS + 1))
+    out = b.ex.store.write(lambda sql: held.release(b.ex, sql, later, members=False))
+    assert out.quarantined == [(a.ex.node_id, d) for d in dseqs[1:]]
+    assert held_count(b, a) == 0
+    assert sorted(x["dseq"] for x in quarantined(b)) == dseqs
+
+
+def test_the_bounds_come_from_the_settings(abc: tuple[Node, Node, Node]) -> None:
+    _, b, _ = abc
+    got = held.configure(b.ex, b.node.settings.with_overrides(fed_hold_items=5,
+                                                               fed_hold_seconds=60.0))
+    assert (got.items, got.seconds) == (5, 60.0) and held.limits(b.ex) is got
