@@ -118,7 +118,7 @@ def invented(a: Node, b: Node, n: int) -> dict[str, Any]:
     sync(a, b)
     data = batch(a, b)
     for it, body in zip(data["batch"]["items"], data["bodies"], strict=True):
-        if it["kind"] == "channel":
+        if it["kind"] == "channel" and body["channel"]["name"].startswith("ch"):
             body["channel"]["members"].append(f"m-invented-{it['dseq']}")
     return resign(a, data)
 
@@ -154,3 +154,20 @@ def test_the_bounds_come_from_the_settings(abc: tuple[Node, Node, Node]) -> None
     got = held.configure(b.ex, b.node.settings.with_overrides(fed_hold_items=5,
                                                                fed_hold_seconds=60.0))
     assert (got.items, got.seconds) == (5, 60.0) and held.limits(b.ex) is got
+
+
+def test_a_channel_waiting_for_an_invented_member_holds_up_no_other(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, c = abc
+    ch = trio(a)
+    data = invented(a, b, 1)
+    got = receiver.receive(b.ex, b.peers["athens"], data)
+    assert len(got.held) == 2
+    [(ch0, dseq0)] = [(body["channel"]["id"], it["dseq"]) for it, body in
+                      zip(data["batch"]["items"], data["bodies"], strict=True)
+                      if it["kind"] == "channel" and body["channel"]["name"] == "ch0"]
+    rows = b.ex.store.read(q.held_rows)
+    assert {r[4]: r[5] for r in rows} == {ch: c.id("charlie"), ch0: f"m-invented-{dseq0}"}
+    deliver(c, b)  # charlie known: trio applies, ch0 still waits
+    assert ch in b.ex.directory().channels and ch0 not in b.ex.directory().channels
+    assert [r[4] for r in b.ex.store.read(q.held_rows)] == [ch0] and quarantined(b) == []

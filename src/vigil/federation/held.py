@@ -88,13 +88,24 @@ class Released:
     quarantined: list[tuple[str, int]]
 
 
+def missing(sql: Sql, body: Any) -> str | None:
+    """The first member (in sorted order) a channel item names that is not known here."""
+    try:
+        members = sorted(str(m) for m in body["channel"]["members"])
+    except (KeyError, TypeError):
+        return None
+    known = _known(sql, members)
+    return next((m for m in members if m not in known), None)
+
+
 def hold(ex: Exchange, sql: Sql, origin: str, dseq: int, kind: str, body: Any,
          evidence: bytes, now: str) -> list[int]:
     """Hold an item of ``origin``; the dseqs of that origin's items quarantined to keep
     to ``fed_hold_items`` (the oldest first, maybe this one)."""
     cid = channel_of(kind, body)
     assert cid is not None
-    q.hold(sql, origin, dseq, kind, cid, orjson.dumps(body), evidence, now)
+    waiting = None if q.held_channel(sql, cid) else missing(sql, body)
+    q.hold(sql, origin, dseq, kind, cid, waiting, orjson.dumps(body), evidence, now)
     over = q.held_count(sql, origin) - limits(ex).items
     out = []
     for row in q.held_oldest(sql, origin, over) if over > 0 else []:
@@ -105,7 +116,7 @@ def hold(ex: Exchange, sql: Sql, origin: str, dseq: int, kind: str, body: Any,
 
 
 def _quarantine(sql: Sql, row: q.HeldRow, code: str, message: str, now: str) -> None:
-    seq, origin, dseq, kind, _, _, evidence, _ = row
+    seq, origin, dseq, kind, _, _, _, evidence, _ = row
     q.quarantine(sql, origin, dseq, kind, code, message, evidence, now)
     q.unhold(sql, seq)
 
@@ -115,12 +126,22 @@ def _before(now: str, seconds: float) -> str:
     return clock.fmt(t - timedelta(seconds=seconds))
 
 
+def _known(sql: Sql, members: list[str]) -> set[str]:
+    out: set[str] = set()
+    for i in range(0, len(members), 500):
+        out |= q.known_members(sql, members[i:i + 500])
+    return out
+
+
 def release(ex: Exchange, sql: Sql, now: str, *, members: bool) -> Released:
     """In ``sql``'s transaction: quarantine the items held longer than
     ``fed_hold_seconds``; then, if ``members`` (a member item was applied) or one was
-    quarantined, check every held item again in the order they were held, applying
-    those whose members are all known now. An item of a channel with an earlier item
-    still held stays held."""
+    quarantined, apply the held items that can be now, in the order they were held. An
+    item is checked again only when the member it waits for is known now, or when it is
+    the first of its channel still held and waits for none (it was held behind another);
+    an item of a channel with an earlier item still held stays held. So a pass costs
+    one read of the held rows and one of the members they wait for, and a full check
+    only of the items a new member may let through."""
     out = Released([], [])
     for row in q.held_before(sql, _before(now, limits(ex).seconds)):
         _quarantine(sql, row, CODE, f"held {limits(ex).seconds:g} s for members unknown "
@@ -128,21 +149,29 @@ def release(ex: Exchange, sql: Sql, now: str, *, members: bool) -> Released:
         out.quarantined.append((row[1], row[2]))
     if not members and not out.quarantined:
         return out
+    rows = q.held_rows(sql)
+    known = _known(sql, sorted({r[5] for r in rows if r[5] is not None}))
     blocked: set[str] = set()
-    for row in q.held_rows(sql):
-        seq, origin, dseq, kind, channel, body, _, _ = row
+    for row in rows:
+        seq, origin, dseq, kind, channel, waiting, body, _, _ = row
         if channel in blocked:
+            continue
+        if waiting is not None and waiting not in known:
+            blocked.add(channel)
             continue
         peer = peer_by_node(sql, origin)
         if peer is None:  # no longer a peer: left to the age bound
             blocked.add(channel)
             continue
-        ctx = kinds.Context(ex, peer, sql, now, {})
+        item = orjson.loads(body)
         try:
-            write = kinds.check(ctx, kind, orjson.loads(body))
+            write = kinds.check(kinds.Context(ex, peer, sql, now, {}), kind, item)
         except VigilError as e:
             if e.code == CODE:
                 blocked.add(channel)
+                now_waiting = missing(sql, item)
+                if now_waiting is not None:
+                    q.set_waiting(sql, seq, now_waiting)
                 continue
             _quarantine(sql, row, e.code if e.code.startswith("fed.") else "fed.bad_item",
                         e.message, now)

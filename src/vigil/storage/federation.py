@@ -219,19 +219,25 @@ def drop_lease(sql: Sql, owner: str) -> None:
 
 # -- held channel items (vigil.federation.held) ------------------------------------------
 
-HeldRow = tuple[int, str, int, str, str, bytes, bytes, str]
-_HELD = "SELECT seq, origin, dseq, kind, channel, body, evidence, at FROM fed_held "
+HeldRow = tuple[int, str, int, str, str, str | None, bytes, bytes, str]
+_HELD = "SELECT seq, origin, dseq, kind, channel, waiting, body, evidence, at FROM fed_held "
 
 
 def _held(rows: Iterable[Any]) -> list[HeldRow]:
-    return [(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), bytes(r[5]),
-             bytes(r[6]), str(r[7])) for r in rows]
+    return [(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]),
+             None if r[5] is None else str(r[5]), bytes(r[6]), bytes(r[7]), str(r[8]))
+            for r in rows]
 
 
-def hold(sql: Sql, origin: str, dseq: int, kind: str, channel: str, body: bytes,
-         evidence: bytes, at: str) -> None:
-    sql.execute("INSERT INTO fed_held(origin, dseq, kind, channel, body, evidence, at) "
-                "VALUES(?,?,?,?,?,?,?)", (origin, dseq, kind, channel, body, evidence, at))
+def hold(sql: Sql, origin: str, dseq: int, kind: str, channel: str, waiting: str | None,
+         body: bytes, evidence: bytes, at: str) -> None:
+    sql.execute("INSERT INTO fed_held(origin, dseq, kind, channel, waiting, body, evidence, "
+                "at) VALUES(?,?,?,?,?,?,?,?)",
+                (origin, dseq, kind, channel, waiting, body, evidence, at))
+
+
+def set_waiting(sql: Sql, seq: int, waiting: str) -> None:
+    sql.execute("UPDATE fed_held SET waiting=? WHERE seq=?", (waiting, seq))
 
 
 def unhold(sql: Sql, seq: int) -> None:
@@ -239,8 +245,8 @@ def unhold(sql: Sql, seq: int) -> None:
 
 
 def held_rows(sql: Sql) -> list[HeldRow]:
-    """Every held item (seq, origin, dseq, kind, channel, body, evidence, at), in the
-    order they were held."""
+    """Every held item (seq, origin, dseq, kind, channel, waiting, body, evidence, at),
+    in the order they were held."""
     return _held(sql.execute(_HELD + "ORDER BY seq").fetchall())
 
 
@@ -264,3 +270,12 @@ def held_channel(sql: Sql, channel: str) -> bool:
     """Whether an item of this channel is held."""
     return sql.execute("SELECT 1 FROM fed_held WHERE channel=? LIMIT 1",
                        (channel,)).fetchone() is not None
+
+
+def known_members(sql: Sql, members: Sequence[str]) -> set[str]:
+    """Those of ``members`` known here (hosted or homed elsewhere)."""
+    if not members:
+        return set()
+    marks = ",".join("?" * len(members))
+    return {str(r[0]) for r in sql.execute(f"SELECT id FROM members WHERE id IN ({marks})",
+                                           list(members)).fetchall()}

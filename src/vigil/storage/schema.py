@@ -990,7 +990,8 @@ MIGRATIONS: list[list[str]] = [
     )"""],
     TAXII_ID_RUNS_MIGRATION,  # v25: TAXII object ids in sorted runs, merged by tiers
     # v26: channel items held until every member they name is known here, kept in the
-    # transaction that moves the cursor past them (vigil.federation.held)
+    # transaction that moves the cursor past them, with the member each waits for (NULL:
+    # held behind an earlier item of its channel) (vigil.federation.held)
     [
         """CREATE TABLE fed_held (
             seq {SERIAL},
@@ -998,6 +999,7 @@ MIGRATIONS: list[list[str]] = [
             dseq {BIGINT} NOT NULL,
             kind TEXT NOT NULL,
             channel TEXT NOT NULL,
+            waiting TEXT,
             body {BLOB} NOT NULL,
             evidence {BLOB} NOT NULL,
             at TEXT NOT NULL
