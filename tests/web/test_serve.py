@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -165,3 +166,44 @@ def test_sigterm_stops_a_tls_node_holding_idle_connections(tmp_path: Path,
         srv.kill()
         for c in conns:
             c.close()
+
+
+def test_sigterm_answers_a_request_in_flight_over_tls(tmp_path: Path) -> None:
+    """A request whose body is still coming when SIGTERM arrives is read to its end and
+    answered (its connection is not closing, so it is not aborted as an idle one is)."""
+    node = make_node(tmp_path / "node", {"alpha": True})
+    pair = make_pair(tmp_path, "node", ip="127.0.0.1")
+    srv = ServerProcess(node.data, env={"VIGIL_FED_NAME": "one"},
+                        args=["--tls-cert", pair.cert_file, "--tls-key", pair.key_file],
+                        ca=pair.cert_file).start()
+    conn = None
+    try:
+        assert srv.proc is not None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        conn = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+        body = b'{"batch": {}, "bodies": []}'
+        # a peer's batch route reads the whole body before anything else
+        conn.sendall(b"POST /fed/v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(2.0)  # past the looks that abort closed idle connections
+        conn.sendall(body[10:])
+        got = b""
+        while b"\r\n\r\n" not in got:
+            more = conn.recv(4096)
+            assert more, f"no answer, the connection was closed: {got!r}"
+            got += more
+        status = int(got.split(b" ", 2)[1])
+        assert 400 <= status < 500, got  # answered: refused, as unsigned
+        conn.close()
+        try:
+            code = srv.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("`vigil serve` did not stop within 10 s of SIGTERM")
+        assert code in (0, -15)
+    finally:
+        srv.kill()
+        if conn is not None:
+            conn.close()
