@@ -28,6 +28,7 @@ from tests.federation.pairs import (
 from vigil import clock
 from vigil.features import open_exchange
 from vigil.federation import held, receiver
+from vigil.federation.status import status
 from vigil.model import ChannelKind
 from vigil.storage import federation as q
 
@@ -76,6 +77,8 @@ def test_a_channel_before_its_member_is_held_then_applied(
     assert got.held and got.quarantined == [] and quarantined(b) == []
     assert cursor(b, a) == got.ack["ack"]["cursor"]  # the cursor passed it
     assert ch not in b.ex.directory().channels and held_count(b, a) == 1
+    links = {p["peer"]: p for p in status(b.ex)["peers"]}
+    assert (links["athens"]["received"]["held"], links["cairo"]["received"]["held"]) == (1, 0)
     deliver(c, b)  # charlie announced on the cairo link: the channel applies
     assert held_count(b, a) == 0 and quarantined(b) == []
     assert c.id("charlie") in b.ex.directory().channels[ch].members
