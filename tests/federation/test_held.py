@@ -5,6 +5,10 @@ peer, age) and stalls nothing."""
 
 from __future__ import annotations
 
+import pickle
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +113,36 @@ def test_a_held_item_survives_a_restart(abc: tuple[Node, Node, Node]) -> None:
     b.ex = open_exchange(b.node.settings)  # a new process on the same store
     assert held_count(b, a) == 1
     assert deliver(a, b).held == []  # nothing again: the cursor had passed it
+    deliver(c, b)
+    assert c.id("charlie") in b.ex.directory().channels[ch].members
+
+
+KILLED = """
+import os, pickle, signal, sys
+from vigil.features import open_exchange
+from vigil.federation import outbox, peers, receiver
+from vigil.federation.sender import build_batch
+from vigil.storage import federation as q
+sa, sb = pickle.loads(open(sys.argv[1], "rb").read())
+a, b = open_exchange(sa), open_exchange(sb)
+a.store.write(lambda sql: outbox.sync(a, sql, b.node_id))
+acked = a.store.read(lambda sql: q.link(sql, b.node_id))[1]
+got = receiver.receive(b, peers.peer(b.store, "athens"), build_batch(a, b.node_id, acked))
+print(got.held, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # after the commit, before anything is closed
+"""
+
+
+def test_a_held_item_survives_kill_9(abc: tuple[Node, Node, Node], tmp_path: Path) -> None:
+    a, b, c = abc
+    ch = trio(a)
+    settings = tmp_path / "settings.pickle"
+    settings.write_bytes(pickle.dumps((a.node.settings, b.node.settings)))
+    run = subprocess.run([sys.executable, "-c", KILLED, str(settings)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    assert run.stdout.strip() not in ("", "[]")  # the channel was held there
+    assert held_count(b, a) == 1 and cursor(b, a) >= int(run.stdout.strip("[]\n"))
     deliver(c, b)
     assert c.id("charlie") in b.ex.directory().channels[ch].members
 
