@@ -9,6 +9,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.federation.pairs import (
 from vigil import clock
 from vigil.features import open_exchange
 from vigil.federation import held, receiver
+from vigil.federation.sender import heartbeat_body
 from vigil.federation.status import status
 from vigil.model import ChannelKind
 from vigil.storage import federation as q
@@ -208,3 +210,17 @@ def test_a_channel_waiting_for_an_invented_member_holds_up_no_other(
     deliver(c, b)  # charlie known: trio applies, ch0 still waits
     assert ch in b.ex.directory().channels and ch0 not in b.ex.directory().channels
     assert [r[4] for r in b.ex.store.read(q.held_rows)] == [ch0] and quarantined(b) == []
+
+
+def test_heartbeats_keep_the_age_bound_on_an_idle_link(
+        abc: tuple[Node, Node, Node]) -> None:
+    a, b, _ = abc
+    trio(a)
+    assert deliver(a, b).held
+    held.limits(b.ex).seconds = 0.0
+    time.sleep(0.01)  # the item is now older than the bound
+    head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, b.ex.node_id))
+    receiver.heartbeat(b.ex, b.peers["athens"], heartbeat_body(a.ex, b.ex.node_id, head,
+                                                                acked))
+    assert held_count(b, a) == 0
+    assert [x["code"] for x in quarantined(b)] == ["fed.unknown_member"]
