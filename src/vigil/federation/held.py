@@ -5,9 +5,12 @@ other links: a channel item can come before them. Such an item (``fed.unknown_me
 from ``kinds.check_channel``) is held, not quarantined: stored in ``fed_held`` in the
 transaction that moves the cursor past it, so it survives a crash as the cursor does.
 A later item of the same channel is held behind it, so a channel's items apply in the
-order its home node sent them. Whenever a member item is applied here (a batch from any
-peer, a heartbeat's revocations), every held item is checked again, in the order they
-were held: those whose members are all known now are applied, in that transaction.
+order its home node sent them. Each held item records the member it waits for (none:
+held behind another). Whenever a member item is applied here (a batch from any peer, a
+heartbeat's revocations), the held items are gone through in the order they were held,
+in that transaction: one whose member is known now, or the first of its channel that
+waits for none, is checked again and applied if every member it names is known (else it
+waits for the next one unknown); the others stay as they are.
 
 The holding is bounded, so a channel naming invented members neither stalls the link
 (the cursor passes a held item) nor grows the store without end: at most
