@@ -39,11 +39,13 @@ from vigil.model import ChannelKind
 from vigil.storage import federation as q
 
 
-@pytest.fixture
-def abc(tmp_path: Path) -> Iterator[tuple[Node, Node, Node]]:
-    """Three peered nodes; every member announced everywhere but cairo's at berlin."""
-    made = [make(tmp_path, n, {m: True}) for n, m in
-            (("athens", "alpha"), ("berlin", "bravo"), ("cairo", "charlie"))]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def abc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Node, Node, Node]]:
+    """Three peered nodes; every member announced everywhere but cairo's at berlin
+    (berlin on each backend in turn)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    made = [make(tmp_path, n, {m: True}, store=url if n == "berlin" else None)
+            for n, m in (("athens", "alpha"), ("berlin", "bravo"), ("cairo", "charlie"))]
     try:
         a, b, c = made
         for x, y in ((a, b), (a, c), (b, c)):
