@@ -226,3 +226,25 @@ def test_heartbeats_keep_the_age_bound_on_an_idle_link(
                                                                 acked))
     assert held_count(b, a) == 0
     assert [x["code"] for x in quarantined(b)] == ["fed.unknown_member"]
+
+
+def test_another_peer_naming_the_channel_holds_up_nothing(
+        abc: tuple[Node, Node, Node]) -> None:
+    """Only the channel's home node orders it: an item of another peer under the same
+    channel id (a hostile one, naming an invented member) is held apart."""
+    a, b, c = abc
+    deliver(c, b)  # charlie known at berlin
+    duo = a.ex.create_channel(a.id("alpha"), "duo", ChannelKind.GROUP,
+                              [remote_id(a, "bravo@berlin")]).id
+    c.ex.create_channel(c.id("charlie"), "decoy", ChannelKind.GROUP,
+                        [remote_id(c, "bravo@berlin")])
+    sync(c, b)
+    data = batch(c, b)
+    for it, body in zip(data["batch"]["items"], data["bodies"], strict=True):
+        if it["kind"] == "channel":
+            body["channel"]["id"] = duo
+            body["channel"]["members"].append("m-invented")
+    assert receiver.receive(b.ex, b.peers["cairo"], resign(c, data)).held
+    got = deliver(a, b)
+    assert got.held == [] and duo in b.ex.directory().channels
+    assert held_count(b, c) == 1 and held_count(b, a) == 0

@@ -4,8 +4,9 @@ A channel homed at one node names members of other nodes, whose announcements tr
 other links: a channel item can come before them. Such an item (``fed.unknown_member``
 from ``kinds.check_channel``) is held, not quarantined: stored in ``fed_held`` in the
 transaction that moves the cursor past it, so it survives a crash as the cursor does.
-A later item of the same channel is held behind it, so a channel's items apply in the
-order its home node sent them. Each held item records the member it waits for (none:
+A later item of the same channel from the same peer is held behind it, so a channel's
+items apply in the order its home node sent them (another peer's item under that
+channel id holds nothing up). Each held item records the member it waits for (none:
 held behind another). Whenever a member item is applied here (a batch from any peer, a
 heartbeat's revocations), the held items are gone through in the order they were held,
 in that transaction: one whose member is known now, or the first of its channel that
@@ -72,10 +73,12 @@ def channel_of(kind: str, body: Any) -> str | None:
     return cid if isinstance(cid, str) else None
 
 
-def behind(sql: Sql, kind: str, body: Any) -> bool:
-    """Whether an earlier item of this item's channel is held here."""
+def behind(sql: Sql, origin: str, kind: str, body: Any) -> bool:
+    """Whether an earlier item of this item's channel from ``origin`` is held here (a
+    channel's items are ordered by its home node: another peer's item naming the same
+    channel id holds nothing up)."""
     cid = channel_of(kind, body)
-    return cid is not None and q.held_channel(sql, cid)
+    return cid is not None and q.held_channel(sql, origin, cid)
 
 
 def holds(kind: str, body: Any, err: VigilError) -> bool:
@@ -107,7 +110,7 @@ def hold(ex: Exchange, sql: Sql, origin: str, dseq: int, kind: str, body: Any,
     to ``fed_hold_items`` (the oldest first, maybe this one)."""
     cid = channel_of(kind, body)
     assert cid is not None
-    waiting = None if q.held_channel(sql, cid) else missing(sql, body)
+    waiting = None if q.held_channel(sql, origin, cid) else missing(sql, body)
     q.hold(sql, origin, dseq, kind, cid, waiting, orjson.dumps(body), evidence, now)
     over = q.held_count(sql, origin) - limits(ex).items
     out = []
@@ -154,24 +157,24 @@ def release(ex: Exchange, sql: Sql, now: str, *, members: bool) -> Released:
         return out
     rows = q.held_rows(sql)
     known = _known(sql, sorted({r[5] for r in rows if r[5] is not None}))
-    blocked: set[str] = set()
+    blocked: set[tuple[str, str]] = set()  # (origin, channel) with an item held
     for row in rows:
         seq, origin, dseq, kind, channel, waiting, body, _, _ = row
-        if channel in blocked:
+        if (origin, channel) in blocked:
             continue
         if waiting is not None and waiting not in known:
-            blocked.add(channel)
+            blocked.add((origin, channel))
             continue
         peer = peer_by_node(sql, origin)
         if peer is None:  # no longer a peer: left to the age bound
-            blocked.add(channel)
+            blocked.add((origin, channel))
             continue
         item = orjson.loads(body)
         try:
             write = kinds.check(kinds.Context(ex, peer, sql, now, {}), kind, item)
         except VigilError as e:
             if e.code == CODE:
-                blocked.add(channel)
+                blocked.add((origin, channel))
                 now_waiting = missing(sql, item)
                 if now_waiting is not None:
                     q.set_waiting(sql, seq, now_waiting)

@@ -144,7 +144,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any],
                 if not matches:
                     raise CryptoError("the item's body does not match its digest",
                                       code="fed.bad_digest")
-                if held.behind(sql, str(item["kind"]), body):
+                if held.behind(sql, peer.node, str(item["kind"]), body):
                     raise InputError("an earlier item of this channel is held here",
                                      code=held.CODE)
                 write = kinds.check(ctx, item["kind"], body)

@@ -266,10 +266,10 @@ def held_count(sql: Sql, origin: str) -> int:
                            (origin,)).fetchone()[0])
 
 
-def held_channel(sql: Sql, channel: str) -> bool:
-    """Whether an item of this channel is held."""
-    return sql.execute("SELECT 1 FROM fed_held WHERE channel=? LIMIT 1",
-                       (channel,)).fetchone() is not None
+def held_channel(sql: Sql, origin: str, channel: str) -> bool:
+    """Whether an item of this channel from ``origin`` is held."""
+    return sql.execute("SELECT 1 FROM fed_held WHERE channel=? AND origin=? LIMIT 1",
+                       (channel, origin)).fetchone() is not None
 
 
 def known_members(sql: Sql, members: Sequence[str]) -> set[str]:

@@ -1005,7 +1005,7 @@ MIGRATIONS: list[list[str]] = [
             at TEXT NOT NULL
         )""",
         "CREATE UNIQUE INDEX fed_held_item ON fed_held(origin, dseq)",
-        "CREATE INDEX fed_held_channel ON fed_held(channel, seq)",
+        "CREATE INDEX fed_held_channel ON fed_held(channel, origin, seq)",
         "CREATE INDEX fed_held_at ON fed_held(at, seq)",
     ],
 ]
