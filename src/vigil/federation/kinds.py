@@ -421,6 +421,9 @@ def check_channel(ctx: Context, body: Mapping[str, Any]) -> Write:
         raise InputError("the channel names a member unknown here",
                          code="fed.unknown_member")
     known = rows.channel_epoch(sql, ch["id"])
+    if known is not None and rows.channel_owner(sql, ch["id"]) != ch["owner"]:
+        # a peer homing another member cannot take over a channel mirrored here
+        raise CryptoError("a channel of another owner", code="fed.forged_originator")
     if known is not None and known >= epoch:
         return noop
     local = rows.has_channel(sql, ch["id"])
