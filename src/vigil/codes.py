@@ -185,6 +185,8 @@ CODES: dict[str, tuple[int, str]] = {
                                 "this node's rule requires the hybrid suites"),
     "fed.unknown_key": (422, "signed by a key that is not the member's (or node's) current key"),
     "fed.unknown_kind": (422, "a batch item of a kind this node does not know"),
+    "fed.unknown_member": (
+        422, "a channel item naming a member unknown here, held past its bound (count or age)"),
     "fed.unknown_peer": (403, "a node this node does not peer with"),
     "fed.unreachable": (503, "a peer that cannot be reached or answered with an error"),
     "fed.wrong_destination": (403, "a node request or batch meant for another node"),

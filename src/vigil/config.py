@@ -81,6 +81,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fed_tls_key", "", "federation: the key of fed_tls_cert, presented with it as "
             "the node's client certificate to its peers (default: the one `vigil serve` "
             "uses)"),
+    Setting("fed_hold_items", 256, "federation: channel items from one peer held until "
+            "every member they name is known here; past it the oldest is quarantined "
+            "(fed.unknown_member; 0: none held)", int),
+    Setting("fed_hold_seconds", 3600.0, "federation: seconds a channel item is held at most "
+            "for the members it names; then it is quarantined (fed.unknown_member)", float),
     Setting("require_evaluation", 1, "1: shares about terrorism or organised crime need an "
             "evaluation (Admiralty or 4x4), a legal basis and purposes; 0: not", int),
     Setting("seal_personal_data", 0, "1: shares holding personal data must be sealed", int),
@@ -231,6 +236,14 @@ class Settings:
     @property
     def fed_tls_key(self) -> str:
         return str(self.values["fed_tls_key"])
+
+    @property
+    def fed_hold_items(self) -> int:
+        return int(self.values["fed_hold_items"])
+
+    @property
+    def fed_hold_seconds(self) -> float:
+        return float(self.values["fed_hold_seconds"])
 
     @property
     def require_evaluation(self) -> int:

@@ -20,6 +20,7 @@ from vigil.federation.descriptor import self_signed
 from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port, make_node
 from vigil.web.app import create_app
+from vigil.web.serve import Server
 from vigil.web.tls import uvicorn_options
 
 
@@ -41,7 +42,8 @@ class InProcessServer:
         ssl = uvicorn_options(self.tls[0], self.tls[1], None, peers=True) if self.tls else {}
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 access_log=False, log_config=None, **ssl)
-        self.server = server = uvicorn.Server(config)
+        # as `vigil serve`: idle TLS connections do not hold up a stop (Server.shutdown)
+        self.server = server = Server(config)
         self.thread = threading.Thread(target=server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + timeout
@@ -59,30 +61,8 @@ class InProcessServer:
     def stop(self) -> None:
         if self.server is not None and self.thread is not None:
             self.server.should_exit = True
-            deadline = time.monotonic() + 20
-            closing: set[int] = set()
-            while self.thread.is_alive() and time.monotonic() < deadline:
-                self.thread.join(0.1)
-                if self.tls:
-                    closing = _drop_closed_tls(self.server, closing)
+            self.thread.join(20)
         self.server = self.thread = None
-
-
-def _drop_closed_tls(server: uvicorn.Server, seen: set[int]) -> set[int]:
-    """Abort the TLS connections that uvicorn has closed, all written, and that still wait
-    for the other side's close_notify (seen closing on the previous poll too): a peer's
-    idle pooled connection answers it only when next used, so uvicorn would wait out the
-    30 s TLS shutdown timeout for each one. Returns the connections closing now."""
-    now: set[int] = set()
-    for conn in list(server.server_state.connections):
-        transport: Any = getattr(conn, "transport", None)
-        if transport is None or not transport.is_closing() \
-                or transport.get_write_buffer_size():
-            continue
-        if id(conn) in seen:
-            conn.loop.call_soon_threadsafe(transport.abort)
-        now.add(id(conn))
-    return now
 
 
 @dataclass

@@ -24,7 +24,7 @@ from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError
 from vigil.federation import receiver
 from vigil.federation.sender import heartbeat_body
-from vigil.model import Audience, Form, Handling, Tlp
+from vigil.model import Audience, ChannelKind, Form, Handling, Tlp
 from vigil.protocol.envelope import build_share
 from vigil.signin import users as access
 from vigil.storage import federation as q
@@ -259,3 +259,25 @@ def test_a_batch_rests_on_one_checkpoint_verified_once(
     assert got.quarantined == [data["batch"]["to"]]
     assert quarantined(b)[0]["code"] == "fed.bad_log_proof"
     assert [s in inbox_ids(b, "bravo") for s in sids] == [True, True, False]
+
+
+def test_a_channel_of_another_node_is_not_taken_over(abc: tuple[Node, Node, Node]) -> None:
+    """cairo passes off athens's channel as one its own member owns, with a higher epoch
+    and itself in it: quarantined, the channel as athens made it."""
+    a, b, c = abc
+    def bravo(n: Node) -> str:
+        return next(m.id for m in n.ex.directory().members.values()
+                    if m.name == "bravo@berlin")
+    ch = a.ex.create_channel(a.id("alpha"), "pair-ab", ChannelKind.GROUP, [bravo(a)]).id
+    deliver(a, b)
+    before = set(b.ex.directory().channels[ch].members)
+    c.ex.create_channel(c.id("charlie"), "decoy-ab", ChannelKind.GROUP, [bravo(c)])
+    sync(c, b)
+    data = batch(c, b)
+    k = next(k for k, it in enumerate(data["batch"]["items"]) if it["kind"] == "channel")
+    body = data["bodies"][k]
+    body["channel"]["id"], body["epoch"] = ch, 99
+    got = receiver.receive(b.ex, b.peers["cairo"], resign(c, data))
+    assert got.quarantined == [data["batch"]["items"][k]["dseq"]]
+    assert quarantined(b)[0]["code"] == "fed.forged_originator"
+    assert set(b.ex.directory().channels[ch].members) == before

@@ -116,11 +116,10 @@ async def test_channel_across_three_nodes_reaches_every_stream(tmp_path: Path) -
     a, b, c = three
     with running(three):
         peer_all(three)
-        # every node knows every member the channel names before athens sends it: one
-        # that does not quarantines the channel (fed.bad_item)
-        for n, addr in ((a, "bravo@berlin"), (a, "charlie@cairo"), (b, "charlie@cairo"),
-                        (c, "bravo@berlin")):
-            await asyncio.to_thread(wait_for, knows(n, addr))
+        # athens names members it knows; berlin and cairo may take the channel before
+        # each other's member (it is held there until that member is announced)
+        for addr in ("bravo@berlin", "charlie@cairo"):
+            await asyncio.to_thread(wait_for, knows(a, addr))
         ex = a.exchange()
         members = [m.id for m in ex.directory().members.values()
                    if m.name in ("bravo@berlin", "charlie@cairo")]

@@ -4,12 +4,17 @@ node still stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.web.test_tls import make as make_pair
 
 from vigil.testing import ServerProcess, free_port, make_node
 from vigil.testing.node import PASSPHRASE
@@ -118,3 +123,87 @@ def test_a_serving_process_bounds_its_malloc_arenas(tmp_path: Path,
     assert not bound_malloc_arenas(0)
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # glibc read the environment's: left alone
     assert not bound_malloc_arenas(2)
+
+
+def idle_tls_connection(port: int) -> ssl.SSLSocket:
+    """A keep-alive TLS connection that made one request and then sits idle: it neither
+    reads nor closes, so it never answers the server's close_notify."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    conn = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += conn.recv(4096)
+    assert got.startswith(b"HTTP/1.1 200") and b"connection: close" not in got.lower()
+    return conn
+
+
+@pytest.mark.parametrize("env", [{}, {"VIGIL_METRICS_BIND": "127.0.0.1:{port}"}],
+                         ids=["one-listener", "metrics-listener"])
+def test_sigterm_stops_a_tls_node_holding_idle_connections(tmp_path: Path,
+                                                           env: dict[str, str]) -> None:
+    """An idle keep-alive TLS connection (a peer's pooled connection) does not hold the
+    node up on SIGTERM: uvicorn would wait out its 30 s TLS shutdown for each one."""
+    node = make_node(tmp_path / "node", {"alpha": True})
+    pair = make_pair(tmp_path, "node", ip="127.0.0.1")
+    env = {k: v.format(port=free_port()) for k, v in env.items()}
+    srv = ServerProcess(node.data, env={"VIGIL_FED_NAME": "one", **env},
+                        args=["--tls-cert", pair.cert_file, "--tls-key", pair.key_file],
+                        ca=pair.cert_file)
+    srv.start()
+    conns = []
+    try:
+        assert srv.proc is not None
+        conns = [idle_tls_connection(srv.port) for _ in range(2)]
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            code = srv.proc.wait(10)  # the old server took 30 s and more
+        except subprocess.TimeoutExpired:
+            pytest.fail("`vigil serve` did not stop within 10 s of SIGTERM")
+        assert code in (0, -15)
+    finally:
+        srv.kill()
+        for c in conns:
+            c.close()
+
+
+def test_sigterm_answers_a_request_in_flight_over_tls(tmp_path: Path) -> None:
+    """A request whose body is still coming when SIGTERM arrives is read to its end and
+    answered (its connection is not closing, so it is not aborted as an idle one is)."""
+    node = make_node(tmp_path / "node", {"alpha": True})
+    pair = make_pair(tmp_path, "node", ip="127.0.0.1")
+    srv = ServerProcess(node.data, env={"VIGIL_FED_NAME": "one"},
+                        args=["--tls-cert", pair.cert_file, "--tls-key", pair.key_file],
+                        ca=pair.cert_file).start()
+    conn = None
+    try:
+        assert srv.proc is not None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        conn = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+        body = b'{"batch": {}, "bodies": []}'
+        # a peer's batch route reads the whole body before anything else
+        conn.sendall(b"POST /fed/v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(2.0)  # past the looks that abort closed idle connections
+        conn.sendall(body[10:])
+        got = b""
+        while b"\r\n\r\n" not in got:
+            more = conn.recv(4096)
+            assert more, f"no answer, the connection was closed: {got!r}"
+            got += more
+        status = int(got.split(b" ", 2)[1])
+        assert 400 <= status < 500, got  # answered: refused, as unsigned
+        conn.close()
+        try:
+            code = srv.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("`vigil serve` did not stop within 10 s of SIGTERM")
+        assert code in (0, -15)
+    finally:
+        srv.kill()
+        if conn is not None:
+            conn.close()

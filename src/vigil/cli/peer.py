@@ -129,6 +129,7 @@ def peer_status(c: Ctx, as_json: bool) -> None:
                    f"{r['cursor']}/{r['peer_head']}  heartbeat "
                    f"{r['heartbeat_age'] if r['heartbeat_age'] is not None else '-'}s ago"
                    + (f"  WITHHELD {r['withheld']}" if r["withheld"] else "")
+                   + (f"  held {r['held']}" if r.get("held") else "")
                    + (f"  error: {p['error']}" if p["error"] else "")
                    + (f"  FORK ALARM ({p['fork_alarm']})" if p.get("fork_alarm") else ""))
         for qi in p["quarantined"]:

@@ -422,8 +422,13 @@ def check_channel(ctx: Context, body: Mapping[str, Any]) -> Write:
     homed_at_origin(ctx, str(ch["owner"]))  # a channel is ordered by its owner's node
     members = sorted(str(m) for m in ch["members"])
     if any(member_of(sql, m) is None for m in members):
-        raise InputError("the channel names a member unknown here", code="fed.bad_item")
+        # held until it is known (vigil.federation.held)
+        raise InputError("the channel names a member unknown here",
+                         code="fed.unknown_member")
     known = rows.channel_epoch(sql, ch["id"])
+    if known is not None and rows.channel_owner(sql, ch["id"]) != ch["owner"]:
+        # a peer homing another member cannot take over a channel mirrored here
+        raise CryptoError("a channel of another owner", code="fed.forged_originator")
     if known is not None and known >= epoch:
         return noop
     local = rows.has_channel(sql, ch["id"])

@@ -4,7 +4,9 @@ Checks, per batch: the form, the origin and destination, the origin node's signa
 (a batch that fails is refused whole and kept as evidence), and the cursor (``fed.gap``
 and ``fed.replay`` answer 409 with it). Per item: its body digest, then its kind's own
 checks (``vigil.federation.kinds``); an item that fails is quarantined with the signed
-batch head and its body, and the cursor passes it. Everything new, the quarantine rows
+batch head and its body, and the cursor passes it. A channel item naming a member not
+known here yet is held instead (``vigil.federation.held``), and applied in a later
+transaction once that member is announced. Everything new, the quarantine rows
 and the new cursor commit in one transaction, before the signed ack is made. The body
 digests and the share checks that need nothing of the store run before it, outside the
 write lock (``check_ahead``; for a batch that came before its turn, while it waits); the
@@ -25,7 +27,7 @@ import orjson
 from vigil import clock
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError, InputError, VigilError
-from vigil.federation import codec, kinds, prepared
+from vigil.federation import codec, held, kinds, prepared
 from vigil.federation.peers import Peer
 from vigil.log.checkpoint import Checkpoint
 from vigil.log.tree import LogRef
@@ -48,6 +50,7 @@ class Applied:
     ring: set[str] = field(default_factory=set)
     published: list[Published] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
     dropped_envelopes: list[str] = field(default_factory=list)
     refs: list[tuple[str, LogRef]] = field(default_factory=list)
 
@@ -126,6 +129,7 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any],
         ctx = kinds.Context(ex, peer, sql, now, head, checkpoints=checkpoints,
                             prepared=ready)
         ctx.read_heads()
+        members = False  # a member item applied: the held items are checked again
         for item, body in zip(head["items"], bodies, strict=True):
             dseq = int(item["dseq"])
             if dseq <= cur:
@@ -140,11 +144,27 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any],
                 if not matches:
                     raise CryptoError("the item's body does not match its digest",
                                       code="fed.bad_digest")
+                if held.behind(sql, peer.node, str(item["kind"]), body):
+                    raise InputError("an earlier item of this channel is held here",
+                                     code=held.CODE)
                 write = kinds.check(ctx, item["kind"], body)
             except VigilError as e:
                 code = e.code if e.code.startswith("fed.") else "fed.bad_item"
+                evidence = _evidence(head, signature, body)
+                if held.holds(str(item["kind"]), body, e):
+                    gone = held.hold(ex, sql, peer.node, dseq, str(item["kind"]), body,
+                                     evidence, now)
+                    out.quarantined.extend(d for d in gone if d >= int(head["from"]))
+                    members = members or bool(gone)  # the items behind them: again
+                    if dseq not in gone:
+                        out.held.append(dseq)
+                        log.info("holding item %s from %s: %s", dseq, peer.name, e.message)
+                        continue
+                    log.warning("quarantined item %s from %s: %s held past the bound",
+                                dseq, peer.name, code)
+                    continue
                 q.quarantine(sql, peer.node, dseq, str(item["kind"]), code, e.message,
-                             _evidence(head, signature, body), now)
+                             evidence, now)
                 out.quarantined.append(dseq)
                 log.warning("quarantined item %s from %s: %s %s", dseq, peer.name, code,
                             e.message)
@@ -155,7 +175,9 @@ def receive(ex: Exchange, peer: Peer, data: bytes | Mapping[str, Any],
             write()
             if item["kind"] != "share":
                 ctx.forget()
+            members = members or item["kind"] == "member"
         ctx.flush()
+        held.release(ex, sql, now, members=members)
         new = max(cur, int(head["to"])) if head["items"] else cur  # empty: no move
         q.set_cursor(sql, peer.node, new, now)
         if new >= q.cursor(sql, peer.node)[1]:
@@ -293,6 +315,8 @@ def heartbeat(ex: Exchange, peer: Peer, data: Mapping[str, Any]) -> dict[str, An
             except VigilError as e:
                 q.quarantine(sql, peer.node, None, "revocation", e.code, e.message,
                              orjson.dumps(data), now)
+        # held channel items: past their age quarantined, released by a member announced
+        held.release(ex, sql, now, members=bool(revocations))
         return cur
 
     cur = ex.store.write(tx)

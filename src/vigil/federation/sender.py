@@ -39,7 +39,7 @@ from vigil import clock
 from vigil.config import Settings
 from vigil.crypto.kem import EncPrivate
 from vigil.errors import VigilError
-from vigil.federation import codec, outbox, peers, receiver, tls, transport
+from vigil.federation import codec, held, outbox, peers, receiver, tls, transport
 from vigil.federation.descriptor import hop_key, tls_pair
 from vigil.federation.peers import Peer
 from vigil.node.exchange import Exchange
@@ -375,6 +375,7 @@ class Service:
         self.links: dict[str, Link] = {}
         self.refused: VigilError | None = None
         self.hooks = outbox.install(ex)
+        held.configure(ex, settings)  # the bounds of channel items held for members
         self.hooks.listeners.append(self._woken)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None

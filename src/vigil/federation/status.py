@@ -43,7 +43,8 @@ def status(ex: Exchange, service: Any = None) -> dict[str, Any]:
                 "received": {"cursor": cursor, "peer_head": peer_head,
                              "behind": max(0, peer_head - cursor), "last_batch": last_batch,
                              "last_heartbeat": last_hb,
-                             "heartbeat_age": _age(last_hb), "withheld": withheld},
+                             "heartbeat_age": _age(last_hb), "withheld": withheld,
+                             "held": q.held_count(sql, p.node)},
                 "quarantined": q.quarantined(sql, p.node, 20),
                 "fork_alarm": alarms[p.node].status if p.node in alarms else None,
             })

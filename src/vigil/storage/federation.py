@@ -215,3 +215,67 @@ def drop_lease(sql: Sql, owner: str) -> None:
     row = sql.execute("SELECT value FROM meta WHERE key='fed_sender'").fetchone()
     if row is not None and str(row[0]).rpartition("|")[0] == owner:
         sql.execute("DELETE FROM meta WHERE key='fed_sender'")
+
+
+# -- held channel items (vigil.federation.held) ------------------------------------------
+
+HeldRow = tuple[int, str, int, str, str, str | None, bytes, bytes, str]
+_HELD = "SELECT seq, origin, dseq, kind, channel, waiting, body, evidence, at FROM fed_held "
+
+
+def _held(rows: Iterable[Any]) -> list[HeldRow]:
+    return [(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]),
+             None if r[5] is None else str(r[5]), bytes(r[6]), bytes(r[7]), str(r[8]))
+            for r in rows]
+
+
+def hold(sql: Sql, origin: str, dseq: int, kind: str, channel: str, waiting: str | None,
+         body: bytes, evidence: bytes, at: str) -> None:
+    sql.execute("INSERT INTO fed_held(origin, dseq, kind, channel, waiting, body, evidence, "
+                "at) VALUES(?,?,?,?,?,?,?,?)",
+                (origin, dseq, kind, channel, waiting, body, evidence, at))
+
+
+def set_waiting(sql: Sql, seq: int, waiting: str) -> None:
+    sql.execute("UPDATE fed_held SET waiting=? WHERE seq=?", (waiting, seq))
+
+
+def unhold(sql: Sql, seq: int) -> None:
+    sql.execute("DELETE FROM fed_held WHERE seq=?", (seq,))
+
+
+def held_rows(sql: Sql) -> list[HeldRow]:
+    """Every held item (seq, origin, dseq, kind, channel, waiting, body, evidence, at),
+    in the order they were held."""
+    return _held(sql.execute(_HELD + "ORDER BY seq").fetchall())
+
+
+def held_before(sql: Sql, at: str) -> list[HeldRow]:
+    """The items held since before ``at``, oldest first."""
+    return _held(sql.execute(_HELD + "WHERE at < ? ORDER BY at, seq", (at,)).fetchall())
+
+
+def held_oldest(sql: Sql, origin: str, n: int) -> list[HeldRow]:
+    """The ``n`` items of ``origin`` held longest."""
+    return _held(sql.execute(_HELD + "WHERE origin=? ORDER BY seq LIMIT ?",
+                             (origin, n)).fetchall())
+
+
+def held_count(sql: Sql, origin: str) -> int:
+    return int(sql.execute("SELECT count(*) FROM fed_held WHERE origin=?",
+                           (origin,)).fetchone()[0])
+
+
+def held_channel(sql: Sql, origin: str, channel: str) -> bool:
+    """Whether an item of this channel from ``origin`` is held."""
+    return sql.execute("SELECT 1 FROM fed_held WHERE channel=? AND origin=? LIMIT 1",
+                       (channel, origin)).fetchone() is not None
+
+
+def known_members(sql: Sql, members: Sequence[str]) -> set[str]:
+    """Those of ``members`` known here (hosted or homed elsewhere)."""
+    if not members:
+        return set()
+    marks = ",".join("?" * len(members))
+    return {str(r[0]) for r in sql.execute(f"SELECT id FROM members WHERE id IN ({marks})",
+                                           list(members)).fetchall()}

@@ -89,6 +89,12 @@ def channel_epoch(sql: Sql, channel_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def channel_owner(sql: Sql, channel_id: str) -> str | None:
+    """The owner of a channel known here (None: no such channel)."""
+    row = sql.execute("SELECT owner FROM channels WHERE id=?", (channel_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def has_channel(sql: Sql, channel_id: str) -> bool:
     return sql.execute("SELECT 1 FROM channels WHERE id=?",
                        (channel_id,)).fetchone() is not None

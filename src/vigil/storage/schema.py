@@ -989,6 +989,25 @@ MIGRATIONS: list[list[str]] = [
         proof TEXT NOT NULL
     )"""],
     TAXII_ID_RUNS_MIGRATION,  # v25: TAXII object ids in sorted runs, merged by tiers
+    # v26: channel items held until every member they name is known here, kept in the
+    # transaction that moves the cursor past them, with the member each waits for (NULL:
+    # held behind an earlier item of its channel) (vigil.federation.held)
+    [
+        """CREATE TABLE fed_held (
+            seq {SERIAL},
+            origin TEXT NOT NULL,
+            dseq {BIGINT} NOT NULL,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            waiting TEXT,
+            body {BLOB} NOT NULL,
+            evidence {BLOB} NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX fed_held_item ON fed_held(origin, dseq)",
+        "CREATE INDEX fed_held_channel ON fed_held(channel, origin, seq)",
+        "CREATE INDEX fed_held_at ON fed_held(at, seq)",
+    ],
 ]
 
 

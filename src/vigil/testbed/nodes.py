@@ -163,10 +163,9 @@ class Testbed:
         return NetnsLoop(self.bed.node(i))
 
     def close(self) -> None:
-        # every node is asked to stop at once, then the proxy goes: a node on TLS that
-        # stops waits for each peer connection's close_notify, which an idle peer sends
-        # only when it next uses the connection; one by one, each stop could take its
-        # 15 s while the others still run
+        # every node is asked to stop at once, then the proxy goes; a node on TLS aborts
+        # the idle peer connections that do not answer its close_notify within about a
+        # second (vigil.web.serve.Server), and the nodes stop together
         running = [node for node in self.nodes.values() if node.running]
         for node in running:
             assert node.proc is not None

@@ -7,7 +7,10 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import socket
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 import uvloop
@@ -51,7 +54,52 @@ def app_from_env() -> FastAPI:
     return create_app(settings, serving=True)
 
 
-class _SideServer(uvicorn.Server):
+CLOSING_POLL = 0.5  # seconds between looks at the connections closing at a shutdown
+STARTUP_FAILURE = 3  # the exit status of a server that did not start (as uvicorn.run's)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, whose shutdown does not wait on idle TLS connections. At a
+    shutdown uvicorn closes each idle keep-alive connection and waits until every one is
+    gone; a TLS connection closes only when the other side answers its close_notify, and
+    a peer's idle pooled connection answers only when next used, so each one would hold
+    the shutdown for the TLS shutdown timeout (30 s). Here a connection that uvicorn
+    closed, with everything written, and that still waits on a later look (every
+    ``CLOSING_POLL`` seconds) is aborted. A request in flight is not closing: it is
+    answered before its connection closes, as uvicorn does."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        dropping = asyncio.ensure_future(self._drop_closed())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            dropping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dropping
+
+    async def _drop_closed(self) -> None:
+        seen: set[int] = set()
+        while True:
+            await asyncio.sleep(CLOSING_POLL)
+            seen = drop_closed(self.server_state.connections, seen)
+
+
+def drop_closed(connections: Any, seen: set[int]) -> set[int]:
+    """Abort those of ``connections`` that are closing with nothing left to write and
+    were so at the previous look too (``seen``); those closing now."""
+    now: set[int] = set()
+    for conn in list(connections):
+        transport: Any = getattr(conn, "transport", None)
+        if transport is None or not transport.is_closing() \
+                or transport.get_write_buffer_size():
+            continue
+        if id(conn) in seen:
+            transport.abort()
+        now.add(id(conn))
+    return now
+
+
+class _SideServer(Server):
     """A second listener in the main server's loop; the main server handles signals."""
 
     @contextlib.contextmanager
@@ -94,12 +142,16 @@ def run(settings: Settings, *, workers: int = 1, tls_cert: str | None = None,
         return
     app = create_app(settings, serving=True)
     if not bind:
-        uvicorn.run(app, host=str(settings.host), port=int(settings.port),
-                    log_level=str(settings.log_level), access_log=False, log_config=None,
-                    **tls)
+        server = Server(uvicorn.Config(app, host=str(settings.host), port=int(settings.port),
+                                       log_level=str(settings.log_level), access_log=False,
+                                       log_config=None, **tls))
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
         return
     host, port = split_bind(bind)
-    main = uvicorn.Server(uvicorn.Config(app, host=str(settings.host), port=int(settings.port),
+    main = Server(uvicorn.Config(app, host=str(settings.host), port=int(settings.port),
                                          log_level=str(settings.log_level), access_log=False,
                                          log_config=None, **tls))
     side = _SideServer(uvicorn.Config(metrics_app(app), host=host, port=port,
