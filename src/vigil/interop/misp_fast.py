@@ -33,8 +33,14 @@ from vigil.interop.misp_galaxies import plain_tags
 # the attribute types taken here (each as misp-stix 2.1 converts it)
 IP = ("ip-src", "ip-dst")
 IP_PORT = ("ip-src|port", "ip-dst|port")
-HASHES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512"}
-FILENAME_HASHES = {f"filename|{k}": v for k, v in HASHES.items()}
+# the hash types misp-stix's _parse_hash_attribute and _parse_hash_composite_attribute
+# take (its MISPtoSTIX2Mapping): a file with that one hash
+_COMPOSITE_HASHES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512/224",
+                     "sha512/256", "ssdeep", "authentihash", "imphash", "sha3-224",
+                     "sha3-256", "sha3-384", "sha3-512", "tlsh", "vhash", "impfuzzy",
+                     "pehash")
+HASHES = frozenset({*_COMPOSITE_HASHES, "cdhash", "telfhash"})
+FILENAME_HASHES = frozenset(f"filename|{k}" for k in _COMPOSITE_HASHES)
 DOMAINS = ("domain", "hostname")
 URLS = ("url", "uri", "link")
 EMAILS = ("email", "email-src", "email-dst")
@@ -246,6 +252,27 @@ def created_by(fast: Made, identity: str | None) -> None:
             obj["created_by_ref"] = identity
 
 
+@cache
+def _file_hashes() -> Any:
+    from stix2.v21 import File
+
+    return File._properties["hashes"]
+
+
+def _hashes(parser: Any, kind: str, value: str) -> dict[str, str] | None:
+    """A file's ``hashes`` as misp-stix gives them to stix2 (its hash name, its check of
+    the value) and stix2 writes them (its name of the algorithm, its check), or None
+    where either refuses (misp-stix's own way then)."""
+    name = parser._define_hash_type(kind)
+    if not parser._check_hash_value(name, value):
+        return None
+    try:
+        hashes, _ = _file_hashes().clean({name: value}, True)
+    except Exception:  # stix2 refuses it: misp-stix's error
+        return None
+    return dict(hashes)
+
+
 def _sco(kind: str, uid: str, **props: Any) -> Ready:
     return Ready(type=kind, spec_version="2.1", id=f"{kind}--{uid}", **props)
 
@@ -273,17 +300,14 @@ def _scos(parser: Any, kind: str, uid: str, value: str) -> list[Ready] | None:
                      protocols=["tcp"]),
                 _sco(addr, uid, value=ip)]
     if kind in HASHES:
-        if not parser._check_hash_value(parser._define_hash_type(kind), value):
-            return None
-        return [_sco("file", uid, hashes={HASHES[kind]: value})]
+        hashes = _hashes(parser, kind, value)
+        return None if hashes is None else [_sco("file", uid, hashes=hashes)]
     if kind in FILENAME_HASHES:
         if "|" not in value:
             return None
         name, digest = value.split("|")
-        if not parser._check_hash_value(parser._define_hash_type(kind.split("|")[1]),
-                                        digest):
-            return None
-        return [_sco("file", uid, name=name, hashes={FILENAME_HASHES[kind]: digest})]
+        hashes = _hashes(parser, kind.split("|")[1], digest)
+        return None if hashes is None else [_sco("file", uid, name=name, hashes=hashes)]
     if kind in DOMAINS:
         return [_sco("domain-name", uid, value=value)]
     if kind == "domain|ip":
