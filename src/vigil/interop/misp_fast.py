@@ -138,6 +138,13 @@ def _timestamp(value: Any) -> tuple[str, str] | None:
     return _times(value)
 
 
+def timestamp_of(value: Any) -> datetime | None:
+    """A MISP timestamp as PyMISP loads it (None where :func:`_timestamp` refuses it)."""
+    if _timestamp(value) is None:
+        return None
+    return datetime.fromtimestamp(int(value), UTC)
+
+
 def _uuid5(namespace: bytes, name: str) -> str:
     """``str(uuid.uuid5(namespace, name))``, without building UUID objects."""
     b = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])
@@ -164,14 +171,14 @@ def plain_fields(item: dict[str, Any]) -> bool:
     return True
 
 
-def plain_value(attribute: Any) -> str | None:
+def plain_value(attribute: Any, types: frozenset[str] = TYPES) -> str | None:
     """The attribute's value as PyMISP loads it, or None when the attribute is not one
-    this path takes."""
+    this path takes (one of ``types``)."""
     if not isinstance(attribute, dict):
         return None
     kind, value, category = attribute.get("type"), attribute.get("value"), \
         attribute.get("category")
-    if kind not in TYPES or not isinstance(value, str) or not isinstance(category, str):
+    if kind not in types or not isinstance(value, str) or not isinstance(category, str):
         return None
     if any(attribute.get(k) for k in _NOT_PLAIN if k != "Tag"):
         return None

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from vigil.interop.misp_fast import Ready
+from vigil.interop.misp_fast import Fast, Ready, plain_value, timestamp_of
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CUSTOM = re.compile(r"x_[a-z0-9_]{1,248}")
@@ -235,3 +235,42 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
         out[name] = orjson.loads(orjson.dumps(value)) if isinstance(value, list | dict) \
             else value
     return out
+
+
+@cache
+def unmapped_types() -> frozenset[str]:
+    """The MISP attribute types misp-stix's STIX 2.1 parser has no function for: it
+    keeps each such attribute whole as an ``x-misp-attribute`` (``text``, ``comment``,
+    ``pdb``, ``other``, ...)."""
+    from misp_stix_converter.misp2stix.stix21_mapping import MISPtoSTIX21Mapping
+    from pymisp.abstract import describe_types
+
+    return frozenset(t for t in describe_types["types"]
+                     if MISPtoSTIX21Mapping.attribute_types_mapping(t) is None)
+
+
+def custom_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
+    """The ``x-misp-attribute`` misp-stix's ``_parse_custom_attribute`` makes of a
+    plain attribute of a type it does not map, without tags (None otherwise): the same
+    arguments, given to the parser's own ``_create_custom_attribute``, and the value as
+    PyMISP loads it."""
+    if not isinstance(attribute, dict) or attribute.get("Tag"):
+        return None
+    value = plain_value(attribute, unmapped_types())
+    when = timestamp_of(attribute.get("timestamp"))
+    if value is None or when is None:
+        return None
+    args: dict[str, Any] = {
+        "id": f"x-misp-attribute--{attribute['uuid']}",
+        "labels": parser._create_labels(attribute), "x_misp_value": value,
+        "created": when, "x_misp_type": attribute["type"], "modified": when,
+        "x_misp_category": attribute["category"]}
+    if attribute.get("comment"):
+        args["x_misp_comment"] = attribute["comment"]
+    try:
+        made = parser._create_custom_attribute(args)
+    except Exception:  # misp-stix's own way: its error
+        return None
+    if not isinstance(made, Ready):
+        return None
+    return Fast([made], [made], refs=[made.id])
