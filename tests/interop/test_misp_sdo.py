@@ -21,7 +21,13 @@ from stix2.v21 import (
     Vulnerability,
 )
 
-from vigil.interop.misp_sdo import custom_attribute, ready, unmapped_types
+from vigil.interop.misp_sdo import (
+    custom_attribute,
+    direct_types,
+    pattern_language_types,
+    ready,
+    unmapped_types,
+)
 
 AT = datetime(2020, 5, 6, 7, 8, 9, tzinfo=UTC)
 UID = "7cdff317-a673-4474-84ec-4f1754947823"
@@ -270,6 +276,16 @@ def _custom_cases() -> list[tuple[str, Any, str, dict[str, Any]]]:
             ("text", "no timestamp", "Other", {"timestamp": None}),
             ("text", 12, "Other", {}),
             ("text", "spaced comment", "Other", {"comment": "  two  spaces \u00e9 "})]
+    # the pattern languages (an indicator whether for IDS or not) and vulnerabilities
+    rule = 'rule x { strings: $a = "o\'b\\\\c" condition: $a }'
+    for kind in sorted(pattern_language_types()):
+        out += [(kind, rule, "Network activity", {}),
+                (kind, rule, "Payload installation", {"to_ids": False, "comment": ""}),
+                (kind, "", "Network activity", {})]
+    out += [("vulnerability", "CVE-2017-11882", "External analysis", {}),
+            ("vulnerability", "cve-2017-0199", "Payload delivery", {"to_ids": False}),
+            ("vulnerability", " CVE-2014-6271 ", "External analysis", {"comment": "x"}),
+            ("vulnerability", "not a cve", "External analysis", {})]
     return out
 
 
@@ -279,7 +295,8 @@ def test_unmapped_types_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None
     from tests.interop.test_misp_fast import _both, _event
 
     cases = _custom_cases()
-    assert {"text", "comment", "pdb", "other"} <= {k for k, *_ in cases}
+    assert {"text", "comment", "pdb", "other", "yara", "snort", "vulnerability"} <= \
+        {k for k, *_ in cases} and direct_types() <= {k for k, *_ in cases}
     made: list[str] = []
 
     def counted(parser: Any, attribute: dict[str, Any]) -> Any:
@@ -293,4 +310,5 @@ def test_unmapped_types_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None
         slow, fast, _ = _both(_event(cases[i:i + 90]), monkeypatch)
         assert fast == slow
     # of ~450 (PyMISP refuses the values given to typed ones: bank accounts, dates)
-    assert {"text", "comment", "pdb", "other"} <= set(made) and len(made) >= 250
+    assert {"text", "comment", "pdb", "other", "yara", "snort", "suricata", "sigma",
+            "vulnerability"} <= set(made) and len(made) >= 250

@@ -237,40 +237,76 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
     return out
 
 
+
 @cache
-def unmapped_types() -> frozenset[str]:
-    """The MISP attribute types misp-stix's STIX 2.1 parser has no function for: it
-    keeps each such attribute whole as an ``x-misp-attribute`` (``text``, ``comment``,
-    ``pdb``, ``other``, ...)."""
+def _types() -> tuple[frozenset[str], frozenset[str]]:
+    """The MISP attribute types misp-stix's STIX 2.1 parser has no function for (it
+    keeps each such attribute whole as an ``x-misp-attribute``: ``text``, ``comment``,
+    ``pdb``, ``other``, ...), and those it writes as an indicator in their own pattern
+    language (``yara``, ``snort``, ``suricata``, ``sigma``)."""
     from misp_stix_converter.misp2stix.stix21_mapping import MISPtoSTIX21Mapping
     from pymisp.abstract import describe_types
 
-    return frozenset(t for t in describe_types["types"]
-                     if MISPtoSTIX21Mapping.attribute_types_mapping(t) is None)
+    mapped = MISPtoSTIX21Mapping.attribute_types_mapping
+    return (frozenset(t for t in describe_types["types"] if mapped(t) is None),
+            frozenset(t for t in describe_types["types"]
+                      if mapped(t) == "_parse_patterning_language_attribute"))
+
+
+def unmapped_types() -> frozenset[str]:
+    return _types()[0]
+
+
+def pattern_language_types() -> frozenset[str]:
+    return _types()[1]
+
+
+def direct_types() -> frozenset[str]:
+    """Every type :func:`custom_attribute` takes."""
+    return _types()[0] | _types()[1] | {"vulnerability"}
 
 
 def custom_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
-    """The ``x-misp-attribute`` misp-stix's ``_parse_custom_attribute`` makes of a
-    plain attribute of a type it does not map, without tags (None otherwise): the same
-    arguments, given to the parser's own ``_create_custom_attribute``, and the value as
-    PyMISP loads it."""
+    """The one STIX object misp-stix makes of a plain attribute without tags (None for
+    any other attribute) of a type it keeps whole (``_parse_custom_attribute``: an
+    ``x-misp-attribute``), of a pattern language (``_parse_patterning_language_attribute``:
+    an indicator, for IDS or not) or a ``vulnerability``: misp-stix's own arguments,
+    from the value and timestamp as PyMISP loads them, given to the parser's own
+    ``_create_*`` (which write them directly, :func:`ready`)."""
     if not isinstance(attribute, dict) or attribute.get("Tag"):
         return None
-    value = plain_value(attribute, unmapped_types())
+    value = plain_value(attribute, direct_types())
     when = timestamp_of(attribute.get("timestamp"))
     if value is None or when is None:
         return None
-    args: dict[str, Any] = {
-        "id": f"x-misp-attribute--{attribute['uuid']}",
-        "labels": parser._create_labels(attribute), "x_misp_value": value,
-        "created": when, "x_misp_type": attribute["type"], "modified": when,
-        "x_misp_category": attribute["category"]}
-    if attribute.get("comment"):
-        args["x_misp_comment"] = attribute["comment"]
+    kind, uid = attribute["type"], attribute["uuid"]
+    labels = parser._create_labels(attribute)
     try:
-        made = parser._create_custom_attribute(args)
+        if kind in pattern_language_types():
+            args: dict[str, Any] = {
+                "id": f"indicator--{uid}", "type": "indicator", "labels": labels,
+                "pattern": f"[{value}]",
+                "kill_chain_phases": parser._create_killchain(attribute["category"]),
+                "created": when, "modified": when, "valid_from": when,
+                "pattern_type": kind}
+            if attribute.get("comment"):
+                args["description"] = attribute["comment"]
+            made = parser._create_indicator(args)
+        elif kind == "vulnerability":
+            made = parser._create_vulnerability({
+                "id": f"vulnerability--{uid}", "type": "vulnerability", "name": value,
+                "created": when, "modified": when, "labels": labels,
+                "external_references": [parser._get_vulnerability_references(value)]})
+        else:
+            args = {"id": f"x-misp-attribute--{uid}", "labels": labels,
+                    "x_misp_value": value, "created": when, "x_misp_type": kind,
+                    "modified": when, "x_misp_category": attribute["category"]}
+            if attribute.get("comment"):
+                args["x_misp_comment"] = attribute["comment"]
+            made = parser._create_custom_attribute(args)
     except Exception:  # misp-stix's own way: its error
         return None
     if not isinstance(made, Ready):
         return None
-    return Fast([made], [made], refs=[made.id])
+    out = Ready(made)  # (not the parser's timed indicator: a plain written object)
+    return Fast([out], [out], refs=[out.id])
