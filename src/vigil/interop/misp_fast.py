@@ -43,7 +43,7 @@ HASHES = frozenset({*_COMPOSITE_HASHES, "cdhash", "telfhash"})
 FILENAME_HASHES = frozenset(f"filename|{k}" for k in _COMPOSITE_HASHES)
 DOMAINS = ("domain", "hostname")
 URLS = ("url", "uri", "link")
-EMAILS = ("email", "email-src", "email-dst")
+EMAILS = ("email", "email-src", "email-dst", "email-subject", "email-attachment")
 TYPES = frozenset({*IP, *IP_PORT, *HASHES, *FILENAME_HASHES, *DOMAINS, *URLS, *EMAILS,
                    "filename", "domain|ip"})
 
@@ -53,6 +53,7 @@ _DIGITS = re.compile(r"[0-9]{1,12}")
 _NOT_PLAIN = ("Tag", "Galaxy", "Sighting", "Note", "Opinion", "Relationship",
               "ShadowAttribute", "SharingGroup", "first_seen", "last_seen", "data",
               "deleted")
+_NOT_PLAIN_BUT_TAGS = tuple(k for k in _NOT_PLAIN if k != "Tag")
 # numbers PyMISP's load reads with int() (a value it cannot read refuses the attribute)
 _NUMBERS = ("id", "event_id", "sharing_group_id")
 
@@ -180,8 +181,9 @@ def plain_value(attribute: Any, types: frozenset[str] = TYPES) -> str | None:
         attribute.get("category")
     if kind not in types or not isinstance(value, str) or not isinstance(category, str):
         return None
-    if any(attribute.get(k) for k in _NOT_PLAIN if k != "Tag"):
-        return None
+    for k in _NOT_PLAIN_BUT_TAGS:
+        if attribute.get(k):
+            return None
     if attribute.get("Tag") and plain_tags(attribute["Tag"]) is None:
         return None
     if not isinstance(attribute.get("uuid"), str) or not _UUID.fullmatch(attribute["uuid"]):
@@ -273,11 +275,23 @@ def _hashes(parser: Any, kind: str, value: str) -> dict[str, str] | None:
     name = parser._define_hash_type(kind)
     if not parser._check_hash_value(name, value):
         return None
-    try:
-        hashes, _ = _file_hashes().clean({name: value}, True)
-    except Exception:  # stix2 refuses it: misp-stix's error
-        return None
-    return dict(hashes)
+    key = _HASH_KEYS.get(name)
+    if key is None:
+        try:
+            hashes, _ = _file_hashes().clean({name: value}, True)
+        except Exception:  # stix2 refuses it: misp-stix's error
+            return None
+        if list(hashes.values()) != [value]:
+            return None
+        key = _HASH_KEYS[name] = next(iter(hashes))
+    return {key: value}
+
+
+# misp-stix's hash name -> stix2's: stix2 names a hash by its name alone, and checks
+# the value with the function and algorithm misp-stix's check has just used
+# (``infer_hash_algorithm(name)`` is ``Hash[name]`` for each name here), so its
+# answer for one value holds for every value that check passes
+_HASH_KEYS: dict[str, str] = {}
 
 
 def _sco(kind: str, uid: str, **props: Any) -> Ready:
@@ -338,6 +352,14 @@ def _scos(parser: Any, kind: str, uid: str, value: str) -> list[Ready] | None:
         return [_sco("email-message", uid, is_multipart=False,
                      to_refs=[f"email-addr--{uid}"]),
                 _sco("email-addr", uid, value=value)]
+    if kind == "email-subject":
+        return [_sco("email-message", uid, is_multipart=False, subject=value)]
+    if kind == "email-attachment":
+        return [_sco("email-message", uid, is_multipart=True,
+                     body_multipart=[{"content_disposition":
+                                      f"attachment; filename='{value}'",
+                                      "body_raw_ref": f"file--{uid}"}]),
+                _sco("file", uid, name=value)]
     return None
 
 
@@ -369,6 +391,10 @@ def _pattern(parser: Any, kind: str, value: str) -> str:
         return f"[email-addr:value = '{escaped}']"
     if kind == "email-src":
         return f"[email-message:from_ref.value = '{escaped}']"
+    if kind == "email-subject":
+        return f"[email-message:subject = '{escaped}']"
+    if kind == "email-attachment":
+        return f"[email-message:body_multipart[*].body_raw_ref.name = '{escaped}']"
     return f"[email-message:to_refs[*].value = '{escaped}']"  # email-dst
 
 
