@@ -270,7 +270,12 @@ def _custom_cases() -> list[tuple[str, Any, str, dict[str, Any]]]:
             out.append((kind, f"Some {kind}, o'brien \\ {i}", category, {}))
         out.append((kind, f" 12 {kind}\U0001f600 ", allowed[0], {"comment": ""}))
         out.append((kind, "2017-11-14T10:00:00+00:00", allowed[0], {"to_ids": False}))
-    out += [("text", "tagged", "Other", {"Tag": [{"name": "tlp:amber"}]}),
+    tags = {"Tag": [{"name": "tlp:amber"}, {"name": "misp:tool=\"x\""},
+                    {"name": "confidence-level:confidence=\"2\""}]}
+    out += [("text", "tagged", "Other", tags), ("comment", "tagged", "Other", tags),
+            ("yara", "rule t { condition: true }", "Payload installation", tags),
+            ("vulnerability", "CVE-2017-11882", "External analysis", tags),
+            ("text", "twice", "Other", {"Tag": [{"name": "tlp:red"}, {"name": "tlp:red"}]}),
             ("text", "seen", "Other", {"first_seen": "2017-11-01T00:00:00+00:00"}),
             ("comment", "wrong category", "Network activity", {}),
             ("text", "no timestamp", "Other", {"timestamp": None}),
@@ -302,7 +307,7 @@ def test_unmapped_types_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None
     def counted(parser: Any, attribute: dict[str, Any]) -> Any:
         out = custom_attribute(parser, attribute)
         if out is not None:
-            made.append(attribute["type"])
+            made.append(attribute["type"] + (" tagged" if attribute.get("Tag") else ""))
         return out
 
     monkeypatch.setattr("vigil.interop.misp_parser.custom_attribute", counted)
@@ -311,4 +316,5 @@ def test_unmapped_types_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None
         assert fast == slow
     # of ~450 (PyMISP refuses the values given to typed ones: bank accounts, dates)
     assert {"text", "comment", "pdb", "other", "yara", "snort", "suricata", "sigma",
-            "vulnerability"} <= set(made) and len(made) >= 250
+            "vulnerability", "text tagged", "comment tagged", "yara tagged",
+            "vulnerability tagged"} <= set(made) and len(made) >= 250

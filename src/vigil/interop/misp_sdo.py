@@ -267,13 +267,14 @@ def direct_types() -> frozenset[str]:
 
 
 def custom_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
-    """The one STIX object misp-stix makes of a plain attribute without tags (None for
-    any other attribute) of a type it keeps whole (``_parse_custom_attribute``: an
-    ``x-misp-attribute``), of a pattern language (``_parse_patterning_language_attribute``:
-    an indicator, for IDS or not) or a ``vulnerability``: misp-stix's own arguments,
-    from the value and timestamp as PyMISP loads them, given to the parser's own
-    ``_create_*`` (which write them directly, :func:`ready`)."""
-    if not isinstance(attribute, dict) or attribute.get("Tag"):
+    """The one STIX object misp-stix makes of a plain attribute (None for any other)
+    of a type it keeps whole (``_parse_custom_attribute``: an ``x-misp-attribute``),
+    of a pattern language (``_parse_patterning_language_attribute``: an indicator,
+    for IDS or not) or a ``vulnerability``: misp-stix's own arguments, from the value
+    and timestamp as PyMISP loads them, given to the parser's own ``_create_*`` (which
+    write them directly, :func:`ready`); its tags become labels and markings as on
+    the direct path (``Fast.mark``)."""
+    if not isinstance(attribute, dict):
         return None
     value = plain_value(attribute, direct_types())
     when = timestamp_of(attribute.get("timestamp"))
@@ -309,4 +310,5 @@ def custom_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
     if not isinstance(made, Ready):
         return None
     out = Ready(made)  # (not the parser's timed indicator: a plain written object)
-    return Fast([out], [out], refs=[out.id])
+    return Fast([out], [out], refs=[out.id],
+                tags=tuple(t["name"] for t in attribute.get("Tag") or ()))
