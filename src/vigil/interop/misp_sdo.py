@@ -237,20 +237,21 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
     return out
 
 
-
 @cache
-def _types() -> tuple[frozenset[str], frozenset[str]]:
+def _types() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The MISP attribute types misp-stix's STIX 2.1 parser has no function for (it
     keeps each such attribute whole as an ``x-misp-attribute``: ``text``, ``comment``,
-    ``pdb``, ``other``, ...), and those it writes as an indicator in their own pattern
-    language (``yara``, ``snort``, ``suricata``, ``sigma``)."""
+    ``pdb``, ``other``, ...), those it writes as an indicator in their own pattern
+    language (``yara``, ``snort``, ``suricata``, ``sigma``), and both with
+    ``vulnerability``."""
     from misp_stix_converter.misp2stix.stix21_mapping import MISPtoSTIX21Mapping
     from pymisp.abstract import describe_types
 
     mapped = MISPtoSTIX21Mapping.attribute_types_mapping
-    return (frozenset(t for t in describe_types["types"] if mapped(t) is None),
-            frozenset(t for t in describe_types["types"]
-                      if mapped(t) == "_parse_patterning_language_attribute"))
+    unmapped = frozenset(t for t in describe_types["types"] if mapped(t) is None)
+    languages = frozenset(t for t in describe_types["types"]
+                          if mapped(t) == "_parse_patterning_language_attribute")
+    return unmapped, languages, unmapped | languages | {"vulnerability"}
 
 
 def unmapped_types() -> frozenset[str]:
@@ -263,7 +264,7 @@ def pattern_language_types() -> frozenset[str]:
 
 def direct_types() -> frozenset[str]:
     """Every type :func:`custom_attribute` takes."""
-    return _types()[0] | _types()[1] | {"vulnerability"}
+    return _types()[2]
 
 
 def custom_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
