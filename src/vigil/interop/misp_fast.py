@@ -33,11 +33,17 @@ from vigil.interop.misp_galaxies import plain_tags
 # the attribute types taken here (each as misp-stix 2.1 converts it)
 IP = ("ip-src", "ip-dst")
 IP_PORT = ("ip-src|port", "ip-dst|port")
-HASHES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512"}
-FILENAME_HASHES = {f"filename|{k}": v for k, v in HASHES.items()}
+# the hash types misp-stix's _parse_hash_attribute and _parse_hash_composite_attribute
+# take (its MISPtoSTIX2Mapping): a file with that one hash
+_COMPOSITE_HASHES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512/224",
+                     "sha512/256", "ssdeep", "authentihash", "imphash", "sha3-224",
+                     "sha3-256", "sha3-384", "sha3-512", "tlsh", "vhash", "impfuzzy",
+                     "pehash")
+HASHES = frozenset({*_COMPOSITE_HASHES, "cdhash", "telfhash"})
+FILENAME_HASHES = frozenset(f"filename|{k}" for k in _COMPOSITE_HASHES)
 DOMAINS = ("domain", "hostname")
 URLS = ("url", "uri", "link")
-EMAILS = ("email", "email-src", "email-dst")
+EMAILS = ("email", "email-src", "email-dst", "email-subject", "email-attachment")
 TYPES = frozenset({*IP, *IP_PORT, *HASHES, *FILENAME_HASHES, *DOMAINS, *URLS, *EMAILS,
                    "filename", "domain|ip"})
 
@@ -47,6 +53,7 @@ _DIGITS = re.compile(r"[0-9]{1,12}")
 _NOT_PLAIN = ("Tag", "Galaxy", "Sighting", "Note", "Opinion", "Relationship",
               "ShadowAttribute", "SharingGroup", "first_seen", "last_seen", "data",
               "deleted")
+_NOT_PLAIN_BUT_TAGS = tuple(k for k in _NOT_PLAIN if k != "Tag")
 # numbers PyMISP's load reads with int() (a value it cannot read refuses the attribute)
 _NUMBERS = ("id", "event_id", "sharing_group_id")
 
@@ -132,6 +139,13 @@ def _timestamp(value: Any) -> tuple[str, str] | None:
     return _times(value)
 
 
+def timestamp_of(value: Any) -> datetime | None:
+    """A MISP timestamp as PyMISP loads it (None where :func:`_timestamp` refuses it)."""
+    if _timestamp(value) is None:
+        return None
+    return datetime.fromtimestamp(int(value), UTC)
+
+
 def _uuid5(namespace: bytes, name: str) -> str:
     """``str(uuid.uuid5(namespace, name))``, without building UUID objects."""
     b = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])
@@ -158,17 +172,18 @@ def plain_fields(item: dict[str, Any]) -> bool:
     return True
 
 
-def plain_value(attribute: Any) -> str | None:
+def plain_value(attribute: Any, types: frozenset[str] = TYPES) -> str | None:
     """The attribute's value as PyMISP loads it, or None when the attribute is not one
-    this path takes."""
+    this path takes (one of ``types``)."""
     if not isinstance(attribute, dict):
         return None
     kind, value, category = attribute.get("type"), attribute.get("value"), \
         attribute.get("category")
-    if kind not in TYPES or not isinstance(value, str) or not isinstance(category, str):
+    if kind not in types or not isinstance(value, str) or not isinstance(category, str):
         return None
-    if any(attribute.get(k) for k in _NOT_PLAIN if k != "Tag"):
-        return None
+    for k in _NOT_PLAIN_BUT_TAGS:
+        if attribute.get(k):
+            return None
     if attribute.get("Tag") and plain_tags(attribute["Tag"]) is None:
         return None
     if not isinstance(attribute.get("uuid"), str) or not _UUID.fullmatch(attribute["uuid"]):
@@ -246,6 +261,39 @@ def created_by(fast: Made, identity: str | None) -> None:
             obj["created_by_ref"] = identity
 
 
+@cache
+def _file_hashes() -> Any:
+    from stix2.v21 import File
+
+    return File._properties["hashes"]
+
+
+def _hashes(parser: Any, kind: str, value: str) -> dict[str, str] | None:
+    """A file's ``hashes`` as misp-stix gives them to stix2 (its hash name, its check of
+    the value) and stix2 writes them (its name of the algorithm, its check), or None
+    where either refuses (misp-stix's own way then)."""
+    name = parser._define_hash_type(kind)
+    if not parser._check_hash_value(name, value):
+        return None
+    key = _HASH_KEYS.get(name)
+    if key is None:
+        try:
+            hashes, _ = _file_hashes().clean({name: value}, True)
+        except Exception:  # stix2 refuses it: misp-stix's error
+            return None
+        if list(hashes.values()) != [value]:
+            return None
+        key = _HASH_KEYS[name] = next(iter(hashes))
+    return {key: value}
+
+
+# misp-stix's hash name -> stix2's: stix2 names a hash by its name alone, and checks
+# the value with the function and algorithm misp-stix's check has just used
+# (``infer_hash_algorithm(name)`` is ``Hash[name]`` for each name here), so its
+# answer for one value holds for every value that check passes
+_HASH_KEYS: dict[str, str] = {}
+
+
 def _sco(kind: str, uid: str, **props: Any) -> Ready:
     return Ready(type=kind, spec_version="2.1", id=f"{kind}--{uid}", **props)
 
@@ -273,17 +321,14 @@ def _scos(parser: Any, kind: str, uid: str, value: str) -> list[Ready] | None:
                      protocols=["tcp"]),
                 _sco(addr, uid, value=ip)]
     if kind in HASHES:
-        if not parser._check_hash_value(parser._define_hash_type(kind), value):
-            return None
-        return [_sco("file", uid, hashes={HASHES[kind]: value})]
+        hashes = _hashes(parser, kind, value)
+        return None if hashes is None else [_sco("file", uid, hashes=hashes)]
     if kind in FILENAME_HASHES:
         if "|" not in value:
             return None
         name, digest = value.split("|")
-        if not parser._check_hash_value(parser._define_hash_type(kind.split("|")[1]),
-                                        digest):
-            return None
-        return [_sco("file", uid, name=name, hashes={FILENAME_HASHES[kind]: digest})]
+        hashes = _hashes(parser, kind.split("|")[1], digest)
+        return None if hashes is None else [_sco("file", uid, name=name, hashes=hashes)]
     if kind in DOMAINS:
         return [_sco("domain-name", uid, value=value)]
     if kind == "domain|ip":
@@ -307,6 +352,14 @@ def _scos(parser: Any, kind: str, uid: str, value: str) -> list[Ready] | None:
         return [_sco("email-message", uid, is_multipart=False,
                      to_refs=[f"email-addr--{uid}"]),
                 _sco("email-addr", uid, value=value)]
+    if kind == "email-subject":
+        return [_sco("email-message", uid, is_multipart=False, subject=value)]
+    if kind == "email-attachment":
+        return [_sco("email-message", uid, is_multipart=True,
+                     body_multipart=[{"content_disposition":
+                                      f"attachment; filename='{value}'",
+                                      "body_raw_ref": f"file--{uid}"}]),
+                _sco("file", uid, name=value)]
     return None
 
 
@@ -338,6 +391,10 @@ def _pattern(parser: Any, kind: str, value: str) -> str:
         return f"[email-addr:value = '{escaped}']"
     if kind == "email-src":
         return f"[email-message:from_ref.value = '{escaped}']"
+    if kind == "email-subject":
+        return f"[email-message:subject = '{escaped}']"
+    if kind == "email-attachment":
+        return f"[email-message:body_multipart[*].body_raw_ref.name = '{escaped}']"
     return f"[email-message:to_refs[*].value = '{escaped}']"  # email-dst
 
 

@@ -37,7 +37,7 @@ from vigil.interop.misp_objects import (
     loaded_object,
     relationship,
 )
-from vigil.interop.misp_sdo import ready
+from vigil.interop.misp_sdo import custom_attribute, ready
 from vigil.interop.misp_templates import FastObject
 
 
@@ -146,7 +146,8 @@ def parser_class(fast: bool = True) -> Any:
             if any(not isinstance(u, str) for u in ouuids) or \
                     len(set(ouuids)) < len(ouuids):
                 return super()._load_misp_event(misp_event, errors)
-            plan = [(fast_attribute(self, a), a) for a in attributes]
+            plan = [(fast_attribute(self, a) or custom_attribute(self, a), a)
+                    for a in attributes]
             object_plan = [(fast_object(self, o), o) for o in objects]
             rest = [a for f, a in plan if f is None]
             self._loaded_objects = {}

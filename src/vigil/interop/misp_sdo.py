@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from vigil.interop.misp_fast import Ready
+from vigil.interop.misp_fast import Fast, Ready, plain_value, timestamp_of
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CUSTOM = re.compile(r"x_[a-z0-9_]{1,248}")
@@ -235,3 +235,81 @@ def ready(cls: Any, args: dict[str, Any]) -> Ready | None:
         out[name] = orjson.loads(orjson.dumps(value)) if isinstance(value, list | dict) \
             else value
     return out
+
+
+@cache
+def _types() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The MISP attribute types misp-stix's STIX 2.1 parser has no function for (it
+    keeps each such attribute whole as an ``x-misp-attribute``: ``text``, ``comment``,
+    ``pdb``, ``other``, ...), those it writes as an indicator in their own pattern
+    language (``yara``, ``snort``, ``suricata``, ``sigma``), and both with
+    ``vulnerability``."""
+    from misp_stix_converter.misp2stix.stix21_mapping import MISPtoSTIX21Mapping
+    from pymisp.abstract import describe_types
+
+    mapped = MISPtoSTIX21Mapping.attribute_types_mapping
+    unmapped = frozenset(t for t in describe_types["types"] if mapped(t) is None)
+    languages = frozenset(t for t in describe_types["types"]
+                          if mapped(t) == "_parse_patterning_language_attribute")
+    return unmapped, languages, unmapped | languages | {"vulnerability"}
+
+
+def unmapped_types() -> frozenset[str]:
+    return _types()[0]
+
+
+def pattern_language_types() -> frozenset[str]:
+    return _types()[1]
+
+
+def direct_types() -> frozenset[str]:
+    """Every type :func:`custom_attribute` takes."""
+    return _types()[2]
+
+
+def custom_attribute(parser: Any, attribute: dict[str, Any]) -> Fast | None:
+    """The one STIX object misp-stix makes of a plain attribute (None for any other)
+    of a type it keeps whole (``_parse_custom_attribute``: an ``x-misp-attribute``),
+    of a pattern language (``_parse_patterning_language_attribute``: an indicator,
+    for IDS or not) or a ``vulnerability``: misp-stix's own arguments, from the value
+    and timestamp as PyMISP loads them, given to the parser's own ``_create_*`` (which
+    write them directly, :func:`ready`); its tags become labels and markings as on
+    the direct path (``Fast.mark``)."""
+    if not isinstance(attribute, dict):
+        return None
+    value = plain_value(attribute, direct_types())
+    when = timestamp_of(attribute.get("timestamp"))
+    if value is None or when is None:
+        return None
+    kind, uid = attribute["type"], attribute["uuid"]
+    labels = parser._create_labels(attribute)
+    try:
+        if kind in pattern_language_types():
+            args: dict[str, Any] = {
+                "id": f"indicator--{uid}", "type": "indicator", "labels": labels,
+                "pattern": f"[{value}]",
+                "kill_chain_phases": parser._create_killchain(attribute["category"]),
+                "created": when, "modified": when, "valid_from": when,
+                "pattern_type": kind}
+            if attribute.get("comment"):
+                args["description"] = attribute["comment"]
+            made = parser._create_indicator(args)
+        elif kind == "vulnerability":
+            made = parser._create_vulnerability({
+                "id": f"vulnerability--{uid}", "type": "vulnerability", "name": value,
+                "created": when, "modified": when, "labels": labels,
+                "external_references": [parser._get_vulnerability_references(value)]})
+        else:
+            args = {"id": f"x-misp-attribute--{uid}", "labels": labels,
+                    "x_misp_value": value, "created": when, "x_misp_type": kind,
+                    "modified": when, "x_misp_category": attribute["category"]}
+            if attribute.get("comment"):
+                args["x_misp_comment"] = attribute["comment"]
+            made = parser._create_custom_attribute(args)
+    except Exception:  # misp-stix's own way: its error
+        return None
+    if not isinstance(made, Ready):
+        return None
+    out = Ready(made)  # (not the parser's timed indicator: a plain written object)
+    return Fast([out], [out], refs=[out.id],
+                tags=tuple(t["name"] for t in attribute.get("Tag") or ()))

@@ -17,6 +17,7 @@ opens it, for a member whose keyring it holds, when a page reaches it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,10 +39,15 @@ Row = tuple[int, int, str, str, str, str, bytes, int | None, int | None]
 SPAN_SLACK = 64  # bytes between two objects of a payload searched for the next one
 
 
+# the objects of a share mostly carry a few times (an event's attributes, each written
+# as three or four objects of one time)
+_norm_time = functools.lru_cache(maxsize=4096)(norm_time)
+
+
 def object_row(seq: int, pos: int, obj: dict[str, Any], added_norm: str
                ) -> tuple[int, int, str, str, str, str, bytes]:
     version = obj.get("modified") or obj.get("created")
-    norm = norm_time(version) if isinstance(version, str) else None
+    norm = _norm_time(version) if isinstance(version, str) else None
     return (seq, pos, str(obj["id"]), str(obj["type"]), norm or added_norm,
             str(obj.get("spec_version", "2.1")), orjson.dumps(obj))
 
