@@ -167,3 +167,36 @@ def test_key_rotate_from_the_classical_to_the_hybrid_suites(n: Node) -> None:
     assert n.sdk("alpha", new).get(later).bundle is not None
     mine = n.sdk("alpha", new).publish(bundle("hybrid"), tlp="amber", to=["member:bravo"])
     assert f"{new.sign_key_id}), verified" in n.sdk("bravo").get(mine["id"]).signer
+
+
+def test_operator_key_commands(tmp_path: Path) -> None:
+    node = make_node(tmp_path / "node", {"alpha": True, "bravo": True})
+    base = ["--data", str(node.data), "key"]
+    run = CliRunner()
+
+    def vigil(*args: str, code: int = 0) -> str:
+        r = run.invoke(cli_mod.cli, [*base, *args])
+        assert r.exit_code == code, (r.output, r.stderr, r.exception)
+        return str(r.stdout)
+
+    assert vigil("warnings") == ""
+    said = vigil("expire", "alpha", "10d")
+    assert said.startswith("member:alpha's keys expire at ")
+    at = said.rsplit(" ", 1)[1].strip()
+    r = run.invoke(cli_mod.cli, [*base, "warnings", "--within", "30d"])
+    assert r.exit_code == 1 and "warning: member:alpha key" in r.stderr
+    assert "bravo" not in r.stderr
+    assert vigil("warnings", "--within", "5d") == ""
+    keys = json.loads(vigil("list", "alpha"))
+    assert {k["use"] for k in keys} == {"sign", "enc"}
+    assert all(k["expires"] == at for k in keys)
+    assert not any("log" in k or "public" in k for k in keys)
+    rec = json.loads(vigil("revoke", "bravo", "--compromised"))
+    assert rec["id"] == node.members["bravo"].keyring.sign_key_id and rec["revoked"]
+    assert all(k["revoked"] for k in json.loads(vigil("list", "bravo")))
+    assert not any(k["revoked"] for k in json.loads(vigil("list", "alpha")))
+
+
+def test_member_commands_need_the_keyring(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli_mod.cli, ["--data", str(tmp_path), "key", "rotate", "--token", "t"])
+    assert getattr(r.exception, "code", None) == "client.no_keyring"

@@ -22,7 +22,6 @@ from tests.feeds.medallion import (
 
 from vigil import testing
 from vigil.cli.main import cli
-from vigil.errors import InputError, VigilError
 from vigil.feeds import registry
 from vigil.feeds.pull import object_key, pull_claimed
 from vigil.model import ChannelKind
@@ -116,24 +115,6 @@ def test_pull_then_push_same_objects(node: testing.TestNode, medallion: Medallio
     assert f"{len(valid)} sent before, 0 added, 0 failed" in out4
 
 
-def test_a_push_the_server_fails_exits_non_zero_and_resends_only_that(
-        node: testing.TestNode, medallion: Medallion) -> None:
-    add_feed(node, medallion, SOURCE)
-    vigil(node, "feed", "pull", "med")
-    valid = [o for o in source_objects() if o.get("spec_version") == "2.1"]
-    medallion.client(PUSH_OUT).add_objects({"objects": [valid[0]]})  # already there
-    args = ["--data", str(node.data), "feed", "push", "--channel", "intel", "--as", "bravo",
-            "--to", medallion.root, "--collection", PUSH_OUT, "--user", USER,
-            "--password", PASSWORD]
-    res = CliRunner().invoke(cli, args)
-    assert f"{len(valid) - 1} added, 1 failed" in res.output
-    assert isinstance(res.exception, VigilError)
-    assert res.exception.code == "feed.push_incomplete"
-    res = CliRunner().invoke(cli, args)  # only the failed one is sent again
-    assert f"{len(valid) - 1} sent before, 0 added, 1 failed" in res.output
-    assert isinstance(res.exception, VigilError)
-
-
 def test_bad_objects_reported_valid_ones_published(node: testing.TestNode,
                                                    medallion: Medallion) -> None:
     good = {"type": "indicator", "spec_version": "2.1",
@@ -185,11 +166,3 @@ def test_a_long_pull_reports_progress_page_by_page(node: testing.TestNode,
     # medallion serves 2 objects a page: one report per page, counts only growing
     assert len(seen) == -(-result.fetched // 2) and len(seen) > 1
     assert seen == sorted(seen) and seen[-1] == (result.fetched, result.published)
-
-
-def test_credentials_in_the_url_are_refused(node: testing.TestNode) -> None:
-    res = CliRunner().invoke(cli, ["--data", str(node.data), "feed", "add",
-                                   "https://u:secret@taxii.example/api1/", "--collection", "c",
-                                   "--as", "alpha", "--tlp", "green"])
-    assert res.exit_code != 0 and isinstance(res.exception, InputError)
-    assert res.exception.code == "feed.url"

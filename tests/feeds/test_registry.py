@@ -1,5 +1,5 @@
-"""Feed rows in the store (SQLite and PostgreSQL): lease, cursor, seen versions;
-and what a push withholds."""
+"""Feed rows in the store (SQLite and PostgreSQL): lease, cursor, seen versions (what
+a push withholds: tests/feeds/test_push.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
 from vigil import clock, testing
 from vigil.errors import InputError
 from vigil.feeds import registry
-from vigil.feeds.push import PushResult, channel_objects
 from vigil.feeds.registry import Auth, Feed
-from vigil.model import Actor, ChannelKind
-from vigil.stix.tlp import parse_tlp
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -128,38 +124,3 @@ def test_every_and_collection_url() -> None:
     assert registry.collection_url("http://h/api1", "c1") == "http://h/api1/collections/c1/"
     assert registry.collection_url("http://h/api1/collections/c1/", "c1") == \
         "http://h/api1/collections/c1/"
-
-
-def test_push_withholds_what_the_member_may_not_pass_on(tmp_path: Path) -> None:
-    node = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True,
-                                                 "delta": False})
-    m = node.members
-    ex = node.exchange()
-    try:
-        ex.create_channel(m["alpha"].id, "ops", ChannelKind.GROUP, [m["bravo"].id,
-                                                                   m["delta"].id])
-
-        def share(tlp: str, no_onward: bool = False) -> None:
-            raw = orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [
-                {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
-                 "created": "2024-06-01T00:00:00.000Z",
-                 "modified": "2024-06-01T00:00:00.000Z", "name": tlp, "is_family": True}]})
-            req = ex.make_request(m["alpha"].id, tlp=parse_tlp(tlp), to=["ops"],
-                                  no_onward=no_onward)
-            ex.publish_bundle(Actor(m["alpha"].id), raw, req)
-
-        share("green")
-        share("amber")
-        share("green", no_onward=True)
-        as_bravo = PushResult()
-        objs = channel_objects(ex, "bravo", "ops", as_bravo)
-        assert [o["name"] for o in objs] == ["green"]
-        assert dict(as_bravo.withheld) == {"policy.tlp_forbids_onward": 1,
-                                           "policy.no_onward": 1}
-        as_delta = PushResult()  # its keys are not on the node: nothing can be opened
-        assert channel_objects(ex, "delta", "ops", as_delta) == []
-        assert as_delta.withheld["sealed to keys this node does not hold"] == 1
-        as_alpha = PushResult()  # the originator may pass on all of its own
-        assert len(channel_objects(ex, "alpha", "ops", as_alpha)) == 3
-    finally:
-        ex.store.close()

@@ -1,7 +1,7 @@
 """MISP events in and out through the node's API (misp-stix and PyMISP): round trips
 MISP -> vigil -> MISP on real PyMISP test events and on events built with PyMISP, with
 every loss listed by the importer and asserted here; audiences never wider than the
-event's; tags to TLP and handling codes; dangling references resolved or refused."""
+event's; dangling references resolved or refused."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from tests.conftest import four_member_exchange
 
 from vigil.bus.local import LocalBus
 from vigil.interop.misp import Loss, resolve_references
-from vigil.interop.misp_tags import read_tags
-from vigil.model import Tlp
 from vigil.stix import strictjson
 from vigil.testing import TestNode
 from vigil.web import create_app
@@ -257,16 +255,6 @@ def test_the_audience_is_never_wider_than_the_event(api: Api) -> None:
     [rep] = api.import_("alpha", ev, to="community", tlp="green")  # wider than the tag
     assert rep["error"]["code"] == "misp.tlp_wider"
     assert len(api.export("charlie")) == 0  # not in group1; nothing else was published
-
-
-def test_tags_to_tlp_and_handling() -> None:
-    m = read_tags(["tlp:white", "TLP:AMBER+STRICT", "PAP:GREEN", "europol-event:x",
-                   'admiralty-scale:information-credibility="2"', "malware:emotet"])
-    assert m.tlp is Tlp.AMBER_STRICT
-    assert m.codes == ("admiralty-scale:information-credibility=2", "europol-event:x",
-                       "pap:green")
-    assert m.labels == ("malware:emotet",)
-    assert read_tags([]).tlp is None
 
 
 def test_dangling_references_are_resolved_or_refused() -> None:

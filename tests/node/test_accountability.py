@@ -439,34 +439,6 @@ def test_live_server_streams_the_recall_and_the_sdk_acknowledges(tmp_path: Path)
         assert f"id: {items[0].seq}" in lines and "event: recall" in lines
 
 
-def test_cli_recall_and_receipts(n: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    from click.testing import CliRunner
-
-    from vigil.cli import main as cli_mod
-
-    sid = n.publish("alpha", bundle_with("cli"), tlp="amber", to="group1")
-    transport = n.http._transport
-    real = httpx.Client
-
-    def patched(*a: Any, **kw: Any) -> httpx.Client:
-        kw["transport"] = transport
-        return real(*a, **kw)
-
-    monkeypatch.setattr(httpx, "Client", patched)
-    args = ["--data", str(n.node.data)]
-    remote = ["--node", "http://testserver", "--token", n.node.members["alpha"].token]
-    run = CliRunner().invoke(cli_mod.cli, [*args, "recall", sid, *remote],
-                             catch_exceptions=False)
-    assert run.exit_code == 0 and "recalled at" in run.output
-    run = CliRunner().invoke(cli_mod.cli, [*args, "receipts", sid, *remote],
-                             catch_exceptions=False)
-    assert run.exit_code == 0
-    assert "bravo" in run.output and "2 recipient(s) have not acknowledged" in run.output
-    bravo = ["--node", "http://testserver", "--token", n.node.members["bravo"].token]
-    run = CliRunner().invoke(cli_mod.cli, [*args, "inbox", *bravo], catch_exceptions=False)
-    assert run.exit_code == 0 and sid in run.output and "RECALLED" in run.output
-
-
 def test_a_share_marked_recalled_without_a_recall_is_finished_by_one(n: Node) -> None:
     sid = n.publish("alpha", bundle_with("m"), tlp="amber", to="group1")
     n.ex.store.write(lambda sql: sql.execute("UPDATE shares SET recalled=? WHERE id=?",

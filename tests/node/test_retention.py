@@ -11,7 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from click.testing import CliRunner
 from tests.node.test_accountability import (
     Node,
     build_node,
@@ -122,21 +121,6 @@ def test_the_server_runs_retention_in_the_background(
             time.sleep(0.05)
         got = node.ex.store.get_share(sid)
         assert got is not None and got[1].purged and got[0].payload == b""
-
-
-def test_cli_purge_expired_runs_one_pass(n: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vigil.cli import main as cli_mod
-
-    sid = n.publish("alpha", bundle_with("c"), tlp="amber", to="group1", expires="1m")
-    later(monkeypatch, 2)
-    run = CliRunner().invoke(cli_mod.cli, ["--data", str(n.node.data), "purge", "--expired"],
-                             catch_exceptions=False)
-    assert run.exit_code == 0
-    assert "1 expired share(s) purged" in run.stdout and "purged 1" in run.stderr
-    got = n.ex.store.get_share(sid)
-    assert got is not None and got[1].purged
-    refused = CliRunner().invoke(cli_mod.cli, ["--data", str(n.node.data), "purge"])
-    assert refused.exit_code != 0
 
 
 def test_a_share_whose_expiry_just_passed_is_purged_on_the_real_clock(tmp_path: Path) -> None:

@@ -1,17 +1,15 @@
-"""Client-certificate mappings on each store and through the operator's CLI: by key
-pin or subject, refused when revoked or malformed, recorded in the member's events."""
+"""Client-certificate mappings on each store: by key pin or subject, refused when
+revoked or malformed, recorded in the member's events (the operator's commands:
+tests/cli/test_tokens.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 from tests.web.test_tls import make
 
-from vigil.cli.main import cli
 from vigil.crypto.pins import spki_pin
 from vigil.errors import AuthError, Conflict, InputError, NotFound
 from vigil.signin import audit, certs
@@ -45,20 +43,3 @@ def test_mappings_by_pin_and_subject(tmp_path: Path, store: str | None) -> None:
         assert kinds == ["certificate.added", "certificate.revoked"]
     finally:
         ex.store.close()
-
-
-def test_cli_cert_add_list_revoke(tmp_path: Path) -> None:
-    node = make_node(tmp_path / "node", {"alpha": True})
-    base = ["--data", str(node.data)]
-    card = make(tmp_path, "card")
-    run = CliRunner()
-    res = run.invoke(cli, [*base, "user", "cert", "add", "alpha", "analyst", "--cert",
-                           card.cert_file])
-    assert res.exit_code == 0, res.output
-    [row] = json.loads(run.invoke(cli, [*base, "user", "cert", "list", "alpha"]).output)
-    assert (row["kind"], row["value"], row["revoked"]) == (
-        "spki", spki_pin(card.cert), False)
-    res = run.invoke(cli, [*base, "user", "cert", "revoke", "alpha", row["id"]])
-    assert res.exit_code == 0, res.output
-    [row] = json.loads(run.invoke(cli, [*base, "user", "cert", "list", "alpha"]).output)
-    assert row["revoked"]

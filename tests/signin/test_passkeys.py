@@ -3,16 +3,13 @@ browser ceremonies themselves are tests/console/test_key_pages.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from tests.conftest import four_member_exchange
 
 from vigil import clock
-from vigil.cli.main import cli
 from vigil.errors import AuthError, NotFound
 from vigil.node.exchange import Exchange
 from vigil.signin import passkeys
@@ -74,19 +71,6 @@ def test_a_step_is_used_once_and_a_registration_step_signs_nobody_in(
     with pytest.raises(AuthError) as exc:
         passkeys.register(ex, step, alpha.user, {}, "k", rp)
     assert exc.value.code == "auth.key_step"
-
-
-def test_cli_member_set_require_webauthn(node: tuple[TestNode, Exchange]) -> None:
-    n, ex = node
-    run = CliRunner()
-    r = run.invoke(cli, ["--data", str(n.data), "member", "set", "alpha",
-                         "--require-webauthn"])
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["require_webauthn"] is True
-    assert passkeys.required(ex, n.members["alpha"].id)
-    r = run.invoke(cli, ["--data", str(n.data), "member", "set", "alpha",
-                         "--no-require-webauthn"])
-    assert json.loads(r.output)["require_webauthn"] is False
 
 
 def test_the_relying_party_comes_from_public_url_only() -> None:

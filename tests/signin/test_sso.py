@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from tests.conftest import four_member_exchange
 
-from vigil.cli.main import cli
 from vigil.errors import AuthError, Conflict, InputError
 from vigil.node.exchange import Exchange
 from vigil.signin import audit, sso
@@ -94,23 +91,3 @@ def test_an_sso_session_keeps_its_id_token_until_sign_out(
     assert sso.forget(ex, "another session") is None
     assert sso.forget(ex, "session id") == (ISSUER, "id.token.here")
     assert sso.forget(ex, "session id") is None
-
-
-def test_cli_adds_lists_and_removes_a_provider(tmp_path: Path,
-                                               node: tuple[TestNode, Exchange]) -> None:
-    n, _ = node
-    secret = tmp_path / "secret"
-    secret.write_text("the client secret\n")
-    run = CliRunner()
-    base = ["--data", str(n.data), "sso"]
-    r = run.invoke(cli, [*base, "add", ISSUER, "--client-id", "vigil", "--client-secret-file",
-                         str(secret), "--member-claim", "org", "--user-claim", "email",
-                         "--member", "alpha", "--member", "bravo"])
-    assert r.exit_code == 0, r.output
-    listed = json.loads(run.invoke(cli, [*base, "list"]).output)
-    assert listed == [{"issuer": ISSUER, "client_id": "vigil", "member_claim": "org",
-                       "user_claim": "email", "scopes": sso.DEFAULT_SCOPES,
-                       "members": sorted([n.members["alpha"].id, n.members["bravo"].id])}]
-    assert "the client secret" not in r.output
-    assert run.invoke(cli, [*base, "remove", ISSUER]).exit_code == 0
-    assert json.loads(run.invoke(cli, [*base, "list"]).output) == []

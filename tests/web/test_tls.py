@@ -1,6 +1,7 @@
-"""TLS terminated by the node, with certificates made here: httpx and the SDK over TLS
-with the node's CA or its pinned key; client certificates mapped to users (by key pin
-or subject); a client without one, with an unmapped or a revoked one, is refused."""
+"""TLS terminated by the node, with certificates made here (the SDK with the node's CA or
+its pinned key: tests/client/test_tls.py); TLS 1.3 only; client certificates mapped to
+users (by key pin or subject); a client without one, with an unmapped or a revoked one,
+is refused."""
 
 from __future__ import annotations
 
@@ -111,23 +112,6 @@ def trusting(node: Node, client: Pair | None = None) -> ssl.SSLContext:
     return ctx
 
 
-def test_httpx_and_the_sdk_work_over_tls_with_the_node_pinned(node: Node) -> None:
-    r = httpx.get(f"{node.url}/api/v1/me", verify=trusting(node),
-                  headers={"Authorization": f"Bearer {node.token}"})
-    assert r.status_code == 200 and r.json()["scope"] == "publish"
-    pin = spki_pin(node.server.cert)
-    with Client(node.url, node.token, pin=pin, verify_log=False) as c:
-        assert c.me()["member"]["name"] == "alpha"
-    with Client(node.url, node.token, ca=node.server.cert_file, verify_log=False) as c:
-        assert c.me()["member"]["name"] == "alpha"
-    other = make(node.tmp, "impostor")
-    with Client(node.url, node.token, pin=spki_pin(other.cert),
-                verify_log=False) as c, pytest.raises(PinMismatch):
-        c.me()
-    with pytest.raises(httpx.ConnectError):  # no CA, no pin: the node's key is unknown
-        httpx.get(f"{node.url}/healthz")
-
-
 def test_the_node_speaks_tls_1_3_only(node: Node) -> None:
     old = trusting(node)
     old.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -137,12 +121,6 @@ def test_the_node_speaks_tls_1_3_only(node: Node) -> None:
         assert c.get(f"{node.url}/healthz").status_code == 200
         stream = c.get(f"{node.url}/healthz", extensions={}).extensions["network_stream"]
         assert stream.get_extra_info("ssl_object").version() == "TLSv1.3"
-
-
-def test_a_pinned_client_asks_for_tls_1_3() -> None:
-    from vigil.client.tls import ssl_context
-    assert ssl_context(pin="sha256/x").minimum_version is ssl.TLSVersion.TLSv1_3
-    assert ssl_context().minimum_version is not ssl.TLSVersion.TLSv1_3
 
 
 def test_a_client_certificate_signs_a_user_in_until_its_mapping_is_revoked(node: Node

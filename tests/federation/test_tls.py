@@ -4,24 +4,18 @@ connection whose client key is the TLS key pinned for the request's signed origi
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
 
 from vigil.client import Client
 from vigil.client.tls import transports
-from vigil.crypto.pins import spki_pin
 from vigil.errors import VigilError
 from vigil.federation import codec, peers
-from vigil.federation.descriptor import peer_tls_cert, self_signed, tls_paths, tls_pin
+from vigil.federation.descriptor import self_signed, tls_paths, tls_pin
 from vigil.node.exchange import Exchange
 from vigil.signin import certs
 from vigil.testing.stix import canary_bundle as bundle_with
@@ -104,26 +98,6 @@ def test_each_side_pins_the_other_s_tls_key(tmp_path: Path) -> None:
 def subject_of(node: FedNode) -> str:
     return certs.subject_of(x509.load_pem_x509_certificate(
         tls_paths(node.node.data)[0].read_bytes()))
-
-
-def test_a_peer_certificate_that_could_issue_others_is_not_taken(tmp_path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "peer")])
-    now = dt.datetime.now(dt.UTC)
-
-    def cert(ca: bool) -> str:
-        b = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)))
-        if ca:
-            b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        return b.sign(key, hashes.SHA256()).public_bytes(Encoding.PEM).decode()
-
-    pin = spki_pin(x509.load_pem_x509_certificate(cert(False).encode()))
-    assert peer_tls_cert({"descriptor": {"tls_pin": pin}, "tls_cert": cert(False)})
-    assert peer_tls_cert({"descriptor": {"tls_pin": pin}, "tls_cert": cert(True)}) is None
-    assert peer_tls_cert({"descriptor": {"tls_pin": "sha256/other"},
-                          "tls_cert": cert(False)}) is None
 
 
 def test_a_relayed_link_presents_pinned_keys_on_each_connection(tmp_path: Path) -> None:
