@@ -83,6 +83,9 @@ def test_warninglists_api(api: Api) -> None:
     r = api.client.post("/api/v1/warninglists", content=body, headers=api.h("alpha"))
     assert r.status_code == 201
     assert r.json()["entries"] == 1
+    own = {n: [w["name"] for w in api.client.get("/api/v1/warninglists", headers=api.h(n)
+                                                 ).json()["own"]] for n in ("alpha", "bravo")}
+    assert own == {"alpha": ["lab"], "bravo": []}  # a member's own lists are its own
     r = api.client.get("/api/v1/search", params={"q": "45.77.1.1"}, headers=api.h("alpha"))
     assert r.json()["warninglists"] == ["lab"]
     bad = api.client.post("/api/v1/warninglists", content=b'{"name": "x", "type": "nope", '
