@@ -1,13 +1,12 @@
 """What every console sign-in method shares (``vigil.web.console.signin_flow``): the
 sign-in page with its pre-session CSRF cookie (strict, HttpOnly, kept for ``/signin``
-only and reused while it lasts) and a button per OpenID provider of the node; once the
-first factor passes, the session opens, its cookie is set, the pre-session cookie is
-cleared and the sign-in is recorded."""
+only and reused while it lasts) and a button per OpenID provider of the node, its
+secret never shown. (The session a passed first factor opens: tests/console/
+test_sso_pages.py and test_key_pages.py.)"""
 
 from __future__ import annotations
 
-from vigil.signin import audit, sso
-from vigil.web.auth import SESSION_COOKIE
+from vigil.signin import sso
 from vigil.web.console.deps import PRE_CSRF_COOKIE
 
 from .conftest import Console, csrf_of
@@ -36,17 +35,3 @@ def test_the_signin_page_and_its_csrf_cookie(console: Console) -> None:
     assert "https://idp.example" in with_idp.text
     assert sso.providers(console.exchange)[0].key in with_idp.text
     assert "s3cret" not in with_idp.text
-
-
-def test_a_passed_first_factor_opens_the_session(console: Console) -> None:
-    c = console.client()
-    page = c.get("/signin")
-    r = c.post("/signin", data={"csrf": csrf_of(page.text),
-                                "token": console.node.members["bravo"].token})
-    assert r.status_code in (200, 303)
-    (session,) = set_cookies(r.headers, SESSION_COOKIE)
-    assert "HttpOnly" in session and "SameSite=strict" in session
-    cleared = set_cookies(r.headers, PRE_CSRF_COOKIE)
-    assert cleared and ("Max-Age=0" in cleared[0] or "expires=" in cleared[0].lower())
-    events = audit.events(console.exchange, console.id("bravo"))
-    assert [e.event for e in events][-1] == "signin"
