@@ -1,4 +1,5 @@
-"""A member that requires witnessed shares checks the proof itself, never the node's word.
+"""A member that requires witnessed shares (``vigil.trust_client.TrustingClient``) checks
+the proof itself, never the node's word.
 
 A real node behind a transport that answers ``GET /api/v1/federation/witnessed/{share}``
 as a hostile operator (who holds the node key) would: the client pins three witnesses of
