@@ -16,10 +16,10 @@ def test_an_envelope_reads_its_signed_header(tmp_path: Path) -> None:
     try:
         alpha, bravo = node.members["alpha"].id, node.members["bravo"].id
         raw = ioc_bundle("45.9.9.9")
-        plain = ex.publish_bundle(Actor(alpha), raw, ex.make_request(alpha, tlp=Tlp.GREEN)
-                                  ).envelope
-        sealed = ex.publish_bundle(Actor(alpha), raw, ex.make_request(
-            alpha, tlp=Tlp.AMBER, to=["member:bravo"])).envelope
+        plain = ex.publish_bundle(Actor(alpha), raw, ex.make_request(alpha, tlp=Tlp.GREEN)).envelope
+        sealed = ex.publish_bundle(
+            Actor(alpha), raw, ex.make_request(alpha, tlp=Tlp.AMBER, to=["member:bravo"])
+        ).envelope
         h = plain.header
         assert (plain.id, plain.originator, plain.created) == (h["id"], alpha, h["created"])
         assert plain.tlp is Tlp.GREEN and plain.form is Form.PLAIN

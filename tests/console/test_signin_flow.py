@@ -13,8 +13,11 @@ from .conftest import Console, csrf_of
 
 
 def set_cookies(headers: object, name: str) -> list[str]:
-    return [v for k, v in headers.multi_items()  # type: ignore[attr-defined]
-            if k == "set-cookie" and v.startswith(name + "=")]
+    return [
+        v
+        for k, v in headers.multi_items()  # type: ignore[attr-defined]
+        if k == "set-cookie" and v.startswith(name + "=")
+    ]
 
 
 def test_the_signin_page_and_its_csrf_cookie(console: Console) -> None:
@@ -28,9 +31,15 @@ def test_the_signin_page_and_its_csrf_cookie(console: Console) -> None:
     again = c.get("/signin")
     assert csrf_of(again.text) == token  # the cookie the browser sent back is kept
     assert "idp.example" not in page.text
-    sso.add_provider(console.exchange, "https://idp.example", client_id="vigil",
-                     client_secret="s3cret", member_claim="org", user_claim="sub",
-                     members=[console.id("alpha")])
+    sso.add_provider(
+        console.exchange,
+        "https://idp.example",
+        client_id="vigil",
+        client_secret="s3cret",
+        member_claim="org",
+        user_claim="sub",
+        members=[console.id("alpha")],
+    )
     with_idp = c.get("/signin")
     assert "https://idp.example" in with_idp.text
     assert sso.providers(console.exchange)[0].key in with_idp.text

@@ -27,14 +27,16 @@ def test_checkpoints_against_a_node_s_log(tmp_path: Path) -> None:
         log = ex.log
         alpha = node.members["alpha"].id
         for i in range(4):
-            ex.publish_bundle(Actor(alpha), ioc_bundle(f"45.0.0.{i}"),
-                              ex.make_request(alpha, tlp=Tlp.GREEN))
+            ex.publish_bundle(
+                Actor(alpha), ioc_bundle(f"45.0.0.{i}"), ex.make_request(alpha, tlp=Tlp.GREEN)
+            )
         big = log.size()
         state = tmp_path / "log-state.json"
 
         def verifier(fetch: object = None) -> LogVerifier:
-            return LogVerifier(log.origin, log.key_name, log.public_raw,
-                               fetch or log.consistency, state)  # type: ignore[arg-type]
+            return LogVerifier(
+                log.origin, log.key_name, log.public_raw, fetch or log.consistency, state
+            )  # type: ignore[arg-type]
 
         v = verifier()
         small_note = log.checkpoint(big - 3)[1]
@@ -51,8 +53,9 @@ def test_checkpoints_against_a_node_s_log(tmp_path: Path) -> None:
         again = verifier()  # restarted: the latest accepted and the evidence kept
         assert again.state()["size"] == big and not again.first_use
         assert len(again.state()["evidence"]) == 1
-        liar = LogVerifier(log.origin, log.key_name, log.public_raw,
-                           lambda a, b: [b"\x00" * 32] * 3, None)
+        liar = LogVerifier(
+            log.origin, log.key_name, log.public_raw, lambda a, b: [b"\x00" * 32] * 3, None
+        )
         liar.accept(log.checkpoint(big - 3)[1])
         with pytest.raises(CryptoError) as e:
             liar.accept(log.checkpoint(big)[1])
@@ -78,13 +81,21 @@ def test_an_entry_by_its_inclusion_proof(tmp_path: Path) -> None:
         for index, data in rows:
             entry = orjson.loads(data)
             assert entry_bytes(entry) == data
-            proof = {"index": index, "size": size, "checkpoint": note,
-                     "proof": [b64u(h) for h in log.inclusion(index, size)]}
+            proof = {
+                "index": index,
+                "size": size,
+                "checkpoint": note,
+                "proof": [b64u(h) for h in log.inclusion(index, size)],
+            }
             assert v.verify_entry(entry, proof) == index
         index, data = rows[0]
         other = orjson.loads(rows[1][1])
-        proof = {"index": index, "size": size, "checkpoint": note,
-                 "proof": [b64u(h) for h in log.inclusion(index, size)]}
+        proof = {
+            "index": index,
+            "size": size,
+            "checkpoint": note,
+            "proof": [b64u(h) for h in log.inclusion(index, size)],
+        }
         with pytest.raises(CryptoError):
             v.verify_entry(other, proof)  # not the entry at that index
         with pytest.raises(CryptoError) as e:

@@ -33,13 +33,15 @@ def test_the_key_file(tmp_path: Path) -> None:
 def test_a_blinded_selector_meets_the_holder_s_index(tmp_path: Path) -> None:
     holder = MatchKey.load(tmp_path / "bravo.match", create=True)
     other = MatchKey.load(tmp_path / "charlie.match", create=True)
-    index = holder.index([("phone", PHONE), ("phone", "0044 20 7946 0958"),
-                          ("iban", "DE89 3704 0044 0532 0130 00")])
+    index = holder.index(
+        [("phone", PHONE), ("phone", "0044 20 7946 0958"), ("iban", "DE89 3704 0044 0532 0130 00")]
+    )
     assert len(index) == 2 and index == sorted(index)  # one number, written two ways
     asked = Blinded.of("phone", "+442079460958")
     assert asked.blinded != Blinded.of("phone", "+442079460958").blinded  # fresh blinding
     assert asked.output(holder.evaluate(asked.blinded)) in index
     assert asked.output(other.evaluate(asked.blinded)) not in index
-    assert Blinded.of("phone", "+33 1 23 45 67 89").output(
-        holder.evaluate(asked.blinded)) not in index
+    assert (
+        Blinded.of("phone", "+33 1 23 45 67 89").output(holder.evaluate(asked.blinded)) not in index
+    )
     assert holder.index([("phone", PHONE)]) != other.index([("phone", PHONE)])

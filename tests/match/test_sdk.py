@@ -23,8 +23,9 @@ def test_index_queries_and_hits(iapi: IntelApi, tmp_path: Path) -> None:
     bravo = MatchKey.load(tmp_path / "bravo.match", create=True)
     with iapi.sdk("bravo") as c:
         assert sdk.publish_index(c, bravo, [("wallet", "0x" + "1" * 40)]) == 1
-        assert sdk.publish_index(c, bravo, [("wallet", WALLET), ("wallet", WALLET.lower())]) \
-            == 1  # replaced whole; one wallet written two ways
+        assert (
+            sdk.publish_index(c, bravo, [("wallet", WALLET), ("wallet", WALLET.lower())]) == 1
+        )  # replaced whole; one wallet written two ways
     assert db.index_outputs(iapi.exchange.store) == set(bravo.index([("wallet", WALLET)]))
     with iapi.sdk("alpha") as asker:
         qid, blinded = sdk.ask(asker, "wallet", WALLET)
@@ -51,6 +52,15 @@ def test_consent_from_the_client(iapi: IntelApi) -> None:
     with iapi.sdk("bravo") as c:
         assert sdk.use(c, sid, "court", "trial of case 42")["use"] == "court"
     m = iapi.node.members["alpha"]
-    with Client("http://testserver", m.token, None, transport=iapi.wire, verify_log=False,
-                receipts=False) as bare, pytest.raises(KeyringError):
+    with (
+        Client(
+            "http://testserver",
+            m.token,
+            None,
+            transport=iapi.wire,
+            verify_log=False,
+            receipts=False,
+        ) as bare,
+        pytest.raises(KeyringError),
+    ):
         sdk.answer_consent(bare, req, False)  # no keyring: nothing to sign with

@@ -27,8 +27,16 @@ def test_records_signers_and_marks(store: Store) -> None:  # noqa: F811
 
     def change(sql: Sql) -> None:
         keys_sql.retire_key(sql, a.id, "ed25519:old", "sign", b"OLD", "2026-01-01T00:00:00Z")
-        keys_sql.revoke_key(sql, a.id, "ed25519:bad", "sign", b"BAD", "2026-02-01T00:00:00Z",
-                            "2026-02-02T00:00:00Z", 5)
+        keys_sql.revoke_key(
+            sql,
+            a.id,
+            "ed25519:bad",
+            "sign",
+            b"BAD",
+            "2026-02-01T00:00:00Z",
+            "2026-02-02T00:00:00Z",
+            5,
+        )
         keys_sql.retire_key(sql, a.id, "x25519:enc", "enc", b"ENC", "2026-01-01T00:00:00Z")
         keys_sql.mark_share(sql, "s2", "ed25519:bad", "2026-02-02T00:00:00Z")
         keys_sql.bump_directory(sql)
@@ -38,8 +46,11 @@ def test_records_signers_and_marks(store: Store) -> None:  # noqa: F811
     d1 = store.directory()
     assert d1 is not d0
     assert set(book.records(d1)) == {"ed25519:old", "ed25519:bad", "x25519:enc"}
-    assert [r.key_id for r in book.of_member(d1, a.id)] == \
-        ["x25519:enc", "ed25519:old", "ed25519:bad"]  # by use, then retired first
+    assert [r.key_id for r in book.of_member(d1, a.id)] == [
+        "x25519:enc",
+        "ed25519:old",
+        "ed25519:bad",
+    ]  # by use, then retired first
     assert book.of_member(d1, b.id) == []
     assert book.revoked(d1, "ed25519:bad") is not None
     assert book.revoked(d1, "ed25519:old") is None and book.revoked(d1, None) is None
@@ -53,7 +64,10 @@ def test_records_signers_and_marks(store: Store) -> None:  # noqa: F811
         assert e.value.code == "crypto.unknown_key"
     rec = book.get(d1, "ed25519:bad")
     assert rec is not None and rec.to_json()["revoked"] == {
-        "since": "2026-02-01T00:00:00Z", "at": "2026-02-02T00:00:00Z", "from_index": 5}
+        "since": "2026-02-01T00:00:00Z",
+        "at": "2026-02-02T00:00:00Z",
+        "from_index": 5,
+    }
     assert book.get(d1, "ed25519:old").to_json()["revoked"] is None  # type: ignore[union-attr]
 
 
@@ -70,8 +84,11 @@ def test_new_shares_signed_with_a_key_out_of_use_are_refused(store: Store) -> No
 
     store.write(change)
     book, d = KeyBook(store), store.directory()
-    for kid, code in (("ed25519:bad", "keys.revoked"), ("ed25519:old", "keys.retired"),
-                      ("ed25519:gone", "keys.expired")):
+    for kid, code in (
+        ("ed25519:bad", "keys.revoked"),
+        ("ed25519:old", "keys.retired"),
+        ("ed25519:gone", "keys.expired"),
+    ):
         with pytest.raises(PolicyDenied) as e:
             book.check_signing(d, {"key": kid})  # type: ignore[typeddict-item]
         assert e.value.code == code

@@ -23,8 +23,9 @@ def test_events_and_failed_tokens(tmp_path: Path, store: str | None) -> None:
         got = audit.events(ex, a)
         assert [e.event for e in got] == ["signin", "token.created", "token.rotated"]
         assert got[0].address == "192.0.2.1" and audit.events(ex, b)[0].address == "-"
-        assert [e.event for e in audit.events(ex, a, after=got[0].seq, limit=1)] == \
-            ["token.created"]
+        assert [e.event for e in audit.events(ex, a, after=got[0].seq, limit=1)] == [
+            "token.created"
+        ]
         assert len(audit.events(ex, a, limit=0)) == 1  # at least one a page
         assert set(got[0].to_dict()) == {"seq", "user", "event", "detail", "address", "at"}
         token = node.members["bravo"].token
@@ -49,7 +50,10 @@ def test_a_sign_in_is_recorded_once_per_interval(tmp_path: Path) -> None:
         s.seen(ex, Actor(a, "user--1"), "certificate", "::1")  # another method
         s.seen(ex, Actor(a, "user--2"), "token", "::1")  # another user
         assert [(e.user, e.detail) for e in audit.events(ex, a)] == [
-            ("user--1", "token"), ("user--1", "certificate"), ("user--2", "token")]
+            ("user--1", "token"),
+            ("user--1", "certificate"),
+            ("user--2", "token"),
+        ]
         quick = audit.Signins(every=1.0)
         assert quick.due(Actor(a), "token") and not quick.due(Actor(a), "token")
         time.sleep(1.1)

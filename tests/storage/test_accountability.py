@@ -14,8 +14,12 @@ from vigil.storage import Store, accountability, open_store
 from vigil.storage.base import Sql
 
 
-def shares(store: Store, n: int, expires: list[str | None] | None = None,  # noqa: F811
-           payload: bytes = b"{}") -> tuple[str, str, list[Envelope]]:
+def shares(
+    store: Store,  # noqa: F811
+    n: int,
+    expires: list[str | None] | None = None,
+    payload: bytes = b"{}",
+) -> tuple[str, str, list[Envelope]]:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)
@@ -23,8 +27,12 @@ def shares(store: Store, n: int, expires: list[str | None] | None = None,  # noq
     for i in range(n):
         env = envelope(a.id, [b.id], payload)
         if expires is not None:
-            env = Envelope(header={**env.header, "expires": expires[i]},
-                           signature=env.signature, payload=env.payload, wraps=env.wraps)
+            env = Envelope(
+                header={**env.header, "expires": expires[i]},
+                signature=env.signature,
+                payload=env.payload,
+                wraps=env.wraps,
+            )
         store.put_share(env, [b.id], "2026-11-29T08:00:00.000Z")
         out.append(env)
     return a.id, b.id, out
@@ -35,15 +43,15 @@ def test_receipts_and_recalls_as_written(store: Store) -> None:  # noqa: F811
     got = store.read(lambda sql: accountability.receipt(sql, env.id, b, "opened"))
     assert got is None
     store.write(lambda sql: accountability.add_receipt(sql, env.id, b, "opened", "t1", 7))
-    assert store.read(lambda sql: accountability.receipt(sql, env.id, b, "opened")) \
-        == ("t1", 7)
+    assert store.read(lambda sql: accountability.receipt(sql, env.id, b, "opened")) == ("t1", 7)
     assert store.read(lambda sql: accountability.has_receipt(sql, env.id, b, "opened"))
     assert not store.read(lambda sql: accountability.has_receipt(sql, env.id, a, "opened"))
     assert store.read(lambda sql: accountability.recall_of(sql, env.id)) is None
     store.write(lambda sql: accountability.add_recall(sql, env.id, a, "t2", "key-1", 8))
     assert store.read(lambda sql: accountability.recall_of(sql, env.id)) == ("t2", "key-1", 8)
     got_receipts, recall, inbox, delays = store.read(
-        lambda sql: accountability.receipts_of(sql, env.id))
+        lambda sql: accountability.receipts_of(sql, env.id)
+    )
     assert [tuple(r) for r in got_receipts] == [(b, "opened", "t1", 7)]
     assert tuple(recall) == ("t2", "key-1", 8)
     assert [str(r[0]) for r in inbox] == [b] and list(delays) == []
@@ -71,11 +79,13 @@ def test_a_share_s_content_is_removed_once(store: Store) -> None:  # noqa: F811
 
 
 def test_expired_shares_soonest_first(store: Store) -> None:  # noqa: F811
-    _a, _b, envs = shares(store, 4, ["2026-12-03T00:00:00.000Z", None,
-                                     "2026-12-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"])
+    _a, _b, envs = shares(
+        store,
+        4,
+        ["2026-12-03T00:00:00.000Z", None, "2026-12-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"],
+    )
     now = "2026-12-05T00:00:00.000Z"
-    assert store.read(lambda sql: accountability.expired(sql, now, 10)) == \
-        [envs[2].id, envs[0].id]
+    assert store.read(lambda sql: accountability.expired(sql, now, 10)) == [envs[2].id, envs[0].id]
     assert store.read(lambda sql: accountability.expired(sql, now, 1)) == [envs[2].id]
     store.write(lambda sql: accountability.clear_payload(sql, envs[2].id, "purged"))
     assert store.read(lambda sql: accountability.expired(sql, now, 10)) == [envs[0].id]

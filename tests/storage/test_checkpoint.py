@@ -22,17 +22,23 @@ def test_checkpoints_run_outside_the_writers_commits(tmp_path: Path) -> None:
         assert store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         before = path.stat().st_size
         blob = os.urandom(2 << 20)  # under SQLite's own threshold (1,000 pages)
-        store.write(lambda sql: sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)",
-                                            ("blob", blob)))
+        store.write(
+            lambda sql: sql.execute("INSERT INTO meta(key, value) VALUES(?, ?)", ("blob", blob))
+        )
         cp = store._checkpoints
         assert cp is not None
         deadline = time.monotonic() + 30
-        while (cp.runs < 1 or path.stat().st_size < before + len(blob)) \
-                and time.monotonic() < deadline:  # (the file grows while a checkpoint runs)
+        while (
+            cp.runs < 1 or path.stat().st_size < before + len(blob)
+        ) and time.monotonic() < deadline:  # (the file grows while a checkpoint runs)
             time.sleep(0.05)
         assert cp.runs >= 1 and path.stat().st_size >= before + len(blob)
-        assert store.read(lambda sql: sql.execute(
-            "SELECT value FROM meta WHERE key='blob'").fetchone()[0]) == blob
+        assert (
+            store.read(
+                lambda sql: sql.execute("SELECT value FROM meta WHERE key='blob'").fetchone()[0]
+            )
+            == blob
+        )
     finally:
         store.close()
 

@@ -47,10 +47,21 @@ def test_channels_and_events(store: Store) -> None:  # noqa: F811
     for m in (a, b, c):
         store.add_member(m)
     # events of a channel a cannot see come first: they do not show in ch's numbers
-    store.add_channel(Channel(f"channel--{uuid.uuid4()}", "h", ChannelKind.GROUP, c.id,
-                              frozenset({b.id, c.id}), "t"), c.id, "t")
-    ch = Channel(id=f"channel--{uuid.uuid4()}", name="g", kind=ChannelKind.GROUP, owner=a.id,
-                 members=frozenset({a.id, b.id}), created="t0")
+    store.add_channel(
+        Channel(
+            f"channel--{uuid.uuid4()}", "h", ChannelKind.GROUP, c.id, frozenset({b.id, c.id}), "t"
+        ),
+        c.id,
+        "t",
+    )
+    ch = Channel(
+        id=f"channel--{uuid.uuid4()}",
+        name="g",
+        kind=ChannelKind.GROUP,
+        owner=a.id,
+        members=frozenset({a.id, b.id}),
+        created="t0",
+    )
     store.add_channel(ch, a.id, "t0")
     assert store.directory().channels[ch.id].members == {a.id, b.id}
     store.add_channel_member(ch.id, c.id, a.id, "t1")
@@ -63,15 +74,22 @@ def test_channels_and_events(store: Store) -> None:  # noqa: F811
     assert sorted(events[1:3]) == sorted([("join", a.id), ("join", b.id)])
     assert events[3:] == [("join", c.id), ("leave", b.id)]
     with pytest.raises(Conflict) as got:
-        store.add_channel(Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, a.id,
-                                  frozenset({a.id}), "t"), a.id, "t")
+        store.add_channel(
+            Channel(
+                f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, a.id, frozenset({a.id}), "t"
+            ),
+            a.id,
+            "t",
+        )
     assert got.value.code == "channel.exists"
     # names are unique per owner only: another owner may use the same one
-    other = Channel(f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, c.id,
-                    frozenset({c.id}), "t")
+    other = Channel(
+        f"channel--{uuid.uuid4()}", "g", ChannelKind.GROUP, c.id, frozenset({c.id}), "t"
+    )
     store.add_channel(other, c.id, "t")
-    assert sorted(x.owner for x in store.directory().channels.values()
-                  if x.name == "g") == sorted([a.id, c.id])
+    assert sorted(x.owner for x in store.directory().channels.values() if x.name == "g") == sorted(
+        [a.id, c.id]
+    )
 
 
 def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:  # noqa: F811

@@ -17,14 +17,18 @@ def test_outbox_and_links(store: Store) -> None:  # noqa: F811
     assert store.read(lambda sql: fed.link(sql, "berlin")) == (0, 0, None, None, None)
 
     def fill(sql: Sql) -> list[int]:
-        return [fed.enqueue(sql, "berlin", "share", "s1", "t1"),
-                fed.enqueue(sql, "athens", "share", "s1", "t1"),
-                fed.enqueue(sql, "berlin", "recall", "s1", "t2"),
-                fed.enqueue(sql, "berlin", "share", "s2", "t3")]
+        return [
+            fed.enqueue(sql, "berlin", "share", "s1", "t1"),
+            fed.enqueue(sql, "athens", "share", "s1", "t1"),
+            fed.enqueue(sql, "berlin", "recall", "s1", "t2"),
+            fed.enqueue(sql, "berlin", "share", "s2", "t3"),
+        ]
 
     assert store.write(fill) == [1, 1, 2, 3]  # per destination, no gap
-    assert store.read(lambda sql: fed.pending(sql, "berlin", 1, 10)) == \
-        [(2, "recall", "s1", "t2"), (3, "share", "s2", "t3")]
+    assert store.read(lambda sql: fed.pending(sql, "berlin", 1, 10)) == [
+        (2, "recall", "s1", "t2"),
+        (3, "share", "s2", "t3"),
+    ]
     assert store.read(lambda sql: fed.pending(sql, "berlin", 0, 1)) == [(1, "share", "s1", "t1")]
     store.write(lambda sql: fed.set_error(sql, "berlin", "refused"))
     assert store.read(lambda sql: fed.link(sql, "berlin")) == (3, 0, None, None, "refused")
@@ -61,19 +65,26 @@ def test_cursors_heartbeats_and_quarantine(store: Store) -> None:  # noqa: F811
 
 def test_remote_members_and_scans(store: Store) -> None:  # noqa: F811
     def homed(sql: Sql) -> None:
-        sql.execute("INSERT INTO fed_members(member_id, node_id, log_index, revoked_index) "
-                    "VALUES(?,?,?,?)", ("identity--x", "node-b", 4, None))
-        sql.execute("INSERT INTO fed_members(member_id, node_id, log_index, revoked_index) "
-                    "VALUES(?,?,?,?)", ("identity--y", "node-b", 5, 8))
+        sql.execute(
+            "INSERT INTO fed_members(member_id, node_id, log_index, revoked_index) VALUES(?,?,?,?)",
+            ("identity--x", "node-b", 4, None),
+        )
+        sql.execute(
+            "INSERT INTO fed_members(member_id, node_id, log_index, revoked_index) VALUES(?,?,?,?)",
+            ("identity--y", "node-b", 5, 8),
+        )
 
     store.write(homed)
-    assert store.read(lambda sql: fed.home_nodes(sql, ["identity--x", "identity--z"])) == \
-        {"identity--x": "node-b"}
+    assert store.read(lambda sql: fed.home_nodes(sql, ["identity--x", "identity--z"])) == {
+        "identity--x": "node-b"
+    }
     assert store.read(lambda sql: fed.home_nodes(sql, [])) == {}
     assert store.read(lambda sql: fed.remote_member(sql, "identity--y")) == ("node-b", 5, 8)
     assert store.read(lambda sql: fed.remote_member(sql, "identity--z")) is None
-    assert sorted(store.read(lambda sql: fed.hosted_by(sql, "node-b"))) == \
-        ["identity--x", "identity--y"]
+    assert sorted(store.read(lambda sql: fed.hosted_by(sql, "node-b"))) == [
+        "identity--x",
+        "identity--y",
+    ]
     assert store.read(lambda sql: fed.scan_at(sql, "members", "berlin")) == 0
     store.write(lambda sql: fed.set_scan(sql, "members", "berlin", 3))
     store.write(lambda sql: fed.set_scan(sql, "members", "berlin", 7))
@@ -86,20 +97,29 @@ def test_remote_members_and_scans(store: Store) -> None:  # noqa: F811
 
 def test_log_leaves_by_kind_and_share(store: Store) -> None:  # noqa: F811
     assert store.read(fed.log_end) == 0
-    leaves = [(0, "member", None, b"m", b"r0", b"p0"), (1, "share", "s1", b"a", b"r1", b"p1"),
-              (2, "receipt", "s1", b"b", b"r2", b"p2"), (3, "share", "s2", b"c", b"r3", b"p3"),
-              (4, "recall", "s1", b"d", b"r4", b"p4")]
-    store.write(lambda sql: logtree.append_many(sql, [(0, i, bytes([i])) for i in range(5)],
-                                                leaves))
+    leaves = [
+        (0, "member", None, b"m", b"r0", b"p0"),
+        (1, "share", "s1", b"a", b"r1", b"p1"),
+        (2, "receipt", "s1", b"b", b"r2", b"p2"),
+        (3, "share", "s2", b"c", b"r3", b"p3"),
+        (4, "recall", "s1", b"d", b"r4", b"p4"),
+    ]
+    store.write(
+        lambda sql: logtree.append_many(sql, [(0, i, bytes([i])) for i in range(5)], leaves)
+    )
     assert store.read(fed.log_end) == 5
-    assert store.read(lambda sql: fed.log_leaves(sql, ["share", "recall"], 2, 10)) == \
-        [(3, "share", b"c"), (4, "recall", b"d")]
+    assert store.read(lambda sql: fed.log_leaves(sql, ["share", "recall"], 2, 10)) == [
+        (3, "share", b"c"),
+        (4, "recall", b"d"),
+    ]
     assert store.read(lambda sql: fed.leaf(sql, 2)) == (b"b", b"r2", b"p2")
     assert store.read(lambda sql: fed.leaf(sql, 9)) is None
     assert store.read(lambda sql: fed.leaf_of(sql, "s1", "recall")) == (4, b"d", b"r4", b"p4")
     assert store.read(lambda sql: fed.leaf_of(sql, "s2", "recall")) is None
-    assert store.read(lambda sql: fed.leaves_of(sql, ["s1", "s2", "s1", "s9"], "share")) == \
-        {"s1": (1, b"a", b"r1", b"p1"), "s2": (3, b"c", b"r3", b"p3")}
+    assert store.read(lambda sql: fed.leaves_of(sql, ["s1", "s2", "s1", "s9"], "share")) == {
+        "s1": (1, b"a", b"r1", b"p1"),
+        "s2": (3, b"c", b"r3", b"p3"),
+    }
 
 
 def test_one_sender_lease_per_node(store: Store) -> None:  # noqa: F811

@@ -21,12 +21,29 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 def feed(store: Store, name: str) -> str:  # noqa: F811
     m = member(name)
     store.add_member(m)
-    values = {"name": name, "url": f"https://{name}.example/taxii2/", "collection": "c1",
-              "member_id": m.id, "tlp": "green", "audience": "all", "every_s": 3600,
-              "auth": "", "cursor": None, "created": "t0", "last_pull": None,
-              "last_error": None, "lease_until": None, "fetched": 0, "published": 0,
-              "shares": 0, "duplicates": 0, "rejected": 0, "cursor_keys": None,
-              "lease_owner": None, "kind": "taxii"}
+    values = {
+        "name": name,
+        "url": f"https://{name}.example/taxii2/",
+        "collection": "c1",
+        "member_id": m.id,
+        "tlp": "green",
+        "audience": "all",
+        "every_s": 3600,
+        "auth": "",
+        "cursor": None,
+        "created": "t0",
+        "last_pull": None,
+        "last_error": None,
+        "lease_until": None,
+        "fetched": 0,
+        "published": 0,
+        "shares": 0,
+        "duplicates": 0,
+        "rejected": 0,
+        "cursor_keys": None,
+        "lease_owner": None,
+        "kind": "taxii",
+    }
     row = [values[c.strip()] for c in f.COLUMNS.split(",")]
     store.write(lambda sql: f.insert_feed(sql, row))
     return m.id
@@ -52,8 +69,10 @@ def test_a_feed_its_lease_and_its_pulls(store: Store) -> None:  # noqa: F811
     for counts in ((10, 8, 2, 1, 1), (5, 5, 1, 0, 0)):
         store.write(lambda sql, c=counts: f.end_pull(sql, "misp", "t8", None, c))
     assert column(store, "misp", "lease_until") is None
-    assert [column(store, "misp", c) for c in ("fetched", "published", "shares",
-                                               "duplicates", "rejected")] == [15, 13, 3, 1, 1]
+    assert [
+        column(store, "misp", c)
+        for c in ("fetched", "published", "shares", "duplicates", "rejected")
+    ] == [15, 13, 3, 1, 1]
     store.write(lambda sql: f.end_pull(sql, "misp", "t9", "feed.unreachable", (0,) * 5))
     assert column(store, "misp", "last_error") == "feed.unreachable"
     store.write(lambda sql: f.update_cursor(sql, "misp", "2026-11-29", '["k"]'))
@@ -80,15 +99,23 @@ def test_pairs_seen_pushed_and_refused(store: Store) -> None:  # noqa: F811
     assert store.read(lambda sql: f.seen_pairs(sql, "misp", [("indicator--0", "v9")])) == set()
 
     def rejects(sql: Sql) -> None:
-        f.upsert_rejects(sql, [("misp", "indicator--9", "v1", "stix.id", "/id", "bad", "t1"),
-                               ("misp", "indicator--8", "v1", "stix.x", "/x", "bad", "t2")])
-        f.upsert_rejects(sql, [("misp", "indicator--9", "v1", "stix.pattern", "/pattern",
-                                "worse", "t3")])
+        f.upsert_rejects(
+            sql,
+            [
+                ("misp", "indicator--9", "v1", "stix.id", "/id", "bad", "t1"),
+                ("misp", "indicator--8", "v1", "stix.x", "/x", "bad", "t2"),
+            ],
+        )
+        f.upsert_rejects(
+            sql, [("misp", "indicator--9", "v1", "stix.pattern", "/pattern", "worse", "t3")]
+        )
 
     store.write(rejects)
     got = store.read(lambda sql: f.reject_rows(sql, "misp", 10))
-    assert [(r[0], r[2], r[5]) for r in got] == [("indicator--9", "stix.pattern", "t3"),
-                                                 ("indicator--8", "stix.x", "t2")]
+    assert [(r[0], r[2], r[5]) for r in got] == [
+        ("indicator--9", "stix.pattern", "t3"),
+        ("indicator--8", "stix.x", "t2"),
+    ]
     store.write(lambda sql: f.delete_feed(sql, "misp"))
     assert not store.read(lambda sql: f.feed_exists(sql, "misp"))
     assert store.read(lambda sql: f.seen_pairs(sql, "misp", keys)) == set()

@@ -26,8 +26,12 @@ def db(tmp_path: Path) -> Iterator[GatewayDb]:
 
 
 def ind(n: int, modified: str) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{n}",
-            "modified": modified}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{n}",
+        "modified": modified,
+    }
 
 
 def by_modified(obj: dict[str, Any], added: str) -> str:
@@ -37,22 +41,37 @@ def by_modified(obj: dict[str, Any], added: str) -> str:
 def test_objects_versions_and_the_cursor(db: GatewayDb) -> None:
     assert stat.S_IMODE(db.path.stat().st_mode) == 0o600
     assert db.cursor() == 0
-    new = db.add_share(3, "share--1", "identity--a",
-                       [ind(1, "v1"), ind(2, "v1"), "not an object", {"no": "id"}],
-                       version=by_modified)
+    new = db.add_share(
+        3,
+        "share--1",
+        "identity--a",
+        [ind(1, "v1"), ind(2, "v1"), "not an object", {"no": "id"}],
+        version=by_modified,
+    )
     assert new == 2 and db.cursor() == 3
-    assert db.add_share(5, "share--2", "identity--a", [ind(1, "v2"), ind(2, "v1")],
-                        "2026-12-01T00:00:00.000Z", version=by_modified) == 1
+    assert (
+        db.add_share(
+            5,
+            "share--2",
+            "identity--a",
+            [ind(1, "v2"), ind(2, "v1")],
+            "2026-12-01T00:00:00.000Z",
+            version=by_modified,
+        )
+        == 1
+    )
     rows = db.object_rows(0, None, [], ["all"], 10)
-    assert [(r[1], r[3]) for r in rows] == [("indicator--1", "v1"), ("indicator--2", "v1"),
-                                            ("indicator--1", "v2")]
+    assert [(r[1], r[3]) for r in rows] == [
+        ("indicator--1", "v1"),
+        ("indicator--2", "v1"),
+        ("indicator--1", "v2"),
+    ]
     assert orjson.loads(rows[0][6]) == ind(1, "v1")
     last = db.object_rows(0, None, [], ["last"], 10)
     assert [(r[1], r[3]) for r in last] == [("indicator--2", "v1"), ("indicator--1", "v2")]
     first = db.object_rows(0, None, [("object_id", ["indicator--1"])], ["first"], 10)
     assert [r[3] for r in first] == ["v1"]
-    assert [r[3] for r in db.object_rows(0, None, [("type", ["indicator"])], ["v2"], 10)] == \
-        ["v2"]
+    assert [r[3] for r in db.object_rows(0, None, [("type", ["indicator"])], ["v2"], 10)] == ["v2"]
     assert db.object_rows(0, None, [("type", ["malware"])], ["all"], 10) == []
     assert db.object_rows(rows[1][0], rows[1][5], [], ["all"], 10)[0][3] == "v2"
     assert [r[1] for r in db.object_rows(0, rows[0][5], [], ["all"], 10)] == ["indicator--1"]
@@ -66,15 +85,22 @@ def test_objects_versions_and_the_cursor(db: GatewayDb) -> None:
     assert db.cursor() == 6 and db.expired("2027-01-01T00:00:00.000Z") == []
     last = db.object_rows(0, None, [("object_id", ["indicator--1"])], ["last"], 10)
     assert [r[3] for r in last] == ["v1"]
-    assert db.counts() == {"shares": 1, "objects": 2, "refused": 0, "withheld": 0,
-                           "alerts": 0, "cursor": 6}
+    assert db.counts() == {
+        "shares": 1,
+        "objects": 2,
+        "refused": 0,
+        "withheld": 0,
+        "alerts": 0,
+        "cursor": 6,
+    }
 
 
 def test_withheld_refused_and_alerts(db: GatewayDb) -> None:
     db.withhold(2, "share--w", "identity--a", "keep-internal", b"{}", "2026-12-01T00:00:00Z")
     assert db.cursor() == 2
-    assert [(w["share"], w["inbox_seq"], w["reason"]) for w in db.withheld()] == \
-        [("share--w", 2, "keep-internal")]
+    assert [(w["share"], w["inbox_seq"], w["reason"]) for w in db.withheld()] == [
+        ("share--w", 2, "keep-internal")
+    ]
     db.refuse(4, "share--r", "share.signature", "bad signature")
     db.refuse(4, "share--r", "share.signature", "bad signature")  # once per inbox entry
     assert db.cursor() == 4

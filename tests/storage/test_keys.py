@@ -19,11 +19,9 @@ def test_a_key_record_gathers_its_life(store: Store) -> None:  # noqa: F811
     store.write(lambda sql: keys.retire_key(sql, "m1", "ed25519:old", "sign", b"p1", "t1"))
     store.write(lambda sql: keys.retire_key(sql, "m1", "ed25519:old", "sign", b"p1", "t2"))
     store.write(lambda sql: keys.expire_key(sql, "m1", "ed25519:old", "sign", b"p1", "t9"))
-    store.write(lambda sql: keys.revoke_key(sql, "m1", "ed25519:old", "sign", b"p1", "t0",
-                                            "t3", 7))
+    store.write(lambda sql: keys.revoke_key(sql, "m1", "ed25519:old", "sign", b"p1", "t0", "t3", 7))
     store.write(lambda sql: keys.expire_key(sql, "m1", "x25519:e", "enc", b"p2", "t8"))
-    store.write(lambda sql: keys.revoke_key(sql, "m2", "ed25519:r", "sign", b"p3", "t4",
-                                            "t5", 9))
+    store.write(lambda sql: keys.revoke_key(sql, "m2", "ed25519:r", "sign", b"p3", "t4", "t5", 9))
     got = records(store)
     old = got["ed25519:old"]
     assert (old[0], old[1], bytes(old[2])) == ("m1", "sign", b"p1")
@@ -45,8 +43,12 @@ def test_member_keys_recovery_marks_and_rewraps(store: Store) -> None:  # noqa: 
     now = store.directory()
     assert now is not before
     m = now.members[a.id]
-    assert (m.sign_key_id, m.sign_key, m.enc_key_id, m.enc_key) == \
-        ("ed25519:new", b"S" * 32, "x25519:new", b"E" * 32)
+    assert (m.sign_key_id, m.sign_key, m.enc_key_id, m.enc_key) == (
+        "ed25519:new",
+        b"S" * 32,
+        "x25519:new",
+        b"E" * 32,
+    )
     assert store.read(lambda sql: keys.recovery_public(sql, a.id)) is None
     store.write(lambda sql: keys.put_recovery(sql, a.id, "ed25519:r1", b"r1", "t1"))
     store.write(lambda sql: keys.put_recovery(sql, a.id, "ed25519:r2", b"r2", "t2"))
@@ -66,18 +68,24 @@ def test_the_log_entries_a_revocation_reads(store: Store) -> None:  # noqa: F811
     store.add_member(a)
     store.add_member(b)
     early, late = envelope(a.id, [b.id]), envelope(a.id, [b.id])
-    late = type(late)(header={**late.header, "created": "2026-12-01T00:00:00.000Z"},
-                      signature=late.signature, payload=late.payload, wraps=late.wraps)
+    late = type(late)(
+        header={**late.header, "created": "2026-12-01T00:00:00.000Z"},
+        signature=late.signature,
+        payload=late.payload,
+        wraps=late.wraps,
+    )
     other = envelope(b.id, [a.id])
     for env in (early, late, other):
         store.put_share(env, list(env.recipients), "t")
 
     def log(sql: Sql) -> None:
-        leaves = [(0, "member", None, b"member a", b"r", b"p"),
-                  (1, "share", early.id, b"e", b"r", b"p"),
-                  (2, "share", late.id, b"l", b"r", b"p"),
-                  (3, "share", other.id, b"o", b"r", b"p"),
-                  (4, "member", None, b"member b", b"r", b"p")]
+        leaves = [
+            (0, "member", None, b"member a", b"r", b"p"),
+            (1, "share", early.id, b"e", b"r", b"p"),
+            (2, "share", late.id, b"l", b"r", b"p"),
+            (3, "share", other.id, b"o", b"r", b"p"),
+            (4, "member", None, b"member b", b"r", b"p"),
+        ]
         logtree.append_many(sql, [(0, i, bytes([i])) for i in range(5)], leaves)
 
     store.write(log)

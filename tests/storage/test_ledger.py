@@ -30,12 +30,10 @@ def test_delays_are_released_once_at_the_end_of_the_inbox(store: Store) -> None:
     assert store.read(lambda sql: lg.due_delays(sql, [b.id, c.id], "t4")) == []
     due = store.read(lambda sql: lg.due_delays(sql, [b.id, c.id], "t5"))
     assert due == [(first, b.id), (first, c.id)]
-    assert store.read(lambda sql: lg.delays_of(sql, b.id, [e.id for e in envs])) == \
-        {first: "t5"}
+    assert store.read(lambda sql: lg.delays_of(sql, b.id, [e.id for e in envs])) == {first: "t5"}
     store.write(lambda sql: lg.release_delays(sql, due[:1], "t6"))
     store.write(lambda sql: lg.release_delays(sql, due[:1], "t7"))  # once only
-    assert [e.share_id for e, _, _ in store.inbox(b.id, 0, 10)] == \
-        [envs[1].id, envs[2].id, first]
+    assert [e.share_id for e, _, _ in store.inbox(b.id, 0, 10)] == [envs[1].id, envs[2].id, first]
     assert store.inbox(c.id, 0, 10)[0][0].share_id == first
     assert store.read(lambda sql: lg.due_delays(sql, [b.id, c.id], "t9")) == [(first, c.id)]
 
@@ -53,16 +51,26 @@ def test_given_and_got(store: Store) -> None:  # noqa: F811
 
 def test_the_report_counts_per_member_and_channel(store: Store) -> None:  # noqa: F811
     a, b, c = three(store)
-    envs = [envelope(a.id, [b.id]), envelope(a.id, [b.id, c.id]), envelope(b.id, [c.id]),
-            envelope(c.id, [a.id])]
+    envs = [
+        envelope(a.id, [b.id]),
+        envelope(a.id, [b.id, c.id]),
+        envelope(b.id, [c.id]),
+        envelope(c.id, [a.id]),
+    ]
     for env in envs:
         store.put_share(env, list(env.recipients), "t")
 
     def facts(sql: Sql) -> None:
         lg.insert_facts(sql, envs[0].id, a.id, None, 3)
         lg.insert_facts(sql, envs[0].id, a.id, None, 99)  # kept as first written
-        lg.insert_facts_many(sql, [(envs[1].id, a.id, "ch1", 4), (envs[2].id, b.id, None, 5),
-                                   (envs[3].id, c.id, None, 6)])
+        lg.insert_facts_many(
+            sql,
+            [
+                (envs[1].id, a.id, "ch1", 4),
+                (envs[2].id, b.id, None, 5),
+                (envs[3].id, c.id, None, 6),
+            ],
+        )
         lg.insert_opening(sql, b.id, envs[0].id, "t1")
         lg.insert_opening(sql, b.id, envs[0].id, "t2")
         lg.insert_opening(sql, c.id, envs[1].id, "t1")

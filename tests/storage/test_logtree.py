@@ -38,25 +38,32 @@ def test_leaves_nodes_and_reads(store: Store) -> None:  # noqa: F811
         logtree.append(sql, nodes_of(0), leaf(0, "member"))
         logtree.append(sql, nodes_of(1), leaf(1, "share", "s1"))
         logtree.append_many(sql, [], [])
-        logtree.append_many(sql, [*nodes_of(2), *nodes_of(3)],
-                            [leaf(2, "share", "s2"), leaf(3, "recall", "s1")])
+        logtree.append_many(
+            sql, [*nodes_of(2), *nodes_of(3)], [leaf(2, "share", "s2"), leaf(3, "recall", "s1")]
+        )
 
     store.write(write)
     assert store.read(logtree.end) == (4, h(0, 3))
-    assert store.read(lambda sql: logtree.entries(sql, 1, 3)) == \
-        [(1, b"entry 1"), (2, b"entry 2")]
-    assert store.read(lambda sql: logtree.entries(sql, 0, 9, kind="member")) == \
-        [(0, b"entry 0")]
-    assert store.read(lambda sql: logtree.leaves_after(sql, 1, 1)) == \
-        [(2, "share", "s2", b"entry 2")]
-    assert store.read(lambda sql: logtree.share_entry_kinds(sql, "s1")) == \
-        [(1, "share"), (3, "recall")]
+    assert store.read(lambda sql: logtree.entries(sql, 1, 3)) == [(1, b"entry 1"), (2, b"entry 2")]
+    assert store.read(lambda sql: logtree.entries(sql, 0, 9, kind="member")) == [(0, b"entry 0")]
+    assert store.read(lambda sql: logtree.leaves_after(sql, 1, 1)) == [
+        (2, "share", "s2", b"entry 2")
+    ]
+    assert store.read(lambda sql: logtree.share_entry_kinds(sql, "s1")) == [
+        (1, "share"),
+        (3, "recall"),
+    ]
     got = store.read(lambda sql: logtree.share_leaves(sql, ["s1", "s2", "s9"]))
-    assert sorted(got) == [("s1", 1, h("root", 1), h("proof", 1)),
-                           ("s2", 2, h("root", 2), h("proof", 2))]
+    assert sorted(got) == [
+        ("s1", 1, h("root", 1), h("proof", 1)),
+        ("s2", 2, h("root", 2), h("proof", 2)),
+    ]
     wanted = [(2, 0), (1, 1), (0, 2), (5, 5)]
     assert logtree.fetch_nodes(store.query, store.dialect, wanted) == {
-        (2, 0): h(2, 0), (1, 1): h(1, 1), (0, 2): h(0, 2)}
+        (2, 0): h(2, 0),
+        (1, 1): h(1, 1),
+        (0, 2): h(0, 2),
+    }
     assert logtree.fetch_nodes(store.query, store.dialect, []) == {}
 
 
@@ -66,13 +73,18 @@ def test_an_append_lands_only_on_the_log_it_expects(pg_url: str) -> None:
     s = open_store(pg_url)
     try:
         assert s.write(lambda sql: logtree.append_if_last(sql, 0, b"", nodes_of(0), leaf(0)))
-        assert not s.write(lambda sql: logtree.append_if_last(  # another wrote index 0
-            sql, 0, b"", nodes_of(0), leaf(0)))
-        assert not s.write(lambda sql: logtree.append_if_last(  # a stale last hash
-            sql, 1, h("other"), nodes_of(1), leaf(1)))
+        assert not s.write(
+            lambda sql: logtree.append_if_last(  # another wrote index 0
+                sql, 0, b"", nodes_of(0), leaf(0)
+            )
+        )
+        assert not s.write(
+            lambda sql: logtree.append_if_last(  # a stale last hash
+                sql, 1, h("other"), nodes_of(1), leaf(1)
+            )
+        )
         assert s.read(logtree.end) == (1, h(0, 0))
-        assert s.write(lambda sql: logtree.append_if_last(sql, 1, h(0, 0), nodes_of(1),
-                                                          leaf(1)))
+        assert s.write(lambda sql: logtree.append_if_last(sql, 1, h(0, 0), nodes_of(1), leaf(1)))
         assert s.read(logtree.end) == (2, h(0, 1))
         assert logtree.fetch_nodes(s.query, s.dialect, [(1, 0)]) == {(1, 0): h(1, 0)}
     finally:

@@ -21,10 +21,18 @@ def setup(store: Store) -> tuple[str, list[str]]:  # noqa: F811
     for env in envs:
         store.put_share(env, [b.id], "t")
     s1, s2, s3 = (e.id for e in envs)
-    store.write(lambda sql: ob.insert(sql, [
-        (s1, "ip", "192.0.2.1", b"\x04\x01"), (s1, "domain", "a.example", b"\x09a"),
-        (s2, "ip", "192.0.2.0/24", b"\x04\x02"), (s3, "ip", "192.0.2.1", b"\x04\x01"),
-        (s3, "url", "http://x.example/", None)]))
+    store.write(
+        lambda sql: ob.insert(
+            sql,
+            [
+                (s1, "ip", "192.0.2.1", b"\x04\x01"),
+                (s1, "domain", "a.example", b"\x09a"),
+                (s2, "ip", "192.0.2.0/24", b"\x04\x02"),
+                (s3, "ip", "192.0.2.1", b"\x04\x01"),
+                (s3, "url", "http://x.example/", None),
+            ],
+        )
+    )
     return a.id, [s1, s2, s3]
 
 
@@ -45,21 +53,26 @@ def test_rows_are_found_before_and_after_the_merge(store: Store) -> None:  # noq
     assert rest == [seqs[3]]
     found = store.read(lambda sql: ob.by_keys(sql, [b"\x04\x01", b"\x09a"], seqs=rest))
     assert [(f[2], f[3], f[4]) for f in found] == [
-        ("ip", "192.0.2.1", s1), ("domain", "a.example", s1), ("ip", "192.0.2.1", s3)]
-    upto = store.read(lambda sql: int(sql.execute(
-        "SELECT seq FROM shares WHERE id=?", (s2,)).fetchone()[0]))
-    assert [f[4] for f in store.read(lambda sql: ob.by_keys(
-        sql, [b"\x04\x01"], upto=upto, seqs=rest))] == [s1]
+        ("ip", "192.0.2.1", s1),
+        ("domain", "a.example", s1),
+        ("ip", "192.0.2.1", s3),
+    ]
+    upto = store.read(
+        lambda sql: int(sql.execute("SELECT seq FROM shares WHERE id=?", (s2,)).fetchone()[0])
+    )
+    assert [
+        f[4] for f in store.read(lambda sql: ob.by_keys(sql, [b"\x04\x01"], upto=upto, seqs=rest))
+    ] == [s1]
     ranged = store.read(lambda sql: ob.in_range(sql, b"\x04", b"\x04\xff", seqs=rest))
     assert [f[4] for f in ranged] == [s1, s2, s3]
     assert store.read(lambda sql: ob.of_shares(sql, [s1, s2])) == {
-        s1: {("ip", "192.0.2.1"), ("domain", "a.example")}, s2: {("ip", "192.0.2.0/24")}}
+        s1: {("ip", "192.0.2.1"), ("domain", "a.example")},
+        s2: {("ip", "192.0.2.0/24")},
+    }
     store.write(lambda sql: ob.delete(sql, [(s1, "ip", "192.0.2.1")]))
     store.write(lambda sql: ob.delete_share(sql, s2))
-    assert store.read(lambda sql: ob.of_shares(sql, [s1, s2])) == {
-        s1: {("domain", "a.example")}}
-    left = store.read(lambda sql: sql.execute("SELECT COUNT(*) FROM observable_keys")
-                      .fetchone()[0])
+    assert store.read(lambda sql: ob.of_shares(sql, [s1, s2])) == {s1: {("domain", "a.example")}}
+    left = store.read(lambda sql: sql.execute("SELECT COUNT(*) FROM observable_keys").fetchone()[0])
     assert left == 1  # only a.example's key stays in the index
 
 

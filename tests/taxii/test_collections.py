@@ -13,8 +13,9 @@ from vigil.taxii.media import STIX, TAXII
 
 
 def channel(name: str, owner: str = "identity--a") -> Channel:
-    return Channel(f"channel--{uuid.uuid4()}", name, ChannelKind.GROUP, owner,
-                   frozenset({owner}), "t")
+    return Channel(
+        f"channel--{uuid.uuid4()}", name, ChannelKind.GROUP, owner, frozenset({owner}), "t"
+    )
 
 
 def test_a_member_s_collections() -> None:
@@ -22,8 +23,12 @@ def test_a_member_s_collections() -> None:
     got = node_collections("node-1", [ops, intel], sealed_note=" (sealed shares too)")
     aliases = [c.alias for c in got]
     assert aliases[:3] == ["inbox", "channel-ops", "channel-intel"]
-    assert aliases[3:7] == ["publish-community-clear", "publish-community-green",
-                            "publish-community-amber", "publish-community-amber-strict"]
+    assert aliases[3:7] == [
+        "publish-community-clear",
+        "publish-community-green",
+        "publish-community-amber",
+        "publish-community-amber-strict",
+    ]
     assert "publish-channel-intel-amber-strict" in aliases and len(got) == 3 + 4 + 2 * 4
     by = {c.alias: c for c in got}
     inbox = by["inbox"]
@@ -36,8 +41,15 @@ def test_a_member_s_collections() -> None:
     assert by["publish-community-amber-strict"].tlp is Tlp.AMBER_STRICT
     assert by["publish-community-amber-strict"].to == ()
     assert inbox.to_json()["media_types"] == [STIX, TAXII]
-    assert set(inbox.to_json()) == {"id", "title", "description", "alias", "can_read",
-                                    "can_write", "media_types"}
+    assert set(inbox.to_json()) == {
+        "id",
+        "title",
+        "description",
+        "alias",
+        "can_read",
+        "can_write",
+        "media_types",
+    }
 
 
 def test_ids_are_stable_and_the_same_for_every_member() -> None:

@@ -33,8 +33,9 @@ class Api:
         return {"Authorization": f"Bearer {self.node.members[name].token}"}
 
     def publish(self, who: str, body: bytes, **params: str) -> str:
-        r = self.client.post("/api/v1/shares", params={"tlp": "green", **params},
-                             content=body, headers=self.h(who))
+        r = self.client.post(
+            "/api/v1/shares", params={"tlp": "green", **params}, content=body, headers=self.h(who)
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
@@ -65,12 +66,16 @@ def test_correlations_and_search(api: Api) -> None:
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "input.observable"
     assert api.client.get("/api/v1/search", params={"q": "1.1.1.1"}).status_code == 401
-    for params, pointer in (({}, "/q"), ({"q": "1.1.1.1", "limit": "0"}, "/limit"),
-                            ({"q": "1.1.1.1", "limit": "x"}, "/limit")):
+    for params, pointer in (
+        ({}, "/q"),
+        ({"q": "1.1.1.1", "limit": "0"}, "/limit"),
+        ({"q": "1.1.1.1", "limit": "x"}, "/limit"),
+    ):
         r = api.client.get("/api/v1/search", params=params, headers=api.h("charlie"))
         assert r.status_code == 400 and r.json()["error"]["pointer"] == pointer
-    one = api.client.get("/api/v1/search", params={"q": "45.77.9.9", "limit": "1"},
-                         headers=api.h("charlie")).json()
+    one = api.client.get(
+        "/api/v1/search", params={"q": "45.77.9.9", "limit": "1"}, headers=api.h("charlie")
+    ).json()
     assert one["count"] == 2 and len(one["results"]) == 1
 
 
@@ -83,18 +88,24 @@ def test_warninglists_api(api: Api) -> None:
     r = api.client.post("/api/v1/warninglists", content=body, headers=api.h("alpha"))
     assert r.status_code == 201
     assert r.json()["entries"] == 1
-    own = {n: [w["name"] for w in api.client.get("/api/v1/warninglists", headers=api.h(n)
-                                                 ).json()["own"]] for n in ("alpha", "bravo")}
+    own = {
+        n: [
+            w["name"]
+            for w in api.client.get("/api/v1/warninglists", headers=api.h(n)).json()["own"]
+        ]
+        for n in ("alpha", "bravo")
+    }
     assert own == {"alpha": ["lab"], "bravo": []}  # a member's own lists are its own
     r = api.client.get("/api/v1/search", params={"q": "45.77.1.1"}, headers=api.h("alpha"))
     assert r.json()["warninglists"] == ["lab"]
-    bad = api.client.post("/api/v1/warninglists", content=b'{"name": "x", "type": "nope", '
-                          b'"list": []}', headers=api.h("alpha"))
+    bad = api.client.post(
+        "/api/v1/warninglists",
+        content=b'{"name": "x", "type": "nope", "list": []}',
+        headers=api.h("alpha"),
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "warninglist.invalid"
-    assert api.client.delete("/api/v1/warninglists/lab", headers=api.h("bravo")
-                             ).status_code == 404
-    assert api.client.delete("/api/v1/warninglists/lab", headers=api.h("alpha")
-                             ).status_code == 204
+    assert api.client.delete("/api/v1/warninglists/lab", headers=api.h("bravo")).status_code == 404
+    assert api.client.delete("/api/v1/warninglists/lab", headers=api.h("alpha")).status_code == 204
     r = api.client.get("/api/v1/warninglists", headers=api.h("alpha"))
     assert r.json()["own"] == []
 
@@ -125,11 +136,11 @@ def test_cold_correlation_reads_run_off_the_event_loop(api: Api) -> None:
         mp.setattr(Correlator, "search", search)
         mp.setattr(Correlator, "_wake_thread", lambda self: None)  # the read does the pass
         api.publish("bravo", ioc_bundle("45.77.10.1"))  # not warm: a pass is pending
-        r = api.client.get("/api/v1/search", params={"q": "45.77.10.1"},
-                           headers=api.h("charlie"))
+        r = api.client.get("/api/v1/search", params={"q": "45.77.10.1"}, headers=api.h("charlie"))
         assert r.status_code == 200 and r.json()["count"] == 2
-        r = api.client.get("/api/v1/search", params={"q": "45.77.10.1"},
-                           headers=api.h("charlie"))  # warm now: inline
+        r = api.client.get(
+            "/api/v1/search", params={"q": "45.77.10.1"}, headers=api.h("charlie")
+        )  # warm now: inline
         assert r.status_code == 200 and r.json()["count"] == 2
     assert len(seen) == 2
     assert "worker" in seen[0].lower() and "worker" not in seen[1].lower(), seen
@@ -145,11 +156,13 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
     node, ex = four_member_exchange(tmp_path / "node")
     ex.store.close()
     h = {name: {"Authorization": f"Bearer {m.token}"} for name, m in node.members.items()}
-    with testing.ServerProcess(node.data) as srv, httpx.Client(base_url=srv.url,
-                                                               timeout=10) as http:
+    with (
+        testing.ServerProcess(node.data) as srv,
+        httpx.Client(base_url=srv.url, timeout=10) as http,
+    ):
+
         def publish(who: str, body: bytes) -> str:
-            r = http.post("/api/v1/shares", params={"tlp": "green"}, content=body,
-                          headers=h[who])
+            r = http.post("/api/v1/shares", params={"tlp": "green"}, content=body, headers=h[who])
             assert r.status_code == 201, r.text
             return str(r.json()["id"])
 
@@ -163,8 +176,9 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
 
         a = publish("alpha", ioc_bundle("45.77.11.0/24"))
         b = publish("bravo", ioc_bundle("45.77.11.5"))
-        with httpx.stream("GET", f"{srv.url}/api/v1/correlations/stream", timeout=10,
-                          headers=h["bravo"]) as r:
+        with httpx.stream(
+            "GET", f"{srv.url}/api/v1/correlations/stream", timeout=10, headers=h["bravo"]
+        ) as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
             it = r.iter_lines()
@@ -175,15 +189,20 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
         polled = http.get("/api/v1/correlations", headers=h["bravo"]).json()["notices"]
         assert [(n["share"], n["match"]["share"]) for n in polled] == [(b, a), (b, c)]
         for lines, notice in ((first, polled[0]), (second, polled[1])):
-            assert lines == [f"id: {notice['seq']}", "event: correlation",
-                             f"data: {json.dumps(notice, separators=(',', ':'))}"]
+            assert lines == [
+                f"id: {notice['seq']}",
+                "event: correlation",
+                f"data: {json.dumps(notice, separators=(',', ':'))}",
+            ]
         # a reconnect after the first id gets the second at once
-        with httpx.stream("GET", f"{srv.url}/api/v1/correlations/stream", timeout=10,
-                          headers={**h["bravo"], "Last-Event-ID": str(polled[0]["seq"])}
-                          ) as r:
+        with httpx.stream(
+            "GET",
+            f"{srv.url}/api/v1/correlations/stream",
+            timeout=10,
+            headers={**h["bravo"], "Last-Event-ID": str(polled[0]["seq"])},
+        ) as r:
             assert event(r.iter_lines()) == second
-        r = http.get("/api/v1/correlations/stream", headers={**h["bravo"],
-                                                              "Last-Event-ID": "x"})
+        r = http.get("/api/v1/correlations/stream", headers={**h["bravo"], "Last-Event-ID": "x"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "input.bad_number"
         # the SDK follows the same stream
         from vigil.client import Client
@@ -201,10 +220,22 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
         import sys
         from concurrent.futures import ThreadPoolExecutor
 
-        proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "--data",
-                                 str(tmp_path / "cli"), "correlations", "--follow",
-                                 "--node", srv.url, "--token", node.members["bravo"].token],
-                                stdout=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vigil.cli",
+                "--data",
+                str(tmp_path / "cli"),
+                "correlations",
+                "--follow",
+                "--node",
+                srv.url,
+                "--token",
+                node.members["bravo"].token,
+            ],
+            stdout=subprocess.PIPE,
+        )
         out = proc.stdout
         assert out is not None
         try:
@@ -221,26 +252,34 @@ def test_notices_are_pushed_on_their_stream(tmp_path: Path) -> None:
 
 
 def test_regex_warninglist_search_is_bounded(api: Api) -> None:
-    body = json.dumps({"name": "evil", "type": "regex", "list": ["^(a+)+$"],
-                       "matching_attributes": ["mutex"]}).encode()
+    body = json.dumps(
+        {"name": "evil", "type": "regex", "list": ["^(a+)+$"], "matching_attributes": ["mutex"]}
+    ).encode()
     r = api.client.post("/api/v1/warninglists", content=body, headers=api.h("alpha"))
     assert r.status_code == 201, r.text
     q = "mutex:" + "a" * 1000 + "!"  # (observable values are bounded to 1 KiB)
     got: list[int] = []
-    worker = threading.Thread(target=lambda: got.append(api.client.get(
-        "/api/v1/search", params={"q": q}, headers=api.h("alpha")).status_code), daemon=True)
+    worker = threading.Thread(
+        target=lambda: got.append(
+            api.client.get("/api/v1/search", params={"q": q}, headers=api.h("alpha")).status_code
+        ),
+        daemon=True,
+    )
     worker.start()
     worker.join(30)  # a backtracking engine would not finish this in a lifetime
     assert got == [200]
     r = api.client.get("/api/v1/search", params={"q": "mutex:aaaa"}, headers=api.h("alpha"))
     assert r.status_code == 200 and r.json()["warninglists"] == ["evil"]
-    long = api.client.get("/api/v1/search", params={"q": "mutex:" + "a" * 4096},
-                          headers=api.h("alpha"))
+    long = api.client.get(
+        "/api/v1/search", params={"q": "mutex:" + "a" * 4096}, headers=api.h("alpha")
+    )
     assert long.status_code == 400 and long.json()["error"]["code"] == "input.query"
     for entry in ("(a)\\1", "(?=x)y"):
         bad = json.dumps({"name": "bad", "type": "regex", "list": [entry]}).encode()
         r = api.client.post("/api/v1/warninglists", content=bad, headers=api.h("alpha"))
         assert r.status_code == 400 and r.json()["error"]["code"] == "warninglist.bad_regex"
-    names = [w["name"] for w in api.client.get("/api/v1/warninglists",
-                                               headers=api.h("alpha")).json()["own"]]
+    names = [
+        w["name"]
+        for w in api.client.get("/api/v1/warninglists", headers=api.h("alpha")).json()["own"]
+    ]
     assert names == ["evil"]  # nothing stored

@@ -32,13 +32,26 @@ def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
         b.close()
 
 
-def post(client: TestClient, src: Node, dst: Node, path: str, body: bytes,
-         key: object = None, signed_body: bytes | None = None) -> dict[str, object]:
-    header = codec.sign_request(key or src.ex.node_key, "POST", path,  # type: ignore[arg-type]
-                                src.ex.node_id, dst.ex.node_id,
-                                body if signed_body is None else signed_body)
-    r = client.post(path, content=body, headers={codec.HEADER: header,
-                                                 "Content-Type": "application/json"})
+def post(
+    client: TestClient,
+    src: Node,
+    dst: Node,
+    path: str,
+    body: bytes,
+    key: object = None,
+    signed_body: bytes | None = None,
+) -> dict[str, object]:
+    header = codec.sign_request(
+        key or src.ex.node_key,
+        "POST",
+        path,  # type: ignore[arg-type]
+        src.ex.node_id,
+        dst.ex.node_id,
+        body if signed_body is None else signed_body,
+    )
+    r = client.post(
+        path, content=body, headers={codec.HEADER: header, "Content-Type": "application/json"}
+    )
     return {"status": r.status_code, "json": r.json()}
 
 
@@ -64,8 +77,10 @@ def test_a_batch_over_http(pair: tuple[Node, Node]) -> None:
         assert bad_beat["json"]["error"]["code"] == "fed.bad_item"  # type: ignore[index]
         desc = client.get(WELL_KNOWN)
         assert desc.status_code == 200 and "descriptor" in desc.json()
-        status = client.get("/api/v1/federation/status",
-                            headers={"Authorization": f"Bearer {b.node.members['bravo'].token}"})
+        status = client.get(
+            "/api/v1/federation/status",
+            headers={"Authorization": f"Bearer {b.node.members['bravo'].token}"},
+        )
         assert status.status_code == 200
 
 

@@ -23,8 +23,9 @@ def shares(url: str, token: str, **extra: str) -> list[tuple[str, str]]:
         params["after"] = extra["after"]
     seen: list[tuple[str, str]] = []
     event_id = ""
-    with httpx.stream("GET", url + "/api/v1/stream", headers=headers, params=params,
-                      timeout=20) as r:
+    with httpx.stream(
+        "GET", url + "/api/v1/stream", headers=headers, params=params, timeout=20
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
@@ -43,22 +44,28 @@ def test_a_member_s_stream(tmp_path: Path) -> None:
     with ServerProcess(node.data, env={"VIGIL_KEEPALIVE": "0.5"}) as srv:
         alpha = {"Authorization": f"Bearer {m['alpha'].token}"}
         sent = []
-        for i, params in enumerate(({"tlp": "green"}, {"tlp": "amber", "to": "member:bravo"},
-                                    {"tlp": "green"})):
-            r = httpx.post(f"{srv.url}/api/v1/shares", params=params,
-                           content=ioc_bundle(f"45.0.0.{i + 1}"), headers=alpha)
+        for i, params in enumerate(
+            ({"tlp": "green"}, {"tlp": "amber", "to": "member:bravo"}, {"tlp": "green"})
+        ):
+            r = httpx.post(
+                f"{srv.url}/api/v1/shares",
+                params=params,
+                content=ioc_bundle(f"45.0.0.{i + 1}"),
+                headers=alpha,
+            )
             assert r.status_code == 201, r.text
             sent.append(r.json()["id"])
         bravo = shares(srv.url, m["bravo"].token)
         assert [s for _, s in bravo] == sent
         assert [s for _, s in shares(srv.url, m["charlie"].token)] == [sent[0], sent[2]]
         first = bravo[0][0]
-        assert [s for _, s in shares(srv.url, m["bravo"].token, last_event_id=first)] == \
-            sent[1:]
-        assert [s for _, s in shares(srv.url, m["bravo"].token, after=bravo[1][0])] == \
-            sent[2:]
-        bad = httpx.get(f"{srv.url}/api/v1/stream", params={"after": "-1"},
-                        headers={"Authorization": f"Bearer {m['bravo'].token}"})
+        assert [s for _, s in shares(srv.url, m["bravo"].token, last_event_id=first)] == sent[1:]
+        assert [s for _, s in shares(srv.url, m["bravo"].token, after=bravo[1][0])] == sent[2:]
+        bad = httpx.get(
+            f"{srv.url}/api/v1/stream",
+            params={"after": "-1"},
+            headers={"Authorization": f"Bearer {m['bravo'].token}"},
+        )
         assert bad.status_code == 400
         assert bad.json()["error"]["pointer"] in ("after", "/after")
         nobody = httpx.get(f"{srv.url}/api/v1/stream", headers={"Authorization": "Bearer x"})

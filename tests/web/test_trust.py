@@ -33,22 +33,26 @@ def test_trust_routes(athens: Node) -> None:
     with TestClient(create_app(athens.node.settings, exchange=athens.ex)) as client:
         status = client.get("/api/v1/federation/trust", headers=h(athens, "alpha"))
         assert status.status_code == 200, status.text
-        mine = client.get(f"/api/v1/directory/lookup/{athens.id('alpha')}",
-                          headers=h(athens, "bravo"))
+        mine = client.get(
+            f"/api/v1/directory/lookup/{athens.id('alpha')}", headers=h(athens, "bravo")
+        )
         # no entry of alpha's keys in the node's key directory yet
         assert (mine.status_code, mine.json()["error"]["code"]) == (404, "dir.unknown_member")
         assert status.json()["alarms"] == []
         for body in (b"[]", b"{", b'{"entry": 1}'):
-            r = client.post("/api/v1/directory/entries", content=body,
-                            headers={**h(athens, "alpha"), "Content-Type": "application/json"})
+            r = client.post(
+                "/api/v1/directory/entries",
+                content=body,
+                headers={**h(athens, "alpha"), "Content-Type": "application/json"},
+            )
             assert r.status_code == 400, body
             assert r.json()["error"]["code"] == "dir.bad_entry"
         seen = client.get(f"/api/v1/federation/witnessed/{sid}", headers=h(athens, "bravo"))
         assert seen.status_code == 200 and seen.json()["share"] == sid
-        hidden = client.get(f"/api/v1/federation/witnessed/{sid}",
-                            headers=h(athens, "charlie"))
-        missing = client.get("/api/v1/federation/witnessed/"
-                             "share--00000000-0000-4000-8000-000000000000",
-                             headers=h(athens, "charlie"))
+        hidden = client.get(f"/api/v1/federation/witnessed/{sid}", headers=h(athens, "charlie"))
+        missing = client.get(
+            "/api/v1/federation/witnessed/share--00000000-0000-4000-8000-000000000000",
+            headers=h(athens, "charlie"),
+        )
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json()["error"]["code"] == missing.json()["error"]["code"]

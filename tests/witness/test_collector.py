@@ -30,10 +30,10 @@ def test_collector_follows_409_and_counts_quorum(trio: Callable[..., list[Node]]
     note = col.cosigned(origin_node.log.origin, k)
     assert note is not None
     witnesses = {p.witness.name: p.witness.public_raw for p in peers}
-    cp, found = verify_witnessed(note, (origin_node.log.key_name, origin_node.log.public_raw),
-                                 witnesses, k)
+    cp, found = verify_witnessed(
+        note, (origin_node.log.key_name, origin_node.log.public_raw), witnesses, k
+    )
     assert cp.size == 5 and len(found) == 2
     with pytest.raises(Exception) as e:
-        verify_witnessed(note, (origin_node.log.key_name, origin_node.log.public_raw),
-                         witnesses, 3)
+        verify_witnessed(note, (origin_node.log.key_name, origin_node.log.public_raw), witnesses, 3)
     assert getattr(e.value, "code", "") == "witness.quorum"

@@ -68,6 +68,9 @@ def test_names_and_addresses() -> None:
         bed.node(4)
     with pytest.raises(ValueError):
         Bed(51)
-    assert (node_addr(4), link_addr(4), service_addr(4)) == \
-        ("10.201.4.2", "10.201.4.1", "10.201.100.4")
+    assert (node_addr(4), link_addr(4), service_addr(4)) == (
+        "10.201.4.2",
+        "10.201.4.1",
+        "10.201.100.4",
+    )
     assert bed.command(bed.node(1), ["true"]) == ["ip", "netns", "exec", bed.node(1), "true"]

@@ -22,8 +22,7 @@ def test_a_bed_of_two(netns_ok: None, tmp_path: Path) -> None:
         assert n2.url == f"http://10.201.2.2:{PORT}"
         assert n2.peer_url == f"http://10.201.100.2:{PORT}"
         assert n2.ns == tb.bed.node(2)
-        assert n2.argv()[:5] == [sys.executable, "-m", "vigil.cli", "--data",
-                                 str(tmp_path / "n2")]
+        assert n2.argv()[:5] == [sys.executable, "-m", "vigil.cli", "--data", str(tmp_path / "n2")]
         assert n2.argv()[-2:] == ["--workers", "1"]
         assert n2.env["VIGIL_LOG_LEVEL"] == "warning" and n2.env["VIGIL_X"] == "1"
         tb.isolate(2)

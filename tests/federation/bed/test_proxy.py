@@ -105,5 +105,8 @@ def test_control_commands_and_routes() -> None:
     assert proxy.delay == {(1, 2): 5.0}
     proxy.command({"op": "clear"})
     assert proxy.delay == {} and proxy.drop == 0.0
-    assert parse_route("3=10.201.3.1:8470>127.0.0.1:9000") == \
-        (3, ("10.201.3.1", 8470), ("127.0.0.1", 9000))
+    assert parse_route("3=10.201.3.1:8470>127.0.0.1:9000") == (
+        3,
+        ("10.201.3.1", 8470),
+        ("127.0.0.1", 9000),
+    )
