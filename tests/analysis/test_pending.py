@@ -124,7 +124,7 @@ def test_a_store_migrated_with_rows_keeps_its_answers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows stored before the key index of their own (named by share id, keyed in an
     index on the row) are found the same after the migration: merged, by share seq."""
-    from tests.storage.test_base import _stores_before
+    from tests.storage.test_schema import _stores_before
 
     from vigil.storage.schema import OBSERVABLE_KEY_INDEX_MIGRATION
 

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import StixError
-from vigil.stix import _patterns
 from vigil.stix.validate import (
     MAX_REPORTED,
-    SCO_PROPERTY_NAMES,
     check_bundle,
     check_object,
     validate_bundle,
@@ -24,7 +22,7 @@ from vigil.stix.validate import (
 )
 
 from .conftest import IDENTITY, TS, make_bundle, make_indicator
-from .corpus import PATTERNS, load_seeds
+from .corpus import load_seeds
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stix"
 
@@ -451,149 +449,6 @@ def test_stix20_content_is_refused() -> None:
     }
     codes = [p.code for p in check_object(stix20)]
     assert codes[0] == "stix.spec_version"
-
-
-# --- patterns ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("pattern", PATTERNS)
-def test_fast_path_never_accepts_what_the_grammar_refuses(pattern: str) -> None:
-    if _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES):
-        assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == []
-
-
-def test_fast_path_takes_one_step_through_a_reference_as_misp_writes_it() -> None:
-    misp = ("[network-traffic:dst_ref.type = 'ipv4-addr' AND "
-            "network-traffic:dst_ref.value = '198.51.100.7']")
-    assert _patterns.fast_valid(misp, SCO_PROPERTY_NAMES)
-    for pattern in (misp.replace("dst_ref.type", "dst_ref.AND"),
-                    misp.replace("dst_ref.type", "dst_ref.true"),
-                    misp.replace("dst_ref.type", "dst_ref.hashes"),
-                    misp.replace("dst_ref.type", "dst_ref.'type'"),
-                    misp.replace("dst_ref.type", "dst_port.type"),
-                    misp.replace("dst_ref.type", "x_ref.type")):
-        assert not _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
-        test_fast_path_never_accepts_what_the_grammar_refuses(pattern)
-
-
-def test_fast_path_takes_misp_list_steps_and_parentheses() -> None:
-    """misp-stix writes ``resolves_to_refs[*].value``, ``to_refs[*].value`` and
-    ``[( ... )]``: the fast path takes those forms, and only those."""
-    taken = ["[domain-name:value = 'a.example' AND "
-             "domain-name:resolves_to_refs[*].value = '198.51.100.7']",
-             "[email-message:to_refs[*].value = 'b@example.org']",
-             "[(network-traffic:dst_ref.type = 'ipv4-addr' AND "
-             "network-traffic:dst_ref.value = '198.51.100.7')]",
-             "[(domain-name:value = 'a')] OR [(url:value = 'http://b.example/')]"]
-    for pattern in taken:
-        assert _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
-        assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == [], pattern
-    for pattern in ["[domain-name:resolves_to_refs[*] = 'a']",  # no step after [*]
-                    "[domain-name:value[*].x = 'a']",  # not a list of references
-                    "[domain-name:resolves_to_refs[*].AND = 'a']",
-                    "[domain-name:resolves_to_refs[*].hashes = 'a']",
-                    "[domain-name:resolves_to_refs[*].'value' = 'a']",
-                    "[domain-name:resolves_to_refs[0].value = 'a']",
-                    "[(domain-name:value = 'a']", "[domain-name:value = 'a')]",
-                    "[((domain-name:value = 'a'))]", "[()]",
-                    "[(domain-name:value = 'a') AND (url:value = 'b')]",
-                    "([domain-name:value = 'a'])"]:
-        assert not _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
-        test_fast_path_never_accepts_what_the_grammar_refuses(pattern)
-
-
-_TYPES = st.sampled_from(
-    ["ipv4-addr", "domain-name", "url", "file", "x-acme", "email-addr", "network-traffic", "mutex"]
-)
-_PROPS = st.sampled_from(
-    [
-        "value",
-        "name",
-        "hashes.MD5",
-        "hashes.'SHA-256'",
-        "hashes.SHA1",
-        "hashes.'SSDEEP'",
-        "hashes.TLSH",
-        "Value",
-        "ab",
-        "start",
-        "pid",
-        "resolves_to_refs[*].value",
-        "to_refs[*].value",
-        "dst_ref[*].value",
-        "resolves_to_refs[*].hashes",
-    ]
-)
-_VALUES = st.one_of(
-    st.text(alphabet="ab'\\ \t:.[]()=", max_size=8).map(lambda s: "'" + s + "'"),
-    st.sampled_from(
-        [
-            "'" + "a" * 32 + "'",
-            "'" + "0" * 64 + "'",
-            "'" + "f" * 40 + "'",
-            "'3:ab+c:d'",
-            "''",
-            "'a\\'b'",
-            "'a\\\\'",
-            "1",
-            "true",
-        ]
-    ),
-)
-_COMPARISON = st.builds(
-    lambda t, p, op, v: f"{t}:{p} {op} {v}",
-    _TYPES,
-    _PROPS,
-    st.sampled_from(["=", "!=", "LIKE", "=="]),
-    _VALUES,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.lists(_COMPARISON, min_size=1, max_size=3), min_size=1, max_size=3),
-    st.sampled_from([" AND ", " OR ", " and ", "AND"]),
-    st.booleans(),
-)
-@example(groups=[["domain-name:resolves_to_refs[*].value = 'a'"]], join=" AND ", paren=True)
-def test_fast_path_agrees_with_stix2_patterns(groups: list[list[str]], join: str,
-                                              paren: bool) -> None:
-    wrap = "[({})]" if paren else "[{}]"
-    pattern = " OR ".join(wrap.format(join.join(g)) for g in groups)
-    if _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES):
-        assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == [], pattern
-
-
-def test_pattern_sizes_are_bounded_before_any_parser_runs() -> None:
-    huge = "[domain-name:value = '" + "a" * (30 * 1024 * 1024) + "']"
-    assert _patterns.size_error(huge) is not None
-    limit = _patterns.MAX_PATTERN_VALUE
-    assert _patterns.size_error("[url:value = '" + "a" * (limit + 1) + "']") is not None
-    assert _patterns.size_error("[url:value = '" + "a" * limit + "']") is None
-    assert _patterns.size_error("[url:value = '" + "a" * 4240 + "']") is None  # MISP inline
-    doc = make_bundle(1)
-    doc["objects"][0]["pattern"] = huge
-    with pytest.raises(StixError) as e:
-        validate_bundle(doc)
-    assert (e.value.code, e.value.pointer) == ("stix.pattern_too_large", "/objects/0/pattern")
-
-
-def test_the_reference_grammar_parses_a_bounded_amount_per_bundle() -> None:
-    slow = " OR ".join(["[file:name MATCHES '" + "a" * 4000 + "']"] * 3)  # not a simple form
-    n = _patterns.SLOW_PATTERN_BUDGET // len(slow) + 2
-    doc = make_bundle(n)
-    for obj in doc["objects"]:
-        obj["pattern"] = slow
-    with pytest.raises(StixError) as e:
-        validate_bundle(doc)
-    problems = e.value.detail["problems"]
-    assert {p["code"] for p in problems} == {"stix.pattern_too_large"}
-    assert len(problems) == 2  # every pattern past the budget, none before it
-
-
-def test_the_common_indicator_patterns_take_the_fast_path() -> None:
-    for i in range(10):
-        assert _patterns.fast_valid(make_indicator(i)["pattern"], SCO_PROPERTY_NAMES)
 
 
 def test_speed_1000_indicators() -> None:

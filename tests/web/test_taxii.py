@@ -1,5 +1,5 @@
-"""The TAXII endpoints in process (full app, SQLite): filters, versions, manifest,
-headers, sealed shares, delete as recall, status."""
+"""The TAXII endpoints (``vigil.web.taxii``) in process (full app, SQLite): filters, versions,
+manifest, headers, sealed shares, delete as recall, status."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from tests.taxii.conftest import ROOT, Taxii, attack_objects, indicator
+from tests.taxii.conftest import taxii as taxii  # the fixture
 
 from vigil.model import ChannelKind
 from vigil.storage import taxii as taxii_rows
