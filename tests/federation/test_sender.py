@@ -407,3 +407,33 @@ async def test_a_pull_stops_once_pushes_of_that_origin_arrive(
     assert asked == [sender.FIRST]
     await link.client.aclose()
     await svc.stop()
+
+
+async def test_a_push_begun_on_a_down_link_that_gets_through_goes_on(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push round begun while the link was down whose own batches get answered (it
+    brought the link up) is not given up: it sends its round through, each batch once."""
+    a, b = pair
+    for _ in range(6):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    monkeypatch.setattr(sender, "FIRST", 1)
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    froms: list[int] = []
+
+    async def live(method: str, path: str, body: bytes = b"", params: Any = None,
+                   timeout: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        froms.append(int(data["batch"]["from"]))
+        got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
+        return httpx.Response(200, content=orjson.dumps(got.ack))
+
+    monkeypatch.setattr(link, "_request", live)
+    link.state = "down"
+    await asyncio.wait_for(link.push_round(), 20)
+    head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
+    assert acked == head and link.state == "up"
+    assert len(froms) >= 3 and froms == sorted(set(froms))  # one round, each batch once
+    await link.client.aclose()
+    await svc.stop()

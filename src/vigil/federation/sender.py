@@ -75,6 +75,7 @@ class Link:
         self.wake = asyncio.Event()
         self.came_up = asyncio.Event()  # set while up; set on a heal ends a backoff
         self.probes = probing.Probes(float(service.settings.fed_heartbeat))
+        self.answers = 0  # pushes answered (whatever the answer)
         self.pull_wanted = asyncio.Event()
         self.client = client_for(service, peer)
         self.tasks: list[asyncio.Task[None]] = []
@@ -207,6 +208,7 @@ class Link:
         """POST one batch; the peer's cursor (after a 409, the one it names)."""
         batch = self.service.tamper(self.peer.node, batch)
         r = await self._request("POST", "/batch", orjson.dumps(batch))
+        self.answers += 1
         if r.status_code == 200:
             ack = codec.open_signed(orjson.loads(r.content), codec.TAG_ACK, "ack",
                                     self.peer.key)
@@ -239,14 +241,17 @@ class Link:
 
     async def push_round(self) -> bool:
         """``push_once``; begun while the link is not up, it is given up (and True
-        answered: begin again) once the link comes up before it ends."""
+        answered: begin again) once the link comes up before it got any answer."""
         if self.state == "up":
             return await self.push_once()
         self.came_up.clear()
+        answers = self.answers
         push = asyncio.ensure_future(self.push_once())
         up = asyncio.ensure_future(self.came_up.wait())
         try:
             await asyncio.wait({push, up}, return_when=asyncio.FIRST_COMPLETED)
+            if not push.done() and self.answers != answers:
+                await push  # its own requests get through (they brought the link up)
         finally:
             up.cancel()
             if not push.done():
