@@ -5,19 +5,20 @@ A link that is up sends a heartbeat every ``fed_heartbeat`` seconds. A link that
 up probes instead, with the same signed heartbeat: the first probe ``FIRST`` seconds
 after the one that failed, each next wait twice the one before, up to ``fed_heartbeat``
 (0.25, 0.5, 1, 1, … s with the default), counted from the start of the probe before.
-A probe's connect (TCP and TLS) waits its interval, at least ``CONNECT_MIN`` and at most
-``CONNECT_MAX`` seconds, and the next one starts only after it ends, so one probe at a
-time is open. A peer that stays down is thus tried no more often than a peer that is up
-is sent heartbeats (once per ``fed_heartbeat``); the pushes of that link wait for a
-probe (or the peer's own heartbeat) to get through, so the probe is the only attempt the
-down peer sees. A heal is noticed by the next probe, at most one interval after it.
+A probe's connect (TCP and TLS) waits ``CONNECT`` seconds, and the next probe starts
+only after it ends, so one probe at a time is open. On a silent cut each probe hangs
+that long (the kernel sends its SYN again after 1 s), so a SYN leaves at 0, 1, 1.5,
+2.5, 3, … s; a peer that refuses at once is probed on the schedule itself. A peer that
+stays down thus gets at most one connection attempt per ``fed_heartbeat`` once the
+schedule reached it, as a peer that is up gets heartbeats; the pushes of that link
+wait for a probe (or the peer's own heartbeat) to get through, so the probes are the
+only attempts the down peer sees. A heal is noticed by the next SYN of a probe.
 """
 
 from __future__ import annotations
 
 FIRST = 0.25  # seconds from a failed probe (or the fall of the link) to the next probe
-CONNECT_MIN = 0.5  # a probe's connect waits at least this (a slow handshake gets through)
-CONNECT_MAX = 1.5  # ... and at most this
+CONNECT = 1.5  # seconds a probe's connect (TCP and TLS) may take; a slow handshake gets in
 
 
 class Probes:
@@ -30,9 +31,10 @@ class Probes:
     def _first(self) -> float:
         return min(FIRST, self.every) if self.every > 0 else FIRST
 
-    def connect(self) -> float:
+    @staticmethod
+    def connect() -> float:
         """Seconds the next probe's connect may take."""
-        return min(CONNECT_MAX, max(CONNECT_MIN, self.interval))
+        return CONNECT
 
     def failed(self) -> float:
         """A probe failed: seconds from its start to the next one (the wait grows)."""
