@@ -378,37 +378,6 @@ async def test_a_backoff_ends_when_the_link_comes_up_not_on_a_publish(
     await svc.stop()
 
 
-async def test_a_pull_stops_once_pushes_of_that_origin_arrive(
-        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pull (after the peer's heartbeat showed a head past the cursor) goes on batch
-    after batch only while no push of that origin is held here: pushes bring the same
-    items, and both would build, send and check them."""
-    a, b = pair
-    svc = Service(b.ex, b.node.settings, _ring)
-    link = Link(svc, b.peers["athens"])
-    turns = b.ex.attach(receiver.Turns, receiver.Turns)[0]
-    asked: list[int] = []
-
-    async def pull_once(limit: int = sender.BATCH) -> int:
-        asked.append(limit)
-        turns.held[a.ex.node_id] = 1  # a push of the origin came meanwhile
-        await asyncio.sleep(0)
-        return limit  # a full batch: more to pull
-
-    monkeypatch.setattr(link, "pull_once", pull_once)
-    task = asyncio.create_task(link._pull_loop())
-    link.pull_wanted.set()
-    for _ in range(50):
-        await asyncio.sleep(0)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    turns.held[a.ex.node_id] = 0
-    assert asked == [sender.FIRST]
-    await link.client.aclose()
-    await svc.stop()
-
-
 async def test_a_push_begun_on_a_down_link_that_gets_through_goes_on(
         pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
     """A push round begun while the link was down whose own batches get answered (it

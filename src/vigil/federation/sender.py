@@ -15,10 +15,10 @@ the schedule of :mod:`vigil.federation.probing` (0.25 s growing to ``fed_heartbe
 and a push round begun while it was not up is given up when it comes up and begun again
 at once (its connections may hang on the cut they were opened through). Connections
 time out after ``CONNECT`` seconds. Every ``fed_heartbeat`` seconds each link that is up
-sends its head; a node that hears a head past its cursor pulls from that origin (until
-pushes of it come), and flags the link ``withheld`` when the pull does not close the
-gap. A peer added ``via`` a relay is reached through it: its link's client seals every
-request to the peer (:mod:`vigil.federation.transport`); nothing else here differs.
+sends its head; a node that hears a head past its cursor pulls from that origin, and
+flags the link ``withheld`` when the pull does not close the gap. A peer added ``via``
+a relay is reached through it: its link's client seals every request to the peer
+(:mod:`vigil.federation.transport`); nothing else here differs.
 """
 
 from __future__ import annotations
@@ -349,9 +349,7 @@ class Link:
             self.pull_wanted.clear()
             limit = FIRST
             try:
-                # pushes of this origin arriving bring the same items: the pull stops
-                while await self.pull_once(limit) >= limit and \
-                        not receiver.receiving(self.ex, self.peer.node):
+                while await self.pull_once(limit) >= limit:
                     limit = grown(limit)
             except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
                 log.info("pull from %s failed: %s", self.peer.name, e)
