@@ -15,9 +15,9 @@ from vigil.crypto.sign import sign
 from vigil.errors import Conflict
 from vigil.features import open_exchange
 from vigil.federation import codec, outbox, peers, receiver
+from vigil.federation.batches import build_batch
 from vigil.federation.descriptor import descriptor
 from vigil.federation.peers import Peer
-from vigil.federation.sender import build_batch
 from vigil.model import Tlp
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q

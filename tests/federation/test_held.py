@@ -33,7 +33,7 @@ from tests.federation.pairs import (
 from vigil import clock
 from vigil.features import open_exchange
 from vigil.federation import held, receiver
-from vigil.federation.sender import heartbeat_body
+from vigil.federation.batches import heartbeat_body
 from vigil.federation.status import status
 from vigil.model import ChannelKind
 from vigil.storage import federation as q
@@ -125,7 +125,7 @@ KILLED = """
 import os, pickle, signal, sys
 from vigil.features import open_exchange
 from vigil.federation import outbox, peers, receiver
-from vigil.federation.sender import build_batch
+from vigil.federation.batches import build_batch
 from vigil.storage import federation as q
 sa, sb = pickle.loads(open(sys.argv[1], "rb").read())
 a, b = open_exchange(sa), open_exchange(sb)

@@ -23,7 +23,7 @@ from tests.federation.pairs import (
 from vigil.crypto.encoding import b64u
 from vigil.errors import Conflict, CryptoError
 from vigil.federation import receiver
-from vigil.federation.sender import heartbeat_body
+from vigil.federation.batches import heartbeat_body
 from vigil.model import Audience, ChannelKind, Form, Handling, Tlp
 from vigil.protocol.envelope import build_share
 from vigil.signin import users as access

@@ -22,7 +22,7 @@ from tests.federation.pairs import (
 
 from vigil.errors import Conflict, CryptoError
 from vigil.federation import codec, kinds, prepared, receiver
-from vigil.federation.sender import build_batch
+from vigil.federation.batches import build_batch
 from vigil.log.checkpoint import verify_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import leaf_hash, verify_inclusion

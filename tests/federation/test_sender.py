@@ -13,7 +13,7 @@ import orjson
 import pytest
 from tests.federation.pairs import Node, publish
 
-from vigil.federation import receiver, sender
+from vigil.federation import batches, probing, receiver, sender
 from vigil.federation.sender import Link, Service
 from vigil.storage import federation as q
 
@@ -129,31 +129,6 @@ async def test_an_answer_older_than_an_ack_of_the_round_moves_nothing_back(
     await svc.stop()
 
 
-def test_a_hole_in_the_outbox_ends_the_batch_before_it(pair: tuple[Node, Node]) -> None:
-    """A row missing from the outbox (a withholding origin) never sits inside a batch
-    (which the destination would refuse whole as malformed): the batch stops before it,
-    and the next one starts at it, where the destination sees the gap."""
-    from vigil.errors import Conflict
-    from vigil.federation.sender import build_batch
-
-    a, b = pair
-    for _ in range(5):
-        publish(a, "alpha", ["member:bravo@berlin"])
-    dest = b.ex.node_id
-    acked = a.ex.store.read(lambda sql: q.link(sql, dest))[1]
-    rows = a.ex.store.read(lambda sql: q.pending(sql, dest, acked, 100))
-    hole = rows[2][0]
-    a.ex.store.write(lambda sql: sql.execute(
-        "DELETE FROM fed_outbox WHERE dest=? AND dseq=?", (dest, hole)))
-    first = build_batch(a.ex, dest, acked)
-    assert [i["dseq"] for i in first["batch"]["items"]] == [acked + 1, acked + 2]
-    got = receiver.receive(b.ex, b.peers["athens"], first)
-    assert int(got.ack["ack"]["cursor"]) == hole - 1
-    with pytest.raises(Conflict) as e:
-        receiver.receive(b.ex, b.peers["athens"], build_batch(a.ex, dest, hole - 1))
-    assert e.value.code == "fed.gap"
-
-
 async def test_a_link_stops_when_a_loop_swallowed_a_cancel(pair: tuple[Node, Node]) -> None:
     """asyncio.wait_for (3.11) returns the awaitable's result when it completes as the
     cancel arrives (a wake set just then), and the link's loop goes on: stopping the
@@ -228,7 +203,7 @@ async def test_a_round_starts_with_a_short_batch_and_doubles(
     dest = b.ex.node_id
     head, start, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
     monkeypatch.setattr(sender, "FIRST", 1)
-    monkeypatch.setattr(sender, "BATCH", 4)
+    monkeypatch.setattr(batches, "BATCH", 4)  # what grown() doubles up to
     svc = Service(a.ex, a.node.settings, _ring)
     link = Link(svc, a.peers["berlin"])
     sizes: list[int] = []
@@ -257,7 +232,7 @@ async def test_a_pull_round_starts_short_and_doubles(
     each time a pull comes back full, up to sender.BATCH; it stops at a short one."""
     a, _ = pair
     monkeypatch.setattr(sender, "FIRST", 2)
-    monkeypatch.setattr(sender, "BATCH", 10)
+    monkeypatch.setattr(batches, "BATCH", 10)
     svc = Service(a.ex, a.node.settings, _ring)
     link = Link(svc, a.peers["berlin"])
     asked: list[int] = []
@@ -306,9 +281,9 @@ async def test_a_heartbeat_from_a_peer_wakes_its_link_when_down(
 
 async def test_a_heartbeat_on_a_down_link_connects_within_the_probe_time(
         pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A heartbeat on a link that is not up gives its connection sender.PROBE seconds
-    (a silent cut hangs a connect until it runs out; the next SYN comes after it); a
-    link that is up keeps the client's own timeouts."""
+    """A heartbeat on a link that is not up gives its connection the probe's time (a
+    silent cut hangs a connect until it runs out; the next SYN comes after it); a link
+    that is up keeps the client's own timeouts."""
     a, b = pair
     svc = Service(a.ex, a.node.settings, _ring)
     link = Link(svc, a.peers["berlin"])
@@ -326,7 +301,108 @@ async def test_a_heartbeat_on_a_down_link_connects_within_the_probe_time(
     await link.heartbeat_once()
     assert link.state == "up"
     await link.heartbeat_once()
-    assert timeouts[0] is not None and timeouts[0].connect == sender.PROBE
+    # the first probe after a fall (vigil.federation.probing)
+    assert timeouts[0] is not None and timeouts[0].connect == probing.CONNECT
     assert timeouts[1] is None
+    await link.client.aclose()
+    await svc.stop()
+
+
+async def test_a_push_begun_on_a_down_link_begins_again_when_it_comes_up(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push round begun while the link is down (its connection hangs on the cut) is
+    given up as soon as the link comes up (a probe got through), and the next round
+    sends at once on the live link instead of waiting for the hung connect."""
+    a, b = pair
+    publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    hung: list[str] = []
+    sent = asyncio.Event()
+
+    async def cut(method: str, path: str, body: bytes = b"", params: Any = None,
+                  timeout: Any = None) -> httpx.Response:
+        sent.set()
+        try:
+            await asyncio.Event().wait()  # a connect on a silent cut
+        except asyncio.CancelledError:
+            hung.append("given up")
+            raise
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(link, "_request", cut)
+    link.state = "down"
+    round_ = asyncio.create_task(link.push_round())
+    await asyncio.wait_for(sent.wait(), 20)
+    link._ok()  # a probe got through
+    assert await asyncio.wait_for(round_, 20) is True  # begin again
+    assert hung == ["given up"]
+
+    async def live(method: str, path: str, body: bytes = b"", params: Any = None,
+                   timeout: Any = None) -> httpx.Response:
+        got = await receiver.receive_in_turn(b.ex, b.peers["athens"], orjson.loads(body))
+        return httpx.Response(200, content=orjson.dumps(got.ack))
+
+    monkeypatch.setattr(link, "_request", live)
+    await asyncio.wait_for(link.push_round(), 20)
+    head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
+    assert acked == head
+    await link.client.aclose()
+    await svc.stop()
+
+
+async def test_a_backoff_ends_when_the_link_comes_up_not_on_a_publish(
+        pair: tuple[Node, Node]) -> None:
+    """A failed push waits out its backoff until the link comes up (here: the peer's
+    heartbeat is heard); a publish meanwhile does not end it (a push would only hang on
+    the cut connection)."""
+    a, b = pair
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = svc.links[b.ex.node_id] = Link(svc, a.peers["berlin"])
+    link.backoff = sender.BACKOFF_CAP
+    waiting = asyncio.create_task(link._failed("cut"))
+    dest = b.ex.node_id
+    while a.ex.store.read(lambda sql: q.link(sql, dest))[4] != "cut":
+        await asyncio.sleep(0.01)  # its error is written: it waits out the backoff next
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert link.state == "down"
+    link.tell(10**6)  # a publish
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    svc.heard(b.ex.node_id)
+    await asyncio.wait_for(waiting, 20)
+    await link.client.aclose()
+    await svc.stop()
+
+
+async def test_a_push_begun_on_a_down_link_that_gets_through_goes_on(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push round begun while the link was down whose own batches get answered (it
+    brought the link up) is not given up: it sends its round through, each batch once."""
+    a, b = pair
+    for _ in range(6):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    monkeypatch.setattr(sender, "FIRST", 1)
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    froms: list[int] = []
+
+    async def live(method: str, path: str, body: bytes = b"", params: Any = None,
+                   timeout: Any = None) -> httpx.Response:
+        data = orjson.loads(body)
+        froms.append(int(data["batch"]["from"]))
+        got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
+        return httpx.Response(200, content=orjson.dumps(got.ack))
+
+    monkeypatch.setattr(link, "_request", live)
+    link.state = "down"
+    await asyncio.wait_for(link.push_round(), 20)
+    head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
+    assert acked == head and link.state == "up"
+    assert len(froms) >= 3 and froms == sorted(set(froms))  # one round, each batch once
     await link.client.aclose()
     await svc.stop()

@@ -12,7 +12,7 @@ from tests.federation.pairs import cursor, deliver, inbox_ids, make, peer, publi
 from vigil.errors import Conflict
 from vigil.features import open_exchange
 from vigil.federation import receiver
-from vigil.federation.sender import build_batch
+from vigil.federation.batches import build_batch
 from vigil.storage import federation as q
 
 TO = ["member:bravo@berlin"]

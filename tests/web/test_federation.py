@@ -18,8 +18,9 @@ from tests.federation.pairs import Node, batch, make, network, peer, sync
 
 from vigil.crypto.keys import generate_sign_key
 from vigil.federation import codec
+from vigil.federation.batches import heartbeat_body
 from vigil.federation.descriptor import WELL_KNOWN
-from vigil.federation.sender import Link, Service, heartbeat_body
+from vigil.federation.sender import Link, Service
 from vigil.storage import federation as q
 from vigil.web.app import create_app
 

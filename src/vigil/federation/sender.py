@@ -9,13 +9,15 @@ short batch. A publish wakes the link at once: the outbox hook tells it the dseq
 queued, inside the publishing transaction, and the link waits for that row's commit
 rather than for the next heartbeat. A refused push (``fed.gap``, ``fed.replay``) moves
 the sender to the destination's cursor; any other failure backs off exponentially with
-jitter (cap 30 s), ended early by a heartbeat that gets through (either way: one from
-the peer wakes the link too) or a publish. Connections time out after ``CONNECT``
-seconds, ``PROBE`` for a heartbeat on a link that is down, so a link that heals is
-tried again within about a second. Every ``fed_heartbeat`` seconds each link sends its
-head; a node that hears a head past its cursor pulls from that origin, and flags the
-link ``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
-reached through it: its link's client seals every request to the peer
+jitter (cap 30 s), ended early when the link comes up: a heartbeat that gets through
+(either way: one from the peer wakes the link too). A link that is not up is probed on
+the schedule of :mod:`vigil.federation.probing` (0.25 s growing to ``fed_heartbeat``),
+and a push round begun while it was not up is given up when it comes up and begun again
+at once (its connections may hang on the cut they were opened through). Connections
+time out after ``CONNECT`` seconds. Every ``fed_heartbeat`` seconds each link that is up
+sends its head; a node that hears a head past its cursor pulls from that origin, and
+flags the link ``withheld`` when the pull does not close the gap. A peer added ``via``
+a relay is reached through it: its link's client seals every request to the peer
 (:mod:`vigil.federation.transport`); nothing else here differs.
 """
 
@@ -29,7 +31,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -39,21 +41,19 @@ from vigil import clock
 from vigil.config import Settings
 from vigil.crypto.kem import EncPrivate
 from vigil.errors import VigilError
-from vigil.federation import codec, held, outbox, peers, receiver, tls, transport
+from vigil.federation import codec, held, outbox, peers, probing, receiver, tls, transport
+from vigil.federation.batches import BATCH, FIRST, build_batch, grown, heartbeat_body
 from vigil.federation.descriptor import hop_key, tls_pair
 from vigil.federation.peers import Peer
 from vigil.node.exchange import Exchange
 from vigil.storage import federation as q
-from vigil.storage.base import Sql, serialize_writes
+from vigil.storage.base import serialize_writes
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
-FIRST = 25  # items in a round's first batch; each next one twice the one before, to BATCH
 WINDOW = 3  # batches in flight per destination (each acked in order)
 BACKOFF_CAP = 30.0
 CONNECT = transport.CONNECT  # seconds to connect (TCP and TLS) before a try counts as failed
-PROBE = 1.5  # seconds to connect for a heartbeat while the link is not up
 COMMIT_WAIT = 2.0  # seconds a link waits for a row it was told of to be committed
 LEASE = 5.0  # seconds a worker holds the node's sender lease without renewing it
 Ring = Callable[[Iterable[str]], Awaitable[None]]
@@ -66,44 +66,6 @@ def client_for(service: Service, peer: Peer, timeout: float = 30.0) -> httpx.Asy
                                   service.tls_pair)
 
 
-def consecutive(rows: Sequence[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
-    """The outbox rows up to the first hole in their dseqs: a batch holds consecutive
-    dseqs only, so a row missing from the outbox ends the batch before it, and the next
-    batch starts at the hole, where the destination sees the gap (and flags it)."""
-    out: list[tuple[int, str, str, str]] = []
-    for row in rows:
-        if out and row[0] != out[-1][0] + 1:
-            break
-        out.append(row)
-    return out
-
-
-def grown(limit: int) -> int:
-    """The size of a round's batch after one of ``limit`` items."""
-    return min(BATCH, limit * 2)
-
-
-def build_batch(ex: Exchange, dest: str, after: int, limit: int = BATCH) -> dict[str, Any]:
-    """The signed batch of ``dest``'s outbox rows after ``after`` (push and pull alike)."""
-    def run(sql: Sql) -> list[tuple[int, str, Mapping[str, Any]]]:
-        return outbox.bodies(ex, sql, consecutive(q.pending(sql, dest, after, limit)))
-
-    items = outbox.with_proofs(ex, ex.store.read(run), dest)
-    _, note = ex.log.checkpoint()
-    return codec.make_batch(ex.node_key, ex.node_id, dest, items, note)
-
-
-def heartbeat_body(ex: Exchange, dest: str, head: int, acked: int,
-                   extra: Callable[[str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """A signed heartbeat: this node's head for ``dest``, its latest revocations, and
-    the parts others add (``extra``: vigil.federation.trust's witness part)."""
-    revoked = ex.store.read(lambda sql: outbox.revocations(ex, sql))
-    more = dict(extra(dest)) if extra is not None else {}
-    return codec.make_signed(ex.node_key, codec.TAG_HEARTBEAT, "heartbeat", {
-        **more, "v": codec.VERSION, "kind": "fed-heartbeat", "origin": ex.node_id,
-        "dest": dest, "head": head, "acked": acked, "at": clock.now(), "revocations": revoked})
-
-
 class Link:
     """This node's side of the link to one peer."""
 
@@ -111,6 +73,9 @@ class Link:
         self.service = service
         self.peer = peer
         self.wake = asyncio.Event()
+        self.came_up = asyncio.Event()  # set while up; set on a heal ends a backoff
+        self.probes = probing.Probes(float(service.settings.fed_heartbeat))
+        self.answers = 0  # pushes answered (whatever the answer)
         self.pull_wanted = asyncio.Event()
         self.client = client_for(service, peer)
         self.tasks: list[asyncio.Task[None]] = []
@@ -158,16 +123,21 @@ class Link:
 
     def _ok(self) -> None:
         self.state, self.error, self.backoff = "up", None, 0.0
+        self.came_up.set()
+
+    def _down(self, why: str) -> None:
+        self.state, self.error = "down", why
+        self.came_up.clear()
 
     async def _failed(self, why: str) -> None:
-        self.state, self.error = "down", why
+        self._down(why)
         await asyncio.to_thread(self.ex.store.write,
                                 lambda sql: q.set_error(sql, self.peer.node, why[:500]))
         self.backoff = min(BACKOFF_CAP, max(0.1, self.backoff * 2))
-        # a heartbeat that gets through, or a publish, ends the wait early
-        self.wake.clear()
+        # the link coming up (a heartbeat that gets through, either way) ends the wait
+        # early; a publish does not: its push would only wait on the cut connection
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(),
+            await asyncio.wait_for(self.came_up.wait(),
                                    self.backoff * (0.5 + random.random() / 2))
 
     async def _set_acked(self, cursor: int) -> None:
@@ -238,6 +208,7 @@ class Link:
         """POST one batch; the peer's cursor (after a 409, the one it names)."""
         batch = self.service.tamper(self.peer.node, batch)
         r = await self._request("POST", "/batch", orjson.dumps(batch))
+        self.answers += 1
         if r.status_code == 200:
             ack = codec.open_signed(orjson.loads(r.content), codec.TAG_ACK, "ack",
                                     self.peer.key)
@@ -268,10 +239,30 @@ class Link:
                 return False
             await asyncio.sleep(0.002)
 
+    async def push_round(self) -> bool:
+        """``push_once``; begun while the link is not up, it is given up (and True
+        answered: begin again) once the link comes up before it got any answer."""
+        if self.state == "up":
+            return await self.push_once()
+        self.came_up.clear()
+        answers = self.answers
+        push = asyncio.ensure_future(self.push_once())
+        up = asyncio.ensure_future(self.came_up.wait())
+        try:
+            await asyncio.wait({push, up}, return_when=asyncio.FIRST_COMPLETED)
+            if not push.done() and self.answers != answers:
+                await push  # its own requests get through (they brought the link up)
+        finally:
+            up.cancel()
+            if not push.done():
+                push.cancel()
+            await asyncio.gather(push, up, return_exceptions=True)
+        return push.result() if not push.cancelled() else True
+
     async def _push_loop(self) -> None:
         while True:
             try:
-                more = await self.push_once()
+                more = await self.push_round()
             except (httpx.HTTPError, VigilError, OSError) as e:
                 await self._failed(str(e) or type(e).__name__)
                 continue
@@ -289,9 +280,10 @@ class Link:
         body = await asyncio.to_thread(heartbeat_body, self.ex, self.peer.node, head, acked,
                                        self.service.heartbeat_extra)
         # a link that is not up is probed with a shorter connect timeout: a connection
-        # to a peer that is cut off silently hangs until it, and the next try (a fresh
-        # SYN) comes only after it and the beat's sleep
-        probe = None if self.state == "up" else httpx.Timeout(30.0, connect=PROBE)
+        # to a peer that is cut off silently hangs until it, and the next probe (a fresh
+        # SYN) comes only after it (vigil.federation.probing)
+        probe = None if self.state == "up" else \
+            httpx.Timeout(30.0, connect=self.probes.connect())
         r = await self._request("POST", "/heartbeat", orjson.dumps(body), timeout=probe)
         if r.status_code != 200:
             err = _error(r)
@@ -308,11 +300,17 @@ class Link:
     async def _heartbeat_loop(self) -> None:
         every = float(self.service.settings.fed_heartbeat)
         while True:
+            began = time.monotonic()
             try:
                 await self.heartbeat_once()
             except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
-                self.state, self.error = "down", str(e) or type(e).__name__
-            await asyncio.sleep(every)
+                self._down(str(e) or type(e).__name__)
+            if self.state == "up":
+                self.probes.reset()
+                await asyncio.sleep(every)
+            else:  # probed again on the schedule, from this probe's start
+                await asyncio.sleep(max(0.0, self.probes.failed()
+                                        - (time.monotonic() - began)))
 
     # -- pull ------------------------------------------------------------------------
     async def pull_once(self, limit: int = BATCH) -> int:
@@ -477,6 +475,7 @@ class Service:
         link = self.links.get(origin)
         if link is not None and link.state != "up":
             link.wake.set()
+            link.came_up.set()  # a backoff ends, a push begun on the cut begins again
 
     def want_pull(self, origin: str) -> None:
         link = self.links.get(origin)

@@ -20,10 +20,11 @@ from fastapi.responses import Response
 from vigil import clock
 from vigil.errors import AuthError, InputError, NotFound, VigilError
 from vigil.federation import codec, receiver, status
+from vigil.federation.batches import BATCH, build_batch
 from vigil.federation.descriptor import WELL_KNOWN, descriptor
 from vigil.federation.peers import Peer, peer_by_node, stored_descriptor
 from vigil.federation.relaying import Relaying
-from vigil.federation.sender import BATCH, Service, build_batch
+from vigil.federation.sender import Service
 from vigil.federation.tls import check_client_key
 from vigil.relay.hop import HEADER as HOP_HEADER
 from vigil.relay.hop import MAX_BUCKET, Hop
