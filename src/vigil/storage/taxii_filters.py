@@ -177,20 +177,46 @@ def _load(sql: Sql, run: int, tag: int) -> Filter:
     return got
 
 
+_LISTINGS: OrderedDict[tuple[tuple[int, int | None], ...], list[tuple[int, Filter | None]]] \
+    = OrderedDict()
+"""The last few listings of runs read (``(run, tag)`` rows), with their filters."""
+_LISTINGS_KEPT = 4
+
+
+def _listing(sql: Sql) -> list[tuple[int, Filter | None]]:
+    """The listed runs of this snapshot, each with its filter (None: it has none)."""
+    rows = tuple((int(r), None if t is None else int(t)) for r, t in sql.execute(
+        "SELECT run, tag FROM taxii_runs ORDER BY run").fetchall())
+    got = _LISTINGS.get(rows)
+    if got is None:
+        got = [(run, None if tag is None else _load(sql, run, tag)) for run, tag in rows]
+        _LISTINGS[rows] = got
+        while len(_LISTINGS) > _LISTINGS_KEPT:
+            _LISTINGS.popitem(last=False)
+    return got
+
+
 def candidates(sql: Sql, ids: Sequence[str]) -> dict[int, list[str]]:
     """For each listed run that may hold some of ``ids``, those ids: the ids its filter
     may hold, or all of them for a run without a whole filter (in run order)."""
     wanted = list(dict.fromkeys(ids))
-    hashed = [(oid, digest(oid)) for oid in wanted]
+    hashed = [(oid, *digest(oid)) for oid in wanted]
     out: dict[int, list[str]] = {}
-    for run, tag in sql.execute("SELECT run, tag FROM taxii_runs ORDER BY run").fetchall():
-        if tag is None:
-            out[int(run)] = wanted
+    right = bisect.bisect_right
+    for run, f in _listing(sql):
+        if f is None:
+            out[run] = wanted
             continue
-        f = _load(sql, int(run), int(tag))
-        got = [oid for oid, h in hashed if f.may_hold(oid, h)]
+        los, his, parts = f.los, f.his, f.words
+        got = []
+        for oid, h, bits in hashed:  # Filter.may_hold, inline: called ids x runs times
+            at = right(los, oid) - 1
+            if at >= 0 and his[at] >= oid:
+                words = parts[at]
+                if words[h % len(words)] & bits == bits:
+                    got.append(oid)
         if got:
-            out[int(run)] = got
+            out[run] = got
     return out
 
 
