@@ -97,8 +97,9 @@ def build(path: Path, objects: int, share: int) -> tuple[list[str], int]:
 
 def _filtered(db: sqlite3.Connection, oids: list[str]) -> list[Any]:
     """A lookup as the store does it: the runs that may hold each id, probed for it."""
-    cond, params = taxii_filters.where(_Sql(db), oids)
-    return db.execute(f"SELECT share_seq, pos FROM taxii_ids x WHERE {cond}", params).fetchall()
+    probe, cond, params = taxii_filters.where(_Sql(db), oids)
+    return db.execute(f"SELECT share_seq, pos FROM {probe}taxii_ids x WHERE {cond}",
+                      params).fetchall()
 
 
 def _time(db: sqlite3.Connection, queries: dict[str, Any], lookups: list[list[str]],

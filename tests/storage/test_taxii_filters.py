@@ -126,7 +126,7 @@ def test_filters_follow_merges_and_reopen(four_members: tuple[TestNode, Exchange
         assert all(t[0] is not None for t in tagged)
     before = answers(ex, b, every)
     assert before == (every[::3], every[::17])
-    taxii_filters.CACHE.clear()  # as another process: the filters read from the store
+    taxii_filters.clear()  # as another process: the filters read from the store
     assert answers(ex, b, every) == before
     again = open_store(ex.store.url)
     try:
@@ -149,7 +149,7 @@ def test_runs_without_filters_get_them_in_steps(four_members: tuple[TestNode, Ex
     # as the runs indexed before the filters: no tag, no parts
     ex.store.write(lambda sql: (sql.execute("UPDATE taxii_runs SET tag = NULL"),
                                 sql.execute("DELETE FROM taxii_id_filters")))
-    taxii_filters.CACHE.clear()
+    taxii_filters.clear()
     assert answers(ex, b, every) == before  # probed for every id meanwhile
     steps = 0
     with mock.patch.object(taxii_filters, "PART", 10), mock.patch.object(taxii_runs, "FANOUT", 8):

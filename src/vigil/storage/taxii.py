@@ -199,22 +199,23 @@ class _Side:
         return text.replace("{pos}", self.pos).replace("{added}", self.added)
 
 
-# objects found from ids: the id index's runs (``taxii_runs``) name their rows; the
-# query's condition on ``x.object_id`` picks the ids
+# objects found from ids: the entries of the id index (``taxii_runs``) found by probing
+# the (run, id) pairs the runs' filters leave (``{probe}``, SQLite) or every run
+# (PostgreSQL, with the query's condition on ``x.object_id``) name their rows
 _BY_ID = "{runs} AND o.share_seq = x.share_seq AND o.pos = x.pos "
 # the shares in the member's inbox: its received shares, at their inbox positions
 _INBOX = _Side("a.pos", "a.added", "a.member_id = ?",
                "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id WHERE ",
                "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id "
                "JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-               "FROM taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
+               "FROM {probe}taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
                "CROSS JOIN inbox a WHERE " + _BY_ID +
                "AND t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
 # the member's own shares (not addressed to it too), at the inbox positions they took
 _OWN = _Side("t.own_pos", "t.added", "t.originator = ? AND t.own_pos IS NOT NULL",
              "FROM taxii_shares t WHERE ",
              "FROM taxii_shares t JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-             "FROM taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
+             "FROM {probe}taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
              "WHERE " + _BY_ID + "AND t.share_seq = o.share_seq AND ")
 _SIDES = (_INBOX, _OWN)
 
@@ -229,12 +230,12 @@ def _both(sql: Sql, member: str, query: str, params: Iterable[Any], *,
     ``merge`` rows. ``by_id``: ``ids`` are those the query asks for, each probed only in
     the id runs whose filter may hold it (``taxii_filters.where``)."""
     args = [member, *params]
-    runs = ""
+    probe = runs = ""
     if kind == "by_id":
-        runs, probes = taxii_filters.where(sql, ids)
+        probe, runs, probes = taxii_filters.where(sql, ids)
         args = [*probes, *args]
     got = [sql.execute(side.sql(query.replace("{from}", getattr(side, kind))
-                                .replace("{runs}", runs)
+                                .replace("{probe}", probe).replace("{runs}", runs)
                                 .replace("{member}", side.member)), args).fetchall()
            for side in _SIDES]
     if merge is None:

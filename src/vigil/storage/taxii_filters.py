@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import secrets
 import sys
 import threading
@@ -181,18 +182,28 @@ _LISTINGS: OrderedDict[tuple[tuple[int, int | None], ...], list[tuple[int, Filte
     = OrderedDict()
 """The last few listings of runs read (``(run, tag)`` rows), with their filters."""
 _LISTINGS_KEPT = 4
+_LISTINGS_LOCK = threading.Lock()
+
+
+def clear() -> None:
+    """Drop every filter kept in memory (they are read again from the store)."""
+    CACHE.clear()
+    with _LISTINGS_LOCK:
+        _LISTINGS.clear()
 
 
 def _listing(sql: Sql) -> list[tuple[int, Filter | None]]:
     """The listed runs of this snapshot, each with its filter (None: it has none)."""
     rows = tuple((int(r), None if t is None else int(t)) for r, t in sql.execute(
         "SELECT run, tag FROM taxii_runs ORDER BY run").fetchall())
-    got = _LISTINGS.get(rows)
+    with _LISTINGS_LOCK:
+        got = _LISTINGS.get(rows)
     if got is None:
         got = [(run, None if tag is None else _load(sql, run, tag)) for run, tag in rows]
-        _LISTINGS[rows] = got
-        while len(_LISTINGS) > _LISTINGS_KEPT:
-            _LISTINGS.popitem(last=False)
+        with _LISTINGS_LOCK:
+            _LISTINGS[rows] = got
+            while len(_LISTINGS) > _LISTINGS_KEPT:
+                _LISTINGS.popitem(last=False)
     return got
 
 
@@ -220,18 +231,18 @@ def candidates(sql: Sql, ids: Sequence[str]) -> dict[int, list[str]]:
     return out
 
 
-def where(sql: Sql, ids: Sequence[str]) -> tuple[str, list[Any]]:
-    """The condition on ``taxii_ids x`` that probes, for each of ``ids``, only the runs
-    that may hold it, and its parameters (on PostgreSQL: every run)."""
+def where(sql: Sql, ids: Sequence[str]) -> tuple[str, str, list[Any]]:
+    """How a query on ``taxii_ids x`` probes, for each of ``ids``, only the runs that may
+    hold it: a FROM item to put before ``taxii_ids x`` (SQLite: the ``(run, id)`` pairs
+    to probe, one JSON parameter, so that the statement's text is the same whatever the
+    pairs), the condition on ``x``, and the parameters of the FROM item. On PostgreSQL:
+    every run, no parameter."""
     if sql.dialect == "postgresql":
-        return "x.run IN (SELECT run FROM taxii_runs)", []
-    terms, params = [], []
-    for run, some in candidates(sql, ids).items():
-        terms.append(f"(x.run = ? AND x.object_id IN ({','.join('?' * len(some))}))")
-        params += [run, *some]
-    if not terms:  # no run may hold them: run 0 is none
-        return "(x.run = ? AND x.object_id = ?)", [0, ""]
-    return "(" + " OR ".join(terms) + ")", params
+        return "", "x.run IN (SELECT run FROM taxii_runs)", []
+    pairs = [[run, oid] for run, some in candidates(sql, ids).items() for oid in some]
+    return ("json_each(?) k CROSS JOIN ",
+            "x.run = json_extract(k.value, '$[0]') AND x.object_id = json_extract(k.value, '$[1]')",
+            [json.dumps(pairs, separators=(",", ":"))])
 
 
 def fill(sql: Sql) -> bool:
