@@ -219,13 +219,20 @@ def candidates(sql: Sql, ids: Sequence[str]) -> dict[int, list[str]]:
             out[run] = wanted
             continue
         los, his, parts = f.los, f.his, f.words
-        got = []
-        for oid, h, bits in hashed:  # Filter.may_hold, inline: called ids x runs times
-            at = right(los, oid) - 1
-            if at >= 0 and his[at] >= oid:
-                words = parts[at]
-                if words[h % len(words)] & bits == bits:
-                    got.append(oid)
+        # Filter.may_hold, inline: it runs for each id in each run
+        if len(parts) == 1:  # a share's run: one part
+            lo, hi, words = los[0], his[0], parts[0]
+            n = len(words)
+            got = [oid for oid, h, bits in hashed
+                   if words[h % n] & bits == bits and lo <= oid <= hi]
+        else:
+            got = []
+            for oid, h, bits in hashed:
+                at = right(los, oid) - 1
+                if at >= 0 and his[at] >= oid:
+                    words = parts[at]
+                    if words[h % len(words)] & bits == bits:
+                        got.append(oid)
         if got:
             out[run] = got
     return out
