@@ -178,9 +178,9 @@ def _load(sql: Sql, run: int, tag: int) -> Filter:
     return got
 
 
-_LISTINGS: OrderedDict[tuple[tuple[int, int | None], ...], list[tuple[int, Filter | None]]] \
-    = OrderedDict()
-"""The last few listings of runs read (``(run, tag)`` rows), with their filters."""
+_LISTINGS: OrderedDict[str, list[tuple[int, Filter | None]]] = OrderedDict()
+"""The last few listings of runs read (``run tag`` pairs, in run order), with their
+filters."""
 _LISTINGS_KEPT = 4
 _LISTINGS_LOCK = threading.Lock()
 
@@ -194,14 +194,21 @@ def clear() -> None:
 
 def _listing(sql: Sql) -> list[tuple[int, Filter | None]]:
     """The listed runs of this snapshot, each with its filter (None: it has none)."""
-    rows = tuple((int(r), None if t is None else int(t)) for r, t in sql.execute(
-        "SELECT run, tag FROM taxii_runs ORDER BY run").fetchall())
+    if sql.dialect == "postgresql":  # one run, no filter
+        key = " ".join(f"{r} -" for (r,) in sql.execute(
+            "SELECT run FROM taxii_runs ORDER BY run").fetchall())
+    else:  # one string: cheaper to read and to look up than a row per run
+        row = sql.execute("SELECT group_concat(run || ' ' || coalesce(tag, '-'), ' ') FROM "
+                          "(SELECT run, tag FROM taxii_runs ORDER BY run)").fetchone()
+        key = "" if row is None or row[0] is None else str(row[0])
     with _LISTINGS_LOCK:
-        got = _LISTINGS.get(rows)
+        got = _LISTINGS.get(key)
     if got is None:
-        got = [(run, None if tag is None else _load(sql, run, tag)) for run, tag in rows]
+        words = key.split()
+        got = [(int(run), None if tag == "-" else _load(sql, int(run), int(tag)))
+               for run, tag in zip(words[::2], words[1::2], strict=True)]
         with _LISTINGS_LOCK:
-            _LISTINGS[rows] = got
+            _LISTINGS[key] = got
             while len(_LISTINGS) > _LISTINGS_KEPT:
                 _LISTINGS.popitem(last=False)
     return got
@@ -247,6 +254,8 @@ def where(sql: Sql, ids: Sequence[str]) -> tuple[str, str, list[Any]]:
     if sql.dialect == "postgresql":
         return "", "x.run IN (SELECT run FROM taxii_runs)", []
     pairs = [[run, oid] for run, some in candidates(sql, ids).items() for oid in some]
+    if len(pairs) <= 1:  # one id in one run, or none (run 0 is none)
+        return "", "x.run = ? AND x.object_id = ?", pairs[0] if pairs else [0, ""]
     return ("json_each(?) k CROSS JOIN ",
             "x.run = json_extract(k.value, '$[0]') AND x.object_id = json_extract(k.value, '$[1]')",
             [json.dumps(pairs, separators=(",", ":"))])
