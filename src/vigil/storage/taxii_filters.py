@@ -2,7 +2,7 @@
 probes about one run instead of every run (``vigil.storage.taxii_runs``).
 
 Each run on SQLite keeps a blocked Bloom filter of its object ids: ``BITS`` bits per
-id, each id setting ``K`` bits of one 64-bit word. The filter is stored in *parts*,
+id, each id setting 6 bits of one 64-bit word. The filter is stored in *parts*,
 each covering a range ``[lo, hi]`` of the run's ids in id order: one part per ``add``
 (``PART`` ids at most), one per merge step, written in the transaction that writes
 those ids (so a merge writes each part once, within its bounded steps). A run's
@@ -47,7 +47,7 @@ CACHE_BYTES = 64 << 20
 """Bytes of filters kept in memory (about 1.5 bytes an id)."""
 
 _LOW = [0] * 4096
-"""Two of an id's ``K`` = 6 bits in its word, from 12 bits of its hash."""
+"""Two of an id's 6 bits in its word, from 12 bits of its hash."""
 for _v in range(4096):
     _LOW[_v] = (1 << (_v & 63)) | (1 << (_v >> 6))
 
