@@ -13,10 +13,12 @@ object in ten, MITRE ATT&CK objects under fresh ids (shared/data/attack, else th
 ATT&CK for ICS subset).
 
 Per window of ``--window`` objects it reports: objects/s of the window; single-POST
-p50/p99; RSS of the server and of its correlation worker; bytes on disk (SQLite: the
-database, WAL and shm files; PostgreSQL: ``pg_database_size``); bytes written per object
-in the window (SQLite: ``write_bytes`` of /proc/<pid>/io of the server and its children;
-PostgreSQL: WAL bytes, ``pg_current_wal_lsn``) and that over the canonical size of the
+p50/p99; CPU time of the server process (not its worker) per POST, which a loaded
+machine changes less than the rates; RSS of the server and of its correlation worker;
+bytes on disk (SQLite: the database, WAL and shm files; PostgreSQL:
+``pg_database_size``); bytes written per object in the window (SQLite: ``write_bytes``
+of /proc/<pid>/io of the server and its children; PostgreSQL: WAL bytes,
+``pg_current_wal_lsn``) and that over the canonical size of the
 objects (their compact JSON); search p50/p99 (``GET /api/v1/search`` of values stored,
 client side, after the correlation caught up) with the floor of the same loop (a
 ``GET /healthz`` before each search); and correlation lookup p50/p99 (``GET
@@ -124,6 +126,15 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def written(pid: int) -> int:
@@ -358,6 +369,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     stored += args.small_envelope * args.small_count
                 values: list[str] = []
                 w0 = (time.perf_counter(), disk.written(pid), stored)
+                cpu0 = cpu_s(pid)
                 start = (disk.written(pid), stored)
                 times: list[float] = []
                 canon = 0
@@ -384,12 +396,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "written_per_object": wrote / n,
                             "canonical_per_object": canon / n,
                             "written_over_canonical": wrote / canon,
+                            "server_cpu_ms_per_post": (cpu_s(pid) - cpu0) * 1000
+                            / len(times),
                         }
                         window["search"] = search_p99(client, srv.url, values, args.searches)
                         window["correlations"] = correlation_p99(other, srv.url, args.searches)
                         out["windows"].append(window)
                         print(json.dumps(window), flush=True)
                         w0 = (time.perf_counter(), disk.written(pid), stored)
+                        cpu0 = cpu_s(pid)
                         times, canon = [], 0
             if not disk.pg:  # the fill's writes whole: with what its WAL still held
                 rest = checkpoint_rest(node.data / "vigil.db")

@@ -200,3 +200,92 @@ def test_a_share_purged_during_a_merge(four_members: tuple[TestNode, Exchange]) 
     kept = [o["id"] for o in objects[:10] + objects[20:]]
     assert {o for _, o, _, _ in entries(ex)} == set(kept)
     assert read_all(ExchangeSource(ex), b, 4, ids=tuple(o["id"] for o in objects)) == kept
+
+
+V24_BACK = [
+    "DROP TABLE taxii_id_filters",  # v27 undone
+    "DROP TABLE fed_held",  # v26 undone
+    "DROP TABLE taxii_ids",  # v25 undone
+    "DROP TABLE taxii_runs",
+    "CREATE INDEX taxii_objects_id ON taxii_objects(object_id, share_seq)",
+    "UPDATE meta SET value = '24' WHERE key = 'schema_version'",
+]
+
+
+def by_id_answers(ex: Exchange, members: list[str], every: list[str]) -> list[Any]:
+    """Every by-id answer of each member: pages through all ids and some, each id
+    alone (latest and all versions), its rows, bodies and versions."""
+    src = ExchangeSource(ex)
+    out: list[Any] = []
+    for who in members:
+        coll = src.collections(Actor(who))[0]
+        out.append(read_all(src, who, 4, ids=tuple(every)))
+        out.append(read_all(src, who, 5, ids=tuple(every[::4])))
+        for oid in every:
+            out.append([(i.id, i.version) for i in src.page(
+                Actor(who), coll, Query(ids=(oid,), versions=("all",))).items])
+            out.append([i.id for i in src.page(Actor(who), coll, Query(ids=(oid,))).items])
+            out.append(sorted(map(tuple, ex.store.read(
+                lambda sql, oid=oid, who=who: stored.object_rows(sql, who, None, oid)))))
+        out.append(sorted((r[0], r[1], r[3]) for r in ex.store.read(
+            lambda sql, who=who: stored.body_rows(sql, who, every))))
+        out.append(sorted(map(tuple, ex.store.read(
+            lambda sql, who=who: stored.version_rows(sql, who, None, every)))))
+    return out
+
+
+def test_v25_on_a_store_holding_objects(four_members: tuple[TestNode, Exchange]) -> None:
+    """A store that held TAXII objects before the id runs (v24) answers every lookup by
+    id the same once migrated: its ids become one run (of level 6), whose filter the
+    merges' task builds; new shares' runs merge beside it."""
+    n, ex = four_members
+    a, b, c = (n.members[m].id for m in ("alpha", "bravo", "charlie"))
+    objects = many_objects(60)
+    oid = "indicator--6a1f4f0e-0000-4000-8000-000000000002"
+    for i in range(0, 40, 8):
+        publish(ex, a, objects[i:i + 8])
+    publish(ex, c, objects[40:50])
+    gone = publish(ex, b, objects[50:])
+    for d in range(1, 4):
+        publish(ex, a, [indicator(oid, f"2026-02-0{d}T00:00:00.000Z", name=f"v{d}")])
+    ex.store.write(lambda sql: [hook(sql, gone) for hook in ex.purge_tx_hooks])
+    every = [o["id"] for o in objects] + [oid, "indicator--00000000-0000-4000-8000-0000000000ff"]
+    members = [a, b, c]
+    src = ExchangeSource(ex)
+    before = by_id_answers(ex, members, every)
+    pages = [read_all(src, who, 9) for who in members]
+    assert len(before[0]) == 50 + 1  # alpha reads all but the purged share
+    # the store as v24 left it, with its objects: v27, v26 and v25 undone
+    ex.store.write(lambda sql: [sql.execute(s) for s in V24_BACK])
+    if ex.store.dialect == "sqlite":  # the same schema as a store made at v24
+        from vigil.storage import sqlite as sqlite_module
+        from vigil.storage.schema import MIGRATIONS
+
+        schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+        with mock.patch.object(sqlite_module, "MIGRATIONS", MIGRATIONS[:24]):
+            fresh = open_store(f"sqlite:///{n.data / 'v24.db'}")
+        try:
+            assert ex.store.read(lambda sql: sql.execute(schema).fetchall()) == \
+                fresh.read(lambda sql: sql.execute(schema).fetchall())
+        finally:
+            fresh.close()
+    open_store(ex.store.url).close()  # migrates to the last version
+    assert ex.store.read(taxii_runs.runs) == [(taxii_runs.ONE_RUN, 6, 50 + 3)]
+    assert [(o, s, p) for _, o, s, p in entries(ex)] == object_rows(ex)
+    assert by_id_answers(ex, members, every) == before
+    assert [read_all(src, who, 9) for who in members] == pages
+    merge_pending(ex)  # SQLite: the run's filter, in steps
+    untagged = ex.store.read(lambda sql: sql.execute(
+        "SELECT count(*) FROM taxii_runs WHERE tag IS NULL").fetchone()[0])
+    assert untagged == (1 if ex.store.dialect == "postgresql" else 0)
+    assert by_id_answers(ex, members, every) == before
+    # new shares: runs of their own, merged beside the old one; the old ids answer alike
+    with mock.patch.object(taxii_runs, "FANOUT", 2):
+        more = many_objects(76)[60:]
+        for i in range(0, 16, 4):
+            publish(ex, a, more[i:i + 4])
+        merge_pending(ex)
+    levels = sorted(lv for _, lv, _ in ex.store.read(taxii_runs.runs))
+    assert levels == ([6] if ex.store.dialect == "postgresql" else [2, 6])  # PG: one run
+    assert by_id_answers(ex, members, every) == before
+    assert read_all(src, a, 5, ids=tuple(o["id"] for o in more)) == [o["id"] for o in more]

@@ -796,6 +796,22 @@ TAXII_ID_RUNS_MIGRATION: list[str] = [
     "DROP INDEX taxii_objects_id",
 ]
 
+# Filters of the TAXII id runs (``vigil.storage.taxii_filters``): each run's blocked Bloom
+# filter of its ids, in parts by id range, so that a lookup by id probes about one run; a
+# run's ``tag`` says its filter is whole (the runs of before are filtered in bounded steps
+# by the merges' task, and probed for every lookup until then).
+TAXII_ID_FILTERS_MIGRATION: list[str] = [
+    "ALTER TABLE taxii_runs ADD COLUMN tag {BIGINT}",
+    """CREATE TABLE taxii_id_filters (
+        run {BIGINT} NOT NULL,
+        part INTEGER NOT NULL,
+        lo TEXT NOT NULL,
+        hi TEXT NOT NULL,
+        bits {BLOB} NOT NULL,
+        PRIMARY KEY (run, part)
+    )""",
+]
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE meta (
@@ -1008,6 +1024,7 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX fed_held_channel ON fed_held(channel, origin, seq)",
         "CREATE INDEX fed_held_at ON fed_held(at, seq)",
     ],
+    TAXII_ID_FILTERS_MIGRATION,  # v27: a filter of each TAXII id run's ids
 ]
 
 

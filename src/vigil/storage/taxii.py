@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.model import Envelope
-from vigil.storage import taxii_runs
+from vigil.storage import taxii_filters, taxii_runs
 from vigil.storage.base import Sql, envelope_from_row, take_positions
 
 SHARE_COLUMNS = "seq, header, signature, payload, wraps"
@@ -199,36 +199,43 @@ class _Side:
         return text.replace("{pos}", self.pos).replace("{added}", self.added)
 
 
-# objects found from ids: the id index's runs (``taxii_runs``) name their rows; the
-# query's condition on ``x.object_id`` picks the ids
-_BY_ID = (f"x.run IN ({taxii_runs.RUNS}) AND o.share_seq = x.share_seq "
-          "AND o.pos = x.pos ")
+# objects found from ids: the entries of the id index (``taxii_runs``) found by probing
+# the (run, id) pairs the runs' filters leave (``{probe}``, SQLite) or every run
+# (PostgreSQL, with the query's condition on ``x.object_id``) name their rows
+_BY_ID = "{runs} AND o.share_seq = x.share_seq AND o.pos = x.pos "
 # the shares in the member's inbox: its received shares, at their inbox positions
 _INBOX = _Side("a.pos", "a.added", "a.member_id = ?",
                "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id WHERE ",
                "FROM inbox a JOIN taxii_shares t ON t.share_id = a.share_id "
                "JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-               "FROM taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
+               "FROM {probe}taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
                "CROSS JOIN inbox a WHERE " + _BY_ID +
                "AND t.share_seq = o.share_seq AND a.share_id = t.share_id AND ")
 # the member's own shares (not addressed to it too), at the inbox positions they took
 _OWN = _Side("t.own_pos", "t.added", "t.originator = ? AND t.own_pos IS NOT NULL",
              "FROM taxii_shares t WHERE ",
              "FROM taxii_shares t JOIN taxii_objects o ON o.share_seq = t.share_seq WHERE ",
-             "FROM taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
+             "FROM {probe}taxii_ids x CROSS JOIN taxii_objects o CROSS JOIN taxii_shares t "
              "WHERE " + _BY_ID + "AND t.share_seq = o.share_seq AND ")
 _SIDES = (_INBOX, _OWN)
 
 
 def _both(sql: Sql, member: str, query: str, params: Iterable[Any], *,
-          kind: str = "objects", merge: int | None = None) -> list[Any]:
+          kind: str = "objects", merge: int | None = None,
+          ids: Sequence[str] = ()) -> list[Any]:
     """``query`` over the member's inbox and over its own shares: ``{from}`` is the
     side's FROM clause of ``kind`` (``shares``, ``objects``, ``by_id``), ``{member}`` its
     condition on the member (the first parameter), ``{pos}`` and ``{added}`` its
     columns. ``merge``: both sides ordered by their first two columns, merged, the first
-    ``merge`` rows."""
+    ``merge`` rows. ``by_id``: ``ids`` are those the query asks for, each probed only in
+    the id runs whose filter may hold it (``taxii_filters.where``)."""
     args = [member, *params]
+    probe = runs = ""
+    if kind == "by_id":
+        probe, runs, probes = taxii_filters.where(sql, ids)
+        args = [*probes, *args]
     got = [sql.execute(side.sql(query.replace("{from}", getattr(side, kind))
+                                .replace("{probe}", probe).replace("{runs}", runs)
                                 .replace("{member}", side.member)), args).fetchall()
            for side in _SIDES]
     if merge is None:
@@ -264,17 +271,18 @@ def page_rows(sql: Sql, member: str, channel: str | None, after: tuple[int, int 
     if added_after is not None:
         where.append("{added} > ?")
         params.append(added_after)
-    by_id = False
+    ids: list[str] | None = None
     for name, values in filters:
         if values:  # '' keeps the placeholders of sealed shares
             column = {"id": "x.object_id", "type": "o.type",
                       "spec_version": "o.spec_version"}[name]
-            by_id = by_id or name == "id"
+            if name == "id":
+                ids = [*(ids or ()), "", *values]
             where.append(f"{column} IN ({marks(len(values) + 1)})")
             params += ["", *values]
     return _both(sql, member, _SELECT + "{from}" + " AND ".join(where)
                  + " ORDER BY {pos}, o.pos LIMIT ?", [*params, limit],
-                 kind="by_id" if by_id else "objects", merge=limit)
+                 kind="objects" if ids is None else "by_id", merge=limit, ids=ids or ())
 
 
 def version_rows(sql: Sql, member: str, channel: str | None, ids: Sequence[str]
@@ -284,7 +292,7 @@ def version_rows(sql: Sql, member: str, channel: str | None, ids: Sequence[str]
     where, params = _scope(channel)
     return _both(sql, member, "SELECT o.object_id, o.version, {pos}, o.pos, t.share_seq "
                  "{from}" + " AND ".join(where) + f" AND x.object_id IN ({marks(len(ids))})",
-                 [*params, *ids], kind="by_id")
+                 [*params, *ids], kind="by_id", ids=ids)
 
 
 def object_rows(sql: Sql, member: str, channel: str | None, object_id: str) -> list[Any]:
@@ -292,7 +300,7 @@ def object_rows(sql: Sql, member: str, channel: str | None, object_id: str) -> l
     where, params = _scope(channel)
     return _both(sql, member, "SELECT t.share_seq, o.version, o.spec_version {from}"
                  + " AND ".join(where) + " AND x.object_id = ?", [*params, object_id],
-                 kind="by_id")
+                 kind="by_id", ids=[object_id])
 
 
 def body_rows(sql: Sql, member: str, ids: Sequence[str]) -> list[Any]:
@@ -300,7 +308,7 @@ def body_rows(sql: Sql, member: str, ids: Sequence[str]) -> list[Any]:
     objects among the shares a member may read."""
     return _both(sql, member, "SELECT o.object_id, o.version, o.obj, t.share_seq, o.body_at, "
                  f"o.body_len {{from}}{{member}} AND x.object_id IN ({marks(len(ids))})",
-                 ids, kind="by_id")
+                 ids, kind="by_id", ids=ids)
 
 
 def sealed_after(sql: Sql, member: str, after: int) -> list[Any]:

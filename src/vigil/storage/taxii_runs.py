@@ -33,6 +33,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from vigil.storage import taxii_filters
 from vigil.storage.base import Sql
 
 FANOUT = 16
@@ -88,9 +89,12 @@ def add(sql: Sql, rows: Sequence[tuple[str, int, int]]) -> None:
                         "VALUES(?,?,?,?)", [(ONE_RUN, *row) for row in rows])
         return
     run = _next_run(sql)
-    sql.execute("INSERT INTO taxii_runs(run, level, n) VALUES(?, 0, ?)", (run, len(rows)))
+    ordered = sorted(rows)
+    taxii_filters.write(sql, run, [oid for oid, _, _ in ordered])
+    sql.execute("INSERT INTO taxii_runs(run, level, n, tag) VALUES(?, 0, ?, ?)",
+                (run, len(rows), taxii_filters.new_tag()))
     sql.executemany("INSERT INTO taxii_ids(run, object_id, share_seq, pos) VALUES(?,?,?,?)",
-                    [(run, *row) for row in sorted(rows)])
+                    [(run, *row) for row in ordered])
 
 
 def pending(sql: Sql) -> bool:
@@ -99,7 +103,7 @@ def pending(sql: Sql) -> bool:
         return False
     return _state(sql) is not None or sql.execute(
         "SELECT 1 FROM taxii_runs GROUP BY level HAVING count(*) >= ? LIMIT 1",
-        (FANOUT,)).fetchone() is not None
+        (FANOUT,)).fetchone() is not None or taxii_filters.unfilled(sql)
 
 
 def step(sql: Sql) -> bool:
@@ -118,7 +122,7 @@ def step(sql: Sql) -> bool:
                 (int(level), FANOUT)).fetchall()]
             _save(sql, {"run": _next_run(sql), "level": int(level) + 1, "from": runs})
             return True
-        return False
+        return taxii_filters.fill(sql)
     if "free" in state:
         _free(sql, [int(r) for r in state["free"]])
     else:
@@ -147,13 +151,19 @@ def _copy(sql: Sql, run: int, level: int, sources: Sequence[int]) -> None:
                 f"WHERE run IN ({marks}) AND ({_KEY}) > (?, ?, ?) {upto}"
                 f"ORDER BY {_KEY} ON CONFLICT DO NOTHING",
                 (run, *sources, *after, *(bound or ())))
+    copied = [str(r[0]) for r in sql.execute(
+        f"SELECT DISTINCT object_id FROM taxii_ids WHERE run = ? AND ({_KEY}) > (?, ?, ?) "
+        "ORDER BY object_id", (run, *after)).fetchall()]
+    if copied:  # the filter of the ids just copied: one part
+        taxii_filters.write(sql, run, copied)
     if bound is not None:
         return
     got = sql.execute(f"SELECT sum(n) FROM taxii_runs WHERE run IN ({marks})",
                       list(sources)).fetchone()
     sql.execute(f"DELETE FROM taxii_runs WHERE run IN ({marks})", list(sources))
-    sql.execute("INSERT INTO taxii_runs(run, level, n) VALUES(?,?,?)",
-                (run, level, int(got[0] or 0)))
+    sql.execute("INSERT INTO taxii_runs(run, level, n, tag) VALUES(?,?,?,?)",
+                (run, level, int(got[0] or 0), taxii_filters.new_tag()))
+    taxii_filters.forget(sql, sources)
     _save(sql, {"free": list(sources)})
 
 
