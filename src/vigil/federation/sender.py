@@ -10,8 +10,9 @@ queued, inside the publishing transaction, and the link waits for that row's com
 rather than for the next heartbeat. A refused push (``fed.gap``, ``fed.replay``) moves
 the sender to the destination's cursor; any other failure backs off exponentially with
 jitter (cap 30 s), ended early by a heartbeat that gets through (either way: one from
-the peer wakes the link too) or a publish. Connections time out after ``CONNECT``
-seconds, ``PROBE`` for a heartbeat on a link that is down, so a link that heals is
+the peer wakes the link too) or a publish; a link not up beats before its first batch
+(the revocations a heartbeat carries overtake the queue). Connections time out after
+``CONNECT`` s, ``PROBE`` for a heartbeat on a link that is down: a healed link is
 tried again within about a second. Every ``fed_heartbeat`` seconds each link sends its
 head; a node that hears a head past its cursor pulls from that origin, and flags the
 link ``withheld`` when the pull does not close the gap. A peer added ``via`` a relay is
@@ -60,8 +61,7 @@ Ring = Callable[[Iterable[str]], Awaitable[None]]
 
 
 def client_for(service: Service, peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
-    """A client to ``peer``: to its address, or through its relay
-    (:mod:`vigil.federation.transport`)."""
+    """A client to ``peer``: to its address, or through its relay (``transport``)."""
     return transport.async_client(service.ex, service.hop_key(), peer, timeout,
                                   service.tls_pair)
 
@@ -190,6 +190,8 @@ class Link:
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         if head <= acked:
             return False
+        if self.state != "up":  # its heartbeat first: the revocations overtake the queue
+            await self.heartbeat_once()
         size = FIRST
         batch: dict[str, Any] | None = await asyncio.to_thread(build_batch, self.ex,
                                                                self.peer.node, acked, size)
@@ -272,7 +274,7 @@ class Link:
         while True:
             try:
                 more = await self.push_once()
-            except (httpx.HTTPError, VigilError, OSError) as e:
+            except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
                 await self._failed(str(e) or type(e).__name__)
                 continue
             if not more:
