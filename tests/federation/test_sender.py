@@ -13,6 +13,7 @@ import orjson
 import pytest
 from tests.federation.pairs import Node, publish
 
+from vigil.errors import VigilError
 from vigil.federation import batches, probing, receiver, sender
 from vigil.federation.sender import Link, Service
 from vigil.storage import federation as q
@@ -78,6 +79,7 @@ async def test_the_next_batches_leave_before_the_ack_of_the_first(
 
     monkeypatch.setattr(sender, "build_batch", build)
     monkeypatch.setattr(link, "_request", post)
+    link.state = "up"
     while await link.push_once():
         pass
     head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, b.ex.node_id))
@@ -123,6 +125,7 @@ async def test_an_answer_older_than_an_ack_of_the_round_moves_nothing_back(
             "code": "fed.gap", "message": "gap", "detail": {"cursor": start}}}))
 
     monkeypatch.setattr(link, "_request", post)
+    link.state = "up"
     assert await link.push_once() is True
     assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == start + 2
     await link.client.aclose()
@@ -181,6 +184,7 @@ async def test_a_gap_answer_that_does_not_move_the_cursor_waits_for_a_wake(
         return httpx.Response(200, content=orjson.dumps(got.ack))
 
     monkeypatch.setattr(link, "_request", post)
+    link.state = "up"
     assert await link.push_once() is False
     assert posts == [acked + 2]
     assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == acked
@@ -216,6 +220,7 @@ async def test_a_round_starts_with_a_short_batch_and_doubles(
         return httpx.Response(200, content=orjson.dumps(got.ack))
 
     monkeypatch.setattr(link, "_request", post)
+    link.state = "up"
     assert await link.push_once() is True
     assert head - start >= 12
     # 1, 2, 4, then BATCH (4) until the head
@@ -394,6 +399,10 @@ async def test_a_push_begun_on_a_down_link_that_gets_through_goes_on(
     async def live(method: str, path: str, body: bytes = b"", params: Any = None,
                    timeout: Any = None) -> httpx.Response:
         data = orjson.loads(body)
+        if path == "/heartbeat":  # a link not up beats before its first batch
+            beat = await asyncio.to_thread(receiver.heartbeat, b.ex, b.peers["athens"],
+                                           data)
+            return httpx.Response(200, content=orjson.dumps(beat))
         froms.append(int(data["batch"]["from"]))
         got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
         return httpx.Response(200, content=orjson.dumps(got.ack))
@@ -404,5 +413,49 @@ async def test_a_push_begun_on_a_down_link_that_gets_through_goes_on(
     head, acked, *_ = a.ex.store.read(lambda sql: q.link(sql, dest))
     assert acked == head and link.state == "up"
     assert len(froms) >= 3 and froms == sorted(set(froms))  # one round, each batch once
+
+
+async def test_a_link_not_up_beats_before_its_first_batch(
+        pair: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link that was down (or is new) sends a heartbeat before it pushes: the
+    revocations the heartbeat carries reach the peer ahead of the queued batch (a share
+    signed by a key revoked while the peer was away is refused there, not taken). A
+    heartbeat that does not get through sends no batch; a link that is up pushes at
+    once."""
+    a, b = pair
+    publish(a, "alpha", ["member:bravo@berlin"])
+    dest = b.ex.node_id
+    head = a.ex.store.read(lambda sql: q.link(sql, dest))[0]
+    svc = Service(a.ex, a.node.settings, _ring)
+    link = Link(svc, a.peers["berlin"])
+    calls: list[str] = []
+    refuse = [503]
+
+    async def post(method: str, path: str, body: bytes = b"", params: Any = None,
+                   timeout: Any = None) -> httpx.Response:
+        calls.append(path)
+        data = orjson.loads(body)
+        if path == "/heartbeat":
+            if refuse:
+                return httpx.Response(refuse.pop(), content=b"{}")
+            beat = await asyncio.to_thread(receiver.heartbeat, b.ex, b.peers["athens"],
+                                           data)
+            return httpx.Response(200, content=orjson.dumps(beat))
+        got = await receiver.receive_in_turn(b.ex, b.peers["athens"], data)
+        return httpx.Response(200, content=orjson.dumps(got.ack))
+
+    monkeypatch.setattr(link, "_request", post)
+    link.state = "down"
+    with pytest.raises(VigilError):
+        await link.push_once()
+    assert calls == ["/heartbeat"]  # no batch behind a heartbeat that failed
+    assert await link.push_once() is True
+    assert calls == ["/heartbeat", "/heartbeat", "/batch"]
+    assert link.state == "up"
+    assert a.ex.store.read(lambda sql: q.link(sql, dest))[1] == head
+    publish(a, "alpha", ["member:bravo@berlin"])
+    calls.clear()
+    assert await link.push_once() is True
+    assert calls == ["/batch"]
     await link.client.aclose()
     await svc.stop()

@@ -12,6 +12,7 @@ the sender to the destination's cursor; any other failure backs off exponentiall
 jitter (cap 30 s), ended early when the link comes up: a heartbeat that gets through
 (either way: one from the peer wakes the link too). A link that is not up is probed on
 the schedule of :mod:`vigil.federation.probing` (0.25 s growing to ``fed_heartbeat``),
+beats before its first batch (the revocations a heartbeat carries overtake the queue),
 and a push round begun while it was not up is given up when it comes up and begun again
 at once (its connections may hang on the cut they were opened through). Connections
 time out after ``CONNECT`` seconds. Every ``fed_heartbeat`` seconds each link that is up
@@ -60,8 +61,7 @@ Ring = Callable[[Iterable[str]], Awaitable[None]]
 
 
 def client_for(service: Service, peer: Peer, timeout: float = 30.0) -> httpx.AsyncClient:
-    """A client to ``peer``: to its address, or through its relay
-    (:mod:`vigil.federation.transport`)."""
+    """A client to ``peer``: to its address, or through its relay (``transport``)."""
     return transport.async_client(service.ex, service.hop_key(), peer, timeout,
                                   service.tls_pair)
 
@@ -75,7 +75,7 @@ class Link:
         self.wake = asyncio.Event()
         self.came_up = asyncio.Event()  # set while up; set on a heal ends a backoff
         self.probes = probing.Probes(float(service.settings.fed_heartbeat))
-        self.answers = 0  # pushes answered (whatever the answer)
+        self.answers = 0  # pushes answered (whatever the answer), a push's own beat too
         self.pull_wanted = asyncio.Event()
         self.client = client_for(service, peer)
         self.tasks: list[asyncio.Task[None]] = []
@@ -160,6 +160,8 @@ class Link:
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         if head <= acked:
             return False
+        if self.state != "up":  # its heartbeat first: the revocations overtake the queue
+            await self.heartbeat_once(own=True)
         size = FIRST
         batch: dict[str, Any] | None = await asyncio.to_thread(build_batch, self.ex,
                                                                self.peer.node, acked, size)
@@ -263,7 +265,7 @@ class Link:
         while True:
             try:
                 more = await self.push_round()
-            except (httpx.HTTPError, VigilError, OSError) as e:
+            except (httpx.HTTPError, VigilError, OSError, KeyError, ValueError) as e:
                 await self._failed(str(e) or type(e).__name__)
                 continue
             if not more:
@@ -273,7 +275,7 @@ class Link:
                 await self._committed()
 
     # -- heartbeat -------------------------------------------------------------------
-    async def heartbeat_once(self) -> None:
+    async def heartbeat_once(self, own: bool = False) -> None:
         head, acked, *_ = await asyncio.to_thread(
             self.ex.store.read, lambda sql: q.link(sql, self.peer.node))
         head = self.service.claimed_head(self.peer.node, head)
@@ -289,6 +291,7 @@ class Link:
             err = _error(r)
             raise VigilError(f"heartbeat: {r.status_code} {err.get('code', '')}",
                              code="fed.unreachable")
+        self.answers += own
         got = orjson.loads(r.content)
         if int(got["cursor"]) < acked:  # the peer is behind what it acked: resend
             await self._set_acked(int(got["cursor"]))

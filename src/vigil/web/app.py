@@ -43,6 +43,7 @@ from vigil.web.console.deps import stopped as console_stopped
 from vigil.web.deps import State
 from vigil.web.metrics import store_error
 from vigil.web.observe import observed
+from vigil.web.workers import SETTLE, Workers
 
 log = logging.getLogger("vigil.web")
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
         # heavy requests run in threads: let the event loop take the interpreter back
         # sooner than Python's default 5 ms, so other members' requests wait less
         sys.setswitchinterval(float(settings.switch_interval))
+        workers = Workers.install()  # the threads the store closes after (vigil.web.workers)
         ex = exchange or open_exchange(settings)
         if ex.bundles.processes == 0:  # large bundles are checked in worker processes
             ex.bundles = BundlePool(default_processes(int(settings.publish_processes)))
@@ -172,10 +174,15 @@ def create_app(settings: Settings, *, exchange: Exchange | None = None,
             with contextlib.suppress(asyncio.CancelledError):
                 await merges
             await b.close()
+            # a cancelled task's thread runs on: the store closes once none is inside it
+            settled = await workers.settle()
+            if not settled:
+                log.warning("shutdown: %d worker call(s) still running after %.0f s; "
+                            "the store is left open", workers.busy(), SETTLE)
             aclose = getattr(ex.store, "aclose", None)
-            if aclose is not None:
+            if aclose is not None and settled:
                 await aclose()  # the push path's connections live on this loop
-            if exchange is None:
+            if exchange is None and settled:
                 ex.store.close()
 
     app = VigilApp(
