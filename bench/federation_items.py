@@ -2,7 +2,7 @@
 ``receiver.receive`` at the destination, batch after batch, for a backlog of shares
 queued by athens (member alpha) for berlin (member bravo), both on SQLite.
 
-    python -m bench.federation_items --shares 1000 [--trust]
+    python -m bench.federation_items --shares 1000 [--trust] [--postgres ADMIN_URL]
 
 Prints CPU microseconds per item (process time, so less swayed by a busy machine than
 wall time) and wall milliseconds per item for each side, and for the destination's
@@ -10,7 +10,8 @@ write transactions alone (``store.write`` during ``receive``: what it holds the 
 lock for). No HTTP, TLS or streams: what the two nodes' own code costs per item.
 ``--trust``: berlin's trust service gates every item, as on a federating node (the
 fork alarm and roster gate, the revoked-key check and the key-use record of each
-share); installed once the members are announced.
+share); installed once the members are announced. ``--postgres``: berlin's store is a
+fresh PostgreSQL database on that server (made from a migrated template, dropped after).
 
 Before/after in one run: the same command with ``PYTHONPATH`` on the old tree's
 ``src`` first, then on this one.
@@ -19,6 +20,7 @@ Before/after in one run: the same command with ``PYTHONPATH`` on the old tree's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -35,6 +37,7 @@ from vigil.federation import receiver
 from vigil.federation.trust import TrustService
 from vigil.model import Actor, Tlp
 from vigil.storage import federation as q
+from vigil.testing.postgres import Databases
 from vigil.testing.stix import canary_bundle
 
 
@@ -43,11 +46,19 @@ def main() -> None:
     ap.add_argument("--shares", type=int, default=1000)
     ap.add_argument("--trust", action="store_true",
                     help="gate berlin's intake with its trust service")
+    ap.add_argument("--postgres", metavar="ADMIN_URL",
+                    help="berlin on a fresh database of this PostgreSQL server")
     args = ap.parse_args()
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "test-passphrase")
-    with tempfile.TemporaryDirectory(prefix="vigil-feditems-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="vigil-feditems-"))
+        url = None
+        if args.postgres:
+            dbs = Databases(args.postgres)
+            stack.callback(dbs.close)  # after the drop below: it waits for it
+            url = stack.enter_context(dbs.fresh())
         a = make(Path(tmp), "athens", {"alpha": True})
-        b = make(Path(tmp), "berlin", {"bravo": True})
+        b = make(Path(tmp), "berlin", {"bravo": True}, store=url)
         trust: TrustService | None = None
         try:
             peer(a, b)
