@@ -2,12 +2,16 @@
 ``receiver.receive`` at the destination, batch after batch, for a backlog of shares
 queued by athens (member alpha) for berlin (member bravo), both on SQLite.
 
-    python -m bench.federation_items --shares 1000
+    python -m bench.federation_items --shares 1000 [--trust] [--postgres ADMIN_URL]
 
 Prints CPU microseconds per item (process time, so less swayed by a busy machine than
 wall time) and wall milliseconds per item for each side, and for the destination's
 write transactions alone (``store.write`` during ``receive``: what it holds the write
 lock for). No HTTP, TLS or streams: what the two nodes' own code costs per item.
+``--trust``: berlin's trust service gates every item, as on a federating node (the
+fork alarm and roster gate, the revoked-key check and the key-use record of each
+share); installed once the members are announced. ``--postgres``: berlin's store is a
+fresh PostgreSQL database on that server (made from a migrated template, dropped after).
 
 Before/after in one run: the same command with ``PYTHONPATH`` on the old tree's
 ``src`` first, then on this one.
@@ -16,6 +20,7 @@ Before/after in one run: the same command with ``PYTHONPATH`` on the old tree's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -29,23 +34,39 @@ from tests.federation.pairs import batch, make, peer, sync
 from tests.federation.pairs import deliver as first_batch
 
 from vigil.federation import receiver
+from vigil.federation.trust import TrustService
 from vigil.model import Actor, Tlp
 from vigil.storage import federation as q
+from vigil.testing.postgres import Databases
 from vigil.testing.stix import canary_bundle
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shares", type=int, default=1000)
+    ap.add_argument("--trust", action="store_true",
+                    help="gate berlin's intake with its trust service")
+    ap.add_argument("--postgres", metavar="ADMIN_URL",
+                    help="berlin on a fresh database of this PostgreSQL server")
     args = ap.parse_args()
     os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "test-passphrase")
-    with tempfile.TemporaryDirectory(prefix="vigil-feditems-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="vigil-feditems-"))
+        url = None
+        if args.postgres:
+            dbs = Databases(args.postgres)
+            stack.callback(dbs.close)  # after the drop below: it waits for it
+            url = stack.enter_context(dbs.fresh())
         a = make(Path(tmp), "athens", {"alpha": True})
-        b = make(Path(tmp), "berlin", {"bravo": True})
+        b = make(Path(tmp), "berlin", {"bravo": True}, store=url)
+        trust: TrustService | None = None
         try:
             peer(a, b)
             first_batch(a, b)
             first_batch(b, a)
+            trust = TrustService(b.ex) if args.trust else None
+            if trust is not None:
+                trust.install()
             alpha = a.id("alpha")
             req = a.ex.make_request(alpha, tlp=Tlp.AMBER, to=["member:bravo@berlin"])
             for k in range(args.shares):
@@ -86,6 +107,8 @@ def main() -> None:
                 print(f"{side}: {cpu[side] / n * 1e6:.0f} us CPU/item, "
                       f"{wall[side] / n * 1e3:.3f} ms wall/item")
         finally:
+            if trust is not None:
+                trust.uninstall()
             a.close()
             b.close()
 

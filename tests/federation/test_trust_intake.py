@@ -17,14 +17,26 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from tests.federation.pairs import Node, batch, deliver, make, peer, quarantined, sync
+from tests.federation.pairs import (
+    Node,
+    batch,
+    deliver,
+    make,
+    peer,
+    publish,
+    quarantined,
+    sync,
+)
 from tests.federation.trusting import trusting_pair, witness_of
 
 from vigil import clock
 from vigil.crypto.encoding import b64u
 from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
 from vigil.crypto.sign import sign
-from vigil.federation import codec, receiver
+from vigil.directory.entries import SignedEntry
+from vigil.directory.revocation import learn_in, revoke_at_home
+from vigil.errors import PolicyDenied
+from vigil.federation import codec, kinds, receiver
 from vigil.federation.trust import TrustService, witness_name
 from vigil.log.entries import ENTRY_VERSION
 from vigil.storage import federation as q
@@ -314,3 +326,75 @@ def test_an_announcement_refused_for_its_count_goes_again_once_the_sender_counts
             t.uninstall()
         for n in (a, b, c, d):
             n.close()
+
+
+def _two_shares(a: Node, b: Node, ta: TrustService, tb: TrustService
+                ) -> tuple[dict[str, Any], list[Any]]:
+    """A batch from athens carrying two shares by alpha for bravo (alpha announced at
+    berlin before), and the share bodies in it."""
+    assert tb.register_held() == 1
+    assert tb.collector.round([witness_of(ta)])[tb.directory.origin] == 1
+    deliver(a, b)
+    deliver(b, a)  # bravo announced at athens
+    for _ in range(2):
+        publish(a, "alpha", ["member:bravo@berlin"])
+    sync(a, b)
+    data = batch(a, b)
+    shares = [body for it, body in zip(data["batch"]["items"], data["bodies"], strict=True)
+              if it["kind"] == "share"]
+    assert len(shares) == 2
+    return data, shares
+
+
+def _revoke_alpha(a: Node, ta: TrustService, after: int) -> SignedEntry:
+    """Athens revokes alpha's signing key from its log index ``after``: the signed entry."""
+    alpha = a.id("alpha")
+    assert ta.directory.write(lambda sql: revoke_at_home(ta.directory, sql, alpha, after,
+                                                         a.ex.node_key)) is not None
+    return SignedEntry.from_json(ta.revocations.heads()[0])
+
+
+def test_a_revocation_known_before_the_batch_refuses_its_shares_from_the_point(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    a, b, ta, tb = pair
+    data, (first, second) = _two_shares(a, b, ta, tb)
+    point = int(second["log"]["index"])
+    assert tb.revocations.learn(_revoke_alpha(a, ta, point), a.ex.node_key_raw) == 0
+    got = receiver.receive(b.ex, b.peers["athens"], data)
+    first_id, second_id = (s["envelope"]["header"]["id"] for s in (first, second))
+    assert [r["code"] for r in quarantined(b)] == ["fed.revoked_key"]
+    assert got.quarantined == [next(int(i["dseq"]) for i, body in zip(
+        data["batch"]["items"], data["bodies"], strict=True) if body is second)]
+    assert b.ex.store.get_share(first_id) is not None
+    assert b.ex.store.get_share(second_id) is None
+    # the key use of the share taken is recorded, so a later revocation marks it
+    assert tb.revocations.use(first_id) == (a.ex.node_id, int(first["log"]["index"]), False)
+    assert tb.revocations.use(second_id) is None
+
+
+def test_a_revocation_taken_within_the_batch_reaches_its_later_shares(
+        pair: tuple[Node, Node, TrustService, TrustService]) -> None:
+    """The revocation points are read once for the batch's shares: an item that takes a
+    revocation in the same transaction (the shares before it stored, ``forget`` after
+    it, as the receiver does) makes the later shares of that key read them again, and
+    the shares before it are marked by it."""
+    a, b, ta, tb = pair
+    data, (first, second) = _two_shares(a, b, ta, tb)
+    signed = _revoke_alpha(a, ta, int(first["log"]["index"]))
+    peer_ = b.peers["athens"]
+    ahead = receiver.check_ahead(b.ex, peer_, data)
+
+    def tx(sql: Sql) -> tuple[int, str]:
+        ctx = kinds.Context(b.ex, peer_, sql, clock.now(), ahead.head,
+                            checkpoints=ahead.checkpoints, prepared=ahead.ready)
+        ctx.read_heads()
+        kinds.check(ctx, "share", first)()
+        ctx.flush()
+        marked = learn_in(sql, signed, a.ex.node_key_raw)
+        ctx.forget()
+        with pytest.raises(PolicyDenied) as e:
+            kinds.check(ctx, "share", second)
+        return marked, e.value.code
+
+    assert b.ex.store.write(tx) == (1, "fed.revoked_key")
+    assert tb.revocations.marked(first["envelope"]["header"]["id"])

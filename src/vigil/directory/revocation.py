@@ -39,7 +39,7 @@ from vigil.errors import CryptoError, PolicyDenied
 from vigil.storage import trust as q
 from vigil.storage.base import Sql, Store
 
-__all__ = ["Revocations", "learn_in", "revoke_at_home", "verify_revocation"]
+__all__ = ["Revocations", "learn_in", "refuse", "revoke_at_home", "verify_revocation"]
 
 
 def verify_revocation(signed: SignedEntry, home_key: bytes) -> tuple[str, int]:
@@ -91,6 +91,14 @@ def revoke_at_home(directory: DirectoryLog, sql: Sql, member: str, after: int,
     return index
 
 
+def refuse(key_id: str, log_index: int, point: int | None) -> None:
+    """``fed.revoked_key`` for a signature by ``key_id`` at origin-log index
+    ``log_index`` at or past its revocation ``point``."""
+    if point is not None and log_index >= point:
+        raise PolicyDenied(f"signed by {key_id}, revoked from log index {point}",
+                           code="fed.revoked_key")
+
+
 class Revocations:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -104,19 +112,27 @@ class Revocations:
         return self.store.read(lambda sql: q.revocation_point(sql, key_id))
 
     def check(self, key_id: str, log_index: int) -> None:
-        after = self.point(key_id)
-        if after is not None and log_index >= after:
-            raise PolicyDenied(f"signed by {key_id}, revoked from log index {after}",
-                               code="fed.revoked_key")
+        refuse(key_id, log_index, self.point(key_id))
 
     def record_use(self, sql: Sql, share_id: str, home: str, key_id: str,
                    log_index: int) -> None:
         """In the intake transaction: refuse a revoked signature, else remember it."""
-        point = q.revocation_point(sql, key_id)
-        if point is not None and log_index >= point:
-            raise PolicyDenied(f"signed by {key_id}, revoked from log index {point}",
-                               code="fed.revoked_key")
+        refuse(key_id, log_index, q.revocation_point(sql, key_id))
         q.add_key_use(sql, share_id, home, key_id, log_index)
+
+    @staticmethod
+    def points(sql: Sql, key_ids: Sequence[str]) -> dict[str, int | None]:
+        """The revocation points of ``key_ids`` (None: not revoked), read at once, for
+        :func:`refuse` of a batch's items in the intake transaction (read again after
+        anything in it that could learn a revocation)."""
+        return q.revocation_points(sql, key_ids)
+
+    @staticmethod
+    def record_uses(sql: Sql, uses: Sequence[tuple[str, str, str, int]]) -> None:
+        """``record_use``'s memory of ``(share id, home, key id, log index)`` for items
+        each checked with :func:`refuse` already, one statement; before anything in the
+        transaction could learn a revocation, so that it marks them."""
+        q.add_key_uses(sql, uses)
 
     def marked(self, share_id: str) -> bool:
         use = self.store.read(lambda sql: q.key_use(sql, share_id))

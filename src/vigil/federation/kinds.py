@@ -42,6 +42,7 @@ from vigil.storage import accountability as stored
 from vigil.storage import federation as q
 from vigil.storage import payloads
 from vigil.storage import received as rows
+from vigil.storage import trust as trust_sql
 from vigil.storage.base import (
     Sql,
     header_bytes,
@@ -91,6 +92,12 @@ class Context:
     # (header bytes, signature) of the prepared shares stored here before this
     # transaction, read at once (``read_heads``); None: not stored
     heads: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
+    # the trust gate's (``vigil.federation.trust``): the revocation points of the keys
+    # the batch's shares name, read once (None: to read, again after an item that wrote
+    # something else than a share), and the key uses of the shares checked, stored by
+    # ``flush``
+    revoked: dict[str, int | None] | None = None
+    key_uses: list[tuple[str, str, str, int]] = field(default_factory=list)
 
     def read_heads(self) -> None:
         """Read which prepared shares are stored here already, with one statement.
@@ -117,7 +124,10 @@ class Context:
         return pre
 
     def flush(self) -> None:
-        """Store the staged shares, together, in this transaction."""
+        """Store the staged shares and the key uses, together, in this transaction."""
+        if self.key_uses:
+            trust_sql.add_key_uses(self.sql, self.key_uses)
+            self.key_uses.clear()
         if self.staged:
             shares = list(self.staged.values())
             self.staged.clear()
@@ -139,6 +149,7 @@ class Context:
     def forget(self) -> None:
         self.members.clear()
         self.homes.clear()
+        self.revoked = None
 
 
 Checker = Callable[[Context, Mapping[str, Any]], Write]

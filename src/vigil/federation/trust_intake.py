@@ -18,6 +18,7 @@ from vigil.directory.entries import (
 )
 from vigil.directory.lookup import verify_lookup
 from vigil.directory.rehome import verify_move
+from vigil.directory.revocation import refuse
 from vigil.errors import CryptoError, NotFound
 from vigil.federation import kinds, outbox
 from vigil.federation.peers import Peer
@@ -167,13 +168,23 @@ class TrustIntake(TrustPeers):
         return None if dest is None else witness_name(dest)
 
     def share_key(self, ctx: kinds.Context, body: Mapping[str, Any]) -> None:
-        """After a share's own checks: its key, not revoked at its index, recorded."""
+        """After a share's own checks: its key, not revoked at its index, recorded.
+        The revocation points of every key the batch's shares name are read with one
+        statement, and read again after any item that writes something else than a
+        share (``Context.forget``); the key uses are stored together with the shares
+        (``Context.flush``), before any other kind of item is checked."""
         if body.get("gone"):
             return
         env, ref = body["envelope"], body["log"]
         header = env["header"]
-        self.revocations.record_use(ctx.sql, str(header["id"]), ctx.peer.node,
-                                    str(header["key"]), int(ref["index"]))
+        kid, index = str(header["key"]), int(ref["index"])
+        points = ctx.revoked
+        if points is None or kid not in points:  # every key of the batch, at once
+            kids = {kid} | {str(p.env.header["key"]) for p in ctx.prepared.values()
+                            if p.env is not None}
+            points = ctx.revoked = self.revocations.points(ctx.sql, sorted(kids))
+        refuse(kid, index, points[kid])
+        ctx.key_uses.append((str(header["id"]), ctx.peer.node, kid, index))
 
 
 def _same_keys(keys: MemberKeys, mj: Mapping[str, Any]) -> bool:

@@ -8,6 +8,7 @@ Every function takes an ``Sql`` inside the caller's transaction (or read).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from vigil.storage.base import Sql
@@ -220,6 +221,21 @@ def revocation_point(sql: Sql, key_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def revocation_points(sql: Sql, key_ids: Sequence[str], chunk: int = 500
+                      ) -> dict[str, int | None]:
+    """``revocation_point`` of each of ``key_ids`` (None: not revoked), one statement
+    per ``chunk`` keys."""
+    out: dict[str, int | None] = dict.fromkeys(key_ids)
+    ids = list(out)
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        marks = ",".join("?" * len(part))
+        out.update((str(r[0]), int(r[1])) for r in sql.execute(
+            f"SELECT key_id, after_index FROM key_revocations WHERE key_id IN ({marks})",
+            part).fetchall())
+    return out
+
+
 def revocation_entries(sql: Sql) -> list[str]:
     """Every revocation (its signed entry as JSON), newest first."""
     return [str(r[0]) for r in sql.execute(
@@ -245,6 +261,13 @@ def add_key_use(sql: Sql, share_id: str, home: str, key_id: str, log_index: int)
     sql.execute("INSERT INTO key_uses(share_id, home, key_id, log_index, revoked) "
                 "VALUES(?,?,?,?,?) ON CONFLICT (share_id) DO NOTHING",
                 (share_id, home, key_id, log_index, False))
+
+
+def add_key_uses(sql: Sql, uses: Sequence[tuple[str, str, str, int]]) -> None:
+    """``add_key_use`` of each ``(share id, home, key id, log index)``, one statement."""
+    sql.executemany("INSERT INTO key_uses(share_id, home, key_id, log_index, revoked) "
+                    "VALUES(?,?,?,?,?) ON CONFLICT (share_id) DO NOTHING",
+                    [(*u, False) for u in uses])
 
 
 def key_use(sql: Sql, share_id: str) -> tuple[str, int, bool] | None:

@@ -54,8 +54,16 @@ def test_trust_on_postgresql(pg_url: str) -> None:
         revs = Revocations(store)
         kid = sign_kid(sign_public_raw(sk))
         store.write(lambda sql: revs.record_use(sql, "share--a", node, kid, 5))
+        # the batch forms: one statement for the points, one for the uses
+        store.write(lambda sql: revs.record_uses(sql, [("share--b", node, kid, 1),
+                                                       ("share--a", node, kid, 9)]))
+        assert store.read(lambda sql: revs.points(sql, [kid, "ed25519:other"])) == {
+            kid: None, "ed25519:other": None}
         assert revs.learn(revoke, key.public_key().public_bytes_raw()) == 1
+        assert store.read(lambda sql: revs.points(sql, [kid])) == {kid: 2}
         assert revs.marked_shares() == ["share--a"]
+        assert revs.use("share--b") == (node, 1, False)
+        assert revs.use("share--a") == (node, 5, True)  # the first use stays
         r = Roster(store)
         k2 = Ed25519PrivateKey.generate()
         other = f"node--{uuid.uuid4()}"
