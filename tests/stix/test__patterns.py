@@ -188,6 +188,9 @@ def test_pattern_sizes_are_bounded_before_any_parser_runs() -> None:
     assert _patterns.size_error("[url:value = '" + "a" * (limit + 1) + "']") is not None
     assert _patterns.size_error("[url:value = '" + "a" * limit + "']") is None
     assert _patterns.size_error("[url:value = '" + "a" * 4240 + "']") is None  # MISP inline
+    # the shortest pattern that can hold a value over the limit is that value alone
+    assert _patterns.size_error("'" + "a" * (limit + 1) + "'") is not None
+    assert _patterns.size_error("'" + "a" * limit + "'") is None
     doc = make_bundle(1)
     doc["objects"][0]["pattern"] = huge
     with pytest.raises(StixError) as e:

@@ -97,6 +97,8 @@ def size_error(pattern: str) -> str | None:
     """Why ``pattern`` is too large to check (None: it is not)."""
     if len(pattern) > MAX_PATTERN_CHARS:
         return f"pattern is over {MAX_PATTERN_CHARS} characters"
+    if len(pattern) <= MAX_PATTERN_VALUE + 2:
+        return None  # no room for a quoted value over the limit
     for m in _LITERAL_RE.finditer(pattern):
         if m.end() - m.start() - 2 > MAX_PATTERN_VALUE:
             return f"a value in the pattern is over {MAX_PATTERN_VALUE} characters"
