@@ -25,7 +25,15 @@ PROP = st.sampled_from(["value", "name", "hashes.MD5", "hashes.'SHA-256'", "hash
                         "Name", "ab", "extensions.'x'.y", "from_ref.value", "hashes.'x'",
                         "dst_ref.type", "dst_ref.value", "dst_ref.AND", "dst_ref.true",
                         "dst_ref.hashes", "src_ref.'value'", "dst_ref.Value", "value.x",
-                        "resolves_to_refs[*].value", "dst_ref.value.x"])
+                        "resolves_to_refs[*].value", "dst_ref.value.x", "values.data",
+                        "values[*].name", "values[0].data", "values[00].data",
+                        "values[-1].data", "values[+1].data", "values[ * ].data",
+                        "body_multipart[*].body_raw_ref.name",
+                        "body_multipart[3].body_raw_ref.name", "body_multipart[*]",
+                        "body_multipart[*].body_raw_ref.hashes.MD5",
+                        "body_multipart[*].body_raw_ref.'name'",
+                        "body_multipart[*].body_raw_ref.OR", "body_multipart[*]..name",
+                        "body_multipart[*].body-raw-ref.name", "key.x_y[2]"])
 OP = st.sampled_from(["=", "!=", "==", "<", ">=", "LIKE", "MATCHES", "IN", "ISSUBSET", "="])
 VALUE = st.sampled_from(["'a'", "''", "'" + "a" * 32 + "'", "'" + "0" * 64 + "'",
                          "'it\\'s'", "'a\\\\b'", "'a\\qb'", "'3:ab+/:c'", "1", "-1", "true",
@@ -76,6 +84,11 @@ def _agree(pattern: str) -> None:
 @given(patterns())
 @example("[ipv4-addr:value = '198.51.100.7']")
 @example("[file:hashes.'SHA-256' = '" + "a" * 63 + "']")
+@example("[windows-registry-key:values.data = 'a']")
+@example("[email-message:body_multipart[*].body_raw_ref.name = 'a.zip']")
+@example("[email-message:body_multipart[*].body_raw_ref.hashes.MD5 = 'a']")
+@example("[email-message:body_multipart[-1].body_raw_ref.name = 'a']")
+@example("[email-message:body_multipart[01].body_raw_ref.name = 'a']")
 def test_the_fast_path_agrees_with_the_reference(pattern: str) -> None:
     _agree(pattern)
 

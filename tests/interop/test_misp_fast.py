@@ -270,9 +270,10 @@ def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch
 
 
 def _slow_event(n: int, first: int = 0) -> dict[str, Any]:
-    # regkey|value: misp-stix's pattern steps into a list (values.data): the slow path
-    slow: list[Case] = [("regkey|value", f"HKEY_LOCAL_MACHINE\\Software\\k{i}|v{i}",
-                         "Persistence mechanism", {}) for i in range(first, first + n)]
+    # user-agent: misp-stix's pattern has quoted keys
+    # (extensions.'http-request-ext'.request_header.'User-Agent'): the slow path
+    slow: list[Case] = [("user-agent", f"Mozilla/5.0 (k{i})", "Network activity", {})
+                        for i in range(first, first + n)]
     event = _event(slow + CASES[:2])
     for i, a in enumerate(event["Event"]["Attribute"]):
         a["uuid"] = f"5a0d5cac-2ef4-4bae-a{first:03x}-{i:012x}"
@@ -295,11 +296,8 @@ def test_slow_patterns_are_bounded_per_event(monkeypatch: pytest.MonkeyPatch) ->
     one = len(indicators[0]["pattern"])
     monkeypatch.setattr(_patterns, "SLOW_PATTERN_BUDGET", 3 * one + one // 2)
     objects, losses = to_stix(copy.deepcopy(event))
-    assert [(x.pointer, x.code) for x in losses][:3] == [
+    assert [(x.pointer, x.code) for x in losses] == [
         (f"/Event/Attribute/{i}", "stix.pattern_too_large") for i in (3, 4, 5)]
-    # and the relationships to those indicators, which would point at nothing
-    assert [x.code for x in losses[3:]] == ["misp.dangling_reference"] * 3
-    assert all(x.stix_id.startswith("relationship--") for x in losses[3:])
     assert sum(o["type"] == "indicator" for o in objects) == 6
 
 
@@ -325,7 +323,7 @@ def test_slow_patterns_are_bounded_per_request(tmp_path: Path,
     assert all("share" in r for r in reports)
     codes = [[x["code"] for x in r["losses"]] for r in reports]
     assert codes[0] == []
-    assert codes[1] == ["stix.pattern_too_large", "misp.dangling_reference"]
+    assert codes[1] == ["stix.pattern_too_large"]
 
 
 @settings(max_examples=300, deadline=None)

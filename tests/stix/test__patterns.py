@@ -28,12 +28,15 @@ def test_fast_path_takes_one_step_through_a_reference_as_misp_writes_it() -> Non
         "network-traffic:dst_ref.value = '198.51.100.7']"
     )
     assert _patterns.fast_valid(misp, SCO_PROPERTY_NAMES)
+    # the reference judges only the first property: a step after a plain one is valid
+    port = misp.replace("dst_ref.type", "dst_port.type")
+    assert _patterns.fast_valid(port, SCO_PROPERTY_NAMES)
+    assert _patterns.slow_errors(port, "2.1", SCO_PROPERTY_NAMES) == []
     for pattern in (
         misp.replace("dst_ref.type", "dst_ref.AND"),
         misp.replace("dst_ref.type", "dst_ref.true"),
         misp.replace("dst_ref.type", "dst_ref.hashes"),
         misp.replace("dst_ref.type", "dst_ref.'type'"),
-        misp.replace("dst_ref.type", "dst_port.type"),
         misp.replace("dst_ref.type", "x_ref.type"),
     ):
         assert not _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
@@ -41,8 +44,10 @@ def test_fast_path_takes_one_step_through_a_reference_as_misp_writes_it() -> Non
 
 
 def test_fast_path_takes_misp_list_steps_and_parentheses() -> None:
-    """misp-stix writes ``resolves_to_refs[*].value``, ``to_refs[*].value`` and
-    ``[( ... )]``: the fast path takes those forms, and only those."""
+    """misp-stix writes ``resolves_to_refs[*].value``, ``to_refs[*].value``,
+    ``values.data`` (registry key values), ``body_multipart[*].body_raw_ref.name``
+    (attachments) and ``[( ... )]``: the fast path takes those forms and other object
+    paths of key and index steps, all valid for the reference too."""
     taken = [
         "[domain-name:value = 'a.example' AND "
         "domain-name:resolves_to_refs[*].value = '198.51.100.7']",
@@ -50,17 +55,36 @@ def test_fast_path_takes_misp_list_steps_and_parentheses() -> None:
         "[(network-traffic:dst_ref.type = 'ipv4-addr' AND "
         "network-traffic:dst_ref.value = '198.51.100.7')]",
         "[(domain-name:value = 'a')] OR [(url:value = 'http://b.example/')]",
+        "[windows-registry-key:key = 'HKLM\\\\Software\\\\x' AND "
+        "windows-registry-key:values.data = '%TEMP%\\\\a.exe']",
+        "[windows-registry-key:values[*].name = 'Run']",
+        "[email-message:body_multipart[*].body_raw_ref.name = 'invoice.zip']",
+        "[(email-message:body_multipart[0].body_raw_ref.name = 'a.zip')]",
+        "[email-message:body_multipart[12].content_type = 'text/plain']",
+        "[domain-name:resolves_to_refs[*] = 'a']",
+        "[domain-name:value[*].x = 'a']",
+        "[domain-name:resolves_to_refs[0].value = 'a']",
+        "[file:extensions.ntfs_ext.alternate_data_streams[*].name = 'a']",
     ]
     for pattern in taken:
         assert _patterns.fast_valid(pattern, SCO_PROPERTY_NAMES), pattern
         assert _patterns.slow_errors(pattern, "2.1", SCO_PROPERTY_NAMES) == [], pattern
     for pattern in [
-        "[domain-name:resolves_to_refs[*] = 'a']",  # no step after [*]
-        "[domain-name:value[*].x = 'a']",  # not a list of references
         "[domain-name:resolves_to_refs[*].AND = 'a']",
         "[domain-name:resolves_to_refs[*].hashes = 'a']",
         "[domain-name:resolves_to_refs[*].'value' = 'a']",
-        "[domain-name:resolves_to_refs[0].value = 'a']",
+        "[email-message:body_multipart[*].body_raw_ref.hashes.MD5 = 'a']",  # a hash check
+        "[email-message:body_multipart[*].body_raw_ref.'name' = 'a']",
+        "[email-message:body_multipart[*] .body_raw_ref.name = 'a']",
+        "[email-message:body_multipart[-1].body_raw_ref.name = 'a']",
+        "[email-message:body_multipart[01].body_raw_ref.name = 'a']",
+        "[email-message:body_multipart[+1].body_raw_ref.name = 'a']",
+        "[email-message:body_multipart[].body_raw_ref.name = 'a']",
+        "[email-message:body_multipart[*].body-raw.name = 'a']",
+        "[windows-registry-key:values.true = 'a']",
+        "[windows-registry-key:x_values.data = 'a']",
+        "[file:hashes.MD5.x = 'a']",
+        "[file:hashes[*] = 'a']",
         "[(domain-name:value = 'a']",
         "[domain-name:value = 'a')]",
         "[((domain-name:value = 'a'))]",
@@ -73,7 +97,18 @@ def test_fast_path_takes_misp_list_steps_and_parentheses() -> None:
 
 
 _TYPES = st.sampled_from(
-    ["ipv4-addr", "domain-name", "url", "file", "x-acme", "email-addr", "network-traffic", "mutex"]
+    [
+        "ipv4-addr",
+        "domain-name",
+        "url",
+        "file",
+        "x-acme",
+        "email-addr",
+        "network-traffic",
+        "mutex",
+        "windows-registry-key",
+        "email-message",
+    ]
 )
 _PROPS = st.sampled_from(
     [
@@ -92,6 +127,17 @@ _PROPS = st.sampled_from(
         "to_refs[*].value",
         "dst_ref[*].value",
         "resolves_to_refs[*].hashes",
+        "values.data",
+        "values[*].name",
+        "values[0].data_type",
+        "body_multipart[*].body_raw_ref.name",
+        "body_multipart[1].body_raw_ref.hashes.MD5",
+        "body_multipart[*].body_raw_ref.hashes.'SHA-256'",
+        "body_multipart[01].body_raw_ref.name",
+        "body_multipart[-1].content_type",
+        "body_multipart[*]",
+        "extensions.ntfs_ext.alternate_data_streams[*].hashes.SHA1",
+        "key",
     ]
 )
 _VALUES = st.one_of(
@@ -142,6 +188,9 @@ def test_pattern_sizes_are_bounded_before_any_parser_runs() -> None:
     assert _patterns.size_error("[url:value = '" + "a" * (limit + 1) + "']") is not None
     assert _patterns.size_error("[url:value = '" + "a" * limit + "']") is None
     assert _patterns.size_error("[url:value = '" + "a" * 4240 + "']") is None  # MISP inline
+    # the shortest pattern that can hold a value over the limit is that value alone
+    assert _patterns.size_error("'" + "a" * (limit + 1) + "'") is not None
+    assert _patterns.size_error("'" + "a" * limit + "'") is None
     doc = make_bundle(1)
     doc["objects"][0]["pattern"] = huge
     with pytest.raises(StixError) as e:

@@ -12,11 +12,18 @@ standard SCO property with ``=``/``!=`` against a string literal, joined by
     [network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '…']
     [domain-name:value = 'x.example' AND domain-name:resolves_to_refs[*].value = '…']
     [(network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_port = '443')]
+    [windows-registry-key:key = '…' AND windows-registry-key:values.data = '…']
+    [email-message:body_multipart[*].body_raw_ref.name = 'a.zip']
 
-(one step through a reference or, with ``[*]``, through a list of references; the
-comparisons of an observation expression may sit in one pair of parentheses, as
-misp-stix writes some). Anything else (qualifiers, other operators, custom object
-types or properties, hash values that would fail the hash check, ...) goes to the
+(after the property, any object path of unquoted key steps and ``[*]``/``[n]`` index
+steps -- through references, lists and dictionaries -- except keys that are lexer
+keywords or ``hashes``, which the reference would check as a hash; ``hashes`` itself
+takes one key, quoted or not, and a value of that hash's form; the comparisons of an
+observation expression may sit in one pair of parentheses, as misp-stix writes some).
+Like the reference checks, the fast path judges only the first property of a path
+against the object type's properties. Anything else (qualifiers, other operators,
+custom object types or properties, quoted keys other than a hash name, whitespace
+inside a path, hash values that would fail the hash check, ...) goes to the
 slow path, which runs exactly the checks the reference validator (``stix2-validator``)
 runs: the ANTLR grammar and hash checks of ``stix2patterns.validator.run_validator``,
 then the object type and property name checks of ``stix2validator.v21.musts.patterns``.
@@ -36,16 +43,19 @@ from typing import Any
 
 _WS = r"[ \t\r\n]"
 _STRING = r"'(?:[^'\\]|\\['\\])*'"
-_COMPARISON_RE = re.compile(
-    rf"{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
-    rf"(?P<star>\[\*\])?(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
-    rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING})"
+# An object path: a property, then key steps ``.name`` (unquoted) and index steps ``[*]``
+# / ``[n]`` (the grammar's keyPathStep / indexPathStep, without the whitespace it allows
+# between tokens), or, after ``hashes``, one quoted key.
+_PATH = (
+    r"(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
+    r"(?:(?P<steps>(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\*|0|[1-9][0-9]*)\])+)"
+    r"|\.'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)')?"
 )
+_COMPARISON_RE = re.compile(rf"{_WS}*{_PATH}{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING})")
 _SINGLE_RE = re.compile(
-    rf"{_WS}*\[{_WS}*(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<prop>[a-z_][a-z0-9_]*)"
-    rf"(?P<star>\[\*\])?(?:\.(?:(?P<hk>[A-Za-z][A-Za-z0-9]*)|'(?P<hq>[A-Za-z0-9][A-Za-z0-9-]*)'))?"
-    rf"{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING}){_WS}*\]{_WS}*\Z"
+    rf"{_WS}*\[{_WS}*{_PATH}{_WS}*(?:=|!=){_WS}*(?P<val>{_STRING}){_WS}*\]{_WS}*\Z"
 )
+_KEY_STEP_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
 _LITERAL_RE = re.compile(_STRING)
 _OPEN_RE = re.compile(rf"{_WS}*\[")
 _JOIN_RE = re.compile(rf"{_WS}+(?:AND|OR){_WS}+")
@@ -87,6 +97,8 @@ def size_error(pattern: str) -> str | None:
     """Why ``pattern`` is too large to check (None: it is not)."""
     if len(pattern) > MAX_PATTERN_CHARS:
         return f"pattern is over {MAX_PATTERN_CHARS} characters"
+    if len(pattern) <= MAX_PATTERN_VALUE + 2:
+        return None  # no room for a quoted value over the limit
     for m in _LITERAL_RE.finditer(pattern):
         if m.end() - m.start() - 2 > MAX_PATTERN_VALUE:
             return f"a value in the pattern is over {MAX_PATTERN_VALUE} characters"
@@ -111,15 +123,20 @@ def _comparison_ok(c: re.Match[str], sco_properties: Mapping[str, frozenset[str]
     prop = c.group("prop")
     if props is None or prop not in props:
         return False
-    hname = c.group("hk") or c.group("hq")
-    if c.groupdict().get("star"):  # one step through a list of references
-        return prop.endswith("_refs") and c.group("hk") is not None and \
-            hname not in _KEYWORDS and hname != "hashes"
-    if prop == "hashes":
-        return hname is not None and hname not in _KEYWORDS and _hash_ok(hname, c.group("val"))
-    if hname is not None and prop.endswith("_ref"):  # one step through a reference
-        return c.group("hk") is not None and hname not in _KEYWORDS and hname != "hashes"
-    return hname is None
+    steps = c.group("steps")
+    if prop == "hashes":  # exactly one key, the hash name, and a value of its form
+        hname = c.group("hq")
+        if hname is None and steps is not None and steps.count(".") == 1 and "[" not in steps:
+            hname = steps[1:]
+            if hname in _KEYWORDS:
+                return False
+        return hname is not None and _hash_ok(hname, c.group("val"))
+    if steps is None:  # a quoted key (only after hashes) or no step at all
+        return c.group("hq") is None
+    # Key steps through references, lists and dictionaries. A key named 'hashes'
+    # anywhere in the path makes the reference check the last key as a hash name.
+    names = _KEY_STEP_RE.findall(steps)
+    return all(name not in _KEYWORDS and name != "hashes" for name in names)
 
 
 # Lexer keywords of the STIX 2.1 pattern grammar: never a bare path component.

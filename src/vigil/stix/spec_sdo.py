@@ -161,6 +161,8 @@ def _order(first: str, op: str, second: str) -> Rule:
 
     def rule(ctx: _Ctx, obj: dict[str, Any], ptr: str) -> None:
         a, b = obj.get(first), obj.get(second)
+        if not strict and a == b:
+            return  # equal (modified = created, mostly): in order, or reported as bad
         if a is None or b is None or timestamp_fraction(a) < 0 or timestamp_fraction(b) < 0:
             return  # absent, or already reported as a bad timestamp
         c = timestamp_cmp(a, b)
