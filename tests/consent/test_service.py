@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from tests.intel.conftest import IntelApi
-from tests.web.test_bad_input import bundle_text, indicator
+from tests.web.helpers import bundle_text, indicator
 
 from vigil.consent import service as consent
 from vigil.crypto.encoding import b64u

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.intel.conftest import IntelApi
 from tests.intel.test_publish_rules import LEGAL, person
-from tests.web.test_bad_input import bundle_text
+from tests.web.helpers import bundle_text
 
 from vigil.errors import VigilError
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 from tests.intel.conftest import IntelApi as Api
-from tests.web.test_bad_input import TS, bundle_text, indicator
+from tests.web.helpers import TS, bundle_text, indicator
 
 from vigil.bus.local import LocalBus
 from vigil.crypto.encoding import b64u_decode as b64decode
