@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, Envelope, Member
@@ -33,7 +33,7 @@ from vigil.storage.schema import (
 )
 
 
-def test_migrate_is_idempotent(store: Store) -> None:  # noqa: F811
+def test_migrate_is_idempotent(store: Store) -> None:
     store.migrate()
     store.migrate()
     assert store.get_meta("schema_version") == str(schema_version())
@@ -236,7 +236,7 @@ _GONE = (
 _KEPT = ("inbox_share_member", "inbox_member_pos")  # (taxii_access went in v22)
 
 
-def _indexes(store: Store) -> set[str]:  # noqa: F811
+def _indexes(store: Store) -> set[str]:
     if store.dialect == "sqlite":
         rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("index",))
     else:
@@ -281,7 +281,7 @@ def test_a_share_writes_fewer_member_keyed_index_entries(
             s.close()
 
 
-def _tables(store: Store) -> set[str]:  # noqa: F811
+def _tables(store: Store) -> set[str]:
     if store.dialect == "sqlite":
         rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("table",))
     else:
