@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.client import Client, InboxItem
 from vigil.crypto import keyring as _keyring
 from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port
@@ -237,3 +240,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             super()._assign_work_unit(node)
 
     return FilesBedFirst(config, log)
+
+
+async def first_event(client: Client, timeout: float) -> InboxItem | None:
+    async def take() -> InboxItem:
+        async with contextlib.aclosing(client.stream(0)) as stream:
+            async for item in stream:
+                return item
+        raise AssertionError("stream ended")
+
+    try:
+        return await asyncio.wait_for(take(), timeout)
+    except TimeoutError:
+        return None

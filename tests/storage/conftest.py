@@ -3,14 +3,16 @@ sealed envelopes they put in it."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from vigil.model import Envelope, Member, MemberKind, Wrap
 from vigil.storage import Store, open_store
+from vigil.storage.schema import MIGRATIONS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,3 +44,23 @@ def envelope(originator: str, recipients: list[str], payload: bytes = b"{}") -> 
               "payload": {"form": "sealed", "size": len(payload), "digest": "sha256:x"}}
     return Envelope(header=header, signature=b"sig", payload=payload,
                     wraps=(Wrap(recipients[0], "x25519:k", b"\x00\x01blob"),))
+
+
+def stores_before(
+    migration: list[str],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[str, Callable[[], None]]]:
+    """For each backend: the URL of a store migrated up to (not including)
+    ``migration``, and a function that lets the next open apply every migration."""
+    from vigil.storage import postgres as pg_module
+    from vigil.storage import sqlite as sqlite_module
+
+    old = MIGRATIONS[: MIGRATIONS.index(migration)]
+    for mod, url in (
+        (sqlite_module, f"sqlite:///{tmp_path / 'old.db'}"),
+        (pg_module, request.getfixturevalue("pg_empty_url")),
+    ):
+        monkeypatch.setattr(mod, "MIGRATIONS", old)
+        yield url, functools.partial(monkeypatch.setattr, mod, "MIGRATIONS", MIGRATIONS)
