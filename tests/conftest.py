@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
+import importlib.abc
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from vigil.client import Client, InboxItem
 from vigil.crypto import keyring as _keyring
 from vigil.node.exchange import Exchange
 from vigil.testing import TestNode, free_port
@@ -27,6 +35,63 @@ os.environ.setdefault("VIGIL_KEYRING_PASSPHRASE", "test-passphrase")
 # `real_kdf` tests (tests/crypto/test_keyring.py).
 PRODUCT_KDF = (_keyring.ARGON2_MEMORY_KIB, _keyring.ARGON2_ITERATIONS)
 _keyring.ARGON2_MEMORY_KIB, _keyring.ARGON2_ITERATIONS = 64, 1
+
+
+# misp-stix imports the STIX 1 library, whose package is named ``stix``, the name the test
+# tree's ``tests/stix`` package has on this test run's path. The first time anything imports
+# misp-stix (a test, or vigil's MISP conversion a test reaches), it is imported with the
+# library's ``stix`` in place, then the name is given back, so both work; a run that never
+# reaches misp-stix does not pay for importing it.
+def _import_misp_stix() -> None:
+    if "misp_stix_converter" in sys.modules:
+        return
+    saved = {k: v for k, v in sys.modules.items() if k == "stix" or k.startswith("stix.")}
+    for k in saved:
+        del sys.modules[k]
+    tests_dir = [p for p in sys.path if p.rstrip("/").endswith("/tests")]
+    for p in tests_dir:
+        sys.path.remove(p)
+    try:
+        import misp_stix_converter  # noqa: F401
+    finally:
+        for k in [k for k in sys.modules if k == "stix" or k.startswith("stix.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+        sys.path[:0] = tests_dir
+
+
+class _Imported(importlib.abc.Loader):
+    """The loader of a module already imported: it hands that module back as it is."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        return self.module
+
+    def exec_module(self, module: ModuleType) -> None:
+        return None
+
+
+class _MispStixFirst(importlib.abc.MetaPathFinder):
+    """Asked for misp-stix the first time, imports it the way above and steps aside."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if name != "misp_stix_converter":
+            return None
+        sys.meta_path.remove(self)
+        _import_misp_stix()
+        module = sys.modules[name]
+        spec = copy.copy(module.__spec__)
+        assert spec is not None
+        spec.loader = _Imported(module)
+        module.__spec__ = spec  # the import machinery loads by the module's own spec
+        return spec
+
+
+if "misp_stix_converter" not in sys.modules:
+    sys.meta_path.insert(0, _MispStixFirst())
 
 
 @pytest.fixture
@@ -211,3 +276,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             super()._assign_work_unit(node)
 
     return FilesBedFirst(config, log)
+
+
+async def first_event(client: Client, timeout: float) -> InboxItem | None:
+    async def take() -> InboxItem:
+        async with contextlib.aclosing(client.stream(0)) as stream:
+            async for item in stream:
+                return item
+        raise AssertionError("stream ended")
+
+    try:
+        return await asyncio.wait_for(take(), timeout)
+    except TimeoutError:
+        return None

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from pathlib import Path
 
 import pytest
+from tests.conftest import first_event
 
-from vigil.client import Client, InboxItem
+from vigil.client import Client
 from vigil.errors import NotFound
 from vigil.testing import ServerProcess, make_node
 from vigil.testing.node import scan
 from vigil.testing.stix import canary_bundle
-
-
-async def first_event(client: Client, timeout: float) -> InboxItem | None:
-    async def take() -> InboxItem:
-        async with contextlib.aclosing(client.stream(0)) as stream:
-            async for item in stream:
-                return item
-        raise AssertionError("stream ended")
-
-    try:
-        return await asyncio.wait_for(take(), timeout)
-    except TimeoutError:
-        return None
 
 
 @pytest.mark.slow

@@ -288,7 +288,7 @@ async def test_gateway_serves_only_what_the_originator_lets_leave_and_drops_with
 
 async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.client.test_hostile_node import Proxy, StreamEdit, no_proofs, strip_proof
+    from tests.client.hostile import Proxy, StreamEdit, no_proofs, strip_proof
 
     n, srv = node
     delta, echo = n.members["delta"], n.members["echo"]
@@ -311,7 +311,7 @@ async def test_gateway_refuses_a_share_whose_proof_the_node_withholds(
 
 async def test_gateway_alerts_on_a_replayed_event_and_a_key_it_did_not_make(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.client.test_hostile_node import Replay, StreamEdit
+    from tests.client.hostile import Replay, StreamEdit
 
     from vigil import clock
     from vigil.crypto.keyring import Keyring
@@ -367,7 +367,7 @@ def test_gateway_drops_a_share_past_its_expiry(tmp_path: Path) -> None:
 
 async def test_gateway_alerts_on_a_rolled_back_log(
         tmp_path: Path, node: tuple[testing.TestNode, testing.ServerProcess]) -> None:
-    from tests.client.test_hostile_node import Proxy, only
+    from tests.client.hostile import Proxy, only
 
     n, srv = node
     delta, echo = n.members["delta"], n.members["echo"]

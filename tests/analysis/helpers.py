@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from vigil.analysis.correlation_rows import write_observables
-from vigil.analysis.observables import Observable
+from vigil.analysis.observables import Observable, normalise
 from vigil.model import Actor, Tlp
 from vigil.node.exchange import Exchange
 from vigil.node.hooks import Published
@@ -52,3 +53,21 @@ def put_fake_shares(sql: Sql, held: list[tuple[Observable, int]]) -> dict[int, s
         by_share.setdefault(ids[ref], []).append(o)
     write_observables(sql, by_share)
     return ids
+
+
+_v4 = st.builds(lambda a, b, p: f"10.{a}.{b}.0/{p}" if p < 32 else f"10.{a}.{b}.1",
+                st.integers(0, 3), st.integers(0, 3), st.sampled_from([8, 16, 22, 24, 30, 32]))
+
+
+_v6 = st.builds(lambda a, p: f"2001:db8:{a}::/{p}", st.integers(0, 3),
+                st.sampled_from([32, 48, 64, 128]))
+
+
+_ip = st.one_of(_v4, _v6).map(lambda v: normalise("ip", v))
+
+
+_other = st.builds(Observable, st.sampled_from(["domain", "md5"]),
+                   st.sampled_from(["a", "b", "c"]))
+
+
+any_observable = st.one_of(_ip, _other)

@@ -6,9 +6,10 @@ import ipaddress
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.analysis.helpers import any_observable
 
 from vigil.analysis.index import ObservableIndex, overlap
-from vigil.analysis.observables import Observable, normalise
+from vigil.analysis.observables import Observable
 
 
 def _brute(held: list[tuple[Observable, int]], q: Observable) -> set[tuple[Observable, int]]:
@@ -24,19 +25,9 @@ def _brute(held: list[tuple[Observable, int]], q: Observable) -> set[tuple[Obser
 
 
 # a small address space so that containment happens often
-_v4 = st.builds(lambda a, b, p: f"10.{a}.{b}.0/{p}" if p < 32 else f"10.{a}.{b}.1",
-                st.integers(0, 3), st.integers(0, 3), st.sampled_from([8, 16, 22, 24, 30, 32]))
-_v6 = st.builds(lambda a, p: f"2001:db8:{a}::/{p}", st.integers(0, 3),
-                st.sampled_from([32, 48, 64, 128]))
-_ip = st.one_of(_v4, _v6).map(lambda v: normalise("ip", v))
-_other = st.builds(Observable, st.sampled_from(["domain", "md5"]),
-                   st.sampled_from(["a", "b", "c"]))
-_obs = st.one_of(_ip, _other)
-
-
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(_obs, st.integers(0, 5)), max_size=30),
-       st.lists(st.tuples(_obs, st.integers(0, 5)), max_size=10), _obs)
+@given(st.lists(st.tuples(any_observable, st.integers(0, 5)), max_size=30),
+       st.lists(st.tuples(any_observable, st.integers(0, 5)), max_size=10), any_observable)
 def test_match_equals_brute_force(held: list[tuple[Observable, int]],
                                   dropped: list[tuple[Observable, int]], q: Observable) -> None:
     ix: ObservableIndex[int] = ObservableIndex()

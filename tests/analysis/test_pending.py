@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.analysis.helpers import module_store, publish, put_fake_shares, share_ids
-from tests.analysis.test_index import _obs
+from tests.analysis.helpers import any_observable, module_store, publish, put_fake_shares, share_ids
 
 from vigil import testing
 from vigil.analysis import pending as pending_mod
@@ -47,9 +46,9 @@ def _answers(got: dict[Observable, list[stored.Held]]) -> dict[Observable, list[
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(st.tuples(_obs, st.integers(0, 4)), max_size=25),
-       st.lists(st.tuples(_obs, st.integers(5, 8)), max_size=25),
-       st.lists(_obs, max_size=6), st.integers(1, 6), st.integers(0, 30))
+@given(st.lists(st.tuples(any_observable, st.integers(0, 4)), max_size=25),
+       st.lists(st.tuples(any_observable, st.integers(5, 8)), max_size=25),
+       st.lists(any_observable, max_size=6), st.integers(1, 6), st.integers(0, 30))
 def test_lookups_answer_the_same_whatever_is_merged(
         store: Store, old: list[tuple[Observable, int]], new: list[tuple[Observable, int]],
         queries: list[Observable], step: int, cut: int) -> None:
@@ -124,13 +123,13 @@ def test_a_store_migrated_with_rows_keeps_its_answers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows stored before the key index of their own (named by share id, keyed in an
     index on the row) are found the same after the migration: merged, by share seq."""
-    from tests.storage.test_schema import _stores_before
+    from tests.storage.conftest import stores_before
 
     from vigil.storage.schema import OBSERVABLE_KEY_INDEX_MIGRATION
 
     held = [(Observable("ip", "45.66.0.0/16"), 0), (Observable("ip", "45.66.3.3"), 1),
             (Observable("domain", "evil.example"), 1), (Observable("domain", "evil.example"), 2)]
-    for url, upgrade in _stores_before(OBSERVABLE_KEY_INDEX_MIGRATION, request, tmp_path,
+    for url, upgrade in stores_before(OBSERVABLE_KEY_INDEX_MIGRATION, request, tmp_path,
                                        monkeypatch):
         s = open_store(url)
         try:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.analysis.helpers import module_store, publish, put_fake_shares
-from tests.analysis.test_index import _obs
+from tests.analysis.helpers import any_observable, module_store, publish, put_fake_shares
 
 from vigil import testing
 from vigil.analysis import stored
@@ -31,7 +30,8 @@ def _put(sql: Sql, held: list[tuple[Observable, int]]) -> dict[int, str]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(_obs, st.integers(0, 5)), max_size=30), st.lists(_obs, max_size=6))
+@given(st.lists(st.tuples(any_observable, st.integers(0, 5)), max_size=30),
+       st.lists(any_observable, max_size=6))
 def test_lookup_equals_the_in_process_index(store: Store, held: list[tuple[Observable, int]],
                                             queries: list[Observable]) -> None:
     ids = store.write(lambda sql: _put(sql, held))

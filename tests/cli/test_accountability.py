@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from tests.node.test_accountability import Node, build_node
-from tests.node.test_retention import later
+from tests.node.helpers import Node, build_node, later
 
 from vigil.testing.stix import canary_bundle as bundle_with
 

@@ -9,13 +9,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from pymisp import MISPEvent
-from tests.interop import conftest as misp_stix_beside_tests_stix
 
 from vigil.cli.main import cli
 from vigil.errors import VigilError
 from vigil.testing import ServerProcess, make_node
-
-__all__ = ["misp_stix_beside_tests_stix"]  # imported for its effect: misp-stix importable
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
 EVENT = DATA / "sighting_1.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.web.test_tls import make
+from tests.tls_pairs import make
 
 from vigil import clock
 from vigil.cli.main import cli

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
+from tests.web.conftest import api as api  # the REST tests' app on a four-member node
 
 from vigil.bus.local import LocalBus
 from vigil.client import Client

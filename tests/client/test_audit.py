@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.web.conftest import Api, api
-from tests.web.test_bad_input import GOOD, bundle_text, indicator
-from tests.web.test_log import sdk
-from tests.web.test_rest import publish
+from tests.web.conftest import Api
+from tests.web.helpers import GOOD, bundle_text, indicator, publish, sdk
 
 from vigil.client.audit import audit
-
-__all__ = ["api"]  # the fixture: an app on a four-member node
 
 
 def test_audit_finds_a_silently_dropped_share(api: Api, tmp_path: Path) -> None:

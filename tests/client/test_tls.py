@@ -4,16 +4,22 @@ connection to another key refused (PinMismatch), TLS 1.3 asked for when pinning.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from tests.web.test_tls import Node, make, node, trusting
+from tests.tls_pairs import Node, make, serving, trusting
 
 from vigil.client import Client
 from vigil.client.tls import PinMismatch
 from vigil.crypto.pins import spki_pin
 
-__all__ = ["node"]  # the fixture: a node terminating TLS
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    with serving(tmp_path) as n:
+        yield n
 
 
 def test_httpx_and_the_sdk_work_over_tls_with_the_node_pinned(node: Node) -> None:

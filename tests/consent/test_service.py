@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.intel.conftest import IntelApi
-from tests.web.test_bad_input import bundle_text, indicator
+from tests.intel.conftest import IntelApi, share
 
 from vigil.consent import service as consent
 from vigil.crypto.encoding import b64u
@@ -16,17 +15,6 @@ from vigil.errors import VigilError
 from vigil.match import sdk
 from vigil.policy.access import Access
 from vigil.protocol.consent import answer_object, sign_answer
-
-INTEL = {"evaluation": "B2", "legal_basis": "eu-2016/794", "legal_purpose": "investigation",
-         "theme": "terrorism"}
-
-
-def share(api: IntelApi, who: str = "alpha", **params: Any) -> str:
-    p: dict[str, Any] = {"tlp": "amber", "to": "group1", "code": "no-court", **INTEL, **params}
-    r = api.client.post("/api/v1/shares", params=p, content=bundle_text(indicator()).encode(),
-                        headers=api.h(who))
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
 
 
 def use(api: IntelApi, who: str, sid: str, what: str = "court") -> Any:

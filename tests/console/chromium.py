@@ -1,4 +1,5 @@
-"""A headless Chromium with a virtual WebAuthn authenticator, for the sign-in tests."""
+"""A headless Chromium (its path, flags and viewport, and a skip or a failure where it is
+missing) with a virtual WebAuthn authenticator, for the sign-in tests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from .test_browser import ARGS, CHROMIUM, _missing
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def _missing(why: str) -> None:
+    if os.environ.get("VIGIL_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{why}; install it with: apt-get install -y chromium")
+    pytest.skip(why)
 
 
 @pytest.fixture

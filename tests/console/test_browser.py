@@ -22,21 +22,10 @@ from vigil.feeds.registry import Auth, Feed
 from vigil.model import Actor, ChannelKind, Tlp
 from vigil.testing import ServerProcess, make_node
 
+from .chromium import ARGS, CHROMIUM, VIEWPORT, _missing
 from .conftest import big_bundle, ioc_bundle, late_member, rich_bundle
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-VIEWPORT = {"width": 1366, "height": 768}
-
-
-def _missing(why: str) -> None:
-    if os.environ.get("VIGIL_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{why}; install it with: apt-get install -y chromium")
-    pytest.skip(why)
-
-
 @pytest.fixture
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):

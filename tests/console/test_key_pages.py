@@ -20,8 +20,7 @@ from vigil.signin import audit, passkeys
 from vigil.testing import ServerProcess, TestNode, make_node
 from vigil.web.console.deps import PRE_CSRF_COOKIE
 
-from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)
-from .test_browser import VIEWPORT
+from .chromium import VIEWPORT, authenticator, chromium  # noqa: F401  (the browser fixture)
 
 
 @pytest.fixture

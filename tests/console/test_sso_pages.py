@@ -23,8 +23,7 @@ import pytest
 from vigil.signin import audit, passkeys, sso
 from vigil.testing import ServerProcess, TestNode, free_port, make_node
 
-from .chromium import authenticator, chromium  # noqa: F401  (the browser fixture)
-from .test_browser import VIEWPORT, _missing
+from .chromium import VIEWPORT, _missing, authenticator, chromium  # noqa: F401  (the browser fixture)
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENT_ID, CLIENT_SECRET = "vigil-console", "a client secret of the test provider"

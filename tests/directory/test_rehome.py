@@ -20,9 +20,9 @@ from tests.federation.pairs import (
     peer,
     publish,
     quarantined,
+    resign,
     sync,
 )
-from tests.federation.test_trust_intake import resign
 from tests.federation.trusting import witness_of
 
 from vigil.directory.answers import answer_lookup

@@ -3,10 +3,11 @@ thread and event loop) over its own data directory and store."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 import httpx
 import uvicorn
 
+from vigil.client import Client
 from vigil.config import Settings
 from vigil.federation import peers
 from vigil.federation.descriptor import self_signed
 from vigil.node.exchange import Exchange
-from vigil.testing import TestNode, free_port, make_node
+from vigil.testing import TestNode, free_port, make_node, stix
 from vigil.web.app import create_app
 from vigil.web.serve import Server
 from vigil.web.tls import uvicorn_options
@@ -153,3 +155,22 @@ def running(nodes: list[FedNode]) -> Iterator[list[FedNode]]:
     finally:
         for n in nodes:
             n.server.stop()
+
+
+@contextlib.asynccontextmanager
+async def share_across(tmp_path: Path, canary: str) -> AsyncIterator[tuple[FedNode, FedNode, str]]:
+    """athens (alpha) and berlin (bravo), running and peered, each holding the other's
+    member; bravo's green share of ``canary`` for alpha@athens, stored at athens."""
+    a = make_fed_node(tmp_path, "athens", {"alpha": True})
+    b = make_fed_node(tmp_path, "berlin", {"bravo": True})
+    bravo = b.node.members["bravo"]
+    with running([a, b]):
+        peer_all([a, b])
+        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
+        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
+        with Client(b.url, bravo.token, bravo.keyring) as cb:
+            sid = cb.publish(stix.canary_bundle(canary), tlp="green",
+                             to=["member:alpha@athens"])["id"]
+        ex_a = a.exchange()
+        await asyncio.to_thread(wait_for, lambda: ex_a.store.get_share(sid) is not None)
+        yield a, b, sid

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.conftest import first_event
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
-from tests.test_e2e import first_event
 
 from vigil.client import Client
 from vigil.errors import VigilError

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.conftest import first_event
 from tests.federation.nodes import FedNode, knows, make_fed_node, peer_all, running, wait_for
-from tests.test_e2e import first_event
 
 from vigil.client import Client
 from vigil.crypto.encoding import b64u

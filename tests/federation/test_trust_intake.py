@@ -25,18 +25,17 @@ from tests.federation.pairs import (
     peer,
     publish,
     quarantined,
+    resign,
     sync,
 )
 from tests.federation.trusting import trusting_pair, witness_of
 
 from vigil import clock
-from vigil.crypto.encoding import b64u
 from vigil.crypto.keys import ALG_ED25519, ALG_X25519, key_id
-from vigil.crypto.sign import sign
 from vigil.directory.entries import SignedEntry
 from vigil.directory.revocation import learn_in, revoke_at_home
 from vigil.errors import PolicyDenied
-from vigil.federation import codec, kinds, receiver
+from vigil.federation import kinds, receiver
 from vigil.federation.trust import TrustService, witness_name
 from vigil.log.entries import ENTRY_VERSION
 from vigil.storage import federation as q
@@ -55,15 +54,6 @@ def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, TrustService, TrustServic
     tb.uninstall()
     a.close()
     b.close()
-
-
-def resign(src: Node, data: dict[str, Any]) -> dict[str, Any]:
-    """The batch with its item digests and signature made again by its (hostile) origin."""
-    out = copy.deepcopy(data)
-    for it, body in zip(out["batch"]["items"], out["bodies"], strict=True):
-        it["digest"] = codec.body_digest(body)
-    out["signature"] = b64u(sign(codec.TAG_BATCH, out["batch"], src.ex.node_key))
-    return out
 
 
 def member_items(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,30 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.federation.nodes import knows, make_fed_node, peer_all, running, wait_for
+from tests.federation.nodes import share_across, wait_for
 
 from vigil.client import Client
 from vigil.federation import codec
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.protocol.witnessing import verify_signed_before
 from vigil.storage import trust as tq
-from vigil.testing import stix
 
 
 async def test_a_received_shares_origin_proof_is_checked_kept_and_proves_its_place(
         tmp_path: Path) -> None:
-    a = make_fed_node(tmp_path, "athens", {"alpha": True})
-    b = make_fed_node(tmp_path, "berlin", {"bravo": True})
-    alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
-    with running([a, b]):
-        peer_all([a, b])
-        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
-        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
-        with Client(b.url, bravo.token, bravo.keyring) as cb:
-            sid = cb.publish(stix.canary_bundle("origin"), tlp="green",
-                             to=["member:alpha@athens"])["id"]
+    async with share_across(tmp_path, "origin") as (a, b, sid):
+        alpha = a.node.members["alpha"]
         ex_a, ex_b = a.exchange(), b.exchange()
-        await asyncio.to_thread(wait_for, lambda: ex_a.store.get_share(sid) is not None)
         ta, tb = a.server.app.state.trust, b.server.app.state.trust
         use = ta.revocations.use(sid)
         assert use is not None and use[0] == ex_b.node_id

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.interop import conftest as misp_stix_beside_tests_stix
 
 from vigil import testing
 from vigil.errors import VigilError
@@ -23,8 +22,6 @@ from vigil.feeds import registry
 from vigil.feeds.misp_pull import pull
 from vigil.feeds.pull import PullResult
 from vigil.feeds.registry import Auth, Feed
-
-__all__ = ["misp_stix_beside_tests_stix"]  # imported for its effect: misp-stix importable
 
 EVENT = Path(__file__).resolve().parents[1] / "data" / "misp" / "sighting_1.json"
 OWN = "6a0d5cac-2ef4-4bae-baa4-0000000000aa"  # an event for its organisation only

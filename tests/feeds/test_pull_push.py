@@ -4,12 +4,10 @@ medallion collection, and compare the object sets; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
-from click.testing import CliRunner
+from tests.feeds.conftest import add_feed, vigil
 from tests.feeds.medallion import (
     FEED_IN,
     PASSWORD,
@@ -21,31 +19,9 @@ from tests.feeds.medallion import (
 )
 
 from vigil import testing
-from vigil.cli.main import cli
 from vigil.feeds import registry
 from vigil.feeds.pull import object_key, pull_claimed
-from vigil.model import ChannelKind
 from vigil.stix.validate import check_object
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def node(request: pytest.FixtureRequest, tmp_path: Path) -> testing.TestNode:
-    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    n = testing.make_node(tmp_path / "node", {"alpha": True, "bravo": True, "charlie": True},
-                  store=store)
-    ex = n.exchange()
-    try:
-        m = n.members
-        ex.create_channel(m["alpha"].id, "intel", ChannelKind.GROUP, [m["bravo"].id])
-    finally:
-        ex.store.close()
-    return n
-
-
-def vigil(node: testing.TestNode, *args: str) -> str:
-    res = CliRunner().invoke(cli, ["--data", str(node.data), *args], catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res.output
 
 
 def readable(node: testing.TestNode, member: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -62,12 +38,6 @@ def readable(node: testing.TestNode, member: str) -> dict[tuple[str, str], dict[
         return out
     finally:
         ex.store.close()
-
-
-def add_feed(node: testing.TestNode, med: Medallion, collection: str, *extra: str) -> str:
-    return vigil(node, "feed", "add", med.root, "--collection", collection, "--as", "alpha",
-                 "--tlp", "green", "--to", "intel", "--name", "med", "--user", USER,
-                 "--password", PASSWORD, *extra)
 
 
 def test_pull_then_push_same_objects(node: testing.TestNode, medallion: Medallion) -> None:

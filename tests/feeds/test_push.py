@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 from click.testing import CliRunner
+from tests.feeds.conftest import add_feed, vigil
 from tests.feeds.medallion import PASSWORD, PUSH_OUT, SOURCE, USER, Medallion, source_objects
-from tests.feeds.test_pull_push import add_feed, node, vigil
 
 from vigil import testing
 from vigil.cli.main import cli
@@ -18,8 +18,6 @@ from vigil.errors import VigilError
 from vigil.feeds.push import PushResult, channel_objects
 from vigil.model import Actor, ChannelKind
 from vigil.stix.tlp import parse_tlp
-
-__all__ = ["node"]  # the fixture: a node on each store
 
 
 def test_push_withholds_what_the_member_may_not_pass_on(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ Properties: any JSON value, as an object or a bundle, is checked without an exce
 code and the pointer of the fault); and mutants of the hand-written valid seed objects
 that hypothesis makes are accepted or refused exactly as stix2-validator (STIX 2.1,
 default options) accepts or refuses them, except for the deliberate differences
-listed in tests/stix/test_stix_agreement.py.
+listed in tests/stix/differences.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.stix.corpus import (
     reference_problem,
     reference_verdict,
 )
-from tests.stix.test_stix_agreement import _explain
+from tests.stix.differences import _explain
 
 from vigil.errors import StixError
 from vigil.stix.validate import check_bundle, check_object, validate_bundle, validate_object

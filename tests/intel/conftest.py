@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
+from tests.web.helpers import TS, bundle_text, indicator
 
 from vigil.bus.local import LocalBus
 from vigil.client import Client
@@ -54,3 +57,24 @@ def iapi(tmp_path: Path) -> Iterator[IntelApi]:
     with TestClient(app) as client:
         yield IntelApi(node, client, ex)
     ex.store.close()
+
+
+INTEL = {"evaluation": "B2", "legal_basis": "eu-2016/794", "legal_purpose": "investigation",
+         "theme": "terrorism"}
+
+
+def share(api: IntelApi, who: str = "alpha", **params: Any) -> str:
+    p: dict[str, Any] = {"tlp": "amber", "to": "group1", "code": "no-court", **INTEL, **params}
+    r = api.client.post("/api/v1/shares", params=p, content=bundle_text(indicator()).encode(),
+                        headers=api.h(who))
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+LEGAL = {"legal_basis": "eu-2016/794", "legal_purpose": ["investigation"]}
+
+
+def person() -> dict[str, Any]:
+    return {"type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid4()}",
+            "created": TS, "modified": TS, "name": "A. Suspect", "identity_class": "individual",
+            "description": "passport no. X1234567, phone +44 20 7946 0958"}

@@ -4,9 +4,8 @@ originator's receipts: through the node (REST content) and in a member's own cli
 from __future__ import annotations
 
 import pytest
-from tests.intel.conftest import IntelApi
-from tests.intel.test_publish_rules import LEGAL, person
-from tests.web.test_bad_input import bundle_text
+from tests.intel.conftest import LEGAL, IntelApi, person
+from tests.web.helpers import bundle_text
 
 from vigil.errors import VigilError
 

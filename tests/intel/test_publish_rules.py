@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
+from tests.intel.conftest import LEGAL, person
 from tests.intel.conftest import IntelApi as Api
-from tests.web.test_bad_input import TS, bundle_text, indicator
+from tests.web.helpers import bundle_text, indicator
 
 from vigil.bus.local import LocalBus
 from vigil.crypto.encoding import b64u_decode as b64decode
@@ -20,8 +20,6 @@ from vigil.intel import evaluation, legal
 from vigil.model import Audience, Form, Handling, IntelRules, Tlp
 from vigil.protocol.envelope import build_share, envelope_to_json
 from vigil.web import create_app
-
-LEGAL = {"legal_basis": "eu-2016/794", "legal_purpose": ["investigation"]}
 
 
 @pytest.fixture
@@ -31,12 +29,6 @@ def api(tmp_path: Path) -> Iterator[Api]:
     with TestClient(app) as client:
         yield Api(node, client, ex)
     ex.store.close()
-
-
-def person() -> dict[str, Any]:
-    return {"type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid4()}",
-            "created": TS, "modified": TS, "name": "A. Suspect", "identity_class": "individual",
-            "description": "passport no. X1234567, phone +44 20 7946 0958"}
 
 
 def publish(api: Api, body: str, who: str = "alpha", **params: Any) -> Any:

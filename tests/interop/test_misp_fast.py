@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,59 +17,13 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.interop.misp_cases import DATA, EVENTS, _attributes_event, _both
 
 from vigil.interop.misp import events_of, to_stix
-from vigil.interop.misp_fast import TYPES, astral_to_question_mark, fast_attribute, plain_value
+from vigil.interop.misp_fast import TYPES, astral_to_question_mark, plain_value
 from vigil.stix.validate import SCO_PROPERTY_NAMES, validate_bundle
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
-EVENTS = ["57c4445b-c548-4654-af0b-4be3950d210f.json", "existing_event.json",
-          "japanese_test.json", "attributes/long_event.json", "mainly_objects_1.json",
-          "sighting_1.json", "attributes/to_delete2.json"]
-ORG = {"name": "CIRCL", "uuid": "55f6ea5e-2c60-40e5-964f-47a8950d210f"}
-
-
-@pytest.fixture(autouse=True)
-def _quiet() -> None:
-    logging.getLogger("misp_stix_converter").setLevel(logging.CRITICAL)
-    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
-
-
-def _clock_free(objects: list[dict[str, Any]], since: str) -> list[dict[str, Any]]:
-    """The objects with the times misp-stix takes from the clock masked."""
-    out = []
-    for obj in objects:
-        obj = dict(obj)
-        for key in ("created", "modified"):
-            if isinstance(obj.get(key), str) and obj[key] >= since:
-                obj[key] = "<clock>"
-        out.append(obj)
-    return out
-
-
-def _both(event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-          ) -> tuple[tuple[Any, Any], tuple[Any, Any], int]:
-    """misp-stix's conversion, the fast path's, and how many attributes took the
-    fast path."""
-    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    slow = to_stix(copy.deepcopy(event), fast=False)
-    taken = []
-    def counted(parser: Any, attribute: dict[str, Any]) -> Any:
-        out = fast_attribute(parser, attribute)
-        taken.append(out is not None)
-        return out
-
-    with monkeypatch.context() as m:
-        m.setattr("vigil.interop.misp_parser.fast_attribute", counted)
-        fast = to_stix(copy.deepcopy(event), fast=True)
-
-    def norm(res: Any) -> tuple[Any, Any]:
-        objects, losses = res
-        return (_clock_free(objects, since),
-                [(x.pointer, x.stix_id, x.code, x.reason) for x in losses])
-
-    return norm(slow), norm(fast), sum(taken)
-
+pytestmark = pytest.mark.usefixtures("quiet_misp")
 
 @pytest.mark.parametrize("name", EVENTS)
 def test_real_events_equal_misp_stix(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,13 +48,6 @@ def test_real_events_mostly_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) 
             total += len(event["Event"].get("Attribute") or ())
             taken += _both(event, monkeypatch)[2]
     assert taken >= 0.9 * total and taken >= 450
-
-
-def _attr(i: int, kind: str, value: Any, category: str, to_ids: bool = True,
-          **more: Any) -> dict[str, Any]:
-    return {"uuid": f"5a0d5cac-2ef4-4bae-baa4-{i:012x}", "type": kind, "value": value,
-            "category": category, "to_ids": to_ids, "timestamp": str(1510922092 + i),
-            "comment": more.pop("comment", f"comment {i}"), **more}
 
 
 CASES: list[tuple[str, Any, str, dict[str, Any]]] = [
@@ -186,20 +131,9 @@ CASES: list[tuple[str, Any, str, dict[str, Any]]] = [
 ]
 
 
-def _event(cases: list[tuple[str, Any, str, dict[str, Any]]], **more: Any) -> dict[str, Any]:
-    attrs = [_attr(i, kind, value, category, **dict(extra))
-             for i, (kind, value, category, extra) in enumerate(cases)]
-    attrs.append({k: v for k, v in _attr(99, "ip-dst", "198.51.100.16",
-                                          "Network activity").items() if k != "to_ids"})
-    return {"Event": {"uuid": "5a0d5bf4-99c8-4f15-9879-22b1950d210f", "info": "types",
-                      "timestamp": "1511183733", "date": "2017-11-14", "Orgc": ORG,
-                      "analysis": "2", "threat_level_id": "3", "published": False,
-                      "Attribute": attrs, **more}}
-
-
 def test_every_type_equals_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {kind for kind, *_ in CASES} >= TYPES
-    event = _event(CASES)
+    event = _attributes_event(CASES)
     slow, fast, taken = _both(event, monkeypatch)
     assert fast == slow
     assert taken == 60  # the others are misp-stix's own, in their place
@@ -239,7 +173,7 @@ def test_odd_spellings_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
     cases = [v for c in CASES if isinstance(c[1], str) for v in _variants(*c)] + ODD
     taken = 0
     for i in range(0, len(cases), 60):
-        slow, fast, n = _both(_event(cases[i:i + 60]), monkeypatch)
+        slow, fast, n = _both(_attributes_event(cases[i:i + 60]), monkeypatch)
         assert fast == slow
         taken += n
     assert taken >= 200  # of 442 attributes
@@ -248,7 +182,7 @@ def test_odd_spellings_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_event_without_identity_and_with_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     """No Orgc (no created_by_ref), and a MISP object whose reference points at an
     attribute the fast path wrote (misp-stix resolves it from the fast objects)."""
-    event = _event(CASES[:3])
+    event = _attributes_event(CASES[:3])
     del event["Event"]["Orgc"]
     target = event["Event"]["Attribute"][0]["uuid"]
     event["Event"]["Object"] = [{
@@ -274,7 +208,7 @@ def _slow_event(n: int, first: int = 0) -> dict[str, Any]:
     # (extensions.'http-request-ext'.request_header.'User-Agent'): the slow path
     slow: list[Case] = [("user-agent", f"Mozilla/5.0 (k{i})", "Network activity", {})
                         for i in range(first, first + n)]
-    event = _event(slow + CASES[:2])
+    event = _attributes_event(slow + CASES[:2])
     for i, a in enumerate(event["Event"]["Attribute"]):
         a["uuid"] = f"5a0d5cac-2ef4-4bae-a{first:03x}-{i:012x}"
     return event

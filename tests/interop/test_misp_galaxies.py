@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.interop.test_misp_fast import DATA, EVENTS, ORG, _both, _quiet
+from tests.interop.misp_cases import DATA, EVENTS, ORG, _both
 
 from vigil.errors import InputError
 from vigil.interop.misp import events_of, to_stix
 from vigil.interop.misp_galaxies import plain_galaxies, plain_tags
 
-__all__ = ["_quiet"]
+pytestmark = pytest.mark.usefixtures("quiet_misp")
+
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch) -> list[bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.taxii.conftest import Taxii
 from tests.taxii.conftest import taxii as taxii  # the fixture, shared
-from tests.web.test_bad_input import indicator
+from tests.web.helpers import indicator
 
 PARAMS = {"tlp": "amber", "to": "group1", "theme": "organised-crime/drug-trafficking",
           "evaluation": "4x4:B3", "legal_basis": "un-untoc",

@@ -12,24 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.interop.test_misp_fast import DATA, EVENTS, ORG, _both, _quiet
+from tests.interop.misp_cases import (
+    DATA,
+    EVENTS,
+    MD5,
+    SHA1,
+    SHA256,
+    P,
+    _a,
+    _both,
+    _counted,
+    _event,
+    _o,
+)
 
 from vigil.interop.misp import events_of, to_stix
-from vigil.interop.misp_objects import TEMPLATES, fast_object, relationship
+from vigil.interop.misp_objects import TEMPLATES, relationship
 
-__all__ = ["_quiet"]
+pytestmark = pytest.mark.usefixtures("quiet_misp")
 
-
-def _counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
-    taken: list[tuple[str, bool]] = []
-
-    def counted(parser: Any, obj: Any) -> Any:
-        out = fast_object(parser, obj)
-        taken.append((str(obj.get("name")), out is not None))
-        return out
-
-    monkeypatch.setattr("vigil.interop.misp_parser.fast_object", counted)
-    return taken
 
 
 @pytest.mark.parametrize("name", EVENTS)
@@ -51,37 +52,6 @@ def test_real_objects_mostly_take_the_direct_path(monkeypatch: pytest.MonkeyPatc
     covered = [t for n, t in taken if n in TEMPLATES]
     assert sum(covered) >= 59 and sum(covered) >= len(covered) - 3
     assert not any(t for n, t in taken if n not in TEMPLATES)
-
-
-def _a(uid: int, relation: str, kind: str, value: Any, to_ids: bool = True,
-       category: str = "Network activity", **more: Any) -> dict[str, Any]:
-    return {"uuid": f"6a0d5cac-2ef4-4bae-baa4-{uid:012x}", "object_relation": relation,
-            "type": kind, "value": value, "category": category, "to_ids": to_ids,
-            "timestamp": "1510922092", **more}
-
-
-def _o(uid: int, name: str, meta: str, attributes: list[dict[str, Any]],
-       **more: Any) -> dict[str, Any]:
-    return {"uuid": f"6b0d5cac-2ef4-4bae-baa4-{uid:012x}", "name": name,
-            "meta-category": meta, "timestamp": str(1510922000 + uid),
-            "distribution": "5", "Attribute": attributes, **more}
-
-
-MD5 = "d41d8cd98f00b204e9800998ecf8427e"
-SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
-SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-P = "Payload delivery"
-
-
-def _event(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Event": {"uuid": "5a0d5bf4-99c8-4f15-9879-22b1950d210f", "info": "objects",
-                      "timestamp": "1511183733", "date": "2017-11-14", "Orgc": ORG,
-                      "analysis": "2", "threat_level_id": "3", "published": False,
-                      "Attribute": [{"uuid": "5a0d5cac-2ef4-4bae-baa4-000000000000",
-                                     "type": "ip-dst", "value": "198.51.100.99",
-                                     "category": "Network activity", "to_ids": True,
-                                     "timestamp": "1510922092"}],
-                      "Object": objects}}
 
 
 def test_relationship_only_for_plain_arguments() -> None:

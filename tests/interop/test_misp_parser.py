@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.interop.test_misp_fast import _both
+from tests.interop.misp_cases import DATA, _both
 
 from vigil.interop.misp import events_of, to_stix
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "misp"
-
-
-@pytest.fixture(autouse=True)
-def _quiet() -> None:
-    logging.getLogger("misp_stix_converter").setLevel(logging.CRITICAL)
-    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
-
+pytestmark = pytest.mark.usefixtures("quiet_misp")
 
 def test_related_events_are_not_loaded_and_change_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:

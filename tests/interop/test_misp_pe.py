@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.interop.test_misp_fast import DATA, EVENTS, _both, _quiet
-from tests.interop.test_misp_objects import MD5, SHA1, SHA256, _a, _event, _o
+from tests.interop.misp_cases import DATA, EVENTS, MD5, SHA1, SHA256, _a, _both, _event, _o
 
 from vigil.interop.misp import events_of, to_stix
 from vigil.interop.misp_objects import LOADED_TEMPLATES, loaded_object
 
-__all__ = ["_quiet"]
+pytestmark = pytest.mark.usefixtures("quiet_misp")
+
 P, OTHER = "Payload delivery", "Other"
 
 

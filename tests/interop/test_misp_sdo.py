@@ -20,6 +20,7 @@ from stix2.v21 import (
     Tool,
     Vulnerability,
 )
+from tests.interop.misp_cases import _attributes_event, _both
 
 from vigil.interop.misp_sdo import (
     custom_attribute,
@@ -297,8 +298,6 @@ def _custom_cases() -> list[tuple[str, Any, str, dict[str, Any]]]:
 def test_unmapped_types_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None:
     """misp-stix's own conversion and the direct one of every attribute of a type it
     keeps whole: the same objects and losses, and most of them written directly."""
-    from tests.interop.test_misp_fast import _both, _event
-
     cases = _custom_cases()
     assert {"text", "comment", "pdb", "other", "yara", "snort", "vulnerability"} <= \
         {k for k, *_ in cases} and direct_types() <= {k for k, *_ in cases}
@@ -311,8 +310,8 @@ def test_unmapped_types_equal_misp_stix(monkeypatch: pytest.MonkeyPatch) -> None
         return out
 
     monkeypatch.setattr("vigil.interop.misp_parser.custom_attribute", counted)
-    for i in range(0, len(cases), 90):  # (uuid 99 is _event's own attribute)
-        slow, fast, _ = _both(_event(cases[i:i + 90]), monkeypatch)
+    for i in range(0, len(cases), 90):  # (uuid 99 is _attributes_event's own)
+        slow, fast, _ = _both(_attributes_event(cases[i:i + 90]), monkeypatch)
         assert fast == slow
     # of ~450 (PyMISP refuses the values given to typed ones: bank accounts, dates)
     assert {"text", "comment", "pdb", "other", "yara", "snort", "suricata", "sigma",

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.interop.test_misp_fast import _both
-from tests.interop.test_misp_objects import MD5, SHA1, SHA256, P, _a, _counted, _event, _o
+from tests.interop.misp_cases import MD5, SHA1, SHA256, P, _a, _both, _counted, _event, _o
 
 
 def _objects() -> list[dict[str, Any]]:

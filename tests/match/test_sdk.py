@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.consent.test_service import share
-from tests.intel.conftest import IntelApi
+from tests.intel.conftest import IntelApi, share
 
 from vigil.client import Client
 from vigil.errors import KeyringError, VigilError

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 from unittest import mock
 
-from tests.taxii.conftest import many_objects
-from tests.taxii.test_index import publish
+from tests.taxii.conftest import many_objects, publish
 
 from vigil.node import id_merges
 from vigil.node.exchange import Exchange

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.storage.test_base import member, store  # noqa: F401
+from tests.storage.conftest import member, store  # noqa: F401
 
 from vigil.errors import CryptoError, PolicyDenied
 from vigil.node.keybook import KeyBook

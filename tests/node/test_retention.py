@@ -11,17 +11,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.node.test_accountability import (
-    Node,
-    build_node,
-    canary_bundle,
-    db_hits,
-    scan,
-)
+from tests.node.helpers import Node, build_node, canary_bundle, db_hits, later
 
 from vigil import clock
 from vigil.model import ShareState
 from vigil.node import accountability as acc
+from vigil.testing.node import scan
 from vigil.testing.stix import canary_bundle as bundle_with
 
 
@@ -29,13 +24,6 @@ from vigil.testing.stix import canary_bundle as bundle_with
 def n(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
     store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     yield from build_node(tmp_path / "node", store)
-
-
-def later(monkeypatch: pytest.MonkeyPatch, minutes: int) -> str:
-    """Move vigil's clock forward: every share expiring before then is in the past."""
-    at = clock.fmt(datetime.now(UTC) + timedelta(minutes=minutes))
-    monkeypatch.setattr(clock, "now", lambda: at)
-    return at
 
 
 def log_kinds(n: Node, share_id: str) -> list[str]:

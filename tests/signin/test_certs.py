@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from tests.web.test_tls import make
+from tests.tls_pairs import make
 
 from vigil.crypto.pins import spki_pin
 from vigil.errors import AuthError, Conflict, InputError, NotFound

@@ -270,7 +270,7 @@ PATTERNS = [
 ]
 
 
-# Hand-picked cases that show the deliberate differences listed in test_stix_agreement.py
+# Hand-picked cases that show the deliberate differences listed in differences.py
 # (seed type, path, new value, name).
 DIFFERENCE_EXAMPLES: list[tuple[str, tuple[str | int, ...], Any, str]] = [
     ("indicator", ("lang",), "en-IN", "lang-not-in-validator-list"),

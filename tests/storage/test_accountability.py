@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.model import Envelope
 from vigil.storage import Store, accountability, open_store
@@ -15,7 +15,7 @@ from vigil.storage.base import Sql
 
 
 def shares(
-    store: Store,  # noqa: F811
+    store: Store,
     n: int,
     expires: list[str | None] | None = None,
     payload: bytes = b"{}",
@@ -38,7 +38,7 @@ def shares(
     return a.id, b.id, out
 
 
-def test_receipts_and_recalls_as_written(store: Store) -> None:  # noqa: F811
+def test_receipts_and_recalls_as_written(store: Store) -> None:
     a, b, (env,) = shares(store, 1)
     got = store.read(lambda sql: accountability.receipt(sql, env.id, b, "opened"))
     assert got is None
@@ -57,7 +57,7 @@ def test_receipts_and_recalls_as_written(store: Store) -> None:  # noqa: F811
     assert [str(r[0]) for r in inbox] == [b] and list(delays) == []
 
 
-def test_a_share_s_content_is_removed_once(store: Store) -> None:  # noqa: F811
+def test_a_share_s_content_is_removed_once(store: Store) -> None:
     _a, b, (env, other) = shares(store, 2)
 
     def recall(sql: Sql) -> bool:
@@ -78,7 +78,7 @@ def test_a_share_s_content_is_removed_once(store: Store) -> None:  # noqa: F811
     assert store.get_share(other.id)[0].payload == other.payload  # type: ignore[index]
 
 
-def test_expired_shares_soonest_first(store: Store) -> None:  # noqa: F811
+def test_expired_shares_soonest_first(store: Store) -> None:
     _a, _b, envs = shares(
         store,
         4,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.storage import Store, backup, open_store
 
@@ -23,7 +23,7 @@ def fill(s: Store, n: int, names: str = "ab") -> list[str]:
     return ids
 
 
-def test_share_rows_page_in_order(store: Store) -> None:  # noqa: F811
+def test_share_rows_page_in_order(store: Store) -> None:
     ids = fill(store, 7)
     assert store.read(backup.share_count) == 7
     seen: list[str] = []

@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
+from tests.storage.conftest import envelope, member
 
 from vigil.errors import Conflict, InputError
-from vigil.model import Envelope, Member, MemberKind, Wrap
-from vigil.storage import Store, open_store
+from vigil.model import Envelope
+from vigil.storage import Store
 from vigil.storage.base import (
     Sql,
     queue_inbox,
     serialize_writes,
     take_positions,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vigil.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    s = open_store(url)
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-def member(name: str) -> Member:
-    return Member(id=f"identity--{uuid.uuid4()}", name=name, display_name=name.upper(),
-                  country="EE", kind=MemberKind.CERT, sign_key=b"s" * 32,
-                  sign_key_id="ed25519:" + "0" * 32, enc_key=b"e" * 32,
-                  enc_key_id="x25519:" + "1" * 32, created="2026-11-29T08:00:00.000Z")
-
-
-def envelope(originator: str, recipients: list[str], payload: bytes = b"{}") -> Envelope:
-    sid = f"share--{uuid.uuid4()}"
-    header = {"v": 1, "kind": "share", "id": sid, "originator": originator,
-              "created": "2026-11-29T08:00:00.000Z", "expires": None,
-              "audience": {"tlp": "amber", "channel": None, "recipients": sorted(recipients)},
-              "handling": {"purpose": None, "no_onward": False, "codes": []},
-              "payload": {"form": "sealed", "size": len(payload), "digest": "sha256:x"}}
-    return Envelope(header=header, signature=b"sig", payload=payload,
-                    wraps=(Wrap(recipients[0], "x25519:k", b"\x00\x01blob"),))
 
 
 def test_put_share_fans_out_in_one_transaction(store: Store) -> None:

@@ -5,7 +5,7 @@ everything of a share removed with it."""
 
 from __future__ import annotations
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.storage import Store, blind
 from vigil.storage.base import Sql
@@ -13,7 +13,7 @@ from vigil.storage.base import Sql
 CH = "channel--0b5d7e36-86a4-4c4e-a7a0-000000000001"
 
 
-def test_channel_key_copies_are_stored_once(store: Store) -> None:  # noqa: F811
+def test_channel_key_copies_are_stored_once(store: Store) -> None:
     assert store.read(lambda sql: blind.latest_epoch(sql, CH)) == 0
     row = (CH, 1, "identity--a", "x25519:k1", b"blob-a", "identity--a", "t1")
     assert store.write(lambda sql: blind.insert_copy(sql, row)) is True
@@ -34,7 +34,7 @@ def test_channel_key_copies_are_stored_once(store: Store) -> None:  # noqa: F811
     assert store.read(lambda sql: blind.member_copy(sql, CH, 1, "identity--b")) is None
 
 
-def test_tokens_matches_and_notices(store: Store) -> None:  # noqa: F811
+def test_tokens_matches_and_notices(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)

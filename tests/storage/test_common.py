@@ -7,14 +7,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, User
 from vigil.storage import Store
 
 
-def test_members_and_directory_cache(store: Store) -> None:  # noqa: F811
+def test_members_and_directory_cache(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     d1 = store.directory()
@@ -30,7 +30,7 @@ def test_members_and_directory_cache(store: Store) -> None:  # noqa: F811
     assert not store.directory().members[b.id].active
 
 
-def test_users_by_token_hash(store: Store) -> None:  # noqa: F811
+def test_users_by_token_hash(store: Store) -> None:
     a = member("a")
     store.add_member(a)
     u = User(id=f"user--{uuid.uuid4()}", member_id=a.id, name="ana", created="t")
@@ -42,7 +42,7 @@ def test_users_by_token_hash(store: Store) -> None:  # noqa: F811
     assert store.list_users(a.id) == [u]
 
 
-def test_channels_and_events(store: Store) -> None:  # noqa: F811
+def test_channels_and_events(store: Store) -> None:
     a, b, c = member("a"), member("b"), member("c")
     for m in (a, b, c):
         store.add_member(m)
@@ -92,7 +92,7 @@ def test_channels_and_events(store: Store) -> None:  # noqa: F811
     )
 
 
-def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:  # noqa: F811
+def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)
@@ -116,7 +116,7 @@ def test_inbox_cursor_is_ordered_and_resumable(store: Store) -> None:  # noqa: F
     assert store.inbox_head(a.id) == 0
 
 
-def test_console_sessions(store: Store) -> None:  # noqa: F811
+def test_console_sessions(store: Store) -> None:
     a = member("a")
     store.add_member(a)
     u = User(id=f"user--{uuid.uuid4()}", member_id=a.id, name="ana", created="t")

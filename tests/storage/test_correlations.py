@@ -5,7 +5,7 @@ correlation by member, by position and by the shares they name (in chunks)."""
 from __future__ import annotations
 
 import pytest
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.storage import Store, accountability
 from vigil.storage import correlations as corr
@@ -17,7 +17,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(corr, "CHUNK", 2)  # many ids go in several statements
 
 
-def test_shares_after_the_mark(store: Store) -> None:  # noqa: F811
+def test_shares_after_the_mark(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)
@@ -50,7 +50,7 @@ def test_shares_after_the_mark(store: Store) -> None:  # noqa: F811
     )
 
 
-def test_rows_by_member_position_and_share(store: Store) -> None:  # noqa: F811
+def test_rows_by_member_position_and_share(store: Store) -> None:
     def rows(sql: Sql) -> None:
         corr.lock_passes(sql)
         corr.insert_rows(

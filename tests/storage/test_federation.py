@@ -6,14 +6,12 @@ node."""
 
 from __future__ import annotations
 
-from tests.storage.test_base import store  # noqa: F401
-
 from vigil.storage import Store, logtree
 from vigil.storage import federation as fed
 from vigil.storage.base import Sql
 
 
-def test_outbox_and_links(store: Store) -> None:  # noqa: F811
+def test_outbox_and_links(store: Store) -> None:
     assert store.read(lambda sql: fed.link(sql, "berlin")) == (0, 0, None, None, None)
 
     def fill(sql: Sql) -> list[int]:
@@ -40,7 +38,7 @@ def test_outbox_and_links(store: Store) -> None:  # noqa: F811
     assert store.read(lambda sql: fed.link(sql, "cairo")) == (0, 0, None, None, "unreachable")
 
 
-def test_cursors_heartbeats_and_quarantine(store: Store) -> None:  # noqa: F811
+def test_cursors_heartbeats_and_quarantine(store: Store) -> None:
     assert store.read(lambda sql: fed.cursor(sql, "athens")) == (0, 0, None, None, None)
     store.write(lambda sql: fed.set_heartbeat(sql, "athens", 9, "t1", "paused"))
     store.write(lambda sql: fed.set_cursor(sql, "athens", 4, "t2"))
@@ -63,7 +61,7 @@ def test_cursors_heartbeats_and_quarantine(store: Store) -> None:  # noqa: F811
     assert store.read(lambda sql: fed.evidence(sql, 10_000)) is None
 
 
-def test_remote_members_and_scans(store: Store) -> None:  # noqa: F811
+def test_remote_members_and_scans(store: Store) -> None:
     def homed(sql: Sql) -> None:
         sql.execute(
             "INSERT INTO fed_members(member_id, node_id, log_index, revoked_index) VALUES(?,?,?,?)",
@@ -95,7 +93,7 @@ def test_remote_members_and_scans(store: Store) -> None:  # noqa: F811
     assert store.read(lambda sql: fed.scan_at(sql, "members", "athens")) == 2
 
 
-def test_log_leaves_by_kind_and_share(store: Store) -> None:  # noqa: F811
+def test_log_leaves_by_kind_and_share(store: Store) -> None:
     assert store.read(fed.log_end) == 0
     leaves = [
         (0, "member", None, b"m", b"r0", b"p0"),
@@ -122,7 +120,7 @@ def test_log_leaves_by_kind_and_share(store: Store) -> None:  # noqa: F811
     }
 
 
-def test_one_sender_lease_per_node(store: Store) -> None:  # noqa: F811
+def test_one_sender_lease_per_node(store: Store) -> None:
     assert store.write(lambda sql: fed.take_lease(sql, "w1", 100.0, 30))
     assert not store.write(lambda sql: fed.take_lease(sql, "w2", 110.0, 30))
     assert store.write(lambda sql: fed.take_lease(sql, "w1", 125.0, 30))  # renewed

@@ -6,7 +6,7 @@ pairs a feed published or a push delivered (asked in chunks), refusals kept once
 from __future__ import annotations
 
 import pytest
-from tests.storage.test_base import member, store  # noqa: F401
+from tests.storage.conftest import member
 
 from vigil.storage import Store
 from vigil.storage import feeds as f
@@ -18,7 +18,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(f, "CHUNK", 2)
 
 
-def feed(store: Store, name: str) -> str:  # noqa: F811
+def feed(store: Store, name: str) -> str:
     m = member(name)
     store.add_member(m)
     values = {
@@ -49,12 +49,12 @@ def feed(store: Store, name: str) -> str:  # noqa: F811
     return m.id
 
 
-def column(store: Store, name: str, col: str) -> object:  # noqa: F811
+def column(store: Store, name: str, col: str) -> object:
     row = store.read(lambda sql: f.feed_row(sql, name))
     return row[[c.strip() for c in f.COLUMNS.split(",")].index(col)]
 
 
-def test_a_feed_its_lease_and_its_pulls(store: Store) -> None:  # noqa: F811
+def test_a_feed_its_lease_and_its_pulls(store: Store) -> None:
     feed(store, "misp")
     feed(store, "abuse")
     assert store.read(lambda sql: f.feed_exists(sql, "misp"))
@@ -80,7 +80,7 @@ def test_a_feed_its_lease_and_its_pulls(store: Store) -> None:  # noqa: F811
     assert column(store, "misp", "cursor_keys") == '["k"]'
 
 
-def test_pairs_seen_pushed_and_refused(store: Store) -> None:  # noqa: F811
+def test_pairs_seen_pushed_and_refused(store: Store) -> None:
     feed(store, "misp")
     keys = [(f"indicator--{i}", f"v{i % 2}") for i in range(5)]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from tests.storage.test_base import store  # noqa: F401
-
 from vigil.storage import Store
 from vigil.storage.gossip import checkpoints, keep_checkpoint
 
 AT = "2026-11-29T08:00:00.000Z"
 
 
-def test_the_first_copy_of_each_size_and_root_is_kept(store: Store) -> None:  # noqa: F811
+def test_the_first_copy_of_each_size_and_root_is_kept(store: Store) -> None:
     assert store.read(checkpoints) == []
     store.write(lambda sql: keep_checkpoint(sql, 5, b"r" * 32, "note a", "alpha", AT))
     store.write(lambda sql: keep_checkpoint(sql, 5, b"r" * 32, "note b", "bravo", AT))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.storage.test_base import store  # noqa: F401
 
 from vigil.storage import Store
 from vigil.storage import intel as it
@@ -21,7 +20,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def request(
-    store: Store,  # noqa: F811
+    store: Store,
     rid: str,
     share: str,
     asker: str,
@@ -45,7 +44,7 @@ def request(
     store.write(lambda sql: it.consent_insert(sql, row))
 
 
-def test_consent_requests_and_the_grants_in_force(store: Store) -> None:  # noqa: F811
+def test_consent_requests_and_the_grants_in_force(store: Store) -> None:
     request(store, "r1", "s1", "identity--b", "court")
     request(store, "r2", "s2", "identity--b", "forward", "t2")
     request(store, "r3", "s3", "identity--b", "court", "t3")
@@ -91,7 +90,7 @@ def test_consent_requests_and_the_grants_in_force(store: Store) -> None:  # noqa
     assert len(it.consent_list(store, "identity--b", "any", None, 10)) == 3
 
 
-def test_declared_uses(store: Store) -> None:  # noqa: F811
+def test_declared_uses(store: Store) -> None:
     store.write(lambda sql: it.use_insert(sql, "s1", "identity--c", "court", "case 7", "t2"))
     store.write(lambda sql: it.use_insert(sql, "s1", "identity--b", "open", "triage", "t1"))
     store.write(lambda sql: it.use_insert(sql, "s2", "identity--b", "open", "triage", "t1"))
@@ -101,7 +100,7 @@ def test_declared_uses(store: Store) -> None:  # noqa: F811
     ]
 
 
-def test_the_matching_relay(store: Store) -> None:  # noqa: F811
+def test_the_matching_relay(store: Store) -> None:
     assert it.index_replace(store, "identity--a", ["o1", "o2"]) == 2
     it.index_replace(store, "identity--b", ["o3"])
     it.index_replace(store, "identity--a", ["o4"])  # replaced whole

@@ -5,17 +5,17 @@ and the log entries a revocation reads."""
 
 from __future__ import annotations
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.storage import Store, keys, logtree
 from vigil.storage.base import Sql
 
 
-def records(store: Store) -> dict[str, tuple[object, ...]]:  # noqa: F811
+def records(store: Store) -> dict[str, tuple[object, ...]]:
     return {str(r[0]): tuple(r[1:]) for r in store.read(keys.key_rows)}
 
 
-def test_a_key_record_gathers_its_life(store: Store) -> None:  # noqa: F811
+def test_a_key_record_gathers_its_life(store: Store) -> None:
     store.write(lambda sql: keys.retire_key(sql, "m1", "ed25519:old", "sign", b"p1", "t1"))
     store.write(lambda sql: keys.retire_key(sql, "m1", "ed25519:old", "sign", b"p1", "t2"))
     store.write(lambda sql: keys.expire_key(sql, "m1", "ed25519:old", "sign", b"p1", "t9"))
@@ -30,7 +30,7 @@ def test_a_key_record_gathers_its_life(store: Store) -> None:  # noqa: F811
     assert got["ed25519:r"][3:] == (None, None, "t4", "t5", 9)
 
 
-def test_member_keys_recovery_marks_and_rewraps(store: Store) -> None:  # noqa: F811
+def test_member_keys_recovery_marks_and_rewraps(store: Store) -> None:
     a = member("a")
     store.add_member(a)
     before = store.directory()
@@ -63,7 +63,7 @@ def test_member_keys_recovery_marks_and_rewraps(store: Store) -> None:  # noqa: 
     assert store.read(lambda sql: keys.get_rewrap(sql, "s1", a.id)) == ("x25519:k2", b"w2")
 
 
-def test_the_log_entries_a_revocation_reads(store: Store) -> None:  # noqa: F811
+def test_the_log_entries_a_revocation_reads(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)

@@ -5,7 +5,7 @@ receipts counted, and the report's counts per member and channel over the shares
 
 from __future__ import annotations
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.model import Member
 from vigil.storage import Store, accountability
@@ -13,14 +13,14 @@ from vigil.storage import ledger as lg
 from vigil.storage.base import Sql
 
 
-def three(store: Store) -> tuple[Member, Member, Member]:  # noqa: F811
+def three(store: Store) -> tuple[Member, Member, Member]:
     a, b, c = member("a"), member("b"), member("c")
     for m in (a, b, c):
         store.add_member(m)
     return a, b, c
 
 
-def test_delays_are_released_once_at_the_end_of_the_inbox(store: Store) -> None:  # noqa: F811
+def test_delays_are_released_once_at_the_end_of_the_inbox(store: Store) -> None:
     a, b, c = three(store)
     envs = [envelope(a.id, [b.id, c.id]) for _ in range(3)]
     for env in envs:
@@ -38,7 +38,7 @@ def test_delays_are_released_once_at_the_end_of_the_inbox(store: Store) -> None:
     assert store.read(lambda sql: lg.due_delays(sql, [b.id, c.id], "t9")) == [(first, c.id)]
 
 
-def test_given_and_got(store: Store) -> None:  # noqa: F811
+def test_given_and_got(store: Store) -> None:
     a, b, c = three(store)
     envs = [envelope(a.id, [b.id]), envelope(a.id, [b.id, c.id]), envelope(b.id, [c.id])]
     for env in envs:
@@ -49,7 +49,7 @@ def test_given_and_got(store: Store) -> None:  # noqa: F811
     assert got == {b.id: 2, c.id: 1}
 
 
-def test_the_report_counts_per_member_and_channel(store: Store) -> None:  # noqa: F811
+def test_the_report_counts_per_member_and_channel(store: Store) -> None:
     a, b, c = three(store)
     envs = [
         envelope(a.id, [b.id]),

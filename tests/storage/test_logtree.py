@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.storage.test_base import store  # noqa: F401
-
 from vigil.storage import Store, logtree
 from vigil.storage.base import Sql
 
@@ -31,7 +29,7 @@ def nodes_of(i: int) -> list[logtree.Node]:
     return out
 
 
-def test_leaves_nodes_and_reads(store: Store) -> None:  # noqa: F811
+def test_leaves_nodes_and_reads(store: Store) -> None:
     assert store.read(logtree.end) == (0, b"")
 
     def write(sql: Sql) -> None:

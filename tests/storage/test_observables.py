@@ -6,14 +6,14 @@ given theirs."""
 
 from __future__ import annotations
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.storage import Store
 from vigil.storage import observables as ob
 from vigil.storage.base import Sql
 
 
-def setup(store: Store) -> tuple[str, list[str]]:  # noqa: F811
+def setup(store: Store) -> tuple[str, list[str]]:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)
@@ -36,7 +36,7 @@ def setup(store: Store) -> tuple[str, list[str]]:  # noqa: F811
     return a.id, [s1, s2, s3]
 
 
-def test_rows_are_found_before_and_after_the_merge(store: Store) -> None:  # noqa: F811
+def test_rows_are_found_before_and_after_the_merge(store: Store) -> None:
     orig, (s1, s2, s3) = setup(store)
     assert store.read(lambda sql: ob.by_keys(sql, [b"\x04\x01"])) == []  # not merged yet
     todo = store.read(lambda sql: ob.pending(sql, 0))
@@ -76,7 +76,7 @@ def test_rows_are_found_before_and_after_the_merge(store: Store) -> None:  # noq
     assert left == 1  # only a.example's key stays in the index
 
 
-def test_rows_without_a_key_are_given_theirs(store: Store) -> None:  # noqa: F811
+def test_rows_without_a_key_are_given_theirs(store: Store) -> None:
     _orig, ids = setup(store)
     assert store.read(ob.keyed)  # a new store has every row keyed
     store.write(lambda sql: sql.execute("DELETE FROM meta WHERE key=?", (ob.KEYED,)))

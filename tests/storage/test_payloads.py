@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.node.test_accountability import Node, build_node, canary_bundle, db_hits
-from tests.node.test_retention import later
+from tests.node.helpers import Node, build_node, canary_bundle, db_hits, later
 
 from vigil.node import accountability as acc
 from vigil.node.backup import backup, restore

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.storage.test_base import store  # noqa: F401
-
 from vigil.storage import Store, peers
 from vigil.storage.base import Sql
 
@@ -15,7 +13,7 @@ def put(sql: Sql, node: str, name: str, pin: str = "pin") -> None:
                    None, f"{name}.example/log", "{}", AT)
 
 
-def test_a_peer_is_stored_again_whole_and_removed(store: Store) -> None:  # noqa: F811
+def test_a_peer_is_stored_again_whole_and_removed(store: Store) -> None:
     store.write(lambda sql: put(sql, "node-1", "berlin"))
     store.write(lambda sql: put(sql, "node-1", "berlin", pin="pin-2"))  # stored again
     store.write(lambda sql: put(sql, "node-2", "athens"))
@@ -32,5 +30,5 @@ def test_a_peer_is_stored_again_whole_and_removed(store: Store) -> None:  # noqa
     assert store.read(lambda sql: peers.node_named(sql, "cairo")) is None
 
 
-def test_the_store_commits_to_disk_before_it_answers(store: Store) -> None:  # noqa: F811
+def test_the_store_commits_to_disk_before_it_answers(store: Store) -> None:
     assert store.write(peers.synchronous) == "full"

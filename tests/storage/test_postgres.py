@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from tests.storage.conftest import envelope, member
 
 from vigil.errors import ConfigError, Unavailable
 from vigil.storage.schema import schema_version
-
-from .test_base import envelope, member
 
 psycopg = pytest.importorskip("psycopg")
 postgres = pytest.importorskip("vigil.storage.postgres")

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tests.web.test_bad_input import bundle_text, indicator
+from tests.web.helpers import bundle_text, indicator
 
 from vigil.lru import Lru
 from vigil.model import Actor, Tlp

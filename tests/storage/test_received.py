@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member
 
 from vigil.storage import Store, received
 from vigil.storage import federation as q
@@ -14,7 +14,7 @@ from vigil.storage.base import header_bytes, wraps_to_bytes
 AT = "2026-11-29T08:00:00.000Z"
 
 
-def test_a_member_homed_elsewhere_and_its_new_keys(store: Store) -> None:  # noqa: F811
+def test_a_member_homed_elsewhere_and_its_new_keys(store: Store) -> None:
     m = member("alpha@athens")
     store.write(lambda sql: received.add_remote_member(sql, m, "node-1", 4, None))
     assert store.read(lambda sql: received.member_of(sql, m.id)) == m
@@ -26,7 +26,7 @@ def test_a_member_homed_elsewhere_and_its_new_keys(store: Store) -> None:  # noq
     assert store.read(lambda sql: received.member_of(sql, "identity--none")) is None
 
 
-def test_a_channel_homed_elsewhere(store: Store) -> None:  # noqa: F811
+def test_a_channel_homed_elsewhere(store: Store) -> None:
     owner = member("alpha@athens")
     store.add_member(owner)
     cid = "channel--3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7"
@@ -41,7 +41,7 @@ def test_a_channel_homed_elsewhere(store: Store) -> None:  # noqa: F811
     assert cid in store.directory().channels
 
 
-def test_a_share_as_it_came(store: Store) -> None:  # noqa: F811
+def test_a_share_as_it_came(store: Store) -> None:
     env = envelope("identity--x", ["identity--y"], b"sealed bytes")
     assert store.read(lambda sql: received.share_head(sql, env.id)) is None
     store.write(lambda sql: received.insert_shares(sql, [(

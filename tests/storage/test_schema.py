@@ -4,13 +4,11 @@ after it."""
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.storage.test_base import envelope, member, store  # noqa: F401
+from tests.storage.conftest import envelope, member, stores_before
 
 from vigil.errors import Conflict
 from vigil.model import Channel, ChannelKind, Envelope, Member
@@ -27,13 +25,12 @@ from vigil.storage.schema import (
     CHANNEL_NAMES_MIGRATION,
     FAN_OUT_INDEXES_MIGRATION,
     MEMBER_CURSOR_MIGRATION,
-    MIGRATIONS,
     TAXII_FROM_INBOX_MIGRATION,
     schema_version,
 )
 
 
-def test_migrate_is_idempotent(store: Store) -> None:  # noqa: F811
+def test_migrate_is_idempotent(store: Store) -> None:
     store.migrate()
     store.migrate()
     assert store.get_meta("schema_version") == str(schema_version())
@@ -43,32 +40,12 @@ def test_migrate_is_idempotent(store: Store) -> None:  # noqa: F811
     assert store.get_meta("nothing") is None
 
 
-def _stores_before(
-    migration: list[str],
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[str, Callable[[], None]]]:
-    """For each backend: the URL of a store migrated up to (not including)
-    ``migration``, and a function that lets the next open apply every migration."""
-    from vigil.storage import postgres as pg_module
-    from vigil.storage import sqlite as sqlite_module
-
-    old = MIGRATIONS[: MIGRATIONS.index(migration)]
-    for mod, url in (
-        (sqlite_module, f"sqlite:///{tmp_path / 'old.db'}"),
-        (pg_module, request.getfixturevalue("pg_empty_url")),
-    ):
-        monkeypatch.setattr(mod, "MIGRATIONS", old)
-        yield url, functools.partial(monkeypatch.setattr, mod, "MIGRATIONS", MIGRATIONS)
-
-
 def test_inbox_positions_migration_keeps_cursors(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A store made before per-member positions keeps each entry's old seq as its
     position, and hands out new ones past every seq ever handed out."""
-    for url, upgrade in _stores_before(MEMBER_CURSOR_MIGRATION, request, tmp_path, monkeypatch):
+    for url, upgrade in stores_before(MEMBER_CURSOR_MIGRATION, request, tmp_path, monkeypatch):
         a, b = member("a"), member("b")
         s = open_store(url)
         try:
@@ -153,7 +130,7 @@ def test_channel_names_migration_keeps_channels(
 ) -> None:
     """Channels made while names were node-wide keep their members and events (and
     their foreign keys); afterwards two owners may use one name."""
-    for url, upgrade in _stores_before(CHANNEL_NAMES_MIGRATION, request, tmp_path, monkeypatch):
+    for url, upgrade in stores_before(CHANNEL_NAMES_MIGRATION, request, tmp_path, monkeypatch):
         a, b = member("a"), member("b")
         s = open_store(url)
         try:
@@ -236,7 +213,7 @@ _GONE = (
 _KEPT = ("inbox_share_member", "inbox_member_pos")  # (taxii_access went in v22)
 
 
-def _indexes(store: Store) -> set[str]:  # noqa: F811
+def _indexes(store: Store) -> set[str]:
     if store.dialect == "sqlite":
         rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("index",))
     else:
@@ -251,7 +228,7 @@ def test_a_share_writes_fewer_member_keyed_index_entries(
     per-member positions replaced are gone from a store made before, the ones that keep
     a share once per member are keyed by share first, and the inbox still pages and
     still refuses a share twice for one member."""
-    for url, upgrade in _stores_before(FAN_OUT_INDEXES_MIGRATION, request, tmp_path, monkeypatch):
+    for url, upgrade in stores_before(FAN_OUT_INDEXES_MIGRATION, request, tmp_path, monkeypatch):
         s = open_store(url)
         try:
             assert set(_GONE) <= _indexes(s)
@@ -281,7 +258,7 @@ def test_a_share_writes_fewer_member_keyed_index_entries(
             s.close()
 
 
-def _tables(store: Store) -> set[str]:  # noqa: F811
+def _tables(store: Store) -> set[str]:
     if store.dialect == "sqlite":
         rows = store.query("SELECT name FROM sqlite_master WHERE type = ?", ("table",))
     else:
@@ -296,7 +273,7 @@ def test_taxii_access_migration_reads_each_member_s_shares_from_the_inbox(
     the member's inbox row or its own share, which takes a position after the
     originator's last inbox position (in the order stored), past which the inbox goes
     on; an originator that is also a recipient keeps its inbox row only."""
-    for url, upgrade in _stores_before(TAXII_FROM_INBOX_MIGRATION, request, tmp_path, monkeypatch):
+    for url, upgrade in stores_before(TAXII_FROM_INBOX_MIGRATION, request, tmp_path, monkeypatch):
         a, b, c = member("a"), member("b"), member("c")
         s = open_store(url)
         try:

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import uuid
 
-from tests.storage.test_base import member, store  # noqa: F401
+from tests.storage.conftest import member
 
 from vigil.model import Member, User
 from vigil.storage import Store
 from vigil.storage import signin as si
 
 
-def user(store: Store, m: Member, name: str, prefix: str = "") -> str:  # noqa: F811
+def user(store: Store, m: Member, name: str, prefix: str = "") -> str:
     u = User(id=f"user--{uuid.uuid4()}", member_id=m.id, name=name, created=f"t-{name}")
     store.add_user(u, f"hash-{name}", prefix)
     return u.id
 
 
-def test_users_tokens_and_sessions(store: Store) -> None:  # noqa: F811
+def test_users_tokens_and_sessions(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)
@@ -61,7 +61,7 @@ def test_users_tokens_and_sessions(store: Store) -> None:  # noqa: F811
     assert store.get_meta("credential_epoch") == "2"
 
 
-def test_certificates_and_events(store: Store) -> None:  # noqa: F811
+def test_certificates_and_events(store: Store) -> None:
     a, b = member("a"), member("b")
     store.add_member(a)
     store.add_member(b)
@@ -89,7 +89,7 @@ def test_certificates_and_events(store: Store) -> None:  # noqa: F811
     ]
 
 
-def test_single_sign_on_and_second_steps(store: Store) -> None:  # noqa: F811
+def test_single_sign_on_and_second_steps(store: Store) -> None:
     a = member("a")
     store.add_member(a)
     ana = user(store, a, "ana")

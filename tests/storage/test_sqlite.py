@@ -110,7 +110,7 @@ def test_the_writers_page_cache_is_bounded_by_the_setting(tmp_path: Path) -> Non
 
 
 def test_put_shares_is_one_transaction_with_one_commit(tmp_path: Path) -> None:
-    from tests.storage.test_base import envelope, member
+    from tests.storage.conftest import envelope, member
 
     store = SqliteStore(f"sqlite:///{tmp_path / 'v.db'}")
     try:

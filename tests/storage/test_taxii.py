@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import zlib
 
-from tests.taxii.conftest import indicator
-from tests.taxii.test_index import publish
+from tests.taxii.conftest import indicator, publish
 
 from vigil.model import Tlp
 from vigil.node.exchange import Exchange

@@ -10,9 +10,8 @@ from __future__ import annotations
 import uuid
 from unittest import mock
 
-from tests.storage.test_taxii_runs import answers, entries, object_rows
-from tests.taxii.conftest import many_objects
-from tests.taxii.test_index import publish, read_all
+from tests.storage.taxii_ids import answers, entries, object_rows
+from tests.taxii.conftest import many_objects, publish, read_all
 
 from vigil.node.exchange import Exchange
 from vigil.node.id_merges import merge_pending

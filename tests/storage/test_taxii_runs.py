@@ -10,8 +10,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from tests.taxii.conftest import indicator, many_objects
-from tests.taxii.test_index import publish, read_all
+from tests.storage.taxii_ids import answers, entries, object_rows
+from tests.taxii.conftest import indicator, many_objects, publish, read_all
 
 from vigil.model import Actor
 from vigil.node.exchange import Exchange
@@ -21,18 +21,6 @@ from vigil.storage import taxii as stored
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource
 from vigil.testing import TestNode
-
-
-def entries(ex: Exchange) -> list[tuple[int, str, int, int]]:
-    return [(int(r), str(o), int(s), int(p)) for r, o, s, p in ex.store.read(
-        lambda sql: sql.execute("SELECT run, object_id, share_seq, pos FROM taxii_ids "
-                                "ORDER BY run, object_id, share_seq, pos").fetchall())]
-
-
-def object_rows(ex: Exchange) -> list[tuple[str, int, int]]:
-    return sorted((str(o), int(s), int(p)) for o, s, p in ex.store.read(
-        lambda sql: sql.execute("SELECT object_id, share_seq, pos FROM taxii_objects"
-                                ).fetchall()))
 
 
 def test_runs_merge_by_tiers_and_answer_as_before(four_members: tuple[TestNode, Exchange]
@@ -114,15 +102,6 @@ def test_a_purged_share_leaves_the_index(four_members: tuple[TestNode, Exchange]
     src = ExchangeSource(ex)
     assert read_all(src, b, 3, ids=tuple(o["id"] for o in objects)) == \
         [o["id"] for o in objects[:4] + objects[8:]]
-
-
-def answers(ex: Exchange, who: str, every: list[str]) -> tuple[list[str], list[str]]:
-    """By-id answers: a page through some ids, and each of a few ids alone."""
-    src = ExchangeSource(ex)
-    coll = src.collections(Actor(who))[0]
-    alone = [i.id for oid in every[::17] for i in
-             src.page(Actor(who), coll, Query(ids=(oid,))).items]
-    return read_all(src, who, 7, ids=tuple(every[::3])), alone
 
 
 def test_a_merge_in_steps_answers_the_same_at_each(four_members: tuple[TestNode, Exchange]

@@ -3,8 +3,6 @@ PostgreSQL: kept, replaced, and the shares of a since-revoked key still to prove
 
 from __future__ import annotations
 
-from tests.storage.test_base import store  # noqa: F401
-
 from vigil.storage import Store
 from vigil.storage import trust as q
 from vigil.storage.base import Sql
@@ -12,7 +10,7 @@ from vigil.storage.base import Sql
 AT = "2026-12-07T08:00:00.000Z"
 
 
-def test_origin_proofs_kept_and_the_ones_a_revocation_needs(store: Store) -> None:  # noqa: F811
+def test_origin_proofs_kept_and_the_ones_a_revocation_needs(store: Store) -> None:
     def uses(sql: Sql) -> None:
         for share, key, index in (("s1", "k1", 3), ("s2", "k1", 7), ("s3", "k1", 12),
                                   ("s4", "k2", 1)):

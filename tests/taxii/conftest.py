@@ -12,15 +12,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import four_member_exchange
 
 from vigil import clock
 from vigil.bus.local import LocalBus
-from vigil.model import Decision, ShareRequest
+from vigil.model import Actor, Decision, ShareRequest, Tlp
 from vigil.node.exchange import Exchange
 from vigil.storage.base import queue_inbox
+from vigil.taxii.query import Query
+from vigil.taxii.view import ExchangeSource
 from vigil.testing import TestNode, stix
 from vigil.web import create_app
 
@@ -165,3 +168,22 @@ def taxii(tmp_path: Path) -> Iterator[Taxii]:
     with TestClient(app) as client:
         yield Taxii(node, client)
     ex.store.close()
+
+
+def publish(ex: Exchange, who: str, objects: list[dict[str, Any]], tlp: Tlp = Tlp.GREEN,
+            to: Sequence[str] = ()) -> str:
+    raw = orjson.dumps({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001",
+                        "objects": objects})
+    return ex.publish_bundle(Actor(who), raw, ex.make_request(who, tlp=tlp, to=to)).envelope.id
+
+
+def read_all(src: ExchangeSource, who: str, limit: int, **q: Any) -> list[str]:
+    coll = src.collections(Actor(who))[0]
+    out: list[str] = []
+    cursor = None
+    while True:
+        page = src.page(Actor(who), coll, Query(limit=limit, cursor=cursor, **q))
+        out += [i.id for i in page.items]
+        if not page.more:
+            return out
+        cursor = page.next

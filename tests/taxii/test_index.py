@@ -4,12 +4,9 @@ read gate held back moves to the end of the collection when it is let through.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
 from unittest import mock
 
-import orjson
-from tests.taxii.conftest import Holds, many_objects
+from tests.taxii.conftest import Holds, many_objects, publish, read_all
 
 from vigil import clock
 from vigil.model import Actor, Tlp
@@ -18,25 +15,6 @@ from vigil.taxii import index
 from vigil.taxii.query import Query
 from vigil.taxii.view import ExchangeSource
 from vigil.testing import TestNode
-
-
-def publish(ex: Exchange, who: str, objects: list[dict[str, Any]], tlp: Tlp = Tlp.GREEN,
-            to: Sequence[str] = ()) -> str:
-    raw = orjson.dumps({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001",
-                        "objects": objects})
-    return ex.publish_bundle(Actor(who), raw, ex.make_request(who, tlp=tlp, to=to)).envelope.id
-
-
-def read_all(src: ExchangeSource, who: str, limit: int, **q: Any) -> list[str]:
-    coll = src.collections(Actor(who))[0]
-    out: list[str] = []
-    cursor = None
-    while True:
-        page = src.page(Actor(who), coll, Query(limit=limit, cursor=cursor, **q))
-        out += [i.id for i in page.items]
-        if not page.more:
-            return out
-        cursor = page.next
 
 
 def test_pages_through_many_shares(node: tuple[TestNode, Exchange]) -> None:

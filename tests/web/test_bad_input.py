@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from tests.web.conftest import Api
-
-from vigil.testing import stix
-
-TS = "2026-11-29T08:00:00.000Z"
-
-
-def indicator(**extra: object) -> dict[str, object]:
-    return stix.indicator("192.0.2.1", at=TS, **extra)
-
-
-def bundle_text(*objs: dict[str, object]) -> str:
-    return json.dumps(stix.bundle_doc(*objs))
-
-
-GOOD = bundle_text(indicator())
+from tests.web.helpers import GOOD, bundle_text, indicator
 
 CASES = [
     ("duplicate key", GOOD.replace('"pattern_type": "stix"',

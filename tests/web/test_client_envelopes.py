@@ -8,30 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.web.conftest import Api
-from tests.web.test_bad_input import bundle_text, indicator
+from tests.web.helpers import bundle_text, client_envelope, indicator
 
 from vigil import clock
-from vigil.model import Audience, Form, Handling, Tlp
-from vigil.protocol.envelope import build_share, envelope_to_json
 
 RED_20 = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
-
-
-def client_envelope(api: Api, who: str, bundle: str, *, tlp: str = "clear",
-                    to: tuple[str, ...] = ("everyone",), **kw: Any) -> dict[str, Any]:
-    pv = api.client.post("/api/v1/preview", json={"tlp": tlp, "to": list(to)},
-                         headers=api.h(who)).json()
-    recipients = tuple(r["id"] for r in pv["recipients"])
-    m = api.node.members[who]
-    args: dict[str, Any] = {
-        "plaintext": bundle.encode(), "originator": m.id,
-        "audience": Audience(Tlp(tlp), pv["audience"]["channel"], recipients),
-        "recipients": recipients, "form": Form(pv["form"]),
-        "handling": Handling(None, False, ()), "themes": (), "regions": (), "expires": None,
-        "signer_private": m.keyring.sign_private, "signer_key_id": m.keyring.sign_key_id,
-        "recipient_keys": {}}
-    args.update(kw)
-    return envelope_to_json(build_share(**args))
 
 
 def post(api: Api, env: dict[str, Any]) -> Any:

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.web.conftest import Api
-from tests.web.test_bad_input import bundle_text, indicator
-from tests.web.test_client_envelopes import client_envelope
+from tests.web.helpers import bundle_text, client_envelope, indicator
 
 from vigil.client import Client
 from vigil.node.hooks import Published

@@ -5,7 +5,7 @@ stable codes."""
 
 from __future__ import annotations
 
-from tests.intel.conftest import IntelApi
+from tests.intel.conftest import IntelApi, share
 from tests.intel.conftest import iapi as iapi  # the fixture
 
 from vigil.intel import evaluation, legal
@@ -24,8 +24,6 @@ def test_the_vocabulary(iapi: IntelApi) -> None:
 
 
 def test_consent_and_uses_over_the_routes(iapi: IntelApi) -> None:
-    from tests.consent.test_service import share
-
     sid = share(iapi)
     r = iapi.client.post(
         f"/api/v1/shares/{sid}/consent",

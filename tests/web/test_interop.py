@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tests.interop.conftest  # noqa: F401  (misp-stix imported beside tests/stix)
 from tests.web.conftest import Api
 
 MISP_EVENT = Path(__file__).resolve().parents[1] / "data" / "misp" / "existing_event.json"

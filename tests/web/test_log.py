@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 from tests.web.conftest import Api
-from tests.web.test_bad_input import bundle_text, indicator
-from tests.web.test_rest import publish
+from tests.web.helpers import bundle_text, indicator, publish, sdk
 
-from vigil.client import Client
 from vigil.errors import CryptoError
 from vigil.log.checkpoint import Checkpoint, sign_checkpoint
 from vigil.log.entries import entry_bytes, share_entry
 from vigil.log.merkle import leaf_hash
-
-
-def sdk(api: Api, who: str, state: Path | None = None) -> Client:
-    return Client("http://testserver", api.node.members[who].token,
-                  transport=api.client._transport, log_state=state)
 
 
 def forged(api: Api, size: int) -> str:

@@ -5,7 +5,7 @@ stream that dies after its 200."""
 from __future__ import annotations
 
 from tests.web.conftest import Api
-from tests.web.test_bad_input import GOOD
+from tests.web.helpers import GOOD
 
 HUGE = str(2**63)
 HUGER = str(2**64)

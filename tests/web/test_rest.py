@@ -5,18 +5,10 @@ from __future__ import annotations
 import uuid
 
 from tests.web.conftest import Api
-from tests.web.test_bad_input import GOOD, bundle_text, indicator
+from tests.web.helpers import GOOD, bundle_text, indicator, publish
 
 from vigil.model import Audience, Form, Handling, Tlp
 from vigil.protocol.envelope import build_share, envelope_to_json
-
-
-def publish(api: Api, who: str, body: str = GOOD, **params: object) -> dict[str, object]:
-    r = api.client.post("/api/v1/shares", params=params, content=body.encode(),
-                        headers=api.h(who))
-    assert r.status_code == 201, r.text
-    out: dict[str, object] = r.json()
-    return out
 
 
 def inbox_ids(api: Api, who: str) -> list[str]:

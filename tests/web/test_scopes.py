@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from tests.web.conftest import Api
-from tests.web.test_bad_input import GOOD
+from tests.web.helpers import GOOD
 
 from vigil.signin.tokens import SCOPES, allows
 from vigil.web import scopes

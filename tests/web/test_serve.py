@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.web.test_tls import make as make_pair
+from tests.tls_pairs import make as make_pair
 
 from vigil.testing import ServerProcess, free_port, make_node
 from vigil.testing.node import PASSPHRASE

@@ -4,29 +4,17 @@ are refused there (vigil.testbed.trust). Generous waits, no timing asserts."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from tests.federation.nodes import wait_for
 
 from vigil.testbed.federation import Federation
 from vigil.testbed.nodes import Testbed
 from vigil.testbed.trust import Forker, alarmed, evidence, refused
-
-
-def wait(what: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = what()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +36,13 @@ def test_split_view_found_spread_and_refused(fed3: Federation, tmp_path: Path) -
     try:
         assert not alarmed(fed3, 1, forker.node_id)
         assert not alarmed(fed3, 2, forker.node_id)
-        size = wait(lambda: forker.show(2))
+        size = wait_for(lambda: forker.show(2), 60, 0.1)
         # n2, the witness it was shown to, keeps both notes and raises the alarm
         assert alarmed(fed3, 2, forker.node_id)
         [held, shown] = evidence(fed3, 2, forker.node_id)
         assert forker.twin.checkpoint(size)[1] in (held, shown) and held != shown
         # n2's heartbeat carries the evidence to n1, which checks it itself
-        wait(lambda: alarmed(fed3, 1, forker.node_id))
+        wait_for(lambda: alarmed(fed3, 1, forker.node_id), 60, 0.1)
         assert sorted(evidence(fed3, 1, forker.node_id)) == sorted([held, shown])
 
         # n3's new items are refused at both honest nodes
@@ -65,7 +53,7 @@ def test_split_view_found_spread_and_refused(fed3: Federation, tmp_path: Path) -
                 return str(res["id"])
         share = fed3.tb.client.run(publish())
         for i, member in ((1, "a@n1"), (2, "b@n2")):
-            wait(partial(refused, fed3, i, forker.node_id))
+            wait_for(partial(refused, fed3, i, forker.node_id), 60, 0.1)
 
             async def get(member: str = member) -> int:
                 async with httpx.AsyncClient(verify=False, timeout=10) as c:

@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from tests.federation.nodes import knows, make_fed_node, peer_all, running, wait_for
+from tests.federation.nodes import share_across, wait_for
 
 from vigil.cli import main as cli_mod
-from vigil.client import Client, InboxItem
+from vigil.client import InboxItem
 from vigil.client.keys import SIGNED_BEFORE_REVOCATION
 from vigil.directory.lookup import verify_lookup
 from vigil.gateway import LocalStore, ingest
 from vigil.protocol.witnessing import witness_name
 from vigil.storage import trust as tq
-from vigil.testing import stix
 from vigil.trust_client import TrustingClient
 
 
@@ -54,18 +53,9 @@ class NoProof(TrustingClient):
 
 async def test_gateway_marks_a_share_signed_before_its_keys_revocation(
         tmp_path: Path) -> None:
-    a = make_fed_node(tmp_path, "athens", {"alpha": True})
-    b = make_fed_node(tmp_path, "berlin", {"bravo": True})
-    alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
-    with running([a, b]):
-        peer_all([a, b])
-        await asyncio.to_thread(wait_for, knows(a, "bravo@berlin"))
-        await asyncio.to_thread(wait_for, knows(b, "alpha@athens"))
-        with Client(b.url, bravo.token, bravo.keyring) as cb:
-            sid = cb.publish(stix.canary_bundle("before"), tlp="green",
-                             to=["member:alpha@athens"])["id"]
+    async with share_across(tmp_path, "before") as (a, b, sid):
+        alpha, bravo = a.node.members["alpha"], b.node.members["bravo"]
         ex_a = a.exchange()
-        await asyncio.to_thread(wait_for, lambda: ex_a.store.get_share(sid) is not None)
         args = ["--data", str(b.node.data), "directory"]
         for cmd in (["register", "bravo"], ["revoke", "bravo", "--lost"]):
             run = CliRunner().invoke(cli_mod.cli, [*args, *cmd], catch_exceptions=False)
