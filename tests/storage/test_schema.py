@@ -125,6 +125,14 @@ def test_inbox_positions_migration_keeps_cursors(
             s.close()
 
 
+def ops(owner: Member, *members: str) -> tuple[Channel, str, str]:
+    """The arguments of ``add_channel`` for a new group channel named "ops" of ``owner``
+    (its members: ``members``, else the owner alone)."""
+    ch = Channel(f"channel--{uuid.uuid4()}", "ops", ChannelKind.GROUP, owner.id,
+                 frozenset(members or (owner.id,)), "t")
+    return ch, owner.id, "t"
+
+
 def test_channel_names_migration_keeps_channels(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,28 +144,11 @@ def test_channel_names_migration_keeps_channels(
         try:
             s.add_member(a)
             s.add_member(b)
-            ch = Channel(
-                f"channel--{uuid.uuid4()}",
-                "ops",
-                ChannelKind.GROUP,
-                a.id,
-                frozenset({a.id, b.id}),
-                "t",
-            )
-            s.add_channel(ch, a.id, "t")
+            made = ops(a, a.id, b.id)
+            ch = made[0]
+            s.add_channel(*made)
             with pytest.raises(Conflict):  # the old rule: node-wide names
-                s.add_channel(
-                    Channel(
-                        f"channel--{uuid.uuid4()}",
-                        "ops",
-                        ChannelKind.GROUP,
-                        b.id,
-                        frozenset({b.id}),
-                        "t",
-                    ),
-                    b.id,
-                    "t",
-                )
+                s.add_channel(*ops(b))
         finally:
             s.close()
         upgrade()
@@ -165,31 +156,9 @@ def test_channel_names_migration_keeps_channels(
         try:
             assert s.directory().channels[ch.id].members == {a.id, b.id}
             assert len(s.channel_events(ch.id)) == 3
-            s.add_channel(
-                Channel(
-                    f"channel--{uuid.uuid4()}",
-                    "ops",
-                    ChannelKind.GROUP,
-                    b.id,
-                    frozenset({b.id}),
-                    "t",
-                ),
-                b.id,
-                "t",
-            )
+            s.add_channel(*ops(b))
             with pytest.raises(Conflict):
-                s.add_channel(
-                    Channel(
-                        f"channel--{uuid.uuid4()}",
-                        "ops",
-                        ChannelKind.GROUP,
-                        a.id,
-                        frozenset({a.id}),
-                        "t",
-                    ),
-                    a.id,
-                    "t",
-                )
+                s.add_channel(*ops(a))
             with pytest.raises(Exception):  # noqa: B017 - either backend's FK error
                 s.write(
                     lambda sql, a=a: sql.execute(
