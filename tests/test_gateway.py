@@ -442,7 +442,8 @@ async def test_gateway_takes_a_remote_signer_key_only_with_its_directory_proof(
     as berlin's directory proves it (k cosignatures of pinned witnesses): a key athens
     serves for bravo on its own word -- a forged one -- is refused ``dir.key_unproven``,
     as is bravo's share at a gateway with no witnesses pinned."""
-    from tests.federation.crossing import refused_codes, share_across
+    from tests.federation.crossing import refused_codes
+    from tests.federation.nodes import share_across
 
     from vigil.client import InboxItem
     from vigil.crypto.encoding import b64u
